@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs every Debian package sluice needs to build, test, benchmark and demo.
+# Idempotent: does nothing (and needs no network) when all packages are present.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  g++ cmake ninja-build make pkg-config
+  # libraries
+  libmariadb-dev libzstd-dev zlib1g-dev libssl-dev
+  nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
+  libyaml-cpp-dev libsqlite3-dev libcpp-httplib-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # servers and reference tools used by tests, benchmarks and the demo
+  mariadb-server mariadb-client mariadb-backup
+  procps openssl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The Debian package starts a system-wide server; sluice's tests and demo run
+# private servers of their own, so the system one is not needed.
+if command -v systemctl >/dev/null 2>&1; then
+  $SUDO systemctl disable --now mariadb >/dev/null 2>&1 || true
+fi
+$SUDO service mariadb stop >/dev/null 2>&1 || true

@@ -1,0 +1,16 @@
+#pragma once
+// Subcommands of the sluice binary. Each registers its options on the CLI11
+// app and returns the callback that runs it with the process exit status.
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace sluice::cli {
+
+using CommandRunner = std::function<int()>;
+
+// `sluice tail`: prints committed row changes as JSON lines.
+CommandRunner RegisterTail(CLI::App& app);
+
+}  // namespace sluice::cli

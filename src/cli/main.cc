@@ -1,0 +1,33 @@
+// sluice: real-time database synchronization. Entry point and subcommand dispatch.
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  // Logs go to stderr: stdout carries data (tail's JSON lines).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("sluice"));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  CLI::App app{"sluice: real-time MySQL/MariaDB change capture and synchronization"};
+  app.set_version_flag("--version", std::string("sluice 0.1.0"));
+  app.require_subcommand(1);
+  std::string log_level = "warn";
+  app.add_option("--log-level", log_level, "Log level: trace, debug, info, warn, error, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+
+  sluice::cli::CommandRunner tail = sluice::cli::RegisterTail(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  if (app.got_subcommand("tail")) return tail();
+  return 2;
+}

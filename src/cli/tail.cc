@@ -1,0 +1,210 @@
+// `sluice tail`: every committed row change of a MySQL/MariaDB server (or of
+// binlog files) as one JSON line on stdout.
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include "cli/commands.h"
+#include "core/json_writer.h"
+#include "core/position.h"
+#include "core/url.h"
+#include "source/mysql/binlog_file_source.h"
+#include "source/mysql/binlog_stream_source.h"
+
+namespace sluice::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop.store(true); }
+
+// Writes rows to stdout. Rows become visible at their transaction's commit
+// (or in 256 KiB pieces for big transactions, to keep memory flat); a
+// background thread flushes every 50 ms so an idle stream's last transaction
+// does not wait for the next one.
+class JsonLinesWriter : public ChangeHandler {
+ public:
+  JsonLinesWriter(uint64_t limit) : limit_(limit), flusher_([this] { FlushLoop(); }) {}
+  ~JsonLinesWriter() override {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    flusher_.join();
+    Publish();
+    std::lock_guard lock(mu_);
+    WriteLocked();
+  }
+
+  Status OnRow(const RowChange& row) override {
+    AppendRowChangeJson(pending_, row);
+    ++rows_;
+    if (pending_.size() >= kPublishBytes) Publish();
+    if (limit_ && rows_ >= limit_) {
+      Publish();
+      return Status::Error(StatusCode::kCancelled, "row limit reached");
+    }
+    return Status::Ok();
+  }
+  Status OnCommit(const CommitInfo&) override {
+    Publish();
+    return Status::Ok();
+  }
+  Status status() {
+    std::lock_guard lock(mu_);
+    return write_error_;
+  }
+
+ private:
+  static constexpr size_t kPublishBytes = 256 * 1024;
+
+  void Publish() {
+    if (pending_.empty()) return;
+    std::lock_guard lock(mu_);
+    shared_.append(pending_);
+    pending_.clear();
+    if (shared_.size() >= kPublishBytes) WriteLocked();
+  }
+  void WriteLocked() {
+    const char* p = shared_.data();
+    size_t n = shared_.size();
+    while (n > 0) {
+      ssize_t w = ::write(STDOUT_FILENO, p, n);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        if (write_error_.ok()) {
+          write_error_ = Status::Error(StatusCode::kIoError, "write to stdout: {}", std::strerror(errno));
+        }
+        g_stop.store(true);
+        break;
+      }
+      p += w;
+      n -= static_cast<size_t>(w);
+    }
+    shared_.clear();
+  }
+  void FlushLoop() {
+    std::unique_lock lock(mu_);
+    while (!done_) {
+      cv_.wait_for(lock, std::chrono::milliseconds(50));
+      if (!shared_.empty()) WriteLocked();
+    }
+  }
+
+  uint64_t limit_;
+  uint64_t rows_ = 0;
+  std::string pending_;  // capture thread only
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string shared_;
+  bool done_ = false;
+  Status write_error_;
+  std::thread flusher_;
+};
+
+struct TailOptions {
+  std::string source;
+  std::string start;
+  std::string format = "json";
+  std::vector<std::string> tables;
+  uint64_t limit = 0;
+  uint32_t server_id = 0;
+  uint32_t heartbeat_ms = 1000;
+  bool no_verify_checksum = false;
+  bool no_follow = false;
+};
+
+Result<std::unique_ptr<Source>> MakeSource(const TailOptions& o) {
+  ASSIGN_OR_RETURN(Url url, Url::Parse(o.source));
+  mysql::BinlogDecoder::Options dopts;
+  dopts.verify_checksums = !o.no_verify_checksum;
+  dopts.tables = mysql::TableFilter(o.tables);
+  if (url.scheme == "file") {
+    mysql::BinlogFileSource::Options fo;
+    fo.path = url.path;
+    fo.decoder = dopts;
+    fo.follow_rotate = !o.no_follow;
+    if (!o.start.empty() && o.start != "earliest") {
+      ASSIGN_OR_RETURN(StartPosition sp, StartPosition::Parse(o.start));
+      if (sp.kind != StartPosition::Kind::kFilePos) {
+        return Status::Invalid("--start {}: a binlog file source starts at earliest or FILE:OFFSET", o.start);
+      }
+      fo.start_offset = sp.file_pos.offset;
+    }
+    return std::unique_ptr<Source>(new mysql::BinlogFileSource(std::move(fo)));
+  }
+  mysql::BinlogStreamSource::Options so;
+  ASSIGN_OR_RETURN(so.connect, mysql::ConnectOptions::FromUrl(url));
+  ASSIGN_OR_RETURN(so.start, StartPosition::Parse(o.start.empty() ? "latest" : o.start));
+  so.server_id = o.server_id;
+  so.heartbeat = std::chrono::milliseconds(o.heartbeat_ms);
+  so.decoder = dopts;
+  return std::unique_ptr<Source>(new mysql::BinlogStreamSource(std::move(so)));
+}
+
+int RunTail(const TailOptions& o) {
+  if (o.format != "json") {
+    std::fprintf(stderr, "sluice tail: error: --format %s is not supported (supported: json)\n", o.format.c_str());
+    return 2;
+  }
+  auto source = MakeSource(o);
+  if (!source.ok()) {
+    std::fprintf(stderr, "sluice tail: error: %s\n", source.status().message().c_str());
+    return 2;
+  }
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGPIPE, SIG_IGN);
+  Status st;
+  Status write_status;
+  {
+    JsonLinesWriter writer(o.limit);
+    st = (*source)->Run(writer, g_stop);
+    write_status = writer.status();
+  }
+  if (!write_status.ok()) {
+    std::fprintf(stderr, "sluice tail: error: %s\n", write_status.message().c_str());
+    return 1;
+  }
+  if (st.ok() || st.code() == StatusCode::kEndOfStream || st.code() == StatusCode::kCancelled) return 0;
+  std::fprintf(stderr, "sluice tail: error: %s\n", st.message().c_str());
+  return 1;
+}
+
+}  // namespace
+
+CommandRunner RegisterTail(CLI::App& app) {
+  auto opts = std::make_shared<TailOptions>();
+  CLI::App* cmd = app.add_subcommand("tail", "Print each committed row change as one JSON line on stdout");
+  cmd->add_option("--source,-s", opts->source,
+                  "Source: mysql://USER:PASSWORD@HOST:PORT[?tls=required&ca=PATH] (also mariadb://), or "
+                  "file:///PATH/binlog.000001 to replay binlog files (plain or .gz)")
+      ->required();
+  cmd->add_option("--start", opts->start,
+                  "Where to start: latest (default for servers), earliest (default for files), a MariaDB GTID "
+                  "list (0-1-42), a MySQL GTID set (UUID:1-42), or FILE:OFFSET at a transaction boundary");
+  cmd->add_option("--format", opts->format, "Output format (json: design §4 change format)")->capture_default_str();
+  cmd->add_option("--tables,-t", opts->tables,
+                  "Only tables matching DB.TABLE glob patterns ('*', '?'); repeatable. Default: all tables");
+  cmd->add_option("--limit,-n", opts->limit, "Stop after N row changes (0: no limit)")->capture_default_str();
+  cmd->add_option("--server-id", opts->server_id,
+                  "Replica server_id to register with; must be unique among the source's replicas "
+                  "(default: random in [2^30, 2^31))");
+  cmd->add_option("--heartbeat-ms", opts->heartbeat_ms,
+                  "Heartbeat period asked of the server when idle; a connection silent for 3 periods is "
+                  "re-opened")
+      ->capture_default_str();
+  cmd->add_flag("--no-verify-checksum", opts->no_verify_checksum, "Do not verify binlog event CRC32 checksums");
+  cmd->add_flag("--no-follow", opts->no_follow, "File source: stop at the end of the given file");
+  return [opts] { return RunTail(*opts); };
+}
+
+}  // namespace sluice::cli

@@ -1,0 +1,47 @@
+#pragma once
+// TableSchema: what is known about one table at one point of the stream.
+// Built once per TABLE_MAP (or schema change) and shared read-only by every
+// row decoded against it, across threads: hold it as shared_ptr<const>.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sluice {
+
+// Character set of a text column, resolved from its collation.
+enum class Charset : uint8_t {
+  kUnknown = 0,  // no metadata: bytes are passed through if valid UTF-8, else base64
+  kBinary,       // collation 63: BINARY/VARBINARY/BLOB
+  kUtf8,         // utf8mb3 and utf8mb4
+  kLatin1,       // MySQL's latin1 is Windows-1252
+  kAscii,
+  kOther,        // converted with iconv, by charset_name
+};
+
+struct ColumnMeta {
+  std::string name;          // from binlog metadata or information_schema; "@N" when unknown
+  uint8_t type = 0;          // binlog column type code (MYSQL_TYPE_*), as in TABLE_MAP
+  uint8_t real_type = 0;     // for MYSQL_TYPE_STRING: the real type (ENUM, SET, STRING)
+  uint16_t meta = 0;         // TABLE_MAP type metadata (length, precision/scale, fsp, ...)
+  bool nullable = true;
+  bool is_unsigned = false;
+  bool is_json = false;      // MariaDB JSON (LONGTEXT with json_valid): emitted as a JSON value
+  Charset charset = Charset::kUnknown;
+  std::string charset_name;  // for kOther: the iconv name
+  uint32_t geometry_type = 0;
+  std::vector<std::string> enum_values;  // ENUM and SET members, in order
+};
+
+struct TableSchema {
+  std::string db;
+  std::string table;
+  std::vector<ColumnMeta> columns;
+  std::vector<uint32_t> primary_key;  // column indexes, in key order
+  bool names_known = false;           // column names came from metadata or information_schema
+};
+
+using TableSchemaPtr = std::shared_ptr<const TableSchema>;
+
+}  // namespace sluice

@@ -1,0 +1,88 @@
+#pragma once
+// Parsers for the binlog events that carry positions, transaction boundaries
+// and schema. Each takes a ByteReader over the event *body* (header consumed,
+// checksum trailer hidden) and returns a small struct whose string_views point
+// into the event bytes. Formats are documented beside each parser in
+// events.cc. Rows events live in rows_event.h.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/byte_reader.h"
+#include "core/position.h"
+#include "core/status.h"
+
+namespace sluice::mysql {
+
+enum class ChecksumAlg : uint8_t { kOff = 0, kCrc32 = 1, kUndefined = 255 };
+
+struct FormatDescription {
+  uint16_t binlog_version = 4;
+  std::string server_version;
+  uint32_t create_timestamp = 0;
+  uint8_t header_length = 19;
+  std::vector<uint8_t> post_header_lengths;  // index = event type - 1
+  ChecksumAlg checksum = ChecksumAlg::kOff;
+  bool is_mariadb = false;
+
+  uint8_t PostHeaderLength(uint8_t type, uint8_t fallback) const {
+    return type >= 1 && type <= post_header_lengths.size() ? post_header_lengths[type - 1] : fallback;
+  }
+};
+
+// Parses a FORMAT_DESCRIPTION event; `event` is the whole event, header included,
+// because the checksum algorithm must be known before the trailer can be hidden.
+Result<FormatDescription> ParseFormatDescription(std::string_view event);
+
+struct RotateEvent {
+  uint64_t position = 0;
+  std::string_view next_file;
+};
+Result<RotateEvent> ParseRotate(ByteReader& body);
+
+struct QueryEvent {
+  uint32_t thread_id = 0;
+  uint16_t error_code = 0;
+  std::string_view db;
+  std::string_view query;
+  std::string compressed_storage;  // holds `query` for QUERY_COMPRESSED events
+};
+Status ParseQuery(ByteReader& body, bool compressed, QueryEvent& out);
+
+// MySQL GTID / ANONYMOUS_GTID.
+struct MysqlGtidEvent {
+  uint8_t flags = 0;
+  Uuid sid{};
+  uint64_t gno = 0;
+};
+Result<MysqlGtidEvent> ParseMysqlGtid(ByteReader& body);
+
+// MariaDB GTID (type 162): the sequence number and domain of the next event
+// group; its server id is the header's.
+struct MariadbGtidEvent {
+  uint64_t seq = 0;
+  uint32_t domain = 0;
+  uint8_t flags = 0;  // FL_STANDALONE (1): a group without BEGIN/COMMIT (DDL)
+  static constexpr uint8_t kStandalone = 0x01;
+};
+Result<MariadbGtidEvent> ParseMariadbGtid(ByteReader& body);
+
+Result<MariadbGtidList> ParseMariadbGtidList(ByteReader& body);
+
+// Decompresses a MariaDB compressed buffer (QUERY_COMPRESSED, *_ROWS_COMPRESSED):
+//   header:1 (bits 0-2: n bytes of the uncompressed length, bits 4-6: algorithm, 0 = zlib)
+//   uncompressed length: n bytes big-endian, then the zlib stream.
+Status MariadbUncompress(std::string_view in, std::string& out);
+
+// TRANSACTION_PAYLOAD (MySQL 8.0.20+): a header of (type, length, value) fields
+// with length-encoded integers, then the compressed events.
+struct TransactionPayload {
+  uint64_t compression_type = 0;  // 0 = zstd, 255 = none
+  uint64_t uncompressed_size = 0;
+  std::string_view payload;
+};
+Result<TransactionPayload> ParseTransactionPayload(ByteReader& body);
+
+}  // namespace sluice::mysql

@@ -1,0 +1,442 @@
+#include "source/mysql/binlog_decoder.h"
+
+#include <zlib.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "source/mysql/binlog/event_types.h"
+
+namespace sluice::mysql {
+namespace {
+
+bool GlobMatch(std::string_view pattern, std::string_view text) {
+  size_t p = 0, t = 0, star_p = std::string_view::npos, star_t = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
+      ++p;
+      ++t;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star_p = p++;
+      star_t = t;
+    } else if (star_p != std::string_view::npos) {
+      p = star_p + 1;
+      t = ++star_t;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+// Case-insensitive "does the statement start with this keyword".
+bool StartsWithWord(std::string_view q, std::string_view word) {
+  if (q.size() < word.size()) return false;
+  for (size_t i = 0; i < word.size(); ++i) {
+    if (std::toupper(static_cast<unsigned char>(q[i])) != word[i]) return false;
+  }
+  return q.size() == word.size() || !std::isalnum(static_cast<unsigned char>(q[word.size()]));
+}
+
+std::string_view TrimStatement(std::string_view q) {
+  while (!q.empty()) {
+    unsigned char c = static_cast<unsigned char>(q.front());
+    if (std::isspace(c) || c == ';') {
+      q.remove_prefix(1);
+    } else if (q.size() >= 2 && q[0] == '/' && q[1] == '*') {
+      // Version comments like /*!40000 ... */ wrap whole statements; a plain
+      // comment before the statement is skipped.
+      if (q.size() > 2 && q[2] == '!') break;
+      size_t end = q.find("*/", 2);
+      if (end == std::string_view::npos) break;
+      q.remove_prefix(end + 2);
+    } else {
+      break;
+    }
+  }
+  while (!q.empty() && (std::isspace(static_cast<unsigned char>(q.back())) || q.back() == ';')) q.remove_suffix(1);
+  return q;
+}
+
+}  // namespace
+
+bool TableFilter::Matches(std::string_view db, std::string_view table) const {
+  if (patterns_.empty()) return true;
+  std::string full;
+  full.reserve(db.size() + table.size() + 1);
+  full.append(db).append(".").append(table);
+  for (const auto& p : patterns_) {
+    if (GlobMatch(p, full)) return true;
+  }
+  return false;
+}
+
+BinlogDecoder::BinlogDecoder(Options options) : options_(std::move(options)) {}
+
+std::string BinlogDecoder::Where() const { return fmt::format("{}:{}", file_, event_offset_); }
+
+std::string BinlogDecoder::GtidState() const {
+  if (!mysql_state_.empty()) return mysql_state_.ToString();
+  return mariadb_state_.ToString();
+}
+
+Status BinlogDecoder::Feed(std::string_view event, ChangeHandler& handler, uint64_t offset) {
+  ++events_;
+  ByteReader r(event);
+  EventHeader h = EventHeader::Read(r);
+  if (!r.ok()) return Status::Corruption("binlog event truncated: {} bytes, header needs 19 @ {}", event.size(), Where());
+  if (h.event_size != event.size()) {
+    return Status::Corruption("binlog event size {} in header but {} bytes read @ {}", h.event_size, event.size(),
+                              Where());
+  }
+  if (payload_depth_ == 0) {
+    if (offset != 0) {
+      event_offset_ = offset;
+      next_offset_ = offset + h.event_size;
+    } else if (h.log_pos >= h.event_size) {
+      event_offset_ = h.log_pos - h.event_size;
+      next_offset_ = h.log_pos;
+    } else {
+      // Artificial events (fake ROTATE, FDE resent at the start of a dump) carry log_pos 0.
+      event_offset_ = next_offset_;
+    }
+  }
+
+  if (h.type == kFormatDescriptionEvent) {
+    ASSIGN_OR_RETURN(fd_, ParseFormatDescription(event));
+    have_fd_ = true;
+    if (h.log_pos != 0 || offset != 0) tables_.clear();  // a new binlog file: table ids may restart
+  }
+  bool has_checksum = have_fd_ && fd_.checksum == ChecksumAlg::kCrc32 && payload_depth_ == 0;
+  if (has_checksum) {
+    if (event.size() < kEventHeaderSize + kChecksumSize) {
+      return Status::Corruption("{} event too short for its checksum @ {}", EventTypeName(h.type), Where());
+    }
+    if (options_.verify_checksums) {
+      uint32_t expected = ByteReader(event.substr(event.size() - kChecksumSize)).U32();
+      uint32_t actual = static_cast<uint32_t>(
+          crc32(0, reinterpret_cast<const Bytef*>(event.data()), static_cast<uInt>(event.size() - kChecksumSize)));
+      if (expected != actual) {
+        return Status::Corruption("{} event checksum mismatch (stored {:08x}, computed {:08x}) @ {}",
+                                  EventTypeName(h.type), expected, actual, Where());
+      }
+    }
+    r.TrimEnd(kChecksumSize);
+  }
+  if (h.type == kFormatDescriptionEvent) return Status::Ok();
+  if (!have_fd_ && h.type != kRotateEvent) {
+    return Status::Corruption("{} event before any FORMAT_DESCRIPTION event @ {}", EventTypeName(h.type), Where());
+  }
+  Status st = FeedBody(h, r, event, handler);
+  if (!st.ok() && st.code() == StatusCode::kCorruption && st.message().find(" @ ") == std::string::npos) {
+    return st.WithSuffix("@ " + Where());
+  }
+  return st;
+}
+
+Status BinlogDecoder::FeedBody(const EventHeader& h, ByteReader& body, std::string_view /*event*/,
+                               ChangeHandler& handler) {
+  switch (h.type) {
+    case kRotateEvent: {
+      ASSIGN_OR_RETURN(RotateEvent rot, ParseRotate(body));
+      file_ = std::string(rot.next_file);
+      next_offset_ = rot.position;
+      event_offset_ = rot.position;
+      if (!in_txn_) committed_ = {file_, rot.position};
+      return Status::Ok();
+    }
+    case kQueryEvent:
+    case kQueryCompressedEvent:
+      return OnQuery(h, body, h.type == kQueryCompressedEvent, handler);
+    case kXidEvent:
+    case kXaPrepareEvent:
+      return Commit(h, handler);
+    case kTableMapEvent:
+      return OnTableMap(body);
+    case kMariadbGtidEvent: {
+      ASSIGN_OR_RETURN(MariadbGtidEvent g, ParseMariadbGtid(body));
+      gtid_kind_ = GtidKind::kMariadb;
+      mariadb_gtid_ = MariadbGtid{g.domain, h.server_id, g.seq};
+      gtid_ = mariadb_gtid_.ToString();
+      standalone_group_ = (g.flags & MariadbGtidEvent::kStandalone) != 0;
+      return BeginTransaction(h, handler);
+    }
+    case kGtidEvent:
+    case kAnonymousGtidEvent:
+    case kGtidTaggedEvent: {
+      if (h.type == kGtidTaggedEvent) {
+        return Status::Error(StatusCode::kNotSupported, "tagged GTIDs (MySQL 8.3+) are not supported @ {}", Where());
+      }
+      ASSIGN_OR_RETURN(mysql_gtid_, ParseMysqlGtid(body));
+      if (h.type == kGtidEvent) {
+        gtid_kind_ = GtidKind::kMysql;
+        gtid_ = fmt::format("{}:{}", UuidToString(mysql_gtid_.sid), mysql_gtid_.gno);
+      } else {
+        gtid_kind_ = GtidKind::kNone;
+        gtid_.clear();
+      }
+      standalone_group_ = false;
+      return BeginTransaction(h, handler);
+    }
+    case kPreviousGtidsEvent: {
+      ASSIGN_OR_RETURN(MysqlGtidSet set, MysqlGtidSet::Decode(body.Rest()));
+      if (mysql_state_.empty()) mysql_state_ = std::move(set);
+      return Status::Ok();
+    }
+    case kMariadbGtidListEvent: {
+      ASSIGN_OR_RETURN(MariadbGtidList list, ParseMariadbGtidList(body));
+      if (mariadb_state_.empty()) mariadb_state_ = std::move(list);
+      return Status::Ok();
+    }
+    case kTransactionPayloadEvent:
+      return OnPayload(h, body, handler);
+    case kHeartbeatEvent:
+    case kHeartbeatEventV2:
+      return handler.OnHeartbeat(uint64_t{h.timestamp} * 1000);
+    case kIncidentEvent:
+      return Status::Error(StatusCode::kCorruption,
+                           "INCIDENT event: the source server reports lost changes (e.g. a failed "
+                           "statement or a binlog gap) @ {}; re-snapshot the affected tables",
+                           Where());
+    default:
+      if (IsRowsEvent(h.type)) return OnRows(h, body, handler);
+      // STOP, INTVAR, RAND, USER_VAR, ANNOTATE_ROWS, ROWS_QUERY, checkpoints,
+      // ignorable and padding events carry nothing a row stream needs.
+      return Status::Ok();
+  }
+}
+
+Status BinlogDecoder::BeginTransaction(const EventHeader& h, ChangeHandler& handler) {
+  if (in_txn_) {
+    // A new group while one is open means its end was lost (a truncated
+    // binlog); we can only decode what we have, so close the old one.
+    RETURN_IF_ERROR(Commit(h, handler));
+  }
+  in_txn_ = true;
+  txn_rows_ = 0;
+  txn_ts_ms_ = uint64_t{h.timestamp} * 1000;
+  TransactionInfo info;
+  info.gtid = gtid_;
+  info.file = file_;
+  info.offset = event_offset_;
+  info.ts_ms = txn_ts_ms_;
+  return handler.OnBegin(info);
+}
+
+Status BinlogDecoder::Commit(const EventHeader& h, ChangeHandler& handler) {
+  if (gtid_kind_ == GtidKind::kMariadb) {
+    mariadb_state_.Update(mariadb_gtid_);
+  } else if (gtid_kind_ == GtidKind::kMysql) {
+    mysql_state_.Add(mysql_gtid_.sid, mysql_gtid_.gno);
+  }
+  committed_.file = file_;
+  committed_.offset = payload_depth_ > 0 ? payload_next_offset_ : next_offset_;
+  gtid_state_text_ = GtidState();
+  CommitInfo info;
+  info.gtid = gtid_;
+  info.file = committed_.file;
+  info.next_offset = committed_.offset;
+  info.gtid_state = gtid_state_text_;
+  info.ts_ms = txn_ts_ms_ ? txn_ts_ms_ : uint64_t{h.timestamp} * 1000;
+  info.rows = txn_rows_;
+  in_txn_ = false;
+  standalone_group_ = false;
+  Status st = handler.OnCommit(info);
+  gtid_.clear();
+  gtid_kind_ = GtidKind::kNone;
+  return st;
+}
+
+Status BinlogDecoder::OnQuery(const EventHeader& h, ByteReader& body, bool compressed, ChangeHandler& handler) {
+  RETURN_IF_ERROR(ParseQuery(body, compressed, query_));
+  std::string_view q = TrimStatement(query_.query);
+  if (StartsWithWord(q, "BEGIN") || (StartsWithWord(q, "XA") && q.size() > 3 &&
+                                     StartsWithWord(TrimStatement(q.substr(2)), "START"))) {
+    if (!in_txn_) {
+      gtid_.clear();
+      gtid_kind_ = GtidKind::kNone;
+      return BeginTransaction(h, handler);
+    }
+    return Status::Ok();
+  }
+  if (StartsWithWord(q, "COMMIT") || (StartsWithWord(q, "ROLLBACK") && q.find(" TO ") == std::string_view::npos &&
+                                      q.find(" to ") == std::string_view::npos)) {
+    return Commit(h, handler);
+  }
+  if (StartsWithWord(q, "XA")) {
+    std::string_view rest = TrimStatement(q.substr(2));
+    if (StartsWithWord(rest, "COMMIT") || StartsWithWord(rest, "ROLLBACK")) return Commit(h, handler);
+    return Status::Ok();  // XA END
+  }
+  if (StartsWithWord(q, "SAVEPOINT") || StartsWithWord(q, "ROLLBACK") || StartsWithWord(q, "RELEASE")) {
+    return Status::Ok();
+  }
+  bool own_group = !in_txn_ || standalone_group_ || gtid_kind_ != GtidKind::kNone;
+  if (in_txn_ && !standalone_group_ && txn_rows_ > 0) own_group = false;
+  if (!own_group) {
+    // A statement logged inside a row-based transaction (statement-based
+    // DML under MIXED format): it carries no row images to stream.
+    return Status::Ok();
+  }
+  if (!in_txn_) RETURN_IF_ERROR(BeginTransaction(h, handler));
+  if (options_.resolver) options_.resolver->Invalidate("");
+  DdlInfo ddl;
+  ddl.db = query_.db;
+  ddl.query = query_.query;
+  ddl.gtid = gtid_;
+  ddl.file = file_;
+  ddl.offset = event_offset_;
+  ddl.ts_ms = uint64_t{h.timestamp} * 1000;
+  RETURN_IF_ERROR(handler.OnDdl(ddl));
+  return Commit(h, handler);
+}
+
+Status BinlogDecoder::OnTableMap(ByteReader& body) {
+  size_t start = body.pos();
+  std::string_view raw(reinterpret_cast<const char*>(body.cursor()), body.remaining());
+  uint8_t phl = fd_.PostHeaderLength(kTableMapEvent, 8);
+  uint64_t table_id = phl == 6 ? body.U32() : body.U48();
+  if (!body.ok()) return Status::Corruption("TABLE_MAP: truncated");
+  auto it = tables_.find(table_id);
+  if (it != tables_.end() && it->second.raw == raw) return Status::Ok();  // same map as before
+  body.Seek(start);
+  TableMap& map = table_map_scratch_;
+  RETURN_IF_ERROR(ParseTableMap(body, phl, map));
+  CachedTable entry;
+  entry.raw = std::string(raw);
+  entry.selected = options_.tables.Matches(map.db, map.table);
+  if (entry.selected) {
+    if (options_.resolver) {
+      Status st = options_.resolver->Resolve(map);
+      if (!st.ok()) return st.WithSuffix("@ " + Where());
+    }
+    entry.schema = std::make_shared<TableSchema>(map.schema);
+  }
+  tables_[table_id] = std::move(entry);
+  return Status::Ok();
+}
+
+Status BinlogDecoder::OnRows(const EventHeader& h, ByteReader& body, ChangeHandler& handler) {
+  uint8_t phl = fd_.PostHeaderLength(h.type, 10);
+  if (h.type >= kWriteRowsEventV1 && h.type <= kDeleteRowsEventV1) phl = fd_.PostHeaderLength(h.type, 8);
+  // Read the table id first: rows of unselected tables are skipped undecoded.
+  size_t start = body.pos();
+  uint64_t table_id = phl == 6 ? body.U32() : body.U48();
+  auto it = tables_.find(table_id);
+  if (it == tables_.end()) {
+    return Status::Corruption("{}: table id {} has no TABLE_MAP", EventTypeName(h.type), table_id);
+  }
+  if (!it->second.selected) return Status::Ok();
+  body.Seek(start);
+  RETURN_IF_ERROR(ParseRowsEventHeader(body, h.type, phl, rows_scratch_, rows_event_));
+  const TableSchema& schema = *it->second.schema;
+  if (rows_event_.width != schema.columns.size()) {
+    return Status::Error(StatusCode::kSchemaMismatch,
+                         "{} of `{}`.`{}` has {} columns but its TABLE_MAP has {} @ {}", EventTypeName(h.type),
+                         schema.db, schema.table, rows_event_.width, schema.columns.size(), Where());
+  }
+  bool implicit_txn = !in_txn_;
+  if (implicit_txn) RETURN_IF_ERROR(BeginTransaction(h, handler));
+
+  RowChange change;
+  change.op = rows_event_.op;
+  change.table = &schema;
+  change.ts_ms = uint64_t{h.timestamp} * 1000;
+  change.gtid = gtid_;
+  change.file = file_;
+  change.offset = event_offset_;
+  ByteReader rows(rows_event_.rows);
+  while (!rows.at_end()) {
+    arena_.Reset();
+    Status st;
+    const bool is_update = rows_event_.op == Op::kUpdate;
+    if (rows_event_.op == Op::kInsert) {
+      st = row_decoder_.Decode(rows, schema, rows_event_.present_before, false, nullptr, arena_, after_);
+    } else {
+      st = row_decoder_.Decode(rows, schema, rows_event_.present_before, false, nullptr, arena_, before_);
+      if (st.ok() && is_update) {
+        st = row_decoder_.Decode(rows, schema, rows_event_.present_after, rows_event_.partial_json, &before_,
+                                 arena_, after_);
+      }
+    }
+    if (!st.ok()) {
+      return st.WithContext(fmt::format("decode {} of `{}`.`{}`", EventTypeName(h.type), schema.db, schema.table))
+          .WithSuffix("@ " + Where());
+    }
+    change.before = rows_event_.op == Op::kInsert ? nullptr : &before_;
+    change.after = rows_event_.op == Op::kDelete ? nullptr : &after_;
+    ++txn_rows_;
+    ++rows_;
+    RETURN_IF_ERROR(handler.OnRow(change));
+  }
+  if (implicit_txn && (rows_event_.flags & RowsEvent::kStmtEndFlag)) return Commit(h, handler);
+  return Status::Ok();
+}
+
+// The payload is a zstd stream of ordinary events without checksums. It is
+// decompressed in pieces and each complete event decoded as soon as it is
+// whole, so memory stays bounded by the largest single event.
+Status BinlogDecoder::OnPayload(const EventHeader& h, ByteReader& body, ChangeHandler& handler) {
+  ASSIGN_OR_RETURN(TransactionPayload p, ParseTransactionPayload(body));
+  payload_depth_ = 1;
+  payload_next_offset_ = next_offset_;
+  struct DepthReset {
+    int& d;
+    ~DepthReset() { d = 0; }
+  } reset{payload_depth_};
+
+  std::string& buf = payload_scratch_;
+  buf.clear();
+  size_t consumed = 0;
+  auto drain = [&]() -> Status {
+    while (buf.size() - consumed >= kEventHeaderSize) {
+      ByteReader hr(reinterpret_cast<const uint8_t*>(buf.data() + consumed), buf.size() - consumed);
+      EventHeader inner = EventHeader::Read(hr);
+      if (inner.event_size < kEventHeaderSize) {
+        return Status::Corruption("TRANSACTION_PAYLOAD: inner event size {}", inner.event_size);
+      }
+      if (buf.size() - consumed < inner.event_size) break;
+      RETURN_IF_ERROR(Feed(std::string_view(buf.data() + consumed, inner.event_size), handler));
+      consumed += inner.event_size;
+    }
+    if (consumed > 0 && consumed * 2 > buf.size()) {
+      buf.erase(0, consumed);
+      consumed = 0;
+    }
+    return Status::Ok();
+  };
+
+  if (p.compression_type == 255) {  // NONE
+    buf.assign(p.payload);
+    RETURN_IF_ERROR(drain());
+  } else if (p.compression_type == 0) {
+    std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+    ZSTD_inBuffer in{p.payload.data(), p.payload.size(), 0};
+    constexpr size_t kChunk = 128 * 1024;
+    size_t ret = 1;
+    while (in.pos < in.size || ret != 0) {
+      size_t old = buf.size();
+      buf.resize(old + kChunk);
+      ZSTD_outBuffer out{buf.data() + old, kChunk, 0};
+      ret = ZSTD_decompressStream(dctx.get(), &out, &in);
+      if (ZSTD_isError(ret)) {
+        return Status::Corruption("TRANSACTION_PAYLOAD: zstd: {}", ZSTD_getErrorName(ret));
+      }
+      buf.resize(old + out.pos);
+      RETURN_IF_ERROR(drain());
+      if (out.pos == 0 && in.pos == in.size) break;
+    }
+  } else {
+    return Status::Error(StatusCode::kNotSupported, "TRANSACTION_PAYLOAD: compression type {} @ {}",
+                         p.compression_type, Where());
+  }
+  if (buf.size() != consumed) {
+    return Status::Corruption("TRANSACTION_PAYLOAD: {} trailing bytes after the last event", buf.size() - consumed);
+  }
+  (void)h;
+  return Status::Ok();
+}
+
+}  // namespace sluice::mysql

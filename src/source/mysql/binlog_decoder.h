@@ -1,0 +1,128 @@
+#pragma once
+// BinlogDecoder: turns a sequence of raw binlog events (from a file or a
+// replication connection) into row changes, DDL and transaction boundaries.
+// It owns the transaction-boundary state machine: the committed position moves
+// only at XID / COMMIT / a standalone DDL group, never inside a transaction.
+// One decoder per stream, used from one thread.
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/arena.h"
+#include "core/position.h"
+#include "core/status.h"
+#include "source/mysql/binlog/event_types.h"
+#include "source/mysql/binlog/events.h"
+#include "source/mysql/binlog/rows_event.h"
+#include "source/mysql/binlog/table_map.h"
+#include "source/mysql/schema_resolver.h"
+#include "source/source.h"
+
+namespace sluice::mysql {
+
+// Selects tables by "db.table" glob patterns ('*', '?'); empty selects all.
+class TableFilter {
+ public:
+  TableFilter() = default;
+  explicit TableFilter(std::vector<std::string> patterns) : patterns_(std::move(patterns)) {}
+  bool Matches(std::string_view db, std::string_view table) const;
+
+ private:
+  std::vector<std::string> patterns_;
+};
+
+class BinlogDecoder {
+ public:
+  struct Options {
+    bool verify_checksums = true;
+    TableFilter tables;
+    SchemaResolver* resolver = nullptr;  // null: names from metadata only, "@N" otherwise
+  };
+
+  explicit BinlogDecoder(Options options);
+
+  // Decodes one whole event (header, body and checksum trailer). `offset` is
+  // the event's position in its binlog file when the caller knows it (file
+  // sources); 0 lets the decoder derive it from the header.
+  Status Feed(std::string_view event, ChangeHandler& handler, uint64_t offset = 0);
+
+  // Where the stream starts: the binlog file a reader opened.
+  void SetFile(std::string_view file) { file_ = std::string(file); }
+  const std::string& file() const { return file_; }
+
+  // The last transaction boundary: resuming here neither loses nor repeats.
+  const BinlogFilePos& committed() const { return committed_; }
+  std::string GtidState() const;
+  bool in_transaction() const { return in_txn_; }
+  // Forgets a transaction that was cut off (a lost connection): the stream
+  // will be re-read from committed().
+  void AbortTransaction() {
+    in_txn_ = false;
+    standalone_group_ = false;
+    gtid_.clear();
+    gtid_kind_ = GtidKind::kNone;
+    file_ = committed_.file;
+    next_offset_ = committed_.offset;
+  }
+  const FormatDescription& format() const { return fd_; }
+  uint64_t events() const { return events_; }
+  uint64_t rows() const { return rows_; }
+  // Seeds the GTID state (e.g. the position a stream was started from).
+  void SetMariadbGtidState(const MariadbGtidList& list) { mariadb_state_ = list; }
+  void SetMysqlGtidState(const MysqlGtidSet& set) { mysql_state_ = set; }
+
+ private:
+  struct CachedTable {
+    std::string raw;      // TABLE_MAP body bytes, to reuse the schema when unchanged
+    bool selected = false;
+    std::shared_ptr<TableSchema> schema;
+  };
+
+  Status FeedBody(const EventHeader& h, ByteReader& body, std::string_view event, ChangeHandler& handler);
+  Status OnQuery(const EventHeader& h, ByteReader& body, bool compressed, ChangeHandler& handler);
+  Status OnTableMap(ByteReader& body);
+  Status OnRows(const EventHeader& h, ByteReader& body, ChangeHandler& handler);
+  Status OnPayload(const EventHeader& h, ByteReader& body, ChangeHandler& handler);
+  Status BeginTransaction(const EventHeader& h, ChangeHandler& handler);
+  Status Commit(const EventHeader& h, ChangeHandler& handler);
+  std::string Where() const;  // "binlog.000003:1234" of the current event
+
+  Options options_;
+  FormatDescription fd_;
+  bool have_fd_ = false;
+  std::string file_;
+  uint64_t event_offset_ = 0;  // start of the event being decoded
+  uint64_t next_offset_ = 0;   // end of it
+  BinlogFilePos committed_;
+  bool in_txn_ = false;
+  bool standalone_group_ = false;  // MariaDB GTID with FL_STANDALONE: ends after its statement
+  uint64_t txn_rows_ = 0;
+  uint64_t txn_ts_ms_ = 0;
+  std::string gtid_;          // GTID of the current transaction
+  MariadbGtid mariadb_gtid_;  // parsed form of gtid_
+  MysqlGtidEvent mysql_gtid_;
+  enum class GtidKind : uint8_t { kNone, kMariadb, kMysql } gtid_kind_ = GtidKind::kNone;
+  MariadbGtidList mariadb_state_;
+  MysqlGtidSet mysql_state_;
+  std::string gtid_state_text_;
+  int payload_depth_ = 0;
+  uint64_t payload_next_offset_ = 0;
+
+  std::unordered_map<uint64_t, CachedTable> tables_;
+  TableMap table_map_scratch_;
+  RowsEvent rows_event_;
+  std::string rows_scratch_;
+  std::string payload_scratch_;
+  RowImageDecoder row_decoder_;
+  Arena arena_;
+  std::vector<Value> before_;
+  std::vector<Value> after_;
+  QueryEvent query_;
+  uint64_t events_ = 0;
+  uint64_t rows_ = 0;
+};
+
+}  // namespace sluice::mysql

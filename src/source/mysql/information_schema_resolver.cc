@@ -1,0 +1,212 @@
+#include "source/mysql/information_schema_resolver.h"
+
+#include <algorithm>
+
+#include "source/mysql/column/charset.h"
+#include "source/mysql/column/column_decoder.h"
+#include "source/mysql/column/column_types.h"
+
+namespace sluice::mysql {
+namespace {
+
+const char* kAdvice =
+    "set binlog_row_metadata=FULL on the source (MariaDB >= 10.5, MySQL >= 8.0) so that column names travel "
+    "in the binlog, and restart capture from a position written after that";
+
+bool In(uint8_t t, std::initializer_list<uint8_t> set) { return std::find(set.begin(), set.end(), t) != set.end(); }
+
+std::string Key(std::string_view db, std::string_view table) {
+  std::string k(db);
+  k += '\0';
+  k += table;
+  return k;
+}
+
+}  // namespace
+
+bool ColumnTypeAgrees(const ColumnMeta& b, const InformationSchemaColumn& is) {
+  const std::string& t = is.data_type;
+  uint8_t real = b.type == kTypeString ? DecodeStringMeta(b.meta).real_type : b.type;
+  if (t == "tinyint") return b.type == kTypeTiny;
+  if (t == "smallint") return b.type == kTypeShort;
+  if (t == "mediumint") return b.type == kTypeInt24;
+  if (t == "int" || t == "integer") return b.type == kTypeLong;
+  if (t == "bigint") return b.type == kTypeLongLong;
+  if (t == "float") return b.type == kTypeFloat;
+  if (t == "double" || t == "real" || t == "double precision") return b.type == kTypeDouble;
+  if (t == "decimal" || t == "numeric") return b.type == kTypeNewDecimal || b.type == kTypeDecimal;
+  if (t == "date") return In(b.type, {kTypeDate, kTypeNewDate});
+  if (t == "time") return In(b.type, {kTypeTime, kTypeTime2});
+  if (t == "datetime") return In(b.type, {kTypeDateTime, kTypeDateTime2});
+  if (t == "timestamp") return In(b.type, {kTypeTimestamp, kTypeTimestamp2});
+  if (t == "year") return b.type == kTypeYear;
+  if (t == "bit") return b.type == kTypeBit;
+  if (t == "char" || t == "binary") return In(b.type, {kTypeString, kTypeVarString}) && real == kTypeString;
+  if (t == "varchar" || t == "varbinary") return In(b.type, {kTypeVarchar, kTypeVarString});
+  if (t == "enum") return real == kTypeEnum;
+  if (t == "set") return real == kTypeSet;
+  if (t == "json") return In(b.type, {kTypeJson, kTypeBlob});
+  if (t.find("text") != std::string::npos || t.find("blob") != std::string::npos) {
+    return In(b.type, {kTypeBlob, kTypeTinyBlob, kTypeMediumBlob, kTypeLongBlob});
+  }
+  if (t == "geometry" || t == "point" || t == "linestring" || t == "polygon" || t == "multipoint" ||
+      t == "multilinestring" || t == "multipolygon" || t == "geometrycollection" || t == "geomcollection") {
+    return b.type == kTypeGeometry;
+  }
+  if (t == "inet6" || t == "inet4" || t == "uuid") return In(b.type, {kTypeString, kTypeVarString});
+  if (t == "vector") return b.type == kTypeVector;
+  return true;  // a type this table does not know: nothing to contradict
+}
+
+std::vector<std::string> ParseEnumMembers(std::string_view ct) {
+  std::vector<std::string> out;
+  size_t open = ct.find('(');
+  if (open == std::string_view::npos) return out;
+  size_t i = open + 1;
+  while (i < ct.size() && ct[i] == '\'') {
+    std::string member;
+    ++i;
+    while (i < ct.size()) {
+      if (ct[i] == '\'' && i + 1 < ct.size() && ct[i + 1] == '\'') {
+        member += '\'';
+        i += 2;
+      } else if (ct[i] == '\\' && i + 1 < ct.size()) {
+        member += ct[i + 1];
+        i += 2;
+      } else if (ct[i] == '\'') {
+        ++i;
+        break;
+      } else {
+        member += ct[i++];
+      }
+    }
+    out.push_back(std::move(member));
+    if (i < ct.size() && ct[i] == ',') ++i;
+  }
+  return out;
+}
+
+Status ApplyInformationSchema(const InformationSchemaTable& info, TableMap& map) {
+  TableSchema& s = map.schema;
+  if (!map.has_names) {
+    if (!info.exists) {
+      return Status::Error(StatusCode::kSchemaMismatch,
+                           "table `{}`.`{}` is in the binlog but no longer in information_schema, and the binlog "
+                           "has no column names for it: {}",
+                           s.db, s.table, kAdvice);
+    }
+    if (info.columns.size() != s.columns.size()) {
+      return Status::Error(StatusCode::kSchemaMismatch,
+                           "table `{}`.`{}`: the binlog row has {} columns but information_schema shows {} (the "
+                           "table changed after this event was written); refusing to guess column names: {}",
+                           s.db, s.table, s.columns.size(), info.columns.size(), kAdvice);
+    }
+    for (size_t i = 0; i < s.columns.size(); ++i) {
+      const InformationSchemaColumn& is = info.columns[i];
+      if (!ColumnTypeAgrees(s.columns[i], is)) {
+        return Status::Error(StatusCode::kSchemaMismatch,
+                             "table `{}`.`{}` column {} `{}`: information_schema says {} but the binlog has {} (the "
+                             "table changed after this event was written); refusing to guess: {}",
+                             s.db, s.table, i + 1, is.name, is.column_type, DescribeColumnType(s.columns[i]), kAdvice);
+      }
+    }
+  }
+  bool same_shape = info.exists && info.columns.size() == s.columns.size();
+  if (!same_shape) return Status::Ok();  // names from the binlog; nothing to add
+  for (size_t i = 0; i < s.columns.size(); ++i) {
+    ColumnMeta& c = s.columns[i];
+    const InformationSchemaColumn& is = info.columns[i];
+    if (map.has_names && c.name != is.name) continue;  // a different table shape: trust the binlog
+    if (!map.has_names) c.name = is.name;
+    if (!map.has_signedness) c.is_unsigned = is.column_type.find("unsigned") != std::string::npos;
+    if (!map.has_charsets && !is.charset.empty() && c.type != kTypeJson && c.type != kTypeGeometry) {
+      c.charset = CharsetFromName(is.charset, &c.charset_name);
+    }
+    if (!map.has_charsets && is.charset.empty() &&
+        (is.data_type == "binary" || is.data_type == "varbinary" || is.data_type.find("blob") != std::string::npos)) {
+      c.charset = Charset::kBinary;
+    }
+    if (c.enum_values.empty() && (is.data_type == "enum" || is.data_type == "set")) {
+      c.enum_values = ParseEnumMembers(is.column_type);
+    }
+    c.is_json = is.is_json;
+  }
+  if (!map.has_primary_key) s.primary_key = info.primary_key;
+  s.names_known = true;
+  return Status::Ok();
+}
+
+InformationSchemaResolver::InformationSchemaResolver(std::unique_ptr<MysqlConnection> conn)
+    : conn_(std::move(conn)), is_mariadb_(conn_->is_mariadb()) {}
+
+void InformationSchemaResolver::Invalidate(std::string_view db) {
+  if (db.empty()) {
+    cache_.clear();
+    return;
+  }
+  std::string prefix(db);
+  prefix += '\0';
+  for (auto it = cache_.begin(); it != cache_.end();) {
+    it = it->first.compare(0, prefix.size(), prefix) == 0 ? cache_.erase(it) : std::next(it);
+  }
+}
+
+Result<const InformationSchemaTable*> InformationSchemaResolver::Load(std::string_view db, std::string_view table) {
+  std::string key = Key(db, table);
+  auto it = cache_.find(key);
+  if (it != cache_.end()) return &it->second;
+
+  InformationSchemaTable t;
+  std::string where = fmt::format("TABLE_SCHEMA = '{}' AND TABLE_NAME = '{}'", conn_->Escape(db), conn_->Escape(table));
+  ASSIGN_OR_RETURN(auto cols, conn_->Query("SELECT COLUMN_NAME, LOWER(DATA_TYPE), COLUMN_TYPE, CHARACTER_SET_NAME "
+                                           "FROM information_schema.COLUMNS WHERE " + where +
+                                           " ORDER BY ORDINAL_POSITION"));
+  for (auto& r : cols) {
+    InformationSchemaColumn c;
+    c.name = r[0].value_or("");
+    c.data_type = r[1].value_or("");
+    c.column_type = r[2].value_or("");
+    c.charset = r[3].value_or("");
+    t.columns.push_back(std::move(c));
+  }
+  t.exists = !t.columns.empty();
+  if (t.exists) {
+    ASSIGN_OR_RETURN(auto pk, conn_->Query("SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE " + where +
+                                           " AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX"));
+    for (auto& r : pk) {
+      for (uint32_t i = 0; i < t.columns.size(); ++i) {
+        if (t.columns[i].name == r[0].value_or("")) t.primary_key.push_back(i);
+      }
+    }
+    if (is_mariadb_) {
+      // MariaDB's JSON is LONGTEXT plus a json_valid() check constraint.
+      ASSIGN_OR_RETURN(auto checks,
+                       conn_->Query(fmt::format("SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE "
+                                                "CONSTRAINT_SCHEMA = '{}' AND TABLE_NAME = '{}'",
+                                                conn_->Escape(db), conn_->Escape(table))));
+      for (auto& r : checks) {
+        std::string clause = r[0].value_or("");
+        for (auto& c : t.columns) {
+          if (c.data_type == "longtext" && clause == "json_valid(`" + c.name + "`)") c.is_json = true;
+        }
+      }
+    }
+  }
+  auto [ins, _] = cache_.emplace(std::move(key), std::move(t));
+  return &ins->second;
+}
+
+Status InformationSchemaResolver::Resolve(TableMap& map) {
+  bool complete = map.has_names && map.has_signedness && map.has_primary_key;
+  bool may_hold_json = false;
+  for (const auto& c : map.schema.columns) may_hold_json |= c.type == kTypeBlob;
+  if (complete && !(is_mariadb_ && may_hold_json)) return Status::Ok();
+  auto info = Load(map.db, map.table);
+  if (!info.ok()) {
+    if (complete) return Status::Ok();  // JSON detection is best effort when the binlog names everything
+    return info.status().WithContext(fmt::format("read schema of `{}`.`{}`", map.db, map.table));
+  }
+  return ApplyInformationSchema(**info, map);
+}
+
+}  // namespace sluice::mysql

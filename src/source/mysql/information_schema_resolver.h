@@ -1,0 +1,56 @@
+#pragma once
+// InformationSchemaResolver: the SchemaResolver for live servers. Reads a
+// table's columns, primary key and (MariaDB) JSON check constraints once,
+// caches them until DDL invalidates the cache, and verifies them against each
+// TABLE_MAP: information_schema shows the table as it is *now*, which is not
+// how it was when an old event was written, so any disagreement in column
+// count or type stops capture instead of mislabelling values.
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "source/mysql/protocol/connection.h"
+#include "source/mysql/schema_resolver.h"
+
+namespace sluice::mysql {
+
+struct InformationSchemaColumn {
+  std::string name;
+  std::string data_type;    // lower case: "int", "varchar", "enum", ...
+  std::string column_type;  // "int(10) unsigned", "enum('a','b')"
+  std::string charset;      // CHARACTER_SET_NAME, empty for non-text
+  bool is_json = false;     // MariaDB: LONGTEXT with CHECK (json_valid(col))
+};
+
+struct InformationSchemaTable {
+  bool exists = false;
+  std::vector<InformationSchemaColumn> columns;
+  std::vector<uint32_t> primary_key;
+};
+
+// Checks one column's TABLE_MAP type against information_schema's; false
+// when they cannot be the same column.
+bool ColumnTypeAgrees(const ColumnMeta& binlog, const InformationSchemaColumn& is);
+// "enum('a','it''s')" -> {"a", "it's"}
+std::vector<std::string> ParseEnumMembers(std::string_view column_type);
+// Applies what information_schema knows to a TABLE_MAP lacking metadata, or
+// returns a kSchemaMismatch Status naming table and column.
+Status ApplyInformationSchema(const InformationSchemaTable& info, TableMap& map);
+
+class InformationSchemaResolver : public SchemaResolver {
+ public:
+  explicit InformationSchemaResolver(std::unique_ptr<MysqlConnection> conn);
+  Status Resolve(TableMap& map) override;
+  void Invalidate(std::string_view db) override;
+
+ private:
+  Result<const InformationSchemaTable*> Load(std::string_view db, std::string_view table);
+
+  std::unique_ptr<MysqlConnection> conn_;
+  bool is_mariadb_;
+  std::map<std::string, InformationSchemaTable, std::less<>> cache_;
+};
+
+}  // namespace sluice::mysql

@@ -1,0 +1,179 @@
+#include "source/mysql/protocol/connection.h"
+
+#include <errmsg.h>
+#include <mysqld_error.h>
+
+#include <cstdlib>
+
+namespace sluice::mysql {
+
+bool IsConnectionLost(unsigned err) {
+  return err == CR_SERVER_LOST || err == CR_SERVER_GONE_ERROR || err == CR_CONNECTION_ERROR ||
+         err == CR_CONN_HOST_ERROR || err == CR_SERVER_LOST_EXTENDED || err == ER_CONNECTION_KILLED ||
+         err == ER_SERVER_SHUTDOWN || err == CR_ERR_NET_READ || err == CR_ERR_NET_WRITE;
+}
+
+Result<ConnectOptions> ConnectOptions::FromUrl(const Url& url) {
+  if (url.scheme != "mysql" && url.scheme != "mariadb") {
+    return Status::Invalid("unsupported source URL scheme \"{}\": expected mysql://, mariadb:// or file://", url.scheme);
+  }
+  ConnectOptions o;
+  o.host = url.host;
+  o.port = url.port ? url.port : 3306;
+  if (!url.user.empty()) o.user = url.user;
+  o.password = url.password;
+  std::string env = url.Param("password_env");
+  if (!env.empty()) {
+    const char* v = std::getenv(env.c_str());
+    if (v == nullptr) return Status::Invalid("password_env: environment variable {} is not set", env);
+    o.password = v;
+  }
+  o.database = url.path;
+  o.ca = url.Param("ca");
+  o.cert = url.Param("cert");
+  o.key = url.Param("key");
+  std::string tls = url.Param("tls", o.ca.empty() ? "preferred" : "verify_identity");
+  if (tls == "disabled" || tls == "false" || tls == "off") {
+    o.tls = Tls::kDisabled;
+  } else if (tls == "preferred") {
+    o.tls = Tls::kPreferred;
+  } else if (tls == "required" || tls == "true" || tls == "on") {
+    // With a CA given, "required" also verifies: a CA the user names is a CA
+    // they expect to be checked.
+    o.tls = o.ca.empty() ? Tls::kRequired : Tls::kVerifyIdentity;
+  } else if (tls == "verify_ca") {
+    o.tls = Tls::kVerifyCa;
+  } else if (tls == "verify_identity" || tls == "verify-full") {
+    o.tls = Tls::kVerifyIdentity;
+  } else {
+    return Status::Invalid("invalid tls=\"{}\": expected disabled, preferred, required, verify_ca or verify_identity",
+                           tls);
+  }
+  if ((o.tls == Tls::kVerifyCa || o.tls == Tls::kVerifyIdentity) && o.ca.empty()) {
+    return Status::Invalid("tls={} needs ca=PATH (the CA certificate that signed the server's certificate)", tls);
+  }
+  for (const auto& [k, v] : url.params) {
+    if (k != "tls" && k != "ca" && k != "cert" && k != "key" && k != "password_env" && k != "connect_timeout") {
+      return Status::Invalid("unknown URL parameter \"{}\" (known: tls, ca, cert, key, password_env, connect_timeout)", k);
+    }
+  }
+  std::string ct = url.Param("connect_timeout");
+  if (!ct.empty()) o.connect_timeout_s = static_cast<unsigned>(std::strtoul(ct.c_str(), nullptr, 10));
+  return o;
+}
+
+std::string ConnectOptions::Describe() const { return fmt::format("{}@{}:{}", user, host, port); }
+
+Result<std::unique_ptr<MysqlConnection>> MysqlConnection::Connect(const ConnectOptions& o) {
+  MYSQL* m = mysql_init(nullptr);
+  if (m == nullptr) return Status::Error(StatusCode::kIoError, "mysql_init: out of memory");
+  unsigned timeout = o.connect_timeout_s;
+  mysql_optionsv(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+  if (o.read_timeout_s) mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &o.read_timeout_s);
+  if (o.write_timeout_s) mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &o.write_timeout_s);
+  unsigned long max_packet = 1024ul * 1024 * 1024;  // whole events up to 1 GiB
+  mysql_optionsv(m, MYSQL_OPT_MAX_ALLOWED_PACKET, &max_packet);
+  mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+  my_bool on = 1, off = 0;
+  if (o.tls == ConnectOptions::Tls::kDisabled) {
+    mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &off);
+  } else {
+    if (!o.ca.empty()) mysql_optionsv(m, MYSQL_OPT_SSL_CA, o.ca.c_str());
+    if (!o.cert.empty()) mysql_optionsv(m, MYSQL_OPT_SSL_CERT, o.cert.c_str());
+    if (!o.key.empty()) mysql_optionsv(m, MYSQL_OPT_SSL_KEY, o.key.c_str());
+    if (o.tls != ConnectOptions::Tls::kPreferred) mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &on);
+    my_bool verify = o.tls == ConnectOptions::Tls::kVerifyIdentity || o.tls == ConnectOptions::Tls::kVerifyCa;
+    mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+  }
+  unsigned long flags = CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS;
+  if (!mysql_real_connect(m, o.host.c_str(), o.user.c_str(), o.password.c_str(),
+                          o.database.empty() ? nullptr : o.database.c_str(), o.port, nullptr, flags)) {
+    unsigned err = mysql_errno(m);
+    std::string msg = mysql_error(m);
+    mysql_close(m);
+    bool retryable = err == CR_CONN_HOST_ERROR || err == CR_CONNECTION_ERROR || err == CR_SERVER_LOST ||
+                     err == CR_SERVER_GONE_ERROR || err == ER_SERVER_SHUTDOWN;
+    if (retryable) {
+      return Status::Retryable(StatusCode::kIoError, "cannot connect to {}: {} (error {})", o.Describe(), msg, err);
+    }
+    return Status::Error(err == ER_ACCESS_DENIED_ERROR ? StatusCode::kInvalidArgument : StatusCode::kServerError,
+                         "cannot connect to {}: {} (error {})", o.Describe(), msg, err);
+  }
+  if (o.tls != ConnectOptions::Tls::kDisabled && o.tls != ConnectOptions::Tls::kPreferred &&
+      mysql_get_ssl_cipher(m) == nullptr) {
+    mysql_close(m);
+    return Status::Error(StatusCode::kIoError,
+                         "cannot connect to {}: TLS is required but the server did not negotiate it "
+                         "(is the server started with ssl-cert/ssl-key?)",
+                         o.Describe());
+  }
+  return std::unique_ptr<MysqlConnection>(new MysqlConnection(m, o));
+}
+
+MysqlConnection::~MysqlConnection() {
+  if (mysql_) mysql_close(mysql_);
+}
+
+Status MysqlConnection::LastError(std::string_view what) {
+  unsigned err = mysql_errno(mysql_);
+  std::string msg = mysql_error(mysql_);
+  if (IsConnectionLost(err)) {
+    return Status::Retryable(StatusCode::kIoError, "{} on {}: {} (error {})", what, options_.Describe(), msg, err);
+  }
+  return Status::Error(StatusCode::kServerError, "{} on {}: {} (error {})", what, options_.Describe(), msg, err);
+}
+
+Status MysqlConnection::Execute(std::string_view sql) {
+  if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0) return LastError(fmt::format("query \"{}\"", sql.substr(0, 200)));
+  do {
+    MYSQL_RES* res = mysql_store_result(mysql_);
+    if (res) mysql_free_result(res);
+    if (mysql_errno(mysql_) != 0) return LastError(fmt::format("query \"{}\"", sql.substr(0, 200)));
+  } while (mysql_next_result(mysql_) == 0);
+  if (mysql_errno(mysql_) != 0) return LastError(fmt::format("query \"{}\"", sql.substr(0, 200)));
+  return Status::Ok();
+}
+
+Result<std::vector<Row>> MysqlConnection::Query(std::string_view sql) {
+  if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0) return LastError(fmt::format("query \"{}\"", sql.substr(0, 200)));
+  MYSQL_RES* res = mysql_store_result(mysql_);
+  if (res == nullptr) {
+    if (mysql_errno(mysql_) != 0) return LastError(fmt::format("query \"{}\"", sql.substr(0, 200)));
+    return std::vector<Row>{};
+  }
+  std::vector<Row> rows;
+  unsigned n = mysql_num_fields(res);
+  while (MYSQL_ROW r = mysql_fetch_row(res)) {
+    unsigned long* lengths = mysql_fetch_lengths(res);
+    Row row(n);
+    for (unsigned i = 0; i < n; ++i) {
+      if (r[i]) row[i] = std::string(r[i], lengths[i]);
+    }
+    rows.push_back(std::move(row));
+  }
+  mysql_free_result(res);
+  while (mysql_next_result(mysql_) == 0) {
+    MYSQL_RES* extra = mysql_store_result(mysql_);
+    if (extra) mysql_free_result(extra);
+  }
+  return rows;
+}
+
+Result<std::optional<std::string>> MysqlConnection::QueryValue(std::string_view sql) {
+  ASSIGN_OR_RETURN(auto rows, Query(sql));
+  if (rows.empty() || rows[0].empty()) return Status::Error(StatusCode::kNotFound, "query \"{}\" returned no row", sql);
+  return rows[0][0];
+}
+
+std::string MysqlConnection::Escape(std::string_view s) {
+  std::string out(s.size() * 2 + 1, '\0');
+  unsigned long n = mysql_real_escape_string(mysql_, out.data(), s.data(), s.size());
+  out.resize(n);
+  return out;
+}
+
+std::string MysqlConnection::server_version() const { return mysql_get_server_info(mysql_); }
+
+bool MysqlConnection::is_mariadb() const { return server_version().find("MariaDB") != std::string::npos; }
+
+}  // namespace sluice::mysql

@@ -1,0 +1,73 @@
+#pragma once
+// MysqlConnection: one libmariadb connection (MySQL protocol, auth, TLS),
+// opened from a sluice URL. Owned by one thread at a time.
+//
+// TLS (URL parameters): tls=disabled|preferred|required|verify_ca|verify_identity,
+// ca=PATH, cert=PATH, key=PATH. libmariadb 3.3 connects in plaintext when the
+// server has no TLS even if told to enforce it, so `required` and stronger
+// modes check the negotiated cipher and refuse a plaintext session; a CA
+// (ca=...) or a verify_* mode also verifies the server certificate and name.
+
+#include <mysql.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/url.h"
+
+namespace sluice::mysql {
+
+struct ConnectOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 3306;
+  std::string user = "root";
+  std::string password;
+  std::string database;
+  enum class Tls : uint8_t { kDisabled, kPreferred, kRequired, kVerifyCa, kVerifyIdentity } tls = Tls::kPreferred;
+  std::string ca, cert, key;
+  unsigned connect_timeout_s = 10;
+  unsigned read_timeout_s = 0;  // 0: libmariadb's default
+  unsigned write_timeout_s = 0;
+
+  // mysql:// or mariadb:// URL; the password may also come from `password_env`.
+  static Result<ConnectOptions> FromUrl(const Url& url);
+  std::string Describe() const;  // user@host:port, never the password
+};
+
+using Row = std::vector<std::optional<std::string>>;
+
+class MysqlConnection {
+ public:
+  static Result<std::unique_ptr<MysqlConnection>> Connect(const ConnectOptions& options);
+  ~MysqlConnection();
+  MysqlConnection(const MysqlConnection&) = delete;
+  MysqlConnection& operator=(const MysqlConnection&) = delete;
+
+  MYSQL* raw() { return mysql_; }
+  const ConnectOptions& options() const { return options_; }
+  Status Execute(std::string_view sql);
+  Result<std::vector<Row>> Query(std::string_view sql);
+  // First column of the first row; NotFound when there is no row.
+  Result<std::optional<std::string>> QueryValue(std::string_view sql);
+  std::string Escape(std::string_view s);
+  std::string server_version() const;
+  bool is_mariadb() const;
+  unsigned long thread_id() { return mysql_thread_id(mysql_); }
+  const char* tls_cipher() { return mysql_get_ssl_cipher(mysql_); }
+
+  // The Status for the connection's last error, with context.
+  Status LastError(std::string_view what);
+
+ private:
+  MysqlConnection(MYSQL* mysql, ConnectOptions options) : mysql_(mysql), options_(std::move(options)) {}
+  MYSQL* mysql_;
+  ConnectOptions options_;
+};
+
+// Client error codes that mean the connection is gone and a new one may work.
+bool IsConnectionLost(unsigned err);
+
+}  // namespace sluice::mysql

@@ -1,0 +1,68 @@
+#pragma once
+// Source: a database change stream. A source runs on the caller's thread and
+// pushes every committed row change, DDL and transaction boundary, in commit
+// order, to a ChangeHandler until it is stopped, its input ends, or an error
+// occurs. Rows of one transaction arrive between OnBegin and OnCommit; they are
+// streamed, never buffered whole, so a consumer that needs atomicity acts on
+// OnCommit. Delivery is exactly once per Run across reconnects: a source that
+// reconnects resumes after the last committed transaction and suppresses the
+// rows of a partly delivered one that it had already handed over.
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/row_change.h"
+#include "core/status.h"
+
+namespace sluice {
+
+struct TransactionInfo {
+  std::string_view gtid;  // empty where the server has none
+  std::string_view file;
+  uint64_t offset = 0;    // where the transaction starts
+  uint64_t ts_ms = 0;
+};
+
+struct CommitInfo {
+  std::string_view gtid;
+  // A resumable position right after this transaction: file:offset, and the
+  // server's GTID state (MariaDB list or MySQL set) when it has GTIDs.
+  std::string_view file;
+  uint64_t next_offset = 0;
+  std::string_view gtid_state;
+  uint64_t ts_ms = 0;
+  uint64_t rows = 0;  // row changes the transaction delivered
+};
+
+struct DdlInfo {
+  std::string_view db;     // current database of the statement
+  std::string_view query;
+  std::string_view gtid;
+  std::string_view file;
+  uint64_t offset = 0;
+  uint64_t ts_ms = 0;
+};
+
+class ChangeHandler {
+ public:
+  virtual ~ChangeHandler() = default;
+  virtual Status OnBegin(const TransactionInfo&) { return Status::Ok(); }
+  virtual Status OnRow(const RowChange& row) = 0;
+  virtual Status OnCommit(const CommitInfo&) { return Status::Ok(); }
+  // A DDL statement, delivered as its own transaction (an OnCommit follows).
+  virtual Status OnDdl(const DdlInfo&) { return Status::Ok(); }
+  // The source is idle and alive; ts_ms is the server's clock where known.
+  virtual Status OnHeartbeat(uint64_t /*ts_ms*/) { return Status::Ok(); }
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  // Runs until `stop` becomes true (returns Ok), the input ends (returns
+  // EndOfStream for finite sources), or an error that retrying cannot fix.
+  virtual Status Run(ChangeHandler& handler, const std::atomic<bool>& stop) = 0;
+};
+
+}  // namespace sluice
