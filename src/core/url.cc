@@ -34,7 +34,7 @@ Result<Url> Url::Parse(std::string_view text) {
     // The text may hold a password: do not echo it.
     return Status::Invalid(
         "invalid URL: expected SCHEME://[USER[:PASSWORD]@]HOST[:PORT][/DB][?PARAMS] "
-        "(e.g. mysql://repl:secret@127.0.0.1:3306) or file:///PATH");
+        "or file:///PATH");
   }
   u.scheme = std::string(text.substr(0, scheme_end));
   std::string_view rest = text.substr(scheme_end + 3);

@@ -66,7 +66,7 @@ TEST(JsonWriterTest, ValueKinds) {
   EXPECT_EQ(render(Value::Float(1.1f)), "1.1");
   EXPECT_EQ(render(Value::Double(0.1)), "0.1");
   EXPECT_EQ(render(Value::Int(-9223372036854775807ll - 1)), "-9223372036854775808");
-  EXPECT_EQ(render(Value::Str(ValueKind::kBytes, "\x00\x01")), "\"AAE=\"");
+  EXPECT_EQ(render(Value::Str(ValueKind::kBytes, std::string_view("\x00\x01", 2))), "\"AAE=\"");
   EXPECT_EQ(render(Value::Str(ValueKind::kJson, "{\"a\":[1,2]}")), "{\"a\":[1,2]}");
   EXPECT_EQ(render(Value::Year(2024)), "2024");
   EXPECT_EQ(render(Value::Bit(5)), "5");

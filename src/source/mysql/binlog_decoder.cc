@@ -116,8 +116,17 @@ Status BinlogDecoder::Feed(std::string_view event, ChangeHandler& handler, uint6
     }
     if (options_.verify_checksums) {
       uint32_t expected = ByteReader(event.substr(event.size() - kChecksumSize)).U32();
-      uint32_t actual = static_cast<uint32_t>(
-          crc32(0, reinterpret_cast<const Bytef*>(event.data()), static_cast<uInt>(event.size() - kChecksumSize)));
+      uint32_t actual;
+      if (h.type == kFormatDescriptionEvent && (h.flags & kLogEventBinlogInUseFlag)) {
+        // The server checksums the FDE with the in-use flag clear and sets the
+        // flag afterwards (it marks a binlog that was not closed properly).
+        std::string copy(event.substr(0, event.size() - kChecksumSize));
+        copy[17] = static_cast<char>(copy[17] & ~kLogEventBinlogInUseFlag);
+        actual = static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(copy.data()), static_cast<uInt>(copy.size())));
+      } else {
+        actual = static_cast<uint32_t>(
+            crc32(0, reinterpret_cast<const Bytef*>(event.data()), static_cast<uInt>(event.size() - kChecksumSize)));
+      }
       if (expected != actual) {
         return Status::Corruption("{} event checksum mismatch (stored {:08x}, computed {:08x}) @ {}",
                                   EventTypeName(h.type), expected, actual, Where());
@@ -160,7 +169,6 @@ Status BinlogDecoder::FeedBody(const EventHeader& h, ByteReader& body, std::stri
       gtid_kind_ = GtidKind::kMariadb;
       mariadb_gtid_ = MariadbGtid{g.domain, h.server_id, g.seq};
       gtid_ = mariadb_gtid_.ToString();
-      standalone_group_ = (g.flags & MariadbGtidEvent::kStandalone) != 0;
       return BeginTransaction(h, handler);
     }
     case kGtidEvent:
@@ -177,7 +185,6 @@ Status BinlogDecoder::FeedBody(const EventHeader& h, ByteReader& body, std::stri
         gtid_kind_ = GtidKind::kNone;
         gtid_.clear();
       }
-      standalone_group_ = false;
       return BeginTransaction(h, handler);
     }
     case kPreviousGtidsEvent: {
@@ -242,7 +249,7 @@ Status BinlogDecoder::Commit(const EventHeader& h, ChangeHandler& handler) {
   info.ts_ms = txn_ts_ms_ ? txn_ts_ms_ : uint64_t{h.timestamp} * 1000;
   info.rows = txn_rows_;
   in_txn_ = false;
-  standalone_group_ = false;
+  explicit_begin_ = false;
   Status st = handler.OnCommit(info);
   gtid_.clear();
   gtid_kind_ = GtidKind::kNone;
@@ -254,12 +261,14 @@ Status BinlogDecoder::OnQuery(const EventHeader& h, ByteReader& body, bool compr
   std::string_view q = TrimStatement(query_.query);
   if (StartsWithWord(q, "BEGIN") || (StartsWithWord(q, "XA") && q.size() > 3 &&
                                      StartsWithWord(TrimStatement(q.substr(2)), "START"))) {
+    Status st = Status::Ok();
     if (!in_txn_) {
       gtid_.clear();
       gtid_kind_ = GtidKind::kNone;
-      return BeginTransaction(h, handler);
+      st = BeginTransaction(h, handler);
     }
-    return Status::Ok();
+    explicit_begin_ = true;
+    return st;
   }
   if (StartsWithWord(q, "COMMIT") || (StartsWithWord(q, "ROLLBACK") && q.find(" TO ") == std::string_view::npos &&
                                       q.find(" to ") == std::string_view::npos)) {
@@ -273,9 +282,7 @@ Status BinlogDecoder::OnQuery(const EventHeader& h, ByteReader& body, bool compr
   if (StartsWithWord(q, "SAVEPOINT") || StartsWithWord(q, "ROLLBACK") || StartsWithWord(q, "RELEASE")) {
     return Status::Ok();
   }
-  bool own_group = !in_txn_ || standalone_group_ || gtid_kind_ != GtidKind::kNone;
-  if (in_txn_ && !standalone_group_ && txn_rows_ > 0) own_group = false;
-  if (!own_group) {
+  if (in_txn_ && explicit_begin_) {
     // A statement logged inside a row-based transaction (statement-based
     // DML under MIXED format): it carries no row images to stream.
     return Status::Ok();

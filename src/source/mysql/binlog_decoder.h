@@ -61,7 +61,7 @@ class BinlogDecoder {
   // will be re-read from committed().
   void AbortTransaction() {
     in_txn_ = false;
-    standalone_group_ = false;
+    explicit_begin_ = false;
     gtid_.clear();
     gtid_kind_ = GtidKind::kNone;
     file_ = committed_.file;
@@ -98,7 +98,7 @@ class BinlogDecoder {
   uint64_t next_offset_ = 0;   // end of it
   BinlogFilePos committed_;
   bool in_txn_ = false;
-  bool standalone_group_ = false;  // MariaDB GTID with FL_STANDALONE: ends after its statement
+  bool explicit_begin_ = false;  // the group opened with BEGIN: statements inside are not DDL
   uint64_t txn_rows_ = 0;
   uint64_t txn_ts_ms_ = 0;
   std::string gtid_;          // GTID of the current transaction

@@ -35,11 +35,13 @@ std::unique_ptr<Replay> ReplayFile(const std::string& path, uint64_t start = 0) 
   return r;
 }
 
-void ExpectClean(const Replay& r) {
+// A file that ends inside a transaction (a binlog still being written) leaves
+// that one open: `open_at_end`.
+void ExpectClean(const Replay& r, int open_at_end = 0) {
   EXPECT_EQ(r.status.code(), StatusCode::kEndOfStream) << r.status.message();
   EXPECT_EQ(r.h.rows_outside_txn, 0);
   EXPECT_EQ(r.h.nested_begins, 0);
-  EXPECT_EQ(r.h.begins, r.h.commits);
+  EXPECT_EQ(r.h.begins, r.h.commits + open_at_end);
 }
 
 nlohmann::json Row(const Replay& r, size_t i) { return nlohmann::json::parse(r.h.rows.at(i)); }
@@ -137,7 +139,7 @@ TEST(BinlogFixtureTest, Mysql57DdlHeavy) {
 
 TEST(BinlogFixtureTest, AuroraPaddingEventIsSkipped) {
   auto r = ReplayFile(Fixture("mbcj-mysql-bin.aurora-padding"));
-  ExpectClean(*r);
+  ExpectClean(*r, 1);  // the file ends after a BEGIN
   EXPECT_EQ(r->h.rows.size(), 0u);
 }
 
@@ -147,7 +149,7 @@ TEST(BinlogFixtureTest, Mysql55SakilaGzipAllTypes) {
   ExpectClean(*r);
   EXPECT_EQ(r->h.rows.size(), 47273u);
   for (const auto& line : r->h.rows) {
-    ASSERT_NO_THROW((void)nlohmann::json::parse(line)) << line;
+    ASSERT_TRUE(nlohmann::json::accept(line)) << line;
   }
 }
 

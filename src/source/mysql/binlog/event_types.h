@@ -67,6 +67,7 @@ std::string_view EventTypeName(uint8_t type);
 
 constexpr size_t kEventHeaderSize = 19;
 constexpr size_t kChecksumSize = 4;
+constexpr uint16_t kLogEventBinlogInUseFlag = 0x01;  // FDE of a binlog not closed properly
 constexpr uint16_t kLogEventArtificialFlag = 0x20;  // fake ROTATE etc. sent by a dump thread
 constexpr uint16_t kLogEventIgnorableFlag = 0x80;   // unknown events with it may be skipped
 
