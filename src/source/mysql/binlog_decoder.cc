@@ -109,7 +109,7 @@ Status BinlogDecoder::Feed(std::string_view event, ChangeHandler& handler, uint6
     have_fd_ = true;
     if (h.log_pos != 0 || offset != 0) tables_.clear();  // a new binlog file: table ids may restart
   }
-  bool has_checksum = have_fd_ && fd_.checksum == ChecksumAlg::kCrc32 && payload_depth_ == 0;
+  bool has_checksum = (have_fd_ ? fd_.checksum == ChecksumAlg::kCrc32 : checksum_before_fd_) && payload_depth_ == 0;
   if (has_checksum) {
     if (event.size() < kEventHeaderSize + kChecksumSize) {
       return Status::Corruption("{} event too short for its checksum @ {}", EventTypeName(h.type), Where());

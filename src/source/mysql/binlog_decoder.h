@@ -51,6 +51,9 @@ class BinlogDecoder {
 
   // Where the stream starts: the binlog file a reader opened.
   void SetFile(std::string_view file) { file_ = std::string(file); }
+  // Whether events that precede the first FORMAT_DESCRIPTION (the fake ROTATE
+  // a dump thread sends first) carry a checksum: the server's binlog_checksum.
+  void SetChecksumBeforeFormat(bool crc32) { checksum_before_fd_ = crc32; }
   const std::string& file() const { return file_; }
 
   // The last transaction boundary: resuming here neither loses nor repeats.
@@ -93,6 +96,7 @@ class BinlogDecoder {
   Options options_;
   FormatDescription fd_;
   bool have_fd_ = false;
+  bool checksum_before_fd_ = false;
   std::string file_;
   uint64_t event_offset_ = 0;  // start of the event being decoded
   uint64_t next_offset_ = 0;   // end of it

@@ -16,6 +16,8 @@ constexpr uint8_t kComRegisterSlave = 0x15;
 constexpr uint8_t kComBinlogDump = 0x12;
 constexpr uint8_t kComBinlogDumpGtid = 0x1e;
 constexpr uint16_t kBinlogThroughGtid = 0x04;  // COM_BINLOG_DUMP_GTID flag: position is a GTID set
+// libmariadb's packet_error is a 32-bit -1 returned as unsigned long.
+constexpr unsigned long kPacketError = static_cast<unsigned int>(-1);
 
 void PutInt(std::string& out, uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
@@ -141,6 +143,8 @@ Status BinlogStreamSource::Open(bool resume) {
     decoder_ = std::make_unique<BinlogDecoder>(dopts);
   }
 
+  decoder_->SetChecksumBeforeFormat(v[1] && *v[1] == "CRC32");
+
   BinlogFilePos pos;
   bool by_mysql_gtid = false;
   if (resume) {
@@ -200,11 +204,11 @@ Status BinlogStreamSource::Open(bool resume) {
                                    nullptr) != 0) {
     return c.LastError("start binlog dump");
   }
-  spdlog::info("binlog dump started: source={} server_id={} from={} resume={}", co.Describe(), options_.server_id,
-               options_.start.kind == StartPosition::Kind::kMariadbGtid || by_mysql_gtid
+  dump_from_ = !resume && (options_.start.kind == StartPosition::Kind::kMariadbGtid || by_mysql_gtid)
                    ? options_.start.ToString()
-                   : pos.ToString(),
-               resume);
+                   : pos.ToString();
+  spdlog::info("binlog dump started: source={} server_id={} from={} resume={}", co.Describe(), options_.server_id,
+               dump_from_, resume);
   return Status::Ok();
 }
 
@@ -212,7 +216,7 @@ Status BinlogStreamSource::ReadLoop(ChangeHandler& handler, const std::atomic<bo
   MYSQL* m = conn_->raw();
   while (!stop.load(std::memory_order_relaxed)) {
     unsigned long len = mysql_net_read_packet(m);
-    if (len == static_cast<unsigned long>(~0ul)) {
+    if (len == kPacketError) {
       unsigned err = mysql_errno(m);
       std::string msg = mysql_error(m);
       if (err == ER_MASTER_FATAL_ERROR_READING_BINLOG) {
@@ -220,7 +224,7 @@ Status BinlogStreamSource::ReadLoop(ChangeHandler& handler, const std::atomic<bo
                              "binlog dump from {} at {} failed: {}. If the binlog was purged past this position, "
                              "the changes in between are gone from the server: re-snapshot the tables and start "
                              "from latest",
-                             conn_->options().Describe(), decoder_->committed().ToString(), msg);
+                             conn_->options().Describe(), dump_from_, msg);
       }
       return conn_->LastError("read binlog");
     }

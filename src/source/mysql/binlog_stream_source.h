@@ -47,6 +47,7 @@ class BinlogStreamSource : public Source {
   std::unique_ptr<SchemaResolver> resolver_;
   std::unique_ptr<BinlogDecoder> decoder_;
   uint64_t reconnects_ = 0;
+  std::string dump_from_;  // the position the current dump started at, for messages
   // Exactly-once across reconnects: rows of the open transaction already delivered.
   uint64_t delivered_in_txn_ = 0;
   uint64_t suppress_rows_ = 0;

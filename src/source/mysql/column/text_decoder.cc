@@ -1,0 +1,187 @@
+// String-like families: VARCHAR, CHAR/BINARY, ENUM, SET, BLOB/TEXT,
+// GEOMETRY. Text is turned into UTF-8 according to the column's charset:
+// utf8/ascii and binary values stay views into the event bytes; only latin1
+// with high bytes and iconv charsets write into the arena.
+
+#include <cstring>
+
+#include "source/mysql/column/charset.h"
+#include "source/mysql/column/column_decoder.h"
+#include "source/mysql/column/column_families.h"
+#include "source/mysql/column/column_types.h"
+
+namespace sluice::mysql::internal {
+namespace {
+
+// Raw column bytes to a Value by charset (design §4: text as UTF-8, binary
+// as bytes).
+Status TextValue(std::string_view raw, const ColumnMeta& col, Arena& arena, Value& out) {
+  switch (col.charset) {
+    case Charset::kBinary:
+      out = Value::Str(ValueKind::kBytes, raw);
+      return Status::Ok();
+    case Charset::kUtf8:
+    case Charset::kAscii:
+      out = Value::Str(ValueKind::kText, raw);
+      return Status::Ok();
+    case Charset::kLatin1:
+      out = Value::Str(ValueKind::kText, Latin1ToUtf8(raw, arena));
+      return Status::Ok();
+    case Charset::kOther: {
+      std::string_view text;
+      Status st = IconvToUtf8(raw, col.charset_name, arena, text);
+      if (!st.ok()) return st.WithContext(DescribeColumnType(col));
+      out = Value::Str(ValueKind::kText, text);
+      return Status::Ok();
+    }
+    case Charset::kUnknown:
+      break;
+  }
+  // No charset metadata (MySQL 5.7, MariaDB < 10.5 without
+  // binlog_row_metadata=FULL and no information_schema lookup): pass text
+  // through when it is UTF-8, which covers utf8mb4/ascii and plain-ASCII
+  // values of any charset; anything else stays bytes rather than be guessed.
+  out = Value::Str(IsValidUtf8(raw) ? ValueKind::kText : ValueKind::kBytes, raw);
+  return Status::Ok();
+}
+
+Status TooLong(ByteReader& r, const ColumnMeta& col, size_t len, size_t max) {
+  r.Fail();
+  return Status::Corruption("invalid {} value: length {} exceeds the column's maximum of {} bytes",
+                            DescribeColumnType(col), len, max);
+}
+
+// ENUM: a 1- or 2-byte little-endian index into the members, 1-based; 0 is
+// the error value '' MySQL stores for an invalid member in non-strict mode.
+//   ENUM('a','b','c') 'b' -> 02
+Status DecodeEnumIndex(ByteReader& r, const ColumnMeta& col, size_t pack_length, Arena& arena,
+                       Value& out) {
+  if (pack_length != 1 && pack_length != 2) {
+    r.Fail();
+    return Status::Corruption("invalid ENUM pack length {} in TABLE_MAP metadata", pack_length);
+  }
+  if (r.remaining() < pack_length) return Truncated(r, col, pack_length);
+  const uint64_t index = r.UInt(pack_length);
+  if (col.enum_values.empty()) {
+    out = Value::UInt(index);
+    return Status::Ok();
+  }
+  if (index == 0) {
+    out = Value::Str(ValueKind::kEnum, std::string_view());
+    return Status::Ok();
+  }
+  if (index > col.enum_values.size()) {
+    return Status::Error(StatusCode::kSchemaMismatch, "ENUM index {} out of range: the column has {} members",
+                         index, col.enum_values.size());
+  }
+  // Copied: a Value may only point into the event or the arena (value.h),
+  // and the schema can be replaced by the next TABLE_MAP.
+  out = Value::Str(ValueKind::kEnum, arena.Copy(col.enum_values[index - 1]));
+  return Status::Ok();
+}
+
+// SET: a 1..8-byte little-endian bitmask, bit i for member i.
+//   SET('a','b','c') 'a,c' -> 05
+Status DecodeSetMask(ByteReader& r, const ColumnMeta& col, size_t pack_length, Arena& arena, Value& out) {
+  if (pack_length < 1 || pack_length > 8) {
+    r.Fail();
+    return Status::Corruption("invalid SET pack length {} in TABLE_MAP metadata", pack_length);
+  }
+  if (r.remaining() < pack_length) return Truncated(r, col, pack_length);
+  const uint64_t mask = r.UInt(pack_length);
+  const auto& names = col.enum_values;
+  if (names.empty()) {
+    out = Value::UInt(mask);
+    return Status::Ok();
+  }
+  if (names.size() < 64 && (mask >> names.size()) != 0) {
+    return Status::Error(StatusCode::kSchemaMismatch, "SET value {:#x} has bits beyond the column's {} members",
+                         mask, names.size());
+  }
+  size_t len = 0;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (mask & (uint64_t{1} << i)) len += names[i].size() + 1;
+  }
+  if (len == 0) {
+    out = Value::Str(ValueKind::kSet, std::string_view());
+    return Status::Ok();
+  }
+  char* p = arena.Allocate(len);
+  char* w = p;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!(mask & (uint64_t{1} << i))) continue;
+    if (w != p) *w++ = ',';
+    std::memcpy(w, names[i].data(), names[i].size());
+    w += names[i].size();
+  }
+  out = Value::Str(ValueKind::kSet, std::string_view(p, static_cast<size_t>(w - p)));
+  return Status::Ok();
+}
+
+}  // namespace
+
+// VARCHAR, VAR_STRING (meta = maximum length in bytes): a length prefix of 1
+// byte if the maximum is below 256, else 2 bytes little-endian; then the bytes.
+//   VARCHAR(10) 'abc' -> 03 61 62 63      VARCHAR(300) 'abc' -> 03 00 61 62 63
+Status DecodeVarString(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out) {
+  const size_t prefix = col.meta < 256 ? 1 : 2;
+  if (r.remaining() < prefix) return Truncated(r, col, prefix);
+  const size_t n = static_cast<size_t>(r.UInt(prefix));
+  if (col.meta != 0 && n > col.meta) return TooLong(r, col, n, col.meta);
+  if (r.remaining() < n) return Truncated(r, col, n);
+  return TextValue(r.Bytes(n), col, arena, out);
+}
+
+// STRING (meta packs the real type and length, see DecodeStringMeta):
+//   real STRING (CHAR/BINARY): a length prefix of 1 byte if the maximum
+//     length is below 256, else 2; then the bytes. The server strips the
+//     trailing pad (spaces for CHAR, 0x00 for BINARY) before logging; the
+//     value is decoded as logged, not re-padded.
+//   real ENUM / SET: see DecodeEnumIndex / DecodeSetMask.
+Status DecodeFixedString(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out) {
+  const StringMeta sm = DecodeStringMeta(col.meta);
+  if (sm.real_type == kTypeEnum) return DecodeEnumIndex(r, col, sm.length, arena, out);
+  if (sm.real_type == kTypeSet) return DecodeSetMask(r, col, sm.length, arena, out);
+  const size_t prefix = sm.length < 256 ? 1 : 2;
+  if (r.remaining() < prefix) return Truncated(r, col, prefix);
+  const size_t n = static_cast<size_t>(r.UInt(prefix));
+  if (sm.length != 0 && n > sm.length) return TooLong(r, col, n, sm.length);
+  if (r.remaining() < n) return Truncated(r, col, n);
+  return TextValue(r.Bytes(n), col, arena, out);
+}
+
+// ENUM, SET as their own type codes (servers log them as STRING, but the
+// TABLE_MAP metadata layout is the same): the low metadata byte is the pack
+// length.
+Status DecodeEnumOrSet(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out) {
+  const size_t pack_length = col.meta & 0xff;
+  if (col.type == kTypeEnum) return DecodeEnumIndex(r, col, pack_length, arena, out);
+  return DecodeSetMask(r, col, pack_length, arena, out);
+}
+
+// TINYBLOB..LONGBLOB, TINYTEXT..LONGTEXT (meta = length-prefix size 1..4):
+// the length little-endian, then the bytes. MariaDB's JSON type is LONGTEXT
+// (col.is_json): its text is the JSON value.
+//   TEXT 'hi' -> 02 00 68 69
+Status DecodeBlob(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out) {
+  std::string_view raw;
+  RETURN_IF_ERROR(ReadPrefixed(r, col, col.meta, raw));
+  RETURN_IF_ERROR(TextValue(raw, col, arena, out));
+  // A JSON column whose bytes are not UTF-8 (possible only without charset
+  // metadata) stays bytes: emitting it as JSON would produce invalid output.
+  if (col.is_json && out.kind == ValueKind::kText) out.kind = ValueKind::kJson;
+  return Status::Ok();
+}
+
+// GEOMETRY (meta = length-prefix size): length, then a 4-byte little-endian
+// SRID and the WKB. The value is the WKB alone (design §4).
+//   POINT(1 2) SRID 0 -> 19 00 00 00  00 00 00 00  01 01 00 00 00  <x f64> <y f64>
+Status DecodeGeometry(ByteReader& r, const ColumnMeta& col, Arena&, Value& out) {
+  std::string_view raw;
+  RETURN_IF_ERROR(ReadPrefixed(r, col, col.meta, raw));
+  if (raw.size() < 4) return BadValue(r, col, "shorter than its 4-byte SRID");
+  out = Value::Str(ValueKind::kGeometry, raw.substr(4));
+  return Status::Ok();
+}
+
+}  // namespace sluice::mysql::internal
