@@ -188,7 +188,7 @@ mariadb_start() {
 
   # A restart keeps its port (clients under test reconnect to it) unless
   # something else took it meanwhile.
-  port=$(cat "$dir/port" 2>/dev/null)
+  port=$(cat "$dir/port" 2>/dev/null || true)
   if [ -z "$port" ] || ! _mariadb_port_free "$port"; then
     port=$(_mariadb_free_port) || { _mariadb_log "mariadb_start $name: no free port"; return 1; }
   fi
