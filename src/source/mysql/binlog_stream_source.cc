@@ -8,20 +8,13 @@
 #include <thread>
 
 #include "source/mysql/information_schema_resolver.h"
+#include "source/mysql/protocol/replication_commands.h"
 
 namespace sluice::mysql {
 namespace {
 
-constexpr uint8_t kComRegisterSlave = 0x15;
-constexpr uint8_t kComBinlogDump = 0x12;
-constexpr uint8_t kComBinlogDumpGtid = 0x1e;
-constexpr uint16_t kBinlogThroughGtid = 0x04;  // COM_BINLOG_DUMP_GTID flag: position is a GTID set
 // libmariadb's packet_error is a 32-bit -1 returned as unsigned long.
 constexpr unsigned long kPacketError = static_cast<unsigned int>(-1);
-
-void PutInt(std::string& out, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
-}
 
 std::string SqlQuote(MysqlConnection& c, std::string_view s) { return "'" + c.Escape(s) + "'"; }
 
@@ -166,38 +159,15 @@ Status BinlogStreamSource::Open(bool resume) {
     decoder_->SetFile(pos.file);
   }
 
-  // COM_REGISTER_SLAVE: server_id:4 host:lenstr1 user:lenstr1 password:lenstr1 port:2 rank:4 master_id:4
-  std::string reg;
-  PutInt(reg, options_.server_id, 4);
-  reg += '\0';
-  reg += '\0';
-  reg += '\0';
-  PutInt(reg, 0, 2);
-  PutInt(reg, 0, 4);
-  PutInt(reg, 0, 4);
+  std::string reg = RegisterReplicaPayload(options_.server_id);
   // db_command with skip_check=0 also reads the server's OK or error packet.
   if (c.raw()->methods->db_command(c.raw(), static_cast<enum_server_command>(kComRegisterSlave), reg.data(),
                                    reg.size(), 0, nullptr) != 0) {
     return c.LastError("register as replica");
   }
 
-  std::string dump;
-  if (by_mysql_gtid) {
-    // COM_BINLOG_DUMP_GTID: flags:2 server_id:4 name_len:4 name pos:8 data_len:4 data
-    std::string gtids = options_.start.mysql_gtid.Encode();
-    PutInt(dump, kBinlogThroughGtid, 2);
-    PutInt(dump, options_.server_id, 4);
-    PutInt(dump, 0, 4);
-    PutInt(dump, 4, 8);
-    PutInt(dump, gtids.size(), 4);
-    dump += gtids;
-  } else {
-    // COM_BINLOG_DUMP: pos:4 flags:2 server_id:4 file:rest
-    PutInt(dump, pos.offset, 4);
-    PutInt(dump, 0, 2);
-    PutInt(dump, options_.server_id, 4);
-    dump += pos.file;
-  }
+  std::string dump = by_mysql_gtid ? BinlogDumpGtidPayload(options_.start.mysql_gtid, options_.server_id)
+                                   : BinlogDumpPayload(pos, options_.server_id);
   uint8_t cmd = by_mysql_gtid ? kComBinlogDumpGtid : kComBinlogDump;
   // skip_check=1: the answer is the event stream, read by ReadLoop.
   if (c.raw()->methods->db_command(c.raw(), static_cast<enum_server_command>(cmd), dump.data(), dump.size(), 1,

@@ -29,8 +29,7 @@ Status TextValue(std::string_view raw, const ColumnMeta& col, Arena& arena, Valu
       return Status::Ok();
     case Charset::kOther: {
       std::string_view text;
-      Status st = IconvToUtf8(raw, col.charset_name, arena, text);
-      if (!st.ok()) return st.WithContext(DescribeColumnType(col));
+      RETURN_IF_ERROR(IconvToUtf8(raw, col.charset_name, arena, text));
       out = Value::Str(ValueKind::kText, text);
       return Status::Ok();
     }
@@ -54,8 +53,7 @@ Status TooLong(ByteReader& r, const ColumnMeta& col, size_t len, size_t max) {
 // ENUM: a 1- or 2-byte little-endian index into the members, 1-based; 0 is
 // the error value '' MySQL stores for an invalid member in non-strict mode.
 //   ENUM('a','b','c') 'b' -> 02
-Status DecodeEnumIndex(ByteReader& r, const ColumnMeta& col, size_t pack_length, Arena& arena,
-                       Value& out) {
+Status DecodeEnumIndex(ByteReader& r, const ColumnMeta& col, size_t pack_length, Arena& arena, Value& out) {
   if (pack_length != 1 && pack_length != 2) {
     r.Fail();
     return Status::Corruption("invalid ENUM pack length {} in TABLE_MAP metadata", pack_length);
@@ -71,8 +69,8 @@ Status DecodeEnumIndex(ByteReader& r, const ColumnMeta& col, size_t pack_length,
     return Status::Ok();
   }
   if (index > col.enum_values.size()) {
-    return Status::Error(StatusCode::kSchemaMismatch, "ENUM index {} out of range: the column has {} members",
-                         index, col.enum_values.size());
+    return Status::Error(StatusCode::kSchemaMismatch, "ENUM index {} out of range: the column has {} members", index,
+                         col.enum_values.size());
   }
   // Copied: a Value may only point into the event or the arena (value.h),
   // and the schema can be replaced by the next TABLE_MAP.
@@ -95,8 +93,8 @@ Status DecodeSetMask(ByteReader& r, const ColumnMeta& col, size_t pack_length, A
     return Status::Ok();
   }
   if (names.size() < 64 && (mask >> names.size()) != 0) {
-    return Status::Error(StatusCode::kSchemaMismatch, "SET value {:#x} has bits beyond the column's {} members",
-                         mask, names.size());
+    return Status::Error(StatusCode::kSchemaMismatch, "SET value {:#x} has bits beyond the column's {} members", mask,
+                         names.size());
   }
   size_t len = 0;
   for (size_t i = 0; i < names.size(); ++i) {
@@ -135,8 +133,10 @@ Status DecodeVarString(ByteReader& r, const ColumnMeta& col, Arena& arena, Value
 // STRING (meta packs the real type and length, see DecodeStringMeta):
 //   real STRING (CHAR/BINARY): a length prefix of 1 byte if the maximum
 //     length is below 256, else 2; then the bytes. The server strips the
-//     trailing pad (spaces for CHAR, 0x00 for BINARY) before logging; the
-//     value is decoded as logged, not re-padded.
+//     trailing pad (spaces for CHAR, 0x00 for BINARY) before logging. CHAR
+//     reads back without its spaces, so it stays as logged; BINARY(n) reads
+//     back as n bytes, so a binary value is re-padded with 0x00 to the
+//     column's length to equal what a SELECT returns.
 //   real ENUM / SET: see DecodeEnumIndex / DecodeSetMask.
 Status DecodeFixedString(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out) {
   const StringMeta sm = DecodeStringMeta(col.meta);
@@ -147,6 +147,13 @@ Status DecodeFixedString(ByteReader& r, const ColumnMeta& col, Arena& arena, Val
   const size_t n = static_cast<size_t>(r.UInt(prefix));
   if (sm.length != 0 && n > sm.length) return TooLong(r, col, n, sm.length);
   if (r.remaining() < n) return Truncated(r, col, n);
+  if (col.charset == Charset::kBinary && n < sm.length) {
+    char* padded = arena.Allocate(sm.length);
+    std::memcpy(padded, r.Bytes(n).data(), n);
+    std::memset(padded + n, 0, sm.length - n);
+    out = Value::Str(ValueKind::kBytes, std::string_view(padded, sm.length));
+    return Status::Ok();
+  }
   return TextValue(r.Bytes(n), col, arena, out);
 }
 
