@@ -200,7 +200,11 @@ Status BinlogStreamSource::ReadLoop(ChangeHandler& handler, const std::atomic<bo
     }
     const uint8_t* p = m->net.read_pos;
     if (len == 0) return Status::Corruption("empty replication packet");
-    if (p[0] == 0xfe && len < 9) return Status::EndOfStream();
+    if (p[0] == 0xfe && len < 9) {
+      // A blocking dump only ends when the server shuts down: reconnect.
+      return Status::Retryable(StatusCode::kIoError, "{} ended the binlog stream (server shutdown?)",
+                               conn_->options().Describe());
+    }
     if (p[0] != 0x00) return Status::Corruption("unexpected replication packet type 0x{:02x}", p[0]);
     std::string_view event(reinterpret_cast<const char*>(p + 1), len - 1);
     RETURN_IF_ERROR(decoder_->Feed(event, handler));

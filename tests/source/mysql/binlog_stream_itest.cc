@@ -350,5 +350,80 @@ TEST(StreamTest, PurgedBinlogIsAClearError) {
   EXPECT_NE(st.message().find("binlog.000001:4"), std::string::npos) << st.message();
 }
 
+TEST(StreamTest, MariadbCompressedEventsAndNoChecksums) {
+  // log_bin_compress writes QUERY_COMPRESSED and *_ROWS_COMPRESSED_V1 events.
+  auto server = StartServer("FULL", {"--log-bin-compress=ON", "--log-bin-compress-min-len=10", "--binlog-checksum=NONE"});
+  ASSERT_TRUE(server);
+  std::string start = MasterPos(*server);
+  ASSERT_TRUE(server->Execute("CREATE DATABASE c; CREATE TABLE c.t (id INT PRIMARY KEY, body TEXT)").ok());
+  ASSERT_TRUE(server->Execute("INSERT INTO c.t VALUES (1, REPEAT('compress me ', 100)), (2, 'short'); "
+                              "UPDATE c.t SET body = 'changed' WHERE id = 1; DELETE FROM c.t WHERE id = 2")
+                  .ok());
+  auto types = server->Query("SHOW BINLOG EVENTS");
+  ASSERT_TRUE(types.ok());
+  bool compressed = false;
+  for (const auto& row : *types) compressed |= row[2] && row[2]->find("compressed") != std::string::npos;
+  ASSERT_TRUE(compressed) << "the server wrote no compressed events";
+  LockedRecorder h;
+  Tail tail(*server, start);
+  Status st = tail.RunUntil(h, 4, std::chrono::seconds(20));
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(h.rows.size(), 4u);
+  std::string body;
+  for (int i = 0; i < 100; ++i) body += "compress me ";
+  EXPECT_EQ(json::parse(h.rows[0])["after"]["body"], body);
+  EXPECT_EQ(json::parse(h.rows[2])["after"]["body"], "changed");
+  EXPECT_EQ(json::parse(h.rows[3])["op"], "delete");
+  EXPECT_EQ(h.ddl.size(), 2u);
+}
+
+TEST(StreamTest, MinimalRowImageOmitsAbsentColumns) {
+  auto server = StartServer("FULL", {"--binlog-row-image=MINIMAL"});
+  ASSERT_TRUE(server);
+  ASSERT_TRUE(server->Execute("CREATE DATABASE m; CREATE TABLE m.t (id INT PRIMARY KEY, a INT, b VARCHAR(5))").ok());
+  std::string start = MasterPos(*server);
+  ASSERT_TRUE(server->Execute("INSERT INTO m.t VALUES (1, 2, 'x'); UPDATE m.t SET a = 3 WHERE id = 1; "
+                              "DELETE FROM m.t WHERE id = 1").ok());
+  LockedRecorder h;
+  Tail tail(*server, start);
+  Status st = tail.RunUntil(h, 3, std::chrono::seconds(20));
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(h.rows.size(), 3u);
+  json upd = json::parse(h.rows[1]);
+  EXPECT_EQ(upd["before"], json::parse(R"({"id":1})"));
+  EXPECT_EQ(upd["after"], json::parse(R"({"a":3})"));
+  EXPECT_EQ(json::parse(h.rows[2])["before"], json::parse(R"({"id":1})"));
+}
+
+TEST(StreamTest, ServerRestartResumesWhereItStopped) {
+  auto server = StartServer("FULL");
+  ASSERT_TRUE(server);
+  ASSERT_TRUE(server->Execute("CREATE DATABASE r; CREATE TABLE r.t (id INT PRIMARY KEY)").ok());
+  LockedRecorder h;
+  Tail tail(*server, "latest");
+  tail.Start(h);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (int i = 1; i <= 5; ++i) ASSERT_TRUE(server->Execute(fmt::format("INSERT INTO r.t VALUES ({})", i)).ok());
+  for (int i = 0; i < 100 && h.size() < 5; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(server->Restart().ok());
+  for (int i = 6; i <= 10; ++i) ASSERT_TRUE(server->Execute(fmt::format("INSERT INTO r.t VALUES ({})", i)).ok());
+  for (int i = 0; i < 300 && h.size() < 10; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  Status st = tail.Stop();
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(h.rows.size(), 10u);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(json::parse(h.rows[i])["after"]["id"], i + 1);
+  EXPECT_GE(tail.source().reconnects(), 1u);
+}
+
+TEST(StreamTest, StatementFormatIsRefused) {
+  auto server = StartServer("FULL", {"--binlog-format=STATEMENT"});
+  ASSERT_TRUE(server);
+  LockedRecorder h;
+  Tail tail(*server, "latest");
+  Status st = tail.RunUntil(h, 1, std::chrono::seconds(10));
+  ASSERT_EQ(st.code(), StatusCode::kInvalidArgument) << st.message();
+  EXPECT_NE(st.message().find("binlog_format is STATEMENT"), std::string::npos) << st.message();
+}
+
 }  // namespace
 }  // namespace sluice::mysql
