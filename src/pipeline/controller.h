@@ -1,0 +1,60 @@
+#pragma once
+// PipelineController: what the HTTP API (design §6) may ask of the running
+// pipelines. Implemented by the pipeline runner; called from HTTP server
+// threads, so every method is thread-safe and returns copies.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace sluice::pipeline {
+
+enum class PipelineState : uint8_t { kStarting, kRunning, kRetrying, kStopped, kFailed };
+
+inline const char* PipelineStateName(PipelineState s) {
+  switch (s) {
+    case PipelineState::kStarting: return "starting";
+    case PipelineState::kRunning: return "running";
+    case PipelineState::kRetrying: return "retrying";
+    case PipelineState::kStopped: return "stopped";
+    case PipelineState::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+struct TargetStatus {
+  std::string name;
+  PipelineState state = PipelineState::kStarting;
+  std::string applied_position;  // last position committed on this target
+  int64_t delay_ms = 0;          // now - source commit time of the last applied change (or of the last heartbeat when idle)
+  uint64_t rows_applied = 0;
+  double rows_per_second = 0;    // recent apply rate
+  std::string last_error;
+};
+
+struct PipelineStatus {
+  std::string name;
+  PipelineState state = PipelineState::kStarting;
+  std::string source_position;   // last position read from the source
+  std::string applied_position;  // the least advanced target's position
+  int64_t delay_ms = 0;          // the largest target delay
+  uint64_t rows_applied = 0;     // summed over targets
+  std::string last_error;
+  std::vector<TargetStatus> targets;
+};
+
+class PipelineController {
+ public:
+  virtual ~PipelineController() = default;
+  virtual std::vector<PipelineStatus> ListPipelines() const = 0;
+  // NotFound when there is no pipeline of that name.
+  virtual Result<PipelineStatus> GetPipeline(const std::string& name) const = 0;
+  virtual Status StopPipeline(const std::string& name) = 0;
+  virtual Status StartPipeline(const std::string& name) = 0;
+  // Moves a stopped pipeline's start position ("latest", GTID, FILE:POS).
+  virtual Status SetPosition(const std::string& name, const std::string& position) = 0;
+};
+
+}  // namespace sluice::pipeline
