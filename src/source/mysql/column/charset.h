@@ -48,7 +48,6 @@ std::string_view Latin1ToUtf8(std::string_view raw, Arena& arena);
 // that are not valid in the source charset become U+FFFD (as MySQL's own
 // CONVERT substitutes '?'), so one bad byte does not stop a pipeline. Fails
 // with NotSupported only if iconv has no converter for the charset.
-Status IconvToUtf8(std::string_view raw, std::string_view iconv_name, Arena& arena,
-                   std::string_view& out);
+Status IconvToUtf8(std::string_view raw, std::string_view iconv_name, Arena& arena, std::string_view& out);
 
 }  // namespace sluice::mysql

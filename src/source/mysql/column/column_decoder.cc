@@ -17,8 +17,7 @@ namespace internal {
 Status Truncated(ByteReader& r, const ColumnMeta& col, size_t need) {
   const size_t left = r.remaining();
   r.Fail();
-  return Status::Corruption("truncated {} value: needs {} bytes, {} left", DescribeColumnType(col), need,
-                            left);
+  return Status::Corruption("truncated {} value: needs {} bytes, {} left", DescribeColumnType(col), need, left);
 }
 
 Status BadValue(ByteReader& r, const ColumnMeta& col, std::string_view why) {
@@ -29,12 +28,16 @@ Status BadValue(ByteReader& r, const ColumnMeta& col, std::string_view why) {
 Status ReadPrefixed(ByteReader& r, const ColumnMeta& col, size_t prefix_bytes, std::string_view& bytes) {
   if (prefix_bytes < 1 || prefix_bytes > 4) {
     r.Fail();
-    return Status::Corruption("invalid length-prefix size {} in TABLE_MAP metadata of a {} column",
-                              prefix_bytes, DescribeColumnType(col));
+    return Status::Corruption("invalid length-prefix size {} in TABLE_MAP metadata of a {} column", prefix_bytes,
+                              DescribeColumnType(col));
   }
-  if (r.remaining() < prefix_bytes) return Truncated(r, col, prefix_bytes);
+  if (r.remaining() < prefix_bytes) {
+    return Truncated(r, col, prefix_bytes);
+  }
   const uint64_t n = r.UInt(prefix_bytes);
-  if (r.remaining() < n) return Truncated(r, col, static_cast<size_t>(n));
+  if (r.remaining() < n) {
+    return Truncated(r, col, static_cast<size_t>(n));
+  }
   bytes = r.Bytes(static_cast<size_t>(n));
   return Status::Ok();
 }
@@ -45,13 +48,25 @@ Status ReadPrefixed(ByteReader& r, const ColumnMeta& col, size_t prefix_bytes, s
 Status DecodeInteger(ByteReader& r, const ColumnMeta& col, Arena&, Value& out) {
   size_t width;
   switch (col.type) {
-    case kTypeTiny: width = 1; break;
-    case kTypeShort: width = 2; break;
-    case kTypeInt24: width = 3; break;
-    case kTypeLong: width = 4; break;
-    default: width = 8; break;
+    case kTypeTiny:
+      width = 1;
+      break;
+    case kTypeShort:
+      width = 2;
+      break;
+    case kTypeInt24:
+      width = 3;
+      break;
+    case kTypeLong:
+      width = 4;
+      break;
+    default:
+      width = 8;
+      break;
   }
-  if (r.remaining() < width) return Truncated(r, col, width);
+  if (r.remaining() < width) {
+    return Truncated(r, col, width);
+  }
   const uint64_t v = r.UInt(width);
   if (col.is_unsigned) {
     out = Value::UInt(v);
@@ -66,10 +81,14 @@ Status DecodeInteger(ByteReader& r, const ColumnMeta& col, Arena&, Value& out) {
 //   FLOAT 1.5 -> 00 00 C0 3F
 Status DecodeFloatingPoint(ByteReader& r, const ColumnMeta& col, Arena&, Value& out) {
   if (col.type == kTypeFloat) {
-    if (r.remaining() < 4) return Truncated(r, col, 4);
+    if (r.remaining() < 4) {
+      return Truncated(r, col, 4);
+    }
     out = Value::Float(r.F32());
   } else {
-    if (r.remaining() < 8) return Truncated(r, col, 8);
+    if (r.remaining() < 8) {
+      return Truncated(r, col, 8);
+    }
     out = Value::Double(r.F64());
   }
   return Status::Ok();
@@ -102,7 +121,9 @@ Status DecodeNullType(ByteReader&, const ColumnMeta&, Arena&, Value& out) {
 
 // YEAR: 1 byte, 0 for the zero year, else year - 1900.   2024 -> 7C
 Status DecodeYear(ByteReader& r, const ColumnMeta& col, Arena&, Value& out) {
-  if (r.remaining() < 1) return Truncated(r, col, 1);
+  if (r.remaining() < 1) {
+    return Truncated(r, col, 1);
+  }
   const uint8_t v = r.U8();
   out = Value::Year(v == 0 ? 0 : 1900 + v);
   return Status::Ok();
@@ -118,7 +139,9 @@ Status DecodeBit(ByteReader& r, const ColumnMeta& col, Arena&, Value& out) {
     r.Fail();
     return Status::Corruption("invalid BIT metadata: {} bytes and {} bits", full, bits);
   }
-  if (r.remaining() < n) return Truncated(r, col, n);
+  if (r.remaining() < n) {
+    return Truncated(r, col, n);
+  }
   out = Value::Bit(n ? r.UIntBE(n) : 0);
   return Status::Ok();
 }
@@ -161,17 +184,28 @@ std::string WithLength(const char* name, uint32_t n) { return fmt::format("{}({}
 std::string DescribeInteger(const ColumnMeta& col) {
   const char* name = "BIGINT";
   switch (col.type) {
-    case kTypeTiny: name = "TINYINT"; break;
-    case kTypeShort: name = "SMALLINT"; break;
-    case kTypeInt24: name = "MEDIUMINT"; break;
-    case kTypeLong: name = "INT"; break;
-    default: break;
+    case kTypeTiny:
+      name = "TINYINT";
+      break;
+    case kTypeShort:
+      name = "SMALLINT";
+      break;
+    case kTypeInt24:
+      name = "MEDIUMINT";
+      break;
+    case kTypeLong:
+      name = "INT";
+      break;
+    default:
+      break;
   }
   return col.is_unsigned ? fmt::format("{} UNSIGNED", name) : std::string(name);
 }
 
 std::string DescribeBlob(const ColumnMeta& col) {
-  if (col.is_json) return "JSON";
+  if (col.is_json) {
+    return "JSON";
+  }
   static constexpr const char* kBlobs[] = {"BLOB", "TINYBLOB", "BLOB", "MEDIUMBLOB", "LONGBLOB"};
   static constexpr const char* kTexts[] = {"TEXT", "TINYTEXT", "TEXT", "MEDIUMTEXT", "LONGTEXT"};
   const size_t i = col.meta <= 4 ? col.meta : 0;
@@ -200,45 +234,73 @@ Status DecodeColumn(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& o
 std::string DescribeColumnType(const ColumnMeta& col) {
   const bool binary = col.charset == Charset::kBinary;
   switch (col.type) {
-    case kTypeDecimal: return "DECIMAL (legacy)";
+    case kTypeDecimal:
+      return "DECIMAL (legacy)";
     case kTypeTiny:
     case kTypeShort:
     case kTypeInt24:
     case kTypeLong:
-    case kTypeLongLong: return DescribeInteger(col);
-    case kTypeFloat: return "FLOAT";
-    case kTypeDouble: return "DOUBLE";
-    case kTypeNull: return "NULL";
-    case kTypeTimestamp: return "TIMESTAMP";
+    case kTypeLongLong:
+      return DescribeInteger(col);
+    case kTypeFloat:
+      return "FLOAT";
+    case kTypeDouble:
+      return "DOUBLE";
+    case kTypeNull:
+      return "NULL";
+    case kTypeTimestamp:
+      return "TIMESTAMP";
     case kTypeDate:
-    case kTypeNewDate: return "DATE";
-    case kTypeTime: return "TIME";
-    case kTypeDateTime: return "DATETIME";
-    case kTypeYear: return "YEAR";
+    case kTypeNewDate:
+      return "DATE";
+    case kTypeTime:
+      return "TIME";
+    case kTypeDateTime:
+      return "DATETIME";
+    case kTypeYear:
+      return "YEAR";
     case kTypeVarchar:
-    case kTypeVarString: return WithLength(binary ? "VARBINARY" : "VARCHAR", col.meta);
-    case kTypeBit: return WithLength("BIT", (col.meta >> 8) * 8 + (col.meta & 0xff));
-    case kTypeTimestamp2: return DescribeFsp("TIMESTAMP", col);
-    case kTypeDateTime2: return DescribeFsp("DATETIME", col);
-    case kTypeTime2: return DescribeFsp("TIME", col);
-    case kTypeTypedArray: return "TYPED_ARRAY";
-    case kTypeVector: return "VECTOR";
-    case kTypeJson: return "JSON";
-    case kTypeNewDecimal: return fmt::format("DECIMAL({},{})", col.meta >> 8, col.meta & 0xff);
-    case kTypeEnum: return "ENUM";
-    case kTypeSet: return "SET";
+    case kTypeVarString:
+      return WithLength(binary ? "VARBINARY" : "VARCHAR", col.meta);
+    case kTypeBit:
+      return WithLength("BIT", (col.meta >> 8) * 8 + (col.meta & 0xff));
+    case kTypeTimestamp2:
+      return DescribeFsp("TIMESTAMP", col);
+    case kTypeDateTime2:
+      return DescribeFsp("DATETIME", col);
+    case kTypeTime2:
+      return DescribeFsp("TIME", col);
+    case kTypeTypedArray:
+      return "TYPED_ARRAY";
+    case kTypeVector:
+      return "VECTOR";
+    case kTypeJson:
+      return "JSON";
+    case kTypeNewDecimal:
+      return fmt::format("DECIMAL({},{})", col.meta >> 8, col.meta & 0xff);
+    case kTypeEnum:
+      return "ENUM";
+    case kTypeSet:
+      return "SET";
     case kTypeTinyBlob:
     case kTypeMediumBlob:
     case kTypeLongBlob:
-    case kTypeBlob: return DescribeBlob(col);
+    case kTypeBlob:
+      return DescribeBlob(col);
     case kTypeString: {
       const StringMeta sm = DecodeStringMeta(col.meta);
-      if (sm.real_type == kTypeEnum) return "ENUM";
-      if (sm.real_type == kTypeSet) return "SET";
+      if (sm.real_type == kTypeEnum) {
+        return "ENUM";
+      }
+      if (sm.real_type == kTypeSet) {
+        return "SET";
+      }
       return WithLength(binary ? "BINARY" : "CHAR", sm.length);
     }
-    case kTypeGeometry: return "GEOMETRY";
-    default: return fmt::format("type {}", col.type);
+    case kTypeGeometry:
+      return "GEOMETRY";
+    default:
+      return fmt::format("type {}", col.type);
   }
 }
 

@@ -9,8 +9,8 @@ constexpr int kDigitsPerGroup = 9;
 constexpr size_t kGroupBytes = 4;
 // Bytes for a leftover group of 0..8 digits (MySQL's dig2bytes).
 constexpr size_t kDecimalDigitBytes[kDigitsPerGroup + 1] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
-constexpr uint32_t kPow10[kDigitsPerGroup + 1] = {1,       10,       100,       1000,      10000,
-                                                  100000,  1000000,  10000000,  100000000, 1000000000};
+constexpr uint32_t kPow10[kDigitsPerGroup + 1] = {1,      10,      100,      1000,      10000,
+                                                  100000, 1000000, 10000000, 100000000, 1000000000};
 // 65 digits need at most 7 full groups and a partial one per side.
 constexpr size_t kMaxDecimalBinarySize = 32;
 
@@ -26,7 +26,9 @@ char* PutGroup(char* p, uint32_t v, int width) {
 }  // namespace
 
 size_t DecimalBinarySize(int precision, int scale) {
-  if (precision < 1 || precision > kMaxDecimalPrecision || scale < 0 || scale > precision) return 0;
+  if (precision < 1 || precision > kMaxDecimalPrecision || scale < 0 || scale > precision) {
+    return 0;
+  }
   const int intg = precision - scale;
   return (intg / kDigitsPerGroup) * kGroupBytes + kDecimalDigitBytes[intg % kDigitsPerGroup] +
          (scale / kDigitsPerGroup) * kGroupBytes + kDecimalDigitBytes[scale % kDigitsPerGroup];
@@ -34,7 +36,9 @@ size_t DecimalBinarySize(int precision, int scale) {
 
 Status FormatDecimalBinary(std::string_view bin, int precision, int scale, char* buf, size_t& len) {
   const size_t size = DecimalBinarySize(precision, scale);
-  if (size == 0) return Status::Corruption("invalid DECIMAL({},{})", precision, scale);
+  if (size == 0) {
+    return Status::Corruption("invalid DECIMAL({},{})", precision, scale);
+  }
   if (bin.size() != size) {
     return Status::Corruption("DECIMAL({},{}) takes {} bytes, got {}", precision, scale, size, bin.size());
   }
@@ -43,7 +47,9 @@ Status FormatDecimalBinary(std::string_view bin, int precision, int scale, char*
   const bool negative = (b[0] & 0x80) == 0;
   b[0] ^= 0x80;
   if (negative) {
-    for (size_t i = 0; i < size; ++i) b[i] = static_cast<uint8_t>(~b[i]);
+    for (size_t i = 0; i < size; ++i) {
+      b[i] = static_cast<uint8_t>(~b[i]);
+    }
   }
 
   const int intg = precision - scale;
@@ -54,28 +60,44 @@ Status FormatDecimalBinary(std::string_view bin, int precision, int scale, char*
   char* p = digits;
   auto group = [&](int width) -> bool {
     uint32_t v = static_cast<uint32_t>(r.UIntBE(width == kDigitsPerGroup ? kGroupBytes : kDecimalDigitBytes[width]));
-    if (v >= kPow10[width]) return false;
+    if (v >= kPow10[width]) {
+      return false;
+    }
     p = PutGroup(p, v, width);
     return true;
   };
   bool valid = true;
-  if (intg % kDigitsPerGroup) valid &= group(intg % kDigitsPerGroup);
-  for (int i = 0; i < intg / kDigitsPerGroup; ++i) valid &= group(kDigitsPerGroup);
+  if (intg % kDigitsPerGroup) {
+    valid &= group(intg % kDigitsPerGroup);
+  }
+  for (int i = 0; i < intg / kDigitsPerGroup; ++i) {
+    valid &= group(kDigitsPerGroup);
+  }
   char* const int_end = p;
-  for (int i = 0; i < scale / kDigitsPerGroup; ++i) valid &= group(kDigitsPerGroup);
-  if (scale % kDigitsPerGroup) valid &= group(scale % kDigitsPerGroup);
+  for (int i = 0; i < scale / kDigitsPerGroup; ++i) {
+    valid &= group(kDigitsPerGroup);
+  }
+  if (scale % kDigitsPerGroup) {
+    valid &= group(scale % kDigitsPerGroup);
+  }
   if (!valid) {
     return Status::Corruption("DECIMAL({},{}) value has a digit group out of range", precision, scale);
   }
 
   char* int_begin = digits;
-  while (int_begin < int_end && *int_begin == '0') ++int_begin;
+  while (int_begin < int_end && *int_begin == '0') {
+    ++int_begin;
+  }
   bool all_zero = int_begin == int_end;
-  for (char* f = int_end; all_zero && f < p; ++f) all_zero = *f == '0';
+  for (char* f = int_end; all_zero && f < p; ++f) {
+    all_zero = *f == '0';
+  }
 
   // Assemble in place: [sign] integer digits (or "0") [. fraction].
   char* out = buf;
-  if (negative && !all_zero) *out++ = '-';  // MySQL never stores -0; print it as 0
+  if (negative && !all_zero) {
+    *out++ = '-';  // MySQL never stores -0; print it as 0
+  }
   if (int_begin == int_end) {
     *out++ = '0';
   } else {
@@ -93,8 +115,7 @@ Status FormatDecimalBinary(std::string_view bin, int precision, int scale, char*
   return Status::Ok();
 }
 
-Status DecodeDecimalValue(ByteReader& r, int precision, int scale, Arena& arena,
-                          std::string_view& out) {
+Status DecodeDecimalValue(ByteReader& r, int precision, int scale, Arena& arena, std::string_view& out) {
   const size_t size = DecimalBinarySize(precision, scale);
   if (size == 0) {
     r.Fail();
@@ -103,8 +124,7 @@ Status DecodeDecimalValue(ByteReader& r, int precision, int scale, Arena& arena,
   if (r.remaining() < size) {
     const size_t left = r.remaining();
     r.Fail();
-    return Status::Corruption("truncated DECIMAL({},{}) value: needs {} bytes, {} left", precision,
-                              scale, size, left);
+    return Status::Corruption("truncated DECIMAL({},{}) value: needs {} bytes, {} left", precision, scale, size, left);
   }
   char buf[kMaxDecimalTextSize];
   size_t len = 0;

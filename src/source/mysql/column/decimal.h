@@ -39,7 +39,6 @@ size_t DecimalBinarySize(int precision, int scale);
 Status FormatDecimalBinary(std::string_view bin, int precision, int scale, char* buf, size_t& len);
 
 // Reads one DECIMAL(precision, scale) at r and formats it into the arena.
-Status DecodeDecimalValue(ByteReader& r, int precision, int scale, Arena& arena,
-                          std::string_view& out);
+Status DecodeDecimalValue(ByteReader& r, int precision, int scale, Arena& arena, std::string_view& out);
 
 }  // namespace sluice::mysql

@@ -62,15 +62,13 @@ void AppendBase64(std::string& out, std::string_view s) {
   size_t i = 0;
   for (; i + 3 <= s.size(); i += 3) {
     const uint32_t v = uint32_t{p[i]} << 16 | uint32_t{p[i + 1]} << 8 | p[i + 2];
-    const char quad[4] = {kAlphabet[v >> 18], kAlphabet[(v >> 12) & 63], kAlphabet[(v >> 6) & 63],
-                          kAlphabet[v & 63]};
+    const char quad[4] = {kAlphabet[v >> 18], kAlphabet[(v >> 12) & 63], kAlphabet[(v >> 6) & 63], kAlphabet[v & 63]};
     out.append(quad, 4);
   }
   if (i < s.size()) {
     const bool two = i + 1 < s.size();
     const uint32_t v = uint32_t{p[i]} << 16 | (two ? uint32_t{p[i + 1]} << 8 : 0);
-    const char quad[4] = {kAlphabet[v >> 18], kAlphabet[(v >> 12) & 63], two ? kAlphabet[(v >> 6) & 63] : '=',
-                          '='};
+    const char quad[4] = {kAlphabet[v >> 18], kAlphabet[(v >> 12) & 63], two ? kAlphabet[(v >> 6) & 63] : '=', '='};
     out.append(quad, 4);
   }
 }
@@ -108,6 +106,10 @@ class JsonPrinter {
       out_.append("null");
       return Status::Ok();
     }
+    // Text is at most ~6x the binary form (a control character becomes
+    // \u00XX); more means entries share offsets, which MySQL never writes
+    // and which could otherwise blow up exponentially with nesting.
+    max_output_ = 16 * bytes.size() + 4096;
     return Print(static_cast<uint8_t>(bytes[0]), bytes.substr(1), 0);
   }
 
@@ -115,13 +117,18 @@ class JsonPrinter {
   // `data` runs from the value's first byte to the end of the enclosing
   // container (or document): the bound every read of the value must keep.
   Status Print(uint8_t type, std::string_view data, int depth) {
+    if (out_.size() > max_output_) {
+      return Status::Corruption("binary JSON expands to more than {} bytes of text: overlapping values", max_output_);
+    }
     ByteReader r(data);
     switch (type) {
       case kSmallObject:
       case kLargeObject:
       case kSmallArray:
       case kLargeArray:
-        if (depth >= kMaxDepth) return Status::Corruption("binary JSON nested deeper than {} levels", kMaxDepth);
+        if (depth >= kMaxDepth) {
+          return Status::Corruption("binary JSON nested deeper than {} levels", kMaxDepth);
+        }
         return Container(type, data, depth + 1);
       case kLiteral: {
         const uint8_t v = r.U8();
@@ -147,7 +154,9 @@ class JsonPrinter {
         break;
       case kDouble: {
         const double d = r.F64();
-        if (r.ok() && !std::isfinite(d)) return Status::Corruption("binary JSON double is not finite");
+        if (r.ok() && !std::isfinite(d)) {
+          return Status::Corruption("binary JSON double is not finite");
+        }
         fmt::format_to(std::back_inserter(out_), "{}", d);
         break;
       }
@@ -162,17 +171,28 @@ class JsonPrinter {
       default:
         return Status::Corruption("binary JSON has unknown value type {:#04x}", type);
     }
-    if (!r.ok()) return Status::Corruption("binary JSON value of type {:#04x} is truncated", type);
+    if (!r.ok()) {
+      return Status::Corruption("binary JSON value of type {:#04x} is truncated", type);
+    }
     return Status::Ok();
   }
 
   Status Literal(uint8_t v, bool ok) {
-    if (!ok) return Status::Corruption("binary JSON literal is truncated");
+    if (!ok) {
+      return Status::Corruption("binary JSON literal is truncated");
+    }
     switch (v) {
-      case kNullLiteral: out_.append("null"); return Status::Ok();
-      case kTrueLiteral: out_.append("true"); return Status::Ok();
-      case kFalseLiteral: out_.append("false"); return Status::Ok();
-      default: return Status::Corruption("binary JSON literal has unknown value {:#04x}", v);
+      case kNullLiteral:
+        out_.append("null");
+        return Status::Ok();
+      case kTrueLiteral:
+        out_.append("true");
+        return Status::Ok();
+      case kFalseLiteral:
+        out_.append("false");
+        return Status::Ok();
+      default:
+        return Status::Corruption("binary JSON literal has unknown value {:#04x}", v);
     }
   }
 
@@ -180,20 +200,32 @@ class JsonPrinter {
     switch (type) {
       case kLiteral:
       case kInt16:
-      case kUint16: return true;
+      case kUint16:
+        return true;
       case kInt32:
-      case kUint32: return large;
-      default: return false;
+      case kUint32:
+        return large;
+      default:
+        return false;
     }
   }
 
   Status InlinedValue(uint8_t type, uint32_t v) {
     switch (type) {
-      case kLiteral: return Literal(static_cast<uint8_t>(v), true);
-      case kInt16: AppendInt(out_, static_cast<int16_t>(v & 0xffff)); break;
-      case kUint16: AppendUInt(out_, v & 0xffff); break;
-      case kInt32: AppendInt(out_, static_cast<int32_t>(v)); break;
-      default: AppendUInt(out_, v); break;
+      case kLiteral:
+        return Literal(static_cast<uint8_t>(v), true);
+      case kInt16:
+        AppendInt(out_, static_cast<int16_t>(v & 0xffff));
+        break;
+      case kUint16:
+        AppendUInt(out_, v & 0xffff);
+        break;
+      case kInt32:
+        AppendInt(out_, static_cast<int32_t>(v));
+        break;
+      default:
+        AppendUInt(out_, v);
+        break;
     }
     return Status::Ok();
   }
@@ -206,7 +238,9 @@ class JsonPrinter {
     ByteReader r(data);
     const uint64_t count = r.UInt(osz);
     const uint64_t bytes = r.UInt(osz);
-    if (!r.ok()) return Status::Corruption("binary JSON {} header is truncated", what);
+    if (!r.ok()) {
+      return Status::Corruption("binary JSON {} header is truncated", what);
+    }
     if (bytes > data.size()) {
       return Status::Corruption("binary JSON {} claims {} bytes, only {} present", what, bytes, data.size());
     }
@@ -221,7 +255,9 @@ class JsonPrinter {
 
     out_.push_back(object ? '{' : '[');
     for (size_t i = 0; i < count; ++i) {
-      if (i) out_.push_back(',');
+      if (i) {
+        out_.push_back(',');
+      }
       if (object) {
         r.Seek(2 * osz + i * key_entry);
         const uint64_t key_offset = r.UInt(osz);
@@ -254,11 +290,17 @@ class JsonPrinter {
   static Status DataWithLength(ByteReader& r, const char* what, std::string_view& bytes) {
     uint64_t len = 0;
     for (int i = 0;; ++i) {
-      if (i == 5) return Status::Corruption("binary JSON {} length is longer than 5 bytes", what);
+      if (i == 5) {
+        return Status::Corruption("binary JSON {} length is longer than 5 bytes", what);
+      }
       const uint8_t b = r.U8();
-      if (!r.ok()) return Status::Corruption("binary JSON {} length is truncated", what);
+      if (!r.ok()) {
+        return Status::Corruption("binary JSON {} length is truncated", what);
+      }
       len |= uint64_t{b & 0x7fu} << (7 * i);
-      if ((b & 0x80) == 0) break;
+      if ((b & 0x80) == 0) {
+        break;
+      }
     }
     if (len > r.remaining()) {
       return Status::Corruption("binary JSON {} of {} bytes runs past its container ({} bytes left)", what, len,
@@ -271,18 +313,24 @@ class JsonPrinter {
   // Opaque values: what MySQL's JSON functions show for them.
   Status Opaque(ByteReader& r) {
     const uint8_t field_type = r.U8();
-    if (!r.ok()) return Status::Corruption("binary JSON opaque value is truncated");
+    if (!r.ok()) {
+      return Status::Corruption("binary JSON opaque value is truncated");
+    }
     std::string_view data;
     RETURN_IF_ERROR(DataWithLength(r, "opaque value", data));
     switch (field_type) {
       case kTypeNewDecimal: {
         // precision(1) scale(1) binary decimal
-        if (data.size() < 2) return Status::Corruption("binary JSON DECIMAL is truncated");
+        if (data.size() < 2) {
+          return Status::Corruption("binary JSON DECIMAL is truncated");
+        }
         char buf[kMaxDecimalTextSize];
         size_t len = 0;
-        Status st = FormatDecimalBinary(data.substr(2), static_cast<uint8_t>(data[0]), static_cast<uint8_t>(data[1]),
-                                        buf, len);
-        if (!st.ok()) return st.WithContext("binary JSON");
+        Status st =
+            FormatDecimalBinary(data.substr(2), static_cast<uint8_t>(data[0]), static_cast<uint8_t>(data[1]), buf, len);
+        if (!st.ok()) {
+          return st.WithContext("binary JSON");
+        }
         out_.append(buf, len);
         return Status::Ok();
       }
@@ -301,7 +349,9 @@ class JsonPrinter {
         const bool ok = field_type == kTypeTime
                             ? FormatPackedTime(packed, kMaxFsp, buf, len)
                             : FormatPackedDateTime(packed, field_type == kTypeDate, kMaxFsp, buf, len);
-        if (!ok) return Status::Corruption("binary JSON temporal of type {} is out of range", field_type);
+        if (!ok) {
+          return Status::Corruption("binary JSON temporal of type {} is out of range", field_type);
+        }
         out_.push_back('"');
         out_.append(buf, len);
         out_.push_back('"');
@@ -318,6 +368,7 @@ class JsonPrinter {
   }
 
   std::string& out_;
+  size_t max_output_ = 0;
 };
 
 // ---- partial updates -------------------------------------------------------
@@ -377,7 +428,9 @@ class JNodeBuilder {
       n = &root_;
     } else {
       JNode* parent = stack_.back();
-      if (parent->kind == JNode::Kind::kObject) parent->keys.push_back(std::move(key_));
+      if (parent->kind == JNode::Kind::kObject) {
+        parent->keys.push_back(std::move(key_));
+      }
       n = &parent->items.emplace_back();
     }
     n->kind = kind;
@@ -419,32 +472,50 @@ Status ParseJNode(std::string_view text, JNode& out, const char* what) {
 
 // MySQL's member order: shorter keys first, equal lengths bytewise.
 bool MysqlKeyLess(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return a.size() < b.size();
+  if (a.size() != b.size()) {
+    return a.size() < b.size();
+  }
   return std::memcmp(a.data(), b.data(), a.size()) < 0;
 }
 
 void Serialize(const JNode& n, std::string& out) {
   switch (n.kind) {
-    case JNode::Kind::kNull: out.append("null"); return;
-    case JNode::Kind::kTrue: out.append("true"); return;
-    case JNode::Kind::kFalse: out.append("false"); return;
-    case JNode::Kind::kNumber: out.append(n.text); return;
-    case JNode::Kind::kString: AppendJsonString(out, n.text); return;
+    case JNode::Kind::kNull:
+      out.append("null");
+      return;
+    case JNode::Kind::kTrue:
+      out.append("true");
+      return;
+    case JNode::Kind::kFalse:
+      out.append("false");
+      return;
+    case JNode::Kind::kNumber:
+      out.append(n.text);
+      return;
+    case JNode::Kind::kString:
+      AppendJsonString(out, n.text);
+      return;
     case JNode::Kind::kArray:
       out.push_back('[');
       for (size_t i = 0; i < n.items.size(); ++i) {
-        if (i) out.push_back(',');
+        if (i) {
+          out.push_back(',');
+        }
         Serialize(n.items[i], out);
       }
       out.push_back(']');
       return;
     case JNode::Kind::kObject: {
       std::vector<size_t> order(n.items.size());
-      for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+      for (size_t i = 0; i < order.size(); ++i) {
+        order[i] = i;
+      }
       std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return MysqlKeyLess(n.keys[a], n.keys[b]); });
       out.push_back('{');
       for (size_t i = 0; i < order.size(); ++i) {
-        if (i) out.push_back(',');
+        if (i) {
+          out.push_back(',');
+        }
         AppendJsonString(out, n.keys[order[i]]);
         out.push_back(':');
         Serialize(n.items[order[i]], out);
@@ -469,17 +540,23 @@ Status ParsePath(std::string_view text, std::vector<PathLeg>& legs) {
   legs.clear();
   size_t i = 0;
   auto skip_space = [&] {
-    while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) ++i;
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) {
+      ++i;
+    }
   };
   auto bad = [&](const char* why) {
     return Status::Corruption("JSON diff path \"{}\" is invalid at byte {}: {}", text, i, why);
   };
   skip_space();
-  if (i >= text.size() || text[i] != '$') return bad("does not start with '$'");
+  if (i >= text.size() || text[i] != '$') {
+    return bad("does not start with '$'");
+  }
   ++i;
   while (true) {
     skip_space();
-    if (i >= text.size()) break;
+    if (i >= text.size()) {
+      break;
+    }
     PathLeg leg;
     if (text[i] == '.') {
       ++i;
@@ -487,18 +564,30 @@ Status ParsePath(std::string_view text, std::vector<PathLeg>& legs) {
       leg.member = true;
       if (i < text.size() && text[i] == '"') {
         size_t end = i + 1;
-        while (end < text.size() && text[end] != '"') end += text[end] == '\\' ? 2 : 1;
-        if (end >= text.size()) return bad("unterminated quoted member name");
+        while (end < text.size() && text[end] != '"') {
+          end += text[end] == '\\' ? 2 : 1;
+        }
+        if (end >= text.size()) {
+          return bad("unterminated quoted member name");
+        }
         const nlohmann::json name = nlohmann::json::parse(text.substr(i, end + 1 - i), nullptr, false);
-        if (!name.is_string()) return bad("malformed quoted member name");
+        if (!name.is_string()) {
+          return bad("malformed quoted member name");
+        }
         leg.name = name.get<std::string>();
         i = end + 1;
       } else {
         const size_t start = i;
-        while (i < text.size() && text[i] != '.' && text[i] != '[' && text[i] != ' ') ++i;
-        if (i == start) return bad("empty member name");
+        while (i < text.size() && text[i] != '.' && text[i] != '[' && text[i] != ' ') {
+          ++i;
+        }
+        if (i == start) {
+          return bad("empty member name");
+        }
         leg.name.assign(text.substr(start, i - start));
-        if (leg.name == "*") return bad("wildcards cannot appear in a diff path");
+        if (leg.name == "*") {
+          return bad("wildcards cannot appear in a diff path");
+        }
       }
     } else if (text[i] == '[') {
       ++i;
@@ -518,14 +607,20 @@ Status ParsePath(std::string_view text, std::vector<PathLeg>& legs) {
       if (has_number) {
         const size_t start = i;
         while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
-          if (leg.index > (UINT64_MAX - 9) / 10) return bad("array index too large");
+          if (leg.index > (UINT64_MAX - 9) / 10) {
+            return bad("array index too large");
+          }
           leg.index = leg.index * 10 + static_cast<uint64_t>(text[i] - '0');
           ++i;
         }
-        if (i == start) return bad("expected an array index");
+        if (i == start) {
+          return bad("expected an array index");
+        }
       }
       skip_space();
-      if (i >= text.size() || text[i] != ']') return bad("expected ']'");
+      if (i >= text.size() || text[i] != ']') {
+        return bad("expected ']'");
+      }
       ++i;
     } else {
       return bad("expected '.' or '['");
@@ -537,7 +632,9 @@ Status ParsePath(std::string_view text, std::vector<PathLeg>& legs) {
 
 // The element a leg selects in an array of `size`, if within bounds.
 bool ElementIndex(const PathLeg& leg, size_t size, size_t& index) {
-  if (leg.index >= size) return false;
+  if (leg.index >= size) {
+    return false;
+  }
   index = leg.from_last ? size - 1 - static_cast<size_t>(leg.index) : static_cast<size_t>(leg.index);
   return true;
 }
@@ -545,13 +642,17 @@ bool ElementIndex(const PathLeg& leg, size_t size, size_t& index) {
 // Where INSERT puts a new element (MySQL's Json_array_index): clamped into
 // [0, size], so an index past the end appends.
 size_t InsertPosition(const PathLeg& leg, size_t size) {
-  if (leg.from_last) return leg.index < size ? size - 1 - static_cast<size_t>(leg.index) : 0;
+  if (leg.from_last) {
+    return leg.index < size ? size - 1 - static_cast<size_t>(leg.index) : 0;
+  }
   return leg.index < size ? static_cast<size_t>(leg.index) : size;
 }
 
 ptrdiff_t FindMember(const JNode& object, std::string_view name) {
   for (size_t i = 0; i < object.keys.size(); ++i) {
-    if (object.keys[i] == name) return static_cast<ptrdiff_t>(i);
+    if (object.keys[i] == name) {
+      return static_cast<ptrdiff_t>(i);
+    }
   }
   return -1;
 }
@@ -563,11 +664,15 @@ JNode* Seek(JNode& root, const std::vector<PathLeg>& legs, size_t n) {
     const PathLeg& leg = legs[i];
     if (node->kind == JNode::Kind::kObject && leg.member) {
       const ptrdiff_t at = FindMember(*node, leg.name);
-      if (at < 0) return nullptr;
+      if (at < 0) {
+        return nullptr;
+      }
       node = &node->items[static_cast<size_t>(at)];
     } else if (node->kind == JNode::Kind::kArray && !leg.member) {
       size_t at;
-      if (!ElementIndex(leg, node->items.size(), at)) return nullptr;
+      if (!ElementIndex(leg, node->items.size(), at)) {
+        return nullptr;
+      }
       node = &node->items[at];
     } else {
       return nullptr;
@@ -580,9 +685,12 @@ enum class DiffOp : uint8_t { kReplace = 0, kInsert = 1, kRemove = 2 };
 
 const char* OpName(DiffOp op) {
   switch (op) {
-    case DiffOp::kReplace: return "REPLACE";
-    case DiffOp::kInsert: return "INSERT";
-    default: return "REMOVE";
+    case DiffOp::kReplace:
+      return "REPLACE";
+    case DiffOp::kInsert:
+      return "INSERT";
+    default:
+      return "REMOVE";
   }
 }
 
@@ -653,17 +761,33 @@ void AppendJsonString(std::string& out, std::string_view s) {
   size_t run = 0;  // start of the pending stretch of bytes that need no escape
   for (size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<uint8_t>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      continue;
+    }
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\b': out.append("\\b"); break;
-      case '\f': out.append("\\f"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\b':
+        out.append("\\b");
+        break;
+      case '\f':
+        out.append("\\f");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
       default: {
         const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
         out.append(esc, 6);
@@ -693,7 +817,9 @@ Status ApplyJsonDiffs(std::string_view diff_blob, std::string_view before_json_t
     }
     const auto op = static_cast<DiffOp>(op_byte);
     const uint64_t path_len = r.LenEnc();
-    if (!r.ok() || path_len > r.remaining()) return Status::Corruption("JSON diff {} ({}): path is truncated", n, OpName(op));
+    if (!r.ok() || path_len > r.remaining()) {
+      return Status::Corruption("JSON diff {} ({}): path is truncated", n, OpName(op));
+    }
     const std::string_view path = r.Bytes(static_cast<size_t>(path_len));
     RETURN_IF_ERROR(ParsePath(path, legs));
 
@@ -704,7 +830,9 @@ Status ApplyJsonDiffs(std::string_view diff_blob, std::string_view before_json_t
         return Status::Corruption("JSON diff {} ({} {}): value is truncated", n, OpName(op), path);
       }
       Status st = DecodeJsonBinary(r.Bytes(static_cast<size_t>(value_len)), value_text);
-      if (!st.ok()) return st.WithContext(fmt::format("JSON diff {} ({} {})", n, OpName(op), path));
+      if (!st.ok()) {
+        return st.WithContext(fmt::format("JSON diff {} ({} {})", n, OpName(op), path));
+      }
       RETURN_IF_ERROR(ParseJNode(value_text, value, "JSON diff value"));
     }
     const char* why = "";
@@ -752,7 +880,9 @@ Status DecodeJson(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out
     return st;
   }
   out = Value::Str(ValueKind::kJson, arena.Copy(text));
-  if (text.capacity() > (8u << 20)) std::string().swap(text);  // don't pin a huge document per thread
+  if (text.capacity() > (8u << 20)) {
+    std::string().swap(text);  // don't pin a huge document per thread
+  }
   return Status::Ok();
 }
 

@@ -40,8 +40,7 @@ Status DecodeJsonBinary(std::string_view bytes, std::string& out);
 // before image is not the one the server changed: Corruption, naming the
 // diff. Objects come out with MySQL's key order, as the server would store
 // them; numbers keep their text (a DECIMAL's "1.50" stays "1.50").
-Status ApplyJsonDiffs(std::string_view diff_blob, std::string_view before_json_text,
-                      std::string& out_json_text);
+Status ApplyJsonDiffs(std::string_view diff_blob, std::string_view before_json_text, std::string& out_json_text);
 
 // Appends s to out as a JSON string literal, escaping as MySQL does.
 void AppendJsonString(std::string& out, std::string_view s);

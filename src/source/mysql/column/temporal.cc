@@ -22,13 +22,19 @@ char* PutUint(char* p, uint32_t v, int width) {
     tmp[n++] = static_cast<char>('0' + v % 10);
     v /= 10;
   } while (v != 0);
-  while (n < width) tmp[n++] = '0';
-  while (n > 0) *p++ = tmp[--n];
+  while (n < width) {
+    tmp[n++] = '0';
+  }
+  while (n > 0) {
+    *p++ = tmp[--n];
+  }
   return p;
 }
 
 char* PutTwo(char* p, uint32_t v) {
-  if (v >= 100) return PutUint(p, v, 2);
+  if (v >= 100) {
+    return PutUint(p, v, 2);
+  }
   p[0] = static_cast<char>('0' + v / 10);
   p[1] = static_cast<char>('0' + v % 10);
   return p + 2;
@@ -36,7 +42,9 @@ char* PutTwo(char* p, uint32_t v) {
 
 // "." and the first fsp of micro's 6 digits; nothing for fsp 0.
 char* PutFraction(char* p, uint32_t micro, int fsp) {
-  if (fsp <= 0) return p;
+  if (fsp <= 0) {
+    return p;
+  }
   *p++ = '.';
   return PutUint(p, micro / kPow10[kMaxFsp - fsp], fsp);
 }
@@ -52,8 +60,8 @@ size_t FormatDate(char* buf, uint32_t year, uint32_t month, uint32_t day) {
   return static_cast<size_t>(p - buf);
 }
 
-size_t FormatDateTime(char* buf, uint32_t year, uint32_t month, uint32_t day, uint32_t hour,
-                      uint32_t minute, uint32_t second, uint32_t micro, int fsp) {
+size_t FormatDateTime(char* buf, uint32_t year, uint32_t month, uint32_t day, uint32_t hour, uint32_t minute,
+                      uint32_t second, uint32_t micro, int fsp) {
   char* p = buf + FormatDate(buf, year, month, day);
   *p++ = ' ';
   p = PutTwo(p, hour);
@@ -65,10 +73,11 @@ size_t FormatDateTime(char* buf, uint32_t year, uint32_t month, uint32_t day, ui
   return static_cast<size_t>(p - buf);
 }
 
-size_t FormatTime(char* buf, bool negative, uint32_t hours, uint32_t minute, uint32_t second,
-                  uint32_t micro, int fsp) {
+size_t FormatTime(char* buf, bool negative, uint32_t hours, uint32_t minute, uint32_t second, uint32_t micro, int fsp) {
   char* p = buf;
-  if (negative) *p++ = '-';
+  if (negative) {
+    *p++ = '-';
+  }
   p = PutUint(p, hours, 2);
   *p++ = ':';
   p = PutTwo(p, minute);
@@ -79,21 +88,27 @@ size_t FormatTime(char* buf, bool negative, uint32_t hours, uint32_t minute, uin
 }
 
 bool FormatPackedDateTime(int64_t packed, bool date_only, int fsp, char* buf, size_t& len) {
-  if (packed < 0) return false;
+  if (packed < 0) {
+    return false;
+  }
   const uint64_t v = static_cast<uint64_t>(packed);
   const uint32_t micro = static_cast<uint32_t>(v % (1u << 24));
-  if (micro >= kMicrosPerSecond) return false;
+  if (micro >= kMicrosPerSecond) {
+    return false;
+  }
   const uint64_t ymdhms = v >> 24;
   const uint64_t ymd = ymdhms >> 17;
   const uint64_t ym = ymd >> 5;
   const uint32_t hms = static_cast<uint32_t>(ymdhms % (1u << 17));
   const uint32_t year = static_cast<uint32_t>(ym / 13);
-  if (year > 99999) return false;  // beyond anything MySQL writes; keeps the text bounded
+  if (year > 99999) {
+    return false;  // beyond anything MySQL writes; keeps the text bounded
+  }
   if (date_only) {
     len = FormatDate(buf, year, static_cast<uint32_t>(ym % 13), static_cast<uint32_t>(ymd % 32));
   } else {
-    len = FormatDateTime(buf, year, static_cast<uint32_t>(ym % 13), static_cast<uint32_t>(ymd % 32),
-                         hms >> 12, (hms >> 6) % 64, hms % 64, micro, fsp);
+    len = FormatDateTime(buf, year, static_cast<uint32_t>(ym % 13), static_cast<uint32_t>(ymd % 32), hms >> 12,
+                         (hms >> 6) % 64, hms % 64, micro, fsp);
   }
   return true;
 }
@@ -101,10 +116,14 @@ bool FormatPackedDateTime(int64_t packed, bool date_only, int fsp, char* buf, si
 bool FormatPackedTime(int64_t packed, int fsp, char* buf, size_t& len) {
   const bool negative = packed < 0;
   // -INT64_MIN is not representable; no valid TIME is near it.
-  if (packed == INT64_MIN) return false;
+  if (packed == INT64_MIN) {
+    return false;
+  }
   const uint64_t v = static_cast<uint64_t>(negative ? -packed : packed);
   const uint32_t micro = static_cast<uint32_t>(v % (1u << 24));
-  if (micro >= kMicrosPerSecond) return false;
+  if (micro >= kMicrosPerSecond) {
+    return false;
+  }
   const uint64_t hms = v >> 24;
   len = FormatTime(buf, negative, static_cast<uint32_t>((hms >> 12) % (1u << 10)),
                    static_cast<uint32_t>((hms >> 6) % 64), static_cast<uint32_t>(hms % 64), micro, fsp);
@@ -121,7 +140,9 @@ Status FormattedValue(ValueKind kind, const char* buf, size_t len, Arena& arena,
 
 // The fractional-second precision from TABLE_MAP metadata, checked.
 bool ReadFsp(const ColumnMeta& col, int& fsp) {
-  if (col.meta > kMaxFsp) return false;
+  if (col.meta > kMaxFsp) {
+    return false;
+  }
   fsp = col.meta;
   return true;
 }
@@ -166,10 +187,10 @@ bool ReadFraction(ByteReader& r, int fsp, uint32_t& micro) {
 void CivilFromDays(uint64_t days, uint32_t& year, uint32_t& month, uint32_t& day) {
   const uint64_t z = days + 719468;
   const uint64_t era = z / 146097;
-  const uint64_t doe = z - era * 146097;                                   // [0, 146096]
+  const uint64_t doe = z - era * 146097;                                       // [0, 146096]
   const uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
-  const uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);            // [0, 365]
-  const uint64_t mp = (5 * doy + 2) / 153;                                 // [0, 11]
+  const uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                // [0, 365]
+  const uint64_t mp = (5 * doy + 2) / 153;                                     // [0, 11]
   day = static_cast<uint32_t>(doy - (153 * mp + 2) / 5 + 1);
   month = static_cast<uint32_t>(mp < 10 ? mp + 3 : mp - 9);
   year = static_cast<uint32_t>(yoe + era * 400 + (month <= 2 ? 1 : 0));
@@ -178,7 +199,9 @@ void CivilFromDays(uint64_t days, uint32_t& year, uint32_t& month, uint32_t& day
 // A TIMESTAMP in UTC. Second 0 is MySQL's zero timestamp: no valid
 // TIMESTAMP is earlier than 1970-01-01 00:00:01 UTC.
 size_t FormatEpoch(char* buf, uint32_t seconds, uint32_t micro, int fsp) {
-  if (seconds == 0) return FormatDateTime(buf, 0, 0, 0, 0, 0, 0, micro, fsp);
+  if (seconds == 0) {
+    return FormatDateTime(buf, 0, 0, 0, 0, 0, 0, micro, fsp);
+  }
   uint32_t year, month, day;
   CivilFromDays(seconds / 86400, year, month, day);
   const uint32_t sod = seconds % 86400;
@@ -190,7 +213,9 @@ size_t FormatEpoch(char* buf, uint32_t seconds, uint32_t micro, int fsp) {
 // DATE (and NEWDATE): 3 bytes little-endian,
 //   bits 0-4 day, 5-8 month, 9-23 year.        2024-01-31 -> 3F D0 0F
 Status DecodeDate(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out) {
-  if (r.remaining() < 3) return Truncated(r, col, 3);
+  if (r.remaining() < 3) {
+    return Truncated(r, col, 3);
+  }
   const uint32_t v = r.U24();
   char buf[kMaxTemporalTextSize];
   return FormattedValue(ValueKind::kDate, buf, FormatDate(buf, v >> 9, (v >> 5) & 15, v & 31), arena, out);
@@ -199,7 +224,9 @@ Status DecodeDate(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out
 // TIME (pre-5.6): 3 bytes little-endian, a signed integer whose decimal
 // digits read HHMMSS (-8385959 .. 8385959).   -838:59:59 -> 59 0A 80
 Status DecodeLegacyTime(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out) {
-  if (r.remaining() < 3) return Truncated(r, col, 3);
+  if (r.remaining() < 3) {
+    return Truncated(r, col, 3);
+  }
   const int32_t v = static_cast<int32_t>(r.U24() << 8) >> 8;  // sign-extend 24 bits
   const uint32_t a = static_cast<uint32_t>(v < 0 ? -v : v);
   char buf[kMaxTemporalTextSize];
@@ -210,11 +237,15 @@ Status DecodeLegacyTime(ByteReader& r, const ColumnMeta& col, Arena& arena, Valu
 // DATETIME (pre-5.6): 8 bytes little-endian, an integer whose decimal digits
 // read YYYYMMDDhhmmss.
 Status DecodeLegacyDateTime(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out) {
-  if (r.remaining() < 8) return Truncated(r, col, 8);
+  if (r.remaining() < 8) {
+    return Truncated(r, col, 8);
+  }
   const uint64_t v = r.U64();
   const uint64_t d = v / 1000000;
   const uint32_t t = static_cast<uint32_t>(v % 1000000);
-  if (d / 10000 > 9999) return BadValue(r, col, "year beyond 9999");
+  if (d / 10000 > 9999) {
+    return BadValue(r, col, "year beyond 9999");
+  }
   char buf[kMaxTemporalTextSize];
   const size_t len = FormatDateTime(buf, static_cast<uint32_t>(d / 10000), static_cast<uint32_t>(d / 100 % 100),
                                     static_cast<uint32_t>(d % 100), t / 10000, t / 100 % 100, t % 100, 0, 0);
@@ -223,7 +254,9 @@ Status DecodeLegacyDateTime(ByteReader& r, const ColumnMeta& col, Arena& arena, 
 
 // TIMESTAMP (pre-5.6): 4 bytes little-endian, seconds since the epoch (UTC).
 Status DecodeLegacyTimestamp(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out) {
-  if (r.remaining() < 4) return Truncated(r, col, 4);
+  if (r.remaining() < 4) {
+    return Truncated(r, col, 4);
+  }
   char buf[kMaxTemporalTextSize];
   return FormattedValue(ValueKind::kTimestamp, buf, FormatEpoch(buf, r.U32(), 0, 0), arena, out);
 }
@@ -233,12 +266,18 @@ Status DecodeLegacyTimestamp(ByteReader& r, const ColumnMeta& col, Arena& arena,
 //   '2024-01-31 12:34:56.789' UTC, fsp 3 -> 65 BA 3E 70 1E D2
 Status DecodeTimestamp2(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out) {
   int fsp;
-  if (!ReadFsp(col, fsp)) return BadFsp(r, col);
+  if (!ReadFsp(col, fsp)) {
+    return BadFsp(r, col);
+  }
   const size_t need = 4 + FractionBytes(fsp);
-  if (r.remaining() < need) return Truncated(r, col, need);
+  if (r.remaining() < need) {
+    return Truncated(r, col, need);
+  }
   const uint32_t seconds = static_cast<uint32_t>(r.UIntBE(4));
   uint32_t micro;
-  if (!ReadFraction(r, fsp, micro)) return BadValue(r, col, "fraction out of range");
+  if (!ReadFraction(r, fsp, micro)) {
+    return BadValue(r, col, "fraction out of range");
+  }
   char buf[kMaxTemporalTextSize];
   return FormattedValue(ValueKind::kTimestamp, buf, FormatEpoch(buf, seconds, micro, fsp), arena, out);
 }
@@ -250,23 +289,30 @@ Status DecodeTimestamp2(ByteReader& r, const ColumnMeta& col, Arena& arena, Valu
 //   '2024-01-31 12:34:56' -> 99 B2 7E C8 B8
 Status DecodeDateTime2(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out) {
   int fsp;
-  if (!ReadFsp(col, fsp)) return BadFsp(r, col);
+  if (!ReadFsp(col, fsp)) {
+    return BadFsp(r, col);
+  }
   const size_t need = 5 + FractionBytes(fsp);
-  if (r.remaining() < need) return Truncated(r, col, need);
+  if (r.remaining() < need) {
+    return Truncated(r, col, need);
+  }
   const uint64_t raw = r.UIntBE(5);
   uint32_t micro;
   const bool fraction_ok = ReadFraction(r, fsp, micro);
   constexpr uint64_t kIntOffset = 0x8000000000ULL;
-  if (raw < kIntOffset) return BadValue(r, col, "negative DATETIME");
-  if (!fraction_ok) return BadValue(r, col, "fraction out of range");
+  if (raw < kIntOffset) {
+    return BadValue(r, col, "negative DATETIME");
+  }
+  if (!fraction_ok) {
+    return BadValue(r, col, "fraction out of range");
+  }
   const uint64_t ymdhms = raw - kIntOffset;
   const uint64_t ymd = ymdhms >> 17;
   const uint64_t ym = ymd >> 5;
   const uint32_t hms = static_cast<uint32_t>(ymdhms % (1u << 17));
   char buf[kMaxTemporalTextSize];
-  const size_t len =
-      FormatDateTime(buf, static_cast<uint32_t>(ym / 13), static_cast<uint32_t>(ym % 13),
-                     static_cast<uint32_t>(ymd % 32), hms >> 12, (hms >> 6) % 64, hms % 64, micro, fsp);
+  const size_t len = FormatDateTime(buf, static_cast<uint32_t>(ym / 13), static_cast<uint32_t>(ym % 13),
+                                    static_cast<uint32_t>(ymd % 32), hms >> 12, (hms >> 6) % 64, hms % 64, micro, fsp);
   return FormattedValue(ValueKind::kDateTime, buf, len, arena, out);
 }
 
@@ -283,9 +329,13 @@ Status DecodeDateTime2(ByteReader& r, const ColumnMeta& col, Arena& arena, Value
 // MySQL's my_time_packed_from_binary turns all of these into a packed TIME.
 Status DecodeTime2(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out) {
   int fsp;
-  if (!ReadFsp(col, fsp)) return BadFsp(r, col);
+  if (!ReadFsp(col, fsp)) {
+    return BadFsp(r, col);
+  }
   const size_t need = 3 + FractionBytes(fsp);
-  if (r.remaining() < need) return Truncated(r, col, need);
+  if (r.remaining() < need) {
+    return Truncated(r, col, need);
+  }
   int64_t packed;
   if (fsp >= 5) {
     packed = static_cast<int64_t>(r.UIntBE(6)) - 0x800000000000LL;
@@ -312,7 +362,9 @@ Status DecodeTime2(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& ou
   }
   char buf[kMaxTemporalTextSize];
   size_t len;
-  if (!FormatPackedTime(packed, fsp, buf, len)) return BadValue(r, col, "fraction out of range");
+  if (!FormatPackedTime(packed, fsp, buf, len)) {
+    return BadValue(r, col, "fraction out of range");
+  }
   return FormattedValue(ValueKind::kTime, buf, len, arena, out);
 }
 

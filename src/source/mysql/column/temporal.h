@@ -24,12 +24,11 @@ inline constexpr int kMaxFsp = 6;
 // "YYYY-MM-DD"
 size_t FormatDate(char* buf, uint32_t year, uint32_t month, uint32_t day);
 // "YYYY-MM-DD hh:mm:ss" plus "." and the first fsp digits of micro.
-size_t FormatDateTime(char* buf, uint32_t year, uint32_t month, uint32_t day, uint32_t hour,
-                      uint32_t minute, uint32_t second, uint32_t micro, int fsp);
+size_t FormatDateTime(char* buf, uint32_t year, uint32_t month, uint32_t day, uint32_t hour, uint32_t minute,
+                      uint32_t second, uint32_t micro, int fsp);
 // "[-]hh:mm:ss" (hours take as many digits as they need, at least 2) plus
 // "." and the first fsp digits of micro.
-size_t FormatTime(char* buf, bool negative, uint32_t hours, uint32_t minute, uint32_t second,
-                  uint32_t micro, int fsp);
+size_t FormatTime(char* buf, bool negative, uint32_t hours, uint32_t minute, uint32_t second, uint32_t micro, int fsp);
 
 // Formats a packed DATETIME (or DATE, without the time, if date_only).
 // False if the value is negative or its microseconds exceed 999999.

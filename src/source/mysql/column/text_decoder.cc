@@ -58,7 +58,9 @@ Status DecodeEnumIndex(ByteReader& r, const ColumnMeta& col, size_t pack_length,
     r.Fail();
     return Status::Corruption("invalid ENUM pack length {} in TABLE_MAP metadata", pack_length);
   }
-  if (r.remaining() < pack_length) return Truncated(r, col, pack_length);
+  if (r.remaining() < pack_length) {
+    return Truncated(r, col, pack_length);
+  }
   const uint64_t index = r.UInt(pack_length);
   if (col.enum_values.empty()) {
     out = Value::UInt(index);
@@ -85,7 +87,9 @@ Status DecodeSetMask(ByteReader& r, const ColumnMeta& col, size_t pack_length, A
     r.Fail();
     return Status::Corruption("invalid SET pack length {} in TABLE_MAP metadata", pack_length);
   }
-  if (r.remaining() < pack_length) return Truncated(r, col, pack_length);
+  if (r.remaining() < pack_length) {
+    return Truncated(r, col, pack_length);
+  }
   const uint64_t mask = r.UInt(pack_length);
   const auto& names = col.enum_values;
   if (names.empty()) {
@@ -98,7 +102,9 @@ Status DecodeSetMask(ByteReader& r, const ColumnMeta& col, size_t pack_length, A
   }
   size_t len = 0;
   for (size_t i = 0; i < names.size(); ++i) {
-    if (mask & (uint64_t{1} << i)) len += names[i].size() + 1;
+    if (mask & (uint64_t{1} << i)) {
+      len += names[i].size() + 1;
+    }
   }
   if (len == 0) {
     out = Value::Str(ValueKind::kSet, std::string_view());
@@ -107,9 +113,13 @@ Status DecodeSetMask(ByteReader& r, const ColumnMeta& col, size_t pack_length, A
   char* p = arena.Allocate(len);
   char* w = p;
   for (size_t i = 0; i < names.size(); ++i) {
-    if (!(mask & (uint64_t{1} << i))) continue;
-    if (w != p) *w++ = ',';
-    std::memcpy(w, names[i].data(), names[i].size());
+    if (!(mask & (uint64_t{1} << i))) {
+      continue;
+    }
+    if (w != p) {
+      *w++ = ',';
+    }
+    std::memcpy(w, names[i].data(), names[i].size());  // NOLINT(bugprone-not-null-terminated-result): a view
     w += names[i].size();
   }
   out = Value::Str(ValueKind::kSet, std::string_view(p, static_cast<size_t>(w - p)));
@@ -123,10 +133,16 @@ Status DecodeSetMask(ByteReader& r, const ColumnMeta& col, size_t pack_length, A
 //   VARCHAR(10) 'abc' -> 03 61 62 63      VARCHAR(300) 'abc' -> 03 00 61 62 63
 Status DecodeVarString(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out) {
   const size_t prefix = col.meta < 256 ? 1 : 2;
-  if (r.remaining() < prefix) return Truncated(r, col, prefix);
+  if (r.remaining() < prefix) {
+    return Truncated(r, col, prefix);
+  }
   const size_t n = static_cast<size_t>(r.UInt(prefix));
-  if (col.meta != 0 && n > col.meta) return TooLong(r, col, n, col.meta);
-  if (r.remaining() < n) return Truncated(r, col, n);
+  if (col.meta != 0 && n > col.meta) {
+    return TooLong(r, col, n, col.meta);
+  }
+  if (r.remaining() < n) {
+    return Truncated(r, col, n);
+  }
   return TextValue(r.Bytes(n), col, arena, out);
 }
 
@@ -140,13 +156,23 @@ Status DecodeVarString(ByteReader& r, const ColumnMeta& col, Arena& arena, Value
 //   real ENUM / SET: see DecodeEnumIndex / DecodeSetMask.
 Status DecodeFixedString(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out) {
   const StringMeta sm = DecodeStringMeta(col.meta);
-  if (sm.real_type == kTypeEnum) return DecodeEnumIndex(r, col, sm.length, arena, out);
-  if (sm.real_type == kTypeSet) return DecodeSetMask(r, col, sm.length, arena, out);
+  if (sm.real_type == kTypeEnum) {
+    return DecodeEnumIndex(r, col, sm.length, arena, out);
+  }
+  if (sm.real_type == kTypeSet) {
+    return DecodeSetMask(r, col, sm.length, arena, out);
+  }
   const size_t prefix = sm.length < 256 ? 1 : 2;
-  if (r.remaining() < prefix) return Truncated(r, col, prefix);
+  if (r.remaining() < prefix) {
+    return Truncated(r, col, prefix);
+  }
   const size_t n = static_cast<size_t>(r.UInt(prefix));
-  if (sm.length != 0 && n > sm.length) return TooLong(r, col, n, sm.length);
-  if (r.remaining() < n) return Truncated(r, col, n);
+  if (sm.length != 0 && n > sm.length) {
+    return TooLong(r, col, n, sm.length);
+  }
+  if (r.remaining() < n) {
+    return Truncated(r, col, n);
+  }
   if (col.charset == Charset::kBinary && n < sm.length) {
     char* padded = arena.Allocate(sm.length);
     std::memcpy(padded, r.Bytes(n).data(), n);
@@ -162,7 +188,9 @@ Status DecodeFixedString(ByteReader& r, const ColumnMeta& col, Arena& arena, Val
 // length.
 Status DecodeEnumOrSet(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out) {
   const size_t pack_length = col.meta & 0xff;
-  if (col.type == kTypeEnum) return DecodeEnumIndex(r, col, pack_length, arena, out);
+  if (col.type == kTypeEnum) {
+    return DecodeEnumIndex(r, col, pack_length, arena, out);
+  }
   return DecodeSetMask(r, col, pack_length, arena, out);
 }
 
@@ -176,7 +204,9 @@ Status DecodeBlob(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out
   RETURN_IF_ERROR(TextValue(raw, col, arena, out));
   // A JSON column whose bytes are not UTF-8 (possible only without charset
   // metadata) stays bytes: emitting it as JSON would produce invalid output.
-  if (col.is_json && out.kind == ValueKind::kText) out.kind = ValueKind::kJson;
+  if (col.is_json && out.kind == ValueKind::kText) {
+    out.kind = ValueKind::kJson;
+  }
   return Status::Ok();
 }
 
@@ -186,7 +216,9 @@ Status DecodeBlob(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out
 Status DecodeGeometry(ByteReader& r, const ColumnMeta& col, Arena&, Value& out) {
   std::string_view raw;
   RETURN_IF_ERROR(ReadPrefixed(r, col, col.meta, raw));
-  if (raw.size() < 4) return BadValue(r, col, "shorter than its 4-byte SRID");
+  if (raw.size() < 4) {
+    return BadValue(r, col, "shorter than its 4-byte SRID");
+  }
   out = Value::Str(ValueKind::kGeometry, raw.substr(4));
   return Status::Ok();
 }

@@ -20,10 +20,14 @@ std::string Hex(std::string_view hex) {
   int hi = -1;
   for (char c : hex) {
     int v;
-    if (c >= '0' && c <= '9') v = c - '0';
-    else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
-    else continue;
+    if (c >= '0' && c <= '9')
+      v = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      v = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      v = c - 'A' + 10;
+    else
+      continue;
     if (hi < 0) {
       hi = v;
     } else {
@@ -87,9 +91,9 @@ ColumnMeta DecimalColumn(int precision, int scale) {
 }
 
 TEST(DecimalTest, BinarySizes) {
-  EXPECT_EQ(DecimalBinarySize(5, 2), 3u);    // 3 int digits: 2 bytes; 2 frac: 1 byte
-  EXPECT_EQ(DecimalBinarySize(14, 4), 7u);   // 10 int: 1 + 4; 4 frac: 2
-  EXPECT_EQ(DecimalBinarySize(10, 0), 5u);   // 1 + 4
+  EXPECT_EQ(DecimalBinarySize(5, 2), 3u);   // 3 int digits: 2 bytes; 2 frac: 1 byte
+  EXPECT_EQ(DecimalBinarySize(14, 4), 7u);  // 10 int: 1 + 4; 4 frac: 2
+  EXPECT_EQ(DecimalBinarySize(10, 0), 5u);  // 1 + 4
   EXPECT_EQ(DecimalBinarySize(9, 9), 4u);
   EXPECT_EQ(DecimalBinarySize(65, 30), 30u);  // 35 int: 3*4 + 4 (8 digits); 30 frac: 3*4 + 2
   EXPECT_EQ(DecimalBinarySize(65, 0), 29u);

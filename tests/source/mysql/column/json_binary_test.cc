@@ -22,10 +22,14 @@ std::string Hex(std::string_view hex) {
   int hi = -1;
   for (char c : hex) {
     int v;
-    if (c >= '0' && c <= '9') v = c - '0';
-    else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
-    else continue;
+    if (c >= '0' && c <= '9')
+      v = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      v = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      v = c - 'A' + 10;
+    else
+      continue;
     if (hi < 0) {
       hi = v;
     } else {
@@ -238,14 +242,14 @@ TEST(JsonBinaryTest, OpaqueDecimalRendersAsNumber) {
   EXPECT_EQ(Render(Doc(Opaque(kTypeNewDecimal, Hex("05 02 80 01 32")))), "1.50");
   EXPECT_EQ(Render(Doc(Opaque(kTypeNewDecimal, Hex("05 02 7F FE CD")))), "-1.50");
   EXPECT_EQ(Render(Doc(Opaque(kTypeNewDecimal, Hex("0E 04 81 0D FB 38 D2 04 D2")))), "1234567890.1234");
-  EXPECT_EQ(Render(Doc(Obj({{"price", Opaque(kTypeNewDecimal, Hex("0A 02 7F FF FF FF FE"))}}))),
-            R"({"price":-0.01})");
+  EXPECT_EQ(Render(Doc(Obj({{"price", Opaque(kTypeNewDecimal, Hex("0A 02 7F FF FF FF FE"))}}))), R"({"price":-0.01})");
 }
 
 TEST(JsonBinaryTest, OpaqueTemporalsRenderAsStrings) {
   const int64_t dt = PackedDateTime(2015, 1, 15, 23, 24, 25, 0);
   EXPECT_EQ(Render(Doc(Opaque(kTypeDateTime, LE(static_cast<uint64_t>(dt), 8)))), R"("2015-01-15 23:24:25.000000")");
-  EXPECT_EQ(Render(Doc(Opaque(kTypeTimestamp, LE(static_cast<uint64_t>(PackedDateTime(2015, 1, 15, 23, 24, 25, 120000)), 8)))),
+  EXPECT_EQ(Render(Doc(
+                Opaque(kTypeTimestamp, LE(static_cast<uint64_t>(PackedDateTime(2015, 1, 15, 23, 24, 25, 120000)), 8)))),
             R"("2015-01-15 23:24:25.120000")");
   EXPECT_EQ(Render(Doc(Opaque(kTypeDate, LE(static_cast<uint64_t>(PackedDateTime(2015, 1, 15, 0, 0, 0, 0)), 8)))),
             R"("2015-01-15")");
@@ -279,11 +283,11 @@ TEST(JsonBinaryTest, EveryTruncationOfADocumentIsCorruption) {
 }
 
 TEST(JsonBinaryTest, MalformedStructuresAreCorruption) {
-  EXPECT_EQ(RenderError(Hex("0D 00")), StatusCode::kCorruption);         // unknown type
-  EXPECT_EQ(RenderError(Hex("04 03")), StatusCode::kCorruption);         // unknown literal
-  EXPECT_EQ(RenderError(Hex("04")), StatusCode::kCorruption);            // literal missing
-  EXPECT_EQ(RenderError(Hex("0C 05 61 62")), StatusCode::kCorruption);   // string longer than the doc
-  EXPECT_EQ(RenderError(Hex("0C FF FF FF FF FF 01")), StatusCode::kCorruption);  // 6-byte length
+  EXPECT_EQ(RenderError(Hex("0D 00")), StatusCode::kCorruption);                       // unknown type
+  EXPECT_EQ(RenderError(Hex("04 03")), StatusCode::kCorruption);                       // unknown literal
+  EXPECT_EQ(RenderError(Hex("04")), StatusCode::kCorruption);                          // literal missing
+  EXPECT_EQ(RenderError(Hex("0C 05 61 62")), StatusCode::kCorruption);                 // string longer than the doc
+  EXPECT_EQ(RenderError(Hex("0C FF FF FF FF FF 01")), StatusCode::kCorruption);        // 6-byte length
   EXPECT_EQ(RenderError(Hex("0B 00 00 00 00 00 00 F0 7F")), StatusCode::kCorruption);  // +inf
   // Object claiming more bytes than present.
   EXPECT_EQ(RenderError(Hex("00 01 00 FF 00 0B 00 01 00 05 01 00 61")), StatusCode::kCorruption);
@@ -306,6 +310,23 @@ TEST(JsonBinaryTest, DeepNestingIsRejectedNotOverflowed) {
   EXPECT_EQ(Render(Doc(j)), want);
   for (int i = 0; i < 100; ++i) j = Arr({j});
   EXPECT_EQ(RenderError(Doc(j)), StatusCode::kCorruption);
+}
+
+// Entries that share one offset turn a small document into an exponential
+// amount of text; MySQL never writes them, so they are rejected early.
+TEST(JsonBinaryTest, SharedOffsetsDoNotExplode) {
+  // C_i: a small array of two entries that both point at C_{i+1}, stored
+  // right after C_i's 10-byte header; C_40 is empty. 2^40 leaves if followed.
+  std::string c = LE(0, 2) + LE(4, 2);  // empty array
+  for (int i = 0; i < 40; ++i) {
+    const size_t size = 10 + c.size();
+    c = LE(2, 2) + LE(size, 2) + Hex("02 0A 00 02 0A 00") + c;
+  }
+  EXPECT_EQ(RenderError("\x02" + c), StatusCode::kCorruption);
+  // Two levels of sharing are still a valid rendering.
+  std::string small = LE(0, 2) + LE(4, 2);
+  small = LE(2, 2) + LE(10 + small.size(), 2) + Hex("02 0A 00 02 0A 00") + small;
+  EXPECT_EQ(Render("\x02" + small), "[[],[]]");
 }
 
 // ---- the JSON column ------------------------------------------------------------
@@ -456,12 +477,12 @@ TEST(JsonBinaryDiffTest, DiffsThatDoNotFitAreCorruption) {
 }
 
 TEST(JsonBinaryDiffTest, MalformedDiffsAreCorruption) {
-  EXPECT_EQ(ApplyError(Hex("03 01 24"), kBefore).code(), StatusCode::kCorruption);  // unknown operation
-  EXPECT_EQ(ApplyError(Hex("02 05 24 2E"), kBefore).code(), StatusCode::kCorruption);  // path cut short
-  EXPECT_EQ(ApplyError(Hex("00 03 24 2E 61"), kBefore).code(), StatusCode::kCorruption);  // value missing
+  EXPECT_EQ(ApplyError(Hex("03 01 24"), kBefore).code(), StatusCode::kCorruption);                 // unknown operation
+  EXPECT_EQ(ApplyError(Hex("02 05 24 2E"), kBefore).code(), StatusCode::kCorruption);              // path cut short
+  EXPECT_EQ(ApplyError(Hex("00 03 24 2E 61"), kBefore).code(), StatusCode::kCorruption);           // value missing
   EXPECT_EQ(ApplyError(Hex("00 03 24 2E 61 05 05 02"), kBefore).code(), StatusCode::kCorruption);  // value cut
   EXPECT_EQ(ApplyError(Hex("00 03 24 2E 61 02 04 07"), kBefore).code(), StatusCode::kCorruption);  // bad value
-  EXPECT_EQ(ApplyError(DiffOf(kRemove, "a.b"), kBefore).code(), StatusCode::kCorruption);   // no '$'
+  EXPECT_EQ(ApplyError(DiffOf(kRemove, "a.b"), kBefore).code(), StatusCode::kCorruption);          // no '$'
   EXPECT_EQ(ApplyError(DiffOf(kRemove, "$.b[x]"), kBefore).code(), StatusCode::kCorruption);
   EXPECT_EQ(ApplyError(DiffOf(kRemove, "$.b[0"), kBefore).code(), StatusCode::kCorruption);
   EXPECT_EQ(ApplyError(DiffOf(kRemove, "$.\"unterminated"), kBefore).code(), StatusCode::kCorruption);

@@ -21,10 +21,14 @@ std::string Hex(std::string_view hex) {
   int hi = -1;
   for (char c : hex) {
     int v;
-    if (c >= '0' && c <= '9') v = c - '0';
-    else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
-    else continue;
+    if (c >= '0' && c <= '9')
+      v = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      v = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      v = c - 'A' + 10;
+    else
+      continue;
     if (hi < 0) {
       hi = v;
     } else {
@@ -90,12 +94,14 @@ std::string FractionText(int fsp) { return fsp ? "." + std::string("123456").sub
 
 // MySQL's my_time_packed_to_binary, from a packed TIME.
 std::string Time2Binary(int64_t packed, int fsp) {
-  const int64_t int_part = packed >> 24;          // arithmetic shift, as MY_PACKED_TIME_GET_INT_PART
-  const int64_t frac_part = packed % (1 << 24);   // C remainder: negative for negative values
+  const int64_t int_part = packed >> 24;         // arithmetic shift, as MY_PACKED_TIME_GET_INT_PART
+  const int64_t frac_part = packed % (1 << 24);  // C remainder: negative for negative values
   if (fsp >= 5) return BigEndian(static_cast<uint64_t>(packed + 0x800000000000LL), 6);
   std::string out = BigEndian(static_cast<uint64_t>(int_part + 0x800000), 3);
-  if (fsp >= 3) out += BigEndian(static_cast<uint16_t>(frac_part / 100), 2);
-  else if (fsp >= 1) out += BigEndian(static_cast<uint8_t>(frac_part / 10000), 1);
+  if (fsp >= 3)
+    out += BigEndian(static_cast<uint16_t>(frac_part / 100), 2);
+  else if (fsp >= 1)
+    out += BigEndian(static_cast<uint8_t>(frac_part / 10000), 1);
   return out;
 }
 
@@ -140,8 +146,7 @@ TEST(TemporalTest, LegacyTimestamp) {
 
 TEST(TemporalTest, Timestamp2Fixtures) {
   // Confirmed in a MariaDB 10.11 binlog (TIMESTAMP(3), time_zone +00:00).
-  EXPECT_EQ(Text(Col(kTypeTimestamp2, 3), Hex("65 BA 3E 70 1E D2"), ValueKind::kTimestamp),
-            "2024-01-31 12:34:56.789");
+  EXPECT_EQ(Text(Col(kTypeTimestamp2, 3), Hex("65 BA 3E 70 1E D2"), ValueKind::kTimestamp), "2024-01-31 12:34:56.789");
   EXPECT_EQ(Text(Col(kTypeTimestamp2, 0), Hex("65 BA 3E 70"), ValueKind::kTimestamp), "2024-01-31 12:34:56");
   EXPECT_EQ(Text(Col(kTypeTimestamp2, 0), Hex("7F FF FF FF"), ValueKind::kTimestamp), "2038-01-19 03:14:07");
   EXPECT_EQ(Text(Col(kTypeTimestamp2, 0), Hex("FF FF FF FF"), ValueKind::kTimestamp), "2106-02-07 06:28:15");
@@ -149,8 +154,7 @@ TEST(TemporalTest, Timestamp2Fixtures) {
   EXPECT_EQ(Text(Col(kTypeTimestamp2, 0), Hex("00 00 00 01"), ValueKind::kTimestamp), "1970-01-01 00:00:01");
   // Zero timestamp keeps the column's fraction digits.
   EXPECT_EQ(Text(Col(kTypeTimestamp2, 0), Hex("00 00 00 00"), ValueKind::kTimestamp), "0000-00-00 00:00:00");
-  EXPECT_EQ(Text(Col(kTypeTimestamp2, 3), Hex("00 00 00 00 00 00"), ValueKind::kTimestamp),
-            "0000-00-00 00:00:00.000");
+  EXPECT_EQ(Text(Col(kTypeTimestamp2, 3), Hex("00 00 00 00 00 00"), ValueKind::kTimestamp), "0000-00-00 00:00:00.000");
 }
 
 TEST(TemporalTest, Timestamp2EveryFsp) {
@@ -217,7 +221,7 @@ TEST(TemporalTest, Time2Fixtures) {
   EXPECT_EQ(Text(t2, Hex("7F FF FF 00"), ValueKind::kTime), "-00:00:01.00");
   EXPECT_EQ(Text(t2, Hex("7F FF FE FF"), ValueKind::kTime), "-00:00:01.01");  // server-confirmed
   EXPECT_EQ(Text(t2, Hex("7F FF FE F6"), ValueKind::kTime), "-00:00:01.10");
-  EXPECT_EQ(Text(t4, Hex("7F FF FF FF FF"), ValueKind::kTime), "-00:00:00.0001");  // server-confirmed
+  EXPECT_EQ(Text(t4, Hex("7F FF FF FF FF"), ValueKind::kTime), "-00:00:00.0001");      // server-confirmed
   EXPECT_EQ(Text(t6, Hex("80 C8 B8 0C 0A 14"), ValueKind::kTime), "12:34:56.789012");  // server-confirmed
   EXPECT_EQ(Text(t6, Hex("7F FF FF FF FF FF"), ValueKind::kTime), "-00:00:00.000001");
 }
@@ -235,9 +239,9 @@ TEST(TemporalTest, Time2EveryFspBothSigns) {
     std::string text;
   };
   const Case cases[] = {
-      {false, 12, 34, 56, "12:34:56"},  {true, 12, 34, 56, "-12:34:56"}, {false, 0, 0, 0, "00:00:00"},
-      {true, 0, 0, 0, "-00:00:00"},     {true, 838, 59, 58, "-838:59:58"}, {false, 838, 59, 58, "838:59:58"},
-      {true, 0, 0, 1, "-00:00:01"},     {true, 100, 0, 0, "-100:00:00"},
+      {false, 12, 34, 56, "12:34:56"}, {true, 12, 34, 56, "-12:34:56"},   {false, 0, 0, 0, "00:00:00"},
+      {true, 0, 0, 0, "-00:00:00"},    {true, 838, 59, 58, "-838:59:58"}, {false, 838, 59, 58, "838:59:58"},
+      {true, 0, 0, 1, "-00:00:01"},    {true, 100, 0, 0, "-100:00:00"},
   };
   for (int fsp = 0; fsp <= 6; ++fsp) {
     const ColumnMeta col = Col(kTypeTime2, static_cast<uint16_t>(fsp));
