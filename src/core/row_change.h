@@ -28,6 +28,7 @@ inline std::string_view OpName(Op op) {
 struct RowChange {
   Op op = Op::kInsert;
   const TableSchema* table = nullptr;
+  TableSchemaPtr table_ptr;  // the same schema, for consumers that keep it past the callback
   const std::vector<Value>* before = nullptr;  // null for insert
   const std::vector<Value>* after = nullptr;   // null for delete
   uint64_t ts_ms = 0;                          // source commit time

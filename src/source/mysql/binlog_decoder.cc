@@ -350,6 +350,7 @@ Status BinlogDecoder::OnRows(const EventHeader& h, ByteReader& body, ChangeHandl
   RowChange change;
   change.op = rows_event_.op;
   change.table = &schema;
+  change.table_ptr = it->second.schema;
   change.ts_ms = uint64_t{h.timestamp} * 1000;
   change.gtid = gtid_;
   change.file = file_;

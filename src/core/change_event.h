@@ -1,0 +1,71 @@
+#pragma once
+// ChangeEvent: an owned change as it travels between pipeline stages through
+// queues. Unlike RowChange (a view valid during one callback), it owns its
+// bytes: values point into `bytes`, a vector whose buffer survives moves.
+//
+// Every event carries its place in the stream as a StreamPos: the position of
+// the transaction it belongs to plus the ordinal of the row inside it. That
+// order is total, so a loader can tell exactly which changes it has already
+// applied after a restart (exactly-once), even inside a transaction that was
+// split across batches.
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/row_change.h"
+#include "core/table_schema.h"
+#include "core/value.h"
+
+namespace sluice {
+
+// (binlog file, offset where the transaction starts, row ordinal within it).
+// index 0 is the transaction's start, kWholeTransaction its end.
+struct StreamPos {
+  static constexpr uint64_t kWholeTransaction = std::numeric_limits<uint64_t>::max();
+  std::string file;
+  uint64_t txn_offset = 0;
+  uint64_t index = 0;
+
+  bool empty() const { return file.empty(); }
+  std::string ToString() const;                      // "binlog.000003:1234#7" or "...#end"
+  static bool Parse(std::string_view text, StreamPos* out);
+  // Orders by file sequence number (the numeric suffix), then offset, then index.
+  int Compare(const StreamPos& other) const;
+  bool operator<(const StreamPos& o) const { return Compare(o) < 0; }
+  bool operator<=(const StreamPos& o) const { return Compare(o) <= 0; }
+  bool operator==(const StreamPos& o) const { return Compare(o) == 0; }
+};
+
+struct OwnedImage {
+  std::vector<Value> values;
+  bool present = false;
+};
+
+struct ChangeEvent {
+  enum class Kind : uint8_t { kRow, kDdl, kCommit, kHeartbeat };
+  Kind kind = Kind::kRow;
+  Op op = Op::kInsert;
+  TableSchemaPtr table;  // rows: the schema the values decode against
+  OwnedImage before, after;
+  std::string ddl_db, ddl_query;  // kDdl
+  uint64_t ts_ms = 0;             // source commit time (heartbeats: server time)
+  std::string gtid;
+  StreamPos pos;                  // rows: txn start + ordinal; commit/ddl: txn start + kWholeTransaction
+  std::string next_position;      // kCommit/kDdl: resumable "file:offset" after the transaction
+  std::string gtid_state;         // kCommit/kDdl: GTID state after the transaction
+  std::vector<char> bytes;        // storage the values' string_views point into
+
+  // Approximate memory held, for byte-bounded queues.
+  size_t MemoryBytes() const {
+    return sizeof(ChangeEvent) + bytes.capacity() + (before.values.capacity() + after.values.capacity()) * sizeof(Value) +
+           ddl_query.size() + gtid.size() + pos.file.size();
+  }
+};
+
+// Copies a RowChange's images (and the strings they point to) into an event.
+void CopyRowChange(const RowChange& row, TableSchemaPtr table, ChangeEvent& out);
+
+}  // namespace sluice

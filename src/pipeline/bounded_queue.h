@@ -1,0 +1,78 @@
+#pragma once
+// BoundedQueue: a multi-producer, multi-consumer FIFO bounded by the bytes its
+// items hold, so that a slow consumer slows its producer (backpressure)
+// instead of growing memory. An item larger than the whole bound is still
+// accepted when the queue is empty, so one huge change cannot deadlock it.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <mutex>
+#include <optional>
+
+namespace sluice::pipeline {
+
+template <typename T>
+class BoundedQueue {
+ public:
+  explicit BoundedQueue(size_t max_bytes) : max_bytes_(max_bytes) {}
+
+  // Blocks while the queue is full. Returns false if the queue was closed.
+  bool Push(T item, size_t bytes) {
+    std::unique_lock lock(mu_);
+    not_full_.wait(lock, [&] { return closed_ || items_.empty() || bytes_ + bytes <= max_bytes_; });
+    if (closed_) return false;
+    bytes_ += bytes;
+    items_.push_back(Entry{std::move(item), bytes});
+    not_empty_.notify_one();
+    return true;
+  }
+
+  // Waits up to `timeout` for an item; nullopt on timeout or when closed and drained.
+  std::optional<T> Pop(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    if (!not_empty_.wait_for(lock, timeout, [&] { return closed_ || !items_.empty(); })) return std::nullopt;
+    if (items_.empty()) return std::nullopt;
+    Entry e = std::move(items_.front());
+    items_.pop_front();
+    bytes_ -= e.bytes;
+    not_full_.notify_all();
+    return std::move(e.item);
+  }
+
+  // Wakes every waiter; Push fails from now on, Pop drains what is left.
+  void Close() {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    not_full_.notify_all();
+    not_empty_.notify_all();
+  }
+  bool closed() const {
+    std::lock_guard lock(mu_);
+    return closed_;
+  }
+  size_t bytes() const {
+    std::lock_guard lock(mu_);
+    return bytes_;
+  }
+  size_t size() const {
+    std::lock_guard lock(mu_);
+    return items_.size();
+  }
+  size_t max_bytes() const { return max_bytes_; }
+
+ private:
+  struct Entry {
+    T item;
+    size_t bytes;
+  };
+  const size_t max_bytes_;
+  mutable std::mutex mu_;
+  std::condition_variable not_full_, not_empty_;
+  std::deque<Entry> items_;
+  size_t bytes_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace sluice::pipeline

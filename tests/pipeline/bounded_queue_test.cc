@@ -1,0 +1,56 @@
+#include "pipeline/bounded_queue.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+namespace sluice::pipeline {
+namespace {
+
+TEST(BoundedQueueTest, BlocksProducerAtTheByteBound) {
+  BoundedQueue<int> q(100);
+  ASSERT_TRUE(q.Push(1, 60));
+  std::atomic<bool> pushed{false};
+  std::thread producer([&] {
+    (void)q.Push(2, 60);  // 120 > 100: waits for the consumer
+    pushed = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(pushed);
+  EXPECT_EQ(q.bytes(), 60u);
+  auto first = q.Pop(std::chrono::milliseconds(100));
+  ASSERT_TRUE(first);
+  EXPECT_EQ(*first, 1);
+  producer.join();
+  EXPECT_TRUE(pushed);
+  EXPECT_EQ(*q.Pop(std::chrono::milliseconds(100)), 2);
+  EXPECT_EQ(q.bytes(), 0u);
+}
+
+TEST(BoundedQueueTest, OversizedItemPassesWhenEmpty) {
+  BoundedQueue<int> q(10);
+  ASSERT_TRUE(q.Push(7, 1000));
+  EXPECT_EQ(*q.Pop(std::chrono::milliseconds(10)), 7);
+}
+
+TEST(BoundedQueueTest, CloseWakesEveryoneAndDrains) {
+  BoundedQueue<int> q(10);
+  ASSERT_TRUE(q.Push(1, 10));
+  std::thread producer([&] { EXPECT_FALSE(q.Push(2, 10)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  q.Close();
+  producer.join();
+  EXPECT_EQ(*q.Pop(std::chrono::milliseconds(10)), 1);
+  EXPECT_FALSE(q.Pop(std::chrono::milliseconds(10)));
+}
+
+TEST(BoundedQueueTest, PopTimesOut) {
+  BoundedQueue<int> q(10);
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(q.Pop(std::chrono::milliseconds(30)));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(25));
+}
+
+}  // namespace
+}  // namespace sluice::pipeline
