@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs every sluice benchmark (`make bench` builds, then runs this):
+#   1. tail_vs_mariadb_binlog.sh  end-to-end row rate vs mariadb-binlog (goal: >= 2x)
+#   2. decoder_bench              decoder micro-benchmarks (the Sakila fixture and
+#                                 the binlog written by step 1)
+#   3. memory_flat.sh             peak RSS over a > 1 GiB binlog with huge
+#                                 transactions (goal: < 64 MiB)
+# Each step's full output goes to $BENCH_OUT (default build/bench-results/DATE)
+# as well as to the terminal.
+#
+#   bash bench/run.sh            # full size: ~2 min of load, ~6 min in all
+#   QUICK=1 bash bench/run.sh    # small sizes, a smoke test of the scripts
+#
+# Exit status: 0 all goals met; 3 a goal missed (the figures are still
+# valid); 1 a benchmark failed to run.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+DECODER_BENCH=${DECODER_BENCH:-$ROOT/build/bench/decoder_bench}
+for bin in "$ROOT/build/sluice" "$DECODER_BENCH"; do
+  if [ ! -x "$bin" ]; then
+    echo "error: $bin not found: run 'make build' (or 'make bench', which builds first)" >&2
+    exit 1
+  fi
+done
+
+if [ "${QUICK:-0}" = 1 ]; then
+  export ROWS=${ROWS:-100000}
+  export BIG_TXN_MB=${BIG_TXN_MB:-40} UPDATE_TXN_MB=${UPDATE_TXN_MB:-20} TOTAL_MB=${TOTAL_MB:-100}
+  export MIN_BINLOG_MB=${MIN_BINLOG_MB:-90}
+fi
+
+BENCH_OUT=${BENCH_OUT:-$ROOT/build/bench-results/$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$BENCH_OUT"
+SAVED_BINLOG=$BENCH_OUT/tail-bench-binlog.000001
+trap 'rm -f "$SAVED_BINLOG"' EXIT
+
+declare -a SUMMARY=()
+worst=0
+step() {  # NAME CMD...: runs CMD, tees its output, records its status
+  local name=$1 status=0
+  shift
+  printf '\n######## %s\n' "$name"
+  "$@" 2>&1 | tee "$BENCH_OUT/$name.txt" || status=${PIPESTATUS[0]}
+  case $status in
+    0) SUMMARY+=("$name: ok") ;;
+    3) SUMMARY+=("$name: GOAL MISSED"); [ "$worst" = 1 ] || worst=3 ;;
+    *) SUMMARY+=("$name: FAILED (status $status)"); worst=1 ;;
+  esac
+}
+
+{
+  echo "date:    $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM"
+  echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at start"
+  echo "mariadb: $(/usr/sbin/mariadbd --version 2>/dev/null || mariadbd --version 2>/dev/null || echo unknown)"
+  echo "sluice:  $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown) ($(git -C "$ROOT" status --porcelain -- src 2>/dev/null | wc -l) files in src/ modified)"
+} | tee "$BENCH_OUT/environment.txt"
+
+step tail_vs_mariadb_binlog env SAVE_BINLOG="$SAVED_BINLOG" bash "$BENCH_DIR/tail_vs_mariadb_binlog.sh"
+
+decoder_args=(--benchmark_repetitions=5 --benchmark_display_aggregates_only=true)
+if [ -f "$SAVED_BINLOG" ]; then
+  step decoder_bench env SLUICE_BENCH_BINLOG="$SAVED_BINLOG" "$DECODER_BENCH" "${decoder_args[@]}"
+else
+  step decoder_bench "$DECODER_BENCH" "${decoder_args[@]}"
+fi
+rm -f "$SAVED_BINLOG"
+
+step memory_flat bash "$BENCH_DIR/memory_flat.sh"
+
+printf '\n######## summary (outputs in %s)\n' "$BENCH_OUT"
+printf '%s\n' "${SUMMARY[@]}" | tee "$BENCH_OUT/summary.txt"
+exit "$worst"
