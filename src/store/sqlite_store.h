@@ -1,0 +1,54 @@
+#pragma once
+// SqliteStore: the embedded metadata store (design §2): one SQLite file with
+// each pipeline's per-target checkpoints and operator overrides (a start
+// position set through the API, a pipeline stopped by hand). Writes are
+// durable (WAL, synchronous=FULL). For SQL targets the authoritative
+// checkpoint lives in the target itself, written in the same transaction as
+// the rows; the store mirrors it for status and for non-transactional sinks.
+// Thread-safe: one connection guarded by a mutex (writes are per batch, not per row).
+
+#include <sqlite3.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "core/status.h"
+
+namespace sluice::store {
+
+struct Checkpoint {
+  std::string applied;          // StreamPos text of the last applied change
+  std::string resume_position;  // "file:offset" transaction boundary to restart the source from
+  std::string gtid_state;
+  int64_t updated_ms = 0;
+};
+
+class SqliteStore {
+ public:
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+  ~SqliteStore();
+
+  Status SaveCheckpoint(const std::string& pipeline, const std::string& target, const Checkpoint& cp);
+  Result<std::optional<Checkpoint>> LoadCheckpoint(const std::string& pipeline, const std::string& target);
+  Status ClearCheckpoints(const std::string& pipeline);
+
+  // A key/value setting of a pipeline ("start", "stopped").
+  Status SetSetting(const std::string& pipeline, const std::string& key, const std::string& value);
+  Result<std::optional<std::string>> GetSetting(const std::string& pipeline, const std::string& key);
+  Status DeleteSetting(const std::string& pipeline, const std::string& key);
+
+  const std::string& path() const { return path_; }
+
+ private:
+  SqliteStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  Status Exec(const char* sql);
+  Status Error(std::string_view what);
+
+  sqlite3* db_;
+  std::string path_;
+  std::mutex mu_;
+};
+
+}  // namespace sluice::store
