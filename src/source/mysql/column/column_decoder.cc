@@ -174,6 +174,8 @@ constexpr std::array<FamilyDecoder, 256> MakeDispatch() {
   t[kTypeTinyBlob] = t[kTypeMediumBlob] = t[kTypeLongBlob] = t[kTypeBlob] = internal::DecodeBlob;
   t[kTypeString] = internal::DecodeFixedString;
   t[kTypeGeometry] = internal::DecodeGeometry;
+  t[internal::kTypeMariadbBlobCompressed] = internal::DecodeCompressedBlob;
+  t[internal::kTypeMariadbVarcharCompressed] = internal::DecodeCompressedVarString;
   return t;
 }
 
@@ -299,6 +301,10 @@ std::string DescribeColumnType(const ColumnMeta& col) {
     }
     case kTypeGeometry:
       return "GEOMETRY";
+    case internal::kTypeMariadbBlobCompressed:
+      return DescribeBlob(col) + " COMPRESSED";
+    case internal::kTypeMariadbVarcharCompressed:
+      return WithLength(binary ? "VARBINARY" : "VARCHAR", col.meta ? col.meta - 1u : 0u) + " COMPRESSED";
     default:
       return fmt::format("type {}", col.type);
   }

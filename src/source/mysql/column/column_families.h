@@ -10,10 +10,12 @@
 //   NULL, legacy DECIMAL        NULL, DECIMAL                       column_decoder.cc
 //   decimal                     NEWDECIMAL                          column_decoder.cc (+ decimal.cc)
 //   strings, enum/set, blobs    VARCHAR STRING ENUM SET *BLOB       text_decoder.cc
+//   MariaDB compressed columns  VARCHAR_COMPRESSED BLOB_COMPRESSED  text_decoder.cc
 //   geometry                    GEOMETRY                            text_decoder.cc
 //   temporals                   DATE TIME DATETIME TIMESTAMP (+2)   temporal.cc
 //   json                        JSON (MySQL binary JSON)            json_binary.cc
 
+#include <cstdint>
 #include <string_view>
 
 #include "core/arena.h"
@@ -23,6 +25,12 @@
 #include "core/value.h"
 
 namespace sluice::mysql::internal {
+
+// MariaDB-only type codes (10.3+ COMPRESSED columns), which column_types.h
+// does not list: TABLE_MAP metadata as BLOB (1 byte, prefix size) and as
+// VARCHAR (2 bytes, maximum length + 1 for the compression header).
+inline constexpr uint8_t kTypeMariadbBlobCompressed = 140;
+inline constexpr uint8_t kTypeMariadbVarcharCompressed = 141;
 
 using FamilyDecoder = Status (*)(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out);
 
@@ -39,6 +47,8 @@ Status DecodeFixedString(ByteReader& r, const ColumnMeta& col, Arena& arena, Val
 Status DecodeEnumOrSet(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out);
 Status DecodeBlob(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out);
 Status DecodeGeometry(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out);
+Status DecodeCompressedVarString(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out);
+Status DecodeCompressedBlob(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out);
 
 Status DecodeDate(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out);
 Status DecodeLegacyTime(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out);

@@ -3,6 +3,8 @@
 // utf8/ascii and binary values stay views into the event bytes; only latin1
 // with high bytes and iconv charsets write into the arena.
 
+#include <zlib.h>
+
 #include <cstring>
 
 #include "source/mysql/column/charset.h"
@@ -126,6 +128,60 @@ Status DecodeSetMask(ByteReader& r, const ColumnMeta& col, size_t pack_length, A
   return Status::Ok();
 }
 
+// The payload of a MariaDB COMPRESSED column (sql/field_comp.cc): empty for
+// '', else a header byte and the data:
+//   header >> 4 == 0   the data follows uncompressed
+//   header >> 4 == 8   zlib: bits 0-2 = n, the original length in n bytes
+//                      big-endian; bit 3 set = raw deflate (no zlib wrapper,
+//                      the default); then the deflate stream
+//   'abc' x 100 -> 8A 01 2C  4B 4C 4A 4E 1C 45 C4 21 00
+Status Decompress(ByteReader& r, const ColumnMeta& col, std::string_view payload, uint64_t max_length, Arena& arena,
+                  std::string_view& out) {
+  if (payload.empty()) {
+    out = {};
+    return Status::Ok();
+  }
+  ByteReader p(payload);
+  const uint8_t header = p.U8();
+  const unsigned method = header >> 4;
+  if (method == 0) {
+    out = p.Rest();
+    return Status::Ok();
+  }
+  constexpr unsigned kZlibMethod = 8;
+  if (method != kZlibMethod) {
+    return BadValue(r, col, fmt::format("unknown compression method {} (header {:#04x})", method, header));
+  }
+  const size_t length_bytes = header & 7;
+  const uint64_t original = p.UIntBE(length_bytes);
+  if (length_bytes == 0 || length_bytes > 4 || !p.ok()) {
+    return BadValue(r, col, fmt::format("bad compression header {:#04x}", header));
+  }
+  const std::string_view deflated = p.Rest();
+  // Deflate cannot do better than about 1032:1; a larger claim is corrupt and
+  // must not make us allocate it.
+  if (original > max_length || original > deflated.size() * 1032 + 64) {
+    return BadValue(r, col, fmt::format("compressed value claims {} bytes from {}", original, deflated.size()));
+  }
+  char* dst = arena.Allocate(static_cast<size_t>(original));
+  z_stream zs{};
+  if (inflateInit2(&zs, (header & 8) ? -MAX_WBITS : MAX_WBITS) != Z_OK) {
+    return Status::Error(StatusCode::kIoError, "zlib inflateInit2 failed");
+  }
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(deflated.data()));  // zlib does not write input
+  zs.avail_in = static_cast<uInt>(deflated.size());
+  zs.next_out = reinterpret_cast<Bytef*>(dst);
+  zs.avail_out = static_cast<uInt>(original);
+  const int rc = inflate(&zs, Z_FINISH);
+  const uint64_t produced = zs.total_out;
+  inflateEnd(&zs);
+  if (rc != Z_STREAM_END || produced != original) {
+    return BadValue(r, col, fmt::format("compressed value does not inflate to its {} bytes (zlib {})", original, rc));
+  }
+  out = std::string_view(dst, static_cast<size_t>(original));
+  return Status::Ok();
+}
+
 }  // namespace
 
 // VARCHAR, VAR_STRING (meta = maximum length in bytes): a length prefix of 1
@@ -220,6 +276,41 @@ Status DecodeGeometry(ByteReader& r, const ColumnMeta& col, Arena&, Value& out) 
     return BadValue(r, col, "shorter than its 4-byte SRID");
   }
   out = Value::Str(ValueKind::kGeometry, raw.substr(4));
+  return Status::Ok();
+}
+
+// VARCHAR_COMPRESSED (MariaDB 10.3+; meta = maximum length + 1): a VARCHAR
+// length prefix (1 byte if meta < 256, else 2), then a compressed payload
+// (see Decompress).
+Status DecodeCompressedVarString(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out) {
+  const size_t prefix = col.meta < 256 ? 1 : 2;
+  if (r.remaining() < prefix) {
+    return Truncated(r, col, prefix);
+  }
+  const size_t n = static_cast<size_t>(r.UInt(prefix));
+  if (col.meta != 0 && n > col.meta) {
+    return TooLong(r, col, n, col.meta);
+  }
+  if (r.remaining() < n) {
+    return Truncated(r, col, n);
+  }
+  std::string_view raw;
+  RETURN_IF_ERROR(Decompress(r, col, r.Bytes(n), col.meta ? col.meta : UINT16_MAX, arena, raw));
+  return TextValue(raw, col, arena, out);
+}
+
+// BLOB_COMPRESSED (MariaDB 10.3+; meta = length-prefix size): a BLOB length
+// prefix, then a compressed payload (see Decompress).
+Status DecodeCompressedBlob(ByteReader& r, const ColumnMeta& col, Arena& arena, Value& out) {
+  std::string_view payload;
+  RETURN_IF_ERROR(ReadPrefixed(r, col, col.meta, payload));
+  std::string_view raw;
+  const uint64_t max_length = (uint64_t{1} << (8 * col.meta)) - 1;
+  RETURN_IF_ERROR(Decompress(r, col, payload, max_length, arena, raw));
+  RETURN_IF_ERROR(TextValue(raw, col, arena, out));
+  if (col.is_json && out.kind == ValueKind::kText) {
+    out.kind = ValueKind::kJson;
+  }
   return Status::Ok();
 }
 
