@@ -218,8 +218,7 @@ void RegisterFor(const std::string& label, const std::string& path, std::vector<
   keep.push_back(std::move(image));
   benchmark::RegisterBenchmark(("BM_DecodeCountRows/" + label).c_str(), BM_DecodeCountRows, p)
       ->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark(("BM_DecodeJson/" + label).c_str(), BM_DecodeJson, p)
-      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark(("BM_DecodeJson/" + label).c_str(), BM_DecodeJson, p)->Unit(benchmark::kMillisecond);
 }
 
 }  // namespace

@@ -17,8 +17,10 @@ set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
+# SLUICE and DECODER_BENCH select other builds (e.g. of another revision).
+export SLUICE=${SLUICE:-$ROOT/build/sluice}
 DECODER_BENCH=${DECODER_BENCH:-$ROOT/build/bench/decoder_bench}
-for bin in "$ROOT/build/sluice" "$DECODER_BENCH"; do
+for bin in "$SLUICE" "$DECODER_BENCH"; do
   if [ ! -x "$bin" ]; then
     echo "error: $bin not found: run 'make build' (or 'make bench', which builds first)" >&2
     exit 1
@@ -55,7 +57,10 @@ step() {  # NAME CMD...: runs CMD, tees its output, records its status
   echo "machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM"
   echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at start"
   echo "mariadb: $(/usr/sbin/mariadbd --version 2>/dev/null || mariadbd --version 2>/dev/null || echo unknown)"
-  echo "sluice:  $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown) ($(git -C "$ROOT" status --porcelain -- src 2>/dev/null | wc -l) files in src/ modified)"
+  echo "sluice:  $SLUICE (built $(date -u -r "$SLUICE" +%Y-%m-%dT%H:%M:%SZ))"
+  if [ "$SLUICE" = "$ROOT/build/sluice" ]; then
+    echo "source:  $ROOT at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), $(git -C "$ROOT" status --porcelain -- src 2>/dev/null | wc -l) uncommitted file(s) in src/"
+  fi
 } | tee "$BENCH_OUT/environment.txt"
 
 step tail_vs_mariadb_binlog env SAVE_BINLOG="$SAVED_BINLOG" bash "$BENCH_DIR/tail_vs_mariadb_binlog.sh"
