@@ -1,0 +1,1041 @@
+#include "pipeline/config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <limits>
+#include <optional>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/position.h"
+
+namespace sluice::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr uint64_t kKiB = uint64_t{1} << 10;
+constexpr uint64_t kMiB = uint64_t{1} << 20;
+constexpr uint64_t kGiB = uint64_t{1} << 30;
+
+// ---------------------------------------------------------------------------
+// Text helpers
+
+// Optimal string alignment distance (Levenshtein plus adjacent
+// transpositions): "colums" -> "columns" is 1, "tagrets" -> "targets" is 1.
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// The closest candidate within edit distance 2 (the first one on a tie), or "".
+template <typename Range>
+std::string Closest(std::string_view word, const Range& candidates) {
+  std::string best;
+  size_t best_distance = 3;
+  for (const auto& c : candidates) {
+    std::string_view candidate(c);
+    size_t dist = EditDistance(word, candidate);
+    if (dist < best_distance) {
+      best_distance = dist;
+      best = std::string(candidate);
+    }
+  }
+  return best;
+}
+
+template <typename Range>
+std::string JoinNames(const Range& names) {
+  std::string out;
+  for (const auto& n : names) {
+    if (!out.empty()) out += ", ";
+    out += std::string_view(n);
+  }
+  return out;
+}
+
+// User text fit for a message. Anything with an '@' may be a URL with
+// credentials (say, a URL written as a map key by mistake): it is shown
+// redacted, or not at all.
+std::string Printable(std::string_view text) {
+  std::string s;
+  if (text.find('@') != std::string_view::npos) {
+    auto url = Url::Parse(text);
+    if (!url.ok()) return "<hidden: may contain a password>";
+    s = url->ToRedactedString();
+  } else {
+    s = std::string(text);
+  }
+  constexpr size_t kMaxShown = 120;
+  if (s.size() > kMaxShown) s = s.substr(0, kMaxShown) + "...";
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      out += fmt::format("\\x{:02x}", u);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string Quoted(std::string_view text) { return "\"" + Printable(text) + "\""; }
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+bool IsYamlBoolean(std::string_view s) {
+  for (std::string_view b : {"true", "false", "yes", "no", "on", "off"}) {
+    if (EqualsIgnoreCase(s, b)) return true;
+  }
+  return false;
+}
+
+// Digits only: no sign, no spaces, no base prefixes.
+std::optional<uint64_t> ParseDigits(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+bool IsValidName(std::string_view s) {
+  if (s.empty()) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+  });
+}
+
+bool IsValidEnvName(std::string_view s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s.front()))) return false;
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+// Why a "to:" template cannot name a table, or nullopt when it can.
+std::optional<std::string> CheckTableTemplate(std::string_view tmpl) {
+  for (size_t i = 0; i < tmpl.size(); ++i) {
+    if (tmpl[i] != '$' || i + 1 >= tmpl.size() || tmpl[i + 1] != '{') continue;
+    size_t close = tmpl.find('}', i + 2);
+    if (close == std::string_view::npos) {
+      return fmt::format("unterminated \"${{\" in {} (use ${{db}} and ${{table}})", Quoted(tmpl));
+    }
+    std::string_view var = tmpl.substr(i + 2, close - i - 2);
+    if (var != "db" && var != "table") {
+      return fmt::format("unknown variable ${{{}}} in {} (use ${{db}} and ${{table}})", Printable(var), Quoted(tmpl));
+    }
+    i = close;
+  }
+  // Variables always expand to non-empty names without dots, so one sample
+  // expansion tells the shape of every result.
+  std::string sample = ExpandTableTemplate(tmpl, "d", "t");
+  size_t dot = sample.find('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == sample.size() ||
+      sample.find('.', dot + 1) != std::string::npos) {
+    return fmt::format(
+        "{} does not name a table: expected \"DB.TABLE\" with both parts non-empty, e.g. "
+        "\"search_db.${{table}}\"",
+        Quoted(tmpl));
+  }
+  return std::nullopt;
+}
+
+// "host:port" or "[v6]:port".
+bool IsHostPort(std::string_view s) {
+  std::string_view host, port;
+  if (!s.empty() && s.front() == '[') {
+    size_t close = s.find(']');
+    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':') return false;
+    host = s.substr(1, close - 1);
+    port = s.substr(close + 2);
+  } else {
+    size_t colon = s.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    host = s.substr(0, colon);
+    port = s.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) return false;  // a bare IPv6 address needs brackets
+  }
+  if (host.empty() || host.find_first_of(" \t/@") != std::string_view::npos) return false;
+  auto p = ParseDigits(port);
+  return p && *p >= 1 && *p <= 65535;
+}
+
+// ---------------------------------------------------------------------------
+// YAML access
+
+const char* Describe(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Null:
+      return "nothing";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return "nothing";
+}
+
+// One key: value pair of a map, with where each is.
+struct Entry {
+  std::string key;
+  YAML::Node key_node;
+  YAML::Node value;
+  Mark key_mark;
+  Mark value_mark;  // the key's mark when the value is null: yaml-cpp puts a null's mark on the next token
+};
+
+struct MapView {
+  std::vector<Entry> entries;
+  Mark mark;
+  const Entry* Find(std::string_view key) const {
+    for (const auto& e : entries) {
+      if (e.key == key) return &e;
+    }
+    return nullptr;
+  }
+};
+
+using KeyList = std::initializer_list<std::string_view>;
+
+std::string Child(std::string_view path, std::string_view key) {
+  std::string k = Printable(key);
+  return path.empty() ? k : fmt::format("{}.{}", path, k);
+}
+std::string Index(std::string_view path, size_t i) { return fmt::format("{}[{}]", path, i); }
+
+class Loader {
+ public:
+  explicit Loader(std::string file) : file_(std::move(file)) {}
+
+  Result<Config> Load(std::string_view text);
+
+ private:
+  Mark MarkOf(const YAML::Node& n) const {
+    YAML::Mark m = n.Mark();
+    if (m.is_null()) return Mark{file_, 0, 0};
+    return Mark{file_, m.line + 1, m.column + 1};
+  }
+
+  Status Fail(const Mark& mark, std::string_view path, std::string_view message) const {
+    return Status::Invalid("{}", FormatConfigError(mark, path, message));
+  }
+
+  // `n` as a map whose keys are all in `known` (when non-empty), with no
+  // duplicate keys. `where` locates `n` when it is null.
+  Result<MapView> AsMap(const YAML::Node& n, const Mark& where, const std::string& path, KeyList known,
+                        std::string_view expected = "a map") const;
+  Result<MapView> AsMap(const Entry& e, const std::string& path, KeyList known,
+                        std::string_view expected = "a map") const {
+    return AsMap(e.value, e.value_mark, path, known, expected);
+  }
+  Status RequireKeys(const MapView& m, const std::string& path, KeyList required) const;
+
+  Result<std::string> String(const Entry& e, const std::string& path) const;
+  Result<uint64_t> Unsigned(const Entry& e, const std::string& path, uint64_t min, uint64_t max) const;
+  Result<uint64_t> Size(const Entry& e, const std::string& path, uint64_t min) const;
+  // A list of non-empty strings; a single string when `allow_single`.
+  Result<std::vector<std::pair<std::string, Mark>>> StringList(const Entry& e, const std::string& path,
+                                                               bool allow_single) const;
+  Result<DdlMode> Ddl(const Entry& e, const std::string& path) const;
+  Result<Url> Endpoint(const MapView& m, const std::string& path, bool is_source, std::string* password_env) const;
+  std::string ResolvePath(std::string_view p) const;
+
+  Status LoadStore(const MapView& root, Config& config) const;
+  Status LoadHttp(const MapView& root, Config& config) const;
+  Status LoadSources(const MapView& root, Config& config) const;
+  Status LoadTargets(const MapView& root, Config& config) const;
+  Status LoadPipelines(const MapView& root, Config& config) const;
+  Result<PipelineConfig> LoadPipeline(const YAML::Node& n, const std::string& path, const Config& config) const;
+  Result<TableRule> LoadRule(const YAML::Node& n, const std::string& path) const;
+
+  std::string file_;
+};
+
+Result<MapView> Loader::AsMap(const YAML::Node& n, const Mark& where, const std::string& path, KeyList known,
+                              std::string_view expected) const {
+  if (!n.IsMap()) {
+    return Fail(n.IsNull() ? where : MarkOf(n), path, fmt::format("expected {}, got {}", expected, Describe(n)));
+  }
+  MapView view;
+  view.mark = MarkOf(n);
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    Entry e;
+    e.key_node = it->first;
+    e.value = it->second;
+    e.key_mark = MarkOf(e.key_node);
+    if (!e.key_node.IsScalar()) {
+      return Fail(e.key_mark, path, fmt::format("keys must be plain names, got {}", Describe(e.key_node)));
+    }
+    e.key = e.key_node.Scalar();
+    e.value_mark = e.value.IsNull() ? e.key_mark : MarkOf(e.value);
+    std::string key_path = Child(path, e.key);
+    if (known.size() != 0 && std::find(known.begin(), known.end(), e.key) == known.end()) {
+      std::string suggestion = Closest(e.key, known);
+      return Fail(e.key_mark, key_path,
+                  suggestion.empty() ? fmt::format("unknown key (expected one of: {})", JoinNames(known))
+                                     : fmt::format("unknown key (did you mean \"{}\"?)", suggestion));
+    }
+    if (const Entry* first = view.Find(e.key)) {
+      return Fail(e.key_mark, key_path, fmt::format("duplicate key (first at {})", FormatMark(first->key_mark)));
+    }
+    view.entries.push_back(std::move(e));
+  }
+  return view;
+}
+
+Status Loader::RequireKeys(const MapView& m, const std::string& path, KeyList required) const {
+  for (std::string_view key : required) {
+    if (!m.Find(key)) return Fail(m.mark, Child(path, key), "required key is missing");
+  }
+  return Status::Ok();
+}
+
+Result<std::string> Loader::String(const Entry& e, const std::string& path) const {
+  if (e.value.IsNull()) return Fail(e.value_mark, path, "empty value");
+  if (!e.value.IsScalar()) return Fail(e.value_mark, path, fmt::format("expected a string, got {}", Describe(e.value)));
+  std::string s = e.value.Scalar();
+  if (Trim(s).empty()) return Fail(e.value_mark, path, "empty value");
+  return s;
+}
+
+Result<uint64_t> Loader::Unsigned(const Entry& e, const std::string& path, uint64_t min, uint64_t max) const {
+  std::string expected = fmt::format("expected an integer from {} to {}", min, max);
+  if (e.value.IsNull()) return Fail(e.value_mark, path, expected + ", got nothing");
+  if (!e.value.IsScalar()) return Fail(e.value_mark, path, fmt::format("{}, got {}", expected, Describe(e.value)));
+  std::string_view s = Trim(e.value.Scalar());
+  if (IsYamlBoolean(s)) return Fail(e.value_mark, path, fmt::format("{}, got a boolean ({})", expected, s));
+  if (!s.empty() && s.front() == '-' && ParseDigits(s.substr(1))) {
+    return Fail(e.value_mark, path, fmt::format("{}, got a negative number ({})", expected, s));
+  }
+  auto v = ParseDigits(s);
+  if (!v) {
+    // Digits too many for 64 bits are out of range, not malformed.
+    bool all_digits = !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    return Fail(e.value_mark, path, fmt::format("{}, got {}", expected, all_digits ? std::string(s) : Quoted(s)));
+  }
+  if (*v < min || *v > max) return Fail(e.value_mark, path, fmt::format("{}, got {}", expected, *v));
+  return *v;
+}
+
+Result<uint64_t> Loader::Size(const Entry& e, const std::string& path, uint64_t min) const {
+  constexpr std::string_view kExpected = "expected a size such as 64MiB (units: B, KiB, MiB, GiB, KB, MB, GB)";
+  if (e.value.IsNull()) return Fail(e.value_mark, path, fmt::format("{}, got nothing", kExpected));
+  if (!e.value.IsScalar()) return Fail(e.value_mark, path, fmt::format("{}, got {}", kExpected, Describe(e.value)));
+  std::string_view s = Trim(e.value.Scalar());
+  size_t digits = 0;
+  while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+  auto number = ParseDigits(s.substr(0, digits));
+  std::string unit = Lower(Trim(s.substr(digits)));
+  static constexpr std::pair<std::string_view, uint64_t> kUnits[] = {
+      {"", 1},
+      {"b", 1},
+      {"kib", kKiB},
+      {"mib", kMiB},
+      {"gib", kGiB},
+      {"kb", uint64_t{1000}},
+      {"mb", uint64_t{1000} * 1000},
+      {"gb", uint64_t{1000} * 1000 * 1000},
+  };
+  uint64_t multiplier = 0;
+  for (const auto& [name, factor] : kUnits) {
+    if (unit == name) multiplier = factor;
+  }
+  if (!number || multiplier == 0) return Fail(e.value_mark, path, fmt::format("{}, got {}", kExpected, Quoted(s)));
+  if (*number > std::numeric_limits<uint64_t>::max() / multiplier) {
+    return Fail(e.value_mark, path, fmt::format("size {} is too large", Quoted(s)));
+  }
+  uint64_t bytes = *number * multiplier;
+  if (bytes < min) {
+    return Fail(e.value_mark, path, fmt::format("must be at least {}MiB, got {}", min / kMiB, Quoted(s)));
+  }
+  return bytes;
+}
+
+Result<std::vector<std::pair<std::string, Mark>>> Loader::StringList(const Entry& e, const std::string& path,
+                                                                     bool allow_single) const {
+  std::string expected = allow_single ? "a name or a list of names" : "a list of names";
+  std::vector<std::pair<std::string, Mark>> out;
+  if (allow_single && e.value.IsScalar()) {
+    ASSIGN_OR_RETURN(std::string s, String(e, path));
+    out.emplace_back(std::move(s), e.value_mark);
+    return out;
+  }
+  if (!e.value.IsSequence()) {
+    return Fail(e.value_mark, path, fmt::format("expected {}, got {}", expected, Describe(e.value)));
+  }
+  if (e.value.size() == 0) return Fail(e.value_mark, path, "empty list");
+  size_t i = 0;
+  for (auto it = e.value.begin(); it != e.value.end(); ++it, ++i) {
+    Entry item{"", YAML::Node(), *it, {}, {}};
+    item.value_mark = item.value.IsNull() ? e.value_mark : MarkOf(item.value);
+    std::string item_path = Index(path, i);
+    if (!item.value.IsScalar() && !item.value.IsNull()) {
+      return Fail(item.value_mark, item_path, fmt::format("expected a name, got {}", Describe(item.value)));
+    }
+    ASSIGN_OR_RETURN(std::string s, String(item, item_path));
+    out.emplace_back(std::move(s), item.value_mark);
+  }
+  return out;
+}
+
+Result<DdlMode> Loader::Ddl(const Entry& e, const std::string& path) const {
+  static constexpr std::string_view kModes[] = {"apply", "ignore", "stop"};
+  ASSIGN_OR_RETURN(std::string s, String(e, path));
+  if (s == "apply") return DdlMode::kApply;
+  if (s == "ignore") return DdlMode::kIgnore;
+  if (s == "stop") return DdlMode::kStop;
+  std::string suggestion = Closest(s, kModes);
+  return Fail(e.value_mark, path,
+              fmt::format("expected one of apply, ignore, stop, got {}{}", Quoted(s),
+                          suggestion.empty() ? "" : fmt::format(" (did you mean \"{}\"?)", suggestion)));
+}
+
+// The url and password_env of a source or target: parsed, checked against
+// what the role supports, the password applied.
+Result<Url> Loader::Endpoint(const MapView& m, const std::string& path, bool is_source,
+                             std::string* password_env) const {
+  const Entry& url_entry = *m.Find("url");
+  std::string url_path = Child(path, "url");
+  if (!url_entry.value.IsScalar() || Trim(url_entry.value.Scalar()).empty()) {
+    // Never echo the value: it may hold a password.
+    return Fail(url_entry.value_mark, url_path,
+                url_entry.value.IsNull() || url_entry.value.IsScalar()
+                    ? std::string("empty value")
+                    : fmt::format("expected a URL string, got {}", Describe(url_entry.value)));
+  }
+  auto parsed = Url::Parse(Trim(url_entry.value.Scalar()));
+  if (!parsed.ok()) return Fail(url_entry.value_mark, url_path, parsed.status().message());
+  Url url = std::move(parsed).value();
+  const std::string role = is_source ? "source" : "target";
+  if (url.scheme != "mysql" && url.scheme != "mariadb") {
+    // In the contract (design §3) but not built yet.
+    static constexpr std::string_view kPlannedSources[] = {"postgres", "postgresql", "file"};
+    static constexpr std::string_view kPlannedTargets[] = {"postgres", "postgresql", "kafka", "redis", "file"};
+    bool planned = is_source ? std::ranges::find(kPlannedSources, url.scheme) != std::end(kPlannedSources)
+                             : std::ranges::find(kPlannedTargets, url.scheme) != std::end(kPlannedTargets);
+    return Fail(url_entry.value_mark, url_path,
+                planned ? fmt::format("{} type {} is not supported yet (supported: mysql://, mariadb://)", role,
+                                      Quoted(url.scheme))
+                        : fmt::format("unknown {} type {} in {} (supported: mysql://, mariadb://)", role,
+                                      Quoted(url.scheme), url.ToRedactedString()));
+  }
+  if (const Entry* env = m.Find("password_env")) {
+    std::string env_path = Child(path, "password_env");
+    ASSIGN_OR_RETURN(std::string name, String(*env, env_path));
+    if (!IsValidEnvName(name)) {
+      return Fail(env->value_mark, env_path,
+                  fmt::format("{} is not an environment variable name (letters, digits and \"_\")", Quoted(name)));
+    }
+    if (url.has_password) {
+      return Fail(env->value_mark, env_path,
+                  fmt::format("{} already has a password; give it in url or in password_env, not both",
+                              url.ToRedactedString()));
+    }
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) {
+      return Fail(env->value_mark, env_path,
+                  fmt::format("environment variable {} is not set (it should hold the password for {})", name,
+                              url.ToRedactedString()));
+    }
+    url.password = value;
+    url.has_password = true;
+    *password_env = std::move(name);
+  }
+  return url;
+}
+
+// Relative paths are relative to the config file's directory, so that a
+// config works the same from any working directory.
+std::string Loader::ResolvePath(std::string_view p) const {
+  fs::path path{std::string(p)};
+  if (path.is_relative()) path = fs::path(file_).parent_path() / path;
+  std::error_code ec;
+  fs::path abs = fs::absolute(path, ec);
+  return (ec ? path : abs).lexically_normal().string();
+}
+
+Status Loader::LoadStore(const MapView& root, Config& config) const {
+  const Entry* e = root.Find("store");
+  if (e == nullptr) {
+    config.store = ResolvePath("sluice.db");
+    return Status::Ok();
+  }
+  ASSIGN_OR_RETURN(std::string store, String(*e, "store"));
+  store = std::string(Trim(store));
+  if (store.find("://") == std::string::npos) {
+    if (store.back() == '/') {
+      return Fail(e->value_mark, "store", fmt::format("{} is a directory; name the SQLite file", Quoted(store)));
+    }
+    config.store = ResolvePath(store);
+    return Status::Ok();
+  }
+  auto url = Url::Parse(store);
+  if (!url.ok()) return Fail(e->value_mark, "store", url.status().message());
+  if (url->scheme == "file") {
+    config.store = ResolvePath(url->path);
+  } else if (url->scheme == "zk") {
+    config.store = store;  // cluster mode: the coordination service is the store
+  } else {
+    return Fail(e->value_mark, "store",
+                fmt::format("store type {} is not supported (a SQLite file path, or zk://HOST:PORT[,...]/ROOT)",
+                            Quoted(url->scheme)));
+  }
+  return Status::Ok();
+}
+
+Status Loader::LoadHttp(const MapView& root, Config& config) const {
+  const Entry* e = root.Find("http");
+  if (e == nullptr) return Status::Ok();
+  if (e->value.IsNull()) return Fail(e->value_mark, "http", "empty value; remove the key to turn the HTTP API off");
+  if (!e->value.IsScalar()) {
+    return Fail(e->value_mark, "http", fmt::format("expected \"HOST:PORT\", got {}", Describe(e->value)));
+  }
+  std::string http(Trim(e->value.Scalar()));
+  if (!IsHostPort(http)) {
+    return Fail(
+        e->value_mark, "http",
+        fmt::format("expected \"HOST:PORT\" with a port from 1 to 65535 (e.g. 127.0.0.1:8700), got {}", Quoted(http)));
+  }
+  config.http = std::move(http);
+  return Status::Ok();
+}
+
+Status Loader::LoadSources(const MapView& root, Config& config) const {
+  const Entry& e = *root.Find("sources");
+  ASSIGN_OR_RETURN(MapView sources, AsMap(e, "sources", {}, "a map of NAME: {url: ...}"));
+  if (sources.entries.empty()) return Fail(e.value_mark, "sources", "no sources defined");
+  for (const Entry& s : sources.entries) {
+    std::string path = Child("sources", s.key);
+    if (!IsValidName(s.key)) {
+      return Fail(s.key_mark, path,
+                  fmt::format("invalid source name {}: use letters, digits, \"_\", \".\" and \"-\"", Quoted(s.key)));
+    }
+    ASSIGN_OR_RETURN(MapView m, AsMap(s, path, {"url", "server_id", "password_env", "heartbeat_ms"}));
+    RETURN_IF_ERROR(RequireKeys(m, path, {"url"}));
+    SourceConfig source;
+    source.name = s.key;
+    source.mark = s.key_mark;
+    ASSIGN_OR_RETURN(source.endpoint, Endpoint(m, path, /*is_source=*/true, &source.password_env));
+    source.url = std::string(Trim(m.Find("url")->value.Scalar()));  // a non-empty scalar: Endpoint checked
+    if (const Entry* id = m.Find("server_id")) {
+      std::string id_path = Child(path, "server_id");
+      ASSIGN_OR_RETURN(uint64_t v, Unsigned(*id, id_path, 1, std::numeric_limits<uint32_t>::max()));
+      source.server_id = static_cast<uint32_t>(v);
+      for (const SourceConfig& other : config.sources) {
+        if (other.server_id == source.server_id) {
+          return Fail(id->value_mark, id_path,
+                      fmt::format("server_id {} is already used by source \"{}\"; each source needs its own replica id",
+                                  v, other.name));
+        }
+      }
+    }
+    if (const Entry* hb = m.Find("heartbeat_ms")) {
+      ASSIGN_OR_RETURN(uint64_t v, Unsigned(*hb, Child(path, "heartbeat_ms"), 1, 3'600'000));
+      source.heartbeat_ms = static_cast<uint32_t>(v);
+    }
+    config.sources.push_back(std::move(source));
+  }
+  return Status::Ok();
+}
+
+Status Loader::LoadTargets(const MapView& root, Config& config) const {
+  const Entry& e = *root.Find("targets");
+  ASSIGN_OR_RETURN(MapView targets, AsMap(e, "targets", {}, "a map of NAME: {url: ...}"));
+  if (targets.entries.empty()) return Fail(e.value_mark, "targets", "no targets defined");
+  for (const Entry& t : targets.entries) {
+    std::string path = Child("targets", t.key);
+    if (!IsValidName(t.key)) {
+      return Fail(t.key_mark, path,
+                  fmt::format("invalid target name {}: use letters, digits, \"_\", \".\" and \"-\"", Quoted(t.key)));
+    }
+    ASSIGN_OR_RETURN(MapView m, AsMap(t, path, {"url", "password_env"}));
+    RETURN_IF_ERROR(RequireKeys(m, path, {"url"}));
+    TargetConfig target;
+    target.name = t.key;
+    target.mark = t.key_mark;
+    ASSIGN_OR_RETURN(target.endpoint, Endpoint(m, path, /*is_source=*/false, &target.password_env));
+    target.url = std::string(Trim(m.Find("url")->value.Scalar()));  // a non-empty scalar: Endpoint checked
+    config.targets.push_back(std::move(target));
+  }
+  return Status::Ok();
+}
+
+Status Loader::LoadPipelines(const MapView& root, Config& config) const {
+  const Entry& e = *root.Find("pipelines");
+  if (!e.value.IsSequence()) {
+    return Fail(e.value_mark, "pipelines",
+                fmt::format("expected a list of pipelines (- name: ...), got {}", Describe(e.value)));
+  }
+  if (e.value.size() == 0) return Fail(e.value_mark, "pipelines", "no pipelines defined");
+  size_t i = 0;
+  for (auto it = e.value.begin(); it != e.value.end(); ++it, ++i) {
+    ASSIGN_OR_RETURN(PipelineConfig p, LoadPipeline(*it, Index("pipelines", i), config));
+    config.pipelines.push_back(std::move(p));
+  }
+  return Status::Ok();
+}
+
+Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::string& path, const Config& config) const {
+  ASSIGN_OR_RETURN(MapView m, AsMap(n, MarkOf(n), path,
+                                    {"name", "source", "targets", "start", "tables", "batch", "parallel", "ddl",
+                                     "on_error", "skip_log", "queue_bytes"}));
+  RETURN_IF_ERROR(RequireKeys(m, path, {"name", "source", "targets", "tables"}));
+  PipelineConfig p;
+  p.mark = m.mark;
+  p.key_path = path;
+
+  const Entry& name = *m.Find("name");
+  std::string name_path = Child(path, "name");
+  ASSIGN_OR_RETURN(p.name, String(name, name_path));
+  if (!IsValidName(p.name)) {
+    return Fail(name.value_mark, name_path,
+                fmt::format("invalid pipeline name {}: use letters, digits, \"_\", \".\" and \"-\"", Quoted(p.name)));
+  }
+  for (const PipelineConfig& other : config.pipelines) {
+    if (other.name == p.name) {
+      return Fail(name.value_mark, name_path,
+                  fmt::format("duplicate pipeline name \"{}\" (first at {})", p.name, FormatMark(other.mark)));
+    }
+  }
+
+  const Entry& source = *m.Find("source");
+  std::string source_path = Child(path, "source");
+  ASSIGN_OR_RETURN(p.source, String(source, source_path));
+  if (config.FindSource(p.source) == nullptr) {
+    std::vector<std::string> names;
+    for (const auto& s : config.sources) names.push_back(s.name);
+    std::string suggestion = Closest(p.source, names);
+    return Fail(source.value_mark, source_path,
+                fmt::format("unknown source {} ({})", Quoted(p.source),
+                            suggestion.empty() ? "defined: " + JoinNames(names)
+                                               : fmt::format("did you mean \"{}\"?", suggestion)));
+  }
+
+  const Entry& targets = *m.Find("targets");
+  std::string targets_path = Child(path, "targets");
+  ASSIGN_OR_RETURN(auto target_names, StringList(targets, targets_path, /*allow_single=*/true));
+  std::vector<std::string> defined;
+  for (const auto& t : config.targets) defined.push_back(t.name);
+  for (size_t i = 0; i < target_names.size(); ++i) {
+    const auto& [t, mark] = target_names[i];
+    std::string item_path = targets.value.IsSequence() ? Index(targets_path, i) : targets_path;
+    if (config.FindTarget(t) == nullptr) {
+      std::string suggestion = Closest(t, defined);
+      return Fail(mark, item_path,
+                  fmt::format("unknown target {} ({})", Quoted(t),
+                              suggestion.empty() ? "defined: " + JoinNames(defined)
+                                                 : fmt::format("did you mean \"{}\"?", suggestion)));
+    }
+    if (std::find(p.targets.begin(), p.targets.end(), t) != p.targets.end()) {
+      return Fail(mark, item_path, fmt::format("target \"{}\" is listed twice", t));
+    }
+    p.targets.push_back(t);
+  }
+
+  if (const Entry* start = m.Find("start")) {
+    std::string start_path = Child(path, "start");
+    ASSIGN_OR_RETURN(std::string s, String(*start, start_path));
+    s = std::string(Trim(s));
+    auto parsed = StartPosition::Parse(s);
+    if (!parsed.ok()) return Fail(start->value_mark, start_path, parsed.status().message());
+    p.start = std::move(s);
+  }
+
+  const Entry& tables = *m.Find("tables");
+  std::string tables_path = Child(path, "tables");
+  if (!tables.value.IsSequence()) {
+    return Fail(tables.value_mark, tables_path,
+                fmt::format("expected a list of table rules (- match: \"db.table\"), got {}", Describe(tables.value)));
+  }
+  if (tables.value.size() == 0) return Fail(tables.value_mark, tables_path, "no table rules");
+  size_t i = 0;
+  for (auto it = tables.value.begin(); it != tables.value.end(); ++it, ++i) {
+    ASSIGN_OR_RETURN(TableRule rule, LoadRule(*it, Index(tables_path, i)));
+    p.tables.push_back(std::move(rule));
+  }
+
+  if (const Entry* batch = m.Find("batch")) {
+    std::string batch_path = Child(path, "batch");
+    ASSIGN_OR_RETURN(MapView b, AsMap(*batch, batch_path, {"size", "timeout_ms"}));
+    if (const Entry* size = b.Find("size")) {
+      ASSIGN_OR_RETURN(p.batch_size, Unsigned(*size, Child(batch_path, "size"), 1, 100'000));
+    }
+    if (const Entry* timeout = b.Find("timeout_ms")) {
+      ASSIGN_OR_RETURN(uint64_t v, Unsigned(*timeout, Child(batch_path, "timeout_ms"), 1, 60'000));
+      p.batch_timeout_ms = static_cast<uint32_t>(v);
+    }
+  }
+  if (const Entry* parallel = m.Find("parallel")) {
+    ASSIGN_OR_RETURN(uint64_t v, Unsigned(*parallel, Child(path, "parallel"), 1, 64));
+    p.parallel = static_cast<uint32_t>(v);
+  }
+  if (const Entry* ddl = m.Find("ddl")) {
+    ASSIGN_OR_RETURN(p.ddl, Ddl(*ddl, Child(path, "ddl")));
+  }
+  if (const Entry* on_error = m.Find("on_error")) {
+    std::string on_error_path = Child(path, "on_error");
+    ASSIGN_OR_RETURN(std::string s, String(*on_error, on_error_path));
+    if (s == "stop") {
+      p.on_error = OnError::kStop;
+    } else if (s == "skip") {
+      p.on_error = OnError::kSkip;
+    } else {
+      static constexpr std::string_view kModes[] = {"stop", "skip"};
+      std::string suggestion = Closest(s, kModes);
+      return Fail(on_error->value_mark, on_error_path,
+                  fmt::format("expected one of stop, skip, got {}{}", Quoted(s),
+                              suggestion.empty() ? "" : fmt::format(" (did you mean \"{}\"?)", suggestion)));
+    }
+  }
+  if (const Entry* skip_log = m.Find("skip_log")) {
+    std::string skip_path = Child(path, "skip_log");
+    ASSIGN_OR_RETURN(std::string s, String(*skip_log, skip_path));
+    s = std::string(Trim(s));
+    if (s.back() == '/') {
+      return Fail(skip_log->value_mark, skip_path, fmt::format("{} is a directory; name the file", Quoted(s)));
+    }
+    p.skip_log = ResolvePath(s);
+  } else {
+    // Beside the store; beside the config when the store is not a file.
+    bool store_is_file = config.store.find("://") == std::string::npos;
+    fs::path dir = fs::path(store_is_file ? config.store : ResolvePath("sluice.db")).parent_path();
+    p.skip_log = (dir / (p.name + ".skipped.jsonl")).string();
+  }
+  if (const Entry* queue = m.Find("queue_bytes")) {
+    ASSIGN_OR_RETURN(p.queue_bytes, Size(*queue, Child(path, "queue_bytes"), kMiB));
+  }
+  return p;
+}
+
+Result<TableRule> Loader::LoadRule(const YAML::Node& n, const std::string& path) const {
+  TableRule rule;
+  rule.key_path = path;
+  rule.mark = MarkOf(n);
+  MapView m;
+  if (n.IsScalar()) {
+    // Shorthand: "- shop.orders" is "- match: shop.orders".
+    m.mark = rule.mark;
+    m.entries.push_back(Entry{"match", YAML::Node(), n, rule.mark, rule.mark});
+  } else {
+    ASSIGN_OR_RETURN(m, AsMap(n, rule.mark, path, {"match", "to", "columns", "rename_columns", "where", "ddl"},
+                              "a table rule (match: \"db.table\" ...)"));
+    RETURN_IF_ERROR(RequireKeys(m, path, {"match"}));
+  }
+
+  const Entry& match = *m.Find("match");
+  std::string match_path = n.IsScalar() ? path : Child(path, "match");
+  rule.match_mark = match.value_mark;
+  ASSIGN_OR_RETURN(std::string pattern, String(match, match_path));
+  pattern = std::string(Trim(pattern));
+  if (pattern.size() >= 2 && pattern.front() == '/' && pattern.back() == '/') {
+    rule.is_regex = true;
+    rule.match = pattern.substr(1, pattern.size() - 2);
+    if (rule.match.empty()) return Fail(match.value_mark, match_path, "empty regex \"//\"");
+    try {
+      rule.regex = std::make_shared<const std::regex>(rule.match, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      return Fail(match.value_mark, match_path, fmt::format("invalid regex {}: {}", Quoted(pattern), e.what()));
+    }
+  } else {
+    if (pattern.find_first_of(".*?") == std::string::npos) {
+      return Fail(match.value_mark, match_path,
+                  fmt::format("pattern {} can never match: patterns match \"DB.TABLE\" (e.g. \"shop.{}\" or "
+                              "\"*.{}\"; \"/regex/\" for a regex)",
+                              Quoted(pattern), Printable(pattern), Printable(pattern)));
+    }
+    rule.match = std::move(pattern);
+  }
+
+  if (const Entry* to = m.Find("to")) {
+    std::string to_path = Child(path, "to");
+    rule.to_mark = to->value_mark;
+    ASSIGN_OR_RETURN(std::string tmpl, String(*to, to_path));
+    tmpl = std::string(Trim(tmpl));
+    if (auto problem = CheckTableTemplate(tmpl)) return Fail(to->value_mark, to_path, *problem);
+    rule.to = std::move(tmpl);
+  }
+
+  if (const Entry* columns = m.Find("columns")) {
+    std::string columns_path = Child(path, "columns");
+    rule.columns_mark = columns->value_mark;
+    if (columns->value.IsSequence() && columns->value.size() == 0) {
+      return Fail(columns->value_mark, columns_path, "empty list; remove the key to keep all columns");
+    }
+    ASSIGN_OR_RETURN(auto names, StringList(*columns, columns_path, /*allow_single=*/false));
+    for (size_t i = 0; i < names.size(); ++i) {
+      std::string name(Trim(names[i].first));
+      // Column names are case-insensitive in MySQL and MariaDB.
+      for (const auto& earlier : rule.columns) {
+        if (EqualsIgnoreCase(earlier, name)) {
+          return Fail(names[i].second, Index(columns_path, i), fmt::format("duplicate column {}", Quoted(name)));
+        }
+      }
+      rule.columns.push_back(std::move(name));
+    }
+  }
+
+  if (const Entry* renames = m.Find("rename_columns")) {
+    std::string renames_path = Child(path, "rename_columns");
+    ASSIGN_OR_RETURN(MapView r, AsMap(*renames, renames_path, {}, "a map of SOURCE_COLUMN: TARGET_COLUMN"));
+    if (r.entries.empty()) return Fail(renames->value_mark, renames_path, "empty map");
+    for (const Entry& e : r.entries) {
+      std::string entry_path = Child(renames_path, e.key);
+      std::string from(Trim(e.key));
+      if (from.empty()) return Fail(e.key_mark, entry_path, "empty column name");
+      if (!rule.columns.empty() && std::none_of(rule.columns.begin(), rule.columns.end(),
+                                                [&](const std::string& c) { return EqualsIgnoreCase(c, from); })) {
+        return Fail(e.key_mark, entry_path,
+                    fmt::format("column {} is not in columns ({})", Quoted(from), JoinNames(rule.columns)));
+      }
+      for (const auto& [earlier_from, earlier_to] : rule.rename_columns) {
+        if (EqualsIgnoreCase(earlier_from, from)) {
+          return Fail(e.key_mark, entry_path, fmt::format("column {} is renamed twice", Quoted(from)));
+        }
+      }
+      ASSIGN_OR_RETURN(std::string to, String(e, entry_path));
+      to = std::string(Trim(to));
+      for (const auto& [earlier_from, earlier_to] : rule.rename_columns) {
+        if (EqualsIgnoreCase(earlier_to, to)) {
+          return Fail(
+              e.value_mark, entry_path,
+              fmt::format("columns {} and {} are both renamed to {}", Quoted(earlier_from), Quoted(from), Quoted(to)));
+        }
+      }
+      // A kept column that is not renamed keeps its name: it may not be a rename's target.
+      for (const auto& c : rule.columns) {
+        if (!EqualsIgnoreCase(c, from) && EqualsIgnoreCase(c, to) &&
+            std::none_of(r.entries.begin(), r.entries.end(),
+                         [&](const Entry& other) { return EqualsIgnoreCase(Trim(other.key), c); })) {
+          return Fail(e.value_mark, entry_path,
+                      fmt::format("renaming {} to {} collides with column {}", Quoted(from), Quoted(to), Quoted(c)));
+        }
+      }
+      rule.rename_columns.emplace_back(std::move(from), std::move(to));
+    }
+  }
+
+  if (const Entry* where = m.Find("where")) {
+    rule.where_mark = where->value_mark;
+    ASSIGN_OR_RETURN(std::string text, String(*where, Child(path, "where")));
+    rule.where = std::string(Trim(text));
+  }
+  if (const Entry* ddl = m.Find("ddl")) {
+    ASSIGN_OR_RETURN(rule.ddl, Ddl(*ddl, Child(path, "ddl")));
+  }
+  return rule;
+}
+
+Result<Config> Loader::Load(std::string_view text) {
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(std::string(text));
+  } catch (const YAML::ParserException& e) {
+    Mark mark{file_, e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1};
+    return Status::Invalid("{}: YAML syntax error: {}", FormatMark(mark), e.msg);
+  }
+  // An empty document ("---" at the end, a file of comments) is no document.
+  docs.erase(std::remove_if(docs.begin(), docs.end(), [](const YAML::Node& d) { return d.IsNull(); }), docs.end());
+  if (docs.empty()) {
+    return Status::Invalid("{}: the configuration is empty; it needs sources:, targets: and pipelines:", file_);
+  }
+  if (docs.size() > 1) {
+    return Fail(MarkOf(docs[1]), "", fmt::format("expected one YAML document, found {}", docs.size()));
+  }
+  Config config;
+  config.path = file_;
+  ASSIGN_OR_RETURN(MapView root,
+                   AsMap(docs[0], Mark{file_, 1, 1}, "", {"store", "http", "sources", "targets", "pipelines"},
+                         "a map with sources:, targets: and pipelines:"));
+  RETURN_IF_ERROR(RequireKeys(root, "", {"sources", "targets", "pipelines"}));
+  RETURN_IF_ERROR(LoadStore(root, config));
+  RETURN_IF_ERROR(LoadHttp(root, config));
+  RETURN_IF_ERROR(LoadSources(root, config));
+  RETURN_IF_ERROR(LoadTargets(root, config));
+  RETURN_IF_ERROR(LoadPipelines(root, config));
+  return config;
+}
+
+}  // namespace
+
+const char* DdlModeName(DdlMode mode) {
+  switch (mode) {
+    case DdlMode::kUnset:
+      return "unset";
+    case DdlMode::kApply:
+      return "apply";
+    case DdlMode::kIgnore:
+      return "ignore";
+    case DdlMode::kStop:
+      return "stop";
+  }
+  return "unknown";
+}
+
+const char* OnErrorName(OnError mode) {
+  switch (mode) {
+    case OnError::kStop:
+      return "stop";
+    case OnError::kSkip:
+      return "skip";
+  }
+  return "unknown";
+}
+
+const SourceConfig* Config::FindSource(std::string_view name) const {
+  for (const auto& s : sources) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+const TargetConfig* Config::FindTarget(std::string_view name) const {
+  for (const auto& t : targets) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+const PipelineConfig* Config::FindPipeline(std::string_view name) const {
+  for (const auto& p : pipelines) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+Result<Config> ParseConfig(std::string_view yaml_text, const std::string& path_for_messages) {
+  try {
+    return Loader(path_for_messages).Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    // Every access above checks the node type first; this is a safety net
+    // for input yaml-cpp itself rejects in a way not foreseen here.
+    return Status::Invalid("{}: invalid configuration: {}", path_for_messages, e.msg);
+  }
+}
+
+Result<Config> LoadConfig(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return Status::Error(StatusCode::kIoError, "config file {}: does not exist", path);
+  if (fs::is_directory(path, ec)) return Status::Error(StatusCode::kIoError, "config file {}: is a directory", path);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::Error(StatusCode::kIoError, "config file {}: cannot be opened", path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return Status::Error(StatusCode::kIoError, "config file {}: read error", path);
+  return ParseConfig(text.str(), path);
+}
+
+std::string FormatMark(const Mark& mark) {
+  if (mark.line <= 0) return mark.file;
+  return fmt::format("{}:{}:{}", mark.file, mark.line, mark.column);
+}
+
+std::string FormatConfigError(const Mark& mark, std::string_view key_path, std::string_view message) {
+  if (key_path.empty()) return fmt::format("{}: {}", FormatMark(mark), message);
+  return fmt::format("{}: {}: {}", FormatMark(mark), key_path, message);
+}
+
+std::string ExpandTableTemplate(std::string_view tmpl, std::string_view db, std::string_view table) {
+  if (tmpl.empty()) return fmt::format("{}.{}", db, table);
+  std::string out;
+  out.reserve(tmpl.size() + db.size() + table.size());
+  size_t i = 0;
+  while (i < tmpl.size()) {
+    size_t open = tmpl.find("${", i);
+    if (open == std::string_view::npos) break;
+    size_t close = tmpl.find('}', open + 2);
+    if (close == std::string_view::npos) break;
+    out.append(tmpl.substr(i, open - i));
+    std::string_view var = tmpl.substr(open + 2, close - open - 2);
+    if (var == "db") {
+      out.append(db);
+    } else if (var == "table") {
+      out.append(table);
+    } else {
+      out.append(tmpl.substr(open, close - open + 1));
+    }
+    i = close + 1;
+  }
+  out.append(tmpl.substr(i));
+  return out;
+}
+
+bool GlobMatch(std::string_view pattern, std::string_view text) {
+  // Greedy matching with backtracking to the last '*': linear in practice,
+  // never exponential.
+  size_t p = 0, t = 0, star_p = std::string_view::npos, star_t = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
+      ++p;
+      ++t;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star_p = p++;
+      star_t = t;
+    } else if (star_p != std::string_view::npos) {
+      p = star_p + 1;
+      t = ++star_t;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+bool MatchesTableRule(const TableRule& rule, std::string_view db, std::string_view table) {
+  std::string full;
+  full.reserve(db.size() + table.size() + 1);
+  full.append(db).append(".").append(table);
+  if (!rule.is_regex) return GlobMatch(rule.match, full);
+  if (rule.regex) return std::regex_match(full, *rule.regex);
+  // A rule built in code rather than loaded: compile on the spot.
+  try {
+    return std::regex_match(full, std::regex(rule.match, std::regex::ECMAScript));
+  } catch (const std::regex_error&) {
+    return false;
+  }
+}
+
+}  // namespace sluice::pipeline

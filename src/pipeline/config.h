@@ -1,0 +1,141 @@
+#pragma once
+// The `sluice run -c FILE` configuration (design §5, a contract): loading,
+// validation and the small pure helpers that interpret table rules.
+//
+// LoadConfig/ParseConfig validate everything that can be checked without a
+// server before anything runs, and return the first problem as ONE message
+// naming the file, line, column and key path:
+//
+//   sluice.yaml:14:9: pipelines[0].tables[1].colums: unknown key (did you mean "columns"?)
+//
+// Messages never contain a password: URLs are printed redacted, and passwords
+// read from `password_env` are never printed. What needs a server (a pattern
+// that matches no table, a `where:` expression against the table's columns,
+// the DDL default per table) is left to the runner, which gets the marks to
+// report it the same way (FormatConfigError).
+//
+// A Config is a plain value: immutable once loaded, safe to share across
+// threads for reading.
+
+#include <cstdint>
+#include <memory>
+#include <regex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "core/url.h"
+
+namespace sluice::pipeline {
+
+// A place in the config file, 1-based. line == 0 when there is none (a
+// default value, or a Config built in code).
+struct Mark {
+  std::string file;
+  int line = 0;
+  int column = 0;
+};
+
+struct SourceConfig {
+  std::string name;
+  std::string url;           // as written; may hold a password: print endpoint.ToRedactedString()
+  uint32_t server_id = 0;    // 0: not given (the source picks a random replica id)
+  std::string password_env;  // the variable the password came from, or ""
+  uint32_t heartbeat_ms = 1000;
+  Mark mark;
+  // `url` parsed, with the password from `password_env` applied: what
+  // connectors use.
+  Url endpoint;
+};
+
+struct TargetConfig {
+  std::string name;
+  std::string url;           // as written; may hold a password: print endpoint.ToRedactedString()
+  std::string password_env;  // the variable the password came from, or ""
+  Mark mark;
+  Url endpoint;  // `url` parsed, with the password from `password_env` applied
+};
+
+// Values are stable: they may be persisted. kUnset: the user did not choose;
+// the runner applies DDL for 1:1 same-name rules and stops otherwise.
+enum class DdlMode : uint8_t { kUnset = 0, kApply = 1, kIgnore = 2, kStop = 3 };
+enum class OnError : uint8_t { kStop = 0, kSkip = 1 };
+
+const char* DdlModeName(DdlMode mode);  // "unset" | "apply" | "ignore" | "stop"
+const char* OnErrorName(OnError mode);  // "stop" | "skip"
+
+struct TableRule {
+  std::string match;  // the glob, or the regex without its slashes when is_regex
+  bool is_regex = false;
+  std::string to;                    // "${db}.${table}"-style template; "" keeps the source name
+  std::vector<std::string> columns;  // empty: all columns
+  std::vector<std::pair<std::string, std::string>> rename_columns;  // source name -> target name, in file order
+  std::string where;  // row filter text, "" for none; parsed by the runner
+  DdlMode ddl = DdlMode::kUnset;
+  Mark mark, where_mark, columns_mark;
+  Mark match_mark, to_mark;  // where `match:` and `to:` values are
+  std::string key_path;      // "pipelines[0].tables[1]", for the runner's messages
+  // The compiled `match` when is_regex (shared: rules are copied with their
+  // Config, std::regex is immutable once built and safe to use concurrently).
+  std::shared_ptr<const std::regex> regex;
+};
+
+struct PipelineConfig {
+  std::string name;
+  std::string source;
+  std::vector<std::string> targets;
+  std::string start = "latest";  // as written (validated by StartPosition::Parse)
+  std::vector<TableRule> tables;
+  size_t batch_size = 1000;
+  uint32_t batch_timeout_ms = 200;
+  uint32_t parallel = 4;
+  DdlMode ddl = DdlMode::kUnset;
+  OnError on_error = OnError::kStop;
+  std::string skip_log;  // absolute path; default "<store dir>/<name>.skipped.jsonl"
+  uint64_t queue_bytes = 64 << 20;
+  Mark mark;
+  std::string key_path;  // "pipelines[0]"
+};
+
+struct Config {
+  std::string path;   // the config file, as given
+  std::string store;  // absolute SQLite path (relative ones resolved against the config's directory), or a zk:// URL
+  std::string http;   // "host:port", "" when the HTTP API is off
+  std::vector<SourceConfig> sources;
+  std::vector<TargetConfig> targets;
+  std::vector<PipelineConfig> pipelines;
+
+  const SourceConfig* FindSource(std::string_view name) const;
+  const TargetConfig* FindTarget(std::string_view name) const;
+  const PipelineConfig* FindPipeline(std::string_view name) const;
+};
+
+// Reads and validates FILE. IoError when it cannot be read, InvalidArgument
+// for everything else.
+Result<Config> LoadConfig(const std::string& path);
+// Validates `yaml_text` as if read from `path_for_messages` (which also
+// anchors relative paths).
+Result<Config> ParseConfig(std::string_view yaml_text, const std::string& path_for_messages);
+
+// "sluice.yaml:12:7"; just the file when the mark has no line.
+std::string FormatMark(const Mark& mark);
+// "sluice.yaml:12:7: pipelines[0].tables[1].match: MESSAGE": how the runner
+// reports config problems it finds later, in the loader's format.
+std::string FormatConfigError(const Mark& mark, std::string_view key_path, std::string_view message);
+
+// Expands "${db}" and "${table}" in `tmpl`. An empty template is the source
+// name, "db.table". Unknown or unterminated ${...} are copied as they are
+// (validation rejects them at load time).
+std::string ExpandTableTemplate(std::string_view tmpl, std::string_view db, std::string_view table);
+
+// Whether "db.table" is selected by the rule: a glob ('*' any run of
+// characters, '.' included; '?' one character) or a regex matched against the
+// whole name. Case-sensitive, like table names on Linux servers.
+bool MatchesTableRule(const TableRule& rule, std::string_view db, std::string_view table);
+
+// Glob matching used by MatchesTableRule, exposed for the CLI's --tables.
+bool GlobMatch(std::string_view pattern, std::string_view text);
+
+}  // namespace sluice::pipeline
