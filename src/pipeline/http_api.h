@@ -1,0 +1,118 @@
+#pragma once
+// The HTTP status API of `sluice run` (design §6, a contract: paths and field
+// names are only ever extended, never renamed).
+//
+//   GET  /healthz                          200 "ok" (text/plain) while the process is up
+//   GET  /metrics                          Prometheus text format 0.0.4
+//   GET  /api/pipelines                    [status, ...]
+//   GET  /api/pipelines/NAME/status        status
+//   GET  /api/pipelines/NAME/delay         {"name","delay_ms","targets":[{"name","delay_ms"}]}
+//   POST /api/pipelines/NAME/stop          200 + status after the stop
+//   POST /api/pipelines/NAME/start         200 + status after the start
+//   POST /api/pipelines/NAME/position      body {"position":"..."}; 200 + status
+//   GET  /api/pipeline/status[?id=NAME]    the seed's (Otter's) alias: all, or one
+//   GET  /api/pipeline/delay[?id=NAME]     the seed's alias: all, or one
+//
+// status = {"name","state","source_position","applied_position","delay_ms",
+//           "rows_applied","last_error","targets":[{"name","state",
+//           "applied_position","delay_ms","rows_applied","rows_per_second",
+//           "last_error"}]}; last_error is null when there is none.
+//
+// Errors are JSON {"error":"..."}: 404 for an unknown route or pipeline
+// (`no pipeline named "x"`), 405 (with Allow) for a known route and the wrong
+// method, 400 for a malformed URL, query or body, and for controller errors
+// the mapping of HttpStatusFor(). NAME is percent-decoded (one path segment,
+// so a name holding '/' is sent as %2F). HEAD is served wherever GET is.
+//
+// Ownership and threading: the `run` command owns one HttpApi next to the
+// controller and registry it serves, both of which must outlive it. Start()
+// binds, then requests are served on the server's own threads (an accept
+// thread and a small worker pool) which call the controller and render the
+// registry concurrently; both are thread-safe by contract. Stop() (also run
+// by the destructor) returns once no request is in progress: within about
+// the 1 s keep-alive idle timeout plus the 2 s read timeout at worst, well
+// under that when no client holds a connection open.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "pipeline/controller.h"
+#include "pipeline/metrics.h"
+
+namespace httplib {
+class Server;  // kept out of this header: cpp-httplib drags in sockets and OpenSSL
+}
+
+namespace sluice::pipeline {
+
+// A response, independent of the HTTP library; what HttpApi::Handle returns.
+struct HttpResponse {
+  int status = 200;
+  std::string content_type;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // besides Content-Type (e.g. Allow)
+};
+
+// The HTTP status for a controller error:
+//   kInvalidArgument                      -> 400 (bad input, e.g. a position the pipeline rejects)
+//   kNotFound                             -> 404
+//   kNotSupported, kCancelled             -> 409 (valid request the pipeline's current state
+//                                                 forbids, e.g. moving a running pipeline's position)
+//   any other retryable error             -> 503 (try again: the store or a server is unavailable)
+//   anything else                         -> 500
+int HttpStatusFor(const Status& status);
+
+class HttpApi {
+ public:
+  HttpApi(PipelineController& controller, MetricsRegistry& metrics);
+  ~HttpApi();
+  HttpApi(const HttpApi&) = delete;
+  HttpApi& operator=(const HttpApi&) = delete;
+
+  // Binds `listen` ("127.0.0.1:8700", "[::1]:8700", "0.0.0.0:0" for an
+  // ephemeral port, ":8700" for every interface) and starts serving. Returns
+  // once the socket is listening, so a client may connect immediately.
+  // Errors: kInvalidArgument for a malformed address, kIoError when it cannot
+  // listen ("http: cannot listen on 127.0.0.1:8700: address in use"). Call
+  // at most once.
+  Status Start(const std::string& listen);
+  // Stops accepting, waits for requests in progress, joins the threads.
+  // Idempotent; safe when Start() was never called or failed.
+  void Stop();
+  // The bound port (the real one when Start was given port 0); 0 before Start.
+  uint16_t port() const { return port_.load(); }
+
+  // Answers one request: `target` is the raw request target (path and
+  // query, still percent-encoded), `method` upper case. Thread-safe; the
+  // server threads call it, and tests may call it without a socket. Never
+  // throws: an unexpected exception becomes a 500.
+  HttpResponse Handle(std::string_view method, std::string_view target, std::string_view body);
+
+ private:
+  HttpResponse Route(std::string_view method, std::string_view target, std::string_view body);
+
+  PipelineController& controller_;
+  MetricsRegistry& metrics_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  std::atomic<uint16_t> port_{0};
+  std::atomic<bool> listen_returned_{false};
+  std::string listen_;  // as given to Start, for messages
+};
+
+// Registers gauges computed from the controller at scrape time, for what only
+// the controller knows. Opt-in, because the runner may export these itself:
+//   sluice_pipeline_state{pipeline,state}          1 for the current state, 0 for the others
+//   sluice_pipeline_delay_seconds{pipeline}        the largest target delay
+//   sluice_target_delay_seconds{pipeline,target}   per target
+// `controller` must outlive the registry's scrapes.
+void RegisterStatusMetrics(MetricsRegistry& metrics, const PipelineController& controller);
+
+}  // namespace sluice::pipeline
