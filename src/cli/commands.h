@@ -13,4 +13,7 @@ using CommandRunner = std::function<int()>;
 // `sluice tail`: prints committed row changes as JSON lines.
 CommandRunner RegisterTail(CLI::App& app);
 
+// `sluice run -c FILE`: runs the config's pipelines until SIGINT/SIGTERM.
+CommandRunner RegisterRun(CLI::App& app);
+
 }  // namespace sluice::cli

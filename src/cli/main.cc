@@ -15,12 +15,13 @@ int main(int argc, char** argv) {
   CLI::App app{"sluice: real-time MySQL/MariaDB change capture and synchronization"};
   app.set_version_flag("--version", std::string("sluice 0.1.0"));
   app.require_subcommand(1);
-  std::string log_level = "warn";
+  std::string log_level = "info";
   app.add_option("--log-level", log_level, "Log level: trace, debug, info, warn, error, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
 
   sluice::cli::CommandRunner tail = sluice::cli::RegisterTail(app);
+  sluice::cli::CommandRunner run = sluice::cli::RegisterRun(app);
 
   try {
     app.parse(argc, argv);
@@ -29,5 +30,6 @@ int main(int argc, char** argv) {
   }
   spdlog::set_level(spdlog::level::from_str(log_level));
   if (app.got_subcommand("tail")) return tail();
+  if (app.got_subcommand("run")) return run();
   return 2;
 }

@@ -151,6 +151,8 @@ Result<std::unique_ptr<Source>> MakeSource(const TailOptions& o) {
 }
 
 int RunTail(const TailOptions& o) {
+  // tail's stdout is data: keep stderr to warnings unless asked otherwise.
+  if (spdlog::get_level() == spdlog::level::info) spdlog::set_level(spdlog::level::warn);
   if (o.format != "json") {
     std::fprintf(stderr, "sluice tail: error: --format %s is not supported (supported: json)\n", o.format.c_str());
     return 2;

@@ -23,6 +23,7 @@ enum class StatusCode : uint8_t {
   kNotFound,
   kEndOfStream,      // a finite source has no more data
   kCancelled,
+  kAborted,          // a transaction lost a lock conflict (deadlock, lock wait timeout): retry it
 };
 
 class [[nodiscard]] Status {

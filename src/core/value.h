@@ -53,4 +53,25 @@ struct Value {
   bool is_null() const { return kind == ValueKind::kNull; }
 };
 
+// Same stored value: integers compare by value whatever their signedness
+// kind (a key decoded as signed in one event and unsigned in another is the
+// same key), floats by value, everything else by kind and bytes.
+inline bool SameValue(const Value& a, const Value& b) {
+  auto integral = [](ValueKind k) {
+    return k == ValueKind::kInt || k == ValueKind::kUInt || k == ValueKind::kYear || k == ValueKind::kBit;
+  };
+  if (integral(a.kind) && integral(b.kind)) return a.u == b.u;
+  if (a.kind != b.kind) return false;
+  switch (a.kind) {
+    case ValueKind::kNull:
+    case ValueKind::kAbsent:
+      return true;
+    case ValueKind::kFloat:
+    case ValueKind::kDouble:
+      return a.d == b.d;
+    default:
+      return a.s == b.s;
+  }
+}
+
 }  // namespace sluice

@@ -50,7 +50,7 @@ bool IsCharacter(const ColumnMeta& c) {
   switch (c.type) {
     case kTypeString: return !IsEnumOrSet(c);
     case kTypeVarString: case kTypeVarchar: case kTypeBlob: case kTypeTinyBlob:
-    case kTypeMediumBlob: case kTypeLongBlob:
+    case kTypeMediumBlob: case kTypeLongBlob: case kTypeVarcharCompressed: case kTypeBlobCompressed:
       return true;
     default:
       return false;
@@ -104,10 +104,10 @@ size_t TypeMetadataLength(uint8_t type) {
   switch (type) {
     case kTypeFloat: case kTypeDouble: case kTypeBlob: case kTypeTinyBlob: case kTypeMediumBlob:
     case kTypeLongBlob: case kTypeGeometry: case kTypeJson: case kTypeTimestamp2:
-    case kTypeDateTime2: case kTypeTime2:
+    case kTypeDateTime2: case kTypeTime2: case kTypeBlobCompressed:
       return 1;
     case kTypeVarchar: case kTypeVarString: case kTypeBit: case kTypeNewDecimal: case kTypeString:
-    case kTypeEnum: case kTypeSet: case kTypeDecimal:
+    case kTypeEnum: case kTypeSet: case kTypeDecimal: case kTypeVarcharCompressed:
       return 2;
     default:
       return 0;
@@ -148,7 +148,8 @@ Status ParseTableMap(ByteReader& body, uint8_t post_header_len, TableMap& out) {
     switch (TypeMetadataLength(c.type)) {
       case 1: c.meta = m.U8(); break;
       case 2:
-        if (c.type == kTypeVarchar || c.type == kTypeVarString || c.type == kTypeBit) {
+        if (c.type == kTypeVarchar || c.type == kTypeVarString || c.type == kTypeBit ||
+            c.type == kTypeVarcharCompressed) {
           c.meta = m.U16();  // little-endian
         } else {
           c.meta = static_cast<uint16_t>(m.UIntBE(2));

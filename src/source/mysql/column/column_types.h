@@ -8,6 +8,8 @@
 //   BLOB, GEOMETRY, JSON         1               length-prefix size (1..4)
 //   TIMESTAMP2, DATETIME2, TIME2 1               fractional-second digits (0..6)
 //   VARCHAR, VAR_STRING          2 (LE)          max length in bytes
+//   MariaDB VARCHAR COMPRESSED   2 (LE)          max length in bytes
+//   MariaDB BLOB COMPRESSED      1               length-prefix size
 //   BIT                          2               (bytes << 8) | bits  (wire: bits, bytes)
 //   NEWDECIMAL                   2               (precision << 8) | scale (wire: precision, scale)
 //   STRING, ENUM, SET            2               (b0 << 8) | b1 (wire: b0, b1); see DecodeStringMeta
@@ -39,6 +41,8 @@ enum ColumnType : uint8_t {
   kTypeDateTime2 = 18,
   kTypeTime2 = 19,
   kTypeTypedArray = 20,
+  kTypeBlobCompressed = 140,  // MariaDB COMPRESSED columns
+  kTypeVarcharCompressed = 141,
   kTypeVector = 242,  // MySQL 9
   kTypeJson = 245,
   kTypeNewDecimal = 246,

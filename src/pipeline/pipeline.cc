@@ -1,0 +1,786 @@
+#include "pipeline/pipeline.h"
+
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include <strings.h>
+
+#include <algorithm>
+
+#include "source/mysql/binlog_stream_source.h"
+#include "transform/ddl.h"
+
+namespace sluice::pipeline {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// MariaDB binlog timestamps have one-second resolution: a change stamped
+// second S committed in [S, S+1s) and no later than we received it.
+int64_t CommitEstimateMs(uint64_t ts_ms, int64_t received_ms) {
+  if (ts_ms == 0) return received_ms;
+  return std::min<int64_t>(static_cast<int64_t>(ts_ms) + 999, received_ms);
+}
+
+transform::DdlPolicy ToPolicy(DdlMode m) {
+  switch (m) {
+    case DdlMode::kApply: return transform::DdlPolicy::kApply;
+    case DdlMode::kIgnore: return transform::DdlPolicy::kIgnore;
+    case DdlMode::kStop: return transform::DdlPolicy::kStop;
+    default: return transform::DdlPolicy::kUnset;
+  }
+}
+
+// "file:offset" positions ordered by file sequence, then offset.
+bool ResumeBefore(const std::string& a, const std::string& b) {
+  auto pa = BinlogFilePos::Parse(a);
+  auto pb = BinlogFilePos::Parse(b);
+  if (!pa.ok() || !pb.ok()) return false;
+  return StreamPos{pa->file, pa->offset, 0} < StreamPos{pb->file, pb->offset, 0};
+}
+
+}  // namespace
+
+PipelineMetrics::PipelineMetrics(MetricsRegistry& r)
+    : rows(r.AddCounter("sluice_rows", "Row changes through each stage (capture, transform, apply)",
+                        {"pipeline", "stage", "target"})),
+      bytes(r.AddCounter("sluice_bytes", "Bytes of row data through each stage", {"pipeline", "stage", "target"})),
+      filtered(r.AddCounter("sluice_filtered_rows", "Row changes dropped by table rules or row filters", {"pipeline"})),
+      errors(r.AddCounter("sluice_errors", "Errors by kind: retryable, fatal, skipped", {"pipeline", "target", "kind"})),
+      batch_rows(r.AddHistogram("sluice_batch_rows", "Changes per applied batch", {"pipeline", "target"},
+                                ExponentialBuckets(1, 4, 8))),
+      apply_seconds(r.AddHistogram("sluice_apply_seconds", "Time to apply one batch on a target",
+                                   {"pipeline", "target"}, ExponentialBuckets(0.001, 2, 14))),
+      queue_bytes(r.AddGauge("sluice_queue_bytes", "Bytes held in a pipeline queue", {"pipeline", "queue"})),
+      delay_ms(r.AddGauge("sluice_delay_ms", "Milliseconds between the source commit and the target apply",
+                          {"pipeline", "target"})),
+      transactions(r.AddCounter("sluice_source_transactions", "Source transactions read", {"pipeline"})) {}
+
+struct Pipeline::Target {
+  const TargetConfig* cfg = nullptr;
+  std::unique_ptr<BoundedQueue<std::shared_ptr<const TargetWork>>> queue;
+  std::unique_ptr<sink::mysql::MysqlLoader> loader;
+  std::thread thread;
+  std::atomic<bool> ready{false};   // loader open, checkpoint read
+  std::atomic<bool> failed{false};  // detached after a fatal error
+  // Guarded by Pipeline::mu_.
+  PipelineState state = PipelineState::kStarting;
+  std::string last_error;
+  std::string applied_position;
+  uint64_t rows_applied = 0;
+  int64_t oldest_pending_ms = 0;  // commit estimate of the oldest change not yet applied, 0 if none
+  double rows_per_second = 0;
+  Counter* rows = nullptr;
+  Counter* bytes = nullptr;
+  Counter* retryable = nullptr;
+  Counter* fatal = nullptr;
+  Histogram* batch_rows = nullptr;
+  Histogram* apply_seconds = nullptr;
+  Gauge* queue_bytes = nullptr;
+  Gauge* delay = nullptr;
+};
+
+// Runs on the capture thread: turns source callbacks into owned events with
+// their stream positions. After a source restart it suppresses what the cut
+// transaction already delivered, like the stream source does across reconnects.
+class Pipeline::CaptureHandler : public ChangeHandler {
+ public:
+  explicit CaptureHandler(Pipeline& p) : p_(p) {}
+
+  void PrepareRestart() {
+    if (open_) {
+      suppress_begin_ = true;
+      suppress_rows_ = index_;
+    }
+    open_ = false;
+  }
+  const std::string& last_commit() const { return last_commit_; }
+
+  Status OnBegin(const TransactionInfo& t) override {
+    if (suppress_begin_) {
+      suppress_begin_ = false;
+      open_ = true;
+      return Status::Ok();
+    }
+    open_ = true;
+    txn_file_.assign(t.file);
+    txn_offset_ = t.offset;
+    index_ = 0;
+    return Status::Ok();
+  }
+  Status OnRow(const RowChange& row) override {
+    if (suppress_rows_ > 0) {
+      --suppress_rows_;
+      return Status::Ok();
+    }
+    auto ev = std::make_shared<ChangeEvent>();
+    CopyRowChange(row, row.table_ptr, *ev);
+    ev->pos = StreamPos{txn_file_, txn_offset_, ++index_};
+    p_.metrics_.rows.WithLabels({{"pipeline", p_.cfg_.name}, {"stage", "capture"}, {"target", ""}}).Inc();
+    p_.metrics_.bytes.WithLabels({{"pipeline", p_.cfg_.name}, {"stage", "capture"}, {"target", ""}})
+        .Inc(ev->bytes.size());
+    return Push(std::move(ev));
+  }
+  Status OnDdl(const DdlInfo& d) override {
+    auto ev = std::make_shared<ChangeEvent>();
+    ev->kind = ChangeEvent::Kind::kDdl;
+    ev->ddl_db.assign(d.db);
+    ev->ddl_query.assign(d.query);
+    ev->ts_ms = d.ts_ms;
+    ev->gtid.assign(d.gtid);
+    ev->pos = StreamPos{txn_file_, txn_offset_, StreamPos::kWholeTransaction};
+    return Push(std::move(ev));
+  }
+  Status OnCommit(const CommitInfo& c) override {
+    suppress_rows_ = 0;
+    suppress_begin_ = false;
+    open_ = false;
+    auto ev = std::make_shared<ChangeEvent>();
+    ev->kind = ChangeEvent::Kind::kCommit;
+    ev->ts_ms = c.ts_ms;
+    ev->gtid.assign(c.gtid);
+    ev->pos = StreamPos{txn_file_, txn_offset_, StreamPos::kWholeTransaction};
+    ev->next_position = fmt::format("{}:{}", c.file, c.next_offset);
+    ev->gtid_state.assign(c.gtid_state);
+    last_commit_ = ev->next_position;
+    {
+      std::lock_guard lock(p_.mu_);
+      p_.source_position_ = last_commit_;
+    }
+    p_.metrics_.transactions.WithLabels({{"pipeline", p_.cfg_.name}}).Inc();
+    return Push(std::move(ev));
+  }
+  Status OnHeartbeat(uint64_t ts_ms) override {
+    auto ev = std::make_shared<ChangeEvent>();
+    ev->kind = ChangeEvent::Kind::kHeartbeat;
+    ev->ts_ms = ts_ms;
+    return Push(std::move(ev));
+  }
+
+ private:
+  Status Push(std::shared_ptr<ChangeEvent> ev) {
+    size_t bytes = ev->MemoryBytes();
+    if (!p_.capture_queue_->Push(std::move(ev), bytes)) return Status::Error(StatusCode::kCancelled, "stopping");
+    return Status::Ok();
+  }
+
+  Pipeline& p_;
+  std::string txn_file_;
+  uint64_t txn_offset_ = 0;
+  uint64_t index_ = 0;
+  bool open_ = false;
+  bool suppress_begin_ = false;
+  uint64_t suppress_rows_ = 0;
+  std::string last_commit_;
+};
+
+Pipeline::Pipeline(const Config& config, const PipelineConfig& pipeline, store::SqliteStore& store,
+                   PipelineMetrics& metrics, uint32_t index)
+    : config_(config), cfg_(pipeline), server_id_offset_(index), store_(store), metrics_(metrics) {
+  source_cfg_ = config_.FindSource(cfg_.source);
+}
+
+Pipeline::~Pipeline() { Stop(); }
+
+int64_t Pipeline::NowMs() const { return WallMs(); }
+
+void Pipeline::SetState(PipelineState s, const std::string& error) {
+  std::lock_guard lock(mu_);
+  state_ = s;
+  if (!error.empty()) last_error_ = error;
+}
+
+void Pipeline::SleepUnlessStopping(std::chrono::milliseconds d) {
+  auto until = Clock::now() + d;
+  while (!stop_ && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
+Status Pipeline::Validate() {
+  if (source_cfg_ == nullptr) return Status::Invalid("pipeline {}: unknown source {}", cfg_.name, cfg_.source);
+  std::vector<transform::MappingRule> rules;
+  for (const TableRule& r : cfg_.tables) {
+    transform::MappingRule m;
+    m.match = r.is_regex ? "/" + r.match + "/" : r.match;
+    m.to = r.to;
+    m.columns = r.columns;
+    m.rename_columns = r.rename_columns;
+    m.where = r.where;
+    m.ddl = ToPolicy(r.ddl != DdlMode::kUnset ? r.ddl : cfg_.ddl);
+    m.origin = fmt::format("{} {}", FormatMark(r.mark), r.key_path);
+    rules.push_back(std::move(m));
+  }
+  ASSIGN_OR_RETURN(mapper_, transform::TableMapper::Create(std::move(rules)));
+
+  // Every rule must select at least one table that exists now: a typo in a
+  // pattern would otherwise sync nothing, silently.
+  ASSIGN_OR_RETURN(auto co, mysql::ConnectOptions::FromUrl(source_cfg_->endpoint));
+  auto conn = mysql::MysqlConnection::Connect(co);
+  if (!conn.ok()) return conn.status().WithContext(fmt::format("pipeline {}: source {}", cfg_.name, cfg_.source));
+  ASSIGN_OR_RETURN(auto tables, (*conn)->Query("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES "
+                                               "WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN "
+                                               "('mysql','information_schema','performance_schema','sys')"));
+  for (const TableRule& r : cfg_.tables) {
+    bool any = false;
+    for (const auto& row : tables) {
+      if (MatchesTableRule(r, row[0].value_or(""), row[1].value_or(""))) {
+        any = true;
+        break;
+      }
+    }
+    if (!any) {
+      return Status::Invalid("{}", FormatConfigError(r.match_mark.line ? r.match_mark : r.mark, r.key_path + ".match",
+                                                     fmt::format("\"{}\" matches no table on source {}", r.match,
+                                                                 cfg_.source)));
+    }
+  }
+  return Status::Ok();
+}
+
+Status Pipeline::Start() {
+  if (running_) return Status::Ok();
+  if (!mapper_) RETURN_IF_ERROR(Validate());
+  stop_ = false;
+  capture_queue_ = std::make_unique<BoundedQueue<std::shared_ptr<ChangeEvent>>>(cfg_.queue_bytes);
+  metrics_.queue_bytes.WithLabels({{"pipeline", cfg_.name}, {"queue", "capture"}});
+  targets_.clear();
+  for (const std::string& name : cfg_.targets) {
+    auto t = std::make_unique<Target>();
+    t->cfg = config_.FindTarget(name);
+    t->queue = std::make_unique<BoundedQueue<std::shared_ptr<const TargetWork>>>(cfg_.queue_bytes);
+    t->rows = &metrics_.rows.WithLabels({{"pipeline", cfg_.name}, {"stage", "apply"}, {"target", name}});
+    t->bytes = &metrics_.bytes.WithLabels({{"pipeline", cfg_.name}, {"stage", "apply"}, {"target", name}});
+    t->retryable = &metrics_.errors.WithLabels({{"pipeline", cfg_.name}, {"target", name}, {"kind", "retryable"}});
+    t->fatal = &metrics_.errors.WithLabels({{"pipeline", cfg_.name}, {"target", name}, {"kind", "fatal"}});
+    t->batch_rows = &metrics_.batch_rows.WithLabels({{"pipeline", cfg_.name}, {"target", name}});
+    t->apply_seconds = &metrics_.apply_seconds.WithLabels({{"pipeline", cfg_.name}, {"target", name}});
+    t->queue_bytes = &metrics_.queue_bytes.WithLabels({{"pipeline", cfg_.name}, {"queue", "target:" + name}});
+    t->delay = &metrics_.delay_ms.WithLabels({{"pipeline", cfg_.name}, {"target", name}});
+    targets_.push_back(std::move(t));
+  }
+  SetState(PipelineState::kStarting);
+  {
+    std::lock_guard lock(mu_);
+    last_error_.clear();
+  }
+  running_ = true;
+  for (auto& t : targets_) {
+    Target* tp = t.get();
+    t->thread = std::thread([this, tp] { TargetLoop(*tp); });
+  }
+  transform_thread_ = std::thread([this] { TransformLoop(); });
+  capture_thread_ = std::thread([this] { CaptureLoop(); });
+  return Status::Ok();
+}
+
+void Pipeline::Stop() {
+  if (!running_ && !capture_thread_.joinable()) return;
+  stop_ = true;
+  if (capture_queue_) capture_queue_->Close();
+  for (auto& t : targets_) t->queue->Close();
+  if (capture_thread_.joinable()) capture_thread_.join();
+  if (transform_thread_.joinable()) transform_thread_.join();
+  for (auto& t : targets_) {
+    if (t->thread.joinable()) t->thread.join();
+  }
+  running_ = false;
+  std::lock_guard lock(mu_);
+  if (state_ != PipelineState::kFailed) state_ = PipelineState::kStopped;
+}
+
+Result<StartPosition> Pipeline::ResumePosition() {
+  auto override_pos = store_.GetSetting(cfg_.name, "start");
+  if (override_pos.ok() && override_pos->has_value()) {
+    ASSIGN_OR_RETURN(StartPosition p, StartPosition::Parse(**override_pos));
+    for (auto& t : targets_) {
+      if (t->loader) RETURN_IF_ERROR(t->loader->ResetCheckpoint());
+    }
+    RETURN_IF_ERROR(store_.DeleteSetting(cfg_.name, "start"));
+    spdlog::info("pipeline {}: starting at {} (set through the API)", cfg_.name, p.ToString());
+    return p;
+  }
+  std::string least;
+  for (auto& t : targets_) {
+    if (!t->loader || t->failed) continue;
+    const std::string& r = t->loader->checkpoint().resume_position;
+    if (r.empty()) continue;
+    if (least.empty() || ResumeBefore(r, least)) least = r;
+  }
+  if (least.empty()) return StartPosition::Parse(cfg_.start);
+  spdlog::info("pipeline {}: resuming at {} (the least advanced target's checkpoint)", cfg_.name, least);
+  return StartPosition::Parse(least);
+}
+
+void Pipeline::CaptureLoop() {
+  // Targets first: their checkpoints decide where the capture starts.
+  while (!stop_) {
+    bool all = true, any_alive = false;
+    for (auto& t : targets_) {
+      all &= t->ready || t->failed;
+      any_alive |= !t->failed;
+    }
+    if (!any_alive) {
+      spdlog::error("pipeline {}: every target failed; not capturing", cfg_.name);
+      SetState(PipelineState::kFailed);
+      capture_queue_->Close();
+      return;
+    }
+    if (all) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (stop_) {
+    capture_queue_->Close();
+    return;
+  }
+  auto start = ResumePosition();
+  if (!start.ok()) {
+    spdlog::error("pipeline {}: cannot determine where to start: {}", cfg_.name, start.status().message());
+    SetState(PipelineState::kFailed, start.status().message());
+    capture_queue_->Close();
+    return;
+  }
+  CaptureHandler handler(*this);
+  auto backoff = std::chrono::milliseconds(200);
+  StartPosition from = *start;
+  while (!stop_) {
+    mysql::BinlogStreamSource::Options so;
+    auto co = mysql::ConnectOptions::FromUrl(source_cfg_->endpoint);
+    if (!co.ok()) {
+      SetState(PipelineState::kFailed, co.status().message());
+      break;
+    }
+    so.connect = *co;
+    // Pipelines reading the same source each register as a replica of
+    // their own: ids are the source's server_id plus the pipeline's index.
+    so.server_id = source_cfg_->server_id == 0 ? 0 : source_cfg_->server_id + server_id_offset_;
+    so.heartbeat = std::chrono::milliseconds(source_cfg_->heartbeat_ms);
+    so.start = from;
+    so.reconnect_timeout = std::chrono::seconds(30);
+    mysql::BinlogStreamSource source(so);
+    SetState(PipelineState::kRunning);
+    Status st = source.Run(handler, stop_);
+    if (stop_ || st.code() == StatusCode::kCancelled) break;
+    if (st.code() == StatusCode::kEndOfStream) st = Status::Retryable(StatusCode::kIoError, "{}", st.message());
+    if (!st.retryable()) {
+      spdlog::error("pipeline {}: capture stopped: {}", cfg_.name, st.message());
+      SetState(PipelineState::kFailed, fmt::format("source {}: {}", cfg_.source, st.message()));
+      stop_ = true;
+      break;
+    }
+    spdlog::warn("pipeline {}: source unavailable, retrying in {} ms: {}", cfg_.name, backoff.count(), st.message());
+    SetState(PipelineState::kRetrying, fmt::format("source {}: {}", cfg_.source, st.message()));
+    SleepUnlessStopping(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
+    // Continue after the last transaction handed on; the cut one is suppressed.
+    handler.PrepareRestart();
+    if (!handler.last_commit().empty()) {
+      auto p = StartPosition::Parse(handler.last_commit());
+      if (p.ok()) from = *p;
+    }
+  }
+  capture_queue_->Close();
+}
+
+void Pipeline::TransformLoop() {
+  auto work = std::make_shared<TargetWork>();
+  auto publish = [&](std::shared_ptr<TargetWork> w) {
+    bool last_alive = false;
+    for (auto& t : targets_) {
+      if (t->failed) continue;
+      last_alive = true;
+      if (!t->queue->Push(w, w->bytes)) continue;
+    }
+    (void)last_alive;
+  };
+  auto flush_changes = [&] {
+    if (work->changes.empty()) return;
+    publish(std::move(work));
+    work = std::make_shared<TargetWork>();
+  };
+  Gauge& capture_queue_bytes = metrics_.queue_bytes.WithLabels({{"pipeline", cfg_.name}, {"queue", "capture"}});
+  Counter& out_rows = metrics_.rows.WithLabels({{"pipeline", cfg_.name}, {"stage", "transform"}, {"target", ""}});
+  Counter& filtered = metrics_.filtered.WithLabels({{"pipeline", cfg_.name}});
+  while (true) {
+    auto item = capture_queue_->Pop(std::chrono::milliseconds(100));
+    capture_queue_bytes.Set(static_cast<double>(capture_queue_->bytes()));
+    if (!item) {
+      if (capture_queue_->closed() && capture_queue_->size() == 0) break;
+      continue;
+    }
+    std::shared_ptr<ChangeEvent> ev = std::move(*item);
+    int64_t received = WallMs();
+    switch (ev->kind) {
+      case ChangeEvent::Kind::kRow: {
+        size_t before = work->changes.size();
+        Status st = mapper_->Transform(ev, work->changes);
+        if (!st.ok()) {
+          std::string msg = fmt::format("pipeline {}: {}", cfg_.name, st.message());
+          spdlog::error("{}", msg);
+          SetState(PipelineState::kFailed, msg);
+          stop_ = true;
+          capture_queue_->Close();
+          for (auto& t : targets_) t->queue->Close();
+          return;
+        }
+        size_t added = work->changes.size() - before;
+        if (added == 0) {
+          filtered.Inc();
+          break;
+        }
+        out_rows.Inc(added);
+        work->kind = TargetWork::Kind::kChanges;
+        work->pos = ev->pos;
+        work->resume_position = fmt::format("{}:{}", ev->pos.file, ev->pos.txn_offset);
+        if (work->ts_ms == 0) {
+          work->ts_ms = ev->ts_ms;
+          work->received_ms = received;
+        }
+        work->bytes += ev->MemoryBytes() + added * sizeof(sink::SinkChange);
+        if (work->changes.size() >= 512) flush_changes();
+        break;
+      }
+      case ChangeEvent::Kind::kCommit:
+      case ChangeEvent::Kind::kDdl:
+      case ChangeEvent::Kind::kHeartbeat: {
+        flush_changes();
+        auto w = std::make_shared<TargetWork>();
+        w->kind = ev->kind == ChangeEvent::Kind::kCommit ? TargetWork::Kind::kCommit
+                  : ev->kind == ChangeEvent::Kind::kDdl  ? TargetWork::Kind::kDdl
+                                                         : TargetWork::Kind::kHeartbeat;
+        w->pos = ev->pos;
+        w->resume_position = ev->kind == ChangeEvent::Kind::kCommit
+                                 ? ev->next_position
+                                 : fmt::format("{}:{}", ev->pos.file, ev->pos.txn_offset);
+        w->gtid_state = ev->gtid_state;
+        w->ddl_db = ev->ddl_db;
+        w->ddl_query = ev->ddl_query;
+        w->ts_ms = ev->ts_ms;
+        w->received_ms = received;
+        w->bytes = sizeof(TargetWork) + w->ddl_query.size();
+        publish(std::move(w));
+        break;
+      }
+    }
+  }
+  for (auto& t : targets_) t->queue->Close();
+}
+
+Status Pipeline::FlushBatch(Target& t, std::vector<sink::SinkChange>& batch, const sink::mysql::BatchEnd& end) {
+  auto backoff = std::chrono::milliseconds(100);
+  while (!stop_) {
+    auto t0 = Clock::now();
+    Status st = batch.empty() ? t.loader->AdvanceCheckpoint(end) : t.loader->ApplyBatch(batch, end);
+    if (st.ok()) {
+      double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+      if (!batch.empty()) {
+        t.apply_seconds->Observe(secs);
+        t.batch_rows->Observe(static_cast<double>(batch.size()));
+        t.rows->Inc(batch.size());
+        size_t bytes = 0;
+        for (const auto& c : batch) {
+          for (const auto& v : c.values) bytes += v.s.size() + 8;
+        }
+        t.bytes->Inc(bytes);
+      }
+      std::lock_guard lock(mu_);
+      t.state = PipelineState::kRunning;
+      t.last_error.clear();
+      t.applied_position = end.pos.ToString();
+      t.rows_applied += batch.size();
+      return Status::Ok();
+    }
+    if (!st.retryable()) return st;
+    t.retryable->Inc();
+    spdlog::warn("pipeline {} target {}: {}; retrying in {} ms", cfg_.name, t.cfg->name, st.message(), backoff.count());
+    {
+      std::lock_guard lock(mu_);
+      t.state = PipelineState::kRetrying;
+      t.last_error = st.message();
+    }
+    SleepUnlessStopping(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
+    Status rc = t.loader->Reconnect();
+    if (!rc.ok() && !rc.retryable()) return rc;
+  }
+  return Status::Error(StatusCode::kCancelled, "stopping");
+}
+
+Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::mysql::BatchEnd end) {
+  transform::DdlStatement d = transform::ParseDdl(w.ddl_query, w.ddl_db);
+  using K = transform::DdlStatement::Kind;
+  auto skip = [&]() { return FlushBatch(t, *std::make_unique<std::vector<sink::SinkChange>>(), end); };
+  if (d.kind == K::kOther || d.kind == K::kDropDatabase) return skip();
+  if (d.kind == K::kCreateDatabase) {
+    // Created when some same-name rule could select tables in it.
+    for (const TableRule& r : cfg_.tables) {
+      if (!r.to.empty() || r.is_regex) continue;
+      std::string db_part = r.match.substr(0, r.match.find('.'));
+      if (GlobMatch(db_part, d.db)) {
+        return t.loader->ApplyDdl("", w.ddl_query, end);
+      }
+    }
+    return skip();
+  }
+  const transform::MappingRule* rule = nullptr;
+  std::string table_name;
+  for (const auto& [db, table] : d.tables) {
+    if (const auto* r = mapper_->RuleFor(db, table)) {
+      rule = r;
+      table_name = db + "." + table;
+      break;
+    }
+  }
+  if (rule == nullptr) return skip();  // DDL of tables no rule selects is never applied
+  transform::DdlPolicy policy = rule->ddl;
+  if (policy == transform::DdlPolicy::kIgnore) return skip();
+  std::string where = fmt::format("pipeline {} target {}: DDL on `{}` @ {}", cfg_.name, t.cfg->name, table_name,
+                                  w.pos.ToString());
+  if (policy == transform::DdlPolicy::kStop) {
+    return Status::Error(StatusCode::kNotSupported, "{}: stopped as configured (ddl: stop): {}", where,
+                         w.ddl_query.substr(0, 300));
+  }
+  bool same_name = rule->to.empty() || transform::TableMapper::ExpandTemplate(rule->to, d.db, d.table) ==
+                                           d.db + "." + d.table;
+  bool one_to_one = same_name && rule->columns.empty() && rule->rename_columns.empty();
+  if (d.kind == K::kCreateTable) {
+    // Users often create target tables themselves and start from earliest:
+    // an existing table with the same columns is fine, a different one is not.
+    std::string dest = rule->to.empty() ? d.db + "." + d.table
+                                        : transform::TableMapper::ExpandTemplate(rule->to, d.db, d.table);
+    size_t dot = dest.find('.');
+    ASSIGN_OR_RETURN(auto existing, t.loader->TargetColumns(dest.substr(0, dot), dest.substr(dot + 1)));
+    if (!existing.empty()) {
+      std::vector<std::string> want;
+      if (one_to_one && !d.create_like) want = d.columns;
+      if (!one_to_one) {
+        for (const auto& c : rule->columns.empty() ? d.columns : rule->columns) {
+          std::string name = c;
+          for (const auto& [from, to] : rule->rename_columns) {
+            if (strcasecmp(from.c_str(), c.c_str()) == 0) name = to;
+          }
+          want.push_back(name);
+        }
+      }
+      bool same = want.empty() || want.size() == existing.size();
+      for (size_t i = 0; same && i < want.size(); ++i) same = strcasecmp(want[i].c_str(), existing[i].c_str()) == 0;
+      if (!same) {
+        return Status::Error(StatusCode::kSchemaMismatch,
+                             "{}: target table `{}` already exists with columns ({}) but the source creates ({}); "
+                             "align the target table or drop it",
+                             where, dest, fmt::join(existing, ", "), fmt::join(want, ", "));
+      }
+      spdlog::info("pipeline {} target {}: `{}` already exists with the same columns; CREATE skipped", cfg_.name,
+                   t.cfg->name, dest);
+      return skip();
+    }
+    if (!one_to_one) {
+      return Status::Error(StatusCode::kNotSupported,
+                           "{}: the source created a table that is renamed or subset on the target, and the target "
+                           "table `{}` does not exist: create it on the target (rule at {})",
+                           where, dest, rule->origin);
+    }
+  }
+  if (one_to_one) return t.loader->ApplyDdl(w.ddl_db, w.ddl_query, end);
+  // Renamed or subset tables: columns added outside the subset change nothing on the target.
+  if (d.kind == K::kAlterTable && d.alter_only_adds_columns && !rule->columns.empty()) {
+    bool touches_subset = false;
+    for (const auto& c : d.added_columns) {
+      for (const auto& keep : rule->columns) touches_subset |= strcasecmp(c.c_str(), keep.c_str()) == 0;
+    }
+    if (!touches_subset) return skip();
+  }
+  return Status::Error(StatusCode::kNotSupported,
+                       "{}: the table is renamed or subset on the target ({}), so this statement cannot be "
+                       "replicated automatically; apply the matching change on the target by hand and set "
+                       "ddl: ignore for the rule, or restart after fixing: {}",
+                       where, rule->origin, w.ddl_query.substr(0, 300));
+}
+
+void Pipeline::TargetLoop(Target& t) {
+  const std::string& name = t.cfg->name;
+  // Open the loader; a target that is down at start is retried, not fatal.
+  auto backoff = std::chrono::milliseconds(200);
+  while (!stop_ && !t.loader) {
+    sink::mysql::LoaderOptions lo;
+    lo.pipeline = cfg_.name;
+    lo.target = name;
+    auto co = mysql::ConnectOptions::FromUrl(t.cfg->endpoint);
+    if (!co.ok()) {
+      std::lock_guard lock(mu_);
+      t.state = PipelineState::kFailed;
+      t.last_error = co.status().message();
+      t.failed = true;
+      break;
+    }
+    lo.connect = *co;
+    lo.parallel = cfg_.parallel;
+    lo.skip_rejected = cfg_.on_error == OnError::kSkip;
+    lo.skip_log = cfg_.skip_log;
+    auto loader = sink::mysql::MysqlLoader::Open(lo);
+    if (loader.ok()) {
+      t.loader = std::move(loader).value();
+      std::lock_guard lock(mu_);
+      t.state = PipelineState::kRunning;
+      t.last_error.clear();
+      t.applied_position = t.loader->checkpoint().global.empty() ? "" : t.loader->checkpoint().global.ToString();
+      break;
+    }
+    {
+      std::lock_guard lock(mu_);
+      t.last_error = fmt::format("target {}: {}", name, loader.status().message());
+      if (!loader.status().retryable()) {
+        spdlog::error("pipeline {} target {}: {}", cfg_.name, name, loader.status().message());
+        t.state = PipelineState::kFailed;
+        t.failed = true;
+        break;
+      }
+      t.state = PipelineState::kRetrying;
+    }
+    spdlog::warn("pipeline {} target {}: {}; retrying in {} ms", cfg_.name, name, loader.status().message(),
+                 backoff.count());
+    SleepUnlessStopping(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
+  }
+  t.ready = t.loader != nullptr;
+
+  std::vector<sink::SinkChange> batch;
+  sink::mysql::BatchEnd end;
+  bool have_end = false;
+  Clock::time_point batch_started{};
+  Clock::time_point last_progress_write = Clock::now();
+  const auto timeout = std::chrono::milliseconds(cfg_.batch_timeout_ms);
+  auto fail = [&](const Status& st) {
+    spdlog::error("pipeline {} target {}: {}", cfg_.name, name, st.message());
+    t.fatal->Inc();
+    std::lock_guard lock(mu_);
+    t.state = PipelineState::kFailed;
+    t.last_error = st.message();
+    t.failed = true;
+  };
+  auto flush = [&]() -> bool {
+    if (!have_end) return true;
+    Status st = FlushBatch(t, batch, end);
+    if (!st.ok()) {
+      if (st.code() != StatusCode::kCancelled) fail(st);
+      return false;
+    }
+    batch.clear();
+    have_end = false;
+    last_progress_write = Clock::now();
+    (void)store_.SaveCheckpoint(cfg_.name, name, {end.pos.ToString(), end.resume_position, end.gtid_state, 0});
+    std::lock_guard lock(mu_);
+    t.oldest_pending_ms = 0;
+    return true;
+  };
+
+  while (!stop_ && !t.failed && t.loader) {
+    auto wait = batch.empty() ? std::chrono::milliseconds(100)
+                              : std::max(std::chrono::milliseconds(1),
+                                         std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             batch_started + timeout - Clock::now()));
+    auto item = t.queue->Pop(wait);
+    t.queue_bytes->Set(static_cast<double>(t.queue->bytes()));
+    if (item) {
+      const TargetWork& w = **item;
+      switch (w.kind) {
+        case TargetWork::Kind::kChanges:
+          if (batch.empty()) {
+            batch_started = Clock::now();
+            std::lock_guard lock(mu_);
+            t.oldest_pending_ms = CommitEstimateMs(w.ts_ms, w.received_ms);
+          }
+          batch.insert(batch.end(), w.changes.begin(), w.changes.end());
+          end = {w.pos, w.resume_position, end.gtid_state};
+          have_end = true;
+          break;
+        case TargetWork::Kind::kCommit:
+          end = {w.pos, w.resume_position, w.gtid_state};
+          have_end = true;
+          if (batch.empty() && Clock::now() - last_progress_write < timeout) {
+            // Progress without rows (filtered transactions) is recorded at
+            // most once per batch timeout.
+            break;
+          }
+          if (batch.size() >= cfg_.batch_size && !flush()) goto out;
+          break;
+        case TargetWork::Kind::kDdl: {
+          if (!flush()) goto out;
+          Status st = HandleDdl(t, w, {w.pos, w.resume_position, w.gtid_state});
+          if (!st.ok()) {
+            fail(st);
+            goto out;
+          }
+          break;
+        }
+        case TargetWork::Kind::kHeartbeat:
+          break;
+      }
+      // A transaction far larger than a batch is applied in pieces.
+      if (batch.size() >= 4 * cfg_.batch_size && !flush()) goto out;
+    }
+    if (have_end && (batch.empty() ? Clock::now() - last_progress_write >= timeout
+                                   : Clock::now() - batch_started >= timeout)) {
+      if (!flush()) goto out;
+    }
+    if (!item && t.queue->closed() && t.queue->size() == 0) break;
+    int64_t delay = 0;
+    {
+      std::lock_guard lock(mu_);
+      if (t.oldest_pending_ms) delay = std::max<int64_t>(0, WallMs() - t.oldest_pending_ms);
+    }
+    t.delay->Set(static_cast<double>(delay));
+  }
+out:
+  if (t.failed) {
+    // Detached: drain so the transform stage never blocks on this target.
+    while (!stop_) {
+      auto item = t.queue->Pop(std::chrono::milliseconds(100));
+      if (!item && t.queue->closed()) break;
+    }
+  }
+}
+
+PipelineStatus Pipeline::status() const {
+  std::lock_guard lock(mu_);
+  PipelineStatus s;
+  s.name = cfg_.name;
+  s.state = state_;
+  s.source_position = source_position_;
+  s.last_error = last_error_;
+  bool all_failed = !targets_.empty();
+  bool any_retrying = false;
+  std::string least;
+  for (const auto& t : targets_) {
+    TargetStatus ts;
+    ts.name = t->cfg->name;
+    ts.state = running_ ? t->state : PipelineState::kStopped;
+    ts.applied_position = t->applied_position;
+    ts.rows_applied = t->rows_applied;
+    ts.last_error = t->last_error;
+    ts.delay_ms = t->oldest_pending_ms ? std::max<int64_t>(0, WallMs() - t->oldest_pending_ms) : 0;
+    s.rows_applied += ts.rows_applied;
+    s.delay_ms = std::max(s.delay_ms, ts.delay_ms);
+    all_failed &= t->state == PipelineState::kFailed;
+    any_retrying |= t->state == PipelineState::kRetrying;
+    if (!ts.applied_position.empty()) {
+      StreamPos a, b;
+      if (least.empty() || (StreamPos::Parse(ts.applied_position, &a) && StreamPos::Parse(least, &b) && a < b)) {
+        least = ts.applied_position;
+      }
+    }
+    if (s.last_error.empty() && !t->last_error.empty()) s.last_error = t->last_error;
+    s.targets.push_back(std::move(ts));
+  }
+  s.applied_position = least;
+  if (running_ && s.state == PipelineState::kRunning) {
+    if (all_failed) s.state = PipelineState::kFailed;
+    else if (any_retrying) s.state = PipelineState::kRetrying;
+  }
+  return s;
+}
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,117 @@
+#pragma once
+// Pipeline: one source fanned out to one or more targets (design §1):
+//
+//   capture thread ──queue──► transform thread ──queue per target──► target thread (loader)
+//   (Select)                  (Extract/Transform)                    (Load: batch, merge, parallel apply)
+//
+// Queues are bounded in bytes, so a slow target slows the capture instead of
+// growing memory. Each target keeps its own checkpoint (in the target itself,
+// written with its rows); on start the capture resumes from the least
+// advanced target, and every target skips what it already applied. A target
+// that fails for good is detached (its queue is drained and dropped, its
+// checkpoint stays) so the others go on; when every target has failed the
+// pipeline stops.
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/change_event.h"
+#include "core/position.h"
+#include "pipeline/bounded_queue.h"
+#include "pipeline/config.h"
+#include "pipeline/controller.h"
+#include "pipeline/metrics.h"
+#include "sink/mysql/mysql_loader.h"
+#include "store/sqlite_store.h"
+#include "transform/table_mapper.h"
+
+namespace sluice::pipeline {
+
+// What travels from the transform stage to each target.
+struct TargetWork {
+  enum class Kind : uint8_t { kChanges, kCommit, kDdl, kHeartbeat };
+  Kind kind = Kind::kChanges;
+  std::vector<sink::SinkChange> changes;
+  StreamPos pos;                // kCommit/kDdl: transaction end; kChanges: last change
+  std::string resume_position;  // a transaction boundary at or before pos
+  std::string gtid_state;
+  std::string ddl_db, ddl_query;
+  uint64_t ts_ms = 0;
+  int64_t received_ms = 0;      // local time the capture saw it
+  size_t bytes = 0;
+};
+
+// The metric families every pipeline reports into; made once per registry.
+struct PipelineMetrics {
+  explicit PipelineMetrics(MetricsRegistry& registry);
+  Family<Counter>& rows;            // {pipeline, stage, target}: rows through capture, transform, apply
+  Family<Counter>& bytes;           // {pipeline, stage, target}
+  Family<Counter>& filtered;        // {pipeline}: rows dropped by rules or filters
+  Family<Counter>& errors;          // {pipeline, target, kind}: retryable | fatal | skipped
+  Family<Histogram>& batch_rows;    // {pipeline, target}
+  Family<Histogram>& apply_seconds; // {pipeline, target}
+  Family<Gauge>& queue_bytes;       // {pipeline, queue}
+  Family<Gauge>& delay_ms;          // {pipeline, target}
+  Family<Counter>& transactions;    // {pipeline}: source transactions seen
+};
+
+class Pipeline {
+ public:
+  // `index` is the pipeline's place in the config: it offsets the replica
+  // server_id so that pipelines sharing a source do not evict each other.
+  Pipeline(const Config& config, const PipelineConfig& pipeline, store::SqliteStore& store, PipelineMetrics& metrics,
+           uint32_t index = 0);
+  ~Pipeline();
+
+  // Checks everything that can be checked before running: rules compile,
+  // filters parse, the source is reachable and every rule matches a table.
+  Status Validate();
+  // Starts the threads. Returns at once; progress shows in status().
+  Status Start();
+  // Stops every thread; queued changes are dropped (they are replayed from
+  // the checkpoints on the next start).
+  void Stop();
+  bool running() const { return running_; }
+  PipelineStatus status() const;
+  const std::string& name() const { return cfg_.name; }
+
+ private:
+  struct Target;
+  class CaptureHandler;
+
+  void CaptureLoop();
+  void TransformLoop();
+  void TargetLoop(Target& t);
+  Status HandleDdl(Target& t, const TargetWork& w, sink::mysql::BatchEnd end);
+  Status FlushBatch(Target& t, std::vector<sink::SinkChange>& batch, const sink::mysql::BatchEnd& end);
+  Result<StartPosition> ResumePosition();
+  void SetState(PipelineState s, const std::string& error = "");
+  void SleepUnlessStopping(std::chrono::milliseconds d);
+  int64_t NowMs() const;
+
+  const Config& config_;
+  PipelineConfig cfg_;
+  const SourceConfig* source_cfg_ = nullptr;
+  uint32_t server_id_offset_ = 0;
+  store::SqliteStore& store_;
+  PipelineMetrics& metrics_;
+  std::unique_ptr<transform::TableMapper> mapper_;
+  std::vector<std::unique_ptr<Target>> targets_;
+  std::unique_ptr<BoundedQueue<std::shared_ptr<ChangeEvent>>> capture_queue_;
+
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> running_{false};
+  std::thread capture_thread_, transform_thread_;
+
+  mutable std::mutex mu_;
+  PipelineState state_ = PipelineState::kStopped;
+  std::string last_error_;
+  std::string source_position_;
+};
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,108 @@
+#include "sink/merge.h"
+
+#include <cstring>
+#include <string_view>
+#include <unordered_map>
+
+namespace sluice::sink {
+namespace {
+
+uint64_t Mix(uint64_t h, uint64_t v) {
+  h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+  return h;
+}
+
+uint64_t HashBytes(std::string_view s) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// Integers of different kinds with the same value must hash alike: a key
+// decoded as signed in one event and unsigned in another is the same key.
+uint64_t HashValue(const Value& v) {
+  switch (v.kind) {
+    case ValueKind::kNull:
+    case ValueKind::kAbsent:
+      return 0;
+    case ValueKind::kInt:
+    case ValueKind::kYear:
+      return static_cast<uint64_t>(v.i);
+    case ValueKind::kUInt:
+    case ValueKind::kBit:
+      return v.u;
+    case ValueKind::kFloat:
+    case ValueKind::kDouble: {
+      uint64_t bits;
+      static_assert(sizeof bits == sizeof v.d);
+      std::memcpy(&bits, &v.d, sizeof bits);
+      return bits;
+    }
+    default:
+      return HashBytes(v.s);
+  }
+}
+
+struct KeyRef {
+  const SinkChange* c;
+};
+struct KeyRefHash {
+  size_t operator()(const KeyRef& k) const { return KeyHash(*k.c); }
+};
+struct KeyRefEq {
+  bool operator()(const KeyRef& a, const KeyRef& b) const { return SameKey(*a.c, *b.c); }
+};
+
+}  // namespace
+
+uint64_t KeyHash(const SinkChange& c) {
+  uint64_t h = std::hash<const void*>()(c.table.get());
+  for (uint32_t k : c.table->key) h = Mix(h, HashValue(c.values[k]));
+  return h;
+}
+
+bool SameKey(const SinkChange& a, const SinkChange& b) {
+  if (a.table.get() != b.table.get()) {
+    if (a.table->db != b.table->db || a.table->table != b.table->table) return false;
+  }
+  if (!a.table->has_key()) return false;
+  for (uint32_t k : a.table->key) {
+    if (!SameValue(a.values[k], b.values[k])) return false;
+  }
+  return true;
+}
+
+std::vector<SinkChange> MergeByKey(std::vector<SinkChange> changes) {
+  std::vector<SinkChange> out;
+  // Reserved up front: `slot` keys point at elements of `out`, which must not move.
+  out.reserve(changes.size());
+  std::unordered_map<KeyRef, size_t, KeyRefHash, KeyRefEq> slot;  // key -> index in out
+  slot.reserve(changes.size());
+  for (SinkChange& c : changes) {
+    if (!c.table->has_key()) {
+      out.push_back(std::move(c));
+      continue;
+    }
+    auto it = slot.find(KeyRef{&c});
+    if (it == slot.end()) {
+      out.push_back(std::move(c));
+      slot.emplace(KeyRef{&out.back()}, out.size() - 1);
+      continue;
+    }
+    // A later change to the same key replaces the earlier one: upserts carry
+    // full images and deletes need only the key, so the last change is the
+    // whole truth about that key at the end of the batch.
+    SinkChange& prev = out[it->second];
+    prev.kind = c.kind;
+    prev.values = std::move(c.values);
+    prev.pos = std::move(c.pos);
+    prev.ts_ms = c.ts_ms;
+    prev.origin = std::move(c.origin);
+  }
+  return out;
+}
+
+}  // namespace sluice::sink

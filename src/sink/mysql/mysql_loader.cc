@@ -1,0 +1,399 @@
+#include "sink/mysql/mysql_loader.h"
+
+#include <errmsg.h>
+#include <mysqld_error.h>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <thread>
+#include <future>
+#include <map>
+
+#include "core/json_writer.h"
+#include "sink/merge.h"
+#include "sink/mysql/sql_builder.h"
+
+namespace sluice::sink::mysql {
+namespace {
+
+using sluice::mysql::MysqlConnection;
+
+constexpr int kGlobalPart = -1;
+constexpr unsigned kErDupEntry = 1062;
+
+// Errors that mean "already done" when a DDL statement is replayed after a
+// crash between the statement and its checkpoint.
+bool IsAlreadyAppliedDdlError(unsigned err) {
+  switch (err) {
+    case ER_DB_CREATE_EXISTS:    // 1007
+    case ER_DB_DROP_EXISTS:      // 1008
+    case ER_TABLE_EXISTS_ERROR:  // 1050
+    case ER_BAD_TABLE_ERROR:     // 1051
+    case ER_DUP_FIELDNAME:       // 1060
+    case ER_DUP_KEYNAME:         // 1061
+    case ER_CANT_DROP_FIELD_OR_KEY:  // 1091
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string Quote(std::string_view s) {
+  std::string out;
+  AppendQuotedString(out, s);
+  return out;
+}
+
+}  // namespace
+
+bool IsRetryableApplyError(unsigned err) {
+  return sluice::mysql::IsConnectionLost(err) || err == ER_OPTION_PREVENTS_STATEMENT /* read-only */ ||
+         err == ER_LOCK_WAIT_TIMEOUT || err == ER_LOCK_DEADLOCK || err == ER_SERVER_SHUTDOWN ||
+         err == ER_CON_COUNT_ERROR || err == ER_QUERY_INTERRUPTED || err == CR_COMMANDS_OUT_OF_SYNC ||
+         err == ER_READ_ONLY_MODE;
+}
+
+Result<std::unique_ptr<MysqlLoader>> MysqlLoader::Open(LoaderOptions options) {
+  if (options.parallel == 0) options.parallel = 1;
+  std::unique_ptr<MysqlLoader> loader(new MysqlLoader(std::move(options)));
+  RETURN_IF_ERROR(loader->Connect());
+  RETURN_IF_ERROR(loader->EnsureCheckpointTable());
+  RETURN_IF_ERROR(loader->ReadCheckpoint());
+  return loader;
+}
+
+MysqlLoader::~MysqlLoader() = default;
+
+Status MysqlLoader::Connect() {
+  auto open = [&]() -> Result<std::unique_ptr<MysqlConnection>> {
+    ASSIGN_OR_RETURN(auto c, MysqlConnection::Connect(options_.connect));
+    // UTC for TIMESTAMP literals (capture renders them in UTC); strict so a
+    // value the target cannot hold is an error, not a silent truncation;
+    // NO_AUTO_VALUE_ON_ZERO so an id of 0 stays 0.
+    RETURN_IF_ERROR(c->Execute(
+        "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', "
+        "foreign_key_checks = 0, autocommit = 1; "
+        // Parallel partitions write disjoint keys; READ COMMITTED takes no gap
+        // locks, so they do not deadlock on each other's key ranges. (This
+        // form works on MySQL and MariaDB alike.)
+        "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"));
+    return c;
+  };
+  ASSIGN_OR_RETURN(control_, open());
+  partitions_.clear();
+  partitions_.resize(options_.parallel);
+  for (auto& p : partitions_) {
+    ASSIGN_OR_RETURN(p.conn, open());
+  }
+  return Status::Ok();
+}
+
+Status MysqlLoader::Reconnect() {
+  control_.reset();
+  partitions_.clear();
+  return Connect();
+}
+
+Status MysqlLoader::EnsureCheckpointTable() {
+  return control_->Execute(
+      "CREATE DATABASE IF NOT EXISTS `_sluice`; "
+      "CREATE TABLE IF NOT EXISTS `_sluice`.`checkpoints` ("
+      "  pipeline VARCHAR(128) NOT NULL, target VARCHAR(128) NOT NULL, part INT NOT NULL,"
+      "  position VARCHAR(600) NOT NULL, resume_position VARCHAR(600) NOT NULL, gtid_state TEXT NOT NULL,"
+      "  updated_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),"
+      "  PRIMARY KEY (pipeline, target, part)) ENGINE=InnoDB");
+}
+
+Status MysqlLoader::ReadCheckpoint() {
+  checkpoint_ = LoaderCheckpoint();
+  checkpoint_.partitions.assign(options_.parallel, StreamPos());
+  ASSIGN_OR_RETURN(auto rows,
+                   control_->Query(fmt::format("SELECT part, position, resume_position, gtid_state FROM "
+                                               "`_sluice`.`checkpoints` WHERE pipeline = {} AND target = {}",
+                                               Quote(options_.pipeline), Quote(options_.target))));
+  for (const auto& r : rows) {
+    int part = std::stoi(r[0].value_or("0"));
+    StreamPos pos;
+    if (!StreamPos::Parse(r[1].value_or(""), &pos)) {
+      return Status::Corruption("target {}: bad checkpoint position \"{}\" in `_sluice`.`checkpoints`",
+                                options_.target, r[1].value_or(""));
+    }
+    if (part == kGlobalPart) {
+      checkpoint_.global = pos;
+      checkpoint_.resume_position = r[2].value_or("");
+      checkpoint_.gtid_state = r[3].value_or("");
+    } else if (part >= 0 && static_cast<size_t>(part) < checkpoint_.partitions.size()) {
+      checkpoint_.partitions[part] = pos;
+    } else if (checkpoint_.global < pos) {
+      // A partition of an earlier run with more connections: its progress
+      // cannot be attributed to today's partitions, so nothing past the
+      // global checkpoint is assumed applied (replay is idempotent).
+      spdlog::info("target {}: ignoring checkpoint of former partition {}", options_.target, part);
+    }
+  }
+  for (auto& p : checkpoint_.partitions) {
+    if (p < checkpoint_.global) p = checkpoint_.global;
+  }
+  return Status::Ok();
+}
+
+Status MysqlLoader::RunStatement(MysqlConnection& c, const std::string& sql) {
+  if (mysql_real_query(c.raw(), sql.data(), sql.size()) != 0) {
+    unsigned err = mysql_errno(c.raw());
+    std::string msg = mysql_error(c.raw());
+    if (err == ER_LOCK_DEADLOCK || err == ER_LOCK_WAIT_TIMEOUT) {
+      return Status::Retryable(StatusCode::kAborted, "target {}: {} (error {})", options_.target, msg, err);
+    }
+    if (IsRetryableApplyError(err)) {
+      return Status::Retryable(StatusCode::kIoError, "target {}: {} (error {})", options_.target, msg, err);
+    }
+    return Status::Error(StatusCode::kServerError, "{} (error {})", msg, err);
+  }
+  MYSQL_RES* res = mysql_store_result(c.raw());
+  if (res) mysql_free_result(res);
+  return Status::Ok();
+}
+
+Status MysqlLoader::WriteCheckpointRow(MysqlConnection& c, int part, const BatchEnd& end) {
+  std::string sql = fmt::format(
+      "INSERT INTO `_sluice`.`checkpoints` (pipeline, target, part, position, resume_position, gtid_state) "
+      "VALUES ({}, {}, {}, {}, {}, {}) ON DUPLICATE KEY UPDATE position = VALUES(position), "
+      "resume_position = VALUES(resume_position), gtid_state = VALUES(gtid_state)",
+      Quote(options_.pipeline), Quote(options_.target), part, Quote(end.pos.ToString()),
+      Quote(end.resume_position), Quote(end.gtid_state));
+  return RunStatement(c, sql);
+}
+
+// Groups consecutive work per table and kind into multi-row statements of
+// bounded size: deletes first, then upserts (after merging, each key appears
+// once, so their relative order does not matter for keyed tables).
+Status MysqlLoader::ApplyMerged(MysqlConnection& c, const std::vector<SinkChange>& changes) {
+  std::map<const TargetTable*, std::vector<const SinkChange*>> deletes, upserts;
+  std::vector<const TargetTable*> order;
+  std::vector<const SinkChange*> keyless;
+  for (const SinkChange& ch : changes) {
+    const TargetTable* t = ch.table.get();
+    if (!t->has_key()) {
+      keyless.push_back(&ch);
+      continue;
+    }
+    if (!deletes.count(t) && !upserts.count(t)) order.push_back(t);
+    (ch.kind == SinkChange::Kind::kDelete ? deletes[t] : upserts[t]).push_back(&ch);
+  }
+  std::string sql;
+  auto flush_groups = [&](auto& groups, auto build) -> Status {
+    for (const TargetTable* t : order) {
+      auto it = groups.find(t);
+      if (it == groups.end()) continue;
+      const auto& rows = it->second;
+      size_t start = 0;
+      while (start < rows.size()) {
+        // Grow the statement until it reaches the size bound.
+        size_t end = start;
+        std::vector<const SinkChange*> chunk;
+        size_t approx = 0;
+        while (end < rows.size() && (chunk.empty() || approx < options_.max_statement_bytes)) {
+          chunk.push_back(rows[end]);
+          for (const Value& v : rows[end]->values) approx += v.s.size() + 8;
+          ++end;
+        }
+        sql.clear();
+        RETURN_IF_ERROR(build(sql, *t, chunk));
+        RETURN_IF_ERROR(RunStatement(c, sql));
+        start = end;
+      }
+    }
+    return Status::Ok();
+  };
+  RETURN_IF_ERROR(flush_groups(deletes, BuildDelete));
+  RETURN_IF_ERROR(flush_groups(upserts, BuildUpsert));
+  for (const SinkChange* ch : keyless) RETURN_IF_ERROR(ApplyOne(c, *ch));
+  return Status::Ok();
+}
+
+Status MysqlLoader::ApplyOne(MysqlConnection& c, const SinkChange& ch) {
+  std::string sql;
+  std::vector<const SinkChange*> one{&ch};
+  switch (ch.kind) {
+    case SinkChange::Kind::kUpsert: RETURN_IF_ERROR(BuildUpsert(sql, *ch.table, one)); break;
+    case SinkChange::Kind::kDelete: RETURN_IF_ERROR(BuildDelete(sql, *ch.table, one)); break;
+    case SinkChange::Kind::kInsert: RETURN_IF_ERROR(BuildInsert(sql, *ch.table, one)); break;
+    case SinkChange::Kind::kDeleteExact: RETURN_IF_ERROR(BuildDeleteExact(sql, *ch.table, ch)); break;
+  }
+  return RunStatement(c, sql);
+}
+
+Status MysqlLoader::Reject(const SinkChange& ch, const Status& error) {
+  std::string msg = fmt::format("pipeline {} target {}: table `{}`.`{}` (from {}) key {} @ {}: the target rejected the change: {}",
+                                options_.pipeline, options_.target, ch.table->db, ch.table->table, ch.table->source,
+                                DescribeKey(ch), ch.pos.ToString(), error.message());
+  if (!options_.skip_rejected) return Status::Error(StatusCode::kServerError, "{}", msg);
+  std::lock_guard lock(skip_mu_);
+  spdlog::warn("skipped (on_error: skip): {}", msg);
+  if (!options_.skip_log.empty()) {
+    std::ofstream out(options_.skip_log, std::ios::app);
+    std::string line = "{\"pipeline\":";
+    AppendJsonString(line, options_.pipeline);
+    line += ",\"target\":";
+    AppendJsonString(line, options_.target);
+    line += ",\"table\":";
+    AppendJsonString(line, ch.table->db + "." + ch.table->table);
+    line += ",\"key\":";
+    AppendJsonString(line, DescribeKey(ch));
+    line += ",\"pos\":";
+    AppendJsonString(line, ch.pos.ToString());
+    line += ",\"error\":";
+    AppendJsonString(line, error.message());
+    line += ",\"values\":{";
+    for (size_t i = 0; i < ch.values.size(); ++i) {
+      if (i) line += ',';
+      AppendJsonString(line, ch.table->columns[i]);
+      line += ':';
+      AppendJsonValue(line, ch.values[i]);
+    }
+    line += "}}\n";
+    out << line;
+    if (!out) return Status::Error(StatusCode::kIoError, "cannot write skip log {}", options_.skip_log);
+  }
+  return Status::Ok();
+}
+
+// One change at a time, in stream order: used when a merged batch hit a
+// secondary unique-key conflict (the source's own order never conflicts), and
+// to find which change the target rejects.
+Status MysqlLoader::ApplyOrdered(MysqlConnection& c, const std::vector<SinkChange>& changes, uint64_t* skipped) {
+  for (const SinkChange& ch : changes) {
+    Status st = ApplyOne(c, ch);
+    if (st.ok()) continue;
+    if (st.retryable()) return st;
+    RETURN_IF_ERROR(Reject(ch, st));
+    ++*skipped;
+  }
+  return Status::Ok();
+}
+
+Status MysqlLoader::ApplyPartition(uint32_t p, std::vector<SinkChange> changes, const BatchEnd& end,
+                                   uint64_t* applied) {
+  MysqlConnection& c = *partitions_[p].conn;
+  // Redone after a crash or a retry: skip what this partition already committed.
+  const StreamPos& done = checkpoint_.partitions[p];
+  if (!done.empty()) {
+    std::erase_if(changes, [&](const SinkChange& ch) { return ch.pos <= done; });
+  }
+  if (changes.empty()) return Status::Ok();
+  std::vector<SinkChange> merged = MergeByKey(changes);
+  // A lock conflict with another partition (or another client) is retried
+  // here at once: the whole transaction was rolled back, nothing is half-done.
+  for (int attempt = 0;; ++attempt) {
+    Status st = ApplyPartitionOnce(c, p, changes, merged, end);
+    if (st.ok()) break;
+    if (st.code() != StatusCode::kAborted || attempt >= 5) return st;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 << attempt));
+  }
+  *applied = changes.size();
+  return Status::Ok();
+}
+
+Status MysqlLoader::ApplyPartitionOnce(MysqlConnection& c, uint32_t p, const std::vector<SinkChange>& changes,
+                                       const std::vector<SinkChange>& merged, const BatchEnd& end) {
+  RETURN_IF_ERROR(RunStatement(c, "BEGIN"));
+  Status st = ApplyMerged(c, merged);
+  if (!st.ok() && !st.retryable()) {
+    // Either a secondary unique key conflict between merged rows, or a row
+    // the target rejects: redo in source order, one change at a time.
+    (void)RunStatement(c, "ROLLBACK");
+    RETURN_IF_ERROR(RunStatement(c, "BEGIN"));
+    uint64_t skipped = 0;
+    st = ApplyOrdered(c, changes, &skipped);
+  }
+  if (st.ok()) st = WriteCheckpointRow(c, static_cast<int>(p), end);
+  if (st.ok()) st = RunStatement(c, "COMMIT");
+  if (!st.ok()) {
+    (void)RunStatement(c, "ROLLBACK");
+    return st;
+  }
+  return Status::Ok();
+}
+
+Status MysqlLoader::ResetCheckpoint() {
+  RETURN_IF_ERROR(control_->Execute(fmt::format("DELETE FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND target = {}",
+                                                Quote(options_.pipeline), Quote(options_.target))));
+  return ReadCheckpoint();
+}
+
+Status MysqlLoader::ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd& end) {
+  const uint32_t n = static_cast<uint32_t>(partitions_.size());
+  std::vector<std::vector<SinkChange>> parts(n);
+  for (const SinkChange& ch : changes) {
+    if (!checkpoint_.global.empty() && ch.pos <= checkpoint_.global) continue;  // applied before a restart
+    parts[n == 1 ? 0 : KeyHash(ch) % n].push_back(ch);
+  }
+
+  std::vector<uint64_t> applied(n, 0);
+  std::vector<Status> results(n);
+  std::vector<std::future<void>> running;
+  for (uint32_t p = 0; p < n; ++p) {
+    if (parts[p].empty()) continue;
+    running.push_back(std::async(std::launch::async, [&, p] {
+      results[p] = ApplyPartition(p, std::move(parts[p]), end, &applied[p]);
+    }));
+  }
+  for (auto& f : running) f.get();
+  for (uint32_t p = 0; p < n; ++p) {
+    // A partition that committed keeps its progress even if another failed:
+    // the retry then skips it.
+    if (results[p].ok() && applied[p] > 0) checkpoint_.partitions[p] = end.pos;
+  }
+  for (uint32_t p = 0; p < n; ++p) {
+    if (!results[p].ok()) return results[p];
+  }
+  for (uint64_t a : applied) rows_applied_ += a;
+  return AdvanceCheckpoint(end);
+}
+
+Status MysqlLoader::AdvanceCheckpoint(const BatchEnd& end) {
+  if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();
+  RETURN_IF_ERROR(WriteCheckpointRow(*control_, kGlobalPart, end));
+  checkpoint_.global = end.pos;
+  checkpoint_.resume_position = end.resume_position;
+  checkpoint_.gtid_state = end.gtid_state;
+  for (auto& p : checkpoint_.partitions) {
+    if (p < end.pos) p = end.pos;
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<std::string>> MysqlLoader::TargetColumns(const std::string& db, const std::string& table) {
+  ASSIGN_OR_RETURN(auto rows, control_->Query(fmt::format("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE "
+                                                          "TABLE_SCHEMA = {} AND TABLE_NAME = {} ORDER BY ORDINAL_POSITION",
+                                                          Quote(db), Quote(table))));
+  std::vector<std::string> out;
+  for (auto& r : rows) out.push_back(r[0].value_or(""));
+  return out;
+}
+
+Status MysqlLoader::ApplyDdl(const std::string& db, const std::string& query, const BatchEnd& end) {
+  if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();  // replayed
+  if (!db.empty()) {
+    std::string use = "USE ";
+    AppendIdentifier(use, db);
+    Status st = RunStatement(*control_, use);
+    if (!st.ok() && st.retryable()) return st;
+    // A database that does not exist on the target yet: run unqualified.
+  }
+  Status st = RunStatement(*control_, query);
+  if (!st.ok()) {
+    if (st.retryable()) return st;
+    unsigned err = mysql_errno(control_->raw());
+    if (!IsAlreadyAppliedDdlError(err)) {
+      return Status::Error(StatusCode::kServerError, "pipeline {} target {}: DDL @ {} failed: {}: {}",
+                           options_.pipeline, options_.target, end.pos.ToString(), st.message(),
+                           query.substr(0, 300));
+    }
+    spdlog::info("target {}: DDL already in effect, skipped ({}): {}", options_.target, st.message(),
+                 query.substr(0, 200));
+  }
+  return AdvanceCheckpoint(end);
+}
+
+}  // namespace sluice::sink::mysql

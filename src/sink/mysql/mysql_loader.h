@@ -1,0 +1,104 @@
+#pragma once
+// MysqlLoader: applies mapped changes to one MySQL/MariaDB target, exactly
+// once. A batch is split by key hash over `parallel` connections (one row's
+// changes stay on one connection, in order); each partition merges its
+// changes per key and applies them in ONE target transaction with multi-row
+// statements, together with its own checkpoint row in
+// `_sluice`.`checkpoints`. After every partition committed, a global row
+// (part -1) records the batch end and the source position to resume from.
+// On restart, a change is skipped when it is at or before the checkpoint of
+// the partition it hashes to (or the global one): nothing is applied twice,
+// nothing is lost, even when a crash split a batch between partitions.
+//
+// Owned and called by one pipeline target thread; ApplyBatch runs the
+// partitions on threads of its own and returns when all are done.
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/change_event.h"
+#include "core/status.h"
+#include "sink/sink_change.h"
+#include "source/mysql/protocol/connection.h"
+
+namespace sluice::sink::mysql {
+
+struct LoaderOptions {
+  std::string pipeline;
+  std::string target;
+  sluice::mysql::ConnectOptions connect;
+  uint32_t parallel = 4;
+  bool skip_rejected = false;   // on_error: skip (rejected rows are logged to skip_log)
+  std::string skip_log;         // JSON lines of skipped changes
+  size_t max_statement_bytes = 1 << 20;
+};
+
+struct LoaderCheckpoint {
+  StreamPos global;                   // everything at or before it is applied
+  std::vector<StreamPos> partitions;  // per partition, possibly ahead of global
+  std::string resume_position;        // source "file:offset" to restart from
+  std::string gtid_state;
+};
+
+struct BatchEnd {
+  StreamPos pos;                // the batch's last change (or transaction end)
+  std::string resume_position;  // a transaction boundary at or before pos
+  std::string gtid_state;
+};
+
+class MysqlLoader {
+ public:
+  static Result<std::unique_ptr<MysqlLoader>> Open(LoaderOptions options);
+  ~MysqlLoader();
+
+  const LoaderCheckpoint& checkpoint() const { return checkpoint_; }
+  // Applies `changes` (in stream order) and records `end`. Retryable errors
+  // (connection lost, read-only target, deadlock) leave the target
+  // consistent: calling again with the same batch finishes it.
+  Status ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd& end);
+  // Forgets this pipeline's progress on the target (a position set by hand).
+  Status ResetCheckpoint();
+  // Records progress without changes (filtered-out transactions, DDL of unselected tables).
+  Status AdvanceCheckpoint(const BatchEnd& end);
+  // Executes a DDL statement (with `USE db` first when db is given) and
+  // records `end`. Statements whose effect is already there (a CREATE of an
+  // existing database, an ADD COLUMN replayed after a crash) are skipped.
+  Status ApplyDdl(const std::string& db, const std::string& query, const BatchEnd& end);
+  // The target table's column names in order; empty when it does not exist.
+  Result<std::vector<std::string>> TargetColumns(const std::string& db, const std::string& table);
+  // Re-opens every connection (after a retryable error).
+  Status Reconnect();
+  uint64_t rows_applied() const { return rows_applied_; }
+
+ private:
+  struct Partition {
+    std::unique_ptr<sluice::mysql::MysqlConnection> conn;
+  };
+  explicit MysqlLoader(LoaderOptions options) : options_(std::move(options)) {}
+  Status Connect();
+  Status EnsureCheckpointTable();
+  Status ReadCheckpoint();
+  Status ApplyPartition(uint32_t p, std::vector<SinkChange> changes, const BatchEnd& end, uint64_t* applied);
+  Status ApplyPartitionOnce(sluice::mysql::MysqlConnection& c, uint32_t p, const std::vector<SinkChange>& changes,
+                            const std::vector<SinkChange>& merged, const BatchEnd& end);
+  Status ApplyMerged(sluice::mysql::MysqlConnection& c, const std::vector<SinkChange>& changes);
+  Status ApplyOrdered(sluice::mysql::MysqlConnection& c, const std::vector<SinkChange>& changes, uint64_t* skipped);
+  Status ApplyOne(sluice::mysql::MysqlConnection& c, const SinkChange& change);
+  Status WriteCheckpointRow(sluice::mysql::MysqlConnection& c, int part, const BatchEnd& end);
+  Status Reject(const SinkChange& change, const Status& error);
+  Status RunStatement(sluice::mysql::MysqlConnection& c, const std::string& sql);
+
+  LoaderOptions options_;
+  std::unique_ptr<sluice::mysql::MysqlConnection> control_;
+  std::vector<Partition> partitions_;
+  LoaderCheckpoint checkpoint_;
+  uint64_t rows_applied_ = 0;
+  std::mutex skip_mu_;
+};
+
+// MySQL error codes worth retrying: the target is down, read-only, or a lock conflict.
+bool IsRetryableApplyError(unsigned err);
+
+}  // namespace sluice::sink::mysql

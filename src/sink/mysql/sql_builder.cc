@@ -1,0 +1,244 @@
+#include "sink/mysql/sql_builder.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+namespace sluice::sink::mysql {
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+template <typename T>
+void AppendNumber(std::string& out, T v) {
+  char buf[24];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, p);
+}
+
+void AppendHex(std::string& out, std::string_view bytes) {
+  out += "x'";
+  for (unsigned char c : bytes) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  out += '\'';
+}
+
+void AppendColumnList(std::string& out, const TargetTable& t) {
+  out += " (";
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    if (i) out += ',';
+    AppendIdentifier(out, t.columns[i]);
+  }
+  out += ')';
+}
+
+Status AppendRow(std::string& out, const SinkChange& c) {
+  out += '(';
+  for (size_t i = 0; i < c.values.size(); ++i) {
+    if (i) out += ',';
+    Status st = AppendLiteral(out, c.values[i]);
+    if (!st.ok()) return st.WithContext(fmt::format("column `{}`", c.table->columns[i]));
+  }
+  out += ')';
+  return Status::Ok();
+}
+
+bool IsKeyColumn(const TargetTable& t, size_t i) {
+  for (uint32_t k : t.key) {
+    if (k == i) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void AppendIdentifier(std::string& out, std::string_view name) {
+  out += '`';
+  for (char c : name) {
+    if (c == '`') out += '`';
+    out += c;
+  }
+  out += '`';
+}
+
+void AppendQualifiedName(std::string& out, const TargetTable& t) {
+  AppendIdentifier(out, t.db);
+  out += '.';
+  AppendIdentifier(out, t.table);
+}
+
+void AppendQuotedString(std::string& out, std::string_view s) {
+  out += '\'';
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char esc;
+    switch (s[i]) {
+      case '\0': esc = '0'; break;
+      case '\'': esc = '\''; break;
+      case '\\': esc = '\\'; break;
+      case '\n': esc = 'n'; break;
+      case '\r': esc = 'r'; break;
+      case '\x1a': esc = 'Z'; break;
+      default: continue;
+    }
+    out.append(s.data() + run, i - run);
+    out += '\\';
+    out += esc;
+    run = i + 1;
+  }
+  out.append(s.data() + run, s.size() - run);
+  out += '\'';
+}
+
+Status AppendLiteral(std::string& out, const Value& v) {
+  switch (v.kind) {
+    case ValueKind::kNull:
+      out += "NULL";
+      return Status::Ok();
+    case ValueKind::kAbsent:
+      return Status::Error(StatusCode::kNotSupported,
+                           "value not in the row image: sync needs binlog_row_image=FULL on the source");
+    case ValueKind::kInt:
+    case ValueKind::kYear:
+      AppendNumber(out, v.i);
+      return Status::Ok();
+    case ValueKind::kUInt:
+    case ValueKind::kBit:
+      AppendNumber(out, v.u);
+      return Status::Ok();
+    case ValueKind::kFloat:
+      fmt::format_to(std::back_inserter(out), "{}", static_cast<float>(v.d));
+      return Status::Ok();
+    case ValueKind::kDouble:
+      fmt::format_to(std::back_inserter(out), "{}", v.d);
+      return Status::Ok();
+    case ValueKind::kDecimal:
+      out.append(v.s);  // already a canonical numeric literal
+      return Status::Ok();
+    case ValueKind::kBytes:
+      AppendHex(out, v.s);
+      return Status::Ok();
+    case ValueKind::kGeometry:
+      out += "ST_GeomFromWKB(";
+      AppendHex(out, v.s);
+      out += ')';
+      return Status::Ok();
+    case ValueKind::kText:
+    case ValueKind::kDate:
+    case ValueKind::kDateTime:
+    case ValueKind::kTimestamp:
+    case ValueKind::kTime:
+    case ValueKind::kEnum:
+    case ValueKind::kSet:
+    case ValueKind::kJson:
+      AppendQuotedString(out, v.s);
+      return Status::Ok();
+  }
+  return Status::Error(StatusCode::kNotSupported, "unknown value kind {}", static_cast<int>(v.kind));
+}
+
+Status BuildUpsert(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows) {
+  bool all_key = t.key.size() == t.columns.size();
+  out += all_key ? "INSERT IGNORE INTO " : "INSERT INTO ";
+  AppendQualifiedName(out, t);
+  AppendColumnList(out, t);
+  out += " VALUES ";
+  for (size_t r = 0; r < rows.size(); ++r) {
+    if (r) out += ',';
+    RETURN_IF_ERROR(AppendRow(out, *rows[r]));
+  }
+  if (!all_key) {
+    out += " ON DUPLICATE KEY UPDATE ";
+    bool first = true;
+    for (size_t i = 0; i < t.columns.size(); ++i) {
+      if (IsKeyColumn(t, i)) continue;
+      if (!first) out += ',';
+      first = false;
+      AppendIdentifier(out, t.columns[i]);
+      out += "=VALUES(";
+      AppendIdentifier(out, t.columns[i]);
+      out += ')';
+    }
+  }
+  return Status::Ok();
+}
+
+Status BuildDelete(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows) {
+  out += "DELETE FROM ";
+  AppendQualifiedName(out, t);
+  out += " WHERE ";
+  bool composite = t.key.size() > 1;
+  if (composite) {
+    out += '(';
+    for (size_t k = 0; k < t.key.size(); ++k) {
+      if (k) out += ',';
+      AppendIdentifier(out, t.columns[t.key[k]]);
+    }
+    out += ')';
+  } else {
+    AppendIdentifier(out, t.columns[t.key[0]]);
+  }
+  out += " IN (";
+  for (size_t r = 0; r < rows.size(); ++r) {
+    if (r) out += ',';
+    if (composite) out += '(';
+    for (size_t k = 0; k < t.key.size(); ++k) {
+      if (k) out += ',';
+      RETURN_IF_ERROR(AppendLiteral(out, rows[r]->values[t.key[k]]));
+    }
+    if (composite) out += ')';
+  }
+  out += ')';
+  return Status::Ok();
+}
+
+Status BuildInsert(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows) {
+  out += "INSERT INTO ";
+  AppendQualifiedName(out, t);
+  AppendColumnList(out, t);
+  out += " VALUES ";
+  for (size_t r = 0; r < rows.size(); ++r) {
+    if (r) out += ',';
+    RETURN_IF_ERROR(AppendRow(out, *rows[r]));
+  }
+  return Status::Ok();
+}
+
+Status BuildDeleteExact(std::string& out, const TargetTable& t, const SinkChange& row) {
+  out += "DELETE FROM ";
+  AppendQualifiedName(out, t);
+  out += " WHERE ";
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    if (i) out += " AND ";
+    AppendIdentifier(out, t.columns[i]);
+    out += "<=>";
+    RETURN_IF_ERROR(AppendLiteral(out, row.values[i]));
+  }
+  out += " LIMIT 1";
+  return Status::Ok();
+}
+
+std::string DescribeKey(const SinkChange& c) {
+  const TargetTable& t = *c.table;
+  std::string out;
+  std::vector<uint32_t> cols = t.key;
+  if (cols.empty()) {
+    for (uint32_t i = 0; i < t.columns.size() && i < 4; ++i) cols.push_back(i);
+  }
+  if (cols.size() > 1) out += '(';
+  for (size_t k = 0; k < cols.size(); ++k) {
+    if (k) out += ", ";
+    out += t.columns[cols[k]];
+    out += '=';
+    std::string lit;
+    if (!AppendLiteral(lit, c.values[cols[k]]).ok()) lit = "?";
+    if (lit.size() > 64) lit = lit.substr(0, 61) + "...";
+    out += lit;
+  }
+  if (cols.size() > 1) out += ')';
+  return out;
+}
+
+}  // namespace sluice::sink::mysql

@@ -1,0 +1,35 @@
+#pragma once
+// SQL text for applying SinkChanges to MySQL/MariaDB: literals and multi-row
+// statements. The loader's session runs with utf8mb4, time_zone '+00:00'
+// (TIMESTAMP values are UTC) and without NO_BACKSLASH_ESCAPES, which is what
+// the escaping here assumes.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "sink/sink_change.h"
+
+namespace sluice::sink::mysql {
+
+void AppendIdentifier(std::string& out, std::string_view name);            // `name` with ` doubled
+void AppendQualifiedName(std::string& out, const TargetTable& t);          // `db`.`table`
+void AppendQuotedString(std::string& out, std::string_view s);             // '...' escaped
+// A value as a SQL literal; kAbsent is an error (partial row images cannot be applied).
+Status AppendLiteral(std::string& out, const Value& v);
+
+// INSERT INTO t (cols) VALUES (...),(...) ON DUPLICATE KEY UPDATE c=VALUES(c),...
+// (INSERT IGNORE when every column is part of the key).
+Status BuildUpsert(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows);
+// DELETE FROM t WHERE key IN (...) / WHERE (k1,k2) IN ((..),(..))
+Status BuildDelete(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows);
+// INSERT INTO t (cols) VALUES (...),(...)  (keyless tables)
+Status BuildInsert(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows);
+// DELETE FROM t WHERE c1 <=> v1 AND ... LIMIT 1  (keyless tables: one matching row)
+Status BuildDeleteExact(std::string& out, const TargetTable& t, const SinkChange& row);
+
+// "id=7" or "(a=1, b='x')": the key of a change, for error messages.
+std::string DescribeKey(const SinkChange& c);
+
+}  // namespace sluice::sink::mysql

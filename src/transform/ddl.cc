@@ -1,0 +1,341 @@
+#include "transform/ddl.h"
+
+#include <cctype>
+
+namespace sluice::transform {
+namespace {
+
+// A small tokenizer for MySQL DDL: identifiers (bare or `quoted`), strings,
+// numbers and punctuation; comments are skipped.
+struct Token {
+  enum class Type : uint8_t { kWord, kQuotedIdent, kString, kPunct, kEnd } type = Type::kEnd;
+  std::string text;
+};
+
+class Lexer {
+ public:
+  explicit Lexer(std::string_view s) : s_(s) {}
+  Token Next() {
+    SkipSpaceAndComments();
+    Token t;
+    if (i_ >= s_.size()) return t;
+    char c = s_[i_];
+    if (c == '`') {
+      t.type = Token::Type::kQuotedIdent;
+      ++i_;
+      while (i_ < s_.size()) {
+        if (s_[i_] == '`') {
+          if (i_ + 1 < s_.size() && s_[i_ + 1] == '`') {
+            t.text += '`';
+            i_ += 2;
+            continue;
+          }
+          ++i_;
+          break;
+        }
+        t.text += s_[i_++];
+      }
+      return t;
+    }
+    if (c == '\'' || c == '"') {
+      t.type = Token::Type::kString;
+      ++i_;
+      while (i_ < s_.size() && s_[i_] != c) {
+        if (s_[i_] == '\\' && i_ + 1 < s_.size()) ++i_;
+        t.text += s_[i_++];
+      }
+      ++i_;
+      return t;
+    }
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$' || static_cast<unsigned char>(c) >= 0x80) {
+      t.type = Token::Type::kWord;
+      while (i_ < s_.size()) {
+        unsigned char d = static_cast<unsigned char>(s_[i_]);
+        if (!(std::isalnum(d) || d == '_' || d == '$' || d >= 0x80)) break;
+        t.text += s_[i_++];
+      }
+      return t;
+    }
+    t.type = Token::Type::kPunct;
+    t.text = std::string(1, c);
+    ++i_;
+    return t;
+  }
+
+ private:
+  void SkipSpaceAndComments() {
+    while (i_ < s_.size()) {
+      if (std::isspace(static_cast<unsigned char>(s_[i_]))) {
+        ++i_;
+      } else if (s_.compare(i_, 2, "/*") == 0 && s_.compare(i_, 3, "/*!") != 0) {
+        size_t end = s_.find("*/", i_ + 2);
+        i_ = end == std::string_view::npos ? s_.size() : end + 2;
+      } else if (s_.compare(i_, 3, "/*!") == 0) {
+        // Versioned comment: its content is part of the statement.
+        i_ += 3;
+        while (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_]))) ++i_;
+      } else if (s_.compare(i_, 2, "*/") == 0) {
+        i_ += 2;
+      } else if (s_[i_] == '#' || s_.compare(i_, 3, "-- ") == 0) {
+        size_t end = s_.find('\n', i_);
+        i_ = end == std::string_view::npos ? s_.size() : end + 1;
+      } else {
+        break;
+      }
+    }
+  }
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+std::string Upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+class Parser {
+ public:
+  Parser(std::string_view q, std::string_view current_db) : lex_(q), current_db_(current_db) { Advance(); }
+
+  DdlStatement Parse() {
+    DdlStatement d;
+    if (Is("CREATE")) {
+      Advance();
+      SkipWords({"OR", "REPLACE", "TEMPORARY", "ONLINE", "OFFLINE", "UNIQUE", "FULLTEXT", "SPATIAL"});
+      if (Is("DATABASE") || Is("SCHEMA")) {
+        Advance();
+        d.kind = DdlStatement::Kind::kCreateDatabase;
+        d.if_not_exists = SkipIfNotExists();
+        d.db = Ident();
+      } else if (Is("TABLE")) {
+        Advance();
+        d.kind = DdlStatement::Kind::kCreateTable;
+        d.if_not_exists = SkipIfNotExists();
+        QualifiedName(d.db, d.table);
+        ParseCreateBody(d);
+      } else if (Is("INDEX")) {
+        Advance();
+        d.kind = DdlStatement::Kind::kCreateIndex;
+        SkipIfNotExists();
+        Ident();
+        if (Is("ON")) {
+          Advance();
+          QualifiedName(d.db, d.table);
+        }
+      }
+    } else if (Is("DROP")) {
+      Advance();
+      SkipWords({"TEMPORARY"});
+      if (Is("DATABASE") || Is("SCHEMA")) {
+        Advance();
+        d.kind = DdlStatement::Kind::kDropDatabase;
+        SkipIfExists();
+        d.db = Ident();
+      } else if (Is("TABLE")) {
+        Advance();
+        d.kind = DdlStatement::Kind::kDropTable;
+        SkipIfExists();
+        NameList(d);
+      } else if (Is("INDEX")) {
+        Advance();
+        d.kind = DdlStatement::Kind::kDropIndex;
+        SkipIfExists();
+        Ident();
+        if (Is("ON")) {
+          Advance();
+          QualifiedName(d.db, d.table);
+        }
+      }
+    } else if (Is("ALTER")) {
+      Advance();
+      SkipWords({"ONLINE", "OFFLINE", "IGNORE"});
+      if (Is("TABLE")) {
+        Advance();
+        d.kind = DdlStatement::Kind::kAlterTable;
+        SkipIfExists();
+        QualifiedName(d.db, d.table);
+        ParseAlterBody(d);
+      }
+    } else if (Is("TRUNCATE")) {
+      Advance();
+      if (Is("TABLE")) Advance();
+      d.kind = DdlStatement::Kind::kTruncateTable;
+      QualifiedName(d.db, d.table);
+    } else if (Is("RENAME")) {
+      Advance();
+      if (Is("TABLE") || Is("TABLES")) {
+        Advance();
+        d.kind = DdlStatement::Kind::kRenameTable;
+        QualifiedName(d.db, d.table);
+        if (Is("TO")) {
+          Advance();
+          QualifiedName(d.new_db, d.new_table);
+        }
+        d.tables.emplace_back(d.db, d.table);
+        while (tok_.type == Token::Type::kPunct && tok_.text == ",") {
+          Advance();
+          std::string db, table, ndb, ntable;
+          QualifiedName(db, table);
+          d.tables.emplace_back(db, table);
+          if (Is("TO")) {
+            Advance();
+            QualifiedName(ndb, ntable);
+          }
+        }
+      }
+    }
+    if (d.tables.empty() && !d.table.empty()) d.tables.emplace_back(d.db, d.table);
+    return d;
+  }
+
+ private:
+  void Advance() { tok_ = lex_.Next(); }
+  bool Is(std::string_view word) const { return tok_.type == Token::Type::kWord && Upper(tok_.text) == word; }
+  bool IsPunct(char c) const { return tok_.type == Token::Type::kPunct && tok_.text.size() == 1 && tok_.text[0] == c; }
+  void SkipWords(std::initializer_list<std::string_view> words) {
+    bool again = true;
+    while (again) {
+      again = false;
+      for (auto w : words) {
+        if (Is(w)) {
+          Advance();
+          again = true;
+        }
+      }
+      // ALGORITHM=..., DEFINER=... in CREATE OR REPLACE ... VIEW are not tables.
+    }
+  }
+  bool SkipIfNotExists() {
+    if (!Is("IF")) return false;
+    Advance();
+    if (Is("NOT")) Advance();
+    if (Is("EXISTS")) Advance();
+    return true;
+  }
+  void SkipIfExists() {
+    if (!Is("IF")) return;
+    Advance();
+    if (Is("EXISTS")) Advance();
+  }
+  std::string Ident() {
+    if (tok_.type != Token::Type::kWord && tok_.type != Token::Type::kQuotedIdent) return {};
+    std::string s = tok_.text;
+    Advance();
+    return s;
+  }
+  void QualifiedName(std::string& db, std::string& table) {
+    std::string first = Ident();
+    if (IsPunct('.')) {
+      Advance();
+      db = first;
+      table = Ident();
+    } else {
+      db = std::string(current_db_);
+      table = first;
+    }
+  }
+  void NameList(DdlStatement& d) {
+    QualifiedName(d.db, d.table);
+    d.tables.emplace_back(d.db, d.table);
+    while (IsPunct(',')) {
+      Advance();
+      std::string db, table;
+      QualifiedName(db, table);
+      d.tables.emplace_back(db, table);
+    }
+  }
+  // Skips a balanced parenthesised group starting at '('.
+  void SkipParens() {
+    int depth = 0;
+    do {
+      if (IsPunct('(')) ++depth;
+      if (IsPunct(')')) --depth;
+      Advance();
+    } while (depth > 0 && tok_.type != Token::Type::kEnd);
+  }
+  bool IsConstraintStart() const {
+    static const char* kWords[] = {"PRIMARY", "KEY", "INDEX", "UNIQUE", "CONSTRAINT", "FOREIGN",
+                                   "FULLTEXT", "SPATIAL", "CHECK", "PERIOD"};
+    if (tok_.type != Token::Type::kWord) return false;
+    for (const char* w : kWords) {
+      if (Upper(tok_.text) == w) return true;
+    }
+    return false;
+  }
+  void ParseCreateBody(DdlStatement& d) {
+    if (Is("LIKE") || Is("AS") || Is("SELECT")) {
+      d.create_like = true;
+      return;
+    }
+    if (!IsPunct('(')) {
+      d.create_like = true;  // CREATE TABLE t SELECT ...
+      return;
+    }
+    Advance();
+    while (tok_.type != Token::Type::kEnd && !IsPunct(')')) {
+      if (!IsConstraintStart()) {
+        std::string name = Ident();
+        if (!name.empty()) d.columns.push_back(name);
+      }
+      // Skip to the next top-level comma.
+      while (tok_.type != Token::Type::kEnd && !IsPunct(',') && !IsPunct(')')) {
+        if (IsPunct('(')) {
+          SkipParens();
+        } else {
+          Advance();
+        }
+      }
+      if (IsPunct(',')) Advance();
+    }
+  }
+  void ParseAlterBody(DdlStatement& d) {
+    bool only_adds = true;
+    bool any = false;
+    while (tok_.type != Token::Type::kEnd) {
+      any = true;
+      if (Is("ADD")) {
+        Advance();
+        if (Is("COLUMN")) Advance();
+        SkipIfNotExists();
+        if (IsConstraintStart()) {
+          only_adds = false;
+        } else if (IsPunct('(')) {
+          only_adds = false;  // ADD (a INT, b INT): treated as a general change
+        } else {
+          std::string name = Ident();
+          if (!name.empty()) d.added_columns.push_back(name);
+        }
+      } else if (Is("RENAME")) {
+        Advance();
+        if (Is("TO") || Is("AS")) {
+          Advance();
+          QualifiedName(d.new_db, d.new_table);
+        }
+        only_adds = false;
+      } else {
+        only_adds = false;
+      }
+      while (tok_.type != Token::Type::kEnd && !IsPunct(',')) {
+        if (IsPunct('(')) {
+          SkipParens();
+        } else {
+          Advance();
+        }
+      }
+      if (IsPunct(',')) Advance();
+    }
+    d.alter_only_adds_columns = any && only_adds;
+  }
+
+  Lexer lex_;
+  std::string_view current_db_;
+  Token tok_;
+};
+
+}  // namespace
+
+DdlStatement ParseDdl(std::string_view query, std::string_view current_db) {
+  return Parser(query, current_db).Parse();
+}
+
+}  // namespace sluice::transform

@@ -1,0 +1,42 @@
+#pragma once
+// Just enough understanding of DDL statements to route them: which kind of
+// statement, which database and table it touches, and (for CREATE TABLE and
+// ALTER TABLE ... ADD/DROP COLUMN) which columns. Statements sluice cannot
+// classify are kOther and never applied to a renamed or subset table.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice::transform {
+
+struct DdlStatement {
+  enum class Kind : uint8_t {
+    kCreateDatabase,
+    kDropDatabase,
+    kCreateTable,
+    kAlterTable,
+    kDropTable,
+    kTruncateTable,
+    kRenameTable,
+    kCreateIndex,
+    kDropIndex,
+    kOther,  // views, procedures, users, grants, ...: nothing a row rule maps
+  };
+  Kind kind = Kind::kOther;
+  std::string db;     // resolved against the statement's current database
+  std::string table;  // empty for database statements
+  bool if_not_exists = false;
+  bool create_like = false;                // CREATE TABLE t LIKE u / AS SELECT
+  std::vector<std::string> columns;        // CREATE TABLE: defined columns, in order
+  std::vector<std::string> added_columns;  // ALTER TABLE: ADD [COLUMN] names
+  bool alter_only_adds_columns = false;    // every ALTER clause is ADD [COLUMN]
+  // RENAME TABLE / ALTER TABLE ... RENAME TO: the new name
+  std::string new_db, new_table;
+  // DROP TABLE a, b: every table named (db.table), for multi-table statements
+  std::vector<std::pair<std::string, std::string>> tables;
+};
+
+DdlStatement ParseDdl(std::string_view query, std::string_view current_db);
+
+}  // namespace sluice::transform

@@ -1,0 +1,220 @@
+#include "transform/table_mapper.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include <fmt/format.h>
+
+#include "core/glob.h"
+
+namespace sluice::transform {
+namespace {
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+int FindColumn(const TableSchema& s, std::string_view name) {
+  for (size_t i = 0; i < s.columns.size(); ++i) {
+    if (EqualsIgnoreCase(s.columns[i].name, name)) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+bool HasAbsent(const std::vector<Value>& values, const std::vector<uint32_t>& idx) {
+  for (uint32_t i : idx) {
+    if (values[i].kind == ValueKind::kAbsent) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+
+std::string TableMapper::ExpandTemplate(std::string_view tmpl, std::string_view db, std::string_view table) {
+  std::string out;
+  for (size_t i = 0; i < tmpl.size();) {
+    if (tmpl.compare(i, 5, "${db}") == 0) {
+      out.append(db);
+      i += 5;
+    } else if (tmpl.compare(i, 8, "${table}") == 0) {
+      out.append(table);
+      i += 8;
+    } else {
+      out += tmpl[i++];
+    }
+  }
+  return out;
+}
+
+Result<std::unique_ptr<TableMapper>> TableMapper::Create(std::vector<MappingRule> rules) {
+  std::vector<CompiledRule> compiled;
+  for (auto& r : rules) {
+    CompiledRule c;
+    c.rule = std::move(r);
+    const std::string& m = c.rule.match;
+    if (m.size() >= 2 && m.front() == '/' && m.back() == '/') {
+      c.is_regex = true;
+      try {
+        c.regex = std::regex(m.substr(1, m.size() - 2), std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        return Status::Invalid("{}: match: invalid regex {}: {}", c.rule.origin, m, e.what());
+      }
+    }
+    if (!c.rule.where.empty()) {
+      auto f = ParseFilter(c.rule.where);
+      if (!f.ok()) return f.status().WithContext(fmt::format("{}: where", c.rule.origin));
+      c.filter = std::move(f).value();
+    }
+    compiled.push_back(std::move(c));
+  }
+  return std::unique_ptr<TableMapper>(new TableMapper(std::move(compiled)));
+}
+
+const TableMapper::CompiledRule* TableMapper::CompiledFor(std::string_view db, std::string_view table) const {
+  std::string full = fmt::format("{}.{}", db, table);
+  for (const auto& c : rules_) {
+    bool hit = c.is_regex ? std::regex_match(full, c.regex) : GlobMatch(c.rule.match, full);
+    if (hit) return &c;
+  }
+  return nullptr;
+}
+
+const MappingRule* TableMapper::RuleFor(std::string_view db, std::string_view table) const {
+  const CompiledRule* c = CompiledFor(db, table);
+  return c ? &c->rule : nullptr;
+}
+
+Result<const TableMapping*> TableMapper::Map(const TableSchemaPtr& schema) {
+  auto it = cache_.find(schema.get());
+  if (it != cache_.end()) return it->second.second.get();
+  auto m = std::make_unique<TableMapping>();
+  const CompiledRule* c = CompiledFor(schema->db, schema->table);
+  if (c != nullptr) {
+    const MappingRule& rule = c->rule;
+    const TableSchema& s = *schema;
+    std::string where = fmt::format("table `{}`.`{}` (rule at {})", s.db, s.table, rule.origin);
+    if (!s.names_known) {
+      return Status::Error(StatusCode::kSchemaMismatch,
+                           "{}: column names are unknown; set binlog_row_metadata=FULL on the source", where);
+    }
+    auto target = std::make_shared<sink::TargetTable>();
+    target->source = fmt::format("{}.{}", s.db, s.table);
+    std::string dest = rule.to.empty() ? target->source : ExpandTemplate(rule.to, s.db, s.table);
+    size_t dot = dest.find('.');
+    if (dot == std::string::npos || dot == 0 || dot + 1 == dest.size()) {
+      return Status::Invalid("{}: to: \"{}\" does not name DB.TABLE", where, dest);
+    }
+    target->db = dest.substr(0, dot);
+    target->table = dest.substr(dot + 1);
+    if (rule.columns.empty()) {
+      for (uint32_t i = 0; i < s.columns.size(); ++i) m->source_index.push_back(i);
+    } else {
+      for (const auto& name : rule.columns) {
+        int i = FindColumn(s, name);
+        if (i < 0) return Status::Invalid("{}: columns: no column `{}` in the source table", where, name);
+        m->source_index.push_back(static_cast<uint32_t>(i));
+      }
+    }
+    bool renamed = false;
+    for (uint32_t i : m->source_index) {
+      std::string name = s.columns[i].name;
+      for (const auto& [from, to] : rule.rename_columns) {
+        if (EqualsIgnoreCase(from, name)) {
+          name = to;
+          renamed = true;
+        }
+      }
+      target->columns.push_back(std::move(name));
+    }
+    for (uint32_t k : s.primary_key) {
+      auto pos = std::find(m->source_index.begin(), m->source_index.end(), k);
+      if (pos == m->source_index.end()) {
+        return Status::Invalid("{}: columns: the subset drops key column `{}`; the key must stay", where,
+                               s.columns[k].name);
+      }
+      target->key.push_back(static_cast<uint32_t>(pos - m->source_index.begin()));
+    }
+    if (c->filter) {
+      auto bound = BindFilter(*c->filter, s);
+      if (!bound.ok()) return bound.status().WithContext(where + ": where");
+      m->filter = std::move(bound).value();
+    }
+    m->one_to_one = target->db == s.db && target->table == s.table && !renamed &&
+                    m->source_index.size() == s.columns.size();
+    m->target = std::move(target);
+    m->rule = &rule;
+  }
+  const TableMapping* result = m.get();
+  cache_.emplace(schema.get(), std::make_pair(schema, std::move(m)));
+  return result;
+}
+
+Status TableMapper::Transform(const std::shared_ptr<const ChangeEvent>& ev, std::vector<sink::SinkChange>& out) {
+  ASSIGN_OR_RETURN(const TableMapping* m, Map(ev->table));
+  if (!m->selected()) return Status::Ok();
+  const TableSchema& s = *ev->table;
+  auto in_filter = [&](const OwnedImage& img) -> Result<bool> {
+    if (!m->filter) return true;
+    return Matches(*m->filter, img.values);
+  };
+  auto make = [&](sink::SinkChange::Kind kind, const OwnedImage& img) -> Status {
+    const bool keyed = m->target->has_key();
+    const bool need_all = kind == sink::SinkChange::Kind::kUpsert || !keyed;
+    std::vector<uint32_t> needed;
+    if (need_all) {
+      needed = m->source_index;
+    } else {
+      for (uint32_t k : m->target->key) needed.push_back(m->source_index[k]);
+    }
+    if (HasAbsent(img.values, needed)) {
+      return Status::Error(StatusCode::kNotSupported,
+                           "table `{}`.`{}`: the row image lacks columns the target needs; set "
+                           "binlog_row_image=FULL on the source @ {}",
+                           s.db, s.table, ev->pos.ToString());
+    }
+    sink::SinkChange c;
+    c.kind = kind;
+    c.table = m->target;
+    c.values.reserve(m->source_index.size());
+    for (uint32_t i : m->source_index) c.values.push_back(img.values[i]);
+    c.pos = ev->pos;
+    c.ts_ms = ev->ts_ms;
+    c.origin = ev;
+    out.push_back(std::move(c));
+    return Status::Ok();
+  };
+  const bool keyed = m->target->has_key();
+  using K = sink::SinkChange::Kind;
+  const K put = keyed ? K::kUpsert : K::kInsert;
+  const K del = keyed ? K::kDelete : K::kDeleteExact;
+  Status st;
+  switch (ev->op) {
+    case Op::kInsert: {
+      ASSIGN_OR_RETURN(bool in, in_filter(ev->after));
+      if (in) st = make(put, ev->after);
+      break;
+    }
+    case Op::kDelete: {
+      ASSIGN_OR_RETURN(bool in, in_filter(ev->before));
+      if (in) st = make(del, ev->before);
+      break;
+    }
+    case Op::kUpdate: {
+      ASSIGN_OR_RETURN(bool was_in, in_filter(ev->before));
+      ASSIGN_OR_RETURN(bool now_in, in_filter(ev->after));
+      bool key_changed = !keyed;  // keyless: an update is delete-one + insert
+      if (keyed) {
+        for (uint32_t k : s.primary_key) key_changed |= !SameValue(ev->before.values[k], ev->after.values[k]);
+      }
+      if (was_in && (key_changed || !now_in)) st = make(del, ev->before);
+      if (st.ok() && now_in) st = make(put, ev->after);
+      break;
+    }
+  }
+  return st;
+}
+
+}  // namespace sluice::transform

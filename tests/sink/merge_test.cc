@@ -1,0 +1,71 @@
+#include "sink/merge.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice::sink {
+namespace {
+
+TargetTablePtr Table(std::vector<uint32_t> key) {
+  auto t = std::make_shared<TargetTable>();
+  t->db = "d";
+  t->table = "t";
+  t->columns = {"id", "v"};
+  t->key = std::move(key);
+  return t;
+}
+
+SinkChange Change(TargetTablePtr t, SinkChange::Kind kind, int64_t id, std::string_view v, uint64_t index) {
+  SinkChange c;
+  c.kind = kind;
+  c.table = std::move(t);
+  c.values = {Value::Int(id), Value::Str(ValueKind::kText, v)};
+  c.pos = StreamPos{"binlog.000001", 4, index};
+  return c;
+}
+
+TEST(MergeTest, LastChangePerKeyWinsInFirstAppearanceOrder) {
+  auto t = Table({0});
+  using K = SinkChange::Kind;
+  std::vector<SinkChange> in;
+  in.push_back(Change(t, K::kUpsert, 1, "a", 1));   // insert 1
+  in.push_back(Change(t, K::kUpsert, 2, "b", 2));   // insert 2
+  in.push_back(Change(t, K::kUpsert, 1, "a2", 3));  // update 1
+  in.push_back(Change(t, K::kDelete, 2, "b", 4));   // delete 2
+  in.push_back(Change(t, K::kDelete, 3, "c", 5));   // delete 3
+  in.push_back(Change(t, K::kUpsert, 3, "c2", 6));  // re-insert 3
+  auto out = MergeByKey(std::move(in));
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].kind, K::kUpsert);
+  EXPECT_EQ(out[0].values[1].s, "a2");
+  EXPECT_EQ(out[0].pos.index, 3u);
+  EXPECT_EQ(out[1].kind, K::kDelete);
+  EXPECT_EQ(out[1].values[0].i, 2);
+  EXPECT_EQ(out[2].kind, K::kUpsert);
+  EXPECT_EQ(out[2].values[1].s, "c2");
+}
+
+TEST(MergeTest, KeylessChangesAreKeptInOrder) {
+  auto t = Table({});
+  using K = SinkChange::Kind;
+  std::vector<SinkChange> in;
+  in.push_back(Change(t, K::kInsert, 1, "a", 1));
+  in.push_back(Change(t, K::kInsert, 1, "a", 2));
+  in.push_back(Change(t, K::kDeleteExact, 1, "a", 3));
+  auto out = MergeByKey(std::move(in));
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[2].kind, K::kDeleteExact);
+}
+
+TEST(MergeTest, SignedAndUnsignedKeysAreTheSameKey) {
+  auto t = Table({0});
+  SinkChange a = Change(t, SinkChange::Kind::kUpsert, 5, "x", 1);
+  SinkChange b = Change(t, SinkChange::Kind::kDelete, 5, "x", 2);
+  b.values[0] = Value::UInt(5);
+  EXPECT_TRUE(SameKey(a, b));
+  EXPECT_EQ(KeyHash(a), KeyHash(b));
+  SinkChange c = Change(t, SinkChange::Kind::kDelete, 6, "x", 3);
+  EXPECT_FALSE(SameKey(a, c));
+}
+
+}  // namespace
+}  // namespace sluice::sink

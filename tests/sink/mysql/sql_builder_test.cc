@@ -1,0 +1,87 @@
+#include "sink/mysql/sql_builder.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice::sink::mysql {
+namespace {
+
+std::string Lit(const Value& v) {
+  std::string s;
+  EXPECT_TRUE(AppendLiteral(s, v).ok());
+  return s;
+}
+
+TEST(SqlBuilderTest, Literals) {
+  EXPECT_EQ(Lit(Value::Null()), "NULL");
+  EXPECT_EQ(Lit(Value::Int(-9223372036854775807ll - 1)), "-9223372036854775808");
+  EXPECT_EQ(Lit(Value::UInt(18446744073709551615ull)), "18446744073709551615");
+  EXPECT_EQ(Lit(Value::Str(ValueKind::kDecimal, "-12.50")), "-12.50");
+  EXPECT_EQ(Lit(Value::Float(1.1f)), "1.1");
+  EXPECT_EQ(Lit(Value::Str(ValueKind::kText, std::string_view("it's \\ \n\0x", 10))), "'it\\'s \\\\ \\n\\0x'");
+  EXPECT_EQ(Lit(Value::Str(ValueKind::kBytes, std::string_view("\x00\xff", 2))), "x'00ff'");
+  EXPECT_EQ(Lit(Value::Str(ValueKind::kDateTime, "2024-01-31 12:34:56.789")), "'2024-01-31 12:34:56.789'");
+  EXPECT_EQ(Lit(Value::Str(ValueKind::kGeometry, std::string_view("\x01", 1))), "ST_GeomFromWKB(x'01')");
+  std::string s;
+  EXPECT_FALSE(AppendLiteral(s, Value::Absent()).ok());
+}
+
+TEST(SqlBuilderTest, Identifiers) {
+  std::string s;
+  AppendIdentifier(s, "we`ird");
+  EXPECT_EQ(s, "`we``ird`");
+}
+
+struct Fixture {
+  std::shared_ptr<TargetTable> t = std::make_shared<TargetTable>();
+  std::vector<SinkChange> rows;
+  std::vector<const SinkChange*> ptrs;
+  Fixture(std::vector<uint32_t> key) {
+    t->db = "shop";
+    t->table = "orders";
+    t->columns = {"id", "region", "status"};
+    t->key = std::move(key);
+    for (int i = 1; i <= 2; ++i) {
+      SinkChange c;
+      c.table = t;
+      c.values = {Value::Int(i), Value::Str(ValueKind::kText, "eu"), Value::Str(ValueKind::kText, "new")};
+      rows.push_back(c);
+    }
+    for (auto& r : rows) ptrs.push_back(&r);
+  }
+};
+
+TEST(SqlBuilderTest, UpsertAndDelete) {
+  Fixture f({0});
+  std::string up;
+  ASSERT_TRUE(BuildUpsert(up, *f.t, f.ptrs).ok());
+  EXPECT_EQ(up,
+            "INSERT INTO `shop`.`orders` (`id`,`region`,`status`) VALUES (1,'eu','new'),(2,'eu','new') "
+            "ON DUPLICATE KEY UPDATE `region`=VALUES(`region`),`status`=VALUES(`status`)");
+  std::string del;
+  ASSERT_TRUE(BuildDelete(del, *f.t, f.ptrs).ok());
+  EXPECT_EQ(del, "DELETE FROM `shop`.`orders` WHERE `id` IN (1,2)");
+}
+
+TEST(SqlBuilderTest, CompositeKeyDeleteAndAllKeyUpsert) {
+  Fixture f({0, 1});
+  std::string del;
+  ASSERT_TRUE(BuildDelete(del, *f.t, f.ptrs).ok());
+  EXPECT_EQ(del, "DELETE FROM `shop`.`orders` WHERE (`id`,`region`) IN ((1,'eu'),(2,'eu'))");
+  Fixture all({0, 1, 2});
+  std::string up;
+  ASSERT_TRUE(BuildUpsert(up, *all.t, all.ptrs).ok());
+  EXPECT_EQ(up.rfind("INSERT IGNORE INTO", 0), 0u);
+  EXPECT_EQ(DescribeKey(f.rows[0]), "(id=1, region='eu')");
+}
+
+TEST(SqlBuilderTest, KeylessStatements) {
+  Fixture f({});
+  std::string ins, del;
+  ASSERT_TRUE(BuildInsert(ins, *f.t, f.ptrs).ok());
+  EXPECT_EQ(ins, "INSERT INTO `shop`.`orders` (`id`,`region`,`status`) VALUES (1,'eu','new'),(2,'eu','new')");
+  ASSERT_TRUE(BuildDeleteExact(del, *f.t, f.rows[0]).ok());
+  EXPECT_EQ(del, "DELETE FROM `shop`.`orders` WHERE `id`<=>1 AND `region`<=>'eu' AND `status`<=>'new' LIMIT 1");
+}
+
+}  // namespace
+}  // namespace sluice::sink::mysql
