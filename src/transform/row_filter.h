@@ -45,8 +45,10 @@
 //     DATETIME column) is a bind error, not a NULL comparison.
 //   - TIMESTAMP values are UTC (core/value.h); literals compare with them
 //     as UTC, not in a session time zone.
-//   - Not supported: bit operators, REGEXP, CASE, subqueries, @variables,
-//     x'..' and 0x.. literals, comments, table-qualified columns.
+//   - Not supported: bit operators, REGEXP, CASE, IF, date functions
+//     (NOW(), DATE(), INTERVAL), other functions than those above,
+//     subqueries, @variables, x'..' and 0x.. literals, comments,
+//     table-qualified columns.
 //
 // Thread safety: FilterExpr and BoundFilter are immutable once built;
 // Matches may run on any number of threads at once on the same BoundFilter.
@@ -55,6 +57,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -189,8 +192,9 @@ Result<BoundFilter> BindFilter(const FilterExpr& expr, const TableSchema& schema
 // image; the filter needs binlog_row_image=FULL") or beyond the row's end,
 // and evaluation errors (out-of-range arithmetic, a TIME compared with a
 // DATETIME, a malformed DECIMAL value), each naming the expression.
-// Allocation-free except when string functions build new strings (those use
-// a per-thread scratch arena that is reused).
+// Allocation-free except where new text is built (string functions, or a
+// number used as text by LIKE or CONCAT), which goes to a per-thread scratch
+// arena that is reused from row to row.
 Result<bool> Matches(const BoundFilter& f, const std::vector<Value>& row);
 
 // The column names the filter reads, as first written, without duplicates
