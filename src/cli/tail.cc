@@ -45,7 +45,7 @@ class JsonLinesWriter : public ChangeHandler {
   }
 
   Status OnRow(const RowChange& row) override {
-    AppendRowChangeJson(pending_, row);
+    json_.Append(pending_, row);
     ++rows_;
     if (pending_.size() >= kPublishBytes) Publish();
     if (limit_ && rows_ >= limit_) {
@@ -101,6 +101,7 @@ class JsonLinesWriter : public ChangeHandler {
 
   uint64_t limit_;
   uint64_t rows_ = 0;
+  JsonRowWriter json_;
   std::string pending_;  // capture thread only
   std::mutex mu_;
   std::condition_variable cv_;

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
+#include <cstring>
 
 namespace sluice {
 namespace {
@@ -37,12 +39,42 @@ void AppendImage(std::string& out, const TableSchema& t, const std::vector<Value
 
 }  // namespace
 
+namespace {
+
+// True if any of the 8 bytes is < 0x20, '"' or '\\' (SWAR: the classic
+// "has zero byte" trick applied to the byte and to its XOR with each quote).
+inline bool NeedsEscape8(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  constexpr uint64_t kHigh = 0x8080808080808080ull;
+  uint64_t lt_space = (w - kOnes * 0x20) & ~w & kHigh;
+  uint64_t q = w ^ (kOnes * '"');
+  uint64_t b = w ^ (kOnes * '\\');
+  uint64_t is_quote = (q - kOnes) & ~q & kHigh;
+  uint64_t is_backslash = (b - kOnes) & ~b & kHigh;
+  return (lt_space | is_quote | is_backslash) != 0;
+}
+
+}  // namespace
+
 void AppendJsonString(std::string& out, std::string_view s) {
   out += '"';
   size_t run = 0;  // start of the current run of bytes that need no escaping
-  for (size_t i = 0; i < s.size(); ++i) {
+  size_t i = 0;
+  const size_t n = s.size();
+  while (i < n) {
+    // Skip clean 8-byte words at once; most text has nothing to escape.
+    while (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      if (NeedsEscape8(w)) break;
+      i += 8;
+    }
+    if (i >= n) break;
     unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      ++i;
+      continue;
+    }
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
@@ -58,8 +90,9 @@ void AppendJsonString(std::string& out, std::string_view s) {
         out += kHex[c >> 4];
         out += kHex[c & 15];
     }
+    ++i;
   }
-  out.append(s.data() + run, s.size() - run);
+  out.append(s.data() + run, n - run);
   out += '"';
 }
 
@@ -151,6 +184,83 @@ void AppendRowChangeJson(std::string& out, const RowChange& c) {
   AppendImage(out, t, c.before);
   out += ",\"after\":";
   AppendImage(out, t, c.after);
+  out += ",\"ts_ms\":";
+  AppendNumber(out, c.ts_ms);
+  out += ",\"gtid\":";
+  if (c.gtid.empty()) {
+    out += "null";
+  } else {
+    AppendJsonString(out, c.gtid);
+  }
+  out += ",\"pos\":\"";
+  out.append(c.file);
+  out += ':';
+  AppendNumber(out, c.offset);
+  out += "\"}\n";
+}
+
+}  // namespace sluice
+
+namespace sluice {
+
+const JsonRowWriter::Prepared& JsonRowWriter::For(const RowChange& c) {
+  auto it = cache_.find(c.table);
+  if (it != cache_.end()) return it->second;
+  if (cache_.size() > 4096) cache_.clear();  // schema churn: start over rather than grow
+  const TableSchema& t = *c.table;
+  Prepared p;
+  p.pin = c.table_ptr;
+  p.head_after_op = "\",\"db\":";
+  AppendJsonString(p.head_after_op, t.db);
+  p.head_after_op += ",\"table\":";
+  AppendJsonString(p.head_after_op, t.table);
+  p.head_after_op += ",\"pk\":[";
+  for (size_t i = 0; i < t.primary_key.size(); ++i) {
+    if (i) p.head_after_op += ',';
+    AppendJsonString(p.head_after_op, t.columns[t.primary_key[i]].name);
+  }
+  p.head_after_op += "],\"before\":";
+  for (const auto& col : t.columns) {
+    std::string k;
+    AppendJsonString(k, col.name);
+    k += ':';
+    p.keys.push_back(std::move(k));
+  }
+  return cache_.emplace(c.table, std::move(p)).first->second;
+}
+
+void JsonRowWriter::AppendImage(std::string& out, const Prepared& p, const std::vector<Value>* image) {
+  if (image == nullptr) {
+    out += "null";
+    return;
+  }
+  out += '{';
+  bool first = true;
+  const size_t n = std::min(image->size(), p.keys.size());
+  for (size_t i = 0; i < n; ++i) {
+    const Value& v = (*image)[i];
+    if (v.kind == ValueKind::kAbsent) continue;
+    if (!first) out += ',';
+    first = false;
+    out += p.keys[i];
+    AppendJsonValue(out, v);
+  }
+  out += '}';
+}
+
+void JsonRowWriter::Append(std::string& out, const RowChange& c) {
+  // A schema without a shared owner cannot be pinned, so it is not cached.
+  if (!c.table_ptr) {
+    AppendRowChangeJson(out, c);
+    return;
+  }
+  const Prepared& p = For(c);
+  out += "{\"op\":\"";
+  out += OpName(c.op);
+  out += p.head_after_op;
+  AppendImage(out, p, c.before);
+  out += ",\"after\":";
+  AppendImage(out, p, c.after);
   out += ",\"ts_ms\":";
   AppendNumber(out, c.ts_ms);
   out += ",\"gtid\":";

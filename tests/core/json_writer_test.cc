@@ -74,3 +74,57 @@ TEST(JsonWriterTest, ValueKinds) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST(JsonWriterTest, EscapingIsExactAtEveryOffset) {
+  // The word-at-a-time scan must find special bytes wherever they fall.
+  for (size_t len = 0; len < 40; ++len) {
+    for (size_t pos = 0; pos < len; ++pos) {
+      for (char special : {'"', '\\', '\n', '\x01', '\x1f'}) {
+        std::string s(len, 'a');
+        s[pos] = special;
+        std::string out;
+        AppendJsonString(out, s);
+        auto parsed = nlohmann::json::parse(out);
+        ASSERT_EQ(parsed.get<std::string>(), s) << len << " " << pos;
+      }
+    }
+  }
+  std::string out;
+  AppendJsonString(out, "\xc3\xa9\xe2\x82\xac plain ascii words longer than eight");
+  EXPECT_EQ(out, "\"\xc3\xa9\xe2\x82\xac plain ascii words longer than eight\"");
+}
+
+TEST(JsonWriterTest, RowWriterMatchesTheReferenceRendering) {
+  auto t = std::make_shared<TableSchema>();
+  t->db = "d\"b";
+  t->table = "t";
+  t->columns.resize(3);
+  t->columns[0].name = "id";
+  t->columns[1].name = "na\"me";
+  t->columns[2].name = "v";
+  t->primary_key = {0};
+  std::vector<Value> before{Value::Int(1), Value::Str(ValueKind::kText, "x"), Value::Null()};
+  std::vector<Value> after{Value::Int(1), Value::Absent(), Value::Double(2.5)};
+  RowChange c;
+  c.op = Op::kUpdate;
+  c.table = t.get();
+  c.table_ptr = t;
+  c.before = &before;
+  c.after = &after;
+  c.ts_ms = 5;
+  c.file = "binlog.000001";
+  c.offset = 9;
+  JsonRowWriter w;
+  for (int i = 0; i < 2; ++i) {  // the second call uses the cached parts
+    std::string a, b;
+    AppendRowChangeJson(a, c);
+    w.Append(b, c);
+    EXPECT_EQ(a, b);
+  }
+}
+
+}  // namespace
+}  // namespace sluice
