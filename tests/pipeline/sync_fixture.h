@@ -5,6 +5,9 @@
 // the pipeline's rules.
 
 #include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -33,6 +36,47 @@ inline uint16_t FreePort() {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
   ::close(fd);
   return ntohs(a.sin_port);
+}
+
+// One HTTP request to the API of a `sluice run` on 127.0.0.1:port. status is 0
+// (and error says why) when no answer came.
+struct HttpReply {
+  int status = 0;
+  std::string body;
+  std::string error;
+};
+inline HttpReply HttpCall(uint16_t port, const std::string& method, const std::string& path,
+                          const std::string& body = "") {
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(2, 0);
+  client.set_read_timeout(30, 0);  // a POST stop waits for the pipeline's threads
+  httplib::Result r = method == "POST" ? client.Post(path, body, "application/json") : client.Get(path);
+  if (!r) return {0, "", httplib::to_string(r.error())};
+  return {r->status, r->body, ""};
+}
+inline HttpReply HttpGet(uint16_t port, const std::string& path) { return HttpCall(port, "GET", path); }
+inline HttpReply HttpPost(uint16_t port, const std::string& path, const std::string& body = "") {
+  return HttpCall(port, "POST", path, body);
+}
+
+// Polls `done` every 50 ms until it holds or `timeout` passes.
+template <class Pred>
+bool WaitUntil(Pred done, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (done()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+// The source's binlog end as a "file:offset" start position: a pipeline
+// started there sees exactly what is written afterwards, however late its
+// capture connects (unlike `latest`).
+inline std::string BinlogEnd(MariadbServer& server) {
+  auto rows = server.Query("SHOW MASTER STATUS");
+  if (!rows.ok() || rows->empty() || (*rows)[0].size() < 2) return "";
+  return (*rows)[0][0].value_or("") + ":" + (*rows)[0][1].value_or("");
 }
 
 inline std::string RowsToText(const MariadbServer::Rows& rows) {
@@ -90,6 +134,8 @@ class SluiceProcess {
     return true;
   }
   std::string Log() const { return TailOfFile(log_, 0, 6000); }
+  // Everything this process wrote to the log so far.
+  std::string FullLog() const { return TailOfFile(log_, log_offset_, 1 << 24); }
 
  private:
   std::string config_, log_;
@@ -153,8 +199,40 @@ class SyncTest : public ::testing::Test {
                                          << (sluice_ ? sluice_->Log() : "");
   }
 
+  // The status of pipeline `name` from GET /api/pipelines/NAME/status on
+  // http_port_; a null json when there is no answer.
+  nlohmann::json PipelineStatus(const std::string& name) {
+    HttpReply r = HttpGet(http_port_, "/api/pipelines/" + name + "/status");
+    if (r.status != 200) return nullptr;
+    return nlohmann::json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  }
+  // Waits until the pipeline's (or, with `target`, that target's) state is
+  // `state`; on failure says what it was instead.
+  ::testing::AssertionResult WaitForState(const std::string& name, const std::string& state,
+                                          std::chrono::milliseconds timeout = std::chrono::seconds(20),
+                                          const std::string& target = "") {
+    nlohmann::json last;
+    bool ok = WaitUntil(
+        [&] {
+          last = PipelineStatus(name);
+          if (!last.is_object()) return false;
+          if (target.empty()) return last.value("state", "") == state;
+          for (const auto& t : last["targets"]) {
+            if (t.value("name", "") == target) return t.value("state", "") == state;
+          }
+          return false;
+        },
+        timeout);
+    if (ok) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "pipeline " << name << (target.empty() ? "" : " target " + target)
+                                         << " never reached state \"" << state << "\"; last status: " << last.dump()
+                                         << "\nsluice log:\n"
+                                         << (sluice_ ? sluice_->Log() : "");
+  }
+
   std::filesystem::path dir_;
   std::string config_;
+  uint16_t http_port_ = 0;  // the `http:` port of configs that set one
   std::unique_ptr<SluiceProcess> sluice_;
 };
 

@@ -91,7 +91,29 @@ Status MysqlLoader::Connect() {
 Status MysqlLoader::Reconnect() {
   control_.reset();
   partitions_.clear();
-  return Connect();
+  Status st = Connect();
+  if (!st.ok()) {
+    // Leave no half-built set behind: EnsureConnected() sees the loader
+    // disconnected and tries again on the next call.
+    control_.reset();
+    partitions_.clear();
+    return st;
+  }
+  // A COMMIT whose answer was lost with the connection may have landed. The
+  // checkpoint rows on the target say which partitions committed, so the
+  // retry skips them instead of applying them twice (a keyless table would
+  // get duplicate rows).
+  return ReadCheckpoint();
+}
+
+// Every entry point that talks to the target starts here. After a failed
+// Reconnect() (target still down) there are no connections; applying then
+// would divide by a partition count of zero and use a null control session.
+Status MysqlLoader::EnsureConnected() {
+  bool whole = control_ != nullptr && partitions_.size() == options_.parallel;
+  for (const auto& p : partitions_) whole &= p.conn != nullptr;
+  if (whole) return Status::Ok();
+  return Reconnect();
 }
 
 Status MysqlLoader::EnsureCheckpointTable() {
@@ -261,15 +283,50 @@ Status MysqlLoader::Reject(const SinkChange& ch, const Status& error) {
 // One change at a time, in stream order: used when a merged batch hit a
 // secondary unique-key conflict (the source's own order never conflicts), and
 // to find which change the target rejects.
-Status MysqlLoader::ApplyOrdered(MysqlConnection& c, const std::vector<SinkChange>& changes, uint64_t* skipped) {
-  for (const SinkChange& ch : changes) {
+Status MysqlLoader::ApplyOrdered(MysqlConnection& c, const std::vector<SinkChange>& changes, uint64_t* skipped,
+                                 size_t* rejected) {
+  for (size_t i = 0; i < changes.size(); ++i) {
+    const SinkChange& ch = changes[i];
     Status st = ApplyOne(c, ch);
     if (st.ok()) continue;
     if (st.retryable()) return st;
-    RETURN_IF_ERROR(Reject(ch, st));
+    Status reject = Reject(ch, st);
+    if (!reject.ok()) {
+      if (rejected) *rejected = i;
+      return reject;
+    }
     ++*skipped;
   }
   return Status::Ok();
+}
+
+// on_error: stop. Like a replica's SQL thread, stop AT the source transaction
+// of the rejected change: the transactions before it in this partition are
+// committed, with the partition's checkpoint at the last of them, so the
+// target holds everything up to the row that needs a hand, and a restart
+// after the fix begins at that transaction. Returns `rejection` unless
+// committing the prefix hit a retryable error (then the batch is retried).
+Status MysqlLoader::CommitBeforeRejected(MysqlConnection& c, uint32_t p, const std::vector<SinkChange>& changes,
+                                         size_t rejected, const Status& rejection) {
+  (void)RunStatement(c, "ROLLBACK");
+  const StreamPos& bad = changes[rejected].pos;
+  size_t keep = rejected;
+  while (keep > 0 && changes[keep - 1].pos.file == bad.file && changes[keep - 1].pos.txn_offset == bad.txn_offset) {
+    --keep;
+  }
+  if (keep == 0) return rejection;
+  std::vector<SinkChange> prefix(changes.begin(), changes.begin() + static_cast<std::ptrdiff_t>(keep));
+  uint64_t skipped = 0;
+  Status st = RunStatement(c, "BEGIN");
+  if (st.ok()) st = ApplyOrdered(c, prefix, &skipped);
+  if (st.ok()) st = WriteCheckpointRow(c, static_cast<int>(p), BatchEnd{prefix.back().pos, "", ""});
+  if (st.ok()) st = RunStatement(c, "COMMIT");
+  if (!st.ok()) {
+    (void)RunStatement(c, "ROLLBACK");
+    return st.retryable() ? st : rejection;
+  }
+  checkpoint_.partitions[p] = prefix.back().pos;  // only this partition's thread touches its entry
+  return rejection;
 }
 
 Status MysqlLoader::ApplyPartition(uint32_t p, std::vector<SinkChange> changes, const BatchEnd& end,
@@ -304,7 +361,9 @@ Status MysqlLoader::ApplyPartitionOnce(MysqlConnection& c, uint32_t p, const std
     (void)RunStatement(c, "ROLLBACK");
     RETURN_IF_ERROR(RunStatement(c, "BEGIN"));
     uint64_t skipped = 0;
-    st = ApplyOrdered(c, changes, &skipped);
+    size_t rejected = changes.size();
+    st = ApplyOrdered(c, changes, &skipped, &rejected);
+    if (rejected < changes.size()) return CommitBeforeRejected(c, p, changes, rejected, st);
   }
   if (st.ok()) st = WriteCheckpointRow(c, static_cast<int>(p), end);
   if (st.ok()) st = RunStatement(c, "COMMIT");
@@ -316,12 +375,14 @@ Status MysqlLoader::ApplyPartitionOnce(MysqlConnection& c, uint32_t p, const std
 }
 
 Status MysqlLoader::ResetCheckpoint() {
+  RETURN_IF_ERROR(EnsureConnected());
   RETURN_IF_ERROR(control_->Execute(fmt::format("DELETE FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND target = {}",
                                                 Quote(options_.pipeline), Quote(options_.target))));
   return ReadCheckpoint();
 }
 
 Status MysqlLoader::ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd& end) {
+  RETURN_IF_ERROR(EnsureConnected());
   const uint32_t n = static_cast<uint32_t>(partitions_.size());
   std::vector<std::vector<SinkChange>> parts(n);
   for (const SinkChange& ch : changes) {
@@ -353,6 +414,7 @@ Status MysqlLoader::ApplyBatch(const std::vector<SinkChange>& changes, const Bat
 
 Status MysqlLoader::AdvanceCheckpoint(const BatchEnd& end) {
   if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();
+  RETURN_IF_ERROR(EnsureConnected());
   RETURN_IF_ERROR(WriteCheckpointRow(*control_, kGlobalPart, end));
   checkpoint_.global = end.pos;
   checkpoint_.resume_position = end.resume_position;
@@ -364,6 +426,7 @@ Status MysqlLoader::AdvanceCheckpoint(const BatchEnd& end) {
 }
 
 Result<std::vector<std::string>> MysqlLoader::TargetColumns(const std::string& db, const std::string& table) {
+  RETURN_IF_ERROR(EnsureConnected());
   ASSIGN_OR_RETURN(auto rows, control_->Query(fmt::format("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE "
                                                           "TABLE_SCHEMA = {} AND TABLE_NAME = {} ORDER BY ORDINAL_POSITION",
                                                           Quote(db), Quote(table))));
@@ -374,6 +437,7 @@ Result<std::vector<std::string>> MysqlLoader::TargetColumns(const std::string& d
 
 Status MysqlLoader::ApplyDdl(const std::string& db, const std::string& query, const BatchEnd& end) {
   if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();  // replayed
+  RETURN_IF_ERROR(EnsureConnected());
   if (!db.empty()) {
     std::string use = "USE ";
     AppendIdentifier(use, db);

@@ -56,7 +56,10 @@ class MysqlLoader {
   const LoaderCheckpoint& checkpoint() const { return checkpoint_; }
   // Applies `changes` (in stream order) and records `end`. Retryable errors
   // (connection lost, read-only target, deadlock) leave the target
-  // consistent: calling again with the same batch finishes it.
+  // consistent: calling again with the same batch finishes it. A change the
+  // target rejects fails the batch (unless skip_rejected) with an error
+  // naming table, key, position and the target's message; the source
+  // transactions before it in its partition are committed.
   Status ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd& end);
   // Forgets this pipeline's progress on the target (a position set by hand).
   Status ResetCheckpoint();
@@ -68,7 +71,9 @@ class MysqlLoader {
   Status ApplyDdl(const std::string& db, const std::string& query, const BatchEnd& end);
   // The target table's column names in order; empty when it does not exist.
   Result<std::vector<std::string>> TargetColumns(const std::string& db, const std::string& table);
-  // Re-opens every connection (after a retryable error).
+  // Re-opens every connection (after a retryable error) and re-reads the
+  // checkpoint from the target. On failure the loader is left without
+  // connections; every other call then reconnects first.
   Status Reconnect();
   uint64_t rows_applied() const { return rows_applied_; }
 
@@ -78,13 +83,18 @@ class MysqlLoader {
   };
   explicit MysqlLoader(LoaderOptions options) : options_(std::move(options)) {}
   Status Connect();
+  Status EnsureConnected();
   Status EnsureCheckpointTable();
   Status ReadCheckpoint();
   Status ApplyPartition(uint32_t p, std::vector<SinkChange> changes, const BatchEnd& end, uint64_t* applied);
   Status ApplyPartitionOnce(sluice::mysql::MysqlConnection& c, uint32_t p, const std::vector<SinkChange>& changes,
                             const std::vector<SinkChange>& merged, const BatchEnd& end);
   Status ApplyMerged(sluice::mysql::MysqlConnection& c, const std::vector<SinkChange>& changes);
-  Status ApplyOrdered(sluice::mysql::MysqlConnection& c, const std::vector<SinkChange>& changes, uint64_t* skipped);
+  // *rejected: the index of the change the target rejected (on_error: stop).
+  Status ApplyOrdered(sluice::mysql::MysqlConnection& c, const std::vector<SinkChange>& changes, uint64_t* skipped,
+                      size_t* rejected = nullptr);
+  Status CommitBeforeRejected(sluice::mysql::MysqlConnection& c, uint32_t p, const std::vector<SinkChange>& changes,
+                              size_t rejected, const Status& rejection);
   Status ApplyOne(sluice::mysql::MysqlConnection& c, const SinkChange& change);
   Status WriteCheckpointRow(sluice::mysql::MysqlConnection& c, int part, const BatchEnd& end);
   Status Reject(const SinkChange& change, const Status& error);

@@ -1,0 +1,446 @@
+// `sluice run` under faults (design §7) and its HTTP API (design §6), end to
+// end: a real sluice process between private MariaDB servers.
+//
+//   target down / read-only   -> state "retrying", lag grows, nothing applied or dropped, resumes alone
+//   source restarted / killed -> reconnects, exactly once
+//   a row the target rejects  -> stop (default) naming table, key, position and the target's error,
+//                                or skip (on_error: skip) with the row in the skip log
+//   kill -9 inside a large transaction applied in pieces over 4 connections -> exact convergence
+//
+// Exactly once is checked on a keyless audit table (one row per source
+// transaction): a replayed insert there is a duplicate row, not an upsert.
+
+#include <fmt/format.h>
+
+#include "pipeline/sync_fixture.h"
+
+namespace sluice::testing {
+namespace {
+
+using Json = nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+struct PipelineOptions {
+  std::string start = "earliest";
+  std::string tables = "      - match: \"shop.*\"\n";
+  uint32_t parallel = 2;
+  size_t batch_size = 200;
+  std::string extra;  // further pipeline keys, each line indented by 4
+};
+
+std::string FaultConfig(const std::filesystem::path& dir, uint16_t http_port, const std::string& source_url,
+                        const std::string& target_url, const PipelineOptions& o = {}) {
+  return fmt::format(R"(store: {dir}/sluice.db
+http: 127.0.0.1:{port}
+sources:
+  src: {{url: "{src}", server_id: 4242, heartbeat_ms: 200}}
+targets:
+  dst: {{url: "{dst}"}}
+pipelines:
+  - name: p
+    source: src
+    targets: [dst]
+    start: "{start}"
+    tables:
+{tables}    batch: {{size: {batch}, timeout_ms: 50}}
+    parallel: {parallel}
+{extra})",
+                     fmt::arg("dir", dir.string()), fmt::arg("port", http_port), fmt::arg("src", source_url),
+                     fmt::arg("dst", target_url), fmt::arg("start", o.start), fmt::arg("tables", o.tables),
+                     fmt::arg("batch", o.batch_size), fmt::arg("parallel", o.parallel), fmt::arg("extra", o.extra));
+}
+
+const char* kSchema = R"sql(
+CREATE DATABASE shop;
+CREATE TABLE shop.orders (id INT PRIMARY KEY, amount INT NOT NULL, note VARCHAR(40));
+CREATE TABLE shop.audit (txn INT NOT NULL, msg VARCHAR(40));
+)sql";
+
+const char* kOrders = "SELECT id, amount, note FROM shop.orders ORDER BY id";
+const char* kAudit = "SELECT txn, msg FROM shop.audit ORDER BY txn, msg";
+
+// Source transactions first .. first+n-1: each inserts an order, updates an
+// older one and writes its audit row. `pause` between transactions.
+Status Transactions(MariadbServer& src, int first, int n, milliseconds pause = milliseconds(0)) {
+  for (int t = first; t < first + n; ++t) {
+    RETURN_IF_ERROR(src.Execute(fmt::format(
+        "BEGIN; INSERT INTO shop.orders VALUES ({0}, {0}, 'order {0}'); "
+        "UPDATE shop.orders SET amount = amount + 1 WHERE id = {1}; "
+        "INSERT INTO shop.audit VALUES ({0}, 'txn {0}'); COMMIT",
+        t, t / 2)));
+    if (pause.count() > 0) std::this_thread::sleep_for(pause);
+  }
+  return Status::Ok();
+}
+
+// Fields of an answer that may be null (no answer): "" and -1 then.
+std::string Str(const Json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key) || !j[key].is_string()) return "";
+  return j[key].get<std::string>();
+}
+int64_t Int(const Json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key) || !j[key].is_number()) return -1;
+  return j[key].get<int64_t>();
+}
+
+std::string ErrorText(const Json& status) {
+  const Json& e = status.is_object() ? status["last_error"] : Json();
+  return e.is_string() ? e.get<std::string>() : "";
+}
+
+class FaultTest : public SyncTest {
+ protected:
+  // A source with kSchema, a target, sluice running pipeline "p" between them.
+  void StartPair(PipelineOptions o = {}, const std::string& target_user = "", const std::string& target_pw = "") {
+    src_ = StartServer(1);
+    dst_ = StartServer(2);
+    ASSERT_TRUE(src_ && dst_);
+    ASSERT_TRUE(src_->Execute(kSchema).ok());
+    if (!target_user.empty()) {
+      ASSERT_TRUE(dst_->CreateUser(target_user, target_pw).ok());
+    }
+    http_port_ = FreePort();
+    WriteConfig(FaultConfig(dir_, http_port_, src_->Url(),
+                            target_user.empty() ? dst_->Url() : dst_->Url(target_user, target_pw), o));
+    StartSluice();
+    ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  }
+
+  ::testing::AssertionResult ConvergesExactly(int transactions) {
+    auto orders = Converges(*src_, kOrders, *dst_, kOrders, seconds(30));
+    if (!orders) return orders;
+    auto audit = Converges(*src_, kAudit, *dst_, kAudit, seconds(30));
+    if (!audit) return audit;
+    // Same contents, ordered, duplicates included; and the count the test wrote.
+    auto n = dst_->QueryValue("SELECT COUNT(*) FROM shop.audit");
+    if (!n.ok()) return ::testing::AssertionFailure() << n.status().message();
+    if (*n != std::to_string(transactions)) {
+      return ::testing::AssertionFailure() << "audit rows on the target: " << *n << ", want " << transactions;
+    }
+    return ::testing::AssertionSuccess();
+  }
+
+  std::unique_ptr<MariadbServer> src_, dst_;
+};
+
+// While the target is down: retrying with an error, lag growing, nothing
+// applied; after it comes back, every transaction arrives once.
+TEST_F(FaultTest, TargetDownRetriesAndResumesAlone) {
+  ASSERT_NO_FATAL_FAILURE(StartPair());
+  ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
+  ASSERT_TRUE(ConvergesExactly(20));
+
+  Status written;
+  std::jthread writer([&] { written = Transactions(*src_, 21, 80, milliseconds(15)); });
+  std::this_thread::sleep_for(milliseconds(300));
+  ASSERT_TRUE(dst_->Crash().ok());
+  EXPECT_TRUE(WaitForState("p", "retrying", seconds(10)));
+  EXPECT_TRUE(WaitForState("p", "retrying", seconds(1), "dst"));
+  Json first = PipelineStatus("p");
+  EXPECT_NE(ErrorText(first), "") << first.dump();
+  std::this_thread::sleep_for(milliseconds(700));
+  Json second = PipelineStatus("p");
+  EXPECT_EQ(Str(second, "state"), "retrying") << second.dump();
+  EXPECT_EQ(Int(second, "rows_applied"), Int(first, "rows_applied")) << "applied while the target was down";
+  EXPECT_GT(Int(second, "delay_ms"), Int(first, "delay_ms")) << "lag does not grow: " << second.dump();
+  writer.join();
+  ASSERT_TRUE(written.ok()) << written.message();
+
+  ASSERT_TRUE(dst_->Restart().ok());
+  EXPECT_TRUE(ConvergesExactly(100));
+  EXPECT_TRUE(WaitForState("p", "running", seconds(10)));
+  EXPECT_EQ(ErrorText(PipelineStatus("p")), "") << "stale error once running again";
+  EXPECT_TRUE(sluice_->Running()) << sluice_->Log();
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// read_only bites a user without READ_ONLY ADMIN (MariaDB 10.11 split it out
+// of SUPER; ALL PRIVILEGES still includes it, so it is revoked).
+TEST_F(FaultTest, TargetReadOnlyRetriesAndResumesAlone) {
+  src_ = StartServer(1);
+  dst_ = StartServer(2);
+  ASSERT_TRUE(src_ && dst_);
+  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  ASSERT_TRUE(dst_->CreateUser("app", "pw").ok());
+  ASSERT_TRUE(dst_->Execute("REVOKE SUPER, READ_ONLY ADMIN ON *.* FROM 'app'@'%', 'app'@'localhost'").ok());
+  http_port_ = FreePort();
+  WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url("app", "pw")));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
+  ASSERT_TRUE(ConvergesExactly(20));
+
+  ASSERT_TRUE(dst_->Execute("SET GLOBAL read_only = 1").ok());
+  ASSERT_TRUE(Transactions(*src_, 21, 30, milliseconds(10)).ok());
+  EXPECT_TRUE(WaitForState("p", "retrying", seconds(10)));
+  Json first = PipelineStatus("p");
+  EXPECT_NE(ErrorText(first).find("read-only"), std::string::npos) << first.dump();
+  auto before = dst_->QueryValue("SELECT COUNT(*) FROM shop.audit");
+  std::this_thread::sleep_for(milliseconds(700));
+  auto after = dst_->QueryValue("SELECT COUNT(*) FROM shop.audit");
+  ASSERT_TRUE(before.ok() && after.ok());
+  EXPECT_EQ(*before, "20");
+  EXPECT_EQ(*after, "20");
+  EXPECT_EQ(Str(PipelineStatus("p"), "state"), "retrying");
+
+  ASSERT_TRUE(dst_->Execute("SET GLOBAL read_only = 0").ok());
+  ASSERT_TRUE(Transactions(*src_, 51, 10).ok());
+  EXPECT_TRUE(ConvergesExactly(60));
+  EXPECT_TRUE(WaitForState("p", "running", seconds(10)));
+  EXPECT_EQ(ErrorText(PipelineStatus("p")), "");
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// The dump connection killed while changes flow, then the source restarted
+// while sluice is still catching up: reconnect, nothing lost or doubled.
+TEST_F(FaultTest, SourceKilledAndRestartedReconnects) {
+  ASSERT_NO_FATAL_FAILURE(StartPair());
+  ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
+  ASSERT_TRUE(ConvergesExactly(20));
+
+  Status written;
+  std::jthread writer([&] { written = Transactions(*src_, 21, 60, milliseconds(10)); });
+  std::this_thread::sleep_for(milliseconds(200));
+  Status killed = src_->KillBinlogDumpThreads();
+  writer.join();
+  ASSERT_TRUE(killed.ok()) << killed.message();
+  ASSERT_TRUE(written.ok()) << written.message();
+  ASSERT_TRUE(ConvergesExactly(80));
+
+  ASSERT_TRUE(Transactions(*src_, 81, 60).ok());
+  ASSERT_TRUE(src_->Restart().ok());
+  ASSERT_TRUE(Transactions(*src_, 141, 40).ok());
+  ASSERT_TRUE(src_->KillBinlogDumpThreads().ok());
+  ASSERT_TRUE(Transactions(*src_, 181, 20).ok());
+  EXPECT_TRUE(ConvergesExactly(200));
+  EXPECT_TRUE(WaitForState("p", "running", seconds(10)));
+  EXPECT_TRUE(sluice_->Running()) << sluice_->Log();
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// A renamed table whose target column is narrower than the source's.
+class FaultRejectTest : public FaultTest {
+ protected:
+  void StartNarrowTarget(const std::string& extra, uint32_t parallel) {
+    src_ = StartServer(1);
+    dst_ = StartServer(2);
+    ASSERT_TRUE(src_ && dst_);
+    ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.customers (id INT PRIMARY KEY, "
+                              "code VARCHAR(20))")
+                    .ok());
+    ASSERT_TRUE(dst_->Execute("CREATE DATABASE crm; CREATE TABLE crm.clients (id INT PRIMARY KEY, code VARCHAR(3))")
+                    .ok());
+    PipelineOptions o;
+    o.start = BinlogEnd(*src_);
+    ASSERT_FALSE(o.start.empty());
+    o.tables = "      - match: \"shop.customers\"\n        to: \"crm.clients\"\n";
+    o.parallel = parallel;
+    o.extra = extra;
+    http_port_ = FreePort();
+    WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), o));
+    StartSluice();
+    ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  }
+  // Good rows 1-4, the bad row 5, good rows 6-7: one source transaction each,
+  // in a burst, so that they share a batch.
+  void WriteRows() {
+    std::string sql;
+    for (int id = 1; id <= 7; ++id) {
+      sql += fmt::format("INSERT INTO shop.customers VALUES ({}, '{}');", id, id == 5 ? "toolong" : "ab");
+    }
+    ASSERT_TRUE(src_->Execute(sql).ok());
+  }
+};
+
+TEST_F(FaultRejectTest, StopsNamingTableKeyPositionAndError) {
+  // One connection, so that "the rows after it" are in the failing partition.
+  ASSERT_NO_FATAL_FAILURE(StartNarrowTarget("", 1));
+  ASSERT_NO_FATAL_FAILURE(WriteRows());
+  ASSERT_TRUE(WaitForState("p", "failed", seconds(15)));
+  Json s = PipelineStatus("p");
+  std::string error = ErrorText(s);
+  for (const char* part : {"pipeline p", "`crm`.`clients`", "id=5", "@ binlog.", "Data too long"}) {
+    EXPECT_NE(error.find(part), std::string::npos) << "\"" << part << "\" missing from " << error;
+  }
+  ASSERT_EQ(s["targets"].size(), 1u);
+  EXPECT_EQ(Str(s["targets"][0], "state"), "failed");
+  // The transactions before the rejected one are applied, none after it.
+  auto ids = dst_->Query("SELECT id FROM crm.clients ORDER BY id");
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(RowsToText(*ids), "1\n2\n3\n4\n");
+  // The log says the same.
+  std::string log = sluice_->FullLog();
+  EXPECT_NE(log.find("id=5"), std::string::npos) << log;
+  EXPECT_NE(log.find("Data too long"), std::string::npos) << log;
+  // Stopped means stopped: later rows do not arrive.
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.customers VALUES (8, 'ok')").ok());
+  std::this_thread::sleep_for(milliseconds(500));
+  ids = dst_->Query("SELECT id FROM crm.clients ORDER BY id");
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(RowsToText(*ids), "1\n2\n3\n4\n");
+  EXPECT_EQ(Str(PipelineStatus("p"), "state"), "failed");
+  EXPECT_TRUE(sluice_->Running()) << "the HTTP API stays up to tell what failed";
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+TEST_F(FaultRejectTest, SkipLogsTheRowAndGoesOn) {
+  std::string skip_log = (dir_ / "skipped.jsonl").string();
+  ASSERT_NO_FATAL_FAILURE(StartNarrowTarget(fmt::format("    on_error: skip\n    skip_log: {}\n", skip_log), 2));
+  ASSERT_NO_FATAL_FAILURE(WriteRows());
+  ASSERT_TRUE(src_->Execute("UPDATE shop.customers SET code = 'xyz' WHERE id = 2").ok());
+  EXPECT_TRUE(Converges(*src_, "SELECT id, code FROM shop.customers WHERE id <> 5 ORDER BY id", *dst_,
+                        "SELECT id, code FROM crm.clients ORDER BY id", seconds(20)));
+  EXPECT_EQ(Str(PipelineStatus("p"), "state"), "running");
+
+  std::ifstream in(skip_log);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 1u) << sluice_->Log();
+  Json j = Json::parse(lines[0], nullptr, false);
+  ASSERT_TRUE(j.is_object()) << lines[0];
+  EXPECT_EQ(Str(j, "pipeline"), "p");
+  EXPECT_EQ(Str(j, "table"), "crm.clients");
+  EXPECT_EQ(Str(j, "key"), "id=5");
+  EXPECT_TRUE(Str(j, "pos").starts_with("binlog.")) << lines[0];
+  EXPECT_NE(Str(j, "error").find("Data too long"), std::string::npos) << lines[0];
+  EXPECT_EQ(Str(j["values"], "code"), "toolong") << lines[0];
+  EXPECT_NE(sluice_->FullLog().find("skipped (on_error: skip)"), std::string::npos);
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// kill -9 while one 50k-row transaction is applied in pieces over four
+// connections, twice, then again inside a 50k-row UPDATE.
+TEST_F(FaultTest, KillNineInsideLargeTransaction) {
+  src_ = StartServer(1);
+  dst_ = StartServer(2);
+  ASSERT_TRUE(src_ && dst_);
+  ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.big (id INT PRIMARY KEY, v INT NOT NULL, "
+                            "pad VARCHAR(20)); INSERT INTO shop.big VALUES (0, 0, 'marker')")
+                  .ok());
+  PipelineOptions o;
+  o.parallel = 4;
+  o.batch_size = 500;
+  http_port_ = FreePort();
+  WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), o));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  const char* kSums = "SELECT COUNT(*), SUM(v), SUM(id) FROM shop.big";
+  ASSERT_TRUE(Converges(*src_, kSums, *dst_, kSums, seconds(20)));
+
+  auto target_count = [&] {
+    auto n = dst_->QueryValue("SELECT COUNT(*) FROM shop.big");
+    return n.ok() ? std::stoll(*n) : -1;
+  };
+  ASSERT_TRUE(src_->Execute("USE shop; INSERT INTO shop.big SELECT seq, seq % 1000, 'row' FROM seq_1_to_50000").ok());
+  for (long long at : {2, 20000}) {
+    ASSERT_TRUE(WaitUntil([&] { return target_count() >= at; }, seconds(20)));
+    sluice_->Kill();
+    long long n = target_count();
+    EXPECT_LT(n, 50001) << "the kill came after the whole transaction was applied";
+    StartSluice();
+  }
+  ASSERT_TRUE(Converges(*src_, kSums, *dst_, kSums, seconds(30)));
+
+  auto target_sum = [&] {
+    auto n = dst_->QueryValue("SELECT SUM(v) FROM shop.big");
+    return n.ok() ? std::stoll(*n) : -1;
+  };
+  long long sum_before = target_sum();
+  ASSERT_TRUE(src_->Execute("UPDATE shop.big SET v = v + 1, pad = 'updated'").ok());
+  ASSERT_TRUE(WaitUntil([&] { return target_sum() > sum_before; }, seconds(20)));
+  sluice_->Kill();
+  StartSluice();
+  ASSERT_TRUE(Converges(*src_, kSums, *dst_, kSums, seconds(30)));
+  const char* kPads = "SELECT pad, COUNT(*) FROM shop.big GROUP BY pad ORDER BY pad";
+  EXPECT_TRUE(Converges(*src_, kPads, *dst_, kPads, seconds(5)));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// The HTTP API of a running `sluice run` (design §6).
+class RunHttpTest : public FaultTest {};
+
+TEST_F(RunHttpTest, StatusMetricsStopStartPosition) {
+  ASSERT_NO_FATAL_FAILURE(StartPair());
+  HttpReply health = HttpGet(http_port_, "/healthz");
+  EXPECT_EQ(health.status, 200) << health.error;
+  EXPECT_EQ(health.body, "ok");
+
+  ASSERT_TRUE(Transactions(*src_, 1, 10).ok());
+  ASSERT_TRUE(ConvergesExactly(10));
+  ASSERT_TRUE(WaitForState("p", "running", seconds(5)));
+
+  HttpReply list = HttpGet(http_port_, "/api/pipelines");
+  ASSERT_EQ(list.status, 200) << list.body;
+  Json all = Json::parse(list.body, nullptr, false);
+  ASSERT_TRUE(all.is_array() && all.size() == 1) << list.body;
+  const Json& p = all[0];
+  for (const char* key :
+       {"name", "state", "source_position", "applied_position", "delay_ms", "rows_applied", "last_error"}) {
+    EXPECT_TRUE(p.contains(key)) << key << " missing: " << list.body;
+  }
+  EXPECT_EQ(Str(p, "name"), "p");
+  EXPECT_EQ(Str(p, "state"), "running");
+  EXPECT_TRUE(Str(p, "source_position").starts_with("binlog.")) << list.body;
+  EXPECT_TRUE(Str(p, "applied_position").starts_with("binlog.")) << list.body;
+  // 10 transactions x (insert + update + audit), the update of id 0 matching nothing.
+  EXPECT_GE(Int(p, "rows_applied"), 29) << list.body;
+  EXPECT_TRUE(p["last_error"].is_null()) << list.body;
+
+  HttpReply delay = HttpGet(http_port_, "/api/pipelines/p/delay");
+  ASSERT_EQ(delay.status, 200) << delay.body;
+  Json d = Json::parse(delay.body, nullptr, false);
+  EXPECT_EQ(Str(d, "name"), "p") << delay.body;
+  EXPECT_TRUE(d.contains("delay_ms") && d["delay_ms"].is_number()) << delay.body;
+
+  HttpReply alias = HttpGet(http_port_, "/api/pipeline/status?id=p");
+  ASSERT_EQ(alias.status, 200) << alias.body;
+  Json a = Json::parse(alias.body, nullptr, false);
+  EXPECT_EQ(Str(a, "name"), "p") << alias.body;
+  EXPECT_EQ(Str(a, "state"), "running") << alias.body;
+  HttpReply alias_delay = HttpGet(http_port_, "/api/pipeline/delay?id=p");
+  ASSERT_EQ(alias_delay.status, 200) << alias_delay.body;
+  EXPECT_TRUE(Json::parse(alias_delay.body, nullptr, false).contains("delay_ms")) << alias_delay.body;
+  EXPECT_EQ(HttpGet(http_port_, "/api/pipelines/nope/status").status, 404);
+
+  HttpReply metrics = HttpGet(http_port_, "/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  bool apply_rows = false;
+  std::istringstream lines(metrics.body);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("sluice_rows_total{") && line.find("stage=\"apply\"") != std::string::npos &&
+        line.find("pipeline=\"p\"") != std::string::npos) {
+      apply_rows = std::stod(line.substr(line.rfind(' ') + 1)) >= 29;
+    }
+  }
+  EXPECT_TRUE(apply_rows) << metrics.body;
+  for (const char* family : {"sluice_apply_seconds_bucket{", "sluice_queue_bytes{", "sluice_delay_ms{"}) {
+    EXPECT_NE(metrics.body.find(family), std::string::npos) << family << " missing:\n" << metrics.body;
+  }
+
+  // Moving the position of a running pipeline is refused.
+  HttpReply moved = HttpPost(http_port_, "/api/pipelines/p/position", R"({"position":"latest"})");
+  EXPECT_EQ(moved.status, 409) << moved.body;
+
+  // Stop: nothing more is applied.
+  HttpReply stop = HttpPost(http_port_, "/api/pipelines/p/stop");
+  ASSERT_EQ(stop.status, 200) << stop.body;
+  EXPECT_EQ(Str(Json::parse(stop.body, nullptr, false), "state"), "stopped") << stop.body;
+  ASSERT_TRUE(Transactions(*src_, 11, 10).ok());
+  std::this_thread::sleep_for(milliseconds(800));
+  auto stopped_count = dst_->QueryValue("SELECT COUNT(*) FROM shop.audit");
+  ASSERT_TRUE(stopped_count.ok());
+  EXPECT_EQ(*stopped_count, "10");
+  EXPECT_EQ(Str(PipelineStatus("p"), "state"), "stopped");
+
+  // Start: it resumes from its checkpoint and catches up.
+  HttpReply start = HttpPost(http_port_, "/api/pipelines/p/start");
+  ASSERT_EQ(start.status, 200) << start.body;
+  ASSERT_TRUE(Transactions(*src_, 21, 10).ok());
+  EXPECT_TRUE(ConvergesExactly(30));
+  EXPECT_TRUE(WaitForState("p", "running", seconds(5)));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+}  // namespace
+}  // namespace sluice::testing
