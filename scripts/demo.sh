@@ -1,55 +1,142 @@
 #!/usr/bin/env bash
-# `make demo`: a private MariaDB on loopback, a shop schema, a few
-# transactions written while `sluice tail` follows the binlog live and prints
-# each committed row change as a JSON line. Stops by itself (or on Ctrl-C)
-# and removes its server.
+# `make demo`: the main job on an embedded default. Starts a private source
+# and two target MariaDB servers on loopback, creates a shop schema, runs a
+# steady workload, and runs `sluice run -c examples/shop.yaml` (fan-out,
+# rename, column subset, row filter, 1:1 copy with DDL). Shows live status
+# (delay and rows/s per target) until Ctrl-C (or DEMO_SECONDS), then prints a
+# consistency summary comparing every target with the source.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/mariadb.sh
 
-SLUICE=build/sluice
+SLUICE=$PWD/build/sluice
 DEMO_DIR=$(mktemp -d /tmp/sluice-demo.XXXXXX)
-TAIL_PID=""
+WORKLOAD_PID=""
+SLUICE_PID=""
+STOPPING=0
+
 cleanup() {
-  [ -n "$TAIL_PID" ] && kill "$TAIL_PID" 2>/dev/null && wait "$TAIL_PID" 2>/dev/null
-  mariadb_stop_all >/dev/null 2>&1 || true
-  rm -rf "$DEMO_DIR"
+  [ -n "$WORKLOAD_PID" ] && touch "$DEMO_DIR/stop-workload" && wait "$WORKLOAD_PID" 2>/dev/null
+  [ -n "$SLUICE_PID" ] && kill "$SLUICE_PID" 2>/dev/null && wait "$SLUICE_PID" 2>/dev/null
+  [ -n "${DEMO_KEEP:-}" ] || mariadb_stop_all >/dev/null 2>&1 || true
+  [ -n "${DEMO_KEEP:-}" ] || rm -rf "$DEMO_DIR"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'STOPPING=1' INT TERM
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-say "starting a private MariaDB (binlog_format=ROW, binlog_row_metadata=FULL) in $DEMO_DIR"
+say "starting three private MariaDB servers in $DEMO_DIR"
 mariadb_start SRC "$DEMO_DIR/source" 1 --log-bin=binlog --binlog-format=ROW --binlog-row-metadata=FULL >/dev/null
-echo "source: mysql://root@127.0.0.1:$SRC_PORT" >&2
+mariadb_start SEARCH "$DEMO_DIR/search" 2 >/dev/null
+mariadb_start REPORT "$DEMO_DIR/report" 3 >/dev/null
+echo "source 127.0.0.1:$SRC_PORT   search 127.0.0.1:$SEARCH_PORT   report 127.0.0.1:$REPORT_PORT"
 
+say "creating the shop schema and some history"
 mariadb_sql "$DEMO_DIR/source" "
   CREATE DATABASE shop;
-  CREATE TABLE shop.customers (id INT PRIMARY KEY, name VARCHAR(50), level ENUM('basic','gold'), created DATETIME(3));
-  CREATE TABLE shop.orders (id BIGINT UNSIGNED PRIMARY KEY, customer_id INT, status VARCHAR(10),
-                            amount DECIMAL(10,2), note JSON, updated TIMESTAMP(3) DEFAULT CURRENT_TIMESTAMP(3));"
+  CREATE TABLE shop.customers (id INT PRIMARY KEY, name VARCHAR(50), level ENUM('basic','gold'));
+  CREATE TABLE shop.orders (id BIGINT PRIMARY KEY, customer_id INT, status VARCHAR(12),
+                            amount DECIMAL(10,2), note VARCHAR(100), updated DATETIME(3));
+  USE shop;
+  INSERT INTO customers SELECT seq, CONCAT('customer ', seq), IF(seq % 7 = 0, 'gold', 'basic') FROM seq_1_to_200;
+  INSERT INTO orders SELECT seq, 1 + seq % 200, ELT(1 + seq % 4, 'new', 'paid', 'shipped', 'cancelled'),
+                            (seq % 97) + 0.99, CONCAT('order ', seq), NOW(3) FROM seq_1_to_5000;"
+# The search target holds a renamed, subset table: users create it themselves.
+mariadb_sql "$DEMO_DIR/search" "CREATE DATABASE search_db;
+  CREATE TABLE search_db.orders (id BIGINT PRIMARY KEY, buyer INT, status VARCHAR(12), amount DECIMAL(10,2));"
+mariadb_sql "$DEMO_DIR/report" "CREATE DATABASE search_db;
+  CREATE TABLE search_db.orders (id BIGINT PRIMARY KEY, buyer INT, status VARCHAR(12), amount DECIMAL(10,2));"
 
-say "sluice tail --source mysql://root@127.0.0.1:$SRC_PORT --start latest  (JSON lines below)"
-"$SLUICE" tail --source "mysql://root@127.0.0.1:$SRC_PORT" --start latest --heartbeat-ms 500 &
-TAIL_PID=$!
-sleep 1
+HTTP_PORT=$(free_port)
+sed -e "s|@DEMO_DIR@|$DEMO_DIR|g" -e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@SRC_PORT@|$SRC_PORT|g" \
+    -e "s|@SEARCH_PORT@|$SEARCH_PORT|g" -e "s|@REPORT_PORT@|$REPORT_PORT|g" examples/shop.yaml >"$DEMO_DIR/shop.yaml"
 
-step() {
-  say "$1"
-  echo "   SQL: $2" >&2
-  mariadb_sql "$DEMO_DIR/source" "$2"
-  sleep 1
+say "sluice run -c examples/shop.yaml   (log: $DEMO_DIR/sluice.log, API: http://127.0.0.1:$HTTP_PORT/api/pipelines)"
+"$SLUICE" run -c "$DEMO_DIR/shop.yaml" >"$DEMO_DIR/sluice.log" 2>&1 &
+SLUICE_PID=$!
+
+# Steady workload: ~50 transactions/s of inserts, updates (status changes move
+# rows in and out of the search filter) and deletes, over one client session.
+workload() {
+  local id=5001
+  while [ ! -e "$DEMO_DIR/stop-workload" ]; do
+    local r=$((RANDOM % 10))
+    if [ $r -lt 5 ]; then
+      echo "INSERT INTO shop.orders VALUES ($id, $((1 + RANDOM % 200)), 'new', $((RANDOM % 100)).$((RANDOM % 100)), 'order $id', NOW(3));"
+      id=$((id + 1))
+    elif [ $r -lt 8 ]; then
+      echo "UPDATE shop.orders SET status = ELT(1 + FLOOR(RAND() * 4), 'new', 'paid', 'shipped', 'cancelled'), updated = NOW(3) WHERE id = $((1 + RANDOM % id));"
+    elif [ $r -lt 9 ]; then
+      echo "BEGIN; UPDATE shop.customers SET level = IF(level = 'gold', 'basic', 'gold') WHERE id = $((1 + RANDOM % 200)); DELETE FROM shop.orders WHERE id = $((1 + RANDOM % id)); COMMIT;"
+    else
+      echo "UPDATE shop.orders SET amount = amount + 1 WHERE id BETWEEN $((RANDOM % id)) AND $((RANDOM % id + 20));"
+    fi
+    sleep 0.02
+  done | mariadb --socket="$SRC_SOCKET" -uroot --batch >/dev/null 2>&1
 }
-step "a customer signs up" \
-  "INSERT INTO shop.customers VALUES (1, 'Zoë Martín', 'basic', NOW(3))"
-step "one transaction: two orders" \
-  "BEGIN; INSERT INTO shop.orders (id, customer_id, status, amount, note) VALUES (1001, 1, 'new', 19.90, '{\"gift\": true}'), (1002, 1, 'new', 5.00, NULL); COMMIT"
-step "an order is paid, the customer upgraded" \
-  "BEGIN; UPDATE shop.orders SET status = 'paid' WHERE id = 1001; UPDATE shop.customers SET level = 'gold' WHERE id = 1; COMMIT"
-step "an order is cancelled" \
-  "DELETE FROM shop.orders WHERE id = 1002"
-step "a rolled-back transaction never appears" \
-  "BEGIN; INSERT INTO shop.orders (id, customer_id, status, amount) VALUES (9999, 1, 'ghost', 1); ROLLBACK"
+workload &
+WORKLOAD_PID=$!
 
-say "done: every committed change above arrived as one JSON line; stopping"
+status_table() {
+  { curl -s "http://127.0.0.1:$HTTP_PORT/api/pipelines" || true; } | python3 -c '
+import json, sys
+try:
+    data = json.load(sys.stdin)
+except Exception:
+    print("  (waiting for the API)"); sys.exit(0)
+print("  %-18s %-8s %-10s %10s %10s %12s" % ("pipeline", "target", "state", "delay_ms", "rows/s", "rows"))
+for p in data:
+    for t in p.get("targets", []):
+        print("  %-18s %-8s %-10s %10d %10.0f %12d" % (p["name"], t["name"], t["state"], t["delay_ms"],
+              t.get("rows_per_second", 0), t["rows_applied"]))
+    if p.get("last_error"):
+        print("  last error:", p["last_error"][:160])' || true
+}
+
+say "live status (Ctrl-C to stop)"
+started=$(date +%s)
+while [ $STOPPING -eq 0 ]; do
+  if ! kill -0 "$SLUICE_PID" 2>/dev/null; then
+    echo "sluice exited; its log:"; tail -20 "$DEMO_DIR/sluice.log"; exit 1
+  fi
+  printf '\033[2K%s\n' "$(date +%T)"
+  status_table
+  if [ -n "${DEMO_SECONDS:-}" ] && [ $(( $(date +%s) - started )) -ge "$DEMO_SECONDS" ]; then break; fi
+  sleep 1
+done
+
+say "stopping the workload; waiting for the targets to catch up"
+touch "$DEMO_DIR/stop-workload"
+wait "$WORKLOAD_PID" 2>/dev/null || true
+WORKLOAD_PID=""
+
+fingerprint() {  # DIR QUERY-ON-TABLE: count and checksum of a row set
+  mariadb_sql "$1" "SELECT COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS('|', $2))), 0) FROM $3"
+}
+check() {  # NAME SRC_FINGERPRINT DST_DIR COLUMNS TABLE
+  local got
+  for _ in $(seq 1 60); do
+    got=$(fingerprint "$3" "$4" "$5")
+    [ "$got" = "$2" ] && break
+    sleep 0.5
+  done
+  if [ "$got" = "$2" ]; then
+    printf '  %-40s OK        (%s rows)\n' "$1" "$(echo "$got" | cut -f1)"
+  else
+    printf '  %-40s MISMATCH  source [%s] target [%s]\n' "$1" "$2" "$got"
+    FAILED=1
+  fi
+}
+FAILED=0
+say "consistency summary"
+orders_all=$(fingerprint "$DEMO_DIR/source" "id, customer_id, status, amount, note, updated" "shop.orders")
+customers=$(fingerprint "$DEMO_DIR/source" "id, name, level" "shop.customers")
+orders_search=$(fingerprint "$DEMO_DIR/source" "id, customer_id, status, amount" "shop.orders WHERE status != 'cancelled' AND amount >= 5")
+check "report  shop.orders (1:1)" "$orders_all" "$DEMO_DIR/report" "id, customer_id, status, amount, note, updated" "shop.orders"
+check "report  shop.customers (1:1)" "$customers" "$DEMO_DIR/report" "id, name, level" "shop.customers"
+check "search  search_db.orders (filtered)" "$orders_search" "$DEMO_DIR/search" "id, buyer, status, amount" "search_db.orders"
+check "report  search_db.orders (fan-out)" "$orders_search" "$DEMO_DIR/report" "id, buyer, status, amount" "search_db.orders"
+status_table
+exit $FAILED

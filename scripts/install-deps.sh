@@ -13,7 +13,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # servers and reference tools used by tests, benchmarks and the demo
   mariadb-server mariadb-client mariadb-backup
-  procps openssl
+  procps openssl curl python3 time
 )
 
 missing=()

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <csignal>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "cli/commands.h"
@@ -37,6 +38,7 @@ class Runner : public pipeline::PipelineController {
     return Status::Ok();
   }
   Status StartAll() {
+    std::lock_guard lock(control_mu_);
     for (auto& [name, p] : pipelines_) {
       auto stopped = store_.GetSetting(name, "stopped");
       if (stopped.ok() && stopped->has_value()) {
@@ -49,6 +51,7 @@ class Runner : public pipeline::PipelineController {
     return Status::Ok();
   }
   void StopAll() {
+    std::lock_guard lock(control_mu_);
     for (auto& [name, p] : pipelines_) p->Stop();
   }
   // True while some pipeline can still make progress.
@@ -71,18 +74,28 @@ class Runner : public pipeline::PipelineController {
     return it->second->status();
   }
   Status StopPipeline(const std::string& name) override {
+    std::lock_guard lock(control_mu_);
     auto it = pipelines_.find(name);
     if (it == pipelines_.end()) return Status::Error(StatusCode::kNotFound, "no pipeline named \"{}\"", name);
     it->second->Stop();
     return store_.SetSetting(name, "stopped", "1");
   }
   Status StartPipeline(const std::string& name) override {
+    std::lock_guard lock(control_mu_);
     auto it = pipelines_.find(name);
     if (it == pipelines_.end()) return Status::Error(StatusCode::kNotFound, "no pipeline named \"{}\"", name);
     RETURN_IF_ERROR(store_.DeleteSetting(name, "stopped"));
+    // A failed pipeline keeps its threads (so that its status stays there to
+    // read) and Start() would do nothing: after the user fixed the cause,
+    // "start" means start over from the checkpoints.
+    if (it->second->running() && it->second->status().state == pipeline::PipelineState::kFailed) {
+      spdlog::info("pipeline {}: restarting after failure (started through the API)", name);
+      it->second->Stop();
+    }
     return it->second->Start();
   }
   Status SetPosition(const std::string& name, const std::string& position) override {
+    std::lock_guard lock(control_mu_);
     auto it = pipelines_.find(name);
     if (it == pipelines_.end()) return Status::Error(StatusCode::kNotFound, "no pipeline named \"{}\"", name);
     if (it->second->running()) {
@@ -98,6 +111,9 @@ class Runner : public pipeline::PipelineController {
   store::SqliteStore& store_;
   pipeline::PipelineMetrics metrics_;
   std::map<std::string, std::unique_ptr<pipeline::Pipeline>> pipelines_;
+  // Stop/start/position come from concurrent HTTP workers; a Pipeline's
+  // Start and Stop must not overlap.
+  std::mutex control_mu_;
 };
 
 int Fail(const Status& st) {

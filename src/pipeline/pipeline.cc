@@ -75,6 +75,8 @@ struct Pipeline::Target {
   uint64_t rows_applied = 0;
   int64_t oldest_pending_ms = 0;  // commit estimate of the oldest change not yet applied, 0 if none
   double rows_per_second = 0;
+  uint64_t window_rows = 0;
+  Clock::time_point window_start = Clock::now();
   Counter* rows = nullptr;
   Counter* bytes = nullptr;
   Counter* retryable = nullptr;
@@ -247,7 +249,9 @@ Status Pipeline::Start() {
   stop_ = false;
   capture_queue_ = std::make_unique<BoundedQueue<std::shared_ptr<ChangeEvent>>>(cfg_.queue_bytes);
   metrics_.queue_bytes.WithLabels({{"pipeline", cfg_.name}, {"queue", "capture"}});
-  targets_.clear();
+  // Built aside and swapped in under mu_: status() reads targets_ from HTTP
+  // threads, also while a stopped pipeline is started again.
+  std::vector<std::unique_ptr<Target>> targets;
   for (const std::string& name : cfg_.targets) {
     auto t = std::make_unique<Target>();
     t->cfg = config_.FindTarget(name);
@@ -260,11 +264,12 @@ Status Pipeline::Start() {
     t->apply_seconds = &metrics_.apply_seconds.WithLabels({{"pipeline", cfg_.name}, {"target", name}});
     t->queue_bytes = &metrics_.queue_bytes.WithLabels({{"pipeline", cfg_.name}, {"queue", "target:" + name}});
     t->delay = &metrics_.delay_ms.WithLabels({{"pipeline", cfg_.name}, {"target", name}});
-    targets_.push_back(std::move(t));
+    targets.push_back(std::move(t));
   }
-  SetState(PipelineState::kStarting);
   {
     std::lock_guard lock(mu_);
+    targets_.swap(targets);
+    state_ = PipelineState::kStarting;
     last_error_.clear();
   }
   running_ = true;
@@ -491,6 +496,15 @@ Status Pipeline::FlushBatch(Target& t, std::vector<sink::SinkChange>& batch, con
       t.last_error.clear();
       t.applied_position = end.pos.ToString();
       t.rows_applied += batch.size();
+      // Apply rate over windows of at least a second.
+      auto now = Clock::now();
+      t.window_rows += batch.size();
+      double window = std::chrono::duration<double>(now - t.window_start).count();
+      if (window >= 1.0) {
+        t.rows_per_second = static_cast<double>(t.window_rows) / window;
+        t.window_rows = 0;
+        t.window_start = now;
+      }
       return Status::Ok();
     }
     if (!st.retryable()) return st;
@@ -762,6 +776,9 @@ PipelineStatus Pipeline::status() const {
     ts.rows_applied = t->rows_applied;
     ts.last_error = t->last_error;
     ts.delay_ms = t->oldest_pending_ms ? std::max<int64_t>(0, WallMs() - t->oldest_pending_ms) : 0;
+    // A rate that has not been refreshed for a while is stale: the target is idle.
+    double idle = std::chrono::duration<double>(Clock::now() - t->window_start).count();
+    ts.rows_per_second = idle > 3.0 ? 0 : t->rows_per_second;
     s.rows_applied += ts.rows_applied;
     s.delay_ms = std::max(s.delay_ms, ts.delay_ms);
     all_failed &= t->state == PipelineState::kFailed;

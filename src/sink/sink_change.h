@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/change_event.h"
@@ -19,9 +21,18 @@ struct TargetTable {
   std::vector<std::string> columns;  // target column names, in the order of SinkChange::values
   std::vector<uint32_t> key;         // indexes into columns: primary key, else a NOT NULL unique key; empty = keyless
   std::string source;                // "db.table" of the source, for messages
+  // Identity of db.table for key hashing: schema versions of one table are
+  // different TargetTable objects, and one key must hash alike across them.
+  uint64_t name_hash = 0;
   bool has_key() const { return !key.empty(); }
 };
 using TargetTablePtr = std::shared_ptr<const TargetTable>;
+
+inline uint64_t TableNameHash(const TargetTable& t) {
+  uint64_t a = std::hash<std::string_view>()(t.db);
+  uint64_t b = std::hash<std::string_view>()(t.table);
+  return a ^ (b + 0x9e3779b97f4a7c15ull + (a << 6) + (a >> 2));
+}
 
 struct SinkChange {
   enum class Kind : uint8_t {

@@ -109,6 +109,7 @@ Result<const TableMapping*> TableMapper::Map(const TableSchemaPtr& schema) {
     }
     target->db = dest.substr(0, dot);
     target->table = dest.substr(dot + 1);
+    target->name_hash = sink::TableNameHash(*target);
     if (rule.columns.empty()) {
       for (uint32_t i = 0; i < s.columns.size(); ++i) m->source_index.push_back(i);
     } else {

@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
+
 #include "pipeline/sync_fixture.h"
 
 namespace sluice::testing {
@@ -151,6 +153,17 @@ TEST_F(FaultTest, TargetDownRetriesAndResumesAlone) {
   EXPECT_TRUE(ConvergesExactly(100));
   EXPECT_TRUE(WaitForState("p", "running", seconds(10)));
   EXPECT_EQ(ErrorText(PipelineStatus("p")), "") << "stale error once running again";
+
+  // A target already down when sluice starts is retried the same way.
+  sluice_->Kill();
+  ASSERT_TRUE(dst_->Crash().ok());
+  ASSERT_TRUE(Transactions(*src_, 101, 20).ok());
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  EXPECT_TRUE(WaitForState("p", "retrying", seconds(10), "dst"));
+  ASSERT_TRUE(dst_->Restart().ok());
+  EXPECT_TRUE(ConvergesExactly(120));
+  EXPECT_TRUE(WaitForState("p", "running", seconds(10)));
   EXPECT_TRUE(sluice_->Running()) << sluice_->Log();
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
@@ -184,6 +197,15 @@ TEST_F(FaultTest, TargetReadOnlyRetriesAndResumesAlone) {
   EXPECT_EQ(*after, "20");
   EXPECT_EQ(Str(PipelineStatus("p"), "state"), "retrying");
 
+  // Started against a read-only target, sluice retries too (it cannot even
+  // create its checkpoint table yet).
+  sluice_->Kill();
+  ASSERT_TRUE(dst_->Execute("DROP DATABASE _sluice").ok());  // root may write while read_only
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  EXPECT_TRUE(WaitForState("p", "retrying", seconds(10), "dst"));
+  EXPECT_NE(ErrorText(PipelineStatus("p")).find("read-only"), std::string::npos) << PipelineStatus("p").dump();
+
   ASSERT_TRUE(dst_->Execute("SET GLOBAL read_only = 0").ok());
   ASSERT_TRUE(Transactions(*src_, 51, 10).ok());
   EXPECT_TRUE(ConvergesExactly(60));
@@ -215,6 +237,7 @@ TEST_F(FaultTest, SourceKilledAndRestartedReconnects) {
   ASSERT_TRUE(Transactions(*src_, 181, 20).ok());
   EXPECT_TRUE(ConvergesExactly(200));
   EXPECT_TRUE(WaitForState("p", "running", seconds(10)));
+  EXPECT_EQ(ErrorText(PipelineStatus("p")), "") << "stale error once running again";
   EXPECT_TRUE(sluice_->Running()) << sluice_->Log();
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
@@ -281,6 +304,16 @@ TEST_F(FaultRejectTest, StopsNamingTableKeyPositionAndError) {
   EXPECT_EQ(RowsToText(*ids), "1\n2\n3\n4\n");
   EXPECT_EQ(Str(PipelineStatus("p"), "state"), "failed");
   EXPECT_TRUE(sluice_->Running()) << "the HTTP API stays up to tell what failed";
+
+  // The user widens the column and starts the pipeline again through the
+  // API: it resumes at the rejected row, nothing lost or doubled.
+  ASSERT_TRUE(dst_->Execute("ALTER TABLE crm.clients MODIFY code VARCHAR(20)").ok());
+  HttpReply start = HttpPost(http_port_, "/api/pipelines/p/start");
+  EXPECT_EQ(start.status, 200) << start.body;
+  EXPECT_TRUE(Converges(*src_, "SELECT id, code FROM shop.customers ORDER BY id", *dst_,
+                        "SELECT id, code FROM crm.clients ORDER BY id", seconds(20)));
+  EXPECT_TRUE(WaitForState("p", "running", seconds(5)));
+  EXPECT_EQ(ErrorText(PipelineStatus("p")), "");
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
@@ -422,6 +455,17 @@ TEST_F(RunHttpTest, StatusMetricsStopStartPosition) {
   HttpReply moved = HttpPost(http_port_, "/api/pipelines/p/position", R"({"position":"latest"})");
   EXPECT_EQ(moved.status, 409) << moved.body;
 
+  // Stop and start while clients poll the status and metrics.
+  std::atomic<bool> polling{true};
+  std::atomic<int> polls{0};
+  std::jthread poller([&] {
+    while (polling) {
+      if (HttpGet(http_port_, "/api/pipelines").status == 200 && HttpGet(http_port_, "/metrics").status == 200) {
+        ++polls;
+      }
+    }
+  });
+
   // Stop: nothing more is applied.
   HttpReply stop = HttpPost(http_port_, "/api/pipelines/p/stop");
   ASSERT_EQ(stop.status, 200) << stop.body;
@@ -439,6 +483,48 @@ TEST_F(RunHttpTest, StatusMetricsStopStartPosition) {
   ASSERT_TRUE(Transactions(*src_, 21, 10).ok());
   EXPECT_TRUE(ConvergesExactly(30));
   EXPECT_TRUE(WaitForState("p", "running", seconds(5)));
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(HttpPost(http_port_, "/api/pipelines/p/stop").status, 200);
+    EXPECT_EQ(HttpPost(http_port_, "/api/pipelines/p/start").status, 200);
+  }
+  polling = false;
+  poller.join();
+  EXPECT_GT(polls.load(), 0);
+  ASSERT_TRUE(sluice_->Running()) << sluice_->Log();
+
+  // A stop through the API outlives the process.
+  ASSERT_EQ(HttpPost(http_port_, "/api/pipelines/p/stop").status, 200);
+  sluice_->Kill();
+  ASSERT_TRUE(Transactions(*src_, 31, 5).ok());
+  StartSluice();
+  ASSERT_TRUE(WaitUntil([&] { return HttpGet(http_port_, "/healthz").status == 200; }, seconds(10)));
+  std::this_thread::sleep_for(milliseconds(500));
+  EXPECT_EQ(Str(PipelineStatus("p"), "state"), "stopped");
+  auto count = dst_->QueryValue("SELECT COUNT(*) FROM shop.audit");
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, "30");
+  ASSERT_EQ(HttpPost(http_port_, "/api/pipelines/p/start").status, 200);
+  EXPECT_TRUE(ConvergesExactly(35));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// POST position moves a stopped pipeline: what was written before the new
+// position is not applied, what comes after is.
+TEST_F(RunHttpTest, PositionMovesAStoppedPipeline) {
+  ASSERT_NO_FATAL_FAILURE(StartPair());
+  ASSERT_TRUE(Transactions(*src_, 1, 10).ok());
+  ASSERT_TRUE(ConvergesExactly(10));
+  ASSERT_EQ(HttpPost(http_port_, "/api/pipelines/p/stop").status, 200);
+  ASSERT_TRUE(Transactions(*src_, 11, 10).ok());  // skipped by the move
+  std::string to = BinlogEnd(*src_);
+  HttpReply bad = HttpPost(http_port_, "/api/pipelines/p/position", R"({"position":"nonsense"})");
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  HttpReply moved = HttpPost(http_port_, "/api/pipelines/p/position", fmt::format(R"({{"position":"{}"}})", to));
+  EXPECT_EQ(moved.status, 200) << moved.body;
+  ASSERT_EQ(HttpPost(http_port_, "/api/pipelines/p/start").status, 200);
+  ASSERT_TRUE(Transactions(*src_, 21, 10).ok());
+  const char* kAuditTxns = "SELECT txn FROM shop.audit WHERE txn <= 10 OR txn > 20 ORDER BY txn";
+  EXPECT_TRUE(Converges(*src_, kAuditTxns, *dst_, "SELECT txn FROM shop.audit ORDER BY txn", seconds(20)));
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 

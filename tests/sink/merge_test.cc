@@ -69,3 +69,26 @@ TEST(MergeTest, SignedAndUnsignedKeysAreTheSameKey) {
 
 }  // namespace
 }  // namespace sluice::sink
+
+namespace sluice::sink {
+namespace {
+
+TEST(MergeTest, SchemaVersionsOfOneTableShareKeys) {
+  // After a TABLE_MAP change the same table comes with a new TargetTable
+  // object; its keys must still merge and partition together.
+  auto v1 = Table({0});
+  auto v2 = Table({0});
+  ASSERT_NE(v1.get(), v2.get());
+  SinkChange up = Change(v1, SinkChange::Kind::kUpsert, 9, "a", 1);
+  SinkChange del = Change(v2, SinkChange::Kind::kDelete, 9, "a", 2);
+  EXPECT_EQ(KeyHash(up), KeyHash(del));
+  std::vector<SinkChange> in;
+  in.push_back(up);
+  in.push_back(del);
+  auto out = MergeByKey(std::move(in));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].kind, SinkChange::Kind::kDelete);
+}
+
+}  // namespace
+}  // namespace sluice::sink

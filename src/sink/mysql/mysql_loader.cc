@@ -117,8 +117,11 @@ Status MysqlLoader::EnsureConnected() {
 }
 
 Status MysqlLoader::EnsureCheckpointTable() {
-  return control_->Execute(
-      "CREATE DATABASE IF NOT EXISTS `_sluice`; "
+  // Through RunStatement, which classifies errors like applying does: a
+  // target that is read-only at start-up is retried, not failed for good.
+  RETURN_IF_ERROR(RunStatement(*control_, "CREATE DATABASE IF NOT EXISTS `_sluice`"));
+  return RunStatement(
+      *control_,
       "CREATE TABLE IF NOT EXISTS `_sluice`.`checkpoints` ("
       "  pipeline VARCHAR(128) NOT NULL, target VARCHAR(128) NOT NULL, part INT NOT NULL,"
       "  position VARCHAR(600) NOT NULL, resume_position VARCHAR(600) NOT NULL, gtid_state TEXT NOT NULL,"
