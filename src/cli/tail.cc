@@ -31,7 +31,9 @@ void OnSignal(int) { g_stop.store(true); }
 // does not wait for the next one.
 class JsonLinesWriter : public ChangeHandler {
  public:
-  JsonLinesWriter(uint64_t limit) : limit_(limit), flusher_([this] { FlushLoop(); }) {}
+  explicit JsonLinesWriter(uint64_t limit) : limit_(limit), flusher_([this] { FlushLoop(); }) {
+    pending_.reserve(kPublishBytes * 2);
+  }
   ~JsonLinesWriter() override {
     {
       std::lock_guard lock(mu_);
@@ -69,8 +71,14 @@ class JsonLinesWriter : public ChangeHandler {
   void Publish() {
     if (pending_.empty()) return;
     std::lock_guard lock(mu_);
-    shared_.append(pending_);
+    if (shared_.empty()) {
+      // The common case under load: hand the buffer over instead of copying it.
+      shared_.swap(pending_);
+    } else {
+      shared_.append(pending_);
+    }
     pending_.clear();
+    if (pending_.capacity() < kPublishBytes * 2) pending_.reserve(kPublishBytes * 2);
     if (shared_.size() >= kPublishBytes) WriteLocked();
   }
   void WriteLocked() {

@@ -204,9 +204,17 @@ void AppendRowChangeJson(std::string& out, const RowChange& c) {
 namespace sluice {
 
 const JsonRowWriter::Prepared& JsonRowWriter::For(const RowChange& c) {
+  if (c.table == last_table_) return *last_;  // rows come in runs of one table
   auto it = cache_.find(c.table);
-  if (it != cache_.end()) return it->second;
-  if (cache_.size() > 4096) cache_.clear();  // schema churn: start over rather than grow
+  if (it != cache_.end()) {
+    last_table_ = c.table;
+    last_ = &it->second;
+    return it->second;
+  }
+  if (cache_.size() > 4096) {  // schema churn: start over rather than grow
+    cache_.clear();
+    last_table_ = nullptr;
+  }
   const TableSchema& t = *c.table;
   Prepared p;
   p.pin = c.table_ptr;
@@ -226,7 +234,9 @@ const JsonRowWriter::Prepared& JsonRowWriter::For(const RowChange& c) {
     k += ':';
     p.keys.push_back(std::move(k));
   }
-  return cache_.emplace(c.table, std::move(p)).first->second;
+  last_table_ = c.table;
+  last_ = &cache_.emplace(c.table, std::move(p)).first->second;
+  return *last_;
 }
 
 void JsonRowWriter::AppendImage(std::string& out, const Prepared& p, const std::vector<Value>* image) {

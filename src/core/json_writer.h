@@ -37,6 +37,8 @@ class JsonRowWriter {
   void AppendImage(std::string& out, const Prepared& p, const std::vector<Value>* image);
 
   std::unordered_map<const TableSchema*, Prepared> cache_;
+  const TableSchema* last_table_ = nullptr;  // the last lookup (unordered_map nodes never move)
+  const Prepared* last_ = nullptr;
 };
 
 }  // namespace sluice
