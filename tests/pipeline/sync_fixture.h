@@ -107,12 +107,13 @@ class SluiceProcess {
     (void)WaitForExit(pid_, std::chrono::seconds(10));
     pid_ = -1;
   }
-  // Waits until the log shows every pipeline started (signal handlers are
-  // installed by then).
+  // Waits until the log shows a pipeline started, or left stopped because it
+  // was stopped through the API (signal handlers are installed by then).
   bool WaitStarted(std::chrono::seconds timeout = std::chrono::seconds(20)) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
-      if (TailOfFile(log_, log_offset_, 1 << 20).find(": started") != std::string::npos) return true;
+      std::string log = TailOfFile(log_, log_offset_, 1 << 20);
+      if (log.find(": started") != std::string::npos || log.find(": left stopped") != std::string::npos) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return false;
