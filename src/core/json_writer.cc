@@ -18,25 +18,6 @@ void AppendNumber(std::string& out, T v) {
   out.append(buf, p);
 }
 
-void AppendImage(std::string& out, const TableSchema& t, const std::vector<Value>* image) {
-  if (image == nullptr) {
-    out += "null";
-    return;
-  }
-  out += '{';
-  bool first = true;
-  for (size_t i = 0; i < image->size() && i < t.columns.size(); ++i) {
-    const Value& v = (*image)[i];
-    if (v.kind == ValueKind::kAbsent) continue;
-    if (!first) out += ',';
-    first = false;
-    AppendJsonString(out, t.columns[i].name);
-    out += ':';
-    AppendJsonValue(out, v);
-  }
-  out += '}';
-}
-
 }  // namespace
 
 namespace {
@@ -168,35 +149,9 @@ void AppendJsonValue(std::string& out, const Value& v) {
 }
 
 void AppendRowChangeJson(std::string& out, const RowChange& c) {
-  const TableSchema& t = *c.table;
-  out += "{\"op\":\"";
-  out += OpName(c.op);
-  out += "\",\"db\":";
-  AppendJsonString(out, t.db);
-  out += ",\"table\":";
-  AppendJsonString(out, t.table);
-  out += ",\"pk\":[";
-  for (size_t i = 0; i < t.primary_key.size(); ++i) {
-    if (i) out += ',';
-    AppendJsonString(out, t.columns[t.primary_key[i]].name);
-  }
-  out += "],\"before\":";
-  AppendImage(out, t, c.before);
-  out += ",\"after\":";
-  AppendImage(out, t, c.after);
-  out += ",\"ts_ms\":";
-  AppendNumber(out, c.ts_ms);
-  out += ",\"gtid\":";
-  if (c.gtid.empty()) {
-    out += "null";
-  } else {
-    AppendJsonString(out, c.gtid);
-  }
-  out += ",\"pos\":\"";
-  out.append(c.file);
-  out += ':';
-  AppendNumber(out, c.offset);
-  out += "\"}\n";
+  JsonRowWriter::Prepared p;
+  JsonRowWriter::Prepare(*c.table, p);
+  JsonRowWriter::Render(out, p, c);
 }
 
 }  // namespace sluice
@@ -215,25 +170,9 @@ const JsonRowWriter::Prepared& JsonRowWriter::For(const RowChange& c) {
     cache_.clear();
     last_table_ = nullptr;
   }
-  const TableSchema& t = *c.table;
   Prepared p;
   p.pin = c.table_ptr;
-  p.head_after_op = "\",\"db\":";
-  AppendJsonString(p.head_after_op, t.db);
-  p.head_after_op += ",\"table\":";
-  AppendJsonString(p.head_after_op, t.table);
-  p.head_after_op += ",\"pk\":[";
-  for (size_t i = 0; i < t.primary_key.size(); ++i) {
-    if (i) p.head_after_op += ',';
-    AppendJsonString(p.head_after_op, t.columns[t.primary_key[i]].name);
-  }
-  p.head_after_op += "],\"before\":";
-  for (const auto& col : t.columns) {
-    std::string k;
-    AppendJsonString(k, col.name);
-    k += ':';
-    p.keys.push_back(std::move(k));
-  }
+  Prepare(*c.table, p);
   last_table_ = c.table;
   last_ = &cache_.emplace(c.table, std::move(p)).first->second;
   return *last_;
@@ -258,13 +197,27 @@ void JsonRowWriter::AppendImage(std::string& out, const Prepared& p, const std::
   out += '}';
 }
 
-void JsonRowWriter::Append(std::string& out, const RowChange& c) {
-  // A schema without a shared owner cannot be pinned, so it is not cached.
-  if (!c.table_ptr) {
-    AppendRowChangeJson(out, c);
-    return;
+void JsonRowWriter::Prepare(const TableSchema& t, Prepared& p) {
+  p.head_after_op = "\",\"db\":";
+  AppendJsonString(p.head_after_op, t.db);
+  p.head_after_op += ",\"table\":";
+  AppendJsonString(p.head_after_op, t.table);
+  p.head_after_op += ",\"pk\":[";
+  for (size_t i = 0; i < t.primary_key.size(); ++i) {
+    if (i) p.head_after_op += ',';
+    AppendJsonString(p.head_after_op, t.columns[t.primary_key[i]].name);
   }
-  const Prepared& p = For(c);
+  p.head_after_op += "],\"before\":";
+  p.keys.clear();
+  for (const auto& col : t.columns) {
+    std::string k;
+    AppendJsonString(k, col.name);
+    k += ':';
+    p.keys.push_back(std::move(k));
+  }
+}
+
+void JsonRowWriter::Render(std::string& out, const Prepared& p, const RowChange& c) {
   out += "{\"op\":\"";
   out += OpName(c.op);
   out += p.head_after_op;
@@ -284,6 +237,15 @@ void JsonRowWriter::Append(std::string& out, const RowChange& c) {
   out += ':';
   AppendNumber(out, c.offset);
   out += "\"}\n";
+}
+
+void JsonRowWriter::Append(std::string& out, const RowChange& c) {
+  // A schema without a shared owner cannot be pinned, so it is not cached.
+  if (!c.table_ptr) {
+    AppendRowChangeJson(out, c);
+    return;
+  }
+  Render(out, For(c), c);
 }
 
 }  // namespace sluice

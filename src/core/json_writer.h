@@ -28,13 +28,16 @@ class JsonRowWriter {
   void Append(std::string& out, const RowChange& change);
 
  private:
+  friend void AppendRowChangeJson(std::string& out, const RowChange& change);
   struct Prepared {
     TableSchemaPtr pin;               // keeps the schema (and so the cache key) alive
     std::string head_after_op;        // ","db":"..","table":"..","pk":[..],"before":
     std::vector<std::string> keys;    // "\"name\":" per column
   };
   const Prepared& For(const RowChange& change);
-  void AppendImage(std::string& out, const Prepared& p, const std::vector<Value>* image);
+  static void Prepare(const TableSchema& t, Prepared& p);
+  static void Render(std::string& out, const Prepared& p, const RowChange& change);
+  static void AppendImage(std::string& out, const Prepared& p, const std::vector<Value>* image);
 
   std::unordered_map<const TableSchema*, Prepared> cache_;
   const TableSchema* last_table_ = nullptr;  // the last lookup (unordered_map nodes never move)

@@ -1002,27 +1002,6 @@ std::string ExpandTableTemplate(std::string_view tmpl, std::string_view db, std:
   return out;
 }
 
-bool GlobMatch(std::string_view pattern, std::string_view text) {
-  // Greedy matching with backtracking to the last '*': linear in practice,
-  // never exponential.
-  size_t p = 0, t = 0, star_p = std::string_view::npos, star_t = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
-      ++p;
-      ++t;
-    } else if (p < pattern.size() && pattern[p] == '*') {
-      star_p = p++;
-      star_t = t;
-    } else if (star_p != std::string_view::npos) {
-      p = star_p + 1;
-      t = ++star_t;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
-}
 
 bool MatchesTableRule(const TableRule& rule, std::string_view db, std::string_view table) {
   std::string full;

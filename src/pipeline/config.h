@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/glob.h"
 #include "core/status.h"
 #include "core/url.h"
 
@@ -135,7 +136,5 @@ std::string ExpandTableTemplate(std::string_view tmpl, std::string_view db, std:
 // whole name. Case-sensitive, like table names on Linux servers.
 bool MatchesTableRule(const TableRule& rule, std::string_view db, std::string_view table);
 
-// Glob matching used by MatchesTableRule, exposed for the CLI's --tables.
-bool GlobMatch(std::string_view pattern, std::string_view text);
 
 }  // namespace sluice::pipeline
