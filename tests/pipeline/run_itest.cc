@@ -124,5 +124,60 @@ TEST_F(SyncTest, FanOutRenameSubsetFilterConvergeAcrossKillNine) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+std::string OneToOneConfig(const std::string& dir, const MariadbServer& src, const MariadbServer& dst) {
+  return fmt::format(R"(store: {dir}/sluice.db
+sources:
+  main: {{url: "{src}", server_id: 5151, heartbeat_ms: 200}}
+targets:
+  dst: {{url: "{dst}"}}
+pipelines:
+  - name: copy
+    source: main
+    targets: [dst]
+    start: earliest
+    tables:
+      - match: "shop.*"
+    batch: {{size: 100, timeout_ms: 50}}
+)",
+                     fmt::arg("dir", dir), fmt::arg("src", src.Url()), fmt::arg("dst", dst.Url()));
+}
+
+TEST_F(SyncTest, UserCreatedTargetTablesAreReusedFromEarliest) {
+  auto src = StartServer(1);
+  auto dst = StartServer(2);
+  ASSERT_TRUE(src && dst);
+  ASSERT_TRUE(src->Execute("CREATE DATABASE shop; CREATE TABLE shop.a (id INT PRIMARY KEY, v INT); "
+                           "CREATE TABLE shop.b (id INT PRIMARY KEY, v INT); INSERT INTO shop.a VALUES (1, 1), (2, 2); "
+                           "INSERT INTO shop.b VALUES (3, 3); ALTER TABLE shop.b ADD COLUMN w INT; "
+                           "UPDATE shop.b SET w = 9").ok());
+  // The user created the database and one table by hand, same columns.
+  ASSERT_TRUE(dst->Execute("CREATE DATABASE shop; CREATE TABLE shop.a (id INT PRIMARY KEY, v INT)").ok());
+  WriteConfig(OneToOneConfig(dir_.string(), *src, *dst));
+  StartSluice();
+  EXPECT_TRUE(Converges(*src, "SELECT * FROM shop.a ORDER BY id", *dst, "SELECT * FROM shop.a ORDER BY id"));
+  EXPECT_TRUE(Converges(*src, "SELECT * FROM shop.b ORDER BY id", *dst, "SELECT * FROM shop.b ORDER BY id"));
+  EXPECT_NE(sluice_->Log().find("already exists with the same columns"), std::string::npos) << sluice_->Log();
+}
+
+TEST_F(SyncTest, UserCreatedTargetTableWithOtherColumnsStops) {
+  auto src = StartServer(1);
+  auto dst = StartServer(2);
+  ASSERT_TRUE(src && dst);
+  ASSERT_TRUE(src->Execute("CREATE DATABASE shop; CREATE TABLE shop.a (id INT PRIMARY KEY, v INT); "
+                           "INSERT INTO shop.a VALUES (1, 1)").ok());
+  ASSERT_TRUE(dst->Execute("CREATE DATABASE shop; CREATE TABLE shop.a (id INT PRIMARY KEY, other INT)").ok());
+  WriteConfig(OneToOneConfig(dir_.string(), *src, *dst));
+  StartSluice();
+  bool reported = false;
+  for (int i = 0; i < 200 && !reported; ++i) {
+    reported = sluice_->Log().find("already exists with columns (id, other)") != std::string::npos;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(reported) << sluice_->Log();
+  auto rows = dst->QueryValue("SELECT COUNT(*) FROM shop.a");
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(*rows, "0");  // nothing applied into the mismatching table
+}
+
 }  // namespace
 }  // namespace sluice::testing
