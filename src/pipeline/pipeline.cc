@@ -81,6 +81,8 @@ struct Pipeline::Target {
   Counter* bytes = nullptr;
   Counter* retryable = nullptr;
   Counter* fatal = nullptr;
+  Counter* skipped = nullptr;     // rows left out by on_error: skip
+  uint64_t skipped_counted = 0;   // the loader's rows_skipped() already in `skipped`
   Histogram* batch_rows = nullptr;
   Histogram* apply_seconds = nullptr;
   Gauge* queue_bytes = nullptr;
@@ -195,6 +197,18 @@ void Pipeline::SetState(PipelineState s, const std::string& error) {
   std::lock_guard lock(mu_);
   state_ = s;
   if (!error.empty()) last_error_ = error;
+  // Running again (the capture reconnected after a source outage): the
+  // outage's error is history, not the pipeline's last error.
+  if (s == PipelineState::kRunning) last_error_.clear();
+}
+
+void Pipeline::PublishDelay(Target& t) {
+  int64_t delay = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (t.oldest_pending_ms) delay = std::max<int64_t>(0, WallMs() - t.oldest_pending_ms);
+  }
+  t.delay->Set(static_cast<double>(delay));
 }
 
 void Pipeline::SleepUnlessStopping(std::chrono::milliseconds d) {
@@ -260,6 +274,7 @@ Status Pipeline::Start() {
     t->bytes = &metrics_.bytes.WithLabels({{"pipeline", cfg_.name}, {"stage", "apply"}, {"target", name}});
     t->retryable = &metrics_.errors.WithLabels({{"pipeline", cfg_.name}, {"target", name}, {"kind", "retryable"}});
     t->fatal = &metrics_.errors.WithLabels({{"pipeline", cfg_.name}, {"target", name}, {"kind", "fatal"}});
+    t->skipped = &metrics_.errors.WithLabels({{"pipeline", cfg_.name}, {"target", name}, {"kind", "skipped"}});
     t->batch_rows = &metrics_.batch_rows.WithLabels({{"pipeline", cfg_.name}, {"target", name}});
     t->apply_seconds = &metrics_.apply_seconds.WithLabels({{"pipeline", cfg_.name}, {"target", name}});
     t->queue_bytes = &metrics_.queue_bytes.WithLabels({{"pipeline", cfg_.name}, {"queue", "target:" + name}});
@@ -481,6 +496,11 @@ Status Pipeline::FlushBatch(Target& t, std::vector<sink::SinkChange>& batch, con
     Status st = batch.empty() ? t.loader->AdvanceCheckpoint(end) : t.loader->ApplyBatch(batch, end);
     if (st.ok()) {
       double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+      // Skipped rows are counted, so that a skip is never silent in the metrics either.
+      if (uint64_t skipped = t.loader->rows_skipped(); skipped > t.skipped_counted) {
+        t.skipped->Inc(skipped - t.skipped_counted);
+        t.skipped_counted = skipped;
+      }
       if (!batch.empty()) {
         t.apply_seconds->Observe(secs);
         t.batch_rows->Observe(static_cast<double>(batch.size()));
@@ -515,7 +535,13 @@ Status Pipeline::FlushBatch(Target& t, std::vector<sink::SinkChange>& batch, con
       t.state = PipelineState::kRetrying;
       t.last_error = st.message();
     }
-    SleepUnlessStopping(backoff);
+    // In slices that keep the delay gauge live: the lag an alert watches
+    // must grow while the target is down, not freeze at its last value.
+    for (auto until = Clock::now() + backoff; !stop_ && Clock::now() < until;) {
+      PublishDelay(t);
+      SleepUnlessStopping(std::min(std::chrono::milliseconds(200), std::chrono::ceil<std::chrono::milliseconds>(
+                                                                        until - Clock::now())));
+    }
     backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
     Status rc = t.loader->Reconnect();
     if (!rc.ok() && !rc.retryable()) return rc;
@@ -741,12 +767,7 @@ void Pipeline::TargetLoop(Target& t) {
       if (!flush()) goto out;
     }
     if (!item && t.queue->closed() && t.queue->size() == 0) break;
-    int64_t delay = 0;
-    {
-      std::lock_guard lock(mu_);
-      if (t.oldest_pending_ms) delay = std::max<int64_t>(0, WallMs() - t.oldest_pending_ms);
-    }
-    t.delay->Set(static_cast<double>(delay));
+    PublishDelay(t);
   }
 out:
   if (t.failed) {

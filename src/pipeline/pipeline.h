@@ -92,6 +92,8 @@ class Pipeline {
   Result<StartPosition> ResumePosition();
   void SetState(PipelineState s, const std::string& error = "");
   void SleepUnlessStopping(std::chrono::milliseconds d);
+  // Sets the target's delay gauge from its oldest change not yet applied.
+  void PublishDelay(Target& t);
   int64_t NowMs() const;
 
   const Config& config_;

@@ -13,6 +13,8 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <initializer_list>
+#include <sstream>
 
 #include "pipeline/sync_fixture.h"
 
@@ -86,6 +88,19 @@ int64_t Int(const Json& j, const char* key) {
   return j[key].get<int64_t>();
 }
 
+// The value of the first sample of `family` whose labels include every one
+// of `labels` ("name=\"value\""), from a Prometheus text page; -1 if none.
+double MetricValue(const std::string& page, const std::string& family, std::initializer_list<std::string> labels) {
+  std::istringstream lines(page);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with(family + "{")) continue;
+    bool all = true;
+    for (const auto& l : labels) all &= line.find(l) != std::string::npos;
+    if (all) return std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return -1;
+}
+
 std::string ErrorText(const Json& status) {
   const Json& e = status.is_object() ? status["last_error"] : Json();
   return e.is_string() ? e.get<std::string>() : "";
@@ -141,11 +156,17 @@ TEST_F(FaultTest, TargetDownRetriesAndResumesAlone) {
   EXPECT_TRUE(WaitForState("p", "retrying", seconds(1), "dst"));
   Json first = PipelineStatus("p");
   EXPECT_NE(ErrorText(first), "") << first.dump();
+  const std::initializer_list<std::string> kDst = {"pipeline=\"p\"", "target=\"dst\""};
+  double metric_delay = MetricValue(HttpGet(http_port_, "/metrics").body, "sluice_delay_ms", kDst);
   std::this_thread::sleep_for(milliseconds(700));
   Json second = PipelineStatus("p");
   EXPECT_EQ(Str(second, "state"), "retrying") << second.dump();
   EXPECT_EQ(Int(second, "rows_applied"), Int(first, "rows_applied")) << "applied while the target was down";
   EXPECT_GT(Int(second, "delay_ms"), Int(first, "delay_ms")) << "lag does not grow: " << second.dump();
+  // The lag an alert watches grows too, and the retries are counted.
+  std::string page = HttpGet(http_port_, "/metrics").body;
+  EXPECT_GE(MetricValue(page, "sluice_delay_ms", kDst), metric_delay + 500) << page;
+  EXPECT_GE(MetricValue(page, "sluice_errors_total", {"pipeline=\"p\"", "kind=\"retryable\""}), 1) << page;
   writer.join();
   ASSERT_TRUE(written.ok()) << written.message();
 
@@ -235,6 +256,14 @@ TEST_F(FaultTest, SourceKilledAndRestartedReconnects) {
   ASSERT_TRUE(src_->KillBinlogDumpThreads().ok());
   ASSERT_TRUE(Transactions(*src_, 181, 20).ok());
   EXPECT_TRUE(ConvergesExactly(200));
+
+  // Killed (kill -9) while sluice catches up, down for a while.
+  ASSERT_TRUE(Transactions(*src_, 201, 60).ok());
+  ASSERT_TRUE(src_->Crash().ok());
+  std::this_thread::sleep_for(milliseconds(1500));
+  ASSERT_TRUE(src_->Restart().ok());
+  ASSERT_TRUE(Transactions(*src_, 261, 20).ok());
+  EXPECT_TRUE(ConvergesExactly(280));
   EXPECT_TRUE(WaitForState("p", "running", seconds(10)));
   EXPECT_EQ(ErrorText(PipelineStatus("p")), "") << "stale error once running again";
   EXPECT_TRUE(sluice_->Running()) << sluice_->Log();
@@ -338,6 +367,8 @@ TEST_F(FaultRejectTest, SkipLogsTheRowAndGoesOn) {
   EXPECT_NE(Str(j, "error").find("Data too long"), std::string::npos) << lines[0];
   EXPECT_EQ(Str(j["values"], "code"), "toolong") << lines[0];
   EXPECT_NE(sluice_->FullLog().find("skipped (on_error: skip)"), std::string::npos);
+  std::string page = HttpGet(http_port_, "/metrics").body;
+  EXPECT_EQ(MetricValue(page, "sluice_errors_total", {"pipeline=\"p\"", "kind=\"skipped\""}), 1) << page;
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 

@@ -254,6 +254,7 @@ Status MysqlLoader::Reject(const SinkChange& ch, const Status& error) {
                                 DescribeKey(ch), ch.pos.ToString(), error.message());
   if (!options_.skip_rejected) return Status::Error(StatusCode::kServerError, "{}", msg);
   std::lock_guard lock(skip_mu_);
+  ++rows_skipped_;
   spdlog::warn("skipped (on_error: skip): {}", msg);
   if (!options_.skip_log.empty()) {
     std::ofstream out(options_.skip_log, std::ios::app);

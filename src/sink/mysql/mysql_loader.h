@@ -76,6 +76,8 @@ class MysqlLoader {
   // connections; every other call then reconnects first.
   Status Reconnect();
   uint64_t rows_applied() const { return rows_applied_; }
+  // Changes the target rejected and on_error: skip logged and left out, since Open.
+  uint64_t rows_skipped() const { return rows_skipped_; }
 
  private:
   struct Partition {
@@ -106,6 +108,7 @@ class MysqlLoader {
   LoaderCheckpoint checkpoint_;
   uint64_t rows_applied_ = 0;
   std::mutex skip_mu_;
+  uint64_t rows_skipped_ = 0;  // guarded by skip_mu_ for writes (partition threads); read by the owner between batches
 };
 
 // MySQL error codes worth retrying: the target is down, read-only, or a lock conflict.
