@@ -220,6 +220,16 @@ Status Pipeline::Validate() {
   if (source_cfg_ == nullptr) return Status::Invalid("pipeline {}: unknown source {}", cfg_.name, cfg_.source);
   std::vector<transform::MappingRule> rules;
   for (const TableRule& r : cfg_.tables) {
+    if (!r.where.empty()) {
+      // Checked here too, to point at the `where:` value itself.
+      auto parsed = transform::ParseFilter(r.where);
+      if (!parsed.ok()) {
+        std::string msg = parsed.status().message();
+        if (msg.rfind("where: ", 0) == 0) msg = msg.substr(7);
+        return Status::Invalid("{}", FormatConfigError(r.where_mark.line ? r.where_mark : r.mark, r.key_path + ".where",
+                                                       msg));
+      }
+    }
     transform::MappingRule m;
     m.match = r.is_regex ? "/" + r.match + "/" : r.match;
     m.to = r.to;

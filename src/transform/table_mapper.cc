@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "core/glob.h"
 
@@ -142,6 +143,11 @@ Result<const TableMapping*> TableMapper::Map(const TableSchemaPtr& schema) {
       auto bound = BindFilter(*c->filter, s);
       if (!bound.ok()) return bound.status().WithContext(where + ": where");
       m->filter = std::move(bound).value();
+    }
+    if (target->key.empty()) {
+      spdlog::warn("{}: no primary key: changes are applied in order by full-row match (slower, and "
+                   "identical duplicate rows cannot be told apart); add a primary key to the table",
+                   where);
     }
     m->one_to_one = target->db == s.db && target->table == s.table && !renamed &&
                     m->source_index.size() == s.columns.size();

@@ -4,6 +4,7 @@
 
 #include <random>
 
+#include "cli/run_command.h"
 #include "pipeline/sync_fixture.h"
 
 namespace sluice::testing {
@@ -177,6 +178,35 @@ TEST_F(SyncTest, UserCreatedTargetTableWithOtherColumnsStops) {
   auto rows = dst->QueryValue("SELECT COUNT(*) FROM shop.a");
   ASSERT_TRUE(rows.ok());
   EXPECT_EQ(*rows, "0");  // nothing applied into the mismatching table
+}
+
+TEST_F(SyncTest, BadRulesFailBeforeAnythingRunsNamingFileLineAndKey) {
+  auto src = StartServer(1);
+  auto dst = StartServer(2);
+  ASSERT_TRUE(src && dst);
+  ASSERT_TRUE(src->Execute("CREATE DATABASE shop; CREATE TABLE shop.a (id INT PRIMARY KEY, v INT)").ok());
+  std::string base = OneToOneConfig(dir_.string(), *src, *dst);
+  // A row filter that does not parse.
+  std::string bad_filter = base;
+  bad_filter.replace(bad_filter.find("      - match: \"shop.*\""), std::string("      - match: \"shop.*\"").size(),
+                     "      - match: \"shop.*\"\n        where: \"v >= AND 3\"");
+  WriteConfig(bad_filter);
+  auto r = RunSluice("run -c " + config_, 60);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("sluice.yaml:13:16: pipelines[0].tables[0].where: unexpected token \"AND\""), std::string::npos)
+      << r.err;
+  // A pattern that matches no table.
+  std::string nothing = base;
+  nothing.replace(nothing.find("shop.*"), 6, "shop.nope_*");
+  WriteConfig(nothing);
+  r = RunSluice("run -c " + config_, 60);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("sluice.yaml:12:16: pipelines[0].tables[0].match: \"shop.nope_*\" matches no table"),
+            std::string::npos)
+      << r.err;
+  auto tables = dst->QueryValue("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '_sluice'");
+  ASSERT_TRUE(tables.ok());
+  EXPECT_EQ(*tables, "0");  // nothing ran
 }
 
 }  // namespace
