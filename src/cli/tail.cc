@@ -12,7 +12,9 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "core/arena.h"
 #include "core/json_writer.h"
+#include "pipeline/bounded_queue.h"
 #include "core/position.h"
 #include "core/url.h"
 #include "source/mysql/binlog_file_source.h"
@@ -25,16 +27,23 @@ std::atomic<bool> g_stop{false};
 
 void OnSignal(int) { g_stop.store(true); }
 
-// Writes rows to stdout. Rows become visible at their transaction's commit
-// (or in 256 KiB pieces for big transactions, to keep memory flat); a
-// background thread flushes every 50 ms so an idle stream's last transaction
-// does not wait for the next one.
+// Writes rows to stdout on two cores: the capture thread (the caller of
+// OnRow) copies each row into a batch, a render thread turns batches into
+// JSON lines. Rows become visible at their transaction's commit (or in
+// batches of kBatchRows for big transactions, to keep memory flat); a third
+// thread flushes every 50 ms so an idle stream's last transaction does not
+// wait for the next one.
 class JsonLinesWriter : public ChangeHandler {
  public:
-  explicit JsonLinesWriter(uint64_t limit) : limit_(limit), flusher_([this] { FlushLoop(); }) {
-    pending_.reserve(kPublishBytes * 2);
+  explicit JsonLinesWriter(uint64_t limit)
+      : limit_(limit), batches_(kBatchesInFlight), flusher_([this] { FlushLoop(); }),
+        renderer_([this] { RenderLoop(); }) {
+    batch_ = std::make_unique<Batch>();
   }
   ~JsonLinesWriter() override {
+    HandOver();
+    batches_.Close();
+    renderer_.join();
     {
       std::lock_guard lock(mu_);
       done_ = true;
@@ -47,17 +56,27 @@ class JsonLinesWriter : public ChangeHandler {
   }
 
   Status OnRow(const RowChange& row) override {
-    json_.Append(pending_, row);
+    if (batch_->used == batch_->rows.size()) batch_->rows.emplace_back();
+    RowSlot& slot = batch_->rows[batch_->used++];
+    slot.op = row.op;
+    slot.table = row.table_ptr;
+    slot.raw_table = row.table;
+    CopyImage(row.before, slot.before, slot.has_before);
+    CopyImage(row.after, slot.after, slot.has_after);
+    slot.ts_ms = row.ts_ms;
+    slot.gtid.assign(row.gtid);
+    slot.file.assign(row.file);
+    slot.offset = row.offset;
     ++rows_;
-    if (pending_.size() >= kPublishBytes) Publish();
     if (limit_ && rows_ >= limit_) {
-      Publish();
+      HandOver();
       return Status::Error(StatusCode::kCancelled, "row limit reached");
     }
+    if (batch_->used >= kBatchRows) HandOver();
     return Status::Ok();
   }
   Status OnCommit(const CommitInfo&) override {
-    Publish();
+    HandOver();
     return Status::Ok();
   }
   Status status() {
@@ -66,8 +85,88 @@ class JsonLinesWriter : public ChangeHandler {
   }
 
  private:
+  static constexpr size_t kBatchRows = 1024;
+  static constexpr size_t kBatchesInFlight = 4;
+
+  // One row, owned: values' text points into the batch's arena.
+  struct RowSlot {
+    Op op = Op::kInsert;
+    TableSchemaPtr table;
+    const TableSchema* raw_table = nullptr;
+    std::vector<Value> before, after;
+    bool has_before = false, has_after = false;
+    uint64_t ts_ms = 0;
+    std::string gtid, file;
+    uint64_t offset = 0;
+  };
+  struct Batch {
+    std::vector<RowSlot> rows;  // slots are reused: their vectors keep their capacity
+    size_t used = 0;
+    Arena arena{256 * 1024};
+  };
+
+  static bool HoldsText(ValueKind k) {
+    switch (k) {
+      case ValueKind::kNull: case ValueKind::kAbsent: case ValueKind::kInt: case ValueKind::kUInt:
+      case ValueKind::kFloat: case ValueKind::kDouble: case ValueKind::kYear: case ValueKind::kBit:
+        return false;
+      default:
+        return true;
+    }
+  }
+  void CopyImage(const std::vector<Value>* src, std::vector<Value>& dst, bool& has) {
+    has = src != nullptr;
+    if (!src) return;
+    dst.assign(src->begin(), src->end());
+    for (Value& v : dst) {
+      if (HoldsText(v.kind) && !v.s.empty()) v.s = batch_->arena.Copy(v.s);
+    }
+  }
+  void HandOver() {
+    if (!batch_ || batch_->used == 0) return;
+    batches_.Push(std::move(batch_), 1);
+    std::lock_guard lock(free_mu_);
+    if (free_.empty()) {
+      batch_ = std::make_unique<Batch>();
+    } else {
+      batch_ = std::move(free_.back());
+      free_.pop_back();
+    }
+  }
+  void RenderLoop() {
+    while (true) {
+      auto b = batches_.Pop(std::chrono::milliseconds(100));
+      if (!b) {
+        if (batches_.closed()) break;
+        continue;
+      }
+      Batch& batch = **b;
+      for (size_t i = 0; i < batch.used; ++i) {
+        const RowSlot& s = batch.rows[i];
+        RowChange rc;
+        rc.op = s.op;
+        rc.table = s.raw_table;
+        rc.table_ptr = s.table;
+        rc.before = s.has_before ? &s.before : nullptr;
+        rc.after = s.has_after ? &s.after : nullptr;
+        rc.ts_ms = s.ts_ms;
+        rc.gtid = s.gtid;
+        rc.file = s.file;
+        rc.offset = s.offset;
+        json_.Append(pending_, rc);
+      }
+      Publish();
+      batch.used = 0;
+      batch.arena.Reset();
+      std::lock_guard lock(free_mu_);
+      free_.push_back(std::move(*b));
+    }
+  }
+
+
   static constexpr size_t kPublishBytes = 256 * 1024;
 
+  // Render thread (and the destructor after it): moves rendered lines to the writer side.
   void Publish() {
     if (pending_.empty()) return;
     std::lock_guard lock(mu_);
@@ -108,15 +207,20 @@ class JsonLinesWriter : public ChangeHandler {
   }
 
   uint64_t limit_;
-  uint64_t rows_ = 0;
-  JsonRowWriter json_;
-  std::string pending_;  // capture thread only
+  uint64_t rows_ = 0;                  // capture thread
+  std::unique_ptr<Batch> batch_;       // capture thread: the batch being filled
+  pipeline::BoundedQueue<std::unique_ptr<Batch>> batches_;
+  std::mutex free_mu_;
+  std::vector<std::unique_ptr<Batch>> free_;
+  JsonRowWriter json_;                 // render thread
+  std::string pending_;                // render thread
   std::mutex mu_;
   std::condition_variable cv_;
   std::string shared_;
   bool done_ = false;
   Status write_error_;
   std::thread flusher_;
+  std::thread renderer_;
 };
 
 struct TailOptions {
