@@ -116,7 +116,9 @@ class FaultTest : public SyncTest {
     dst_ = StartServer(2);
     ASSERT_TRUE(src_ && dst_);
     ASSERT_TRUE(src_->Execute(kSchema).ok());
-    if (before_start) ASSERT_NO_FATAL_FAILURE(before_start());
+    if (before_start) {
+      ASSERT_NO_FATAL_FAILURE(before_start());
+    }
     http_port_ = FreePort();
     WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), target_url_.empty() ? dst_->Url() : target_url_));
     StartSluice();
