@@ -136,6 +136,12 @@ Status MysqlLoader::ReadCheckpoint() {
                    control_->Query(fmt::format("SELECT part, position, resume_position, gtid_state FROM "
                                                "`_sluice`.`checkpoints` WHERE pipeline = {} AND target = {}",
                                                Quote(options_.pipeline), Quote(options_.target))));
+  // A partition row counts only if it was written with today's number of
+  // partitions: with another `parallel`, keys hash to other partitions, and a
+  // partition's position says nothing about the keys it has now (taking it
+  // would skip changes that its former owner never applied).
+  const std::string scheme = PartitionScheme();
+  bool other_scheme = false;
   for (const auto& r : rows) {
     int part = std::stoi(r[0].value_or("0"));
     StreamPos pos;
@@ -147,20 +153,26 @@ Status MysqlLoader::ReadCheckpoint() {
       checkpoint_.global = pos;
       checkpoint_.resume_position = r[2].value_or("");
       checkpoint_.gtid_state = r[3].value_or("");
-    } else if (part >= 0 && static_cast<size_t>(part) < checkpoint_.partitions.size()) {
+    } else if (part >= 0 && static_cast<size_t>(part) < checkpoint_.partitions.size() && r[2] == scheme) {
       checkpoint_.partitions[part] = pos;
-    } else if (checkpoint_.global < pos) {
-      // A partition of an earlier run with more connections: its progress
-      // cannot be attributed to today's partitions, so nothing past the
-      // global checkpoint is assumed applied (replay is idempotent).
-      spdlog::info("target {}: ignoring checkpoint of former partition {}", options_.target, part);
+    } else {
+      other_scheme = true;
     }
+  }
+  if (other_scheme) {
+    // Nothing past the global checkpoint is assumed applied: replay is
+    // idempotent for keyed tables (a keyless table may get a row twice).
+    spdlog::info("target {}: partition checkpoints of another `parallel` setting ignored; replaying from {}",
+                 options_.target, checkpoint_.global.empty() ? "the start position" : checkpoint_.global.ToString());
+    checkpoint_.partitions.assign(options_.parallel, StreamPos());
   }
   for (auto& p : checkpoint_.partitions) {
     if (p < checkpoint_.global) p = checkpoint_.global;
   }
   return Status::Ok();
 }
+
+std::string MysqlLoader::PartitionScheme() const { return fmt::format("partitions={}", options_.parallel); }
 
 Status MysqlLoader::RunStatement(MysqlConnection& c, const std::string& sql) {
   if (mysql_real_query(c.raw(), sql.data(), sql.size()) != 0) {
@@ -185,7 +197,10 @@ Status MysqlLoader::WriteCheckpointRow(MysqlConnection& c, int part, const Batch
       "VALUES ({}, {}, {}, {}, {}, {}) ON DUPLICATE KEY UPDATE position = VALUES(position), "
       "resume_position = VALUES(resume_position), gtid_state = VALUES(gtid_state)",
       Quote(options_.pipeline), Quote(options_.target), part, Quote(end.pos.ToString()),
-      Quote(end.resume_position), Quote(end.gtid_state));
+      // Partition rows carry the partitioning they belong to (ReadCheckpoint);
+      // only the global row's resume position and GTID state are ever read.
+      Quote(part == kGlobalPart ? end.resume_position : PartitionScheme()),
+      Quote(part == kGlobalPart ? end.gtid_state : std::string()));
   return RunStatement(c, sql);
 }
 

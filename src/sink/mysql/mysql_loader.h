@@ -9,6 +9,8 @@
 // On restart, a change is skipped when it is at or before the checkpoint of
 // the partition it hashes to (or the global one): nothing is applied twice,
 // nothing is lost, even when a crash split a batch between partitions.
+// Partition rows hold only for the same `parallel` (they record it); after a
+// change of it, the global checkpoint alone decides (at-least-once, once).
 //
 // Owned and called by one pipeline target thread; ApplyBatch runs the
 // partitions on threads of its own and returns when all are done.
@@ -98,6 +100,8 @@ class MysqlLoader {
   Status CommitBeforeRejected(sluice::mysql::MysqlConnection& c, uint32_t p, const std::vector<SinkChange>& changes,
                               size_t rejected, const Status& rejection);
   Status ApplyOne(sluice::mysql::MysqlConnection& c, const SinkChange& change);
+  // "partitions=N": stored in partition rows' resume_position column.
+  std::string PartitionScheme() const;
   Status WriteCheckpointRow(sluice::mysql::MysqlConnection& c, int part, const BatchEnd& end);
   Status Reject(const SinkChange& change, const Status& error);
   Status RunStatement(sluice::mysql::MysqlConnection& c, const std::string& sql);
