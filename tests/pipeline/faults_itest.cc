@@ -186,6 +186,12 @@ TEST_F(FaultTest, TargetDownRetriesAndResumesAlone) {
   StartSluice();
   ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
   EXPECT_TRUE(WaitForState("p", "retrying", seconds(10), "dst"));
+  // SIGTERM while retrying is a clean, prompt stop.
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, seconds(5));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
   ASSERT_TRUE(dst_->Restart().ok());
   EXPECT_TRUE(ConvergesExactly(120));
   EXPECT_TRUE(WaitForState("p", "running", seconds(10)));
