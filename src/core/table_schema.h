@@ -39,6 +39,9 @@ struct TableSchema {
   std::string table;
   std::vector<ColumnMeta> columns;
   std::vector<uint32_t> primary_key;  // column indexes, in key order
+  // Without a primary key: a unique key over NOT NULL columns (from
+  // information_schema), which identifies rows just as well for apply.
+  std::vector<uint32_t> unique_key;
   bool names_known = false;           // column names came from metadata or information_schema
 };
 

@@ -131,7 +131,8 @@ Result<const TableMapping*> TableMapper::Map(const TableSchemaPtr& schema) {
       }
       target->columns.push_back(std::move(name));
     }
-    for (uint32_t k : s.primary_key) {
+    m->source_key = s.primary_key.empty() ? s.unique_key : s.primary_key;
+    for (uint32_t k : m->source_key) {
       auto pos = std::find(m->source_index.begin(), m->source_index.end(), k);
       if (pos == m->source_index.end()) {
         return Status::Invalid("{}: columns: the subset drops key column `{}`; the key must stay", where,
@@ -145,8 +146,9 @@ Result<const TableMapping*> TableMapper::Map(const TableSchemaPtr& schema) {
       m->filter = std::move(bound).value();
     }
     if (target->key.empty()) {
-      spdlog::warn("{}: no primary key: changes are applied in order by full-row match (slower, and "
-                   "identical duplicate rows cannot be told apart); add a primary key to the table",
+      spdlog::warn("{}: no primary key and no unique key over NOT NULL columns: changes are applied in "
+                   "order by full-row match (slower, and identical duplicate rows cannot be told apart); add a "
+                   "primary key to the table",
                    where);
     }
     m->one_to_one = target->db == s.db && target->table == s.table && !renamed &&
@@ -214,7 +216,7 @@ Status TableMapper::Transform(const std::shared_ptr<const ChangeEvent>& ev, std:
       ASSIGN_OR_RETURN(bool now_in, in_filter(ev->after));
       bool key_changed = !keyed;  // keyless: an update is delete-one + insert
       if (keyed) {
-        for (uint32_t k : s.primary_key) key_changed |= !SameValue(ev->before.values[k], ev->after.values[k]);
+        for (uint32_t k : m->source_key) key_changed |= !SameValue(ev->before.values[k], ev->after.values[k]);
       }
       if (was_in && (key_changed || !now_in)) st = make(del, ev->before);
       if (st.ok() && now_in) st = make(put, ev->after);

@@ -36,6 +36,7 @@ struct TableMapping {
   const MappingRule* rule = nullptr;  // null: no rule selects the table
   sink::TargetTablePtr target;
   std::vector<uint32_t> source_index;  // per target column, the source column it takes
+  std::vector<uint32_t> source_key;    // the source columns that identify a row (primary or unique key)
   std::optional<BoundFilter> filter;
   bool one_to_one = false;             // same name, every column, no renames
   bool selected() const { return rule != nullptr; }

@@ -209,5 +209,24 @@ TEST_F(SyncTest, BadRulesFailBeforeAnythingRunsNamingFileLineAndKey) {
   EXPECT_EQ(*tables, "0");  // nothing ran
 }
 
+TEST_F(SyncTest, TablesWithoutPrimaryKeyUseAUniqueKeyOrTheFullRow) {
+  auto src = StartServer(1);
+  auto dst = StartServer(2);
+  ASSERT_TRUE(src && dst);
+  ASSERT_TRUE(src->Execute("CREATE DATABASE shop; "
+                           "CREATE TABLE shop.u (code VARCHAR(10) NOT NULL, v INT, UNIQUE KEY (code)); "
+                           "CREATE TABLE shop.k (a INT, b VARCHAR(5))").ok());
+  WriteConfig(OneToOneConfig(dir_.string(), *src, *dst));
+  StartSluice();
+  ASSERT_TRUE(src->Execute("INSERT INTO shop.u VALUES ('a', 1), ('b', 2), ('c', 3); UPDATE shop.u SET v = 20 WHERE code = 'b'; "
+                           "UPDATE shop.u SET code = 'z' WHERE code = 'a'; DELETE FROM shop.u WHERE code = 'c'; "
+                           "INSERT INTO shop.k VALUES (1, 'x'), (1, 'x'), (2, 'y'); DELETE FROM shop.k WHERE a = 1 LIMIT 1; "
+                           "UPDATE shop.k SET b = 'w' WHERE a = 2").ok());
+  EXPECT_TRUE(Converges(*src, "SELECT * FROM shop.u ORDER BY code", *dst, "SELECT * FROM shop.u ORDER BY code"));
+  EXPECT_TRUE(Converges(*src, "SELECT * FROM shop.k ORDER BY a, b", *dst, "SELECT * FROM shop.k ORDER BY a, b"));
+  EXPECT_NE(sluice_->Log().find("`shop`.`k`"), std::string::npos) << "keyless warning expected: " << sluice_->Log();
+  EXPECT_EQ(sluice_->Log().find("`shop`.`u` (rule"), std::string::npos) << "u has a unique key: " << sluice_->Log();
+}
+
 }  // namespace
 }  // namespace sluice::testing

@@ -131,7 +131,11 @@ Status ApplyInformationSchema(const InformationSchemaTable& info, TableMap& map)
     }
     c.is_json = is.is_json;
   }
+  bool names_match = true;
+  for (size_t i = 0; i < s.columns.size(); ++i) names_match &= s.columns[i].name == info.columns[i].name;
+  if (!names_match) return Status::Ok();  // the binlog's names describe another shape: add no keys
   if (!map.has_primary_key) s.primary_key = info.primary_key;
+  if (s.primary_key.empty()) s.unique_key = info.unique_key;
   s.names_known = true;
   return Status::Ok();
 }
@@ -158,7 +162,8 @@ Result<const InformationSchemaTable*> InformationSchemaResolver::Load(std::strin
 
   InformationSchemaTable t;
   std::string where = fmt::format("TABLE_SCHEMA = '{}' AND TABLE_NAME = '{}'", conn_->Escape(db), conn_->Escape(table));
-  ASSIGN_OR_RETURN(auto cols, conn_->Query("SELECT COLUMN_NAME, LOWER(DATA_TYPE), COLUMN_TYPE, CHARACTER_SET_NAME "
+  ASSIGN_OR_RETURN(auto cols, conn_->Query("SELECT COLUMN_NAME, LOWER(DATA_TYPE), COLUMN_TYPE, CHARACTER_SET_NAME, "
+                                           "IS_NULLABLE "
                                            "FROM information_schema.COLUMNS WHERE " + where +
                                            " ORDER BY ORDINAL_POSITION"));
   for (auto& r : cols) {
@@ -167,6 +172,7 @@ Result<const InformationSchemaTable*> InformationSchemaResolver::Load(std::strin
     c.data_type = r[1].value_or("");
     c.column_type = r[2].value_or("");
     c.charset = r[3].value_or("");
+    c.nullable = r[4].value_or("YES") != "NO";
     t.columns.push_back(std::move(c));
   }
   t.exists = !t.columns.empty();
@@ -177,6 +183,35 @@ Result<const InformationSchemaTable*> InformationSchemaResolver::Load(std::strin
       for (uint32_t i = 0; i < t.columns.size(); ++i) {
         if (t.columns[i].name == r[0].value_or("")) t.primary_key.push_back(i);
       }
+    }
+    if (t.primary_key.empty()) {
+      ASSIGN_OR_RETURN(auto uk, conn_->Query("SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS WHERE " +
+                                             where + " AND NON_UNIQUE = 0 ORDER BY INDEX_NAME, SEQ_IN_INDEX"));
+      std::string current;
+      std::vector<uint32_t> cols_of_index;
+      bool usable = true;
+      auto close_index = [&] {
+        if (!current.empty() && usable && !cols_of_index.empty() && t.unique_key.empty()) t.unique_key = cols_of_index;
+      };
+      for (auto& r : uk) {
+        std::string index = r[0].value_or("");
+        if (index != current) {
+          close_index();
+          current = index;
+          cols_of_index.clear();
+          usable = true;
+        }
+        bool found = false;
+        for (uint32_t i = 0; i < t.columns.size(); ++i) {
+          if (t.columns[i].name == r[1].value_or("")) {
+            found = true;
+            usable &= !t.columns[i].nullable;  // NULLs are not unique: such a key cannot identify rows
+            cols_of_index.push_back(i);
+          }
+        }
+        usable &= found;
+      }
+      close_index();
     }
     if (is_mariadb_) {
       // MariaDB's JSON is LONGTEXT plus a json_valid() check constraint.

@@ -22,12 +22,14 @@ struct InformationSchemaColumn {
   std::string column_type;  // "int(10) unsigned", "enum('a','b')"
   std::string charset;      // CHARACTER_SET_NAME, empty for non-text
   bool is_json = false;     // MariaDB: LONGTEXT with CHECK (json_valid(col))
+  bool nullable = true;
 };
 
 struct InformationSchemaTable {
   bool exists = false;
   std::vector<InformationSchemaColumn> columns;
   std::vector<uint32_t> primary_key;
+  std::vector<uint32_t> unique_key;  // the first unique key over NOT NULL columns
 };
 
 // Checks one column's TABLE_MAP type against information_schema's; false
