@@ -228,5 +228,24 @@ TEST_F(SyncTest, TablesWithoutPrimaryKeyUseAUniqueKeyOrTheFullRow) {
   EXPECT_EQ(sluice_->Log().find("`shop`.`u` (rule"), std::string::npos) << "u has a unique key: " << sluice_->Log();
 }
 
+TEST_F(SyncTest, SecondaryUniqueKeyConflictsInsideABatchConverge) {
+  auto src = StartServer(1);
+  auto dst = StartServer(2);
+  ASSERT_TRUE(src && dst);
+  ASSERT_TRUE(src->Execute("CREATE DATABASE shop; CREATE TABLE shop.users (id INT PRIMARY KEY, email VARCHAR(20) NOT NULL, "
+                           "UNIQUE KEY (email)); INSERT INTO shop.users VALUES (1, 'a'), (2, 'b'), (3, 'c')").ok());
+  std::string cfg = OneToOneConfig(dir_.string(), *src, *dst);
+  cfg.replace(cfg.find("timeout_ms: 50"), 14, "timeout_ms: 1500");  // one batch for all of it
+  WriteConfig(cfg);
+  StartSluice();
+  ASSERT_TRUE(Converges(*src, "SELECT * FROM shop.users ORDER BY id", *dst, "SELECT * FROM shop.users ORDER BY id"));
+  // Merged per key, user 1 ends with 'b' while user 2 still holds 'b' on the
+  // target until its own change; user 4 takes 'c' that user 3 gives up.
+  ASSERT_TRUE(src->Execute("UPDATE shop.users SET email = 'a2' WHERE id = 1; UPDATE shop.users SET email = 'b2' WHERE id = 2; "
+                           "UPDATE shop.users SET email = 'b' WHERE id = 1; UPDATE shop.users SET email = 'c2' WHERE id = 3; "
+                           "INSERT INTO shop.users VALUES (4, 'c')").ok());
+  EXPECT_TRUE(Converges(*src, "SELECT * FROM shop.users ORDER BY id", *dst, "SELECT * FROM shop.users ORDER BY id"));
+}
+
 }  // namespace
 }  // namespace sluice::testing

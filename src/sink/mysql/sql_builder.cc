@@ -45,12 +45,6 @@ Status AppendRow(std::string& out, const SinkChange& c) {
   return Status::Ok();
 }
 
-bool IsKeyColumn(const TargetTable& t, size_t i) {
-  for (uint32_t k : t.key) {
-    if (k == i) return true;
-  }
-  return false;
-}
 
 }  // namespace
 
@@ -139,9 +133,15 @@ Status AppendLiteral(std::string& out, const Value& v) {
   return Status::Error(StatusCode::kNotSupported, "unknown value kind {}", static_cast<int>(v.kind));
 }
 
+// Every column is assigned on a duplicate, the key columns too: when the
+// duplicate is on a secondary unique key (another row holds the value this
+// row takes later in the source's order), the conflicting row is either moved
+// onto this key (and its own upsert later in the batch restores it) or the
+// statement fails on the primary key and the loader re-applies the batch in
+// source order. Updating only non-key columns would instead overwrite the
+// other row silently.
 Status BuildUpsert(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows) {
-  bool all_key = t.key.size() == t.columns.size();
-  out += all_key ? "INSERT IGNORE INTO " : "INSERT INTO ";
+  out += "INSERT INTO ";
   AppendQualifiedName(out, t);
   AppendColumnList(out, t);
   out += " VALUES ";
@@ -149,18 +149,13 @@ Status BuildUpsert(std::string& out, const TargetTable& t, const std::vector<con
     if (r) out += ',';
     RETURN_IF_ERROR(AppendRow(out, *rows[r]));
   }
-  if (!all_key) {
-    out += " ON DUPLICATE KEY UPDATE ";
-    bool first = true;
-    for (size_t i = 0; i < t.columns.size(); ++i) {
-      if (IsKeyColumn(t, i)) continue;
-      if (!first) out += ',';
-      first = false;
-      AppendIdentifier(out, t.columns[i]);
-      out += "=VALUES(";
-      AppendIdentifier(out, t.columns[i]);
-      out += ')';
-    }
+  out += " ON DUPLICATE KEY UPDATE ";
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    if (i) out += ',';
+    AppendIdentifier(out, t.columns[i]);
+    out += "=VALUES(";
+    AppendIdentifier(out, t.columns[i]);
+    out += ')';
   }
   return Status::Ok();
 }
