@@ -94,7 +94,13 @@ struct Pipeline::Target {
 // transaction already delivered, like the stream source does across reconnects.
 class Pipeline::CaptureHandler : public ChangeHandler {
  public:
-  explicit CaptureHandler(Pipeline& p) : p_(p) {}
+  // Counter handles are looked up once: a label lookup per row would cost
+  // more than the row's copy.
+  explicit CaptureHandler(Pipeline& p)
+      : p_(p),
+        rows_(&p.metrics_.rows.WithLabels({{"pipeline", p.cfg_.name}, {"stage", "capture"}, {"target", ""}})),
+        bytes_(&p.metrics_.bytes.WithLabels({{"pipeline", p.cfg_.name}, {"stage", "capture"}, {"target", ""}})),
+        transactions_(&p.metrics_.transactions.WithLabels({{"pipeline", p.cfg_.name}})) {}
 
   void PrepareRestart() {
     if (open_) {
@@ -125,9 +131,8 @@ class Pipeline::CaptureHandler : public ChangeHandler {
     auto ev = std::make_shared<ChangeEvent>();
     CopyRowChange(row, row.table_ptr, *ev);
     ev->pos = StreamPos{txn_file_, txn_offset_, ++index_};
-    p_.metrics_.rows.WithLabels({{"pipeline", p_.cfg_.name}, {"stage", "capture"}, {"target", ""}}).Inc();
-    p_.metrics_.bytes.WithLabels({{"pipeline", p_.cfg_.name}, {"stage", "capture"}, {"target", ""}})
-        .Inc(ev->bytes.size());
+    rows_->Inc();
+    bytes_->Inc(ev->bytes.size());
     return Push(std::move(ev));
   }
   Status OnDdl(const DdlInfo& d) override {
@@ -156,7 +161,7 @@ class Pipeline::CaptureHandler : public ChangeHandler {
       std::lock_guard lock(p_.mu_);
       p_.source_position_ = last_commit_;
     }
-    p_.metrics_.transactions.WithLabels({{"pipeline", p_.cfg_.name}}).Inc();
+    transactions_->Inc();
     return Push(std::move(ev));
   }
   Status OnHeartbeat(uint64_t ts_ms) override {
@@ -174,6 +179,9 @@ class Pipeline::CaptureHandler : public ChangeHandler {
   }
 
   Pipeline& p_;
+  Counter* rows_;
+  Counter* bytes_;
+  Counter* transactions_;
   std::string txn_file_;
   uint64_t txn_offset_ = 0;
   uint64_t index_ = 0;
@@ -702,6 +710,7 @@ void Pipeline::TargetLoop(Target& t) {
   bool have_end = false;
   Clock::time_point batch_started{};
   Clock::time_point last_progress_write = Clock::now();
+  Clock::time_point last_store_write{};
   const auto timeout = std::chrono::milliseconds(cfg_.batch_timeout_ms);
   auto fail = [&](const Status& st) {
     spdlog::error("pipeline {} target {}: {}", cfg_.name, name, st.message());
@@ -721,7 +730,12 @@ void Pipeline::TargetLoop(Target& t) {
     batch.clear();
     have_end = false;
     last_progress_write = Clock::now();
-    (void)store_.SaveCheckpoint(cfg_.name, name, {end.pos.ToString(), end.resume_position, end.gtid_state, 0});
+    // The store only mirrors the target's own checkpoint (for status): once a
+    // second is enough, and its fsync stays off the apply path.
+    if (Clock::now() - last_store_write >= std::chrono::seconds(1)) {
+      (void)store_.SaveCheckpoint(cfg_.name, name, {end.pos.ToString(), end.resume_position, end.gtid_state, 0});
+      last_store_write = Clock::now();
+    }
     std::lock_guard lock(mu_);
     t.oldest_pending_ms = 0;
     return true;
