@@ -303,12 +303,19 @@ Status MysqlLoader::Reject(const SinkChange& ch, const Status& error) {
 // secondary unique-key conflict (the source's own order never conflicts), and
 // to find which change the target rejects.
 Status MysqlLoader::ApplyOrdered(MysqlConnection& c, const std::vector<SinkChange>& changes, uint64_t* skipped,
-                                 size_t* rejected) {
+                                 size_t* rejected, bool retry_duplicates) {
   for (size_t i = 0; i < changes.size(); ++i) {
     const SinkChange& ch = changes[i];
     Status st = ApplyOne(c, ch);
     if (st.ok()) continue;
     if (st.retryable()) return st;
+    if (retry_duplicates && mysql_errno(c.raw()) == kErDupEntry) {
+      // Applied in source order a change can only collide with a row another
+      // partition is about to change (a unique value moving between keys of
+      // different partitions): retry once the other partitions committed.
+      return Status::Retryable(StatusCode::kAborted, "target {}: {} (transient across partitions?)", options_.target,
+                               st.message());
+    }
     Status reject = Reject(ch, st);
     if (!reject.ok()) {
       if (rejected) *rejected = i;
@@ -360,10 +367,11 @@ Status MysqlLoader::ApplyPartition(uint32_t p, std::vector<SinkChange> changes, 
   std::vector<SinkChange> merged = MergeByKey(changes);
   // A lock conflict with another partition (or another client) is retried
   // here at once: the whole transaction was rolled back, nothing is half-done.
+  constexpr int kAttempts = 8;  // waits 5 ms doubling: about 1.3 s in all
   for (int attempt = 0;; ++attempt) {
-    Status st = ApplyPartitionOnce(c, p, changes, merged, end);
+    Status st = ApplyPartitionOnce(c, p, changes, merged, end, attempt + 1 >= kAttempts);
     if (st.ok()) break;
-    if (st.code() != StatusCode::kAborted || attempt >= 5) return st;
+    if (st.code() != StatusCode::kAborted || attempt + 1 >= kAttempts) return st;
     std::this_thread::sleep_for(std::chrono::milliseconds(5 << attempt));
   }
   *applied = changes.size();
@@ -371,7 +379,7 @@ Status MysqlLoader::ApplyPartition(uint32_t p, std::vector<SinkChange> changes, 
 }
 
 Status MysqlLoader::ApplyPartitionOnce(MysqlConnection& c, uint32_t p, const std::vector<SinkChange>& changes,
-                                       const std::vector<SinkChange>& merged, const BatchEnd& end) {
+                                       const std::vector<SinkChange>& merged, const BatchEnd& end, bool final_attempt) {
   RETURN_IF_ERROR(RunStatement(c, "BEGIN"));
   Status st = ApplyMerged(c, merged);
   if (!st.ok() && !st.retryable()) {
@@ -381,7 +389,7 @@ Status MysqlLoader::ApplyPartitionOnce(MysqlConnection& c, uint32_t p, const std
     RETURN_IF_ERROR(RunStatement(c, "BEGIN"));
     uint64_t skipped = 0;
     size_t rejected = changes.size();
-    st = ApplyOrdered(c, changes, &skipped, &rejected);
+    st = ApplyOrdered(c, changes, &skipped, &rejected, !final_attempt);
     if (rejected < changes.size()) return CommitBeforeRejected(c, p, changes, rejected, st);
   }
   if (st.ok()) st = WriteCheckpointRow(c, static_cast<int>(p), end);

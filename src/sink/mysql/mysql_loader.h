@@ -92,11 +92,11 @@ class MysqlLoader {
   Status ReadCheckpoint();
   Status ApplyPartition(uint32_t p, std::vector<SinkChange> changes, const BatchEnd& end, uint64_t* applied);
   Status ApplyPartitionOnce(sluice::mysql::MysqlConnection& c, uint32_t p, const std::vector<SinkChange>& changes,
-                            const std::vector<SinkChange>& merged, const BatchEnd& end);
+                            const std::vector<SinkChange>& merged, const BatchEnd& end, bool final_attempt);
   Status ApplyMerged(sluice::mysql::MysqlConnection& c, const std::vector<SinkChange>& changes);
   // *rejected: the index of the change the target rejected (on_error: stop).
   Status ApplyOrdered(sluice::mysql::MysqlConnection& c, const std::vector<SinkChange>& changes, uint64_t* skipped,
-                      size_t* rejected = nullptr);
+                      size_t* rejected = nullptr, bool retry_duplicates = false);
   Status CommitBeforeRejected(sluice::mysql::MysqlConnection& c, uint32_t p, const std::vector<SinkChange>& changes,
                               size_t rejected, const Status& rejection);
   Status ApplyOne(sluice::mysql::MysqlConnection& c, const SinkChange& change);
