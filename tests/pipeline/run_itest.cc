@@ -247,5 +247,45 @@ TEST_F(SyncTest, SecondaryUniqueKeyConflictsInsideABatchConverge) {
   EXPECT_TRUE(Converges(*src, "SELECT * FROM shop.users ORDER BY id", *dst, "SELECT * FROM shop.users ORDER BY id"));
 }
 
+TEST_F(SyncTest, DdlOnASubsetTableIgnoresColumnsOutsideAndStopsOnTheRest) {
+  auto src = StartServer(1);
+  auto dst = StartServer(2);
+  ASSERT_TRUE(src && dst);
+  ASSERT_TRUE(src->Execute("CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY, a INT, b INT)").ok());
+  ASSERT_TRUE(dst->Execute("CREATE DATABASE s; CREATE TABLE s.o (id INT PRIMARY KEY, a INT)").ok());
+  WriteConfig(fmt::format(R"(store: {dir}/sluice.db
+sources:
+  main: {{url: "{src}", server_id: 5252, heartbeat_ms: 200}}
+targets:
+  dst: {{url: "{dst}"}}
+pipelines:
+  - name: subset
+    source: main
+    targets: [dst]
+    start: earliest
+    tables:
+      - match: "shop.orders"
+        to: "s.o"
+        columns: [id, a]
+    batch: {{size: 100, timeout_ms: 50}}
+)",
+                          fmt::arg("dir", dir_.string()), fmt::arg("src", src->Url()), fmt::arg("dst", dst->Url())));
+  StartSluice();
+  ASSERT_TRUE(src->Execute("INSERT INTO shop.orders VALUES (1, 10, 100); ALTER TABLE shop.orders ADD COLUMN c INT; "
+                           "INSERT INTO shop.orders VALUES (2, 20, 200, 2000)").ok());
+  EXPECT_TRUE(Converges(*src, "SELECT id, a FROM shop.orders ORDER BY id", *dst, "SELECT id, a FROM s.o ORDER BY id"));
+  // Dropping a column the target holds cannot be mapped: the target stops and says why.
+  ASSERT_TRUE(src->Execute("ALTER TABLE shop.orders DROP COLUMN a; INSERT INTO shop.orders VALUES (3, 300, 3000)").ok());
+  bool reported = false;
+  for (int i = 0; i < 200 && !reported; ++i) {
+    reported = sluice_->Log().find("renamed or subset on the target") != std::string::npos;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(reported) << sluice_->Log();
+  auto count = dst->QueryValue("SELECT COUNT(*) FROM s.o");
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, "2");  // nothing after the unmappable DDL
+}
+
 }  // namespace
 }  // namespace sluice::testing
