@@ -3,6 +3,7 @@
 // family, and the error cases.
 
 #include "source/mysql/column/column_decoder.h"
+#include "source/mysql/column/hex_bytes.h"
 
 #include <gtest/gtest.h>
 
@@ -17,28 +18,7 @@
 namespace sluice::mysql {
 namespace {
 
-std::string Hex(std::string_view hex) {
-  std::string out;
-  int hi = -1;
-  for (char c : hex) {
-    int v;
-    if (c >= '0' && c <= '9')
-      v = c - '0';
-    else if (c >= 'a' && c <= 'f')
-      v = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F')
-      v = c - 'A' + 10;
-    else
-      continue;
-    if (hi < 0) {
-      hi = v;
-    } else {
-      out.push_back(static_cast<char>(hi << 4 | v));
-      hi = -1;
-    }
-  }
-  return out;
-}
+using testing::Hex;
 
 ColumnMeta Col(uint8_t type, uint16_t meta = 0, Charset cs = Charset::kUnknown) {
   ColumnMeta c;

@@ -10,33 +10,13 @@
 #include <string>
 
 #include "source/mysql/column/column_decoder.h"
+#include "source/mysql/column/hex_bytes.h"
 #include "source/mysql/column/column_types.h"
 
 namespace sluice::mysql {
 namespace {
 
-std::string Hex(std::string_view hex) {
-  std::string out;
-  int hi = -1;
-  for (char c : hex) {
-    int v;
-    if (c >= '0' && c <= '9')
-      v = c - '0';
-    else if (c >= 'a' && c <= 'f')
-      v = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F')
-      v = c - 'A' + 10;
-    else
-      continue;
-    if (hi < 0) {
-      hi = v;
-    } else {
-      out.push_back(static_cast<char>(hi << 4 | v));
-      hi = -1;
-    }
-  }
-  return out;
-}
+using testing::Hex;
 
 // Encodes decimal text ("-12.5") as DECIMAL(precision, scale), following
 // the format: groups of 9 digits as 4 big-endian bytes, leftover digits in
