@@ -398,6 +398,13 @@ void Pipeline::CaptureLoop() {
     so.heartbeat = std::chrono::milliseconds(source_cfg_->heartbeat_ms);
     so.start = from;
     so.reconnect_timeout = std::chrono::seconds(30);
+    so.on_reconnect = [this](const Status& st) {
+      if (st.ok()) {
+        SetState(PipelineState::kRunning);
+      } else {
+        SetState(PipelineState::kRetrying, fmt::format("source {}: {}", cfg_.source, st.message()));
+      }
+    };
     mysql::BinlogStreamSource source(so);
     SetState(PipelineState::kRunning);
     Status st = source.Run(handler, stop_);

@@ -265,7 +265,10 @@ TEST_F(FaultTest, SourceKilledAndRestartedReconnects) {
   // Killed (kill -9) while sluice catches up, down for a while.
   ASSERT_TRUE(Transactions(*src_, 201, 60).ok());
   ASSERT_TRUE(src_->Crash().ok());
-  std::this_thread::sleep_for(milliseconds(1500));
+  // The outage shows while the source reconnects: not a quiet "running".
+  EXPECT_TRUE(WaitForState("p", "retrying", seconds(5)));
+  EXPECT_NE(ErrorText(PipelineStatus("p")).find("source"), std::string::npos) << PipelineStatus("p").dump();
+  std::this_thread::sleep_for(milliseconds(1000));
   ASSERT_TRUE(src_->Restart().ok());
   ASSERT_TRUE(Transactions(*src_, 261, 20).ok());
   EXPECT_TRUE(ConvergesExactly(280));

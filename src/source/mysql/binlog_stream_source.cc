@@ -236,8 +236,10 @@ Status BinlogStreamSource::Run(ChangeHandler& handler, const std::atomic<bool>& 
       if (open.ok()) {
         ++reconnects_;
         backoff = std::chrono::milliseconds(100);
+        if (options_.on_reconnect) options_.on_reconnect(Status::Ok());
         break;
       }
+      if (options_.on_reconnect) options_.on_reconnect(open);
       if (!open.retryable() || std::chrono::steady_clock::now() > deadline) {
         return open.WithContext("reconnect");
       }

@@ -7,6 +7,7 @@
 // delivered again. Runs on the caller's thread.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -27,6 +28,10 @@ class BinlogStreamSource : public Source {
     // How long reconnecting may keep failing before Run gives up.
     std::chrono::seconds reconnect_timeout{300};
     bool resolve_schema = true;  // fill names/keys from information_schema when the binlog lacks them
+    // Told when the connection is lost and a reconnect attempt fails (the
+    // error), and when a reconnect succeeds (Ok), so that owners can show the
+    // outage instead of a stream that looks merely quiet. Capture thread.
+    std::function<void(const Status&)> on_reconnect;
     BinlogDecoder::Options decoder;
   };
 
