@@ -5,14 +5,14 @@ set -euo pipefail
 
 packages=(
   # toolchain
-  g++ cmake ninja-build make pkg-config
+  g++ cmake ninja-build make pkg-config ccache
   # libraries
   libmariadb-dev libzstd-dev zlib1g-dev libssl-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libyaml-cpp-dev libsqlite3-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # servers and reference tools used by tests, benchmarks and the demo
-  mariadb-server mariadb-client mariadb-backup
+  mariadb-server mariadb-client mariadb-backup percona-toolkit
   procps openssl curl python3 time
 )
 

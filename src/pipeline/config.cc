@@ -276,6 +276,9 @@ class Loader {
   Result<std::string> String(const Entry& e, const std::string& path) const;
   Result<uint64_t> Unsigned(const Entry& e, const std::string& path, uint64_t min, uint64_t max) const;
   Result<uint64_t> Size(const Entry& e, const std::string& path, uint64_t min) const;
+  // "90s", "30m", "1h", "500ms", "1d": milliseconds, at least a second.
+  Result<uint64_t> Duration(const Entry& e, const std::string& path) const;
+  Result<bool> Bool(const Entry& e, const std::string& path) const;
   // A list of non-empty strings; a single string when `allow_single`.
   Result<std::vector<std::pair<std::string, Mark>>> StringList(const Entry& e, const std::string& path,
                                                                bool allow_single) const;
@@ -392,6 +395,41 @@ Result<uint64_t> Loader::Size(const Entry& e, const std::string& path, uint64_t 
     return Fail(e.value_mark, path, fmt::format("must be at least {}MiB, got {}", min / kMiB, Quoted(s)));
   }
   return bytes;
+}
+
+Result<uint64_t> Loader::Duration(const Entry& e, const std::string& path) const {
+  constexpr std::string_view kExpected = "expected a duration such as 30s, 15m, 1h or 1d (at least 1s)";
+  if (e.value.IsNull()) return Fail(e.value_mark, path, fmt::format("{}, got nothing", kExpected));
+  if (!e.value.IsScalar()) return Fail(e.value_mark, path, fmt::format("{}, got {}", kExpected, Describe(e.value)));
+  std::string_view s = Trim(e.value.Scalar());
+  size_t digits = 0;
+  while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+  auto number = ParseDigits(s.substr(0, digits));
+  std::string unit = Lower(Trim(s.substr(digits)));
+  static constexpr std::pair<std::string_view, uint64_t> kUnits[] = {
+      {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"min", 60'000}, {"h", 3'600'000}, {"d", 86'400'000},
+  };
+  uint64_t multiplier = 0;
+  for (const auto& [name, factor] : kUnits) {
+    if (unit == name) multiplier = factor;
+  }
+  if (!number || multiplier == 0 || *number > std::numeric_limits<uint64_t>::max() / multiplier / 2) {
+    return Fail(e.value_mark, path, fmt::format("{}, got {}", kExpected, Quoted(s)));
+  }
+  uint64_t ms = *number * multiplier;
+  if (ms < 1000) return Fail(e.value_mark, path, fmt::format("{}, got {}", kExpected, Quoted(s)));
+  return ms;
+}
+
+Result<bool> Loader::Bool(const Entry& e, const std::string& path) const {
+  if (e.value.IsScalar()) {
+    std::string v = Lower(Trim(e.value.Scalar()));
+    if (v == "true" || v == "yes" || v == "on") return true;
+    if (v == "false" || v == "no" || v == "off") return false;
+  }
+  return Fail(e.value_mark, path,
+              fmt::format("expected true or false, got {}",
+                          e.value.IsScalar() ? Quoted(Trim(e.value.Scalar())) : std::string(Describe(e.value))));
 }
 
 Result<std::vector<std::pair<std::string, Mark>>> Loader::StringList(const Entry& e, const std::string& path,
@@ -621,7 +659,7 @@ Status Loader::LoadPipelines(const MapView& root, Config& config) const {
 Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::string& path, const Config& config) const {
   ASSIGN_OR_RETURN(MapView m, AsMap(n, MarkOf(n), path,
                                     {"name", "source", "targets", "start", "tables", "batch", "parallel", "ddl",
-                                     "on_error", "skip_log", "queue_bytes"}));
+                                     "on_error", "skip_log", "queue_bytes", "snapshot", "chunk_rows", "check"}));
   RETURN_IF_ERROR(RequireKeys(m, path, {"name", "source", "targets", "tables"}));
   PipelineConfig p;
   p.mark = m.mark;
@@ -747,6 +785,34 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
   if (const Entry* queue = m.Find("queue_bytes")) {
     ASSIGN_OR_RETURN(p.queue_bytes, Size(*queue, Child(path, "queue_bytes"), kMiB));
   }
+  if (const Entry* snapshot = m.Find("snapshot")) {
+    std::string snapshot_path = Child(path, "snapshot");
+    ASSIGN_OR_RETURN(std::string s, String(*snapshot, snapshot_path));
+    s = std::string(Trim(s));
+    if (s == "initial") {
+      p.snapshot = SnapshotMode::kInitial;
+    } else if (s == "never") {
+      p.snapshot = SnapshotMode::kNever;
+    } else {
+      static constexpr std::string_view kModes[] = {"initial", "never"};
+      std::string suggestion = Closest(s, kModes);
+      return Fail(snapshot->value_mark, snapshot_path,
+                  fmt::format("expected one of initial, never, got {}{}", Quoted(s),
+                              suggestion.empty() ? "" : fmt::format(" (did you mean \"{}\"?)", suggestion)));
+    }
+  }
+  if (const Entry* chunk = m.Find("chunk_rows")) {
+    ASSIGN_OR_RETURN(p.chunk_rows, Unsigned(*chunk, Child(path, "chunk_rows"), 10, 10'000'000));
+  }
+  if (const Entry* check = m.Find("check")) {
+    std::string check_path = Child(path, "check");
+    ASSIGN_OR_RETURN(MapView c, AsMap(*check, check_path, {"every", "repair"}, "a map (every: 1h, repair: false)"));
+    RETURN_IF_ERROR(RequireKeys(c, check_path, {"every"}));
+    ASSIGN_OR_RETURN(p.check.every_ms, Duration(*c.Find("every"), Child(check_path, "every")));
+    if (const Entry* repair = c.Find("repair")) {
+      ASSIGN_OR_RETURN(p.check.repair, Bool(*repair, Child(check_path, "repair")));
+    }
+  }
   return p;
 }
 
@@ -760,7 +826,7 @@ Result<TableRule> Loader::LoadRule(const YAML::Node& n, const std::string& path)
     m.mark = rule.mark;
     m.entries.push_back(Entry{"match", YAML::Node(), n, rule.mark, rule.mark});
   } else {
-    ASSIGN_OR_RETURN(m, AsMap(n, rule.mark, path, {"match", "to", "columns", "rename_columns", "where", "ddl"},
+    ASSIGN_OR_RETURN(m, AsMap(n, rule.mark, path, {"match", "to", "columns", "rename_columns", "where", "snapshot_where", "ddl"},
                               "a table rule (match: \"db.table\" ...)"));
     RETURN_IF_ERROR(RequireKeys(m, path, {"match"}));
   }
@@ -861,6 +927,11 @@ Result<TableRule> Loader::LoadRule(const YAML::Node& n, const std::string& path)
     rule.where_mark = where->value_mark;
     ASSIGN_OR_RETURN(std::string text, String(*where, Child(path, "where")));
     rule.where = std::string(Trim(text));
+  }
+  if (const Entry* snapshot_where = m.Find("snapshot_where")) {
+    rule.snapshot_where_mark = snapshot_where->value_mark;
+    ASSIGN_OR_RETURN(std::string text, String(*snapshot_where, Child(path, "snapshot_where")));
+    rule.snapshot_where = std::string(Trim(text));
   }
   if (const Entry* ddl = m.Find("ddl")) {
     ASSIGN_OR_RETURN(rule.ddl, Ddl(*ddl, Child(path, "ddl")));

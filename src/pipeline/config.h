@@ -63,6 +63,15 @@ struct TargetConfig {
 // the runner applies DDL for 1:1 same-name rules and stops otherwise.
 enum class DdlMode : uint8_t { kUnset = 0, kApply = 1, kIgnore = 2, kStop = 3 };
 enum class OnError : uint8_t { kStop = 0, kSkip = 1 };
+// `snapshot:` of a pipeline. kInitial: copy the existing rows before
+// streaming when the pipeline has no checkpoint on a target.
+enum class SnapshotMode : uint8_t { kNever = 0, kInitial = 1 };
+
+// `check: {every: 1h, repair: false}`: periodic consistency checks in `sluice run`.
+struct CheckSchedule {
+  uint64_t every_ms = 0;  // 0: no periodic check
+  bool repair = false;    // repair differences found (else only report them)
+};
 
 const char* DdlModeName(DdlMode mode);  // "unset" | "apply" | "ignore" | "stop"
 const char* OnErrorName(OnError mode);  // "stop" | "skip"
@@ -74,8 +83,11 @@ struct TableRule {
   std::vector<std::string> columns;  // empty: all columns
   std::vector<std::pair<std::string, std::string>> rename_columns;  // source name -> target name, in file order
   std::string where;  // row filter text, "" for none; parsed by the runner
+  // SQL condition run on the source by snapshots only (sharded backfill),
+  // e.g. "id >= 0 AND id < 1000000"; "" for none.
+  std::string snapshot_where;
   DdlMode ddl = DdlMode::kUnset;
-  Mark mark, where_mark, columns_mark;
+  Mark mark, where_mark, columns_mark, snapshot_where_mark;
   Mark match_mark, to_mark;  // where `match:` and `to:` values are
   std::string key_path;      // "pipelines[0].tables[1]", for the runner's messages
   // The compiled `match` when is_regex (shared: rules are copied with their
@@ -96,6 +108,9 @@ struct PipelineConfig {
   OnError on_error = OnError::kStop;
   std::string skip_log;  // absolute path; default "<store dir>/<name>.skipped.jsonl"
   uint64_t queue_bytes = 64 << 20;
+  SnapshotMode snapshot = SnapshotMode::kNever;
+  uint64_t chunk_rows = 10000;  // rows per snapshot copy / check checksum chunk
+  CheckSchedule check;
   Mark mark;
   std::string key_path;  // "pipelines[0]"
 };

@@ -126,6 +126,7 @@ pipelines:
         ddl: stop
       - match: "shop.users"
         ddl: ignore
+        snapshot_where: "id >= 0 AND id < 1000000"
       - "shop.products"
     batch: {size: 100000, timeout_ms: 60000}
     parallel: 64
@@ -133,6 +134,9 @@ pipelines:
     on_error: skip
     skip_log: ./var/skipped.jsonl
     queue_bytes: 1GiB
+    snapshot: initial
+    chunk_rows: 5000
+    check: {every: 1h, repair: true}
   - name: second
     source: other
     targets: [search]
@@ -184,10 +188,19 @@ pipelines:
   EXPECT_EQ(p.on_error, OnError::kSkip);
   EXPECT_EQ(p.skip_log, "/etc/sluice/var/skipped.jsonl");
   EXPECT_EQ(p.queue_bytes, uint64_t{1} << 30);
+  EXPECT_EQ(p.snapshot, SnapshotMode::kInitial);
+  EXPECT_EQ(p.chunk_rows, 5000u);
+  EXPECT_EQ(p.check.every_ms, 3'600'000u);
+  EXPECT_TRUE(p.check.repair);
+  EXPECT_EQ(p.tables[1].snapshot_where, "id >= 0 AND id < 1000000");
+  EXPECT_EQ(p.tables[0].snapshot_where, "");
 
   EXPECT_EQ(c->pipelines[1].start, "binlog.000003:4");
   EXPECT_EQ(c->pipelines[1].queue_bytes, 2'000'000u);
   EXPECT_EQ(c->pipelines[1].parallel, 4u);
+  EXPECT_EQ(c->pipelines[1].snapshot, SnapshotMode::kNever);
+  EXPECT_EQ(c->pipelines[1].chunk_rows, 10000u);
+  EXPECT_EQ(c->pipelines[1].check.every_ms, 0u);
   EXPECT_EQ(c->pipelines[1].skip_log, "/data/sluice/second.skipped.jsonl");
   EXPECT_EQ(c->pipelines[2].queue_bytes, 1048576u);
   unsetenv("SLUICE_CONFIG_TEST_PW");
@@ -409,6 +422,23 @@ std::vector<ErrorCase> ErrorCases() {
       {"queue_bytes_overflow", Base("    queue_bytes: 99999999999999GiB\n"),
        "sluice.yaml:12:18: pipelines[0].queue_bytes: size \"99999999999999GiB\" is too large"},
 
+      {"bad_snapshot", Base("    snapshot: inital\n"),
+       "sluice.yaml:12:15: pipelines[0].snapshot: expected one of initial, never, got \"inital\" (did you mean "
+       "\"initial\"?)"},
+      {"chunk_rows_too_small", Base("    chunk_rows: 1\n"),
+       "sluice.yaml:12:17: pipelines[0].chunk_rows: expected an integer from 10 to 10000000, got 1"},
+      {"check_without_every", Base("    check: {repair: true}\n"),
+       "sluice.yaml:12:12: pipelines[0].check.every: required key is missing"},
+      {"check_bad_duration", Base("    check: {every: soon}\n"),
+       "sluice.yaml:12:20: pipelines[0].check.every: expected a duration such as 30s, 15m, 1h or 1d (at least 1s), "
+       "got \"soon\""},
+      {"check_too_often", Base("    check: {every: 500ms}\n"),
+       "sluice.yaml:12:20: pipelines[0].check.every: expected a duration such as 30s, 15m, 1h or 1d (at least 1s), "
+       "got \"500ms\""},
+      {"check_bad_repair", Base("    check: {every: 1h, repair: maybe}\n"),
+       "sluice.yaml:12:32: pipelines[0].check.repair: expected true or false, got \"maybe\""},
+      {"check_unknown_key", Base("    check: {every: 1h, repiar: true}\n"),
+       "sluice.yaml:12:24: pipelines[0].check.repiar: unknown key (did you mean \"repair\"?)"},
       // Start positions and enums.
       {"bad_start", Base("    start: yesterday\n"),
        "sluice.yaml:12:12: pipelines[0].start: invalid start position \"yesterday\": expected latest, earliest, a "
