@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "source/mysql/binlog_stream_source.h"
+#include "pipeline/table_set.h"
 #include "transform/ddl.h"
 
 namespace sluice::pipeline {
@@ -25,15 +26,6 @@ int64_t WallMs() {
 int64_t CommitEstimateMs(uint64_t ts_ms, int64_t received_ms) {
   if (ts_ms == 0) return received_ms;
   return std::min<int64_t>(static_cast<int64_t>(ts_ms) + 999, received_ms);
-}
-
-transform::DdlPolicy ToPolicy(DdlMode m) {
-  switch (m) {
-    case DdlMode::kApply: return transform::DdlPolicy::kApply;
-    case DdlMode::kIgnore: return transform::DdlPolicy::kIgnore;
-    case DdlMode::kStop: return transform::DdlPolicy::kStop;
-    default: return transform::DdlPolicy::kUnset;
-  }
 }
 
 // "file:offset" positions ordered by file sequence, then offset.
@@ -226,7 +218,6 @@ void Pipeline::SleepUnlessStopping(std::chrono::milliseconds d) {
 
 Status Pipeline::Validate() {
   if (source_cfg_ == nullptr) return Status::Invalid("pipeline {}: unknown source {}", cfg_.name, cfg_.source);
-  std::vector<transform::MappingRule> rules;
   for (const TableRule& r : cfg_.tables) {
     if (!r.where.empty()) {
       // Checked here too, to point at the `where:` value itself.
@@ -238,16 +229,8 @@ Status Pipeline::Validate() {
                                                        msg));
       }
     }
-    transform::MappingRule m;
-    m.match = r.is_regex ? "/" + r.match + "/" : r.match;
-    m.to = r.to;
-    m.columns = r.columns;
-    m.rename_columns = r.rename_columns;
-    m.where = r.where;
-    m.ddl = ToPolicy(r.ddl != DdlMode::kUnset ? r.ddl : cfg_.ddl);
-    m.origin = fmt::format("{} {}", FormatMark(r.mark), r.key_path);
-    rules.push_back(std::move(m));
   }
+  std::vector<transform::MappingRule> rules = MappingRules(cfg_);
   ASSIGN_OR_RETURN(mapper_, transform::TableMapper::Create(std::move(rules)));
 
   // Every rule must select at least one table that exists now: a typo in a

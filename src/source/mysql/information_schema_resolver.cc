@@ -159,10 +159,16 @@ Result<const InformationSchemaTable*> InformationSchemaResolver::Load(std::strin
   std::string key = Key(db, table);
   auto it = cache_.find(key);
   if (it != cache_.end()) return &it->second;
+  ASSIGN_OR_RETURN(InformationSchemaTable t, ReadInformationSchemaTable(*conn_, is_mariadb_, db, table));
+  auto [ins, _] = cache_.emplace(std::move(key), std::move(t));
+  return &ins->second;
+}
 
+Result<InformationSchemaTable> ReadInformationSchemaTable(MysqlConnection& conn, bool is_mariadb, std::string_view db,
+                                                          std::string_view table) {
   InformationSchemaTable t;
-  std::string where = fmt::format("TABLE_SCHEMA = '{}' AND TABLE_NAME = '{}'", conn_->Escape(db), conn_->Escape(table));
-  ASSIGN_OR_RETURN(auto cols, conn_->Query("SELECT COLUMN_NAME, LOWER(DATA_TYPE), COLUMN_TYPE, CHARACTER_SET_NAME, "
+  std::string where = fmt::format("TABLE_SCHEMA = '{}' AND TABLE_NAME = '{}'", conn.Escape(db), conn.Escape(table));
+  ASSIGN_OR_RETURN(auto cols, conn.Query("SELECT COLUMN_NAME, LOWER(DATA_TYPE), COLUMN_TYPE, CHARACTER_SET_NAME, "
                                            "IS_NULLABLE "
                                            "FROM information_schema.COLUMNS WHERE " + where +
                                            " ORDER BY ORDINAL_POSITION"));
@@ -177,7 +183,7 @@ Result<const InformationSchemaTable*> InformationSchemaResolver::Load(std::strin
   }
   t.exists = !t.columns.empty();
   if (t.exists) {
-    ASSIGN_OR_RETURN(auto pk, conn_->Query("SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE " + where +
+    ASSIGN_OR_RETURN(auto pk, conn.Query("SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE " + where +
                                            " AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX"));
     for (auto& r : pk) {
       for (uint32_t i = 0; i < t.columns.size(); ++i) {
@@ -185,7 +191,7 @@ Result<const InformationSchemaTable*> InformationSchemaResolver::Load(std::strin
       }
     }
     if (t.primary_key.empty()) {
-      ASSIGN_OR_RETURN(auto uk, conn_->Query("SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS WHERE " +
+      ASSIGN_OR_RETURN(auto uk, conn.Query("SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS WHERE " +
                                              where + " AND NON_UNIQUE = 0 ORDER BY INDEX_NAME, SEQ_IN_INDEX"));
       std::string current;
       std::vector<uint32_t> cols_of_index;
@@ -213,12 +219,12 @@ Result<const InformationSchemaTable*> InformationSchemaResolver::Load(std::strin
       }
       close_index();
     }
-    if (is_mariadb_) {
+    if (is_mariadb) {
       // MariaDB's JSON is LONGTEXT plus a json_valid() check constraint.
       ASSIGN_OR_RETURN(auto checks,
-                       conn_->Query(fmt::format("SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE "
+                       conn.Query(fmt::format("SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE "
                                                 "CONSTRAINT_SCHEMA = '{}' AND TABLE_NAME = '{}'",
-                                                conn_->Escape(db), conn_->Escape(table))));
+                                                conn.Escape(db), conn.Escape(table))));
       for (auto& r : checks) {
         std::string clause = r[0].value_or("");
         for (auto& c : t.columns) {
@@ -227,8 +233,7 @@ Result<const InformationSchemaTable*> InformationSchemaResolver::Load(std::strin
       }
     }
   }
-  auto [ins, _] = cache_.emplace(std::move(key), std::move(t));
-  return &ins->second;
+  return t;
 }
 
 Status InformationSchemaResolver::Resolve(TableMap& map) {

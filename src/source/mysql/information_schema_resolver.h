@@ -41,6 +41,10 @@ std::vector<std::string> ParseEnumMembers(std::string_view column_type);
 // returns a kSchemaMismatch Status naming table and column.
 Status ApplyInformationSchema(const InformationSchemaTable& info, TableMap& map);
 
+// Reads one table's description; `exists` is false when there is no such table.
+Result<InformationSchemaTable> ReadInformationSchemaTable(MysqlConnection& conn, bool is_mariadb, std::string_view db,
+                                                          std::string_view table);
+
 class InformationSchemaResolver : public SchemaResolver {
  public:
   explicit InformationSchemaResolver(std::unique_ptr<MysqlConnection> conn);

@@ -1,0 +1,252 @@
+#include "sink/mysql/chunk_writer.h"
+
+#include <fmt/format.h>
+#include <mysqld_error.h>
+
+#include <functional>
+#include <map>
+
+#include "core/change_event.h"
+#include "core/position.h"
+#include "sink/mysql/mysql_loader.h"
+#include "sink/mysql/sql_builder.h"
+
+namespace sluice::sink::mysql {
+
+using sluice::mysql::MysqlConnection;
+
+namespace {
+
+constexpr int kGlobalPart = -1;  // the loader's global checkpoint row
+constexpr size_t kMaxStatementBytes = 1 << 20;
+
+std::string Quote(std::string_view s) {
+  std::string out;
+  AppendQuotedString(out, s);
+  return out;
+}
+
+}  // namespace
+
+std::string ShardKey(const std::string& where_sql) {
+  if (where_sql.size() <= 200) return where_sql;
+  return fmt::format("{}...#{:016x}", where_sql.substr(0, 160), std::hash<std::string>()(where_sql));
+}
+
+Result<std::unique_ptr<ChunkWriter>> ChunkWriter::Open(const sluice::mysql::ConnectOptions& options) {
+  ASSIGN_OR_RETURN(auto c, MysqlConnection::Connect(options));
+  // The loader's session: UTC literals, strict values, ids of 0 kept.
+  RETURN_IF_ERROR(c->Execute(
+      "SET NAMES utf8mb4, time_zone = '+00:00', "
+      "sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', foreign_key_checks = 0, "
+      "autocommit = 1"));
+  RETURN_IF_ERROR(c->Execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"));
+  return std::unique_ptr<ChunkWriter>(new ChunkWriter(std::move(c)));
+}
+
+Status ChunkWriter::Run(const std::string& sql) {
+  if (mysql_real_query(conn_->raw(), sql.data(), sql.size()) != 0) {
+    unsigned err = mysql_errno(conn_->raw());
+    std::string msg = mysql_error(conn_->raw());
+    std::string where = conn_->options().Describe();
+    if (IsRetryableApplyError(err)) {
+      return Status::Retryable(StatusCode::kIoError, "target {}: {} (error {})", where, msg, err);
+    }
+    return Status::Error(StatusCode::kServerError, "target {}: {} (error {})", where, msg, err);
+  }
+  MYSQL_RES* res = mysql_store_result(conn_->raw());
+  if (res) mysql_free_result(res);
+  return Status::Ok();
+}
+
+Status ChunkWriter::Execute(const std::string& sql) { return Run(sql); }
+
+Status ChunkWriter::EnsureTables() {
+  RETURN_IF_ERROR(Run("CREATE DATABASE IF NOT EXISTS `_sluice`"));
+  // Same definition as the loader's (MysqlLoader::EnsureCheckpointTable).
+  RETURN_IF_ERROR(Run(
+      "CREATE TABLE IF NOT EXISTS `_sluice`.`checkpoints` ("
+      "  pipeline VARCHAR(128) NOT NULL, target VARCHAR(128) NOT NULL, part INT NOT NULL,"
+      "  position VARCHAR(600) NOT NULL, resume_position VARCHAR(600) NOT NULL, gtid_state TEXT NOT NULL,"
+      "  updated_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),"
+      "  PRIMARY KEY (pipeline, target, part)) ENGINE=InnoDB"));
+  return Run(
+      "CREATE TABLE IF NOT EXISTS `_sluice`.`snapshot_chunks` ("
+      "  pipeline VARCHAR(128) NOT NULL, target VARCHAR(128) NOT NULL, tbl VARCHAR(200) NOT NULL,"
+      "  shard VARCHAR(200) NOT NULL, chunk INT UNSIGNED NOT NULL,"
+      "  after_key MEDIUMTEXT NOT NULL, upto_key MEDIUMTEXT NOT NULL, done TINYINT NOT NULL DEFAULT 0,"
+      "  rows_copied BIGINT UNSIGNED NOT NULL DEFAULT 0,"
+      "  updated_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),"
+      "  PRIMARY KEY (pipeline, target, tbl, shard, chunk)) ENGINE=InnoDB");
+}
+
+Result<std::string> ChunkWriter::EnsureStartPosition(const std::string& pipeline, const std::string& target,
+                                                     const std::string& resume_position) {
+  ASSIGN_OR_RETURN(BinlogFilePos p, BinlogFilePos::Parse(resume_position));
+  StreamPos pos{p.file, p.offset, 0};
+  RETURN_IF_ERROR(Run(fmt::format(
+      "INSERT IGNORE INTO `_sluice`.`checkpoints` (pipeline, target, part, position, resume_position, gtid_state) "
+      "VALUES ({}, {}, {}, {}, {}, '')",
+      Quote(pipeline), Quote(target), kGlobalPart, Quote(pos.ToString()), Quote(resume_position))));
+  ASSIGN_OR_RETURN(std::string applied, AppliedPosition(pipeline, target));
+  return applied;
+}
+
+Result<std::string> ChunkWriter::AppliedPosition(const std::string& pipeline, const std::string& target) {
+  ASSIGN_OR_RETURN(auto rows, conn_->Query(fmt::format(
+                                  "SELECT resume_position FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND "
+                                  "target = {} AND part = {}",
+                                  Quote(pipeline), Quote(target), kGlobalPart)));
+  if (rows.empty() || !rows[0][0]) return std::string();
+  return *rows[0][0];
+}
+
+Status ChunkWriter::BeginChunk(const std::string& pipeline, const std::string& target) {
+  RETURN_IF_ERROR(Run("START TRANSACTION"));
+  in_txn_ = true;
+  Status st = Run(fmt::format("SELECT part FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND target = {} "
+                              "LOCK IN SHARE MODE",
+                              Quote(pipeline), Quote(target)));
+  if (!st.ok()) Rollback();
+  return st;
+}
+
+Status ChunkWriter::Write(const std::vector<SinkChange>& changes) {
+  // Per table and kind, in statements of bounded size.
+  std::map<const TargetTable*, std::vector<const SinkChange*>> deletes, upserts, inserts;
+  std::vector<const TargetTable*> order;
+  for (const SinkChange& ch : changes) {
+    const TargetTable* t = ch.table.get();
+    if (!deletes.count(t) && !upserts.count(t) && !inserts.count(t)) order.push_back(t);
+    switch (ch.kind) {
+      case SinkChange::Kind::kDelete: deletes[t].push_back(&ch); break;
+      case SinkChange::Kind::kUpsert: upserts[t].push_back(&ch); break;
+      case SinkChange::Kind::kInsert: inserts[t].push_back(&ch); break;
+      case SinkChange::Kind::kDeleteExact: {
+        std::string sql;
+        RETURN_IF_ERROR(BuildDeleteExact(sql, *t, ch));
+        RETURN_IF_ERROR(Run(sql));
+        break;
+      }
+    }
+  }
+  std::string sql;
+  auto flush = [&](auto& groups, auto build) -> Status {
+    for (const TargetTable* t : order) {
+      auto it = groups.find(t);
+      if (it == groups.end()) continue;
+      const auto& rows = it->second;
+      size_t start = 0;
+      while (start < rows.size()) {
+        size_t end = start, approx = 0;
+        std::vector<const SinkChange*> slice;
+        while (end < rows.size() && (slice.empty() || approx < kMaxStatementBytes)) {
+          slice.push_back(rows[end]);
+          for (const Value& v : rows[end]->values) approx += v.s.size() + 8;
+          ++end;
+        }
+        sql.clear();
+        RETURN_IF_ERROR(build(sql, *t, slice));
+        Status st = Run(sql);
+        if (!st.ok()) return st.WithContext(fmt::format("writing {}.{}", t->db, t->table));
+        start = end;
+      }
+    }
+    return Status::Ok();
+  };
+  RETURN_IF_ERROR(flush(deletes, BuildDelete));
+  RETURN_IF_ERROR(flush(upserts, BuildUpsert));
+  return flush(inserts, BuildInsert);
+}
+
+Status ChunkWriter::Truncate(const TargetTable& table) {
+  std::string sql = "DELETE FROM ";
+  AppendQualifiedName(sql, table);
+  return Run(sql);
+}
+
+Status ChunkWriter::MarkChunkDone(const ChunkRecord& c, uint64_t rows) {
+  return Run(fmt::format(
+      "INSERT INTO `_sluice`.`snapshot_chunks` (pipeline, target, tbl, shard, chunk, after_key, upto_key, done, "
+      "rows_copied) VALUES ({}, {}, {}, {}, {}, {}, {}, 1, {}) ON DUPLICATE KEY UPDATE done = 1, "
+      "rows_copied = VALUES(rows_copied)",
+      Quote(c.pipeline), Quote(c.target), Quote(c.table), Quote(ShardKey(c.shard)), c.chunk, Quote(c.after),
+      Quote(c.upto), rows));
+}
+
+Status ChunkWriter::Commit() {
+  in_txn_ = false;
+  return Run("COMMIT");
+}
+
+void ChunkWriter::Rollback() {
+  if (!in_txn_) return;
+  in_txn_ = false;
+  (void)Run("ROLLBACK");
+}
+
+Result<std::vector<ChunkRecord>> ChunkWriter::LoadPlan(const std::string& pipeline, const std::string& target,
+                                                       const std::string& table, const std::string& shard) {
+  ASSIGN_OR_RETURN(auto rows, conn_->Query(fmt::format(
+                                  "SELECT chunk, after_key, upto_key, done, rows_copied FROM "
+                                  "`_sluice`.`snapshot_chunks` WHERE pipeline = {} AND target = {} AND tbl = {} AND "
+                                  "shard = {} ORDER BY chunk",
+                                  Quote(pipeline), Quote(target), Quote(table), Quote(ShardKey(shard)))));
+  std::vector<ChunkRecord> plan;
+  for (const auto& r : rows) {
+    ChunkRecord c;
+    c.pipeline = pipeline;
+    c.target = target;
+    c.table = table;
+    c.shard = shard;
+    c.chunk = static_cast<uint32_t>(std::stoul(r[0].value_or("0")));
+    c.after = r[1].value_or("");
+    c.upto = r[2].value_or("");
+    c.done = r[3].value_or("0") != "0";
+    c.rows = std::stoull(r[4].value_or("0"));
+    plan.push_back(std::move(c));
+  }
+  return plan;
+}
+
+Status ChunkWriter::SavePlan(const std::vector<ChunkRecord>& plan) {
+  if (plan.empty()) return Status::Ok();
+  const ChunkRecord& first = plan.front();
+  RETURN_IF_ERROR(Run("START TRANSACTION"));
+  in_txn_ = true;
+  Status st = DropPlan(first.pipeline, first.target, first.table, first.shard);
+  for (size_t begin = 0; st.ok() && begin < plan.size(); begin += 500) {
+    std::string sql =
+        "INSERT INTO `_sluice`.`snapshot_chunks` (pipeline, target, tbl, shard, chunk, after_key, upto_key) VALUES ";
+    for (size_t i = begin; i < std::min(plan.size(), begin + 500); ++i) {
+      const ChunkRecord& c = plan[i];
+      if (i > begin) sql += ", ";
+      sql += fmt::format("({}, {}, {}, {}, {}, {}, {})", Quote(c.pipeline), Quote(c.target), Quote(c.table),
+                         Quote(ShardKey(c.shard)), c.chunk, Quote(c.after), Quote(c.upto));
+    }
+    st = Run(sql);
+  }
+  if (!st.ok()) {
+    Rollback();
+    return st;
+  }
+  return Commit();
+}
+
+Status ChunkWriter::DropPlan(const std::string& pipeline, const std::string& target, const std::string& table,
+                             const std::string& shard) {
+  return Run(fmt::format(
+      "DELETE FROM `_sluice`.`snapshot_chunks` WHERE pipeline = {} AND target = {} AND tbl = {} AND shard = {}",
+      Quote(pipeline), Quote(target), Quote(table), Quote(ShardKey(shard))));
+}
+
+Result<std::vector<std::string>> ChunkWriter::TableColumns(const std::string& db, const std::string& table) {
+  ASSIGN_OR_RETURN(auto rows, conn_->Query(fmt::format("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE "
+                                                       "TABLE_SCHEMA = {} AND TABLE_NAME = {} ORDER BY ORDINAL_POSITION",
+                                                       Quote(db), Quote(table))));
+  std::vector<std::string> cols;
+  for (auto& r : rows) cols.push_back(r[0].value_or(""));
+  return cols;
+}
+
+}  // namespace sluice::sink::mysql

@@ -1,0 +1,102 @@
+#pragma once
+// ChunkWriter: writes copied rows (a snapshot chunk, a repair) into one
+// MySQL/MariaDB target, in one transaction per chunk, safely beside a
+// pipeline that streams into the same target.
+//
+// Why a lock: a chunk read from the source at time T and written after the
+// stream applied a later change of one of its rows would put an old row
+// back. So a chunk transaction first takes a shared lock on the pipeline's
+// checkpoint rows in `_sluice`.`checkpoints` (BeginChunk), and only then is
+// the chunk read from the source. A streaming loader commits every batch
+// together with an update of those rows, so while the chunk is read and
+// written the stream cannot commit anything: whatever it applies next comes
+// after the chunk in time. Several chunk writers hold the shared lock at
+// once; the stream waits for them (a chunk takes milliseconds) and goes on.
+//
+// `_sluice`.`snapshot_chunks` records each finished chunk in the same
+// transaction as its rows: a snapshot that stops for any reason resumes from
+// exactly the chunks not yet there.
+//
+// One ChunkWriter is one connection, used by one thread.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "sink/sink_change.h"
+#include "source/mysql/protocol/connection.h"
+
+namespace sluice::sink::mysql {
+
+// One planned chunk of one table's snapshot, as recorded on the target.
+struct ChunkRecord {
+  std::string pipeline, target;
+  std::string table;   // source "db.table"
+  std::string shard;   // the snapshot's SQL condition ("" for the whole table)
+  uint32_t chunk = 0;  // ordinal in the plan
+  std::string after;   // JSON array of the lower bound's key parts ("" for open), exclusive
+  std::string upto;    // JSON array of the upper bound's key parts ("" for open), inclusive
+  bool done = false;
+  uint64_t rows = 0;   // rows written (when done)
+};
+
+class ChunkWriter {
+ public:
+  static Result<std::unique_ptr<ChunkWriter>> Open(const sluice::mysql::ConnectOptions& options);
+
+  sluice::mysql::MysqlConnection& connection() { return *conn_; }
+
+  // Creates `_sluice`.`checkpoints` and `_sluice`.`snapshot_chunks` when missing.
+  Status EnsureTables();
+
+  // The pipeline's global checkpoint row (part -1): if there is none yet,
+  // records `resume_position` there, so that streaming begins where the
+  // snapshot began and no change made during it is lost. Returns the resume
+  // position in effect.
+  Result<std::string> EnsureStartPosition(const std::string& pipeline, const std::string& target,
+                                          const std::string& resume_position);
+  // The pipeline's applied position on this target ("file:offset" to resume
+  // from), or "" when it has no checkpoint.
+  Result<std::string> AppliedPosition(const std::string& pipeline, const std::string& target);
+
+  // Starts a chunk transaction holding the pipeline's checkpoint rows in
+  // share mode (see above). Read the source only after this returns.
+  Status BeginChunk(const std::string& pipeline, const std::string& target);
+  // Upserts keyed rows / inserts keyless ones / deletes by key, in
+  // multi-row statements.
+  Status Write(const std::vector<SinkChange>& changes);
+  // Removes every row of a table (a keyless table's snapshot replaces it whole).
+  Status Truncate(const TargetTable& table);
+  Status MarkChunkDone(const ChunkRecord& chunk, uint64_t rows);
+  Status Commit();
+  void Rollback();
+
+  // The recorded plan of one table's snapshot shard, in chunk order; empty
+  // when there is none.
+  Result<std::vector<ChunkRecord>> LoadPlan(const std::string& pipeline, const std::string& target,
+                                            const std::string& table, const std::string& shard);
+  // Records a plan (all chunks not done). Replaces a previous plan.
+  Status SavePlan(const std::vector<ChunkRecord>& plan);
+  // Forgets a finished or abandoned plan.
+  Status DropPlan(const std::string& pipeline, const std::string& target, const std::string& table,
+                  const std::string& shard);
+
+  // Whether `db`.`table` exists; its columns in order when it does.
+  Result<std::vector<std::string>> TableColumns(const std::string& db, const std::string& table);
+  Status Execute(const std::string& sql);
+
+ private:
+  explicit ChunkWriter(std::unique_ptr<sluice::mysql::MysqlConnection> conn) : conn_(std::move(conn)) {}
+  Status Run(const std::string& sql);
+
+  std::unique_ptr<sluice::mysql::MysqlConnection> conn_;
+  bool in_txn_ = false;
+};
+
+// "shard" identity in `_sluice`.`snapshot_chunks` is the condition text; long
+// conditions are stored by hash. Exposed for tests.
+std::string ShardKey(const std::string& where_sql);
+
+}  // namespace sluice::sink::mysql
