@@ -5,6 +5,9 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <string>
+
+#include "pipeline/snapshot.h"
 
 namespace sluice::cli {
 
@@ -15,5 +18,11 @@ CommandRunner RegisterTail(CLI::App& app);
 
 // `sluice run -c FILE`: runs the config's pipelines until SIGINT/SIGTERM.
 CommandRunner RegisterRun(CLI::App& app);
+
+// `sluice snapshot -c FILE --pipeline NAME [--where EXPR]`: copies existing rows.
+CommandRunner RegisterSnapshot(CLI::App& app);
+
+// One progress line of a snapshot's table (exposed for tests).
+std::string FormatSnapshotProgressLine(const pipeline::SnapshotTableProgress& t);
 
 }  // namespace sluice::cli

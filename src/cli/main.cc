@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
 
   sluice::cli::CommandRunner tail = sluice::cli::RegisterTail(app);
   sluice::cli::CommandRunner run = sluice::cli::RegisterRun(app);
+  sluice::cli::CommandRunner snapshot = sluice::cli::RegisterSnapshot(app);
 
   try {
     app.parse(argc, argv);
@@ -31,5 +32,6 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(log_level));
   if (app.got_subcommand("tail")) return tail();
   if (app.got_subcommand("run")) return run();
+  if (app.got_subcommand("snapshot")) return snapshot();
   return 2;
 }

@@ -93,12 +93,17 @@ Result<std::string> ChunkWriter::EnsureStartPosition(const std::string& pipeline
 }
 
 Result<std::string> ChunkWriter::AppliedPosition(const std::string& pipeline, const std::string& target) {
-  ASSIGN_OR_RETURN(auto rows, conn_->Query(fmt::format(
-                                  "SELECT resume_position FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND "
-                                  "target = {} AND part = {}",
-                                  Quote(pipeline), Quote(target), kGlobalPart)));
-  if (rows.empty() || !rows[0][0]) return std::string();
-  return *rows[0][0];
+  auto rows = conn_->Query(fmt::format(
+      "SELECT resume_position FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND target = {} AND part = {}",
+      Quote(pipeline), Quote(target), kGlobalPart));
+  if (!rows.ok()) {
+    // A target no pipeline ever wrote to has no `_sluice` tables: no checkpoint.
+    unsigned err = mysql_errno(conn_->raw());
+    if (err == ER_NO_SUCH_TABLE || err == ER_BAD_DB_ERROR) return std::string();
+    return rows.status();
+  }
+  if (rows->empty() || !(*rows)[0][0]) return std::string();
+  return *(*rows)[0][0];
 }
 
 Status ChunkWriter::BeginChunk(const std::string& pipeline, const std::string& target) {
@@ -207,6 +212,13 @@ Result<std::vector<ChunkRecord>> ChunkWriter::LoadPlan(const std::string& pipeli
     plan.push_back(std::move(c));
   }
   return plan;
+}
+
+Result<bool> ChunkWriter::HasUnfinishedPlan(const std::string& pipeline, const std::string& target) {
+  ASSIGN_OR_RETURN(auto rows, conn_->Query(fmt::format("SELECT 1 FROM `_sluice`.`snapshot_chunks` WHERE pipeline = {} "
+                                                       "AND target = {} AND done = 0 LIMIT 1",
+                                                       Quote(pipeline), Quote(target))));
+  return !rows.empty();
 }
 
 Status ChunkWriter::SavePlan(const std::vector<ChunkRecord>& plan) {

@@ -77,6 +77,8 @@ class ChunkWriter {
   // when there is none.
   Result<std::vector<ChunkRecord>> LoadPlan(const std::string& pipeline, const std::string& target,
                                             const std::string& table, const std::string& shard);
+  // Whether some table's snapshot plan of the pipeline has chunks not done.
+  Result<bool> HasUnfinishedPlan(const std::string& pipeline, const std::string& target);
   // Records a plan (all chunks not done). Replaces a previous plan.
   Status SavePlan(const std::vector<ChunkRecord>& plan);
   // Forgets a finished or abandoned plan.

@@ -1,0 +1,510 @@
+#include "pipeline/snapshot.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "pipeline/table_set.h"
+#include "sink/mysql/chunk_writer.h"
+#include "sink/mysql/sql_builder.h"
+#include "source/mysql/protocol/connection.h"
+#include "source/mysql/table_reader.h"
+#include "transform/table_mapper.h"
+
+namespace sluice::pipeline {
+
+using sink::mysql::ChunkRecord;
+using sink::mysql::ChunkWriter;
+using sluice::mysql::KeyPart;
+using sluice::mysql::KeyRange;
+using sluice::mysql::KeyTuple;
+using sluice::mysql::MysqlConnection;
+using sluice::mysql::TableReader;
+
+namespace {
+
+std::string EncodeKey(const std::optional<KeyTuple>& key) {
+  if (!key) return "";
+  nlohmann::json a = nlohmann::json::array();
+  for (const KeyPart& p : *key) {
+    if (!p.text) {
+      a.push_back(nullptr);
+    } else if (p.binary) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      std::string hex;
+      for (unsigned char ch : *p.text) {
+        hex += kHex[ch >> 4];
+        hex += kHex[ch & 15];
+      }
+      a.push_back({{"x", hex}});
+    } else {
+      a.push_back(*p.text);
+    }
+  }
+  return a.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Result<std::optional<KeyTuple>> DecodeKey(const std::string& text) {
+  if (text.empty()) return std::optional<KeyTuple>();
+  nlohmann::json a = nlohmann::json::parse(text, nullptr, false);
+  if (!a.is_array()) return Status::Corruption("bad chunk bound {} in `_sluice`.`snapshot_chunks`", text);
+  KeyTuple key;
+  for (const auto& p : a) {
+    if (p.is_null()) {
+      key.push_back(KeyPart{std::nullopt, false});
+    } else if (p.is_object() && p.contains("x")) {
+      std::string hex = p["x"].get<std::string>(), bytes;
+      for (size_t i = 0; i + 1 < hex.size(); i += 2) bytes += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+      key.push_back(KeyPart{bytes, true});
+    } else if (p.is_string()) {
+      key.push_back(KeyPart{p.get<std::string>(), false});
+    } else {
+      return Status::Corruption("bad chunk bound {} in `_sluice`.`snapshot_chunks`", text);
+    }
+  }
+  return std::optional<KeyTuple>(std::move(key));
+}
+
+std::string CombineWhere(const std::string& a, const std::string& b) {
+  if (a.empty()) return b;
+  if (b.empty()) return a;
+  return "(" + a + ") AND (" + b + ")";
+}
+
+std::string Ident(std::string_view name) {
+  std::string out;
+  sink::mysql::AppendIdentifier(out, name);
+  return out;
+}
+
+Result<std::unique_ptr<MysqlConnection>> OpenSource(const SourceConfig& s) {
+  ASSIGN_OR_RETURN(auto co, sluice::mysql::ConnectOptions::FromUrl(s.endpoint));
+  ASSIGN_OR_RETURN(auto c, MysqlConnection::Connect(co));
+  RETURN_IF_ERROR(sluice::mysql::PrepareReadSession(*c));
+  return c;
+}
+
+Result<std::unique_ptr<ChunkWriter>> OpenTarget(const TargetConfig& t) {
+  ASSIGN_OR_RETURN(auto co, sluice::mysql::ConnectOptions::FromUrl(t.endpoint));
+  return ChunkWriter::Open(co);
+}
+
+}  // namespace
+
+struct Snapshot::Table {
+  SourceTable source;
+  TableSchemaPtr schema;
+  const transform::TableMapping* mapping = nullptr;
+  std::unique_ptr<TableReader> reader;
+  std::string shard;  // the SQL condition of this copy ("" for the whole table)
+  std::atomic<uint64_t> rows_copied{0};
+  std::atomic<uint32_t> chunks_done{0};
+  uint32_t chunks_total = 0;
+  uint64_t rows_estimate = 0;
+  uint64_t rows_before = 0;  // copied by an earlier, interrupted run
+};
+
+struct Snapshot::Chunk {
+  size_t table = 0;
+  uint32_t number = 0;
+  KeyRange range;
+  std::string after, upto;         // as recorded
+  std::vector<bool> needed;        // per target: not done yet
+};
+
+class Snapshot::Worker {
+ public:
+  std::unique_ptr<MysqlConnection> source;
+  std::vector<std::unique_ptr<ChunkWriter>> targets;  // per pipeline target, same order
+};
+
+Snapshot::Snapshot(const Config& config, const PipelineConfig& pipeline, SnapshotOptions options)
+    : config_(config), cfg_(pipeline), options_(std::move(options)) {
+  if (options_.parallel == 0) options_.parallel = cfg_.parallel;
+}
+
+Snapshot::~Snapshot() = default;
+
+SnapshotProgress Snapshot::progress() const {
+  std::lock_guard lock(mu_);
+  SnapshotProgress p = progress_;
+  bool copying = p.phase == "copying";
+  auto until = copying ? std::chrono::steady_clock::now() : finished_;
+  double elapsed = std::chrono::duration<double>(until - started_).count();
+  p.rows_copied = 0;
+  p.tables.clear();
+  for (const auto& t : tables_) {
+    SnapshotTableProgress tp;
+    tp.source = t->source.name();
+    tp.target = t->mapping->target->db + "." + t->mapping->target->table;
+    tp.rows_copied = t->rows_copied.load();
+    tp.rows_estimate = std::max(t->rows_estimate, tp.rows_copied);
+    tp.chunks_done = t->chunks_done.load();
+    tp.chunks_total = t->chunks_total;
+    tp.finished = tp.chunks_done >= tp.chunks_total && p.phase != "planning";
+    if (tp.finished) tp.rows_estimate = tp.rows_copied;
+    uint64_t this_run = tp.rows_copied - std::min(tp.rows_copied, t->rows_before);
+    if (elapsed > 0.05 && (copying || p.phase == "done")) tp.rows_per_second = static_cast<double>(this_run) / elapsed;
+    if (tp.finished) {
+      tp.eta_seconds = 0;
+    } else if (tp.rows_per_second > 0) {
+      tp.eta_seconds = static_cast<double>(tp.rows_estimate - tp.rows_copied) / tp.rows_per_second;
+    }
+    p.rows_copied += tp.rows_copied;
+    p.tables.push_back(std::move(tp));
+  }
+  return p;
+}
+
+Result<bool> Snapshot::Needed(const Config& config, const PipelineConfig& p) {
+  for (const std::string& name : p.targets) {
+    const TargetConfig* t = config.FindTarget(name);
+    if (t == nullptr) return Status::Invalid("pipeline {}: unknown target {}", p.name, name);
+    ASSIGN_OR_RETURN(auto w, OpenTarget(*t));
+    RETURN_IF_ERROR(w->EnsureTables());
+    ASSIGN_OR_RETURN(std::string applied, w->AppliedPosition(p.name, name));
+    if (applied.empty()) return true;
+    ASSIGN_OR_RETURN(bool unfinished, w->HasUnfinishedPlan(p.name, name));
+    if (unfinished) return true;
+  }
+  return false;
+}
+
+Status Snapshot::Run() {
+  started_ = std::chrono::steady_clock::now();
+  Status st = Prepare();
+  if (st.ok()) st = CopyAll();
+  std::lock_guard lock(mu_);
+  finished_ = std::chrono::steady_clock::now();
+  if (st.ok()) {
+    progress_.phase = "done";
+  } else if (st.code() == StatusCode::kCancelled) {
+    progress_.phase = "cancelled";
+  } else {
+    progress_.phase = "failed";
+    progress_.error = st.message();
+  }
+  return st;
+}
+
+// Creates the target table when it is missing: the source's own definition
+// for a table copied whole (renamed or not), else the mapped columns with
+// their source types and the key.
+static Status EnsureTargetTable(ChunkWriter& w, MysqlConnection& source, const transform::TableMapping& m,
+                                const TableSchema& s) {
+  const sink::TargetTable& t = *m.target;
+  ASSIGN_OR_RETURN(auto existing, w.TableColumns(t.db, t.table));
+  if (!existing.empty()) {
+    for (const std::string& c : t.columns) {
+      if (std::find(existing.begin(), existing.end(), c) == existing.end()) {
+        return Status::Invalid("target table `{}`.`{}` has no column `{}` (mapped from {}.{})", t.db, t.table, c, s.db,
+                               s.table);
+      }
+    }
+    return Status::Ok();
+  }
+  RETURN_IF_ERROR(w.Execute("CREATE DATABASE IF NOT EXISTS " + Ident(t.db)));
+  bool whole = m.source_index.size() == s.columns.size();
+  for (size_t i = 0; whole && i < m.source_index.size(); ++i) {
+    whole = m.source_index[i] == i && t.columns[i] == s.columns[i].name;
+  }
+  std::string target_name = Ident(t.db) + "." + Ident(t.table);
+  if (whole) {
+    ASSIGN_OR_RETURN(auto rows, source.Query("SHOW CREATE TABLE " + Ident(s.db) + "." + Ident(s.table)));
+    if (rows.empty() || rows[0].size() < 2 || !rows[0][1]) {
+      return Status::Error(StatusCode::kServerError, "SHOW CREATE TABLE {}.{} returned nothing", s.db, s.table);
+    }
+    std::string ddl = *rows[0][1];
+    std::string prefix = "CREATE TABLE " + Ident(s.table);
+    if (ddl.rfind(prefix, 0) != 0) {
+      return Status::Error(StatusCode::kServerError, "unexpected SHOW CREATE TABLE output for {}.{}", s.db, s.table);
+    }
+    return w.Execute("CREATE TABLE IF NOT EXISTS " + target_name + ddl.substr(prefix.size()));
+  }
+  ASSIGN_OR_RETURN(auto cols, source.Query(fmt::format(
+                                  "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLLATION_NAME FROM "
+                                  "information_schema.COLUMNS WHERE TABLE_SCHEMA = '{}' AND TABLE_NAME = '{}' "
+                                  "ORDER BY ORDINAL_POSITION",
+                                  source.Escape(s.db), source.Escape(s.table))));
+  std::string ddl = "CREATE TABLE IF NOT EXISTS " + target_name + " (";
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    uint32_t src = m.source_index[i];
+    if (src >= cols.size()) return Status::Error(StatusCode::kSchemaMismatch, "{}.{} changed while read", s.db, s.table);
+    const auto& c = cols[src];
+    if (i) ddl += ", ";
+    ddl += Ident(t.columns[i]) + " " + c[1].value_or("text");
+    if (c[3]) ddl += " COLLATE " + *c[3];
+    ddl += c[2].value_or("YES") == "NO" ? " NOT NULL" : " NULL";
+  }
+  if (t.has_key()) {
+    ddl += ", PRIMARY KEY (";
+    for (size_t k = 0; k < t.key.size(); ++k) ddl += (k ? ", " : "") + Ident(t.columns[t.key[k]]);
+    ddl += ")";
+  }
+  ddl += ")";
+  return w.Execute(ddl);
+}
+
+Status Snapshot::Prepare() {
+  {
+    std::lock_guard lock(mu_);
+    progress_.phase = "planning";
+  }
+  const SourceConfig* source_cfg = config_.FindSource(cfg_.source);
+  if (source_cfg == nullptr) return Status::Invalid("pipeline {}: unknown source {}", cfg_.name, cfg_.source);
+  auto source = OpenSource(*source_cfg);
+  if (!source.ok()) return source.status().WithContext(fmt::format("pipeline {}: source {}", cfg_.name, cfg_.source));
+  std::vector<std::unique_ptr<ChunkWriter>> targets;
+  for (const std::string& name : cfg_.targets) {
+    const TargetConfig* t = config_.FindTarget(name);
+    if (t == nullptr) return Status::Invalid("pipeline {}: unknown target {}", cfg_.name, name);
+    auto w = OpenTarget(*t);
+    if (!w.ok()) return w.status().WithContext(fmt::format("pipeline {}: target {}", cfg_.name, name));
+    RETURN_IF_ERROR((*w)->EnsureTables().WithContext(fmt::format("pipeline {}: target {}", cfg_.name, name)));
+    targets.push_back(std::move(*w));
+  }
+  ASSIGN_OR_RETURN(mapper_, transform::TableMapper::Create(MappingRules(cfg_)));
+  ASSIGN_OR_RETURN(auto selected, SelectedTables(**source, cfg_));
+  if (selected.empty()) return Status::Invalid("pipeline {}: the table rules select no table on the source", cfg_.name);
+
+  for (const SourceTable& st : selected) {
+    std::string where = fmt::format("pipeline {}: table {}", cfg_.name, st.name());
+    auto table = std::make_unique<Table>();
+    table->source = st;
+    ASSIGN_OR_RETURN(table->schema, sluice::mysql::ReadTableSchema(**source, st.db, st.table));
+    auto mapping = mapper_->Map(table->schema);
+    if (!mapping.ok()) return mapping.status().WithContext(where);
+    table->mapping = *mapping;
+    if (!table->mapping->selected()) continue;
+    table->shard = CombineWhere(st.rule ? st.rule->snapshot_where : "", options_.where_sql);
+    table->reader = std::make_unique<TableReader>(table->schema, std::vector<uint32_t>{}, table->shard);
+    if (!table->reader->has_key() && !table->shard.empty()) {
+      return Status::Invalid("{}: a table without a primary or unique key cannot be copied in shards (--where, "
+                             "snapshot_where); copy it whole",
+                             where);
+    }
+    for (size_t ti = 0; ti < targets.size(); ++ti) {
+      RETURN_IF_ERROR(EnsureTargetTable(*targets[ti], **source, *table->mapping, *table->schema)
+                          .WithContext(fmt::format("{}: target {}", where, cfg_.targets[ti])));
+    }
+
+    // The plan: the first target's recorded one when there is one (a resumed
+    // run), else a new one from the source.
+    std::vector<std::vector<ChunkRecord>> recorded(targets.size());
+    const std::vector<ChunkRecord>* canonical = nullptr;
+    for (size_t ti = 0; ti < targets.size(); ++ti) {
+      ASSIGN_OR_RETURN(recorded[ti], targets[ti]->LoadPlan(cfg_.name, cfg_.targets[ti], st.name(), table->shard));
+      if (canonical == nullptr && !recorded[ti].empty()) canonical = &recorded[ti];
+    }
+    std::vector<ChunkRecord> plan;
+    if (canonical != nullptr) {
+      plan = *canonical;
+      spdlog::info("pipeline {}: table {}: resuming the snapshot", cfg_.name, st.name());
+    } else {
+      std::vector<KeyTuple> bounds;
+      if (table->reader->has_key()) {
+        auto planned = table->reader->PlanChunks(**source, cfg_.chunk_rows, [this] { return cancel_.load(); });
+        if (!planned.ok()) return planned.status().WithContext(where);
+        bounds = std::move(*planned);
+      }
+      std::optional<KeyTuple> after;
+      for (size_t i = 0; i <= bounds.size(); ++i) {
+        ChunkRecord c;
+        c.pipeline = cfg_.name;
+        c.table = st.name();
+        c.shard = table->shard;
+        c.chunk = static_cast<uint32_t>(i);
+        c.after = EncodeKey(after);
+        if (i < bounds.size()) {
+          c.upto = EncodeKey(bounds[i]);
+          after = bounds[i];
+        }
+        plan.push_back(std::move(c));
+      }
+    }
+    for (size_t ti = 0; ti < targets.size(); ++ti) {
+      bool same = recorded[ti].size() == plan.size();
+      for (size_t i = 0; same && i < plan.size(); ++i) {
+        same = recorded[ti][i].after == plan[i].after && recorded[ti][i].upto == plan[i].upto;
+      }
+      if (!same) {
+        std::vector<ChunkRecord> fresh = plan;
+        for (auto& c : fresh) {
+          c.target = cfg_.targets[ti];
+          c.done = false;
+          c.rows = 0;
+        }
+        RETURN_IF_ERROR(targets[ti]->SavePlan(fresh));
+        recorded[ti] = std::move(fresh);
+      }
+    }
+    size_t table_index = tables_.size();
+    table->chunks_total = static_cast<uint32_t>(plan.size());
+    for (size_t i = 0; i < plan.size(); ++i) {
+      Chunk chunk;
+      chunk.table = table_index;
+      chunk.number = plan[i].chunk;
+      chunk.after = plan[i].after;
+      chunk.upto = plan[i].upto;
+      ASSIGN_OR_RETURN(chunk.range.after, DecodeKey(plan[i].after));
+      ASSIGN_OR_RETURN(chunk.range.upto, DecodeKey(plan[i].upto));
+      bool any = false;
+      uint64_t done_rows = 0;
+      for (size_t ti = 0; ti < targets.size(); ++ti) {
+        bool need = !recorded[ti][i].done;
+        chunk.needed.push_back(need);
+        any |= need;
+        if (!need) done_rows = std::max(done_rows, recorded[ti][i].rows);
+      }
+      if (any) {
+        chunks_.push_back(std::move(chunk));
+      } else {
+        table->chunks_done++;
+        table->rows_copied += done_rows;
+      }
+    }
+    table->rows_before = table->rows_copied.load();
+    table->rows_estimate = table->reader->EstimateRows(**source);
+    std::lock_guard lock(mu_);
+    tables_.push_back(std::move(table));
+  }
+
+  // Only now, with every plan recorded: the position streaming starts from.
+  // (Recorded plans make `snapshot: initial` resume after a crash from here on.)
+  ASSIGN_OR_RETURN(std::string p0, sluice::mysql::ConsistentBinlogPosition(**source));
+  for (size_t ti = 0; ti < targets.size(); ++ti) {
+    ASSIGN_OR_RETURN(std::string start, targets[ti]->EnsureStartPosition(cfg_.name, cfg_.targets[ti], p0));
+    if (start != p0) {
+      spdlog::info("pipeline {}: target {} already streams from {}; the snapshot copies alongside", cfg_.name,
+                   cfg_.targets[ti], start);
+    }
+  }
+  std::lock_guard lock(mu_);
+  progress_.start_position = p0;
+  progress_.phase = "copying";
+  started_ = std::chrono::steady_clock::now();
+  return Status::Ok();
+}
+
+Status Snapshot::CopyAll() {
+  std::atomic<size_t> next{0};
+  std::mutex err_mu;
+  Status first_error = Status::Ok();
+  std::atomic<bool> failed{false};
+  size_t workers = std::max<size_t>(1, std::min<size_t>(options_.parallel, chunks_.size()));
+  auto work = [&]() {
+    Worker w;
+    auto fail = [&](const Status& st) {
+      std::lock_guard lock(err_mu);
+      if (first_error.ok()) first_error = st;
+      failed = true;
+    };
+    while (!failed && !cancel_) {
+      size_t i = next.fetch_add(1);
+      if (i >= chunks_.size()) return;
+      Status st = CopyChunk(w, chunks_[i]);
+      if (!st.ok()) {
+        fail(st);
+        return;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i + 1 < workers; ++i) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  if (!first_error.ok()) return first_error;
+  if (cancel_) return Status::Error(StatusCode::kCancelled, "pipeline {}: snapshot cancelled", cfg_.name);
+
+  // Finished: forget the plans, so that the next snapshot copies anew.
+  for (size_t ti = 0; ti < cfg_.targets.size(); ++ti) {
+    ASSIGN_OR_RETURN(auto w, OpenTarget(*config_.FindTarget(cfg_.targets[ti])));
+    for (const auto& t : tables_) RETURN_IF_ERROR(w->DropPlan(cfg_.name, cfg_.targets[ti], t->source.name(), t->shard));
+  }
+  return Status::Ok();
+}
+
+Status Snapshot::CopyChunk(Worker& w, Chunk& chunk) {
+  Table& table = *tables_[chunk.table];
+  const transform::TableMapping& m = *table.mapping;
+  std::string where = fmt::format("pipeline {}: table {} chunk {} ({} .. {}]", cfg_.name, table.source.name(),
+                                  chunk.number, chunk.after.empty() ? "start" : chunk.after,
+                                  chunk.upto.empty() ? "end" : chunk.upto);
+  Status last = Status::Ok();
+  for (uint32_t attempt = 0; attempt <= options_.max_retries; ++attempt) {
+    if (cancel_) return Status::Error(StatusCode::kCancelled, "cancelled");
+    if (attempt > 0) {
+      auto delay = std::chrono::milliseconds(std::min<int64_t>(5000, 100LL << std::min<uint32_t>(attempt, 6)));
+      spdlog::warn("{}: {} (attempt {}, retrying in {} ms)", where, last.message(), attempt, delay.count());
+      std::this_thread::sleep_for(delay);
+    }
+    auto attempt_once = [&]() -> Status {
+      if (!w.source) {
+        ASSIGN_OR_RETURN(w.source, OpenSource(*config_.FindSource(cfg_.source)));
+      }
+      if (w.targets.empty()) w.targets.resize(cfg_.targets.size());
+      for (size_t ti = 0; ti < cfg_.targets.size(); ++ti) {
+        if (!chunk.needed[ti]) continue;
+        if (!w.targets[ti]) {
+          ASSIGN_OR_RETURN(w.targets[ti], OpenTarget(*config_.FindTarget(cfg_.targets[ti])));
+        }
+        RETURN_IF_ERROR(w.targets[ti]->BeginChunk(cfg_.name, cfg_.targets[ti]));
+      }
+      // Read only now, under the targets' locks (see snapshot.h).
+      ASSIGN_OR_RETURN(sluice::mysql::RowBlock block, table.reader->ReadRange(*w.source, chunk.range));
+      std::vector<sink::SinkChange> changes;
+      changes.reserve(block.rows());
+      std::vector<Value> row(block.width);
+      bool keyless = !m.target->has_key();
+      for (size_t r = 0; r < block.rows(); ++r) {
+        auto values = block.row(r);
+        if (m.filter) {
+          row.assign(values.begin(), values.end());
+          ASSIGN_OR_RETURN(bool pass, transform::Matches(*m.filter, row));
+          if (!pass) continue;
+        }
+        sink::SinkChange c;
+        c.kind = keyless ? sink::SinkChange::Kind::kInsert : sink::SinkChange::Kind::kUpsert;
+        c.table = m.target;
+        c.values.reserve(m.source_index.size());
+        for (uint32_t i : m.source_index) c.values.push_back(values[i]);
+        changes.push_back(std::move(c));
+      }
+      for (size_t ti = 0; ti < cfg_.targets.size(); ++ti) {
+        if (!chunk.needed[ti]) continue;
+        ChunkWriter& tw = *w.targets[ti];
+        if (keyless) RETURN_IF_ERROR(tw.Truncate(*m.target));
+        RETURN_IF_ERROR(tw.Write(changes).WithContext("target " + cfg_.targets[ti]));
+        ChunkRecord rec;
+        rec.pipeline = cfg_.name;
+        rec.target = cfg_.targets[ti];
+        rec.table = table.source.name();
+        rec.shard = table.shard;
+        rec.chunk = chunk.number;
+        rec.after = chunk.after;
+        rec.upto = chunk.upto;
+        RETURN_IF_ERROR(tw.MarkChunkDone(rec, changes.size()));
+        RETURN_IF_ERROR(tw.Commit());
+        chunk.needed[ti] = false;
+      }
+      table.rows_copied += changes.size();
+      table.chunks_done++;
+      return Status::Ok();
+    };
+    last = attempt_once();
+    if (last.ok()) return last;
+    for (auto& t : w.targets) {
+      if (t) t->Rollback();
+    }
+    if (!last.retryable()) return last.WithContext(where);
+    // A lost connection is opened again on the next attempt.
+    w.source.reset();
+    for (auto& t : w.targets) t.reset();
+  }
+  return last.WithContext(where + fmt::format(" (gave up after {} attempts)", options_.max_retries + 1));
+}
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,102 @@
+#pragma once
+// Snapshot: copies the rows a pipeline's tables already hold into its
+// targets, through the pipeline's rules (rename, subset, filter), online and
+// without locking the source. docs/snapshot.md explains the algorithm; in
+// short:
+//
+//   1. Plan: each table is cut into chunks of `chunk_rows` keys (key-ordered
+//      boundaries; the last chunk is open-ended). The plan is recorded on
+//      every target (`_sluice`.`snapshot_chunks`), so a stopped snapshot
+//      resumes with the chunks not yet done.
+//   2. Start position: P0, the source's binlog position of a consistent
+//      snapshot taken before any chunk is read, becomes the pipeline's
+//      checkpoint on targets that have none. Streaming begins there, so every
+//      change made while the snapshot runs is applied afterwards (row images
+//      are whole, so re-applying a change a chunk already holds is harmless).
+//   3. Copy: `parallel` workers take chunks. For each chunk a worker first
+//      opens a target transaction holding the pipeline's checkpoint rows in
+//      share mode (sink::mysql::ChunkWriter), then reads the chunk from the
+//      source, upserts its rows and marks the chunk done, and commits. A
+//      stream running at the same time cannot commit in between, so a chunk
+//      never overwrites a newer change with an older row.
+//
+// Thread-safe: Run() on one thread; progress() and Cancel() from any.
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "pipeline/config.h"
+#include "transform/table_mapper.h"
+
+namespace sluice::pipeline {
+
+struct SnapshotOptions {
+  std::string where_sql;  // --where: a SQL condition on the source, ANDed with each table's snapshot_where
+  uint32_t parallel = 0;  // workers; 0: the pipeline's `parallel`
+  uint32_t max_retries = 20;  // per chunk, for retryable errors (deadlock, target or source down)
+};
+
+struct SnapshotTableProgress {
+  std::string source;  // "db.table"
+  std::string target;  // "db.table" on the targets
+  uint64_t rows_copied = 0;
+  uint64_t rows_estimate = 0;  // rows to copy, estimated (table statistics), at least rows_copied
+  uint32_t chunks_done = 0;
+  uint32_t chunks_total = 0;
+  double rows_per_second = 0;
+  double eta_seconds = -1;  // -1: unknown
+  bool finished = false;
+};
+
+struct SnapshotProgress {
+  std::string phase = "idle";  // idle | planning | copying | done | failed | cancelled
+  std::string start_position;  // P0
+  std::string error;
+  std::vector<SnapshotTableProgress> tables;
+  uint64_t rows_copied = 0;
+};
+
+class Snapshot {
+ public:
+  Snapshot(const Config& config, const PipelineConfig& pipeline, SnapshotOptions options = {});
+  ~Snapshot();
+
+  // Copies every selected table; returns when done, failed or cancelled
+  // (kCancelled). Resumes a previous unfinished run of the same shard.
+  Status Run();
+  void Cancel() { cancel_ = true; }
+  SnapshotProgress progress() const;
+
+  // Whether `sluice run` must snapshot before streaming (`snapshot: initial`):
+  // some target has no checkpoint for the pipeline, or an unfinished plan.
+  static Result<bool> Needed(const Config& config, const PipelineConfig& pipeline);
+
+ private:
+  struct Table;
+  struct Chunk;
+  class Worker;
+
+  Status Prepare();
+  Status CopyAll();
+  Status CopyChunk(Worker& w, Chunk& chunk);
+
+  const Config& config_;
+  PipelineConfig cfg_;
+  SnapshotOptions options_;
+  std::atomic<bool> cancel_{false};
+  std::unique_ptr<transform::TableMapper> mapper_;
+  std::vector<std::unique_ptr<Table>> tables_;
+  std::vector<Chunk> chunks_;
+
+  mutable std::mutex mu_;
+  SnapshotProgress progress_;
+  std::chrono::steady_clock::time_point started_, finished_;
+};
+
+}  // namespace sluice::pipeline
