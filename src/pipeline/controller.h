@@ -11,7 +11,7 @@
 
 namespace sluice::pipeline {
 
-enum class PipelineState : uint8_t { kStarting, kRunning, kRetrying, kStopped, kFailed };
+enum class PipelineState : uint8_t { kStarting, kRunning, kRetrying, kStopped, kFailed, kSnapshotting };
 
 inline const char* PipelineStateName(PipelineState s) {
   switch (s) {
@@ -20,6 +20,7 @@ inline const char* PipelineStateName(PipelineState s) {
     case PipelineState::kRetrying: return "retrying";
     case PipelineState::kStopped: return "stopped";
     case PipelineState::kFailed: return "failed";
+    case PipelineState::kSnapshotting: return "snapshotting";
   }
   return "unknown";
 }
@@ -34,6 +35,27 @@ struct TargetStatus {
   std::string last_error;
 };
 
+// Progress of a snapshot (pipeline/snapshot.h), per table and in all.
+struct SnapshotTableProgress {
+  std::string source;  // "db.table"
+  std::string target;  // "db.table" on the targets
+  uint64_t rows_copied = 0;
+  uint64_t rows_estimate = 0;  // rows to copy, estimated (table statistics), at least rows_copied
+  uint32_t chunks_done = 0;
+  uint32_t chunks_total = 0;
+  double rows_per_second = 0;
+  double eta_seconds = -1;  // -1: unknown
+  bool finished = false;
+};
+
+struct SnapshotProgress {
+  std::string phase = "idle";  // idle | planning | copying | done | failed | cancelled
+  std::string start_position;  // P0
+  std::string error;
+  std::vector<SnapshotTableProgress> tables;
+  uint64_t rows_copied = 0;
+};
+
 struct PipelineStatus {
   std::string name;
   PipelineState state = PipelineState::kStarting;
@@ -43,6 +65,8 @@ struct PipelineStatus {
   uint64_t rows_applied = 0;     // summed over targets
   std::string last_error;
   std::vector<TargetStatus> targets;
+  bool has_snapshot = false;  // a snapshot ran or runs in this process (`snapshot: initial`)
+  SnapshotProgress snapshot;
 };
 
 class PipelineController {

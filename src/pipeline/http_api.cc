@@ -90,6 +90,31 @@ Json StatusJson(const PipelineStatus& p) {
   Json targets = Json::array();
   for (const TargetStatus& t : p.targets) targets.push_back(TargetJson(t));
   j["targets"] = std::move(targets);
+  if (p.has_snapshot) {
+    Json snap;
+    snap["phase"] = p.snapshot.phase;
+    snap["start_position"] = p.snapshot.start_position;
+    snap["rows_copied"] = p.snapshot.rows_copied;
+    snap["error"] = ErrorOrNull(p.snapshot.error);
+    Json tables = Json::array();
+    for (const SnapshotTableProgress& t : p.snapshot.tables) {
+      Json tj;
+      tj["source"] = t.source;
+      tj["target"] = t.target;
+      tj["rows_copied"] = t.rows_copied;
+      tj["rows_estimate"] = t.rows_estimate;
+      tj["chunks_done"] = t.chunks_done;
+      tj["chunks_total"] = t.chunks_total;
+      tj["rows_per_second"] = t.rows_per_second;
+      tj["eta_seconds"] = t.eta_seconds < 0 ? Json(nullptr) : Json(t.eta_seconds);
+      tj["finished"] = t.finished;
+      tables.push_back(std::move(tj));
+    }
+    snap["tables"] = std::move(tables);
+    j["snapshot"] = std::move(snap);
+  } else {
+    j["snapshot"] = nullptr;
+  }
   return j;
 }
 
@@ -524,7 +549,7 @@ void HttpApi::Stop() {
 void RegisterStatusMetrics(MetricsRegistry& metrics, const PipelineController& controller) {
   static constexpr PipelineState kStates[] = {PipelineState::kStarting, PipelineState::kRunning,
                                               PipelineState::kRetrying, PipelineState::kStopped,
-                                              PipelineState::kFailed};
+                                              PipelineState::kFailed, PipelineState::kSnapshotting};
   metrics.AddGaugeCollector("sluice_pipeline_state",
                             "Pipeline state: 1 for the state the pipeline is in, 0 for the others.",
                             {"pipeline", "state"}, [&controller] {
@@ -536,6 +561,30 @@ void RegisterStatusMetrics(MetricsRegistry& metrics, const PipelineController& c
                               }
                               return out;
                             });
+  // Snapshot progress per pipeline and source table, while `snapshot: initial` copies (and after).
+  auto snapshot_gauge = [&metrics, &controller](const char* name, const char* help,
+                                                std::function<double(const SnapshotTableProgress&)> value) {
+    metrics.AddGaugeCollector(name, help, {"pipeline", "table"}, [&controller, value] {
+      std::vector<GaugeSample> out;
+      for (const PipelineStatus& p : controller.ListPipelines()) {
+        if (!p.has_snapshot) continue;
+        for (const SnapshotTableProgress& t : p.snapshot.tables) out.push_back({{p.name, t.source}, value(t)});
+      }
+      return out;
+    });
+  };
+  snapshot_gauge("sluice_snapshot_rows_copied", "Rows a snapshot copied so far, per source table.",
+                 [](const SnapshotTableProgress& t) { return static_cast<double>(t.rows_copied); });
+  snapshot_gauge("sluice_snapshot_rows_estimate", "Rows a snapshot expects to copy (table statistics), per source table.",
+                 [](const SnapshotTableProgress& t) { return static_cast<double>(t.rows_estimate); });
+  snapshot_gauge("sluice_snapshot_chunks_done", "Snapshot chunks copied, per source table.",
+                 [](const SnapshotTableProgress& t) { return static_cast<double>(t.chunks_done); });
+  snapshot_gauge("sluice_snapshot_chunks_total", "Snapshot chunks planned, per source table.",
+                 [](const SnapshotTableProgress& t) { return static_cast<double>(t.chunks_total); });
+  snapshot_gauge("sluice_snapshot_rows_per_second", "Snapshot copy rate, per source table.",
+                 [](const SnapshotTableProgress& t) { return t.rows_per_second; });
+  snapshot_gauge("sluice_snapshot_eta_seconds", "Estimated seconds until a table's snapshot is done (-1: unknown).",
+                 [](const SnapshotTableProgress& t) { return t.eta_seconds; });
   metrics.AddGaugeCollector(
       "sluice_pipeline_delay_seconds",
       "Replication delay of the pipeline's least advanced target: now minus the source commit time of its last "

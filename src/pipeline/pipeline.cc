@@ -262,6 +262,59 @@ Status Pipeline::Start() {
   if (running_) return Status::Ok();
   if (!mapper_) RETURN_IF_ERROR(Validate());
   stop_ = false;
+  if (cfg_.snapshot == SnapshotMode::kInitial) {
+    // Whether a snapshot is needed asks the targets: on a thread of its own,
+    // like everything else that may wait for a server.
+    {
+      std::lock_guard lock(mu_);
+      state_ = PipelineState::kStarting;
+      last_error_.clear();
+    }
+    running_ = true;
+    snapshot_thread_ = std::thread([this] { SnapshotThenStream(); });
+    return Status::Ok();
+  }
+  return StartStreaming();
+}
+
+void Pipeline::SnapshotThenStream() {
+  int failures = 0;
+  while (!stop_) {
+    auto needed = Snapshot::Needed(config_, cfg_);
+    Status st = needed.status();
+    if (needed.ok() && *needed) {
+      spdlog::info("pipeline {}: copying the existing rows first (snapshot: initial)", cfg_.name);
+      {
+        std::lock_guard lock(mu_);
+        snapshot_ = std::make_unique<Snapshot>(config_, cfg_);
+        state_ = PipelineState::kSnapshotting;
+      }
+      st = snapshot_->Run();
+      if (st.ok()) {
+        auto p = snapshot_->progress();
+        spdlog::info("pipeline {}: snapshot done, {} rows; streaming from {}", cfg_.name, p.rows_copied,
+                     p.start_position);
+      }
+    }
+    if (st.ok()) break;
+    if (st.code() == StatusCode::kCancelled || stop_) return;
+    if (!st.retryable() && st.code() != StatusCode::kIoError) {
+      spdlog::error("pipeline {}: snapshot failed: {}", cfg_.name, st.message());
+      SetState(PipelineState::kFailed, st.message());
+      return;
+    }
+    ++failures;
+    SetState(PipelineState::kRetrying, st.message());
+    spdlog::warn("pipeline {}: snapshot: {} (retrying)", cfg_.name, st.message());
+    SleepUnlessStopping(std::chrono::milliseconds(std::min(5000, 200 << std::min(failures, 5))));
+  }
+  if (stop_) return;
+  Status st = StartStreaming();
+  if (!st.ok()) SetState(PipelineState::kFailed, st.message());
+}
+
+Status Pipeline::StartStreaming() {
+  if (stop_) return Status::Ok();
   capture_queue_ = std::make_unique<BoundedQueue<std::shared_ptr<ChangeEvent>>>(cfg_.queue_bytes);
   metrics_.queue_bytes.WithLabels({{"pipeline", cfg_.name}, {"queue", "capture"}});
   // Built aside and swapped in under mu_: status() reads targets_ from HTTP
@@ -299,8 +352,14 @@ Status Pipeline::Start() {
 }
 
 void Pipeline::Stop() {
-  if (!running_ && !capture_thread_.joinable()) return;
+  if (!running_ && !capture_thread_.joinable() && !snapshot_thread_.joinable()) return;
   stop_ = true;
+  {
+    std::lock_guard lock(mu_);
+    if (snapshot_) snapshot_->Cancel();
+  }
+  // First: the snapshot thread may be starting the streaming threads.
+  if (snapshot_thread_.joinable()) snapshot_thread_.join();
   if (capture_queue_) capture_queue_->Close();
   for (auto& t : targets_) t->queue->Close();
   if (capture_thread_.joinable()) capture_thread_.join();
@@ -800,6 +859,10 @@ PipelineStatus Pipeline::status() const {
   s.state = state_;
   s.source_position = source_position_;
   s.last_error = last_error_;
+  if (snapshot_) {
+    s.has_snapshot = true;
+    s.snapshot = snapshot_->progress();
+  }
   bool all_failed = !targets_.empty();
   bool any_retrying = false;
   std::string least;

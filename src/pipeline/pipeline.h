@@ -26,6 +26,7 @@
 #include "pipeline/config.h"
 #include "pipeline/controller.h"
 #include "pipeline/metrics.h"
+#include "pipeline/snapshot.h"
 #include "sink/mysql/mysql_loader.h"
 #include "store/sqlite_store.h"
 #include "transform/table_mapper.h"
@@ -84,6 +85,9 @@ class Pipeline {
   struct Target;
   class CaptureHandler;
 
+  // `snapshot: initial`: copies the existing rows when needed, then streams.
+  void SnapshotThenStream();
+  Status StartStreaming();
   void CaptureLoop();
   void TransformLoop();
   void TargetLoop(Target& t);
@@ -108,7 +112,8 @@ class Pipeline {
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> running_{false};
-  std::thread capture_thread_, transform_thread_;
+  std::thread capture_thread_, transform_thread_, snapshot_thread_;
+  std::unique_ptr<Snapshot> snapshot_;  // guarded by mu_ for replacement; read by status()
 
   mutable std::mutex mu_;
   PipelineState state_ = PipelineState::kStopped;

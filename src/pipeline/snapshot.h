@@ -32,6 +32,7 @@
 
 #include "core/status.h"
 #include "pipeline/config.h"
+#include "pipeline/controller.h"
 #include "transform/table_mapper.h"
 
 namespace sluice::pipeline {
@@ -40,26 +41,6 @@ struct SnapshotOptions {
   std::string where_sql;  // --where: a SQL condition on the source, ANDed with each table's snapshot_where
   uint32_t parallel = 0;  // workers; 0: the pipeline's `parallel`
   uint32_t max_retries = 20;  // per chunk, for retryable errors (deadlock, target or source down)
-};
-
-struct SnapshotTableProgress {
-  std::string source;  // "db.table"
-  std::string target;  // "db.table" on the targets
-  uint64_t rows_copied = 0;
-  uint64_t rows_estimate = 0;  // rows to copy, estimated (table statistics), at least rows_copied
-  uint32_t chunks_done = 0;
-  uint32_t chunks_total = 0;
-  double rows_per_second = 0;
-  double eta_seconds = -1;  // -1: unknown
-  bool finished = false;
-};
-
-struct SnapshotProgress {
-  std::string phase = "idle";  // idle | planning | copying | done | failed | cancelled
-  std::string start_position;  // P0
-  std::string error;
-  std::vector<SnapshotTableProgress> tables;
-  uint64_t rows_copied = 0;
 };
 
 class Snapshot {
