@@ -2,9 +2,10 @@
 # Helpers shared by the benchmark scripts (sourced, never run).
 #
 #   bench_measure OUT_PREFIX CMD [ARGS...]   runs CMD with stdout to /dev/null
-#       and sets ${OUT_PREFIX}_WALL (seconds, ns resolution), ${OUT_PREFIX}_CPU
-#       (user + system seconds of CMD), ${OUT_PREFIX}_RSS_KB (peak resident set
-#       size of CMD, KiB) and ${OUT_PREFIX}_STATUS.
+#       (to the file BENCH_STDOUT names, when set) and sets ${OUT_PREFIX}_WALL
+#       (seconds, ns resolution), ${OUT_PREFIX}_CPU (user + system seconds of
+#       CMD), ${OUT_PREFIX}_RSS_KB (peak resident set size of CMD, KiB) and
+#       ${OUT_PREFIX}_STATUS.
 #
 # Peak RSS and CPU time come from GNU time (%M is getrusage's ru_maxrss of the
 # child: exact) when /usr/bin/time is installed (Debian package `time`), else
@@ -49,7 +50,7 @@ bench_measure() {
   tmp=$(mktemp)
   if _bench_gnu_time; then
     t0=$(bench_now)
-    /usr/bin/time -f '%M %U %S' -o "$tmp" timeout "${BENCH_TIMEOUT:-900}" "$@" >/dev/null || status=$?
+    /usr/bin/time -f '%M %U %S' -o "$tmp" timeout "${BENCH_TIMEOUT:-900}" "$@" >"${BENCH_STDOUT:-/dev/null}" || status=$?
     t1=$(bench_now)
     read -r rss user sys < <(tail -n 1 "$tmp") || true
     [[ ${rss:-} =~ ^[0-9]+$ ]] || rss=0
@@ -59,7 +60,7 @@ bench_measure() {
     hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
     deadline=$((SECONDS + ${BENCH_TIMEOUT:-900}))
     t0=$(bench_now)
-    "$@" >/dev/null &
+    "$@" >"${BENCH_STDOUT:-/dev/null}" &
     pid=$!
     while kill -0 "$pid" 2>/dev/null; do
       if [ "$SECONDS" -ge "$deadline" ]; then kill -TERM "$pid" 2>/dev/null || true; fi
@@ -92,3 +93,141 @@ bench_mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 bench_human_bytes() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 
 bench_cpu_model() { awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo; }
+
+# ---- Set-up shared by snapshot.sh and check.sh ----
+
+# bench_workdir NAME: WORK=/tmp/sluice-bench-NAME.XXXXXX, and traps that on
+# exit stop the servers this shell started and remove WORK (KEEP=1 keeps it).
+# The exit status stays 0, 3 (goal missed) or 130 (interrupted); any other
+# (bench_die's 2, a failed command under set -e) becomes 1.
+bench_workdir() {
+  WORK=$(mktemp -d "/tmp/sluice-bench-$1.XXXXXX")
+  trap _bench_workdir_exit EXIT
+  trap 'exit 130' INT TERM
+}
+_bench_workdir_exit() {
+  local status=$?
+  mariadb_stop_all || true
+  if [ "${KEEP:-0}" = 1 ]; then bench_log "kept $WORK"; else rm -rf "$WORK"; fi
+  case $status in 0 | 3 | 130) ;; *) status=1 ;; esac
+  exit "$status"
+}
+
+bench_positive() {  # VAR...: each must hold a positive integer
+  local v
+  for v in "$@"; do
+    [[ ${!v} =~ ^[0-9]+$ && ${!v} -ge 1 ]] || bench_die "$v must be a positive integer (got '${!v}')"
+  done
+}
+
+# bench_has_subcommand CMD: does $SLUICE have the subcommand CMD? (`sluice
+# UNKNOWN --help` prints the top-level help and exits 0, so the Usage line of
+# the help must name CMD.) Sets BENCH_HAVE_SLUICE to 1 or 0, and warns on 0:
+# the script then measures its reference alone and bench_sluice_missing fails.
+bench_has_subcommand() {
+  BENCH_HAVE_SLUICE=0
+  if [ -x "$SLUICE" ] && "$SLUICE" "$1" --help 2>/dev/null | grep -qE "^Usage: [^ ]+ $1( |\$)"; then
+    BENCH_HAVE_SLUICE=1
+  else
+    bench_log "WARNING: $SLUICE has no '$1' subcommand: measuring the reference only, then failing"
+  fi
+}
+bench_sluice_missing() {  # CMD
+  [ "$BENCH_HAVE_SLUICE" = 1 ] ||
+    bench_die "$SLUICE has no '$1' subcommand (rebuild once it exists): only the reference was measured"
+}
+
+# bench_alternate REPEAT REFERENCE_FN SLUICE_FN: calls REFERENCE_FN ROUND, then
+# SLUICE_FN ROUND (unless BENCH_HAVE_SLUICE is 0), REPEAT times. The functions
+# pass each run's time to bench_keep_best KEY WALL CPU, which keeps the fastest
+# in BENCH_BEST[KEY] (and its CPU seconds in BENCH_BEST_CPU[KEY]).
+declare -A BENCH_BEST=() BENCH_BEST_CPU=()
+bench_alternate() {
+  local i
+  for ((i = 1; i <= $1; i++)); do
+    bench_log "round $i/$1"
+    "$2" "$i"
+    if [ "$BENCH_HAVE_SLUICE" = 1 ]; then "$3" "$i"; fi
+  done
+}
+# shellcheck disable=SC2034  # BENCH_BEST_CPU is the scripts' to read
+bench_keep_best() {
+  if [ -z "${BENCH_BEST[$1]:-}" ] || awk -v a="$2" -v b="${BENCH_BEST[$1]}" 'BEGIN { exit !(a < b) }'; then
+    BENCH_BEST[$1]=$2 BENCH_BEST_CPU[$1]=$3
+  fi
+}
+
+# bench_ratio REFERENCE_KEY SLUICE_KEY GOAL: BENCH_RATIO = the reference's best
+# time / sluice's (2 decimals), BENCH_GOAL_MET = yes when that is >= GOAL, else NO.
+# shellcheck disable=SC2034  # BENCH_GOAL_MET is the scripts' to read
+bench_ratio() {
+  BENCH_RATIO=$(awk -v r="${BENCH_BEST[$1]}" -v s="${BENCH_BEST[$2]}" 'BEGIN { printf "%.2f", r / s }')
+  BENCH_GOAL_MET=$(awk -v r="$BENCH_RATIO" -v g="$3" 'BEGIN { print (r >= g ? "yes" : "NO") }')
+}
+
+# bench_start_source NAME DIR ID / bench_start_target NAME DIR ID: mariadb_start
+# with the servers' options. Both: ROW binlog, binlog_row_metadata=FULL,
+# binlog_row_image=FULL, 1 GiB buffer pool. The source is not durable
+# (loading it is set-up); a target is (innodb_flush_log_at_trx_commit=1,
+# sync_binlog=1) and also gets TARGET_ARGS.
+# shellcheck disable=SC2034  # used by the scripts
+BENCH_TARGET_DESC="log-bin ROW, binlog_row_metadata=FULL, innodb_flush_log_at_trx_commit=1, sync_binlog=1, 1 GiB buffer pool${TARGET_ARGS:+, $TARGET_ARGS}"
+_bench_server_opts=(--binlog-format=ROW --binlog-row-metadata=FULL --binlog-row-image=FULL
+  --innodb-buffer-pool-size=1G --innodb-log-file-size=512M)
+bench_start_source() {
+  mariadb_start "$@" "${_bench_server_opts[@]}" --innodb-flush-log-at-trx-commit=0 --sync-binlog=0 \
+    --innodb-doublewrite=0 || bench_die "cannot start the source server in $2"
+}
+bench_start_target() {
+  local extra
+  read -r -a extra <<<"${TARGET_ARGS:-}"
+  mariadb_start "$@" "${_bench_server_opts[@]}" --innodb-flush-log-at-trx-commit=1 --sync-binlog=1 \
+    "${extra[@]}" || bench_die "cannot start the target server in $2"
+}
+
+# bench_orders_load DIR ROWS: creates bench.orders in the server of DIR and
+# fills it with ids 1..ROWS (statements of 100,000 rows, autocommit). Every
+# value is a function of the id, so two servers loaded alike hold equal
+# tables (5 statuses, 100,003 customers, a NULL note in one row of 4; 143 MiB
+# of data and index at 1M rows).
+bench_orders_load() {
+  local dir=$1 rows=$2
+  awk -v rows="$rows" 'BEGIN {
+    print "CREATE DATABASE IF NOT EXISTS bench;"
+    print "USE bench;"
+    print "CREATE TABLE orders (id BIGINT NOT NULL PRIMARY KEY, customer_id INT NOT NULL,"
+    print "  status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL, note VARCHAR(200) NULL,"
+    print "  created_at DATETIME(3) NOT NULL, KEY customer_id (customer_id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;"
+    for (lo = 1; lo <= rows; lo += 100000) {
+      hi = lo + 99999; if (hi > rows) hi = rows
+      printf "INSERT INTO orders SELECT seq, seq * 7919 %% 100003, " \
+             "ELT(1 + seq %% 5, \"new\", \"paid\", \"shipped\", \"delivered\", \"cancelled\"), " \
+             "(seq * 37 %% 1000000) / 100 + 0.01, " \
+             "IF(seq %% 4 = 0, NULL, CONCAT(\"order \", seq, \" \", REPEAT(CHAR(97 + seq %% 26), 10 + seq %% 90))), " \
+             "TIMESTAMP\"2024-01-01 00:00:00\" + INTERVAL seq * 1001000 MICROSECOND FROM seq_%d_to_%d;\n", lo, hi
+    }
+  }' | mariadb_sql "$dir" -
+}
+
+bench_checksum() { mariadb_sql "$1" "CHECKSUM TABLE $2" | awk '{ print $2 }'; }  # DIR TABLE
+
+# bench_sluice_config FILE SOURCE_PORT TARGET_PORT PARALLEL: a config with one
+# pipeline `bench` copying bench.orders 1:1 from the source to the target.
+bench_sluice_config() {
+  local store
+  store=$(dirname "$1")/sluice.db
+  cat >"$1" <<CFG
+store: $store
+sources:
+  src: {url: "mysql://root@127.0.0.1:$2"}
+targets:
+  dst: {url: "mysql://root@127.0.0.1:$3"}
+pipelines:
+  - name: bench
+    source: src
+    targets: [dst]
+    tables:
+      - match: "bench.orders"
+    parallel: $4
+CFG
+}

@@ -10,10 +10,14 @@
 #   5. lag.sh                     per-row delay under 8,000 rows/s (goal: p99 < 500 ms)
 #   6. backlog_rss.sh             peak RSS working off a 1,000,000-change backlog
 #                                 (goal: < 256 MiB), and the catch-up rate
+#   7. snapshot.sh                `sluice snapshot` of a 1,000,000-row table vs
+#                                 mariadb-dump | mariadb (goal: >= 2x)
+#   8. check.sh                   `sluice check` of two 1,000,000-row tables with 10
+#                                 planted differences vs pt-table-sync --print (goal: >= 5x)
 # Each step's full output goes to $BENCH_OUT (default build/bench-results/DATE)
 # as well as to the terminal.
 #
-#   bash bench/run.sh            # full size: ~4 min of load, ~10 min in all
+#   bash bench/run.sh            # full size: ~4 min of load, ~13 min in all
 #   QUICK=1 bash bench/run.sh    # small sizes, a smoke test of the scripts
 #   ONLY="apply lag" bash bench/run.sh   # some steps only (names as above, without .sh)
 #
@@ -27,7 +31,7 @@ ROOT=$(cd "$BENCH_DIR/.." && pwd)
 export SLUICE=${SLUICE:-$ROOT/build/sluice}
 DECODER_BENCH=${DECODER_BENCH:-$ROOT/build/bench/decoder_bench}
 export LAG_PROBE=${LAG_PROBE:-$ROOT/build/bench/lag_probe}
-ONLY=${ONLY:-tail_vs_mariadb_binlog decoder_bench memory_flat apply lag backlog_rss}
+ONLY=${ONLY:-tail_vs_mariadb_binlog decoder_bench memory_flat apply lag backlog_rss snapshot check}
 wanted() { [[ " $ONLY " == *" $1 "* ]]; }
 for bin in "$SLUICE" "$DECODER_BENCH" "$LAG_PROBE"; do
   if [ ! -x "$bin" ]; then
@@ -92,6 +96,8 @@ if wanted memory_flat; then step memory_flat bash "$BENCH_DIR/memory_flat.sh"; f
 if wanted apply; then step apply bash "$BENCH_DIR/apply.sh"; fi
 if wanted lag; then step lag bash "$BENCH_DIR/lag.sh"; fi
 if wanted backlog_rss; then step backlog_rss bash "$BENCH_DIR/backlog_rss.sh"; fi
+if wanted snapshot; then step snapshot bash "$BENCH_DIR/snapshot.sh"; fi
+if wanted check; then step check bash "$BENCH_DIR/check.sh"; fi
 
 printf '\n######## summary (outputs in %s)\n' "$BENCH_OUT"
 printf '%s\n' "${SUMMARY[@]}" | tee "$BENCH_OUT/summary.txt"
