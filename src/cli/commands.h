@@ -25,4 +25,8 @@ CommandRunner RegisterSnapshot(CLI::App& app);
 // One progress line of a snapshot's table (exposed for tests).
 std::string FormatSnapshotProgressLine(const pipeline::SnapshotTableProgress& t);
 
+// `sluice check -c FILE [--pipeline NAME] [--repair] [--format text|json]`:
+// compares source and target tables; exit 0 consistent, 1 differences, 2 error.
+CommandRunner RegisterCheck(CLI::App& app);
+
 }  // namespace sluice::cli

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   sluice::cli::CommandRunner tail = sluice::cli::RegisterTail(app);
   sluice::cli::CommandRunner run = sluice::cli::RegisterRun(app);
   sluice::cli::CommandRunner snapshot = sluice::cli::RegisterSnapshot(app);
+  sluice::cli::CommandRunner check = sluice::cli::RegisterCheck(app);
 
   try {
     app.parse(argc, argv);
@@ -33,5 +34,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("tail")) return tail();
   if (app.got_subcommand("run")) return run();
   if (app.got_subcommand("snapshot")) return snapshot();
+  if (app.got_subcommand("check")) return check();
   return 2;
 }

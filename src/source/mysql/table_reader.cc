@@ -287,12 +287,17 @@ Status DecodeTextValue(const ColumnMeta& c, const char* data, size_t len, Arena&
   }
 }
 
-TableReader::TableReader(TableSchemaPtr schema, std::vector<uint32_t> columns, std::string where_sql)
+TableReader::TableReader(TableSchemaPtr schema, std::vector<uint32_t> columns, std::string where_sql,
+                         std::optional<std::vector<uint32_t>> key)
     : schema_(std::move(schema)), columns_(std::move(columns)), where_sql_(std::move(where_sql)) {
   if (columns_.empty()) {
     for (uint32_t i = 0; i < schema_->columns.size(); ++i) columns_.push_back(i);
   }
-  key_ = !schema_->primary_key.empty() ? schema_->primary_key : schema_->unique_key;
+  if (key) {
+    key_ = std::move(*key);
+  } else {
+    key_ = !schema_->primary_key.empty() ? schema_->primary_key : schema_->unique_key;
+  }
   for (uint32_t k : key_) {
     int pos = -1;
     for (size_t i = 0; i < columns_.size(); ++i) {
@@ -330,6 +335,7 @@ Result<std::vector<KeyTuple>> TableReader::PlanChunks(MysqlConnection& c, uint64
                                                       const std::function<bool()>& cancelled) const {
   std::vector<KeyTuple> bounds;
   if (!has_key()) return bounds;
+  if (chunk_rows == 0) return Status::Invalid("{}: chunk size must be at least 1 row", QualifiedName());
   std::vector<std::string> names = KeyColumnNames();
   std::string cols, order;
   for (size_t i = 0; i < names.size(); ++i) {
@@ -431,28 +437,85 @@ Result<RowBlock> TableReader::ReadKeys(MysqlConnection& c, const std::vector<Key
   return all;
 }
 
-Result<RangeChecksum> TableReader::Checksum(MysqlConnection& c, const KeyRange& range) const {
-  // One CRC32 per row over every column and a NULL bitmap (CONCAT_WS skips
-  // NULLs, so the bitmap tells NULL from '' and shifted values apart).
+std::string TableReader::RowCrcExpression() const {
+  // One CRC32 per row over every column, made unambiguous: CONCAT_WS skips
+  // NULLs and strings may hold the separator, so the row also carries the
+  // byte length of every string-like column (-1 for NULL) and ISNULL() of
+  // every other nullable column. Numbers and temporal values cannot hold a
+  // '#'. Columns are compared as stored: text in another character set
+  // than utf8 is converted (two sides with different character sets then
+  // still agree), utf8 and binary columns are not (a conversion to the same
+  // character set costs as much as the CRC).
   std::string concat = "CONCAT_WS('#'";
-  std::string nulls = "CONCAT(";
-  for (size_t i = 0; i < columns_.size(); ++i) {
-    const ColumnMeta& col = schema_->columns[columns_[i]];
+  std::string markers;
+  for (uint32_t index : columns_) {
+    const ColumnMeta& col = schema_->columns[index];
     std::string name = Ident(col.name);
-    concat += ", ";
     ValueKind kind = KindForColumn(col);
-    if (kind == ValueKind::kText || kind == ValueKind::kEnum || kind == ValueKind::kSet || kind == ValueKind::kJson) {
-      concat += "CONVERT(" + name + " USING utf8mb4)";
-    } else {
-      concat += name;
+    const bool text = kind == ValueKind::kText || kind == ValueKind::kEnum || kind == ValueKind::kSet ||
+                      kind == ValueKind::kJson;
+    const bool stringy = text || kind == ValueKind::kBytes || kind == ValueKind::kGeometry || kind == ValueKind::kBit;
+    const bool convert = text && col.charset != Charset::kUtf8 && col.charset != Charset::kBinary;
+    std::string expr = convert ? "CONVERT(" + name + " USING utf8mb4)" : name;
+    concat += ", " + expr;
+    if (stringy) {
+      std::string length = (convert ? "CHAR_LENGTH(" : "LENGTH(") + name + ")";
+      markers += ", " + (col.nullable ? "COALESCE(" + length + ", -1)" : length);
+    } else if (col.nullable) {
+      markers += ", ISNULL(" + name + ")";
     }
-    nulls += (i ? ", " : "") + std::string("ISNULL(") + name + ")";
   }
-  concat += ", " + nulls + "))";
-  std::string sql = fmt::format(
-      "SELECT COUNT(*), COALESCE(BIT_XOR(CRC32({0})), 0), COALESCE(SUM(CRC32({0})), 0) FROM {1}{2}", concat,
-      QualifiedName(), Where(range));
-  ASSIGN_OR_RETURN(auto rows, c.Query(sql));
+  concat += markers + ")";
+  return "CRC32(" + concat + ")";
+}
+
+std::string TableReader::ChecksumQuery(const KeyRange& range) const {
+  // Per row h = CRC32 * a prime below 2^32 (no overflow): XOR over rows is
+  // then no longer linear in the CRC, so two rows that swapped equal-length
+  // values do not cancel out as plain CRC XORs would. Rows of a keyed table
+  // are distinct; a keyless one may repeat rows, which cancel in a XOR, so
+  // it also sums the CRCs (computed once, in a derived table).
+  constexpr const char* kPrime = "4294967291";
+  if (has_key()) {
+    return fmt::format("SELECT COUNT(*), COALESCE(BIT_XOR({} * {}), 0), 0 FROM {}{}", RowCrcExpression(), kPrime,
+                       QualifiedName(), Where(range));
+  }
+  return fmt::format(
+      "SELECT COUNT(*), COALESCE(BIT_XOR(c * {}), 0), COALESCE(SUM(c), 0) FROM (SELECT {} AS c FROM {}{} "
+      "LIMIT 18446744073709551615) AS rows_crc",
+      kPrime, RowCrcExpression(), QualifiedName(), Where(range));
+}
+
+Result<std::vector<RowCrc>> TableReader::RowCrcs(MysqlConnection& c, const KeyRange& range) const {
+  std::vector<RowCrc> out;
+  if (!has_key()) return Status::Error(StatusCode::kNotSupported, "{}: per-row checksums need a key", QualifiedName());
+  std::string cols;
+  for (const std::string& name : KeyColumnNames()) cols += Ident(name) + ", ";
+  std::string sql = fmt::format("SELECT {}{} FROM {}{}", cols, RowCrcExpression(), QualifiedName(), Where(range));
+  MYSQL* m = c.raw();
+  if (mysql_real_query(m, sql.data(), sql.size()) != 0) return c.LastError("checksumming rows of " + QualifiedName());
+  MYSQL_RES* res = mysql_use_result(m);
+  if (res == nullptr) return c.LastError("checksumming rows of " + QualifiedName());
+  const size_t n = key_.size();
+  while (MYSQL_ROW row = mysql_fetch_row(res)) {
+    unsigned long* lengths = mysql_fetch_lengths(res);
+    RowCrc r;
+    for (size_t k = 0; k < n; ++k) {
+      std::optional<std::string> text;
+      if (row[k] != nullptr) text.emplace(row[k], lengths[k]);
+      r.key.push_back(KeyPart{std::move(text), IsBinaryColumn(schema_->columns[key_[k]])});
+    }
+    r.crc = row[n] ? std::strtoul(row[n], nullptr, 10) : 0;
+    out.push_back(std::move(r));
+  }
+  Status st = mysql_errno(m) != 0 ? c.LastError("checksumming rows of " + QualifiedName()) : Status::Ok();
+  mysql_free_result(res);
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<RangeChecksum> TableReader::Checksum(MysqlConnection& c, const KeyRange& range) const {
+  ASSIGN_OR_RETURN(auto rows, c.Query(ChecksumQuery(range)));
   RangeChecksum sum;
   if (rows.empty()) return sum;
   sum.rows = std::strtoull(rows[0][0].value_or("0").c_str(), nullptr, 10);

@@ -77,8 +77,9 @@ struct RowBlock {
   std::span<const Value> row(size_t i) const { return {values.data() + i * width, width}; }
 };
 
-// Checksum of a range: row count and two order-independent 64-bit sums of
-// per-row CRC32s (over every selected column and its NULL-ness).
+// Checksum of a range: row count and order-independent aggregates of a
+// per-row hash over every selected column and its NULL-ness: a XOR, and for
+// keyless tables (whose rows may repeat) also a sum.
 struct RangeChecksum {
   uint64_t rows = 0;
   uint64_t crc_xor = 0;
@@ -86,14 +87,22 @@ struct RangeChecksum {
   bool operator==(const RangeChecksum&) const = default;
 };
 
+struct RowCrc {
+  KeyTuple key;
+  uint32_t crc = 0;
+};
+
 class TableReader {
  public:
   // Reads `columns` (indexes into schema->columns, in that order; empty:
   // every column) of the table named by schema->db/table, identified by the
-  // schema's primary key, else its unique key; `key_columns` names override
-  // the key (a target table keyed like its source). `where_sql` (may be
-  // empty) is a SQL condition every read adds.
-  TableReader(TableSchemaPtr schema, std::vector<uint32_t> columns, std::string where_sql);
+  // schema's primary key, else its unique key; `key` (indexes into
+  // schema->columns; an empty vector: keyless) overrides that, for a target
+  // table keyed like its source. Key columns must be among `columns` for
+  // reads that return keys. `where_sql` (may be empty) is a SQL condition
+  // every read adds.
+  TableReader(TableSchemaPtr schema, std::vector<uint32_t> columns, std::string where_sql,
+              std::optional<std::vector<uint32_t>> key = std::nullopt);
 
   const TableSchema& schema() const { return *schema_; }
   const std::vector<uint32_t>& columns() const { return columns_; }
@@ -114,12 +123,20 @@ class TableReader {
   // The rows whose key is one of `keys`.
   Result<RowBlock> ReadKeys(MysqlConnection& c, const std::vector<KeyTuple>& keys) const;
 
+  // Computed on the server; equal checksums on two servers mean equal rows
+  // when both tables have the same column types and character sets.
   Result<RangeChecksum> Checksum(MysqlConnection& c, const KeyRange& range) const;
+  std::string ChecksumQuery(const KeyRange& range) const;  // its SQL (exposed for tests)
+  // The key and the CRC the checksum is made of, of every row of `range` in
+  // no particular order: to find the rows behind a checksum mismatch
+  // without transferring them. Keyed tables only.
+  Result<std::vector<RowCrc>> RowCrcs(MysqlConnection& c, const KeyRange& range) const;
 
   // The number of rows (an estimate from table statistics; 0 when unknown).
   uint64_t EstimateRows(MysqlConnection& c) const;
 
  private:
+  std::string RowCrcExpression() const;
   std::string SelectList() const;
   std::string Where(const KeyRange& range) const;
   std::vector<std::string> KeyColumnNames() const;
