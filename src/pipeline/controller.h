@@ -56,6 +56,21 @@ struct SnapshotProgress {
   uint64_t rows_copied = 0;
 };
 
+// The periodic consistency checks of a pipeline (`check: {every, repair}`).
+struct CheckStatus {
+  std::string state = "scheduled";  // scheduled | running | consistent | differences | repaired | failed
+  uint64_t runs = 0;                 // checks finished (or failed) since start
+  int64_t last_started_ms = 0;       // wall-clock ms; 0: none yet
+  int64_t last_finished_ms = 0;
+  int64_t next_ms = 0;               // when the next one starts
+  double last_duration_s = 0;
+  uint64_t missing = 0, extra = 0, different = 0;  // found by the last check (after settling)
+  uint64_t in_flight = 0;            // differences of the last check that were changes in flight
+  uint64_t repaired_rows = 0;        // target rows the last check's repair wrote
+  uint64_t remaining = 0;            // differences left after the last repair
+  std::string error;                 // why the last check failed, or which tables it could not check
+};
+
 struct PipelineStatus {
   std::string name;
   PipelineState state = PipelineState::kStarting;
@@ -67,6 +82,8 @@ struct PipelineStatus {
   std::vector<TargetStatus> targets;
   bool has_snapshot = false;  // a snapshot ran or runs in this process (`snapshot: initial`)
   SnapshotProgress snapshot;
+  bool has_check = false;     // periodic checks are configured
+  CheckStatus check;
 };
 
 class PipelineController {

@@ -115,6 +115,26 @@ Json StatusJson(const PipelineStatus& p) {
   } else {
     j["snapshot"] = nullptr;
   }
+  if (p.has_check) {
+    const CheckStatus& c = p.check;
+    Json cj;
+    cj["state"] = c.state;
+    cj["runs"] = c.runs;
+    cj["last_started_ms"] = c.last_started_ms == 0 ? Json(nullptr) : Json(c.last_started_ms);
+    cj["last_finished_ms"] = c.last_finished_ms == 0 ? Json(nullptr) : Json(c.last_finished_ms);
+    cj["next_ms"] = c.next_ms;
+    cj["last_duration_s"] = c.last_duration_s;
+    cj["missing"] = c.missing;
+    cj["extra"] = c.extra;
+    cj["different"] = c.different;
+    cj["in_flight"] = c.in_flight;
+    cj["repaired_rows"] = c.repaired_rows;
+    cj["remaining"] = c.remaining;
+    cj["error"] = ErrorOrNull(c.error);
+    j["check"] = std::move(cj);
+  } else {
+    j["check"] = nullptr;
+  }
   return j;
 }
 
@@ -585,6 +605,39 @@ void RegisterStatusMetrics(MetricsRegistry& metrics, const PipelineController& c
                  [](const SnapshotTableProgress& t) { return t.rows_per_second; });
   snapshot_gauge("sluice_snapshot_eta_seconds", "Estimated seconds until a table's snapshot is done (-1: unknown).",
                  [](const SnapshotTableProgress& t) { return t.eta_seconds; });
+  // Periodic consistency checks (`check: {every, repair}`).
+  metrics.AddGaugeCollector("sluice_check_differences",
+                            "Rows that differ between source and target, by kind, found by the last periodic check.",
+                            {"pipeline", "kind"}, [&controller] {
+                              std::vector<GaugeSample> out;
+                              for (const PipelineStatus& p : controller.ListPipelines()) {
+                                if (!p.has_check || p.check.runs == 0) continue;
+                                out.push_back({{p.name, "missing"}, static_cast<double>(p.check.missing)});
+                                out.push_back({{p.name, "extra"}, static_cast<double>(p.check.extra)});
+                                out.push_back({{p.name, "different"}, static_cast<double>(p.check.different)});
+                              }
+                              return out;
+                            });
+  auto check_gauge = [&metrics, &controller](const char* name, const char* help,
+                                             std::function<double(const CheckStatus&)> value) {
+    metrics.AddGaugeCollector(name, help, {"pipeline"}, [&controller, value] {
+      std::vector<GaugeSample> out;
+      for (const PipelineStatus& p : controller.ListPipelines()) {
+        if (p.has_check && p.check.runs > 0) out.push_back({{p.name}, value(p.check)});
+      }
+      return out;
+    });
+  };
+  check_gauge("sluice_check_runs", "Periodic consistency checks finished since start.",
+              [](const CheckStatus& c) { return static_cast<double>(c.runs); });
+  check_gauge("sluice_check_last_run_timestamp_seconds", "When the last periodic consistency check finished (Unix time).",
+              [](const CheckStatus& c) { return static_cast<double>(c.last_finished_ms) / 1000.0; });
+  check_gauge("sluice_check_duration_seconds", "How long the last periodic consistency check took.",
+              [](const CheckStatus& c) { return c.last_duration_s; });
+  check_gauge("sluice_check_repaired_rows", "Target rows the last periodic check's repair wrote.",
+              [](const CheckStatus& c) { return static_cast<double>(c.repaired_rows); });
+  check_gauge("sluice_check_failed", "1 when the last periodic consistency check failed or could not check a table.",
+              [](const CheckStatus& c) { return c.state == "failed" ? 1.0 : 0.0; });
   metrics.AddGaugeCollector(
       "sluice_pipeline_delay_seconds",
       "Replication delay of the pipeline's least advanced target: now minus the source commit time of its last "

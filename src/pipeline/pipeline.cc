@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "source/mysql/binlog_stream_source.h"
+#include "pipeline/check.h"
 #include "pipeline/table_set.h"
 #include "transform/ddl.h"
 
@@ -262,6 +263,15 @@ Status Pipeline::Start() {
   if (running_) return Status::Ok();
   if (!mapper_) RETURN_IF_ERROR(Validate());
   stop_ = false;
+  if (cfg_.check.every_ms > 0) {
+    check_cancel_ = false;
+    {
+      std::lock_guard lock(mu_);
+      check_ = CheckStatus();
+      check_.next_ms = WallMs() + static_cast<int64_t>(cfg_.check.every_ms);
+    }
+    check_thread_ = std::thread([this] { CheckLoop(); });
+  }
   if (cfg_.snapshot == SnapshotMode::kInitial) {
     // Whether a snapshot is needed asks the targets: on a thread of its own,
     // like everything else that may wait for a server.
@@ -313,6 +323,81 @@ void Pipeline::SnapshotThenStream() {
   if (!st.ok()) SetState(PipelineState::kFailed, st.message());
 }
 
+void Pipeline::CheckLoop() {
+  while (!stop_) {
+    int64_t next;
+    {
+      std::lock_guard lock(mu_);
+      next = check_.next_ms;
+    }
+    while (!stop_ && WallMs() < next) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (stop_) return;
+    PipelineState state;
+    {
+      std::lock_guard lock(mu_);
+      state = state_;
+      if (state == PipelineState::kRunning) {
+        check_.state = "running";
+        check_.last_started_ms = WallMs();
+      }
+      check_.next_ms = WallMs() + static_cast<int64_t>(cfg_.check.every_ms);
+    }
+    // A check compares against what the pipeline applied: only worth it (and
+    // only settles) while the pipeline streams.
+    if (state != PipelineState::kRunning) continue;
+    CheckOptions options;
+    options.repair = cfg_.check.repair;
+    auto started = Clock::now();
+    auto report = RunCheck(config_, cfg_, options, &check_cancel_);
+    double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    std::lock_guard lock(mu_);
+    check_.runs++;
+    check_.last_finished_ms = WallMs();
+    check_.last_duration_s = seconds;
+    if (!report.ok()) {
+      if (report.status().code() == StatusCode::kCancelled) return;
+      check_.state = "failed";
+      check_.error = report.status().message();
+      spdlog::warn("pipeline {}: consistency check failed: {}", cfg_.name, check_.error);
+      continue;
+    }
+    check_.missing = check_.extra = check_.different = check_.in_flight = 0;
+    check_.error.clear();
+    for (const TargetCheckReport& t : report->targets) {
+      check_.in_flight += t.in_flight;
+      for (const TableCheckReport& tr : t.tables) {
+        check_.missing += tr.missing;
+        check_.extra += tr.extra;
+        check_.different += tr.different;
+        if (!tr.error.empty()) {
+          check_.error += (check_.error.empty() ? "" : "; ") + fmt::format("{}: {}", tr.source, tr.error);
+        }
+      }
+    }
+    check_.repaired_rows = report->repaired_rows();
+    check_.remaining = report->remaining();
+    if (report->has_errors()) {
+      check_.state = "failed";
+    } else if (report->differences() == 0) {
+      check_.state = "consistent";
+    } else if (cfg_.check.repair && report->repaired()) {
+      check_.state = "repaired";
+    } else {
+      check_.state = "differences";
+    }
+    if (report->differences() > 0 || report->has_errors()) {
+      spdlog::warn("pipeline {}: consistency check: {} missing, {} extra, {} different{}{}", cfg_.name,
+                   check_.missing, check_.extra, check_.different,
+                   cfg_.check.repair ? fmt::format(", {} rows repaired, {} left", check_.repaired_rows,
+                                                   check_.remaining)
+                                     : std::string(),
+                   check_.error.empty() ? "" : "; " + check_.error);
+    } else {
+      spdlog::info("pipeline {}: consistency check: consistent ({:.1f} s)", cfg_.name, seconds);
+    }
+  }
+}
+
 Status Pipeline::StartStreaming() {
   if (stop_) return Status::Ok();
   capture_queue_ = std::make_unique<BoundedQueue<std::shared_ptr<ChangeEvent>>>(cfg_.queue_bytes);
@@ -352,7 +437,7 @@ Status Pipeline::StartStreaming() {
 }
 
 void Pipeline::Stop() {
-  if (!running_ && !capture_thread_.joinable() && !snapshot_thread_.joinable()) return;
+  if (!running_ && !capture_thread_.joinable() && !snapshot_thread_.joinable() && !check_thread_.joinable()) return;
   stop_ = true;
   {
     std::lock_guard lock(mu_);
@@ -360,6 +445,8 @@ void Pipeline::Stop() {
   }
   // First: the snapshot thread may be starting the streaming threads.
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
+  check_cancel_ = true;
+  if (check_thread_.joinable()) check_thread_.join();
   if (capture_queue_) capture_queue_->Close();
   for (auto& t : targets_) t->queue->Close();
   if (capture_thread_.joinable()) capture_thread_.join();
@@ -862,6 +949,10 @@ PipelineStatus Pipeline::status() const {
   if (snapshot_) {
     s.has_snapshot = true;
     s.snapshot = snapshot_->progress();
+  }
+  if (cfg_.check.every_ms > 0) {
+    s.has_check = true;
+    s.check = check_;
   }
   bool all_failed = !targets_.empty();
   bool any_retrying = false;

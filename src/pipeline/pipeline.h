@@ -87,6 +87,8 @@ class Pipeline {
 
   // `snapshot: initial`: copies the existing rows when needed, then streams.
   void SnapshotThenStream();
+  // `check: {every, repair}`: runs RunCheck every `every` while running.
+  void CheckLoop();
   Status StartStreaming();
   void CaptureLoop();
   void TransformLoop();
@@ -114,6 +116,9 @@ class Pipeline {
   std::atomic<bool> running_{false};
   std::thread capture_thread_, transform_thread_, snapshot_thread_;
   std::unique_ptr<Snapshot> snapshot_;  // guarded by mu_ for replacement; read by status()
+  std::thread check_thread_;
+  std::atomic<bool> check_cancel_{false};
+  CheckStatus check_;  // guarded by mu_
 
   mutable std::mutex mu_;
   PipelineState state_ = PipelineState::kStopped;

@@ -39,6 +39,19 @@ class FakeController : public PipelineController {
     TargetStatus search{"search", PipelineState::kRunning, "0-1-110", 400, 2000, 125.5, ""};
     TargetStatus report{"report", PipelineState::kRetrying, "0-1-100", 850, 1000, 0, "report: read-only"};
     orders.targets = {search, report};
+    orders.has_snapshot = true;
+    orders.snapshot.phase = "copying";
+    orders.snapshot.start_position = "binlog.000001:4";
+    orders.snapshot.rows_copied = 1500;
+    orders.snapshot.tables.push_back(SnapshotTableProgress{"shop.orders", "search.orders", 1500, 6000, 3, 12, 500.0,
+                                                           9.0, false});
+    orders.has_check = true;
+    orders.check.state = "differences";
+    orders.check.runs = 2;
+    orders.check.last_finished_ms = 1732450000000;
+    orders.check.missing = 3;
+    orders.check.extra = 1;
+    orders.check.different = 2;
     pipelines_.push_back(orders);
 
     PipelineStatus odd;  // a name that needs URL encoding
@@ -189,7 +202,19 @@ TEST_F(HttpApiTest, ListPipelinesFollowsTheContract) {
   const Json& p = all[0];
   // Contract fields in the contract's order, then the extension.
   EXPECT_EQ(Keys(p), (std::vector<std::string>{"name", "state", "source_position", "applied_position", "delay_ms",
-                                               "rows_applied", "last_error", "targets"}));
+                                               "rows_applied", "last_error", "targets", "snapshot", "check"}));
+  EXPECT_EQ(p["snapshot"]["phase"], "copying");
+  EXPECT_EQ(p["snapshot"]["tables"][0]["source"], "shop.orders");
+  EXPECT_EQ(p["snapshot"]["tables"][0]["rows_copied"], 1500);
+  EXPECT_EQ(p["snapshot"]["tables"][0]["rows_estimate"], 6000);
+  EXPECT_EQ(p["snapshot"]["tables"][0]["chunks_total"], 12);
+  EXPECT_EQ(p["snapshot"]["tables"][0]["rows_per_second"], 500.0);
+  EXPECT_EQ(p["snapshot"]["tables"][0]["eta_seconds"], 9.0);
+  EXPECT_EQ(p["check"]["state"], "differences");
+  EXPECT_EQ(p["check"]["missing"], 3);
+  EXPECT_EQ(p["check"]["last_finished_ms"], 1732450000000);
+  EXPECT_TRUE(all[1]["snapshot"].is_null());
+  EXPECT_TRUE(all[1]["check"].is_null());
   EXPECT_EQ(p["name"], "orders");
   EXPECT_EQ(p["state"], "running");
   EXPECT_EQ(p["source_position"], "0-1-120");
@@ -449,6 +474,13 @@ TEST(HttpApiStatusMetrics, ComputedFromTheControllerAtScrapeTime) {
            "sluice_pipeline_state{pipeline=\"a b/订单\",state=\"stopped\"} 1\n",
            "sluice_target_delay_seconds{pipeline=\"orders\",target=\"report\"} 0.85\n",
            "sluice_target_delay_seconds{pipeline=\"orders\",target=\"search\"} 0.4\n",
+           "sluice_snapshot_rows_copied{pipeline=\"orders\",table=\"shop.orders\"} 1500\n",
+           "sluice_snapshot_chunks_total{pipeline=\"orders\",table=\"shop.orders\"} 12\n",
+           "sluice_snapshot_eta_seconds{pipeline=\"orders\",table=\"shop.orders\"} 9\n",
+           "sluice_check_differences{pipeline=\"orders\",kind=\"missing\"} 3\n",
+           "sluice_check_differences{pipeline=\"orders\",kind=\"different\"} 2\n",
+           "sluice_check_runs{pipeline=\"orders\"} 2\n",
+           "sluice_check_last_run_timestamp_seconds{pipeline=\"orders\"} 1732450000\n",
        }) {
     EXPECT_NE(page.find(line), std::string::npos) << line << "\nin:\n" << page;
   }
