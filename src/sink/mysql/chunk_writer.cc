@@ -107,6 +107,13 @@ Result<std::string> ChunkWriter::AppliedPosition(const std::string& pipeline, co
 }
 
 Status ChunkWriter::BeginChunk(const std::string& pipeline, const std::string& target) {
+  // REPEATABLE READ for this one transaction: the share-mode read below then
+  // also locks the gaps between the checkpoint rows, so a stream partition
+  // writing its FIRST checkpoint row (an insert) waits for the chunk too.
+  // Under the session's READ COMMITTED only existing rows would be locked,
+  // and that partition could commit a newer row which the chunk then
+  // overwrites with its older copy.
+  RETURN_IF_ERROR(Run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
   RETURN_IF_ERROR(Run("START TRANSACTION"));
   in_txn_ = true;
   Status st = Run(fmt::format("SELECT part FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND target = {} "
