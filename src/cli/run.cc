@@ -133,6 +133,8 @@ int RunPipelines(const std::string& config_path) {
   if (!store.ok()) return Fail(store.status());
   pipeline::MetricsRegistry registry;
   Runner runner(*config, **store, registry);
+  // State, delay, snapshot and check gauges, read from the runner at scrape time.
+  pipeline::RegisterStatusMetrics(registry, runner);
   Status st = runner.ValidateAll();
   if (!st.ok()) return Fail(st);
 
