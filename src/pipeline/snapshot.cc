@@ -167,7 +167,14 @@ Result<bool> Snapshot::Needed(const Config& config, const PipelineConfig& p) {
     RETURN_IF_ERROR(w->EnsureTables());
     ASSIGN_OR_RETURN(std::string applied, w->AppliedPosition(p.name, name));
     if (applied.empty()) return true;
-    ASSIGN_OR_RETURN(bool unfinished, w->HasUnfinishedPlan(p.name, name));
+    // Only the copies `snapshot: initial` makes itself (whole tables, or a
+    // rule's snapshot_where): a `sluice snapshot --where` shard abandoned
+    // half-way is the user's to finish, not a reason to copy everything.
+    std::vector<std::string> shards{""};
+    for (const TableRule& r : p.tables) {
+      if (!r.snapshot_where.empty()) shards.push_back(r.snapshot_where);
+    }
+    ASSIGN_OR_RETURN(bool unfinished, w->HasUnfinishedPlan(p.name, name, shards));
     if (unfinished) return true;
   }
   return false;

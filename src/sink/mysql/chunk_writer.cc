@@ -221,10 +221,14 @@ Result<std::vector<ChunkRecord>> ChunkWriter::LoadPlan(const std::string& pipeli
   return plan;
 }
 
-Result<bool> ChunkWriter::HasUnfinishedPlan(const std::string& pipeline, const std::string& target) {
+Result<bool> ChunkWriter::HasUnfinishedPlan(const std::string& pipeline, const std::string& target,
+                                            const std::vector<std::string>& shards) {
+  if (shards.empty()) return false;
+  std::string list;
+  for (const std::string& shard : shards) list += (list.empty() ? "" : ", ") + Quote(ShardKey(shard));
   ASSIGN_OR_RETURN(auto rows, conn_->Query(fmt::format("SELECT 1 FROM `_sluice`.`snapshot_chunks` WHERE pipeline = {} "
-                                                       "AND target = {} AND done = 0 LIMIT 1",
-                                                       Quote(pipeline), Quote(target))));
+                                                       "AND target = {} AND shard IN ({}) AND done = 0 LIMIT 1",
+                                                       Quote(pipeline), Quote(target), list)));
   return !rows.empty();
 }
 

@@ -77,8 +77,10 @@ class ChunkWriter {
   // when there is none.
   Result<std::vector<ChunkRecord>> LoadPlan(const std::string& pipeline, const std::string& target,
                                             const std::string& table, const std::string& shard);
-  // Whether some table's snapshot plan of the pipeline has chunks not done.
-  Result<bool> HasUnfinishedPlan(const std::string& pipeline, const std::string& target);
+  // Whether some table's snapshot plan of the pipeline for one of `shards`
+  // (conditions; "" for whole tables) has chunks not done.
+  Result<bool> HasUnfinishedPlan(const std::string& pipeline, const std::string& target,
+                                 const std::vector<std::string>& shards);
   // Records a plan (all chunks not done). Replaces a previous plan.
   Status SavePlan(const std::vector<ChunkRecord>& plan);
   // Forgets a finished or abandoned plan.
