@@ -503,7 +503,8 @@ TEST_F(SnapshotTest, ChunkHoldsBackAStreamThatHasNoCheckpointRowYet) {
   EXPECT_TRUE(WaitUntil(
       [&] {
         auto n = dst_->QueryValue(
-            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO `shop`.`big`%'");
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO `shop`.`big`%' OR "
+            "INFO LIKE 'LOAD DATA LOCAL INFILE % INTO TABLE `shop`.`big`%'");
         return n.ok() && *n != "0";
       },
       seconds(20)))
@@ -561,7 +562,8 @@ class SnapshotResumeTest : public SnapshotTest {
   // Whether a session writes rows of shop.big into the target.
   bool Writing() {
     auto n = dst_->QueryValue(
-        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO `shop`.`big`%'");
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO `shop`.`big`%' OR "
+        "INFO LIKE 'LOAD DATA LOCAL INFILE % INTO TABLE `shop`.`big`%'");
     return n.ok() && *n != "0";
   }
 
@@ -764,6 +766,52 @@ TEST_F(SnapshotTest, ErrorsNameWhatIsWrong) {
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_EQ(CountLines(r.err), 1) << r.err;
   EXPECT_EQ(r.err.rfind("sluice snapshot: error: pipeline p: target dst: ", 0), 0u) << r.err;
+}
+
+}  // namespace
+}  // namespace sluice::testing
+
+namespace sluice::testing {
+namespace {
+
+// Bulk load (LOAD DATA LOCAL INFILE) is the fast path; a target that refuses
+// it still gets every row, through INSERT statements.
+TEST_F(SnapshotTest, TargetWithoutLocalInfileGetsStatements) {
+  auto src = MariadbServer::Start(MariadbServerOptions{.server_id = 1});
+  ASSERT_TRUE(src.ok()) << src.status().message();
+  src_ = std::move(src).value();
+  MariadbServerOptions o;
+  o.server_id = 2;
+  o.extra_args = {"--local-infile=0"};
+  auto dst = MariadbServer::Start(o);
+  ASSERT_TRUE(dst.ok()) << dst.status().message();
+  dst_ = std::move(dst).value();
+  ASSERT_TRUE(Sql(*src_, kBigTable));
+  ASSERT_TRUE(Sql(*src_, "INSERT INTO shop.big SELECT seq, seq % 7, CONCAT('row\\t', seq) FROM seq_1_to_1000"));
+  Configure({.tables = "      - match: \"shop.big\"\n", .chunk_rows = 100});
+  CommandResult r = Snapshot();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(SameRows("SELECT * FROM shop.big ORDER BY id", "SELECT * FROM shop.big ORDER BY id"));
+}
+
+// LOAD DATA LOCAL turns data errors into warnings; a value the target cannot
+// hold must still stop the copy, naming the table, and leave nothing half-written.
+TEST_F(SnapshotTest, ValueTheTargetCannotHoldFailsTheChunk) {
+  ASSERT_NO_FATAL_FAILURE(StartPair());
+  ASSERT_TRUE(Sql(*src_, kBigTable));
+  ASSERT_TRUE(Sql(*src_, "INSERT INTO shop.big SELECT seq, seq, 'fits' FROM seq_1_to_300; "
+                         "UPDATE shop.big SET note = REPEAT('x', 40) WHERE id = 150"));
+  // The user created the target with a narrower column.
+  ASSERT_TRUE(Sql(*dst_, "CREATE DATABASE IF NOT EXISTS shop"));
+  ASSERT_TRUE(Sql(*dst_, "CREATE TABLE shop.big (id INT PRIMARY KEY, v INT, note VARCHAR(10))"));
+  Configure({.tables = "      - match: \"shop.big\"\n", .parallel = 1, .chunk_rows = 100});
+  CommandResult r = Snapshot();
+  EXPECT_NE(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("shop.big"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("note"), std::string::npos) << r.err;
+  auto rows = dst_->QueryValue("SELECT COUNT(*) FROM shop.big WHERE id BETWEEN 101 AND 200");
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(*rows, "0") << "the failed chunk was rolled back";
 }
 
 }  // namespace

@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 #include <mysqld_error.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 
 #include "core/change_event.h"
 #include "core/position.h"
+#include "sink/mysql/bulk_load.h"
 #include "sink/mysql/mysql_loader.h"
 #include "sink/mysql/sql_builder.h"
 
@@ -34,7 +36,9 @@ std::string ShardKey(const std::string& where_sql) {
 }
 
 Result<std::unique_ptr<ChunkWriter>> ChunkWriter::Open(const sluice::mysql::ConnectOptions& options) {
-  ASSIGN_OR_RETURN(auto c, MysqlConnection::Connect(options));
+  sluice::mysql::ConnectOptions o = options;
+  o.local_infile = true;
+  ASSIGN_OR_RETURN(auto c, MysqlConnection::Connect(o));
   // The loader's session: UTC literals, strict values, ids of 0 kept.
   RETURN_IF_ERROR(c->Execute(
       "SET NAMES utf8mb4, time_zone = '+00:00', "
@@ -167,8 +171,52 @@ Status ChunkWriter::Write(const std::vector<SinkChange>& changes) {
     return Status::Ok();
   };
   RETURN_IF_ERROR(flush(deletes, BuildDelete));
+  // Bulk loads first; what they cannot take goes through statements.
+  auto bulk = [&](auto& groups, bool replace) -> Status {
+    for (auto it = groups.begin(); bulk_ && it != groups.end();) {
+      ASSIGN_OR_RETURN(bool allowed, BulkAllowed(*it->first));
+      if (!allowed) {
+        ++it;
+        continue;
+      }
+      constexpr size_t kRowsPerLoad = 50000;
+      const auto& rows = it->second;
+      BulkLoad load;
+      Status st = Status::Ok();
+      for (size_t start = 0; st.ok() && start < rows.size(); start += kRowsPerLoad) {
+        std::vector<const SinkChange*> slice(rows.begin() + static_cast<std::ptrdiff_t>(start),
+                                             rows.begin() + static_cast<std::ptrdiff_t>(
+                                                                std::min(rows.size(), start + kRowsPerLoad)));
+        st = BuildBulkLoad(*it->first, slice, replace, &load);
+        if (st.ok()) st = RunBulkLoad(*conn_, *it->first, load);
+      }
+      if (st.code() == StatusCode::kNotSupported && bulk_) {
+        // LOCAL INFILE disabled (server or client): statements from now on.
+        bulk_ = false;
+        return Status::Ok();
+      }
+      RETURN_IF_ERROR(st);
+      it = groups.erase(it);
+    }
+    return Status::Ok();
+  };
+  RETURN_IF_ERROR(bulk(upserts, /*replace=*/true));
+  RETURN_IF_ERROR(bulk(inserts, /*replace=*/false));
   RETURN_IF_ERROR(flush(upserts, BuildUpsert));
   return flush(inserts, BuildInsert);
+}
+
+Result<bool> ChunkWriter::BulkAllowed(const TargetTable& t) {
+  std::string name = t.db + "." + t.table;
+  auto it = bulk_tables_.find(name);
+  if (it != bulk_tables_.end()) return it->second;
+  ASSIGN_OR_RETURN(auto existing, TableColumns(t.db, t.table));
+  bool same = existing.size() == t.columns.size();
+  for (const std::string& c : t.columns) {
+    same = same && std::find(existing.begin(), existing.end(), c) != existing.end();
+  }
+  bulk_tables_[name] = same;
+  return same;
 }
 
 Status ChunkWriter::Truncate(const TargetTable& table) {

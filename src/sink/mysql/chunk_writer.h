@@ -19,6 +19,7 @@
 //
 // One ChunkWriter is one connection, used by one thread.
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,8 +65,9 @@ class ChunkWriter {
   // Starts a chunk transaction holding the pipeline's checkpoint rows in
   // share mode (see above). Read the source only after this returns.
   Status BeginChunk(const std::string& pipeline, const std::string& target);
-  // Upserts keyed rows / inserts keyless ones / deletes by key, in
-  // multi-row statements.
+  // Upserts keyed rows / inserts keyless ones / deletes by key: rows of
+  // tables made of exactly the mapped columns by bulk load (LOAD DATA LOCAL
+  // INFILE ... REPLACE, sink/mysql/bulk_load.h), else multi-row statements.
   Status Write(const std::vector<SinkChange>& changes);
   // Removes every row of a table (a keyless table's snapshot replaces it whole).
   Status Truncate(const TargetTable& table);
@@ -94,9 +96,14 @@ class ChunkWriter {
  private:
   explicit ChunkWriter(std::unique_ptr<sluice::mysql::MysqlConnection> conn) : conn_(std::move(conn)) {}
   Status Run(const std::string& sql);
+  // Whether rows of `t` may go through a bulk load (REPLACE): the target
+  // table has exactly the mapped columns. Asked once per table.
+  Result<bool> BulkAllowed(const TargetTable& t);
 
   std::unique_ptr<sluice::mysql::MysqlConnection> conn_;
   bool in_txn_ = false;
+  bool bulk_ = true;  // false once the server refused LOAD DATA LOCAL INFILE
+  std::map<std::string, bool> bulk_tables_;
 };
 
 // "shard" identity in `_sluice`.`snapshot_chunks` is the condition text; long

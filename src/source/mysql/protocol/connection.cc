@@ -74,6 +74,10 @@ Result<std::unique_ptr<MysqlConnection>> MysqlConnection::Connect(const ConnectO
   unsigned long max_packet = 1024ul * 1024 * 1024;  // whole events up to 1 GiB
   mysql_optionsv(m, MYSQL_OPT_MAX_ALLOWED_PACKET, &max_packet);
   mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+  if (o.local_infile) {
+    unsigned enable = 1;
+    mysql_optionsv(m, MYSQL_OPT_LOCAL_INFILE, &enable);
+  }
   my_bool on = 1, off = 0;
   if (o.tls == ConnectOptions::Tls::kDisabled) {
     mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &off);

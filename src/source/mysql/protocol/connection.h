@@ -31,6 +31,7 @@ struct ConnectOptions {
   unsigned connect_timeout_s = 10;
   unsigned read_timeout_s = 0;  // 0: libmariadb's default
   unsigned write_timeout_s = 0;
+  bool local_infile = false;  // allow LOAD DATA LOCAL INFILE (from memory: sink/mysql/bulk_load.h)
 
   // mysql:// or mariadb:// URL; the password may also come from `password_env`.
   static Result<ConnectOptions> FromUrl(const Url& url);
