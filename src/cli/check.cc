@@ -70,8 +70,9 @@ void PrintText(const std::vector<Outcome>& outcomes, double wait_seconds) {
           std::printf("%s: still %s after repair %s\n", prefix.c_str(), pipeline::DiffKindName(d.kind),
                       d.key_text.c_str());
         }
-        std::string summary = fmt::format("{} -> {}: {} rows in {} chunks, {} missing, {} extra, {} different",
-                                          tb.source, tb.target, tb.rows, tb.chunks, tb.missing, tb.extra, tb.different);
+        std::string summary =
+            fmt::format("{}: {} rows in {} chunks, {} missing, {} extra, {} different", prefix, tb.rows, tb.chunks,
+                        tb.missing, tb.extra, tb.different);
         if (t.repair_ran && tb.differences() > 0) {
           summary += fmt::format(", {} rows repaired", tb.repaired_rows);
           if (tb.remaining > 0) summary += fmt::format(", {} differences remain", tb.remaining);
