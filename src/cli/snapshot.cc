@@ -13,6 +13,9 @@
 
 #include "cli/commands.h"
 #include "pipeline/config.h"
+#include "pipeline/controller.h"
+#include "pipeline/http_api.h"
+#include "pipeline/metrics.h"
 #include "pipeline/snapshot.h"
 
 namespace sluice::cli {
@@ -56,8 +59,45 @@ std::string FormatSnapshotProgressLine(const pipeline::SnapshotTableProgress& t)
 
 namespace {
 
+// `--http ADDR`: the snapshot's progress on the status API and /metrics, in
+// the same shape `sluice run` gives a pipeline that snapshots (read-only).
+class SnapshotStatusController : public pipeline::PipelineController {
+ public:
+  SnapshotStatusController(const pipeline::Snapshot& snapshot, std::string name)
+      : snapshot_(snapshot), name_(std::move(name)) {}
+  std::vector<pipeline::PipelineStatus> ListPipelines() const override { return {Status()}; }
+  Result<pipeline::PipelineStatus> GetPipeline(const std::string& name) const override {
+    if (name != name_) return sluice::Status::Error(StatusCode::kNotFound, "no pipeline named \"{}\"", name);
+    return Status();
+  }
+  sluice::Status StopPipeline(const std::string&) override { return ReadOnly(); }
+  sluice::Status StartPipeline(const std::string&) override { return ReadOnly(); }
+  sluice::Status SetPosition(const std::string&, const std::string&) override { return ReadOnly(); }
+
+ private:
+  static sluice::Status ReadOnly() {
+    return sluice::Status::Error(StatusCode::kNotSupported,
+                                 "this is `sluice snapshot` (status only); stop it with Ctrl-C, it resumes");
+  }
+  pipeline::PipelineStatus Status() const {
+    pipeline::PipelineStatus s;
+    s.name = name_;
+    s.has_snapshot = true;
+    s.snapshot = snapshot_.progress();
+    const std::string& phase = s.snapshot.phase;
+    s.state = phase == "failed"                        ? pipeline::PipelineState::kFailed
+              : phase == "done" || phase == "cancelled" ? pipeline::PipelineState::kStopped
+                                                        : pipeline::PipelineState::kSnapshotting;
+    s.last_error = s.snapshot.error;
+    s.rows_applied = s.snapshot.rows_copied;
+    return s;
+  }
+  const pipeline::Snapshot& snapshot_;
+  std::string name_;
+};
+
 int RunSnapshot(const std::string& config_path, const std::string& pipeline_name, const std::string& where,
-                uint32_t parallel, const std::string& progress_mode) {
+                uint32_t parallel, const std::string& progress_mode, const std::string& http_address) {
   std::signal(SIGINT, OnSnapshotSignal);
   std::signal(SIGTERM, OnSnapshotSignal);
   std::signal(SIGPIPE, SIG_IGN);
@@ -78,6 +118,17 @@ int RunSnapshot(const std::string& config_path, const std::string& pipeline_name
   options.where_sql = where;
   options.parallel = parallel;
   pipeline::Snapshot snapshot(*config, *p, options);
+  SnapshotStatusController controller(snapshot, p->name);
+  pipeline::MetricsRegistry registry;
+  pipeline::RegisterStatusMetrics(registry, controller);
+  pipeline::HttpApi http(controller, registry);
+  if (!http_address.empty()) {
+    Status st = http.Start(http_address);
+    if (!st.ok()) {
+      std::fprintf(stderr, "sluice snapshot: error: %s\n", st.message().c_str());
+      return 2;
+    }
+  }
 
   Status result = Status::Ok();
   std::atomic<bool> finished{false};
@@ -109,6 +160,7 @@ int RunSnapshot(const std::string& config_path, const std::string& pipeline_name
     for (int i = 0; i < 5 && !finished; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(40));
   }
   worker.join();
+  http.Stop();
   draw(true);
   pipeline::SnapshotProgress pr = snapshot.progress();
   if (result.code() == StatusCode::kCancelled) {
@@ -129,7 +181,7 @@ int RunSnapshot(const std::string& config_path, const std::string& pipeline_name
 
 CommandRunner RegisterSnapshot(CLI::App& app) {
   struct Args {
-    std::string config, pipeline, where, progress = "auto";
+    std::string config, pipeline, where, progress = "auto", http;
     uint32_t parallel = 0;
   };
   auto args = std::make_shared<Args>();
@@ -144,7 +196,12 @@ CommandRunner RegisterSnapshot(CLI::App& app) {
   cmd->add_option("--progress", args->progress, "Progress display: auto, bar, plain, none")
       ->check(CLI::IsMember({"auto", "bar", "plain", "none"}))
       ->capture_default_str();
-  return [args] { return RunSnapshot(args->config, args->pipeline, args->where, args->parallel, args->progress); };
+  cmd->add_option("--http", args->http,
+                  "Serve the progress on the status API and /metrics at this address (e.g. 127.0.0.1:8701) while "
+                  "copying");
+  return [args] {
+    return RunSnapshot(args->config, args->pipeline, args->where, args->parallel, args->progress, args->http);
+  };
 }
 
 }  // namespace sluice::cli

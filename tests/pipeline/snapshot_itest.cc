@@ -649,6 +649,40 @@ TEST_F(SnapshotResumeTest, SigintFinishesTheChunkInFlightExits130ThenResumes) {
   ASSERT_NO_FATAL_FAILURE(ResumeAndCheck());
 }
 
+// `sluice snapshot --http`: the progress on the status API and /metrics
+// while it copies, like a `sluice run` pipeline that snapshots.
+TEST_F(SnapshotResumeTest, HttpShowsProgressWhileCopying) {
+  ASSERT_NO_FATAL_FAILURE(SetUpBig());
+  Hold();
+  http_port_ = FreePort();
+  std::string log = (dir_ / "http.log").string();
+  pid_t pid = SpawnSnapshot({"--parallel", "1", "--http", "127.0.0.1:" + std::to_string(http_port_)}, log);
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(WaitUntil([&] { return Held(); }, seconds(20))) << TailOfFile(log);
+  nlohmann::json status = PipelineStatus("p");
+  ASSERT_TRUE(status.is_object()) << TailOfFile(log);
+  EXPECT_EQ(status.value("state", ""), "snapshotting") << status.dump();
+  const nlohmann::json& table = status["snapshot"]["tables"][0];
+  EXPECT_EQ(table.value("source", ""), "shop.big") << status.dump();
+  EXPECT_EQ(table.value("chunks_done", 0), kHeldChunk) << status.dump();
+  EXPECT_EQ(table.value("chunks_total", 0), kRows / 1000 + 1) << status.dump();
+  EXPECT_EQ(table.value("rows_copied", 0), kHeldChunk * 1000) << status.dump();
+  EXPECT_GT(table.value("rows_per_second", 0.0), 0.0) << status.dump();
+  std::string page = HttpGet(http_port_, "/metrics").body;
+  EXPECT_NE(page.find(fmt::format("sluice_snapshot_chunks_done{{pipeline=\"p\",table=\"shop.big\"}} {}\n",
+                                  kHeldChunk)),
+            std::string::npos)
+      << page;
+  EXPECT_NE(page.find("sluice_pipeline_state{pipeline=\"p\",state=\"snapshotting\"} 1\n"), std::string::npos)
+      << page;
+  // Read-only: it cannot be stopped through the API.
+  EXPECT_EQ(HttpPost(http_port_, "/api/pipelines/p/stop").status / 100, 4);
+  Release();
+  auto st = WaitForExit(pid, seconds(30));
+  ASSERT_TRUE(st.ok() && st->has_value());
+  EXPECT_TRUE(WIFEXITED(**st) && WEXITSTATUS(**st) == 0) << TailOfFile(log);
+}
+
 // A target that goes away in the middle of a chunk (kill -9, back 0.5 s
 // later): the chunk is retried, the snapshot finishes on its own.
 TEST_F(SnapshotResumeTest, TargetCrashMidwayIsRetried) {
