@@ -146,27 +146,13 @@ Status ChunkWriter::Write(const std::vector<SinkChange>& changes) {
       }
     }
   }
-  std::string sql;
-  auto flush = [&](auto& groups, auto build) -> Status {
+  auto flush = [&](auto& groups, StatementBuilder build) -> Status {
     for (const TargetTable* t : order) {
       auto it = groups.find(t);
       if (it == groups.end()) continue;
-      const auto& rows = it->second;
-      size_t start = 0;
-      while (start < rows.size()) {
-        size_t end = start, approx = 0;
-        std::vector<const SinkChange*> slice;
-        while (end < rows.size() && (slice.empty() || approx < kMaxStatementBytes)) {
-          slice.push_back(rows[end]);
-          for (const Value& v : rows[end]->values) approx += v.s.size() + 8;
-          ++end;
-        }
-        sql.clear();
-        RETURN_IF_ERROR(build(sql, *t, slice));
-        Status st = Run(sql);
-        if (!st.ok()) return st.WithContext(fmt::format("writing {}.{}", t->db, t->table));
-        start = end;
-      }
+      Status st = ForEachStatement(*t, it->second, kMaxStatementBytes, build,
+                                   [&](const std::string& sql) { return Run(sql); });
+      if (!st.ok()) return st.WithContext(fmt::format("writing {}.{}", t->db, t->table));
     }
     return Status::Ok();
   };

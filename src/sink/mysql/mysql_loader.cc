@@ -220,28 +220,12 @@ Status MysqlLoader::ApplyMerged(MysqlConnection& c, const std::vector<SinkChange
     if (!deletes.count(t) && !upserts.count(t)) order.push_back(t);
     (ch.kind == SinkChange::Kind::kDelete ? deletes[t] : upserts[t]).push_back(&ch);
   }
-  std::string sql;
-  auto flush_groups = [&](auto& groups, auto build) -> Status {
+  auto flush_groups = [&](auto& groups, StatementBuilder build) -> Status {
     for (const TargetTable* t : order) {
       auto it = groups.find(t);
       if (it == groups.end()) continue;
-      const auto& rows = it->second;
-      size_t start = 0;
-      while (start < rows.size()) {
-        // Grow the statement until it reaches the size bound.
-        size_t end = start;
-        std::vector<const SinkChange*> chunk;
-        size_t approx = 0;
-        while (end < rows.size() && (chunk.empty() || approx < options_.max_statement_bytes)) {
-          chunk.push_back(rows[end]);
-          for (const Value& v : rows[end]->values) approx += v.s.size() + 8;
-          ++end;
-        }
-        sql.clear();
-        RETURN_IF_ERROR(build(sql, *t, chunk));
-        RETURN_IF_ERROR(RunStatement(c, sql));
-        start = end;
-      }
+      RETURN_IF_ERROR(ForEachStatement(*t, it->second, options_.max_statement_bytes, build,
+                                       [&](const std::string& sql) { return RunStatement(c, sql); }));
     }
     return Status::Ok();
   };

@@ -160,6 +160,27 @@ Status BuildUpsert(std::string& out, const TargetTable& t, const std::vector<con
   return Status::Ok();
 }
 
+Status ForEachStatement(const TargetTable& t, const std::vector<const SinkChange*>& rows, size_t max_bytes,
+                        StatementBuilder build, const std::function<Status(const std::string&)>& run) {
+  std::string sql;
+  std::vector<const SinkChange*> slice;
+  size_t start = 0;
+  while (start < rows.size()) {
+    size_t end = start, approx = 0;
+    slice.clear();
+    while (end < rows.size() && (slice.empty() || approx < max_bytes)) {
+      slice.push_back(rows[end]);
+      for (const Value& v : rows[end]->values) approx += v.s.size() + 8;
+      ++end;
+    }
+    sql.clear();
+    RETURN_IF_ERROR(build(sql, t, slice));
+    RETURN_IF_ERROR(run(sql));
+    start = end;
+  }
+  return Status::Ok();
+}
+
 Status BuildDelete(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows) {
   out += "DELETE FROM ";
   AppendQualifiedName(out, t);

@@ -4,6 +4,7 @@
 // (TIMESTAMP values are UTC) and without NO_BACKSLASH_ESCAPES, which is what
 // the escaping here assumes.
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,13 @@ Status BuildDelete(std::string& out, const TargetTable& t, const std::vector<con
 Status BuildInsert(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows);
 // DELETE FROM t WHERE c1 <=> v1 AND ... LIMIT 1  (keyless tables: one matching row)
 Status BuildDeleteExact(std::string& out, const TargetTable& t, const SinkChange& row);
+
+// A multi-row statement builder (BuildUpsert, BuildDelete, BuildInsert).
+using StatementBuilder = Status (*)(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows);
+// Builds statements over `rows` in slices of about `max_bytes` of values
+// each (at least one row per statement) and hands each one to `run`.
+Status ForEachStatement(const TargetTable& t, const std::vector<const SinkChange*>& rows, size_t max_bytes,
+                        StatementBuilder build, const std::function<Status(const std::string&)>& run);
 
 // "id=7" or "(a=1, b='x')": the key of a change, for error messages.
 std::string DescribeKey(const SinkChange& c);
