@@ -426,9 +426,15 @@ Status Snapshot::CopyAll() {
   if (!first_error.ok()) return first_error;
   if (cancel_) return Status::Error(StatusCode::kCancelled, "pipeline {}: snapshot cancelled", cfg_.name);
 
-  // Finished: forget the plans, so that the next snapshot copies anew.
+  // Finished. The source position now is past every chunk's read: changes
+  // before it that streaming replays may meet rows a chunk copied later
+  // than them (the catch-up horizon, see MysqlLoader::ApplyBatch). Then
+  // forget the plans, so that the next snapshot copies anew.
+  ASSIGN_OR_RETURN(auto source, OpenSource(*config_.FindSource(cfg_.source)));
+  ASSIGN_OR_RETURN(std::string horizon, sluice::mysql::ConsistentBinlogPosition(*source));
   for (size_t ti = 0; ti < cfg_.targets.size(); ++ti) {
     ASSIGN_OR_RETURN(auto w, OpenTarget(*config_.FindTarget(cfg_.targets[ti])));
+    RETURN_IF_ERROR(w->RaiseCatchUpHorizon(cfg_.name, cfg_.targets[ti], horizon));
     for (const auto& t : tables_) RETURN_IF_ERROR(w->DropPlan(cfg_.name, cfg_.targets[ti], t->source.name(), t->shard));
   }
   return Status::Ok();

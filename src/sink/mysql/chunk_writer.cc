@@ -19,7 +19,8 @@ using sluice::mysql::MysqlConnection;
 
 namespace {
 
-constexpr int kGlobalPart = -1;  // the loader's global checkpoint row
+constexpr int kGlobalPart = -1;   // the loader's global checkpoint row
+constexpr int kHorizonPart = -2;  // the snapshot's catch-up horizon (read by the loader)
 constexpr size_t kMaxStatementBytes = 1 << 20;
 
 std::string Quote(std::string_view s) {
@@ -94,6 +95,24 @@ Result<std::string> ChunkWriter::EnsureStartPosition(const std::string& pipeline
       Quote(pipeline), Quote(target), kGlobalPart, Quote(pos.ToString()), Quote(resume_position))));
   ASSIGN_OR_RETURN(std::string applied, AppliedPosition(pipeline, target));
   return applied;
+}
+
+Status ChunkWriter::RaiseCatchUpHorizon(const std::string& pipeline, const std::string& target,
+                                        const std::string& resume_position) {
+  ASSIGN_OR_RETURN(BinlogFilePos p, BinlogFilePos::Parse(resume_position));
+  StreamPos horizon{p.file, p.offset, 0};
+  ASSIGN_OR_RETURN(auto rows, conn_->Query(fmt::format("SELECT position FROM `_sluice`.`checkpoints` WHERE pipeline = "
+                                                       "{} AND target = {} AND part = {}",
+                                                       Quote(pipeline), Quote(target), kHorizonPart)));
+  StreamPos existing;
+  if (!rows.empty() && rows[0][0] && StreamPos::Parse(*rows[0][0], &existing) && horizon <= existing) {
+    return Status::Ok();
+  }
+  return Run(fmt::format(
+      "INSERT INTO `_sluice`.`checkpoints` (pipeline, target, part, position, resume_position, gtid_state) "
+      "VALUES ({}, {}, {}, {}, {}, '') ON DUPLICATE KEY UPDATE position = VALUES(position), "
+      "resume_position = VALUES(resume_position)",
+      Quote(pipeline), Quote(target), kHorizonPart, Quote(horizon.ToString()), Quote(resume_position)));
 }
 
 Result<std::string> ChunkWriter::AppliedPosition(const std::string& pipeline, const std::string& target) {

@@ -58,6 +58,12 @@ class ChunkWriter {
   // position in effect.
   Result<std::string> EnsureStartPosition(const std::string& pipeline, const std::string& target,
                                           const std::string& resume_position);
+  // Records the source position after the snapshot's last chunk as the
+  // pipeline's catch-up horizon (checkpoint part -2; kept when a later one is
+  // there): the loader replays changes before it in source order with
+  // REPLACE (MysqlLoader::ApplyBatch).
+  Status RaiseCatchUpHorizon(const std::string& pipeline, const std::string& target,
+                             const std::string& resume_position);
   // The pipeline's applied position on this target ("file:offset" to resume
   // from), or "" when it has no checkpoint.
   Result<std::string> AppliedPosition(const std::string& pipeline, const std::string& target);

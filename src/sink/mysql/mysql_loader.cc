@@ -19,6 +19,7 @@ namespace {
 using sluice::mysql::MysqlConnection;
 
 constexpr int kGlobalPart = -1;
+constexpr int kHorizonPart = -2;  // a snapshot's catch-up horizon (ChunkWriter::RaiseCatchUpHorizon)
 constexpr unsigned kErDupEntry = 1062;
 
 // Errors that mean "already done" when a DDL statement is replayed after a
@@ -149,7 +150,9 @@ Status MysqlLoader::ReadCheckpoint() {
       return Status::Corruption("target {}: bad checkpoint position \"{}\" in `_sluice`.`checkpoints`",
                                 options_.target, r[1].value_or(""));
     }
-    if (part == kGlobalPart) {
+    if (part == kHorizonPart) {
+      checkpoint_.catch_up_until = pos;
+    } else if (part == kGlobalPart) {
       checkpoint_.global = pos;
       checkpoint_.resume_position = r[2].value_or("");
       checkpoint_.gtid_state = r[3].value_or("");
@@ -230,7 +233,7 @@ Status MysqlLoader::ApplyMerged(MysqlConnection& c, const std::vector<SinkChange
     return Status::Ok();
   };
   RETURN_IF_ERROR(flush_groups(deletes, BuildDelete));
-  RETURN_IF_ERROR(flush_groups(upserts, BuildUpsert));
+  RETURN_IF_ERROR(flush_groups(upserts, catch_up_ ? BuildReplace : BuildUpsert));
   for (const SinkChange* ch : keyless) RETURN_IF_ERROR(ApplyOne(c, *ch));
   return Status::Ok();
 }
@@ -239,7 +242,9 @@ Status MysqlLoader::ApplyOne(MysqlConnection& c, const SinkChange& ch) {
   std::string sql;
   std::vector<const SinkChange*> one{&ch};
   switch (ch.kind) {
-    case SinkChange::Kind::kUpsert: RETURN_IF_ERROR(BuildUpsert(sql, *ch.table, one)); break;
+    case SinkChange::Kind::kUpsert:
+      RETURN_IF_ERROR(catch_up_ ? BuildReplace(sql, *ch.table, one) : BuildUpsert(sql, *ch.table, one));
+      break;
     case SinkChange::Kind::kDelete: RETURN_IF_ERROR(BuildDelete(sql, *ch.table, one)); break;
     case SinkChange::Kind::kInsert: RETURN_IF_ERROR(BuildInsert(sql, *ch.table, one)); break;
     case SinkChange::Kind::kDeleteExact: RETURN_IF_ERROR(BuildDeleteExact(sql, *ch.table, ch)); break;
@@ -394,9 +399,27 @@ Status MysqlLoader::ResetCheckpoint() {
 
 Status MysqlLoader::ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd& end) {
   RETURN_IF_ERROR(EnsureConnected());
+  // Before a snapshot's horizon, a chunk may already hold a later image of a
+  // row than the change replayed now, and a unique value the change gives
+  // its row may then still be held, in the target, by another row that only
+  // gets it later in the source's order. Those changes go in source order
+  // over one connection with REPLACE (the row holding the value is removed;
+  // its own later change, also before the horizon, puts it back).
+  size_t catch_up = 0;
+  if (!checkpoint_.catch_up_until.empty()) {
+    while (catch_up < changes.size() && changes[catch_up].pos < checkpoint_.catch_up_until) ++catch_up;
+  }
+  if (catch_up > 0) {
+    std::vector<SinkChange> head(changes.begin(), changes.begin() + static_cast<std::ptrdiff_t>(catch_up));
+    if (catch_up == changes.size()) return ApplyCatchUp(std::move(head), end);
+    // A boundary at or before the head's end: the last resume position.
+    RETURN_IF_ERROR(ApplyCatchUp(std::move(head), BatchEnd{changes[catch_up - 1].pos, checkpoint_.resume_position,
+                                                            checkpoint_.gtid_state}));
+  }
   const uint32_t n = static_cast<uint32_t>(partitions_.size());
   std::vector<std::vector<SinkChange>> parts(n);
-  for (const SinkChange& ch : changes) {
+  for (size_t i = catch_up; i < changes.size(); ++i) {
+    const SinkChange& ch = changes[i];
     if (!checkpoint_.global.empty() && ch.pos <= checkpoint_.global) continue;  // applied before a restart
     parts[n == 1 ? 0 : KeyHash(ch) % n].push_back(ch);
   }
@@ -421,6 +444,41 @@ Status MysqlLoader::ApplyBatch(const std::vector<SinkChange>& changes, const Bat
   }
   for (uint64_t a : applied) rows_applied_ += a;
   return AdvanceCheckpoint(end);
+}
+
+Status MysqlLoader::ApplyCatchUp(std::vector<SinkChange> changes, const BatchEnd& end) {
+  if (!checkpoint_.global.empty()) {
+    std::erase_if(changes, [&](const SinkChange& ch) { return ch.pos <= checkpoint_.global; });
+  }
+  if (changes.empty()) return AdvanceCheckpoint(end);
+  MysqlConnection& c = *partitions_[0].conn;
+  std::vector<SinkChange> merged = MergeByKey(changes);
+  catch_up_ = true;
+  uint64_t skipped = 0;
+  Status st = RunStatement(c, "BEGIN");
+  if (st.ok()) st = ApplyMerged(c, merged);
+  if (!st.ok() && !st.retryable()) {
+    // A row the target rejects: find it in source order (and skip it with on_error: skip).
+    (void)RunStatement(c, "ROLLBACK");
+    st = RunStatement(c, "BEGIN");
+    if (st.ok()) st = ApplyOrdered(c, changes, &skipped);
+  }
+  catch_up_ = false;
+  // The global row in the same transaction: on a retry or restart, all of it is applied or none.
+  if (st.ok()) st = WriteCheckpointRow(c, kGlobalPart, end);
+  if (st.ok()) st = RunStatement(c, "COMMIT");
+  if (!st.ok()) {
+    (void)RunStatement(c, "ROLLBACK");
+    return st;
+  }
+  rows_applied_ += changes.size() - skipped;
+  checkpoint_.global = end.pos;
+  checkpoint_.resume_position = end.resume_position;
+  checkpoint_.gtid_state = end.gtid_state;
+  for (auto& p : checkpoint_.partitions) {
+    if (p < end.pos) p = end.pos;
+  }
+  return Status::Ok();
 }
 
 Status MysqlLoader::AdvanceCheckpoint(const BatchEnd& end) {

@@ -39,6 +39,9 @@ struct LoaderOptions {
 
 struct LoaderCheckpoint {
   StreamPos global;                   // everything at or before it is applied
+  // A snapshot's horizon: chunks may hold images of rows from up to here,
+  // later than the changes before it that streaming replays (catch-up).
+  StreamPos catch_up_until;
   std::vector<StreamPos> partitions;  // per partition, possibly ahead of global
   std::string resume_position;        // source "file:offset" to restart from
   std::string gtid_state;
@@ -94,6 +97,8 @@ class MysqlLoader {
   Status ApplyPartitionOnce(sluice::mysql::MysqlConnection& c, uint32_t p, const std::vector<SinkChange>& changes,
                             const std::vector<SinkChange>& merged, const BatchEnd& end, bool final_attempt);
   Status ApplyMerged(sluice::mysql::MysqlConnection& c, const std::vector<SinkChange>& changes);
+  // Changes before the snapshot horizon: see ApplyBatch.
+  Status ApplyCatchUp(std::vector<SinkChange> changes, const BatchEnd& end);
   // *rejected: the index of the change the target rejected (on_error: stop).
   Status ApplyOrdered(sluice::mysql::MysqlConnection& c, const std::vector<SinkChange>& changes, uint64_t* skipped,
                       size_t* rejected = nullptr, bool retry_duplicates = false);
@@ -111,6 +116,7 @@ class MysqlLoader {
   std::vector<Partition> partitions_;
   LoaderCheckpoint checkpoint_;
   uint64_t rows_applied_ = 0;
+  bool catch_up_ = false;  // ApplyCatchUp in progress: upserts are REPLACEs (one connection, no partition threads)
   std::mutex skip_mu_;
   uint64_t rows_skipped_ = 0;  // guarded by skip_mu_ for writes (partition threads); read by the owner between batches
 };

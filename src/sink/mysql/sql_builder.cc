@@ -160,6 +160,18 @@ Status BuildUpsert(std::string& out, const TargetTable& t, const std::vector<con
   return Status::Ok();
 }
 
+Status BuildReplace(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows) {
+  out += "REPLACE INTO ";
+  AppendQualifiedName(out, t);
+  AppendColumnList(out, t);
+  out += " VALUES ";
+  for (size_t r = 0; r < rows.size(); ++r) {
+    if (r) out += ',';
+    RETURN_IF_ERROR(AppendRow(out, *rows[r]));
+  }
+  return Status::Ok();
+}
+
 Status ForEachStatement(const TargetTable& t, const std::vector<const SinkChange*>& rows, size_t max_bytes,
                         StatementBuilder build, const std::function<Status(const std::string&)>& run) {
   std::string sql;

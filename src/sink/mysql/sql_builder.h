@@ -23,6 +23,9 @@ Status AppendLiteral(std::string& out, const Value& v);
 // INSERT INTO t (cols) VALUES (...),(...) ON DUPLICATE KEY UPDATE c=VALUES(c),...
 // (INSERT IGNORE when every column is part of the key).
 Status BuildUpsert(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows);
+// REPLACE INTO t (cols) VALUES (...),(...): the row with this key, and any
+// row holding one of its unique values, replaced (a snapshot's catch-up).
+Status BuildReplace(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows);
 // DELETE FROM t WHERE key IN (...) / WHERE (k1,k2) IN ((..),(..))
 Status BuildDelete(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows);
 // INSERT INTO t (cols) VALUES (...),(...)  (keyless tables)
