@@ -1,5 +1,6 @@
 #include "sink/mysql/mysql_loader.h"
 
+#include <algorithm>
 #include <errmsg.h>
 #include <mysqld_error.h>
 #include <spdlog/spdlog.h>
@@ -358,7 +359,7 @@ Status MysqlLoader::ApplyPartition(uint32_t p, std::vector<SinkChange> changes, 
   // here at once: the whole transaction was rolled back, nothing is half-done.
   constexpr int kAttempts = 8;  // waits 5 ms doubling: about 1.3 s in all
   for (int attempt = 0;; ++attempt) {
-    Status st = ApplyPartitionOnce(c, p, changes, merged, end, attempt + 1 >= kAttempts);
+    Status st = ApplyPartitionOnce(c, p, changes, merged, end);
     if (st.ok()) break;
     if (st.code() != StatusCode::kAborted || attempt + 1 >= kAttempts) return st;
     std::this_thread::sleep_for(std::chrono::milliseconds(5 << attempt));
@@ -368,7 +369,7 @@ Status MysqlLoader::ApplyPartition(uint32_t p, std::vector<SinkChange> changes, 
 }
 
 Status MysqlLoader::ApplyPartitionOnce(MysqlConnection& c, uint32_t p, const std::vector<SinkChange>& changes,
-                                       const std::vector<SinkChange>& merged, const BatchEnd& end, bool final_attempt) {
+                                       const std::vector<SinkChange>& merged, const BatchEnd& end) {
   RETURN_IF_ERROR(RunStatement(c, "BEGIN"));
   Status st = ApplyMerged(c, merged);
   if (!st.ok() && !st.retryable()) {
@@ -378,7 +379,9 @@ Status MysqlLoader::ApplyPartitionOnce(MysqlConnection& c, uint32_t p, const std
     RETURN_IF_ERROR(RunStatement(c, "BEGIN"));
     uint64_t skipped = 0;
     size_t rejected = changes.size();
-    st = ApplyOrdered(c, changes, &skipped, &rejected, !final_attempt);
+    // A duplicate here is taken for a conflict with another partition (kAborted):
+    // after a few attempts ApplyBatch applies the partitions concerned together.
+    st = ApplyOrdered(c, changes, &skipped, &rejected, /*retry_duplicates=*/true);
     if (rejected < changes.size()) return CommitBeforeRejected(c, p, changes, rejected, st);
   }
   if (st.ok()) st = WriteCheckpointRow(c, static_cast<int>(p), end);
@@ -439,11 +442,51 @@ Status MysqlLoader::ApplyBatch(const std::vector<SinkChange>& changes, const Bat
     // the retry then skips it.
     if (results[p].ok() && applied[p] > 0) checkpoint_.partitions[p] = end.pos;
   }
+  std::vector<uint32_t> conflicted;
   for (uint32_t p = 0; p < n; ++p) {
-    if (!results[p].ok()) return results[p];
+    if (results[p].ok()) continue;
+    if (results[p].code() != StatusCode::kAborted) return results[p];
+    conflicted.push_back(p);
   }
   for (uint64_t a : applied) rows_applied_ += a;
+  if (!conflicted.empty()) RETURN_IF_ERROR(ApplyConflicted(changes, conflicted, end));
   return AdvanceCheckpoint(end);
+}
+
+Status MysqlLoader::ApplyConflicted(const std::vector<SinkChange>& changes, const std::vector<uint32_t>& conflicted,
+                                    const BatchEnd& end) {
+  const uint32_t n = static_cast<uint32_t>(partitions_.size());
+  std::vector<SinkChange> todo;
+  for (const SinkChange& ch : changes) {
+    uint32_t p = n == 1 ? 0 : static_cast<uint32_t>(KeyHash(ch) % n);
+    if (std::find(conflicted.begin(), conflicted.end(), p) == conflicted.end()) continue;
+    const StreamPos& done = checkpoint_.partitions[p];
+    if (!done.empty() && ch.pos <= done) continue;
+    todo.push_back(ch);
+  }
+  spdlog::info("target {}: {} changes of {} partitions that conflicted with each other applied together",
+               options_.target, todo.size(), conflicted.size());
+  MysqlConnection& c = *partitions_[0].conn;
+  uint64_t skipped = 0;
+  Status st = RunStatement(c, "BEGIN");
+  if (st.ok()) st = ApplyMerged(c, MergeByKey(todo));
+  if (!st.ok() && !st.retryable()) {
+    // In source order, one connection: a duplicate now is a real one.
+    (void)RunStatement(c, "ROLLBACK");
+    st = RunStatement(c, "BEGIN");
+    if (st.ok()) st = ApplyOrdered(c, todo, &skipped);
+  }
+  for (uint32_t p : conflicted) {
+    if (st.ok()) st = WriteCheckpointRow(c, static_cast<int>(p), end);
+  }
+  if (st.ok()) st = RunStatement(c, "COMMIT");
+  if (!st.ok()) {
+    (void)RunStatement(c, "ROLLBACK");
+    return st;
+  }
+  for (uint32_t p : conflicted) checkpoint_.partitions[p] = end.pos;
+  rows_applied_ += todo.size() - skipped;
+  return Status::Ok();
 }
 
 Status MysqlLoader::ApplyCatchUp(std::vector<SinkChange> changes, const BatchEnd& end) {

@@ -95,7 +95,12 @@ class MysqlLoader {
   Status ReadCheckpoint();
   Status ApplyPartition(uint32_t p, std::vector<SinkChange> changes, const BatchEnd& end, uint64_t* applied);
   Status ApplyPartitionOnce(sluice::mysql::MysqlConnection& c, uint32_t p, const std::vector<SinkChange>& changes,
-                            const std::vector<SinkChange>& merged, const BatchEnd& end, bool final_attempt);
+                            const std::vector<SinkChange>& merged, const BatchEnd& end);
+  // The changes of partitions that kept failing on each other (a unique value
+  // moving between rows of different partitions, or deadlocks): applied
+  // together on one connection, in source order where needed.
+  Status ApplyConflicted(const std::vector<SinkChange>& changes, const std::vector<uint32_t>& conflicted,
+                         const BatchEnd& end);
   Status ApplyMerged(sluice::mysql::MysqlConnection& c, const std::vector<SinkChange>& changes);
   // Changes before the snapshot horizon: see ApplyBatch.
   Status ApplyCatchUp(std::vector<SinkChange> changes, const BatchEnd& end);
