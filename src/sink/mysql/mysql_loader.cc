@@ -453,6 +453,23 @@ Status MysqlLoader::ApplyBatch(const std::vector<SinkChange>& changes, const Bat
   return AdvanceCheckpoint(end);
 }
 
+Result<bool> MysqlLoader::SnapshotExplainsConflict(const std::vector<SinkChange>& changes) {
+  ASSIGN_OR_RETURN(auto rows, control_->Query(fmt::format(
+                                  "SELECT part, position FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND "
+                                  "target = {} AND part = {}",
+                                  Quote(options_.pipeline), Quote(options_.target), kHorizonPart)));
+  StreamPos horizon;
+  if (!rows.empty() && rows[0][1] && StreamPos::Parse(*rows[0][1], &horizon)) checkpoint_.catch_up_until = horizon;
+  if (!checkpoint_.catch_up_until.empty() && !changes.empty() && changes.front().pos < checkpoint_.catch_up_until) {
+    return true;
+  }
+  // A snapshot still copying records its horizon when it ends: wait for it.
+  auto unfinished = control_->Query(fmt::format("SELECT 1 FROM `_sluice`.`snapshot_chunks` WHERE pipeline = {} AND "
+                                                "target = {} AND done = 0 LIMIT 1",
+                                                Quote(options_.pipeline), Quote(options_.target)));
+  return unfinished.ok() && !unfinished->empty();
+}
+
 Status MysqlLoader::ApplyConflicted(const std::vector<SinkChange>& changes, const std::vector<uint32_t>& conflicted,
                                     const BatchEnd& end) {
   const uint32_t n = static_cast<uint32_t>(partitions_.size());
@@ -471,10 +488,22 @@ Status MysqlLoader::ApplyConflicted(const std::vector<SinkChange>& changes, cons
   Status st = RunStatement(c, "BEGIN");
   if (st.ok()) st = ApplyMerged(c, MergeByKey(todo));
   if (!st.ok() && !st.retryable()) {
-    // In source order, one connection: a duplicate now is a real one.
+    // In source order, one connection: a duplicate now is a real one...
     (void)RunStatement(c, "ROLLBACK");
     st = RunStatement(c, "BEGIN");
     if (st.ok()) st = ApplyOrdered(c, todo, &skipped);
+    // ...unless a snapshot copied a later image of the row holding the value
+    // (see ApplyBatch): once the snapshot has recorded its horizon, the batch
+    // is applied as its catch-up.
+    if (!st.ok() && !st.retryable() && mysql_errno(c.raw()) == kErDupEntry) {
+      (void)RunStatement(c, "ROLLBACK");
+      Result<bool> snapshot = SnapshotExplainsConflict(todo);
+      if (snapshot.ok() && *snapshot) {
+        return Status::Retryable(StatusCode::kAborted, "target {}: {} (a snapshot copied a later image of the row "
+                                 "holding the value; replaying as its catch-up)",
+                                 options_.target, st.message());
+      }
+    }
   }
   for (uint32_t p : conflicted) {
     if (st.ok()) st = WriteCheckpointRow(c, static_cast<int>(p), end);

@@ -101,6 +101,9 @@ class MysqlLoader {
   // together on one connection, in source order where needed.
   Status ApplyConflicted(const std::vector<SinkChange>& changes, const std::vector<uint32_t>& conflicted,
                          const BatchEnd& end);
+  // After a duplicate key in ApplyConflicted: whether a snapshot explains it
+  // (re-reads the catch-up horizon; true while a snapshot is still copying).
+  Result<bool> SnapshotExplainsConflict(const std::vector<SinkChange>& changes);
   Status ApplyMerged(sluice::mysql::MysqlConnection& c, const std::vector<SinkChange>& changes);
   // Changes before the snapshot horizon: see ApplyBatch.
   Status ApplyCatchUp(std::vector<SinkChange> changes, const BatchEnd& end);
