@@ -62,6 +62,46 @@ TEST(SqlBuilderTest, UpsertAndDelete) {
   EXPECT_EQ(del, "DELETE FROM `shop`.`orders` WHERE `id` IN (1,2)");
 }
 
+TEST(SqlBuilderTest, ReplaceForCatchUp) {
+  Fixture f({0});
+  std::string sql;
+  ASSERT_TRUE(BuildReplace(sql, *f.t, f.ptrs).ok());
+  EXPECT_EQ(sql, "REPLACE INTO `shop`.`orders` (`id`,`region`,`status`) VALUES (1,'eu','new'),(2,'eu','new')");
+}
+
+TEST(SqlBuilderTest, StatementsAreSlicedBySize) {
+  Fixture f({0});
+  for (int i = 3; i <= 10; ++i) {
+    SinkChange c = f.rows[0];
+    c.values[0] = Value::Int(i);
+    f.rows.push_back(c);
+  }
+  f.ptrs.clear();
+  for (auto& r : f.rows) f.ptrs.push_back(&r);
+  std::vector<std::string> statements;
+  auto run = [&](const std::string& sql) {
+    statements.push_back(sql);
+    return Status::Ok();
+  };
+  // Each row counts about 8 bytes per value plus its text: three rows reach 60 bytes.
+  ASSERT_TRUE(ForEachStatement(*f.t, f.ptrs, 60, BuildDelete, run).ok());
+  ASSERT_EQ(statements.size(), 4u);
+  EXPECT_EQ(statements[0], "DELETE FROM `shop`.`orders` WHERE `id` IN (1,2,3)");
+  EXPECT_EQ(statements[3], "DELETE FROM `shop`.`orders` WHERE `id` IN (10)");
+  // A row larger than the bound still makes a statement of its own.
+  statements.clear();
+  ASSERT_TRUE(ForEachStatement(*f.t, f.ptrs, 1, BuildDelete, run).ok());
+  EXPECT_EQ(statements.size(), 10u);
+  // The first failure stops the slicing.
+  int calls = 0;
+  Status st = ForEachStatement(*f.t, f.ptrs, 1, BuildDelete, [&](const std::string&) {
+    ++calls;
+    return Status::Invalid("boom");
+  });
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(calls, 1);
+}
+
 TEST(SqlBuilderTest, CompositeKeyDeleteAndAllKeyUpsert) {
   Fixture f({0, 1});
   std::string del;
