@@ -192,7 +192,8 @@ CommandRunner RegisterSnapshot(CLI::App& app) {
   cmd->add_option("--where", args->where,
                   "SQL condition on the source rows (a shard, e.g. \"id >= 0 AND id < 1000000\"); ANDed with each "
                   "table's snapshot_where");
-  cmd->add_option("--parallel", args->parallel, "Chunks copied at once (default: the pipeline's parallel)");
+  cmd->add_option("--parallel", args->parallel, "Chunks copied at once (default: the pipeline's parallel)")
+      ->check(CLI::Range(1u, 64u));
   cmd->add_option("--progress", args->progress, "Progress display: auto, bar, plain, none")
       ->check(CLI::IsMember({"auto", "bar", "plain", "none"}))
       ->capture_default_str();
