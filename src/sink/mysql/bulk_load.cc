@@ -70,7 +70,8 @@ int InfileError(void*, char* msg, unsigned int len) {
 
 }  // namespace
 
-Status BuildBulkLoad(const TargetTable& t, const std::vector<const SinkChange*>& rows, bool replace, BulkLoad* out) {
+Status BuildBulkLoad(const TargetTable& t, const std::vector<const SinkChange*>& rows, bool replace, BulkLoad* out,
+                     const std::vector<bool>* generated) {
   const size_t n = t.columns.size();
   std::vector<Encoding> enc(n, Encoding::kText);
   for (const SinkChange* r : rows) {
@@ -119,6 +120,10 @@ Status BuildBulkLoad(const TargetTable& t, const std::vector<const SinkChange*>&
   std::string sets;
   for (size_t i = 0; i < n; ++i) {
     if (i) s += ", ";
+    if (generated && i < generated->size() && (*generated)[i]) {
+      s += "@sluice_generated";  // computed by the target
+      continue;
+    }
     if (enc[i] == Encoding::kText) {
       AppendIdentifier(s, t.columns[i]);
       continue;

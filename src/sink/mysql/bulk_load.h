@@ -25,7 +25,9 @@ struct BulkLoad {
 };
 
 // `replace`: REPLACE rows with the same key (keyed upserts); else plain INTO (keyless inserts).
-Status BuildBulkLoad(const TargetTable& t, const std::vector<const SinkChange*>& rows, bool replace, BulkLoad* out);
+// `generated` (may be null): per column, computed by the target (its values are read into a dummy variable).
+Status BuildBulkLoad(const TargetTable& t, const std::vector<const SinkChange*>& rows, bool replace, BulkLoad* out,
+                     const std::vector<bool>* generated = nullptr);
 
 // Runs the load on `c` (opened with local_infile). kNotSupported when the
 // server or client has LOCAL INFILE disabled (the caller falls back to

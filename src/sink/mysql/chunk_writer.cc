@@ -165,22 +165,31 @@ Status ChunkWriter::Write(const std::vector<SinkChange>& changes) {
       }
     }
   }
-  auto flush = [&](auto& groups, StatementBuilder build) -> Status {
+  using Builder = Status (*)(std::string&, const TargetTable&, const std::vector<const SinkChange*>&,
+                             const std::vector<bool>*);
+  auto flush = [&](auto& groups, Builder build) -> Status {
     for (const TargetTable* t : order) {
       auto it = groups.find(t);
       if (it == groups.end()) continue;
-      Status st = ForEachStatement(*t, it->second, kMaxStatementBytes, build,
-                                   [&](const std::string& sql) { return Run(sql); });
+      ASSIGN_OR_RETURN(const TableInfo* info, Info(*t));
+      const std::vector<bool>* generated = info->generated.empty() ? nullptr : &info->generated;
+      Status st = ForEachStatement(
+          *t, it->second, kMaxStatementBytes,
+          [&](std::string& out, const TargetTable& table, const std::vector<const SinkChange*>& rows) {
+            return build(out, table, rows, generated);
+          },
+          [&](const std::string& sql) { return Run(sql); });
       if (!st.ok()) return st.WithContext(fmt::format("writing {}.{}", t->db, t->table));
     }
     return Status::Ok();
   };
-  RETURN_IF_ERROR(flush(deletes, BuildDelete));
+  RETURN_IF_ERROR(flush(deletes, [](std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows,
+                                    const std::vector<bool>*) { return BuildDelete(out, t, rows); }));
   // Bulk loads first; what they cannot take goes through statements.
   auto bulk = [&](auto& groups, bool replace) -> Status {
     for (auto it = groups.begin(); bulk_ && it != groups.end();) {
-      ASSIGN_OR_RETURN(bool allowed, BulkAllowed(*it->first));
-      if (!allowed) {
+      ASSIGN_OR_RETURN(const TableInfo* info, Info(*it->first));
+      if (!info->bulk) {
         ++it;
         continue;
       }
@@ -192,7 +201,7 @@ Status ChunkWriter::Write(const std::vector<SinkChange>& changes) {
         std::vector<const SinkChange*> slice(rows.begin() + static_cast<std::ptrdiff_t>(start),
                                              rows.begin() + static_cast<std::ptrdiff_t>(
                                                                 std::min(rows.size(), start + kRowsPerLoad)));
-        st = BuildBulkLoad(*it->first, slice, replace, &load);
+        st = BuildBulkLoad(*it->first, slice, replace, &load, info->generated.empty() ? nullptr : &info->generated);
         if (st.ok()) st = RunBulkLoad(*conn_, *it->first, load);
       }
       if (st.code() == StatusCode::kNotSupported && bulk_) {
@@ -211,17 +220,29 @@ Status ChunkWriter::Write(const std::vector<SinkChange>& changes) {
   return flush(inserts, BuildInsert);
 }
 
-Result<bool> ChunkWriter::BulkAllowed(const TargetTable& t) {
+Result<const ChunkWriter::TableInfo*> ChunkWriter::Info(const TargetTable& t) {
   std::string name = t.db + "." + t.table;
-  auto it = bulk_tables_.find(name);
-  if (it != bulk_tables_.end()) return it->second;
-  ASSIGN_OR_RETURN(auto existing, TableColumns(t.db, t.table));
-  bool same = existing.size() == t.columns.size();
-  for (const std::string& c : t.columns) {
-    same = same && std::find(existing.begin(), existing.end(), c) != existing.end();
+  auto it = tables_.find(name);
+  if (it != tables_.end()) return &it->second;
+  ASSIGN_OR_RETURN(auto rows, conn_->Query(fmt::format("SELECT COLUMN_NAME, EXTRA LIKE '%GENERATED%' FROM "
+                                                       "information_schema.COLUMNS WHERE TABLE_SCHEMA = {} AND "
+                                                       "TABLE_NAME = {}",
+                                                       Quote(t.db), Quote(t.table))));
+  TableInfo info;
+  info.bulk = rows.size() == t.columns.size();
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    bool found = false;
+    for (const auto& r : rows) {
+      if (r[0].value_or("") != t.columns[i]) continue;
+      found = true;
+      if (r[1].value_or("0") == "1") {
+        info.generated.resize(t.columns.size(), false);
+        info.generated[i] = true;
+      }
+    }
+    info.bulk = info.bulk && found;
   }
-  bulk_tables_[name] = same;
-  return same;
+  return &tables_.emplace(name, std::move(info)).first->second;
 }
 
 Status ChunkWriter::Truncate(const TargetTable& table) {

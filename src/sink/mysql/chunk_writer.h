@@ -102,14 +102,17 @@ class ChunkWriter {
  private:
   explicit ChunkWriter(std::unique_ptr<sluice::mysql::MysqlConnection> conn) : conn_(std::move(conn)) {}
   Status Run(const std::string& sql);
-  // Whether rows of `t` may go through a bulk load (REPLACE): the target
-  // table has exactly the mapped columns. Asked once per table.
-  Result<bool> BulkAllowed(const TargetTable& t);
+  // What the writer needs to know of a target table, asked once per table.
+  struct TableInfo {
+    bool bulk = false;               // exactly the mapped columns: a bulk load (REPLACE) is an upsert
+    std::vector<bool> generated;     // per mapped column: computed by the target (empty: none is)
+  };
+  Result<const TableInfo*> Info(const TargetTable& t);
 
   std::unique_ptr<sluice::mysql::MysqlConnection> conn_;
   bool in_txn_ = false;
   bool bulk_ = true;  // false once the server refused LOAD DATA LOCAL INFILE
-  std::map<std::string, bool> bulk_tables_;
+  std::map<std::string, TableInfo> tables_;
 };
 
 // "shard" identity in `_sluice`.`snapshot_chunks` is the condition text; long

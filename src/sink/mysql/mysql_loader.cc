@@ -234,7 +234,10 @@ Status MysqlLoader::ApplyMerged(MysqlConnection& c, const std::vector<SinkChange
     return Status::Ok();
   };
   RETURN_IF_ERROR(flush_groups(deletes, BuildDelete));
-  RETURN_IF_ERROR(flush_groups(upserts, catch_up_ ? BuildReplace : BuildUpsert));
+  RETURN_IF_ERROR(flush_groups(upserts, [this](std::string& out, const TargetTable& t,
+                                                const std::vector<const SinkChange*>& rows) {
+    return catch_up_ ? BuildReplace(out, t, rows, GeneratedOf(t)) : BuildUpsert(out, t, rows, GeneratedOf(t));
+  }));
   for (const SinkChange* ch : keyless) RETURN_IF_ERROR(ApplyOne(c, *ch));
   return Status::Ok();
 }
@@ -244,10 +247,11 @@ Status MysqlLoader::ApplyOne(MysqlConnection& c, const SinkChange& ch) {
   std::vector<const SinkChange*> one{&ch};
   switch (ch.kind) {
     case SinkChange::Kind::kUpsert:
-      RETURN_IF_ERROR(catch_up_ ? BuildReplace(sql, *ch.table, one) : BuildUpsert(sql, *ch.table, one));
+      RETURN_IF_ERROR(catch_up_ ? BuildReplace(sql, *ch.table, one, GeneratedOf(*ch.table))
+                                : BuildUpsert(sql, *ch.table, one, GeneratedOf(*ch.table)));
       break;
     case SinkChange::Kind::kDelete: RETURN_IF_ERROR(BuildDelete(sql, *ch.table, one)); break;
-    case SinkChange::Kind::kInsert: RETURN_IF_ERROR(BuildInsert(sql, *ch.table, one)); break;
+    case SinkChange::Kind::kInsert: RETURN_IF_ERROR(BuildInsert(sql, *ch.table, one, GeneratedOf(*ch.table))); break;
     case SinkChange::Kind::kDeleteExact: RETURN_IF_ERROR(BuildDeleteExact(sql, *ch.table, ch)); break;
   }
   return RunStatement(c, sql);
@@ -402,6 +406,7 @@ Status MysqlLoader::ResetCheckpoint() {
 
 Status MysqlLoader::ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd& end) {
   RETURN_IF_ERROR(EnsureConnected());
+  RETURN_IF_ERROR(LoadGeneratedColumns(changes));
   // Before a snapshot's horizon, a chunk may already hold a later image of a
   // row than the change replayed now, and a unique value the change gives
   // its row may then still be held, in the target, by another row that only
@@ -518,6 +523,34 @@ Status MysqlLoader::ApplyConflicted(const std::vector<SinkChange>& changes, cons
   return Status::Ok();
 }
 
+Status MysqlLoader::LoadGeneratedColumns(const std::vector<SinkChange>& changes) {
+  for (const SinkChange& ch : changes) {
+    const TargetTable* t = ch.table.get();
+    if (generated_.count(t)) continue;
+    ASSIGN_OR_RETURN(auto rows, control_->Query(fmt::format(
+                                    "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {} AND "
+                                    "TABLE_NAME = {} AND EXTRA LIKE '%GENERATED%'",
+                                    Quote(t->db), Quote(t->table))));
+    std::vector<bool> mask;
+    for (const auto& r : rows) {
+      for (size_t i = 0; i < t->columns.size(); ++i) {
+        if (t->columns[i] == r[0].value_or("")) {
+          mask.resize(t->columns.size(), false);
+          mask[i] = true;
+        }
+      }
+    }
+    generated_.emplace(t, std::make_pair(ch.table, std::move(mask)));
+  }
+  return Status::Ok();
+}
+
+const std::vector<bool>* MysqlLoader::GeneratedOf(const TargetTable& t) const {
+  auto it = generated_.find(&t);
+  if (it == generated_.end() || it->second.second.empty()) return nullptr;
+  return &it->second.second;
+}
+
 Status MysqlLoader::ApplyCatchUp(std::vector<SinkChange> changes, const BatchEnd& end) {
   if (!checkpoint_.global.empty()) {
     std::erase_if(changes, [&](const SinkChange& ch) { return ch.pos <= checkpoint_.global; });
@@ -579,6 +612,7 @@ Result<std::vector<std::string>> MysqlLoader::TargetColumns(const std::string& d
 Status MysqlLoader::ApplyDdl(const std::string& db, const std::string& query, const BatchEnd& end) {
   if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();  // replayed
   RETURN_IF_ERROR(EnsureConnected());
+  generated_.clear();  // a table's generated columns may change
   if (!db.empty()) {
     std::string use = "USE ";
     AppendIdentifier(use, db);

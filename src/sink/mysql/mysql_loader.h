@@ -15,6 +15,7 @@
 // Owned and called by one pipeline target thread; ApplyBatch runs the
 // partitions on threads of its own and returns when all are done.
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -118,13 +119,21 @@ class MysqlLoader {
   Status WriteCheckpointRow(sluice::mysql::MysqlConnection& c, int part, const BatchEnd& end);
   Status Reject(const SinkChange& change, const Status& error);
   Status RunStatement(sluice::mysql::MysqlConnection& c, const std::string& sql);
+  // The target's generated columns of the tables in `changes`, read once per
+  // table version (on the control connection, before partitions run).
+  Status LoadGeneratedColumns(const std::vector<SinkChange>& changes);
+  // Per column of `t`, whether the target computes it; null when none does.
+  const std::vector<bool>* GeneratedOf(const TargetTable& t) const;
 
   LoaderOptions options_;
   std::unique_ptr<sluice::mysql::MysqlConnection> control_;
   std::vector<Partition> partitions_;
   LoaderCheckpoint checkpoint_;
   uint64_t rows_applied_ = 0;
-  bool catch_up_ = false;  // ApplyCatchUp in progress: upserts are REPLACEs (one connection, no partition threads)
+  bool catch_up_ = false;
+  // Keyed by table version; the pointer pins it. Cleared by DDL. Written by
+  // the owner thread only, read by partition threads while it waits for them.
+  std::map<const TargetTable*, std::pair<TargetTablePtr, std::vector<bool>>> generated_;  // ApplyCatchUp in progress: upserts are REPLACEs (one connection, no partition threads)
   std::mutex skip_mu_;
   uint64_t rows_skipped_ = 0;  // guarded by skip_mu_ for writes (partition threads); read by the owner between batches
 };

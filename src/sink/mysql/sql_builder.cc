@@ -25,19 +25,27 @@ void AppendHex(std::string& out, std::string_view bytes) {
   out += '\'';
 }
 
-void AppendColumnList(std::string& out, const TargetTable& t) {
+bool Skipped(const std::vector<bool>* generated, size_t i) { return generated && i < generated->size() && (*generated)[i]; }
+
+void AppendColumnList(std::string& out, const TargetTable& t, const std::vector<bool>* generated) {
   out += " (";
+  bool first = true;
   for (size_t i = 0; i < t.columns.size(); ++i) {
-    if (i) out += ',';
+    if (Skipped(generated, i)) continue;
+    if (!first) out += ',';
+    first = false;
     AppendIdentifier(out, t.columns[i]);
   }
   out += ')';
 }
 
-Status AppendRow(std::string& out, const SinkChange& c) {
+Status AppendRow(std::string& out, const SinkChange& c, const std::vector<bool>* generated) {
   out += '(';
+  bool first = true;
   for (size_t i = 0; i < c.values.size(); ++i) {
-    if (i) out += ',';
+    if (Skipped(generated, i)) continue;
+    if (!first) out += ',';
+    first = false;
     Status st = AppendLiteral(out, c.values[i]);
     if (!st.ok()) return st.WithContext(fmt::format("column `{}`", c.table->columns[i]));
   }
@@ -140,18 +148,22 @@ Status AppendLiteral(std::string& out, const Value& v) {
 // statement fails on the primary key and the loader re-applies the batch in
 // source order. Updating only non-key columns would instead overwrite the
 // other row silently.
-Status BuildUpsert(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows) {
+Status BuildUpsert(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows,
+                   const std::vector<bool>* generated) {
   out += "INSERT INTO ";
   AppendQualifiedName(out, t);
-  AppendColumnList(out, t);
+  AppendColumnList(out, t, generated);
   out += " VALUES ";
   for (size_t r = 0; r < rows.size(); ++r) {
     if (r) out += ',';
-    RETURN_IF_ERROR(AppendRow(out, *rows[r]));
+    RETURN_IF_ERROR(AppendRow(out, *rows[r], generated));
   }
   out += " ON DUPLICATE KEY UPDATE ";
+  bool first = true;
   for (size_t i = 0; i < t.columns.size(); ++i) {
-    if (i) out += ',';
+    if (Skipped(generated, i)) continue;
+    if (!first) out += ',';
+    first = false;
     AppendIdentifier(out, t.columns[i]);
     out += "=VALUES(";
     AppendIdentifier(out, t.columns[i]);
@@ -160,14 +172,15 @@ Status BuildUpsert(std::string& out, const TargetTable& t, const std::vector<con
   return Status::Ok();
 }
 
-Status BuildReplace(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows) {
+Status BuildReplace(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows,
+                    const std::vector<bool>* generated) {
   out += "REPLACE INTO ";
   AppendQualifiedName(out, t);
-  AppendColumnList(out, t);
+  AppendColumnList(out, t, generated);
   out += " VALUES ";
   for (size_t r = 0; r < rows.size(); ++r) {
     if (r) out += ',';
-    RETURN_IF_ERROR(AppendRow(out, *rows[r]));
+    RETURN_IF_ERROR(AppendRow(out, *rows[r], generated));
   }
   return Status::Ok();
 }
@@ -222,14 +235,15 @@ Status BuildDelete(std::string& out, const TargetTable& t, const std::vector<con
   return Status::Ok();
 }
 
-Status BuildInsert(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows) {
+Status BuildInsert(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows,
+                   const std::vector<bool>* generated) {
   out += "INSERT INTO ";
   AppendQualifiedName(out, t);
-  AppendColumnList(out, t);
+  AppendColumnList(out, t, generated);
   out += " VALUES ";
   for (size_t r = 0; r < rows.size(); ++r) {
     if (r) out += ',';
-    RETURN_IF_ERROR(AppendRow(out, *rows[r]));
+    RETURN_IF_ERROR(AppendRow(out, *rows[r], generated));
   }
   return Status::Ok();
 }

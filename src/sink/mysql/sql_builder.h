@@ -20,21 +20,28 @@ void AppendQuotedString(std::string& out, std::string_view s);             // '.
 // A value as a SQL literal; kAbsent is an error (partial row images cannot be applied).
 Status AppendLiteral(std::string& out, const Value& v);
 
+// `generated` (may be null): per column of `t`, whether the target computes
+// it (a generated column): left out of the statements that write rows.
+
 // INSERT INTO t (cols) VALUES (...),(...) ON DUPLICATE KEY UPDATE c=VALUES(c),...
 // (INSERT IGNORE when every column is part of the key).
-Status BuildUpsert(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows);
+Status BuildUpsert(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows,
+                   const std::vector<bool>* generated = nullptr);
 // REPLACE INTO t (cols) VALUES (...),(...): the row with this key, and any
 // row holding one of its unique values, replaced (a snapshot's catch-up).
-Status BuildReplace(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows);
+Status BuildReplace(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows,
+                    const std::vector<bool>* generated = nullptr);
 // DELETE FROM t WHERE key IN (...) / WHERE (k1,k2) IN ((..),(..))
 Status BuildDelete(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows);
 // INSERT INTO t (cols) VALUES (...),(...)  (keyless tables)
-Status BuildInsert(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows);
+Status BuildInsert(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows,
+                   const std::vector<bool>* generated = nullptr);
 // DELETE FROM t WHERE c1 <=> v1 AND ... LIMIT 1  (keyless tables: one matching row)
 Status BuildDeleteExact(std::string& out, const TargetTable& t, const SinkChange& row);
 
 // A multi-row statement builder (BuildUpsert, BuildDelete, BuildInsert).
-using StatementBuilder = Status (*)(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows);
+using StatementBuilder =
+    std::function<Status(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows)>;
 // Builds statements over `rows` in slices of about `max_bytes` of values
 // each (at least one row per statement) and hands each one to `run`.
 Status ForEachStatement(const TargetTable& t, const std::vector<const SinkChange*>& rows, size_t max_bytes,
