@@ -919,3 +919,35 @@ TEST_F(SnapshotTest, CatchUpReplaysUniqueValuesThatMovedDuringTheCopy) {
 
 }  // namespace
 }  // namespace sluice::testing
+
+namespace sluice::testing {
+namespace {
+
+// Sharded backfill (the seed's 200-million-row table): several
+// `sluice snapshot --where` processes copy disjoint shards of one table at
+// the same time, each with its own plan; together they copy it all.
+TEST_F(SnapshotTest, ShardsCopiedByConcurrentProcessesMakeTheWholeTable) {
+  ASSERT_NO_FATAL_FAILURE(StartPair());
+  ASSERT_TRUE(Sql(*src_, kBigTable));
+  ASSERT_TRUE(Sql(*src_, "INSERT INTO shop.big SELECT seq, seq % 1000, CONCAT('row ', seq) FROM seq_1_to_30000"));
+  Configure({.tables = "      - match: \"shop.big\"\n", .parallel = 2, .chunk_rows = 500});
+  std::vector<pid_t> pids;
+  std::vector<std::string> logs;
+  for (int shard = 0; shard < 3; ++shard) {
+    logs.push_back((dir_ / fmt::format("shard{}.log", shard)).string());
+    pids.push_back(SpawnSnapshot({"--where", fmt::format("id > {} AND id <= {}", shard * 10000, (shard + 1) * 10000)},
+                                 logs.back()));
+    ASSERT_GT(pids.back(), 0);
+  }
+  for (size_t i = 0; i < pids.size(); ++i) {
+    auto st = WaitForExit(pids[i], seconds(60));
+    ASSERT_TRUE(st.ok() && st->has_value()) << TailOfFile(logs[i]);
+    EXPECT_TRUE(WIFEXITED(**st) && WEXITSTATUS(**st) == 0) << TailOfFile(logs[i]);
+    EXPECT_NE(TailOfFile(logs[i]).find("10,000 rows in 1 table(s) copied"), std::string::npos) << TailOfFile(logs[i]);
+  }
+  EXPECT_TRUE(SameRows(kBig, kBig));
+  EXPECT_EQ(Dump(*dst_, "SELECT COUNT(*) FROM `_sluice`.`snapshot_chunks`"), "0\n") << "every shard's plan finished";
+}
+
+}  // namespace
+}  // namespace sluice::testing
