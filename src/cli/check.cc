@@ -86,7 +86,13 @@ void PrintText(const std::vector<Outcome>& outcomes, double wait_seconds) {
             t.pipeline.c_str(), t.target.c_str(), static_cast<unsigned long long>(t.in_flight),
             t.source_position.c_str());
       }
-      if (!t.caught_up) {
+      if (t.stalled) {
+        std::printf(
+            "pipeline %s target %s: the pipeline's applied position stood still at %s (source at %s): is `sluice "
+            "run` running? Some differences may still be in flight\n",
+            t.pipeline.c_str(), t.target.c_str(), t.applied_position.empty() ? "nothing" : t.applied_position.c_str(),
+            t.source_position.c_str());
+      } else if (!t.caught_up) {
         std::printf(
             "pipeline %s target %s: the pipeline had not caught up with the source after %g s (applied %s, "
             "source at %s): some differences may still be in flight\n",
@@ -156,6 +162,8 @@ void PrintJson(const std::vector<Outcome>& outcomes, bool repair_requested) {
       AppendJsonString(out, t.target);
       out += ",\"caught_up\":";
       out += t.caught_up ? "true" : "false";
+      out += ",\"stalled\":";
+      out += t.stalled ? "true" : "false";
       out += fmt::format(",\"in_flight\":{}", t.in_flight);
       out += ",\"tables\":[";
       for (size_t i = 0; i < t.tables.size(); ++i) {

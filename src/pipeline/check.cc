@@ -784,11 +784,19 @@ Status TargetCheck::Settle(TargetCheckReport& report) {
     std::vector<Task> tasks = DifferingChunks();
     if (tasks.empty()) return Status::Ok();
     ASSIGN_OR_RETURN(report.source_position, mysql::ConsistentBinlogPosition(*main_.source));
+    std::string last_applied;
+    auto last_progress = std::chrono::steady_clock::now();
     for (;;) {
       ASSIGN_OR_RETURN(report.applied_position, main_.writer->AppliedPosition(p_.name, target_));
       if (PositionReached(report.applied_position, report.source_position)) break;
-      if (std::chrono::steady_clock::now() >= deadline) {
+      auto now = std::chrono::steady_clock::now();
+      if (report.applied_position != last_applied) {
+        last_applied = report.applied_position;
+        last_progress = now;
+      }
+      if (now >= deadline || now - last_progress >= options_.stall) {
         report.caught_up = false;
+        report.stalled = now < deadline;
         return Status::Ok();
       }
       if (cancelled()) return Status::Error(StatusCode::kCancelled, "cancelled");

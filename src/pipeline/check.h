@@ -91,6 +91,10 @@ struct TargetCheckReport {
   // Whether the pipeline applied past the source position taken after the
   // compare within CheckOptions::wait (true when there was no need to wait).
   bool caught_up = true;
+  // Not caught up because its applied position stood still for
+  // CheckOptions::stall (the pipeline is stopped, or retrying): no use
+  // waiting out `wait`.
+  bool stalled = false;
   std::string source_position, applied_position;  // of the last wait
   // Differences of the first comparison that were gone once the pipeline had
   // applied past the source position (changes in flight).
@@ -114,6 +118,7 @@ struct CheckOptions {
   bool repair = false;
   std::chrono::milliseconds wait{30000};  // settle: how long to wait for the pipeline to catch up
   std::chrono::milliseconds poll{200};    // settle: how often to read its applied position
+  std::chrono::milliseconds stall{10000};  // settle: give up early when the applied position stands still this long
   uint32_t parallel = 0;                  // workers per target; 0: the pipeline's `parallel`
   uint64_t chunk_rows = 0;                // 0: the pipeline's `chunk_rows`
   size_t max_keys = 100000;               // differing keys listed per table

@@ -435,3 +435,32 @@ TEST_F(CheckTest, LiveWorkloadDuringCheckIsConsistent) {
 
 }  // namespace
 }  // namespace sluice::testing
+
+namespace sluice::testing {
+namespace {
+
+// A pipeline with a checkpoint that is not running: the check does not wait
+// out --wait-seconds for it, it says the applied position stands still.
+TEST_F(CheckTest, StoppedPipelineIsReportedWithoutWaitingItOut) {
+  Both("CREATE DATABASE st; CREATE TABLE st.t (id INT PRIMARY KEY, v INT); "
+       "INSERT INTO st.t SELECT seq, seq FROM st.seq_1_to_50");
+  WritePipeline("stopped", "      - match: \"st.*\"\n", "    batch: {size: 50, timeout_ms: 50}\n", BinlogEnd(*src_));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted());
+  ASSERT_TRUE(src_->Execute("UPDATE st.t SET v = -1 WHERE id = 1").ok());
+  ASSERT_TRUE(Converges(*src_, "SELECT v FROM st.t WHERE id = 1", *dst_, "SELECT v FROM st.t WHERE id = 1",
+                        std::chrono::seconds(20)));
+  sluice_.reset();  // stopped, its checkpoint stays
+  ASSERT_TRUE(src_->Execute("UPDATE st.t SET v = -2 WHERE id = 2").ok());
+
+  auto started = std::chrono::steady_clock::now();
+  auto r = Check("stopped", "--wait-seconds 120");
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("different id=2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("applied position stood still"), std::string::npos) << r.out;
+  EXPECT_LT(seconds, 60) << "waited out --wait-seconds";  // about 10 s (CheckOptions::stall)
+}
+
+}  // namespace
+}  // namespace sluice::testing
