@@ -577,25 +577,24 @@ Status MysqlLoader::ApplyCatchUp(std::vector<SinkChange> changes, const BatchEnd
     return st;
   }
   rows_applied_ += changes.size() - skipped;
+  NoteGlobalCheckpoint(end);
+  return Status::Ok();
+}
+
+void MysqlLoader::NoteGlobalCheckpoint(const BatchEnd& end) {
   checkpoint_.global = end.pos;
   checkpoint_.resume_position = end.resume_position;
   checkpoint_.gtid_state = end.gtid_state;
   for (auto& p : checkpoint_.partitions) {
     if (p < end.pos) p = end.pos;
   }
-  return Status::Ok();
 }
 
 Status MysqlLoader::AdvanceCheckpoint(const BatchEnd& end) {
   if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();
   RETURN_IF_ERROR(EnsureConnected());
   RETURN_IF_ERROR(WriteCheckpointRow(*control_, kGlobalPart, end));
-  checkpoint_.global = end.pos;
-  checkpoint_.resume_position = end.resume_position;
-  checkpoint_.gtid_state = end.gtid_state;
-  for (auto& p : checkpoint_.partitions) {
-    if (p < end.pos) p = end.pos;
-  }
+  NoteGlobalCheckpoint(end);
   return Status::Ok();
 }
 

@@ -117,6 +117,8 @@ class MysqlLoader {
   // "partitions=N": stored in partition rows' resume_position column.
   std::string PartitionScheme() const;
   Status WriteCheckpointRow(sluice::mysql::MysqlConnection& c, int part, const BatchEnd& end);
+  // checkpoint_ after the global row recording `end` committed.
+  void NoteGlobalCheckpoint(const BatchEnd& end);
   Status Reject(const SinkChange& change, const Status& error);
   Status RunStatement(sluice::mysql::MysqlConnection& c, const std::string& sql);
   // The target's generated columns of the tables in `changes`, read once per

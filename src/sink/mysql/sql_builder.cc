@@ -53,6 +53,20 @@ Status AppendRow(std::string& out, const SinkChange& c, const std::vector<bool>*
   return Status::Ok();
 }
 
+// VERB `db`.`t` (cols) VALUES (...),(...)
+Status AppendValuesStatement(std::string& out, std::string_view verb, const TargetTable& t,
+                             const std::vector<const SinkChange*>& rows, const std::vector<bool>* generated) {
+  out += verb;
+  AppendQualifiedName(out, t);
+  AppendColumnList(out, t, generated);
+  out += " VALUES ";
+  for (size_t r = 0; r < rows.size(); ++r) {
+    if (r) out += ',';
+    RETURN_IF_ERROR(AppendRow(out, *rows[r], generated));
+  }
+  return Status::Ok();
+}
+
 
 }  // namespace
 
@@ -150,14 +164,7 @@ Status AppendLiteral(std::string& out, const Value& v) {
 // other row silently.
 Status BuildUpsert(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows,
                    const std::vector<bool>* generated) {
-  out += "INSERT INTO ";
-  AppendQualifiedName(out, t);
-  AppendColumnList(out, t, generated);
-  out += " VALUES ";
-  for (size_t r = 0; r < rows.size(); ++r) {
-    if (r) out += ',';
-    RETURN_IF_ERROR(AppendRow(out, *rows[r], generated));
-  }
+  RETURN_IF_ERROR(AppendValuesStatement(out, "INSERT INTO ", t, rows, generated));
   out += " ON DUPLICATE KEY UPDATE ";
   bool first = true;
   for (size_t i = 0; i < t.columns.size(); ++i) {
@@ -174,15 +181,7 @@ Status BuildUpsert(std::string& out, const TargetTable& t, const std::vector<con
 
 Status BuildReplace(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows,
                     const std::vector<bool>* generated) {
-  out += "REPLACE INTO ";
-  AppendQualifiedName(out, t);
-  AppendColumnList(out, t, generated);
-  out += " VALUES ";
-  for (size_t r = 0; r < rows.size(); ++r) {
-    if (r) out += ',';
-    RETURN_IF_ERROR(AppendRow(out, *rows[r], generated));
-  }
-  return Status::Ok();
+  return AppendValuesStatement(out, "REPLACE INTO ", t, rows, generated);
 }
 
 Status ForEachStatement(const TargetTable& t, const std::vector<const SinkChange*>& rows, size_t max_bytes,
@@ -237,15 +236,7 @@ Status BuildDelete(std::string& out, const TargetTable& t, const std::vector<con
 
 Status BuildInsert(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows,
                    const std::vector<bool>* generated) {
-  out += "INSERT INTO ";
-  AppendQualifiedName(out, t);
-  AppendColumnList(out, t, generated);
-  out += " VALUES ";
-  for (size_t r = 0; r < rows.size(); ++r) {
-    if (r) out += ',';
-    RETURN_IF_ERROR(AppendRow(out, *rows[r], generated));
-  }
-  return Status::Ok();
+  return AppendValuesStatement(out, "INSERT INTO ", t, rows, generated);
 }
 
 Status BuildDeleteExact(std::string& out, const TargetTable& t, const SinkChange& row) {
