@@ -1,6 +1,7 @@
 #include "pipeline/config.h"
 
 #include <algorithm>
+#include <span>
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
@@ -283,6 +284,10 @@ class Loader {
   Result<std::vector<std::pair<std::string, Mark>>> StringList(const Entry& e, const std::string& path,
                                                                bool allow_single) const;
   Result<DdlMode> Ddl(const Entry& e, const std::string& path) const;
+  // The index of the entry's value in `names` (trimmed first when `trim`);
+  // else "expected one of ..., got X (did you mean ...?)".
+  Result<size_t> OneOf(const Entry& e, const std::string& path, std::span<const std::string_view> names,
+                       bool trim = false) const;
   Result<Url> Endpoint(const MapView& m, const std::string& path, bool is_source, std::string* password_env) const;
   std::string ResolvePath(std::string_view p) const;
 
@@ -459,16 +464,26 @@ Result<std::vector<std::pair<std::string, Mark>>> Loader::StringList(const Entry
   return out;
 }
 
+Result<size_t> Loader::OneOf(const Entry& e, const std::string& path, std::span<const std::string_view> names,
+                             bool trim) const {
+  ASSIGN_OR_RETURN(std::string s, String(e, path));
+  if (trim) s = std::string(Trim(s));
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (s == names[i]) return i;
+  }
+  std::string list;
+  for (std::string_view n : names) list += (list.empty() ? "" : ", ") + std::string(n);
+  std::string suggestion = Closest(s, names);
+  return Fail(e.value_mark, path,
+              fmt::format("expected one of {}, got {}{}", list, Quoted(s),
+                          suggestion.empty() ? "" : fmt::format(" (did you mean \"{}\"?)", suggestion)));
+}
+
 Result<DdlMode> Loader::Ddl(const Entry& e, const std::string& path) const {
   static constexpr std::string_view kModes[] = {"apply", "ignore", "stop"};
-  ASSIGN_OR_RETURN(std::string s, String(e, path));
-  if (s == "apply") return DdlMode::kApply;
-  if (s == "ignore") return DdlMode::kIgnore;
-  if (s == "stop") return DdlMode::kStop;
-  std::string suggestion = Closest(s, kModes);
-  return Fail(e.value_mark, path,
-              fmt::format("expected one of apply, ignore, stop, got {}{}", Quoted(s),
-                          suggestion.empty() ? "" : fmt::format(" (did you mean \"{}\"?)", suggestion)));
+  static constexpr DdlMode kValues[] = {DdlMode::kApply, DdlMode::kIgnore, DdlMode::kStop};
+  ASSIGN_OR_RETURN(size_t i, OneOf(e, path, kModes));
+  return kValues[i];
 }
 
 // The url and password_env of a source or target: parsed, checked against
@@ -754,19 +769,9 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
     ASSIGN_OR_RETURN(p.ddl, Ddl(*ddl, Child(path, "ddl")));
   }
   if (const Entry* on_error = m.Find("on_error")) {
-    std::string on_error_path = Child(path, "on_error");
-    ASSIGN_OR_RETURN(std::string s, String(*on_error, on_error_path));
-    if (s == "stop") {
-      p.on_error = OnError::kStop;
-    } else if (s == "skip") {
-      p.on_error = OnError::kSkip;
-    } else {
-      static constexpr std::string_view kModes[] = {"stop", "skip"};
-      std::string suggestion = Closest(s, kModes);
-      return Fail(on_error->value_mark, on_error_path,
-                  fmt::format("expected one of stop, skip, got {}{}", Quoted(s),
-                              suggestion.empty() ? "" : fmt::format(" (did you mean \"{}\"?)", suggestion)));
-    }
+    static constexpr std::string_view kModes[] = {"stop", "skip"};
+    ASSIGN_OR_RETURN(size_t i, OneOf(*on_error, Child(path, "on_error"), kModes));
+    p.on_error = i == 0 ? OnError::kStop : OnError::kSkip;
   }
   if (const Entry* skip_log = m.Find("skip_log")) {
     std::string skip_path = Child(path, "skip_log");
@@ -786,20 +791,9 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
     ASSIGN_OR_RETURN(p.queue_bytes, Size(*queue, Child(path, "queue_bytes"), kMiB));
   }
   if (const Entry* snapshot = m.Find("snapshot")) {
-    std::string snapshot_path = Child(path, "snapshot");
-    ASSIGN_OR_RETURN(std::string s, String(*snapshot, snapshot_path));
-    s = std::string(Trim(s));
-    if (s == "initial") {
-      p.snapshot = SnapshotMode::kInitial;
-    } else if (s == "never") {
-      p.snapshot = SnapshotMode::kNever;
-    } else {
-      static constexpr std::string_view kModes[] = {"initial", "never"};
-      std::string suggestion = Closest(s, kModes);
-      return Fail(snapshot->value_mark, snapshot_path,
-                  fmt::format("expected one of initial, never, got {}{}", Quoted(s),
-                              suggestion.empty() ? "" : fmt::format(" (did you mean \"{}\"?)", suggestion)));
-    }
+    static constexpr std::string_view kModes[] = {"initial", "never"};
+    ASSIGN_OR_RETURN(size_t i, OneOf(*snapshot, Child(path, "snapshot"), kModes, /*trim=*/true));
+    p.snapshot = i == 0 ? SnapshotMode::kInitial : SnapshotMode::kNever;
   }
   if (const Entry* chunk = m.Find("chunk_rows")) {
     ASSIGN_OR_RETURN(p.chunk_rows, Unsigned(*chunk, Child(path, "chunk_rows"), 10, 10'000'000));

@@ -224,24 +224,13 @@ Result<const ChunkWriter::TableInfo*> ChunkWriter::Info(const TargetTable& t) {
   std::string name = t.db + "." + t.table;
   auto it = tables_.find(name);
   if (it != tables_.end()) return &it->second;
-  ASSIGN_OR_RETURN(auto rows, conn_->Query(fmt::format("SELECT COLUMN_NAME, EXTRA LIKE '%GENERATED%' FROM "
-                                                       "information_schema.COLUMNS WHERE TABLE_SCHEMA = {} AND "
-                                                       "TABLE_NAME = {}",
-                                                       Quote(t.db), Quote(t.table))));
+  ASSIGN_OR_RETURN(auto existing, TableColumns(t.db, t.table));
   TableInfo info;
-  info.bulk = rows.size() == t.columns.size();
-  for (size_t i = 0; i < t.columns.size(); ++i) {
-    bool found = false;
-    for (const auto& r : rows) {
-      if (r[0].value_or("") != t.columns[i]) continue;
-      found = true;
-      if (r[1].value_or("0") == "1") {
-        info.generated.resize(t.columns.size(), false);
-        info.generated[i] = true;
-      }
-    }
-    info.bulk = info.bulk && found;
+  info.bulk = existing.size() == t.columns.size();
+  for (const std::string& c : t.columns) {
+    info.bulk = info.bulk && std::find(existing.begin(), existing.end(), c) != existing.end();
   }
+  ASSIGN_OR_RETURN(info.generated, ReadGeneratedColumns(*conn_, t));
   return &tables_.emplace(name, std::move(info)).first->second;
 }
 

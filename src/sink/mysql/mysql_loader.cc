@@ -523,23 +523,31 @@ Status MysqlLoader::ApplyConflicted(const std::vector<SinkChange>& changes, cons
   return Status::Ok();
 }
 
+Result<std::vector<bool>> ReadGeneratedColumns(MysqlConnection& c, const TargetTable& t) {
+  ASSIGN_OR_RETURN(auto rows, c.Query(fmt::format("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE "
+                                                  "TABLE_SCHEMA = {} AND TABLE_NAME = {} AND EXTRA LIKE '%GENERATED%'",
+                                                  Quote(t.db), Quote(t.table))));
+  std::vector<bool> mask;
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < t.columns.size(); ++i) {
+      if (t.columns[i] != r[0].value_or("")) continue;
+      mask.resize(t.columns.size(), false);
+      mask[i] = true;
+    }
+  }
+  return mask;
+}
+
 Status MysqlLoader::LoadGeneratedColumns(const std::vector<SinkChange>& changes) {
+  const TargetTable* last = nullptr;  // batches are mostly runs of one table
   for (const SinkChange& ch : changes) {
     const TargetTable* t = ch.table.get();
-    if (generated_.count(t)) continue;
-    ASSIGN_OR_RETURN(auto rows, control_->Query(fmt::format(
-                                    "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {} AND "
-                                    "TABLE_NAME = {} AND EXTRA LIKE '%GENERATED%'",
-                                    Quote(t->db), Quote(t->table))));
-    std::vector<bool> mask;
-    for (const auto& r : rows) {
-      for (size_t i = 0; i < t->columns.size(); ++i) {
-        if (t->columns[i] == r[0].value_or("")) {
-          mask.resize(t->columns.size(), false);
-          mask[i] = true;
-        }
-      }
+    if (t == last || generated_.count(t)) {
+      last = t;
+      continue;
     }
+    last = t;
+    ASSIGN_OR_RETURN(std::vector<bool> mask, ReadGeneratedColumns(*control_, *t));
     generated_.emplace(t, std::make_pair(ch.table, std::move(mask)));
   }
   return Status::Ok();

@@ -140,6 +140,10 @@ class MysqlLoader {
   uint64_t rows_skipped_ = 0;  // guarded by skip_mu_ for writes (partition threads); read by the owner between batches
 };
 
+// Per column of `t`, whether the target computes it (a VIRTUAL or STORED
+// generated column); empty when none is.
+Result<std::vector<bool>> ReadGeneratedColumns(sluice::mysql::MysqlConnection& c, const TargetTable& t);
+
 // MySQL error codes worth retrying: the target is down, read-only, or a lock conflict.
 bool IsRetryableApplyError(unsigned err);
 
