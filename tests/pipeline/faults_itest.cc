@@ -18,132 +18,14 @@
 #include <iterator>
 #include <sstream>
 
-#include "pipeline/sync_fixture.h"
+#include "pipeline/fault_fixture.h"
 #include "sink/merge.h"
 
 namespace sluice::testing {
 namespace {
 
-using Json = nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-struct PipelineOptions {
-  std::string start = "earliest";
-  std::string tables = "      - match: \"shop.*\"\n";
-  uint32_t parallel = 2;
-  size_t batch_size = 200;
-  std::string extra;  // further pipeline keys, each line indented by 4
-};
-
-std::string FaultConfig(const std::filesystem::path& dir, uint16_t http_port, const std::string& source_url,
-                        const std::string& target_url, const PipelineOptions& o = {}) {
-  return fmt::format(R"(store: {dir}/sluice.db
-http: 127.0.0.1:{port}
-sources:
-  src: {{url: "{src}", server_id: 4242, heartbeat_ms: 200}}
-targets:
-  dst: {{url: "{dst}"}}
-pipelines:
-  - name: p
-    source: src
-    targets: [dst]
-    start: "{start}"
-    tables:
-{tables}    batch: {{size: {batch}, timeout_ms: 50}}
-    parallel: {parallel}
-{extra})",
-                     fmt::arg("dir", dir.string()), fmt::arg("port", http_port), fmt::arg("src", source_url),
-                     fmt::arg("dst", target_url), fmt::arg("start", o.start), fmt::arg("tables", o.tables),
-                     fmt::arg("batch", o.batch_size), fmt::arg("parallel", o.parallel), fmt::arg("extra", o.extra));
-}
-
-const char* kSchema = R"sql(
-CREATE DATABASE shop;
-CREATE TABLE shop.orders (id INT PRIMARY KEY, amount INT NOT NULL, note VARCHAR(40));
-CREATE TABLE shop.audit (txn INT NOT NULL, msg VARCHAR(40));
-)sql";
-
-const char* kOrders = "SELECT id, amount, note FROM shop.orders ORDER BY id";
-const char* kAudit = "SELECT txn, msg FROM shop.audit ORDER BY txn, msg";
-
-// Source transactions first .. first+n-1: each inserts an order, updates an
-// older one and writes its audit row. `pause` between transactions.
-Status Transactions(MariadbServer& src, int first, int n, milliseconds pause = milliseconds(0)) {
-  for (int t = first; t < first + n; ++t) {
-    RETURN_IF_ERROR(src.Execute(fmt::format(
-        "BEGIN; INSERT INTO shop.orders VALUES ({0}, {0}, 'order {0}'); "
-        "UPDATE shop.orders SET amount = amount + 1 WHERE id = {1}; "
-        "INSERT INTO shop.audit VALUES ({0}, 'txn {0}'); COMMIT",
-        t, t / 2)));
-    if (pause.count() > 0) std::this_thread::sleep_for(pause);
-  }
-  return Status::Ok();
-}
-
-// Fields of an answer that may be null (no answer): "" and -1 then.
-std::string Str(const Json& j, const char* key) {
-  if (!j.is_object() || !j.contains(key) || !j[key].is_string()) return "";
-  return j[key].get<std::string>();
-}
-int64_t Int(const Json& j, const char* key) {
-  if (!j.is_object() || !j.contains(key) || !j[key].is_number()) return -1;
-  return j[key].get<int64_t>();
-}
-
-// The value of the first sample of `family` whose labels include every one
-// of `labels` ("name=\"value\""), from a Prometheus text page; -1 if none.
-double MetricValue(const std::string& page, const std::string& family, std::initializer_list<std::string> labels) {
-  std::istringstream lines(page);
-  for (std::string line; std::getline(lines, line);) {
-    if (!line.starts_with(family + "{")) continue;
-    bool all = true;
-    for (const auto& l : labels) all &= line.find(l) != std::string::npos;
-    if (all) return std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return -1;
-}
-
-std::string ErrorText(const Json& status) {
-  const Json& e = status.is_object() ? status["last_error"] : Json();
-  return e.is_string() ? e.get<std::string>() : "";
-}
-
-class FaultTest : public SyncTest {
- protected:
-  // A source with kSchema, a target, sluice running pipeline "p" between them.
-  // `before_start` runs on the servers before sluice starts.
-  void StartPair(const std::function<void()>& before_start = {}) {
-    src_ = StartServer(1);
-    dst_ = StartServer(2);
-    ASSERT_TRUE(src_ && dst_);
-    ASSERT_TRUE(src_->Execute(kSchema).ok());
-    if (before_start) {
-      ASSERT_NO_FATAL_FAILURE(before_start());
-    }
-    http_port_ = FreePort();
-    WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), target_url_.empty() ? dst_->Url() : target_url_));
-    StartSluice();
-    ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
-  }
-
-  ::testing::AssertionResult ConvergesExactly(int transactions) {
-    auto orders = Converges(*src_, kOrders, *dst_, kOrders, seconds(30));
-    if (!orders) return orders;
-    auto audit = Converges(*src_, kAudit, *dst_, kAudit, seconds(30));
-    if (!audit) return audit;
-    // Same contents, ordered, duplicates included; and the count the test wrote.
-    auto n = dst_->QueryValue("SELECT COUNT(*) FROM shop.audit");
-    if (!n.ok()) return ::testing::AssertionFailure() << n.status().message();
-    if (*n != std::to_string(transactions)) {
-      return ::testing::AssertionFailure() << "audit rows on the target: " << *n << ", want " << transactions;
-    }
-    return ::testing::AssertionSuccess();
-  }
-
-  std::unique_ptr<MariadbServer> src_, dst_;
-  std::string target_url_;  // sluice's target URL when not root's
-};
 
 // While the target is down: retrying with an error, lag growing, nothing
 // applied; after it comes back, every transaction arrives once.
@@ -288,8 +170,8 @@ class FaultRejectTest : public FaultTest {
     ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.customers (id INT PRIMARY KEY, "
                               "code VARCHAR(20))")
                     .ok());
-    ASSERT_TRUE(dst_->Execute("CREATE DATABASE crm; CREATE TABLE crm.clients (id INT PRIMARY KEY, code VARCHAR(3))")
-                    .ok());
+    ASSERT_TRUE(
+        dst_->Execute("CREATE DATABASE crm; CREATE TABLE crm.clients (id INT PRIMARY KEY, code VARCHAR(3))").ok());
     PipelineOptions o;
     o.start = BinlogEnd(*src_);
     ASSERT_FALSE(o.start.empty());
@@ -526,8 +408,7 @@ TEST_F(RunHttpTest, StatusMetricsStopStartPosition) {
 
   HttpReply metrics = HttpGet(http_port_, "/metrics");
   ASSERT_EQ(metrics.status, 200);
-  EXPECT_GE(MetricValue(metrics.body, "sluice_rows_total", {"pipeline=\"p\"", "stage=\"apply\""}), 29)
-      << metrics.body;
+  EXPECT_GE(MetricValue(metrics.body, "sluice_rows_total", {"pipeline=\"p\"", "stage=\"apply\""}), 29) << metrics.body;
   for (const char* family : {"sluice_apply_seconds_bucket{", "sluice_queue_bytes{", "sluice_delay_ms{"}) {
     EXPECT_NE(metrics.body.find(family), std::string::npos) << family << " missing:\n" << metrics.body;
   }
