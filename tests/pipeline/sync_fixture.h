@@ -14,9 +14,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "harness/mariadb_server.h"
@@ -91,6 +95,30 @@ inline std::string RowsToText(const MariadbServer::Rows& rows) {
   return s;
 }
 
+// The rows (lines) only `want` has and only `got` has, at most 20 of each,
+// with the line counts: what a failed convergence needs to show.
+inline std::string RowsDiff(const std::string& want, const std::string& got) {
+  auto lines = [](const std::string& text) {
+    std::multiset<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) out.insert(line);
+    return out;
+  };
+  std::multiset<std::string> w = lines(want), g = lines(got);
+  std::vector<std::string> missing, extra;
+  std::set_difference(w.begin(), w.end(), g.begin(), g.end(), std::back_inserter(missing));
+  std::set_difference(g.begin(), g.end(), w.begin(), w.end(), std::back_inserter(extra));
+  std::string out = "want " + std::to_string(w.size()) + " rows, got " + std::to_string(g.size()) + "\n";
+  auto list = [&](const char* title, const std::vector<std::string>& rows) {
+    out += std::string(title) + " (" + std::to_string(rows.size()) + "):\n";
+    for (size_t i = 0; i < rows.size() && i < 20; ++i) out += "  " + rows[i] + "\n";
+  };
+  list("only on the source", missing);
+  list("only on the target", extra);
+  if (missing.empty() && extra.empty() && want != got) out += "same rows, different order\n";
+  return out;
+}
+
 class SluiceProcess {
  public:
   SluiceProcess(std::string config, std::string log) : config_(std::move(config)), log_(std::move(log)) {}
@@ -147,9 +175,8 @@ class SluiceProcess {
 class SyncTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("sluice-sync-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = std::filesystem::temp_directory_path() / ("sluice-sync-" + std::to_string(::getpid()) + "-" +
+                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
   }
@@ -177,7 +204,8 @@ class SyncTest : public ::testing::Test {
 
   // Waits until `query` returns the same rows on both servers.
   ::testing::AssertionResult Converges(MariadbServer& src, const std::string& src_query, MariadbServer& dst,
-                                       const std::string& dst_query, std::chrono::seconds timeout = std::chrono::seconds(60)) {
+                                       const std::string& dst_query,
+                                       std::chrono::seconds timeout = std::chrono::seconds(60)) {
     std::string want, got;
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -194,9 +222,8 @@ class SyncTest : public ::testing::Test {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
-    return ::testing::AssertionFailure() << "no convergence for " << dst_query << "\nwant:\n"
-                                         << want.substr(0, 2000) << "\ngot:\n"
-                                         << got.substr(0, 2000) << "\nsluice log:\n"
+    return ::testing::AssertionFailure() << "no convergence for " << dst_query << "\n"
+                                         << RowsDiff(want, got) << "sluice log:\n"
                                          << (sluice_ ? sluice_->Log() : "");
   }
 
