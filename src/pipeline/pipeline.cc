@@ -645,6 +645,7 @@ void Pipeline::TransformLoop() {
 
 Status Pipeline::FlushBatch(Target& t, std::vector<sink::SinkChange>& batch, const sink::mysql::BatchEnd& end) {
   auto backoff = std::chrono::milliseconds(100);
+  const uint64_t applied_before = t.loader->rows_applied();
   while (!stop_) {
     auto t0 = Clock::now();
     Status st = batch.empty() ? t.loader->AdvanceCheckpoint(end) : t.loader->ApplyBatch(batch, end);
@@ -681,7 +682,14 @@ Status Pipeline::FlushBatch(Target& t, std::vector<sink::SinkChange>& batch, con
       }
       return Status::Ok();
     }
-    if (!st.retryable()) return st;
+    if (!st.retryable()) {
+      // Stopped inside the batch (on_error: stop): what it applied before
+      // the rejected transaction is on the target; say so.
+      std::lock_guard lock(mu_);
+      t.rows_applied += t.loader->rows_applied() - applied_before;
+      if (!t.loader->checkpoint().global.empty()) t.applied_position = t.loader->checkpoint().global.ToString();
+      return st;
+    }
     t.retryable->Inc();
     spdlog::warn("pipeline {} target {}: {}; retrying in {} ms", cfg_.name, t.cfg->name, st.message(), backoff.count());
     {
