@@ -150,6 +150,9 @@ class Pipeline::CaptureHandler : public ChangeHandler {
     ev->next_position = fmt::format("{}:{}", c.file, c.next_offset);
     ev->gtid_state.assign(c.gtid_state);
     last_commit_ = ev->next_position;
+    // The source had written at least up to this commit.
+    int64_t seen = CommitEstimateMs(c.ts_ms, WallMs());
+    if (seen > p_.source_caught_up_ms_) p_.source_caught_up_ms_ = seen;
     {
       std::lock_guard lock(p_.mu_);
       p_.source_position_ = last_commit_;
@@ -158,6 +161,7 @@ class Pipeline::CaptureHandler : public ChangeHandler {
     return Push(std::move(ev));
   }
   Status OnHeartbeat(uint64_t ts_ms) override {
+    p_.source_caught_up_ms_ = WallMs();  // a heartbeat means the dump has nothing more to send
     auto ev = std::make_shared<ChangeEvent>();
     ev->kind = ChangeEvent::Kind::kHeartbeat;
     ev->ts_ms = ts_ms;
@@ -209,7 +213,13 @@ void Pipeline::PublishDelay(Target& t) {
     std::lock_guard lock(mu_);
     if (t.oldest_pending_ms) delay = std::max<int64_t>(0, WallMs() - t.oldest_pending_ms);
   }
-  t.delay->Set(static_cast<double>(delay));
+  t.delay->Set(static_cast<double>(std::max(delay, SourceDelayMs())));
+}
+
+int64_t Pipeline::SourceDelayMs() const {
+  if (!running_ || source_live_) return 0;
+  int64_t seen = source_caught_up_ms_;
+  return seen ? std::max<int64_t>(0, WallMs() - seen) : 0;
 }
 
 void Pipeline::SleepUnlessStopping(std::chrono::milliseconds d) {
@@ -237,14 +247,18 @@ Status Pipeline::Validate() {
   // Every rule must select at least one table that exists now: a typo in a
   // pattern would otherwise sync nothing, silently.
   ASSIGN_OR_RETURN(auto co, mysql::ConnectOptions::FromUrl(source_cfg_->endpoint));
-  auto conn = mysql::MysqlConnection::Connect(co);
-  if (!conn.ok()) return conn.status().WithContext(fmt::format("pipeline {}: source {}", cfg_.name, cfg_.source));
-  ASSIGN_OR_RETURN(auto tables, (*conn)->Query("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES "
-                                               "WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN "
-                                               "('mysql','information_schema','performance_schema','sys')"));
+  // Bounded: a hung source fails the check instead of hanging it; one that
+  // is restarting is waited for a while.
+  co.read_timeout_s = co.write_timeout_s = 30;
+  auto tables = mysql::QueryWithRetry(co,
+                                      "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES "
+                                      "WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN "
+                                      "('mysql','information_schema','performance_schema','sys')",
+                                      std::chrono::seconds(30));
+  if (!tables.ok()) return tables.status().WithContext(fmt::format("pipeline {}: source {}", cfg_.name, cfg_.source));
   for (const TableRule& r : cfg_.tables) {
     bool any = false;
-    for (const auto& row : tables) {
+    for (const auto& row : *tables) {
       if (MatchesTableRule(r, row[0].value_or(""), row[1].value_or(""))) {
         any = true;
         break;
@@ -426,6 +440,8 @@ Status Pipeline::StartStreaming() {
     state_ = PipelineState::kStarting;
     last_error_.clear();
   }
+  source_live_ = false;
+  source_caught_up_ms_ = WallMs();  // until the capture knows better: nothing is known to be missing before now
   running_ = true;
   for (auto& t : targets_) {
     Target* tp = t.get();
@@ -527,7 +543,12 @@ void Pipeline::CaptureLoop() {
     so.heartbeat = std::chrono::milliseconds(source_cfg_->heartbeat_ms);
     so.start = from;
     so.reconnect_timeout = std::chrono::seconds(30);
-    so.on_reconnect = [this](const Status& st) {
+    // `running` once the stream delivers events, not merely once a
+    // connection is attempted: a source that fails each time stays `retrying`.
+    bool streamed = false;
+    so.on_reconnect = [this, &streamed](const Status& st) {
+      source_live_ = st.ok();
+      streamed |= st.ok();
       if (st.ok()) {
         SetState(PipelineState::kRunning);
       } else {
@@ -535,8 +556,9 @@ void Pipeline::CaptureLoop() {
       }
     };
     mysql::BinlogStreamSource source(so);
-    SetState(PipelineState::kRunning);
     Status st = source.Run(handler, stop_);
+    source_live_ = false;
+    if (streamed) backoff = std::chrono::milliseconds(200);  // an outage after streaming is news, not a loop
     if (stop_ || st.code() == StatusCode::kCancelled) break;
     if (st.code() == StatusCode::kEndOfStream) st = Status::Retryable(StatusCode::kIoError, "{}", st.message());
     if (!st.retryable()) {
@@ -645,6 +667,7 @@ void Pipeline::TransformLoop() {
 
 Status Pipeline::FlushBatch(Target& t, std::vector<sink::SinkChange>& batch, const sink::mysql::BatchEnd& end) {
   auto backoff = std::chrono::milliseconds(100);
+  const uint64_t applied_before = t.loader->rows_applied();
   while (!stop_) {
     auto t0 = Clock::now();
     Status st = batch.empty() ? t.loader->AdvanceCheckpoint(end) : t.loader->ApplyBatch(batch, end);
@@ -681,7 +704,14 @@ Status Pipeline::FlushBatch(Target& t, std::vector<sink::SinkChange>& batch, con
       }
       return Status::Ok();
     }
-    if (!st.retryable()) return st;
+    if (!st.retryable()) {
+      // Stopped inside the batch (on_error: stop): what it applied before
+      // the rejected transaction is on the target; say so.
+      std::lock_guard lock(mu_);
+      t.rows_applied += t.loader->rows_applied() - applied_before;
+      if (!t.loader->checkpoint().global.empty()) t.applied_position = t.loader->checkpoint().global.ToString();
+      return st;
+    }
     t.retryable->Inc();
     spdlog::warn("pipeline {} target {}: {}; retrying in {} ms", cfg_.name, t.cfg->name, st.message(), backoff.count());
     {
@@ -957,6 +987,8 @@ PipelineStatus Pipeline::status() const {
   bool all_failed = !targets_.empty();
   bool any_retrying = false;
   std::string least;
+  int64_t source_delay = SourceDelayMs();
+  s.delay_ms = source_delay;
   for (const auto& t : targets_) {
     TargetStatus ts;
     ts.name = t->cfg->name;
@@ -965,6 +997,7 @@ PipelineStatus Pipeline::status() const {
     ts.rows_applied = t->rows_applied;
     ts.last_error = t->last_error;
     ts.delay_ms = t->oldest_pending_ms ? std::max<int64_t>(0, WallMs() - t->oldest_pending_ms) : 0;
+    ts.delay_ms = std::max(ts.delay_ms, source_delay);
     // A rate that has not been refreshed for a while is stale: the target is idle.
     double idle = std::chrono::duration<double>(Clock::now() - t->window_start).count();
     ts.rows_per_second = idle > 3.0 ? 0 : t->rows_per_second;

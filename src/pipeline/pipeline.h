@@ -100,6 +100,10 @@ class Pipeline {
   void SleepUnlessStopping(std::chrono::milliseconds d);
   // Sets the target's delay gauge from its oldest change not yet applied.
   void PublishDelay(Target& t);
+  // While the capture is not streaming (source down, hung, reconnecting):
+  // how long since it last knew it was caught up, as the source may have
+  // changes since then; 0 while it streams.
+  int64_t SourceDelayMs() const;
   int64_t NowMs() const;
 
   const Config& config_;
@@ -124,6 +128,11 @@ class Pipeline {
   PipelineState state_ = PipelineState::kStopped;
   std::string last_error_;
   std::string source_position_;
+  // Written by the capture thread: whether its stream delivers events, and
+  // the last moment it knew it was caught up (a heartbeat's arrival, a
+  // commit's time), in wall-clock ms.
+  std::atomic<bool> source_live_{false};
+  std::atomic<int64_t> source_caught_up_ms_{0};
 };
 
 }  // namespace sluice::pipeline

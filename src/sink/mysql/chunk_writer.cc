@@ -161,6 +161,12 @@ Status ChunkWriter::Write(const std::vector<SinkChange>& changes) {
         std::string sql;
         RETURN_IF_ERROR(BuildDeleteExact(sql, *t, ch));
         RETURN_IF_ERROR(Run(sql));
+        // Nothing matched: the row changed since it was read (or cannot be
+        // matched by its values); say so rather than report it repaired.
+        if (mysql_affected_rows(conn_->raw()) == 0) {
+          return Status::Retryable(StatusCode::kAborted, "target {}: table `{}`.`{}`: no row equals {} any more",
+                                   conn_->options().Describe(), t->db, t->table, DescribeKey(ch));
+        }
         break;
       }
     }

@@ -5,7 +5,11 @@
 #include <mysqld_error.h>
 #include <spdlog/spdlog.h>
 
-#include <fstream>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <thread>
 #include <future>
 #include <map>
@@ -38,6 +42,51 @@ bool IsAlreadyAppliedDdlError(unsigned err) {
     default:
       return false;
   }
+}
+
+// Appends `data` to `path` and fsyncs it.
+Status AppendDurably(const std::string& path, std::string_view data) {
+  auto fail = [&](const char* what) {
+    return Status::Error(StatusCode::kIoError, "cannot {} skip log {}: {}", what, path, std::strerror(errno));
+  };
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return fail("open");
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = EIO;
+      Status st = fail("write");
+      ::close(fd);
+      return st;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  if (::fsync(fd) != 0) {
+    Status st = fail("fsync");
+    ::close(fd);
+    return st;
+  }
+  if (::close(fd) != 0) return fail("close");
+  return Status::Ok();
+}
+
+// The loader's session: strict, so a value the target cannot hold is an
+// error rather than a silent truncation; NO_AUTO_VALUE_ON_ZERO so an id of 0
+// stays 0. kLenientSqlMode is the same without strictness, for the one kind
+// of row that needs it (HasEnumErrorValue).
+constexpr const char* kSqlMode = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION";
+constexpr const char* kLenientSqlMode = "NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION";
+constexpr unsigned kWarnDataTruncated = 1265;
+
+// Whether a row to write holds ENUM's error value '' (index 0, stored by a
+// source running without strict mode): strict mode refuses to write it.
+bool HasEnumErrorValue(const SinkChange& ch) {
+  if (ch.kind != SinkChange::Kind::kUpsert && ch.kind != SinkChange::Kind::kInsert) return false;
+  for (const Value& v : ch.values) {
+    if (v.kind == ValueKind::kEnum && v.s.empty()) return true;
+  }
+  return false;
 }
 
 std::string Quote(std::string_view s) {
@@ -73,8 +122,7 @@ Status MysqlLoader::Connect() {
     // value the target cannot hold is an error, not a silent truncation;
     // NO_AUTO_VALUE_ON_ZERO so an id of 0 stays 0.
     RETURN_IF_ERROR(c->Execute(
-        "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', "
-        "foreign_key_checks = 0, autocommit = 1; "
+        fmt::format("SET time_zone = '+00:00', sql_mode = '{}', foreign_key_checks = 0, autocommit = 1; ", kSqlMode) +
         // Parallel partitions write disjoint keys; READ COMMITTED takes no gap
         // locks, so they do not deadlock on each other's key ranges. (This
         // form works on MySQL and MariaDB alike.)
@@ -217,8 +265,8 @@ Status MysqlLoader::ApplyMerged(MysqlConnection& c, const std::vector<SinkChange
   std::vector<const SinkChange*> keyless;
   for (const SinkChange& ch : changes) {
     const TargetTable* t = ch.table.get();
-    if (!t->has_key()) {
-      keyless.push_back(&ch);
+    if (!t->has_key() || HasEnumErrorValue(ch)) {
+      keyless.push_back(&ch);  // one at a time (ApplyOne)
       continue;
     }
     if (!deletes.count(t) && !upserts.count(t)) order.push_back(t);
@@ -254,7 +302,51 @@ Status MysqlLoader::ApplyOne(MysqlConnection& c, const SinkChange& ch) {
     case SinkChange::Kind::kInsert: RETURN_IF_ERROR(BuildInsert(sql, *ch.table, one, GeneratedOf(*ch.table))); break;
     case SinkChange::Kind::kDeleteExact: RETURN_IF_ERROR(BuildDeleteExact(sql, *ch.table, ch)); break;
   }
-  return RunStatement(c, sql);
+  if (HasEnumErrorValue(ch)) return RunLenient(c, ch, sql);
+  RETURN_IF_ERROR(RunStatement(c, sql));
+  // A keyless table's row is found by its every value: when none matches,
+  // the target no longer holds what the source held, and going on would
+  // leave a stale row (an update) or one too many (a delete) without a word.
+  // During a snapshot's catch-up the copied chunk may already lack the row.
+  if (ch.kind == SinkChange::Kind::kDeleteExact && !catch_up_ && mysql_affected_rows(c.raw()) == 0) {
+    return Status::Error(StatusCode::kServerError,
+                         "no row of the keyless target table equals the row the source updated or deleted: the "
+                         "target has diverged (`sluice check --repair` fixes it)");
+  }
+  return Status::Ok();
+}
+
+// ENUM's error value '' is what the source holds, and only a session
+// without strict mode writes it. Strictness still guards every other column
+// of the row: the statement runs under a savepoint, and any warning but the
+// ENUM columns' own "Data truncated" undoes it and fails the change.
+Status MysqlLoader::RunLenient(MysqlConnection& c, const SinkChange& ch, const std::string& sql) {
+  RETURN_IF_ERROR(RunStatement(c, "SAVEPOINT sluice_enum"));
+  RETURN_IF_ERROR(RunStatement(c, fmt::format("SET SESSION sql_mode = '{}'", kLenientSqlMode)));
+  Status st = RunStatement(c, sql);
+  Result<std::vector<sluice::mysql::Row>> warnings = std::vector<sluice::mysql::Row>();
+  if (st.ok() && mysql_warning_count(c.raw()) > 0) warnings = c.Query("SHOW WARNINGS");
+  Status restore = RunStatement(c, fmt::format("SET SESSION sql_mode = '{}'", kSqlMode));
+  if (!st.ok()) return st;
+  if (!restore.ok()) return restore;
+  if (!warnings.ok()) return warnings.status();
+  for (const auto& w : *warnings) {
+    // Level, Code, Message: "Data truncated for column 'e' at row 1".
+    const std::string code = w.size() > 1 ? w[1].value_or("") : "";
+    const std::string message = w.size() > 2 ? w[2].value_or("") : "";
+    bool enum_column = false;
+    for (size_t i = 0; i < ch.values.size() && code == std::to_string(kWarnDataTruncated); ++i) {
+      const Value& v = ch.values[i];
+      if (v.kind != ValueKind::kEnum || !v.s.empty()) continue;
+      enum_column |= message.find("column '" + ch.table->columns[i] + "'") != std::string::npos;
+    }
+    if (!enum_column) {
+      (void)RunStatement(c, "ROLLBACK TO SAVEPOINT sluice_enum");
+      return Status::Error(StatusCode::kServerError, "{} (warning {}; written without strict mode for an ENUM "
+                           "error value '', so undone)", message, code);
+    }
+  }
+  return Status::Ok();
 }
 
 Status MysqlLoader::Reject(const SinkChange& ch, const Status& error) {
@@ -263,10 +355,7 @@ Status MysqlLoader::Reject(const SinkChange& ch, const Status& error) {
                                 DescribeKey(ch), ch.pos.ToString(), error.message());
   if (!options_.skip_rejected) return Status::Error(StatusCode::kServerError, "{}", msg);
   std::lock_guard lock(skip_mu_);
-  ++rows_skipped_;
-  spdlog::warn("skipped (on_error: skip): {}", msg);
   if (!options_.skip_log.empty()) {
-    std::ofstream out(options_.skip_log, std::ios::app);
     std::string line = "{\"pipeline\":";
     AppendJsonString(line, options_.pipeline);
     line += ",\"target\":";
@@ -287,9 +376,16 @@ Status MysqlLoader::Reject(const SinkChange& ch, const Status& error) {
       AppendJsonValue(line, ch.values[i]);
     }
     line += "}}\n";
-    out << line;
-    if (!out) return Status::Error(StatusCode::kIoError, "cannot write skip log {}", options_.skip_log);
+    // Durable before the batch that leaves the row out commits: a row is
+    // never dropped without its record. When the record cannot be written
+    // (disk full, no permission) the change is not skipped: the target stops.
+    Status written = AppendDurably(options_.skip_log, line);
+    if (!written.ok()) {
+      return Status::Error(StatusCode::kIoError, "{}; not skipped: {}", written.message(), msg);
+    }
   }
+  ++rows_skipped_;
+  spdlog::warn("skipped (on_error: skip): {}", msg);
   return Status::Ok();
 }
 
@@ -320,81 +416,81 @@ Status MysqlLoader::ApplyOrdered(MysqlConnection& c, const std::vector<SinkChang
   return Status::Ok();
 }
 
-// on_error: stop. Like a replica's SQL thread, stop AT the source transaction
-// of the rejected change: the transactions before it in this partition are
-// committed, with the partition's checkpoint at the last of them, so the
-// target holds everything up to the row that needs a hand, and a restart
-// after the fix begins at that transaction. Returns `rejection` unless
-// committing the prefix hit a retryable error (then the batch is retried).
-Status MysqlLoader::CommitBeforeRejected(MysqlConnection& c, uint32_t p, const std::vector<SinkChange>& changes,
-                                         size_t rejected, const Status& rejection) {
-  (void)RunStatement(c, "ROLLBACK");
-  const StreamPos& bad = changes[rejected].pos;
-  size_t keep = rejected;
-  while (keep > 0 && changes[keep - 1].pos.file == bad.file && changes[keep - 1].pos.txn_offset == bad.txn_offset) {
-    --keep;
+// The partitions of one batch vote before they commit: all commit, or none
+// does. Stopping at a rejected change (on_error: stop) then leaves the target
+// at a transaction boundary of the source: no partition has committed a
+// later transaction than the one rejected (see StopBefore).
+struct MysqlLoader::BatchVote {
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t pending = 0;
+  bool abort = false;
+  // Waits for every partition's vote; whether to commit.
+  bool Cast(bool ready) {
+    std::unique_lock lock(mu);
+    if (!ready) abort = true;
+    if (--pending == 0) {
+      cv.notify_all();
+    } else {
+      cv.wait(lock, [&] { return pending == 0; });
+    }
+    return !abort;
   }
-  if (keep == 0) return rejection;
-  std::vector<SinkChange> prefix(changes.begin(), changes.begin() + static_cast<std::ptrdiff_t>(keep));
-  uint64_t skipped = 0;
-  Status st = RunStatement(c, "BEGIN");
-  if (st.ok()) st = ApplyOrdered(c, prefix, &skipped);
-  if (st.ok()) st = WriteCheckpointRow(c, static_cast<int>(p), BatchEnd{prefix.back().pos, "", ""});
-  if (st.ok()) st = RunStatement(c, "COMMIT");
-  if (!st.ok()) {
-    (void)RunStatement(c, "ROLLBACK");
-    return st.retryable() ? st : rejection;
-  }
-  checkpoint_.partitions[p] = prefix.back().pos;  // only this partition's thread touches its entry
-  return rejection;
-}
+};
 
 Status MysqlLoader::ApplyPartition(uint32_t p, std::vector<SinkChange> changes, const BatchEnd& end,
-                                   uint64_t* applied) {
+                                   PartitionOutcome* out, BatchVote& vote) {
   MysqlConnection& c = *partitions_[p].conn;
   // Redone after a crash or a retry: skip what this partition already committed.
   const StreamPos& done = checkpoint_.partitions[p];
   if (!done.empty()) {
     std::erase_if(changes, [&](const SinkChange& ch) { return ch.pos <= done; });
   }
-  if (changes.empty()) return Status::Ok();
-  std::vector<SinkChange> merged = MergeByKey(changes);
-  // A lock conflict with another partition (or another client) is retried
-  // here at once: the whole transaction was rolled back, nothing is half-done.
-  constexpr int kAttempts = 8;  // waits 5 ms doubling: about 1.3 s in all
-  for (int attempt = 0;; ++attempt) {
-    Status st = ApplyPartitionOnce(c, p, changes, merged, end);
-    if (st.ok()) break;
-    if (st.code() != StatusCode::kAborted || attempt + 1 >= kAttempts) return st;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5 << attempt));
+  if (changes.empty()) {
+    (void)vote.Cast(true);
+    return Status::Ok();
   }
-  *applied = changes.size();
-  return Status::Ok();
-}
-
-Status MysqlLoader::ApplyPartitionOnce(MysqlConnection& c, uint32_t p, const std::vector<SinkChange>& changes,
-                                       const std::vector<SinkChange>& merged, const BatchEnd& end) {
-  RETURN_IF_ERROR(RunStatement(c, "BEGIN"));
-  Status st = ApplyMerged(c, merged);
+  uint64_t skipped = 0;
+  Status st = RunStatement(c, "BEGIN");
+  if (st.ok()) st = ApplyMerged(c, MergeByKey(changes));
   if (!st.ok() && !st.retryable()) {
     // Either a secondary unique key conflict between merged rows, or a row
     // the target rejects: redo in source order, one change at a time.
     (void)RunStatement(c, "ROLLBACK");
-    RETURN_IF_ERROR(RunStatement(c, "BEGIN"));
-    uint64_t skipped = 0;
+    st = RunStatement(c, "BEGIN");
     size_t rejected = changes.size();
-    // A duplicate here is taken for a conflict with another partition (kAborted):
-    // after a few attempts ApplyBatch applies the partitions concerned together.
-    st = ApplyOrdered(c, changes, &skipped, &rejected, /*retry_duplicates=*/true);
-    if (rejected < changes.size()) return CommitBeforeRejected(c, p, changes, rejected, st);
+    // A duplicate here is taken for a conflict across partitions (kAborted):
+    // ApplyBatch then applies the batch on one connection.
+    if (st.ok()) st = ApplyOrdered(c, changes, &skipped, &rejected, /*retry_duplicates=*/true);
+    if (rejected < changes.size()) out->rejected = changes[rejected].pos;
   }
   if (st.ok()) st = WriteCheckpointRow(c, static_cast<int>(p), end);
-  if (st.ok()) st = RunStatement(c, "COMMIT");
-  if (!st.ok()) {
+  const bool commit = vote.Cast(st.ok());
+  if (st.ok() && commit) st = RunStatement(c, "COMMIT");
+  if (!st.ok() || !commit) {
     (void)RunStatement(c, "ROLLBACK");
     return st;
   }
+  out->committed = true;
+  out->applied = changes.size() - skipped;
   return Status::Ok();
+}
+
+Status MysqlLoader::StopBefore(const std::vector<SinkChange>& changes, const StreamPos& bad, const Status& rejection) {
+  // on_error: stop. Like a replica's SQL thread, stop AT the source
+  // transaction of the rejected change: every change of the transactions
+  // before it is committed (in every partition), none after, and the global
+  // checkpoint resumes at that transaction once the user fixed the cause.
+  const StreamPos cut{bad.file, bad.txn_offset, 0};
+  std::vector<SinkChange> prefix;
+  for (const SinkChange& ch : changes) {
+    if (ch.pos < cut) prefix.push_back(ch);
+  }
+  Status st = ApplyBatch(prefix, BatchEnd{cut, fmt::format("{}:{}", cut.file, cut.txn_offset), ""});
+  if (!st.ok()) return st;
+  spdlog::error("pipeline {} target {}: stopped at the transaction @ {} (everything before it is applied)",
+                options_.pipeline, options_.target, cut.ToString());
+  return rejection;
 }
 
 Status MysqlLoader::ResetCheckpoint() {
@@ -406,7 +502,7 @@ Status MysqlLoader::ResetCheckpoint() {
 
 Status MysqlLoader::ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd& end) {
   RETURN_IF_ERROR(EnsureConnected());
-  RETURN_IF_ERROR(LoadGeneratedColumns(changes));
+  RETURN_IF_ERROR(LoadTableInfo(changes));
   // Before a snapshot's horizon, a chunk may already hold a later image of a
   // row than the change replayed now, and a unique value the change gives
   // its row may then still be held, in the target, by another row that only
@@ -429,33 +525,65 @@ Status MysqlLoader::ApplyBatch(const std::vector<SinkChange>& changes, const Bat
   for (size_t i = catch_up; i < changes.size(); ++i) {
     const SinkChange& ch = changes[i];
     if (!checkpoint_.global.empty() && ch.pos <= checkpoint_.global) continue;  // applied before a restart
-    parts[n == 1 ? 0 : KeyHash(ch) % n].push_back(ch);
+    parts[PartitionOf(ch)].push_back(ch);
   }
 
-  std::vector<uint64_t> applied(n, 0);
+  std::vector<PartitionOutcome> outcomes(n);
   std::vector<Status> results(n);
   std::vector<std::future<void>> running;
+  BatchVote vote;
+  for (uint32_t p = 0; p < n; ++p) vote.pending += parts[p].empty() ? 0 : 1;
   for (uint32_t p = 0; p < n; ++p) {
     if (parts[p].empty()) continue;
     running.push_back(std::async(std::launch::async, [&, p] {
-      results[p] = ApplyPartition(p, std::move(parts[p]), end, &applied[p]);
+      results[p] = ApplyPartition(p, std::move(parts[p]), end, &outcomes[p], vote);
     }));
   }
   for (auto& f : running) f.get();
+  std::vector<uint32_t> involved;
   for (uint32_t p = 0; p < n; ++p) {
-    // A partition that committed keeps its progress even if another failed:
-    // the retry then skips it.
-    if (results[p].ok() && applied[p] > 0) checkpoint_.partitions[p] = end.pos;
+    // A partition that committed keeps its progress even if another failed
+    // (its COMMIT went through, another's was cut): the retry skips it.
+    if (outcomes[p].committed) {
+      checkpoint_.partitions[p] = end.pos;
+      rows_applied_ += outcomes[p].applied;
+    } else if (!results[p].ok() || vote.abort) {
+      involved.push_back(p);
+    }
   }
-  std::vector<uint32_t> conflicted;
+  // Why the batch did not commit: a transient error is retried as a whole
+  // first; a rejection stops before the earliest rejected transaction; a
+  // conflict between partitions is applied on one connection.
+  const Status* rejection = nullptr;
+  const StreamPos* earliest = nullptr;
+  bool conflict = false;
   for (uint32_t p = 0; p < n; ++p) {
-    if (results[p].ok()) continue;
-    if (results[p].code() != StatusCode::kAborted) return results[p];
-    conflicted.push_back(p);
+    const Status& st = results[p];
+    if (st.ok()) continue;
+    if (st.retryable() && st.code() != StatusCode::kAborted) return st;
+    if (st.code() == StatusCode::kAborted) {
+      conflict = true;
+    } else if (outcomes[p].rejected.empty()) {
+      return st;
+    } else if (earliest == nullptr || outcomes[p].rejected < *earliest) {
+      earliest = &outcomes[p].rejected;
+      rejection = &st;
+    }
   }
-  for (uint64_t a : applied) rows_applied_ += a;
-  if (!conflicted.empty()) RETURN_IF_ERROR(ApplyConflicted(changes, conflicted, end));
+  if (rejection) return StopBefore(changes, *earliest, *rejection);
+  if (conflict) RETURN_IF_ERROR(ApplyConflicted(changes, involved, end));
   return AdvanceCheckpoint(end);
+}
+
+uint32_t MysqlLoader::PartitionOf(const SinkChange& ch) const {
+  const uint32_t n = static_cast<uint32_t>(partitions_.size());
+  if (n == 1) return 0;
+  // A table with a unique key besides the one rows are found by goes to one
+  // partition: a unique value moving from one row to another is then
+  // applied in the source's order, never before the row that held it let go.
+  auto it = tables_.find(ch.table.get());
+  if (it != tables_.end() && it->second.serial) return static_cast<uint32_t>(TableNameHash(*ch.table) % n);
+  return static_cast<uint32_t>(KeyHash(ch) % n);
 }
 
 Result<bool> MysqlLoader::SnapshotExplainsConflict(const std::vector<SinkChange>& changes) {
@@ -477,10 +605,11 @@ Result<bool> MysqlLoader::SnapshotExplainsConflict(const std::vector<SinkChange>
 
 Status MysqlLoader::ApplyConflicted(const std::vector<SinkChange>& changes, const std::vector<uint32_t>& conflicted,
                                     const BatchEnd& end) {
-  const uint32_t n = static_cast<uint32_t>(partitions_.size());
   std::vector<SinkChange> todo;
   for (const SinkChange& ch : changes) {
-    uint32_t p = n == 1 ? 0 : static_cast<uint32_t>(KeyHash(ch) % n);
+    if (!checkpoint_.global.empty() && ch.pos <= checkpoint_.global) continue;
+    if (!checkpoint_.catch_up_until.empty() && ch.pos < checkpoint_.catch_up_until) continue;  // ApplyCatchUp's
+    uint32_t p = PartitionOf(ch);
     if (std::find(conflicted.begin(), conflicted.end(), p) == conflicted.end()) continue;
     const StreamPos& done = checkpoint_.partitions[p];
     if (!done.empty() && ch.pos <= done) continue;
@@ -496,18 +625,23 @@ Status MysqlLoader::ApplyConflicted(const std::vector<SinkChange>& changes, cons
     // In source order, one connection: a duplicate now is a real one...
     (void)RunStatement(c, "ROLLBACK");
     st = RunStatement(c, "BEGIN");
-    if (st.ok()) st = ApplyOrdered(c, todo, &skipped);
-    // ...unless a snapshot copied a later image of the row holding the value
-    // (see ApplyBatch): once the snapshot has recorded its horizon, the batch
-    // is applied as its catch-up.
-    if (!st.ok() && !st.retryable() && mysql_errno(c.raw()) == kErDupEntry) {
+    size_t rejected = todo.size();
+    if (st.ok()) st = ApplyOrdered(c, todo, &skipped, &rejected);
+    if (rejected < todo.size()) {
+      const bool duplicate = mysql_errno(c.raw()) == kErDupEntry;
       (void)RunStatement(c, "ROLLBACK");
-      Result<bool> snapshot = SnapshotExplainsConflict(todo);
-      if (snapshot.ok() && *snapshot) {
-        return Status::Retryable(StatusCode::kAborted, "target {}: {} (a snapshot copied a later image of the row "
-                                 "holding the value; replaying as its catch-up)",
-                                 options_.target, st.message());
+      // ...unless a snapshot copied a later image of the row holding the
+      // value (see ApplyBatch): once the snapshot has recorded its horizon,
+      // the batch is applied as its catch-up.
+      if (duplicate) {
+        Result<bool> snapshot = SnapshotExplainsConflict(todo);
+        if (snapshot.ok() && *snapshot) {
+          return Status::Retryable(StatusCode::kAborted, "target {}: {} (a snapshot copied a later image of the row "
+                                   "holding the value; replaying as its catch-up)",
+                                   options_.target, st.message());
+        }
       }
+      return StopBefore(changes, todo[rejected].pos, st);
     }
   }
   for (uint32_t p : conflicted) {
@@ -538,25 +672,34 @@ Result<std::vector<bool>> ReadGeneratedColumns(MysqlConnection& c, const TargetT
   return mask;
 }
 
-Status MysqlLoader::LoadGeneratedColumns(const std::vector<SinkChange>& changes) {
+Status MysqlLoader::LoadTableInfo(const std::vector<SinkChange>& changes) {
   const TargetTable* last = nullptr;  // batches are mostly runs of one table
   for (const SinkChange& ch : changes) {
     const TargetTable* t = ch.table.get();
-    if (t == last || generated_.count(t)) {
+    if (t == last || tables_.count(t)) {
       last = t;
       continue;
     }
     last = t;
-    ASSIGN_OR_RETURN(std::vector<bool> mask, ReadGeneratedColumns(*control_, *t));
-    generated_.emplace(t, std::make_pair(ch.table, std::move(mask)));
+    TableInfo info;
+    info.pin = ch.table;
+    ASSIGN_OR_RETURN(info.generated, ReadGeneratedColumns(*control_, *t));
+    if (t->has_key()) {
+      ASSIGN_OR_RETURN(auto rows, control_->Query(fmt::format(
+                                      "SELECT COUNT(DISTINCT INDEX_NAME) FROM information_schema.STATISTICS WHERE "
+                                      "TABLE_SCHEMA = {} AND TABLE_NAME = {} AND NON_UNIQUE = 0",
+                                      Quote(t->db), Quote(t->table))));
+      info.serial = !rows.empty() && std::stoi(rows[0][0].value_or("0")) > 1;
+    }
+    tables_.emplace(t, std::move(info));
   }
   return Status::Ok();
 }
 
 const std::vector<bool>* MysqlLoader::GeneratedOf(const TargetTable& t) const {
-  auto it = generated_.find(&t);
-  if (it == generated_.end() || it->second.second.empty()) return nullptr;
-  return &it->second.second;
+  auto it = tables_.find(&t);
+  if (it == tables_.end() || it->second.generated.empty()) return nullptr;
+  return &it->second.generated;
 }
 
 Status MysqlLoader::ApplyCatchUp(std::vector<SinkChange> changes, const BatchEnd& end) {
@@ -619,7 +762,7 @@ Result<std::vector<std::string>> MysqlLoader::TargetColumns(const std::string& d
 Status MysqlLoader::ApplyDdl(const std::string& db, const std::string& query, const BatchEnd& end) {
   if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();  // replayed
   RETURN_IF_ERROR(EnsureConnected());
-  generated_.clear();  // a table's generated columns may change
+  tables_.clear();  // a table's generated columns and keys may change
   if (!db.empty()) {
     std::string use = "USE ";
     AppendIdentifier(use, db);

@@ -94,12 +94,25 @@ class MysqlLoader {
   Status EnsureConnected();
   Status EnsureCheckpointTable();
   Status ReadCheckpoint();
-  Status ApplyPartition(uint32_t p, std::vector<SinkChange> changes, const BatchEnd& end, uint64_t* applied);
-  Status ApplyPartitionOnce(sluice::mysql::MysqlConnection& c, uint32_t p, const std::vector<SinkChange>& changes,
-                            const std::vector<SinkChange>& merged, const BatchEnd& end);
-  // The changes of partitions that kept failing on each other (a unique value
-  // moving between rows of different partitions, or deadlocks): applied
-  // together on one connection, in source order where needed.
+  struct BatchVote;
+  struct PartitionOutcome {
+    bool committed = false;
+    uint64_t applied = 0;  // changes applied (skipped ones not counted)
+    StreamPos rejected;    // the change the target rejected (on_error: stop), if any
+  };
+  // Applies one partition's changes in one transaction and commits it when
+  // every partition of the batch is ready (`vote`).
+  Status ApplyPartition(uint32_t p, std::vector<SinkChange> changes, const BatchEnd& end, PartitionOutcome* out,
+                        BatchVote& vote);
+  // The partition `ch` goes to: by key, or by table for tables with another
+  // unique key (their changes then apply in source order).
+  uint32_t PartitionOf(const SinkChange& ch) const;
+  // on_error: stop at the source transaction of `bad`: applies the changes
+  // of `changes` before it, records that transaction's start, returns `rejection`.
+  Status StopBefore(const std::vector<SinkChange>& changes, const StreamPos& bad, const Status& rejection);
+  // The changes of partitions that failed on each other (deadlocks, or a
+  // duplicate): applied together on one connection, in source order where
+  // needed.
   Status ApplyConflicted(const std::vector<SinkChange>& changes, const std::vector<uint32_t>& conflicted,
                          const BatchEnd& end);
   // After a duplicate key in ApplyConflicted: whether a snapshot explains it
@@ -111,9 +124,9 @@ class MysqlLoader {
   // *rejected: the index of the change the target rejected (on_error: stop).
   Status ApplyOrdered(sluice::mysql::MysqlConnection& c, const std::vector<SinkChange>& changes, uint64_t* skipped,
                       size_t* rejected = nullptr, bool retry_duplicates = false);
-  Status CommitBeforeRejected(sluice::mysql::MysqlConnection& c, uint32_t p, const std::vector<SinkChange>& changes,
-                              size_t rejected, const Status& rejection);
   Status ApplyOne(sluice::mysql::MysqlConnection& c, const SinkChange& change);
+  // Runs `sql` (writing `change`, which holds ENUM's error value '') without strict mode.
+  Status RunLenient(sluice::mysql::MysqlConnection& c, const SinkChange& change, const std::string& sql);
   // "partitions=N": stored in partition rows' resume_position column.
   std::string PartitionScheme() const;
   Status WriteCheckpointRow(sluice::mysql::MysqlConnection& c, int part, const BatchEnd& end);
@@ -121,9 +134,10 @@ class MysqlLoader {
   void NoteGlobalCheckpoint(const BatchEnd& end);
   Status Reject(const SinkChange& change, const Status& error);
   Status RunStatement(sluice::mysql::MysqlConnection& c, const std::string& sql);
-  // The target's generated columns of the tables in `changes`, read once per
-  // table version (on the control connection, before partitions run).
-  Status LoadGeneratedColumns(const std::vector<SinkChange>& changes);
+  // The target's generated columns and unique keys of the tables in
+  // `changes`, read once per table version (on the control connection,
+  // before partitions run).
+  Status LoadTableInfo(const std::vector<SinkChange>& changes);
   // Per column of `t`, whether the target computes it; null when none does.
   const std::vector<bool>* GeneratedOf(const TargetTable& t) const;
 
@@ -132,10 +146,15 @@ class MysqlLoader {
   std::vector<Partition> partitions_;
   LoaderCheckpoint checkpoint_;
   uint64_t rows_applied_ = 0;
-  bool catch_up_ = false;
-  // Keyed by table version; the pointer pins it. Cleared by DDL. Written by
+  bool catch_up_ = false;  // ApplyCatchUp in progress: upserts are REPLACEs (one connection, no partition threads)
+  struct TableInfo {
+    TargetTablePtr pin;
+    std::vector<bool> generated;  // empty when no column is generated
+    bool serial = false;          // another unique key than the one rows are found by
+  };
+  // Keyed by table version; `pin` keeps it alive. Cleared by DDL. Written by
   // the owner thread only, read by partition threads while it waits for them.
-  std::map<const TargetTable*, std::pair<TargetTablePtr, std::vector<bool>>> generated_;  // ApplyCatchUp in progress: upserts are REPLACEs (one connection, no partition threads)
+  std::map<const TargetTable*, TableInfo> tables_;
   std::mutex skip_mu_;
   uint64_t rows_skipped_ = 0;  // guarded by skip_mu_ for writes (partition threads); read by the owner between batches
 };

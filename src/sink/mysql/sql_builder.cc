@@ -25,6 +25,14 @@ void AppendHex(std::string& out, std::string_view bytes) {
   out += '\'';
 }
 
+// The shortest form that reads back as exactly `d`, with an exponent so that
+// the server parses it as a DOUBLE (correctly rounded), never as a DECIMAL.
+void AppendDoubleLiteral(std::string& out, double d) {
+  size_t start = out.size();
+  fmt::format_to(std::back_inserter(out), "{}", d);
+  if (out.find_first_of("eE", start) == std::string::npos) out += "e0";
+}
+
 bool Skipped(const std::vector<bool>* generated, size_t i) { return generated && i < generated->size() && (*generated)[i]; }
 
 void AppendColumnList(std::string& out, const TargetTable& t, const std::vector<bool>* generated) {
@@ -125,10 +133,13 @@ Status AppendLiteral(std::string& out, const Value& v) {
       AppendNumber(out, v.u);
       return Status::Ok();
     case ValueKind::kFloat:
-      fmt::format_to(std::back_inserter(out), "{}", static_cast<float>(v.d));
+      // The float's own value, as a double: a FLOAT column compares as DOUBLE,
+      // and "0.1" (the float's shortest form) is not equal to the stored
+      // 0.100000001490116..., so a keyless table's full-row match would miss.
+      AppendDoubleLiteral(out, static_cast<double>(static_cast<float>(v.d)));
       return Status::Ok();
     case ValueKind::kDouble:
-      fmt::format_to(std::back_inserter(out), "{}", v.d);
+      AppendDoubleLiteral(out, v.d);
       return Status::Ok();
     case ValueKind::kDecimal:
       out.append(v.s);  // already a canonical numeric literal

@@ -18,6 +18,29 @@ constexpr unsigned long kPacketError = static_cast<unsigned int>(-1);
 
 std::string SqlQuote(MysqlConnection& c, std::string_view s) { return "'" + c.Escape(s) + "'"; }
 
+// Reconnect backoff: capped exponential, so that a stream that fails the same
+// way each time (another replica with our server_id, a server that accepts
+// and drops) waits longer and longer instead of spinning.
+constexpr std::chrono::milliseconds kFirstBackoff{100};
+constexpr std::chrono::milliseconds kMaxBackoff{10000};
+// A session at least this long was healthy: its loss is news, not a loop.
+constexpr std::chrono::seconds kHealthySession{30};
+// Metadata queries (information_schema) answer in milliseconds; a server
+// that has not answered one in this long is hung.
+constexpr unsigned kMetadataTimeoutS = 30;
+
+bool IsPrivilegeError(unsigned err) {
+  return err == ER_ACCESS_DENIED_ERROR || err == ER_SPECIFIC_ACCESS_DENIED_ERROR || err == ER_DBACCESS_DENIED_ERROR;
+}
+
+void SleepUnlessStopped(std::chrono::milliseconds d, const std::atomic<bool>& stop) {
+  auto until = std::chrono::steady_clock::now() + d;
+  while (!stop.load(std::memory_order_relaxed) && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::min(std::chrono::milliseconds(50), std::chrono::ceil<std::chrono::milliseconds>(
+                                                                            until - std::chrono::steady_clock::now())));
+  }
+}
+
 }  // namespace
 
 // Forwards to the user's handler but drops what was delivered before a
@@ -99,8 +122,8 @@ Status BinlogStreamSource::ResolveStart(MysqlConnection& conn, BinlogFilePos* po
 Status BinlogStreamSource::Open(bool resume) {
   ConnectOptions co = options_.connect;
   // Heartbeats arrive every period when idle, so silence for 3 periods means
-  // a dead connection.
-  co.read_timeout_s = static_cast<unsigned>(std::max<int64_t>(5, 3 * options_.heartbeat.count() / 1000));
+  // a dead or hung server (the read times out); writes get the same bound.
+  co.read_timeout_s = co.write_timeout_s = static_cast<unsigned>(hang_timeout().count());
   ASSIGN_OR_RETURN(conn_, MysqlConnection::Connect(co));
   MysqlConnection& c = *conn_;
 
@@ -127,7 +150,10 @@ Status BinlogStreamSource::Open(bool resume) {
   }
 
   if (!resolver_ && options_.resolve_schema) {
-    ASSIGN_OR_RETURN(auto schema_conn, MysqlConnection::Connect(options_.connect));
+    // Held for the source's life and reconnected by the resolver when lost.
+    ConnectOptions mo = options_.connect;
+    mo.read_timeout_s = mo.write_timeout_s = std::max(kMetadataTimeoutS, co.read_timeout_s);
+    ASSIGN_OR_RETURN(auto schema_conn, MysqlConnection::Connect(mo));
     resolver_ = std::make_unique<InformationSchemaResolver>(std::move(schema_conn));
   }
   if (!decoder_) {
@@ -163,7 +189,7 @@ Status BinlogStreamSource::Open(bool resume) {
   // db_command with skip_check=0 also reads the server's OK or error packet.
   if (c.raw()->methods->db_command(c.raw(), static_cast<enum_server_command>(kComRegisterSlave), reg.data(),
                                    reg.size(), 0, nullptr) != 0) {
-    return c.LastError("register as replica");
+    return CommandError("register as replica");
   }
 
   std::string dump = by_mysql_gtid ? BinlogDumpGtidPayload(options_.start.mysql_gtid, options_.server_id)
@@ -182,22 +208,73 @@ Status BinlogStreamSource::Open(bool resume) {
   return Status::Ok();
 }
 
+std::chrono::seconds BinlogStreamSource::hang_timeout() const {
+  int64_t three_beats_s = (3 * options_.heartbeat.count() + 999) / 1000;
+  return std::chrono::seconds(std::max<int64_t>(5, three_beats_s));
+}
+
+Status BinlogStreamSource::CommandError(std::string_view what) {
+  MYSQL* m = conn_->raw();
+  unsigned err = mysql_errno(m);
+  if (!IsPrivilegeError(err)) return conn_->LastError(what);
+  // The server's text ("Access denied for user ... (using password: YES)")
+  // reads like a wrong password; the login worked, a privilege is missing.
+  std::string user = conn_->options().user;
+  std::string account = fmt::format("'{}'@'%'", user);
+  if (auto who = conn_->QueryValue("SELECT CURRENT_USER()"); who.ok() && who->has_value()) {
+    // The account the server matched, which is the one the GRANT must name.
+    const std::string& cu = **who;
+    size_t at = cu.rfind('@');
+    if (at != std::string::npos) account = fmt::format("'{}'@'{}'", cu.substr(0, at), cu.substr(at + 1));
+  }
+  return Status::Error(StatusCode::kInvalidArgument,
+                       "{} on {}: user {} may not read the binary log: it lacks the REPLICATION SLAVE privilege "
+                       "(server error {}). On the source, run: GRANT REPLICATION SLAVE ON *.* TO {}",
+                       what, conn_->options().Describe(), user, err, account);
+}
+
+Status BinlogStreamSource::ReadError() {
+  MYSQL* m = conn_->raw();
+  unsigned err = mysql_errno(m);
+  std::string msg = mysql_error(m);
+  std::string server = conn_->options().Describe();
+  if (err == ER_MASTER_FATAL_ERROR_READING_BINLOG) {
+    return Status::Error(StatusCode::kServerError,
+                         "binlog dump from {} at {} failed: {}. If the binlog was purged past this position, "
+                         "the changes in between are gone from the server: re-snapshot the tables and start "
+                         "from latest",
+                         server, dump_from_, msg);
+  }
+  if (err == ER_SLAVE_SAME_ID) {
+    // The server dropped our stream for a newer one with our id. Both
+    // replicas retrying with backoff take turns; only the user can end it.
+    return Status::Retryable(StatusCode::kServerError,
+                             "another replica connected to source {} with server_id {}, and the server dropped "
+                             "this stream (error {}); give each replica its own server_id (server_id: of the "
+                             "source in the config, --server-id for tail)",
+                             server, options_.server_id, err);
+  }
+  if (IsPrivilegeError(err)) return CommandError("start binlog dump");
+  auto silent = std::chrono::steady_clock::now() - read_started_;
+  if (IsConnectionLost(err) && silent >= hang_timeout() - std::chrono::seconds(1)) {
+    return Status::Retryable(StatusCode::kIoError,
+                             "no event and no heartbeat from {} for {} s (heartbeats every {} ms were asked for): "
+                             "the server is hung or unreachable ({}, error {})",
+                             server, std::chrono::duration_cast<std::chrono::seconds>(silent).count(),
+                             options_.heartbeat.count(), msg, err);
+  }
+  return conn_->LastError("read binlog");
+}
+
 Status BinlogStreamSource::ReadLoop(ChangeHandler& handler, const std::atomic<bool>& stop) {
   MYSQL* m = conn_->raw();
+  live_ = false;
   while (!stop.load(std::memory_order_relaxed)) {
+    // From here, not from the last packet: time spent handing on events
+    // (a full queue) is not the server's silence.
+    read_started_ = std::chrono::steady_clock::now();
     unsigned long len = mysql_net_read_packet(m);
-    if (len == kPacketError) {
-      unsigned err = mysql_errno(m);
-      std::string msg = mysql_error(m);
-      if (err == ER_MASTER_FATAL_ERROR_READING_BINLOG) {
-        return Status::Error(StatusCode::kServerError,
-                             "binlog dump from {} at {} failed: {}. If the binlog was purged past this position, "
-                             "the changes in between are gone from the server: re-snapshot the tables and start "
-                             "from latest",
-                             conn_->options().Describe(), dump_from_, msg);
-      }
-      return conn_->LastError("read binlog");
-    }
+    if (len == kPacketError) return ReadError();
     const uint8_t* p = m->net.read_pos;
     if (len == 0) return Status::Corruption("empty replication packet");
     if (p[0] == 0xfe && len < 9) {
@@ -206,6 +283,11 @@ Status BinlogStreamSource::ReadLoop(ChangeHandler& handler, const std::atomic<bo
                                conn_->options().Describe());
     }
     if (p[0] != 0x00) return Status::Corruption("unexpected replication packet type 0x{:02x}", p[0]);
+    if (!live_) {
+      // The server streams to us: the outage, if there was one, is over.
+      live_ = true;
+      if (options_.on_reconnect) options_.on_reconnect(Status::Ok());
+    }
     std::string_view event(reinterpret_cast<const char*>(p + 1), len - 1);
     RETURN_IF_ERROR(decoder_->Feed(event, handler));
   }
@@ -215,14 +297,26 @@ Status BinlogStreamSource::ReadLoop(ChangeHandler& handler, const std::atomic<bo
 Status BinlogStreamSource::Run(ChangeHandler& handler, const std::atomic<bool>& stop) {
   ReplayGuard guard(*this, handler);
   RETURN_IF_ERROR(Open(false));
-  auto backoff = std::chrono::milliseconds(100);
+  auto backoff = kFirstBackoff;
   while (true) {
+    auto session_start = std::chrono::steady_clock::now();
+    BinlogFilePos before = decoder_->committed();
     Status st = ReadLoop(guard, stop);
     if (stop.load()) return Status::Ok();
     if (!st.retryable()) return st;
+    if (options_.on_reconnect) options_.on_reconnect(st);
+    // A session that moved the position or lasted a while was healthy: its
+    // loss is reconnected at once. One that died without progress (the same
+    // event failing again, another replica with our server_id) waits first,
+    // longer each time, so that a loop cannot spin.
+    BinlogFilePos after = decoder_->committed();
+    bool progressed = after.file != before.file || after.offset != before.offset ||
+                      std::chrono::steady_clock::now() - session_start >= kHealthySession;
+    if (progressed && mysql_errno(conn_->raw()) != ER_SLAVE_SAME_ID) backoff = kFirstBackoff;
     // Reconnect at the last committed transaction; what the cut transaction
     // already delivered is suppressed when it is replayed.
-    spdlog::warn("binlog connection lost: {}; reconnecting at {}", st.message(), decoder_->committed().ToString());
+    spdlog::warn("binlog connection lost: {}; reconnecting at {} in {} ms", st.message(),
+                 decoder_->committed().ToString(), backoff.count());
     if (decoder_->in_transaction()) {
       suppress_rows_ = delivered_in_txn_;
       suppress_begin_ = true;
@@ -230,21 +324,19 @@ Status BinlogStreamSource::Run(ChangeHandler& handler, const std::atomic<bool>& 
     decoder_->AbortTransaction();
     auto deadline = std::chrono::steady_clock::now() + options_.reconnect_timeout;
     while (true) {
+      SleepUnlessStopped(backoff, stop);
+      backoff = std::min(backoff * 2, kMaxBackoff);
       if (stop.load()) return Status::Ok();
       conn_.reset();
       Status open = Open(true);
       if (open.ok()) {
         ++reconnects_;
-        backoff = std::chrono::milliseconds(100);
-        if (options_.on_reconnect) options_.on_reconnect(Status::Ok());
         break;
       }
       if (options_.on_reconnect) options_.on_reconnect(open);
       if (!open.retryable() || std::chrono::steady_clock::now() > deadline) {
         return open.WithContext("reconnect");
       }
-      std::this_thread::sleep_for(backoff);
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
     }
   }
 }

@@ -28,9 +28,10 @@ class BinlogStreamSource : public Source {
     // How long reconnecting may keep failing before Run gives up.
     std::chrono::seconds reconnect_timeout{300};
     bool resolve_schema = true;  // fill names/keys from information_schema when the binlog lacks them
-    // Told when the connection is lost and a reconnect attempt fails (the
-    // error), and when a reconnect succeeds (Ok), so that owners can show the
-    // outage instead of a stream that looks merely quiet. Capture thread.
+    // Told when the stream is lost or a reconnect attempt fails (the error),
+    // and when a (re)connected stream delivers its first event (Ok), so that
+    // owners can show the outage instead of a stream that looks merely quiet.
+    // Capture thread.
     std::function<void(const Status&)> on_reconnect;
     BinlogDecoder::Options decoder;
   };
@@ -46,13 +47,24 @@ class BinlogStreamSource : public Source {
   Status Open(bool resume);
   Status ResolveStart(MysqlConnection& conn, BinlogFilePos* pos);
   Status ReadLoop(ChangeHandler& handler, const std::atomic<bool>& stop);
+  // The Status for a failed read of the stream (the error packet or the
+  // lost connection), saying what the user can do about it.
+  Status ReadError();
+  // For a replication command refused for want of privileges: which GRANT
+  // to run; otherwise the server's error.
+  Status CommandError(std::string_view what);
+  // Silence longer than this means a dead or hung server: heartbeats were
+  // asked for every `heartbeat`.
+  std::chrono::seconds hang_timeout() const;
 
   Options options_;
   std::unique_ptr<MysqlConnection> conn_;
   std::unique_ptr<SchemaResolver> resolver_;
   std::unique_ptr<BinlogDecoder> decoder_;
   uint64_t reconnects_ = 0;
-  std::string dump_from_;  // the position the current dump started at, for messages
+  std::string dump_from_;                               // the position the current dump started at, for messages
+  bool live_ = false;                                   // the current session has delivered an event
+  std::chrono::steady_clock::time_point read_started_;  // when the current read of the stream began
   // Exactly-once across reconnects: rows of the open transaction already delivered.
   uint64_t delivered_in_txn_ = 0;
   uint64_t suppress_rows_ = 0;

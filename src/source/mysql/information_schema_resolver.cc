@@ -159,7 +159,16 @@ Result<const InformationSchemaTable*> InformationSchemaResolver::Load(std::strin
   std::string key = Key(db, table);
   auto it = cache_.find(key);
   if (it != cache_.end()) return &it->second;
-  ASSIGN_OR_RETURN(InformationSchemaTable t, ReadInformationSchemaTable(*conn_, is_mariadb_, db, table));
+  auto read = ReadInformationSchemaTable(*conn_, is_mariadb_, db, table);
+  if (!read.ok() && read.status().retryable()) {
+    // The connection died since the last read (the server restarted, an
+    // idle timeout, a cut): reconnect now, once, and read again. A failure
+    // here is retryable and the stream's reconnect loop backs off.
+    RETURN_IF_ERROR(conn_->Reconnect().WithContext("reconnect for information_schema"));
+    read = ReadInformationSchemaTable(*conn_, is_mariadb_, db, table);
+  }
+  if (!read.ok()) return read.status();
+  InformationSchemaTable t = std::move(read).value();
   auto [ins, _] = cache_.emplace(std::move(key), std::move(t));
   return &ins->second;
 }

@@ -319,7 +319,13 @@ std::string TableReader::SelectList() const {
   std::string out;
   for (size_t i = 0; i < columns_.size(); ++i) {
     if (i > 0) out += ", ";
-    AppendIdent(out, schema_->columns[columns_[i]].name);
+    const ColumnMeta& col = schema_->columns[columns_[i]];
+    // The server prints a FLOAT with 6 significant digits (0.12345679 as
+    // 0.123457): read as DOUBLE, which prints the float's value exactly.
+    const bool as_double = KindForColumn(col) == ValueKind::kFloat;
+    if (as_double) out += "CAST(";
+    AppendIdent(out, col.name);
+    if (as_double) out += " AS DOUBLE)";
   }
   return out;
 }
@@ -457,6 +463,8 @@ std::string TableReader::RowCrcExpression() const {
     const bool stringy = text || kind == ValueKind::kBytes || kind == ValueKind::kGeometry || kind == ValueKind::kBit;
     const bool convert = text && col.charset != Charset::kUtf8 && col.charset != Charset::kBinary;
     std::string expr = convert ? "CONVERT(" + name + " USING utf8mb4)" : name;
+    // FLOAT prints with 6 digits: two different values would give one CRC.
+    if (kind == ValueKind::kFloat) expr = "CAST(" + name + " AS DOUBLE)";
     concat += ", " + expr;
     if (stringy) {
       std::string length = (convert ? "CHAR_LENGTH(" : "LENGTH(") + name + ")";

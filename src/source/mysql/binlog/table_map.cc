@@ -26,8 +26,15 @@ enum MetadataField : uint8_t {
 
 bool IsNumeric(uint8_t type) {
   switch (type) {
-    case kTypeTiny: case kTypeShort: case kTypeInt24: case kTypeLong: case kTypeLongLong:
-    case kTypeFloat: case kTypeDouble: case kTypeNewDecimal: case kTypeDecimal:
+    case kTypeTiny:
+    case kTypeShort:
+    case kTypeInt24:
+    case kTypeLong:
+    case kTypeLongLong:
+    case kTypeFloat:
+    case kTypeDouble:
+    case kTypeNewDecimal:
+    case kTypeDecimal:
       return true;
     default:
       return false;
@@ -48,9 +55,16 @@ bool IsEnumOrSet(const ColumnMeta& c) {
 // but not ENUM/SET (they have fields of their own), JSON or GEOMETRY.
 bool IsCharacter(const ColumnMeta& c) {
   switch (c.type) {
-    case kTypeString: return !IsEnumOrSet(c);
-    case kTypeVarString: case kTypeVarchar: case kTypeBlob: case kTypeTinyBlob:
-    case kTypeMediumBlob: case kTypeLongBlob: case kTypeVarcharCompressed: case kTypeBlobCompressed:
+    case kTypeString:
+      return !IsEnumOrSet(c);
+    case kTypeVarString:
+    case kTypeVarchar:
+    case kTypeBlob:
+    case kTypeTinyBlob:
+    case kTypeMediumBlob:
+    case kTypeLongBlob:
+    case kTypeVarcharCompressed:
+    case kTypeBlobCompressed:
       return true;
     default:
       return false;
@@ -98,16 +112,52 @@ void ApplyStrValues(ByteReader& f, std::vector<ColumnMeta>& cols, uint8_t want_r
   }
 }
 
+// ENUM/SET labels come in the column's charset (ENUM_AND_SET_*_CHARSET);
+// everything downstream (JSON, the loader's utf8mb4 session, filters) wants
+// UTF-8, as information_schema gives them. Binary labels stay bytes: the
+// decoder hands out a label that is not UTF-8 as bytes.
+Status LabelsToUtf8(ColumnMeta& c) {
+  if (c.charset != Charset::kLatin1 && c.charset != Charset::kOther) return Status::Ok();
+  Arena arena(256);
+  for (std::string& label : c.enum_values) {
+    std::string_view utf8;
+    if (c.charset == Charset::kLatin1) {
+      utf8 = Latin1ToUtf8(label, arena);
+    } else {
+      RETURN_IF_ERROR(IconvToUtf8(label, c.charset_name, arena, utf8));
+    }
+    if (utf8.data() != label.data()) label.assign(utf8);
+    arena.Reset();
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 size_t TypeMetadataLength(uint8_t type) {
   switch (type) {
-    case kTypeFloat: case kTypeDouble: case kTypeBlob: case kTypeTinyBlob: case kTypeMediumBlob:
-    case kTypeLongBlob: case kTypeGeometry: case kTypeJson: case kTypeTimestamp2:
-    case kTypeDateTime2: case kTypeTime2: case kTypeBlobCompressed:
+    case kTypeFloat:
+    case kTypeDouble:
+    case kTypeBlob:
+    case kTypeTinyBlob:
+    case kTypeMediumBlob:
+    case kTypeLongBlob:
+    case kTypeGeometry:
+    case kTypeJson:
+    case kTypeTimestamp2:
+    case kTypeDateTime2:
+    case kTypeTime2:
+    case kTypeBlobCompressed:
       return 1;
-    case kTypeVarchar: case kTypeVarString: case kTypeBit: case kTypeNewDecimal: case kTypeString:
-    case kTypeEnum: case kTypeSet: case kTypeDecimal: case kTypeVarcharCompressed:
+    case kTypeVarchar:
+    case kTypeVarString:
+    case kTypeBit:
+    case kTypeNewDecimal:
+    case kTypeString:
+    case kTypeEnum:
+    case kTypeSet:
+    case kTypeDecimal:
+    case kTypeVarcharCompressed:
       return 2;
     default:
       return 0;
@@ -146,7 +196,9 @@ Status ParseTableMap(ByteReader& body, uint8_t post_header_len, TableMap& out) {
     ColumnMeta& c = s.columns[i];
     c.type = static_cast<uint8_t>(types[i]);
     switch (TypeMetadataLength(c.type)) {
-      case 1: c.meta = m.U8(); break;
+      case 1:
+        c.meta = m.U8();
+        break;
       case 2:
         if (c.type == kTypeVarchar || c.type == kTypeVarString || c.type == kTypeBit ||
             c.type == kTypeVarcharCompressed) {
@@ -155,7 +207,8 @@ Status ParseTableMap(ByteReader& body, uint8_t post_header_len, TableMap& out) {
           c.meta = static_cast<uint16_t>(m.UIntBE(2));
         }
         break;
-      default: c.meta = 0;
+      default:
+        c.meta = 0;
     }
     c.real_type = RealType(c);
     c.nullable = (static_cast<uint8_t>(nulls[i / 8]) >> (i % 8)) & 1;
@@ -227,13 +280,22 @@ Status ParseTableMap(ByteReader& body, uint8_t post_header_len, TableMap& out) {
         break;  // visibility and fields added later are not needed for decoding
     }
     if (!f.ok()) {
-      return Status::Corruption("TABLE_MAP of `{}`.`{}`: truncated optional metadata field {}", out.db,
-                                out.table, field_type);
+      return Status::Corruption("TABLE_MAP of `{}`.`{}`: truncated optional metadata field {}", out.db, out.table,
+                                field_type);
     }
   }
   if (!body.ok()) return Status::Corruption("TABLE_MAP of `{}`.`{}`: truncated optional metadata", out.db, out.table);
   for (uint32_t k : s.primary_key) {
-    if (k >= n) return Status::Corruption("TABLE_MAP of `{}`.`{}`: primary key column {} of {}", out.db, out.table, k, n);
+    if (k >= n)
+      return Status::Corruption("TABLE_MAP of `{}`.`{}`: primary key column {} of {}", out.db, out.table, k, n);
+  }
+  for (auto& c : s.columns) {
+    if (c.enum_values.empty()) continue;
+    Status st = LabelsToUtf8(c);
+    if (!st.ok()) {
+      return Status::Error(st.code(), "TABLE_MAP of `{}`.`{}`: ENUM/SET labels of column `{}`: {}", out.db, out.table,
+                           c.name, st.message());
+    }
   }
   s.names_known = out.has_names;
   return Status::Ok();

@@ -52,6 +52,14 @@ Status TooLong(ByteReader& r, const ColumnMeta& col, size_t len, size_t max) {
                             DescribeColumnType(col), len, max);
 }
 
+// Labels are UTF-8 (table_map.cc converts them from the column's charset)
+// except in a binary ENUM/SET, whose labels are bytes: one that is not UTF-8
+// travels as bytes (base64 in JSON, a hex literal to a target) so that it
+// is neither printed as invalid JSON nor altered.
+ValueKind LabelKind(const ColumnMeta& col, ValueKind kind, std::string_view label) {
+  return col.charset == Charset::kBinary && !IsValidUtf8(label) ? ValueKind::kBytes : kind;
+}
+
 // ENUM: a 1- or 2-byte little-endian index into the members, 1-based; 0 is
 // the error value '' MySQL stores for an invalid member in non-strict mode.
 //   ENUM('a','b','c') 'b' -> 02
@@ -78,7 +86,8 @@ Status DecodeEnumIndex(ByteReader& r, const ColumnMeta& col, size_t pack_length,
   }
   // Copied: a Value may only point into the event or the arena (value.h),
   // and the schema can be replaced by the next TABLE_MAP.
-  out = Value::Str(ValueKind::kEnum, arena.Copy(col.enum_values[index - 1]));
+  out =
+      Value::Str(LabelKind(col, ValueKind::kEnum, col.enum_values[index - 1]), arena.Copy(col.enum_values[index - 1]));
   return Status::Ok();
 }
 
@@ -124,7 +133,8 @@ Status DecodeSetMask(ByteReader& r, const ColumnMeta& col, size_t pack_length, A
     std::memcpy(w, names[i].data(), names[i].size());  // NOLINT(bugprone-not-null-terminated-result): a view
     w += names[i].size();
   }
-  out = Value::Str(ValueKind::kSet, std::string_view(p, static_cast<size_t>(w - p)));
+  const std::string_view joined(p, static_cast<size_t>(w - p));
+  out = Value::Str(LabelKind(col, ValueKind::kSet, joined), joined);
   return Status::Ok();
 }
 

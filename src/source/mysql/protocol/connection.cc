@@ -4,6 +4,7 @@
 #include <mysqld_error.h>
 
 #include <cstdlib>
+#include <thread>
 
 namespace sluice::mysql {
 
@@ -95,8 +96,9 @@ Result<std::unique_ptr<MysqlConnection>> MysqlConnection::Connect(const ConnectO
     unsigned err = mysql_errno(m);
     std::string msg = mysql_error(m);
     mysql_close(m);
-    bool retryable = err == CR_CONN_HOST_ERROR || err == CR_CONNECTION_ERROR || err == CR_SERVER_LOST ||
-                     err == CR_SERVER_GONE_ERROR || err == ER_SERVER_SHUTDOWN;
+    // A server starting, stopping, hung (the handshake timed out) or full:
+    // each may be gone on the next try.
+    bool retryable = IsConnectionLost(err) || err == ER_CON_COUNT_ERROR;
     if (retryable) {
       return Status::Retryable(StatusCode::kIoError, "cannot connect to {}: {} (error {})", o.Describe(), msg, err);
     }
@@ -125,6 +127,32 @@ Status MysqlConnection::LastError(std::string_view what) {
     return Status::Retryable(StatusCode::kIoError, "{} on {}: {} (error {})", what, options_.Describe(), msg, err);
   }
   return Status::Error(StatusCode::kServerError, "{} on {}: {} (error {})", what, options_.Describe(), msg, err);
+}
+
+Status MysqlConnection::Reconnect() {
+  ASSIGN_OR_RETURN(auto fresh, Connect(options_));
+  std::swap(mysql_, fresh->mysql_);  // `fresh` now owns the dead session and closes it
+  return Status::Ok();
+}
+
+Result<std::vector<Row>> QueryWithRetry(const ConnectOptions& options, std::string_view sql,
+                                        std::chrono::milliseconds budget) {
+  auto deadline = std::chrono::steady_clock::now() + budget;
+  auto backoff = std::chrono::milliseconds(100);
+  while (true) {
+    Status st;
+    auto conn = MysqlConnection::Connect(options);
+    if (conn.ok()) {
+      auto rows = (*conn)->Query(sql);
+      if (rows.ok()) return rows;
+      st = rows.status();
+    } else {
+      st = conn.status();
+    }
+    if (!st.retryable() || std::chrono::steady_clock::now() + backoff > deadline) return st;
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+  }
 }
 
 Status MysqlConnection::Execute(std::string_view sql) {

@@ -10,6 +10,7 @@
 
 #include <mysql.h>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -62,6 +63,12 @@ class MysqlConnection {
   // The Status for the connection's last error, with context.
   Status LastError(std::string_view what);
 
+  // Replaces the session by a new one with the same options, for a caller
+  // that found the connection lost (the server restarted, the connection was
+  // cut or timed out). Session state (user variables, USE) is not carried
+  // over. On failure the old, dead session stays in place.
+  Status Reconnect();
+
  private:
   MysqlConnection(MYSQL* mysql, ConnectOptions options) : mysql_(mysql), options_(std::move(options)) {}
   MYSQL* mysql_;
@@ -70,5 +77,12 @@ class MysqlConnection {
 
 // Client error codes that mean the connection is gone and a new one may work.
 bool IsConnectionLost(unsigned err);
+
+// Runs one query on a connection of its own, for callers that hold no
+// connection between uses (start-up checks). A failure a server restart
+// explains (refused connection, lost connection) is retried with capped
+// exponential backoff for at most `budget`; other errors return at once.
+Result<std::vector<Row>> QueryWithRetry(const ConnectOptions& options, std::string_view sql,
+                                        std::chrono::milliseconds budget);
 
 }  // namespace sluice::mysql
