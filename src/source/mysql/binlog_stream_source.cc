@@ -311,9 +311,9 @@ Status BinlogStreamSource::Run(ChangeHandler& handler, const std::atomic<bool>& 
     if (!st.retryable()) return st;
     if (options_.on_reconnect) options_.on_reconnect(st);
     // A session that moved the position or lasted a while was healthy: its
-    // loss is reconnected at once. One that died without progress (the same
-    // event failing again, another replica with our server_id) waits first,
-    // longer each time, so that a loop cannot spin.
+    // loss is reconnected after the shortest wait. One that died without
+    // progress (the same event failing again, another replica with our
+    // server_id) waits longer each time, so that a loop cannot spin.
     BinlogFilePos after = decoder_->committed();
     bool progressed = after.file != before.file || after.offset != before.offset ||
                       std::chrono::steady_clock::now() - session_start >= kHealthySession;
