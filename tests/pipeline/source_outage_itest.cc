@@ -123,6 +123,10 @@ TEST_F(SourceOutageTest, HungSourceRetriesAndRecovers) {
   EXPECT_TRUE(WaitUntil([&] { return Int(PipelineStatus("p"), "delay_ms") > first + 1000; }, seconds(10)))
       << PipelineStatus("p").dump();
 
+  // The stream's own words: silence past the heartbeats asked for.
+  EXPECT_NE(sluice_->FullLog().find("no event and no heartbeat from root@" + where), std::string::npos)
+      << sluice_->Log();
+
   ASSERT_EQ(::kill(stopped_pid_, SIGCONT), 0);
   stopped_pid_ = -1;
   ASSERT_TRUE(src_->Execute("INSERT INTO mr2.t VALUES (2)").ok());

@@ -238,14 +238,18 @@ Status BinlogStreamSource::ReadError() {
   unsigned err = mysql_errno(m);
   std::string msg = mysql_error(m);
   std::string server = conn_->options().Describe();
-  if (err == ER_MASTER_FATAL_ERROR_READING_BINLOG) {
+  // MariaDB says 4052; MySQL ends the dump with 1236 and this text.
+  bool same_id = err == ER_SLAVE_SAME_ID || (err == ER_MASTER_FATAL_ERROR_READING_BINLOG &&
+                                             msg.find("same server_uuid/server_id") != std::string::npos);
+  if (err == ER_MASTER_FATAL_ERROR_READING_BINLOG && !same_id) {
     return Status::Error(StatusCode::kServerError,
                          "binlog dump from {} at {} failed: {}. If the binlog was purged past this position, "
                          "the changes in between are gone from the server: re-snapshot the tables and start "
                          "from latest",
                          server, dump_from_, msg);
   }
-  if (err == ER_SLAVE_SAME_ID) {
+  evicted_ = same_id;
+  if (same_id) {
     // The server dropped our stream for a newer one with our id. Both
     // replicas retrying with backoff take turns; only the user can end it.
     return Status::Retryable(StatusCode::kServerError,
@@ -269,6 +273,7 @@ Status BinlogStreamSource::ReadError() {
 Status BinlogStreamSource::ReadLoop(ChangeHandler& handler, const std::atomic<bool>& stop) {
   MYSQL* m = conn_->raw();
   live_ = false;
+  evicted_ = false;
   while (!stop.load(std::memory_order_relaxed)) {
     // From here, not from the last packet: time spent handing on events
     // (a full queue) is not the server's silence.
@@ -306,13 +311,15 @@ Status BinlogStreamSource::Run(ChangeHandler& handler, const std::atomic<bool>& 
     if (!st.retryable()) return st;
     if (options_.on_reconnect) options_.on_reconnect(st);
     // A session that moved the position or lasted a while was healthy: its
-    // loss is reconnected at once. One that died without progress (the same
-    // event failing again, another replica with our server_id) waits first,
-    // longer each time, so that a loop cannot spin.
+    // loss is reconnected after the shortest wait. One that died without
+    // progress (the same event failing again, another replica with our
+    // server_id) waits longer each time, so that a loop cannot spin.
     BinlogFilePos after = decoder_->committed();
     bool progressed = after.file != before.file || after.offset != before.offset ||
                       std::chrono::steady_clock::now() - session_start >= kHealthySession;
-    if (progressed && mysql_errno(conn_->raw()) != ER_SLAVE_SAME_ID) backoff = kFirstBackoff;
+    // Evicted by another replica with our id: reconnecting at once would
+    // only evict it in turn, so that is no progress either.
+    if (progressed && !evicted_) backoff = kFirstBackoff;
     // Reconnect at the last committed transaction; what the cut transaction
     // already delivered is suppressed when it is replayed.
     spdlog::warn("binlog connection lost: {}; reconnecting at {} in {} ms", st.message(),

@@ -62,8 +62,9 @@ class BinlogStreamSource : public Source {
   std::unique_ptr<SchemaResolver> resolver_;
   std::unique_ptr<BinlogDecoder> decoder_;
   uint64_t reconnects_ = 0;
-  std::string dump_from_;                               // the position the current dump started at, for messages
-  bool live_ = false;                                   // the current session has delivered an event
+  std::string dump_from_;  // the position the current dump started at, for messages
+  bool live_ = false;      // the current session has delivered an event
+  bool evicted_ = false;   // the current session ended for another replica with our server_id
   std::chrono::steady_clock::time_point read_started_;  // when the current read of the stream began
   // Exactly-once across reconnects: rows of the open transaction already delivered.
   uint64_t delivered_in_txn_ = 0;
