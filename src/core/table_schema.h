@@ -30,6 +30,7 @@ struct ColumnMeta {
   bool is_json = false;      // MariaDB JSON (LONGTEXT with json_valid): emitted as a JSON value
   Charset charset = Charset::kUnknown;
   std::string charset_name;  // for kOther: the iconv name
+  uint32_t collation = 0;    // collation id (TABLE_MAP charset metadata or information_schema); 0 unknown
   uint32_t geometry_type = 0;
   std::vector<std::string> enum_values;  // ENUM and SET members, in order
 };

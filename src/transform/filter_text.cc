@@ -1,5 +1,7 @@
 #include "transform/filter_text.h"
 
+#include "transform/filter_collation.h"
+
 #include <cfloat>
 #include <charconv>
 #include <system_error>
@@ -11,7 +13,10 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 // Equality of one character of a LIKE pattern with one of the subject.
-bool CharsEqual(std::string_view a, std::string_view b, bool binary) {
+bool CharsEqual(std::string_view a, std::string_view b, bool binary, const Collation* collation) {
+  if (!binary && collation != nullptr) {
+    return collation->CharsEqual(a, b);
+  }
   if (a.size() != b.size()) {
     return false;
   }
@@ -89,7 +94,8 @@ size_t Utf8Length(std::string_view s) {
   return n;
 }
 
-bool LikeMatch(std::string_view subject, std::string_view pattern, std::string_view escape, bool binary) {
+bool LikeMatch(std::string_view subject, std::string_view pattern, std::string_view escape, bool binary,
+               const Collation* collation) {
   // Greedy matching with one backtrack point, the last '%': on a mismatch
   // the '%' absorbs one more character and matching resumes after it. Since
   // a later '%' can absorb whatever an earlier one could, retrying only the
@@ -116,7 +122,7 @@ bool LikeMatch(std::string_view subject, std::string_view pattern, std::string_v
       size_t lp = escaped ? p + escape.size() : p;
       size_t plen = CharBytes(pattern, lp, binary);
       size_t slen = CharBytes(subject, s, binary);
-      if (CharsEqual(pattern.substr(lp, plen), subject.substr(s, slen), binary)) {
+      if (CharsEqual(pattern.substr(lp, plen), subject.substr(s, slen), binary, collation)) {
         p = lp + plen;
         s += slen;
         continue;

@@ -3,14 +3,11 @@
 // a number out of a string, each as MySQL does it for the columns a sync
 // tool sees.
 //
-// Collation. Text compares like MySQL/MariaDB's default utf8mb4_general_ci:
-// case-insensitive with PAD SPACE ('a' = 'A  '). Case folding is ASCII-only
-// ('é' <> 'É' here, unlike general_ci) and there is no accent folding (so
-// utf8mb4_0900_ai_ci's 'e' = 'é' does not hold, nor its NO PAD): a filter
-// knows its columns' charset but not their collation, and ASCII folding is
-// the behaviour every case-insensitive collation agrees on. Non-ASCII text
-// compares by code point (UTF-8 byte order is code point order). Binary
-// strings (kBytes, JSON, geometry) compare bytewise, without padding.
+// Collation. The row filter compares text by the column's collation, with
+// the server's own weights (transform/filter_collation.h). CompareTextCi
+// below is the older ASCII-only approximation (case-insensitive, PAD SPACE,
+// no accent folding), kept for callers without a collation. Binary strings
+// (kBytes, JSON, geometry) compare bytewise, without padding.
 
 #include <cstddef>
 #include <cstdint>
@@ -20,7 +17,7 @@
 
 namespace sluice::transform {
 
-// -1, 0 or 1: general_ci-like with PAD SPACE (see above).
+// -1, 0 or 1: ASCII case folding with PAD SPACE (see above).
 int CompareTextCi(std::string_view a, std::string_view b);
 // -1, 0 or 1: bytewise, a proper prefix sorts first.
 int CompareBinary(std::string_view a, std::string_view b);
@@ -31,7 +28,11 @@ int CompareBinary(std::string_view a, std::string_view b);
 // folding); binary exactly. No PAD SPACE: trailing spaces matter, as in
 // MySQL. Linear in the common cases; worst case O(|subject| * |pattern|),
 // never exponential.
-bool LikeMatch(std::string_view subject, std::string_view pattern, std::string_view escape, bool binary);
+// With a collation, text characters match when the collation weighs them
+// equal ('é' LIKE 'e' under general_ci), as the server's LIKE does.
+class Collation;
+bool LikeMatch(std::string_view subject, std::string_view pattern, std::string_view escape, bool binary,
+               const Collation* collation = nullptr);
 
 // Bytes taken by the UTF-8 character starting at s[pos] (1 for a stray
 // continuation or invalid byte, never past the end).

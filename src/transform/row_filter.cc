@@ -10,6 +10,7 @@
 #include <deque>
 
 #include "core/arena.h"
+#include "transform/filter_collation.h"
 #include "transform/filter_decimal.h"
 #include "transform/filter_temporal.h"
 #include "transform/filter_text.h"
@@ -44,6 +45,9 @@ struct Datum {
   Decimal dec;                                        // kDecimal
   const StringReadings* readings = nullptr;           // string constants
   const std::vector<std::string>* members = nullptr;  // ENUM/SET columns with known members
+  // Text from a column (or computed from one): its collation. Null for
+  // literals, which take the other side's (MySQL's coercibility rules).
+  const Collation* collation = nullptr;
 
   Datum() : i(0) {}
   static Datum Int(int64_t v) {
@@ -89,6 +93,7 @@ struct Node {
   uint32_t end = 0;
   Datum constant;                                     // kLiteral, including folded subexpressions
   const std::vector<std::string>* members = nullptr;  // kColumn: ENUM/SET member names
+  const Collation* collation = nullptr;               // kColumn: its collation (text columns)
   std::string_view escape;                            // kLike/kNotLike: the escape character, or empty
 };
 
@@ -104,6 +109,9 @@ struct FilterProgram {
   std::deque<std::string> strings;
   std::deque<StringReadings> readings;
   std::deque<std::vector<std::string>> members;
+  // Text columns whose collation the filter does not know (compared as
+  // utf8mb4_general_ci): "`name` (collation id N)".
+  std::vector<std::string> unknown_collations;
 
   std::string_view Text(const Node& n) const { return std::string_view(source).substr(n.begin, n.end - n.begin); }
   uint32_t Arg(const Node& n, uint32_t k) const { return args[n.first_arg + k]; }
@@ -464,6 +472,7 @@ class Evaluator {
     d.s = v.s;
     d.readings = nullptr;
     d.members = nullptr;
+    d.collation = n.collation;
     switch (v.kind) {
       case ValueKind::kNull:
       case ValueKind::kAbsent:
@@ -669,7 +678,8 @@ class Evaluator {
     }
     // Binary if either side is a binary string, as in MySQL.
     bool binary = FamilyOf(subject.kind) == Family::kBinary || FamilyOf(pattern.kind) == Family::kBinary;
-    bool match = LikeMatch(AsString(subject), AsString(pattern), n.escape, binary);
+    bool match = LikeMatch(AsString(subject), AsString(pattern), n.escape, binary,
+                           &CollationOf(subject, pattern));
     *out = FromBool(n.op == FilterOp::kLike ? match : !match);
     return Status::Ok();
   }
@@ -700,8 +710,18 @@ class Evaluator {
       *c = CompareNums(ComparisonNum(a), ComparisonNum(b));
       return Status::Ok();
     }
-    *c = fa == Family::kBinary || fb == Family::kBinary ? CompareBinary(a.s, b.s) : CompareTextCi(a.s, b.s);
+    *c = fa == Family::kBinary || fb == Family::kBinary ? CompareBinary(a.s, b.s) : CollationOf(a, b).Compare(a.s, b.s);
     return Status::Ok();
+  }
+
+  // The collation two strings compare by: a column's over a literal's
+  // (utf8mb4_general_ci, the filter session's); with two columns of
+  // different collations (an error in MySQL unless one converts), the
+  // left one's.
+  static const Collation& CollationOf(const Datum& a, const Datum& b) {
+    if (a.collation != nullptr) return *a.collation;
+    if (b.collation != nullptr) return *b.collation;
+    return Collation::Default();
   }
 
   static i128 IntegerValue(const Datum& d) {
@@ -1107,12 +1127,14 @@ class Evaluator {
           *out = a;
           return Status::Ok();
         }
+        // The charset's case mapping (É -> é), not only ASCII's; the
+        // result keeps the argument's collation.
         std::string_view s = AsString(a);
-        char* p = scratch_.Allocate(s.size());
-        for (size_t k = 0; k < s.size(); ++k) {
-          p[k] = n.function == FilterFunction::kLower ? AsciiLower(s[k]) : AsciiUpper(s[k]);
-        }
-        *out = Datum::Str(ValueKind::kText, {p, s.size()});
+        char* p = scratch_.Allocate(2 * s.size());
+        size_t len = CaseMapUtf8(s, n.function == FilterFunction::kLower, p);
+        const Collation* collation = a.collation;
+        *out = Datum::Str(ValueKind::kText, {p, len});
+        out->collation = collation;
         return Status::Ok();
       }
       case FilterFunction::kLength:
@@ -1161,6 +1183,7 @@ class Evaluator {
     }
     size_t total = 0;
     bool binary = false;
+    const Collation* collation = nullptr;
     for (uint32_t k = 0; k < n.arg_count; ++k) {
       Datum a;
       RETURN_IF_ERROR(Eval(p_.Arg(n, k), &a));
@@ -1169,6 +1192,7 @@ class Evaluator {
         return Status::Ok();
       }
       binary = binary || FamilyOf(a.kind) == Family::kBinary;
+      if (collation == nullptr) collation = a.collation;
       parts[k] = AsString(a);
       total += parts[k].size();
     }
@@ -1179,6 +1203,7 @@ class Evaluator {
       at += parts[k].size();
     }
     *out = Datum::Str(binary ? ValueKind::kBytes : ValueKind::kText, {p, total});
+    out->collation = binary ? nullptr : collation;
     return Status::Ok();
   }
 
@@ -1208,6 +1233,7 @@ class Evaluator {
     int64_t start = pos > 0 ? pos - 1 : chars + pos;
     if (pos == 0 || len < 1 || start < 0 || start >= chars) {
       *out = Datum::Str(kind, {});
+      out->collation = a.collation;
       return Status::Ok();
     }
     int64_t count = std::min(len, chars - start);
@@ -1229,6 +1255,7 @@ class Evaluator {
       }
     }
     *out = Datum::Str(kind, s.substr(begin, end - begin));
+    out->collation = a.collation;
     return Status::Ok();
   }
 
@@ -1343,6 +1370,15 @@ class Binder {
     if (!meta.enum_values.empty()) {
       p_->members.push_back(meta.enum_values);
       node.members = &p_->members.back();
+    }
+    if (meta.charset != Charset::kBinary) {
+      node.collation = Collation::ForId(meta.collation);
+      if (node.collation == nullptr) {
+        node.collation = &Collation::Default();
+        if (meta.collation != 0 || meta.charset != Charset::kUnknown) {
+          p_->unknown_collations.push_back(fmt::format("`{}` (collation id {})", meta.name, meta.collation));
+        }
+      }
     }
     auto it = std::lower_bound(p_->columns.begin(), p_->columns.end(), node.column);
     if (it == p_->columns.end() || *it != node.column) {
@@ -1519,6 +1555,8 @@ class Binder {
 std::string_view BoundFilter::text() const { return program_->source; }
 
 const std::vector<uint32_t>& BoundFilter::column_indexes() const { return program_->columns; }
+
+const std::vector<std::string>& BoundFilter::unknown_collations() const { return program_->unknown_collations; }
 
 Result<BoundFilter> BindFilter(const FilterExpr& expr, const TableSchema& schema) {
   auto program = std::make_shared<FilterProgram>();

@@ -165,6 +165,10 @@ class BoundFilter {
   std::string_view text() const;
   // The schema column indexes Matches reads, ascending.
   const std::vector<uint32_t>& column_indexes() const;
+  // Text columns the filter reads whose collation it does not know
+  // (transform/filter_collation.h): they compare as utf8mb4_general_ci.
+  // "`name` (collation id N)" each; the caller warns.
+  const std::vector<std::string>& unknown_collations() const;
 
  private:
   friend Result<BoundFilter> BindFilter(const FilterExpr& expr, const TableSchema& schema);

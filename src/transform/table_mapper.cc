@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <mutex>
+#include <set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -10,6 +12,21 @@
 
 namespace sluice::transform {
 namespace {
+
+// One warning per process for each filtered column whose collation the
+// filter does not know (a schema is re-bound at every TABLE_MAP).
+void WarnUnknownCollations(const std::string& where, const BoundFilter& filter) {
+  static std::mutex mu;
+  static std::set<std::string> warned;
+  for (const std::string& column : filter.unknown_collations()) {
+    std::lock_guard lock(mu);
+    if (!warned.insert(where + column).second) continue;
+    spdlog::warn("{}: where: column {} has a collation the row filter does not know; its text compares as "
+                 "utf8mb4_general_ci (case- and accent-insensitive), which may keep other rows than the source's "
+                 "own WHERE",
+                 where, column);
+  }
+}
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -144,6 +161,7 @@ Result<const TableMapping*> TableMapper::Map(const TableSchemaPtr& schema) {
       auto bound = BindFilter(*c->filter, s);
       if (!bound.ok()) return bound.status().WithContext(where + ": where");
       m->filter = std::move(bound).value();
+      WarnUnknownCollations(where, *m->filter);
     }
     if (target->key.empty()) {
       spdlog::warn("{}: no primary key and no unique key over NOT NULL columns: changes are applied in "

@@ -1,6 +1,7 @@
 #include "source/mysql/information_schema_resolver.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "source/mysql/column/charset.h"
 #include "source/mysql/column/column_decoder.h"
@@ -121,6 +122,7 @@ Status ApplyInformationSchema(const InformationSchemaTable& info, TableMap& map)
     if (!map.has_signedness) c.is_unsigned = is.column_type.find("unsigned") != std::string::npos;
     if (!map.has_charsets && !is.charset.empty() && c.type != kTypeJson && c.type != kTypeGeometry) {
       c.charset = CharsetFromName(is.charset, &c.charset_name);
+      c.collation = is.collation;
     }
     if (!map.has_charsets && is.charset.empty() &&
         (is.data_type == "binary" || is.data_type == "varbinary" || is.data_type.find("blob") != std::string::npos)) {
@@ -178,8 +180,9 @@ Result<InformationSchemaTable> ReadInformationSchemaTable(MysqlConnection& conn,
   InformationSchemaTable t;
   std::string where = fmt::format("TABLE_SCHEMA = '{}' AND TABLE_NAME = '{}'", conn.Escape(db), conn.Escape(table));
   ASSIGN_OR_RETURN(auto cols, conn.Query("SELECT COLUMN_NAME, LOWER(DATA_TYPE), COLUMN_TYPE, CHARACTER_SET_NAME, "
-                                           "IS_NULLABLE "
-                                           "FROM information_schema.COLUMNS WHERE " + where +
+                                           "IS_NULLABLE, (SELECT k.ID FROM information_schema.COLLATIONS k WHERE "
+                                           "k.COLLATION_NAME = c.COLLATION_NAME) "
+                                           "FROM information_schema.COLUMNS c WHERE " + where +
                                            " ORDER BY ORDINAL_POSITION"));
   for (auto& r : cols) {
     InformationSchemaColumn c;
@@ -188,6 +191,7 @@ Result<InformationSchemaTable> ReadInformationSchemaTable(MysqlConnection& conn,
     c.column_type = r[2].value_or("");
     c.charset = r[3].value_or("");
     c.nullable = r[4].value_or("YES") != "NO";
+    if (r.size() > 5 && r[5]) c.collation = static_cast<uint32_t>(std::strtoul(r[5]->c_str(), nullptr, 10));
     t.columns.push_back(std::move(c));
   }
   t.exists = !t.columns.empty();

@@ -21,6 +21,7 @@ struct InformationSchemaColumn {
   std::string data_type;    // lower case: "int", "varchar", "enum", ...
   std::string column_type;  // "int(10) unsigned", "enum('a','b')"
   std::string charset;      // CHARACTER_SET_NAME, empty for non-text
+  uint32_t collation = 0;   // the id of COLLATION_NAME, 0 for non-text
   bool is_json = false;     // MariaDB: LONGTEXT with CHECK (json_valid(col))
   bool nullable = true;
 };

@@ -43,6 +43,7 @@ std::pair<int, int> TypeArgs(std::string_view column_type) {
 
 ColumnMeta ColumnFromInformationSchema(const InformationSchemaColumn& is) {
   ColumnMeta c;
+  c.collation = is.collation;
   c.name = is.name;
   c.nullable = is.nullable;
   c.is_unsigned = is.column_type.find("unsigned") != std::string::npos;

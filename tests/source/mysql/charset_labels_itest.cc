@@ -86,7 +86,9 @@ void ExpectTailLabels(MariadbServer& s, bool binary_labels_known = true) {
   EXPECT_EQ(bin[1]["e"], "ab");
   // Base64 of E9 FF: bytes that are not UTF-8 (design §4). information_schema
   // has them as '??' already, so MINIMAL metadata cannot know them.
-  if (binary_labels_known) EXPECT_EQ(bin[2]["e"], "6f8=");
+  if (binary_labels_known) {
+    EXPECT_EQ(bin[2]["e"], "6f8=");
+  }
 }
 
 TEST(CharsetLabelsTest, TailPrintsEnumAndSetLabelsAsUtf8WithFullMetadata) {

@@ -73,6 +73,7 @@ bool IsCharacter(const ColumnMeta& c) {
 
 void SetCollation(ColumnMeta& c, uint64_t collation) {
   c.charset = CharsetFromCollationId(static_cast<uint32_t>(collation), &c.charset_name);
+  c.collation = static_cast<uint32_t>(collation);
 }
 
 // DEFAULT_CHARSET: default_collation:lenenc then (column_index:lenenc collation:lenenc)*
