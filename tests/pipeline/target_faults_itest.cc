@@ -39,7 +39,7 @@ class TargetFaultTest : public FaultTest {
     if (o.start == "earliest") o.start = BinlogEnd(*src_);
     ASSERT_FALSE(o.start.empty());
     http_port_ = FreePort();
-    WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), o));
+    WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url() + target_params_, o));
     StartSluice();
     ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
   }
@@ -61,6 +61,15 @@ class TargetFaultTest : public FaultTest {
     return {WEXITSTATUS(**st), text};
   }
   int commands_ = 0;
+  std::string target_params_;  // appended to the target's URL
+};
+
+// Sends SIGCONT to a stopped server when the test ends, however it ends.
+struct ContinueAtExit {
+  pid_t pid = -1;
+  ~ContinueAtExit() {
+    if (pid > 0) ::kill(pid, SIGCONT);
+  }
 };
 
 // A renamed table whose target column is narrower than the source's: rows
@@ -296,6 +305,91 @@ TEST_F(TargetFaultTest, EnumErrorValueIsAppliedAsTheSourceHoldsIt) {
   auto four = dst_->QueryValue("SELECT COUNT(*) FROM shop.en WHERE id = 4");
   ASSERT_TRUE(four.ok());
   EXPECT_EQ(*four, "0");
+}
+
+// Issue 9 item 12: a hung target (its server stopped with SIGSTOP) is
+// "retrying" with an error naming the server, the lag grows, and after
+// SIGCONT everything arrives once; a long DDL on the target is not cut by the
+// timeouts; the target killed (-9) or shut down (SIGTERM) mid-stream is
+// survived the same way.
+TEST_F(TargetFaultTest, HungOrRestartedTargetRetriesAndRecovers) {
+  target_params_ = "?read_timeout=2&write_timeout=2";
+  PipelineOptions o;
+  o.parallel = 2;
+  ASSERT_NO_FATAL_FAILURE(Start(kSchema, o));
+  ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
+  ASSERT_TRUE(ConvergesExactly(20));
+
+  Status written;
+  std::thread writer([&] { written = Transactions(*src_, 21, 80, milliseconds(15)); });
+  std::this_thread::sleep_for(milliseconds(300));
+  ContinueAtExit resume{dst_->pid()};
+  ASSERT_EQ(::kill(dst_->pid(), SIGSTOP), 0);
+  bool retrying = WaitForState("p", "retrying", seconds(20), "dst");
+  EXPECT_TRUE(retrying);
+  Json first = PipelineStatus("p");
+  const std::string server = fmt::format("127.0.0.1:{}", dst_->port());
+  EXPECT_NE(ErrorText(first).find(server), std::string::npos) << first.dump();
+  std::this_thread::sleep_for(milliseconds(1000));
+  Json second = PipelineStatus("p");
+  EXPECT_EQ(Str(second, "state"), "retrying") << second.dump();
+  EXPECT_GT(Int(second, "delay_ms"), Int(first, "delay_ms")) << second.dump();
+  writer.join();
+  ASSERT_TRUE(written.ok()) << written.message();
+  ASSERT_EQ(::kill(dst_->pid(), SIGCONT), 0);
+  resume.pid = -1;
+  EXPECT_TRUE(ConvergesExactly(100));
+  EXPECT_TRUE(WaitForState("p", "running", seconds(30)));
+
+  // A DDL that waits on the target longer than the read timeout (a
+  // metadata lock held by another session) completes: not cut, not retried.
+  const uint64_t log_before = sluice_->FullLog().size();
+  ASSERT_TRUE(dst_->Execute("BEGIN; SELECT COUNT(*) FROM shop.orders").ok());
+  ASSERT_TRUE(src_->Execute("ALTER TABLE shop.orders ADD COLUMN extra INT").ok());
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto n = dst_->QueryValue(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE LIKE "
+            "'Waiting for table metadata lock' AND INFO LIKE 'ALTER TABLE%'");
+        return n.ok() && *n != "0";
+      },
+      seconds(10)));
+  std::this_thread::sleep_for(seconds(4));  // twice the read timeout
+  ASSERT_TRUE(dst_->Execute("COMMIT").ok());
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto n = dst_->QueryValue(
+            "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' AND "
+            "TABLE_NAME = 'orders' AND COLUMN_NAME = 'extra'");
+        return n.ok() && *n == "1";
+      },
+      seconds(10)));
+  std::string ddl_log = sluice_->FullLog().substr(log_before);
+  EXPECT_EQ(ddl_log.find("retrying"), std::string::npos) << ddl_log;
+  ASSERT_TRUE(src_->Execute("ALTER TABLE shop.orders DROP COLUMN extra").ok());
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto n = dst_->QueryValue(
+            "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' AND "
+            "TABLE_NAME = 'orders' AND COLUMN_NAME = 'extra'");
+        return n.ok() && *n == "0";
+      },
+      seconds(10)));
+
+  // kill -9 of the target mid-stream, then a clean shutdown (SIGTERM) mid-stream.
+  writer = std::thread([&] { written = Transactions(*src_, 101, 60, milliseconds(15)); });
+  std::this_thread::sleep_for(milliseconds(200));
+  ASSERT_TRUE(dst_->Crash().ok());
+  std::this_thread::sleep_for(milliseconds(300));
+  ASSERT_TRUE(dst_->Restart().ok());
+  std::this_thread::sleep_for(milliseconds(200));
+  ASSERT_TRUE(dst_->Restart().ok());
+  writer.join();
+  ASSERT_TRUE(written.ok()) << written.message();
+  EXPECT_TRUE(ConvergesExactly(160));
+  EXPECT_TRUE(WaitForState("p", "running", seconds(30)));
+  EXPECT_TRUE(sluice_->Running()) << sluice_->Log();
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
 }  // namespace

@@ -90,7 +90,11 @@ class MysqlLoader {
     std::unique_ptr<sluice::mysql::MysqlConnection> conn;
   };
   explicit MysqlLoader(LoaderOptions options) : options_(std::move(options)) {}
+  Result<std::unique_ptr<sluice::mysql::MysqlConnection>> OpenSession(const sluice::mysql::ConnectOptions& options);
   Status Connect();
+  // Ends (KILL) the server sessions of connections given up on, and waits
+  // until they are gone, before the checkpoint is read again.
+  Status EndStaleSessions();
   Status EnsureConnected();
   Status EnsureCheckpointTable();
   Status ReadCheckpoint();
@@ -155,6 +159,8 @@ class MysqlLoader {
   // Keyed by table version; `pin` keeps it alive. Cleared by DDL. Written by
   // the owner thread only, read by partition threads while it waits for them.
   std::map<const TargetTable*, TableInfo> tables_;
+  std::vector<unsigned long> stale_sessions_;  // server thread ids of connections given up on
+  int64_t server_booted_ = 0;                   // the target's boot time (s since the epoch), 0 unknown
   std::mutex skip_mu_;
   uint64_t rows_skipped_ = 0;  // guarded by skip_mu_ for writes (partition threads); read by the owner between batches
 };
