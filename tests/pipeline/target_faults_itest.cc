@@ -144,17 +144,47 @@ TEST_F(TargetFaultTest, UniqueValuesMovingAcrossPartitionsApplyExactly) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
-// The partition a key of crm.clients(id) goes to among n, as the loader computes it.
-uint64_t PartitionOf(int64_t id, uint32_t n) {
+// The partition a key `id` of db.table(id, other) goes to among n, as the loader computes it by key.
+uint64_t PartitionOf(int64_t id, uint32_t n, const char* db = "crm", const char* name = "clients") {
   auto table = std::make_shared<sink::TargetTable>();
-  table->db = "crm";
-  table->table = "clients";
+  table->db = db;
+  table->table = name;
   table->columns = {"id", "code"};
   table->key = {0};
   sink::SinkChange c;
   c.table = table;
   c.values = {Value::Int(id), Value::Null()};
   return sink::KeyHash(c) % n;
+}
+
+// Issue 9 item 3, made deterministic: rows a and b (two partitions) swap a
+// unique value through a third value 9, which row c (a third partition)
+// takes last. Applied by key partitions, a and b wait for each other while c
+// commits 9; a and b applied together in source order then collide with c's
+// committed 9 ("Duplicate entry '9'"), and so does every restart.
+TEST_F(TargetFaultTest, UniqueValueSwapBesideAThirdPartitionApplies) {
+  int64_t a = 1, b = 2, c = 3;
+  while (PartitionOf(b, 4, "shop", "uq") == PartitionOf(a, 4, "shop", "uq")) ++b;
+  c = b + 1;
+  while (PartitionOf(c, 4, "shop", "uq") == PartitionOf(a, 4, "shop", "uq") ||
+         PartitionOf(c, 4, "shop", "uq") == PartitionOf(b, 4, "shop", "uq")) {
+    ++c;
+  }
+  PipelineOptions o;
+  o.parallel = 4;
+  ASSERT_NO_FATAL_FAILURE(Start(fmt::format("CREATE DATABASE shop; CREATE TABLE shop.uq (id INT PRIMARY KEY, u INT, "
+                                            "UNIQUE KEY u (u)); INSERT INTO shop.uq VALUES ({}, 5), ({}, 6), ({}, 3)",
+                                            a, b, c),
+                                o));
+  ASSERT_TRUE(src_->Execute(fmt::format("UPDATE shop.uq SET u = 9 WHERE id = {0}; UPDATE shop.uq SET u = 5 WHERE id = "
+                                        "{1}; UPDATE shop.uq SET u = 6 WHERE id = {0}; UPDATE shop.uq SET u = 9 "
+                                        "WHERE id = {2}",
+                                        a, b, c))
+                  .ok());
+  const char* kRows = "SELECT id, u FROM shop.uq ORDER BY id";
+  EXPECT_TRUE(Converges(*src_, kRows, *dst_, kRows, seconds(30)));
+  EXPECT_TRUE(WaitForState("p", "running", seconds(5)));
+  EXPECT_EQ(sluice_->FullLog().find("Duplicate entry"), std::string::npos) << sluice_->Log();
 }
 
 // Issue 9 item 13: on_error: stop with four partitions. The rejected row's
@@ -218,7 +248,8 @@ TEST_F(TargetFaultTest, KeylessRowsMatchExactlyForEveryType) {
   const std::string table =
       "CREATE DATABASE shop; CREATE TABLE shop.k (f FLOAT, d DOUBLE, b BINARY(4), vb VARBINARY(8), c CHAR(4), "
       "v VARCHAR(8), dt DATETIME(3), ts TIMESTAMP(6) NULL, tm TIME(2), dc DECIMAL(10,3), bt BIT(5), j JSON, "
-      "e ENUM('x','y'), st SET('a','b'), t INT);";
+      "e ENUM('x','y'), st SET('a','b'), t INT);"
+      "CREATE TABLE shop.kc (c VARCHAR(5) COLLATE utf8mb4_general_ci, l VARCHAR(5) CHARACTER SET latin1, t INT);";
   PipelineOptions o;
   o.parallel = 4;
   ASSERT_NO_FATAL_FAILURE(Start(table, o));
@@ -241,6 +272,14 @@ TEST_F(TargetFaultTest, KeylessRowsMatchExactlyForEveryType) {
   ASSERT_TRUE(src_->Execute("UPDATE shop.k SET t = 3 WHERE f < 1").ok());
   ASSERT_TRUE(src_->Execute("DELETE FROM shop.k WHERE f > 1 AND f < 2").ok());
   EXPECT_TRUE(Converges(*src_, rows, *dst_, rows, seconds(20)));
+  // Text that a case-insensitive or PAD SPACE comparison takes for another row's.
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.kc VALUES ('a', 'é', 1), ('A', 'É', 1), ('a ', 'é ', 1), ('b', 'e', 1);"
+                            "DELETE FROM shop.kc WHERE c = BINARY 'A';"
+                            "UPDATE shop.kc SET t = 2 WHERE c = BINARY 'a ';"
+                            "UPDATE shop.kc SET t = 3 WHERE l = BINARY CONVERT('e' USING latin1)")
+                  .ok());
+  const char* kc = "SELECT HEX(c), HEX(l), t FROM shop.kc ORDER BY 1, 2, 3";
+  EXPECT_TRUE(Converges(*src_, kc, *dst_, kc, seconds(20)));
   auto n = dst_->QueryValue("SELECT COUNT(*) FROM shop.k");
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(*n, "3");

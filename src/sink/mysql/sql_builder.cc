@@ -259,6 +259,16 @@ Status BuildDeleteExact(std::string& out, const TargetTable& t, const SinkChange
     AppendIdentifier(out, t.columns[i]);
     out += "<=>";
     RETURN_IF_ERROR(AppendLiteral(out, row.values[i]));
+    if (row.values[i].kind == ValueKind::kText) {
+      // Text compares by the column's collation: 'a' = 'A' under a _ci one
+      // and 'a' = 'a ' under PAD SPACE, and LIMIT 1 could then take another
+      // row than the source's. Binary collation and the length make it exact.
+      out += " COLLATE utf8mb4_bin AND CHAR_LENGTH(";
+      AppendIdentifier(out, t.columns[i]);
+      out += ")<=>CHAR_LENGTH(";
+      RETURN_IF_ERROR(AppendLiteral(out, row.values[i]));
+      out += ')';
+    }
   }
   out += " LIMIT 1";
   return Status::Ok();
