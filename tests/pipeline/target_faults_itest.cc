@@ -431,5 +431,25 @@ TEST_F(TargetFaultTest, HungOrRestartedTargetRetriesAndRecovers) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// Issue 9 item 6, the snapshot's side: rows holding ENUM's error value are
+// copied as the source holds them.
+TEST_F(TargetFaultTest, SnapshotCopiesEnumErrorValue) {
+  PipelineOptions o;
+  o.extra = "    snapshot: initial\n";
+  const std::string tables =
+      "CREATE DATABASE shop; CREATE TABLE shop.en (id INT PRIMARY KEY, e ENUM('a','b'), v VARCHAR(10));"
+      "CREATE TABLE shop.enk (e ENUM('a','b'), t INT);";
+  ASSERT_NO_FATAL_FAILURE(Start(tables +
+                                    "SET SESSION sql_mode = ''; INSERT INTO shop.en VALUES (1, 'zz', 'x'), (2, 'a', "
+                                    "'y'); INSERT INTO shop.enk VALUES ('zz', 1), ('b', 2); SET SESSION sql_mode = "
+                                    "DEFAULT",
+                                o, tables));
+  const char* kEn = "SELECT id, e + 0, e, v FROM shop.en ORDER BY id";
+  const char* kEnk = "SELECT e + 0, e, t FROM shop.enk ORDER BY 1, 3";
+  EXPECT_TRUE(Converges(*src_, kEn, *dst_, kEn, seconds(30)));
+  EXPECT_TRUE(Converges(*src_, kEnk, *dst_, kEnk, seconds(30)));
+  EXPECT_TRUE(WaitForState("p", "running", seconds(10)));
+}
+
 }  // namespace
 }  // namespace sluice::testing

@@ -83,16 +83,6 @@ constexpr unsigned kWarnDataTruncated = 1265;
 // (innodb_lock_wait_timeout is 50 s by default), far shorter than forever.
 constexpr unsigned kTargetTimeoutS = 90;
 
-// Whether a row to write holds ENUM's error value '' (index 0, stored by a
-// source running without strict mode): strict mode refuses to write it.
-bool HasEnumErrorValue(const SinkChange& ch) {
-  if (ch.kind != SinkChange::Kind::kUpsert && ch.kind != SinkChange::Kind::kInsert) return false;
-  for (const Value& v : ch.values) {
-    if (v.kind == ValueKind::kEnum && v.s.empty()) return true;
-  }
-  return false;
-}
-
 std::string Quote(std::string_view s) {
   std::string out;
   AppendQuotedString(out, s);
@@ -359,7 +349,9 @@ Status MysqlLoader::ApplyOne(MysqlConnection& c, const SinkChange& ch) {
     case SinkChange::Kind::kInsert: RETURN_IF_ERROR(BuildInsert(sql, *ch.table, one, GeneratedOf(*ch.table))); break;
     case SinkChange::Kind::kDeleteExact: RETURN_IF_ERROR(BuildDeleteExact(sql, *ch.table, ch)); break;
   }
-  if (HasEnumErrorValue(ch)) return RunLenient(c, ch, sql);
+  if (HasEnumErrorValue(ch)) {
+    return RunWithEnumErrorValue(c, ch, sql, [&](const std::string& q) { return RunStatement(c, q); });
+  }
   RETURN_IF_ERROR(RunStatement(c, sql));
   // A keyless table's row is found by its every value: when none matches,
   // the target no longer holds what the source held, and going on would
@@ -373,17 +365,26 @@ Status MysqlLoader::ApplyOne(MysqlConnection& c, const SinkChange& ch) {
   return Status::Ok();
 }
 
+bool HasEnumErrorValue(const SinkChange& ch) {
+  if (ch.kind != SinkChange::Kind::kUpsert && ch.kind != SinkChange::Kind::kInsert) return false;
+  for (const Value& v : ch.values) {
+    if (v.kind == ValueKind::kEnum && v.s.empty()) return true;
+  }
+  return false;
+}
+
 // ENUM's error value '' is what the source holds, and only a session
 // without strict mode writes it. Strictness still guards every other column
 // of the row: the statement runs under a savepoint, and any warning but the
 // ENUM columns' own "Data truncated" undoes it and fails the change.
-Status MysqlLoader::RunLenient(MysqlConnection& c, const SinkChange& ch, const std::string& sql) {
-  RETURN_IF_ERROR(RunStatement(c, "SAVEPOINT sluice_enum"));
-  RETURN_IF_ERROR(RunStatement(c, fmt::format("SET SESSION sql_mode = '{}'", kLenientSqlMode)));
-  Status st = RunStatement(c, sql);
+Status RunWithEnumErrorValue(MysqlConnection& c, const SinkChange& ch, const std::string& sql,
+                             const std::function<Status(const std::string&)>& run) {
+  RETURN_IF_ERROR(run("SAVEPOINT sluice_enum"));
+  RETURN_IF_ERROR(run(fmt::format("SET SESSION sql_mode = '{}'", kLenientSqlMode)));
+  Status st = run(sql);
   Result<std::vector<sluice::mysql::Row>> warnings = std::vector<sluice::mysql::Row>();
   if (st.ok() && mysql_warning_count(c.raw()) > 0) warnings = c.Query("SHOW WARNINGS");
-  Status restore = RunStatement(c, fmt::format("SET SESSION sql_mode = '{}'", kSqlMode));
+  Status restore = run(fmt::format("SET SESSION sql_mode = '{}'", kSqlMode));
   if (!st.ok()) return st;
   if (!restore.ok()) return restore;
   if (!warnings.ok()) return warnings.status();
@@ -398,7 +399,7 @@ Status MysqlLoader::RunLenient(MysqlConnection& c, const SinkChange& ch, const s
       enum_column |= message.find("column '" + ch.table->columns[i] + "'") != std::string::npos;
     }
     if (!enum_column) {
-      (void)RunStatement(c, "ROLLBACK TO SAVEPOINT sluice_enum");
+      (void)run("ROLLBACK TO SAVEPOINT sluice_enum");
       return Status::Error(StatusCode::kServerError, "{} (warning {}; written without strict mode for an ENUM "
                            "error value '', so undone)", message, code);
     }

@@ -125,7 +125,10 @@ TEST(SqlBuilderTest, KeylessStatements) {
   ASSERT_TRUE(BuildInsert(ins, *f.t, f.ptrs).ok());
   EXPECT_EQ(ins, "INSERT INTO `shop`.`orders` (`id`,`region`,`status`) VALUES (1,'eu','new'),(2,'eu','new')");
   ASSERT_TRUE(BuildDeleteExact(del, *f.t, f.rows[0]).ok());
-  EXPECT_EQ(del, "DELETE FROM `shop`.`orders` WHERE `id`<=>1 AND `region`<=>'eu' AND `status`<=>'new' LIMIT 1");
+  // Text exactly: not 'EU' under a _ci collation, not 'eu ' under PAD SPACE.
+  EXPECT_EQ(del,
+            "DELETE FROM `shop`.`orders` WHERE `id`<=>1 AND `region`<=>'eu' COLLATE utf8mb4_bin AND "
+            "CHAR_LENGTH(`region`)=2 AND `status`<=>'new' COLLATE utf8mb4_bin AND CHAR_LENGTH(`status`)=3 LIMIT 1");
 }
 
 }  // namespace
