@@ -39,7 +39,7 @@ class TargetFaultTest : public FaultTest {
     if (o.start == "earliest") o.start = BinlogEnd(*src_);
     ASSERT_FALSE(o.start.empty());
     http_port_ = FreePort();
-    WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), o));
+    WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url() + target_params_, o));
     StartSluice();
     ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
   }
@@ -61,6 +61,15 @@ class TargetFaultTest : public FaultTest {
     return {WEXITSTATUS(**st), text};
   }
   int commands_ = 0;
+  std::string target_params_;  // appended to the target's URL
+};
+
+// Sends SIGCONT to a stopped server when the test ends, however it ends.
+struct ContinueAtExit {
+  pid_t pid = -1;
+  ~ContinueAtExit() {
+    if (pid > 0) ::kill(pid, SIGCONT);
+  }
 };
 
 // A renamed table whose target column is narrower than the source's: rows
@@ -135,17 +144,47 @@ TEST_F(TargetFaultTest, UniqueValuesMovingAcrossPartitionsApplyExactly) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
-// The partition a key of crm.clients(id) goes to among n, as the loader computes it.
-uint64_t PartitionOf(int64_t id, uint32_t n) {
+// The partition a key `id` of db.table(id, other) goes to among n, as the loader computes it by key.
+uint64_t PartitionOf(int64_t id, uint32_t n, const char* db = "crm", const char* name = "clients") {
   auto table = std::make_shared<sink::TargetTable>();
-  table->db = "crm";
-  table->table = "clients";
+  table->db = db;
+  table->table = name;
   table->columns = {"id", "code"};
   table->key = {0};
   sink::SinkChange c;
   c.table = table;
   c.values = {Value::Int(id), Value::Null()};
   return sink::KeyHash(c) % n;
+}
+
+// Issue 9 item 3, made deterministic: rows a and b (two partitions) swap a
+// unique value through a third value 9, which row c (a third partition)
+// takes last. Applied by key partitions, a and b wait for each other while c
+// commits 9; a and b applied together in source order then collide with c's
+// committed 9 ("Duplicate entry '9'"), and so does every restart.
+TEST_F(TargetFaultTest, UniqueValueSwapBesideAThirdPartitionApplies) {
+  int64_t a = 1, b = 2, c = 3;
+  while (PartitionOf(b, 4, "shop", "uq") == PartitionOf(a, 4, "shop", "uq")) ++b;
+  c = b + 1;
+  while (PartitionOf(c, 4, "shop", "uq") == PartitionOf(a, 4, "shop", "uq") ||
+         PartitionOf(c, 4, "shop", "uq") == PartitionOf(b, 4, "shop", "uq")) {
+    ++c;
+  }
+  PipelineOptions o;
+  o.parallel = 4;
+  ASSERT_NO_FATAL_FAILURE(Start(fmt::format("CREATE DATABASE shop; CREATE TABLE shop.uq (id INT PRIMARY KEY, u INT, "
+                                            "UNIQUE KEY u (u)); INSERT INTO shop.uq VALUES ({}, 5), ({}, 6), ({}, 3)",
+                                            a, b, c),
+                                o));
+  ASSERT_TRUE(src_->Execute(fmt::format("UPDATE shop.uq SET u = 9 WHERE id = {0}; UPDATE shop.uq SET u = 5 WHERE id = "
+                                        "{1}; UPDATE shop.uq SET u = 6 WHERE id = {0}; UPDATE shop.uq SET u = 9 "
+                                        "WHERE id = {2}",
+                                        a, b, c))
+                  .ok());
+  const char* kRows = "SELECT id, u FROM shop.uq ORDER BY id";
+  EXPECT_TRUE(Converges(*src_, kRows, *dst_, kRows, seconds(30)));
+  EXPECT_TRUE(WaitForState("p", "running", seconds(5)));
+  EXPECT_EQ(sluice_->FullLog().find("Duplicate entry"), std::string::npos) << sluice_->Log();
 }
 
 // Issue 9 item 13: on_error: stop with four partitions. The rejected row's
@@ -209,7 +248,8 @@ TEST_F(TargetFaultTest, KeylessRowsMatchExactlyForEveryType) {
   const std::string table =
       "CREATE DATABASE shop; CREATE TABLE shop.k (f FLOAT, d DOUBLE, b BINARY(4), vb VARBINARY(8), c CHAR(4), "
       "v VARCHAR(8), dt DATETIME(3), ts TIMESTAMP(6) NULL, tm TIME(2), dc DECIMAL(10,3), bt BIT(5), j JSON, "
-      "e ENUM('x','y'), st SET('a','b'), t INT);";
+      "e ENUM('x','y'), st SET('a','b'), t INT);"
+      "CREATE TABLE shop.kc (c VARCHAR(5) COLLATE utf8mb4_general_ci, l VARCHAR(5) CHARACTER SET latin1, t INT);";
   PipelineOptions o;
   o.parallel = 4;
   ASSERT_NO_FATAL_FAILURE(Start(table, o));
@@ -232,6 +272,14 @@ TEST_F(TargetFaultTest, KeylessRowsMatchExactlyForEveryType) {
   ASSERT_TRUE(src_->Execute("UPDATE shop.k SET t = 3 WHERE f < 1").ok());
   ASSERT_TRUE(src_->Execute("DELETE FROM shop.k WHERE f > 1 AND f < 2").ok());
   EXPECT_TRUE(Converges(*src_, rows, *dst_, rows, seconds(20)));
+  // Text that a case-insensitive or PAD SPACE comparison takes for another row's.
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.kc VALUES ('a', 'é', 1), ('A', 'É', 1), ('a ', 'é ', 1), ('b', 'e', 1);"
+                            "DELETE FROM shop.kc WHERE c = BINARY 'A';"
+                            "UPDATE shop.kc SET t = 2 WHERE c = BINARY 'a ';"
+                            "UPDATE shop.kc SET t = 3 WHERE l = BINARY CONVERT('e' USING latin1)")
+                  .ok());
+  const char* kc = "SELECT HEX(c), HEX(l), t FROM shop.kc ORDER BY 1, 2, 3";
+  EXPECT_TRUE(Converges(*src_, kc, *dst_, kc, seconds(20)));
   auto n = dst_->QueryValue("SELECT COUNT(*) FROM shop.k");
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(*n, "3");
@@ -296,6 +344,111 @@ TEST_F(TargetFaultTest, EnumErrorValueIsAppliedAsTheSourceHoldsIt) {
   auto four = dst_->QueryValue("SELECT COUNT(*) FROM shop.en WHERE id = 4");
   ASSERT_TRUE(four.ok());
   EXPECT_EQ(*four, "0");
+}
+
+// Issue 9 item 12: a hung target (its server stopped with SIGSTOP) is
+// "retrying" with an error naming the server, the lag grows, and after
+// SIGCONT everything arrives once; a long DDL on the target is not cut by the
+// timeouts; the target killed (-9) or shut down (SIGTERM) mid-stream is
+// survived the same way.
+TEST_F(TargetFaultTest, HungOrRestartedTargetRetriesAndRecovers) {
+  target_params_ = "?read_timeout=2&write_timeout=2";
+  PipelineOptions o;
+  o.parallel = 2;
+  ASSERT_NO_FATAL_FAILURE(Start(kSchema, o));
+  ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
+  ASSERT_TRUE(ConvergesExactly(20));
+
+  Status written;
+  std::thread writer([&] { written = Transactions(*src_, 21, 80, milliseconds(15)); });
+  std::this_thread::sleep_for(milliseconds(300));
+  ContinueAtExit resume{dst_->pid()};
+  ASSERT_EQ(::kill(dst_->pid(), SIGSTOP), 0);
+  bool retrying = WaitForState("p", "retrying", seconds(20), "dst");
+  EXPECT_TRUE(retrying);
+  Json first = PipelineStatus("p");
+  const std::string server = fmt::format("127.0.0.1:{}", dst_->port());
+  EXPECT_NE(ErrorText(first).find(server), std::string::npos) << first.dump();
+  std::this_thread::sleep_for(milliseconds(1000));
+  Json second = PipelineStatus("p");
+  EXPECT_EQ(Str(second, "state"), "retrying") << second.dump();
+  EXPECT_GT(Int(second, "delay_ms"), Int(first, "delay_ms")) << second.dump();
+  writer.join();
+  ASSERT_TRUE(written.ok()) << written.message();
+  ASSERT_EQ(::kill(dst_->pid(), SIGCONT), 0);
+  resume.pid = -1;
+  EXPECT_TRUE(ConvergesExactly(100));
+  EXPECT_TRUE(WaitForState("p", "running", seconds(30)));
+
+  // A DDL that waits on the target longer than the read timeout (a
+  // metadata lock held by another session) completes: not cut, not retried.
+  const uint64_t log_before = sluice_->FullLog().size();
+  ASSERT_TRUE(dst_->Execute("BEGIN; SELECT COUNT(*) FROM shop.orders").ok());
+  ASSERT_TRUE(src_->Execute("ALTER TABLE shop.orders ADD COLUMN extra INT").ok());
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto n = dst_->QueryValue(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE LIKE "
+            "'Waiting for table metadata lock' AND INFO LIKE 'ALTER TABLE%'");
+        return n.ok() && *n != "0";
+      },
+      seconds(10)));
+  std::this_thread::sleep_for(seconds(4));  // twice the read timeout
+  ASSERT_TRUE(dst_->Execute("COMMIT").ok());
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto n = dst_->QueryValue(
+            "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' AND "
+            "TABLE_NAME = 'orders' AND COLUMN_NAME = 'extra'");
+        return n.ok() && *n == "1";
+      },
+      seconds(10)));
+  std::string ddl_log = sluice_->FullLog().substr(log_before);
+  EXPECT_EQ(ddl_log.find("retrying"), std::string::npos) << ddl_log;
+  ASSERT_TRUE(src_->Execute("ALTER TABLE shop.orders DROP COLUMN extra").ok());
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto n = dst_->QueryValue(
+            "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' AND "
+            "TABLE_NAME = 'orders' AND COLUMN_NAME = 'extra'");
+        return n.ok() && *n == "0";
+      },
+      seconds(10)));
+
+  // kill -9 of the target mid-stream, then a clean shutdown (SIGTERM) mid-stream.
+  writer = std::thread([&] { written = Transactions(*src_, 101, 60, milliseconds(15)); });
+  std::this_thread::sleep_for(milliseconds(200));
+  ASSERT_TRUE(dst_->Crash().ok());
+  std::this_thread::sleep_for(milliseconds(300));
+  ASSERT_TRUE(dst_->Restart().ok());
+  std::this_thread::sleep_for(milliseconds(200));
+  ASSERT_TRUE(dst_->Restart().ok());
+  writer.join();
+  ASSERT_TRUE(written.ok()) << written.message();
+  EXPECT_TRUE(ConvergesExactly(160));
+  EXPECT_TRUE(WaitForState("p", "running", seconds(30)));
+  EXPECT_TRUE(sluice_->Running()) << sluice_->Log();
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// Issue 9 item 6, the snapshot's side: rows holding ENUM's error value are
+// copied as the source holds them.
+TEST_F(TargetFaultTest, SnapshotCopiesEnumErrorValue) {
+  PipelineOptions o;
+  o.extra = "    snapshot: initial\n";
+  const std::string tables =
+      "CREATE DATABASE shop; CREATE TABLE shop.en (id INT PRIMARY KEY, e ENUM('a','b'), v VARCHAR(10));"
+      "CREATE TABLE shop.enk (e ENUM('a','b'), t INT);";
+  ASSERT_NO_FATAL_FAILURE(Start(tables +
+                                    "SET SESSION sql_mode = ''; INSERT INTO shop.en VALUES (1, 'zz', 'x'), (2, 'a', "
+                                    "'y'); INSERT INTO shop.enk VALUES ('zz', 1), ('b', 2); SET SESSION sql_mode = "
+                                    "DEFAULT",
+                                o, tables));
+  const char* kEn = "SELECT id, e + 0, e, v FROM shop.en ORDER BY id";
+  const char* kEnk = "SELECT e + 0, e, t FROM shop.enk ORDER BY 1, 3";
+  EXPECT_TRUE(Converges(*src_, kEn, *dst_, kEn, seconds(30)));
+  EXPECT_TRUE(Converges(*src_, kEnk, *dst_, kEnk, seconds(30)));
+  EXPECT_TRUE(WaitForState("p", "running", seconds(10)));
 }
 
 }  // namespace

@@ -101,10 +101,15 @@ Status BuildBulkLoad(const TargetTable& t, const std::vector<const SinkChange*>&
         case ValueKind::kUInt:
         case ValueKind::kYear:
         case ValueKind::kBit:
-        case ValueKind::kFloat:
-        case ValueKind::kDouble:
           // Numbers: their SQL literal is also their LOAD DATA text.
           RETURN_IF_ERROR(AppendLiteral(d, v));
+          break;
+        case ValueKind::kFloat:
+          // The shortest text that reads back as the same float (stored, not compared).
+          fmt::format_to(std::back_inserter(d), "{}", static_cast<float>(v.d));
+          break;
+        case ValueKind::kDouble:
+          fmt::format_to(std::back_inserter(d), "{}", v.d);
           break;
         default:
           AppendEscaped(d, v.s);

@@ -150,9 +150,14 @@ Status ChunkWriter::Write(const std::vector<SinkChange>& changes) {
   // Per table and kind, in statements of bounded size.
   std::map<const TargetTable*, std::vector<const SinkChange*>> deletes, upserts, inserts;
   std::vector<const TargetTable*> order;
+  std::vector<const SinkChange*> enum_error_rows;  // one at a time, after the rest
   for (const SinkChange& ch : changes) {
     const TargetTable* t = ch.table.get();
     if (!deletes.count(t) && !upserts.count(t) && !inserts.count(t)) order.push_back(t);
+    if (HasEnumErrorValue(ch)) {
+      enum_error_rows.push_back(&ch);
+      continue;
+    }
     switch (ch.kind) {
       case SinkChange::Kind::kDelete: deletes[t].push_back(&ch); break;
       case SinkChange::Kind::kUpsert: upserts[t].push_back(&ch); break;
@@ -223,7 +228,18 @@ Status ChunkWriter::Write(const std::vector<SinkChange>& changes) {
   RETURN_IF_ERROR(bulk(upserts, /*replace=*/true));
   RETURN_IF_ERROR(bulk(inserts, /*replace=*/false));
   RETURN_IF_ERROR(flush(upserts, BuildUpsert));
-  return flush(inserts, BuildInsert);
+  RETURN_IF_ERROR(flush(inserts, BuildInsert));
+  for (const SinkChange* ch : enum_error_rows) {
+    ASSIGN_OR_RETURN(const TableInfo* info, Info(*ch->table));
+    const std::vector<bool>* generated = info->generated.empty() ? nullptr : &info->generated;
+    std::string sql;
+    std::vector<const SinkChange*> one{ch};
+    RETURN_IF_ERROR(ch->kind == SinkChange::Kind::kUpsert ? BuildUpsert(sql, *ch->table, one, generated)
+                                                          : BuildInsert(sql, *ch->table, one, generated));
+    Status st = RunWithEnumErrorValue(*conn_, *ch, sql, [this](const std::string& q) { return Run(q); });
+    if (!st.ok()) return st.WithContext(fmt::format("writing {}.{}", ch->table->db, ch->table->table));
+  }
+  return Status::Ok();
 }
 
 Result<const ChunkWriter::TableInfo*> ChunkWriter::Info(const TargetTable& t) {

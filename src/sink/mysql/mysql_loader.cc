@@ -78,16 +78,10 @@ Status AppendDurably(const std::string& path, std::string_view data) {
 constexpr const char* kSqlMode = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION";
 constexpr const char* kLenientSqlMode = "NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION";
 constexpr unsigned kWarnDataTruncated = 1265;
-
-// Whether a row to write holds ENUM's error value '' (index 0, stored by a
-// source running without strict mode): strict mode refuses to write it.
-bool HasEnumErrorValue(const SinkChange& ch) {
-  if (ch.kind != SinkChange::Kind::kUpsert && ch.kind != SinkChange::Kind::kInsert) return false;
-  for (const Value& v : ch.values) {
-    if (v.kind == ValueKind::kEnum && v.s.empty()) return true;
-  }
-  return false;
-}
+// Seconds a target connection waits for one answer (or to send one request)
+// when the URL sets no read_timeout / write_timeout. Longer than a lock wait
+// (innodb_lock_wait_timeout is 50 s by default), far shorter than forever.
+constexpr unsigned kTargetTimeoutS = 90;
 
 std::string Quote(std::string_view s) {
   std::string out;
@@ -115,33 +109,85 @@ Result<std::unique_ptr<MysqlLoader>> MysqlLoader::Open(LoaderOptions options) {
 
 MysqlLoader::~MysqlLoader() = default;
 
+Result<std::unique_ptr<MysqlConnection>> MysqlLoader::OpenSession(const sluice::mysql::ConnectOptions& options) {
+  ASSIGN_OR_RETURN(auto c, MysqlConnection::Connect(options));
+  // UTC for TIMESTAMP literals (capture renders them in UTC); kSqlMode.
+  RETURN_IF_ERROR(c->Execute(
+      fmt::format("SET time_zone = '+00:00', sql_mode = '{}', foreign_key_checks = 0, autocommit = 1; ", kSqlMode) +
+      // Parallel partitions write disjoint keys; READ COMMITTED takes no gap
+      // locks, so they do not deadlock on each other's key ranges. (This
+      // form works on MySQL and MariaDB alike.)
+      "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"));
+  return c;
+}
+
 Status MysqlLoader::Connect() {
-  auto open = [&]() -> Result<std::unique_ptr<MysqlConnection>> {
-    ASSIGN_OR_RETURN(auto c, MysqlConnection::Connect(options_.connect));
-    // UTC for TIMESTAMP literals (capture renders them in UTC); strict so a
-    // value the target cannot hold is an error, not a silent truncation;
-    // NO_AUTO_VALUE_ON_ZERO so an id of 0 stays 0.
-    RETURN_IF_ERROR(c->Execute(
-        fmt::format("SET time_zone = '+00:00', sql_mode = '{}', foreign_key_checks = 0, autocommit = 1; ", kSqlMode) +
-        // Parallel partitions write disjoint keys; READ COMMITTED takes no gap
-        // locks, so they do not deadlock on each other's key ranges. (This
-        // form works on MySQL and MariaDB alike.)
-        "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"));
-    return c;
-  };
-  ASSIGN_OR_RETURN(control_, open());
+  // Every wait for the target is bounded: a hung server (stopped, cut off
+  // without a reset) is then a retryable error naming it, not a pipeline that
+  // says "running" while nothing moves. DDL, which may rightly run for
+  // hours, has a connection of its own without the limit (ApplyDdl).
+  sluice::mysql::ConnectOptions o = options_.connect;
+  if (o.read_timeout_s == 0) o.read_timeout_s = kTargetTimeoutS;
+  if (o.write_timeout_s == 0) o.write_timeout_s = kTargetTimeoutS;
+  ASSIGN_OR_RETURN(control_, OpenSession(o));
   partitions_.clear();
   partitions_.resize(options_.parallel);
   for (auto& p : partitions_) {
-    ASSIGN_OR_RETURN(p.conn, open());
+    ASSIGN_OR_RETURN(p.conn, OpenSession(o));
+  }
+  // The server's boot time tells, at the next reconnect, whether sessions of
+  // this loader may still live on it (EndStaleSessions).
+  auto uptime = control_->Query("SHOW GLOBAL STATUS LIKE 'Uptime'");
+  if (uptime.ok() && !uptime->empty() && (*uptime)[0].size() > 1) {
+    int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch()).count();
+    int64_t booted = now - std::strtoll((*uptime)[0][1].value_or("0").c_str(), nullptr, 10);
+    if (server_booted_ != 0 && std::llabs(booted - server_booted_) > 2) stale_sessions_.clear();  // restarted
+    server_booted_ = booted;
   }
   return Status::Ok();
 }
 
+Status MysqlLoader::EndStaleSessions() {
+  if (stale_sessions_.empty()) return Status::Ok();
+  // A session of the connections given up on may still hold an open
+  // transaction, or a COMMIT the server has not read yet (a server that was
+  // stopped reads it when it resumes). Reading the checkpoint before they
+  // are gone could miss a commit that lands just after: the retry would then
+  // apply a partition twice. So they are ended first, and waited for.
+  std::vector<unsigned long> mine{mysql_thread_id(control_->raw())};
+  for (auto& p : partitions_) mine.push_back(mysql_thread_id(p.conn->raw()));
+  std::string ids;
+  for (unsigned long id : stale_sessions_) {
+    if (std::find(mine.begin(), mine.end(), id) != mine.end()) continue;
+    (void)control_->Execute(fmt::format("KILL CONNECTION {}", id));  // 1094 (gone already) is fine
+    ids += (ids.empty() ? "" : ",") + std::to_string(id);
+  }
+  if (!ids.empty()) {
+    for (int i = 0;; ++i) {
+      ASSIGN_OR_RETURN(auto left, control_->Query(fmt::format(
+                                      "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID IN ({})", ids)));
+      if (left.empty() || left[0][0].value_or("0") == "0") break;
+      if (i >= 300) {
+        return Status::Retryable(StatusCode::kIoError, "target {} ({}): earlier sessions ({}) do not end",
+                                 options_.target, options_.connect.Describe(), ids);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  stale_sessions_.clear();
+  return Status::Ok();
+}
+
 Status MysqlLoader::Reconnect() {
+  if (control_) stale_sessions_.push_back(mysql_thread_id(control_->raw()));
+  for (const auto& p : partitions_) {
+    if (p.conn) stale_sessions_.push_back(mysql_thread_id(p.conn->raw()));
+  }
   control_.reset();
   partitions_.clear();
   Status st = Connect();
+  if (st.ok()) st = EndStaleSessions();
   if (!st.ok()) {
     // Leave no half-built set behind: EnsureConnected() sees the loader
     // disconnected and tries again on the next call.
@@ -234,7 +280,8 @@ Status MysqlLoader::RunStatement(MysqlConnection& c, const std::string& sql) {
       return Status::Retryable(StatusCode::kAborted, "target {}: {} (error {})", options_.target, msg, err);
     }
     if (IsRetryableApplyError(err)) {
-      return Status::Retryable(StatusCode::kIoError, "target {}: {} (error {})", options_.target, msg, err);
+      return Status::Retryable(StatusCode::kIoError, "target {} ({}): {} (error {})", options_.target,
+                               options_.connect.Describe(), msg, err);
     }
     return Status::Error(StatusCode::kServerError, "{} (error {})", msg, err);
   }
@@ -302,7 +349,9 @@ Status MysqlLoader::ApplyOne(MysqlConnection& c, const SinkChange& ch) {
     case SinkChange::Kind::kInsert: RETURN_IF_ERROR(BuildInsert(sql, *ch.table, one, GeneratedOf(*ch.table))); break;
     case SinkChange::Kind::kDeleteExact: RETURN_IF_ERROR(BuildDeleteExact(sql, *ch.table, ch)); break;
   }
-  if (HasEnumErrorValue(ch)) return RunLenient(c, ch, sql);
+  if (HasEnumErrorValue(ch)) {
+    return RunWithEnumErrorValue(c, ch, sql, [&](const std::string& q) { return RunStatement(c, q); });
+  }
   RETURN_IF_ERROR(RunStatement(c, sql));
   // A keyless table's row is found by its every value: when none matches,
   // the target no longer holds what the source held, and going on would
@@ -316,17 +365,26 @@ Status MysqlLoader::ApplyOne(MysqlConnection& c, const SinkChange& ch) {
   return Status::Ok();
 }
 
+bool HasEnumErrorValue(const SinkChange& ch) {
+  if (ch.kind != SinkChange::Kind::kUpsert && ch.kind != SinkChange::Kind::kInsert) return false;
+  for (const Value& v : ch.values) {
+    if (v.kind == ValueKind::kEnum && v.s.empty()) return true;
+  }
+  return false;
+}
+
 // ENUM's error value '' is what the source holds, and only a session
 // without strict mode writes it. Strictness still guards every other column
 // of the row: the statement runs under a savepoint, and any warning but the
 // ENUM columns' own "Data truncated" undoes it and fails the change.
-Status MysqlLoader::RunLenient(MysqlConnection& c, const SinkChange& ch, const std::string& sql) {
-  RETURN_IF_ERROR(RunStatement(c, "SAVEPOINT sluice_enum"));
-  RETURN_IF_ERROR(RunStatement(c, fmt::format("SET SESSION sql_mode = '{}'", kLenientSqlMode)));
-  Status st = RunStatement(c, sql);
+Status RunWithEnumErrorValue(MysqlConnection& c, const SinkChange& ch, const std::string& sql,
+                             const std::function<Status(const std::string&)>& run) {
+  RETURN_IF_ERROR(run("SAVEPOINT sluice_enum"));
+  RETURN_IF_ERROR(run(fmt::format("SET SESSION sql_mode = '{}'", kLenientSqlMode)));
+  Status st = run(sql);
   Result<std::vector<sluice::mysql::Row>> warnings = std::vector<sluice::mysql::Row>();
   if (st.ok() && mysql_warning_count(c.raw()) > 0) warnings = c.Query("SHOW WARNINGS");
-  Status restore = RunStatement(c, fmt::format("SET SESSION sql_mode = '{}'", kSqlMode));
+  Status restore = run(fmt::format("SET SESSION sql_mode = '{}'", kSqlMode));
   if (!st.ok()) return st;
   if (!restore.ok()) return restore;
   if (!warnings.ok()) return warnings.status();
@@ -341,7 +399,7 @@ Status MysqlLoader::RunLenient(MysqlConnection& c, const SinkChange& ch, const s
       enum_column |= message.find("column '" + ch.table->columns[i] + "'") != std::string::npos;
     }
     if (!enum_column) {
-      (void)RunStatement(c, "ROLLBACK TO SAVEPOINT sluice_enum");
+      (void)run("ROLLBACK TO SAVEPOINT sluice_enum");
       return Status::Error(StatusCode::kServerError, "{} (warning {}; written without strict mode for an ENUM "
                            "error value '', so undone)", message, code);
     }
@@ -763,17 +821,25 @@ Status MysqlLoader::ApplyDdl(const std::string& db, const std::string& query, co
   if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();  // replayed
   RETURN_IF_ERROR(EnsureConnected());
   tables_.clear();  // a table's generated columns and keys may change
+  // Without a read timeout: an ALTER of a large table may take hours.
+  sluice::mysql::ConnectOptions o = options_.connect;
+  o.read_timeout_s = 0;
+  auto ddl_conn = OpenSession(o);
+  if (!ddl_conn.ok()) {
+    return Status::Retryable(StatusCode::kIoError, "target {}: {}", options_.target, ddl_conn.status().message());
+  }
+  MysqlConnection& ddl = **ddl_conn;
   if (!db.empty()) {
     std::string use = "USE ";
     AppendIdentifier(use, db);
-    Status st = RunStatement(*control_, use);
+    Status st = RunStatement(ddl, use);
     if (!st.ok() && st.retryable()) return st;
     // A database that does not exist on the target yet: run unqualified.
   }
-  Status st = RunStatement(*control_, query);
+  Status st = RunStatement(ddl, query);
   if (!st.ok()) {
     if (st.retryable()) return st;
-    unsigned err = mysql_errno(control_->raw());
+    unsigned err = mysql_errno(ddl.raw());
     if (!IsAlreadyAppliedDdlError(err)) {
       return Status::Error(StatusCode::kServerError, "pipeline {} target {}: DDL @ {} failed: {}: {}",
                            options_.pipeline, options_.target, end.pos.ToString(), st.message(),

@@ -15,6 +15,7 @@
 // Owned and called by one pipeline target thread; ApplyBatch runs the
 // partitions on threads of its own and returns when all are done.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -90,7 +91,11 @@ class MysqlLoader {
     std::unique_ptr<sluice::mysql::MysqlConnection> conn;
   };
   explicit MysqlLoader(LoaderOptions options) : options_(std::move(options)) {}
+  Result<std::unique_ptr<sluice::mysql::MysqlConnection>> OpenSession(const sluice::mysql::ConnectOptions& options);
   Status Connect();
+  // Ends (KILL) the server sessions of connections given up on, and waits
+  // until they are gone, before the checkpoint is read again.
+  Status EndStaleSessions();
   Status EnsureConnected();
   Status EnsureCheckpointTable();
   Status ReadCheckpoint();
@@ -125,8 +130,6 @@ class MysqlLoader {
   Status ApplyOrdered(sluice::mysql::MysqlConnection& c, const std::vector<SinkChange>& changes, uint64_t* skipped,
                       size_t* rejected = nullptr, bool retry_duplicates = false);
   Status ApplyOne(sluice::mysql::MysqlConnection& c, const SinkChange& change);
-  // Runs `sql` (writing `change`, which holds ENUM's error value '') without strict mode.
-  Status RunLenient(sluice::mysql::MysqlConnection& c, const SinkChange& change, const std::string& sql);
   // "partitions=N": stored in partition rows' resume_position column.
   std::string PartitionScheme() const;
   Status WriteCheckpointRow(sluice::mysql::MysqlConnection& c, int part, const BatchEnd& end);
@@ -155,6 +158,8 @@ class MysqlLoader {
   // Keyed by table version; `pin` keeps it alive. Cleared by DDL. Written by
   // the owner thread only, read by partition threads while it waits for them.
   std::map<const TargetTable*, TableInfo> tables_;
+  std::vector<unsigned long> stale_sessions_;  // server thread ids of connections given up on
+  int64_t server_booted_ = 0;                   // the target's boot time (s since the epoch), 0 unknown
   std::mutex skip_mu_;
   uint64_t rows_skipped_ = 0;  // guarded by skip_mu_ for writes (partition threads); read by the owner between batches
 };
@@ -162,6 +167,15 @@ class MysqlLoader {
 // Per column of `t`, whether the target computes it (a VIRTUAL or STORED
 // generated column); empty when none is.
 Result<std::vector<bool>> ReadGeneratedColumns(sluice::mysql::MysqlConnection& c, const TargetTable& t);
+
+// Whether `change` writes ENUM's error value '' (index 0, stored by a source
+// session without strict mode): strict mode refuses to write it.
+bool HasEnumErrorValue(const SinkChange& change);
+// Writes such a change: `sql` runs without strict mode under a savepoint (in
+// the caller's transaction), and any warning but those ENUM columns' "Data
+// truncated" undoes it and fails. `run` executes one statement on `c`.
+Status RunWithEnumErrorValue(sluice::mysql::MysqlConnection& c, const SinkChange& change, const std::string& sql,
+                             const std::function<Status(const std::string&)>& run);
 
 // MySQL error codes worth retrying: the target is down, read-only, or a lock conflict.
 bool IsRetryableApplyError(unsigned err);

@@ -259,6 +259,17 @@ Status BuildDeleteExact(std::string& out, const TargetTable& t, const SinkChange
     AppendIdentifier(out, t.columns[i]);
     out += "<=>";
     RETURN_IF_ERROR(AppendLiteral(out, row.values[i]));
+    if (row.values[i].kind == ValueKind::kText) {
+      // Text compares by the column's collation: 'a' = 'A' under a _ci one
+      // and 'a' = 'a ' under PAD SPACE, and LIMIT 1 could then take another
+      // row than the source's. Binary collation and the length make it exact.
+      size_t chars = 0;  // UTF-8 characters: every byte but continuation bytes
+      for (unsigned char b : row.values[i].s) chars += (b & 0xC0) != 0x80;
+      out += " COLLATE utf8mb4_bin AND CHAR_LENGTH(";
+      AppendIdentifier(out, t.columns[i]);
+      out += ")=";
+      AppendNumber(out, chars);
+    }
   }
   out += " LIMIT 1";
   return Status::Ok();

@@ -54,12 +54,25 @@ Result<ConnectOptions> ConnectOptions::FromUrl(const Url& url) {
     return Status::Invalid("tls={} needs ca=PATH (the CA certificate that signed the server's certificate)", tls);
   }
   for (const auto& [k, v] : url.params) {
-    if (k != "tls" && k != "ca" && k != "cert" && k != "key" && k != "password_env" && k != "connect_timeout") {
-      return Status::Invalid("unknown URL parameter \"{}\" (known: tls, ca, cert, key, password_env, connect_timeout)", k);
+    if (k != "tls" && k != "ca" && k != "cert" && k != "key" && k != "password_env" && k != "connect_timeout" &&
+        k != "read_timeout" && k != "write_timeout") {
+      return Status::Invalid("unknown URL parameter \"{}\" (known: tls, ca, cert, key, password_env, "
+                             "connect_timeout, read_timeout, write_timeout)", k);
     }
   }
-  std::string ct = url.Param("connect_timeout");
-  if (!ct.empty()) o.connect_timeout_s = static_cast<unsigned>(std::strtoul(ct.c_str(), nullptr, 10));
+  // Seconds; read_timeout and write_timeout bound each wait for the server
+  // (a hung server is then an error, not a hang).
+  for (auto [name, field] : {std::pair{"connect_timeout", &o.connect_timeout_s}, std::pair{"read_timeout", &o.read_timeout_s},
+                             std::pair{"write_timeout", &o.write_timeout_s}}) {
+    std::string v = url.Param(name);
+    if (v.empty()) continue;
+    char* end = nullptr;
+    unsigned long n = std::strtoul(v.c_str(), &end, 10);
+    if (end == v.c_str() || *end != '\0' || n > 86400) {
+      return Status::Invalid("invalid {}=\"{}\": expected seconds (0: no limit)", name, v);
+    }
+    *field = static_cast<unsigned>(n);
+  }
   return o;
 }
 
