@@ -27,7 +27,7 @@
 // Ownership and threading: the `run` command owns one HttpApi next to the
 // controller and registry it serves, both of which must outlive it. Start()
 // binds, then requests are served on the server's own threads (an accept
-// thread and a small worker pool) which call the controller and render the
+// thread and a worker pool of 32) which call the controller and render the
 // registry concurrently; both are thread-safe by contract. Stop() (also run
 // by the destructor) returns once no request is in progress: within about
 // the 1 s keep-alive idle timeout plus the 2 s read timeout at worst, well
