@@ -294,7 +294,7 @@ TEST_F(FaultRejectTest, ParallelChangedAfterAStopLosesNothing) {
   ASSERT_TRUE(src_->Execute(sql + "COMMIT").ok());
   ASSERT_TRUE(WaitForState("p", "failed", seconds(15)));
   EXPECT_NE(ErrorText(PipelineStatus("p")).find(fmt::format("id={}", bad)), std::string::npos);
-  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+  EXPECT_EQ(sluice_->Stop(), 1 << 8) << "exit status 1: a pipeline had failed\n" << sluice_->Log();
 
   ASSERT_TRUE(dst_->Execute("ALTER TABLE crm.clients MODIFY code VARCHAR(20)").ok());
   std::string config;
