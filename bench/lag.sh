@@ -20,7 +20,7 @@
 # sluice: `sluice run` (start: earliest, so the table's CREATE replicates;
 # batch {size: BATCH (1000), timeout_ms: BATCH_TIMEOUT_MS (200)}, parallel:
 # PARALLEL (4)), started and caught up before the load begins. Its own
-# gauge sluice_delay_ms is scraped from /metrics every 250 ms during the load
+# gauge sluice_apply_delay_seconds is scraped from /metrics every 250 ms during the load
 # and reported for comparison (it estimates commit times from binlog
 # timestamps, which have one-second resolution on MariaDB).
 # replica: CHANGE MASTER TO ... binlog.000001:4, caught up, then the same load.
@@ -136,10 +136,10 @@ until mariadb_sql "$TGT_DIR" "SELECT 1 FROM bench.lag LIMIT 0" >/dev/null 2>&1; 
 done
 bench_log "sluice caught up (the CREATE TABLE replicated)"
 
-# sluice's own view: sluice_delay_ms every 250 ms.
+# sluice's own view: sluice_apply_delay_seconds (in ms) every 250 ms.
 (
   while sleep 0.25; do
-    curl -s --max-time 1 "http://127.0.0.1:$HTTP_PORT/metrics" | awk '/^sluice_delay_ms[{ ]/ { print $NF }' || true
+    curl -s --max-time 1 "http://127.0.0.1:$HTTP_PORT/metrics" | awk '/^sluice_apply_delay_seconds[{ ]/ { print $NF * 1000 }' || true
   done
 ) >"$WORK/sluice_delay.txt" 2>/dev/null &
 SCRAPER_PID=$!
@@ -199,7 +199,7 @@ row "sluice run (parallel $PARALLEL, batch $BATCH/${BATCH_TIMEOUT_MS}ms)" "$WORK
 windows "sluice run" "$WORK/sluice.out"
 [ "$REFERENCE" = 1 ] && windows "native replica" "$WORK/replica.out"
 echo "sluice:    CPU $SLUICE_CPU s during the load ($(awk -v c="$SLUICE_CPU" -v s="$SECONDS_LOAD" 'BEGIN { printf "%.0f", 100 * c / s }') % of one core), peak RSS $(bench_mib "$SLUICE_RSS") MiB"
-echo "sluice:    own gauge sluice_delay_ms over $METRIC_N scrapes: mean $METRIC_MEAN ms, max $METRIC_MAX ms"
+echo "sluice:    own gauge sluice_apply_delay_seconds over $METRIC_N scrapes: mean $METRIC_MEAN ms, max $METRIC_MAX ms"
 echo "goal:      sluice p99 < $GOAL_P99_MS ms: $goal_met (p99 $p99 ms)"
 echo "commands:"
 echo "  $SLUICE run -c sluice.yaml   # start: earliest, tables: [{match: \"bench.*\"}], batch: {size: $BATCH, timeout_ms: $BATCH_TIMEOUT_MS}, parallel: $PARALLEL"

@@ -9,20 +9,31 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/mariadb.sh
 
-SLUICE=$PWD/build/sluice
+SLUICE=${SLUICE:-$PWD/build/sluice}
 DEMO_DIR=$(mktemp -d /tmp/sluice-demo.XXXXXX)
 WORKLOAD_PID=""
 SLUICE_PID=""
 STOPPING=0
+# Servers and sluice stop when this script ends, however it ends (their
+# watchdogs see it gone); DEMO_KEEP=1 keeps them for a look afterwards.
+[ -z "${DEMO_KEEP:-}" ] || export SLUICE_MARIADB_OWNER=none
 
 cleanup() {
-  [ -n "$WORKLOAD_PID" ] && touch "$DEMO_DIR/stop-workload" && wait "$WORKLOAD_PID" 2>/dev/null
-  [ -n "$SLUICE_PID" ] && kill "$SLUICE_PID" 2>/dev/null && wait "$SLUICE_PID" 2>/dev/null
-  [ -n "${DEMO_KEEP:-}" ] || mariadb_stop_all >/dev/null 2>&1 || true
-  [ -n "${DEMO_KEEP:-}" ] || rm -rf "$DEMO_DIR"
+  trap '' INT TERM HUP  # a second Ctrl-C must not cut the cleanup short
+  if [ -n "$WORKLOAD_PID" ]; then touch "$DEMO_DIR/stop-workload"; wait "$WORKLOAD_PID" 2>/dev/null || true; fi
+  if [ -n "$SLUICE_PID" ] && kill "$SLUICE_PID" 2>/dev/null; then wait "$SLUICE_PID" 2>/dev/null || true; fi
+  if [ -z "${DEMO_KEEP:-}" ]; then
+    say "stopping the servers"
+    mariadb_stop_all >/dev/null 2>&1 || true
+    rm -rf "$DEMO_DIR"
+  else
+    echo "servers and data kept in $DEMO_DIR (DEMO_KEEP)"
+  fi
 }
 trap cleanup EXIT
-trap 'STOPPING=1' INT TERM
+# Ctrl-C (and a terminal closing) ends the live view; the script then stops
+# the workload, prints the check and stops everything it started.
+trap 'STOPPING=1' INT TERM HUP
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -54,8 +65,12 @@ sed -e "s|@DEMO_DIR@|$DEMO_DIR|g" -e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@SRC_POR
     -e "s|@SEARCH_PORT@|$SEARCH_PORT|g" -e "s|@REPORT_PORT@|$REPORT_PORT|g" examples/shop.yaml >"$DEMO_DIR/shop.yaml"
 
 say "sluice run -c examples/shop.yaml   (log: $DEMO_DIR/sluice.log, API: http://127.0.0.1:$HTTP_PORT/api/pipelines)"
-"$SLUICE" run -c "$DEMO_DIR/shop.yaml" >"$DEMO_DIR/sluice.log" 2>&1 &
+# In a session of its own: a Ctrl-C at the terminal goes to this script's
+# process group, and sluice must keep applying until the check below has
+# seen the targets catch up. This script stops it at the end.
+setsid "$SLUICE" run -c "$DEMO_DIR/shop.yaml" >"$DEMO_DIR/sluice.log" 2>&1 </dev/null &
 SLUICE_PID=$!
+[ -n "${DEMO_KEEP:-}" ] || sluice_watchdog "$SLUICE_PID" "$$" "$DEMO_DIR"
 
 # Steady workload: ~50 transactions/s of inserts, updates (status changes move
 # rows in and out of the search filter) and deletes, over one client session.
@@ -97,14 +112,20 @@ for p in data:
 
 say "live status (Ctrl-C to stop)"
 started=$(date +%s)
+# Each step runs in the background and is waited for: the `wait` builtin
+# returns at once on a trapped signal and runs the trap. A foreground command
+# would not do: bash drops a Ctrl-C when the command it waited for exited
+# normally (curl, python), taking it as handled there, and the demo would
+# run on.
 while [ $STOPPING -eq 0 ]; do
   if ! kill -0 "$SLUICE_PID" 2>/dev/null; then
     echo "sluice exited; its log:"; tail -20 "$DEMO_DIR/sluice.log"; exit 1
   fi
   printf '\033[2K%s\n' "$(date +%T)"
-  status_table
+  status_table & wait $! || true
+  [ $STOPPING -eq 0 ] || break
   if [ -n "${DEMO_SECONDS:-}" ] && [ $(( $(date +%s) - started )) -ge "$DEMO_SECONDS" ]; then break; fi
-  sleep 1
+  sleep 1 & wait $! || true
 done
 
 say "stopping the workload; waiting for the targets to catch up"

@@ -14,6 +14,8 @@ packages=(
   # servers and reference tools used by tests, benchmarks and the demo
   mariadb-server mariadb-client mariadb-backup percona-toolkit
   procps openssl curl python3 time
+  # promtool (tests lint the /metrics page with `promtool check metrics`)
+  prometheus
 )
 
 missing=()
@@ -39,3 +41,8 @@ if command -v systemctl >/dev/null 2>&1; then
   $SUDO systemctl disable --now mariadb >/dev/null 2>&1 || true
 fi
 $SUDO service mariadb stop >/dev/null 2>&1 || true
+# Likewise the Prometheus server: only its promtool is used.
+if command -v systemctl >/dev/null 2>&1; then
+  $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi
+$SUDO service prometheus stop >/dev/null 2>&1 || true

@@ -22,6 +22,14 @@
 #
 # This file only defines functions: it sets no shell options, and every
 # function returns non-zero with a message on stderr when it fails.
+#
+# A server never outlives its owner: mariadb_start gives each server a
+# watchdog (in a session of its own, so that neither a Ctrl-C nor a kill of
+# the owner's process group reaches it) that stops the server (SIGTERM, then
+# SIGKILL after 30 s) once the owner is gone, however it ended (kill -9
+# included). The owner is the shell that sourced this file ($$), or the pid in
+# SLUICE_MARIADB_OWNER; SLUICE_MARIADB_OWNER=none lets servers outlive it (to
+# inspect them). The C++ harness gets the same from PR_SET_PDEATHSIG.
 
 # Directories of the servers this shell started, for mariadb_stop_all.
 _SLUICE_MARIADB_DIRS=()
@@ -217,6 +225,7 @@ mariadb_start() {
         _mariadb_port_ready "$port"; then
         export "${name}_PORT=$port" "${name}_SOCKET=$socket"
         _mariadb_remember "$dir"
+        sluice_watchdog "$pid" "" "--datadir=$dir/data"
         return 0
       fi
       if [ "$SECONDS" -ge "$deadline" ]; then
@@ -243,6 +252,31 @@ mariadb_start() {
 }
 
 _mariadb_port_ready() { ! _mariadb_port_free "$1"; }
+
+# sluice_watchdog PID [OWNER] [MATCH]: stops process PID (SIGTERM, SIGKILL
+# after 30 s) once OWNER (default: SLUICE_MARIADB_OWNER, else this shell) has
+# exited. MATCH, when given, must occur in PID's command line at that moment,
+# so that a pid reused by an unrelated process is left alone. Returns at once.
+sluice_watchdog() {
+  local pid=$1 owner=${2:-${SLUICE_MARIADB_OWNER:-$$}} match=${3:-}
+  [ "$owner" = none ] && return 0
+  local setsid_cmd=()
+  if command -v setsid >/dev/null 2>&1; then setsid_cmd=(setsid); fi
+  "${setsid_cmd[@]}" bash -c '
+    pid=$1 owner=$2 match=$3
+    trap "" INT HUP TERM
+    while kill -0 "$owner" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do sleep 0.5; done
+    alive() {
+      kill -0 "$pid" 2>/dev/null || return 1
+      [ -z "$match" ] || tr "\0" " " <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$match"
+    }
+    alive || exit 0
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 1 300); do alive || exit 0; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+  ' sluice-watchdog "$pid" "$owner" "$match" </dev/null >/dev/null 2>&1 &
+  disown $! 2>/dev/null || true
+}
 
 _mariadb_remember() {
   local d

@@ -19,6 +19,9 @@ CommandRunner RegisterTail(CLI::App& app);
 // `sluice run -c FILE`: runs the config's pipelines until SIGINT/SIGTERM.
 CommandRunner RegisterRun(CLI::App& app);
 
+// `sluice validate -c FILE`: run's checks before running, without running.
+CommandRunner RegisterValidate(CLI::App& app);
+
 // `sluice snapshot -c FILE --pipeline NAME [--where EXPR]`: copies existing rows.
 CommandRunner RegisterSnapshot(CLI::App& app);
 

@@ -16,14 +16,20 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("sluice 0.1.0"));
   app.require_subcommand(1);
   std::string log_level = "info";
-  app.add_option("--log-level", log_level, "Log level: trace, debug, info, warn, error, off")
+  app.add_option("--log-level", log_level,
+                 "Log level: trace, debug, info, warn, error, off (before or after the command)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
+  // Subcommands made from here on pass options they do not know to this
+  // app, so `sluice run -c f --log-level debug` works as well as
+  // `sluice --log-level debug run -c f`.
+  app.fallthrough();
 
   sluice::cli::CommandRunner tail = sluice::cli::RegisterTail(app);
   sluice::cli::CommandRunner run = sluice::cli::RegisterRun(app);
   sluice::cli::CommandRunner snapshot = sluice::cli::RegisterSnapshot(app);
   sluice::cli::CommandRunner check = sluice::cli::RegisterCheck(app);
+  sluice::cli::CommandRunner validate = sluice::cli::RegisterValidate(app);
 
   try {
     app.parse(argc, argv);
@@ -35,5 +41,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("run")) return run();
   if (app.got_subcommand("snapshot")) return snapshot();
   if (app.got_subcommand("check")) return check();
+  if (app.got_subcommand("validate")) return validate();
   return 2;
 }

@@ -1,12 +1,16 @@
 // `sluice run -c FILE`: runs every pipeline of a config until SIGINT/SIGTERM,
 // resuming from checkpoints, with the HTTP API (design §6) when `http:` is set.
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
+#include <yaml-cpp/yaml.h>
 
 #include <atomic>
+#include <charconv>
 #include <csignal>
 #include <map>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
 
 #include "cli/commands.h"
@@ -14,103 +18,328 @@
 #include "pipeline/http_api.h"
 #include "pipeline/metrics.h"
 #include "pipeline/pipeline.h"
+#include "source/mysql/protocol/connection.h"
 #include "store/sqlite_store.h"
 
 namespace sluice::cli {
 namespace {
 
 std::atomic<bool> g_stop_run{false};
+std::atomic<bool> g_hangup{false};
 void OnRunSignal(int) { g_stop_run.store(true); }
+void OnHangup(int) { g_hangup.store(true); }
+
+// Binlog events a transaction never starts with a position at: a start
+// position must point at one of these (or at the end of a file), never into
+// the middle of a transaction.
+bool IsBoundaryEvent(std::string_view type) {
+  for (std::string_view t : {"Gtid", "Anonymous_Gtid", "Format_desc", "Gtid_list", "Binlog_checkpoint",
+                             "Previous_gtids", "Rotate", "Stop", "Start_encryption"}) {
+    if (type == t) return true;
+  }
+  return false;
+}
+
+// Checks a FILE:OFFSET start position against the source's binlogs: the file
+// must exist, the offset must lie within it and be the start of an event
+// that begins a transaction (or the file's end). Invalid (a 400 through the
+// API) when it is not; retryable when the source cannot be asked.
+Status CheckFilePosition(const pipeline::SourceConfig& src, const BinlogFilePos& pos) {
+  auto retry = [&](const Status& st) {
+    return Status::Retryable(StatusCode::kIoError, "cannot check position {} on source {}: {}", pos.ToString(),
+                             src.name, st.message());
+  };
+  auto co = mysql::ConnectOptions::FromUrl(src.endpoint);
+  if (!co.ok()) return co.status();
+  auto conn = mysql::MysqlConnection::Connect(*co);
+  if (!conn.ok()) return retry(conn.status());
+  auto logs = (*conn)->Query("SHOW BINARY LOGS");
+  if (!logs.ok()) return retry(logs.status());
+  std::optional<uint64_t> size;
+  for (const auto& row : *logs) {
+    if (row.size() < 2 || row[0].value_or("") != pos.file) continue;
+    std::string text = row[1].value_or("");
+    uint64_t n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc() || end != text.data() + text.size()) {
+      return Status::Error(StatusCode::kServerError, "source {}: SHOW BINARY LOGS gave size \"{}\" for {}", src.name,
+                           text, pos.file);
+    }
+    size = n;
+  }
+  if (!size) {
+    std::string have =
+        logs->empty() ? std::string("none") : logs->front()[0].value_or("") + " .. " + logs->back()[0].value_or("");
+    return Status::Invalid("position {}: source {} has no binlog file \"{}\" (it has {})", pos.ToString(), src.name,
+                           pos.file, have);
+  }
+  if (pos.offset < 4) {
+    return Status::Invalid("position {}: offset {} is inside the file header; the first event is at {}:4",
+                           pos.ToString(), pos.offset, pos.file);
+  }
+  if (pos.offset > *size) {
+    return Status::Invalid("position {}: offset {} is beyond the end of {} on source {} ({} bytes)", pos.ToString(),
+                           pos.offset, pos.file, src.name, *size);
+  }
+  if (pos.offset == *size) return Status::Ok();  // the file's end: where the next transaction starts
+  auto events = (*conn)->Query(
+      fmt::format("SHOW BINLOG EVENTS IN '{}' FROM {} LIMIT 200", (*conn)->Escape(pos.file), pos.offset));
+  if (!events.ok() || events->empty()) {
+    return Status::Invalid("position {}: no binlog event starts at offset {} of {} on source {}{}", pos.ToString(),
+                           pos.offset, pos.file, src.name, events.ok() ? "" : " (" + events.status().message() + ")");
+  }
+  // Columns: Log_name, Pos, Event_type, Server_id, End_log_pos, Info.
+  std::string type = (*events)[0].size() > 2 ? (*events)[0][2].value_or("") : "";
+  if (IsBoundaryEvent(type)) return Status::Ok();
+  std::string next;
+  for (const auto& e : *events) {
+    if (e.size() > 2 && IsBoundaryEvent(e[2].value_or(""))) {
+      next = fmt::format("; the next transaction starts at {}:{}", pos.file, e[1].value_or(""));
+      break;
+    }
+  }
+  return Status::Invalid(
+      "position {}: not a transaction boundary (the event there is {}, inside a transaction); a position must "
+      "be where a transaction begins (a GTID event) or the end of a binlog file{}",
+      pos.ToString(), type, next);
+}
+
+// What a pipeline's behaviour depends on in a config file, as text: its
+// own entry and the entries of its source and targets. Equal texts mean an
+// unchanged pipeline on reload. Empty when the file cannot be read as YAML
+// (every pipeline then counts as changed).
+std::map<std::string, std::string> PipelineFingerprints(const std::string& path) {
+  std::map<std::string, std::string> out;
+  try {
+    const YAML::Node root = YAML::LoadFile(path);
+    auto dump = [](const YAML::Node& n) {
+      YAML::Emitter e;
+      e << n;
+      return std::string(e.c_str());
+    };
+    const YAML::Node sources = root["sources"];
+    const YAML::Node targets = root["targets"];
+    for (const YAML::Node& p : root["pipelines"]) {
+      std::string fp = dump(p);
+      if (p["source"] && sources) fp += "\n# source\n" + dump(sources[p["source"].as<std::string>()]);
+      if (p["targets"] && targets) {
+        for (const YAML::Node& t : p["targets"]) fp += "\n# target\n" + dump(targets[t.as<std::string>()]);
+      }
+      out[p["name"].as<std::string>()] = std::move(fp);
+    }
+  } catch (const std::exception&) {
+    out.clear();
+  }
+  return out;
+}
 
 // Owns the pipelines and answers the HTTP API's questions about them.
+//
+// Threading: HTTP workers read (ListPipelines, GetPipeline) under map_mu_
+// and act (stop, start, position) under control_mu_; Reload() (the main
+// thread, on SIGHUP) takes control_mu_ for its whole run and map_mu_ to swap
+// the map. Pipelines are shared_ptrs, so a reader that copied one keeps it
+// alive while a reload replaces it. Each Config stays alive as long as the
+// runner: pipelines hold references into the one they were made from.
 class Runner : public pipeline::PipelineController {
  public:
-  Runner(const pipeline::Config& config, store::SqliteStore& store, pipeline::MetricsRegistry& registry)
-      : config_(config), store_(store), metrics_(registry) {
-    uint32_t index = 0;
-    for (const auto& p : config_.pipelines) {
-      pipelines_.emplace(p.name, std::make_unique<pipeline::Pipeline>(config_, p, store_, metrics_, index++));
+  Runner(std::unique_ptr<pipeline::Config> config, std::string path, store::SqliteStore& store,
+         pipeline::MetricsRegistry& registry)
+      : path_(std::move(path)), store_(store), metrics_(registry) {
+    for (const auto& p : config->pipelines) {
+      indexes_[p.name] = next_index_;
+      pipelines_.emplace(p.name, std::make_shared<pipeline::Pipeline>(*config, p, store_, metrics_, next_index_++));
     }
+    fingerprints_ = PipelineFingerprints(path_);
+    configs_.push_back(std::move(config));
   }
 
   Status ValidateAll() {
-    for (auto& [name, p] : pipelines_) RETURN_IF_ERROR(p->Validate());
+    for (auto& [name, p] : All()) RETURN_IF_ERROR(p->Validate());
     return Status::Ok();
   }
   Status StartAll() {
     std::lock_guard lock(control_mu_);
-    for (auto& [name, p] : pipelines_) {
-      auto stopped = store_.GetSetting(name, "stopped");
-      if (stopped.ok() && stopped->has_value()) {
-        spdlog::info("pipeline {}: left stopped (stopped through the API)", name);
-        continue;
-      }
-      RETURN_IF_ERROR(p->Start());
-      spdlog::info("pipeline {}: started", name);
-    }
+    for (auto& [name, p] : All()) RETURN_IF_ERROR(StartUnlessStopped(name, *p));
     return Status::Ok();
   }
   void StopAll() {
     std::lock_guard lock(control_mu_);
-    for (auto& [name, p] : pipelines_) p->Stop();
+    for (auto& [name, p] : All()) p->Stop();
   }
-  // True while some pipeline can still make progress.
-  bool AnyAlive() const {
-    for (const auto& [name, p] : pipelines_) {
+  // "pipeline NAME: ERROR" for each pipeline that is failed now.
+  std::vector<std::string> Failures() const {
+    std::vector<std::string> out;
+    for (const auto& [name, p] : All()) {
       auto s = p->status();
-      if (p->running() && s.state != pipeline::PipelineState::kFailed) return true;
+      if (s.state == pipeline::PipelineState::kFailed) {
+        out.push_back(
+            fmt::format("pipeline {} failed: {}", name, s.last_error.empty() ? "(no error recorded)" : s.last_error));
+      }
     }
-    return false;
+    return out;
+  }
+
+  // SIGHUP: reads the config file again. Pipelines whose entry (or source or
+  // targets) changed are stopped and started with the new settings, from
+  // their checkpoints; new ones start, removed ones stop; the others run on
+  // untouched. Every changed or new pipeline is validated first, so a file
+  // with an error changes nothing. `store` cannot change (nothing is
+  // reloaded then), `http` changes need a restart (the rest is applied).
+  // Returns what it did, one line.
+  Result<std::string> Reload() {
+    ASSIGN_OR_RETURN(pipeline::Config fresh, pipeline::LoadConfig(path_));
+    std::lock_guard control(control_mu_);
+    const pipeline::Config& now = *configs_.back();
+    if (fresh.store != now.store) {
+      return Status::Invalid("store changed from {} to {}: that needs a restart of sluice; nothing was reloaded",
+                             now.store, fresh.store);
+    }
+    std::string note = fresh.http == now.http ? "" : "; the http address change needs a restart (not applied)";
+    std::map<std::string, std::string> fingerprints = PipelineFingerprints(path_);
+    auto config = std::make_unique<pipeline::Config>(std::move(fresh));
+    std::map<std::string, std::shared_ptr<pipeline::Pipeline>> current = All(), next;
+    std::map<std::string, uint32_t> indexes = indexes_;
+    uint32_t next_index = next_index_;
+    std::vector<std::string> restarted, added, removed, unchanged;
+    for (const pipeline::PipelineConfig& pc : config->pipelines) {
+      auto it = current.find(pc.name);
+      auto old_fp = fingerprints_.find(pc.name);
+      auto new_fp = fingerprints.find(pc.name);
+      if (it != current.end() && old_fp != fingerprints_.end() && new_fp != fingerprints.end() &&
+          old_fp->second == new_fp->second) {
+        next[pc.name] = it->second;
+        unchanged.push_back(pc.name);
+        continue;
+      }
+      // A pipeline keeps its replica server_id offset; a new one gets one
+      // no pipeline has used in this process.
+      auto [idx, fresh_index] = indexes.try_emplace(pc.name, next_index);
+      if (fresh_index) ++next_index;
+      auto p = std::make_shared<pipeline::Pipeline>(*config, pc, store_, metrics_, idx->second);
+      RETURN_IF_ERROR(p->Validate());
+      next[pc.name] = std::move(p);
+      (it == current.end() ? added : restarted).push_back(pc.name);
+    }
+    for (const auto& [name, p] : current) {
+      if (!next.contains(name)) removed.push_back(name);
+    }
+    // Stop what goes away or is replaced before anything new starts: two
+    // captures of one pipeline must never run at once.
+    for (const std::string& name : restarted) current[name]->Stop();
+    for (const std::string& name : removed) current[name]->Stop();
+    {
+      std::unique_lock lock(map_mu_);
+      pipelines_ = next;
+    }
+    indexes_ = std::move(indexes);
+    next_index_ = next_index;
+    fingerprints_ = std::move(fingerprints);
+    configs_.push_back(std::move(config));
+    std::string failed_to_start;
+    for (const auto& names : {restarted, added}) {
+      for (const std::string& name : names) {
+        Status st = StartUnlessStopped(name, *next[name]);
+        if (!st.ok()) failed_to_start += fmt::format("; pipeline {} did not start: {}", name, st.message());
+      }
+    }
+    auto list = [](const std::vector<std::string>& v) {
+      return v.empty() ? std::string("none") : fmt::format("{}", fmt::join(v, ", "));
+    };
+    return fmt::format("restarted (changed): {}; started (new): {}; stopped (removed): {}; unchanged: {}{}{}",
+                       list(restarted), list(added), list(removed), list(unchanged), note, failed_to_start);
   }
 
   std::vector<pipeline::PipelineStatus> ListPipelines() const override {
     std::vector<pipeline::PipelineStatus> out;
-    for (const auto& [name, p] : pipelines_) out.push_back(p->status());
+    for (const auto& [name, p] : All()) out.push_back(p->status());
     return out;
   }
   Result<pipeline::PipelineStatus> GetPipeline(const std::string& name) const override {
-    auto it = pipelines_.find(name);
-    if (it == pipelines_.end()) return Status::Error(StatusCode::kNotFound, "no pipeline named \"{}\"", name);
-    return it->second->status();
+    ASSIGN_OR_RETURN(auto p, Find(name));
+    return p->status();
   }
   Status StopPipeline(const std::string& name) override {
     std::lock_guard lock(control_mu_);
-    auto it = pipelines_.find(name);
-    if (it == pipelines_.end()) return Status::Error(StatusCode::kNotFound, "no pipeline named \"{}\"", name);
-    it->second->Stop();
+    ASSIGN_OR_RETURN(auto p, Find(name));
+    p->Stop();
     return store_.SetSetting(name, "stopped", "1");
   }
   Status StartPipeline(const std::string& name) override {
     std::lock_guard lock(control_mu_);
-    auto it = pipelines_.find(name);
-    if (it == pipelines_.end()) return Status::Error(StatusCode::kNotFound, "no pipeline named \"{}\"", name);
+    ASSIGN_OR_RETURN(auto p, Find(name));
     RETURN_IF_ERROR(store_.DeleteSetting(name, "stopped"));
     // A failed pipeline keeps its threads (so that its status stays there to
     // read) and Start() would do nothing: after the user fixed the cause,
     // "start" means start over from the checkpoints.
-    if (it->second->running() && it->second->status().state == pipeline::PipelineState::kFailed) {
+    if (p->running() && p->status().state == pipeline::PipelineState::kFailed) {
       spdlog::info("pipeline {}: restarting after failure (started through the API)", name);
-      it->second->Stop();
+      p->Stop();
     }
-    return it->second->Start();
+    return p->Start();
   }
   Status SetPosition(const std::string& name, const std::string& position) override {
     std::lock_guard lock(control_mu_);
-    auto it = pipelines_.find(name);
-    if (it == pipelines_.end()) return Status::Error(StatusCode::kNotFound, "no pipeline named \"{}\"", name);
-    if (it->second->running()) {
+    ASSIGN_OR_RETURN(auto pipe, Find(name));
+    if (pipe->running()) {
+      pipeline::PipelineStatus st = pipe->status();
+      if (st.state == pipeline::PipelineState::kFailed) {
+        return Status::Error(StatusCode::kNotSupported,
+                             "pipeline \"{}\" has failed ({}); to move its position, stop it first "
+                             "(POST /api/pipelines/{}/stop), then set the position, then start it "
+                             "(POST /api/pipelines/{}/start)",
+                             name, st.last_error.empty() ? "no error recorded" : st.last_error, name, name);
+      }
       return Status::Error(StatusCode::kNotSupported, "pipeline \"{}\" is running: stop it before moving its position",
                            name);
     }
     ASSIGN_OR_RETURN(StartPosition p, StartPosition::Parse(position));
+    if (p.kind == StartPosition::Kind::kFilePos) {
+      const pipeline::Config& config = *configs_.back();
+      const pipeline::PipelineConfig* pc = config.FindPipeline(name);
+      const pipeline::SourceConfig* src = pc ? config.FindSource(pc->source) : nullptr;
+      if (src != nullptr) RETURN_IF_ERROR(CheckFilePosition(*src, p.file_pos));
+    }
     return store_.SetSetting(name, "start", p.ToString());
   }
 
  private:
-  const pipeline::Config& config_;
+  std::map<std::string, std::shared_ptr<pipeline::Pipeline>> All() const {
+    std::shared_lock lock(map_mu_);
+    return pipelines_;
+  }
+  Result<std::shared_ptr<pipeline::Pipeline>> Find(const std::string& name) const {
+    std::shared_lock lock(map_mu_);
+    auto it = pipelines_.find(name);
+    if (it == pipelines_.end()) return Status::Error(StatusCode::kNotFound, "no pipeline named \"{}\"", name);
+    return it->second;
+  }
+  // Starts a pipeline unless it was stopped through the API. Under control_mu_.
+  Status StartUnlessStopped(const std::string& name, pipeline::Pipeline& p) {
+    auto stopped = store_.GetSetting(name, "stopped");
+    // Not knowing whether the operator stopped the pipeline is an error:
+    // starting it anyway could undo their stop.
+    if (!stopped.ok()) {
+      return stopped.status().WithContext(fmt::format("pipeline {}: reading whether it was stopped", name));
+    }
+    if (stopped->has_value()) {
+      spdlog::info("pipeline {}: left stopped (stopped through the API)", name);
+      return Status::Ok();
+    }
+    RETURN_IF_ERROR(p.Start());
+    spdlog::info("pipeline {}: started", name);
+    return Status::Ok();
+  }
+
+  const std::string path_;
   store::SqliteStore& store_;
   pipeline::PipelineMetrics metrics_;
-  std::map<std::string, std::unique_ptr<pipeline::Pipeline>> pipelines_;
+  std::vector<std::unique_ptr<pipeline::Config>> configs_;  // the last is the current one; under control_mu_
+  std::map<std::string, uint32_t> indexes_;                 // replica server_id offsets by pipeline; under control_mu_
+  uint32_t next_index_ = 0;
+  std::map<std::string, std::string> fingerprints_;  // under control_mu_
+  mutable std::shared_mutex map_mu_;
+  std::map<std::string, std::shared_ptr<pipeline::Pipeline>> pipelines_;  // under map_mu_
   // Stop/start/position come from concurrent HTTP workers; a Pipeline's
   // Start and Stop must not overlap.
   std::mutex control_mu_;
@@ -127,31 +356,89 @@ int RunPipelines(const std::string& config_path) {
   std::signal(SIGINT, OnRunSignal);
   std::signal(SIGTERM, OnRunSignal);
   std::signal(SIGPIPE, SIG_IGN);
+  // SIGHUP reloads the configuration (its default action would end the process).
+  std::signal(SIGHUP, OnHangup);
   auto config = pipeline::LoadConfig(config_path);
   if (!config.ok()) return Fail(config.status());
   auto store = store::SqliteStore::Open(config->store);
   if (!store.ok()) return Fail(store.status());
+  // One `sluice run` per store: a second one would apply the same changes
+  // twice over and evict the first one's replica connection.
+  if (Status locked = (*store)->LockForProcess(); !locked.ok()) return Fail(locked);
   pipeline::MetricsRegistry registry;
-  Runner runner(*config, **store, registry);
+  const std::string http_address = config->http;
+  Runner runner(std::make_unique<pipeline::Config>(std::move(*config)), config_path, **store, registry);
   // State, delay, snapshot and check gauges, read from the runner at scrape time.
   pipeline::RegisterStatusMetrics(registry, runner);
   Status st = runner.ValidateAll();
   if (!st.ok()) return Fail(st);
 
   std::unique_ptr<pipeline::HttpApi> http;
-  if (!config->http.empty()) {
+  if (!http_address.empty()) {
     http = std::make_unique<pipeline::HttpApi>(runner, registry);
-    st = http->Start(config->http);
+    st = http->Start(http_address);
     if (!st.ok()) return Fail(st);
-    spdlog::info("http api on {}", config->http);
+    spdlog::info("http api on {}", http_address);
   }
   st = runner.StartAll();
   if (!st.ok()) return Fail(st);
 
-  while (!g_stop_run.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  while (!g_stop_run.load()) {
+    if (g_hangup.exchange(false)) {
+      spdlog::info("SIGHUP: reloading {}", config_path);
+      auto done = runner.Reload();
+      if (done.ok()) {
+        spdlog::info("SIGHUP: reloaded {}: {}", config_path, *done);
+      } else {
+        spdlog::error("SIGHUP: {} not reloaded, the pipelines run on as they were: {}", config_path,
+                      done.status().message());
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   spdlog::info("stopping");
+  // Read before the stop: a stopped pipeline no longer tells whether its
+  // targets had all failed.
+  std::vector<std::string> failures = runner.Failures();
   if (http) http->Stop();
   runner.StopAll();
+  if (!failures.empty()) {
+    // A supervisor must learn that this run did not end well.
+    for (const std::string& f : failures) spdlog::error("{}", f);
+    std::fprintf(stderr, "sluice run: exiting with status 1: %zu pipeline(s) had failed\n", failures.size());
+    return 1;
+  }
+  return 0;
+}
+
+// `sluice validate -c FILE`: what `run` checks before it runs anything.
+int ValidateConfig(const std::string& config_path) {
+  auto config = pipeline::LoadConfig(config_path);
+  auto invalid = [&](const Status& st) {
+    std::fprintf(stderr, "sluice validate: %s: invalid: %s\n", config_path.c_str(), st.message().c_str());
+    return 2;
+  };
+  if (!config.ok()) return invalid(config.status());
+  pipeline::MetricsRegistry registry;
+  pipeline::PipelineMetrics metrics(registry);
+  // Not the config's store: a running `sluice run` holds that one, and
+  // validating the next version of its file must work beside it. Validation
+  // reads no store.
+  auto scratch = store::SqliteStore::Open(":memory:");
+  if (!scratch.ok()) return invalid(scratch.status());
+  uint32_t index = 0;
+  for (const pipeline::PipelineConfig& pc : config->pipelines) {
+    pipeline::Pipeline p(*config, pc, **scratch, metrics, index++);
+    Status st = p.Validate();
+    if (st.ok()) continue;
+    if (st.retryable() || st.code() == StatusCode::kIoError) {
+      std::fprintf(stderr, "sluice validate: %s: cannot check: %s\n", config_path.c_str(), st.message().c_str());
+      return 1;
+    }
+    return invalid(st);
+  }
+  std::printf("%s: valid (%zu pipeline%s)\n", config_path.c_str(), config->pipelines.size(),
+              config->pipelines.size() == 1 ? "" : "s");
   return 0;
 }
 
@@ -162,6 +449,16 @@ CommandRunner RegisterRun(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("run", "Run every pipeline of a config until SIGINT/SIGTERM, resuming from checkpoints");
   cmd->add_option("-c,--config", *path, "Configuration file (YAML, see README)")->required();
   return [path] { return RunPipelines(*path); };
+}
+
+CommandRunner RegisterValidate(CLI::App& app) {
+  auto path = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand(
+      "validate",
+      "Check a config as `run` does before running (the file, the sources and their tables) without running it; "
+      "exit 0 valid, 2 invalid, 1 when a server could not be asked");
+  cmd->add_option("-c,--config", *path, "Configuration file (YAML, see README)")->required();
+  return [path] { return ValidateConfig(*path); };
 }
 
 }  // namespace sluice::cli

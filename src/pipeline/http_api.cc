@@ -28,11 +28,15 @@ constexpr const char* kJsonType = "application/json";
 constexpr const char* kTextType = "text/plain; charset=utf-8";
 constexpr const char* kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
 
-// Server tuning. The API serves a few operators and one Prometheus, so a
-// small pool is plenty. The timeouts bound how long Stop() can wait for a
-// client that holds a connection open: httplib checks for shutdown only
+// Server tuning. httplib gives each connection a worker until it closes or
+// idles out, and a client that connects and sends nothing holds its worker
+// for the keep-alive idle timeout (a half-sent request: the read timeout).
+// The pool is therefore sized for the connections that may be open at once
+// (operators, Prometheus, probes, and a few stuck clients), not for the
+// request rate: idle workers cost a stack each. The timeouts also bound how
+// long Stop() can wait for such a client: httplib checks for shutdown only
 // between requests on a kept-alive connection.
-constexpr size_t kWorkerThreads = 4;
+constexpr size_t kWorkerThreads = 32;
 constexpr time_t kKeepAliveIdleSeconds = 1;
 constexpr time_t kReadTimeoutSeconds = 2;
 constexpr time_t kWriteTimeoutSeconds = 5;
@@ -257,6 +261,24 @@ std::variant<std::string, HttpResponse> ParsePositionBody(std::string_view body)
   return position;
 }
 
+// GET /healthz: 200 "ok" while no pipeline has failed; 200 "degraded: ..."
+// naming the failed ones while some other pipeline still works (or was
+// stopped on purpose); 503 "failed: ..." once every pipeline has failed, so
+// that a liveness probe restarts a process that can no longer do anything.
+HttpResponse Health(const std::vector<PipelineStatus>& pipelines) {
+  std::string failed;
+  size_t n_failed = 0;
+  for (const PipelineStatus& p : pipelines) {
+    if (p.state != PipelineState::kFailed) continue;
+    ++n_failed;
+    failed +=
+        fmt::format("\npipeline {} failed: {}", p.name, p.last_error.empty() ? "(no error recorded)" : p.last_error);
+  }
+  if (n_failed == 0) return {200, kTextType, "ok", {}};
+  if (n_failed == pipelines.size()) return {503, kTextType, "failed: every pipeline has failed" + failed, {}};
+  return {200, kTextType, fmt::format("degraded: {} of {} pipelines failed", n_failed, pipelines.size()) + failed, {}};
+}
+
 const char* ReasonText(int status) {
   switch (status) {
     case 400:
@@ -384,7 +406,7 @@ HttpResponse HttpApi::Route(std::string_view method, std::string_view target, st
 
   if (s.size() == 1 && s[0] == "healthz") {
     if (!get) return MethodNotAllowed(method, path, "GET");
-    return {200, kTextType, "ok", {}};
+    return Health(controller_.ListPipelines());
   }
 
   if (s.size() == 1 && s[0] == "metrics") {
@@ -509,11 +531,45 @@ Status HttpApi::Start(const std::string& listen) {
     res.set_header("Content-Type", r.content_type);
     res.body = std::move(r.body);  // the metrics page can be large: no copy
   };
+  // Methods that may carry a body read it themselves: httplib would wait
+  // for the connection to close (and answer 400 at the read timeout) when a
+  // request has neither Content-Length nor Transfer-Encoding, which by RFC
+  // 9112 section 6.3 means an empty body, as `curl -X POST URL` sends.
+  auto serve_with_body = [this](const httplib::Request& req, httplib::Response& res,
+                                const httplib::ContentReader& content_reader) {
+    std::string body;
+    if (req.has_header("Content-Length") || req.has_header("Transfer-Encoding")) {
+      bool too_large = false;
+      bool read = content_reader([&](const char* data, size_t len) {
+        if (body.size() + len > kMaxBodyBytes) {
+          too_large = true;
+          return false;
+        }
+        body.append(data, len);
+        return true;
+      });
+      too_large |= res.status == 413;  // httplib's own check against set_payload_max_length
+      if (!read || too_large) {
+        HttpResponse r = ErrorResponse(too_large ? 413 : 400,
+                                       too_large ? "request body too large" : "request body could not be read");
+        res.status = r.status;
+        res.set_header("Connection", "close");
+        res.set_header("Content-Type", r.content_type);
+        res.body = std::move(r.body);
+        return;
+      }
+    }
+    HttpResponse r = Handle(req.method, req.target, body);
+    res.status = r.status;
+    for (auto& [k, v] : r.headers) res.set_header(k, v);
+    res.set_header("Content-Type", r.content_type);
+    res.body = std::move(r.body);
+  };
   server->Get(".*", serve);
-  server->Post(".*", serve);
-  server->Put(".*", serve);
-  server->Delete(".*", serve);
-  server->Patch(".*", serve);
+  server->Post(".*", serve_with_body);
+  server->Put(".*", serve_with_body);
+  server->Delete(".*", serve_with_body);
+  server->Patch(".*", serve_with_body);
   server->Options(".*", serve);
   // Errors httplib produces itself (unparsable request, body too large,
   // target too long) come with an empty body; give them the API's JSON shape.
@@ -619,8 +675,9 @@ void RegisterStatusMetrics(MetricsRegistry& metrics, const PipelineController& c
                               return out;
                             });
   auto check_gauge = [&metrics, &controller](const char* name, const char* help,
-                                             std::function<double(const CheckStatus&)> value) {
-    metrics.AddGaugeCollector(name, help, {"pipeline"}, [&controller, value] {
+                                             std::function<double(const CheckStatus&)> value, bool counter = false) {
+    auto add = counter ? &MetricsRegistry::AddCounterCollector : &MetricsRegistry::AddGaugeCollector;
+    (metrics.*add)(name, help, {"pipeline"}, [&controller, value] {
       std::vector<GaugeSample> out;
       for (const PipelineStatus& p : controller.ListPipelines()) {
         if (p.has_check && p.check.runs > 0) out.push_back({{p.name}, value(p.check)});
@@ -628,8 +685,9 @@ void RegisterStatusMetrics(MetricsRegistry& metrics, const PipelineController& c
       return out;
     });
   };
-  check_gauge("sluice_check_runs", "Periodic consistency checks finished since start.",
-              [](const CheckStatus& c) { return static_cast<double>(c.runs); });
+  check_gauge(
+      "sluice_check_runs_total", "Periodic consistency checks finished since start.",
+      [](const CheckStatus& c) { return static_cast<double>(c.runs); }, /*counter=*/true);
   check_gauge("sluice_check_last_run_timestamp_seconds", "When the last periodic consistency check finished (Unix time).",
               [](const CheckStatus& c) { return static_cast<double>(c.last_finished_ms) / 1000.0; });
   check_gauge("sluice_check_duration_seconds", "How long the last periodic consistency check took.",

@@ -2,12 +2,16 @@
 // The HTTP status API of `sluice run` (design §6, a contract: paths and field
 // names are only ever extended, never renamed).
 //
-//   GET  /healthz                          200 "ok" (text/plain) while the process is up
+//   GET  /healthz                          text/plain: 200 "ok" while no pipeline has failed; 200
+//                                          "degraded: N of M pipelines failed" and a line per failed
+//                                          pipeline while some other still works; 503 "failed: every
+//                                          pipeline has failed" with those lines once all have
 //   GET  /metrics                          Prometheus text format 0.0.4
 //   GET  /api/pipelines                    [status, ...]
 //   GET  /api/pipelines/NAME/status        status
 //   GET  /api/pipelines/NAME/delay         {"name","delay_ms","targets":[{"name","delay_ms"}]}
-//   POST /api/pipelines/NAME/stop          200 + status after the stop
+//   POST /api/pipelines/NAME/stop          200 + status after the stop (POSTs need no body, nor a
+//                                          Content-Length: none means empty, as RFC 9112 says)
 //   POST /api/pipelines/NAME/start         200 + status after the start
 //   POST /api/pipelines/NAME/position      body {"position":"..."}; 200 + status
 //   GET  /api/pipeline/status[?id=NAME]    the seed's (Otter's) alias: all, or one
@@ -27,7 +31,7 @@
 // Ownership and threading: the `run` command owns one HttpApi next to the
 // controller and registry it serves, both of which must outlive it. Start()
 // binds, then requests are served on the server's own threads (an accept
-// thread and a small worker pool) which call the controller and render the
+// thread and a worker pool of 32) which call the controller and render the
 // registry concurrently; both are thread-safe by contract. Stop() (also run
 // by the destructor) returns once no request is in progress: within about
 // the 1 s keep-alive idle timeout plus the 2 s read timeout at worst, well

@@ -315,14 +315,13 @@ template class Family<Histogram>;
 
 namespace {
 
-// Gauges computed at scrape time. Not a Family<T>: there are no children to
-// hand out, only a function to call.
+// Gauges (or counters) computed at scrape time. Not a Family<T>: there are no
+// children to hand out, only a function to call.
 class CallbackGaugeFamily final : public FamilyBase {
  public:
   CallbackGaugeFamily(std::string name, std::string help, std::vector<std::string> label_names,
-                      std::function<std::vector<GaugeSample>()> collect)
-      : FamilyBase(std::move(name), std::move(help), MetricType::kGauge, std::move(label_names)),
-        collect_(std::move(collect)) {}
+                      std::function<std::vector<GaugeSample>()> collect, MetricType type = MetricType::kGauge)
+      : FamilyBase(std::move(name), std::move(help), type, std::move(label_names)), collect_(std::move(collect)) {}
 
   void Render(std::string& out) const override {
     std::vector<GaugeSample> samples;
@@ -428,6 +427,15 @@ void MetricsRegistry::AddGaugeCollector(std::string name, std::string help, std:
   std::vector<std::string> samples{name};
   Register(std::make_unique<CallbackGaugeFamily>(std::move(name), std::move(help), std::move(label_names),
                                                  std::move(collect)),
+           samples);
+}
+
+void MetricsRegistry::AddCounterCollector(std::string name, std::string help, std::vector<std::string> label_names,
+                                          std::function<std::vector<GaugeSample>()> collect) {
+  if (!name.ends_with("_total")) name += "_total";
+  std::vector<std::string> samples{name};
+  Register(std::make_unique<CallbackGaugeFamily>(std::move(name), std::move(help), std::move(label_names),
+                                                 std::move(collect), MetricType::kCounter),
            samples);
 }
 

@@ -193,6 +193,12 @@ class MetricsRegistry {
   // (e.g. queue bytes read from the queue). `value` must be thread-safe and
   // cheap, and must outlive the registry's scrapes.
   void AddGaugeCallback(std::string name, std::string help, std::function<double()> value);
+  // A counter read at scrape time from a count kept elsewhere (e.g. checks
+  // run, from the controller); `collect` must never return a smaller value
+  // for a label combination than before. "_total" is appended as for
+  // AddCounter. Same rules as AddGaugeCollector otherwise.
+  void AddCounterCollector(std::string name, std::string help, std::vector<std::string> label_names,
+                           std::function<std::vector<GaugeSample>()> collect);
   // The labelled form: `collect` returns one sample per label combination
   // (e.g. delay per pipeline and target, from the controller). Samples with
   // the wrong number of label values are dropped with a warning; duplicates

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <map>
 
 #include "source/mysql/binlog_stream_source.h"
 #include "pipeline/check.h"
@@ -50,9 +51,17 @@ PipelineMetrics::PipelineMetrics(MetricsRegistry& r)
       apply_seconds(r.AddHistogram("sluice_apply_seconds", "Time to apply one batch on a target",
                                    {"pipeline", "target"}, ExponentialBuckets(0.001, 2, 14))),
       queue_bytes(r.AddGauge("sluice_queue_bytes", "Bytes held in a pipeline queue", {"pipeline", "queue"})),
-      delay_ms(r.AddGauge("sluice_delay_ms", "Milliseconds between the source commit and the target apply",
+      delay_ms(r.AddGauge("sluice_apply_delay_seconds",
+                          "Seconds since the source commit of the oldest change a target has not applied yet "
+                          "(0 when none is pending), as the target's apply loop last saw it",
                           {"pipeline", "target"})),
-      transactions(r.AddCounter("sluice_source_transactions", "Source transactions read", {"pipeline"})) {}
+      transactions(r.AddCounter("sluice_source_transactions", "Source transactions read", {"pipeline"})),
+      table_rows(r.AddCounter("sluice_table_rows", "Row changes applied per target table and operation",
+                              {"pipeline", "target", "table", "op"})),
+      table_delay(r.AddGauge("sluice_table_delay_seconds",
+                             "Seconds since the source commit of the oldest change of a target table not applied "
+                             "yet (0 when none is pending)",
+                             {"pipeline", "target", "table"})) {}
 
 struct Pipeline::Target {
   const TargetConfig* cfg = nullptr;
@@ -80,6 +89,37 @@ struct Pipeline::Target {
   Histogram* apply_seconds = nullptr;
   Gauge* queue_bytes = nullptr;
   Gauge* delay = nullptr;
+  // Per target table ("db.table"): row counters by op and the delay gauge.
+  // Target thread only.
+  struct TableStats {
+    Counter* inserts = nullptr;
+    Counter* updates = nullptr;
+    Counter* deletes = nullptr;
+    Gauge* delay = nullptr;
+    int64_t oldest_pending_ms = 0;  // commit estimate of its oldest change not yet applied, 0 if none
+  };
+  std::map<std::string, TableStats> tables;
+  // Lookup cache (changes come in runs of one table); held, so that its
+  // address cannot be reused by another table's schema.
+  sink::TargetTablePtr last_table;
+  TableStats* last_stats = nullptr;
+  TableStats& StatsFor(const sink::TargetTablePtr& table, PipelineMetrics& m, const std::string& pipeline) {
+    if (table == last_table) return *last_stats;
+    std::string name = table->db + "." + table->table;
+    auto [it, added] = tables.try_emplace(name);
+    if (added) {
+      auto counter = [&](const char* op) {
+        return &m.table_rows.WithLabels({{"pipeline", pipeline}, {"target", cfg->name}, {"table", name}, {"op", op}});
+      };
+      it->second.inserts = counter("insert");
+      it->second.updates = counter("update");
+      it->second.deletes = counter("delete");
+      it->second.delay = &m.table_delay.WithLabels({{"pipeline", pipeline}, {"target", cfg->name}, {"table", name}});
+    }
+    last_table = table;
+    last_stats = &it->second;
+    return it->second;
+  }
 };
 
 // Runs on the capture thread: turns source callbacks into owned events with
@@ -213,7 +253,11 @@ void Pipeline::PublishDelay(Target& t) {
     std::lock_guard lock(mu_);
     if (t.oldest_pending_ms) delay = std::max<int64_t>(0, WallMs() - t.oldest_pending_ms);
   }
-  t.delay->Set(static_cast<double>(std::max(delay, SourceDelayMs())));
+  t.delay->Set(static_cast<double>(std::max(delay, SourceDelayMs())) / 1000.0);
+  for (auto& [name, ts] : t.tables) {
+    if (ts.oldest_pending_ms)
+      ts.delay->Set(static_cast<double>(std::max<int64_t>(0, WallMs() - ts.oldest_pending_ms)) / 1000.0);
+  }
 }
 
 int64_t Pipeline::SourceDelayMs() const {
@@ -477,7 +521,9 @@ void Pipeline::Stop() {
 
 Result<StartPosition> Pipeline::ResumePosition() {
   auto override_pos = store_.GetSetting(cfg_.name, "start");
-  if (override_pos.ok() && override_pos->has_value()) {
+  // An unreadable store must not read as "no position set through the API".
+  if (!override_pos.ok()) return override_pos.status();
+  if (override_pos->has_value()) {
     ASSIGN_OR_RETURN(StartPosition p, StartPosition::Parse(**override_pos));
     for (auto& t : targets_) {
       if (t->loader) RETURN_IF_ERROR(t->loader->ResetCheckpoint());
@@ -677,6 +723,16 @@ Status Pipeline::FlushBatch(Target& t, std::vector<sink::SinkChange>& batch, con
       if (uint64_t skipped = t.loader->rows_skipped(); skipped > t.skipped_counted) {
         t.skipped->Inc(skipped - t.skipped_counted);
         t.skipped_counted = skipped;
+      }
+      spdlog::debug("pipeline {} target {}: applied {} changes up to {} in {:.1f} ms", cfg_.name, t.cfg->name,
+                    batch.size(), end.pos.ToString(), secs * 1000);
+      for (const sink::SinkChange& c : batch) {
+        Target::TableStats& ts = t.StatsFor(c.table, metrics_, cfg_.name);
+        using K = sink::SinkChange::Kind;
+        bool inserted = c.kind == K::kInsert || (c.kind == K::kUpsert && c.origin && c.origin->op == Op::kInsert);
+        (c.kind == K::kDelete || c.kind == K::kDeleteExact ? ts.deletes : inserted ? ts.inserts : ts.updates)->Inc();
+        ts.oldest_pending_ms = 0;
+        ts.delay->Set(0);
       }
       if (!batch.empty()) {
         t.apply_seconds->Observe(secs);
@@ -923,6 +979,10 @@ void Pipeline::TargetLoop(Target& t) {
             std::lock_guard lock(mu_);
             t.oldest_pending_ms = CommitEstimateMs(w.ts_ms, w.received_ms);
           }
+          for (const sink::SinkChange& c : w.changes) {
+            Target::TableStats& ts = t.StatsFor(c.table, metrics_, cfg_.name);
+            if (!ts.oldest_pending_ms) ts.oldest_pending_ms = CommitEstimateMs(w.ts_ms, w.received_ms);
+          }
           batch.insert(batch.end(), w.changes.begin(), w.changes.end());
           end = {w.pos, w.resume_position, end.gtid_state};
           have_end = true;
@@ -1018,6 +1078,13 @@ PipelineStatus Pipeline::status() const {
   if (running_ && s.state == PipelineState::kRunning) {
     if (all_failed) s.state = PipelineState::kFailed;
     else if (any_retrying) s.state = PipelineState::kRetrying;
+  }
+  // A failed pipeline applies nothing more: a target that did not fail
+  // itself is stopped, not running.
+  if (s.state == PipelineState::kFailed) {
+    for (TargetStatus& ts : s.targets) {
+      if (ts.state != PipelineState::kFailed) ts.state = PipelineState::kStopped;
+    }
   }
   return s;
 }

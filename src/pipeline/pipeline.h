@@ -57,8 +57,10 @@ struct PipelineMetrics {
   Family<Histogram>& batch_rows;    // {pipeline, target}
   Family<Histogram>& apply_seconds; // {pipeline, target}
   Family<Gauge>& queue_bytes;       // {pipeline, queue}
-  Family<Gauge>& delay_ms;          // {pipeline, target}
+  Family<Gauge>& delay_ms;          // {pipeline, target}: sluice_apply_delay_seconds (seconds, despite the name)
   Family<Counter>& transactions;    // {pipeline}: source transactions seen
+  Family<Counter>& table_rows;      // {pipeline, target, table, op}: rows applied per target table
+  Family<Gauge>& table_delay;       // {pipeline, target, table}: seconds since the oldest unapplied change's commit
 };
 
 class Pipeline {

@@ -1,6 +1,12 @@
 #include "store/sqlite_store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 
 namespace sluice::store {
@@ -51,7 +57,44 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) 
   return store;
 }
 
-SqliteStore::~SqliteStore() { sqlite3_close(db_); }
+SqliteStore::~SqliteStore() {
+  sqlite3_close(db_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
+
+Status SqliteStore::LockForProcess() {
+  std::lock_guard lock(mu_);
+  if (lock_fd_ >= 0) return Status::Ok();
+  const std::string lock_path = path_ + ".lock";
+  // O_CLOEXEC: a child process must not inherit (and so prolong) the lock.
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return Status::Error(StatusCode::kIoError, "store {}: cannot open lock file {}: {}", path_, lock_path,
+                         std::strerror(errno));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    std::string holder;
+    char buf[32] = {};
+    ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    if (n > 0) holder.assign(buf, static_cast<size_t>(n));
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      return Status::Error(StatusCode::kAborted,
+                           "store {} is in use by another sluice process{}: one store serves one `sluice run`; "
+                           "stop that process first, or give this configuration a store of its own",
+                           path_, holder.empty() ? "" : " (pid " + holder + ")");
+    }
+    return Status::Error(StatusCode::kIoError, "store {}: cannot lock {}: {}", path_, lock_path, std::strerror(err));
+  }
+  // The pid is only for the message above: the lock is the flock, not the text.
+  std::string pid = std::to_string(::getpid()) + "\n";
+  bool wrote = ::ftruncate(fd, 0) == 0 && ::pwrite(fd, pid.data(), pid.size(), 0) == static_cast<ssize_t>(pid.size());
+  (void)wrote;  // harmless when not: the lock holds, only a later refusal's message lacks the pid
+  lock_fd_ = fd;
+  return Status::Ok();
+}
 
 Status SqliteStore::Error(std::string_view what) {
   return Status::Error(StatusCode::kIoError, "store {}: {}: {}", path_, what, sqlite3_errmsg(db_));

@@ -41,6 +41,15 @@ class SqliteStore {
 
   const std::string& path() const { return path_; }
 
+  // Makes this process the store's only user until it exits: an exclusive
+  // flock(2) on "<store>.lock" (a file beside the store, holding the owner's
+  // pid for messages), which the kernel releases however the process ends,
+  // kill -9 included. Fails with kAborted, naming the store and the pid that
+  // holds it, when another process has it. `sluice run` takes it; `snapshot`
+  // and `check` do not (they never write the store, and are built to run
+  // beside a streaming pipeline). Idempotent.
+  Status LockForProcess();
+
  private:
   SqliteStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   Status Exec(const char* sql);
@@ -49,6 +58,7 @@ class SqliteStore {
   sqlite3* db_;
   std::string path_;
   std::mutex mu_;
+  int lock_fd_ = -1;  // held for the life of the process (see LockForProcess)
 };
 
 }  // namespace sluice::store

@@ -43,7 +43,7 @@ TEST_F(FaultTest, TargetDownRetriesAndResumesAlone) {
   Json first = PipelineStatus("p");
   EXPECT_NE(ErrorText(first), "") << first.dump();
   const std::initializer_list<std::string> kDst = {"pipeline=\"p\"", "target=\"dst\""};
-  double metric_delay = MetricValue(HttpGet(http_port_, "/metrics").body, "sluice_delay_ms", kDst);
+  double metric_delay = MetricValue(HttpGet(http_port_, "/metrics").body, "sluice_apply_delay_seconds", kDst);
   std::this_thread::sleep_for(milliseconds(1000));
   Json second = PipelineStatus("p");
   EXPECT_EQ(Str(second, "state"), "retrying") << second.dump();
@@ -51,7 +51,7 @@ TEST_F(FaultTest, TargetDownRetriesAndResumesAlone) {
   EXPECT_GT(Int(second, "delay_ms"), Int(first, "delay_ms")) << "lag does not grow: " << second.dump();
   // The lag an alert watches grows too, and the retries are counted.
   std::string page = HttpGet(http_port_, "/metrics").body;
-  EXPECT_GE(MetricValue(page, "sluice_delay_ms", kDst), metric_delay + 500) << page;
+  EXPECT_GE(MetricValue(page, "sluice_apply_delay_seconds", kDst), metric_delay + 0.5) << page;
   EXPECT_GE(MetricValue(page, "sluice_errors_total", {"pipeline=\"p\"", "kind=\"retryable\""}), 1) << page;
   writer.join();
   ASSERT_TRUE(written.ok()) << written.message();
@@ -294,7 +294,7 @@ TEST_F(FaultRejectTest, ParallelChangedAfterAStopLosesNothing) {
   ASSERT_TRUE(src_->Execute(sql + "COMMIT").ok());
   ASSERT_TRUE(WaitForState("p", "failed", seconds(15)));
   EXPECT_NE(ErrorText(PipelineStatus("p")).find(fmt::format("id={}", bad)), std::string::npos);
-  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+  EXPECT_EQ(sluice_->Stop(), 1 << 8) << "exit status 1: a pipeline had failed\n" << sluice_->Log();
 
   ASSERT_TRUE(dst_->Execute("ALTER TABLE crm.clients MODIFY code VARCHAR(20)").ok());
   std::string config;
@@ -409,7 +409,7 @@ TEST_F(RunHttpTest, StatusMetricsStopStartPosition) {
   HttpReply metrics = HttpGet(http_port_, "/metrics");
   ASSERT_EQ(metrics.status, 200);
   EXPECT_GE(MetricValue(metrics.body, "sluice_rows_total", {"pipeline=\"p\"", "stage=\"apply\""}), 29) << metrics.body;
-  for (const char* family : {"sluice_apply_seconds_bucket{", "sluice_queue_bytes{", "sluice_delay_ms{"}) {
+  for (const char* family : {"sluice_apply_seconds_bucket{", "sluice_queue_bytes{", "sluice_apply_delay_seconds{"}) {
     EXPECT_NE(metrics.body.find(family), std::string::npos) << family << " missing:\n" << metrics.body;
   }
 

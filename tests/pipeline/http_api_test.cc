@@ -479,7 +479,7 @@ TEST(HttpApiStatusMetrics, ComputedFromTheControllerAtScrapeTime) {
            "sluice_snapshot_eta_seconds{pipeline=\"orders\",table=\"shop.orders\"} 9\n",
            "sluice_check_differences{pipeline=\"orders\",kind=\"missing\"} 3\n",
            "sluice_check_differences{pipeline=\"orders\",kind=\"different\"} 2\n",
-           "sluice_check_runs{pipeline=\"orders\"} 2\n",
+           "sluice_check_runs_total{pipeline=\"orders\"} 2\n",
            "sluice_check_last_run_timestamp_seconds{pipeline=\"orders\"} 1732450000\n",
        }) {
     EXPECT_NE(page.find(line), std::string::npos) << line << "\nin:\n" << page;
