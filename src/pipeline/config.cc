@@ -879,6 +879,7 @@ Result<TableRule> Loader::LoadRule(const YAML::Node& n, const std::string& path)
 
   if (const Entry* renames = m.Find("rename_columns")) {
     std::string renames_path = Child(path, "rename_columns");
+    rule.rename_columns_mark = renames->value_mark;
     ASSIGN_OR_RETURN(MapView r, AsMap(*renames, renames_path, {}, "a map of SOURCE_COLUMN: TARGET_COLUMN"));
     if (r.entries.empty()) return Fail(renames->value_mark, renames_path, "empty map");
     for (const Entry& e : r.entries) {

@@ -89,6 +89,7 @@ struct TableRule {
   DdlMode ddl = DdlMode::kUnset;
   Mark mark, where_mark, columns_mark, snapshot_where_mark;
   Mark match_mark, to_mark;  // where `match:` and `to:` values are
+  Mark rename_columns_mark;
   std::string key_path;      // "pipelines[0].tables[1]", for the runner's messages
   // The compiled `match` when is_regex (shared: rules are copied with their
   // Config, std::regex is immutable once built and safe to use concurrently).

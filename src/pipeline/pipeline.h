@@ -96,6 +96,9 @@ class Pipeline {
   Status HandleDdl(Target& t, const TargetWork& w, sink::mysql::BatchEnd end);
   Status FlushBatch(Target& t, std::vector<sink::SinkChange>& batch, const sink::mysql::BatchEnd& end);
   Result<StartPosition> ResumePosition();
+  Result<StartPosition> ResolveOnSource(const StartPosition& p);
+  // Mirrors a target's checkpoint into the store; a failure shows in status().
+  void SaveStoreCheckpoint(Target& t, const sink::mysql::BatchEnd& end);
   void SetState(PipelineState s, const std::string& error = "");
   void SleepUnlessStopping(std::chrono::milliseconds d);
   // Sets the target's delay gauge from its oldest change not yet applied.
@@ -124,6 +127,8 @@ class Pipeline {
   PipelineState state_ = PipelineState::kStopped;
   std::string last_error_;
   std::string source_position_;
+  std::string store_error_;  // the last store write's error, "" once it works again
+  std::chrono::steady_clock::time_point store_error_logged_{};
 };
 
 }  // namespace sluice::pipeline
