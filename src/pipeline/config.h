@@ -110,6 +110,9 @@ struct PipelineConfig {
   std::string skip_log;  // absolute path; default "<store dir>/<name>.skipped.jsonl"
   uint64_t queue_bytes = 64 << 20;
   SnapshotMode snapshot = SnapshotMode::kNever;
+  // `renamed_out: keep | drop`: the target table of a table renamed out of
+  // the selection is kept (no longer updated) or dropped.
+  bool drop_renamed_out = false;
   uint64_t chunk_rows = 10000;  // rows per snapshot copy / check checksum chunk
   CheckSchedule check;
   Mark mark;

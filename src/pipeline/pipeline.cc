@@ -218,8 +218,7 @@ void Pipeline::SaveStoreCheckpoint(Target& t, const sink::mysql::BatchEnd& end) 
   // The target's own checkpoint (written with its rows) is what a restart
   // reads, so applying goes on; but the store's copy is what status and
   // `check` show, so a failing store is logged (once a minute) and shown.
-  std::string error = st.ok() ? "" : fmt::format("store {}: checkpoint of target {} not saved: {}", store_.path(),
-                                                 t.cfg->name, st.message());
+  std::string error = st.ok() ? "" : fmt::format("checkpoint of target {} not saved: {}", t.cfg->name, st.message());
   bool log = false;
   {
     std::lock_guard lock(mu_);
@@ -841,6 +840,7 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::mysql::BatchEnd
     }
     return skip();
   }
+  if (!d.renames.empty()) return HandleRename(t, w, d, end);
   const transform::MappingRule* rule = nullptr;
   std::string table_name;
   for (const auto& [db, table] : d.tables) {
@@ -980,6 +980,97 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::mysql::BatchEnd
                        "{}: the table is renamed or subset on the target ({}), so this statement cannot be replicated "
                        "automatically: {}. To go on: {}",
                        where, rule->origin, w.ddl_query.substr(0, 300), fix);
+}
+
+// RENAME TABLE / ALTER TABLE ... RENAME, pair by pair, by where each name
+// stands relative to the selection: within it, the target tables are renamed
+// as the rules map the names (a `to:` template included); out of it, the
+// target table is kept (or dropped: `renamed_out: drop`); into it, the target
+// table is created from the source's definition, and rows the table already
+// holds are named with the command that copies them.
+Status Pipeline::HandleRename(Target& t, const TargetWork& w, const transform::DdlStatement& d,
+                              const sink::mysql::BatchEnd& end) {
+  auto dest_of = [](const transform::MappingRule& rule, const std::string& db, const std::string& table) {
+    return rule.to.empty() ? db + "." + table : transform::TableMapper::ExpandTemplate(rule.to, db, table);
+  };
+  auto quoted = [](const std::string& db_table) {
+    size_t dot = db_table.find('.');
+    return fmt::format("`{}`.`{}`", db_table.substr(0, dot), db_table.substr(dot + 1));
+  };
+  std::string where = fmt::format("DDL @ {}", w.pos.ToString());
+  std::vector<std::string> statements;  // run on the target, in order
+  std::vector<const transform::DdlStatement::Rename*> entering;
+  std::string renames;
+  for (const auto& r : d.renames) {
+    const transform::MappingRule* from = mapper_->RuleFor(r.db, r.table);
+    const transform::MappingRule* to = mapper_->RuleFor(r.new_db, r.new_table);
+    if (from == nullptr && to == nullptr) continue;
+    for (const auto* rule : {from, to}) {
+      if (rule != nullptr && rule->ddl == transform::DdlPolicy::kStop) {
+        return Status::Error(StatusCode::kNotSupported, "{}: stopped as configured (ddl: stop): {}", where,
+                             w.ddl_query.substr(0, 300));
+      }
+    }
+    if ((from != nullptr && from->ddl == transform::DdlPolicy::kIgnore) ||
+        (to != nullptr && to->ddl == transform::DdlPolicy::kIgnore)) {
+      continue;
+    }
+    std::string old_name = r.db + "." + r.table, new_name = r.new_db + "." + r.new_table;
+    if (from != nullptr && to != nullptr) {
+      std::string a = dest_of(*from, r.db, r.table), b = dest_of(*to, r.new_db, r.new_table);
+      if (a == b) continue;
+      statements.push_back(fmt::format("CREATE DATABASE IF NOT EXISTS `{}`", b.substr(0, b.find('.'))));
+      renames += fmt::format("{}{} TO {}", renames.empty() ? "" : ", ", quoted(a), quoted(b));
+    } else if (from != nullptr) {
+      std::string a = dest_of(*from, r.db, r.table);
+      if (cfg_.drop_renamed_out) {
+        statements.push_back("DROP TABLE IF EXISTS " + quoted(a));
+        spdlog::info("pipeline {} target {}: `{}` was renamed to `{}`, which no rule selects: dropped its target "
+                     "table `{}` (renamed_out: drop)",
+                     cfg_.name, t.cfg->name, old_name, new_name, a);
+      } else {
+        spdlog::info("pipeline {} target {}: `{}` was renamed to `{}`, which no rule selects: its target table `{}` "
+                     "is kept and no longer updated (renamed_out: drop would drop it)",
+                     cfg_.name, t.cfg->name, old_name, new_name, a);
+      }
+    } else {
+      entering.push_back(&r);
+    }
+  }
+  if (!renames.empty()) statements.push_back("RENAME TABLE " + renames);
+  // Each statement records its own step inside the DDL's transaction, so
+  // that a restart after a crash between them runs only the rest.
+  for (size_t i = 0; i < statements.size(); ++i) {
+    sink::mysql::BatchEnd step = end;
+    if (i + 1 < statements.size() || !entering.empty()) step.pos.index = i + 1;
+    RETURN_IF_ERROR(t.loader->ApplyDdl("", statements[i], step).WithContext(where));
+  }
+  std::vector<std::string> with_rows;
+  for (const auto* r : entering) {
+    std::string new_name = r->new_db + "." + r->new_table;
+    Status st = EnsureMappedTargetTables(config_, cfg_, *t.cfg, r->new_db, r->new_table, /*also_one_to_one=*/true);
+    if (!st.ok()) return st.WithContext(fmt::format("{}: `{}` renamed into the selection", where, new_name));
+    const transform::MappingRule* rule = mapper_->RuleFor(r->new_db, r->new_table);
+    spdlog::info("pipeline {} target {}: `{}.{}` was renamed to `{}`, into the selection: created its target table "
+                 "`{}`",
+                 cfg_.name, t.cfg->name, r->db, r->table, new_name, dest_of(*rule, r->new_db, r->new_table));
+    ASSIGN_OR_RETURN(auto co, mysql::ConnectOptions::FromUrl(source_cfg_->endpoint));
+    ASSIGN_OR_RETURN(auto conn, mysql::MysqlConnection::Connect(co));
+    ASSIGN_OR_RETURN(auto rows, conn->Query(fmt::format("SELECT 1 FROM `{}`.`{}` LIMIT 1", r->new_db, r->new_table)));
+    if (!rows.empty()) with_rows.push_back(new_name);
+  }
+  std::vector<sink::SinkChange> none;
+  RETURN_IF_ERROR(FlushBatch(t, none, end));
+  if (!with_rows.empty()) {
+    // The stream carries only what changes from now on: the rows the table
+    // brought along need a copy, which only a snapshot makes.
+    return Status::Error(StatusCode::kNotSupported,
+                         "{}: {} renamed into the selection with rows the stream never carried; its target table is "
+                         "created and later changes are applied, but to copy the existing rows run `sluice snapshot "
+                         "-c {} --pipeline {}` (safe to repeat), then restart sluice or POST /api/pipelines/{}/start",
+                         where, fmt::join(with_rows, ", "), config_.path, cfg_.name, cfg_.name);
+  }
+  return Status::Ok();
 }
 
 void Pipeline::TargetLoop(Target& t) {

@@ -29,6 +29,7 @@
 #include "pipeline/snapshot.h"
 #include "sink/mysql/mysql_loader.h"
 #include "store/sqlite_store.h"
+#include "transform/ddl.h"
 #include "transform/table_mapper.h"
 
 namespace sluice::pipeline {
@@ -94,6 +95,8 @@ class Pipeline {
   void TransformLoop();
   void TargetLoop(Target& t);
   Status HandleDdl(Target& t, const TargetWork& w, sink::mysql::BatchEnd end);
+  Status HandleRename(Target& t, const TargetWork& w, const transform::DdlStatement& d,
+                      const sink::mysql::BatchEnd& end);
   Status FlushBatch(Target& t, std::vector<sink::SinkChange>& batch, const sink::mysql::BatchEnd& end);
   Result<StartPosition> ResumePosition();
   Result<StartPosition> ResolveOnSource(const StartPosition& p);

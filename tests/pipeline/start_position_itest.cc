@@ -7,6 +7,7 @@
 // once) and for a position set through the API.
 
 #include <fmt/format.h>
+#include <sqlite3.h>
 
 #include "cli/run_command.h"
 #include "pipeline/fault_fixture.h"
@@ -182,6 +183,36 @@ TEST_F(StartPositionTest, PositionSetThroughTheApiSurvivesAStopBeforeTheFirstApp
   ASSERT_TRUE(Transactions(*src_, 4, 3).ok());
   ASSERT_EQ(HttpPost(http_port_, "/api/pipelines/p/start", "{}").status, 200);
   EXPECT_TRUE(ConvergesExactly(6));
+}
+
+// A store checkpoint write that fails is not swallowed: logged, and shown
+// as the pipeline's store_error until a write succeeds again. (Applying goes
+// on: the target's own checkpoint is what a restart reads.)
+TEST_F(StartPositionTest, FailedStoreCheckpointWriteIsLoggedAndShown) {
+  ASSERT_NO_FATAL_FAILURE(StartPair());
+  ASSERT_TRUE(Transactions(*src_, 1, 5).ok());
+  ASSERT_TRUE(ConvergesExactly(5));
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "sluice.db").string().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  // Spread over more than the store's once-a-second mirror interval.
+  ASSERT_TRUE(Transactions(*src_, 6, 5, std::chrono::milliseconds(400)).ok());
+  Json status;
+  bool shown = WaitUntil(
+      [&] {
+        status = PipelineStatus("p");
+        return Str(status, "store_error").find("checkpoint of target dst not saved: store ") != std::string::npos;
+      },
+      seconds(30));
+  EXPECT_TRUE(shown) << status.dump();
+  EXPECT_NE(sluice_->FullLog().find("error pipeline p: checkpoint of target dst not saved"), std::string::npos)
+      << sluice_->Log();
+  sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  ASSERT_TRUE(Transactions(*src_, 11, 5, std::chrono::milliseconds(400)).ok());
+  EXPECT_TRUE(ConvergesExactly(15));
+  EXPECT_TRUE(WaitUntil([&] { return PipelineStatus("p")["store_error"].is_null(); }, seconds(30)))
+      << PipelineStatus("p").dump();
 }
 
 }  // namespace
