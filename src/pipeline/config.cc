@@ -674,7 +674,8 @@ Status Loader::LoadPipelines(const MapView& root, Config& config) const {
 Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::string& path, const Config& config) const {
   ASSIGN_OR_RETURN(MapView m, AsMap(n, MarkOf(n), path,
                                     {"name", "source", "targets", "start", "tables", "batch", "parallel", "ddl",
-                                     "on_error", "skip_log", "queue_bytes", "snapshot", "chunk_rows", "check"}));
+                                     "on_error", "skip_log", "queue_bytes", "snapshot", "chunk_rows", "check",
+                                     "renamed_out"}));
   RETURN_IF_ERROR(RequireKeys(m, path, {"name", "source", "targets", "tables"}));
   PipelineConfig p;
   p.mark = m.mark;
@@ -795,6 +796,11 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
     ASSIGN_OR_RETURN(size_t i, OneOf(*snapshot, Child(path, "snapshot"), kModes, /*trim=*/true));
     p.snapshot = i == 0 ? SnapshotMode::kInitial : SnapshotMode::kNever;
   }
+  if (const Entry* renamed_out = m.Find("renamed_out")) {
+    static constexpr std::string_view kModes[] = {"keep", "drop"};
+    ASSIGN_OR_RETURN(size_t i, OneOf(*renamed_out, Child(path, "renamed_out"), kModes));
+    p.drop_renamed_out = i == 1;
+  }
   if (const Entry* chunk = m.Find("chunk_rows")) {
     ASSIGN_OR_RETURN(p.chunk_rows, Unsigned(*chunk, Child(path, "chunk_rows"), 10, 10'000'000));
   }
@@ -879,6 +885,7 @@ Result<TableRule> Loader::LoadRule(const YAML::Node& n, const std::string& path)
 
   if (const Entry* renames = m.Find("rename_columns")) {
     std::string renames_path = Child(path, "rename_columns");
+    rule.rename_columns_mark = renames->value_mark;
     ASSIGN_OR_RETURN(MapView r, AsMap(*renames, renames_path, {}, "a map of SOURCE_COLUMN: TARGET_COLUMN"));
     if (r.entries.empty()) return Fail(renames->value_mark, renames_path, "empty map");
     for (const Entry& e : r.entries) {

@@ -89,6 +89,7 @@ struct TableRule {
   DdlMode ddl = DdlMode::kUnset;
   Mark mark, where_mark, columns_mark, snapshot_where_mark;
   Mark match_mark, to_mark;  // where `match:` and `to:` values are
+  Mark rename_columns_mark;
   std::string key_path;      // "pipelines[0].tables[1]", for the runner's messages
   // The compiled `match` when is_regex (shared: rules are copied with their
   // Config, std::regex is immutable once built and safe to use concurrently).
@@ -109,6 +110,9 @@ struct PipelineConfig {
   std::string skip_log;  // absolute path; default "<store dir>/<name>.skipped.jsonl"
   uint64_t queue_bytes = 64 << 20;
   SnapshotMode snapshot = SnapshotMode::kNever;
+  // `renamed_out: keep | drop`: the target table of a table renamed out of
+  // the selection is kept (no longer updated) or dropped.
+  bool drop_renamed_out = false;
   uint64_t chunk_rows = 10000;  // rows per snapshot copy / check checksum chunk
   CheckSchedule check;
   Mark mark;

@@ -91,6 +91,7 @@ Json StatusJson(const PipelineStatus& p) {
   j["delay_ms"] = p.delay_ms;
   j["rows_applied"] = p.rows_applied;
   j["last_error"] = ErrorOrNull(p.last_error);
+  j["store_error"] = ErrorOrNull(p.store_error);
   Json targets = Json::array();
   for (const TargetStatus& t : p.targets) targets.push_back(TargetJson(t));
   j["targets"] = std::move(targets);

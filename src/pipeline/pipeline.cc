@@ -9,6 +9,7 @@
 #include <map>
 
 #include "source/mysql/binlog_stream_source.h"
+#include "source/mysql/table_reader.h"
 #include "pipeline/check.h"
 #include "pipeline/table_set.h"
 #include "transform/ddl.h"
@@ -266,6 +267,26 @@ int64_t Pipeline::SourceDelayMs() const {
   return seen ? std::max<int64_t>(0, WallMs() - seen) : 0;
 }
 
+void Pipeline::SaveStoreCheckpoint(Target& t, const sink::mysql::BatchEnd& end) {
+  Status st = store_.SaveCheckpoint(cfg_.name, t.cfg->name, {end.pos.ToString(), end.resume_position, end.gtid_state, 0});
+  // The target's own checkpoint (written with its rows) is what a restart
+  // reads, so applying goes on; but the store's copy is what status and
+  // `check` show, so a failing store is logged (once a minute) and shown.
+  std::string error = st.ok() ? "" : fmt::format("checkpoint of target {} not saved: {}", t.cfg->name, st.message());
+  bool log = false;
+  {
+    std::lock_guard lock(mu_);
+    if (!st.ok()) {
+      log = store_error_.empty() || Clock::now() - store_error_logged_ >= std::chrono::minutes(1);
+      if (log) store_error_logged_ = Clock::now();
+    } else if (!store_error_.empty()) {
+      spdlog::info("pipeline {}: store {} writable again", cfg_.name, store_.path());
+    }
+    store_error_ = error;
+  }
+  if (log) spdlog::error("pipeline {}: {}", cfg_.name, error);
+}
+
 void Pipeline::SleepUnlessStopping(std::chrono::milliseconds d) {
   auto until = Clock::now() + d;
   while (!stop_ && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -310,9 +331,26 @@ Status Pipeline::Validate() {
     }
     if (!any) {
       return Status::Invalid("{}", FormatConfigError(r.match_mark.line ? r.match_mark : r.mark, r.key_path + ".match",
-                                                     fmt::format("\"{}\" matches no table on source {}", r.match,
-                                                                 cfg_.source)));
+                                                     NoTableMessage(**conn, r, cfg_.source)));
     }
+  }
+  // The rules against each selected table as it is now: a column that is
+  // not there, a subset without the key, a filter that does not bind would
+  // otherwise fail at the first row, after the pipeline started.
+  for (const auto& row : tables) {
+    std::string db = row[0].value_or(""), table = row[1].value_or("");
+    const TableRule* r = nullptr;
+    for (const TableRule& candidate : cfg_.tables) {
+      if (MatchesTableRule(candidate, db, table)) {
+        r = &candidate;
+        break;
+      }
+    }
+    if (r == nullptr || (r->columns.empty() && r->rename_columns.empty() && r->where.empty())) continue;
+    auto schema = mysql::ReadTableSchema(**conn, db, table);
+    if (!schema.ok() && schema.status().code() == StatusCode::kNotFound) continue;  // dropped meanwhile
+    if (!schema.ok()) return schema.status().WithContext(fmt::format("pipeline {}: source {}", cfg_.name, cfg_.source));
+    RETURN_IF_ERROR(CheckRuleAgainstTable(*r, **schema));
   }
   return Status::Ok();
 }
@@ -519,28 +557,87 @@ void Pipeline::Stop() {
   if (state_ != PipelineState::kFailed) state_ = PipelineState::kStopped;
 }
 
+// `latest` and `earliest` name a different place every time they are read:
+// the first start turns them into the source's file:offset of now, once.
+Result<StartPosition> Pipeline::ResolveOnSource(const StartPosition& p) {
+  if (p.kind != StartPosition::Kind::kLatest && p.kind != StartPosition::Kind::kEarliest) return p;
+  ASSIGN_OR_RETURN(auto co, mysql::ConnectOptions::FromUrl(source_cfg_->endpoint));
+  auto conn = mysql::MysqlConnection::Connect(co);
+  if (!conn.ok()) return conn.status().WithContext(fmt::format("source {}", cfg_.source));
+  bool latest = p.kind == StartPosition::Kind::kLatest;
+  ASSIGN_OR_RETURN(auto rows, (*conn)->Query(latest ? "SHOW MASTER STATUS" : "SHOW BINARY LOGS"));
+  if (rows.empty() || !rows[0][0] || (latest && !rows[0][1])) {
+    return Status::Invalid("source {}: no binary log (SHOW {} is empty); start the server with --log-bin", cfg_.source,
+                           latest ? "MASTER STATUS" : "BINARY LOGS");
+  }
+  StartPosition out;
+  out.kind = StartPosition::Kind::kFilePos;
+  out.file_pos = {*rows[0][0], latest ? std::stoull(*rows[0][1]) : 4};
+  return out;
+}
+
+// Where the capture starts, fixed durably before anything is captured: every
+// live target without a checkpoint (a first start, a target added later, a
+// position set through the API) gets one at that place first. A restart then
+// resumes exactly where applying stopped, however long ago the first start
+// was and whatever failed in between. `latest` and `earliest` are resolved
+// once; a position that was purged since fails the capture and says so.
 Result<StartPosition> Pipeline::ResumePosition() {
   auto override_pos = store_.GetSetting(cfg_.name, "start");
-  // An unreadable store must not read as "no position set through the API".
-  if (!override_pos.ok()) return override_pos.status();
-  if (override_pos->has_value()) {
-    ASSIGN_OR_RETURN(StartPosition p, StartPosition::Parse(**override_pos));
-    for (auto& t : targets_) {
-      if (t->loader) RETURN_IF_ERROR(t->loader->ResetCheckpoint());
-    }
-    RETURN_IF_ERROR(store_.DeleteSetting(cfg_.name, "start"));
-    spdlog::info("pipeline {}: starting at {} (set through the API)", cfg_.name, p.ToString());
-    return p;
-  }
+  if (!override_pos.ok()) return override_pos.status().WithContext("store " + store_.path());
+  bool set_by_api = override_pos->has_value();
   std::string least;
-  for (auto& t : targets_) {
-    if (!t->loader || t->failed) continue;
-    const std::string& r = t->loader->checkpoint().resume_position;
-    if (r.empty()) continue;
-    if (least.empty() || ResumeBefore(r, least)) least = r;
+  if (set_by_api) {
+    ASSIGN_OR_RETURN(StartPosition p, StartPosition::Parse(**override_pos));
+    ASSIGN_OR_RETURN(p, ResolveOnSource(p));
+    // Resolved first, so that a crash before the setting is gone repeats this
+    // with the same position, not with a later `latest`.
+    RETURN_IF_ERROR(store_.SetSetting(cfg_.name, "start", p.ToString()));
+    for (auto& t : targets_) {
+      if (t->loader && !t->failed) RETURN_IF_ERROR(t->loader->ResetCheckpoint());
+    }
+    if (p.kind != StartPosition::Kind::kFilePos) {
+      // A GTID has no file:offset to record in the checkpoints.
+      RETURN_IF_ERROR(store_.DeleteSetting(cfg_.name, "start"));
+      spdlog::info("pipeline {}: starting at {} (set through the API)", cfg_.name, p.ToString());
+      return p;
+    }
+    least = p.ToString();
+  } else {
+    for (auto& t : targets_) {
+      if (!t->loader || t->failed) continue;
+      const std::string& r = t->loader->checkpoint().resume_position;
+      if (r.empty()) continue;
+      if (least.empty() || ResumeBefore(r, least)) least = r;
+    }
   }
-  if (least.empty()) return StartPosition::Parse(cfg_.start);
-  spdlog::info("pipeline {}: resuming at {} (the least advanced target's checkpoint)", cfg_.name, least);
+  if (least.empty()) {
+    ASSIGN_OR_RETURN(StartPosition p, StartPosition::Parse(cfg_.start));
+    ASSIGN_OR_RETURN(p, ResolveOnSource(p));
+    // A GTID start stays what it is (no file:offset to record); reading it
+    // again on a restart gives the same place.
+    if (p.kind != StartPosition::Kind::kFilePos) return p;
+    least = p.ToString();
+    spdlog::info("pipeline {}: first start at {} (start: {})", cfg_.name, least, cfg_.start);
+  } else if (!set_by_api) {
+    spdlog::info("pipeline {}: resuming at {} (the least advanced target's checkpoint)", cfg_.name, least);
+  }
+  ASSIGN_OR_RETURN(BinlogFilePos fp, BinlogFilePos::Parse(least));
+  // Index 0: before the first change of the transaction at that offset.
+  sink::mysql::BatchEnd origin{StreamPos{fp.file, fp.offset, 0}, least, ""};
+  for (auto& t : targets_) {
+    if (!t->loader || t->failed || !t->loader->checkpoint().resume_position.empty()) continue;
+    if (!set_by_api) {
+      spdlog::info("pipeline {} target {}: no checkpoint yet; it starts at {}", cfg_.name, t->cfg->name, least);
+    }
+    Status st = t->loader->AdvanceCheckpoint(origin);
+    if (!st.ok()) return st.WithContext(fmt::format("target {}: recording the start position {}", t->cfg->name, least));
+    SaveStoreCheckpoint(*t, origin);
+  }
+  if (set_by_api) {
+    RETURN_IF_ERROR(store_.DeleteSetting(cfg_.name, "start"));
+    spdlog::info("pipeline {}: starting at {} (set through the API)", cfg_.name, least);
+  }
   return StartPosition::Parse(least);
 }
 
@@ -565,7 +662,29 @@ void Pipeline::CaptureLoop() {
     capture_queue_->Close();
     return;
   }
-  auto start = ResumePosition();
+  // Target tables `sluice run` must create itself first (renamed or subset
+  // tables, which replicated DDL cannot create), then where to start.
+  auto prepare = [&]() -> Result<StartPosition> {
+    for (auto& t : targets_) {
+      if (t->loader && !t->failed) RETURN_IF_ERROR(EnsureMappedTargetTables(config_, cfg_, *t->cfg));
+    }
+    return ResumePosition();
+  };
+  auto start = prepare();
+  // A source or target down at start is waited for: where to start must be
+  // recorded before anything is captured.
+  for (auto wait = std::chrono::milliseconds(200); !start.ok() && start.status().retryable() && !stop_;) {
+    spdlog::warn("pipeline {}: cannot record where to start yet, retrying in {} ms: {}", cfg_.name, wait.count(),
+                 start.status().message());
+    SetState(PipelineState::kRetrying, start.status().message());
+    SleepUnlessStopping(wait);
+    wait = std::min(wait * 2, std::chrono::milliseconds(10000));
+    start = prepare();
+  }
+  if (stop_) {
+    capture_queue_->Close();
+    return;
+  }
   if (!start.ok()) {
     spdlog::error("pipeline {}: cannot determine where to start: {}", cfg_.name, start.status().message());
     SetState(PipelineState::kFailed, start.status().message());
@@ -805,6 +924,7 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::mysql::BatchEnd
     }
     return skip();
   }
+  if (!d.renames.empty()) return HandleRename(t, w, d, end);
   const transform::MappingRule* rule = nullptr;
   std::string table_name;
   for (const auto& [db, table] : d.tables) {
@@ -817,8 +937,8 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::mysql::BatchEnd
   if (rule == nullptr) return skip();  // DDL of tables no rule selects is never applied
   transform::DdlPolicy policy = rule->ddl;
   if (policy == transform::DdlPolicy::kIgnore) return skip();
-  std::string where = fmt::format("pipeline {} target {}: DDL on `{}` @ {}", cfg_.name, t.cfg->name, table_name,
-                                  w.pos.ToString());
+  // The caller's log line and the target's status name the pipeline and target.
+  std::string where = fmt::format("DDL on `{}` @ {}", table_name, w.pos.ToString());
   if (policy == transform::DdlPolicy::kStop) {
     return Status::Error(StatusCode::kNotSupported, "{}: stopped as configured (ddl: stop): {}", where,
                          w.ddl_query.substr(0, 300));
@@ -826,13 +946,14 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::mysql::BatchEnd
   bool same_name = rule->to.empty() || transform::TableMapper::ExpandTemplate(rule->to, d.db, d.table) ==
                                            d.db + "." + d.table;
   bool one_to_one = same_name && rule->columns.empty() && rule->rename_columns.empty();
+  std::string dest = rule->to.empty() ? d.db + "." + d.table
+                                      : transform::TableMapper::ExpandTemplate(rule->to, d.db, d.table);
+  size_t dot = dest.find('.');
+  std::string dest_db = dest.substr(0, dot), dest_table = dest.substr(dot + 1);
   if (d.kind == K::kCreateTable) {
     // Users often create target tables themselves and start from earliest:
     // an existing table with the same columns is fine, a different one is not.
-    std::string dest = rule->to.empty() ? d.db + "." + d.table
-                                        : transform::TableMapper::ExpandTemplate(rule->to, d.db, d.table);
-    size_t dot = dest.find('.');
-    ASSIGN_OR_RETURN(auto existing, t.loader->TargetColumns(dest.substr(0, dot), dest.substr(dot + 1)));
+    ASSIGN_OR_RETURN(auto existing, t.loader->TargetColumns(dest_db, dest_table));
     if (!existing.empty()) {
       std::vector<std::string> want;
       if (one_to_one && !d.create_like) want = d.columns;
@@ -853,18 +974,56 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::mysql::BatchEnd
                              "align the target table or drop it",
                              where, dest, fmt::join(existing, ", "), fmt::join(want, ", "));
       }
-      spdlog::info("pipeline {} target {}: `{}` already exists with the same columns; CREATE skipped", cfg_.name,
-                   t.cfg->name, dest);
+      // Same names; the types must agree too. The CREATE's own types are
+      // not parsed: the source table as it is now stands for them.
+      ASSIGN_OR_RETURN(auto source_cols, ReadColumnTypes(source_cfg_->endpoint, d.db, d.table));
+      if (source_cols.empty()) {
+        spdlog::info("pipeline {} target {}: `{}` already exists with the same column names (types not compared: "
+                     "`{}` no longer exists on the source); CREATE skipped",
+                     cfg_.name, t.cfg->name, dest, table_name);
+        return skip();
+      }
+      ASSIGN_OR_RETURN(auto target_cols, ReadColumnTypes(t.cfg->endpoint, dest_db, dest_table));
+      std::string diff = ColumnDifferences(MapColumns(*rule, source_cols, nullptr), target_cols);
+      if (!diff.empty()) {
+        return Status::Error(StatusCode::kSchemaMismatch,
+                             "{}: target table `{}` already exists with the same column names but other types: {}; "
+                             "align the target table or drop it",
+                             where, dest, diff);
+      }
+      spdlog::info("pipeline {} target {}: `{}` already exists with the same columns and types; CREATE skipped",
+                   cfg_.name, t.cfg->name, dest);
       return skip();
     }
     if (!one_to_one) {
+      // Created as `sluice snapshot` creates it, from the source's definition
+      // now, when that has the columns the stream created.
+      ASSIGN_OR_RETURN(auto source_cols, ReadColumnTypes(source_cfg_->endpoint, d.db, d.table));
+      bool matches = !d.create_like && source_cols.size() == d.columns.size();
+      for (size_t i = 0; matches && i < d.columns.size(); ++i) {
+        matches = strcasecmp(source_cols[i].name.c_str(), d.columns[i].c_str()) == 0;
+      }
+      if (matches) {
+        RETURN_IF_ERROR(EnsureMappedTargetTables(config_, cfg_, *t.cfg, d.db, d.table).WithContext(where));
+        spdlog::info("pipeline {} target {}: created `{}` for `{}` (renamed or subset: from the source's definition)",
+                     cfg_.name, t.cfg->name, dest, table_name);
+        return skip();
+      }
       return Status::Error(StatusCode::kNotSupported,
-                           "{}: the source created a table that is renamed or subset on the target, and the target "
-                           "table `{}` does not exist: create it on the target (rule at {})",
-                           where, dest, rule->origin);
+                           "{}: the source created a table that is renamed or subset on the target (rule at {}), the "
+                           "target table `{}` does not exist, and the source table no longer has the columns created "
+                           "then: create `{}` on the target, then restart sluice or POST /api/pipelines/{}/start",
+                           where, rule->origin, dest, dest, cfg_.name);
     }
   }
   if (one_to_one) return t.loader->ApplyDdl(w.ddl_db, w.ddl_query, end);
+  const std::string target_table = fmt::format("`{}`.`{}`", dest_db, dest_table);
+  // The source table is empty now, so is the table it maps to (all of it,
+  // also the subset a filter selected).
+  if (d.kind == K::kTruncateTable) return t.loader->ApplyDdl("", "TRUNCATE TABLE " + target_table, end);
+  if (d.kind == K::kDropTable && d.tables.size() == 1) {
+    return t.loader->ApplyDdl("", "DROP TABLE IF EXISTS " + target_table, end);
+  }
   // Renamed or subset tables: columns added outside the subset change nothing on the target.
   if (d.kind == K::kAlterTable && d.alter_only_adds_columns && !rule->columns.empty()) {
     bool touches_subset = false;
@@ -873,11 +1032,129 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::mysql::BatchEnd
     }
     if (!touches_subset) return skip();
   }
+  // Anything else cannot be rewritten for the target table. It is in effect
+  // when the target table already has the columns the rule makes of the
+  // source table (a change made by hand before a restart): then skipped.
+  ASSIGN_OR_RETURN(auto source_cols, ReadColumnTypes(source_cfg_->endpoint, d.db, d.table));
+  ASSIGN_OR_RETURN(auto target_cols, ReadColumnTypes(t.cfg->endpoint, dest_db, dest_table));
+  std::vector<std::string> gone;
+  std::string diff = ColumnDifferences(MapColumns(*rule, source_cols, &gone), target_cols);
+  if (!source_cols.empty() && !target_cols.empty() && gone.empty() && diff.empty()) {
+    spdlog::info("pipeline {} target {}: {}: `{}` already has the columns the rule makes of the source table; "
+                 "statement not applied to it: {}",
+                 cfg_.name, t.cfg->name, where, dest, w.ddl_query.substr(0, 300));
+    return skip();
+  }
+  std::string fix;
+  if (!gone.empty()) {
+    fix = fmt::format("the rule's columns keep {} that `{}` no longer has: change the rule (and `{}` on the target to "
+                      "match), then restart sluice",
+                      fmt::join(gone, ", "), table_name, dest);
+  } else if (source_cols.empty() || target_cols.empty()) {
+    fix = fmt::format("make `{}` on the target match the source table by hand, or set ddl: ignore for the rule, then "
+                      "restart sluice",
+                      dest);
+  } else {
+    fix = fmt::format("change `{}` on the target by hand ({}), then restart sluice or POST /api/pipelines/{}/start: it "
+                      "resumes at this statement and skips it once the target table's columns match the source's; "
+                      "or set ddl: ignore for the rule",
+                      dest, diff, cfg_.name);
+  }
   return Status::Error(StatusCode::kNotSupported,
-                       "{}: the table is renamed or subset on the target ({}), so this statement cannot be "
-                       "replicated automatically; apply the matching change on the target by hand and set "
-                       "ddl: ignore for the rule, or restart after fixing: {}",
-                       where, rule->origin, w.ddl_query.substr(0, 300));
+                       "{}: the table is renamed or subset on the target ({}), so this statement cannot be replicated "
+                       "automatically: {}. To go on: {}",
+                       where, rule->origin, w.ddl_query.substr(0, 300), fix);
+}
+
+// RENAME TABLE / ALTER TABLE ... RENAME, pair by pair, by where each name
+// stands relative to the selection: within it, the target tables are renamed
+// as the rules map the names (a `to:` template included); out of it, the
+// target table is kept (or dropped: `renamed_out: drop`); into it, the target
+// table is created from the source's definition, and rows the table already
+// holds are named with the command that copies them.
+Status Pipeline::HandleRename(Target& t, const TargetWork& w, const transform::DdlStatement& d,
+                              const sink::mysql::BatchEnd& end) {
+  auto dest_of = [](const transform::MappingRule& rule, const std::string& db, const std::string& table) {
+    return rule.to.empty() ? db + "." + table : transform::TableMapper::ExpandTemplate(rule.to, db, table);
+  };
+  auto quoted = [](const std::string& db_table) {
+    size_t dot = db_table.find('.');
+    return fmt::format("`{}`.`{}`", db_table.substr(0, dot), db_table.substr(dot + 1));
+  };
+  std::string where = fmt::format("DDL @ {}", w.pos.ToString());
+  std::vector<std::string> statements;  // run on the target, in order
+  std::vector<const transform::DdlStatement::Rename*> entering;
+  std::string renames;
+  for (const auto& r : d.renames) {
+    const transform::MappingRule* from = mapper_->RuleFor(r.db, r.table);
+    const transform::MappingRule* to = mapper_->RuleFor(r.new_db, r.new_table);
+    if (from == nullptr && to == nullptr) continue;
+    for (const auto* rule : {from, to}) {
+      if (rule != nullptr && rule->ddl == transform::DdlPolicy::kStop) {
+        return Status::Error(StatusCode::kNotSupported, "{}: stopped as configured (ddl: stop): {}", where,
+                             w.ddl_query.substr(0, 300));
+      }
+    }
+    if ((from != nullptr && from->ddl == transform::DdlPolicy::kIgnore) ||
+        (to != nullptr && to->ddl == transform::DdlPolicy::kIgnore)) {
+      continue;
+    }
+    std::string old_name = r.db + "." + r.table, new_name = r.new_db + "." + r.new_table;
+    if (from != nullptr && to != nullptr) {
+      std::string a = dest_of(*from, r.db, r.table), b = dest_of(*to, r.new_db, r.new_table);
+      if (a == b) continue;
+      statements.push_back(fmt::format("CREATE DATABASE IF NOT EXISTS `{}`", b.substr(0, b.find('.'))));
+      renames += fmt::format("{}{} TO {}", renames.empty() ? "" : ", ", quoted(a), quoted(b));
+    } else if (from != nullptr) {
+      std::string a = dest_of(*from, r.db, r.table);
+      if (cfg_.drop_renamed_out) {
+        statements.push_back("DROP TABLE IF EXISTS " + quoted(a));
+        spdlog::info("pipeline {} target {}: `{}` was renamed to `{}`, which no rule selects: dropped its target "
+                     "table `{}` (renamed_out: drop)",
+                     cfg_.name, t.cfg->name, old_name, new_name, a);
+      } else {
+        spdlog::info("pipeline {} target {}: `{}` was renamed to `{}`, which no rule selects: its target table `{}` "
+                     "is kept and no longer updated (renamed_out: drop would drop it)",
+                     cfg_.name, t.cfg->name, old_name, new_name, a);
+      }
+    } else {
+      entering.push_back(&r);
+    }
+  }
+  if (!renames.empty()) statements.push_back("RENAME TABLE " + renames);
+  // Each statement records its own step inside the DDL's transaction, so
+  // that a restart after a crash between them runs only the rest.
+  for (size_t i = 0; i < statements.size(); ++i) {
+    sink::mysql::BatchEnd step = end;
+    if (i + 1 < statements.size() || !entering.empty()) step.pos.index = i + 1;
+    RETURN_IF_ERROR(t.loader->ApplyDdl("", statements[i], step).WithContext(where));
+  }
+  std::vector<std::string> with_rows;
+  for (const auto* r : entering) {
+    std::string new_name = r->new_db + "." + r->new_table;
+    Status st = EnsureMappedTargetTables(config_, cfg_, *t.cfg, r->new_db, r->new_table, /*also_one_to_one=*/true);
+    if (!st.ok()) return st.WithContext(fmt::format("{}: `{}` renamed into the selection", where, new_name));
+    const transform::MappingRule* rule = mapper_->RuleFor(r->new_db, r->new_table);
+    spdlog::info("pipeline {} target {}: `{}.{}` was renamed to `{}`, into the selection: created its target table "
+                 "`{}`",
+                 cfg_.name, t.cfg->name, r->db, r->table, new_name, dest_of(*rule, r->new_db, r->new_table));
+    ASSIGN_OR_RETURN(auto co, mysql::ConnectOptions::FromUrl(source_cfg_->endpoint));
+    ASSIGN_OR_RETURN(auto conn, mysql::MysqlConnection::Connect(co));
+    ASSIGN_OR_RETURN(auto rows, conn->Query(fmt::format("SELECT 1 FROM `{}`.`{}` LIMIT 1", r->new_db, r->new_table)));
+    if (!rows.empty()) with_rows.push_back(new_name);
+  }
+  std::vector<sink::SinkChange> none;
+  RETURN_IF_ERROR(FlushBatch(t, none, end));
+  if (!with_rows.empty()) {
+    // The stream carries only what changes from now on: the rows the table
+    // brought along need a copy, which only a snapshot makes.
+    return Status::Error(StatusCode::kNotSupported,
+                         "{}: {} renamed into the selection with rows the stream never carried; its target table is "
+                         "created and later changes are applied, but to copy the existing rows run `sluice snapshot "
+                         "-c {} --pipeline {}` (safe to repeat), then restart sluice or POST /api/pipelines/{}/start",
+                         where, fmt::join(with_rows, ", "), config_.path, cfg_.name, cfg_.name);
+  }
+  return Status::Ok();
 }
 
 void Pipeline::TargetLoop(Target& t) {
@@ -955,7 +1232,7 @@ void Pipeline::TargetLoop(Target& t) {
     // The store only mirrors the target's own checkpoint (for status): once a
     // second is enough, and its fsync stays off the apply path.
     if (Clock::now() - last_store_write >= std::chrono::seconds(1)) {
-      (void)store_.SaveCheckpoint(cfg_.name, name, {end.pos.ToString(), end.resume_position, end.gtid_state, 0});
+      SaveStoreCheckpoint(t, end);
       last_store_write = Clock::now();
     }
     std::lock_guard lock(mu_);
@@ -1036,6 +1313,7 @@ PipelineStatus Pipeline::status() const {
   s.state = state_;
   s.source_position = source_position_;
   s.last_error = last_error_;
+  s.store_error = store_error_;
   if (snapshot_) {
     s.has_snapshot = true;
     s.snapshot = snapshot_->progress();

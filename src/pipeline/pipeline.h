@@ -29,6 +29,7 @@
 #include "pipeline/snapshot.h"
 #include "sink/mysql/mysql_loader.h"
 #include "store/sqlite_store.h"
+#include "transform/ddl.h"
 #include "transform/table_mapper.h"
 
 namespace sluice::pipeline {
@@ -96,8 +97,13 @@ class Pipeline {
   void TransformLoop();
   void TargetLoop(Target& t);
   Status HandleDdl(Target& t, const TargetWork& w, sink::mysql::BatchEnd end);
+  Status HandleRename(Target& t, const TargetWork& w, const transform::DdlStatement& d,
+                      const sink::mysql::BatchEnd& end);
   Status FlushBatch(Target& t, std::vector<sink::SinkChange>& batch, const sink::mysql::BatchEnd& end);
   Result<StartPosition> ResumePosition();
+  Result<StartPosition> ResolveOnSource(const StartPosition& p);
+  // Mirrors a target's checkpoint into the store; a failure shows in status().
+  void SaveStoreCheckpoint(Target& t, const sink::mysql::BatchEnd& end);
   void SetState(PipelineState s, const std::string& error = "");
   void SleepUnlessStopping(std::chrono::milliseconds d);
   // Sets the target's delay gauge from its oldest change not yet applied.
@@ -135,6 +141,8 @@ class Pipeline {
   // commit's time), in wall-clock ms.
   std::atomic<bool> source_live_{false};
   std::atomic<int64_t> source_caught_up_ms_{0};
+  std::string store_error_;  // the last store write's error, "" once it works again
+  std::chrono::steady_clock::time_point store_error_logged_{};
 };
 
 }  // namespace sluice::pipeline

@@ -255,6 +255,35 @@ static Status EnsureTargetTable(ChunkWriter& w, MysqlConnection& source, const t
   return w.Execute(ddl);
 }
 
+Status EnsureMappedTargetTables(const Config& config, const PipelineConfig& p, const TargetConfig& target,
+                                const std::string& only_db, const std::string& only_table, bool also_one_to_one) {
+  const SourceConfig* source_cfg = config.FindSource(p.source);
+  if (source_cfg == nullptr) return Status::Invalid("unknown source {}", p.source);
+  ASSIGN_OR_RETURN(auto co, sluice::mysql::ConnectOptions::FromUrl(source_cfg->endpoint));
+  auto source = MysqlConnection::Connect(co);
+  if (!source.ok()) return source.status().WithContext(fmt::format("source {}", p.source));
+  auto w = OpenTarget(target);
+  if (!w.ok()) return w.status().WithContext(fmt::format("target {}", target.name));
+  ASSIGN_OR_RETURN(auto selected, SelectedTables(**source, p));
+  ASSIGN_OR_RETURN(auto mapper, transform::TableMapper::Create(MappingRules(p)));
+  for (const SourceTable& st : selected) {
+    if (!only_table.empty() && (st.db != only_db || st.table != only_table)) continue;
+    bool plain = st.rule->to.empty() && st.rule->columns.empty() && st.rule->rename_columns.empty();
+    if (plain && !also_one_to_one) continue;
+    auto schema = sluice::mysql::ReadTableSchema(**source, st.db, st.table);
+    if (!schema.ok() && schema.status().code() == StatusCode::kNotFound) continue;  // dropped meanwhile
+    if (!schema.ok()) return schema.status().WithContext(fmt::format("source {}", p.source));
+    ASSIGN_OR_RETURN(const transform::TableMapping* m, mapper->Map(*schema));
+    if (!m->selected() || (m->one_to_one && !also_one_to_one)) continue;
+    Status created = EnsureTargetTable(**w, **source, *m, **schema);
+    if (!created.ok()) {
+      return created.WithContext(fmt::format("target {}: table `{}`.`{}` for {}", target.name, m->target->db,
+                                             m->target->table, st.name()));
+    }
+  }
+  return Status::Ok();
+}
+
 Status Snapshot::Prepare() {
   {
     std::lock_guard lock(mu_);

@@ -1,6 +1,13 @@
 #include "pipeline/table_set.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <strings.h>
+
+#include <algorithm>
+
+#include "transform/row_filter.h"
 
 namespace sluice::pipeline {
 
@@ -8,10 +15,14 @@ namespace {
 
 transform::DdlPolicy ToPolicy(DdlMode m) {
   switch (m) {
-    case DdlMode::kApply: return transform::DdlPolicy::kApply;
-    case DdlMode::kIgnore: return transform::DdlPolicy::kIgnore;
-    case DdlMode::kStop: return transform::DdlPolicy::kStop;
-    default: return transform::DdlPolicy::kUnset;
+    case DdlMode::kApply:
+      return transform::DdlPolicy::kApply;
+    case DdlMode::kIgnore:
+      return transform::DdlPolicy::kIgnore;
+    case DdlMode::kStop:
+      return transform::DdlPolicy::kStop;
+    default:
+      return transform::DdlPolicy::kUnset;
   }
 }
 
@@ -49,6 +60,139 @@ Result<std::vector<SourceTable>> SelectedTables(sluice::mysql::MysqlConnection& 
     }
   }
   return out;
+}
+
+std::string NoTableMessage(sluice::mysql::MysqlConnection& conn, const TableRule& r, const std::string& source) {
+  std::string msg = fmt::format("\"{}\" matches no table on source {}", r.match, source);
+  // information_schema lists only the tables a user holds some privilege
+  // on: without SELECT, every table is invisible and every rule "matches
+  // nothing". Say so when the user has no global SELECT.
+  auto grants = conn.Query(
+      "SELECT CURRENT_USER(), (SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE = "
+      "'SELECT' AND GRANTEE = CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', "
+      "SUBSTRING_INDEX(CURRENT_USER(), '@', -1), ''''))");
+  if (!grants.ok() || grants->empty() || (*grants)[0][1].value_or("0") != "0") return msg;
+  std::string user = (*grants)[0][0].value_or("");
+  size_t at = user.rfind('@');
+  std::string quoted =
+      at == std::string::npos ? user : fmt::format("'{}'@'{}'", user.substr(0, at), user.substr(at + 1));
+  std::string db = r.is_regex ? "" : r.match.substr(0, r.match.find('.'));
+  bool plain_db = !db.empty() && db.find_first_of("*?[") == std::string::npos;
+  return fmt::format(
+      "{} visible to its user {}: the user lacks the SELECT privilege, and information_schema lists "
+      "only tables a user has privileges on; on the source run GRANT SELECT ON {} TO {} (or correct "
+      "the pattern)",
+      msg, quoted, plain_db ? fmt::format("`{}`.*", db) : std::string("*.*"), quoted);
+}
+
+Status CheckRuleAgainstTable(const TableRule& r, const TableSchema& s) {
+  const std::string table = fmt::format("`{}`.`{}`", s.db, s.table);
+  auto find = [&](const std::string& name) {
+    for (size_t i = 0; i < s.columns.size(); ++i) {
+      if (strcasecmp(s.columns[i].name.c_str(), name.c_str()) == 0) return static_cast<int>(i);
+    }
+    return -1;
+  };
+  auto missing = [&](const std::string& name) {
+    std::vector<std::string> names;
+    for (const auto& c : s.columns) names.push_back(c.name);
+    return fmt::format("no column `{}` in source table {} (its columns: {})", name, table, fmt::join(names, ", "));
+  };
+  auto fail = [&](const Mark& mark, const std::string& key, const std::string& msg) {
+    return Status::Invalid("{}", FormatConfigError(mark.line ? mark : r.mark, r.key_path + "." + key, msg));
+  };
+  for (const auto& c : r.columns) {
+    if (find(c) < 0) return fail(r.columns_mark, "columns", missing(c));
+  }
+  if (!r.columns.empty()) {
+    for (uint32_t k : s.primary_key.empty() ? s.unique_key : s.primary_key) {
+      bool kept = false;
+      for (const auto& c : r.columns) kept |= strcasecmp(c.c_str(), s.columns[k].name.c_str()) == 0;
+      if (!kept) {
+        return fail(r.columns_mark, "columns",
+                    fmt::format("the subset drops key column `{}` of source table {}; the key must stay",
+                                s.columns[k].name, table));
+      }
+    }
+  }
+  for (const auto& [from, to] : r.rename_columns) {
+    if (find(from) < 0) return fail(r.rename_columns_mark, "rename_columns", missing(from));
+  }
+  if (!r.where.empty()) {
+    auto parsed = transform::ParseFilter(r.where);
+    if (parsed.ok()) {
+      for (const auto& c : transform::ReferencedColumns(**parsed)) {
+        if (find(c) < 0) return fail(r.where_mark, "where", missing(c));
+      }
+      // Binding also checks literals against the columns' types.
+      auto bound = transform::BindFilter(**parsed, s);
+      if (!bound.ok()) {
+        std::string msg = bound.status().message();
+        if (msg.rfind("where: ", 0) == 0) msg = msg.substr(7);
+        return fail(r.where_mark, "where", fmt::format("source table {}: {}", table, msg));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<ColumnType>> ReadColumnTypes(const Url& endpoint, const std::string& db, const std::string& table) {
+  ASSIGN_OR_RETURN(auto co, sluice::mysql::ConnectOptions::FromUrl(endpoint));
+  ASSIGN_OR_RETURN(auto conn, sluice::mysql::MysqlConnection::Connect(co));
+  ASSIGN_OR_RETURN(auto rows, conn->Query(fmt::format("SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS "
+                                                      "WHERE TABLE_SCHEMA = '{}' AND TABLE_NAME = '{}' ORDER BY "
+                                                      "ORDINAL_POSITION",
+                                                      conn->Escape(db), conn->Escape(table))));
+  std::vector<ColumnType> out;
+  for (const auto& r : rows) out.push_back({r[0].value_or(""), r[1].value_or("")});
+  return out;
+}
+
+std::vector<ColumnType> MapColumns(const transform::MappingRule& rule, const std::vector<ColumnType>& source,
+                                   std::vector<std::string>* missing) {
+  auto find = [&](const std::string& name) -> const ColumnType* {
+    for (const auto& c : source) {
+      if (strcasecmp(c.name.c_str(), name.c_str()) == 0) return &c;
+    }
+    return nullptr;
+  };
+  std::vector<ColumnType> kept;
+  if (rule.columns.empty()) {
+    kept = source;
+  } else {
+    for (const auto& name : rule.columns) {
+      if (const ColumnType* c = find(name)) {
+        kept.push_back(*c);
+      } else if (missing != nullptr) {
+        missing->push_back(name);
+      }
+    }
+  }
+  for (auto& c : kept) {
+    for (const auto& [from, to] : rule.rename_columns) {
+      if (strcasecmp(from.c_str(), c.name.c_str()) == 0) c.name = to;
+    }
+  }
+  return kept;
+}
+
+std::string ColumnDifferences(const std::vector<ColumnType>& want, const std::vector<ColumnType>& have) {
+  std::vector<std::string> diffs;
+  for (const auto& w : want) {
+    auto it = std::find_if(have.begin(), have.end(),
+                           [&](const ColumnType& h) { return strcasecmp(h.name.c_str(), w.name.c_str()) == 0; });
+    if (it == have.end()) {
+      diffs.push_back(fmt::format("`{}` ({}) is missing on the target", w.name, w.type));
+    } else if (strcasecmp(it->type.c_str(), w.type.c_str()) != 0) {
+      diffs.push_back(fmt::format("`{}` is {} on the target, {} on the source", w.name, it->type, w.type));
+    }
+  }
+  for (const auto& h : have) {
+    bool known = std::any_of(want.begin(), want.end(),
+                             [&](const ColumnType& w) { return strcasecmp(h.name.c_str(), w.name.c_str()) == 0; });
+    if (!known) diffs.push_back(fmt::format("`{}` ({}) is only on the target", h.name, h.type));
+  }
+  return fmt::format("{}", fmt::join(diffs, "; "));
 }
 
 }  // namespace sluice::pipeline

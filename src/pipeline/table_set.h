@@ -28,4 +28,30 @@ struct SourceTable {
 // (system schemas and sluice's own `_sluice` excluded).
 Result<std::vector<SourceTable>> SelectedTables(sluice::mysql::MysqlConnection& source, const PipelineConfig& p);
 
+// Checks a rule against a source table as it is now (before anything runs):
+// `columns:`, `rename_columns:` and `where:` name columns it has, a subset
+// keeps its key, the filter binds. Errors are config errors at the key.
+Status CheckRuleAgainstTable(const TableRule& r, const TableSchema& s);
+
+// The config error text for a rule that selects no table on `source`: names
+// a missing SELECT privilege when that is why the tables are invisible.
+std::string NoTableMessage(sluice::mysql::MysqlConnection& conn, const TableRule& r, const std::string& source);
+
+// A column as information_schema.COLUMNS describes it (COLUMN_TYPE, e.g.
+// "varchar(40)", "int(10) unsigned").
+struct ColumnType {
+  std::string name, type;
+};
+// The table's columns in order on the server at `endpoint`; empty when the
+// table does not exist.
+Result<std::vector<ColumnType>> ReadColumnTypes(const Url& endpoint, const std::string& db, const std::string& table);
+// The target columns `rule` makes of a source table's columns (subset,
+// renames, source types); kept columns the source lacks go to *missing.
+std::vector<ColumnType> MapColumns(const transform::MappingRule& rule, const std::vector<ColumnType>& source,
+                                   std::vector<std::string>* missing);
+// How `have` (the target's) differs from `want` as a set of names and types:
+// "`v` is int(11) on the target, bigint(20) on the source; `w` is missing on
+// the target"; "" when they agree (names compared case-insensitively).
+std::string ColumnDifferences(const std::vector<ColumnType>& want, const std::vector<ColumnType>& have);
+
 }  // namespace sluice::pipeline

@@ -167,20 +167,24 @@ class Parser {
         Advance();
         d.kind = DdlStatement::Kind::kRenameTable;
         QualifiedName(d.db, d.table);
+        SkipWait();
         if (Is("TO")) {
           Advance();
           QualifiedName(d.new_db, d.new_table);
         }
         d.tables.emplace_back(d.db, d.table);
+        d.renames.push_back({d.db, d.table, d.new_db, d.new_table});
         while (tok_.type == Token::Type::kPunct && tok_.text == ",") {
           Advance();
           std::string db, table, ndb, ntable;
           QualifiedName(db, table);
+          SkipWait();
           d.tables.emplace_back(db, table);
           if (Is("TO")) {
             Advance();
             QualifiedName(ndb, ntable);
           }
+          d.renames.push_back({db, table, ndb, ntable});
         }
       }
     }
@@ -203,6 +207,14 @@ class Parser {
         }
       }
       // ALGORITHM=..., DEFINER=... in CREATE OR REPLACE ... VIEW are not tables.
+    }
+  }
+  // MariaDB: RENAME TABLE t [WAIT n | NOWAIT] TO u.
+  void SkipWait() {
+    if (Is("NOWAIT")) Advance();
+    if (Is("WAIT")) {
+      Advance();
+      Advance();
     }
   }
   bool SkipIfNotExists() {
@@ -291,8 +303,10 @@ class Parser {
   void ParseAlterBody(DdlStatement& d) {
     bool only_adds = true;
     bool any = false;
+    int clauses = 0;
     while (tok_.type != Token::Type::kEnd) {
       any = true;
+      ++clauses;
       if (Is("ADD")) {
         Advance();
         if (Is("COLUMN")) Advance();
@@ -307,9 +321,11 @@ class Parser {
         }
       } else if (Is("RENAME")) {
         Advance();
-        if (Is("TO") || Is("AS")) {
-          Advance();
+        // RENAME COLUMN / INDEX / KEY rename inside the table; RENAME [TO|AS] name renames it.
+        if (!Is("COLUMN") && !Is("INDEX") && !Is("KEY")) {
+          if (Is("TO") || Is("AS")) Advance();
           QualifiedName(d.new_db, d.new_table);
+          if (!d.new_table.empty()) d.renames.push_back({d.db, d.table, d.new_db, d.new_table});
         }
         only_adds = false;
       } else {
@@ -325,6 +341,8 @@ class Parser {
       if (IsPunct(',')) Advance();
     }
     d.alter_only_adds_columns = any && only_adds;
+    // RENAME together with other changes is no plain rename: routed as an ALTER.
+    if (clauses > 1) d.renames.clear();
   }
 
   Lexer lex_;

@@ -33,6 +33,11 @@ struct DdlStatement {
   bool alter_only_adds_columns = false;    // every ALTER clause is ADD [COLUMN]
   // RENAME TABLE / ALTER TABLE ... RENAME TO: the new name
   std::string new_db, new_table;
+  // RENAME TABLE (every pair, in order) and ALTER TABLE ... RENAME [TO]: old and new names
+  struct Rename {
+    std::string db, table, new_db, new_table;
+  };
+  std::vector<Rename> renames;
   // DROP TABLE a, b: every table named (db.table), for multi-table statements
   std::vector<std::pair<std::string, std::string>> tables;
 };

@@ -83,7 +83,8 @@ Result<std::unique_ptr<TableMapper>> TableMapper::Create(std::vector<MappingRule
     }
     if (!c.rule.where.empty()) {
       auto f = ParseFilter(c.rule.where);
-      if (!f.ok()) return f.status().WithContext(fmt::format("{}: where", c.rule.origin));
+      // Filter errors begin with "where: " already.
+      if (!f.ok()) return f.status().WithContext(c.rule.origin);
       c.filter = std::move(f).value();
     }
     compiled.push_back(std::move(c));
@@ -159,7 +160,7 @@ Result<const TableMapping*> TableMapper::Map(const TableSchemaPtr& schema) {
     }
     if (c->filter) {
       auto bound = BindFilter(*c->filter, s);
-      if (!bound.ok()) return bound.status().WithContext(where + ": where");
+      if (!bound.ok()) return bound.status().WithContext(where);  // begins with "where: "
       m->filter = std::move(bound).value();
       WarnUnknownCollations(where, *m->filter);
     }

@@ -841,8 +841,8 @@ Status MysqlLoader::ApplyDdl(const std::string& db, const std::string& query, co
     if (st.retryable()) return st;
     unsigned err = mysql_errno(ddl.raw());
     if (!IsAlreadyAppliedDdlError(err)) {
-      return Status::Error(StatusCode::kServerError, "pipeline {} target {}: DDL @ {} failed: {}: {}",
-                           options_.pipeline, options_.target, end.pos.ToString(), st.message(),
+      // The caller names the pipeline and target.
+      return Status::Error(StatusCode::kServerError, "DDL @ {} failed: {}: {}", end.pos.ToString(), st.message(),
                            query.substr(0, 300));
     }
     spdlog::info("target {}: DDL already in effect, skipped ({}): {}", options_.target, st.message(),
