@@ -321,6 +321,9 @@ Status Pipeline::Validate() {
                                       "('mysql','information_schema','performance_schema','sys')",
                                       std::chrono::seconds(30));
   if (!tables.ok()) return tables.status().WithContext(fmt::format("pipeline {}: source {}", cfg_.name, cfg_.source));
+  // The server answered: one connection for the per-rule checks below.
+  auto conn = mysql::MysqlConnection::Connect(co);
+  if (!conn.ok()) return conn.status().WithContext(fmt::format("pipeline {}: source {}", cfg_.name, cfg_.source));
   for (const TableRule& r : cfg_.tables) {
     bool any = false;
     for (const auto& row : *tables) {
@@ -337,7 +340,7 @@ Status Pipeline::Validate() {
   // The rules against each selected table as it is now: a column that is
   // not there, a subset without the key, a filter that does not bind would
   // otherwise fail at the first row, after the pipeline started.
-  for (const auto& row : tables) {
+  for (const auto& row : *tables) {
     std::string db = row[0].value_or(""), table = row[1].value_or("");
     const TableRule* r = nullptr;
     for (const TableRule& candidate : cfg_.tables) {

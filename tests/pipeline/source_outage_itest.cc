@@ -157,7 +157,7 @@ TEST_F(SourceOutageTest, DelayGrowsWhileSourceIsDown) {
   EXPECT_EQ(PipelineStatus("p").value("state", ""), "retrying");
   // The gauge an alert watches says the same.
   HttpReply m = HttpGet(http_port_, "/metrics");
-  EXPECT_GT(MetricValue(m.body, "sluice_delay_ms", {"pipeline=\"p\"", "target=\"dst\""}), 2000) << m.body;
+  EXPECT_GT(MetricValue(m.body, "sluice_apply_delay_seconds", {"pipeline=\"p\"", "target=\"dst\""}), 2.0) << m.body;
 
   ASSERT_TRUE(src_->Restart().ok());
   ASSERT_TRUE(src_->Execute("INSERT INTO mr2.t VALUES (2)").ok());
