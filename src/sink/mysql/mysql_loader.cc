@@ -407,6 +407,11 @@ Status RunWithEnumErrorValue(MysqlConnection& c, const SinkChange& ch, const std
   return Status::Ok();
 }
 
+void MysqlLoader::NoteSkipped(uint64_t n) {
+  std::lock_guard lock(skip_mu_);
+  rows_skipped_ += n;
+}
+
 Status MysqlLoader::Reject(const SinkChange& ch, const Status& error) {
   std::string msg = fmt::format("pipeline {} target {}: table `{}`.`{}` (from {}) key {} @ {}: the target rejected the change: {}",
                                 options_.pipeline, options_.target, ch.table->db, ch.table->table, ch.table->source,
@@ -442,7 +447,7 @@ Status MysqlLoader::Reject(const SinkChange& ch, const Status& error) {
       return Status::Error(StatusCode::kIoError, "{}; not skipped: {}", written.message(), msg);
     }
   }
-  ++rows_skipped_;
+  // Counted when the batch leaving it out commits (NoteSkipped).
   spdlog::warn("skipped (on_error: skip): {}", msg);
   return Status::Ok();
 }
@@ -531,6 +536,7 @@ Status MysqlLoader::ApplyPartition(uint32_t p, std::vector<SinkChange> changes, 
   }
   out->committed = true;
   out->applied = changes.size() - skipped;
+  NoteSkipped(skipped);
   return Status::Ok();
 }
 
@@ -712,6 +718,7 @@ Status MysqlLoader::ApplyConflicted(const std::vector<SinkChange>& changes, cons
   }
   for (uint32_t p : conflicted) checkpoint_.partitions[p] = end.pos;
   rows_applied_ += todo.size() - skipped;
+  NoteSkipped(skipped);
   return Status::Ok();
 }
 
@@ -786,6 +793,7 @@ Status MysqlLoader::ApplyCatchUp(std::vector<SinkChange> changes, const BatchEnd
     return st;
   }
   rows_applied_ += changes.size() - skipped;
+  NoteSkipped(skipped);
   NoteGlobalCheckpoint(end);
   return Status::Ok();
 }
