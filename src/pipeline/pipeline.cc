@@ -1280,6 +1280,27 @@ void Pipeline::TargetLoop(Target& t) {
         case TargetWork::Kind::kDdl: {
           if (!flush()) goto out;
           Status st = HandleDdl(t, w, {w.pos, w.resume_position, w.gtid_state});
+          // The target down, restarting or hung during a DDL: retried like a batch.
+          for (auto backoff = std::chrono::milliseconds(100); !st.ok() && st.retryable() && !stop_;) {
+            t.retryable->Inc();
+            spdlog::warn("pipeline {} target {}: {}; retrying in {} ms", cfg_.name, name, st.message(),
+                         backoff.count());
+            {
+              std::lock_guard lock(mu_);
+              t.state = PipelineState::kRetrying;
+              t.last_error = st.message();
+            }
+            SleepUnlessStopping(backoff);
+            backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
+            st = t.loader->Reconnect();
+            if (st.ok()) st = HandleDdl(t, w, {w.pos, w.resume_position, w.gtid_state});
+          }
+          if (stop_) goto out;
+          if (st.ok()) {
+            std::lock_guard lock(mu_);
+            t.state = PipelineState::kRunning;
+            t.last_error.clear();
+          }
           if (!st.ok()) {
             fail(st);
             goto out;

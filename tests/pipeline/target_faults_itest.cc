@@ -451,5 +451,49 @@ TEST_F(TargetFaultTest, SnapshotCopiesEnumErrorValue) {
   EXPECT_TRUE(WaitForState("p", "running", seconds(10)));
 }
 
+// Issue 9 item 12, during a DDL: a DDL statement has no read timeout (it may
+// rightly run for hours), but a probe of the server beside it notices the
+// target hung: "retrying" naming the server, and after SIGCONT the DDL is
+// applied once and the stream goes on.
+TEST_F(TargetFaultTest, HungTargetDuringDdlRetriesAndRecovers) {
+  target_params_ = "?read_timeout=2&write_timeout=2";
+  PipelineOptions o;
+  o.parallel = 2;
+  ASSERT_NO_FATAL_FAILURE(Start(std::string(kSchema) + "CREATE TABLE shop.d (id INT PRIMARY KEY);", o));
+  ASSERT_TRUE(Transactions(*src_, 1, 5).ok());
+  ASSERT_TRUE(ConvergesExactly(5));
+  // The ALTER waits on the target for a metadata lock held by another session.
+  ASSERT_TRUE(dst_->Execute("BEGIN; SELECT COUNT(*) FROM shop.d").ok());
+  ASSERT_TRUE(src_->Execute("ALTER TABLE shop.d ADD COLUMN extra INT").ok());
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto n = dst_->QueryValue(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE LIKE "
+            "'Waiting for table metadata lock' AND INFO LIKE 'ALTER TABLE%'");
+        return n.ok() && *n != "0";
+      },
+      seconds(10)));
+  ContinueAtExit resume{dst_->pid()};
+  ASSERT_EQ(::kill(dst_->pid(), SIGSTOP), 0);
+  EXPECT_TRUE(WaitForState("p", "retrying", seconds(20), "dst"));
+  std::string error = ErrorText(PipelineStatus("p"));
+  EXPECT_NE(error.find(fmt::format("127.0.0.1:{}", dst_->port())), std::string::npos) << error;
+  ASSERT_EQ(::kill(dst_->pid(), SIGCONT), 0);
+  resume.pid = -1;
+  ASSERT_TRUE(dst_->Execute("COMMIT").ok());
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto n = dst_->QueryValue(
+            "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' AND "
+            "TABLE_NAME = 'd' AND COLUMN_NAME = 'extra'");
+        return n.ok() && *n == "1";
+      },
+      seconds(30)));
+  ASSERT_TRUE(Transactions(*src_, 6, 5).ok());
+  EXPECT_TRUE(ConvergesExactly(10));
+  EXPECT_TRUE(WaitForState("p", "running", seconds(10)));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 }  // namespace
 }  // namespace sluice::testing

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -82,6 +83,8 @@ constexpr unsigned kWarnDataTruncated = 1265;
 // when the URL sets no read_timeout / write_timeout. Longer than a lock wait
 // (innodb_lock_wait_timeout is 50 s by default), far shorter than forever.
 constexpr unsigned kTargetTimeoutS = 90;
+// Seconds between liveness probes while a DDL statement runs (ApplyDdl).
+constexpr int kDdlProbeS = 2;
 
 std::string Quote(std::string_view s) {
   std::string out;
@@ -407,6 +410,11 @@ Status RunWithEnumErrorValue(MysqlConnection& c, const SinkChange& ch, const std
   return Status::Ok();
 }
 
+void MysqlLoader::NoteSkipped(uint64_t n) {
+  std::lock_guard lock(skip_mu_);
+  rows_skipped_ += n;
+}
+
 Status MysqlLoader::Reject(const SinkChange& ch, const Status& error) {
   std::string msg = fmt::format("pipeline {} target {}: table `{}`.`{}` (from {}) key {} @ {}: the target rejected the change: {}",
                                 options_.pipeline, options_.target, ch.table->db, ch.table->table, ch.table->source,
@@ -442,7 +450,7 @@ Status MysqlLoader::Reject(const SinkChange& ch, const Status& error) {
       return Status::Error(StatusCode::kIoError, "{}; not skipped: {}", written.message(), msg);
     }
   }
-  ++rows_skipped_;
+  // Counted when the batch leaving it out commits (NoteSkipped).
   spdlog::warn("skipped (on_error: skip): {}", msg);
   return Status::Ok();
 }
@@ -531,6 +539,7 @@ Status MysqlLoader::ApplyPartition(uint32_t p, std::vector<SinkChange> changes, 
   }
   out->committed = true;
   out->applied = changes.size() - skipped;
+  NoteSkipped(skipped);
   return Status::Ok();
 }
 
@@ -712,6 +721,7 @@ Status MysqlLoader::ApplyConflicted(const std::vector<SinkChange>& changes, cons
   }
   for (uint32_t p : conflicted) checkpoint_.partitions[p] = end.pos;
   rows_applied_ += todo.size() - skipped;
+  NoteSkipped(skipped);
   return Status::Ok();
 }
 
@@ -786,6 +796,7 @@ Status MysqlLoader::ApplyCatchUp(std::vector<SinkChange> changes, const BatchEnd
     return st;
   }
   rows_applied_ += changes.size() - skipped;
+  NoteSkipped(skipped);
   NoteGlobalCheckpoint(end);
   return Status::Ok();
 }
@@ -836,7 +847,25 @@ Status MysqlLoader::ApplyDdl(const std::string& db, const std::string& query, co
     if (!st.ok() && st.retryable()) return st;
     // A database that does not exist on the target yet: run unqualified.
   }
-  Status st = RunStatement(ddl, query);
+  // The statement runs on a thread of its own; this one probes the server on
+  // the control connection (which has the timeouts): a long ALTER keeps a
+  // live server answering, a hung one does not. Then the statement's
+  // connection is cut, and the reconnect ends its server session before
+  // the statement is tried again.
+  auto running = std::async(std::launch::async, [&] { return RunStatement(ddl, query); });
+  auto next_probe = std::chrono::steady_clock::now() + std::chrono::seconds(kDdlProbeS);
+  while (running.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+    if (std::chrono::steady_clock::now() < next_probe) continue;
+    Status probe = RunStatement(*control_, "SELECT 1");
+    next_probe = std::chrono::steady_clock::now() + std::chrono::seconds(kDdlProbeS);
+    if (probe.ok() || !probe.retryable()) continue;
+    stale_sessions_.push_back(mysql_thread_id(ddl.raw()));
+    ::shutdown(static_cast<int>(mysql_get_socket(ddl.raw())), SHUT_RDWR);
+    (void)running.get();
+    return Status::Retryable(StatusCode::kIoError, "{} (during DDL @ {}: {})", probe.message(), end.pos.ToString(),
+                             query.substr(0, 100));
+  }
+  Status st = running.get();
   if (!st.ok()) {
     if (st.retryable()) return st;
     unsigned err = mysql_errno(ddl.raw());

@@ -135,7 +135,11 @@ class MysqlLoader {
   Status WriteCheckpointRow(sluice::mysql::MysqlConnection& c, int part, const BatchEnd& end);
   // checkpoint_ after the global row recording `end` committed.
   void NoteGlobalCheckpoint(const BatchEnd& end);
+  // on_error: skip records the change durably in the skip log and lets it
+  // be left out; otherwise (or when the record cannot be written) an error.
   Status Reject(const SinkChange& change, const Status& error);
+  // Counts changes left out by a batch that committed.
+  void NoteSkipped(uint64_t n);
   Status RunStatement(sluice::mysql::MysqlConnection& c, const std::string& sql);
   // The target's generated columns and unique keys of the tables in
   // `changes`, read once per table version (on the control connection,
