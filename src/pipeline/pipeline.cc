@@ -574,6 +574,7 @@ void Pipeline::CaptureLoop() {
     so.start = from;
     so.reconnect_timeout = std::chrono::seconds(30);
     so.on_reconnect = [this](const Status& st) {
+      spdlog::debug("pipeline {}: source {} reconnect: {}", cfg_.name, cfg_.source, st.ok() ? "ok" : st.message());
       if (st.ok()) {
         SetState(PipelineState::kRunning);
       } else {
@@ -754,6 +755,7 @@ Status Pipeline::FlushBatch(Target& t, std::vector<sink::SinkChange>& batch, con
     }
     backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
     Status rc = t.loader->Reconnect();
+    spdlog::debug("pipeline {} target {}: reconnect: {}", cfg_.name, t.cfg->name, rc.ok() ? "ok" : rc.message());
     if (!rc.ok() && !rc.retryable()) return rc;
   }
   return Status::Error(StatusCode::kCancelled, "stopping");
