@@ -717,6 +717,7 @@ void Pipeline::CaptureLoop() {
     so.on_reconnect = [this, &streamed](const Status& st) {
       source_live_ = st.ok();
       streamed |= st.ok();
+      spdlog::debug("pipeline {}: source {} reconnect: {}", cfg_.name, cfg_.source, st.ok() ? "ok" : st.message());
       if (st.ok()) {
         SetState(PipelineState::kRunning);
       } else {
@@ -906,6 +907,7 @@ Status Pipeline::FlushBatch(Target& t, std::vector<sink::SinkChange>& batch, con
     }
     backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
     Status rc = t.loader->Reconnect();
+    spdlog::debug("pipeline {} target {}: reconnect: {}", cfg_.name, t.cfg->name, rc.ok() ? "ok" : rc.message());
     if (!rc.ok() && !rc.retryable()) return rc;
   }
   return Status::Error(StatusCode::kCancelled, "stopping");

@@ -288,7 +288,16 @@ TEST_F(OperationsTest, MetricsPassPromtoolAndCountPerTable) {
   ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
   ASSERT_TRUE(src_->Execute("DELETE FROM shop.audit WHERE txn <= 3").ok());
   ASSERT_TRUE(Converges(*src_, kAudit, *dst_, kAudit, seconds(30)));
-  HttpReply page = HttpGet(http_port_, "/metrics");
+  // Counted once the loader returns, a moment after the target committed.
+  HttpReply page;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        page = HttpGet(http_port_, "/metrics");
+        return MetricValue(page.body, "sluice_table_rows_total",
+                           {"pipeline=\"p\"", "table=\"shop.audit\"", "op=\"delete\""}) == 3;
+      },
+      seconds(10)))
+      << page.body;
   ASSERT_EQ(page.status, 200) << page.error;
   std::string file = (dir_ / "metrics.txt").string();
   std::ofstream(file) << page.body;
@@ -316,6 +325,28 @@ TEST_F(OperationsTest, MetricsPassPromtoolAndCountPerTable) {
       << page.body;
   // No family in milliseconds any more.
   EXPECT_EQ(page.body.find("_ms"), std::string::npos) << page.body;
+
+  // With the target down, the delay of a table with changes waiting grows,
+  // and the table without any stays 0.
+  ASSERT_TRUE(dst_->Crash().ok());
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.orders VALUES (1000, 1, 'late')").ok());
+  const std::initializer_list<std::string> kOrdersTable = {"pipeline=\"p\"", "target=\"dst\"", "table=\"shop.orders\""};
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return MetricValue(HttpGet(http_port_, "/metrics").body, "sluice_table_delay_seconds", kOrdersTable) > 1.5;
+      },
+      seconds(20)))
+      << HttpGet(http_port_, "/metrics").body;
+  EXPECT_EQ(MetricValue(HttpGet(http_port_, "/metrics").body, "sluice_table_delay_seconds",
+                        {"pipeline=\"p\"", "target=\"dst\"", "table=\"shop.audit\""}),
+            0);
+  ASSERT_TRUE(dst_->Restart().ok());
+  ASSERT_TRUE(Converges(*src_, kOrders, *dst_, kOrders, seconds(30)));
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return MetricValue(HttpGet(http_port_, "/metrics").body, "sluice_table_delay_seconds", kOrdersTable) == 0;
+      },
+      seconds(10)));
 }
 
 // SIGHUP reloads the configuration: an unchanged pipeline runs on, a file
