@@ -48,6 +48,32 @@ bool HasAbsent(const std::vector<Value>& values, const std::vector<uint32_t>& id
   return false;
 }
 
+// A MariaDB SEQUENCE is a one-row table with exactly these columns (sql/
+// sql_sequence.cc); NEXTVAL and SETVAL write it as row events. Told apart by
+// its columns, which the TABLE_MAP's FULL metadata (or information_schema)
+// gives, so no server round trip is needed.
+bool IsSequence(const TableSchema& s) {
+  static constexpr std::string_view kColumns[] = {"next_not_cached_value", "minimum_value", "maximum_value",
+                                                  "start_value", "increment", "cache_size", "cycle_option",
+                                                  "cycle_count"};
+  if (!s.names_known || s.columns.size() != std::size(kColumns)) return false;
+  for (size_t i = 0; i < s.columns.size(); ++i) {
+    if (s.columns[i].name != kColumns[i]) return false;
+  }
+  return true;
+}
+
+// One warning per process and sequence (a schema is re-read at every TABLE_MAP).
+void WarnSequenceSkipped(const std::string& where) {
+  static std::mutex mu;
+  static std::set<std::string> warned;
+  std::lock_guard lock(mu);
+  if (!warned.insert(where).second) return;
+  spdlog::warn("{}: is a SEQUENCE: skipped (its CREATE SEQUENCE, NEXTVAL and SETVAL are not replicated); create it "
+               "on the target and set it with SETVAL after a switch-over",
+               where);
+}
+
 }  // namespace
 
 
@@ -115,6 +141,12 @@ Result<const TableMapping*> TableMapper::Map(const TableSchemaPtr& schema) {
     const MappingRule& rule = c->rule;
     const TableSchema& s = *schema;
     std::string where = fmt::format("table `{}`.`{}` (rule at {})", s.db, s.table, rule.origin);
+    if (IsSequence(s)) {
+      WarnSequenceSkipped(where);
+      const TableMapping* skipped = m.get();
+      cache_.emplace(schema.get(), std::make_pair(schema, std::move(m)));
+      return skipped;
+    }
     if (!s.names_known) {
       return Status::Error(StatusCode::kSchemaMismatch,
                            "{}: column names are unknown; set binlog_row_metadata=FULL on the source", where);
