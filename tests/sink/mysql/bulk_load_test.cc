@@ -51,7 +51,7 @@ TEST(BulkLoadTest, BinaryGeometryAndBitGoThroughVariables) {
   r.Add({Value::Null(), Value::Null(), Value::Null(), Value::Float(1.5f)});
   BulkLoad load;
   ASSERT_TRUE(BuildBulkLoad(*r.t, r.Ptrs(), /*replace=*/false, &load).ok());
-  EXPECT_EQ(load.data, "00FF09\t0102\t5\t0.1e0\n\\N\t\\N\t\\N\t1.5e0\n");
+  EXPECT_EQ(load.data, "00FF09\t0102\t5\t0.1\n\\N\t\\N\t\\N\t1.5\n");
   EXPECT_EQ(load.sql,
             "LOAD DATA LOCAL INFILE 'sluice-rows' INTO TABLE `d`.`t` CHARACTER SET utf8mb4 FIELDS TERMINATED BY "
             "'\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (@c0, @c1, @c2, `f`) SET `b` = UNHEX(@c0), `g` = "
