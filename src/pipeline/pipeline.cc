@@ -571,7 +571,12 @@ Result<StartPosition> Pipeline::ResumePosition() {
       spdlog::info("pipeline {} target {}: no checkpoint yet; it starts at {}", cfg_.name, t->cfg->name, least);
     }
     Status st = t->loader->AdvanceCheckpoint(origin);
-    if (!st.ok()) return st.WithContext(fmt::format("target {}: recording the start position {}", t->cfg->name, least));
+    if (!st.ok()) {
+      // The loader's connection errors name the target already.
+      bool named = st.message().starts_with("target " + t->cfg->name + ":");
+      return st.WithContext(fmt::format("{}recording the start position {}",
+                                        named ? "" : fmt::format("target {}: ", t->cfg->name), least));
+    }
     SaveStoreCheckpoint(*t, origin);
   }
   if (set_by_api) {
