@@ -672,10 +672,10 @@ Status Loader::LoadPipelines(const MapView& root, Config& config) const {
 }
 
 Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::string& path, const Config& config) const {
-  ASSIGN_OR_RETURN(MapView m, AsMap(n, MarkOf(n), path,
-                                    {"name", "source", "targets", "start", "tables", "batch", "parallel", "ddl",
-                                     "on_error", "skip_log", "queue_bytes", "snapshot", "chunk_rows", "check",
-                                     "renamed_out"}));
+  ASSIGN_OR_RETURN(MapView m,
+                   AsMap(n, MarkOf(n), path,
+                         {"name", "source", "targets", "start", "tables", "batch", "parallel", "ddl", "on_error",
+                          "skip_log", "queue_bytes", "snapshot", "chunk_rows", "check", "renamed_out"}));
   RETURN_IF_ERROR(RequireKeys(m, path, {"name", "source", "targets", "tables"}));
   PipelineConfig p;
   p.mark = m.mark;

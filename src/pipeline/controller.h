@@ -79,7 +79,7 @@ struct PipelineStatus {
   int64_t delay_ms = 0;          // the largest target delay
   uint64_t rows_applied = 0;     // summed over targets
   std::string last_error;
-  std::string store_error;       // the store's checkpoint copy cannot be written ("" when it can)
+  std::string store_error;  // the store's checkpoint copy cannot be written ("" when it can)
   std::vector<TargetStatus> targets;
   bool has_snapshot = false;  // a snapshot ran or runs in this process (`snapshot: initial`)
   SnapshotProgress snapshot;

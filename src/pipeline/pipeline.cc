@@ -8,10 +8,10 @@
 #include <algorithm>
 #include <map>
 
-#include "source/mysql/binlog_stream_source.h"
-#include "source/mysql/table_reader.h"
 #include "pipeline/check.h"
 #include "pipeline/table_set.h"
+#include "source/mysql/binlog_stream_source.h"
+#include "source/mysql/table_reader.h"
 #include "transform/ddl.h"
 
 namespace sluice::pipeline {
@@ -268,7 +268,8 @@ int64_t Pipeline::SourceDelayMs() const {
 }
 
 void Pipeline::SaveStoreCheckpoint(Target& t, const sink::mysql::BatchEnd& end) {
-  Status st = store_.SaveCheckpoint(cfg_.name, t.cfg->name, {end.pos.ToString(), end.resume_position, end.gtid_state, 0});
+  Status st =
+      store_.SaveCheckpoint(cfg_.name, t.cfg->name, {end.pos.ToString(), end.resume_position, end.gtid_state, 0});
   // The target's own checkpoint (written with its rows) is what a restart
   // reads, so applying goes on; but the store's copy is what status and
   // `check` show, so a failing store is logged (once a minute) and shown.
@@ -634,7 +635,12 @@ Result<StartPosition> Pipeline::ResumePosition() {
       spdlog::info("pipeline {} target {}: no checkpoint yet; it starts at {}", cfg_.name, t->cfg->name, least);
     }
     Status st = t->loader->AdvanceCheckpoint(origin);
-    if (!st.ok()) return st.WithContext(fmt::format("target {}: recording the start position {}", t->cfg->name, least));
+    if (!st.ok()) {
+      // The loader's connection errors name the target already.
+      bool named = st.message().starts_with("target " + t->cfg->name + ":");
+      return st.WithContext(fmt::format("{}recording the start position {}",
+                                        named ? "" : fmt::format("target {}: ", t->cfg->name), least));
+    }
     SaveStoreCheckpoint(*t, origin);
   }
   if (set_by_api) {
@@ -951,8 +957,8 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::mysql::BatchEnd
   bool same_name = rule->to.empty() || transform::TableMapper::ExpandTemplate(rule->to, d.db, d.table) ==
                                            d.db + "." + d.table;
   bool one_to_one = same_name && rule->columns.empty() && rule->rename_columns.empty();
-  std::string dest = rule->to.empty() ? d.db + "." + d.table
-                                      : transform::TableMapper::ExpandTemplate(rule->to, d.db, d.table);
+  std::string dest =
+      rule->to.empty() ? d.db + "." + d.table : transform::TableMapper::ExpandTemplate(rule->to, d.db, d.table);
   size_t dot = dest.find('.');
   std::string dest_db = dest.substr(0, dot), dest_table = dest.substr(dot + 1);
   if (d.kind == K::kCreateTable) {
@@ -983,9 +989,10 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::mysql::BatchEnd
       // not parsed: the source table as it is now stands for them.
       ASSIGN_OR_RETURN(auto source_cols, ReadColumnTypes(source_cfg_->endpoint, d.db, d.table));
       if (source_cols.empty()) {
-        spdlog::info("pipeline {} target {}: `{}` already exists with the same column names (types not compared: "
-                     "`{}` no longer exists on the source); CREATE skipped",
-                     cfg_.name, t.cfg->name, dest, table_name);
+        spdlog::info(
+            "pipeline {} target {}: `{}` already exists with the same column names (types not compared: "
+            "`{}` no longer exists on the source); CREATE skipped",
+            cfg_.name, t.cfg->name, dest, table_name);
         return skip();
       }
       ASSIGN_OR_RETURN(auto target_cols, ReadColumnTypes(t.cfg->endpoint, dest_db, dest_table));
@@ -1045,25 +1052,29 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::mysql::BatchEnd
   std::vector<std::string> gone;
   std::string diff = ColumnDifferences(MapColumns(*rule, source_cols, &gone), target_cols);
   if (!source_cols.empty() && !target_cols.empty() && gone.empty() && diff.empty()) {
-    spdlog::info("pipeline {} target {}: {}: `{}` already has the columns the rule makes of the source table; "
-                 "statement not applied to it: {}",
-                 cfg_.name, t.cfg->name, where, dest, w.ddl_query.substr(0, 300));
+    spdlog::info(
+        "pipeline {} target {}: {}: `{}` already has the columns the rule makes of the source table; "
+        "statement not applied to it: {}",
+        cfg_.name, t.cfg->name, where, dest, w.ddl_query.substr(0, 300));
     return skip();
   }
   std::string fix;
   if (!gone.empty()) {
-    fix = fmt::format("the rule's columns keep {} that `{}` no longer has: change the rule (and `{}` on the target to "
-                      "match), then restart sluice",
-                      fmt::join(gone, ", "), table_name, dest);
+    fix = fmt::format(
+        "the rule's columns keep {} that `{}` no longer has: change the rule (and `{}` on the target to "
+        "match), then restart sluice",
+        fmt::join(gone, ", "), table_name, dest);
   } else if (source_cols.empty() || target_cols.empty()) {
-    fix = fmt::format("make `{}` on the target match the source table by hand, or set ddl: ignore for the rule, then "
-                      "restart sluice",
-                      dest);
+    fix = fmt::format(
+        "make `{}` on the target match the source table by hand, or set ddl: ignore for the rule, then "
+        "restart sluice",
+        dest);
   } else {
-    fix = fmt::format("change `{}` on the target by hand ({}), then restart sluice or POST /api/pipelines/{}/start: it "
-                      "resumes at this statement and skips it once the target table's columns match the source's; "
-                      "or set ddl: ignore for the rule",
-                      dest, diff, cfg_.name);
+    fix = fmt::format(
+        "change `{}` on the target by hand ({}), then restart sluice or POST /api/pipelines/{}/start: it "
+        "resumes at this statement and skips it once the target table's columns match the source's; "
+        "or set ddl: ignore for the rule",
+        dest, diff, cfg_.name);
   }
   return Status::Error(StatusCode::kNotSupported,
                        "{}: the table is renamed or subset on the target ({}), so this statement cannot be replicated "
@@ -1114,13 +1125,15 @@ Status Pipeline::HandleRename(Target& t, const TargetWork& w, const transform::D
       std::string a = dest_of(*from, r.db, r.table);
       if (cfg_.drop_renamed_out) {
         statements.push_back("DROP TABLE IF EXISTS " + quoted(a));
-        spdlog::info("pipeline {} target {}: `{}` was renamed to `{}`, which no rule selects: dropped its target "
-                     "table `{}` (renamed_out: drop)",
-                     cfg_.name, t.cfg->name, old_name, new_name, a);
+        spdlog::info(
+            "pipeline {} target {}: `{}` was renamed to `{}`, which no rule selects: dropped its target "
+            "table `{}` (renamed_out: drop)",
+            cfg_.name, t.cfg->name, old_name, new_name, a);
       } else {
-        spdlog::info("pipeline {} target {}: `{}` was renamed to `{}`, which no rule selects: its target table `{}` "
-                     "is kept and no longer updated (renamed_out: drop would drop it)",
-                     cfg_.name, t.cfg->name, old_name, new_name, a);
+        spdlog::info(
+            "pipeline {} target {}: `{}` was renamed to `{}`, which no rule selects: its target table `{}` "
+            "is kept and no longer updated (renamed_out: drop would drop it)",
+            cfg_.name, t.cfg->name, old_name, new_name, a);
       }
     } else {
       entering.push_back(&r);
@@ -1140,9 +1153,10 @@ Status Pipeline::HandleRename(Target& t, const TargetWork& w, const transform::D
     Status st = EnsureMappedTargetTables(config_, cfg_, *t.cfg, r->new_db, r->new_table, /*also_one_to_one=*/true);
     if (!st.ok()) return st.WithContext(fmt::format("{}: `{}` renamed into the selection", where, new_name));
     const transform::MappingRule* rule = mapper_->RuleFor(r->new_db, r->new_table);
-    spdlog::info("pipeline {} target {}: `{}.{}` was renamed to `{}`, into the selection: created its target table "
-                 "`{}`",
-                 cfg_.name, t.cfg->name, r->db, r->table, new_name, dest_of(*rule, r->new_db, r->new_table));
+    spdlog::info(
+        "pipeline {} target {}: `{}.{}` was renamed to `{}`, into the selection: created its target table "
+        "`{}`",
+        cfg_.name, t.cfg->name, r->db, r->table, new_name, dest_of(*rule, r->new_db, r->new_table));
     ASSIGN_OR_RETURN(auto co, mysql::ConnectOptions::FromUrl(source_cfg_->endpoint));
     ASSIGN_OR_RETURN(auto conn, mysql::MysqlConnection::Connect(co));
     ASSIGN_OR_RETURN(auto rows, conn->Query(fmt::format("SELECT 1 FROM `{}`.`{}` LIMIT 1", r->new_db, r->new_table)));

@@ -277,8 +277,8 @@ Status EnsureMappedTargetTables(const Config& config, const PipelineConfig& p, c
     if (!m->selected() || (m->one_to_one && !also_one_to_one)) continue;
     Status created = EnsureTargetTable(**w, **source, *m, **schema);
     if (!created.ok()) {
-      return created.WithContext(fmt::format("target {}: table `{}`.`{}` for {}", target.name, m->target->db,
-                                             m->target->table, st.name()));
+      return created.WithContext(
+          fmt::format("target {}: table `{}`.`{}` for {}", target.name, m->target->db, m->target->table, st.name()));
     }
   }
   return Status::Ok();

@@ -95,39 +95,45 @@ TEST_F(StartPositionTest, LatestRenamedTableMissingAtFirstBatchLosesNothing) {
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
-// `earliest` is resolved once too: binlogs purged between runs make the
-// restart fail saying so, instead of silently starting at the new earliest.
+// Rotates the binlog and purges every earlier one (waiting until no dump
+// thread reads them and the binlog checkpoint moved on: PURGE silently keeps
+// a binlog still in use).
+::testing::AssertionResult PurgeBinlogs(MariadbServer& server) {
+  if (!server.Execute("FLUSH BINARY LOGS").ok()) return ::testing::AssertionFailure() << "FLUSH BINARY LOGS failed";
+  auto last = server.Query("SHOW MASTER STATUS");
+  if (!last.ok() || last->empty()) return ::testing::AssertionFailure() << "SHOW MASTER STATUS failed";
+  std::string current = (*last)[0][0].value_or("");
+  bool done = WaitUntil(
+      [&] {
+        auto dumps =
+            server.QueryValue("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'");
+        if (!dumps.ok() || *dumps != "0") return false;
+        if (!server.Execute(fmt::format("PURGE BINARY LOGS TO '{}'", current)).ok()) return false;
+        auto first = server.Query("SHOW BINARY LOGS");
+        return first.ok() && !first->empty() && (*first)[0][0].value_or("") == current;
+      },
+      seconds(20));
+  if (!done) return ::testing::AssertionFailure() << "binlogs before " << current << " not purged";
+  return ::testing::AssertionSuccess();
+}
+
+// `earliest` is resolved once too: binlogs purged between runs, before
+// anything was applied, make the restart fail saying so, instead of silently
+// starting at the new earliest.
 TEST_F(StartPositionTest, EarliestPurgedBeforeTheFirstApplyFailsSayingSo) {
-  PipelineOptions o;  // earliest
   ASSERT_NO_FATAL_FAILURE(StartPair([&] {
+    // The schema's binlog is gone: the first binlog holds rows only, and the
+    // target rejects the first of them (note is narrower there).
     ASSERT_TRUE(dst_->Execute("CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY, amount INT NOT "
                               "NULL, note VARCHAR(3)); CREATE TABLE shop.audit (txn INT NOT NULL, msg VARCHAR(40))")
                     .ok());
+    ASSERT_TRUE(PurgeBinlogs(*src_));
     ASSERT_TRUE(Transactions(*src_, 1, 5).ok());
   }));
-  // The target's shop.orders has a narrower note: the replayed CREATE stops.
   ASSERT_TRUE(WaitForState("p", "failed", seconds(30)));
   EXPECT_EQ(sluice_->Stop(), 0);
-  ASSERT_TRUE(src_->Execute("FLUSH BINARY LOGS").ok());
-  auto last = src_->Query("SHOW MASTER STATUS");
-  ASSERT_TRUE(last.ok() && !last->empty());
-  // The server keeps a binlog a dump thread still reads: wait until the
-  // stopped sluice's connection is gone, then check the purge took effect.
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        auto n =
-            src_->QueryValue("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'");
-        return n.ok() && *n == "0";
-      },
-      seconds(20)));
-  // (and until its binlog checkpoint moved on: PURGE then silently keeps it).
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        if (!src_->Execute(fmt::format("PURGE BINARY LOGS TO '{}'", (*last)[0][0].value_or(""))).ok()) return false;
-        auto first = src_->Query("SHOW BINARY LOGS");
-        return first.ok() && !first->empty() && (*first)[0][0].value_or("") == (*last)[0][0].value_or("");
-      },
-      seconds(20)));
+  ASSERT_TRUE(PurgeBinlogs(*src_));
+  ASSERT_TRUE(Transactions(*src_, 6, 5).ok());
   ASSERT_NO_FATAL_FAILURE(Restart());
   ASSERT_TRUE(WaitForState("p", "failed", seconds(30)));
   std::string error = ErrorText(PipelineStatus("p"));
