@@ -240,7 +240,7 @@ Status Pipeline::Validate() {
   auto conn = mysql::MysqlConnection::Connect(co);
   if (!conn.ok()) return conn.status().WithContext(fmt::format("pipeline {}: source {}", cfg_.name, cfg_.source));
   ASSIGN_OR_RETURN(auto tables, (*conn)->Query("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES "
-                                               "WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN "
+                                               "WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND TABLE_SCHEMA NOT IN "
                                                "('mysql','information_schema','performance_schema','sys')"));
   for (const TableRule& r : cfg_.tables) {
     bool any = false;
