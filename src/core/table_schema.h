@@ -44,6 +44,11 @@ struct TableSchema {
   // information_schema), which identifies rows just as well for apply.
   std::vector<uint32_t> unique_key;
   bool names_known = false;           // column names came from metadata or information_schema
+  // MariaDB system-versioned tables (WITH SYSTEM VERSIONING): the row start
+  // and row end columns, which the target generates itself; -1 otherwise.
+  // A row image whose row end is not the maximum is a history row.
+  int32_t row_start_column = -1;
+  int32_t row_end_column = -1;
 };
 
 using TableSchemaPtr = std::shared_ptr<const TableSchema>;

@@ -318,7 +318,7 @@ Status Pipeline::Validate() {
   co.read_timeout_s = co.write_timeout_s = 30;
   auto tables = mysql::QueryWithRetry(co,
                                       "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES "
-                                      "WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN "
+                                      "WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND TABLE_SCHEMA NOT IN "
                                       "('mysql','information_schema','performance_schema','sys')",
                                       std::chrono::seconds(30));
   if (!tables.ok()) return tables.status().WithContext(fmt::format("pipeline {}: source {}", cfg_.name, cfg_.source));

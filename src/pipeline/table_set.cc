@@ -46,7 +46,7 @@ std::vector<transform::MappingRule> MappingRules(const PipelineConfig& p) {
 
 Result<std::vector<SourceTable>> SelectedTables(sluice::mysql::MysqlConnection& source, const PipelineConfig& p) {
   ASSIGN_OR_RETURN(auto rows, source.Query("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES "
-                                           "WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN "
+                                           "WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND TABLE_SCHEMA NOT IN "
                                            "('mysql','information_schema','performance_schema','sys','_sluice') "
                                            "ORDER BY TABLE_SCHEMA, TABLE_NAME"));
   std::vector<SourceTable> out;

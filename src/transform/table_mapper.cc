@@ -48,6 +48,23 @@ bool HasAbsent(const std::vector<Value>& values, const std::vector<uint32_t>& id
   return false;
 }
 
+// The row end of a current row: the largest TIMESTAMP(6) (MariaDB < 11.5;
+// 11.5+ extended it to 2106) or, for WITH SYSTEM VERSIONING over
+// transaction ids, the largest BIGINT UNSIGNED.
+bool IsCurrentRowEnd(const Value& v) {
+  switch (v.kind) {
+    case ValueKind::kTimestamp:
+    case ValueKind::kDateTime:
+      return v.s.starts_with("2038-01-19 03:14:07.999999") || v.s.starts_with("2106-02-07 06:28:15.999999");
+    case ValueKind::kUInt:
+      return v.u == UINT64_MAX;
+    case ValueKind::kAbsent:
+      return true;  // not in a MINIMAL image: the key decides
+    default:
+      return false;
+  }
+}
+
 // A MariaDB SEQUENCE is a one-row table with exactly these columns (sql/
 // sql_sequence.cc); NEXTVAL and SETVAL write it as row events. Told apart by
 // its columns, which the TABLE_MAP's FULL metadata (or information_schema)
@@ -161,8 +178,15 @@ Result<const TableMapping*> TableMapper::Map(const TableSchemaPtr& schema) {
     target->db = dest.substr(0, dot);
     target->table = dest.substr(dot + 1);
     target->name_hash = sink::TableNameHash(*target);
+    // A system-versioned table's row start/end columns are the target's to
+    // generate (as generated columns are), and not part of a row's key.
+    auto period = [&](uint32_t i) {
+      return static_cast<int32_t>(i) == s.row_start_column || static_cast<int32_t>(i) == s.row_end_column;
+    };
     if (rule.columns.empty()) {
-      for (uint32_t i = 0; i < s.columns.size(); ++i) m->source_index.push_back(i);
+      for (uint32_t i = 0; i < s.columns.size(); ++i) {
+        if (!period(i)) m->source_index.push_back(i);
+      }
     } else {
       for (const auto& name : rule.columns) {
         int i = FindColumn(s, name);
@@ -182,6 +206,7 @@ Result<const TableMapping*> TableMapper::Map(const TableSchemaPtr& schema) {
       target->columns.push_back(std::move(name));
     }
     m->source_key = s.primary_key.empty() ? s.unique_key : s.primary_key;
+    std::erase_if(m->source_key, period);
     for (uint32_t k : m->source_key) {
       auto pos = std::find(m->source_index.begin(), m->source_index.end(), k);
       if (pos == m->source_index.end()) {
@@ -217,6 +242,13 @@ Status TableMapper::Transform(const std::shared_ptr<const ChangeEvent>& ev, std:
   if (!m->selected()) return Status::Ok();
   const TableSchema& s = *ev->table;
   auto in_filter = [&](const OwnedImage& img) -> Result<bool> {
+    // Only current rows of a system-versioned table are applied: an update
+    // that ends a row (its DELETE) or the history row an UPDATE inserts
+    // leaves the target like a row leaving a `where:`.
+    if (s.row_end_column >= 0 && static_cast<size_t>(s.row_end_column) < img.values.size() &&
+        !IsCurrentRowEnd(img.values[static_cast<size_t>(s.row_end_column)])) {
+      return false;
+    }
     if (!m->filter) return true;
     return Matches(*m->filter, img.values);
   };

@@ -181,7 +181,7 @@ Result<InformationSchemaTable> ReadInformationSchemaTable(MysqlConnection& conn,
   std::string where = fmt::format("TABLE_SCHEMA = '{}' AND TABLE_NAME = '{}'", conn.Escape(db), conn.Escape(table));
   ASSIGN_OR_RETURN(auto cols, conn.Query("SELECT COLUMN_NAME, LOWER(DATA_TYPE), COLUMN_TYPE, CHARACTER_SET_NAME, "
                                            "IS_NULLABLE, (SELECT k.ID FROM information_schema.COLLATIONS k WHERE "
-                                           "k.COLLATION_NAME = c.COLLATION_NAME) "
+                                           "k.COLLATION_NAME = c.COLLATION_NAME), GENERATION_EXPRESSION "
                                            "FROM information_schema.COLUMNS c WHERE " + where +
                                            " ORDER BY ORDINAL_POSITION"));
   for (auto& r : cols) {
@@ -192,9 +192,14 @@ Result<InformationSchemaTable> ReadInformationSchemaTable(MysqlConnection& conn,
     c.charset = r[3].value_or("");
     c.nullable = r[4].value_or("YES") != "NO";
     if (r.size() > 5 && r[5]) c.collation = static_cast<uint32_t>(std::strtoul(r[5]->c_str(), nullptr, 10));
+    if (r.size() > 6 && r[6]) c.generation = *r[6];
     t.columns.push_back(std::move(c));
   }
   t.exists = !t.columns.empty();
+  if (t.exists && is_mariadb) {
+    ASSIGN_OR_RETURN(auto type, conn.Query("SELECT TABLE_TYPE FROM information_schema.TABLES WHERE " + where));
+    t.system_versioned = !type.empty() && type[0][0].value_or("") == "SYSTEM VERSIONED";
+  }
   if (t.exists) {
     ASSIGN_OR_RETURN(auto pk, conn.Query("SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE " + where +
                                            " AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX"));
@@ -249,17 +254,44 @@ Result<InformationSchemaTable> ReadInformationSchemaTable(MysqlConnection& conn,
   return t;
 }
 
+void MarkSystemVersioningColumns(const InformationSchemaTable& info, TableSchema& s) {
+  s.row_start_column = s.row_end_column = -1;
+  if (!info.system_versioned || !s.names_known) return;
+  auto find = [&](std::string_view name) -> int32_t {
+    for (size_t i = 0; i < s.columns.size(); ++i) {
+      if (s.columns[i].name == name) return static_cast<int32_t>(i);
+    }
+    return -1;
+  };
+  bool explicit_period = false;
+  for (const InformationSchemaColumn& c : info.columns) {
+    if (c.generation == "ROW START") s.row_start_column = find(c.name), explicit_period = true;
+    if (c.generation == "ROW END") s.row_end_column = find(c.name), explicit_period = true;
+  }
+  if (explicit_period) return;
+  // Implicit: invisible columns named row_start and row_end, which
+  // information_schema does not list (a visible column of that name would be).
+  for (const InformationSchemaColumn& c : info.columns) {
+    if (c.name == "row_start" || c.name == "row_end") return;
+  }
+  s.row_start_column = find("row_start");
+  s.row_end_column = find("row_end");
+}
+
 Status InformationSchemaResolver::Resolve(TableMap& map) {
   bool complete = map.has_names && map.has_signedness && map.has_primary_key;
-  bool may_hold_json = false;
-  for (const auto& c : map.schema.columns) may_hold_json |= c.type == kTypeBlob;
-  if (complete && !(is_mariadb_ && may_hold_json)) return Status::Ok();
+  // On MariaDB, information_schema is read once per table (cached until DDL)
+  // even when the binlog names everything: JSON columns and system
+  // versioning are only there.
+  if (complete && !is_mariadb_) return Status::Ok();
   auto info = Load(map.db, map.table);
   if (!info.ok()) {
-    if (complete) return Status::Ok();  // JSON detection is best effort when the binlog names everything
+    if (complete) return Status::Ok();  // best effort when the binlog names everything
     return info.status().WithContext(fmt::format("read schema of `{}`.`{}`", map.db, map.table));
   }
-  return ApplyInformationSchema(**info, map);
+  RETURN_IF_ERROR(ApplyInformationSchema(**info, map));
+  MarkSystemVersioningColumns(**info, map.schema);
+  return Status::Ok();
 }
 
 }  // namespace sluice::mysql

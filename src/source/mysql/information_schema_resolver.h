@@ -22,6 +22,7 @@ struct InformationSchemaColumn {
   std::string column_type;  // "int(10) unsigned", "enum('a','b')"
   std::string charset;      // CHARACTER_SET_NAME, empty for non-text
   uint32_t collation = 0;   // the id of COLLATION_NAME, 0 for non-text
+  std::string generation;   // GENERATION_EXPRESSION: "ROW START"/"ROW END" for system-versioning columns
   bool is_json = false;     // MariaDB: LONGTEXT with CHECK (json_valid(col))
   bool nullable = true;
 };
@@ -31,7 +32,14 @@ struct InformationSchemaTable {
   std::vector<InformationSchemaColumn> columns;
   std::vector<uint32_t> primary_key;
   std::vector<uint32_t> unique_key;  // the first unique key over NOT NULL columns
+  bool system_versioned = false;     // MariaDB TABLE_TYPE 'SYSTEM VERSIONED'
 };
+
+// Marks s's row start/end columns (TableSchema::row_start_column) when the
+// table is system-versioned: the explicit ones by their GENERATION_EXPRESSION,
+// the implicit (invisible, absent from information_schema) ones by MariaDB's
+// fixed names row_start/row_end in the binlog's column names.
+void MarkSystemVersioningColumns(const InformationSchemaTable& info, TableSchema& s);
 
 // Checks one column's TABLE_MAP type against information_schema's; false
 // when they cannot be the same column.

@@ -117,6 +117,7 @@ Result<TableSchemaPtr> ReadTableSchema(MysqlConnection& c, std::string_view db, 
   s->primary_key = info.primary_key;
   if (s->primary_key.empty()) s->unique_key = info.unique_key;
   s->names_known = true;
+  MarkSystemVersioningColumns(info, *s);
   return TableSchemaPtr(std::move(s));
 }
 
