@@ -3,6 +3,8 @@
 #include <errmsg.h>
 #include <mysqld_error.h>
 
+#include <sys/socket.h>
+
 #include <cstdlib>
 #include <thread>
 
@@ -16,7 +18,8 @@ bool IsConnectionLost(unsigned err) {
 
 Result<ConnectOptions> ConnectOptions::FromUrl(const Url& url) {
   if (url.scheme != "mysql" && url.scheme != "mariadb") {
-    return Status::Invalid("unsupported source URL scheme \"{}\": expected mysql://, mariadb:// or file://", url.scheme);
+    return Status::Invalid("unsupported source URL scheme \"{}\": expected mysql://, mariadb:// or file://",
+                           url.scheme);
   }
   ConnectOptions o;
   o.host = url.host;
@@ -54,16 +57,73 @@ Result<ConnectOptions> ConnectOptions::FromUrl(const Url& url) {
     return Status::Invalid("tls={} needs ca=PATH (the CA certificate that signed the server's certificate)", tls);
   }
   for (const auto& [k, v] : url.params) {
-    if (k != "tls" && k != "ca" && k != "cert" && k != "key" && k != "password_env" && k != "connect_timeout") {
-      return Status::Invalid("unknown URL parameter \"{}\" (known: tls, ca, cert, key, password_env, connect_timeout)", k);
+    if (k != "tls" && k != "ca" && k != "cert" && k != "key" && k != "password_env" && k != "connect_timeout" &&
+        k != "read_timeout" && k != "write_timeout") {
+      return Status::Invalid(
+          "unknown URL parameter \"{}\" (known: tls, ca, cert, key, password_env, connect_timeout, read_timeout, "
+          "write_timeout)",
+          k);
     }
   }
-  std::string ct = url.Param("connect_timeout");
-  if (!ct.empty()) o.connect_timeout_s = static_cast<unsigned>(std::strtoul(ct.c_str(), nullptr, 10));
+  auto seconds = [&](const char* name, unsigned* out) -> Status {
+    std::string v = url.Param(name);
+    if (v.empty()) return Status::Ok();
+    char* end = nullptr;
+    unsigned long n = std::strtoul(v.c_str(), &end, 10);
+    if (*end != '\0' || n == 0 || n > 86400) {
+      return Status::Invalid("invalid {}=\"{}\": expected seconds, 1 to 86400", name, v);
+    }
+    *out = static_cast<unsigned>(n);
+    return Status::Ok();
+  };
+  RETURN_IF_ERROR(seconds("connect_timeout", &o.connect_timeout_s));
+  RETURN_IF_ERROR(seconds("read_timeout", &o.read_timeout_s));
+  RETURN_IF_ERROR(seconds("write_timeout", &o.write_timeout_s));
   return o;
 }
 
 std::string ConnectOptions::Describe() const { return fmt::format("{}@{}:{}", user, host, port); }
+
+ConnectOptions WithDefaultTimeouts(ConnectOptions o, unsigned seconds) {
+  if (o.read_timeout_s == 0) o.read_timeout_s = seconds;
+  if (o.write_timeout_s == 0) o.write_timeout_s = seconds;
+  return o;
+}
+
+void Interrupter::Interrupt() {
+  std::lock_guard lock(mu_);
+  interrupted_ = true;
+  for (MysqlConnection* c : connections_) c->ShutdownSocket();
+}
+
+bool Interrupter::interrupted() const {
+  std::lock_guard lock(mu_);
+  return interrupted_;
+}
+
+void Interrupter::Reset() {
+  std::lock_guard lock(mu_);
+  interrupted_ = false;
+}
+
+void MysqlConnection::SetInterrupter(Interrupter* interrupter) {
+  if (interrupter_ != nullptr) {
+    std::lock_guard lock(interrupter_->mu_);
+    interrupter_->connections_.erase(this);
+  }
+  interrupter_ = interrupter;
+  if (interrupter_ == nullptr) return;
+  std::lock_guard lock(interrupter_->mu_);
+  interrupter_->connections_.insert(this);
+  if (interrupter_->interrupted_) ShutdownSocket();
+}
+
+void MysqlConnection::ShutdownSocket() {
+  // Only the socket's traffic ends: the descriptor stays open (and cannot be
+  // reused) until the owner closes the connection under the same lock.
+  auto fd = static_cast<int>(mysql_get_socket(mysql_));
+  if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
+}
 
 Result<std::unique_ptr<MysqlConnection>> MysqlConnection::Connect(const ConnectOptions& o) {
   MYSQL* m = mysql_init(nullptr);
@@ -117,6 +177,10 @@ Result<std::unique_ptr<MysqlConnection>> MysqlConnection::Connect(const ConnectO
 }
 
 MysqlConnection::~MysqlConnection() {
+  if (interrupter_ != nullptr) {
+    std::lock_guard lock(interrupter_->mu_);
+    interrupter_->connections_.erase(this);
+  }
   if (mysql_) mysql_close(mysql_);
 }
 
@@ -131,7 +195,13 @@ Status MysqlConnection::LastError(std::string_view what) {
 
 Status MysqlConnection::Reconnect() {
   ASSIGN_OR_RETURN(auto fresh, Connect(options_));
+  std::unique_lock<std::mutex> lock;
+  if (interrupter_ != nullptr) {
+    lock = std::unique_lock(interrupter_->mu_);
+    if (interrupter_->interrupted_) fresh->ShutdownSocket();
+  }
   std::swap(mysql_, fresh->mysql_);  // `fresh` now owns the dead session and closes it
+  // (closing it needs no lock: it is not registered)
   return Status::Ok();
 }
 
@@ -156,7 +226,8 @@ Result<std::vector<Row>> QueryWithRetry(const ConnectOptions& options, std::stri
 }
 
 Status MysqlConnection::Execute(std::string_view sql) {
-  if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0) return LastError(fmt::format("query \"{}\"", sql.substr(0, 200)));
+  if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0)
+    return LastError(fmt::format("query \"{}\"", sql.substr(0, 200)));
   do {
     MYSQL_RES* res = mysql_store_result(mysql_);
     if (res) mysql_free_result(res);
@@ -167,7 +238,8 @@ Status MysqlConnection::Execute(std::string_view sql) {
 }
 
 Result<std::vector<Row>> MysqlConnection::Query(std::string_view sql) {
-  if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0) return LastError(fmt::format("query \"{}\"", sql.substr(0, 200)));
+  if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0)
+    return LastError(fmt::format("query \"{}\"", sql.substr(0, 200)));
   MYSQL_RES* res = mysql_store_result(mysql_);
   if (res == nullptr) {
     if (mysql_errno(mysql_) != 0) return LastError(fmt::format("query \"{}\"", sql.substr(0, 200)));
