@@ -185,8 +185,36 @@ Result<bool> Snapshot::Needed(const Config& config, const PipelineConfig& p, slu
   return false;
 }
 
+void Snapshot::Cancel() {
+  {
+    std::lock_guard lock(cancel_mu_);
+    cancel_ = true;
+  }
+  cancel_cv_.notify_all();
+}
+
 Status Snapshot::Run() {
   started_ = std::chrono::steady_clock::now();
+  // After a Cancel, the chunks in flight get a moment to finish (they are
+  // recorded done); whatever still waits on a server then is cut, so that a
+  // hung server cannot hold a stop.
+  constexpr auto kCancelGrace = std::chrono::seconds(2);
+  std::thread watchdog([this, kCancelGrace] {
+    std::unique_lock lock(cancel_mu_);
+    cancel_cv_.wait(lock, [this] { return cancel_ || run_done_; });
+    if (!cancel_cv_.wait_for(lock, kCancelGrace, [this] { return run_done_; })) interrupt_.Interrupt();
+  });
+  Status st = RunSteps();
+  {
+    std::lock_guard lock(cancel_mu_);
+    run_done_ = true;
+  }
+  cancel_cv_.notify_all();
+  watchdog.join();
+  return st;
+}
+
+Status Snapshot::RunSteps() {
   // Planning and finishing are retried like a chunk when a server is lost
   // (restarted, hung past the read timeout): a plan already recorded is
   // resumed, the finish is idempotent.
@@ -194,7 +222,8 @@ Status Snapshot::Run() {
     Status st;
     for (uint32_t attempt = 0;; ++attempt) {
       st = step();
-      if (st.ok() || !st.retryable() || cancel_ || attempt >= options_.max_retries) break;
+      // A server unreachable from the start is a mistake to report, not wait out.
+      if (st.ok() || !st.retryable() || !connected_ || cancel_ || attempt >= options_.max_retries) break;
       auto delay = std::chrono::milliseconds(std::min<int64_t>(5000, 100LL << std::min<uint32_t>(attempt + 1, 6)));
       spdlog::warn("pipeline {}: snapshot {}: {} (attempt {}, retrying in {} ms)", cfg_.name, what, st.message(),
                    attempt + 1, delay.count());
@@ -304,6 +333,7 @@ Status Snapshot::Prepare() {
     RETURN_IF_ERROR((*w)->EnsureTables().WithContext(fmt::format("pipeline {}: target {}", cfg_.name, name)));
     targets.push_back(std::move(*w));
   }
+  connected_ = true;
   ASSIGN_OR_RETURN(mapper_, transform::TableMapper::Create(MappingRules(cfg_)));
   ASSIGN_OR_RETURN(auto selected, SelectedTables(**source, cfg_));
   if (selected.empty()) return Status::Invalid("pipeline {}: the table rules select no table on the source", cfg_.name);

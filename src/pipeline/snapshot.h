@@ -24,6 +24,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -52,11 +53,9 @@ class Snapshot {
   // Copies every selected table; returns when done, failed or cancelled
   // (kCancelled). Resumes a previous unfinished run of the same shard.
   Status Run();
-  // Also cuts the connections the workers may be blocked on (a hung server).
-  void Cancel() {
-    cancel_ = true;
-    interrupt_.Interrupt();
-  }
+  // The chunks in flight finish; connections still blocked on a server
+  // after kCancelGrace (a hung server) are cut.
+  void Cancel();
   SnapshotProgress progress() const;
 
   // Whether `sluice run` must snapshot before streaming (`snapshot: initial`):
@@ -70,6 +69,7 @@ class Snapshot {
   struct Chunk;
   class Worker;
 
+  Status RunSteps();
   Status Prepare();
   Status CopyAll();
   Status Finish();  // the catch-up horizon; the plans dropped
@@ -79,6 +79,10 @@ class Snapshot {
   PipelineConfig cfg_;
   SnapshotOptions options_;
   std::atomic<bool> cancel_{false};
+  bool run_done_ = false;  // guarded by cancel_mu_
+  std::mutex cancel_mu_;
+  std::condition_variable cancel_cv_;
+  bool connected_ = false;                // Prepare opened every connection once (a later loss is worth retrying)
   sluice::mysql::Interrupter interrupt_;  // every connection of the snapshot; declared before them
   std::unique_ptr<transform::TableMapper> mapper_;
   std::vector<std::unique_ptr<Table>> tables_;
