@@ -377,5 +377,67 @@ TEST_F(JobsOutageTest, SnapshotPlanningSurvivesASourceCrash) {
   EXPECT_TRUE(SameRows());
 }
 
+// SnapshotTest.AlongsideARunningStreamConverges stalled under load for 50 s
+// at a time (innodb_lock_wait_timeout), both the copy and the stream: a
+// chunk locks the pipeline's checkpoint rows one after another and waited
+// for the row of a stream partition that had written its checkpoint, while
+// holding the rows before it; that partition waits in the loader (partitions
+// commit together) for another partition, which waits for a row the chunk
+// holds. InnoDB sees no cycle. Forced here with two sessions in the roles of
+// the two partitions: "partition 1" holds its checkpoint row and commits
+// only after "partition 0" wrote its own. The chunk must give way.
+TEST_F(JobsOutageTest, ChunkLockGivesWayToAStreamWaitingForItsOtherPartitions) {
+  ASSERT_NO_FATAL_FAILURE(StartPair());
+  Configure("");
+  // A first snapshot makes the `_sluice` tables and the checkpoint; then the
+  // rows of two stream partitions, as a streaming loader leaves them.
+  ASSERT_NO_FATAL_FAILURE(SpawnSnapshot());
+  auto first = WaitSnapshot(seconds(120));
+  ASSERT_TRUE(first.has_value() && *first == 0) << SnapshotLog();
+  for (int part : {0, 1}) {
+    ASSERT_TRUE(dst_->Execute(fmt::format("INSERT INTO `_sluice`.`checkpoints` (pipeline, target, part, position, "
+                                          "resume_position, gtid_state) SELECT pipeline, target, {}, position, "
+                                          "resume_position, gtid_state FROM `_sluice`.`checkpoints` WHERE pipeline = "
+                                          "'p' AND target = 'dst' AND part = -1",
+                                          part))
+                    .ok());
+  }
+  ASSERT_TRUE(src_->Execute("UPDATE shop.big SET note = 'changed' WHERE id % 7 = 0").ok());
+
+  // Partition 1 has written its checkpoint row and waits for partition 0.
+  Session partition1(*dst_);
+  ASSERT_TRUE(partition1.Run("BEGIN"));
+  ASSERT_TRUE(
+      partition1.Run("SELECT part FROM `_sluice`.`checkpoints` WHERE pipeline = 'p' AND target = 'dst' AND "
+                     "part = 1 FOR UPDATE"));
+  ASSERT_NO_FATAL_FAILURE(SpawnSnapshot());
+  // The chunk waits for partition 1's row, holding the rows before it.
+  ASSERT_TRUE(WaitClosely(
+      [&] {
+        auto n = dst_->QueryValue(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT part FROM "
+            "`_sluice`.`checkpoints`%LOCK IN SHARE MODE'");
+        return n.ok() && *n != "0";
+      },
+      seconds(30)))
+      << SnapshotLog();
+  // Partition 0 writes its checkpoint row: it must get it, the chunk giving way.
+  Session partition0(*dst_);
+  ASSERT_TRUE(partition0.Run("SET SESSION innodb_lock_wait_timeout = 15"));
+  ASSERT_TRUE(partition0.Run("BEGIN"));
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(
+      partition0.Run("UPDATE `_sluice`.`checkpoints` SET gtid_state = 'p0' WHERE pipeline = 'p' AND target = "
+                     "'dst' AND part = 0"));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, seconds(10));
+  // The partitions commit together; the copy goes on and completes.
+  ASSERT_TRUE(partition0.Run("COMMIT"));
+  ASSERT_TRUE(partition1.Run("COMMIT"));
+  auto code = WaitSnapshot(seconds(120));
+  ASSERT_TRUE(code.has_value()) << SnapshotLog();
+  EXPECT_EQ(*code, 0) << SnapshotLog();
+  EXPECT_TRUE(SameRows());
+}
+
 }  // namespace
 }  // namespace sluice::testing

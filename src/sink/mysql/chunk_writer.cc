@@ -22,6 +22,12 @@ namespace {
 constexpr int kGlobalPart = -1;   // the loader's global checkpoint row
 constexpr int kHorizonPart = -2;  // the snapshot's catch-up horizon (read by the loader)
 constexpr size_t kMaxStatementBytes = 1 << 20;
+// Lock waits of a chunk transaction, in seconds (see BeginChunk): for the
+// pipeline's checkpoint rows, and for rows a stream's transaction holds.
+// Both end well before the jobs' read timeout (kJobIoTimeoutS), and a chunk
+// that gives up is retried.
+constexpr int kCheckpointLockWaitS = 1;
+constexpr int kRowLockWaitS = 10;
 
 std::string Quote(std::string_view s) {
   std::string out;
@@ -141,10 +147,23 @@ Status ChunkWriter::BeginChunk(const std::string& pipeline, const std::string& t
   RETURN_IF_ERROR(Run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
   RETURN_IF_ERROR(Run("START TRANSACTION"));
   in_txn_ = true;
-  Status st =
-      Run(fmt::format("SELECT part FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND target = {} "
-                      "LOCK IN SHARE MODE",
-                      Quote(pipeline), Quote(target)));
+  // Wait at most 1 s for these locks, then give up and let the caller retry.
+  // The rows are locked one after another, so a chunk waiting for the row of
+  // a stream partition that has written its checkpoint already holds the
+  // rows before it; the loader commits its partitions together
+  // (MysqlLoader::ApplyPartition votes), so that partition waits, in the
+  // loader and unseen by InnoDB's deadlock detection, for another partition,
+  // which waits for a row the chunk holds. Nothing would move until
+  // innodb_lock_wait_timeout (50 s by default) ended one of them: both the
+  // snapshot and the stream stalled. Giving way at once breaks the cycle.
+  Status st = Run(fmt::format("SET SESSION innodb_lock_wait_timeout = {}", kCheckpointLockWaitS));
+  if (st.ok()) {
+    st =
+        Run(fmt::format("SELECT part FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND target = {} "
+                        "LOCK IN SHARE MODE",
+                        Quote(pipeline), Quote(target)));
+  }
+  if (st.ok()) st = Run(fmt::format("SET SESSION innodb_lock_wait_timeout = {}", kRowLockWaitS));
   if (!st.ok()) Rollback();
   return st;
 }
