@@ -288,6 +288,35 @@ TEST_F(JobsOutageTest, PeriodicCheckOnAHungSourceFailsNamingItAndStopIsPrompt) {
   Resume(*src_);
 }
 
+// `sluice check` against a source that hangs while the check reads it (a
+// table lock the test holds keeps the check's read waiting, then the
+// server stops): it fails (exit 2) naming the source once the read times
+// out (3 s here), instead of hanging.
+TEST_F(JobsOutageTest, CheckCommandOnAHungSourceFailsNamingIt) {
+  ASSERT_NO_FATAL_FAILURE(StartPair());
+  Configure("?read_timeout=3&write_timeout=3");
+  Session locker(*src_);
+  ASSERT_TRUE(locker.Run("LOCK TABLES shop.big WRITE"));
+  log_ = (dir_ / "check.log").string();
+  auto pid = SpawnProcess({SLUICE_BINARY, "check", "-c", config_, "--pipeline", "p"}, log_);
+  ASSERT_TRUE(pid.ok()) << pid.status().message();
+  snapshot_pid_ = *pid;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto n = src_->QueryValue(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for table metadata lock%'");
+        return n.ok() && *n != "0";
+      },
+      seconds(30)))
+      << SnapshotLog();
+  ASSERT_NO_FATAL_FAILURE(Hang(*src_));
+  auto code = WaitSnapshot(seconds(60));
+  ASSERT_TRUE(code.has_value()) << "sluice check still waits on the hung source:\n" << SnapshotLog();
+  EXPECT_EQ(*code, 2) << SnapshotLog();
+  EXPECT_NE(SnapshotLog().find(SourceAddress()), std::string::npos) << SnapshotLog();
+  Resume(*src_);
+}
+
 // The same with the default timeouts (minutes): the check waits on the hung
 // source, and SIGTERM of sluice still exits at once.
 TEST_F(JobsOutageTest, RunStopsAtOnceWhileItsCheckWaitsOnAHungSource) {
