@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "cli/commands.h"
 #include "core/json_writer.h"
@@ -70,9 +71,8 @@ void PrintText(const std::vector<Outcome>& outcomes, double wait_seconds) {
           std::printf("%s: still %s after repair %s\n", prefix.c_str(), pipeline::DiffKindName(d.kind),
                       d.key_text.c_str());
         }
-        std::string summary =
-            fmt::format("{}: {} rows in {} chunks, {} missing, {} extra, {} different", prefix, tb.rows, tb.chunks,
-                        tb.missing, tb.extra, tb.different);
+        std::string summary = fmt::format("{}: {} rows in {} chunks, {} missing, {} extra, {} different", prefix,
+                                          tb.rows, tb.chunks, tb.missing, tb.extra, tb.different);
         if (t.repair_ran && tb.differences() > 0) {
           summary += fmt::format(", {} rows repaired", tb.repaired_rows);
           if (tb.remaining > 0) summary += fmt::format(", {} differences remain", tb.remaining);
@@ -261,7 +261,22 @@ int RunCheckCommand(const CheckArgs& args) {
     // library prints there while the check runs goes to stderr instead.
     StdoutToStderr guard;
     for (const pipeline::PipelineConfig* p : selected) {
-      auto report = pipeline::RunCheck(*config, *p, options, &g_cancel_check);
+      // On a thread of its own: a signal then also cuts the connections it
+      // may be blocked on (a hung server) instead of waiting out a timeout.
+      mysql::Interrupter interrupter;
+      options.interrupter = &interrupter;
+      std::atomic<bool> done{false};
+      Result<pipeline::CheckReport> report = Status::Error(StatusCode::kCancelled, "cancelled");
+      std::thread worker([&] {
+        report = pipeline::RunCheck(*config, *p, options, &g_cancel_check);
+        done = true;
+      });
+      while (!done) {
+        if (g_cancel_check) interrupter.Interrupt();
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      worker.join();
+      options.interrupter = nullptr;
       if (!report.ok()) return Fail(report.status().message());
       outcomes.push_back({p, std::move(report).value()});
     }

@@ -382,8 +382,11 @@ struct Session {
   std::unique_ptr<ChunkWriter> writer;  // repair only
 };
 
-Result<std::unique_ptr<MysqlConnection>> OpenReader(const ConnectOptions& options) {
+// `options` carry the jobs' bounded timeouts (RunCheck); `interrupt` cuts
+// the connection when the check is cancelled.
+Result<std::unique_ptr<MysqlConnection>> OpenReader(const ConnectOptions& options, mysql::Interrupter* interrupt) {
   ASSIGN_OR_RETURN(auto c, MysqlConnection::Connect(options));
+  c->SetInterrupter(interrupt);
   RETURN_IF_ERROR(mysql::PrepareReadSession(*c));
   return c;
 }
@@ -466,10 +469,10 @@ class TargetCheck {
 
 Status TargetCheck::EnsureSession(Session& s) {
   if (!s.source) {
-    ASSIGN_OR_RETURN(s.source, OpenReader(source_options_));
+    ASSIGN_OR_RETURN(s.source, OpenReader(source_options_, options_.interrupter));
   }
   if (!s.target) {
-    ASSIGN_OR_RETURN(s.target, OpenReader(target_options_));
+    ASSIGN_OR_RETURN(s.target, OpenReader(target_options_, options_.interrupter));
   }
   return Status::Ok();
 }
@@ -817,7 +820,7 @@ Status TargetCheck::RepairChunk(Session& s, Table& t, uint32_t chunk) {
   for (int attempt = 0; attempt < kRepairAttempts; ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
     if (!s.writer) {
-      auto w = ChunkWriter::Open(target_options_);
+      auto w = ChunkWriter::Open(target_options_, options_.interrupter);
       if (!w.ok()) return w.status();
       s.writer = std::move(w).value();
     }
@@ -911,7 +914,7 @@ Result<TargetCheckReport> TargetCheck::Run() {
   report.pipeline = p_.name;
   report.target = target_;
   RETURN_IF_ERROR(EnsureSession(main_));
-  ASSIGN_OR_RETURN(main_.writer, ChunkWriter::Open(target_options_));
+  ASSIGN_OR_RETURN(main_.writer, ChunkWriter::Open(target_options_, options_.interrupter));
   ASSIGN_OR_RETURN(report.applied_position, main_.writer->AppliedPosition(p_.name, target_));
   report.has_checkpoint = !report.applied_position.empty();
 
@@ -957,11 +960,12 @@ Result<CheckReport> RunCheck(const Config& config, const PipelineConfig& p, cons
   if (source == nullptr) return Status::Invalid("pipeline {}: no source named \"{}\"", p.name, p.source);
   auto source_options = ConnectOptions::FromUrl(source->endpoint);
   if (!source_options.ok()) return source_options.status().WithContext(fmt::format("pipeline {}: source", p.name));
+  *source_options = mysql::WithDefaultTimeouts(*source_options, mysql::kJobIoTimeoutS);
   const uint64_t chunk_rows = options.chunk_rows ? options.chunk_rows : p.chunk_rows;
   const uint32_t parallel = options.parallel ? options.parallel : p.parallel;
   auto cancelled = [cancel] { return cancel != nullptr && cancel->load(); };
 
-  auto source_conn = OpenReader(*source_options);
+  auto source_conn = OpenReader(*source_options, options.interrupter);
   if (!source_conn.ok()) return source_conn.status().WithContext(fmt::format("pipeline {}: source", p.name));
   MysqlConnection& src = **source_conn;
   ASSIGN_OR_RETURN(auto mapper, transform::TableMapper::Create(MappingRules(p)));
@@ -1021,6 +1025,7 @@ Result<CheckReport> RunCheck(const Config& config, const PipelineConfig& p, cons
     if (target == nullptr) return Status::Invalid("{}: no such target", where);
     auto target_options = ConnectOptions::FromUrl(target->endpoint);
     if (!target_options.ok()) return target_options.status().WithContext(where);
+    *target_options = mysql::WithDefaultTimeouts(*target_options, mysql::kJobIoTimeoutS);
     TargetCheck check(p, name, *source_options, *target_options, options, parallel, plans, cancel);
     auto r = check.Run();
     if (!r.ok()) return r.status().WithContext(where);

@@ -116,12 +116,15 @@ struct CheckReport {
 
 struct CheckOptions {
   bool repair = false;
-  std::chrono::milliseconds wait{30000};  // settle: how long to wait for the pipeline to catch up
-  std::chrono::milliseconds poll{200};    // settle: how often to read its applied position
+  std::chrono::milliseconds wait{30000};   // settle: how long to wait for the pipeline to catch up
+  std::chrono::milliseconds poll{200};     // settle: how often to read its applied position
   std::chrono::milliseconds stall{10000};  // settle: give up early when the applied position stands still this long
-  uint32_t parallel = 0;                  // workers per target; 0: the pipeline's `parallel`
-  uint64_t chunk_rows = 0;                // 0: the pipeline's `chunk_rows`
-  size_t max_keys = 100000;               // differing keys listed per table
+  uint32_t parallel = 0;                   // workers per target; 0: the pipeline's `parallel`
+  uint64_t chunk_rows = 0;                 // 0: the pipeline's `chunk_rows`
+  size_t max_keys = 100000;                // differing keys listed per table
+  // Cuts the check's connections from another thread (with `cancel`, so
+  // that a cancel does not wait for a hung server); may be null.
+  mysql::Interrupter* interrupter = nullptr;
 };
 
 // Checks (and with options.repair, repairs) every target of `pipeline`.

@@ -363,6 +363,7 @@ Status Pipeline::Start() {
   if (running_) return Status::Ok();
   if (!mapper_) RETURN_IF_ERROR(Validate());
   stop_ = false;
+  jobs_interrupt_.Reset();
   if (cfg_.check.every_ms > 0) {
     check_cancel_ = false;
     {
@@ -390,7 +391,7 @@ Status Pipeline::Start() {
 void Pipeline::SnapshotThenStream() {
   int failures = 0;
   while (!stop_) {
-    auto needed = Snapshot::Needed(config_, cfg_);
+    auto needed = Snapshot::Needed(config_, cfg_, &jobs_interrupt_);
     Status st = needed.status();
     if (needed.ok() && *needed) {
       spdlog::info("pipeline {}: copying the existing rows first (snapshot: initial)", cfg_.name);
@@ -447,6 +448,7 @@ void Pipeline::CheckLoop() {
     if (state != PipelineState::kRunning) continue;
     CheckOptions options;
     options.repair = cfg_.check.repair;
+    options.interrupter = &jobs_interrupt_;
     auto started = Clock::now();
     auto report = RunCheck(config_, cfg_, options, &check_cancel_);
     double seconds = std::chrono::duration<double>(Clock::now() - started).count();
@@ -455,7 +457,7 @@ void Pipeline::CheckLoop() {
     check_.last_finished_ms = WallMs();
     check_.last_duration_s = seconds;
     if (!report.ok()) {
-      if (report.status().code() == StatusCode::kCancelled) return;
+      if (report.status().code() == StatusCode::kCancelled || stop_) return;  // a Stop cut its connections
       check_.state = "failed";
       check_.error = report.status().message();
       spdlog::warn("pipeline {}: consistency check failed: {}", cfg_.name, check_.error);
@@ -541,6 +543,8 @@ Status Pipeline::StartStreaming() {
 void Pipeline::Stop() {
   if (!running_ && !capture_thread_.joinable() && !snapshot_thread_.joinable() && !check_thread_.joinable()) return;
   stop_ = true;
+  check_cancel_ = true;
+  jobs_interrupt_.Interrupt();
   {
     std::lock_guard lock(mu_);
     if (snapshot_) snapshot_->Cancel();

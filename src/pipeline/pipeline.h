@@ -130,6 +130,9 @@ class Pipeline {
   std::unique_ptr<Snapshot> snapshot_;  // guarded by mu_ for replacement; read by status()
   std::thread check_thread_;
   std::atomic<bool> check_cancel_{false};
+  // Cuts the connections of the periodic check and of the snapshot's start
+  // (Snapshot::Needed) on Stop, so that a hung server does not hold it.
+  mysql::Interrupter jobs_interrupt_;
   CheckStatus check_;  // guarded by mu_
 
   mutable std::mutex mu_;

@@ -1,8 +1,8 @@
 #include "pipeline/snapshot.h"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <thread>
@@ -57,7 +57,8 @@ Result<std::optional<KeyTuple>> DecodeKey(const std::string& text) {
       key.push_back(KeyPart{std::nullopt, false});
     } else if (p.is_object() && p.contains("x")) {
       std::string hex = p["x"].get<std::string>(), bytes;
-      for (size_t i = 0; i + 1 < hex.size(); i += 2) bytes += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+      for (size_t i = 0; i + 1 < hex.size(); i += 2)
+        bytes += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
       key.push_back(KeyPart{bytes, true});
     } else if (p.is_string()) {
       key.push_back(KeyPart{p.get<std::string>(), false});
@@ -80,16 +81,20 @@ std::string Ident(std::string_view name) {
   return out;
 }
 
-Result<std::unique_ptr<MysqlConnection>> OpenSource(const SourceConfig& s) {
+// Connections of a snapshot have bounded reads and writes (a hung server is a
+// lost connection, retried per chunk) and are cut by `interrupt` (Cancel).
+Result<std::unique_ptr<MysqlConnection>> OpenSource(const SourceConfig& s, sluice::mysql::Interrupter* interrupt) {
   ASSIGN_OR_RETURN(auto co, sluice::mysql::ConnectOptions::FromUrl(s.endpoint));
+  co = sluice::mysql::WithDefaultTimeouts(co, sluice::mysql::kJobIoTimeoutS);
   ASSIGN_OR_RETURN(auto c, MysqlConnection::Connect(co));
+  c->SetInterrupter(interrupt);
   RETURN_IF_ERROR(sluice::mysql::PrepareReadSession(*c));
   return c;
 }
 
-Result<std::unique_ptr<ChunkWriter>> OpenTarget(const TargetConfig& t) {
+Result<std::unique_ptr<ChunkWriter>> OpenTarget(const TargetConfig& t, sluice::mysql::Interrupter* interrupt) {
   ASSIGN_OR_RETURN(auto co, sluice::mysql::ConnectOptions::FromUrl(t.endpoint));
-  return ChunkWriter::Open(co);
+  return ChunkWriter::Open(sluice::mysql::WithDefaultTimeouts(co, sluice::mysql::kJobIoTimeoutS), interrupt);
 }
 
 }  // namespace
@@ -111,8 +116,8 @@ struct Snapshot::Chunk {
   size_t table = 0;
   uint32_t number = 0;
   KeyRange range;
-  std::string after, upto;         // as recorded
-  std::vector<bool> needed;        // per target: not done yet
+  std::string after, upto;   // as recorded
+  std::vector<bool> needed;  // per target: not done yet
 };
 
 class Snapshot::Worker {
@@ -159,11 +164,11 @@ SnapshotProgress Snapshot::progress() const {
   return p;
 }
 
-Result<bool> Snapshot::Needed(const Config& config, const PipelineConfig& p) {
+Result<bool> Snapshot::Needed(const Config& config, const PipelineConfig& p, sluice::mysql::Interrupter* interrupt) {
   for (const std::string& name : p.targets) {
     const TargetConfig* t = config.FindTarget(name);
     if (t == nullptr) return Status::Invalid("pipeline {}: unknown target {}", p.name, name);
-    ASSIGN_OR_RETURN(auto w, OpenTarget(*t));
+    ASSIGN_OR_RETURN(auto w, OpenTarget(*t, interrupt));
     RETURN_IF_ERROR(w->EnsureTables());
     ASSIGN_OR_RETURN(std::string applied, w->AppliedPosition(p.name, name));
     if (applied.empty()) return true;
@@ -180,10 +185,64 @@ Result<bool> Snapshot::Needed(const Config& config, const PipelineConfig& p) {
   return false;
 }
 
+void Snapshot::Cancel() {
+  {
+    std::lock_guard lock(cancel_mu_);
+    cancel_ = true;
+  }
+  cancel_cv_.notify_all();
+}
+
 Status Snapshot::Run() {
   started_ = std::chrono::steady_clock::now();
-  Status st = Prepare();
+  // After a Cancel, the chunks in flight get a moment to finish (they are
+  // recorded done); whatever still waits on a server then is cut, so that a
+  // hung server cannot hold a stop.
+  constexpr auto kCancelGrace = std::chrono::seconds(2);
+  std::thread watchdog([this, kCancelGrace] {
+    std::unique_lock lock(cancel_mu_);
+    cancel_cv_.wait(lock, [this] { return cancel_ || run_done_; });
+    if (!cancel_cv_.wait_for(lock, kCancelGrace, [this] { return run_done_; })) interrupt_.Interrupt();
+  });
+  Status st = RunSteps();
+  {
+    std::lock_guard lock(cancel_mu_);
+    run_done_ = true;
+  }
+  cancel_cv_.notify_all();
+  watchdog.join();
+  return st;
+}
+
+Status Snapshot::RunSteps() {
+  // Planning and finishing are retried like a chunk when a server is lost
+  // (restarted, hung past the read timeout): a plan already recorded is
+  // resumed, the finish is idempotent.
+  auto with_retries = [this](const char* what, const std::function<Status()>& step) {
+    Status st;
+    for (uint32_t attempt = 0;; ++attempt) {
+      st = step();
+      // A server unreachable from the start is a mistake to report, not wait out.
+      if (st.ok() || !st.retryable() || !connected_ || cancel_ || attempt >= options_.max_retries) break;
+      auto delay = std::chrono::milliseconds(std::min<int64_t>(5000, 100LL << std::min<uint32_t>(attempt + 1, 6)));
+      spdlog::warn("pipeline {}: snapshot {}: {} (attempt {}, retrying in {} ms)", cfg_.name, what, st.message(),
+                   attempt + 1, delay.count());
+      for (auto until = std::chrono::steady_clock::now() + delay; !cancel_ && std::chrono::steady_clock::now() < until;)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (!st.ok() && cancel_) return Status::Error(StatusCode::kCancelled, "pipeline {}: snapshot cancelled", cfg_.name);
+    return st;
+  };
+  Status st = with_retries("planning", [this] {
+    {
+      std::lock_guard lock(mu_);
+      tables_.clear();
+    }
+    chunks_.clear();
+    return Prepare();
+  });
   if (st.ok()) st = CopyAll();
+  if (st.ok()) st = with_retries("finishing", [this] { return Finish(); });
   std::lock_guard lock(mu_);
   finished_ = std::chrono::steady_clock::now();
   if (st.ok()) {
@@ -231,15 +290,16 @@ static Status EnsureTargetTable(ChunkWriter& w, MysqlConnection& source, const t
     }
     return w.Execute("CREATE TABLE IF NOT EXISTS " + target_name + ddl.substr(prefix.size()));
   }
-  ASSIGN_OR_RETURN(auto cols, source.Query(fmt::format(
-                                  "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLLATION_NAME FROM "
-                                  "information_schema.COLUMNS WHERE TABLE_SCHEMA = '{}' AND TABLE_NAME = '{}' "
-                                  "ORDER BY ORDINAL_POSITION",
-                                  source.Escape(s.db), source.Escape(s.table))));
+  ASSIGN_OR_RETURN(
+      auto cols, source.Query(fmt::format("SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLLATION_NAME FROM "
+                                          "information_schema.COLUMNS WHERE TABLE_SCHEMA = '{}' AND TABLE_NAME = '{}' "
+                                          "ORDER BY ORDINAL_POSITION",
+                                          source.Escape(s.db), source.Escape(s.table))));
   std::string ddl = "CREATE TABLE IF NOT EXISTS " + target_name + " (";
   for (size_t i = 0; i < t.columns.size(); ++i) {
     uint32_t src = m.source_index[i];
-    if (src >= cols.size()) return Status::Error(StatusCode::kSchemaMismatch, "{}.{} changed while read", s.db, s.table);
+    if (src >= cols.size())
+      return Status::Error(StatusCode::kSchemaMismatch, "{}.{} changed while read", s.db, s.table);
     const auto& c = cols[src];
     if (i) ddl += ", ";
     ddl += Ident(t.columns[i]) + " " + c[1].value_or("text");
@@ -291,17 +351,18 @@ Status Snapshot::Prepare() {
   }
   const SourceConfig* source_cfg = config_.FindSource(cfg_.source);
   if (source_cfg == nullptr) return Status::Invalid("pipeline {}: unknown source {}", cfg_.name, cfg_.source);
-  auto source = OpenSource(*source_cfg);
+  auto source = OpenSource(*source_cfg, &interrupt_);
   if (!source.ok()) return source.status().WithContext(fmt::format("pipeline {}: source {}", cfg_.name, cfg_.source));
   std::vector<std::unique_ptr<ChunkWriter>> targets;
   for (const std::string& name : cfg_.targets) {
     const TargetConfig* t = config_.FindTarget(name);
     if (t == nullptr) return Status::Invalid("pipeline {}: unknown target {}", cfg_.name, name);
-    auto w = OpenTarget(*t);
+    auto w = OpenTarget(*t, &interrupt_);
     if (!w.ok()) return w.status().WithContext(fmt::format("pipeline {}: target {}", cfg_.name, name));
     RETURN_IF_ERROR((*w)->EnsureTables().WithContext(fmt::format("pipeline {}: target {}", cfg_.name, name)));
     targets.push_back(std::move(*w));
   }
+  connected_ = true;
   ASSIGN_OR_RETURN(mapper_, transform::TableMapper::Create(MappingRules(cfg_)));
   ASSIGN_OR_RETURN(auto selected, SelectedTables(**source, cfg_));
   if (selected.empty()) return Status::Invalid("pipeline {}: the table rules select no table on the source", cfg_.name);
@@ -318,9 +379,10 @@ Status Snapshot::Prepare() {
     table->shard = CombineWhere(st.rule ? st.rule->snapshot_where : "", options_.where_sql);
     table->reader = std::make_unique<TableReader>(table->schema, std::vector<uint32_t>{}, table->shard);
     if (!table->reader->has_key() && !table->shard.empty()) {
-      return Status::Invalid("{}: a table without a primary or unique key cannot be copied in shards (--where, "
-                             "snapshot_where); copy it whole",
-                             where);
+      return Status::Invalid(
+          "{}: a table without a primary or unique key cannot be copied in shards (--where, "
+          "snapshot_where); copy it whole",
+          where);
     }
     for (size_t ti = 0; ti < targets.size(); ++ti) {
       RETURN_IF_ERROR(EnsureTargetTable(*targets[ti], **source, *table->mapping, *table->schema)
@@ -452,17 +514,19 @@ Status Snapshot::CopyAll() {
   for (size_t i = 0; i + 1 < workers; ++i) threads.emplace_back(work);
   work();
   for (auto& t : threads) t.join();
-  if (!first_error.ok()) return first_error;
   if (cancel_) return Status::Error(StatusCode::kCancelled, "pipeline {}: snapshot cancelled", cfg_.name);
+  return first_error;
+}
 
+Status Snapshot::Finish() {
   // Finished. The source position now is past every chunk's read: changes
   // before it that streaming replays may meet rows a chunk copied later
   // than them (the catch-up horizon, see MysqlLoader::ApplyBatch). Then
   // forget the plans, so that the next snapshot copies anew.
-  ASSIGN_OR_RETURN(auto source, OpenSource(*config_.FindSource(cfg_.source)));
+  ASSIGN_OR_RETURN(auto source, OpenSource(*config_.FindSource(cfg_.source), &interrupt_));
   ASSIGN_OR_RETURN(std::string horizon, sluice::mysql::ConsistentBinlogPosition(*source));
   for (size_t ti = 0; ti < cfg_.targets.size(); ++ti) {
-    ASSIGN_OR_RETURN(auto w, OpenTarget(*config_.FindTarget(cfg_.targets[ti])));
+    ASSIGN_OR_RETURN(auto w, OpenTarget(*config_.FindTarget(cfg_.targets[ti]), &interrupt_));
     RETURN_IF_ERROR(w->RaiseCatchUpHorizon(cfg_.name, cfg_.targets[ti], horizon));
     for (const auto& t : tables_) RETURN_IF_ERROR(w->DropPlan(cfg_.name, cfg_.targets[ti], t->source.name(), t->shard));
   }
@@ -472,26 +536,27 @@ Status Snapshot::CopyAll() {
 Status Snapshot::CopyChunk(Worker& w, Chunk& chunk) {
   Table& table = *tables_[chunk.table];
   const transform::TableMapping& m = *table.mapping;
-  std::string where = fmt::format("pipeline {}: table {} chunk {} ({} .. {}]", cfg_.name, table.source.name(),
-                                  chunk.number, chunk.after.empty() ? "start" : chunk.after,
-                                  chunk.upto.empty() ? "end" : chunk.upto);
+  std::string where =
+      fmt::format("pipeline {}: table {} chunk {} ({} .. {}]", cfg_.name, table.source.name(), chunk.number,
+                  chunk.after.empty() ? "start" : chunk.after, chunk.upto.empty() ? "end" : chunk.upto);
   Status last = Status::Ok();
   for (uint32_t attempt = 0; attempt <= options_.max_retries; ++attempt) {
     if (cancel_) return Status::Error(StatusCode::kCancelled, "cancelled");
     if (attempt > 0) {
       auto delay = std::chrono::milliseconds(std::min<int64_t>(5000, 100LL << std::min<uint32_t>(attempt, 6)));
       spdlog::warn("{}: {} (attempt {}, retrying in {} ms)", where, last.message(), attempt, delay.count());
-      std::this_thread::sleep_for(delay);
+      for (auto until = std::chrono::steady_clock::now() + delay; !cancel_ && std::chrono::steady_clock::now() < until;)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     auto attempt_once = [&]() -> Status {
       if (!w.source) {
-        ASSIGN_OR_RETURN(w.source, OpenSource(*config_.FindSource(cfg_.source)));
+        ASSIGN_OR_RETURN(w.source, OpenSource(*config_.FindSource(cfg_.source), &interrupt_));
       }
       if (w.targets.empty()) w.targets.resize(cfg_.targets.size());
       for (size_t ti = 0; ti < cfg_.targets.size(); ++ti) {
         if (!chunk.needed[ti]) continue;
         if (!w.targets[ti]) {
-          ASSIGN_OR_RETURN(w.targets[ti], OpenTarget(*config_.FindTarget(cfg_.targets[ti])));
+          ASSIGN_OR_RETURN(w.targets[ti], OpenTarget(*config_.FindTarget(cfg_.targets[ti]), &interrupt_));
         }
         RETURN_IF_ERROR(w.targets[ti]->BeginChunk(cfg_.name, cfg_.targets[ti]));
       }

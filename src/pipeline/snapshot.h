@@ -24,6 +24,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -33,13 +34,14 @@
 #include "core/status.h"
 #include "pipeline/config.h"
 #include "pipeline/controller.h"
+#include "source/mysql/protocol/connection.h"
 #include "transform/table_mapper.h"
 
 namespace sluice::pipeline {
 
 struct SnapshotOptions {
-  std::string where_sql;  // --where: a SQL condition on the source, ANDed with each table's snapshot_where
-  uint32_t parallel = 0;  // workers; 0: the pipeline's `parallel`
+  std::string where_sql;      // --where: a SQL condition on the source, ANDed with each table's snapshot_where
+  uint32_t parallel = 0;      // workers; 0: the pipeline's `parallel`
   uint32_t max_retries = 20;  // per chunk, for retryable errors (deadlock, target or source down)
 };
 
@@ -51,26 +53,37 @@ class Snapshot {
   // Copies every selected table; returns when done, failed or cancelled
   // (kCancelled). Resumes a previous unfinished run of the same shard.
   Status Run();
-  void Cancel() { cancel_ = true; }
+  // The chunks in flight finish; connections still blocked on a server
+  // after kCancelGrace (a hung server) are cut.
+  void Cancel();
   SnapshotProgress progress() const;
 
   // Whether `sluice run` must snapshot before streaming (`snapshot: initial`):
   // some target has no checkpoint for the pipeline, or an unfinished plan.
-  static Result<bool> Needed(const Config& config, const PipelineConfig& pipeline);
+  // `interrupt` (may be null) cuts its connections from another thread.
+  static Result<bool> Needed(const Config& config, const PipelineConfig& pipeline,
+                             sluice::mysql::Interrupter* interrupt = nullptr);
 
  private:
   struct Table;
   struct Chunk;
   class Worker;
 
+  Status RunSteps();
   Status Prepare();
   Status CopyAll();
+  Status Finish();  // the catch-up horizon; the plans dropped
   Status CopyChunk(Worker& w, Chunk& chunk);
 
   const Config& config_;
   PipelineConfig cfg_;
   SnapshotOptions options_;
   std::atomic<bool> cancel_{false};
+  bool run_done_ = false;  // guarded by cancel_mu_
+  std::mutex cancel_mu_;
+  std::condition_variable cancel_cv_;
+  bool connected_ = false;                // Prepare opened every connection once (a later loss is worth retrying)
+  sluice::mysql::Interrupter interrupt_;  // every connection of the snapshot; declared before them
   std::unique_ptr<transform::TableMapper> mapper_;
   std::vector<std::unique_ptr<Table>> tables_;
   std::vector<Chunk> chunks_;

@@ -22,6 +22,12 @@ namespace {
 constexpr int kGlobalPart = -1;   // the loader's global checkpoint row
 constexpr int kHorizonPart = -2;  // the snapshot's catch-up horizon (read by the loader)
 constexpr size_t kMaxStatementBytes = 1 << 20;
+// Lock waits of a chunk transaction, in seconds (see BeginChunk): for the
+// pipeline's checkpoint rows, and for rows a stream's transaction holds.
+// Both end well before the jobs' read timeout (kJobIoTimeoutS), and a chunk
+// that gives up is retried.
+constexpr int kCheckpointLockWaitS = 1;
+constexpr int kRowLockWaitS = 10;
 
 std::string Quote(std::string_view s) {
   std::string out;
@@ -36,15 +42,17 @@ std::string ShardKey(const std::string& where_sql) {
   return fmt::format("{}...#{:016x}", where_sql.substr(0, 160), std::hash<std::string>()(where_sql));
 }
 
-Result<std::unique_ptr<ChunkWriter>> ChunkWriter::Open(const sluice::mysql::ConnectOptions& options) {
+Result<std::unique_ptr<ChunkWriter>> ChunkWriter::Open(const sluice::mysql::ConnectOptions& options,
+                                                       sluice::mysql::Interrupter* interrupt) {
   sluice::mysql::ConnectOptions o = options;
   o.local_infile = true;
   ASSIGN_OR_RETURN(auto c, MysqlConnection::Connect(o));
+  c->SetInterrupter(interrupt);
   // The loader's session: UTC literals, strict values, ids of 0 kept.
-  RETURN_IF_ERROR(c->Execute(
-      "SET NAMES utf8mb4, time_zone = '+00:00', "
-      "sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', foreign_key_checks = 0, "
-      "autocommit = 1"));
+  RETURN_IF_ERROR(
+      c->Execute("SET NAMES utf8mb4, time_zone = '+00:00', "
+                 "sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', foreign_key_checks = 0, "
+                 "autocommit = 1"));
   RETURN_IF_ERROR(c->Execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"));
   return std::unique_ptr<ChunkWriter>(new ChunkWriter(std::move(c)));
 }
@@ -69,12 +77,12 @@ Status ChunkWriter::Execute(const std::string& sql) { return Run(sql); }
 Status ChunkWriter::EnsureTables() {
   RETURN_IF_ERROR(Run("CREATE DATABASE IF NOT EXISTS `_sluice`"));
   // Same definition as the loader's (MysqlLoader::EnsureCheckpointTable).
-  RETURN_IF_ERROR(Run(
-      "CREATE TABLE IF NOT EXISTS `_sluice`.`checkpoints` ("
-      "  pipeline VARCHAR(128) NOT NULL, target VARCHAR(128) NOT NULL, part INT NOT NULL,"
-      "  position VARCHAR(600) NOT NULL, resume_position VARCHAR(600) NOT NULL, gtid_state TEXT NOT NULL,"
-      "  updated_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),"
-      "  PRIMARY KEY (pipeline, target, part)) ENGINE=InnoDB"));
+  RETURN_IF_ERROR(
+      Run("CREATE TABLE IF NOT EXISTS `_sluice`.`checkpoints` ("
+          "  pipeline VARCHAR(128) NOT NULL, target VARCHAR(128) NOT NULL, part INT NOT NULL,"
+          "  position VARCHAR(600) NOT NULL, resume_position VARCHAR(600) NOT NULL, gtid_state TEXT NOT NULL,"
+          "  updated_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),"
+          "  PRIMARY KEY (pipeline, target, part)) ENGINE=InnoDB"));
   return Run(
       "CREATE TABLE IF NOT EXISTS `_sluice`.`snapshot_chunks` ("
       "  pipeline VARCHAR(128) NOT NULL, target VARCHAR(128) NOT NULL, tbl VARCHAR(200) NOT NULL,"
@@ -108,11 +116,11 @@ Status ChunkWriter::RaiseCatchUpHorizon(const std::string& pipeline, const std::
   if (!rows.empty() && rows[0][0] && StreamPos::Parse(*rows[0][0], &existing) && horizon <= existing) {
     return Status::Ok();
   }
-  return Run(fmt::format(
-      "INSERT INTO `_sluice`.`checkpoints` (pipeline, target, part, position, resume_position, gtid_state) "
-      "VALUES ({}, {}, {}, {}, {}, '') ON DUPLICATE KEY UPDATE position = VALUES(position), "
-      "resume_position = VALUES(resume_position)",
-      Quote(pipeline), Quote(target), kHorizonPart, Quote(horizon.ToString()), Quote(resume_position)));
+  return Run(
+      fmt::format("INSERT INTO `_sluice`.`checkpoints` (pipeline, target, part, position, resume_position, gtid_state) "
+                  "VALUES ({}, {}, {}, {}, {}, '') ON DUPLICATE KEY UPDATE position = VALUES(position), "
+                  "resume_position = VALUES(resume_position)",
+                  Quote(pipeline), Quote(target), kHorizonPart, Quote(horizon.ToString()), Quote(resume_position)));
 }
 
 Result<std::string> ChunkWriter::AppliedPosition(const std::string& pipeline, const std::string& target) {
@@ -139,9 +147,23 @@ Status ChunkWriter::BeginChunk(const std::string& pipeline, const std::string& t
   RETURN_IF_ERROR(Run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
   RETURN_IF_ERROR(Run("START TRANSACTION"));
   in_txn_ = true;
-  Status st = Run(fmt::format("SELECT part FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND target = {} "
-                              "LOCK IN SHARE MODE",
-                              Quote(pipeline), Quote(target)));
+  // Wait at most 1 s for these locks, then give up and let the caller retry.
+  // The rows are locked one after another, so a chunk waiting for the row of
+  // a stream partition that has written its checkpoint already holds the
+  // rows before it; the loader commits its partitions together
+  // (MysqlLoader::ApplyPartition votes), so that partition waits, in the
+  // loader and unseen by InnoDB's deadlock detection, for another partition,
+  // which waits for a row the chunk holds. Nothing would move until
+  // innodb_lock_wait_timeout (50 s by default) ended one of them: both the
+  // snapshot and the stream stalled. Giving way at once breaks the cycle.
+  Status st = Run(fmt::format("SET SESSION innodb_lock_wait_timeout = {}", kCheckpointLockWaitS));
+  if (st.ok()) {
+    st =
+        Run(fmt::format("SELECT part FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND target = {} "
+                        "LOCK IN SHARE MODE",
+                        Quote(pipeline), Quote(target)));
+  }
+  if (st.ok()) st = Run(fmt::format("SET SESSION innodb_lock_wait_timeout = {}", kRowLockWaitS));
   if (!st.ok()) Rollback();
   return st;
 }
@@ -159,9 +181,15 @@ Status ChunkWriter::Write(const std::vector<SinkChange>& changes) {
       continue;
     }
     switch (ch.kind) {
-      case SinkChange::Kind::kDelete: deletes[t].push_back(&ch); break;
-      case SinkChange::Kind::kUpsert: upserts[t].push_back(&ch); break;
-      case SinkChange::Kind::kInsert: inserts[t].push_back(&ch); break;
+      case SinkChange::Kind::kDelete:
+        deletes[t].push_back(&ch);
+        break;
+      case SinkChange::Kind::kUpsert:
+        upserts[t].push_back(&ch);
+        break;
+      case SinkChange::Kind::kInsert:
+        inserts[t].push_back(&ch);
+        break;
       case SinkChange::Kind::kDeleteExact: {
         std::string sql;
         RETURN_IF_ERROR(BuildDeleteExact(sql, *t, ch));
@@ -176,8 +204,8 @@ Status ChunkWriter::Write(const std::vector<SinkChange>& changes) {
       }
     }
   }
-  using Builder = Status (*)(std::string&, const TargetTable&, const std::vector<const SinkChange*>&,
-                             const std::vector<bool>*);
+  using Builder =
+      Status (*)(std::string&, const TargetTable&, const std::vector<const SinkChange*>&, const std::vector<bool>*);
   auto flush = [&](auto& groups, Builder build) -> Status {
     for (const TargetTable* t : order) {
       auto it = groups.find(t);
@@ -209,9 +237,9 @@ Status ChunkWriter::Write(const std::vector<SinkChange>& changes) {
       BulkLoad load;
       Status st = Status::Ok();
       for (size_t start = 0; st.ok() && start < rows.size(); start += kRowsPerLoad) {
-        std::vector<const SinkChange*> slice(rows.begin() + static_cast<std::ptrdiff_t>(start),
-                                             rows.begin() + static_cast<std::ptrdiff_t>(
-                                                                std::min(rows.size(), start + kRowsPerLoad)));
+        std::vector<const SinkChange*> slice(
+            rows.begin() + static_cast<std::ptrdiff_t>(start),
+            rows.begin() + static_cast<std::ptrdiff_t>(std::min(rows.size(), start + kRowsPerLoad)));
         st = BuildBulkLoad(*it->first, slice, replace, &load, info->generated.empty() ? nullptr : &info->generated);
         if (st.ok()) st = RunBulkLoad(*conn_, *it->first, load);
       }
@@ -257,9 +285,16 @@ Result<const ChunkWriter::TableInfo*> ChunkWriter::Info(const TargetTable& t) {
 }
 
 Status ChunkWriter::Truncate(const TargetTable& table) {
+  // In pieces, so that no single statement on a large table outlasts the
+  // connection's read timeout (the jobs' kJobIoTimeoutS).
+  constexpr uint64_t kRowsPerDelete = 10000;
   std::string sql = "DELETE FROM ";
   AppendQualifiedName(sql, table);
-  return Run(sql);
+  sql += fmt::format(" LIMIT {}", kRowsPerDelete);
+  for (;;) {
+    RETURN_IF_ERROR(Run(sql));
+    if (mysql_affected_rows(conn_->raw()) < kRowsPerDelete) return Status::Ok();
+  }
 }
 
 Status ChunkWriter::MarkChunkDone(const ChunkRecord& c, uint64_t rows) {
@@ -349,9 +384,10 @@ Status ChunkWriter::DropPlan(const std::string& pipeline, const std::string& tar
 }
 
 Result<std::vector<std::string>> ChunkWriter::TableColumns(const std::string& db, const std::string& table) {
-  ASSIGN_OR_RETURN(auto rows, conn_->Query(fmt::format("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE "
-                                                       "TABLE_SCHEMA = {} AND TABLE_NAME = {} ORDER BY ORDINAL_POSITION",
-                                                       Quote(db), Quote(table))));
+  ASSIGN_OR_RETURN(auto rows,
+                   conn_->Query(fmt::format("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE "
+                                            "TABLE_SCHEMA = {} AND TABLE_NAME = {} ORDER BY ORDINAL_POSITION",
+                                            Quote(db), Quote(table))));
   std::vector<std::string> cols;
   for (auto& r : rows) cols.push_back(r[0].value_or(""));
   return cols;

@@ -40,12 +40,15 @@ struct ChunkRecord {
   std::string after;   // JSON array of the lower bound's key parts ("" for open), exclusive
   std::string upto;    // JSON array of the upper bound's key parts ("" for open), inclusive
   bool done = false;
-  uint64_t rows = 0;   // rows written (when done)
+  uint64_t rows = 0;  // rows written (when done)
 };
 
 class ChunkWriter {
  public:
-  static Result<std::unique_ptr<ChunkWriter>> Open(const sluice::mysql::ConnectOptions& options);
+  // `interrupt` (may be null): cuts the connection from another thread (a
+  // job's Cancel), see sluice::mysql::Interrupter.
+  static Result<std::unique_ptr<ChunkWriter>> Open(const sluice::mysql::ConnectOptions& options,
+                                                   sluice::mysql::Interrupter* interrupt = nullptr);
 
   sluice::mysql::MysqlConnection& connection() { return *conn_; }
 
@@ -104,8 +107,8 @@ class ChunkWriter {
   Status Run(const std::string& sql);
   // What the writer needs to know of a target table, asked once per table.
   struct TableInfo {
-    bool bulk = false;               // exactly the mapped columns: a bulk load (REPLACE) is an upsert
-    std::vector<bool> generated;     // per mapped column: computed by the target (empty: none is)
+    bool bulk = false;            // exactly the mapped columns: a bulk load (REPLACE) is an upsert
+    std::vector<bool> generated;  // per mapped column: computed by the target (empty: none is)
   };
   Result<const TableInfo*> Info(const TargetTable& t);
 

@@ -37,6 +37,18 @@ Result<TableSchemaPtr> ReadTableSchema(MysqlConnection& c, std::string_view db, 
 // utf8mb4 and UTC for a connection that reads or compares rows.
 Status PrepareReadSession(MysqlConnection& c);
 
+// Read and write timeout of the connections of snapshots and checks (source
+// and target), unless the URL sets read_timeout= / write_timeout=: a server
+// silent this long is treated as lost (a snapshot retries the chunk, a check
+// fails naming the server). It bounds the silence of ONE statement, not a
+// whole chunk (rows stream as they are read), so it only has to exceed the
+// slowest single statement a job sends: a key-range read or checksum of
+// `chunk_rows` rows, one LOAD DATA of at most 50,000 rows or 1 MiB
+// statement, and a lock wait on the target (innodb_lock_wait_timeout, 50 s by
+// default, ends before it). Raise it in the URL for a server that needs
+// longer (a --where shard that no index serves, on a very large table).
+constexpr unsigned kJobIoTimeoutS = 120;
+
 // The source's binlog position ("file:offset") such that every transaction
 // before it is visible to reads started afterwards. On MariaDB it comes from
 // a consistent snapshot (binlog_snapshot_file/position), which is exact even

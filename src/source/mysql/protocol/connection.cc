@@ -3,6 +3,8 @@
 #include <errmsg.h>
 #include <mysqld_error.h>
 
+#include <sys/socket.h>
+
 #include <cstdlib>
 #include <thread>
 
@@ -16,7 +18,8 @@ bool IsConnectionLost(unsigned err) {
 
 Result<ConnectOptions> ConnectOptions::FromUrl(const Url& url) {
   if (url.scheme != "mysql" && url.scheme != "mariadb") {
-    return Status::Invalid("unsupported source URL scheme \"{}\": expected mysql://, mariadb:// or file://", url.scheme);
+    return Status::Invalid("unsupported source URL scheme \"{}\": expected mysql://, mariadb:// or file://",
+                           url.scheme);
   }
   ConnectOptions o;
   o.host = url.host;
@@ -69,7 +72,7 @@ Result<ConnectOptions> ConnectOptions::FromUrl(const Url& url) {
     char* end = nullptr;
     unsigned long n = std::strtoul(v.c_str(), &end, 10);
     if (end == v.c_str() || *end != '\0' || n > 86400) {
-      return Status::Invalid("invalid {}=\"{}\": expected seconds (0: no limit)", name, v);
+      return Status::Invalid("invalid {}=\"{}\": expected whole seconds, at most 86400", name, v);
     }
     *field = static_cast<unsigned>(n);
   }
@@ -77,6 +80,47 @@ Result<ConnectOptions> ConnectOptions::FromUrl(const Url& url) {
 }
 
 std::string ConnectOptions::Describe() const { return fmt::format("{}@{}:{}", user, host, port); }
+
+ConnectOptions WithDefaultTimeouts(ConnectOptions o, unsigned seconds) {
+  if (o.read_timeout_s == 0) o.read_timeout_s = seconds;
+  if (o.write_timeout_s == 0) o.write_timeout_s = seconds;
+  return o;
+}
+
+void Interrupter::Interrupt() {
+  std::lock_guard lock(mu_);
+  interrupted_ = true;
+  for (MysqlConnection* c : connections_) c->ShutdownSocket();
+}
+
+bool Interrupter::interrupted() const {
+  std::lock_guard lock(mu_);
+  return interrupted_;
+}
+
+void Interrupter::Reset() {
+  std::lock_guard lock(mu_);
+  interrupted_ = false;
+}
+
+void MysqlConnection::SetInterrupter(Interrupter* interrupter) {
+  if (interrupter_ != nullptr) {
+    std::lock_guard lock(interrupter_->mu_);
+    interrupter_->connections_.erase(this);
+  }
+  interrupter_ = interrupter;
+  if (interrupter_ == nullptr) return;
+  std::lock_guard lock(interrupter_->mu_);
+  interrupter_->connections_.insert(this);
+  if (interrupter_->interrupted_) ShutdownSocket();
+}
+
+void MysqlConnection::ShutdownSocket() {
+  // Only the socket's traffic ends: the descriptor stays open (and cannot be
+  // reused) until the owner closes the connection under the same lock.
+  auto fd = static_cast<int>(mysql_get_socket(mysql_));
+  if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
+}
 
 Result<std::unique_ptr<MysqlConnection>> MysqlConnection::Connect(const ConnectOptions& o) {
   MYSQL* m = mysql_init(nullptr);
@@ -130,6 +174,10 @@ Result<std::unique_ptr<MysqlConnection>> MysqlConnection::Connect(const ConnectO
 }
 
 MysqlConnection::~MysqlConnection() {
+  if (interrupter_ != nullptr) {
+    std::lock_guard lock(interrupter_->mu_);
+    interrupter_->connections_.erase(this);
+  }
   if (mysql_) mysql_close(mysql_);
 }
 
@@ -144,7 +192,13 @@ Status MysqlConnection::LastError(std::string_view what) {
 
 Status MysqlConnection::Reconnect() {
   ASSIGN_OR_RETURN(auto fresh, Connect(options_));
+  std::unique_lock<std::mutex> lock;
+  if (interrupter_ != nullptr) {
+    lock = std::unique_lock(interrupter_->mu_);
+    if (interrupter_->interrupted_) fresh->ShutdownSocket();
+  }
   std::swap(mysql_, fresh->mysql_);  // `fresh` now owns the dead session and closes it
+  // (closing it needs no lock: it is not registered)
   return Status::Ok();
 }
 
@@ -169,7 +223,8 @@ Result<std::vector<Row>> QueryWithRetry(const ConnectOptions& options, std::stri
 }
 
 Status MysqlConnection::Execute(std::string_view sql) {
-  if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0) return LastError(fmt::format("query \"{}\"", sql.substr(0, 200)));
+  if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0)
+    return LastError(fmt::format("query \"{}\"", sql.substr(0, 200)));
   do {
     MYSQL_RES* res = mysql_store_result(mysql_);
     if (res) mysql_free_result(res);
@@ -180,7 +235,8 @@ Status MysqlConnection::Execute(std::string_view sql) {
 }
 
 Result<std::vector<Row>> MysqlConnection::Query(std::string_view sql) {
-  if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0) return LastError(fmt::format("query \"{}\"", sql.substr(0, 200)));
+  if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0)
+    return LastError(fmt::format("query \"{}\"", sql.substr(0, 200)));
   MYSQL_RES* res = mysql_store_result(mysql_);
   if (res == nullptr) {
     if (mysql_errno(mysql_) != 0) return LastError(fmt::format("query \"{}\"", sql.substr(0, 200)));

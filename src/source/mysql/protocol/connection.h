@@ -12,7 +12,9 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,7 +32,11 @@ struct ConnectOptions {
   enum class Tls : uint8_t { kDisabled, kPreferred, kRequired, kVerifyCa, kVerifyIdentity } tls = Tls::kPreferred;
   std::string ca, cert, key;
   unsigned connect_timeout_s = 10;
-  unsigned read_timeout_s = 0;  // 0: libmariadb's default
+  // Seconds a read (write) may wait for the server before the connection
+  // counts as lost; 0: libmariadb's default (none). URL parameters
+  // read_timeout= and write_timeout= set them; each user of a connection
+  // says what it does with 0 (the stream and the jobs bound them).
+  unsigned read_timeout_s = 0;
   unsigned write_timeout_s = 0;
   bool local_infile = false;  // allow LOAD DATA LOCAL INFILE (from memory: sink/mysql/bulk_load.h)
 
@@ -40,6 +46,34 @@ struct ConnectOptions {
 };
 
 using Row = std::vector<std::optional<std::string>>;
+
+// `o` with its read and write timeouts set to `seconds` where the URL left
+// them unset.
+ConnectOptions WithDefaultTimeouts(ConnectOptions o, unsigned seconds);
+
+class MysqlConnection;
+
+// Lets one thread cut the connections other threads are blocked on: a Stop
+// or a Ctrl-C of a job whose server hangs (SIGSTOP, a dead host) takes
+// effect at once instead of after the read timeout. Connections register
+// themselves (MysqlConnection::SetInterrupter) and leave on destruction;
+// Interrupt() shuts their sockets down, so a blocked read or write returns
+// a lost-connection error, and every connection registered later is shut
+// down at once. Thread-safe. Must outlive its connections.
+class Interrupter {
+ public:
+  void Interrupt();
+  bool interrupted() const;
+  // Lets connections work again (a pipeline started again after a stop).
+  // Call only when no connection is registered.
+  void Reset();
+
+ private:
+  friend class MysqlConnection;
+  mutable std::mutex mu_;
+  bool interrupted_ = false;
+  std::set<MysqlConnection*> connections_;
+};
 
 class MysqlConnection {
  public:
@@ -69,10 +103,18 @@ class MysqlConnection {
   // over. On failure the old, dead session stays in place.
   Status Reconnect();
 
+  // Registers with `interrupter` (nullptr: none) until destroyed; a session
+  // made by Reconnect() stays registered. Shuts the socket down at once when
+  // `interrupter` was already interrupted.
+  void SetInterrupter(Interrupter* interrupter);
+
  private:
+  friend class Interrupter;
   MysqlConnection(MYSQL* mysql, ConnectOptions options) : mysql_(mysql), options_(std::move(options)) {}
+  void ShutdownSocket();  // with interrupter_->mu_ held
   MYSQL* mysql_;
   ConnectOptions options_;
+  Interrupter* interrupter_ = nullptr;
 };
 
 // Client error codes that mean the connection is gone and a new one may work.
