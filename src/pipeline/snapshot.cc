@@ -322,7 +322,7 @@ Status EnsureMappedTargetTables(const Config& config, const PipelineConfig& p, c
   ASSIGN_OR_RETURN(auto co, sluice::mysql::ConnectOptions::FromUrl(source_cfg->endpoint));
   auto source = MysqlConnection::Connect(co);
   if (!source.ok()) return source.status().WithContext(fmt::format("source {}", p.source));
-  auto w = OpenTarget(target);
+  auto w = OpenTarget(target, nullptr);
   if (!w.ok()) return w.status().WithContext(fmt::format("target {}", target.name));
   ASSIGN_OR_RETURN(auto selected, SelectedTables(**source, p));
   ASSIGN_OR_RETURN(auto mapper, transform::TableMapper::Create(MappingRules(p)));
