@@ -32,6 +32,17 @@ int64_t CommitEstimateMs(uint64_t ts_ms, int64_t received_ms) {
 }
 
 // "file:offset" positions ordered by file sequence, then offset.
+// `message` without a leading "pipeline P target T: " or "target T: ": the
+// loader names its target itself, and the log line names both once.
+std::string_view WithoutTargetPrefix(std::string_view message, const std::string& pipeline,
+                                     const std::string& target) {
+  for (const std::string& prefix : {fmt::format("pipeline {} target {}: ", pipeline, target),
+                                    fmt::format("target {}: ", target)}) {
+    if (message.starts_with(prefix)) return message.substr(prefix.size());
+  }
+  return message;
+}
+
 bool ResumeBefore(const std::string& a, const std::string& b) {
   auto pa = BinlogFilePos::Parse(a);
   auto pb = BinlogFilePos::Parse(b);
@@ -902,7 +913,8 @@ Status Pipeline::FlushBatch(Target& t, std::vector<sink::SinkChange>& batch, con
       return st;
     }
     t.retryable->Inc();
-    spdlog::warn("pipeline {} target {}: {}; retrying in {} ms", cfg_.name, t.cfg->name, st.message(), backoff.count());
+    spdlog::warn("pipeline {} target {}: {}; retrying in {} ms", cfg_.name, t.cfg->name,
+                 WithoutTargetPrefix(st.message(), cfg_.name, t.cfg->name), backoff.count());
     {
       std::lock_guard lock(mu_);
       t.state = PipelineState::kRetrying;
@@ -1220,7 +1232,8 @@ void Pipeline::TargetLoop(Target& t) {
       }
       t.state = PipelineState::kRetrying;
     }
-    spdlog::warn("pipeline {} target {}: {}; retrying in {} ms", cfg_.name, name, loader.status().message(),
+    spdlog::warn("pipeline {} target {}: {}; retrying in {} ms", cfg_.name, name,
+                 WithoutTargetPrefix(loader.status().message(), cfg_.name, name),
                  backoff.count());
     SleepUnlessStopping(backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
@@ -1235,7 +1248,7 @@ void Pipeline::TargetLoop(Target& t) {
   Clock::time_point last_store_write{};
   const auto timeout = std::chrono::milliseconds(cfg_.batch_timeout_ms);
   auto fail = [&](const Status& st) {
-    spdlog::error("pipeline {} target {}: {}", cfg_.name, name, st.message());
+    spdlog::error("pipeline {} target {}: {}", cfg_.name, name, WithoutTargetPrefix(st.message(), cfg_.name, name));
     t.fatal->Inc();
     std::lock_guard lock(mu_);
     t.state = PipelineState::kFailed;
@@ -1303,7 +1316,8 @@ void Pipeline::TargetLoop(Target& t) {
           // The target down, restarting or hung during a DDL: retried like a batch.
           for (auto backoff = std::chrono::milliseconds(100); !st.ok() && st.retryable() && !stop_;) {
             t.retryable->Inc();
-            spdlog::warn("pipeline {} target {}: {}; retrying in {} ms", cfg_.name, name, st.message(),
+            spdlog::warn("pipeline {} target {}: {}; retrying in {} ms", cfg_.name, name,
+                         WithoutTargetPrefix(st.message(), cfg_.name, name),
                          backoff.count());
             {
               std::lock_guard lock(mu_);

@@ -214,6 +214,9 @@ TEST_F(FaultRejectTest, StopsNamingTableKeyPositionAndError) {
   std::string log = sluice_->FullLog();
   EXPECT_NE(log.find("id=5"), std::string::npos) << log;
   EXPECT_NE(log.find("Data too long"), std::string::npos) << log;
+  // Named once, not "pipeline p target dst: pipeline p target dst: ...".
+  EXPECT_EQ(log.find("target dst: pipeline p"), std::string::npos) << log;
+  EXPECT_EQ(error.find("target dst: pipeline p"), std::string::npos) << error;
   // Stopped means stopped: later rows do not arrive.
   ASSERT_TRUE(src_->Execute("INSERT INTO shop.customers VALUES (8, 'ok')").ok());
   std::this_thread::sleep_for(milliseconds(500));

@@ -67,7 +67,7 @@ TEST_F(StartPositionTest, LatestFirstBatchRejectedIsReplayedAfterTheFix) {
   ASSERT_TRUE(WaitForState("p", "running"));
   ASSERT_TRUE(Transactions(*src_, 1, 10).ok());
   ASSERT_TRUE(WaitForState("p", "failed", seconds(30)));
-  EXPECT_EQ(sluice_->Stop(), 0);  // (the exit status of a failed run is another item's)
+  EXPECT_EQ(sluice_->Stop(), 1 << 8);  // stopped while its pipeline had failed
   ASSERT_TRUE(dst_->Execute("ALTER TABLE shop.orders MODIFY note VARCHAR(40)").ok());
   ASSERT_TRUE(Transactions(*src_, 11, 5).ok());
   ASSERT_NO_FATAL_FAILURE(Restart());
@@ -85,7 +85,7 @@ TEST_F(StartPositionTest, LatestRenamedTableMissingAtFirstBatchLosesNothing) {
   ASSERT_TRUE(dst_->Execute("DROP TABLE shop2.orders").ok());
   ASSERT_TRUE(Transactions(*src_, 1, 10).ok());
   ASSERT_TRUE(WaitForState("p", "failed", seconds(30)));
-  EXPECT_EQ(sluice_->Stop(), 0);
+  EXPECT_EQ(sluice_->Stop(), 1 << 8);  // stopped while its pipeline had failed
   ASSERT_TRUE(Transactions(*src_, 11, 5).ok());
   ASSERT_NO_FATAL_FAILURE(Restart());
   EXPECT_TRUE(Converges(*src_, kOrders, *dst_, "SELECT id, amount, note FROM shop2.orders ORDER BY id"));
@@ -131,7 +131,7 @@ TEST_F(StartPositionTest, EarliestPurgedBeforeTheFirstApplyFailsSayingSo) {
     ASSERT_TRUE(Transactions(*src_, 1, 5).ok());
   }));
   ASSERT_TRUE(WaitForState("p", "failed", seconds(30)));
-  EXPECT_EQ(sluice_->Stop(), 0);
+  EXPECT_EQ(sluice_->Stop(), 1 << 8);  // stopped while its pipeline had failed
   ASSERT_TRUE(PurgeBinlogs(*src_));
   ASSERT_TRUE(Transactions(*src_, 6, 5).ok());
   ASSERT_NO_FATAL_FAILURE(Restart());

@@ -210,7 +210,7 @@ TEST_F(TargetRejectTest, StopLeavesTheTargetAPrefixOfTheSource) {
   // Still a prefix a moment later (nothing else commits).
   std::this_thread::sleep_for(milliseconds(500));
   EXPECT_EQ(TargetIds(), "1,2,3,4,5,6,7,8,9");
-  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+  EXPECT_EQ(sluice_->Stop(), 1 << 8) << "stopped while its pipeline had failed\n" << sluice_->Log();
 
   ASSERT_TRUE(dst_->Execute("ALTER TABLE crm.clients MODIFY code VARCHAR(20)").ok());
   ASSERT_NO_FATAL_FAILURE(Restart());
@@ -237,7 +237,7 @@ TEST_F(TargetRejectTest, UnwritableSkipLogStopsInsteadOfDropping) {
   std::string page = HttpGet(http_port_, "/metrics").body;
   EXPECT_LE(MetricValue(page, "sluice_errors_total", {"pipeline=\"p\"", "kind=\"skipped\""}), 0) << page;
   EXPECT_EQ(sluice_->FullLog().find("skipped (on_error: skip)"), std::string::npos) << sluice_->Log();
-  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+  EXPECT_EQ(sluice_->Stop(), 1 << 8) << "stopped while its pipeline had failed\n" << sluice_->Log();
 }
 
 // Issue 9 item 4: keyless tables find a row by all its values. FLOAT,
