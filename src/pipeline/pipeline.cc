@@ -1356,10 +1356,13 @@ void Pipeline::TargetLoop(Target& t) {
   }
 out:
   if (t.failed) {
-    // Detached: drain so the transform stage never blocks on this target.
+    // Detached: drain so the transform stage never blocks on this target,
+    // and keep its delay gauge growing from the oldest change it never
+    // applied until the pipeline is stopped: a failed target is behind.
     while (!stop_) {
+      PublishDelay(t);
       auto item = t.queue->Pop(std::chrono::milliseconds(100));
-      if (!item && t.queue->closed()) break;
+      if (!item && t.queue->closed()) SleepUnlessStopping(std::chrono::milliseconds(200));
     }
   }
 }

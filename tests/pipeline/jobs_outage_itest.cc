@@ -232,11 +232,13 @@ TEST_F(JobsOutageTest, SnapshotStopsAtOnceWhileTheSourceHangs) {
   std::this_thread::sleep_for(milliseconds(300));
   auto t0 = std::chrono::steady_clock::now();
   ASSERT_EQ(::kill(snapshot_pid_, SIGTERM), 0);
-  auto code = WaitSnapshot(seconds(10));
+  // Bounds far below the 120 s read timeout it would otherwise wait out,
+  // loose enough for a loaded 2-core machine.
+  auto code = WaitSnapshot(seconds(40));
   auto took = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0);
-  ASSERT_TRUE(code.has_value()) << "sluice snapshot did not exit within 10 s of SIGTERM:\n" << SnapshotLog();
+  ASSERT_TRUE(code.has_value()) << "sluice snapshot did not exit within 40 s of SIGTERM:\n" << SnapshotLog();
   EXPECT_EQ(*code, 130) << SnapshotLog();
-  EXPECT_LT(took, seconds(5));
+  EXPECT_LT(took, seconds(30));
 
   // And it resumes once the source runs again.
   Resume(*src_);
@@ -282,9 +284,11 @@ TEST_F(JobsOutageTest, PeriodicCheckOnAHungSourceFailsNamingItAndStopIsPrompt) {
       << sluice_->Log();
   EXPECT_NE(check.value("error", "").find(SourceAddress()), std::string::npos) << check.dump();
 
+  // The capture notices the hung source within its own silence bound (5 s);
+  // the check must not add its read timeout (120 s by default) to that.
   auto t0 = std::chrono::steady_clock::now();
   sluice_->Stop();
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, seconds(8)) << sluice_->Log();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, seconds(30)) << sluice_->Log();
   Resume(*src_);
 }
 
@@ -336,9 +340,11 @@ TEST_F(JobsOutageTest, RunStopsAtOnceWhileItsCheckWaitsOnAHungSource) {
       << sluice_->Log();
   ASSERT_NO_FATAL_FAILURE(Hang(*src_));
   std::this_thread::sleep_for(milliseconds(500));
+  // The capture notices the hung source within its own silence bound (5 s);
+  // the check must not add its read timeout (120 s by default) to that.
   auto t0 = std::chrono::steady_clock::now();
   sluice_->Stop();
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, seconds(8)) << sluice_->Log();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, seconds(30)) << sluice_->Log();
   Resume(*src_);
 }
 

@@ -192,6 +192,21 @@ TEST_F(TargetFaultTest, UniqueValueSwapBesideAThirdPartitionApplies) {
 // batch; none of them may be committed: the target holds exactly the source
 // up to the transaction before the rejected one, and the status says what
 // was applied and where it stopped. Widened and restarted, it converges.
+// Issue 9, telling the truth: a pipeline that failed with rows waiting is
+// behind, and its delay (status and the gauge an alert watches) keeps
+// growing instead of reading 0.
+TEST_F(TargetRejectTest, FailedPipelineDelayGrowsWhileRowsWait) {
+  ASSERT_NO_FATAL_FAILURE(StartNarrow(1));
+  ASSERT_NO_FATAL_FAILURE(WriteRows(5, 3));
+  ASSERT_TRUE(WaitForState("p", "failed", seconds(15)));
+  int64_t first = Int(PipelineStatus("p"), "delay_ms");
+  EXPECT_TRUE(WaitUntil([&] { return Int(PipelineStatus("p"), "delay_ms") > first + 1500; }, seconds(10)))
+      << "delay stood at " << first << ": " << PipelineStatus("p").dump();
+  HttpReply m = HttpGet(http_port_, "/metrics");
+  EXPECT_GT(MetricValue(m.body, "sluice_apply_delay_seconds", {"pipeline=\"p\"", "target=\"dst\""}), 1.5) << m.body;
+  EXPECT_EQ(sluice_->Stop(), 1 << 8) << sluice_->Log();
+}
+
 TEST_F(TargetRejectTest, StopLeavesTheTargetAPrefixOfTheSource) {
   ASSERT_NO_FATAL_FAILURE(StartNarrow(4));
   bool later_elsewhere = false;
