@@ -18,7 +18,7 @@
 #include "pipeline/http_api.h"
 #include "pipeline/metrics.h"
 #include "pipeline/pipeline.h"
-#include "source/mysql/protocol/connection.h"
+#include "client/mysql/connection.h"
 #include "store/sqlite_store.h"
 
 namespace sluice::cli {

@@ -17,7 +17,7 @@
 #include "pipeline/table_set.h"
 #include "sink/mysql/chunk_writer.h"
 #include "sink/mysql/sql_builder.h"
-#include "source/mysql/protocol/connection.h"
+#include "client/mysql/connection.h"
 #include "transform/table_mapper.h"
 
 namespace sluice::pipeline {
@@ -485,7 +485,7 @@ Status TargetCheck::PrepareTable(Table& t) {
     t.report.error = src.error;
     return Status::Ok();
   }
-  const sink::TargetTable& tt = *src.mapping->target;
+  const TargetTable& tt = *src.mapping->target;
   auto schema = mysql::ReadTableSchema(*main_.target, tt.db, tt.table);
   if (!schema.ok()) {
     if (schema.status().code() != StatusCode::kNotFound) return schema.status();
@@ -625,7 +625,7 @@ Result<Compared> TargetCheck::Compare(const Table& t, const RowBlock& src, const
 
 ChunkState TargetCheck::ToState(const Table& t, uint32_t chunk, const Compared& c, const RowBlock& src,
                                 const RowBlock& dst) const {
-  const sink::TargetTable& tt = *t.src->mapping->target;
+  const TargetTable& tt = *t.src->mapping->target;
   const size_t width = tt.columns.size();
   std::vector<std::string> key_names;
   for (uint32_t k : tt.key) key_names.push_back(tt.columns[k]);
@@ -814,7 +814,7 @@ Status TargetCheck::Settle(TargetCheckReport& report) {
 Status TargetCheck::RepairChunk(Session& s, Table& t, uint32_t chunk) {
   auto keys = KeysOf(t, chunk);
   const std::vector<KeyTuple>* by_keys = keys ? &*keys : nullptr;
-  const sink::TargetTablePtr& table = t.src->mapping->target;
+  const TargetTablePtr& table = t.src->mapping->target;
   const size_t width = table->columns.size();
   Status last;
   for (int attempt = 0; attempt < kRepairAttempts; ++attempt) {
@@ -836,17 +836,17 @@ Status TargetCheck::RepairChunk(Session& s, Table& t, uint32_t chunk) {
         auto dst = ReadTarget(w.connection(), t, chunk, by_keys);
         if (!dst.ok()) return dst.status().WithContext("target");
         ASSIGN_OR_RETURN(Compared c, Compare(t, *src, *dst));
-        std::vector<sink::SinkChange> changes;
+        std::vector<SinkChange> changes;
         const bool keyed = table->has_key();
         for (const RowMismatch& m : c.mismatches) {
-          sink::SinkChange ch;
+          SinkChange ch;
           ch.table = table;
           if (m.kind == DiffKind::kExtra) {
-            ch.kind = keyed ? sink::SinkChange::Kind::kDelete : sink::SinkChange::Kind::kDeleteExact;
+            ch.kind = keyed ? SinkChange::Kind::kDelete : SinkChange::Kind::kDeleteExact;
             auto row = dst->row(static_cast<size_t>(m.target_row));
             ch.values.assign(row.begin(), row.end());
           } else {
-            ch.kind = keyed ? sink::SinkChange::Kind::kUpsert : sink::SinkChange::Kind::kInsert;
+            ch.kind = keyed ? SinkChange::Kind::kUpsert : SinkChange::Kind::kInsert;
             auto row = std::span<const Value>(c.source).subspan(m.source_row * width, width);
             ch.values.assign(row.begin(), row.end());
           }
@@ -990,7 +990,7 @@ Result<CheckReport> RunCheck(const Config& config, const PipelineConfig& p, cons
       continue;
     }
     plan->mapping = *mapping;
-    const sink::TargetTable& tt = *plan->mapping->target;
+    const TargetTable& tt = *plan->mapping->target;
     plan->target_name = tt.db + "." + tt.table;
     std::vector<uint32_t> columns;
     if (plan->mapping->filter) {

@@ -47,7 +47,7 @@
 #include "core/status.h"
 #include "core/value.h"
 #include "pipeline/config.h"
-#include "source/mysql/table_reader.h"
+#include "client/mysql/table_reader.h"
 
 namespace sluice::pipeline {
 

@@ -1,5 +1,7 @@
 #include "pipeline/config.h"
 
+#include "sink/registry.h"
+
 #include <algorithm>
 #include <span>
 #include <cctype>
@@ -15,6 +17,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/position.h"
+#include "sink/registry.h"
 
 namespace sluice::pipeline {
 namespace {
@@ -295,6 +298,7 @@ class Loader {
   Status LoadHttp(const MapView& root, Config& config) const;
   Status LoadSources(const MapView& root, Config& config) const;
   Status LoadTargets(const MapView& root, Config& config) const;
+  Status TargetOptions(const MapView& m, const std::string& path, TargetConfig& target) const;
   Status LoadPipelines(const MapView& root, Config& config) const;
   Result<PipelineConfig> LoadPipeline(const YAML::Node& n, const std::string& path, const Config& config) const;
   Result<TableRule> LoadRule(const YAML::Node& n, const std::string& path) const;
@@ -503,17 +507,20 @@ Result<Url> Loader::Endpoint(const MapView& m, const std::string& path, bool is_
   if (!parsed.ok()) return Fail(url_entry.value_mark, url_path, parsed.status().message());
   Url url = std::move(parsed).value();
   const std::string role = is_source ? "source" : "target";
-  if (url.scheme != "mysql" && url.scheme != "mariadb") {
+  const bool supported = is_source ? (url.scheme == "mysql" || url.scheme == "mariadb") : sink::IsSinkScheme(url.scheme);
+  if (!supported) {
     // In the contract (design §3) but not built yet.
     static constexpr std::string_view kPlannedSources[] = {"postgres", "postgresql", "file"};
-    static constexpr std::string_view kPlannedTargets[] = {"postgres", "postgresql", "kafka", "redis", "file"};
+    static constexpr std::string_view kPlannedTargets[] = {"postgres", "postgresql", "kafka", "redis", "file",
+                                                           "clickhouse"};
     bool planned = is_source ? std::ranges::find(kPlannedSources, url.scheme) != std::end(kPlannedSources)
                              : std::ranges::find(kPlannedTargets, url.scheme) != std::end(kPlannedTargets);
+    const std::string supported_list = is_source ? "mysql://, mariadb://" : sink::SinkSchemes();
     return Fail(url_entry.value_mark, url_path,
-                planned ? fmt::format("{} type {} is not supported yet (supported: mysql://, mariadb://)", role,
-                                      Quoted(url.scheme))
-                        : fmt::format("unknown {} type {} in {} (supported: mysql://, mariadb://)", role,
-                                      Quoted(url.scheme), url.ToRedactedString()));
+                planned ? fmt::format("{} type {} is not supported yet (supported: {})", role, Quoted(url.scheme),
+                                      supported_list)
+                        : fmt::format("unknown {} type {} in {} (supported: {})", role, Quoted(url.scheme),
+                                      url.ToRedactedString(), supported_list));
   }
   if (const Entry* env = m.Find("password_env")) {
     std::string env_path = Child(path, "password_env");
@@ -644,14 +651,96 @@ Status Loader::LoadTargets(const MapView& root, Config& config) const {
       return Fail(t.key_mark, path,
                   fmt::format("invalid target name {}: use letters, digits, \"_\", \".\" and \"-\"", Quoted(t.key)));
     }
-    ASSIGN_OR_RETURN(MapView m, AsMap(t, path, {"url", "password_env"}));
+    // Keys of every kind are known here; TargetOptions checks that each fits the URL's kind.
+    ASSIGN_OR_RETURN(MapView m, AsMap(t, path, {"url", "password_env", "format", "topic", "ddl_topic", "exactly_once",
+                                                 "schemas", "tombstones", "debezium_profile", "mode", "key",
+                                                 "rotate_bytes"}));
     RETURN_IF_ERROR(RequireKeys(m, path, {"url"}));
     TargetConfig target;
     target.name = t.key;
     target.mark = t.key_mark;
     ASSIGN_OR_RETURN(target.endpoint, Endpoint(m, path, /*is_source=*/false, &target.password_env));
     target.url = std::string(Trim(m.Find("url")->value.Scalar()));  // a non-empty scalar: Endpoint checked
+    RETURN_IF_ERROR(TargetOptions(m, path, target));
     config.targets.push_back(std::move(target));
+  }
+  return Status::Ok();
+}
+
+// The kind-specific keys of a target (design section 9), each allowed only
+// for the kinds it means something to.
+Status Loader::TargetOptions(const MapView& m, const std::string& path, TargetConfig& target) const {
+  const std::string& scheme = target.endpoint.scheme;
+  const bool kafka = scheme == "kafka", file = scheme == "file", redis = scheme == "redis";
+  struct Allowed {
+    std::string_view key;
+    bool ok;
+    std::string_view kinds;
+  };
+  const Allowed allowed[] = {
+      {"format", kafka || file, "kafka and file"},        {"topic", kafka, "kafka"},
+      {"ddl_topic", kafka, "kafka"},                      {"exactly_once", kafka, "kafka"},
+      {"schemas", kafka || file, "kafka and file"},       {"tombstones", kafka || file, "kafka and file"},
+      {"debezium_profile", kafka || file, "kafka and file"}, {"mode", redis, "redis"},
+      {"key", redis, "redis"},                            {"rotate_bytes", file, "file"},
+  };
+  for (const Allowed& a : allowed) {
+    const Entry* e = m.Find(a.key);
+    if (e != nullptr && !a.ok) {
+      return Fail(e->key_mark, Child(path, a.key),
+                  fmt::format("{} is a setting of {} targets, not of {}://", Quoted(a.key), a.kinds, scheme));
+    }
+  }
+  sink::SinkOptions& o = target.options;
+  o.target = target.name;
+  o.url = target.endpoint;
+  if (const Entry* e = m.Find("format")) {
+    static constexpr std::string_view kFormats[] = {"json", "canal", "maxwell", "debezium"};
+    ASSIGN_OR_RETURN(size_t i, OneOf(*e, Child(path, "format"), kFormats));
+    o.format = kFormats[i];
+  }
+  auto template_key = [&](std::string_view key, std::string& out) -> Status {
+    const Entry* e = m.Find(key);
+    if (e == nullptr) return Status::Ok();
+    std::string p = Child(path, key);
+    ASSIGN_OR_RETURN(std::string v, String(*e, p));
+    if (Trim(v).empty()) return Fail(e->value_mark, p, "empty value");
+    for (size_t at = v.find("${"); at != std::string::npos; at = v.find("${", at + 2)) {
+      size_t end = v.find('}', at);
+      std::string_view name = end == std::string::npos ? std::string_view() : std::string_view(v).substr(at + 2, end - at - 2);
+      if (name != "pipeline" && name != "db" && name != "table" && !(key == "key" && name == "pk")) {
+        return Fail(e->value_mark, p,
+                    fmt::format("unknown placeholder in {} (known: ${{pipeline}}, ${{db}}, ${{table}}{})", Quoted(v),
+                                key == "key" ? ", ${pk}" : ""));
+      }
+    }
+    out = std::move(v);
+    return Status::Ok();
+  };
+  RETURN_IF_ERROR(template_key("topic", o.topic));
+  RETURN_IF_ERROR(template_key("ddl_topic", o.ddl_topic));
+  RETURN_IF_ERROR(template_key("key", o.key));
+  if (const Entry* e = m.Find("exactly_once")) {
+    ASSIGN_OR_RETURN(o.exactly_once, Bool(*e, Child(path, "exactly_once")));
+  }
+  if (const Entry* e = m.Find("schemas")) {
+    ASSIGN_OR_RETURN(o.schemas, Bool(*e, Child(path, "schemas")));
+  }
+  if (const Entry* e = m.Find("tombstones")) {
+    ASSIGN_OR_RETURN(o.tombstones, Bool(*e, Child(path, "tombstones")));
+  }
+  if (const Entry* e = m.Find("debezium_profile")) {
+    static constexpr std::string_view kProfiles[] = {"flink", "native"};
+    ASSIGN_OR_RETURN(size_t i, OneOf(*e, Child(path, "debezium_profile"), kProfiles));
+    o.debezium_profile = kProfiles[i];
+  }
+  if (const Entry* e = m.Find("mode")) {
+    static constexpr std::string_view kModes[] = {"hash", "string", "stream"};
+    ASSIGN_OR_RETURN(size_t i, OneOf(*e, Child(path, "mode"), kModes));
+    o.mode = kModes[i];
+  }
+  if (const Entry* e = m.Find("rotate_bytes")) {
+    ASSIGN_OR_RETURN(o.rotate_bytes, Unsigned(*e, Child(path, "rotate_bytes"), 4096, uint64_t{1} << 50));
   }
   return Status::Ok();
 }

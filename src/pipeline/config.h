@@ -28,6 +28,7 @@
 #include "core/glob.h"
 #include "core/status.h"
 #include "core/url.h"
+#include "sink/sink.h"
 
 namespace sluice::pipeline {
 
@@ -57,6 +58,9 @@ struct TargetConfig {
   std::string password_env;  // the variable the password came from, or ""
   Mark mark;
   Url endpoint;  // `url` parsed, with the password from `password_env` applied
+  // The kind's own settings (format, topic, mode, ...), section 9; the
+  // pipeline fills in names, parallel and on_error when it opens the sink.
+  sink::SinkOptions options;
 };
 
 // Values are stable: they may be persisted. kUnset: the user did not choose;

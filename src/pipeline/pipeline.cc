@@ -11,11 +11,19 @@
 #include "pipeline/check.h"
 #include "pipeline/table_set.h"
 #include "source/mysql/binlog_stream_source.h"
-#include "source/mysql/table_reader.h"
+#include "client/mysql/table_reader.h"
 #include "transform/ddl.h"
 
 namespace sluice::pipeline {
 namespace {
+
+// A MySQL statement for the MySQL target, as the pipeline routed it.
+sink::DdlChange SqlDdl(std::string db, std::string query) {
+  sink::DdlChange d;
+  d.db = std::move(db);
+  d.query = std::move(query);
+  return d;
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -78,7 +86,7 @@ PipelineMetrics::PipelineMetrics(MetricsRegistry& r)
 struct Pipeline::Target {
   const TargetConfig* cfg = nullptr;
   std::unique_ptr<BoundedQueue<std::shared_ptr<const TargetWork>>> queue;
-  std::unique_ptr<sink::mysql::MysqlLoader> loader;
+  std::unique_ptr<sink::Sink> sink;
   std::thread thread;
   std::atomic<bool> ready{false};   // loader open, checkpoint read
   std::atomic<bool> failed{false};  // detached after a fatal error
@@ -113,9 +121,9 @@ struct Pipeline::Target {
   std::map<std::string, TableStats> tables;
   // Lookup cache (changes come in runs of one table); held, so that its
   // address cannot be reused by another table's schema.
-  sink::TargetTablePtr last_table;
+  TargetTablePtr last_table;
   TableStats* last_stats = nullptr;
-  TableStats& StatsFor(const sink::TargetTablePtr& table, PipelineMetrics& m, const std::string& pipeline) {
+  TableStats& StatsFor(const TargetTablePtr& table, PipelineMetrics& m, const std::string& pipeline) {
     if (table == last_table) return *last_stats;
     std::string name = table->db + "." + table->table;
     auto [it, added] = tables.try_emplace(name);
@@ -278,7 +286,7 @@ int64_t Pipeline::SourceDelayMs() const {
   return seen ? std::max<int64_t>(0, WallMs() - seen) : 0;
 }
 
-void Pipeline::SaveStoreCheckpoint(Target& t, const sink::mysql::BatchEnd& end) {
+void Pipeline::SaveStoreCheckpoint(Target& t, const sink::BatchEnd& end) {
   Status st =
       store_.SaveCheckpoint(cfg_.name, t.cfg->name, {end.pos.ToString(), end.resume_position, end.gtid_state, 0});
   // The target's own checkpoint (written with its rows) is what a restart
@@ -613,7 +621,7 @@ Result<StartPosition> Pipeline::ResumePosition() {
     // with the same position, not with a later `latest`.
     RETURN_IF_ERROR(store_.SetSetting(cfg_.name, "start", p.ToString()));
     for (auto& t : targets_) {
-      if (t->loader && !t->failed) RETURN_IF_ERROR(t->loader->ResetCheckpoint());
+      if (t->sink && !t->failed) RETURN_IF_ERROR(t->sink->ResetCheckpoint());
     }
     if (p.kind != StartPosition::Kind::kFilePos) {
       // A GTID has no file:offset to record in the checkpoints.
@@ -624,8 +632,8 @@ Result<StartPosition> Pipeline::ResumePosition() {
     least = p.ToString();
   } else {
     for (auto& t : targets_) {
-      if (!t->loader || t->failed) continue;
-      const std::string& r = t->loader->checkpoint().resume_position;
+      if (!t->sink || t->failed) continue;
+      const std::string& r = t->sink->checkpoint().resume_position;
       if (r.empty()) continue;
       if (least.empty() || ResumeBefore(r, least)) least = r;
     }
@@ -643,13 +651,13 @@ Result<StartPosition> Pipeline::ResumePosition() {
   }
   ASSIGN_OR_RETURN(BinlogFilePos fp, BinlogFilePos::Parse(least));
   // Index 0: before the first change of the transaction at that offset.
-  sink::mysql::BatchEnd origin{StreamPos{fp.file, fp.offset, 0}, least, ""};
+  sink::BatchEnd origin{StreamPos{fp.file, fp.offset, 0}, least, ""};
   for (auto& t : targets_) {
-    if (!t->loader || t->failed || !t->loader->checkpoint().resume_position.empty()) continue;
+    if (!t->sink || t->failed || !t->sink->checkpoint().resume_position.empty()) continue;
     if (!set_by_api) {
       spdlog::info("pipeline {} target {}: no checkpoint yet; it starts at {}", cfg_.name, t->cfg->name, least);
     }
-    Status st = t->loader->AdvanceCheckpoint(origin);
+    Status st = t->sink->AdvanceCheckpoint(origin);
     if (!st.ok()) {
       // The loader's connection errors name the target already.
       bool named = st.message().starts_with("target " + t->cfg->name + ":");
@@ -690,7 +698,9 @@ void Pipeline::CaptureLoop() {
   // tables, which replicated DDL cannot create), then where to start.
   auto prepare = [&]() -> Result<StartPosition> {
     for (auto& t : targets_) {
-      if (t->loader && !t->failed) RETURN_IF_ERROR(EnsureMappedTargetTables(config_, cfg_, *t->cfg));
+      if (t->sink && !t->failed && t->sink->speaks_mysql_ddl()) {
+        RETURN_IF_ERROR(EnsureMappedTargetTables(config_, cfg_, *t->cfg));
+      }
     }
     return ResumePosition();
   };
@@ -825,7 +835,7 @@ void Pipeline::TransformLoop() {
           work->ts_ms = ev->ts_ms;
           work->received_ms = received;
         }
-        work->bytes += ev->MemoryBytes() + added * sizeof(sink::SinkChange);
+        work->bytes += ev->MemoryBytes() + added * sizeof(SinkChange);
         if (work->changes.size() >= 512) flush_changes();
         break;
       }
@@ -855,24 +865,24 @@ void Pipeline::TransformLoop() {
   for (auto& t : targets_) t->queue->Close();
 }
 
-Status Pipeline::FlushBatch(Target& t, std::vector<sink::SinkChange>& batch, const sink::mysql::BatchEnd& end) {
+Status Pipeline::FlushBatch(Target& t, std::vector<SinkChange>& batch, const sink::BatchEnd& end) {
   auto backoff = std::chrono::milliseconds(100);
-  const uint64_t applied_before = t.loader->rows_applied();
+  const uint64_t applied_before = t.sink->rows_applied();
   while (!stop_) {
     auto t0 = Clock::now();
-    Status st = batch.empty() ? t.loader->AdvanceCheckpoint(end) : t.loader->ApplyBatch(batch, end);
+    Status st = batch.empty() ? t.sink->AdvanceCheckpoint(end) : t.sink->ApplyBatch(batch, end);
     if (st.ok()) {
       double secs = std::chrono::duration<double>(Clock::now() - t0).count();
       // Skipped rows are counted, so that a skip is never silent in the metrics either.
-      if (uint64_t skipped = t.loader->rows_skipped(); skipped > t.skipped_counted) {
+      if (uint64_t skipped = t.sink->rows_skipped(); skipped > t.skipped_counted) {
         t.skipped->Inc(skipped - t.skipped_counted);
         t.skipped_counted = skipped;
       }
       spdlog::debug("pipeline {} target {}: applied {} changes up to {} in {:.1f} ms", cfg_.name, t.cfg->name,
                     batch.size(), end.pos.ToString(), secs * 1000);
-      for (const sink::SinkChange& c : batch) {
+      for (const SinkChange& c : batch) {
         Target::TableStats& ts = t.StatsFor(c.table, metrics_, cfg_.name);
-        using K = sink::SinkChange::Kind;
+        using K = SinkChange::Kind;
         bool inserted = c.kind == K::kInsert || (c.kind == K::kUpsert && c.origin && c.origin->op == Op::kInsert);
         (c.kind == K::kDelete || c.kind == K::kDeleteExact ? ts.deletes : inserted ? ts.inserts : ts.updates)->Inc();
         ts.oldest_pending_ms = 0;
@@ -908,8 +918,8 @@ Status Pipeline::FlushBatch(Target& t, std::vector<sink::SinkChange>& batch, con
       // Stopped inside the batch (on_error: stop): what it applied before
       // the rejected transaction is on the target; say so.
       std::lock_guard lock(mu_);
-      t.rows_applied += t.loader->rows_applied() - applied_before;
-      if (!t.loader->checkpoint().global.empty()) t.applied_position = t.loader->checkpoint().global.ToString();
+      t.rows_applied += t.sink->rows_applied() - applied_before;
+      if (!t.sink->checkpoint().global.empty()) t.applied_position = t.sink->checkpoint().global.ToString();
       return st;
     }
     t.retryable->Inc();
@@ -928,17 +938,63 @@ Status Pipeline::FlushBatch(Target& t, std::vector<sink::SinkChange>& batch, con
                                                                         until - Clock::now())));
     }
     backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
-    Status rc = t.loader->Reconnect();
+    Status rc = t.sink->Reconnect();
     spdlog::debug("pipeline {} target {}: reconnect: {}", cfg_.name, t.cfg->name, rc.ok() ? "ok" : rc.message());
     if (!rc.ok() && !rc.retryable()) return rc;
   }
   return Status::Error(StatusCode::kCancelled, "stopping");
 }
 
-Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::mysql::BatchEnd end) {
+// Sinks that do not take MySQL DDL get every statement on a selected table
+// (or on a database some same-name rule selects tables in) as it is, with
+// the table it maps to; each does what its kind can with it.
+Status Pipeline::RouteDdl(Target& t, const TargetWork& w, const transform::DdlStatement& d,
+                          const sink::BatchEnd& end) {
+  using K = transform::DdlStatement::Kind;
+  auto skip = [&]() { return FlushBatch(t, *std::make_unique<std::vector<SinkChange>>(), end); };
+  sink::DdlChange ddl;
+  ddl.db = w.ddl_db;
+  ddl.query = w.ddl_query;
+  ddl.ts_ms = w.ts_ms;
+  ddl.pos = w.pos;
+  if (d.kind == K::kOther) return skip();
+  if (d.kind == K::kCreateDatabase || d.kind == K::kDropDatabase) {
+    for (const TableRule& r : cfg_.tables) {
+      if (!r.to.empty() || r.is_regex) continue;
+      if (GlobMatch(r.match.substr(0, r.match.find('.')), d.db)) {
+        ddl.target_db = d.db;
+        return t.sink->ApplyDdl(ddl, end);
+      }
+    }
+    return skip();
+  }
+  std::vector<std::pair<std::string, std::string>> named = d.tables;
+  for (const auto& r : d.renames) named.emplace_back(r.db, r.table);
+  if (named.empty() && !d.table.empty()) named.emplace_back(d.db, d.table);
+  for (const auto& [db, table] : named) {
+    const transform::MappingRule* rule = mapper_->RuleFor(db, table);
+    if (rule == nullptr) continue;
+    if (rule->ddl == transform::DdlPolicy::kIgnore) return skip();
+    if (rule->ddl == transform::DdlPolicy::kStop) {
+      return Status::Error(StatusCode::kNotSupported, "DDL on `{}.{}` @ {}: stopped as configured (ddl: stop): {}", db,
+                           table, w.pos.ToString(), w.ddl_query.substr(0, 300));
+    }
+    std::string dest = rule->to.empty() ? db + "." + table : transform::TableMapper::ExpandTemplate(rule->to, db, table);
+    size_t dot = dest.find('.');
+    ddl.target_db = dest.substr(0, dot);
+    ddl.target_table = dest.substr(dot + 1);
+    ddl.one_to_one = ddl.target_db == db && ddl.target_table == table && rule->columns.empty() &&
+                     rule->rename_columns.empty();
+    return t.sink->ApplyDdl(ddl, end);
+  }
+  return skip();  // DDL of tables no rule selects is never applied
+}
+
+Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
   transform::DdlStatement d = transform::ParseDdl(w.ddl_query, w.ddl_db);
   using K = transform::DdlStatement::Kind;
-  auto skip = [&]() { return FlushBatch(t, *std::make_unique<std::vector<sink::SinkChange>>(), end); };
+  auto skip = [&]() { return FlushBatch(t, *std::make_unique<std::vector<SinkChange>>(), end); };
+  if (!t.sink->speaks_mysql_ddl()) return RouteDdl(t, w, d, end);
   if (d.kind == K::kOther || d.kind == K::kDropDatabase) return skip();
   if (d.kind == K::kCreateDatabase) {
     // Created when some same-name rule could select tables in it.
@@ -946,7 +1002,7 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::mysql::BatchEnd
       if (!r.to.empty() || r.is_regex) continue;
       std::string db_part = r.match.substr(0, r.match.find('.'));
       if (GlobMatch(db_part, d.db)) {
-        return t.loader->ApplyDdl("", w.ddl_query, end);
+        return t.sink->ApplyDdl(SqlDdl("", w.ddl_query), end);
       }
     }
     return skip();
@@ -980,7 +1036,7 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::mysql::BatchEnd
   if (d.kind == K::kCreateTable) {
     // Users often create target tables themselves and start from earliest:
     // an existing table with the same columns is fine, a different one is not.
-    ASSIGN_OR_RETURN(auto existing, t.loader->TargetColumns(dest_db, dest_table));
+    ASSIGN_OR_RETURN(auto existing, t.sink->TargetColumns(dest_db, dest_table));
     if (!existing.empty()) {
       std::vector<std::string> want;
       if (one_to_one && !d.create_like) want = d.columns;
@@ -1044,13 +1100,13 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::mysql::BatchEnd
                            where, rule->origin, dest, dest, cfg_.name);
     }
   }
-  if (one_to_one) return t.loader->ApplyDdl(w.ddl_db, w.ddl_query, end);
+  if (one_to_one) return t.sink->ApplyDdl(SqlDdl(w.ddl_db, w.ddl_query), end);
   const std::string target_table = fmt::format("`{}`.`{}`", dest_db, dest_table);
   // The source table is empty now, so is the table it maps to (all of it,
   // also the subset a filter selected).
-  if (d.kind == K::kTruncateTable) return t.loader->ApplyDdl("", "TRUNCATE TABLE " + target_table, end);
+  if (d.kind == K::kTruncateTable) return t.sink->ApplyDdl(SqlDdl("", "TRUNCATE TABLE " + target_table), end);
   if (d.kind == K::kDropTable && d.tables.size() == 1) {
-    return t.loader->ApplyDdl("", "DROP TABLE IF EXISTS " + target_table, end);
+    return t.sink->ApplyDdl(SqlDdl("", "DROP TABLE IF EXISTS " + target_table), end);
   }
   // Renamed or subset tables: columns added outside the subset change nothing on the target.
   if (d.kind == K::kAlterTable && d.alter_only_adds_columns && !rule->columns.empty()) {
@@ -1105,7 +1161,7 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::mysql::BatchEnd
 // table is created from the source's definition, and rows the table already
 // holds are named with the command that copies them.
 Status Pipeline::HandleRename(Target& t, const TargetWork& w, const transform::DdlStatement& d,
-                              const sink::mysql::BatchEnd& end) {
+                              const sink::BatchEnd& end) {
   auto dest_of = [](const transform::MappingRule& rule, const std::string& db, const std::string& table) {
     return rule.to.empty() ? db + "." + table : transform::TableMapper::ExpandTemplate(rule.to, db, table);
   };
@@ -1159,9 +1215,9 @@ Status Pipeline::HandleRename(Target& t, const TargetWork& w, const transform::D
   // Each statement records its own step inside the DDL's transaction, so
   // that a restart after a crash between them runs only the rest.
   for (size_t i = 0; i < statements.size(); ++i) {
-    sink::mysql::BatchEnd step = end;
+    sink::BatchEnd step = end;
     if (i + 1 < statements.size() || !entering.empty()) step.pos.index = i + 1;
-    RETURN_IF_ERROR(t.loader->ApplyDdl("", statements[i], step).WithContext(where));
+    RETURN_IF_ERROR(t.sink->ApplyDdl(SqlDdl("", statements[i]), step).WithContext(where));
   }
   std::vector<std::string> with_rows;
   for (const auto* r : entering) {
@@ -1178,7 +1234,7 @@ Status Pipeline::HandleRename(Target& t, const TargetWork& w, const transform::D
     ASSIGN_OR_RETURN(auto rows, conn->Query(fmt::format("SELECT 1 FROM `{}`.`{}` LIMIT 1", r->new_db, r->new_table)));
     if (!rows.empty()) with_rows.push_back(new_name);
   }
-  std::vector<sink::SinkChange> none;
+  std::vector<SinkChange> none;
   RETURN_IF_ERROR(FlushBatch(t, none, end));
   if (!with_rows.empty()) {
     // The stream carries only what changes from now on: the rows the table
@@ -1196,29 +1252,21 @@ void Pipeline::TargetLoop(Target& t) {
   const std::string& name = t.cfg->name;
   // Open the loader; a target that is down at start is retried, not fatal.
   auto backoff = std::chrono::milliseconds(200);
-  while (!stop_ && !t.loader) {
-    sink::mysql::LoaderOptions lo;
-    lo.pipeline = cfg_.name;
-    lo.target = name;
-    auto co = mysql::ConnectOptions::FromUrl(t.cfg->endpoint);
-    if (!co.ok()) {
-      std::lock_guard lock(mu_);
-      t.state = PipelineState::kFailed;
-      t.last_error = co.status().message();
-      t.failed = true;
-      break;
-    }
-    lo.connect = *co;
-    lo.parallel = cfg_.parallel;
-    lo.skip_rejected = cfg_.on_error == OnError::kSkip;
-    lo.skip_log = cfg_.skip_log;
-    auto loader = sink::mysql::MysqlLoader::Open(lo);
+  while (!stop_ && !t.sink) {
+    sink::SinkOptions so = t.cfg->options;
+    so.pipeline = cfg_.name;
+    so.target = name;
+    so.url = t.cfg->endpoint;
+    so.parallel = cfg_.parallel;
+    so.skip_rejected = cfg_.on_error == OnError::kSkip;
+    so.skip_log = cfg_.skip_log;
+    auto loader = sink::OpenSink(so);
     if (loader.ok()) {
-      t.loader = std::move(loader).value();
+      t.sink = std::move(loader).value();
       std::lock_guard lock(mu_);
       t.state = PipelineState::kRunning;
       t.last_error.clear();
-      t.applied_position = t.loader->checkpoint().global.empty() ? "" : t.loader->checkpoint().global.ToString();
+      t.applied_position = t.sink->checkpoint().global.empty() ? "" : t.sink->checkpoint().global.ToString();
       break;
     }
     {
@@ -1238,10 +1286,10 @@ void Pipeline::TargetLoop(Target& t) {
     SleepUnlessStopping(backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
   }
-  t.ready = t.loader != nullptr;
+  t.ready = t.sink != nullptr;
 
-  std::vector<sink::SinkChange> batch;
-  sink::mysql::BatchEnd end;
+  std::vector<SinkChange> batch;
+  sink::BatchEnd end;
   bool have_end = false;
   Clock::time_point batch_started{};
   Clock::time_point last_progress_write = Clock::now();
@@ -1276,7 +1324,7 @@ void Pipeline::TargetLoop(Target& t) {
     return true;
   };
 
-  while (!stop_ && !t.failed && t.loader) {
+  while (!stop_ && !t.failed && t.sink) {
     auto wait = batch.empty() ? std::chrono::milliseconds(100)
                               : std::max(std::chrono::milliseconds(1),
                                          std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -1292,7 +1340,7 @@ void Pipeline::TargetLoop(Target& t) {
             std::lock_guard lock(mu_);
             t.oldest_pending_ms = CommitEstimateMs(w.ts_ms, w.received_ms);
           }
-          for (const sink::SinkChange& c : w.changes) {
+          for (const SinkChange& c : w.changes) {
             Target::TableStats& ts = t.StatsFor(c.table, metrics_, cfg_.name);
             if (!ts.oldest_pending_ms) ts.oldest_pending_ms = CommitEstimateMs(w.ts_ms, w.received_ms);
           }
@@ -1326,7 +1374,7 @@ void Pipeline::TargetLoop(Target& t) {
             }
             SleepUnlessStopping(backoff);
             backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
-            st = t.loader->Reconnect();
+            st = t.sink->Reconnect();
             if (st.ok()) st = HandleDdl(t, w, {w.pos, w.resume_position, w.gtid_state});
           }
           if (stop_) goto out;

@@ -27,7 +27,8 @@
 #include "pipeline/controller.h"
 #include "pipeline/metrics.h"
 #include "pipeline/snapshot.h"
-#include "sink/mysql/mysql_loader.h"
+#include "sink/registry.h"
+#include "sink/sink.h"
 #include "store/sqlite_store.h"
 #include "transform/ddl.h"
 #include "transform/table_mapper.h"
@@ -38,7 +39,7 @@ namespace sluice::pipeline {
 struct TargetWork {
   enum class Kind : uint8_t { kChanges, kCommit, kDdl, kHeartbeat };
   Kind kind = Kind::kChanges;
-  std::vector<sink::SinkChange> changes;
+  std::vector<SinkChange> changes;
   StreamPos pos;                // kCommit/kDdl: transaction end; kChanges: last change
   std::string resume_position;  // a transaction boundary at or before pos
   std::string gtid_state;
@@ -96,14 +97,15 @@ class Pipeline {
   void CaptureLoop();
   void TransformLoop();
   void TargetLoop(Target& t);
-  Status HandleDdl(Target& t, const TargetWork& w, sink::mysql::BatchEnd end);
+  Status HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end);
+  Status RouteDdl(Target& t, const TargetWork& w, const transform::DdlStatement& d, const sink::BatchEnd& end);
   Status HandleRename(Target& t, const TargetWork& w, const transform::DdlStatement& d,
-                      const sink::mysql::BatchEnd& end);
-  Status FlushBatch(Target& t, std::vector<sink::SinkChange>& batch, const sink::mysql::BatchEnd& end);
+                      const sink::BatchEnd& end);
+  Status FlushBatch(Target& t, std::vector<SinkChange>& batch, const sink::BatchEnd& end);
   Result<StartPosition> ResumePosition();
   Result<StartPosition> ResolveOnSource(const StartPosition& p);
   // Mirrors a target's checkpoint into the store; a failure shows in status().
-  void SaveStoreCheckpoint(Target& t, const sink::mysql::BatchEnd& end);
+  void SaveStoreCheckpoint(Target& t, const sink::BatchEnd& end);
   void SetState(PipelineState s, const std::string& error = "");
   void SleepUnlessStopping(std::chrono::milliseconds d);
   // Sets the target's delay gauge from its oldest change not yet applied.

@@ -10,8 +10,8 @@
 #include "pipeline/table_set.h"
 #include "sink/mysql/chunk_writer.h"
 #include "sink/mysql/sql_builder.h"
-#include "source/mysql/protocol/connection.h"
-#include "source/mysql/table_reader.h"
+#include "client/mysql/connection.h"
+#include "client/mysql/table_reader.h"
 #include "transform/table_mapper.h"
 
 namespace sluice::pipeline {
@@ -261,7 +261,7 @@ Status Snapshot::RunSteps() {
 // their source types and the key.
 static Status EnsureTargetTable(ChunkWriter& w, MysqlConnection& source, const transform::TableMapping& m,
                                 const TableSchema& s) {
-  const sink::TargetTable& t = *m.target;
+  const TargetTable& t = *m.target;
   ASSIGN_OR_RETURN(auto existing, w.TableColumns(t.db, t.table));
   if (!existing.empty()) {
     for (const std::string& c : t.columns) {
@@ -562,7 +562,7 @@ Status Snapshot::CopyChunk(Worker& w, Chunk& chunk) {
       }
       // Read only now, under the targets' locks (see snapshot.h).
       ASSIGN_OR_RETURN(sluice::mysql::RowBlock block, table.reader->ReadRange(*w.source, chunk.range));
-      std::vector<sink::SinkChange> changes;
+      std::vector<SinkChange> changes;
       changes.reserve(block.rows());
       std::vector<Value> row(block.width);
       bool keyless = !m.target->has_key();
@@ -573,8 +573,8 @@ Status Snapshot::CopyChunk(Worker& w, Chunk& chunk) {
           ASSIGN_OR_RETURN(bool pass, transform::Matches(*m.filter, row));
           if (!pass) continue;
         }
-        sink::SinkChange c;
-        c.kind = keyless ? sink::SinkChange::Kind::kInsert : sink::SinkChange::Kind::kUpsert;
+        SinkChange c;
+        c.kind = keyless ? SinkChange::Kind::kInsert : SinkChange::Kind::kUpsert;
         c.table = m.target;
         c.values.reserve(m.source_index.size());
         for (uint32_t i : m.source_index) c.values.push_back(values[i]);

@@ -34,7 +34,7 @@
 #include "core/status.h"
 #include "pipeline/config.h"
 #include "pipeline/controller.h"
-#include "source/mysql/protocol/connection.h"
+#include "client/mysql/connection.h"
 #include "transform/table_mapper.h"
 
 namespace sluice::pipeline {

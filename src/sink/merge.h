@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "sink/sink_change.h"
+#include "core/sink_change.h"
 
 namespace sluice::sink {
 

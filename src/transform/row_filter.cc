@@ -191,7 +191,7 @@ std::string_view KindName(ValueKind k) {
 }
 
 // MYSQL_TYPE_* codes of TABLE_MAP (fixed by the protocol; see
-// source/mysql/column/column_types.h, which transform may not include).
+// client/mysql/column_types.h, which transform may not include).
 Family TemporalFamilyOfColumn(const ColumnMeta& c, std::string_view* type_name) {
   switch (c.type) {
     case 7:   // TIMESTAMP

@@ -168,7 +168,7 @@ Result<const TableMapping*> TableMapper::Map(const TableSchemaPtr& schema) {
       return Status::Error(StatusCode::kSchemaMismatch,
                            "{}: column names are unknown; set binlog_row_metadata=FULL on the source", where);
     }
-    auto target = std::make_shared<sink::TargetTable>();
+    auto target = std::make_shared<TargetTable>();
     target->source = fmt::format("{}.{}", s.db, s.table);
     std::string dest = rule.to.empty() ? target->source : ExpandTemplate(rule.to, s.db, s.table);
     size_t dot = dest.find('.');
@@ -177,7 +177,7 @@ Result<const TableMapping*> TableMapper::Map(const TableSchemaPtr& schema) {
     }
     target->db = dest.substr(0, dot);
     target->table = dest.substr(dot + 1);
-    target->name_hash = sink::TableNameHash(*target);
+    target->name_hash = TableNameHash(*target);
     // A system-versioned table's row start/end columns are the target's to
     // generate (as generated columns are), and not part of a row's key.
     auto period = [&](uint32_t i) {
@@ -229,6 +229,8 @@ Result<const TableMapping*> TableMapper::Map(const TableSchemaPtr& schema) {
     }
     m->one_to_one = target->db == s.db && target->table == s.table && !renamed &&
                     m->source_index.size() == s.columns.size();
+    target->source_schema = schema;
+    target->source_index = m->source_index;
     m->target = std::move(target);
     m->rule = &rule;
   }
@@ -237,7 +239,7 @@ Result<const TableMapping*> TableMapper::Map(const TableSchemaPtr& schema) {
   return result;
 }
 
-Status TableMapper::Transform(const std::shared_ptr<const ChangeEvent>& ev, std::vector<sink::SinkChange>& out) {
+Status TableMapper::Transform(const std::shared_ptr<const ChangeEvent>& ev, std::vector<SinkChange>& out) {
   ASSIGN_OR_RETURN(const TableMapping* m, Map(ev->table));
   if (!m->selected()) return Status::Ok();
   const TableSchema& s = *ev->table;
@@ -252,9 +254,9 @@ Status TableMapper::Transform(const std::shared_ptr<const ChangeEvent>& ev, std:
     if (!m->filter) return true;
     return Matches(*m->filter, img.values);
   };
-  auto make = [&](sink::SinkChange::Kind kind, const OwnedImage& img) -> Status {
+  auto make = [&](SinkChange::Kind kind, Op op, const OwnedImage& img) -> Status {
     const bool keyed = m->target->has_key();
-    const bool need_all = kind == sink::SinkChange::Kind::kUpsert || !keyed;
+    const bool need_all = kind == SinkChange::Kind::kUpsert || !keyed;
     std::vector<uint32_t> needed;
     if (need_all) {
       needed = m->source_index;
@@ -267,8 +269,9 @@ Status TableMapper::Transform(const std::shared_ptr<const ChangeEvent>& ev, std:
                            "binlog_row_image=FULL on the source @ {}",
                            s.db, s.table, ev->pos.ToString());
     }
-    sink::SinkChange c;
+    SinkChange c;
     c.kind = kind;
+    c.op = op;
     c.table = m->target;
     c.values.reserve(m->source_index.size());
     for (uint32_t i : m->source_index) c.values.push_back(img.values[i]);
@@ -279,19 +282,19 @@ Status TableMapper::Transform(const std::shared_ptr<const ChangeEvent>& ev, std:
     return Status::Ok();
   };
   const bool keyed = m->target->has_key();
-  using K = sink::SinkChange::Kind;
+  using K = SinkChange::Kind;
   const K put = keyed ? K::kUpsert : K::kInsert;
   const K del = keyed ? K::kDelete : K::kDeleteExact;
   Status st;
   switch (ev->op) {
     case Op::kInsert: {
       ASSIGN_OR_RETURN(bool in, in_filter(ev->after));
-      if (in) st = make(put, ev->after);
+      if (in) st = make(put, Op::kInsert, ev->after);
       break;
     }
     case Op::kDelete: {
       ASSIGN_OR_RETURN(bool in, in_filter(ev->before));
-      if (in) st = make(del, ev->before);
+      if (in) st = make(del, Op::kDelete, ev->before);
       break;
     }
     case Op::kUpdate: {
@@ -301,8 +304,9 @@ Status TableMapper::Transform(const std::shared_ptr<const ChangeEvent>& ev, std:
       if (keyed) {
         for (uint32_t k : m->source_key) key_changed |= !SameValue(ev->before.values[k], ev->after.values[k]);
       }
-      if (was_in && (key_changed || !now_in)) st = make(del, ev->before);
-      if (st.ok() && now_in) st = make(put, ev->after);
+      const bool in_place = was_in && now_in && !key_changed;
+      if (was_in && !in_place) st = make(del, Op::kDelete, ev->before);
+      if (st.ok() && now_in) st = make(put, in_place ? Op::kUpdate : Op::kInsert, ev->after);
       break;
     }
   }

@@ -15,7 +15,7 @@
 
 #include "core/change_event.h"
 #include "core/status.h"
-#include "sink/sink_change.h"
+#include "core/sink_change.h"
 #include "transform/row_filter.h"
 
 namespace sluice::transform {
@@ -34,7 +34,7 @@ struct MappingRule {
 
 struct TableMapping {
   const MappingRule* rule = nullptr;  // null: no rule selects the table
-  sink::TargetTablePtr target;
+  TargetTablePtr target;
   std::vector<uint32_t> source_index;  // per target column, the source column it takes
   std::vector<uint32_t> source_key;    // the source columns that identify a row (primary or unique key)
   std::optional<BoundFilter> filter;
@@ -53,7 +53,7 @@ class TableMapper {
   // The mapping of one schema version (cached per schema object).
   Result<const TableMapping*> Map(const TableSchemaPtr& schema);
   // Turns one row event into 0..2 sink changes (a key change is a delete and an upsert).
-  Status Transform(const std::shared_ptr<const ChangeEvent>& ev, std::vector<sink::SinkChange>& out);
+  Status Transform(const std::shared_ptr<const ChangeEvent>& ev, std::vector<SinkChange>& out);
 
   // "search_db.orders" for a source table under a rule.
   static std::string ExpandTemplate(std::string_view tmpl, std::string_view db, std::string_view table);

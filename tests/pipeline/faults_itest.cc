@@ -267,12 +267,12 @@ TEST_F(FaultRejectTest, SkipLogsTheRowAndGoesOn) {
 
 // The partition a key of crm.clients(id) goes to among n, as the loader computes it.
 uint64_t PartitionOf(int64_t id, uint32_t n) {
-  auto table = std::make_shared<sink::TargetTable>();
+  auto table = std::make_shared<TargetTable>();
   table->db = "crm";
   table->table = "clients";
   table->columns = {"id", "code"};
   table->key = {0};
-  sink::SinkChange c;
+  SinkChange c;
   c.table = table;
   c.values = {Value::Int(id), Value::Null()};
   return sink::KeyHash(c) % n;

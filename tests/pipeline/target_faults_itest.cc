@@ -146,12 +146,12 @@ TEST_F(TargetFaultTest, UniqueValuesMovingAcrossPartitionsApplyExactly) {
 
 // The partition a key `id` of db.table(id, other) goes to among n, as the loader computes it by key.
 uint64_t PartitionOf(int64_t id, uint32_t n, const char* db = "crm", const char* name = "clients") {
-  auto table = std::make_shared<sink::TargetTable>();
+  auto table = std::make_shared<TargetTable>();
   table->db = db;
   table->table = name;
   table->columns = {"id", "code"};
   table->key = {0};
-  sink::SinkChange c;
+  SinkChange c;
   c.table = table;
   c.values = {Value::Int(id), Value::Null()};
   return sink::KeyHash(c) % n;

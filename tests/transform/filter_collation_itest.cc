@@ -12,8 +12,8 @@
 #include "cli/run_command.h"
 #include "core/url.h"
 #include "pipeline/sync_fixture.h"
-#include "source/mysql/protocol/connection.h"
-#include "source/mysql/table_reader.h"
+#include "client/mysql/connection.h"
+#include "client/mysql/table_reader.h"
 #include "transform/row_filter.h"
 
 namespace sluice::testing {

@@ -26,8 +26,8 @@
 #include <vector>
 
 #include "core/status.h"
-#include "sink/sink_change.h"
-#include "source/mysql/protocol/connection.h"
+#include "core/sink_change.h"
+#include "client/mysql/connection.h"
 
 namespace sluice::sink::mysql {
 

@@ -229,7 +229,7 @@ Status MysqlLoader::EnsureCheckpointTable() {
 }
 
 Status MysqlLoader::ReadCheckpoint() {
-  checkpoint_ = LoaderCheckpoint();
+  checkpoint_ = Checkpoint();
   checkpoint_.partitions.assign(options_.parallel, StreamPos());
   ASSIGN_OR_RETURN(auto rows,
                    control_->Query(fmt::format("SELECT part, position, resume_position, gtid_state FROM "
@@ -828,7 +828,7 @@ Result<std::vector<std::string>> MysqlLoader::TargetColumns(const std::string& d
   return out;
 }
 
-Status MysqlLoader::ApplyDdl(const std::string& db, const std::string& query, const BatchEnd& end) {
+Status MysqlLoader::ApplyDdlSql(const std::string& db, const std::string& query, const BatchEnd& end) {
   if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();  // replayed
   RETURN_IF_ERROR(EnsureConnected());
   tables_.clear();  // a table's generated columns and keys may change

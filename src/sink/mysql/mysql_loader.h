@@ -24,8 +24,9 @@
 
 #include "core/change_event.h"
 #include "core/status.h"
-#include "sink/sink_change.h"
-#include "source/mysql/protocol/connection.h"
+#include "core/sink_change.h"
+#include "sink/sink.h"
+#include "client/mysql/connection.h"
 
 namespace sluice::sink::mysql {
 
@@ -39,52 +40,35 @@ struct LoaderOptions {
   size_t max_statement_bytes = 1 << 20;
 };
 
-struct LoaderCheckpoint {
-  StreamPos global;                   // everything at or before it is applied
-  // A snapshot's horizon: chunks may hold images of rows from up to here,
-  // later than the changes before it that streaming replays (catch-up).
-  StreamPos catch_up_until;
-  std::vector<StreamPos> partitions;  // per partition, possibly ahead of global
-  std::string resume_position;        // source "file:offset" to restart from
-  std::string gtid_state;
-};
-
-struct BatchEnd {
-  StreamPos pos;                // the batch's last change (or transaction end)
-  std::string resume_position;  // a transaction boundary at or before pos
-  std::string gtid_state;
-};
-
-class MysqlLoader {
+class MysqlLoader : public Sink {
  public:
   static Result<std::unique_ptr<MysqlLoader>> Open(LoaderOptions options);
   ~MysqlLoader();
 
-  const LoaderCheckpoint& checkpoint() const { return checkpoint_; }
   // Applies `changes` (in stream order) and records `end`. Retryable errors
   // (connection lost, read-only target, deadlock) leave the target
   // consistent: calling again with the same batch finishes it. A change the
   // target rejects fails the batch (unless skip_rejected) with an error
   // naming table, key, position and the target's message; the source
   // transactions before it in its partition are committed.
-  Status ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd& end);
+  Status ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd& end) override;
   // Forgets this pipeline's progress on the target (a position set by hand).
-  Status ResetCheckpoint();
+  Status ResetCheckpoint() override;
   // Records progress without changes (filtered-out transactions, DDL of unselected tables).
-  Status AdvanceCheckpoint(const BatchEnd& end);
+  Status AdvanceCheckpoint(const BatchEnd& end) override;
   // Executes a DDL statement (with `USE db` first when db is given) and
   // records `end`. Statements whose effect is already there (a CREATE of an
   // existing database, an ADD COLUMN replayed after a crash) are skipped.
-  Status ApplyDdl(const std::string& db, const std::string& query, const BatchEnd& end);
+  Status ApplyDdlSql(const std::string& db, const std::string& query, const BatchEnd& end);
+  // The statement as the pipeline routed it (rewritten for renamed tables).
+  Status ApplyDdl(const DdlChange& ddl, const BatchEnd& end) override { return ApplyDdlSql(ddl.db, ddl.query, end); }
+  bool speaks_mysql_ddl() const override { return true; }
   // The target table's column names in order; empty when it does not exist.
-  Result<std::vector<std::string>> TargetColumns(const std::string& db, const std::string& table);
+  Result<std::vector<std::string>> TargetColumns(const std::string& db, const std::string& table) override;
   // Re-opens every connection (after a retryable error) and re-reads the
   // checkpoint from the target. On failure the loader is left without
   // connections; every other call then reconnects first.
-  Status Reconnect();
-  uint64_t rows_applied() const { return rows_applied_; }
-  // Changes the target rejected and on_error: skip logged and left out, since Open.
-  uint64_t rows_skipped() const { return rows_skipped_; }
+  Status Reconnect() override;
 
  private:
   struct Partition {
@@ -151,8 +135,6 @@ class MysqlLoader {
   LoaderOptions options_;
   std::unique_ptr<sluice::mysql::MysqlConnection> control_;
   std::vector<Partition> partitions_;
-  LoaderCheckpoint checkpoint_;
-  uint64_t rows_applied_ = 0;
   bool catch_up_ = false;  // ApplyCatchUp in progress: upserts are REPLACEs (one connection, no partition threads)
   struct TableInfo {
     TargetTablePtr pin;
@@ -165,7 +147,6 @@ class MysqlLoader {
   std::vector<unsigned long> stale_sessions_;  // server thread ids of connections given up on
   int64_t server_booted_ = 0;                   // the target's boot time (s since the epoch), 0 unknown
   std::mutex skip_mu_;
-  uint64_t rows_skipped_ = 0;  // guarded by skip_mu_ for writes (partition threads); read by the owner between batches
 };
 
 // Per column of `t`, whether the target computes it (a VIRTUAL or STORED

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "sink/sink_change.h"
+#include "core/sink_change.h"
 
 namespace sluice::sink::mysql {
 

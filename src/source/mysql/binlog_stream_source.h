@@ -13,7 +13,7 @@
 
 #include "core/position.h"
 #include "source/mysql/binlog_decoder.h"
-#include "source/mysql/protocol/connection.h"
+#include "client/mysql/connection.h"
 #include "source/source.h"
 
 namespace sluice::mysql {

@@ -9,7 +9,7 @@
 
 #include "cli/run_command.h"
 #include "pipeline/sync_fixture.h"
-#include "source/mysql/column/charset.h"
+#include "client/mysql/charset.h"
 
 namespace sluice::testing {
 namespace {

@@ -12,7 +12,7 @@
 #include "core/url.h"
 #include "harness/mariadb_server.h"
 #include "source/mysql/binlog_stream_source.h"
-#include "source/mysql/protocol/connection.h"
+#include "client/mysql/connection.h"
 #include "source/mysql/recording_handler.h"
 
 namespace sluice::mysql {

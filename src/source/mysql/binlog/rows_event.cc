@@ -3,7 +3,7 @@
 #include "source/mysql/binlog/event_types.h"
 #include "source/mysql/binlog/events.h"
 #include "source/mysql/column/column_decoder.h"
-#include "source/mysql/column/column_types.h"
+#include "client/mysql/column_types.h"
 #include "source/mysql/column/json_binary.h"
 
 namespace sluice::mysql {

@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "source/mysql/column/charset.h"
-#include "source/mysql/column/column_types.h"
+#include "client/mysql/charset.h"
+#include "client/mysql/column_types.h"
 
 namespace sluice::mysql {
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "source/mysql/column/column_families.h"
-#include "source/mysql/column/column_types.h"
+#include "client/mysql/column_types.h"
 #include "source/mysql/column/decimal.h"
 
 namespace sluice::mysql {

@@ -16,7 +16,7 @@
 #include "core/byte_reader.h"
 #include "source/mysql/column/column_decoder.h"
 #include "source/mysql/column/column_families.h"
-#include "source/mysql/column/column_types.h"
+#include "client/mysql/column_types.h"
 #include "source/mysql/column/decimal.h"
 #include "source/mysql/column/temporal.h"
 

@@ -7,10 +7,10 @@
 
 #include <cstring>
 
-#include "source/mysql/column/charset.h"
+#include "client/mysql/charset.h"
 #include "source/mysql/column/column_decoder.h"
 #include "source/mysql/column/column_families.h"
-#include "source/mysql/column/column_types.h"
+#include "client/mysql/column_types.h"
 
 namespace sluice::mysql::internal {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "core/json_writer.h"
 #include "source/mysql/binlog/event_types.h"
-#include "source/mysql/column/column_types.h"
+#include "client/mysql/column_types.h"
 
 namespace sluice::mysql {
 namespace {

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "source/mysql/column/column_types.h"
+#include "client/mysql/column_types.h"
 
 namespace sluice::mysql {
 namespace {

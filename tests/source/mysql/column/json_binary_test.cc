@@ -13,7 +13,7 @@
 
 #include "source/mysql/column/column_decoder.h"
 #include "source/mysql/column/hex_bytes.h"
-#include "source/mysql/column/column_types.h"
+#include "client/mysql/column_types.h"
 
 namespace sluice::mysql {
 namespace {

@@ -2,13 +2,13 @@
 // several key columns, and the decoding of text-protocol values into the
 // Values the binlog decoder produces.
 
-#include "source/mysql/table_reader.h"
+#include "client/mysql/table_reader.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "source/mysql/column/column_types.h"
+#include "client/mysql/column_types.h"
 
 namespace sluice::mysql {
 namespace {

@@ -1,4 +1,4 @@
-#include "source/mysql/table_reader.h"
+#include "client/mysql/table_reader.h"
 
 #include <fmt/format.h>
 
@@ -6,9 +6,9 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "source/mysql/column/charset.h"
-#include "source/mysql/column/column_types.h"
-#include "source/mysql/information_schema_resolver.h"
+#include "client/mysql/charset.h"
+#include "client/mysql/column_types.h"
+#include "client/mysql/information_schema.h"
 
 namespace sluice::mysql {
 

@@ -11,9 +11,11 @@
 #include <vector>
 
 #include "core/change_event.h"
+#include "core/row_change.h"
+#include "core/table_schema.h"
 #include "core/value.h"
 
-namespace sluice::sink {
+namespace sluice {
 
 struct TargetTable {
   std::string db;
@@ -24,7 +26,14 @@ struct TargetTable {
   // Identity of db.table for key hashing: schema versions of one table are
   // different TargetTable objects, and one key must hash alike across them.
   uint64_t name_hash = 0;
+  // The source table version this mapping was made from, and per target
+  // column the source column it takes: what encoders need for column types
+  // and for an update's before image.
+  TableSchemaPtr source_schema;
+  std::vector<uint32_t> source_index;
   bool has_key() const { return !key.empty(); }
+  // The source column behind target column i.
+  const ColumnMeta& column_meta(size_t i) const { return source_schema->columns[source_index[i]]; }
 };
 using TargetTablePtr = std::shared_ptr<const TargetTable>;
 
@@ -42,11 +51,21 @@ struct SinkChange {
     kDeleteExact,  // keyless table: remove one row equal to `values` in every column
   };
   Kind kind = Kind::kUpsert;
+  // The change as the target table sees it: an update whose row entered
+  // the `where:` filter is an insert, one that left it a delete, and a key
+  // change a delete and an insert. For kUpdate, before_value() gives the
+  // row's previous values.
+  Op op = Op::kInsert;
+  // Copied by a snapshot (a read, not a change): formats name it so.
+  bool snapshot = false;
   TargetTablePtr table;
   std::vector<Value> values;
   StreamPos pos;
   uint64_t ts_ms = 0;
   std::shared_ptr<const ChangeEvent> origin;  // owns the bytes `values` point into
+
+  // op == kUpdate: target column i's value before the update.
+  const Value& before_value(size_t i) const { return origin->before.values[table->source_index[i]]; }
 };
 
-}  // namespace sluice::sink
+}  // namespace sluice

@@ -24,7 +24,7 @@
 #include "core/status.h"
 #include "core/table_schema.h"
 #include "core/value.h"
-#include "source/mysql/protocol/connection.h"
+#include "client/mysql/connection.h"
 
 namespace sluice::mysql {
 

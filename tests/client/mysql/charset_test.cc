@@ -1,6 +1,6 @@
 // Collation ids and charset names to charsets, and conversion to UTF-8.
 
-#include "source/mysql/column/charset.h"
+#include "client/mysql/charset.h"
 
 #include <gtest/gtest.h>
 #include <iconv.h>

@@ -1,4 +1,4 @@
-#include "source/mysql/protocol/connection.h"
+#include "client/mysql/connection.h"
 
 #include <errmsg.h>
 #include <mysqld_error.h>

@@ -1,4 +1,4 @@
-#include "source/mysql/column/charset.h"
+#include "client/mysql/charset.h"
 
 #include <iconv.h>
 

@@ -1,0 +1,58 @@
+#include "sink/registry.h"
+
+#include <array>
+
+#include <fmt/format.h>
+
+#include "client/mysql/connection.h"
+#include "sink/mysql/mysql_loader.h"
+
+namespace sluice::sink {
+namespace {
+
+Result<std::unique_ptr<Sink>> OpenMysql(const SinkOptions& o) {
+  mysql::LoaderOptions lo;
+  lo.pipeline = o.pipeline;
+  lo.target = o.target;
+  ASSIGN_OR_RETURN(lo.connect, sluice::mysql::ConnectOptions::FromUrl(o.url));
+  lo.parallel = o.parallel;
+  lo.skip_rejected = o.skip_rejected;
+  lo.skip_log = o.skip_log;
+  ASSIGN_OR_RETURN(auto loader, mysql::MysqlLoader::Open(std::move(lo)));
+  return std::unique_ptr<Sink>(std::move(loader));
+}
+
+struct Kind {
+  std::string_view scheme;
+  Result<std::unique_ptr<Sink>> (*open)(const SinkOptions&);
+};
+
+constexpr std::array kKinds{
+    Kind{"mysql", &OpenMysql},
+    Kind{"mariadb", &OpenMysql},
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Sink>> OpenSink(const SinkOptions& options) {
+  for (const Kind& k : kKinds) {
+    if (k.scheme == options.url.scheme) return k.open(options);
+  }
+  return Status::Invalid("target {}: no sink for {}:// (supported: {})", options.target, options.url.scheme,
+                         SinkSchemes());
+}
+
+bool IsSinkScheme(std::string_view scheme) {
+  for (const Kind& k : kKinds) {
+    if (k.scheme == scheme) return true;
+  }
+  return false;
+}
+
+std::string SinkSchemes() {
+  std::string out;
+  for (const Kind& k : kKinds) out += fmt::format("{}{}://", out.empty() ? "" : ", ", k.scheme);
+  return out;
+}
+
+}  // namespace sluice::sink

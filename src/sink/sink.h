@@ -1,0 +1,148 @@
+#pragma once
+// Sink: one target of a pipeline (MySQL, PostgreSQL, Kafka, ClickHouse,
+// Redis, a file), chosen by its URL's scheme (sink/registry.h).
+//
+// Lifetime: opened by the pipeline's target thread when the pipeline starts
+// (Open reads the target's recorded checkpoint), closed when it stops.
+// Threading: every call comes from that one thread; a sink may run threads
+// of its own inside a call (MySQL applies partitions in parallel) but returns
+// only when they are done.
+//
+// Delivery: the pipeline hands over batches of mapped changes in stream
+// order. ApplyBatch applies them and records `end` (the batch's last stream
+// position and the source position to resume from) with the data, so that
+// after a crash the sink knows exactly what it holds:
+//   - transactional targets (MySQL, PostgreSQL, Kafka with exactly_once,
+//     files) record the position in the same transaction / fsync as the
+//     rows: a replay skips what is already there (exactly once);
+//   - ClickHouse writes rows with a version that only grows in source
+//     order, so a replay rewrites identical rows (idempotent);
+//   - Redis replays converge to the same state (at least once).
+// On start the pipeline resumes the source from the least advanced target's
+// checkpoint().resume_position, and each sink skips changes at or before its
+// checkpoint().global (StreamPos is a total order).
+// Errors: a retryable Status (target down, read-only, a lock conflict)
+// leaves the target consistent: the pipeline calls Reconnect and then
+// ApplyBatch again with the same batch. A change the target rejects fails
+// the batch, naming table, key, position and the target's message, unless
+// `skip_rejected` (on_error: skip), which logs it to `skip_log` first.
+// State targets (SQL, ClickHouse, Redis) may merge the changes of one key
+// inside a batch; log targets (Kafka, files) write every change, in order.
+//
+// DDL reaches a sink through ApplyDdl with the statement as the source ran
+// it, parsed, and with the target table it maps to; each sink does what its
+// kind can: SQL targets translate it, log targets emit it as an event,
+// key-value targets ignore it.
+//
+// Fencing (cluster mode): `epoch` in SinkOptions is the pipeline's ownership
+// epoch; a sink that can check it in the target does so in every write
+// transaction, and fails with kFenced once a newer owner raised it.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/change_event.h"
+#include "core/sink_change.h"
+#include "core/status.h"
+#include "core/url.h"
+
+namespace sluice::sink {
+
+// Where a batch ends: recorded with its data.
+struct BatchEnd {
+  StreamPos pos;                // the batch's last change (or transaction end)
+  std::string resume_position;  // a transaction boundary at or before pos
+  std::string gtid_state;
+};
+
+// What a target holds, read on Open and kept current by every call.
+struct Checkpoint {
+  StreamPos global;  // everything at or before it is applied
+  // A snapshot's horizon: chunks may hold images of rows from up to here,
+  // later than the changes before it that streaming replays (catch-up).
+  StreamPos catch_up_until;
+  std::vector<StreamPos> partitions;  // per partition, possibly ahead of global (MySQL)
+  std::string resume_position;        // source "file:offset" to restart from
+  std::string gtid_state;
+};
+
+// The target's settings (design section 9): the common ones and each kind's own.
+struct SinkOptions {
+  std::string pipeline;
+  std::string target;
+  Url url;  // password applied (password_env); print ToRedactedString()
+  uint32_t parallel = 4;
+  bool skip_rejected = false;  // on_error: skip (rejected rows are logged to skip_log)
+  std::string skip_log;        // JSON lines of skipped changes
+  uint64_t epoch = 0;          // ownership epoch in cluster mode; 0: single process
+
+  // Kafka and files
+  std::string format = "json";  // json | canal | maxwell | debezium
+  // Kafka
+  std::string topic = "${db}.${table}";
+  std::string ddl_topic = "${pipeline}.ddl";
+  bool exactly_once = false;
+  // debezium
+  bool schemas = false;
+  bool tombstones = true;
+  std::string debezium_profile = "flink";  // flink | native
+  // Redis
+  std::string mode = "hash";  // hash | string | stream
+  std::string key = "${db}:${table}:${pk}";
+  // files
+  uint64_t rotate_bytes = 0;  // 0: never rotate
+};
+
+// A DDL statement of a selected table (or database), routed to one target.
+struct DdlChange {
+  std::string db;     // the statement's current database
+  std::string query;  // as the source ran it
+  // The table the statement's table maps to on the target (after `to:`
+  // renames); empty for database statements.
+  std::string target_db, target_table;
+  // Same name, all columns, no renames: the statement applies unchanged.
+  bool one_to_one = true;
+  uint64_t ts_ms = 0;
+  std::string gtid;
+  StreamPos pos;
+};
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+
+  const Checkpoint& checkpoint() const { return checkpoint_; }
+  // Applies `changes` (in stream order) and records `end`; see the header comment.
+  virtual Status ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd& end) = 0;
+  // Records progress without changes (filtered-out transactions, DDL of unselected tables).
+  virtual Status AdvanceCheckpoint(const BatchEnd& end) = 0;
+  // Forgets this pipeline's progress on the target (a position set by hand).
+  virtual Status ResetCheckpoint() = 0;
+  // Applies or emits a DDL statement and records `end`. A statement whose
+  // effect is already there (replayed after a crash) is skipped.
+  virtual Status ApplyDdl(const DdlChange& ddl, const BatchEnd& end) = 0;
+  // The target table's column names in order; empty when it does not exist
+  // (or the target has no tables).
+  virtual Result<std::vector<std::string>> TargetColumns(const std::string& db, const std::string& table) = 0;
+  // Re-opens connections after a retryable error and re-reads the checkpoint.
+  virtual Status Reconnect() = 0;
+
+  // Whether DDL is MySQL SQL that the pipeline may rewrite for renamed and
+  // subset tables (the MySQL target); other sinks get every DDL of a
+  // selected table as is, through ApplyDdl.
+  virtual bool speaks_mysql_ddl() const { return false; }
+
+  uint64_t rows_applied() const { return rows_applied_; }
+  // Changes the target rejected and on_error: skip logged and left out, since Open.
+  uint64_t rows_skipped() const { return rows_skipped_.load(); }
+
+ protected:
+  Checkpoint checkpoint_;
+  uint64_t rows_applied_ = 0;
+  std::atomic<uint64_t> rows_skipped_{0};
+};
+
+}  // namespace sluice::sink
