@@ -11,9 +11,13 @@ packages=(
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libyaml-cpp-dev libsqlite3-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # target clients: PostgreSQL (libpq), Kafka (librdkafka, with its mock cluster), Redis (hiredis)
+  libpq-dev librdkafka-dev libhiredis-dev
   # servers and reference tools used by tests, benchmarks and the demo
   mariadb-server mariadb-client mariadb-backup percona-toolkit
   procps openssl curl python3 time
+  # target servers the tests start privately; kcat is the Kafka benchmarks' reference producer
+  postgresql-15 postgresql-client-15 clickhouse-server clickhouse-client redis-server kcat
   # promtool (tests lint the /metrics page with `promtool check metrics`)
   prometheus
 )
@@ -41,6 +45,13 @@ if command -v systemctl >/dev/null 2>&1; then
   $SUDO systemctl disable --now mariadb >/dev/null 2>&1 || true
 fi
 $SUDO service mariadb stop >/dev/null 2>&1 || true
+# Likewise PostgreSQL, ClickHouse and Redis: tests start private servers.
+for svc in postgresql clickhouse-server redis-server; do
+  if command -v systemctl >/dev/null 2>&1; then
+    $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  fi
+  $SUDO service "$svc" stop >/dev/null 2>&1 || true
+done
 # Likewise the Prometheus server: only its promtool is used.
 if command -v systemctl >/dev/null 2>&1; then
   $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true

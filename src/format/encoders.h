@@ -1,0 +1,17 @@
+#pragma once
+// The encoders MakeEncoder chooses from, and what they share.
+
+#include <memory>
+#include <string>
+
+#include "format/format.h"
+
+namespace sluice::format {
+
+std::unique_ptr<Encoder> MakeJsonEncoder(const EncoderOptions& options);
+
+// {"id":7}: the change's key columns (every column for a keyless table) as a
+// JSON object, with section-4 values; the message key of `json` and `canal`.
+void AppendKeyObject(std::string& out, const SinkChange& change);
+
+}  // namespace sluice::format
