@@ -190,6 +190,10 @@ Status FileSink::Commit(const std::string& data, const BatchEnd& end) {
     if (::fdatasync(fd_) != 0) return IoError("fsync", path_).WithContext(Where());
     length_ += data.size();
   }
+  if (data.empty() && !checkpoint_.global.empty() && end.pos <= checkpoint_.global &&
+      (end.resume_position.empty() || end.resume_position == checkpoint_.resume_position)) {
+    return Status::Ok();  // nothing new to record (an idle stream's repeated ends): spare the fsyncs
+  }
   Checkpoint before = checkpoint_;
   if (checkpoint_.global.empty() || checkpoint_.global < end.pos) checkpoint_.global = end.pos;
   if (!end.resume_position.empty()) checkpoint_.resume_position = end.resume_position;
