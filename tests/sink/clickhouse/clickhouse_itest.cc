@@ -136,10 +136,10 @@ TEST_F(ClickhouseRunTest, KillOfSluiceThenRestartConverges) {
   ASSERT_NO_FATAL_FAILURE(StartAll(kKeyedSchema, o));
   std::thread writer([&] { ASSERT_TRUE(Transactions(*src_, 1, 400).ok()); });
   // Kill sluice while batches are being written.
-  WaitUntil([&] {
+  EXPECT_TRUE(WaitUntil([&] {
     auto n = ch_->Query("SELECT count() FROM shop.audit");
     return n.ok() && std::atoi(n->c_str()) >= 50;
-  }, std::chrono::seconds(90));
+  }, std::chrono::seconds(90))) << sluice_->Log();
   sluice_->Kill();
   writer.join();
   StartSluice();
@@ -147,6 +147,13 @@ TEST_F(ClickhouseRunTest, KillOfSluiceThenRestartConverges) {
   ASSERT_TRUE(Transactions(*src_, 401, 50).ok());
   EXPECT_TRUE(ChConverges(kOrders, kChOrders));
   EXPECT_TRUE(ChConverges(kAudit, kChAudit));
+  // Rows written again after the kill carry the versions they had: one
+  // (key, _version) never holds two different rows.
+  auto differing = ch_->Query(
+      "SELECT count() FROM (SELECT id, _version FROM shop.orders GROUP BY id, _version "
+      "HAVING uniqExact(amount, ifNull(note, ''), _sign) > 1)");
+  ASSERT_TRUE(differing.ok()) << differing.status().message();
+  EXPECT_EQ(*differing, "0\n");
   // The checkpoint is in ClickHouse: a third start resumes there and writes nothing new.
   auto cp = ch_->Query("SELECT global_pos FROM _sluice.checkpoints FINAL WHERE pipeline = 'p' AND target = 'dst'");
   ASSERT_TRUE(cp.ok()) << cp.status().message();
