@@ -34,7 +34,7 @@ struct ClientOptions {
   std::string user = "default";
   std::string password;
   int connect_timeout_s = 5;
-  int read_timeout_s = 300;  // a large insert or an ALTER may take a while
+  int read_timeout_s = 60;  // a hung server is a retryable error after this, not a stuck stop
 
   static Result<ClientOptions> FromUrl(const Url& url);
   std::string Describe() const;  // "clickhouse 127.0.0.1:8123"

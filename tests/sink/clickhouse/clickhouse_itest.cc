@@ -174,6 +174,25 @@ TEST_F(ClickhouseRunTest, ClickhouseDownThenUpRetriesAndConverges) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+TEST_F(ClickhouseRunTest, ClickhouseDownAtStartIsRetried) {
+  src_ = StartServer(1);
+  ASSERT_TRUE(src_);
+  auto ch = ClickhouseServer::Start();
+  ASSERT_TRUE(ch.ok()) << ch.status().message();
+  ch_ = std::move(ch).value();
+  ASSERT_TRUE(src_->Execute(kKeyedSchema).ok());
+  ASSERT_TRUE(ch_->Stop().ok());
+  http_port_ = FreePort();
+  WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), ch_->Url("default")));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(Transactions(*src_, 1, 10).ok());
+  EXPECT_TRUE(WaitForState("p", "retrying", std::chrono::seconds(60), "dst"));
+  ASSERT_TRUE(ch_->Restart().ok());
+  EXPECT_TRUE(ChConverges(kOrders, kChOrders));
+  EXPECT_TRUE(ChConverges(kAudit, kChAudit));
+}
+
 constexpr const char* kDates = R"sql(
 CREATE DATABASE shop;
 CREATE TABLE shop.d (id INT PRIMARY KEY, day DATE, at DATETIME);
