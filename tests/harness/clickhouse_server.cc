@@ -144,8 +144,8 @@ Status ClickhouseServer::Launch() {
     auto exited = WaitForExit(pid_, milliseconds(0));
     if (exited.ok() && exited->has_value()) {
       pid_ = -1;
-      return Status::Error(StatusCode::kIoError, "clickhouse-server in {} {}: {}", dir_,
-                           DescribeWaitStatus(**exited), TailOfFile(dir_ + "/error.log") + TailOfFile(out));
+      return Status::Error(StatusCode::kIoError, "clickhouse-server in {} {}: {}", dir_, DescribeWaitStatus(**exited),
+                           TailOfFile(dir_ + "/error.log") + TailOfFile(out));
     }
     if (Query("SELECT 1").ok()) return Status::Ok();
     std::this_thread::sleep_for(milliseconds(50));

@@ -79,7 +79,8 @@ Result<std::string> ClickhouseClient::Post(const std::string& path, std::string_
     // Not ClickHouse's own answer (a proxy, a server starting up).
     bool retry = r->status >= 500 || r->status == 429;
     std::string text = fmt::format("{}: HTTP {}: {}", options_.Describe(), r->status, message);
-    return retry ? Status::Retryable(StatusCode::kIoError, "{}", text) : Status::Error(StatusCode::kServerError, "{}", text);
+    return retry ? Status::Retryable(StatusCode::kIoError, "{}", text)
+                 : Status::Error(StatusCode::kServerError, "{}", text);
   }
   std::string text = fmt::format("{}: error {}: {}", options_.Describe(), code, message);
   if (IsRetryableServerCode(code)) return Status::Retryable(StatusCode::kServerError, "{}", text);
@@ -157,15 +158,32 @@ std::string QuoteString(std::string_view text) {
 void AppendTsvEscaped(std::string& out, std::string_view bytes) {
   for (char c : bytes) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\0': out += "\\0"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\'': out += "\\'"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\0':
+        out += "\\0";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\'':
+        out += "\\'";
+        break;
+      default:
+        out += c;
     }
   }
 }
@@ -181,15 +199,32 @@ std::string UnescapeTsv(std::string_view field) {
     }
     char n = field[++i];
     switch (n) {
-      case 't': out += '\t'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case '0': out += '\0'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'a': out += '\a'; break;
-      case 'v': out += '\v'; break;
-      default: out += n;  // \\ \' and any other escaped character stand for themselves
+      case 't':
+        out += '\t';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case '0':
+        out += '\0';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'a':
+        out += '\a';
+        break;
+      case 'v':
+        out += '\v';
+        break;
+      default:
+        out += n;  // \\ \' and any other escaped character stand for themselves
     }
   }
   return out;

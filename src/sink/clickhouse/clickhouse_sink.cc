@@ -80,12 +80,24 @@ void AppendDefault(std::string& out, const ColumnEncoding& e) {
   switch (e.kind) {
     case K::kInt:
     case K::kUInt:
-    case K::kDecimal: out.append(e.bytes, '\0'); break;
-    case K::kFloat32: out.append(4, '\0'); break;
-    case K::kFloat64: out.append(8, '\0'); break;
-    case K::kString: out += '\0'; break;  // length 0
-    case K::kDate: out.append(2, '\0'); break;
-    case K::kDateTime: out.append(4, '\0'); break;
+    case K::kDecimal:
+      out.append(e.bytes, '\0');
+      break;
+    case K::kFloat32:
+      out.append(4, '\0');
+      break;
+    case K::kFloat64:
+      out.append(8, '\0');
+      break;
+    case K::kString:
+      out += '\0';
+      break;  // length 0
+    case K::kDate:
+      out.append(2, '\0');
+      break;
+    case K::kDateTime:
+      out.append(4, '\0');
+      break;
   }
 }
 
@@ -110,8 +122,8 @@ Status ClickhouseSink::Reconnect() { return Connect(); }
 Status ClickhouseSink::Run(const std::string& sql) {
   auto r = client_->Query(sql);
   if (!r.ok()) {
-    return r.status().WithContext(fmt::format("pipeline {} target {}: {}", options_.pipeline, options_.target,
-                                              sql.substr(0, 200)));
+    return r.status().WithContext(
+        fmt::format("pipeline {} target {}: {}", options_.pipeline, options_.target, sql.substr(0, 200)));
   }
   return Status::Ok();
 }
@@ -131,14 +143,19 @@ Status ClickhouseSink::ReadCheckpoint() {
       "SELECT global_pos, resume_position, gtid_state, _version FROM {} FINAL WHERE pipeline = {} AND target = {} "
       "FORMAT TabSeparated",
       kCheckpointTable, QuoteString(options_.pipeline), QuoteString(options_.target)));
-  if (!rows.ok()) return rows.status().WithContext(fmt::format("pipeline {} target {}: read checkpoint", options_.pipeline, options_.target));
+  if (!rows.ok())
+    return rows.status().WithContext(
+        fmt::format("pipeline {} target {}: read checkpoint", options_.pipeline, options_.target));
   checkpoint_ = Checkpoint();
   checkpoint_version_ = 0;
   if (rows->empty()) return Status::Ok();
   const auto& r = rows->front();
-  if (r.size() < 4) return Status::Corruption("pipeline {} target {}: checkpoint row with {} fields", options_.pipeline, options_.target, r.size());
+  if (r.size() < 4)
+    return Status::Corruption("pipeline {} target {}: checkpoint row with {} fields", options_.pipeline,
+                              options_.target, r.size());
   if (!r[0].empty() && !StreamPos::Parse(r[0], &checkpoint_.global)) {
-    return Status::Corruption("pipeline {} target {}: bad checkpoint position \"{}\"", options_.pipeline, options_.target, r[0]);
+    return Status::Corruption("pipeline {} target {}: bad checkpoint position \"{}\"", options_.pipeline,
+                              options_.target, r[0]);
   }
   checkpoint_.resume_position = r[1];
   checkpoint_.gtid_state = r[2];
@@ -160,7 +177,9 @@ Status ClickhouseSink::WriteCheckpoint(const StreamPos& global, const std::strin
   AppendTsvEscaped(row, gtid_state);
   row += fmt::format("\t{}\t{}\n", static_cast<int64_t>(::time(nullptr)), checkpoint_version_ + 1);
   auto r = client_->Insert(fmt::format("INSERT INTO {} FORMAT TabSeparated", kCheckpointTable), row);
-  if (!r.ok()) return r.status().WithContext(fmt::format("pipeline {} target {}: record checkpoint", options_.pipeline, options_.target));
+  if (!r.ok())
+    return r.status().WithContext(
+        fmt::format("pipeline {} target {}: record checkpoint", options_.pipeline, options_.target));
   ++checkpoint_version_;
   checkpoint_.global = global;
   checkpoint_.resume_position = resume_position;
@@ -202,12 +221,12 @@ Result<const ClickhouseSink::TableState*> ClickhouseSink::EnsureTable(const Targ
   if (auto it = tables_.find(table.get()); it != tables_.end()) return &it->second;
   const TargetTable& t = *table;
   const std::string name = TableName(t.db, t.table);
-  const std::string where =
-      fmt::format("pipeline {} target {}: table {}.{} (from {})", options_.pipeline, options_.target, t.db, t.table, t.source);
+  const std::string where = fmt::format("pipeline {} target {}: table {}.{} (from {})", options_.pipeline,
+                                        options_.target, t.db, t.table, t.source);
   if (!t.has_key()) {
-    return Status::Error(StatusCode::kNotSupported,
-                         "{}: no primary key or NOT NULL unique key; a ClickHouse target orders and versions rows by one",
-                         where);
+    return Status::Error(
+        StatusCode::kNotSupported,
+        "{}: no primary key or NOT NULL unique key; a ClickHouse target orders and versions rows by one", where);
   }
   TableState state;
   state.pin = table;
@@ -238,7 +257,8 @@ Result<const ClickhouseSink::TableState*> ClickhouseSink::EnsureTable(const Targ
       auto it = have.find(t.columns[i]);
       if (it == have.end()) {
         std::string after = previous.empty() ? "" : " AFTER " + QuoteIdentifier(previous);
-        RETURN_IF_ERROR(Run(fmt::format("ALTER TABLE {} ADD COLUMN {} {}{}", name, QuoteIdentifier(t.columns[i]), types[i], after)));
+        RETURN_IF_ERROR(Run(
+            fmt::format("ALTER TABLE {} ADD COLUMN {} {}{}", name, QuoteIdentifier(t.columns[i]), types[i], after)));
       } else if (it->second != types[i]) {
         return Status::Error(StatusCode::kNotSupported,
                              "{}: column `{}` is {} in ClickHouse but its source column now maps to {}; changing a "
@@ -261,8 +281,8 @@ Result<const ClickhouseSink::TableState*> ClickhouseSink::EnsureTable(const Targ
 }
 
 std::string ClickhouseSink::Where(const SinkChange& c) const {
-  return fmt::format("pipeline {} target {}: table `{}`.`{}` (from {}) key {} @ {}", options_.pipeline,
-                     options_.target, c.table->db, c.table->table, c.table->source, DescribeKey(c), c.pos.ToString());
+  return fmt::format("pipeline {} target {}: table `{}`.`{}` (from {}) key {} @ {}", options_.pipeline, options_.target,
+                     c.table->db, c.table->table, c.table->source, DescribeKey(c), c.pos.ToString());
 }
 
 Status ClickhouseSink::Reject(const SinkChange& c, const Status& error) {
@@ -378,7 +398,8 @@ Status ClickhouseSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
   const std::string table = ddl.target_table.empty() ? "" : TableName(ddl.target_db, ddl.target_table);
   switch (effect.kind) {
     case K::kCreateDatabase:
-      if (!ddl.target_db.empty()) RETURN_IF_ERROR(Run("CREATE DATABASE IF NOT EXISTS " + QuoteIdentifier(ddl.target_db)));
+      if (!ddl.target_db.empty())
+        RETURN_IF_ERROR(Run("CREATE DATABASE IF NOT EXISTS " + QuoteIdentifier(ddl.target_db)));
       break;
     case K::kDropDatabase:
       if (!ddl.target_db.empty() && ddl.target_db != "_sluice") {

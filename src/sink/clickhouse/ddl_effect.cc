@@ -75,7 +75,8 @@ DdlEffect ClassifyAlterClause(const std::vector<Token>& t, size_t b, size_t e) {
   auto unsupported = [](std::string why) { return DdlEffect{DdlEffect::Kind::kUnsupported, std::move(why)}; };
   if (Is(t, b, "RENAME")) {
     if (Is(t, b + 1, "INDEX") || Is(t, b + 1, "KEY")) return ok;
-    if (Is(t, b + 1, "COLUMN")) return unsupported("renaming a column (rows already in ClickHouse would lose its values)");
+    if (Is(t, b + 1, "COLUMN"))
+      return unsupported("renaming a column (rows already in ClickHouse would lose its values)");
     return unsupported("renaming a table (rows already in ClickHouse stay under the old name)");
   }
   if (Is(t, b, "CHANGE")) {
@@ -89,7 +90,8 @@ DdlEffect ClassifyAlterClause(const std::vector<Token>& t, size_t b, size_t e) {
   }
   bool key = false;
   for (size_t i = b; i < e; ++i) key |= Is(t, i, "PRIMARY") && Is(t, i + 1, "KEY");
-  if (key && (Is(t, b, "ADD") || Is(t, b, "DROP"))) return unsupported("changing the primary key (ClickHouse orders the table by it)");
+  if (key && (Is(t, b, "ADD") || Is(t, b, "DROP")))
+    return unsupported("changing the primary key (ClickHouse orders the table by it)");
   if (Is(t, b, "ADD") && !Is(t, b + 1, "INDEX") && !Is(t, b + 1, "KEY") && !Is(t, b + 1, "UNIQUE") &&
       !Is(t, b + 1, "CONSTRAINT") && !Is(t, b + 1, "FULLTEXT") && !Is(t, b + 1, "SPATIAL") &&
       !Is(t, b + 1, "FOREIGN") && !Is(t, b + 1, "CHECK") && !Is(t, b + 1, "PARTITION")) {

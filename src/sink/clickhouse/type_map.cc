@@ -72,7 +72,8 @@ Result<int64_t> ParseDays(std::string_view s, bool* zero) {
   }
   *zero = y == 0 && m == 0 && d == 0;
   if (*zero) return int64_t{0};
-  if (!ValidDay(y, m, d)) return Status::Invalid("date {} has a zero or invalid part, which ClickHouse cannot hold", s.substr(0, 10));
+  if (!ValidDay(y, m, d))
+    return Status::Invalid("date {} has a zero or invalid part, which ClickHouse cannot hold", s.substr(0, 10));
   return DaysFromCivil(y, m, d);
 }
 
@@ -100,10 +101,18 @@ void AppendString(std::string& out, std::string_view s) {
 
 void AppendSized(std::string& out, uint64_t bits, uint8_t bytes) {
   switch (bytes) {
-    case 1: AppendLe<uint8_t>(out, static_cast<uint8_t>(bits)); break;
-    case 2: AppendLe<uint16_t>(out, static_cast<uint16_t>(bits)); break;
-    case 4: AppendLe<uint32_t>(out, static_cast<uint32_t>(bits)); break;
-    default: AppendLe<uint64_t>(out, bits); break;
+    case 1:
+      AppendLe<uint8_t>(out, static_cast<uint8_t>(bits));
+      break;
+    case 2:
+      AppendLe<uint16_t>(out, static_cast<uint16_t>(bits));
+      break;
+    case 4:
+      AppendLe<uint32_t>(out, static_cast<uint32_t>(bits));
+      break;
+    default:
+      AppendLe<uint64_t>(out, bits);
+      break;
   }
 }
 
@@ -130,14 +139,22 @@ std::string TextOf(const Value& v) {
 Result<std::string> ClickhouseType(const ColumnMeta& c) {
   ASSIGN_OR_RETURN(ColumnEncoding e, EncodingOf(c, true));
   switch (e.kind) {
-    case Kind::kInt: return fmt::format("Int{}", e.bytes * 8);
-    case Kind::kUInt: return fmt::format("UInt{}", e.bytes * 8);
-    case Kind::kFloat32: return std::string("Float32");
-    case Kind::kFloat64: return std::string("Float64");
-    case Kind::kDecimal: return fmt::format("Decimal({}, {})", c.meta >> 8, c.meta & 0xff);
-    case Kind::kString: return std::string("String");
-    case Kind::kDate: return std::string("Date");
-    case Kind::kDateTime: return std::string("DateTime('UTC')");
+    case Kind::kInt:
+      return fmt::format("Int{}", e.bytes * 8);
+    case Kind::kUInt:
+      return fmt::format("UInt{}", e.bytes * 8);
+    case Kind::kFloat32:
+      return std::string("Float32");
+    case Kind::kFloat64:
+      return std::string("Float64");
+    case Kind::kDecimal:
+      return fmt::format("Decimal({}, {})", c.meta >> 8, c.meta & 0xff);
+    case Kind::kString:
+      return std::string("String");
+    case Kind::kDate:
+      return std::string("Date");
+    case Kind::kDateTime:
+      return std::string("DateTime('UTC')");
   }
   return std::string("String");
 }
@@ -152,13 +169,25 @@ Result<std::string> ClickhouseColumnType(const ColumnMeta& c, bool in_key) {
 Result<ColumnEncoding> EncodingOf(const ColumnMeta& c, bool in_key) {
   ColumnEncoding e;
   switch (RealType(c)) {
-    case sluice::mysql::kTypeTiny: e = IntEncoding(c, 1); break;
-    case sluice::mysql::kTypeShort: e = IntEncoding(c, 2); break;
+    case sluice::mysql::kTypeTiny:
+      e = IntEncoding(c, 1);
+      break;
+    case sluice::mysql::kTypeShort:
+      e = IntEncoding(c, 2);
+      break;
     case sluice::mysql::kTypeInt24:
-    case sluice::mysql::kTypeLong: e = IntEncoding(c, 4); break;
-    case sluice::mysql::kTypeLongLong: e = IntEncoding(c, 8); break;
-    case sluice::mysql::kTypeFloat: e.kind = Kind::kFloat32; break;
-    case sluice::mysql::kTypeDouble: e.kind = Kind::kFloat64; break;
+    case sluice::mysql::kTypeLong:
+      e = IntEncoding(c, 4);
+      break;
+    case sluice::mysql::kTypeLongLong:
+      e = IntEncoding(c, 8);
+      break;
+    case sluice::mysql::kTypeFloat:
+      e.kind = Kind::kFloat32;
+      break;
+    case sluice::mysql::kTypeDouble:
+      e.kind = Kind::kFloat64;
+      break;
     case sluice::mysql::kTypeDecimal:
     case sluice::mysql::kTypeNewDecimal: {
       unsigned p = c.meta >> 8;
@@ -169,7 +198,9 @@ Result<ColumnEncoding> EncodingOf(const ColumnMeta& c, bool in_key) {
       break;
     }
     case sluice::mysql::kTypeDate:
-    case sluice::mysql::kTypeNewDate: e.kind = Kind::kDate; break;
+    case sluice::mysql::kTypeNewDate:
+      e.kind = Kind::kDate;
+      break;
     case sluice::mysql::kTypeDateTime:
     case sluice::mysql::kTypeDateTime2:
     case sluice::mysql::kTypeTimestamp:
@@ -177,8 +208,12 @@ Result<ColumnEncoding> EncodingOf(const ColumnMeta& c, bool in_key) {
       // No DateTime64 in 18.16: fractional seconds are kept as text.
       e.kind = Fsp(c) == 0 ? Kind::kDateTime : Kind::kString;
       break;
-    case sluice::mysql::kTypeYear: e = {Kind::kUInt, 2, 0, false}; break;
-    case sluice::mysql::kTypeBit: e = {Kind::kUInt, 8, 0, false}; break;
+    case sluice::mysql::kTypeYear:
+      e = {Kind::kUInt, 2, 0, false};
+      break;
+    case sluice::mysql::kTypeBit:
+      e = {Kind::kUInt, 8, 0, false};
+      break;
     case sluice::mysql::kTypeTypedArray:
     case sluice::mysql::kTypeNull:
       return Status::Error(StatusCode::kNotSupported, "column `{}`: type {} has no ClickHouse mapping", c.name, c.type);
@@ -208,7 +243,8 @@ Result<uint32_t> ClickhouseDateTime(std::string_view dt) {
     return Status::Invalid("not a date-time: \"{}\"", dt);
   }
   for (size_t i = 19; i < dt.size(); ++i) {
-    if (dt[i] != '.' && dt[i] != '0') return Status::Invalid("date-time {} has fractional seconds; DateTime holds none", dt);
+    if (dt[i] != '.' && dt[i] != '0')
+      return Status::Invalid("date-time {} has fractional seconds; DateTime holds none", dt);
   }
   int64_t secs = days * 86400 + h * 3600 + mi * 60 + s;
   if (zero) {
@@ -216,8 +252,9 @@ Result<uint32_t> ClickhouseDateTime(std::string_view dt) {
     return uint32_t{0};
   }
   if (secs < 1 || days > kLastDay) {
-    return Status::Invalid("date-time {} is outside ClickHouse's DateTime range (1970-01-01 00:00:01 .. 2105-12-31 23:59:59)",
-                           dt.substr(0, 19));
+    return Status::Invalid(
+        "date-time {} is outside ClickHouse's DateTime range (1970-01-01 00:00:01 .. 2105-12-31 23:59:59)",
+        dt.substr(0, 19));
   }
   return static_cast<uint32_t>(secs);
 }

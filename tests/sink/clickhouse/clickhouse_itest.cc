@@ -112,7 +112,8 @@ BEGIN;
 INSERT INTO shop.t (id, bu, dec2, dtm) VALUES (4, 4, 4, '2004-04-04 04:04:04');
 DELETE FROM shop.t WHERE id = 4;
 COMMIT;
-)sql").ok());
+)sql")
+                  .ok());
   EXPECT_TRUE(ChConverges(kAllTypesSource, kAllTypesTarget));
   // Deleted rows stay as versions with _sign = -1 until merged; FINAL keeps the last.
   auto deleted = ch_->Query("SELECT count() FROM shop.t FINAL WHERE _sign = -1 AND id = 2");
@@ -136,10 +137,13 @@ TEST_F(ClickhouseRunTest, KillOfSluiceThenRestartConverges) {
   ASSERT_NO_FATAL_FAILURE(StartAll(kKeyedSchema, o));
   std::thread writer([&] { ASSERT_TRUE(Transactions(*src_, 1, 400).ok()); });
   // Kill sluice while batches are being written.
-  EXPECT_TRUE(WaitUntil([&] {
-    auto n = ch_->Query("SELECT count() FROM shop.audit");
-    return n.ok() && std::atoi(n->c_str()) >= 50;
-  }, std::chrono::seconds(90))) << sluice_->Log();
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto n = ch_->Query("SELECT count() FROM shop.audit");
+        return n.ok() && std::atoi(n->c_str()) >= 50;
+      },
+      std::chrono::seconds(90)))
+      << sluice_->Log();
   sluice_->Kill();
   writer.join();
   StartSluice();
@@ -221,7 +225,8 @@ TEST_F(ClickhouseRunTest, DateAfter2105IsSkippedAndLoggedWithOnErrorSkip) {
   o.extra = "    on_error: skip\n    skip_log: " + skip_log + "\n";
   ASSERT_NO_FATAL_FAILURE(StartAll(kDates, o));
   ASSERT_TRUE(src_->Execute("INSERT INTO shop.d VALUES (1, '2000-01-01', '2106-01-01 00:00:00'), "
-                            "(2, '2000-01-02', '2000-01-02 00:00:00')").ok());
+                            "(2, '2000-01-02', '2000-01-02 00:00:00')")
+                  .ok());
   EXPECT_TRUE(ChConverges("SELECT id, day, at FROM shop.d WHERE id = 2",
                           "SELECT id, day, at FROM shop.d FINAL WHERE _sign = 1"));
   std::ifstream in(skip_log);
@@ -249,10 +254,12 @@ TEST_F(ClickhouseRunTest, DdlAddDropColumnTruncateDropTable) {
   ASSERT_TRUE(src_->Execute("TRUNCATE TABLE shop.audit").ok());
   EXPECT_TRUE(ChConverges(kAudit, kChAudit));
   ASSERT_TRUE(src_->Execute("DROP TABLE shop.audit").ok());
-  EXPECT_TRUE(WaitUntil([&] {
-    auto n = ch_->Query("SELECT count() FROM system.tables WHERE database = 'shop' AND name = 'audit'");
-    return n.ok() && *n == "0\n";
-  }, std::chrono::seconds(60)));
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto n = ch_->Query("SELECT count() FROM system.tables WHERE database = 'shop' AND name = 'audit'");
+        return n.ok() && *n == "0\n";
+      },
+      std::chrono::seconds(60)));
   // A rename cannot be followed by rows already in ClickHouse: a clear error.
   ASSERT_TRUE(src_->Execute("ALTER TABLE shop.orders RENAME COLUMN extra TO more").ok());
   ASSERT_TRUE(WaitForState("p", "failed", std::chrono::seconds(60), "dst"));

@@ -54,7 +54,7 @@ TEST(ClickhouseTypeMap, DatesInRangeOnly) {
   EXPECT_EQ(*ClickhouseDate("1970-01-02"), 1);
   EXPECT_EQ(*ClickhouseDate("2024-02-29"), 19782);
   EXPECT_EQ(*ClickhouseDate("2105-12-31"), 49672);
-  EXPECT_EQ(*ClickhouseDate("0000-00-00"), 0);  // shown as 0000-00-00, as MySQL does
+  EXPECT_EQ(*ClickhouseDate("0000-00-00"), 0);      // shown as 0000-00-00, as MySQL does
   EXPECT_FALSE(ClickhouseDate("1970-01-01").ok());  // day 0 would show as 0000-00-00
   EXPECT_FALSE(ClickhouseDate("1955-03-14").ok());
   EXPECT_FALSE(ClickhouseDate("2106-01-01").ok());
@@ -92,8 +92,12 @@ TEST(ClickhouseTypeMap, RowBinaryEncodings) {
   ASSERT_TRUE(AppendRowBinary(out, enc(Col(kTypeLong, 0, true)), Value::Null()).ok());
   EXPECT_EQ(out, std::string("\x01", 1));
   out.clear();
-  ASSERT_TRUE(AppendRowBinary(out, enc(Col(kTypeVarchar, 40, true)), Value::Str(ValueKind::kBytes, std::string_view("a\0b", 3))).ok());
-  EXPECT_EQ(out, std::string("\x00\x03" "a\0b", 5));
+  ASSERT_TRUE(
+      AppendRowBinary(out, enc(Col(kTypeVarchar, 40, true)), Value::Str(ValueKind::kBytes, std::string_view("a\0b", 3)))
+          .ok());
+  EXPECT_EQ(out, std::string("\x00\x03"
+                             "a\0b",
+                             5));
   out.clear();
   ASSERT_TRUE(AppendRowBinary(out, enc(Col(kTypeDouble, 8)), Value::Double(5e-324)).ok());
   double d;
