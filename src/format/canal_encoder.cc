@@ -23,31 +23,55 @@ namespace {
 // reads them into the next Java type up).
 int SqlType(const ColumnType& t) {
   switch (t.family) {
-    case TypeFamily::kTinyInt: return t.is_unsigned ? 5 : -6;
-    case TypeFamily::kSmallInt: return 4;
-    case TypeFamily::kMediumInt: return 4;
-    case TypeFamily::kInt: return t.is_unsigned ? -5 : 4;
-    case TypeFamily::kBigInt: return t.is_unsigned ? 3 : -5;
-    case TypeFamily::kFloat: return 7;
-    case TypeFamily::kDouble: return 8;
-    case TypeFamily::kDecimal: return 3;
-    case TypeFamily::kDate: return 91;
-    case TypeFamily::kTime: return 92;
+    case TypeFamily::kTinyInt:
+      return t.is_unsigned ? 5 : -6;
+    case TypeFamily::kSmallInt:
+      return 4;
+    case TypeFamily::kMediumInt:
+      return 4;
+    case TypeFamily::kInt:
+      return t.is_unsigned ? -5 : 4;
+    case TypeFamily::kBigInt:
+      return t.is_unsigned ? 3 : -5;
+    case TypeFamily::kFloat:
+      return 7;
+    case TypeFamily::kDouble:
+      return 8;
+    case TypeFamily::kDecimal:
+      return 3;
+    case TypeFamily::kDate:
+      return 91;
+    case TypeFamily::kTime:
+      return 92;
     case TypeFamily::kDateTime:
-    case TypeFamily::kTimestamp: return 93;
-    case TypeFamily::kYear: return 12;
-    case TypeFamily::kBit: return -7;
-    case TypeFamily::kChar: return 1;
-    case TypeFamily::kVarchar: return 12;
-    case TypeFamily::kText: return 2005;
-    case TypeFamily::kBinary: return -2;
-    case TypeFamily::kVarbinary: return -3;
-    case TypeFamily::kBlob: return 2004;
-    case TypeFamily::kEnum: return 4;
-    case TypeFamily::kSet: return -7;
-    case TypeFamily::kJson: return 12;
-    case TypeFamily::kGeometry: return -2;
-    case TypeFamily::kUnknown: break;
+    case TypeFamily::kTimestamp:
+      return 93;
+    case TypeFamily::kYear:
+      return 12;
+    case TypeFamily::kBit:
+      return -7;
+    case TypeFamily::kChar:
+      return 1;
+    case TypeFamily::kVarchar:
+      return 12;
+    case TypeFamily::kText:
+      return 2005;
+    case TypeFamily::kBinary:
+      return -2;
+    case TypeFamily::kVarbinary:
+      return -3;
+    case TypeFamily::kBlob:
+      return 2004;
+    case TypeFamily::kEnum:
+      return 4;
+    case TypeFamily::kSet:
+      return -7;
+    case TypeFamily::kJson:
+      return 12;
+    case TypeFamily::kGeometry:
+      return -2;
+    case TypeFamily::kUnknown:
+      break;
   }
   return 1111;  // Types.OTHER
 }
@@ -78,7 +102,8 @@ class CanalEncoder : public Encoder {
     AppendKeyObject(m.key, ch);
     std::string& v = m.value.emplace();
     v += "{\"data\":[";
-    RETURN_IF_ERROR(AppendRow(v, ch, p, [&](size_t i) -> const Value& { return ch.values[i]; }, nullptr));
+    RETURN_IF_ERROR(AppendRow(
+        v, ch, p, [&](size_t i) -> const Value& { return ch.values[i]; }, nullptr));
     v += "],\"database\":";
     AppendJsonString(v, t.db);
     fmt::format_to(std::back_inserter(v), ",\"es\":{},\"id\":{},\"isDdl\":false,\"mysqlType\":", ch.ts_ms, ctx.xid);
@@ -86,7 +111,8 @@ class CanalEncoder : public Encoder {
     v += ",\"old\":";
     if (ch.op == Op::kUpdate) {
       v += '[';
-      RETURN_IF_ERROR(AppendRow(v, ch, p, [&](size_t i) -> const Value& { return ch.before_value(i); }, &ch));
+      RETURN_IF_ERROR(AppendRow(
+          v, ch, p, [&](size_t i) -> const Value& { return ch.before_value(i); }, &ch));
       v += ']';
     } else {
       v += "null";
@@ -98,7 +124,9 @@ class CanalEncoder : public Encoder {
     v += ",\"table\":";
     AppendJsonString(v, t.table);
     fmt::format_to(std::back_inserter(v), ",\"ts\":{},\"type\":\"{}\"}}", NowMs(),
-                   ch.op == Op::kUpdate ? "UPDATE" : ch.op == Op::kDelete ? "DELETE" : "INSERT");
+                   ch.op == Op::kUpdate   ? "UPDATE"
+                   : ch.op == Op::kDelete ? "DELETE"
+                                          : "INSERT");
     out.push_back(std::move(m));
     return Status::Ok();
   }
@@ -111,9 +139,9 @@ class CanalEncoder : public Encoder {
     std::string& v = m.value.emplace();
     v += "{\"data\":null,\"database\":";
     AppendJsonString(v, ddl.db);
-    fmt::format_to(std::back_inserter(v),
-                   ",\"es\":{},\"id\":0,\"isDdl\":true,\"mysqlType\":null,\"old\":null,\"pkNames\":null,\"sql\":",
-                   ddl.ts_ms);
+    fmt::format_to(
+        std::back_inserter(v),
+        ",\"es\":{},\"id\":0,\"isDdl\":true,\"mysqlType\":null,\"old\":null,\"pkNames\":null,\"sql\":", ddl.ts_ms);
     AppendJsonString(v, ddl.query);
     v += ",\"sqlType\":null,\"table\":";
     AppendJsonString(v, ddl.table);
@@ -125,7 +153,7 @@ class CanalEncoder : public Encoder {
  private:
   // The per-table parts, rendered once per table version.
   struct Prepared {
-    TargetTablePtr pin;  // keeps the cache key alive
+    TargetTablePtr pin;             // keeps the cache key alive
     std::vector<std::string> keys;  // "\"name\":"
     std::vector<ColumnType> types;
     std::string mysql_type, sql_type, pk_names;
@@ -133,14 +161,22 @@ class CanalEncoder : public Encoder {
 
   static const char* CanalDdlType(std::string_view query) {
     switch (ClassifyDdl(query)) {
-      case DdlKind::kCreateTable: return "CREATE";
-      case DdlKind::kAlterTable: return "ALTER";
-      case DdlKind::kDropTable: return "ERASE";
-      case DdlKind::kTruncateTable: return "TRUNCATE";
-      case DdlKind::kRenameTable: return "RENAME";
-      case DdlKind::kCreateIndex: return "CINDEX";
-      case DdlKind::kDropIndex: return "DINDEX";
-      default: return "QUERY";
+      case DdlKind::kCreateTable:
+        return "CREATE";
+      case DdlKind::kAlterTable:
+        return "ALTER";
+      case DdlKind::kDropTable:
+        return "ERASE";
+      case DdlKind::kTruncateTable:
+        return "TRUNCATE";
+      case DdlKind::kRenameTable:
+        return "RENAME";
+      case DdlKind::kCreateIndex:
+        return "CINDEX";
+      case DdlKind::kDropIndex:
+        return "DINDEX";
+      default:
+        return "QUERY";
     }
   }
 
@@ -205,9 +241,9 @@ class CanalEncoder : public Encoder {
       if (!first) v += ',';
       first = false;
       v += p.keys[i];
-      RETURN_IF_ERROR(AppendCanalValue(v, ch.table->column_meta(i), p.types[i], x).WithContext(
-          fmt::format("canal: table `{}`.`{}` column `{}` @ {}", ch.table->db, ch.table->table, ch.table->columns[i],
-                      ch.pos.ToString())));
+      RETURN_IF_ERROR(AppendCanalValue(v, ch.table->column_meta(i), p.types[i], x)
+                          .WithContext(fmt::format("canal: table `{}`.`{}` column `{}` @ {}", ch.table->db,
+                                                   ch.table->table, ch.table->columns[i], ch.pos.ToString())));
     }
     v += '}';
     return Status::Ok();

@@ -12,23 +12,40 @@
 namespace sluice::format {
 
 enum class TypeFamily : uint8_t {
-  kTinyInt, kSmallInt, kMediumInt, kInt, kBigInt,
-  kFloat, kDouble, kDecimal,
-  kDate, kTime, kDateTime, kTimestamp, kYear,
+  kTinyInt,
+  kSmallInt,
+  kMediumInt,
+  kInt,
+  kBigInt,
+  kFloat,
+  kDouble,
+  kDecimal,
+  kDate,
+  kTime,
+  kDateTime,
+  kTimestamp,
+  kYear,
   kBit,
-  kChar, kVarchar, kText,        // character data
-  kBinary, kVarbinary, kBlob,    // byte data
-  kEnum, kSet, kJson, kGeometry,
+  kChar,
+  kVarchar,
+  kText,  // character data
+  kBinary,
+  kVarbinary,
+  kBlob,  // byte data
+  kEnum,
+  kSet,
+  kJson,
+  kGeometry,
   kUnknown,
 };
 
 struct ColumnType {
   TypeFamily family = TypeFamily::kUnknown;
   bool is_unsigned = false;
-  uint32_t precision = 0;  // DECIMAL
-  uint32_t scale = 0;      // DECIMAL
-  uint32_t length = 0;     // BIT bits; CHAR/VARCHAR characters; BINARY/VARBINARY bytes
-  uint32_t fsp = 0;        // TIME/DATETIME/TIMESTAMP fractional digits
+  uint32_t precision = 0;   // DECIMAL
+  uint32_t scale = 0;       // DECIMAL
+  uint32_t length = 0;      // BIT bits; CHAR/VARCHAR characters; BINARY/VARBINARY bytes
+  uint32_t fsp = 0;         // TIME/DATETIME/TIMESTAMP fractional digits
   std::string blob_prefix;  // "tiny", "", "medium", "long" for TEXT/BLOB
 };
 

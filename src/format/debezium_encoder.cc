@@ -130,10 +130,11 @@ class DebeziumEncoder : public Encoder {
     AppendJsonString(payload, ddl.query);
     payload += ",\"tableChanges\":[]}";
     if (options_.schemas) {
-      m.key = "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,"
-              "\"field\":\"databaseName\"}],\"optional\":false,"
-              "\"name\":\"io.debezium.connector.mysql.SchemaChangeKey\"},\"payload\":" +
-              payload_key + "}";
+      m.key =
+          "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,"
+          "\"field\":\"databaseName\"}],\"optional\":false,"
+          "\"name\":\"io.debezium.connector.mysql.SchemaChangeKey\"},\"payload\":" +
+          payload_key + "}";
       std::string& v = m.value.emplace();
       v = "{\"schema\":{\"type\":\"struct\",\"fields\":[";
       v += kSourceSchema;

@@ -87,7 +87,8 @@ Result<int64_t> DurationMicros(std::string_view t) {
       !ParseFractionMicros(dot == std::string_view::npos ? std::string_view() : rest.substr(dot), frac)) {
     return Status::Invalid("not a time: \"{}\"", t);
   }
-  int64_t v = ((static_cast<int64_t>(h) * 60 + static_cast<int64_t>(m)) * 60 + static_cast<int64_t>(s)) * 1000000 + frac;
+  int64_t v =
+      ((static_cast<int64_t>(h) * 60 + static_cast<int64_t>(m)) * 60 + static_cast<int64_t>(s)) * 1000000 + frac;
   return negative ? -v : v;
 }
 
@@ -229,12 +230,24 @@ void AppendFieldSchema(std::string& out, Profile profile, const ColumnMeta& col,
   std::string params;  // JSON object body
   switch (t.family) {
     case TypeFamily::kTinyInt:
-    case TypeFamily::kSmallInt: type = t.is_unsigned && t.family == TypeFamily::kSmallInt ? "int32" : "int16"; break;
-    case TypeFamily::kMediumInt: type = "int32"; break;
-    case TypeFamily::kInt: type = t.is_unsigned ? "int64" : "int32"; break;
-    case TypeFamily::kBigInt: type = "int64"; break;
-    case TypeFamily::kFloat: type = "float"; break;
-    case TypeFamily::kDouble: type = "double"; break;
+    case TypeFamily::kSmallInt:
+      type = t.is_unsigned && t.family == TypeFamily::kSmallInt ? "int32" : "int16";
+      break;
+    case TypeFamily::kMediumInt:
+      type = "int32";
+      break;
+    case TypeFamily::kInt:
+      type = t.is_unsigned ? "int64" : "int32";
+      break;
+    case TypeFamily::kBigInt:
+      type = "int64";
+      break;
+    case TypeFamily::kFloat:
+      type = "float";
+      break;
+    case TypeFamily::kDouble:
+      type = "double";
+      break;
     case TypeFamily::kDecimal:
       if (native) {
         type = "bytes";
@@ -260,7 +273,9 @@ void AppendFieldSchema(std::string& out, Profile profile, const ColumnMeta& col,
         name = t.fsp <= 3 ? "io.debezium.time.Timestamp" : "io.debezium.time.MicroTimestamp";
       }
       break;
-    case TypeFamily::kTimestamp: name = "io.debezium.time.ZonedTimestamp"; break;
+    case TypeFamily::kTimestamp:
+      name = "io.debezium.time.ZonedTimestamp";
+      break;
     case TypeFamily::kYear:
       type = "int32";
       name = "io.debezium.time.Year";
@@ -278,7 +293,9 @@ void AppendFieldSchema(std::string& out, Profile profile, const ColumnMeta& col,
       break;
     case TypeFamily::kBinary:
     case TypeFamily::kVarbinary:
-    case TypeFamily::kBlob: type = "bytes"; break;
+    case TypeFamily::kBlob:
+      type = "bytes";
+      break;
     case TypeFamily::kEnum:
     case TypeFamily::kSet: {
       name = t.family == TypeFamily::kEnum ? "io.debezium.data.Enum" : "io.debezium.data.EnumSet";
@@ -291,17 +308,21 @@ void AppendFieldSchema(std::string& out, Profile profile, const ColumnMeta& col,
       AppendJsonString(params, allowed);
       break;
     }
-    case TypeFamily::kJson: name = "io.debezium.data.Json"; break;
+    case TypeFamily::kJson:
+      name = "io.debezium.data.Json";
+      break;
     case TypeFamily::kGeometry: {
-      out += "{\"type\":\"struct\",\"fields\":[{\"type\":\"bytes\",\"optional\":false,\"field\":\"wkb\"},"
-             "{\"type\":\"int32\",\"optional\":true,\"field\":\"srid\"}],\"optional\":";
+      out +=
+          "{\"type\":\"struct\",\"fields\":[{\"type\":\"bytes\",\"optional\":false,\"field\":\"wkb\"},"
+          "{\"type\":\"int32\",\"optional\":true,\"field\":\"srid\"}],\"optional\":";
       out += optional ? "true" : "false";
       out += ",\"name\":\"io.debezium.data.geometry.Geometry\",\"version\":1,\"field\":";
       AppendJsonString(out, field);
       out += '}';
       return;
     }
-    default: break;
+    default:
+      break;
   }
   fmt::format_to(std::back_inserter(out), "{{\"type\":\"{}\",\"optional\":{}", type, optional ? "true" : "false");
   if (!name.empty()) {

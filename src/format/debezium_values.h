@@ -24,9 +24,9 @@ void AppendFieldSchema(std::string& out, Profile profile, const ColumnMeta& col,
                        std::string_view field, bool optional);
 
 // io.debezium.time conversions, exposed for tests.
-Result<int64_t> EpochDays(std::string_view date);               // "2024-01-31"
-Result<int64_t> EpochMicros(std::string_view datetime);         // "2024-01-31 12:34:56.789"
-Result<int64_t> DurationMicros(std::string_view time);          // "-838:59:59.000000"
+Result<int64_t> EpochDays(std::string_view date);                    // "2024-01-31"
+Result<int64_t> EpochMicros(std::string_view datetime);              // "2024-01-31 12:34:56.789"
+Result<int64_t> DurationMicros(std::string_view time);               // "-838:59:59.000000"
 Result<std::string> DecimalUnscaledBytes(std::string_view decimal);  // big-endian two's complement
 
 }  // namespace sluice::format::debezium

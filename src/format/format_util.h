@@ -23,8 +23,17 @@ Result<uint64_t> EnumIndex(const ColumnMeta& col, const Value& v);
 Result<uint64_t> SetMask(const ColumnMeta& col, const Value& v);
 
 enum class DdlKind : uint8_t {
-  kCreateTable, kAlterTable, kDropTable, kTruncateTable, kRenameTable, kCreateIndex, kDropIndex,
-  kCreateDatabase, kAlterDatabase, kDropDatabase, kOther,
+  kCreateTable,
+  kAlterTable,
+  kDropTable,
+  kTruncateTable,
+  kRenameTable,
+  kCreateIndex,
+  kDropIndex,
+  kCreateDatabase,
+  kAlterDatabase,
+  kDropDatabase,
+  kOther,
 };
 DdlKind ClassifyDdl(std::string_view query);
 

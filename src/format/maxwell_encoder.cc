@@ -95,16 +95,29 @@ class MaxwellEncoder : public Encoder {
   Status EncodeDdl(const DdlEvent& ddl, std::vector<Message>& out) override {
     const char* type = "ddl";
     switch (ClassifyDdl(ddl.query)) {
-      case DdlKind::kCreateDatabase: type = "database-create"; break;
-      case DdlKind::kAlterDatabase: type = "database-alter"; break;
-      case DdlKind::kDropDatabase: type = "database-drop"; break;
-      case DdlKind::kCreateTable: type = "table-create"; break;
-      case DdlKind::kDropTable: type = "table-drop"; break;
+      case DdlKind::kCreateDatabase:
+        type = "database-create";
+        break;
+      case DdlKind::kAlterDatabase:
+        type = "database-alter";
+        break;
+      case DdlKind::kDropDatabase:
+        type = "database-drop";
+        break;
+      case DdlKind::kCreateTable:
+        type = "table-create";
+        break;
+      case DdlKind::kDropTable:
+        type = "table-drop";
+        break;
       case DdlKind::kAlterTable:
       case DdlKind::kRenameTable:
       case DdlKind::kCreateIndex:
-      case DdlKind::kDropIndex: type = "table-alter"; break;
-      default: break;
+      case DdlKind::kDropIndex:
+        type = "table-alter";
+        break;
+      default:
+        break;
     }
     Message m;
     m.key = "{\"database\":";

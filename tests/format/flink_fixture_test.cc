@@ -7,9 +7,9 @@
 
 #include <fstream>
 
-#include "format/format.h"
 #include "format/change_builder.h"
 #include "format/flink_json_reader.h"
+#include "format/format.h"
 
 namespace sluice::format::testing {
 namespace {
@@ -26,9 +26,10 @@ std::vector<std::string> FixtureLines(const std::string& name) {
   return lines;
 }
 
-const std::vector<FlinkColumn> kProducts = {
-    {"id", FlinkType::kInt}, {"name", FlinkType::kString}, {"description", FlinkType::kString},
-    {"weight", FlinkType::kFloat}};
+const std::vector<FlinkColumn> kProducts = {{"id", FlinkType::kInt},
+                                            {"name", FlinkType::kString},
+                                            {"description", FlinkType::kString},
+                                            {"weight", FlinkType::kFloat}};
 
 std::string Show(const FlinkRow& r) {
   std::string s = std::string(RowKindName(r.kind)) + "[";
@@ -121,8 +122,8 @@ TEST(FlinkFixtureTest, CanalInsertAndUpdateMatchCanalByteForByte) {
   // Line 4 of canal-data.txt: INSERT of 110.
   o.now_ms = 1589373552882;
   ctx.xid = 6;
-  auto out = Encode(o, MakeChange(t, Op::kInsert, Jacket("water resistent white wind breaker", 0.2f), {}, 1589373552000),
-                    ctx);
+  auto out =
+      Encode(o, MakeChange(t, Op::kInsert, Jacket("water resistent white wind breaker", 0.2f), {}, 1589373552000), ctx);
   ASSERT_EQ(out.size(), 1u);
   auto expected = ordered_json::parse(FixtureLines("canal-data.txt")[3]);
   auto ours = ordered_json::parse(*out[0].value);
@@ -174,11 +175,11 @@ TEST(FlinkFixtureTest, MaxwellMatchesMaxwellByteForByte) {
   ChangeContext ctx;
   ctx.xid = 7186;
   ctx.last_in_transaction = true;
-  auto out = Encode(o, MakeChange(t, Op::kInsert, Jacket("water resistent white wind breaker", 0.2f), {},
-                                  1596684900000ull),
-                    ctx);
+  auto out = Encode(
+      o, MakeChange(t, Op::kInsert, Jacket("water resistent white wind breaker", 0.2f), {}, 1596684900000ull), ctx);
   ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(ordered_json::parse(*out[0].value).dump(), ordered_json::parse(FixtureLines("maxwell-data.txt")[11]).dump());
+  EXPECT_EQ(ordered_json::parse(*out[0].value).dump(),
+            ordered_json::parse(FixtureLines("maxwell-data.txt")[11]).dump());
   EXPECT_EQ(out[0].key, R"({"database":"test","table":"product","pk.id":110})");
 
   ctx.xid = 7216;
@@ -186,7 +187,8 @@ TEST(FlinkFixtureTest, MaxwellMatchesMaxwellByteForByte) {
                MakeChange(t, Op::kUpdate, Jacket("new water resistent white wind breaker", 0.5f),
                           Jacket("water resistent white wind breaker", 0.2f), 1596684906000ull),
                ctx);
-  EXPECT_EQ(ordered_json::parse(*out[0].value).dump(), ordered_json::parse(FixtureLines("maxwell-data.txt")[13]).dump());
+  EXPECT_EQ(ordered_json::parse(*out[0].value).dump(),
+            ordered_json::parse(FixtureLines("maxwell-data.txt")[13]).dump());
 
   // A row inside a transaction: xoffset instead of commit (line 1).
   ctx.xid = 7125;

@@ -24,8 +24,21 @@ namespace sluice::format::testing {
 // standard ("yyyy-MM-dd HH:mm:ss[.f]") or ISO-8601 ("...T...") text as the
 // format's `timestamp-format.standard` says; kTimestampLtz wants a 'Z'.
 enum class FlinkType {
-  kBoolean, kTinyInt, kSmallInt, kInt, kBigInt, kFloat, kDouble, kDecimal,
-  kString, kBytes, kDate, kTime, kTimestamp, kTimestampLtz, kArrayOfString,
+  kBoolean,
+  kTinyInt,
+  kSmallInt,
+  kInt,
+  kBigInt,
+  kFloat,
+  kDouble,
+  kDecimal,
+  kString,
+  kBytes,
+  kDate,
+  kTime,
+  kTimestamp,
+  kTimestampLtz,
+  kArrayOfString,
   kLatin1Bytes,  // STRING read as Canal's own client does: getBytes(ISO_8859_1)
 };
 
@@ -38,10 +51,14 @@ struct FlinkColumn {
 enum class RowKind { kInsert, kUpdateBefore, kUpdateAfter, kDelete };
 inline const char* RowKindName(RowKind k) {
   switch (k) {
-    case RowKind::kInsert: return "+I";
-    case RowKind::kUpdateBefore: return "-U";
-    case RowKind::kUpdateAfter: return "+U";
-    case RowKind::kDelete: return "-D";
+    case RowKind::kInsert:
+      return "+I";
+    case RowKind::kUpdateBefore:
+      return "-U";
+    case RowKind::kUpdateAfter:
+      return "+U";
+    case RowKind::kDelete:
+      return "-D";
   }
   return "?";
 }
@@ -193,14 +210,22 @@ inline std::optional<std::string> ConvertNode(const nlohmann::json& n, const Fli
     case FlinkType::kBoolean:
       if (n.is_boolean()) return n.get<bool>() ? "true" : "false";
       return Trim(Text(n)) == "true" ? "true" : "false";  // Boolean.parseBoolean
-    case FlinkType::kTinyInt: return std::to_string(ParseLong(n, -128, 127));
-    case FlinkType::kSmallInt: return std::to_string(ParseLong(n, -32768, 32767));
-    case FlinkType::kInt: return std::to_string(ParseLong(n, INT32_MIN, INT32_MAX));
-    case FlinkType::kBigInt: return std::to_string(ParseLong(n, INT64_MIN, INT64_MAX));
-    case FlinkType::kFloat: return fmt::format("{}", n.is_number() ? n.get<float>() : std::stof(Trim(Text(n))));
-    case FlinkType::kDouble: return fmt::format("{}", n.is_number() ? n.get<double>() : std::stod(Trim(Text(n))));
-    case FlinkType::kDecimal: return Decimal(Text(n), col.precision, col.scale);
-    case FlinkType::kString: return Text(n);
+    case FlinkType::kTinyInt:
+      return std::to_string(ParseLong(n, -128, 127));
+    case FlinkType::kSmallInt:
+      return std::to_string(ParseLong(n, -32768, 32767));
+    case FlinkType::kInt:
+      return std::to_string(ParseLong(n, INT32_MIN, INT32_MAX));
+    case FlinkType::kBigInt:
+      return std::to_string(ParseLong(n, INT64_MIN, INT64_MAX));
+    case FlinkType::kFloat:
+      return fmt::format("{}", n.is_number() ? n.get<float>() : std::stof(Trim(Text(n))));
+    case FlinkType::kDouble:
+      return fmt::format("{}", n.is_number() ? n.get<double>() : std::stod(Trim(Text(n))));
+    case FlinkType::kDecimal:
+      return Decimal(Text(n), col.precision, col.scale);
+    case FlinkType::kString:
+      return Text(n);
     case FlinkType::kBytes:
       if (!n.is_string()) throw Fail("BYTES from a non-text node");
       return Hex(Base64Decode(n.get<std::string>()));
@@ -218,10 +243,14 @@ inline std::optional<std::string> ConvertNode(const nlohmann::json& n, const Fli
       }
       return Hex(out);
     }
-    case FlinkType::kDate: return Date(Text(n));
-    case FlinkType::kTime: return Time(Text(n));
-    case FlinkType::kTimestamp: return Timestamp(Text(n), standard, false);
-    case FlinkType::kTimestampLtz: return Timestamp(Text(n), standard, true);
+    case FlinkType::kDate:
+      return Date(Text(n));
+    case FlinkType::kTime:
+      return Time(Text(n));
+    case FlinkType::kTimestamp:
+      return Timestamp(Text(n), standard, false);
+    case FlinkType::kTimestampLtz:
+      return Timestamp(Text(n), standard, true);
     case FlinkType::kArrayOfString: {
       if (!n.is_array()) throw Fail("ARRAY from a non-array node");
       std::string out;

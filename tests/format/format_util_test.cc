@@ -94,12 +94,12 @@ TEST(DebeziumNativeTest, DebeziumsOwnConversions) {
 
 TEST(DebeziumNativeTest, NativeProfileWritesDebeziumsDefaults) {
   auto bigu = Col("u", m::kTypeLongLong, 0, true);
-  auto t = MakeTable("shop", "t",
-                     {Col("id", m::kTypeLong), Col("d", m::kTypeNewDecimal, (12 << 8) | 4), Col("day", m::kTypeDate),
-                      Col("dt3", m::kTypeDateTime2, 3), Col("dt6", m::kTypeDateTime2, 6),
-                      Col("ts", m::kTypeTimestamp2, 0), Col("tm", m::kTypeTime2, 0), Col("b", m::kTypeBit, (1 << 8) | 4),
-                      Col("y", m::kTypeYear), bigu},
-                     {0});
+  auto t =
+      MakeTable("shop", "t",
+                {Col("id", m::kTypeLong), Col("d", m::kTypeNewDecimal, (12 << 8) | 4), Col("day", m::kTypeDate),
+                 Col("dt3", m::kTypeDateTime2, 3), Col("dt6", m::kTypeDateTime2, 6), Col("ts", m::kTypeTimestamp2, 0),
+                 Col("tm", m::kTypeTime2, 0), Col("b", m::kTypeBit, (1 << 8) | 4), Col("y", m::kTypeYear), bigu},
+                {0});
   std::vector<Value> v = {Value::Int(1),
                           Value::Str(ValueKind::kDecimal, "-12345678.9012"),
                           Value::Str(ValueKind::kDate, "2024-02-29"),

@@ -74,7 +74,9 @@ bool LastInTransaction(const std::vector<SinkChange>& changes, size_t i, const B
 }  // namespace
 
 FileSink::FileSink(const SinkOptions& options, std::unique_ptr<format::Encoder> encoder)
-    : options_(options), path_(options.url.path), sidecar_(options.url.path + ".sluice-pos"),
+    : options_(options),
+      path_(options.url.path),
+      sidecar_(options.url.path + ".sluice-pos"),
       encoder_(std::move(encoder)) {}
 
 FileSink::~FileSink() {
@@ -145,8 +147,8 @@ Status FileSink::Recover() {
     ++rotations_;
     length_ = 0;
   } else if (have_sidecar && size < length_) {
-    return Status::Corruption("{}: holds {} bytes, but {} were written and recorded (was it truncated?)", Where(),
-                              size, length_);
+    return Status::Corruption("{}: holds {} bytes, but {} were written and recorded (was it truncated?)", Where(), size,
+                              length_);
   }
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) return IoError("open", path_).WithContext(fmt::format("target {}", options_.target));

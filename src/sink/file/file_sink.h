@@ -57,8 +57,8 @@ class FileSink : public Sink {
   std::string path_, sidecar_;
   std::unique_ptr<format::Encoder> encoder_;
   int fd_ = -1;
-  uint64_t length_ = 0;    // bytes of the current file that are recorded (durable and counted)
-  uint64_t rotations_ = 0; // files rotated away so far: the next is PATH.(rotations_+1)
+  uint64_t length_ = 0;     // bytes of the current file that are recorded (durable and counted)
+  uint64_t rotations_ = 0;  // files rotated away so far: the next is PATH.(rotations_+1)
 };
 
 }  // namespace sluice::sink::file

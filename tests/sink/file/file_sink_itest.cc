@@ -40,7 +40,8 @@ pipelines:
     batch: {{size: 50, timeout_ms: 50}}
 )",
                        fmt::arg("dir", dir_.string()), fmt::arg("port", http_port_), fmt::arg("src", src_->Url()),
-                       fmt::arg("format", format), fmt::arg("rotate", rotate_bytes ? fmt::format(", rotate_bytes: {}", rotate_bytes) : ""));
+                       fmt::arg("format", format),
+                       fmt::arg("rotate", rotate_bytes ? fmt::format(", rotate_bytes: {}", rotate_bytes) : ""));
   }
 
   // Every line of the rotated files (in rotation order) and then of the current one.
