@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "client/mysql/connection.h"
+#include "sink/kafka/kafka_sink.h"
 #include "sink/mysql/mysql_loader.h"
 
 namespace sluice::sink {
@@ -22,6 +23,11 @@ Result<std::unique_ptr<Sink>> OpenMysql(const SinkOptions& o) {
   return std::unique_ptr<Sink>(std::move(loader));
 }
 
+Result<std::unique_ptr<Sink>> OpenKafka(const SinkOptions& o) {
+  ASSIGN_OR_RETURN(auto sink, kafka::KafkaSink::Open(o));
+  return std::unique_ptr<Sink>(std::move(sink));
+}
+
 struct Kind {
   std::string_view scheme;
   Result<std::unique_ptr<Sink>> (*open)(const SinkOptions&);
@@ -30,6 +36,7 @@ struct Kind {
 constexpr std::array kKinds{
     Kind{"mysql", &OpenMysql},
     Kind{"mariadb", &OpenMysql},
+    Kind{"kafka", &OpenKafka},
 };
 
 }  // namespace
