@@ -18,6 +18,7 @@
 #include <set>
 #include <thread>
 
+#include "format/format.h"
 #include "harness/kafka_mock.h"
 #include "pipeline/sync_fixture.h"
 
@@ -446,6 +447,60 @@ class KafkaSkipTest : public KafkaSinkTest {
 
 TEST_F(KafkaSkipTest, MessageTooLargeSkipped) { Run(false); }
 TEST_F(KafkaSkipTest, MessageTooLargeSkippedInTransaction) { Run(true); }
+
+// Every format MakeEncoder offers (json now; canal, maxwell, debezium once
+// their encoders are in): one message per change (plus Debezium's
+// tombstones), one partition per message key, DDL on the DDL topic only.
+class KafkaFormatTest : public KafkaSinkTest, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(KafkaFormatTest, OneMessagePerChangeAndKeyPartition) {
+  Configure(fmt::format(", format: {}, exactly_once: true", GetParam()));
+  StartSluice();
+  ASSERT_TRUE(WaitForState("p", "running", std::chrono::seconds(60)));
+  for (int id = 1; id <= 20; ++id) Exec(fmt::format("INSERT INTO shop.orders VALUES ({}, 0, 'n')", id));
+  Exec("UPDATE shop.orders SET ver = ver + 1 WHERE id <= 10");
+  Exec("DELETE FROM shop.orders WHERE id > 15");
+  Exec("UPDATE shop.orders SET id = 100 WHERE id = 1");  // delete + insert
+  Exec("ALTER TABLE shop.orders ADD COLUMN extra INT");
+  const size_t changes = 20 + 10 + 5 + 2;
+  const size_t deletes = 5 + 1;
+  std::vector<KafkaMessage> ddl;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        ddl = Read("p.ddl");
+        return !ddl.empty();
+      },
+      std::chrono::seconds(90)))
+      << sluice_->Log();
+  EXPECT_EQ(ddl.size(), 1u);
+  std::vector<KafkaMessage> orders = Read("shop.orders");
+  size_t values = 0, tombstones = 0;
+  std::map<std::string, std::set<int32_t>> partitions;
+  for (const KafkaMessage& m : orders) {
+    (m.value ? values : tombstones) += 1;
+    EXPECT_FALSE(m.key.empty());
+    partitions[m.key].insert(m.partition);
+    if (m.value) EXPECT_EQ(m.value->find("ADD COLUMN"), std::string::npos) << "DDL on a table topic";
+  }
+  EXPECT_EQ(values, changes) << GetParam();
+  EXPECT_TRUE(tombstones == 0 || tombstones == deletes) << tombstones;
+  for (const auto& [key, parts] : partitions) EXPECT_EQ(parts.size(), 1u) << key;
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// The formats this build's MakeEncoder makes.
+std::vector<std::string> AvailableFormats() {
+  std::vector<std::string> out;
+  for (const char* f : {"json", "canal", "maxwell", "debezium"}) {
+    format::EncoderOptions o;
+    o.format = f;
+    if (format::MakeEncoder(o).ok()) out.push_back(f);
+  }
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, KafkaFormatTest, ::testing::ValuesIn(AvailableFormats()),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace sluice::testing
