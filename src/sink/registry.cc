@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include "client/mysql/connection.h"
+#include "sink/clickhouse/clickhouse_sink.h"
+#include "sink/file/file_sink.h"
 #include "sink/kafka/kafka_sink.h"
 #include "sink/mysql/mysql_loader.h"
 
@@ -23,6 +25,16 @@ Result<std::unique_ptr<Sink>> OpenMysql(const SinkOptions& o) {
   return std::unique_ptr<Sink>(std::move(loader));
 }
 
+Result<std::unique_ptr<Sink>> OpenFile(const SinkOptions& o) {
+  ASSIGN_OR_RETURN(auto sink, file::FileSink::Open(o));
+  return std::unique_ptr<Sink>(std::move(sink));
+}
+
+Result<std::unique_ptr<Sink>> OpenClickhouse(const SinkOptions& o) {
+  ASSIGN_OR_RETURN(auto sink, clickhouse::ClickhouseSink::Open(o));
+  return std::unique_ptr<Sink>(std::move(sink));
+}
+
 Result<std::unique_ptr<Sink>> OpenKafka(const SinkOptions& o) {
   ASSIGN_OR_RETURN(auto sink, kafka::KafkaSink::Open(o));
   return std::unique_ptr<Sink>(std::move(sink));
@@ -36,6 +48,8 @@ struct Kind {
 constexpr std::array kKinds{
     Kind{"mysql", &OpenMysql},
     Kind{"mariadb", &OpenMysql},
+    Kind{"file", &OpenFile},
+    Kind{"clickhouse", &OpenClickhouse},
     Kind{"kafka", &OpenKafka},
 };
 
