@@ -7,6 +7,7 @@
 #include "client/mysql/connection.h"
 #include "sink/clickhouse/clickhouse_sink.h"
 #include "sink/file/file_sink.h"
+#include "sink/kafka/kafka_sink.h"
 #include "sink/mysql/mysql_loader.h"
 
 namespace sluice::sink {
@@ -34,6 +35,11 @@ Result<std::unique_ptr<Sink>> OpenClickhouse(const SinkOptions& o) {
   return std::unique_ptr<Sink>(std::move(sink));
 }
 
+Result<std::unique_ptr<Sink>> OpenKafka(const SinkOptions& o) {
+  ASSIGN_OR_RETURN(auto sink, kafka::KafkaSink::Open(o));
+  return std::unique_ptr<Sink>(std::move(sink));
+}
+
 struct Kind {
   std::string_view scheme;
   Result<std::unique_ptr<Sink>> (*open)(const SinkOptions&);
@@ -44,6 +50,7 @@ constexpr std::array kKinds{
     Kind{"mariadb", &OpenMysql},
     Kind{"file", &OpenFile},
     Kind{"clickhouse", &OpenClickhouse},
+    Kind{"kafka", &OpenKafka},
 };
 
 }  // namespace

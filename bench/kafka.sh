@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Rows per second of `sluice run` into Kafka (librdkafka's mock cluster, 3
+# brokers, in a process of its own: build/bench/kafka_mock_server) beside
+# `kcat -P` producing the same messages, already encoded, to a fresh mock.
+#
+#   bash bench/kafka.sh                 # 50,000 inserts, json format
+#   ROWS=80000 BATCH=5000 EXACTLY_ONCE=true bash bench/kafka.sh
+#
+# Workload: ROWS inserts into bench.t (INT key, INT, VARCHAR(64), DECIMAL,
+# DATETIME; ~150-byte json messages), TXN rows per transaction, written
+# before sluice starts (start: earliest, so sluice reads the whole binlog).
+# Timed:
+#   sluice: from the process start until the target's rows_applied (status
+#           API) reaches ROWS: every message acknowledged by the brokers and
+#           the position recorded (batch BATCH, exactly_once EXACTLY_ONCE).
+#   kcat:   `kcat -P -K TAB -l FILE` of the messages sluice wrote (key TAB
+#           value per line, read back with kcat -C), into a fresh cluster;
+#           kcat exits once every message is acknowledged.
+# The mock keeps about 5 MB per partition (older messages are dropped), so
+# ROWS stays below ~100,000 json rows (4 partitions) for the read-back.
+# Both with the same producer defaults (idempotence on for sluice only: kcat
+# has none by default). Output: both rates and their ratio.
+set -euo pipefail
+
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ROWS=${ROWS:-50000}
+TXN=${TXN:-100}
+BATCH=${BATCH:-1000}
+EXACTLY_ONCE=${EXACTLY_ONCE:-false}
+MOCK=${MOCK:-$BENCH_ROOT/build/bench/kafka_mock_server}
+bench_need_sluice
+[ -x "$MOCK" ] || bench_die "$MOCK not found: build first"
+command -v kcat >/dev/null || bench_die "kcat not found (apt-get install kcat)"
+
+WORK=$(mktemp -d /tmp/sluice-kafka-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  mariadb_stop_all || true
+  [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+start_mock() {  # FILE: starts a mock cluster, writes its bootstraps to FILE
+  "$MOCK" 3 >"$1" 2>"$1.err" &
+  PIDS+=($!)
+  for _ in $(seq 100); do [ -s "$1" ] && return 0; sleep 0.1; done
+  bench_die "mock cluster did not start: $(cat "$1.err")"
+}
+
+bench_log "source: $ROWS rows in transactions of $TXN"
+mariadb_start SRC "$WORK/src" 1 >/dev/null
+mariadb_sql "$WORK/src" "CREATE DATABASE bench; CREATE TABLE bench.t (id INT PRIMARY KEY, k INT, c VARCHAR(64),
+  d DECIMAL(10,2), ts DATETIME(3))"
+for ((first = 1; first <= ROWS; first += 10000)); do
+  last=$((first + 9999 > ROWS ? ROWS : first + 9999))
+  {
+    for ((i = first; i <= last; i += TXN)); do
+      j=$((i + TXN - 1 > last ? last : i + TXN - 1))
+      echo "INSERT INTO bench.t SELECT seq, seq % 1000, CONCAT('row-', seq, '-', REPEAT('x', 40)), seq / 100,
+        '2024-05-01 10:00:00.123' FROM seq_${i}_to_${j};"
+    done
+  } | mariadb_sql "$WORK/src" - --database=bench
+done
+
+start_mock "$WORK/boot1"
+BOOT1=$(head -n 1 "$WORK/boot1")
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >"$WORK/sluice.yaml" <<YAML
+store: $WORK/sluice.db
+http: 127.0.0.1:$PORT
+sources:
+  src: {url: "mysql://root@127.0.0.1:$SRC_PORT", server_id: 4242}
+targets:
+  bus: {url: "kafka://$BOOT1", exactly_once: $EXACTLY_ONCE}
+pipelines:
+  - name: p
+    source: src
+    targets: [bus]
+    start: earliest
+    tables:
+      - match: "bench.t"
+    batch: {size: $BATCH, timeout_ms: 200}
+YAML
+
+bench_log "sluice run into the mock cluster"
+t0=$(bench_now)
+"$SLUICE" run -c "$WORK/sluice.yaml" >"$WORK/sluice.log" 2>&1 &
+PIDS+=($!)
+while true; do
+  applied=$(curl -s "http://127.0.0.1:$PORT/api/pipelines/p/status" |
+    python3 -c 'import json,sys; j=json.load(sys.stdin); print(sum(t["rows_applied"] for t in j["targets"]))' 2>/dev/null || echo 0)
+  [ "${applied:-0}" -ge "$ROWS" ] && break
+  sleep 0.05
+done
+t1=$(bench_now)
+sluice_secs=$(bench_elapsed "$t0" "$t1")
+
+bench_log "reading back the messages sluice wrote"
+# kcat -e stops at the first end of partition it meets; read until all came.
+for _ in $(seq 30); do
+  kcat -C -b "$BOOT1" -t bench.t -e -q -f '%k\t%s\n' >"$WORK/messages.tsv"
+  count=$(wc -l <"$WORK/messages.tsv")
+  [ "$count" -ge "$ROWS" ] && break
+  sleep 1
+done
+[ "$count" -ge "$ROWS" ] || bench_die "only $count messages in bench.t"
+
+start_mock "$WORK/boot2"
+BOOT2=$(head -n 1 "$WORK/boot2")
+bench_log "kcat -P of the same $count messages into a fresh mock cluster"
+t0=$(bench_now)
+kcat -P -b "$BOOT2" -t bench.t -K $'\t' -l "$WORK/messages.tsv"
+t1=$(bench_now)
+kcat_secs=$(bench_elapsed "$t0" "$t1")
+
+awk -v rows="$ROWS" -v s="$sluice_secs" -v k="$kcat_secs" -v eo="$EXACTLY_ONCE" 'BEGIN {
+  printf "rows %d, exactly_once %s\n", rows, eo
+  printf "sluice run (binlog -> json -> Kafka): %.1f s, %.0f rows/s\n", s, rows / s
+  printf "kcat -P (pre-encoded messages):      %.1f s, %.0f rows/s\n", k, rows / k
+  printf "ratio sluice / kcat: %.2f\n", (rows / s) / (rows / k)
+}'

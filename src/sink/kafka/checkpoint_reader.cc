@@ -1,0 +1,91 @@
+#include "sink/kafka/checkpoint_reader.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "sink/kafka/kafka_config.h"
+
+namespace sluice::sink::kafka {
+namespace {
+
+constexpr int kTimeoutMs = 10000;
+
+struct PartitionListDeleter {
+  void operator()(rd_kafka_topic_partition_list_t* l) const { rd_kafka_topic_partition_list_destroy(l); }
+};
+
+// Scans [from, to) and keeps the last value of `key` in *found.
+Status Scan(rd_kafka_t* rk, const std::string& topic, int64_t from, int64_t to, const std::string& key,
+            std::optional<std::optional<std::string>>* found) {
+  std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter> parts(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), 0)->offset = from;
+  if (rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts.get())) {
+    return Status::Error(StatusCode::kIoError, "assign {}: {}", topic, rd_kafka_err2str(e));
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(6 * kTimeoutMs);
+  int64_t next = from;
+  while (next < to) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Status::Retryable(StatusCode::kIoError, "reading {} partition 0 stopped at offset {} of {}", topic, next,
+                               to);
+    }
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 500);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      rd_kafka_message_destroy(m);
+      break;  // read_committed: the end of what is committed
+    }
+    if (m->err) {
+      Status st = Status::Retryable(StatusCode::kIoError, "reading {}: {}", topic, rd_kafka_message_errstr(m));
+      rd_kafka_message_destroy(m);
+      return st;
+    }
+    next = m->offset + 1;
+    if (m->key_len == key.size() && std::equal(key.begin(), key.end(), static_cast<const char*>(m->key))) {
+      if (m->payload == nullptr) {
+        found->emplace(std::nullopt);
+      } else {
+        found->emplace(std::string(static_cast<const char*>(m->payload), m->len));
+      }
+    }
+    rd_kafka_message_destroy(m);
+  }
+  (void)rd_kafka_assign(rk, nullptr);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::optional<std::string>> ReadLastValue(const Url& url, const std::string& topic, const std::string& key) {
+  ASSIGN_OR_RETURN(ConfPtr conf, BaseConf(url));
+  RETURN_IF_ERROR(SetConf(conf.get(), "group.id", "sluice-checkpoint-reader"));  // required; never joined
+  RETURN_IF_ERROR(SetConf(conf.get(), "enable.auto.commit", "false"));
+  RETURN_IF_ERROR(SetConf(conf.get(), "isolation.level", "read_committed"));
+  RETURN_IF_ERROR(SetConf(conf.get(), "enable.partition.eof", "true"));
+  char err[512];
+  HandlePtr rk(rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err));
+  if (!rk) return Status::Invalid("Kafka consumer: {}", err);
+  (void)conf.release();  // owned by the handle now
+  int64_t lo = 0, hi = 0;
+  rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), 0, &lo, &hi, kTimeoutMs);
+  if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) return std::optional<std::string>();
+  if (e) {
+    return Status::Retryable(StatusCode::kIoError, "reading the position from topic {} at {}: {}", topic,
+                             BootstrapServers(url), rd_kafka_err2str(e));
+  }
+  // Scan back from the end in growing windows: the record is usually among
+  // the last ones (compaction keeps the topic small; the window keeps an
+  // uncompacted one cheap too).
+  std::optional<std::optional<std::string>> found;
+  int64_t to = hi;
+  for (int64_t window = 256; to > lo && !found; window *= 4) {
+    int64_t from = std::max(lo, to - window);
+    RETURN_IF_ERROR(Scan(rk.get(), topic, from, to, key, &found)
+                        .WithContext(fmt::format("reading the position from {}", BootstrapServers(url))));
+    to = from;
+  }
+  rd_kafka_consumer_close(rk.get());
+  return found ? *found : std::optional<std::string>();
+}
+
+}  // namespace sluice::sink::kafka
