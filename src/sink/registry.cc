@@ -6,6 +6,7 @@
 
 #include "client/mysql/connection.h"
 #include "sink/mysql/mysql_loader.h"
+#include "sink/postgres/pg_sink.h"
 
 namespace sluice::sink {
 namespace {
@@ -22,6 +23,18 @@ Result<std::unique_ptr<Sink>> OpenMysql(const SinkOptions& o) {
   return std::unique_ptr<Sink>(std::move(loader));
 }
 
+Result<std::unique_ptr<Sink>> OpenPostgres(const SinkOptions& o) {
+  postgres::PgSinkOptions po;
+  po.pipeline = o.pipeline;
+  po.target = o.target;
+  ASSIGN_OR_RETURN(po.connect, sluice::postgres::ConnectOptions::FromUrl(o.url));
+  po.skip_rejected = o.skip_rejected;
+  po.skip_log = o.skip_log;
+  po.epoch = o.epoch;
+  ASSIGN_OR_RETURN(auto sink, postgres::PgSink::Open(std::move(po)));
+  return std::unique_ptr<Sink>(std::move(sink));
+}
+
 struct Kind {
   std::string_view scheme;
   Result<std::unique_ptr<Sink>> (*open)(const SinkOptions&);
@@ -30,6 +43,8 @@ struct Kind {
 constexpr std::array kKinds{
     Kind{"mysql", &OpenMysql},
     Kind{"mariadb", &OpenMysql},
+    Kind{"postgres", &OpenPostgres},
+    Kind{"postgresql", &OpenPostgres},
 };
 
 }  // namespace
