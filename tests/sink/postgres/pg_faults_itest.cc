@@ -67,7 +67,7 @@ TEST_F(PgFaultTest, PostgresRestartedUnderLoadRetriesAndConverges) {
   std::jthread writer([&] { written = Transactions(*src_, 21, 200, milliseconds(5)); });
   std::this_thread::sleep_for(milliseconds(300));
   ASSERT_TRUE(pg_->Stop().ok());
-  EXPECT_TRUE(WaitForState("p", "retrying", seconds(60), "pg"));
+  EXPECT_TRUE(WaitForState("p", "retrying", seconds(60), "dst"));
   ASSERT_TRUE(pg_->Restart().ok());
   writer.join();
   ASSERT_TRUE(written.ok()) << written.message();
@@ -80,7 +80,7 @@ TEST_F(PgFaultTest, PostgresRestartedUnderLoadRetriesAndConverges) {
   ASSERT_TRUE(Transactions(*src_, 221, 10).ok());
   StartSluice();
   ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
-  EXPECT_TRUE(WaitForState("p", "retrying", seconds(60), "pg"));
+  EXPECT_TRUE(WaitForState("p", "retrying", seconds(60), "dst"));
   ASSERT_TRUE(pg_->Restart().ok());
   EXPECT_TRUE(ConvergesExactly(230));
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();

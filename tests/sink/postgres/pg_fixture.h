@@ -1,6 +1,6 @@
 #pragma once
 // `sluice run` from a private MariaDB into a private PostgreSQL 15: the
-// servers, a one-pipeline config (source "src" -> target "pg", pipeline
+// servers, a one-pipeline config (source "src" -> target "dst", pipeline
 // "p") and convergence checks that compare a source query with a target query.
 
 #include <fmt/format.h>
@@ -25,7 +25,7 @@ class PgSyncTest : public SyncTest {
   }
   std::string PgUrl() const { return pg_->Url("app", "s3cret'pw", kPgDb); }
 
-  // Pipeline "p" from src to target "pg" with `options`.
+  // Pipeline "p" from src to target "dst" (PostgreSQL) with `options`.
   void StartSluiceWith(const PipelineOptions& options) {
     http_port_ = FreePort();
     std::string yaml = FaultConfig(dir_, http_port_, src_->Url(), PgUrl(), options);

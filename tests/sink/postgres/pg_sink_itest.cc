@@ -30,7 +30,7 @@ INSERT INTO shop.types VALUES
  (1, -128, 0, -32768, 0, -8388608, 0, -2147483648, 0, -9223372036854775808, 0,
   '-12345678.1234', '-12345678901234567890.0123456789', -1.5, -12345.678901,
   '1000-01-01', '1000-01-01 00:00:00.000', '1970-01-01 00:00:01.000000', '-838:59:59', 1901, b'0',
-  'héllo 😀', 'ab', 'café', 'line1\nline2\ttab\\ end', 0x00010203, 0x, 0x00FF, '{"a": 1, "b": [true, null]}',
+  'héllo 😀', 'ab', 'café', 'line1\nline2\ttab\\ end', 0x00010203, X'', 0x00FF, '{"a": 1, "b": [true, null]}',
   'small', ''),
  (2, 127, 255, 32767, 65535, 8388607, 16777215, 2147483647, 4294967295, 9223372036854775807, 18446744073709551615,
   '99999999.9999', '99999999999999999999.9999999999', 3.25, 0.125,
@@ -62,7 +62,8 @@ TEST_F(PgSyncTest, EveryTypeRoundTripsExactly) {
   PipelineOptions o;
   o.batch_size = 1000;
   ASSERT_NO_FATAL_FAILURE(StartSluiceWith(o));
-  ASSERT_TRUE(src_->Execute(kTypesRows).ok());
+  Status written = src_->Execute(kTypesRows);
+  ASSERT_TRUE(written.ok()) << written.message();
   ASSERT_TRUE(src_->Execute("SET time_zone = '+00:00'").ok());
   EXPECT_TRUE(PgConverges(kTypesSource, kTypesTarget));
   EXPECT_TRUE(PgConverges("SELECT msg, n FROM shop.log ORDER BY msg, n", "SELECT msg, n FROM shop.log ORDER BY msg, n"));
@@ -174,9 +175,9 @@ TEST_F(PgSyncTest, NulByteStopsNamingTheRow) {
   ASSERT_TRUE(src_->Execute("INSERT INTO shop.orders VALUES (1, 1, 'fine')").ok());
   ASSERT_TRUE(src_->Execute("INSERT INTO shop.orders VALUES (2, 2, CONCAT('a', CHAR(0), 'b'))").ok());
   ASSERT_TRUE(src_->Execute("INSERT INTO shop.orders VALUES (3, 3, 'later')").ok());
-  ASSERT_TRUE(WaitForState("p", "failed", seconds(60), "pg"));
+  ASSERT_TRUE(WaitForState("p", "failed", seconds(60), "dst"));
   std::string error = ErrorText(PipelineStatus("p"));
-  for (const char* part : {"pipeline p", "target pg", "\"shop\".\"orders\"", "id='2'", "@ binlog.", "NUL byte"}) {
+  for (const char* part : {"pipeline p", "target dst", "\"shop\".\"orders\"", "id='2'", "@ binlog.", "NUL byte"}) {
     EXPECT_NE(error.find(part), std::string::npos) << part << " not in: " << error;
   }
   auto rows = PgQuery("SELECT id, note FROM shop.orders ORDER BY id");
