@@ -6,9 +6,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <set>
 #include <thread>
 
@@ -169,10 +172,47 @@ Status PostgresServer::Stop() {
                          dir_ + "/pg_ctl.log", std::chrono::seconds(90));
   auto exited = WaitForExit(pid, seconds(st.ok() ? 30 : 1));
   if (!exited.ok() || !exited->has_value()) {
-    ::kill(-pid, SIGKILL);  // the postmaster's process group: its children too
+    pid_ = pid;
+    for (pid_t p : Processes()) ::kill(p, SIGKILL);  // backends are sessions of their own
+    pid_ = -1;
     (void)StopProcess(pid, SIGKILL, seconds(10));
   }
   return st;
+}
+
+std::vector<pid_t> PostgresServer::Processes() const {
+  std::vector<pid_t> out;
+  pid_t parent = pid_;
+  if (parent <= 0) return out;
+  out.push_back(parent);
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    std::string name = e.path().filename().string();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    std::ifstream in(e.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    // After "pid (comm)": state, then ppid.
+    std::istringstream fields(stat.substr(close + 1));
+    std::string state;
+    long ppid = 0;
+    fields >> state >> ppid;
+    if (ppid == parent) out.push_back(static_cast<pid_t>(std::atol(name.c_str())));
+  }
+  return out;
+}
+
+Status PostgresServer::Hang() {
+  if (pid_ <= 0) return Status::Error(StatusCode::kIoError, "postgres on port {} is not running", port_);
+  for (pid_t p : Processes()) ::kill(p, SIGSTOP);
+  return Status::Ok();
+}
+
+Status PostgresServer::Resume() {
+  if (pid_ <= 0) return Status::Error(StatusCode::kIoError, "postgres on port {} is not running", port_);
+  for (pid_t p : Processes()) ::kill(p, SIGCONT);
+  return Status::Ok();
 }
 
 Status PostgresServer::Restart() {

@@ -77,6 +77,12 @@ class PostgresServer {
   [[nodiscard]] Status Restart();
   // Stops the server (fast) and leaves it down until Restart().
   [[nodiscard]] Status Stop();
+  // SIGSTOP / SIGCONT to the postmaster and every child of it (each
+  // backend is a session of its own: no process group covers them all).
+  [[nodiscard]] Status Hang();
+  [[nodiscard]] Status Resume();
+  // The postmaster and its children, by pid.
+  std::vector<pid_t> Processes() const;
 
  private:
   struct ConnCloser {

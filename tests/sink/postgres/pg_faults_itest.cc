@@ -1,6 +1,8 @@
 // Exactly once into PostgreSQL across crashes: sluice killed with -9 in the
 // middle of a stream, and the PostgreSQL server restarted under load.
 
+#include <signal.h>
+
 #include "sink/postgres/pg_fixture.h"
 
 namespace sluice::testing {
@@ -83,6 +85,28 @@ TEST_F(PgFaultTest, PostgresRestartedUnderLoadRetriesAndConverges) {
   EXPECT_TRUE(WaitForState("p", "retrying", seconds(60), "dst"));
   ASSERT_TRUE(pg_->Restart().ok());
   EXPECT_TRUE(ConvergesExactly(230));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// A hung server (every PostgreSQL process stopped): the bounded waits of the
+// connection (query_timeout, connect_timeout) turn it into `retrying`; once
+// it resumes, the session given up on is ended and nothing is applied twice.
+TEST_F(PgFaultTest, HungServerRetriesThenConverges) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  url_params_ = "?query_timeout=3&connect_timeout=2";
+  ASSERT_NO_FATAL_FAILURE(StartSluiceWith({}));
+  ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
+  ASSERT_TRUE(ConvergesExactly(20));
+
+  ASSERT_TRUE(pg_->Hang().ok());
+  ASSERT_TRUE(Transactions(*src_, 21, 20).ok());
+  EXPECT_TRUE(WaitForState("p", "retrying", seconds(60), "dst"));
+  EXPECT_NE(ErrorText(PipelineStatus("p")).find("127.0.0.1:" + std::to_string(pg_->port())), std::string::npos)
+      << PipelineStatus("p").dump();
+  ASSERT_TRUE(pg_->Resume().ok());
+  EXPECT_TRUE(ConvergesExactly(40));
+  EXPECT_TRUE(WaitForState("p", "running", seconds(60)));
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 

@@ -23,7 +23,7 @@ class PgSyncTest : public SyncTest {
     ASSERT_TRUE(pg_->CreateUser("app", "s3cret'pw").ok());
     ASSERT_TRUE(pg_->CreateDatabase(kPgDb, "app").ok());
   }
-  std::string PgUrl() const { return pg_->Url("app", "s3cret'pw", kPgDb); }
+  std::string PgUrl() const { return pg_->Url("app", "s3cret'pw", kPgDb) + url_params_; }
 
   // Pipeline "p" from src to target "dst" (PostgreSQL) with `options`.
   void StartSluiceWith(const PipelineOptions& options) {
@@ -62,6 +62,7 @@ class PgSyncTest : public SyncTest {
 
   std::unique_ptr<MariadbServer> src_;
   std::unique_ptr<PostgresServer> pg_;
+  std::string url_params_;  // "?query_timeout=3", appended to sluice's target URL
 };
 
 }  // namespace sluice::testing
