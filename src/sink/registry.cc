@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include "client/mysql/connection.h"
+#include "sink/clickhouse/clickhouse_sink.h"
+#include "sink/file/file_sink.h"
 #include "sink/mysql/mysql_loader.h"
 #include "sink/postgres/pg_sink.h"
 
@@ -35,6 +37,16 @@ Result<std::unique_ptr<Sink>> OpenPostgres(const SinkOptions& o) {
   return std::unique_ptr<Sink>(std::move(sink));
 }
 
+Result<std::unique_ptr<Sink>> OpenFile(const SinkOptions& o) {
+  ASSIGN_OR_RETURN(auto sink, file::FileSink::Open(o));
+  return std::unique_ptr<Sink>(std::move(sink));
+}
+
+Result<std::unique_ptr<Sink>> OpenClickhouse(const SinkOptions& o) {
+  ASSIGN_OR_RETURN(auto sink, clickhouse::ClickhouseSink::Open(o));
+  return std::unique_ptr<Sink>(std::move(sink));
+}
+
 struct Kind {
   std::string_view scheme;
   Result<std::unique_ptr<Sink>> (*open)(const SinkOptions&);
@@ -45,6 +57,8 @@ constexpr std::array kKinds{
     Kind{"mariadb", &OpenMysql},
     Kind{"postgres", &OpenPostgres},
     Kind{"postgresql", &OpenPostgres},
+    Kind{"file", &OpenFile},
+    Kind{"clickhouse", &OpenClickhouse},
 };
 
 }  // namespace

@@ -1,0 +1,92 @@
+#pragma once
+// ClickhouseSink: keeps ClickHouse tables equal to their source tables over
+// the HTTP interface (design section 9).
+//
+// Each target table `db`.`table` (names after `to:` renames) is created when
+// missing as
+//   ReplacingMergeTree(_version) ORDER BY (key columns)
+// with the mapped columns (type_map.h) plus `_version UInt64` (version.h:
+// derived from the change's stream position, growing in source order) and
+// `_sign Int8` (1 live, -1 deleted). An upsert writes the row with _sign 1, a
+// delete writes the key and the last image with _sign -1, so that
+//   SELECT ... FROM db.table FINAL WHERE _sign = 1
+// equals the source table. Changes to one key inside a batch are merged to
+// the last one; each table's rows go in one RowBinary INSERT.
+//
+// Delivery: idempotent replays. After a batch's rows are inserted, its end
+// is recorded in `_sluice`.`checkpoints` (a ReplacingMergeTree by pipeline
+// and target), read on Open: a crash between the two makes the next run
+// write the same rows with the same versions again, which FINAL collapses.
+//
+// A value ClickHouse cannot hold exactly (a date outside 1970-01-02 ..
+// 2105-12-31) fails the batch before anything of it is written, naming
+// table, key and position (on_error: stop), or is logged to skip_log and
+// left out (on_error: skip). A server that cannot be reached gives a
+// retryable error.
+//
+// DDL: a table's shape follows the source: on the first rows after an ALTER,
+// columns the target lacks are added (ALTER TABLE ADD COLUMN) and columns the
+// source dropped are dropped. DROP TABLE, TRUNCATE TABLE, CREATE and DROP
+// DATABASE are applied; index statements are skipped; statements whose
+// effect ClickHouse rows cannot follow (RENAME TABLE, renaming a column,
+// changing the key, ADD COLUMN with a non-NULL DEFAULT that earlier rows
+// would lack) fail with a clear error. Keyless tables are refused.
+//
+// Owned and called by one pipeline target thread.
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "client/clickhouse/http_client.h"
+#include "core/sink_change.h"
+#include "sink/clickhouse/type_map.h"
+#include "sink/sink.h"
+
+namespace sluice::sink::clickhouse {
+
+class ClickhouseSink : public Sink {
+ public:
+  static Result<std::unique_ptr<ClickhouseSink>> Open(const SinkOptions& options);
+
+  Status ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd& end) override;
+  Status AdvanceCheckpoint(const BatchEnd& end) override;
+  Status ResetCheckpoint() override;
+  Status ApplyDdl(const DdlChange& ddl, const BatchEnd& end) override;
+  Result<std::vector<std::string>> TargetColumns(const std::string& db, const std::string& table) override;
+  Status Reconnect() override;
+
+ private:
+  explicit ClickhouseSink(SinkOptions options, sluice::clickhouse::ClientOptions client)
+      : options_(std::move(options)), client_options_(std::move(client)) {}
+
+  // A target table checked (created, reconciled) for one source schema version.
+  struct TableState {
+    TargetTablePtr pin;
+    std::vector<ColumnEncoding> encodings;
+    std::string insert_sql;  // INSERT INTO db.t (cols..., _version, _sign) FORMAT RowBinary
+  };
+  Status Connect();
+  Status EnsureCheckpointTable();
+  Status ReadCheckpoint();
+  Status WriteCheckpoint(const StreamPos& global, const std::string& resume_position, const std::string& gtid_state);
+  Result<const TableState*> EnsureTable(const TargetTablePtr& table);
+  // Existing columns of db.table as (name, type); empty when the table is missing.
+  Result<std::vector<std::pair<std::string, std::string>>> Describe(const std::string& db, const std::string& table);
+  // Adds the row of `c` to `out`; a value the target cannot hold goes to Reject.
+  Status AppendRow(std::string& out, const TableState& t, const SinkChange& c);
+  // on_error: skip logs the change durably and returns Ok (leave it out);
+  // otherwise the error, naming pipeline, target, table, key and position.
+  Status Reject(const SinkChange& c, const Status& error);
+  std::string Where(const SinkChange& c) const;
+  Status Run(const std::string& sql);
+
+  SinkOptions options_;
+  sluice::clickhouse::ClientOptions client_options_;
+  std::unique_ptr<sluice::clickhouse::ClickhouseClient> client_;
+  uint64_t checkpoint_version_ = 0;  // _version of the last checkpoint row written or read
+  std::map<const TargetTable*, TableState> tables_;
+};
+
+}  // namespace sluice::sink::clickhouse

@@ -1,0 +1,27 @@
+#pragma once
+// What a MySQL DDL statement means for ClickHouse tables that mirror the
+// source: enough of a reading to apply DROP/TRUNCATE, to let ALTERs reshape
+// the table on its next rows, and to refuse what rows cannot follow.
+
+#include <string>
+#include <string_view>
+
+namespace sluice::sink::clickhouse {
+
+struct DdlEffect {
+  enum class Kind : uint8_t {
+    kCreateDatabase,
+    kDropDatabase,
+    kDropTable,
+    kTruncateTable,
+    kAlterTable,   // reshaped on the table's next rows (columns added, dropped)
+    kSkip,         // no effect on rows: CREATE TABLE (made with its first rows), indexes, ...
+    kUnsupported,  // `reason` says why
+  };
+  Kind kind = Kind::kSkip;
+  std::string reason;
+};
+
+DdlEffect ClassifyDdl(std::string_view query);
+
+}  // namespace sluice::sink::clickhouse

@@ -1,0 +1,271 @@
+// `sluice run` from a real MariaDB into a real ClickHouse 18.16: every type,
+// updates, deletes, key changes, DDL, on_error for dates ClickHouse cannot
+// hold, and the faults (sluice killed, ClickHouse down) after which
+// `SELECT ... FINAL WHERE _sign = 1` must still equal the source.
+
+#include <fmt/format.h>
+
+#include "harness/clickhouse_server.h"
+#include "pipeline/fault_fixture.h"
+
+namespace sluice::testing {
+namespace {
+
+class ClickhouseRunTest : public SyncTest {
+ protected:
+  void StartAll(const std::string& schema, const PipelineOptions& o = {}) {
+    src_ = StartServer(1);
+    ASSERT_TRUE(src_);
+    auto ch = ClickhouseServer::Start();
+    ASSERT_TRUE(ch.ok()) << ch.status().message();
+    ch_ = std::move(ch).value();
+    ASSERT_TRUE(src_->Execute(schema).ok());
+    ASSERT_TRUE(src_->Execute("SET time_zone = '+00:00'").ok());
+    http_port_ = FreePort();
+    WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), ch_->Url("default"), o));
+    StartSluice();
+    ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  }
+
+  // ClickHouse rows as RowsToText renders MariaDB's (NULL for \N).
+  std::string ChText(const std::string& sql, std::string* error) {
+    auto rows = ch_->Rows(sql + " FORMAT TabSeparated");
+    if (!rows.ok()) {
+      *error = rows.status().message();
+      return "";
+    }
+    MariadbServer::Rows out;
+    for (const auto& r : *rows) {
+      MariadbServer::Row row;
+      for (const auto& f : r) row.push_back(f == "\\N" ? std::nullopt : std::optional<std::string>(f));
+      out.push_back(std::move(row));
+    }
+    return RowsToText(out);
+  }
+
+  // Waits until the ClickHouse query returns what the MariaDB query returns.
+  ::testing::AssertionResult ChConverges(const std::string& src_query, const std::string& ch_query,
+                                         std::chrono::seconds timeout = std::chrono::seconds(90)) {
+    std::string want, got, error;
+    bool ok = WaitUntil(
+        [&] {
+          auto a = src_->Query(src_query);
+          if (!a.ok()) {
+            error = a.status().message();
+            return false;
+          }
+          want = RowsToText(*a);
+          error.clear();
+          got = ChText(ch_query, &error);
+          return error.empty() && want == got;
+        },
+        timeout);
+    if (ok) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "no convergence for " << ch_query << "\n"
+                                         << (error.empty() ? "" : "error: " + error + "\n") << RowsDiff(want, got)
+                                         << "sluice log:\n"
+                                         << (sluice_ ? sluice_->Log() : "");
+  }
+
+  std::unique_ptr<MariadbServer> src_;
+  std::unique_ptr<ClickhouseServer> ch_;
+};
+
+constexpr const char* kAllTypes = R"sql(
+CREATE DATABASE shop;
+CREATE TABLE shop.t (
+  id INT PRIMARY KEY,
+  ti TINYINT, tu TINYINT UNSIGNED, si SMALLINT, mi MEDIUMINT, bi BIGINT, bu BIGINT UNSIGNED NOT NULL,
+  f FLOAT, d DOUBLE, dec2 DECIMAL(12,2) NOT NULL, dbig DECIMAL(40,10),
+  dt DATE, dtm DATETIME NOT NULL, ts TIMESTAMP NULL, dt6 DATETIME(6), tm TIME, y YEAR,
+  b BIT(5), e ENUM('a','b'), st SET('x','y'), j JSON,
+  vc VARCHAR(40), txt TEXT, bin VARBINARY(10), n INT NULL);
+)sql";
+
+constexpr const char* kAllTypesSource =
+    "SELECT id, ti, tu, si, mi, bi, bu, f, d, dec2, dbig, dt, dtm, ts, dt6, tm, y, b+0, e, st, j, vc, txt, HEX(bin), n "
+    "FROM shop.t ORDER BY id";
+constexpr const char* kAllTypesTarget =
+    "SELECT id, ti, tu, si, mi, bi, bu, f, d, dec2, dbig, dt, dtm, ts, dt6, tm, y, b, e, st, j, vc, txt, hex(bin), n "
+    "FROM shop.t FINAL WHERE _sign = 1 ORDER BY id";
+
+TEST_F(ClickhouseRunTest, AllTypesUpdatesDeletesAndKeyChangesConverge) {
+  ASSERT_NO_FATAL_FAILURE(StartAll(kAllTypes));
+  ASSERT_TRUE(src_->Execute(R"sql(
+INSERT INTO shop.t VALUES
+ (1, -128, 255, -32768, -8388608, -9223372036854775808, 18446744073709551615, 0.1, 0.1, -1234567890.12,
+  '-123456789012345678901234567890.0123456789', '1970-01-02', '2105-12-31 23:59:59', '2038-01-19 03:14:07',
+  '2024-01-31 12:34:56.789012', '-838:59:59', 1901, b'10101', 'b', 'x,y', '{"k": [1, "two"]}',
+  'héllo\ttab\nline', 'text with \\ backslash', X'00FF5C0A', NULL),
+ (2, 127, 0, 32767, 8388607, 9223372036854775807, 0, -2.25, 1.5, 0.00, NULL, NULL, '0000-00-00 00:00:00', NULL,
+  NULL, '12:00:01', 2155, b'0', NULL, '', NULL, '', NULL, X'', 7),
+ (3, 0, 1, 0, 0, 0, 1, 1.5, -0.25, 1.00, '0.0000000001', '2024-02-29', '2024-02-29 00:00:00', '1970-01-01 00:00:01',
+  '2000-01-01 00:00:00.000000', '00:00:00', 2000, b'11111', 'a', 'y', '[]', 'x', 'y', X'01', -1);
+BEGIN;
+UPDATE shop.t SET n = 1 WHERE id = 3;
+UPDATE shop.t SET n = 2, vc = 'twice in one transaction' WHERE id = 3;
+COMMIT;
+UPDATE shop.t SET id = 30 WHERE id = 2;
+DELETE FROM shop.t WHERE id = 1;
+INSERT INTO shop.t (id, bu, dec2, dtm) VALUES (1, 5, 5.55, '2001-02-03 04:05:06');
+BEGIN;
+INSERT INTO shop.t (id, bu, dec2, dtm) VALUES (4, 4, 4, '2004-04-04 04:04:04');
+DELETE FROM shop.t WHERE id = 4;
+COMMIT;
+)sql")
+                  .ok());
+  EXPECT_TRUE(ChConverges(kAllTypesSource, kAllTypesTarget));
+  // Deleted rows stay as versions with _sign = -1 until merged; FINAL keeps the last.
+  auto deleted = ch_->Query("SELECT count() FROM shop.t FINAL WHERE _sign = -1 AND id = 2");
+  ASSERT_TRUE(deleted.ok()) << deleted.status().message();
+  EXPECT_EQ(*deleted, "1\n");
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// fault_fixture.h's schema with a key on audit: ClickHouse tables need one.
+constexpr const char* kKeyedSchema = R"sql(
+CREATE DATABASE shop;
+CREATE TABLE shop.orders (id INT PRIMARY KEY, amount INT NOT NULL, note VARCHAR(40));
+CREATE TABLE shop.audit (txn INT PRIMARY KEY, msg VARCHAR(40));
+)sql";
+constexpr const char* kChOrders = "SELECT id, amount, note FROM shop.orders FINAL WHERE _sign = 1 ORDER BY id";
+constexpr const char* kChAudit = "SELECT txn, msg FROM shop.audit FINAL WHERE _sign = 1 ORDER BY txn, msg";
+
+TEST_F(ClickhouseRunTest, KillOfSluiceThenRestartConverges) {
+  PipelineOptions o;
+  o.batch_size = 20;
+  ASSERT_NO_FATAL_FAILURE(StartAll(kKeyedSchema, o));
+  std::thread writer([&] { ASSERT_TRUE(Transactions(*src_, 1, 400).ok()); });
+  // Kill sluice while batches are being written.
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto n = ch_->Query("SELECT count() FROM shop.audit");
+        return n.ok() && std::atoi(n->c_str()) >= 50;
+      },
+      std::chrono::seconds(90)))
+      << sluice_->Log();
+  sluice_->Kill();
+  writer.join();
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(Transactions(*src_, 401, 50).ok());
+  EXPECT_TRUE(ChConverges(kOrders, kChOrders));
+  EXPECT_TRUE(ChConverges(kAudit, kChAudit));
+  // Rows written again after the kill carry the versions they had: one
+  // (key, _version) never holds two different rows.
+  auto differing = ch_->Query(
+      "SELECT count() FROM (SELECT id, _version FROM shop.orders GROUP BY id, _version "
+      "HAVING uniqExact(amount, ifNull(note, ''), _sign) > 1)");
+  ASSERT_TRUE(differing.ok()) << differing.status().message();
+  EXPECT_EQ(*differing, "0\n");
+  // The checkpoint is in ClickHouse: a third start resumes there and writes nothing new.
+  auto cp = ch_->Query("SELECT global_pos FROM _sluice.checkpoints FINAL WHERE pipeline = 'p' AND target = 'dst'");
+  ASSERT_TRUE(cp.ok()) << cp.status().message();
+  EXPECT_NE(*cp, "") << "no checkpoint row";
+}
+
+TEST_F(ClickhouseRunTest, ClickhouseDownThenUpRetriesAndConverges) {
+  ASSERT_NO_FATAL_FAILURE(StartAll(kKeyedSchema));
+  ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
+  ASSERT_TRUE(ChConverges(kOrders, kChOrders));
+  ASSERT_TRUE(ch_->Stop().ok());
+  ASSERT_TRUE(Transactions(*src_, 21, 30).ok());
+  EXPECT_TRUE(WaitForState("p", "retrying", std::chrono::seconds(60), "dst"));
+  ASSERT_TRUE(ch_->Restart().ok());
+  EXPECT_TRUE(ChConverges(kOrders, kChOrders));
+  EXPECT_TRUE(ChConverges(kAudit, kChAudit));
+  EXPECT_TRUE(WaitForState("p", "running", std::chrono::seconds(60), "dst"));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+TEST_F(ClickhouseRunTest, ClickhouseDownAtStartIsRetried) {
+  src_ = StartServer(1);
+  ASSERT_TRUE(src_);
+  auto ch = ClickhouseServer::Start();
+  ASSERT_TRUE(ch.ok()) << ch.status().message();
+  ch_ = std::move(ch).value();
+  ASSERT_TRUE(src_->Execute(kKeyedSchema).ok());
+  ASSERT_TRUE(ch_->Stop().ok());
+  http_port_ = FreePort();
+  WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), ch_->Url("default")));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(Transactions(*src_, 1, 10).ok());
+  EXPECT_TRUE(WaitForState("p", "retrying", std::chrono::seconds(60), "dst"));
+  ASSERT_TRUE(ch_->Restart().ok());
+  EXPECT_TRUE(ChConverges(kOrders, kChOrders));
+  EXPECT_TRUE(ChConverges(kAudit, kChAudit));
+}
+
+constexpr const char* kDates = R"sql(
+CREATE DATABASE shop;
+CREATE TABLE shop.d (id INT PRIMARY KEY, day DATE, at DATETIME);
+)sql";
+
+TEST_F(ClickhouseRunTest, DateBefore1970StopsThePipelineNamingTheRow) {
+  ASSERT_NO_FATAL_FAILURE(StartAll(kDates));
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.d VALUES (1, '2000-01-01', '2000-01-01 00:00:00')").ok());
+  ASSERT_TRUE(ChConverges("SELECT id, day, at FROM shop.d ORDER BY id",
+                          "SELECT id, day, at FROM shop.d FINAL WHERE _sign = 1 ORDER BY id"));
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.d VALUES (2, '1955-03-14', '2000-01-01 00:00:00')").ok());
+  ASSERT_TRUE(WaitForState("p", "failed", std::chrono::seconds(60), "dst"));
+  std::string error = ErrorText(PipelineStatus("p")["targets"][0]);
+  EXPECT_NE(error.find("shop"), std::string::npos) << error;
+  EXPECT_NE(error.find("id=2"), std::string::npos) << error;
+  EXPECT_NE(error.find("1955-03-14"), std::string::npos) << error;
+  // Never stored altered.
+  auto n = ch_->Query("SELECT count() FROM shop.d WHERE id = 2");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, "0\n");
+}
+
+TEST_F(ClickhouseRunTest, DateAfter2105IsSkippedAndLoggedWithOnErrorSkip) {
+  PipelineOptions o;
+  std::string skip_log = (dir_ / "skipped.jsonl").string();
+  o.extra = "    on_error: skip\n    skip_log: " + skip_log + "\n";
+  ASSERT_NO_FATAL_FAILURE(StartAll(kDates, o));
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.d VALUES (1, '2000-01-01', '2106-01-01 00:00:00'), "
+                            "(2, '2000-01-02', '2000-01-02 00:00:00')")
+                  .ok());
+  EXPECT_TRUE(ChConverges("SELECT id, day, at FROM shop.d WHERE id = 2",
+                          "SELECT id, day, at FROM shop.d FINAL WHERE _sign = 1"));
+  std::ifstream in(skip_log);
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line)) << "nothing in " << skip_log;
+  EXPECT_NE(line.find("\"key\":\"id=1\""), std::string::npos) << line;
+  EXPECT_NE(line.find("2106-01-01"), std::string::npos) << line;
+}
+
+TEST_F(ClickhouseRunTest, DdlAddDropColumnTruncateDropTable) {
+  ASSERT_NO_FATAL_FAILURE(StartAll(kKeyedSchema));
+  ASSERT_TRUE(Transactions(*src_, 1, 5).ok());
+  ASSERT_TRUE(ChConverges(kOrders, kChOrders));
+  ASSERT_TRUE(src_->Execute("ALTER TABLE shop.orders ADD COLUMN extra VARCHAR(10) NULL AFTER amount").ok());
+  ASSERT_TRUE(src_->Execute("UPDATE shop.orders SET extra = CONCAT('x', id) WHERE id <= 2").ok());
+  EXPECT_TRUE(ChConverges("SELECT id, amount, extra, note FROM shop.orders ORDER BY id",
+                          "SELECT id, amount, extra, note FROM shop.orders FINAL WHERE _sign = 1 ORDER BY id"));
+  ASSERT_TRUE(src_->Execute("ALTER TABLE shop.orders DROP COLUMN note").ok());
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.orders VALUES (100, 100, 'y')").ok());
+  EXPECT_TRUE(ChConverges("SELECT id, amount, extra FROM shop.orders ORDER BY id",
+                          "SELECT id, amount, extra FROM shop.orders FINAL WHERE _sign = 1 ORDER BY id"));
+  auto cols = ch_->Query("SELECT name FROM system.columns WHERE database = 'shop' AND table = 'orders'");
+  ASSERT_TRUE(cols.ok());
+  EXPECT_EQ(cols->find("note"), std::string::npos) << *cols;
+  ASSERT_TRUE(src_->Execute("TRUNCATE TABLE shop.audit").ok());
+  EXPECT_TRUE(ChConverges(kAudit, kChAudit));
+  ASSERT_TRUE(src_->Execute("DROP TABLE shop.audit").ok());
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto n = ch_->Query("SELECT count() FROM system.tables WHERE database = 'shop' AND name = 'audit'");
+        return n.ok() && *n == "0\n";
+      },
+      std::chrono::seconds(60)));
+  // A rename cannot be followed by rows already in ClickHouse: a clear error.
+  ASSERT_TRUE(src_->Execute("ALTER TABLE shop.orders RENAME COLUMN extra TO more").ok());
+  ASSERT_TRUE(WaitForState("p", "failed", std::chrono::seconds(60), "dst"));
+  std::string error = ErrorText(PipelineStatus("p")["targets"][0]);
+  EXPECT_NE(error.find("renaming a column"), std::string::npos) << error;
+}
+
+}  // namespace
+}  // namespace sluice::testing

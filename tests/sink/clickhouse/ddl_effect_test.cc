@@ -1,0 +1,37 @@
+#include "sink/clickhouse/ddl_effect.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice::sink::clickhouse {
+namespace {
+
+using K = DdlEffect::Kind;
+
+K KindOf(const std::string& q) { return ClassifyDdl(q).kind; }
+
+TEST(ClickhouseDdl, Classifies) {
+  EXPECT_EQ(KindOf("CREATE DATABASE shop"), K::kCreateDatabase);
+  EXPECT_EQ(KindOf("drop schema if exists shop"), K::kDropDatabase);
+  EXPECT_EQ(KindOf("CREATE TABLE t (id INT PRIMARY KEY)"), K::kSkip);
+  EXPECT_EQ(KindOf("DROP TABLE IF EXISTS `t`"), K::kDropTable);
+  EXPECT_EQ(KindOf("TRUNCATE t"), K::kTruncateTable);
+  EXPECT_EQ(KindOf("CREATE INDEX i ON t (a)"), K::kSkip);
+  EXPECT_EQ(KindOf("ALTER TABLE t ADD COLUMN c INT NULL, ADD d VARCHAR(10) NOT NULL"), K::kAlterTable);
+  EXPECT_EQ(KindOf("ALTER TABLE shop.t DROP COLUMN c"), K::kAlterTable);
+  EXPECT_EQ(KindOf("ALTER TABLE t ADD INDEX i (a), MODIFY c BIGINT"), K::kAlterTable);
+  EXPECT_EQ(KindOf("ALTER TABLE t ADD COLUMN c INT DEFAULT NULL"), K::kAlterTable);
+  EXPECT_EQ(KindOf("ALTER TABLE t CHANGE c c BIGINT"), K::kAlterTable);
+}
+
+TEST(ClickhouseDdl, RefusesWhatRowsCannotFollow) {
+  EXPECT_EQ(KindOf("RENAME TABLE a TO b"), K::kUnsupported);
+  EXPECT_EQ(KindOf("ALTER TABLE t RENAME TO u"), K::kUnsupported);
+  EXPECT_EQ(KindOf("ALTER TABLE t RENAME COLUMN a TO b"), K::kUnsupported);
+  EXPECT_EQ(KindOf("ALTER TABLE t CHANGE COLUMN a b INT"), K::kUnsupported);
+  EXPECT_EQ(KindOf("ALTER TABLE t ADD COLUMN c INT NOT NULL DEFAULT 5"), K::kUnsupported);
+  EXPECT_EQ(KindOf("ALTER TABLE t DROP PRIMARY KEY, ADD PRIMARY KEY (a, b)"), K::kUnsupported);
+  EXPECT_NE(ClassifyDdl("RENAME TABLE a TO b").reason.find("old name"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice::sink::clickhouse
