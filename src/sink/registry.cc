@@ -9,6 +9,7 @@
 #include "sink/file/file_sink.h"
 #include "sink/kafka/kafka_sink.h"
 #include "sink/mysql/mysql_loader.h"
+#include "sink/postgres/pg_sink.h"
 
 namespace sluice::sink {
 namespace {
@@ -23,6 +24,18 @@ Result<std::unique_ptr<Sink>> OpenMysql(const SinkOptions& o) {
   lo.skip_log = o.skip_log;
   ASSIGN_OR_RETURN(auto loader, mysql::MysqlLoader::Open(std::move(lo)));
   return std::unique_ptr<Sink>(std::move(loader));
+}
+
+Result<std::unique_ptr<Sink>> OpenPostgres(const SinkOptions& o) {
+  postgres::PgSinkOptions po;
+  po.pipeline = o.pipeline;
+  po.target = o.target;
+  ASSIGN_OR_RETURN(po.connect, sluice::postgres::ConnectOptions::FromUrl(o.url));
+  po.skip_rejected = o.skip_rejected;
+  po.skip_log = o.skip_log;
+  po.epoch = o.epoch;
+  ASSIGN_OR_RETURN(auto sink, postgres::PgSink::Open(std::move(po)));
+  return std::unique_ptr<Sink>(std::move(sink));
 }
 
 Result<std::unique_ptr<Sink>> OpenFile(const SinkOptions& o) {
@@ -48,6 +61,8 @@ struct Kind {
 constexpr std::array kKinds{
     Kind{"mysql", &OpenMysql},
     Kind{"mariadb", &OpenMysql},
+    Kind{"postgres", &OpenPostgres},
+    Kind{"postgresql", &OpenPostgres},
     Kind{"file", &OpenFile},
     Kind{"clickhouse", &OpenClickhouse},
     Kind{"kafka", &OpenKafka},

@@ -1,0 +1,267 @@
+#include "client/postgres/connection.h"
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+namespace sluice::postgres {
+
+Result<ConnectOptions> ConnectOptions::FromUrl(const Url& url) {
+  if (url.scheme != "postgres" && url.scheme != "postgresql") {
+    return Status::Invalid("not a PostgreSQL URL: {}", url.ToRedactedString());
+  }
+  ConnectOptions o;
+  if (!url.host.empty()) o.host = url.host;
+  if (url.port != 0) o.port = url.port;
+  if (!url.user.empty()) o.user = url.user;
+  o.password = url.password;
+  if (!url.path.empty()) o.database = url.path;
+  o.sslmode = url.Param("sslmode", o.sslmode);
+  static const char* kModes[] = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"};
+  bool known = false;
+  for (const char* m : kModes) known |= o.sslmode == m;
+  if (!known) {
+    return Status::Invalid("{}: sslmode={} (want disable, allow, prefer, require, verify-ca or verify-full)",
+                           url.ToRedactedString(), o.sslmode);
+  }
+  o.sslrootcert = url.Param("sslrootcert", url.Param("ca"));
+  auto seconds = [&](const char* key, unsigned* out) -> Status {
+    std::string v = url.Param(key);
+    if (v.empty()) return Status::Ok();
+    char* end = nullptr;
+    unsigned long n = std::strtoul(v.c_str(), &end, 10);
+    if (end == v.c_str() || *end != '\0' || n > 86400) {
+      return Status::Invalid("{}: {}={} is not a number of seconds", url.ToRedactedString(), key, v);
+    }
+    *out = static_cast<unsigned>(n);
+    return Status::Ok();
+  };
+  RETURN_IF_ERROR(seconds("connect_timeout", &o.connect_timeout_s));
+  RETURN_IF_ERROR(seconds("query_timeout", &o.query_timeout_s));
+  return o;
+}
+
+std::string ConnectOptions::Describe() const { return fmt::format("{}@{}:{}/{}", user, host, port, database); }
+
+void AppendQuotedIdent(std::string& out, std::string_view name) {
+  out += '"';
+  for (char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+std::string QuoteIdent(std::string_view name) {
+  std::string out;
+  AppendQuotedIdent(out, name);
+  return out;
+}
+void AppendQuotedLiteral(std::string& out, std::string_view text) {
+  out += '\'';
+  for (char c : text) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  out += '\'';
+}
+std::string QuoteLiteral(std::string_view text) {
+  std::string out;
+  AppendQuotedLiteral(out, text);
+  return out;
+}
+
+bool IsRetryableSqlState(std::string_view s) {
+  return s.starts_with("08") || s == "57P01" || s == "57P02" || s == "57P03" || s == "25006" || s == "53300" ||
+         s == "57014" /* query canceled: by a timeout or an admin */;
+}
+
+Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const ConnectOptions& o) {
+  std::string port = std::to_string(o.port);
+  std::string timeout = std::to_string(o.connect_timeout_s);
+  std::vector<const char*> keys{"host",           "port",      "user",           "dbname",
+                                "sslmode",        "connect_timeout", "application_name", "keepalives",
+                                "keepalives_idle", "keepalives_interval", "keepalives_count", "client_encoding"};
+  std::vector<const char*> values{o.host.c_str(), port.c_str(), o.user.c_str(), o.database.c_str(),
+                                  o.sslmode.c_str(), timeout.c_str(), o.application_name.c_str(), "1",
+                                  "10", "5", "3", "UTF8"};
+  if (!o.password.empty()) {
+    keys.push_back("password");
+    values.push_back(o.password.c_str());
+  }
+  if (!o.sslrootcert.empty()) {
+    keys.push_back("sslrootcert");
+    values.push_back(o.sslrootcert.c_str());
+  }
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  pg_conn* c = PQconnectdbParams(keys.data(), values.data(), 0);
+  if (c == nullptr || PQstatus(c) != CONNECTION_OK) {
+    std::string msg = c ? PQerrorMessage(c) : "out of memory";
+    if (c) PQfinish(c);
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    return Status::Retryable(StatusCode::kIoError, "postgres {}:{}: cannot connect: {}", o.host, o.port, msg);
+  }
+  std::unique_ptr<PgConnection> conn(new PgConnection(o, c));
+  conn->pid_ = PQbackendPID(c);
+  if (PQsetnonblocking(c, 1) != 0) return conn->Lost("set non-blocking");
+  RETURN_IF_ERROR(conn->Execute("SET standard_conforming_strings = on"));
+  return conn;
+}
+
+PgConnection::~PgConnection() {
+  if (conn_) PQfinish(conn_);
+}
+
+int PgConnection::backend_pid() const { return pid_; }
+bool PgConnection::ok() const { return PQstatus(conn_) == CONNECTION_OK; }
+
+Status PgConnection::Lost(std::string_view what) {
+  std::string msg = PQerrorMessage(conn_);
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  // Whatever state libpq is in, this connection is not used again.
+  PQfinish(conn_);
+  conn_ = nullptr;  // libpq's calls take a null connection as a bad one
+  return Status::Retryable(StatusCode::kIoError, "postgres {}:{}: {}: {}", options_.host, options_.port, what,
+                           msg.empty() ? "connection lost" : msg);
+}
+
+Status PgConnection::WaitReadable() {
+  pollfd p{PQsocket(conn_), POLLIN, 0};
+  int timeout_ms = options_.query_timeout_s == 0 ? -1 : static_cast<int>(options_.query_timeout_s * 1000);
+  while (true) {
+    int n = ::poll(&p, 1, timeout_ms);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Lost(std::strerror(errno));
+    if (n == 0) return Lost(fmt::format("no answer within {} s (query_timeout)", options_.query_timeout_s));
+    if (PQconsumeInput(conn_) == 0) return Lost("read");
+    return Status::Ok();
+  }
+}
+
+Status PgConnection::Flush() {
+  int timeout_ms = options_.query_timeout_s == 0 ? -1 : static_cast<int>(options_.query_timeout_s * 1000);
+  while (true) {
+    int r = PQflush(conn_);
+    if (r == 0) return Status::Ok();
+    if (r < 0) return Lost("send");
+    pollfd p{PQsocket(conn_), POLLIN | POLLOUT, 0};
+    int n = ::poll(&p, 1, timeout_ms);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Lost(n == 0 ? "send timed out (query_timeout)" : std::strerror(errno));
+    if ((p.revents & POLLIN) && PQconsumeInput(conn_) == 0) return Lost("read");
+  }
+}
+
+Status PgConnection::Collect(std::vector<Row>* rows) {
+  Status st;
+  while (true) {
+    while (PQisBusy(conn_)) RETURN_IF_ERROR(WaitReadable());
+    PGresult* res = PQgetResult(conn_);
+    if (res == nullptr) break;
+    ExecStatusType s = PQresultStatus(res);
+    if (s == PGRES_FATAL_ERROR) {
+      const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+      std::string msg = PQresultErrorMessage(res);
+      while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+      if (st.ok()) {
+        last_sqlstate_ = state ? state : "";
+        if (state == nullptr || IsRetryableSqlState(last_sqlstate_)) {
+          st = Status::Retryable(StatusCode::kIoError, "postgres {}:{}: {}{}", options_.host, options_.port, msg,
+                                 state ? fmt::format(" (SQLSTATE {})", state) : "");
+        } else if (last_sqlstate_ == "40001" || last_sqlstate_ == "40P01") {
+          st = Status::Retryable(StatusCode::kAborted, "{} (SQLSTATE {})", msg, last_sqlstate_);
+        } else {
+          st = Status::Error(StatusCode::kServerError, "{} (SQLSTATE {})", msg, last_sqlstate_);
+        }
+      }
+    } else if (s == PGRES_COPY_IN) {
+      PQputCopyEnd(conn_, "unexpected COPY");
+      (void)Flush();
+    } else if (s == PGRES_TUPLES_OK && rows) {
+      rows->clear();
+      const int nf = PQnfields(res);
+      for (int r = 0; r < PQntuples(res); ++r) {
+        Row row;
+        row.reserve(static_cast<size_t>(nf));
+        for (int c = 0; c < nf; ++c) {
+          if (PQgetisnull(res, r, c)) {
+            row.emplace_back(std::nullopt);
+          } else {
+            row.emplace_back(std::string(PQgetvalue(res, r, c), static_cast<size_t>(PQgetlength(res, r, c))));
+          }
+        }
+        rows->push_back(std::move(row));
+      }
+    }
+    PQclear(res);
+  }
+  if (PQstatus(conn_) != CONNECTION_OK) return Lost("query");
+  return st;
+}
+
+Status PgConnection::Execute(const std::string& sql) {
+  if (PQstatus(conn_) != CONNECTION_OK) return Lost("query");
+  last_sqlstate_.clear();
+  if (!PQsendQuery(conn_, sql.c_str())) return Lost("send");
+  RETURN_IF_ERROR(Flush());
+  return Collect(nullptr);
+}
+
+Result<std::vector<Row>> PgConnection::Query(const std::string& sql) {
+  if (PQstatus(conn_) != CONNECTION_OK) return Lost("query");
+  last_sqlstate_.clear();
+  if (!PQsendQuery(conn_, sql.c_str())) return Lost("send");
+  RETURN_IF_ERROR(Flush());
+  std::vector<Row> rows;
+  RETURN_IF_ERROR(Collect(&rows));
+  return rows;
+}
+
+Status PgConnection::CopyIn(const std::string& copy_sql, std::string_view data) {
+  if (PQstatus(conn_) != CONNECTION_OK) return Lost("query");
+  last_sqlstate_.clear();
+  if (!PQsendQuery(conn_, copy_sql.c_str())) return Lost("send");
+  RETURN_IF_ERROR(Flush());
+  // Wait for the COPY IN state (or an error).
+  while (PQisBusy(conn_)) RETURN_IF_ERROR(WaitReadable());
+  PGresult* res = PQgetResult(conn_);
+  if (res == nullptr) return Lost("COPY");
+  if (PQresultStatus(res) != PGRES_COPY_IN) {
+    // An error: report it through the ordinary path.
+    PGresult* first = res;
+    ExecStatusType s = PQresultStatus(first);
+    std::string msg = PQresultErrorMessage(first);
+    const char* state = PQresultErrorField(first, PG_DIAG_SQLSTATE);
+    last_sqlstate_ = state ? state : "";
+    PQclear(first);
+    Status rest = Collect(nullptr);
+    if (s == PGRES_FATAL_ERROR) {
+      while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+      if (IsRetryableSqlState(last_sqlstate_)) {
+        return Status::Retryable(StatusCode::kIoError, "postgres {}:{}: {} (SQLSTATE {})", options_.host,
+                                 options_.port, msg, last_sqlstate_);
+      }
+      return Status::Error(StatusCode::kServerError, "{} (SQLSTATE {})", msg, last_sqlstate_);
+    }
+    return rest;
+  }
+  PQclear(res);
+  constexpr size_t kChunk = 1 << 18;
+  while (!data.empty()) {
+    size_t n = std::min(kChunk, data.size());
+    int r;
+    while ((r = PQputCopyData(conn_, data.data(), static_cast<int>(n))) == 0) RETURN_IF_ERROR(Flush());
+    if (r < 0) return Lost("COPY data");
+    data.remove_prefix(n);
+  }
+  int r;
+  while ((r = PQputCopyEnd(conn_, nullptr)) == 0) RETURN_IF_ERROR(Flush());
+  if (r < 0) return Lost("COPY end");
+  RETURN_IF_ERROR(Flush());
+  return Collect(nullptr);
+}
+
+}  // namespace sluice::postgres

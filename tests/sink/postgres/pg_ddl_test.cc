@@ -1,0 +1,54 @@
+#include "sink/postgres/pg_ddl.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice::sink::postgres {
+namespace {
+
+Result<PgDdlPlan> Plan(const std::string& query, bool one_to_one = true, std::vector<std::string> has = {"a", "b"}) {
+  DdlChange d;
+  d.db = "shop";
+  d.query = query;
+  d.target_db = "shop";
+  d.target_table = "t";
+  d.one_to_one = one_to_one;
+  return TranslateDdl(
+      d, [&](const std::string& c) -> std::optional<std::string> { return c; },
+      [&](const std::string& c) { return std::find(has.begin(), has.end(), c) != has.end(); });
+}
+
+std::string Statements(const std::string& query) {
+  auto p = Plan(query);
+  if (!p.ok()) return "error: " + p.status().message();
+  std::string out;
+  for (auto& s : p->statements) out += s + ";";
+  return out;
+}
+
+TEST(PgDdl, ColumnChanges) {
+  EXPECT_EQ(Statements("ALTER TABLE t ADD COLUMN c INT"), "");
+  EXPECT_EQ(Statements("ALTER TABLE `shop`.`t` DROP COLUMN a"), "ALTER TABLE \"shop\".\"t\" DROP COLUMN IF EXISTS \"a\";");
+  EXPECT_EQ(Statements("alter table t rename column a to z"),
+            "ALTER TABLE \"shop\".\"t\" RENAME COLUMN \"a\" TO \"z\";");
+  EXPECT_EQ(Statements("ALTER TABLE t CHANGE a z BIGINT, ADD INDEX (b), ENGINE=InnoDB"),
+            "ALTER TABLE \"shop\".\"t\" RENAME COLUMN \"a\" TO \"z\";");
+  EXPECT_TRUE(Plan("ALTER TABLE t MODIFY b BIGINT")->retype);
+  EXPECT_EQ(Statements("ALTER TABLE t RENAME COLUMN x TO y"), "");  // already renamed: replay
+}
+
+TEST(PgDdl, TableStatements) {
+  EXPECT_EQ(Statements("DROP TABLE IF EXISTS t"), "DROP TABLE IF EXISTS \"shop\".\"t\";");
+  EXPECT_EQ(Statements("TRUNCATE TABLE t"), "TRUNCATE \"shop\".\"t\";");
+  EXPECT_EQ(Statements("CREATE TABLE t (id INT PRIMARY KEY)"), "");
+  EXPECT_EQ(Statements("RENAME TABLE t TO u"), "ALTER TABLE IF EXISTS \"shop\".\"t\" RENAME TO \"u\";");
+  EXPECT_FALSE(Plan("RENAME TABLE t TO u", /*one_to_one=*/false).ok());
+}
+
+TEST(PgDdl, UnknownShapeChangesAreErrors) {
+  auto p = Plan("ALTER TABLE t EXCHANGE PARTITION p WITH TABLE u");
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("cannot be translated"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice::sink::postgres

@@ -1,0 +1,114 @@
+// Exactly once into PostgreSQL across crashes: sluice killed with -9 in the
+// middle of a stream, and the PostgreSQL server restarted under load.
+
+#include <signal.h>
+
+#include "sink/postgres/pg_fixture.h"
+
+namespace sluice::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+class PgFaultTest : public PgSyncTest {
+ protected:
+  // Same orders and audit rows on both sides; the audit table is keyless,
+  // so a transaction applied twice would show as a duplicate row.
+  ::testing::AssertionResult ConvergesExactly(int transactions) {
+    auto orders = PgConverges(kOrders, kOrders);
+    if (!orders) return orders;
+    auto audit = PgConverges(kAudit, kAudit);
+    if (!audit) return audit;
+    auto n = pg_->QueryValue("SELECT count(*) FROM shop.audit", kPgDb);
+    if (!n.ok()) return ::testing::AssertionFailure() << n.status().message();
+    if (*n != std::to_string(transactions)) {
+      return ::testing::AssertionFailure() << "audit rows on the target: " << *n << ", want " << transactions;
+    }
+    return ::testing::AssertionSuccess();
+  }
+};
+
+TEST_F(PgFaultTest, KillNineMidStreamThenRestartIsExactlyOnce) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  PipelineOptions o;
+  o.batch_size = 20;
+  ASSERT_NO_FATAL_FAILURE(StartSluiceWith(o));
+  ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
+  ASSERT_TRUE(ConvergesExactly(20));
+
+  Status written;
+  std::jthread writer([&] { written = Transactions(*src_, 21, 400, milliseconds(2)); });
+  auto applied = [&] {
+    auto n = pg_->QueryValue("SELECT count(*) FROM shop.audit", kPgDb);
+    return n.ok() ? std::stoll(*n) : 0;
+  };
+  for (long long at : {60, 160, 300}) {
+    ASSERT_TRUE(WaitUntil([&] { return applied() >= at; }, seconds(90))) << sluice_->Log();
+    sluice_->Kill();
+    StartSluice();
+    ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  }
+  writer.join();
+  ASSERT_TRUE(written.ok()) << written.message();
+  EXPECT_TRUE(ConvergesExactly(420));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+TEST_F(PgFaultTest, PostgresRestartedUnderLoadRetriesAndConverges) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  PipelineOptions o;
+  o.batch_size = 20;
+  ASSERT_NO_FATAL_FAILURE(StartSluiceWith(o));
+  ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
+  ASSERT_TRUE(ConvergesExactly(20));
+
+  Status written;
+  std::jthread writer([&] { written = Transactions(*src_, 21, 200, milliseconds(5)); });
+  std::this_thread::sleep_for(milliseconds(300));
+  ASSERT_TRUE(pg_->Stop().ok());
+  EXPECT_TRUE(WaitForState("p", "retrying", seconds(60), "dst"));
+  ASSERT_TRUE(pg_->Restart().ok());
+  writer.join();
+  ASSERT_TRUE(written.ok()) << written.message();
+  EXPECT_TRUE(ConvergesExactly(220));
+  EXPECT_TRUE(WaitForState("p", "running", seconds(60)));
+
+  // A target already down when sluice starts is waited for as well.
+  sluice_->Kill();
+  ASSERT_TRUE(pg_->Stop().ok());
+  ASSERT_TRUE(Transactions(*src_, 221, 10).ok());
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  EXPECT_TRUE(WaitForState("p", "retrying", seconds(60), "dst"));
+  ASSERT_TRUE(pg_->Restart().ok());
+  EXPECT_TRUE(ConvergesExactly(230));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// A hung server (every PostgreSQL process stopped): the bounded waits of the
+// connection (query_timeout, connect_timeout) turn it into `retrying`; once
+// it resumes, the session given up on is ended and nothing is applied twice.
+TEST_F(PgFaultTest, HungServerRetriesThenConverges) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  url_params_ = "?query_timeout=3&connect_timeout=2";
+  ASSERT_NO_FATAL_FAILURE(StartSluiceWith({}));
+  ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
+  ASSERT_TRUE(ConvergesExactly(20));
+
+  ASSERT_TRUE(pg_->Hang().ok());
+  ASSERT_TRUE(Transactions(*src_, 21, 20).ok());
+  EXPECT_TRUE(WaitForState("p", "retrying", seconds(60), "dst"));
+  EXPECT_NE(ErrorText(PipelineStatus("p")).find("127.0.0.1:" + std::to_string(pg_->port())), std::string::npos)
+      << PipelineStatus("p").dump();
+  ASSERT_TRUE(pg_->Resume().ok());
+  EXPECT_TRUE(ConvergesExactly(40));
+  EXPECT_TRUE(WaitForState("p", "running", seconds(60)));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+}  // namespace
+}  // namespace sluice::testing

@@ -1,0 +1,216 @@
+// MySQL → PostgreSQL through `sluice run` with real servers: every type
+// round-trips exactly, renames/subset/filter, DDL, on_error.
+
+#include <fstream>
+
+#include "sink/postgres/pg_fixture.h"
+
+namespace sluice::testing {
+namespace {
+
+using std::chrono::seconds;
+
+constexpr const char* kTypesSchema = R"sql(
+CREATE DATABASE shop;
+CREATE TABLE shop.types (
+  id INT PRIMARY KEY,
+  ti TINYINT, tiu TINYINT UNSIGNED, si SMALLINT, siu SMALLINT UNSIGNED, mi MEDIUMINT, miu MEDIUMINT UNSIGNED,
+  i INT, iu INT UNSIGNED, bi BIGINT, biu BIGINT UNSIGNED,
+  dc DECIMAL(12,4), dcb DECIMAL(30,10), f FLOAT, d DOUBLE,
+  dt DATE, dtm DATETIME(3), ts TIMESTAMP(6) NULL DEFAULT NULL, tm TIME, y YEAR, b BIT(10),
+  vc VARCHAR(40), ch CHAR(5), l1 VARCHAR(20) CHARACTER SET latin1, tx TEXT,
+  bn BINARY(4), vb VARBINARY(10), bl BLOB, js JSON,
+  en ENUM('small','large'), st SET('a','b','c'));
+CREATE TABLE shop.log (msg VARCHAR(20), n INT);
+)sql";
+
+constexpr const char* kTypesRows = R"sql(
+SET time_zone = '+00:00';
+INSERT INTO shop.types VALUES
+ (1, -128, 0, -32768, 0, -8388608, 0, -2147483648, 0, -9223372036854775808, 0,
+  '-12345678.1234', '-12345678901234567890.0123456789', -1.5, -12345.678901,
+  '1000-01-01', '1000-01-01 00:00:00.000', '1970-01-01 00:00:01.000000', '-838:59:59', 1901, b'0',
+  'héllo 😀', 'ab', 'café', 'line1\nline2\ttab\\ end', 0x00010203, X'', 0x00FF, '{"a": 1, "b": [true, null]}',
+  'small', ''),
+ (2, 127, 255, 32767, 65535, 8388607, 16777215, 2147483647, 4294967295, 9223372036854775807, 18446744073709551615,
+  '99999999.9999', '99999999999999999999.9999999999', 3.25, 0.125,
+  '9999-12-31', '9999-12-31 23:59:59.999', '2038-01-19 03:14:07.999999', '838:59:59', 2155, b'1111111111',
+  'it''s "q"', 'abcde', 'ÀÿÆ', REPEAT('x', 3000), 0xFFFFFFFF, 0xDEADBEEF, 0x0A0D09005C, '[1, "x", {"k": "v"}]',
+  'large', 'a,b,c'),
+ (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+ (4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, '0.0001', '0.0000000001', 0, 0, '2024-02-29', '2024-02-29 12:34:56.780',
+  '2024-02-29 12:34:56.000001', '00:00:00', 2000, b'101', '', ' ', '', '', 0x00000000, 0x00, '', '{}', 'small', 'b');
+UPDATE shop.types SET vc = 'updated', biu = 18446744073709551614 WHERE id = 4;
+INSERT INTO shop.log VALUES ('one', 1), ('dup', 2), ('dup', 2), ('three', NULL);
+DELETE FROM shop.log WHERE msg = 'dup' LIMIT 1;
+UPDATE shop.log SET n = 3 WHERE msg = 'three';
+)sql";
+
+constexpr const char* kTypesSource =
+    "SELECT id, ti, tiu, si, siu, mi, miu, i, iu, bi, biu, dc, dcb, f, d, dt, dtm, ts, tm, y, "
+    "LPAD(BIN(b), 10, '0'), vc, ch, l1, tx, HEX(bn), HEX(vb), HEX(bl), js, en, st FROM shop.types ORDER BY id";
+constexpr const char* kTypesTarget =
+    "SELECT id, ti, tiu, si, siu, mi, miu, i, iu, bi, biu, dc, dcb, f, d, dt, "
+    "to_char(dtm, 'YYYY-MM-DD HH24:MI:SS.MS'), to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), "
+    "tm, y, b, vc, ch, l1, tx, upper(encode(bn, 'hex')), upper(encode(vb, 'hex')), upper(encode(bl, 'hex')), js, "
+    "en, st FROM shop.types ORDER BY id";
+
+TEST_F(PgSyncTest, EveryTypeRoundTripsExactly) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(src_->Execute(kTypesSchema).ok());
+  PipelineOptions o;
+  o.batch_size = 1000;
+  ASSERT_NO_FATAL_FAILURE(StartSluiceWith(o));
+  Status written = src_->Execute(kTypesRows);
+  ASSERT_TRUE(written.ok()) << written.message();
+  ASSERT_TRUE(src_->Execute("SET time_zone = '+00:00'").ok());
+  EXPECT_TRUE(PgConverges(kTypesSource, kTypesTarget));
+  EXPECT_TRUE(PgConverges("SELECT msg, n FROM shop.log ORDER BY msg, n", "SELECT msg, n FROM shop.log ORDER BY msg, n"));
+
+  // The types of section 9, as created.
+  auto types = PgQuery(
+      "SELECT string_agg(column_name || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum) "
+      "FROM information_schema.columns c JOIN pg_attribute a ON a.attrelid = 'shop.types'::regclass AND "
+      "a.attname = c.column_name WHERE table_schema = 'shop' AND table_name = 'types'");
+  ASSERT_TRUE(types.ok()) << types.status().message();
+  EXPECT_EQ((*types)[0][0].value_or(""),
+            "id integer, ti smallint, tiu smallint, si smallint, siu integer, mi integer, miu integer, i integer, "
+            "iu bigint, bi bigint, biu numeric(20,0), dc numeric(12,4), dcb numeric(30,10), f real, "
+            "d double precision, dt date, dtm timestamp(3) without time zone, ts timestamp(6) with time zone, "
+            "tm interval, y smallint, b bit varying(10), vc text, ch text, l1 text, tx text, bn bytea, vb bytea, "
+            "bl bytea, js jsonb, en text, st text");
+  auto pk = PgQuery("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND "
+                    "a.attnum = ANY(i.indkey) WHERE i.indrelid = 'shop.types'::regclass AND i.indisprimary");
+  ASSERT_TRUE(pk.ok());
+  EXPECT_EQ(RowsToText(*pk), "id\n");
+
+  // A large transaction goes through COPY and a staging table.
+  ASSERT_TRUE(src_->Execute("USE shop; INSERT INTO shop.types (id, vc, biu, js, bl, tm) SELECT seq + 100, "
+                            "CONCAT('row\\t', seq), seq, '{\"n\": 1}', 0x5C00, '-01:02:03' FROM seq_1_to_700")
+                  .ok());
+  ASSERT_TRUE(src_->Execute("USE shop; UPDATE shop.types SET d = id / 8 WHERE id > 100").ok());
+  EXPECT_TRUE(PgConverges(kTypesSource, kTypesTarget));
+  ASSERT_TRUE(src_->Execute("DELETE FROM shop.types WHERE id > 400").ok());
+  EXPECT_TRUE(PgConverges(kTypesSource, kTypesTarget));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+TEST_F(PgSyncTest, RenamesSubsetAndFilter) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.items (id INT PRIMARY KEY, name VARCHAR(20), "
+                            "price INT, secret VARCHAR(20))")
+                  .ok());
+  PipelineOptions o;
+  o.tables =
+      "      - match: \"shop.items\"\n"
+      "        to: \"wh.goods\"\n"
+      "        columns: [id, name, price]\n"
+      "        rename_columns: {name: title}\n"
+      "        where: \"price > 10\"\n";
+  ASSERT_NO_FATAL_FAILURE(StartSluiceWith(o));
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.items VALUES (1, 'a', 5, 's'), (2, 'b', 15, 's'), (3, 'c', 25, 's'), "
+                            "(4, 'd', 8, 's'), (5, 'e', 30, 's'); UPDATE shop.items SET price = 3 WHERE id = 2; "
+                            "UPDATE shop.items SET price = 50 WHERE id = 1; UPDATE shop.items SET name = 'cc' WHERE "
+                            "id = 3; DELETE FROM shop.items WHERE id = 5")
+                  .ok());
+  EXPECT_TRUE(PgConverges("SELECT id, name, price FROM shop.items WHERE price > 10 ORDER BY id",
+                          "SELECT id, title, price FROM wh.goods ORDER BY id"));
+  auto cols = PgQuery("SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM information_schema.columns "
+                      "WHERE table_schema = 'wh' AND table_name = 'goods'");
+  ASSERT_TRUE(cols.ok());
+  EXPECT_EQ((*cols)[0][0].value_or(""), "id,title,price");
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+TEST_F(PgSyncTest, DdlAddDropRenameColumn) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  ASSERT_NO_FATAL_FAILURE(StartSluiceWith({}));
+  ASSERT_TRUE(Transactions(*src_, 1, 5).ok());
+  EXPECT_TRUE(PgConverges(kOrders, kOrders));
+
+  auto columns = [&] {
+    auto c = PgQuery("SELECT string_agg(column_name || ':' || data_type, ',' ORDER BY ordinal_position) FROM "
+                     "information_schema.columns WHERE table_schema = 'shop' AND table_name = 'orders'");
+    return c.ok() && !c->empty() ? (*c)[0][0].value_or("") : c.status().message();
+  };
+  ASSERT_TRUE(src_->Execute("ALTER TABLE shop.orders ADD COLUMN extra DECIMAL(8,2) AFTER note, ADD INDEX (amount)").ok());
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.orders VALUES (100, 1, 'n', '12.50')").ok());
+  EXPECT_TRUE(PgConverges("SELECT id, amount, note, extra FROM shop.orders ORDER BY id",
+                          "SELECT id, amount, note, extra FROM shop.orders ORDER BY id"));
+  EXPECT_EQ(columns(), "id:integer,amount:integer,note:text,extra:numeric");
+
+  ASSERT_TRUE(src_->Execute("ALTER TABLE shop.orders RENAME COLUMN note TO remark").ok());
+  ASSERT_TRUE(src_->Execute("UPDATE shop.orders SET remark = 'renamed' WHERE id = 2").ok());
+  EXPECT_TRUE(PgConverges("SELECT id, amount, remark, extra FROM shop.orders ORDER BY id",
+                          "SELECT id, amount, remark, extra FROM shop.orders ORDER BY id"));
+
+  ASSERT_TRUE(src_->Execute("ALTER TABLE shop.orders DROP COLUMN amount").ok());
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.orders VALUES (101, 'after drop', NULL)").ok());
+  EXPECT_TRUE(PgConverges("SELECT id, remark, extra FROM shop.orders ORDER BY id",
+                          "SELECT id, remark, extra FROM shop.orders ORDER BY id"));
+  EXPECT_EQ(columns(), "id:integer,remark:text,extra:numeric");
+
+  ASSERT_TRUE(src_->Execute("ALTER TABLE shop.orders MODIFY extra DECIMAL(12,4)").ok());
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.orders VALUES (102, 'wider', '12345678.1234')").ok());
+  EXPECT_TRUE(PgConverges("SELECT id, remark, extra FROM shop.orders ORDER BY id",
+                          "SELECT id, remark, extra FROM shop.orders ORDER BY id"));
+
+  ASSERT_TRUE(src_->Execute("TRUNCATE TABLE shop.audit").ok());
+  EXPECT_TRUE(PgConverges("SELECT COUNT(*) FROM shop.audit", "SELECT COUNT(*) FROM shop.audit"));
+  ASSERT_TRUE(src_->Execute("DROP TABLE shop.audit").ok());
+  EXPECT_TRUE(WaitUntil([&] { return PgQuery("SELECT to_regclass('shop.audit') IS NULL")->at(0)[0] == "t"; },
+                        seconds(60)));
+  EXPECT_TRUE(WaitForState("p", "running", seconds(10)));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// A NUL byte in text: on_error stop names pipeline, target, table, key and
+// position, and leaves everything before the transaction applied.
+TEST_F(PgSyncTest, NulByteStopsNamingTheRow) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  ASSERT_NO_FATAL_FAILURE(StartSluiceWith({}));
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.orders VALUES (1, 1, 'fine')").ok());
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.orders VALUES (2, 2, CONCAT('a', CHAR(0), 'b'))").ok());
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.orders VALUES (3, 3, 'later')").ok());
+  ASSERT_TRUE(WaitForState("p", "failed", seconds(60), "dst"));
+  std::string error = ErrorText(PipelineStatus("p"));
+  for (const char* part : {"pipeline p", "target dst", "\"shop\".\"orders\"", "id='2'", "@ binlog.", "NUL byte"}) {
+    EXPECT_NE(error.find(part), std::string::npos) << part << " not in: " << error;
+  }
+  auto rows = PgQuery("SELECT id, note FROM shop.orders ORDER BY id");
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(RowsToText(*rows), "1|fine\n");
+}
+
+// A zero date: on_error skip logs the row and goes on; nothing is altered.
+TEST_F(PgSyncTest, ZeroDateSkippedToSkipLog) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.events (id INT PRIMARY KEY, d DATE, "
+                            "t DATETIME)")
+                  .ok());
+  PipelineOptions o;
+  std::string skip_log = (dir_ / "skipped.jsonl").string();
+  o.extra = "    on_error: skip\n    skip_log: " + skip_log + "\n";
+  ASSERT_NO_FATAL_FAILURE(StartSluiceWith(o));
+  ASSERT_TRUE(src_->Execute("SET SESSION sql_mode = ''; INSERT INTO shop.events VALUES (1, '2024-01-01', NULL); "
+                            "INSERT INTO shop.events VALUES (2, '0000-00-00', NULL), (3, '2024-03-01', "
+                            "'0000-00-00 00:00:00'), (4, '2024-04-01', '2024-04-01 10:00:00'); SET SESSION sql_mode = "
+                            "DEFAULT")
+                  .ok());
+  EXPECT_TRUE(PgConverges("SELECT id, d, t FROM shop.events WHERE id IN (1, 4) ORDER BY id",
+                          "SELECT id, d, t FROM shop.events ORDER BY id"));
+  ASSERT_TRUE(WaitUntil([&] { return FileSize(skip_log) > 0 && TailOfFile(skip_log).find("id='3'") != std::string::npos; },
+                        seconds(30)));
+  std::string log = TailOfFile(skip_log);
+  EXPECT_NE(log.find("0000-00-00"), std::string::npos) << log;
+  EXPECT_NE(log.find("id='2'"), std::string::npos) << log;
+  EXPECT_NE(log.find("id='3'"), std::string::npos) << log;
+  EXPECT_TRUE(WaitForState("p", "running", seconds(10)));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+}  // namespace
+}  // namespace sluice::testing
