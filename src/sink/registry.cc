@@ -6,6 +6,7 @@
 
 #include "client/mysql/connection.h"
 #include "sink/mysql/mysql_loader.h"
+#include "sink/redis/redis_sink.h"
 
 namespace sluice::sink {
 namespace {
@@ -22,6 +23,11 @@ Result<std::unique_ptr<Sink>> OpenMysql(const SinkOptions& o) {
   return std::unique_ptr<Sink>(std::move(loader));
 }
 
+Result<std::unique_ptr<Sink>> OpenRedis(const SinkOptions& o) {
+  ASSIGN_OR_RETURN(auto sink, redis::RedisSink::Open(o));
+  return std::unique_ptr<Sink>(std::move(sink));
+}
+
 struct Kind {
   std::string_view scheme;
   Result<std::unique_ptr<Sink>> (*open)(const SinkOptions&);
@@ -30,6 +36,7 @@ struct Kind {
 constexpr std::array kKinds{
     Kind{"mysql", &OpenMysql},
     Kind{"mariadb", &OpenMysql},
+    Kind{"redis", &OpenRedis},
 };
 
 }  // namespace

@@ -370,16 +370,13 @@ std::vector<ErrorCase> ErrorCases() {
       {"postgres_target",
        BaseWith("\"mysql://app:topsecret@127.0.0.1:3307\"", "\"postgres://app:topsecret@pg:5432/x\""),
        "sluice.yaml:4:17: targets.search.url: target type \"postgres\" is not supported yet (supported: mysql://, "
-       "mariadb://)"},
+       "mariadb://, redis://)"},
       {"kafka_target", BaseWith("\"mysql://app:topsecret@127.0.0.1:3307\"", "\"kafka://b1:9092,b2:9092\""),
        "sluice.yaml:4:17: targets.search.url: target type \"kafka\" is not supported yet (supported: mysql://, "
-       "mariadb://)"},
-      {"redis_target", BaseWith("\"mysql://app:topsecret@127.0.0.1:3307\"", "\"redis://:topsecret@cache:6379\""),
-       "sluice.yaml:4:17: targets.search.url: target type \"redis\" is not supported yet (supported: mysql://, "
-       "mariadb://)"},
+       "mariadb://, redis://)"},
       {"file_target", BaseWith("\"mysql://app:topsecret@127.0.0.1:3307\"", "\"file:///tmp/out.jsonl\""),
        "sluice.yaml:4:17: targets.search.url: target type \"file\" is not supported yet (supported: mysql://, "
-       "mariadb://)"},
+       "mariadb://, redis://)"},
       {"kafka_source", BaseWith("\"mysql://repl:topsecret@127.0.0.1:3306\"", "\"kafka://repl:topsecret@b1:9092\""),
        "sluice.yaml:2:15: sources.main.url: unknown source type \"kafka\" in kafka://repl:***@b1:9092 (supported: "
        "mysql://, mariadb://)"},
