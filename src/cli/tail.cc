@@ -17,8 +17,7 @@
 #include "pipeline/bounded_queue.h"
 #include "core/position.h"
 #include "core/url.h"
-#include "source/mysql/binlog_file_source.h"
-#include "source/mysql/binlog_stream_source.h"
+#include "source/registry.h"
 
 namespace sluice::cli {
 namespace {
@@ -236,31 +235,21 @@ struct TailOptions {
 };
 
 Result<std::unique_ptr<Source>> MakeSource(const TailOptions& o) {
-  ASSIGN_OR_RETURN(Url url, Url::Parse(o.source));
-  mysql::BinlogDecoder::Options dopts;
-  dopts.verify_checksums = !o.no_verify_checksum;
-  dopts.tables = mysql::TableFilter(o.tables);
-  if (url.scheme == "file") {
-    mysql::BinlogFileSource::Options fo;
-    fo.path = url.path;
-    fo.decoder = dopts;
-    fo.follow_rotate = !o.no_follow;
-    if (!o.start.empty() && o.start != "earliest") {
-      ASSIGN_OR_RETURN(StartPosition sp, StartPosition::Parse(o.start));
-      if (sp.kind != StartPosition::Kind::kFilePos) {
-        return Status::Invalid("--start {}: a binlog file source starts at earliest or FILE:OFFSET", o.start);
-      }
-      fo.start_offset = sp.file_pos.offset;
-    }
-    return std::unique_ptr<Source>(new mysql::BinlogFileSource(std::move(fo)));
-  }
-  mysql::BinlogStreamSource::Options so;
-  ASSIGN_OR_RETURN(so.connect, mysql::ConnectOptions::FromUrl(url));
-  ASSIGN_OR_RETURN(so.start, StartPosition::Parse(o.start.empty() ? "latest" : o.start));
+  SourceOptions so;
+  ASSIGN_OR_RETURN(so.url, Url::Parse(o.source));
+  so.tables = o.tables;
+  so.verify_checksums = !o.no_verify_checksum;
+  so.follow = !o.no_follow;
   so.server_id = o.server_id;
   so.heartbeat = std::chrono::milliseconds(o.heartbeat_ms);
-  so.decoder = dopts;
-  return std::unique_ptr<Source>(new mysql::BinlogStreamSource(std::move(so)));
+  const bool file = so.url.scheme == "file";
+  if (!file || (!o.start.empty() && o.start != "earliest")) {
+    ASSIGN_OR_RETURN(so.start, StartPosition::Parse(o.start.empty() ? "latest" : o.start));
+    so.start_given = true;
+  }
+  auto source = OpenSource(so);
+  if (!source.ok() && file) return Status::Invalid("--start {}: {}", o.start, source.status().message());
+  return source;
 }
 
 int RunTail(const TailOptions& o) {

@@ -10,7 +10,7 @@
 
 #include "pipeline/check.h"
 #include "pipeline/table_set.h"
-#include "source/mysql/binlog_stream_source.h"
+#include "source/registry.h"
 #include "client/mysql/table_reader.h"
 #include "transform/ddl.h"
 
@@ -729,13 +729,8 @@ void Pipeline::CaptureLoop() {
   auto backoff = std::chrono::milliseconds(200);
   StartPosition from = *start;
   while (!stop_) {
-    mysql::BinlogStreamSource::Options so;
-    auto co = mysql::ConnectOptions::FromUrl(source_cfg_->endpoint);
-    if (!co.ok()) {
-      SetState(PipelineState::kFailed, co.status().message());
-      break;
-    }
-    so.connect = *co;
+    SourceOptions so;
+    so.url = source_cfg_->endpoint;
     // Pipelines reading the same source each register as a replica of
     // their own: ids are the source's server_id plus the pipeline's index.
     so.server_id = source_cfg_->server_id == 0 ? 0 : source_cfg_->server_id + server_id_offset_;
@@ -755,7 +750,12 @@ void Pipeline::CaptureLoop() {
         SetState(PipelineState::kRetrying, fmt::format("source {}: {}", cfg_.source, st.message()));
       }
     };
-    mysql::BinlogStreamSource source(so);
+    auto opened = OpenSource(so);
+    if (!opened.ok()) {
+      SetState(PipelineState::kFailed, opened.status().message());
+      break;
+    }
+    Source& source = **opened;
     Status st = source.Run(handler, stop_);
     source_live_ = false;
     if (streamed) backoff = std::chrono::milliseconds(200);  // an outage after streaming is news, not a loop

@@ -1,0 +1,41 @@
+#include "source/registry.h"
+
+#include "source/mysql/binlog_file_source.h"
+#include "source/mysql/binlog_stream_source.h"
+
+namespace sluice {
+
+Result<std::unique_ptr<Source>> OpenSource(const SourceOptions& o) {
+  mysql::BinlogDecoder::Options dopts;
+  dopts.verify_checksums = o.verify_checksums;
+  dopts.tables = mysql::TableFilter(o.tables);
+  if (o.url.scheme == "file") {
+    mysql::BinlogFileSource::Options fo;
+    fo.path = o.url.path;
+    fo.decoder = dopts;
+    fo.follow_rotate = o.follow;
+    if (o.start_given) {
+      if (o.start.kind != StartPosition::Kind::kFilePos) {
+        return Status::Invalid("a binlog file source starts at earliest or FILE:OFFSET");
+      }
+      fo.start_offset = o.start.file_pos.offset;
+    }
+    return std::unique_ptr<Source>(new mysql::BinlogFileSource(std::move(fo)));
+  }
+  if (o.url.scheme == "mysql" || o.url.scheme == "mariadb") {
+    mysql::BinlogStreamSource::Options so;
+    ASSIGN_OR_RETURN(so.connect, mysql::ConnectOptions::FromUrl(o.url));
+    so.start = o.start;
+    so.server_id = o.server_id;
+    so.heartbeat = o.heartbeat;
+    so.reconnect_timeout = o.reconnect_timeout;
+    so.on_reconnect = o.on_reconnect;
+    so.decoder = dopts;
+    return std::unique_ptr<Source>(new mysql::BinlogStreamSource(std::move(so)));
+  }
+  return Status::Invalid("unsupported source URL scheme {}:// (supported: mysql://, mariadb://, file://)", o.url.scheme);
+}
+
+bool IsSourceScheme(std::string_view scheme) { return scheme == "mysql" || scheme == "mariadb" || scheme == "file"; }
+
+}  // namespace sluice

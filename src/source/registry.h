@@ -1,0 +1,39 @@
+#pragma once
+// The sources sluice reads, by URL scheme: mysql:// and mariadb:// (a
+// replica's binlog stream) and file:// (binlog files replayed offline).
+// PostgreSQL joins here as postgres://.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/position.h"
+#include "core/status.h"
+#include "core/url.h"
+#include "source/source.h"
+
+namespace sluice {
+
+struct SourceOptions {
+  Url url;                          // password applied
+  StartPosition start;              // where a server stream starts (latest by default)
+  bool start_given = false;         // file sources: start at `start` (a FILE:OFFSET) rather than the first event
+  std::vector<std::string> tables;  // patterns of tables to decode; empty: all
+  uint32_t server_id = 0;           // the replica id; 0: a random one
+  std::chrono::milliseconds heartbeat{1000};
+  std::chrono::seconds reconnect_timeout{300};
+  bool verify_checksums = true;
+  bool follow = true;  // file sources: go on into the next binlog file
+  // Told when the stream is lost or a reconnect fails (the error), and when
+  // it delivers again (Ok); capture thread.
+  std::function<void(const Status&)> on_reconnect;
+};
+
+// The source for options.url's scheme, not yet connected (Run connects).
+Result<std::unique_ptr<Source>> OpenSource(const SourceOptions& options);
+bool IsSourceScheme(std::string_view scheme);
+
+}  // namespace sluice
