@@ -200,6 +200,15 @@ CREATE TABLE shop.audit (msg VARCHAR(40));
   ASSERT_EQ(entries.size(), 4u) << sluice_->Log();
   EXPECT_EQ(entries[3]["after"], R"({"id":2,"note":"after restart"})");
   EXPECT_EQ(StreamEntries(*this, *conn, "shop:audit").size(), 1u);
+
+  // TRUNCATE carries no row events: the stream gets a "ddl" entry saying so.
+  ASSERT_TRUE(src_->Execute("TRUNCATE TABLE shop.audit").ok());
+  ASSERT_TRUE(WaitUntil([&] { return (audit = StreamEntries(*this, *conn, "shop:audit")).size() >= 2; },
+                        std::chrono::seconds(60)))
+      << sluice_->Log();
+  EXPECT_EQ(audit[1]["op"], "ddl");
+  EXPECT_EQ(audit[1]["ddl"], "TRUNCATE TABLE shop.audit");
+  EXPECT_EQ(audit[1]["table"], "audit");
 }
 
 TEST_F(RedisTargetTest, TruncateAndDropTableDeleteTheTableKeys) {
