@@ -22,6 +22,8 @@ struct RedisTargetOptions {
   size_t batch_size = 200;
   std::string extra;  // further pipeline keys, each line indented by 4
   bool appendonly = false;
+  std::string password;      // the server's requirepass (the URL carries it)
+  std::string url_password;  // when set, the URL's password instead (a wrong one)
 };
 
 class RedisTargetTest : public SyncTest {
@@ -33,6 +35,7 @@ class RedisTargetTest : public SyncTest {
     ASSERT_TRUE(src_);
     RedisServerOptions ro;
     ro.appendonly = o.appendonly;
+    ro.password = o.password;
     auto r = RedisServer::Start(ro);
     ASSERT_TRUE(r.ok()) << r.status().message();
     redis_ = std::move(r).value();
@@ -56,7 +59,10 @@ pipelines:
 {tables}    batch: {{size: {batch}, timeout_ms: 50}}
 {extra})",
                             fmt::arg("dir", dir_.string()), fmt::arg("port", http_port_), fmt::arg("src", src_->Url()),
-                            fmt::arg("dst", redis_->Url(0)), fmt::arg("mode", o.mode), fmt::arg("key", key),
+                            fmt::arg("dst", o.url_password.empty()
+                                                ? redis_->Url(0)
+                                                : fmt::format("redis://:{}@127.0.0.1:{}/0", o.url_password,
+                                                              redis_->port())), fmt::arg("mode", o.mode), fmt::arg("key", key),
                             fmt::arg("tables", o.tables), fmt::arg("batch", o.batch_size),
                             fmt::arg("extra", o.extra)));
   }

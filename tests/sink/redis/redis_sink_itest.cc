@@ -252,5 +252,26 @@ TEST_F(RedisTargetTest, ACommandRedisRejectsStopsThePipelineNamingTableKeyAndPos
   EXPECT_TRUE(HashBecomes("shop:orders:5", {{"id", "5"}, {"note", "z"}}));
 }
 
+TEST_F(RedisTargetTest, PasswordInTheUrlAuthenticatesAndIsNeverLogged) {
+  RedisTargetOptions o;
+  o.password = "s3cret-pw";
+  ASSERT_NO_FATAL_FAILURE(Start("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY);", o));
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.t VALUES (1)").ok());
+  EXPECT_TRUE(HashBecomes("shop:t:1", {{"id", "1"}}));
+  EXPECT_EQ(sluice_->FullLog().find("s3cret-pw"), std::string::npos);
+}
+
+TEST_F(RedisTargetTest, WrongPasswordFailsTheTargetNamingIt) {
+  RedisTargetOptions o;
+  o.password = "s3cret-pw";
+  o.url_password = "wrong-pw";
+  ASSERT_NO_FATAL_FAILURE(Start("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY);", o));
+  ASSERT_TRUE(WaitForState("p", "failed", std::chrono::seconds(60)));
+  std::string error = ErrorText(PipelineStatus("p"));
+  EXPECT_NE(error.find("AUTH"), std::string::npos) << error;
+  EXPECT_NE(error.find("redis 127.0.0.1:" + std::to_string(redis_->port())), std::string::npos) << error;
+  EXPECT_EQ(sluice_->FullLog().find("wrong-pw"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sluice::testing
