@@ -28,4 +28,7 @@ struct Url {
   std::string ToRedactedString() const;
 };
 
+// mysql:// and mariadb://: the MySQL protocol.
+inline bool IsMysqlScheme(std::string_view scheme) { return scheme == "mysql" || scheme == "mariadb"; }
+
 }  // namespace sluice

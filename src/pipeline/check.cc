@@ -1023,6 +1023,10 @@ Result<CheckReport> RunCheck(const Config& config, const PipelineConfig& p, cons
     auto where = fmt::format("pipeline {} target {}", p.name, name);
     const TargetConfig* target = config.FindTarget(name);
     if (target == nullptr) return Status::Invalid("{}: no such target", where);
+    if (!IsMysqlScheme(target->endpoint.scheme)) {
+      return Status::Error(StatusCode::kNotSupported, "{}: {}:// targets cannot be checked yet (MySQL/MariaDB only)",
+                           where, target->endpoint.scheme);
+    }
     auto target_options = ConnectOptions::FromUrl(target->endpoint);
     if (!target_options.ok()) return target_options.status().WithContext(where);
     *target_options = mysql::WithDefaultTimeouts(*target_options, mysql::kJobIoTimeoutS);

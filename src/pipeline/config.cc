@@ -902,6 +902,20 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
       ASSIGN_OR_RETURN(p.check.repair, Bool(*repair, Child(check_path, "repair")));
     }
   }
+  // Snapshots and checks read and write targets over the MySQL protocol for now.
+  for (const char* job : {"snapshot", "check"}) {
+    const Entry* e = m.Find(job);
+    if (e == nullptr || (std::string_view(job) == "snapshot" && p.snapshot != SnapshotMode::kInitial)) continue;
+    for (const std::string& name : p.targets) {
+      const TargetConfig* t = config.FindTarget(name);
+      if (t != nullptr && !IsMysqlScheme(t->endpoint.scheme)) {
+        return Fail(e->key_mark, Child(path, job),
+                    fmt::format("target \"{}\" is {}://: `{}` works for MySQL/MariaDB targets only so far; "
+                                "run a separate pipeline for it without {}:",
+                                name, t->endpoint.scheme, job, job));
+      }
+    }
+  }
   return p;
 }
 

@@ -93,6 +93,11 @@ Result<std::unique_ptr<MysqlConnection>> OpenSource(const SourceConfig& s, sluic
 }
 
 Result<std::unique_ptr<ChunkWriter>> OpenTarget(const TargetConfig& t, sluice::mysql::Interrupter* interrupt) {
+  if (!IsMysqlScheme(t.endpoint.scheme)) {
+    return Status::Error(StatusCode::kNotSupported,
+                         "target {} is {}://: snapshots copy into MySQL/MariaDB targets only so far", t.name,
+                         t.endpoint.scheme);
+  }
   ASSIGN_OR_RETURN(auto co, sluice::mysql::ConnectOptions::FromUrl(t.endpoint));
   return ChunkWriter::Open(sluice::mysql::WithDefaultTimeouts(co, sluice::mysql::kJobIoTimeoutS), interrupt);
 }

@@ -1,4 +1,5 @@
 #include "pipeline/config.h"
+#include "sink/registry.h"
 
 #include <unistd.h>
 
@@ -367,16 +368,13 @@ std::vector<ErrorCase> ErrorCases() {
       {"bad_port", BaseWith("127.0.0.1:3306\"", "127.0.0.1:99999\""),
        "sluice.yaml:2:15: sources.main.url: invalid URL mysql://127.0.0.1: port \"99999\" is not a number from 1 to "
        "65535"},
-      {"postgres_target",
-       BaseWith("\"mysql://app:topsecret@127.0.0.1:3307\"", "\"postgres://app:topsecret@pg:5432/x\""),
-       "sluice.yaml:4:17: targets.search.url: target type \"postgres\" is not supported yet (supported: mysql://, "
-       "mariadb://, redis://)"},
-      {"kafka_target", BaseWith("\"mysql://app:topsecret@127.0.0.1:3307\"", "\"kafka://b1:9092,b2:9092\""),
-       "sluice.yaml:4:17: targets.search.url: target type \"kafka\" is not supported yet (supported: mysql://, "
-       "mariadb://, redis://)"},
-      {"file_target", BaseWith("\"mysql://app:topsecret@127.0.0.1:3307\"", "\"file:///tmp/out.jsonl\""),
-       "sluice.yaml:4:17: targets.search.url: target type \"file\" is not supported yet (supported: mysql://, "
-       "mariadb://, redis://)"},
+      {"unknown_target_kind",
+       BaseWith("\"mysql://app:topsecret@127.0.0.1:3307\"", "\"elastic://app:topsecret@es:9200\""),
+       "sluice.yaml:4:17: targets.search.url: unknown target type \"elastic\" in elastic://app:***@es:9200 "
+       "(supported: " + sink::SinkSchemes() + ")"},
+      // Settings of one target kind on another.
+      {"topic_on_mysql", BaseWith("3307\"}", "3307\", topic: \"x\"}"),
+       "sluice.yaml:4:57: targets.search.topic: \"topic\" is a setting of kafka targets, not of mysql://"},
       {"kafka_source", BaseWith("\"mysql://repl:topsecret@127.0.0.1:3306\"", "\"kafka://repl:topsecret@b1:9092\""),
        "sluice.yaml:2:15: sources.main.url: unknown source type \"kafka\" in kafka://repl:***@b1:9092 (supported: "
        "mysql://, mariadb://)"},
