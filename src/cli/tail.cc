@@ -1,5 +1,7 @@
 // `sluice tail`: every committed row change of a MySQL/MariaDB server (or of
-// binlog files) as one JSON line on stdout.
+// binlog files) as one JSON line on stdout, in sluice's format (section 4)
+// or, with --format canal|maxwell|debezium, as that tool's message (each
+// table mapped to itself: all columns, the primary key as key).
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -10,10 +12,14 @@
 #include <cstdio>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "cli/commands.h"
 #include "core/arena.h"
 #include "core/json_writer.h"
+#include "core/sink_change.h"
+#include "format/format.h"
+#include "format/format_util.h"
 #include "pipeline/bounded_queue.h"
 #include "core/position.h"
 #include "core/url.h"
@@ -34,8 +40,9 @@ void OnSignal(int) { g_stop.store(true); }
 // wait for the next one.
 class JsonLinesWriter : public ChangeHandler {
  public:
-  explicit JsonLinesWriter(uint64_t limit)
-      : limit_(limit), batches_(kBatchesInFlight), flusher_([this] { FlushLoop(); }),
+  // `encoder`: null for sluice's own format (the fast path).
+  JsonLinesWriter(uint64_t limit, std::unique_ptr<format::Encoder> encoder)
+      : limit_(limit), encoder_(std::move(encoder)), batches_(kBatchesInFlight), flusher_([this] { FlushLoop(); }),
         renderer_([this] { RenderLoop(); }) {
     batch_ = std::make_unique<Batch>();
   }
@@ -66,6 +73,10 @@ class JsonLinesWriter : public ChangeHandler {
     slot.gtid.assign(row.gtid);
     slot.file.assign(row.file);
     slot.offset = row.offset;
+    if (txn_rows_ == 0) txn_offset_ = row.offset;
+    slot.txn_offset = txn_offset_;
+    slot.index = ++txn_rows_;
+    slot.last_in_txn = false;
     ++rows_;
     if (limit_ && rows_ >= limit_) {
       HandOver();
@@ -75,6 +86,8 @@ class JsonLinesWriter : public ChangeHandler {
     return Status::Ok();
   }
   Status OnCommit(const CommitInfo&) override {
+    if (batch_->used > 0) batch_->rows[batch_->used - 1].last_in_txn = true;
+    txn_rows_ = 0;
     HandOver();
     return Status::Ok();
   }
@@ -97,6 +110,9 @@ class JsonLinesWriter : public ChangeHandler {
     uint64_t ts_ms = 0;
     std::string gtid, file;
     uint64_t offset = 0;
+    uint64_t txn_offset = 0;  // the first rows event of the transaction: stands in for its start
+    uint64_t index = 0;       // 1-based ordinal within the transaction
+    bool last_in_txn = false;
   };
   struct Batch {
     std::vector<RowSlot> rows;  // slots are reused: their vectors keep their capacity
@@ -140,7 +156,15 @@ class JsonLinesWriter : public ChangeHandler {
         continue;
       }
       Batch& batch = **b;
-      for (size_t i = 0; i < batch.used; ++i) {
+      if (encoder_) {
+        Status st = EncodeBatch(batch);
+        if (!st.ok()) {
+          std::lock_guard lock(mu_);
+          if (write_error_.ok()) write_error_ = st;
+          g_stop.store(true);
+        }
+      }
+      for (size_t i = 0; i < batch.used && !encoder_; ++i) {
         const RowSlot& s = batch.rows[i];
         RowChange rc;
         rc.op = s.op;
@@ -162,6 +186,60 @@ class JsonLinesWriter : public ChangeHandler {
     }
   }
 
+
+  // The identity mapping of a source table: what encoders take.
+  const TargetTablePtr& TargetFor(const TableSchemaPtr& schema) {
+    auto it = targets_.find(schema.get());
+    if (it != targets_.end()) return it->second;
+    if (targets_.size() > 4096) targets_.clear();
+    auto t = std::make_shared<TargetTable>();
+    t->db = schema->db;
+    t->table = schema->table;
+    for (uint32_t i = 0; i < schema->columns.size(); ++i) {
+      t->columns.push_back(schema->columns[i].name);
+      t->source_index.push_back(i);
+    }
+    t->key = schema->primary_key.empty() ? schema->unique_key : schema->primary_key;
+    t->source = schema->db + "." + schema->table;
+    t->name_hash = TableNameHash(*t);
+    t->source_schema = schema;
+    return targets_.emplace(schema.get(), std::move(t)).first->second;
+  }
+
+  Status EncodeBatch(const Batch& batch) {
+    std::vector<format::Message> messages;
+    std::string position;
+    for (size_t i = 0; i < batch.used; ++i) {
+      const RowSlot& s = batch.rows[i];
+      if (!s.table) continue;
+      auto origin = std::make_shared<ChangeEvent>();
+      origin->op = s.op;
+      origin->table = s.table;
+      origin->gtid = s.gtid;
+      if (s.has_before) {
+        origin->before.values = s.before;
+        origin->before.present = true;
+      }
+      SinkChange ch;
+      ch.op = s.op;
+      ch.table = TargetFor(s.table);
+      ch.kind = ch.table->has_key() ? (s.op == Op::kDelete ? SinkChange::Kind::kDelete : SinkChange::Kind::kUpsert)
+                                    : (s.op == Op::kDelete ? SinkChange::Kind::kDeleteExact : SinkChange::Kind::kInsert);
+      ch.values = s.has_after ? s.after : s.before;
+      ch.pos = StreamPos{s.file, s.txn_offset, s.index};
+      ch.ts_ms = s.ts_ms;
+      ch.origin = origin;
+      format::ChangeContext ctx = format::ContextOf(ch, position, s.last_in_txn);
+      messages.clear();
+      RETURN_IF_ERROR(encoder_->EncodeChange(ch, ctx, messages));
+      for (const format::Message& m : messages) {
+        if (!m.value) continue;  // a tombstone has nothing to print
+        pending_ += *m.value;
+        pending_ += '\n';
+      }
+    }
+    return Status::Ok();
+  }
 
   static constexpr size_t kPublishBytes = 256 * 1024;
 
@@ -207,6 +285,10 @@ class JsonLinesWriter : public ChangeHandler {
 
   uint64_t limit_;
   uint64_t rows_ = 0;                  // capture thread
+  uint64_t txn_rows_ = 0;              // capture thread: rows of the open transaction so far
+  uint64_t txn_offset_ = 0;            // capture thread
+  std::unique_ptr<format::Encoder> encoder_;  // render thread
+  std::unordered_map<const TableSchema*, TargetTablePtr> targets_;  // render thread
   std::unique_ptr<Batch> batch_;       // capture thread: the batch being filled
   pipeline::BoundedQueue<std::unique_ptr<Batch>> batches_;
   std::mutex free_mu_;
@@ -226,6 +308,8 @@ struct TailOptions {
   std::string source;
   std::string start;
   std::string format = "json";
+  bool schemas = false;                    // debezium
+  std::string debezium_profile = "flink";  // debezium
   std::vector<std::string> tables;
   uint64_t limit = 0;
   uint32_t server_id = 0;
@@ -255,9 +339,19 @@ Result<std::unique_ptr<Source>> MakeSource(const TailOptions& o) {
 int RunTail(const TailOptions& o) {
   // tail's stdout is data: keep stderr to warnings unless asked otherwise.
   if (spdlog::get_level() == spdlog::level::info) spdlog::set_level(spdlog::level::warn);
+  std::unique_ptr<format::Encoder> encoder;
   if (o.format != "json") {
-    std::fprintf(stderr, "sluice tail: error: --format %s is not supported (supported: json)\n", o.format.c_str());
-    return 2;
+    format::EncoderOptions eo;
+    eo.format = o.format;
+    eo.tombstones = false;
+    eo.schemas = o.schemas;
+    eo.debezium_profile = o.debezium_profile;
+    auto made = format::MakeEncoder(eo);
+    if (!made.ok()) {
+      std::fprintf(stderr, "sluice tail: error: --format %s: %s\n", o.format.c_str(), made.status().message().c_str());
+      return 2;
+    }
+    encoder = std::move(*made);
   }
   auto source = MakeSource(o);
   if (!source.ok()) {
@@ -270,7 +364,7 @@ int RunTail(const TailOptions& o) {
   Status st;
   Status write_status;
   {
-    JsonLinesWriter writer(o.limit);
+    JsonLinesWriter writer(o.limit, std::move(encoder));
     st = (*source)->Run(writer, g_stop);
     write_status = writer.status();
   }
@@ -295,7 +389,15 @@ CommandRunner RegisterTail(CLI::App& app) {
   cmd->add_option("--start", opts->start,
                   "Where to start: latest (default for servers), earliest (default for files), a MariaDB GTID "
                   "list (0-1-42), a MySQL GTID set (UUID:1-42), or FILE:OFFSET at a transaction boundary");
-  cmd->add_option("--format", opts->format, "Output format (json: design §4 change format)")->capture_default_str();
+  cmd->add_option("--format", opts->format,
+                  "Output format: json (design §4 change format), canal (Canal flat message), maxwell, debezium "
+                  "(the MySQL connector's envelope)")
+      ->capture_default_str();
+  cmd->add_flag("--schemas", opts->schemas, "debezium: wrap each message as {\"schema\",\"payload\"}");
+  cmd->add_option("--debezium-profile", opts->debezium_profile,
+                  "debezium: flink (what Flink's debezium-json reads into typed columns) or native (Debezium's "
+                  "own value encodings)")
+      ->capture_default_str();
   cmd->add_option("--tables,-t", opts->tables,
                   "Only tables matching DB.TABLE glob patterns ('*', '?'); repeatable. Default: all tables");
   cmd->add_option("--limit,-n", opts->limit, "Stop after N row changes (0: no limit)")->capture_default_str();

@@ -9,6 +9,9 @@
 namespace sluice::format {
 
 std::unique_ptr<Encoder> MakeJsonEncoder(const EncoderOptions& options);
+std::unique_ptr<Encoder> MakeCanalEncoder(const EncoderOptions& options);
+std::unique_ptr<Encoder> MakeMaxwellEncoder(const EncoderOptions& options);
+std::unique_ptr<Encoder> MakeDebeziumEncoder(const EncoderOptions& options);
 
 // {"id":7}: the change's key columns (every column for a keyless table) as a
 // JSON object, with section-4 values; the message key of `json` and `canal`.

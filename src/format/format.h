@@ -27,6 +27,7 @@ struct EncoderOptions {
   bool tombstones = true;                  // debezium: a null-valued message after each delete
   std::string debezium_profile = "flink";  // flink | native (Debezium's own defaults)
   std::string server_name = "sluice";      // debezium: source.name / topic prefix
+  uint64_t now_ms = 0;                     // the clock for canal's "ts" (0: the wall clock; tests fix it)
 };
 
 // One message: a key and a value. A tombstone has no value (Kafka null).

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "client/mysql/connection.h"
+#include "sink/file/file_sink.h"
 #include "sink/mysql/mysql_loader.h"
 #include "sink/redis/redis_sink.h"
 
@@ -28,6 +29,11 @@ Result<std::unique_ptr<Sink>> OpenRedis(const SinkOptions& o) {
   return std::unique_ptr<Sink>(std::move(sink));
 }
 
+Result<std::unique_ptr<Sink>> OpenFile(const SinkOptions& o) {
+  ASSIGN_OR_RETURN(auto sink, file::FileSink::Open(o));
+  return std::unique_ptr<Sink>(std::move(sink));
+}
+
 struct Kind {
   std::string_view scheme;
   Result<std::unique_ptr<Sink>> (*open)(const SinkOptions&);
@@ -37,6 +43,7 @@ constexpr std::array kKinds{
     Kind{"mysql", &OpenMysql},
     Kind{"mariadb", &OpenMysql},
     Kind{"redis", &OpenRedis},
+    Kind{"file", &OpenFile},
 };
 
 }  // namespace

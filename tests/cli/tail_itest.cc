@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/run_command.h"
+#include "format/flink_json_reader.h"
 #include "harness/mariadb_server.h"
 
 namespace sluice::testing {
@@ -79,6 +80,101 @@ TEST(TailServerTest, TlsVerifiesTheServerCertificate) {
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_EQ(CountLines(bad.err), 1) << bad.err;
   EXPECT_TRUE(bad.out.empty());
+}
+
+}  // namespace
+}  // namespace sluice::testing
+
+namespace sluice::testing {
+namespace {
+
+using format::testing::FlinkColumn;
+using format::testing::FlinkType;
+using format::testing::RowKind;
+
+// Rows of many types from a real server, printed by `tail --format X` and
+// read back as Flink's canal-json / maxwell-json / debezium-json would.
+TEST(TailServerTest, FormatsCarryEveryTypeAsFlinkReadsIt) {
+  auto s = Start();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->Execute(
+                   "SET time_zone = '+00:00'; CREATE DATABASE shop; CREATE TABLE shop.t (id INT UNSIGNED PRIMARY KEY, "
+                   "big BIGINT UNSIGNED, price DECIMAL(12,4), made DATETIME(3), seen TIMESTAMP(0) NULL, day DATE, "
+                   "dur TIME, size ENUM('s','m','l'), tags SET('a','b','c'), doc JSON, raw VARBINARY(8), flag BIT(1), "
+                   "ratio FLOAT, note VARCHAR(20)); "
+                   "INSERT INTO shop.t VALUES (1, 18446744073709551615, -12345678.9012, '2024-01-31 12:34:56.789', "
+                   "'2024-02-01 00:00:01', '2024-02-29', '12:34:56', 'm', 'a,c', '{\"k\": [1, 2]}', x'00ff1041', "
+                   "b'1', 3.14, 'caf\xC3\xA9'); UPDATE shop.t SET note = 'x' WHERE id = 1")
+                  .ok());
+  struct Want {
+    std::string format;
+    std::vector<FlinkColumn> schema;
+    std::map<std::string, std::string> row;
+  };
+  using F = FlinkType;
+  const std::map<std::string, std::string> common = {
+      {"id", "1"},       {"big", "18446744073709551615"}, {"price", "-12345678.9012"}, {"made", "2024-01-31 12:34:56.789"},
+      {"seen", "2024-02-01 00:00:01"}, {"day", "2024-02-29"}, {"dur", "12:34:56"}, {"raw", "00ff1041"},
+      {"ratio", "3.14"}, {"note", "caf\xC3\xA9"}};
+  auto with = [&](std::map<std::string, std::string> extra) {
+    auto m = common;
+    for (auto& [k, v] : extra) m[k] = v;
+    return m;
+  };
+  std::vector<FlinkColumn> base = {{"id", F::kBigInt},   {"big", F::kDecimal, 20, 0}, {"price", F::kDecimal, 12, 4},
+                                   {"made", F::kTimestamp}, {"day", F::kDate},           {"dur", F::kTime},
+                                   {"ratio", F::kFloat},  {"note", F::kString}};
+  auto schema = [&](std::vector<FlinkColumn> extra) {
+    auto s2 = base;
+    s2.insert(s2.end(), extra.begin(), extra.end());
+    return s2;
+  };
+  const std::vector<Want> wants = {
+      {"canal",
+       schema({{"seen", F::kTimestamp}, {"size", F::kInt}, {"tags", F::kBigInt}, {"doc", F::kString},
+               {"raw", F::kLatin1Bytes}, {"flag", F::kBigInt}}),
+       with({{"size", "2"}, {"tags", "5"}, {"doc", R"({"k": [1, 2]})"}, {"flag", "1"}})},
+      {"maxwell",
+       schema({{"seen", F::kTimestamp}, {"size", F::kString}, {"tags", F::kArrayOfString}, {"doc", F::kString},
+               {"raw", F::kBytes}, {"flag", F::kBoolean}}),
+       with({{"size", "m"}, {"tags", "a,c"}, {"doc", R"({"k":[1,2]})"}, {"flag", "true"}})},
+      {"debezium",
+       schema({{"seen", F::kTimestampLtz}, {"size", F::kString}, {"tags", F::kString}, {"doc", F::kString},
+               {"raw", F::kBytes}, {"flag", F::kBoolean}}),
+       with({{"size", "m"}, {"tags", "a,c"}, {"doc", R"({"k": [1, 2]})"}, {"flag", "true"}})},
+  };
+  for (const Want& w : wants) {
+    auto r = RunSluice(
+        fmt::format("tail --start earliest --limit 2 --format {} --source {}", w.format, ShellQuote(s->Url())), 60);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    ASSERT_EQ(CountLines(r.out), 2) << r.out;
+    std::istringstream lines(r.out);
+    std::string insert, update;
+    std::getline(lines, insert);
+    std::getline(lines, update);
+    std::vector<format::testing::FlinkRow> rows;
+    try {
+      if (w.format == "canal") rows = format::testing::ReadCanal(insert, w.schema);
+      if (w.format == "maxwell") rows = format::testing::ReadMaxwell(insert, w.schema);
+      if (w.format == "debezium") rows = format::testing::ReadDebezium(insert, w.schema, false);
+    } catch (const std::exception& e) {
+      FAIL() << w.format << ": " << e.what() << "\n" << insert;
+    }
+    ASSERT_EQ(rows.size(), 1u) << insert;
+    EXPECT_EQ(rows[0].kind, RowKind::kInsert);
+    for (const auto& c : w.schema) {
+      ASSERT_TRUE(rows[0].values[c.name].has_value()) << w.format << " " << c.name << "\n" << insert;
+      EXPECT_EQ(*rows[0].values[c.name], w.row.at(c.name)) << w.format << " " << c.name << "\n" << insert;
+    }
+    std::vector<format::testing::FlinkRow> upd;
+    if (w.format == "canal") upd = format::testing::ReadCanal(update, w.schema);
+    if (w.format == "maxwell") upd = format::testing::ReadMaxwell(update, w.schema);
+    if (w.format == "debezium") upd = format::testing::ReadDebezium(update, w.schema, false);
+    ASSERT_EQ(upd.size(), 2u) << update;
+    EXPECT_EQ(*upd[0].values["note"], "caf\xC3\xA9") << update;
+    EXPECT_EQ(*upd[1].values["note"], "x") << update;
+    EXPECT_EQ(*upd[0].values["price"], "-12345678.9012") << update;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,32 @@
+#pragma once
+// Debezium's value conversions for MySQL columns (the `native` profile,
+// Debezium's defaults) and their Kafka Connect schema types; the `flink`
+// profile's text forms (ISO-8601 temporals, DECIMAL as a string).
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+#include "core/table_schema.h"
+#include "core/value.h"
+#include "format/column_type.h"
+
+namespace sluice::format::debezium {
+
+enum class Profile : uint8_t { kFlink, kNative };
+
+// Appends the JSON value of x (never null here) for the profile.
+Status AppendValue(std::string& out, Profile profile, const ColumnMeta& col, const ColumnType& t, const Value& x);
+// Appends the Kafka Connect field schema of a column:
+// {"type":..,"optional":..,["name":..,"version":1,"parameters":{..},]"field":..}
+void AppendFieldSchema(std::string& out, Profile profile, const ColumnMeta& col, const ColumnType& t,
+                       std::string_view field, bool optional);
+
+// io.debezium.time conversions, exposed for tests.
+Result<int64_t> EpochDays(std::string_view date);               // "2024-01-31"
+Result<int64_t> EpochMicros(std::string_view datetime);         // "2024-01-31 12:34:56.789"
+Result<int64_t> DurationMicros(std::string_view time);          // "-838:59:59.000000"
+Result<std::string> DecimalUnscaledBytes(std::string_view decimal);  // big-endian two's complement
+
+}  // namespace sluice::format::debezium
