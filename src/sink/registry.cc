@@ -10,6 +10,7 @@
 #include "sink/kafka/kafka_sink.h"
 #include "sink/mysql/mysql_loader.h"
 #include "sink/postgres/pg_sink.h"
+#include "sink/redis/redis_sink.h"
 
 namespace sluice::sink {
 namespace {
@@ -38,6 +39,11 @@ Result<std::unique_ptr<Sink>> OpenPostgres(const SinkOptions& o) {
   return std::unique_ptr<Sink>(std::move(sink));
 }
 
+Result<std::unique_ptr<Sink>> OpenRedis(const SinkOptions& o) {
+  ASSIGN_OR_RETURN(auto sink, redis::RedisSink::Open(o));
+  return std::unique_ptr<Sink>(std::move(sink));
+}
+
 Result<std::unique_ptr<Sink>> OpenFile(const SinkOptions& o) {
   ASSIGN_OR_RETURN(auto sink, file::FileSink::Open(o));
   return std::unique_ptr<Sink>(std::move(sink));
@@ -63,6 +69,7 @@ constexpr std::array kKinds{
     Kind{"mariadb", &OpenMysql},
     Kind{"postgres", &OpenPostgres},
     Kind{"postgresql", &OpenPostgres},
+    Kind{"redis", &OpenRedis},
     Kind{"file", &OpenFile},
     Kind{"clickhouse", &OpenClickhouse},
     Kind{"kafka", &OpenKafka},

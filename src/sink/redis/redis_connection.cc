@@ -1,0 +1,164 @@
+#include "sink/redis/redis_connection.h"
+
+#include <hiredis/hiredis.h>
+#include <sys/time.h>
+
+#include <array>
+#include <charconv>
+
+namespace sluice::sink::redis {
+namespace {
+
+timeval ToTimeval(std::chrono::milliseconds ms) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+  return tv;
+}
+
+RedisReply Copy(const redisReply* r) {
+  RedisReply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING: out.type = RedisReply::Type::kString; break;
+    case REDIS_REPLY_ARRAY: out.type = RedisReply::Type::kArray; break;
+    case REDIS_REPLY_INTEGER: out.type = RedisReply::Type::kInteger; break;
+    case REDIS_REPLY_STATUS: out.type = RedisReply::Type::kStatus; break;
+    case REDIS_REPLY_ERROR: out.type = RedisReply::Type::kError; break;
+    default: out.type = RedisReply::Type::kNil; break;
+  }
+  if (r->str != nullptr) out.str.assign(r->str, r->len);
+  out.integer = r->integer;
+  out.elements.reserve(r->elements);
+  for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(Copy(r->element[i]));
+  return out;
+}
+
+}  // namespace
+
+Result<RedisEndpoint> RedisEndpoint::FromUrl(const Url& url) {
+  RedisEndpoint e;
+  e.host = url.host;
+  if (url.port != 0) e.port = url.port;
+  e.user = url.user;
+  e.password = url.password;
+  e.has_password = url.has_password;
+  if (!url.path.empty()) {
+    uint32_t db = 0;
+    auto [p, ec] = std::from_chars(url.path.data(), url.path.data() + url.path.size(), db);
+    if (ec != std::errc() || p != url.path.data() + url.path.size()) {
+      return Status::Invalid("invalid URL {}: the path is a database number (redis://host:port/0), got \"{}\"",
+                             url.ToRedactedString(), url.path);
+    }
+    e.db = db;
+  }
+  if (!e.user.empty() && !e.has_password) {
+    return Status::Invalid("invalid URL {}: a user without a password (redis://user:password@host:port)",
+                           url.ToRedactedString());
+  }
+  return e;
+}
+
+std::string RedisEndpoint::Describe() const {
+  std::string host_text = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return fmt::format("redis {}:{}/{}", host_text, port, db);
+}
+
+bool IsRetryableReplyError(std::string_view message) {
+  static constexpr std::array<std::string_view, 9> kTransient = {
+      "LOADING", "BUSY", "READONLY", "MISCONF", "OOM", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS"};
+  for (std::string_view p : kTransient) {
+    if (message.starts_with(p) && (message.size() == p.size() || message[p.size()] == ' ')) return true;
+  }
+  return false;
+}
+
+Result<std::unique_ptr<RedisConnection>> RedisConnection::Connect(const RedisEndpoint& endpoint,
+                                                                  std::chrono::milliseconds timeout) {
+  // Connecting is bounded more tightly than commands: a dead host fails fast.
+  redisContext* c = redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port,
+                                            ToTimeval(std::min(timeout, std::chrono::milliseconds(5000))));
+  if (c == nullptr) return Status::Retryable(StatusCode::kIoError, "{}: cannot allocate a connection", endpoint.Describe());
+  if (c->err != 0) {
+    Status st = Status::Retryable(StatusCode::kIoError, "{}: {}", endpoint.Describe(), c->errstr);
+    redisFree(c);
+    return st;
+  }
+  std::unique_ptr<RedisConnection> conn(new RedisConnection(endpoint, c));
+  if (redisSetTimeout(c, ToTimeval(timeout)) != REDIS_OK) return conn->IoError("set timeout");
+  redisEnableKeepAlive(c);
+  if (endpoint.has_password) {
+    std::vector<std::string> auth = {"AUTH"};
+    if (!endpoint.user.empty()) auth.push_back(endpoint.user);
+    auth.push_back(endpoint.password);
+    ASSIGN_OR_RETURN(RedisReply r, conn->Command(auth));
+    if (r.is_error()) {
+      // Wrong credentials do not fix themselves; a server still loading does.
+      if (IsRetryableReplyError(r.str)) return Status::Retryable(StatusCode::kServerError, "{}: AUTH: {}", endpoint.Describe(), r.str);
+      return Status::Error(StatusCode::kServerError, "{}: AUTH: {}", endpoint.Describe(), r.str);
+    }
+  }
+  if (endpoint.db != 0) {
+    ASSIGN_OR_RETURN(RedisReply r, conn->Command({"SELECT", std::to_string(endpoint.db)}));
+    if (r.is_error()) return Status::Error(StatusCode::kServerError, "{}: SELECT {}: {}", endpoint.Describe(), endpoint.db, r.str);
+  }
+  return conn;
+}
+
+RedisConnection::~RedisConnection() {
+  if (c_ != nullptr) redisFree(c_);
+}
+
+Status RedisConnection::IoError(std::string_view what) {
+  broken_ = true;
+  pending_ = 0;
+  std::string why = c_->err != 0 ? std::string(c_->errstr) : "unknown error";
+  if (c_->err == REDIS_ERR_EOF) why = "the server closed the connection";
+  return Status::Retryable(StatusCode::kIoError, "{}: {}: {}", endpoint_.Describe(), what, why);
+}
+
+void RedisConnection::Append(const std::vector<std::string>& argv) {
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+  ptrs.reserve(argv.size());
+  lens.reserve(argv.size());
+  for (const auto& a : argv) {
+    ptrs.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  if (redisAppendCommandArgv(c_, static_cast<int>(argv.size()), ptrs.data(), lens.data()) != REDIS_OK) {
+    broken_ = true;  // out of memory in hiredis: Read reports it
+  }
+  ++pending_;
+}
+
+Result<RedisReply> RedisConnection::Read() {
+  if (broken_) return IoError("read");
+  void* raw = nullptr;
+  if (redisGetReply(c_, &raw) != REDIS_OK || raw == nullptr) return IoError("read");
+  --pending_;
+  auto* r = static_cast<redisReply*>(raw);
+  RedisReply out = Copy(r);
+  freeReplyObject(r);
+  return out;
+}
+
+Result<RedisReply> RedisConnection::Command(const std::vector<std::string>& argv) {
+  Append(argv);
+  // Replies of earlier queued commands come first.
+  while (pending_ > 1) {
+    ASSIGN_OR_RETURN(RedisReply ignored, Read());
+    (void)ignored;
+  }
+  return Read();
+}
+
+Result<RedisReply> RedisConnection::Checked(const std::vector<std::string>& argv) {
+  ASSIGN_OR_RETURN(RedisReply r, Command(argv));
+  if (!r.is_error()) return r;
+  if (IsRetryableReplyError(r.str)) {
+    return Status::Retryable(StatusCode::kServerError, "{}: {}: {}", endpoint_.Describe(), argv.empty() ? "" : argv[0], r.str);
+  }
+  return Status::Error(StatusCode::kServerError, "{}: {}: {}", endpoint_.Describe(), argv.empty() ? "" : argv[0], r.str);
+}
+
+}  // namespace sluice::sink::redis

@@ -1,0 +1,88 @@
+#pragma once
+// RedisConnection: one blocking hiredis connection to a Redis server, with
+// pipelining (queue commands with Append, read their replies in order with
+// Read). Used by the Redis sink and by tests that read what it wrote.
+//
+// Every wait is bounded (connect and command timeouts), so a hung or dead
+// server is a retryable error naming it rather than a pipeline that hangs.
+// After an I/O error the connection is broken(): replies of queued commands
+// are lost, and the owner reconnects. One thread at a time.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "core/url.h"
+
+struct redisContext;  // hiredis, kept out of this header
+
+namespace sluice::sink::redis {
+
+// Where a redis:// URL points: redis://[user][:password@]host:port[/db].
+struct RedisEndpoint {
+  std::string host = "127.0.0.1";
+  uint16_t port = 6379;
+  std::string user;      // Redis 6 ACL user; empty: AUTH with the password alone
+  std::string password;  // empty: no AUTH
+  bool has_password = false;
+  uint32_t db = 0;       // SELECT db when not 0
+
+  static Result<RedisEndpoint> FromUrl(const Url& url);
+  std::string Describe() const;  // "redis 127.0.0.1:6379/0" (never the password)
+};
+
+// One reply, copied out of hiredis.
+struct RedisReply {
+  enum class Type : uint8_t { kString, kArray, kInteger, kNil, kStatus, kError };
+  Type type = Type::kNil;
+  std::string str;  // kString, kStatus, kError
+  long long integer = 0;
+  std::vector<RedisReply> elements;  // kArray
+
+  bool is_error() const { return type == Type::kError; }
+};
+
+// Whether a reply error is the server being temporarily unable (loading its
+// data, out of memory, a read-only replica, a failing save, busy with a
+// script): worth retrying the same commands later.
+bool IsRetryableReplyError(std::string_view message);
+
+class RedisConnection {
+ public:
+  static Result<std::unique_ptr<RedisConnection>> Connect(
+      const RedisEndpoint& endpoint, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  ~RedisConnection();
+  RedisConnection(const RedisConnection&) = delete;
+  RedisConnection& operator=(const RedisConnection&) = delete;
+
+  // Queues a command; it is sent with the next Read.
+  void Append(const std::vector<std::string>& argv);
+  // The reply to the oldest queued command. An I/O error (connection lost,
+  // timeout) is retryable and breaks the connection; a reply error is a
+  // reply (is_error()), not a failed Status.
+  Result<RedisReply> Read();
+  // Append + Read.
+  Result<RedisReply> Command(const std::vector<std::string>& argv);
+  // Command, with a reply error turned into a failed Status (retryable when
+  // IsRetryableReplyError).
+  Result<RedisReply> Checked(const std::vector<std::string>& argv);
+
+  bool broken() const { return broken_; }
+  size_t pending() const { return pending_; }
+  const RedisEndpoint& endpoint() const { return endpoint_; }
+
+ private:
+  RedisConnection(RedisEndpoint endpoint, redisContext* c) : endpoint_(std::move(endpoint)), c_(c) {}
+  Status IoError(std::string_view what);
+
+  RedisEndpoint endpoint_;
+  redisContext* c_;
+  bool broken_ = false;
+  size_t pending_ = 0;  // commands appended, replies not yet read
+};
+
+}  // namespace sluice::sink::redis

@@ -1,0 +1,485 @@
+#include "sink/redis/redis_sink.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+
+#include "core/json_writer.h"
+#include "format/encoders.h"
+
+namespace sluice::sink::redis {
+namespace {
+
+// Every command waits at most this long for Redis: a hung server is then a
+// retryable error naming it, not a pipeline that says "running" while
+// nothing moves.
+constexpr std::chrono::seconds kCommandTimeout{30};
+constexpr size_t kScanCount = 1000;
+
+enum class DdlKind { kOther, kDropTable, kTruncateTable, kDropDatabase };
+
+// The words a statement starts with, upper-cased, comments skipped.
+std::vector<std::string> LeadingWords(std::string_view q, size_t n) {
+  std::vector<std::string> words;
+  size_t i = 0;
+  while (i < q.size() && words.size() < n) {
+    unsigned char c = static_cast<unsigned char>(q[i]);
+    if (std::isspace(c)) {
+      ++i;
+    } else if (q.compare(i, 2, "/*") == 0) {
+      size_t end = q.find("*/", i + 2);
+      i = end == std::string_view::npos ? q.size() : end + 2;
+    } else if (q.compare(i, 2, "--") == 0 || c == '#') {
+      size_t end = q.find('\n', i);
+      i = end == std::string_view::npos ? q.size() : end + 1;
+    } else if (std::isalpha(c)) {
+      std::string w;
+      while (i < q.size() && (std::isalnum(static_cast<unsigned char>(q[i])) || q[i] == '_')) {
+        w += static_cast<char>(std::toupper(static_cast<unsigned char>(q[i++])));
+      }
+      words.push_back(std::move(w));
+    } else {
+      break;
+    }
+  }
+  return words;
+}
+
+DdlKind ClassifyDdl(std::string_view query) {
+  std::vector<std::string> w = LeadingWords(query, 3);
+  if (w.empty()) return DdlKind::kOther;
+  if (w[0] == "TRUNCATE") return DdlKind::kTruncateTable;
+  if (w[0] != "DROP" || w.size() < 2) return DdlKind::kOther;
+  if (w[1] == "TABLE" || (w[1] == "TEMPORARY" && w.size() > 2 && w[2] == "TABLE")) return DdlKind::kDropTable;
+  if (w[1] == "DATABASE" || w[1] == "SCHEMA") return DdlKind::kDropDatabase;
+  return DdlKind::kOther;
+}
+
+Status AppendDurably(const std::string& path, std::string_view data) {
+  auto fail = [&](const char* what) {
+    return Status::Error(StatusCode::kIoError, "cannot {} skip log {}: {}", what, path, std::strerror(errno));
+  };
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return fail("open");
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = EIO;
+      Status st = fail("write");
+      ::close(fd);
+      return st;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  if (::fsync(fd) != 0) {
+    Status st = fail("fsync");
+    ::close(fd);
+    return st;
+  }
+  if (::close(fd) != 0) return fail("close");
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string RedisSink::CheckpointKey(const std::string& pipeline, const std::string& target) {
+  return fmt::format("_sluice:checkpoint:{}:{}", pipeline, target);
+}
+
+Result<std::unique_ptr<RedisSink>> RedisSink::Open(const SinkOptions& options) {
+  auto fail = [&](const Status& st) {
+    return Status::Invalid("pipeline {} target {}: {}", options.pipeline, options.target, st.message());
+  };
+  auto endpoint = RedisEndpoint::FromUrl(options.url);
+  if (!endpoint.ok()) return fail(endpoint.status());
+  auto builder = CommandBuilder::Make(options.mode, options.key, options.pipeline);
+  if (!builder.ok()) return fail(builder.status());
+  std::unique_ptr<RedisSink> sink(new RedisSink(options, std::move(endpoint).value(), std::move(builder).value()));
+  sink->checkpoint_key_ = CheckpointKey(options.pipeline, options.target);
+  RETURN_IF_ERROR(sink->EnsureConnected());
+  return sink;
+}
+
+Status RedisSink::EnsureConnected() {
+  if (conn_ && !conn_->broken()) return Status::Ok();
+  conn_.reset();
+  auto c = RedisConnection::Connect(endpoint_, kCommandTimeout);
+  if (!c.ok()) return c.status().WithContext(fmt::format("pipeline {} target {}", options_.pipeline, options_.target));
+  conn_ = std::move(c).value();
+  Status st = ReadCheckpoint();
+  if (!st.ok()) conn_.reset();
+  return st;
+}
+
+Status RedisSink::Reconnect() {
+  conn_.reset();
+  return EnsureConnected();
+}
+
+Status RedisSink::ReadCheckpoint() {
+  auto r = conn_->Checked({"HGETALL", checkpoint_key_});
+  if (!r.ok()) {
+    return r.status().WithContext(
+        fmt::format("pipeline {} target {}: reading the checkpoint {}", options_.pipeline, options_.target, checkpoint_key_));
+  }
+  Checkpoint cp;
+  for (size_t i = 0; i + 1 < r->elements.size(); i += 2) {
+    const std::string& field = r->elements[i].str;
+    const std::string& value = r->elements[i + 1].str;
+    if (field == "position") {
+      if (!StreamPos::Parse(value, &cp.global)) {
+        return Status::Corruption("pipeline {} target {}: checkpoint {}: bad position \"{}\"", options_.pipeline,
+                                  options_.target, checkpoint_key_, value);
+      }
+    } else if (field == "resume_position") {
+      cp.resume_position = value;
+    } else if (field == "gtid_state") {
+      cp.gtid_state = value;
+    }
+  }
+  if (cp.global.empty() && !checkpoint_.global.empty()) {
+    // The position this sink recorded is gone, and with it, most likely, the
+    // rows it wrote: a Redis restarted without persistence (or flushed).
+    // Carrying on would leave the target silently incomplete.
+    return Status::Error(StatusCode::kNotFound,
+                         "pipeline {} target {}: the checkpoint {} (last at {}) is gone from {}: Redis lost what "
+                         "sluice wrote (restarted without persistence, flushed, or the key was deleted); to rebuild "
+                         "the target, set the pipeline's position (POST /api/pipelines/{}/position) or run `sluice "
+                         "snapshot`",
+                         options_.pipeline, options_.target, checkpoint_key_, checkpoint_.global.ToString(),
+                         endpoint_.Describe(), options_.pipeline);
+  }
+  checkpoint_ = std::move(cp);
+  return Status::Ok();
+}
+
+Command RedisSink::CheckpointCommand(const BatchEnd& end) const {
+  return {"HSET",          checkpoint_key_,      "position",   end.pos.ToString(),
+          "resume_position", end.resume_position, "gtid_state", end.gtid_state};
+}
+
+void RedisSink::NoteCheckpoint(const BatchEnd& end) {
+  checkpoint_.global = end.pos;
+  checkpoint_.resume_position = end.resume_position;
+  checkpoint_.gtid_state = end.gtid_state;
+}
+
+Status RedisSink::AdvanceCheckpoint(const BatchEnd& end) {
+  if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();
+  RETURN_IF_ERROR(EnsureConnected());
+  auto r = conn_->Checked(CheckpointCommand(end));
+  if (!r.ok()) {
+    return r.status().WithContext(fmt::format("pipeline {} target {}: recording position {}", options_.pipeline,
+                                              options_.target, end.pos.ToString()));
+  }
+  NoteCheckpoint(end);
+  return Status::Ok();
+}
+
+Status RedisSink::ResetCheckpoint() {
+  RETURN_IF_ERROR(EnsureConnected());
+  auto r = conn_->Checked({"DEL", checkpoint_key_});
+  if (!r.ok()) return r.status().WithContext(fmt::format("pipeline {} target {}", options_.pipeline, options_.target));
+  checkpoint_ = Checkpoint{};
+  return Status::Ok();
+}
+
+std::string RedisSink::Where(const SinkChange& ch, const std::string& key) const {
+  return fmt::format("pipeline {} target {}: table `{}`.`{}` (from {}) key \"{}\" @ {}", options_.pipeline,
+                     options_.target, ch.table->db, ch.table->table, ch.table->source, key, ch.pos.ToString());
+}
+
+Status RedisSink::Reject(const SinkChange& ch, const std::string& key, const std::string& what, const Status& error) {
+  std::string msg = fmt::format("{}: {}{}{}", Where(ch, key), what, what.empty() ? "" : ": ", error.message());
+  if (!options_.skip_rejected) return Status::Error(error.code(), "{}", msg);
+  if (!options_.skip_log.empty()) {
+    std::string line = "{\"pipeline\":";
+    AppendJsonString(line, options_.pipeline);
+    line += ",\"target\":";
+    AppendJsonString(line, options_.target);
+    line += ",\"table\":";
+    AppendJsonString(line, ch.table->db + "." + ch.table->table);
+    line += ",\"key\":";
+    AppendJsonString(line, key);
+    line += ",\"pos\":";
+    AppendJsonString(line, ch.pos.ToString());
+    line += ",\"error\":";
+    AppendJsonString(line, error.message());
+    line += ",\"values\":{";
+    for (size_t i = 0; i < ch.values.size(); ++i) {
+      if (i) line += ',';
+      AppendJsonString(line, ch.table->columns[i]);
+      line += ':';
+      AppendJsonValue(line, ch.values[i]);
+    }
+    line += "}}\n";
+    // Durable before the checkpoint passes the change: never dropped without its record.
+    Status written = AppendDurably(options_.skip_log, line);
+    if (!written.ok()) return Status::Error(StatusCode::kIoError, "{}; not skipped: {}", written.message(), msg);
+  }
+  spdlog::warn("skipped (on_error: skip): {}", msg);
+  return Status::Ok();
+}
+
+Status RedisSink::ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd& end) {
+  RETURN_IF_ERROR(EnsureConnected());
+  const Checkpoint before = checkpoint_;
+  std::vector<Txn> txns;
+  uint64_t skipped = 0, written = 0;
+  std::string key;
+  for (size_t i = 0; i < changes.size(); ++i) {
+    const SinkChange& ch = changes[i];
+    if (!before.global.empty() && ch.pos <= before.global) continue;  // applied before a restart
+    if (txns.empty() || txns.back().last.txn_offset != ch.pos.txn_offset || txns.back().last.file != ch.pos.file) {
+      txns.emplace_back();
+      txns.back().start = ch.pos;
+    }
+    Txn& t = txns.back();
+    t.last = ch.pos;
+    const size_t first_command = t.commands.size();
+    Status built = builder_.Build(ch, t.commands, &key);
+    if (!built.ok()) {
+      Status rejected = Reject(ch, key, "", built);
+      if (rejected.ok()) {
+        ++skipped;
+        continue;
+      }
+      // on_error: stop: the transactions before this one's go in, then the pipeline stops.
+      txns.pop_back();
+      size_t failed = txns.size();
+      uint64_t ignored = 0;
+      Status sent = Send(txns, nullptr, changes, &failed, &ignored);
+      if (!sent.ok() && sent.retryable()) return sent;
+      return RecordBefore(txns, failed, before, sent.ok() ? rejected : sent);
+    }
+    for (size_t c = first_command; c < t.commands.size(); ++c) {
+      t.change_of.push_back(i);
+      t.keys.push_back(key);
+    }
+    ++written;
+  }
+  size_t failed = txns.size();
+  uint64_t rejected = 0;
+  Status st = Send(txns, &end, changes, &failed, &rejected);
+  if (!st.ok()) {
+    if (st.retryable()) return st;
+    return RecordBefore(txns, failed, before, st);
+  }
+  NoteCheckpoint(end);
+  rows_applied_ += written - rejected;
+  rows_skipped_ += skipped + rejected;
+  return Status::Ok();
+}
+
+Status RedisSink::Send(std::vector<Txn>& txns, const BatchEnd* end, const std::vector<SinkChange>& changes,
+                       size_t* failed, uint64_t* skipped) {
+  *failed = txns.size();
+  // Every transaction but the last is confirmed first, so that the
+  // checkpoint, which travels with the last one, never passes a
+  // transaction Redis refused.
+  const size_t n = txns.size();
+  const size_t split = n == 0 ? 0 : n - 1;
+  const Command checkpoint = end ? CheckpointCommand(*end) : Command{};
+  for (int phase = 0; phase < 2; ++phase) {
+    const size_t from = phase == 0 ? 0 : split, to = phase == 0 ? split : n;
+    const bool with_checkpoint = phase == 1 && end != nullptr;
+    // Which transactions go out (empty ones, whose changes were all skipped, do not).
+    auto carries_checkpoint = [&](size_t k) { return with_checkpoint && k + 1 == to; };
+    auto sent = [&](size_t k) { return !txns[k].commands.empty() || carries_checkpoint(k); };
+    for (size_t k = from; k < to; ++k) {
+      if (!sent(k)) continue;
+      conn_->Append({"MULTI"});
+      for (const Command& c : txns[k].commands) conn_->Append(c);
+      if (carries_checkpoint(k)) conn_->Append(checkpoint);
+      conn_->Append({"EXEC"});
+    }
+    const bool lone_checkpoint = with_checkpoint && from == to;  // nothing to apply: the position alone
+    if (lone_checkpoint) conn_->Append(checkpoint);
+
+    Status first_failure;
+    auto fail = [&](size_t k, Status st) {
+      if (*failed == txns.size()) {
+        *failed = k;
+        first_failure = std::move(st);
+      }
+    };
+    for (size_t k = from; k < to; ++k) {
+      if (!sent(k)) continue;
+      Txn& t = txns[k];
+      ASSIGN_OR_RETURN(RedisReply multi, conn_->Read());
+      std::string queue_error;  // a command refused before EXEC: the whole transaction is not applied
+      size_t queue_error_at = 0;
+      const size_t queued = t.commands.size() + (carries_checkpoint(k) ? 1 : 0);
+      for (size_t c = 0; c < queued; ++c) {
+        ASSIGN_OR_RETURN(RedisReply r, conn_->Read());
+        if (r.is_error() && queue_error.empty()) {
+          queue_error = r.str;
+          queue_error_at = c;
+        }
+      }
+      ASSIGN_OR_RETURN(RedisReply exec, conn_->Read());
+      if (*failed != txns.size()) continue;  // stopping before an earlier transaction: the rest is replayed
+      if (multi.is_error() || !queue_error.empty() || exec.type != RedisReply::Type::kArray) {
+        std::string why = multi.is_error() ? multi.str : !queue_error.empty() ? queue_error : exec.str;
+        bool transient = IsRetryableReplyError(why);
+        if (queue_error_at < t.commands.size() && !t.commands.empty()) {
+          const size_t c = std::min(queue_error_at, t.commands.size() - 1);
+          std::string msg = fmt::format("{}: {}: {} (the transaction was not applied)", Where(changes[t.change_of[c]], t.keys[c]),
+                                        t.commands[c][0], why);
+          fail(k, transient ? Status::Retryable(StatusCode::kServerError, "{}", msg)
+                            : Status::Error(StatusCode::kServerError, "{}", msg));
+        } else {
+          std::string msg = fmt::format("pipeline {} target {}: recording position {} in {}: {}", options_.pipeline,
+                                        options_.target, end ? end->pos.ToString() : "", checkpoint_key_, why);
+          fail(k, transient ? Status::Retryable(StatusCode::kServerError, "{}", msg)
+                            : Status::Error(StatusCode::kServerError, "{}", msg));
+        }
+        continue;
+      }
+      // EXEC ran every command; one Redis refused (WRONGTYPE) left the others applied.
+      for (size_t c = 0; c < exec.elements.size(); ++c) {
+        const RedisReply& r = exec.elements[c];
+        if (!r.is_error()) continue;
+        if (c >= t.commands.size()) {
+          fail(k, Status::Error(StatusCode::kServerError, "pipeline {} target {}: recording position in {}: {}",
+                                options_.pipeline, options_.target, checkpoint_key_, r.str));
+          break;
+        }
+        Status error = IsRetryableReplyError(r.str) ? Status::Retryable(StatusCode::kServerError, "{}", r.str)
+                                                    : Status::Error(StatusCode::kServerError, "{}", r.str);
+        if (error.retryable()) {
+          fail(k, error.WithContext(fmt::format("{}: {}", Where(changes[t.change_of[c]], t.keys[c]), t.commands[c][0])));
+          break;
+        }
+        // The change's other commands may have run: on_error: skip logs the change once.
+        if (c > 0 && t.change_of[c - 1] == t.change_of[c] && exec.elements[c - 1].is_error()) continue;
+        Status rejected = Reject(changes[t.change_of[c]], t.keys[c], t.commands[c][0], error);
+        if (!rejected.ok()) {
+          fail(k, rejected);
+          break;
+        }
+        ++*skipped;
+      }
+    }
+    if (lone_checkpoint) {
+      ASSIGN_OR_RETURN(RedisReply r, conn_->Read());
+      if (r.is_error()) {
+        std::string msg = fmt::format("pipeline {} target {}: recording position {} in {}: {}", options_.pipeline,
+                                      options_.target, end->pos.ToString(), checkpoint_key_, r.str);
+        return IsRetryableReplyError(r.str) ? Status::Retryable(StatusCode::kServerError, "{}", msg)
+                                            : Status::Error(StatusCode::kServerError, "{}", msg);
+      }
+    }
+    if (*failed != txns.size()) return first_failure;
+  }
+  return Status::Ok();
+}
+
+Status RedisSink::RecordBefore(const std::vector<Txn>& txns, size_t k, const Checkpoint& before, const Status& why) {
+  BatchEnd at;
+  if (k == 0 || txns.empty()) {
+    at = {before.global, before.resume_position, before.gtid_state};
+  } else {
+    // The failed transaction's start is a boundary at or before everything not applied.
+    const StreamPos& next = txns[std::min(k, txns.size() - 1)].start;
+    at = {txns[k - 1].last, k < txns.size() ? fmt::format("{}:{}", next.file, next.txn_offset) : before.resume_position,
+          before.gtid_state};
+  }
+  if (at.pos.empty()) {
+    auto r = conn_->Checked({"DEL", checkpoint_key_});
+    if (!r.ok()) return why.WithSuffix(fmt::format("(and the checkpoint could not be reset: {})", r.status().message()));
+    checkpoint_ = Checkpoint{};
+    return why;
+  }
+  auto r = conn_->Checked(CheckpointCommand(at));
+  if (!r.ok()) {
+    return why.WithSuffix(fmt::format("(and the checkpoint could not be set back to {}: {})", at.pos.ToString(),
+                                      r.status().message()));
+  }
+  NoteCheckpoint(at);
+  return why;
+}
+
+Result<uint64_t> RedisSink::DeleteMatching(const std::string& pattern) {
+  uint64_t deleted = 0;
+  std::string cursor = "0";
+  do {
+    ASSIGN_OR_RETURN(RedisReply r, conn_->Checked({"SCAN", cursor, "MATCH", pattern, "COUNT", std::to_string(kScanCount)}));
+    if (r.elements.size() != 2) {
+      return Status::Error(StatusCode::kServerError, "{}: SCAN: unexpected reply", endpoint_.Describe());
+    }
+    cursor = r.elements[0].str;
+    Command unlink = {"UNLINK"};
+    for (const RedisReply& k : r.elements[1].elements) {
+      if (k.str.starts_with("_sluice:")) continue;  // sluice's own checkpoints are never a table's keys
+      unlink.push_back(k.str);
+    }
+    if (unlink.size() > 1) {
+      ASSIGN_OR_RETURN(RedisReply d, conn_->Checked(unlink));
+      deleted += static_cast<uint64_t>(d.integer);
+    }
+  } while (cursor != "0");
+  return deleted;
+}
+
+Status RedisSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
+  if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();  // replayed
+  RETURN_IF_ERROR(EnsureConnected());
+  const DdlKind kind = ClassifyDdl(ddl.query);
+  const std::string where = fmt::format("pipeline {} target {}: DDL @ {}", options_.pipeline, options_.target,
+                                        ddl.pos.ToString());
+  const bool drops_table = (kind == DdlKind::kDropTable || kind == DdlKind::kTruncateTable) && !ddl.target_table.empty();
+  const bool drops_db = kind == DdlKind::kDropDatabase && !ddl.target_db.empty();
+  const KeyTemplate& keys = builder_.keys();
+  if (builder_.mode() == Mode::kStream) {
+    if (drops_table) {
+      // Consumers of the stream learn that the table's rows went without row events.
+      std::string pos = fmt::format("{}:{}", ddl.pos.file, ddl.pos.txn_offset);
+      conn_->Append({"MULTI"});
+      conn_->Append(builder_.StreamDdl(ddl.target_db, ddl.target_table, ddl.query, ddl.ts_ms, pos));
+      conn_->Append(CheckpointCommand(end));
+      conn_->Append({"EXEC"});
+      std::string error;
+      for (int i = 0; i < 4; ++i) {
+        ASSIGN_OR_RETURN(RedisReply r, conn_->Read());
+        if (r.is_error() && error.empty()) error = r.str;
+        for (const RedisReply& e : r.elements) {
+          if (e.is_error() && error.empty()) error = e.str;
+        }
+      }
+      if (!error.empty()) {
+        std::string msg = fmt::format("{}: table `{}`.`{}`: XADD to {}: {}", where, ddl.target_db, ddl.target_table,
+                                      keys.ExpandTable(ddl.target_db, ddl.target_table), error);
+        return IsRetryableReplyError(error) ? Status::Retryable(StatusCode::kServerError, "{}", msg)
+                                            : Status::Error(StatusCode::kServerError, "{}", msg);
+      }
+      NoteCheckpoint(end);
+      return Status::Ok();
+    }
+    spdlog::debug("{}: ignored by the redis target (mode stream): {}", where, ddl.query.substr(0, 200));
+    return AdvanceCheckpoint(end);
+  }
+  if (drops_table || drops_db) {
+    // Without ${table} (or ${db}) in the template, one table's keys cannot be
+    // told from another's: they stay.
+    if ((drops_table && !keys.has_table()) || !keys.has_db()) {
+      spdlog::warn("{}: the key template \"{}\" cannot tell this table's keys from others': they stay: {}", where,
+                   keys.text(), ddl.query.substr(0, 200));
+    } else {
+      std::string pattern = keys.MatchPattern(ddl.target_db, drops_table ? ddl.target_table : "");
+      auto deleted = DeleteMatching(pattern);
+      if (!deleted.ok()) return deleted.status().WithContext(fmt::format("{}: deleting keys {}", where, pattern));
+      spdlog::info("{}: deleted {} keys matching {}: {}", where, *deleted, pattern, ddl.query.substr(0, 200));
+    }
+  } else {
+    spdlog::debug("{}: ignored by the redis target: {}", where, ddl.query.substr(0, 200));
+  }
+  return AdvanceCheckpoint(end);
+}
+
+}  // namespace sluice::sink::redis

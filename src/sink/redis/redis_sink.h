@@ -1,0 +1,93 @@
+#pragma once
+// RedisSink: the target for redis://host:port[/db] (design section 9). It
+// writes each row as a hash (mode hash, the default), a JSON string (mode
+// string), or appends each change to a per-table stream (mode stream); see
+// redis_commands.h for the commands and redis_keys.h for keys and values.
+//
+// Delivery: each source transaction of a batch goes in one MULTI/EXEC, all
+// pipelined over one connection (Redis runs commands one at a time, so
+// `parallel` does not apply). The batch end is recorded in the hash
+// `_sluice:checkpoint:<pipeline>:<target>` inside the MULTI/EXEC of the
+// batch's last transaction (its other transactions are sent and confirmed
+// first), and read on Open: changes at or before it are skipped. A crash
+// mid-batch replays at most that batch: hashes and strings converge to the
+// same state (a replay rewrites the same values), a stream may get the
+// replayed entries again (their `pos` field tells a consumer). At least once
+// by contract; hash and string are in effect exactly once.
+//
+// Errors: the server down, loading, read-only or out of memory is
+// retryable; a command Redis rejects (WRONGTYPE: a key another writer holds
+// with another type) names pipeline, target, table, key and position and
+// follows on_error. DDL: ignored, except DROP TABLE, TRUNCATE TABLE and
+// DROP DATABASE, which delete the table's (database's) keys in hash and
+// string modes (SCAN for the key template's pattern) and append an "op":"ddl"
+// entry to the table's stream in stream mode.
+//
+// Owned and called by one pipeline target thread.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sink/redis/redis_commands.h"
+#include "sink/redis/redis_connection.h"
+#include "sink/sink.h"
+
+namespace sluice::sink::redis {
+
+class RedisSink : public Sink {
+ public:
+  static Result<std::unique_ptr<RedisSink>> Open(const SinkOptions& options);
+
+  Status ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd& end) override;
+  Status AdvanceCheckpoint(const BatchEnd& end) override;
+  Status ResetCheckpoint() override;
+  Status ApplyDdl(const DdlChange& ddl, const BatchEnd& end) override;
+  // Redis has no tables.
+  Result<std::vector<std::string>> TargetColumns(const std::string&, const std::string&) override {
+    return std::vector<std::string>{};
+  }
+  Status Reconnect() override;
+
+  // The hash holding this pipeline's position on the target.
+  static std::string CheckpointKey(const std::string& pipeline, const std::string& target);
+
+ private:
+  // The commands of one source transaction (or of the part of it in this batch).
+  struct Txn {
+    std::vector<Command> commands;
+    std::vector<size_t> change_of;  // per command, the index of its change in the batch
+    std::vector<std::string> keys;  // per command, the key it writes
+    StreamPos last;                 // its last change
+    StreamPos start;                // its first change
+  };
+  RedisSink(SinkOptions options, RedisEndpoint endpoint, CommandBuilder builder)
+      : options_(std::move(options)), endpoint_(std::move(endpoint)), builder_(std::move(builder)) {}
+
+  Status EnsureConnected();
+  Status ReadCheckpoint();
+  Command CheckpointCommand(const BatchEnd& end) const;
+  void NoteCheckpoint(const BatchEnd& end);
+  // Sends `txns` (the last one with `end`'s checkpoint when given) and reads
+  // every reply. *failed: the index of the first transaction Redis rejected
+  // a command of (txns.size() when none did); its status is returned.
+  Status Send(std::vector<Txn>& txns, const BatchEnd* end, const std::vector<SinkChange>& changes, size_t* failed,
+              uint64_t* skipped);
+  // The error for a change Redis (or the builder) rejected; on_error: skip
+  // logs it to the skip log and returns Ok.
+  Status Reject(const SinkChange& change, const std::string& key, const std::string& what, const Status& error);
+  // on_error: stop after txns[0..k) applied: records the end of txns[k-1]
+  // (or restores the checkpoint the batch began with when k == 0).
+  Status RecordBefore(const std::vector<Txn>& txns, size_t k, const Checkpoint& before, const Status& why);
+  // Deletes every key matching `pattern` (SCAN + UNLINK).
+  Result<uint64_t> DeleteMatching(const std::string& pattern);
+  std::string Where(const SinkChange& change, const std::string& key) const;
+
+  SinkOptions options_;
+  RedisEndpoint endpoint_;
+  CommandBuilder builder_;
+  std::string checkpoint_key_;
+  std::unique_ptr<RedisConnection> conn_;
+};
+
+}  // namespace sluice::sink::redis
