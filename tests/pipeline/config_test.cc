@@ -375,6 +375,18 @@ std::vector<ErrorCase> ErrorCases() {
       // Settings of one target kind on another.
       {"topic_on_mysql", BaseWith("3307\"}", "3307\", topic: \"x\"}"),
        "sluice.yaml:4:57: targets.search.topic: \"topic\" is a setting of kafka targets, not of mysql://"},
+      {"bad_format", BaseWith("\"mysql://app:topsecret@127.0.0.1:3307\"}", "\"kafka://b1:9092\", format: avro}"),
+       "sluice.yaml:4:44: targets.search.format: expected one of json, canal, maxwell, debezium, got \"avro\""},
+      {"bad_topic_placeholder",
+       BaseWith("\"mysql://app:topsecret@127.0.0.1:3307\"}", "\"kafka://b1:9092\", topic: \"${schema}.x\"}"),
+       "sluice.yaml:4:43: targets.search.topic: unknown placeholder in \"${schema}.x\" (known: ${pipeline}, ${db}, "
+       "${table})"},
+      {"bad_redis_mode", BaseWith("\"mysql://app:topsecret@127.0.0.1:3307\"}", "\"redis://cache:6379\", mode: list}"),
+       "sluice.yaml:4:45: targets.search.mode: expected one of hash, string, stream, got \"list\""},
+      {"snapshot_into_non_mysql",
+       BaseWith("\"mysql://app:topsecret@127.0.0.1:3307\"}", "\"kafka://b1:9092\"}") + "    snapshot: initial\n",
+       "sluice.yaml:12:5: pipelines[0].snapshot: target \"search\" is kafka://: `snapshot` works for MySQL/MariaDB "
+       "targets only so far; run a separate pipeline for it without snapshot:"},
       {"kafka_source", BaseWith("\"mysql://repl:topsecret@127.0.0.1:3306\"", "\"kafka://repl:topsecret@b1:9092\""),
        "sluice.yaml:2:15: sources.main.url: unknown source type \"kafka\" in kafka://repl:***@b1:9092 (supported: "
        "mysql://, mariadb://)"},
