@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # `make demo`: the main job on an embedded default. Starts a private source
-# and two target MariaDB servers on loopback, creates a shop schema, runs a
-# steady workload, and runs `sluice run -c examples/shop.yaml` (fan-out,
-# rename, column subset, row filter, 1:1 copy with DDL). Shows live status
-# (delay and rows/s per target) until Ctrl-C (or DEMO_SECONDS), then prints a
-# `sluice check` proving every target equals the source.
+# and two target MariaDB servers and a PostgreSQL 15 on loopback, creates a
+# shop schema, runs a steady workload, and runs `sluice run -c
+# examples/shop.yaml` (fan-out, rename, column subset, row filter, 1:1 copy
+# with DDL, a PostgreSQL warehouse). Shows live status (delay and rows/s per
+# target) until Ctrl-C (or DEMO_SECONDS), then prints a `sluice check` proving
+# every MySQL target equals the source, and the warehouse's counts and sums
+# against the source's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/mariadb.sh
+source scripts/lib/postgres.sh
 
 SLUICE=${SLUICE:-$PWD/build/sluice}
 DEMO_DIR=$(mktemp -d /tmp/sluice-demo.XXXXXX)
+# PostgreSQL runs as its own user, which cannot enter DEMO_DIR (mode 0700).
+PG_DIR=$(mktemp -d /tmp/sluice-demo-pg.XXXXXX)
 WORKLOAD_PID=""
 SLUICE_PID=""
 STOPPING=0
@@ -25,7 +30,8 @@ cleanup() {
   if [ -z "${DEMO_KEEP:-}" ]; then
     say "stopping the servers"
     mariadb_stop_all >/dev/null 2>&1 || true
-    rm -rf "$DEMO_DIR"
+    postgres_stop "$PG_DIR"
+    rm -rf "$DEMO_DIR" "$PG_DIR"
   else
     echo "servers and data kept in $DEMO_DIR (DEMO_KEEP)"
   fi
@@ -43,6 +49,9 @@ mariadb_start SRC "$DEMO_DIR/source" 1 --log-bin=binlog --binlog-format=ROW --bi
 mariadb_start SEARCH "$DEMO_DIR/search" 2 >/dev/null
 mariadb_start REPORT "$DEMO_DIR/report" 3 >/dev/null
 echo "source 127.0.0.1:$SRC_PORT   search 127.0.0.1:$SEARCH_PORT   report 127.0.0.1:$REPORT_PORT"
+say "starting a private PostgreSQL 15 in $PG_DIR (the warehouse target)"
+postgres_start "$PG_DIR"
+echo "warehouse 127.0.0.1:$PG_PORT"
 
 say "creating the shop schema and some history"
 mariadb_sql "$DEMO_DIR/source" "
@@ -62,7 +71,8 @@ mariadb_sql "$DEMO_DIR/report" "CREATE DATABASE search_db;
 
 HTTP_PORT=$(free_port)
 sed -e "s|@DEMO_DIR@|$DEMO_DIR|g" -e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@SRC_PORT@|$SRC_PORT|g" \
-    -e "s|@SEARCH_PORT@|$SEARCH_PORT|g" -e "s|@REPORT_PORT@|$REPORT_PORT|g" examples/shop.yaml >"$DEMO_DIR/shop.yaml"
+    -e "s|@SEARCH_PORT@|$SEARCH_PORT|g" -e "s|@REPORT_PORT@|$REPORT_PORT|g" -e "s|@PG_PORT@|$PG_PORT|g" \
+    examples/shop.yaml >"$DEMO_DIR/shop.yaml"
 
 say "sluice run -c examples/shop.yaml   (log: $DEMO_DIR/sluice.log, API: http://127.0.0.1:$HTTP_PORT/api/pipelines)"
 # In a session of its own: a Ctrl-C at the terminal goes to this script's
@@ -101,10 +111,10 @@ try:
     data = json.load(sys.stdin)
 except Exception:
     print("  (waiting for the API)"); sys.exit(0)
-print("  %-18s %-8s %-10s %10s %10s %12s" % ("pipeline", "target", "state", "delay_ms", "rows/s", "rows"))
+print("  %-18s %-10s %-10s %10s %10s %12s" % ("pipeline", "target", "state", "delay_ms", "rows/s", "rows"))
 for p in data:
     for t in p.get("targets", []):
-        print("  %-18s %-8s %-10s %10d %10.0f %12d" % (p["name"], t["name"], t["state"], t["delay_ms"],
+        print("  %-18s %-10s %-10s %10d %10.0f %12d" % (p["name"], t["name"], t["state"], t["delay_ms"],
               t.get("rows_per_second", 0), t["rows_applied"]))
     if p.get("last_error"):
         print("  last error:", p["last_error"][:160])' || true
@@ -137,6 +147,22 @@ say "sluice check -c examples/shop.yaml   (every target against the source, thro
 # Differences still in flight are re-read once the pipelines have applied
 # past the source's position, so this also waits for the catch-up.
 FAILED=0
-"$SLUICE" check -c "$DEMO_DIR/shop.yaml" --wait-seconds 60 | sed 's/^/  /' || FAILED=1
+for p in orders_to_search shop_to_report; do
+  "$SLUICE" check -c "$DEMO_DIR/shop.yaml" --pipeline "$p" --wait-seconds 60 | sed 's/^/  /' || FAILED=1
+done
+
+say "PostgreSQL warehouse against the source (row counts and sums; sluice check reads MySQL targets only so far)"
+summary_sql="SELECT (SELECT COUNT(*) FROM shop.orders), (SELECT COALESCE(SUM(amount), 0) FROM shop.orders),
+                    (SELECT COUNT(*) FROM shop.customers), (SELECT COUNT(*) FROM shop.customers WHERE level = 'gold')"
+want=$(mariadb --socket="$SRC_SOCKET" -uroot -N --batch -e "$summary_sql" | tr '\t' ' ')
+got=""
+for _ in $(seq 1 60); do
+  got=$(postgres_sql "$PG_DIR" "$summary_sql" 2>/dev/null | tr '|' ' ')
+  [ "$got" = "$want" ] && break
+  sleep 1
+done
+echo "  source:    orders, sum(amount), customers, gold = $want"
+echo "  warehouse: orders, sum(amount), customers, gold = $got"
+if [ "$got" = "$want" ]; then echo "  OK"; else echo "  DIFFERENT"; FAILED=1; fi
 status_table
 exit $FAILED
