@@ -1,5 +1,7 @@
 #include "sink/clickhouse/clickhouse_sink.h"
 
+#include "sink/skip_log.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -27,31 +29,6 @@ constexpr std::string_view kCheckpointTable = "`_sluice`.`checkpoints`";
 
 std::string TableName(const std::string& db, const std::string& table) {
   return QuoteIdentifier(db) + "." + QuoteIdentifier(table);
-}
-
-// Appends `data` to `path` and fsyncs it: a skipped change is never left
-// out without its record.
-Status AppendDurably(const std::string& path, std::string_view data) {
-  auto fail = [&](const char* what) {
-    return Status::Error(StatusCode::kIoError, "cannot {} skip log {}: {}", what, path, std::strerror(errno));
-  };
-  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return fail("open");
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      if (n == 0) errno = EIO;
-      Status st = fail("write");
-      ::close(fd);
-      return st;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  bool synced = ::fsync(fd) == 0;
-  Status st = synced ? Status::Ok() : fail("fsync");
-  if (::close(fd) != 0 && synced) return fail("close");
-  return st;
 }
 
 std::string DescribeKey(const SinkChange& c) {

@@ -1,5 +1,7 @@
 #include "sink/kafka/kafka_sink.h"
 
+#include "sink/skip_log.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -48,16 +50,6 @@ bool IsPermanent(rd_kafka_resp_err_t e) {
 }
 
 std::string TxnPosition(const StreamPos& p) { return fmt::format("{}:{}", p.file, p.txn_offset); }
-
-Status AppendDurably(const std::string& path, const std::string& line) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::Error(StatusCode::kIoError, "skip_log {}: {}", path, std::strerror(errno));
-  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
-  int err = errno;
-  ::close(fd);
-  if (!ok) return Status::Error(StatusCode::kIoError, "skip_log {}: {}", path, std::strerror(err));
-  return Status::Ok();
-}
 
 }  // namespace
 

@@ -1,5 +1,7 @@
 #include "sink/mysql/mysql_loader.h"
 
+#include "sink/skip_log.h"
+
 #include <algorithm>
 #include <errmsg.h>
 #include <mysqld_error.h>
@@ -43,33 +45,6 @@ bool IsAlreadyAppliedDdlError(unsigned err) {
     default:
       return false;
   }
-}
-
-// Appends `data` to `path` and fsyncs it.
-Status AppendDurably(const std::string& path, std::string_view data) {
-  auto fail = [&](const char* what) {
-    return Status::Error(StatusCode::kIoError, "cannot {} skip log {}: {}", what, path, std::strerror(errno));
-  };
-  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return fail("open");
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      if (n == 0) errno = EIO;
-      Status st = fail("write");
-      ::close(fd);
-      return st;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  if (::fsync(fd) != 0) {
-    Status st = fail("fsync");
-    ::close(fd);
-    return st;
-  }
-  if (::close(fd) != 0) return fail("close");
-  return Status::Ok();
 }
 
 // The loader's session: strict, so a value the target cannot hold is an

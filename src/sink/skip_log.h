@@ -1,0 +1,17 @@
+#pragma once
+// The skip log of `on_error: skip`: one JSON line per change a target
+// rejected and the pipeline left out. A line is durable (fsynced) before
+// the batch that leaves its change out is recorded, so a change is never
+// dropped without its record.
+
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace sluice::sink {
+
+// Appends `data` to `path` and fsyncs it; an error names the file and why.
+Status AppendDurably(const std::string& path, std::string_view data);
+
+}  // namespace sluice::sink
