@@ -6,7 +6,34 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/json_writer.h"
+
 namespace sluice::sink {
+
+std::string SkipRecord(std::string_view pipeline, std::string_view target, const SinkChange& ch,
+                       std::string_view key, std::string_view error) {
+  std::string line = "{\"pipeline\":";
+  AppendJsonString(line, pipeline);
+  line += ",\"target\":";
+  AppendJsonString(line, target);
+  line += ",\"table\":";
+  AppendJsonString(line, ch.table->db + "." + ch.table->table);
+  line += ",\"key\":";
+  AppendJsonString(line, key);
+  line += ",\"pos\":";
+  AppendJsonString(line, ch.pos.ToString());
+  line += ",\"error\":";
+  AppendJsonString(line, error);
+  line += ",\"values\":{";
+  for (size_t i = 0; i < ch.values.size(); ++i) {
+    if (i) line += ',';
+    AppendJsonString(line, ch.table->columns[i]);
+    line += ':';
+    AppendJsonValue(line, ch.values[i]);
+  }
+  line += "}}\n";
+  return line;
+}
 
 Status AppendDurably(const std::string& path, std::string_view data) {
   auto fail = [&](const char* what) {

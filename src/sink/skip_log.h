@@ -7,9 +7,15 @@
 #include <string>
 #include <string_view>
 
+#include "core/sink_change.h"
 #include "core/status.h"
 
 namespace sluice::sink {
+
+// {"pipeline","target","table","key","pos","error","values":{..}}\n: the
+// record of a rejected change, values in section-4 JSON.
+std::string SkipRecord(std::string_view pipeline, std::string_view target, const SinkChange& change,
+                       std::string_view key, std::string_view error);
 
 // Appends `data` to `path` and fsyncs it; an error names the file and why.
 Status AppendDurably(const std::string& path, std::string_view data);

@@ -266,26 +266,7 @@ Status ClickhouseSink::Reject(const SinkChange& c, const Status& error) {
   std::string msg = fmt::format("{}: ClickHouse cannot hold the change exactly: {}", Where(c), error.message());
   if (!options_.skip_rejected) return Status::Error(StatusCode::kNotSupported, "{}", msg);
   if (!options_.skip_log.empty()) {
-    std::string line = "{\"pipeline\":";
-    AppendJsonString(line, options_.pipeline);
-    line += ",\"target\":";
-    AppendJsonString(line, options_.target);
-    line += ",\"table\":";
-    AppendJsonString(line, c.table->db + "." + c.table->table);
-    line += ",\"key\":";
-    AppendJsonString(line, DescribeKey(c));
-    line += ",\"pos\":";
-    AppendJsonString(line, c.pos.ToString());
-    line += ",\"error\":";
-    AppendJsonString(line, error.message());
-    line += ",\"values\":{";
-    for (size_t i = 0; i < c.values.size(); ++i) {
-      if (i) line += ',';
-      AppendJsonString(line, c.table->columns[i]);
-      line += ':';
-      AppendJsonValue(line, c.values[i]);
-    }
-    line += "}}\n";
+    std::string line = SkipRecord(options_.pipeline, options_.target, c, DescribeKey(c), error.message());
     Status written = AppendDurably(options_.skip_log, line);
     if (!written.ok()) return Status::Error(StatusCode::kIoError, "{}; not skipped: {}", written.message(), msg);
   }

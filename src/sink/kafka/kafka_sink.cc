@@ -279,26 +279,7 @@ Status KafkaSink::Reject(const SinkChange& ch, const std::string& key, const std
                                 ch.table->source, shown_key, ch.pos.ToString(), why);
   if (!options_.skip_rejected) return Status::Error(StatusCode::kServerError, "{}", msg);
   if (!options_.skip_log.empty()) {
-    std::string line = "{\"pipeline\":";
-    AppendJsonString(line, options_.pipeline);
-    line += ",\"target\":";
-    AppendJsonString(line, options_.target);
-    line += ",\"table\":";
-    AppendJsonString(line, ch.table->db + "." + ch.table->table);
-    line += ",\"key\":";
-    AppendJsonString(line, key);
-    line += ",\"pos\":";
-    AppendJsonString(line, ch.pos.ToString());
-    line += ",\"error\":";
-    AppendJsonString(line, why);
-    line += ",\"values\":{";
-    for (size_t i = 0; i < ch.values.size(); ++i) {
-      if (i) line += ',';
-      AppendJsonString(line, ch.table->columns[i]);
-      line += ':';
-      AppendJsonValue(line, ch.values[i]);
-    }
-    line += "}}\n";
+    std::string line = SkipRecord(options_.pipeline, options_.target, ch, key, why);
     // Durable before the batch leaving the change out is recorded.
     Status written = AppendDurably(options_.skip_log, line);
     if (!written.ok()) return Status::Error(StatusCode::kIoError, "{}; not skipped: {}", written.message(), msg);

@@ -397,26 +397,7 @@ Status MysqlLoader::Reject(const SinkChange& ch, const Status& error) {
   if (!options_.skip_rejected) return Status::Error(StatusCode::kServerError, "{}", msg);
   std::lock_guard lock(skip_mu_);
   if (!options_.skip_log.empty()) {
-    std::string line = "{\"pipeline\":";
-    AppendJsonString(line, options_.pipeline);
-    line += ",\"target\":";
-    AppendJsonString(line, options_.target);
-    line += ",\"table\":";
-    AppendJsonString(line, ch.table->db + "." + ch.table->table);
-    line += ",\"key\":";
-    AppendJsonString(line, DescribeKey(ch));
-    line += ",\"pos\":";
-    AppendJsonString(line, ch.pos.ToString());
-    line += ",\"error\":";
-    AppendJsonString(line, error.message());
-    line += ",\"values\":{";
-    for (size_t i = 0; i < ch.values.size(); ++i) {
-      if (i) line += ',';
-      AppendJsonString(line, ch.table->columns[i]);
-      line += ':';
-      AppendJsonValue(line, ch.values[i]);
-    }
-    line += "}}\n";
+    std::string line = SkipRecord(options_.pipeline, options_.target, ch, DescribeKey(ch), error.message());
     // Durable before the batch that leaves the row out commits: a row is
     // never dropped without its record. When the record cannot be written
     // (disk full, no permission) the change is not skipped: the target stops.

@@ -417,26 +417,7 @@ Status PgSink::Reject(const SinkChange& ch, const Status& error) {
                                 ch.pos.ToString(), error.message());
   if (!options_.skip_rejected) return Status::Error(StatusCode::kServerError, "{}", msg);
   if (!options_.skip_log.empty()) {
-    std::string line = "{\"pipeline\":";
-    AppendJsonString(line, options_.pipeline);
-    line += ",\"target\":";
-    AppendJsonString(line, options_.target);
-    line += ",\"table\":";
-    AppendJsonString(line, ch.table->db + "." + ch.table->table);
-    line += ",\"key\":";
-    AppendJsonString(line, DescribeKey(ch));
-    line += ",\"pos\":";
-    AppendJsonString(line, ch.pos.ToString());
-    line += ",\"error\":";
-    AppendJsonString(line, error.message());
-    line += ",\"values\":{";
-    for (size_t i = 0; i < ch.values.size(); ++i) {
-      if (i) line += ',';
-      AppendJsonString(line, ch.table->columns[i]);
-      line += ':';
-      AppendJsonValue(line, ch.values[i]);
-    }
-    line += "}}\n";
+    std::string line = SkipRecord(options_.pipeline, options_.target, ch, DescribeKey(ch), error.message());
     // Durable before the batch that leaves the row out commits.
     Status written = AppendDurably(options_.skip_log, line);
     if (!written.ok()) return Status::Error(StatusCode::kIoError, "{}; not skipped: {}", written.message(), msg);

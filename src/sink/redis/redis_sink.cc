@@ -174,26 +174,7 @@ Status RedisSink::Reject(const SinkChange& ch, const std::string& key, const std
   std::string msg = fmt::format("{}: {}{}{}", Where(ch, key), what, what.empty() ? "" : ": ", error.message());
   if (!options_.skip_rejected) return Status::Error(error.code(), "{}", msg);
   if (!options_.skip_log.empty()) {
-    std::string line = "{\"pipeline\":";
-    AppendJsonString(line, options_.pipeline);
-    line += ",\"target\":";
-    AppendJsonString(line, options_.target);
-    line += ",\"table\":";
-    AppendJsonString(line, ch.table->db + "." + ch.table->table);
-    line += ",\"key\":";
-    AppendJsonString(line, key);
-    line += ",\"pos\":";
-    AppendJsonString(line, ch.pos.ToString());
-    line += ",\"error\":";
-    AppendJsonString(line, error.message());
-    line += ",\"values\":{";
-    for (size_t i = 0; i < ch.values.size(); ++i) {
-      if (i) line += ',';
-      AppendJsonString(line, ch.table->columns[i]);
-      line += ':';
-      AppendJsonValue(line, ch.values[i]);
-    }
-    line += "}}\n";
+    std::string line = SkipRecord(options_.pipeline, options_.target, ch, key, error.message());
     // Durable before the checkpoint passes the change: never dropped without its record.
     Status written = AppendDurably(options_.skip_log, line);
     if (!written.ok()) return Status::Error(StatusCode::kIoError, "{}; not skipped: {}", written.message(), msg);
