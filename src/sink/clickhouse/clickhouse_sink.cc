@@ -1,7 +1,5 @@
 #include "sink/clickhouse/clickhouse_sink.h"
 
-#include "sink/skip_log.h"
-
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -16,6 +14,7 @@
 #include "sink/clickhouse/ddl_effect.h"
 #include "sink/clickhouse/version.h"
 #include "sink/merge.h"
+#include "sink/skip_log.h"
 
 namespace sluice::sink::clickhouse {
 namespace {

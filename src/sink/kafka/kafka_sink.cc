@@ -1,7 +1,5 @@
 #include "sink/kafka/kafka_sink.h"
 
-#include "sink/skip_log.h"
-
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -17,6 +15,7 @@
 #include "sink/kafka/checkpoint_reader.h"
 #include "sink/kafka/checkpoint_record.h"
 #include "sink/kafka/topic_template.h"
+#include "sink/skip_log.h"
 
 namespace sluice::sink::kafka {
 namespace {

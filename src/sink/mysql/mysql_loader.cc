@@ -1,7 +1,5 @@
 #include "sink/mysql/mysql_loader.h"
 
-#include "sink/skip_log.h"
-
 #include <algorithm>
 #include <errmsg.h>
 #include <mysqld_error.h>
@@ -20,6 +18,7 @@
 #include "core/json_writer.h"
 #include "sink/merge.h"
 #include "sink/mysql/sql_builder.h"
+#include "sink/skip_log.h"
 
 namespace sluice::sink::mysql {
 namespace {

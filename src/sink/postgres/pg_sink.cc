@@ -1,7 +1,5 @@
 #include "sink/postgres/pg_sink.h"
 
-#include "sink/skip_log.h"
-
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -16,6 +14,7 @@
 #include "sink/postgres/pg_ddl.h"
 #include "sink/postgres/pg_statements.h"
 #include "sink/postgres/pg_types.h"
+#include "sink/skip_log.h"
 
 namespace sluice::sink::postgres {
 namespace {

@@ -1,7 +1,5 @@
 #include "sink/redis/redis_sink.h"
 
-#include "sink/skip_log.h"
-
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -12,6 +10,7 @@
 
 #include "core/json_writer.h"
 #include "format/encoders.h"
+#include "sink/skip_log.h"
 
 namespace sluice::sink::redis {
 namespace {
