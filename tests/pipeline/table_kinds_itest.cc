@@ -16,16 +16,11 @@ size_t Count(const std::string& text, const std::string& what) {
   return n;
 }
 
-TEST_F(SyncTest, SequencesAreSkippedWithOneWarningEach) {
-  auto src = StartServer(1);
-  auto dst = StartServer(2);
-  ASSERT_TRUE(src && dst);
-  ASSERT_TRUE(src->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, v INT); "
-                           "CREATE SEQUENCE shop.seq_before; INSERT INTO shop.t VALUES (1, NEXTVAL(shop.seq_before))")
-                  .ok());
-  WriteConfig(fmt::format(R"(store: {dir}/sluice.db
+// One pipeline copying shop.* from src to dst: snapshot first, then the stream.
+std::string CopyShopConfig(const std::string& dir, MariadbServer& src, MariadbServer& dst, uint32_t server_id) {
+  return fmt::format(R"(store: {dir}/sluice.db
 sources:
-  main: {{url: "{src}", server_id: 5454, heartbeat_ms: 200}}
+  main: {{url: "{src}", server_id: {id}, heartbeat_ms: 200}}
 targets:
   dst: {{url: "{dst}"}}
 pipelines:
@@ -38,7 +33,18 @@ pipelines:
       - match: "shop.*"
     batch: {{size: 100, timeout_ms: 50}}
 )",
-                          fmt::arg("dir", dir_.string()), fmt::arg("src", src->Url()), fmt::arg("dst", dst->Url())));
+                     fmt::arg("dir", dir), fmt::arg("src", src.Url()), fmt::arg("dst", dst.Url()),
+                     fmt::arg("id", server_id));
+}
+
+TEST_F(SyncTest, SequencesAreSkippedWithOneWarningEach) {
+  auto src = StartServer(1);
+  auto dst = StartServer(2);
+  ASSERT_TRUE(src && dst);
+  ASSERT_TRUE(src->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, v INT); "
+                           "CREATE SEQUENCE shop.seq_before; INSERT INTO shop.t VALUES (1, NEXTVAL(shop.seq_before))")
+                  .ok());
+  WriteConfig(CopyShopConfig(dir_.string(), *src, *dst, 5454));
   StartSluice();
   const std::string q = "SELECT id, v FROM shop.t ORDER BY id";
   ASSERT_TRUE(Converges(*src, q, *dst, q));
@@ -81,22 +87,7 @@ TEST_F(SyncTest, SystemVersionedTablesReplicateTheirCurrentRows) {
                            "INSERT INTO shop.v1 VALUES (1, 1), (2, 2); UPDATE shop.v1 SET x = 10 WHERE id = 1; "
                            "INSERT INTO shop.v2 (id, x) VALUES (1, 1), (2, 2); DELETE FROM shop.v2 WHERE id = 2")
                   .ok());
-  WriteConfig(fmt::format(R"(store: {dir}/sluice.db
-sources:
-  main: {{url: "{src}", server_id: 5455, heartbeat_ms: 200}}
-targets:
-  dst: {{url: "{dst}"}}
-pipelines:
-  - name: copy
-    source: main
-    targets: [dst]
-    start: latest
-    snapshot: initial
-    tables:
-      - match: "shop.*"
-    batch: {{size: 100, timeout_ms: 50}}
-)",
-                          fmt::arg("dir", dir_.string()), fmt::arg("src", src->Url()), fmt::arg("dst", dst->Url())));
+  WriteConfig(CopyShopConfig(dir_.string(), *src, *dst, 5455));
   StartSluice();
   auto q = [](const char* t) { return fmt::format("SELECT id, x FROM shop.{} ORDER BY id", t); };
   ASSERT_TRUE(Converges(*src, q("v1"), *dst, q("v1")));
