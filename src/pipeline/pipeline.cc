@@ -1253,13 +1253,7 @@ void Pipeline::TargetLoop(Target& t) {
   // Open the loader; a target that is down at start is retried, not fatal.
   auto backoff = std::chrono::milliseconds(200);
   while (!stop_ && !t.sink) {
-    sink::SinkOptions so = t.cfg->options;
-    so.pipeline = cfg_.name;
-    so.target = name;
-    so.url = t.cfg->endpoint;
-    so.parallel = cfg_.parallel;
-    so.skip_rejected = cfg_.on_error == OnError::kSkip;
-    so.skip_log = cfg_.skip_log;
+    sink::SinkOptions so = TargetSinkOptions(cfg_, *t.cfg);
     auto loader = sink::OpenSink(so);
     if (loader.ok()) {
       t.sink = std::move(loader).value();
