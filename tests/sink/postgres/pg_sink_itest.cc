@@ -113,9 +113,17 @@ TEST_F(PgSyncTest, DdlAddDropRenameColumn) {
 
   ASSERT_TRUE(src_->Execute("TRUNCATE TABLE shop.audit").ok());
   EXPECT_TRUE(PgConverges("SELECT COUNT(*) FROM shop.audit", "SELECT COUNT(*) FROM shop.audit"));
-  ASSERT_TRUE(src_->Execute("DROP TABLE shop.audit").ok());
-  EXPECT_TRUE(WaitUntil([&] { return PgQuery("SELECT to_regclass('shop.audit') IS NULL")->at(0)[0] == "t"; },
-                        seconds(60)));
+  // One statement dropping two selected tables drops both targets.
+  ASSERT_TRUE(src_->Execute("CREATE TABLE shop.extra (id INT PRIMARY KEY); INSERT INTO shop.extra VALUES (1)").ok());
+  EXPECT_TRUE(PgConverges("SELECT COUNT(*) FROM shop.extra", "SELECT COUNT(*) FROM shop.extra"));
+  ASSERT_TRUE(src_->Execute("DROP TABLE shop.audit, shop.extra").ok());
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return PgQuery("SELECT to_regclass('shop.audit') IS NULL AND to_regclass('shop.extra') IS NULL")->at(0)[0] ==
+               "t";
+      },
+      seconds(60)))
+      << sluice_->Log();
   EXPECT_TRUE(WaitForState("p", "running", seconds(10)));
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
