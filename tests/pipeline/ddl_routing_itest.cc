@@ -22,14 +22,16 @@ class DdlRoutingTest : public FaultTest {
     dst_ = StartServer(2);
     ASSERT_TRUE(src_ && dst_);
     ASSERT_TRUE(src_->Execute(source_sql).ok());
-    if (!target_sql.empty()) ASSERT_TRUE(dst_->Execute(target_sql).ok());
+    if (!target_sql.empty()) {
+      ASSERT_TRUE(dst_->Execute(target_sql).ok());
+    }
     http_port_ = FreePort();
     options_ = o;
     WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), options_));
     StartSluice();
     ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
   }
-  bool LogHas(const std::string& text, seconds timeout = seconds(20)) {
+  bool LogHas(const std::string& text, seconds timeout = seconds(60)) {
     return WaitUntil([&] { return sluice_->FullLog().find(text) != std::string::npos; }, timeout);
   }
   std::string TargetValue(const std::string& sql) {
@@ -88,11 +90,11 @@ TEST_F(DdlRoutingTest, RenameIntoTheSelectionCreatesTheTargetTable) {
   // (Rows written before the target thread handled the RENAME are counted
   // as brought along: the check is what the source table holds then.)
   ASSERT_TRUE(src_->Execute("RENAME TABLE other.e TO app.e").ok());
-  ASSERT_TRUE(WaitUntil([&] { return TargetValue("SELECT COUNT(*) FROM app.e") == "0"; }, seconds(20)));
+  ASSERT_TRUE(WaitUntil([&] { return TargetValue("SELECT COUNT(*) FROM app.e") == "0"; }, seconds(60)));
   ASSERT_TRUE(src_->Execute("INSERT INTO app.e VALUES (1, 'x')").ok());
   EXPECT_TRUE(Converges(*src_, "SELECT * FROM app.e ORDER BY id", *dst_, "SELECT * FROM app.e ORDER BY id"));
   ASSERT_TRUE(src_->Execute("ALTER TABLE other.full RENAME TO app.full").ok());
-  EXPECT_TRUE(WaitForState("p", "failed", seconds(20)));
+  EXPECT_TRUE(WaitForState("p", "failed", seconds(60)));
   std::string error = ErrorText(PipelineStatus("p"));
   EXPECT_NE(error.find("app.full renamed into the selection with rows"), std::string::npos) << error;
   EXPECT_NE(error.find("sluice snapshot -c " + config_ + " --pipeline p"), std::string::npos) << error;
@@ -137,7 +139,7 @@ TEST_F(DdlRoutingTest, RunCreatesAMissingRenamedSubsetTargetTable) {
 TEST_F(DdlRoutingTest, CreateOfAnExistingTableComparesTypes) {
   ASSERT_NO_FATAL_FAILURE(Start(kApp, Rules("      - match: \"app.*\"\n"),
                                 "CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(3))"));
-  EXPECT_TRUE(WaitForState("p", "failed", seconds(20)));
+  EXPECT_TRUE(WaitForState("p", "failed", seconds(60)));
   EXPECT_TRUE(
       LogHas("target table `app.t` already exists with the same column names but other types: `v` is "
              "varchar(3) on the target, int(11) on the source"))
@@ -153,7 +155,7 @@ TEST_F(DdlRoutingTest, UnmappableDdlAdviceFixByHandThenRestartWorks) {
                                             "        rename_columns: {v: value}\n")));
   ASSERT_TRUE(Converges(*src_, "SELECT * FROM app.t ORDER BY id", *dst_, "SELECT * FROM s.t ORDER BY id"));
   ASSERT_TRUE(src_->Execute("ALTER TABLE app.t MODIFY v BIGINT; INSERT INTO app.t VALUES (3, 30000000000)").ok());
-  ASSERT_TRUE(WaitForState("p", "failed", seconds(20)));
+  ASSERT_TRUE(WaitForState("p", "failed", seconds(60)));
   std::string error = ErrorText(PipelineStatus("p"));
   EXPECT_NE(error.find("change `s.t` on the target by hand (`value` is int(11) on the target, bigint(20) on the "
                        "source), then restart sluice or POST /api/pipelines/p/start"),

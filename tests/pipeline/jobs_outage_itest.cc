@@ -228,7 +228,7 @@ TEST_F(JobsOutageTest, SnapshotStopsAtOnceWhileTheSourceHangs) {
   ASSERT_NO_FATAL_FAILURE(Hang(*src_));
   Unblock();
   // The held chunk is committed: the worker goes on to read the hung source.
-  ASSERT_TRUE(WaitUntil([&] { return DoneChunks() > done; }, seconds(20))) << SnapshotLog();
+  ASSERT_TRUE(WaitUntil([&] { return DoneChunks() > done; }, seconds(60))) << SnapshotLog();
   std::this_thread::sleep_for(milliseconds(300));
   auto t0 = std::chrono::steady_clock::now();
   ASSERT_EQ(::kill(snapshot_pid_, SIGTERM), 0);

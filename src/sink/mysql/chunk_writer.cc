@@ -26,8 +26,12 @@ constexpr size_t kMaxStatementBytes = 1 << 20;
 // pipeline's checkpoint rows, and for rows a stream's transaction holds.
 // Both end well before the jobs' read timeout (kJobIoTimeoutS), and a chunk
 // that gives up is retried.
+// The row wait is short too: a stream partition holding a row the chunk
+// wants may itself wait, outside InnoDB, for another partition's vote, and
+// that partition for the checkpoint row the chunk holds; InnoDB sees no
+// cycle, so only this timeout ends the wait (then the chunk is retried).
 constexpr int kCheckpointLockWaitS = 1;
-constexpr int kRowLockWaitS = 10;
+constexpr int kRowLockWaitS = 3;
 
 std::string Quote(std::string_view s) {
   std::string out;
