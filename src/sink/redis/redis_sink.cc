@@ -138,6 +138,10 @@ Command RedisSink::CheckpointCommand(const BatchEnd& end) const {
           "resume_position", end.resume_position, "gtid_state", end.gtid_state};
 }
 
+Command RedisSink::TouchCommand(const Txn& t) const {
+  return {"HSET", checkpoint_key_, "written", t.last.ToString()};
+}
+
 void RedisSink::NoteCheckpoint(const BatchEnd& end) {
   checkpoint_.global = end.pos;
   checkpoint_.resume_position = end.resume_position;
@@ -251,7 +255,10 @@ Status RedisSink::Send(std::vector<Txn>& txns, const BatchEnd* end, const std::v
       if (!sent(k)) continue;
       conn_->Append({"MULTI"});
       for (const Command& c : txns[k].commands) conn_->Append(c);
-      if (carries_checkpoint(k)) conn_->Append(checkpoint);
+      // Every transaction writes the checkpoint key, the others with a field
+      // the position ignores: a snapshot chunk WATCHing that key
+      // (redis_chunk_target.h) then sees each stream write.
+      conn_->Append(carries_checkpoint(k) ? checkpoint : TouchCommand(txns[k]));
       conn_->Append({"EXEC"});
     }
     const bool lone_checkpoint = with_checkpoint && from == to;  // nothing to apply: the position alone
@@ -270,7 +277,7 @@ Status RedisSink::Send(std::vector<Txn>& txns, const BatchEnd* end, const std::v
       ASSIGN_OR_RETURN(RedisReply multi, conn_->Read());
       std::string queue_error;  // a command refused before EXEC: the whole transaction is not applied
       size_t queue_error_at = 0;
-      const size_t queued = t.commands.size() + (carries_checkpoint(k) ? 1 : 0);
+      const size_t queued = t.commands.size() + 1;  // + the checkpoint (or its touch)
       for (size_t c = 0; c < queued; ++c) {
         ASSIGN_OR_RETURN(RedisReply r, conn_->Read());
         if (r.is_error() && queue_error.empty()) {
