@@ -1,12 +1,5 @@
 #include "sink/clickhouse/clickhouse_sink.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <set>
-
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -18,6 +11,7 @@
 #include "sink/skip_log.h"
 
 namespace sluice::sink::clickhouse {
+
 using sluice::clickhouse::ClickhouseClient;
 using sluice::clickhouse::QuoteIdentifier;
 

@@ -138,8 +138,8 @@ Command RedisSink::CheckpointCommand(const BatchEnd& end) const {
           "resume_position", end.resume_position, "gtid_state", end.gtid_state};
 }
 
-Command RedisSink::TouchCommand(const Txn& t) const {
-  return {"HSET", checkpoint_key_, "written", t.last.ToString()};
+Command RedisSink::TouchCommand() const {
+  return {"HSET", checkpoint_key_, "gtid_state", checkpoint_.gtid_state};
 }
 
 void RedisSink::NoteCheckpoint(const BatchEnd& end) {
@@ -255,10 +255,10 @@ Status RedisSink::Send(std::vector<Txn>& txns, const BatchEnd* end, const std::v
       if (!sent(k)) continue;
       conn_->Append({"MULTI"});
       for (const Command& c : txns[k].commands) conn_->Append(c);
-      // Every transaction writes the checkpoint key, the others with a field
-      // the position ignores: a snapshot chunk WATCHing that key
+      // Every transaction writes the checkpoint key (the others rewrite a
+      // recorded field as it is): a snapshot chunk WATCHing that key
       // (redis_chunk_target.h) then sees each stream write.
-      conn_->Append(carries_checkpoint(k) ? checkpoint : TouchCommand(txns[k]));
+      conn_->Append(carries_checkpoint(k) ? checkpoint : TouchCommand());
       conn_->Append({"EXEC"});
     }
     const bool lone_checkpoint = with_checkpoint && from == to;  // nothing to apply: the position alone
