@@ -7,7 +7,8 @@
 // checkpoint hash `_sluice:checkpoint:<pipeline>:<target>`, and only then is
 // the chunk read; the RedisSink writes that hash in every MULTI/EXEC it
 // sends (the position with a batch's last transaction; the others set its
-// recorded `gtid_state` again, unchanged, which WATCH counts as a write). Write and MarkChunkDone collect the chunk's commands;
+// recorded `gtid_state` again, unchanged, which WATCH counts as a write; so
+// do the deletions of DROP/TRUNCATE TABLE). Write and MarkChunkDone collect the chunk's commands;
 // Commit sends them in one MULTI/EXEC. If the stream wrote anything after
 // the WATCH, Redis refuses the EXEC (nothing of the chunk is applied) and
 // Commit returns a retryable error: the snapshot reads the chunk again and

@@ -383,8 +383,29 @@ Result<uint64_t> RedisSink::DeleteMatching(const std::string& pattern) {
       unlink.push_back(k.str);
     }
     if (unlink.size() > 1) {
-      ASSIGN_OR_RETURN(RedisReply d, conn_->Checked(unlink));
-      deleted += static_cast<uint64_t>(d.integer);
+      // With a write of the checkpoint key, like every stream write: a
+      // snapshot chunk copied meanwhile is then written again, not put back
+      // over the deletion.
+      conn_->Append({"MULTI"});
+      conn_->Append(unlink);
+      conn_->Append(TouchCommand());
+      conn_->Append({"EXEC"});
+      std::string error;
+      RedisReply exec;
+      for (int i = 0; i < 4; ++i) {
+        ASSIGN_OR_RETURN(RedisReply r, conn_->Read());
+        if (r.is_error() && error.empty()) error = r.str;
+        if (i == 3) exec = std::move(r);
+      }
+      for (const RedisReply& e : exec.elements) {
+        if (e.is_error() && error.empty()) error = e.str;
+      }
+      if (!error.empty()) {
+        std::string msg = fmt::format("{}: UNLINK: {}", endpoint_.Describe(), error);
+        return IsRetryableReplyError(error) ? Status::Retryable(StatusCode::kServerError, "{}", msg)
+                                            : Status::Error(StatusCode::kServerError, "{}", msg);
+      }
+      if (!exec.elements.empty()) deleted += static_cast<uint64_t>(exec.elements[0].integer);
     }
   } while (cursor != "0");
   return deleted;
