@@ -7,6 +7,7 @@
 #include "client/mysql/connection.h"
 #include "client/mysql/table_reader.h"
 #include "sink/chunk_target.h"
+#include "sink/clickhouse/clickhouse_chunk_target.h"
 #include "sink/clickhouse/clickhouse_sink.h"
 #include "sink/file/file_sink.h"
 #include "sink/kafka/kafka_chunk_target.h"
@@ -15,6 +16,7 @@
 #include "sink/mysql/mysql_loader.h"
 #include "sink/postgres/pg_chunk_target.h"
 #include "sink/postgres/pg_sink.h"
+#include "sink/redis/redis_chunk_target.h"
 #include "sink/redis/redis_sink.h"
 
 namespace sluice::sink {
@@ -84,6 +86,17 @@ Result<std::unique_ptr<ChunkTarget>> OpenKafkaChunks(const SinkOptions& o, sluic
   return std::unique_ptr<ChunkTarget>(std::move(w));
 }
 
+// ClickHouse and Redis bound their waits with the clients' timeouts.
+Result<std::unique_ptr<ChunkTarget>> OpenClickhouseChunks(const SinkOptions& o, sluice::mysql::Interrupter*) {
+  ASSIGN_OR_RETURN(auto t, clickhouse::ClickhouseChunkTarget::Open(o));
+  return std::unique_ptr<ChunkTarget>(std::move(t));
+}
+
+Result<std::unique_ptr<ChunkTarget>> OpenRedisChunks(const SinkOptions& o, sluice::mysql::Interrupter*) {
+  ASSIGN_OR_RETURN(auto t, redis::RedisChunkTarget::Open(o));
+  return std::unique_ptr<ChunkTarget>(std::move(t));
+}
+
 using OpenChunksFn = Result<std::unique_ptr<ChunkTarget>> (*)(const SinkOptions&, sluice::mysql::Interrupter*);
 
 struct Kind {
@@ -97,9 +110,9 @@ constexpr std::array kKinds{
     Kind{"mariadb", &OpenMysql, &OpenMysqlChunks},
     Kind{"postgres", &OpenPostgres, &OpenPostgresChunks},
     Kind{"postgresql", &OpenPostgres, &OpenPostgresChunks},
-    Kind{"redis", &OpenRedis},
+    Kind{"redis", &OpenRedis, &OpenRedisChunks},
     Kind{"file", &OpenFile},
-    Kind{"clickhouse", &OpenClickhouse},
+    Kind{"clickhouse", &OpenClickhouse, &OpenClickhouseChunks},
     Kind{"kafka", &OpenKafka, &OpenKafkaChunks},
 };
 

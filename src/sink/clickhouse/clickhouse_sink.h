@@ -41,6 +41,7 @@
 
 #include "client/clickhouse/http_client.h"
 #include "core/sink_change.h"
+#include "sink/clickhouse/clickhouse_tables.h"
 #include "sink/clickhouse/type_map.h"
 #include "sink/sink.h"
 
@@ -64,16 +65,13 @@ class ClickhouseSink : public Sink {
   // A target table checked (created, reconciled) for one source schema version.
   struct TableState {
     TargetTablePtr pin;
-    std::vector<ColumnEncoding> encodings;
-    std::string insert_sql;  // INSERT INTO db.t (cols..., _version, _sign) FORMAT RowBinary
+    TableWriter writer;
   };
   Status Connect();
   Status EnsureCheckpointTable();
   Status ReadCheckpoint();
   Status WriteCheckpoint(const StreamPos& global, const std::string& resume_position, const std::string& gtid_state);
   Result<const TableState*> EnsureTable(const TargetTablePtr& table);
-  // Existing columns of db.table as (name, type); empty when the table is missing.
-  Result<std::vector<std::pair<std::string, std::string>>> Describe(const std::string& db, const std::string& table);
   // Adds the row of `c` to `out`; a value the target cannot hold goes to Reject.
   Status AppendRow(std::string& out, const TableState& t, const SinkChange& c);
   // on_error: skip logs the change durably and returns Ok (leave it out);

@@ -144,10 +144,11 @@ void CommandBuilder::BuildStream(const SinkChange& ch, const std::string& key, s
   }
   std::string row_key;
   format::AppendKeyObject(row_key, ch);
-  std::string_view op = removes ? "delete" : OpName(ch.op);
+  // A row a snapshot copied is a read, not an insert (the `pos` is then empty).
+  std::string_view op = removes ? "delete" : ch.snapshot ? "read" : OpName(ch.op);
   out.push_back({"XADD", key, "*", "op", std::string(op), "db", t.db, "table", t.table, "key", std::move(row_key),
                  "before", std::move(before), "after", std::move(after), "ts_ms", std::to_string(ch.ts_ms), "gtid",
-                 ch.origin ? ch.origin->gtid : std::string(), "pos", ch.pos.ToString()});
+                 ch.origin ? ch.origin->gtid : std::string(), "pos", ch.snapshot ? std::string() : ch.pos.ToString()});
 }
 
 Command CommandBuilder::StreamDdl(std::string_view db, std::string_view table, std::string_view query, uint64_t ts_ms,

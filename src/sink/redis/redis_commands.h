@@ -7,7 +7,8 @@
 //          null); a delete DELs.
 //   stream XADD to one stream per table (the key template names the stream
 //          and has no ${pk}; default "${db}:${table}") with the change as
-//          fields: op db table key before after ts_ms gtid pos.
+//          fields: op db table key before after ts_ms gtid pos (op is insert,
+//          update, delete, or read for a row a snapshot copied).
 // Replaying a change gives the same hash or string as applying it once, so
 // replays after a crash converge. Pure: builds argv vectors, no I/O.
 

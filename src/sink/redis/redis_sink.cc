@@ -138,6 +138,10 @@ Command RedisSink::CheckpointCommand(const BatchEnd& end) const {
           "resume_position", end.resume_position, "gtid_state", end.gtid_state};
 }
 
+Command RedisSink::TouchCommand() const {
+  return {"HSET", checkpoint_key_, "gtid_state", checkpoint_.gtid_state};
+}
+
 void RedisSink::NoteCheckpoint(const BatchEnd& end) {
   checkpoint_.global = end.pos;
   checkpoint_.resume_position = end.resume_position;
@@ -251,7 +255,10 @@ Status RedisSink::Send(std::vector<Txn>& txns, const BatchEnd* end, const std::v
       if (!sent(k)) continue;
       conn_->Append({"MULTI"});
       for (const Command& c : txns[k].commands) conn_->Append(c);
-      if (carries_checkpoint(k)) conn_->Append(checkpoint);
+      // Every transaction writes the checkpoint key (the others rewrite a
+      // recorded field as it is): a snapshot chunk WATCHing that key
+      // (redis_chunk_target.h) then sees each stream write.
+      conn_->Append(carries_checkpoint(k) ? checkpoint : TouchCommand());
       conn_->Append({"EXEC"});
     }
     const bool lone_checkpoint = with_checkpoint && from == to;  // nothing to apply: the position alone
@@ -270,7 +277,7 @@ Status RedisSink::Send(std::vector<Txn>& txns, const BatchEnd* end, const std::v
       ASSIGN_OR_RETURN(RedisReply multi, conn_->Read());
       std::string queue_error;  // a command refused before EXEC: the whole transaction is not applied
       size_t queue_error_at = 0;
-      const size_t queued = t.commands.size() + (carries_checkpoint(k) ? 1 : 0);
+      const size_t queued = t.commands.size() + 1;  // + the checkpoint (or its touch)
       for (size_t c = 0; c < queued; ++c) {
         ASSIGN_OR_RETURN(RedisReply r, conn_->Read());
         if (r.is_error() && queue_error.empty()) {
@@ -376,8 +383,29 @@ Result<uint64_t> RedisSink::DeleteMatching(const std::string& pattern) {
       unlink.push_back(k.str);
     }
     if (unlink.size() > 1) {
-      ASSIGN_OR_RETURN(RedisReply d, conn_->Checked(unlink));
-      deleted += static_cast<uint64_t>(d.integer);
+      // With a write of the checkpoint key, like every stream write: a
+      // snapshot chunk copied meanwhile is then written again, not put back
+      // over the deletion.
+      conn_->Append({"MULTI"});
+      conn_->Append(unlink);
+      conn_->Append(TouchCommand());
+      conn_->Append({"EXEC"});
+      std::string error;
+      RedisReply exec;
+      for (int i = 0; i < 4; ++i) {
+        ASSIGN_OR_RETURN(RedisReply r, conn_->Read());
+        if (r.is_error() && error.empty()) error = r.str;
+        if (i == 3) exec = std::move(r);
+      }
+      for (const RedisReply& e : exec.elements) {
+        if (e.is_error() && error.empty()) error = e.str;
+      }
+      if (!error.empty()) {
+        std::string msg = fmt::format("{}: UNLINK: {}", endpoint_.Describe(), error);
+        return IsRetryableReplyError(error) ? Status::Retryable(StatusCode::kServerError, "{}", msg)
+                                            : Status::Error(StatusCode::kServerError, "{}", msg);
+      }
+      if (!exec.elements.empty()) deleted += static_cast<uint64_t>(exec.elements[0].integer);
     }
   } while (cursor != "0");
   return deleted;

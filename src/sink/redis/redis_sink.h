@@ -9,7 +9,10 @@
 // `parallel` does not apply). The batch end is recorded in the hash
 // `_sluice:checkpoint:<pipeline>:<target>` inside the MULTI/EXEC of the
 // batch's last transaction (its other transactions are sent and confirmed
-// first), and read on Open: changes at or before it are skipped. A crash
+// first), and read on Open: changes at or before it are skipped. The other
+// transactions rewrite the hash's recorded `gtid_state` as it is, so that
+// every MULTI/EXEC modifies the key a snapshot chunk WATCHes
+// (redis_chunk_target.h). A crash
 // mid-batch replays at most that batch: hashes and strings converge to the
 // same state (a replay rewrites the same values), a stream may get the
 // replayed entries again (their `pos` field tells a consumer). At least once
@@ -67,6 +70,10 @@ class RedisSink : public Sink {
   Status EnsureConnected();
   Status ReadCheckpoint();
   Command CheckpointCommand(const BatchEnd& end) const;
+  // The write to the checkpoint key of a transaction that does not carry the
+  // checkpoint: its `gtid_state` set to the recorded value again, which
+  // changes nothing but counts as a modification for WATCH.
+  Command TouchCommand() const;
   void NoteCheckpoint(const BatchEnd& end);
   // Sends `txns` (the last one with `end`'s checkpoint when given) and reads
   // every reply. *failed: the index of the first transaction Redis rejected

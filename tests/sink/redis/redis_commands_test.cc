@@ -130,6 +130,22 @@ TEST(RedisCommands, StreamModeAppendsTheChangeToTheTableStream) {
   EXPECT_FALSE(CommandBuilder::Make("hash", "${db}:${table}", "p").ok());
 }
 
+TEST(RedisCommands, StreamModeAppendsASnapshotRowAsARead) {
+  auto b = CommandBuilder::Make("stream", "${db}:${table}", "p");
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  SinkChange c = Change(Table({"id", "note"}, {0}), SinkChange::Kind::kUpsert, Op::kInsert,
+                        {Value::Int(7), Value::Str(ValueKind::kText, "x")});
+  c.snapshot = true;
+  c.pos = StreamPos{};
+  std::vector<Command> out;
+  std::string key;
+  ASSERT_TRUE(b->Build(c, out, &key).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0], (Command{"XADD", "shop:orders", "*", "op", "read", "db", "shop", "table", "orders", "key",
+                             R"({"id":7})", "before", "null", "after", R"({"id":7,"note":"x"})", "ts_ms",
+                             "1700000000000", "gtid", "", "pos", ""}));
+}
+
 TEST(RedisCommands, RowModesRejectKeylessTablesAndMissingValues) {
   auto b = CommandBuilder::Make("hash", "${db}:${table}:${pk}", "p");
   std::vector<Command> out;

@@ -1,0 +1,214 @@
+#include "sink/clickhouse/clickhouse_tables.h"
+
+#include <ctime>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "core/json_writer.h"
+
+namespace sluice::sink::clickhouse {
+namespace {
+
+using sluice::clickhouse::AppendTsvEscaped;
+using sluice::clickhouse::ClickhouseClient;
+using sluice::clickhouse::QuoteIdentifier;
+using sluice::clickhouse::QuoteString;
+
+Status Run(ClickhouseClient& client, const std::string& where, const std::string& sql) {
+  auto r = client.Query(sql);
+  if (!r.ok()) return r.status().WithContext(fmt::format("{}: {}", where, sql.substr(0, 200)));
+  return Status::Ok();
+}
+
+// The RowBinary default of a column, for the columns a delete's image lacks.
+void AppendDefault(std::string& out, const ColumnEncoding& e) {
+  if (e.nullable) {
+    out += '\1';
+    return;
+  }
+  using K = ColumnEncoding::Kind;
+  switch (e.kind) {
+    case K::kInt:
+    case K::kUInt:
+    case K::kDecimal:
+      out.append(e.bytes, '\0');
+      break;
+    case K::kFloat32:
+      out.append(4, '\0');
+      break;
+    case K::kFloat64:
+      out.append(8, '\0');
+      break;
+    case K::kString:
+      out += '\0';
+      break;  // length 0
+    case K::kDate:
+      out.append(2, '\0');
+      break;
+    case K::kDateTime:
+      out.append(4, '\0');
+      break;
+  }
+}
+
+}  // namespace
+
+std::string TableName(const std::string& db, const std::string& table) {
+  return QuoteIdentifier(db) + "." + QuoteIdentifier(table);
+}
+
+std::string DescribeKey(const SinkChange& c) {
+  const TargetTable& t = *c.table;
+  std::string out;
+  if (t.key.size() > 1) out += '(';
+  for (size_t k = 0; k < t.key.size(); ++k) {
+    if (k) out += ", ";
+    out += t.columns[t.key[k]] + "=";
+    std::string v;
+    AppendJsonValue(v, c.values[t.key[k]]);
+    if (v.size() > 64) v = v.substr(0, 61) + "...";
+    out += v;
+  }
+  if (t.key.size() > 1) out += ')';
+  return out;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> DescribeTable(ClickhouseClient& client, const std::string& db,
+                                                                       const std::string& table) {
+  auto rows = client.QueryRows("DESCRIBE TABLE " + TableName(db, table) + " FORMAT TabSeparated");
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!rows.ok()) {
+    int code = client.last_server_code();
+    if (code == sluice::clickhouse::kUnknownTable || code == sluice::clickhouse::kUnknownDatabase) return out;
+    return rows.status();
+  }
+  for (const auto& r : *rows) {
+    if (r.size() >= 2) out.emplace_back(r[0], r[1]);
+  }
+  return out;
+}
+
+Result<TableWriter> EnsureTargetTable(ClickhouseClient& client, const TargetTable& t, const std::string& where) {
+  const std::string name = TableName(t.db, t.table);
+  if (!t.has_key()) {
+    return Status::Error(
+        StatusCode::kNotSupported,
+        "{}: no primary key or NOT NULL unique key; a ClickHouse target orders and versions rows by one", where);
+  }
+  TableWriter state;
+  std::vector<std::string> types(t.columns.size());
+  std::set<uint32_t> key(t.key.begin(), t.key.end());
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    const ColumnMeta& meta = t.column_meta(i);
+    auto enc = EncodingOf(meta, key.count(static_cast<uint32_t>(i)) > 0);
+    if (!enc.ok()) return enc.status().WithContext(where);
+    state.encodings.push_back(*enc);
+    ASSIGN_OR_RETURN(types[i], ClickhouseColumnType(meta, key.count(static_cast<uint32_t>(i)) > 0));
+  }
+  auto existing = DescribeTable(client, t.db, t.table);
+  if (!existing.ok()) return existing.status().WithContext(where);
+  if (existing->empty()) {
+    RETURN_IF_ERROR(Run(client, where, "CREATE DATABASE IF NOT EXISTS " + QuoteIdentifier(t.db)));
+    std::string sql = "CREATE TABLE IF NOT EXISTS " + name + " (";
+    for (size_t i = 0; i < t.columns.size(); ++i) sql += QuoteIdentifier(t.columns[i]) + " " + types[i] + ", ";
+    sql += "`_version` UInt64, `_sign` Int8) ENGINE = ReplacingMergeTree(`_version`) ORDER BY (";
+    for (size_t k = 0; k < t.key.size(); ++k) sql += (k ? ", " : "") + QuoteIdentifier(t.columns[t.key[k]]);
+    sql += ")";
+    RETURN_IF_ERROR(Run(client, where, sql));
+  } else {
+    // The source's shape may have changed (ALTER TABLE): follow it.
+    std::map<std::string, std::string> have(existing->begin(), existing->end());
+    std::string previous;
+    for (size_t i = 0; i < t.columns.size(); ++i) {
+      auto it = have.find(t.columns[i]);
+      if (it == have.end()) {
+        std::string after = previous.empty() ? "" : " AFTER " + QuoteIdentifier(previous);
+        RETURN_IF_ERROR(Run(client, where,
+                            fmt::format("ALTER TABLE {} ADD COLUMN {} {}{}", name, QuoteIdentifier(t.columns[i]),
+                                        types[i], after)));
+      } else if (it->second != types[i]) {
+        return Status::Error(StatusCode::kNotSupported,
+                             "{}: column `{}` is {} in ClickHouse but its source column now maps to {}; changing a "
+                             "column's type is not followed",
+                             where, t.columns[i], it->second, types[i]);
+      }
+      previous = t.columns[i];
+    }
+    std::set<std::string> wanted(t.columns.begin(), t.columns.end());
+    for (const auto& [col, type] : *existing) {
+      if (col == "_version" || col == "_sign" || wanted.count(col)) continue;
+      RETURN_IF_ERROR(Run(client, where, fmt::format("ALTER TABLE {} DROP COLUMN {}", name, QuoteIdentifier(col))));
+    }
+  }
+  state.insert_sql = "INSERT INTO " + name + " (";
+  for (const auto& c : t.columns) state.insert_sql += QuoteIdentifier(c) + ", ";
+  state.insert_sql += "`_version`, `_sign`) FORMAT RowBinary";
+  return state;
+}
+
+Status AppendRow(std::string& out, const TableWriter& t, const SinkChange& c, uint64_t version, int8_t sign) {
+  const size_t mark = out.size();
+  const bool del = sign < 0;
+  for (size_t i = 0; i < t.encodings.size(); ++i) {
+    const Value& v = i < c.values.size() ? c.values[i] : Value::Absent();
+    // A delete needs only the key; other columns it lacks get defaults.
+    if (del && (v.kind == ValueKind::kAbsent || (v.is_null() && !t.encodings[i].nullable))) {
+      AppendDefault(out, t.encodings[i]);
+      continue;
+    }
+    Status st = AppendRowBinary(out, t.encodings[i], v);
+    if (!st.ok()) {
+      out.resize(mark);
+      return st.WithContext(fmt::format("column `{}`", c.table->columns[i]));
+    }
+  }
+  char tail[9];
+  std::memcpy(tail, &version, 8);
+  tail[8] = static_cast<char>(sign);
+  out.append(tail, 9);
+  return Status::Ok();
+}
+
+Status EnsureCheckpointTable(ClickhouseClient& client) {
+  RETURN_IF_ERROR(Run(client, "checkpoints", "CREATE DATABASE IF NOT EXISTS `_sluice`"));
+  // One row per pipeline and target; the highest _version is current.
+  return Run(client, "checkpoints",
+             fmt::format("CREATE TABLE IF NOT EXISTS {} (pipeline String, target String, global_pos String, "
+                         "resume_position String, gtid_state String, updated DateTime('UTC'), _version UInt64) "
+                         "ENGINE = ReplacingMergeTree(_version) ORDER BY (pipeline, target)",
+                         kCheckpointTable));
+}
+
+Result<std::optional<CheckpointRow>> ReadCheckpointRow(ClickhouseClient& client, const std::string& pipeline,
+                                                       const std::string& target) {
+  ASSIGN_OR_RETURN(auto rows,
+                   client.QueryRows(fmt::format("SELECT global_pos, resume_position, gtid_state, _version FROM {} "
+                                                "FINAL WHERE pipeline = {} AND target = {} FORMAT TabSeparated",
+                                                kCheckpointTable, QuoteString(pipeline), QuoteString(target))));
+  if (rows.empty()) return std::optional<CheckpointRow>();
+  const auto& r = rows.front();
+  if (r.size() < 4) {
+    return Status::Corruption("pipeline {} target {}: checkpoint row with {} fields", pipeline, target, r.size());
+  }
+  CheckpointRow row{r[0], r[1], r[2], std::stoull(r[3])};
+  return std::optional<CheckpointRow>(std::move(row));
+}
+
+Status WriteCheckpointRow(ClickhouseClient& client, const std::string& pipeline, const std::string& target,
+                          const CheckpointRow& cp) {
+  std::string row;
+  for (const std::string* f : {&pipeline, &target, &cp.global_pos, &cp.resume_position}) {
+    AppendTsvEscaped(row, *f);
+    row += '\t';
+  }
+  AppendTsvEscaped(row, cp.gtid_state);
+  row += fmt::format("\t{}\t{}\n", static_cast<int64_t>(::time(nullptr)), cp.version);
+  auto r = client.Insert(fmt::format("INSERT INTO {} FORMAT TabSeparated", kCheckpointTable), row);
+  if (!r.ok()) return r.status();
+  return Status::Ok();
+}
+
+}  // namespace sluice::sink::clickhouse
