@@ -175,7 +175,7 @@ PGPORT=$(( 40000 + RANDOM % 10000 ))
   --auth-local=trust --auth-host=scram-sha-256 --no-sync >"$PGDIR/initdb.log" 2>&1)
 (cd / && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w \
   -o "-p $PGPORT -k $PGDIR -c listen_addresses=127.0.0.1 -c fsync=off ${PG_ARGS:-}" start >/dev/null)
-psql_pg() { (cd / && runuser -u postgres -- psql -h "$PGDIR" -p "$PGPORT" -d "${PGDB:-postgres}" -XAtq -c "$1"); }
+psql_pg() { (cd / && runuser -u postgres -- "$PGBIN/psql" -h "$PGDIR" -p "$PGPORT" -d "${PGDB:-postgres}" -XAtq -c "$1"); }
 psql_pg "CREATE ROLE app LOGIN SUPERUSER PASSWORD 'pw'"
 
 declare -A BEST BEST_SCPU BEST_TCPU

@@ -226,8 +226,25 @@ Status PgConnection::Collect(std::vector<Row>* rows, const std::vector<std::stri
   return st;
 }
 
+Status PgConnection::CollectPending() {
+  if (!pending_) return Status::Ok();
+  pending_ = false;
+  return Collect(nullptr);
+}
+
+Status PgConnection::Send(const std::string& sql) {
+  if (PQstatus(conn_) != CONNECTION_OK) return Lost("query");
+  RETURN_IF_ERROR(CollectPending());
+  last_sqlstate_.clear();
+  if (!PQsendQuery(conn_, sql.c_str())) return Lost("send");
+  RETURN_IF_ERROR(Flush());
+  pending_ = true;
+  return Status::Ok();
+}
+
 Status PgConnection::Execute(const std::string& sql, const std::vector<std::string>* copy_data) {
   if (PQstatus(conn_) != CONNECTION_OK) return Lost("query");
+  RETURN_IF_ERROR(CollectPending());
   last_sqlstate_.clear();
   if (!PQsendQuery(conn_, sql.c_str())) return Lost("send");
   RETURN_IF_ERROR(Flush());
@@ -236,6 +253,7 @@ Status PgConnection::Execute(const std::string& sql, const std::vector<std::stri
 
 Result<std::vector<Row>> PgConnection::Query(const std::string& sql) {
   if (PQstatus(conn_) != CONNECTION_OK) return Lost("query");
+  RETURN_IF_ERROR(CollectPending());
   last_sqlstate_.clear();
   if (!PQsendQuery(conn_, sql.c_str())) return Lost("send");
   RETURN_IF_ERROR(Flush());

@@ -21,7 +21,8 @@
 //     only when all applied (on_error: stop then leaves the target at a
 //     source transaction boundary); after all committed, the global row
 //     (part -1) records the batch end and the source position to resume
-//     from. A crash between the partitions' commits, or before the global
+//     from (sent without waiting: its answer is read with the next
+//     statement, the partition rows already holding the truth). A crash between the partitions' commits, or before the global
 //     row, leaves some partitions ahead: on restart a change is skipped when
 //     it is at or before the row of the partition it hashes to (or the
 //     global one). Partition rows count only for the same `parallel`; after
