@@ -155,7 +155,9 @@ Status PgSink::ReadCheckpoint() {
       return Status::Corruption("{}: bad checkpoint position \"{}\" in _sluice.checkpoints", Where(),
                                 r[1].value_or(""));
     }
-    if (part == kGlobalPart) {
+    if (part == kHorizonPart) {
+      continue;  // a snapshot's catch-up horizon: not needed here (pg_chunk_target.h)
+    } else if (part == kGlobalPart) {
       checkpoint_.global = pos;
       checkpoint_.resume_position = r[2].value_or("");
       checkpoint_.gtid_state = r[3].value_or("");
