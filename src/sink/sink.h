@@ -64,7 +64,7 @@ struct Checkpoint {
   // A snapshot's horizon: chunks may hold images of rows from up to here,
   // later than the changes before it that streaming replays (catch-up).
   StreamPos catch_up_until;
-  std::vector<StreamPos> partitions;  // per partition, possibly ahead of global (MySQL)
+  std::vector<StreamPos> partitions;  // per partition, possibly ahead of global (MySQL, PostgreSQL)
   std::string resume_position;        // source "file:offset" to restart from
   std::string gtid_state;
 };

@@ -155,8 +155,24 @@ Status PgConnection::Flush() {
   }
 }
 
-Status PgConnection::Collect(std::vector<Row>* rows) {
+Status PgConnection::PutCopy(std::string_view data) {
+  constexpr size_t kChunk = 1 << 18;
+  while (!data.empty()) {
+    size_t n = std::min(kChunk, data.size());
+    int r;
+    while ((r = PQputCopyData(conn_, data.data(), static_cast<int>(n))) == 0) RETURN_IF_ERROR(Flush());
+    if (r < 0) return Lost("COPY data");
+    data.remove_prefix(n);
+  }
+  int r;
+  while ((r = PQputCopyEnd(conn_, nullptr)) == 0) RETURN_IF_ERROR(Flush());
+  if (r < 0) return Lost("COPY end");
+  return Flush();
+}
+
+Status PgConnection::Collect(std::vector<Row>* rows, const std::vector<std::string>* copy_data) {
   Status st;
+  size_t copies = 0;
   while (true) {
     while (PQisBusy(conn_)) RETURN_IF_ERROR(WaitReadable());
     PGresult* res = PQgetResult(conn_);
@@ -178,8 +194,16 @@ Status PgConnection::Collect(std::vector<Row>* rows) {
         }
       }
     } else if (s == PGRES_COPY_IN) {
-      PQputCopyEnd(conn_, "unexpected COPY");
-      (void)Flush();
+      if (copy_data && copies < copy_data->size()) {
+        Status put = PutCopy((*copy_data)[copies++]);
+        if (!put.ok()) {
+          PQclear(res);
+          return put;
+        }
+      } else {
+        PQputCopyEnd(conn_, "unexpected COPY");
+        (void)Flush();
+      }
     } else if (s == PGRES_TUPLES_OK && rows) {
       rows->clear();
       const int nf = PQnfields(res);
@@ -202,16 +226,34 @@ Status PgConnection::Collect(std::vector<Row>* rows) {
   return st;
 }
 
-Status PgConnection::Execute(const std::string& sql) {
+Status PgConnection::CollectPending() {
+  if (!pending_) return Status::Ok();
+  pending_ = false;
+  return Collect(nullptr);
+}
+
+Status PgConnection::Send(const std::string& sql) {
   if (PQstatus(conn_) != CONNECTION_OK) return Lost("query");
+  RETURN_IF_ERROR(CollectPending());
   last_sqlstate_.clear();
   if (!PQsendQuery(conn_, sql.c_str())) return Lost("send");
   RETURN_IF_ERROR(Flush());
-  return Collect(nullptr);
+  pending_ = true;
+  return Status::Ok();
+}
+
+Status PgConnection::Execute(const std::string& sql, const std::vector<std::string>* copy_data) {
+  if (PQstatus(conn_) != CONNECTION_OK) return Lost("query");
+  RETURN_IF_ERROR(CollectPending());
+  last_sqlstate_.clear();
+  if (!PQsendQuery(conn_, sql.c_str())) return Lost("send");
+  RETURN_IF_ERROR(Flush());
+  return Collect(nullptr, copy_data);
 }
 
 Result<std::vector<Row>> PgConnection::Query(const std::string& sql) {
   if (PQstatus(conn_) != CONNECTION_OK) return Lost("query");
+  RETURN_IF_ERROR(CollectPending());
   last_sqlstate_.clear();
   if (!PQsendQuery(conn_, sql.c_str())) return Lost("send");
   RETURN_IF_ERROR(Flush());
@@ -221,47 +263,8 @@ Result<std::vector<Row>> PgConnection::Query(const std::string& sql) {
 }
 
 Status PgConnection::CopyIn(const std::string& copy_sql, std::string_view data) {
-  if (PQstatus(conn_) != CONNECTION_OK) return Lost("query");
-  last_sqlstate_.clear();
-  if (!PQsendQuery(conn_, copy_sql.c_str())) return Lost("send");
-  RETURN_IF_ERROR(Flush());
-  // Wait for the COPY IN state (or an error).
-  while (PQisBusy(conn_)) RETURN_IF_ERROR(WaitReadable());
-  PGresult* res = PQgetResult(conn_);
-  if (res == nullptr) return Lost("COPY");
-  if (PQresultStatus(res) != PGRES_COPY_IN) {
-    // An error: report it through the ordinary path.
-    PGresult* first = res;
-    ExecStatusType s = PQresultStatus(first);
-    std::string msg = PQresultErrorMessage(first);
-    const char* state = PQresultErrorField(first, PG_DIAG_SQLSTATE);
-    last_sqlstate_ = state ? state : "";
-    PQclear(first);
-    Status rest = Collect(nullptr);
-    if (s == PGRES_FATAL_ERROR) {
-      while (!msg.empty() && msg.back() == '\n') msg.pop_back();
-      if (IsRetryableSqlState(last_sqlstate_)) {
-        return Status::Retryable(StatusCode::kIoError, "postgres {}:{}: {} (SQLSTATE {})", options_.host,
-                                 options_.port, msg, last_sqlstate_);
-      }
-      return Status::Error(StatusCode::kServerError, "{} (SQLSTATE {})", msg, last_sqlstate_);
-    }
-    return rest;
-  }
-  PQclear(res);
-  constexpr size_t kChunk = 1 << 18;
-  while (!data.empty()) {
-    size_t n = std::min(kChunk, data.size());
-    int r;
-    while ((r = PQputCopyData(conn_, data.data(), static_cast<int>(n))) == 0) RETURN_IF_ERROR(Flush());
-    if (r < 0) return Lost("COPY data");
-    data.remove_prefix(n);
-  }
-  int r;
-  while ((r = PQputCopyEnd(conn_, nullptr)) == 0) RETURN_IF_ERROR(Flush());
-  if (r < 0) return Lost("COPY end");
-  RETURN_IF_ERROR(Flush());
-  return Collect(nullptr);
+  const std::vector<std::string> copy_data{std::string(data)};
+  return Execute(copy_sql, &copy_data);
 }
 
 }  // namespace sluice::postgres

@@ -60,8 +60,14 @@ class PgConnection {
   static Result<std::unique_ptr<PgConnection>> Connect(const ConnectOptions& options);
   ~PgConnection();
 
-  // Runs one or more statements; the first error fails it.
-  Status Execute(const std::string& sql);
+  // Runs one or more statements in one round trip (simple query protocol);
+  // the first error fails it, and the server then skips the statements
+  // after it. `copy_data`, when given, holds the data (COPY text format) of
+  // each COPY ... FROM STDIN among the statements, in order.
+  Status Execute(const std::string& sql, const std::vector<std::string>* copy_data = nullptr);
+  // Sends `sql` without waiting for its answer: the next call on this
+  // connection collects it first, and fails with its error if it failed.
+  Status Send(const std::string& sql);
   // Rows (text format) of the last result that has rows.
   Result<std::vector<Row>> Query(const std::string& sql);
   // COPY ... FROM STDIN with `data` in the COPY text format.
@@ -79,13 +85,19 @@ class PgConnection {
   // Sends what libpq holds and waits for input; false on timeout or error.
   Status Flush();
   Status WaitReadable();
-  // Collects the results of the query just sent.
-  Status Collect(std::vector<Row>* rows);
+  // Collects the results of the query just sent, feeding its COPY FROM
+  // STDIN statements from `copy_data` (none: each is ended with an error).
+  Status Collect(std::vector<Row>* rows, const std::vector<std::string>* copy_data = nullptr);
+  // Sends one COPY's data and its end.
+  Status PutCopy(std::string_view data);
   Status Lost(std::string_view what);
+  // Collects the answer of a statement Send left pending.
+  Status CollectPending();
 
   ConnectOptions options_;
   pg_conn* conn_;
   int pid_ = 0;
+  bool pending_ = false;  // a statement sent by Send whose answer is not read yet
   std::string last_sqlstate_;
 };
 

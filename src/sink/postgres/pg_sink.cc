@@ -6,10 +6,13 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <future>
 #include <thread>
 
 #include "core/json_writer.h"
+#include "core/sync_point.h"
 #include "sink/merge.h"
 #include "sink/postgres/pg_bookkeeping.h"
 #include "sink/postgres/pg_ddl.h"
@@ -33,6 +36,7 @@ std::string TableKey(const std::string& db, const std::string& table) { return d
 }  // namespace
 
 Result<std::unique_ptr<PgSink>> PgSink::Open(PgSinkOptions options) {
+  if (options.parallel == 0) options.parallel = 1;
   std::unique_ptr<PgSink> sink(new PgSink(std::move(options)));
   RETURN_IF_ERROR(sink->Connect());
   RETURN_IF_ERROR(sink->EnsureCheckpointTable());
@@ -42,50 +46,86 @@ Result<std::unique_ptr<PgSink>> PgSink::Open(PgSinkOptions options) {
 
 std::string PgSink::Where() const { return fmt::format("pipeline {} target {}", options_.pipeline, options_.target); }
 
+void PgSink::Script::Add(std::string_view statement) {
+  if (!sql.empty()) sql += ";\n";
+  sql += statement;
+}
+
+std::string PgSink::PartitionScheme() const { return fmt::format("partitions={}", options_.parallel); }
+
 Status PgSink::Connect() {
   sluice::postgres::ConnectOptions o = options_.connect;
   if (o.query_timeout_s == 0) o.query_timeout_s = kTargetTimeoutS;
   o.application_name = fmt::format("sluice {}/{}", options_.pipeline, options_.target).substr(0, 63);
-  ASSIGN_OR_RETURN(conn_, PgConnection::Connect(o));
   // TIMESTAMP values come in UTC with an explicit offset; the session's zone
   // only shapes what a reader sees, but UTC keeps messages unambiguous.
-  return Run("SET TIME ZONE 'UTC'");
+  ASSIGN_OR_RETURN(conn_, PgConnection::Connect(o));
+  RETURN_IF_ERROR(Run("SET TIME ZONE 'UTC'"));
+  sessions_.clear();
+  sessions_.resize(options_.parallel);
+  if (options_.parallel == 1) {
+    sessions_[0].conn = conn_.get();  // the rows and the global row in one transaction
+    return Status::Ok();
+  }
+  for (Session& s : sessions_) {
+    ASSIGN_OR_RETURN(s.owned, PgConnection::Connect(o));
+    s.conn = s.owned.get();
+    RETURN_IF_ERROR(s.conn->Execute("SET TIME ZONE 'UTC'"));
+  }
+  return Status::Ok();
 }
 
 Status PgSink::Run(const std::string& sql) { return conn_->Execute(sql); }
 
 Status PgSink::EnsureConnected() {
-  if (conn_ && conn_->ok()) return Status::Ok();
+  bool whole = conn_ && conn_->ok() && sessions_.size() == options_.parallel;
+  for (const Session& s : sessions_) whole = whole && s.conn != nullptr && s.conn->ok();
+  if (whole) return Status::Ok();
   return Reconnect();
 }
 
-Status PgSink::EndStaleSession() {
-  if (stale_backend_ == 0) return Status::Ok();
-  const std::string filter =
-      fmt::format("pid = {} AND pid <> pg_backend_pid() AND application_name = {}", stale_backend_,
-                  QuoteLiteral(conn_->options().application_name));
+Status PgSink::EndStaleSessions() {
+  if (stale_backends_.empty()) return Status::Ok();
+  std::vector<int> mine{conn_->backend_pid()};
+  for (const Session& s : sessions_) mine.push_back(s.conn->backend_pid());
+  std::string pids;
+  for (int pid : stale_backends_) {
+    if (std::find(mine.begin(), mine.end(), pid) != mine.end()) continue;
+    pids += (pids.empty() ? "" : ", ") + std::to_string(pid);
+  }
+  if (pids.empty()) {
+    stale_backends_.clear();
+    return Status::Ok();
+  }
+  const std::string filter = fmt::format("pid IN ({}) AND pid <> pg_backend_pid() AND application_name = {}", pids,
+                                         QuoteLiteral(conn_->options().application_name));
   (void)conn_->Query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE " + filter);
   for (int i = 0;; ++i) {
     ASSIGN_OR_RETURN(auto left, conn_->Query("SELECT count(*) FROM pg_stat_activity WHERE " + filter));
     if (left.empty() || left[0][0].value_or("0") == "0") break;
     if (i >= 300) {
-      return Status::Retryable(StatusCode::kIoError, "{}: the earlier session (pid {}) does not end", Where(),
-                               stale_backend_);
+      return Status::Retryable(StatusCode::kIoError, "{}: earlier sessions (pids {}) do not end", Where(), pids);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  stale_backend_ = 0;
+  stale_backends_.clear();
   return Status::Ok();
 }
 
 Status PgSink::Reconnect() {
-  if (conn_ && conn_->backend_pid() != 0) stale_backend_ = conn_->backend_pid();
+  if (conn_ && conn_->backend_pid() != 0) stale_backends_.push_back(conn_->backend_pid());
+  for (const Session& s : sessions_) {
+    if (s.owned && s.owned->backend_pid() != 0) stale_backends_.push_back(s.owned->backend_pid());
+  }
+  sessions_.clear();
   conn_.reset();
   ready_.clear();
+  serial_.clear();
   Status st = Connect();
-  if (st.ok()) st = EndStaleSession();
+  if (st.ok()) st = EndStaleSessions();
   if (st.ok()) st = EnsureCheckpointTable();
   if (!st.ok()) {
+    sessions_.clear();
     conn_.reset();
     return st;
   }
@@ -99,36 +139,68 @@ Status PgSink::EnsureCheckpointTable() {
 
 Status PgSink::ReadCheckpoint() {
   checkpoint_ = Checkpoint();
+  checkpoint_.partitions.assign(options_.parallel, StreamPos());
   ASSIGN_OR_RETURN(auto rows, conn_->Query(fmt::format(
-                                  "SELECT position, resume_position, gtid_state FROM _sluice.checkpoints WHERE "
-                                  "pipeline = {} AND target = {} AND part = {}",
-                                  QuoteLiteral(options_.pipeline), QuoteLiteral(options_.target), kGlobalPart)));
-  if (rows.empty()) return Status::Ok();
-  StreamPos pos;
-  if (!StreamPos::Parse(rows[0][0].value_or(""), &pos)) {
-    return Status::Corruption("{}: bad checkpoint position \"{}\" in _sluice.checkpoints", Where(),
-                              rows[0][0].value_or(""));
+                                  "SELECT part, position, resume_position, gtid_state FROM _sluice.checkpoints WHERE "
+                                  "pipeline = {} AND target = {}",
+                                  QuoteLiteral(options_.pipeline), QuoteLiteral(options_.target))));
+  // A partition row counts only if it was written with today's number of
+  // partitions: with another `parallel`, keys hash to other partitions.
+  const std::string scheme = PartitionScheme();
+  bool other_scheme = false;
+  for (const auto& r : rows) {
+    const int part = std::atoi(r[0].value_or("0").c_str());
+    StreamPos pos;
+    if (!StreamPos::Parse(r[1].value_or(""), &pos)) {
+      return Status::Corruption("{}: bad checkpoint position \"{}\" in _sluice.checkpoints", Where(),
+                                r[1].value_or(""));
+    }
+    if (part == kHorizonPart) {
+      continue;  // a snapshot's catch-up horizon: not needed here (pg_chunk_target.h)
+    } else if (part == kGlobalPart) {
+      checkpoint_.global = pos;
+      checkpoint_.resume_position = r[2].value_or("");
+      checkpoint_.gtid_state = r[3].value_or("");
+    } else if (options_.parallel > 1 && part >= 0 && static_cast<size_t>(part) < checkpoint_.partitions.size() &&
+               r[2] == scheme) {
+      checkpoint_.partitions[static_cast<size_t>(part)] = pos;
+    } else {
+      other_scheme = true;
+    }
   }
-  checkpoint_.global = pos;
-  checkpoint_.resume_position = rows[0][1].value_or("");
-  checkpoint_.gtid_state = rows[0][2].value_or("");
+  if (other_scheme) {
+    spdlog::info("{}: partition checkpoints of another `parallel` setting ignored; replaying from {}", Where(),
+                 checkpoint_.global.empty() ? "the start position" : checkpoint_.global.ToString());
+    checkpoint_.partitions.assign(options_.parallel, StreamPos());
+  }
+  for (auto& p : checkpoint_.partitions) {
+    if (p < checkpoint_.global) p = checkpoint_.global;
+  }
   return Status::Ok();
 }
 
-Status PgSink::WriteCheckpointRow(const BatchEnd& end) {
-  return Run(fmt::format(
+std::string PgSink::CheckpointRowSql(int part, const BatchEnd& end) const {
+  // Partition rows carry the partitioning they belong to (ReadCheckpoint);
+  // only the global row's resume position and GTID state are ever read.
+  return fmt::format(
       "INSERT INTO _sluice.checkpoints (pipeline, target, part, position, resume_position, gtid_state, epoch) "
       "VALUES ({}, {}, {}, {}, {}, {}, {}) ON CONFLICT (pipeline, target, part) DO UPDATE SET "
       "position = EXCLUDED.position, resume_position = EXCLUDED.resume_position, gtid_state = EXCLUDED.gtid_state, "
       "epoch = EXCLUDED.epoch, updated_at = now()",
-      QuoteLiteral(options_.pipeline), QuoteLiteral(options_.target), kGlobalPart, QuoteLiteral(end.pos.ToString()),
-      QuoteLiteral(end.resume_position), QuoteLiteral(end.gtid_state), options_.epoch));
+      QuoteLiteral(options_.pipeline), QuoteLiteral(options_.target), part, QuoteLiteral(end.pos.ToString()),
+      QuoteLiteral(part == kGlobalPart ? end.resume_position : PartitionScheme()),
+      QuoteLiteral(part == kGlobalPart ? end.gtid_state : std::string()), options_.epoch);
 }
+
+Status PgSink::WriteCheckpointRow(const BatchEnd& end) { return Run(CheckpointRowSql(kGlobalPart, end)); }
 
 void PgSink::NoteCheckpoint(const BatchEnd& end) {
   checkpoint_.global = end.pos;
   checkpoint_.resume_position = end.resume_position;
   checkpoint_.gtid_state = end.gtid_state;
+  for (auto& p : checkpoint_.partitions) {
+    if (p < end.pos) p = end.pos;
+  }
 }
 
 Status PgSink::AdvanceCheckpoint(const BatchEnd& end) {
@@ -175,6 +247,15 @@ Status PgSink::PrepareTables(const std::vector<SinkChange>& changes) {
     last_version_[TableKey(ch.table->db, ch.table->table)] = ch.table;
     if (ready_.count(last)) continue;
     RETURN_IF_ERROR(PrepareTable(ch.table));
+    if (options_.parallel > 1 && ch.table->has_key()) {
+      // A unique key besides the primary key: a value moving from one row to
+      // another must be applied in the source's order, so the table's
+      // changes stay on one partition.
+      ASSIGN_OR_RETURN(auto unique, conn_->Query(fmt::format(
+                                        "SELECT count(*) FROM pg_index WHERE indrelid = to_regclass({}) AND indisunique",
+                                        QuoteLiteral(QualifiedName(ch.table->db, ch.table->table)))));
+      if (!unique.empty() && std::atoi(unique[0][0].value_or("0").c_str()) > 1) serial_.insert(last);
+    }
     ready_.emplace(last, ch.table);
   }
   return Status::Ok();
@@ -232,53 +313,169 @@ Status PgSink::ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd
   }
   if (todo.empty()) return AdvanceCheckpoint(end);
   RETURN_IF_ERROR(PrepareTables(todo));
-  return ApplyInTransaction(todo, end);
+  if (options_.parallel > 1) return ApplyParallel(todo, end);
+  Outcome out;
+  Status st = ApplyInTransaction(sessions_[0], todo, end, {kGlobalPart}, nullptr, &out);
+  if (!out.rejected.empty()) return StopBefore(todo, out.rejected, st);
+  if (!st.ok()) return st;
+  rows_applied_ += out.applied;
+  NoteCheckpoint(end);
+  return Status::Ok();
 }
 
-Status PgSink::ApplyInTransaction(const std::vector<SinkChange>& todo, const BatchEnd& end) {
+// The partitions of one batch vote before they commit: all commit, or none
+// does (a rejected change then stops the target at a source transaction
+// boundary, see StopBefore).
+struct PgSink::BatchVote {
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t pending = 0;
+  bool abort = false;
+  // Waits for every partition's vote; whether to commit.
+  bool Cast(bool ready) {
+    std::unique_lock lock(mu);
+    if (!ready) abort = true;
+    if (--pending == 0) {
+      cv.notify_all();
+    } else {
+      cv.wait(lock, [&] { return pending == 0; });
+    }
+    return !abort;
+  }
+};
+
+uint32_t PgSink::PartitionOf(const SinkChange& ch) const {
+  const auto n = static_cast<uint32_t>(sessions_.size());
+  if (n == 1) return 0;
+  if (!ch.table->has_key() || serial_.count(ch.table.get())) return static_cast<uint32_t>(TableNameHash(*ch.table) % n);
+  return static_cast<uint32_t>(KeyHash(ch) % n);
+}
+
+Status PgSink::ApplyParallel(const std::vector<SinkChange>& todo, const BatchEnd& end) {
+  const auto n = static_cast<uint32_t>(sessions_.size());
+  std::vector<std::vector<SinkChange>> parts(n);
+  for (const SinkChange& ch : todo) {
+    const uint32_t p = PartitionOf(ch);
+    // Redone after a crash or a retry: skip what this partition already committed.
+    if (!checkpoint_.partitions[p].empty() && ch.pos <= checkpoint_.partitions[p]) continue;
+    parts[p].push_back(ch);
+  }
+  std::vector<Outcome> outcomes(n);
+  std::vector<Status> results(n);
+  std::vector<std::future<void>> running;
+  BatchVote vote;
+  for (uint32_t p = 0; p < n; ++p) vote.pending += parts[p].empty() ? 0 : 1;
+  for (uint32_t p = 0; p < n; ++p) {
+    if (parts[p].empty()) continue;
+    running.push_back(std::async(std::launch::async, [&, p] {
+      results[p] = ApplyInTransaction(sessions_[p], parts[p], end, {static_cast<int>(p)}, &vote, &outcomes[p]);
+    }));
+  }
+  for (auto& f : running) f.get();
+  for (uint32_t p = 0; p < n; ++p) {
+    // A partition that committed keeps its progress even if another failed
+    // (its COMMIT went through, another's was cut): the retry skips it.
+    if (!outcomes[p].committed) continue;
+    checkpoint_.partitions[p] = end.pos;
+    rows_applied_ += outcomes[p].applied;
+  }
+  // A transient error is retried as a whole; a rejection stops before the
+  // earliest rejected source transaction.
+  const Status* rejection = nullptr;
+  const StreamPos* earliest = nullptr;
+  for (uint32_t p = 0; p < n; ++p) {
+    const Status& st = results[p];
+    if (st.ok()) continue;
+    if (st.retryable() || outcomes[p].rejected.empty()) return st;
+    if (earliest == nullptr || outcomes[p].rejected < *earliest) {
+      earliest = &outcomes[p].rejected;
+      rejection = &st;
+    }
+  }
+  if (rejection) return StopBefore(todo, *earliest, *rejection);
+  // Every partition of the batch committed: the global row says so. Its
+  // answer is read with the next statement on the control connection, so
+  // the next batch does not wait for it: the partition rows already record
+  // this batch, and a crash or a lost connection before the row lands
+  // loses nothing (ReadCheckpoint takes the partition rows ahead of it).
+  RETURN_IF_ERROR(conn_->Send(CheckpointRowSql(kGlobalPart, end)));
+  NoteCheckpoint(end);
+  return Status::Ok();
+}
+
+Status PgSink::ApplyInTransaction(Session& s, const std::vector<SinkChange>& todo, const BatchEnd& end,
+                                  const std::vector<int>& parts, BatchVote* vote, Outcome* out) {
+  PgConnection& c = *s.conn;
+  auto run = [&](const std::string& sql) { return c.Execute(sql); };
   uint64_t skipped = 0;
-  Status st = Run("BEGIN");
-  if (st.ok()) st = ApplyMerged(MergeByKey(todo));
+  // One round trip: BEGIN, the rows, the checkpoint rows (and COMMIT when
+  // no other partition has to agree first).
+  Script script;
+  script.Add("BEGIN");
+  Status st = ApplyMerged(s, script, MergeByKey(todo));
+  if (st.ok()) {
+    for (int part : parts) script.Add(CheckpointRowSql(part, end));
+    if (vote == nullptr) script.Add("COMMIT");
+    st = c.Execute(script.sql, &script.copies);
+  }
   if (!st.ok() && !st.retryable()) {
     // A row the target rejects (or cannot hold): find it in source order,
     // one change at a time under a savepoint, and skip or stop there.
-    (void)Run("ROLLBACK");
-    st = Run("BEGIN");
+    (void)run("ROLLBACK");
+    st = run("BEGIN");
     size_t rejected = todo.size();
-    if (st.ok()) st = ApplyOrdered(todo, &skipped, &rejected);
-    if (rejected < todo.size()) {
-      (void)Run("ROLLBACK");
-      return StopBefore(todo, todo[rejected].pos, st);
+    if (st.ok()) st = ApplyOrdered(c, todo, &skipped, &rejected);
+    if (rejected < todo.size()) out->rejected = todo[rejected].pos;
+    for (int part : parts) {
+      if (st.ok()) st = run(CheckpointRowSql(part, end));
     }
+    if (st.ok() && vote == nullptr) st = run("COMMIT");
   }
-  if (st.ok()) st = WriteCheckpointRow(end);
-  if (st.ok()) st = Run("COMMIT");
-  if (!st.ok()) {
-    if (conn_ && conn_->ok()) (void)Run("ROLLBACK");
+  bool commit = true;
+  if (vote) {
+    commit = vote->Cast(st.ok());
+    if (st.ok() && commit) st = run("COMMIT");
+  }
+  if (!st.ok() || !commit) {
+    if (c.ok()) (void)run("ROLLBACK");
     return st;
   }
-  rows_applied_ += todo.size() - skipped;
+  if (vote) SLUICE_SYNC_POINT("pg.partition.committed");
+  out->committed = true;
+  out->applied = todo.size() - skipped;
   rows_skipped_ += skipped;
-  NoteCheckpoint(end);
   return Status::Ok();
 }
 
 Status PgSink::StopBefore(const std::vector<SinkChange>& changes, const StreamPos& bad, const Status& rejection) {
   // on_error: stop AT the rejected change's source transaction: everything
-  // before it is committed, nothing after; a restart resumes there once the
-  // cause is fixed.
+  // before it is committed (in every partition), nothing after; a restart
+  // resumes there once the cause is fixed.
   const StreamPos cut{bad.file, bad.txn_offset, 0};
   std::vector<SinkChange> prefix;
   for (const SinkChange& ch : changes) {
     if (ch.pos < cut) prefix.push_back(ch);
   }
   const BatchEnd at_cut{cut, fmt::format("{}:{}", cut.file, cut.txn_offset), ""};
-  RETURN_IF_ERROR(prefix.empty() ? AdvanceCheckpoint(at_cut) : ApplyInTransaction(prefix, at_cut));
+  RETURN_IF_ERROR(prefix.empty() ? AdvanceCheckpoint(at_cut) : ApplyBatch(prefix, at_cut));
   spdlog::error("{}: stopped at the transaction @ {} (everything before it is applied)", Where(), cut.ToString());
   return rejection;
 }
 
-Status PgSink::ApplyMerged(const std::vector<SinkChange>& changes) {
+Result<std::string> PgSink::Stage(Session& s, const TargetTablePtr& tp) {
+  auto it = s.stages.find(tp.get());
+  if (it != s.stages.end()) return it->second.second;
+  const TargetTable& t = *tp;
+  // Made once per session and table version, outside the batch's
+  // transaction; ON COMMIT DELETE ROWS empties it at every commit.
+  std::string stage = fmt::format("sluice_stage_{}", ++stage_counter_);
+  RETURN_IF_ERROR(s.conn->Execute(fmt::format("CREATE TEMP TABLE {} ON COMMIT DELETE ROWS AS SELECT {} FROM {} WITH NO DATA",
+                                              stage, ColumnList(t), QualifiedName(t.db, t.table))));
+  s.stages.emplace(tp.get(), std::make_pair(tp, stage));
+  return stage;
+}
+
+Status PgSink::ApplyMerged(Session& s, Script& script, const std::vector<SinkChange>& changes) {
   std::map<const TargetTable*, std::vector<const SinkChange*>> deletes, upserts;
   std::vector<const TargetTable*> order;
   std::vector<const SinkChange*> keyless;
@@ -304,7 +501,7 @@ Status PgSink::ApplyMerged(const std::vector<SinkChange>& changes) {
       }
       std::string sql;
       RETURN_IF_ERROR(build(sql, t, slice));
-      RETURN_IF_ERROR(Run(sql));
+      script.Add(sql);
     }
     return Status::Ok();
   };
@@ -315,17 +512,31 @@ Status PgSink::ApplyMerged(const std::vector<SinkChange>& changes) {
   for (const TargetTable* t : order) {
     auto it = upserts.find(t);
     if (it == upserts.end()) continue;
-    if (it->second.size() >= options_.copy_threshold) {
-      RETURN_IF_ERROR(CopyUpsert(*t, it->second));
-    } else {
+    if (it->second.size() < options_.copy_threshold) {
       RETURN_IF_ERROR(in_slices(*t, it->second, BuildUpsert));
+      continue;
     }
+    // COPY into the session's staging table, then one upsert from it.
+    ASSIGN_OR_RETURN(std::string stage, Stage(s, it->second.front()->table));
+    std::string data;
+    RETURN_IF_ERROR(AppendCopyRows(data, *t, it->second));
+    const std::string cols = ColumnList(*t);
+    script.Add(fmt::format("COPY {} ({}) FROM STDIN", stage, cols));
+    script.copies.push_back(std::move(data));
+    script.Add(fmt::format("INSERT INTO {} ({}) SELECT {} FROM {}{}", QualifiedName(t->db, t->table), cols, cols,
+                           stage, OnConflictClause(*t)));
   }
-  // Keyless tables in source order; a run of inserts into one table is one statement.
+  // Keyless tables in source order; a run of inserts into one table is one
+  // statement. A one-row delete must find its row: it runs on its own (the
+  // statements before it are sent first).
   for (size_t i = 0; i < keyless.size();) {
     const SinkChange* ch = keyless[i];
     if (ch->kind != SinkChange::Kind::kInsert) {
-      RETURN_IF_ERROR(ApplyOne(*ch));
+      if (!script.sql.empty()) {
+        RETURN_IF_ERROR(s.conn->Execute(script.sql, &script.copies));
+        script = Script();
+      }
+      RETURN_IF_ERROR(ApplyOne(*s.conn, *ch));
       ++i;
       continue;
     }
@@ -338,20 +549,7 @@ Status PgSink::ApplyMerged(const std::vector<SinkChange>& changes) {
   return Status::Ok();
 }
 
-Status PgSink::CopyUpsert(const TargetTable& t, const std::vector<const SinkChange*>& rows) {
-  std::string data;
-  RETURN_IF_ERROR(AppendCopyRows(data, t, rows));
-  const std::string stage = fmt::format("sluice_stage_{}", ++stage_counter_);
-  const std::string cols = ColumnList(t);
-  RETURN_IF_ERROR(Run(fmt::format("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA", stage,
-                                  cols, QualifiedName(t.db, t.table))));
-  RETURN_IF_ERROR(conn_->CopyIn(fmt::format("COPY {} ({}) FROM STDIN", stage, cols), data));
-  RETURN_IF_ERROR(Run(fmt::format("INSERT INTO {} ({}) SELECT {} FROM {}{}", QualifiedName(t.db, t.table), cols, cols,
-                                  stage, OnConflictClause(t))));
-  return Run("DROP TABLE " + stage);
-}
-
-Status PgSink::ApplyOne(const SinkChange& ch) {
+Status PgSink::ApplyOne(PgConnection& c, const SinkChange& ch) {
   std::string sql;
   std::vector<const SinkChange*> one{&ch};
   switch (ch.kind) {
@@ -360,7 +558,7 @@ Status PgSink::ApplyOne(const SinkChange& ch) {
     case SinkChange::Kind::kInsert: RETURN_IF_ERROR(BuildInsert(sql, *ch.table, one)); break;
     case SinkChange::Kind::kDeleteExact: {
       RETURN_IF_ERROR(BuildDeleteExact(sql, *ch.table, ch));
-      ASSIGN_OR_RETURN(auto deleted, conn_->Query(sql));
+      ASSIGN_OR_RETURN(auto deleted, c.Query(sql));
       // A keyless row is found by its every value: when none matches, the
       // target no longer holds what the source held.
       if (deleted.empty()) {
@@ -371,20 +569,21 @@ Status PgSink::ApplyOne(const SinkChange& ch) {
       return Status::Ok();
     }
   }
-  return Run(sql);
+  return c.Execute(sql);
 }
 
-Status PgSink::ApplyOrdered(const std::vector<SinkChange>& changes, uint64_t* skipped, size_t* rejected) {
+Status PgSink::ApplyOrdered(PgConnection& c, const std::vector<SinkChange>& changes, uint64_t* skipped,
+                            size_t* rejected) {
   for (size_t i = 0; i < changes.size(); ++i) {
     const SinkChange& ch = changes[i];
-    RETURN_IF_ERROR(Run("SAVEPOINT sluice_change"));
-    Status st = ApplyOne(ch);
+    RETURN_IF_ERROR(c.Execute("SAVEPOINT sluice_change"));
+    Status st = ApplyOne(c, ch);
     if (st.ok()) {
-      RETURN_IF_ERROR(Run("RELEASE SAVEPOINT sluice_change"));
+      RETURN_IF_ERROR(c.Execute("RELEASE SAVEPOINT sluice_change"));
       continue;
     }
     if (st.retryable()) return st;
-    RETURN_IF_ERROR(Run("ROLLBACK TO SAVEPOINT sluice_change"));
+    RETURN_IF_ERROR(c.Execute("ROLLBACK TO SAVEPOINT sluice_change"));
     Status reject = Reject(ch, st);
     if (!reject.ok()) {
       *rejected = i;
@@ -400,6 +599,7 @@ Status PgSink::Reject(const SinkChange& ch, const Status& error) {
                                 QualifiedName(ch.table->db, ch.table->table), ch.table->source, DescribeKey(ch),
                                 ch.pos.ToString(), error.message());
   if (!options_.skip_rejected) return Status::Error(StatusCode::kServerError, "{}", msg);
+  std::lock_guard lock(skip_mu_);
   if (!options_.skip_log.empty()) {
     std::string line = SkipRecord(options_.pipeline, options_.target, ch, DescribeKey(ch), error.message());
     // Durable before the batch that leaves the row out commits.
@@ -458,7 +658,20 @@ Status PgSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
   }
   NoteCheckpoint(end);
   if (plan->retype) retype_.insert(key);
-  std::erase_if(ready_, [&](const auto& e) { return TableKey(e.first->db, e.first->table) == key; });
+  auto of_table = [&](const TargetTable* t) { return TableKey(t->db, t->table) == key; };
+  std::erase_if(ready_, [&](const auto& e) { return of_table(e.first); });
+  std::erase_if(serial_, of_table);
+  // Staging tables have the columns of the table as it was.
+  for (Session& s : sessions_) {
+    for (auto it = s.stages.begin(); it != s.stages.end();) {
+      if (!of_table(it->first)) {
+        ++it;
+        continue;
+      }
+      (void)s.conn->Execute("DROP TABLE IF EXISTS " + it->second.second);
+      it = s.stages.erase(it);
+    }
+  }
   return Status::Ok();
 }
 

@@ -1,32 +1,53 @@
 #pragma once
 // PgSink: applies mapped changes to one PostgreSQL target, exactly once.
 //
-// One connection (the `parallel` setting is not used for PostgreSQL: a
-// batch is one transaction on one connection). Each batch merges its
+// A batch is split by key hash over `parallel` connections (one row's
+// changes stay on one connection, in order; keyless tables and tables with
+// a unique key besides the primary key go to one connection by table name,
+// so their changes keep the source's order). Each partition merges its
 // changes per key (sink/merge.h) and applies them in ONE transaction:
 // deletes by key, multi-row INSERT ... ON CONFLICT DO UPDATE for small
-// groups, COPY into a temporary staging table and one upsert from it for
-// large ones, keyless inserts and one-row deletes (by ctid) in order; the
-// same transaction upserts this pipeline's row in `_sluice.checkpoints`
-// (which has room for the cluster epoch). Open reads it: changes at or
-// before it are skipped on a replay, so nothing is applied twice and
-// nothing is lost across crashes of sluice or of the target.
+// groups, COPY into a session's staging table and one upsert from it for
+// large ones, keyless inserts and one-row deletes (by ctid) in order. The
+// statements of a transaction go in one round trip (simple query protocol,
+// COPY data inline), which is what bounds the rate on a busy machine.
+//
+// Checkpoints in `_sluice.checkpoints`, written in the same transaction as
+// the rows (the table has room for the cluster epoch):
+//   - parallel 1: the pipeline's row (part -1) with the rows, then COMMIT,
+//     all in one round trip;
+//   - parallel N > 1: each partition writes its own row (part p, recording
+//     "partitions=N") in its transaction; the partitions vote, and commit
+//     only when all applied (on_error: stop then leaves the target at a
+//     source transaction boundary); after all committed, the global row
+//     (part -1) records the batch end and the source position to resume
+//     from (sent without waiting: its answer is read with the next
+//     statement, the partition rows already holding the truth). A crash between the partitions' commits, or before the global
+//     row, leaves some partitions ahead: on restart a change is skipped when
+//     it is at or before the row of the partition it hashes to (or the
+//     global one). Partition rows count only for the same `parallel`; after
+//     a change of it the global row alone decides (keyed tables converge;
+//     a keyless table may get a row twice, as with the MySQL target).
+// Open reads them: nothing is applied twice and nothing is lost across
+// crashes of sluice or of the target.
 //
 // Tables: schema `db` (after renames) in the URL's database, created with
 // it when missing, from the source columns (pg_types.h), the key as primary
 // key; columns that appear later (ADD COLUMN) are added before the batch
 // that first carries them. DDL: pg_ddl.h, in one transaction with the
-// checkpoint.
+// checkpoint, on the control connection.
 //
 // Values PostgreSQL cannot hold exactly (a NUL byte in text, a zero date)
 // and rows the target rejects follow on_error: stop (the error names
 // pipeline, target, table, key and position; everything before the
 // rejected source transaction is committed) or skip (logged to skip_log).
 //
-// Owned and called by one pipeline target thread.
+// Owned and called by one pipeline target thread; ApplyBatch runs the
+// partitions on threads of its own and returns when all are done.
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -46,6 +67,7 @@ struct PgSinkOptions {
   uint64_t epoch = 0;
   size_t max_statement_bytes = 1 << 20;
   size_t copy_threshold = 256;  // rows of one table in a batch from which COPY is used
+  uint32_t parallel = 1;        // connections a batch is applied over
 };
 
 class PgSink : public Sink {
@@ -60,40 +82,73 @@ class PgSink : public Sink {
   Status Reconnect() override;
 
  private:
+  // One connection that applies partitions, with its staging tables.
+  struct Session {
+    std::unique_ptr<sluice::postgres::PgConnection> owned;
+    sluice::postgres::PgConnection* conn = nullptr;  // owned, or the control connection (parallel 1)
+    // Table version -> its staging table in this session (ON COMMIT DELETE ROWS).
+    std::map<const TargetTable*, std::pair<TargetTablePtr, std::string>> stages;
+  };
+  // Statements sent together in one round trip, with their COPY data.
+  struct Script {
+    std::string sql;
+    std::vector<std::string> copies;
+    void Add(std::string_view statement);
+  };
+  struct BatchVote;
+  struct Outcome {
+    bool committed = false;
+    uint64_t applied = 0, skipped = 0;
+    StreamPos rejected;  // the change the target rejected (on_error: stop), if any
+  };
+
   explicit PgSink(PgSinkOptions o) : options_(std::move(o)) {}
   Status Connect();
   Status EnsureConnected();
   Status EnsureCheckpointTable();
   Status ReadCheckpoint();
-  // Ends the server session of a connection given up on (it may still hold
+  // Ends the server sessions of connections given up on (they may still hold
   // a transaction, or a COMMIT not yet read) before the checkpoint is read.
-  Status EndStaleSession();
+  Status EndStaleSessions();
   // Creates missing schemas, tables and columns for the tables of `changes`.
   Status PrepareTables(const std::vector<SinkChange>& changes);
   Status PrepareTable(const TargetTablePtr& t);
   // name -> format_type of the target table's columns, in order; empty when it does not exist.
   Result<std::vector<std::pair<std::string, std::string>>> ReadColumns(const std::string& db, const std::string& table);
-  // Applies `changes` (not yet merged) and the checkpoint `end` in one transaction.
-  Status ApplyInTransaction(const std::vector<SinkChange>& changes, const BatchEnd& end);
-  Status ApplyMerged(const std::vector<SinkChange>& changes);
-  Status ApplyOne(const SinkChange& change);
-  Status CopyUpsert(const TargetTable& t, const std::vector<const SinkChange*>& rows);
-  Status ApplyOrdered(const std::vector<SinkChange>& changes, uint64_t* skipped, size_t* rejected);
+  uint32_t PartitionOf(const SinkChange& ch) const;
+  Status ApplyParallel(const std::vector<SinkChange>& todo, const BatchEnd& end);
+  // Applies `changes` (not yet merged) in one transaction on `s` with the
+  // checkpoint rows `parts` recording `end`; with a vote, commits only when
+  // every partition is ready.
+  Status ApplyInTransaction(Session& s, const std::vector<SinkChange>& changes, const BatchEnd& end,
+                            const std::vector<int>& parts, BatchVote* vote, Outcome* out);
+  Status ApplyMerged(Session& s, Script& script, const std::vector<SinkChange>& changes);
+  Status ApplyOne(sluice::postgres::PgConnection& c, const SinkChange& change);
+  // The staging table of `t` in session `s`, created on first use.
+  Result<std::string> Stage(Session& s, const TargetTablePtr& t);
+  Status ApplyOrdered(sluice::postgres::PgConnection& c, const std::vector<SinkChange>& changes, uint64_t* skipped,
+                      size_t* rejected);
   Status StopBefore(const std::vector<SinkChange>& changes, const StreamPos& bad, const Status& rejection);
+  std::string CheckpointRowSql(int part, const BatchEnd& end) const;
   Status WriteCheckpointRow(const BatchEnd& end);
   void NoteCheckpoint(const BatchEnd& end);
   Status Reject(const SinkChange& change, const Status& error);
   Status Run(const std::string& sql);
+  // "partitions=N": stored in partition rows' resume_position column.
+  std::string PartitionScheme() const;
   // "pipeline P target T: "
   std::string Where() const;
 
   PgSinkOptions options_;
-  std::unique_ptr<sluice::postgres::PgConnection> conn_;
-  int stale_backend_ = 0;  // backend pid of a connection given up on
+  std::unique_ptr<sluice::postgres::PgConnection> conn_;  // control: tables, DDL, the global checkpoint
+  std::vector<Session> sessions_;                         // one per partition
+  std::vector<int> stale_backends_;                       // backend pids of connections given up on
   uint64_t stage_counter_ = 0;
   std::map<const TargetTable*, TargetTablePtr> ready_;   // versions whose table is prepared
+  std::set<const TargetTable*> serial_;                  // of those, tables applied on one partition
   std::map<std::string, TargetTablePtr> last_version_;   // "db.table" -> last version seen (for DDL names)
   std::set<std::string> retype_;                         // "db.table": column types to re-derive
+  std::mutex skip_mu_;                                   // the skip log, written by partition threads
 };
 
 }  // namespace sluice::sink::postgres
