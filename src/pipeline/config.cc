@@ -908,7 +908,7 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
     for (const std::string& name : p.targets) {
       const TargetConfig* t = config.FindTarget(name);
       if (t == nullptr) continue;
-      bool supported = snapshot ? sink::SupportsSnapshot(t->endpoint.scheme) : IsMysqlScheme(t->endpoint.scheme);
+      bool supported = snapshot ? sink::SupportsSnapshot(t->endpoint.scheme) : sink::SupportsCheck(t->endpoint.scheme);
       if (!supported) {
         return Fail(e->key_mark, Child(path, job),
                     fmt::format("target \"{}\" is {}://: `{}` does not work for this kind of target; "
