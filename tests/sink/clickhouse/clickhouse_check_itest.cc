@@ -35,7 +35,7 @@ INSERT INTO shop.t VALUES
  (2, 127, 0, 9223372036854775807, 0, -2.25, 1.5, 0.00, NULL, NULL, '0000-00-00 00:00:00', NULL,
   NULL, '12:00:01', 2155, b'0', NULL, '', NULL, '', NULL, X'', 7),
  (3, 0, 1, 0, 1, 1.5, -0.25, 1.00, '0.0000000001', '2024-02-29', '2024-02-29 00:00:00', '1970-01-01 00:00:01',
-  '2000-01-01 00:00:00.000000', '00:00:00', 2000, b'11111', 'a', 'y', '[]', 'x', 'y', X'01', -1),
+  '2000-01-01 00:00:00.000000', '00:00:00', 2000, b'11111', 'a', 'y', '[]', 'x', 'y', X'01', 3),
  (4, 1, 1, 1, 1, 1, 1, 1, 1, '2000-01-01', '2000-01-01 00:00:00', '2000-01-01 00:00:00', '2000-01-01 00:00:00.5',
   '01:00:00', 2000, b'1', 'a', 'x', '{}', 'four', 'four', X'04', 4);
 INSERT INTO shop.names VALUES ('a', 1), ('B', 2), ('c', 3), ('_x', 4), ('Z', 5), ('é', 6);
@@ -85,6 +85,14 @@ class ClickhouseCheckTest : public SyncTest {
     ASSERT_TRUE(r.ok()) << r.status().message();
   }
 
+  // Both sides' rows, for a failure's message.
+  std::string Rows() {
+    auto a = src_->Query(std::string("SELECT ") + kColumns + " FROM shop.t ORDER BY id");
+    auto b = ch_->Query(std::string("SELECT ") + kColumns + " FROM shop.t FINAL WHERE _sign = 1 ORDER BY id");
+    return "\nsource:\n" + (a.ok() ? RowsToText(*a) : a.status().message()) + "clickhouse:\n" +
+           (b.ok() ? *b : b.status().message());
+  }
+
   CommandResult Check() {
     return RunSluice("check -c " + ShellQuote(config_) + " --pipeline p --format json --chunk-rows 2", 180);
   }
@@ -113,7 +121,7 @@ class ClickhouseCheckTest : public SyncTest {
 TEST_F(ClickhouseCheckTest, ConsistentAfterSyncThenPlantedVersionsFound) {
   ASSERT_NO_FATAL_FAILURE(Sync());
   auto r = Check();
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err << Rows();
   EXPECT_EQ(Json(r)["consistent"], true) << r.out << r.err;
 
   EXPECT_EQ(sluice_->Stop(), 0);
