@@ -10,9 +10,11 @@
 #include "sink/clickhouse/ch_row_reader.h"
 #include "sink/clickhouse/clickhouse_sink.h"
 #include "sink/file/file_sink.h"
+#include "sink/kafka/kafka_chunk_target.h"
 #include "sink/kafka/kafka_sink.h"
 #include "sink/mysql/chunk_writer.h"
 #include "sink/mysql/mysql_loader.h"
+#include "sink/postgres/pg_chunk_target.h"
 #include "sink/postgres/pg_row_reader.h"
 #include "sink/postgres/pg_sink.h"
 #include "sink/redis/redis_row_reader.h"
@@ -74,6 +76,17 @@ Result<std::unique_ptr<ChunkTarget>> OpenMysqlChunks(const SinkOptions& o, sluic
   return std::unique_ptr<ChunkTarget>(std::move(w));
 }
 
+Result<std::unique_ptr<ChunkTarget>> OpenPostgresChunks(const SinkOptions& o, sluice::mysql::Interrupter*) {
+  ASSIGN_OR_RETURN(auto co, sluice::postgres::ConnectOptions::FromUrl(o.url));
+  ASSIGN_OR_RETURN(auto w, postgres::PgChunkTarget::Open(std::move(co)));
+  return std::unique_ptr<ChunkTarget>(std::move(w));
+}
+
+Result<std::unique_ptr<ChunkTarget>> OpenKafkaChunks(const SinkOptions& o, sluice::mysql::Interrupter*) {
+  ASSIGN_OR_RETURN(auto w, kafka::KafkaChunkTarget::Open(o));
+  return std::unique_ptr<ChunkTarget>(std::move(w));
+}
+
 using OpenChunksFn = Result<std::unique_ptr<ChunkTarget>> (*)(const SinkOptions&, sluice::mysql::Interrupter*);
 
 struct Kind {
@@ -85,12 +98,12 @@ struct Kind {
 constexpr std::array kKinds{
     Kind{"mysql", &OpenMysql, &OpenMysqlChunks},
     Kind{"mariadb", &OpenMysql, &OpenMysqlChunks},
-    Kind{"postgres", &OpenPostgres},
-    Kind{"postgresql", &OpenPostgres},
+    Kind{"postgres", &OpenPostgres, &OpenPostgresChunks},
+    Kind{"postgresql", &OpenPostgres, &OpenPostgresChunks},
     Kind{"redis", &OpenRedis},
     Kind{"file", &OpenFile},
     Kind{"clickhouse", &OpenClickhouse},
-    Kind{"kafka", &OpenKafka},
+    Kind{"kafka", &OpenKafka, &OpenKafkaChunks},
 };
 
 Result<std::unique_ptr<RowReader>> OpenPostgresRows(const SinkOptions& o) {
