@@ -915,6 +915,20 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
                                 "run a separate pipeline for it without {}:",
                                 name, t->endpoint.scheme, job, job));
       }
+      // A Redis stream is a log of changes, not a copy of the tables; a
+      // repair writes through the kind's snapshot writer.
+      if (!snapshot && t->endpoint.scheme == "redis" && t->options.mode == "stream") {
+        return Fail(e->key_mark, Child(path, job),
+                    fmt::format("target \"{}\" is a Redis stream (a log of changes, not a copy of the tables): "
+                                "`check` does not work for it; run a separate pipeline for it without check:",
+                                name));
+      }
+      if (!snapshot && p.check.repair && !sink::SupportsSnapshot(t->endpoint.scheme)) {
+        return Fail(e->key_mark, Child(path, job),
+                    fmt::format("target \"{}\" is {}://: `check` can compare it but not repair it yet; set "
+                                "repair: false",
+                                name, t->endpoint.scheme));
+      }
     }
   }
   return p;
