@@ -1,4 +1,5 @@
 #include "pipeline/check.h"
+#include "pipeline/check_target.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -17,6 +18,7 @@
 #include "pipeline/table_set.h"
 #include "sink/mysql/chunk_writer.h"
 #include "sink/mysql/sql_builder.h"
+#include "sink/registry.h"
 #include "client/mysql/connection.h"
 #include "transform/table_mapper.h"
 
@@ -29,6 +31,7 @@ using sluice::mysql::KeyTuple;
 using sluice::mysql::MysqlConnection;
 using sluice::mysql::RowBlock;
 using sluice::mysql::TableReader;
+using namespace detail;
 
 const char* DiffKindName(DiffKind kind) {
   switch (kind) {
@@ -284,9 +287,6 @@ bool CheckReport::repaired() const {
 
 namespace {
 
-constexpr int kSettleRounds = 3;
-constexpr int kRepairAttempts = 10;
-
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
@@ -332,55 +332,6 @@ Result<std::optional<std::vector<KeyTuple>>> PlanIntegerChunks(MysqlConnection& 
   return Plan(std::move(bounds));
 }
 
-// The source side of one selected table, shared by the checks of every target.
-struct SourcePlan {
-  SourceTable table;
-  TableSchemaPtr schema;
-  const transform::TableMapping* mapping = nullptr;  // owned by the check's mapper
-  std::string target_name;                           // "db.table" on the targets
-  std::unique_ptr<TableReader> reader;
-  // Reader rows to target column order: the reader reads every source column
-  // when a filter needs them (then `projection` picks the mapped ones), else
-  // exactly the mapped columns in target order.
-  std::vector<uint32_t> projection;
-  bool identity = true;
-  std::vector<KeyTuple> bounds;  // chunk i = (bounds[i-1], bounds[i]]
-  std::string error;
-
-  bool keyed() const { return mapping != nullptr && mapping->target->has_key(); }
-  size_t width() const { return mapping->target->columns.size(); }
-  uint32_t chunk_count() const { return keyed() ? static_cast<uint32_t>(bounds.size() + 1) : 1; }
-  KeyRange Range(uint32_t chunk) const {
-    KeyRange r;
-    if (!keyed()) return r;
-    if (chunk > 0) r.after = bounds[chunk - 1];
-    if (chunk < bounds.size()) r.upto = bounds[chunk];
-    return r;
-  }
-};
-
-// What the last comparison of one chunk found.
-struct ChunkState {
-  uint64_t rows = 0;
-  std::vector<RowDiff> diffs;      // kept ones (CheckOptions::max_keys per table)
-  uint64_t counts[3] = {0, 0, 0};  // by DiffKind - 1
-  bool complete = true;            // every difference is in `diffs`
-  uint64_t total() const { return counts[0] + counts[1] + counts[2]; }
-};
-
-// Source rows filtered and projected to target column order, matched with
-// the target rows.
-struct Compared {
-  std::vector<Value> source;          // flat, width() values per kept row
-  std::vector<uint32_t> source_rows;  // per kept row: its row in the source block
-  std::vector<RowMismatch> mismatches;
-};
-
-// One worker's connections.
-struct Session {
-  std::unique_ptr<MysqlConnection> source, target;
-  std::unique_ptr<ChunkWriter> writer;  // repair only
-};
 
 // `options` carry the jobs' bounded timeouts (RunCheck); `interrupt` cuts
 // the connection when the check is cancelled.
@@ -391,87 +342,20 @@ Result<std::unique_ptr<MysqlConnection>> OpenReader(const ConnectOptions& option
   return c;
 }
 
-// The check of one pipeline's tables on one target.
-class TargetCheck {
- public:
-  TargetCheck(const PipelineConfig& p, std::string target, ConnectOptions source_options, ConnectOptions target_options,
-              const CheckOptions& options, uint32_t parallel, const std::vector<std::unique_ptr<SourcePlan>>& plans,
-              std::atomic<bool>* cancel)
-      : p_(p),
-        target_(std::move(target)),
-        source_options_(std::move(source_options)),
-        target_options_(std::move(target_options)),
-        options_(options),
-        plans_(plans),
-        cancel_(cancel),
-        sessions_(std::max<uint32_t>(parallel, 1)) {}
+}  // namespace
 
-  Result<TargetCheckReport> Run();
+namespace detail {
 
- private:
-  struct Table {
-    const SourcePlan* src = nullptr;
-    std::unique_ptr<TableReader> reader;  // the target table
-    bool use_checksum = false;
-    std::vector<ChunkState> chunks;
-    size_t kept = 0;  // RowDiffs held in `chunks`
-    std::mutex mu;
-    TableCheckReport report;
-  };
-  struct Task {
-    Table* table;
-    uint32_t chunk;
-  };
-  using TaskFn = std::function<Status(Session&, Table&, uint32_t)>;
-
-  bool cancelled() const { return cancel_ != nullptr && cancel_->load(); }
-  Status EnsureSession(Session& s);
-  Status PrepareTable(Table& t);
-  Status ForEach(const std::vector<Task>& tasks, const TaskFn& fn);
-  std::vector<Task> DifferingChunks();
-  uint64_t TotalDifferences();
-
-  Status CompareChunk(Session& s, Table& t, uint32_t chunk);
-  // The keys of a chunk whose row CRCs differ or exist on one side only;
-  // nullopt when reading the whole range is cheaper. *rows: source rows.
-  Result<std::optional<std::vector<KeyTuple>>> SuspectKeys(Session& s, const Table& t, uint32_t chunk, uint64_t* rows);
-  Status RecheckChunk(Session& s, Table& t, uint32_t chunk);
-  Status RepairChunk(Session& s, Table& t, uint32_t chunk);
-  Status Settle(TargetCheckReport& report);
-  Status Repair(TargetCheckReport& report);
-
-  // The rows of a chunk on one side: by the keys of its known differences
-  // when `keys` is given, else its whole range.
-  Result<RowBlock> ReadSource(Session& s, const Table& t, uint32_t chunk, const std::vector<KeyTuple>* keys);
-  Result<RowBlock> ReadTarget(MysqlConnection& c, const Table& t, uint32_t chunk, const std::vector<KeyTuple>* keys);
-  // The keys to re-read a chunk by, or nullopt to read its whole range.
-  std::optional<std::vector<KeyTuple>> KeysOf(Table& t, uint32_t chunk);
-  Result<Compared> Compare(const Table& t, const RowBlock& src, const RowBlock& dst) const;
-  ChunkState ToState(const Table& t, uint32_t chunk, const Compared& c, const RowBlock& src, const RowBlock& dst) const;
-  void Store(Table& t, uint32_t chunk, ChunkState st);
-  // Counts and keys of every chunk into `counts`/`diffs` of the report.
-  void Summarize(Table& t, bool remaining);
-
-  std::string Where(const Table& t, uint32_t chunk) const {
-    return fmt::format("table {} -> {} chunk {}", t.src->table.name(), t.src->target_name, chunk);
-  }
-
-  const PipelineConfig& p_;
-  std::string target_;
-  ConnectOptions source_options_, target_options_;
-  const CheckOptions& options_;
-  const std::vector<std::unique_ptr<SourcePlan>>& plans_;
-  std::atomic<bool>* cancel_;
-  Session main_;
-  std::vector<Session> sessions_;
-  std::vector<std::unique_ptr<Table>> tables_;
-};
 
 Status TargetCheck::EnsureSession(Session& s) {
   if (!s.source) {
     ASSIGN_OR_RETURN(s.source, OpenReader(source_options_, options_.interrupter));
   }
-  if (!s.target) {
+  if (by_keys_) {
+    if (!s.rows) {
+      ASSIGN_OR_RETURN(s.rows, sink::OpenRowReader(sink_options_));
+    }
+  } else if (!s.target) {
     ASSIGN_OR_RETURN(s.target, OpenReader(target_options_, options_.interrupter));
   }
   return Status::Ok();
@@ -485,6 +369,7 @@ Status TargetCheck::PrepareTable(Table& t) {
     t.report.error = src.error;
     return Status::Ok();
   }
+  if (by_keys_) return PrepareTableByKeys(t);
   const TargetTable& tt = *src.mapping->target;
   auto schema = mysql::ReadTableSchema(*main_.target, tt.db, tt.table);
   if (!schema.ok()) {
@@ -599,6 +484,12 @@ std::optional<std::vector<KeyTuple>> TargetCheck::KeysOf(Table& t, uint32_t chun
 }
 
 Result<Compared> TargetCheck::Compare(const Table& t, const RowBlock& src, const RowBlock& dst) const {
+  ASSIGN_OR_RETURN(Compared c, Project(t, src));
+  c.mismatches = DiffRows(c.source, dst.values, t.src->width(), t.src->mapping->target->key);
+  return c;
+}
+
+Result<Compared> TargetCheck::Project(const Table& t, const RowBlock& src) const {
   const SourcePlan& plan = *t.src;
   const size_t width = plan.width();
   Compared c;
@@ -619,7 +510,6 @@ Result<Compared> TargetCheck::Compare(const Table& t, const RowBlock& src, const
     }
     c.source_rows.push_back(static_cast<uint32_t>(i));
   }
-  c.mismatches = DiffRows(c.source, dst.values, width, plan.mapping->target->key);
   return c;
 }
 
@@ -722,6 +612,7 @@ Result<std::optional<std::vector<KeyTuple>>> TargetCheck::SuspectKeys(Session& s
 }
 
 Status TargetCheck::CompareChunk(Session& s, Table& t, uint32_t chunk) {
+  if (by_keys_) return CompareChunkByKeys(s, t, chunk);
   const KeyRange range = t.src->Range(chunk);
   if (t.use_checksum) {
     auto a = t.src->reader->Checksum(*s.source, range);
@@ -763,6 +654,7 @@ Status TargetCheck::CompareChunk(Session& s, Table& t, uint32_t chunk) {
 }
 
 Status TargetCheck::RecheckChunk(Session& s, Table& t, uint32_t chunk) {
+  if (by_keys_) return RecheckChunkByKeys(s, t, chunk);
   auto keys = KeysOf(t, chunk);
   const std::vector<KeyTuple>* by_keys = keys ? &*keys : nullptr;
   auto src = ReadSource(s, t, chunk, by_keys);
@@ -790,7 +682,7 @@ Status TargetCheck::Settle(TargetCheckReport& report) {
     std::string last_applied;
     auto last_progress = std::chrono::steady_clock::now();
     for (;;) {
-      ASSIGN_OR_RETURN(report.applied_position, main_.writer->AppliedPosition(p_.name, target_));
+      ASSIGN_OR_RETURN(report.applied_position, AppliedPosition());
       if (PositionReached(report.applied_position, report.source_position)) break;
       auto now = std::chrono::steady_clock::now();
       if (report.applied_position != last_applied) {
@@ -812,6 +704,7 @@ Status TargetCheck::Settle(TargetCheckReport& report) {
 }
 
 Status TargetCheck::RepairChunk(Session& s, Table& t, uint32_t chunk) {
+  if (by_keys_) return RepairChunkByKeys(s, t, chunk);
   auto keys = KeysOf(t, chunk);
   const std::vector<KeyTuple>* by_keys = keys ? &*keys : nullptr;
   const TargetTablePtr& table = t.src->mapping->target;
@@ -877,7 +770,15 @@ Status TargetCheck::Repair(TargetCheckReport& report) {
   std::vector<Task> tasks = DifferingChunks();
   if (tasks.empty()) return Status::Ok();
   report.repair_ran = true;
-  RETURN_IF_ERROR(main_.writer->EnsureTables());
+  if (by_keys_) {
+    if (!main_.chunks) {
+      return Status::Error(StatusCode::kNotSupported, "{}:// targets cannot be repaired yet (check only)",
+                           sink_options_.url.scheme);
+    }
+    RETURN_IF_ERROR(main_.chunks->EnsureTables());
+  } else {
+    RETURN_IF_ERROR(main_.writer->EnsureTables());
+  }
   RETURN_IF_ERROR(ForEach(tasks, [this](Session& s, Table& t, uint32_t c) { return RepairChunk(s, t, c); }));
   RETURN_IF_ERROR(ForEach(tasks, [this](Session& s, Table& t, uint32_t c) { return CompareChunk(s, t, c); }));
   return Settle(report);
@@ -909,13 +810,34 @@ void TargetCheck::Summarize(Table& t, bool remaining) {
   r.keys_truncated = truncated;
 }
 
+Result<std::string> TargetCheck::AppliedPosition() {
+  if (main_.writer) return main_.writer->AppliedPosition(p_.name, target_);
+  if (main_.chunks) return main_.chunks->AppliedPosition(p_.name, target_);
+  return std::string();
+}
+
 Result<TargetCheckReport> TargetCheck::Run() {
   TargetCheckReport report;
   report.pipeline = p_.name;
   report.target = target_;
   RETURN_IF_ERROR(EnsureSession(main_));
-  ASSIGN_OR_RETURN(main_.writer, ChunkWriter::Open(target_options_, options_.interrupter));
-  ASSIGN_OR_RETURN(report.applied_position, main_.writer->AppliedPosition(p_.name, target_));
+  if (by_keys_) {
+    // Settling and repairs go through the kind's ChunkTarget; a kind without
+    // one yet is compared only, and cannot wait for changes in flight.
+    auto chunks = sink::OpenChunkTarget(sink_options_, options_.interrupter);
+    if (chunks.ok()) {
+      main_.chunks = std::move(chunks).value();
+    } else if (chunks.status().code() != StatusCode::kNotSupported) {
+      return chunks.status();
+    } else {
+      spdlog::warn("check: pipeline {} target {}: {}:// cannot tell its applied position yet: changes in flight may "
+                   "show as differences",
+                   p_.name, target_, sink_options_.url.scheme);
+    }
+  } else {
+    ASSIGN_OR_RETURN(main_.writer, ChunkWriter::Open(target_options_, options_.interrupter));
+  }
+  ASSIGN_OR_RETURN(report.applied_position, AppliedPosition());
   report.has_checkpoint = !report.applied_position.empty();
 
   std::vector<Task> tasks;
@@ -952,7 +874,7 @@ Result<TargetCheckReport> TargetCheck::Run() {
   return report;
 }
 
-}  // namespace
+}  // namespace detail
 
 Result<CheckReport> RunCheck(const Config& config, const PipelineConfig& p, const CheckOptions& options,
                              std::atomic<bool>* cancel) {
@@ -1023,14 +945,18 @@ Result<CheckReport> RunCheck(const Config& config, const PipelineConfig& p, cons
     auto where = fmt::format("pipeline {} target {}", p.name, name);
     const TargetConfig* target = config.FindTarget(name);
     if (target == nullptr) return Status::Invalid("{}: no such target", where);
-    if (!IsMysqlScheme(target->endpoint.scheme)) {
-      return Status::Error(StatusCode::kNotSupported, "{}: {}:// targets cannot be checked yet (MySQL/MariaDB only)",
+    if (!sink::SupportsCheck(target->endpoint.scheme)) {
+      return Status::Error(StatusCode::kNotSupported, "{}: {}:// targets cannot be checked (their rows cannot be read back)",
                            where, target->endpoint.scheme);
     }
-    auto target_options = ConnectOptions::FromUrl(target->endpoint);
-    if (!target_options.ok()) return target_options.status().WithContext(where);
-    *target_options = mysql::WithDefaultTimeouts(*target_options, mysql::kJobIoTimeoutS);
-    TargetCheck check(p, name, *source_options, *target_options, options, parallel, plans, cancel);
+    std::optional<ConnectOptions> mysql_options;
+    if (IsMysqlScheme(target->endpoint.scheme)) {
+      auto target_options = ConnectOptions::FromUrl(target->endpoint);
+      if (!target_options.ok()) return target_options.status().WithContext(where);
+      mysql_options = mysql::WithDefaultTimeouts(*target_options, mysql::kJobIoTimeoutS);
+    }
+    TargetCheck check(p, name, *source_options, mysql_options, TargetSinkOptions(p, *target), options, parallel, plans,
+                      cancel);
     auto r = check.Run();
     if (!r.ok()) return r.status().WithContext(where);
     report.targets.push_back(std::move(r).value());

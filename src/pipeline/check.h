@@ -29,6 +29,18 @@
 //      different rows upserted from the source, extra rows deleted. The
 //      repaired chunks are then compared (and settled) again.
 //
+// Targets that are not MySQL (PostgreSQL, ClickHouse, Redis hash/string;
+// check_by_keys.cc) are compared BY KEYS through sink::RowReader, which
+// returns their rows as Values of the source column kinds: their collations
+// order strings differently from MySQL's, so a key range would select other
+// rows there. Per source chunk (the same plan) the source rows are read and
+// exactly their keys looked up on the target (missing, different); one more
+// chunk per keyed table pages through every key the target holds and looks
+// it up on the source (a key absent there, or left out by `where:`, is
+// extra). JSON is compared semantically (CanonicalJson). Settling reads the
+// applied position, and repairs write, through the kind's sink::ChunkTarget;
+// a kind without one yet is compared without settling and not repaired.
+//
 // Problems of one table (its target table or a mapped column does not exist,
 // its rule does not map) are reported on the table and the check goes on;
 // anything else (a server down, a query failing) fails the whole check.
@@ -39,6 +51,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -142,6 +155,14 @@ bool SameCheckedValue(const Value& a, const Value& b);
 // Appends bytes such that two values encode alike exactly when
 // SameCheckedValue holds (keys and keyless rows are matched by these bytes).
 void AppendValueBytes(std::string& out, const Value& v);
+
+// A JSON document's canonical text, for comparing JSON semantically (a
+// target such as PostgreSQL's jsonb normalizes what it stores): objects with
+// sorted keys (the last of duplicate keys wins, as in jsonb), no spacing,
+// integral numbers as integers (1.0, 1 and 1e0 alike). Numbers beyond a
+// double's precision compare by their nearest double. nullopt when `text` is
+// not JSON (then it is compared as is).
+std::optional<std::string> CanonicalJson(std::string_view text);
 
 // A row of one side that has no equal on the other.
 struct RowMismatch {

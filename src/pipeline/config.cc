@@ -908,12 +908,26 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
     for (const std::string& name : p.targets) {
       const TargetConfig* t = config.FindTarget(name);
       if (t == nullptr) continue;
-      bool supported = snapshot ? sink::SupportsSnapshot(t->endpoint.scheme) : IsMysqlScheme(t->endpoint.scheme);
+      bool supported = snapshot ? sink::SupportsSnapshot(t->endpoint.scheme) : sink::SupportsCheck(t->endpoint.scheme);
       if (!supported) {
         return Fail(e->key_mark, Child(path, job),
                     fmt::format("target \"{}\" is {}://: `{}` does not work for this kind of target; "
                                 "run a separate pipeline for it without {}:",
                                 name, t->endpoint.scheme, job, job));
+      }
+      // A Redis stream is a log of changes, not a copy of the tables; a
+      // repair writes through the kind's snapshot writer.
+      if (!snapshot && t->endpoint.scheme == "redis" && t->options.mode == "stream") {
+        return Fail(e->key_mark, Child(path, job),
+                    fmt::format("target \"{}\" is a Redis stream (a log of changes, not a copy of the tables): "
+                                "`check` does not work for it; run a separate pipeline for it without check:",
+                                name));
+      }
+      if (!snapshot && p.check.repair && !sink::SupportsSnapshot(t->endpoint.scheme)) {
+        return Fail(e->key_mark, Child(path, job),
+                    fmt::format("target \"{}\" is {}://: `check` can compare it but not repair it yet; set "
+                                "repair: false",
+                                name, t->endpoint.scheme));
       }
     }
   }

@@ -8,6 +8,7 @@
 #include "client/mysql/table_reader.h"
 #include "sink/chunk_target.h"
 #include "sink/clickhouse/clickhouse_chunk_target.h"
+#include "sink/clickhouse/ch_row_reader.h"
 #include "sink/clickhouse/clickhouse_sink.h"
 #include "sink/file/file_sink.h"
 #include "sink/kafka/kafka_chunk_target.h"
@@ -15,8 +16,10 @@
 #include "sink/mysql/chunk_writer.h"
 #include "sink/mysql/mysql_loader.h"
 #include "sink/postgres/pg_chunk_target.h"
+#include "sink/postgres/pg_row_reader.h"
 #include "sink/postgres/pg_sink.h"
 #include "sink/redis/redis_chunk_target.h"
+#include "sink/redis/redis_row_reader.h"
 #include "sink/redis/redis_sink.h"
 
 namespace sluice::sink {
@@ -117,7 +120,52 @@ constexpr std::array kKinds{
     Kind{"kafka", &OpenKafka, &OpenKafkaChunks},
 };
 
+Result<std::unique_ptr<RowReader>> OpenPostgresRows(const SinkOptions& o) {
+  ASSIGN_OR_RETURN(auto co, sluice::postgres::ConnectOptions::FromUrl(o.url));
+  ASSIGN_OR_RETURN(auto r, postgres::PgRowReader::Open(co));
+  return std::unique_ptr<RowReader>(std::move(r));
+}
+
+Result<std::unique_ptr<RowReader>> OpenClickhouseRows(const SinkOptions& o) {
+  ASSIGN_OR_RETURN(auto r, clickhouse::ChRowReader::Open(o));
+  return std::unique_ptr<RowReader>(std::move(r));
+}
+
+Result<std::unique_ptr<RowReader>> OpenRedisRows(const SinkOptions& o) {
+  ASSIGN_OR_RETURN(auto r, redis::RedisRowReader::Open(o));
+  return std::unique_ptr<RowReader>(std::move(r));
+}
+
+// Kinds whose rows a check reads back (besides MySQL's, read by TableReader).
+struct RowKind {
+  std::string_view scheme;
+  Result<std::unique_ptr<RowReader>> (*open)(const SinkOptions&);
+};
+
+constexpr std::array kRowKinds{
+    RowKind{"postgres", &OpenPostgresRows},
+    RowKind{"postgresql", &OpenPostgresRows},
+    RowKind{"clickhouse", &OpenClickhouseRows},
+    RowKind{"redis", &OpenRedisRows},
+};
+
 }  // namespace
+
+Result<std::unique_ptr<RowReader>> OpenRowReader(const SinkOptions& options) {
+  for (const RowKind& k : kRowKinds) {
+    if (k.scheme == options.url.scheme) return k.open(options);
+  }
+  return Status::Error(StatusCode::kNotSupported, "target {} is {}://: its rows cannot be read back for a check",
+                       options.target, options.url.scheme);
+}
+
+bool SupportsCheck(std::string_view scheme) {
+  if (scheme == "mysql" || scheme == "mariadb") return true;
+  for (const RowKind& k : kRowKinds) {
+    if (k.scheme == scheme) return true;
+  }
+  return false;
+}
 
 Result<std::unique_ptr<Sink>> OpenSink(const SinkOptions& options) {
   for (const Kind& k : kKinds) {

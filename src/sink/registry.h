@@ -9,6 +9,7 @@
 
 #include "core/status.h"
 #include "sink/chunk_target.h"
+#include "sink/row_reader.h"
 #include "sink/sink.h"
 
 namespace sluice::mysql {
@@ -26,6 +27,13 @@ Result<std::unique_ptr<Sink>> OpenSink(const SinkOptions& options);
 Result<std::unique_ptr<ChunkTarget>> OpenChunkTarget(const SinkOptions& options, sluice::mysql::Interrupter* interrupt);
 // Whether snapshots and repairs can write into targets of this scheme.
 bool SupportsSnapshot(std::string_view scheme);
+// Opens a connection that reads a target's rows back for a check
+// (sink/row_reader.h); kNotSupported for kinds that cannot be read back
+// (MySQL targets are checked by client/mysql's TableReader instead).
+Result<std::unique_ptr<RowReader>> OpenRowReader(const SinkOptions& options);
+// Whether `sluice check` (and `check:` in `sluice run`) works for targets
+// of this scheme: MySQL ones, and those with a RowReader.
+bool SupportsCheck(std::string_view scheme);
 // Whether a target URL of this scheme is supported.
 bool IsSinkScheme(std::string_view scheme);
 // "mysql, mariadb, ...": for messages.

@@ -179,5 +179,17 @@ TEST(CheckReportTest, Totals) {
   EXPECT_FALSE(r.repaired());
 }
 
+TEST(CanonicalJsonTest, EqualDocumentsAsJsonbStoresThem) {
+  // MariaDB keeps the text as written; jsonb sorts keys, drops duplicates
+  // (the last wins), respaces, and spells numbers its own way.
+  EXPECT_EQ(CanonicalJson(R"({"b": [true, null], "a": 1})"), CanonicalJson(R"({"a":1,"b":[true,null]})"));
+  EXPECT_EQ(CanonicalJson(R"({"a": 1, "a": 2})"), CanonicalJson(R"({"a": 2})"));
+  EXPECT_EQ(CanonicalJson("[1e2, 1.0, \"\\u00e9\"]"), CanonicalJson("[100, 1, \"\u00e9\"]"));
+  EXPECT_NE(CanonicalJson(R"({"a": 1})"), CanonicalJson(R"({"a": 2})"));
+  EXPECT_NE(CanonicalJson(R"({"a": 1.5})"), CanonicalJson(R"({"a": 1})"));
+  EXPECT_NE(CanonicalJson(R"(["x"])"), CanonicalJson(R"(["X"])"));
+  EXPECT_FALSE(CanonicalJson("not json").has_value());
+}
+
 }  // namespace
 }  // namespace sluice::pipeline

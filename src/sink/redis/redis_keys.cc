@@ -137,4 +137,27 @@ std::string KeyTemplate::MatchPattern(std::string_view db, std::string_view tabl
   return out;
 }
 
+std::optional<std::string_view> KeyTemplate::PkOf(std::string_view key, std::string_view db,
+                                                  std::string_view table) const {
+  auto text = [&](const Piece& p) -> std::string_view {
+    return p.part == Part::kDb ? db : p.part == Part::kTable ? table : std::string_view(p.literal);
+  };
+  size_t pk = pieces_.size();
+  for (size_t i = 0; i < pieces_.size(); ++i) {
+    if (pieces_[i].part == Part::kPk) pk = i;
+  }
+  if (pk == pieces_.size()) return std::nullopt;
+  for (size_t i = 0; i < pk; ++i) {
+    std::string_view t = text(pieces_[i]);
+    if (!key.starts_with(t)) return std::nullopt;
+    key.remove_prefix(t.size());
+  }
+  for (size_t i = pieces_.size(); i-- > pk + 1;) {
+    std::string_view t = text(pieces_[i]);
+    if (!key.ends_with(t)) return std::nullopt;
+    key.remove_suffix(t.size());
+  }
+  return key;
+}
+
 }  // namespace sluice::sink::redis

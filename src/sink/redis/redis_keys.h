@@ -9,6 +9,7 @@
 //     text, SET as its comma list, numbers as JSON writes them.
 // Pure functions, no I/O.
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,9 @@ class KeyTemplate {
   // A SCAN MATCH pattern for every key of a table (or of every table of the
   // database when `table` is empty).
   std::string MatchPattern(std::string_view db, std::string_view table) const;
+  // The ${pk} part of `key` (escaped, as Expand wrote it) when `key` is a
+  // row key of db.table under this template; nullopt otherwise.
+  std::optional<std::string_view> PkOf(std::string_view key, std::string_view db, std::string_view table) const;
   const std::string& text() const { return text_; }
 
  private:

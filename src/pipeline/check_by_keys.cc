@@ -1,0 +1,323 @@
+// The check of a target that is not MySQL (pipeline/check_target.h): rows
+// compared by keys through a sink::RowReader, because a target's collation
+// orders strings differently from MySQL's and the same key range would
+// select different rows there.
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+#include <unordered_set>
+
+#include "pipeline/check_target.h"
+#include "sink/registry.h"
+
+namespace sluice::pipeline {
+
+namespace {
+
+// Integral numbers as integers: 1.0, 1 and 1e0 are one number.
+void CanonicalNumbers(nlohmann::json& j) {
+  if (j.is_object() || j.is_array()) {
+    for (auto& v : j) CanonicalNumbers(v);
+  } else if (j.is_number_float()) {
+    double d = j.get<double>();
+    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.007199254740992e15) {
+      j = static_cast<int64_t>(d);
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> CanonicalJson(std::string_view text) {
+  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return std::nullopt;
+  CanonicalNumbers(j);
+  try {
+    return j.dump();
+  } catch (const nlohmann::json::exception&) {  // invalid UTF-8 in a string: compare the text as is
+    return std::nullopt;
+  }
+}
+
+namespace detail {
+namespace {
+
+// Target keys per page of the extras scan (and source lookups per page).
+constexpr size_t kKeyPage = 1000;
+
+// JSON values in canonical text (copied into `arena`), so that equal
+// documents compare equal whichever side normalized them.
+void CanonicalizeJson(std::vector<Value>& values, Arena& arena) {
+  for (Value& v : values) {
+    if (v.kind != ValueKind::kJson) continue;
+    if (auto c = CanonicalJson(v.s)) v.s = arena.Copy(*c);
+  }
+}
+
+// A value read from the target as the source key text TableReader looks it
+// up by (what the MySQL server would print for it).
+mysql::KeyPart KeyPartOf(const Value& v, const ColumnMeta& column) {
+  mysql::KeyPart p;
+  switch (v.kind) {
+    case ValueKind::kNull:
+    case ValueKind::kAbsent:
+      return p;
+    case ValueKind::kInt:
+    case ValueKind::kYear:
+      p.text = std::to_string(v.i);
+      return p;
+    case ValueKind::kUInt:
+      p.text = std::to_string(v.u);
+      return p;
+    case ValueKind::kBit: {
+      // The text protocol's BIT: its bytes, most significant first.
+      const unsigned bits = ((column.meta >> 8) & 0xff) * 8u + (column.meta & 0xff);
+      const unsigned bytes = std::max(1u, (bits + 7) / 8);
+      std::string b;
+      for (unsigned i = bytes; i-- > 0;) b += static_cast<char>(i < 8 ? (v.u >> (8 * i)) & 0xff : 0);
+      p.text = std::move(b);
+      p.binary = true;
+      return p;
+    }
+    case ValueKind::kFloat:
+      p.text = fmt::format("{}", static_cast<float>(v.d));
+      return p;
+    case ValueKind::kDouble:
+      p.text = fmt::format("{}", v.d);
+      return p;
+    default:
+      p.text = std::string(v.s);
+      p.binary = v.kind == ValueKind::kBytes || v.kind == ValueKind::kGeometry || column.charset == Charset::kBinary;
+      return p;
+  }
+}
+
+}  // namespace
+
+Status TargetCheck::PrepareTableByKeys(Table& t) {
+  const SourcePlan& src = *t.src;
+  const TargetTable& tt = *src.mapping->target;
+  ASSIGN_OR_RETURN(std::string missing, main_.rows->CheckTable(tt));
+  if (!missing.empty()) {
+    t.report.error = missing;
+    return Status::Ok();
+  }
+  // Target key i is source column source_index[key[i]]: its place in the
+  // source reader's key, by which source rows are looked up.
+  const std::vector<uint32_t>& reader_key = src.reader->key();
+  for (uint32_t k : tt.key) {
+    auto it = std::find(reader_key.begin(), reader_key.end(), src.mapping->source_index[k]);
+    if (it == reader_key.end()) {
+      t.report.error = fmt::format("key column `{}` of the target is not a key column of the source", tt.columns[k]);
+      return Status::Ok();
+    }
+    t.source_key_pos.push_back(static_cast<uint32_t>(it - reader_key.begin()));
+  }
+  if (tt.has_key() && reader_key.size() != tt.key.size()) {
+    t.report.error = "the target's key is not the source's key";
+    return Status::Ok();
+  }
+  t.chunks.resize(src.chunk_count() + (src.keyed() ? 1 : 0));
+  t.report.chunks = t.chunks.size();
+  return Status::Ok();
+}
+
+Status TargetCheck::KeyValues(const Table& t, const std::vector<KeyTuple>& keys, Arena& arena,
+                              std::vector<Value>& out) const {
+  const SourcePlan& src = *t.src;
+  const std::vector<uint32_t>& reader_key = src.reader->key();
+  const size_t kw = t.source_key_pos.size();
+  for (const KeyTuple& key : keys) {
+    if (key.size() != reader_key.size()) continue;
+    const size_t base = out.size();
+    out.resize(base + kw);
+    for (size_t i = 0; i < kw; ++i) {
+      const mysql::KeyPart& part = key[t.source_key_pos[i]];
+      const ColumnMeta& col = src.schema->columns[reader_key[t.source_key_pos[i]]];
+      RETURN_IF_ERROR(mysql::DecodeTextValue(col, part.text ? part.text->data() : nullptr,
+                                             part.text ? part.text->size() : 0, arena, out[base + i]));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<KeyTuple>> TargetCheck::ScanExtraKeys(Session& s, sink::RowReader& rows, const Table& t) {
+  const TargetTable& tt = *t.src->mapping->target;
+  const size_t kw = tt.key.size();
+  std::vector<KeyTuple> extra;
+  std::unordered_set<std::string> seen;
+  sink::KeyCursor cursor;
+  std::string buf;
+  while (!cursor.done) {
+    if (cancelled()) return Status::Error(StatusCode::kCancelled, "cancelled");
+    ASSIGN_OR_RETURN(RowBlock page, rows.ReadKeyPage(tt, cursor, kKeyPage));
+    const size_t n = page.rows();
+    if (n == 0) continue;
+    // The page's keys as source key tuples, looked up on the source.
+    std::vector<KeyTuple> tuples(n, KeyTuple(kw));
+    for (size_t r = 0; r < n; ++r) {
+      for (size_t i = 0; i < kw; ++i) {
+        tuples[r][t.source_key_pos[i]] = KeyPartOf(page.values[r * kw + i], tt.column_meta(tt.key[i]));
+      }
+    }
+    ASSIGN_OR_RETURN(RowBlock found, t.src->reader->ReadKeys(*s.source, tuples));
+    ASSIGN_OR_RETURN(Compared c, Project(t, found));  // rows the `where:` leaves out are not there
+    std::unordered_set<std::string> present;
+    const size_t width = t.src->width();
+    for (size_t r = 0; r < c.source_rows.size(); ++r) {
+      buf.clear();
+      for (uint32_t k : tt.key) AppendValueBytes(buf, c.source[r * width + k]);
+      present.insert(buf);
+    }
+    for (size_t r = 0; r < n; ++r) {
+      buf.clear();
+      for (size_t i = 0; i < kw; ++i) AppendValueBytes(buf, page.values[r * kw + i]);
+      // A key paged twice (Redis SCAN may return one again) is one extra row.
+      if (!present.count(buf) && seen.insert(buf).second) extra.push_back(std::move(tuples[r]));
+    }
+  }
+  return extra;
+}
+
+Result<TargetCheck::ByKeysRead> TargetCheck::ReadChunkByKeys(Session& s, sink::RowReader& rows, const Table& t,
+                                                             uint32_t chunk, const std::vector<KeyTuple>* keys) {
+  const SourcePlan& plan = *t.src;
+  const TargetTable& tt = *plan.mapping->target;
+  ByKeysRead r;
+  std::vector<KeyTuple> extra;
+  if (!plan.keyed()) {
+    ASSIGN_OR_RETURN(r.src, plan.reader->ReadRange(*s.source, KeyRange{}, false));
+    ASSIGN_OR_RETURN(r.dst, rows.ReadAll(tt));
+  } else {
+    if (keys == nullptr && chunk == ExtrasChunk(t)) {
+      ASSIGN_OR_RETURN(extra, ScanExtraKeys(s, rows, t));
+      keys = &extra;
+    }
+    std::vector<Value> lookup;
+    if (keys != nullptr) {
+      ASSIGN_OR_RETURN(r.src, plan.reader->ReadKeys(*s.source, *keys));
+      RETURN_IF_ERROR(KeyValues(t, *keys, *r.dst.arena, lookup));
+    } else {
+      ASSIGN_OR_RETURN(r.src, plan.reader->ReadRange(*s.source, plan.Range(chunk), true));
+    }
+    ASSIGN_OR_RETURN(r.c, Project(t, r.src));
+    if (keys == nullptr) {
+      const size_t width = plan.width();
+      for (size_t i = 0; i < r.c.source_rows.size(); ++i) {
+        for (uint32_t k : tt.key) lookup.push_back(r.c.source[i * width + k]);
+      }
+    }
+    auto arena = std::move(r.dst.arena);  // keeps the lookup keys' bytes
+    ASSIGN_OR_RETURN(r.dst, rows.ReadKeys(tt, lookup));
+    // Each target row's key as a source key tuple (for re-reads and reports).
+    const size_t kw = tt.key.size();
+    for (size_t i = 0; i < r.dst.rows(); ++i) {
+      auto row = r.dst.row(i);
+      KeyTuple key(kw);
+      for (size_t j = 0; j < kw; ++j) key[t.source_key_pos[j]] = KeyPartOf(row[tt.key[j]], tt.column_meta(tt.key[j]));
+      r.dst.keys.push_back(std::move(key));
+    }
+  }
+  if (!plan.keyed()) {
+    ASSIGN_OR_RETURN(r.c, Project(t, r.src));
+  }
+  CanonicalizeJson(r.c.source, *r.src.arena);
+  CanonicalizeJson(r.dst.values, *r.dst.arena);
+  r.c.mismatches = DiffRows(r.c.source, r.dst.values, plan.width(), tt.key);
+  if (plan.keyed() && chunk == ExtrasChunk(t)) {
+    // Only the extra rows are this chunk's: a source row its keys found
+    // (another spelling of the key under MySQL's collation, say) belongs to
+    // the source chunk that reports it.
+    std::erase_if(r.c.mismatches, [](const RowMismatch& m) { return m.kind != DiffKind::kExtra; });
+  }
+  return r;
+}
+
+Status TargetCheck::CompareChunkByKeys(Session& s, Table& t, uint32_t chunk) {
+  auto r = ReadChunkByKeys(s, *s.rows, t, chunk, nullptr);
+  if (!r.ok()) return r.status().WithContext(Where(t, chunk));
+  ChunkState st = ToState(t, chunk, r->c, r->src, r->dst);
+  if (t.src->keyed() && chunk == ExtrasChunk(t)) st.rows = 0;  // source rows are counted in their chunks
+  Store(t, chunk, std::move(st));
+  return Status::Ok();
+}
+
+Status TargetCheck::RecheckChunkByKeys(Session& s, Table& t, uint32_t chunk) {
+  auto keys = KeysOf(t, chunk);
+  if (!keys) return CompareChunkByKeys(s, t, chunk);
+  auto r = ReadChunkByKeys(s, *s.rows, t, chunk, &*keys);
+  if (!r.ok()) return r.status().WithContext(Where(t, chunk));
+  ChunkState st = ToState(t, chunk, r->c, r->src, r->dst);
+  {
+    std::lock_guard lock(t.mu);
+    st.rows = t.chunks[chunk].rows;  // only some keys were read again
+  }
+  Store(t, chunk, std::move(st));
+  return Status::Ok();
+}
+
+Status TargetCheck::RepairChunkByKeys(Session& s, Table& t, uint32_t chunk) {
+  auto keys = KeysOf(t, chunk);
+  const std::vector<KeyTuple>* by_keys = keys ? &*keys : nullptr;
+  const TargetTablePtr& table = t.src->mapping->target;
+  const size_t width = table->columns.size();
+  Status last;
+  for (int attempt = 0; attempt < kRepairAttempts; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
+    if (!s.chunks) {
+      auto w = sink::OpenChunkTarget(sink_options_, options_.interrupter);
+      if (!w.ok()) return w.status().WithContext(Where(t, chunk) + ": repair");
+      s.chunks = std::move(w).value();
+    }
+    sink::ChunkTarget& w = *s.chunks;
+    // Begin first, read after (sink/chunk_target.h): a change the stream
+    // applies meanwhile is not overwritten by an older image.
+    Status st = w.BeginChunk(p_.name, target_);
+    uint64_t written = 0;
+    if (st.ok()) {
+      auto run = [&]() -> Status {
+        ASSIGN_OR_RETURN(ByKeysRead r, ReadChunkByKeys(s, *s.rows, t, chunk, by_keys));
+        std::vector<SinkChange> changes;
+        const bool keyed = table->has_key();
+        for (const RowMismatch& m : r.c.mismatches) {
+          SinkChange ch;
+          ch.table = table;
+          if (m.kind == DiffKind::kExtra) {
+            ch.kind = keyed ? SinkChange::Kind::kDelete : SinkChange::Kind::kDeleteExact;
+            auto row = r.dst.row(static_cast<size_t>(m.target_row));
+            ch.values.assign(row.begin(), row.end());
+          } else {
+            ch.kind = keyed ? SinkChange::Kind::kUpsert : SinkChange::Kind::kInsert;
+            auto row = std::span<const Value>(r.c.source).subspan(m.source_row * width, width);
+            ch.values.assign(row.begin(), row.end());
+          }
+          changes.push_back(std::move(ch));
+        }
+        if (!changes.empty()) RETURN_IF_ERROR(w.Write(changes));
+        RETURN_IF_ERROR(w.Commit());
+        written = changes.size();
+        return Status::Ok();
+      };
+      st = run();
+      if (!st.ok()) w.Rollback();
+    }
+    if (st.ok()) {
+      std::lock_guard lock(t.mu);
+      t.report.repaired_rows += written;
+      return Status::Ok();
+    }
+    last = st.WithContext(Where(t, chunk) + ": repair");
+    if (!st.retryable()) return last;
+    spdlog::warn("check: pipeline {} target {}: {}; retrying", p_.name, target_, last.message());
+    if (st.code() == StatusCode::kIoError) s.chunks.reset();  // the connection may be gone
+  }
+  return last;
+}
+
+}  // namespace detail
+}  // namespace sluice::pipeline

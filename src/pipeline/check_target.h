@@ -1,0 +1,207 @@
+#pragma once
+// The check of one pipeline's tables on one target (pipeline/check.h): what
+// check.cc (MySQL targets: key ranges and server-side checksums) and
+// check_by_keys.cc (other targets: sink::RowReader, by keys) share. Internal
+// to pipeline/.
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "client/mysql/connection.h"
+#include "client/mysql/table_reader.h"
+#include "pipeline/check.h"
+#include "pipeline/table_set.h"
+#include "sink/chunk_target.h"
+#include "sink/mysql/chunk_writer.h"
+#include "sink/row_reader.h"
+#include "sink/sink.h"
+#include "transform/table_mapper.h"
+
+namespace sluice::pipeline::detail {
+
+using sink::mysql::ChunkWriter;
+using sluice::mysql::ConnectOptions;
+using sluice::mysql::KeyRange;
+using sluice::mysql::KeyTuple;
+using sluice::mysql::MysqlConnection;
+using sluice::mysql::RowBlock;
+using sluice::mysql::TableReader;
+
+constexpr int kSettleRounds = 3;
+constexpr int kRepairAttempts = 10;
+
+// The source side of one selected table, shared by the checks of every target.
+struct SourcePlan {
+  SourceTable table;
+  TableSchemaPtr schema;
+  const transform::TableMapping* mapping = nullptr;  // owned by the check's mapper
+  std::string target_name;                           // "db.table" on the targets
+  std::unique_ptr<TableReader> reader;
+  // Reader rows to target column order: the reader reads every source column
+  // when a filter needs them (then `projection` picks the mapped ones), else
+  // exactly the mapped columns in target order.
+  std::vector<uint32_t> projection;
+  bool identity = true;
+  std::vector<KeyTuple> bounds;  // chunk i = (bounds[i-1], bounds[i]]
+  std::string error;
+
+  bool keyed() const { return mapping != nullptr && mapping->target->has_key(); }
+  size_t width() const { return mapping->target->columns.size(); }
+  uint32_t chunk_count() const { return keyed() ? static_cast<uint32_t>(bounds.size() + 1) : 1; }
+  KeyRange Range(uint32_t chunk) const {
+    KeyRange r;
+    if (!keyed()) return r;
+    if (chunk > 0) r.after = bounds[chunk - 1];
+    if (chunk < bounds.size()) r.upto = bounds[chunk];
+    return r;
+  }
+};
+
+// What the last comparison of one chunk found.
+struct ChunkState {
+  uint64_t rows = 0;
+  std::vector<RowDiff> diffs;      // kept ones (CheckOptions::max_keys per table)
+  uint64_t counts[3] = {0, 0, 0};  // by DiffKind - 1
+  bool complete = true;            // every difference is in `diffs`
+  uint64_t total() const { return counts[0] + counts[1] + counts[2]; }
+};
+
+// Source rows filtered and projected to target column order, matched with
+// the target rows.
+struct Compared {
+  std::vector<Value> source;          // flat, width() values per kept row
+  std::vector<uint32_t> source_rows;  // per kept row: its row in the source block
+  std::vector<RowMismatch> mismatches;
+};
+
+// One worker's connections.
+struct Session {
+  std::unique_ptr<MysqlConnection> source, target;
+  std::unique_ptr<ChunkWriter> writer;  // repair only
+  // Targets that are not MySQL (by keys): their rows, and repairs.
+  std::unique_ptr<sink::RowReader> rows;
+  std::unique_ptr<sink::ChunkTarget> chunks;
+};
+
+// The check of one pipeline's tables on one target. A MySQL target
+// (`target_options` set) is compared by key ranges and checksums; any other
+// kind by keys through a sink::RowReader (check_by_keys.cc): per source
+// chunk its keys are looked up on the target (missing, different), and one
+// more chunk per keyed table, after the source's, holds the keys only the
+// target has (extra), found by paging through the target's keys.
+class TargetCheck {
+ public:
+  TargetCheck(const PipelineConfig& p, std::string target, ConnectOptions source_options,
+              std::optional<ConnectOptions> target_options, sink::SinkOptions sink_options, const CheckOptions& options,
+              uint32_t parallel, const std::vector<std::unique_ptr<SourcePlan>>& plans, std::atomic<bool>* cancel)
+      : p_(p),
+        target_(std::move(target)),
+        source_options_(std::move(source_options)),
+        by_keys_(!target_options.has_value()),
+        target_options_(target_options.value_or(ConnectOptions())),
+        sink_options_(std::move(sink_options)),
+        options_(options),
+        plans_(plans),
+        cancel_(cancel),
+        sessions_(std::max<uint32_t>(parallel, 1)) {}
+
+  Result<TargetCheckReport> Run();
+
+ private:
+  struct Table {
+    const SourcePlan* src = nullptr;
+    std::unique_ptr<TableReader> reader;  // the target table (MySQL)
+    // By keys: per target key column, its position in the source reader's key.
+    std::vector<uint32_t> source_key_pos;
+    bool use_checksum = false;
+    std::vector<ChunkState> chunks;
+    size_t kept = 0;  // RowDiffs held in `chunks`
+    std::mutex mu;
+    TableCheckReport report;
+  };
+  struct Task {
+    Table* table;
+    uint32_t chunk;
+  };
+  using TaskFn = std::function<Status(Session&, Table&, uint32_t)>;
+
+  bool cancelled() const { return cancel_ != nullptr && cancel_->load(); }
+  Status EnsureSession(Session& s);
+  Status PrepareTable(Table& t);
+  Status ForEach(const std::vector<Task>& tasks, const TaskFn& fn);
+  std::vector<Task> DifferingChunks();
+  uint64_t TotalDifferences();
+
+  Status CompareChunk(Session& s, Table& t, uint32_t chunk);
+  // The keys of a chunk whose row CRCs differ or exist on one side only;
+  // nullopt when reading the whole range is cheaper. *rows: source rows.
+  Result<std::optional<std::vector<KeyTuple>>> SuspectKeys(Session& s, const Table& t, uint32_t chunk, uint64_t* rows);
+  Status RecheckChunk(Session& s, Table& t, uint32_t chunk);
+  Status RepairChunk(Session& s, Table& t, uint32_t chunk);
+  Status Settle(TargetCheckReport& report);
+  // The pipeline's applied position on the target ("" when it has none, or
+  // when the target kind cannot tell yet).
+  Result<std::string> AppliedPosition();
+  Status Repair(TargetCheckReport& report);
+
+  // The rows of a chunk on one side: by the keys of its known differences
+  // when `keys` is given, else its whole range.
+  Result<RowBlock> ReadSource(Session& s, const Table& t, uint32_t chunk, const std::vector<KeyTuple>* keys);
+  Result<RowBlock> ReadTarget(MysqlConnection& c, const Table& t, uint32_t chunk, const std::vector<KeyTuple>* keys);
+  // The keys to re-read a chunk by, or nullopt to read its whole range.
+  std::optional<std::vector<KeyTuple>> KeysOf(Table& t, uint32_t chunk);
+  Result<Compared> Compare(const Table& t, const RowBlock& src, const RowBlock& dst) const;
+  ChunkState ToState(const Table& t, uint32_t chunk, const Compared& c, const RowBlock& src, const RowBlock& dst) const;
+  void Store(Table& t, uint32_t chunk, ChunkState st);
+  // Counts and keys of every chunk into `counts`/`diffs` of the report.
+  void Summarize(Table& t, bool remaining);
+
+  // ---- By keys (check_by_keys.cc) ----
+  uint32_t ExtrasChunk(const Table& t) const { return t.src->chunk_count(); }
+  Status PrepareTableByKeys(Table& t);
+  Status CompareChunkByKeys(Session& s, Table& t, uint32_t chunk);
+  Status RecheckChunkByKeys(Session& s, Table& t, uint32_t chunk);
+  Status RepairChunkByKeys(Session& s, Table& t, uint32_t chunk);
+  // Both sides of a chunk and their comparison, read through `rows`: by
+  // `keys` (source key tuples) when given, else the source chunk's rows and
+  // those keys on the target, or for the extras chunk every key only the
+  // target has.
+  struct ByKeysRead {
+    RowBlock src, dst;
+    Compared c;
+  };
+  Result<ByKeysRead> ReadChunkByKeys(Session& s, sink::RowReader& rows, const Table& t, uint32_t chunk,
+                                     const std::vector<KeyTuple>* keys);
+  // The target's keys the source lacks (or its `where:` leaves out).
+  Result<std::vector<KeyTuple>> ScanExtraKeys(Session& s, sink::RowReader& rows, const Table& t);
+  // Source key tuples as target key values (flat, target key order).
+  Status KeyValues(const Table& t, const std::vector<KeyTuple>& keys, Arena& arena, std::vector<Value>& out) const;
+  // Source rows filtered and projected to target column order.
+  Result<Compared> Project(const Table& t, const RowBlock& src) const;
+
+  std::string Where(const Table& t, uint32_t chunk) const {
+    return fmt::format("table {} -> {} chunk {}", t.src->table.name(), t.src->target_name, chunk);
+  }
+
+  const PipelineConfig& p_;
+  std::string target_;
+  ConnectOptions source_options_;
+  bool by_keys_;
+  ConnectOptions target_options_;  // MySQL targets
+  sink::SinkOptions sink_options_;
+  const CheckOptions& options_;
+  const std::vector<std::unique_ptr<SourcePlan>>& plans_;
+  std::atomic<bool>* cancel_;
+  Session main_;
+  std::vector<Session> sessions_;
+  std::vector<std::unique_ptr<Table>> tables_;
+};
+
+}  // namespace sluice::pipeline::detail
