@@ -507,6 +507,11 @@ Status KafkaSink::Settle(bool all) {
       return Status::Ok();
     }
     RETURN_IF_ERROR(WaitDelivered());
+    if (failures_.empty() && !record_in_flight_ && pending_.front().unacked > 0) {
+      // Every report is in and still one is missing: never wait for it.
+      resend_ = true;
+      RETURN_IF_ERROR(Recover());
+    }
   }
 }
 
