@@ -4,7 +4,8 @@
 # `kcat -P` producing the same messages, already encoded, to a fresh mock.
 #
 #   bash bench/kafka.sh                 # 50,000 inserts, json format
-#   ROWS=80000 BATCH=5000 EXACTLY_ONCE=true bash bench/kafka.sh
+#   ROWS=80000 BATCH=5000 EXACTLY_ONCE=true FORMAT=canal bash bench/kafka.sh
+#   PERF=1 bash bench/kafka.sh          # also `perf record -g` sluice (perf.data kept in $WORK, KEEP=1)
 #
 # Workload: ROWS inserts into bench.t (INT key, INT, VARCHAR(64), DECIMAL,
 # DATETIME; ~150-byte json messages), TXN rows per transaction, written
@@ -16,8 +17,10 @@
 #   kcat:   `kcat -P -K TAB -l FILE` of the messages sluice wrote (key TAB
 #           value per line, read back with kcat -C), into a fresh cluster;
 #           kcat exits once every message is acknowledged.
-# The mock keeps about 5 MB per partition (older messages are dropped), so
-# ROWS stays below ~100,000 json rows (4 partitions) for the read-back.
+# The mock keeps about 5 MB per partition (older messages are dropped):
+# bench.t gets PARTITIONS partitions (default 16) in both clusters, so that
+# ROWS json rows fit for the read-back (~25,000 per 4 partitions of json,
+# fewer for debezium's larger messages).
 # Both with the same producer defaults (idempotence on for sluice only: kcat
 # has none by default). Output: both rates and their ratio.
 set -euo pipefail
@@ -29,6 +32,8 @@ ROWS=${ROWS:-50000}
 TXN=${TXN:-100}
 BATCH=${BATCH:-1000}
 EXACTLY_ONCE=${EXACTLY_ONCE:-false}
+FORMAT=${FORMAT:-json}
+PARTITIONS=${PARTITIONS:-16}
 MOCK=${MOCK:-$BENCH_ROOT/build/bench/kafka_mock_server}
 bench_need_sluice
 [ -x "$MOCK" ] || bench_die "$MOCK not found: build first"
@@ -44,7 +49,7 @@ cleanup() {
 trap cleanup EXIT
 
 start_mock() {  # FILE: starts a mock cluster, writes its bootstraps to FILE
-  "$MOCK" 3 >"$1" 2>"$1.err" &
+  "$MOCK" 3 bench.t "$PARTITIONS" >"$1" 2>"$1.err" &
   PIDS+=($!)
   for _ in $(seq 100); do [ -s "$1" ] && return 0; sleep 0.1; done
   bench_die "mock cluster did not start: $(cat "$1.err")"
@@ -74,7 +79,7 @@ http: 127.0.0.1:$PORT
 sources:
   src: {url: "mysql://root@127.0.0.1:$SRC_PORT", server_id: 4242}
 targets:
-  bus: {url: "kafka://$BOOT1", exactly_once: $EXACTLY_ONCE}
+  bus: {url: "kafka://$BOOT1", format: $FORMAT, exactly_once: $EXACTLY_ONCE}
 pipelines:
   - name: p
     source: src
@@ -87,16 +92,29 @@ YAML
 
 bench_log "sluice run into the mock cluster"
 t0=$(bench_now)
-"$SLUICE" run -c "$WORK/sluice.yaml" >"$WORK/sluice.log" 2>&1 &
+if [ "${PERF:-0}" = 1 ]; then
+  perf record -g -o "$WORK/perf.data" "$SLUICE" run -c "$WORK/sluice.yaml" ${SLUICE_ARGS:-} >"$WORK/sluice.log" 2>&1 &
+else
+  "$SLUICE" run -c "$WORK/sluice.yaml" ${SLUICE_ARGS:-} >"$WORK/sluice.log" 2>&1 &
+fi
 PIDS+=($!)
+# curl and grep only (a python per poll would take CPU from sluice on 2 cores).
+# The target's rows_applied counts acknowledged rows only.
 while true; do
   applied=$(curl -s "http://127.0.0.1:$PORT/api/pipelines/p/status" |
-    python3 -c 'import json,sys; j=json.load(sys.stdin); print(sum(t["rows_applied"] for t in j["targets"]))' 2>/dev/null || echo 0)
+    grep -o '"rows_applied": *[0-9]*' | tail -n 1 | grep -o '[0-9]*$' || true)
   [ "${applied:-0}" -ge "$ROWS" ] && break
-  sleep 0.05
+  sleep 0.02
 done
 t1=$(bench_now)
 sluice_secs=$(bench_elapsed "$t0" "$t1")
+# CPU seconds (user + system, all threads) sluice used up to here.
+sluice_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/${PIDS[-1]}/stat" 2>/dev/null || echo 0)
+if [ "${PERF:-0}" = 1 ]; then
+  kill -INT "${PIDS[-1]}"
+  wait "${PIDS[-1]}" || true
+  bench_log "perf data: $WORK/perf.data"
+fi
 
 bench_log "reading back the messages sluice wrote"
 # kcat -e stops at the first end of partition it meets; read until all came.
@@ -112,13 +130,15 @@ start_mock "$WORK/boot2"
 BOOT2=$(head -n 1 "$WORK/boot2")
 bench_log "kcat -P of the same $count messages into a fresh mock cluster"
 t0=$(bench_now)
-kcat -P -b "$BOOT2" -t bench.t -K $'\t' -l "$WORK/messages.tsv"
+/usr/bin/time -f '%U %S' -o "$WORK/kcat.time" kcat -P -b "$BOOT2" -t bench.t -K $'\t' -l "$WORK/messages.tsv"
 t1=$(bench_now)
 kcat_secs=$(bench_elapsed "$t0" "$t1")
+kcat_cpu=$(awk '{ printf "%.2f", $1 + $2 }' "$WORK/kcat.time")
 
-awk -v rows="$ROWS" -v s="$sluice_secs" -v k="$kcat_secs" -v eo="$EXACTLY_ONCE" 'BEGIN {
-  printf "rows %d, exactly_once %s\n", rows, eo
-  printf "sluice run (binlog -> json -> Kafka): %.1f s, %.0f rows/s\n", s, rows / s
-  printf "kcat -P (pre-encoded messages):      %.1f s, %.0f rows/s\n", k, rows / k
+awk -v sc="$sluice_cpu" -v kc="$kcat_cpu" -v loadavg="$(cut -d ' ' -f 1-3 /proc/loadavg)" -v rows="$ROWS" -v batch="$BATCH" -v parts="$PARTITIONS" -v fmt="$FORMAT" -v s="$sluice_secs" -v k="$kcat_secs" -v eo="$EXACTLY_ONCE" 'BEGIN {
+  printf "rows %d, format %s, exactly_once %s, batch %d, %d partitions\n", rows, fmt, eo, batch, parts
+  printf "sluice run (binlog -> %s -> Kafka): %.2f s, %.0f rows/s, %.2f CPU s (%.1f us/row)\n", fmt, s, rows / s, sc, sc * 1e6 / rows
+  printf "kcat -P (pre-encoded messages): %.2f s, %.0f rows/s, %.2f CPU s (%.1f us/row)\n", k, rows / k, kc, kc * 1e6 / rows
+  printf "load average: %s\n", loadavg
   printf "ratio sluice / kcat: %.2f\n", (rows / s) / (rows / k)
 }'

@@ -1,6 +1,8 @@
 // A librdkafka mock cluster as a process, for bench/kafka.sh (bash cannot
 // host one): prints its bootstrap servers on stdout, runs until SIGTERM/SIGINT.
-//   kafka_mock_server [BROKERS]
+//   kafka_mock_server [BROKERS [TOPIC PARTITIONS]]
+// TOPIC is created with PARTITIONS partitions (the mock keeps about 5 MB
+// per partition: more partitions hold more messages for the read-back).
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -32,6 +34,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   rd_kafka_mock_topic_create(cluster, "__sluice_checkpoints", 1, 1);
+  if (argc > 3) rd_kafka_mock_topic_create(cluster, argv[2], std::atoi(argv[3]), 1);
   std::printf("%s\n", rd_kafka_mock_cluster_bootstraps(cluster));
   std::fflush(stdout);
   std::signal(SIGTERM, OnSignal);

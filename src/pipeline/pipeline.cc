@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <deque>
 #include <map>
 
 #include "pipeline/check.h"
@@ -99,6 +100,14 @@ struct Pipeline::Target {
   double rows_per_second = 0;
   uint64_t window_rows = 0;
   Clock::time_point window_start = Clock::now();
+  // Target thread only: batches handed over that the sink has not recorded
+  // yet (sink.h, "In flight"), with their rows, oldest first.
+  struct Unacked {
+    sink::BatchEnd end;
+    size_t rows = 0;
+  };
+  std::deque<Unacked> unacked;
+  Clock::time_point last_store_write{};
   Counter* rows = nullptr;
   Counter* bytes = nullptr;
   Counter* retryable = nullptr;
@@ -865,58 +874,24 @@ void Pipeline::TransformLoop() {
   for (auto& t : targets_) t->queue->Close();
 }
 
-Status Pipeline::FlushBatch(Target& t, std::vector<SinkChange>& batch, const sink::BatchEnd& end) {
+Status Pipeline::CallSink(Target& t, const std::function<Status()>& call) {
   auto backoff = std::chrono::milliseconds(100);
   const uint64_t applied_before = t.sink->rows_applied();
   while (!stop_) {
-    auto t0 = Clock::now();
-    Status st = batch.empty() ? t.sink->AdvanceCheckpoint(end) : t.sink->ApplyBatch(batch, end);
+    Status st = call();
     if (st.ok()) {
-      double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-      // Skipped rows are counted, so that a skip is never silent in the metrics either.
-      if (uint64_t skipped = t.sink->rows_skipped(); skipped > t.skipped_counted) {
-        t.skipped->Inc(skipped - t.skipped_counted);
-        t.skipped_counted = skipped;
-      }
-      spdlog::debug("pipeline {} target {}: applied {} changes up to {} in {:.1f} ms", cfg_.name, t.cfg->name,
-                    batch.size(), end.pos.ToString(), secs * 1000);
-      for (const SinkChange& c : batch) {
-        Target::TableStats& ts = t.StatsFor(c.table, metrics_, cfg_.name);
-        using K = SinkChange::Kind;
-        bool inserted = c.kind == K::kInsert || (c.kind == K::kUpsert && c.origin && c.origin->op == Op::kInsert);
-        (c.kind == K::kDelete || c.kind == K::kDeleteExact ? ts.deletes : inserted ? ts.inserts : ts.updates)->Inc();
-        ts.oldest_pending_ms = 0;
-        ts.delay->Set(0);
-      }
-      if (!batch.empty()) {
-        t.apply_seconds->Observe(secs);
-        t.batch_rows->Observe(static_cast<double>(batch.size()));
-        t.rows->Inc(batch.size());
-        size_t bytes = 0;
-        for (const auto& c : batch) {
-          for (const auto& v : c.values) bytes += v.s.size() + 8;
-        }
-        t.bytes->Inc(bytes);
-      }
       std::lock_guard lock(mu_);
       t.state = PipelineState::kRunning;
       t.last_error.clear();
-      t.applied_position = end.pos.ToString();
-      t.rows_applied += batch.size();
-      // Apply rate over windows of at least a second.
-      auto now = Clock::now();
-      t.window_rows += batch.size();
-      double window = std::chrono::duration<double>(now - t.window_start).count();
-      if (window >= 1.0) {
-        t.rows_per_second = static_cast<double>(t.window_rows) / window;
-        t.window_rows = 0;
-        t.window_start = now;
-      }
-      return Status::Ok();
+      return st;
     }
     if (!st.retryable()) {
       // Stopped inside the batch (on_error: stop): what it applied before
       // the rejected transaction is on the target; say so.
+      if (!t.unacked.empty()) {
+        ReportAcknowledged(t);
+        return st;
+      }
       std::lock_guard lock(mu_);
       t.rows_applied += t.sink->rows_applied() - applied_before;
       if (!t.sink->checkpoint().global.empty()) t.applied_position = t.sink->checkpoint().global.ToString();
@@ -943,6 +918,84 @@ Status Pipeline::FlushBatch(Target& t, std::vector<SinkChange>& batch, const sin
     if (!rc.ok() && !rc.retryable()) return rc;
   }
   return Status::Error(StatusCode::kCancelled, "stopping");
+}
+
+Status Pipeline::SettleSink(Target& t, bool wait) {
+  if (t.unacked.empty()) return Status::Ok();
+  RETURN_IF_ERROR(CallSink(t, [&] { return wait ? t.sink->Flush() : t.sink->Poll(); }));
+  ReportAcknowledged(t);
+  return Status::Ok();
+}
+
+void Pipeline::ReportAcknowledged(Target& t) {
+  // A sink with nothing in flight holds every batch handed over.
+  const bool all = !t.sink->in_flight();
+  const StreamPos& recorded = t.sink->checkpoint().global;
+  size_t rows = 0;
+  std::optional<sink::BatchEnd> last;
+  while (!t.unacked.empty() && (all || (!recorded.empty() && t.unacked.front().end.pos <= recorded))) {
+    rows += t.unacked.front().rows;
+    last = std::move(t.unacked.front().end);
+    t.unacked.pop_front();
+  }
+  if (!last) return;
+  {
+    std::lock_guard lock(mu_);
+    t.applied_position = last->pos.ToString();
+    t.rows_applied += rows;
+    // Apply rate over windows of at least a second.
+    auto now = Clock::now();
+    t.window_rows += rows;
+    double window = std::chrono::duration<double>(now - t.window_start).count();
+    if (window >= 1.0) {
+      t.rows_per_second = static_cast<double>(t.window_rows) / window;
+      t.window_rows = 0;
+      t.window_start = now;
+    }
+  }
+  // The store only mirrors the target's own checkpoint (for status): once a
+  // second is enough, and its fsync stays off the apply path.
+  if (Clock::now() - t.last_store_write >= std::chrono::seconds(1)) {
+    SaveStoreCheckpoint(t, *last);
+    t.last_store_write = Clock::now();
+  }
+}
+
+Status Pipeline::FlushBatch(Target& t, std::vector<SinkChange>& batch, const sink::BatchEnd& end) {
+  auto t0 = Clock::now();
+  RETURN_IF_ERROR(CallSink(t, [&] {
+    t0 = Clock::now();
+    return batch.empty() ? t.sink->AdvanceCheckpoint(end) : t.sink->ApplyBatch(batch, end);
+  }));
+  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  // Skipped rows are counted, so that a skip is never silent in the metrics either.
+  if (uint64_t skipped = t.sink->rows_skipped(); skipped > t.skipped_counted) {
+    t.skipped->Inc(skipped - t.skipped_counted);
+    t.skipped_counted = skipped;
+  }
+  spdlog::debug("pipeline {} target {}: {} {} changes up to {} in {:.1f} ms", cfg_.name, t.cfg->name,
+                t.sink->in_flight() ? "handed over" : "applied", batch.size(), end.pos.ToString(), secs * 1000);
+  for (const SinkChange& c : batch) {
+    Target::TableStats& ts = t.StatsFor(c.table, metrics_, cfg_.name);
+    using K = SinkChange::Kind;
+    bool inserted = c.kind == K::kInsert || (c.kind == K::kUpsert && c.origin && c.origin->op == Op::kInsert);
+    (c.kind == K::kDelete || c.kind == K::kDeleteExact ? ts.deletes : inserted ? ts.inserts : ts.updates)->Inc();
+    ts.oldest_pending_ms = 0;
+    ts.delay->Set(0);
+  }
+  if (!batch.empty()) {
+    t.apply_seconds->Observe(secs);
+    t.batch_rows->Observe(static_cast<double>(batch.size()));
+    t.rows->Inc(batch.size());
+    size_t bytes = 0;
+    for (const auto& c : batch) {
+      for (const auto& v : c.values) bytes += v.s.size() + 8;
+    }
+    t.bytes->Inc(bytes);
+  }
+  t.unacked.push_back({end, batch.size()});
+  ReportAcknowledged(t);
+  return Status::Ok();
 }
 
 // Sinks that do not take MySQL DDL get every statement on a selected table
@@ -1304,7 +1357,6 @@ void Pipeline::TargetLoop(Target& t) {
   bool have_end = false;
   Clock::time_point batch_started{};
   Clock::time_point last_progress_write = Clock::now();
-  Clock::time_point last_store_write{};
   const auto timeout = std::chrono::milliseconds(cfg_.batch_timeout_ms);
   auto fail = [&](const Status& st) {
     spdlog::error("pipeline {} target {}: {}", cfg_.name, name, WithoutTargetPrefix(st.message(), cfg_.name, name));
@@ -1324,12 +1376,6 @@ void Pipeline::TargetLoop(Target& t) {
     batch.clear();
     have_end = false;
     last_progress_write = Clock::now();
-    // The store only mirrors the target's own checkpoint (for status): once a
-    // second is enough, and its fsync stays off the apply path.
-    if (Clock::now() - last_store_write >= std::chrono::seconds(1)) {
-      SaveStoreCheckpoint(t, end);
-      last_store_write = Clock::now();
-    }
     std::lock_guard lock(mu_);
     t.oldest_pending_ms = 0;
     return true;
@@ -1340,8 +1386,17 @@ void Pipeline::TargetLoop(Target& t) {
                               : std::max(std::chrono::milliseconds(1),
                                          std::chrono::duration_cast<std::chrono::milliseconds>(
                                              batch_started + timeout - Clock::now()));
+    // Batches in flight are settled as soon as the queue runs dry.
+    if (!t.unacked.empty()) wait = std::min(wait, std::chrono::milliseconds(5));
     auto item = t.queue->Pop(wait);
     t.queue_bytes->Set(static_cast<double>(t.queue->bytes()));
+    if (!item && !t.unacked.empty()) {
+      Status st = SettleSink(t, /*wait=*/true);
+      if (!st.ok()) {
+        if (st.code() != StatusCode::kCancelled) fail(st);
+        goto out;
+      }
+    }
     if (item) {
       const TargetWork& w = **item;
       switch (w.kind) {
@@ -1371,6 +1426,10 @@ void Pipeline::TargetLoop(Target& t) {
           break;
         case TargetWork::Kind::kDdl: {
           if (!flush()) goto out;
+          if (Status st = SettleSink(t, /*wait=*/true); !st.ok()) {
+            if (st.code() != StatusCode::kCancelled) fail(st);
+            goto out;
+          }
           Status st = HandleDdl(t, w, {w.pos, w.resume_position, w.gtid_state});
           // The target down, restarting or hung during a DDL: retried like a batch.
           for (auto backoff = std::chrono::milliseconds(100); !st.ok() && st.retryable() && !stop_;) {
@@ -1414,6 +1473,13 @@ void Pipeline::TargetLoop(Target& t) {
     PublishDelay(t);
   }
 out:
+  // Stopping: what is in flight is recorded if the target is there (a
+  // restart would send it again otherwise); a target down does not hold
+  // the stop up beyond this one attempt.
+  if (!t.failed && t.sink && !t.unacked.empty()) {
+    Status st = t.sink->Flush();
+    if (st.ok()) ReportAcknowledged(t);
+  }
   if (t.failed) {
     // Detached: drain so the transform stage never blocks on this target,
     // and keep its delay gauge growing from the oldest change it never

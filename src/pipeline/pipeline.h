@@ -13,6 +13,7 @@
 // pipeline stops.
 
 #include <atomic>
+#include <functional>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -102,6 +103,15 @@ class Pipeline {
   Status HandleRename(Target& t, const TargetWork& w, const transform::DdlStatement& d,
                       const sink::BatchEnd& end);
   Status FlushBatch(Target& t, std::vector<SinkChange>& batch, const sink::BatchEnd& end);
+  // Calls `call` on the target's sink until it succeeds; what is retryable
+  // is retried after Reconnect, with the target shown as `retrying`.
+  Status CallSink(Target& t, const std::function<Status()>& call);
+  // A sink with batches in flight (sink.h): serves its acknowledgements;
+  // `wait`: until every batch is recorded.
+  Status SettleSink(Target& t, bool wait);
+  // Reports the batches the sink recorded since (rows, applied position,
+  // the store's copy): progress is shown only once the target holds it.
+  void ReportAcknowledged(Target& t);
   Result<StartPosition> ResumePosition();
   Result<StartPosition> ResolveOnSource(const StartPosition& p);
   // Mirrors a target's checkpoint into the store; a failure shows in status().

@@ -26,6 +26,16 @@
 // ApplyBatch again with the same batch. A change the target rejects fails
 // the batch, naming table, key, position and the target's message, unless
 // `skip_rejected` (on_error: skip), which logs it to `skip_log` first.
+// In flight: a sink may return from ApplyBatch before the target acknowledged
+// the batch (Kafka overlaps batches). in_flight() then says so, and
+// checkpoint() and rows_applied() advance later, inside any call, only once
+// the batches are recorded; the caller reports progress from them, never
+// from ApplyBatch returning, and calls Poll now and then and Flush when idle
+// (or before anything that needs the target current). A batch in flight that
+// fails makes a later call fail (retryable or not, as above); after
+// Reconnect that call is retried and the sink sends the failed batches again
+// itself, in order: a batch is handed over once. Sinks that apply each batch
+// before ApplyBatch returns keep the defaults.
 // State targets (SQL, ClickHouse, Redis) may merge the changes of one key
 // inside a batch; log targets (Kafka, files) write every change, in order.
 //
@@ -129,6 +139,12 @@ class Sink {
   virtual Result<std::vector<std::string>> TargetColumns(const std::string& db, const std::string& table) = 0;
   // Re-opens connections after a retryable error and re-reads the checkpoint.
   virtual Status Reconnect() = 0;
+  // Batches handed over and not recorded yet (see "In flight" above).
+  virtual bool in_flight() const { return false; }
+  // Serves acknowledgements without waiting for them.
+  virtual Status Poll() { return Status::Ok(); }
+  // Waits until every batch handed over is recorded.
+  virtual Status Flush() { return Status::Ok(); }
 
   // Whether DDL is MySQL SQL that the pipeline may rewrite for renamed and
   // subset tables (the MySQL target); other sinks get every DDL of a

@@ -50,6 +50,11 @@ bool IsPermanent(rd_kafka_resp_err_t e) {
 
 std::string TxnPosition(const StreamPos& p) { return fmt::format("{}:{}", p.file, p.txn_offset); }
 
+// A delivery report's opaque: the batch's seq and the message's index in
+// it (kRecordIndex: the batch's position record).
+constexpr uint64_t kRecordIndex = 0xffffffffu;
+uint64_t Opaque(uint32_t seq, uint64_t index) { return (static_cast<uint64_t>(seq) << 32) | index; }
+
 }  // namespace
 
 Result<std::unique_ptr<KafkaSink>> KafkaSink::Open(const SinkOptions& options) {
@@ -64,6 +69,13 @@ Result<std::unique_ptr<KafkaSink>> KafkaSink::Open(const SinkOptions& options) {
   s->encoder_ = std::move(encoder).value();
   s->checkpoint_topic_ = options.url.Param("checkpoint_topic", kCheckpointTopic);
   RETURN_IF_ERROR(CheckTopicName(s->checkpoint_topic_).WithContext(s->Where() + ": checkpoint_topic"));
+  std::string txn_ms = options.url.Param("transaction_ms", "200");
+  char* end = nullptr;
+  long ms = std::strtol(txn_ms.c_str(), &end, 10);
+  if (end == txn_ms.c_str() || *end != '\0' || ms < 0) {
+    return Status::Invalid("{}: transaction_ms \"{}\" is not a number of milliseconds", s->Where(), txn_ms);
+  }
+  s->transaction_time_ = std::chrono::milliseconds(ms);
   // '/' cannot occur in pipeline or target names: one id per target.
   s->transactional_id_ = "sluice/" + options.pipeline + "/" + options.target;
   RETURN_IF_ERROR(s->CreateProducer());
@@ -88,6 +100,8 @@ Status KafkaSink::CreateProducer() {
   table_topics_.clear();
   producer_.reset();
   in_transaction_ = false;
+  record_in_flight_.reset();
+  failures_.clear();
   auto conf = BaseConf(options_.url);
   if (!conf.ok()) return conf.status().WithContext(Where());
   rd_kafka_conf_t* c = conf->get();
@@ -153,26 +167,81 @@ Result<rd_kafka_topic_t*> KafkaSink::TopicFor(const SinkChange& ch) {
 }
 
 void KafkaSink::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
-  if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
   auto* self = static_cast<KafkaSink*>(opaque);
-  self->failures_.emplace_back(reinterpret_cast<uintptr_t>(m->_private), m->err);
+  uint64_t id = reinterpret_cast<uintptr_t>(m->_private);
+  uint32_t seq = static_cast<uint32_t>(id >> 32);
+  if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) self->failures_.emplace_back(id, m->err);
+  if ((id & kRecordIndex) == kRecordIndex) {
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && self->record_in_flight_ == seq) {
+      // Every batch up to this one is recorded.
+      size_t n = 0;
+      while (n < self->pending_.size() && self->pending_[n].seq != seq) ++n;
+      self->Recorded(n + 1);
+    }
+    if (self->record_in_flight_ == seq) self->record_in_flight_.reset();
+    return;
+  }
+  for (Batch& b : self->pending_) {
+    if (b.seq == seq) {
+      if (b.unacked > 0) --b.unacked;
+      return;
+    }
+  }
 }
 
-Status KafkaSink::Produce(const Outgoing& m, size_t index) {
+void KafkaSink::Recorded(size_t n) {
+  n = std::min(n, pending_.size());
+  if (n == 0) return;
+  for (size_t i = 0; i < n; ++i) rows_applied_ += pending_[i].rows;
+  checkpoint_ = pending_[n - 1].next;
+  pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+}
+
+rd_kafka_resp_err_t KafkaSink::Produce(const Outgoing& m, uint64_t opaque) {
   while (true) {
     void* value = m.value ? const_cast<char*>(m.value->data()) : nullptr;
     size_t value_len = m.value ? m.value->size() : 0;
     rd_kafka_resp_err_t e =
         rd_kafka_producev(producer_.get(), RD_KAFKA_V_RKT(m.topic), RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
                           RD_KAFKA_V_VALUE(value, value_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(index))), RD_KAFKA_V_END);
+                          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(opaque))), RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       rd_kafka_poll(producer_.get(), 100);  // delivery reports make room
       continue;
     }
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) failures_.emplace_back(index, e);
-    return Status::Ok();
+    return e;
   }
+}
+
+void KafkaSink::ProduceBatch(Batch& b) {
+  b.unacked = 0;
+  for (size_t i = 0; i < b.out.size(); ++i) {
+    const Outgoing& m = b.out[i];
+    if (m.change >= 0 && skipped_.contains(b.changes[m.change].pos)) continue;
+    ++b.unacked;  // before producing: a report can come inside a QUEUE_FULL poll
+    if (rd_kafka_resp_err_t e = Produce(m, Opaque(b.seq, i)); e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      // Refused before sending (too large for message.max.bytes...): a
+      // failed report of its own, handled with the others.
+      --b.unacked;
+      failures_.emplace_back(Opaque(b.seq, i), e);
+    }
+  }
+}
+
+Status KafkaSink::BeginIfNeeded() {
+  if (!options_.exactly_once || in_transaction_) return Status::Ok();
+  if (rd_kafka_error_t* e = rd_kafka_begin_transaction(producer_.get())) return TxnError("begin_transaction", e, "");
+  in_transaction_ = true;
+  transaction_began_ = std::chrono::steady_clock::now();
+  return Status::Ok();
+}
+
+Status KafkaSink::Send(Batch b) {
+  RETURN_IF_ERROR(BeginIfNeeded());
+  b.seq = next_seq_++;
+  pending_.push_back(std::move(b));
+  ProduceBatch(pending_.back());
+  return Status::Ok();
 }
 
 Status KafkaSink::WaitDelivered() {
@@ -185,13 +254,19 @@ Status KafkaSink::WaitDelivered() {
       return Status::Retryable(StatusCode::kIoError, "{}: Kafka did not confirm delivery within 10 minutes", Where());
     }
   }
+  // flush() serves the reports of the messages it waited for; these are
+  // the ones that came in between.
+  (void)rd_kafka_poll(producer_.get(), 0);
   return Status::Ok();
 }
 
-std::string KafkaSink::TopicsOf(const std::vector<Outgoing>& out) const {
+std::string KafkaSink::TopicsOfPending() const {
   std::set<std::string> names;
-  for (const Outgoing& m : out) {
-    names.insert(rd_kafka_topic_name(m.topic));
+  for (const Batch& b : pending_) {
+    for (const Outgoing& m : b.out) {
+      names.insert(rd_kafka_topic_name(m.topic));
+      if (names.size() > 5) break;
+    }
     if (names.size() > 5) break;
   }
   names.insert(checkpoint_topic_);
@@ -257,21 +332,6 @@ Status KafkaSink::AbortIfOpen() {
   return Status::Ok();
 }
 
-Status KafkaSink::FinishPendingCommit() {
-  if (!pending_commit_) return AbortIfOpen();
-  rd_kafka_error_t* e = rd_kafka_commit_transaction(producer_.get(), kTxnTimeoutMs);
-  if (e == nullptr) {
-    in_transaction_ = false;
-    checkpoint_ = *pending_commit_;
-    pending_commit_.reset();
-    return Status::Ok();
-  }
-  if (rd_kafka_error_is_retriable(e)) return TxnError("commit_transaction", e, "");
-  // Not committed: the batch is sent again.
-  pending_commit_.reset();
-  return TxnError("commit_transaction", e, "");
-}
-
 Status KafkaSink::Reject(const SinkChange& ch, const std::string& key, const std::string& why) {
   std::string shown_key = key.size() > 200 ? key.substr(0, 197) + "..." : key;
   std::string msg = fmt::format("{}: table `{}`.`{}` (from {}) key {} @ {}: {}", Where(), ch.table->db, ch.table->table,
@@ -289,120 +349,199 @@ Status KafkaSink::Reject(const SinkChange& ch, const std::string& key, const std
   return Status::Ok();
 }
 
-Status KafkaSink::DeliverOnce(std::vector<Outgoing>& out, const std::optional<std::string>& position,
-                              const Checkpoint& next, const std::vector<SinkChange>* changes, bool* redo) {
-  *redo = false;
-  failures_.clear();
-  if (options_.exactly_once) {
-    if (rd_kafka_error_t* e = rd_kafka_begin_transaction(producer_.get())) return TxnError("begin_transaction", e, "");
-    in_transaction_ = true;
-  }
-  for (size_t i = 0; i < out.size(); ++i) RETURN_IF_ERROR(Produce(out[i], i));
-  // Every message acknowledged before the position is written: without
-  // transactions that is what makes the position safe to resume from.
+Status KafkaSink::HandleFailures() {
   RETURN_IF_ERROR(WaitDelivered());
-  std::vector<std::pair<size_t, rd_kafka_resp_err_t>> failures = std::move(failures_);
+  std::vector<std::pair<uint64_t, rd_kafka_resp_err_t>> failures = std::move(failures_);
   failures_.clear();
-  std::vector<size_t> rejected;
-  std::unordered_map<size_t, rd_kafka_resp_err_t> error_of;
-  for (const auto& [index, err] : failures) {
-    error_of[index] = err;
-    const Outgoing& m = out[index];
-    if (RejectsMessage(err) && m.change >= 0 && changes != nullptr) {
-      rejected.push_back(index);
-      continue;
+  // Every report is in: what is neither acknowledged nor left out is sent
+  // again, from the first batch not recorded on (each later one too, so
+  // that the last change of a key stays the last one in its partition).
+  resend_ = true;
+  record_in_flight_.reset();
+  Status error = Status::Ok();
+  bool rejected = false;
+  for (const auto& [id, err] : failures) {
+    uint32_t seq = static_cast<uint32_t>(id >> 32);
+    uint64_t index = id & kRecordIndex;
+    const Batch* b = nullptr;
+    for (const Batch& x : pending_) {
+      if (x.seq == seq) b = &x;
     }
-    Status st = DeliveryError(err, rd_kafka_topic_name(m.topic));
-    Status aborted = AbortIfOpen();
-    if (!st.retryable() || aborted.ok()) return st;
-    return aborted;
+    if (b == nullptr) continue;  // recorded since (a report of a batch sent twice)
+    if (index != kRecordIndex && index < b->out.size()) {
+      const Outgoing& m = b->out[index];
+      if (RejectsMessage(err) && m.change >= 0) {
+        const SinkChange& ch = b->changes[m.change];
+        if (skipped_.contains(ch.pos)) continue;
+        size_t bytes = m.key.size() + (m.value ? m.value->size() : 0);
+        std::string why = fmt::format("Kafka refused the message ({} bytes) for topic {}: {}", bytes,
+                                      rd_kafka_topic_name(m.topic), rd_kafka_err2str(err));
+        Status st = Reject(ch, m.key, why);
+        if (!st.ok()) {
+          (void)AbortIfOpen();  // the rejection is what the user must see
+          return st;
+        }
+        rejected = true;
+        continue;
+      }
+      if (error.ok()) error = DeliveryError(err, rd_kafka_topic_name(m.topic));
+    } else if (error.ok()) {
+      error = DeliveryError(err, checkpoint_topic_);
+    }
   }
-  for (size_t index : rejected) {
-    const Outgoing& m = out[index];
-    const SinkChange& ch = (*changes)[m.change];
-    size_t bytes = m.key.size() + (m.value ? m.value->size() : 0);
-    std::string why = fmt::format("Kafka refused the message ({} bytes) for topic {}: {}", bytes,
-                                  rd_kafka_topic_name(m.topic), rd_kafka_err2str(error_of[index]));
-    Status st = Reject(ch, m.key, why);
-    if (!st.ok()) {
-      Status aborted = AbortIfOpen();
-      (void)aborted;  // the rejection is what the user must see
-      return st;
-    }
-  }
-  if (!rejected.empty() && options_.exactly_once) {
-    // The transaction cannot commit with a failed message in it: send the
-    // batch again without the skipped changes.
-    RETURN_IF_ERROR(AbortIfOpen());
-    std::vector<Outgoing> kept;
-    for (Outgoing& m : out) {
-      if (m.change < 0 || !skipped_.contains((*changes)[m.change].pos)) kept.push_back(std::move(m));
-    }
-    out = std::move(kept);
-    *redo = true;
+  if (error.ok() && rejected && !options_.exactly_once) {
+    // Only skipped changes failed: every other message is acknowledged.
+    resend_ = false;
+    for (Batch& b : pending_) b.unacked = 0;
     return Status::Ok();
   }
-  // The position record (a tombstone when position is nullopt: reset).
-  rd_kafka_topic_t* cp_topic = nullptr;
-  ASSIGN_OR_RETURN(cp_topic, Topic(checkpoint_topic_));
-  std::string key = CheckpointKey(options_.pipeline, options_.target);
-  void* value = position ? const_cast<char*>(position->data()) : nullptr;
-  rd_kafka_resp_err_t e = rd_kafka_producev(
-      producer_.get(), RD_KAFKA_V_RKT(cp_topic), RD_KAFKA_V_PARTITION(0), RD_KAFKA_V_KEY(key.data(), key.size()),
-      RD_KAFKA_V_VALUE(value, (position ? position->size() : 0)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-      RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(out.size()))), RD_KAFKA_V_END);
-  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) failures_.emplace_back(out.size(), e);
-  if (options_.exactly_once) {
-    if (failures_.empty()) {
-      if (rd_kafka_error_t* ce = rd_kafka_commit_transaction(producer_.get(), kTxnTimeoutMs)) {
-        if (rd_kafka_error_is_retriable(ce)) {
-          // The outcome is unknown: the next call commits again (a retried
-          // commit is idempotent) before sending anything.
-          pending_commit_ = next;
-          return Status::Retryable(StatusCode::kIoError, "{}: Kafka commit_transaction failed (topics {}): {}", Where(),
-                                   TopicsOf(out), rd_kafka_error_string(ErrorPtr(ce).get()));
-        }
-        return TxnError("commit_transaction", ce, TopicsOf(out));
+  // A transaction cannot commit with a failed message in it: aborted, and
+  // sent again (without the skipped changes) by Recover.
+  Status aborted = AbortIfOpen();
+  if (!error.ok()) return error.retryable() && !aborted.ok() ? aborted : error;
+  return aborted;
+}
+
+Status KafkaSink::Recover() {
+  if (pending_commit_) {
+    rd_kafka_error_t* e = rd_kafka_commit_transaction(producer_.get(), kTxnTimeoutMs);
+    if (e != nullptr) {
+      // Not retriable: not committed, the batches are sent again.
+      if (!rd_kafka_error_is_retriable(e)) {
+        pending_commit_ = false;
+        resend_ = true;
       }
-      in_transaction_ = false;
-      return Status::Ok();
+      return TxnError("commit_transaction", e, TopicsOfPending());
     }
-  } else {
-    RETURN_IF_ERROR(WaitDelivered());
+    in_transaction_ = false;
+    pending_commit_ = false;
+    Recorded(pending_.size());
   }
-  if (!failures_.empty()) {
-    Status st = DeliveryError(failures_.front().second, checkpoint_topic_);
-    Status aborted = AbortIfOpen();
-    return st.retryable() && !aborted.ok() ? aborted : st;
+  if (!resend_) return Status::Ok();
+  RETURN_IF_ERROR(AbortIfOpen());
+  // A new producer read the position back: what it covers is there.
+  size_t covered = 0;
+  while (covered < pending_.size() && pending_[covered].record && !checkpoint_.global.empty() &&
+         pending_[covered].next.global <= checkpoint_.global) {
+    rows_applied_ += pending_[covered].rows;
+    ++covered;
   }
+  pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(covered));
+  if (pending_.empty()) {
+    resend_ = false;
+    return Status::Ok();
+  }
+  RETURN_IF_ERROR(BeginIfNeeded());
+  resend_ = false;
+  for (Batch& b : pending_) ProduceBatch(b);
   return Status::Ok();
 }
 
-Status KafkaSink::Deliver(std::vector<Outgoing>& out, const std::optional<std::string>& position, const BatchEnd& end,
-                          const std::vector<SinkChange>* changes) {
-  Checkpoint next;
-  if (position) {
-    next.global = end.pos;
-    next.resume_position = end.resume_position;
-    next.gtid_state = end.gtid_state;
+Status KafkaSink::RecordAcknowledged() {
+  if (record_in_flight_) return Status::Ok();
+  size_t n = 0;
+  while (n < pending_.size() && pending_[n].unacked == 0) ++n;
+  if (n == 0) return Status::Ok();
+  const Batch& b = pending_[n - 1];
+  ASSIGN_OR_RETURN(rd_kafka_topic_t * cp_topic, Topic(checkpoint_topic_));
+  std::string key = CheckpointKey(options_.pipeline, options_.target);
+  void* value = b.record ? const_cast<char*>(b.record->data()) : nullptr;
+  uint64_t opaque = Opaque(b.seq, kRecordIndex);
+  rd_kafka_resp_err_t e = rd_kafka_producev(
+      producer_.get(), RD_KAFKA_V_RKT(cp_topic), RD_KAFKA_V_PARTITION(0), RD_KAFKA_V_KEY(key.data(), key.size()),
+      RD_KAFKA_V_VALUE(value, (b.record ? b.record->size() : 0)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(opaque))), RD_KAFKA_V_END);
+  if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) return Status::Ok();  // on a later call
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    failures_.emplace_back(opaque, e);
+    return Status::Ok();
   }
-  for (bool redo = true; redo;) RETURN_IF_ERROR(DeliverOnce(out, position, next, changes, &redo));
-  checkpoint_ = next;
+  if (!options_.exactly_once) record_in_flight_ = b.seq;
   return Status::Ok();
+}
+
+Status KafkaSink::Commit() {
+  if (!in_transaction_) return Status::Ok();
+  // Every message acknowledged first: a refused one is skipped (on_error:
+  // skip) by sending the batches again without it, which an open
+  // transaction cannot do.
+  RETURN_IF_ERROR(WaitDelivered());
+  if (!failures_.empty()) return HandleFailures();
+  for (Batch& b : pending_) b.unacked = 0;
+  RETURN_IF_ERROR(RecordAcknowledged());
+  if (!failures_.empty()) return HandleFailures();
+  if (rd_kafka_error_t* ce = rd_kafka_commit_transaction(producer_.get(), kTxnTimeoutMs)) {
+    if (rd_kafka_error_is_retriable(ce)) {
+      // The outcome is unknown: the next call commits again (a retried
+      // commit is idempotent) before sending anything.
+      pending_commit_ = true;
+      return Status::Retryable(StatusCode::kIoError, "{}: Kafka commit_transaction failed (topics {}): {}", Where(),
+                               TopicsOfPending(), rd_kafka_error_string(ErrorPtr(ce).get()));
+    }
+    resend_ = true;
+    return TxnError("commit_transaction", ce, TopicsOfPending());
+  }
+  in_transaction_ = false;
+  Recorded(pending_.size());
+  return Status::Ok();
+}
+
+Status KafkaSink::Settle(bool all) {
+  (void)rd_kafka_poll(producer_.get(), 0);
+  while (true) {
+    if (!failures_.empty()) {
+      RETURN_IF_ERROR(HandleFailures());
+      RETURN_IF_ERROR(Recover());  // only skipped changes failed: on without them
+      continue;
+    }
+    if (options_.exactly_once) {
+      if (all || std::chrono::steady_clock::now() - transaction_began_ >= transaction_time_) {
+        RETURN_IF_ERROR(Commit());
+        if (!failures_.empty() || resend_) continue;
+      }
+      return Status::Ok();
+    }
+    RETURN_IF_ERROR(RecordAcknowledged());
+    if (!all || pending_.empty()) {
+      if (!failures_.empty()) continue;
+      return Status::Ok();
+    }
+    RETURN_IF_ERROR(WaitDelivered());
+    if (failures_.empty() && !record_in_flight_ && pending_.front().unacked > 0) {
+      // Every report is in and still one is missing: never wait for it.
+      resend_ = true;
+      RETURN_IF_ERROR(Recover());
+    }
+  }
+}
+
+Status KafkaSink::Poll() {
+  RETURN_IF_ERROR(Recover());
+  return Settle(false);
+}
+
+Status KafkaSink::Flush() {
+  RETURN_IF_ERROR(Recover());
+  return Settle(true);
 }
 
 Status KafkaSink::ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd& end) {
-  RETURN_IF_ERROR(FinishPendingCommit());
-  const StreamPos& done = checkpoint_.global;
+  RETURN_IF_ERROR(Recover());
+  const StreamPos done = HandedOver();
   if (!done.empty() && end.pos <= done) return Status::Ok();  // committed before a crash or a lost answer
-  std::vector<Outgoing> out;
-  out.reserve(changes.size());
+  Batch b;
+  b.out.reserve(changes.size());
+  b.record = EncodeCheckpoint(end);
+  b.next.global = end.pos;
+  b.next.resume_position = end.resume_position;
+  b.next.gtid_state = end.gtid_state;
   std::vector<format::Message> messages;
-  uint64_t produced = 0;
+  std::string position;
   for (size_t i = 0; i < changes.size(); ++i) {
     const SinkChange& ch = changes[i];
     if ((!done.empty() && ch.pos <= done) || skipped_.contains(ch.pos)) continue;
-    std::string position = TxnPosition(ch.pos);
+    position.clear();
+    fmt::format_to(std::back_inserter(position), "{}:{}", ch.pos.file, ch.pos.txn_offset);
     format::ChangeContext ctx;
     if (ch.origin) ctx.gtid = ch.origin->gtid;
     ctx.position = position;
@@ -416,37 +555,41 @@ Status KafkaSink::ApplyBatch(const std::vector<SinkChange>& changes, const Batch
     }
     ASSIGN_OR_RETURN(rd_kafka_topic_t * topic, TopicFor(ch));
     for (format::Message& m : messages) {
-      out.push_back(Outgoing{topic, std::move(m.key), std::move(m.value), static_cast<int64_t>(i)});
+      b.out.push_back(Outgoing{topic, std::move(m.key), std::move(m.value), static_cast<int64_t>(i)});
     }
-    ++produced;
+    ++b.rows;
   }
-  uint64_t skipped_before = rows_skipped_.load();
-  RETURN_IF_ERROR(Deliver(out, EncodeCheckpoint(end), end, &changes));
-  rows_applied_ += produced - std::min(produced, rows_skipped_.load() - skipped_before);
-  return Status::Ok();
+  b.changes = changes;
+  RETURN_IF_ERROR(Send(std::move(b)));
+  return Settle(false);
 }
 
 Status KafkaSink::AdvanceCheckpoint(const BatchEnd& end) {
-  RETURN_IF_ERROR(FinishPendingCommit());
-  if (!checkpoint_.global.empty() && end.pos == checkpoint_.global &&
-      end.resume_position == checkpoint_.resume_position) {
-    return Status::Ok();
+  RETURN_IF_ERROR(Recover());
+  if (!HandedOver().empty() && end.pos == HandedOver() &&
+      end.resume_position == (pending_.empty() ? checkpoint_ : pending_.back().next).resume_position) {
+    return Flush();
   }
-  std::vector<Outgoing> none;
-  return Deliver(none, EncodeCheckpoint(end), end, nullptr);
+  Batch b;
+  b.record = EncodeCheckpoint(end);
+  b.next.global = end.pos;
+  b.next.resume_position = end.resume_position;
+  b.next.gtid_state = end.gtid_state;
+  RETURN_IF_ERROR(Send(std::move(b)));
+  return Flush();
 }
 
 Status KafkaSink::ResetCheckpoint() {
-  RETURN_IF_ERROR(FinishPendingCommit());
-  std::vector<Outgoing> none;
-  RETURN_IF_ERROR(Deliver(none, std::nullopt, BatchEnd{}, nullptr));
+  RETURN_IF_ERROR(Flush());
+  RETURN_IF_ERROR(Send(Batch{}));  // a tombstone for a record, an empty checkpoint next
+  RETURN_IF_ERROR(Flush());
   skipped_.clear();
   return Status::Ok();
 }
 
 Status KafkaSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
-  RETURN_IF_ERROR(FinishPendingCommit());
-  if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();
+  RETURN_IF_ERROR(Recover());
+  if (!HandedOver().empty() && end.pos <= HandedOver()) return Flush();
   std::string position = TxnPosition(ddl.pos);
   format::DdlEvent ev;
   ev.db = ddl.target_db.empty() ? ddl.db : ddl.target_db;
@@ -462,24 +605,31 @@ Status KafkaSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
   std::vector<format::Message> messages;
   RETURN_IF_ERROR(
       encoder_->EncodeDdl(ev, messages).WithContext(fmt::format("{}: DDL @ {}", Where(), ddl.pos.ToString())));
-  std::vector<Outgoing> out;
-  for (format::Message& m : messages) out.push_back(Outgoing{topic, std::move(m.key), std::move(m.value), -1});
-  return Deliver(out, EncodeCheckpoint(end), end, nullptr);
+  Batch b;
+  for (format::Message& m : messages) b.out.push_back(Outgoing{topic, std::move(m.key), std::move(m.value), -1});
+  b.record = EncodeCheckpoint(end);
+  b.next.global = end.pos;
+  b.next.resume_position = end.resume_position;
+  b.next.gtid_state = end.gtid_state;
+  RETURN_IF_ERROR(Send(std::move(b)));
+  return Flush();
 }
 
 Status KafkaSink::Reconnect() {
   char fatal[512];
   if (producer_ && rd_kafka_fatal_error(producer_.get(), fatal, sizeof fatal) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    Status st = pending_commit_ ? FinishPendingCommit() : AbortIfOpen();
+    Status st = Recover();
     if (st.ok() || !st.retryable()) return st;
   }
   // A producer that cannot go on (or a transaction that cannot be ended):
   // a new one. With exactly_once its init aborts what the old one left
   // open, so the position is read again to learn whether a commit whose
-  // answer was lost went through.
-  pending_commit_.reset();
+  // answer was lost went through; what it covers is not sent again.
+  pending_commit_ = false;
+  resend_ = !pending_.empty();
   RETURN_IF_ERROR(CreateProducer());
-  return LoadCheckpoint();
+  RETURN_IF_ERROR(LoadCheckpoint());
+  return Status::Ok();
 }
 
 }  // namespace sluice::sink::kafka

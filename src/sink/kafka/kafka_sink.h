@@ -5,20 +5,31 @@
 // key lands in one partition, in stream order. DDL goes to ddl_topic only.
 //
 // Delivery: the producer is always idempotent (no duplicates or reordering
-// from its own retries). Each batch ends with a position record (key
-// "pipeline/target" in the compacted checkpoint topic), produced only after
-// every message of the batch was acknowledged:
+// from its own retries). Batches overlap: ApplyBatch produces a batch's
+// messages and returns without waiting for them (the pipeline polls, see
+// Sink::in_flight); the position is recorded only behind acknowledged
+// messages, and checkpoint() (what the pipeline reports) moves only then:
 //   - exactly_once: true: a transactional producer (transactional.id
-//     "sluice-<pipeline>-<target>") writes the batch and its position record
-//     in one Kafka transaction; read_committed consumers see each change
-//     once, and a restart resumes after the last committed record.
-//   - otherwise at least once: a restart replays at most the batch whose
-//     delivery was not confirmed.
+//     "sluice/<pipeline>/<target>") writes the batches of up to
+//     `transaction_ms` (URL parameter, default 200 ms; or until Flush) and
+//     the position record of the last one (key "pipeline/target" in the
+//     compacted checkpoint topic) in one Kafka transaction; read_committed
+//     consumers see each change once, and a restart resumes after the last
+//     committed record.
+//   - otherwise at least once: the position record of the longest prefix of
+//     batches whose every message was acknowledged is produced then (one
+//     record in flight at a time; it names the newest such batch), so a
+//     restart replays at most the batches not yet recorded.
+// A batch in flight that fails is sent again by the sink, with every batch
+// after it and in order (per-key order holds), after Reconnect: the
+// pipeline never hands a batch over twice.
 // Open reads the last position record back (checkpoint_reader.h).
 //
 // Owned and called by one pipeline target thread; librdkafka's delivery
 // callbacks run inside this sink's calls (poll/flush), on that thread.
 
+#include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -48,16 +59,29 @@ class KafkaSink : public Sink {
     return std::vector<std::string>();
   }
   Status Reconnect() override;
+  bool in_flight() const override { return !pending_.empty(); }
+  Status Poll() override;
+  Status Flush() override;
 
   const std::string& transactional_id() const { return transactional_id_; }
 
  private:
-  // One message to send; `change` indexes the batch (-1: DDL or position).
+  // One message to send; `change` indexes its batch's changes (-1: DDL).
   struct Outgoing {
     rd_kafka_topic_t* topic = nullptr;
     std::string key;
     std::optional<std::string> value;
     int64_t change = -1;
+  };
+  // A batch handed over and not recorded yet.
+  struct Batch {
+    uint32_t seq = 0;  // in delivery reports' opaque, with the message's index
+    std::vector<Outgoing> out;
+    std::vector<SinkChange> changes;  // what `out` came from: a late rejection names it
+    std::optional<std::string> record;  // its position record (nullopt: a reset's tombstone)
+    Checkpoint next;                    // checkpoint_ once recorded
+    uint64_t rows = 0;                  // rows_applied_ once recorded
+    size_t unacked = 0;                 // messages without a delivery report
   };
   struct TopicOf {
     TargetTablePtr pin;  // keeps the map's key alive
@@ -69,19 +93,33 @@ class KafkaSink : public Sink {
   Status LoadCheckpoint();
   Result<rd_kafka_topic_t*> Topic(const std::string& name);
   Result<rd_kafka_topic_t*> TopicFor(const SinkChange& change);
-  // Sends `out` and then the position record of `end` (as one transaction
-  // with exactly_once). `changes` is the batch `out` came from, for errors.
-  Status Deliver(std::vector<Outgoing>& out, const std::optional<std::string>& position, const BatchEnd& end,
-                 const std::vector<SinkChange>* changes);
-  // One attempt; *redo: rejected changes were skipped out of a transaction
-  // that had to be aborted, send `out` (now without them) again.
-  Status DeliverOnce(std::vector<Outgoing>& out, const std::optional<std::string>& position, const Checkpoint& next,
-                     const std::vector<SinkChange>* changes, bool* redo);
-  Status Produce(const Outgoing& m, size_t index);
+  // The last position handed over (recorded or in flight).
+  const StreamPos& HandedOver() const { return pending_.empty() ? checkpoint_.global : pending_.back().next.global; }
+  // Queues `b` and produces its messages.
+  Status Send(Batch b);
+  // Produces `b`'s messages (but the skipped changes'); one refused at once
+  // is a failure like a delivery report's.
+  void ProduceBatch(Batch& b);
+  rd_kafka_resp_err_t Produce(const Outgoing& m, uint64_t opaque);
+  // exactly_once: a transaction open.
+  Status BeginIfNeeded();
+  // What every call does first: a commit whose outcome was unknown is
+  // committed again; batches that failed are sent again.
+  Status Recover();
+  // Serves delivery reports; records what is acknowledged. `all`: waits
+  // until every batch handed over is recorded (exactly_once: commits).
+  Status Settle(bool all);
+  // Without transactions: the position record of the acknowledged prefix.
+  Status RecordAcknowledged();
+  // exactly_once: the position record of the last batch, and commit.
+  Status Commit();
+  // The first `n` batches are recorded.
+  void Recorded(size_t n);
+  // Every message produced so far reported: follows on_error for messages
+  // Kafka refused, sets resend_ and returns the error of the others.
+  Status HandleFailures();
   // Waits until every message produced so far was acknowledged or failed.
   Status WaitDelivered();
-  // A transaction whose commit failed retryably is committed first.
-  Status FinishPendingCommit();
   Status AbortIfOpen();
   // An error of the producer (a librdkafka error object, taken over).
   Status TxnError(const char* step, rd_kafka_error_t* error, const std::string& topics);
@@ -89,22 +127,27 @@ class KafkaSink : public Sink {
   // on_error: skip logs `change` and leaves it out; stop: an error.
   Status Reject(const SinkChange& change, const std::string& key, const std::string& why);
   std::string Where() const;
-  std::string TopicsOf(const std::vector<Outgoing>& out) const;
+  std::string TopicsOfPending() const;
 
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
 
   SinkOptions options_;
   std::string transactional_id_;
   std::string checkpoint_topic_;
+  std::chrono::milliseconds transaction_time_{200};
   std::unique_ptr<format::Encoder> encoder_;
   HandlePtr producer_;
   std::map<std::string, rd_kafka_topic_t*> topics_;
   std::unordered_map<const TargetTable*, TopicOf> table_topics_;
   bool in_transaction_ = false;
-  std::optional<Checkpoint> pending_commit_;  // commit outcome unknown (retryable failure)
-  // Delivery reports of the messages in flight: index into the batch's
-  // outgoing messages and the error.
-  std::vector<std::pair<size_t, rd_kafka_resp_err_t>> failures_;
+  std::chrono::steady_clock::time_point transaction_began_;
+  bool pending_commit_ = false;  // commit outcome unknown (retryable failure): commit again
+  bool resend_ = false;          // batches in pending_ failed: send them again
+  std::deque<Batch> pending_;    // handed over, not recorded, in order
+  uint32_t next_seq_ = 0;
+  std::optional<uint32_t> record_in_flight_;  // seq of the batch whose position record is unacknowledged
+  // Delivery reports that failed: opaque and error.
+  std::vector<std::pair<uint64_t, rd_kafka_resp_err_t>> failures_;
   std::set<StreamPos> skipped_;  // rejected changes on_error: skip left out (kept for retries)
 };
 
