@@ -3,6 +3,7 @@
 
 #include "cluster/coordinator.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -182,14 +183,45 @@ TEST_F(CoordinatorTest, ClosedOwnerHandsOverToTheNextWithAHigherEpoch) {
   EXPECT_GT((*last)->ownership("orders").epoch, second);
 }
 
+TEST_F(CoordinatorTest, EpochsOnlyGrowAcrossManyHandovers) {
+  std::vector<Node> nodes;
+  for (int i = 0; i < 3; ++i) {
+    nodes.push_back(StartNode(fmt::format("n{}", i)));
+    ASSERT_TRUE(Campaign(nodes.back(), "orders").ok());
+  }
+  auto pointers = [&] {
+    std::vector<Node*> out;
+    for (Node& n : nodes) out.push_back(&n);
+    return out;
+  };
+  int64_t last = 0;
+  for (int round = 0; round < 6; ++round) {
+    Node* owner = WaitSoleOwner(pointers(), "orders");
+    ASSERT_NE(owner, nullptr) << "round " << round;
+    const int64_t epoch = (*owner)->ownership("orders").epoch;
+    EXPECT_GT(epoch, last) << "round " << round;
+    last = epoch;
+    if (round % 2 == 0) {
+      (*owner)->Release("orders", /*rejoin=*/true);  // a move
+      ASSERT_TRUE(WaitFor([&] { return (*owner)->ownership("orders").state == OwnershipState::kCandidate; }));
+    } else {
+      // A stop, then the same node id starts again.
+      std::string id = (*owner)->node().id;
+      owner->coordinator.reset();
+      *owner = StartNode(id);
+      ASSERT_TRUE(Campaign(*owner, "orders").ok());
+    }
+  }
+}
+
 TEST_F(CoordinatorTest, ElectionsArePerPipeline) {
   Node a = StartNode("a"), b = StartNode("b");
   ASSERT_TRUE(Campaign(a, "orders").ok());
   ASSERT_TRUE(WaitFor([&] { return a->ownership("orders").state == OwnershipState::kOwner; }));
   ASSERT_TRUE(Campaign(b, "users").ok());
   ASSERT_TRUE(Campaign(b, "orders").ok());
-  ASSERT_TRUE(Campaign(a, "users").ok());
   ASSERT_TRUE(WaitFor([&] { return b->ownership("users").state == OwnershipState::kOwner; }));
+  ASSERT_TRUE(Campaign(a, "users").ok());
   ASSERT_TRUE(WaitFor([&] { return b->ownership("orders").state == OwnershipState::kCandidate &&
                                    a->ownership("users").state == OwnershipState::kCandidate; }));
   EXPECT_EQ(a->ownership("orders").state, OwnershipState::kOwner);
