@@ -1,7 +1,5 @@
 #include "pipeline/config.h"
 
-#include "sink/registry.h"
-
 #include <algorithm>
 #include <span>
 #include <cctype>
@@ -902,15 +900,18 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
       ASSIGN_OR_RETURN(p.check.repair, Bool(*repair, Child(check_path, "repair")));
     }
   }
-  // Snapshots and checks read and write targets over the MySQL protocol for now.
+  // Not every target kind can be snapshotted into or checked.
   for (const char* job : {"snapshot", "check"}) {
     const Entry* e = m.Find(job);
-    if (e == nullptr || (std::string_view(job) == "snapshot" && p.snapshot != SnapshotMode::kInitial)) continue;
+    bool snapshot = std::string_view(job) == "snapshot";
+    if (e == nullptr || (snapshot && p.snapshot != SnapshotMode::kInitial)) continue;
     for (const std::string& name : p.targets) {
       const TargetConfig* t = config.FindTarget(name);
-      if (t != nullptr && !IsMysqlScheme(t->endpoint.scheme)) {
+      if (t == nullptr) continue;
+      bool supported = snapshot ? sink::SupportsSnapshot(t->endpoint.scheme) : IsMysqlScheme(t->endpoint.scheme);
+      if (!supported) {
         return Fail(e->key_mark, Child(path, job),
-                    fmt::format("target \"{}\" is {}://: `{}` works for MySQL/MariaDB targets only so far; "
+                    fmt::format("target \"{}\" is {}://: `{}` does not work for this kind of target; "
                                 "run a separate pipeline for it without {}:",
                                 name, t->endpoint.scheme, job, job));
       }
@@ -1190,6 +1191,17 @@ bool MatchesTableRule(const TableRule& rule, std::string_view db, std::string_vi
   } catch (const std::regex_error&) {
     return false;
   }
+}
+
+sink::SinkOptions TargetSinkOptions(const PipelineConfig& pipeline, const TargetConfig& target) {
+  sink::SinkOptions so = target.options;
+  so.pipeline = pipeline.name;
+  so.target = target.name;
+  so.url = target.endpoint;
+  so.parallel = pipeline.parallel;
+  so.skip_rejected = pipeline.on_error == OnError::kSkip;
+  so.skip_log = pipeline.skip_log;
+  return so;
 }
 
 }  // namespace sluice::pipeline

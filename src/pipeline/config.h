@@ -138,6 +138,9 @@ struct Config {
 
 // Reads and validates FILE. IoError when it cannot be read, InvalidArgument
 // for everything else.
+// The options a pipeline opens one of its targets with (sink or chunk target).
+sink::SinkOptions TargetSinkOptions(const PipelineConfig& pipeline, const TargetConfig& target);
+
 Result<Config> LoadConfig(const std::string& path);
 // Validates `yaml_text` as if read from `path_for_messages` (which also
 // anchors relative paths).

@@ -971,10 +971,17 @@ Status Pipeline::RouteDdl(Target& t, const TargetWork& w, const transform::DdlSt
   std::vector<std::pair<std::string, std::string>> named = d.tables;
   for (const auto& r : d.renames) named.emplace_back(r.db, r.table);
   if (named.empty() && !d.table.empty()) named.emplace_back(d.db, d.table);
+  // `DROP TABLE a, b` reaches the sink once per selected table; other
+  // statements once, for their first selected table.
+  const bool per_table = d.kind == K::kDropTable;
+  std::vector<sink::DdlChange> routed;
   for (const auto& [db, table] : named) {
     const transform::MappingRule* rule = mapper_->RuleFor(db, table);
     if (rule == nullptr) continue;
-    if (rule->ddl == transform::DdlPolicy::kIgnore) return skip();
+    if (rule->ddl == transform::DdlPolicy::kIgnore) {
+      if (per_table) continue;
+      return skip();
+    }
     if (rule->ddl == transform::DdlPolicy::kStop) {
       return Status::Error(StatusCode::kNotSupported, "DDL on `{}.{}` @ {}: stopped as configured (ddl: stop): {}", db,
                            table, w.pos.ToString(), w.ddl_query.substr(0, 300));
@@ -985,9 +992,19 @@ Status Pipeline::RouteDdl(Target& t, const TargetWork& w, const transform::DdlSt
     ddl.target_table = dest.substr(dot + 1);
     ddl.one_to_one = ddl.target_db == db && ddl.target_table == table && rule->columns.empty() &&
                      rule->rename_columns.empty();
-    return t.sink->ApplyDdl(ddl, end);
+    routed.push_back(ddl);
+    if (!per_table) break;
   }
-  return skip();  // DDL of tables no rule selects is never applied
+  if (routed.empty()) return skip();  // DDL of tables no rule selects is never applied
+  // Each table but the last under a position of its own inside the
+  // statement's (#0, #1, ... before its #end), so that a replay after a crash
+  // skips exactly the tables already done.
+  for (size_t i = 0; i + 1 < routed.size(); ++i) {
+    sink::BatchEnd part = end;
+    part.pos.index = i;
+    RETURN_IF_ERROR(t.sink->ApplyDdl(routed[i], part));
+  }
+  return t.sink->ApplyDdl(routed.back(), end);
 }
 
 Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
@@ -1253,13 +1270,7 @@ void Pipeline::TargetLoop(Target& t) {
   // Open the loader; a target that is down at start is retried, not fatal.
   auto backoff = std::chrono::milliseconds(200);
   while (!stop_ && !t.sink) {
-    sink::SinkOptions so = t.cfg->options;
-    so.pipeline = cfg_.name;
-    so.target = name;
-    so.url = t.cfg->endpoint;
-    so.parallel = cfg_.parallel;
-    so.skip_rejected = cfg_.on_error == OnError::kSkip;
-    so.skip_log = cfg_.skip_log;
+    sink::SinkOptions so = TargetSinkOptions(cfg_, *t.cfg);
     auto loader = sink::OpenSink(so);
     if (loader.ok()) {
       t.sink = std::move(loader).value();

@@ -8,7 +8,8 @@
 #include <thread>
 
 #include "pipeline/table_set.h"
-#include "sink/mysql/chunk_writer.h"
+#include "sink/chunk_target.h"
+#include "sink/registry.h"
 #include "sink/mysql/sql_builder.h"
 #include "client/mysql/connection.h"
 #include "client/mysql/table_reader.h"
@@ -16,8 +17,8 @@
 
 namespace sluice::pipeline {
 
-using sink::mysql::ChunkRecord;
-using sink::mysql::ChunkWriter;
+using sink::ChunkRecord;
+using sink::ChunkTarget;
 using sluice::mysql::KeyPart;
 using sluice::mysql::KeyRange;
 using sluice::mysql::KeyTuple;
@@ -92,14 +93,9 @@ Result<std::unique_ptr<MysqlConnection>> OpenSource(const SourceConfig& s, sluic
   return c;
 }
 
-Result<std::unique_ptr<ChunkWriter>> OpenTarget(const TargetConfig& t, sluice::mysql::Interrupter* interrupt) {
-  if (!IsMysqlScheme(t.endpoint.scheme)) {
-    return Status::Error(StatusCode::kNotSupported,
-                         "target {} is {}://: snapshots copy into MySQL/MariaDB targets only so far", t.name,
-                         t.endpoint.scheme);
-  }
-  ASSIGN_OR_RETURN(auto co, sluice::mysql::ConnectOptions::FromUrl(t.endpoint));
-  return ChunkWriter::Open(sluice::mysql::WithDefaultTimeouts(co, sluice::mysql::kJobIoTimeoutS), interrupt);
+Result<std::unique_ptr<ChunkTarget>> OpenTarget(const PipelineConfig& p, const TargetConfig& t,
+                                                sluice::mysql::Interrupter* interrupt) {
+  return sink::OpenChunkTarget(TargetSinkOptions(p, t), interrupt);
 }
 
 }  // namespace
@@ -128,7 +124,7 @@ struct Snapshot::Chunk {
 class Snapshot::Worker {
  public:
   std::unique_ptr<MysqlConnection> source;
-  std::vector<std::unique_ptr<ChunkWriter>> targets;  // per pipeline target, same order
+  std::vector<std::unique_ptr<ChunkTarget>> targets;  // per pipeline target, same order
 };
 
 Snapshot::Snapshot(const Config& config, const PipelineConfig& pipeline, SnapshotOptions options)
@@ -173,7 +169,7 @@ Result<bool> Snapshot::Needed(const Config& config, const PipelineConfig& p, slu
   for (const std::string& name : p.targets) {
     const TargetConfig* t = config.FindTarget(name);
     if (t == nullptr) return Status::Invalid("pipeline {}: unknown target {}", p.name, name);
-    ASSIGN_OR_RETURN(auto w, OpenTarget(*t, interrupt));
+    ASSIGN_OR_RETURN(auto w, OpenTarget(p, *t, interrupt));
     RETURN_IF_ERROR(w->EnsureTables());
     ASSIGN_OR_RETURN(std::string applied, w->AppliedPosition(p.name, name));
     if (applied.empty()) return true;
@@ -261,23 +257,14 @@ Status Snapshot::RunSteps() {
   return st;
 }
 
-// Creates the target table when it is missing: the source's own definition
-// for a table copied whole (renamed or not), else the mapped columns with
-// their source types and the key.
-static Status EnsureTargetTable(ChunkWriter& w, MysqlConnection& source, const transform::TableMapping& m,
+// Creates the target table when it is missing: for targets that speak
+// MySQL, the source's own definition for a table copied whole (renamed or
+// not), else the mapped columns with their source types and the key; other
+// kinds map the source types themselves.
+static Status EnsureTargetTable(ChunkTarget& w, MysqlConnection& source, const transform::TableMapping& m,
                                 const TableSchema& s) {
   const TargetTable& t = *m.target;
-  ASSIGN_OR_RETURN(auto existing, w.TableColumns(t.db, t.table));
-  if (!existing.empty()) {
-    for (const std::string& c : t.columns) {
-      if (std::find(existing.begin(), existing.end(), c) == existing.end()) {
-        return Status::Invalid("target table `{}`.`{}` has no column `{}` (mapped from {}.{})", t.db, t.table, c, s.db,
-                               s.table);
-      }
-    }
-    return Status::Ok();
-  }
-  RETURN_IF_ERROR(w.Execute("CREATE DATABASE IF NOT EXISTS " + Ident(t.db)));
+  if (!w.speaks_mysql_ddl()) return w.EnsureTable(t, "");
   bool whole = m.source_index.size() == s.columns.size();
   for (size_t i = 0; whole && i < m.source_index.size(); ++i) {
     whole = m.source_index[i] == i && t.columns[i] == s.columns[i].name;
@@ -293,7 +280,7 @@ static Status EnsureTargetTable(ChunkWriter& w, MysqlConnection& source, const t
     if (ddl.rfind(prefix, 0) != 0) {
       return Status::Error(StatusCode::kServerError, "unexpected SHOW CREATE TABLE output for {}.{}", s.db, s.table);
     }
-    return w.Execute("CREATE TABLE IF NOT EXISTS " + target_name + ddl.substr(prefix.size()));
+    return w.EnsureTable(t, "CREATE TABLE IF NOT EXISTS " + target_name + ddl.substr(prefix.size()));
   }
   ASSIGN_OR_RETURN(
       auto cols, source.Query(fmt::format("SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLLATION_NAME FROM "
@@ -317,7 +304,7 @@ static Status EnsureTargetTable(ChunkWriter& w, MysqlConnection& source, const t
     ddl += ")";
   }
   ddl += ")";
-  return w.Execute(ddl);
+  return w.EnsureTable(t, ddl);
 }
 
 Status EnsureMappedTargetTables(const Config& config, const PipelineConfig& p, const TargetConfig& target,
@@ -327,7 +314,7 @@ Status EnsureMappedTargetTables(const Config& config, const PipelineConfig& p, c
   ASSIGN_OR_RETURN(auto co, sluice::mysql::ConnectOptions::FromUrl(source_cfg->endpoint));
   auto source = MysqlConnection::Connect(co);
   if (!source.ok()) return source.status().WithContext(fmt::format("source {}", p.source));
-  auto w = OpenTarget(target, nullptr);
+  auto w = OpenTarget(p, target, nullptr);
   if (!w.ok()) return w.status().WithContext(fmt::format("target {}", target.name));
   ASSIGN_OR_RETURN(auto selected, SelectedTables(**source, p));
   ASSIGN_OR_RETURN(auto mapper, transform::TableMapper::Create(MappingRules(p)));
@@ -358,11 +345,11 @@ Status Snapshot::Prepare() {
   if (source_cfg == nullptr) return Status::Invalid("pipeline {}: unknown source {}", cfg_.name, cfg_.source);
   auto source = OpenSource(*source_cfg, &interrupt_);
   if (!source.ok()) return source.status().WithContext(fmt::format("pipeline {}: source {}", cfg_.name, cfg_.source));
-  std::vector<std::unique_ptr<ChunkWriter>> targets;
+  std::vector<std::unique_ptr<ChunkTarget>> targets;
   for (const std::string& name : cfg_.targets) {
     const TargetConfig* t = config_.FindTarget(name);
     if (t == nullptr) return Status::Invalid("pipeline {}: unknown target {}", cfg_.name, name);
-    auto w = OpenTarget(*t, &interrupt_);
+    auto w = OpenTarget(cfg_, *t, &interrupt_);
     if (!w.ok()) return w.status().WithContext(fmt::format("pipeline {}: target {}", cfg_.name, name));
     RETURN_IF_ERROR((*w)->EnsureTables().WithContext(fmt::format("pipeline {}: target {}", cfg_.name, name)));
     targets.push_back(std::move(*w));
@@ -531,7 +518,7 @@ Status Snapshot::Finish() {
   ASSIGN_OR_RETURN(auto source, OpenSource(*config_.FindSource(cfg_.source), &interrupt_));
   ASSIGN_OR_RETURN(std::string horizon, sluice::mysql::ConsistentBinlogPosition(*source));
   for (size_t ti = 0; ti < cfg_.targets.size(); ++ti) {
-    ASSIGN_OR_RETURN(auto w, OpenTarget(*config_.FindTarget(cfg_.targets[ti]), &interrupt_));
+    ASSIGN_OR_RETURN(auto w, OpenTarget(cfg_, *config_.FindTarget(cfg_.targets[ti]), &interrupt_));
     RETURN_IF_ERROR(w->RaiseCatchUpHorizon(cfg_.name, cfg_.targets[ti], horizon));
     for (const auto& t : tables_) RETURN_IF_ERROR(w->DropPlan(cfg_.name, cfg_.targets[ti], t->source.name(), t->shard));
   }
@@ -561,12 +548,15 @@ Status Snapshot::CopyChunk(Worker& w, Chunk& chunk) {
       for (size_t ti = 0; ti < cfg_.targets.size(); ++ti) {
         if (!chunk.needed[ti]) continue;
         if (!w.targets[ti]) {
-          ASSIGN_OR_RETURN(w.targets[ti], OpenTarget(*config_.FindTarget(cfg_.targets[ti]), &interrupt_));
+          ASSIGN_OR_RETURN(w.targets[ti], OpenTarget(cfg_, *config_.FindTarget(cfg_.targets[ti]), &interrupt_));
         }
         RETURN_IF_ERROR(w.targets[ti]->BeginChunk(cfg_.name, cfg_.targets[ti]));
       }
       // Read only now, under the targets' locks (see snapshot.h).
       ASSIGN_OR_RETURN(sluice::mysql::RowBlock block, table.reader->ReadRange(*w.source, chunk.range));
+      const uint64_t read_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                         std::chrono::system_clock::now().time_since_epoch())
+                                                         .count());
       std::vector<SinkChange> changes;
       changes.reserve(block.rows());
       std::vector<Value> row(block.width);
@@ -580,6 +570,8 @@ Status Snapshot::CopyChunk(Worker& w, Chunk& chunk) {
         }
         SinkChange c;
         c.kind = keyless ? SinkChange::Kind::kInsert : SinkChange::Kind::kUpsert;
+        c.snapshot = true;
+        c.ts_ms = read_ms;
         c.table = m.target;
         c.values.reserve(m.source_index.size());
         for (uint32_t i : m.source_index) c.values.push_back(values[i]);
@@ -587,7 +579,7 @@ Status Snapshot::CopyChunk(Worker& w, Chunk& chunk) {
       }
       for (size_t ti = 0; ti < cfg_.targets.size(); ++ti) {
         if (!chunk.needed[ti]) continue;
-        ChunkWriter& tw = *w.targets[ti];
+        ChunkTarget& tw = *w.targets[ti];
         if (keyless) RETURN_IF_ERROR(tw.Truncate(*m.target));
         RETURN_IF_ERROR(tw.Write(changes).WithContext("target " + cfg_.targets[ti]));
         ChunkRecord rec;

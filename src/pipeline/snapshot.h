@@ -14,11 +14,12 @@
 //      change made while the snapshot runs is applied afterwards (row images
 //      are whole, so re-applying a change a chunk already holds is harmless).
 //   3. Copy: `parallel` workers take chunks. For each chunk a worker first
-//      opens a target transaction holding the pipeline's checkpoint rows in
-//      share mode (sink::mysql::ChunkWriter), then reads the chunk from the
-//      source, upserts its rows and marks the chunk done, and commits. A
-//      stream running at the same time cannot commit in between, so a chunk
-//      never overwrites a newer change with an older row.
+//      begins the chunk on every target (sink::ChunkTarget: a MySQL or
+//      PostgreSQL transaction holding the pipeline's checkpoint rows in share
+//      mode; each kind's way is in sink/chunk_target.h), then reads the chunk
+//      from the source, writes its rows and marks the chunk done, and
+//      commits. A stream running at the same time cannot commit in between,
+//      so a chunk never overwrites a newer change with an older row.
 //
 // Thread-safe: Run() on one thread; progress() and Cancel() from any.
 

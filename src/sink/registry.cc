@@ -5,10 +5,14 @@
 #include <fmt/format.h>
 
 #include "client/mysql/connection.h"
+#include "client/mysql/table_reader.h"
+#include "sink/chunk_target.h"
 #include "sink/clickhouse/clickhouse_sink.h"
 #include "sink/file/file_sink.h"
 #include "sink/kafka/kafka_sink.h"
+#include "sink/mysql/chunk_writer.h"
 #include "sink/mysql/mysql_loader.h"
+#include "sink/postgres/pg_chunk_target.h"
 #include "sink/postgres/pg_sink.h"
 #include "sink/redis/redis_sink.h"
 
@@ -59,16 +63,34 @@ Result<std::unique_ptr<Sink>> OpenKafka(const SinkOptions& o) {
   return std::unique_ptr<Sink>(std::move(sink));
 }
 
+// Snapshot and repair connections have bounded reads and writes (a hung
+// server is a lost connection, retried per chunk).
+Result<std::unique_ptr<ChunkTarget>> OpenMysqlChunks(const SinkOptions& o, sluice::mysql::Interrupter* interrupt) {
+  ASSIGN_OR_RETURN(auto co, sluice::mysql::ConnectOptions::FromUrl(o.url));
+  ASSIGN_OR_RETURN(auto w, mysql::ChunkWriter::Open(
+                               sluice::mysql::WithDefaultTimeouts(co, sluice::mysql::kJobIoTimeoutS), interrupt));
+  return std::unique_ptr<ChunkTarget>(std::move(w));
+}
+
+Result<std::unique_ptr<ChunkTarget>> OpenPostgresChunks(const SinkOptions& o, sluice::mysql::Interrupter*) {
+  ASSIGN_OR_RETURN(auto co, sluice::postgres::ConnectOptions::FromUrl(o.url));
+  ASSIGN_OR_RETURN(auto w, postgres::PgChunkTarget::Open(std::move(co)));
+  return std::unique_ptr<ChunkTarget>(std::move(w));
+}
+
+using OpenChunksFn = Result<std::unique_ptr<ChunkTarget>> (*)(const SinkOptions&, sluice::mysql::Interrupter*);
+
 struct Kind {
   std::string_view scheme;
   Result<std::unique_ptr<Sink>> (*open)(const SinkOptions&);
+  OpenChunksFn open_chunks = nullptr;  // null: no snapshot into this kind yet
 };
 
 constexpr std::array kKinds{
-    Kind{"mysql", &OpenMysql},
-    Kind{"mariadb", &OpenMysql},
-    Kind{"postgres", &OpenPostgres},
-    Kind{"postgresql", &OpenPostgres},
+    Kind{"mysql", &OpenMysql, &OpenMysqlChunks},
+    Kind{"mariadb", &OpenMysql, &OpenMysqlChunks},
+    Kind{"postgres", &OpenPostgres, &OpenPostgresChunks},
+    Kind{"postgresql", &OpenPostgres, &OpenPostgresChunks},
     Kind{"redis", &OpenRedis},
     Kind{"file", &OpenFile},
     Kind{"clickhouse", &OpenClickhouse},
@@ -83,6 +105,27 @@ Result<std::unique_ptr<Sink>> OpenSink(const SinkOptions& options) {
   }
   return Status::Invalid("target {}: no sink for {}:// (supported: {})", options.target, options.url.scheme,
                          SinkSchemes());
+}
+
+Result<std::unique_ptr<ChunkTarget>> OpenChunkTarget(const SinkOptions& options,
+                                                     sluice::mysql::Interrupter* interrupt) {
+  for (const Kind& k : kKinds) {
+    if (k.scheme != options.url.scheme) continue;
+    if (k.open_chunks == nullptr) {
+      return Status::Error(StatusCode::kNotSupported, "target {} is {}://: snapshots and repairs into it are not supported",
+                           options.target, options.url.scheme);
+    }
+    return k.open_chunks(options, interrupt);
+  }
+  return Status::Invalid("target {}: no sink for {}:// (supported: {})", options.target, options.url.scheme,
+                         SinkSchemes());
+}
+
+bool SupportsSnapshot(std::string_view scheme) {
+  for (const Kind& k : kKinds) {
+    if (k.scheme == scheme) return k.open_chunks != nullptr;
+  }
+  return false;
 }
 
 bool IsSinkScheme(std::string_view scheme) {

@@ -8,13 +8,24 @@
 #include <vector>
 
 #include "core/status.h"
+#include "sink/chunk_target.h"
 #include "sink/sink.h"
+
+namespace sluice::mysql {
+class Interrupter;
+}
 
 namespace sluice::sink {
 
 // Opens the sink for options.url's scheme and reads its checkpoint. A
 // retryable error (target down) is worth retrying; others are final.
 Result<std::unique_ptr<Sink>> OpenSink(const SinkOptions& options);
+// Opens a connection that snapshots and repairs write through (sink/chunk_target.h).
+// `interrupt` (may be null) cuts MySQL connections from another thread (a
+// job's Cancel); other kinds bound their waits with timeouts.
+Result<std::unique_ptr<ChunkTarget>> OpenChunkTarget(const SinkOptions& options, sluice::mysql::Interrupter* interrupt);
+// Whether snapshots and repairs can write into targets of this scheme.
+bool SupportsSnapshot(std::string_view scheme);
 // Whether a target URL of this scheme is supported.
 bool IsSinkScheme(std::string_view scheme);
 // "mysql, mariadb, ...": for messages.

@@ -383,10 +383,10 @@ std::vector<ErrorCase> ErrorCases() {
        "${table})"},
       {"bad_redis_mode", BaseWith("\"mysql://app:topsecret@127.0.0.1:3307\"}", "\"redis://cache:6379\", mode: list}"),
        "sluice.yaml:4:45: targets.search.mode: expected one of hash, string, stream, got \"list\""},
-      {"snapshot_into_non_mysql",
-       BaseWith("\"mysql://app:topsecret@127.0.0.1:3307\"}", "\"kafka://b1:9092\"}") + "    snapshot: initial\n",
-       "sluice.yaml:12:5: pipelines[0].snapshot: target \"search\" is kafka://: `snapshot` works for MySQL/MariaDB "
-       "targets only so far; run a separate pipeline for it without snapshot:"},
+      {"check_of_kafka",
+       BaseWith("\"mysql://app:topsecret@127.0.0.1:3307\"}", "\"kafka://b1:9092\"}") + "    check: {every: 1h}\n",
+       "sluice.yaml:12:5: pipelines[0].check: target \"search\" is kafka://: `check` does not work for this kind of "
+       "target; run a separate pipeline for it without check:"},
       {"kafka_source", BaseWith("\"mysql://repl:topsecret@127.0.0.1:3306\"", "\"kafka://repl:topsecret@b1:9092\""),
        "sluice.yaml:2:15: sources.main.url: unknown source type \"kafka\" in kafka://repl:***@b1:9092 (supported: "
        "mysql://, mariadb://)"},

@@ -73,7 +73,11 @@ ColumnMeta ColumnFromInformationSchema(const InformationSchemaColumn& is) {
   else if (t == "datetime") { c.type = kTypeDateTime2; c.meta = static_cast<uint16_t>(a); }
   else if (t == "timestamp") { c.type = kTypeTimestamp2; c.meta = static_cast<uint16_t>(a); }
   else if (t == "year") c.type = kTypeYear;
-  else if (t == "bit") c.type = kTypeBit;
+  else if (t == "bit") {
+    // As a TABLE_MAP carries it: whole bytes in the high byte, bits left over in the low one.
+    c.type = kTypeBit;
+    c.meta = static_cast<uint16_t>(((a / 8) << 8) | (a % 8));
+  }
   else if (t == "enum" || t == "set") {
     c.type = kTypeString;
     c.real_type = t == "enum" ? kTypeEnum : kTypeSet;

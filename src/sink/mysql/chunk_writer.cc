@@ -37,11 +37,6 @@ std::string Quote(std::string_view s) {
 
 }  // namespace
 
-std::string ShardKey(const std::string& where_sql) {
-  if (where_sql.size() <= 200) return where_sql;
-  return fmt::format("{}...#{:016x}", where_sql.substr(0, 160), std::hash<std::string>()(where_sql));
-}
-
 Result<std::unique_ptr<ChunkWriter>> ChunkWriter::Open(const sluice::mysql::ConnectOptions& options,
                                                        sluice::mysql::Interrupter* interrupt) {
   sluice::mysql::ConnectOptions o = options;
@@ -73,6 +68,23 @@ Status ChunkWriter::Run(const std::string& sql) {
 }
 
 Status ChunkWriter::Execute(const std::string& sql) { return Run(sql); }
+
+Status ChunkWriter::EnsureTable(const TargetTable& t, const std::string& mysql_create_sql) {
+  ASSIGN_OR_RETURN(auto existing, TableColumns(t.db, t.table));
+  if (!existing.empty()) {
+    for (const std::string& c : t.columns) {
+      if (std::find(existing.begin(), existing.end(), c) == existing.end()) {
+        return Status::Invalid("target table `{}`.`{}` has no column `{}` (mapped from {})", t.db, t.table, c,
+                               t.source);
+      }
+    }
+    return Status::Ok();
+  }
+  std::string db;
+  AppendIdentifier(db, t.db);
+  RETURN_IF_ERROR(Run("CREATE DATABASE IF NOT EXISTS " + db));
+  return Run(mysql_create_sql);
+}
 
 Status ChunkWriter::EnsureTables() {
   RETURN_IF_ERROR(Run("CREATE DATABASE IF NOT EXISTS `_sluice`"));

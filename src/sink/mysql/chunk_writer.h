@@ -28,22 +28,12 @@
 #include "core/status.h"
 #include "core/sink_change.h"
 #include "client/mysql/connection.h"
+#include "sink/chunk_target.h"
 
 namespace sluice::sink::mysql {
 
-// One planned chunk of one table's snapshot, as recorded on the target.
-struct ChunkRecord {
-  std::string pipeline, target;
-  std::string table;   // source "db.table"
-  std::string shard;   // the snapshot's SQL condition ("" for the whole table)
-  uint32_t chunk = 0;  // ordinal in the plan
-  std::string after;   // JSON array of the lower bound's key parts ("" for open), exclusive
-  std::string upto;    // JSON array of the upper bound's key parts ("" for open), inclusive
-  bool done = false;
-  uint64_t rows = 0;  // rows written (when done)
-};
 
-class ChunkWriter {
+class ChunkWriter : public ChunkTarget {
  public:
   // `interrupt` (may be null): cuts the connection from another thread (a
   // job's Cancel), see sluice::mysql::Interrupter.
@@ -53,50 +43,52 @@ class ChunkWriter {
   sluice::mysql::MysqlConnection& connection() { return *conn_; }
 
   // Creates `_sluice`.`checkpoints` and `_sluice`.`snapshot_chunks` when missing.
-  Status EnsureTables();
+  Status EnsureTables() override;
+  Status EnsureTable(const TargetTable& t, const std::string& mysql_create_sql) override;
+  bool speaks_mysql_ddl() const override { return true; }
 
   // The pipeline's global checkpoint row (part -1): if there is none yet,
   // records `resume_position` there, so that streaming begins where the
   // snapshot began and no change made during it is lost. Returns the resume
   // position in effect.
   Result<std::string> EnsureStartPosition(const std::string& pipeline, const std::string& target,
-                                          const std::string& resume_position);
+                                          const std::string& resume_position) override;
   // Records the source position after the snapshot's last chunk as the
   // pipeline's catch-up horizon (checkpoint part -2; kept when a later one is
   // there): the loader replays changes before it in source order with
   // REPLACE (MysqlLoader::ApplyBatch).
   Status RaiseCatchUpHorizon(const std::string& pipeline, const std::string& target,
-                             const std::string& resume_position);
+                             const std::string& resume_position) override;
   // The pipeline's applied position on this target ("file:offset" to resume
   // from), or "" when it has no checkpoint.
-  Result<std::string> AppliedPosition(const std::string& pipeline, const std::string& target);
+  Result<std::string> AppliedPosition(const std::string& pipeline, const std::string& target) override;
 
   // Starts a chunk transaction holding the pipeline's checkpoint rows in
   // share mode (see above). Read the source only after this returns.
-  Status BeginChunk(const std::string& pipeline, const std::string& target);
+  Status BeginChunk(const std::string& pipeline, const std::string& target) override;
   // Upserts keyed rows / inserts keyless ones / deletes by key: rows of
   // tables made of exactly the mapped columns by bulk load (LOAD DATA LOCAL
   // INFILE ... REPLACE, sink/mysql/bulk_load.h), else multi-row statements.
-  Status Write(const std::vector<SinkChange>& changes);
+  Status Write(const std::vector<SinkChange>& changes) override;
   // Removes every row of a table (a keyless table's snapshot replaces it whole).
-  Status Truncate(const TargetTable& table);
-  Status MarkChunkDone(const ChunkRecord& chunk, uint64_t rows);
-  Status Commit();
-  void Rollback();
+  Status Truncate(const TargetTable& table) override;
+  Status MarkChunkDone(const ChunkRecord& chunk, uint64_t rows) override;
+  Status Commit() override;
+  void Rollback() override;
 
   // The recorded plan of one table's snapshot shard, in chunk order; empty
   // when there is none.
   Result<std::vector<ChunkRecord>> LoadPlan(const std::string& pipeline, const std::string& target,
-                                            const std::string& table, const std::string& shard);
+                                            const std::string& table, const std::string& shard) override;
   // Whether some table's snapshot plan of the pipeline for one of `shards`
   // (conditions; "" for whole tables) has chunks not done.
   Result<bool> HasUnfinishedPlan(const std::string& pipeline, const std::string& target,
-                                 const std::vector<std::string>& shards);
+                                 const std::vector<std::string>& shards) override;
   // Records a plan (all chunks not done). Replaces a previous plan.
-  Status SavePlan(const std::vector<ChunkRecord>& plan);
+  Status SavePlan(const std::vector<ChunkRecord>& plan) override;
   // Forgets a finished or abandoned plan.
   Status DropPlan(const std::string& pipeline, const std::string& target, const std::string& table,
-                  const std::string& shard);
+                  const std::string& shard) override;
 
   // Whether `db`.`table` exists; its columns in order when it does.
   Result<std::vector<std::string>> TableColumns(const std::string& db, const std::string& table);
@@ -118,8 +110,5 @@ class ChunkWriter {
   std::map<std::string, TableInfo> tables_;
 };
 
-// "shard" identity in `_sluice`.`snapshot_chunks` is the condition text; long
-// conditions are stored by hash. Exposed for tests.
-std::string ShardKey(const std::string& where_sql);
 
 }  // namespace sluice::sink::mysql

@@ -11,6 +11,7 @@
 
 #include "core/json_writer.h"
 #include "sink/merge.h"
+#include "sink/postgres/pg_bookkeeping.h"
 #include "sink/postgres/pg_ddl.h"
 #include "sink/postgres/pg_statements.h"
 #include "sink/postgres/pg_types.h"
@@ -23,7 +24,6 @@ using sluice::postgres::PgConnection;
 using sluice::postgres::QuoteIdent;
 using sluice::postgres::QuoteLiteral;
 
-constexpr int kGlobalPart = -1;
 // Seconds a target connection waits for one answer when the URL sets no
 // query_timeout: a hung server becomes a retryable error.
 constexpr unsigned kTargetTimeoutS = 90;
@@ -94,22 +94,7 @@ Status PgSink::Reconnect() {
 }
 
 Status PgSink::EnsureCheckpointTable() {
-  const std::string sql =
-      "CREATE SCHEMA IF NOT EXISTS _sluice; "
-      "CREATE TABLE IF NOT EXISTS _sluice.checkpoints ("
-      "  pipeline text NOT NULL, target text NOT NULL, part integer NOT NULL,"
-      "  position text NOT NULL, resume_position text NOT NULL, gtid_state text NOT NULL,"
-      // The owner's epoch in cluster mode (fencing): 0 for a single process.
-      "  epoch bigint NOT NULL DEFAULT 0,"
-      "  updated_at timestamptz NOT NULL DEFAULT now(),"
-      "  PRIMARY KEY (pipeline, target, part))";
-  Status st = Run(sql);
-  // Two pipelines creating it at once: one wins, the other sees a duplicate.
-  if (!st.ok() && !st.retryable() && (conn_->last_sqlstate() == "23505" || conn_->last_sqlstate() == "42P06" ||
-                                      conn_->last_sqlstate() == "42P07")) {
-    st = Run(sql);
-  }
-  return st.WithContext(Where() + ": checkpoint table");
+  return postgres::EnsureCheckpointTable(*conn_).WithContext(Where() + ": checkpoint table");
 }
 
 Status PgSink::ReadCheckpoint() {

@@ -1,0 +1,21 @@
+#pragma once
+// sluice's own tables in a PostgreSQL target, in schema `_sluice`:
+//   checkpoints      one row per pipeline, target and part: where the
+//                    pipeline's applied changes end (part -1: the global
+//                    position; -2: a snapshot's catch-up horizon), with
+//                    room for the cluster epoch;
+//   snapshot_chunks  the plans of snapshots, one row per chunk.
+// Created when missing; two pipelines creating them at once is fine.
+
+#include "client/postgres/connection.h"
+#include "core/status.h"
+
+namespace sluice::sink::postgres {
+
+inline constexpr int kGlobalPart = -1;
+inline constexpr int kHorizonPart = -2;
+
+Status EnsureCheckpointTable(sluice::postgres::PgConnection& conn);
+Status EnsureSnapshotChunksTable(sluice::postgres::PgConnection& conn);
+
+}  // namespace sluice::sink::postgres
