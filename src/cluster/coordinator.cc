@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -78,6 +79,7 @@ class Coordinator::Impl {
   Status Campaign(const std::string& pipeline, const std::vector<std::string>& required_labels,
                   OwnershipListener listener) {
     RETURN_IF_ERROR(ValidateName("pipeline name", pipeline));
+    if (options_.node.id.empty()) return Status::Invalid("an observer (no node id) cannot own pipeline \"{}\"", pipeline);
     std::string missing = MissingLabel(options_.node.labels, required_labels);
     if (!missing.empty()) {
       return Status::Invalid("node \"{}\" may not own pipeline \"{}\": it lacks the label \"{}\"", options_.node.id,
@@ -104,6 +106,17 @@ class Coordinator::Impl {
       if (it == candidacies_.end()) return;
       it->second.releasing = true;
       it->second.rejoin = rejoin;
+    });
+  }
+
+  void ReadCluster(std::function<void(Result<ClusterView>)> done) {
+    Post([this, done = std::move(done)] {
+      if (sm_.state() != SessionState::kConnected) {
+        done(Status::Retryable(StatusCode::kIoError, "cluster \"{}\": not connected to zookeeper ({})",
+                               options_.cluster, SessionStateName(sm_.state())));
+        return;
+      }
+      done(ReadView());
     });
   }
 
@@ -331,6 +344,7 @@ class Coordinator::Impl {
 
   void DoWork() {
     if (sm_.state() != SessionState::kConnected || Clock::now() < retry_at_) return;
+    if (options_.node.id.empty()) return;  // an observer
     if (!RegisterNode() || !registered_) return;
     for (auto& [name, c] : candidacies_) {
       for (int pass = 0; pass < kMaxPassesPerRound && (c.dirty || c.releasing); ++pass) {
@@ -349,6 +363,51 @@ class Coordinator::Impl {
       }
       it = candidacies_.erase(it);
     }
+  }
+
+  Result<ClusterView> ReadView() {
+    ClusterView view;
+    std::vector<std::string> names;
+    int rc = handle_.GetChildren(paths_.nodes(), &names);
+    if (rc != ZOK && rc != ZNONODE) return ZkError(rc, "get children", paths_.nodes());
+    std::sort(names.begin(), names.end());
+    for (const std::string& id : names) {
+      std::string data;
+      rc = handle_.Get(paths_.node(id), &data);
+      if (rc == ZNONODE) continue;  // gone meanwhile
+      if (rc != ZOK) return ZkError(rc, "get", paths_.node(id));
+      auto info = NodeInfoFromJson(data);
+      view.nodes.push_back(info.ok() ? std::move(*info) : NodeInfo{id, {}, ""});
+    }
+    rc = handle_.GetChildren(paths_.pipelines(), &names);
+    if (rc == ZNONODE) names.clear();
+    else if (rc != ZOK) return ZkError(rc, "get children", paths_.pipelines());
+    std::sort(names.begin(), names.end());
+    for (const std::string& pipeline : names) {
+      PipelineOwners owners{pipeline, "", 0, {}};
+      std::vector<std::string> candidates;
+      rc = handle_.GetChildren(paths_.candidates(pipeline), &candidates);
+      if (rc != ZOK && rc != ZNONODE) return ZkError(rc, "get children", paths_.candidates(pipeline));
+      std::vector<std::pair<int64_t, std::string>> ordered;  // sequence, name
+      for (const std::string& name : candidates) {
+        if (auto parsed = ParseCandidateName(name)) ordered.emplace_back(parsed->sequence, name);
+      }
+      std::sort(ordered.begin(), ordered.end());
+      for (const auto& [sequence, name] : ordered) {
+        const std::string path = paths_.candidates(pipeline) + "/" + name;
+        Stat stat{};
+        rc = handle_.Exists(path, &stat);
+        if (rc == ZNONODE) continue;
+        if (rc != ZOK) return ZkError(rc, "exists", path);
+        owners.candidates.push_back(ParseCandidateName(name)->node_id);
+        if (owners.owner.empty()) {
+          owners.owner = owners.candidates.back();
+          owners.epoch = stat.czxid;
+        }
+      }
+      view.pipelines.push_back(std::move(owners));
+    }
+    return view;
   }
 
   // Creates our liveness node. False when a call failed; registered_ says
@@ -521,7 +580,7 @@ class Coordinator::Impl {
 
 Result<std::unique_ptr<Coordinator>> Coordinator::Start(CoordinatorOptions options) {
   RETURN_IF_ERROR(ValidateName("cluster name", options.cluster));
-  RETURN_IF_ERROR(ValidateName("node id", options.node.id));
+  if (!options.node.id.empty()) RETURN_IF_ERROR(ValidateName("node id", options.node.id));
   if (options.zookeeper.empty()) return Status::Invalid("cluster \"{}\": no zookeeper address", options.cluster);
   auto impl = std::make_unique<Impl>(std::move(options));
   RETURN_IF_ERROR(impl->Start());
@@ -536,6 +595,7 @@ Status Coordinator::Campaign(const std::string& pipeline, const std::vector<std:
   return impl_->Campaign(pipeline, required_labels, std::move(listener));
 }
 void Coordinator::Release(const std::string& pipeline, bool rejoin) { impl_->Release(pipeline, rejoin); }
+void Coordinator::ReadCluster(std::function<void(Result<ClusterView>)> done) { impl_->ReadCluster(std::move(done)); }
 Ownership Coordinator::ownership(const std::string& pipeline) const { return impl_->ownership(pipeline); }
 SessionState Coordinator::session_state() const { return impl_->session_state(); }
 int64_t Coordinator::session_id() const { return impl_->session_id(); }

@@ -60,12 +60,26 @@ struct Ownership {
 };
 
 using OwnershipListener = std::function<void(const Ownership&)>;
+
+// Who is alive and who owns what, as the ensemble has it at one moment.
+struct PipelineOwners {
+  std::string pipeline;
+  std::string owner;  // node id; "" while no node owns it
+  int64_t epoch = 0;  // of the current ownership; 0 while unowned
+  std::vector<std::string> candidates;  // node ids in election order, the owner first
+};
+struct ClusterView {
+  std::vector<NodeInfo> nodes;  // live nodes, by id
+  std::vector<PipelineOwners> pipelines;  // every pipeline any node ever campaigned for, by name
+};
 using SessionListener = std::function<void(SessionState state, int64_t session_id)>;
 
 struct CoordinatorOptions {
   std::string zookeeper;  // "host:port,host:port,..."
   std::string cluster;    // names /sluice/<cluster> in ZooKeeper
   std::chrono::milliseconds session_timeout{6000};
+  // This node. An empty id makes an observer (a manager): it registers no
+  // liveness node and cannot campaign, but can ReadCluster().
   NodeInfo node;
   SessionListener on_session;  // optional
   // Declare the session expired after a whole session timeout without
@@ -91,6 +105,10 @@ class Coordinator {
   // `rejoin` the node enters again behind every other candidate. The caller
   // stops applying first.
   void Release(const std::string& pipeline, bool rejoin);
+
+  // Reads the cluster from the ensemble on the coordinator thread; `done`
+  // runs there, with a retryable error while the session is not connected.
+  void ReadCluster(std::function<void(Result<ClusterView>)> done);
 
   // Snapshots for status pages and tests: the state last reported to the
   // pipeline's listener (kNone before the first report).

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -159,6 +160,42 @@ TEST_F(CoordinatorTest, ElectsOneOwnerAmongThreeCandidates) {
   }
   EXPECT_EQ(owner->recorder->ownership_states("orders"), std::vector{OwnershipState::kOwner});
   EXPECT_FALSE(a->Campaign("orders", {}, nullptr).ok()) << "a second campaign for the same pipeline";
+}
+
+TEST_F(CoordinatorTest, AnObserverReadsNodesAndOwners) {
+  Node a = StartNode("a", {"heavy"}), b = StartNode("b");
+  ASSERT_TRUE(Campaign(a, "orders").ok());
+  ASSERT_TRUE(WaitFor([&] { return a->ownership("orders").state == OwnershipState::kOwner; }));
+  ASSERT_TRUE(Campaign(b, "orders").ok());
+  ASSERT_TRUE(WaitFor([&] { return b->ownership("orders").state == OwnershipState::kCandidate; }));
+  Node manager = StartNode("");
+  EXPECT_FALSE(Campaign(manager, "orders").ok());
+
+  auto read = [&] {
+    std::promise<Result<ClusterView>> promise;
+    manager->ReadCluster([&](Result<ClusterView> view) { promise.set_value(std::move(view)); });
+    return promise.get_future().get();
+  };
+  ASSERT_TRUE(WaitFor([&] { return manager->session_state() == SessionState::kConnected; }));
+  Result<ClusterView> view = read();
+  ASSERT_TRUE(view.ok()) << view.status().message();
+  ASSERT_EQ(view->nodes.size(), 2u) << "the observer is no node";
+  EXPECT_EQ(view->nodes[0].id, "a");
+  EXPECT_EQ(view->nodes[0].labels, std::vector<std::string>{"heavy"});
+  EXPECT_EQ(view->nodes[1].id, "b");
+  ASSERT_EQ(view->pipelines.size(), 1u);
+  EXPECT_EQ(view->pipelines[0].pipeline, "orders");
+  EXPECT_EQ(view->pipelines[0].owner, "a");
+  EXPECT_EQ(view->pipelines[0].epoch, a->ownership("orders").epoch);
+  EXPECT_EQ(view->pipelines[0].candidates, (std::vector<std::string>{"a", "b"}));
+
+  a.coordinator.reset();
+  ASSERT_TRUE(WaitFor([&] { return b->ownership("orders").state == OwnershipState::kOwner; }));
+  view = read();
+  ASSERT_TRUE(view.ok()) << view.status().message();
+  ASSERT_EQ(view->nodes.size(), 1u);
+  EXPECT_EQ(view->pipelines[0].owner, "b");
+  EXPECT_EQ(view->pipelines[0].epoch, b->ownership("orders").epoch);
 }
 
 TEST_F(CoordinatorTest, ClosedOwnerHandsOverToTheNextWithAHigherEpoch) {
