@@ -43,12 +43,18 @@ bool Holds(OwnershipState s) { return s == OwnershipState::kOwner || s == Owners
 
 std::string_view OwnershipStateName(OwnershipState state) {
   switch (state) {
-    case OwnershipState::kNone: return "none";
-    case OwnershipState::kCandidate: return "candidate";
-    case OwnershipState::kOwner: return "owner";
-    case OwnershipState::kInDoubt: return "in doubt";
-    case OwnershipState::kLost: return "lost";
-    case OwnershipState::kReleased: return "released";
+    case OwnershipState::kNone:
+      return "none";
+    case OwnershipState::kCandidate:
+      return "candidate";
+    case OwnershipState::kOwner:
+      return "owner";
+    case OwnershipState::kInDoubt:
+      return "in doubt";
+    case OwnershipState::kLost:
+      return "lost";
+    case OwnershipState::kReleased:
+      return "released";
   }
   return "unknown";
 }
@@ -79,7 +85,8 @@ class Coordinator::Impl {
   Status Campaign(const std::string& pipeline, const std::vector<std::string>& required_labels,
                   OwnershipListener listener) {
     RETURN_IF_ERROR(ValidateName("pipeline name", pipeline));
-    if (options_.node.id.empty()) return Status::Invalid("an observer (no node id) cannot own pipeline \"{}\"", pipeline);
+    if (options_.node.id.empty())
+      return Status::Invalid("an observer (no node id) cannot own pipeline \"{}\"", pipeline);
     std::string missing = MissingLabel(options_.node.labels, required_labels);
     if (!missing.empty()) {
       return Status::Invalid("node \"{}\" may not own pipeline \"{}\": it lacks the label \"{}\"", options_.node.id,
@@ -277,9 +284,10 @@ class Coordinator::Impl {
         retry_at_ = {};
         break;
       case SessionState::kSuspended:
-        spdlog::warn("cluster \"{}\" node \"{}\": lost the connection to zookeeper (session {:#x}, timeout {} ms); "
-                     "ownerships are in doubt until it reconnects",
-                     options_.cluster, options_.node.id, sid, sm_.session_timeout().count());
+        spdlog::warn(
+            "cluster \"{}\" node \"{}\": lost the connection to zookeeper (session {:#x}, timeout {} ms); "
+            "ownerships are in doubt until it reconnects",
+            options_.cluster, options_.node.id, sid, sm_.session_timeout().count());
         for (auto& [name, c] : candidacies_) {
           if (c.ownership.state == OwnershipState::kOwner) Report(c, OwnershipState::kInDoubt, c.ownership.epoch);
         }
@@ -294,10 +302,11 @@ class Coordinator::Impl {
   }
 
   void OnSessionExpired(int64_t sid) {
-    spdlog::warn("cluster \"{}\" node \"{}\": zookeeper session {:#x} expired ({}); every ownership is lost, "
-                 "rejoining with a new session",
-                 options_.cluster, options_.node.id, sid,
-                 expired_locally_ ? "no contact for a whole session timeout" : "said by the ensemble");
+    spdlog::warn(
+        "cluster \"{}\" node \"{}\": zookeeper session {:#x} expired ({}); every ownership is lost, "
+        "rejoining with a new session",
+        options_.cluster, options_.node.id, sid,
+        expired_locally_ ? "no contact for a whole session timeout" : "said by the ensemble");
     if (sid != 0) previous_sessions_.insert(sid);
     registered_ = false;
     for (auto& [name, c] : candidacies_) {
@@ -317,8 +326,8 @@ class Coordinator::Impl {
       std::lock_guard lock(snapshot_mu_);
       snapshot_[c.ownership.pipeline] = c.ownership;
     }
-    auto log = state == OwnershipState::kLost || state == OwnershipState::kInDoubt ? spdlog::level::warn
-                                                                                    : spdlog::level::info;
+    auto log =
+        state == OwnershipState::kLost || state == OwnershipState::kInDoubt ? spdlog::level::warn : spdlog::level::info;
     spdlog::log(log, "cluster \"{}\" node \"{}\": pipeline \"{}\" {} (epoch {})", options_.cluster, options_.node.id,
                 c.ownership.pipeline, OwnershipStateName(state), epoch);
     if (c.listener) c.listener(c.ownership);
@@ -380,8 +389,10 @@ class Coordinator::Impl {
       view.nodes.push_back(info.ok() ? std::move(*info) : NodeInfo{id, {}, ""});
     }
     rc = handle_.GetChildren(paths_.pipelines(), &names);
-    if (rc == ZNONODE) names.clear();
-    else if (rc != ZOK) return ZkError(rc, "get children", paths_.pipelines());
+    if (rc == ZNONODE)
+      names.clear();
+    else if (rc != ZOK)
+      return ZkError(rc, "get children", paths_.pipelines());
     std::sort(names.begin(), names.end());
     for (const std::string& pipeline : names) {
       PipelineOwners owners{pipeline, "", 0, {}};
@@ -443,9 +454,10 @@ class Coordinator::Impl {
         continue;
       }
       if (!waiting_for_node_) {
-        spdlog::warn("cluster \"{}\": node id \"{}\" is held by another live session {:#x} (a process of this node "
-                     "that just died, or another node with the same id); waiting for it to end",
-                     options_.cluster, options_.node.id, stat.ephemeralOwner);
+        spdlog::warn(
+            "cluster \"{}\": node id \"{}\" is held by another live session {:#x} (a process of this node "
+            "that just died, or another node with the same id); waiting for it to end",
+            options_.cluster, options_.node.id, stat.ephemeralOwner);
       }
       waiting_for_node_ = true;
       return true;  // the watch fires when that node goes
@@ -485,8 +497,10 @@ class Coordinator::Impl {
       // other candidate watches only its predecessor.
       rc = handle_.WatchExists(watched, &Impl::OnZkEvent, context_.get(), nullptr);
       if (rc == ZNONODE) {
-        if (view.owner) view.present = false;
-        else return true;  // the predecessor went between the two calls: look again (still dirty)
+        if (view.owner)
+          view.present = false;
+        else
+          return true;  // the predecessor went between the two calls: look again (still dirty)
       } else if (!Ok(rc, "exists", watched)) {
         return false;
       }
@@ -526,8 +540,9 @@ class Coordinator::Impl {
         continue;
       }
       // Registration made sure no other live session uses our node id.
-      rc = handle_.Delete(dir + "/" + name);
-      if (rc != ZNONODE && !Ok(rc, "delete", dir + "/" + name)) return false;
+      const std::string stale = fmt::format("{}/{}", dir, name);
+      rc = handle_.Delete(stale);
+      if (rc != ZNONODE && !Ok(rc, "delete", stale)) return false;
     }
     Stat stat{};
     if (c.own_name.empty()) {

@@ -64,12 +64,12 @@ using OwnershipListener = std::function<void(const Ownership&)>;
 // Who is alive and who owns what, as the ensemble has it at one moment.
 struct PipelineOwners {
   std::string pipeline;
-  std::string owner;  // node id; "" while no node owns it
-  int64_t epoch = 0;  // of the current ownership; 0 while unowned
+  std::string owner;                    // node id; "" while no node owns it
+  int64_t epoch = 0;                    // of the current ownership; 0 while unowned
   std::vector<std::string> candidates;  // node ids in election order, the owner first
 };
 struct ClusterView {
-  std::vector<NodeInfo> nodes;  // live nodes, by id
+  std::vector<NodeInfo> nodes;            // live nodes, by id
   std::vector<PipelineOwners> pipelines;  // every pipeline any node ever campaigned for, by name
 };
 using SessionListener = std::function<void(SessionState state, int64_t session_id)>;

@@ -46,8 +46,8 @@ std::optional<CandidateName> ParseCandidateName(std::string_view name) {
   uint64_t session_id = 0;
   auto r1 = std::from_chars(session.data(), session.data() + session.size(), session_id, 16);
   auto r2 = std::from_chars(seq.data(), seq.data() + seq.size(), out.sequence);
-  if (session.empty() || r1.ec != std::errc() || r1.ptr != session.data() + session.size() ||
-      r2.ec != std::errc() || r2.ptr != seq.data() + seq.size() || out.sequence < 0) {
+  if (session.empty() || r1.ec != std::errc() || r1.ptr != session.data() + session.size() || r2.ec != std::errc() ||
+      r2.ptr != seq.data() + seq.size() || out.sequence < 0) {
     return std::nullopt;
   }
   out.session_id = static_cast<int64_t>(session_id);

@@ -4,11 +4,16 @@ namespace sluice::cluster {
 
 std::string_view SessionStateName(SessionState state) {
   switch (state) {
-    case SessionState::kConnecting: return "connecting";
-    case SessionState::kConnected: return "connected";
-    case SessionState::kSuspended: return "suspended";
-    case SessionState::kExpired: return "expired";
-    case SessionState::kClosed: return "closed";
+    case SessionState::kConnecting:
+      return "connecting";
+    case SessionState::kConnected:
+      return "connected";
+    case SessionState::kSuspended:
+      return "suspended";
+    case SessionState::kExpired:
+      return "expired";
+    case SessionState::kClosed:
+      return "closed";
   }
   return "unknown";
 }

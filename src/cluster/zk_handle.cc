@@ -15,8 +15,8 @@ void LogFromClient(const char* message) { spdlog::debug("zookeeper client: {}", 
 
 }  // namespace
 
-Status ZkHandle::Open(const std::string& connect_string, std::chrono::milliseconds session_timeout,
-                      watcher_fn watcher, void* watcher_context) {
+Status ZkHandle::Open(const std::string& connect_string, std::chrono::milliseconds session_timeout, watcher_fn watcher,
+                      void* watcher_context) {
   static std::once_flag once;
   std::call_once(once, [] { zoo_set_debug_level(ZOO_LOG_LEVEL_WARN); });
   Close();
@@ -71,7 +71,7 @@ int ZkHandle::Exists(const std::string& path, Stat* stat) {
 }
 
 int ZkHandle::Get(const std::string& path, std::string* data, Stat* stat) {
-  std::string buffer(64 * 1024, '\0');
+  std::string buffer(size_t{64} * 1024, '\0');  // our nodes hold a few hundred bytes
   int len = static_cast<int>(buffer.size());
   Stat ignored;
   int rc = zoo_get(zh_, path.c_str(), 0, buffer.data(), &len, stat ? stat : &ignored);

@@ -206,8 +206,10 @@ TEST_F(CoordinatorTest, ClosedOwnerHandsOverToTheNextWithAHigherEpoch) {
   Node b = StartNode("b"), c = StartNode("c");
   ASSERT_TRUE(Campaign(b, "orders").ok());
   ASSERT_TRUE(Campaign(c, "orders").ok());
-  ASSERT_TRUE(WaitFor([&] { return b->ownership("orders").state == OwnershipState::kCandidate &&
-                                   c->ownership("orders").state == OwnershipState::kCandidate; }));
+  ASSERT_TRUE(WaitFor([&] {
+    return b->ownership("orders").state == OwnershipState::kCandidate &&
+           c->ownership("orders").state == OwnershipState::kCandidate;
+  }));
   a.coordinator.reset();  // closes the session: its candidate goes at once
   Node* next = WaitSoleOwner({&b, &c}, "orders");
   ASSERT_NE(next, nullptr);
@@ -259,13 +261,16 @@ TEST_F(CoordinatorTest, ElectionsArePerPipeline) {
   ASSERT_TRUE(Campaign(b, "orders").ok());
   ASSERT_TRUE(WaitFor([&] { return b->ownership("users").state == OwnershipState::kOwner; }));
   ASSERT_TRUE(Campaign(a, "users").ok());
-  ASSERT_TRUE(WaitFor([&] { return b->ownership("orders").state == OwnershipState::kCandidate &&
-                                   a->ownership("users").state == OwnershipState::kCandidate; }));
+  ASSERT_TRUE(WaitFor([&] {
+    return b->ownership("orders").state == OwnershipState::kCandidate &&
+           a->ownership("users").state == OwnershipState::kCandidate;
+  }));
   EXPECT_EQ(a->ownership("orders").state, OwnershipState::kOwner);
 }
 
 TEST_F(CoordinatorTest, LabelsDecideWhoMayOwn) {
-  Node plain = StartNode("plain"), heavy1 = StartNode("heavy1", {"heavy", "eu"}), heavy2 = StartNode("heavy2", {"heavy"});
+  Node plain = StartNode("plain"), heavy1 = StartNode("heavy1", {"heavy", "eu"}),
+       heavy2 = StartNode("heavy2", {"heavy"});
   Status refused = Campaign(plain, "big_table", {"heavy"});
   EXPECT_FALSE(refused.ok());
   EXPECT_NE(refused.message().find("lacks the label \"heavy\""), std::string::npos) << refused.message();
@@ -288,8 +293,10 @@ TEST_F(CoordinatorTest, ReleaseHandsOverAndRejoinsAtTheBack) {
   ASSERT_TRUE(WaitFor([&] { return b->ownership("orders").state == OwnershipState::kCandidate; }));
 
   a->Release("orders", /*rejoin=*/true);
-  ASSERT_TRUE(WaitFor([&] { return b->ownership("orders").state == OwnershipState::kOwner &&
-                                   a->ownership("orders").state == OwnershipState::kCandidate; }));
+  ASSERT_TRUE(WaitFor([&] {
+    return b->ownership("orders").state == OwnershipState::kOwner &&
+           a->ownership("orders").state == OwnershipState::kCandidate;
+  }));
   const int64_t second = b->ownership("orders").epoch;
   EXPECT_GT(second, first);
   EXPECT_EQ(a.recorder->ownership_states("orders"),
@@ -312,8 +319,10 @@ TEST_F(CoordinatorTest, OwnerCutOffFromZookeeperLosesOwnershipAndAnotherTakesOve
   Node b = StartNode("b"), c = StartNode("c");
   ASSERT_TRUE(Campaign(b, "orders").ok());
   ASSERT_TRUE(Campaign(c, "orders").ok());
-  ASSERT_TRUE(WaitFor([&] { return b->ownership("orders").state == OwnershipState::kCandidate &&
-                                   c->ownership("orders").state == OwnershipState::kCandidate; }));
+  ASSERT_TRUE(WaitFor([&] {
+    return b->ownership("orders").state == OwnershipState::kCandidate &&
+           c->ownership("orders").state == OwnershipState::kCandidate;
+  }));
 
   const auto cut = std::chrono::steady_clock::now();
   (*forwarder)->Freeze();
@@ -331,11 +340,11 @@ TEST_F(CoordinatorTest, OwnerCutOffFromZookeeperLosesOwnershipAndAnotherTakesOve
   // Back on the network it hears of the expiry, loses the ownership and
   // joins again with a new session, behind the others.
   (*forwarder)->Thaw();
-  ASSERT_TRUE(WaitFor([&] { return a->ownership("orders").state == OwnershipState::kCandidate &&
-                                   a->session_state() == SessionState::kConnected; }));
-  EXPECT_EQ(a.recorder->ownership_states("orders"),
-            (std::vector{OwnershipState::kOwner, OwnershipState::kInDoubt, OwnershipState::kLost,
-                         OwnershipState::kCandidate}));
+  ASSERT_TRUE(WaitFor([&] {
+    return a->ownership("orders").state == OwnershipState::kCandidate && a->session_state() == SessionState::kConnected;
+  }));
+  EXPECT_EQ(a.recorder->ownership_states("orders"), (std::vector{OwnershipState::kOwner, OwnershipState::kInDoubt,
+                                                                 OwnershipState::kLost, OwnershipState::kCandidate}));
   std::vector<SessionState> sessions = a.recorder->sessions();
   int suspended = IndexOf(sessions, SessionState::kSuspended);
   ASSERT_GE(suspended, 0);

@@ -133,8 +133,8 @@ Status ZookeeperEnsemble::WriteConfigs() {
 Status ZookeeperEnsemble::Launch(int i) {
   Server& s = servers_[i];
   // `env` and zkServer.sh exec in turn, so the pid ends up being the JVM's.
-  std::vector<std::string> argv = {"env", "SERVER_JVMFLAGS=-Xmx128m", "JMXDISABLE=true", kZkServer,
-                                   "start-foreground", s.config};
+  std::vector<std::string> argv = {"env",     "SERVER_JVMFLAGS=-Xmx128m", "JMXDISABLE=true",
+                                   kZkServer, "start-foreground",         s.config};
   ASSIGN_OR_RETURN(s.pid, SpawnProcess(argv, s.log));
   return Status::Ok();
 }
