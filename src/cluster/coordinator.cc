@@ -1,5 +1,6 @@
 #include "cluster/coordinator.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -113,6 +114,14 @@ class Coordinator::Impl {
       if (it == candidacies_.end()) return;
       it->second.releasing = true;
       it->second.rejoin = rejoin;
+    });
+  }
+
+  void SetDraining(bool draining) {
+    Post([this, draining] {
+      if (published_.draining == draining) return;
+      published_.draining = draining;
+      publish_node_ = true;
     });
   }
 
@@ -355,6 +364,12 @@ class Coordinator::Impl {
     if (sm_.state() != SessionState::kConnected || Clock::now() < retry_at_) return;
     if (options_.node.id.empty()) return;  // an observer
     if (!RegisterNode() || !registered_) return;
+    if (publish_node_) {
+      const std::string path = paths_.node(options_.node.id);
+      int rc = handle_.Set(path, NodeInfoToJson(published_));
+      if (!Ok(rc, "set", path)) return;
+      publish_node_ = false;
+    }
     for (auto& [name, c] : candidacies_) {
       for (int pass = 0; pass < kMaxPassesPerRound && (c.dirty || c.releasing); ++pass) {
         if (!Evaluate(c)) return;
@@ -431,7 +446,7 @@ class Coordinator::Impl {
     if (!Ok(rc, "create", paths_.nodes())) return false;
     const int64_t session = sm_.session_id();
     for (int attempt = 0; attempt < kMaxPassesPerRound; ++attempt) {
-      rc = handle_.Create(path, NodeInfoToJson(options_.node), ZOO_EPHEMERAL);
+      rc = handle_.Create(path, NodeInfoToJson(published_), ZOO_EPHEMERAL);
       if (rc != ZOK && rc != ZNODEEXISTS) return Ok(rc, "create", path);
       Stat stat{};
       // Also the watch that tells us if the node is removed under us.
@@ -585,6 +600,8 @@ class Coordinator::Impl {
   SessionState reported_session_ = SessionState::kClosed;
   int64_t reported_session_id_ = -1;
   Clock::time_point retry_at_{};
+  NodeInfo published_ = options_.node;  // what the liveness node says
+  bool publish_node_ = false;
   bool expired_locally_ = false;
   bool registered_ = false;
   bool node_dirty_ = true;
@@ -610,6 +627,7 @@ Status Coordinator::Campaign(const std::string& pipeline, const std::vector<std:
   return impl_->Campaign(pipeline, required_labels, std::move(listener));
 }
 void Coordinator::Release(const std::string& pipeline, bool rejoin) { impl_->Release(pipeline, rejoin); }
+void Coordinator::SetDraining(bool draining) { impl_->SetDraining(draining); }
 void Coordinator::ReadCluster(std::function<void(Result<ClusterView>)> done) { impl_->ReadCluster(std::move(done)); }
 Ownership Coordinator::ownership(const std::string& pipeline) const { return impl_->ownership(pipeline); }
 SessionState Coordinator::session_state() const { return impl_->session_state(); }

@@ -106,6 +106,11 @@ class Coordinator {
   // stops applying first.
   void Release(const std::string& pipeline, bool rejoin);
 
+  // Publishes the node's state in its liveness node (`online` or
+  // `draining`, for GET /api/nodes). Draining itself (releasing every
+  // pipeline, campaigning for none) is the caller's.
+  void SetDraining(bool draining);
+
   // Reads the cluster from the ensemble on the coordinator thread; `done`
   // runs there, with a retryable error while the session is not connected.
   void ReadCluster(std::function<void(Result<ClusterView>)> done);

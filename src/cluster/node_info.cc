@@ -7,7 +7,8 @@
 namespace sluice::cluster {
 
 std::string NodeInfoToJson(const NodeInfo& info) {
-  nlohmann::json j = {{"id", info.id}, {"labels", info.labels}, {"http", info.http}};
+  nlohmann::json j = {
+      {"id", info.id}, {"labels", info.labels}, {"http", info.http}, {"state", info.draining ? "draining" : "online"}};
   return j.dump();
 }
 
@@ -26,6 +27,7 @@ Result<NodeInfo> NodeInfoFromJson(std::string_view json) {
     }
   }
   if (j.contains("http") && j["http"].is_string()) info.http = j["http"].get<std::string>();
+  info.draining = j.contains("state") && j["state"] == "draining";
   return info;
 }
 

@@ -13,10 +13,11 @@ namespace sluice::cluster {
 struct NodeInfo {
   std::string id;
   std::vector<std::string> labels;
-  std::string http;  // the node's own status and /metrics address, "" when it serves none
+  std::string http;       // the node's own status and /metrics address, "" when it serves none
+  bool draining = false;  // handing its pipelines over and taking no new ones
 };
 
-// {"id":"n1","labels":["heavy"],"http":"127.0.0.1:8711"}
+// {"http":"127.0.0.1:8711","id":"n1","labels":["heavy"],"state":"online"} ("draining" when draining)
 std::string NodeInfoToJson(const NodeInfo& info);
 [[nodiscard]] Result<NodeInfo> NodeInfoFromJson(std::string_view json);
 

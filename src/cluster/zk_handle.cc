@@ -82,6 +82,10 @@ int ZkHandle::Get(const std::string& path, std::string* data, Stat* stat) {
   return rc;
 }
 
+int ZkHandle::Set(const std::string& path, const std::string& data) {
+  return zoo_set(zh_, path.c_str(), data.data(), static_cast<int>(data.size()), -1);
+}
+
 int ZkHandle::GetChildren(const std::string& path, std::vector<std::string>* children) {
   String_vector names{};
   int rc = zoo_get_children(zh_, path.c_str(), 0, &names);

@@ -189,6 +189,13 @@ TEST_F(CoordinatorTest, AnObserverReadsNodesAndOwners) {
   EXPECT_EQ(view->pipelines[0].epoch, a->ownership("orders").epoch);
   EXPECT_EQ(view->pipelines[0].candidates, (std::vector<std::string>{"a", "b"}));
 
+  EXPECT_FALSE(view->nodes[1].draining);
+  b->SetDraining(true);
+  ASSERT_TRUE(WaitFor([&] {
+    Result<ClusterView> v = read();
+    return v.ok() && v->nodes.size() == 2 && v->nodes[1].draining;
+  }));
+
   a.coordinator.reset();
   ASSERT_TRUE(WaitFor([&] { return b->ownership("orders").state == OwnershipState::kOwner; }));
   view = read();

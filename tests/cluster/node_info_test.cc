@@ -8,12 +8,15 @@ namespace {
 TEST(NodeInfoTest, JsonRoundTrip) {
   NodeInfo in{"n1", {"heavy", "eu"}, "127.0.0.1:8711"};
   std::string json = NodeInfoToJson(in);
-  EXPECT_EQ(json, R"({"http":"127.0.0.1:8711","id":"n1","labels":["heavy","eu"]})");
+  EXPECT_EQ(json, R"({"http":"127.0.0.1:8711","id":"n1","labels":["heavy","eu"],"state":"online"})");
   auto out = NodeInfoFromJson(json);
   ASSERT_TRUE(out.ok()) << out.status().message();
   EXPECT_EQ(out->id, "n1");
   EXPECT_EQ(out->labels, in.labels);
   EXPECT_EQ(out->http, in.http);
+  EXPECT_FALSE(out->draining);
+  in.draining = true;
+  EXPECT_TRUE(NodeInfoFromJson(NodeInfoToJson(in))->draining);
 }
 
 TEST(NodeInfoTest, BadJson) {
