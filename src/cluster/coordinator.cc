@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <condition_variable>
@@ -411,6 +412,9 @@ class Coordinator::Impl {
     std::sort(names.begin(), names.end());
     for (const std::string& pipeline : names) {
       PipelineOwners owners{pipeline, "", 0, {}};
+      std::string record;
+      rc = handle_.Get(paths_.pipeline(pipeline), &record);
+      if (rc == ZOK) owners.epoch = RecordedEpoch(record);
       std::vector<std::string> candidates;
       rc = handle_.GetChildren(paths_.candidates(pipeline), &candidates);
       if (rc != ZOK && rc != ZNONODE) return ZkError(rc, "get children", paths_.candidates(pipeline));
@@ -529,12 +533,41 @@ class Coordinator::Impl {
     }
     c.dirty = false;
     if (view.owner) {
+      if (c.ownership.state != OwnershipState::kOwner && !RecordEpoch(c)) {
+        c.dirty = true;
+        return false;
+      }
       Report(c, OwnershipState::kOwner, c.own_czxid);
     } else {
       if (Holds(c.ownership.state)) Report(c, OwnershipState::kLost, c.ownership.epoch);
       Report(c, OwnershipState::kCandidate, c.ownership.epoch);
     }
     return true;
+  }
+
+  // Keeps the highest epoch ever owned in the pipeline's node, so that the
+  // cluster view can show the last epoch while nobody owns the pipeline.
+  // Versioned: an older owner that writes late cannot lower it.
+  bool RecordEpoch(const Candidacy& c) {
+    const std::string path = paths_.pipeline(c.ownership.pipeline);
+    for (int attempt = 0; attempt < kMaxPassesPerRound; ++attempt) {
+      std::string data;
+      Stat stat{};
+      int rc = handle_.Get(path, &data, &stat);
+      if (!Ok(rc, "get", path)) return false;
+      if (RecordedEpoch(data) >= c.own_czxid) return true;
+      nlohmann::json record = {{"owner", options_.node.id}, {"epoch", c.own_czxid}};
+      rc = handle_.Set(path, record.dump(), stat.version);
+      if (rc == ZBADVERSION) continue;
+      return Ok(rc, "set", path);
+    }
+    return true;  // others keep raising it: it is higher than ours anyway
+  }
+
+  static int64_t RecordedEpoch(const std::string& data) {
+    nlohmann::json j = nlohmann::json::parse(data, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("epoch") || !j["epoch"].is_number_integer()) return 0;
+    return j["epoch"].get<int64_t>();
   }
 
   // Finds or creates our candidate of this session; removes those of our

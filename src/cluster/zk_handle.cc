@@ -82,8 +82,8 @@ int ZkHandle::Get(const std::string& path, std::string* data, Stat* stat) {
   return rc;
 }
 
-int ZkHandle::Set(const std::string& path, const std::string& data) {
-  return zoo_set(zh_, path.c_str(), data.data(), static_cast<int>(data.size()), -1);
+int ZkHandle::Set(const std::string& path, const std::string& data, int version) {
+  return zoo_set(zh_, path.c_str(), data.data(), static_cast<int>(data.size()), version);
 }
 
 int ZkHandle::GetChildren(const std::string& path, std::vector<std::string>* children) {

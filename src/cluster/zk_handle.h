@@ -50,7 +50,8 @@ class ZkHandle {
   int WatchExists(const std::string& path, watcher_fn watcher, void* context, Stat* stat);
   int Exists(const std::string& path, Stat* stat);
   int Get(const std::string& path, std::string* data, Stat* stat = nullptr);
-  int Set(const std::string& path, const std::string& data);
+  // version -1: any; else ZBADVERSION unless the node is at that version.
+  int Set(const std::string& path, const std::string& data, int version = -1);
   int GetChildren(const std::string& path, std::vector<std::string>* children);
   // Creates the persistent path and its parents where missing.
   int EnsurePath(const std::string& path);

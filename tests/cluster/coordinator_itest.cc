@@ -202,7 +202,16 @@ TEST_F(CoordinatorTest, AnObserverReadsNodesAndOwners) {
   ASSERT_TRUE(view.ok()) << view.status().message();
   ASSERT_EQ(view->nodes.size(), 1u);
   EXPECT_EQ(view->pipelines[0].owner, "b");
-  EXPECT_EQ(view->pipelines[0].epoch, b->ownership("orders").epoch);
+  const int64_t last = b->ownership("orders").epoch;
+  EXPECT_EQ(view->pipelines[0].epoch, last);
+
+  b->Release("orders", /*rejoin=*/false);
+  ASSERT_TRUE(WaitFor([&] { return b->ownership("orders").state == OwnershipState::kReleased; }));
+  view = read();
+  ASSERT_TRUE(view.ok()) << view.status().message();
+  EXPECT_EQ(view->pipelines[0].owner, "") << "nobody owns it";
+  EXPECT_EQ(view->pipelines[0].epoch, last) << "the last epoch while unowned";
+  EXPECT_TRUE(view->pipelines[0].candidates.empty());
 }
 
 TEST_F(CoordinatorTest, ClosedOwnerHandsOverToTheNextWithAHigherEpoch) {
