@@ -9,6 +9,7 @@
 #include "sink/chunk_target.h"
 #include "sink/clickhouse/clickhouse_sink.h"
 #include "sink/file/file_sink.h"
+#include "sink/kafka/kafka_chunk_target.h"
 #include "sink/kafka/kafka_sink.h"
 #include "sink/mysql/chunk_writer.h"
 #include "sink/mysql/mysql_loader.h"
@@ -78,6 +79,11 @@ Result<std::unique_ptr<ChunkTarget>> OpenPostgresChunks(const SinkOptions& o, sl
   return std::unique_ptr<ChunkTarget>(std::move(w));
 }
 
+Result<std::unique_ptr<ChunkTarget>> OpenKafkaChunks(const SinkOptions& o, sluice::mysql::Interrupter*) {
+  ASSIGN_OR_RETURN(auto w, kafka::KafkaChunkTarget::Open(o));
+  return std::unique_ptr<ChunkTarget>(std::move(w));
+}
+
 using OpenChunksFn = Result<std::unique_ptr<ChunkTarget>> (*)(const SinkOptions&, sluice::mysql::Interrupter*);
 
 struct Kind {
@@ -94,7 +100,7 @@ constexpr std::array kKinds{
     Kind{"redis", &OpenRedis},
     Kind{"file", &OpenFile},
     Kind{"clickhouse", &OpenClickhouse},
-    Kind{"kafka", &OpenKafka},
+    Kind{"kafka", &OpenKafka, &OpenKafkaChunks},
 };
 
 }  // namespace

@@ -141,9 +141,10 @@ Status FileSink::Recover() {
     }
   }
   uint64_t size = 0;
-  bool exists = Exists(path_, &size);
-  if (have_sidecar && !exists && Exists(RotatedName(rotations_ + 1))) {
-    // A rotation renamed the file but did not record it: finish it.
+  (void)Exists(path_, &size);
+  if (have_sidecar && Exists(RotatedName(rotations_ + 1))) {
+    // A rotation renamed the file but did not record it: finish it. A new
+    // file it may have created holds nothing yet (data follows the record).
     ++rotations_;
     length_ = 0;
   } else if (have_sidecar && size < length_) {

@@ -6,6 +6,7 @@
 // must have been initialised first: that aborts a transaction a crashed
 // process left open, which would otherwise hold read_committed back.
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -17,5 +18,9 @@ namespace sluice::sink::kafka {
 // The value of the last record with `key` (nullopt: none, or a tombstone).
 // Unreachable brokers give a retryable error.
 Result<std::optional<std::string>> ReadLastValue(const Url& url, const std::string& topic, const std::string& key);
+// The last value of every key that starts with `prefix` (keys whose last
+// record is a tombstone left out), reading the whole partition.
+Result<std::map<std::string, std::string>> ReadValuesWithPrefix(const Url& url, const std::string& topic,
+                                                               const std::string& prefix);
 
 }  // namespace sluice::sink::kafka

@@ -118,14 +118,14 @@ Result<std::string> PgChunkTarget::AppliedPosition(const std::string& pipeline, 
   return *(*rows)[0][0];
 }
 
-Status PgChunkTarget::BeginChunk(const std::string& pipeline, const std::string& target) {
+Status PgChunkTarget::BeginChunk(const std::string& /*pipeline*/, const std::string& /*target*/) {
   RETURN_IF_ERROR(Run("BEGIN ISOLATION LEVEL READ COMMITTED"));
   in_txn_ = true;
   Status st = Run(fmt::format("SET LOCAL lock_timeout = {}", kLockTimeoutMs));
-  if (st.ok()) {
-    st = Run(fmt::format("SELECT part FROM _sluice.checkpoints WHERE pipeline = {} AND target = {} FOR SHARE",
-                         QuoteLiteral(pipeline), QuoteLiteral(target)));
-  }
+  // SHARE: chunks run side by side; a stream transaction writing any
+  // checkpoint row (ROW EXCLUSIVE) waits, including a partition's first
+  // row, which a row lock could not hold back (PostgreSQL has no gap locks).
+  if (st.ok()) st = Run("LOCK TABLE _sluice.checkpoints IN SHARE MODE");
   if (!st.ok()) Rollback();
   return st;
 }

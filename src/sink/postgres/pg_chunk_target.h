@@ -2,10 +2,12 @@
 // PgChunkTarget: snapshots and repairs into a PostgreSQL target
 // (sink/chunk_target.h), beside a PgSink streaming into it.
 //
-// A chunk is one transaction that first reads the pipeline's rows of
-// `_sluice.checkpoints` FOR SHARE. PgSink upserts its row there in every
-// batch transaction, so while a chunk is read from the source and written,
-// the stream cannot commit: whatever it applies next comes after the chunk.
+// A chunk is one transaction that first locks `_sluice.checkpoints` in
+// SHARE mode. PgSink upserts its checkpoint rows in every batch transaction,
+// so while a chunk is read from the source and written, the stream cannot
+// commit: whatever it applies next comes after the chunk. (Streams of other
+// pipelines into the same database wait for chunks too: for milliseconds
+// each, while a snapshot runs.)
 // The chunk gives way (lock_timeout, retried) rather than wait for a stream
 // transaction, so a chunk and a batch that lock each other's rows end in a
 // retry, not a stall. Rows go in by COPY into a staging table and one

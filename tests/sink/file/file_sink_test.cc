@@ -163,6 +163,35 @@ TEST_F(FileSinkTest, RotatesBySizeAndFinishesARotationACrashInterrupted) {
   EXPECT_EQ(Ids(), (std::vector<int64_t>{id}));
 }
 
+// Killed later inside the rotation: the full file renamed and the new one
+// already created (empty), the rotation not yet recorded.
+TEST_F(FileSinkTest, ARotationKilledAfterTheNewFileWasCreatedIsFinished) {
+  auto sink = Open("json", 1);  // every batch rotates
+  ASSERT_TRUE(sink);
+  BatchEnd end;
+  ASSERT_TRUE(sink->ApplyBatch(Txn(1, 1, 3, &end), end).ok());
+  sink.reset();
+  const std::string sidecar = path_.string() + ".sluice-pos";
+  const std::string recorded = [&] {
+    std::ifstream in(sidecar);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }();
+  // Rewind to the moment before the rotation was recorded: the sidecar of
+  // the batch end (one rotation fewer, the full length), the file renamed,
+  // a new empty one created.
+  std::string before = recorded;
+  before.replace(before.find("rotations 1"), 11, "rotations 0");
+  before.replace(before.find("length 0"), 8, fmt::format("length {}", std::filesystem::file_size(path_.string() + ".000001")));
+  std::ofstream(sidecar, std::ios::trunc) << before;
+  std::ofstream(path_, std::ios::trunc).flush();
+
+  sink = Open("json", 0);
+  ASSERT_TRUE(sink) << "a rotation interrupted after the new file appeared must be finished, not refused";
+  ASSERT_TRUE(sink->ApplyBatch(Txn(2, 4, 2, &end), end).ok());
+  EXPECT_EQ(Ids(), (std::vector<int64_t>{4, 5}));
+  EXPECT_EQ(Lines(path_.string() + ".000001").size(), 3u);
+}
+
 TEST_F(FileSinkTest, DdlIsALineInTheFormat) {
   auto sink = Open("canal");
   ASSERT_TRUE(sink);
