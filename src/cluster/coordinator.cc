@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <condition_variable>
@@ -14,6 +13,7 @@
 #include <thread>
 #include <variant>
 
+#include "cluster/cluster_view.h"
 #include "cluster/names.h"
 #include "cluster/zk_handle.h"
 
@@ -133,7 +133,7 @@ class Coordinator::Impl {
                                options_.cluster, SessionStateName(sm_.state())));
         return;
       }
-      done(ReadView());
+      done(ReadClusterView(handle_, paths_));
     });
   }
 
@@ -390,56 +390,6 @@ class Coordinator::Impl {
     }
   }
 
-  Result<ClusterView> ReadView() {
-    ClusterView view;
-    std::vector<std::string> names;
-    int rc = handle_.GetChildren(paths_.nodes(), &names);
-    if (rc != ZOK && rc != ZNONODE) return ZkError(rc, "get children", paths_.nodes());
-    std::sort(names.begin(), names.end());
-    for (const std::string& id : names) {
-      std::string data;
-      rc = handle_.Get(paths_.node(id), &data);
-      if (rc == ZNONODE) continue;  // gone meanwhile
-      if (rc != ZOK) return ZkError(rc, "get", paths_.node(id));
-      auto info = NodeInfoFromJson(data);
-      view.nodes.push_back(info.ok() ? std::move(*info) : NodeInfo{id, {}, ""});
-    }
-    rc = handle_.GetChildren(paths_.pipelines(), &names);
-    if (rc == ZNONODE)
-      names.clear();
-    else if (rc != ZOK)
-      return ZkError(rc, "get children", paths_.pipelines());
-    std::sort(names.begin(), names.end());
-    for (const std::string& pipeline : names) {
-      PipelineOwners owners{pipeline, "", 0, {}};
-      std::string record;
-      rc = handle_.Get(paths_.pipeline(pipeline), &record);
-      if (rc == ZOK) owners.epoch = RecordedEpoch(record);
-      std::vector<std::string> candidates;
-      rc = handle_.GetChildren(paths_.candidates(pipeline), &candidates);
-      if (rc != ZOK && rc != ZNONODE) return ZkError(rc, "get children", paths_.candidates(pipeline));
-      std::vector<std::pair<int64_t, std::string>> ordered;  // sequence, name
-      for (const std::string& name : candidates) {
-        if (auto parsed = ParseCandidateName(name)) ordered.emplace_back(parsed->sequence, name);
-      }
-      std::sort(ordered.begin(), ordered.end());
-      for (const auto& [sequence, name] : ordered) {
-        const std::string path = paths_.candidates(pipeline) + "/" + name;
-        Stat stat{};
-        rc = handle_.Exists(path, &stat);
-        if (rc == ZNONODE) continue;
-        if (rc != ZOK) return ZkError(rc, "exists", path);
-        owners.candidates.push_back(ParseCandidateName(name)->node_id);
-        if (owners.owner.empty()) {
-          owners.owner = owners.candidates.back();
-          owners.epoch = stat.czxid;
-        }
-      }
-      view.pipelines.push_back(std::move(owners));
-    }
-    return view;
-  }
-
   // Creates our liveness node. False when a call failed; registered_ says
   // whether it exists (it may not while an earlier process's session holds it).
   bool RegisterNode() {
@@ -556,18 +506,11 @@ class Coordinator::Impl {
       int rc = handle_.Get(path, &data, &stat);
       if (!Ok(rc, "get", path)) return false;
       if (RecordedEpoch(data) >= c.own_czxid) return true;
-      nlohmann::json record = {{"owner", options_.node.id}, {"epoch", c.own_czxid}};
-      rc = handle_.Set(path, record.dump(), stat.version);
+      rc = handle_.Set(path, EpochRecord(options_.node.id, c.own_czxid), stat.version);
       if (rc == ZBADVERSION) continue;
       return Ok(rc, "set", path);
     }
     return true;  // others keep raising it: it is higher than ours anyway
-  }
-
-  static int64_t RecordedEpoch(const std::string& data) {
-    nlohmann::json j = nlohmann::json::parse(data, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("epoch") || !j["epoch"].is_number_integer()) return 0;
-    return j["epoch"].get<int64_t>();
   }
 
   // Finds or creates our candidate of this session; removes those of our

@@ -37,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/cluster_view.h"
 #include "cluster/node_info.h"
 #include "cluster/session_state.h"
 #include "core/status.h"
@@ -61,17 +62,6 @@ struct Ownership {
 
 using OwnershipListener = std::function<void(const Ownership&)>;
 
-// Who is alive and who owns what, as the ensemble has it at one moment.
-struct PipelineOwners {
-  std::string pipeline;
-  std::string owner;                    // node id; "" while no node owns it
-  int64_t epoch = 0;                    // of the current ownership; 0 while unowned
-  std::vector<std::string> candidates;  // node ids in election order, the owner first
-};
-struct ClusterView {
-  std::vector<NodeInfo> nodes;            // live nodes, by id
-  std::vector<PipelineOwners> pipelines;  // every pipeline any node ever campaigned for, by name
-};
 using SessionListener = std::function<void(SessionState state, int64_t session_id)>;
 
 struct CoordinatorOptions {
