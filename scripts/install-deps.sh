@@ -20,6 +20,8 @@ packages=(
   postgresql-15 postgresql-client-15 clickhouse-server clickhouse-client redis-server kcat
   # promtool (tests lint the /metrics page with `promtool check metrics`)
   prometheus
+  # cluster mode: the ZooKeeper server (tests start private ensembles) and its C client
+  zookeeper libzookeeper-mt-dev
 )
 
 missing=()
@@ -45,8 +47,8 @@ if command -v systemctl >/dev/null 2>&1; then
   $SUDO systemctl disable --now mariadb >/dev/null 2>&1 || true
 fi
 $SUDO service mariadb stop >/dev/null 2>&1 || true
-# Likewise PostgreSQL, ClickHouse and Redis: tests start private servers.
-for svc in postgresql clickhouse-server redis-server; do
+# Likewise PostgreSQL, ClickHouse, Redis and ZooKeeper: tests start private servers.
+for svc in postgresql clickhouse-server redis-server zookeeper; do
   if command -v systemctl >/dev/null 2>&1; then
     $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
   fi
