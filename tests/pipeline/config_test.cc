@@ -392,11 +392,6 @@ std::vector<ErrorCase> ErrorCases() {
            "    check: {every: 1h}\n",
        "sluice.yaml:12:5: pipelines[0].check: target \"search\" is a Redis stream (a log of changes, not a copy of "
        "the tables): `check` does not work for it; run a separate pipeline for it without check:"},
-      {"check_repair_of_redis",
-       BaseWith("\"mysql://app:topsecret@127.0.0.1:3307\"}", "\"redis://cache:6379\"}") +
-           "    check: {every: 1h, repair: true}\n",
-       "sluice.yaml:12:5: pipelines[0].check: target \"search\" is redis://: `check` can compare it but not repair it "
-       "yet; set repair: false"},
       {"kafka_source", BaseWith("\"mysql://repl:topsecret@127.0.0.1:3306\"", "\"kafka://repl:topsecret@b1:9092\""),
        "sluice.yaml:2:15: sources.main.url: unknown source type \"kafka\" in kafka://repl:***@b1:9092 (supported: "
        "mysql://, mariadb://)"},
