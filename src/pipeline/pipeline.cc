@@ -1292,6 +1292,12 @@ Status Pipeline::HandleRename(Target& t, const TargetWork& w, const transform::D
   std::vector<std::string> with_rows;
   for (const auto* r : entering) {
     std::string new_name = r->new_db + "." + r->new_table;
+    // Whether it brought rows along, asked before its target table exists:
+    // rows written once the target table is there are the stream's to carry.
+    ASSIGN_OR_RETURN(auto co, mysql::ConnectOptions::FromUrl(source_cfg_->endpoint));
+    ASSIGN_OR_RETURN(auto conn, mysql::MysqlConnection::Connect(co));
+    ASSIGN_OR_RETURN(auto rows, conn->Query(fmt::format("SELECT 1 FROM `{}`.`{}` LIMIT 1", r->new_db, r->new_table)));
+    if (!rows.empty()) with_rows.push_back(new_name);
     Status st = EnsureMappedTargetTables(config_, cfg_, *t.cfg, r->new_db, r->new_table, /*also_one_to_one=*/true);
     if (!st.ok()) return st.WithContext(fmt::format("{}: `{}` renamed into the selection", where, new_name));
     const transform::MappingRule* rule = mapper_->RuleFor(r->new_db, r->new_table);
@@ -1299,10 +1305,6 @@ Status Pipeline::HandleRename(Target& t, const TargetWork& w, const transform::D
         "pipeline {} target {}: `{}.{}` was renamed to `{}`, into the selection: created its target table "
         "`{}`",
         cfg_.name, t.cfg->name, r->db, r->table, new_name, dest_of(*rule, r->new_db, r->new_table));
-    ASSIGN_OR_RETURN(auto co, mysql::ConnectOptions::FromUrl(source_cfg_->endpoint));
-    ASSIGN_OR_RETURN(auto conn, mysql::MysqlConnection::Connect(co));
-    ASSIGN_OR_RETURN(auto rows, conn->Query(fmt::format("SELECT 1 FROM `{}`.`{}` LIMIT 1", r->new_db, r->new_table)));
-    if (!rows.empty()) with_rows.push_back(new_name);
   }
   std::vector<SinkChange> none;
   RETURN_IF_ERROR(FlushBatch(t, none, end));
