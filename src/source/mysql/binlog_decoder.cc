@@ -292,7 +292,7 @@ Status BinlogDecoder::OnTableMap(ByteReader& body) {
   if (it != tables_.end() && it->second.raw == raw) return Status::Ok();  // same map as before
   body.Seek(start);
   TableMap& map = table_map_scratch_;
-  RETURN_IF_ERROR(ParseTableMap(body, phl, map));
+  RETURN_IF_ERROR(ParseTableMap(body, phl, fd_.is_mariadb, map));
   CachedTable entry;
   entry.raw = std::string(raw);
   entry.selected = options_.tables.Matches(map.db, map.table);

@@ -110,7 +110,8 @@ CREATE TABLE t.all_types (
   b BINARY(4), vb VARBINARY(10), bl BLOB,
   dt DATE, dtm DATETIME, dtm3 DATETIME(3), dtm6 DATETIME(6), ts TIMESTAMP NULL, ts6 TIMESTAMP(6) NULL,
   tm TIME, tm2 TIME(2), y YEAR, bt BIT(10),
-  e ENUM('small','medium','large'), s SET('a','b','c'), j JSON, g GEOMETRY
+  e ENUM('small','medium','large'), s SET('a','b','c'), j JSON, g GEOMETRY,
+  ay INT, auy INT UNSIGNED  -- numbers after a YEAR: the signedness bits must line up
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 )sql";
 
@@ -126,7 +127,7 @@ INSERT INTO t.all_types VALUES (
   '2024-01-31', '2024-01-31 12:34:56', '2024-01-31 12:34:56.789', '1999-12-31 23:59:59.000001',
   '2024-01-31 12:34:56', '2038-01-19 03:14:07.999999',
   '-838:59:59', '12:34:56.78', 2024, b'1010101010',
-  'medium', 'a,c', '{"a": [1, 2.5, {"b": null}], "s": "x\\"y"}', ST_GeomFromText('POINT(1 2)'));
+  'medium', 'a,c', '{"a": [1, 2.5, {"b": null}], "s": "x\\"y"}', ST_GeomFromText('POINT(1 2)'), -5, 4294967295);
 INSERT INTO t.all_types (id) VALUES (2);
 UPDATE t.all_types SET vc = 'changed', d1 = 0.5, e = 'large', j = '[true,false]' WHERE id = 1;
 DELETE FROM t.all_types WHERE id = 2;
@@ -172,6 +173,8 @@ void ExpectAllTypesRow(const json& a) {
   EXPECT_EQ(a["s"], "a,c");
   EXPECT_EQ(a["j"], json::parse(R"({"a": [1, 2.5, {"b": null}], "s": "x\"y"})"));
   EXPECT_EQ(a["g"], "AQEAAAAAAAAAAADwPwAAAAAAAABA");  // WKB of POINT(1 2)
+  EXPECT_EQ(a["ay"], -5);
+  EXPECT_EQ(a["auy"], 4294967295ll);
 }
 
 class AllTypesTest : public ::testing::TestWithParam<std::string> {};

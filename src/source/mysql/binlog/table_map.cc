@@ -165,7 +165,7 @@ size_t TypeMetadataLength(uint8_t type) {
   }
 }
 
-Status ParseTableMap(ByteReader& body, uint8_t post_header_len, TableMap& out) {
+Status ParseTableMap(ByteReader& body, uint8_t post_header_len, bool mariadb, TableMap& out) {
   out.table_id = post_header_len == 6 ? body.U32() : body.U48();
   body.U16();  // flags
   uint8_t db_len = body.U8();
@@ -226,10 +226,11 @@ Status ParseTableMap(ByteReader& body, uint8_t post_header_len, TableMap& out) {
     ByteReader f(value);
     switch (field_type) {
       case kSignedness: {
-        // One bit per numeric column, most significant bit first.
+        // One bit per numeric column, most significant bit first. MariaDB
+        // counts YEAR among them (its YEAR is a kind of TINYINT), MySQL does not.
         size_t k = 0;
         for (auto& c : s.columns) {
-          if (!IsNumeric(c.type)) continue;
+          if (!IsNumeric(c.type) && !(mariadb && c.type == kTypeYear)) continue;
           uint8_t byte = k / 8 < value.size() ? static_cast<uint8_t>(value[k / 8]) : 0;
           c.is_unsigned = (byte >> (7 - k % 8)) & 1;
           ++k;

@@ -26,7 +26,9 @@ struct TableMap {
 //   post-header: table_id:6 flags:2
 //   body: db_len:1 db NUL table_len:1 table NUL column_count:lenenc types:N
 //         metadata_len:lenenc metadata null_bitmap:(N+7)/8 [optional metadata TLVs]
-Status ParseTableMap(ByteReader& body, uint8_t post_header_len, TableMap& out);
+// `mariadb`: written by MariaDB (from the FORMAT_DESCRIPTION), whose optional
+// metadata differs in places from MySQL's.
+Status ParseTableMap(ByteReader& body, uint8_t post_header_len, bool mariadb, TableMap& out);
 
 // Columns whose TABLE_MAP metadata is `n` bytes long, by type.
 size_t TypeMetadataLength(uint8_t type);
