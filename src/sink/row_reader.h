@@ -23,8 +23,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "client/mysql/table_reader.h"  // RowBlock: flat Values with their arena
 #include "core/sink_change.h"
@@ -74,5 +76,14 @@ namespace sluice::sink {
 // trailing zeros removed down to `digits` (other digits are kept, so that a
 // value with more precision than the source's stays different).
 std::string FitFraction(std::string_view text, unsigned digits);
+
+// A decimal integer that is the whole of `s`.
+bool ParseWhole(std::string_view s, int64_t& v);
+bool ParseWhole(std::string_view s, uint64_t& v);
+
+// A number of `kind` read back from its decimal text: kInt, kUInt, kYear,
+// kBit (as an integer), kFloat, kDouble. Text that does not parse comes back
+// as kText, so that it compares as different; nullopt for other kinds.
+std::optional<Value> ParseNumber(ValueKind kind, std::string_view s, Arena& arena);
 
 }  // namespace sluice::sink

@@ -17,12 +17,6 @@ using sluice::clickhouse::QuoteString;
 
 constexpr size_t kKeysPerQuery = 500;
 
-template <typename T>
-bool ParseInt(std::string_view s, T& v) {
-  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-  return r.ec == std::errc() && r.ptr == s.data() + s.size();
-}
-
 std::string Table(const TargetTable& t) { return QuoteIdentifier(t.db) + "." + QuoteIdentifier(t.table); }
 
 // The text a value is written as (what a String column holds), for literals.
@@ -60,38 +54,10 @@ std::string SelectList(const TargetTable& t, bool keys_only) {
 
 Value ParseClickhouseValue(const ColumnMeta& c, std::string_view s, Arena& arena) {
   const ValueKind kind = sluice::mysql::KindForColumn(c);
-  auto raw = [&] { return Value::Str(ValueKind::kText, arena.Copy(s)); };
-  switch (kind) {
-    case ValueKind::kInt: {
-      int64_t v = 0;
-      return ParseInt(s, v) ? Value::Int(v) : raw();
-    }
-    case ValueKind::kUInt: {
-      uint64_t v = 0;
-      return ParseInt(s, v) ? Value::UInt(v) : raw();
-    }
-    case ValueKind::kYear: {
-      int64_t v = 0;
-      return ParseInt(s, v) ? Value::Year(v) : raw();
-    }
-    case ValueKind::kBit: {
-      uint64_t v = 0;
-      return ParseInt(s, v) ? Value::Bit(v) : raw();
-    }
-    case ValueKind::kFloat:
-    case ValueKind::kDouble: {
-      std::string tmp(s);
-      char* end = nullptr;
-      double d = kind == ValueKind::kFloat ? static_cast<double>(std::strtof(tmp.c_str(), &end))
-                                           : std::strtod(tmp.c_str(), &end);
-      if (tmp.empty() || end != tmp.c_str() + tmp.size()) return raw();
-      return kind == ValueKind::kFloat ? Value::Float(static_cast<float>(d)) : Value::Double(d);
-    }
-    case ValueKind::kDecimal:
-      return Value::Str(kind, arena.Copy(FitFraction(s, c.meta & 0xff)));
-    default:  // dates and date-times print as MySQL prints them; Strings hold the source's text or bytes
-      return Value::Str(kind, arena.Copy(s));
-  }
+  if (auto number = ParseNumber(kind, s, arena)) return *number;
+  if (kind == ValueKind::kDecimal) return Value::Str(kind, arena.Copy(FitFraction(s, c.meta & 0xff)));
+  // Dates and date-times print as MySQL prints them; Strings hold the source's text or bytes.
+  return Value::Str(kind, arena.Copy(s));
 }
 
 Result<std::unique_ptr<ChRowReader>> ChRowReader::Open(const SinkOptions& options) {

@@ -19,18 +19,12 @@ using sluice::postgres::QuoteIdent;
 // enough for a statement of reasonable size.
 constexpr size_t kKeysPerQuery = 500;
 
-template <typename T>
-bool ParseInt(std::string_view s, T& v) {
-  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-  return r.ec == std::errc() && r.ptr == s.data() + s.size();
-}
-
 // "838:59:59.5", "-01:02:03", "2 days 03:00:00" -> MySQL's TIME text.
 bool ParseInterval(std::string_view s, unsigned fsp, std::string& out) {
   int64_t days = 0;
   size_t sp = s.find(' ');
   if (sp != std::string_view::npos) {
-    if (!ParseInt(s.substr(0, sp), days)) return false;
+    if (!ParseWhole(s.substr(0, sp), days)) return false;
     s.remove_prefix(sp + 1);
     if (s.starts_with("days ")) {
       s.remove_prefix(5);
@@ -48,7 +42,7 @@ bool ParseInterval(std::string_view s, unsigned fsp, std::string& out) {
   if (days != 0 && (days < 0) != negative && !(days < 0 && s == "00:00:00")) return false;  // mixed signs
   size_t colon = s.find(':');
   int64_t hours = 0;
-  if (colon == std::string_view::npos || !ParseInt(s.substr(0, colon), hours)) return false;
+  if (colon == std::string_view::npos || !ParseWhole(s.substr(0, colon), hours)) return false;
   std::string_view rest = s.substr(colon);  // ":MM:SS[.f]"
   if (rest.size() < 6 || rest[3] != ':') return false;
   hours += (days < 0 ? -days : days) * 24;
@@ -63,33 +57,15 @@ bool ParseInterval(std::string_view s, unsigned fsp, std::string& out) {
 Value ParsePgValue(const ColumnMeta& c, std::string_view s, Arena& arena) {
   const ValueKind kind = sluice::mysql::KindForColumn(c);
   auto raw = [&] { return Value::Str(ValueKind::kText, arena.Copy(s)); };
+  if (kind != ValueKind::kBit) {  // bit varying prints as 0s and 1s
+    if (auto number = ParseNumber(kind, s, arena)) return *number;
+  }
   switch (kind) {
-    case ValueKind::kInt: {
-      int64_t v = 0;
-      return ParseInt(s, v) ? Value::Int(v) : raw();
-    }
-    case ValueKind::kUInt: {
-      uint64_t v = 0;
-      return ParseInt(s, v) ? Value::UInt(v) : raw();
-    }
-    case ValueKind::kYear: {
-      int64_t v = 0;
-      return ParseInt(s, v) ? Value::Year(v) : raw();
-    }
     case ValueKind::kBit: {
       uint64_t v = 0;
       if (s.empty() || s.size() > 64 || s.find_first_not_of("01") != std::string_view::npos) return raw();
       for (char ch : s) v = (v << 1) | (ch == '1');
       return Value::Bit(v);
-    }
-    case ValueKind::kFloat:
-    case ValueKind::kDouble: {
-      std::string tmp(s);
-      char* end = nullptr;
-      double d = kind == ValueKind::kFloat ? static_cast<double>(std::strtof(tmp.c_str(), &end))
-                                           : std::strtod(tmp.c_str(), &end);
-      if (tmp.empty() || end != tmp.c_str() + tmp.size()) return raw();
-      return kind == ValueKind::kFloat ? Value::Float(static_cast<float>(d)) : Value::Double(d);
     }
     case ValueKind::kDecimal:
       return Value::Str(kind, arena.Copy(FitFraction(s, c.meta & 0xff)));

@@ -14,12 +14,6 @@ namespace {
 
 constexpr size_t kKeysPerRound = 500;
 
-template <typename T>
-bool ParseInt(std::string_view s, T& v) {
-  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-  return r.ec == std::errc() && r.ptr == s.data() + s.size();
-}
-
 bool DecodeBase64(std::string_view in, std::string& out) {
   auto value = [](char c) -> int {
     if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -69,32 +63,8 @@ std::vector<std::string> SplitPk(std::string_view pk) {
 Value ParseRedisField(const ColumnMeta& c, std::string_view s, Arena& arena) {
   const ValueKind kind = sluice::mysql::KindForColumn(c);
   auto raw = [&] { return Value::Str(ValueKind::kText, arena.Copy(s)); };
+  if (auto number = ParseNumber(kind, s, arena)) return *number;
   switch (kind) {
-    case ValueKind::kInt: {
-      int64_t v = 0;
-      return ParseInt(s, v) ? Value::Int(v) : raw();
-    }
-    case ValueKind::kUInt: {
-      uint64_t v = 0;
-      return ParseInt(s, v) ? Value::UInt(v) : raw();
-    }
-    case ValueKind::kYear: {
-      int64_t v = 0;
-      return ParseInt(s, v) ? Value::Year(v) : raw();
-    }
-    case ValueKind::kBit: {
-      uint64_t v = 0;
-      return ParseInt(s, v) ? Value::Bit(v) : raw();
-    }
-    case ValueKind::kFloat:
-    case ValueKind::kDouble: {
-      std::string tmp(s);
-      char* end = nullptr;
-      double d = kind == ValueKind::kFloat ? static_cast<double>(std::strtof(tmp.c_str(), &end))
-                                           : std::strtod(tmp.c_str(), &end);
-      if (tmp.empty() || end != tmp.c_str() + tmp.size()) return raw();
-      return kind == ValueKind::kFloat ? Value::Float(static_cast<float>(d)) : Value::Double(d);
-    }
     case ValueKind::kBytes:
     case ValueKind::kGeometry: {
       std::string bytes;
