@@ -121,6 +121,9 @@ struct PipelineConfig {
   CheckSchedule check;
   Mark mark;
   std::string key_path;  // "pipelines[0]"
+  // Not from YAML: the ownership epoch a cluster node runs the pipeline
+  // with (design §10), handed to every sink; 0 outside cluster mode.
+  uint64_t epoch = 0;
 };
 
 struct Config {
