@@ -128,6 +128,12 @@ struct Pipeline::Target {
     int64_t oldest_pending_ms = 0;  // commit estimate of its oldest change not yet applied, 0 if none
   };
   std::map<std::string, TableStats> tables;
+  // FlushBatch's tally of a batch: consecutive changes of one table.
+  struct TableRun {
+    TableStats* stats = nullptr;
+    uint64_t inserts = 0, updates = 0, deletes = 0;
+  };
+  std::vector<TableRun> runs;
   // Lookup cache (changes come in runs of one table); held, so that its
   // address cannot be reused by another table's schema.
   TargetTablePtr last_table;
@@ -803,6 +809,9 @@ void Pipeline::TransformLoop() {
   };
   auto flush_changes = [&] {
     if (work->changes.empty()) return;
+    // The transaction's start, as the last row's position names it (once
+    // per piece, not per row).
+    work->resume_position = fmt::format("{}:{}", work->pos.file, work->pos.txn_offset);
     publish(std::move(work));
     work = std::make_shared<TargetWork>();
   };
@@ -839,7 +848,6 @@ void Pipeline::TransformLoop() {
         out_rows.Inc(added);
         work->kind = TargetWork::Kind::kChanges;
         work->pos = ev->pos;
-        work->resume_position = fmt::format("{}:{}", ev->pos.file, ev->pos.txn_offset);
         if (work->ts_ms == 0) {
           work->ts_ms = ev->ts_ms;
           work->received_ms = received;
@@ -962,10 +970,26 @@ void Pipeline::ReportAcknowledged(Target& t) {
 }
 
 Status Pipeline::FlushBatch(Target& t, std::vector<SinkChange>& batch, const sink::BatchEnd& end) {
+  // Tallied before the call, counted once it succeeded: the sink may take
+  // the changes over (ApplyBatchTakingOver). Runs of one table share a tally.
+  std::vector<Target::TableRun>& runs = t.runs;
+  runs.clear();
+  size_t bytes = 0;
+  for (const SinkChange& c : batch) {
+    Target::TableStats& ts = t.StatsFor(c.table, metrics_, cfg_.name);
+    if (runs.empty() || runs.back().stats != &ts) runs.push_back({&ts});
+    using K = SinkChange::Kind;
+    bool inserted = c.kind == K::kInsert || (c.kind == K::kUpsert && c.origin && c.origin->op == Op::kInsert);
+    ++(c.kind == K::kDelete || c.kind == K::kDeleteExact ? runs.back().deletes
+       : inserted                                        ? runs.back().inserts
+                                                         : runs.back().updates);
+    for (const auto& v : c.values) bytes += v.s.size() + 8;
+  }
+  const size_t rows = batch.size();
   auto t0 = Clock::now();
   RETURN_IF_ERROR(CallSink(t, [&] {
     t0 = Clock::now();
-    return batch.empty() ? t.sink->AdvanceCheckpoint(end) : t.sink->ApplyBatch(batch, end);
+    return batch.empty() ? t.sink->AdvanceCheckpoint(end) : t.sink->ApplyBatchTakingOver(batch, end);
   }));
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   // Skipped rows are counted, so that a skip is never silent in the metrics either.
@@ -974,26 +998,21 @@ Status Pipeline::FlushBatch(Target& t, std::vector<SinkChange>& batch, const sin
     t.skipped_counted = skipped;
   }
   spdlog::debug("pipeline {} target {}: {} {} changes up to {} in {:.1f} ms", cfg_.name, t.cfg->name,
-                t.sink->in_flight() ? "handed over" : "applied", batch.size(), end.pos.ToString(), secs * 1000);
-  for (const SinkChange& c : batch) {
-    Target::TableStats& ts = t.StatsFor(c.table, metrics_, cfg_.name);
-    using K = SinkChange::Kind;
-    bool inserted = c.kind == K::kInsert || (c.kind == K::kUpsert && c.origin && c.origin->op == Op::kInsert);
-    (c.kind == K::kDelete || c.kind == K::kDeleteExact ? ts.deletes : inserted ? ts.inserts : ts.updates)->Inc();
-    ts.oldest_pending_ms = 0;
-    ts.delay->Set(0);
+                t.sink->in_flight() ? "handed over" : "applied", rows, end.pos.ToString(), secs * 1000);
+  for (const Target::TableRun& r : runs) {
+    if (r.inserts) r.stats->inserts->Inc(r.inserts);
+    if (r.updates) r.stats->updates->Inc(r.updates);
+    if (r.deletes) r.stats->deletes->Inc(r.deletes);
+    r.stats->oldest_pending_ms = 0;
+    r.stats->delay->Set(0);
   }
-  if (!batch.empty()) {
+  if (rows > 0) {
     t.apply_seconds->Observe(secs);
-    t.batch_rows->Observe(static_cast<double>(batch.size()));
-    t.rows->Inc(batch.size());
-    size_t bytes = 0;
-    for (const auto& c : batch) {
-      for (const auto& v : c.values) bytes += v.s.size() + 8;
-    }
+    t.batch_rows->Observe(static_cast<double>(rows));
+    t.rows->Inc(rows);
     t.bytes->Inc(bytes);
   }
-  t.unacked.push_back({end, batch.size()});
+  t.unacked.push_back({end, rows});
   ReportAcknowledged(t);
   return Status::Ok();
 }
@@ -1412,7 +1431,14 @@ void Pipeline::TargetLoop(Target& t) {
             Target::TableStats& ts = t.StatsFor(c.table, metrics_, cfg_.name);
             if (!ts.oldest_pending_ms) ts.oldest_pending_ms = CommitEstimateMs(w.ts_ms, w.received_ms);
           }
-          batch.insert(batch.end(), w.changes.begin(), w.changes.end());
+          if (item->use_count() == 1) {
+            // No other target holds this piece (and none can get it now):
+            // its changes are moved, not copied.
+            auto& owned = const_cast<std::vector<SinkChange>&>(w.changes);
+            batch.insert(batch.end(), std::make_move_iterator(owned.begin()), std::make_move_iterator(owned.end()));
+          } else {
+            batch.insert(batch.end(), w.changes.begin(), w.changes.end());
+          }
           end = {w.pos, w.resume_position, end.gtid_state};
           have_end = true;
           break;

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/json_writer.h"
+#include "format/format_util.h"
 #include "sink/kafka/checkpoint_reader.h"
 #include "sink/kafka/checkpoint_record.h"
 #include "sink/kafka/topic_template.h"
@@ -217,7 +218,7 @@ void KafkaSink::ProduceBatch(Batch& b) {
   b.unacked = 0;
   for (size_t i = 0; i < b.out.size(); ++i) {
     const Outgoing& m = b.out[i];
-    if (m.change >= 0 && skipped_.contains(b.changes[m.change].pos)) continue;
+    if (m.change >= 0 && !skipped_.empty() && skipped_.contains(ChangesOf(b)[m.change].pos)) continue;
     ++b.unacked;  // before producing: a report can come inside a QUEUE_FULL poll
     if (rd_kafka_resp_err_t e = Produce(m, Opaque(b.seq, i)); e != RD_KAFKA_RESP_ERR_NO_ERROR) {
       // Refused before sending (too large for message.max.bytes...): a
@@ -371,7 +372,7 @@ Status KafkaSink::HandleFailures() {
     if (index != kRecordIndex && index < b->out.size()) {
       const Outgoing& m = b->out[index];
       if (RejectsMessage(err) && m.change >= 0) {
-        const SinkChange& ch = b->changes[m.change];
+        const SinkChange& ch = ChangesOf(*b)[m.change];
         if (skipped_.contains(ch.pos)) continue;
         size_t bytes = m.key.size() + (m.value ? m.value->size() : 0);
         std::string why = fmt::format("Kafka refused the message ({} bytes) for topic {}: {}", bytes,
@@ -526,6 +527,14 @@ Status KafkaSink::Flush() {
 }
 
 Status KafkaSink::ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd& end) {
+  return Apply(changes, end, nullptr);
+}
+
+Status KafkaSink::ApplyBatchTakingOver(std::vector<SinkChange>& changes, const BatchEnd& end) {
+  return Apply(changes, end, &changes);
+}
+
+Status KafkaSink::Apply(const std::vector<SinkChange>& changes, const BatchEnd& end, std::vector<SinkChange>* take) {
   RETURN_IF_ERROR(Recover());
   const StreamPos done = HandedOver();
   if (!done.empty() && end.pos <= done) return Status::Ok();  // committed before a crash or a lost answer
@@ -537,11 +546,17 @@ Status KafkaSink::ApplyBatch(const std::vector<SinkChange>& changes, const Batch
   b.next.gtid_state = end.gtid_state;
   std::vector<format::Message> messages;
   std::string position;
+  const StreamPos* position_of = nullptr;  // the transaction `position` names
   for (size_t i = 0; i < changes.size(); ++i) {
     const SinkChange& ch = changes[i];
-    if ((!done.empty() && ch.pos <= done) || skipped_.contains(ch.pos)) continue;
-    position.clear();
-    fmt::format_to(std::back_inserter(position), "{}:{}", ch.pos.file, ch.pos.txn_offset);
+    if ((!done.empty() && ch.pos <= done) || (!skipped_.empty() && skipped_.contains(ch.pos))) continue;
+    if (position_of == nullptr || position_of->txn_offset != ch.pos.txn_offset || position_of->file != ch.pos.file) {
+      // Once per transaction: its rows share it.
+      position = ch.pos.file;
+      position += ':';
+      format::AppendUInt(position, ch.pos.txn_offset);
+      position_of = &ch.pos;
+    }
     format::ChangeContext ctx;
     if (ch.origin) ctx.gtid = ch.origin->gtid;
     ctx.position = position;
@@ -559,9 +574,27 @@ Status KafkaSink::ApplyBatch(const std::vector<SinkChange>& changes, const Batch
     }
     ++b.rows;
   }
-  b.changes = changes;
-  RETURN_IF_ERROR(Send(std::move(b)));
-  return Settle(false);
+  if (take == nullptr) {
+    b.changes = changes;
+    RETURN_IF_ERROR(Send(std::move(b)));
+    return Settle(false);
+  }
+  // Borrowed for the call (a failed report inside Settle may need them),
+  // then moved in: a copy per change was a good part of the cost per row.
+  borrowed_ = take;
+  borrowed_seq_ = next_seq_;  // the seq Send gives it
+  Status st = Send(std::move(b));
+  if (st.ok()) st = Settle(false);
+  borrowed_ = nullptr;
+  for (Batch& x : pending_) {
+    if (x.seq != borrowed_seq_) continue;
+    if (st.ok()) {
+      x.changes = std::move(*take);
+    } else {
+      x.changes = *take;  // the caller keeps its batch for the retry
+    }
+  }
+  return st;
 }
 
 Status KafkaSink::AdvanceCheckpoint(const BatchEnd& end) {

@@ -52,6 +52,7 @@ class KafkaSink : public Sink {
   ~KafkaSink() override;
 
   Status ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd& end) override;
+  Status ApplyBatchTakingOver(std::vector<SinkChange>& changes, const BatchEnd& end) override;
   Status AdvanceCheckpoint(const BatchEnd& end) override;
   Status ResetCheckpoint() override;
   Status ApplyDdl(const DdlChange& ddl, const BatchEnd& end) override;
@@ -89,6 +90,13 @@ class KafkaSink : public Sink {
   };
 
   explicit KafkaSink(const SinkOptions& options) : options_(options) {}
+  // ApplyBatch; with `take` the batch keeps no copy of the changes until
+  // the call ends, and then moves them out of *take if it succeeded.
+  Status Apply(const std::vector<SinkChange>& changes, const BatchEnd& end, std::vector<SinkChange>* take);
+  // A batch's changes (the caller's, while Apply borrows them).
+  const std::vector<SinkChange>& ChangesOf(const Batch& b) const {
+    return borrowed_ != nullptr && b.seq == borrowed_seq_ ? *borrowed_ : b.changes;
+  }
   Status CreateProducer();
   Status LoadCheckpoint();
   Result<rd_kafka_topic_t*> Topic(const std::string& name);
@@ -148,6 +156,8 @@ class KafkaSink : public Sink {
   std::optional<uint32_t> record_in_flight_;  // seq of the batch whose position record is unacknowledged
   // Delivery reports that failed: opaque and error.
   std::vector<std::pair<uint64_t, rd_kafka_resp_err_t>> failures_;
+  const std::vector<SinkChange>* borrowed_ = nullptr;  // inside Apply with `take`: batch borrowed_seq_'s changes
+  uint32_t borrowed_seq_ = 0;
   std::set<StreamPos> skipped_;  // rejected changes on_error: skip left out (kept for retries)
 };
 
