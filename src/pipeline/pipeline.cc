@@ -201,7 +201,7 @@ class Pipeline::CaptureHandler : public ChangeHandler {
     ev->pos = StreamPos{txn_file_, txn_offset_, ++index_};
     rows_->Inc();
     bytes_->Inc(ev->bytes.size());
-    return Push(std::move(ev));
+    return Push(std::move(ev), /*flush=*/false);
   }
   Status OnDdl(const DdlInfo& d) override {
     auto ev = std::make_shared<ChangeEvent>();
@@ -211,7 +211,7 @@ class Pipeline::CaptureHandler : public ChangeHandler {
     ev->ts_ms = d.ts_ms;
     ev->gtid.assign(d.gtid);
     ev->pos = StreamPos{txn_file_, txn_offset_, StreamPos::kWholeTransaction};
-    return Push(std::move(ev));
+    return Push(std::move(ev), /*flush=*/true);
   }
   Status OnCommit(const CommitInfo& c) override {
     suppress_rows_ = 0;
@@ -233,21 +233,33 @@ class Pipeline::CaptureHandler : public ChangeHandler {
       p_.source_position_ = last_commit_;
     }
     transactions_->Inc();
-    return Push(std::move(ev));
+    return Push(std::move(ev), /*flush=*/true);
   }
   Status OnHeartbeat(uint64_t ts_ms) override {
     p_.source_caught_up_ms_ = WallMs();  // a heartbeat means the dump has nothing more to send
     auto ev = std::make_shared<ChangeEvent>();
     ev->kind = ChangeEvent::Kind::kHeartbeat;
     ev->ts_ms = ts_ms;
-    return Push(std::move(ev));
+    return Push(std::move(ev), /*flush=*/true);
+  }
+  // Hands over the rows still held (the source stopped or restarts: what
+  // it delivered is passed on, as each row was before grouping).
+  Status Flush() {
+    if (group_.empty()) return Status::Ok();
+    if (!p_.capture_queue_->PushAll(group_)) return Status::Error(StatusCode::kCancelled, "stopping");
+    return Status::Ok();
   }
 
  private:
-  Status Push(std::shared_ptr<ChangeEvent> ev) {
+  // Events go to the transform in groups (one lock and wake-up per group):
+  // at each commit, DDL or heartbeat, and every kGroupRows rows of a long
+  // transaction.
+  static constexpr size_t kGroupRows = 64;
+  Status Push(std::shared_ptr<ChangeEvent> ev, bool flush) {
     size_t bytes = ev->MemoryBytes();
-    if (!p_.capture_queue_->Push(std::move(ev), bytes)) return Status::Error(StatusCode::kCancelled, "stopping");
-    return Status::Ok();
+    group_.emplace_back(std::move(ev), bytes);
+    if (!flush && group_.size() < kGroupRows) return Status::Ok();
+    return Flush();
   }
 
   Pipeline& p_;
@@ -261,6 +273,7 @@ class Pipeline::CaptureHandler : public ChangeHandler {
   bool suppress_begin_ = false;
   uint64_t suppress_rows_ = 0;
   std::string last_commit_;
+  std::vector<std::pair<std::shared_ptr<ChangeEvent>, size_t>> group_;
 };
 
 Pipeline::Pipeline(const Config& config, const PipelineConfig& pipeline, store::SqliteStore& store,
@@ -772,6 +785,7 @@ void Pipeline::CaptureLoop() {
     }
     Source& source = **opened;
     Status st = source.Run(handler, stop_);
+    (void)handler.Flush();  // fails only when stopping
     source_live_ = false;
     if (streamed) backoff = std::chrono::milliseconds(200);  // an outage after streaming is news, not a loop
     if (stop_ || st.code() == StatusCode::kCancelled) break;
@@ -818,15 +832,23 @@ void Pipeline::TransformLoop() {
   Gauge& capture_queue_bytes = metrics_.queue_bytes.WithLabels({{"pipeline", cfg_.name}, {"queue", "capture"}});
   Counter& out_rows = metrics_.rows.WithLabels({{"pipeline", cfg_.name}, {"stage", "transform"}, {"target", ""}});
   Counter& filtered = metrics_.filtered.WithLabels({{"pipeline", cfg_.name}});
+  // Events are taken in groups (one lock per group, not per row).
+  std::vector<std::shared_ptr<ChangeEvent>> events;
+  size_t next = 0;
+  int64_t received = 0;
   while (true) {
-    auto item = capture_queue_->Pop(std::chrono::milliseconds(100));
-    capture_queue_bytes.Set(static_cast<double>(capture_queue_->bytes()));
-    if (!item) {
-      if (capture_queue_->closed() && capture_queue_->size() == 0) break;
-      continue;
+    if (next == events.size()) {
+      events.clear();
+      next = 0;
+      size_t n = capture_queue_->PopAll(events, 256, std::chrono::milliseconds(100));
+      capture_queue_bytes.Set(static_cast<double>(capture_queue_->bytes()));
+      if (n == 0) {
+        if (capture_queue_->closed() && capture_queue_->size() == 0) break;
+        continue;
+      }
+      received = WallMs();  // once per group: they arrived together
     }
-    std::shared_ptr<ChangeEvent> ev = std::move(*item);
-    int64_t received = WallMs();
+    std::shared_ptr<ChangeEvent> ev = std::move(events[next++]);
     switch (ev->kind) {
       case ChangeEvent::Kind::kRow: {
         size_t before = work->changes.size();
