@@ -4,18 +4,46 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 
 namespace sluice {
 namespace {
 
 struct Point {
-  long crash_at = 0;  // the pass that kills the process; 0: none
+  enum class Action { kCrash, kWait };
+  Action action = Action::kCrash;
+  long at = 1;       // the pass that acts
+  std::string path;  // kWait: the file whose existence lets the pass go on
   long passes = 0;
 };
+
+// "crash", "crash@N", "wait:PATH", "wait@N:PATH".
+bool ParseAction(std::string_view action, Point* p) {
+  std::string_view verb = action.substr(0, action.find_first_of("@:"));
+  if (verb == "crash") {
+    p->action = Point::Action::kCrash;
+  } else if (verb == "wait") {
+    p->action = Point::Action::kWait;
+  } else {
+    return false;
+  }
+  std::string_view rest = action.substr(verb.size());
+  if (rest.starts_with("@")) {
+    size_t end = rest.find(':');
+    p->at = std::strtol(std::string(rest.substr(1, end == std::string_view::npos ? end : end - 1)).c_str(), nullptr, 10);
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+  }
+  if (p->action == Point::Action::kWait) {
+    if (!rest.starts_with(":") || rest.size() < 2) return false;
+    p->path = std::string(rest.substr(1));
+  }
+  return true;
+}
 
 struct Registry {
   std::mutex mu;
@@ -32,11 +60,8 @@ struct Registry {
       rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
       size_t eq = item.find('=');
       if (eq == std::string_view::npos) continue;
-      std::string_view action = item.substr(eq + 1);
-      if (!action.starts_with("crash")) continue;
       Point p;
-      p.crash_at = 1;
-      if (action.size() > 6 && action[5] == '@') p.crash_at = std::strtol(std::string(action.substr(6)).c_str(), nullptr, 10);
+      if (!ParseAction(item.substr(eq + 1), &p)) continue;
       points[std::string(item.substr(0, eq))] = p;
       any = true;
     }
@@ -48,19 +73,30 @@ Registry& Points() {
   return r;
 }
 
+void Say(const std::string& text) { (void)!::write(2, text.data(), text.size()); }
+
 }  // namespace
 
 void SyncPointReached(std::string_view name) {
   Registry& r = Points();
   if (!r.any) return;
-  std::lock_guard lock(r.mu);
-  auto it = r.points.find(name);
-  if (it == r.points.end()) return;
-  if (++it->second.passes == it->second.crash_at) {
-    static const char kMsg[] = "sync point: crash\n";
-    (void)!::write(2, kMsg, sizeof kMsg - 1);
-    ::kill(::getpid(), SIGKILL);
+  std::string wait_for;
+  {
+    std::lock_guard lock(r.mu);
+    auto it = r.points.find(name);
+    if (it == r.points.end()) return;
+    Point& p = it->second;
+    if (++p.passes != p.at) return;
+    if (p.action == Point::Action::kCrash) {
+      Say("sync point: crash\n");
+      ::kill(::getpid(), SIGKILL);
+    }
+    wait_for = p.path;
   }
+  // Waits without the registry's lock: other threads pass their points.
+  Say("sync point " + std::string(name) + ": waiting for " + wait_for + "\n");
+  while (::access(wait_for.c_str(), F_OK) != 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  Say("sync point " + std::string(name) + ": going on\n");
 }
 
 }  // namespace sluice
