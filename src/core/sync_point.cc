@@ -15,20 +15,21 @@ namespace sluice {
 namespace {
 
 struct Point {
-  enum class Action { kCrash, kWait };
-  Action action = Action::kCrash;
+  enum class Kind { kNone, kCrash, kWait };
+  Kind kind = Kind::kNone;
   long at = 1;       // the pass that acts
   std::string path;  // kWait: the file whose existence lets the pass go on
   long passes = 0;
+  std::function<void()> action;  // SetSyncPointAction's
 };
 
 // "crash", "crash@N", "wait:PATH", "wait@N:PATH".
 bool ParseAction(std::string_view action, Point* p) {
   std::string_view verb = action.substr(0, action.find_first_of("@:"));
   if (verb == "crash") {
-    p->action = Point::Action::kCrash;
+    p->kind = Point::Kind::kCrash;
   } else if (verb == "wait") {
-    p->action = Point::Action::kWait;
+    p->kind = Point::Kind::kWait;
   } else {
     return false;
   }
@@ -38,7 +39,7 @@ bool ParseAction(std::string_view action, Point* p) {
     p->at = std::strtol(std::string(rest.substr(1, end == std::string_view::npos ? end : end - 1)).c_str(), nullptr, 10);
     rest = end == std::string_view::npos ? std::string_view() : rest.substr(end);
   }
-  if (p->action == Point::Action::kWait) {
+  if (p->kind == Point::Kind::kWait) {
     if (!rest.starts_with(":") || rest.size() < 2) return false;
     p->path = std::string(rest.substr(1));
   }
@@ -48,7 +49,7 @@ bool ParseAction(std::string_view action, Point* p) {
 struct Registry {
   std::mutex mu;
   std::map<std::string, Point, std::less<>> points;
-  bool any = false;
+  std::atomic<bool> any{false};
 
   Registry() {
     const char* spec = std::getenv("SLUICE_SYNC_POINTS");
@@ -77,17 +78,32 @@ void Say(const std::string& text) { (void)!::write(2, text.data(), text.size());
 
 }  // namespace
 
+void SetSyncPointAction(std::string_view name, std::function<void()> action) {
+  Registry& r = Points();
+  std::lock_guard lock(r.mu);
+  r.points[std::string(name)].action = std::move(action);
+  r.any = true;
+}
+
 void SyncPointReached(std::string_view name) {
   Registry& r = Points();
   if (!r.any) return;
   std::string wait_for;
   {
-    std::lock_guard lock(r.mu);
+    std::unique_lock lock(r.mu);
     auto it = r.points.find(name);
     if (it == r.points.end()) return;
     Point& p = it->second;
-    if (++p.passes != p.at) return;
-    if (p.action == Point::Action::kCrash) {
+    if (p.action) {
+      // Run without the lock: the action may wait for another thread that
+      // passes a point too.
+      std::function<void()> action = p.action;
+      lock.unlock();
+      action();
+      return;
+    }
+    if (p.kind == Point::Kind::kNone || ++p.passes != p.at) return;
+    if (p.kind == Point::Kind::kCrash) {
       Say("sync point: crash\n");
       ::kill(::getpid(), SIGKILL);
     }
