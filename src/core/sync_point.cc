@@ -4,19 +4,47 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 
 namespace sluice {
 namespace {
 
 struct Point {
-  long crash_at = 0;  // the pass that kills the process; 0: none
+  enum class Kind { kNone, kCrash, kWait };
+  Kind kind = Kind::kNone;
+  long at = 1;       // the pass that acts
+  std::string path;  // kWait: the file whose existence lets the pass go on
   long passes = 0;
   std::function<void()> action;  // SetSyncPointAction's
 };
+
+// "crash", "crash@N", "wait:PATH", "wait@N:PATH".
+bool ParseAction(std::string_view action, Point* p) {
+  std::string_view verb = action.substr(0, action.find_first_of("@:"));
+  if (verb == "crash") {
+    p->kind = Point::Kind::kCrash;
+  } else if (verb == "wait") {
+    p->kind = Point::Kind::kWait;
+  } else {
+    return false;
+  }
+  std::string_view rest = action.substr(verb.size());
+  if (rest.starts_with("@")) {
+    size_t end = rest.find(':');
+    p->at = std::strtol(std::string(rest.substr(1, end == std::string_view::npos ? end : end - 1)).c_str(), nullptr, 10);
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+  }
+  if (p->kind == Point::Kind::kWait) {
+    if (!rest.starts_with(":") || rest.size() < 2) return false;
+    p->path = std::string(rest.substr(1));
+  }
+  return true;
+}
 
 struct Registry {
   std::mutex mu;
@@ -33,11 +61,8 @@ struct Registry {
       rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
       size_t eq = item.find('=');
       if (eq == std::string_view::npos) continue;
-      std::string_view action = item.substr(eq + 1);
-      if (!action.starts_with("crash")) continue;
       Point p;
-      p.crash_at = 1;
-      if (action.size() > 6 && action[5] == '@') p.crash_at = std::strtol(std::string(action.substr(6)).c_str(), nullptr, 10);
+      if (!ParseAction(item.substr(eq + 1), &p)) continue;
       points[std::string(item.substr(0, eq))] = p;
       any = true;
     }
@@ -48,6 +73,8 @@ Registry& Points() {
   static Registry r;
   return r;
 }
+
+void Say(const std::string& text) { (void)!::write(2, text.data(), text.size()); }
 
 }  // namespace
 
@@ -61,22 +88,31 @@ void SetSyncPointAction(std::string_view name, std::function<void()> action) {
 void SyncPointReached(std::string_view name) {
   Registry& r = Points();
   if (!r.any) return;
-  std::unique_lock lock(r.mu);
-  auto it = r.points.find(name);
-  if (it == r.points.end()) return;
-  if (it->second.action) {
-    // Run without the lock: the action may wait for another thread that
-    // passes a point too.
-    std::function<void()> action = it->second.action;
-    lock.unlock();
-    action();
-    return;
+  std::string wait_for;
+  {
+    std::unique_lock lock(r.mu);
+    auto it = r.points.find(name);
+    if (it == r.points.end()) return;
+    Point& p = it->second;
+    if (p.action) {
+      // Run without the lock: the action may wait for another thread that
+      // passes a point too.
+      std::function<void()> action = p.action;
+      lock.unlock();
+      action();
+      return;
+    }
+    if (p.kind == Point::Kind::kNone || ++p.passes != p.at) return;
+    if (p.kind == Point::Kind::kCrash) {
+      Say("sync point: crash\n");
+      ::kill(::getpid(), SIGKILL);
+    }
+    wait_for = p.path;
   }
-  if (++it->second.passes == it->second.crash_at) {
-    static const char kMsg[] = "sync point: crash\n";
-    (void)!::write(2, kMsg, sizeof kMsg - 1);
-    ::kill(::getpid(), SIGKILL);
-  }
+  // Waits without the registry's lock: other threads pass their points.
+  Say("sync point " + std::string(name) + ": waiting for " + wait_for + "\n");
+  while (::access(wait_for.c_str(), F_OK) != 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  Say("sync point " + std::string(name) + ": going on\n");
 }
 
 }  // namespace sluice

@@ -7,6 +7,9 @@
 // The environment variable SLUICE_SYNC_POINTS lists actions by point name,
 // comma-separated: `NAME=crash` kills the process with SIGKILL (as kill -9
 // does) the first time it passes NAME, `NAME=crash@N` the N-th time.
+// `NAME=wait:PATH` (`NAME=wait@N:PATH`) holds the thread there until the
+// file PATH exists, to make an interleaving of processes exact; it says
+// "sync point NAME: waiting for PATH" on stderr when it gets there.
 // Unset, a point costs a check of one flag. Compiled to nothing when
 // SLUICE_NO_SYNC_POINTS is defined (CMake's Release builds).
 //

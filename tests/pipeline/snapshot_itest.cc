@@ -6,7 +6,8 @@
 //   rules              -> to:, columns:, rename_columns:, where:, snapshot_where: and --where shards
 //   concurrent writes  -> a snapshot under a random workload, then `sluice run`, converges; also with
 //                         `sluice run` already streaming while the snapshot copies, and the chunk lock
-//                         against a stream partition's first commit, made deterministic
+//                         against a stream partition's first commit and against a streamed DELETE of a
+//                         row the chunk read, made deterministic
 //   kill -9 / SIGINT   -> resumes from the recorded plan without copying done chunks again; a target
 //                         crash mid-chunk is retried
 //   snapshot: initial  -> `sluice run` copies the existing rows, then streams; killed mid-copy, resumes
@@ -22,6 +23,7 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <fstream>
 #include <mutex>
 #include <random>
 #include <regex>
@@ -429,12 +431,7 @@ TEST_F(SnapshotTest, UnderConcurrentWritesThenRunConverges) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
-// DISABLED: fails about one run in five with one stale row on the target
-// (a row the stream deleted after a chunk copied it; always key 469 with
-// this seed; seen with parallel 4 and 1, always after a "Deadlock found"
-// retry of the stream's batch while chunks run). A real bug, open in the
-// issue notes; enable again with its fix.
-TEST_F(SnapshotTest, DISABLED_AlongsideARunningStreamConverges) {
+TEST_F(SnapshotTest, AlongsideARunningStreamConverges) {
   ASSERT_NO_FATAL_FAILURE(StartPair());
   ASSERT_TRUE(Sql(*src_, kBigTable));
   constexpr int kRows = 50000;
@@ -532,6 +529,57 @@ TEST_F(SnapshotTest, ChunkHoldsBackAStreamThatHasNoCheckpointRowYet) {
       << (streamed_first ? "the stream committed row 900 while the chunk held an older one" : "") << "\n"
       << TailOfFile(log);
   EXPECT_TRUE(Converges(*src_, kBig, *dst_, kBig, seconds(10)));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// The race behind a stale row, made exact with a sync point: a chunk has
+// read row 900 from the source and is held before writing it; then the
+// source deletes row 900 and the stream applies that batch. The stream's
+// DELETE must not run before the chunk inserts the row: it would match
+// nothing, commit after the chunk, and the chunk's older row would stay.
+// Waiting to COMMIT after the chunk is not enough; the batch must wait for
+// the chunk before it changes any row.
+TEST_F(SnapshotTest, StreamedDeleteWaitsForAChunkThatReadTheRow) {
+  ASSERT_NO_FATAL_FAILURE(StartPair());
+  ASSERT_TRUE(Sql(*src_, kBigTable));
+  ASSERT_TRUE(Sql(*src_, "INSERT INTO shop.big SELECT seq, seq, CONCAT('row ', seq) FROM seq_1_to_1000"));
+  ASSERT_TRUE(Sql(*dst_, kBigTable));
+  Configure({.start = BinlogEnd(*src_), .parallel = 1, .chunk_rows = 5000});
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  // A change streamed first: the partition has its checkpoint row.
+  ASSERT_TRUE(Sql(*src_, "UPDATE shop.big SET note = 'streamed' WHERE id = 10"));
+  ASSERT_TRUE(WaitUntil([&] { return Dump(*dst_, "SELECT note FROM shop.big WHERE id = 10") == "streamed\n"; },
+                        seconds(60)))
+      << sluice_->Log();
+
+  const std::string go = (dir_ / "go").string();
+  const std::string log = (dir_ / "snapshot.log").string();
+  ::setenv("SLUICE_SYNC_POINTS", ("mysql.chunk.write=wait:" + go).c_str(), 1);
+  pid_t pid = SpawnSnapshot({"--parallel", "1"}, log);
+  ::unsetenv("SLUICE_SYNC_POINTS");
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(WaitUntil([&] { return TailOfFile(log).find("mysql.chunk.write: waiting") != std::string::npos; },
+                        seconds(60)))
+      << TailOfFile(log);
+  // The chunk holds row 900 as it read it. The source deletes it, and the
+  // stream's batch gets as far as the checkpoint row the chunk holds.
+  ASSERT_TRUE(Sql(*src_, "DELETE FROM shop.big WHERE id = 900"));
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto n = dst_->QueryValue(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO `_sluice`.`checkpoints`%'");
+        return n.ok() && *n != "0";
+      },
+      seconds(60)))
+      << sluice_->Log();
+  std::ofstream(go).close();
+  auto st = WaitForExit(pid, seconds(60));
+  ASSERT_TRUE(st.ok() && st->has_value()) << TailOfFile(log);
+  EXPECT_TRUE(WIFEXITED(**st) && WEXITSTATUS(**st) == 0) << DescribeWaitStatus(**st) << "\n" << TailOfFile(log);
+  const char* row900 = "SELECT id, v, note FROM shop.big WHERE id = 900";
+  EXPECT_TRUE(Converges(*src_, row900, *dst_, row900, seconds(30))) << "the chunk's row 900 outlived the delete";
+  EXPECT_TRUE(Converges(*src_, kBig, *dst_, kBig, seconds(30)));
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 

@@ -9,6 +9,7 @@
 
 #include "core/change_event.h"
 #include "core/position.h"
+#include "core/sync_point.h"
 #include "sink/mysql/bulk_load.h"
 #include "sink/mysql/mysql_loader.h"
 #include "sink/mysql/sql_builder.h"
@@ -23,14 +24,13 @@ constexpr int kGlobalPart = -1;   // the loader's global checkpoint row
 constexpr int kHorizonPart = -2;  // the snapshot's catch-up horizon (read by the loader)
 constexpr size_t kMaxStatementBytes = 1 << 20;
 // Lock waits of a chunk transaction, in seconds (see BeginChunk): for the
-// pipeline's checkpoint rows, and for rows a stream's transaction holds.
-// Both end well before the jobs' read timeout (kJobIoTimeoutS), and a chunk
-// that gives up is retried.
-// The row wait is short too: a stream partition holding a row the chunk
-// wants may itself wait, outside InnoDB, for another partition's vote, and
-// that partition for the checkpoint row the chunk holds; InnoDB sees no
-// cycle, so only this timeout ends the wait (then the chunk is retried).
-constexpr int kCheckpointLockWaitS = 1;
+// pipeline's checkpoint rows (held by a stream's transaction for as long as
+// it runs: one batch), and for rows another session holds. Both end well
+// before the jobs' read timeout (kJobIoTimeoutS), and a chunk that gives up
+// is retried: a guard against waits nobody foresaw, not the way chunks and
+// the stream take turns (they take the checkpoint rows in one order, so
+// neither waits for the other in a cycle).
+constexpr int kCheckpointLockWaitS = 5;
 constexpr int kRowLockWaitS = 3;
 
 std::string Quote(std::string_view s) {
@@ -163,15 +163,14 @@ Status ChunkWriter::BeginChunk(const std::string& pipeline, const std::string& t
   RETURN_IF_ERROR(Run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
   RETURN_IF_ERROR(Run("START TRANSACTION"));
   in_txn_ = true;
-  // Wait at most 1 s for these locks, then give up and let the caller retry.
-  // The rows are locked one after another, so a chunk waiting for the row of
-  // a stream partition that has written its checkpoint already holds the
-  // rows before it; the loader commits its partitions together
-  // (MysqlLoader::ApplyPartition votes), so that partition waits, in the
-  // loader and unseen by InnoDB's deadlock detection, for another partition,
-  // which waits for a row the chunk holds. Nothing would move until
-  // innodb_lock_wait_timeout (50 s by default) ended one of them: both the
-  // snapshot and the stream stalled. Giving way at once breaks the cycle.
+  // The rows are locked one after another in part order. A stream's
+  // transaction writes its checkpoint rows before any other row, in that
+  // same order, one partition after another (MysqlLoader::ApplyBatch): so a
+  // chunk holding every row knows no stream transaction has begun changing
+  // rows, and one that waits for a row holds none a waiting partition needs
+  // (a partition holding its row while a chunk held an earlier one, then
+  // waiting, in the loader's vote and unseen by InnoDB, for the partition
+  // of that earlier row, would stall both until a lock wait timeout).
   Status st = Run(fmt::format("SET SESSION innodb_lock_wait_timeout = {}", kCheckpointLockWaitS));
   if (st.ok()) {
     st =
@@ -185,6 +184,8 @@ Status ChunkWriter::BeginChunk(const std::string& pipeline, const std::string& t
 }
 
 Status ChunkWriter::Write(const std::vector<SinkChange>& changes) {
+  // The chunk has been read from the source under BeginChunk's locks.
+  SLUICE_SYNC_POINT("mysql.chunk.write");
   // Per table and kind, in statements of bounded size.
   std::map<const TargetTable*, std::vector<const SinkChange*>> deletes, upserts, inserts;
   std::vector<const TargetTable*> order;

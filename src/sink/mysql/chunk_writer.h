@@ -7,10 +7,12 @@
 // stream applied a later change of one of its rows would put an old row
 // back. So a chunk transaction first takes a shared lock on the pipeline's
 // checkpoint rows in `_sluice`.`checkpoints` (BeginChunk), and only then is
-// the chunk read from the source. A streaming loader commits every batch
-// together with an update of those rows, so while the chunk is read and
-// written the stream cannot commit anything: whatever it applies next comes
-// after the chunk in time. Several chunk writers hold the shared lock at
+// the chunk read from the source. A streaming loader begins every batch's
+// transaction with an update of those rows, before any other row, so while
+// the chunk is read and written no stream transaction changes a row:
+// whatever the stream applies next is executed after the chunk's commit.
+// (Committing after the chunk is not enough: a stream DELETE run before
+// the chunk inserts the row matches nothing, and the old row would stay.) Several chunk writers hold the shared lock at
 // once; the stream waits for them (a chunk takes milliseconds) and goes on.
 //
 // `_sluice`.`snapshot_chunks` records each finished chunk in the same

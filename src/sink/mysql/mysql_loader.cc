@@ -459,33 +459,40 @@ struct MysqlLoader::BatchVote {
   }
 };
 
-Status MysqlLoader::ApplyPartition(uint32_t p, std::vector<SinkChange> changes, const BatchEnd& end,
-                                   PartitionOutcome* out, BatchVote& vote) {
-  MysqlConnection& c = *partitions_[p].conn;
-  // Redone after a crash or a retry: skip what this partition already committed.
-  const StreamPos& done = checkpoint_.partitions[p];
-  if (!done.empty()) {
-    std::erase_if(changes, [&](const SinkChange& ch) { return ch.pos <= done; });
-  }
-  if (changes.empty()) {
-    (void)vote.Cast(true);
-    return Status::Ok();
-  }
-  uint64_t skipped = 0;
+Status MysqlLoader::BeginWithCheckpoints(MysqlConnection& c, const std::vector<int>& parts, const BatchEnd& end) {
+  // The checkpoint rows come FIRST, before any row of the batch: a snapshot
+  // chunk holds them in share mode from before it reads the source until it
+  // commits (ChunkWriter::BeginChunk), so this transaction's changes are
+  // executed either wholly before the chunk's read or wholly after its
+  // commit. Written last, they would only order the COMMITs: a DELETE of a
+  // row the chunk has not inserted yet matches nothing and locks nothing
+  // (READ COMMITTED), and the chunk then inserts the older row for good.
   Status st = RunStatement(c, "BEGIN");
-  if (st.ok()) st = ApplyMerged(c, MergeByKey(changes));
+  for (int part : parts) {
+    if (st.ok()) st = WriteCheckpointRow(c, part, end);
+  }
+  if (st.ok()) st = RunStatement(c, "SAVEPOINT sluice_rows");
+  if (!st.ok()) (void)RunStatement(c, "ROLLBACK");
+  return st;
+}
+
+Status MysqlLoader::ApplyPartition(uint32_t p, const std::vector<SinkChange>& changes, PartitionOutcome* out,
+                                   BatchVote& vote) {
+  // Begun by ApplyBatch, with this partition's checkpoint row written.
+  MysqlConnection& c = *partitions_[p].conn;
+  uint64_t skipped = 0;
+  Status st = ApplyMerged(c, MergeByKey(changes));
   if (!st.ok() && !st.retryable()) {
     // Either a secondary unique key conflict between merged rows, or a row
-    // the target rejects: redo in source order, one change at a time.
-    (void)RunStatement(c, "ROLLBACK");
-    st = RunStatement(c, "BEGIN");
+    // the target rejects: redo in source order, one change at a time (the
+    // checkpoint row, before the savepoint, stays written and locked).
+    st = RunStatement(c, "ROLLBACK TO SAVEPOINT sluice_rows");
     size_t rejected = changes.size();
     // A duplicate here is taken for a conflict across partitions (kAborted):
     // ApplyBatch then applies the batch on one connection.
     if (st.ok()) st = ApplyOrdered(c, changes, &skipped, &rejected, /*retry_duplicates=*/true);
     if (rejected < changes.size()) out->rejected = changes[rejected].pos;
   }
-  if (st.ok()) st = WriteCheckpointRow(c, static_cast<int>(p), end);
   const bool commit = vote.Cast(st.ok());
   if (st.ok() && commit) st = RunStatement(c, "COMMIT");
   if (!st.ok() || !commit) {
@@ -547,18 +554,36 @@ Status MysqlLoader::ApplyBatch(const std::vector<SinkChange>& changes, const Bat
   for (size_t i = catch_up; i < changes.size(); ++i) {
     const SinkChange& ch = changes[i];
     if (!checkpoint_.global.empty() && ch.pos <= checkpoint_.global) continue;  // applied before a restart
-    parts[PartitionOf(ch)].push_back(ch);
+    const uint32_t p = PartitionOf(ch);
+    // Redone after a crash or a retry: skip what this partition already committed.
+    if (!checkpoint_.partitions[p].empty() && ch.pos <= checkpoint_.partitions[p]) continue;
+    parts[p].push_back(ch);
   }
 
+  // Each partition's transaction begins with its checkpoint row
+  // (BeginWithCheckpoints), taken one partition after another in part
+  // order: the order in which a snapshot chunk takes them in share mode.
+  // So the two never wait for each other in a cycle, not even one that
+  // InnoDB cannot see (a partition holding its row while it waits, in the
+  // vote, for a partition that waits for a row the chunk holds).
+  std::vector<uint32_t> begun;
+  for (uint32_t p = 0; p < n; ++p) {
+    if (parts[p].empty()) continue;
+    Status st = BeginWithCheckpoints(*partitions_[p].conn, {static_cast<int>(p)}, end);
+    if (!st.ok()) {
+      for (uint32_t q : begun) (void)RunStatement(*partitions_[q].conn, "ROLLBACK");
+      return st;
+    }
+    begun.push_back(p);
+  }
   std::vector<PartitionOutcome> outcomes(n);
   std::vector<Status> results(n);
   std::vector<std::future<void>> running;
   BatchVote vote;
-  for (uint32_t p = 0; p < n; ++p) vote.pending += parts[p].empty() ? 0 : 1;
-  for (uint32_t p = 0; p < n; ++p) {
-    if (parts[p].empty()) continue;
+  vote.pending = begun.size();
+  for (uint32_t p : begun) {
     running.push_back(std::async(std::launch::async, [&, p] {
-      results[p] = ApplyPartition(p, std::move(parts[p]), end, &outcomes[p], vote);
+      results[p] = ApplyPartition(p, parts[p], &outcomes[p], vote);
     }));
   }
   for (auto& f : running) f.get();
@@ -641,12 +666,13 @@ Status MysqlLoader::ApplyConflicted(const std::vector<SinkChange>& changes, cons
                options_.target, todo.size(), conflicted.size());
   MysqlConnection& c = *partitions_[0].conn;
   uint64_t skipped = 0;
-  Status st = RunStatement(c, "BEGIN");
-  if (st.ok()) st = ApplyMerged(c, MergeByKey(todo));
+  std::vector<int> parts(conflicted.begin(), conflicted.end());  // ascending: see ApplyBatch
+  Status st = BeginWithCheckpoints(c, parts, end);
+  if (!st.ok()) return st;
+  st = ApplyMerged(c, MergeByKey(todo));
   if (!st.ok() && !st.retryable()) {
     // In source order, one connection: a duplicate now is a real one...
-    (void)RunStatement(c, "ROLLBACK");
-    st = RunStatement(c, "BEGIN");
+    st = RunStatement(c, "ROLLBACK TO SAVEPOINT sluice_rows");
     size_t rejected = todo.size();
     if (st.ok()) st = ApplyOrdered(c, todo, &skipped, &rejected);
     if (rejected < todo.size()) {
@@ -665,9 +691,6 @@ Status MysqlLoader::ApplyConflicted(const std::vector<SinkChange>& changes, cons
       }
       return StopBefore(changes, todo[rejected].pos, st);
     }
-  }
-  for (uint32_t p : conflicted) {
-    if (st.ok()) st = WriteCheckpointRow(c, static_cast<int>(p), end);
   }
   if (st.ok()) st = RunStatement(c, "COMMIT");
   if (!st.ok()) {
@@ -726,25 +749,32 @@ const std::vector<bool>* MysqlLoader::GeneratedOf(const TargetTable& t) const {
 }
 
 Status MysqlLoader::ApplyCatchUp(std::vector<SinkChange> changes, const BatchEnd& end) {
-  if (!checkpoint_.global.empty()) {
-    std::erase_if(changes, [&](const SinkChange& ch) { return ch.pos <= checkpoint_.global; });
-  }
+  // Skipped: what is applied already, by the global row or by the partition
+  // the change hashes to. A partition can be ahead of the global row (its
+  // batch committed, the global row did not) when the horizon is learned
+  // (Reconnect): replaying its change of a row now, in REPLACE, while its
+  // later change of that row (past the horizon) is skipped as done, would
+  // leave the older image.
+  std::erase_if(changes, [&](const SinkChange& ch) {
+    const StreamPos& done = checkpoint_.partitions[PartitionOf(ch)];
+    return (!checkpoint_.global.empty() && ch.pos <= checkpoint_.global) || (!done.empty() && ch.pos <= done);
+  });
   if (changes.empty()) return AdvanceCheckpoint(end);
   MysqlConnection& c = *partitions_[0].conn;
   std::vector<SinkChange> merged = MergeByKey(changes);
-  catch_up_ = true;
   uint64_t skipped = 0;
-  Status st = RunStatement(c, "BEGIN");
-  if (st.ok()) st = ApplyMerged(c, merged);
+  // The global row in the same transaction (first, see
+  // BeginWithCheckpoints): on a retry or restart, all of it is applied or none.
+  Status st = BeginWithCheckpoints(c, {kGlobalPart}, end);
+  if (!st.ok()) return st;
+  catch_up_ = true;
+  st = ApplyMerged(c, merged);
   if (!st.ok() && !st.retryable()) {
     // A row the target rejects: find it in source order (and skip it with on_error: skip).
-    (void)RunStatement(c, "ROLLBACK");
-    st = RunStatement(c, "BEGIN");
+    st = RunStatement(c, "ROLLBACK TO SAVEPOINT sluice_rows");
     if (st.ok()) st = ApplyOrdered(c, changes, &skipped);
   }
   catch_up_ = false;
-  // The global row in the same transaction: on a retry or restart, all of it is applied or none.
-  if (st.ok()) st = WriteCheckpointRow(c, kGlobalPart, end);
   if (st.ok()) st = RunStatement(c, "COMMIT");
   if (!st.ok()) {
     (void)RunStatement(c, "ROLLBACK");

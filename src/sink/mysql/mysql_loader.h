@@ -4,7 +4,8 @@
 // changes stay on one connection, in order); each partition merges its
 // changes per key and applies them in ONE target transaction with multi-row
 // statements, together with its own checkpoint row in
-// `_sluice`.`checkpoints`. After every partition committed, a global row
+// `_sluice`.`checkpoints`, written first (a snapshot chunk holding those
+// rows keeps the batch from running beside it, see chunk_writer.h). After every partition committed, a global row
 // (part -1) records the batch end and the source position to resume from.
 // On restart, a change is skipped when it is at or before the checkpoint of
 // the partition it hashes to (or the global one): nothing is applied twice,
@@ -89,10 +90,14 @@ class MysqlLoader : public Sink {
     uint64_t applied = 0;  // changes applied (skipped ones not counted)
     StreamPos rejected;    // the change the target rejected (on_error: stop), if any
   };
-  // Applies one partition's changes in one transaction and commits it when
-  // every partition of the batch is ready (`vote`).
-  Status ApplyPartition(uint32_t p, std::vector<SinkChange> changes, const BatchEnd& end, PartitionOutcome* out,
-                        BatchVote& vote);
+  // Begins a transaction on `c` that first writes the checkpoint rows
+  // `parts` (in that order) as of `end`, then sets the savepoint
+  // `sluice_rows` for the batch's rows. Rolled back on failure.
+  Status BeginWithCheckpoints(sluice::mysql::MysqlConnection& c, const std::vector<int>& parts,
+                              const BatchEnd& end);
+  // Applies one partition's changes in its transaction (begun by ApplyBatch)
+  // and commits it when every partition of the batch is ready (`vote`).
+  Status ApplyPartition(uint32_t p, const std::vector<SinkChange>& changes, PartitionOutcome* out, BatchVote& vote);
   // The partition `ch` goes to: by key, or by table for tables with another
   // unique key (their changes then apply in source order).
   uint32_t PartitionOf(const SinkChange& ch) const;

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "core/position.h"
+#include "core/sync_point.h"
 #include "sink/postgres/pg_bookkeeping.h"
 #include "sink/postgres/pg_statements.h"
 
@@ -23,6 +24,12 @@ constexpr unsigned kJobTimeoutS = 120;
 // gives way (and is retried): shorter than PostgreSQL's deadlock_timeout
 // (1 s by default), so the chunk, not the stream's batch, is the one to yield.
 constexpr int kLockTimeoutMs = 500;
+// How long a chunk waits for `_sluice.checkpoints`: a stream transaction
+// holds it from its first statement to its commit (one batch). Bounded all
+// the same: partitions that hold it wait for each other before committing,
+// unseen by PostgreSQL, and a partition that asks for it after the chunk
+// did queues behind the chunk; giving way ends that cycle.
+constexpr int kCheckpointLockTimeoutMs = 2000;
 constexpr size_t kMaxStatementBytes = 1 << 20;
 
 }  // namespace
@@ -121,11 +128,14 @@ Result<std::string> PgChunkTarget::AppliedPosition(const std::string& pipeline, 
 Status PgChunkTarget::BeginChunk(const std::string& /*pipeline*/, const std::string& /*target*/) {
   RETURN_IF_ERROR(Run("BEGIN ISOLATION LEVEL READ COMMITTED"));
   in_txn_ = true;
-  Status st = Run(fmt::format("SET LOCAL lock_timeout = {}", kLockTimeoutMs));
+  Status st = Run(fmt::format("SET LOCAL lock_timeout = {}", kCheckpointLockTimeoutMs));
   // SHARE: chunks run side by side; a stream transaction writing any
   // checkpoint row (ROW EXCLUSIVE) waits, including a partition's first
   // row, which a row lock could not hold back (PostgreSQL has no gap locks).
+  // PgSink writes its checkpoint rows first in every transaction, so once
+  // this lock is held no stream transaction is changing rows.
   if (st.ok()) st = Run("LOCK TABLE _sluice.checkpoints IN SHARE MODE");
+  if (st.ok()) st = Run(fmt::format("SET LOCAL lock_timeout = {}", kLockTimeoutMs));
   if (!st.ok()) Rollback();
   return st;
 }
@@ -150,6 +160,8 @@ Status PgChunkTarget::Insert(const TargetTable& t, const std::vector<const SinkC
 }
 
 Status PgChunkTarget::Write(const std::vector<SinkChange>& changes) {
+  // The chunk has been read from the source under BeginChunk's lock.
+  SLUICE_SYNC_POINT("pg.chunk.write");
   // Per table and kind, in the order tables first appear: deletes before
   // upserts (a repair never holds both for one key).
   std::vector<const TargetTable*> order;

@@ -3,9 +3,12 @@
 // (sink/chunk_target.h), beside a PgSink streaming into it.
 //
 // A chunk is one transaction that first locks `_sluice.checkpoints` in
-// SHARE mode. PgSink upserts its checkpoint rows in every batch transaction,
-// so while a chunk is read from the source and written, the stream cannot
-// commit: whatever it applies next comes after the chunk. (Streams of other
+// SHARE mode. PgSink upserts its checkpoint rows first in every batch
+// transaction, before any other row, so while a chunk is read from the
+// source and written, no stream transaction changes a row: whatever it
+// applies next is executed after the chunk's commit. (Only committing after
+// it would not do: a DELETE of a row the chunk has read but not yet
+// inserted matches nothing, and the chunk's older row would stay.) (Streams of other
 // pipelines into the same database wait for chunks too: for milliseconds
 // each, while a snapshot runs.)
 // The chunk gives way (lock_timeout, retried) rather than wait for a stream

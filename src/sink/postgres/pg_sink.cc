@@ -408,13 +408,19 @@ Status PgSink::ApplyInTransaction(Session& s, const std::vector<SinkChange>& tod
   PgConnection& c = *s.conn;
   auto run = [&](const std::string& sql) { return c.Execute(sql); };
   uint64_t skipped = 0;
-  // One round trip: BEGIN, the rows, the checkpoint rows (and COMMIT when
-  // no other partition has to agree first).
+  // One round trip: BEGIN, the checkpoint rows, the rows (and COMMIT when
+  // no other partition has to agree first). The checkpoint rows come first:
+  // a snapshot chunk holds their table in SHARE mode from before it reads
+  // the source until it commits (PgChunkTarget::BeginChunk), so the rows
+  // of this transaction are changed either before the chunk's read or
+  // after its commit. Written last, they would only order the COMMITs: a
+  // DELETE of a row the chunk has not inserted yet matches nothing, and the
+  // chunk's older row would stay.
   Script script;
   script.Add("BEGIN");
+  for (int part : parts) script.Add(CheckpointRowSql(part, end));
   Status st = ApplyMerged(s, script, MergeByKey(todo));
   if (st.ok()) {
-    for (int part : parts) script.Add(CheckpointRowSql(part, end));
     if (vote == nullptr) script.Add("COMMIT");
     st = c.Execute(script.sql, &script.copies);
   }
@@ -423,12 +429,12 @@ Status PgSink::ApplyInTransaction(Session& s, const std::vector<SinkChange>& tod
     // one change at a time under a savepoint, and skip or stop there.
     (void)run("ROLLBACK");
     st = run("BEGIN");
-    size_t rejected = todo.size();
-    if (st.ok()) st = ApplyOrdered(c, todo, &skipped, &rejected);
-    if (rejected < todo.size()) out->rejected = todo[rejected].pos;
     for (int part : parts) {
       if (st.ok()) st = run(CheckpointRowSql(part, end));
     }
+    size_t rejected = todo.size();
+    if (st.ok()) st = ApplyOrdered(c, todo, &skipped, &rejected);
+    if (rejected < todo.size()) out->rejected = todo[rejected].pos;
     if (st.ok() && vote == nullptr) st = run("COMMIT");
   }
   bool commit = true;

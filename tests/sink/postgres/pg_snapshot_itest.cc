@@ -1,6 +1,12 @@
 // Snapshots into PostgreSQL (sink/postgres/pg_chunk_target.h) with real
 // servers: every type copied exactly, then streamed on; `snapshot: initial`
-// under concurrent writes; a run killed mid-snapshot resumes its plan.
+// under concurrent writes; beside a running stream, also with a streamed
+// DELETE of a row a chunk has read (made exact with a sync point); a run
+// killed mid-snapshot resumes its plan.
+
+#include <sys/wait.h>
+
+#include <fstream>
 
 #include "cli/run_command.h"
 #include "sink/postgres/pg_fixture.h"
@@ -138,6 +144,56 @@ TEST_F(PgSnapshotTest, SnapshotAlongsideARunningStreamConverges) {
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   ASSERT_TRUE(written.ok()) << written.message();
   EXPECT_TRUE(PgConverges(kOrders, kOrders, seconds(120)));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// A chunk has read row 900 and is held (a sync point) before writing it;
+// the source deletes row 900 and the stream applies that batch. The batch
+// must wait for the chunk before it changes any row: a DELETE run before
+// the chunk's insert would match nothing, and the chunk's row would stay.
+TEST_F(PgSnapshotTest, StreamedDeleteWaitsForAChunkThatReadTheRow) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  ASSERT_TRUE(src_->Execute("USE shop; INSERT INTO shop.orders SELECT seq, seq, 'before' FROM seq_1_to_1000").ok());
+  PipelineOptions o;
+  o.start = BinlogEnd(*src_);  // streaming from here, whenever it starts
+  o.tables = "      - match: \"shop.orders\"\n";
+  o.extra = "    chunk_rows: 5000\n";
+  ASSERT_NO_FATAL_FAILURE(Configure(o));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  // A change streamed first: the table and the checkpoint rows exist.
+  ASSERT_TRUE(src_->Execute("UPDATE shop.orders SET note = 'streamed' WHERE id = 10").ok());
+  ASSERT_TRUE(WaitUntil([&] { return PgValue("SELECT note FROM shop.orders WHERE id = 10") == "streamed"; },
+                        seconds(60)))
+      << sluice_->Log();
+
+  const std::string go = (dir_ / "go").string();
+  const std::string log = (dir_ / "snapshot.log").string();
+  ::setenv("SLUICE_SYNC_POINTS", ("pg.chunk.write=wait:" + go).c_str(), 1);
+  auto pid = SpawnProcess({SLUICE_BINARY, "snapshot", "-c", config_, "--pipeline", "p", "--progress", "plain"}, log);
+  ::unsetenv("SLUICE_SYNC_POINTS");
+  ASSERT_TRUE(pid.ok()) << pid.status().message();
+  ASSERT_TRUE(WaitUntil([&] { return TailOfFile(log).find("pg.chunk.write: waiting") != std::string::npos; },
+                        seconds(60)))
+      << TailOfFile(log);
+  // The chunk holds row 900 as it read it. The source deletes it, and the
+  // stream's batch waits for the checkpoint table the chunk holds.
+  ASSERT_TRUE(src_->Execute("DELETE FROM shop.orders WHERE id = 900").ok());
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return PgValue("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND "
+                       "query LIKE '%_sluice.checkpoints%'") != "0";
+      },
+      seconds(60)))
+      << sluice_->Log();
+  std::ofstream(go).close();
+  auto st = WaitForExit(*pid, seconds(60));
+  ASSERT_TRUE(st.ok() && st->has_value()) << TailOfFile(log);
+  EXPECT_TRUE(WIFEXITED(**st) && WEXITSTATUS(**st) == 0) << DescribeWaitStatus(**st) << "\n" << TailOfFile(log);
+  const char* row900 = "SELECT id, amount, note FROM shop.orders WHERE id = 900";
+  EXPECT_TRUE(PgConverges(row900, row900, seconds(30))) << "the chunk's row 900 outlived the delete";
+  EXPECT_TRUE(PgConverges(kOrders, kOrders, seconds(30)));
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
