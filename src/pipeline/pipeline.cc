@@ -458,7 +458,7 @@ void Pipeline::SnapshotThenStream() {
     if (st.code() == StatusCode::kCancelled || stop_) return;
     if (!st.retryable() && st.code() != StatusCode::kIoError) {
       spdlog::error("pipeline {}: snapshot failed: {}", cfg_.name, st.message());
-      SetState(PipelineState::kFailed, st.message());
+      SetState(st.code() == StatusCode::kFenced ? PipelineState::kFenced : PipelineState::kFailed, st.message());
       return;
     }
     ++failures;

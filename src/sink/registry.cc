@@ -33,6 +33,7 @@ Result<std::unique_ptr<Sink>> OpenMysql(const SinkOptions& o) {
   lo.parallel = o.parallel;
   lo.skip_rejected = o.skip_rejected;
   lo.skip_log = o.skip_log;
+  lo.epoch = o.epoch;
   ASSIGN_OR_RETURN(auto loader, mysql::MysqlLoader::Open(std::move(lo)));
   return std::unique_ptr<Sink>(std::move(loader));
 }
@@ -76,12 +77,14 @@ Result<std::unique_ptr<ChunkTarget>> OpenMysqlChunks(const SinkOptions& o, sluic
   ASSIGN_OR_RETURN(auto co, sluice::mysql::ConnectOptions::FromUrl(o.url));
   ASSIGN_OR_RETURN(auto w, mysql::ChunkWriter::Open(
                                sluice::mysql::WithDefaultTimeouts(co, sluice::mysql::kJobIoTimeoutS), interrupt));
+  RETURN_IF_ERROR(w->Fence(o));
   return std::unique_ptr<ChunkTarget>(std::move(w));
 }
 
 Result<std::unique_ptr<ChunkTarget>> OpenPostgresChunks(const SinkOptions& o, sluice::mysql::Interrupter*) {
   ASSIGN_OR_RETURN(auto co, sluice::postgres::ConnectOptions::FromUrl(o.url));
   ASSIGN_OR_RETURN(auto w, postgres::PgChunkTarget::Open(std::move(co)));
+  RETURN_IF_ERROR(w->Fence(o));
   return std::unique_ptr<ChunkTarget>(std::move(w));
 }
 

@@ -1,7 +1,9 @@
-// Pipeline::SetInDoubt (cluster mode, design §10): while the ownership is in
-// doubt, a target that cannot check the epoch (a file) writes nothing and
-// shows `paused`; once the doubt is resolved it resumes, and every change
-// arrives exactly once.
+// The pipeline in cluster mode (design §10):
+//   - SetInDoubt: while the ownership is in doubt, a target that cannot
+//     check the epoch (a file) writes nothing and shows `paused`; once the
+//     doubt is resolved it resumes, and every change arrives exactly once;
+//   - a fenced target (MySQL) that a newer owner took over stops for good:
+//     state `fenced`, the error naming pipeline, target and both epochs.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -9,6 +11,7 @@
 #include "pipeline/config.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/sync_fixture.h"
+#include "sink/mysql/mysql_loader.h"
 #include "store/sqlite_store.h"
 
 namespace sluice::testing {
@@ -85,6 +88,68 @@ pipelines:
   EXPECT_EQ(p.status().targets[0].last_error, "");
   p.Stop();
   EXPECT_EQ(LineCount(out), 5u);
+}
+
+TEST_F(InDoubtTest, TargetTakenOverByANewerEpochStopsAsFenced) {
+  auto src = StartServer(1);
+  auto dst = StartServer(2);
+  ASSERT_TRUE(src && dst);
+  ASSERT_TRUE(src->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, v INT)").ok());
+  auto config = pipeline::ParseConfig(fmt::format(R"(store: {dir}/sluice.db
+sources:
+  src: {{url: "{src}", server_id: 4244, heartbeat_ms: 200}}
+targets:
+  dst: {{url: "{dst}"}}
+pipelines:
+  - name: p
+    source: src
+    targets: [dst]
+    start: "{start}"
+    tables:
+      - match: "shop.*"
+    batch: {{size: 10, timeout_ms: 50}}
+    ddl: apply
+)",
+                                                  fmt::arg("dir", dir_.string()), fmt::arg("src", src->Url()),
+                                                  fmt::arg("dst", dst->Url()), fmt::arg("start", BinlogEnd(*src))),
+                                      (dir_ / "sluice.yaml").string());
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  ASSERT_TRUE(dst->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, v INT)").ok());
+  config->pipelines[0].epoch = 1;
+  auto store = store::SqliteStore::Open(config->store);
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  pipeline::MetricsRegistry registry;
+  pipeline::PipelineMetrics metrics(registry);
+  pipeline::Pipeline p(*config, config->pipelines[0], **store, metrics);
+  ASSERT_TRUE(p.Start().ok());
+  ASSERT_TRUE(src->Execute("INSERT INTO shop.t VALUES (1, 1), (2, 2)").ok());
+  ASSERT_TRUE(Converges(*src, "SELECT * FROM shop.t ORDER BY id", *dst, "SELECT * FROM shop.t ORDER BY id"));
+
+  // Another node owns the pipeline now, with epoch 2, and opened the target.
+  sink::mysql::LoaderOptions lo;
+  lo.pipeline = "p";
+  lo.target = "dst";
+  auto url = Url::Parse(dst->Url());
+  ASSERT_TRUE(url.ok());
+  auto co = mysql::ConnectOptions::FromUrl(*url);
+  ASSERT_TRUE(co.ok());
+  lo.connect = *co;
+  lo.epoch = 2;
+  auto successor = sink::mysql::MysqlLoader::Open(lo);
+  ASSERT_TRUE(successor.ok()) << successor.status().message();
+
+  ASSERT_TRUE(src->Execute("INSERT INTO shop.t VALUES (3, 3)").ok());
+  ASSERT_TRUE(WaitUntil([&] { return p.status().state == pipeline::PipelineState::kFenced; },
+                        std::chrono::seconds(60)))
+      << pipeline::PipelineStateName(p.status().state) << ": " << p.status().last_error;
+  pipeline::PipelineStatus s = p.status();
+  EXPECT_EQ(s.targets[0].state, pipeline::PipelineState::kFenced);
+  EXPECT_NE(s.last_error.find("pipeline p target dst: epoch 1 is fenced off"), std::string::npos) << s.last_error;
+  EXPECT_NE(s.last_error.find("epoch 2"), std::string::npos) << s.last_error;
+  p.Stop();
+  auto ids = dst->QueryValue("SELECT GROUP_CONCAT(id ORDER BY id) FROM shop.t");
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(*ids, "1,2");
 }
 
 }  // namespace

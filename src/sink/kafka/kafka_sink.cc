@@ -17,6 +17,7 @@
 #include "sink/kafka/checkpoint_record.h"
 #include "sink/kafka/topic_template.h"
 #include "sink/skip_log.h"
+#include "sink/fence.h"
 
 namespace sluice::sink::kafka {
 namespace {
@@ -317,6 +318,10 @@ Status KafkaSink::TxnError(const char* step, rd_kafka_error_t* error, const std:
   rd_kafka_resp_err_t code = rd_kafka_error_code(error);
   std::string where = topics.empty() ? "" : fmt::format(" (topics {})", topics);
   if (IsFencing(code)) {
+    if (options_.epoch > 0) {
+      return FencedError(options_, 0, fmt::format("Kafka {}{}: transactional.id \"{}\" fenced by a newer producer: {}",
+                                                  step, where, transactional_id_, rd_kafka_error_string(error)));
+    }
     return Status::Error(StatusCode::kServerError,
                          "{}: Kafka {} failed{}: transactional.id \"{}\" was fenced: another producer with this id "
                          "(a second sluice running this pipeline?) took over; this one stops: {}",
@@ -339,6 +344,11 @@ Status KafkaSink::DeliveryError(rd_kafka_resp_err_t err, const std::string& topi
   rd_kafka_resp_err_t f = rd_kafka_fatal_error(producer_.get(), fatal, sizeof fatal);
   if (f != RD_KAFKA_RESP_ERR_NO_ERROR) {
     if (IsFencing(f)) {
+      if (options_.epoch > 0) {
+        return FencedError(options_, 0, fmt::format("Kafka produce to topic {}: transactional.id \"{}\" fenced by a "
+                                                    "newer producer: {}",
+                                                    topic, transactional_id_, fatal));
+      }
       return Status::Error(StatusCode::kServerError,
                            "{}: Kafka produce to topic {}: transactional.id \"{}\" was fenced: another producer with "
                            "this id (a second sluice running this pipeline?) took over; this one stops: {}",

@@ -65,6 +65,10 @@ class KafkaSink : public Sink {
   Status Flush() override;
 
   const std::string& transactional_id() const { return transactional_id_; }
+  // Cluster mode: with exactly_once, the successor's init_transactions on
+  // the same transactional.id fences this producer inside Kafka (kFenced).
+  // Without it nothing in Kafka can refuse a former owner's messages.
+  bool fenced() const override { return options_.exactly_once && options_.epoch > 0; }
 
  private:
   // One message to send, its key and value in its batch's `bytes`;

@@ -11,6 +11,7 @@
 #include "core/position.h"
 #include "core/sync_point.h"
 #include "sink/mysql/bulk_load.h"
+#include "sink/mysql/fence.h"
 #include "sink/mysql/mysql_loader.h"
 #include "sink/mysql/sql_builder.h"
 
@@ -73,6 +74,23 @@ Status ChunkWriter::Run(const std::string& sql) {
 
 Status ChunkWriter::Execute(const std::string& sql) { return Run(sql); }
 
+Status ChunkWriter::Fence(const SinkOptions& fence) {
+  fence_ = fence;
+  if (fence_.epoch == 0) return Status::Ok();
+  RETURN_IF_ERROR(EnsureFenceTables(*conn_));
+  return RegisterSession(*conn_, fence_);
+}
+
+Status ChunkWriter::Fenced(const std::function<Status()>& write) {
+  if (fence_.epoch == 0) return write();
+  RETURN_IF_ERROR(Run("START TRANSACTION"));
+  Status st = CheckFence(*conn_, fence_);
+  if (st.ok()) st = write();
+  if (st.ok()) st = Run("COMMIT");
+  if (!st.ok()) (void)Run("ROLLBACK");
+  return st;
+}
+
 Status ChunkWriter::EnsureTable(const TargetTable& t, const std::string& mysql_create_sql) {
   ASSIGN_OR_RETURN(auto existing, TableColumns(t.db, t.table));
   if (!existing.empty()) {
@@ -113,10 +131,12 @@ Result<std::string> ChunkWriter::EnsureStartPosition(const std::string& pipeline
                                                      const std::string& resume_position) {
   ASSIGN_OR_RETURN(BinlogFilePos p, BinlogFilePos::Parse(resume_position));
   StreamPos pos{p.file, p.offset, 0};
-  RETURN_IF_ERROR(Run(fmt::format(
-      "INSERT IGNORE INTO `_sluice`.`checkpoints` (pipeline, target, part, position, resume_position, gtid_state) "
-      "VALUES ({}, {}, {}, {}, {}, '')",
-      Quote(pipeline), Quote(target), kGlobalPart, Quote(pos.ToString()), Quote(resume_position))));
+  RETURN_IF_ERROR(Fenced([&] {
+    return Run(fmt::format(
+        "INSERT IGNORE INTO `_sluice`.`checkpoints` (pipeline, target, part, position, resume_position, gtid_state) "
+        "VALUES ({}, {}, {}, {}, {}, '')",
+        Quote(pipeline), Quote(target), kGlobalPart, Quote(pos.ToString()), Quote(resume_position)));
+  }));
   ASSIGN_OR_RETURN(std::string applied, AppliedPosition(pipeline, target));
   return applied;
 }
@@ -132,11 +152,13 @@ Status ChunkWriter::RaiseCatchUpHorizon(const std::string& pipeline, const std::
   if (!rows.empty() && rows[0][0] && StreamPos::Parse(*rows[0][0], &existing) && horizon <= existing) {
     return Status::Ok();
   }
-  return Run(
-      fmt::format("INSERT INTO `_sluice`.`checkpoints` (pipeline, target, part, position, resume_position, gtid_state) "
-                  "VALUES ({}, {}, {}, {}, {}, '') ON DUPLICATE KEY UPDATE position = VALUES(position), "
-                  "resume_position = VALUES(resume_position)",
-                  Quote(pipeline), Quote(target), kHorizonPart, Quote(horizon.ToString()), Quote(resume_position)));
+  return Fenced([&] {
+    return Run(fmt::format(
+        "INSERT INTO `_sluice`.`checkpoints` (pipeline, target, part, position, resume_position, gtid_state) "
+        "VALUES ({}, {}, {}, {}, {}, '') ON DUPLICATE KEY UPDATE position = VALUES(position), "
+        "resume_position = VALUES(resume_position)",
+        Quote(pipeline), Quote(target), kHorizonPart, Quote(horizon.ToString()), Quote(resume_position)));
+  });
 }
 
 Result<std::string> ChunkWriter::AppliedPosition(const std::string& pipeline, const std::string& target) {
@@ -178,6 +200,8 @@ Status ChunkWriter::BeginChunk(const std::string& pipeline, const std::string& t
                         "LOCK IN SHARE MODE",
                         Quote(pipeline), Quote(target)));
   }
+  // A chunk of a former owner (cluster mode) must not land after its successor started.
+  if (st.ok() && fence_.epoch > 0) st = CheckFence(*conn_, fence_);
   if (st.ok()) st = Run(fmt::format("SET SESSION innodb_lock_wait_timeout = {}", kRowLockWaitS));
   if (!st.ok()) Rollback();
   return st;

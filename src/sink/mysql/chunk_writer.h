@@ -21,6 +21,7 @@
 //
 // One ChunkWriter is one connection, used by one thread.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -31,6 +32,7 @@
 #include "core/sink_change.h"
 #include "client/mysql/connection.h"
 #include "sink/chunk_target.h"
+#include "sink/sink.h"
 
 namespace sluice::sink::mysql {
 
@@ -43,6 +45,12 @@ class ChunkWriter : public ChunkTarget {
                                                    sluice::mysql::Interrupter* interrupt = nullptr);
 
   sluice::mysql::MysqlConnection& connection() { return *conn_; }
+
+  // Cluster mode (fence.epoch > 0): registers the session as writing for
+  // the epoch, and every chunk and bookkeeping transaction then checks the
+  // pipeline's fence first (sink/mysql/fence.h), failing with kFenced once
+  // a newer owner raised it.
+  Status Fence(const SinkOptions& fence);
 
   // Creates `_sluice`.`checkpoints` and `_sluice`.`snapshot_chunks` when missing.
   Status EnsureTables() override;
@@ -99,6 +107,9 @@ class ChunkWriter : public ChunkTarget {
  private:
   explicit ChunkWriter(std::unique_ptr<sluice::mysql::MysqlConnection> conn) : conn_(std::move(conn)) {}
   Status Run(const std::string& sql);
+  // Runs `write` in a transaction that checks the fence first (with an
+  // epoch; without one, as is).
+  Status Fenced(const std::function<Status()>& write);
   // What the writer needs to know of a target table, asked once per table.
   struct TableInfo {
     bool bulk = false;            // exactly the mapped columns: a bulk load (REPLACE) is an upsert
@@ -110,6 +121,7 @@ class ChunkWriter : public ChunkTarget {
   bool in_txn_ = false;
   bool bulk_ = true;  // false once the server refused LOAD DATA LOCAL INFILE
   std::map<std::string, TableInfo> tables_;
+  SinkOptions fence_;  // pipeline, target, epoch (0: no fencing)
 };
 
 

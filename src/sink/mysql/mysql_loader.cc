@@ -16,7 +16,9 @@
 #include <map>
 
 #include "core/json_writer.h"
+#include "core/sync_point.h"
 #include "sink/merge.h"
+#include "sink/mysql/fence.h"
 #include "sink/mysql/sql_builder.h"
 #include "sink/skip_log.h"
 
@@ -80,8 +82,34 @@ Result<std::unique_ptr<MysqlLoader>> MysqlLoader::Open(LoaderOptions options) {
   std::unique_ptr<MysqlLoader> loader(new MysqlLoader(std::move(options)));
   RETURN_IF_ERROR(loader->Connect());
   RETURN_IF_ERROR(loader->EnsureCheckpointTable());
+  if (loader->options_.epoch > 0) {
+    RETURN_IF_ERROR(loader->RegisterSessions());
+    RETURN_IF_ERROR(RaiseFence(loader->options_.connect, loader->FenceOptions()));
+  }
   RETURN_IF_ERROR(loader->ReadCheckpoint());
   return loader;
+}
+
+SinkOptions MysqlLoader::FenceOptions() const {
+  SinkOptions o;
+  o.pipeline = options_.pipeline;
+  o.target = options_.target;
+  o.epoch = options_.epoch;
+  return o;
+}
+
+Status MysqlLoader::RegisterSessions() {
+  RETURN_IF_ERROR(RegisterSession(*control_, FenceOptions()));
+  for (auto& p : partitions_) RETURN_IF_ERROR(RegisterSession(*p.conn, FenceOptions()));
+  return Status::Ok();
+}
+
+Status MysqlLoader::Begin(MysqlConnection& c) {
+  RETURN_IF_ERROR(RunStatement(c, "BEGIN"));
+  if (options_.epoch == 0) return Status::Ok();
+  Status st = CheckFence(c, FenceOptions());
+  if (!st.ok()) (void)RunStatement(c, "ROLLBACK");
+  return st;
 }
 
 MysqlLoader::~MysqlLoader() = default;
@@ -164,7 +192,13 @@ Status MysqlLoader::Reconnect() {
   control_.reset();
   partitions_.clear();
   Status st = Connect();
+  if (st.ok() && options_.epoch > 0) st = RegisterSessions();
   if (st.ok()) st = EndStaleSessions();
+  if (st.ok() && options_.epoch > 0) {
+    // Taken over meanwhile: say so now rather than at the next write.
+    st = Begin(*control_);
+    if (st.ok()) st = RunStatement(*control_, "COMMIT");
+  }
   if (!st.ok()) {
     // Leave no half-built set behind: EnsureConnected() sees the loader
     // disconnected and tries again on the next call.
@@ -193,6 +227,7 @@ Status MysqlLoader::EnsureCheckpointTable() {
   // Through RunStatement, which classifies errors like applying does: a
   // target that is read-only at start-up is retried, not failed for good.
   RETURN_IF_ERROR(RunStatement(*control_, "CREATE DATABASE IF NOT EXISTS `_sluice`"));
+  if (options_.epoch > 0) RETURN_IF_ERROR(EnsureFenceTables(*control_));
   return RunStatement(
       *control_,
       "CREATE TABLE IF NOT EXISTS `_sluice`.`checkpoints` ("
@@ -467,7 +502,8 @@ Status MysqlLoader::BeginWithCheckpoints(MysqlConnection& c, const std::vector<i
   // commit. Written last, they would only order the COMMITs: a DELETE of a
   // row the chunk has not inserted yet matches nothing and locks nothing
   // (READ COMMITTED), and the chunk then inserts the older row for good.
-  Status st = RunStatement(c, "BEGIN");
+  Status st = Begin(c);  // with the fence check in cluster mode
+  if (!st.ok()) return st;
   for (int part : parts) {
     if (st.ok()) st = WriteCheckpointRow(c, part, end);
   }
@@ -482,7 +518,7 @@ Status MysqlLoader::ApplyPartition(uint32_t p, const std::vector<SinkChange>& ch
   MysqlConnection& c = *partitions_[p].conn;
   uint64_t skipped = 0;
   Status st = ApplyMerged(c, MergeByKey(changes));
-  if (!st.ok() && !st.retryable()) {
+  if (!st.ok() && !st.retryable() && st.code() != StatusCode::kFenced) {
     // Either a secondary unique key conflict between merged rows, or a row
     // the target rejects: redo in source order, one change at a time (the
     // checkpoint row, before the savepoint, stays written and locked).
@@ -494,6 +530,7 @@ Status MysqlLoader::ApplyPartition(uint32_t p, const std::vector<SinkChange>& ch
     if (rejected < changes.size()) out->rejected = changes[rejected].pos;
   }
   const bool commit = vote.Cast(st.ok());
+  if (st.ok() && commit) SLUICE_SYNC_POINT("mysql.partition.before_commit");
   if (st.ok() && commit) st = RunStatement(c, "COMMIT");
   if (!st.ok() || !commit) {
     (void)RunStatement(c, "ROLLBACK");
@@ -524,8 +561,14 @@ Status MysqlLoader::StopBefore(const std::vector<SinkChange>& changes, const Str
 
 Status MysqlLoader::ResetCheckpoint() {
   RETURN_IF_ERROR(EnsureConnected());
-  RETURN_IF_ERROR(control_->Execute(fmt::format("DELETE FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND target = {}",
-                                                Quote(options_.pipeline), Quote(options_.target))));
+  if (options_.epoch > 0) RETURN_IF_ERROR(Begin(*control_));
+  Status st = control_->Execute(fmt::format("DELETE FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND target = {}",
+                                            Quote(options_.pipeline), Quote(options_.target)));
+  if (options_.epoch > 0) {
+    if (st.ok()) st = RunStatement(*control_, "COMMIT");
+    if (!st.ok()) (void)RunStatement(*control_, "ROLLBACK");
+  }
+  RETURN_IF_ERROR(st);
   return ReadCheckpoint();
 }
 
@@ -670,7 +713,7 @@ Status MysqlLoader::ApplyConflicted(const std::vector<SinkChange>& changes, cons
   Status st = BeginWithCheckpoints(c, parts, end);
   if (!st.ok()) return st;
   st = ApplyMerged(c, MergeByKey(todo));
-  if (!st.ok() && !st.retryable()) {
+  if (!st.ok() && !st.retryable() && st.code() != StatusCode::kFenced) {
     // In source order, one connection: a duplicate now is a real one...
     st = RunStatement(c, "ROLLBACK TO SAVEPOINT sluice_rows");
     size_t rejected = todo.size();
@@ -769,7 +812,7 @@ Status MysqlLoader::ApplyCatchUp(std::vector<SinkChange> changes, const BatchEnd
   if (!st.ok()) return st;
   catch_up_ = true;
   st = ApplyMerged(c, merged);
-  if (!st.ok() && !st.retryable()) {
+  if (!st.ok() && !st.retryable() && st.code() != StatusCode::kFenced) {
     // A row the target rejects: find it in source order (and skip it with on_error: skip).
     st = RunStatement(c, "ROLLBACK TO SAVEPOINT sluice_rows");
     if (st.ok()) st = ApplyOrdered(c, changes, &skipped);
@@ -798,7 +841,17 @@ void MysqlLoader::NoteGlobalCheckpoint(const BatchEnd& end) {
 Status MysqlLoader::AdvanceCheckpoint(const BatchEnd& end) {
   if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();
   RETURN_IF_ERROR(EnsureConnected());
-  RETURN_IF_ERROR(WriteCheckpointRow(*control_, kGlobalPart, end));
+  if (options_.epoch == 0) {
+    RETURN_IF_ERROR(WriteCheckpointRow(*control_, kGlobalPart, end));
+  } else {
+    RETURN_IF_ERROR(Begin(*control_));
+    Status st = WriteCheckpointRow(*control_, kGlobalPart, end);
+    if (st.ok()) st = RunStatement(*control_, "COMMIT");
+    if (!st.ok()) {
+      (void)RunStatement(*control_, "ROLLBACK");
+      return st;
+    }
+  }
   NoteGlobalCheckpoint(end);
   return Status::Ok();
 }
@@ -825,11 +878,23 @@ Status MysqlLoader::ApplyDdlSql(const std::string& db, const std::string& query,
     return Status::Retryable(StatusCode::kIoError, "target {}: {}", options_.target, ddl_conn.status().message());
   }
   MysqlConnection& ddl = **ddl_conn;
+  // With an epoch, the control session holds the fence in share mode from
+  // before the statement until its checkpoint commits: a successor's raise
+  // waits for both (or kills both sessions, registered, first).
+  const bool fenced = options_.epoch > 0;
+  if (fenced) {
+    RETURN_IF_ERROR(RegisterSession(ddl, FenceOptions()));
+    RETURN_IF_ERROR(Begin(*control_));
+  }
+  auto fail = [&](Status st) {
+    if (fenced) (void)RunStatement(*control_, "ROLLBACK");
+    return st;
+  };
   if (!db.empty()) {
     std::string use = "USE ";
     AppendIdentifier(use, db);
     Status st = RunStatement(ddl, use);
-    if (!st.ok() && st.retryable()) return st;
+    if (!st.ok() && st.retryable()) return fail(st);
     // A database that does not exist on the target yet: run unqualified.
   }
   // The statement runs on a thread of its own; this one probes the server on
@@ -847,22 +912,27 @@ Status MysqlLoader::ApplyDdlSql(const std::string& db, const std::string& query,
     stale_sessions_.push_back(mysql_thread_id(ddl.raw()));
     ::shutdown(static_cast<int>(mysql_get_socket(ddl.raw())), SHUT_RDWR);
     (void)running.get();
-    return Status::Retryable(StatusCode::kIoError, "{} (during DDL @ {}: {})", probe.message(), end.pos.ToString(),
-                             query.substr(0, 100));
+    return fail(Status::Retryable(StatusCode::kIoError, "{} (during DDL @ {}: {})", probe.message(),
+                                  end.pos.ToString(), query.substr(0, 100)));
   }
   Status st = running.get();
   if (!st.ok()) {
-    if (st.retryable()) return st;
+    if (st.retryable()) return fail(st);
     unsigned err = mysql_errno(ddl.raw());
     if (!IsAlreadyAppliedDdlError(err)) {
       // The caller names the pipeline and target.
-      return Status::Error(StatusCode::kServerError, "DDL @ {} failed: {}: {}", end.pos.ToString(), st.message(),
-                           query.substr(0, 300));
+      return fail(Status::Error(StatusCode::kServerError, "DDL @ {} failed: {}: {}", end.pos.ToString(),
+                                st.message(), query.substr(0, 300)));
     }
     spdlog::info("target {}: DDL already in effect, skipped ({}): {}", options_.target, st.message(),
                  query.substr(0, 200));
   }
-  return AdvanceCheckpoint(end);
+  if (!fenced) return AdvanceCheckpoint(end);
+  st = WriteCheckpointRow(*control_, kGlobalPart, end);
+  if (st.ok()) st = RunStatement(*control_, "COMMIT");
+  if (!st.ok()) return fail(st);
+  NoteGlobalCheckpoint(end);
+  return Status::Ok();
 }
 
 }  // namespace sluice::sink::mysql

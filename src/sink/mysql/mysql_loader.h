@@ -13,6 +13,9 @@
 // Partition rows hold only for the same `parallel` (they record it); after a
 // change of it, the global checkpoint alone decides (at-least-once, once).
 //
+// Fencing (epoch > 0): Open raises the pipeline's fence and ends former
+// owners' sessions; every write transaction checks the fence first (fence.h).
+//
 // Owned and called by one pipeline target thread; ApplyBatch runs the
 // partitions on threads of its own and returns when all are done.
 
@@ -39,6 +42,7 @@ struct LoaderOptions {
   bool skip_rejected = false;   // on_error: skip (rejected rows are logged to skip_log)
   std::string skip_log;         // JSON lines of skipped changes
   size_t max_statement_bytes = 1 << 20;
+  uint64_t epoch = 0;  // cluster mode: fence every write with it (sink/mysql/fence.h); 0: none
 };
 
 class MysqlLoader : public Sink {
@@ -64,6 +68,7 @@ class MysqlLoader : public Sink {
   // The statement as the pipeline routed it (rewritten for renamed tables).
   Status ApplyDdl(const DdlChange& ddl, const BatchEnd& end) override { return ApplyDdlSql(ddl.db, ddl.query, end); }
   bool speaks_mysql_ddl() const override { return true; }
+  bool fenced() const override { return options_.epoch > 0; }
   // The target table's column names in order; empty when it does not exist.
   Result<std::vector<std::string>> TargetColumns(const std::string& db, const std::string& table) override;
   // Re-opens every connection (after a retryable error) and re-reads the
@@ -83,6 +88,12 @@ class MysqlLoader : public Sink {
   Status EndStaleSessions();
   Status EnsureConnected();
   Status EnsureCheckpointTable();
+  // With an epoch: registers every session of the loader (fence.h).
+  Status RegisterSessions();
+  // BEGIN, then (with an epoch) the fence check, first in the transaction.
+  Status Begin(sluice::mysql::MysqlConnection& c);
+  // The fence as options describe it (pipeline, target, epoch).
+  SinkOptions FenceOptions() const;
   Status ReadCheckpoint();
   struct BatchVote;
   struct PartitionOutcome {

@@ -8,6 +8,7 @@
 #include "core/position.h"
 #include "core/sync_point.h"
 #include "sink/postgres/pg_bookkeeping.h"
+#include "sink/postgres/pg_fence.h"
 #include "sink/postgres/pg_statements.h"
 
 namespace sluice::sink::postgres {
@@ -49,6 +50,13 @@ Status PgChunkTarget::Run(const std::string& sql) {
     return Status::Retryable(StatusCode::kAborted, "{}", st.message());
   }
   return st;
+}
+
+Status PgChunkTarget::Fence(const SinkOptions& fence) {
+  fence_ = fence;
+  if (fence_.epoch == 0) return Status::Ok();
+  RETURN_IF_ERROR(EnsureFenceTables(*conn_));
+  return RegisterSession(*conn_, fence_);
 }
 
 Status PgChunkTarget::EnsureTables() {
@@ -136,6 +144,8 @@ Status PgChunkTarget::BeginChunk(const std::string& /*pipeline*/, const std::str
   // this lock is held no stream transaction is changing rows.
   if (st.ok()) st = Run("LOCK TABLE _sluice.checkpoints IN SHARE MODE");
   if (st.ok()) st = Run(fmt::format("SET LOCAL lock_timeout = {}", kLockTimeoutMs));
+  // A chunk of a former owner (cluster mode) must not land after its successor started.
+  if (st.ok() && fence_.epoch > 0) st = FencedOr(*conn_, fence_, Run(CheckFenceSql(fence_)));
   if (!st.ok()) Rollback();
   return st;
 }

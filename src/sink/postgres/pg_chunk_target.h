@@ -29,6 +29,7 @@
 
 #include "client/postgres/connection.h"
 #include "sink/chunk_target.h"
+#include "sink/sink.h"
 
 namespace sluice::sink::postgres {
 
@@ -59,6 +60,10 @@ class PgChunkTarget : public ChunkTarget {
                   const std::string& shard) override;
 
   sluice::postgres::PgConnection& connection() { return *conn_; }
+  // Cluster mode (fence.epoch > 0): registers the session for the epoch;
+  // every chunk transaction then checks the pipeline's fence first
+  // (pg_fence.h) and fails with kFenced once a newer owner raised it.
+  Status Fence(const SinkOptions& fence);
 
  private:
   explicit PgChunkTarget(std::unique_ptr<sluice::postgres::PgConnection> conn) : conn_(std::move(conn)) {}
@@ -69,6 +74,7 @@ class PgChunkTarget : public ChunkTarget {
   std::unique_ptr<sluice::postgres::PgConnection> conn_;
   bool in_txn_ = false;
   uint64_t stage_counter_ = 0;
+  SinkOptions fence_;  // pipeline, target, epoch (0: no fencing)
 };
 
 }  // namespace sluice::sink::postgres

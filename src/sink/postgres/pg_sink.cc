@@ -15,6 +15,7 @@
 #include "core/sync_point.h"
 #include "sink/merge.h"
 #include "sink/postgres/pg_bookkeeping.h"
+#include "sink/postgres/pg_fence.h"
 #include "sink/postgres/pg_ddl.h"
 #include "sink/postgres/pg_statements.h"
 #include "sink/postgres/pg_types.h"
@@ -40,8 +41,34 @@ Result<std::unique_ptr<PgSink>> PgSink::Open(PgSinkOptions options) {
   std::unique_ptr<PgSink> sink(new PgSink(std::move(options)));
   RETURN_IF_ERROR(sink->Connect());
   RETURN_IF_ERROR(sink->EnsureCheckpointTable());
+  if (sink->options_.epoch > 0) {
+    RETURN_IF_ERROR(EnsureFenceTables(*sink->conn_).WithContext(sink->Where() + ": fence tables"));
+    RETURN_IF_ERROR(sink->RegisterSessions());
+    RETURN_IF_ERROR(RaiseFence(sink->options_.connect, sink->FenceOptions()));
+  }
   RETURN_IF_ERROR(sink->ReadCheckpoint());
   return sink;
+}
+
+SinkOptions PgSink::FenceOptions() const {
+  SinkOptions o;
+  o.pipeline = options_.pipeline;
+  o.target = options_.target;
+  o.epoch = options_.epoch;
+  return o;
+}
+
+Status PgSink::RegisterSessions() {
+  RETURN_IF_ERROR(RegisterSession(*conn_, FenceOptions()));
+  for (Session& s : sessions_) {
+    if (s.owned) RETURN_IF_ERROR(RegisterSession(*s.owned, FenceOptions()));
+  }
+  return Status::Ok();
+}
+
+std::string PgSink::Fenced(const std::string& sql) const {
+  if (options_.epoch == 0) return sql;
+  return CheckFenceSql(FenceOptions()) + ";\n" + sql;
 }
 
 std::string PgSink::Where() const { return fmt::format("pipeline {} target {}", options_.pipeline, options_.target); }
@@ -122,8 +149,11 @@ Status PgSink::Reconnect() {
   ready_.clear();
   serial_.clear();
   Status st = Connect();
+  if (st.ok() && options_.epoch > 0) st = RegisterSessions();
   if (st.ok()) st = EndStaleSessions();
   if (st.ok()) st = EnsureCheckpointTable();
+  // Taken over meanwhile: say so now rather than at the next write.
+  if (st.ok() && options_.epoch > 0) st = FencedOr(*conn_, FenceOptions(), Run(CheckFenceSql(FenceOptions())));
   if (!st.ok()) {
     sessions_.clear();
     conn_.reset();
@@ -192,7 +222,11 @@ std::string PgSink::CheckpointRowSql(int part, const BatchEnd& end) const {
       QuoteLiteral(part == kGlobalPart ? end.gtid_state : std::string()), options_.epoch);
 }
 
-Status PgSink::WriteCheckpointRow(const BatchEnd& end) { return Run(CheckpointRowSql(kGlobalPart, end)); }
+// One implicit transaction with the fence check (several statements in one
+// simple query are one transaction).
+Status PgSink::WriteCheckpointRow(const BatchEnd& end) {
+  return FencedOr(*conn_, FenceOptions(), Run(Fenced(CheckpointRowSql(kGlobalPart, end))));
+}
 
 void PgSink::NoteCheckpoint(const BatchEnd& end) {
   checkpoint_.global = end.pos;
@@ -213,8 +247,9 @@ Status PgSink::AdvanceCheckpoint(const BatchEnd& end) {
 
 Status PgSink::ResetCheckpoint() {
   RETURN_IF_ERROR(EnsureConnected());
-  RETURN_IF_ERROR(Run(fmt::format("DELETE FROM _sluice.checkpoints WHERE pipeline = {} AND target = {}",
-                                  QuoteLiteral(options_.pipeline), QuoteLiteral(options_.target))));
+  RETURN_IF_ERROR(FencedOr(*conn_, FenceOptions(),
+                           Run(Fenced(fmt::format("DELETE FROM _sluice.checkpoints WHERE pipeline = {} AND target = {}",
+                                                  QuoteLiteral(options_.pipeline), QuoteLiteral(options_.target))))));
   return ReadCheckpoint();
 }
 
@@ -398,7 +433,7 @@ Status PgSink::ApplyParallel(const std::vector<SinkChange>& todo, const BatchEnd
   // the next batch does not wait for it: the partition rows already record
   // this batch, and a crash or a lost connection before the row lands
   // loses nothing (ReadCheckpoint takes the partition rows ahead of it).
-  RETURN_IF_ERROR(conn_->Send(CheckpointRowSql(kGlobalPart, end)));
+  RETURN_IF_ERROR(conn_->Send(Fenced(CheckpointRowSql(kGlobalPart, end))));
   NoteCheckpoint(end);
   return Status::Ok();
 }
@@ -418,17 +453,18 @@ Status PgSink::ApplyInTransaction(Session& s, const std::vector<SinkChange>& tod
   // chunk's older row would stay.
   Script script;
   script.Add("BEGIN");
+  if (options_.epoch > 0) script.Add(CheckFenceSql(FenceOptions()));
   for (int part : parts) script.Add(CheckpointRowSql(part, end));
   Status st = ApplyMerged(s, script, MergeByKey(todo));
   if (st.ok()) {
     if (vote == nullptr) script.Add("COMMIT");
-    st = c.Execute(script.sql, &script.copies);
+    st = FencedOr(c, FenceOptions(), c.Execute(script.sql, &script.copies));
   }
-  if (!st.ok() && !st.retryable()) {
+  if (!st.ok() && !st.retryable() && st.code() != StatusCode::kFenced) {
     // A row the target rejects (or cannot hold): find it in source order,
     // one change at a time under a savepoint, and skip or stop there.
     (void)run("ROLLBACK");
-    st = run("BEGIN");
+    st = FencedOr(c, FenceOptions(), run(options_.epoch > 0 ? "BEGIN; " + CheckFenceSql(FenceOptions()) : "BEGIN"));
     for (int part : parts) {
       if (st.ok()) st = run(CheckpointRowSql(part, end));
     }
@@ -440,6 +476,7 @@ Status PgSink::ApplyInTransaction(Session& s, const std::vector<SinkChange>& tod
   bool commit = true;
   if (vote) {
     commit = vote->Cast(st.ok());
+    if (st.ok() && commit) SLUICE_SYNC_POINT("pg.partition.before_commit");
     if (st.ok() && commit) st = run("COMMIT");
   }
   if (!st.ok() || !commit) {
@@ -648,17 +685,18 @@ Status PgSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
   }
   // The statements and the checkpoint in one transaction (PostgreSQL's DDL
   // is transactional): a replay after a crash never runs them twice.
-  Status st = Run("BEGIN");
+  Status st = FencedOr(*conn_, FenceOptions(),
+                       Run(options_.epoch > 0 ? "BEGIN; " + CheckFenceSql(FenceOptions()) : "BEGIN"));
   for (const std::string& s : plan->statements) {
     if (!st.ok()) break;
     st = Run(s);
     if (st.ok()) spdlog::info("{}: DDL @ {}: {}", Where(), end.pos.ToString(), s);
   }
-  if (st.ok()) st = WriteCheckpointRow(end);
+  if (st.ok()) st = Run(CheckpointRowSql(kGlobalPart, end));
   if (st.ok()) st = Run("COMMIT");
   if (!st.ok()) {
     if (conn_ && conn_->ok()) (void)Run("ROLLBACK");
-    if (st.retryable()) return st;
+    if (st.retryable() || st.code() == StatusCode::kFenced) return st;
     return Status::Error(StatusCode::kServerError, "{}: DDL @ {} failed: {}: {}", Where(), end.pos.ToString(),
                          st.message(), ddl.query.substr(0, 300));
   }

@@ -28,6 +28,8 @@
 //     global one). Partition rows count only for the same `parallel`; after
 //     a change of it the global row alone decides (keyed tables converge;
 //     a keyless table may get a row twice, as with the MySQL target).
+// With an epoch (cluster mode), Open raises the pipeline's fence and every
+// write transaction checks it first (pg_fence.h).
 // Open reads them: nothing is applied twice and nothing is lost across
 // crashes of sluice or of the target.
 //
@@ -80,6 +82,7 @@ class PgSink : public Sink {
   Status ApplyDdl(const DdlChange& ddl, const BatchEnd& end) override;
   Result<std::vector<std::string>> TargetColumns(const std::string& db, const std::string& table) override;
   Status Reconnect() override;
+  bool fenced() const override { return options_.epoch > 0; }
 
  private:
   // One connection that applies partitions, with its staging tables.
@@ -138,6 +141,12 @@ class PgSink : public Sink {
   std::string PartitionScheme() const;
   // "pipeline P target T: "
   std::string Where() const;
+  // Fencing (epoch > 0, pg_fence.h): the options the fence speaks of; the
+  // registration of every session; `sql` preceded by the fence check
+  // (unchanged with epoch 0).
+  SinkOptions FenceOptions() const;
+  Status RegisterSessions();
+  std::string Fenced(const std::string& sql) const;
 
   PgSinkOptions options_;
   std::unique_ptr<sluice::postgres::PgConnection> conn_;  // control: tables, DDL, the global checkpoint

@@ -1,4 +1,5 @@
 #include "sink/redis/redis_chunk_target.h"
+#include "sink/redis/redis_fence.h"
 
 #include <algorithm>
 
@@ -68,6 +69,13 @@ Status RedisChunkTarget::EnsureConnected() {
   auto c = RedisConnection::Connect(endpoint_, kCommandTimeout);
   if (!c.ok()) return c.status().WithContext(fmt::format("pipeline {} target {}", options_.pipeline, options_.target));
   conn_ = std::move(c).value();
+  // Cluster mode: a connection of a former owner is closed by its successor,
+  // and one opened later finds the fence raised (redis_fence.h).
+  if (options_.epoch > 0) {
+    Status st = JoinFence(*conn_, options_);
+    if (!st.ok()) conn_.reset();
+    return st;
+  }
   return Status::Ok();
 }
 

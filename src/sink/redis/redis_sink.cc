@@ -10,6 +10,7 @@
 
 #include "core/json_writer.h"
 #include "format/encoders.h"
+#include "sink/redis/redis_fence.h"
 #include "sink/skip_log.h"
 
 namespace sluice::sink::redis {
@@ -76,7 +77,14 @@ Result<std::unique_ptr<RedisSink>> RedisSink::Open(const SinkOptions& options) {
   if (!builder.ok()) return fail(builder.status());
   std::unique_ptr<RedisSink> sink(new RedisSink(options, std::move(endpoint).value(), std::move(builder).value()));
   sink->checkpoint_key_ = CheckpointKey(options.pipeline, options.target);
+  sink->fence_key_ = FenceKey(options.pipeline);
   RETURN_IF_ERROR(sink->EnsureConnected());
+  if (options.epoch > 0) {
+    // The checkpoint again once the former owners' connections are closed:
+    // a transaction of theirs may have landed until then.
+    RETURN_IF_ERROR(RaiseFence(*sink->conn_, options));
+    RETURN_IF_ERROR(sink->ReadCheckpoint());
+  }
   return sink;
 }
 
@@ -86,7 +94,8 @@ Status RedisSink::EnsureConnected() {
   auto c = RedisConnection::Connect(endpoint_, kCommandTimeout);
   if (!c.ok()) return c.status().WithContext(fmt::format("pipeline {} target {}", options_.pipeline, options_.target));
   conn_ = std::move(c).value();
-  Status st = ReadCheckpoint();
+  Status st = options_.epoch > 0 ? JoinFence(*conn_, options_) : Status::Ok();
+  if (st.ok()) st = ReadCheckpoint();
   if (!st.ok()) conn_.reset();
   return st;
 }
@@ -214,7 +223,7 @@ Status RedisSink::ApplyBatch(const std::vector<SinkChange>& changes, const Batch
       size_t failed = txns.size();
       uint64_t ignored = 0;
       Status sent = Send(txns, nullptr, changes, &failed, &ignored);
-      if (!sent.ok() && sent.retryable()) return sent;
+      if (!sent.ok() && (sent.retryable() || sent.code() == StatusCode::kFenced)) return sent;
       return RecordBefore(txns, failed, before, sent.ok() ? rejected : sent);
     }
     for (size_t c = first_command; c < t.commands.size(); ++c) {
@@ -227,7 +236,7 @@ Status RedisSink::ApplyBatch(const std::vector<SinkChange>& changes, const Batch
   uint64_t rejected = 0;
   Status st = Send(txns, &end, changes, &failed, &rejected);
   if (!st.ok()) {
-    if (st.retryable()) return st;
+    if (st.retryable() || st.code() == StatusCode::kFenced) return st;
     return RecordBefore(txns, failed, before, st);
   }
   NoteCheckpoint(end);
@@ -253,6 +262,7 @@ Status RedisSink::Send(std::vector<Txn>& txns, const BatchEnd* end, const std::v
     auto sent = [&](size_t k) { return !txns[k].commands.empty() || carries_checkpoint(k); };
     for (size_t k = from; k < to; ++k) {
       if (!sent(k)) continue;
+      if (options_.epoch > 0) conn_->Append({"WATCH", fence_key_});
       conn_->Append({"MULTI"});
       for (const Command& c : txns[k].commands) conn_->Append(c);
       // Every transaction writes the checkpoint key (the others rewrite a
@@ -265,6 +275,7 @@ Status RedisSink::Send(std::vector<Txn>& txns, const BatchEnd* end, const std::v
     if (lone_checkpoint) conn_->Append(checkpoint);
 
     Status first_failure;
+    bool fence_raised = false;  // an EXEC watching the fence key was aborted
     auto fail = [&](size_t k, Status st) {
       if (*failed == txns.size()) {
         *failed = k;
@@ -274,6 +285,10 @@ Status RedisSink::Send(std::vector<Txn>& txns, const BatchEnd* end, const std::v
     for (size_t k = from; k < to; ++k) {
       if (!sent(k)) continue;
       Txn& t = txns[k];
+      if (options_.epoch > 0) {
+        ASSIGN_OR_RETURN(RedisReply watch, conn_->Read());
+        (void)watch;  // an error here shows again as MULTI's or EXEC's
+      }
       ASSIGN_OR_RETURN(RedisReply multi, conn_->Read());
       std::string queue_error;  // a command refused before EXEC: the whole transaction is not applied
       size_t queue_error_at = 0;
@@ -287,6 +302,11 @@ Status RedisSink::Send(std::vector<Txn>& txns, const BatchEnd* end, const std::v
       }
       ASSIGN_OR_RETURN(RedisReply exec, conn_->Read());
       if (*failed != txns.size()) continue;  // stopping before an earlier transaction: the rest is replayed
+      if (options_.epoch > 0 && exec.type == RedisReply::Type::kNil && !multi.is_error() && queue_error.empty()) {
+        fence_raised = true;
+        fail(k, Status::Error(StatusCode::kFenced, "fenced"));
+        continue;
+      }
       if (multi.is_error() || !queue_error.empty() || exec.type != RedisReply::Type::kArray) {
         std::string why = multi.is_error() ? multi.str : !queue_error.empty() ? queue_error : exec.str;
         bool transient = IsRetryableReplyError(why);
@@ -338,6 +358,7 @@ Status RedisSink::Send(std::vector<Txn>& txns, const BatchEnd* end, const std::v
                                             : Status::Error(StatusCode::kServerError, "{}", msg);
       }
     }
+    if (fence_raised) return FencedExec(*conn_, options_);
     if (*failed != txns.size()) return first_failure;
   }
   return Status::Ok();
@@ -386,17 +407,20 @@ Result<uint64_t> RedisSink::DeleteMatching(const std::string& pattern) {
       // With a write of the checkpoint key, like every stream write: a
       // snapshot chunk copied meanwhile is then written again, not put back
       // over the deletion.
+      const int watch = options_.epoch > 0 ? 1 : 0;
+      if (watch) conn_->Append({"WATCH", fence_key_});
       conn_->Append({"MULTI"});
       conn_->Append(unlink);
       conn_->Append(TouchCommand());
       conn_->Append({"EXEC"});
       std::string error;
       RedisReply exec;
-      for (int i = 0; i < 4; ++i) {
+      for (int i = 0; i < 4 + watch; ++i) {
         ASSIGN_OR_RETURN(RedisReply r, conn_->Read());
         if (r.is_error() && error.empty()) error = r.str;
-        if (i == 3) exec = std::move(r);
+        if (i == 3 + watch) exec = std::move(r);
       }
+      if (watch && error.empty() && exec.type == RedisReply::Type::kNil) return FencedExec(*conn_, options_);
       for (const RedisReply& e : exec.elements) {
         if (e.is_error() && error.empty()) error = e.str;
       }
@@ -424,18 +448,23 @@ Status RedisSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
     if (drops_table) {
       // Consumers of the stream learn that the table's rows went without row events.
       std::string pos = fmt::format("{}:{}", ddl.pos.file, ddl.pos.txn_offset);
+      const int watch = options_.epoch > 0 ? 1 : 0;
+      if (watch) conn_->Append({"WATCH", fence_key_});
       conn_->Append({"MULTI"});
       conn_->Append(builder_.StreamDdl(ddl.target_db, ddl.target_table, ddl.query, ddl.ts_ms, pos));
       conn_->Append(CheckpointCommand(end));
       conn_->Append({"EXEC"});
       std::string error;
-      for (int i = 0; i < 4; ++i) {
+      bool aborted = false;
+      for (int i = 0; i < 4 + watch; ++i) {
         ASSIGN_OR_RETURN(RedisReply r, conn_->Read());
         if (r.is_error() && error.empty()) error = r.str;
+        if (i == 3 + watch) aborted = r.type == RedisReply::Type::kNil;
         for (const RedisReply& e : r.elements) {
           if (e.is_error() && error.empty()) error = e.str;
         }
       }
+      if (watch && error.empty() && aborted) return FencedExec(*conn_, options_);
       if (!error.empty()) {
         std::string msg = fmt::format("{}: table `{}`.`{}`: XADD to {}: {}", where, ddl.target_db, ddl.target_table,
                                       keys.ExpandTable(ddl.target_db, ddl.target_table), error);

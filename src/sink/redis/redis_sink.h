@@ -26,6 +26,8 @@
 // string modes (SCAN for the key template's pattern) and append an "op":"ddl"
 // entry to the table's stream in stream mode.
 //
+// Fencing (cluster mode, epoch > 0): redis_fence.h.
+//
 // Owned and called by one pipeline target thread.
 
 #include <memory>
@@ -51,6 +53,7 @@ class RedisSink : public Sink {
     return std::vector<std::string>{};
   }
   Status Reconnect() override;
+  bool fenced() const override { return options_.epoch > 0; }
 
   // The hash holding this pipeline's position on the target.
   static std::string CheckpointKey(const std::string& pipeline, const std::string& target);
@@ -94,6 +97,7 @@ class RedisSink : public Sink {
   RedisEndpoint endpoint_;
   CommandBuilder builder_;
   std::string checkpoint_key_;
+  std::string fence_key_;  // with an epoch: WATCHed by every MULTI/EXEC (redis_fence.h)
   std::unique_ptr<RedisConnection> conn_;
 };
 

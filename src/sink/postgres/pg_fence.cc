@@ -1,0 +1,133 @@
+#include "sink/postgres/pg_fence.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdlib>
+
+#include "sink/fence.h"
+
+namespace sluice::sink::postgres {
+namespace {
+
+using sluice::postgres::PgConnection;
+using sluice::postgres::QuoteLiteral;
+
+constexpr const char* kFencedState = "SL001";
+// How long the raise waits for the fence row before it looks for backends
+// to terminate again (one registered after the last look may hold it).
+constexpr const char* kRaiseLockTimeout = "2s";
+constexpr auto kRaiseDeadline = std::chrono::seconds(120);
+
+// Concurrent creators: one wins, the other sees a duplicate (or a
+// concurrent update of the catalog); a second try finds it there.
+Status CreateOnce(PgConnection& conn, const std::string& sql) {
+  Status st = conn.Execute(sql);
+  const std::string& state = conn.last_sqlstate();
+  if (!st.ok() && !st.retryable() && (state == "23505" || state == "42P06" || state == "42P07" || state == "XX000")) {
+    st = conn.Execute(sql);
+  }
+  return st;
+}
+
+}  // namespace
+
+Status EnsureFenceTables(PgConnection& conn) {
+  RETURN_IF_ERROR(CreateOnce(conn,
+                             "CREATE SCHEMA IF NOT EXISTS _sluice; "
+                             "CREATE TABLE IF NOT EXISTS _sluice.fences (pipeline text PRIMARY KEY, "
+                             "  epoch bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now()); "
+                             "CREATE TABLE IF NOT EXISTS _sluice.sessions (pipeline text NOT NULL, pid integer NOT "
+                             "NULL, backend_start timestamptz NOT NULL, epoch bigint NOT NULL, "
+                             "PRIMARY KEY (pipeline, pid, backend_start))"));
+  ASSIGN_OR_RETURN(auto have, conn.Query("SELECT to_regprocedure('_sluice.check_fence(text,bigint)') IS NOT NULL"));
+  if (!have.empty() && have[0][0].value_or("f") == "t") return Status::Ok();
+  return CreateOnce(conn,
+                    "CREATE OR REPLACE FUNCTION _sluice.check_fence(p text, mine bigint) RETURNS void "
+                    "LANGUAGE plpgsql AS $$ DECLARE current bigint; BEGIN "
+                    "SELECT epoch INTO current FROM _sluice.fences WHERE pipeline = p FOR SHARE; "
+                    "IF current IS NULL OR current > mine THEN "
+                    "RAISE EXCEPTION 'fenced by epoch %', coalesce(current, 0) USING ERRCODE = 'SL001'; "
+                    "END IF; END $$");
+}
+
+Status RegisterSession(PgConnection& conn, const SinkOptions& options) {
+  return conn.Execute(fmt::format("INSERT INTO _sluice.sessions (pipeline, pid, backend_start, epoch) SELECT {}, pid, "
+                                  "backend_start, {} FROM pg_stat_activity WHERE pid = pg_backend_pid() "
+                                  "ON CONFLICT DO NOTHING",
+                                  QuoteLiteral(options.pipeline), options.epoch));
+}
+
+Status RaiseFence(const sluice::postgres::ConnectOptions& connect, const SinkOptions& options) {
+  sluice::postgres::ConnectOptions o = connect;
+  if (o.query_timeout_s == 0) o.query_timeout_s = 60;
+  o.application_name = fmt::format("sluice fence {}", options.pipeline).substr(0, 63);
+  ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(o));
+  PgConnection& c = *conn;
+  RETURN_IF_ERROR(c.Execute(fmt::format("SET lock_timeout = '{}'", kRaiseLockTimeout)));
+  const std::string pipeline = QuoteLiteral(options.pipeline);
+  const auto deadline = std::chrono::steady_clock::now() + kRaiseDeadline;
+  for (;;) {
+    // Backends of former owners: each may hold a write transaction open
+    // (a paused owner), which the raise below would wait for.
+    ASSIGN_OR_RETURN(auto ended,
+                     c.Query(fmt::format("SELECT s.pid, s.epoch, pg_terminate_backend(s.pid) FROM _sluice.sessions s "
+                                         "JOIN pg_stat_activity a ON a.pid = s.pid AND a.backend_start = "
+                                         "s.backend_start WHERE s.pipeline = {} AND s.epoch < {} AND s.pid <> "
+                                         "pg_backend_pid()",
+                                         pipeline, options.epoch)));
+    for (const auto& row : ended) {
+      spdlog::info("pipeline {} target {}: terminated backend {} of epoch {} (epoch {} takes over)", options.pipeline,
+                   options.target, row[0].value_or("?"), row[1].value_or("?"), options.epoch);
+    }
+    auto fence = c.Query(fmt::format("BEGIN; SELECT epoch FROM _sluice.fences WHERE pipeline = {} FOR UPDATE",
+                                     pipeline));
+    if (!fence.ok()) {
+      const bool lock_wait = c.last_sqlstate() == "55P03";
+      if (c.ok()) (void)c.Execute("ROLLBACK");
+      if (!lock_wait) return fence.status();
+      if (std::chrono::steady_clock::now() >= deadline) {
+        return Status::Retryable(StatusCode::kAborted,
+                                 "pipeline {} target {}: the fence of epoch {} cannot be raised: a session holds "
+                                 "_sluice.fences ({})",
+                                 options.pipeline, options.target, options.epoch, fence.status().message());
+      }
+      continue;
+    }
+    uint64_t current = fence->empty() ? 0 : std::strtoull((*fence)[0][0].value_or("0").c_str(), nullptr, 10);
+    if (current > options.epoch) {
+      (void)c.Execute("ROLLBACK");
+      return FencedError(options, current, "_sluice.fences on open");
+    }
+    Status st = c.Execute(fmt::format("INSERT INTO _sluice.fences (pipeline, epoch) VALUES ({}, {}) ON CONFLICT "
+                                      "(pipeline) DO UPDATE SET epoch = EXCLUDED.epoch, updated_at = now(); COMMIT",
+                                      pipeline, options.epoch));
+    if (!st.ok()) {
+      if (c.ok()) (void)c.Execute("ROLLBACK");
+      return st;
+    }
+    break;
+  }
+  // Former owners' backends, and backends that are gone, are history.
+  (void)c.Execute(fmt::format("DELETE FROM _sluice.sessions s WHERE pipeline = {} AND (epoch < {} OR NOT EXISTS "
+                              "(SELECT 1 FROM pg_stat_activity a WHERE a.pid = s.pid AND a.backend_start = "
+                              "s.backend_start))",
+                              pipeline, options.epoch));
+  return Status::Ok();
+}
+
+std::string CheckFenceSql(const SinkOptions& options) {
+  return fmt::format("SELECT _sluice.check_fence({}, {})", QuoteLiteral(options.pipeline), options.epoch);
+}
+
+Status FencedOr(PgConnection& conn, const SinkOptions& options, Status st) {
+  if (st.ok() || conn.last_sqlstate() != kFencedState) return st;
+  // "... fenced by epoch N ..."
+  uint64_t newer = 0;
+  if (size_t at = st.message().find("fenced by epoch "); at != std::string::npos) {
+    newer = std::strtoull(st.message().c_str() + at + 16, nullptr, 10);
+  }
+  return FencedError(options, newer, newer ? "_sluice.fences" : "the fence row in _sluice.fences is gone");
+}
+
+}  // namespace sluice::sink::postgres

@@ -1,0 +1,118 @@
+// Fencing on a Kafka target with exactly_once (design §10): the successor's
+// producer, with the same transactional.id, fences the former owner's
+// inside Kafka; the former owner's next batch then fails with kFenced.
+// librdkafka 2.0.2's mock cluster does not itself refuse the older
+// producer epoch after a second InitProducerId (checked: its commit goes
+// through), so the test has it answer the former owner's EndTxn with
+// PRODUCER_FENCED, as a real broker does. Without exactly_once the sink is
+// not fenced (the pipeline pauses it instead).
+
+#include <gtest/gtest.h>
+
+#include "core/url.h"
+#include "harness/kafka_mock.h"
+#include "sink/kafka/kafka_sink.h"
+
+namespace sluice::sink::kafka {
+namespace {
+
+using sluice::testing::KafkaMock;
+
+constexpr uint8_t kMysqlTypeLong = 3;  // INT
+
+class KafkaFenceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto k = KafkaMock::Start();
+    ASSERT_TRUE(k.ok()) << k.status().message();
+    kafka_ = std::move(k).value();
+    ASSERT_TRUE(kafka_->CreateTopic("shop.t", 1).ok());
+    auto schema = std::make_shared<TableSchema>();
+    schema->db = "shop";
+    schema->table = "t";
+    for (const char* name : {"id", "v"}) {
+      ColumnMeta c;
+      c.name = name;
+      c.type = kMysqlTypeLong;
+      schema->columns.push_back(c);
+    }
+    schema->primary_key = {0};
+    auto t = std::make_shared<TargetTable>();
+    t->db = "shop";
+    t->table = "t";
+    t->columns = {"id", "v"};
+    t->key = {0};
+    t->source = "shop.t";
+    t->name_hash = TableNameHash(*t);
+    t->source_schema = schema;
+    t->source_index = {0, 1};
+    table_ = t;
+  }
+  Result<std::unique_ptr<KafkaSink>> Open(uint64_t epoch, bool exactly_once = true) {
+    SinkOptions o;
+    o.pipeline = "p";
+    o.target = "bus";
+    auto url = Url::Parse(kafka_->Url());
+    EXPECT_TRUE(url.ok());
+    o.url = *url;
+    o.exactly_once = exactly_once;
+    o.epoch = epoch;
+    return KafkaSink::Open(o);
+  }
+  std::vector<SinkChange> Txn(uint64_t txn, int first, int last) {
+    std::vector<SinkChange> out;
+    for (int id = first; id <= last; ++id) {
+      SinkChange c;
+      c.kind = SinkChange::Kind::kInsert;
+      c.table = table_;
+      c.values = {Value::Int(id), Value::Int(id * 10)};
+      c.pos = StreamPos{"binlog.000001", 1000 + 100 * txn, static_cast<uint64_t>(id - first + 1)};
+      out.push_back(c);
+    }
+    return out;
+  }
+  static BatchEnd EndOf(uint64_t txn) {
+    return BatchEnd{StreamPos{"binlog.000001", 1000 + 100 * txn, StreamPos::kWholeTransaction},
+                    "binlog.000001:" + std::to_string(1100 + 100 * txn), ""};
+  }
+  // Applies and waits until it is recorded, like the pipeline when idle.
+  static Status ApplyAndFlush(KafkaSink& sink, const std::vector<SinkChange>& batch, const BatchEnd& end) {
+    Status st = sink.ApplyBatch(batch, end);
+    if (st.ok()) st = sink.Flush();
+    return st;
+  }
+  std::unique_ptr<KafkaMock> kafka_;
+  TargetTablePtr table_;
+};
+
+TEST_F(KafkaFenceTest, SuccessorFencesTheFormerOwnerOut) {
+  auto first = Open(1);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_TRUE((*first)->fenced());
+  ASSERT_TRUE(ApplyAndFlush(**first, Txn(1, 1, 4), EndOf(1)).ok());
+
+  auto second = Open(2);
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  EXPECT_EQ((*second)->checkpoint().global.ToString(), EndOf(1).pos.ToString());
+  kafka_->PushRequestErrors(sluice::testing::kafka_api::kEndTxn, {RD_KAFKA_RESP_ERR_PRODUCER_FENCED});
+  Status st = ApplyAndFlush(**first, Txn(2, 5, 8), EndOf(2));
+  EXPECT_EQ(st.code(), StatusCode::kFenced) << st.message();
+  EXPECT_FALSE(st.retryable());
+  EXPECT_NE(st.message().find("pipeline p target bus: epoch 1 is fenced off"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("transactional.id"), std::string::npos) << st.message();
+
+  ASSERT_TRUE(ApplyAndFlush(**second, Txn(2, 5, 8), EndOf(2)).ok());
+  EXPECT_EQ((*second)->checkpoint().global.ToString(), EndOf(2).pos.ToString());
+}
+
+TEST_F(KafkaFenceTest, WithoutExactlyOnceNotFenced) {
+  auto sink = Open(1, /*exactly_once=*/false);
+  ASSERT_TRUE(sink.ok()) << sink.status().message();
+  EXPECT_FALSE((*sink)->fenced());
+  auto zero = Open(0);
+  ASSERT_TRUE(zero.ok()) << zero.status().message();
+  EXPECT_FALSE((*zero)->fenced());
+}
+
+}  // namespace
+}  // namespace sluice::sink::kafka
