@@ -25,6 +25,9 @@ CommandRunner RegisterValidate(CLI::App& app);
 // `sluice snapshot -c FILE --pipeline NAME [--where EXPR]`: copies existing rows.
 CommandRunner RegisterSnapshot(CLI::App& app);
 
+// `sluice manager -c cluster.yaml`: the cluster's configuration and API (design §10).
+CommandRunner RegisterManager(CLI::App& app);
+
 // One progress line of a snapshot's table (exposed for tests).
 std::string FormatSnapshotProgressLine(const pipeline::SnapshotTableProgress& t);
 

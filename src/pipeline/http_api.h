@@ -48,21 +48,10 @@
 
 #include "core/status.h"
 #include "pipeline/controller.h"
+#include "pipeline/http_server.h"
 #include "pipeline/metrics.h"
 
-namespace httplib {
-class Server;  // kept out of this header: cpp-httplib drags in sockets and OpenSSL
-}
-
 namespace sluice::pipeline {
-
-// A response, independent of the HTTP library; what HttpApi::Handle returns.
-struct HttpResponse {
-  int status = 200;
-  std::string content_type;
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;  // besides Content-Type (e.g. Allow)
-};
 
 // The HTTP status for a controller error:
 //   kInvalidArgument                      -> 400 (bad input, e.g. a position the pipeline rejects)
@@ -91,7 +80,7 @@ class HttpApi {
   // Idempotent; safe when Start() was never called or failed.
   void Stop();
   // The bound port (the real one when Start was given port 0); 0 before Start.
-  uint16_t port() const { return port_.load(); }
+  uint16_t port() const { return server_.port(); }
 
   // Answers one request: `target` is the raw request target (path and
   // query, still percent-encoded), `method` upper case. Thread-safe; the
@@ -104,11 +93,7 @@ class HttpApi {
 
   PipelineController& controller_;
   MetricsRegistry& metrics_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  std::atomic<uint16_t> port_{0};
-  std::atomic<bool> listen_returned_{false};
-  std::string listen_;  // as given to Start, for messages
+  HttpServer server_;
 };
 
 // Registers gauges computed from the controller at scrape time, for what only
