@@ -27,7 +27,7 @@ Result<ClusterView> ReadClusterView(ZkHandle& handle, const ClusterPaths& paths)
   if (rc != ZOK && rc != ZNONODE) return ZkError(rc, "get children", paths.pipelines());
   std::sort(names.begin(), names.end());
   for (const std::string& pipeline : names) {
-    PipelineOwners owners{pipeline, "", 0, {}};
+    PipelineOwners owners{pipeline, "", 0, {}, ""};
     std::string record;
     rc = handle.Get(paths.pipeline(pipeline), &record);
     if (rc == ZOK) owners.epoch = RecordedEpoch(record);
@@ -51,7 +51,21 @@ Result<ClusterView> ReadClusterView(ZkHandle& handle, const ClusterPaths& paths)
         owners.epoch = stat.czxid;
       }
     }
+    std::string move_to;
+    rc = handle.Get(paths.move(pipeline), &move_to);
+    if (rc == ZOK) owners.move_to = move_to;
+    else if (rc != ZNONODE) return ZkError(rc, "get", paths.move(pipeline));
     view.pipelines.push_back(std::move(owners));
+  }
+  rc = handle.GetChildren(paths.manager_candidates(), &names);
+  if (rc != ZOK && rc != ZNONODE) return ZkError(rc, "get children", paths.manager_candidates());
+  if (rc == ZOK) {
+    std::vector<std::pair<int64_t, std::string>> ordered;
+    for (const std::string& name : names) {
+      if (auto parsed = ParseCandidateName(name)) ordered.emplace_back(parsed->sequence, parsed->node_id);
+    }
+    std::sort(ordered.begin(), ordered.end());
+    for (auto& [sequence, id] : ordered) view.managers.push_back(std::move(id));
   }
   return view;
 }

@@ -19,11 +19,13 @@ struct PipelineOwners {
   std::string owner;                    // node id; "" while no node owns it
   int64_t epoch = 0;                    // of the current ownership; the last one while unowned (0: never owned)
   std::vector<std::string> candidates;  // node ids in election order, the owner first
+  std::string move_to;                  // a pending move request's node, "" for none
 };
 
 struct ClusterView {
   std::vector<NodeInfo> nodes;            // live nodes, by id
   std::vector<PipelineOwners> pipelines;  // every pipeline any node ever campaigned for, by name
+  std::vector<std::string> managers;      // manager ids in election order, the leader first
 };
 
 class ZkHandle;

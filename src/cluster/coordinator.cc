@@ -103,10 +103,60 @@ class Coordinator::Impl {
     Post([this, pipeline, listener = std::move(listener)]() mutable {
       Candidacy c;
       c.ownership.pipeline = pipeline;
+      c.dir = paths_.candidates(pipeline);
       c.listener = std::move(listener);
       candidacies_.emplace(pipeline, std::move(c));
     });
     return Status::Ok();
+  }
+
+  Status CampaignLeadership(LeadershipListener listener) {
+    if (options_.manager_id.empty()) {
+      return Status::Invalid("cluster \"{}\": only a manager (with a manager id) can lead", options_.cluster);
+    }
+    RETURN_IF_ERROR(ValidateName("manager id", options_.manager_id));
+    {
+      std::lock_guard lock(snapshot_mu_);
+      if (!campaigns_.insert(kLeadershipKey).second) {
+        return Status::Invalid("manager \"{}\" is already in the managers' election", options_.manager_id);
+      }
+    }
+    Post([this, listener = std::move(listener)]() mutable {
+      Candidacy c;
+      c.ownership.pipeline = "";  // not a pipeline: kept apart in the snapshots
+      c.dir = paths_.manager_candidates();
+      c.leadership = true;
+      c.listener = [listener = std::move(listener)](const Ownership& o) {
+        listener(o.state == OwnershipState::kOwner);
+      };
+      candidacies_.emplace(kLeadershipKey, std::move(c));
+    });
+    return Status::Ok();
+  }
+
+  void RequestMove(const std::string& pipeline, const std::string& node, std::function<void(Status)> done) {
+    Status valid = ValidateName("pipeline name", pipeline);
+    if (valid.ok()) valid = ValidateName("node id", node);
+    if (!valid.ok()) {
+      Post([done = std::move(done), valid] { done(valid); });
+      return;
+    }
+    Post([this, pipeline, node, done = std::move(done)]() mutable {
+      moves_.push_back(PendingMove{pipeline, node, std::move(done)});
+    });
+  }
+
+  void PublishConfig(PublishedConfig config, std::function<void(Status)> done) {
+    Post([this, config = std::move(config), done = std::move(done)]() mutable {
+      publishes_.push_back(PendingPublish{std::move(config), std::move(done)});
+    });
+  }
+
+  void WatchConfig(ConfigListener listener) {
+    Post([this, listener = std::move(listener)]() mutable {
+      config_listener_ = std::move(listener);
+      config_dirty_ = true;
+    });
   }
 
   void Release(const std::string& pipeline, bool rejoin) {
@@ -160,7 +210,21 @@ class Coordinator::Impl {
     uint64_t generation;  // of the handle that set the watch; later handles ignore it
   };
 
+  // The managers' election among the candidacies (pipeline names are never empty).
+  static constexpr const char* kLeadershipKey = "";
+
+  struct PendingMove {
+    std::string pipeline, node;
+    std::function<void(Status)> done;
+  };
+  struct PendingPublish {
+    PublishedConfig config;
+    std::function<void(Status)> done;
+  };
+
   struct Candidacy {
+    std::string dir;          // its candidates' directory
+    bool leadership = false;  // the managers' election: no epoch record, no moves
     Ownership ownership;  // as last reported to the listener
     bool reported = false;
     OwnershipListener listener;
@@ -256,8 +320,17 @@ class Coordinator::Impl {
       }
       return;
     }
-    if (e.path == paths_.node(options_.node.id)) {
+    if (!options_.node.id.empty() && e.path == paths_.node(options_.node.id)) {
       node_dirty_ = true;
+      return;
+    }
+    if (e.path == paths_.config()) {
+      config_dirty_ = true;
+      return;
+    }
+    if (e.path.rfind(paths_.managers(), 0) == 0) {
+      auto it = candidacies_.find(kLeadershipKey);
+      if (it != candidacies_.end()) it->second.dirty = true;
       return;
     }
     auto it = candidacies_.find(paths_.PipelineOf(e.path));
@@ -290,6 +363,7 @@ class Coordinator::Impl {
         spdlog::info("cluster \"{}\" node \"{}\": zookeeper session {:#x} connected (timeout {} ms)", options_.cluster,
                      options_.node.id, sid, sm_.session_timeout().count());
         node_dirty_ = true;
+        config_dirty_ = true;
         for (auto& [name, c] : candidacies_) c.dirty = true;
         retry_at_ = {};
         break;
@@ -327,19 +401,30 @@ class Coordinator::Impl {
     (void)OpenSession();
   }
 
-  void Report(Candidacy& c, OwnershipState state, int64_t epoch) {
-    if (c.reported && c.ownership.state == state && c.ownership.epoch == epoch) return;
+  void Report(Candidacy& c, OwnershipState state, int64_t epoch, const std::string& move_to = "") {
+    if (c.reported && c.ownership.state == state && c.ownership.epoch == epoch && c.ownership.move_to == move_to) {
+      return;
+    }
     c.reported = true;
     c.ownership.state = state;
     c.ownership.epoch = epoch;
+    c.ownership.move_to = move_to;
     {
       std::lock_guard lock(snapshot_mu_);
       snapshot_[c.ownership.pipeline] = c.ownership;
     }
     auto log =
         state == OwnershipState::kLost || state == OwnershipState::kInDoubt ? spdlog::level::warn : spdlog::level::info;
-    spdlog::log(log, "cluster \"{}\" node \"{}\": pipeline \"{}\" {} (epoch {})", options_.cluster, options_.node.id,
-                c.ownership.pipeline, OwnershipStateName(state), epoch);
+    if (c.leadership) {
+      spdlog::log(log, "cluster \"{}\" manager \"{}\": {}", options_.cluster, options_.manager_id,
+                  state == OwnershipState::kOwner ? "leads" : fmt::format("does not lead ({})", OwnershipStateName(state)));
+    } else if (move_to.empty()) {
+      spdlog::log(log, "cluster \"{}\" node \"{}\": pipeline \"{}\" {} (epoch {})", options_.cluster,
+                  options_.node.id, c.ownership.pipeline, OwnershipStateName(state), epoch);
+    } else {
+      spdlog::info("cluster \"{}\" node \"{}\": pipeline \"{}\" is to move to node \"{}\" (epoch {})",
+                   options_.cluster, options_.node.id, c.ownership.pipeline, move_to, epoch);
+    }
     if (c.listener) c.listener(c.ownership);
   }
 
@@ -363,13 +448,15 @@ class Coordinator::Impl {
 
   void DoWork() {
     if (sm_.state() != SessionState::kConnected || Clock::now() < retry_at_) return;
-    if (options_.node.id.empty()) return;  // an observer
-    if (!RegisterNode() || !registered_) return;
-    if (publish_node_) {
-      const std::string path = paths_.node(options_.node.id);
-      int rc = handle_.Set(path, NodeInfoToJson(published_));
-      if (!Ok(rc, "set", path)) return;
-      publish_node_ = false;
+    if (!DoPublishes() || !DoMoves() || !ReadConfig()) return;
+    if (!options_.node.id.empty()) {
+      if (!RegisterNode() || !registered_) return;
+      if (publish_node_) {
+        const std::string path = paths_.node(options_.node.id);
+        int rc = handle_.Set(path, NodeInfoToJson(published_));
+        if (!Ok(rc, "set", path)) return;
+        publish_node_ = false;
+      }
     }
     for (auto& [name, c] : candidacies_) {
       for (int pass = 0; pass < kMaxPassesPerRound && (c.dirty || c.releasing); ++pass) {
@@ -436,7 +523,7 @@ class Coordinator::Impl {
 
   // One look at an election. False when a call failed.
   bool Evaluate(Candidacy& c) {
-    const std::string dir = paths_.candidates(c.ownership.pipeline);
+    const std::string& dir = c.dir;
     const int64_t session = sm_.session_id();
     if (c.releasing) {
       if (!c.own_name.empty()) {
@@ -483,15 +570,145 @@ class Coordinator::Impl {
     }
     c.dirty = false;
     if (view.owner) {
-      if (c.ownership.state != OwnershipState::kOwner && !RecordEpoch(c)) {
+      if (!c.leadership && c.ownership.state != OwnershipState::kOwner && !RecordEpoch(c)) {
         c.dirty = true;
         return false;
       }
-      Report(c, OwnershipState::kOwner, c.own_czxid);
+      std::string move_to;
+      if (!c.leadership && !ReadMove(c, children, &move_to)) {
+        c.dirty = true;
+        return false;
+      }
+      Report(c, OwnershipState::kOwner, c.own_czxid, move_to);
     } else {
       if (Holds(c.ownership.state)) Report(c, OwnershipState::kLost, c.ownership.epoch);
       Report(c, OwnershipState::kCandidate, c.ownership.epoch);
     }
+    return true;
+  }
+
+  const std::string& OwnId(const Candidacy& c) const { return c.leadership ? options_.manager_id : options_.node.id; }
+
+  // The owner's look at its pipeline's move request (watched, so a new one
+  // makes the election dirty). The named node removes it once it owns; a
+  // request naming a node that is not a candidate cannot be followed and is
+  // dropped. False when a call failed.
+  bool ReadMove(const Candidacy& c, const std::vector<std::string>& candidates, std::string* move_to) {
+    move_to->clear();
+    const std::string path = paths_.move(c.ownership.pipeline);
+    int rc = handle_.WatchExists(path, &Impl::OnZkEvent, context_.get(), nullptr);
+    if (rc == ZNONODE) return true;
+    if (!Ok(rc, "exists", path)) return false;
+    std::string node;
+    rc = handle_.Get(path, &node);
+    if (rc == ZNONODE) return true;
+    if (!Ok(rc, "get", path)) return false;
+    bool candidate = false;
+    for (const std::string& name : candidates) {
+      auto parsed = ParseCandidateName(name);
+      if (parsed && parsed->node_id == node) candidate = true;
+    }
+    if (node == options_.node.id || !candidate) {
+      if (node != options_.node.id) {
+        spdlog::warn("cluster \"{}\": dropping the request to move pipeline \"{}\" to node \"{}\": that node is not "
+                     "a candidate for it",
+                     options_.cluster, c.ownership.pipeline, node);
+      } else {
+        spdlog::info("cluster \"{}\": pipeline \"{}\" moved to node \"{}\" as requested", options_.cluster,
+                     c.ownership.pipeline, node);
+      }
+      rc = handle_.Delete(path);
+      return rc == ZNONODE || Ok(rc, "delete", path);
+    }
+    *move_to = node;
+    return true;
+  }
+
+  // Records the requested moves. False when a call failed (they stay queued).
+  bool DoMoves() {
+    while (!moves_.empty()) {
+      PendingMove& m = moves_.front();
+      const std::string path = paths_.move(m.pipeline);
+      int rc = handle_.Exists(paths_.pipeline(m.pipeline), nullptr);
+      if (rc == ZNONODE) {
+        m.done(Status::Error(StatusCode::kNotFound, "cluster \"{}\": no node ever campaigned for pipeline \"{}\"",
+                             options_.cluster, m.pipeline));
+        moves_.pop_front();
+        continue;
+      }
+      if (rc == ZOK) {
+        rc = handle_.Create(path, m.node, ZOO_PERSISTENT);
+        if (rc == ZNODEEXISTS) rc = handle_.Set(path, m.node);
+      }
+      if (IsConnectionError(rc) || rc == ZSESSIONEXPIRED || rc == ZINVALIDSTATE) return Ok(rc, "create", path);
+      m.done(rc == ZOK ? Status::Ok() : ZkError(rc, "create", path));
+      moves_.pop_front();
+    }
+    return true;
+  }
+
+  // Publishes the queued revisions. False when a call failed (they stay queued).
+  bool DoPublishes() {
+    while (!publishes_.empty()) {
+      PendingPublish& p = publishes_.front();
+      const std::string path = paths_.config();
+      int rc = handle_.EnsurePath(paths_.root());
+      if (!Ok(rc, "create", paths_.root())) return false;
+      std::string data;
+      Stat stat{};
+      rc = handle_.Get(path, &data, &stat);
+      Status result = Status::Ok();
+      if (rc == ZNONODE) {
+        rc = handle_.Create(path, PublishedConfigToJson(p.config), ZOO_PERSISTENT);
+        if (rc == ZNODEEXISTS) continue;  // another manager was quicker: compare with its revision
+        if (!Ok(rc, "create", path)) return false;
+      } else {
+        if (!Ok(rc, "get", path)) return false;
+        auto current = PublishedConfigFromJson(data);
+        if (current.ok() && current->revision >= p.config.revision) {
+          if (current->revision != p.config.revision || current->yaml != p.config.yaml) {
+            result = Status::Invalid(
+                "cluster \"{}\": revision {} is not newer than the published revision {}", options_.cluster,
+                p.config.revision, current->revision);
+          }
+        } else {
+          rc = handle_.Set(path, PublishedConfigToJson(p.config), stat.version);
+          if (rc == ZBADVERSION) continue;  // changed meanwhile: look again
+          if (!Ok(rc, "set", path)) return false;
+        }
+      }
+      if (result.ok()) {
+        spdlog::info("cluster \"{}\": published configuration revision {}", options_.cluster, p.config.revision);
+      }
+      p.done(result);
+      publishes_.pop_front();
+    }
+    return true;
+  }
+
+  // Reads the published configuration for the watcher. False when a call failed.
+  bool ReadConfig() {
+    if (!config_listener_ || !config_dirty_) return true;
+    const std::string path = paths_.config();
+    int rc = handle_.WatchExists(path, &Impl::OnZkEvent, context_.get(), nullptr);
+    if (rc == ZNONODE) {
+      config_dirty_ = false;  // the watch fires when it is created
+      return true;
+    }
+    if (!Ok(rc, "exists", path)) return false;
+    std::string data;
+    rc = handle_.Get(path, &data);
+    if (rc == ZNONODE) return true;  // deleted meanwhile; the watch fired: look again
+    if (!Ok(rc, "get", path)) return false;
+    config_dirty_ = false;
+    auto config = PublishedConfigFromJson(data);
+    if (!config.ok()) {
+      spdlog::error("cluster \"{}\": {}", options_.cluster, config.status().message());
+      return true;
+    }
+    if (config->revision <= config_revision_) return true;
+    config_revision_ = config->revision;
+    config_listener_(*config);
     return true;
   }
 
@@ -525,7 +742,7 @@ class Coordinator::Impl {
     c.own_name.clear();
     for (const std::string& name : children) {
       auto parsed = ParseCandidateName(name);
-      if (!parsed || parsed->node_id != options_.node.id) continue;
+      if (!parsed || parsed->node_id != OwnId(c)) continue;
       if (parsed->session_id == session) {
         c.own_name = name;  // a create of this session whose reply was lost
         continue;
@@ -537,8 +754,8 @@ class Coordinator::Impl {
     }
     Stat stat{};
     if (c.own_name.empty()) {
-      const std::string prefix = dir + "/" + CandidatePrefix(options_.node.id, session);
-      rc = handle_.Create(prefix, options_.node.id, ZOO_EPHEMERAL_SEQUENTIAL, &c.own_name, &stat);
+      const std::string prefix = dir + "/" + CandidatePrefix(OwnId(c), session);
+      rc = handle_.Create(prefix, OwnId(c), ZOO_EPHEMERAL_SEQUENTIAL, &c.own_name, &stat);
       if (!Ok(rc, "create", prefix)) return false;
     } else {
       rc = handle_.Exists(dir + "/" + c.own_name, &stat);
@@ -584,11 +801,17 @@ class Coordinator::Impl {
   bool waiting_for_node_ = false;
   std::set<int64_t> previous_sessions_;
   std::map<std::string, Candidacy> candidacies_;
+  std::deque<PendingMove> moves_;
+  std::deque<PendingPublish> publishes_;
+  ConfigListener config_listener_;
+  bool config_dirty_ = true;
+  int64_t config_revision_ = 0;  // the newest one the listener heard
 };
 
 Result<std::unique_ptr<Coordinator>> Coordinator::Start(CoordinatorOptions options) {
   RETURN_IF_ERROR(ValidateName("cluster name", options.cluster));
   if (!options.node.id.empty()) RETURN_IF_ERROR(ValidateName("node id", options.node.id));
+  if (!options.manager_id.empty()) RETURN_IF_ERROR(ValidateName("manager id", options.manager_id));
   if (options.zookeeper.empty()) return Status::Invalid("cluster \"{}\": no zookeeper address", options.cluster);
   auto impl = std::make_unique<Impl>(std::move(options));
   RETURN_IF_ERROR(impl->Start());
@@ -604,6 +827,16 @@ Status Coordinator::Campaign(const std::string& pipeline, const std::vector<std:
 }
 void Coordinator::Release(const std::string& pipeline, bool rejoin) { impl_->Release(pipeline, rejoin); }
 void Coordinator::SetDraining(bool draining) { impl_->SetDraining(draining); }
+void Coordinator::RequestMove(const std::string& pipeline, const std::string& node, std::function<void(Status)> done) {
+  impl_->RequestMove(pipeline, node, std::move(done));
+}
+void Coordinator::PublishConfig(PublishedConfig config, std::function<void(Status)> done) {
+  impl_->PublishConfig(std::move(config), std::move(done));
+}
+void Coordinator::WatchConfig(ConfigListener listener) { impl_->WatchConfig(std::move(listener)); }
+Status Coordinator::CampaignLeadership(LeadershipListener listener) {
+  return impl_->CampaignLeadership(std::move(listener));
+}
 void Coordinator::ReadCluster(std::function<void(Result<ClusterView>)> done) { impl_->ReadCluster(std::move(done)); }
 Ownership Coordinator::ownership(const std::string& pipeline) const { return impl_->ownership(pipeline); }
 SessionState Coordinator::session_state() const { return impl_->session_state(); }

@@ -29,6 +29,14 @@
 // predecessor, so an owner's end wakes one node, not all. The epoch of an
 // ownership is the zxid that created the owner's candidate: later owners were
 // created later, so epochs only grow across owners, sessions and restarts.
+//
+// Moves: RequestMove() records which node should own a pipeline; the owner
+// hears it as `move_to` and releases (rejoining), each next owner that is not
+// the named node does the same, and the named node removes the request when
+// it owns. A request naming a node that is not a candidate is dropped.
+//
+// The published configuration (published_config.h) and the managers'
+// election (CampaignLeadership) live here too: one session per process.
 
 #include <chrono>
 #include <cstdint>
@@ -39,6 +47,7 @@
 
 #include "cluster/cluster_view.h"
 #include "cluster/node_info.h"
+#include "cluster/published_config.h"
 #include "cluster/session_state.h"
 #include "core/status.h"
 
@@ -58,11 +67,22 @@ struct Ownership {
   std::string pipeline;
   OwnershipState state = OwnershipState::kNone;
   int64_t epoch = 0;  // of the current or last ownership; 0 before the first
+  // kOwner only: a pending move request naming another node. The owner stops
+  // applying and calls Release(pipeline, /*rejoin=*/true).
+  std::string move_to;
 };
 
 using OwnershipListener = std::function<void(const Ownership&)>;
 
 using SessionListener = std::function<void(SessionState state, int64_t session_id)>;
+
+// Hears each newer published configuration (the current one first, once
+// connected), on the coordinator thread.
+using ConfigListener = std::function<void(const PublishedConfig&)>;
+
+// Hears whether this manager leads: true once it owns the managers'
+// election, false when it stops leading (in doubt, lost).
+using LeadershipListener = std::function<void(bool leading)>;
 
 struct CoordinatorOptions {
   std::string zookeeper;  // "host:port,host:port,..."
@@ -71,6 +91,9 @@ struct CoordinatorOptions {
   // This node. An empty id makes an observer (a manager): it registers no
   // liveness node and cannot campaign, but can ReadCluster().
   NodeInfo node;
+  // A manager's id, for the managers' election (CampaignLeadership); "" for
+  // a node. A coordinator with a manager id and no node id registers no node.
+  std::string manager_id;
   SessionListener on_session;  // optional
   // Declare the session expired after a whole session timeout without
   // contact instead of waiting for the ensemble's word (session_state.h).
@@ -100,6 +123,25 @@ class Coordinator {
   // `draining`, for GET /api/nodes). Draining itself (releasing every
   // pipeline, campaigning for none) is the caller's.
   void SetDraining(bool draining);
+
+  // Asks that `node` own `pipeline` (a move); `done` runs on the coordinator
+  // thread once the request is recorded (or failed). Checking that the node
+  // is a live candidate is the caller's (ReadCluster); the owner drops a
+  // request naming a node that is not.
+  void RequestMove(const std::string& pipeline, const std::string& node, std::function<void(Status)> done);
+
+  // Publishes a configuration revision (a manager). Refused with
+  // kInvalidArgument when the published revision is not older (the same
+  // revision with the same text succeeds). Waits for a connected session;
+  // `done` runs on the coordinator thread.
+  void PublishConfig(PublishedConfig config, std::function<void(Status)> done);
+  // Watches the published configuration (a node): `listener` hears the
+  // current revision once connected, then every newer one. One listener.
+  void WatchConfig(ConfigListener listener);
+
+  // Joins the managers' election (needs `manager_id`); `listener` hears
+  // whether this manager leads. The leader alone publishes.
+  [[nodiscard]] Status CampaignLeadership(LeadershipListener listener);
 
   // Reads the cluster from the ensemble on the coordinator thread; `done`
   // runs there, with a retryable error while the session is not connected.

@@ -3,6 +3,9 @@
 //
 //   /sluice/<cluster>/nodes/<node id>                       ephemeral: a live node; data = NodeInfo JSON
 //   /sluice/<cluster>/pipelines/<pipeline>/candidates/<c>   ephemeral sequential: one per candidate node
+//   /sluice/<cluster>/pipelines/<pipeline>/move             persistent: a move request; data = the node id
+//   /sluice/<cluster>/config                                persistent: the published configuration
+//   /sluice/<cluster>/managers/candidates/<c>               ephemeral sequential: the managers' election
 //
 // A candidate's name is "<node id>-<session id, hex>-<10-digit sequence>"
 // (ZooKeeper appends the sequence). The node id lets a node find and remove
@@ -32,6 +35,10 @@ class ClusterPaths {
   std::string pipelines() const { return root_ + "/pipelines"; }
   std::string pipeline(std::string_view name) const { return pipelines() + "/" + std::string(name); }
   std::string candidates(std::string_view pipeline_name) const { return pipeline(pipeline_name) + "/candidates"; }
+  std::string move(std::string_view pipeline_name) const { return pipeline(pipeline_name) + "/move"; }
+  std::string config() const { return root_ + "/config"; }
+  std::string managers() const { return root_ + "/managers"; }
+  std::string manager_candidates() const { return managers() + "/candidates"; }
   // The pipeline a path under pipelines/ belongs to, "" for other paths.
   std::string PipelineOf(std::string_view path) const;
 

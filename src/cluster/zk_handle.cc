@@ -71,15 +71,22 @@ int ZkHandle::Exists(const std::string& path, Stat* stat) {
 }
 
 int ZkHandle::Get(const std::string& path, std::string* data, Stat* stat) {
-  std::string buffer(size_t{64} * 1024, '\0');  // our nodes hold a few hundred bytes
-  int len = static_cast<int>(buffer.size());
-  Stat ignored;
-  int rc = zoo_get(zh_, path.c_str(), 0, buffer.data(), &len, stat ? stat : &ignored);
-  if (rc == ZOK) {
+  Stat local{};
+  Stat* out = stat ? stat : &local;
+  size_t size = size_t{64} * 1024;  // most of our nodes hold a few hundred bytes; a configuration may hold more
+  for (;;) {
+    std::string buffer(size, '\0');
+    int len = static_cast<int>(buffer.size());
+    int rc = zoo_get(zh_, path.c_str(), 0, buffer.data(), &len, out);
+    if (rc != ZOK) return rc;
+    if (out->dataLength > len) {  // truncated: read again with room for all of it
+      size = static_cast<size_t>(out->dataLength);
+      continue;
+    }
     buffer.resize(len < 0 ? 0 : static_cast<size_t>(len));
     *data = std::move(buffer);
+    return rc;
   }
-  return rc;
 }
 
 int ZkHandle::Set(const std::string& path, const std::string& data, int version) {

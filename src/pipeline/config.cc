@@ -253,8 +253,11 @@ class Loader {
   explicit Loader(std::string file) : file_(std::move(file)) {}
 
   Result<Config> Load(std::string_view text);
+  Result<NodeConfig> LoadNode(std::string_view text);
 
  private:
+  // The one YAML document of `text`; `needs` completes "it needs ..." for an empty file.
+  Result<YAML::Node> Document(std::string_view text, std::string_view needs) const;
   Mark MarkOf(const YAML::Node& n) const {
     YAML::Mark m = n.Mark();
     if (m.is_null()) return Mark{file_, 0, 0};
@@ -294,6 +297,8 @@ class Loader {
 
   Status LoadStore(const MapView& root, Config& config) const;
   Status LoadHttp(const MapView& root, Config& config) const;
+  Result<ClusterConfig> LoadCluster(const Entry& e) const;
+  Result<std::vector<std::string>> Labels(const Entry& e, const std::string& path) const;
   Status LoadSources(const MapView& root, Config& config) const;
   Status LoadTargets(const MapView& root, Config& config) const;
   Status TargetOptions(const MapView& m, const std::string& path, TargetConfig& target) const;
@@ -601,6 +606,55 @@ Status Loader::LoadHttp(const MapView& root, Config& config) const {
   return Status::Ok();
 }
 
+Result<ClusterConfig> Loader::LoadCluster(const Entry& e) const {
+  ASSIGN_OR_RETURN(MapView m, AsMap(e, "cluster", {"name", "zookeeper", "session_timeout_ms"},
+                                    "a map with name: and zookeeper:"));
+  RETURN_IF_ERROR(RequireKeys(m, "cluster", {"name", "zookeeper"}));
+  ClusterConfig c;
+  c.mark = m.mark;
+  const Entry& name = *m.Find("name");
+  ASSIGN_OR_RETURN(c.name, String(name, "cluster.name"));
+  if (!IsValidName(c.name)) {
+    return Fail(name.value_mark, "cluster.name",
+                fmt::format("invalid cluster name {}: use letters, digits, \"_\", \".\" and \"-\"", Quoted(c.name)));
+  }
+  const Entry& zk = *m.Find("zookeeper");
+  ASSIGN_OR_RETURN(std::string servers, String(zk, "cluster.zookeeper"));
+  std::string_view rest = Trim(servers);
+  while (!rest.empty()) {
+    size_t comma = rest.find(',');
+    std::string_view server = Trim(rest.substr(0, comma));
+    if (!IsHostPort(server)) {
+      return Fail(zk.value_mark, "cluster.zookeeper",
+                  fmt::format("expected \"HOST:PORT,HOST:PORT,...\" (the ensemble's client addresses), and {} is "
+                              "not HOST:PORT",
+                              Quoted(server)));
+    }
+    if (!c.zookeeper.empty()) c.zookeeper += ',';
+    c.zookeeper += server;
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  if (const Entry* t = m.Find("session_timeout_ms")) {
+    // ZooKeeper bounds it by its tickTime (2 to 20 ticks); these are sane outer limits.
+    ASSIGN_OR_RETURN(uint64_t ms, Unsigned(*t, "cluster.session_timeout_ms", 500, 600000));
+    c.session_timeout_ms = static_cast<uint32_t>(ms);
+  }
+  return c;
+}
+
+Result<std::vector<std::string>> Loader::Labels(const Entry& e, const std::string& path) const {
+  ASSIGN_OR_RETURN(auto items, StringList(e, path, /*allow_single=*/false));
+  std::vector<std::string> labels;
+  for (auto& [label, mark] : items) {
+    if (!IsValidName(label)) {
+      return Fail(mark, path, fmt::format("invalid label {}: use letters, digits, \"_\", \".\" and \"-\"",
+                                          Quoted(label)));
+    }
+    if (std::find(labels.begin(), labels.end(), label) == labels.end()) labels.push_back(std::move(label));
+  }
+  return labels;
+}
+
 Status Loader::LoadSources(const MapView& root, Config& config) const {
   const Entry& e = *root.Find("sources");
   ASSIGN_OR_RETURN(MapView sources, AsMap(e, "sources", {}, "a map of NAME: {url: ...}"));
@@ -762,7 +816,7 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
   ASSIGN_OR_RETURN(MapView m,
                    AsMap(n, MarkOf(n), path,
                          {"name", "source", "targets", "start", "tables", "batch", "parallel", "ddl", "on_error",
-                          "skip_log", "queue_bytes", "snapshot", "chunk_rows", "check", "renamed_out"}));
+                          "skip_log", "queue_bytes", "snapshot", "chunk_rows", "check", "renamed_out", "nodes"}));
   RETURN_IF_ERROR(RequireKeys(m, path, {"name", "source", "targets", "tables"}));
   PipelineConfig p;
   p.mark = m.mark;
@@ -898,6 +952,13 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
     ASSIGN_OR_RETURN(p.check.every_ms, Duration(*c.Find("every"), Child(check_path, "every")));
     if (const Entry* repair = c.Find("repair")) {
       ASSIGN_OR_RETURN(p.check.repair, Bool(*repair, Child(check_path, "repair")));
+    }
+  }
+  if (const Entry* nodes = m.Find("nodes")) {
+    std::string nodes_path = Child(path, "nodes");
+    ASSIGN_OR_RETURN(MapView nm, AsMap(*nodes, nodes_path, {"labels"}, "a map with labels:"));
+    if (const Entry* labels = nm.Find("labels")) {
+      ASSIGN_OR_RETURN(p.node_labels, Labels(*labels, Child(nodes_path, "labels")));
     }
   }
   // Not every target kind can be snapshotted into or checked.
@@ -1058,7 +1119,7 @@ Result<TableRule> Loader::LoadRule(const YAML::Node& n, const std::string& path)
   return rule;
 }
 
-Result<Config> Loader::Load(std::string_view text) {
+Result<YAML::Node> Loader::Document(std::string_view text, std::string_view needs) const {
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(std::string(text));
@@ -1068,24 +1129,65 @@ Result<Config> Loader::Load(std::string_view text) {
   }
   // An empty document ("---" at the end, a file of comments) is no document.
   docs.erase(std::remove_if(docs.begin(), docs.end(), [](const YAML::Node& d) { return d.IsNull(); }), docs.end());
-  if (docs.empty()) {
-    return Status::Invalid("{}: the configuration is empty; it needs sources:, targets: and pipelines:", file_);
-  }
+  if (docs.empty()) return Status::Invalid("{}: the configuration is empty; it needs {}", file_, needs);
   if (docs.size() > 1) {
     return Fail(MarkOf(docs[1]), "", fmt::format("expected one YAML document, found {}", docs.size()));
   }
+  return docs[0];
+}
+
+Result<Config> Loader::Load(std::string_view text) {
+  ASSIGN_OR_RETURN(YAML::Node doc, Document(text, "sources:, targets: and pipelines:"));
   Config config;
   config.path = file_;
   ASSIGN_OR_RETURN(MapView root,
-                   AsMap(docs[0], Mark{file_, 1, 1}, "", {"store", "http", "sources", "targets", "pipelines"},
+                   AsMap(doc, Mark{file_, 1, 1}, "", {"store", "http", "sources", "targets", "pipelines", "cluster"},
                          "a map with sources:, targets: and pipelines:"));
   RETURN_IF_ERROR(RequireKeys(root, "", {"sources", "targets", "pipelines"}));
   RETURN_IF_ERROR(LoadStore(root, config));
   RETURN_IF_ERROR(LoadHttp(root, config));
+  if (const Entry* cluster = root.Find("cluster")) {
+    ASSIGN_OR_RETURN(config.cluster, LoadCluster(*cluster));
+  }
   RETURN_IF_ERROR(LoadSources(root, config));
   RETURN_IF_ERROR(LoadTargets(root, config));
   RETURN_IF_ERROR(LoadPipelines(root, config));
   return config;
+}
+
+Result<NodeConfig> Loader::LoadNode(std::string_view text) {
+  ASSIGN_OR_RETURN(YAML::Node doc, Document(text, "cluster: and node:"));
+  ASSIGN_OR_RETURN(MapView root, AsMap(doc, Mark{file_, 1, 1}, "", {"cluster", "node", "http", "store"},
+                                       "a map with cluster: and node:"));
+  RETURN_IF_ERROR(RequireKeys(root, "", {"cluster", "node"}));
+  NodeConfig node;
+  node.path = file_;
+  ASSIGN_OR_RETURN(node.cluster, LoadCluster(*root.Find("cluster")));
+  ASSIGN_OR_RETURN(MapView m, AsMap(*root.Find("node"), "node", {"id", "labels"}, "a map with id:"));
+  RETURN_IF_ERROR(RequireKeys(m, "node", {"id"}));
+  const Entry& id = *m.Find("id");
+  ASSIGN_OR_RETURN(node.id, String(id, "node.id"));
+  if (!IsValidName(node.id)) {
+    return Fail(id.value_mark, "node.id",
+                fmt::format("invalid node id {}: use letters, digits, \"_\", \".\" and \"-\"", Quoted(node.id)));
+  }
+  if (const Entry* labels = m.Find("labels")) {
+    ASSIGN_OR_RETURN(node.labels, Labels(*labels, "node.labels"));
+  }
+  // The same rules as `sluice run`'s http: and store: (a node's store is a SQLite file).
+  Config shared;
+  RETURN_IF_ERROR(LoadHttp(root, shared));
+  node.http = std::move(shared.http);
+  if (const Entry* store = root.Find("store")) {
+    RETURN_IF_ERROR(LoadStore(root, shared));
+    if (shared.store.find("://") != std::string::npos) {
+      return Fail(store->value_mark, "store", "a node keeps its local state in a SQLite file; name its path");
+    }
+    node.store = std::move(shared.store);
+  } else {
+    node.store = ResolvePath(node.id + ".db");
+  }
+  return node;
 }
 
 }  // namespace
@@ -1145,7 +1247,9 @@ Result<Config> ParseConfig(std::string_view yaml_text, const std::string& path_f
   }
 }
 
-Result<Config> LoadConfig(const std::string& path) {
+namespace {
+
+Result<std::string> ReadConfigFile(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) return Status::Error(StatusCode::kIoError, "config file {}: does not exist", path);
   if (fs::is_directory(path, ec)) return Status::Error(StatusCode::kIoError, "config file {}: is a directory", path);
@@ -1154,7 +1258,27 @@ Result<Config> LoadConfig(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) return Status::Error(StatusCode::kIoError, "config file {}: read error", path);
-  return ParseConfig(text.str(), path);
+  return text.str();
+}
+
+}  // namespace
+
+Result<Config> LoadConfig(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadConfigFile(path));
+  return ParseConfig(text, path);
+}
+
+Result<NodeConfig> ParseNodeConfig(std::string_view yaml_text, const std::string& path_for_messages) {
+  try {
+    return Loader(path_for_messages).LoadNode(yaml_text);
+  } catch (const YAML::Exception& e) {
+    return Status::Invalid("{}: invalid configuration: {}", path_for_messages, e.msg);
+  }
+}
+
+Result<NodeConfig> LoadNodeConfig(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadConfigFile(path));
+  return ParseNodeConfig(text, path);
 }
 
 std::string FormatMark(const Mark& mark) {

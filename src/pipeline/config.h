@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <regex>
 #include <string>
 #include <string_view>
@@ -119,8 +120,20 @@ struct PipelineConfig {
   bool drop_renamed_out = false;
   uint64_t chunk_rows = 10000;  // rows per snapshot copy / check checksum chunk
   CheckSchedule check;
+  // `nodes: {labels: [...]}` (cluster mode): only nodes with every one of
+  // these labels may own the pipeline; empty: any node.
+  std::vector<std::string> node_labels;
   Mark mark;
   std::string key_path;  // "pipelines[0]"
+};
+
+// `cluster:` (design section 10): the ZooKeeper ensemble and the cluster's
+// name in it. In the manager's file and in each node's.
+struct ClusterConfig {
+  std::string name;
+  std::string zookeeper;  // "host:port,host:port,..."
+  uint32_t session_timeout_ms = 6000;
+  Mark mark;
 };
 
 struct Config {
@@ -130,21 +143,36 @@ struct Config {
   std::vector<SourceConfig> sources;
   std::vector<TargetConfig> targets;
   std::vector<PipelineConfig> pipelines;
+  std::optional<ClusterConfig> cluster;  // set in a manager's file (`sluice run` ignores it)
 
   const SourceConfig* FindSource(std::string_view name) const;
   const TargetConfig* FindTarget(std::string_view name) const;
   const PipelineConfig* FindPipeline(std::string_view name) const;
 };
 
-// Reads and validates FILE. IoError when it cannot be read, InvalidArgument
-// for everything else.
 // The options a pipeline opens one of its targets with (sink or chunk target).
 sink::SinkOptions TargetSinkOptions(const PipelineConfig& pipeline, const TargetConfig& target);
 
+// Reads and validates FILE. IoError when it cannot be read, InvalidArgument
+// for everything else.
 Result<Config> LoadConfig(const std::string& path);
 // Validates `yaml_text` as if read from `path_for_messages` (which also
 // anchors relative paths).
 Result<Config> ParseConfig(std::string_view yaml_text, const std::string& path_for_messages);
+
+// A node's file (`sluice node -c node.yaml`, design section 10): the cluster
+// and the node itself; pipelines come from the configuration the manager
+// published.
+struct NodeConfig {
+  std::string path;
+  ClusterConfig cluster;
+  std::string id;
+  std::vector<std::string> labels;
+  std::string http;   // "host:port" of its status API and /metrics, "" for none
+  std::string store;  // absolute SQLite path; default "<config dir>/<id>.db"
+};
+Result<NodeConfig> LoadNodeConfig(const std::string& path);
+Result<NodeConfig> ParseNodeConfig(std::string_view yaml_text, const std::string& path_for_messages);
 
 // "sluice.yaml:12:7"; just the file when the mark has no line.
 std::string FormatMark(const Mark& mark);

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <future>
 #include <map>
 #include <mutex>
@@ -462,6 +463,165 @@ TEST_F(CoordinatorTest, RestartedNodeWaitsForItsOldSessionThenRejoins) {
   ASSERT_TRUE(WaitFor([&] { return fresh->ownership("orders").state == OwnershipState::kOwner; }));
   EXPECT_GT(fresh->ownership("orders").epoch, first);
   old.coordinator.reset();
+}
+
+// The manager publishes; nodes hear the current revision and each newer one.
+TEST_F(CoordinatorTest, PublishedConfigurationReachesEveryWatcher) {
+  Node manager = StartNode("");
+  auto publish = [&](int64_t revision, const std::string& yaml) {
+    std::promise<Status> promise;
+    manager->PublishConfig(PublishedConfig{revision, yaml}, [&](Status st) { promise.set_value(st); });
+    return promise.get_future().get();
+  };
+  std::mutex mu;
+  std::vector<PublishedConfig> heard_a, heard_b;
+  Node a = StartNode("a");
+  a->WatchConfig([&](const PublishedConfig& c) {
+    std::lock_guard lock(mu);
+    heard_a.push_back(c);
+  });
+  ASSERT_TRUE(publish(1, "pipelines: [one]\n").ok());
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard lock(mu);
+    return heard_a.size() == 1;
+  }));
+  EXPECT_EQ(heard_a[0].revision, 1);
+  EXPECT_EQ(heard_a[0].yaml, "pipelines: [one]\n");
+
+  // Larger than one read buffer: a configuration of many pipelines.
+  std::string big(200 * 1024, 'x');
+  ASSERT_TRUE(publish(2, big).ok());
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard lock(mu);
+    return heard_a.size() == 2;
+  }));
+  EXPECT_EQ(heard_a[1].revision, 2);
+  EXPECT_EQ(heard_a[1].yaml, big);
+
+  Status older = publish(1, "pipelines: [one]\n");
+  EXPECT_EQ(older.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(older.message().find("revision 1 is not newer than the published revision 2"), std::string::npos)
+      << older.message();
+  EXPECT_TRUE(publish(2, big).ok()) << "publishing the same revision again is no change";
+  EXPECT_FALSE(publish(2, "other").ok()) << "the same number with another text";
+
+  // A node that starts later hears the current revision only.
+  Node b = StartNode("b");
+  b->WatchConfig([&](const PublishedConfig& c) {
+    std::lock_guard lock(mu);
+    heard_b.push_back(c);
+  });
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard lock(mu);
+    return heard_b.size() == 1;
+  }));
+  EXPECT_EQ(heard_b[0].revision, 2);
+  // With every manager gone, the configuration stays for the nodes.
+  manager.coordinator.reset();
+  Node c = StartNode("c");
+  std::promise<int64_t> revision;
+  c->WatchConfig([&](const PublishedConfig& config) { revision.set_value(config.revision); });
+  auto future = revision.get_future();
+  ASSERT_EQ(future.wait_for(kDeadline), std::future_status::ready);
+  EXPECT_EQ(future.get(), 2);
+  std::lock_guard lock(mu);
+  EXPECT_EQ(heard_a.size(), 2u);
+}
+
+// A move passes the pipeline along the election until the named node owns it.
+TEST_F(CoordinatorTest, MoveRequestEndsWithTheNamedNodeOwning) {
+  std::vector<std::unique_ptr<Node>> nodes;
+  for (const char* id : {"a", "b", "c"}) {
+    nodes.push_back(std::make_unique<Node>(StartNode(id)));
+    Node& n = *nodes.back();
+    Coordinator* coordinator = n.coordinator.get();
+    Recorder* recorder = n.recorder.get();
+    // What a node agent does: an owner asked to move stops and releases.
+    ASSERT_TRUE(n->Campaign("orders", {}, [coordinator, recorder](const Ownership& o) {
+                   recorder->ownership_listener()(o);
+                   if (o.state == OwnershipState::kOwner && !o.move_to.empty()) {
+                     coordinator->Release(o.pipeline, /*rejoin=*/true);
+                   }
+                 }).ok());
+    // Join in order, so that "a" owns and "b" comes before "c".
+    ASSERT_TRUE(WaitFor([&] { return n->ownership("orders").state != OwnershipState::kNone; }));
+  }
+  Node& a = *nodes[0];
+  Node& b = *nodes[1];
+  Node& c = *nodes[2];
+  ASSERT_EQ(a->ownership("orders").state, OwnershipState::kOwner);
+  const int64_t first = a->ownership("orders").epoch;
+
+  Node manager = StartNode("");
+  auto move = [&](const std::string& pipeline, const std::string& node) {
+    std::promise<Status> promise;
+    manager->RequestMove(pipeline, node, [&](Status st) { promise.set_value(st); });
+    return promise.get_future().get();
+  };
+  ASSERT_TRUE(move("orders", "c").ok());
+  ASSERT_TRUE(WaitFor([&] { return SoleOwner({&a, &b, &c}, "orders") == &c; }));
+  EXPECT_GT(c->ownership("orders").epoch, first);
+  EXPECT_EQ(c->ownership("orders").move_to, "");
+  EXPECT_TRUE(b.recorder->Heard("orders", OwnershipState::kReleased)) << "b owned on the way and passed it on";
+  auto read = [&] {
+    std::promise<Result<ClusterView>> promise;
+    manager->ReadCluster([&](Result<ClusterView> view) { promise.set_value(std::move(view)); });
+    return promise.get_future().get();
+  };
+  ASSERT_TRUE(WaitFor([&] {
+    Result<ClusterView> v = read();
+    return v.ok() && v->pipelines.size() == 1 && v->pipelines[0].owner == "c" && v->pipelines[0].move_to.empty();
+  })) << "the request is removed once done";
+
+  // A request naming a node that is not a candidate is dropped; nothing moves.
+  const int64_t epoch = c->ownership("orders").epoch;
+  ASSERT_TRUE(move("orders", "nobody").ok());
+  ASSERT_TRUE(WaitFor([&] {
+    Result<ClusterView> v = read();
+    return v.ok() && v->pipelines[0].move_to.empty();
+  }));
+  EXPECT_EQ(SoleOwner({&a, &b, &c}, "orders"), &c);
+  EXPECT_EQ(c->ownership("orders").epoch, epoch);
+  EXPECT_EQ(move("never_campaigned", "a").code(), StatusCode::kNotFound);
+}
+
+TEST_F(CoordinatorTest, ManagersElectOneLeader) {
+  auto start_manager = [&](const std::string& id, std::atomic<int>* leading) {
+    CoordinatorOptions options;
+    options.zookeeper = ensemble_->ConnectString();
+    options.cluster = cluster_;
+    options.session_timeout = milliseconds(2000);
+    options.manager_id = id;
+    auto c = Coordinator::Start(std::move(options));
+    EXPECT_TRUE(c.ok()) << c.status().message();
+    EXPECT_TRUE((*c)->CampaignLeadership([leading](bool lead) { *leading = lead ? 1 : 0; }).ok());
+    EXPECT_FALSE((*c)->CampaignLeadership([](bool) {}).ok()) << "one campaign per manager";
+    EXPECT_FALSE((*c)->Campaign("orders", {}, nullptr).ok()) << "a manager is no node";
+    return std::move(*c);
+  };
+  std::atomic<int> m1_leads{-1}, m2_leads{-1};
+  auto m1 = start_manager("m1", &m1_leads);
+  ASSERT_TRUE(WaitFor([&] { return m1_leads == 1; }));
+  auto m2 = start_manager("m2", &m2_leads);
+  ASSERT_TRUE(WaitFor([&] { return m2_leads == 0; }));
+  Node observer = StartNode("");
+  ASSERT_TRUE(WaitFor([&] { return observer->session_state() == SessionState::kConnected; }));
+  std::promise<Result<ClusterView>> promise;
+  observer->ReadCluster([&](Result<ClusterView> view) { promise.set_value(std::move(view)); });
+  Result<ClusterView> view = promise.get_future().get();
+  ASSERT_TRUE(view.ok()) << view.status().message();
+  EXPECT_EQ(view->managers, (std::vector<std::string>{"m1", "m2"}));
+  EXPECT_TRUE(view->nodes.empty()) << "managers are not nodes";
+  m1.reset();
+  ASSERT_TRUE(WaitFor([&] { return m2_leads == 1; }));
+
+  CoordinatorOptions node_options;
+  node_options.zookeeper = ensemble_->ConnectString();
+  node_options.cluster = cluster_;
+  node_options.node = NodeInfo{"n1", {}, ""};
+  auto node = Coordinator::Start(std::move(node_options));
+  ASSERT_TRUE(node.ok());
+  EXPECT_FALSE((*node)->CampaignLeadership([](bool) {}).ok()) << "a node without a manager id cannot lead";
 }
 
 }  // namespace
