@@ -24,6 +24,7 @@ enum class StatusCode : uint8_t {
   kEndOfStream,      // a finite source has no more data
   kCancelled,
   kAborted,          // a transaction lost a lock conflict (deadlock, lock wait timeout): retry it
+  kFenced,           // a newer owner of the pipeline (higher epoch) took over the target: never retried
 };
 
 class [[nodiscard]] Status {

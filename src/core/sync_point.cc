@@ -15,12 +15,13 @@ namespace {
 struct Point {
   long crash_at = 0;  // the pass that kills the process; 0: none
   long passes = 0;
+  std::function<void()> action;  // SetSyncPointAction's
 };
 
 struct Registry {
   std::mutex mu;
   std::map<std::string, Point, std::less<>> points;
-  bool any = false;
+  std::atomic<bool> any{false};
 
   Registry() {
     const char* spec = std::getenv("SLUICE_SYNC_POINTS");
@@ -50,12 +51,27 @@ Registry& Points() {
 
 }  // namespace
 
+void SetSyncPointAction(std::string_view name, std::function<void()> action) {
+  Registry& r = Points();
+  std::lock_guard lock(r.mu);
+  r.points[std::string(name)].action = std::move(action);
+  r.any = true;
+}
+
 void SyncPointReached(std::string_view name) {
   Registry& r = Points();
   if (!r.any) return;
-  std::lock_guard lock(r.mu);
+  std::unique_lock lock(r.mu);
   auto it = r.points.find(name);
   if (it == r.points.end()) return;
+  if (it->second.action) {
+    // Run without the lock: the action may wait for another thread that
+    // passes a point too.
+    std::function<void()> action = it->second.action;
+    lock.unlock();
+    action();
+    return;
+  }
   if (++it->second.passes == it->second.crash_at) {
     static const char kMsg[] = "sync point: crash\n";
     (void)!::write(2, kMsg, sizeof kMsg - 1);

@@ -9,12 +9,19 @@
 // does) the first time it passes NAME, `NAME=crash@N` the N-th time.
 // Unset, a point costs a check of one flag. Compiled to nothing when
 // SLUICE_NO_SYNC_POINTS is defined (CMake's Release builds).
+//
+// In-process tests may instead run code of their own at a point
+// (SetSyncPointAction), e.g. hold a sink's transaction open there.
 
+#include <functional>
 #include <string_view>
 
 namespace sluice {
 
 void SyncPointReached(std::string_view name);
+// Runs `action` on the thread passing `name`, every time, until replaced;
+// an empty action removes it. For tests in one process.
+void SetSyncPointAction(std::string_view name, std::function<void()> action);
 
 }  // namespace sluice
 

@@ -1339,6 +1339,7 @@ sink::SinkOptions TargetSinkOptions(const PipelineConfig& pipeline, const Target
   so.parallel = pipeline.parallel;
   so.skip_rejected = pipeline.on_error == OnError::kSkip;
   so.skip_log = pipeline.skip_log;
+  so.epoch = pipeline.epoch;
   return so;
 }
 

@@ -125,6 +125,9 @@ struct PipelineConfig {
   std::vector<std::string> node_labels;
   Mark mark;
   std::string key_path;  // "pipelines[0]"
+  // Not from YAML: the ownership epoch a cluster node runs the pipeline
+  // with (design §10), handed to every sink; 0 outside cluster mode.
+  uint64_t epoch = 0;
 };
 
 // `cluster:` (design section 10): the ZooKeeper ensemble and the cluster's

@@ -11,7 +11,10 @@
 
 namespace sluice::pipeline {
 
-enum class PipelineState : uint8_t { kStarting, kRunning, kRetrying, kStopped, kFailed, kSnapshotting };
+// kPaused: the ownership is in doubt (cluster mode) and the target cannot
+// check the epoch, so it applies nothing until the doubt is resolved.
+// kFenced: a newer owner took the target over; nothing more is applied.
+enum class PipelineState : uint8_t { kStarting, kRunning, kRetrying, kStopped, kFailed, kSnapshotting, kPaused, kFenced };
 
 inline const char* PipelineStateName(PipelineState s) {
   switch (s) {
@@ -21,6 +24,8 @@ inline const char* PipelineStateName(PipelineState s) {
     case PipelineState::kStopped: return "stopped";
     case PipelineState::kFailed: return "failed";
     case PipelineState::kSnapshotting: return "snapshotting";
+    case PipelineState::kPaused: return "paused";
+    case PipelineState::kFenced: return "fenced";
   }
   return "unknown";
 }

@@ -633,7 +633,8 @@ void HttpApi::Stop() {
 void RegisterStatusMetrics(MetricsRegistry& metrics, const PipelineController& controller) {
   static constexpr PipelineState kStates[] = {PipelineState::kStarting, PipelineState::kRunning,
                                               PipelineState::kRetrying, PipelineState::kStopped,
-                                              PipelineState::kFailed, PipelineState::kSnapshotting};
+                                              PipelineState::kFailed, PipelineState::kSnapshotting,
+                                              PipelineState::kPaused, PipelineState::kFenced};
   metrics.AddGaugeCollector("sluice_pipeline_state",
                             "Pipeline state: 1 for the state the pipeline is in, 0 for the others.",
                             {"pipeline", "state"}, [&controller] {

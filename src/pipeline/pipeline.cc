@@ -874,10 +874,47 @@ void Pipeline::TransformLoop() {
   for (auto& t : targets_) t->queue->Close();
 }
 
+void Pipeline::SetInDoubt(bool in_doubt) {
+  if (in_doubt_.exchange(in_doubt) == in_doubt) return;
+  if (in_doubt) {
+    spdlog::warn("pipeline {}: ownership in doubt (epoch {}): targets that cannot check the epoch pause", cfg_.name,
+                 cfg_.epoch);
+  } else {
+    spdlog::info("pipeline {}: ownership confirmed (epoch {}): paused targets resume", cfg_.name, cfg_.epoch);
+  }
+}
+
+void Pipeline::WaitWhileInDoubt(Target& t) {
+  if (!in_doubt_ || stop_ || !t.sink || t.sink->fenced()) return;
+  PipelineState before;
+  std::string before_error;
+  {
+    std::lock_guard lock(mu_);
+    before = t.state;
+    before_error = t.last_error;
+    t.state = PipelineState::kPaused;
+    t.last_error = fmt::format("pipeline {} target {}: ownership in doubt (epoch {}); paused, as the target cannot "
+                               "check the epoch",
+                               cfg_.name, t.cfg->name, cfg_.epoch);
+  }
+  spdlog::warn("pipeline {} target {}: paused while the ownership is in doubt", cfg_.name, t.cfg->name);
+  while (in_doubt_ && !stop_) {
+    PublishDelay(t);
+    SleepUnlessStopping(std::chrono::milliseconds(50));
+  }
+  std::lock_guard lock(mu_);
+  if (t.state == PipelineState::kPaused) {
+    t.state = before;
+    t.last_error = before_error;
+  }
+}
+
 Status Pipeline::CallSink(Target& t, const std::function<Status()>& call) {
   auto backoff = std::chrono::milliseconds(100);
   const uint64_t applied_before = t.sink->rows_applied();
   while (!stop_) {
+    WaitWhileInDoubt(t);
+    if (stop_) break;
     Status st = call();
     if (st.ok()) {
       std::lock_guard lock(mu_);
@@ -1340,7 +1377,7 @@ void Pipeline::TargetLoop(Target& t) {
       t.last_error = fmt::format("target {}: {}", name, loader.status().message());
       if (!loader.status().retryable()) {
         spdlog::error("pipeline {} target {}: {}", cfg_.name, name, loader.status().message());
-        t.state = PipelineState::kFailed;
+        t.state = loader.status().code() == StatusCode::kFenced ? PipelineState::kFenced : PipelineState::kFailed;
         t.failed = true;
         break;
       }
@@ -1364,7 +1401,8 @@ void Pipeline::TargetLoop(Target& t) {
     spdlog::error("pipeline {} target {}: {}", cfg_.name, name, WithoutTargetPrefix(st.message(), cfg_.name, name));
     t.fatal->Inc();
     std::lock_guard lock(mu_);
-    t.state = PipelineState::kFailed;
+    // Fenced: a newer owner has the target; this one stops for good.
+    t.state = st.code() == StatusCode::kFenced ? PipelineState::kFenced : PipelineState::kFailed;
     t.last_error = st.message();
     t.failed = true;
   };
@@ -1432,6 +1470,8 @@ void Pipeline::TargetLoop(Target& t) {
             if (st.code() != StatusCode::kCancelled) fail(st);
             goto out;
           }
+          WaitWhileInDoubt(t);
+          if (stop_) goto out;
           Status st = HandleDdl(t, w, {w.pos, w.resume_position, w.gtid_state});
           // The target down, restarting or hung during a DDL: retried like a batch.
           for (auto backoff = std::chrono::milliseconds(100); !st.ok() && st.retryable() && !stop_;) {
@@ -1447,7 +1487,8 @@ void Pipeline::TargetLoop(Target& t) {
             SleepUnlessStopping(backoff);
             backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
             st = t.sink->Reconnect();
-            if (st.ok()) st = HandleDdl(t, w, {w.pos, w.resume_position, w.gtid_state});
+            WaitWhileInDoubt(t);
+            if (st.ok() && !stop_) st = HandleDdl(t, w, {w.pos, w.resume_position, w.gtid_state});
           }
           if (stop_) goto out;
           if (st.ok()) {
@@ -1511,7 +1552,7 @@ PipelineStatus Pipeline::status() const {
     s.check = check_;
   }
   bool all_failed = !targets_.empty();
-  bool any_retrying = false;
+  bool any_retrying = false, any_paused = false, any_fenced = false;
   std::string least;
   int64_t source_delay = SourceDelayMs();
   s.delay_ms = source_delay;
@@ -1529,8 +1570,10 @@ PipelineStatus Pipeline::status() const {
     ts.rows_per_second = idle > 3.0 ? 0 : t->rows_per_second;
     s.rows_applied += ts.rows_applied;
     s.delay_ms = std::max(s.delay_ms, ts.delay_ms);
-    all_failed &= t->state == PipelineState::kFailed;
+    all_failed &= t->state == PipelineState::kFailed || t->state == PipelineState::kFenced;
     any_retrying |= t->state == PipelineState::kRetrying;
+    any_paused |= t->state == PipelineState::kPaused;
+    any_fenced |= t->state == PipelineState::kFenced;
     if (!ts.applied_position.empty()) {
       StreamPos a, b;
       if (least.empty() || (StreamPos::Parse(ts.applied_position, &a) && StreamPos::Parse(least, &b) && a < b)) {
@@ -1541,15 +1584,19 @@ PipelineStatus Pipeline::status() const {
     s.targets.push_back(std::move(ts));
   }
   s.applied_position = least;
-  if (running_ && s.state == PipelineState::kRunning) {
+  if (running_ && (s.state == PipelineState::kRunning || s.state == PipelineState::kFailed) && any_fenced) {
+    // The ownership is lost: what the node agent acts on (stop, rejoin).
+    s.state = PipelineState::kFenced;
+  } else if (running_ && s.state == PipelineState::kRunning) {
     if (all_failed) s.state = PipelineState::kFailed;
+    else if (any_paused) s.state = PipelineState::kPaused;
     else if (any_retrying) s.state = PipelineState::kRetrying;
   }
   // A failed pipeline applies nothing more: a target that did not fail
   // itself is stopped, not running.
   if (s.state == PipelineState::kFailed) {
     for (TargetStatus& ts : s.targets) {
-      if (ts.state != PipelineState::kFailed) ts.state = PipelineState::kStopped;
+      if (ts.state != PipelineState::kFailed && ts.state != PipelineState::kFenced) ts.state = PipelineState::kStopped;
     }
   }
   return s;

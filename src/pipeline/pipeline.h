@@ -83,6 +83,12 @@ class Pipeline {
   // the checkpoints on the next start).
   void Stop();
   bool running() const { return running_; }
+  // Cluster mode: the node's session is suspended, so another node may own
+  // the pipeline soon (design §10). While in doubt, targets whose sink is
+  // not fenced() write nothing (state `paused`; a write under way finishes);
+  // fenced ones go on, as the target itself refuses them once a successor
+  // raised the epoch. false resumes. Thread-safe; returns at once.
+  void SetInDoubt(bool in_doubt);
   PipelineStatus status() const;
   const std::string& name() const { return cfg_.name; }
 
@@ -106,6 +112,9 @@ class Pipeline {
   // Calls `call` on the target's sink until it succeeds; what is retryable
   // is retried after Reconnect, with the target shown as `retrying`.
   Status CallSink(Target& t, const std::function<Status()>& call);
+  // Returns when `t` may write: at once unless the ownership is in doubt and
+  // its sink is not fenced; otherwise once the doubt is resolved or on Stop.
+  void WaitWhileInDoubt(Target& t);
   // A sink with batches in flight (sink.h): serves its acknowledgements;
   // `wait`: until every batch is recorded.
   Status SettleSink(Target& t, bool wait);
@@ -138,6 +147,7 @@ class Pipeline {
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> running_{false};
+  std::atomic<bool> in_doubt_{false};
   std::thread capture_thread_, transform_thread_, snapshot_thread_;
   std::unique_ptr<Snapshot> snapshot_;  // guarded by mu_ for replacement; read by status()
   std::thread check_thread_;

@@ -47,6 +47,8 @@
 // Fencing (cluster mode): `epoch` in SinkOptions is the pipeline's ownership
 // epoch; a sink that can check it in the target does so in every write
 // transaction, and fails with kFenced once a newer owner raised it.
+// fenced() says whether this sink, with its options, does: the pipeline
+// pauses the others while its ownership is in doubt (Pipeline::SetInDoubt).
 
 #include <atomic>
 #include <cstdint>
@@ -150,6 +152,10 @@ class Sink {
   // subset tables (the MySQL target); other sinks get every DDL of a
   // selected table as is, through ApplyDdl.
   virtual bool speaks_mysql_ddl() const { return false; }
+
+  // Whether every write checks `epoch` inside the target (see "Fencing"
+  // above): false when epoch is 0 or the target kind cannot check it.
+  virtual bool fenced() const { return false; }
 
   uint64_t rows_applied() const { return rows_applied_; }
   // Changes the target rejected and on_error: skip logged and left out, since Open.

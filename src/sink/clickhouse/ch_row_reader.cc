@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "client/mysql/table_reader.h"
+#include "sink/clickhouse/clickhouse_tables.h"
 #include "sink/clickhouse/type_map.h"
 
 namespace sluice::sink::clickhouse {
@@ -18,30 +19,6 @@ using sluice::clickhouse::QuoteString;
 constexpr size_t kKeysPerQuery = 500;
 
 std::string Table(const TargetTable& t) { return QuoteIdentifier(t.db) + "." + QuoteIdentifier(t.table); }
-
-// The text a value is written as (what a String column holds), for literals.
-std::string TextOf(const Value& v) {
-  switch (v.kind) {
-    case ValueKind::kInt:
-    case ValueKind::kYear:
-      return fmt::format("{}", v.i);
-    case ValueKind::kUInt:
-    case ValueKind::kBit:
-      return fmt::format("{}", v.u);
-    case ValueKind::kFloat:
-      return fmt::format("{}", static_cast<float>(v.d));
-    case ValueKind::kDouble:
-      return fmt::format("{}", v.d);
-    default:
-      return std::string(v.s);
-  }
-}
-
-// CAST('text' AS <mapped type>): exact for every mapped type.
-Result<std::string> Literal(const std::string& text, const ColumnMeta& column) {
-  ASSIGN_OR_RETURN(std::string type, ClickhouseType(column));
-  return fmt::format("CAST({} AS {})", QuoteString(text), type);
-}
 
 std::string SelectList(const TargetTable& t, bool keys_only) {
   std::string out;
@@ -122,7 +99,7 @@ Result<RowBlock> ChRowReader::ReadKeys(const TargetTable& t, std::span<const Val
     bool holdable = true;
     for (size_t i = 0; i < kw && holdable; ++i) {
       const Value& v = keys[k + i];
-      auto l = v.is_null() ? Result<std::string>(Status::Invalid("NULL key")) : Literal(TextOf(v), t.column_meta(t.key[i]));
+      auto l = ValueLiteral(v, t.column_meta(t.key[i]));
       holdable = l.ok();
       if (holdable) lit += (i ? ", " : "") + *l;
     }
@@ -159,7 +136,7 @@ Result<RowBlock> ChRowReader::ReadKeyPage(const TargetTable& t, KeyCursor& curso
   const auto& last = rows.back();
   std::vector<std::string> lits;
   for (size_t i = 0; i < t.key.size(); ++i) {
-    ASSIGN_OR_RETURN(std::string l, Literal(last[i], t.column_meta(t.key[i])));
+    ASSIGN_OR_RETURN(std::string l, TextLiteral(last[i], t.column_meta(t.key[i])));
     lits.push_back(std::move(l));
   }
   std::string pred;

@@ -1,5 +1,6 @@
 #include "sink/clickhouse/clickhouse_chunk_target.h"
 
+#include <charconv>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -132,10 +133,21 @@ Status ClickhouseChunkTarget::Write(const std::vector<SinkChange>& changes) {
   std::vector<std::pair<const TableWriter*, std::string>> inserts;
   std::map<const TargetTable*, size_t> slot;
   for (const SinkChange& c : changes) {
-    if (c.kind == SinkChange::Kind::kDelete || c.kind == SinkChange::Kind::kDeleteExact) {
+    const bool remove = c.kind == SinkChange::Kind::kDelete || c.kind == SinkChange::Kind::kDeleteExact;
+    uint64_t version = kChunkVersion;
+    if (!c.snapshot) {
+      // A repair: the key's current version (of its live or deleted row).
+      // On equal versions FINAL keeps the later insert, so the repair's row
+      // (or delete) replaces what is there; a change the stream applies
+      // afterwards has a higher version and wins. (One the stream applied
+      // between the job's source read and this read would lose to the older
+      // image: the check compares again after repairing and reports it.)
+      ASSIGN_OR_RETURN(CurrentRow current, CurrentVersion(c));
+      if (remove && !current.live) continue;  // already gone
+      version = current.version;
+    } else if (remove) {
       return Status::Error(StatusCode::kNotSupported,
-                           "pipeline {} target {}: table `{}`.`{}`: a ClickHouse target takes copied rows, not "
-                           "deletes (a copied delete would lose to the row it removes)",
+                           "pipeline {} target {}: table `{}`.`{}`: a snapshot copies rows, not deletes",
                            options_.pipeline, options_.target, c.table->db, c.table->table);
     }
     auto [it, added] = slot.emplace(c.table.get(), inserts.size());
@@ -144,7 +156,7 @@ Status ClickhouseChunkTarget::Write(const std::vector<SinkChange>& changes) {
       inserts.emplace_back(w, std::string());
     }
     auto& [w, rows] = inserts[it->second];
-    Status st = AppendRow(rows, *w, c, kChunkVersion, 1);
+    Status st = AppendRow(rows, *w, c, version, remove ? -1 : 1);
     if (!st.ok()) RETURN_IF_ERROR(Reject(c, st));
   }
   for (const auto& [w, rows] : inserts) {
@@ -156,6 +168,35 @@ Status ClickhouseChunkTarget::Write(const std::vector<SinkChange>& changes) {
     }
   }
   return Status::Ok();
+}
+
+Result<ClickhouseChunkTarget::CurrentRow> ClickhouseChunkTarget::CurrentVersion(const SinkChange& c) {
+  const TargetTable& t = *c.table;
+  if (t.key.empty()) {
+    return Status::Error(StatusCode::kNotSupported, "pipeline {} target {}: table {}: keyless tables are refused",
+                         options_.pipeline, options_.target, TableName(t.db, t.table));
+  }
+  ASSIGN_OR_RETURN(std::string condition, KeyCondition(c));
+  const std::string sql = fmt::format("SELECT _version, _sign FROM {} FINAL WHERE {} FORMAT TabSeparated",
+                                      TableName(t.db, t.table), condition);
+  auto rows = client_.QueryRows(sql);
+  if (!rows.ok()) {
+    return rows.status().WithContext(fmt::format("pipeline {} target {}: key {}", options_.pipeline, options_.target,
+                                                 DescribeKey(c)));
+  }
+  if (rows->empty()) return CurrentRow{};
+  if (rows->front().size() != 2) {
+    return Status::Corruption("pipeline {} target {}: {} key {}: expected _version and _sign", options_.pipeline,
+                              options_.target, TableName(t.db, t.table), DescribeKey(c));
+  }
+  uint64_t version = 0;
+  const std::string& text = rows->front()[0];
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), version);
+  if (ec != std::errc() || p != text.data() + text.size()) {
+    return Status::Corruption("pipeline {} target {}: {} key {}: _version {:?} is not a number", options_.pipeline,
+                              options_.target, TableName(t.db, t.table), DescribeKey(c), text);
+  }
+  return CurrentRow{version, rows->front()[1] == "1"};
 }
 
 Status ClickhouseChunkTarget::Truncate(const TargetTable& table) {

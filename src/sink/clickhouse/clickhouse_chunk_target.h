@@ -34,13 +34,16 @@
 // horizon is needed (rows are whole images ordered by version).
 //
 // Keyless tables are refused, as the sink refuses them (nothing to collapse
-// rows by). Deletes (repairs) are not supported: a delete with version 0
-// would lose to the row it should remove.
+// rows by). Repairs (changes without `snapshot`) must replace what is there:
+// each row, or delete (_sign -1), is written with the key's current version:
+// FINAL keeps the later of two equal versions, and a later streamed change
+// of the key has a higher one.
 //
 // One object per job thread; every wait is bounded by the HTTP client's timeouts.
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -90,6 +93,13 @@ class ClickhouseChunkTarget : public ChunkTarget {
   Result<uint64_t> PlanGeneration(const std::string& pipeline, const std::string& target, const std::string& table,
                                   const std::string& shard);
   Status Reject(const SinkChange& c, const Status& error);
+  // The version of the row with the key of `c` that FINAL shows (0 and not
+  // live when the key has none).
+  struct CurrentRow {
+    uint64_t version = 0;
+    bool live = false;
+  };
+  Result<CurrentRow> CurrentVersion(const SinkChange& c);
 
   SinkOptions options_;
   sluice::clickhouse::ClickhouseClient client_;

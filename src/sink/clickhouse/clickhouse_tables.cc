@@ -60,6 +60,50 @@ std::string TableName(const std::string& db, const std::string& table) {
   return QuoteIdentifier(db) + "." + QuoteIdentifier(table);
 }
 
+namespace {
+
+// The text a value is written as (what a String column holds).
+std::string TextOf(const Value& v) {
+  switch (v.kind) {
+    case ValueKind::kInt:
+    case ValueKind::kYear:
+      return fmt::format("{}", v.i);
+    case ValueKind::kUInt:
+    case ValueKind::kBit:
+      return fmt::format("{}", v.u);
+    case ValueKind::kFloat:
+      return fmt::format("{}", static_cast<float>(v.d));
+    case ValueKind::kDouble:
+      return fmt::format("{}", v.d);
+    default:
+      return std::string(v.s);
+  }
+}
+
+}  // namespace
+
+Result<std::string> TextLiteral(const std::string& text, const ColumnMeta& column) {
+  ASSIGN_OR_RETURN(std::string type, ClickhouseType(column));
+  return fmt::format("CAST({} AS {})", sluice::clickhouse::QuoteString(text), type);
+}
+
+Result<std::string> ValueLiteral(const Value& v, const ColumnMeta& column) {
+  if (v.is_null()) return Status::Invalid("NULL has no literal of a key");
+  return TextLiteral(TextOf(v), column);
+}
+
+Result<std::string> KeyCondition(const SinkChange& c) {
+  const TargetTable& t = *c.table;
+  if (t.key.empty()) return Status::Invalid("{}: a keyless table has no key condition", TableName(t.db, t.table));
+  std::string out;
+  for (size_t i = 0; i < t.key.size(); ++i) {
+    const size_t col = t.key[i];
+    ASSIGN_OR_RETURN(std::string lit, ValueLiteral(c.values[col], t.column_meta(col)));
+    out += fmt::format("{}{} = {}", i ? " AND " : "", sluice::clickhouse::QuoteIdentifier(t.columns[col]), lit);
+  }
+  return out;
+}
+
 std::string DescribeKey(const SinkChange& c) {
   const TargetTable& t = *c.table;
   std::string out;

@@ -30,6 +30,14 @@ std::string TableName(const std::string& db, const std::string& table);
 // The key of a change as "col=value" (composite keys in parentheses), for messages.
 std::string DescribeKey(const SinkChange& c);
 
+// `v` as a literal of the column's mapped type, CAST('text' AS <type>): exact
+// for every mapped type. Fails for NULL and for a column ClickHouse cannot map.
+Result<std::string> ValueLiteral(const Value& v, const ColumnMeta& column);
+// The same for a value's text as ClickHouse prints it.
+Result<std::string> TextLiteral(const std::string& text, const ColumnMeta& column);
+// "`k1` = lit AND `k2` = lit" for the key values of `c` (keyed tables only).
+Result<std::string> KeyCondition(const SinkChange& c);
+
 // Existing columns of db.table as (name, type); empty when the table is missing.
 Result<std::vector<std::pair<std::string, std::string>>> DescribeTable(sluice::clickhouse::ClickhouseClient& client,
                                                                        const std::string& db, const std::string& table);
