@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   sluice::cli::CommandRunner snapshot = sluice::cli::RegisterSnapshot(app);
   sluice::cli::CommandRunner check = sluice::cli::RegisterCheck(app);
   sluice::cli::CommandRunner validate = sluice::cli::RegisterValidate(app);
+  sluice::cli::CommandRunner node = sluice::cli::RegisterNode(app);
 
   try {
     app.parse(argc, argv);
@@ -42,5 +43,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("snapshot")) return snapshot();
   if (app.got_subcommand("check")) return check();
   if (app.got_subcommand("validate")) return validate();
+  if (app.got_subcommand("node")) return node();
   return 2;
 }
