@@ -356,6 +356,59 @@ TEST_F(NodeTest, LabelsAndDrain) {
   EXPECT_EQ(light.Log().find("pipeline p: started"), std::string::npos) << light.Log();
 }
 
+// Published revisions: one that does not parse changes nothing (the nodes
+// say why, with file:line); a changed pipeline restarts on its owner; a
+// removed one stops everywhere and is released; added back, it resumes from
+// the checkpoint.
+TEST_F(NodeTest, RevisionsApplyOrKeepRunning) {
+  ASSERT_NO_FATAL_FAILURE(Publish(ClusterYaml()));
+  for (const char* id : {"n1", "n2"}) AddNode(id);
+  StartLoad();
+  std::string owner = WaitForFirstOwner();
+  ASSERT_FALSE(owner.empty());
+  NodeProcess& owning = *Find(owner);
+
+  std::string broken = ClusterYaml();
+  broken.replace(broken.find("parallel: 2"), 11, "paralel: 2");
+  ASSERT_NO_FATAL_FAILURE(Publish(broken));
+  nlohmann::json n;
+  ASSERT_TRUE(WaitUntil([&] { return (n = owning.Node()).value("config_error", nlohmann::json()).is_string(); },
+                        kDeadline))
+      << n.dump();
+  EXPECT_NE(n["config_error"].get<std::string>().find("cluster-r2.yaml:"), std::string::npos) << n.dump();
+  EXPECT_EQ(n.value("revision", 0), 1) << n.dump();
+  const int64_t before = AuditRows();
+  EXPECT_TRUE(WaitUntil([&] { return AuditRows() > before; }, kDeadline)) << "stopped applying";
+  EXPECT_TRUE(owning.Owns("p"));
+
+  std::string changed = ClusterYaml();
+  changed.replace(changed.find("size: 200"), 9, "size: 100");
+  ASSERT_NO_FATAL_FAILURE(Publish(changed));
+  ASSERT_TRUE(WaitUntil([&] { return owning.Node().value("revision", 0) == 3; }, kDeadline));
+  EXPECT_NE(owning.Log().find("configuration revision 3 changed it"), std::string::npos) << owning.Log();
+  const int64_t restarted = AuditRows();
+  EXPECT_TRUE(WaitUntil([&] { return AuditRows() > restarted && owning.Owns("p"); }, kDeadline));
+
+  // A configuration needs a pipeline: the one left needs a label no node has.
+  std::string without = ClusterYaml("nowhere");
+  without.replace(without.find("- name: p"), 9, "- name: q");
+  ASSERT_NO_FATAL_FAILURE(Publish(without));
+  for (auto& node : nodes_) {
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          nlohmann::json j = node->Node();
+          return j.value("revision", 0) == 4 && j["pipelines"].empty() && j["candidacies"].empty();
+        },
+        kDeadline))
+        << node->Node().dump();
+  }
+  EXPECT_TRUE(WaitUntil([&] { return Owner().first.empty(); }, kDeadline)) << Owner().first;
+
+  ASSERT_NO_FATAL_FAILURE(Publish(ClusterYaml()));
+  ASSERT_FALSE(WaitForTakeover("added back", "", 0, Clock::now()).empty());
+  ASSERT_NO_FATAL_FAILURE(ExpectExactlyOnce());
+}
+
 // Every node restarted in turn (SIGTERM, start) under load.
 TEST_F(NodeTest, RollingRestart) {
   ASSERT_NO_FATAL_FAILURE(Publish(ClusterYaml()));
