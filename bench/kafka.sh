@@ -5,6 +5,8 @@
 #
 #   bash bench/kafka.sh                 # 50,000 inserts, json format
 #   ROWS=80000 BATCH=5000 EXACTLY_ONCE=true FORMAT=canal bash bench/kafka.sh
+#   KAFKA_PARAMS='linger.ms=20' bash bench/kafka.sh   # producer properties in sluice's URL
+#   QUEUE_BYTES=8MiB bash bench/kafka.sh   # the pipeline's queue_bytes (default 64 MiB)
 #   PERF=1 bash bench/kafka.sh          # also `perf record -g` sluice (perf.data kept in $WORK, KEEP=1)
 #
 # Workload: ROWS inserts into bench.t (INT key, INT, VARCHAR(64), DECIMAL,
@@ -79,7 +81,7 @@ http: 127.0.0.1:$PORT
 sources:
   src: {url: "mysql://root@127.0.0.1:$SRC_PORT", server_id: 4242}
 targets:
-  bus: {url: "kafka://$BOOT1", format: $FORMAT, exactly_once: $EXACTLY_ONCE}
+  bus: {url: "kafka://$BOOT1${KAFKA_PARAMS:+?$KAFKA_PARAMS}", format: $FORMAT, exactly_once: $EXACTLY_ONCE}
 pipelines:
   - name: p
     source: src
@@ -88,6 +90,7 @@ pipelines:
     tables:
       - match: "bench.t"
     batch: {size: $BATCH, timeout_ms: 200}
+${QUEUE_BYTES:+    queue_bytes: $QUEUE_BYTES}
 YAML
 
 bench_log "sluice run into the mock cluster"
@@ -109,6 +112,18 @@ done
 t1=$(bench_now)
 sluice_secs=$(bench_elapsed "$t0" "$t1")
 # CPU seconds (user + system, all threads) sluice used up to here.
+# Start-up: from the process start to the binlog dump (store, source check,
+# position read-back, producer); the rest is streaming.
+dump_at=$(grep -m1 'binlog dump started' "$WORK/sluice.log" | cut -d ' ' -f 1 || true)
+first_at=$(head -n 1 "$WORK/sluice.log" | cut -d ' ' -f 1 || true)
+startup_secs=0
+init_secs=0
+if [ -n "$first_at" ] && [[ $first_at == 20* ]]; then
+  init_secs=$(awk -v a="$t0" -v b="$(date -d "$first_at" +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+fi
+if [ -n "$dump_at" ]; then
+  startup_secs=$(awk -v a="$t0" -v b="$(date -d "$dump_at" +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+fi
 sluice_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/${PIDS[-1]}/stat" 2>/dev/null || echo 0)
 if [ "${PERF:-0}" = 1 ]; then
   kill -INT "${PIDS[-1]}"
@@ -135,9 +150,10 @@ t1=$(bench_now)
 kcat_secs=$(bench_elapsed "$t0" "$t1")
 kcat_cpu=$(awk '{ printf "%.2f", $1 + $2 }' "$WORK/kcat.time")
 
-awk -v sc="$sluice_cpu" -v kc="$kcat_cpu" -v loadavg="$(cut -d ' ' -f 1-3 /proc/loadavg)" -v rows="$ROWS" -v batch="$BATCH" -v parts="$PARTITIONS" -v fmt="$FORMAT" -v s="$sluice_secs" -v k="$kcat_secs" -v eo="$EXACTLY_ONCE" 'BEGIN {
+awk -v sc="$sluice_cpu" -v kc="$kcat_cpu" -v loadavg="$(cut -d ' ' -f 1-3 /proc/loadavg)" -v rows="$ROWS" -v batch="$BATCH" -v parts="$PARTITIONS" -v fmt="$FORMAT" -v s="$sluice_secs" -v su="$startup_secs" -v ini="$init_secs" -v k="$kcat_secs" -v eo="$EXACTLY_ONCE" 'BEGIN {
   printf "rows %d, format %s, exactly_once %s, batch %d, %d partitions\n", rows, fmt, eo, batch, parts
   printf "sluice run (binlog -> %s -> Kafka): %.2f s, %.0f rows/s, %.2f CPU s (%.1f us/row)\n", fmt, s, rows / s, sc, sc * 1e6 / rows
+  printf "  of which start-up %.2f s (%.2f s to its first log line); streaming %.0f rows/s\n", su, ini, (s > su ? rows / (s - su) : 0)
   printf "kcat -P (pre-encoded messages): %.2f s, %.0f rows/s, %.2f CPU s (%.1f us/row)\n", k, rows / k, kc, kc * 1e6 / rows
   printf "load average: %s\n", loadavg
   printf "ratio sluice / kcat: %.2f\n", (rows / s) / (rows / k)

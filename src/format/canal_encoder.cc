@@ -8,6 +8,7 @@
 // character), NULL as null. "old" holds the updated columns' previous values.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <unordered_map>
 
@@ -91,22 +92,32 @@ void AppendLatin1AsJson(std::string& out, std::string_view bytes) {
   AppendJsonString(out, utf8);
 }
 
+void AppendQuotedUInt(std::string& out, uint64_t v) {
+  out += '"';
+  AppendUInt(out, v);
+  out += '"';
+}
+
 class CanalEncoder : public Encoder {
  public:
   explicit CanalEncoder(const EncoderOptions& o) : options_(o) {}
 
   Status EncodeChange(const SinkChange& ch, const ChangeContext& ctx, std::vector<Message>& out) override {
-    const TargetTable& t = *ch.table;
     const Prepared& p = For(ch.table);
     Message m;
-    AppendKeyObject(m.key, ch);
+    m.key.reserve(p.key_size_hint);
+    AppendKeyObject(m.key, ch, p.keys);
     std::string& v = m.value.emplace();
+    v.reserve(p.value_size_hint);
     v += "{\"data\":[";
     RETURN_IF_ERROR(AppendRow(
         v, ch, p, [&](size_t i) -> const Value& { return ch.values[i]; }, nullptr));
-    v += "],\"database\":";
-    AppendJsonString(v, t.db);
-    fmt::format_to(std::back_inserter(v), ",\"es\":{},\"id\":{},\"isDdl\":false,\"mysqlType\":", ch.ts_ms, ctx.xid);
+    v += p.database;  // ],"database":..
+    v += ",\"es\":";
+    AppendUInt(v, ch.ts_ms);
+    v += ",\"id\":";
+    AppendUInt(v, ctx.xid);
+    v += ",\"isDdl\":false,\"mysqlType\":";
     v += p.mysql_type;
     v += ",\"old\":";
     if (ch.op == Op::kUpdate) {
@@ -121,12 +132,14 @@ class CanalEncoder : public Encoder {
     v += p.pk_names;
     v += ",\"sql\":\"\",\"sqlType\":";
     v += p.sql_type;
-    v += ",\"table\":";
-    AppendJsonString(v, t.table);
-    fmt::format_to(std::back_inserter(v), ",\"ts\":{},\"type\":\"{}\"}}", NowMs(),
-                   ch.op == Op::kUpdate   ? "UPDATE"
-                   : ch.op == Op::kDelete ? "DELETE"
-                                          : "INSERT");
+    v += p.table;  // ,"table":..
+    v += ",\"ts\":";
+    AppendUInt(v, NowMs());
+    v += ch.op == Op::kUpdate   ? ",\"type\":\"UPDATE\"}"
+         : ch.op == Op::kDelete ? ",\"type\":\"DELETE\"}"
+                                : ",\"type\":\"INSERT\"}";
+    p.key_size_hint = std::max(p.key_size_hint, m.key.size());
+    p.value_size_hint = std::max(p.value_size_hint, v.size());
     out.push_back(std::move(m));
     return Status::Ok();
   }
@@ -157,6 +170,11 @@ class CanalEncoder : public Encoder {
     std::vector<std::string> keys;  // "\"name\":"
     std::vector<ColumnType> types;
     std::string mysql_type, sql_type, pk_names;
+    std::string database, table;  // ],"database":..  and  ,"table":..
+    // The largest key and value so far: reserved up front, so that a
+    // message's buffer is allocated once.
+    mutable size_t key_size_hint = 16;
+    mutable size_t value_size_hint = 256;
   };
 
   static const char* CanalDdlType(std::string_view query) {
@@ -189,11 +207,20 @@ class CanalEncoder : public Encoder {
 
   const Prepared& For(const TargetTablePtr& table) {
     const TargetTable& t = *table;
+    if (&t == last_table_) return *last_;  // rows come in runs of one table
     auto it = cache_.find(&t);
-    if (it != cache_.end()) return it->second;
+    if (it != cache_.end()) {
+      last_table_ = &t;
+      last_ = &it->second;
+      return it->second;
+    }
     if (cache_.size() > 4096) cache_.clear();
     Prepared p;
     p.pin = table;
+    p.database = "],\"database\":";
+    AppendJsonString(p.database, t.db);
+    p.table = ",\"table\":";
+    AppendJsonString(p.table, t.table);
     p.mysql_type = "{";
     p.sql_type = "{";
     for (size_t i = 0; i < t.columns.size(); ++i) {
@@ -225,7 +252,9 @@ class CanalEncoder : public Encoder {
     } else {
       p.pk_names = "null";
     }
-    return cache_.emplace(&t, std::move(p)).first->second;
+    last_table_ = &t;
+    last_ = &cache_.emplace(&t, std::move(p)).first->second;
+    return *last_;
   }
 
   // One row object; with `changed_in` only the columns whose value differs
@@ -241,9 +270,11 @@ class CanalEncoder : public Encoder {
       if (!first) v += ',';
       first = false;
       v += p.keys[i];
-      RETURN_IF_ERROR(AppendCanalValue(v, ch.table->column_meta(i), p.types[i], x)
-                          .WithContext(fmt::format("canal: table `{}`.`{}` column `{}` @ {}", ch.table->db,
-                                                   ch.table->table, ch.table->columns[i], ch.pos.ToString())));
+      Status st = AppendCanalValue(v, ch.table->column_meta(i), p.types[i], x);
+      if (!st.ok()) {  // the context only on failure: formatting it per value was most of the cost
+        return st.WithContext(fmt::format("canal: table `{}`.`{}` column `{}` @ {}", ch.table->db, ch.table->table,
+                                          ch.table->columns[i], ch.pos.ToString()));
+      }
     }
     v += '}';
     return Status::Ok();
@@ -256,22 +287,24 @@ class CanalEncoder : public Encoder {
     }
     if (t.family == TypeFamily::kEnum) {
       ASSIGN_OR_RETURN(uint64_t index, EnumIndex(col, x));
-      fmt::format_to(std::back_inserter(v), "\"{}\"", index);
+      AppendQuotedUInt(v, index);
       return Status::Ok();
     }
     if (t.family == TypeFamily::kSet) {
       ASSIGN_OR_RETURN(uint64_t mask, SetMask(col, x));
-      fmt::format_to(std::back_inserter(v), "\"{}\"", mask);
+      AppendQuotedUInt(v, mask);
       return Status::Ok();
     }
     switch (x.kind) {
       case ValueKind::kInt:
       case ValueKind::kYear:
-        fmt::format_to(std::back_inserter(v), "\"{}\"", x.i);
+        v += '"';
+        AppendInt(v, x.i);
+        v += '"';
         break;
       case ValueKind::kUInt:
       case ValueKind::kBit:
-        fmt::format_to(std::back_inserter(v), "\"{}\"", x.u);
+        AppendQuotedUInt(v, x.u);
         break;
       case ValueKind::kFloat:
         v += '"';
@@ -295,6 +328,8 @@ class CanalEncoder : public Encoder {
 
   EncoderOptions options_;
   std::unordered_map<const TargetTable*, Prepared> cache_;
+  const TargetTable* last_table_ = nullptr;  // the last lookup (unordered_map nodes never move)
+  const Prepared* last_ = nullptr;
 };
 
 }  // namespace

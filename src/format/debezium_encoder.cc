@@ -12,6 +12,7 @@
 // keyed by {"databaseName":..}.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <unordered_map>
@@ -57,7 +58,13 @@ constexpr std::string_view kTransactionSchema =
 class DebeziumEncoder : public Encoder {
  public:
   explicit DebeziumEncoder(const EncoderOptions& o)
-      : options_(o), profile_(o.debezium_profile == "native" ? Profile::kNative : Profile::kFlink) {}
+      : options_(o), profile_(o.debezium_profile == "native" ? Profile::kNative : Profile::kFlink) {
+    source_head_ = "{\"version\":\"";
+    source_head_ += kVersion;
+    source_head_ += "\",\"connector\":\"mysql\",\"name\":";
+    AppendJsonString(source_head_, options_.server_name);
+    source_head_ += ",\"ts_ms\":";
+  }
 
   Status EncodeChange(const SinkChange& ch, const ChangeContext& ctx, std::vector<Message>& out) override {
     const TargetTable& t = *ch.table;
@@ -65,6 +72,7 @@ class DebeziumEncoder : public Encoder {
     Message m;
     if (t.has_key()) {
       std::string& k = m.key;
+      k.reserve(p.key_size_hint);
       if (options_.schemas) {
         k += "{\"schema\":";
         k += p.key_schema;
@@ -80,6 +88,7 @@ class DebeziumEncoder : public Encoder {
       if (options_.schemas) k += '}';
     }
     std::string& v = m.value.emplace();
+    v.reserve(p.value_size_hint);
     if (options_.schemas) {
       v += "{\"schema\":";
       v += p.value_schema;
@@ -101,10 +110,16 @@ class DebeziumEncoder : public Encoder {
     }
     v += ",\"source\":";
     AppendSource(v, t.db, t.table, ch.ts_ms, ch.snapshot, ctx.gtid, ch.pos.file, ch.pos.txn_offset,
-                 ch.pos.index > 0 ? ch.pos.index - 1 : 0, ctx.server_id);
-    const char* op = ch.op == Op::kUpdate ? "u" : ch.op == Op::kDelete ? "d" : ch.snapshot ? "r" : "c";
-    fmt::format_to(std::back_inserter(v), ",\"op\":\"{}\",\"ts_ms\":{},\"transaction\":null}}", op, NowMs());
+                 ch.pos.index > 0 ? ch.pos.index - 1 : 0, ctx.server_id, &p.db_table);
+    v += ch.op == Op::kUpdate ? ",\"op\":\"u\",\"ts_ms\":"
+         : ch.op == Op::kDelete ? ",\"op\":\"d\",\"ts_ms\":"
+         : ch.snapshot          ? ",\"op\":\"r\",\"ts_ms\":"
+                                : ",\"op\":\"c\",\"ts_ms\":";
+    AppendUInt(v, NowMs());
+    v += ",\"transaction\":null}";
     if (options_.schemas) v += '}';
+    p.key_size_hint = std::max(p.key_size_hint, m.key.size());
+    p.value_size_hint = std::max(p.value_size_hint, v.size());
     const bool tombstone = ch.op == Op::kDelete && options_.tombstones && t.has_key();
     std::string key_copy = tombstone ? m.key : std::string();
     out.push_back(std::move(m));
@@ -124,7 +139,9 @@ class DebeziumEncoder : public Encoder {
       pos = std::strtoull(std::string(ddl.position.substr(colon + 1)).c_str(), nullptr, 10);
     }
     AppendSource(payload, ddl.db, ddl.table, ddl.ts_ms, false, ddl.gtid, file, pos, 0, 0);
-    fmt::format_to(std::back_inserter(payload), ",\"ts_ms\":{},\"databaseName\":", NowMs());
+    payload += ",\"ts_ms\":";
+    AppendUInt(payload, NowMs());
+    payload += ",\"databaseName\":";
     AppendJsonString(payload, ddl.db);
     payload += ",\"schemaName\":null,\"ddl\":";
     AppendJsonString(payload, ddl.query);
@@ -161,6 +178,11 @@ class DebeziumEncoder : public Encoder {
     std::vector<std::string> keys;  // "\"name\":"
     std::vector<ColumnType> types;
     std::string value_schema, key_schema;
+    std::string db_table;  // ,"db":..,"table":.. of the source block
+    // The largest key and value so far: reserved up front, so that a
+    // message's buffer is allocated once.
+    mutable size_t key_size_hint = 16;
+    mutable size_t value_size_hint = 256;
   };
 
   uint64_t NowMs() const {
@@ -172,21 +194,18 @@ class DebeziumEncoder : public Encoder {
 
   void AppendSource(std::string& v, std::string_view db, std::string_view table, uint64_t ts_ms, bool snapshot,
                     std::string_view gtid, std::string_view file, uint64_t pos, uint64_t row,
-                    uint64_t server_id) const {
-    v += "{\"version\":\"";
-    v += kVersion;
-    v += "\",\"connector\":\"mysql\",\"name\":";
-    AppendJsonString(v, options_.server_name);
-    fmt::format_to(std::back_inserter(v), ",\"ts_ms\":{},\"snapshot\":\"{}\",\"db\":", ts_ms,
-                   snapshot ? "true" : "false");
-    AppendJsonString(v, db);
-    v += ",\"table\":";
-    if (table.empty()) {
-      v += "null";
+                    uint64_t server_id, const std::string* db_table = nullptr) const {
+    v += source_head_;  // {"version":..,"connector":"mysql","name":..,"ts_ms":
+    AppendUInt(v, ts_ms);
+    v += snapshot ? ",\"snapshot\":\"true\"" : ",\"snapshot\":\"false\"";
+    if (db_table != nullptr) {
+      v += *db_table;
     } else {
-      AppendJsonString(v, table);
+      AppendDbTable(v, db, table);
     }
-    fmt::format_to(std::back_inserter(v), ",\"server_id\":{},\"gtid\":", server_id);
+    v += ",\"server_id\":";
+    AppendUInt(v, server_id);
+    v += ",\"gtid\":";
     if (gtid.empty()) {
       v += "null";
     } else {
@@ -194,16 +213,38 @@ class DebeziumEncoder : public Encoder {
     }
     v += ",\"file\":";
     AppendJsonString(v, file);
-    fmt::format_to(std::back_inserter(v), ",\"pos\":{},\"row\":{},\"thread\":null,\"query\":null}}", pos, row);
+    v += ",\"pos\":";
+    AppendUInt(v, pos);
+    v += ",\"row\":";
+    AppendUInt(v, row);
+    v += ",\"thread\":null,\"query\":null}";
+  }
+
+  // ,"db":..,"table":..|null
+  static void AppendDbTable(std::string& v, std::string_view db, std::string_view table) {
+    v += ",\"db\":";
+    AppendJsonString(v, db);
+    v += ",\"table\":";
+    if (table.empty()) {
+      v += "null";
+    } else {
+      AppendJsonString(v, table);
+    }
   }
 
   const Prepared& For(const TargetTablePtr& table) {
+    if (table.get() == last_table_) return *last_;  // rows come in runs of one table
     auto it = cache_.find(table.get());
-    if (it != cache_.end()) return it->second;
+    if (it != cache_.end()) {
+      last_table_ = table.get();
+      last_ = &it->second;
+      return it->second;
+    }
     if (cache_.size() > 4096) cache_.clear();
     const TargetTable& t = *table;
     Prepared p;
     p.pin = table;
+    AppendDbTable(p.db_table, t.db, t.table);
     std::string fields;
     for (size_t i = 0; i < t.columns.size(); ++i) {
       std::string k;
@@ -236,7 +277,9 @@ class DebeziumEncoder : public Encoder {
     }
     p.key_schema = fmt::format("{{\"type\":\"struct\",\"fields\":[{}],\"optional\":false,\"name\":{}}}", key_fields,
                                quoted_key_name);
-    return cache_.emplace(table.get(), std::move(p)).first->second;
+    last_table_ = table.get();
+    last_ = &cache_.emplace(table.get(), std::move(p)).first->second;
+    return *last_;
   }
 
   Status AppendValue(std::string& v, const SinkChange& ch, const Prepared& p, size_t i, const Value& x) const {
@@ -244,9 +287,10 @@ class DebeziumEncoder : public Encoder {
       v += "null";
       return Status::Ok();
     }
-    return debezium::AppendValue(v, profile_, ch.table->column_meta(i), p.types[i], x)
-        .WithContext(fmt::format("debezium: table `{}`.`{}` column `{}` @ {}", ch.table->db, ch.table->table,
-                                 ch.table->columns[i], ch.pos.ToString()));
+    Status st = debezium::AppendValue(v, profile_, ch.table->column_meta(i), p.types[i], x);
+    if (st.ok()) return st;  // the context only on failure: formatting it per value was most of the cost
+    return st.WithContext(fmt::format("debezium: table `{}`.`{}` column `{}` @ {}", ch.table->db, ch.table->table,
+                                      ch.table->columns[i], ch.pos.ToString()));
   }
 
   template <typename Get>
@@ -267,7 +311,10 @@ class DebeziumEncoder : public Encoder {
 
   EncoderOptions options_;
   Profile profile_;
+  std::string source_head_;  // the source block up to its "ts_ms" value
   std::unordered_map<const TargetTable*, Prepared> cache_;
+  const TargetTable* last_table_ = nullptr;  // the last lookup (unordered_map nodes never move)
+  const Prepared* last_ = nullptr;
 };
 
 }  // namespace

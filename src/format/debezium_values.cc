@@ -181,7 +181,7 @@ Status AppendValue(std::string& out, Profile profile, const ColumnMeta& col, con
     case ValueKind::kDate:
       if (native) {
         ASSIGN_OR_RETURN(int64_t days, EpochDays(x.s));
-        fmt::format_to(std::back_inserter(out), "{}", days);
+        AppendInt(out, days);
       } else {
         AppendJsonString(out, x.s);
       }
@@ -190,7 +190,7 @@ Status AppendValue(std::string& out, Profile profile, const ColumnMeta& col, con
       if (native) {
         ASSIGN_OR_RETURN(int64_t micros, EpochMicros(x.s));
         // io.debezium.time.Timestamp (millis) up to fsp 3, MicroTimestamp beyond.
-        fmt::format_to(std::back_inserter(out), "{}", t.fsp <= 3 ? micros / 1000 : micros);
+        AppendInt(out, t.fsp <= 3 ? micros / 1000 : micros);
       } else {
         AppendIso(out, x.s, false);
       }
@@ -201,7 +201,7 @@ Status AppendValue(std::string& out, Profile profile, const ColumnMeta& col, con
     case ValueKind::kTime:
       if (native) {
         ASSIGN_OR_RETURN(int64_t micros, DurationMicros(x.s));
-        fmt::format_to(std::back_inserter(out), "{}", micros);  // io.debezium.time.MicroTime
+        AppendInt(out, micros);  // io.debezium.time.MicroTime
       } else {
         AppendJsonString(out, x.s);
       }

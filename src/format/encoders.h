@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "format/format.h"
 
@@ -16,5 +17,8 @@ std::unique_ptr<Encoder> MakeDebeziumEncoder(const EncoderOptions& options);
 // {"id":7}: the change's key columns (every column for a keyless table) as a
 // JSON object, with section-4 values; the message key of `json` and `canal`.
 void AppendKeyObject(std::string& out, const SinkChange& change);
+// The same with the column keys rendered already: quoted_keys[i] is
+// "\"name\":" of target column i (encoders cache them per table).
+void AppendKeyObject(std::string& out, const SinkChange& change, const std::vector<std::string>& quoted_keys);
 
 }  // namespace sluice::format

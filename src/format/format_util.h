@@ -3,6 +3,7 @@
 // text (what those Java tools write), ENUM/SET as numbers, DDL statement
 // kinds, and where a change stands in its transaction.
 
+#include <charconv>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -12,6 +13,19 @@
 #include "format/format.h"
 
 namespace sluice::format {
+
+// Decimal integers appended in place: the encoders' hot path (no format
+// string parsed per value, no temporary string).
+inline void AppendUInt(std::string& out, uint64_t v) {
+  char buf[20];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+inline void AppendInt(std::string& out, int64_t v) {
+  char buf[20];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
 
 // Double.toString / Float.toString: "1.0", "3.14", "1.0E10", "1.0E-5".
 void AppendJavaDouble(std::string& out, double v);

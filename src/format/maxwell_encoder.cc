@@ -10,6 +10,7 @@
 // column for a keyless table).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <unordered_map>
 
 #include "core/json_writer.h"
@@ -27,40 +28,36 @@ class MaxwellEncoder : public Encoder {
     const Prepared& p = For(ch.table);
     Message m;
     std::string& k = m.key;
-    k += "{\"database\":";
-    AppendJsonString(k, t.db);
-    k += ",\"table\":";
-    AppendJsonString(k, t.table);
-    auto key_column = [&](size_t i) -> Status {
-      k += ",\"pk.";
-      // The column name inside the key's own string: escape it as a whole.
-      std::string quoted;
-      AppendJsonString(quoted, t.columns[i]);
-      k.append(quoted, 1, quoted.size() - 1);
-      k += ':';
-      return AppendValue(k, ch, p, i, ch.values[i]);
-    };
+    k.reserve(p.key_size_hint);
+    k += p.head;  // {"database":..,"table":..
     if (t.has_key()) {
-      for (uint32_t i : t.key) RETURN_IF_ERROR(key_column(i));
+      for (uint32_t i : t.key) {
+        k += p.pk_keys[i];  // ,"pk.name":
+        RETURN_IF_ERROR(AppendValue(k, ch, p, i, ch.values[i]));
+      }
     } else {
-      for (size_t i = 0; i < t.columns.size(); ++i) RETURN_IF_ERROR(key_column(i));
+      for (size_t i = 0; i < t.columns.size(); ++i) {
+        k += p.pk_keys[i];
+        RETURN_IF_ERROR(AppendValue(k, ch, p, i, ch.values[i]));
+      }
     }
     k += '}';
 
     std::string& v = m.value.emplace();
-    v += "{\"database\":";
-    AppendJsonString(v, t.db);
-    v += ",\"table\":";
-    AppendJsonString(v, t.table);
-    const char* type = ch.op == Op::kUpdate   ? "update"
-                       : ch.op == Op::kDelete ? "delete"
-                       : ch.snapshot          ? "bootstrap-insert"
-                                              : "insert";
-    fmt::format_to(std::back_inserter(v), ",\"type\":\"{}\",\"ts\":{},\"xid\":{}", type, ch.ts_ms / 1000, ctx.xid);
+    v.reserve(p.value_size_hint);
+    v += p.head;
+    v += ch.op == Op::kUpdate   ? ",\"type\":\"update\",\"ts\":"
+         : ch.op == Op::kDelete ? ",\"type\":\"delete\",\"ts\":"
+         : ch.snapshot          ? ",\"type\":\"bootstrap-insert\",\"ts\":"
+                                : ",\"type\":\"insert\",\"ts\":";
+    AppendUInt(v, ch.ts_ms / 1000);
+    v += ",\"xid\":";
+    AppendUInt(v, ctx.xid);
     if (ctx.last_in_transaction) {
       v += ",\"commit\":true";
     } else {
-      fmt::format_to(std::back_inserter(v), ",\"xoffset\":{}", ch.pos.index > 0 ? ch.pos.index - 1 : 0);
+      v += ",\"xoffset\":";
+      AppendUInt(v, ch.pos.index > 0 ? ch.pos.index - 1 : 0);
     }
     v += ",\"data\":{";
     bool first = true;
@@ -87,6 +84,8 @@ class MaxwellEncoder : public Encoder {
     v += ",\"primary_key_columns\":";
     v += p.pk_columns;
     v += '}';
+    p.key_size_hint = std::max(p.key_size_hint, k.size());
+    p.value_size_hint = std::max(p.value_size_hint, v.size());
     out.push_back(std::move(m));
     return Status::Ok();
   }
@@ -149,18 +148,37 @@ class MaxwellEncoder : public Encoder {
     std::vector<std::string> keys;
     std::vector<ColumnType> types;
     std::string pk_columns;
+    std::string head;                  // {"database":..,"table":..
+    std::vector<std::string> pk_keys;  // ,"pk.name": per column
+    // The largest key and value so far: reserved up front, so that a
+    // message's buffer is allocated once.
+    mutable size_t key_size_hint = 32;
+    mutable size_t value_size_hint = 256;
   };
 
   const Prepared& For(const TargetTablePtr& table) {
+    if (table.get() == last_table_) return *last_;  // rows come in runs of one table
     auto it = cache_.find(table.get());
-    if (it != cache_.end()) return it->second;
+    if (it != cache_.end()) {
+      last_table_ = table.get();
+      last_ = &it->second;
+      return it->second;
+    }
     if (cache_.size() > 4096) cache_.clear();
     const TargetTable& t = *table;
     Prepared p;
     p.pin = table;
+    p.head = "{\"database\":";
+    AppendJsonString(p.head, t.db);
+    p.head += ",\"table\":";
+    AppendJsonString(p.head, t.table);
     for (size_t i = 0; i < t.columns.size(); ++i) {
       std::string k;
       AppendJsonString(k, t.columns[i]);
+      // The column name inside the key's own string: escaped as a whole.
+      std::string& pk = p.pk_keys.emplace_back(",\"pk.");
+      pk.append(k, 1, k.size() - 1);
+      pk += ':';
       k += ':';
       p.keys.push_back(std::move(k));
       p.types.push_back(ColumnTypeOf(t.column_meta(i)));
@@ -171,7 +189,9 @@ class MaxwellEncoder : public Encoder {
       AppendJsonString(p.pk_columns, t.columns[t.key[k]]);
     }
     p.pk_columns += ']';
-    return cache_.emplace(table.get(), std::move(p)).first->second;
+    last_table_ = table.get();
+    last_ = &cache_.emplace(table.get(), std::move(p)).first->second;
+    return *last_;
   }
 
   static Status AppendValue(std::string& v, const SinkChange& ch, const Prepared& p, size_t i, const Value& x) {
@@ -229,6 +249,8 @@ class MaxwellEncoder : public Encoder {
   }
 
   std::unordered_map<const TargetTable*, Prepared> cache_;
+  const TargetTable* last_table_ = nullptr;  // the last lookup (unordered_map nodes never move)
+  const Prepared* last_ = nullptr;
 };
 
 }  // namespace

@@ -4,12 +4,15 @@
 // instead of growing memory. An item larger than the whole bound is still
 // accepted when the queue is empty, so one huge change cannot deadlock it.
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <utility>
+#include <vector>
 
 namespace sluice::pipeline {
 
@@ -27,6 +30,38 @@ class BoundedQueue {
     items_.push_back(Entry{std::move(item), bytes});
     not_empty_.notify_one();
     return true;
+  }
+
+  // Push of several items under one lock and one wake-up (a producer that
+  // hands over items in groups); `items` holds each item with its bytes and
+  // is left empty. Blocks while the group does not fit.
+  bool PushAll(std::vector<std::pair<T, size_t>>& items) {
+    size_t total = 0;
+    for (const auto& [item, bytes] : items) total += bytes;
+    std::unique_lock lock(mu_);
+    not_full_.wait(lock, [&] { return closed_ || items_.empty() || bytes_ + total <= max_bytes_; });
+    if (closed_) return false;
+    bytes_ += total;
+    for (auto& [item, bytes] : items) items_.push_back(Entry{std::move(item), bytes});
+    items.clear();
+    not_empty_.notify_one();
+    return true;
+  }
+
+  // Waits up to `timeout` for items and appends up to `max` of them to
+  // `out` under one lock; the number taken (0 on timeout or when closed
+  // and drained).
+  size_t PopAll(std::vector<T>& out, size_t max, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    if (!not_empty_.wait_for(lock, timeout, [&] { return closed_ || !items_.empty(); })) return 0;
+    size_t n = std::min(max, items_.size());
+    for (size_t i = 0; i < n; ++i) {
+      bytes_ -= items_.front().bytes;
+      out.push_back(std::move(items_.front().item));
+      items_.pop_front();
+    }
+    if (n > 0) not_full_.notify_all();
+    return n;
   }
 
   // Waits up to `timeout` for an item; nullopt on timeout or when closed and drained.

@@ -128,6 +128,12 @@ struct Pipeline::Target {
     int64_t oldest_pending_ms = 0;  // commit estimate of its oldest change not yet applied, 0 if none
   };
   std::map<std::string, TableStats> tables;
+  // FlushBatch's tally of a batch: consecutive changes of one table.
+  struct TableRun {
+    TableStats* stats = nullptr;
+    uint64_t inserts = 0, updates = 0, deletes = 0;
+  };
+  std::vector<TableRun> runs;
   // Lookup cache (changes come in runs of one table); held, so that its
   // address cannot be reused by another table's schema.
   TargetTablePtr last_table;
@@ -195,7 +201,7 @@ class Pipeline::CaptureHandler : public ChangeHandler {
     ev->pos = StreamPos{txn_file_, txn_offset_, ++index_};
     rows_->Inc();
     bytes_->Inc(ev->bytes.size());
-    return Push(std::move(ev));
+    return Push(std::move(ev), /*flush=*/false);
   }
   Status OnDdl(const DdlInfo& d) override {
     auto ev = std::make_shared<ChangeEvent>();
@@ -205,7 +211,7 @@ class Pipeline::CaptureHandler : public ChangeHandler {
     ev->ts_ms = d.ts_ms;
     ev->gtid.assign(d.gtid);
     ev->pos = StreamPos{txn_file_, txn_offset_, StreamPos::kWholeTransaction};
-    return Push(std::move(ev));
+    return Push(std::move(ev), /*flush=*/true);
   }
   Status OnCommit(const CommitInfo& c) override {
     suppress_rows_ = 0;
@@ -227,21 +233,33 @@ class Pipeline::CaptureHandler : public ChangeHandler {
       p_.source_position_ = last_commit_;
     }
     transactions_->Inc();
-    return Push(std::move(ev));
+    return Push(std::move(ev), /*flush=*/true);
   }
   Status OnHeartbeat(uint64_t ts_ms) override {
     p_.source_caught_up_ms_ = WallMs();  // a heartbeat means the dump has nothing more to send
     auto ev = std::make_shared<ChangeEvent>();
     ev->kind = ChangeEvent::Kind::kHeartbeat;
     ev->ts_ms = ts_ms;
-    return Push(std::move(ev));
+    return Push(std::move(ev), /*flush=*/true);
+  }
+  // Hands over the rows still held (the source stopped or restarts: what
+  // it delivered is passed on, as each row was before grouping).
+  Status Flush() {
+    if (group_.empty()) return Status::Ok();
+    if (!p_.capture_queue_->PushAll(group_)) return Status::Error(StatusCode::kCancelled, "stopping");
+    return Status::Ok();
   }
 
  private:
-  Status Push(std::shared_ptr<ChangeEvent> ev) {
+  // Events go to the transform in groups (one lock and wake-up per group):
+  // at each commit, DDL or heartbeat, and every kGroupRows rows of a long
+  // transaction.
+  static constexpr size_t kGroupRows = 64;
+  Status Push(std::shared_ptr<ChangeEvent> ev, bool flush) {
     size_t bytes = ev->MemoryBytes();
-    if (!p_.capture_queue_->Push(std::move(ev), bytes)) return Status::Error(StatusCode::kCancelled, "stopping");
-    return Status::Ok();
+    group_.emplace_back(std::move(ev), bytes);
+    if (!flush && group_.size() < kGroupRows) return Status::Ok();
+    return Flush();
   }
 
   Pipeline& p_;
@@ -255,6 +273,7 @@ class Pipeline::CaptureHandler : public ChangeHandler {
   bool suppress_begin_ = false;
   uint64_t suppress_rows_ = 0;
   std::string last_commit_;
+  std::vector<std::pair<std::shared_ptr<ChangeEvent>, size_t>> group_;
 };
 
 Pipeline::Pipeline(const Config& config, const PipelineConfig& pipeline, store::SqliteStore& store,
@@ -766,6 +785,7 @@ void Pipeline::CaptureLoop() {
     }
     Source& source = **opened;
     Status st = source.Run(handler, stop_);
+    (void)handler.Flush();  // fails only when stopping
     source_live_ = false;
     if (streamed) backoff = std::chrono::milliseconds(200);  // an outage after streaming is news, not a loop
     if (stop_ || st.code() == StatusCode::kCancelled) break;
@@ -803,21 +823,32 @@ void Pipeline::TransformLoop() {
   };
   auto flush_changes = [&] {
     if (work->changes.empty()) return;
+    // The transaction's start, as the last row's position names it (once
+    // per piece, not per row).
+    work->resume_position = fmt::format("{}:{}", work->pos.file, work->pos.txn_offset);
     publish(std::move(work));
     work = std::make_shared<TargetWork>();
   };
   Gauge& capture_queue_bytes = metrics_.queue_bytes.WithLabels({{"pipeline", cfg_.name}, {"queue", "capture"}});
   Counter& out_rows = metrics_.rows.WithLabels({{"pipeline", cfg_.name}, {"stage", "transform"}, {"target", ""}});
   Counter& filtered = metrics_.filtered.WithLabels({{"pipeline", cfg_.name}});
+  // Events are taken in groups (one lock per group, not per row).
+  std::vector<std::shared_ptr<ChangeEvent>> events;
+  size_t next = 0;
+  int64_t received = 0;
   while (true) {
-    auto item = capture_queue_->Pop(std::chrono::milliseconds(100));
-    capture_queue_bytes.Set(static_cast<double>(capture_queue_->bytes()));
-    if (!item) {
-      if (capture_queue_->closed() && capture_queue_->size() == 0) break;
-      continue;
+    if (next == events.size()) {
+      events.clear();
+      next = 0;
+      size_t n = capture_queue_->PopAll(events, 256, std::chrono::milliseconds(100));
+      capture_queue_bytes.Set(static_cast<double>(capture_queue_->bytes()));
+      if (n == 0) {
+        if (capture_queue_->closed() && capture_queue_->size() == 0) break;
+        continue;
+      }
+      received = WallMs();  // once per group: they arrived together
     }
-    std::shared_ptr<ChangeEvent> ev = std::move(*item);
-    int64_t received = WallMs();
+    std::shared_ptr<ChangeEvent> ev = std::move(events[next++]);
     switch (ev->kind) {
       case ChangeEvent::Kind::kRow: {
         size_t before = work->changes.size();
@@ -839,7 +870,6 @@ void Pipeline::TransformLoop() {
         out_rows.Inc(added);
         work->kind = TargetWork::Kind::kChanges;
         work->pos = ev->pos;
-        work->resume_position = fmt::format("{}:{}", ev->pos.file, ev->pos.txn_offset);
         if (work->ts_ms == 0) {
           work->ts_ms = ev->ts_ms;
           work->received_ms = received;
@@ -999,10 +1029,26 @@ void Pipeline::ReportAcknowledged(Target& t) {
 }
 
 Status Pipeline::FlushBatch(Target& t, std::vector<SinkChange>& batch, const sink::BatchEnd& end) {
+  // Tallied before the call, counted once it succeeded: the sink may take
+  // the changes over (ApplyBatchTakingOver). Runs of one table share a tally.
+  std::vector<Target::TableRun>& runs = t.runs;
+  runs.clear();
+  size_t bytes = 0;
+  for (const SinkChange& c : batch) {
+    Target::TableStats& ts = t.StatsFor(c.table, metrics_, cfg_.name);
+    if (runs.empty() || runs.back().stats != &ts) runs.push_back({&ts});
+    using K = SinkChange::Kind;
+    bool inserted = c.kind == K::kInsert || (c.kind == K::kUpsert && c.origin && c.origin->op == Op::kInsert);
+    ++(c.kind == K::kDelete || c.kind == K::kDeleteExact ? runs.back().deletes
+       : inserted                                        ? runs.back().inserts
+                                                         : runs.back().updates);
+    for (const auto& v : c.values) bytes += v.s.size() + 8;
+  }
+  const size_t rows = batch.size();
   auto t0 = Clock::now();
   RETURN_IF_ERROR(CallSink(t, [&] {
     t0 = Clock::now();
-    return batch.empty() ? t.sink->AdvanceCheckpoint(end) : t.sink->ApplyBatch(batch, end);
+    return batch.empty() ? t.sink->AdvanceCheckpoint(end) : t.sink->ApplyBatchTakingOver(batch, end);
   }));
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   // Skipped rows are counted, so that a skip is never silent in the metrics either.
@@ -1011,26 +1057,21 @@ Status Pipeline::FlushBatch(Target& t, std::vector<SinkChange>& batch, const sin
     t.skipped_counted = skipped;
   }
   spdlog::debug("pipeline {} target {}: {} {} changes up to {} in {:.1f} ms", cfg_.name, t.cfg->name,
-                t.sink->in_flight() ? "handed over" : "applied", batch.size(), end.pos.ToString(), secs * 1000);
-  for (const SinkChange& c : batch) {
-    Target::TableStats& ts = t.StatsFor(c.table, metrics_, cfg_.name);
-    using K = SinkChange::Kind;
-    bool inserted = c.kind == K::kInsert || (c.kind == K::kUpsert && c.origin && c.origin->op == Op::kInsert);
-    (c.kind == K::kDelete || c.kind == K::kDeleteExact ? ts.deletes : inserted ? ts.inserts : ts.updates)->Inc();
-    ts.oldest_pending_ms = 0;
-    ts.delay->Set(0);
+                t.sink->in_flight() ? "handed over" : "applied", rows, end.pos.ToString(), secs * 1000);
+  for (const Target::TableRun& r : runs) {
+    if (r.inserts) r.stats->inserts->Inc(r.inserts);
+    if (r.updates) r.stats->updates->Inc(r.updates);
+    if (r.deletes) r.stats->deletes->Inc(r.deletes);
+    r.stats->oldest_pending_ms = 0;
+    r.stats->delay->Set(0);
   }
-  if (!batch.empty()) {
+  if (rows > 0) {
     t.apply_seconds->Observe(secs);
-    t.batch_rows->Observe(static_cast<double>(batch.size()));
-    t.rows->Inc(batch.size());
-    size_t bytes = 0;
-    for (const auto& c : batch) {
-      for (const auto& v : c.values) bytes += v.s.size() + 8;
-    }
+    t.batch_rows->Observe(static_cast<double>(rows));
+    t.rows->Inc(rows);
     t.bytes->Inc(bytes);
   }
-  t.unacked.push_back({end, batch.size()});
+  t.unacked.push_back({end, rows});
   ReportAcknowledged(t);
   return Status::Ok();
 }
@@ -1450,7 +1491,14 @@ void Pipeline::TargetLoop(Target& t) {
             Target::TableStats& ts = t.StatsFor(c.table, metrics_, cfg_.name);
             if (!ts.oldest_pending_ms) ts.oldest_pending_ms = CommitEstimateMs(w.ts_ms, w.received_ms);
           }
-          batch.insert(batch.end(), w.changes.begin(), w.changes.end());
+          if (item->use_count() == 1) {
+            // No other target holds this piece (and none can get it now):
+            // its changes are moved, not copied.
+            auto& owned = const_cast<std::vector<SinkChange>&>(w.changes);
+            batch.insert(batch.end(), std::make_move_iterator(owned.begin()), std::make_move_iterator(owned.end()));
+          } else {
+            batch.insert(batch.end(), w.changes.begin(), w.changes.end());
+          }
           end = {w.pos, w.resume_position, end.gtid_state};
           have_end = true;
           break;

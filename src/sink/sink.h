@@ -129,6 +129,13 @@ class Sink {
   const Checkpoint& checkpoint() const { return checkpoint_; }
   // Applies `changes` (in stream order) and records `end`; see the header comment.
   virtual Status ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd& end) = 0;
+  // ApplyBatch for a caller that drops `changes` once the call succeeded
+  // (the pipeline): a sink that keeps them beyond the call (in flight) may
+  // move them out instead of copying them. On failure they stay intact, for
+  // the retry.
+  virtual Status ApplyBatchTakingOver(std::vector<SinkChange>& changes, const BatchEnd& end) {
+    return ApplyBatch(changes, end);
+  }
   // Records progress without changes (filtered-out transactions, DDL of unselected tables).
   virtual Status AdvanceCheckpoint(const BatchEnd& end) = 0;
   // Forgets this pipeline's progress on the target (a position set by hand).

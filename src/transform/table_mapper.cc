@@ -257,13 +257,13 @@ Status TableMapper::Transform(const std::shared_ptr<const ChangeEvent>& ev, std:
   auto make = [&](SinkChange::Kind kind, Op op, const OwnedImage& img) -> Status {
     const bool keyed = m->target->has_key();
     const bool need_all = kind == SinkChange::Kind::kUpsert || !keyed;
-    std::vector<uint32_t> needed;
+    bool absent = false;
     if (need_all) {
-      needed = m->source_index;
+      absent = HasAbsent(img.values, m->source_index);
     } else {
-      for (uint32_t k : m->target->key) needed.push_back(m->source_index[k]);
+      for (uint32_t k : m->target->key) absent |= img.values[m->source_index[k]].kind == ValueKind::kAbsent;
     }
-    if (HasAbsent(img.values, needed)) {
+    if (absent) {
       return Status::Error(StatusCode::kNotSupported,
                            "table `{}`.`{}`: the row image lacks columns the target needs; set "
                            "binlog_row_image=FULL on the source @ {}",

@@ -52,5 +52,34 @@ TEST(BoundedQueueTest, PopTimesOut) {
   EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(25));
 }
 
+TEST(BoundedQueueTest, GroupsInOrderWithTheirBytes) {
+  BoundedQueue<int> q(100);
+  std::vector<std::pair<int, size_t>> group{{1, 10}, {2, 20}, {3, 30}};
+  ASSERT_TRUE(q.PushAll(group));
+  EXPECT_TRUE(group.empty());
+  EXPECT_EQ(q.bytes(), 60u);
+  ASSERT_TRUE(q.Push(4, 5));
+  std::vector<int> out;
+  EXPECT_EQ(q.PopAll(out, 2, std::chrono::milliseconds(10)), 2u);
+  EXPECT_EQ(q.bytes(), 35u);
+  EXPECT_EQ(q.PopAll(out, 10, std::chrono::milliseconds(10)), 2u);
+  EXPECT_EQ(out, (std::vector<int>{1, 2, 3, 4}));
+  EXPECT_EQ(q.bytes(), 0u);
+  q.Close();
+  EXPECT_EQ(q.PopAll(out, 10, std::chrono::milliseconds(10)), 0u);
+}
+
+TEST(BoundedQueueTest, GroupWaitsForRoom) {
+  BoundedQueue<int> q(50);
+  ASSERT_TRUE(q.Push(0, 40));
+  std::vector<std::pair<int, size_t>> group{{1, 20}, {2, 20}};
+  std::thread producer([&] { EXPECT_TRUE(q.PushAll(group)); });
+  std::vector<int> out;
+  // The group fits only once the first item is gone (an empty queue takes any group).
+  while (out.size() < 3) q.PopAll(out, 10, std::chrono::milliseconds(100));
+  producer.join();
+  EXPECT_EQ(out, (std::vector<int>{0, 1, 2}));
+}
+
 }  // namespace
 }  // namespace sluice::pipeline

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/json_writer.h"
+#include "format/format_util.h"
 #include "sink/kafka/checkpoint_reader.h"
 #include "sink/kafka/checkpoint_record.h"
 #include "sink/kafka/topic_template.h"
@@ -194,15 +195,53 @@ void KafkaSink::Recorded(size_t n) {
   if (n == 0) return;
   for (size_t i = 0; i < n; ++i) rows_applied_ += pending_[i].rows;
   checkpoint_ = pending_[n - 1].next;
+  for (size_t i = 0; i < n; ++i) Recycle(std::move(pending_[i]));
   pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
 }
 
-rd_kafka_resp_err_t KafkaSink::Produce(const Outgoing& m, uint64_t opaque) {
+void KafkaSink::Add(Batch& b, rd_kafka_topic_t* topic, format::Message& m, int64_t change) {
+  Outgoing o;
+  o.topic = topic;
+  o.change = change;
+  o.key_at = b.bytes.size();
+  o.key_size = m.key.size();
+  b.bytes += m.key;
+  if (m.value) {
+    o.value_at = b.bytes.size();
+    o.value_size = m.value->size();
+    b.bytes += *m.value;
+  } else {
+    o.tombstone = true;
+  }
+  b.out.push_back(o);
+}
+
+KafkaSink::Batch KafkaSink::NewBatch() {
+  if (spare_.empty()) return Batch{};
+  Batch b = std::move(spare_.back());
+  spare_.pop_back();
+  return b;
+}
+
+void KafkaSink::Recycle(Batch&& b) {
+  if (spare_.size() >= 4) return;
+  b.out.clear();
+  b.changes.clear();
+  b.bytes.clear();
+  b.record.reset();
+  b.next = Checkpoint{};
+  b.rows = 0;
+  b.unacked = 0;
+  spare_.push_back(std::move(b));
+}
+
+rd_kafka_resp_err_t KafkaSink::Produce(const Batch& b, const Outgoing& m, uint64_t opaque) {
   while (true) {
-    void* value = m.value ? const_cast<char*>(m.value->data()) : nullptr;
-    size_t value_len = m.value ? m.value->size() : 0;
+    void* value = m.tombstone ? nullptr : const_cast<char*>(b.bytes.data() + m.value_at);
+    size_t value_len = m.tombstone ? 0 : m.value_size;
+    std::string_view key = KeyOf(b, m);
     rd_kafka_resp_err_t e =
-        rd_kafka_producev(producer_.get(), RD_KAFKA_V_RKT(m.topic), RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
+        rd_kafka_producev(producer_.get(), RD_KAFKA_V_RKT(m.topic), RD_KAFKA_V_KEY(key.data(), key.size()),
                           RD_KAFKA_V_VALUE(value, value_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                           RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(opaque))), RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -217,9 +256,9 @@ void KafkaSink::ProduceBatch(Batch& b) {
   b.unacked = 0;
   for (size_t i = 0; i < b.out.size(); ++i) {
     const Outgoing& m = b.out[i];
-    if (m.change >= 0 && skipped_.contains(b.changes[m.change].pos)) continue;
+    if (m.change >= 0 && !skipped_.empty() && skipped_.contains(ChangesOf(b)[m.change].pos)) continue;
     ++b.unacked;  // before producing: a report can come inside a QUEUE_FULL poll
-    if (rd_kafka_resp_err_t e = Produce(m, Opaque(b.seq, i)); e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (rd_kafka_resp_err_t e = Produce(b, m, Opaque(b.seq, i)); e != RD_KAFKA_RESP_ERR_NO_ERROR) {
       // Refused before sending (too large for message.max.bytes...): a
       // failed report of its own, handled with the others.
       --b.unacked;
@@ -371,12 +410,12 @@ Status KafkaSink::HandleFailures() {
     if (index != kRecordIndex && index < b->out.size()) {
       const Outgoing& m = b->out[index];
       if (RejectsMessage(err) && m.change >= 0) {
-        const SinkChange& ch = b->changes[m.change];
+        const SinkChange& ch = ChangesOf(*b)[m.change];
         if (skipped_.contains(ch.pos)) continue;
-        size_t bytes = m.key.size() + (m.value ? m.value->size() : 0);
+        size_t bytes = m.key_size + m.value_size;
         std::string why = fmt::format("Kafka refused the message ({} bytes) for topic {}: {}", bytes,
                                       rd_kafka_topic_name(m.topic), rd_kafka_err2str(err));
-        Status st = Reject(ch, m.key, why);
+        Status st = Reject(ch, std::string(KeyOf(*b, m)), why);
         if (!st.ok()) {
           (void)AbortIfOpen();  // the rejection is what the user must see
           return st;
@@ -526,22 +565,36 @@ Status KafkaSink::Flush() {
 }
 
 Status KafkaSink::ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd& end) {
+  return Apply(changes, end, nullptr);
+}
+
+Status KafkaSink::ApplyBatchTakingOver(std::vector<SinkChange>& changes, const BatchEnd& end) {
+  return Apply(changes, end, &changes);
+}
+
+Status KafkaSink::Apply(const std::vector<SinkChange>& changes, const BatchEnd& end, std::vector<SinkChange>* take) {
   RETURN_IF_ERROR(Recover());
   const StreamPos done = HandedOver();
   if (!done.empty() && end.pos <= done) return Status::Ok();  // committed before a crash or a lost answer
-  Batch b;
+  Batch b = NewBatch();
   b.out.reserve(changes.size());
   b.record = EncodeCheckpoint(end);
   b.next.global = end.pos;
   b.next.resume_position = end.resume_position;
   b.next.gtid_state = end.gtid_state;
-  std::vector<format::Message> messages;
+  std::vector<format::Message>& messages = messages_;
   std::string position;
+  const StreamPos* position_of = nullptr;  // the transaction `position` names
   for (size_t i = 0; i < changes.size(); ++i) {
     const SinkChange& ch = changes[i];
-    if ((!done.empty() && ch.pos <= done) || skipped_.contains(ch.pos)) continue;
-    position.clear();
-    fmt::format_to(std::back_inserter(position), "{}:{}", ch.pos.file, ch.pos.txn_offset);
+    if ((!done.empty() && ch.pos <= done) || (!skipped_.empty() && skipped_.contains(ch.pos))) continue;
+    if (position_of == nullptr || position_of->txn_offset != ch.pos.txn_offset || position_of->file != ch.pos.file) {
+      // Once per transaction: its rows share it.
+      position = ch.pos.file;
+      position += ':';
+      format::AppendUInt(position, ch.pos.txn_offset);
+      position_of = &ch.pos;
+    }
     format::ChangeContext ctx;
     if (ch.origin) ctx.gtid = ch.origin->gtid;
     ctx.position = position;
@@ -555,13 +608,31 @@ Status KafkaSink::ApplyBatch(const std::vector<SinkChange>& changes, const Batch
     }
     ASSIGN_OR_RETURN(rd_kafka_topic_t * topic, TopicFor(ch));
     for (format::Message& m : messages) {
-      b.out.push_back(Outgoing{topic, std::move(m.key), std::move(m.value), static_cast<int64_t>(i)});
+      Add(b, topic, m, static_cast<int64_t>(i));
     }
     ++b.rows;
   }
-  b.changes = changes;
-  RETURN_IF_ERROR(Send(std::move(b)));
-  return Settle(false);
+  if (take == nullptr) {
+    b.changes = changes;
+    RETURN_IF_ERROR(Send(std::move(b)));
+    return Settle(false);
+  }
+  // Borrowed for the call (a failed report inside Settle may need them),
+  // then moved in: a copy per change was a good part of the cost per row.
+  borrowed_ = take;
+  borrowed_seq_ = next_seq_;  // the seq Send gives it
+  Status st = Send(std::move(b));
+  if (st.ok()) st = Settle(false);
+  borrowed_ = nullptr;
+  for (Batch& x : pending_) {
+    if (x.seq != borrowed_seq_) continue;
+    if (st.ok()) {
+      x.changes.swap(*take);  // the caller gets a recycled vector back, capacity kept
+    } else {
+      x.changes = *take;  // the caller keeps its batch for the retry
+    }
+  }
+  return st;
 }
 
 Status KafkaSink::AdvanceCheckpoint(const BatchEnd& end) {
@@ -606,7 +677,7 @@ Status KafkaSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
   RETURN_IF_ERROR(
       encoder_->EncodeDdl(ev, messages).WithContext(fmt::format("{}: DDL @ {}", Where(), ddl.pos.ToString())));
   Batch b;
-  for (format::Message& m : messages) b.out.push_back(Outgoing{topic, std::move(m.key), std::move(m.value), -1});
+  for (format::Message& m : messages) Add(b, topic, m, -1);
   b.record = EncodeCheckpoint(end);
   b.next.global = end.pos;
   b.next.resume_position = end.resume_position;

@@ -52,6 +52,7 @@ class KafkaSink : public Sink {
   ~KafkaSink() override;
 
   Status ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd& end) override;
+  Status ApplyBatchTakingOver(std::vector<SinkChange>& changes, const BatchEnd& end) override;
   Status AdvanceCheckpoint(const BatchEnd& end) override;
   Status ResetCheckpoint() override;
   Status ApplyDdl(const DdlChange& ddl, const BatchEnd& end) override;
@@ -66,17 +67,23 @@ class KafkaSink : public Sink {
   const std::string& transactional_id() const { return transactional_id_; }
 
  private:
-  // One message to send; `change` indexes its batch's changes (-1: DDL).
+  // One message to send, its key and value in its batch's `bytes`;
+  // `change` indexes its batch's changes (-1: DDL).
   struct Outgoing {
     rd_kafka_topic_t* topic = nullptr;
-    std::string key;
-    std::optional<std::string> value;
+    size_t key_at = 0, key_size = 0;
+    size_t value_at = 0, value_size = 0;
+    bool tombstone = false;  // a null value
     int64_t change = -1;
   };
   // A batch handed over and not recorded yet.
   struct Batch {
     uint32_t seq = 0;  // in delivery reports' opaque, with the message's index
     std::vector<Outgoing> out;
+    // Every message's key and value back to back: one buffer per batch
+    // instead of two strings per message held until the batch is recorded
+    // (the encoder's strings are freed at once, so malloc reuses them).
+    std::string bytes;
     std::vector<SinkChange> changes;  // what `out` came from: a late rejection names it
     std::optional<std::string> record;  // its position record (nullopt: a reset's tombstone)
     Checkpoint next;                    // checkpoint_ once recorded
@@ -89,6 +96,13 @@ class KafkaSink : public Sink {
   };
 
   explicit KafkaSink(const SinkOptions& options) : options_(options) {}
+  // ApplyBatch; with `take` the batch keeps no copy of the changes until
+  // the call ends, and then moves them out of *take if it succeeded.
+  Status Apply(const std::vector<SinkChange>& changes, const BatchEnd& end, std::vector<SinkChange>* take);
+  // A batch's changes (the caller's, while Apply borrows them).
+  const std::vector<SinkChange>& ChangesOf(const Batch& b) const {
+    return borrowed_ != nullptr && b.seq == borrowed_seq_ ? *borrowed_ : b.changes;
+  }
   Status CreateProducer();
   Status LoadCheckpoint();
   Result<rd_kafka_topic_t*> Topic(const std::string& name);
@@ -100,7 +114,15 @@ class KafkaSink : public Sink {
   // Produces `b`'s messages (but the skipped changes'); one refused at once
   // is a failure like a delivery report's.
   void ProduceBatch(Batch& b);
-  rd_kafka_resp_err_t Produce(const Outgoing& m, uint64_t opaque);
+  rd_kafka_resp_err_t Produce(const Batch& b, const Outgoing& m, uint64_t opaque);
+  static std::string_view KeyOf(const Batch& b, const Outgoing& m) { return {b.bytes.data() + m.key_at, m.key_size}; }
+  // Appends message `m` (taken from) of `change` to `b`.
+  static void Add(Batch& b, rd_kafka_topic_t* topic, format::Message& m, int64_t change);
+  // A batch with the buffers of a recorded one (their capacity kept: a
+  // batch's vectors and buffer are large, and allocated anew each time
+  // they cost page faults and heap consolidation).
+  Batch NewBatch();
+  void Recycle(Batch&& b);
   // exactly_once: a transaction open.
   Status BeginIfNeeded();
   // What every call does first: a commit whose outcome was unknown is
@@ -148,7 +170,11 @@ class KafkaSink : public Sink {
   std::optional<uint32_t> record_in_flight_;  // seq of the batch whose position record is unacknowledged
   // Delivery reports that failed: opaque and error.
   std::vector<std::pair<uint64_t, rd_kafka_resp_err_t>> failures_;
-  std::set<StreamPos> skipped_;  // rejected changes on_error: skip left out (kept for retries)
+  const std::vector<SinkChange>* borrowed_ = nullptr;  // inside Apply with `take`: batch borrowed_seq_'s changes
+  uint32_t borrowed_seq_ = 0;
+  std::set<StreamPos> skipped_;
+  std::vector<Batch> spare_;                // recorded batches' cleared buffers, for NewBatch
+  std::vector<format::Message> messages_;  // Apply's scratch  // rejected changes on_error: skip left out (kept for retries)
 };
 
 }  // namespace sluice::sink::kafka
