@@ -22,6 +22,9 @@ CommandRunner RegisterRun(CLI::App& app);
 // `sluice validate -c FILE`: run's checks before running, without running.
 CommandRunner RegisterValidate(CLI::App& app);
 
+// `sluice node -c node.yaml`: a cluster node; runs the pipelines it owns.
+CommandRunner RegisterNode(CLI::App& app);
+
 // `sluice snapshot -c FILE --pipeline NAME [--where EXPR]`: copies existing rows.
 CommandRunner RegisterSnapshot(CLI::App& app);
 

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   sluice::cli::CommandRunner check = sluice::cli::RegisterCheck(app);
   sluice::cli::CommandRunner validate = sluice::cli::RegisterValidate(app);
   sluice::cli::CommandRunner manager = sluice::cli::RegisterManager(app);
+  sluice::cli::CommandRunner node = sluice::cli::RegisterNode(app);
 
   try {
     app.parse(argc, argv);
@@ -44,5 +45,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("check")) return check();
   if (app.got_subcommand("validate")) return validate();
   if (app.got_subcommand("manager")) return manager();
+  if (app.got_subcommand("node")) return node();
   return 2;
 }

@@ -90,6 +90,11 @@ struct PipelineStatus {
   SnapshotProgress snapshot;
   bool has_check = false;     // periodic checks are configured
   CheckStatus check;
+  // Cluster mode (design §10): the owning node ("" while unowned, shown as
+  // null) and the epoch of its ownership; rendered only when `clustered`.
+  bool clustered = false;
+  std::string owner;
+  int64_t epoch = 0;
 };
 
 class PipelineController {

@@ -106,6 +106,10 @@ Json StatusJson(const PipelineStatus& p) {
   } else {
     j["snapshot"] = nullptr;
   }
+  if (p.clustered) {
+    j["owner"] = p.owner.empty() ? Json(nullptr) : Json(p.owner);
+    j["epoch"] = p.epoch;
+  }
   if (p.has_check) {
     const CheckStatus& c = p.check;
     Json cj;
@@ -328,6 +332,9 @@ HttpResponse HttpApi::Route(std::string_view method, std::string_view target, st
     return JsonResponse(200, delay ? DelayJson(*p) : StatusJson(*p));
   }
 
+  if (extra_routes_) {
+    if (std::optional<HttpResponse> r = extra_routes_(method, s, body)) return std::move(*r);
+  }
   return ErrorResponse(404, fmt::format("no route for {} {}", method, path));
 }
 

@@ -39,7 +39,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -79,6 +81,14 @@ class HttpApi {
   // Stops accepting, waits for requests in progress, joins the threads.
   // Idempotent; safe when Start() was never called or failed.
   void Stop();
+  // Routes of the embedding command (e.g. `sluice node`'s /api/node), tried
+  // after the built-in ones: given the method, the decoded path segments and
+  // the body, an answer, or nullopt for "not mine" (then 404). Set before
+  // Start(); called on server threads, so it must be thread-safe.
+  using ExtraRoutes = std::function<std::optional<HttpResponse>(
+      std::string_view method, const std::vector<std::string>& segments, std::string_view body)>;
+  void SetExtraRoutes(ExtraRoutes routes) { extra_routes_ = std::move(routes); }
+
   // The bound port (the real one when Start was given port 0); 0 before Start.
   uint16_t port() const { return server_.port(); }
 
@@ -93,6 +103,7 @@ class HttpApi {
 
   PipelineController& controller_;
   MetricsRegistry& metrics_;
+  ExtraRoutes extra_routes_;
   HttpServer server_;
 };
 
