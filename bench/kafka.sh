@@ -43,6 +43,8 @@ command -v kcat >/dev/null || bench_die "kcat not found (apt-get install kcat)"
 
 WORK=$(mktemp -d /tmp/sluice-kafka-bench.XXXXXX)
 PIDS=()
+# CPU seconds (user + system, all threads) process PID has used so far.
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   mariadb_stop_all || true
@@ -73,6 +75,7 @@ for ((first = 1; first <= ROWS; first += 10000)); do
 done
 
 start_mock "$WORK/boot1"
+MOCK1=${PIDS[-1]}
 BOOT1=$(head -n 1 "$WORK/boot1")
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat >"$WORK/sluice.yaml" <<YAML
@@ -94,6 +97,7 @@ ${QUEUE_BYTES:+    queue_bytes: $QUEUE_BYTES}
 YAML
 
 bench_log "sluice run into the mock cluster"
+mock1_cpu0=$(cpu_of "$MOCK1")
 t0=$(bench_now)
 if [ "${PERF:-0}" = 1 ]; then
   perf record -g -o "$WORK/perf.data" "$SLUICE" run -c "$WORK/sluice.yaml" ${SLUICE_ARGS:-} >"$WORK/sluice.log" 2>&1 &
@@ -124,7 +128,10 @@ fi
 if [ -n "$dump_at" ]; then
   startup_secs=$(awk -v a="$t0" -v b="$(date -d "$dump_at" +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
 fi
-sluice_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/${PIDS[-1]}/stat" 2>/dev/null || echo 0)
+sluice_cpu=$(cpu_of "${PIDS[-1]}")
+# The mock cluster's CPU serving sluice's messages (and kcat's, below): on 2
+# cores the brokers take CPU from both producers alike.
+mock1_cpu=$(awk -v a="$mock1_cpu0" -v b="$(cpu_of "$MOCK1")" 'BEGIN { printf "%.2f", b - a }')
 if [ "${PERF:-0}" = 1 ]; then
   kill -INT "${PIDS[-1]}"
   wait "${PIDS[-1]}" || true
@@ -142,19 +149,23 @@ done
 [ "$count" -ge "$ROWS" ] || bench_die "only $count messages in bench.t"
 
 start_mock "$WORK/boot2"
+MOCK2=${PIDS[-1]}
 BOOT2=$(head -n 1 "$WORK/boot2")
 bench_log "kcat -P of the same $count messages into a fresh mock cluster"
+mock2_cpu0=$(cpu_of "$MOCK2")
 t0=$(bench_now)
 /usr/bin/time -f '%U %S' -o "$WORK/kcat.time" kcat -P -b "$BOOT2" -t bench.t -K $'\t' -l "$WORK/messages.tsv"
 t1=$(bench_now)
 kcat_secs=$(bench_elapsed "$t0" "$t1")
 kcat_cpu=$(awk '{ printf "%.2f", $1 + $2 }' "$WORK/kcat.time")
+mock2_cpu=$(awk -v a="$mock2_cpu0" -v b="$(cpu_of "$MOCK2")" 'BEGIN { printf "%.2f", b - a }')
 
-awk -v sc="$sluice_cpu" -v kc="$kcat_cpu" -v loadavg="$(cut -d ' ' -f 1-3 /proc/loadavg)" -v rows="$ROWS" -v batch="$BATCH" -v parts="$PARTITIONS" -v fmt="$FORMAT" -v s="$sluice_secs" -v su="$startup_secs" -v ini="$init_secs" -v k="$kcat_secs" -v eo="$EXACTLY_ONCE" 'BEGIN {
+awk -v sc="$sluice_cpu" -v kc="$kcat_cpu" -v loadavg="$(cut -d ' ' -f 1-3 /proc/loadavg)" -v rows="$ROWS" -v batch="$BATCH" -v parts="$PARTITIONS" -v fmt="$FORMAT" -v s="$sluice_secs" -v su="$startup_secs" -v ini="$init_secs" -v k="$kcat_secs" -v eo="$EXACTLY_ONCE" -v m1="$mock1_cpu" -v m2="$mock2_cpu" 'BEGIN {
   printf "rows %d, format %s, exactly_once %s, batch %d, %d partitions\n", rows, fmt, eo, batch, parts
   printf "sluice run (binlog -> %s -> Kafka): %.2f s, %.0f rows/s, %.2f CPU s (%.1f us/row)\n", fmt, s, rows / s, sc, sc * 1e6 / rows
   printf "  of which start-up %.2f s (%.2f s to its first log line); streaming %.0f rows/s\n", su, ini, (s > su ? rows / (s - su) : 0)
   printf "kcat -P (pre-encoded messages): %.2f s, %.0f rows/s, %.2f CPU s (%.1f us/row)\n", k, rows / k, kc, kc * 1e6 / rows
+  printf "mock cluster CPU: %.2f s beside sluice (%.1f us/row), %.2f s beside kcat (%.1f us/row)\n", m1, m1 * 1e6 / rows, m2, m2 * 1e6 / rows
   printf "load average: %s\n", loadavg
   printf "ratio sluice / kcat: %.2f\n", (rows / s) / (rows / k)
 }'
