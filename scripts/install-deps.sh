@@ -11,6 +11,8 @@ packages=(
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libyaml-cpp-dev libsqlite3-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # jemalloc: the sluice binary's malloc (CMake option SLUICE_JEMALLOC)
+  libjemalloc-dev
   # target clients: PostgreSQL (libpq), Kafka (librdkafka, with its mock cluster), Redis (hiredis)
   libpq-dev librdkafka-dev libhiredis-dev
   # servers and reference tools used by tests, benchmarks and the demo
