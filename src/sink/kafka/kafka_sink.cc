@@ -595,9 +595,16 @@ Status KafkaSink::Apply(const std::vector<SinkChange>& changes, const BatchEnd& 
   std::vector<format::Message>& messages = messages_;
   std::string position;
   const StreamPos* position_of = nullptr;  // the transaction `position` names
+  // Changes come in stream order: once one is past `done`, so is the rest
+  // (a position comparison per change parses both file names).
+  bool maybe_done = !done.empty();
   for (size_t i = 0; i < changes.size(); ++i) {
     const SinkChange& ch = changes[i];
-    if ((!done.empty() && ch.pos <= done) || (!skipped_.empty() && skipped_.contains(ch.pos))) continue;
+    if (maybe_done) {
+      if (ch.pos <= done) continue;
+      maybe_done = false;
+    }
+    if (!skipped_.empty() && skipped_.contains(ch.pos)) continue;
     if (position_of == nullptr || position_of->txn_offset != ch.pos.txn_offset || position_of->file != ch.pos.file) {
       // Once per transaction: its rows share it.
       position = ch.pos.file;
