@@ -24,7 +24,8 @@
 # ROWS json rows fit for the read-back (~25,000 per 4 partitions of json,
 # fewer for debezium's larger messages).
 # Both with the same producer defaults (idempotence on for sluice only: kcat
-# has none by default). Output: both rates and their ratio.
+# has none by default). Output: both rates, CPU per row (sluice, kcat, and the
+# mock cluster beside each: the same work for both), and their ratio.
 set -euo pipefail
 
 # shellcheck source=lib.sh
