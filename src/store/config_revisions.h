@@ -12,8 +12,6 @@
 //
 // Thread-safe: one connection guarded by a mutex (a revision is a rare write).
 
-#include <sqlite3.h>
-
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -22,12 +20,13 @@
 #include <vector>
 
 #include "core/status.h"
+#include "store/sqlite_db.h"
 
 namespace sluice::store {
 
 struct ConfigRevision {
-  int64_t revision = 0;  // > 0
-  std::string yaml;      // the whole cluster.yaml text
+  int64_t revision = 0;    // > 0
+  std::string yaml;        // the whole cluster.yaml text
   int64_t created_ms = 0;  // when this store recorded it (Unix ms)
   std::string author;      // "file /etc/sluice/cluster.yaml", "PUT /api/config from 10.0.0.7", ...
   std::string comment;     // "" when none
@@ -60,13 +59,11 @@ class ConfigRevisions {
   [[nodiscard]] Status SetNote(const std::string& key, const std::string& value);
 
  private:
-  ConfigRevisions(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
-  Status Exec(const char* sql);
-  Status Error(std::string_view what);
+  explicit ConfigRevisions(std::unique_ptr<SqliteDb> file) : file_(std::move(file)), db_(file_->get()) {}
   Status Insert(const ConfigRevision& revision, bool replace, bool* inserted);
 
-  sqlite3* db_;
-  std::string path_;
+  std::unique_ptr<SqliteDb> file_;
+  sqlite3* db_;  // file_'s handle
   std::mutex mu_;
 };
 

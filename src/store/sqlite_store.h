@@ -7,14 +7,13 @@
 // the rows; the store mirrors it for status and for non-transactional sinks.
 // Thread-safe: one connection guarded by a mutex (writes are per batch, not per row).
 
-#include <sqlite3.h>
-
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 
 #include "core/status.h"
+#include "store/sqlite_db.h"
 
 namespace sluice::store {
 
@@ -39,7 +38,7 @@ class SqliteStore {
   Result<std::optional<std::string>> GetSetting(const std::string& pipeline, const std::string& key);
   Status DeleteSetting(const std::string& pipeline, const std::string& key);
 
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return file_->path(); }
 
   // Makes this process the store's only user until it exits: an exclusive
   // flock(2) on "<store>.lock" (a file beside the store, holding the owner's
@@ -51,12 +50,10 @@ class SqliteStore {
   Status LockForProcess();
 
  private:
-  SqliteStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
-  Status Exec(const char* sql);
-  Status Error(std::string_view what);
+  explicit SqliteStore(std::unique_ptr<SqliteDb> file) : file_(std::move(file)), db_(file_->get()) {}
 
-  sqlite3* db_;
-  std::string path_;
+  std::unique_ptr<SqliteDb> file_;
+  sqlite3* db_;  // file_'s handle
   std::mutex mu_;
   int lock_fd_ = -1;  // held for the life of the process (see LockForProcess)
 };

@@ -11,14 +11,15 @@
 
 #include "core/url.h"
 #include "harness/kafka_mock.h"
+#include "sink/fence_fixture.h"
 #include "sink/kafka/kafka_sink.h"
 
 namespace sluice::sink::kafka {
 namespace {
 
+using fence_test::EndOf;
+using fence_test::Txn;
 using sluice::testing::KafkaMock;
-
-constexpr uint8_t kMysqlTypeLong = 3;  // INT
 
 class KafkaFenceTest : public ::testing::Test {
  protected:
@@ -27,26 +28,7 @@ class KafkaFenceTest : public ::testing::Test {
     ASSERT_TRUE(k.ok()) << k.status().message();
     kafka_ = std::move(k).value();
     ASSERT_TRUE(kafka_->CreateTopic("shop.t", 1).ok());
-    auto schema = std::make_shared<TableSchema>();
-    schema->db = "shop";
-    schema->table = "t";
-    for (const char* name : {"id", "v"}) {
-      ColumnMeta c;
-      c.name = name;
-      c.type = kMysqlTypeLong;
-      schema->columns.push_back(c);
-    }
-    schema->primary_key = {0};
-    auto t = std::make_shared<TargetTable>();
-    t->db = "shop";
-    t->table = "t";
-    t->columns = {"id", "v"};
-    t->key = {0};
-    t->source = "shop.t";
-    t->name_hash = TableNameHash(*t);
-    t->source_schema = schema;
-    t->source_index = {0, 1};
-    table_ = t;
+    table_ = fence_test::ShopTable(/*keyed=*/true);
   }
   Result<std::unique_ptr<KafkaSink>> Open(uint64_t epoch, bool exactly_once = true) {
     SinkOptions o;
@@ -58,22 +40,6 @@ class KafkaFenceTest : public ::testing::Test {
     o.exactly_once = exactly_once;
     o.epoch = epoch;
     return KafkaSink::Open(o);
-  }
-  std::vector<SinkChange> Txn(uint64_t txn, int first, int last) {
-    std::vector<SinkChange> out;
-    for (int id = first; id <= last; ++id) {
-      SinkChange c;
-      c.kind = SinkChange::Kind::kInsert;
-      c.table = table_;
-      c.values = {Value::Int(id), Value::Int(id * 10)};
-      c.pos = StreamPos{"binlog.000001", 1000 + 100 * txn, static_cast<uint64_t>(id - first + 1)};
-      out.push_back(c);
-    }
-    return out;
-  }
-  static BatchEnd EndOf(uint64_t txn) {
-    return BatchEnd{StreamPos{"binlog.000001", 1000 + 100 * txn, StreamPos::kWholeTransaction},
-                    "binlog.000001:" + std::to_string(1100 + 100 * txn), ""};
   }
   // Applies and waits until it is recorded, like the pipeline when idle.
   static Status ApplyAndFlush(KafkaSink& sink, const std::vector<SinkChange>& batch, const BatchEnd& end) {
@@ -89,19 +55,19 @@ TEST_F(KafkaFenceTest, SuccessorFencesTheFormerOwnerOut) {
   auto first = Open(1);
   ASSERT_TRUE(first.ok()) << first.status().message();
   EXPECT_TRUE((*first)->fenced());
-  ASSERT_TRUE(ApplyAndFlush(**first, Txn(1, 1, 4), EndOf(1)).ok());
+  ASSERT_TRUE(ApplyAndFlush(**first, Txn(table_, 1, 1, 4), EndOf(1)).ok());
 
   auto second = Open(2);
   ASSERT_TRUE(second.ok()) << second.status().message();
   EXPECT_EQ((*second)->checkpoint().global.ToString(), EndOf(1).pos.ToString());
   kafka_->PushRequestErrors(sluice::testing::kafka_api::kEndTxn, {RD_KAFKA_RESP_ERR_PRODUCER_FENCED});
-  Status st = ApplyAndFlush(**first, Txn(2, 5, 8), EndOf(2));
+  Status st = ApplyAndFlush(**first, Txn(table_, 2, 5, 8), EndOf(2));
   EXPECT_EQ(st.code(), StatusCode::kFenced) << st.message();
   EXPECT_FALSE(st.retryable());
   EXPECT_NE(st.message().find("pipeline p target bus: epoch 1 is fenced off"), std::string::npos) << st.message();
   EXPECT_NE(st.message().find("transactional.id"), std::string::npos) << st.message();
 
-  ASSERT_TRUE(ApplyAndFlush(**second, Txn(2, 5, 8), EndOf(2)).ok());
+  ASSERT_TRUE(ApplyAndFlush(**second, Txn(table_, 2, 5, 8), EndOf(2)).ok());
   EXPECT_EQ((*second)->checkpoint().global.ToString(), EndOf(2).pos.ToString());
 }
 

@@ -14,11 +14,15 @@
 #include "core/sync_point.h"
 #include "core/url.h"
 #include "harness/mariadb_server.h"
+#include "sink/fence_fixture.h"
 #include "sink/mysql/mysql_loader.h"
 
 namespace sluice::sink::mysql {
 namespace {
 
+using fence_test::ApplyLikeThePipeline;
+using fence_test::EndOf;
+using fence_test::Txn;
 using sluice::testing::MariadbServer;
 
 class MysqlFenceTest : public ::testing::Test {
@@ -28,13 +32,7 @@ class MysqlFenceTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.status().message();
     dst_ = std::move(s).value();
     ASSERT_TRUE(dst_->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT, v INT)").ok());
-    auto t = std::make_shared<TargetTable>();
-    t->db = "shop";
-    t->table = "t";
-    t->columns = {"id", "v"};
-    t->source = "shop.t";
-    t->name_hash = TableNameHash(*t);
-    table_ = t;
+    table_ = fence_test::ShopTable(/*keyed=*/false);
   }
   void TearDown() override { SetSyncPointAction("mysql.partition.before_commit", nullptr); }
 
@@ -50,34 +48,6 @@ class MysqlFenceTest : public ::testing::Test {
     o.parallel = parallel;
     o.epoch = epoch;
     return MysqlLoader::Open(o);
-  }
-  // Transaction `txn` inserts ids first..last (keyless rows).
-  std::vector<SinkChange> Txn(uint64_t txn, int first, int last) {
-    std::vector<SinkChange> out;
-    for (int id = first; id <= last; ++id) {
-      SinkChange c;
-      c.kind = SinkChange::Kind::kInsert;
-      c.table = table_;
-      c.values = {Value::Int(id), Value::Int(id * 10)};
-      c.pos = StreamPos{"binlog.000001", 1000 + 100 * txn, static_cast<uint64_t>(id - first + 1)};
-      out.push_back(c);
-    }
-    return out;
-  }
-  static BatchEnd EndOf(uint64_t txn) {
-    return BatchEnd{StreamPos{"binlog.000001", 1000 + 100 * txn, StreamPos::kWholeTransaction},
-                    "binlog.000001:" + std::to_string(1100 + 100 * txn), ""};
-  }
-  // What the pipeline does (Pipeline::CallSink): a retryable error is
-  // retried after Reconnect; returns the first error that is not.
-  static Status ApplyLikeThePipeline(MysqlLoader& loader, const std::vector<SinkChange>& batch, const BatchEnd& end) {
-    for (int attempt = 0; attempt < 20; ++attempt) {
-      Status st = loader.ApplyBatch(batch, end);
-      if (st.ok() || !st.retryable()) return st;
-      Status rc = loader.Reconnect();
-      if (!rc.ok() && !rc.retryable()) return rc;
-    }
-    return Status::Error(StatusCode::kIoError, "still retrying");
   }
   std::string Rows() {
     auto v = dst_->QueryValue("SELECT GROUP_CONCAT(id ORDER BY id) FROM shop.t");
@@ -96,13 +66,13 @@ TEST_F(MysqlFenceTest, SuccessorFencesTheFormerOwnerOut) {
   auto first = Open(1);
   ASSERT_TRUE(first.ok()) << first.status().message();
   EXPECT_TRUE((*first)->fenced());
-  ASSERT_TRUE((*first)->ApplyBatch(Txn(1, 1, 4), EndOf(1)).ok());
+  ASSERT_TRUE((*first)->ApplyBatch(Txn(table_, 1, 1, 4), EndOf(1)).ok());
 
   auto second = Open(2);
   ASSERT_TRUE(second.ok()) << second.status().message();
   // The former owner's next write: its sessions were ended, and the ones it
   // reconnects with find the fence above its epoch.
-  Status st = ApplyLikeThePipeline(**first, Txn(2, 5, 8), EndOf(2));
+  Status st = ApplyLikeThePipeline(**first, Txn(table_, 2, 5, 8), EndOf(2));
   EXPECT_EQ(st.code(), StatusCode::kFenced) << st.message();
   EXPECT_FALSE(st.retryable());
   EXPECT_NE(st.message().find("pipeline p target dst: epoch 1 is fenced off"), std::string::npos) << st.message();
@@ -115,7 +85,7 @@ TEST_F(MysqlFenceTest, SuccessorFencesTheFormerOwnerOut) {
   // The successor goes on from the checkpoint; an owner of a lower epoch
   // cannot even open.
   EXPECT_EQ((*second)->checkpoint().global.ToString(), EndOf(1).pos.ToString());
-  ASSERT_TRUE((*second)->ApplyBatch(Txn(2, 5, 8), EndOf(2)).ok());
+  ASSERT_TRUE((*second)->ApplyBatch(Txn(table_, 2, 5, 8), EndOf(2)).ok());
   auto late = Open(1);
   ASSERT_FALSE(late.ok());
   EXPECT_EQ(late.status().code(), StatusCode::kFenced) << late.status().message();
@@ -130,7 +100,7 @@ TEST_F(MysqlFenceTest, SuccessorFencesTheFormerOwnerOut) {
 TEST_F(MysqlFenceTest, TransactionHeldOpenByTheFormerOwnerNeverCommits) {
   auto first = Open(1, 1);
   ASSERT_TRUE(first.ok()) << first.status().message();
-  ASSERT_TRUE((*first)->ApplyBatch(Txn(1, 1, 2), EndOf(1)).ok());
+  ASSERT_TRUE((*first)->ApplyBatch(Txn(table_, 1, 1, 2), EndOf(1)).ok());
 
   std::mutex mu;
   std::condition_variable cv;
@@ -144,13 +114,13 @@ TEST_F(MysqlFenceTest, TransactionHeldOpenByTheFormerOwnerNeverCommits) {
     cv.wait(lock, [&] { return release; });
   });
   Status first_result;
-  std::thread former([&] { first_result = ApplyLikeThePipeline(**first, Txn(2, 3, 5), EndOf(2)); });
+  std::thread former([&] { first_result = ApplyLikeThePipeline(**first, Txn(table_, 2, 3, 5), EndOf(2)); });
   {
     std::unique_lock lock(mu);
     ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return held; }));
   }
   auto second = Open(2);
-  Status second_result = second.ok() ? (*second)->ApplyBatch(Txn(2, 3, 5), EndOf(2)) : second.status();
+  Status second_result = second.ok() ? (*second)->ApplyBatch(Txn(table_, 2, 3, 5), EndOf(2)) : second.status();
   {
     std::lock_guard lock(mu);
     release = true;
@@ -168,7 +138,7 @@ TEST_F(MysqlFenceTest, EpochZeroKeepsNoFence) {
   auto loader = Open(0);
   ASSERT_TRUE(loader.ok()) << loader.status().message();
   EXPECT_FALSE((*loader)->fenced());
-  ASSERT_TRUE((*loader)->ApplyBatch(Txn(1, 1, 2), EndOf(1)).ok());
+  ASSERT_TRUE((*loader)->ApplyBatch(Txn(table_, 1, 1, 2), EndOf(1)).ok());
   auto tables = dst_->QueryValue(
       "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '_sluice' AND TABLE_NAME = 'fences'");
   ASSERT_TRUE(tables.ok());

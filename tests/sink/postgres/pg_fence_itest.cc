@@ -14,14 +14,16 @@
 #include "core/sync_point.h"
 #include "core/url.h"
 #include "harness/postgres_server.h"
+#include "sink/fence_fixture.h"
 #include "sink/postgres/pg_sink.h"
 
 namespace sluice::sink::postgres {
 namespace {
 
+using fence_test::ApplyLikeThePipeline;
+using fence_test::EndOf;
+using fence_test::Txn;
 using sluice::testing::PostgresServer;
-
-constexpr uint8_t kMysqlTypeLong = 3;  // INT
 
 class PgFenceTest : public ::testing::Test {
  protected:
@@ -35,24 +37,7 @@ class PgFenceTest : public ::testing::Test {
                              "ALTER TABLE shop.t OWNER TO app",
                              "target")
                     .ok());
-    auto schema = std::make_shared<TableSchema>();
-    schema->db = "shop";
-    schema->table = "t";
-    for (const char* name : {"id", "v"}) {
-      ColumnMeta c;
-      c.name = name;
-      c.type = kMysqlTypeLong;
-      schema->columns.push_back(c);
-    }
-    auto t = std::make_shared<TargetTable>();
-    t->db = "shop";
-    t->table = "t";
-    t->columns = {"id", "v"};
-    t->source = "shop.t";
-    t->name_hash = TableNameHash(*t);
-    t->source_schema = schema;
-    t->source_index = {0, 1};
-    table_ = t;
+    table_ = fence_test::ShopTable(/*keyed=*/false);
   }
   void TearDown() override { SetSyncPointAction("pg.partition.before_commit", nullptr); }
 
@@ -68,33 +53,6 @@ class PgFenceTest : public ::testing::Test {
     o.parallel = parallel;
     o.epoch = epoch;
     return PgSink::Open(o);
-  }
-  std::vector<SinkChange> Txn(uint64_t txn, int first, int last) {
-    std::vector<SinkChange> out;
-    for (int id = first; id <= last; ++id) {
-      SinkChange c;
-      c.kind = SinkChange::Kind::kInsert;
-      c.table = table_;
-      c.values = {Value::Int(id), Value::Int(id * 10)};
-      c.pos = StreamPos{"binlog.000001", 1000 + 100 * txn, static_cast<uint64_t>(id - first + 1)};
-      out.push_back(c);
-    }
-    return out;
-  }
-  static BatchEnd EndOf(uint64_t txn) {
-    return BatchEnd{StreamPos{"binlog.000001", 1000 + 100 * txn, StreamPos::kWholeTransaction},
-                    "binlog.000001:" + std::to_string(1100 + 100 * txn), ""};
-  }
-  // What the pipeline does (Pipeline::CallSink): retryable errors are
-  // retried after Reconnect; returns the first error that is not.
-  static Status ApplyLikeThePipeline(PgSink& sink, const std::vector<SinkChange>& batch, const BatchEnd& end) {
-    for (int attempt = 0; attempt < 20; ++attempt) {
-      Status st = sink.ApplyBatch(batch, end);
-      if (st.ok() || !st.retryable()) return st;
-      Status rc = sink.Reconnect();
-      if (!rc.ok() && !rc.retryable()) return rc;
-    }
-    return Status::Error(StatusCode::kIoError, "still retrying");
   }
   std::string Rows() {
     auto v = pg_->QueryValue("SELECT string_agg(id::text, ',' ORDER BY id) FROM shop.t", "target");
@@ -116,12 +74,12 @@ TEST_F(PgFenceTest, SuccessorFencesTheFormerOwnerOut) {
     auto first = Open(1, parallel);
     ASSERT_TRUE(first.ok()) << first.status().message();
     EXPECT_TRUE((*first)->fenced());
-    ASSERT_TRUE((*first)->ApplyBatch(Txn(1, 1, 4), EndOf(1)).ok());
+    ASSERT_TRUE((*first)->ApplyBatch(Txn(table_, 1, 1, 4), EndOf(1)).ok());
     ASSERT_TRUE((*first)->AdvanceCheckpoint(EndOf(2)).ok());
 
     auto second = Open(2, parallel);
     ASSERT_TRUE(second.ok()) << second.status().message();
-    Status st = ApplyLikeThePipeline(**first, Txn(3, 5, 8), EndOf(3));
+    Status st = ApplyLikeThePipeline(**first, Txn(table_, 3, 5, 8), EndOf(3));
     EXPECT_EQ(st.code(), StatusCode::kFenced) << st.message();
     EXPECT_FALSE(st.retryable());
     EXPECT_NE(st.message().find("pipeline p target dst: epoch 1 is fenced off"), std::string::npos) << st.message();
@@ -130,7 +88,7 @@ TEST_F(PgFenceTest, SuccessorFencesTheFormerOwnerOut) {
     EXPECT_EQ(Rows(), "1,2,3,4");
     EXPECT_EQ(GlobalCheckpoint(), EndOf(2).pos.ToString());
 
-    ASSERT_TRUE((*second)->ApplyBatch(Txn(3, 5, 8), EndOf(3)).ok());
+    ASSERT_TRUE((*second)->ApplyBatch(Txn(table_, 3, 5, 8), EndOf(3)).ok());
     auto late = Open(1, parallel);
     ASSERT_FALSE(late.ok());
     EXPECT_EQ(late.status().code(), StatusCode::kFenced) << late.status().message();
@@ -146,7 +104,7 @@ TEST_F(PgFenceTest, SuccessorFencesTheFormerOwnerOut) {
 TEST_F(PgFenceTest, TransactionHeldOpenByTheFormerOwnerNeverCommits) {
   auto first = Open(1);
   ASSERT_TRUE(first.ok()) << first.status().message();
-  ASSERT_TRUE((*first)->ApplyBatch(Txn(1, 1, 2), EndOf(1)).ok());
+  ASSERT_TRUE((*first)->ApplyBatch(Txn(table_, 1, 1, 2), EndOf(1)).ok());
 
   std::mutex mu;
   std::condition_variable cv;
@@ -160,13 +118,13 @@ TEST_F(PgFenceTest, TransactionHeldOpenByTheFormerOwnerNeverCommits) {
     cv.wait(lock, [&] { return release; });
   });
   Status first_result;
-  std::thread former([&] { first_result = ApplyLikeThePipeline(**first, Txn(2, 3, 5), EndOf(2)); });
+  std::thread former([&] { first_result = ApplyLikeThePipeline(**first, Txn(table_, 2, 3, 5), EndOf(2)); });
   {
     std::unique_lock lock(mu);
     ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return held; }));
   }
   auto second = Open(2);
-  Status second_result = second.ok() ? (*second)->ApplyBatch(Txn(2, 3, 5), EndOf(2)) : second.status();
+  Status second_result = second.ok() ? (*second)->ApplyBatch(Txn(table_, 2, 3, 5), EndOf(2)) : second.status();
   {
     std::lock_guard lock(mu);
     release = true;
@@ -184,7 +142,7 @@ TEST_F(PgFenceTest, EpochZeroKeepsNoFence) {
   auto sink = Open(0);
   ASSERT_TRUE(sink.ok()) << sink.status().message();
   EXPECT_FALSE((*sink)->fenced());
-  ASSERT_TRUE((*sink)->ApplyBatch(Txn(1, 1, 2), EndOf(1)).ok());
+  ASSERT_TRUE((*sink)->ApplyBatch(Txn(table_, 1, 1, 2), EndOf(1)).ok());
   auto fences = pg_->QueryValue("SELECT to_regclass('_sluice.fences') IS NULL", "target");
   ASSERT_TRUE(fences.ok());
   EXPECT_EQ(*fences, "t");

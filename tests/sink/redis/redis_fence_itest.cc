@@ -7,14 +7,16 @@
 
 #include "core/url.h"
 #include "harness/redis_server.h"
+#include "sink/fence_fixture.h"
 #include "sink/redis/redis_sink.h"
 
 namespace sluice::sink::redis {
 namespace {
 
+using fence_test::ApplyLikeThePipeline;
+using fence_test::EndOf;
+using fence_test::Txn;
 using sluice::testing::RedisServer;
-
-constexpr uint8_t kMysqlTypeLong = 3;  // INT
 
 class RedisFenceTest : public ::testing::Test {
  protected:
@@ -22,26 +24,7 @@ class RedisFenceTest : public ::testing::Test {
     auto r = RedisServer::Start();
     ASSERT_TRUE(r.ok()) << r.status().message();
     redis_ = std::move(r).value();
-    auto schema = std::make_shared<TableSchema>();
-    schema->db = "shop";
-    schema->table = "t";
-    for (const char* name : {"id", "v"}) {
-      ColumnMeta c;
-      c.name = name;
-      c.type = kMysqlTypeLong;
-      schema->columns.push_back(c);
-    }
-    schema->primary_key = {0};
-    auto t = std::make_shared<TargetTable>();
-    t->db = "shop";
-    t->table = "t";
-    t->columns = {"id", "v"};
-    t->key = {0};
-    t->source = "shop.t";
-    t->name_hash = TableNameHash(*t);
-    t->source_schema = schema;
-    t->source_index = {0, 1};
-    table_ = t;
+    table_ = fence_test::ShopTable(/*keyed=*/true);
   }
   Result<std::unique_ptr<RedisSink>> Open(uint64_t epoch) {
     SinkOptions o;
@@ -52,31 +35,6 @@ class RedisFenceTest : public ::testing::Test {
     o.url = *url;
     o.epoch = epoch;
     return RedisSink::Open(o);
-  }
-  std::vector<SinkChange> Txn(uint64_t txn, int first, int last) {
-    std::vector<SinkChange> out;
-    for (int id = first; id <= last; ++id) {
-      SinkChange c;
-      c.kind = SinkChange::Kind::kUpsert;
-      c.table = table_;
-      c.values = {Value::Int(id), Value::Int(id * 10)};
-      c.pos = StreamPos{"binlog.000001", 1000 + 100 * txn, static_cast<uint64_t>(id - first + 1)};
-      out.push_back(c);
-    }
-    return out;
-  }
-  static BatchEnd EndOf(uint64_t txn) {
-    return BatchEnd{StreamPos{"binlog.000001", 1000 + 100 * txn, StreamPos::kWholeTransaction},
-                    "binlog.000001:" + std::to_string(1100 + 100 * txn), ""};
-  }
-  static Status ApplyLikeThePipeline(RedisSink& sink, const std::vector<SinkChange>& batch, const BatchEnd& end) {
-    for (int attempt = 0; attempt < 20; ++attempt) {
-      Status st = sink.ApplyBatch(batch, end);
-      if (st.ok() || !st.retryable()) return st;
-      Status rc = sink.Reconnect();
-      if (!rc.ok() && !rc.retryable()) return rc;
-    }
-    return Status::Error(StatusCode::kIoError, "still retrying");
   }
   // How many of the table's keys exist.
   long long Keys() {
@@ -100,11 +58,11 @@ TEST_F(RedisFenceTest, SuccessorFencesTheFormerOwnerOut) {
   auto first = Open(1);
   ASSERT_TRUE(first.ok()) << first.status().message();
   EXPECT_TRUE((*first)->fenced());
-  ASSERT_TRUE((*first)->ApplyBatch(Txn(1, 1, 4), EndOf(1)).ok());
+  ASSERT_TRUE((*first)->ApplyBatch(Txn(table_, 1, 1, 4, SinkChange::Kind::kUpsert), EndOf(1)).ok());
 
   auto second = Open(2);
   ASSERT_TRUE(second.ok()) << second.status().message();
-  Status st = ApplyLikeThePipeline(**first, Txn(2, 5, 8), EndOf(2));
+  Status st = ApplyLikeThePipeline(**first, Txn(table_, 2, 5, 8, SinkChange::Kind::kUpsert), EndOf(2));
   EXPECT_EQ(st.code(), StatusCode::kFenced) << st.message();
   EXPECT_FALSE(st.retryable());
   EXPECT_NE(st.message().find("pipeline p target dst: epoch 1 is fenced off"), std::string::npos) << st.message();
@@ -113,7 +71,7 @@ TEST_F(RedisFenceTest, SuccessorFencesTheFormerOwnerOut) {
   EXPECT_EQ(Position(), EndOf(1).pos.ToString());
 
   EXPECT_EQ((*second)->checkpoint().global.ToString(), EndOf(1).pos.ToString());
-  ASSERT_TRUE((*second)->ApplyBatch(Txn(2, 5, 8), EndOf(2)).ok());
+  ASSERT_TRUE((*second)->ApplyBatch(Txn(table_, 2, 5, 8, SinkChange::Kind::kUpsert), EndOf(2)).ok());
   auto late = Open(1);
   ASSERT_FALSE(late.ok());
   EXPECT_EQ(late.status().code(), StatusCode::kFenced) << late.status().message();
@@ -125,7 +83,7 @@ TEST_F(RedisFenceTest, EpochZeroKeepsNoFence) {
   auto sink = Open(0);
   ASSERT_TRUE(sink.ok()) << sink.status().message();
   EXPECT_FALSE((*sink)->fenced());
-  ASSERT_TRUE((*sink)->ApplyBatch(Txn(1, 1, 2), EndOf(1)).ok());
+  ASSERT_TRUE((*sink)->ApplyBatch(Txn(table_, 1, 1, 2, SinkChange::Kind::kUpsert), EndOf(1)).ok());
   auto c = redis_->Connect();
   ASSERT_TRUE(c.ok());
   auto r = (*c)->Command({"EXISTS", "_sluice:fence:p"});
