@@ -17,6 +17,17 @@ bool Logged(const NodeProcess& node, std::string_view text) { return node.Log().
 
 class NodeFailoverTest : public NodeFixture {
  protected:
+  // Starts the load with `first` the only node, so that it owns "p", then
+  // nodes n2 and n3, which wait as candidates. Returns `first`'s epoch.
+  int64_t OwnsWithTwoCandidatesBehind(const NodeProcess& first) {
+    StartLoad();
+    EXPECT_EQ(WaitForFirstOwner(), first.id());
+    const int64_t epoch = Owner().second;
+    NodeProcess& n2 = AddNode("n2");
+    NodeProcess& n3 = AddNode("n3");
+    EXPECT_TRUE(WaitUntil([&] { return n2.Candidate() && n3.Candidate(); }, kDeadline));
+    return epoch;
+  }
   // The former owner's view of itself and the ensemble's agree: it owns
   // nothing, is a candidate behind `owner`, and `owner` kept `epoch`.
   void ExpectRejoinedBehind(const NodeProcess& former, const std::string& owner, int64_t epoch) {
@@ -48,12 +59,8 @@ TEST_F(NodeFailoverTest, APausedOwnerIsRefusedByTheTargetAndRejoins) {
   NodeProcess& n1 = AddNode("n1", {}, "",
                             fmt::format("mysql.partition.before_commit=wait@30:{},node.ownership.lost=wait:{}",
                                         commit_go, lost_go));
-  StartLoad();
-  ASSERT_EQ(WaitForFirstOwner(), "n1");
-  const int64_t epoch = Owner().second;
-  NodeProcess& n2 = AddNode("n2");
-  NodeProcess& n3 = AddNode("n3");
-  ASSERT_TRUE(WaitUntil([&] { return n2.Candidate() && n3.Candidate(); }, kDeadline));
+  const int64_t epoch = OwnsWithTwoCandidatesBehind(n1);
+  ASSERT_FALSE(HasFailure());
   ASSERT_TRUE(WaitUntil([&] { return Logged(n1, "sync point mysql.partition.before_commit: waiting for"); },
                         kDeadline))
       << n1.Log();
@@ -86,12 +93,8 @@ TEST_F(NodeFailoverTest, ANodeCutFromZookeeperStopsAndRejoins) {
   auto forwarder = TcpForwarder::Start(ensemble_->client_ports());
   ASSERT_TRUE(forwarder.ok()) << forwarder.status().message();
   NodeProcess& n1 = AddNode("n1", {}, (*forwarder)->ConnectString());
-  StartLoad();
-  ASSERT_EQ(WaitForFirstOwner(), "n1");
-  const int64_t epoch = Owner().second;
-  NodeProcess& n2 = AddNode("n2");
-  NodeProcess& n3 = AddNode("n3");
-  ASSERT_TRUE(WaitUntil([&] { return n2.Candidate() && n3.Candidate(); }, kDeadline));
+  const int64_t epoch = OwnsWithTwoCandidatesBehind(n1);
+  ASSERT_FALSE(HasFailure());
 
   auto cut_at = Clock::now();
   (*forwarder)->Freeze();
