@@ -7,6 +7,7 @@
 #include <set>
 
 #include "cluster/pipeline_fingerprints.h"
+#include "core/sync_point.h"
 
 namespace sluice::cluster {
 namespace {
@@ -315,6 +316,9 @@ void NodeAgent::OnOwnership(uint64_t generation, const Ownership& o) {
       }
       break;
     case OwnershipState::kLost:
+      // Tests hold the news here to see what the pipeline, still running,
+      // is allowed to write after its successor took over (nothing).
+      SLUICE_SYNC_POINT("node.ownership.lost");
       StopOwned(s, "ownership lost");
       spdlog::warn("pipeline {}: ownership lost (epoch {}): stopped; a candidate again", s.name, o.epoch);
       break;

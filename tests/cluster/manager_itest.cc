@@ -18,6 +18,7 @@
 
 #include "cli/run_command.h"
 #include "cluster/coordinator.h"
+#include "cluster/manager_process.h"
 #include "harness/process.h"
 #include "harness/zookeeper_server.h"
 #include "pipeline/http_server.h"
@@ -28,6 +29,10 @@ namespace {
 using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using testing::ManagerHttp;
+using testing::ManagerProcess;
+using testing::ManagerReply;
+using testing::ReadWholeFile;
 using testing::ZookeeperEnsemble;
 
 constexpr seconds kDeadline{90};  // generous: the machine is loaded
@@ -40,29 +45,6 @@ bool WaitFor(Pred pred, seconds timeout = kDeadline) {
     std::this_thread::sleep_for(milliseconds(50));
   }
   return true;
-}
-
-struct Reply {
-  int status = 0;  // 0: no answer
-  std::string body;
-  json Json() const { return json::parse(body, nullptr, false); }
-};
-
-Reply Http(uint16_t port, const std::string& method, const std::string& path, const std::string& body = "",
-           const std::string& type = "application/json") {
-  httplib::Client client("127.0.0.1", port);
-  client.set_connection_timeout(seconds(5));
-  client.set_read_timeout(seconds(30));
-  httplib::Result r = method == "GET"    ? client.Get(path)
-                      : method == "PUT"  ? client.Put(path, body, type)
-                                         : client.Post(path, body, type);
-  if (!r) return {};
-  return {r->status, r->body};
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 // A cluster.yaml: two pipelines, "heavy_orders" needing the label heavy.
@@ -87,57 +69,6 @@ pipelines:
 {})",
                      cluster, zookeeper, extra);
 }
-
-// One `sluice manager` process.
-class ManagerProcess {
- public:
-  ManagerProcess(std::string dir, std::string id, std::string config) : dir_(dir), id_(id), config_(config) {}
-  ~ManagerProcess() { Kill(SIGKILL); }
-
-  Status Start() {
-    static int starts = 0;  // a log per start: a restart must not find the last one's port
-    log_ = fmt::format("{}/{}-{}.log", dir_, id_, ++starts);
-    std::vector<std::string> argv = {SLUICE_BINARY, "manager", "-c", config_, "--id", id_,
-                                     "--http", "127.0.0.1:0", "--store", fmt::format("{}/{}.db", dir_, id_)};
-    ASSIGN_OR_RETURN(pid_, testing::SpawnProcess(argv, log_));
-    static const std::regex kPort("API on port ([0-9]+)");
-    bool up = WaitFor([&] {
-      std::smatch m;
-      std::string text = ReadFile(log_);
-      if (std::regex_search(text, m, kPort)) port_ = static_cast<uint16_t>(std::stoi(m[1]));
-      return port_ != 0 || !Running();
-    });
-    if (!up || port_ == 0) {
-      return Status::Error(StatusCode::kIoError, "manager {} did not start: {}", id_, testing::TailOfFile(log_));
-    }
-    return Status::Ok();
-  }
-  bool Running() {
-    if (pid_ <= 0) return false;
-    auto exited = testing::WaitForExit(pid_, milliseconds(0));
-    if (exited.ok() && exited->has_value()) {
-      pid_ = -1;
-      return false;
-    }
-    return true;
-  }
-  void Kill(int signal) {
-    if (pid_ > 0) (void)testing::StopProcess(pid_, signal, seconds(30));
-    pid_ = -1;
-  }
-  bool Leads() {
-    Reply r = Http(port_, "GET", "/healthz");
-    return r.status == 200 && r.body == "ok: leader";
-  }
-  uint16_t port() const { return port_; }
-  const std::string& id() const { return id_; }
-  std::string Log() const { return testing::TailOfFile(log_); }
-
- private:
-  std::string dir_, id_, config_, log_;
-  pid_t pid_ = -1;
-  uint16_t port_ = 0;
-};
 
 class ManagerTest : public ::testing::Test {
  protected:
@@ -249,46 +180,46 @@ TEST_F(ManagerTest, PublishesTheFileOnStartAndRevisionsOnPutAndRollback) {
   Watch();
   ManagerProcess& m = StartManager("m1");
   ASSERT_TRUE(WaitPublished(1)) << m.Log();
-  EXPECT_EQ(LastPublished().yaml, ReadFile(config_));
-  Reply cfg = Http(m.port(), "GET", "/api/config");
+  EXPECT_EQ(LastPublished().yaml, ReadWholeFile(config_));
+  ManagerReply cfg = ManagerHttp(m.port(), "GET", "/api/config");
   ASSERT_EQ(cfg.status, 200) << cfg.body;
   EXPECT_EQ(cfg.Json()["revision"], 1);
-  EXPECT_EQ(cfg.Json()["yaml"], ReadFile(config_));
+  EXPECT_EQ(cfg.Json()["yaml"], ReadWholeFile(config_));
 
   // An invalid PUT: 400 with the loader's message, nothing published.
   std::string bad = ClusterYaml(cluster_, ensemble_->ConnectString(), "    parallel: many\n");
-  Reply r = Http(m.port(), "PUT", "/api/config", bad, "application/yaml");
+  ManagerReply r = ManagerHttp(m.port(), "PUT", "/api/config", bad, "application/yaml");
   ASSERT_EQ(r.status, 400) << r.body;
   EXPECT_NE(r.Json()["error"].get<std::string>().find(config_ + ":18:"), std::string::npos) << r.body;
   EXPECT_NE(r.Json()["error"].get<std::string>().find("pipelines[1].parallel"), std::string::npos) << r.body;
 
   // Another cluster's name: refused (this manager publishes into its own).
-  r = Http(m.port(), "PUT", "/api/config", ClusterYaml("elsewhere", ensemble_->ConnectString()), "application/yaml");
+  r = ManagerHttp(m.port(), "PUT", "/api/config", ClusterYaml("elsewhere", ensemble_->ConnectString()), "application/yaml");
   ASSERT_EQ(r.status, 400) << r.body;
   EXPECT_NE(r.body.find("cluster.name"), std::string::npos) << r.body;
 
   std::string second = ClusterYaml(cluster_, ensemble_->ConnectString(), "    parallel: 2\n");
-  r = Http(m.port(), "PUT", "/api/config?comment=two%20loaders", second, "application/yaml");
+  r = ManagerHttp(m.port(), "PUT", "/api/config?comment=two%20loaders", second, "application/yaml");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.Json()["revision"], 2);
   EXPECT_EQ(r.Json()["created"], true);
   ASSERT_TRUE(WaitPublished(2));
   EXPECT_EQ(LastPublished().yaml, second);
   // The same text again makes no revision.
-  r = Http(m.port(), "PUT", "/api/config", second, "application/yaml");
+  r = ManagerHttp(m.port(), "PUT", "/api/config", second, "application/yaml");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.Json()["created"], false);
   EXPECT_EQ(r.Json()["revision"], 2);
 
-  r = Http(m.port(), "POST", "/api/config/rollback", R"({"revision": 1})");
+  r = ManagerHttp(m.port(), "POST", "/api/config/rollback", R"({"revision": 1})");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.Json()["revision"], 3);
   ASSERT_TRUE(WaitPublished(3));
-  EXPECT_EQ(LastPublished().yaml, ReadFile(config_));
-  EXPECT_EQ(Http(m.port(), "POST", "/api/config/rollback", R"({"revision": 42})").status, 404);
-  EXPECT_EQ(Http(m.port(), "POST", "/api/config/rollback", R"({"rev": 1})").status, 400);
+  EXPECT_EQ(LastPublished().yaml, ReadWholeFile(config_));
+  EXPECT_EQ(ManagerHttp(m.port(), "POST", "/api/config/rollback", R"({"revision": 42})").status, 404);
+  EXPECT_EQ(ManagerHttp(m.port(), "POST", "/api/config/rollback", R"({"rev": 1})").status, 400);
 
-  Reply list = Http(m.port(), "GET", "/api/config/revisions");
+  ManagerReply list = ManagerHttp(m.port(), "GET", "/api/config/revisions");
   ASSERT_EQ(list.status, 200) << list.body;
   json revisions = list.Json();
   ASSERT_EQ(revisions.size(), 3u) << list.body;
@@ -297,7 +228,7 @@ TEST_F(ManagerTest, PublishesTheFileOnStartAndRevisionsOnPutAndRollback) {
   EXPECT_EQ(revisions[0]["comment"], "rollback to revision 1");
   EXPECT_EQ(revisions[1]["comment"], "two loaders");
   EXPECT_EQ(revisions[2]["author"], "file " + config_);
-  Reply one = Http(m.port(), "GET", "/api/config/revisions/2");
+  ManagerReply one = ManagerHttp(m.port(), "GET", "/api/config/revisions/2");
   ASSERT_EQ(one.status, 200);
   EXPECT_EQ(one.Json()["yaml"], second);
 
@@ -305,7 +236,7 @@ TEST_F(ManagerTest, PublishesTheFileOnStartAndRevisionsOnPutAndRollback) {
   m.Kill(SIGTERM);
   ManagerProcess& again = StartManager("m1");
   ASSERT_TRUE(WaitFor([&] { return again.Leads(); })) << again.Log();
-  EXPECT_EQ(Http(again.port(), "GET", "/api/config").Json()["revision"], 3);
+  EXPECT_EQ(ManagerHttp(again.port(), "GET", "/api/config").Json()["revision"], 3);
   EXPECT_EQ(LastPublished().revision, 3);
 }
 
@@ -331,7 +262,7 @@ TEST_F(ManagerTest, NodesAndPipelinesWithOwnersEpochsAndLiveStatus) {
   ASSERT_TRUE(WaitFor([&] { return m.Leads(); })) << m.Log();
 
   // Unowned at first.
-  Reply r = Http(m.port(), "GET", "/api/pipelines");
+  ManagerReply r = ManagerHttp(m.port(), "GET", "/api/pipelines");
   ASSERT_EQ(r.status, 200) << r.body;
   ASSERT_EQ(r.Json().size(), 2u);
   EXPECT_EQ(r.Json()[0]["name"], "orders");
@@ -346,7 +277,7 @@ TEST_F(ManagerTest, NodesAndPipelinesWithOwnersEpochsAndLiveStatus) {
   Coordinator& n2 = StartNode("n2", {}, "127.0.0.1:1", {{"orders", {}}});
   ASSERT_TRUE(WaitFor([&] { return n2.ownership("orders").state == OwnershipState::kCandidate; }));
 
-  r = Http(m.port(), "GET", "/api/nodes");
+  r = ManagerHttp(m.port(), "GET", "/api/nodes");
   ASSERT_EQ(r.status, 200) << r.body;
   json nodes = r.Json();
   ASSERT_EQ(nodes.size(), 2u) << r.body;
@@ -358,7 +289,7 @@ TEST_F(ManagerTest, NodesAndPipelinesWithOwnersEpochsAndLiveStatus) {
   EXPECT_EQ(nodes[1]["id"], "n2");
   EXPECT_EQ(nodes[1]["pipelines"], json::array());
 
-  r = Http(m.port(), "GET", "/api/pipelines/orders/status");
+  r = ManagerHttp(m.port(), "GET", "/api/pipelines/orders/status");
   ASSERT_EQ(r.status, 200) << r.body;
   json orders = r.Json();
   EXPECT_EQ(orders["owner"], "n1");
@@ -367,17 +298,17 @@ TEST_F(ManagerTest, NodesAndPipelinesWithOwnersEpochsAndLiveStatus) {
   EXPECT_EQ(orders["rows_applied"], 7);
   EXPECT_EQ(orders["delay_ms"], 12);
   EXPECT_EQ(orders["candidates"], json::array({"n1", "n2"}));
-  EXPECT_EQ(Http(m.port(), "GET", "/api/pipelines/orders/delay").Json()["delay_ms"], 12);
+  EXPECT_EQ(ManagerHttp(m.port(), "GET", "/api/pipelines/orders/delay").Json()["delay_ms"], 12);
   // n1's API does not know heavy_orders: the manager says what it heard.
-  r = Http(m.port(), "GET", "/api/pipelines/heavy_orders/status");
+  r = ManagerHttp(m.port(), "GET", "/api/pipelines/heavy_orders/status");
   EXPECT_EQ(r.Json()["state"], "unknown") << r.body;
-  EXPECT_EQ(Http(m.port(), "GET", "/api/pipelines/nope/status").status, 404);
+  EXPECT_EQ(ManagerHttp(m.port(), "GET", "/api/pipelines/nope/status").status, 404);
 
   // n1 goes: n2 owns orders with a higher epoch, and does not answer.
   const int64_t first_epoch = n1.ownership("orders").epoch;
   nodes_.front().reset();
   ASSERT_TRUE(WaitFor([&] { return n2.ownership("orders").state == OwnershipState::kOwner; }));
-  r = Http(m.port(), "GET", "/api/pipelines");
+  r = ManagerHttp(m.port(), "GET", "/api/pipelines");
   ASSERT_EQ(r.status, 200) << r.body;
   orders = r.Json()[0];
   EXPECT_EQ(orders["owner"], "n2");
@@ -392,11 +323,11 @@ TEST_F(ManagerTest, NodesAndPipelinesWithOwnersEpochsAndLiveStatus) {
 
   n2.SetDraining(true);
   ASSERT_TRUE(WaitFor([&] {
-    json n = Http(m.port(), "GET", "/api/nodes").Json();
+    json n = ManagerHttp(m.port(), "GET", "/api/nodes").Json();
     return n.is_array() && n.size() == 1 && n[0]["state"] == "draining";
   }));
-  EXPECT_EQ(Http(m.port(), "GET", "/api/nodes/n2").Json()["pipelines"], json::array({"orders"}));
-  EXPECT_EQ(Http(m.port(), "GET", "/api/nodes/n9").status, 404);
+  EXPECT_EQ(ManagerHttp(m.port(), "GET", "/api/nodes/n2").Json()["pipelines"], json::array({"orders"}));
+  EXPECT_EQ(ManagerHttp(m.port(), "GET", "/api/nodes/n9").status, 404);
 }
 
 TEST_F(ManagerTest, MoveRequestsAreValidated) {
@@ -410,12 +341,12 @@ TEST_F(ManagerTest, MoveRequestsAreValidated) {
   (void)n3;
 
   auto move = [&](const std::string& pipeline, const std::string& body) {
-    return Http(m.port(), "POST", "/api/pipelines/" + pipeline + "/move", body);
+    return ManagerHttp(m.port(), "POST", "/api/pipelines/" + pipeline + "/move", body);
   };
   EXPECT_EQ(move("nope", R"({"node":"n2"})").status, 404);
   EXPECT_EQ(move("orders", "").status, 400);
   EXPECT_EQ(move("orders", R"({"nod":"n2"})").status, 400);
-  Reply r = move("orders", R"({"node":"n9"})");
+  ManagerReply r = move("orders", R"({"node":"n9"})");
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("not a live node"), std::string::npos) << r.body;
   r = move("heavy_orders", R"({"node":"n2"})");
@@ -437,12 +368,12 @@ TEST_F(ManagerTest, MoveRequestsAreValidated) {
   ASSERT_TRUE(WaitFor([&] { return n2.ownership("orders").state == OwnershipState::kOwner; }));
   EXPECT_GT(n2.ownership("orders").epoch, before);
   ASSERT_TRUE(WaitFor([&] {
-    json p = Http(m.port(), "GET", "/api/pipelines/orders/status").Json();
+    json p = ManagerHttp(m.port(), "GET", "/api/pipelines/orders/status").Json();
     return p.is_object() && p["owner"] == "n2";
   }));
 
   n2.SetDraining(true);
-  ASSERT_TRUE(WaitFor([&] { return Http(m.port(), "GET", "/api/nodes/n2").Json()["state"] == "draining"; }));
+  ASSERT_TRUE(WaitFor([&] { return ManagerHttp(m.port(), "GET", "/api/nodes/n2").Json()["state"] == "draining"; }));
   r = move("orders", R"({"node":"n2"})");
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("draining"), std::string::npos) << r.body;
@@ -459,28 +390,28 @@ TEST_F(ManagerTest, AFollowerTakesOverWhenTheLeaderIsKilledAndNodesKeepTheConfig
   EXPECT_FALSE(follower.Leads());
 
   // The follower answers reads and refuses writes, naming the leader.
-  EXPECT_EQ(Http(follower.port(), "GET", "/api/nodes").status, 200);
-  ASSERT_TRUE(WaitFor([&] { return Http(follower.port(), "GET", "/api/config").Json()["revision"] == 1; }));
+  EXPECT_EQ(ManagerHttp(follower.port(), "GET", "/api/nodes").status, 200);
+  ASSERT_TRUE(WaitFor([&] { return ManagerHttp(follower.port(), "GET", "/api/config").Json()["revision"] == 1; }));
   std::string second = ClusterYaml(cluster_, ensemble_->ConnectString(), "    parallel: 2\n");
-  Reply r = Http(follower.port(), "PUT", "/api/config", second, "application/yaml");
+  ManagerReply r = ManagerHttp(follower.port(), "PUT", "/api/config", second, "application/yaml");
   ASSERT_EQ(r.status, 409) << r.body;
   EXPECT_NE(r.body.find("not the leader"), std::string::npos) << r.body;
   EXPECT_EQ(r.Json()["leader"], leader.id()) << r.body;
 
-  r = Http(leader.port(), "PUT", "/api/config", second, "application/yaml");
+  r = ManagerHttp(leader.port(), "PUT", "/api/config", second, "application/yaml");
   ASSERT_EQ(r.status, 200) << r.body;
   ASSERT_TRUE(WaitPublished(2));
-  ASSERT_TRUE(WaitFor([&] { return Http(follower.port(), "GET", "/api/config").Json()["revision"] == 2; }));
+  ASSERT_TRUE(WaitFor([&] { return ManagerHttp(follower.port(), "GET", "/api/config").Json()["revision"] == 2; }));
 
   leader.Kill(SIGKILL);
   ASSERT_TRUE(WaitFor([&] { return follower.Leads(); })) << follower.Log();
   std::string third = ClusterYaml(cluster_, ensemble_->ConnectString(), "    parallel: 3\n");
-  r = Http(follower.port(), "PUT", "/api/config", third, "application/yaml");
+  r = ManagerHttp(follower.port(), "PUT", "/api/config", third, "application/yaml");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.Json()["revision"], 3) << "the numbering continues";
   ASSERT_TRUE(WaitPublished(3));
   EXPECT_EQ(LastPublished().yaml, third);
-  Reply history = Http(follower.port(), "GET", "/api/config/revisions");
+  ManagerReply history = ManagerHttp(follower.port(), "GET", "/api/config/revisions");
   EXPECT_EQ(history.Json().size(), 3u) << history.body;
 
   // Every manager down: the published configuration stays for the nodes.

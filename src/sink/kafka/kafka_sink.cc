@@ -277,6 +277,7 @@ Status KafkaSink::BeginIfNeeded() {
 }
 
 Status KafkaSink::Send(Batch b) {
+  if (fenced_out_) return FencedOut("produce", "fenced earlier; sending nothing");
   RETURN_IF_ERROR(BeginIfNeeded());
   b.seq = next_seq_++;
   pending_.push_back(std::move(b));
@@ -316,17 +317,14 @@ std::string KafkaSink::TopicsOfPending() const {
 Status KafkaSink::TxnError(const char* step, rd_kafka_error_t* error, const std::string& topics) {
   ErrorPtr e(error);
   rd_kafka_resp_err_t code = rd_kafka_error_code(error);
-  std::string where = topics.empty() ? "" : fmt::format(" (topics {})", topics);
-  if (IsFencing(code)) {
-    if (options_.epoch > 0) {
-      return FencedError(options_, 0, fmt::format("Kafka {}{}: transactional.id \"{}\" fenced by a newer producer: {}",
-                                                  step, where, transactional_id_, rd_kafka_error_string(error)));
-    }
-    return Status::Error(StatusCode::kServerError,
-                         "{}: Kafka {} failed{}: transactional.id \"{}\" was fenced: another producer with this id "
-                         "(a second sluice running this pipeline?) took over; this one stops: {}",
-                         Where(), step, where, transactional_id_, rd_kafka_error_string(error));
+  if (code == RD_KAFKA_RESP_ERR__FATAL && producer_) {
+    // Every call of a fatally failed producer says only "fatal": what
+    // failed it, a newer producer of the id, is the producer's own error.
+    char fatal[512];
+    if (rd_kafka_resp_err_t f = rd_kafka_fatal_error(producer_.get(), fatal, sizeof fatal); IsFencing(f)) code = f;
   }
+  std::string where = topics.empty() ? "" : fmt::format(" (topics {})", topics);
+  if (IsFencing(code)) return FencedOut(fmt::format("{}{}", step, where), rd_kafka_error_string(error));
   if (rd_kafka_error_is_fatal(error) || IsPermanent(code)) {
     return Status::Error(StatusCode::kServerError, "{}: Kafka {} failed{}: {} (fatal: the producer cannot continue)",
                          Where(), step, where, rd_kafka_error_string(error));
@@ -339,21 +337,24 @@ Status KafkaSink::TxnError(const char* step, rd_kafka_error_t* error, const std:
                            rd_kafka_error_string(error));
 }
 
+Status KafkaSink::FencedOut(const std::string& step, const std::string& detail) {
+  fenced_out_ = true;
+  if (options_.epoch > 0) {
+    return FencedError(options_, 0,
+                       fmt::format("Kafka {}: transactional.id \"{}\" fenced by a newer producer: {}", step,
+                                   transactional_id_, detail));
+  }
+  return Status::Error(StatusCode::kServerError,
+                       "{}: Kafka {} failed: transactional.id \"{}\" was fenced: another producer with this id (a "
+                       "second sluice running this pipeline?) took over; this one stops: {}",
+                       Where(), step, transactional_id_, detail);
+}
+
 Status KafkaSink::DeliveryError(rd_kafka_resp_err_t err, const std::string& topic) {
   char fatal[512];
   rd_kafka_resp_err_t f = rd_kafka_fatal_error(producer_.get(), fatal, sizeof fatal);
   if (f != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    if (IsFencing(f)) {
-      if (options_.epoch > 0) {
-        return FencedError(options_, 0, fmt::format("Kafka produce to topic {}: transactional.id \"{}\" fenced by a "
-                                                    "newer producer: {}",
-                                                    topic, transactional_id_, fatal));
-      }
-      return Status::Error(StatusCode::kServerError,
-                           "{}: Kafka produce to topic {}: transactional.id \"{}\" was fenced: another producer with "
-                           "this id (a second sluice running this pipeline?) took over; this one stops: {}",
-                           Where(), topic, transactional_id_, fatal);
-    }
+    if (IsFencing(f)) return FencedOut("produce to topic " + topic, fatal);
     return Status::Error(StatusCode::kServerError,
                          "{}: Kafka produce to topic {}: {} (fatal: the producer cannot continue)", Where(), topic,
                          fatal);
@@ -371,6 +372,10 @@ Status KafkaSink::AbortIfOpen() {
   if (rd_kafka_error_t* e = rd_kafka_abort_transaction(producer_.get(), kTxnTimeoutMs)) {
     ErrorPtr owned(e);
     if (rd_kafka_error_is_fatal(e)) {
+      char fatal[512];
+      if (fenced_out_ || IsFencing(rd_kafka_fatal_error(producer_.get(), fatal, sizeof fatal))) {
+        return FencedOut("abort_transaction", rd_kafka_error_string(e));
+      }
       return Status::Error(StatusCode::kServerError, "{}: Kafka abort_transaction failed: {} (fatal)", Where(),
                            rd_kafka_error_string(e));
     }
@@ -511,6 +516,7 @@ Status KafkaSink::RecordAcknowledged() {
 
 Status KafkaSink::Commit() {
   if (!in_transaction_) return Status::Ok();
+  if (fenced_out_) return FencedOut("commit_transaction", "fenced earlier; committing nothing");
   // Every message acknowledged first: a refused one is skipped (on_error:
   // skip) by sending the batches again without it, which an open
   // transaction cannot do.
@@ -705,7 +711,16 @@ Status KafkaSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
 
 Status KafkaSink::Reconnect() {
   char fatal[512];
-  if (producer_ && rd_kafka_fatal_error(producer_.get(), fatal, sizeof fatal) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+  rd_kafka_resp_err_t f =
+      producer_ ? rd_kafka_fatal_error(producer_.get(), fatal, sizeof fatal) : RD_KAFKA_RESP_ERR_NO_ERROR;
+  // Fenced: a new producer's init_transactions would take the
+  // transactional.id back and fence the newer owner's producer in turn. A
+  // fenced producer stays fenced, whatever error its caller retries.
+  if (options_.exactly_once && (fenced_out_ || IsFencing(f))) {
+    return FencedOut("reconnect", fenced_out_ ? "fenced earlier; not making a new producer"
+                                              : std::string(fatal) + "; not making a new producer");
+  }
+  if (producer_ && f == RD_KAFKA_RESP_ERR_NO_ERROR) {
     Status st = Recover();
     if (st.ok() || !st.retryable()) return st;
   }

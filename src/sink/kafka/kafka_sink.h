@@ -150,6 +150,10 @@ class KafkaSink : public Sink {
   // An error of the producer (a librdkafka error object, taken over).
   Status TxnError(const char* step, rd_kafka_error_t* error, const std::string& topics);
   Status DeliveryError(rd_kafka_resp_err_t err, const std::string& topic);
+  // Another producer of this transactional.id took over (`step` failed
+  // with `detail`): kFenced in cluster mode. Remembered: Reconnect then
+  // refuses to make a new producer, whose init would fence the newer one.
+  Status FencedOut(const std::string& step, const std::string& detail);
   // on_error: skip logs `change` and leaves it out; stop: an error.
   Status Reject(const SinkChange& change, const std::string& key, const std::string& why);
   std::string Where() const;
@@ -169,6 +173,7 @@ class KafkaSink : public Sink {
   std::chrono::steady_clock::time_point transaction_began_;
   bool pending_commit_ = false;  // commit outcome unknown (retryable failure): commit again
   bool resend_ = false;          // batches in pending_ failed: send them again
+  bool fenced_out_ = false;      // a newer producer of transactional_id_ took over (FencedOut)
   std::deque<Batch> pending_;    // handed over, not recorded, in order
   uint32_t next_seq_ = 0;
   std::optional<uint32_t> record_in_flight_;  // seq of the batch whose position record is unacknowledged

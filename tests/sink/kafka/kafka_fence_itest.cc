@@ -71,6 +71,29 @@ TEST_F(KafkaFenceTest, SuccessorFencesTheFormerOwnerOut) {
   EXPECT_EQ((*second)->checkpoint().global.ToString(), EndOf(2).pos.ToString());
 }
 
+// Once fenced, the former owner's producer stays fenced: a Reconnect (the
+// pipeline's answer to a retryable error, which a fenced producer may also
+// report first) must not make a new producer, whose init_transactions would
+// take the transactional.id back and fence the successor in turn.
+TEST_F(KafkaFenceTest, AFencedProducerIsNotMadeAgainOnReconnect) {
+  auto first = Open(1);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  ASSERT_TRUE(ApplyAndFlush(**first, Txn(1, 1, 4), EndOf(1)).ok());
+  auto second = Open(2);
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  kafka_->PushRequestErrors(sluice::testing::kafka_api::kEndTxn, {RD_KAFKA_RESP_ERR_PRODUCER_FENCED});
+  ASSERT_EQ(ApplyAndFlush(**first, Txn(2, 5, 8), EndOf(2)).code(), StatusCode::kFenced);
+
+  Status st = (*first)->Reconnect();
+  EXPECT_EQ(st.code(), StatusCode::kFenced) << st.message();
+  EXPECT_FALSE(st.retryable());
+  EXPECT_NE(st.message().find("not making a new producer"), std::string::npos) << st.message();
+  st = ApplyAndFlush(**first, Txn(2, 5, 8), EndOf(2));
+  EXPECT_EQ(st.code(), StatusCode::kFenced) << st.message();
+  ASSERT_TRUE(ApplyAndFlush(**second, Txn(2, 5, 8), EndOf(2)).ok());
+  EXPECT_EQ((*second)->checkpoint().global.ToString(), EndOf(2).pos.ToString());
+}
+
 TEST_F(KafkaFenceTest, WithoutExactlyOnceNotFenced) {
   auto sink = Open(1, /*exactly_once=*/false);
   ASSERT_TRUE(sink.ok()) << sink.status().message();
