@@ -78,19 +78,19 @@ TEST_F(KafkaFenceTest, SuccessorFencesTheFormerOwnerOut) {
 TEST_F(KafkaFenceTest, AFencedProducerIsNotMadeAgainOnReconnect) {
   auto first = Open(1);
   ASSERT_TRUE(first.ok()) << first.status().message();
-  ASSERT_TRUE(ApplyAndFlush(**first, Txn(1, 1, 4), EndOf(1)).ok());
+  ASSERT_TRUE(ApplyAndFlush(**first, Txn(table_, 1, 1, 4), EndOf(1)).ok());
   auto second = Open(2);
   ASSERT_TRUE(second.ok()) << second.status().message();
   kafka_->PushRequestErrors(sluice::testing::kafka_api::kEndTxn, {RD_KAFKA_RESP_ERR_PRODUCER_FENCED});
-  ASSERT_EQ(ApplyAndFlush(**first, Txn(2, 5, 8), EndOf(2)).code(), StatusCode::kFenced);
+  ASSERT_EQ(ApplyAndFlush(**first, Txn(table_, 2, 5, 8), EndOf(2)).code(), StatusCode::kFenced);
 
   Status st = (*first)->Reconnect();
   EXPECT_EQ(st.code(), StatusCode::kFenced) << st.message();
   EXPECT_FALSE(st.retryable());
   EXPECT_NE(st.message().find("not making a new producer"), std::string::npos) << st.message();
-  st = ApplyAndFlush(**first, Txn(2, 5, 8), EndOf(2));
+  st = ApplyAndFlush(**first, Txn(table_, 2, 5, 8), EndOf(2));
   EXPECT_EQ(st.code(), StatusCode::kFenced) << st.message();
-  ASSERT_TRUE(ApplyAndFlush(**second, Txn(2, 5, 8), EndOf(2)).ok());
+  ASSERT_TRUE(ApplyAndFlush(**second, Txn(table_, 2, 5, 8), EndOf(2)).ok());
   EXPECT_EQ((*second)->checkpoint().global.ToString(), EndOf(2).pos.ToString());
 }
 
