@@ -64,7 +64,7 @@ zk_start() {
       fi
     } >"$dir/$i/zoo.cfg"
     # zkServer.sh execs java: the pid is the JVM's.
-    env SERVER_JVMFLAGS=-Xmx128m JMXDISABLE=true ZOO_LOG_DIR="$dir/$i" \
+    env SERVER_JVMFLAGS=-Xmx128m JMXDISABLE=true \
       "$ZK_SERVER_SH" start-foreground "$dir/$i/zoo.cfg" </dev/null >"$dir/$i/server.log" 2>&1 &
     local pid=$!
     _SLUICE_ZK_PIDS+=("$pid")
