@@ -63,8 +63,10 @@ zk_start() {
         for ((j = 1; j <= n; j++)); do printf 'server.%d=127.0.0.1:%s:%s\n' "$j" "${peer[j - 1]}" "${election[j - 1]}"; done
       fi
     } >"$dir/$i/zoo.cfg"
-    # zkServer.sh execs java: the pid is the JVM's.
-    env SERVER_JVMFLAGS=-Xmx128m JMXDISABLE=true \
+    # zkServer.sh execs java: the pid is the JVM's. In a session of its own:
+    # a Ctrl-C at the terminal is for the script (the JVM would exit on it),
+    # which stops the servers itself.
+    setsid env SERVER_JVMFLAGS=-Xmx128m JMXDISABLE=true \
       "$ZK_SERVER_SH" start-foreground "$dir/$i/zoo.cfg" </dev/null >"$dir/$i/server.log" 2>&1 &
     local pid=$!
     _SLUICE_ZK_PIDS+=("$pid")
