@@ -98,7 +98,12 @@ seq_load_start "$DEMO_DIR/source" 0.02
 show "$SECONDS_SHOWN"
 
 if [ $STOPPING -eq 0 ]; then
-  read -r owner epoch _ _ < <(cluster_owner)
+  for _ in $(seq 1 60); do
+    read -r owner epoch _ _ < <(cluster_owner)
+    [ "$owner" = - ] || break
+    demo_sleep 0.5
+  done
+  [ "$owner" != - ] || { echo "no node owns the pipeline; logs in $CLUSTER_DIR" >&2; DEMO_KEEP=1; exit 1; }
   say "kill -9 of the owner, node $owner (pid ${CLUSTER_NODE_PID[$owner]}); session_timeout_ms is $TIMEOUT_MS"
   killed_at=$(date +%s.%N)
   cluster_kill_node "$owner"
