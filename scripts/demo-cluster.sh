@@ -121,8 +121,11 @@ if [ $STOPPING -eq 0 ]; then
     demo_sleep 0.5
   done
   if [ -n "$new_owner" ]; then
-    say "node $new_owner took the pipeline over (epoch $epoch -> $e) and applies (seen $(awk -v a="$killed_at" \
-      -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s after the kill; bench/failover.sh measures it closely)"
+    # When it became the owner, from its log (this loop polls only about once a second).
+    line=$(grep -E 'pipeline "seq" owner \(epoch' "$CLUSTER_DIR/$new_owner/node.log" | tail -n 1)
+    owned_at=$(date -d "$(cut -c1-23 <<<"$line" | tr T ' ')" +%s.%N)
+    say "node $new_owner owns the pipeline $(awk -v a="$killed_at" -v b="$owned_at" 'BEGIN { printf "%.1f", b - a }') s after" \
+      "the kill (its log; epoch $epoch -> $e), and the target has transactions written after the kill"
   elif [ $STOPPING -eq 0 ]; then
     echo "no other node took the pipeline over; logs in $CLUSTER_DIR" >&2
     DEMO_KEEP=1
