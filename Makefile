@@ -1,8 +1,8 @@
-# Entry points: `make build`, `make test`, `make demo`.
+# Entry points: `make build`, `make test`, `make demo`, `make demo-cluster`.
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all build test demo deps clean bench format
+.PHONY: all build test demo demo-cluster deps clean bench format
 
 all: build
 
@@ -22,6 +22,9 @@ test: build
 
 demo: build
 	@bash scripts/demo.sh
+
+demo-cluster: build
+	@bash scripts/demo-cluster.sh
 
 bench: build
 	@bash bench/run.sh

@@ -97,7 +97,8 @@ bench_cpu_model() { awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo;
 # ---- Set-up shared by snapshot.sh and check.sh ----
 
 # bench_workdir NAME: WORK=/tmp/sluice-bench-NAME.XXXXXX, and traps that on
-# exit stop the servers this shell started and remove WORK (KEEP=1 keeps it).
+# exit run the script's bench_on_exit (when it defines one: processes of its
+# own), stop the servers this shell started and remove WORK (KEEP=1 keeps it).
 # The exit status stays 0, 3 (goal missed) or 130 (interrupted); any other
 # (bench_die's 2, a failed command under set -e) becomes 1.
 bench_workdir() {
@@ -107,6 +108,7 @@ bench_workdir() {
 }
 _bench_workdir_exit() {
   local status=$?
+  if declare -F bench_on_exit >/dev/null; then bench_on_exit || true; fi
   mariadb_stop_all || true
   if [ "${KEEP:-0}" = 1 ]; then bench_log "kept $WORK"; else rm -rf "$WORK"; fi
   case $status in 0 | 3 | 130) ;; *) status=1 ;; esac

@@ -11,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/mariadb.sh
 source scripts/lib/postgres.sh
+source scripts/lib/demo.sh
 
 SLUICE=${SLUICE:-$PWD/build/sluice}
 DEMO_DIR=$(mktemp -d /tmp/sluice-demo.XXXXXX)
@@ -41,7 +42,6 @@ trap cleanup EXIT
 # the workload, prints the check and stops everything it started.
 trap 'STOPPING=1' INT TERM HUP
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 say "starting three private MariaDB servers in $DEMO_DIR"
@@ -135,7 +135,7 @@ while [ $STOPPING -eq 0 ]; do
   status_table & wait $! || true
   [ $STOPPING -eq 0 ] || break
   if [ -n "${DEMO_SECONDS:-}" ] && [ $(( $(date +%s) - started )) -ge "$DEMO_SECONDS" ]; then break; fi
-  sleep 1 & wait $! || true
+  demo_sleep 1
 done
 
 say "stopping the workload; waiting for the targets to catch up"

@@ -217,6 +217,9 @@ mariadb_start() {
     # mariadbd writes the same pid later; writing it now lets mariadb_stop
     # find a server that is still starting.
     printf '%s\n' "$pid" >"$dir/mariadbd.pid"
+    # Watched from the start: an owner that ends while the server is still
+    # starting must not leave it running.
+    sluice_watchdog "$pid" "" "--datadir=$dir/data"
 
     deadline=$((SECONDS + 30))
     while kill -0 "$pid" 2>/dev/null; do
@@ -225,7 +228,6 @@ mariadb_start() {
         _mariadb_port_ready "$port"; then
         export "${name}_PORT=$port" "${name}_SOCKET=$socket"
         _mariadb_remember "$dir"
-        sluice_watchdog "$pid" "" "--datadir=$dir/data"
         return 0
       fi
       if [ "$SECONDS" -ge "$deadline" ]; then
