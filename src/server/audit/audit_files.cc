@@ -61,12 +61,16 @@ Status WriteAuditAnchor(const std::string& dir, const AuditAnchor& anchor) {
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
     return Status::Error(StatusCode::kIoError, "audit: cannot write {}: {}", path.string(), std::strerror(errno));
   }
+  SyncDirectory(dir);
+  return Status::Ok();
+}
+
+void SyncDirectory(const std::string& dir) {
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);
   }
-  return Status::Ok();
 }
 
 Result<std::vector<std::string>> ReadLines(const std::string& path, bool* complete) {

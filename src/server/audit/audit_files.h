@@ -23,6 +23,10 @@ Result<std::optional<AuditAnchor>> ReadAuditAnchor(const std::string& dir);
 // Written to a temporary file, synced and renamed over the old one.
 Status WriteAuditAnchor(const std::string& dir, const AuditAnchor& anchor);
 
+// fsync(2) of a directory, so that a file created or renamed in it
+// survives a crash. Best effort: some file systems refuse it.
+void SyncDirectory(const std::string& dir);
+
 // The "hash" of the file's last line; nullopt for an empty file. Corruption
 // when that line has no hash.
 Result<std::optional<std::string>> LastLineHash(const std::string& path);

@@ -121,12 +121,7 @@ Status AuditLog::OpenFileFor(const std::string& name) {
   if (fd < 0) return Status::Error(StatusCode::kIoError, "audit: cannot open {}: {}", path, std::strerror(errno));
   fd_ = fd;
   file_name_ = name;
-  // The new file's directory entry must survive a crash too.
-  int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  SyncDirectory(dir_);  // the new file's directory entry must survive a crash too
   return Status::Ok();
 }
 
