@@ -230,5 +230,19 @@ TEST_F(AccessGateTest, AuditsMutationsLoginsAndRefusalsButNotReads) {
   EXPECT_TRUE(report->ok) << report->broken;
 }
 
+TEST_F(AccessGateTest, WithoutAuthEverythingPassesAndMutationsAreAuditedAsAnonymous) {
+  AccessGate::Options o;
+  o.audit = audit_.get();
+  gate_ = std::make_unique<AccessGate>(std::move(o));
+  EXPECT_EQ(Call("GET", "/metrics").status, 200);
+  EXPECT_EQ(Call("POST", "/api/pipelines/p/stop").status, 200);
+  EXPECT_EQ(Call("POST", "/api/login", {}, R"({"user":"a","password":"b"})").status, 404);
+  EXPECT_EQ(reached_, 2);
+  std::vector<nlohmann::json> lines = AuditLines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["who"], "anonymous");
+  EXPECT_EQ(lines[0]["action"], "pipeline.stop");
+}
+
 }  // namespace
 }  // namespace sluice::server
