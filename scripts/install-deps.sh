@@ -10,6 +10,8 @@ packages=(
   libmariadb-dev libzstd-dev zlib1g-dev libssl-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libyaml-cpp-dev libsqlite3-dev libcpp-httplib-dev
+  # access control: argon2id password hashes, SHA-256 audit chain
+  libsodium-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # jemalloc: the sluice binary's malloc (CMake option SLUICE_JEMALLOC)
   libjemalloc-dev

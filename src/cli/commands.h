@@ -31,6 +31,12 @@ CommandRunner RegisterSnapshot(CLI::App& app);
 // `sluice manager -c cluster.yaml`: the cluster's configuration and API (design §10).
 CommandRunner RegisterManager(CLI::App& app);
 
+// `sluice passwd`: a password from stdin -> its argon2id hash on stdout.
+CommandRunner RegisterPasswd(CLI::App& app);
+
+// `sluice audit verify PATH`: checks the audit trail's chain.
+CommandRunner RegisterAudit(CLI::App& app);
+
 // One progress line of a snapshot's table (exposed for tests).
 std::string FormatSnapshotProgressLine(const pipeline::SnapshotTableProgress& t);
 

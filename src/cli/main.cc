@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   sluice::cli::CommandRunner validate = sluice::cli::RegisterValidate(app);
   sluice::cli::CommandRunner manager = sluice::cli::RegisterManager(app);
   sluice::cli::CommandRunner node = sluice::cli::RegisterNode(app);
+  sluice::cli::CommandRunner passwd = sluice::cli::RegisterPasswd(app);
+  sluice::cli::CommandRunner audit = sluice::cli::RegisterAudit(app);
 
   try {
     app.parse(argc, argv);
@@ -46,5 +48,7 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("validate")) return validate();
   if (app.got_subcommand("manager")) return manager();
   if (app.got_subcommand("node")) return node();
+  if (app.got_subcommand("passwd")) return passwd();
+  if (app.got_subcommand("audit")) return audit();
   return 2;
 }

@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cluster/manager.h"
+#include "pipeline/config.h"
 
 namespace sluice::cli {
 namespace {
@@ -23,6 +24,25 @@ int RunManager(cluster::ManagerOptions options) {
   std::signal(SIGINT, OnManagerSignal);
   std::signal(SIGTERM, OnManagerSignal);
   std::signal(SIGPIPE, SIG_IGN);
+  // Access control (design §11) guards `sluice run`'s API so far, not yet the
+  // manager's: refuse rather than serve an open API to a user who asked for
+  // a guarded one. The file's own errors are the manager's to report.
+  if (auto config = pipeline::LoadConfig(options.config_path); config.ok()) {
+    if (config->auth || config->http_tls || config->audit) {
+      std::fprintf(stderr,
+                    "sluice manager: error: %s: auth:, http_tls: and audit: are not supported by the manager yet "
+                    "(they guard `sluice run`); serve its API on a loopback address\n",
+                    options.config_path.c_str());
+      return 2;
+    }
+    if (!options.http.empty() && !pipeline::IsLoopbackListen(options.http)) {
+      std::fprintf(stderr,
+                   "sluice manager: error: --http %s is not a loopback address and the manager has no auth: "
+                   "(access control); listen on 127.0.0.1 or [::1]\n",
+                   options.http.c_str());
+      return 2;
+    }
+  }
   auto manager = cluster::Manager::Start(std::move(options));
   if (!manager.ok()) {
     std::fprintf(stderr, "sluice manager: error: %s\n", manager.status().message().c_str());

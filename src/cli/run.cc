@@ -6,6 +6,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <atomic>
+#include <fstream>
+#include <sstream>
 #include <charconv>
 #include <csignal>
 #include <map>
@@ -18,6 +20,9 @@
 #include "pipeline/http_api.h"
 #include "pipeline/metrics.h"
 #include "pipeline/pipeline.h"
+#include "server/access_gate.h"
+#include "server/audit/audit_log.h"
+#include "server/crypto.h"
 #include "client/mysql/connection.h"
 #include "store/sqlite_store.h"
 
@@ -367,19 +372,51 @@ int RunPipelines(const std::string& config_path) {
   if (Status locked = (*store)->LockForProcess(); !locked.ok()) return Fail(locked);
   pipeline::MetricsRegistry registry;
   const std::string http_address = config->http;
+  const std::optional<pipeline::AuthConfig> auth = config->auth;
+  const std::optional<pipeline::HttpTlsConfig> tls = config->http_tls;
+  // The audit trail outlives the HTTP server that writes to it.
+  std::unique_ptr<server::AuditLog> audit;
+  if (config->audit) {
+    auto opened = server::AuditLog::Open(config->audit->path, config->audit->retention_days);
+    if (!opened.ok()) return Fail(opened.status());
+    audit = std::move(*opened);
+  }
+  // A configuration revision is the file's SHA-256 (the text holds secrets).
+  auto config_revision = [&config_path]() -> nlohmann::ordered_json {
+    std::ifstream in(config_path, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    return {{"path", config_path}, {"sha256", server::Sha256Hex(text.str())}};
+  };
+  auto audit_config = [&](const char* action, nlohmann::ordered_json before, nlohmann::ordered_json after,
+                          std::string result) {
+    if (!audit) return;
+    Status st = audit->Append({"sluice", "", action, "config", std::move(before), std::move(after), std::move(result)});
+    if (!st.ok()) spdlog::error("{}", st.message());
+  };
+  nlohmann::ordered_json revision = config_revision();
   Runner runner(std::make_unique<pipeline::Config>(std::move(*config)), config_path, **store, registry);
   // State, delay, snapshot and check gauges, read from the runner at scrape time.
   pipeline::RegisterStatusMetrics(registry, runner);
   Status st = runner.ValidateAll();
   if (!st.ok()) return Fail(st);
 
+  std::unique_ptr<server::AccessGate> gate;  // declared before the server it guards: destroyed after it
   std::unique_ptr<pipeline::HttpApi> http;
   if (!http_address.empty()) {
+    server::AccessGate::Options access;
+    access.auth = auth;
+    access.audit = audit.get();
+    access.describe = server::DescribePipelines(runner);
+    gate = std::make_unique<server::AccessGate>(std::move(access));
     http = std::make_unique<pipeline::HttpApi>(runner, registry);
+    http->SetGate(gate->AsGate());
+    if (tls) http->SetTls({tls->cert, tls->key});
     st = http->Start(http_address);
     if (!st.ok()) return Fail(st);
     spdlog::info("http api on {}", http_address);
   }
+  audit_config("config.load", nullptr, revision, "ok");
   st = runner.StartAll();
   if (!st.ok()) return Fail(st);
 
@@ -387,6 +424,9 @@ int RunPipelines(const std::string& config_path) {
     if (g_hangup.exchange(false)) {
       spdlog::info("SIGHUP: reloading {}", config_path);
       auto done = runner.Reload();
+      nlohmann::ordered_json next = config_revision();
+      audit_config("config.reload", revision, next, done.ok() ? "ok" : "failed: " + done.status().message());
+      if (done.ok()) revision = std::move(next);
       if (done.ok()) {
         spdlog::info("SIGHUP: reloaded {}: {}", config_path, *done);
       } else {

@@ -298,6 +298,10 @@ class Loader {
   Status LoadStore(const MapView& root, Config& config) const;
   Status LoadHttp(const MapView& root, Config& config) const;
   Result<ClusterConfig> LoadCluster(const Entry& e) const;
+  Result<AuthConfig> LoadAuth(const Entry& e) const;
+  Result<HttpTlsConfig> LoadHttpTls(const Entry& e) const;
+  Result<AuditConfig> LoadAudit(const Entry& e) const;
+  Status CheckHttpAccess(const MapView& root, const Config& config) const;
   Result<std::vector<std::string>> Labels(const Entry& e, const std::string& path) const;
   Status LoadSources(const MapView& root, Config& config) const;
   Status LoadTargets(const MapView& root, Config& config) const;
@@ -604,6 +608,150 @@ Status Loader::LoadHttp(const MapView& root, Config& config) const {
   }
   config.http = std::move(http);
   return Status::Ok();
+}
+
+// `auth: {users: [{name, password_hash, role}], tokens: [{name, token_env, role}]}`.
+// Messages name keys and environment variables, never a hash or a token.
+Result<AuthConfig> Loader::LoadAuth(const Entry& e) const {
+  ASSIGN_OR_RETURN(MapView m, AsMap(e, "auth", {"users", "tokens"}, "a map with users: and/or tokens:"));
+  AuthConfig auth;
+  auth.mark = m.mark;
+  if (m.entries.empty()) return Fail(m.mark, "auth", "no users and no tokens: nobody could use the HTTP API");
+  static constexpr std::string_view kRoles[] = {"viewer", "operator", "admin"};
+  std::vector<std::pair<std::string, Mark>> names;  // users' and tokens' names share one namespace (`who`)
+  auto check_name = [&](const Entry& name, const std::string& path) -> Result<std::string> {
+    ASSIGN_OR_RETURN(std::string n, String(name, path));
+    if (!IsValidName(n)) {
+      return Fail(name.value_mark, path,
+                  fmt::format("invalid name {}: use letters, digits, \"_\", \".\" and \"-\"", Quoted(n)));
+    }
+    for (const auto& [other, mark] : names) {
+      if (other == n) return Fail(name.value_mark, path, fmt::format("{} is defined twice (first at {})", Quoted(n), FormatMark(mark)));
+    }
+    names.emplace_back(n, name.value_mark);
+    return n;
+  };
+  auto list = [&](const char* key) -> Result<std::vector<YAML::Node>> {
+    std::vector<YAML::Node> out;
+    const Entry* l = m.Find(key);
+    if (l == nullptr) return out;
+    if (!l->value.IsSequence()) {
+      return Fail(l->value_mark, Child("auth", key), fmt::format("expected a list, got {}", Describe(l->value)));
+    }
+    for (const YAML::Node& n : l->value) out.push_back(n);
+    return out;
+  };
+  ASSIGN_OR_RETURN(std::vector<YAML::Node> users, list("users"));
+  for (size_t i = 0; i < users.size(); ++i) {
+    std::string path = Index("auth.users", i);
+    ASSIGN_OR_RETURN(MapView u, AsMap(users[i], MarkOf(users[i]), path, {"name", "password_hash", "role"}));
+    RETURN_IF_ERROR(RequireKeys(u, path, {"name", "password_hash", "role"}));
+    AuthUser user;
+    user.mark = u.mark;
+    ASSIGN_OR_RETURN(user.name, check_name(*u.Find("name"), Child(path, "name")));
+    const Entry& hash = *u.Find("password_hash");
+    ASSIGN_OR_RETURN(user.password_hash, String(hash, Child(path, "password_hash")));
+    // The same check as server/auth/password.h's LooksLikePasswordHash
+    // (pipeline/ cannot include server/).
+    if (!user.password_hash.starts_with("$argon2id$v=19$") || user.password_hash.size() > 127) {
+      return Fail(hash.value_mark, Child(path, "password_hash"),
+                  "not a hash made by `sluice passwd` (expected \"$argon2id$v=19$...\"); never write the password "
+                  "itself here");
+    }
+    ASSIGN_OR_RETURN(size_t role, OneOf(*u.Find("role"), Child(path, "role"), kRoles));
+    user.role = std::string(kRoles[role]);
+    auth.users.push_back(std::move(user));
+  }
+  ASSIGN_OR_RETURN(std::vector<YAML::Node> tokens, list("tokens"));
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    std::string path = Index("auth.tokens", i);
+    ASSIGN_OR_RETURN(MapView t, AsMap(tokens[i], MarkOf(tokens[i]), path, {"name", "token_env", "role"}));
+    RETURN_IF_ERROR(RequireKeys(t, path, {"name", "token_env", "role"}));
+    AuthToken token;
+    token.mark = t.mark;
+    ASSIGN_OR_RETURN(token.name, check_name(*t.Find("name"), Child(path, "name")));
+    const Entry& env = *t.Find("token_env");
+    std::string env_path = Child(path, "token_env");
+    ASSIGN_OR_RETURN(token.token_env, String(env, env_path));
+    if (!IsValidEnvName(token.token_env)) {
+      return Fail(env.value_mark, env_path,
+                  fmt::format("{} is not an environment variable name (letters, digits and \"_\")",
+                              Quoted(token.token_env)));
+    }
+    const char* value = std::getenv(token.token_env.c_str());
+    if (value == nullptr || *value == '\0') {
+      return Fail(env.value_mark, env_path,
+                  fmt::format("environment variable {} is not set (it should hold token {})", token.token_env,
+                              Quoted(token.name)));
+    }
+    token.token = value;
+    if (token.token.size() < 16) {
+      return Fail(env.value_mark, env_path,
+                  fmt::format("the token in {} is too short: use at least 16 random characters (e.g. `openssl rand "
+                              "-hex 32`)",
+                              token.token_env));
+    }
+    ASSIGN_OR_RETURN(size_t role, OneOf(*t.Find("role"), Child(path, "role"), kRoles));
+    token.role = std::string(kRoles[role]);
+    auth.tokens.push_back(std::move(token));
+  }
+  if (auth.users.empty() && auth.tokens.empty()) {
+    return Fail(m.mark, "auth", "no users and no tokens: nobody could use the HTTP API");
+  }
+  return auth;
+}
+
+Result<HttpTlsConfig> Loader::LoadHttpTls(const Entry& e) const {
+  ASSIGN_OR_RETURN(MapView m, AsMap(e, "http_tls", {"cert", "key"}, "a map with cert: and key:"));
+  RETURN_IF_ERROR(RequireKeys(m, "http_tls", {"cert", "key"}));
+  HttpTlsConfig tls;
+  tls.mark = m.mark;
+  for (const char* key : {"cert", "key"}) {
+    const Entry& f = *m.Find(key);
+    std::string path = Child("http_tls", key);
+    ASSIGN_OR_RETURN(std::string file, String(f, path));
+    file = ResolvePath(Trim(file));
+    std::error_code ec;
+    if (!fs::is_regular_file(file, ec)) {
+      return Fail(f.value_mark, path, fmt::format("{} is not a file", Quoted(file)));
+    }
+    (std::string_view(key) == "cert" ? tls.cert : tls.key) = file;
+  }
+  return tls;
+}
+
+Result<AuditConfig> Loader::LoadAudit(const Entry& e) const {
+  ASSIGN_OR_RETURN(MapView m, AsMap(e, "audit", {"path", "retention_days"}, "a map with path:"));
+  RETURN_IF_ERROR(RequireKeys(m, "audit", {"path"}));
+  AuditConfig audit;
+  audit.mark = m.mark;
+  ASSIGN_OR_RETURN(std::string dir, String(*m.Find("path"), "audit.path"));
+  audit.path = ResolvePath(Trim(dir));
+  std::error_code ec;
+  if (fs::exists(audit.path, ec) && !fs::is_directory(audit.path, ec)) {
+    return Fail(m.Find("path")->value_mark, "audit.path",
+                fmt::format("{} is not a directory (the audit trail is a directory of daily files)",
+                            Quoted(audit.path)));
+  }
+  if (const Entry* r = m.Find("retention_days")) {
+    ASSIGN_OR_RETURN(uint64_t days, Unsigned(*r, "audit.retention_days", 1, 100000));
+    audit.retention_days = static_cast<uint32_t>(days);
+  }
+  return audit;
+}
+
+// Without auth:, the API is open to whoever can reach it: only loopback.
+Status Loader::CheckHttpAccess(const MapView& root, const Config& config) const {
+  const Entry* http = root.Find("http");
+  if (const Entry* tls = root.Find("http_tls"); tls && http == nullptr) {
+    return Fail(tls->key_mark, "http_tls", "there is no http: address to serve HTTPS on");
+  }
+  if (http == nullptr || config.auth || IsLoopbackListen(config.http)) return Status::Ok();
+  return Fail(http->value_mark, "http",
+              fmt::format("{} is not a loopback address and there is no auth: section; sluice does not serve its "
+                          "API unauthenticated beyond this host: add auth: (users or tokens) or listen on "
+                          "127.0.0.1 or [::1]",
+                          Quoted(config.http)));
 }
 
 Result<ClusterConfig> Loader::LoadCluster(const Entry& e) const {
@@ -1141,7 +1289,8 @@ Result<Config> Loader::Load(std::string_view text) {
   Config config;
   config.path = file_;
   ASSIGN_OR_RETURN(MapView root,
-                   AsMap(doc, Mark{file_, 1, 1}, "", {"store", "http", "sources", "targets", "pipelines", "cluster"},
+                   AsMap(doc, Mark{file_, 1, 1}, "",
+                         {"store", "http", "sources", "targets", "pipelines", "cluster", "auth", "http_tls", "audit"},
                          "a map with sources:, targets: and pipelines:"));
   RETURN_IF_ERROR(RequireKeys(root, "", {"sources", "targets", "pipelines"}));
   RETURN_IF_ERROR(LoadStore(root, config));
@@ -1149,6 +1298,16 @@ Result<Config> Loader::Load(std::string_view text) {
   if (const Entry* cluster = root.Find("cluster")) {
     ASSIGN_OR_RETURN(config.cluster, LoadCluster(*cluster));
   }
+  if (const Entry* auth = root.Find("auth")) {
+    ASSIGN_OR_RETURN(config.auth, LoadAuth(*auth));
+  }
+  if (const Entry* tls = root.Find("http_tls")) {
+    ASSIGN_OR_RETURN(config.http_tls, LoadHttpTls(*tls));
+  }
+  if (const Entry* audit = root.Find("audit")) {
+    ASSIGN_OR_RETURN(config.audit, LoadAudit(*audit));
+  }
+  RETURN_IF_ERROR(CheckHttpAccess(root, config));
   RETURN_IF_ERROR(LoadSources(root, config));
   RETURN_IF_ERROR(LoadTargets(root, config));
   RETURN_IF_ERROR(LoadPipelines(root, config));
@@ -1279,6 +1438,27 @@ Result<NodeConfig> ParseNodeConfig(std::string_view yaml_text, const std::string
 Result<NodeConfig> LoadNodeConfig(const std::string& path) {
   ASSIGN_OR_RETURN(std::string text, ReadConfigFile(path));
   return ParseNodeConfig(text, path);
+}
+
+bool IsLoopbackListen(std::string_view listen) {
+  std::string_view host = listen;
+  if (host.starts_with('[')) {
+    host = host.substr(1, host.find(']') == std::string_view::npos ? host.size() - 1 : host.find(']') - 1);
+  } else if (size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  if (host == "localhost" || host == "::1") return true;
+  // 127.0.0.0/8, written as a dotted quad.
+  if (!host.starts_with("127.")) return false;
+  int dots = 0;
+  for (char c : host) {
+    if (c == '.') {
+      ++dots;
+    } else if (!std::isdigit(static_cast<unsigned char>(c))) {
+      return false;
+    }
+  }
+  return dots == 3;
 }
 
 std::string FormatMark(const Mark& mark) {

@@ -139,6 +139,39 @@ struct ClusterConfig {
   Mark mark;
 };
 
+// `auth:` (design section 11): who may use the HTTP API. Secrets: a hash
+// and a token are never printed, logged or answered.
+struct AuthUser {
+  std::string name;
+  std::string password_hash;  // argon2id, made by `sluice passwd`
+  std::string role;           // "viewer" | "operator" | "admin"
+  Mark mark;
+};
+struct AuthToken {
+  std::string name;
+  std::string token_env;  // the variable the token was read from
+  std::string token;      // its value
+  std::string role;
+  Mark mark;
+};
+struct AuthConfig {
+  std::vector<AuthUser> users;
+  std::vector<AuthToken> tokens;
+  Mark mark;
+};
+// `http_tls: {cert, key}`: the http: address serves HTTPS only.
+struct HttpTlsConfig {
+  std::string cert;  // absolute paths
+  std::string key;
+  Mark mark;
+};
+// `audit: {path, retention_days}`: the audit trail's directory.
+struct AuditConfig {
+  std::string path;  // absolute
+  uint32_t retention_days = 2555;
+  Mark mark;
+};
+
 struct Config {
   std::string path;   // the config file, as given
   std::string store;  // absolute SQLite path (relative ones resolved against the config's directory), or a zk:// URL
@@ -147,6 +180,9 @@ struct Config {
   std::vector<TargetConfig> targets;
   std::vector<PipelineConfig> pipelines;
   std::optional<ClusterConfig> cluster;  // set in a manager's file (`sluice run` ignores it)
+  std::optional<AuthConfig> auth;        // none: no access control (then http: must be loopback)
+  std::optional<HttpTlsConfig> http_tls;
+  std::optional<AuditConfig> audit;
 
   const SourceConfig* FindSource(std::string_view name) const;
   const TargetConfig* FindTarget(std::string_view name) const;
@@ -176,6 +212,10 @@ struct NodeConfig {
 };
 Result<NodeConfig> LoadNodeConfig(const std::string& path);
 Result<NodeConfig> ParseNodeConfig(std::string_view yaml_text, const std::string& path_for_messages);
+
+// Whether an http: address ("127.0.0.1:8700", "[::1]:8700", "localhost:1")
+// listens on loopback only.
+bool IsLoopbackListen(std::string_view listen);
 
 // "sluice.yaml:12:7"; just the file when the mark has no line.
 std::string FormatMark(const Mark& mark);

@@ -89,6 +89,11 @@ class HttpApi {
       std::string_view method, const std::vector<std::string>& segments, std::string_view body)>;
   void SetExtraRoutes(ExtraRoutes routes) { extra_routes_ = std::move(routes); }
 
+  // Before Start: access control and audit in front of every route
+  // (server/auth/access_gate.h), and HTTPS (`http_tls:`).
+  void SetGate(HttpGate gate) { server_.SetGate(std::move(gate)); }
+  void SetTls(HttpTls tls) { server_.SetTls(std::move(tls)); }
+
   // The bound port (the real one when Start was given port 0); 0 before Start.
   uint16_t port() const { return server_.port(); }
 

@@ -190,9 +190,38 @@ HttpServer::HttpServer() = default;
 
 HttpServer::~HttpServer() { Stop(); }
 
-HttpResponse HttpServer::Answer(std::string_view method, std::string_view target, std::string_view body) {
+std::string_view HttpRequest::Header(std::string_view lower_name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == lower_name) return v;
+  }
+  return {};
+}
+
+namespace {
+
+HttpRequest MakeRequest(const httplib::Request& req, std::string_view body, bool tls) {
+  HttpRequest r;
+  r.method = req.method;
+  r.target = req.target;
+  r.body = body;
+  r.remote_addr = req.remote_addr;
+  r.tls = tls;
+  r.headers.reserve(req.headers.size());
+  for (const auto& [k, v] : req.headers) {
+    std::string lower(k);
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    r.headers.emplace_back(std::move(lower), v);
+  }
+  return r;
+}
+
+}  // namespace
+
+HttpResponse HttpServer::Answer(const HttpRequest& request) {
+  std::string_view method = request.method, target = request.target;
   try {
-    return handler_(method, target, body);
+    if (gate_) return gate_(request, handler_);
+    return handler_(method, target, request.body);
   } catch (const std::exception& e) {
     spdlog::error("http: {} {}: {}", method, target, e.what());
     return JsonError(500, fmt::format("internal error: {}", e.what()));
@@ -225,7 +254,20 @@ Status HttpServer::Start(const std::string& listen, HttpHandler handler, size_t 
     ::freeaddrinfo(res);
   }
 
-  auto server = std::make_unique<httplib::Server>();
+  std::unique_ptr<httplib::Server> server;
+  if (tls_) {
+    auto ssl = std::make_unique<httplib::SSLServer>(tls_->cert.c_str(), tls_->key.c_str());
+    if (!ssl->is_valid()) {
+      return Status::Invalid(
+          "http_tls: cannot serve HTTPS on {}: the certificate {} or the key {} cannot be loaded, or they do not "
+          "match",
+          listen, tls_->cert, tls_->key);
+    }
+    server = std::move(ssl);
+  } else {
+    server = std::make_unique<httplib::Server>();
+  }
+  const bool tls = tls_.has_value();
   // httplib's default socket options set SO_REUSEPORT, which would let a
   // second sluice bind the same port and silently share it; SO_REUSEADDR
   // alone allows a quick restart (TIME_WAIT) but not two listeners.
@@ -242,8 +284,8 @@ Status HttpServer::Start(const std::string& listen, HttpHandler handler, size_t 
   // All routing is ours (Handle): httplib's regex routes cannot tell a wrong
   // method (405) from an unknown path (404), and they would match on the
   // already-decoded path where an encoded '/' in a name is lost.
-  auto serve = [this](const httplib::Request& req, httplib::Response& res) {
-    HttpResponse r = Answer(req.method, req.target, req.body);
+  auto serve = [this, tls](const httplib::Request& req, httplib::Response& res) {
+    HttpResponse r = Answer(MakeRequest(req, req.body, tls));
     res.status = r.status;
     for (auto& [k, v] : r.headers) res.set_header(k, v);
     res.set_header("Content-Type", r.content_type);
@@ -253,7 +295,7 @@ Status HttpServer::Start(const std::string& listen, HttpHandler handler, size_t 
   // for the connection to close (and answer 400 at the read timeout) when a
   // request has neither Content-Length nor Transfer-Encoding, which by RFC
   // 9112 section 6.3 means an empty body, as `curl -X POST URL` sends.
-  auto serve_with_body = [this](const httplib::Request& req, httplib::Response& res,
+  auto serve_with_body = [this, tls](const httplib::Request& req, httplib::Response& res,
                                 const httplib::ContentReader& content_reader) {
     std::string body;
     if (req.has_header("Content-Length") || req.has_header("Transfer-Encoding")) {
@@ -277,7 +319,7 @@ Status HttpServer::Start(const std::string& listen, HttpHandler handler, size_t 
         return;
       }
     }
-    HttpResponse r = Answer(req.method, req.target, body);
+    HttpResponse r = Answer(MakeRequest(req, body, tls));
     res.status = r.status;
     for (auto& [k, v] : r.headers) res.set_header(k, v);
     res.set_header("Content-Type", r.content_type);
@@ -325,7 +367,7 @@ Status HttpServer::Start(const std::string& listen, HttpHandler handler, size_t 
   // running; wait for that so that a Stop() right after Start() cannot be
   // lost (and leave the join waiting forever).
   while (!server_->is_running() && !listen_returned_) std::this_thread::sleep_for(std::chrono::microseconds(100));
-  spdlog::info("http: listening on {}:{}", addr.host, port);
+  spdlog::info("http: listening on {}:{}{}", addr.host, port, tls ? " (HTTPS)" : "");
   return Status::Ok();
 }
 

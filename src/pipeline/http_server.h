@@ -44,6 +44,29 @@ struct HttpResponse {
 using HttpHandler =
     std::function<HttpResponse(std::string_view method, std::string_view target, std::string_view body)>;
 
+// One request as a gate (below) sees it: the handler's arguments plus what
+// access control needs.
+struct HttpRequest {
+  std::string_view method;
+  std::string_view target;
+  std::string_view body;
+  std::string_view remote_addr;  // the peer's IP address
+  bool tls = false;              // arrived over HTTPS
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  // The first header named `lower_name`, "" when absent.
+  std::string_view Header(std::string_view lower_name) const;
+};
+
+// Runs before the handler on every request (access control and audit,
+// server/auth/access_gate.h): answers itself, or calls `next`.
+using HttpGate = std::function<HttpResponse(const HttpRequest& request, const HttpHandler& next)>;
+
+// HTTPS: PEM files of the certificate (chain) and its private key.
+struct HttpTls {
+  std::string cert;
+  std::string key;
+};
+
 class HttpServer {
  public:
   HttpServer();
@@ -63,11 +86,18 @@ class HttpServer {
   void Stop();
   // The bound port (the real one when Start was given port 0); 0 before Start.
   uint16_t port() const { return port_.load(); }
+  // Before Start: every request passes `gate` first.
+  void SetGate(HttpGate gate) { gate_ = std::move(gate); }
+  // Before Start: serve HTTPS only (OpenSSL, through cpp-httplib). Start then
+  // fails with kInvalidArgument naming http_tls when the files do not load.
+  void SetTls(HttpTls tls) { tls_ = std::move(tls); }
 
  private:
-  HttpResponse Answer(std::string_view method, std::string_view target, std::string_view body);
+  HttpResponse Answer(const HttpRequest& request);
 
   HttpHandler handler_;
+  HttpGate gate_;
+  std::optional<HttpTls> tls_;
   size_t max_body_bytes_ = 0;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
