@@ -914,8 +914,9 @@ void Pipeline::SetInDoubt(bool in_doubt) {
   }
 }
 
-void Pipeline::WaitWhileInDoubt(Target& t) {
-  if (!in_doubt_ || stop_ || !t.sink || t.sink->fenced()) return;
+void Pipeline::WaitWhileInDoubt(Target& t, bool reconnecting) {
+  if (!in_doubt_ || stop_ || !t.sink) return;
+  if (t.sink->fenced() && !(reconnecting && t.sink->reconnect_takes_fence())) return;
   PipelineState before;
   std::string before_error;
   {
@@ -923,9 +924,10 @@ void Pipeline::WaitWhileInDoubt(Target& t) {
     before = t.state;
     before_error = t.last_error;
     t.state = PipelineState::kPaused;
-    t.last_error = fmt::format("pipeline {} target {}: ownership in doubt (epoch {}); paused, as the target cannot "
-                               "check the epoch",
-                               cfg_.name, t.cfg->name, cfg_.epoch);
+    t.last_error = fmt::format("pipeline {} target {}: ownership in doubt (epoch {}); paused, as the target {}",
+                               cfg_.name, t.cfg->name, cfg_.epoch,
+                               t.sink->fenced() ? "would take the fence from a successor if it reconnected now"
+                                                : "cannot check the epoch");
   }
   spdlog::warn("pipeline {} target {}: paused while the ownership is in doubt", cfg_.name, t.cfg->name);
   while (in_doubt_ && !stop_) {
@@ -980,6 +982,8 @@ Status Pipeline::CallSink(Target& t, const std::function<Status()>& call) {
                                                                         until - Clock::now())));
     }
     backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
+    WaitWhileInDoubt(t, /*reconnecting=*/true);
+    if (stop_) break;
     Status rc = t.sink->Reconnect();
     spdlog::debug("pipeline {} target {}: reconnect: {}", cfg_.name, t.cfg->name, rc.ok() ? "ok" : rc.message());
     if (!rc.ok() && !rc.retryable()) return rc;
@@ -1534,6 +1538,8 @@ void Pipeline::TargetLoop(Target& t) {
             }
             SleepUnlessStopping(backoff);
             backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
+            WaitWhileInDoubt(t, /*reconnecting=*/true);
+            if (stop_) goto out;
             st = t.sink->Reconnect();
             WaitWhileInDoubt(t);
             if (st.ok() && !stop_) st = HandleDdl(t, w, {w.pos, w.resume_position, w.gtid_state});

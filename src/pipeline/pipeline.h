@@ -113,8 +113,9 @@ class Pipeline {
   // is retried after Reconnect, with the target shown as `retrying`.
   Status CallSink(Target& t, const std::function<Status()>& call);
   // Returns when `t` may write: at once unless the ownership is in doubt and
-  // its sink is not fenced; otherwise once the doubt is resolved or on Stop.
-  void WaitWhileInDoubt(Target& t);
+  // its sink is not fenced (or, when `reconnecting`, its Reconnect would take
+  // the fence); otherwise once the doubt is resolved or on Stop.
+  void WaitWhileInDoubt(Target& t, bool reconnecting = false);
   // A sink with batches in flight (sink.h): serves its acknowledgements;
   // `wait`: until every batch is recorded.
   Status SettleSink(Target& t, bool wait);

@@ -163,6 +163,11 @@ class Sink {
   // Whether every write checks `epoch` inside the target (see "Fencing"
   // above): false when epoch is 0 or the target kind cannot check it.
   virtual bool fenced() const { return false; }
+  // Whether Reconnect itself takes the fence (Kafka: a new transactional
+  // producer's init fences whoever holds the transactional.id, successor
+  // included): the pipeline then reconnects only while it surely owns the
+  // pipeline, never while the ownership is in doubt.
+  virtual bool reconnect_takes_fence() const { return false; }
 
   uint64_t rows_applied() const { return rows_applied_; }
   // Changes the target rejected and on_error: skip logged and left out, since Open.

@@ -3,13 +3,17 @@
 //     check the epoch (a file) writes nothing and shows `paused`; once the
 //     doubt is resolved it resumes, and every change arrives exactly once;
 //   - a fenced target (MySQL) that a newer owner took over stops for good:
-//     state `fenced`, the error naming pipeline, target and both epochs.
+//     state `fenced`, the error naming pipeline, target and both epochs;
+//   - a Kafka target (fenced by its transactional.id) keeps writing while in
+//     doubt, but after an error it does not reconnect until the doubt is
+//     resolved: a new transactional producer would fence a successor.
 #include <gtest/gtest.h>
 
 #include <fstream>
 
 #include "pipeline/config.h"
 #include "pipeline/pipeline.h"
+#include "harness/kafka_mock.h"
 #include "pipeline/sync_fixture.h"
 #include "sink/mysql/mysql_loader.h"
 #include "store/sqlite_store.h"
@@ -150,6 +154,65 @@ pipelines:
   auto ids = dst->QueryValue("SELECT GROUP_CONCAT(id ORDER BY id) FROM shop.t");
   ASSERT_TRUE(ids.ok());
   EXPECT_EQ(*ids, "1,2");
+}
+
+TEST_F(InDoubtTest, KafkaTargetDoesNotReconnectWhileInDoubt) {
+  auto src = StartServer(1);
+  ASSERT_TRUE(src);
+  ASSERT_TRUE(src->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, v INT)").ok());
+  auto kafka = KafkaMock::Start();
+  ASSERT_TRUE(kafka.ok()) << kafka.status().message();
+  ASSERT_TRUE((*kafka)->CreateTopic("shop.t", 1).ok());
+  auto config = pipeline::ParseConfig(fmt::format(R"(store: {dir}/sluice.db
+sources:
+  src: {{url: "{src}", server_id: 4245, heartbeat_ms: 200}}
+targets:
+  bus: {{url: "{kafka}?message.timeout.ms=2000", exactly_once: true}}
+pipelines:
+  - name: p
+    source: src
+    targets: [bus]
+    start: "{start}"
+    tables:
+      - match: "shop.*"
+    batch: {{size: 10, timeout_ms: 50}}
+)",
+                                                  fmt::arg("dir", dir_.string()), fmt::arg("src", src->Url()),
+                                                  fmt::arg("kafka", (*kafka)->Url()), fmt::arg("start", BinlogEnd(*src))),
+                                      (dir_ / "sluice.yaml").string());
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  config->pipelines[0].epoch = 3;
+  auto store = store::SqliteStore::Open(config->store);
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  pipeline::MetricsRegistry registry;
+  pipeline::PipelineMetrics metrics(registry);
+  pipeline::Pipeline p(*config, config->pipelines[0], **store, metrics);
+  ASSERT_TRUE(p.Start().ok());
+  ASSERT_TRUE(src->Execute("INSERT INTO shop.t VALUES (1, 1), (2, 2)").ok());
+  ASSERT_TRUE(WaitUntil([&] { return p.status().targets[0].rows_applied == 2; }, std::chrono::seconds(60)))
+      << p.status().targets[0].rows_applied << " " << p.status().last_error;
+
+  // In doubt, the brokers gone: the batch times out (retryable), and the
+  // target waits for the doubt to end instead of making a new producer.
+  p.SetInDoubt(true);
+  for (int b = 1; b <= 3; ++b) ASSERT_TRUE((*kafka)->SetBrokerDown(b).ok());
+  ASSERT_TRUE(src->Execute("INSERT INTO shop.t VALUES (3, 3), (4, 4), (5, 5)").ok());
+  ASSERT_TRUE(WaitUntil([&] { return p.status().targets[0].state == pipeline::PipelineState::kPaused; },
+                        std::chrono::seconds(60)))
+      << pipeline::PipelineStateName(p.status().targets[0].state) << ": " << p.status().targets[0].last_error;
+  EXPECT_NE(p.status().targets[0].last_error.find("would take the fence"), std::string::npos)
+      << p.status().targets[0].last_error;
+  for (int b = 1; b <= 3; ++b) ASSERT_TRUE((*kafka)->SetBrokerUp(b).ok());
+  // Brokers back, still in doubt: still paused, nothing more recorded.
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_EQ(p.status().targets[0].state, pipeline::PipelineState::kPaused);
+  EXPECT_EQ(p.status().targets[0].rows_applied, 2u);
+
+  p.SetInDoubt(false);
+  ASSERT_TRUE(WaitUntil([&] { return p.status().targets[0].rows_applied == 5; }, std::chrono::seconds(120)))
+      << p.status().targets[0].rows_applied << " " << p.status().targets[0].last_error;
+  EXPECT_EQ(p.status().targets[0].state, pipeline::PipelineState::kRunning);
+  p.Stop();
 }
 
 }  // namespace

@@ -69,6 +69,7 @@ class KafkaSink : public Sink {
   // the same transactional.id fences this producer inside Kafka (kFenced).
   // Without it nothing in Kafka can refuse a former owner's messages.
   bool fenced() const override { return options_.exactly_once && options_.epoch > 0; }
+  bool reconnect_takes_fence() const override { return fenced(); }
 
  private:
   // One message to send, its key and value in its batch's `bytes`;
