@@ -730,7 +730,8 @@ void Pipeline::CaptureLoop() {
       return;
     }
     if (all) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    // Short: the capture's start waits on this (a Kafka target opens in ~10 ms).
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   if (stop_) {
     capture_queue_->Close();
