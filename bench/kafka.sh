@@ -8,6 +8,8 @@
 #   KAFKA_PARAMS='linger.ms=20' bash bench/kafka.sh   # producer properties in sluice's URL
 #   QUEUE_BYTES=8MiB bash bench/kafka.sh   # the pipeline's queue_bytes (default 64 MiB)
 #   PERF=1 bash bench/kafka.sh          # also `perf record -g` sluice (perf.data kept in $WORK, KEEP=1)
+#   PERF=1 PERF_ARGS='-e context-switches -c 1 --call-graph dwarf --switch-events' bash bench/kafka.sh
+#                                       # where threads block (bench/offcpu.py reads `perf script` of it)
 #
 # Workload: ROWS inserts into bench.t (INT key, INT, VARCHAR(64), DECIMAL,
 # DATETIME; ~150-byte json messages), TXN rows per transaction, written
@@ -46,6 +48,19 @@ WORK=$(mktemp -d /tmp/sluice-kafka-bench.XXXXXX)
 PIDS=()
 # CPU seconds (user + system, all threads) process PID has used so far.
 cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# Per thread of PID: "tid name on-CPU-ms runnable-ms" from schedstat (time
+# run, and time spent runnable waiting for a CPU: preempted or not yet
+# scheduled), busiest first. A thread whose on-CPU time nears the run's wall
+# time is the bottleneck; one with a large runnable time wanted a CPU it did
+# not get (the box is saturated); the rest of the wall time it was blocked.
+threads_of() {
+  local t name
+  for t in /proc/"$1"/task/*; do
+    name=$(cat "$t/comm" 2>/dev/null) || continue
+    awk -v tid="${t##*/}" -v name="$name" '{ printf "%s %s %.1f %.1f\n", tid, name, $1 / 1e6, $2 / 1e6 }' \
+      "$t/schedstat" 2>/dev/null || true
+  done | sort -k3 -rn
+}
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   mariadb_stop_all || true
@@ -99,20 +114,35 @@ YAML
 
 bench_log "sluice run into the mock cluster"
 mock1_cpu0=$(cpu_of "$MOCK1")
+SRC_PID=$(cat "$WORK/src/mariadbd.pid")
+src_cpu0=$(cpu_of "$SRC_PID")
 t0=$(bench_now)
 if [ "${PERF:-0}" = 1 ]; then
-  perf record -g -o "$WORK/perf.data" "$SLUICE" run -c "$WORK/sluice.yaml" ${SLUICE_ARGS:-} >"$WORK/sluice.log" 2>&1 &
+  perf record ${PERF_ARGS:--g} -o "$WORK/perf.data" "$SLUICE" run -c "$WORK/sluice.yaml" ${SLUICE_ARGS:-} >"$WORK/sluice.log" 2>&1 &
 else
   "$SLUICE" run -c "$WORK/sluice.yaml" ${SLUICE_ARGS:-} >"$WORK/sluice.log" 2>&1 &
 fi
 PIDS+=($!)
-# curl and grep only (a python per poll would take CPU from sluice on 2 cores).
-# The target's rows_applied counts acknowledged rows only.
+# The target's rows_applied (acknowledged rows only), polled with bash's
+# own /dev/tcp: a curl and greps per poll took ~20 ms of CPU each, ~40% of a
+# core that sluice's threads then waited for.
+applied=0
+exec {NAP}<> <(:)  # `read -t` on a pipe nobody writes: a sleep without a process
+rows_applied() {  # sets $applied
+  local line body=""
+  { exec 3<>"/dev/tcp/127.0.0.1/$PORT"; } 2>/dev/null || return 0
+  printf 'GET /api/pipelines/p/status HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+  while IFS= read -r -u 3 line || [ -n "$line" ]; do body+=$line; done
+  exec 3<&-
+  while [[ $body =~ \"rows_applied\":\ *([0-9]+)(.*) ]]; do
+    applied=${BASH_REMATCH[1]}
+    body=${BASH_REMATCH[2]}
+  done
+}
 while true; do
-  applied=$(curl -s "http://127.0.0.1:$PORT/api/pipelines/p/status" |
-    grep -o '"rows_applied": *[0-9]*' | tail -n 1 | grep -o '[0-9]*$' || true)
-  [ "${applied:-0}" -ge "$ROWS" ] && break
-  sleep 0.02
+  rows_applied
+  [ "$applied" -ge "$ROWS" ] && break
+  read -r -t 0.01 -u "$NAP" _ || true
 done
 t1=$(bench_now)
 sluice_secs=$(bench_elapsed "$t0" "$t1")
@@ -130,6 +160,10 @@ if [ -n "$dump_at" ]; then
   startup_secs=$(awk -v a="$t0" -v b="$(date -d "$dump_at" +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
 fi
 sluice_cpu=$(cpu_of "${PIDS[-1]}")
+threads_of "${PIDS[-1]}" >"$WORK/threads"
+# The source server's CPU while sluice read from it (its binlog dump thread).
+src_cpu=$(awk -v a="$src_cpu0" -v b="$(cpu_of "$SRC_PID")" 'BEGIN { printf "%.2f", b - a }')
+threads_of "$SRC_PID" | sort -n | tail -n 2 >"$WORK/src_threads"
 # The mock cluster's CPU serving sluice's messages (and kcat's, below): on 2
 # cores the brokers take CPU from both producers alike.
 mock1_cpu=$(awk -v a="$mock1_cpu0" -v b="$(cpu_of "$MOCK1")" 'BEGIN { printf "%.2f", b - a }')
@@ -170,3 +204,7 @@ awk -v sc="$sluice_cpu" -v kc="$kcat_cpu" -v loadavg="$(cut -d ' ' -f 1-3 /proc/
   printf "load average: %s\n", loadavg
   printf "ratio sluice / kcat: %.2f\n", (rows / s) / (rows / k)
 }'
+echo "source server CPU during sluice's run: $src_cpu s; its newest threads (the dump thread among them):"
+awk '{ printf "  %s\n", $0 }' "$WORK/src_threads"
+echo "sluice threads (tid name, on-CPU ms, runnable-but-waiting ms; the run took $sluice_secs s):"
+awk '$3 + $4 >= 5 { printf "  %s\n", $0 }' "$WORK/threads"
