@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "harness/process.h"
@@ -71,14 +72,20 @@ Result<std::unique_ptr<ZookeeperEnsemble>> ZookeeperEnsemble::Start(ZookeeperOpt
   }
   std::unique_ptr<ZookeeperEnsemble> zk(new ZookeeperEnsemble(pattern));
   zk->servers_.resize(opts.servers);
+  std::set<uint16_t> used;
   for (int i = 0; i < opts.servers; ++i) {
     Server& s = zk->servers_[i];
     s.dir = fmt::format("{}/zk{}", zk->dir_, i + 1);
     s.config = s.dir + "/zoo.cfg";
     s.log = s.dir + "/zookeeper.out";
-    ASSIGN_OR_RETURN(s.client_port, PickPort());
-    ASSIGN_OR_RETURN(s.peer_port, PickPort());
-    ASSIGN_OR_RETURN(s.election_port, PickPort());
+    for (uint16_t* port : {&s.client_port, &s.peer_port, &s.election_port}) {
+      // Ports picked one after another may repeat (each probe socket is
+      // closed before the next); a server given one port twice refuses its
+      // configuration ("Invalid config"), so every port is distinct.
+      do {
+        ASSIGN_OR_RETURN(*port, PickPort());
+      } while (!used.insert(*port).second);
+    }
   }
   RETURN_IF_ERROR(zk->WriteConfigs());
   for (int i = 0; i < opts.servers; ++i) RETURN_IF_ERROR(zk->Launch(i));
