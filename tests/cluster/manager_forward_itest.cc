@@ -18,13 +18,11 @@ using ManagerForwardTest = NodeFixture;
 TEST_F(ManagerForwardTest, StopAndStartReachTheOwningNode) {
   const std::string config = (dir_ / "cluster.yaml").string();
   std::ofstream(config) << ClusterYaml();
-  ManagerProcess m1(dir_.string(), "m1", config);
-  ManagerProcess m2(dir_.string(), "m2", config);
-  ASSERT_TRUE(m1.Start().ok()) << m1.Log();
-  ASSERT_TRUE(m2.Start().ok()) << m2.Log();
-  ASSERT_TRUE(WaitUntil([&] { return m1.Leads() || m2.Leads(); }, kDeadline)) << m1.Log() << m2.Log();
-  ManagerProcess& leader = m1.Leads() ? m1 : m2;
-  ManagerProcess& follower = m1.Leads() ? m2 : m1;
+  ManagerPair managers(dir_.string(), config);
+  Status leading = managers.Start(kDeadline);
+  ASSERT_TRUE(leading.ok()) << leading.message();
+  ManagerProcess& leader = managers.leader();
+  ManagerProcess& follower = managers.follower();
   AddNode("n1");
   AddNode("n2");
   StartLoad();

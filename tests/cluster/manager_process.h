@@ -100,4 +100,27 @@ class ManagerProcess {
   uint16_t port_ = 0;
 };
 
+// Two managers of one cluster file, m1 and m2; Start returns once one of
+// them leads.
+class ManagerPair {
+ public:
+  ManagerPair(const std::string& dir, const std::string& config) : m1_(dir, "m1", config), m2_(dir, "m2", config) {}
+  Status Start(std::chrono::seconds deadline) {
+    RETURN_IF_ERROR(m1_.Start());
+    RETURN_IF_ERROR(m2_.Start());
+    for (auto until = std::chrono::steady_clock::now() + deadline; std::chrono::steady_clock::now() < until;) {
+      if (m1_.Leads() || m2_.Leads()) return Status::Ok();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return Status::Error(StatusCode::kIoError, "no manager leads: {}\n{}", m1_.Log(), m2_.Log());
+  }
+  ManagerProcess& leader() { return m1_.Leads() ? m1_ : m2_; }
+  ManagerProcess& follower() { return m1_.Leads() ? m2_ : m1_; }
+  ManagerProcess& m1() { return m1_; }
+  ManagerProcess& m2() { return m2_; }
+
+ private:
+  ManagerProcess m1_, m2_;
+};
+
 }  // namespace sluice::testing

@@ -129,12 +129,10 @@ TEST_F(NodeFailoverTest, ANodeCutFromZookeeperStopsAndRejoins) {
 TEST_F(NodeFailoverTest, NodesRunOnWithEveryManagerKilled) {
   const std::string config = (dir_ / "cluster.yaml").string();
   std::ofstream(config) << ClusterYaml();
-  ManagerProcess m1(dir_.string(), "m1", config);
-  ManagerProcess m2(dir_.string(), "m2", config);
-  ASSERT_TRUE(m1.Start().ok()) << m1.Log();
-  ASSERT_TRUE(m2.Start().ok()) << m2.Log();
-  ASSERT_TRUE(WaitUntil([&] { return m1.Leads() || m2.Leads(); }, kDeadline)) << m1.Log() << m2.Log();
-  ManagerProcess& leader = m1.Leads() ? m1 : m2;
+  ManagerPair managers(dir_.string(), config);
+  Status leading = managers.Start(kDeadline);
+  ASSERT_TRUE(leading.ok()) << leading.message();
+  ManagerProcess& leader = managers.leader();
   AddNode("n1");
   AddNode("n2");
   StartLoad();
@@ -150,8 +148,8 @@ TEST_F(NodeFailoverTest, NodesRunOnWithEveryManagerKilled) {
     ASSERT_TRUE(WaitUntil([&] { return node->Node().value("revision", 0) == 2; }, kDeadline)) << node->Log();
   }
 
-  m1.Kill(SIGKILL);
-  m2.Kill(SIGKILL);
+  managers.m1().Kill(SIGKILL);
+  managers.m2().Kill(SIGKILL);
   const int64_t before = AuditRows();
   EXPECT_TRUE(WaitUntil([&] { return AuditRows() > before + 50; }, kDeadline)) << "stopped applying";
 
