@@ -13,7 +13,7 @@
 #include "cluster/node_agent.h"
 #include "cluster/node_routes.h"
 #include "pipeline/config.h"
-#include "pipeline/http_api.h"
+#include "server/http_api.h"
 #include "pipeline/metrics.h"
 #include "store/sqlite_store.h"
 
@@ -51,10 +51,10 @@ int RunNode(const std::string& config_path) {
   pipeline::MetricsRegistry registry;
   auto agent = cluster::NodeAgent::Start(std::move(options), **store, registry);
   if (!agent.ok()) return FailNode(agent.status());
-  pipeline::RegisterStatusMetrics(registry, **agent);
-  std::unique_ptr<pipeline::HttpApi> http;
+  server::RegisterStatusMetrics(registry, **agent);
+  std::unique_ptr<server::HttpApi> http;
   if (!config->http.empty()) {
-    http = std::make_unique<pipeline::HttpApi>(**agent, registry);
+    http = std::make_unique<server::HttpApi>(**agent, registry);
     http->SetExtraRoutes(cluster::NodeRoutes(**agent));
     Status st = http->Start(config->http);
     if (!st.ok()) {

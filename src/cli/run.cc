@@ -17,7 +17,7 @@
 
 #include "cli/commands.h"
 #include "pipeline/config.h"
-#include "pipeline/http_api.h"
+#include "server/http_api.h"
 #include "pipeline/metrics.h"
 #include "pipeline/pipeline.h"
 #include "server/access_gate.h"
@@ -397,19 +397,19 @@ int RunPipelines(const std::string& config_path) {
   nlohmann::ordered_json revision = config_revision();
   Runner runner(std::make_unique<pipeline::Config>(std::move(*config)), config_path, **store, registry);
   // State, delay, snapshot and check gauges, read from the runner at scrape time.
-  pipeline::RegisterStatusMetrics(registry, runner);
+  server::RegisterStatusMetrics(registry, runner);
   Status st = runner.ValidateAll();
   if (!st.ok()) return Fail(st);
 
   std::unique_ptr<server::AccessGate> gate;  // declared before the server it guards: destroyed after it
-  std::unique_ptr<pipeline::HttpApi> http;
+  std::unique_ptr<server::HttpApi> http;
   if (!http_address.empty()) {
     server::AccessGate::Options access;
     access.auth = auth;
     access.audit = audit.get();
     access.describe = server::DescribePipelines(runner);
     gate = std::make_unique<server::AccessGate>(std::move(access));
-    http = std::make_unique<pipeline::HttpApi>(runner, registry);
+    http = std::make_unique<server::HttpApi>(runner, registry);
     http->SetGate(gate->AsGate());
     if (tls) http->SetTls({tls->cert, tls->key});
     st = http->Start(http_address);

@@ -14,7 +14,7 @@
 #include "cli/commands.h"
 #include "pipeline/config.h"
 #include "pipeline/controller.h"
-#include "pipeline/http_api.h"
+#include "server/http_api.h"
 #include "pipeline/metrics.h"
 #include "pipeline/snapshot.h"
 
@@ -120,8 +120,8 @@ int RunSnapshot(const std::string& config_path, const std::string& pipeline_name
   pipeline::Snapshot snapshot(*config, *p, options);
   SnapshotStatusController controller(snapshot, p->name);
   pipeline::MetricsRegistry registry;
-  pipeline::RegisterStatusMetrics(registry, controller);
-  pipeline::HttpApi http(controller, registry);
+  server::RegisterStatusMetrics(registry, controller);
+  server::HttpApi http(controller, registry);
   if (!http_address.empty()) {
     Status st = http.Start(http_address);
     if (!st.ok()) {

@@ -28,7 +28,7 @@
 #include "cluster/config_keeper.h"
 #include "cluster/coordinator.h"
 #include "cluster/manager_api.h"
-#include "pipeline/http_server.h"
+#include "server/http_server.h"
 #include "pipeline/metrics.h"
 #include "store/config_revisions.h"
 #include "store/sqlite_store.h"
@@ -52,7 +52,7 @@ class Manager final : public ManagerBackend {
   ~Manager() override;
 
   uint16_t http_port() const { return server_.port(); }
-  pipeline::HttpResponse Handle(std::string_view method, std::string_view target, std::string_view body) {
+  server::HttpResponse Handle(std::string_view method, std::string_view target, std::string_view body) {
     return api_->Handle(method, target, body);
   }
 
@@ -83,7 +83,7 @@ class Manager final : public ManagerBackend {
   pipeline::MetricsRegistry metrics_;
   std::unique_ptr<ManagerApi> api_;
   std::unique_ptr<Coordinator> coordinator_;
-  pipeline::HttpServer server_;
+  server::HttpServer server_;
 
   std::atomic<bool> leader_{false};
   std::atomic<int64_t> nodes_seen_{0};

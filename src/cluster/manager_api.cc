@@ -16,8 +16,8 @@ namespace sluice::cluster {
 namespace {
 
 using Json = nlohmann::ordered_json;  // ordered: fields appear in the contract's order
-using pipeline::HttpResponse;
-using pipeline::JsonError;
+using server::HttpResponse;
+using server::JsonError;
 
 constexpr const char* kJsonType = "application/json";
 constexpr const char* kTextType = "text/plain; charset=utf-8";
@@ -206,7 +206,7 @@ HttpResponse ManagerApi::Route(std::string_view method, std::string_view target,
   if (!path.starts_with('/')) {
     return JsonError(400, fmt::format("malformed request target \"{}\": expected a path", target));
   }
-  std::optional<std::vector<std::string>> segments = pipeline::PathSegments(path);
+  std::optional<std::vector<std::string>> segments = server::PathSegments(path);
   if (!segments) return JsonError(400, fmt::format("malformed URL path \"{}\": bad percent escape", path));
   const std::vector<std::string>& s = *segments;
   const bool get = method == "GET" || method == "HEAD";
@@ -254,7 +254,7 @@ HttpResponse ManagerApi::Route(std::string_view method, std::string_view target,
     } else if (alias_route) {
       action = s[2];
       bool bad = false;
-      std::optional<std::string> id = pipeline::QueryParam(query, "id", bad);
+      std::optional<std::string> id = server::QueryParam(query, "id", bad);
       if (bad) return JsonError(400, "malformed query string: bad percent escape");
       if (id && id->empty()) return JsonError(400, "query parameter \"id\" is empty; expected ?id=PIPELINE_NAME");
       if (id) name = *id;
@@ -415,8 +415,8 @@ HttpResponse ManagerApi::Route(std::string_view method, std::string_view target,
       if (!put) return MethodNotAllowed(method, path, "GET, PUT");
       if (auto refused = not_leader()) return *refused;
       bool bad = false;
-      std::optional<std::string> comment = pipeline::QueryParam(query, "comment", bad);
-      std::optional<std::string> author = bad ? std::nullopt : pipeline::QueryParam(query, "author", bad);
+      std::optional<std::string> comment = server::QueryParam(query, "comment", bad);
+      std::optional<std::string> author = bad ? std::nullopt : server::QueryParam(query, "author", bad);
       if (bad) return JsonError(400, "malformed query string: bad percent escape");
       if (body.empty()) return JsonError(400, "request body is empty; expected the whole configuration as YAML");
       return change_response(

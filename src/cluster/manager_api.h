@@ -48,7 +48,7 @@
 #include "cluster/config_keeper.h"
 #include "cluster/node_client.h"
 #include "core/status.h"
-#include "pipeline/http_server.h"
+#include "server/http_server.h"
 #include "pipeline/metrics.h"
 
 namespace sluice::cluster {
@@ -75,10 +75,10 @@ class ManagerApi {
  public:
   ManagerApi(ManagerBackend& backend, pipeline::MetricsRegistry& metrics);
   // Thread-safe; never throws (the server turns exceptions into 500s anyway).
-  pipeline::HttpResponse Handle(std::string_view method, std::string_view target, std::string_view body);
+  server::HttpResponse Handle(std::string_view method, std::string_view target, std::string_view body);
 
  private:
-  pipeline::HttpResponse Route(std::string_view method, std::string_view target, std::string_view body);
+  server::HttpResponse Route(std::string_view method, std::string_view target, std::string_view body);
 
   ManagerBackend& backend_;
   pipeline::MetricsRegistry& metrics_;

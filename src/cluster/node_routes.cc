@@ -7,7 +7,7 @@ namespace {
 
 using Json = nlohmann::json;
 
-pipeline::HttpResponse JsonAnswer(int status, const Json& j) {
+server::HttpResponse JsonAnswer(int status, const Json& j) {
   return {status, "application/json", j.dump(-1, ' ', false, Json::error_handler_t::replace), {}};
 }
 
@@ -30,17 +30,17 @@ Json NodeJson(const NodeStatus& s) {
   return j;
 }
 
-pipeline::HttpResponse WrongMethod(const char* allow) {
-  pipeline::HttpResponse r = JsonAnswer(405, Json{{"error", std::string("method not allowed; use ") + allow}});
+server::HttpResponse WrongMethod(const char* allow) {
+  server::HttpResponse r = JsonAnswer(405, Json{{"error", std::string("method not allowed; use ") + allow}});
   r.headers.emplace_back("Allow", allow);
   return r;
 }
 
 }  // namespace
 
-pipeline::HttpApi::ExtraRoutes NodeRoutes(NodeAgent& agent) {
+server::HttpApi::ExtraRoutes NodeRoutes(NodeAgent& agent) {
   return [&agent](std::string_view method, const std::vector<std::string>& s,
-                  std::string_view) -> std::optional<pipeline::HttpResponse> {
+                  std::string_view) -> std::optional<server::HttpResponse> {
     const bool get = method == "GET" || method == "HEAD";
     if (s.size() == 2 && s[0] == "api" && s[1] == "node") {
       if (!get) return WrongMethod("GET");

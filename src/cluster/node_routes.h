@@ -8,11 +8,11 @@
 //                         campaigns for none; 200 + the node object after it
 
 #include "cluster/node_agent.h"
-#include "pipeline/http_api.h"
+#include "server/http_api.h"
 
 namespace sluice::cluster {
 
 // `agent` must outlive the HttpApi the routes are set on.
-pipeline::HttpApi::ExtraRoutes NodeRoutes(NodeAgent& agent);
+server::HttpApi::ExtraRoutes NodeRoutes(NodeAgent& agent);
 
 }  // namespace sluice::cluster

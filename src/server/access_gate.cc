@@ -13,9 +13,9 @@ namespace sluice::server {
 namespace {
 
 using Json = nlohmann::ordered_json;
-using pipeline::HttpRequest;
-using pipeline::HttpResponse;
-using pipeline::JsonError;
+using server::HttpRequest;
+using server::HttpResponse;
+using server::JsonError;
 
 constexpr auto kBasicCacheTtl = std::chrono::seconds(60);
 constexpr size_t kMaxBasicCache = 1000;
@@ -213,10 +213,10 @@ HttpResponse AccessGate::Logout(const HttpRequest& r, const Identity& id) {
   return res;
 }
 
-HttpResponse AccessGate::Handle(const HttpRequest& r, const pipeline::HttpHandler& next) {
+HttpResponse AccessGate::Handle(const HttpRequest& r, const server::HttpHandler& next) {
   std::string_view path = PathOf(r.target);
   std::optional<std::vector<std::string>> parsed =
-      path.starts_with('/') ? pipeline::PathSegments(path) : std::nullopt;
+      path.starts_with('/') ? server::PathSegments(path) : std::nullopt;
   if (!parsed) return next(r.method, r.target, r.body);  // the API answers 400 for a malformed target
   const std::vector<std::string>& s = *parsed;
   const bool login = s.size() == 2 && s[0] == "api" && s[1] == "login";

@@ -1,6 +1,6 @@
 #pragma once
 // Access control and audit in front of an HTTP API (design §11): the gate
-// of pipeline::HttpServer for `sluice run` (and the manager, same rules).
+// of server::HttpServer for `sluice run` (and the manager, same rules).
 //
 // With `auth:` every request needs credentials, except /healthz, the login
 // page, the console's static assets and POST /api/login (roles.h):
@@ -44,7 +44,7 @@
 
 #include "pipeline/config.h"
 #include "pipeline/controller.h"
-#include "pipeline/http_server.h"
+#include "server/http_server.h"
 #include "server/audit/audit_log.h"
 #include "server/auth/login_throttle.h"
 #include "server/auth/roles.h"
@@ -70,10 +70,10 @@ class AccessGate {
   };
   explicit AccessGate(Options options);
 
-  pipeline::HttpResponse Handle(const pipeline::HttpRequest& request, const pipeline::HttpHandler& next);
+  server::HttpResponse Handle(const server::HttpRequest& request, const server::HttpHandler& next);
   // For HttpServer::SetGate / HttpApi::SetGate.
-  pipeline::HttpGate AsGate() {
-    return [this](const pipeline::HttpRequest& r, const pipeline::HttpHandler& next) { return Handle(r, next); };
+  server::HttpGate AsGate() {
+    return [this](const server::HttpRequest& r, const server::HttpHandler& next) { return Handle(r, next); };
   }
 
  private:
@@ -91,12 +91,12 @@ class AccessGate {
     int64_t retry_after = 0;
   };
 
-  std::variant<Identity, Refusal> Authenticate(const pipeline::HttpRequest& request);
+  std::variant<Identity, Refusal> Authenticate(const server::HttpRequest& request);
   std::variant<Identity, Refusal> CheckPassword(const std::string& user, const std::string& password,
                                                 const std::string& address);
-  pipeline::HttpResponse Login(const pipeline::HttpRequest& request);
-  pipeline::HttpResponse Logout(const pipeline::HttpRequest& request, const Identity& id);
-  pipeline::HttpResponse Refuse(const pipeline::HttpRequest& request, const std::vector<std::string>& segments,
+  server::HttpResponse Login(const server::HttpRequest& request);
+  server::HttpResponse Logout(const server::HttpRequest& request, const Identity& id);
+  server::HttpResponse Refuse(const server::HttpRequest& request, const std::vector<std::string>& segments,
                                 const Refusal& refusal);
   void Audit(AuditRecord record);
   std::string CookieName(bool tls) const;

@@ -88,11 +88,11 @@ class ManagerApiTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   json Get(const std::string& path, int want = 200) {
-    pipeline::HttpResponse r = api_->Handle("GET", path, "");
+    server::HttpResponse r = api_->Handle("GET", path, "");
     EXPECT_EQ(r.status, want) << path << ": " << r.body;
     return json::parse(r.body, nullptr, false);
   }
-  pipeline::HttpResponse Call(const std::string& method, const std::string& path, const std::string& body) {
+  server::HttpResponse Call(const std::string& method, const std::string& path, const std::string& body) {
     return api_->Handle(method, path, body);
   }
 
@@ -151,7 +151,7 @@ TEST_F(ManagerApiTest, NodesListLabelsStateAndOwnedPipelines) {
   Get("/api/nodes/n9", 404);
 
   backend_->replies["10.0.0.12:8711/api/node/drain"] = NodeReply{200, R"({"draining":true})"};
-  pipeline::HttpResponse r = Call("POST", "/api/nodes/n2/drain", "");
+  server::HttpResponse r = Call("POST", "/api/nodes/n2/drain", "");
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(backend_->calls.back(), "POST 10.0.0.12:8711/api/node/drain");
   EXPECT_EQ(Call("POST", "/api/nodes/n1/drain", "").status, 502) << "n1 does not answer";
@@ -181,7 +181,7 @@ TEST_F(ManagerApiTest, ConfigurationRevisionsAndAFollowersRefusal) {
   json cfg = Get("/api/config");
   EXPECT_EQ(cfg["revision"], 1);
   EXPECT_EQ(cfg["yaml"], kYaml);
-  pipeline::HttpResponse r = Call("PUT", "/api/config", "pipelines: 3\n");
+  server::HttpResponse r = Call("PUT", "/api/config", "pipelines: 3\n");
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("/etc/sluice/cluster.yaml:1:"), std::string::npos) << r.body;
   std::string changed = std::string(kYaml) + "    parallel: 2\n";

@@ -21,7 +21,7 @@
 #include "cluster/manager_process.h"
 #include "harness/process.h"
 #include "harness/zookeeper_server.h"
-#include "pipeline/http_server.h"
+#include "server/http_server.h"
 
 namespace sluice::cluster {
 namespace {
@@ -242,19 +242,19 @@ TEST_F(ManagerTest, PublishesTheFileOnStartAndRevisionsOnPutAndRollback) {
 
 TEST_F(ManagerTest, NodesAndPipelinesWithOwnersEpochsAndLiveStatus) {
   // n1's own API: answers for "orders" as a node would.
-  pipeline::HttpServer n1_api;
+  server::HttpServer n1_api;
   ASSERT_TRUE(n1_api
                   .Start("127.0.0.1:0",
                          [](std::string_view, std::string_view target, std::string_view) {
                            if (target == "/api/pipelines/orders/status") {
-                             return pipeline::HttpResponse{
+                             return server::HttpResponse{
                                  200, "application/json",
                                  R"({"name":"orders","state":"running","source_position":"binlog.000001:400",)"
                                  R"("applied_position":"binlog.000001:300","delay_ms":12,"rows_applied":7,)"
                                  R"("last_error":null,"targets":[{"name":"copy","delay_ms":12}]})",
                                  {}};
                            }
-                           return pipeline::JsonError(404, "no such pipeline here");
+                           return server::JsonError(404, "no such pipeline here");
                          })
                   .ok());
   const std::string n1_http = fmt::format("127.0.0.1:{}", n1_api.port());

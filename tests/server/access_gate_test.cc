@@ -16,8 +16,8 @@ namespace sluice::server {
 namespace {
 
 namespace fs = std::filesystem;
-using pipeline::HttpRequest;
-using pipeline::HttpResponse;
+using server::HttpRequest;
+using server::HttpResponse;
 
 std::string B64(const std::string& s) {
   static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -1,4 +1,4 @@
-#include "pipeline/http_api.h"
+#include "server/http_api.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -20,6 +20,11 @@
 
 namespace sluice::pipeline {
 namespace {
+
+using server::HttpApi;
+using server::HttpResponse;
+using server::HttpStatusFor;
+using server::RegisterStatusMetrics;
 
 using Json = nlohmann::ordered_json;
 

@@ -29,7 +29,7 @@ namespace httplib {
 class Server;  // kept out of this header: cpp-httplib drags in sockets and OpenSSL
 }
 
-namespace sluice::pipeline {
+namespace sluice::server {
 
 // A response, independent of the HTTP library.
 struct HttpResponse {
@@ -118,4 +118,4 @@ std::optional<std::vector<std::string>> PathSegments(std::string_view path);
 // absent. Sets `bad` when the query cannot be decoded.
 std::optional<std::string> QueryParam(std::string_view query, std::string_view key, bool& bad);
 
-}  // namespace sluice::pipeline
+}  // namespace sluice::server

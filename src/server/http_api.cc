@@ -1,4 +1,4 @@
-#include "pipeline/http_api.h"
+#include "server/http_api.h"
 
 #include <netdb.h>
 #include <sys/socket.h>
@@ -18,7 +18,15 @@
 
 #include "core/position.h"
 
-namespace sluice::pipeline {
+namespace sluice::server {
+
+using pipeline::PipelineStateName;
+using pipeline::PipelineStatus;
+using pipeline::TargetStatus;
+using pipeline::SnapshotTableProgress;
+using pipeline::CheckStatus;
+using pipeline::PipelineState;
+using pipeline::GaugeSample;
 
 namespace {
 
@@ -446,4 +454,4 @@ void RegisterStatusMetrics(MetricsRegistry& metrics, const PipelineController& c
       });
 }
 
-}  // namespace sluice::pipeline
+}  // namespace sluice::server

@@ -50,10 +50,13 @@
 
 #include "core/status.h"
 #include "pipeline/controller.h"
-#include "pipeline/http_server.h"
+#include "server/http_server.h"
 #include "pipeline/metrics.h"
 
-namespace sluice::pipeline {
+namespace sluice::server {
+
+using pipeline::MetricsRegistry;
+using pipeline::PipelineController;
 
 // The HTTP status for a controller error:
 //   kInvalidArgument                      -> 400 (bad input, e.g. a position the pipeline rejects)
@@ -120,4 +123,4 @@ class HttpApi {
 // `controller` must outlive the registry's scrapes.
 void RegisterStatusMetrics(MetricsRegistry& metrics, const PipelineController& controller);
 
-}  // namespace sluice::pipeline
+}  // namespace sluice::server

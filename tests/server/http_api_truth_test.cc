@@ -16,10 +16,15 @@
 #include <thread>
 #include <vector>
 
-#include "pipeline/http_api.h"
+#include "server/http_api.h"
 
 namespace sluice::pipeline {
 namespace {
+
+using server::HttpApi;
+using server::HttpResponse;
+using server::HttpStatusFor;
+using server::RegisterStatusMetrics;
 
 using Clock = std::chrono::steady_clock;
 

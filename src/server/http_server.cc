@@ -1,4 +1,4 @@
-#include "pipeline/http_server.h"
+#include "server/http_server.h"
 
 #include <netdb.h>
 #include <sys/socket.h>
@@ -14,7 +14,7 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
-namespace sluice::pipeline {
+namespace sluice::server {
 
 namespace {
 
@@ -380,4 +380,4 @@ void HttpServer::Stop() {
   port_ = 0;
 }
 
-}  // namespace sluice::pipeline
+}  // namespace sluice::server
