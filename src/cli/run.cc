@@ -17,6 +17,7 @@
 
 #include "cli/commands.h"
 #include "pipeline/config.h"
+#include "server/file_config_routes.h"
 #include "server/http_api.h"
 #include "pipeline/metrics.h"
 #include "pipeline/pipeline.h"
@@ -410,6 +411,7 @@ int RunPipelines(const std::string& config_path) {
     access.describe = server::DescribePipelines(runner);
     gate = std::make_unique<server::AccessGate>(std::move(access));
     http = std::make_unique<server::HttpApi>(runner, registry);
+    http->SetExtraRoutes(server::FileConfigRoutes(config_path));
     http->SetGate(gate->AsGate());
     if (tls) http->SetTls({tls->cert, tls->key});
     st = http->Start(http_address);

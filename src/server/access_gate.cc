@@ -1,10 +1,12 @@
 #include "server/access_gate.h"
 
 #include <algorithm>
+#include <charconv>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "server/audit/audit_query.h"
 #include "server/auth/password.h"
 #include "server/crypto.h"
 
@@ -57,6 +59,17 @@ std::string FirstError(const HttpResponse& r) {
   return "";
 }
 
+const std::vector<pipeline::AuthToken> kNoTokens;
+
+// The configured user named `name`; null when there is none (or no auth).
+const pipeline::AuthUser* FindUser(const pipeline::AuthConfig* auth, std::string_view name) {
+  if (auth == nullptr) return nullptr;
+  for (const pipeline::AuthUser& u : auth->users) {
+    if (u.name == name) return &u;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 AccessGate::AccessGate(Options options)
@@ -65,10 +78,34 @@ AccessGate::AccessGate(Options options)
       address_throttle_(options_.free_failures_per_address, options_.clock),
       sessions_(options_.session_ttl, options_.clock),
       cache_salt_(RandomHex(32)) {
-  if (options_.auth && !options_.auth->users.empty()) {
-    Result<std::string> dummy = HashPassword(RandomHex(16));
-    if (dummy.ok()) dummy_hash_ = *dummy;
+  SetAuth(options_.auth);
+}
+
+void AccessGate::SetAuth(std::optional<pipeline::AuthConfig> auth) {
+  std::shared_ptr<const pipeline::AuthConfig> next =
+      auth ? std::make_shared<const pipeline::AuthConfig>(std::move(*auth)) : nullptr;
+  std::string dummy;
+  if (next && !next->users.empty()) {
+    std::lock_guard lock(auth_mu_);
+    dummy = dummy_hash_;
   }
+  if (next && !next->users.empty() && dummy.empty()) {
+    Result<std::string> made = HashPassword(RandomHex(16));
+    if (made.ok()) dummy = *made;
+  }
+  {
+    std::lock_guard lock(auth_mu_);
+    auth_ = std::move(next);
+    if (!dummy.empty()) dummy_hash_ = dummy;
+  }
+  // A cached Basic check may name a user or role that is gone.
+  std::lock_guard lock(cache_mu_);
+  basic_cache_.clear();
+}
+
+std::shared_ptr<const pipeline::AuthConfig> AccessGate::Auth() const {
+  std::lock_guard lock(auth_mu_);
+  return auth_;
 }
 
 std::string AccessGate::CookieName(bool tls) const {
@@ -97,14 +134,17 @@ std::variant<AccessGate::Identity, AccessGate::Refusal> AccessGate::CheckPasswor
     auto it = basic_cache_.find(cache_key);
     if (it != basic_cache_.end() && it->second.second > now) return it->second.first;
   }
-  const pipeline::AuthUser* found = nullptr;
-  for (const pipeline::AuthUser& u : options_.auth->users) {
-    if (u.name == user) found = &u;
+  std::shared_ptr<const pipeline::AuthConfig> auth = Auth();
+  const pipeline::AuthUser* found = FindUser(auth.get(), user);
+  std::string dummy;
+  {
+    std::lock_guard lock(auth_mu_);
+    dummy = dummy_hash_;
   }
   bool ok;
   {
     hashing_.acquire();
-    ok = VerifyPassword(found ? found->password_hash : dummy_hash_, password) && found != nullptr;
+    ok = VerifyPassword(found ? found->password_hash : dummy, password) && found != nullptr;
     hashing_.release();
   }
   if (!ok) {
@@ -136,8 +176,9 @@ std::variant<AccessGate::Identity, AccessGate::Refusal> AccessGate::Authenticate
       return Refusal{429, fmt::format("too many failed logins; try again in {} s", wait), "", wait};
     }
     std::string_view token = authorization.substr(7);
+    std::shared_ptr<const pipeline::AuthConfig> auth = Auth();
     const pipeline::AuthToken* found = nullptr;
-    for (const pipeline::AuthToken& t : options_.auth->tokens) {
+    for (const pipeline::AuthToken& t : auth ? auth->tokens : kNoTokens) {
       if (SecretEquals(t.token, token)) found = &t;  // every token compared: no early exit
     }
     if (found == nullptr) {
@@ -151,7 +192,14 @@ std::variant<AccessGate::Identity, AccessGate::Refusal> AccessGate::Authenticate
   if (!cookie.empty()) {
     std::optional<Session> s = sessions_.Find(cookie);
     if (!s) return Refusal{401, "session expired or unknown; log in again"};
-    return Identity{s->user, s->role, true, s->id, s->csrf};
+    // The user as the configuration lists it now: removed, the session ends.
+    std::shared_ptr<const pipeline::AuthConfig> auth = Auth();
+    const pipeline::AuthUser* user = FindUser(auth.get(), s->user);
+    if (user == nullptr) {
+      sessions_.Remove(s->id);
+      return Refusal{401, "session ended: the user is no longer configured", s->user};
+    }
+    return Identity{s->user, ParseRole(user->role).value_or(Role::kNone), true, s->id, s->csrf};
   }
   return Refusal{401, "authentication required: HTTP Basic, a bearer token or a session (POST /api/login)"};
 }
@@ -221,7 +269,7 @@ HttpResponse AccessGate::Handle(const HttpRequest& r, const server::HttpHandler&
   const std::vector<std::string>& s = *parsed;
   const bool login = s.size() == 2 && s[0] == "api" && s[1] == "login";
   const bool logout = s.size() == 2 && s[0] == "api" && s[1] == "logout";
-  const bool auth = options_.auth.has_value();
+  const bool auth = Auth() != nullptr;
   if ((login || logout) && r.method != "POST") {
     HttpResponse res = JsonError(405, fmt::format("method {} not allowed on {}; use POST", r.method, path));
     res.headers.emplace_back("Allow", "POST");
@@ -255,10 +303,19 @@ HttpResponse AccessGate::Handle(const HttpRequest& r, const server::HttpHandler&
     if (!auth) return JsonError(404, "no auth: section in the configuration: there is nothing to log out of");
     return Logout(r, id);
   }
+  const bool get = r.method == "GET" || r.method == "HEAD";
+  if (get && s.size() == 2 && s[0] == "api" && s[1] == "whoami") {
+    Json j;
+    j["user"] = id.who;
+    j["role"] = RoleName(id.role);
+    j["mode"] = options_.mode;
+    return {200, "application/json", j.dump(), {}};
+  }
+  if (get && s.size() == 2 && s[0] == "api" && s[1] == "audit") return AuditLines(r.target);
   if (IsRead(r.method)) return next(r.method, r.target, r.body);  // reads that succeed are not audited
 
   const std::string object = AuditObject(s);
-  const bool describe = options_.audit && options_.describe && object.starts_with("pipeline/");
+  const bool describe = options_.audit && options_.describe && !object.empty();
   Json before = describe ? options_.describe(object) : Json(nullptr);
   HttpResponse res = next(r.method, r.target, r.body);
   Json after = describe ? options_.describe(object) : Json(nullptr);
@@ -266,6 +323,30 @@ HttpResponse AccessGate::Handle(const HttpRequest& r, const server::HttpHandler&
   Audit({id.who, auth ? RoleName(id.role) : "", AuditAction(r.method, s), object, std::move(before),
          std::move(after), std::move(result)});
   return res;
+}
+
+HttpResponse AccessGate::AuditLines(std::string_view target) {
+  if (options_.audit == nullptr) return JsonError(404, "no audit: section in the configuration: the audit trail is off");
+  const size_t q = target.find('?');
+  const std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  bool bad = false;
+  AuditQuery aq;
+  aq.who = QueryParam(query, "who", bad).value_or("");
+  aq.action = QueryParam(query, "action", bad).value_or("");
+  aq.object = QueryParam(query, "object", bad).value_or("");
+  std::optional<std::string> limit = QueryParam(query, "limit", bad);
+  if (bad) return JsonError(400, "malformed query string: bad percent escape");
+  if (limit) {
+    size_t n = 0;
+    auto [end, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), n);
+    if (limit->empty() || ec != std::errc() || end != limit->data() + limit->size() || n == 0) {
+      return JsonError(400, fmt::format("limit: \"{}\" is not a positive number", *limit));
+    }
+    aq.limit = n;
+  }
+  Result<Json> lines = QueryAudit(options_.audit->dir(), aq);
+  if (!lines.ok()) return JsonError(500, lines.status().message());
+  return {200, "application/json", lines->dump(), {}};
 }
 
 AccessGate::Describe DescribePipelines(pipeline::PipelineController& controller) {

@@ -15,6 +15,10 @@
 //     never adds them to a cross-site request on its own... except cached
 //     Basic credentials, which is why the console uses the cookie).
 //   `POST /api/logout` ends the cookie's session.
+// The gate also answers, for any authenticated role:
+//   GET /api/whoami   {"user","role","mode"} (without auth: "anonymous", "admin")
+//   GET /api/audit?who=&action=&object=&limit=   the trail, newest first (audit/audit_query.h);
+//                     404 without `audit:`
 // 401 without or with wrong credentials (with WWW-Authenticate: Basic);
 // 403 for a role too low or a failed CSRF check; 429 (Retry-After) while
 // the user name or the client address is throttled (login_throttle.h).
@@ -63,6 +67,7 @@ class AccessGate {
     std::optional<pipeline::AuthConfig> auth;  // none: no access control
     AuditLog* audit = nullptr;                 // none: no audit trail
     Describe describe;
+    std::string mode = "run";  // what /api/whoami says serves: "run" | "manager" | "node"
     std::chrono::seconds session_ttl = std::chrono::hours(8);
     uint32_t free_failures_per_user = 5;
     uint32_t free_failures_per_address = 20;
@@ -71,6 +76,12 @@ class AccessGate {
   explicit AccessGate(Options options);
 
   server::HttpResponse Handle(const server::HttpRequest& request, const server::HttpHandler& next);
+  // Replaces the users and tokens (a new configuration revision): requests
+  // from then on are checked against `auth`; sessions of users no longer
+  // listed end, and a session's role follows its user's. Turning access
+  // control on or off is not done here (the listen address decides that).
+  void SetAuth(std::optional<pipeline::AuthConfig> auth);
+
   // For HttpServer::SetGate / HttpApi::SetGate.
   server::HttpGate AsGate() {
     return [this](const server::HttpRequest& r, const server::HttpHandler& next) { return Handle(r, next); };
@@ -99,9 +110,13 @@ class AccessGate {
   server::HttpResponse Refuse(const server::HttpRequest& request, const std::vector<std::string>& segments,
                                 const Refusal& refusal);
   void Audit(AuditRecord record);
+  server::HttpResponse AuditLines(std::string_view target);
+  std::shared_ptr<const pipeline::AuthConfig> Auth() const;
   std::string CookieName(bool tls) const;
 
-  Options options_;
+  Options options_;  // options_.auth is the initial auth_
+  mutable std::mutex auth_mu_;
+  std::shared_ptr<const pipeline::AuthConfig> auth_;  // under auth_mu_; null: no access control
   LoginThrottle user_throttle_;
   LoginThrottle address_throttle_;
   SessionStore sessions_;

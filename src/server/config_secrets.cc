@@ -131,40 +131,40 @@ class Finder {
  private:
   void Scalar(const YAML::Node& node, const std::string& path, bool in_flow, std::string_view key) {
     const std::string& value = node.Scalar();
-    const bool whole = IsSecretKey(key);
-    std::optional<std::pair<size_t, size_t>> password = whole ? std::nullopt : UrlPassword(value);
-    if (!whole && !password) return;
-    if (whole && value.empty()) return;
+    if (IsSecretKey(key)) {
+      if (!value.empty()) Add(node, path, in_flow, value, 0, value.size(), false);
+    } else if (std::optional<std::pair<size_t, size_t>> password = UrlPassword(value)) {
+      Add(node, path + "#password", in_flow, value, password->first, password->second, true);
+    }
+  }
+
+  // The secret value[from, to) of `node`: the whole scalar, or a URL's password.
+  void Add(const YAML::Node& node, std::string path, bool in_flow, const std::string& value, size_t from, size_t to,
+           bool url_password) {
     Secret s;
-    s.path = password ? path + "#password" : path;
-    s.url_password = password.has_value();
+    s.path = std::move(path);
+    s.url_password = url_password;
+    s.value = value.substr(from, to - from);
     s.line = node.Mark().is_null() ? 0 : node.Mark().line + 1;
     const size_t pos = node.Mark().is_null() ? std::string_view::npos : static_cast<size_t>(node.Mark().pos);
     const size_t end = pos == std::string_view::npos ? pos : TokenEnd(text_, pos, in_flow);
     if (end == std::string_view::npos) {
       s.located = false;
-      s.value = password ? value.substr(password->first, password->second - password->first) : value;
       secrets.push_back(std::move(s));
       return;
     }
     s.quote = text_[pos] == '"' || text_[pos] == '\'' ? text_[pos] : 0;
     // The decoded value sits verbatim between the quotes unless it holds escapes.
-    const std::string_view inner =
-        s.quote ? text_.substr(pos + 1, end - pos - 2) : text_.substr(pos, end - pos);
-    if (password) {
-      s.value = value.substr(password->first, password->second - password->first);
-      if (inner != value) {
-        s.located = false;
-      } else {
-        const size_t offset = pos + (s.quote ? 1 : 0);
-        s.begin = offset + password->first;
-        s.end = offset + password->second;
-      }
+    const std::string_view inner = s.quote ? text_.substr(pos + 1, end - pos - 2) : text_.substr(pos, end - pos);
+    if (url_password) {
+      const size_t offset = pos + (s.quote ? 1 : 0);
+      s.located = inner == value;
+      s.begin = offset + from;
+      s.end = offset + to;
     } else {
-      s.value = value;
+      s.located = s.quote || inner == value;
       s.begin = pos;
       s.end = end;
-      if (!s.quote && inner != value) s.located = false;
     }
     secrets.push_back(std::move(s));
   }
@@ -227,6 +227,19 @@ std::string MaskConfigSecrets(std::string_view yaml) {
     }
   }
   return masked;
+}
+
+std::string RedactConfigSecrets(std::string_view message, std::string_view yaml) {
+  std::string out(message);
+  std::optional<std::vector<Secret>> secrets = FindSecrets(yaml);
+  if (!secrets) return out;
+  for (const Secret& s : *secrets) {
+    if (s.value.empty() || s.value == kMaskedSecret) continue;
+    for (size_t at = out.find(s.value); at != std::string::npos; at = out.find(s.value, at + kMaskedSecret.size())) {
+      out.replace(at, s.value.size(), kMaskedSecret);
+    }
+  }
+  return out;
 }
 
 Result<std::string> RestoreConfigSecrets(std::string_view edited, std::string_view saved,

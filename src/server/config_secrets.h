@@ -27,6 +27,10 @@ inline constexpr std::string_view kMaskedSecret = "********";
 // a one-line comment saying so.
 std::string MaskConfigSecrets(std::string_view yaml);
 
+// `message` (e.g. a validation error quoting a value) with every secret of
+// `yaml` in it replaced by kMaskedSecret.
+std::string RedactConfigSecrets(std::string_view message, std::string_view yaml);
+
 // `edited` with each secret that still reads kMaskedSecret replaced by the
 // secret at the same place (same key path; list items by their `name:`) in
 // `saved`. kInvalidArgument naming `path_for_messages`, the line and the key

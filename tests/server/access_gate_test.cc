@@ -167,6 +167,55 @@ TEST_F(AccessGateTest, CookieSessionNeedsCsrfForMutations) {
   EXPECT_EQ(Call("GET", "/api/pipelines", {{"cookie", "sluice_session=0123"}}).status, 401);
 }
 
+TEST_F(AccessGateTest, WhoamiNamesTheCallerAndItsRole) {
+  EXPECT_EQ(Call("GET", "/api/whoami").status, 401);
+  HttpResponse r = Call("GET", "/api/whoami", {{"authorization", std::string("Bearer ") + kToken}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(nlohmann::json::parse(r.body), nlohmann::json::parse(R"({"user":"ci","role":"operator","mode":"run"})"));
+  EXPECT_EQ(reached_, 0);  // the gate answers it
+}
+
+TEST_F(AccessGateTest, AuditIsReadBackNewestFirstAndFiltered) {
+  const auto op = Basic("operator_user", "pw-secret");
+  ASSERT_EQ(Call("POST", "/api/pipelines/a/stop", {op}).status, 200);
+  ASSERT_EQ(Call("POST", "/api/pipelines/b/start", {op}).status, 200);
+  ASSERT_EQ(Call("POST", "/api/pipelines/a/start", {Basic("viewer_user", "pw-secret")}).status, 403);
+  HttpResponse all = Call("GET", "/api/audit", {Basic("viewer_user", "pw-secret")});
+  ASSERT_EQ(all.status, 200) << all.body;
+  nlohmann::json lines = nlohmann::json::parse(all.body)["lines"];
+  ASSERT_EQ(lines.size(), 3u) << all.body;
+  EXPECT_EQ(lines[0]["who"], "viewer_user");
+  EXPECT_EQ(lines[2]["action"], "pipeline.stop");
+  EXPECT_FALSE(lines[0].contains("hash"));
+
+  nlohmann::json ops = nlohmann::json::parse(
+      Call("GET", "/api/audit?who=operator_user&object=pipeline%2Fa", {op}).body)["lines"];
+  ASSERT_EQ(ops.size(), 1u);
+  EXPECT_EQ(ops[0]["action"], "pipeline.stop");
+  nlohmann::json one = nlohmann::json::parse(Call("GET", "/api/audit?action=pipeline.&limit=1", {op}).body);
+  EXPECT_EQ(one["lines"].size(), 1u);
+  EXPECT_TRUE(one["truncated"]);
+  EXPECT_EQ(Call("GET", "/api/audit?limit=x", {op}).status, 400);
+  EXPECT_EQ(Call("GET", "/api/audit").status, 401);
+}
+
+TEST_F(AccessGateTest, NewUsersTakeEffectAndRemovedUsersSessionsEnd) {
+  HttpResponse login = Call("POST", "/api/login", {}, R"({"user":"operator_user","password":"pw-secret"})");
+  ASSERT_EQ(login.status, 200);
+  std::string session = Header(login, "Set-Cookie").substr(0, Header(login, "Set-Cookie").find(';'));
+  ASSERT_EQ(Call("GET", "/api/pipelines", {{"cookie", session}}).status, 200);
+  ASSERT_EQ(Call("GET", "/api/pipelines", {Basic("admin_user", "pw-secret")}).status, 200);  // cached
+
+  pipeline::AuthConfig next;
+  next.users.push_back({"admin_user", *hash_, "viewer", {}});  // demoted
+  next.users.push_back({"dana", *hash_, "admin", {}});
+  gate_->SetAuth(next);
+  EXPECT_EQ(Call("GET", "/api/pipelines", {{"cookie", session}}).status, 401);
+  EXPECT_EQ(Call("POST", "/api/pipelines/p/stop", {Basic("admin_user", "pw-secret")}).status, 403);
+  EXPECT_EQ(Call("POST", "/api/pipelines/p/stop", {Basic("dana", "pw-secret")}).status, 200);
+  EXPECT_EQ(Call("GET", "/api/pipelines", {{"authorization", std::string("Bearer ") + kToken}}).status, 401);
+}
+
 TEST_F(AccessGateTest, SessionsExpire) {
   HttpResponse login = Call("POST", "/api/login", {}, R"({"user":"viewer_user","password":"pw-secret"})");
   ASSERT_EQ(login.status, 200);

@@ -202,6 +202,51 @@ TEST_F(AccessTest, RolesSessionsThrottlingAndAuditThroughSluiceRun) {
   EXPECT_EQ(sluice_->Stop() >= 0, true);
 }
 
+TEST_F(AccessTest, ConfigurationIsShownMaskedAndValidatedAndTheAuditIsReadBack) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  httplib::Client c("127.0.0.1", http_port_);
+  c.set_read_timeout(30, 0);
+
+  Reply who = Send(c, "GET", "/api/whoami", Basic("olga", kPassword));
+  ASSERT_EQ(who.status, 200) << who.body;
+  EXPECT_EQ(nlohmann::json::parse(who.body), nlohmann::json::parse(R"({"user":"olga","role":"operator","mode":"run"})"));
+
+  Reply config = Send(c, "GET", "/api/config", Basic("vera", kPassword));
+  ASSERT_EQ(config.status, 200) << config.body;
+  const nlohmann::json cj = nlohmann::json::parse(config.body);
+  const std::string yaml = cj["yaml"];
+  EXPECT_EQ(config.body.find(*hash_), std::string::npos) << "a password hash leaked";
+  EXPECT_NE(yaml.find("password_hash: \"********\""), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("token_env: SLUICE_TEST_CI_TOKEN"), std::string::npos) << yaml;
+  EXPECT_EQ(cj["revision"].get<std::string>().size(), 64u);
+
+  // The masked text validates as it is (the hashes are taken from the file);
+  // an error names the file and line; only admins validate.
+  Reply valid = Send(c, "POST", "/api/config/validate", Basic("alice", kPassword), yaml);
+  EXPECT_EQ(valid.status, 200) << valid.body;
+  EXPECT_EQ(nlohmann::json::parse(valid.body)["pipelines"], 1);
+  std::string broken = yaml;
+  const size_t at = broken.find("parallel: ");
+  ASSERT_NE(at, std::string::npos);
+  broken.replace(at, 10, "parallel: lots #");
+  const int line = 1 + static_cast<int>(std::count(broken.begin(), broken.begin() + static_cast<long>(at), '\n'));
+  Reply invalid = Send(c, "POST", "/api/config/validate", Basic("alice", kPassword), broken);
+  EXPECT_EQ(invalid.status, 400) << invalid.body;
+  EXPECT_NE(invalid.body.find(fmt::format("{}:{}:", config_, line)), std::string::npos)
+      << invalid.body;
+  EXPECT_EQ(Send(c, "POST", "/api/config/validate", Basic("olga", kPassword), yaml).status, 403);
+
+  Reply audit = Send(c, "GET", "/api/audit?action=config.", Basic("vera", kPassword));
+  ASSERT_EQ(audit.status, 200) << audit.body;
+  const nlohmann::json lines = nlohmann::json::parse(audit.body)["lines"];
+  ASSERT_GE(lines.size(), 4u) << audit.body;  // the load, two validations by alice, olga's refusal
+  EXPECT_EQ(lines[0]["who"], "olga");
+  EXPECT_EQ(lines[1]["action"], "config.validate");
+  EXPECT_EQ(lines[1]["result"].get<std::string>().rfind("failed: 400", 0), 0u);
+  EXPECT_EQ(lines.back()["action"], "config.load");
+  EXPECT_EQ(audit.body.find(*hash_), std::string::npos);
+}
+
 TEST_F(AccessTest, HttpsOnlyWithAGeneratedCertificate) {
   std::string cert = (dir_ / "api.pem").string(), key = (dir_ / "api.key").string();
   ASSERT_TRUE(RunCommand({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,

@@ -116,5 +116,13 @@ TEST(ConfigSecretsTest, ABlockScalarSecretHidesTheWholeText) {
   EXPECT_EQ(masked.find("hunter22"), std::string::npos) << masked;
 }
 
+TEST(ConfigSecretsTest, RedactHidesSecretsAMessageQuotes) {
+  const std::string message =
+      "c.yaml:3: sources.main.url: \"mysql://repl:s3cret-Pw@127.0.0.1:3306\" cannot be reached; hook w3bhook";
+  const std::string redacted = RedactConfigSecrets(message, kConfig);
+  EXPECT_EQ(redacted, "c.yaml:3: sources.main.url: \"mysql://repl:********@127.0.0.1:3306\" cannot be reached; "
+                      "hook ********");
+}
+
 }  // namespace
 }  // namespace sluice::server
