@@ -24,22 +24,14 @@ int RunManager(cluster::ManagerOptions options) {
   std::signal(SIGINT, OnManagerSignal);
   std::signal(SIGTERM, OnManagerSignal);
   std::signal(SIGPIPE, SIG_IGN);
-  // Access control (design §11) guards `sluice run`'s API so far, not yet the
-  // manager's: refuse rather than serve an open API to a user who asked for
-  // a guarded one. The file's own errors are the manager's to report.
+  // The file's http: without auth: is refused by its validation; an --http
+  // beyond loopback needs auth: just the same (design §11).
   if (auto config = pipeline::LoadConfig(options.config_path); config.ok()) {
-    if (config->auth || config->http_tls || config->audit) {
+    if (!options.http.empty() && !pipeline::IsLoopbackListen(options.http) && !config->auth) {
       std::fprintf(stderr,
-                    "sluice manager: error: %s: auth:, http_tls: and audit: are not supported by the manager yet "
-                    "(they guard `sluice run`); serve its API on a loopback address\n",
-                    options.config_path.c_str());
-      return 2;
-    }
-    if (!options.http.empty() && !pipeline::IsLoopbackListen(options.http)) {
-      std::fprintf(stderr,
-                   "sluice manager: error: --http %s is not a loopback address and the manager has no auth: "
-                   "(access control); listen on 127.0.0.1 or [::1]\n",
-                   options.http.c_str());
+                   "sluice manager: error: --http %s is not a loopback address and %s has no auth: "
+                   "(access control); add auth: or listen on 127.0.0.1 or [::1]\n",
+                   options.http.c_str(), options.config_path.c_str());
       return 2;
     }
   }

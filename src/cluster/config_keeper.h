@@ -65,6 +65,8 @@ class ConfigKeeper {
   // this manager serves and publishes into cannot change under it).
   void RequireClusterName(std::string name) { cluster_name_ = std::move(name); }
 
+  const std::string& config_path() const { return config_path_; }
+
   // Validates `yaml`; Invalid with the loader's message when it does not.
   [[nodiscard]] Result<std::shared_ptr<const pipeline::Config>> Validate(const std::string& yaml) const;
 

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cluster/names.h"
+#include "server/crypto.h"
 
 namespace sluice::cluster {
 namespace {
@@ -79,6 +80,7 @@ Result<std::unique_ptr<Manager>> Manager::Start(ManagerOptions options) {
   m->keeper_->RequireClusterName(config.cluster->name);
   m->api_ = std::make_unique<ManagerApi>(*m, m->metrics_);
   m->RegisterMetrics();
+  RETURN_IF_ERROR(m->SetUpAccess(config));
 
   CoordinatorOptions co;
   co.zookeeper = config.cluster->zookeeper;
@@ -202,6 +204,7 @@ void Manager::Loop() {
       Status st = keeper_->SawPublished(p.revision, p.yaml);
       if (!st.ok()) spdlog::error("manager: recording published revision {}: {}", p.revision, st.message());
     }
+    FollowAuth();
     if (changed) {
       took_over = false;
       if (!leader) spdlog::info("manager {}: following", options_.id);
@@ -225,6 +228,61 @@ void Manager::Loop() {
       }
     }
   }
+}
+
+Status Manager::SetUpAccess(const pipeline::Config& config) {
+  if (config.audit) {
+    ASSIGN_OR_RETURN(audit_, server::AuditLog::Open(config.audit->path, config.audit->retention_days));
+  }
+  server::AccessGate::Options access;
+  access.auth = config.auth;
+  access.audit = audit_.get();
+  access.mode = "manager";
+  access.describe = [this](const std::string& object) { return Describe(object); };
+  gate_ = std::make_unique<server::AccessGate>(std::move(access));
+  server_.SetGate(gate_->AsGate());
+  if (config.http_tls) server_.SetTls({config.http_tls->cert, config.http_tls->key});
+  if (audit_) {
+    Status st = audit_->Append({"sluice", "", "config.load", "config", nullptr,
+                                {{"path", options_.config_path}, {"sha256", server::Sha256Hex(file_yaml_)}}, "ok"});
+    if (!st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+// The audit's before/after of what a request acts on.
+nlohmann::ordered_json Manager::Describe(const std::string& object) {
+  if (object == "config") {
+    Result<CurrentConfig> cur = keeper_->Current();
+    if (!cur.ok()) return nullptr;
+    return {{"revision", cur->revision}, {"sha256", server::Sha256Hex(cur->yaml)}};
+  }
+  if (object.starts_with("pipeline/")) {
+    const std::string name = object.substr(9);
+    server::HttpResponse r = api_->Handle("GET", "/api/pipelines/" + EncodePathSegment(name) + "/status", "");
+    auto j = nlohmann::ordered_json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+    if (r.status != 200 || !j.is_object()) return nullptr;
+    return {{"state", j.value("state", nlohmann::ordered_json())},
+            {"owner", j.value("owner", nlohmann::ordered_json())},
+            {"epoch", j.value("epoch", nlohmann::ordered_json())}};
+  }
+  return nullptr;
+}
+
+// Users and tokens are configuration: a revision that changes them changes
+// who may do what from then on.
+void Manager::FollowAuth() {
+  Result<CurrentConfig> cur = keeper_->Current();
+  if (!cur.ok() || cur->revision == auth_revision_ || !cur->config) return;
+  if (!cur->config->auth && gate_->HasAuth()) {
+    // Off is the listen address's business (a manager without auth: serves
+    // loopback only, checked at start): never switched off under a server.
+    spdlog::warn("manager {}: revision {} removes auth:; access control stays on until the manager restarts",
+                 options_.id, cur->revision);
+  } else {
+    gate_->SetAuth(cur->config->auth);
+  }
+  auth_revision_ = cur->revision;
 }
 
 void Manager::RegisterMetrics() {

@@ -28,6 +28,8 @@
 #include "cluster/config_keeper.h"
 #include "cluster/coordinator.h"
 #include "cluster/manager_api.h"
+#include "server/access_gate.h"
+#include "server/audit/audit_log.h"
 #include "server/http_server.h"
 #include "pipeline/metrics.h"
 #include "store/config_revisions.h"
@@ -71,6 +73,11 @@ class Manager final : public ManagerBackend {
   Status Publish(int64_t revision, const std::string& yaml);
   void Loop();
   void RegisterMetrics();
+  // The gate in front of the API (design §11), from the file's auth:,
+  // audit: and http_tls:; its users follow the current revision (Loop).
+  Status SetUpAccess(const pipeline::Config& config);
+  nlohmann::ordered_json Describe(const std::string& object);
+  void FollowAuth();
   // How long a call on the coordinator thread may take before it counts as unanswered.
   std::chrono::milliseconds CallTimeout() const;
 
@@ -83,6 +90,9 @@ class Manager final : public ManagerBackend {
   pipeline::MetricsRegistry metrics_;
   std::unique_ptr<ManagerApi> api_;
   std::unique_ptr<Coordinator> coordinator_;
+  std::unique_ptr<server::AuditLog> audit_;    // outlives the gate and the server
+  std::unique_ptr<server::AccessGate> gate_;   // outlives the server
+  int64_t auth_revision_ = -1;                 // the revision whose users the gate has; Loop's thread only
   server::HttpServer server_;
 
   std::atomic<bool> leader_{false};

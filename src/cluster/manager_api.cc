@@ -1,5 +1,7 @@
 #include "cluster/manager_api.h"
 
+#include "server/config_secrets.h"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
@@ -167,7 +169,7 @@ Json DelayJson(const Json& status) {
 Json RevisionJson(const store::ConfigRevision& r, int64_t current, bool with_yaml) {
   Json j;
   j["revision"] = r.revision;
-  if (with_yaml) j["yaml"] = r.yaml;
+  if (with_yaml) j["yaml"] = server::MaskConfigSecrets(r.yaml);
   j["created_ms"] = r.created_ms;
   j["author"] = r.author;
   j["comment"] = r.comment;
@@ -403,7 +405,7 @@ HttpResponse ManagerApi::Route(std::string_view method, std::string_view target,
         if (!cur.ok()) return StatusError(cur.status());
         Json j;
         j["revision"] = cur->revision;
-        j["yaml"] = cur->yaml;
+        j["yaml"] = server::MaskConfigSecrets(cur->yaml);
         Result<std::optional<store::ConfigRevision>> rec = keeper.store().Get(cur->revision);
         const bool have = rec.ok() && rec->has_value();
         j["created_ms"] = have ? Json((*rec)->created_ms) : Json(nullptr);
@@ -419,9 +421,28 @@ HttpResponse ManagerApi::Route(std::string_view method, std::string_view target,
       std::optional<std::string> author = bad ? std::nullopt : server::QueryParam(query, "author", bad);
       if (bad) return JsonError(400, "malformed query string: bad percent escape");
       if (body.empty()) return JsonError(400, "request body is empty; expected the whole configuration as YAML");
-      return change_response(
-          keeper.Put(std::string(body), "PUT /api/config" + (author ? " by " + *author : std::string()),
-                     comment.value_or("")));
+      Result<CurrentConfig> cur = keeper.Current();
+      if (!cur.ok()) return StatusError(cur.status());
+      // A masked secret (GET /api/config) keeps the current revision's value.
+      Result<std::string> text = server::RestoreConfigSecrets(body, cur->yaml, keeper.config_path());
+      if (!text.ok()) return StatusError(text.status());
+      Result<ChangeResult> done =
+          keeper.Put(*text, "PUT /api/config" + (author ? " by " + *author : std::string()), comment.value_or(""));
+      if (!done.ok()) return JsonError(StatusFor(done.status()), server::RedactConfigSecrets(done.status().message(), *text));
+      return change_response(done);
+    }
+    if (s.size() == 3 && s[2] == "validate") {
+      if (!post) return MethodNotAllowed(method, path, "POST");
+      Result<CurrentConfig> cur = keeper.Current();
+      if (!cur.ok()) return StatusError(cur.status());
+      Result<std::string> text = server::RestoreConfigSecrets(body, cur->yaml, keeper.config_path());
+      if (!text.ok()) return StatusError(text.status());
+      Result<std::shared_ptr<const pipeline::Config>> valid = keeper.Validate(*text);
+      if (!valid.ok()) return JsonError(400, server::RedactConfigSecrets(valid.status().message(), *text));
+      Json j;
+      j["valid"] = true;
+      j["pipelines"] = (*valid)->pipelines.size();
+      return JsonResponse(200, j);
     }
     if (s.size() == 3 && s[2] == "rollback") {
       if (!post) return MethodNotAllowed(method, path, "POST");

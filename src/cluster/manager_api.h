@@ -17,12 +17,16 @@
 //   GET  /api/nodes                       [{"id","labels","state","pipelines":[...],"http"}]
 //   GET  /api/nodes/ID                    one node
 //   POST /api/nodes/ID/drain              forwarded to the node's POST /api/node/drain
-//   GET  /api/config                      {"revision","yaml","created_ms","author","comment","published"}
-//   PUT  /api/config[?comment=..&author=..]   body: the whole YAML; validated like `sluice run`
+//   GET  /api/config                      {"revision","yaml","created_ms","author","comment","published"};
+//                                         secrets in "yaml" masked (server/config_secrets.h)
+//   PUT  /api/config[?comment=..&author=..]   body: the whole YAML; validated like `sluice run`; a
+//                                         masked secret keeps the current revision's value
 //                                         (400 {"error":"cluster.yaml:3:5: ..."}); 200 {"revision",
 //                                         "created","published"} (created false: equal to the current one)
 //   GET  /api/config/revisions            [{"revision","created_ms","author","comment","current"}], newest first
-//   GET  /api/config/revisions/N          one revision with its "yaml"
+//   GET  /api/config/revisions/N          one revision with its "yaml" (secrets masked)
+//   POST /api/config/validate             body: YAML (masked secrets as for PUT): 200 {"valid":true,
+//                                         "pipelines":N} | 400 {"error":"FILE:LINE: KEY: ..."}; no revision
 //   POST /api/config/rollback             body {"revision":N[,"comment":"..."]}: a new revision with N's text
 //
 // pipeline = the owning node's own status object (§6: "name","state",

@@ -81,6 +81,7 @@ class AccessGate {
   // listed end, and a session's role follows its user's. Turning access
   // control on or off is not done here (the listen address decides that).
   void SetAuth(std::optional<pipeline::AuthConfig> auth);
+  bool HasAuth() const { return Auth() != nullptr; }
 
   // For HttpServer::SetGate / HttpApi::SetGate.
   server::HttpGate AsGate() {

@@ -93,6 +93,7 @@ class ManagerProcess {
   uint16_t port() const { return port_; }
   const std::string& id() const { return id_; }
   std::string Log() const { return TailOfFile(log_); }
+  const std::string& log_path() const { return log_; }
 
  private:
   std::string dir_, id_, config_, log_;
