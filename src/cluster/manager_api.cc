@@ -262,7 +262,8 @@ HttpResponse ManagerApi::Route(std::string_view method, std::string_view target,
       if (id) name = *id;
     }
     const bool read = action == "status" || action == "delay";
-    const bool forward = action == "stop" || action == "start" || action == "position";
+    const bool forward = action == "stop" || action == "start" || action == "position" || action == "check" ||
+                         action == "repair" || action == "snapshot";
     const bool move = action == "move";
     if (!read && !forward && !move) return JsonError(404, fmt::format("no route for {} {}", method, path));
     if (read && !get) return MethodNotAllowed(method, path, "GET");

@@ -107,6 +107,17 @@ class PipelineController {
   virtual Status StartPipeline(const std::string& name) = 0;
   // Moves a stopped pipeline's start position ("latest", GTID, FILE:POS).
   virtual Status SetPosition(const std::string& name, const std::string& position) = 0;
+  // A consistency check now (`repair`: and repair what differs), or a
+  // snapshot of every selected table alongside the stream, on a running
+  // pipeline; they run in the background and show in the status.
+  // kNotSupported when the pipeline does not run or one is under way.
+  virtual Status RunCheck(const std::string& name, bool /*repair*/) {
+    return Status::Error(StatusCode::kNotSupported, "pipeline \"{}\": checks on request are not offered here", name);
+  }
+  virtual Status RunSnapshot(const std::string& name) {
+    return Status::Error(StatusCode::kNotSupported, "pipeline \"{}\": snapshots on request are not offered here",
+                         name);
+  }
 };
 
 }  // namespace sluice::pipeline

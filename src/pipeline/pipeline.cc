@@ -416,15 +416,15 @@ Status Pipeline::Start() {
   if (!mapper_) RETURN_IF_ERROR(Validate());
   stop_ = false;
   jobs_interrupt_.Reset();
-  if (cfg_.check.every_ms > 0) {
-    check_cancel_ = false;
-    {
-      std::lock_guard lock(mu_);
-      check_ = CheckStatus();
-      check_.next_ms = WallMs() + static_cast<int64_t>(cfg_.check.every_ms);
-    }
-    check_thread_ = std::thread([this] { CheckLoop(); });
+  check_cancel_ = false;
+  {
+    std::lock_guard lock(mu_);
+    check_ = CheckStatus();
+    check_request_.reset();
+    check_requested_ = false;
+    check_.next_ms = cfg_.check.every_ms > 0 ? WallMs() + static_cast<int64_t>(cfg_.check.every_ms) : 0;
   }
+  check_thread_ = std::thread([this] { CheckLoop(); });
   if (cfg_.snapshot == SnapshotMode::kInitial) {
     // Whether a snapshot is needed asks the targets: on a thread of its own,
     // like everything else that may wait for a server.
@@ -477,29 +477,37 @@ void Pipeline::SnapshotThenStream() {
 }
 
 void Pipeline::CheckLoop() {
-  while (!stop_) {
-    int64_t next;
-    {
-      std::lock_guard lock(mu_);
-      next = check_.next_ms;
-    }
-    while (!stop_ && WallMs() < next) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (stop_) return;
+  const bool periodic = cfg_.check.every_ms > 0;
+  while (true) {
     PipelineState state;
+    bool repair = cfg_.check.repair;
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
+      auto due = [&] { return stop_ || check_request_.has_value() || (periodic && WallMs() >= check_.next_ms); };
+      while (!due()) {
+        if (periodic) {
+          check_wake_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(1, check_.next_ms - WallMs())));
+        } else {
+          check_wake_.wait(lock);
+        }
+      }
+      if (stop_) return;
+      if (check_request_) {
+        repair = *check_request_;
+        check_request_.reset();
+      }
       state = state_;
       if (state == PipelineState::kRunning) {
         check_.state = "running";
         check_.last_started_ms = WallMs();
       }
-      check_.next_ms = WallMs() + static_cast<int64_t>(cfg_.check.every_ms);
+      if (periodic) check_.next_ms = WallMs() + static_cast<int64_t>(cfg_.check.every_ms);
     }
     // A check compares against what the pipeline applied: only worth it (and
     // only settles) while the pipeline streams.
     if (state != PipelineState::kRunning) continue;
     CheckOptions options;
-    options.repair = cfg_.check.repair;
+    options.repair = repair;
     options.interrupter = &jobs_interrupt_;
     auto started = Clock::now();
     auto report = RunCheck(config_, cfg_, options, &check_cancel_);
@@ -534,7 +542,7 @@ void Pipeline::CheckLoop() {
       check_.state = "failed";
     } else if (report->differences() == 0) {
       check_.state = "consistent";
-    } else if (cfg_.check.repair && report->repaired()) {
+    } else if (repair && report->repaired()) {
       check_.state = "repaired";
     } else {
       check_.state = "differences";
@@ -602,7 +610,10 @@ Status Pipeline::StartStreaming() {
 }
 
 void Pipeline::Stop() {
-  if (!running_ && !capture_thread_.joinable() && !snapshot_thread_.joinable() && !check_thread_.joinable()) return;
+  if (!running_ && !capture_thread_.joinable() && !snapshot_thread_.joinable() && !check_thread_.joinable() &&
+      !jobs_thread_.joinable()) {
+    return;
+  }
   stop_ = true;
   check_cancel_ = true;
   jobs_interrupt_.Interrupt();
@@ -610,8 +621,10 @@ void Pipeline::Stop() {
     std::lock_guard lock(mu_);
     if (snapshot_) snapshot_->Cancel();
   }
+  check_wake_.notify_all();
   // First: the snapshot thread may be starting the streaming threads.
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
+  if (jobs_thread_.joinable()) jobs_thread_.join();
   check_cancel_ = true;
   if (check_thread_.joinable()) check_thread_.join();
   if (capture_queue_) capture_queue_->Close();
@@ -1604,6 +1617,55 @@ out:
   }
 }
 
+Status Pipeline::RequestCheck(bool repair) {
+  std::lock_guard lock(mu_);
+  if (!running_ || state_ != PipelineState::kRunning) {
+    return Status::Error(StatusCode::kNotSupported,
+                         "pipeline \"{}\" is {}: a check compares the targets with what the pipeline applied, so it "
+                         "runs only while the pipeline runs",
+                         cfg_.name, PipelineStateName(state_));
+  }
+  if (check_request_ || check_.state == "running") {
+    return Status::Error(StatusCode::kNotSupported, "pipeline \"{}\": a check is already under way", cfg_.name);
+  }
+  check_request_ = repair;
+  check_requested_ = true;
+  spdlog::info("pipeline {}: consistency check{} requested", cfg_.name, repair ? " with repair" : "");
+  check_wake_.notify_all();
+  return Status::Ok();
+}
+
+Status Pipeline::RequestSnapshot() {
+  std::lock_guard lock(mu_);
+  if (!running_ || state_ != PipelineState::kRunning) {
+    return Status::Error(StatusCode::kNotSupported,
+                         "pipeline \"{}\" is {}: a snapshot on request copies alongside the running stream; start "
+                         "the pipeline first",
+                         cfg_.name, PipelineStateName(state_));
+  }
+  if (snapshot_running_) {
+    return Status::Error(StatusCode::kNotSupported, "pipeline \"{}\": a snapshot is already under way", cfg_.name);
+  }
+  // The last requested snapshot has ended (its thread is leaving or gone).
+  if (jobs_thread_.joinable()) jobs_thread_.join();
+  SnapshotOptions options;
+  options.alongside_stream = true;
+  snapshot_ = std::make_unique<Snapshot>(config_, cfg_, options);
+  snapshot_running_ = true;
+  spdlog::info("pipeline {}: snapshot requested: copying every selected table alongside the stream", cfg_.name);
+  jobs_thread_ = std::thread([this, snapshot = snapshot_.get()] {
+    Status st = snapshot->Run();
+    if (st.ok()) {
+      spdlog::info("pipeline {}: requested snapshot done, {} rows", cfg_.name, snapshot->progress().rows_copied);
+    } else if (st.code() != StatusCode::kCancelled) {
+      spdlog::error("pipeline {}: requested snapshot failed: {}", cfg_.name, st.message());
+    }
+    std::lock_guard done(mu_);
+    snapshot_running_ = false;
+  });
+  return Status::Ok();
+}
+
 PipelineStatus Pipeline::status() const {
   std::lock_guard lock(mu_);
   PipelineStatus s;
@@ -1616,7 +1678,7 @@ PipelineStatus Pipeline::status() const {
     s.has_snapshot = true;
     s.snapshot = snapshot_->progress();
   }
-  if (cfg_.check.every_ms > 0) {
+  if (cfg_.check.every_ms > 0 || check_requested_) {
     s.has_check = true;
     s.check = check_;
   }

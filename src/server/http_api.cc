@@ -282,7 +282,8 @@ HttpResponse HttpApi::Route(std::string_view method, std::string_view target, st
     const std::string& name = s[2];
     const std::string& action = s[3];
     const bool read = action == "status" || action == "delay";
-    const bool write = action == "stop" || action == "start" || action == "position";
+    const bool write = action == "stop" || action == "start" || action == "position" || action == "check" ||
+                       action == "repair" || action == "snapshot";
     if (read || write) {
       if (read && !get) return MethodNotAllowed(method, path, "GET");
       if (write && !post) return MethodNotAllowed(method, path, "POST");
@@ -301,6 +302,10 @@ HttpResponse HttpApi::Route(std::string_view method, std::string_view target, st
         done = controller_.StopPipeline(name);
       } else if (action == "start") {
         done = controller_.StartPipeline(name);
+      } else if (action == "check" || action == "repair") {
+        done = controller_.RunCheck(name, action == "repair");
+      } else if (action == "snapshot") {
+        done = controller_.RunSnapshot(name);
       } else {
         std::variant<std::string, HttpResponse> position = ParsePositionBody(body);
         if (auto* bad = std::get_if<HttpResponse>(&position)) return std::move(*bad);

@@ -14,6 +14,12 @@
 //                                          Content-Length: none means empty, as RFC 9112 says)
 //   POST /api/pipelines/NAME/start         200 + status after the start
 //   POST /api/pipelines/NAME/position      body {"position":"..."}; 200 + status
+//   POST /api/pipelines/NAME/check         a consistency check now, in the background (status "check");
+//                                          200 + status; 409 when the pipeline does not run or a check
+//                                          is under way
+//   POST /api/pipelines/NAME/repair        the same, repairing what differs
+//   POST /api/pipelines/NAME/snapshot      a snapshot of every selected table alongside the stream
+//                                          (status "snapshot"); 200 + status; 409 as for check
 //   GET  /api/pipeline/status[?id=NAME]    the seed's (Otter's) alias: all, or one
 //   GET  /api/pipeline/delay[?id=NAME]     the seed's alias: all, or one
 //
