@@ -12,6 +12,7 @@
 #include "cluster/manager_process.h"
 #include "cluster/node_fixture.h"
 #include "harness/process.h"
+#include "harness/test_certificate.h"
 
 namespace sluice::testing {
 namespace {
@@ -22,11 +23,9 @@ using NodeAccessTest = NodeFixture;
 
 TEST_F(NodeAccessTest, TheManagerReachesANodeBehindATokenAndHttps) {
   ::setenv("SLUICE_TEST_NODE_TOKEN", kNodeToken, 1);
-  const std::string cert = (dir_ / "node.pem").string(), key = (dir_ / "node.key").string();
-  ASSERT_TRUE(RunCommand({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                          "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"},
-                         (dir_ / "openssl.log").string())
-                  .ok());
+  Result<TestCertificate> made = MakeTestCertificate(dir_.string(), "node");
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  const std::string cert = made->cert, key = made->key;
   std::string yaml = ClusterYaml();
   const std::string timeout = fmt::format("session_timeout_ms: {}}}", kSessionTimeoutMs);
   ASSERT_NE(yaml.find(timeout), std::string::npos);
