@@ -206,7 +206,8 @@ std::variant<AccessGate::Identity, AccessGate::Refusal> AccessGate::Authenticate
 
 HttpResponse AccessGate::Refuse(const HttpRequest& r, const std::vector<std::string>& segments,
                                 const Refusal& refusal) {
-  Audit({refusal.who, "", AuditAction(r.method, segments), AuditObject(segments), nullptr, nullptr,
+  Audit({refusal.who, refusal.role == Role::kNone ? "" : RoleName(refusal.role), AuditAction(r.method, segments),
+         AuditObject(segments), nullptr, nullptr,
          fmt::format("refused: {} {}", refusal.status, refusal.message)});
   HttpResponse res = JsonError(refusal.status, refusal.message);
   if (refusal.status == 401 && r.Header("cookie").empty()) {
@@ -289,14 +290,14 @@ HttpResponse AccessGate::Handle(const HttpRequest& r, const server::HttpHandler&
       std::string_view csrf = r.Header("x-sluice-csrf");
       if (csrf.empty() || !SecretEquals(csrf, id.csrf) || CrossOrigin(r)) {
         return Refuse(r, s, {403, "missing or wrong X-Sluice-CSRF header (the csrf_token from POST /api/login)",
-                             id.who});
+                             id.who, 0, id.role});
       }
     }
     Role needed = logout ? Role::kViewer : RequiredRole(r.method, s);
     if (id.role < needed) {
       return Refuse(r, s, {403, fmt::format("{} {} needs role {}; {} has role {}", r.method, path, RoleName(needed),
                                             id.who, RoleName(id.role)),
-                           id.who});
+                           id.who, 0, id.role});
     }
   }
   if (logout) {
