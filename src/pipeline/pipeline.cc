@@ -291,8 +291,20 @@ Pipeline::~Pipeline() { Stop(); }
 
 int64_t Pipeline::NowMs() const { return WallMs(); }
 
+void Pipeline::NoteEvent(const std::string& target, std::string what, std::string message) {
+  events_.push_front({WallMs(), target, std::move(what), std::move(message)});
+  if (events_.size() > kMaxEvents) events_.pop_back();
+}
+
+void Pipeline::NoteTarget(Target& t, PipelineState s, std::string error) {
+  if (s != t.state || (!error.empty() && error != t.last_error)) NoteEvent(t.cfg->name, PipelineStateName(s), error);
+  t.state = s;
+  t.last_error = std::move(error);
+}
+
 void Pipeline::SetState(PipelineState s, const std::string& error) {
   std::lock_guard lock(mu_);
+  if (s != state_ || (!error.empty() && error != last_error_)) NoteEvent("", PipelineStateName(s), error);
   state_ = s;
   if (!error.empty()) last_error_ = error;
   // Running again (the capture reconnected after a source outage): the
@@ -431,6 +443,7 @@ Status Pipeline::Start() {
     {
       std::lock_guard lock(mu_);
       state_ = PipelineState::kStarting;
+      NoteEvent("", "starting", "");
       last_error_.clear();
     }
     running_ = true;
@@ -451,6 +464,7 @@ void Pipeline::SnapshotThenStream() {
         std::lock_guard lock(mu_);
         snapshot_ = std::make_unique<Snapshot>(config_, cfg_);
         state_ = PipelineState::kSnapshotting;
+        NoteEvent("", "snapshotting", "copying the existing rows first (snapshot: initial)");
       }
       st = snapshot_->Run();
       if (st.ok()) {
@@ -521,6 +535,7 @@ void Pipeline::CheckLoop() {
       check_.state = "failed";
       check_.error = report.status().message();
       spdlog::warn("pipeline {}: consistency check failed: {}", cfg_.name, check_.error);
+      NoteEvent("", "check", "check failed: " + check_.error);
       continue;
     }
     check_.missing = check_.extra = check_.different = check_.in_flight = 0;
@@ -547,10 +562,16 @@ void Pipeline::CheckLoop() {
     } else {
       check_.state = "differences";
     }
+    NoteEvent("", "check",
+              fmt::format("check {}: {} missing, {} extra, {} different{}{}", check_.state, check_.missing,
+                          check_.extra, check_.different,
+                          repair ? fmt::format(", {} rows repaired, {} left", check_.repaired_rows, check_.remaining)
+                                 : std::string(),
+                          check_.error.empty() ? "" : "; " + check_.error));
     if (report->differences() > 0 || report->has_errors()) {
       spdlog::warn("pipeline {}: consistency check: {} missing, {} extra, {} different{}{}", cfg_.name,
                    check_.missing, check_.extra, check_.different,
-                   cfg_.check.repair ? fmt::format(", {} rows repaired, {} left", check_.repaired_rows,
+                   repair ? fmt::format(", {} rows repaired, {} left", check_.repaired_rows,
                                                    check_.remaining)
                                      : std::string(),
                    check_.error.empty() ? "" : "; " + check_.error);
@@ -586,6 +607,7 @@ Status Pipeline::StartStreaming() {
     std::lock_guard lock(mu_);
     targets_.swap(targets);
     state_ = PipelineState::kStarting;
+    NoteEvent("", "starting", "");
     last_error_.clear();
   }
   source_live_ = false;
@@ -636,7 +658,10 @@ void Pipeline::Stop() {
   }
   running_ = false;
   std::lock_guard lock(mu_);
-  if (state_ != PipelineState::kFailed) state_ = PipelineState::kStopped;
+  if (state_ != PipelineState::kFailed) {
+    state_ = PipelineState::kStopped;
+    NoteEvent("", "stopped", "");
+  }
 }
 
 // `latest` and `earliest` name a different place every time they are read:
@@ -951,11 +976,11 @@ void Pipeline::WaitWhileInDoubt(Target& t, bool reconnecting) {
     std::lock_guard lock(mu_);
     before = t.state;
     before_error = t.last_error;
-    t.state = PipelineState::kPaused;
-    t.last_error = fmt::format("pipeline {} target {}: ownership in doubt (epoch {}); paused, as the target {}",
-                               cfg_.name, t.cfg->name, cfg_.epoch,
-                               t.sink->fenced() ? "would take the fence from a successor if it reconnected now"
-                                                : "cannot check the epoch");
+    NoteTarget(t, PipelineState::kPaused,
+               fmt::format("pipeline {} target {}: ownership in doubt (epoch {}); paused, as the target {}",
+                           cfg_.name, t.cfg->name, cfg_.epoch,
+                           t.sink->fenced() ? "would take the fence from a successor if it reconnected now"
+                                            : "cannot check the epoch"));
   }
   spdlog::warn("pipeline {} target {}: paused while the ownership is in doubt", cfg_.name, t.cfg->name);
   while (in_doubt_ && !stop_) {
@@ -964,8 +989,7 @@ void Pipeline::WaitWhileInDoubt(Target& t, bool reconnecting) {
   }
   std::lock_guard lock(mu_);
   if (t.state == PipelineState::kPaused) {
-    t.state = before;
-    t.last_error = before_error;
+    NoteTarget(t, before, before_error);
   }
 }
 
@@ -978,8 +1002,7 @@ Status Pipeline::CallSink(Target& t, const std::function<Status()>& call) {
     Status st = call();
     if (st.ok()) {
       std::lock_guard lock(mu_);
-      t.state = PipelineState::kRunning;
-      t.last_error.clear();
+      NoteTarget(t, PipelineState::kRunning, "");
       return st;
     }
     if (!st.retryable()) {
@@ -999,8 +1022,7 @@ Status Pipeline::CallSink(Target& t, const std::function<Status()>& call) {
                  WithoutTargetPrefix(st.message(), cfg_.name, t.cfg->name), backoff.count());
     {
       std::lock_guard lock(mu_);
-      t.state = PipelineState::kRetrying;
-      t.last_error = st.message();
+      NoteTarget(t, PipelineState::kRetrying, st.message());
     }
     // In slices that keep the delay gauge live: the lag an alert watches
     // must grow while the target is down, not freeze at its last value.
@@ -1440,21 +1462,21 @@ void Pipeline::TargetLoop(Target& t) {
     if (loader.ok()) {
       t.sink = std::move(loader).value();
       std::lock_guard lock(mu_);
-      t.state = PipelineState::kRunning;
-      t.last_error.clear();
+      NoteTarget(t, PipelineState::kRunning, "");
       t.applied_position = t.sink->checkpoint().global.empty() ? "" : t.sink->checkpoint().global.ToString();
       break;
     }
     {
       std::lock_guard lock(mu_);
-      t.last_error = fmt::format("target {}: {}", name, loader.status().message());
+      const std::string error = fmt::format("target {}: {}", name, loader.status().message());
       if (!loader.status().retryable()) {
         spdlog::error("pipeline {} target {}: {}", cfg_.name, name, loader.status().message());
-        t.state = loader.status().code() == StatusCode::kFenced ? PipelineState::kFenced : PipelineState::kFailed;
+        NoteTarget(t, loader.status().code() == StatusCode::kFenced ? PipelineState::kFenced : PipelineState::kFailed,
+                   error);
         t.failed = true;
         break;
       }
-      t.state = PipelineState::kRetrying;
+      NoteTarget(t, PipelineState::kRetrying, error);
     }
     spdlog::warn("pipeline {} target {}: {}; retrying in {} ms", cfg_.name, name,
                  WithoutTargetPrefix(loader.status().message(), cfg_.name, name),
@@ -1475,8 +1497,7 @@ void Pipeline::TargetLoop(Target& t) {
     t.fatal->Inc();
     std::lock_guard lock(mu_);
     // Fenced: a newer owner has the target; this one stops for good.
-    t.state = st.code() == StatusCode::kFenced ? PipelineState::kFenced : PipelineState::kFailed;
-    t.last_error = st.message();
+    NoteTarget(t, st.code() == StatusCode::kFenced ? PipelineState::kFenced : PipelineState::kFailed, st.message());
     t.failed = true;
   };
   auto flush = [&]() -> bool {
@@ -1561,8 +1582,7 @@ void Pipeline::TargetLoop(Target& t) {
                          backoff.count());
             {
               std::lock_guard lock(mu_);
-              t.state = PipelineState::kRetrying;
-              t.last_error = st.message();
+              NoteTarget(t, PipelineState::kRetrying, st.message());
             }
             SleepUnlessStopping(backoff);
             backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
@@ -1575,8 +1595,7 @@ void Pipeline::TargetLoop(Target& t) {
           if (stop_) goto out;
           if (st.ok()) {
             std::lock_guard lock(mu_);
-            t.state = PipelineState::kRunning;
-            t.last_error.clear();
+            NoteTarget(t, PipelineState::kRunning, "");
           }
           if (!st.ok()) {
             fail(st);
@@ -1630,6 +1649,7 @@ Status Pipeline::RequestCheck(bool repair) {
   }
   check_request_ = repair;
   check_requested_ = true;
+  NoteEvent("", "check", repair ? "check with repair requested" : "check requested");
   spdlog::info("pipeline {}: consistency check{} requested", cfg_.name, repair ? " with repair" : "");
   check_wake_.notify_all();
   return Status::Ok();
@@ -1652,6 +1672,7 @@ Status Pipeline::RequestSnapshot() {
   options.alongside_stream = true;
   snapshot_ = std::make_unique<Snapshot>(config_, cfg_, options);
   snapshot_running_ = true;
+  NoteEvent("", "snapshot", "snapshot requested");
   spdlog::info("pipeline {}: snapshot requested: copying every selected table alongside the stream", cfg_.name);
   jobs_thread_ = std::thread([this, snapshot = snapshot_.get()] {
     Status st = snapshot->Run();
@@ -1662,6 +1683,11 @@ Status Pipeline::RequestSnapshot() {
     }
     std::lock_guard done(mu_);
     snapshot_running_ = false;
+    if (st.code() != StatusCode::kCancelled) {
+      NoteEvent("", "snapshot",
+                st.ok() ? fmt::format("snapshot done: {} rows", snapshot->progress().rows_copied)
+                        : "snapshot failed: " + st.message());
+    }
   });
   return Status::Ok();
 }
@@ -1682,6 +1708,7 @@ PipelineStatus Pipeline::status() const {
     s.has_check = true;
     s.check = check_;
   }
+  s.events.assign(events_.begin(), events_.end());
   bool all_failed = !targets_.empty();
   bool any_retrying = false, any_paused = false, any_fenced = false;
   std::string least;

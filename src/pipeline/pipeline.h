@@ -13,6 +13,7 @@
 // pipeline stops.
 
 #include <atomic>
+#include <deque>
 #include <optional>
 #include <condition_variable>
 #include <functional>
@@ -137,6 +138,10 @@ class Pipeline {
   // Mirrors a target's checkpoint into the store; a failure shows in status().
   void SaveStoreCheckpoint(Target& t, const sink::BatchEnd& end);
   void SetState(PipelineState s, const std::string& error = "");
+  // Under mu_: a line of the pipeline's recent history (status().events),
+  // and a target's state change recorded there when it is one.
+  void NoteEvent(const std::string& target, std::string what, std::string message);
+  void NoteTarget(Target& t, PipelineState s, std::string error);
   void SleepUnlessStopping(std::chrono::milliseconds d);
   // Sets the target's delay gauge from its oldest change not yet applied.
   void PublishDelay(Target& t);
@@ -172,6 +177,8 @@ class Pipeline {
   // (Snapshot::Needed) on Stop, so that a hung server does not hold it.
   mysql::Interrupter jobs_interrupt_;
   CheckStatus check_;  // guarded by mu_
+  static constexpr size_t kMaxEvents = 50;
+  std::deque<PipelineEvent> events_;  // guarded by mu_; newest first
 
   mutable std::mutex mu_;
   PipelineState state_ = PipelineState::kStopped;

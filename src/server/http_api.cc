@@ -138,6 +138,16 @@ Json StatusJson(const PipelineStatus& p) {
   } else {
     j["check"] = nullptr;
   }
+  Json events = Json::array();
+  for (const pipeline::PipelineEvent& e : p.events) {
+    Json ej;
+    ej["time_ms"] = e.time_ms;
+    ej["target"] = e.target.empty() ? Json(nullptr) : Json(e.target);
+    ej["what"] = e.what;
+    ej["message"] = e.message;
+    events.push_back(std::move(ej));
+  }
+  j["events"] = std::move(events);
   return j;
 }
 

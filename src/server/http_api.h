@@ -26,7 +26,10 @@
 // status = {"name","state","source_position","applied_position","delay_ms",
 //           "rows_applied","last_error","targets":[{"name","state",
 //           "applied_position","delay_ms","rows_applied","rows_per_second",
-//           "last_error"}]}; last_error is null when there is none.
+//           "last_error"}],"events":[{"time_ms","target","what","message"}]};
+//           last_error is null when there is none; events are the last 50 state
+//           changes (pipeline or target, "target" null for the pipeline), checks
+//           and snapshots, newest first.
 //
 // Errors are JSON {"error":"..."}: 404 for an unknown route or pipeline
 // (`no pipeline named "x"`), 405 (with Allow) for a known route and the wrong

@@ -56,6 +56,20 @@ TEST_F(PipelineActionsTest, CheckRepairAndSnapshotOnRequest) {
 
   // Stopped: nothing to compare against.
   ASSERT_EQ(HttpPost(http_port_, "/api/pipelines/p/stop").status, 200);
+  // The recent history, newest first: the stop, the snapshot, the checks.
+  const Json events = PipelineStatus("p")["events"];
+  ASSERT_TRUE(events.is_array() && !events.empty()) << events.dump();
+  EXPECT_EQ(events[0]["what"], "stopped") << events.dump();
+  auto has = [&](const std::string& what, const std::string& start) {
+    for (const Json& e : events) {
+      if (e["what"] == what && e["message"].get<std::string>().rfind(start, 0) == 0) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(has("check", "check differences: 1 missing")) << events.dump();
+  EXPECT_TRUE(has("check", "check repaired")) << events.dump();
+  EXPECT_TRUE(has("snapshot", "snapshot done")) << events.dump();
+  EXPECT_TRUE(has("running", "")) << events.dump();
   HttpReply refused = HttpPost(http_port_, "/api/pipelines/p/check");
   EXPECT_EQ(refused.status, 409) << refused.body;
   EXPECT_NE(refused.body.find("stopped"), std::string::npos) << refused.body;
