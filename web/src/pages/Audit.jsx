@@ -79,7 +79,11 @@ export function Audit() {
                   <td>
                     <Change before={l.before} after={l.after} />
                   </td>
-                  <td class={String(l.result).startsWith('ok') ? 'ok-text' : 'error-text'} data-testid="audit-result">
+                  <td
+                    class={`clip ${String(l.result).startsWith('ok') ? 'ok-text' : 'bad-text'}`}
+                    title={l.result}
+                    data-testid="audit-result"
+                  >
                     {l.result}
                   </td>
                 </tr>
