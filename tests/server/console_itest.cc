@@ -58,7 +58,14 @@ TEST_F(ConsoleTest, LoginLiveValuesStopAuditAndViewerInChromium) {
   ASSERT_TRUE(src_->Execute(kSchema).ok());
   const std::string hash = *server::HashPassword(kPassword);
   http_port_ = FreePort();
-  WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url()) +
+  // A second target, a JSON-lines file, so that the pages show a line per target.
+  std::string yaml = FaultConfig(dir_, http_port_, src_->Url(), dst_->Url());
+  const std::string one_target = "targets: [dst]";
+  ASSERT_NE(yaml.find(one_target), std::string::npos);
+  yaml.replace(yaml.find(one_target), one_target.size(), "targets: [dst, archive]");
+  yaml.replace(yaml.find("pipelines:"), 0,
+               fmt::format("  archive: {{url: \"file://{}\"}}\n", (dir_ / "changes.jsonl").string()));
+  WriteConfig(yaml +
               fmt::format(R"(auth:
   users:
     - {{name: alice, password_hash: "{0}", role: admin}}

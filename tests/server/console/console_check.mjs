@@ -101,11 +101,11 @@ async function main() {
     expect(Number(text.replace(/,/g, '')) === apiRows, `the cell reads "${text}", the API ${apiRows}`);
     if (shots) {
       // A few more writes, spread out, so the charts show a history.
-      for (let i = 0; i < 8; i++) {
-        execFileSync(writeArgv[0], writeArgv.slice(1), { stdio: 'inherit' });
-        await new Promise((r) => setTimeout(r, 700));
+      for (let i = 0; i < 12; i++) {
+        for (let k = 0; k < 1 + (i % 4); k++) execFileSync(writeArgv[0], writeArgv.slice(1), { stdio: 'inherit' });
+        await new Promise((r) => setTimeout(r, 600));
       }
-      await new Promise((r) => setTimeout(r, 1600));
+      await new Promise((r) => setTimeout(r, 400));
     }
     await shot(page, 'overview');
 
