@@ -78,3 +78,17 @@ export function PollError({ error, what, why }) {
   if (error.status === 404) return <Unavailable what={what} why={why ?? error.message} />;
   return <Banner>{error.message}</Banner>;
 }
+
+// A table's header row: a label per column, "#Label" for a right-aligned
+// number column; false or null leaves a column out.
+export function Head({ columns }) {
+  return (
+    <thead>
+      <tr>
+        {columns
+          .filter((c) => c !== false && c !== null)
+          .map((c, i) => (c.startsWith('#') ? <th key={i} class="num">{c.slice(1)}</th> : <th key={i}>{c}</th>))}
+      </tr>
+    </thead>
+  );
+}

@@ -1,7 +1,7 @@
 // Alarms (GET /api/alarms): the rules of the configuration and the alarms
 // firing now or resolved lately.
 import { get } from '../api.js';
-import { Badge, Loading, Panel, PollError } from '../components/Common.jsx';
+import { Badge, Head, Loading, Panel, PollError } from '../components/Common.jsx';
 import { formatTime } from '../format.js';
 import { usePoll } from '../poll.js';
 
@@ -42,17 +42,7 @@ export function Alarms() {
           <div class="empty muted">Nothing is firing.</div>
         ) : (
           <table class="grid" data-testid="alarms-table">
-            <thead>
-              <tr>
-                <th>State</th>
-                <th>Rule</th>
-                <th>Pipeline</th>
-                <th>Target</th>
-                <th class="num">Value</th>
-                <th>Since</th>
-                <th>Message</th>
-              </tr>
-            </thead>
+            <Head columns={['State', 'Rule', 'Pipeline', 'Target', '#Value', 'Since', 'Message']} />
             <tbody>
               {list.map((a, i) => (
                 <tr key={i}>
@@ -73,12 +63,7 @@ export function Alarms() {
       </Panel>
       <Panel title="Rules">
         <table class="grid">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>When</th>
-            </tr>
-          </thead>
+          <Head columns={['Name', 'When']} />
           <tbody>
             {rules.map((r, i) => (
               <tr key={i}>

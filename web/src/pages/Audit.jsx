@@ -2,7 +2,7 @@
 // who, action and object; refreshed while shown.
 import { useState } from 'preact/hooks';
 import { get } from '../api.js';
-import { Loading, Panel, PollError } from '../components/Common.jsx';
+import { Head, Loading, Panel, PollError } from '../components/Common.jsx';
 import { formatTime } from '../format.js';
 import { usePoll } from '../poll.js';
 
@@ -53,17 +53,7 @@ export function Audit() {
       ) : (
         <Panel>
           <table class="grid" data-testid="audit-table">
-            <thead>
-              <tr>
-                <th>Time</th>
-                <th>Who</th>
-                <th>Role</th>
-                <th>Action</th>
-                <th>Object</th>
-                <th>Before → after</th>
-                <th>Result</th>
-              </tr>
-            </thead>
+            <Head columns={['Time', 'Who', 'Role', 'Action', 'Object', 'Before → after', 'Result']} />
             <tbody>
               {(lines.data?.lines ?? []).map((l, i) => (
                 <tr key={i} data-testid="audit-line">

@@ -6,7 +6,7 @@
 // and reloaded (SIGHUP) on the machine.
 import { useEffect, useState } from 'preact/hooks';
 import { get, post, put } from '../api.js';
-import { Banner, Loading, Panel, PollError } from '../components/Common.jsx';
+import { Banner, Head, Loading, Panel, PollError } from '../components/Common.jsx';
 import { can, formatTime } from '../format.js';
 import { diffLines, withContext } from '../diff.js';
 
@@ -46,15 +46,7 @@ function Revisions({ me, current, onChange }) {
   if (!list) return <Loading />;
   return (
     <table class="grid" data-testid="revisions-table">
-      <thead>
-        <tr>
-          <th class="num">Revision</th>
-          <th>Created</th>
-          <th>Author</th>
-          <th>Comment</th>
-          <th />
-        </tr>
-      </thead>
+      <Head columns={['#Revision', 'Created', 'Author', 'Comment', '']} />
       <tbody>
         {[...list].reverse().map((r) => (
           <tr key={r.revision}>

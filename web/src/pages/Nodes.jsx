@@ -2,7 +2,7 @@
 // each owns and a drain button for operators.
 import { useState } from 'preact/hooks';
 import { get, post } from '../api.js';
-import { Badge, Banner, Loading, Panel, PollError } from '../components/Common.jsx';
+import { Badge, Banner, Head, Loading, Panel, PollError } from '../components/Common.jsx';
 import { can } from '../format.js';
 import { usePoll } from '../poll.js';
 import { href } from '../router.js';
@@ -39,16 +39,7 @@ export function Nodes({ me }) {
       {result && <Banner tone={result.tone}>{result.text}</Banner>}
       <Panel title={`${list.length} live node${list.length === 1 ? '' : 's'}`}>
         <table class="grid" data-testid="nodes-table">
-          <thead>
-            <tr>
-              <th>Node</th>
-              <th>State</th>
-              <th>Labels</th>
-              <th>Pipelines</th>
-              <th>HTTP</th>
-              {can(me.role, 'operator') && <th />}
-            </tr>
-          </thead>
+          <Head columns={['Node', 'State', 'Labels', 'Pipelines', 'HTTP', can(me.role, 'operator') && '']} />
           <tbody>
             {list.map((n) => (
               <tr key={n.id}>

@@ -1,7 +1,7 @@
 // Every pipeline at a glance: state, owner (clustered), delay and rows/s
 // with live charts, last error. Values update with each poll.
 import { Chart } from '../components/Chart.jsx';
-import { Badge, ErrorText, Loading, Panel, PollError } from '../components/Common.jsx';
+import { Badge, ErrorText, Head, Loading, Panel, PollError } from '../components/Common.jsx';
 import { formatCount, formatDelay, formatRate } from '../format.js';
 import { latestRate, pipelineKey, seriesData } from '../history.js';
 import { href } from '../router.js';
@@ -48,17 +48,7 @@ export function Overview({ pipelines }) {
           <div class="empty muted">No pipelines in the configuration.</div>
         ) : (
           <table class="grid" data-testid="pipelines-table">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>State</th>
-                {clustered && <th>Owner</th>}
-                <th class="num">Delay</th>
-                <th class="num">Rows applied</th>
-                <th class="num">Rows/s</th>
-                <th>Last error</th>
-              </tr>
-            </thead>
+            <Head columns={['Name', 'State', clustered && 'Owner', '#Delay', '#Rows applied', '#Rows/s', 'Last error']} />
             <tbody>
               {list.map((p) => (
                 <tr key={p.name} data-testid={`pipeline-row-${p.name}`}>

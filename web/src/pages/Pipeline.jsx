@@ -2,7 +2,7 @@
 // live charts, snapshot progress per table, the consistency check, and the
 // actions the logged-in role may run.
 import { Chart } from '../components/Chart.jsx';
-import { Badge, Banner, ErrorText, Loading, Panel, PollError } from '../components/Common.jsx';
+import { Badge, Banner, ErrorText, Head, Loading, Panel, PollError } from '../components/Common.jsx';
 import { formatCount, formatDelay, formatDuration, formatRate, formatTime } from '../format.js';
 import { latestRate, seriesData, targetKey } from '../history.js';
 import { href } from '../router.js';
@@ -11,17 +11,7 @@ import { Actions } from './PipelineActions.jsx';
 function Targets({ p }) {
   return (
     <table class="grid" data-testid="targets-table">
-      <thead>
-        <tr>
-          <th>Target</th>
-          <th>State</th>
-          <th>Applied position</th>
-          <th class="num">Delay</th>
-          <th class="num">Rows applied</th>
-          <th class="num">Rows/s</th>
-          <th>Last error</th>
-        </tr>
-      </thead>
+      <Head columns={['Target', 'State', 'Applied position', '#Delay', '#Rows applied', '#Rows/s', 'Last error']} />
       <tbody>
         {p.targets.map((t) => (
           <tr key={t.name} data-testid={`target-row-${t.name}`}>
@@ -50,16 +40,7 @@ function Snapshot({ s }) {
     <Panel title={`Snapshot: ${s.phase}`} testid="snapshot">
       {s.error && <Banner>{s.error}</Banner>}
       <table class="grid">
-        <thead>
-          <tr>
-            <th>Source table</th>
-            <th>Target table</th>
-            <th>Progress</th>
-            <th class="num">Rows copied</th>
-            <th class="num">Rows/s</th>
-            <th class="num">ETA</th>
-          </tr>
-        </thead>
+        <Head columns={['Source table', 'Target table', 'Progress', '#Rows copied', '#Rows/s', '#ETA']} />
         <tbody>
           {s.tables.map((t) => {
             const pct = t.finished
