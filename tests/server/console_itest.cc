@@ -13,9 +13,6 @@
 // set to a directory the script saves a PNG of each page there
 // (scripts/console-screenshots.sh).
 
-#include <signal.h>
-#include <unistd.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -24,6 +21,7 @@
 #include "harness/process.h"
 #include "pipeline/fault_fixture.h"
 #include "server/auth/password.h"
+#include "server/console/browser_check.h"
 
 namespace sluice::testing {
 namespace {
@@ -32,23 +30,9 @@ namespace fs = std::filesystem;
 
 constexpr const char* kPassword = "pw-Console-5150";
 
-// Kills the group of a spawned node (Chromium and its helpers included) when
-// the test ends, however it ends.
-struct GroupKiller {
-  pid_t pgid = 0;
-  ~GroupKiller() {
-    if (pgid > 0) ::kill(-pgid, SIGKILL);
-  }
-};
-
 class ConsoleTest : public FaultTest {};
 
 TEST_F(ConsoleTest, LoginLiveValuesStopAuditAndViewerInChromium) {
-  Result<std::string> node = FindExecutable("node");
-  ASSERT_TRUE(node.ok()) << "node is needed for the console test (scripts/install-deps.sh): " << node.status().message();
-  const char* chromium_env = std::getenv("CHROMIUM");
-  const std::string chromium = chromium_env && *chromium_env ? chromium_env : "/usr/bin/chromium";
-  ASSERT_EQ(::access(chromium.c_str(), X_OK), 0) << chromium << " is needed for the console test (scripts/install-deps.sh)";
   Result<std::string> mariadb = FindExecutable("mariadb");
   ASSERT_TRUE(mariadb.ok()) << mariadb.status().message();
 
@@ -79,31 +63,12 @@ audit: {{path: {1}}}
   // What the script runs to write rows to the source: 25 audit rows a time.
   const Json write_argv = {*mariadb, "--socket=" + src_->socket_path(), "-uroot", "-D", "shop", "-e",
                            "INSERT INTO shop.audit SELECT seq, 'from the console test' FROM seq_1_to_25"};
-  const std::string script = std::string(SLUICE_SOURCE_DIR) + "/../tests/server/console/console_check.mjs";
-  std::vector<std::string> argv = {"env",
-                                   fmt::format("SLUICE_URL=http://127.0.0.1:{}", http_port_),
-                                   "SLUICE_PIPELINE=p",
-                                   "SLUICE_ADMIN=alice",
-                                   "SLUICE_VIEWER=vera",
-                                   std::string("SLUICE_PASSWORD=") + kPassword,
-                                   "SLUICE_WRITE_ARGV=" + write_argv.dump(),
-                                   "CHROMIUM=" + chromium};
-  if (const char* shots = std::getenv("SLUICE_CONSOLE_SCREENSHOTS"); shots && *shots) {
-    argv.push_back(std::string("SLUICE_CONSOLE_SCREENSHOTS=") + shots);
-  }
-  argv.push_back(*node);
-  argv.push_back(script);
-  const std::string out_path = (dir_ / "console_check.log").string();
-  Result<pid_t> pid = SpawnProcess(argv, out_path);
-  ASSERT_TRUE(pid.ok()) << pid.status().message();
-  GroupKiller killer{*pid};  // SpawnProcess made node a process group leader
-  Result<std::optional<int>> done = WaitForExit(*pid, std::chrono::seconds(120));
-  ASSERT_TRUE(done.ok()) << done.status().message();
-  const std::string output = TailOfFile(out_path, 0, 20000);
-  ASSERT_TRUE(done->has_value()) << "the browser check did not finish in 120 s:\n" << output;
-  EXPECT_TRUE(WIFEXITED(**done) && WEXITSTATUS(**done) == 0)
-      << DescribeWaitStatus(**done) << "\n" << output << "\nsluice:\n" << sluice_->Log();
-  EXPECT_NE(output.find("console check: ok"), std::string::npos) << output;
+  EXPECT_TRUE(RunBrowserCheck("server/console/console_check.mjs",
+                              {fmt::format("SLUICE_URL=http://127.0.0.1:{}", http_port_), "SLUICE_PIPELINE=p",
+                               "SLUICE_ADMIN=alice", "SLUICE_VIEWER=vera", std::string("SLUICE_PASSWORD=") + kPassword,
+                               "SLUICE_WRITE_ARGV=" + write_argv.dump()},
+                              (dir_ / "console_check.log").string()))
+      << "sluice:\n" << sluice_->Log();
 
   // The API agrees with what the browser did: running again after Stop and
   // Start, and the trail holds alice's stop and vera's refused one.

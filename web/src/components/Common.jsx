@@ -9,6 +9,7 @@ const STATE_TONE = {
   snapshotting: 'info',
   check: 'info',
   draining: 'warn',
+  unowned: 'warn',
   retrying: 'warn',
   paused: 'warn',
   stopped: 'muted',

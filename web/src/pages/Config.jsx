@@ -59,7 +59,7 @@ function Revisions({ me, current, onChange }) {
                 <span class="tag">current</span>
               ) : (
                 can(me.role, 'admin') && (
-                  <button class="btn small" onClick={() => rollback(r.revision)}>
+                  <button class="btn small" onClick={() => rollback(r.revision)} data-testid={`rollback-${r.revision}`}>
                     Roll back to {r.revision}
                   </button>
                 )
@@ -112,8 +112,9 @@ export function Config({ me }) {
   };
   const apply = async () => {
     try {
-      const q = comment ? `?comment=${encodeURIComponent(comment)}` : '';
-      const r = await put(`/api/config${q}`, text, { contentType: 'application/yaml' });
+      // author: shown in the revisions list (the audit trail records the user itself).
+      const q = new URLSearchParams({ author: me.user, ...(comment ? { comment } : {}) });
+      const r = await put(`/api/config?${q}`, text, { contentType: 'application/yaml' });
       setComment('');
       await load(r.created ? `Applied as revision ${r.revision}.` : `Unchanged: revision ${r.revision} already says this.`);
     } catch (e) {

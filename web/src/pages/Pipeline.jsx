@@ -9,6 +9,13 @@ import { href } from '../router.js';
 import { Actions } from './PipelineActions.jsx';
 
 function Targets({ p }) {
+  if (!p.targets?.length) {
+    return (
+      <div class="empty muted" data-testid="targets-empty">
+        No target status{p.state === 'unowned' ? ': no node runs this pipeline right now' : ''}.
+      </div>
+    );
+  }
   return (
     <table class="grid" data-testid="targets-table">
       <Head columns={['Target', 'State', 'Applied position', '#Delay', '#Rows applied', '#Rows/s', 'Last error']} />
@@ -114,7 +121,7 @@ export function Pipeline({ me, pipelines, name }) {
       </>
     );
   }
-  const targets = p.targets.map((t) => t.name);
+  const targets = (p.targets ?? []).map((t) => t.name);
   const keys = targets.map((t) => targetKey(p.name, t));
   return (
     <>
