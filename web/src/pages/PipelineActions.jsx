@@ -1,6 +1,6 @@
 // The buttons of a pipeline, shown by role: operators and admins start,
-// stop, set the position, run a check or snapshot (`sluice run`) and move
-// the pipeline to another node (manager). A viewer sees none: the server
+// stop, set the position, run a check, a repair or a snapshot, and move the
+// pipeline to another node (manager). A viewer sees none: the server
 // refuses them anyway (403), the console just does not offer them.
 import { useEffect, useState } from 'preact/hooks';
 import { get, pipelinePath, post } from '../api.js';
@@ -51,16 +51,15 @@ export function Actions({ me, p, refresh }) {
         <button class="btn danger" disabled={!!busy || p.state === 'stopped'} onClick={() => run('Stop', 'stop')} data-testid="action-stop">
           Stop
         </button>
-        {!manager && (
-          <>
-            <button class="btn" disabled={!!busy} onClick={() => run('Check', 'check')} data-testid="action-check">
-              Run check
-            </button>
-            <button class="btn" disabled={!!busy} onClick={() => run('Snapshot', 'snapshot')} data-testid="action-snapshot">
-              Snapshot
-            </button>
-          </>
-        )}
+        <button class="btn" disabled={!!busy} onClick={() => run('Check', 'check')} data-testid="action-check">
+          Run check
+        </button>
+        <button class="btn" disabled={!!busy} onClick={() => run('Repair', 'repair')} title="A check that also repairs what differs" data-testid="action-repair">
+          Repair
+        </button>
+        <button class="btn" disabled={!!busy} onClick={() => run('Snapshot', 'snapshot')} data-testid="action-snapshot">
+          Snapshot
+        </button>
         <form
           class="inline"
           onSubmit={(e) => {
