@@ -210,7 +210,10 @@ HttpResponse AccessGate::Refuse(const HttpRequest& r, const std::vector<std::str
          AuditObject(segments), nullptr, nullptr,
          fmt::format("refused: {} {}", refusal.status, refusal.message)});
   HttpResponse res = JsonError(refusal.status, refusal.message);
-  if (refusal.status == 401 && r.Header("cookie").empty()) {
+  // The console's requests (X-Requested-With) get no Basic challenge: a
+  // browser would answer it with its own password dialog (or, headless,
+  // hold the request) instead of letting the console show its login page.
+  if (refusal.status == 401 && r.Header("cookie").empty() && r.Header("x-requested-with").empty()) {
     res.headers.emplace_back("WWW-Authenticate", "Basic realm=\"sluice\", charset=\"UTF-8\"");
   }
   if (refusal.retry_after > 0) res.headers.emplace_back("Retry-After", std::to_string(refusal.retry_after));

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/position.h"
+#include "server/console/console_assets.h"
 
 namespace sluice::server {
 
@@ -357,6 +358,9 @@ HttpResponse HttpApi::Route(std::string_view method, std::string_view target, st
 
   if (extra_routes_) {
     if (std::optional<HttpResponse> r = extra_routes_(method, s, body)) return std::move(*r);
+  }
+  if (get) {
+    if (std::optional<HttpResponse> page = ServeConsole(path)) return std::move(*page);
   }
   return ErrorResponse(404, fmt::format("no route for {} {}", method, path));
 }
