@@ -86,8 +86,8 @@ runCheck(async (browser) => {
   expect(await vpage.evaluate(`document.querySelector('[data-testid="config-text"]').readOnly`), 'the viewer may edit the text');
   expect(!(await vpage.exists('[data-testid="config-validate"], [data-testid^="rollback-"]')), 'the viewer is shown validate or rollback');
   await vpage.click('[data-testid="nav-overview"]');
-  await vpage.click(`${row} [data-testid="pipeline-link"]`);
-  await vpage.waitFor(`!!document.querySelector('[data-testid="detail-state"]')`, 'the pipeline page as viewer');
+  await vpage.clickUntil(`${row} [data-testid="pipeline-link"]`, `!!document.querySelector('[data-testid="detail-state"]')`,
+    'the pipeline page as viewer');
   expect(!(await vpage.exists('button[data-testid^="action-"]')), 'a viewer is shown an action button');
 
   return [page, vpage];

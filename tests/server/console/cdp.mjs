@@ -101,6 +101,7 @@ export class Browser {
     const { targetId } = await this.send('Target.createTarget', { url: 'about:blank', browserContextId });
     const { sessionId } = await this.send('Target.attachToTarget', { targetId, flatten: true });
     const page = new Page(this, sessionId);
+    (this.pages ??= []).push(page);
     await page.send('Page.enable');
     await page.send('Runtime.enable');
     await page.send('Emulation.setDeviceMetricsOverride', {
@@ -192,6 +193,21 @@ export class Page {
     );
     for (const type of ['mouseMoved', 'mousePressed', 'mouseReleased']) {
       await this.send('Input.dispatchMouseEvent', { type, x: box.x, y: box.y, button: 'left', clickCount: 1 });
+    }
+  }
+
+  // Clicks `selector` until `expression` holds: a page that polls may move
+  // the element between finding it and the mouse's arrival (a chart above
+  // it rendering), and the click then lands beside it.
+  async clickUntil(selector, expression, what, timeoutMs = 15000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await this.click(selector);
+      try {
+        return await this.waitFor(expression, what, 1500);
+      } catch (e) {
+        if (Date.now() > deadline) throw e;
+      }
     }
   }
 

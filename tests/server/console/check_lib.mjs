@@ -57,7 +57,8 @@ export async function runCheck(check) {
     expect(errors.length === 0, `the page reported errors: ${errors.join(' | ')}`);
     console.log('console check: ok');
   } catch (e) {
-    console.error(`console check FAILED at "${step}": ${e.message}`);
+    const errors = (browser?.pages ?? []).flatMap((p) => p.errors);
+    console.error(`console check FAILED at "${step}": ${e.message}${errors.length ? `; page errors: ${errors.join(' | ')}` : ''}`);
     process.exitCode = 1;
   } finally {
     if (browser) await browser.close();

@@ -49,9 +49,15 @@ TEST(ConsoleAssetsTest, EveryFileThePageLoadsIsEmbeddedWithItsType) {
     ASSERT_TRUE(asset) << path;
     EXPECT_FALSE(asset->body.empty()) << path;
     EXPECT_EQ(Header(*asset, "X-Content-Type-Options"), "nosniff") << path;
-    if (path.ends_with(".js")) EXPECT_EQ(asset->content_type, "text/javascript; charset=utf-8");
-    if (path.ends_with(".css")) EXPECT_EQ(asset->content_type, "text/css; charset=utf-8");
-    if (path.ends_with(".svg")) EXPECT_EQ(asset->content_type, "image/svg+xml");
+    if (path.ends_with(".js")) {
+      EXPECT_EQ(asset->content_type, "text/javascript; charset=utf-8");
+    }
+    if (path.ends_with(".css")) {
+      EXPECT_EQ(asset->content_type, "text/css; charset=utf-8");
+    }
+    if (path.ends_with(".svg")) {
+      EXPECT_EQ(asset->content_type, "image/svg+xml");
+    }
   }
   EXPECT_EQ(found, 3);  // app.js, app.css, favicon.svg
   // Nothing from elsewhere: every URL in the bundle's HTML is this origin's.

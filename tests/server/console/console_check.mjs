@@ -76,13 +76,18 @@ runCheck(async (browser) => {
   await shot(page, 'overview');
 
   log('the pipeline page: targets, and Stop makes the pipeline stopped');
-  await page.click(`${row} [data-testid="pipeline-link"]`);
-  await page.waitFor(`!!document.querySelector('[data-testid="targets-table"] tbody tr')`, 'the targets table');
+  await page.clickUntil(`${row} [data-testid="pipeline-link"]`,
+    `!!document.querySelector('[data-testid="targets-table"] tbody tr')`, 'the targets table');
   await shot(page, 'pipeline');
   await page.click('[data-testid="action-stop"]');
   await page.waitFor(`document.querySelector('[data-testid="detail-state"]')?.textContent === 'stopped'`, 'state stopped on the page');
   const stopped = await status();
   expect(stopped.state === 'stopped', `after Stop the API says ${stopped.state}`);
+  // The recent events show it too, newest first.
+  await page.waitFor(
+    `document.querySelector('[data-testid="events-table"] tbody tr')?.textContent.includes('stopped')`,
+    'the stop at the top of the recent events',
+  );
 
   log('the audit page shows that stop');
   await page.click('[data-testid="nav-audit"]');
@@ -138,8 +143,8 @@ runCheck(async (browser) => {
   const vpage = await browser.newPage();
   await login(vpage, viewer, password);
   await vpage.waitFor(`!!document.querySelector('${row}')`, 'the overview as viewer');
-  await vpage.click(`${row} [data-testid="pipeline-link"]`);
-  await vpage.waitFor(`!!document.querySelector('[data-testid="targets-table"]')`, 'the pipeline page as viewer');
+  await vpage.clickUntil(`${row} [data-testid="pipeline-link"]`, `!!document.querySelector('[data-testid="targets-table"]')`,
+    'the pipeline page as viewer');
   expect(!(await vpage.exists('[data-testid="actions"]')), 'a viewer is shown the action buttons');
   expect(!(await vpage.exists('button[data-testid^="action-"]')), 'a viewer is shown an action button');
   const refused = await vpage.evaluate(`fetch('/api/pipelines/${encodeURIComponent(pipeline)}/stop', {method: 'POST',

@@ -1,6 +1,6 @@
 // One pipeline: per-target state, position, delay, rows and rows/s with
 // live charts, snapshot progress per table, the consistency check, and the
-// actions the logged-in role may run.
+// actions the logged-in role may run, and the recent events.
 import { Chart } from '../components/Chart.jsx';
 import { Badge, Banner, ErrorText, Head, Loading, Panel, PollError } from '../components/Common.jsx';
 import { formatCount, formatDelay, formatDuration, formatRate, formatTime } from '../format.js';
@@ -107,6 +107,36 @@ function Check({ c }) {
   );
 }
 
+// The pipeline's recent history (status "events", newest first): state
+// changes of the pipeline and of each target with their errors, checks and
+// snapshots.
+const BAD_STATES = new Set(['retrying', 'failed', 'fenced', 'paused']);
+
+function Events({ events }) {
+  if (!events?.length) return null;
+  return (
+    <Panel title="Recent events" testid="events">
+      <table class="grid" data-testid="events-table">
+        <Head columns={['Time', 'Target', 'Event', 'Message']} />
+        <tbody>
+          {events.map((e, i) => (
+            <tr key={`${e.time_ms}-${i}`}>
+              <td class="mono">{formatTime(e.time_ms)}</td>
+              <td>{e.target ?? '–'}</td>
+              <td>
+                {e.what === 'check' || e.what === 'snapshot' ? e.what : <Badge state={e.what} />}
+              </td>
+              <td>
+                {!e.message ? '–' : BAD_STATES.has(e.what) ? <ErrorText text={e.message} /> : e.message}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </Panel>
+  );
+}
+
 export function Pipeline({ me, pipelines, name }) {
   const { data, error, loaded, refresh } = pipelines;
   if (!loaded) return <Loading />;
@@ -174,6 +204,7 @@ export function Pipeline({ me, pipelines, name }) {
       </Panel>
       {p.snapshot && <Snapshot s={p.snapshot} />}
       {p.check && <Check c={p.check} />}
+      <Events events={p.events} />
     </>
   );
 }
