@@ -84,6 +84,7 @@ echo "source 127.0.0.1:$SRC_PORT   target 127.0.0.1:$DST_PORT"
 seq_schema "$DEMO_DIR/source"
 
 cluster_configure "$DEMO_DIR/cluster" demo "$TIMEOUT_MS" "$SRC_PORT" "$DST_PORT"
+say "console: http://127.0.0.1:$MANAGER_PORT/   (pipelines with their owners, nodes, revisions)"
 say "sluice manager -c cluster.yaml   (API: http://127.0.0.1:$MANAGER_PORT/api/pipelines)"
 sed 's/^/  /' "$CLUSTER_DIR/cluster.yaml"
 cluster_start_manager

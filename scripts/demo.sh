@@ -74,6 +74,7 @@ sed -e "s|@DEMO_DIR@|$DEMO_DIR|g" -e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@SRC_POR
     -e "s|@SEARCH_PORT@|$SEARCH_PORT|g" -e "s|@REPORT_PORT@|$REPORT_PORT|g" -e "s|@PG_PORT@|$PG_PORT|g" \
     examples/shop.yaml >"$DEMO_DIR/shop.yaml"
 
+say "console: http://127.0.0.1:$HTTP_PORT/   (open it in a browser: live delay, throughput, actions, audit)"
 say "sluice run -c examples/shop.yaml   (log: $DEMO_DIR/sluice.log, API: http://127.0.0.1:$HTTP_PORT/api/pipelines)"
 # In a session of its own: a Ctrl-C at the terminal goes to this script's
 # process group, and sluice must keep applying until the check below has
