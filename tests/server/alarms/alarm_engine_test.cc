@@ -1,0 +1,182 @@
+// AlarmEngine against a real webhook receiver on loopback (cpp-httplib):
+// the body of each notification, one per transition, failed deliveries
+// retried in order on the next tick and counted, Basic credentials from the
+// URL that never show in what the engine prints, GET /api/alarms' body.
+#include "server/alarms/alarm_engine.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+namespace sluice::server::alarms {
+namespace {
+
+using pipeline::PipelineState;
+using pipeline::PipelineStatus;
+
+class Pipelines : public pipeline::PipelineController {
+ public:
+  void Set(PipelineState state, const std::string& error = "") {
+    std::lock_guard lock(mu_);
+    p_.name = "p";
+    p_.state = state;
+    p_.last_error = error;
+    p_.targets = {pipeline::TargetStatus{"dst", state, "binlog.000001:4", 0, 0, 0, error}};
+  }
+  std::vector<PipelineStatus> ListPipelines() const override {
+    std::lock_guard lock(mu_);
+    return {p_};
+  }
+  Result<PipelineStatus> GetPipeline(const std::string&) const override { return ListPipelines()[0]; }
+  Status StopPipeline(const std::string&) override { return Status::Ok(); }
+  Status StartPipeline(const std::string&) override { return Status::Ok(); }
+  Status SetPosition(const std::string&, const std::string&) override { return Status::Ok(); }
+
+ private:
+  mutable std::mutex mu_;
+  PipelineStatus p_;
+};
+
+class Receiver {
+ public:
+  Receiver() {
+    server_.Post("/hooks/sluice", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      authorization_ = req.get_header_value("Authorization");
+      if (fail_) {
+        res.status = 500;
+        return;
+      }
+      bodies_.push_back(nlohmann::json::parse(req.body));
+      res.status = 204;
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    // This cpp-httplib has no wait_until_ready(): the socket listens since
+    // bind, so a client's connection waits in the backlog; is_running()
+    // turns true once requests are served.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!server_.is_running() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  }
+  ~Receiver() {
+    server_.stop();
+    thread_.join();
+  }
+  std::vector<nlohmann::json> Bodies() {
+    std::lock_guard lock(mu_);
+    return bodies_;
+  }
+  void Fail(bool fail) {
+    std::lock_guard lock(mu_);
+    fail_ = fail;
+  }
+  std::string Authorization() {
+    std::lock_guard lock(mu_);
+    return authorization_;
+  }
+  int port() const { return port_; }
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<nlohmann::json> bodies_;
+  std::string authorization_;
+  bool fail_ = false;
+};
+
+double Sample(const std::string& page, const std::string& line_start) {
+  size_t at = page.find("\n" + line_start + " ");
+  if (at == std::string::npos) return -1;
+  size_t value = at + 1 + line_start.size() + 1;
+  return std::stod(page.substr(value, page.find('\n', value) - value));
+}
+
+TEST(AlarmEngine, NotifiesOncePerTransitionAndRetriesFailedDeliveriesInOrder) {
+  Receiver receiver;
+  Pipelines pipelines;
+  pipelines.Set(PipelineState::kRunning);
+  pipeline::MetricsRegistry registry;
+  pipeline::AlarmsConfig config;
+  config.webhook = pipeline::AlarmWebhook{
+      fmt::format("http://hook:s3cr3t-pw@127.0.0.1:{}/hooks/sluice", receiver.port()), 0, 2000};
+  config.rules.push_back({"broken", *pipeline::ParseAlarmCondition("state == failed"), 0});
+  auto engine = AlarmEngine::Create(config, pipelines, registry);
+  ASSERT_TRUE(engine.ok()) << engine.status().message();
+  AlarmEngine& e = **engine;
+
+  e.Tick();
+  EXPECT_TRUE(receiver.Bodies().empty());
+  pipelines.Set(PipelineState::kFailed, "target dst: Data too long");
+  e.Tick();
+  auto bodies = receiver.Bodies();
+  ASSERT_EQ(bodies.size(), 1u);
+  const nlohmann::json& b = bodies[0];
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : b.items()) keys.push_back(k);
+  EXPECT_EQ(keys, (std::vector<std::string>{"message", "pipeline", "rule", "since", "state", "target", "value"}));
+  EXPECT_EQ(b["rule"], "broken");
+  EXPECT_EQ(b["pipeline"], "p");
+  EXPECT_TRUE(b["target"].is_null());
+  EXPECT_EQ(b["state"], "firing");
+  EXPECT_EQ(b["value"], "failed");
+  EXPECT_EQ(b["message"], "pipeline p is failed: target dst: Data too long");
+  EXPECT_EQ(receiver.Authorization(), "Basic aG9vazpzM2NyM3QtcHc=");  // hook:s3cr3t-pw
+  e.Tick();
+  e.Tick();
+  EXPECT_EQ(receiver.Bodies().size(), 1u) << "one notification per transition";
+
+  // The receiver fails: the resolution waits, each attempt counted.
+  receiver.Fail(true);
+  pipelines.Set(PipelineState::kRunning);
+  e.Tick();
+  e.Tick();
+  std::string page = registry.RenderPrometheus();
+  EXPECT_EQ(Sample(page, "sluice_alarm_webhook_failures_total"), 2) << page;
+  EXPECT_EQ(Sample(page, R"(sluice_alarm_firing{rule="broken",pipeline="p",target=""})"), 0) << page;
+  // And it fails again meanwhile: both notifications go out, in order, once.
+  pipelines.Set(PipelineState::kFailed, "again");
+  e.Tick();
+  receiver.Fail(false);
+  e.Tick();
+  e.Tick();
+  bodies = receiver.Bodies();
+  ASSERT_EQ(bodies.size(), 3u);
+  EXPECT_EQ(bodies[1]["state"], "resolved");
+  EXPECT_EQ(bodies[2]["state"], "firing");
+  EXPECT_EQ(bodies[2]["message"], "pipeline p is failed: again");
+  page = registry.RenderPrometheus();
+  EXPECT_EQ(Sample(page, R"(sluice_alarm_notifications_total{rule="broken",state="firing"})"), 2) << page;
+  EXPECT_EQ(Sample(page, R"(sluice_alarm_notifications_total{rule="broken",state="resolved"})"), 1) << page;
+  EXPECT_EQ(Sample(page, R"(sluice_alarm_firing{rule="broken",pipeline="p",target=""})"), 1) << page;
+  EXPECT_EQ(page.find("s3cr3t"), std::string::npos);
+
+  auto api = nlohmann::ordered_json::parse(e.ApiJson());
+  EXPECT_EQ(api["rules"].dump(), R"([{"name":"broken","when":"state == failed","for_s":0.0}])");
+  ASSERT_EQ(api["alarms"].size(), 1u);
+  EXPECT_EQ(api["alarms"][0]["state"], "firing");
+  EXPECT_EQ(api.dump().find("s3cr3t"), std::string::npos);
+}
+
+TEST(AlarmEngine, WebhookErrorsNameOnlySchemeHostAndPort) {
+  auto sender = WebhookSender::Create({"https://u:topsecret@127.0.0.1:1/hooks/T000/B000/tokenpart?key=abc", 0, 1000});
+  ASSERT_TRUE(sender.ok()) << sender.status().message();
+  EXPECT_EQ((*sender)->Endpoint(), "https://127.0.0.1:1");
+  Status st = (*sender)->Send("{}");
+  ASSERT_FALSE(st.ok());
+  EXPECT_TRUE(st.retryable());
+  for (const char* secret : {"topsecret", "tokenpart", "abc", "T000"}) {
+    EXPECT_EQ(st.message().find(secret), std::string::npos) << st.message();
+  }
+  auto plain = WebhookSender::Create({"http://[::1]/x", 0, 1000});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ((*plain)->Endpoint(), "http://[::1]:80");
+}
+
+}  // namespace
+}  // namespace sluice::server::alarms
