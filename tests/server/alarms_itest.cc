@@ -5,8 +5,6 @@
 // failed pipeline is started again, counted, and runs once its cause is
 // fixed. The webhook URL's password never shows in the log or the API.
 
-#include <httplib.h>
-
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -17,6 +15,7 @@
 #include "cli/run_command.h"
 #include "harness/tcp_forwarder.h"
 #include "pipeline/fault_fixture.h"
+#include "server/alarms/webhook_receiver.h"
 
 namespace sluice::testing {
 namespace {
@@ -24,54 +23,6 @@ namespace {
 using std::chrono::seconds;
 
 constexpr const char* kHookPassword = "hook-pw-5521";
-
-// The test's webhook: every POST body to /hooks/sluice, kept in order.
-class Receiver {
- public:
-  Receiver() {
-    server_.Post("/hooks/sluice", [this](const httplib::Request& req, httplib::Response& res) {
-      std::lock_guard lock(mu_);
-      bodies_.push_back(Json::parse(req.body, nullptr, false));
-      authorizations_.push_back(req.get_header_value("Authorization"));
-      res.status = 200;
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    // This cpp-httplib has no wait_until_ready(): the socket listens since
-    // bind, so a client's connection waits in the backlog; is_running()
-    // turns true once requests are served.
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!server_.is_running() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
-  }
-  ~Receiver() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string Url() const {
-    return fmt::format("http://hook:{}@127.0.0.1:{}/hooks/sluice", kHookPassword, port_);
-  }
-  // The notifications of `rule`, in the order they came.
-  std::vector<Json> Of(const std::string& rule) {
-    std::lock_guard lock(mu_);
-    std::vector<Json> out;
-    for (const Json& b : bodies_) {
-      if (b.is_object() && b.value("rule", "") == rule) out.push_back(b);
-    }
-    return out;
-  }
-  std::vector<std::string> Authorizations() {
-    std::lock_guard lock(mu_);
-    return authorizations_;
-  }
-
- private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
-  std::mutex mu_;
-  std::vector<Json> bodies_;
-  std::vector<std::string> authorizations_;
-};
 
 std::string LastState(const std::vector<Json>& notices) {
   return notices.empty() ? "" : notices.back().value("state", "");
@@ -87,7 +38,9 @@ class AlarmsTest : public FaultTest {
   }
   std::string Metrics() { return HttpGet(http_port_, "/metrics").body; }
 
-  Receiver receiver_;
+  std::string HookUrl() const { return receiver_.Url("hook", kHookPassword); }
+
+  WebhookReceiver receiver_;
 };
 
 TEST_F(AlarmsTest, CutOffTargetFiresAndResolvesThroughTheWebhook) {
@@ -105,7 +58,7 @@ TEST_F(AlarmsTest, CutOffTargetFiresAndResolvesThroughTheWebhook) {
     - {{name: retrying, when: "state == retrying", for: 2s}}
     - {{name: lagging, when: "delay_ms > 3000", for: 1s}}
 )",
-                                                        receiver_.Url())));
+                                                        HookUrl())));
   ASSERT_TRUE(Transactions(*src_, 1, 5).ok());
   ASSERT_TRUE(ConvergesExactly(5));
   ASSERT_TRUE(WaitForState("p", "running", seconds(10)));
@@ -183,7 +136,7 @@ TEST_F(AlarmsTest, AutoRecoverStartsAFailedPipelineAgain) {
     - {{name: broken, when: "state == failed"}}
   auto_recover: {{initial_backoff: 1s, max_backoff: 2s, healthy_after: 1m}}
 )",
-                                                             receiver_.Url()),
+                                                             HookUrl()),
                                     o));
   // A row the target rejects: the pipeline fails, and fails again after each restart.
   ASSERT_TRUE(src_->Execute("INSERT INTO shop.customers VALUES (1, 'ab'), (2, 'toolong')").ok());

@@ -4,8 +4,9 @@
 // URL that never show in what the engine prints, GET /api/alarms' body.
 #include "server/alarms/alarm_engine.h"
 
+#include "server/alarms/webhook_receiver.h"
+
 #include <gtest/gtest.h>
-#include <httplib.h>
 
 #include <atomic>
 #include <chrono>
@@ -41,54 +42,7 @@ class Pipelines : public pipeline::PipelineController {
   PipelineStatus p_;
 };
 
-class Receiver {
- public:
-  Receiver() {
-    server_.Post("/hooks/sluice", [this](const httplib::Request& req, httplib::Response& res) {
-      std::lock_guard lock(mu_);
-      authorization_ = req.get_header_value("Authorization");
-      if (fail_) {
-        res.status = 500;
-        return;
-      }
-      bodies_.push_back(nlohmann::json::parse(req.body));
-      res.status = 204;
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    // This cpp-httplib has no wait_until_ready(): the socket listens since
-    // bind, so a client's connection waits in the backlog; is_running()
-    // turns true once requests are served.
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!server_.is_running() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
-  }
-  ~Receiver() {
-    server_.stop();
-    thread_.join();
-  }
-  std::vector<nlohmann::json> Bodies() {
-    std::lock_guard lock(mu_);
-    return bodies_;
-  }
-  void Fail(bool fail) {
-    std::lock_guard lock(mu_);
-    fail_ = fail;
-  }
-  std::string Authorization() {
-    std::lock_guard lock(mu_);
-    return authorization_;
-  }
-  int port() const { return port_; }
-
- private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
-  std::mutex mu_;
-  std::vector<nlohmann::json> bodies_;
-  std::string authorization_;
-  bool fail_ = false;
-};
+using sluice::testing::WebhookReceiver;
 
 double Sample(const std::string& page, const std::string& line_start) {
   size_t at = page.find("\n" + line_start + " ");
@@ -98,13 +52,13 @@ double Sample(const std::string& page, const std::string& line_start) {
 }
 
 TEST(AlarmEngine, NotifiesOncePerTransitionAndRetriesFailedDeliveriesInOrder) {
-  Receiver receiver;
+  WebhookReceiver receiver;
   Pipelines pipelines;
   pipelines.Set(PipelineState::kRunning);
   pipeline::MetricsRegistry registry;
   pipeline::AlarmsConfig config;
   config.webhook = pipeline::AlarmWebhook{
-      fmt::format("http://hook:s3cr3t-pw@127.0.0.1:{}/hooks/sluice", receiver.port()), 0, 2000};
+      receiver.Url("hook", "s3cr3t-pw"), 0, 2000};
   config.rules.push_back({"broken", *pipeline::ParseAlarmCondition("state == failed"), 0});
   auto engine = AlarmEngine::Create(config, pipelines, registry);
   ASSERT_TRUE(engine.ok()) << engine.status().message();
@@ -126,7 +80,7 @@ TEST(AlarmEngine, NotifiesOncePerTransitionAndRetriesFailedDeliveriesInOrder) {
   EXPECT_EQ(b["state"], "firing");
   EXPECT_EQ(b["value"], "failed");
   EXPECT_EQ(b["message"], "pipeline p is failed: target dst: Data too long");
-  EXPECT_EQ(receiver.Authorization(), "Basic aG9vazpzM2NyM3QtcHc=");  // hook:s3cr3t-pw
+  EXPECT_EQ(receiver.Authorizations().back(), "Basic aG9vazpzM2NyM3QtcHc=");  // hook:s3cr3t-pw
   e.Tick();
   e.Tick();
   EXPECT_EQ(receiver.Bodies().size(), 1u) << "one notification per transition";
