@@ -5,6 +5,7 @@
 #include "server/alarms/alarm_engine.h"
 
 #include "server/alarms/webhook_receiver.h"
+#include "server/config_secrets.h"
 
 #include <gtest/gtest.h>
 
@@ -130,6 +131,14 @@ TEST(AlarmEngine, WebhookErrorsNameOnlySchemeHostAndPort) {
   auto plain = WebhookSender::Create({"http://[::1]/x", 0, 1000});
   ASSERT_TRUE(plain.ok());
   EXPECT_EQ((*plain)->Endpoint(), "http://[::1]:80");
+}
+
+// The configuration view (GET /api/config) masks the webhook URL's password.
+TEST(AlarmConfigSecrets, WebhookPasswordIsMaskedInTheConfigurationView) {
+  std::string masked =
+      MaskConfigSecrets("alarms:\n  webhook: {url: \"https://hook:pw-8812@alerts.example/hooks/sluice\"}\n");
+  EXPECT_EQ(masked.find("pw-8812"), std::string::npos) << masked;
+  EXPECT_NE(masked.find("hook:********@alerts.example"), std::string::npos) << masked;
 }
 
 }  // namespace
