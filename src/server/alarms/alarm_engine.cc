@@ -71,6 +71,11 @@ void AlarmEngine::Start() {
   });
 }
 
+bool AlarmEngine::Stopping() {
+  std::lock_guard lock(stop_mu_);
+  return stopping_;
+}
+
 void AlarmEngine::Stop() {
   {
     std::lock_guard lock(stop_mu_);
@@ -122,7 +127,7 @@ void AlarmEngine::Queue(std::vector<AlarmNotice> notices) {
 }
 
 void AlarmEngine::Deliver() {
-  while (webhook_ && !outbox_.empty()) {
+  while (webhook_ && !outbox_.empty() && !Stopping()) {
     const AlarmNotice& n = outbox_.front();
     Status st = webhook_->Send(Dump(n.ToJson()));
     if (!st.ok()) {
@@ -138,6 +143,9 @@ void AlarmEngine::Deliver() {
 
 void AlarmEngine::Recover(const std::vector<pipeline::PipelineStatus>& statuses, int64_t now_ms) {
   for (const AutoRecovery::Attempt& a : recovery_.Due(statuses, now_ms)) {
+    // Asked again right before: an operator who stopped it meanwhile meant it.
+    Result<pipeline::PipelineStatus> now = controller_.GetPipeline(a.pipeline);
+    if (!now.ok() || now->state != pipeline::PipelineState::kFailed) continue;
     spdlog::warn("pipeline {}: auto_recover: starting it again (attempt {}, after {} ms; it failed with: {})",
                  a.pipeline, a.number, a.waited_ms, a.last_error.empty() ? "no error recorded" : a.last_error);
     recoveries_.WithLabelValues(std::vector<std::string>{a.pipeline}).Inc();

@@ -53,7 +53,8 @@ class AlarmEngine {
 
   void Start();
   void Stop();
-  // One round at the current wall-clock time (the thread calls it each second).
+  // One round at the current wall-clock time (the thread calls it each
+  // second; tests call it without Start()). Not concurrently with itself.
   void Tick();
 
   std::vector<AlarmView> Alarms() const;
@@ -66,6 +67,8 @@ class AlarmEngine {
   void Queue(std::vector<AlarmNotice> notices);
   void Deliver();
   void Recover(const std::vector<pipeline::PipelineStatus>& statuses, int64_t now_ms);
+  // Stop() was called: a long queue is not worked off on the way out.
+  bool Stopping();
 
   pipeline::AlarmsConfig config_;
   pipeline::PipelineController& controller_;
