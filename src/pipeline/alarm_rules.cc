@@ -54,10 +54,14 @@ std::string StateNames() {
 
 bool AlarmCondition::DelayMatches(int64_t delay_ms) const {
   switch (op) {
-    case AlarmComparison::kGreater: return delay_ms > threshold_ms;
-    case AlarmComparison::kGreaterEqual: return delay_ms >= threshold_ms;
-    case AlarmComparison::kLess: return delay_ms < threshold_ms;
-    case AlarmComparison::kLessEqual: return delay_ms <= threshold_ms;
+    case AlarmComparison::kGreater:
+      return delay_ms > threshold_ms;
+    case AlarmComparison::kGreaterEqual:
+      return delay_ms >= threshold_ms;
+    case AlarmComparison::kLess:
+      return delay_ms < threshold_ms;
+    case AlarmComparison::kLessEqual:
+      return delay_ms <= threshold_ms;
   }
   return false;
 }
@@ -68,10 +72,14 @@ std::string AlarmCondition::ToString() const {
       static constexpr const char* kOps[] = {">", ">=", "<", "<="};
       return fmt::format("delay_ms {} {}", kOps[static_cast<int>(op)], threshold_ms);
     }
-    case AlarmKind::kState: return fmt::format("state == {}", PipelineStateName(state));
-    case AlarmKind::kStalled: return "stalled";
-    case AlarmKind::kCheckDifferences: return "check_differences";
-    case AlarmKind::kNodeDown: return "node_down";
+    case AlarmKind::kState:
+      return fmt::format("state == {}", PipelineStateName(state));
+    case AlarmKind::kStalled:
+      return "stalled";
+    case AlarmKind::kCheckDifferences:
+      return "check_differences";
+    case AlarmKind::kNodeDown:
+      return "node_down";
   }
   return "";
 }
@@ -81,20 +89,29 @@ Result<AlarmCondition> ParseAlarmCondition(std::string_view text) {
   AlarmCondition c;
   if (t.empty()) return Status::Invalid("empty condition; {}", kGrammar);
   if (t.size() == 1) {
-    if (t[0] == "stalled") c.kind = AlarmKind::kStalled;
-    else if (t[0] == "check_differences") c.kind = AlarmKind::kCheckDifferences;
-    else if (t[0] == "node_down") c.kind = AlarmKind::kNodeDown;
-    else return Status::Invalid("unknown condition \"{}\"; {}", t[0], kGrammar);
+    if (t[0] == "stalled")
+      c.kind = AlarmKind::kStalled;
+    else if (t[0] == "check_differences")
+      c.kind = AlarmKind::kCheckDifferences;
+    else if (t[0] == "node_down")
+      c.kind = AlarmKind::kNodeDown;
+    else
+      return Status::Invalid("unknown condition \"{}\"; {}", t[0], kGrammar);
     return c;
   }
   if (t[0] == "delay_ms") {
     if (t.size() != 3) return Status::Invalid("\"delay_ms\" takes one comparison with a number; {}", kGrammar);
     c.kind = AlarmKind::kDelay;
-    if (t[1] == ">") c.op = AlarmComparison::kGreater;
-    else if (t[1] == ">=") c.op = AlarmComparison::kGreaterEqual;
-    else if (t[1] == "<") c.op = AlarmComparison::kLess;
-    else if (t[1] == "<=") c.op = AlarmComparison::kLessEqual;
-    else return Status::Invalid("unknown comparison \"{}\" after delay_ms (use >, >=, < or <=)", t[1]);
+    if (t[1] == ">")
+      c.op = AlarmComparison::kGreater;
+    else if (t[1] == ">=")
+      c.op = AlarmComparison::kGreaterEqual;
+    else if (t[1] == "<")
+      c.op = AlarmComparison::kLess;
+    else if (t[1] == "<=")
+      c.op = AlarmComparison::kLessEqual;
+    else
+      return Status::Invalid("unknown comparison \"{}\" after delay_ms (use >, >=, < or <=)", t[1]);
     const std::string& n = t[2];
     auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), c.threshold_ms);
     if (ec != std::errc() || end != n.data() + n.size() || c.threshold_ms < 0) {

@@ -10,8 +10,8 @@
 #include <set>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
 
 #include "pipeline/metrics.h"
 #include "pipeline/pipeline.h"
@@ -100,7 +100,8 @@ TEST(DeployFiles, EveryMetricTheyUseIsExported) {
 
 TEST(DeployFiles, PromtoolAcceptsTheAlertRules) {
   std::string out = ::testing::TempDir() + "/promtool-rules.out";
-  int rc = std::system(("promtool check rules " + kDeploy + "/prometheus/sluice-alerts.yml > " + out + " 2>&1").c_str());
+  int rc =
+      std::system(("promtool check rules " + kDeploy + "/prometheus/sluice-alerts.yml > " + out + " 2>&1").c_str());
   std::ifstream f(out);
   std::stringstream text;
   text << f.rdbuf();

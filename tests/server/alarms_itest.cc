@@ -124,19 +124,21 @@ TEST_F(AlarmsTest, AutoRecoverStartsAFailedPipelineAgain) {
   src_ = StartServer(1);
   dst_ = StartServer(2);
   ASSERT_TRUE(src_ && dst_);
-  ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.customers (id INT PRIMARY KEY, code VARCHAR(20))")
-                  .ok());
-  ASSERT_TRUE(dst_->Execute("CREATE DATABASE crm; CREATE TABLE crm.clients (id INT PRIMARY KEY, code VARCHAR(3))").ok());
+  ASSERT_TRUE(
+      src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.customers (id INT PRIMARY KEY, code VARCHAR(20))").ok());
+  ASSERT_TRUE(
+      dst_->Execute("CREATE DATABASE crm; CREATE TABLE crm.clients (id INT PRIMARY KEY, code VARCHAR(3))").ok());
   PipelineOptions o;
   o.start = BinlogEnd(*src_);
   o.tables = "      - match: \"shop.customers\"\n        to: \"crm.clients\"\n";
-  ASSERT_NO_FATAL_FAILURE(StartWith(dst_->Url(), fmt::format(R"(alarms:
+  ASSERT_NO_FATAL_FAILURE(StartWith(dst_->Url(),
+                                    fmt::format(R"(alarms:
   webhook: {{url: "{}"}}
   rules:
     - {{name: broken, when: "state == failed"}}
   auto_recover: {{initial_backoff: 1s, max_backoff: 2s, healthy_after: 1m}}
 )",
-                                                             HookUrl()),
+                                                HookUrl()),
                                     o));
   // A row the target rejects: the pipeline fails, and fails again after each restart.
   ASSERT_TRUE(src_->Execute("INSERT INTO shop.customers VALUES (1, 'ab'), (2, 'toolong')").ok());

@@ -58,7 +58,8 @@ class AlarmEngine {
   void Tick();
 
   std::vector<AlarmView> Alarms() const;
-  // GET /api/alarms: {"rules":[{"name","when","for_s"}],"alarms":[{"rule","pipeline","target","state","value","since","message"}]}
+  // GET /api/alarms:
+  // {"rules":[{"name","when","for_s"}],"alarms":[{"rule","pipeline","target","state","value","since","message"}]}
   std::string ApiJson() const;
 
  private:
@@ -78,8 +79,8 @@ class AlarmEngine {
   pipeline::Family<pipeline::Counter>& recoveries_;
 
   mutable std::mutex mu_;
-  AlarmEvaluator evaluator_;  // under mu_
-  AutoRecovery recovery_;     // the thread's
+  AlarmEvaluator evaluator_;        // under mu_
+  AutoRecovery recovery_;           // the thread's
   std::deque<AlarmNotice> outbox_;  // the thread's
 
   std::mutex stop_mu_;

@@ -25,8 +25,8 @@ class AutoRecovery {
 
   struct Attempt {
     std::string pipeline;
-    uint32_t number = 0;         // 1 for the first attempt since the pipeline was last healthy
-    uint64_t waited_ms = 0;      // the backoff that preceded it
+    uint32_t number = 0;     // 1 for the first attempt since the pipeline was last healthy
+    uint64_t waited_ms = 0;  // the backoff that preceded it
     std::string last_error;
   };
   // The pipelines to start now.

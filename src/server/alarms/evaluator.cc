@@ -44,8 +44,8 @@ std::vector<AlarmEvaluator::Observation> AlarmEvaluator::Observe(const AlarmRule
     case AlarmKind::kDelay:
       for (const TargetStatus& t : p.targets) {
         Observation o{t.name, rule.when.DelayMatches(t.delay_ms), t.delay_ms, ""};
-        o.message = fmt::format("pipeline {} target {}: delay {} ms ({})", p.name, t.name, t.delay_ms,
-                                rule.when.ToString());
+        o.message =
+            fmt::format("pipeline {} target {}: delay {} ms ({})", p.name, t.name, t.delay_ms, rule.when.ToString());
         out.push_back(std::move(o));
       }
       break;
@@ -92,8 +92,8 @@ std::vector<AlarmEvaluator::Observation> AlarmEvaluator::Observe(const AlarmRule
 }
 
 AlarmNotice AlarmEvaluator::Notice(const Key& key, const Alarm& a, bool firing, bool repeat) const {
-  return AlarmNotice{std::get<0>(key), std::get<1>(key), std::get<2>(key), firing, a.value, a.since_ms, a.message,
-                     repeat};
+  return AlarmNotice{std::get<0>(key), std::get<1>(key), std::get<2>(key), firing,
+                     a.value,          a.since_ms,       a.message,        repeat};
 }
 
 void AlarmEvaluator::Step(const AlarmRule& rule, const Key& key, const Observation& o, int64_t now_ms,

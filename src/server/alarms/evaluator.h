@@ -35,9 +35,9 @@ using AlarmJson = nlohmann::ordered_json;
 struct AlarmNotice {
   std::string rule;
   std::string pipeline;
-  std::string target;  // "" for a rule evaluated per pipeline (sent as null)
-  bool firing = true;  // else resolved
-  AlarmJson value;     // delay_ms, the state name, seconds stalled, differences
+  std::string target;    // "" for a rule evaluated per pipeline (sent as null)
+  bool firing = true;    // else resolved
+  AlarmJson value;       // delay_ms, the state name, seconds stalled, differences
   int64_t since_ms = 0;  // firing: when the condition began to hold; resolved: when it stopped
   std::string message;
   bool repeat = false;  // a reminder of an alarm that already fired
@@ -85,8 +85,7 @@ class AlarmEvaluator {
     AlarmJson value;
     std::string message;
   };
-  std::vector<Observation> Observe(const pipeline::AlarmRule& rule, const pipeline::PipelineStatus& p,
-                                   int64_t now_ms);
+  std::vector<Observation> Observe(const pipeline::AlarmRule& rule, const pipeline::PipelineStatus& p, int64_t now_ms);
   void Step(const pipeline::AlarmRule& rule, const Key& key, const Observation& o, int64_t now_ms,
             std::vector<AlarmNotice>& out);
   AlarmNotice Notice(const Key& key, const Alarm& a, bool firing, bool repeat) const;

@@ -58,8 +58,7 @@ TEST(AlarmEngine, NotifiesOncePerTransitionAndRetriesFailedDeliveriesInOrder) {
   pipelines.Set(PipelineState::kRunning);
   pipeline::MetricsRegistry registry;
   pipeline::AlarmsConfig config;
-  config.webhook = pipeline::AlarmWebhook{
-      receiver.Url("hook", "s3cr3t-pw"), 0, 2000};
+  config.webhook = pipeline::AlarmWebhook{receiver.Url("hook", "s3cr3t-pw"), 0, 2000};
   config.rules.push_back({"broken", *pipeline::ParseAlarmCondition("state == failed"), 0});
   auto engine = AlarmEngine::Create(config, pipelines, registry);
   ASSERT_TRUE(engine.ok()) << engine.status().message();

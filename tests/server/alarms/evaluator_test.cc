@@ -48,8 +48,8 @@ std::string Describe(const std::vector<AlarmNotice>& notices) {
 TEST(AlarmEvaluator, DelayPerTargetWaitsForThenFiresOnceAndResolves) {
   AlarmEvaluator ev({Rule("lagging", "delay_ms > 5000", 30'000)}, /*repeat_every_ms=*/0);
   auto slow = [](int64_t d) { return std::vector{Pipeline("p", {{"fast", 10}, {"slow", d}})}; };
-  EXPECT_EQ(Describe(ev.Evaluate(slow(6000), kT0)), "");                // pending
-  EXPECT_EQ(Describe(ev.Evaluate(slow(7000), kT0 + 29'000)), "");       // still pending
+  EXPECT_EQ(Describe(ev.Evaluate(slow(6000), kT0)), "");           // pending
+  EXPECT_EQ(Describe(ev.Evaluate(slow(7000), kT0 + 29'000)), "");  // still pending
   EXPECT_TRUE(ev.Alarms().empty()) << "pending alarms are not listed";
   auto fired = ev.Evaluate(slow(9000), kT0 + 30'000);
   ASSERT_EQ(Describe(fired), "lagging/p/slow:firing;");
