@@ -8,8 +8,12 @@
 #include "server/config_secrets.h"
 
 #include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <chrono>
 #include <mutex>
 #include <thread>
@@ -130,6 +134,50 @@ TEST(AlarmEngine, WebhookErrorsNameOnlySchemeHostAndPort) {
   auto plain = WebhookSender::Create({"http://[::1]/x", 0, 1000});
   ASSERT_TRUE(plain.ok());
   EXPECT_EQ((*plain)->Endpoint(), "http://[::1]:80");
+}
+
+// https: the server's certificate is verified against the system's trust
+// store (OpenSSL's default paths, which SSL_CERT_FILE overrides): refused
+// for a self-signed one, delivered once that certificate is trusted.
+TEST(AlarmEngine, HttpsWebhookVerifiesTheServerCertificate) {
+  const std::string dir = ::testing::TempDir() + "/alarm-https-" + std::to_string(::getpid());
+  ASSERT_EQ(std::system(("mkdir -p " + dir).c_str()), 0);
+  const std::string cert = dir + "/hook.pem", key = dir + "/hook.key";
+  ASSERT_EQ(std::system(("openssl req -x509 -newkey rsa:2048 -nodes -keyout " + key + " -out " + cert +
+                         " -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 > " + dir +
+                         "/openssl.log 2>&1")
+                            .c_str()),
+            0);
+  httplib::SSLServer server(cert.c_str(), key.c_str());
+  std::atomic<int> received{0};
+  server.Post("/hook", [&](const httplib::Request&, httplib::Response& res) {
+    ++received;
+    res.status = 204;
+  });
+  int port = server.bind_to_any_port("127.0.0.1");
+  std::thread serving([&] { server.listen_after_bind(); });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!server.is_running() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+
+  auto sender = WebhookSender::Create({fmt::format("https://127.0.0.1:{}/hook", port), 0, 5000});
+  ASSERT_TRUE(sender.ok());
+  const char* before = std::getenv("SSL_CERT_FILE");
+  std::string saved = before ? before : "";
+  ::unsetenv("SSL_CERT_FILE");
+  Status untrusted = (*sender)->Send("{}");
+  EXPECT_FALSE(untrusted.ok());
+  EXPECT_EQ(received.load(), 0) << untrusted.message();
+  ::setenv("SSL_CERT_FILE", cert.c_str(), 1);
+  Status trusted = (*sender)->Send("{}");
+  EXPECT_TRUE(trusted.ok()) << trusted.message();
+  EXPECT_EQ(received.load(), 1);
+  if (before) {
+    ::setenv("SSL_CERT_FILE", saved.c_str(), 1);
+  } else {
+    ::unsetenv("SSL_CERT_FILE");
+  }
+  server.stop();
+  serving.join();
 }
 
 // The configuration view (GET /api/config) masks the webhook URL's password.
