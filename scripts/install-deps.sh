@@ -26,7 +26,15 @@ packages=(
   prometheus
   # cluster mode: the ZooKeeper server (tests start private ensembles) and its C client
   zookeeper libzookeeper-mt-dev
+  # the web console: node builds web/ (npm ci + esbuild, at build time); its
+  # browser test drives Debian's headless Chromium
+  nodejs chromium
 )
+# npm: Debian's package, unless the installed nodejs brings its own
+# (NodeSource's does, and conflicts with Debian's npm).
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -13,6 +13,8 @@
 #include "cluster/node_agent.h"
 #include "cluster/node_routes.h"
 #include "pipeline/config.h"
+#include "server/access_gate.h"
+#include "server/audit/audit_log.h"
 #include "server/http_api.h"
 #include "pipeline/metrics.h"
 #include "store/sqlite_store.h"
@@ -45,17 +47,39 @@ int RunNode(const std::string& config_path) {
   options.coordinator.zookeeper = config->cluster.zookeeper;
   options.coordinator.cluster = config->cluster.name;
   options.coordinator.session_timeout = std::chrono::milliseconds(config->cluster.session_timeout_ms);
-  options.coordinator.node = cluster::NodeInfo{config->id, config->labels, config->http};
+  // With http_tls: the manager must call https://: the address says so.
+  options.coordinator.node = cluster::NodeInfo{config->id, config->labels,
+                                               config->http_tls && !config->http.empty() ? "https://" + config->http
+                                                                                         : config->http};
   options.config_dir = std::filesystem::absolute(config_path).parent_path().string();
 
   pipeline::MetricsRegistry registry;
   auto agent = cluster::NodeAgent::Start(std::move(options), **store, registry);
   if (!agent.ok()) return FailNode(agent.status());
   server::RegisterStatusMetrics(registry, **agent);
+  // Declared before the server they serve: destroyed after it.
+  std::unique_ptr<server::AuditLog> audit;
+  std::unique_ptr<server::AccessGate> gate;
   std::unique_ptr<server::HttpApi> http;
   if (!config->http.empty()) {
+    if (config->audit) {
+      auto opened = server::AuditLog::Open(config->audit->path, config->audit->retention_days);
+      if (!opened.ok()) {
+        (*agent)->Shutdown();
+        return FailNode(opened.status());
+      }
+      audit = std::move(*opened);
+    }
+    server::AccessGate::Options access;
+    access.auth = config->auth;
+    access.audit = audit.get();
+    access.mode = "node";
+    access.describe = server::DescribePipelines(**agent);
+    gate = std::make_unique<server::AccessGate>(std::move(access));
     http = std::make_unique<server::HttpApi>(**agent, registry);
     http->SetExtraRoutes(cluster::NodeRoutes(**agent));
+    http->SetGate(gate->AsGate());
+    if (config->http_tls) http->SetTls({config->http_tls->cert, config->http_tls->key});
     Status st = http->Start(config->http);
     if (!st.ok()) {
       (*agent)->Shutdown();

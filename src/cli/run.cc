@@ -285,6 +285,16 @@ class Runner : public pipeline::PipelineController {
     }
     return p->Start();
   }
+  Status RunCheck(const std::string& name, bool repair) override {
+    std::lock_guard lock(control_mu_);
+    ASSIGN_OR_RETURN(auto p, Find(name));
+    return p->RequestCheck(repair);
+  }
+  Status RunSnapshot(const std::string& name) override {
+    std::lock_guard lock(control_mu_);
+    ASSIGN_OR_RETURN(auto p, Find(name));
+    return p->RequestSnapshot();
+  }
   Status SetPosition(const std::string& name, const std::string& position) override {
     std::lock_guard lock(control_mu_);
     ASSIGN_OR_RETURN(auto pipe, Find(name));

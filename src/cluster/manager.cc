@@ -69,6 +69,7 @@ Result<std::unique_ptr<Manager>> Manager::Start(ManagerOptions options) {
                            store_path);
   }
   m->session_timeout_ = std::chrono::milliseconds(config.cluster->session_timeout_ms);
+  m->node_credentials_ = {config.cluster->node_token, config.cluster->node_ca};
 
   ASSIGN_OR_RETURN(m->lock_store_, store::SqliteStore::Open(store_path));
   RETURN_IF_ERROR(m->lock_store_->LockForProcess());
@@ -173,7 +174,7 @@ Status Manager::RequestMove(const std::string& pipeline, const std::string& node
 
 Result<NodeReply> Manager::CallNode(const std::string& address, std::string_view method, const std::string& path,
                                     const std::string& body) {
-  return cluster::CallNode(address, method, path, body, options_.node_timeouts);
+  return cluster::CallNode(address, method, path, body, options_.node_timeouts, node_credentials_);
 }
 
 std::pair<std::string, std::string> Manager::Leader() {

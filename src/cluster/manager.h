@@ -84,6 +84,7 @@ class Manager final : public ManagerBackend {
   ManagerOptions options_;
   std::string file_yaml_;
   std::chrono::milliseconds session_timeout_{6000};
+  NodeCredentials node_credentials_;
   std::unique_ptr<store::SqliteStore> lock_store_;  // held for the lock: one manager per store
   std::unique_ptr<store::ConfigRevisions> revisions_;
   std::unique_ptr<ConfigKeeper> keeper_;

@@ -1,6 +1,7 @@
 #include "cluster/manager_api.h"
 
 #include "server/config_secrets.h"
+#include "server/console/console_assets.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -262,7 +263,8 @@ HttpResponse ManagerApi::Route(std::string_view method, std::string_view target,
       if (id) name = *id;
     }
     const bool read = action == "status" || action == "delay";
-    const bool forward = action == "stop" || action == "start" || action == "position";
+    const bool forward = action == "stop" || action == "start" || action == "position" || action == "check" ||
+                         action == "repair" || action == "snapshot";
     const bool move = action == "move";
     if (!read && !forward && !move) return JsonError(404, fmt::format("no route for {} {}", method, path));
     if (read && !get) return MethodNotAllowed(method, path, "GET");
@@ -476,6 +478,9 @@ HttpResponse ManagerApi::Route(std::string_view method, std::string_view target,
     }
   }
 
+  if (get) {
+    if (std::optional<HttpResponse> page = server::ServeConsole(path)) return std::move(*page);
+  }
   return JsonError(404, fmt::format("no route for {} {}", method, path));
 }
 

@@ -10,7 +10,8 @@
 //   GET  /api/pipelines/NAME/status       pipeline
 //   GET  /api/pipelines/NAME/delay        {"name","delay_ms","targets":[{"name","delay_ms"}]}
 //   GET  /api/pipeline/status|delay[?id=NAME]   the seed's aliases
-//   POST /api/pipelines/NAME/stop|start|position   forwarded to the owning node's own API
+//   POST /api/pipelines/NAME/stop|start|position|check|repair|snapshot   forwarded to the owning
+//                                         node's own API
 //   POST /api/pipelines/NAME/move         body {"node":"n2"}: 202 {"name","from","to"}; the owner
 //                                         hands the pipeline over (400 when n2 is not a live,
 //                                         eligible candidate that is not the owner; 404 unknown pipeline)

@@ -489,6 +489,28 @@ Status NodeAgent::StartPipeline(const std::string& name) {
   });
 }
 
+Status NodeAgent::RunCheck(const std::string& name, bool repair) {
+  return Call([this, name, repair]() -> Status {
+    auto it = slots_.find(name);
+    if (it == slots_.end() || !it->second->pipeline) {
+      return Status::Error(StatusCode::kNotFound, "no pipeline named \"{}\" runs on node \"{}\"", name,
+                           options_.coordinator.node.id);
+    }
+    return it->second->pipeline->RequestCheck(repair);
+  });
+}
+
+Status NodeAgent::RunSnapshot(const std::string& name) {
+  return Call([this, name]() -> Status {
+    auto it = slots_.find(name);
+    if (it == slots_.end() || !it->second->pipeline) {
+      return Status::Error(StatusCode::kNotFound, "no pipeline named \"{}\" runs on node \"{}\"", name,
+                           options_.coordinator.node.id);
+    }
+    return it->second->pipeline->RequestSnapshot();
+  });
+}
+
 Status NodeAgent::SetPosition(const std::string& name, const std::string&) {
   return Status::Error(StatusCode::kNotSupported,
                        "pipeline \"{}\": in cluster mode the position lives in the targets' checkpoints; a node "

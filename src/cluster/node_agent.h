@@ -93,6 +93,8 @@ class NodeAgent : public pipeline::PipelineController {
   Status StopPipeline(const std::string& name) override;
   Status StartPipeline(const std::string& name) override;
   Status SetPosition(const std::string& name, const std::string& position) override;
+  Status RunCheck(const std::string& name, bool repair) override;
+  Status RunSnapshot(const std::string& name) override;
 
  private:
   struct Slot;

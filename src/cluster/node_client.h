@@ -22,11 +22,20 @@ struct NodeCallTimeouts {
   std::chrono::milliseconds read{2000};
 };
 
-// `method` "GET" or "POST" to http://<address><path>. An error (retryable)
-// when the node cannot be reached or does not answer in time; any HTTP
-// status is a reply.
+// How the manager proves itself to nodes whose API has auth: and trusts
+// their http_tls: certificates (cluster: {node_token_env, node_ca}).
+struct NodeCredentials {
+  std::string token;    // sent as a bearer token when set
+  std::string ca_file;  // verifies https:// nodes; "" for the system's CAs
+};
+
+// `method` "GET" or "POST" to http://<address><path>, or to <address><path>
+// when the node publishes "https://host:port" (certificate verified, never
+// a plaintext fallback). An error (retryable) when the node cannot be
+// reached or does not answer in time; any HTTP status is a reply.
 [[nodiscard]] Result<NodeReply> CallNode(const std::string& address, std::string_view method, const std::string& path,
-                                         const std::string& body = "", NodeCallTimeouts timeouts = {});
+                                         const std::string& body = "", NodeCallTimeouts timeouts = {},
+                                         const NodeCredentials& credentials = {});
 
 // A path segment percent-encoded (a pipeline name may hold '/', ' ', '%').
 std::string EncodePathSegment(std::string_view segment);

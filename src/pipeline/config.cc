@@ -300,6 +300,9 @@ class Loader {
   Result<ClusterConfig> LoadCluster(const Entry& e) const;
   Result<AuthConfig> LoadAuth(const Entry& e) const;
   Result<HttpTlsConfig> LoadHttpTls(const Entry& e) const;
+  // A token (>= 16 characters) from the environment variable `env` names.
+  Result<std::string> TokenFromEnv(const Entry& env, const std::string& path, std::string_view what,
+                                   std::string* env_name) const;
   Result<AuditConfig> LoadAudit(const Entry& e) const;
   Result<AlarmsConfig> LoadAlarms(const Entry& e, bool cluster_manager) const;
   Status CheckHttpAccess(const MapView& root, const Config& config) const;
@@ -671,27 +674,8 @@ Result<AuthConfig> Loader::LoadAuth(const Entry& e) const {
     AuthToken token;
     token.mark = t.mark;
     ASSIGN_OR_RETURN(token.name, check_name(*t.Find("name"), Child(path, "name")));
-    const Entry& env = *t.Find("token_env");
-    std::string env_path = Child(path, "token_env");
-    ASSIGN_OR_RETURN(token.token_env, String(env, env_path));
-    if (!IsValidEnvName(token.token_env)) {
-      return Fail(env.value_mark, env_path,
-                  fmt::format("{} is not an environment variable name (letters, digits and \"_\")",
-                              Quoted(token.token_env)));
-    }
-    const char* value = std::getenv(token.token_env.c_str());
-    if (value == nullptr || *value == '\0') {
-      return Fail(env.value_mark, env_path,
-                  fmt::format("environment variable {} is not set (it should hold token {})", token.token_env,
-                              Quoted(token.name)));
-    }
-    token.token = value;
-    if (token.token.size() < 16) {
-      return Fail(env.value_mark, env_path,
-                  fmt::format("the token in {} is too short: use at least 16 random characters (e.g. `openssl rand "
-                              "-hex 32`)",
-                              token.token_env));
-    }
+    ASSIGN_OR_RETURN(token.token, TokenFromEnv(*t.Find("token_env"), Child(path, "token_env"),
+                                               fmt::format("token {}", Quoted(token.name)), &token.token_env));
     ASSIGN_OR_RETURN(size_t role, OneOf(*t.Find("role"), Child(path, "role"), kRoles));
     token.role = std::string(kRoles[role]);
     auth.tokens.push_back(std::move(token));
@@ -700,6 +684,28 @@ Result<AuthConfig> Loader::LoadAuth(const Entry& e) const {
     return Fail(m.mark, "auth", "no users and no tokens: nobody could use the HTTP API");
   }
   return auth;
+}
+
+Result<std::string> Loader::TokenFromEnv(const Entry& env, const std::string& path, std::string_view what,
+                                         std::string* env_name) const {
+  ASSIGN_OR_RETURN(*env_name, String(env, path));
+  if (!IsValidEnvName(*env_name)) {
+    return Fail(env.value_mark, path,
+                fmt::format("{} is not an environment variable name (letters, digits and \"_\")", Quoted(*env_name)));
+  }
+  const char* value = std::getenv(env_name->c_str());
+  if (value == nullptr || *value == '\0') {
+    return Fail(env.value_mark, path,
+                fmt::format("environment variable {} is not set (it should hold {})", *env_name, what));
+  }
+  std::string token = value;
+  if (token.size() < 16) {
+    return Fail(env.value_mark, path,
+                fmt::format("the token in {} is too short: use at least 16 random characters (e.g. `openssl rand "
+                            "-hex 32`)",
+                            *env_name));
+  }
+  return token;
 }
 
 Result<HttpTlsConfig> Loader::LoadHttpTls(const Entry& e) const {
@@ -854,7 +860,7 @@ Status Loader::CheckHttpAccess(const MapView& root, const Config& config) const 
 }
 
 Result<ClusterConfig> Loader::LoadCluster(const Entry& e) const {
-  ASSIGN_OR_RETURN(MapView m, AsMap(e, "cluster", {"name", "zookeeper", "session_timeout_ms"},
+  ASSIGN_OR_RETURN(MapView m, AsMap(e, "cluster", {"name", "zookeeper", "session_timeout_ms", "node_token_env", "node_ca"},
                                     "a map with name: and zookeeper:"));
   RETURN_IF_ERROR(RequireKeys(m, "cluster", {"name", "zookeeper"}));
   ClusterConfig c;
@@ -885,6 +891,18 @@ Result<ClusterConfig> Loader::LoadCluster(const Entry& e) const {
     // ZooKeeper bounds it by its tickTime (2 to 20 ticks); these are sane outer limits.
     ASSIGN_OR_RETURN(uint64_t ms, Unsigned(*t, "cluster.session_timeout_ms", 500, 600000));
     c.session_timeout_ms = static_cast<uint32_t>(ms);
+  }
+  if (const Entry* t = m.Find("node_token_env")) {
+    ASSIGN_OR_RETURN(c.node_token, TokenFromEnv(*t, "cluster.node_token_env", "the token the manager sends to nodes",
+                                                &c.node_token_env));
+  }
+  if (const Entry* ca = m.Find("node_ca")) {
+    ASSIGN_OR_RETURN(std::string file, String(*ca, "cluster.node_ca"));
+    c.node_ca = ResolvePath(Trim(file));
+    std::error_code ec;
+    if (!fs::is_regular_file(c.node_ca, ec)) {
+      return Fail(ca->value_mark, "cluster.node_ca", fmt::format("{} is not a file", Quoted(c.node_ca)));
+    }
   }
   return c;
 }
@@ -1419,8 +1437,9 @@ Result<Config> Loader::Load(std::string_view text) {
 
 Result<NodeConfig> Loader::LoadNode(std::string_view text) {
   ASSIGN_OR_RETURN(YAML::Node doc, Document(text, "cluster: and node:"));
-  ASSIGN_OR_RETURN(MapView root, AsMap(doc, Mark{file_, 1, 1}, "", {"cluster", "node", "http", "store"},
-                                       "a map with cluster: and node:"));
+  ASSIGN_OR_RETURN(MapView root,
+                   AsMap(doc, Mark{file_, 1, 1}, "", {"cluster", "node", "http", "store", "auth", "http_tls", "audit"},
+                         "a map with cluster: and node:"));
   RETURN_IF_ERROR(RequireKeys(root, "", {"cluster", "node"}));
   NodeConfig node;
   node.path = file_;
@@ -1439,7 +1458,18 @@ Result<NodeConfig> Loader::LoadNode(std::string_view text) {
   // The same rules as `sluice run`'s http: and store: (a node's store is a SQLite file).
   Config shared;
   RETURN_IF_ERROR(LoadHttp(root, shared));
+  if (const Entry* auth = root.Find("auth")) {
+    ASSIGN_OR_RETURN(shared.auth, LoadAuth(*auth));
+  }
+  if (const Entry* tls = root.Find("http_tls")) {
+    ASSIGN_OR_RETURN(node.http_tls, LoadHttpTls(*tls));
+  }
+  if (const Entry* audit = root.Find("audit")) {
+    ASSIGN_OR_RETURN(node.audit, LoadAudit(*audit));
+  }
+  RETURN_IF_ERROR(CheckHttpAccess(root, shared));
   node.http = std::move(shared.http);
+  node.auth = std::move(shared.auth);
   if (const Entry* store = root.Find("store")) {
     RETURN_IF_ERROR(LoadStore(root, shared));
     if (shared.store.find("://") != std::string::npos) {

@@ -137,6 +137,12 @@ struct ClusterConfig {
   std::string name;
   std::string zookeeper;  // "host:port,host:port,..."
   uint32_t session_timeout_ms = 6000;
+  // The manager's way into nodes whose API has auth: / http_tls: a bearer
+  // token from this environment variable (a secret: never printed), and
+  // the CA file that signed the nodes' certificates ("" for the system's).
+  std::string node_token_env;
+  std::string node_token;
+  std::string node_ca;
   Mark mark;
 };
 
@@ -211,6 +217,10 @@ struct NodeConfig {
   std::vector<std::string> labels;
   std::string http;   // "host:port" of its status API and /metrics, "" for none
   std::string store;  // absolute SQLite path; default "<config dir>/<id>.db"
+  // As for `sluice run` (design section 11): http: beyond loopback needs auth:.
+  std::optional<AuthConfig> auth;
+  std::optional<HttpTlsConfig> http_tls;
+  std::optional<AuditConfig> audit;
 };
 Result<NodeConfig> LoadNodeConfig(const std::string& path);
 Result<NodeConfig> ParseNodeConfig(std::string_view yaml_text, const std::string& path_for_messages);

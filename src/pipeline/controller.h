@@ -76,6 +76,16 @@ struct CheckStatus {
   std::string error;                 // why the last check failed, or which tables it could not check
 };
 
+// A line of a pipeline's recent history: a state change of the pipeline or
+// of one target (with the error that caused it), a check or a snapshot
+// requested, done or failed.
+struct PipelineEvent {
+  int64_t time_ms = 0;     // wall clock
+  std::string target;      // "" for the pipeline itself
+  std::string what;        // the new state ("running", "retrying", ...), or "check" / "snapshot"
+  std::string message;     // the error or the result; "" when there is nothing to say
+};
+
 struct PipelineStatus {
   std::string name;
   PipelineState state = PipelineState::kStarting;
@@ -88,8 +98,9 @@ struct PipelineStatus {
   std::vector<TargetStatus> targets;
   bool has_snapshot = false;  // a snapshot ran or runs in this process (`snapshot: initial`)
   SnapshotProgress snapshot;
-  bool has_check = false;     // periodic checks are configured
+  bool has_check = false;     // periodic checks are configured, or a check was requested
   CheckStatus check;
+  std::vector<PipelineEvent> events;  // the last 50, newest first
   // Cluster mode (design §10): the owning node ("" while unowned, shown as
   // null) and the epoch of its ownership; rendered only when `clustered`.
   bool clustered = false;
@@ -107,6 +118,17 @@ class PipelineController {
   virtual Status StartPipeline(const std::string& name) = 0;
   // Moves a stopped pipeline's start position ("latest", GTID, FILE:POS).
   virtual Status SetPosition(const std::string& name, const std::string& position) = 0;
+  // A consistency check now (`repair`: and repair what differs), or a
+  // snapshot of every selected table alongside the stream, on a running
+  // pipeline; they run in the background and show in the status.
+  // kNotSupported when the pipeline does not run or one is under way.
+  virtual Status RunCheck(const std::string& name, bool /*repair*/) {
+    return Status::Error(StatusCode::kNotSupported, "pipeline \"{}\": checks on request are not offered here", name);
+  }
+  virtual Status RunSnapshot(const std::string& name) {
+    return Status::Error(StatusCode::kNotSupported, "pipeline \"{}\": snapshots on request are not offered here",
+                         name);
+  }
 };
 
 }  // namespace sluice::pipeline

@@ -291,8 +291,20 @@ Pipeline::~Pipeline() { Stop(); }
 
 int64_t Pipeline::NowMs() const { return WallMs(); }
 
+void Pipeline::NoteEvent(const std::string& target, std::string what, std::string message) {
+  events_.push_front({WallMs(), target, std::move(what), std::move(message)});
+  if (events_.size() > kMaxEvents) events_.pop_back();
+}
+
+void Pipeline::NoteTarget(Target& t, PipelineState s, std::string error) {
+  if (s != t.state || (!error.empty() && error != t.last_error)) NoteEvent(t.cfg->name, PipelineStateName(s), error);
+  t.state = s;
+  t.last_error = std::move(error);
+}
+
 void Pipeline::SetState(PipelineState s, const std::string& error) {
   std::lock_guard lock(mu_);
+  if (s != state_ || (!error.empty() && error != last_error_)) NoteEvent("", PipelineStateName(s), error);
   state_ = s;
   if (!error.empty()) last_error_ = error;
   // Running again (the capture reconnected after a source outage): the
@@ -416,21 +428,22 @@ Status Pipeline::Start() {
   if (!mapper_) RETURN_IF_ERROR(Validate());
   stop_ = false;
   jobs_interrupt_.Reset();
-  if (cfg_.check.every_ms > 0) {
-    check_cancel_ = false;
-    {
-      std::lock_guard lock(mu_);
-      check_ = CheckStatus();
-      check_.next_ms = WallMs() + static_cast<int64_t>(cfg_.check.every_ms);
-    }
-    check_thread_ = std::thread([this] { CheckLoop(); });
+  check_cancel_ = false;
+  {
+    std::lock_guard lock(mu_);
+    check_ = CheckStatus();
+    check_request_.reset();
+    check_requested_ = false;
+    check_.next_ms = cfg_.check.every_ms > 0 ? WallMs() + static_cast<int64_t>(cfg_.check.every_ms) : 0;
   }
+  check_thread_ = std::thread([this] { CheckLoop(); });
   if (cfg_.snapshot == SnapshotMode::kInitial) {
     // Whether a snapshot is needed asks the targets: on a thread of its own,
     // like everything else that may wait for a server.
     {
       std::lock_guard lock(mu_);
       state_ = PipelineState::kStarting;
+      NoteEvent("", "starting", "");
       last_error_.clear();
     }
     running_ = true;
@@ -451,6 +464,7 @@ void Pipeline::SnapshotThenStream() {
         std::lock_guard lock(mu_);
         snapshot_ = std::make_unique<Snapshot>(config_, cfg_);
         state_ = PipelineState::kSnapshotting;
+        NoteEvent("", "snapshotting", "copying the existing rows first (snapshot: initial)");
       }
       st = snapshot_->Run();
       if (st.ok()) {
@@ -477,29 +491,37 @@ void Pipeline::SnapshotThenStream() {
 }
 
 void Pipeline::CheckLoop() {
-  while (!stop_) {
-    int64_t next;
-    {
-      std::lock_guard lock(mu_);
-      next = check_.next_ms;
-    }
-    while (!stop_ && WallMs() < next) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (stop_) return;
+  const bool periodic = cfg_.check.every_ms > 0;
+  while (true) {
     PipelineState state;
+    bool repair = cfg_.check.repair;
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
+      auto due = [&] { return stop_ || check_request_.has_value() || (periodic && WallMs() >= check_.next_ms); };
+      while (!due()) {
+        if (periodic) {
+          check_wake_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(1, check_.next_ms - WallMs())));
+        } else {
+          check_wake_.wait(lock);
+        }
+      }
+      if (stop_) return;
+      if (check_request_) {
+        repair = *check_request_;
+        check_request_.reset();
+      }
       state = state_;
       if (state == PipelineState::kRunning) {
         check_.state = "running";
         check_.last_started_ms = WallMs();
       }
-      check_.next_ms = WallMs() + static_cast<int64_t>(cfg_.check.every_ms);
+      if (periodic) check_.next_ms = WallMs() + static_cast<int64_t>(cfg_.check.every_ms);
     }
     // A check compares against what the pipeline applied: only worth it (and
     // only settles) while the pipeline streams.
     if (state != PipelineState::kRunning) continue;
     CheckOptions options;
-    options.repair = cfg_.check.repair;
+    options.repair = repair;
     options.interrupter = &jobs_interrupt_;
     auto started = Clock::now();
     auto report = RunCheck(config_, cfg_, options, &check_cancel_);
@@ -513,6 +535,7 @@ void Pipeline::CheckLoop() {
       check_.state = "failed";
       check_.error = report.status().message();
       spdlog::warn("pipeline {}: consistency check failed: {}", cfg_.name, check_.error);
+      NoteEvent("", "check", "check failed: " + check_.error);
       continue;
     }
     check_.missing = check_.extra = check_.different = check_.in_flight = 0;
@@ -534,15 +557,21 @@ void Pipeline::CheckLoop() {
       check_.state = "failed";
     } else if (report->differences() == 0) {
       check_.state = "consistent";
-    } else if (cfg_.check.repair && report->repaired()) {
+    } else if (repair && report->repaired()) {
       check_.state = "repaired";
     } else {
       check_.state = "differences";
     }
+    NoteEvent("", "check",
+              fmt::format("check {}: {} missing, {} extra, {} different{}{}", check_.state, check_.missing,
+                          check_.extra, check_.different,
+                          repair ? fmt::format(", {} rows repaired, {} left", check_.repaired_rows, check_.remaining)
+                                 : std::string(),
+                          check_.error.empty() ? "" : "; " + check_.error));
     if (report->differences() > 0 || report->has_errors()) {
       spdlog::warn("pipeline {}: consistency check: {} missing, {} extra, {} different{}{}", cfg_.name,
                    check_.missing, check_.extra, check_.different,
-                   cfg_.check.repair ? fmt::format(", {} rows repaired, {} left", check_.repaired_rows,
+                   repair ? fmt::format(", {} rows repaired, {} left", check_.repaired_rows,
                                                    check_.remaining)
                                      : std::string(),
                    check_.error.empty() ? "" : "; " + check_.error);
@@ -578,6 +607,7 @@ Status Pipeline::StartStreaming() {
     std::lock_guard lock(mu_);
     targets_.swap(targets);
     state_ = PipelineState::kStarting;
+    NoteEvent("", "starting", "");
     last_error_.clear();
   }
   source_live_ = false;
@@ -602,7 +632,10 @@ Status Pipeline::StartStreaming() {
 }
 
 void Pipeline::Stop() {
-  if (!running_ && !capture_thread_.joinable() && !snapshot_thread_.joinable() && !check_thread_.joinable()) return;
+  if (!running_ && !capture_thread_.joinable() && !snapshot_thread_.joinable() && !check_thread_.joinable() &&
+      !jobs_thread_.joinable()) {
+    return;
+  }
   stop_ = true;
   check_cancel_ = true;
   jobs_interrupt_.Interrupt();
@@ -610,8 +643,10 @@ void Pipeline::Stop() {
     std::lock_guard lock(mu_);
     if (snapshot_) snapshot_->Cancel();
   }
+  check_wake_.notify_all();
   // First: the snapshot thread may be starting the streaming threads.
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
+  if (jobs_thread_.joinable()) jobs_thread_.join();
   check_cancel_ = true;
   if (check_thread_.joinable()) check_thread_.join();
   if (capture_queue_) capture_queue_->Close();
@@ -623,7 +658,10 @@ void Pipeline::Stop() {
   }
   running_ = false;
   std::lock_guard lock(mu_);
-  if (state_ != PipelineState::kFailed) state_ = PipelineState::kStopped;
+  if (state_ != PipelineState::kFailed) {
+    state_ = PipelineState::kStopped;
+    NoteEvent("", "stopped", "");
+  }
 }
 
 // `latest` and `earliest` name a different place every time they are read:
@@ -938,11 +976,11 @@ void Pipeline::WaitWhileInDoubt(Target& t, bool reconnecting) {
     std::lock_guard lock(mu_);
     before = t.state;
     before_error = t.last_error;
-    t.state = PipelineState::kPaused;
-    t.last_error = fmt::format("pipeline {} target {}: ownership in doubt (epoch {}); paused, as the target {}",
-                               cfg_.name, t.cfg->name, cfg_.epoch,
-                               t.sink->fenced() ? "would take the fence from a successor if it reconnected now"
-                                                : "cannot check the epoch");
+    NoteTarget(t, PipelineState::kPaused,
+               fmt::format("pipeline {} target {}: ownership in doubt (epoch {}); paused, as the target {}",
+                           cfg_.name, t.cfg->name, cfg_.epoch,
+                           t.sink->fenced() ? "would take the fence from a successor if it reconnected now"
+                                            : "cannot check the epoch"));
   }
   spdlog::warn("pipeline {} target {}: paused while the ownership is in doubt", cfg_.name, t.cfg->name);
   while (in_doubt_ && !stop_) {
@@ -951,8 +989,7 @@ void Pipeline::WaitWhileInDoubt(Target& t, bool reconnecting) {
   }
   std::lock_guard lock(mu_);
   if (t.state == PipelineState::kPaused) {
-    t.state = before;
-    t.last_error = before_error;
+    NoteTarget(t, before, before_error);
   }
 }
 
@@ -965,8 +1002,7 @@ Status Pipeline::CallSink(Target& t, const std::function<Status()>& call) {
     Status st = call();
     if (st.ok()) {
       std::lock_guard lock(mu_);
-      t.state = PipelineState::kRunning;
-      t.last_error.clear();
+      NoteTarget(t, PipelineState::kRunning, "");
       return st;
     }
     if (!st.retryable()) {
@@ -986,8 +1022,7 @@ Status Pipeline::CallSink(Target& t, const std::function<Status()>& call) {
                  WithoutTargetPrefix(st.message(), cfg_.name, t.cfg->name), backoff.count());
     {
       std::lock_guard lock(mu_);
-      t.state = PipelineState::kRetrying;
-      t.last_error = st.message();
+      NoteTarget(t, PipelineState::kRetrying, st.message());
     }
     // In slices that keep the delay gauge live: the lag an alert watches
     // must grow while the target is down, not freeze at its last value.
@@ -1427,21 +1462,21 @@ void Pipeline::TargetLoop(Target& t) {
     if (loader.ok()) {
       t.sink = std::move(loader).value();
       std::lock_guard lock(mu_);
-      t.state = PipelineState::kRunning;
-      t.last_error.clear();
+      NoteTarget(t, PipelineState::kRunning, "");
       t.applied_position = t.sink->checkpoint().global.empty() ? "" : t.sink->checkpoint().global.ToString();
       break;
     }
     {
       std::lock_guard lock(mu_);
-      t.last_error = fmt::format("target {}: {}", name, loader.status().message());
+      const std::string error = fmt::format("target {}: {}", name, loader.status().message());
       if (!loader.status().retryable()) {
         spdlog::error("pipeline {} target {}: {}", cfg_.name, name, loader.status().message());
-        t.state = loader.status().code() == StatusCode::kFenced ? PipelineState::kFenced : PipelineState::kFailed;
+        NoteTarget(t, loader.status().code() == StatusCode::kFenced ? PipelineState::kFenced : PipelineState::kFailed,
+                   error);
         t.failed = true;
         break;
       }
-      t.state = PipelineState::kRetrying;
+      NoteTarget(t, PipelineState::kRetrying, error);
     }
     spdlog::warn("pipeline {} target {}: {}; retrying in {} ms", cfg_.name, name,
                  WithoutTargetPrefix(loader.status().message(), cfg_.name, name),
@@ -1462,8 +1497,7 @@ void Pipeline::TargetLoop(Target& t) {
     t.fatal->Inc();
     std::lock_guard lock(mu_);
     // Fenced: a newer owner has the target; this one stops for good.
-    t.state = st.code() == StatusCode::kFenced ? PipelineState::kFenced : PipelineState::kFailed;
-    t.last_error = st.message();
+    NoteTarget(t, st.code() == StatusCode::kFenced ? PipelineState::kFenced : PipelineState::kFailed, st.message());
     t.failed = true;
   };
   auto flush = [&]() -> bool {
@@ -1548,8 +1582,7 @@ void Pipeline::TargetLoop(Target& t) {
                          backoff.count());
             {
               std::lock_guard lock(mu_);
-              t.state = PipelineState::kRetrying;
-              t.last_error = st.message();
+              NoteTarget(t, PipelineState::kRetrying, st.message());
             }
             SleepUnlessStopping(backoff);
             backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
@@ -1562,8 +1595,7 @@ void Pipeline::TargetLoop(Target& t) {
           if (stop_) goto out;
           if (st.ok()) {
             std::lock_guard lock(mu_);
-            t.state = PipelineState::kRunning;
-            t.last_error.clear();
+            NoteTarget(t, PipelineState::kRunning, "");
           }
           if (!st.ok()) {
             fail(st);
@@ -1604,6 +1636,62 @@ out:
   }
 }
 
+Status Pipeline::RequestCheck(bool repair) {
+  std::lock_guard lock(mu_);
+  if (!running_ || state_ != PipelineState::kRunning) {
+    return Status::Error(StatusCode::kNotSupported,
+                         "pipeline \"{}\" is {}: a check compares the targets with what the pipeline applied, so it "
+                         "runs only while the pipeline runs",
+                         cfg_.name, PipelineStateName(state_));
+  }
+  if (check_request_ || check_.state == "running") {
+    return Status::Error(StatusCode::kNotSupported, "pipeline \"{}\": a check is already under way", cfg_.name);
+  }
+  check_request_ = repair;
+  check_requested_ = true;
+  NoteEvent("", "check", repair ? "check with repair requested" : "check requested");
+  spdlog::info("pipeline {}: consistency check{} requested", cfg_.name, repair ? " with repair" : "");
+  check_wake_.notify_all();
+  return Status::Ok();
+}
+
+Status Pipeline::RequestSnapshot() {
+  std::lock_guard lock(mu_);
+  if (!running_ || state_ != PipelineState::kRunning) {
+    return Status::Error(StatusCode::kNotSupported,
+                         "pipeline \"{}\" is {}: a snapshot on request copies alongside the running stream; start "
+                         "the pipeline first",
+                         cfg_.name, PipelineStateName(state_));
+  }
+  if (snapshot_running_) {
+    return Status::Error(StatusCode::kNotSupported, "pipeline \"{}\": a snapshot is already under way", cfg_.name);
+  }
+  // The last requested snapshot has ended (its thread is leaving or gone).
+  if (jobs_thread_.joinable()) jobs_thread_.join();
+  SnapshotOptions options;
+  options.alongside_stream = true;
+  snapshot_ = std::make_unique<Snapshot>(config_, cfg_, options);
+  snapshot_running_ = true;
+  NoteEvent("", "snapshot", "snapshot requested");
+  spdlog::info("pipeline {}: snapshot requested: copying every selected table alongside the stream", cfg_.name);
+  jobs_thread_ = std::thread([this, snapshot = snapshot_.get()] {
+    Status st = snapshot->Run();
+    if (st.ok()) {
+      spdlog::info("pipeline {}: requested snapshot done, {} rows", cfg_.name, snapshot->progress().rows_copied);
+    } else if (st.code() != StatusCode::kCancelled) {
+      spdlog::error("pipeline {}: requested snapshot failed: {}", cfg_.name, st.message());
+    }
+    std::lock_guard done(mu_);
+    snapshot_running_ = false;
+    if (st.code() != StatusCode::kCancelled) {
+      NoteEvent("", "snapshot",
+                st.ok() ? fmt::format("snapshot done: {} rows", snapshot->progress().rows_copied)
+                        : "snapshot failed: " + st.message());
+    }
+  });
+  return Status::Ok();
+}
+
 PipelineStatus Pipeline::status() const {
   std::lock_guard lock(mu_);
   PipelineStatus s;
@@ -1616,10 +1704,11 @@ PipelineStatus Pipeline::status() const {
     s.has_snapshot = true;
     s.snapshot = snapshot_->progress();
   }
-  if (cfg_.check.every_ms > 0) {
+  if (cfg_.check.every_ms > 0 || check_requested_) {
     s.has_check = true;
     s.check = check_;
   }
+  s.events.assign(events_.begin(), events_.end());
   bool all_failed = !targets_.empty();
   bool any_retrying = false, any_paused = false, any_fenced = false;
   std::string least;

@@ -13,6 +13,9 @@
 // pipeline stops.
 
 #include <atomic>
+#include <deque>
+#include <optional>
+#include <condition_variable>
 #include <functional>
 #include <chrono>
 #include <memory>
@@ -83,6 +86,13 @@ class Pipeline {
   // the checkpoints on the next start).
   void Stop();
   bool running() const { return running_; }
+  // On demand (the API's check / repair / snapshot actions), while the
+  // pipeline runs: a consistency check now (repairing when `repair`), or a
+  // snapshot of every selected table alongside the stream. kNotSupported
+  // when the pipeline does not run or one is already under way. Return at
+  // once; progress shows in status(). Thread-safe.
+  Status RequestCheck(bool repair);
+  Status RequestSnapshot();
   // Cluster mode: the node's session is suspended, so another node may own
   // the pipeline soon (design §10). While in doubt, targets whose sink is
   // not fenced() write nothing (state `paused`; a write under way finishes);
@@ -98,7 +108,8 @@ class Pipeline {
 
   // `snapshot: initial`: copies the existing rows when needed, then streams.
   void SnapshotThenStream();
-  // `check: {every, repair}`: runs RunCheck every `every` while running.
+  // Runs RunCheck every `check: {every}` (if set) and when asked
+  // (RequestCheck), while the pipeline runs.
   void CheckLoop();
   Status StartStreaming();
   void CaptureLoop();
@@ -127,6 +138,10 @@ class Pipeline {
   // Mirrors a target's checkpoint into the store; a failure shows in status().
   void SaveStoreCheckpoint(Target& t, const sink::BatchEnd& end);
   void SetState(PipelineState s, const std::string& error = "");
+  // Under mu_: a line of the pipeline's recent history (status().events),
+  // and a target's state change recorded there when it is one.
+  void NoteEvent(const std::string& target, std::string what, std::string message);
+  void NoteTarget(Target& t, PipelineState s, std::string error);
   void SleepUnlessStopping(std::chrono::milliseconds d);
   // Sets the target's delay gauge from its oldest change not yet applied.
   void PublishDelay(Target& t);
@@ -153,10 +168,17 @@ class Pipeline {
   std::unique_ptr<Snapshot> snapshot_;  // guarded by mu_ for replacement; read by status()
   std::thread check_thread_;
   std::atomic<bool> check_cancel_{false};
+  std::condition_variable check_wake_;    // with mu_: a request, or Stop
+  std::optional<bool> check_request_;     // guarded by mu_: a requested check, with its repair flag
+  bool check_requested_ = false;          // guarded by mu_: a check was asked for since Start
+  std::thread jobs_thread_;               // a requested snapshot (joined by Stop)
+  bool snapshot_running_ = false;         // guarded by mu_: the requested snapshot has not ended
   // Cuts the connections of the periodic check and of the snapshot's start
   // (Snapshot::Needed) on Stop, so that a hung server does not hold it.
   mysql::Interrupter jobs_interrupt_;
   CheckStatus check_;  // guarded by mu_
+  static constexpr size_t kMaxEvents = 50;
+  std::deque<PipelineEvent> events_;  // guarded by mu_; newest first
 
   mutable std::mutex mu_;
   PipelineState state_ = PipelineState::kStopped;

@@ -370,6 +370,13 @@ Status Snapshot::Prepare() {
     if (!table->mapping->selected()) continue;
     table->shard = CombineWhere(st.rule ? st.rule->snapshot_where : "", options_.where_sql);
     table->reader = std::make_unique<TableReader>(table->schema, std::vector<uint32_t>{}, table->shard);
+    if (!table->reader->has_key() && options_.alongside_stream) {
+      return Status::Error(StatusCode::kNotSupported,
+                           "{}: a table without a primary or unique key cannot be copied while the pipeline streams "
+                           "(rows inserted meanwhile would land twice); give it a key, or leave it out of the "
+                           "pipeline's tables",
+                           where);
+    }
     if (!table->reader->has_key() && !table->shard.empty()) {
       return Status::Invalid(
           "{}: a table without a primary or unique key cannot be copied in shards (--where, "

@@ -44,6 +44,10 @@ struct SnapshotOptions {
   std::string where_sql;      // --where: a SQL condition on the source, ANDed with each table's snapshot_where
   uint32_t parallel = 0;      // workers; 0: the pipeline's `parallel`
   uint32_t max_retries = 20;  // per chunk, for retryable errors (deadlock, target or source down)
+  // The pipeline streams meanwhile (a snapshot on request): a keyless
+  // table cannot be copied then (the stream's inserts and the copy's would
+  // both land), so it is refused with a message naming it.
+  bool alongside_stream = false;
 };
 
 class Snapshot {

@@ -206,10 +206,14 @@ std::variant<AccessGate::Identity, AccessGate::Refusal> AccessGate::Authenticate
 
 HttpResponse AccessGate::Refuse(const HttpRequest& r, const std::vector<std::string>& segments,
                                 const Refusal& refusal) {
-  Audit({refusal.who, "", AuditAction(r.method, segments), AuditObject(segments), nullptr, nullptr,
+  Audit({refusal.who, refusal.role == Role::kNone ? "" : RoleName(refusal.role), AuditAction(r.method, segments),
+         AuditObject(segments), nullptr, nullptr,
          fmt::format("refused: {} {}", refusal.status, refusal.message)});
   HttpResponse res = JsonError(refusal.status, refusal.message);
-  if (refusal.status == 401 && r.Header("cookie").empty()) {
+  // The console's requests (X-Requested-With) get no Basic challenge: a
+  // browser would answer it with its own password dialog (or, headless,
+  // hold the request) instead of letting the console show its login page.
+  if (refusal.status == 401 && r.Header("cookie").empty() && r.Header("x-requested-with").empty()) {
     res.headers.emplace_back("WWW-Authenticate", "Basic realm=\"sluice\", charset=\"UTF-8\"");
   }
   if (refusal.retry_after > 0) res.headers.emplace_back("Retry-After", std::to_string(refusal.retry_after));
@@ -289,14 +293,14 @@ HttpResponse AccessGate::Handle(const HttpRequest& r, const server::HttpHandler&
       std::string_view csrf = r.Header("x-sluice-csrf");
       if (csrf.empty() || !SecretEquals(csrf, id.csrf) || CrossOrigin(r)) {
         return Refuse(r, s, {403, "missing or wrong X-Sluice-CSRF header (the csrf_token from POST /api/login)",
-                             id.who});
+                             id.who, 0, id.role});
       }
     }
     Role needed = logout ? Role::kViewer : RequiredRole(r.method, s);
     if (id.role < needed) {
       return Refuse(r, s, {403, fmt::format("{} {} needs role {}; {} has role {}", r.method, path, RoleName(needed),
                                             id.who, RoleName(id.role)),
-                           id.who});
+                           id.who, 0, id.role});
     }
   }
   if (logout) {

@@ -101,6 +101,7 @@ class AccessGate {
     std::string message;
     std::string who;  // the attempted user, when known
     int64_t retry_after = 0;
+    Role role = Role::kNone;  // the caller's, when it authenticated (a 403)
   };
 
   std::variant<Identity, Refusal> Authenticate(const server::HttpRequest& request);

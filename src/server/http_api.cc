@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/position.h"
+#include "server/console/console_assets.h"
 
 namespace sluice::server {
 
@@ -138,6 +139,16 @@ Json StatusJson(const PipelineStatus& p) {
   } else {
     j["check"] = nullptr;
   }
+  Json events = Json::array();
+  for (const pipeline::PipelineEvent& e : p.events) {
+    Json ej;
+    ej["time_ms"] = e.time_ms;
+    ej["target"] = e.target.empty() ? Json(nullptr) : Json(e.target);
+    ej["what"] = e.what;
+    ej["message"] = e.message;
+    events.push_back(std::move(ej));
+  }
+  j["events"] = std::move(events);
   return j;
 }
 
@@ -282,7 +293,8 @@ HttpResponse HttpApi::Route(std::string_view method, std::string_view target, st
     const std::string& name = s[2];
     const std::string& action = s[3];
     const bool read = action == "status" || action == "delay";
-    const bool write = action == "stop" || action == "start" || action == "position";
+    const bool write = action == "stop" || action == "start" || action == "position" || action == "check" ||
+                       action == "repair" || action == "snapshot";
     if (read || write) {
       if (read && !get) return MethodNotAllowed(method, path, "GET");
       if (write && !post) return MethodNotAllowed(method, path, "POST");
@@ -301,6 +313,10 @@ HttpResponse HttpApi::Route(std::string_view method, std::string_view target, st
         done = controller_.StopPipeline(name);
       } else if (action == "start") {
         done = controller_.StartPipeline(name);
+      } else if (action == "check" || action == "repair") {
+        done = controller_.RunCheck(name, action == "repair");
+      } else if (action == "snapshot") {
+        done = controller_.RunSnapshot(name);
       } else {
         std::variant<std::string, HttpResponse> position = ParsePositionBody(body);
         if (auto* bad = std::get_if<HttpResponse>(&position)) return std::move(*bad);
@@ -348,6 +364,9 @@ HttpResponse HttpApi::Route(std::string_view method, std::string_view target, st
 
   if (extra_routes_) {
     if (std::optional<HttpResponse> r = extra_routes_(method, s, body)) return std::move(*r);
+  }
+  if (get) {
+    if (std::optional<HttpResponse> page = ServeConsole(path)) return std::move(*page);
   }
   return ErrorResponse(404, fmt::format("no route for {} {}", method, path));
 }

@@ -14,6 +14,12 @@
 //                                          Content-Length: none means empty, as RFC 9112 says)
 //   POST /api/pipelines/NAME/start         200 + status after the start
 //   POST /api/pipelines/NAME/position      body {"position":"..."}; 200 + status
+//   POST /api/pipelines/NAME/check         a consistency check now, in the background (status "check");
+//                                          200 + status; 409 when the pipeline does not run or a check
+//                                          is under way
+//   POST /api/pipelines/NAME/repair        the same, repairing what differs
+//   POST /api/pipelines/NAME/snapshot      a snapshot of every selected table alongside the stream
+//                                          (status "snapshot"); 200 + status; 409 as for check
 //   GET  /api/pipeline/status[?id=NAME]    the seed's (Otter's) alias: all, or one
 //   GET  /api/pipeline/delay[?id=NAME]     the seed's alias: all, or one
 //   GET  /api/alarms                       {"rules":[...],"alarms":[...]} (server/alarms/alarm_engine.h);
@@ -22,7 +28,10 @@
 // status = {"name","state","source_position","applied_position","delay_ms",
 //           "rows_applied","last_error","targets":[{"name","state",
 //           "applied_position","delay_ms","rows_applied","rows_per_second",
-//           "last_error"}]}; last_error is null when there is none.
+//           "last_error"}],"events":[{"time_ms","target","what","message"}]};
+//           last_error is null when there is none; events are the last 50 state
+//           changes (pipeline or target, "target" null for the pipeline), checks
+//           and snapshots, newest first.
 //
 // Errors are JSON {"error":"..."}: 404 for an unknown route or pipeline
 // (`no pipeline named "x"`), 405 (with Allow) for a known route and the wrong

@@ -52,6 +52,9 @@ class NodeProcess {
   }
   ~NodeProcess() { Kill(); }
 
+  // More of node.yaml (auth:, http_tls:, ...), before Start.
+  void AppendConfig(const std::string& text) { std::ofstream(config_, std::ios::app) << text; }
+  const std::string& config_path() const { return config_; }
   // SLUICE_SYNC_POINTS for the next starts ("" for none).
   void SetSyncPoints(std::string sync_points) { sync_points_ = std::move(sync_points); }
   void Start() {
@@ -79,9 +82,24 @@ class NodeProcess {
     pid_ = -1;
     return st.ok() && !killed ? *st : -1;
   }
+  // The node serves HTTPS (certificate signed by `ca_file`) and wants `token`.
+  void UseTls(std::string ca_file, std::string token) {
+    ca_file_ = std::move(ca_file);
+    token_ = std::move(token);
+  }
   // GET /api/node; null while it does not answer.
   nlohmann::json Node() const {
-    HttpReply r = HttpGet(port_, "/api/node");
+    HttpReply r;
+    if (ca_file_.empty()) {
+      r = HttpGet(port_, "/api/node");
+    } else {
+      httplib::SSLClient tls("127.0.0.1", port_);
+      tls.set_ca_cert_path(ca_file_.c_str());
+      tls.enable_server_certificate_verification(true);
+      tls.set_bearer_token_auth(token_);
+      tls.set_connection_timeout(2, 0);
+      if (httplib::Result res = tls.Get("/api/node")) r = {res->status, res->body, ""};
+    }
     if (r.status != 200) return nullptr;
     return nlohmann::json::parse(r.body, nullptr, false);
   }
@@ -115,6 +133,7 @@ class NodeProcess {
  private:
   std::filesystem::path dir_;
   std::string id_;
+  std::string ca_file_, token_;  // UseTls
   uint16_t port_;
   std::string config_, log_;
   std::string sync_points_;
@@ -191,11 +210,13 @@ pipelines:
 
   // A node started at once; `zookeeper` replaces the ensemble's address
   // (a forwarder in between), `sync_points` its SLUICE_SYNC_POINTS.
+  // `node_yaml` is appended to its node.yaml.
   NodeProcess& AddNode(const std::string& id, std::vector<std::string> labels = {}, const std::string& zookeeper = "",
-                       const std::string& sync_points = "") {
+                       const std::string& sync_points = "", const std::string& node_yaml = "") {
     nodes_.push_back(std::make_unique<NodeProcess>(dir_ / id, id, std::move(labels), cluster_,
                                                    zookeeper.empty() ? ensemble_->ConnectString() : zookeeper));
     nodes_.back()->SetSyncPoints(sync_points);
+    if (!node_yaml.empty()) nodes_.back()->AppendConfig(node_yaml);
     nodes_.back()->Start();
     return *nodes_.back();
   }

@@ -127,7 +127,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"NodeNeedsCluster", "node: {id: n1}\n", true, "f.yaml:1:1: cluster: required key is missing"},
         ErrorCase{"NodeFileHasNoPipelines",
                   "cluster: {name: c, zookeeper: 'h:1'}\nnode: {id: n1}\npipelines: []\n", true,
-                  "f.yaml:3:1: pipelines: unknown key (expected one of: cluster, node, http, store)"},
+                  "f.yaml:3:1: pipelines: unknown key (expected one of: cluster, node, http, store, auth, http_tls, audit)"},
         ErrorCase{"NodeStoreIsAFile", "cluster: {name: c, zookeeper: 'h:1'}\nnode: {id: n1}\nstore: zk://h:1/x\n",
                   true, "f.yaml:3:8: store: a node keeps its local state in a SQLite file; name its path"},
         ErrorCase{"EmptyNodeFile", "# nothing\n", true,

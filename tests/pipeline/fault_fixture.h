@@ -113,7 +113,8 @@ class FaultTest : public SyncTest {
       ASSERT_NO_FATAL_FAILURE(before_start());
     }
     http_port_ = FreePort();
-    WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), target_url_.empty() ? dst_->Url() : target_url_));
+    WriteConfig(
+        FaultConfig(dir_, http_port_, src_->Url(), target_url_.empty() ? dst_->Url() : target_url_, options_));
     StartSluice();
     ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
   }
@@ -134,6 +135,7 @@ class FaultTest : public SyncTest {
 
   std::unique_ptr<MariadbServer> src_, dst_;
   std::string target_url_;  // sluice's target URL when not root's
+  PipelineOptions options_;  // StartPair's pipeline
 };
 
 }  // namespace sluice::testing

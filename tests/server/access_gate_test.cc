@@ -116,6 +116,11 @@ TEST_F(AccessGateTest, WithoutCredentialsOnlyPublicRoutesAnswer) {
   }
   EXPECT_EQ(Call("POST", "/api/pipelines/p/stop").status, 401);
   EXPECT_EQ(reached_, 2);
+  // The console's own requests: 401 without a Basic challenge, so that the
+  // browser shows the console's login page rather than its password dialog.
+  HttpResponse console = Call("GET", "/api/whoami", {{"x-requested-with", "sluice-console"}});
+  EXPECT_EQ(console.status, 401);
+  EXPECT_EQ(Header(console, "WWW-Authenticate"), "");
 }
 
 TEST_F(AccessGateTest, RoleMatrixForBasicAndBearer) {

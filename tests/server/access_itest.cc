@@ -14,6 +14,7 @@
 
 #include "cli/run_command.h"
 #include "pipeline/fault_fixture.h"
+#include "harness/test_certificate.h"
 #include "server/auth/password.h"
 
 namespace sluice::testing {
@@ -248,12 +249,9 @@ TEST_F(AccessTest, ConfigurationIsShownMaskedAndValidatedAndTheAuditIsReadBack) 
 }
 
 TEST_F(AccessTest, HttpsOnlyWithAGeneratedCertificate) {
-  std::string cert = (dir_ / "api.pem").string(), key = (dir_ / "api.key").string();
-  ASSERT_TRUE(RunCommand({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                          "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"},
-                         (dir_ / "openssl.log").string())
-                  .ok())
-      << TailOfFile((dir_ / "openssl.log").string());
+  Result<TestCertificate> made = MakeTestCertificate(dir_.string());
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  const std::string cert = made->cert, key = made->key;
   ASSERT_NO_FATAL_FAILURE(Start(fmt::format("http_tls: {{cert: {}, key: {}}}\n", cert, key)));
 
   httplib::SSLClient tls("127.0.0.1", http_port_);

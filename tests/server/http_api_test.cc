@@ -208,7 +208,7 @@ TEST_F(HttpApiTest, ListPipelinesFollowsTheContract) {
   // Contract fields in the contract's order, then the extension.
   EXPECT_EQ(Keys(p), (std::vector<std::string>{"name", "state", "source_position", "applied_position", "delay_ms",
                                                "rows_applied", "last_error", "store_error", "targets", "snapshot",
-                                               "check"}));
+                                               "check", "events"}));
   EXPECT_EQ(p["snapshot"]["phase"], "copying");
   EXPECT_EQ(p["snapshot"]["tables"][0]["source"], "shop.orders");
   EXPECT_EQ(p["snapshot"]["tables"][0]["rows_copied"], 1500);
@@ -450,7 +450,7 @@ TEST_F(HttpApiTest, HandleWithoutSocket) {
   EXPECT_EQ(r.content_type, "application/json");
   EXPECT_EQ(api_.Handle("GET", "*", "").status, 400);
   EXPECT_EQ(api_.Handle("GET", "", "").status, 400);
-  EXPECT_EQ(api_.Handle("GET", "/", "").status, 404);
+  EXPECT_EQ(api_.Handle("GET", "/", "").content_type, "text/html; charset=utf-8");  // the console
   EXPECT_EQ(api_.Handle("GET", "//", "").status, 404);
   EXPECT_EQ(api_.Handle("GET", "/api/pipelines//status", "").status, 404);
   EXPECT_EQ(api_.Handle("BREW", "/healthz", "").status, 405);
