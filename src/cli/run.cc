@@ -22,6 +22,7 @@
 #include "pipeline/metrics.h"
 #include "pipeline/pipeline.h"
 #include "server/access_gate.h"
+#include "server/alarms/alarm_engine.h"
 #include "server/audit/audit_log.h"
 #include "server/crypto.h"
 #include "client/mysql/connection.h"
@@ -385,6 +386,7 @@ int RunPipelines(const std::string& config_path) {
   const std::string http_address = config->http;
   const std::optional<pipeline::AuthConfig> auth = config->auth;
   const std::optional<pipeline::HttpTlsConfig> tls = config->http_tls;
+  const std::optional<pipeline::AlarmsConfig> alarms_config = config->alarms;
   // The audit trail outlives the HTTP server that writes to it.
   std::unique_ptr<server::AuditLog> audit;
   if (config->audit) {
@@ -411,6 +413,14 @@ int RunPipelines(const std::string& config_path) {
   server::RegisterStatusMetrics(registry, runner);
   Status st = runner.ValidateAll();
   if (!st.ok()) return Fail(st);
+  // Alarms read the runner and feed /metrics and /api/alarms: declared
+  // before the HTTP server (destroyed after it), stopped before the runner.
+  std::unique_ptr<server::alarms::AlarmEngine> alarms;
+  if (alarms_config) {
+    auto created = server::alarms::AlarmEngine::Create(*alarms_config, runner, registry);
+    if (!created.ok()) return Fail(created.status());
+    alarms = std::move(*created);
+  }
 
   std::unique_ptr<server::AccessGate> gate;  // declared before the server it guards: destroyed after it
   std::unique_ptr<server::HttpApi> http;
@@ -422,6 +432,7 @@ int RunPipelines(const std::string& config_path) {
     gate = std::make_unique<server::AccessGate>(std::move(access));
     http = std::make_unique<server::HttpApi>(runner, registry);
     http->SetExtraRoutes(server::FileConfigRoutes(config_path));
+    if (alarms) http->SetAlarmsView([engine = alarms.get()] { return engine->ApiJson(); });
     http->SetGate(gate->AsGate());
     if (tls) http->SetTls({tls->cert, tls->key});
     st = http->Start(http_address);
@@ -431,6 +442,7 @@ int RunPipelines(const std::string& config_path) {
   audit_config("config.load", nullptr, revision, "ok");
   st = runner.StartAll();
   if (!st.ok()) return Fail(st);
+  if (alarms) alarms->Start();
 
   while (!g_stop_run.load()) {
     if (g_hangup.exchange(false)) {
@@ -453,6 +465,9 @@ int RunPipelines(const std::string& config_path) {
   // targets had all failed.
   std::vector<std::string> failures = runner.Failures();
   if (http) http->Stop();
+  // Before the pipelines stop: their stop is no alarm, and auto_recover
+  // must not start one that is stopping.
+  if (alarms) alarms->Stop();
   runner.StopAll();
   if (!failures.empty()) {
     // A supervisor must learn that this run did not end well.

@@ -304,6 +304,7 @@ class Loader {
   Result<std::string> TokenFromEnv(const Entry& env, const std::string& path, std::string_view what,
                                    std::string* env_name) const;
   Result<AuditConfig> LoadAudit(const Entry& e) const;
+  Result<AlarmsConfig> LoadAlarms(const Entry& e, bool cluster_manager) const;
   Status CheckHttpAccess(const MapView& root, const Config& config) const;
   Result<std::vector<std::string>> Labels(const Entry& e, const std::string& path) const;
   Status LoadSources(const MapView& root, Config& config) const;
@@ -744,6 +745,104 @@ Result<AuditConfig> Loader::LoadAudit(const Entry& e) const {
     audit.retention_days = static_cast<uint32_t>(days);
   }
   return audit;
+}
+
+// `alarms:` (design §11). `node_down` is a rule of the cluster manager's
+// file only: a `sluice run` has no nodes to lose.
+Result<AlarmsConfig> Loader::LoadAlarms(const Entry& e, bool cluster_manager) const {
+  ASSIGN_OR_RETURN(MapView m, AsMap(e, "alarms", {"webhook", "rules", "auto_recover"}, "a map with rules:"));
+  AlarmsConfig alarms;
+  if (const Entry* w = m.Find("webhook")) {
+    ASSIGN_OR_RETURN(MapView wm, AsMap(*w, "alarms.webhook", {"url", "repeat_every", "timeout"}, "a map with url:"));
+    RETURN_IF_ERROR(RequireKeys(wm, "alarms.webhook", {"url"}));
+    AlarmWebhook hook;
+    const Entry& url = *wm.Find("url");
+    ASSIGN_OR_RETURN(hook.url, String(url, "alarms.webhook.url"));
+    hook.url = std::string(Trim(hook.url));
+    // The URL may hold a password or a token: a message shows it redacted.
+    Result<Url> parsed = Url::Parse(hook.url);
+    if (!parsed.ok() || (parsed->scheme != "http" && parsed->scheme != "https") || parsed->host.empty()) {
+      return Fail(url.value_mark, "alarms.webhook.url",
+                  fmt::format("expected an http:// or https:// URL with a host, got {}",
+                              parsed.ok() ? Quoted(parsed->ToRedactedString()) : std::string("a malformed URL")));
+    }
+    if (const Entry* r = wm.Find("repeat_every")) {
+      ASSIGN_OR_RETURN(hook.repeat_every_ms, Duration(*r, "alarms.webhook.repeat_every"));
+    }
+    if (const Entry* t = wm.Find("timeout")) {
+      ASSIGN_OR_RETURN(hook.timeout_ms, Duration(*t, "alarms.webhook.timeout"));
+    }
+    alarms.webhook = std::move(hook);
+  }
+  if (const Entry* rules = m.Find("rules")) {
+    if (!rules->value.IsSequence()) {
+      return Fail(rules->value_mark, "alarms.rules",
+                  fmt::format("expected a list of {{name, when, for}}, got {}", Describe(rules->value)));
+    }
+    std::vector<std::pair<std::string, Mark>> names;
+    size_t i = 0;
+    for (auto it = rules->value.begin(); it != rules->value.end(); ++it, ++i) {
+      std::string path = Index("alarms.rules", i);
+      ASSIGN_OR_RETURN(MapView r, AsMap(*it, MarkOf(*it), path, {"name", "when", "for"}));
+      RETURN_IF_ERROR(RequireKeys(r, path, {"name", "when"}));
+      AlarmRule rule;
+      const Entry& name = *r.Find("name");
+      ASSIGN_OR_RETURN(rule.name, String(name, Child(path, "name")));
+      rule.name = std::string(Trim(rule.name));
+      if (!IsValidName(rule.name)) {
+        return Fail(name.value_mark, Child(path, "name"),
+                    fmt::format("invalid rule name {}: use letters, digits, \"_\", \".\" and \"-\"",
+                                Quoted(rule.name)));
+      }
+      for (const auto& [other, mark] : names) {
+        if (other == rule.name) {
+          return Fail(name.value_mark, Child(path, "name"),
+                      fmt::format("duplicate rule name {} (first at {})", Quoted(rule.name), FormatMark(mark)));
+        }
+      }
+      names.emplace_back(rule.name, name.value_mark);
+      const Entry& when = *r.Find("when");
+      ASSIGN_OR_RETURN(std::string text, String(when, Child(path, "when")));
+      Result<AlarmCondition> condition = ParseAlarmCondition(text);
+      if (!condition.ok()) return Fail(when.value_mark, Child(path, "when"), condition.status().message());
+      rule.when = *condition;
+      if (rule.when.kind == AlarmKind::kNodeDown && !cluster_manager) {
+        return Fail(when.value_mark, Child(path, "when"),
+                    "node_down applies to the cluster manager only (a file with cluster:); `sluice run` has no "
+                    "nodes to lose");
+      }
+      if (const Entry* f = r.Find("for")) {
+        ASSIGN_OR_RETURN(rule.for_ms, Duration(*f, Child(path, "for")));
+      } else if (rule.when.kind == AlarmKind::kStalled) {
+        return Fail(r.mark, Child(path, "for"),
+                    "required for stalled: how long the applied position may stand still, e.g. for: 5m");
+      }
+      alarms.rules.push_back(std::move(rule));
+    }
+  }
+  if (const Entry* a = m.Find("auto_recover")) {
+    AutoRecoverConfig& ar = alarms.auto_recover;
+    if (a->value.IsMap()) {
+      ASSIGN_OR_RETURN(MapView am, AsMap(*a, "alarms.auto_recover",
+                                         {"initial_backoff", "max_backoff", "healthy_after"}));
+      ar.enabled = true;
+      if (const Entry* x = am.Find("initial_backoff")) {
+        ASSIGN_OR_RETURN(ar.initial_backoff_ms, Duration(*x, "alarms.auto_recover.initial_backoff"));
+      }
+      if (const Entry* x = am.Find("max_backoff")) {
+        ASSIGN_OR_RETURN(ar.max_backoff_ms, Duration(*x, "alarms.auto_recover.max_backoff"));
+      }
+      if (const Entry* x = am.Find("healthy_after")) {
+        ASSIGN_OR_RETURN(ar.healthy_after_ms, Duration(*x, "alarms.auto_recover.healthy_after"));
+      }
+      if (ar.max_backoff_ms < ar.initial_backoff_ms) {
+        return Fail(am.mark, "alarms.auto_recover.max_backoff", "must not be shorter than initial_backoff");
+      }
+    } else {
+      ASSIGN_OR_RETURN(ar.enabled, Bool(*a, "alarms.auto_recover"));
+    }
+  }
+  return alarms;
 }
 
 // Without auth:, the API is open to whoever can reach it: only loopback.
@@ -1308,7 +1407,8 @@ Result<Config> Loader::Load(std::string_view text) {
   config.path = file_;
   ASSIGN_OR_RETURN(MapView root,
                    AsMap(doc, Mark{file_, 1, 1}, "",
-                         {"store", "http", "sources", "targets", "pipelines", "cluster", "auth", "http_tls", "audit"},
+                         {"store", "http", "sources", "targets", "pipelines", "cluster", "auth", "http_tls", "audit",
+                          "alarms"},
                          "a map with sources:, targets: and pipelines:"));
   RETURN_IF_ERROR(RequireKeys(root, "", {"sources", "targets", "pipelines"}));
   RETURN_IF_ERROR(LoadStore(root, config));
@@ -1324,6 +1424,9 @@ Result<Config> Loader::Load(std::string_view text) {
   }
   if (const Entry* audit = root.Find("audit")) {
     ASSIGN_OR_RETURN(config.audit, LoadAudit(*audit));
+  }
+  if (const Entry* alarms = root.Find("alarms")) {
+    ASSIGN_OR_RETURN(config.alarms, LoadAlarms(*alarms, config.cluster.has_value()));
   }
   RETURN_IF_ERROR(CheckHttpAccess(root, config));
   RETURN_IF_ERROR(LoadSources(root, config));

@@ -29,6 +29,7 @@
 #include "core/glob.h"
 #include "core/status.h"
 #include "core/url.h"
+#include "pipeline/alarm_rules.h"
 #include "sink/sink.h"
 
 namespace sluice::pipeline {
@@ -189,6 +190,7 @@ struct Config {
   std::optional<AuthConfig> auth;        // none: no access control (then http: must be loopback)
   std::optional<HttpTlsConfig> http_tls;
   std::optional<AuditConfig> audit;
+  std::optional<AlarmsConfig> alarms;    // `alarms:` (design §11), pipeline/alarm_rules.h
 
   const SourceConfig* FindSource(std::string_view name) const;
   const TargetConfig* FindTarget(std::string_view name) const;

@@ -439,6 +439,13 @@ void MetricsRegistry::AddCounterCollector(std::string name, std::string help, st
            samples);
 }
 
+std::vector<std::string> MetricsRegistry::SampleNames() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [sample, family] : sample_names_) out.push_back(sample);
+  return out;
+}
+
 std::string MetricsRegistry::RenderPrometheus() const {
   // Render outside the registry lock: callbacks may be slow or take their
   // own locks, and must not block registration. Families are never removed,

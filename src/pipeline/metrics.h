@@ -210,6 +210,11 @@ class MetricsRegistry {
   // The whole registry in the text exposition format 0.0.4, families sorted
   // by name, samples by label values.
   std::string RenderPrometheus() const;
+  // Every sample name the registry can expose ("x_total", "h_bucket",
+  // "h_sum", "h_count", ...), sorted; also those of families that have no
+  // sample yet (which RenderPrometheus leaves out). For checking that
+  // dashboards and alert rules name real metrics.
+  std::vector<std::string> SampleNames() const;
 
  private:
   // Validates names and takes ownership; throws on a clash.

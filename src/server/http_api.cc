@@ -356,6 +356,12 @@ HttpResponse HttpApi::Route(std::string_view method, std::string_view target, st
     return JsonResponse(200, delay ? DelayJson(*p) : StatusJson(*p));
   }
 
+  // Alarms (design §11): the engine renders them; without `alarms:` none.
+  if (s.size() == 2 && s[0] == "api" && s[1] == "alarms") {
+    if (!get) return MethodNotAllowed(method, path, "GET");
+    return {200, kJsonType, alarms_view_ ? alarms_view_() : R"({"rules":[],"alarms":[]})", {}};
+  }
+
   if (extra_routes_) {
     if (std::optional<HttpResponse> r = extra_routes_(method, s, body)) return std::move(*r);
   }

@@ -22,6 +22,8 @@
 //                                          (status "snapshot"); 200 + status; 409 as for check
 //   GET  /api/pipeline/status[?id=NAME]    the seed's (Otter's) alias: all, or one
 //   GET  /api/pipeline/delay[?id=NAME]     the seed's alias: all, or one
+//   GET  /api/alarms                       {"rules":[...],"alarms":[...]} (server/alarms/alarm_engine.h);
+//                                          both lists empty without `alarms:`
 //
 // status = {"name","state","source_position","applied_position","delay_ms",
 //           "rows_applied","last_error","targets":[{"name","state",
@@ -100,6 +102,8 @@ class HttpApi {
   using ExtraRoutes = std::function<std::optional<HttpResponse>(
       std::string_view method, const std::vector<std::string>& segments, std::string_view body)>;
   void SetExtraRoutes(ExtraRoutes routes) { extra_routes_ = std::move(routes); }
+  // Before Start: the body of GET /api/alarms (thread-safe).
+  void SetAlarmsView(std::function<std::string()> view) { alarms_view_ = std::move(view); }
 
   // Before Start: access control and audit in front of every route
   // (server/auth/access_gate.h), and HTTPS (`http_tls:`).
@@ -121,6 +125,7 @@ class HttpApi {
   PipelineController& controller_;
   MetricsRegistry& metrics_;
   ExtraRoutes extra_routes_;
+  std::function<std::string()> alarms_view_;
   HttpServer server_;
 };
 

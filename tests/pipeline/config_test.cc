@@ -273,7 +273,7 @@ std::vector<ErrorCase> ErrorCases() {
        "sluice.yaml:12:9: pipelines[0].tables[0].colums: unknown key (did you mean \"columns\"?)"},
       {"unknown_key_root", "sotre: x.db\n" + Base(), "sluice.yaml:1:1: sotre: unknown key (did you mean \"store\"?)"},
       {"unknown_key_root_far", "logging: debug\n" + Base(),
-       "sluice.yaml:1:1: logging: unknown key (expected one of: store, http, sources, targets, pipelines, cluster, auth, http_tls, audit)"},
+       "sluice.yaml:1:1: logging: unknown key (expected one of: store, http, sources, targets, pipelines, cluster, auth, http_tls, audit, alarms)"},
       {"unknown_key_source", BaseWith("server_id: 4242}", "serverid: 4242}"),
        "sluice.yaml:2:56: sources.main.serverid: unknown key (did you mean \"server_id\"?)"},
       {"unknown_key_target", BaseWith("  search: {url:", "  search: {uri:"),

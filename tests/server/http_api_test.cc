@@ -581,5 +581,19 @@ TEST(HttpApiStart, StopIsPrompt) {
   }
 }
 
+// GET /api/alarms: the alarm engine's body, or empty lists without `alarms:`.
+TEST(HttpApiAlarms, ServedFromTheEngineViewOrEmpty) {
+  FakeController controller;
+  MetricsRegistry metrics;
+  HttpApi api(controller, metrics);
+  HttpResponse none = api.Handle("GET", "/api/alarms", "");
+  EXPECT_EQ(none.status, 200);
+  EXPECT_EQ(none.content_type, "application/json");
+  EXPECT_EQ(none.body, R"({"rules":[],"alarms":[]})");
+  api.SetAlarmsView([] { return std::string(R"({"rules":[{"name":"broken"}],"alarms":[]})"); });
+  EXPECT_EQ(api.Handle("GET", "/api/alarms", "").body, R"({"rules":[{"name":"broken"}],"alarms":[]})");
+  EXPECT_EQ(api.Handle("POST", "/api/alarms", "").status, 405);
+}
+
 }  // namespace
 }  // namespace sluice::pipeline

@@ -1,0 +1,92 @@
+#pragma once
+// AlarmEngine: the alarms of `sluice run` (design §11) at work. Once a
+// second, on its own thread, it takes a snapshot of every pipeline's status
+// from the controller, evaluates the rules (evaluator.h), queues the
+// notifications due and POSTs them to the webhook in order, and starts
+// failed pipelines again when `auto_recover` is on (auto_recovery.h).
+//
+// Delivery: a notification that cannot be sent (connection refused,
+// timeout, non-2xx) stays queued and is tried again on the next tick,
+// before anything newer; every failure is counted. A repeat of an alarm
+// whose last notification still waits is not queued twice. The queue keeps
+// at most 1000 notifications (the oldest are dropped, with a warning). The
+// pipelines never wait for any of this: the engine only reads their status
+// and calls StartPipeline.
+//
+// Metrics (registered by the constructor):
+//   sluice_alarm_firing{rule,pipeline,target}          1 firing, 0 resolved (recently)
+//   sluice_alarm_notifications_total{rule,state}       notifications delivered
+//   sluice_alarm_webhook_failures_total                failed deliveries
+//   sluice_pipeline_auto_recoveries_total{pipeline}    restarts by auto_recover
+//
+// Ownership: `sluice run` owns it; the controller and the registry must
+// outlive it. Stop() (also run by the destructor) joins the thread; call it
+// before the pipelines stop. Alarms()/ApiJson() are thread-safe.
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pipeline/alarm_rules.h"
+#include "pipeline/controller.h"
+#include "pipeline/metrics.h"
+#include "server/alarms/auto_recovery.h"
+#include "server/alarms/evaluator.h"
+#include "server/alarms/webhook.h"
+
+namespace sluice::server::alarms {
+
+class AlarmEngine {
+ public:
+  // InvalidArgument for a webhook URL the sender cannot use.
+  static Result<std::unique_ptr<AlarmEngine>> Create(const pipeline::AlarmsConfig& config,
+                                                     pipeline::PipelineController& controller,
+                                                     pipeline::MetricsRegistry& metrics);
+  ~AlarmEngine();
+  AlarmEngine(const AlarmEngine&) = delete;
+  AlarmEngine& operator=(const AlarmEngine&) = delete;
+
+  void Start();
+  void Stop();
+  // One round at the current wall-clock time (the thread calls it each
+  // second; tests call it without Start()). Not concurrently with itself.
+  void Tick();
+
+  std::vector<AlarmView> Alarms() const;
+  // GET /api/alarms:
+  // {"rules":[{"name","when","for_s"}],"alarms":[{"rule","pipeline","target","state","value","since","message"}]}
+  std::string ApiJson() const;
+
+ private:
+  AlarmEngine(const pipeline::AlarmsConfig& config, pipeline::PipelineController& controller,
+              pipeline::MetricsRegistry& metrics);
+  void Queue(std::vector<AlarmNotice> notices);
+  void Deliver();
+  void Recover(const std::vector<pipeline::PipelineStatus>& statuses, int64_t now_ms);
+  // Stop() was called: a long queue is not worked off on the way out.
+  bool Stopping();
+
+  pipeline::AlarmsConfig config_;
+  pipeline::PipelineController& controller_;
+  std::unique_ptr<WebhookSender> webhook_;
+  pipeline::Family<pipeline::Counter>& notifications_;
+  pipeline::Counter& webhook_failures_;
+  pipeline::Family<pipeline::Counter>& recoveries_;
+
+  mutable std::mutex mu_;
+  AlarmEvaluator evaluator_;        // under mu_
+  AutoRecovery recovery_;           // the thread's
+  std::deque<AlarmNotice> outbox_;  // the thread's
+
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace sluice::server::alarms
