@@ -2,12 +2,12 @@
 // firing now or resolved lately.
 import { get } from '../api.js';
 import { Badge, Head, Loading, Panel, PollError } from '../components/Common.jsx';
-import { formatTime } from '../format.js';
+import { formatDuration, formatTime } from '../format.js';
 import { usePoll } from '../poll.js';
 
 function ruleText(r) {
   if (typeof r === 'string') return r;
-  return [r.when, r.for ? `for ${r.for}` : ''].filter(Boolean).join(' ');
+  return [r.when, r.for_s ? `for ${formatDuration(r.for_s)}` : ''].filter(Boolean).join(' ');
 }
 
 export function Alarms() {
