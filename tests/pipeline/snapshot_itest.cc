@@ -958,10 +958,14 @@ TEST_F(SnapshotTest, CatchUpReplaysUniqueValuesThatMovedDuringTheCopy) {
   auto st = WaitForExit(pid, seconds(30));
   ASSERT_TRUE(st.ok() && st->has_value());
   ASSERT_TRUE(WIFEXITED(**st) && WEXITSTATUS(**st) == 0) << TailOfFile(log);
-  // Row 15 came with 'x' in chunk 1; row 1 came as 'u1' in chunk 0.
+  // Row 15 came with 'x' in chunk 1; row 1 came as 'u1' in chunk 0 -- unless
+  // the updates took longer than the chunk's 3 s row-lock wait (a loaded
+  // machine): then chunk 0 was read again after them, and only the catch-up
+  // below is left to prove.
   auto x = dst_->QueryValue("SELECT GROUP_CONCAT(id, '=', email ORDER BY id) FROM app.users WHERE id IN (1, 15)");
   ASSERT_TRUE(x.ok());
-  ASSERT_EQ(*x, "1=u1,15=x");
+  const bool chunk0_read_again = ReadWhole(log).find("Lock wait timeout exceeded") != std::string::npos;
+  if (!chunk0_read_again) ASSERT_EQ(*x, "1=u1,15=x");
 
   const std::string kQuery = "SELECT * FROM app.users ORDER BY id";
   StartSluice();
