@@ -291,6 +291,13 @@ Pipeline::~Pipeline() { Stop(); }
 
 int64_t Pipeline::NowMs() const { return WallMs(); }
 
+uint32_t ReplicaServerId(uint32_t server_id, uint32_t pipeline_index, uint64_t epoch) {
+  if (server_id == 0) return 0;
+  uint32_t id = server_id + pipeline_index;
+  if (epoch > 0) id += static_cast<uint32_t>(epoch % 64 + 1) << 24;
+  return id == 0 ? 1 : id;
+}
+
 void Pipeline::NoteEvent(const std::string& target, std::string what, std::string message) {
   events_.push_front({WallMs(), target, std::move(what), std::move(message)});
   if (events_.size() > kMaxEvents) events_.pop_back();
@@ -812,9 +819,7 @@ void Pipeline::CaptureLoop() {
   while (!stop_) {
     SourceOptions so;
     so.url = source_cfg_->endpoint;
-    // Pipelines reading the same source each register as a replica of
-    // their own: ids are the source's server_id plus the pipeline's index.
-    so.server_id = source_cfg_->server_id == 0 ? 0 : source_cfg_->server_id + server_id_offset_;
+    so.server_id = ReplicaServerId(source_cfg_->server_id, server_id_offset_, cfg_.epoch);
     so.heartbeat = std::chrono::milliseconds(source_cfg_->heartbeat_ms);
     so.start = from;
     so.reconnect_timeout = std::chrono::seconds(30);

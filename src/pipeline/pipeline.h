@@ -69,6 +69,15 @@ struct PipelineMetrics {
   Family<Gauge>& table_delay;       // {pipeline, target, table}: seconds since the oldest unapplied change's commit
 };
 
+// The replica id a pipeline registers with on its source. Pipelines
+// reading one source each need their own: the source's `server_id` plus the
+// pipeline's index. In cluster mode the ownership epoch moves it too, by
+// (epoch mod 64 + 1) x 2^24: a former owner that has not yet learnt of its
+// successor (cut from ZooKeeper, frozen) would otherwise evict the
+// successor's binlog connection each time it reconnects, and be evicted in
+// turn, until its fence refusal stops it. 0 stays 0 (the source picks).
+uint32_t ReplicaServerId(uint32_t server_id, uint32_t pipeline_index, uint64_t epoch);
+
 class Pipeline {
  public:
   // `index` is the pipeline's place in the config: it offsets the replica
