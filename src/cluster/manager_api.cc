@@ -21,19 +21,12 @@ namespace {
 using Json = nlohmann::ordered_json;  // ordered: fields appear in the contract's order
 using server::HttpResponse;
 using server::JsonError;
+using server::JsonResponse;
+using server::MethodNotAllowed;
 
 constexpr const char* kJsonType = "application/json";
 constexpr const char* kTextType = "text/plain; charset=utf-8";
 constexpr const char* kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
-
-std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
-HttpResponse JsonResponse(int status, const Json& j) { return {status, kJsonType, Dump(j), {}}; }
-
-HttpResponse MethodNotAllowed(std::string_view method, std::string_view path, std::string_view allowed) {
-  HttpResponse r = JsonError(405, fmt::format("method {} not allowed on {}; use {}", method, path, allowed));
-  r.headers.emplace_back("Allow", allowed == "GET" ? "GET, HEAD" : std::string(allowed));
-  return r;
-}
 
 int StatusFor(const Status& s) {
   switch (s.code()) {

@@ -37,30 +37,13 @@ constexpr const char* kJsonType = "application/json";
 constexpr const char* kTextType = "text/plain; charset=utf-8";
 constexpr const char* kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
 
-// Positions, error messages and names come from servers and users and need
-// not be valid UTF-8; nlohmann's default dump throws on such bytes, so every
-// dump replaces them with U+FFFD instead.
-std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
-
-HttpResponse JsonResponse(int status, const Json& j) { return {status, kJsonType, Dump(j), {}}; }
-
-HttpResponse ErrorResponse(int status, std::string_view message) {
-  Json j;
-  j["error"] = message;
-  return JsonResponse(status, j);
-}
 
 HttpResponse NoPipeline(std::string_view name) {
-  return ErrorResponse(404, fmt::format("no pipeline named \"{}\"", name));
+  return JsonError(404, fmt::format("no pipeline named \"{}\"", name));
 }
 
-HttpResponse StatusError(const Status& s) { return ErrorResponse(HttpStatusFor(s), s.message()); }
+HttpResponse StatusError(const Status& s) { return JsonError(HttpStatusFor(s), s.message()); }
 
-HttpResponse MethodNotAllowed(std::string_view method, std::string_view path, std::string_view allowed) {
-  HttpResponse r = ErrorResponse(405, fmt::format("method {} not allowed on {}; use {}", method, path, allowed));
-  r.headers.emplace_back("Allow", allowed == "GET" ? "GET, HEAD" : std::string(allowed));
-  return r;
-}
 
 // "" means no error; null says so without a sentinel string.
 Json ErrorOrNull(const std::string& e) { return e.empty() ? Json(nullptr) : Json(e); }
@@ -171,7 +154,7 @@ Json DelayJson(const PipelineStatus& p) {
 // position text or a 400 response naming what is wrong.
 std::variant<std::string, HttpResponse> ParsePositionBody(std::string_view body) {
   constexpr std::string_view kExpected = R"(expected {"position": "GTID, FILE:POS, latest or earliest"})";
-  if (body.empty()) return ErrorResponse(400, fmt::format("request body is empty; {}", kExpected));
+  if (body.empty()) return JsonError(400, fmt::format("request body is empty; {}", kExpected));
   Json j;
   try {
     j = Json::parse(body);
@@ -180,24 +163,24 @@ std::variant<std::string, HttpResponse> ParsePositionBody(std::string_view body)
     // the bracketed id means nothing to a user of the API.
     std::string_view what = e.what();
     if (size_t close = what.find("] "); close != std::string_view::npos) what.remove_prefix(close + 2);
-    return ErrorResponse(400, fmt::format("malformed JSON body: {}", what));
+    return JsonError(400, fmt::format("malformed JSON body: {}", what));
   }
   if (!j.is_object()) {
-    return ErrorResponse(400,
+    return JsonError(400,
                          fmt::format("JSON body is {} {}; {}", j.is_array() ? "an" : "a", j.type_name(), kExpected));
   }
   auto it = j.find("position");
-  if (it == j.end()) return ErrorResponse(400, fmt::format("JSON body has no \"position\"; {}", kExpected));
+  if (it == j.end()) return JsonError(400, fmt::format("JSON body has no \"position\"; {}", kExpected));
   if (!it->is_string()) {
-    return ErrorResponse(400, fmt::format("\"position\" must be a string, not {} {}",
+    return JsonError(400, fmt::format("\"position\" must be a string, not {} {}",
                                           it->is_array() || it->is_object() ? "an" : "a", it->type_name()));
   }
   std::string position = it->get<std::string>();
-  if (position.empty()) return ErrorResponse(400, fmt::format("\"position\" is empty; {}", kExpected));
+  if (position.empty()) return JsonError(400, fmt::format("\"position\" is empty; {}", kExpected));
   // Rejecting a malformed position here gives the user the parser's precise
   // message with a 400, rather than whatever the runner makes of it.
   Result<StartPosition> parsed = StartPosition::Parse(position);
-  if (!parsed.ok()) return ErrorResponse(400, parsed.status().message());
+  if (!parsed.ok()) return JsonError(400, parsed.status().message());
   return position;
 }
 
@@ -249,10 +232,10 @@ HttpResponse HttpApi::Handle(std::string_view method, std::string_view target, s
     // A bug or an exhausted resource in a controller call or a metrics
     // callback: one failed request, never a dead server.
     spdlog::error("http: {} {}: {}", method, target, e.what());
-    return ErrorResponse(500, fmt::format("internal error: {}", e.what()));
+    return JsonError(500, fmt::format("internal error: {}", e.what()));
   } catch (...) {
     spdlog::error("http: {} {}: unknown exception", method, target);
-    return ErrorResponse(500, "internal error");
+    return JsonError(500, "internal error");
   }
 }
 
@@ -264,10 +247,10 @@ HttpResponse HttpApi::Route(std::string_view method, std::string_view target, st
     query = target.substr(q + 1);
   }
   if (!path.starts_with('/')) {
-    return ErrorResponse(400, fmt::format("malformed request target \"{}\": expected a path", target));
+    return JsonError(400, fmt::format("malformed request target \"{}\": expected a path", target));
   }
   std::optional<std::vector<std::string>> segments = PathSegments(path);
-  if (!segments) return ErrorResponse(400, fmt::format("malformed URL path \"{}\": bad percent escape", path));
+  if (!segments) return JsonError(400, fmt::format("malformed URL path \"{}\": bad percent escape", path));
   const std::vector<std::string>& s = *segments;
   const bool get = method == "GET" || method == "HEAD";  // httplib answers HEAD through GET routes
   const bool post = method == "POST";
@@ -342,7 +325,7 @@ HttpResponse HttpApi::Route(std::string_view method, std::string_view target, st
     const bool delay = s[2] == "delay";
     bool bad_query = false;
     std::optional<std::string> id = QueryParam(query, "id", bad_query);
-    if (bad_query) return ErrorResponse(400, "malformed query string: bad percent escape");
+    if (bad_query) return JsonError(400, "malformed query string: bad percent escape");
     if (!id) {
       Json all = Json::array();
       for (const PipelineStatus& p : controller_.ListPipelines()) {
@@ -350,7 +333,7 @@ HttpResponse HttpApi::Route(std::string_view method, std::string_view target, st
       }
       return JsonResponse(200, all);
     }
-    if (id->empty()) return ErrorResponse(400, "query parameter \"id\" is empty; expected ?id=PIPELINE_NAME");
+    if (id->empty()) return JsonError(400, "query parameter \"id\" is empty; expected ?id=PIPELINE_NAME");
     Result<PipelineStatus> p = controller_.GetPipeline(*id);
     if (!p.ok()) return p.status().code() == StatusCode::kNotFound ? NoPipeline(*id) : StatusError(p.status());
     return JsonResponse(200, delay ? DelayJson(*p) : StatusJson(*p));
@@ -368,7 +351,7 @@ HttpResponse HttpApi::Route(std::string_view method, std::string_view target, st
   if (get) {
     if (std::optional<HttpResponse> page = ServeConsole(path)) return std::move(*page);
   }
-  return ErrorResponse(404, fmt::format("no route for {} {}", method, path));
+  return JsonError(404, fmt::format("no route for {} {}", method, path));
 }
 
 Status HttpApi::Start(const std::string& listen) {

@@ -179,6 +179,16 @@ std::optional<std::vector<std::string>> PathSegments(std::string_view path) {
   return out;
 }
 
+HttpResponse JsonResponse(int status, const nlohmann::ordered_json& j) {
+  return {status, "application/json", j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace), {}};
+}
+
+HttpResponse MethodNotAllowed(std::string_view method, std::string_view path, std::string_view allowed) {
+  HttpResponse r = JsonError(405, fmt::format("method {} not allowed on {}; use {}", method, path, allowed));
+  r.headers.emplace_back("Allow", allowed == "GET" ? "GET, HEAD" : std::string(allowed));
+  return r;
+}
+
 HttpResponse JsonError(int status, std::string_view message) {
   nlohmann::json j;
   j["error"] = message;

@@ -23,6 +23,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/status.h"
 
 namespace httplib {
@@ -108,6 +110,13 @@ class HttpServer {
 
 // {"error": message} with `status`.
 HttpResponse JsonError(int status, std::string_view message);
+// `j` as application/json with `status`. Positions, error messages and
+// names come from servers and users and need not be valid UTF-8: such bytes
+// become U+FFFD (nlohmann's default dump would throw).
+HttpResponse JsonResponse(int status, const nlohmann::ordered_json& j);
+// 405 naming the method, the path and what it allows, with an Allow header
+// (GET allows HEAD too).
+HttpResponse MethodNotAllowed(std::string_view method, std::string_view path, std::string_view allowed);
 
 // Splits "/a/b%2Fc/" into {"a", "b/c"}: each segment percent-decoded on its
 // own, so an encoded slash stays inside its segment; one trailing slash is
