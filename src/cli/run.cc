@@ -257,6 +257,12 @@ class Runner : public pipeline::PipelineController {
                        list(restarted), list(added), list(removed), list(unchanged), note, failed_to_start);
   }
 
+  // The current configuration's alarms (none: no rules).
+  pipeline::AlarmsConfig Alarms() {
+    std::lock_guard control(control_mu_);
+    return configs_.back()->alarms.value_or(pipeline::AlarmsConfig{});
+  }
+
   std::vector<pipeline::PipelineStatus> ListPipelines() const override {
     std::vector<pipeline::PipelineStatus> out;
     for (const auto& [name, p] : All()) out.push_back(p->status());
@@ -386,7 +392,6 @@ int RunPipelines(const std::string& config_path) {
   const std::string http_address = config->http;
   const std::optional<pipeline::AuthConfig> auth = config->auth;
   const std::optional<pipeline::HttpTlsConfig> tls = config->http_tls;
-  const std::optional<pipeline::AlarmsConfig> alarms_config = config->alarms;
   // The audit trail outlives the HTTP server that writes to it.
   std::unique_ptr<server::AuditLog> audit;
   if (config->audit) {
@@ -415,9 +420,10 @@ int RunPipelines(const std::string& config_path) {
   if (!st.ok()) return Fail(st);
   // Alarms read the runner and feed /metrics and /api/alarms: declared
   // before the HTTP server (destroyed after it), stopped before the runner.
+  // Made without `alarms:` too, so that a reload may add rules.
   std::unique_ptr<server::alarms::AlarmEngine> alarms;
-  if (alarms_config) {
-    auto created = server::alarms::AlarmEngine::Create(*alarms_config, runner, registry);
+  {
+    auto created = server::alarms::AlarmEngine::Create(runner.Alarms(), runner, registry);
     if (!created.ok()) return Fail(created.status());
     alarms = std::move(*created);
   }
@@ -432,7 +438,7 @@ int RunPipelines(const std::string& config_path) {
     gate = std::make_unique<server::AccessGate>(std::move(access));
     http = std::make_unique<server::HttpApi>(runner, registry);
     http->SetExtraRoutes(server::FileConfigRoutes(config_path));
-    if (alarms) http->SetAlarmsView([engine = alarms.get()] { return engine->ApiJson(); });
+    http->SetAlarmsView([engine = alarms.get()] { return engine->ApiJson(); });
     http->SetGate(gate->AsGate());
     if (tls) http->SetTls({tls->cert, tls->key});
     st = http->Start(http_address);
@@ -442,7 +448,7 @@ int RunPipelines(const std::string& config_path) {
   audit_config("config.load", nullptr, revision, "ok");
   st = runner.StartAll();
   if (!st.ok()) return Fail(st);
-  if (alarms) alarms->Start();
+  alarms->Start();
 
   while (!g_stop_run.load()) {
     if (g_hangup.exchange(false)) {
@@ -453,6 +459,9 @@ int RunPipelines(const std::string& config_path) {
       if (done.ok()) revision = std::move(next);
       if (done.ok()) {
         spdlog::info("SIGHUP: reloaded {}: {}", config_path, *done);
+        if (Status a = alarms->Reconfigure(runner.Alarms()); !a.ok()) {
+          spdlog::error("SIGHUP: alarms: not reloaded, the former rules apply: {}", a.message());
+        }
       } else {
         spdlog::error("SIGHUP: {} not reloaded, the pipelines run on as they were: {}", config_path,
                       done.status().message());
@@ -467,7 +476,7 @@ int RunPipelines(const std::string& config_path) {
   if (http) http->Stop();
   // Before the pipelines stop: their stop is no alarm, and auto_recover
   // must not start one that is stopping.
-  if (alarms) alarms->Stop();
+  alarms->Stop();
   runner.StopAll();
   if (!failures.empty()) {
     // A supervisor must learn that this run did not end well.

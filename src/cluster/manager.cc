@@ -81,6 +81,10 @@ Result<std::unique_ptr<Manager>> Manager::Start(ManagerOptions options) {
   m->keeper_->RequireClusterName(config.cluster->name);
   m->api_ = std::make_unique<ManagerApi>(*m, m->metrics_);
   m->RegisterMetrics();
+  m->alarm_subject_ = std::make_unique<ManagerAlarmSubject>(*m->api_, *m);
+  ASSIGN_OR_RETURN(m->alarms_, server::alarms::AlarmEngine::Create(config.alarms.value_or(pipeline::AlarmsConfig{}),
+                                                                   *m->alarm_subject_, m->metrics_));
+  m->api_->SetAlarmsView([self = m.get()] { return self->alarms_->ApiJson(); });
   RETURN_IF_ERROR(m->SetUpAccess(config));
 
   CoordinatorOptions co;
@@ -90,6 +94,7 @@ Result<std::unique_ptr<Manager>> Manager::Start(ManagerOptions options) {
   co.manager_id = o.id;
   ASSIGN_OR_RETURN(m->coordinator_, Coordinator::Start(std::move(co)));
   m->thread_ = std::thread([self] { self->Loop(); });
+  m->alarms_->Start();
   // Listeners only queue: they run on the coordinator thread.
   m->coordinator_->WatchConfig([self](const PublishedConfig& published) {
     std::lock_guard lock(self->mu_);
@@ -117,6 +122,7 @@ Result<std::unique_ptr<Manager>> Manager::Start(ManagerOptions options) {
 
 Manager::~Manager() {
   server_.Stop();
+  if (alarms_) alarms_->Stop();
   {
     std::lock_guard lock(mu_);
     stop_ = true;
@@ -206,6 +212,7 @@ void Manager::Loop() {
       if (!st.ok()) spdlog::error("manager: recording published revision {}: {}", p.revision, st.message());
     }
     FollowAuth();
+    FollowAlarms();
     if (changed) {
       took_over = false;
       if (!leader) spdlog::info("manager {}: following", options_.id);
@@ -284,6 +291,19 @@ void Manager::FollowAuth() {
     gate_->SetAuth(cur->config->auth);
   }
   auth_revision_ = cur->revision;
+}
+
+// Alarm rules are configuration too: a revision that changes them changes
+// what the managers watch for from the next tick.
+void Manager::FollowAlarms() {
+  Result<CurrentConfig> cur = keeper_->Current();
+  if (!cur.ok() || cur->revision == alarms_revision_ || !cur->config) return;
+  Status st = alarms_->Reconfigure(cur->config->alarms.value_or(pipeline::AlarmsConfig{}));
+  if (!st.ok()) {
+    spdlog::error("manager {}: revision {}: alarms not changed, the former rules apply: {}", options_.id,
+                  cur->revision, st.message());
+  }
+  alarms_revision_ = cur->revision;
 }
 
 void Manager::RegisterMetrics() {

@@ -27,6 +27,7 @@
 
 #include "cluster/config_keeper.h"
 #include "cluster/coordinator.h"
+#include "cluster/manager_alarms.h"
 #include "cluster/manager_api.h"
 #include "server/access_gate.h"
 #include "server/audit/audit_log.h"
@@ -78,6 +79,8 @@ class Manager final : public ManagerBackend {
   Status SetUpAccess(const pipeline::Config& config);
   nlohmann::ordered_json Describe(const std::string& object);
   void FollowAuth();
+  // The current revision's `alarms:` (none: no rules) for the alarm engine.
+  void FollowAlarms();
   // How long a call on the coordinator thread may take before it counts as unanswered.
   std::chrono::milliseconds CallTimeout() const;
 
@@ -94,6 +97,9 @@ class Manager final : public ManagerBackend {
   std::unique_ptr<server::AuditLog> audit_;    // outlives the gate and the server
   std::unique_ptr<server::AccessGate> gate_;   // outlives the server
   int64_t auth_revision_ = -1;                 // the revision whose users the gate has; Loop's thread only
+  std::unique_ptr<ManagerAlarmSubject> alarm_subject_;
+  std::unique_ptr<server::alarms::AlarmEngine> alarms_;  // stopped before the coordinator goes
+  int64_t alarms_revision_ = -1;                         // the revision whose rules the engine has; Loop's thread only
   server::HttpServer server_;
 
   std::atomic<bool> leader_{false};

@@ -356,6 +356,12 @@ HttpResponse ManagerApi::Route(std::string_view method, std::string_view target,
     return JsonResponse(200, all);
   }
 
+  // ---- alarms ----
+  if (s.size() == 2 && s[0] == "api" && s[1] == "alarms") {
+    if (!get) return MethodNotAllowed(method, path, "GET");
+    return {200, kJsonType, alarms_view_ ? alarms_view_() : R"({"rules":[],"alarms":[]})", {}};
+  }
+
   // ---- nodes ----
   if (s.size() >= 2 && s.size() <= 4 && s[0] == "api" && s[1] == "nodes") {
     if (s.size() == 4 && s[3] != "drain") return JsonError(404, fmt::format("no route for {} {}", method, path));

@@ -29,6 +29,9 @@
 //   POST /api/config/validate             body: YAML (masked secrets as for PUT): 200 {"valid":true,
 //                                         "pipelines":N} | 400 {"error":"FILE:LINE: KEY: ..."}; no revision
 //   POST /api/config/rollback             body {"revision":N[,"comment":"..."]}: a new revision with N's text
+//   GET  /api/alarms                      {"rules":[...],"alarms":[...]} as `sluice run` answers it, plus
+//                                         node_down alarms ({"rule","pipeline":null,"target":null,
+//                                         "node","state","value","since","message"})
 //
 // pipeline = the owning node's own status object (§6: "name","state",
 // "source_position","applied_position","delay_ms","rows_applied",
@@ -45,6 +48,7 @@
 // pipeline, node or revision; 405 wrong method; 400 bad input; 503 while
 // ZooKeeper cannot be reached.
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -81,12 +85,15 @@ class ManagerApi {
   ManagerApi(ManagerBackend& backend, pipeline::MetricsRegistry& metrics);
   // Thread-safe; never throws (the server turns exceptions into 500s anyway).
   server::HttpResponse Handle(std::string_view method, std::string_view target, std::string_view body);
+  // GET /api/alarms's body (the alarm engine's); set before the server starts.
+  void SetAlarmsView(std::function<std::string()> view) { alarms_view_ = std::move(view); }
 
  private:
   server::HttpResponse Route(std::string_view method, std::string_view target, std::string_view body);
 
   ManagerBackend& backend_;
   pipeline::MetricsRegistry& metrics_;
+  std::function<std::string()> alarms_view_;
 };
 
 // The largest PUT /api/config body.

@@ -4,7 +4,9 @@
 // threads, so every method is thread-safe and returns copies.
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -28,6 +30,16 @@ inline const char* PipelineStateName(PipelineState s) {
     case PipelineState::kFenced: return "fenced";
   }
   return "unknown";
+}
+
+// The inverse of PipelineStateName; nullopt for a name it never gives.
+inline std::optional<PipelineState> PipelineStateFromName(std::string_view name) {
+  for (PipelineState s : {PipelineState::kStarting, PipelineState::kRunning, PipelineState::kRetrying,
+                          PipelineState::kStopped, PipelineState::kFailed, PipelineState::kSnapshotting,
+                          PipelineState::kPaused, PipelineState::kFenced}) {
+    if (name == PipelineStateName(s)) return s;
+  }
+  return std::nullopt;
 }
 
 struct TargetStatus {

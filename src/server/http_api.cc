@@ -18,6 +18,7 @@
 
 #include "core/position.h"
 #include "server/console/console_assets.h"
+#include "server/status_json.h"
 
 namespace sluice::server {
 
@@ -44,111 +45,6 @@ HttpResponse NoPipeline(std::string_view name) {
 
 HttpResponse StatusError(const Status& s) { return JsonError(HttpStatusFor(s), s.message()); }
 
-
-// "" means no error; null says so without a sentinel string.
-Json ErrorOrNull(const std::string& e) { return e.empty() ? Json(nullptr) : Json(e); }
-
-Json TargetJson(const TargetStatus& t) {
-  Json j;
-  j["name"] = t.name;
-  j["state"] = PipelineStateName(t.state);
-  j["applied_position"] = t.applied_position;
-  j["delay_ms"] = t.delay_ms;
-  j["rows_applied"] = t.rows_applied;
-  j["rows_per_second"] = t.rows_per_second;  // NaN/Inf dump as null
-  j["last_error"] = ErrorOrNull(t.last_error);
-  return j;
-}
-
-Json StatusJson(const PipelineStatus& p) {
-  Json j;
-  j["name"] = p.name;
-  j["state"] = PipelineStateName(p.state);
-  j["source_position"] = p.source_position;
-  j["applied_position"] = p.applied_position;
-  j["delay_ms"] = p.delay_ms;
-  j["rows_applied"] = p.rows_applied;
-  j["last_error"] = ErrorOrNull(p.last_error);
-  j["store_error"] = ErrorOrNull(p.store_error);
-  Json targets = Json::array();
-  for (const TargetStatus& t : p.targets) targets.push_back(TargetJson(t));
-  j["targets"] = std::move(targets);
-  if (p.has_snapshot) {
-    Json snap;
-    snap["phase"] = p.snapshot.phase;
-    snap["start_position"] = p.snapshot.start_position;
-    snap["rows_copied"] = p.snapshot.rows_copied;
-    snap["error"] = ErrorOrNull(p.snapshot.error);
-    Json tables = Json::array();
-    for (const SnapshotTableProgress& t : p.snapshot.tables) {
-      Json tj;
-      tj["source"] = t.source;
-      tj["target"] = t.target;
-      tj["rows_copied"] = t.rows_copied;
-      tj["rows_estimate"] = t.rows_estimate;
-      tj["chunks_done"] = t.chunks_done;
-      tj["chunks_total"] = t.chunks_total;
-      tj["rows_per_second"] = t.rows_per_second;
-      tj["eta_seconds"] = t.eta_seconds < 0 ? Json(nullptr) : Json(t.eta_seconds);
-      tj["finished"] = t.finished;
-      tables.push_back(std::move(tj));
-    }
-    snap["tables"] = std::move(tables);
-    j["snapshot"] = std::move(snap);
-  } else {
-    j["snapshot"] = nullptr;
-  }
-  if (p.clustered) {
-    j["owner"] = p.owner.empty() ? Json(nullptr) : Json(p.owner);
-    j["epoch"] = p.epoch;
-  }
-  if (p.has_check) {
-    const CheckStatus& c = p.check;
-    Json cj;
-    cj["state"] = c.state;
-    cj["runs"] = c.runs;
-    cj["last_started_ms"] = c.last_started_ms == 0 ? Json(nullptr) : Json(c.last_started_ms);
-    cj["last_finished_ms"] = c.last_finished_ms == 0 ? Json(nullptr) : Json(c.last_finished_ms);
-    cj["next_ms"] = c.next_ms;
-    cj["last_duration_s"] = c.last_duration_s;
-    cj["missing"] = c.missing;
-    cj["extra"] = c.extra;
-    cj["different"] = c.different;
-    cj["in_flight"] = c.in_flight;
-    cj["repaired_rows"] = c.repaired_rows;
-    cj["remaining"] = c.remaining;
-    cj["error"] = ErrorOrNull(c.error);
-    j["check"] = std::move(cj);
-  } else {
-    j["check"] = nullptr;
-  }
-  Json events = Json::array();
-  for (const pipeline::PipelineEvent& e : p.events) {
-    Json ej;
-    ej["time_ms"] = e.time_ms;
-    ej["target"] = e.target.empty() ? Json(nullptr) : Json(e.target);
-    ej["what"] = e.what;
-    ej["message"] = e.message;
-    events.push_back(std::move(ej));
-  }
-  j["events"] = std::move(events);
-  return j;
-}
-
-Json DelayJson(const PipelineStatus& p) {
-  Json j;
-  j["name"] = p.name;
-  j["delay_ms"] = p.delay_ms;
-  Json targets = Json::array();
-  for (const TargetStatus& t : p.targets) {
-    Json tj;
-    tj["name"] = t.name;
-    tj["delay_ms"] = t.delay_ms;
-    targets.push_back(std::move(tj));
-  }
-  j["targets"] = std::move(targets);
-  return j;
-}
 
 // The JSON body of POST .../position: {"position": "..."}. Returns the
 // position text or a 400 response naming what is wrong.
@@ -268,7 +164,7 @@ HttpResponse HttpApi::Route(std::string_view method, std::string_view target, st
   if (s.size() == 2 && s[0] == "api" && s[1] == "pipelines") {
     if (!get) return MethodNotAllowed(method, path, "GET");
     Json all = Json::array();
-    for (const PipelineStatus& p : controller_.ListPipelines()) all.push_back(StatusJson(p));
+    for (const PipelineStatus& p : controller_.ListPipelines()) all.push_back(PipelineStatusJson(p));
     return JsonResponse(200, all);
   }
 
@@ -288,8 +184,8 @@ HttpResponse HttpApi::Route(std::string_view method, std::string_view target, st
       if (!before.ok()) {
         return before.status().code() == StatusCode::kNotFound ? NoPipeline(name) : StatusError(before.status());
       }
-      if (action == "status") return JsonResponse(200, StatusJson(*before));
-      if (action == "delay") return JsonResponse(200, DelayJson(*before));
+      if (action == "status") return JsonResponse(200, PipelineStatusJson(*before));
+      if (action == "delay") return JsonResponse(200, PipelineDelayJson(*before));
 
       Status done;
       if (action == "stop") {
@@ -314,7 +210,7 @@ HttpResponse HttpApi::Route(std::string_view method, std::string_view target, st
       if (!after.ok()) {
         return after.status().code() == StatusCode::kNotFound ? NoPipeline(name) : StatusError(after.status());
       }
-      return JsonResponse(200, StatusJson(*after));
+      return JsonResponse(200, PipelineStatusJson(*after));
     }
   }
 
@@ -329,14 +225,14 @@ HttpResponse HttpApi::Route(std::string_view method, std::string_view target, st
     if (!id) {
       Json all = Json::array();
       for (const PipelineStatus& p : controller_.ListPipelines()) {
-        all.push_back(delay ? DelayJson(p) : StatusJson(p));
+        all.push_back(delay ? PipelineDelayJson(p) : PipelineStatusJson(p));
       }
       return JsonResponse(200, all);
     }
     if (id->empty()) return JsonError(400, "query parameter \"id\" is empty; expected ?id=PIPELINE_NAME");
     Result<PipelineStatus> p = controller_.GetPipeline(*id);
     if (!p.ok()) return p.status().code() == StatusCode::kNotFound ? NoPipeline(*id) : StatusError(p.status());
-    return JsonResponse(200, delay ? DelayJson(*p) : StatusJson(*p));
+    return JsonResponse(200, delay ? PipelineDelayJson(*p) : PipelineStatusJson(*p));
   }
 
   // Alarms (design §11): the engine renders them; without `alarms:` none.

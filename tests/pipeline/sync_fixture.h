@@ -153,6 +153,10 @@ class SluiceProcess {
     pid_ = -1;
     return st.ok() ? *st : -1;
   }
+  // SIGHUP: reload the configuration.
+  void Hangup() {
+    if (pid_ > 0) ::kill(pid_, SIGHUP);
+  }
   bool Running() {
     if (pid_ <= 0) return false;
     auto st = WaitForExit(pid_, std::chrono::milliseconds(0));

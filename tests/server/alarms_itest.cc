@@ -163,5 +163,39 @@ TEST_F(AlarmsTest, AutoRecoverStartsAFailedPipelineAgain) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// SIGHUP applies a changed alarms: section: a file without alarms gains a
+// rule and a webhook, and the next stop through the API fires it.
+TEST_F(AlarmsTest, SighupReloadAddsRules) {
+  src_ = StartServer(1);
+  dst_ = StartServer(2);
+  ASSERT_TRUE(src_ && dst_);
+  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  ASSERT_NO_FATAL_FAILURE(StartWith(dst_->Url(), ""));
+  ASSERT_TRUE(WaitForState("p", "running", seconds(30)));
+  Json none = Json::parse(HttpGet(http_port_, "/api/alarms").body, nullptr, false);
+  EXPECT_EQ(none.dump(), R"({"alarms":[],"rules":[]})");
+
+  WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), {}) + fmt::format(R"(alarms:
+  webhook: {{url: "{}"}}
+  rules:
+    - {{name: halted, when: "state == stopped"}}
+)",
+                                                                                        HookUrl()));
+  sluice_->Hangup();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        Json j = Json::parse(HttpGet(http_port_, "/api/alarms").body, nullptr, false);
+        return j.is_object() && j["rules"].is_array() && j["rules"].size() == 1;
+      },
+      seconds(20)))
+      << sluice_->Log();
+  EXPECT_TRUE(receiver_.Of("halted").empty());
+  ASSERT_EQ(HttpPost(http_port_, "/api/pipelines/p/stop").status, 200);
+  ASSERT_TRUE(WaitUntil([&] { return LastState(receiver_.Of("halted")) == "firing"; }, seconds(30)))
+      << sluice_->Log();
+  EXPECT_EQ(receiver_.Of("halted").back()["pipeline"], "p");
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 }  // namespace
 }  // namespace sluice::testing

@@ -17,24 +17,34 @@ int64_t WallMs() {
 
 std::string Dump(const AlarmJson& j) { return j.dump(-1, ' ', false, AlarmJson::error_handler_t::replace); }
 
+Result<std::unique_ptr<WebhookSender>> MakeSender(const pipeline::AlarmsConfig& config) {
+  if (!config.webhook) return std::unique_ptr<WebhookSender>();
+  return WebhookSender::Create(*config.webhook);
+}
+
 }  // namespace
 
-Result<std::unique_ptr<AlarmEngine>> AlarmEngine::Create(const pipeline::AlarmsConfig& config,
-                                                         pipeline::PipelineController& controller,
+Result<std::unique_ptr<AlarmEngine>> AlarmEngine::Create(const pipeline::AlarmsConfig& config, AlarmSubject& subject,
                                                          pipeline::MetricsRegistry& metrics) {
-  std::unique_ptr<WebhookSender> webhook;
-  if (config.webhook) {
-    ASSIGN_OR_RETURN(webhook, WebhookSender::Create(*config.webhook));
-  }
-  auto engine = std::unique_ptr<AlarmEngine>(new AlarmEngine(config, controller, metrics));
+  ASSIGN_OR_RETURN(std::unique_ptr<WebhookSender> webhook, MakeSender(config));
+  auto engine = std::unique_ptr<AlarmEngine>(new AlarmEngine(config, subject, metrics));
   engine->webhook_ = std::move(webhook);
   return engine;
 }
 
-AlarmEngine::AlarmEngine(const pipeline::AlarmsConfig& config, pipeline::PipelineController& controller,
+Result<std::unique_ptr<AlarmEngine>> AlarmEngine::Create(const pipeline::AlarmsConfig& config,
+                                                         pipeline::PipelineController& controller,
+                                                         pipeline::MetricsRegistry& metrics) {
+  auto subject = std::make_unique<ControllerSubject>(controller);
+  ASSIGN_OR_RETURN(std::unique_ptr<AlarmEngine> engine, Create(config, *subject, metrics));
+  engine->owned_subject_ = std::move(subject);
+  return engine;
+}
+
+AlarmEngine::AlarmEngine(const pipeline::AlarmsConfig& config, AlarmSubject& subject,
                          pipeline::MetricsRegistry& metrics)
-    : config_(config),
-      controller_(controller),
+    : subject_(&subject),
+      config_(config),
       notifications_(metrics.AddCounter("sluice_alarm_notifications",
                                         "Alarm notifications delivered to the webhook, by rule and state "
                                         "(firing, resolved).",
@@ -48,10 +58,11 @@ AlarmEngine::AlarmEngine(const pipeline::AlarmsConfig& config, pipeline::Pipelin
       evaluator_(config.rules, config.webhook ? config.webhook->repeat_every_ms : 0),
       recovery_(config.auto_recover) {
   metrics.AddGaugeCollector("sluice_alarm_firing", "1 while an alarm fires, 0 once it resolved (kept for an hour).",
-                            {"rule", "pipeline", "target"}, [this] {
+                            {"rule", "pipeline", "target", "node"}, [this] {
                               std::vector<pipeline::GaugeSample> out;
                               for (const AlarmView& a : Alarms()) {
-                                out.push_back({{a.rule, a.pipeline, a.target}, a.state == "firing" ? 1.0 : 0.0});
+                                out.push_back(
+                                    {{a.rule, a.pipeline, a.target, a.node}, a.state == "firing" ? 1.0 : 0.0});
                               }
                               return out;
                             });
@@ -85,24 +96,55 @@ void AlarmEngine::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+Status AlarmEngine::Reconfigure(const pipeline::AlarmsConfig& config) {
+  ASSIGN_OR_RETURN(std::unique_ptr<WebhookSender> webhook, MakeSender(config));
+  std::lock_guard lock(mu_);
+  pending_ = Pending{config, std::move(webhook)};
+  return Status::Ok();
+}
+
+void AlarmEngine::TakePending() {
+  std::lock_guard lock(mu_);
+  if (!pending_) return;
+  config_ = std::move(pending_->config);
+  webhook_ = std::move(pending_->webhook);
+  pending_.reset();
+  evaluator_.SetRules(config_.rules, config_.webhook ? config_.webhook->repeat_every_ms : 0);
+  recovery_ = AutoRecovery(config_.auto_recover);
+  if (!webhook_ && !outbox_.empty()) {
+    spdlog::warn("alarms: the webhook was removed from the configuration; {} notification(s) not sent",
+                 outbox_.size());
+    outbox_.clear();
+  }
+}
+
 void AlarmEngine::Tick() {
-  std::vector<pipeline::PipelineStatus> statuses = controller_.ListPipelines();
+  TakePending();
+  AlarmInputs inputs = subject_->Observe();
   const int64_t now = WallMs();
   std::vector<AlarmNotice> notices;
+  bool recover = false;
   {
     std::lock_guard lock(mu_);
-    notices = evaluator_.Evaluate(statuses, now);
+    notices = evaluator_.Evaluate(inputs, now);
+    recover = config_.auto_recover.enabled;
   }
+  const bool speaks = subject_->Speaks();
   for (const AlarmNotice& n : notices) {
-    if (n.repeat) continue;
+    if (n.repeat || !speaks) continue;
     if (n.firing) {
       spdlog::warn("alarm {} firing: {}", n.rule, n.message);
     } else {
       spdlog::info("alarm {} resolved: {}", n.rule, n.message);
     }
   }
+  if (!speaks) {
+    // Another process (the leading manager) sends and recovers.
+    outbox_.clear();
+    return;
+  }
   Queue(std::move(notices));
-  if (config_.auto_recover.enabled) Recover(statuses, now);
+  if (recover) Recover(inputs.pipelines, now);
   Deliver();
 }
 
@@ -144,12 +186,12 @@ void AlarmEngine::Deliver() {
 void AlarmEngine::Recover(const std::vector<pipeline::PipelineStatus>& statuses, int64_t now_ms) {
   for (const AutoRecovery::Attempt& a : recovery_.Due(statuses, now_ms)) {
     // Asked again right before: an operator who stopped it meanwhile meant it.
-    Result<pipeline::PipelineStatus> now = controller_.GetPipeline(a.pipeline);
+    Result<pipeline::PipelineStatus> now = subject_->GetPipeline(a.pipeline);
     if (!now.ok() || now->state != pipeline::PipelineState::kFailed) continue;
     spdlog::warn("pipeline {}: auto_recover: starting it again (attempt {}, after {} ms; it failed with: {})",
                  a.pipeline, a.number, a.waited_ms, a.last_error.empty() ? "no error recorded" : a.last_error);
     recoveries_.WithLabelValues(std::vector<std::string>{a.pipeline}).Inc();
-    Status st = controller_.StartPipeline(a.pipeline);
+    Status st = subject_->StartPipeline(a.pipeline);
     if (!st.ok()) spdlog::error("pipeline {}: auto_recover: start failed: {}", a.pipeline, st.message());
   }
 }
@@ -161,18 +203,25 @@ std::vector<AlarmView> AlarmEngine::Alarms() const {
 
 std::string AlarmEngine::ApiJson() const {
   AlarmJson rules = AlarmJson::array();
-  for (const pipeline::AlarmRule& r : config_.rules) {
-    rules.push_back({{"name", r.name}, {"when", r.when.ToString()}, {"for_s", r.for_ms / 1000.0}});
+  std::vector<AlarmView> views;
+  {
+    std::lock_guard lock(mu_);
+    for (const pipeline::AlarmRule& r : config_.rules) {
+      rules.push_back({{"name", r.name}, {"when", r.when.ToString()}, {"for_s", r.for_ms / 1000.0}});
+    }
+    views = evaluator_.Alarms();
   }
   AlarmJson alarms = AlarmJson::array();
-  for (const AlarmView& a : Alarms()) {
-    alarms.push_back({{"rule", a.rule},
-                      {"pipeline", a.pipeline},
-                      {"target", a.target.empty() ? AlarmJson(nullptr) : AlarmJson(a.target)},
-                      {"state", a.state},
-                      {"value", a.value},
-                      {"since", Rfc3339(a.since_ms)},
-                      {"message", a.message}});
+  for (const AlarmView& a : views) {
+    AlarmJson j{{"rule", a.rule},
+                {"pipeline", a.pipeline.empty() ? AlarmJson(nullptr) : AlarmJson(a.pipeline)},
+                {"target", a.target.empty() ? AlarmJson(nullptr) : AlarmJson(a.target)},
+                {"state", a.state},
+                {"value", a.value},
+                {"since", Rfc3339(a.since_ms)},
+                {"message", a.message}};
+    if (!a.node.empty()) j["node"] = a.node;
+    alarms.push_back(std::move(j));
   }
   return Dump(AlarmJson{{"rules", std::move(rules)}, {"alarms", std::move(alarms)}});
 }

@@ -1,9 +1,13 @@
 #pragma once
-// AlarmEngine: the alarms of `sluice run` (design §11) at work. Once a
-// second, on its own thread, it takes a snapshot of every pipeline's status
-// from the controller, evaluates the rules (evaluator.h), queues the
+// AlarmEngine: the alarms (design §11) at work, in `sluice run` and in the
+// cluster manager. Once a second, on its own thread, it takes a snapshot of
+// what it watches (an AlarmSubject: every pipeline's status, and in a
+// cluster the live nodes), evaluates the rules (evaluator.h), queues the
 // notifications due and POSTs them to the webhook in order, and starts
 // failed pipelines again when `auto_recover` is on (auto_recovery.h).
+// Where several processes watch the same pipelines (managers), only the one
+// the subject says speaks sends and recovers; the others keep their alarms
+// current for GET /api/alarms and /metrics.
 //
 // Delivery: a notification that cannot be sent (connection refused,
 // timeout, non-2xx) stays queued and is tried again on the next tick,
@@ -14,20 +18,22 @@
 // and calls StartPipeline.
 //
 // Metrics (registered by the constructor):
-//   sluice_alarm_firing{rule,pipeline,target}          1 firing, 0 resolved (recently)
+//   sluice_alarm_firing{rule,pipeline,target,node}     1 firing, 0 resolved (recently)
 //   sluice_alarm_notifications_total{rule,state}       notifications delivered
 //   sluice_alarm_webhook_failures_total                failed deliveries
 //   sluice_pipeline_auto_recoveries_total{pipeline}    restarts by auto_recover
 //
-// Ownership: `sluice run` owns it; the controller and the registry must
-// outlive it. Stop() (also run by the destructor) joins the thread; call it
-// before the pipelines stop. Alarms()/ApiJson() are thread-safe.
+// Ownership: `sluice run` or the manager owns it; the subject (or the
+// controller) and the registry must outlive it. Stop() (also run by the
+// destructor) joins the thread; call it before the pipelines stop.
+// Alarms()/ApiJson()/Reconfigure() are thread-safe.
 
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,9 +47,38 @@
 
 namespace sluice::server::alarms {
 
+// What the engine watches, and the restarts auto_recover asks for. Called on
+// the engine's thread only.
+class AlarmSubject {
+ public:
+  virtual ~AlarmSubject() = default;
+  virtual AlarmInputs Observe() = 0;
+  // The pipeline's status right now (auto_recover asks again before a start).
+  virtual Result<pipeline::PipelineStatus> GetPipeline(const std::string& name) = 0;
+  virtual Status StartPipeline(const std::string& name) = 0;
+  // Whether this process sends the notifications and recovers now.
+  virtual bool Speaks() { return true; }
+};
+
+// `sluice run`'s pipelines.
+class ControllerSubject final : public AlarmSubject {
+ public:
+  explicit ControllerSubject(pipeline::PipelineController& controller) : controller_(controller) {}
+  AlarmInputs Observe() override { return {controller_.ListPipelines(), {}, std::nullopt}; }
+  Result<pipeline::PipelineStatus> GetPipeline(const std::string& name) override {
+    return controller_.GetPipeline(name);
+  }
+  Status StartPipeline(const std::string& name) override { return controller_.StartPipeline(name); }
+
+ private:
+  pipeline::PipelineController& controller_;
+};
+
 class AlarmEngine {
  public:
   // InvalidArgument for a webhook URL the sender cannot use.
+  static Result<std::unique_ptr<AlarmEngine>> Create(const pipeline::AlarmsConfig& config, AlarmSubject& subject,
+                                                     pipeline::MetricsRegistry& metrics);
   static Result<std::unique_ptr<AlarmEngine>> Create(const pipeline::AlarmsConfig& config,
                                                      pipeline::PipelineController& controller,
                                                      pipeline::MetricsRegistry& metrics);
@@ -57,23 +92,31 @@ class AlarmEngine {
   // second; tests call it without Start()). Not concurrently with itself.
   void Tick();
 
+  // A reloaded configuration's alarms: rules, webhook and auto_recover
+  // change from the next tick; alarms of rules that keep their name carry
+  // on, queued notifications stay queued. InvalidArgument (and nothing
+  // changes) for a webhook URL the sender cannot use.
+  Status Reconfigure(const pipeline::AlarmsConfig& config);
+
   std::vector<AlarmView> Alarms() const;
   // GET /api/alarms:
   // {"rules":[{"name","when","for_s"}],"alarms":[{"rule","pipeline","target","state","value","since","message"}]}
   std::string ApiJson() const;
 
  private:
-  AlarmEngine(const pipeline::AlarmsConfig& config, pipeline::PipelineController& controller,
-              pipeline::MetricsRegistry& metrics);
+  AlarmEngine(const pipeline::AlarmsConfig& config, AlarmSubject& subject, pipeline::MetricsRegistry& metrics);
   void Queue(std::vector<AlarmNotice> notices);
   void Deliver();
   void Recover(const std::vector<pipeline::PipelineStatus>& statuses, int64_t now_ms);
+  // A configuration from Reconfigure, taken over on the thread.
+  void TakePending();
   // Stop() was called: a long queue is not worked off on the way out.
   bool Stopping();
 
-  pipeline::AlarmsConfig config_;
-  pipeline::PipelineController& controller_;
-  std::unique_ptr<WebhookSender> webhook_;
+  std::unique_ptr<AlarmSubject> owned_subject_;  // when made over a controller
+  AlarmSubject* subject_;
+  pipeline::AlarmsConfig config_;                 // under mu_
+  std::unique_ptr<WebhookSender> webhook_;        // the thread's
   pipeline::Family<pipeline::Counter>& notifications_;
   pipeline::Counter& webhook_failures_;
   pipeline::Family<pipeline::Counter>& recoveries_;
@@ -82,6 +125,11 @@ class AlarmEngine {
   AlarmEvaluator evaluator_;        // under mu_
   AutoRecovery recovery_;           // the thread's
   std::deque<AlarmNotice> outbox_;  // the thread's
+  struct Pending {
+    pipeline::AlarmsConfig config;
+    std::unique_ptr<WebhookSender> webhook;
+  };
+  std::optional<Pending> pending_;  // under mu_
 
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;

@@ -25,8 +25,9 @@ std::string Rfc3339(int64_t unix_ms) {
 AlarmJson AlarmNotice::ToJson() const {
   AlarmJson j;
   j["rule"] = rule;
-  j["pipeline"] = pipeline;
+  j["pipeline"] = pipeline.empty() ? AlarmJson(nullptr) : AlarmJson(pipeline);
   j["target"] = target.empty() ? AlarmJson(nullptr) : AlarmJson(target);
+  if (!node.empty()) j["node"] = node;
   j["state"] = firing ? "firing" : "resolved";
   j["value"] = value;
   j["since"] = Rfc3339(since_ms);
@@ -91,9 +92,35 @@ std::vector<AlarmEvaluator::Observation> AlarmEvaluator::Observe(const AlarmRule
   return out;
 }
 
+void AlarmEvaluator::SetRules(std::vector<AlarmRule> rules, uint64_t repeat_every_ms) {
+  rules_ = std::move(rules);
+  repeat_every_ms_ = repeat_every_ms;
+}
+
 AlarmNotice AlarmEvaluator::Notice(const Key& key, const Alarm& a, bool firing, bool repeat) const {
-  return AlarmNotice{std::get<0>(key), std::get<1>(key), std::get<2>(key), firing,
-                     a.value,          a.since_ms,       a.message,        repeat};
+  return AlarmNotice{std::get<0>(key), std::get<1>(key), std::get<2>(key), firing, a.value,
+                     a.since_ms,       a.message,        repeat,           std::get<3>(key)};
+}
+
+void AlarmEvaluator::ObserveNodes(const std::map<std::string, bool>& live, int64_t now_ms, std::set<Key>& seen,
+                                  std::vector<AlarmNotice>& out) {
+  for (auto it = known_nodes_.begin(); it != known_nodes_.end();) {
+    // Drained, then gone: retired on purpose, no alarm.
+    it = !live.contains(it->first) && it->second ? known_nodes_.erase(it) : std::next(it);
+  }
+  for (const AlarmRule& rule : rules_) {
+    if (rule.when.kind != AlarmKind::kNodeDown) continue;
+    for (const auto& [id, draining] : known_nodes_) {
+      const bool down = !live.contains(id);
+      Observation o{"", down, id,
+                    down ? fmt::format("node {} has left the cluster (its ZooKeeper session ended)", id)
+                         : fmt::format("node {} is back in the cluster", id)};
+      Key key{rule.name, "", "", id};
+      seen.insert(key);
+      Step(rule, key, o, now_ms, out);
+    }
+  }
+  for (const auto& [id, draining] : live) known_nodes_[id] = draining;
 }
 
 void AlarmEvaluator::Step(const AlarmRule& rule, const Key& key, const Observation& o, int64_t now_ms,
@@ -136,33 +163,47 @@ void AlarmEvaluator::Step(const AlarmRule& rule, const Key& key, const Observati
   }
 }
 
-std::vector<AlarmNotice> AlarmEvaluator::Evaluate(const std::vector<PipelineStatus>& pipelines, int64_t now_ms) {
+std::vector<AlarmNotice> AlarmEvaluator::Evaluate(const AlarmInputs& inputs, int64_t now_ms) {
   std::vector<AlarmNotice> out;
   std::set<Key> seen;
   std::set<std::pair<std::string, std::string>> targets;
-  for (const PipelineStatus& p : pipelines) {
+  for (const PipelineStatus& p : inputs.pipelines) {
     for (const TargetStatus& t : p.targets) targets.insert({p.name, t.name});
   }
   for (const AlarmRule& rule : rules_) {
-    for (const PipelineStatus& p : pipelines) {
+    for (const PipelineStatus& p : inputs.pipelines) {
       for (const Observation& o : Observe(rule, p, now_ms)) {
-        Key key{rule.name, p.name, o.target};
+        Key key{rule.name, p.name, o.target, ""};
         seen.insert(key);
         Step(rule, key, o, now_ms, out);
       }
     }
   }
-  // Alarms of pipelines or targets that are gone (a reload removed them)
-  // resolve; resolved ones are forgotten after a while.
+  if (inputs.nodes) ObserveNodes(*inputs.nodes, now_ms, seen, out);
+  // What could not be looked at this tick stays as it was.
+  const auto unseen_now = [&](const Key& key) {
+    const bool node_alarm = !std::get<3>(key).empty();
+    return node_alarm ? !inputs.nodes.has_value() : inputs.unknown_pipelines.contains(std::get<1>(key));
+  };
+  std::set<std::string> rule_names;
+  for (const AlarmRule& rule : rules_) rule_names.insert(rule.name);
+  // Alarms of pipelines or targets that are gone (a reload removed them), or
+  // of rules that are gone, resolve; resolved ones are forgotten after a while.
   for (auto it = alarms_.begin(); it != alarms_.end();) {
     Alarm& a = it->second;
-    if (!seen.contains(it->first) && a.phase != Phase::kResolved) {
+    const Key& key = it->first;
+    const bool rule_gone = !rule_names.contains(std::get<0>(key));
+    if (!seen.contains(key) && a.phase != Phase::kResolved && (rule_gone || !unseen_now(key))) {
       if (a.phase == Phase::kFiring) {
         a.phase = Phase::kResolved;
         a.since_ms = now_ms;
-        a.message = fmt::format("pipeline {}{} no longer exists", std::get<1>(it->first),
-                                std::get<2>(it->first).empty() ? "" : " target " + std::get<2>(it->first));
-        out.push_back(Notice(it->first, a, /*firing=*/false, /*repeat=*/false));
+        if (rule_gone) {
+          a.message = fmt::format("rule {} was removed from the configuration", std::get<0>(key));
+        } else {
+          a.message = fmt::format("pipeline {}{} no longer exists", std::get<1>(key),
+                                  std::get<2>(key).empty() ? "" : " target " + std::get<2>(key));
+        }
+        out.push_back(Notice(key, a, /*firing=*/false, /*repeat=*/false));
       } else {
         it = alarms_.erase(it);
         continue;
@@ -175,7 +216,8 @@ std::vector<AlarmNotice> AlarmEvaluator::Evaluate(const std::vector<PipelineStat
     ++it;
   }
   for (auto it = standing_.begin(); it != standing_.end();) {
-    it = targets.contains(it->first) ? std::next(it) : standing_.erase(it);
+    const bool keep = targets.contains(it->first) || inputs.unknown_pipelines.contains(it->first.first);
+    it = keep ? std::next(it) : standing_.erase(it);
   }
   return out;
 }
@@ -185,7 +227,8 @@ std::vector<AlarmView> AlarmEvaluator::Alarms() const {
   for (const auto& [key, a] : alarms_) {
     if (a.phase == Phase::kPending) continue;
     out.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key),
-                   a.phase == Phase::kFiring ? "firing" : "resolved", a.value, a.since_ms, a.message});
+                   a.phase == Phase::kFiring ? "firing" : "resolved", a.value, a.since_ms, a.message,
+                   std::get<3>(key)});
   }
   return out;
 }

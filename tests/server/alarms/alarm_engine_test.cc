@@ -96,7 +96,7 @@ TEST(AlarmEngine, NotifiesOncePerTransitionAndRetriesFailedDeliveriesInOrder) {
   e.Tick();
   std::string page = registry.RenderPrometheus();
   EXPECT_EQ(Sample(page, "sluice_alarm_webhook_failures_total"), 2) << page;
-  EXPECT_EQ(Sample(page, R"(sluice_alarm_firing{rule="broken",pipeline="p",target=""})"), 0) << page;
+  EXPECT_EQ(Sample(page, R"(sluice_alarm_firing{rule="broken",pipeline="p",target="",node=""})"), 0) << page;
   // And it fails again meanwhile: both notifications go out, in order, once.
   pipelines.Set(PipelineState::kFailed, "again");
   e.Tick();
@@ -111,7 +111,7 @@ TEST(AlarmEngine, NotifiesOncePerTransitionAndRetriesFailedDeliveriesInOrder) {
   page = registry.RenderPrometheus();
   EXPECT_EQ(Sample(page, R"(sluice_alarm_notifications_total{rule="broken",state="firing"})"), 2) << page;
   EXPECT_EQ(Sample(page, R"(sluice_alarm_notifications_total{rule="broken",state="resolved"})"), 1) << page;
-  EXPECT_EQ(Sample(page, R"(sluice_alarm_firing{rule="broken",pipeline="p",target=""})"), 1) << page;
+  EXPECT_EQ(Sample(page, R"(sluice_alarm_firing{rule="broken",pipeline="p",target="",node=""})"), 1) << page;
   EXPECT_EQ(page.find("s3cr3t"), std::string::npos);
 
   auto api = nlohmann::ordered_json::parse(e.ApiJson());

@@ -39,7 +39,8 @@ PipelineStatus Pipeline(const std::string& name, std::vector<std::pair<std::stri
 std::string Describe(const std::vector<AlarmNotice>& notices) {
   std::string out;
   for (const AlarmNotice& n : notices) {
-    out += n.rule + "/" + n.pipeline + "/" + n.target + ":" + (n.firing ? "firing" : "resolved") +
+    out += n.rule + "/" + n.pipeline + "/" + (n.node.empty() ? n.target : "node " + n.node) + ":" +
+           (n.firing ? "firing" : "resolved") +
            (n.repeat ? "(repeat)" : "") + ";";
   }
   return out;
@@ -162,6 +163,59 @@ TEST(AlarmEvaluator, AlarmOfARemovedPipelineResolves) {
   auto gone = ev.Evaluate({Pipeline("q", {{"t", 10}})}, kT0 + 1000);
   ASSERT_EQ(Describe(gone), "lagging/p/t:resolved;");
   EXPECT_NE(gone[0].message.find("no longer exists"), std::string::npos);
+}
+
+AlarmInputs Nodes(std::map<std::string, bool> live) { return AlarmInputs{{}, {}, std::move(live)}; }
+
+TEST(AlarmEvaluator, NodeDownFiresForANodeSeenThenLostAndResolvesWhenItReturns) {
+  AlarmEvaluator ev({Rule("node_lost", "node_down", 10'000)}, 0);
+  EXPECT_EQ(Describe(ev.Evaluate(Nodes({{"n1", false}, {"n2", false}}), kT0)), "") << "all there";
+  EXPECT_EQ(Describe(ev.Evaluate(Nodes({{"n1", false}}), kT0 + 1000)), "") << "n2 pending for 10 s";
+  EXPECT_EQ(Describe(ev.Evaluate(AlarmInputs{}, kT0 + 20'000)), "")
+      << "the nodes could not be read: nothing changes, n1 is not taken for lost";
+  auto fired = ev.Evaluate(Nodes({{"n1", false}}), kT0 + 11'000);
+  ASSERT_EQ(Describe(fired), "node_lost//node n2:firing;");
+  EXPECT_EQ(fired[0].value, "n2");
+  EXPECT_EQ(fired[0].since_ms, kT0 + 1000);
+  EXPECT_NE(fired[0].message.find("node n2 has left the cluster"), std::string::npos) << fired[0].message;
+  auto body = fired[0].ToJson();
+  EXPECT_TRUE(body["pipeline"].is_null());
+  EXPECT_TRUE(body["target"].is_null());
+  EXPECT_EQ(body["node"], "n2");
+  EXPECT_EQ(Describe(ev.Evaluate(AlarmInputs{}, kT0 + 12'000)), "") << "unreadable: still firing, no resolve";
+  ASSERT_EQ(ev.Alarms().size(), 1u);
+  EXPECT_EQ(ev.Alarms()[0].state, "firing");
+  EXPECT_EQ(ev.Alarms()[0].node, "n2");
+  auto back = ev.Evaluate(Nodes({{"n1", false}, {"n2", false}}), kT0 + 13'000);
+  ASSERT_EQ(Describe(back), "node_lost//node n2:resolved;");
+  EXPECT_NE(back[0].message.find("back"), std::string::npos) << back[0].message;
+}
+
+TEST(AlarmEvaluator, NodeDownIgnoresANodeDrainedBeforeItLeftAndNodesNeverSeen) {
+  AlarmEvaluator ev({Rule("node_lost", "node_down")}, 0);
+  EXPECT_EQ(Describe(ev.Evaluate(Nodes({{"n1", false}, {"n2", true}}), kT0)), "");
+  EXPECT_EQ(Describe(ev.Evaluate(Nodes({{"n1", false}}), kT0 + 1000)), "") << "n2 was drained: retired on purpose";
+  EXPECT_EQ(Describe(ev.Evaluate(Nodes({{"n1", false}, {"n3", false}}), kT0 + 2000)), "") << "n3 is new";
+  EXPECT_EQ(Describe(ev.Evaluate(Nodes({{"n3", false}}), kT0 + 3000)), "node_lost//node n1:firing;");
+}
+
+TEST(AlarmEvaluator, AlarmsOfAPipelineWhoseStatusIsUnknownStayAsTheyWere) {
+  AlarmEvaluator ev({Rule("lagging", "delay_ms > 5")}, 0);
+  EXPECT_EQ(Describe(ev.Evaluate({Pipeline("p", {{"t", 10}})}, kT0)), "lagging/p/t:firing;");
+  EXPECT_EQ(Describe(ev.Evaluate(AlarmInputs{{}, {"p"}, std::nullopt}, kT0 + 1000)), "")
+      << "its owner did not answer: not resolved as if gone";
+  ASSERT_EQ(ev.Alarms().size(), 1u);
+  EXPECT_EQ(ev.Alarms()[0].state, "firing");
+  EXPECT_EQ(Describe(ev.Evaluate({Pipeline("p", {{"t", 1}})}, kT0 + 2000)), "lagging/p/t:resolved;");
+}
+
+TEST(AlarmEvaluator, NewRulesKeepTheAlarmsOfRulesThatStayAndResolveTheOthers) {
+  AlarmEvaluator ev({Rule("lagging", "delay_ms > 5"), Rule("very", "delay_ms > 8")}, 0);
+  EXPECT_EQ(Describe(ev.Evaluate({Pipeline("p", {{"t", 10}})}, kT0)), "lagging/p/t:firing;very/p/t:firing;");
+  ev.SetRules({Rule("lagging", "delay_ms > 5")}, 0);
+  auto next = ev.Evaluate({Pipeline("p", {{"t", 10}})}, kT0 + 1000);
+  ASSERT_EQ(Describe(next), "very/p/t:resolved;") << "lagging carries on without a second firing";
+  EXPECT_NE(next[0].message.find("rule very was removed"), std::string::npos) << next[0].message;
 }
 
 TEST(AlarmEvaluator, Rfc3339) {

@@ -50,7 +50,7 @@ export function Alarms() {
                     <Badge state={a.state} />
                   </td>
                   <td>{a.rule}</td>
-                  <td>{a.pipeline ?? '–'}</td>
+                  <td>{a.pipeline ?? (a.node ? `node ${a.node}` : '–')}</td>
                   <td>{a.target ?? '–'}</td>
                   <td class="num">{a.value ?? '–'}</td>
                   <td class="nowrap">{formatTime(a.since)}</td>
