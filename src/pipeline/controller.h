@@ -42,6 +42,14 @@ inline std::optional<PipelineState> PipelineStateFromName(std::string_view name)
   return std::nullopt;
 }
 
+// Rows one target applied to one of its tables ("db.table" as the target
+// names it), by operation, and that table's delay.
+struct TableStatus {
+  std::string table;
+  uint64_t inserts = 0, updates = 0, deletes = 0;
+  int64_t delay_ms = 0;  // since the source commit of its oldest change not applied yet; 0 when none
+};
+
 struct TargetStatus {
   std::string name;
   PipelineState state = PipelineState::kStarting;
@@ -50,6 +58,7 @@ struct TargetStatus {
   uint64_t rows_applied = 0;
   double rows_per_second = 0;    // recent apply rate
   std::string last_error;
+  std::vector<TableStatus> tables;  // by table name
 };
 
 // Progress of a snapshot (pipeline/snapshot.h), per table and in all.

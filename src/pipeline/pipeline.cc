@@ -133,6 +133,9 @@ struct Pipeline::Target {
     int64_t oldest_pending_ms = 0;  // commit estimate of its oldest change not yet applied, 0 if none
   };
   std::map<std::string, TableStats> tables;
+  // The same tables for status(), which may not walk `tables`: under
+  // Pipeline::mu_ (the stats' counters and gauges are atomic).
+  std::vector<std::pair<std::string, const TableStats*>> listed_tables;
   // FlushBatch's tally of a batch: consecutive changes of one table.
   struct TableRun {
     TableStats* stats = nullptr;
@@ -143,7 +146,8 @@ struct Pipeline::Target {
   // address cannot be reused by another table's schema.
   TargetTablePtr last_table;
   TableStats* last_stats = nullptr;
-  TableStats& StatsFor(const TargetTablePtr& table, PipelineMetrics& m, const std::string& pipeline) {
+  TableStats& StatsFor(const TargetTablePtr& table, PipelineMetrics& m, const std::string& pipeline,
+                       std::mutex& pipeline_mu) {
     if (table == last_table) return *last_stats;
     std::string name = table->db + "." + table->table;
     auto [it, added] = tables.try_emplace(name);
@@ -155,6 +159,10 @@ struct Pipeline::Target {
       it->second.updates = counter("update");
       it->second.deletes = counter("delete");
       it->second.delay = &m.table_delay.WithLabels({{"pipeline", pipeline}, {"target", cfg->name}, {"table", name}});
+      std::lock_guard lock(pipeline_mu);
+      listed_tables.insert(std::upper_bound(listed_tables.begin(), listed_tables.end(), name,
+                                            [](const std::string& n, const auto& e) { return n < e.first; }),
+                           {name, &it->second});
     }
     last_table = table;
     last_stats = &it->second;
@@ -1094,7 +1102,7 @@ Status Pipeline::FlushBatch(Target& t, std::vector<SinkChange>& batch, const sin
   runs.clear();
   size_t bytes = 0;
   for (const SinkChange& c : batch) {
-    Target::TableStats& ts = t.StatsFor(c.table, metrics_, cfg_.name);
+    Target::TableStats& ts = t.StatsFor(c.table, metrics_, cfg_.name, mu_);
     if (runs.empty() || runs.back().stats != &ts) runs.push_back({&ts});
     using K = SinkChange::Kind;
     bool inserted = c.kind == K::kInsert || (c.kind == K::kUpsert && c.origin && c.origin->op == Op::kInsert);
@@ -1546,7 +1554,7 @@ void Pipeline::TargetLoop(Target& t) {
             t.oldest_pending_ms = CommitEstimateMs(w.ts_ms, w.received_ms);
           }
           for (const SinkChange& c : w.changes) {
-            Target::TableStats& ts = t.StatsFor(c.table, metrics_, cfg_.name);
+            Target::TableStats& ts = t.StatsFor(c.table, metrics_, cfg_.name, mu_);
             if (!ts.oldest_pending_ms) ts.oldest_pending_ms = CommitEstimateMs(w.ts_ms, w.received_ms);
           }
           if (item->use_count() == 1) {
@@ -1731,6 +1739,10 @@ PipelineStatus Pipeline::status() const {
     // A rate that has not been refreshed for a while is stale: the target is idle.
     double idle = std::chrono::duration<double>(Clock::now() - t->window_start).count();
     ts.rows_per_second = idle > 3.0 ? 0 : t->rows_per_second;
+    for (const auto& [name, stats] : t->listed_tables) {
+      ts.tables.push_back({name, stats->inserts->value(), stats->updates->value(), stats->deletes->value(),
+                           static_cast<int64_t>(stats->delay->value() * 1000)});
+    }
     s.rows_applied += ts.rows_applied;
     s.delay_ms = std::max(s.delay_ms, ts.delay_ms);
     all_failed &= t->state == PipelineState::kFailed || t->state == PipelineState::kFenced;

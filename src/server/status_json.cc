@@ -27,6 +27,15 @@ Json TargetJson(const TargetStatus& t) {
   j["rows_applied"] = t.rows_applied;
   j["rows_per_second"] = t.rows_per_second;  // NaN/Inf dump as null
   j["last_error"] = ErrorOrNull(t.last_error);
+  Json tables = Json::array();
+  for (const pipeline::TableStatus& tb : t.tables) {
+    tables.push_back({{"table", tb.table},
+                      {"inserts", tb.inserts},
+                      {"updates", tb.updates},
+                      {"deletes", tb.deletes},
+                      {"delay_ms", tb.delay_ms}});
+  }
+  j["tables"] = std::move(tables);
   return j;
 }
 
@@ -221,6 +230,20 @@ Result<PipelineStatus> PipelineStatusFromJson(const Json& j) {
       tf.Number("rows_applied", t.rows_applied);
       tf.Number("rows_per_second", t.rows_per_second);
       tf.Text("last_error", t.last_error);
+      if (const Json* tables = tf.Find("tables"); tables && tables->is_array()) {
+        for (const Json& bj : *tables) {
+          if (!bj.is_object()) continue;
+          pipeline::TableStatus tb;
+          Fields bf(bj, fmt::format("status of {}.targets[].tables[]", p.name));
+          bf.Text("table", tb.table);
+          bf.Number("inserts", tb.inserts);
+          bf.Number("updates", tb.updates);
+          bf.Number("deletes", tb.deletes);
+          bf.Number("delay_ms", tb.delay_ms);
+          tf.Take(bf);
+          t.tables.push_back(std::move(tb));
+        }
+      }
       f.Take(tf);
       p.targets.push_back(std::move(t));
     }

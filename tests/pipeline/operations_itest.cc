@@ -325,6 +325,16 @@ TEST_F(OperationsTest, MetricsPassPromtoolAndCountPerTable) {
       << page.body;
   // No family in milliseconds any more.
   EXPECT_EQ(page.body.find("_ms"), std::string::npos) << page.body;
+  // The status API counts the same per target table.
+  HttpReply status = HttpGet(http_port_, "/api/pipelines/p/status");
+  Json tables = Json::parse(status.body, nullptr, false)["targets"][0]["tables"];
+  ASSERT_TRUE(tables.is_array()) << status.body;
+  Json by_name = Json::object();
+  for (const Json& t : tables) by_name[t.value("table", "")] = t;
+  EXPECT_EQ(by_name["shop.orders"].value("inserts", -1), 20) << status.body;
+  EXPECT_EQ(by_name["shop.orders"].value("updates", -1), 19) << status.body;
+  EXPECT_EQ(by_name["shop.audit"].value("deletes", -1), 3) << status.body;
+  EXPECT_EQ(by_name["shop.orders"].value("delay_ms", -1), 0) << status.body;
 
   // With the target down, the delay of a table with changes waiting grows,
   // and the table without any stays 0.

@@ -19,8 +19,9 @@ PipelineStatus Full() {
   p.delay_ms = 4200;
   p.rows_applied = 77;
   p.last_error = "target search: connection refused";
-  p.targets.push_back({"search", PipelineState::kRetrying, "binlog.000002:1000", 4200, 70, 12.5, "refused"});
-  p.targets.push_back({"report", PipelineState::kRunning, "binlog.000002:1234", 3, 7, 0, ""});
+  p.targets.push_back({"search", PipelineState::kRetrying, "binlog.000002:1000", 4200, 70, 12.5, "refused",
+                       {{"shop.orders", 50, 15, 5, 4200}, {"shop.users", 0, 0, 0, 0}}});
+  p.targets.push_back({"report", PipelineState::kRunning, "binlog.000002:1234", 3, 7, 0, "", {}});
   p.has_snapshot = true;
   p.snapshot.phase = "copying";
   p.snapshot.start_position = "binlog.000001:4";
@@ -49,6 +50,8 @@ TEST(StatusJson, ReadsBackWhatItWrites) {
   EXPECT_EQ(read->state, PipelineState::kRetrying);
   EXPECT_EQ(read->targets.at(0).delay_ms, 4200);
   EXPECT_EQ(read->check.missing, 2u);
+  ASSERT_EQ(read->targets.at(0).tables.size(), 2u);
+  EXPECT_EQ(read->targets.at(0).tables[0].updates, 15u);
 }
 
 TEST(StatusJson, AMinimalStatusWithoutSnapshotOrCheck) {

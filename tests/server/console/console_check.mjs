@@ -78,6 +78,15 @@ runCheck(async (browser) => {
   log('the pipeline page: targets, and Stop makes the pipeline stopped');
   await page.clickUntil(`${row} [data-testid="pipeline-link"]`,
     `!!document.querySelector('[data-testid="targets-table"] tbody tr')`, 'the targets table');
+  // Rows per target table, as the API counts them.
+  const apiTables = (await status()).targets.flatMap((t) => (t.tables ?? []).map((tb) => ({ target: t.name, ...tb })));
+  expect(apiTables.length > 0, 'the API counts rows per table');
+  const first = apiTables[0];
+  await page.waitFor(
+    `(() => { const tr = document.querySelector('[data-testid="table-row-${first.target}-${first.table}"]');
+              return !!tr && tr.children[2].textContent.replace(/,/g, '') === '${first.inserts}'; })()`,
+    `the tables panel showing ${first.inserts} inserts into ${first.table}`,
+  );
   await shot(page, 'pipeline');
   await page.click('[data-testid="action-stop"]');
   await page.waitFor(`document.querySelector('[data-testid="detail-state"]')?.textContent === 'stopped'`, 'state stopped on the page');

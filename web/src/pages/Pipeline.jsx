@@ -1,5 +1,5 @@
 // One pipeline: per-target state, position, delay, rows and rows/s with
-// live charts, snapshot progress per table, the consistency check, and the
+// live charts, rows per target table, snapshot progress per table, the consistency check, and the
 // actions the logged-in role may run, and the recent events.
 import { Chart } from '../components/Chart.jsx';
 import { Badge, Banner, ErrorText, Head, Loading, Panel, PollError } from '../components/Common.jsx';
@@ -35,6 +35,29 @@ function Targets({ p }) {
             <td class="wide">
               <ErrorText text={t.last_error} />
             </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+// Rows applied per target table and operation, and each table's delay.
+function Tables({ p }) {
+  const rows = (p.targets ?? []).flatMap((t) => (t.tables ?? []).map((tb) => ({ target: t.name, ...tb })));
+  if (!rows.length) return <div class="empty muted">No row applied yet.</div>;
+  return (
+    <table class="grid" data-testid="tables-table">
+      <Head columns={['Target', 'Table', '#Inserts', '#Updates', '#Deletes', '#Delay']} />
+      <tbody>
+        {rows.map((r) => (
+          <tr key={`${r.target}/${r.table}`} data-testid={`table-row-${r.target}-${r.table}`}>
+            <td>{r.target}</td>
+            <td class="mono">{r.table}</td>
+            <td class="num">{formatCount(r.inserts)}</td>
+            <td class="num">{formatCount(r.updates)}</td>
+            <td class="num">{formatCount(r.deletes)}</td>
+            <td class="num">{formatDelay(r.delay_ms)}</td>
           </tr>
         ))}
       </tbody>
@@ -201,6 +224,9 @@ export function Pipeline({ me, pipelines, name }) {
       </div>
       <Panel title="Targets">
         <Targets p={p} />
+      </Panel>
+      <Panel title="Tables" testid="tables">
+        <Tables p={p} />
       </Panel>
       {p.snapshot && <Snapshot s={p.snapshot} />}
       {p.check && <Check c={p.check} />}
