@@ -76,18 +76,38 @@ size_t TokenEnd(std::string_view text, size_t pos, bool in_flow) {
   return i;
 }
 
-// [begin, end) of a URL's password inside `value`, nullopt when it has none.
-std::optional<std::pair<size_t, size_t>> UrlPassword(std::string_view value) {
+// A secret inside a URL: its password, or the value of a query parameter
+// named like a secret (`?sasl.password=...`, `&token=...`).
+struct UrlSecret {
+  std::string part;  // "password" or "query.NAME"
+  size_t from = 0, to = 0;
+};
+
+std::vector<UrlSecret> UrlSecrets(std::string_view value) {
+  std::vector<UrlSecret> out;
   const size_t scheme = value.find("://");
-  if (scheme == std::string_view::npos) return std::nullopt;
+  if (scheme == std::string_view::npos) return out;
   const size_t authority = scheme + 3;
   size_t authority_end = value.find_first_of("/?#", authority);
   if (authority_end == std::string_view::npos) authority_end = value.size();
   const size_t at = value.substr(0, authority_end).rfind('@');
-  if (at == std::string_view::npos || at < authority) return std::nullopt;
-  const size_t colon = value.substr(0, at).find(':', authority);
-  if (colon == std::string_view::npos) return std::nullopt;
-  return std::make_pair(colon + 1, at);
+  if (at != std::string_view::npos && at >= authority) {
+    const size_t colon = value.substr(0, at).find(':', authority);
+    if (colon != std::string_view::npos) out.push_back({"password", colon + 1, at});
+  }
+  const size_t query = value.find('?', authority);
+  if (query == std::string_view::npos) return out;
+  const size_t query_end = std::min(value.size(), value.find('#', query));
+  for (size_t begin = query + 1; begin < query_end;) {
+    size_t end = std::min(query_end, value.find('&', begin));
+    const std::string_view param = value.substr(begin, end - begin);
+    const size_t eq = param.find('=');
+    if (eq != std::string_view::npos && eq + 1 < param.size() && IsSecretKey(param.substr(0, eq))) {
+      out.push_back({"query." + std::string(param.substr(0, eq)), begin + eq + 1, end});
+    }
+    begin = end + 1;
+  }
+  return out;
 }
 
 class Finder {
@@ -133,9 +153,9 @@ class Finder {
     const std::string& value = node.Scalar();
     if (IsSecretKey(key)) {
       if (!value.empty()) Add(node, path, in_flow, value, 0, value.size(), false);
-    } else if (std::optional<std::pair<size_t, size_t>> password = UrlPassword(value)) {
-      Add(node, path + "#password", in_flow, value, password->first, password->second, true);
+      return;
     }
+    for (const UrlSecret& u : UrlSecrets(value)) Add(node, path + "#" + u.part, in_flow, value, u.from, u.to, true);
   }
 
   // The secret value[from, to) of `node`: the whole scalar, or a URL's password.
@@ -253,7 +273,13 @@ Result<std::string> RestoreConfigSecrets(std::string_view edited, std::string_vi
   std::vector<std::pair<std::pair<size_t, size_t>, std::string>> edits;
   for (const Secret& s : *ours) {
     if (s.value != kMaskedSecret) continue;
-    const std::string key = s.url_password ? s.path.substr(0, s.path.size() - 9) + " (the URL's password)" : s.path;
+    std::string key = s.path;
+    if (s.url_password) {
+      const size_t hash = s.path.rfind('#');
+      const std::string part = s.path.substr(hash + 1);
+      key = s.path.substr(0, hash) + (part == "password" ? " (the URL's password)"
+                                                         : " (the URL's " + part.substr(6) + " parameter)");
+    }
     auto it = kept.find(s.path);
     if (it == kept.end()) {
       return Status::Invalid("{}:{}: {}: reads \"{}\", but the saved configuration has no secret there to keep; "

@@ -5,8 +5,10 @@
 //
 // A secret is the value of a key named like one (`password`,
 // `password_hash`, `token`, `secret`, `sasl.password`, ...; not `*_env` or
-// `*_file`, which name where the secret is) or the password of a URL
-// (`mysql://user:PASSWORD@host`). Masking edits the text in place, so
+// `*_file`, which name where the secret is), the password of a URL
+// (`mysql://user:PASSWORD@host`) or a URL's query parameter named like a
+// secret (`kafka://b:9092?sasl.password=SECRET`, `https://h/in?token=T`). A
+// token written into a URL's path is not recognized: name it in the query. Masking edits the text in place, so
 // comments, order and line numbers stay as the author wrote them (a
 // validation error on the masked form points at the right line).
 //

@@ -45,6 +45,28 @@ TEST(ConfigSecretsTest, MaskHidesEveryPasswordHashAndUrlPasswordAndKeepsTheRest)
   EXPECT_EQ(doc["targets"]["search"]["url"].as<std::string>(), "mysql://app:********@127.0.0.1:3307/db");
 }
 
+TEST(ConfigSecretsTest, SecretQueryParametersOfAUrlAreMaskedAndRestored) {
+  constexpr const char* kUrls = R"(targets:
+  bus: {url: "kafka://b1:9092?sasl.username=app&sasl.password=Qu3ry-Pw&acks=all"}
+alarms:
+  webhook: {url: "https://hooks.example.com/in?channel=ops&token=T0k3n-9#frag"}
+)";
+  const std::string masked = MaskConfigSecrets(kUrls);
+  EXPECT_EQ(masked.find("Qu3ry-Pw"), std::string::npos) << masked;
+  EXPECT_EQ(masked.find("T0k3n-9"), std::string::npos) << masked;
+  EXPECT_NE(masked.find("kafka://b1:9092?sasl.username=app&sasl.password=********&acks=all"), std::string::npos)
+      << masked;
+  EXPECT_NE(masked.find("in?channel=ops&token=********#frag"), std::string::npos) << masked;
+  Result<std::string> restored = RestoreConfigSecrets(masked, kUrls, "sluice.yaml");
+  ASSERT_TRUE(restored.ok()) << restored.status().message();
+  EXPECT_EQ(*restored, kUrls);
+  EXPECT_EQ(RedactConfigSecrets("refused: token T0k3n-9", kUrls), "refused: token ********");
+  Result<std::string> orphan = RestoreConfigSecrets(masked, "targets: {}\n", "sluice.yaml");
+  ASSERT_FALSE(orphan.ok());
+  EXPECT_NE(orphan.status().message().find("targets.bus.url (the URL's sasl.password parameter)"), std::string::npos)
+      << orphan.status().message();
+}
+
 TEST(ConfigSecretsTest, RestoreKeepsTheSavedSecretsWhereTheMaskCameBack) {
   std::string edited = MaskConfigSecrets(kConfig);
   // The user changes a role and the server id, and reorders nothing else.
