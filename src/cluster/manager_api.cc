@@ -28,21 +28,7 @@ constexpr const char* kJsonType = "application/json";
 constexpr const char* kTextType = "text/plain; charset=utf-8";
 constexpr const char* kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
 
-int StatusFor(const Status& s) {
-  switch (s.code()) {
-    case StatusCode::kInvalidArgument:
-      return 400;
-    case StatusCode::kNotFound:
-      return 404;
-    case StatusCode::kAborted:
-    case StatusCode::kNotSupported:
-    case StatusCode::kCancelled:
-      return 409;
-    default:
-      return s.retryable() ? 503 : 500;
-  }
-}
-HttpResponse StatusError(const Status& s) { return JsonError(StatusFor(s), s.message()); }
+HttpResponse StatusError(const Status& s) { return JsonError(server::HttpStatusFor(s), s.message()); }
 
 HttpResponse NoPipeline(std::string_view name) {
   return JsonError(404, fmt::format("no pipeline named \"{}\" in the current configuration", name));
@@ -429,7 +415,10 @@ HttpResponse ManagerApi::Route(std::string_view method, std::string_view target,
       if (!text.ok()) return StatusError(text.status());
       Result<ChangeResult> done =
           keeper.Put(*text, "PUT /api/config" + (author ? " by " + *author : std::string()), comment.value_or(""));
-      if (!done.ok()) return JsonError(StatusFor(done.status()), server::RedactConfigSecrets(done.status().message(), *text));
+      if (!done.ok()) {
+        return JsonError(server::HttpStatusFor(done.status()),
+                         server::RedactConfigSecrets(done.status().message(), *text));
+      }
       return change_response(done);
     }
     if (s.size() == 3 && s[2] == "validate") {

@@ -100,22 +100,6 @@ HttpResponse Health(const std::vector<PipelineStatus>& pipelines) {
 
 }  // namespace
 
-int HttpStatusFor(const Status& status) {
-  switch (status.code()) {
-    case StatusCode::kOk:
-      return 200;
-    case StatusCode::kInvalidArgument:
-      return 400;
-    case StatusCode::kNotFound:
-      return 404;
-    case StatusCode::kNotSupported:
-    case StatusCode::kCancelled:
-      return 409;
-    default:
-      return status.retryable() ? 503 : 500;
-  }
-}
-
 HttpApi::HttpApi(PipelineController& controller, MetricsRegistry& metrics)
     : controller_(controller), metrics_(metrics) {}
 

@@ -69,14 +69,6 @@ namespace sluice::server {
 using pipeline::MetricsRegistry;
 using pipeline::PipelineController;
 
-// The HTTP status for a controller error:
-//   kInvalidArgument                      -> 400 (bad input, e.g. a position the pipeline rejects)
-//   kNotFound                             -> 404
-//   kNotSupported, kCancelled             -> 409 (valid request the pipeline's current state
-//                                                 forbids, e.g. moving a running pipeline's position)
-//   any other retryable error             -> 503 (try again: the store or a server is unavailable)
-//   anything else                         -> 500
-int HttpStatusFor(const Status& status);
 
 class HttpApi {
  public:

@@ -189,6 +189,23 @@ HttpResponse MethodNotAllowed(std::string_view method, std::string_view path, st
   return r;
 }
 
+int HttpStatusFor(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kNotSupported:
+    case StatusCode::kCancelled:
+    case StatusCode::kAborted:
+      return 409;
+    default:
+      return status.retryable() ? 503 : 500;
+  }
+}
+
 HttpResponse JsonError(int status, std::string_view message) {
   nlohmann::json j;
   j["error"] = message;

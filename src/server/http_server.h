@@ -108,6 +108,16 @@ class HttpServer {
   std::string listen_;  // as given to Start, for messages
 };
 
+// The HTTP status for an error of the API's backend (controller, manager):
+//   kInvalidArgument                      -> 400 (bad input, e.g. a position the pipeline rejects)
+//   kNotFound                             -> 404
+//   kNotSupported, kCancelled, kAborted   -> 409 (valid request the current state forbids, e.g.
+//                                                 moving a running pipeline's position, or a
+//                                                 conflicting change: try again)
+//   any other retryable error             -> 503 (try again: the store or a server is unavailable)
+//   anything else                         -> 500
+int HttpStatusFor(const Status& status);
+
 // {"error": message} with `status`.
 HttpResponse JsonError(int status, std::string_view message);
 // `j` as application/json with `status`. Positions, error messages and
