@@ -14,11 +14,11 @@
 
 #include "core/json_writer.h"
 #include "format/format_util.h"
+#include "sink/fence.h"
 #include "sink/kafka/checkpoint_reader.h"
 #include "sink/kafka/checkpoint_record.h"
 #include "sink/kafka/topic_template.h"
 #include "sink/skip_log.h"
-#include "sink/fence.h"
 
 namespace sluice::sink::kafka {
 namespace {

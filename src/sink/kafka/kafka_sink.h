@@ -43,8 +43,8 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -104,7 +104,7 @@ class KafkaSink : public Sink {
     // instead of two strings per message held until the batch is recorded
     // (the encoder's strings are freed at once, so malloc reuses them).
     std::string bytes;
-    std::vector<SinkChange> changes;  // what `out` came from: a late rejection names it
+    std::vector<SinkChange> changes;    // what `out` came from: a late rejection names it
     std::optional<std::string> record;  // its position record (nullopt: a reset's tombstone)
     Checkpoint next;                    // recorded_ once recorded
     uint64_t rows = 0;                  // recorded_rows_ once recorded
@@ -235,11 +235,11 @@ class KafkaSink : public Sink {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Work> queue_;
-  bool busy_ = false;             // the producer thread has taken work from the queue
-  bool stopped_ = false;          // by an error: until the caller's next call
-  std::optional<Status> error_;   // a batch's (or a step's) error, for the caller's next call
+  bool busy_ = false;            // the producer thread has taken work from the queue
+  bool stopped_ = false;         // by an error: until the caller's next call
+  std::optional<Status> error_;  // a batch's (or a step's) error, for the caller's next call
   bool stop_thread_ = false;
-  Checkpoint published_;          // recorded_, as of published_version_
+  Checkpoint published_;  // recorded_, as of published_version_
   uint64_t published_rows_ = 0;
   uint64_t published_version_ = 0;
   bool published_pending_ = false;
@@ -265,7 +265,7 @@ class KafkaSink : public Sink {
   std::vector<rd_kafka_topic_t*> handles_;  // by topic index, of producer_
   Checkpoint recorded_;                     // what Kafka holds: the caller's checkpoint_ at its next call
   uint64_t recorded_rows_ = 0;
-  uint64_t recorded_version_ = 0;           // bumped when recorded_ changes
+  uint64_t recorded_version_ = 0;  // bumped when recorded_ changes
   bool in_transaction_ = false;
   std::chrono::steady_clock::time_point transaction_began_;
   bool pending_commit_ = false;  // commit outcome unknown (retryable failure): commit again
