@@ -5,8 +5,10 @@
 // Lifetime: opened by the pipeline's target thread when the pipeline starts
 // (Open reads the target's recorded checkpoint), closed when it stops.
 // Threading: every call comes from that one thread; a sink may run threads
-// of its own inside a call (MySQL applies partitions in parallel) but returns
-// only when they are done.
+// of its own inside a call (MySQL applies partitions in parallel) and
+// returns only when they are done, or, if it keeps batches in flight (see
+// below), a thread that sends them between calls (Kafka); checkpoint(),
+// rows_applied() and in_flight() change only inside calls either way.
 //
 // Delivery: the pipeline hands over batches of mapped changes in stream
 // order. ApplyBatch applies them and records `end` (the batch's last stream

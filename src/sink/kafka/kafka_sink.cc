@@ -1,6 +1,7 @@
 #include "sink/kafka/kafka_sink.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -13,11 +14,11 @@
 
 #include "core/json_writer.h"
 #include "format/format_util.h"
+#include "sink/fence.h"
 #include "sink/kafka/checkpoint_reader.h"
 #include "sink/kafka/checkpoint_record.h"
 #include "sink/kafka/topic_template.h"
 #include "sink/skip_log.h"
-#include "sink/fence.h"
 
 namespace sluice::sink::kafka {
 namespace {
@@ -82,10 +83,23 @@ Result<std::unique_ptr<KafkaSink>> KafkaSink::Open(const SinkOptions& options) {
   s->transactional_id_ = "sluice/" + options.pipeline + "/" + options.target;
   RETURN_IF_ERROR(s->CreateProducer());
   RETURN_IF_ERROR(s->LoadCheckpoint());
+  s->checkpoint_ = s->recorded_;
+  s->synced_version_ = s->published_version_ = s->recorded_version_;
+  s->published_ = s->recorded_;
+  s->handed_ = s->published_handed_ = s->recorded_.global;
+  s->thread_ = std::thread([p = s.get()] { p->Run(); });
   return s;
 }
 
 KafkaSink::~KafkaSink() {
+  if (thread_.joinable()) {
+    {
+      std::lock_guard lock(mu_);
+      stop_thread_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
   if (producer_ && in_transaction_) {
     ErrorPtr(rd_kafka_abort_transaction(producer_.get(), 5000));
   }
@@ -99,7 +113,7 @@ std::string KafkaSink::Where() const {
 Status KafkaSink::CreateProducer() {
   for (auto& [name, t] : topics_) rd_kafka_topic_destroy(t);
   topics_.clear();
-  table_topics_.clear();
+  handles_.clear();
   producer_.reset();
   in_transaction_ = false;
   record_in_flight_.reset();
@@ -136,12 +150,13 @@ Status KafkaSink::CreateProducer() {
 Status KafkaSink::LoadCheckpoint() {
   auto value = ReadLastValue(options_.url, checkpoint_topic_, CheckpointKey(options_.pipeline, options_.target));
   if (!value.ok()) return value.status().WithContext(Where());
-  checkpoint_ = Checkpoint{};
+  recorded_ = Checkpoint{};
+  ++recorded_version_;
   if (!value->has_value()) return Status::Ok();
   auto cp = DecodeCheckpoint(**value);
   if (!cp.ok()) return cp.status().WithContext(fmt::format("{}: topic {}", Where(), checkpoint_topic_));
-  checkpoint_ = std::move(cp).value();
-  spdlog::info("{}: position {} read back from topic {}", Where(), checkpoint_.global.ToString(), checkpoint_topic_);
+  recorded_ = std::move(cp).value();
+  spdlog::info("{}: position {} read back from topic {}", Where(), recorded_.global.ToString(), checkpoint_topic_);
   return Status::Ok();
 }
 
@@ -156,14 +171,35 @@ Result<rd_kafka_topic_t*> KafkaSink::Topic(const std::string& name) {
   return t;
 }
 
-Result<rd_kafka_topic_t*> KafkaSink::TopicFor(const SinkChange& ch) {
+rd_kafka_topic_t* KafkaSink::Handle(uint32_t topic) {
+  if (topic < handles_.size() && handles_[topic] != nullptr) return handles_[topic];
+  auto t = Topic(TopicName(topic));
+  if (!t.ok()) return nullptr;
+  if (handles_.size() <= topic) handles_.resize(topic + 1, nullptr);
+  handles_[topic] = *t;
+  return *t;
+}
+
+uint32_t KafkaSink::TopicIndex(const std::string& name) {
+  std::lock_guard lock(topics_mu_);
+  auto [it, added] = topic_index_.emplace(name, static_cast<uint32_t>(topic_names_.size()));
+  if (added) topic_names_.push_back(name);
+  return it->second;
+}
+
+std::string KafkaSink::TopicName(uint32_t index) const {
+  std::lock_guard lock(topics_mu_);
+  return index < topic_names_.size() ? topic_names_[index] : std::string();
+}
+
+Result<uint32_t> KafkaSink::TopicFor(const SinkChange& ch) {
   auto it = table_topics_.find(ch.table.get());
   if (it != table_topics_.end()) return it->second.topic;
   const TargetTable& t = *ch.table;
   std::string name = ExpandTopic(options_.topic, options_.pipeline, t.db, t.table);
   RETURN_IF_ERROR(
       CheckTopicName(name).WithContext(fmt::format("{}: table `{}`.`{}` (from {})", Where(), t.db, t.table, t.source)));
-  ASSIGN_OR_RETURN(rd_kafka_topic_t * topic, Topic(name));
+  uint32_t topic = TopicIndex(name);
   table_topics_.emplace(ch.table.get(), TopicOf{ch.table, topic});
   return topic;
 }
@@ -194,13 +230,14 @@ void KafkaSink::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaqu
 void KafkaSink::Recorded(size_t n) {
   n = std::min(n, pending_.size());
   if (n == 0) return;
-  for (size_t i = 0; i < n; ++i) rows_applied_ += pending_[i].rows;
-  checkpoint_ = pending_[n - 1].next;
+  for (size_t i = 0; i < n; ++i) recorded_rows_ += pending_[i].rows;
+  recorded_ = pending_[n - 1].next;
+  ++recorded_version_;
   for (size_t i = 0; i < n; ++i) Recycle(std::move(pending_[i]));
   pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
 }
 
-void KafkaSink::Add(Batch& b, rd_kafka_topic_t* topic, format::Message& m, int64_t change) {
+void KafkaSink::Add(Batch& b, uint32_t topic, format::Message& m, int64_t change) {
   Outgoing o;
   o.topic = topic;
   o.change = change;
@@ -218,6 +255,7 @@ void KafkaSink::Add(Batch& b, rd_kafka_topic_t* topic, format::Message& m, int64
 }
 
 KafkaSink::Batch KafkaSink::NewBatch() {
+  std::lock_guard lock(spare_mu_);
   if (spare_.empty()) return Batch{};
   Batch b = std::move(spare_.back());
   spare_.pop_back();
@@ -225,7 +263,10 @@ KafkaSink::Batch KafkaSink::NewBatch() {
 }
 
 void KafkaSink::Recycle(Batch&& b) {
-  if (spare_.size() >= 4) return;
+  {
+    std::lock_guard lock(spare_mu_);
+    if (spare_.size() >= 4) return;
+  }
   b.out.clear();
   b.changes.clear();
   b.bytes.clear();
@@ -233,16 +274,17 @@ void KafkaSink::Recycle(Batch&& b) {
   b.next = Checkpoint{};
   b.rows = 0;
   b.unacked = 0;
+  std::lock_guard lock(spare_mu_);
   spare_.push_back(std::move(b));
 }
 
-rd_kafka_resp_err_t KafkaSink::Produce(const Batch& b, const Outgoing& m, uint64_t opaque) {
+rd_kafka_resp_err_t KafkaSink::Produce(const Batch& b, const Outgoing& m, rd_kafka_topic_t* topic, uint64_t opaque) {
   while (true) {
     void* value = m.tombstone ? nullptr : const_cast<char*>(b.bytes.data() + m.value_at);
     size_t value_len = m.tombstone ? 0 : m.value_size;
     std::string_view key = KeyOf(b, m);
     rd_kafka_resp_err_t e =
-        rd_kafka_producev(producer_.get(), RD_KAFKA_V_RKT(m.topic), RD_KAFKA_V_KEY(key.data(), key.size()),
+        rd_kafka_producev(producer_.get(), RD_KAFKA_V_RKT(topic), RD_KAFKA_V_KEY(key.data(), key.size()),
                           RD_KAFKA_V_VALUE(value, value_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                           RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(opaque))), RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -257,9 +299,14 @@ void KafkaSink::ProduceBatch(Batch& b) {
   b.unacked = 0;
   for (size_t i = 0; i < b.out.size(); ++i) {
     const Outgoing& m = b.out[i];
-    if (m.change >= 0 && !skipped_.empty() && skipped_.contains(ChangesOf(b)[m.change].pos)) continue;
+    if (m.change >= 0 && Skipped(b.changes[m.change].pos)) continue;
+    rd_kafka_topic_t* topic = Handle(m.topic);
+    if (topic == nullptr) {
+      failures_.emplace_back(Opaque(b.seq, i), rd_kafka_last_error());
+      continue;
+    }
     ++b.unacked;  // before producing: a report can come inside a QUEUE_FULL poll
-    if (rd_kafka_resp_err_t e = Produce(b, m, Opaque(b.seq, i)); e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (rd_kafka_resp_err_t e = Produce(b, m, topic, Opaque(b.seq, i)); e != RD_KAFKA_RESP_ERR_NO_ERROR) {
       // Refused before sending (too large for message.max.bytes...): a
       // failed report of its own, handled with the others.
       --b.unacked;
@@ -276,7 +323,7 @@ Status KafkaSink::BeginIfNeeded() {
   return Status::Ok();
 }
 
-Status KafkaSink::Send(Batch b) {
+Status KafkaSink::Send(Batch& b) {
   if (fenced_out_) return FencedOut("produce", "fenced earlier; sending nothing");
   RETURN_IF_ERROR(BeginIfNeeded());
   b.seq = next_seq_++;
@@ -305,7 +352,7 @@ std::string KafkaSink::TopicsOfPending() const {
   std::set<std::string> names;
   for (const Batch& b : pending_) {
     for (const Outgoing& m : b.out) {
-      names.insert(rd_kafka_topic_name(m.topic));
+      names.insert(TopicName(m.topic));
       if (names.size() > 5) break;
     }
     if (names.size() > 5) break;
@@ -386,11 +433,18 @@ Status KafkaSink::AbortIfOpen() {
   return Status::Ok();
 }
 
+bool KafkaSink::Skipped(const StreamPos& pos) const {
+  if (!any_skipped_.load(std::memory_order_acquire)) return false;
+  std::lock_guard lock(skipped_mu_);
+  return skipped_.contains(pos);
+}
+
 Status KafkaSink::Reject(const SinkChange& ch, const std::string& key, const std::string& why) {
   std::string shown_key = key.size() > 200 ? key.substr(0, 197) + "..." : key;
   std::string msg = fmt::format("{}: table `{}`.`{}` (from {}) key {} @ {}: {}", Where(), ch.table->db, ch.table->table,
                                 ch.table->source, shown_key, ch.pos.ToString(), why);
   if (!options_.skip_rejected) return Status::Error(StatusCode::kServerError, "{}", msg);
+  std::lock_guard lock(skipped_mu_);  // one line at a time in skip_log, from either thread
   if (!options_.skip_log.empty()) {
     std::string line = SkipRecord(options_.pipeline, options_.target, ch, key, why);
     // Durable before the batch leaving the change out is recorded.
@@ -399,6 +453,7 @@ Status KafkaSink::Reject(const SinkChange& ch, const std::string& key, const std
   }
   spdlog::warn("skipped (on_error: skip): {}", msg);
   skipped_.insert(ch.pos);
+  any_skipped_.store(true, std::memory_order_release);
   rows_skipped_.fetch_add(1);
   return Status::Ok();
 }
@@ -425,11 +480,11 @@ Status KafkaSink::HandleFailures() {
     if (index != kRecordIndex && index < b->out.size()) {
       const Outgoing& m = b->out[index];
       if (RejectsMessage(err) && m.change >= 0) {
-        const SinkChange& ch = ChangesOf(*b)[m.change];
-        if (skipped_.contains(ch.pos)) continue;
+        const SinkChange& ch = b->changes[m.change];
+        if (Skipped(ch.pos)) continue;
         size_t bytes = m.key_size + m.value_size;
         std::string why = fmt::format("Kafka refused the message ({} bytes) for topic {}: {}", bytes,
-                                      rd_kafka_topic_name(m.topic), rd_kafka_err2str(err));
+                                      TopicName(m.topic), rd_kafka_err2str(err));
         Status st = Reject(ch, std::string(KeyOf(*b, m)), why);
         if (!st.ok()) {
           (void)AbortIfOpen();  // the rejection is what the user must see
@@ -438,7 +493,7 @@ Status KafkaSink::HandleFailures() {
         rejected = true;
         continue;
       }
-      if (error.ok()) error = DeliveryError(err, rd_kafka_topic_name(m.topic));
+      if (error.ok()) error = DeliveryError(err, TopicName(m.topic));
     } else if (error.ok()) {
       error = DeliveryError(err, checkpoint_topic_);
     }
@@ -475,11 +530,12 @@ Status KafkaSink::Recover() {
   RETURN_IF_ERROR(AbortIfOpen());
   // A new producer read the position back: what it covers is there.
   size_t covered = 0;
-  while (covered < pending_.size() && pending_[covered].record && !checkpoint_.global.empty() &&
-         pending_[covered].next.global <= checkpoint_.global) {
-    rows_applied_ += pending_[covered].rows;
+  while (covered < pending_.size() && pending_[covered].record && !recorded_.global.empty() &&
+         pending_[covered].next.global <= recorded_.global) {
+    recorded_rows_ += pending_[covered].rows;
     ++covered;
   }
+  if (covered > 0) ++recorded_version_;
   pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(covered));
   if (pending_.empty()) {
     resend_ = false;
@@ -570,14 +626,73 @@ Status KafkaSink::Settle(bool all) {
   }
 }
 
-Status KafkaSink::Poll() {
-  RETURN_IF_ERROR(Recover());
-  return Settle(false);
+// ---- The caller's thread ----
+
+void KafkaSink::SyncLocked() {
+  if (synced_version_ != published_version_) {
+    checkpoint_ = published_;
+    rows_applied_ = published_rows_;
+    synced_version_ = published_version_;
+  }
+  in_flight_ = published_pending_ || busy_ || !queue_.empty();
 }
 
+Status KafkaSink::Resume() {
+  std::lock_guard lock(mu_);
+  SyncLocked();
+  if (error_) {
+    Status st = std::move(*error_);
+    error_.reset();
+    return st;
+  }
+  if (stopped_) {
+    // The caller saw the error and calls again: the producer thread goes
+    // on (Recover first, as every step), like the call itself would have.
+    stopped_ = false;
+    cv_.notify_all();
+  }
+  return Status::Ok();
+}
+
+Status KafkaSink::RunOnProducer(std::function<Status()> fn, bool first) {
+  auto call = std::make_shared<Call>();
+  call->fn = std::move(fn);
+  call->first = first;
+  std::unique_lock lock(mu_);
+  Work w;
+  w.call = call;
+  if (first) {
+    queue_.push_front(std::move(w));
+  } else {
+    queue_.push_back(std::move(w));
+  }
+  cv_.notify_all();
+  cv_.wait(lock, [&] { return call->done || (error_ && !first); });
+  if (!call->done) {
+    // A batch before it failed and the thread stopped: that error is this
+    // call's, and the call is not made (the thread does not touch a
+    // stopped queue but for `first` work).
+    for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+      if (it->call == call) {
+        queue_.erase(it);
+        break;
+      }
+    }
+    Status st = std::move(*error_);
+    error_.reset();
+    SyncLocked();
+    return st;
+  }
+  SyncLocked();
+  if (!first) handed_ = published_handed_;  // nothing queued after it: the thread's is the caller's
+  return call->result;
+}
+
+Status KafkaSink::Poll() { return Resume(); }
+
 Status KafkaSink::Flush() {
-  RETURN_IF_ERROR(Recover());
-  return Settle(true);
+  RETURN_IF_ERROR(Resume());
+  return RunOnProducer([this] { return DoFlush(); });
 }
 
 Status KafkaSink::ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd& end) {
@@ -589,8 +704,8 @@ Status KafkaSink::ApplyBatchTakingOver(std::vector<SinkChange>& changes, const B
 }
 
 Status KafkaSink::Apply(const std::vector<SinkChange>& changes, const BatchEnd& end, std::vector<SinkChange>* take) {
-  RETURN_IF_ERROR(Recover());
-  const StreamPos done = HandedOver();
+  RETURN_IF_ERROR(Resume());
+  const StreamPos done = handed_;
   if (!done.empty() && end.pos <= done) return Status::Ok();  // committed before a crash or a lost answer
   Batch b = NewBatch();
   b.out.reserve(changes.size());
@@ -610,7 +725,7 @@ Status KafkaSink::Apply(const std::vector<SinkChange>& changes, const BatchEnd& 
       if (ch.pos <= done) continue;
       maybe_done = false;
     }
-    if (!skipped_.empty() && skipped_.contains(ch.pos)) continue;
+    if (Skipped(ch.pos)) continue;
     if (position_of == nullptr || position_of->txn_offset != ch.pos.txn_offset || position_of->file != ch.pos.file) {
       // Once per transaction: its rows share it.
       position = ch.pos.file;
@@ -629,61 +744,182 @@ Status KafkaSink::Apply(const std::vector<SinkChange>& changes, const BatchEnd& 
       RETURN_IF_ERROR(Reject(ch, "", st.message()));
       continue;
     }
-    ASSIGN_OR_RETURN(rd_kafka_topic_t * topic, TopicFor(ch));
+    ASSIGN_OR_RETURN(uint32_t topic, TopicFor(ch));
     for (format::Message& m : messages) {
       Add(b, topic, m, static_cast<int64_t>(i));
     }
     ++b.rows;
   }
-  if (take == nullptr) {
-    b.changes = changes;
-    RETURN_IF_ERROR(Send(std::move(b)));
-    return Settle(false);
+  std::unique_lock lock(mu_);
+  // Room in the queue first: an error that comes meanwhile is this call's,
+  // and the caller keeps its batch for the retry.
+  cv_.wait(lock, [&] { return queue_.size() < kQueuedBatches || error_; });
+  if (error_) {
+    Status st = std::move(*error_);
+    error_.reset();
+    SyncLocked();
+    return st;
   }
-  // Borrowed for the call (a failed report inside Settle may need them),
-  // then moved in: a copy per change was a good part of the cost per row.
-  borrowed_ = take;
-  borrowed_seq_ = next_seq_;  // the seq Send gives it
-  Status st = Send(std::move(b));
-  if (st.ok()) st = Settle(false);
-  borrowed_ = nullptr;
-  for (Batch& x : pending_) {
-    if (x.seq != borrowed_seq_) continue;
-    if (st.ok()) {
-      x.changes.swap(*take);  // the caller gets a recycled vector back, capacity kept
-    } else {
-      x.changes = *take;  // the caller keeps its batch for the retry
-    }
+  if (take != nullptr) {
+    b.changes.swap(*take);  // the caller gets a recycled vector back, capacity kept
+  } else {
+    b.changes = changes;
+  }
+  Work w;
+  w.batch = std::move(b);
+  queue_.push_back(std::move(w));
+  handed_ = end.pos;
+  in_flight_ = true;
+  cv_.notify_all();
+  return Status::Ok();
+}
+
+Status KafkaSink::AdvanceCheckpoint(const BatchEnd& end) {
+  RETURN_IF_ERROR(Resume());
+  return RunOnProducer([this, &end] { return DoAdvanceCheckpoint(end); });
+}
+
+Status KafkaSink::ResetCheckpoint() {
+  RETURN_IF_ERROR(Resume());
+  return RunOnProducer([this] { return DoResetCheckpoint(); });
+}
+
+Status KafkaSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
+  RETURN_IF_ERROR(Resume());
+  return RunOnProducer([this, &ddl, &end] { return DoApplyDdl(ddl, end); });
+}
+
+Status KafkaSink::Reconnect() {
+  {
+    // Reconnect answers the error the caller saw; one that came since is
+    // what the reconnect itself is for.
+    std::lock_guard lock(mu_);
+    error_.reset();
+  }
+  Status st = RunOnProducer([this] { return DoReconnect(); }, /*first=*/true);
+  std::lock_guard lock(mu_);
+  if (st.ok()) {
+    stopped_ = false;  // sends what waited in the queue, after the batches Recover sends again
+    cv_.notify_all();
   }
   return st;
 }
 
-Status KafkaSink::AdvanceCheckpoint(const BatchEnd& end) {
+// ---- The producer thread ----
+
+void KafkaSink::PublishLocked() {
+  if (published_version_ != recorded_version_) {
+    published_ = recorded_;
+    published_rows_ = recorded_rows_;
+    published_version_ = recorded_version_;
+  }
+  published_pending_ = !pending_.empty();
+  published_handed_ = HandedOver();
+}
+
+void KafkaSink::Run() {
+  pthread_setname_np(pthread_self(), "sl-kafka");  // beside the pipeline's sl-target in perf and /proc
+  std::unique_lock lock(mu_);
+  auto runnable = [&] { return !queue_.empty() && (!stopped_ || (queue_.front().call && queue_.front().call->first)); };
+  while (!stop_thread_) {
+    if (runnable()) {
+      Work w = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      lock.unlock();
+      Status st;
+      bool taken = true;
+      if (w.call) {
+        st = w.call->fn();
+      } else {
+        st = SendQueued(w.batch, &taken);
+      }
+      lock.lock();
+      busy_ = false;
+      if (w.call) {
+        w.call->result = st;
+        w.call->done = true;
+        stopped_ = !st.ok();
+      } else {
+        if (!taken) queue_.push_front(std::move(w));
+        if (!st.ok()) {
+          error_ = std::move(st);
+          stopped_ = true;
+        }
+      }
+      PublishLocked();
+      cv_.notify_all();
+      continue;
+    }
+    if (!stopped_ && !pending_.empty()) {
+      // Between batches: delivery reports, position records, the
+      // transaction's commit once transaction_ms passed.
+      lock.unlock();
+      Status st = Recover();
+      if (st.ok()) st = Settle(false);
+      lock.lock();
+      if (!st.ok()) {
+        error_ = std::move(st);
+        stopped_ = true;
+      }
+      PublishLocked();
+      cv_.notify_all();
+      cv_.wait_for(lock, std::chrono::milliseconds(1), [&] { return stop_thread_ || runnable(); });
+      continue;
+    }
+    cv_.wait(lock, [&] { return stop_thread_ || runnable() || (!stopped_ && !pending_.empty()); });
+  }
+}
+
+Status KafkaSink::SendQueued(Batch& b, bool* taken) {
+  *taken = false;
+  RETURN_IF_ERROR(Recover());
+  const StreamPos& done = HandedOver();
+  if (!done.empty() && b.next.global <= done) {
+    // Covered by what a new producer read back: recorded before.
+    *taken = true;
+    Recycle(std::move(b));
+    return Status::Ok();
+  }
+  RETURN_IF_ERROR(Send(b));
+  *taken = true;
+  return Settle(false);
+}
+
+Status KafkaSink::DoFlush() {
+  RETURN_IF_ERROR(Recover());
+  return Settle(true);
+}
+
+Status KafkaSink::DoAdvanceCheckpoint(const BatchEnd& end) {
   RETURN_IF_ERROR(Recover());
   if (!HandedOver().empty() && end.pos == HandedOver() &&
-      end.resume_position == (pending_.empty() ? checkpoint_ : pending_.back().next).resume_position) {
-    return Flush();
+      end.resume_position == (pending_.empty() ? recorded_ : pending_.back().next).resume_position) {
+    return DoFlush();
   }
   Batch b;
   b.record = EncodeCheckpoint(end);
   b.next.global = end.pos;
   b.next.resume_position = end.resume_position;
   b.next.gtid_state = end.gtid_state;
-  RETURN_IF_ERROR(Send(std::move(b)));
-  return Flush();
+  RETURN_IF_ERROR(Send(b));
+  return DoFlush();
 }
 
-Status KafkaSink::ResetCheckpoint() {
-  RETURN_IF_ERROR(Flush());
-  RETURN_IF_ERROR(Send(Batch{}));  // a tombstone for a record, an empty checkpoint next
-  RETURN_IF_ERROR(Flush());
+Status KafkaSink::DoResetCheckpoint() {
+  RETURN_IF_ERROR(DoFlush());
+  Batch tombstone;  // a tombstone for a record, an empty checkpoint next
+  RETURN_IF_ERROR(Send(tombstone));
+  RETURN_IF_ERROR(DoFlush());
+  std::lock_guard lock(skipped_mu_);
   skipped_.clear();
+  any_skipped_.store(false, std::memory_order_release);
   return Status::Ok();
 }
 
-Status KafkaSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
+Status KafkaSink::DoApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
   RETURN_IF_ERROR(Recover());
-  if (!HandedOver().empty() && end.pos <= HandedOver()) return Flush();
+  if (!HandedOver().empty() && end.pos <= HandedOver()) return DoFlush();
   std::string position = TxnPosition(ddl.pos);
   format::DdlEvent ev;
   ev.db = ddl.target_db.empty() ? ddl.db : ddl.target_db;
@@ -695,7 +931,7 @@ Status KafkaSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
   std::string name = ExpandTopic(options_.ddl_topic, options_.pipeline, ev.db, ev.table);
   RETURN_IF_ERROR(
       CheckTopicName(name).WithContext(fmt::format("{}: ddl_topic for DDL @ {}", Where(), ddl.pos.ToString())));
-  ASSIGN_OR_RETURN(rd_kafka_topic_t * topic, Topic(name));
+  uint32_t topic = TopicIndex(name);
   std::vector<format::Message> messages;
   RETURN_IF_ERROR(
       encoder_->EncodeDdl(ev, messages).WithContext(fmt::format("{}: DDL @ {}", Where(), ddl.pos.ToString())));
@@ -705,11 +941,11 @@ Status KafkaSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
   b.next.global = end.pos;
   b.next.resume_position = end.resume_position;
   b.next.gtid_state = end.gtid_state;
-  RETURN_IF_ERROR(Send(std::move(b)));
-  return Flush();
+  RETURN_IF_ERROR(Send(b));
+  return DoFlush();
 }
 
-Status KafkaSink::Reconnect() {
+Status KafkaSink::DoReconnect() {
   char fatal[512];
   rd_kafka_resp_err_t f =
       producer_ ? rd_kafka_fatal_error(producer_.get(), fatal, sizeof fatal) : RD_KAFKA_RESP_ERR_NO_ERROR;
