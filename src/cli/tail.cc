@@ -1,5 +1,5 @@
 // `sluice tail`: every committed row change of a MySQL/MariaDB server (or of
-// binlog files) as one JSON line on stdout, in sluice's format (section 4)
+// binlog files, or of a PostgreSQL database) as one JSON line on stdout, in sluice's format (section 4)
 // or, with --format canal|maxwell|debezium, as that tool's message (each
 // table mapped to itself: all columns, the primary key as key).
 
@@ -73,6 +73,7 @@ class JsonLinesWriter : public ChangeHandler {
     slot.gtid.assign(row.gtid);
     slot.file.assign(row.file);
     slot.offset = row.offset;
+    slot.lsn_position = row.lsn_position;
     if (txn_rows_ == 0) txn_offset_ = row.offset;
     slot.txn_offset = txn_offset_;
     slot.index = ++txn_rows_;
@@ -110,6 +111,7 @@ class JsonLinesWriter : public ChangeHandler {
     uint64_t ts_ms = 0;
     std::string gtid, file;
     uint64_t offset = 0;
+    bool lsn_position = false;
     uint64_t txn_offset = 0;  // the first rows event of the transaction: stands in for its start
     uint64_t index = 0;       // 1-based ordinal within the transaction
     bool last_in_txn = false;
@@ -176,6 +178,7 @@ class JsonLinesWriter : public ChangeHandler {
         rc.gtid = s.gtid;
         rc.file = s.file;
         rc.offset = s.offset;
+        rc.lsn_position = s.lsn_position;
         json_.Append(pending_, rc);
       }
       Publish();
@@ -336,6 +339,19 @@ Result<std::unique_ptr<Source>> MakeSource(const TailOptions& o) {
   return source;
 }
 
+// The contract promises a one-line error; libpq's messages span lines.
+std::string OneLine(const std::string& message) {
+  std::string out;
+  for (char c : message) {
+    if (c == '\n' || c == '\r' || c == '\t') {
+      if (!out.empty() && out.back() != ' ') out += ' ';
+    } else if (c != ' ' || out.empty() || out.back() != ' ') {
+      out += c;
+    }
+  }
+  return out;
+}
+
 int RunTail(const TailOptions& o) {
   // tail's stdout is data: keep stderr to warnings unless asked otherwise.
   if (spdlog::get_level() == spdlog::level::info) spdlog::set_level(spdlog::level::warn);
@@ -355,7 +371,7 @@ int RunTail(const TailOptions& o) {
   }
   auto source = MakeSource(o);
   if (!source.ok()) {
-    std::fprintf(stderr, "sluice tail: error: %s\n", source.status().message().c_str());
+    std::fprintf(stderr, "sluice tail: error: %s\n", OneLine(source.status().message()).c_str());
     return 2;
   }
   std::signal(SIGINT, OnSignal);
@@ -373,7 +389,7 @@ int RunTail(const TailOptions& o) {
     return 1;
   }
   if (st.ok() || st.code() == StatusCode::kEndOfStream || st.code() == StatusCode::kCancelled) return 0;
-  std::fprintf(stderr, "sluice tail: error: %s\n", st.message().c_str());
+  std::fprintf(stderr, "sluice tail: error: %s\n", OneLine(st.message()).c_str());
   return 1;
 }
 
@@ -384,11 +400,14 @@ CommandRunner RegisterTail(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("tail", "Print each committed row change as one JSON line on stdout");
   cmd->add_option("--source,-s", opts->source,
                   "Source: mysql://USER:PASSWORD@HOST:PORT[?tls=required&ca=PATH] (also mariadb://), or "
-                  "file:///PATH/binlog.000001 to replay binlog files (plain or .gz)")
+                  "file:///PATH/binlog.000001 to replay binlog files (plain or .gz), or "
+                  "postgres://USER:PASSWORD@HOST:PORT/DB[?slot=NAME&publication=NAME] (logical replication; without "
+                  "slot= a temporary slot)")
       ->required();
   cmd->add_option("--start", opts->start,
                   "Where to start: latest (default for servers), earliest (default for files), a MariaDB GTID "
-                  "list (0-1-42), a MySQL GTID set (UUID:1-42), or FILE:OFFSET at a transaction boundary");
+                  "list (0-1-42), a MySQL GTID set (UUID:1-42), FILE:OFFSET at a transaction boundary, or a "
+                  "PostgreSQL LSN (0/16B3748)");
   cmd->add_option("--format", opts->format,
                   "Output format: json (design §4 change format), canal (Canal flat message), maxwell, debezium "
                   "(the MySQL connector's envelope)")
