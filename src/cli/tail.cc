@@ -41,9 +41,11 @@ void OnSignal(int) { g_stop.store(true); }
 class JsonLinesWriter : public ChangeHandler {
  public:
   // `encoder`: null for sluice's own format (the fast path).
-  JsonLinesWriter(uint64_t limit, std::unique_ptr<format::Encoder> encoder)
-      : limit_(limit), encoder_(std::move(encoder)), batches_(kBatchesInFlight), flusher_([this] { FlushLoop(); }),
-        renderer_([this] { RenderLoop(); }) {
+  // `written_lsn` (PostgreSQL sources): advanced to each commit's LSN once
+  // its lines are on stdout, which is what the slot may confirm.
+  JsonLinesWriter(uint64_t limit, std::unique_ptr<format::Encoder> encoder, std::atomic<uint64_t>* written_lsn)
+      : limit_(limit), encoder_(std::move(encoder)), written_lsn_(written_lsn), batches_(kBatchesInFlight),
+        flusher_([this] { FlushLoop(); }), renderer_([this] { RenderLoop(); }) {
     batch_ = std::make_unique<Batch>();
   }
   ~JsonLinesWriter() override {
@@ -86,10 +88,15 @@ class JsonLinesWriter : public ChangeHandler {
     if (batch_->used >= kBatchRows) HandOver();
     return Status::Ok();
   }
-  Status OnCommit(const CommitInfo&) override {
+  Status OnCommit(const CommitInfo& c) override {
     if (batch_->used > 0) batch_->rows[batch_->used - 1].last_in_txn = true;
     txn_rows_ = 0;
-    HandOver();
+    if (c.lsn_position) {
+      batch_->commit_lsn = c.next_offset;
+      HandOver(/*even_empty=*/true);  // a transaction without rows is written (as nothing) in its turn
+    } else {
+      HandOver();
+    }
     return Status::Ok();
   }
   Status status() {
@@ -119,6 +126,7 @@ class JsonLinesWriter : public ChangeHandler {
   struct Batch {
     std::vector<RowSlot> rows;  // slots are reused: their vectors keep their capacity
     size_t used = 0;
+    uint64_t commit_lsn = 0;  // PostgreSQL: the commit that ends the batch; 0 if none
     Arena arena{256 * 1024};
   };
 
@@ -139,8 +147,8 @@ class JsonLinesWriter : public ChangeHandler {
       if (HoldsText(v.kind) && !v.s.empty()) v.s = batch_->arena.Copy(v.s);
     }
   }
-  void HandOver() {
-    if (!batch_ || batch_->used == 0) return;
+  void HandOver(bool even_empty = false) {
+    if (!batch_ || (batch_->used == 0 && !even_empty)) return;
     batches_.Push(std::move(batch_), 1);
     std::lock_guard lock(free_mu_);
     if (free_.empty()) {
@@ -182,7 +190,14 @@ class JsonLinesWriter : public ChangeHandler {
         json_.Append(pending_, rc);
       }
       Publish();
+      if (batch.commit_lsn != 0 && written_lsn_) {
+        // Everything rendered so far is in shared_ now: written with it.
+        std::lock_guard lock(mu_);
+        published_lsn_ = batch.commit_lsn;
+        if (shared_.empty()) written_lsn_->store(published_lsn_);
+      }
       batch.used = 0;
+      batch.commit_lsn = 0;
       batch.arena.Reset();
       std::lock_guard lock(free_mu_);
       free_.push_back(std::move(*b));
@@ -276,6 +291,7 @@ class JsonLinesWriter : public ChangeHandler {
       p += w;
       n -= static_cast<size_t>(w);
     }
+    if (n == 0 && written_lsn_ && published_lsn_) written_lsn_->store(published_lsn_);
     shared_.clear();
   }
   void FlushLoop() {
@@ -291,6 +307,8 @@ class JsonLinesWriter : public ChangeHandler {
   uint64_t txn_rows_ = 0;              // capture thread: rows of the open transaction so far
   uint64_t txn_offset_ = 0;            // capture thread
   std::unique_ptr<format::Encoder> encoder_;  // render thread
+  std::atomic<uint64_t>* written_lsn_;  // advanced for PostgreSQL sources only (commit_lsn is 0 otherwise)
+  uint64_t published_lsn_ = 0;         // guarded by mu_: the last commit whose lines are in shared_ or written
   std::unordered_map<const TableSchema*, TargetTablePtr> targets_;  // render thread
   std::unique_ptr<Batch> batch_;       // capture thread: the batch being filled
   pipeline::BoundedQueue<std::unique_ptr<Batch>> batches_;
@@ -321,8 +339,9 @@ struct TailOptions {
   bool no_follow = false;
 };
 
-Result<std::unique_ptr<Source>> MakeSource(const TailOptions& o) {
+Result<std::unique_ptr<Source>> MakeSource(const TailOptions& o, std::atomic<uint64_t>* written_lsn) {
   SourceOptions so;
+  so.applied_lsn = [written_lsn] { return written_lsn->load(); };
   ASSIGN_OR_RETURN(so.url, Url::Parse(o.source));
   so.tables = o.tables;
   so.verify_checksums = !o.no_verify_checksum;
@@ -369,7 +388,8 @@ int RunTail(const TailOptions& o) {
     }
     encoder = std::move(*made);
   }
-  auto source = MakeSource(o);
+  std::atomic<uint64_t> written_lsn{0};
+  auto source = MakeSource(o, &written_lsn);
   if (!source.ok()) {
     std::fprintf(stderr, "sluice tail: error: %s\n", OneLine(source.status().message()).c_str());
     return 2;
@@ -380,7 +400,7 @@ int RunTail(const TailOptions& o) {
   Status st;
   Status write_status;
   {
-    JsonLinesWriter writer(o.limit, std::move(encoder));
+    JsonLinesWriter writer(o.limit, std::move(encoder), &written_lsn);
     st = (*source)->Run(writer, g_stop);
     write_status = writer.status();
   }

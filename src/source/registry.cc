@@ -52,6 +52,7 @@ Result<std::unique_ptr<Source>> OpenSource(const SourceOptions& o) {
     po.tables = o.tables;
     po.reconnect_timeout = o.reconnect_timeout;
     po.on_reconnect = o.on_reconnect;
+    po.applied = o.applied_lsn;
     return std::unique_ptr<Source>(new postgres::PgStreamSource(std::move(po)));
   }
   return Status::Invalid(

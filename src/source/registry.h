@@ -30,6 +30,10 @@ struct SourceOptions {
   // PostgreSQL: the replication slot when the URL names none (`slot=`);
   // empty: a temporary slot (sluice tail).
   std::string default_slot;
+  // PostgreSQL: the commit end LSN up to which the consumer has made what it
+  // received durable (tail: written to stdout); the slot confirms no more.
+  // Null: whatever OnCommit returned from. Called on the capture thread.
+  std::function<uint64_t()> applied_lsn;
   // Told when the stream is lost or a reconnect fails (the error), and when
   // it delivers again (Ok); capture thread.
   std::function<void(const Status&)> on_reconnect;

@@ -325,6 +325,7 @@ Status PgoutputDecoder::OnTruncate(std::string_view m, ChangeHandler& handler) {
     return Status::Corruption("pgoutput Truncate: {} relations in {} bytes{}", n, m.size(), Where());
   }
   std::string query;
+  std::string_view db;  // the first table's schema stands for the statement's
   for (uint32_t i = 0; i < n; ++i) {
     uint32_t relid = r.UIntBE(4);
     auto it = relations_.find(relid);
@@ -333,12 +334,14 @@ Status PgoutputDecoder::OnTruncate(std::string_view m, ChangeHandler& handler) {
     }
     if (!it->second.matched) continue;
     query += query.empty() ? "TRUNCATE TABLE " : ", ";
+    if (db.empty()) db = it->second.schema->db;
     query += QuoteName(it->second.schema->db) + "." + QuoteName(it->second.schema->table);
   }
   if (query.empty()) return Status::Ok();
   if (options & 2) query += " RESTART IDENTITY";
   if (options & 1) query += " CASCADE";
   DdlInfo ddl;
+  ddl.db = db;
   ddl.query = query;
   ddl.file = lsn_text_;
   ddl.offset = commit_end_;

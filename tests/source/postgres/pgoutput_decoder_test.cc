@@ -77,7 +77,7 @@ class Recorder : public ChangeHandler {
     return Status::Ok();
   }
   Status OnDdl(const DdlInfo& d) override {
-    lines.push_back("DDL " + std::string(d.query));
+    lines.push_back("DDL " + std::string(d.db) + ": " + std::string(d.query));
     return Status::Ok();
   }
 };
@@ -242,7 +242,7 @@ TEST_F(PgoutputDecoderTest, TruncateIsDdlInItsPlace) {
            Relation(6, "s", "b\"q", 'd', {{true, "id", 23, -1}}), Bytes().c('T').u32(2).c(3).u32(5).u32(6).b,
            Commit(0x400, 0x440)});
   ASSERT_EQ(rec_.lines.size(), 3u);
-  EXPECT_EQ(rec_.lines[1], "DDL TRUNCATE TABLE \"public\".\"a\", \"s\".\"b\"\"q\" RESTART IDENTITY CASCADE");
+  EXPECT_EQ(rec_.lines[1], "DDL public: TRUNCATE TABLE \"public\".\"a\", \"s\".\"b\"\"q\" RESTART IDENTITY CASCADE");
 }
 
 TEST_F(PgoutputDecoderTest, TablesOutsideThePatternsAreSkipped) {
