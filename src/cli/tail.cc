@@ -1,5 +1,5 @@
 // `sluice tail`: every committed row change of a MySQL/MariaDB server (or of
-// binlog files) as one JSON line on stdout, in sluice's format (section 4)
+// binlog files, or of a PostgreSQL database) as one JSON line on stdout, in sluice's format (section 4)
 // or, with --format canal|maxwell|debezium, as that tool's message (each
 // table mapped to itself: all columns, the primary key as key).
 
@@ -41,9 +41,11 @@ void OnSignal(int) { g_stop.store(true); }
 class JsonLinesWriter : public ChangeHandler {
  public:
   // `encoder`: null for sluice's own format (the fast path).
-  JsonLinesWriter(uint64_t limit, std::unique_ptr<format::Encoder> encoder)
-      : limit_(limit), encoder_(std::move(encoder)), batches_(kBatchesInFlight), flusher_([this] { FlushLoop(); }),
-        renderer_([this] { RenderLoop(); }) {
+  // `written_lsn` (PostgreSQL sources): advanced to each commit's LSN once
+  // its lines are on stdout, which is what the slot may confirm.
+  JsonLinesWriter(uint64_t limit, std::unique_ptr<format::Encoder> encoder, std::atomic<uint64_t>* written_lsn)
+      : limit_(limit), encoder_(std::move(encoder)), written_lsn_(written_lsn), batches_(kBatchesInFlight),
+        flusher_([this] { FlushLoop(); }), renderer_([this] { RenderLoop(); }) {
     batch_ = std::make_unique<Batch>();
   }
   ~JsonLinesWriter() override {
@@ -73,6 +75,7 @@ class JsonLinesWriter : public ChangeHandler {
     slot.gtid.assign(row.gtid);
     slot.file.assign(row.file);
     slot.offset = row.offset;
+    slot.lsn_position = row.lsn_position;
     if (txn_rows_ == 0) txn_offset_ = row.offset;
     slot.txn_offset = txn_offset_;
     slot.index = ++txn_rows_;
@@ -85,10 +88,15 @@ class JsonLinesWriter : public ChangeHandler {
     if (batch_->used >= kBatchRows) HandOver();
     return Status::Ok();
   }
-  Status OnCommit(const CommitInfo&) override {
+  Status OnCommit(const CommitInfo& c) override {
     if (batch_->used > 0) batch_->rows[batch_->used - 1].last_in_txn = true;
     txn_rows_ = 0;
-    HandOver();
+    if (c.lsn_position) {
+      batch_->commit_lsn = c.next_offset;
+      HandOver(/*even_empty=*/true);  // a transaction without rows is written (as nothing) in its turn
+    } else {
+      HandOver();
+    }
     return Status::Ok();
   }
   Status status() {
@@ -110,6 +118,7 @@ class JsonLinesWriter : public ChangeHandler {
     uint64_t ts_ms = 0;
     std::string gtid, file;
     uint64_t offset = 0;
+    bool lsn_position = false;
     uint64_t txn_offset = 0;  // the first rows event of the transaction: stands in for its start
     uint64_t index = 0;       // 1-based ordinal within the transaction
     bool last_in_txn = false;
@@ -117,6 +126,7 @@ class JsonLinesWriter : public ChangeHandler {
   struct Batch {
     std::vector<RowSlot> rows;  // slots are reused: their vectors keep their capacity
     size_t used = 0;
+    uint64_t commit_lsn = 0;  // PostgreSQL: the commit that ends the batch; 0 if none
     Arena arena{256 * 1024};
   };
 
@@ -137,8 +147,8 @@ class JsonLinesWriter : public ChangeHandler {
       if (HoldsText(v.kind) && !v.s.empty()) v.s = batch_->arena.Copy(v.s);
     }
   }
-  void HandOver() {
-    if (!batch_ || batch_->used == 0) return;
+  void HandOver(bool even_empty = false) {
+    if (!batch_ || (batch_->used == 0 && !even_empty)) return;
     batches_.Push(std::move(batch_), 1);
     std::lock_guard lock(free_mu_);
     if (free_.empty()) {
@@ -176,10 +186,18 @@ class JsonLinesWriter : public ChangeHandler {
         rc.gtid = s.gtid;
         rc.file = s.file;
         rc.offset = s.offset;
+        rc.lsn_position = s.lsn_position;
         json_.Append(pending_, rc);
       }
       Publish();
+      if (batch.commit_lsn != 0 && written_lsn_) {
+        // Everything rendered so far is in shared_ now: written with it.
+        std::lock_guard lock(mu_);
+        published_lsn_ = batch.commit_lsn;
+        if (shared_.empty()) written_lsn_->store(published_lsn_);
+      }
       batch.used = 0;
+      batch.commit_lsn = 0;
       batch.arena.Reset();
       std::lock_guard lock(free_mu_);
       free_.push_back(std::move(*b));
@@ -273,6 +291,7 @@ class JsonLinesWriter : public ChangeHandler {
       p += w;
       n -= static_cast<size_t>(w);
     }
+    if (n == 0 && written_lsn_ && published_lsn_) written_lsn_->store(published_lsn_);
     shared_.clear();
   }
   void FlushLoop() {
@@ -288,6 +307,8 @@ class JsonLinesWriter : public ChangeHandler {
   uint64_t txn_rows_ = 0;              // capture thread: rows of the open transaction so far
   uint64_t txn_offset_ = 0;            // capture thread
   std::unique_ptr<format::Encoder> encoder_;  // render thread
+  std::atomic<uint64_t>* written_lsn_;  // advanced for PostgreSQL sources only (commit_lsn is 0 otherwise)
+  uint64_t published_lsn_ = 0;         // guarded by mu_: the last commit whose lines are in shared_ or written
   std::unordered_map<const TableSchema*, TargetTablePtr> targets_;  // render thread
   std::unique_ptr<Batch> batch_;       // capture thread: the batch being filled
   pipeline::BoundedQueue<std::unique_ptr<Batch>> batches_;
@@ -318,8 +339,9 @@ struct TailOptions {
   bool no_follow = false;
 };
 
-Result<std::unique_ptr<Source>> MakeSource(const TailOptions& o) {
+Result<std::unique_ptr<Source>> MakeSource(const TailOptions& o, std::atomic<uint64_t>* written_lsn) {
   SourceOptions so;
+  so.applied_lsn = [written_lsn] { return written_lsn->load(); };
   ASSIGN_OR_RETURN(so.url, Url::Parse(o.source));
   so.tables = o.tables;
   so.verify_checksums = !o.no_verify_checksum;
@@ -334,6 +356,19 @@ Result<std::unique_ptr<Source>> MakeSource(const TailOptions& o) {
   auto source = OpenSource(so);
   if (!source.ok() && file) return Status::Invalid("--start {}: {}", o.start, source.status().message());
   return source;
+}
+
+// The contract promises a one-line error; libpq's messages span lines.
+std::string OneLine(const std::string& message) {
+  std::string out;
+  for (char c : message) {
+    if (c == '\n' || c == '\r' || c == '\t') {
+      if (!out.empty() && out.back() != ' ') out += ' ';
+    } else if (c != ' ' || out.empty() || out.back() != ' ') {
+      out += c;
+    }
+  }
+  return out;
 }
 
 int RunTail(const TailOptions& o) {
@@ -353,9 +388,10 @@ int RunTail(const TailOptions& o) {
     }
     encoder = std::move(*made);
   }
-  auto source = MakeSource(o);
+  std::atomic<uint64_t> written_lsn{0};
+  auto source = MakeSource(o, &written_lsn);
   if (!source.ok()) {
-    std::fprintf(stderr, "sluice tail: error: %s\n", source.status().message().c_str());
+    std::fprintf(stderr, "sluice tail: error: %s\n", OneLine(source.status().message()).c_str());
     return 2;
   }
   std::signal(SIGINT, OnSignal);
@@ -364,7 +400,7 @@ int RunTail(const TailOptions& o) {
   Status st;
   Status write_status;
   {
-    JsonLinesWriter writer(o.limit, std::move(encoder));
+    JsonLinesWriter writer(o.limit, std::move(encoder), &written_lsn);
     st = (*source)->Run(writer, g_stop);
     write_status = writer.status();
   }
@@ -373,7 +409,7 @@ int RunTail(const TailOptions& o) {
     return 1;
   }
   if (st.ok() || st.code() == StatusCode::kEndOfStream || st.code() == StatusCode::kCancelled) return 0;
-  std::fprintf(stderr, "sluice tail: error: %s\n", st.message().c_str());
+  std::fprintf(stderr, "sluice tail: error: %s\n", OneLine(st.message()).c_str());
   return 1;
 }
 
@@ -384,11 +420,14 @@ CommandRunner RegisterTail(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("tail", "Print each committed row change as one JSON line on stdout");
   cmd->add_option("--source,-s", opts->source,
                   "Source: mysql://USER:PASSWORD@HOST:PORT[?tls=required&ca=PATH] (also mariadb://), or "
-                  "file:///PATH/binlog.000001 to replay binlog files (plain or .gz)")
+                  "file:///PATH/binlog.000001 to replay binlog files (plain or .gz), or "
+                  "postgres://USER:PASSWORD@HOST:PORT/DB[?slot=NAME&publication=NAME] (logical replication; without "
+                  "slot= a temporary slot)")
       ->required();
   cmd->add_option("--start", opts->start,
                   "Where to start: latest (default for servers), earliest (default for files), a MariaDB GTID "
-                  "list (0-1-42), a MySQL GTID set (UUID:1-42), or FILE:OFFSET at a transaction boundary");
+                  "list (0-1-42), a MySQL GTID set (UUID:1-42), FILE:OFFSET at a transaction boundary, or a "
+                  "PostgreSQL LSN (0/16B3748)");
   cmd->add_option("--format", opts->format,
                   "Output format: json (design §4 change format), canal (Canal flat message), maxwell, debezium "
                   "(the MySQL connector's envelope)")

@@ -234,8 +234,10 @@ void JsonRowWriter::Render(std::string& out, const Prepared& p, const RowChange&
   }
   out += ",\"pos\":\"";
   out.append(c.file);
-  out += ':';
-  AppendNumber(out, c.offset);
+  if (!c.lsn_position) {
+    out += ':';
+    AppendNumber(out, c.offset);
+  }
   out += "\"}\n";
 }
 

@@ -229,12 +229,35 @@ Result<MysqlGtidSet> MysqlGtidSet::Decode(std::string_view bytes) {
   return set;
 }
 
+Result<Lsn> Lsn::Parse(std::string_view text) {
+  size_t slash = text.find('/');
+  uint32_t hi = 0, lo = 0;
+  auto hex = [](std::string_view s, uint32_t& out) {
+    if (s.empty() || s.size() > 8) return false;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out, 16);
+    return ec == std::errc() && p == s.data() + s.size();
+  };
+  if (slash == std::string_view::npos || !hex(text.substr(0, slash), hi) || !hex(text.substr(slash + 1), lo)) {
+    return Status::Invalid("invalid LSN \"{}\": expected two hex numbers such as 0/16B3748", text);
+  }
+  return Lsn{(uint64_t{hi} << 32) | lo};
+}
+
+std::string Lsn::ToString() const {
+  return fmt::format("{:X}/{:X}", static_cast<uint32_t>(value >> 32), static_cast<uint32_t>(value));
+}
+
 Result<StartPosition> StartPosition::Parse(std::string_view text) {
   StartPosition p;
   text = Trim(text);
   if (text == "latest" || text.empty()) return p;
   if (text == "earliest") {
     p.kind = Kind::kEarliest;
+    return p;
+  }
+  if (text.find('/') != std::string_view::npos && text.find(':') == std::string_view::npos) {
+    ASSIGN_OR_RETURN(p.lsn, Lsn::Parse(text));
+    p.kind = Kind::kLsn;
     return p;
   }
   // A MySQL GTID set has a UUID before its first colon.
@@ -253,7 +276,7 @@ Result<StartPosition> StartPosition::Parse(std::string_view text) {
   if (!gtid.ok()) {
     return Status::Invalid(
         "invalid start position \"{}\": expected latest, earliest, a MariaDB GTID list (0-1-42), "
-        "a MySQL GTID set (UUID:1-42) or FILE:OFFSET",
+        "a MySQL GTID set (UUID:1-42), FILE:OFFSET or a PostgreSQL LSN (0/16B3748)",
         text);
   }
   p.mariadb_gtid = std::move(gtid).value();
@@ -268,6 +291,7 @@ std::string StartPosition::ToString() const {
     case Kind::kMariadbGtid: return mariadb_gtid.ToString();
     case Kind::kMysqlGtid: return mysql_gtid.ToString();
     case Kind::kFilePos: return file_pos.ToString();
+    case Kind::kLsn: return lsn.ToString();
   }
   return "?";
 }

@@ -82,16 +82,27 @@ class MysqlGtidSet {
 std::string UuidToString(const Uuid& uuid);
 Result<Uuid> ParseUuid(std::string_view text);
 
+// A PostgreSQL WAL position (log sequence number): printed as two hex
+// halves, "0/16B3748", as the server prints pg_lsn.
+struct Lsn {
+  uint64_t value = 0;
+
+  static Result<Lsn> Parse(std::string_view text);
+  std::string ToString() const;
+  auto operator<=>(const Lsn&) const = default;
+};
+
 // Where a stream starts: the latest position, the oldest binlog still on the
 // server, a GTID position (MariaDB list or MySQL set), or a file:offset.
 struct StartPosition {
-  enum class Kind : uint8_t { kLatest, kEarliest, kMariadbGtid, kMysqlGtid, kFilePos };
+  enum class Kind : uint8_t { kLatest, kEarliest, kMariadbGtid, kMysqlGtid, kFilePos, kLsn };
   Kind kind = Kind::kLatest;
   MariadbGtidList mariadb_gtid;
   MysqlGtidSet mysql_gtid;
   BinlogFilePos file_pos;
+  Lsn lsn;  // kLsn: a PostgreSQL LSN
 
-  // "latest" | "earliest" | "0-1-42[,...]" | "uuid:1-5[,...]" | "binlog.000003:1234"
+  // "latest" | "earliest" | "0-1-42[,...]" | "uuid:1-5[,...]" | "binlog.000003:1234" | "0/16B3748"
   static Result<StartPosition> Parse(std::string_view text);
   std::string ToString() const;
 };

@@ -35,6 +35,9 @@ struct RowChange {
   std::string_view gtid;                       // empty where the server has none
   std::string_view file;                       // binlog file of the event
   uint64_t offset = 0;                         // start of the rows event in that file
+  // PostgreSQL: `offset` is the transaction's commit end LSN and `file` its
+  // text ("0/16B3748"), which is what "pos" prints (no ":offset").
+  bool lsn_position = false;
 };
 
 }  // namespace sluice

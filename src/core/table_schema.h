@@ -33,6 +33,12 @@ struct ColumnMeta {
   uint32_t collation = 0;    // collation id (TABLE_MAP charset metadata or information_schema); 0 unknown
   uint32_t geometry_type = 0;
   std::vector<std::string> enum_values;  // ENUM and SET members, in order
+  // PostgreSQL sources: the column's type (after domains: the base type's)
+  // OID and modifier as the Relation message gives them, and the type's
+  // name; `type` then holds the nearest MySQL type for targets that create tables.
+  uint32_t pg_type_oid = 0;
+  int32_t pg_typmod = -1;
+  std::string pg_type_name;
 };
 
 struct TableSchema {

@@ -2,6 +2,7 @@
 
 #include "source/mysql/binlog_file_source.h"
 #include "source/mysql/binlog_stream_source.h"
+#include "source/postgres/pg_stream_source.h"
 
 namespace sluice {
 
@@ -33,9 +34,34 @@ Result<std::unique_ptr<Source>> OpenSource(const SourceOptions& o) {
     so.decoder = dopts;
     return std::unique_ptr<Source>(new mysql::BinlogStreamSource(std::move(so)));
   }
-  return Status::Invalid("unsupported source URL scheme {}:// (supported: mysql://, mariadb://, file://)", o.url.scheme);
+  if (o.url.scheme == "postgres" || o.url.scheme == "postgresql") {
+    postgres::PgStreamSource::Options po;
+    ASSIGN_OR_RETURN(po.connect, postgres::ConnectOptions::FromUrl(o.url));
+    po.slot = o.url.Param("slot", o.default_slot);
+    po.publication = o.url.Param("publication");
+    switch (o.start.kind) {
+      case StartPosition::Kind::kLatest:
+      case StartPosition::Kind::kEarliest:
+      case StartPosition::Kind::kLsn:
+        break;
+      default:
+        return Status::Invalid("a PostgreSQL source starts at latest, earliest or an LSN such as 0/16B3748, not {}",
+                               o.start.ToString());
+    }
+    po.start = o.start;
+    po.tables = o.tables;
+    po.reconnect_timeout = o.reconnect_timeout;
+    po.on_reconnect = o.on_reconnect;
+    po.applied = o.applied_lsn;
+    return std::unique_ptr<Source>(new postgres::PgStreamSource(std::move(po)));
+  }
+  return Status::Invalid(
+      "unsupported source URL scheme {}:// (supported: mysql://, mariadb://, file://, postgres://)", o.url.scheme);
 }
 
-bool IsSourceScheme(std::string_view scheme) { return scheme == "mysql" || scheme == "mariadb" || scheme == "file"; }
+bool IsSourceScheme(std::string_view scheme) {
+  return scheme == "mysql" || scheme == "mariadb" || scheme == "file" || scheme == "postgres" ||
+         scheme == "postgresql";
+}
 
 }  // namespace sluice

@@ -1,7 +1,7 @@
 #pragma once
 // The sources sluice reads, by URL scheme: mysql:// and mariadb:// (a
-// replica's binlog stream) and file:// (binlog files replayed offline).
-// PostgreSQL joins here as postgres://.
+// replica's binlog stream), file:// (binlog files replayed offline) and
+// postgres:// / postgresql:// (logical replication with pgoutput).
 
 #include <chrono>
 #include <functional>
@@ -27,6 +27,13 @@ struct SourceOptions {
   std::chrono::seconds reconnect_timeout{300};
   bool verify_checksums = true;
   bool follow = true;  // file sources: go on into the next binlog file
+  // PostgreSQL: the replication slot when the URL names none (`slot=`);
+  // empty: a temporary slot (sluice tail).
+  std::string default_slot;
+  // PostgreSQL: the commit end LSN up to which the consumer has made what it
+  // received durable (tail: written to stdout); the slot confirms no more.
+  // Null: whatever OnCommit returned from. Called on the capture thread.
+  std::function<uint64_t()> applied_lsn;
   // Told when the stream is lost or a reconnect fails (the error), and when
   // it delivers again (Ok); capture thread.
   std::function<void(const Status&)> on_reconnect;

@@ -77,5 +77,23 @@ TEST(PositionTest, StartPositionKinds) {
   EXPECT_NE(bad.status().message().find("latest, earliest"), std::string::npos);
 }
 
+TEST(PositionTest, PostgresLsn) {
+  auto p = StartPosition::Parse("0/16B3748");
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->kind, StartPosition::Kind::kLsn);
+  EXPECT_EQ(p->lsn.value, 0x16B3748u);
+  EXPECT_EQ(p->ToString(), "0/16B3748");
+  // Upper half, lower case in, PostgreSQL's upper case out.
+  EXPECT_EQ(Lsn::Parse("1a/ff")->value, (uint64_t{0x1a} << 32) | 0xff);
+  EXPECT_EQ(Lsn{(uint64_t{0x1a} << 32) | 0xff}.ToString(), "1A/FF");
+  EXPECT_EQ(Lsn{}.ToString(), "0/0");
+  EXPECT_LT(*Lsn::Parse("0/FFFFFFFF"), *Lsn::Parse("1/0"));
+  for (const char* bad : {"0/", "/1", "0/1/2", "0/g", "123456789/0"}) {
+    EXPECT_FALSE(Lsn::Parse(bad).ok()) << bad;
+  }
+  EXPECT_EQ(StartPosition::Parse("0/zz").status().message(),
+            "invalid LSN \"0/zz\": expected two hex numbers such as 0/16B3748");
+}
+
 }  // namespace
 }  // namespace sluice

@@ -454,7 +454,7 @@ std::vector<ErrorCase> ErrorCases() {
       // Start positions and enums.
       {"bad_start", Base("    start: yesterday\n"),
        "sluice.yaml:12:12: pipelines[0].start: invalid start position \"yesterday\": expected latest, earliest, a "
-       "MariaDB GTID list (0-1-42), a MySQL GTID set (UUID:1-42) or FILE:OFFSET"},
+       "MariaDB GTID list (0-1-42), a MySQL GTID set (UUID:1-42), FILE:OFFSET or a PostgreSQL LSN (0/16B3748)"},
       {"bad_ddl", Base("    ddl: aply\n"),
        "sluice.yaml:12:10: pipelines[0].ddl: expected one of apply, ignore, stop, got \"aply\" (did you mean "
        "\"apply\"?)"},

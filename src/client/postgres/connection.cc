@@ -95,6 +95,14 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const ConnectOptions
     keys.push_back("sslrootcert");
     values.push_back(o.sslrootcert.c_str());
   }
+  if (!o.replication.empty()) {
+    keys.push_back("replication");
+    values.push_back(o.replication.c_str());
+  }
+  if (!o.session_options.empty()) {
+    keys.push_back("options");
+    values.push_back(o.session_options.c_str());
+  }
   keys.push_back(nullptr);
   values.push_back(nullptr);
   pg_conn* c = PQconnectdbParams(keys.data(), values.data(), 0);

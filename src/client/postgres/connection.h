@@ -39,6 +39,10 @@ struct ConnectOptions {
   unsigned connect_timeout_s = 10;
   unsigned query_timeout_s = 0;    // 0: wait as long as the server takes
   std::string application_name = "sluice";
+  // libpq's `replication` ("database" for a logical replication connection)
+  // and `options` (session settings such as "-c TimeZone=UTC"); empty: none.
+  std::string replication;
+  std::string session_options;
 
   // postgres:// or postgresql:// URL.
   static Result<ConnectOptions> FromUrl(const Url& url);

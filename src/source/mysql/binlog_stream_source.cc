@@ -115,6 +115,9 @@ Status BinlogStreamSource::ResolveStart(MysqlConnection& conn, BinlogFilePos* po
     case StartPosition::Kind::kMysqlGtid:
       *pos = {"", 4};
       return Status::Ok();
+    case StartPosition::Kind::kLsn:
+      return Status::Invalid("{}: a PostgreSQL LSN ({}) is no binlog position", conn.options().Describe(),
+                             start.lsn.ToString());
   }
   return Status::Ok();
 }

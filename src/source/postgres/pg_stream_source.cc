@@ -1,0 +1,296 @@
+#include "source/postgres/pg_stream_source.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+#include <thread>
+
+#include "source/postgres/replication_frame.h"
+
+namespace sluice::postgres {
+namespace {
+
+int64_t NowPgMicros() {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch());
+  return us.count() - kPgEpochOffsetUs;
+}
+
+void SleepUnlessStopped(std::chrono::milliseconds d, const std::atomic<bool>& stop) {
+  auto until = std::chrono::steady_clock::now() + d;
+  while (!stop.load() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        std::chrono::milliseconds(50), until - std::chrono::steady_clock::now()));
+  }
+}
+
+std::string QualifiedName(const std::string& schema, const std::string& table) {
+  return QuoteIdent(schema) + "." + QuoteIdent(table);
+}
+
+uint32_t ParseOid(const std::optional<std::string>& v) {
+  return v ? static_cast<uint32_t>(std::strtoul(v->c_str(), nullptr, 10)) : 0;
+}
+
+}  // namespace
+
+PgStreamSource::PgStreamSource(Options options) : options_(std::move(options)) {
+  slot_ = options_.slot;
+  temporary_ = slot_.empty();
+  if (temporary_) slot_ = "sluice_tail_" + std::to_string(::getpid());
+  publication_ = options_.publication;
+  if (publication_.empty()) publication_ = temporary_ ? "sluice_tail" : "sluice_" + options_.slot;
+  options_.connect.session_options = kSessionOptions;
+}
+
+PgStreamSource::~PgStreamSource() = default;
+
+std::string PgStreamSource::Describe() const {
+  return fmt::format("postgres {} slot \"{}\"", options_.connect.Describe(), slot_);
+}
+
+Result<PgTypeRow> PgStreamSource::LookupType(uint32_t oid) {
+  ASSIGN_OR_RETURN(auto rows, catalog_->Query(fmt::format(
+                                  "SELECT typname, typtype, typcategory, typbasetype, typelem FROM pg_catalog.pg_type "
+                                  "WHERE oid = {}",
+                                  oid)));
+  if (rows.empty() || !rows[0][0]) return Status::Error(StatusCode::kNotFound, "no type with OID {} in pg_type", oid);
+  PgTypeRow t;
+  t.oid = oid;
+  t.name = *rows[0][0];
+  t.typtype = rows[0][1] && !rows[0][1]->empty() ? (*rows[0][1])[0] : 'b';
+  t.typcategory = rows[0][2] && !rows[0][2]->empty() ? (*rows[0][2])[0] : 'U';
+  t.typbasetype = ParseOid(rows[0][3]);
+  t.typelem = ParseOid(rows[0][4]);
+  return t;
+}
+
+Result<std::vector<std::string>> PgStreamSource::LookupPrimaryKey(uint32_t relid) {
+  ASSIGN_OR_RETURN(auto rows,
+                   catalog_->Query(fmt::format(
+                       "SELECT a.attname FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a "
+                       "ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+                       "WHERE i.indrelid = {} AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)",
+                       relid)));
+  std::vector<std::string> names;
+  for (const auto& r : rows) {
+    if (r[0]) names.push_back(*r[0]);
+  }
+  return names;
+}
+
+Status PgStreamSource::EnsurePublication() {
+  ASSIGN_OR_RETURN(auto tables, catalog_->Query("SELECT schemaname, tablename FROM pg_catalog.pg_tables WHERE "
+                                                "schemaname NOT IN ('pg_catalog', 'information_schema') "
+                                                "ORDER BY 1, 2"));
+  std::vector<std::pair<std::string, std::string>> matched;
+  for (const auto& r : tables) {
+    if (r[0] && r[1] && MatchesTables(options_.tables, *r[0], *r[1])) matched.emplace_back(*r[0], *r[1]);
+  }
+  ASSIGN_OR_RETURN(auto pubs, catalog_->Query("SELECT puballtables FROM pg_catalog.pg_publication WHERE pubname = " +
+                                              QuoteLiteral(publication_)));
+  if (pubs.empty()) {
+    if (matched.empty()) {
+      std::string patterns;
+      for (const auto& p : options_.tables) patterns += (patterns.empty() ? "" : ", ") + p;
+      return Status::Invalid("{}: no table matches {} to publish (publication \"{}\" does not exist yet)", Describe(),
+                             patterns.empty() ? std::string("(all tables)") : patterns, publication_);
+    }
+    std::string sql = "CREATE PUBLICATION " + QuoteIdent(publication_) + " FOR TABLE ";
+    for (size_t i = 0; i < matched.size(); ++i) {
+      if (i) sql += ", ";
+      sql += QualifiedName(matched[i].first, matched[i].second);
+    }
+    Status st = catalog_->Execute(sql);
+    if (!st.ok()) {
+      return st.WithContext(fmt::format("{}: create publication \"{}\"", Describe(), publication_))
+          .WithSuffix("(the user must own the tables, or create the publication beforehand and name it with "
+                      "publication=)");
+    }
+    spdlog::info("{}: created publication \"{}\" for {} tables", Describe(), publication_, matched.size());
+    return Status::Ok();
+  }
+  if (pubs[0][0] && *pubs[0][0] == "t") return Status::Ok();  // FOR ALL TABLES
+  if (options_.tables.empty()) return Status::Ok();            // the publication decides
+  ASSIGN_OR_RETURN(auto published, catalog_->Query("SELECT schemaname, tablename FROM pg_catalog.pg_publication_tables "
+                                                   "WHERE pubname = " + QuoteLiteral(publication_)));
+  std::set<std::pair<std::string, std::string>> in;
+  for (const auto& r : published) {
+    if (r[0] && r[1]) in.emplace(*r[0], *r[1]);
+  }
+  for (const auto& t : matched) {
+    if (!in.count(t)) {
+      return Status::Invalid("{}: table {} matches the tables to read but is not in publication \"{}\": run ALTER "
+                             "PUBLICATION {} ADD TABLE {} (or narrow the table patterns)",
+                             Describe(), QualifiedName(t.first, t.second), publication_, QuoteIdent(publication_),
+                             QualifiedName(t.first, t.second));
+    }
+  }
+  return Status::Ok();
+}
+
+Status PgStreamSource::EnsureSlot(bool resume) {
+  ASSIGN_OR_RETURN(auto rows, catalog_->Query("SELECT plugin, slot_type, database, confirmed_flush_lsn FROM "
+                                              "pg_catalog.pg_replication_slots WHERE slot_name = " +
+                                              QuoteLiteral(slot_)));
+  if (!rows.empty()) {
+    const auto& r = rows[0];
+    if (!r[1] || *r[1] != "logical" || !r[0] || *r[0] != "pgoutput" || !r[2] ||
+        *r[2] != options_.connect.database) {
+      return Status::Invalid("{}: slot \"{}\" exists but is not a logical pgoutput slot of database \"{}\" (plugin {}, "
+                             "database {}): name another slot with slot=",
+                             Describe(), slot_, options_.connect.database, r[0].value_or("none"),
+                             r[2].value_or("none"));
+    }
+    return Status::Ok();
+  }
+  const bool must_exist = resume || (!temporary_ && options_.start.kind != StartPosition::Kind::kLatest);
+  if (must_exist) {
+    return Status::Error(
+        StatusCode::kNotFound,
+        "{}: replication slot \"{}\" does not exist (dropped?): the changes since {} are gone. Copy the tables again "
+        "(sluice snapshot) and start with start: latest, which creates the slot",
+        Describe(), slot_, delivered_ ? Lsn{delivered_}.ToString() : std::string("its last confirmed position"));
+  }
+  std::string sql = "CREATE_REPLICATION_SLOT " + QuoteIdent(slot_) + (temporary_ ? " TEMPORARY" : "") +
+                    " LOGICAL pgoutput (SNAPSHOT 'nothing')";
+  ASSIGN_OR_RETURN(auto created, stream_->sql().Query(sql));
+  spdlog::info("{}: created {}replication slot at {}", Describe(), temporary_ ? "temporary " : "",
+               created.empty() || !created[0][1] ? "?" : *created[0][1]);
+  return Status::Ok();
+}
+
+Status PgStreamSource::Open(bool resume, uint64_t from) {
+  stream_.reset();
+  catalog_.reset();
+  ConnectOptions co = options_.connect;
+  ASSIGN_OR_RETURN(catalog_, PgConnection::Connect(co));
+  ASSIGN_OR_RETURN(stream_, ReplicationStream::Connect(co));
+  RETURN_IF_ERROR(EnsurePublication());
+  RETURN_IF_ERROR(EnsureSlot(resume));
+  std::string lsn = "0/0";
+  if (from != 0) {
+    lsn = Lsn{from}.ToString();
+  } else if (options_.start.kind == StartPosition::Kind::kLsn) {
+    lsn = options_.start.lsn.ToString();
+  }
+  std::string plugin = "proto_version '1', publication_names " + QuoteLiteral(QuoteIdent(publication_));
+  Status st = stream_->StartLogical(slot_, lsn, plugin);
+  if (!st.ok()) {
+    return st.WithContext(Describe() + ": START_REPLICATION");
+  }
+  PgoutputDecoder::Options dopts;
+  dopts.tables = options_.tables;
+  dopts.type_lookup = [this](uint32_t oid) { return LookupType(oid); };
+  dopts.primary_key = [this](uint32_t relid) { return LookupPrimaryKey(relid); };
+  if (!decoder_) decoder_ = std::make_unique<PgoutputDecoder>(std::move(dopts));
+  decoder_->AbandonTransaction();
+  // A fresh decoder per connection would drop nothing (the server resends
+  // Relation messages); keeping it keeps schema pointers stable.
+  last_status_ = std::chrono::steady_clock::now();
+  return Status::Ok();
+}
+
+uint64_t PgStreamSource::Confirmable() const {
+  uint64_t applied = options_.applied ? std::min(options_.applied(), delivered_) : delivered_;
+  // Nothing pending: everything up to the server's WAL end has been seen.
+  if (applied == delivered_ && !decoder_->in_transaction()) applied = std::max(applied, server_end_);
+  return applied;
+}
+
+Status PgStreamSource::SendStatus(bool reply_requested) {
+  if (!stream_ || !decoder_) return Status::Ok();
+  uint64_t lsn = std::max(Confirmable(), confirmed_);
+  RETURN_IF_ERROR(stream_->Send(StandbyStatusUpdate(std::max(lsn, received_), lsn, lsn, NowPgMicros(), reply_requested)));
+  confirmed_ = lsn;
+  last_status_ = std::chrono::steady_clock::now();
+  return Status::Ok();
+}
+
+// Notes each delivered commit before passing it on.
+class CommitTracker : public ChangeHandler {
+ public:
+  CommitTracker(ChangeHandler& inner, uint64_t& delivered) : inner_(inner), delivered_(delivered) {}
+  Status OnBegin(const TransactionInfo& t) override { return inner_.OnBegin(t); }
+  Status OnRow(const RowChange& row) override { return inner_.OnRow(row); }
+  Status OnDdl(const DdlInfo& d) override { return inner_.OnDdl(d); }
+  Status OnHeartbeat(uint64_t ts) override { return inner_.OnHeartbeat(ts); }
+  Status OnCommit(const CommitInfo& c) override {
+    RETURN_IF_ERROR(inner_.OnCommit(c));
+    delivered_ = c.next_offset;
+    return Status::Ok();
+  }
+
+ private:
+  ChangeHandler& inner_;
+  uint64_t& delivered_;
+};
+
+Status PgStreamSource::Stream(ChangeHandler& handler, const std::atomic<bool>& stop) {
+  CommitTracker tracker(handler, delivered_);
+  while (!stop.load()) {
+    auto until_status = options_.status_interval - (std::chrono::steady_clock::now() - last_status_);
+    auto wait = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(until_status),
+                           std::chrono::milliseconds(0), std::chrono::milliseconds(100));
+    ASSIGN_OR_RETURN(auto msg, stream_->Read(wait));
+    if (msg) {
+      ASSIGN_OR_RETURN(ReplicationFrame f, ParseReplicationFrame(*msg));
+      if (f.kind == ReplicationFrame::Kind::kXLogData) {
+        received_ = std::max(received_, f.wal_start);
+        server_end_ = std::max(server_end_, f.wal_end);
+        Status st = decoder_->Feed(f.data, tracker);
+        if (!st.ok()) return st;
+      } else {
+        server_end_ = std::max(server_end_, f.wal_end);
+        if (!decoder_->in_transaction()) RETURN_IF_ERROR(handler.OnHeartbeat(PgTimeToUnixMs(f.send_time_us)));
+        if (f.reply_requested) RETURN_IF_ERROR(SendStatus(false));
+      }
+    }
+    if (std::chrono::steady_clock::now() - last_status_ >= options_.status_interval) {
+      RETURN_IF_ERROR(SendStatus(false));
+    }
+  }
+  // A last confirmation on the way out, best effort.
+  (void)SendStatus(false);
+  return Status::Ok();
+}
+
+Status PgStreamSource::Run(ChangeHandler& handler, const std::atomic<bool>& stop) {
+  RETURN_IF_ERROR(Open(/*resume=*/false, 0));
+  auto backoff = std::chrono::milliseconds(100);
+  while (true) {
+    Status st = Stream(handler, stop);
+    if (st.ok() || stop.load()) return st;
+    if (!st.retryable()) {
+      // The consumer refused (tail's --limit) or the stream is bad: confirm
+      // what was delivered whole, best effort.
+      (void)SendStatus(false);
+      return st;
+    }
+    if (temporary_) {
+      return Status::Error(st.code(), "{} (a temporary slot does not survive a lost connection: name one with "
+                           "slot= to resume)",
+                           st.message());
+    }
+    if (options_.on_reconnect) options_.on_reconnect(st);
+    spdlog::warn("{}: {}; reconnecting after {}", Describe(), st.message(),
+                 delivered_ ? Lsn{delivered_}.ToString() : std::string("the slot's position"));
+    auto deadline = std::chrono::steady_clock::now() + options_.reconnect_timeout;
+    while (true) {
+      SleepUnlessStopped(backoff, stop);
+      if (stop.load()) return Status::Ok();
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+      Status open = Open(/*resume=*/true, delivered_);
+      if (open.ok()) {
+        backoff = std::chrono::milliseconds(100);
+        if (options_.on_reconnect) options_.on_reconnect(Status::Ok());
+        break;
+      }
+      if (options_.on_reconnect) options_.on_reconnect(open);
+      if (!open.retryable() || std::chrono::steady_clock::now() > deadline) return open;
+    }
+  }
+}
+
+}  // namespace sluice::postgres

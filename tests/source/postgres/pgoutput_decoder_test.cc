@@ -1,0 +1,401 @@
+// pgoutput v1 messages, built byte by byte from PostgreSQL's "Logical
+// Replication Message Formats" (big-endian integers, NUL-terminated
+// strings), through the decoder into sluice's JSON change format.
+
+#include "source/postgres/pgoutput_decoder.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "core/json_writer.h"
+#include "source/postgres/replication_frame.h"
+
+namespace sluice::postgres {
+namespace {
+
+// Message bytes, written out field by field.
+struct Bytes {
+  std::string b;
+  Bytes& c(char x) { b += x; return *this; }
+  Bytes& u16(uint16_t v) { return be(v, 2); }
+  Bytes& u32(uint32_t v) { return be(v, 4); }
+  Bytes& u64(uint64_t v) { return be(v, 8); }
+  Bytes& str(std::string_view s) { b.append(s); b += '\0'; return *this; }
+  Bytes& text(std::string_view s) { c('t').u32(static_cast<uint32_t>(s.size())); b.append(s); return *this; }
+  Bytes& null() { return c('n'); }
+  Bytes& toast() { return c('u'); }
+  Bytes& be(uint64_t v, int n) {
+    for (int i = n - 1; i >= 0; --i) b += static_cast<char>((v >> (8 * i)) & 0xff);
+    return *this;
+  }
+};
+
+// 2024-01-31 12:34:56.789 UTC in PostgreSQL's epoch (microseconds since 2000-01-01).
+constexpr uint64_t kCommitTimeUs = (1706704496789000ull - 946684800000000ull);
+
+std::string Begin(uint64_t final_lsn, uint32_t xid) {
+  return Bytes().c('B').u64(final_lsn).u64(kCommitTimeUs).u32(xid).b;
+}
+std::string Commit(uint64_t commit_lsn, uint64_t end_lsn) {
+  return Bytes().c('C').c(0).u64(commit_lsn).u64(end_lsn).u64(kCommitTimeUs).b;
+}
+
+struct Col {
+  bool key;
+  std::string name;
+  uint32_t oid;
+  int32_t typmod;
+};
+std::string Relation(uint32_t relid, std::string_view ns, std::string_view name, char identity,
+                     const std::vector<Col>& cols) {
+  Bytes m;
+  m.c('R').u32(relid).str(ns).str(name).c(identity).u16(static_cast<uint16_t>(cols.size()));
+  for (const Col& c : cols) m.c(c.key ? 1 : 0).str(c.name).u32(c.oid).u32(static_cast<uint32_t>(c.typmod));
+  return m.b;
+}
+
+// Every event as a line: rows in the JSON format, boundaries and DDL as tags.
+class Recorder : public ChangeHandler {
+ public:
+  std::vector<std::string> lines;
+  Status OnBegin(const TransactionInfo& t) override {
+    lines.push_back(fmt::format("BEGIN {} ts={}", std::string(t.file), t.ts_ms));
+    return Status::Ok();
+  }
+  Status OnRow(const RowChange& row) override {
+    std::string out;
+    AppendRowChangeJson(out, row);
+    out.pop_back();  // the newline
+    lines.push_back(out);
+    return Status::Ok();
+  }
+  Status OnCommit(const CommitInfo& c) override {
+    lines.push_back(fmt::format("COMMIT {} next={} rows={} lsn={}", std::string(c.file), c.next_offset, c.rows,
+                                c.lsn_position));
+    return Status::Ok();
+  }
+  Status OnDdl(const DdlInfo& d) override {
+    lines.push_back("DDL " + std::string(d.db) + ": " + std::string(d.query));
+    return Status::Ok();
+  }
+};
+
+class PgoutputDecoderTest : public ::testing::Test {
+ protected:
+  Status Feed(const std::string& m) { return decoder_->Feed(m, rec_); }
+  void Use(PgoutputDecoder::Options o) { decoder_ = std::make_unique<PgoutputDecoder>(std::move(o)); }
+  void FeedAll(const std::vector<std::string>& ms) {
+    for (const auto& m : ms) {
+      Status st = Feed(m);
+      ASSERT_TRUE(st.ok()) << st.message();
+    }
+  }
+  std::unique_ptr<PgoutputDecoder> decoder_ = std::make_unique<PgoutputDecoder>(PgoutputDecoder::Options{});
+  Recorder rec_;
+};
+
+const std::vector<Col> kOrders = {{true, "id", 23, -1}, {false, "status", 25, -1}, {false, "amount", 1700, 655366}};
+
+TEST_F(PgoutputDecoderTest, InsertUpdateDeleteWithKeyOnlyBeforeImages) {
+  FeedAll({Begin(0x16B3700, 740), Relation(16385, "shop", "orders", 'd', kOrders),
+           Bytes().c('I').u32(16385).c('N').u16(3).text("7").text("new").text("19.90").b,
+           // Key unchanged: no old tuple.
+           Bytes().c('U').u32(16385).c('N').u16(3).text("7").text("paid").text("19.90").b,
+           // Key changed: 'K' and the old key (non-key columns sent as nulls).
+           Bytes().c('U').u32(16385).c('K').u16(3).text("7").null().null().c('N').u16(3).text("8").text("paid").text(
+               "19.90").b,
+           Bytes().c('D').u32(16385).c('K').u16(3).text("8").null().null().b, Commit(0x16B3700, 0x16B3748)});
+  ASSERT_EQ(rec_.lines.size(), 6u);
+  EXPECT_EQ(rec_.lines[0], "BEGIN 0/16B3748 ts=1706704496789");
+  const std::string tail = ",\"ts_ms\":1706704496789,\"gtid\":null,\"pos\":\"0/16B3748\"}";
+  EXPECT_EQ(rec_.lines[1],
+            "{\"op\":\"insert\",\"db\":\"shop\",\"table\":\"orders\",\"pk\":[\"id\"],\"before\":null,"
+            "\"after\":{\"id\":7,\"status\":\"new\",\"amount\":\"19.90\"}" + tail);
+  EXPECT_EQ(rec_.lines[2],
+            "{\"op\":\"update\",\"db\":\"shop\",\"table\":\"orders\",\"pk\":[\"id\"],\"before\":{\"id\":7},"
+            "\"after\":{\"id\":7,\"status\":\"paid\",\"amount\":\"19.90\"}" + tail);
+  EXPECT_EQ(rec_.lines[3],
+            "{\"op\":\"update\",\"db\":\"shop\",\"table\":\"orders\",\"pk\":[\"id\"],\"before\":{\"id\":7},"
+            "\"after\":{\"id\":8,\"status\":\"paid\",\"amount\":\"19.90\"}" + tail);
+  EXPECT_EQ(rec_.lines[4],
+            "{\"op\":\"delete\",\"db\":\"shop\",\"table\":\"orders\",\"pk\":[\"id\"],\"before\":{\"id\":8},"
+            "\"after\":null" + tail);
+  EXPECT_EQ(rec_.lines[5], fmt::format("COMMIT 0/16B3748 next={} rows=4 lsn=true", 0x16B3748));
+  EXPECT_EQ(decoder_->last_commit_end(), 0x16B3748u);
+}
+
+TEST_F(PgoutputDecoderTest, ReplicaIdentityFullGivesTheWholeOldRowAndFillsUnchangedToast) {
+  // FULL flags every column as key; the table's real key comes from the catalog.
+  PgoutputDecoder::Options o;
+  o.primary_key = [](uint32_t relid) -> Result<std::vector<std::string>> {
+    EXPECT_EQ(relid, 16390u);
+    return std::vector<std::string>{"id"};
+  };
+  Use(o);
+  std::vector<Col> cols = {{true, "id", 20, -1}, {true, "body", 25, -1}, {true, "n", 21, -1}};
+  FeedAll({Begin(0x3000000, 9), Relation(16390, "public", "docs", 'f', cols),
+        Bytes().c('U').u32(16390).c('O').u16(3).text("1").text("long text").text("1").c('N').u16(3).text("1").toast()
+            .text("2").b,
+        Bytes().c('D').u32(16390).c('O').u16(3).text("1").text("long text").text("2").b,
+        Commit(0x3000000, 0x3000040)});
+  ASSERT_EQ(rec_.lines.size(), 4u);
+  EXPECT_EQ(rec_.lines[1],
+            "{\"op\":\"update\",\"db\":\"public\",\"table\":\"docs\",\"pk\":[\"id\"],"
+            "\"before\":{\"id\":1,\"body\":\"long text\",\"n\":1},\"after\":{\"id\":1,\"body\":\"long text\",\"n\":2},"
+            "\"ts_ms\":1706704496789,\"gtid\":null,\"pos\":\"0/3000040\"}");
+  EXPECT_EQ(rec_.lines[2],
+            "{\"op\":\"delete\",\"db\":\"public\",\"table\":\"docs\",\"pk\":[\"id\"],"
+            "\"before\":{\"id\":1,\"body\":\"long text\",\"n\":2},\"after\":null,"
+            "\"ts_ms\":1706704496789,\"gtid\":null,\"pos\":\"0/3000040\"}");
+}
+
+TEST_F(PgoutputDecoderTest, UnchangedToastUnderDefaultIdentityIsAbsentNeverNull) {
+  FeedAll({Begin(0x100, 1), Relation(1, "public", "docs", 'd', {{true, "id", 23, -1}, {false, "body", 25, -1}}),
+           Bytes().c('U').u32(1).c('N').u16(2).text("1").toast().b, Commit(0x100, 0x180)});
+  ASSERT_EQ(rec_.lines.size(), 3u);
+  // "body" is left out of `after`: unchanged, the consumer keeps what it has.
+  EXPECT_EQ(rec_.lines[1],
+            "{\"op\":\"update\",\"db\":\"public\",\"table\":\"docs\",\"pk\":[\"id\"],\"before\":{\"id\":1},"
+            "\"after\":{\"id\":1},\"ts_ms\":1706704496789,\"gtid\":null,\"pos\":\"0/180\"}");
+}
+
+TEST_F(PgoutputDecoderTest, EveryCommonTypeInTheJsonModel) {
+  std::vector<Col> cols = {
+      {true, "i2", 21, -1},        {false, "i8", 20, -1},       {false, "num", 1700, -1},
+      {false, "nan", 1700, -1},    {false, "f4", 700, -1},      {false, "f8", 701, -1},
+      {false, "inf", 701, -1},     {false, "b", 16, -1},        {false, "t", 25, -1},
+      {false, "vc", 1043, 14},     {false, "ch", 1042, 9},      {false, "by", 17, -1},
+      {false, "d", 1082, -1},      {false, "tm", 1083, -1},     {false, "ts", 1114, 3},
+      {false, "tz", 1184, -1},     {false, "iv", 1186, -1},     {false, "u", 2950, -1},
+      {false, "j", 114, -1},       {false, "jb", 3802, -1},     {false, "ai", 1007, -1},
+      {false, "at", 1009, -1},     {false, "nul", 25, -1},      {false, "ab", 1000, -1},
+      {false, "tzbc", 1184, -1},   {false, "a2", 1016, -1},
+  };
+  FeedAll({Begin(0x200, 2), Relation(2, "public", "all_types", 'd', cols),
+           Bytes()
+               .c('I').u32(2).c('N').u16(static_cast<uint16_t>(cols.size()))
+               .text("-32768").text("9223372036854775807").text("12345678901234567890.123456789012")
+               .text("NaN").text("1.5").text("0.1").text("-Infinity").text("t").text("tab\there \"q\"")
+               .text("varchar").text("ab       ").text("\\x00ff10").text("2024-01-31").text("23:59:59.999999")
+               .text("2024-01-31 12:34:56.789").text("2024-01-31 11:34:56.789+00").text("1 year 2 mons 3 days 04:05:06")
+               .text("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11").text("{\"a\": [1, 2]}").text("{\"a\": [1, 2]}")
+               .text("{1,NULL,-3}").text("{\"a,b\",\"say \\\"hi\\\"\",NULL,plain}").null().text("{t,f}")
+               .text("0044-03-15 12:00:00+00 BC").text("[0:1]={{1,2},{3,4}}")
+               .b,
+           Commit(0x200, 0x280)});
+  ASSERT_EQ(rec_.lines.size(), 3u);
+  EXPECT_EQ(rec_.lines[1],
+            "{\"op\":\"insert\",\"db\":\"public\",\"table\":\"all_types\",\"pk\":[\"i2\"],\"before\":null,\"after\":{"
+            "\"i2\":-32768,\"i8\":9223372036854775807,\"num\":\"12345678901234567890.123456789012\",\"nan\":\"NaN\","
+            "\"f4\":1.5,\"f8\":0.1,\"inf\":\"-Infinity\",\"b\":true,\"t\":\"tab\\there \\\"q\\\"\",\"vc\":\"varchar\","
+            "\"ch\":\"ab       \",\"by\":\"AP8Q\",\"d\":\"2024-01-31\",\"tm\":\"23:59:59.999999\","
+            "\"ts\":\"2024-01-31 12:34:56.789\",\"tz\":\"2024-01-31 11:34:56.789\","
+            "\"iv\":\"1 year 2 mons 3 days 04:05:06\",\"u\":\"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\","
+            "\"j\":{\"a\": [1, 2]},\"jb\":{\"a\": [1, 2]},\"ai\":[1,null,-3],\"at\":[\"a,b\",\"say \\\"hi\\\"\",null,"
+            "\"plain\"],\"nul\":null,\"ab\":[true,false],\"tzbc\":\"0044-03-15 12:00:00 BC\",\"a2\":[[1,2],[3,4]]},"
+            "\"ts_ms\":1706704496789,\"gtid\":null,\"pos\":\"0/280\"}");
+  // Nearest MySQL types for targets that create tables.
+  auto s = decoder_->schema(2);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->columns[2].pg_type_name, "numeric");
+  EXPECT_EQ(s->columns[2].meta, (65 << 8) | 30);
+  EXPECT_TRUE(s->columns[20].is_json);
+  EXPECT_FALSE(s->columns[0].nullable);
+}
+
+TEST_F(PgoutputDecoderTest, NumericTypmodGivesPrecisionAndScale) {
+  FeedAll({Relation(3, "public", "m", 'd', {{true, "amount", 1700, (12 << 16 | 2) + 4}})});
+  EXPECT_EQ(decoder_->schema(3)->columns[0].meta, (12 << 8) | 2);
+}
+
+TEST_F(PgoutputDecoderTest, EnumsDomainsAndTheirArraysThroughTheCatalog) {
+  PgoutputDecoder::Options o;
+  o.type_lookup = [](uint32_t oid) -> Result<PgTypeRow> {
+    switch (oid) {
+      case 16400: return PgTypeRow{16400, "mood", 'e', 'E', 0, 0};
+      case 16401: return PgTypeRow{16401, "_mood", 'b', 'A', 0, 16400};
+      case 16402: return PgTypeRow{16402, "price", 'd', 'N', 1700, 0};
+      case 16403: return PgTypeRow{16403, "positive_int", 'd', 'N', 23, 0};
+      case 16404: return PgTypeRow{16404, "_positive_int", 'b', 'A', 0, 16403};
+      default: return Status::Error(StatusCode::kNotFound, "no type {}", oid);
+    }
+  };
+  Use(o);
+  std::vector<Col> cols = {{true, "id", 16403, -1}, {false, "m", 16400, -1}, {false, "ms", 16401, -1},
+                           {false, "p", 16402, -1}, {false, "ps", 16404, -1}};
+  FeedAll({Bytes().c('Y').u32(16400).str("public").str("mood").b, Begin(0x300, 3), Relation(4, "public", "e", 'd', cols),
+        Bytes().c('I').u32(4).c('N').u16(5).text("5").text("happy").text("{sad,happy}").text("9.50").text("{1,2}").b,
+        Commit(0x300, 0x340)});
+  ASSERT_EQ(rec_.lines.size(), 3u);
+  EXPECT_EQ(rec_.lines[1],
+            "{\"op\":\"insert\",\"db\":\"public\",\"table\":\"e\",\"pk\":[\"id\"],\"before\":null,\"after\":{"
+            "\"id\":5,\"m\":\"happy\",\"ms\":[\"sad\",\"happy\"],\"p\":\"9.50\",\"ps\":[1,2]},"
+            "\"ts_ms\":1706704496789,\"gtid\":null,\"pos\":\"0/340\"}");
+  EXPECT_EQ(decoder_->schema(4)->columns[3].pg_type_name, "price");
+  EXPECT_EQ(decoder_->schema(4)->columns[3].pg_type_oid, 1700u);
+}
+
+TEST_F(PgoutputDecoderTest, TruncateIsDdlInItsPlace) {
+  FeedAll({Begin(0x400, 4), Relation(5, "public", "a", 'd', {{true, "id", 23, -1}}),
+           Relation(6, "s", "b\"q", 'd', {{true, "id", 23, -1}}), Bytes().c('T').u32(2).c(3).u32(5).u32(6).b,
+           Commit(0x400, 0x440)});
+  ASSERT_EQ(rec_.lines.size(), 3u);
+  EXPECT_EQ(rec_.lines[1], "DDL public: TRUNCATE TABLE \"public\".\"a\", \"s\".\"b\"\"q\" RESTART IDENTITY CASCADE");
+}
+
+TEST_F(PgoutputDecoderTest, TablesOutsideThePatternsAreSkipped) {
+  Use(PgoutputDecoder::Options{{"shop.*"}, nullptr, nullptr});
+  FeedAll({Begin(0x500, 5), Relation(7, "public", "other", 'd', {{true, "id", 23, -1}}),
+        Bytes().c('I').u32(7).c('N').u16(1).text("1").b, Relation(8, "shop", "x", 'd', {{true, "id", 23, -1}}),
+        Bytes().c('I').u32(8).c('N').u16(1).text("2").b, Commit(0x500, 0x540)});
+  ASSERT_EQ(rec_.lines.size(), 3u);
+  EXPECT_NE(rec_.lines[1].find("\"table\":\"x\""), std::string::npos);
+  EXPECT_EQ(rec_.lines[2], fmt::format("COMMIT 0/540 next={} rows=1 lsn=true", 0x540));
+}
+
+TEST_F(PgoutputDecoderTest, OriginAndMessagesAreSkipped) {
+  FeedAll({Begin(0x600, 6), Bytes().c('O').u64(0x99).str("node_a").b, Commit(0x600, 0x640)});
+  EXPECT_EQ(rec_.lines.size(), 2u);
+}
+
+// Corruption modes: each a clear error, nothing delivered for the transaction.
+TEST_F(PgoutputDecoderTest, CorruptMessagesAreErrors) {
+  auto commit_error = [&](const std::vector<std::string>& ms) {
+    PgoutputDecoder d(PgoutputDecoder::Options{});
+    Recorder r;
+    for (const auto& m : ms) {
+      Status st = d.Feed(m, r);
+      if (!st.ok()) return st.message();
+    }
+    return std::string("no error");
+  };
+  const std::string rel = Relation(9, "public", "t", 'd', {{true, "id", 23, -1}, {false, "v", 25, -1}});
+  // Truncated value: the length says 10 bytes, 2 follow.
+  EXPECT_EQ(commit_error({Begin(0x700, 7), rel, Bytes().c('I').u32(9).c('N').u16(2).text("1").c('t').u32(10).b + "ab",
+                          Commit(0x700, 0x740)}),
+            "table \"public\".\"t\" column \"v\": truncated value @ transaction 7 (commit 0/700)");
+  // Column count differs from the Relation.
+  EXPECT_EQ(commit_error({Begin(0x700, 7), rel, Bytes().c('I').u32(9).c('N').u16(1).text("1").b, Commit(0x700, 0x740)}),
+            "table \"public\".\"t\": tuple has 1 columns, the Relation message 2 @ transaction 7 (commit 0/700)");
+  // A row for a relation never described.
+  EXPECT_EQ(commit_error({Begin(0x700, 7), Bytes().c('I').u32(42).c('N').u16(1).text("1").b, Commit(0x700, 0x740)}),
+            "pgoutput 'I': relation 42 was never described by a Relation message @ transaction 7 (commit 0/700)");
+  // A value that is not of its type.
+  EXPECT_EQ(commit_error({Begin(0x700, 7), rel, Bytes().c('I').u32(9).c('N').u16(2).text("x1").text("v").b,
+                          Commit(0x700, 0x740)}),
+            "table \"public\".\"t\" column \"id\" (integer): integer \"x1\" is not a number @ transaction 7 (commit "
+            "0/700)");
+  EXPECT_EQ(commit_error({Begin(0x700, 7), Begin(0x700, 7)}),
+            "pgoutput: Begin inside a transaction @ transaction 7 (commit 0/700)");
+  EXPECT_EQ(commit_error({Commit(0x700, 0x740)}), "pgoutput: Commit outside a transaction");
+  EXPECT_EQ(commit_error({Begin(0x700, 7), Commit(0x701, 0x740)}),
+            "pgoutput Commit: commit LSN 0/701 differs from Begin's 0/700");
+  EXPECT_EQ(commit_error({Begin(0x700, 7).substr(0, 10)}), "pgoutput Begin: truncated (10 bytes)");
+  EXPECT_EQ(commit_error({Begin(0x700, 7), "Z", Commit(0x700, 0x740)}),
+            "pgoutput: unknown message type 0x5a @ transaction 7 (commit 0/700)");
+  EXPECT_EQ(commit_error({Begin(0x700, 7), rel,
+                          Bytes().c('I').u32(9).c('N').u16(2).text("1").text("ok").c('x').b, Commit(0x700, 0x740)}),
+            "pgoutput 'I' for \"public\".\"t\": 1 bytes after the tuple @ transaction 7 (commit 0/700)");
+}
+
+std::string Hex(std::string_view hex) {
+  std::string out;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) out += static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16));
+  return out;
+}
+
+// Captured from PostgreSQL 15.x with pg_logical_slot_peek_binary_changes(slot,
+// NULL, NULL, 'proto_version', '1', 'publication_names', 'cap') after
+//   CREATE TYPE mood AS ENUM ('sad','happy');
+//   CREATE TABLE orders (id int PRIMARY KEY, status text, amount numeric(10,2), m mood, tags text[], tz timestamptz);
+//   INSERT INTO orders VALUES (7,'new',19.90,'happy','{a,"b c"}','2024-01-31 12:34:56.789+00');
+//   UPDATE orders SET status='paid' WHERE id=7; UPDATE orders SET id=8 WHERE id=7; DELETE FROM orders WHERE id=8;
+// (one implicit transaction), one message per row of the function's output.
+TEST(PgoutputCapturedTest, ARealTransactionFromPostgres15) {
+  const std::vector<std::string> messages = {
+      Hex("42000000000152a528000304cec05e793d000002d5"),
+      Hex("59000040017075626c6963006d6f6f6400"),
+      Hex("52000040057075626c6963006f7264657273006400060169640000000017ffffffff007374617475730000000019ffffffff00616d"
+          "6f756e7400000006a4000a0006006d0000004001ffffffff007461677300000003f1ffffffff00747a00000004a0ffffffff"),
+      Hex("49000040054e000674000000013774000000036e6577740000000531392e39307400000005686170707974000000097b612c2262"
+          "2063227d740000001a323032342d30312d33312031323a33343a35362e3738392b3030"),
+      Hex("55000040054e0006740000000137740000000470616964740000000531392e39307400000005686170707974000000097b612c22"
+          "622063227d740000001a323032342d30312d33312031323a33343a35362e3738392b3030"),
+      Hex("55000040054b00067400000001376e6e6e6e6e4e0006740000000138740000000470616964740000000531392e3930740000000568"
+          "6170707974000000097b612c22622063227d740000001a323032342d30312d33312031323a33343a35362e3738392b3030"),
+      Hex("44000040054b00067400000001386e6e6e6e6e"),
+      Hex("4300000000000152a528000000000152a558000304cec05e793d"),
+  };
+  PgoutputDecoder::Options o;
+  o.type_lookup = [](uint32_t oid) -> Result<PgTypeRow> {
+    if (oid == 16385) return PgTypeRow{16385, "mood", 'e', 'E', 0, 0};
+    return Status::Error(StatusCode::kNotFound, "no type {}", oid);
+  };
+  PgoutputDecoder d(o);
+  Recorder rec;
+  for (const auto& m : messages) {
+    Status st = d.Feed(m, rec);
+    ASSERT_TRUE(st.ok()) << st.message();
+  }
+  const std::string tail = ",\"ts_ms\":1796395767322,\"gtid\":null,\"pos\":\"0/152A558\"}";
+  const std::string row = "\"amount\":\"19.90\",\"m\":\"happy\",\"tags\":[\"a\",\"b c\"],\"tz\":\"2024-01-31 12:34:56.789\"}";
+  ASSERT_EQ(rec.lines.size(), 6u);
+  EXPECT_EQ(rec.lines[0], "BEGIN 0/152A558 ts=1796395767322");
+  EXPECT_EQ(rec.lines[1], "{\"op\":\"insert\",\"db\":\"public\",\"table\":\"orders\",\"pk\":[\"id\"],\"before\":null,"
+                          "\"after\":{\"id\":7,\"status\":\"new\"," + row + tail);
+  EXPECT_EQ(rec.lines[2], "{\"op\":\"update\",\"db\":\"public\",\"table\":\"orders\",\"pk\":[\"id\"],\"before\":{\"id\":7},"
+                          "\"after\":{\"id\":7,\"status\":\"paid\"," + row + tail);
+  EXPECT_EQ(rec.lines[3], "{\"op\":\"update\",\"db\":\"public\",\"table\":\"orders\",\"pk\":[\"id\"],\"before\":{\"id\":7},"
+                          "\"after\":{\"id\":8,\"status\":\"paid\"," + row + tail);
+  EXPECT_EQ(rec.lines[4], "{\"op\":\"delete\",\"db\":\"public\",\"table\":\"orders\",\"pk\":[\"id\"],\"before\":{\"id\":8},"
+                          "\"after\":null" + tail);
+  EXPECT_EQ(rec.lines[5], fmt::format("COMMIT 0/152A558 next={} rows=4 lsn=true", 0x152A558));
+  EXPECT_EQ(d.schema(16389)->columns[2].meta, (10 << 8) | 2);  // numeric(10,2) from the typmod
+}
+
+TEST(ReplicationFrameTest, XLogDataKeepaliveAndStatusUpdate) {
+  auto w = ParseReplicationFrame(Hex("77000000000152a260000000000152a558000304cec05e793d") + "B...");
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  EXPECT_EQ(w->kind, ReplicationFrame::Kind::kXLogData);
+  EXPECT_EQ(w->wal_start, 0x152A260u);
+  EXPECT_EQ(w->wal_end, 0x152A558u);
+  EXPECT_EQ(PgTimeToUnixMs(w->send_time_us), 1796395767322u);
+  EXPECT_EQ(w->data, "B...");
+  auto k = ParseReplicationFrame(Hex("6b000000000152a558000304cec05e793d01"));
+  ASSERT_TRUE(k.ok());
+  EXPECT_EQ(k->kind, ReplicationFrame::Kind::kKeepalive);
+  EXPECT_EQ(k->wal_end, 0x152A558u);
+  EXPECT_TRUE(k->reply_requested);
+  EXPECT_EQ(ParseReplicationFrame(Hex("6b0000000001")).status().message(), "primary keepalive: truncated (6 bytes)");
+  EXPECT_EQ(ParseReplicationFrame(Hex("770000")).status().message(), "XLogData: truncated header (3 bytes)");
+  EXPECT_EQ(ParseReplicationFrame("x").status().message(), "replication stream: unknown message type 0x78");
+  EXPECT_EQ(StandbyStatusUpdate(0x152A558, 0x152A558, 0x152A000, 0x000304cec05e793d, false),
+            Hex("72000000000152a558000000000152a558000000000152a000000304cec05e793d00"));
+}
+
+TEST(PgValueTest, ArrayLiteralsAndBadInput) {
+  auto t = ResolvePgType(1009, nullptr);
+  ASSERT_TRUE(t.ok());
+  std::string out;
+  ASSERT_TRUE(AppendPgArrayAsJson(out, *(*t)->element, "{}").ok());
+  EXPECT_EQ(out, "[]");
+  out.clear();
+  ASSERT_TRUE(AppendPgArrayAsJson(out, *(*t)->element, "{\"\",\"NULL\",null,\"back\\\\slash\"}").ok());
+  EXPECT_EQ(out, "[\"\",\"NULL\",null,\"back\\\\slash\"]");
+  out.clear();
+  EXPECT_EQ(AppendPgArrayAsJson(out, *(*t)->element, "{a,b").message(), "array literal at byte 4: unterminated");
+  Arena arena;
+  auto by = ResolvePgType(17, nullptr);
+  EXPECT_EQ(DecodePgText(**by, "\\x0", arena).status().message(),
+            "bytea \"\\x0\" is not in hex format (bytea_output must be hex)");
+  auto tz = ResolvePgType(1184, nullptr);
+  EXPECT_EQ(DecodePgText(**tz, "2024-01-31 12:00:00+02", arena).status().message(),
+            "timestamptz \"2024-01-31 12:00:00+02\" is not in UTC (the session's TimeZone must be UTC)");
+  auto b = ResolvePgType(16, nullptr);
+  EXPECT_FALSE(DecodePgText(**b, "true", arena).ok());
+}
+
+}  // namespace
+}  // namespace sluice::postgres
