@@ -12,6 +12,8 @@ packages=(
   libyaml-cpp-dev libsqlite3-dev libcpp-httplib-dev
   # access control: argon2id password hashes, SHA-256 audit chain
   libsodium-dev
+  # transform: {lua: FILE} table rules (Lua 5.4, sandboxed per pipeline thread)
+  liblua5.4-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # jemalloc: the sluice binary's malloc (CMake option SLUICE_JEMALLOC)
   libjemalloc-dev

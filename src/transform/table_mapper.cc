@@ -130,6 +130,7 @@ Result<std::unique_ptr<TableMapper>> TableMapper::Create(std::vector<MappingRule
       if (!f.ok()) return f.status().WithContext(c.rule.origin);
       c.filter = std::move(f).value();
     }
+    if (c.rule.lua) c.lua = std::make_shared<lua::LuaRowTransform>(c.rule.lua);
     compiled.push_back(std::move(c));
   }
   return std::unique_ptr<TableMapper>(new TableMapper(std::move(compiled)));
@@ -239,7 +240,23 @@ Result<const TableMapping*> TableMapper::Map(const TableSchemaPtr& schema) {
   return result;
 }
 
-Status TableMapper::Transform(const std::shared_ptr<const ChangeEvent>& ev, std::vector<SinkChange>& out) {
+Status TableMapper::Transform(const std::shared_ptr<const ChangeEvent>& source_ev, std::vector<SinkChange>& out) {
+  script_failed_ = false;
+  std::shared_ptr<const ChangeEvent> ev = source_ev;
+  auto scripted = scripted_.find(ev->table.get());
+  if (scripted == scripted_.end()) {
+    const CompiledRule* c = CompiledFor(ev->table->db, ev->table->table);
+    scripted = scripted_.emplace(ev->table.get(), std::make_pair(ev->table, c != nullptr && c->lua ? c : nullptr)).first;
+  }
+  if (const CompiledRule* c = scripted->second.second) {
+    auto applied = c->lua->Apply(source_ev);
+    if (!applied.ok()) {
+      script_failed_ = true;
+      return applied.status();
+    }
+    ev = std::move(applied).value();
+    if (!ev) return Status::Ok();  // the script dropped it
+  }
   ASSIGN_OR_RETURN(const TableMapping* m, Map(ev->table));
   if (!m->selected()) return Status::Ok();
   const TableSchema& s = *ev->table;

@@ -16,6 +16,7 @@
 #include "core/change_event.h"
 #include "core/status.h"
 #include "core/sink_change.h"
+#include "transform/lua/lua_row_transform.h"
 #include "transform/row_filter.h"
 
 namespace sluice::transform {
@@ -30,6 +31,7 @@ struct MappingRule {
   std::string where;
   DdlPolicy ddl = DdlPolicy::kUnset;
   std::string origin;  // "sluice.yaml:12:7", for messages
+  std::shared_ptr<const lua::LuaScript> lua;  // `transform: {lua: FILE}`, run before everything else
 };
 
 struct TableMapping {
@@ -53,7 +55,11 @@ class TableMapper {
   // The mapping of one schema version (cached per schema object).
   Result<const TableMapping*> Map(const TableSchemaPtr& schema);
   // Turns one row event into 0..2 sink changes (a key change is a delete and an upsert).
+  // A rule's Lua script runs first, on this thread's own Lua state.
   Status Transform(const std::shared_ptr<const ChangeEvent>& ev, std::vector<SinkChange>& out);
+  // Whether the last failed Transform failed in a Lua script (on_error: skip
+  // leaves such a row out; other errors stop the pipeline).
+  bool last_error_from_script() const { return script_failed_; }
 
   // "search_db.orders" for a source table under a rule.
   static std::string ExpandTemplate(std::string_view tmpl, std::string_view db, std::string_view table);
@@ -64,11 +70,15 @@ class TableMapper {
     bool is_regex = false;
     std::regex regex;
     std::unique_ptr<const FilterExpr> filter;
+    std::shared_ptr<lua::LuaRowTransform> lua;  // this mapper's (so this thread's) Lua state
   };
   explicit TableMapper(std::vector<CompiledRule> rules) : rules_(std::move(rules)) {}
   const CompiledRule* CompiledFor(std::string_view db, std::string_view table) const;
 
   std::vector<CompiledRule> rules_;
+  bool script_failed_ = false;
+  // Per source schema version, the rule when it has a Lua script (else null).
+  std::map<const TableSchema*, std::pair<TableSchemaPtr, const CompiledRule*>> scripted_;
   // Keyed by schema object; the shared_ptr keeps the key's address from being reused.
   std::map<const TableSchema*, std::pair<TableSchemaPtr, std::unique_ptr<TableMapping>>> cache_;
 };

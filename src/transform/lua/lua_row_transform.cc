@@ -1,0 +1,359 @@
+#include "transform/lua/lua_row_transform.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "client/mysql/column_types.h"
+
+namespace sluice::transform::lua {
+namespace {
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+int FindColumn(const TableSchema& s, std::string_view name) {
+  for (size_t i = 0; i < s.columns.size(); ++i) {
+    if (EqualsIgnoreCase(s.columns[i].name, name)) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+bool IsStringKind(ValueKind k) {
+  switch (k) {
+    case ValueKind::kDecimal:
+    case ValueKind::kText:
+    case ValueKind::kBytes:
+    case ValueKind::kDate:
+    case ValueKind::kDateTime:
+    case ValueKind::kTimestamp:
+    case ValueKind::kTime:
+    case ValueKind::kEnum:
+    case ValueKind::kSet:
+    case ValueKind::kJson:
+    case ValueKind::kGeometry:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The kind a source column's values have, from one image's value (NULL
+// and absent say nothing).
+ValueKind SourceKind(const ChangeEvent& ev, int col) {
+  for (const OwnedImage* img : {&ev.after, &ev.before}) {
+    if (!img->present || static_cast<size_t>(col) >= img->values.size()) continue;
+    ValueKind k = img->values[static_cast<size_t>(col)].kind;
+    if (k != ValueKind::kNull && k != ValueKind::kAbsent) return k;
+  }
+  return ValueKind::kNull;
+}
+
+// Can a script value stay in the source column's kind (and its type)?
+bool Fits(ValueKind source, const ScriptValue& v) {
+  using T = ScriptValue::Type;
+  if (v.type == T::kNull) return true;
+  switch (source) {
+    case ValueKind::kNull:
+      return false;
+    case ValueKind::kInt:
+    case ValueKind::kYear:
+      return v.type == T::kInt;
+    case ValueKind::kUInt:
+    case ValueKind::kBit:
+      return (v.type == T::kInt && v.i >= 0) ||
+             (v.type == T::kString && !v.s.empty() && v.s.find_first_not_of("0123456789") == std::string::npos);
+    case ValueKind::kFloat:
+    case ValueKind::kDouble:
+      return v.type == T::kFloat || v.type == T::kInt;
+    default:
+      return IsStringKind(source) && v.type == T::kString;
+  }
+}
+
+// The kind of a column the script added or retyped.
+ValueKind ScriptKind(const ScriptValue& v) {
+  switch (v.type) {
+    case ScriptValue::Type::kInt:
+    case ScriptValue::Type::kBool:
+      return ValueKind::kInt;
+    case ScriptValue::Type::kFloat:
+      return ValueKind::kDouble;
+    default:
+      return ValueKind::kText;  // strings, and NULL in a column the source does not have
+  }
+}
+
+// The column type a target gets for a script-made column: BIGINT, DOUBLE
+// or utf8mb4 LONGTEXT (tinyint for booleans reads as BIGINT 0/1).
+ColumnMeta ScriptColumn(std::string name, ValueKind kind) {
+  ColumnMeta c;
+  c.name = std::move(name);
+  c.nullable = true;
+  switch (kind) {
+    case ValueKind::kInt:
+      c.type = mysql::kTypeLongLong;
+      break;
+    case ValueKind::kDouble:
+      c.type = mysql::kTypeDouble;
+      c.meta = 8;
+      break;
+    default:
+      c.type = mysql::kTypeBlob;
+      c.meta = 4;
+      c.charset = Charset::kUtf8;
+      c.collation = 45;  // utf8mb4_general_ci
+      break;
+  }
+  return c;
+}
+
+size_t StringBytes(const std::vector<Value>& values) {
+  size_t n = 0;
+  for (const Value& v : values) n += v.s.size();
+  return n;
+}
+
+// Copies `s` into the event's storage, which was reserved large enough
+// that earlier views stay valid.
+std::string_view Keep(ChangeEvent& e, std::string_view s) {
+  size_t at = e.bytes.size();
+  e.bytes.insert(e.bytes.end(), s.begin(), s.end());
+  return {e.bytes.data() + at, s.size()};
+}
+
+void CopyImage(ChangeEvent& e, const OwnedImage& from, OwnedImage& to) {
+  to.present = from.present;
+  to.values.reserve(from.values.size());
+  for (Value v : from.values) {
+    if (!v.s.empty()) v.s = Keep(e, v.s);
+    to.values.push_back(v);
+  }
+}
+
+std::string KeyText(const ChangeEvent& ev) {
+  const TableSchema& s = *ev.table;
+  const OwnedImage& img = ev.op == Op::kDelete ? ev.before : ev.after;
+  const auto& key = s.primary_key.empty() ? s.unique_key : s.primary_key;
+  std::string out;
+  for (uint32_t k : key) {
+    if (k >= img.values.size() || k >= s.columns.size()) continue;
+    const Value& v = img.values[k];
+    if (!out.empty()) out += ", ";
+    out += s.columns[k].name + "=";
+    switch (v.kind) {
+      case ValueKind::kInt:
+      case ValueKind::kYear:
+        out += std::to_string(v.i);
+        break;
+      case ValueKind::kUInt:
+      case ValueKind::kBit:
+        out += std::to_string(v.u);
+        break;
+      case ValueKind::kNull:
+        out += "NULL";
+        break;
+      default:
+        out += fmt::format("'{}'", v.s.substr(0, 64));
+    }
+  }
+  return out.empty() ? "(none)" : out;
+}
+
+}  // namespace
+
+Result<TableSchemaPtr> LuaRowTransform::Derived(const TableSchemaPtr& source, const std::vector<int>& from,
+                                                const std::vector<ValueKind>& kinds,
+                                                const std::vector<bool>& retyped) {
+  std::string sig;
+  for (size_t j = 0; j < out_.size(); ++j) {
+    sig += out_[j].first;
+    sig += '\0';
+    sig += retyped[j] ? static_cast<char>('A' + static_cast<int>(kinds[j])) : '=';
+  }
+  auto& [keep, by_sig] = derived_[source.get()];
+  if (!keep) keep = source;
+  auto it = by_sig.find(sig);
+  if (it != by_sig.end()) return it->second;
+
+  auto d = std::make_shared<TableSchema>();
+  d->db = source->db;
+  d->table = source->table;
+  d->names_known = true;
+  auto position = [&](uint32_t src) -> int {
+    for (size_t j = 0; j < from.size(); ++j) {
+      if (from[j] == static_cast<int>(src)) return static_cast<int>(j);
+    }
+    return -1;
+  };
+  for (size_t j = 0; j < out_.size(); ++j) {
+    if (from[j] >= 0 && !retyped[j]) {
+      ColumnMeta c = source->columns[static_cast<size_t>(from[j])];
+      c.name = out_[j].first;
+      d->columns.push_back(std::move(c));
+    } else {
+      d->columns.push_back(ScriptColumn(out_[j].first, kinds[j]));
+    }
+  }
+  for (uint32_t k : source->primary_key) {
+    int p = position(k);
+    if (p < 0) {
+      return Status::Invalid("{}: transform removed key column `{}` of `{}`.`{}`; the key must stay", script_->name,
+                             source->columns[k].name, source->db, source->table);
+    }
+    d->primary_key.push_back(static_cast<uint32_t>(p));
+  }
+  for (uint32_t k : source->unique_key) {
+    int p = position(k);
+    if (p < 0) {
+      d->unique_key.clear();
+      break;
+    }
+    d->unique_key.push_back(static_cast<uint32_t>(p));
+  }
+  if (source->row_start_column >= 0) d->row_start_column = position(static_cast<uint32_t>(source->row_start_column));
+  if (source->row_end_column >= 0) d->row_end_column = position(static_cast<uint32_t>(source->row_end_column));
+  TableSchemaPtr result = d;
+  by_sig.emplace(std::move(sig), result);
+  return result;
+}
+
+Result<std::shared_ptr<const ChangeEvent>> LuaRowTransform::Apply(const std::shared_ptr<const ChangeEvent>& ev) {
+  const TableSchemaPtr& source = ev->table;
+  auto context = [&](const Status& st) {
+    return Status::Invalid("{} (table `{}`.`{}`, key {}, at {})", st.message(), source->db, source->table,
+                           KeyText(*ev), ev->pos.ToString());
+  };
+  if (!runtime_) {
+    auto rt = LuaRuntime::Create(script_->name, script_->source, limits_);
+    if (!rt.ok()) return rt.status();
+    runtime_ = std::move(rt).value();
+  }
+  RowView after{source.get(), &ev->after.values};
+  RowView before{source.get(), &ev->before.values};
+  Result<bool> called = false;
+  switch (ev->op) {
+    case Op::kInsert:
+      called = runtime_->Call("insert", &after, nullptr, out_);
+      break;
+    case Op::kDelete:
+      called = runtime_->Call("delete", nullptr, &before, out_);
+      break;
+    case Op::kUpdate:
+      called = runtime_->Call("update", &after, &before, out_);
+      break;
+  }
+  if (!called.ok()) return context(called.status());
+
+  auto out = std::make_shared<ChangeEvent>();
+  out->kind = ev->kind;
+  out->ts_ms = ev->ts_ms;
+  out->gtid = ev->gtid;
+  out->pos = ev->pos;
+  if (!*called) {
+    if (ev->op != Op::kUpdate) return std::shared_ptr<const ChangeEvent>();
+    // An update the script drops: its row leaves the target.
+    out->op = Op::kDelete;
+    out->table = source;
+    out->bytes.reserve(StringBytes(ev->before.values));
+    CopyImage(*out, ev->before, out->before);
+    return std::shared_ptr<const ChangeEvent>(std::move(out));
+  }
+
+  // Source columns first, in the source's order, then added ones by name:
+  // a stable column order whatever order the script's table iterates in.
+  const size_t n = out_.size();
+  std::vector<int> from(n);
+  for (size_t j = 0; j < n; ++j) from[j] = FindColumn(*source, out_[j].first);
+  std::vector<size_t> order(n);
+  for (size_t j = 0; j < n; ++j) order[j] = j;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if ((from[a] >= 0) != (from[b] >= 0)) return from[a] >= 0;
+    if (from[a] >= 0) return from[a] < from[b];
+    return out_[a].first < out_[b].first;
+  });
+  ScriptRow sorted;
+  sorted.reserve(n);
+  std::vector<int> sorted_from(n);
+  for (size_t j = 0; j < n; ++j) {
+    sorted_from[j] = from[order[j]];
+    sorted.push_back(std::move(out_[order[j]]));
+  }
+  out_ = std::move(sorted);
+  from = std::move(sorted_from);
+
+  std::vector<ValueKind> kinds(n);
+  std::vector<bool> retyped(n);
+  size_t string_bytes = 0;
+  for (size_t j = 0; j < n; ++j) {
+    const ScriptValue& v = out_[j].second;
+    ValueKind sk = from[j] >= 0 ? SourceKind(*ev, from[j]) : ValueKind::kNull;
+    bool fits = from[j] >= 0 && (Fits(sk, v) || (sk == ValueKind::kNull && v.type == ScriptValue::Type::kNull));
+    retyped[j] = !fits;
+    kinds[j] = fits ? sk : ScriptKind(v);
+    string_bytes += v.s.size();
+  }
+  auto schema = Derived(source, from, kinds, retyped);
+  if (!schema.ok()) return context(schema.status());
+  out->table = *schema;
+  out->op = ev->op;
+  if (ev->op == Op::kUpdate) string_bytes += StringBytes(ev->before.values);
+  out->bytes.reserve(string_bytes);
+
+  OwnedImage& img = ev->op == Op::kDelete ? out->before : out->after;
+  img.present = true;
+  img.values.reserve(n);
+  for (size_t j = 0; j < n; ++j) {
+    const ScriptValue& v = out_[j].second;
+    Value x;
+    if (v.type == ScriptValue::Type::kNull) {
+      x = Value::Null();
+    } else {
+      switch (kinds[j]) {
+        case ValueKind::kInt:
+        case ValueKind::kYear:
+          x.kind = kinds[j];
+          x.i = v.i;
+          break;
+        case ValueKind::kUInt:
+        case ValueKind::kBit:
+          x.kind = kinds[j];
+          x.u = v.type == ScriptValue::Type::kString ? std::strtoull(v.s.c_str(), nullptr, 10)
+                                                     : static_cast<uint64_t>(v.i);
+          break;
+        case ValueKind::kFloat:
+        case ValueKind::kDouble:
+          x.kind = kinds[j];
+          x.d = v.type == ScriptValue::Type::kInt ? static_cast<double>(v.i) : v.d;
+          break;
+        default:
+          x = Value::Str(kinds[j], Keep(*out, v.s));
+      }
+    }
+    img.values.push_back(x);
+  }
+  if (ev->op == Op::kUpdate) {
+    // The before image in the derived shape: the old values of the key
+    // columns (so a key change is seen), the new values elsewhere: the
+    // script never saw the old row as output, and a masked column must not
+    // reach a format's "before" unmasked.
+    out->before.present = true;
+    out->before.values = img.values;
+    const auto& key = (*schema)->primary_key.empty() ? (*schema)->unique_key : (*schema)->primary_key;
+    for (uint32_t k : key) {
+      int src = from[k];
+      if (src < 0 || static_cast<size_t>(src) >= ev->before.values.size()) continue;
+      Value x = ev->before.values[static_cast<size_t>(src)];
+      if (!x.s.empty()) x.s = Keep(*out, x.s);
+      out->before.values[k] = x;
+    }
+  }
+  return std::shared_ptr<const ChangeEvent>(std::move(out));
+}
+
+}  // namespace sluice::transform::lua
