@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <span>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <iterator>
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
@@ -294,6 +297,9 @@ class Loader {
                        bool trim = false) const;
   Result<Url> Endpoint(const MapView& m, const std::string& path, bool is_source, std::string* password_env) const;
   std::string ResolvePath(std::string_view p) const;
+  // `lua: FILE`: the script read (relative to the configuration file) and
+  // compiled in a sandboxed state, so a missing file or a syntax error fails here.
+  Result<std::shared_ptr<const transform::lua::LuaScript>> LoadLuaScript(const Entry& e, const std::string& path) const;
 
   Status LoadStore(const MapView& root, Config& config) const;
   Status LoadHttp(const MapView& root, Config& config) const;
@@ -1260,6 +1266,24 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
   return p;
 }
 
+Result<std::shared_ptr<const transform::lua::LuaScript>> Loader::LoadLuaScript(const Entry& e,
+                                                                          const std::string& path) const {
+  ASSIGN_OR_RETURN(std::string file, String(e, path));
+  file = std::string(Trim(file));
+  if (file.empty()) return Fail(e.value_mark, path, "empty file name");
+  std::string resolved = ResolvePath(file);
+  std::ifstream in(resolved, std::ios::binary);
+  if (!in) {
+    return Fail(e.value_mark, path, fmt::format("cannot read Lua script {}: {}", resolved, std::strerror(errno)));
+  }
+  auto script = std::make_shared<transform::lua::LuaScript>();
+  script->name = file;
+  script->source.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  auto compiled = transform::lua::LuaRuntime::Create(script->name, script->source);
+  if (!compiled.ok()) return Fail(e.value_mark, path, compiled.status().message());
+  return std::shared_ptr<const transform::lua::LuaScript>(std::move(script));
+}
+
 Result<TableRule> Loader::LoadRule(const YAML::Node& n, const std::string& path) const {
   TableRule rule;
   rule.key_path = path;
@@ -1270,7 +1294,8 @@ Result<TableRule> Loader::LoadRule(const YAML::Node& n, const std::string& path)
     m.mark = rule.mark;
     m.entries.push_back(Entry{"match", YAML::Node(), n, rule.mark, rule.mark});
   } else {
-    ASSIGN_OR_RETURN(m, AsMap(n, rule.mark, path, {"match", "to", "columns", "rename_columns", "where", "snapshot_where", "ddl"},
+    ASSIGN_OR_RETURN(m, AsMap(n, rule.mark, path, {"match", "to", "columns", "rename_columns", "where", "snapshot_where", "ddl",
+                               "transform"},
                               "a table rule (match: \"db.table\" ...)"));
     RETURN_IF_ERROR(RequireKeys(m, path, {"match"}));
   }
@@ -1380,6 +1405,14 @@ Result<TableRule> Loader::LoadRule(const YAML::Node& n, const std::string& path)
   }
   if (const Entry* ddl = m.Find("ddl")) {
     ASSIGN_OR_RETURN(rule.ddl, Ddl(*ddl, Child(path, "ddl")));
+  }
+  if (const Entry* transform = m.Find("transform")) {
+    std::string transform_path = Child(path, "transform");
+    ASSIGN_OR_RETURN(MapView t, AsMap(*transform, transform_path, {"lua"}, "a map {lua: FILE}"));
+    RETURN_IF_ERROR(RequireKeys(t, transform_path, {"lua"}));
+    const Entry& lua = *t.Find("lua");
+    ASSIGN_OR_RETURN(rule.lua, LoadLuaScript(lua, Child(transform_path, "lua")));
+    rule.lua_mark = lua.value_mark;
   }
   return rule;
 }

@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "transform/lua/lua_row_transform.h"
 #include "core/glob.h"
 #include "core/status.h"
 #include "core/url.h"
@@ -100,6 +101,10 @@ struct TableRule {
   // The compiled `match` when is_regex (shared: rules are copied with their
   // Config, std::regex is immutable once built and safe to use concurrently).
   std::shared_ptr<const std::regex> regex;
+  // `transform: {lua: FILE}`: the script as written (name) and its text,
+  // read and compiled once when the configuration loads; null for none.
+  std::shared_ptr<const transform::lua::LuaScript> lua;
+  Mark lua_mark;
 };
 
 struct PipelineConfig {

@@ -1,6 +1,7 @@
 #include "pipeline/pipeline.h"
 
 #include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <pthread.h>
@@ -14,6 +15,7 @@
 #include "pipeline/table_set.h"
 #include "source/registry.h"
 #include "client/mysql/table_reader.h"
+#include "sink/skip_log.h"
 #include "transform/ddl.h"
 
 namespace sluice::pipeline {
@@ -898,6 +900,8 @@ void Pipeline::TransformLoop() {
   Gauge& capture_queue_bytes = metrics_.queue_bytes.WithLabels({{"pipeline", cfg_.name}, {"queue", "capture"}});
   Counter& out_rows = metrics_.rows.WithLabels({{"pipeline", cfg_.name}, {"stage", "transform"}, {"target", ""}});
   Counter& filtered = metrics_.filtered.WithLabels({{"pipeline", cfg_.name}});
+  Counter& script_skipped =
+      metrics_.errors.WithLabels({{"pipeline", cfg_.name}, {"target", ""}, {"kind", "skipped"}});
   // Events are taken in groups (one lock per group, not per row).
   std::vector<std::shared_ptr<ChangeEvent>> events;
   size_t next = 0;
@@ -919,6 +923,21 @@ void Pipeline::TransformLoop() {
       case ChangeEvent::Kind::kRow: {
         size_t before = work->changes.size();
         Status st = mapper_->Transform(ev, work->changes);
+        if (!st.ok() && mapper_->last_error_from_script() && cfg_.on_error == OnError::kSkip) {
+          // on_error: skip: the row a script failed on goes to the skip log, the rest flows on.
+          work->changes.resize(before);
+          nlohmann::json rec = {{"pipeline", cfg_.name},
+                                {"table", fmt::format("{}.{}", ev->table->db, ev->table->table)},
+                                {"pos", ev->pos.ToString()},
+                                {"error", st.message()}};
+          Status logged = sink::AppendDurably(cfg_.skip_log, rec.dump() + "\n");
+          if (logged.ok()) {
+            spdlog::warn("pipeline {}: on_error: skip: {}", cfg_.name, st.message());
+            script_skipped.Inc();
+            break;
+          }
+          st = logged;
+        }
         if (!st.ok()) {
           std::string msg = fmt::format("pipeline {}: {}", cfg_.name, st.message());
           spdlog::error("{}", msg);

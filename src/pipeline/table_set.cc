@@ -37,6 +37,7 @@ std::vector<transform::MappingRule> MappingRules(const PipelineConfig& p) {
     m.columns = r.columns;
     m.rename_columns = r.rename_columns;
     m.where = r.where;
+    m.lua = r.lua;
     m.ddl = ToPolicy(r.ddl != DdlMode::kUnset ? r.ddl : p.ddl);
     m.origin = fmt::format("{} {}", FormatMark(r.mark), r.key_path);
     rules.push_back(std::move(m));
