@@ -17,7 +17,12 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
          });
 }
 
+// Scripts mostly return the names they were given: an exact match first
+// (cheap), the case-insensitive one of MySQL column names after.
 int FindColumn(const TableSchema& s, std::string_view name) {
+  for (size_t i = 0; i < s.columns.size(); ++i) {
+    if (s.columns[i].name == name) return static_cast<int>(i);
+  }
   for (size_t i = 0; i < s.columns.size(); ++i) {
     if (EqualsIgnoreCase(s.columns[i].name, name)) return static_cast<int>(i);
   }
@@ -170,16 +175,27 @@ std::string KeyText(const ChangeEvent& ev) {
 Result<TableSchemaPtr> LuaRowTransform::Derived(const TableSchemaPtr& source, const std::vector<int>& from,
                                                 const std::vector<ValueKind>& kinds,
                                                 const std::vector<bool>& retyped) {
+  DerivedSet& set = derived_[source.get()];
+  if (!set.source) set.source = source;
+  if (set.last && set.last->columns.size() == out_.size()) {
+    bool same = true;
+    for (size_t j = 0; j < out_.size() && same; ++j) {
+      same = set.last->columns[j].name == out_[j].first && set.last_retyped[j] == retyped[j] &&
+             (!retyped[j] || set.last_kinds[j] == kinds[j]);
+    }
+    if (same) return set.last;
+  }
+  set.last_kinds = kinds;
+  set.last_retyped = retyped;
   std::string sig;
   for (size_t j = 0; j < out_.size(); ++j) {
     sig += out_[j].first;
     sig += '\0';
     sig += retyped[j] ? static_cast<char>('A' + static_cast<int>(kinds[j])) : '=';
   }
-  auto& [keep, by_sig] = derived_[source.get()];
-  if (!keep) keep = source;
-  auto it = by_sig.find(sig);
-  if (it != by_sig.end()) return it->second;
+  set.last.reset();
+  auto it = set.by_signature.find(sig);
+  if (it != set.by_signature.end()) return set.last = it->second;
 
   auto d = std::make_shared<TableSchema>();
   d->db = source->db;
@@ -219,8 +235,8 @@ Result<TableSchemaPtr> LuaRowTransform::Derived(const TableSchemaPtr& source, co
   if (source->row_start_column >= 0) d->row_start_column = position(static_cast<uint32_t>(source->row_start_column));
   if (source->row_end_column >= 0) d->row_end_column = position(static_cast<uint32_t>(source->row_end_column));
   TableSchemaPtr result = d;
-  by_sig.emplace(std::move(sig), result);
-  return result;
+  set.by_signature.emplace(std::move(sig), result);
+  return set.last = result;
 }
 
 Result<std::shared_ptr<const ChangeEvent>> LuaRowTransform::Apply(const std::shared_ptr<const ChangeEvent>& ev) {

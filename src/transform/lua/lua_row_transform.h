@@ -40,9 +40,17 @@ class LuaRowTransform {
   LuaLimits limits_;
   std::unique_ptr<LuaRuntime> runtime_;
   ScriptRow out_;
-  // Per source schema version (kept alive by the pointer), the derived
-  // schemas by column signature.
-  std::map<const TableSchema*, std::pair<TableSchemaPtr, std::map<std::string, TableSchemaPtr>>> derived_;
+  // Per source schema version (kept alive by `source`), the derived schemas
+  // by column signature, and the last one used (rows of a table mostly come
+  // out alike: compared before a signature is built).
+  struct DerivedSet {
+    TableSchemaPtr source;
+    std::map<std::string, TableSchemaPtr> by_signature;
+    TableSchemaPtr last;
+    std::vector<ValueKind> last_kinds;
+    std::vector<bool> last_retyped;
+  };
+  std::map<const TableSchema*, DerivedSet> derived_;
 };
 
 }  // namespace sluice::transform::lua
