@@ -46,6 +46,7 @@ TEST_F(ManagerAlarmsTest, StateAndNodeDownFireAndResolveOnceFromTheLeader) {
   ManagerProcess& follower = managers.follower();
   AddNode("n1");
   AddNode("n2");
+  StartLoad();  // the first owner is known once the target receives rows
   const std::string owner = WaitForFirstOwner();
   ASSERT_FALSE(owner.empty());
   const std::string other = owner == "n1" ? "n2" : "n1";
