@@ -1521,6 +1521,8 @@ void Pipeline::TargetLoop(Target& t) {
   std::vector<SinkChange> batch;
   sink::BatchEnd end;
   bool have_end = false;
+  // `end` is a transaction's commit (not a piece of a larger transaction).
+  bool at_commit = false;
   Clock::time_point batch_started{};
   Clock::time_point last_progress_write = Clock::now();
   const auto timeout = std::chrono::milliseconds(cfg_.batch_timeout_ms);
@@ -1563,6 +1565,17 @@ void Pipeline::TargetLoop(Target& t) {
         goto out;
       }
     }
+    if (!item && batch.empty() && t.unacked.empty() && (!in_doubt_ || t.sink->fenced())) {
+      // Quiet: what the sink kept back to save writes is written now. A
+      // failure is not urgent: the next batch carries it, or retries.
+      if (Status st = t.sink->WriteIdle(); !st.ok()) {
+        if (!st.retryable()) {
+          fail(st);
+          goto out;
+        }
+        spdlog::debug("pipeline {} target {}: {}", cfg_.name, name, st.message());
+      }
+    }
     if (item) {
       const TargetWork& w = **item;
       switch (w.kind) {
@@ -1586,10 +1599,12 @@ void Pipeline::TargetLoop(Target& t) {
           }
           end = {w.pos, w.resume_position, end.gtid_state};
           have_end = true;
+          at_commit = false;
           break;
         case TargetWork::Kind::kCommit:
           end = {w.pos, w.resume_position, w.gtid_state};
           have_end = true;
+          at_commit = true;
           if (batch.empty() && Clock::now() - last_progress_write < timeout) {
             // Progress without rows (filtered transactions) is recorded at
             // most once per batch timeout.
@@ -1640,6 +1655,11 @@ void Pipeline::TargetLoop(Target& t) {
       }
       // A transaction far larger than a batch is applied in pieces.
       if (batch.size() >= 4 * cfg_.batch_size && !flush()) goto out;
+      // Group commit: the input is drained at a transaction boundary, so
+      // nothing waits for `timeout_ms`. While this batch applies, the next
+      // one gathers in the queue: batches grow with the load, and a quiet
+      // stream's changes go out after one round trip.
+      if (at_commit && !batch.empty() && t.queue->size() == 0 && !flush()) goto out;
     }
     if (have_end && (batch.empty() ? Clock::now() - last_progress_write >= timeout
                                    : Clock::now() - batch_started >= timeout)) {
@@ -1656,6 +1676,7 @@ out:
     Status st = t.sink->Flush();
     if (st.ok()) ReportAcknowledged(t);
   }
+  if (!t.failed && t.sink && t.unacked.empty()) (void)t.sink->WriteIdle();
   if (t.failed) {
     // Detached: drain so the transform stage never blocks on this target,
     // and keep its delay gauge growing from the oldest change it never

@@ -156,6 +156,10 @@ class Sink {
   virtual Status Poll() { return Status::Ok(); }
   // Waits until every batch handed over is recorded.
   virtual Status Flush() { return Status::Ok(); }
+  // The input went quiet (or the pipeline stops): writes what the sink kept
+  // back to save a write per batch (the MySQL target's resume row). Cheap
+  // when there is nothing.
+  virtual Status WriteIdle() { return Status::Ok(); }
 
   // Whether DDL is MySQL SQL that the pipeline may rewrite for renamed and
   // subset tables (the MySQL target); other sinks get every DDL of a

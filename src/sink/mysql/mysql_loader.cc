@@ -285,7 +285,7 @@ Status MysqlLoader::ReadCheckpoint() {
 std::string MysqlLoader::PartitionScheme() const { return fmt::format("partitions={}", options_.parallel); }
 
 Status MysqlLoader::RunStatement(MysqlConnection& c, const std::string& sql) {
-  if (mysql_real_query(c.raw(), sql.data(), sql.size()) != 0) {
+  auto failed = [&] {
     unsigned err = mysql_errno(c.raw());
     std::string msg = mysql_error(c.raw());
     if (err == ER_LOCK_DEADLOCK || err == ER_LOCK_WAIT_TIMEOUT) {
@@ -296,14 +296,28 @@ Status MysqlLoader::RunStatement(MysqlConnection& c, const std::string& sql) {
                                options_.connect.Describe(), msg, err);
     }
     return Status::Error(StatusCode::kServerError, "{} (error {})", msg, err);
-  }
+  };
+  if (mysql_real_query(c.raw(), sql.data(), sql.size()) != 0) return failed();
+  // Several statements in one round trip (BeginWithCheckpoints): each
+  // result is read; the first that failed ends the others.
+  // (mysql_next_result only when there are more: it resets the affected
+  // row count that callers read after a single statement.)
   MYSQL_RES* res = mysql_store_result(c.raw());
   if (res) mysql_free_result(res);
+  while (mysql_more_results(c.raw())) {
+    if (mysql_next_result(c.raw()) > 0) return failed();
+    res = mysql_store_result(c.raw());
+    if (res) mysql_free_result(res);
+  }
   return Status::Ok();
 }
 
 Status MysqlLoader::WriteCheckpointRow(MysqlConnection& c, int part, const BatchEnd& end) {
-  std::string sql = fmt::format(
+  return RunStatement(c, CheckpointRowSql(part, end));
+}
+
+std::string MysqlLoader::CheckpointRowSql(int part, const BatchEnd& end) const {
+  return fmt::format(
       "INSERT INTO `_sluice`.`checkpoints` (pipeline, target, part, position, resume_position, gtid_state) "
       "VALUES ({}, {}, {}, {}, {}, {}) ON DUPLICATE KEY UPDATE position = VALUES(position), "
       "resume_position = VALUES(resume_position), gtid_state = VALUES(gtid_state)",
@@ -312,7 +326,6 @@ Status MysqlLoader::WriteCheckpointRow(MysqlConnection& c, int part, const Batch
       // only the global row's resume position and GTID state are ever read.
       Quote(part == kGlobalPart ? end.resume_position : PartitionScheme()),
       Quote(part == kGlobalPart ? end.gtid_state : std::string()));
-  return RunStatement(c, sql);
 }
 
 // Groups consecutive work per table and kind into multi-row statements of
@@ -494,7 +507,8 @@ struct MysqlLoader::BatchVote {
   }
 };
 
-Status MysqlLoader::BeginWithCheckpoints(MysqlConnection& c, const std::vector<int>& parts, const BatchEnd& end) {
+Status MysqlLoader::BeginWithCheckpoints(MysqlConnection& c, const std::vector<int>& parts, const BatchEnd& end,
+                                         const BatchEnd* carried_global) {
   // The checkpoint rows come FIRST, before any row of the batch: a snapshot
   // chunk holds them in share mode from before it reads the source until it
   // commits (ChunkWriter::BeginChunk), so this transaction's changes are
@@ -502,12 +516,21 @@ Status MysqlLoader::BeginWithCheckpoints(MysqlConnection& c, const std::vector<i
   // commit. Written last, they would only order the COMMITs: a DELETE of a
   // row the chunk has not inserted yet matches nothing and locks nothing
   // (READ COMMITTED), and the chunk then inserts the older row for good.
-  Status st = Begin(c);  // with the fence check in cluster mode
-  if (!st.ok()) return st;
-  for (int part : parts) {
-    if (st.ok()) st = WriteCheckpointRow(c, part, end);
+  // One round trip: BEGIN (the fence check in cluster mode is a read of
+  // its own), the rows, the savepoint.
+  std::string sql;
+  Status st;
+  if (options_.epoch == 0) {
+    sql = "BEGIN;";
+  } else {
+    st = Begin(c);
+    if (!st.ok()) return st;
   }
-  if (st.ok()) st = RunStatement(c, "SAVEPOINT sluice_rows");
+  // The global row first: part -1 comes before every partition's.
+  if (carried_global) sql += CheckpointRowSql(kGlobalPart, *carried_global) + ";";
+  for (int part : parts) sql += CheckpointRowSql(part, end) + ";";
+  sql += "SAVEPOINT sluice_rows";
+  st = RunStatement(c, sql);
   if (!st.ok()) (void)RunStatement(c, "ROLLBACK");
   return st;
 }
@@ -553,6 +576,7 @@ Status MysqlLoader::StopBefore(const std::vector<SinkChange>& changes, const Str
     if (ch.pos < cut) prefix.push_back(ch);
   }
   Status st = ApplyBatch(prefix, BatchEnd{cut, fmt::format("{}:{}", cut.file, cut.txn_offset), ""});
+  if (st.ok()) st = WriteIdle();  // the pipeline stops here: the resume row is written now
   if (!st.ok()) return st;
   spdlog::error("pipeline {} target {}: stopped at the transaction @ {} (everything before it is applied)",
                 options_.pipeline, options_.target, cut.ToString());
@@ -560,6 +584,7 @@ Status MysqlLoader::StopBefore(const std::vector<SinkChange>& changes, const Str
 }
 
 Status MysqlLoader::ResetCheckpoint() {
+  unwritten_global_.reset();
   RETURN_IF_ERROR(EnsureConnected());
   if (options_.epoch > 0) RETURN_IF_ERROR(Begin(*control_));
   Status st = control_->Execute(fmt::format("DELETE FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND target = {}",
@@ -609,10 +634,17 @@ Status MysqlLoader::ApplyBatch(const std::vector<SinkChange>& changes, const Bat
   // So the two never wait for each other in a cycle, not even one that
   // InnoDB cannot see (a partition holding its row while it waits, in the
   // vote, for a partition that waits for a row the chunk holds).
+  // The previous batch's global row, not written yet (see below), rides
+  // in the first partition's transaction: that batch has wholly committed,
+  // so the row can only be behind what the target holds, never ahead.
+  std::optional<BatchEnd> carried = unwritten_global_;
+  std::optional<uint32_t> carrier;
   std::vector<uint32_t> begun;
   for (uint32_t p = 0; p < n; ++p) {
     if (parts[p].empty()) continue;
-    Status st = BeginWithCheckpoints(*partitions_[p].conn, {static_cast<int>(p)}, end);
+    const bool carries = carried && !carrier;
+    Status st = BeginWithCheckpoints(*partitions_[p].conn, {static_cast<int>(p)}, end, carries ? &*carried : nullptr);
+    if (st.ok() && carries) carrier = p;
     if (!st.ok()) {
       for (uint32_t q : begun) (void)RunStatement(*partitions_[q].conn, "ROLLBACK");
       return st;
@@ -621,15 +653,12 @@ Status MysqlLoader::ApplyBatch(const std::vector<SinkChange>& changes, const Bat
   }
   std::vector<PartitionOutcome> outcomes(n);
   std::vector<Status> results(n);
-  std::vector<std::future<void>> running;
   BatchVote vote;
   vote.pending = begun.size();
-  for (uint32_t p : begun) {
-    running.push_back(std::async(std::launch::async, [&, p] {
-      results[p] = ApplyPartition(p, parts[p], &outcomes[p], vote);
-    }));
+  workers_.RunEach(begun, [&](uint32_t p) { results[p] = ApplyPartition(p, parts[p], &outcomes[p], vote); });
+  if (carrier && outcomes[*carrier].committed && unwritten_global_ && unwritten_global_->pos == carried->pos) {
+    unwritten_global_.reset();
   }
-  for (auto& f : running) f.get();
   std::vector<uint32_t> involved;
   for (uint32_t p = 0; p < n; ++p) {
     // A partition that committed keeps its progress even if another failed
@@ -662,7 +691,13 @@ Status MysqlLoader::ApplyBatch(const std::vector<SinkChange>& changes, const Bat
   }
   if (rejection) return StopBefore(changes, *earliest, *rejection);
   if (conflict) RETURN_IF_ERROR(ApplyConflicted(changes, involved, end));
-  return AdvanceCheckpoint(end);
+  if (conflict || begun.empty()) return AdvanceCheckpoint(end);
+  // Every partition committed: the batch is applied, and each partition's
+  // row says so for its keys. The global row, which only says where to
+  // resume, is written with the next batch (or when the stream goes quiet,
+  // WriteIdle) instead of in a transaction (and a log flush) of its own.
+  if (checkpoint_.global.empty() || checkpoint_.global < end.pos) NoteGlobalCheckpoint(end, /*written=*/false);
+  return Status::Ok();
 }
 
 uint32_t MysqlLoader::PartitionOf(const SinkChange& ch) const {
@@ -829,7 +864,12 @@ Status MysqlLoader::ApplyCatchUp(std::vector<SinkChange> changes, const BatchEnd
   return Status::Ok();
 }
 
-void MysqlLoader::NoteGlobalCheckpoint(const BatchEnd& end) {
+void MysqlLoader::NoteGlobalCheckpoint(const BatchEnd& end, bool written) {
+  if (written) {
+    unwritten_global_.reset();
+  } else {
+    unwritten_global_ = end;
+  }
   checkpoint_.global = end.pos;
   checkpoint_.resume_position = end.resume_position;
   checkpoint_.gtid_state = end.gtid_state;
@@ -838,8 +878,20 @@ void MysqlLoader::NoteGlobalCheckpoint(const BatchEnd& end) {
   }
 }
 
+Status MysqlLoader::WriteIdle() {
+  if (!unwritten_global_) return Status::Ok();
+  return WriteGlobalCheckpoint(BatchEnd(*unwritten_global_));
+}
+
 Status MysqlLoader::AdvanceCheckpoint(const BatchEnd& end) {
-  if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();
+  if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) {
+    // Behind what is applied: nothing to record, except a row kept back.
+    return WriteIdle();
+  }
+  return WriteGlobalCheckpoint(end);
+}
+
+Status MysqlLoader::WriteGlobalCheckpoint(const BatchEnd& end) {
   RETURN_IF_ERROR(EnsureConnected());
   if (options_.epoch == 0) {
     RETURN_IF_ERROR(WriteCheckpointRow(*control_, kGlobalPart, end));

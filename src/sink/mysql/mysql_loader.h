@@ -6,7 +6,9 @@
 // statements, together with its own checkpoint row in
 // `_sluice`.`checkpoints`, written first (a snapshot chunk holding those
 // rows keeps the batch from running beside it, see chunk_writer.h). After every partition committed, a global row
-// (part -1) records the batch end and the source position to resume from.
+// (part -1) records the batch end and the source position to resume from;
+// it is written inside the next batch's first transaction (or when the
+// input goes quiet, WriteIdle), not in a transaction of its own.
 // On restart, a change is skipped when it is at or before the checkpoint of
 // the partition it hashes to (or the global one): nothing is applied twice,
 // nothing is lost, even when a crash split a batch between partitions.
@@ -17,17 +19,19 @@
 // owners' sessions; every write transaction checks the fence first (fence.h).
 //
 // Owned and called by one pipeline target thread; ApplyBatch runs the
-// partitions on threads of its own and returns when all are done.
+// partitions on threads of its own (kept for its life) and returns when all are done.
 
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/change_event.h"
 #include "core/status.h"
+#include "core/worker_group.h"
 #include "core/sink_change.h"
 #include "sink/sink.h"
 #include "client/mysql/connection.h"
@@ -61,6 +65,8 @@ class MysqlLoader : public Sink {
   Status ResetCheckpoint() override;
   // Records progress without changes (filtered-out transactions, DDL of unselected tables).
   Status AdvanceCheckpoint(const BatchEnd& end) override;
+  // Writes the global checkpoint row kept back from the last batch.
+  Status WriteIdle() override;
   // Executes a DDL statement (with `USE db` first when db is given) and
   // records `end`. Statements whose effect is already there (a CREATE of an
   // existing database, an ADD COLUMN replayed after a crash) are skipped.
@@ -80,7 +86,8 @@ class MysqlLoader : public Sink {
   struct Partition {
     std::unique_ptr<sluice::mysql::MysqlConnection> conn;
   };
-  explicit MysqlLoader(LoaderOptions options) : options_(std::move(options)) {}
+  explicit MysqlLoader(LoaderOptions options)
+      : options_(std::move(options)), workers_(options_.parallel, "sl-apply") {}
   Result<std::unique_ptr<sluice::mysql::MysqlConnection>> OpenSession(const sluice::mysql::ConnectOptions& options);
   Status Connect();
   // Ends (KILL) the server sessions of connections given up on, and waits
@@ -104,8 +111,9 @@ class MysqlLoader : public Sink {
   // Begins a transaction on `c` that first writes the checkpoint rows
   // `parts` (in that order) as of `end`, then sets the savepoint
   // `sluice_rows` for the batch's rows. Rolled back on failure.
+  // `carried_global`: the global row (part -1) is written first, as of it.
   Status BeginWithCheckpoints(sluice::mysql::MysqlConnection& c, const std::vector<int>& parts,
-                              const BatchEnd& end);
+                              const BatchEnd& end, const BatchEnd* carried_global = nullptr);
   // Applies one partition's changes in its transaction (begun by ApplyBatch)
   // and commits it when every partition of the batch is ready (`vote`).
   Status ApplyPartition(uint32_t p, const std::vector<SinkChange>& changes, PartitionOutcome* out, BatchVote& vote);
@@ -133,8 +141,13 @@ class MysqlLoader : public Sink {
   // "partitions=N": stored in partition rows' resume_position column.
   std::string PartitionScheme() const;
   Status WriteCheckpointRow(sluice::mysql::MysqlConnection& c, int part, const BatchEnd& end);
-  // checkpoint_ after the global row recording `end` committed.
-  void NoteGlobalCheckpoint(const BatchEnd& end);
+  // The global row as of `end`, in a transaction of its own (fenced).
+  Status WriteGlobalCheckpoint(const BatchEnd& end);
+  std::string CheckpointRowSql(int part, const BatchEnd& end) const;
+  // checkpoint_ after the global row recording `end` committed (`written`),
+  // or after a batch ending at `end` committed in every partition, its
+  // global row kept back in unwritten_global_.
+  void NoteGlobalCheckpoint(const BatchEnd& end, bool written = true);
   // on_error: skip records the change durably in the skip log and lets it
   // be left out; otherwise (or when the record cannot be written) an error.
   Status Reject(const SinkChange& change, const Status& error);
@@ -151,6 +164,11 @@ class MysqlLoader : public Sink {
   LoaderOptions options_;
   std::unique_ptr<sluice::mysql::MysqlConnection> control_;
   std::vector<Partition> partitions_;
+  WorkerGroup workers_;  // one per partition: a batch's partitions run on them
+  // The global row of a batch applied in every partition, not yet written
+  // (ApplyBatch): it rides in the next batch's first transaction, or
+  // WriteIdle writes it. Behind it the partition rows decide what is applied.
+  std::optional<BatchEnd> unwritten_global_;
   bool catch_up_ = false;  // ApplyCatchUp in progress: upserts are REPLACEs (one connection, no partition threads)
   struct TableInfo {
     TargetTablePtr pin;

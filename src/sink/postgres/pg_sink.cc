@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
-#include <future>
 #include <thread>
 
 #include "core/json_writer.h"
@@ -397,16 +396,16 @@ Status PgSink::ApplyParallel(const std::vector<SinkChange>& todo, const BatchEnd
   }
   std::vector<Outcome> outcomes(n);
   std::vector<Status> results(n);
-  std::vector<std::future<void>> running;
   BatchVote vote;
-  for (uint32_t p = 0; p < n; ++p) vote.pending += parts[p].empty() ? 0 : 1;
+  std::vector<uint32_t> busy;
   for (uint32_t p = 0; p < n; ++p) {
-    if (parts[p].empty()) continue;
-    running.push_back(std::async(std::launch::async, [&, p] {
-      results[p] = ApplyInTransaction(sessions_[p], parts[p], end, {static_cast<int>(p)}, &vote, &outcomes[p]);
-    }));
+    if (!parts[p].empty()) busy.push_back(p);
   }
-  for (auto& f : running) f.get();
+  vote.pending = busy.size();
+  if (!workers_ || workers_->size() != n) workers_ = std::make_unique<WorkerGroup>(n, "sl-pg-apply");
+  workers_->RunEach(busy, [&](uint32_t p) {
+    results[p] = ApplyInTransaction(sessions_[p], parts[p], end, {static_cast<int>(p)}, &vote, &outcomes[p]);
+  });
   for (uint32_t p = 0; p < n; ++p) {
     // A partition that committed keeps its progress even if another failed
     // (its COMMIT went through, another's was cut): the retry skips it.

@@ -56,6 +56,7 @@
 
 #include "client/postgres/connection.h"
 #include "core/status.h"
+#include "core/worker_group.h"
 #include "sink/sink.h"
 
 namespace sluice::sink::postgres {
@@ -151,6 +152,7 @@ class PgSink : public Sink {
   PgSinkOptions options_;
   std::unique_ptr<sluice::postgres::PgConnection> conn_;  // control: tables, DDL, the global checkpoint
   std::vector<Session> sessions_;                         // one per partition
+  std::unique_ptr<WorkerGroup> workers_;  // one per session: a batch's partitions run on them
   std::vector<int> stale_backends_;                       // backend pids of connections given up on
   uint64_t stage_counter_ = 0;
   std::map<const TargetTable*, TargetTablePtr> ready_;   // versions whose table is prepared

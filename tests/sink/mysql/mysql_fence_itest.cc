@@ -67,6 +67,7 @@ TEST_F(MysqlFenceTest, SuccessorFencesTheFormerOwnerOut) {
   ASSERT_TRUE(first.ok()) << first.status().message();
   EXPECT_TRUE((*first)->fenced());
   ASSERT_TRUE((*first)->ApplyBatch(Txn(table_, 1, 1, 4), EndOf(1)).ok());
+  ASSERT_TRUE((*first)->WriteIdle().ok());  // as the pipeline does once quiet
 
   auto second = Open(2);
   ASSERT_TRUE(second.ok()) << second.status().message();
@@ -86,6 +87,7 @@ TEST_F(MysqlFenceTest, SuccessorFencesTheFormerOwnerOut) {
   // cannot even open.
   EXPECT_EQ((*second)->checkpoint().global.ToString(), EndOf(1).pos.ToString());
   ASSERT_TRUE((*second)->ApplyBatch(Txn(table_, 2, 5, 8), EndOf(2)).ok());
+  ASSERT_TRUE((*second)->WriteIdle().ok());
   auto late = Open(1);
   ASSERT_FALSE(late.ok());
   EXPECT_EQ(late.status().code(), StatusCode::kFenced) << late.status().message();
@@ -128,6 +130,7 @@ TEST_F(MysqlFenceTest, TransactionHeldOpenByTheFormerOwnerNeverCommits) {
   cv.notify_all();
   former.join();
   ASSERT_TRUE(second_result.ok()) << second_result.message();
+  ASSERT_TRUE((*second)->WriteIdle().ok());
   EXPECT_EQ(first_result.code(), StatusCode::kFenced) << first_result.message();
   EXPECT_EQ(Rows(), "1,2,3,4,5");
   EXPECT_EQ(GlobalCheckpoint(), EndOf(2).pos.ToString());

@@ -122,6 +122,60 @@ TEST_F(MysqlLoaderTest, StopAtRejectedTransactionCommitsNoLaterOne) {
   EXPECT_EQ(loader->rows_applied(), 24u);
 }
 
+// The global checkpoint row of a batch is not written in a transaction of
+// its own: it rides in the next batch's first transaction, or WriteIdle
+// writes it once the input is quiet. A crash before either (a new loader
+// over the same target) replays the batch, and the partition rows keep every
+// change, keyless ones included, from being applied twice.
+TEST_F(MysqlLoaderTest, GlobalRowRidesWithTheNextBatchAndReplaysNothing) {
+  ASSERT_TRUE(dst_->Execute("CREATE DATABASE shop; CREATE TABLE shop.k (id INT PRIMARY KEY, v INT);"
+                            "CREATE TABLE shop.l (id INT, v INT)")
+                  .ok());
+  auto keyed = Table("shop", "k", {"id", "v"}, {0});
+  auto keyless = Table("shop", "l", {"id", "v"}, {});
+  auto txn = [&](uint64_t n) {
+    std::vector<SinkChange> out;
+    for (int i = 1; i <= 8; ++i) {
+      const int id = static_cast<int>(n) * 100 + i;
+      out.push_back(Change(SinkChange::Kind::kInsert, i % 2 ? keyed : keyless, {Value::Int(id), Value::Int(id)},
+                           Pos(n, static_cast<uint64_t>(i))));
+    }
+    return out;
+  };
+  auto global_row = [&] {
+    auto v = dst_->QueryValue("SELECT position FROM _sluice.checkpoints WHERE pipeline = 'p' AND part = -1");
+    return v.ok() ? *v : std::string("none");
+  };
+  auto count = [&] {
+    auto v = dst_->QueryValue("SELECT (SELECT COUNT(*) FROM shop.k) + (SELECT COUNT(*) FROM shop.l)");
+    return v.ok() ? *v : std::string("?");
+  };
+  auto loader = Open(4);
+  ASSERT_TRUE(loader);
+  ASSERT_TRUE(loader->ApplyBatch(txn(1), EndOf(1)).ok());
+  EXPECT_EQ(global_row(), "none");  // kept back
+  EXPECT_EQ(loader->checkpoint().global.ToString(), EndOf(1).pos.ToString());
+  ASSERT_TRUE(loader->ApplyBatch(txn(2), EndOf(2)).ok());
+  EXPECT_EQ(global_row(), EndOf(1).pos.ToString());  // carried by batch 2
+
+  // "Crash": a new loader; the stream replays from the global row.
+  loader = Open(4);
+  ASSERT_TRUE(loader);
+  EXPECT_EQ(loader->checkpoint().global.ToString(), EndOf(1).pos.ToString());
+  ASSERT_TRUE(loader->ApplyBatch(txn(2), EndOf(2)).ok());
+  EXPECT_EQ(count(), "16");
+  EXPECT_EQ(loader->rows_applied(), 0u);  // every change of batch 2 was already there
+  ASSERT_TRUE(loader->ApplyBatch(txn(3), EndOf(3)).ok());
+  EXPECT_EQ(count(), "24");
+
+  // Quiet: the pipeline calls WriteIdle, which writes the kept-back row once.
+  ASSERT_TRUE(loader->WriteIdle().ok());
+  EXPECT_EQ(global_row(), EndOf(3).pos.ToString());
+  ASSERT_TRUE(dst_->Execute("DELETE FROM _sluice.checkpoints WHERE part = -1").ok());
+  ASSERT_TRUE(loader->WriteIdle().ok());
+  EXPECT_EQ(global_row(), "none");  // nothing kept back any more: no write
+}
+
 // Keyless rows are found by every value: FLOAT as stored, text exactly. A
 // row the target does not hold is divergence, an error, never silent.
 TEST_F(MysqlLoaderTest, KeylessRowsAreMatchedExactlyOrTheChangeFails) {
