@@ -1523,6 +1523,8 @@ void Pipeline::TargetLoop(Target& t) {
   bool have_end = false;
   // `end` is a transaction's commit (not a piece of a larger transaction).
   bool at_commit = false;
+  // A batch went out since the sink was last told the input is quiet.
+  bool idle_write_due = false;
   Clock::time_point batch_started{};
   Clock::time_point last_progress_write = Clock::now();
   const auto timeout = std::chrono::milliseconds(cfg_.batch_timeout_ms);
@@ -1543,6 +1545,7 @@ void Pipeline::TargetLoop(Target& t) {
     }
     batch.clear();
     have_end = false;
+    idle_write_due = true;
     last_progress_write = Clock::now();
     std::lock_guard lock(mu_);
     t.oldest_pending_ms = 0;
@@ -1554,8 +1557,9 @@ void Pipeline::TargetLoop(Target& t) {
                               : std::max(std::chrono::milliseconds(1),
                                          std::chrono::duration_cast<std::chrono::milliseconds>(
                                              batch_started + timeout - Clock::now()));
-    // Batches in flight are settled as soon as the queue runs dry.
-    if (!t.unacked.empty()) wait = std::min(wait, std::chrono::milliseconds(5));
+    // Batches in flight are settled as soon as the queue runs dry, and a
+    // pause after a batch is soon taken for quiet (WriteIdle below).
+    if (!t.unacked.empty() || idle_write_due) wait = std::min(wait, std::chrono::milliseconds(5));
     auto item = t.queue->Pop(wait);
     t.queue_bytes->Set(static_cast<double>(t.queue->bytes()));
     if (!item && !t.unacked.empty()) {
@@ -1565,7 +1569,8 @@ void Pipeline::TargetLoop(Target& t) {
         goto out;
       }
     }
-    if (!item && batch.empty() && t.unacked.empty() && (!in_doubt_ || t.sink->fenced())) {
+    if (!item && idle_write_due && batch.empty() && t.unacked.empty() && (!in_doubt_ || t.sink->fenced())) {
+      idle_write_due = false;
       // Quiet: what the sink kept back to save writes is written now. A
       // failure is not urgent: the next batch carries it, or retries.
       if (Status st = t.sink->WriteIdle(); !st.ok()) {
