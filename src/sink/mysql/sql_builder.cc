@@ -216,10 +216,7 @@ Status ForEachStatement(const TargetTable& t, const std::vector<const SinkChange
   return Status::Ok();
 }
 
-Status BuildDelete(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows) {
-  out += "DELETE FROM ";
-  AppendQualifiedName(out, t);
-  out += " WHERE ";
+Status AppendKeyIn(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows) {
   bool composite = t.key.size() > 1;
   if (composite) {
     out += '(';
@@ -245,33 +242,75 @@ Status BuildDelete(std::string& out, const TargetTable& t, const std::vector<con
   return Status::Ok();
 }
 
+Status BuildDelete(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows) {
+  out += "DELETE FROM ";
+  AppendQualifiedName(out, t);
+  out += " WHERE ";
+  return AppendKeyIn(out, t, rows);
+}
+
 Status BuildInsert(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows,
                    const std::vector<bool>* generated) {
   return AppendValuesStatement(out, "INSERT INTO ", t, rows, generated);
 }
 
-Status BuildDeleteExact(std::string& out, const TargetTable& t, const SinkChange& row) {
-  out += "DELETE FROM ";
-  AppendQualifiedName(out, t);
-  out += " WHERE ";
+Status AppendRowMatch(std::string& out, const TargetTable& t, const std::vector<Value>& values) {
   for (size_t i = 0; i < t.columns.size(); ++i) {
     if (i) out += " AND ";
     AppendIdentifier(out, t.columns[i]);
     out += "<=>";
-    RETURN_IF_ERROR(AppendLiteral(out, row.values[i]));
-    if (row.values[i].kind == ValueKind::kText) {
+    RETURN_IF_ERROR(AppendLiteral(out, values[i]));
+    if (values[i].kind == ValueKind::kText) {
       // Text compares by the column's collation: 'a' = 'A' under a _ci one
       // and 'a' = 'a ' under PAD SPACE, and LIMIT 1 could then take another
       // row than the source's. Binary collation and the length make it exact.
       size_t chars = 0;  // UTF-8 characters: every byte but continuation bytes
-      for (unsigned char b : row.values[i].s) chars += (b & 0xC0) != 0x80;
+      for (unsigned char b : values[i].s) chars += (b & 0xC0) != 0x80;
       out += " COLLATE utf8mb4_bin AND CHAR_LENGTH(";
       AppendIdentifier(out, t.columns[i]);
       out += ")=";
       AppendNumber(out, chars);
     }
   }
+  return Status::Ok();
+}
+
+Status BuildDeleteExact(std::string& out, const TargetTable& t, const SinkChange& row) {
+  out += "DELETE FROM ";
+  AppendQualifiedName(out, t);
+  out += " WHERE ";
+  RETURN_IF_ERROR(AppendRowMatch(out, t, row.values));
   out += " LIMIT 1";
+  return Status::Ok();
+}
+
+Status BuildUpdate(std::string& out, const TargetTable& t, const SinkChange& row, const std::vector<Value>& current,
+                   const std::vector<bool>* generated) {
+  out += "UPDATE ";
+  AppendQualifiedName(out, t);
+  out += " SET ";
+  bool first = true;
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    if (Skipped(generated, i)) continue;
+    if (!first) out += ',';
+    first = false;
+    AppendIdentifier(out, t.columns[i]);
+    out += '=';
+    Status st = AppendLiteral(out, row.values[i]);
+    if (!st.ok()) return st.WithContext(fmt::format("column `{}`", t.columns[i]));
+  }
+  out += " WHERE ";
+  if (!t.has_key()) {
+    RETURN_IF_ERROR(AppendRowMatch(out, t, current));
+    out += " LIMIT 1";
+    return Status::Ok();
+  }
+  for (size_t k = 0; k < t.key.size(); ++k) {
+    if (k) out += " AND ";
+    AppendIdentifier(out, t.columns[t.key[k]]);
+    out += '=';
+    RETURN_IF_ERROR(AppendLiteral(out, current[t.key[k]]));
+  }
   return Status::Ok();
 }
 
