@@ -1,0 +1,169 @@
+#include "jobs/flashback/undo.h"
+
+#include <fmt/format.h>
+
+#include <unordered_map>
+
+#include "sink/mysql/sql_builder.h"
+
+namespace sluice::jobs::flashback {
+namespace {
+
+namespace sql = sink::mysql;
+
+SinkChange ChangeOf(const TargetTablePtr& t, const std::shared_ptr<const ChangeEvent>& e, const OwnedImage& image) {
+  SinkChange c;
+  c.table = t;
+  c.op = e->op;
+  c.values = image.values;
+  c.pos = e->pos;
+  c.ts_ms = e->ts_ms;
+  c.origin = e;
+  return c;
+}
+
+// Identity of a row for FinalRows: the table's name and its key values as
+// literals (keyless: every value).
+std::string RowIdentity(const TargetTable& t, const std::vector<Value>& values) {
+  std::string id = t.source;
+  id += '\0';
+  auto add = [&](size_t i) {
+    if (!sql::AppendLiteral(id, values[i]).ok()) id += "?";  // kAbsent: the reader refuses such rows first
+    id += '\0';
+  };
+  if (t.has_key()) {
+    for (uint32_t k : t.key) add(k);
+  } else {
+    for (size_t i = 0; i < values.size(); ++i) add(i);
+  }
+  return id;
+}
+
+}  // namespace
+
+std::string SourceTransaction::Where() const {
+  std::string pos = fmt::format("{}:{}", file, offset);
+  return gtid.empty() ? pos : fmt::format("{} @ {}", gtid, pos);
+}
+
+const TargetTablePtr& TargetTables::For(const TableSchemaPtr& schema) {
+  auto it = targets_.find(schema.get());
+  if (it != targets_.end()) return it->second;
+  keep_.push_back(schema);
+  return targets_.emplace(schema.get(), MakeIdentityTarget(schema)).first->second;
+}
+
+std::vector<UndoStep> InvertTransaction(const SourceTransaction& txn, TargetTables& tables) {
+  std::vector<UndoStep> steps;
+  steps.reserve(txn.rows.size());
+  for (auto it = txn.rows.rbegin(); it != txn.rows.rend(); ++it) {
+    const std::shared_ptr<const ChangeEvent>& e = *it;
+    const TargetTablePtr& t = tables.For(e->table);
+    UndoStep s;
+    switch (e->op) {
+      case Op::kInsert:
+        s.kind = t->has_key() ? UndoStep::Kind::kDeleteByKey : UndoStep::Kind::kDeleteExact;
+        s.change = ChangeOf(t, e, e->after);
+        break;
+      case Op::kDelete:
+        s.kind = UndoStep::Kind::kInsert;
+        s.change = ChangeOf(t, e, e->before);
+        break;
+      case Op::kUpdate:
+        s.kind = UndoStep::Kind::kUpdate;
+        s.change = ChangeOf(t, e, e->before);
+        s.current = e->after.values;
+        break;
+    }
+    steps.push_back(std::move(s));
+  }
+  return steps;
+}
+
+Status RenderUndo(const std::vector<UndoStep>& steps, const std::function<Status(const std::string&)>& emit,
+                  size_t max_statement_bytes) {
+  std::string stmt;
+  std::vector<const SinkChange*> run;
+  size_t i = 0;
+  while (i < steps.size()) {
+    const UndoStep& s = steps[i];
+    const TargetTable& t = *s.change.table;
+    Status st;
+    if (s.kind == UndoStep::Kind::kInsert || s.kind == UndoStep::Kind::kDeleteByKey) {
+      // A run of the same statement on the same table version: one multi-row
+      // statement does what the single ones would, in the same order.
+      run.clear();
+      size_t j = i;
+      while (j < steps.size() && steps[j].kind == s.kind && steps[j].change.table == s.change.table) {
+        run.push_back(&steps[j].change);
+        ++j;
+      }
+      if (s.kind == UndoStep::Kind::kInsert) {
+        st = sql::ForEachStatement(
+            t, run, max_statement_bytes,
+            [](std::string& out, const TargetTable& tt, const std::vector<const SinkChange*>& rows) {
+              return sql::BuildInsert(out, tt, rows);
+            },
+            emit);
+      } else {
+        st = sql::ForEachStatement(t, run, max_statement_bytes, sql::BuildDelete, emit);
+      }
+      if (!st.ok()) {
+        return st.WithContext(fmt::format("undo of {} rows of {} from row {}", run.size(), t.source,
+                                          s.change.pos.ToString()));
+      }
+      i = j;
+      continue;
+    }
+    stmt.clear();
+    st = s.kind == UndoStep::Kind::kUpdate ? sql::BuildUpdate(stmt, t, s.change, s.current)
+                                           : sql::BuildDeleteExact(stmt, t, s.change);
+    if (!st.ok()) return st.WithContext(fmt::format("undo of {} row {}", t.source, s.change.pos.ToString()));
+    RETURN_IF_ERROR(emit(stmt));
+    ++i;
+  }
+  return Status::Ok();
+}
+
+std::vector<FinalRow> FinalRows(const std::vector<SourceTransaction>& txns, TargetTables& tables) {
+  std::vector<FinalRow> rows;
+  std::unordered_map<std::string, size_t> index;
+  auto touch = [&](const TargetTablePtr& t, const std::shared_ptr<const ChangeEvent>& e, const OwnedImage& image,
+                   bool present, int64_t delta, const SourceTransaction& txn) {
+    std::string id = RowIdentity(*t, image.values);
+    auto [it, fresh] = index.emplace(std::move(id), rows.size());
+    if (fresh) {
+      FinalRow r;
+      r.table = t;
+      r.count = 0;
+      rows.push_back(std::move(r));
+    }
+    FinalRow& r = rows[it->second];
+    r.table = t;
+    r.row = ChangeOf(t, e, image);
+    r.present = present;
+    r.count += delta;
+    r.where = fmt::format("{} in {}", OpName(e->op), txn.Where());
+  };
+  for (const SourceTransaction& txn : txns) {
+    for (const auto& e : txn.rows) {
+      const TargetTablePtr& t = tables.For(e->table);
+      if (!t->has_key()) {
+        if (e->before.present) touch(t, e, e->before, true, -1, txn);
+        if (e->after.present) touch(t, e, e->after, true, +1, txn);
+        continue;
+      }
+      if (e->op != Op::kInsert) touch(t, e, e->before, false, 0, txn);
+      if (e->op != Op::kDelete) touch(t, e, e->after, true, 0, txn);
+    }
+  }
+  std::vector<FinalRow> out;
+  out.reserve(rows.size());
+  for (FinalRow& r : rows) {
+    if (!r.table->has_key() && r.count <= 0) continue;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace sluice::jobs::flashback
