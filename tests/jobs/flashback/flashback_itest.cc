@@ -40,8 +40,8 @@ std::string Populate(int n) {
 constexpr const char* kAccident =
     "UPDATE shop.t SET note = 'oops', price = 0, seen = NULL, doc = '[]'; DELETE FROM shop.t WHERE id > 1500";
 
-std::string Checksum(MariadbServer& s) {
-  auto v = s.Query("CHECKSUM TABLE shop.t");
+std::string Checksum(MariadbServer& s, std::string_view table = "shop.t") {
+  auto v = s.Query(fmt::format("CHECKSUM TABLE {}", table));
   EXPECT_TRUE(v.ok()) << v.status().message();
   if (!v.ok() || v->empty() || !(*v)[0][1]) return "?";
   return *(*v)[0][1];
@@ -197,6 +197,34 @@ TEST_F(FlashbackTest, PartialRowImagesAreRefused) {
   EXPECT_NE(r.err.find("binlog_row_image is not FULL"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("`shop`.`t`"), std::string::npos) << r.err;
   EXPECT_EQ(*server_->QueryValue("SELECT COUNT(*) FROM shop.t WHERE note = 'x'"), "9");  // nothing undone
+}
+
+// Several tables in one transaction, a keyless table with duplicate rows and
+// values that differ only in case or trailing spaces, key changes, and a row
+// inserted, updated and deleted within the range.
+TEST_F(FlashbackTest, KeylessTablesKeyChangesAndMixedTransactions) {
+  ASSERT_TRUE(server_->Execute("CREATE TABLE shop.log (k INT, v VARCHAR(10), amount DECIMAL(6,2)); INSERT INTO "
+                               "shop.log VALUES (1,'a',1.00),(1,'a',1.00),(2,'B',NULL),(3,'b ',2.50),(3,'b',2.50)")
+                  .ok());
+  start_ = Position(*server_);
+  std::string log_before = Checksum(*server_, "shop.log");
+  ASSERT_TRUE(server_->Execute(
+                     "BEGIN; UPDATE shop.t SET id = id + 100000 WHERE id <= 10; INSERT INTO shop.t (id, note) VALUES "
+                     "(7, 'new'); DELETE FROM shop.log WHERE k = 1 LIMIT 1; UPDATE shop.log SET v = 'b' WHERE k = 2; "
+                     "UPDATE shop.log SET amount = 9 WHERE v = 'b' AND k = 3; INSERT INTO shop.log VALUES (9,'z',0); "
+                     "UPDATE shop.t SET note = 'twice' WHERE id = 100007; DELETE FROM shop.t WHERE id = 7; COMMIT; "
+                     "UPDATE shop.log SET amount = amount * 2")
+                  .ok());
+  ASSERT_NE(Checksum(*server_, "shop.log"), log_before);
+  stop_ = Position(*server_);
+  auto r = RunSluice(fmt::format("flashback --source {} {} --apply {}", ShellQuote(server_->Url()), Range(),
+                                 ShellQuote(server_->Url())));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Checksum(*server_), before_);
+  EXPECT_EQ(Checksum(*server_, "shop.log"), log_before);
+  EXPECT_EQ(*server_->QueryValue("SELECT GROUP_CONCAT(CONCAT(k, ':', v, ':', IFNULL(amount, 'n')) ORDER BY k, HEX(v)) "
+                                 "FROM shop.log"),
+            "1:a:1.00,1:a:1.00,2:B:n,3:b:2.50,3:b :2.50");
 }
 
 // The same range undone by mariadb-binlog --flashback on a copy and by sluice
