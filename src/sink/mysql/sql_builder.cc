@@ -35,28 +35,38 @@ void AppendDoubleLiteral(std::string& out, double d) {
 
 bool Skipped(const std::vector<bool>* generated, size_t i) { return generated && i < generated->size() && (*generated)[i]; }
 
-void AppendColumnList(std::string& out, const TargetTable& t, const std::vector<bool>* generated) {
-  out += " (";
+// Calls fn(i) for each of the first `n` columns a statement writes (not
+// generated ones), with ',' between them.
+template <typename Fn>
+Status ForEachWritten(std::string& out, size_t n, const std::vector<bool>* generated, Fn fn) {
   bool first = true;
-  for (size_t i = 0; i < t.columns.size(); ++i) {
+  for (size_t i = 0; i < n; ++i) {
     if (Skipped(generated, i)) continue;
     if (!first) out += ',';
     first = false;
-    AppendIdentifier(out, t.columns[i]);
+    RETURN_IF_ERROR(fn(i));
   }
+  return Status::Ok();
+}
+
+void AppendColumnList(std::string& out, const TargetTable& t, const std::vector<bool>* generated) {
+  out += " (";
+  (void)ForEachWritten(out, t.columns.size(), generated, [&](size_t i) {
+    AppendIdentifier(out, t.columns[i]);
+    return Status::Ok();
+  });
   out += ')';
+}
+
+Status AppendColumnLiteral(std::string& out, const TargetTable& t, const std::vector<Value>& values, size_t i) {
+  Status st = AppendLiteral(out, values[i]);
+  return st.ok() ? st : st.WithContext(fmt::format("column `{}`", t.columns[i]));
 }
 
 Status AppendRow(std::string& out, const SinkChange& c, const std::vector<bool>* generated) {
   out += '(';
-  bool first = true;
-  for (size_t i = 0; i < c.values.size(); ++i) {
-    if (Skipped(generated, i)) continue;
-    if (!first) out += ',';
-    first = false;
-    Status st = AppendLiteral(out, c.values[i]);
-    if (!st.ok()) return st.WithContext(fmt::format("column `{}`", c.table->columns[i]));
-  }
+  RETURN_IF_ERROR(ForEachWritten(out, c.values.size(), generated,
+                                 [&](size_t i) { return AppendColumnLiteral(out, *c.table, c.values, i); }));
   out += ')';
   return Status::Ok();
 }
@@ -177,17 +187,13 @@ Status BuildUpsert(std::string& out, const TargetTable& t, const std::vector<con
                    const std::vector<bool>* generated) {
   RETURN_IF_ERROR(AppendValuesStatement(out, "INSERT INTO ", t, rows, generated));
   out += " ON DUPLICATE KEY UPDATE ";
-  bool first = true;
-  for (size_t i = 0; i < t.columns.size(); ++i) {
-    if (Skipped(generated, i)) continue;
-    if (!first) out += ',';
-    first = false;
+  return ForEachWritten(out, t.columns.size(), generated, [&](size_t i) {
     AppendIdentifier(out, t.columns[i]);
     out += "=VALUES(";
     AppendIdentifier(out, t.columns[i]);
     out += ')';
-  }
-  return Status::Ok();
+    return Status::Ok();
+  });
 }
 
 Status BuildReplace(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows,
@@ -289,16 +295,11 @@ Status BuildUpdate(std::string& out, const TargetTable& t, const SinkChange& row
   out += "UPDATE ";
   AppendQualifiedName(out, t);
   out += " SET ";
-  bool first = true;
-  for (size_t i = 0; i < t.columns.size(); ++i) {
-    if (Skipped(generated, i)) continue;
-    if (!first) out += ',';
-    first = false;
+  RETURN_IF_ERROR(ForEachWritten(out, t.columns.size(), generated, [&](size_t i) {
     AppendIdentifier(out, t.columns[i]);
     out += '=';
-    Status st = AppendLiteral(out, row.values[i]);
-    if (!st.ok()) return st.WithContext(fmt::format("column `{}`", t.columns[i]));
-  }
+    return AppendColumnLiteral(out, t, row.values, i);
+  }));
   out += " WHERE ";
   if (!t.has_key()) {
     RETURN_IF_ERROR(AppendRowMatch(out, t, current));
