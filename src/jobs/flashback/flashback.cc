@@ -11,6 +11,7 @@
 #include "jobs/flashback/range.h"
 #include "jobs/flashback/row_check.h"
 #include "jobs/flashback/undo.h"
+#include "sink/mysql/mysql_loader.h"
 #include "source/registry.h"
 
 namespace sluice::jobs::flashback {
@@ -82,14 +83,29 @@ Status Write(std::FILE* out, const std::string& text) {
   return Status::Ok();
 }
 
-Status Print(std::vector<SourceTransaction>& txns, TargetTables& tables, std::FILE* out, Report* report) {
+// The generated columns of the tables the range touched, as `conn`'s server has them.
+Result<GeneratedColumns> ReadGenerated(mysql::MysqlConnection& conn, const std::vector<SourceTransaction>& txns,
+                                       TargetTables& tables) {
+  GeneratedColumns out;
+  for (const SourceTransaction& txn : txns) {
+    for (const auto& e : txn.rows) {
+      const TargetTablePtr& t = tables.For(e->table);
+      if (out.count(t->source)) continue;
+      ASSIGN_OR_RETURN(out[t->source], sink::mysql::ReadGeneratedColumns(conn, *t));
+    }
+  }
+  return out;
+}
+
+Status Print(std::vector<SourceTransaction>& txns, TargetTables& tables, const GeneratedColumns& generated,
+             std::FILE* out, Report* report) {
   std::string buf = fmt::format("-- sluice flashback: {} transactions undone, newest first\n{};\n", txns.size(),
                                 kSessionSql);
   for (auto it = txns.rbegin(); it != txns.rend(); ++it) {
     std::vector<UndoStep> steps = InvertTransaction(*it, tables);
     buf += fmt::format("-- undo of {} ({} rows, committed {} UTC)\nBEGIN;\n", it->Where(), it->rows.size(),
                        UtcTime(it->ts_ms));
-    RETURN_IF_ERROR(RenderUndo(steps, [&](const std::string& stmt) {
+    RETURN_IF_ERROR(RenderUndo(steps, generated, [&](const std::string& stmt) {
       buf += stmt;
       buf += ";\n";
       if (buf.size() < (1 << 20)) return Status::Ok();
@@ -106,12 +122,12 @@ Status Print(std::vector<SourceTransaction>& txns, TargetTables& tables, std::FI
   return Status::Ok();
 }
 
-Status Apply(std::vector<SourceTransaction>& txns, TargetTables& tables, mysql::MysqlConnection& conn,
-             Report* report) {
+Status Apply(std::vector<SourceTransaction>& txns, TargetTables& tables, const GeneratedColumns& generated,
+             mysql::MysqlConnection& conn, Report* report) {
   for (auto it = txns.rbegin(); it != txns.rend(); ++it) {
     std::vector<UndoStep> steps = InvertTransaction(*it, tables);
     Status st = conn.Execute("BEGIN");
-    if (st.ok()) st = RenderUndo(steps, [&](const std::string& stmt) { return conn.Execute(stmt); });
+    if (st.ok()) st = RenderUndo(steps, generated, [&](const std::string& stmt) { return conn.Execute(stmt); });
     if (st.ok()) st = conn.Execute("COMMIT");
     if (!st.ok()) {
       (void)conn.Execute("ROLLBACK");
@@ -158,18 +174,21 @@ Status Run(const Options& o, std::FILE* out, Report* report) {
   report->ddl = collector.ddl();
   TargetTables tables;
 
-  // The server the undo is checked against (and applied to).
+  // The server the undo is checked against (and applied to), which also
+  // says which columns it computes itself.
   std::unique_ptr<mysql::MysqlConnection> conn;
   if (!o.apply.empty()) {
     ASSIGN_OR_RETURN(conn, Connect(o.apply, "--apply"));
-  } else if (!o.force && !txns.empty()) {
+  } else if (!file && !txns.empty()) {
     ASSIGN_OR_RETURN(conn, Connect(o.source, "--source"));
   }
-  if (!o.force && conn && !txns.empty()) {
-    RETURN_IF_ERROR(CheckFinalRows(*conn, FinalRows(txns, tables)));
+  GeneratedColumns generated;
+  if (conn) {
+    ASSIGN_OR_RETURN(generated, ReadGenerated(*conn, txns, tables));
+    if (!o.force) RETURN_IF_ERROR(CheckFinalRows(*conn, FinalRows(txns, tables)));
   }
-  if (o.apply.empty()) return Print(txns, tables, out, report);
-  return Apply(txns, tables, *conn, report);
+  if (o.apply.empty()) return Print(txns, tables, generated, out, report);
+  return Apply(txns, tables, generated, *conn, report);
 }
 
 }  // namespace sluice::jobs::flashback

@@ -80,14 +80,16 @@ std::vector<UndoStep> InvertTransaction(const SourceTransaction& txn, TargetTabl
   return steps;
 }
 
-Status RenderUndo(const std::vector<UndoStep>& steps, const std::function<Status(const std::string&)>& emit,
-                  size_t max_statement_bytes) {
+Status RenderUndo(const std::vector<UndoStep>& steps, const GeneratedColumns& generated,
+                  const std::function<Status(const std::string&)>& emit, size_t max_statement_bytes) {
   std::string stmt;
   std::vector<const SinkChange*> run;
   size_t i = 0;
   while (i < steps.size()) {
     const UndoStep& s = steps[i];
     const TargetTable& t = *s.change.table;
+    auto g = generated.find(t.source);
+    const std::vector<bool>* computed = g == generated.end() || g->second.empty() ? nullptr : &g->second;
     Status st;
     if (s.kind == UndoStep::Kind::kInsert || s.kind == UndoStep::Kind::kDeleteByKey) {
       // A run of the same statement on the same table version: one multi-row
@@ -101,8 +103,8 @@ Status RenderUndo(const std::vector<UndoStep>& steps, const std::function<Status
       if (s.kind == UndoStep::Kind::kInsert) {
         st = sql::ForEachStatement(
             t, run, max_statement_bytes,
-            [](std::string& out, const TargetTable& tt, const std::vector<const SinkChange*>& rows) {
-              return sql::BuildInsert(out, tt, rows);
+            [computed](std::string& out, const TargetTable& tt, const std::vector<const SinkChange*>& rows) {
+              return sql::BuildInsert(out, tt, rows, computed);
             },
             emit);
       } else {
@@ -116,7 +118,7 @@ Status RenderUndo(const std::vector<UndoStep>& steps, const std::function<Status
       continue;
     }
     stmt.clear();
-    st = s.kind == UndoStep::Kind::kUpdate ? sql::BuildUpdate(stmt, t, s.change, s.current)
+    st = s.kind == UndoStep::Kind::kUpdate ? sql::BuildUpdate(stmt, t, s.change, s.current, computed)
                                            : sql::BuildDeleteExact(stmt, t, s.change);
     if (!st.ok()) return st.WithContext(fmt::format("undo of {} row {}", t.source, s.change.pos.ToString()));
     RETURN_IF_ERROR(emit(stmt));

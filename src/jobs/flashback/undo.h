@@ -55,11 +55,15 @@ struct UndoStep {
 // insert of the before image, update -> update back to the before image.
 std::vector<UndoStep> InvertTransaction(const SourceTransaction& txn, TargetTables& tables);
 
+// Per table ("db.table"), the columns the server computes (generated
+// columns), which statements leave out; a table not here has none.
+using GeneratedColumns = std::map<std::string, std::vector<bool>>;
+
 // SQL statements (no BEGIN/COMMIT, no ';') that carry out `steps` in order,
 // each handed to `emit`. Consecutive inserts (deletes by key) of one table go
 // into multi-row statements of about `max_statement_bytes` each.
-Status RenderUndo(const std::vector<UndoStep>& steps, const std::function<Status(const std::string&)>& emit,
-                  size_t max_statement_bytes = 1 << 20);
+Status RenderUndo(const std::vector<UndoStep>& steps, const GeneratedColumns& generated,
+                  const std::function<Status(const std::string&)>& emit, size_t max_statement_bytes = 1 << 20);
 
 // What the range left one row as: the row must still be so now, or it
 // changed again after the range and undoing would overwrite that change.

@@ -44,10 +44,11 @@ std::shared_ptr<const ChangeEvent> Change(const TableSchemaPtr& t, Op op, const 
   return e;
 }
 
-std::vector<std::string> Render(const std::vector<UndoStep>& steps, size_t max_bytes = 1 << 20) {
+std::vector<std::string> Render(const std::vector<UndoStep>& steps, size_t max_bytes = 1 << 20,
+                                const GeneratedColumns& generated = {}) {
   std::vector<std::string> out;
   Status st = RenderUndo(
-      steps, [&](const std::string& s) { out.push_back(s); return Status::Ok(); }, max_bytes);
+      steps, generated, [&](const std::string& s) { out.push_back(s); return Status::Ok(); }, max_bytes);
   EXPECT_TRUE(st.ok()) << st.message();
   return out;
 }
@@ -70,6 +71,19 @@ TEST(FlashbackUndoTest, EachOpIsInvertedNewestFirst) {
   EXPECT_EQ(sql[0], "INSERT INTO `shop`.`t` (`id`,`name`,`amount`) VALUES (2,NULL,7.00)");
   EXPECT_EQ(sql[1], "UPDATE `shop`.`t` SET `id`=1,`name`='a',`amount`=1.50 WHERE `id`=1");
   EXPECT_EQ(sql[2], "DELETE FROM `shop`.`t` WHERE `id` IN (1)");
+}
+
+TEST(FlashbackUndoTest, GeneratedColumnsAreLeftOut) {
+  auto t = Schema(true);
+  auto a = Row(1, "a", "1.50"), a2 = Row(1, "b", "1.50");
+  SourceTransaction txn;
+  txn.rows.push_back(Change(t, Op::kDelete, &a, nullptr, 1));
+  txn.rows.push_back(Change(t, Op::kUpdate, &a, &a2, 2));
+  TargetTables tables;
+  auto sql = Render(InvertTransaction(txn, tables), 1 << 20, {{"shop.t", {false, true, false}}});
+  ASSERT_EQ(sql.size(), 2u);
+  EXPECT_EQ(sql[0], "UPDATE `shop`.`t` SET `id`=1,`amount`=1.50 WHERE `id`=1");
+  EXPECT_EQ(sql[1], "INSERT INTO `shop`.`t` (`id`,`amount`) VALUES (1,1.50)");
 }
 
 TEST(FlashbackUndoTest, AnUpdateThatMovedTheKeyIsFoundByItsNewKey) {
