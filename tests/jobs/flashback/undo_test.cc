@@ -53,6 +53,15 @@ std::vector<std::string> Render(const std::vector<UndoStep>& steps, size_t max_b
   return out;
 }
 
+// The undo SQL of one transaction made of `rows`.
+std::vector<std::string> UndoSql(std::vector<std::shared_ptr<const ChangeEvent>> rows,
+                                 const GeneratedColumns& generated = {}) {
+  SourceTransaction txn;
+  txn.rows = std::move(rows);
+  TargetTables tables;
+  return Render(InvertTransaction(txn, tables), 1 << 20, generated);
+}
+
 TEST(FlashbackUndoTest, EachOpIsInvertedNewestFirst) {
   auto t = Schema(true);
   auto a = Row(1, "a", "1.50"), a2 = Row(1, "it's", "-0.01"), b = Row(2, "", "7.00");
@@ -76,11 +85,8 @@ TEST(FlashbackUndoTest, EachOpIsInvertedNewestFirst) {
 TEST(FlashbackUndoTest, GeneratedColumnsAreLeftOut) {
   auto t = Schema(true);
   auto a = Row(1, "a", "1.50"), a2 = Row(1, "b", "1.50");
-  SourceTransaction txn;
-  txn.rows.push_back(Change(t, Op::kDelete, &a, nullptr, 1));
-  txn.rows.push_back(Change(t, Op::kUpdate, &a, &a2, 2));
-  TargetTables tables;
-  auto sql = Render(InvertTransaction(txn, tables), 1 << 20, {{"shop.t", {false, true, false}}});
+  auto sql = UndoSql({Change(t, Op::kDelete, &a, nullptr, 1), Change(t, Op::kUpdate, &a, &a2, 2)},
+                     {{"shop.t", {false, true, false}}});
   ASSERT_EQ(sql.size(), 2u);
   EXPECT_EQ(sql[0], "UPDATE `shop`.`t` SET `id`=1,`amount`=1.50 WHERE `id`=1");
   EXPECT_EQ(sql[1], "INSERT INTO `shop`.`t` (`id`,`amount`) VALUES (1,1.50)");
@@ -89,10 +95,7 @@ TEST(FlashbackUndoTest, GeneratedColumnsAreLeftOut) {
 TEST(FlashbackUndoTest, AnUpdateThatMovedTheKeyIsFoundByItsNewKey) {
   auto t = Schema(true);
   auto before = Row(1, "a", "1.00"), after = Row(9, "a", "1.00");
-  SourceTransaction txn;
-  txn.rows.push_back(Change(t, Op::kUpdate, &before, &after, 1));
-  TargetTables tables;
-  auto sql = Render(InvertTransaction(txn, tables));
+  auto sql = UndoSql({Change(t, Op::kUpdate, &before, &after, 1)});
   ASSERT_EQ(sql.size(), 1u);
   EXPECT_EQ(sql[0], "UPDATE `shop`.`t` SET `id`=1,`name`='a',`amount`=1.00 WHERE `id`=9");
 }
@@ -122,11 +125,7 @@ TEST(FlashbackUndoTest, RunsOfDeletesBecomeMultiRowInsertsInSlices) {
 TEST(FlashbackUndoTest, KeylessTablesMatchWholeRows) {
   auto t = Schema(false);
   auto a = Row(1, "A", "1.00"), a2 = Row(1, "b", "1.00");
-  SourceTransaction txn;
-  txn.rows.push_back(Change(t, Op::kInsert, nullptr, &a, 1));
-  txn.rows.push_back(Change(t, Op::kUpdate, &a, &a2, 2));
-  TargetTables tables;
-  auto sql = Render(InvertTransaction(txn, tables));
+  auto sql = UndoSql({Change(t, Op::kInsert, nullptr, &a, 1), Change(t, Op::kUpdate, &a, &a2, 2)});
   ASSERT_EQ(sql.size(), 2u);
   EXPECT_EQ(sql[0],
             "UPDATE `shop`.`t` SET `id`=1,`name`='A',`amount`=1.00 WHERE `id`<=>1 AND `name`<=>'b' COLLATE "
@@ -151,10 +150,7 @@ TEST(FlashbackUndoTest, ValuesRoundTripAsExactLiterals) {
     s->columns.push_back(c);
   }
   s->primary_key = {0};
-  SourceTransaction txn;
-  txn.rows.push_back(Change(s, Op::kDelete, &row, nullptr, 1));
-  TargetTables tables;
-  auto sql = Render(InvertTransaction(txn, tables));
+  auto sql = UndoSql({Change(s, Op::kDelete, &row, nullptr, 1)});
   ASSERT_EQ(sql.size(), 1u);
   EXPECT_NE(sql[0].find("VALUES (18446744073709551615,x'00ff27','2024-01-31 12:34:56.789',5,'a\\\\b\\n',0.1e0,NULL,"
                         "'{\"k\": \"it\\'s\"}')"),
