@@ -15,6 +15,7 @@
 #include "jobs/flashback/row_check.h"
 #include "jobs/flashback/undo.h"
 #include "sink/mysql/mysql_loader.h"
+#include "sink/mysql/sql_builder.h"
 #include "source/registry.h"
 
 namespace sluice::jobs::flashback {
@@ -88,21 +89,30 @@ Status Write(std::FILE* out, const std::string& text) {
   return Status::Ok();
 }
 
-// The generated columns of the tables the range touched, as `conn`'s server has them.
-Result<GeneratedColumns> ReadGenerated(mysql::MysqlConnection& conn, const std::vector<SourceTransaction>& txns,
-                                       TargetTables& tables) {
-  GeneratedColumns out;
+// What `conn`'s server says about the tables the range touched.
+// `checked`: every row to update was found as the range left it.
+Result<TableFactsMap> ReadFacts(mysql::MysqlConnection& conn, const std::vector<SourceTransaction>& txns,
+                                TargetTables& tables, bool checked) {
+  TableFactsMap out;
   for (const SourceTransaction& txn : txns) {
     for (const auto& e : txn.rows) {
       const TargetTablePtr& t = tables.For(e->table);
       if (out.count(t->source)) continue;
-      ASSIGN_OR_RETURN(out[t->source], sink::mysql::ReadGeneratedColumns(conn, *t));
+      TableFacts& f = out[t->source];
+      ASSIGN_OR_RETURN(f.generated, sink::mysql::ReadGeneratedColumns(conn, *t));
+      std::string q = "SELECT COUNT(DISTINCT INDEX_NAME) FROM information_schema.STATISTICS WHERE NON_UNIQUE = 0 AND "
+                      "TABLE_SCHEMA = ";
+      sink::mysql::AppendQuotedString(q, t->db);
+      q += " AND TABLE_NAME = ";
+      sink::mysql::AppendQuotedString(q, t->table);
+      ASSIGN_OR_RETURN(std::optional<std::string> unique, conn.QueryValue(q));
+      f.upsert_updates = checked && t->has_key() && unique && *unique == "1";
     }
   }
   return out;
 }
 
-Status Print(std::vector<SourceTransaction>& txns, TargetTables& tables, const GeneratedColumns& generated,
+Status Print(std::vector<SourceTransaction>& txns, TargetTables& tables, const TableFactsMap& facts,
              std::FILE* out, Report* report) {
   std::string buf = fmt::format("-- sluice flashback: {} transactions undone, newest first\n{};\n", txns.size(),
                                 kSessionSql);
@@ -110,7 +120,7 @@ Status Print(std::vector<SourceTransaction>& txns, TargetTables& tables, const G
     std::vector<UndoStep> steps = InvertTransaction(*it, tables);
     buf += fmt::format("-- undo of {} ({} rows, committed {} UTC)\nBEGIN;\n", it->Where(), it->rows.size(),
                        UtcTime(it->ts_ms));
-    RETURN_IF_ERROR(RenderUndo(steps, generated, [&](const std::string& stmt) {
+    RETURN_IF_ERROR(RenderUndo(steps, facts, [&](const std::string& stmt) {
       buf += stmt;
       buf += ";\n";
       if (buf.size() < (1 << 20)) return Status::Ok();
@@ -127,7 +137,7 @@ Status Print(std::vector<SourceTransaction>& txns, TargetTables& tables, const G
   return Status::Ok();
 }
 
-Status Apply(std::vector<SourceTransaction>& txns, TargetTables& tables, const GeneratedColumns& generated,
+Status Apply(std::vector<SourceTransaction>& txns, TargetTables& tables, const TableFactsMap& facts,
              mysql::MysqlConnection& conn, Report* report) {
   for (auto it = txns.rbegin(); it != txns.rend(); ++it) {
     std::vector<UndoStep> steps = InvertTransaction(*it, tables);
@@ -135,7 +145,7 @@ Status Apply(std::vector<SourceTransaction>& txns, TargetTables& tables, const G
     // without WHERE is undone by one UPDATE per row, and a round trip each
     // would dominate.
     std::string batch = "BEGIN";
-    Status st = RenderUndo(steps, generated, [&](const std::string& stmt) {
+    Status st = RenderUndo(steps, facts, [&](const std::string& stmt) {
       batch += ";\n";
       batch += stmt;
       if (batch.size() < kApplyBatchBytes) return Status::Ok();
@@ -207,14 +217,14 @@ Status Run(const Options& o, std::FILE* out, Report* report) {
   } else if (!file && !txns.empty()) {
     ASSIGN_OR_RETURN(conn, Connect(o.source, "--source"));
   }
-  GeneratedColumns generated;
+  TableFactsMap facts;
   if (conn) {
-    ASSIGN_OR_RETURN(generated, ReadGenerated(*conn, txns, tables));
     if (!o.force) RETURN_IF_ERROR(CheckFinalRows(*conn, FinalRows(txns, tables)));
     spdlog::debug("flashback: checked the rows on {} in {:.3f} s", conn->options().Describe(), seconds());
+    ASSIGN_OR_RETURN(facts, ReadFacts(*conn, txns, tables, /*checked=*/!o.force));
   }
-  Status st = o.apply.empty() ? Print(txns, tables, generated, out, report)
-                              : Apply(txns, tables, generated, *conn, report);
+  Status st = o.apply.empty() ? Print(txns, tables, facts, out, report)
+                              : Apply(txns, tables, facts, *conn, report);
   spdlog::debug("flashback: {} in {:.3f} s", o.apply.empty() ? "printed" : "applied", seconds());
   return st;
 }

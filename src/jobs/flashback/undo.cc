@@ -39,6 +39,14 @@ std::string RowIdentity(const TargetTable& t, const std::vector<Value>& values) 
   return id;
 }
 
+// An update step whose row keeps its key (before and after images agree on it).
+bool KeepsKey(const TargetTable& t, const UndoStep& s) {
+  for (uint32_t k : t.key) {
+    if (!SameValue(s.change.values[k], s.current[k])) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string SourceTransaction::Where() const {
@@ -80,36 +88,51 @@ std::vector<UndoStep> InvertTransaction(const SourceTransaction& txn, TargetTabl
   return steps;
 }
 
-Status RenderUndo(const std::vector<UndoStep>& steps, const GeneratedColumns& generated,
+Status RenderUndo(const std::vector<UndoStep>& steps, const TableFactsMap& facts,
                   const std::function<Status(const std::string&)>& emit, size_t max_statement_bytes) {
+  static const TableFacts kNoFacts;
   std::string stmt;
   std::vector<const SinkChange*> run;
   size_t i = 0;
   while (i < steps.size()) {
     const UndoStep& s = steps[i];
     const TargetTable& t = *s.change.table;
-    auto g = generated.find(t.source);
-    const std::vector<bool>* computed = g == generated.end() || g->second.empty() ? nullptr : &g->second;
+    auto f = facts.find(t.source);
+    const TableFacts& fact = f == facts.end() ? kNoFacts : f->second;
+    const std::vector<bool>* computed = fact.generated.empty() ? nullptr : &fact.generated;
+    // Steps that one multi-row statement can carry: it does what the single
+    // ones would, in the same order.
+    auto batchable = [&](const UndoStep& x) {
+      switch (x.kind) {
+        case UndoStep::Kind::kInsert:
+        case UndoStep::Kind::kDeleteByKey:
+          return true;
+        case UndoStep::Kind::kUpdate:
+          return fact.upsert_updates && t.has_key() && KeepsKey(t, x);
+        case UndoStep::Kind::kDeleteExact:
+          return false;
+      }
+      return false;
+    };
     Status st;
-    if (s.kind == UndoStep::Kind::kInsert || s.kind == UndoStep::Kind::kDeleteByKey) {
-      // A run of the same statement on the same table version: one multi-row
-      // statement does what the single ones would, in the same order.
+    if (batchable(s)) {
       run.clear();
       size_t j = i;
-      while (j < steps.size() && steps[j].kind == s.kind && steps[j].change.table == s.change.table) {
+      while (j < steps.size() && steps[j].kind == s.kind && steps[j].change.table == s.change.table &&
+             batchable(steps[j])) {
         run.push_back(&steps[j].change);
         ++j;
       }
-      if (s.kind == UndoStep::Kind::kInsert) {
-        st = sql::ForEachStatement(
-            t, run, max_statement_bytes,
-            [computed](std::string& out, const TargetTable& tt, const std::vector<const SinkChange*>& rows) {
-              return sql::BuildInsert(out, tt, rows, computed);
-            },
-            emit);
+      sql::StatementBuilder build;
+      if (s.kind == UndoStep::Kind::kDeleteByKey) {
+        build = sql::BuildDelete;
       } else {
-        st = sql::ForEachStatement(t, run, max_statement_bytes, sql::BuildDelete, emit);
+        const bool insert = s.kind == UndoStep::Kind::kInsert;
+        build = [computed, insert](std::string& out, const TargetTable& tt, const std::vector<const SinkChange*>& rows) {
+          return insert ? sql::BuildInsert(out, tt, rows, computed) : sql::BuildUpsert(out, tt, rows, computed);
+        };
       }
+      st = sql::ForEachStatement(t, run, max_statement_bytes, build, emit);
       if (!st.ok()) {
         return st.WithContext(fmt::format("undo of {} rows of {} from row {}", run.size(), t.source,
                                           s.change.pos.ToString()));

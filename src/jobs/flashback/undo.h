@@ -55,14 +55,22 @@ struct UndoStep {
 // insert of the before image, update -> update back to the before image.
 std::vector<UndoStep> InvertTransaction(const SourceTransaction& txn, TargetTables& tables);
 
-// Per table ("db.table"), the columns the server computes (generated
-// columns), which statements leave out; a table not here has none.
-using GeneratedColumns = std::map<std::string, std::vector<bool>>;
+// What the server says about a table that the SQL depends on.
+struct TableFacts {
+  std::vector<bool> generated;  // per column: computed by the server, left out of writes; empty: none
+  // Updates back may go in multi-row INSERT ... ON DUPLICATE KEY UPDATE
+  // statements: the table has no unique key but the one rows are found by,
+  // and every row to update is known to exist (checked), so each upsert
+  // only ever updates its row, as an UPDATE would.
+  bool upsert_updates = false;
+};
+using TableFactsMap = std::map<std::string, TableFacts>;  // by "db.table"; a table not here: no facts
 
 // SQL statements (no BEGIN/COMMIT, no ';') that carry out `steps` in order,
-// each handed to `emit`. Consecutive inserts (deletes by key) of one table go
-// into multi-row statements of about `max_statement_bytes` each.
-Status RenderUndo(const std::vector<UndoStep>& steps, const GeneratedColumns& generated,
+// each handed to `emit`. Consecutive inserts (deletes by key; updates that
+// keep the key, where `upsert_updates`) of one table go into multi-row
+// statements of about `max_statement_bytes` each.
+Status RenderUndo(const std::vector<UndoStep>& steps, const TableFactsMap& facts,
                   const std::function<Status(const std::string&)>& emit, size_t max_statement_bytes = 1 << 20);
 
 // What the range left one row as: the row must still be so now, or it

@@ -45,21 +45,21 @@ std::shared_ptr<const ChangeEvent> Change(const TableSchemaPtr& t, Op op, const 
 }
 
 std::vector<std::string> Render(const std::vector<UndoStep>& steps, size_t max_bytes = 1 << 20,
-                                const GeneratedColumns& generated = {}) {
+                                const TableFactsMap& facts = {}) {
   std::vector<std::string> out;
   Status st = RenderUndo(
-      steps, generated, [&](const std::string& s) { out.push_back(s); return Status::Ok(); }, max_bytes);
+      steps, facts, [&](const std::string& s) { out.push_back(s); return Status::Ok(); }, max_bytes);
   EXPECT_TRUE(st.ok()) << st.message();
   return out;
 }
 
 // The undo SQL of one transaction made of `rows`.
 std::vector<std::string> UndoSql(std::vector<std::shared_ptr<const ChangeEvent>> rows,
-                                 const GeneratedColumns& generated = {}) {
+                                 const TableFactsMap& facts = {}) {
   SourceTransaction txn;
   txn.rows = std::move(rows);
   TargetTables tables;
-  return Render(InvertTransaction(txn, tables), 1 << 20, generated);
+  return Render(InvertTransaction(txn, tables), 1 << 20, facts);
 }
 
 TEST(FlashbackUndoTest, EachOpIsInvertedNewestFirst) {
@@ -86,10 +86,25 @@ TEST(FlashbackUndoTest, GeneratedColumnsAreLeftOut) {
   auto t = Schema(true);
   auto a = Row(1, "a", "1.50"), a2 = Row(1, "b", "1.50");
   auto sql = UndoSql({Change(t, Op::kDelete, &a, nullptr, 1), Change(t, Op::kUpdate, &a, &a2, 2)},
-                     {{"shop.t", {false, true, false}}});
+                     {{"shop.t", {.generated = {false, true, false}}}});
   ASSERT_EQ(sql.size(), 2u);
   EXPECT_EQ(sql[0], "UPDATE `shop`.`t` SET `id`=1,`amount`=1.50 WHERE `id`=1");
   EXPECT_EQ(sql[1], "INSERT INTO `shop`.`t` (`id`,`amount`) VALUES (1,1.50)");
+}
+
+TEST(FlashbackUndoTest, UpdatesKeepingTheirKeyBatchAsUpsertsWhereAllowed) {
+  auto t = Schema(true);
+  auto a = Row(1, "a", "1.00"), a2 = Row(1, "b", "1.00"), b = Row(2, "x", "2.00"), b2 = Row(2, "y", "2.00"),
+       moved = Row(3, "y", "2.00");
+  std::vector<std::shared_ptr<const ChangeEvent>> rows = {
+      Change(t, Op::kUpdate, &b2, &moved, 1), Change(t, Op::kUpdate, &a, &a2, 2), Change(t, Op::kUpdate, &b, &b2, 3)};
+  auto sql = UndoSql(rows, {{"shop.t", {.upsert_updates = true}}});
+  ASSERT_EQ(sql.size(), 2u);
+  EXPECT_EQ(sql[0],
+            "INSERT INTO `shop`.`t` (`id`,`name`,`amount`) VALUES (2,'x',2.00),(1,'a',1.00) ON DUPLICATE KEY UPDATE "
+            "`id`=VALUES(`id`),`name`=VALUES(`name`),`amount`=VALUES(`amount`)");
+  EXPECT_EQ(sql[1], "UPDATE `shop`.`t` SET `id`=2,`name`='y',`amount`=2.00 WHERE `id`=3");  // the key moved
+  EXPECT_EQ(UndoSql(rows).size(), 3u);  // not allowed: one UPDATE each
 }
 
 TEST(FlashbackUndoTest, AnUpdateThatMovedTheKeyIsFoundByItsNewKey) {
