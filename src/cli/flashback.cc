@@ -33,7 +33,9 @@ int RunFlashback(const FlashbackCliOptions& o) {
     std::fprintf(stderr, "sluice flashback: error: %s\n", msg.c_str());
     return st.code() == StatusCode::kInvalidArgument ? 2 : 1;
   }
-  if (!o.job.apply.empty()) {
+  if (report.transactions == 0) {
+    std::fprintf(stderr, "sluice flashback: no row changes in the range\n");
+  } else if (!o.job.apply.empty()) {
     std::fprintf(stderr, "sluice flashback: undid %zu transactions (%zu row changes)\n", report.transactions,
                  report.rows);
   }

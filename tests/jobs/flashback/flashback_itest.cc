@@ -177,6 +177,7 @@ TEST_F(FlashbackTest, GtidRangeAndUntil) {
                                     ShellQuote(server_->Url()), start_));
   ASSERT_EQ(none.exit_code, 0) << none.err;
   EXPECT_EQ(none.out.find("BEGIN"), std::string::npos) << none.out;
+  EXPECT_NE(none.err.find("no row changes in the range"), std::string::npos) << none.err;
 }
 
 TEST_F(FlashbackTest, RowChangedAfterTheRangeIsRefusedUnlessForced) {
@@ -202,6 +203,27 @@ TEST_F(FlashbackTest, RowChangedAfterTheRangeIsRefusedUnlessForced) {
   auto forced = RunSluice(args + " --force");
   ASSERT_EQ(forced.exit_code, 0) << forced.err;
   EXPECT_EQ(Checksum(*server_), before_);  // the later change is overwritten too
+}
+
+// With --force a statement of the undo can fail (a deleted row's key was
+// taken again): its transaction rolls back, the newer ones stay undone, and
+// the message says so.
+TEST_F(FlashbackTest, AFailedUndoTransactionRollsBackAndSaysWhatWasUndone) {
+  ASSERT_TRUE(server_->Execute("DELETE FROM shop.t WHERE id > 1500").ok());
+  std::string deleted = Checksum(*server_);
+  ASSERT_TRUE(server_->Execute("UPDATE shop.t SET note = 'oops'").ok());
+  stop_ = Position(*server_);
+  ASSERT_TRUE(server_->Execute("INSERT INTO shop.t (id) VALUES (4000)").ok());
+  auto r = RunSluice(fmt::format("flashback --source {} {} --force --apply {}", ShellQuote(server_->Url()), Range(),
+                                 ShellQuote(server_->Url())));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(CountLines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("undo of transaction 0-1-4 @ "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("rolled back; 1 newer transactions of 2 were undone and committed"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("Duplicate entry '4000'"), std::string::npos) << r.err;
+  ASSERT_TRUE(server_->Execute("DELETE FROM shop.t WHERE id = 4000").ok());
+  EXPECT_EQ(Checksum(*server_), deleted);  // the update undone, the delete not
 }
 
 TEST_F(FlashbackTest, PartialRowImagesAreRefused) {
