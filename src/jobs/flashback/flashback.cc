@@ -117,10 +117,9 @@ Status Print(std::vector<SourceTransaction>& txns, TargetTables& tables, const T
   std::string buf = fmt::format("-- sluice flashback: {} transactions undone, newest first\n{};\n", txns.size(),
                                 kSessionSql);
   for (auto it = txns.rbegin(); it != txns.rend(); ++it) {
-    std::vector<UndoStep> steps = InvertTransaction(*it, tables);
     buf += fmt::format("-- undo of {} ({} rows, committed {} UTC)\nBEGIN;\n", it->Where(), it->rows.size(),
                        UtcTime(it->ts_ms));
-    RETURN_IF_ERROR(RenderUndo(steps, facts, [&](const std::string& stmt) {
+    RETURN_IF_ERROR(RenderTransactionUndo(*it, tables, facts, [&](const std::string& stmt) {
       buf += stmt;
       buf += ";\n";
       if (buf.size() < (1 << 20)) return Status::Ok();
@@ -140,12 +139,11 @@ Status Print(std::vector<SourceTransaction>& txns, TargetTables& tables, const T
 Status Apply(std::vector<SourceTransaction>& txns, TargetTables& tables, const TableFactsMap& facts,
              mysql::MysqlConnection& conn, Report* report) {
   for (auto it = txns.rbegin(); it != txns.rend(); ++it) {
-    std::vector<UndoStep> steps = InvertTransaction(*it, tables);
     // Statements go to the server in multi-statement batches: an UPDATE
     // without WHERE is undone by one UPDATE per row, and a round trip each
     // would dominate.
     std::string batch = "BEGIN";
-    Status st = RenderUndo(steps, facts, [&](const std::string& stmt) {
+    Status st = RenderTransactionUndo(*it, tables, facts, [&](const std::string& stmt) {
       batch += ";\n";
       batch += stmt;
       if (batch.size() < kApplyBatchBytes) return Status::Ok();

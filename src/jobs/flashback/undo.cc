@@ -61,11 +61,15 @@ const TargetTablePtr& TargetTables::For(const TableSchemaPtr& schema) {
   return targets_.emplace(schema.get(), MakeIdentityTarget(schema)).first->second;
 }
 
-std::vector<UndoStep> InvertTransaction(const SourceTransaction& txn, TargetTables& tables) {
+namespace {
+
+// The undo of rows[begin, end), newest first.
+std::vector<UndoStep> InvertRows(const std::vector<std::shared_ptr<const ChangeEvent>>& rows, size_t begin,
+                                 size_t end, TargetTables& tables) {
   std::vector<UndoStep> steps;
-  steps.reserve(txn.rows.size());
-  for (auto it = txn.rows.rbegin(); it != txn.rows.rend(); ++it) {
-    const std::shared_ptr<const ChangeEvent>& e = *it;
+  steps.reserve(end - begin);
+  for (size_t r = end; r > begin; --r) {
+    const std::shared_ptr<const ChangeEvent>& e = rows[r - 1];
     const TargetTablePtr& t = tables.For(e->table);
     UndoStep s;
     switch (e->op) {
@@ -86,6 +90,22 @@ std::vector<UndoStep> InvertTransaction(const SourceTransaction& txn, TargetTabl
     steps.push_back(std::move(s));
   }
   return steps;
+}
+
+}  // namespace
+
+std::vector<UndoStep> InvertTransaction(const SourceTransaction& txn, TargetTables& tables) {
+  return InvertRows(txn.rows, 0, txn.rows.size(), tables);
+}
+
+Status RenderTransactionUndo(const SourceTransaction& txn, TargetTables& tables, const TableFactsMap& facts,
+                             const std::function<Status(const std::string&)>& emit, size_t slice_rows) {
+  for (size_t end = txn.rows.size(); end > 0;) {
+    size_t begin = end > slice_rows ? end - slice_rows : 0;
+    RETURN_IF_ERROR(RenderUndo(InvertRows(txn.rows, begin, end, tables), facts, emit));
+    end = begin;
+  }
+  return Status::Ok();
 }
 
 Status RenderUndo(const std::vector<UndoStep>& steps, const TableFactsMap& facts,

@@ -73,6 +73,12 @@ using TableFactsMap = std::map<std::string, TableFacts>;  // by "db.table"; a ta
 Status RenderUndo(const std::vector<UndoStep>& steps, const TableFactsMap& facts,
                   const std::function<Status(const std::string&)>& emit, size_t max_statement_bytes = 1 << 20);
 
+// InvertTransaction then RenderUndo, over `txn`'s rows in slices of
+// `slice_rows` from the newest: only one slice's inverted copies are held at
+// a time (multi-row statements end at slice edges).
+Status RenderTransactionUndo(const SourceTransaction& txn, TargetTables& tables, const TableFactsMap& facts,
+                             const std::function<Status(const std::string&)>& emit, size_t slice_rows = 4096);
+
 // What the range left one row as: the row must still be so now, or it
 // changed again after the range and undoing would overwrite that change.
 struct FinalRow {

@@ -137,6 +137,23 @@ TEST(FlashbackUndoTest, RunsOfDeletesBecomeMultiRowInsertsInSlices) {
   }
 }
 
+TEST(FlashbackUndoTest, ATransactionIsRenderedInSlicesNewestFirst) {
+  auto t = Schema(true);
+  std::vector<std::vector<Value>> rows;
+  for (int i = 0; i < 10; ++i) rows.push_back(Row(i, "x", "0.00"));
+  SourceTransaction txn;
+  for (int i = 0; i < 10; ++i) txn.rows.push_back(Change(t, Op::kInsert, nullptr, &rows[i], i + 1));
+  TargetTables tables;
+  std::vector<std::string> sql;
+  ASSERT_TRUE(RenderTransactionUndo(
+                  txn, tables, {}, [&](const std::string& s) { sql.push_back(s); return Status::Ok(); }, 4)
+                  .ok());
+  ASSERT_EQ(sql.size(), 3u);
+  EXPECT_EQ(sql[0], "DELETE FROM `shop`.`t` WHERE `id` IN (9,8,7,6)");
+  EXPECT_EQ(sql[1], "DELETE FROM `shop`.`t` WHERE `id` IN (5,4,3,2)");
+  EXPECT_EQ(sql[2], "DELETE FROM `shop`.`t` WHERE `id` IN (1,0)");
+}
+
 TEST(FlashbackUndoTest, KeylessTablesMatchWholeRows) {
   auto t = Schema(false);
   auto a = Row(1, "A", "1.00"), a2 = Row(1, "b", "1.00");
