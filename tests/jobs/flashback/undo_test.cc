@@ -148,10 +148,10 @@ TEST(FlashbackUndoTest, ATransactionIsRenderedInSlicesNewestFirst) {
   ASSERT_TRUE(RenderTransactionUndo(
                   txn, tables, {}, [&](const std::string& s) { sql.push_back(s); return Status::Ok(); }, 4)
                   .ok());
-  ASSERT_EQ(sql.size(), 3u);
-  EXPECT_EQ(sql[0], "DELETE FROM `shop`.`t` WHERE `id` IN (9,8,7,6)");
-  EXPECT_EQ(sql[1], "DELETE FROM `shop`.`t` WHERE `id` IN (5,4,3,2)");
-  EXPECT_EQ(sql[2], "DELETE FROM `shop`.`t` WHERE `id` IN (1,0)");
+  const std::vector<std::string> want = {"DELETE FROM `shop`.`t` WHERE `id` IN (9,8,7,6)",
+                                         "DELETE FROM `shop`.`t` WHERE `id` IN (5,4,3,2)",
+                                         "DELETE FROM `shop`.`t` WHERE `id` IN (1,0)"};
+  EXPECT_EQ(sql, want);
 }
 
 TEST(FlashbackUndoTest, KeylessTablesMatchWholeRows) {
