@@ -195,8 +195,19 @@ Status Run(const Options& o, std::FILE* out, Report* report) {
     return s;
   };
   std::atomic<bool> done{false};
-  RangeCollector collector(end, done, /*stop_at_heartbeat=*/!file);
-  {
+  // Where a server's binlog ends now: the range ends there at the latest.
+  MariadbGtidList server_end, seen;
+  if (!file) {
+    ASSIGN_OR_RETURN(auto probe, Connect(o.source, "--source"));
+    auto pos = probe->QueryValue("SELECT @@gtid_binlog_pos");  // MariaDB only
+    if (pos.ok() && *pos) {
+      ASSIGN_OR_RETURN(server_end, MariadbGtidList::Parse(**pos));
+    }
+  }
+  if (so.start.kind == StartPosition::Kind::kMariadbGtid) seen = so.start.mariadb_gtid;
+  const bool by_heartbeat = !file && (so.start.kind == StartPosition::Kind::kFilePos || server_end.empty());
+  RangeCollector collector(end, done, by_heartbeat, server_end, seen);
+  if (!collector.ReachedServerEnd()) {
     ASSIGN_OR_RETURN(std::unique_ptr<Source> source, OpenSource(so));
     Status st = source->Run(collector, done);
     if (!st.ok() && st.code() != StatusCode::kEndOfStream) return st;

@@ -110,8 +110,28 @@ Status RangeCollector::OnRow(const RowChange& row) {
   return Status::Ok();
 }
 
+bool RangeCollector::ReachedServerEnd() const {
+  if (server_end_.empty()) return false;
+  for (const auto& [domain, end] : server_end_.domains()) {
+    auto it = seen_.domains().find(domain);
+    if (it == seen_.domains().end() || it->second.seq < end.seq) return false;
+  }
+  return true;
+}
+
 Status RangeCollector::OnCommit(const CommitInfo& c) {
-  if (finished_ || !open_) return Status::Ok();
+  if (finished_) return Status::Ok();
+  if (!c.gtid.empty()) {
+    auto g = MariadbGtid::Parse(c.gtid);
+    if (g.ok()) seen_.Update(*g);
+  }
+  if (!open_) {
+    if (ReachedServerEnd()) {
+      finished_ = true;
+      Finish();
+    }
+    return Status::Ok();
+  }
   open_ = false;
   bool keep = true, last = false;
   if (end_.until_s && static_cast<int64_t>(c.ts_ms / 1000) > *end_.until_s) keep = false, last = true;
@@ -138,7 +158,7 @@ Status RangeCollector::OnCommit(const CommitInfo& c) {
     txns_.push_back(std::move(current_));
   }
   current_ = SourceTransaction{};
-  if (last || AtOrPastStop(c.file, c.next_offset)) {
+  if (last || AtOrPastStop(c.file, c.next_offset) || ReachedServerEnd()) {
     finished_ = true;
     Finish();
   }

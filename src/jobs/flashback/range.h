@@ -7,8 +7,11 @@
 // positions follow mariadb-binlog (start exclusive: the source starts after
 // it; stop inclusive); `until` is a commit time in UTC, inclusive. A range
 // may cross binlog rotations. Without a stop reached, the range ends where
-// the source's binlog ends (a live server: its first heartbeat, which it
-// sends only once it has nothing more to send).
+// the source's binlog ended when the job started: a MariaDB server's GTID
+// position then (`server_end`), else (a FILE:POS start, or a server without
+// GTIDs) its first heartbeat, which a server sends once it has nothing more
+// to send. (A server also sends heartbeats while it skips to a GTID start,
+// which is why a GTID start never ends the range at a heartbeat on MariaDB.)
 
 #include <atomic>
 #include <cstdint>
@@ -40,8 +43,15 @@ Result<int64_t> ParseUtcTime(std::string_view text);
 // flag) when the range has ended. Capture thread only.
 class RangeCollector : public ChangeHandler {
  public:
-  RangeCollector(RangeEnd end, std::atomic<bool>& done, bool stop_at_heartbeat)
-      : end_(std::move(end)), done_(done), stop_at_heartbeat_(stop_at_heartbeat) {}
+  // `server_end`: the source server's GTID position when the job started
+  // (empty: none known); `seen`: the GTIDs before the range (a GTID start).
+  RangeCollector(RangeEnd end, std::atomic<bool>& done, bool stop_at_heartbeat, MariadbGtidList server_end = {},
+                 MariadbGtidList seen = {})
+      : end_(std::move(end)), done_(done), stop_at_heartbeat_(stop_at_heartbeat), server_end_(std::move(server_end)),
+        seen_(std::move(seen)) {}
+
+  // Every domain of `server_end` has been read up to its position.
+  bool ReachedServerEnd() const;
 
   Status OnBegin(const TransactionInfo& info) override;
   Status OnRow(const RowChange& row) override;
@@ -61,6 +71,8 @@ class RangeCollector : public ChangeHandler {
   RangeEnd end_;
   std::atomic<bool>& done_;
   bool stop_at_heartbeat_;
+  MariadbGtidList server_end_;
+  MariadbGtidList seen_;
   bool finished_ = false;
   bool open_ = false;
   SourceTransaction current_;

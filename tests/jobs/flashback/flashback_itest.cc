@@ -163,6 +163,20 @@ TEST_F(FlashbackTest, GtidRangeAndUntil) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.find("shop`.`other"), std::string::npos);
   EXPECT_NE(r.out.find("-- undo of " + gtid_after), std::string::npos) << r.out.substr(0, 400);
+  // A GTID start with an open end: the range ends at the server's GTID
+  // position when the job started (here: nothing after the start).
+  std::string gtid_now = *server_->QueryValue("SELECT @@gtid_binlog_pos");
+  auto open_end = RunSluice(fmt::format("flashback --source {} --start {} --until '2099-01-01 00:00:00'",
+                                        ShellQuote(server_->Url()), gtid_now),
+                            20);
+  ASSERT_EQ(open_end.exit_code, 0) << open_end.err;
+  EXPECT_NE(open_end.err.find("no row changes in the range"), std::string::npos) << open_end.err;
+  auto to_end = RunSluice(fmt::format("flashback --source {} --start {} --until '2099-01-01 00:00:00' --tables "
+                                      "'shop.t'",
+                                      ShellQuote(server_->Url()), gtid_before),
+                          20);
+  ASSERT_EQ(to_end.exit_code, 0) << to_end.err;
+  EXPECT_NE(to_end.out.find("-- undo of " + gtid_after), std::string::npos);
   // --until now: everything to the end, the later insert too, which --tables leaves out.
   auto until = RunSluice(fmt::format("flashback --source {} --start {} --until '2099-01-01 00:00:00' --tables "
                                      "'shop.t' --apply {}",

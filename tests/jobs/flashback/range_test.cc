@@ -97,6 +97,24 @@ TEST_F(RangeCollectorTest, AHeartbeatEndsAServerStream) {
   EXPECT_EQ(c.transactions().size(), 1u);
 }
 
+TEST_F(RangeCollectorTest, AMariadbServerStreamEndsAtItsGtidPositionNotAtAHeartbeat) {
+  // A GTID start: the server may send heartbeats while it skips to it.
+  RangeCollector c(RangeEnd{.until_s = 1L << 40}, done_, /*stop_at_heartbeat=*/false,
+                   *MariadbGtidList::Parse("0-1-3,1-1-9"), *MariadbGtidList::Parse("0-1-1,1-1-9"));
+  EXPECT_FALSE(c.ReachedServerEnd());
+  ASSERT_TRUE(c.OnHeartbeat(0).ok());
+  EXPECT_FALSE(done_);
+  ASSERT_TRUE(Txn(c, "0-1-2", 100, 200).ok());
+  EXPECT_FALSE(done_);
+  ASSERT_TRUE(Txn(c, "0-1-3", 200, 300).ok());
+  EXPECT_TRUE(done_);
+  EXPECT_EQ(c.transactions().size(), 2u);
+  // Nothing after the start: nothing to read.
+  std::atomic<bool> done{false};
+  RangeCollector empty(RangeEnd{}, done, false, *MariadbGtidList::Parse("0-1-3"), *MariadbGtidList::Parse("0-1-3"));
+  EXPECT_TRUE(empty.ReachedServerEnd());
+}
+
 TEST_F(RangeCollectorTest, PartialRowImagesAreRefused) {
   RangeCollector c(*RangeEnd::ParseStop("binlog.000009:4"), done_, false);
   Status st = Txn(c, "0-1-7", 100, 200, 1000, /*partial=*/true);
