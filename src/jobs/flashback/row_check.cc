@@ -25,53 +25,54 @@ std::string CountPrefix(const TargetTable& t) {
 
 // SELECT COUNT(*) FROM t WHERE (row1 matches) OR (row2 matches) ...
 Result<int64_t> CountMatching(mysql::MysqlConnection& conn, const TargetTable& t,
-                              const std::vector<const FinalRow*>& rows) {
+                              const std::vector<const SinkChange*>& rows) {
   std::string q = CountPrefix(t);
   for (size_t i = 0; i < rows.size(); ++i) {
     if (i) q += " OR ";
     q += '(';
-    RETURN_IF_ERROR(sql::AppendRowMatch(q, t, rows[i]->row.values));
+    RETURN_IF_ERROR(sql::AppendRowMatch(q, t, rows[i]->values));
     q += ')';
   }
   return Count(conn, q);
 }
 
 Result<int64_t> CountKeys(mysql::MysqlConnection& conn, const TargetTable& t,
-                          const std::vector<const FinalRow*>& rows) {
-  std::vector<const SinkChange*> changes;
-  for (const FinalRow* r : rows) changes.push_back(&r->row);
+                          const std::vector<const SinkChange*>& rows) {
   std::string q = CountPrefix(t);
-  RETURN_IF_ERROR(sql::AppendKeyIn(q, t, changes));
+  RETURN_IF_ERROR(sql::AppendKeyIn(q, t, rows));
   return Count(conn, q);
 }
 
-Status Changed(const FinalRow& r, std::string_view now) {
+Status Changed(const FinalRow& r, const SinkChange& row, std::string_view now) {
   return Status::Error(StatusCode::kAborted,
                        "row {} of `{}`.`{}` changed after the range: the range's last change to it ({}) {}, but {}; "
                        "undoing would overwrite the later change (--force undoes anyway)",
-                       sql::DescribeKey(r.row), r.table->db, r.table->table, r.where,
+                       sql::DescribeKey(row), r.table->db, r.table->table, r.Where(),
                        r.present ? "left it as its after image" : "left no such row", now);
 }
 
 // Row by row: the first row of `rows` that is not as the range left it.
-Status FindChanged(mysql::MysqlConnection& conn, const TargetTable& t, const std::vector<const FinalRow*>& rows) {
-  for (const FinalRow* r : rows) {
-    std::vector<const FinalRow*> one{r};
+Status FindChanged(mysql::MysqlConnection& conn, const TargetTable& t, const std::vector<const FinalRow*>& rows,
+                   const std::vector<SinkChange>& changes) {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const FinalRow* r = rows[i];
+    std::vector<const SinkChange*> one{&changes[i]};
     if (!t.has_key()) {
       ASSIGN_OR_RETURN(int64_t n, CountMatching(conn, t, one));
       if (n < r->count) {
-        return Changed(*r, fmt::format("the table holds {} such rows where the range left at least {}", n, r->count));
+        return Changed(*r, changes[i],
+                       fmt::format("the table holds {} such rows where the range left at least {}", n, r->count));
       }
       continue;
     }
     ASSIGN_OR_RETURN(int64_t keyed, CountKeys(conn, t, one));
     if (!r->present) {
-      if (keyed != 0) return Changed(*r, "the table has a row with that key again");
+      if (keyed != 0) return Changed(*r, changes[i], "the table has a row with that key again");
       continue;
     }
-    if (keyed == 0) return Changed(*r, "the table has no row with that key now");
+    if (keyed == 0) return Changed(*r, changes[i], "the table has no row with that key now");
     ASSIGN_OR_RETURN(int64_t same, CountMatching(conn, t, one));
-    if (same != 1) return Changed(*r, "the row holds other values now");
+    if (same != 1) return Changed(*r, changes[i], "the row holds other values now");
   }
   return Status::Ok();
 }
@@ -91,18 +92,26 @@ Status CheckFinalRows(mysql::MysqlConnection& conn, const std::vector<FinalRow>&
       group.push_back(&rows[j]);
       ++j;
     }
+    // The rows' values, made for this batch only (FinalRow keeps a reference to the event).
+    std::vector<SinkChange> changes;
+    std::vector<const SinkChange*> ptrs;
+    changes.reserve(group.size());
+    for (const FinalRow* r : group) {
+      changes.push_back(r->Row());
+      ptrs.push_back(&changes.back());
+    }
     bool fine;
     if (!t.has_key()) {
       fine = false;  // counts per distinct row: checked one by one
     } else if (first.present) {
-      ASSIGN_OR_RETURN(int64_t n, CountMatching(conn, t, group));
+      ASSIGN_OR_RETURN(int64_t n, CountMatching(conn, t, ptrs));
       fine = n == static_cast<int64_t>(group.size());
     } else {
-      ASSIGN_OR_RETURN(int64_t n, CountKeys(conn, t, group));
+      ASSIGN_OR_RETURN(int64_t n, CountKeys(conn, t, ptrs));
       fine = n == 0;
     }
     if (!fine) {
-      RETURN_IF_ERROR(FindChanged(conn, t, group));
+      RETURN_IF_ERROR(FindChanged(conn, t, group, changes));
     }
     i = j;
   }

@@ -170,36 +170,40 @@ Status RenderUndo(const std::vector<UndoStep>& steps, const TableFactsMap& facts
   return Status::Ok();
 }
 
+SinkChange FinalRow::Row() const { return ChangeOf(table, last, after ? last->after : last->before); }
+
+std::string FinalRow::Where() const { return fmt::format("{} in {}", OpName(last->op), txn->Where()); }
+
 std::vector<FinalRow> FinalRows(const std::vector<SourceTransaction>& txns, TargetTables& tables) {
   std::vector<FinalRow> rows;
   std::unordered_map<std::string, size_t> index;
-  auto touch = [&](const TargetTablePtr& t, const std::shared_ptr<const ChangeEvent>& e, const OwnedImage& image,
-                   bool present, int64_t delta, const SourceTransaction& txn) {
-    std::string id = RowIdentity(*t, image.values);
+  auto touch = [&](const TargetTablePtr& t, const std::shared_ptr<const ChangeEvent>& e, bool after, bool present,
+                   int64_t delta, const SourceTransaction& txn) {
+    std::string id = RowIdentity(*t, after ? e->after.values : e->before.values);
     auto [it, fresh] = index.emplace(std::move(id), rows.size());
     if (fresh) {
       FinalRow r;
-      r.table = t;
       r.count = 0;
       rows.push_back(std::move(r));
     }
     FinalRow& r = rows[it->second];
     r.table = t;
-    r.row = ChangeOf(t, e, image);
+    r.last = e;
+    r.txn = &txn;
+    r.after = after;
     r.present = present;
     r.count += delta;
-    r.where = fmt::format("{} in {}", OpName(e->op), txn.Where());
   };
   for (const SourceTransaction& txn : txns) {
     for (const auto& e : txn.rows) {
       const TargetTablePtr& t = tables.For(e->table);
       if (!t->has_key()) {
-        if (e->before.present) touch(t, e, e->before, true, -1, txn);
-        if (e->after.present) touch(t, e, e->after, true, +1, txn);
+        if (e->before.present) touch(t, e, /*after=*/false, true, -1, txn);
+        if (e->after.present) touch(t, e, /*after=*/true, true, +1, txn);
         continue;
       }
-      if (e->op != Op::kInsert) touch(t, e, e->before, false, 0, txn);
-      if (e->op != Op::kDelete) touch(t, e, e->after, true, 0, txn);
+      if (e->op != Op::kInsert) touch(t, e, /*after=*/false, false, 0, txn);
+      if (e->op != Op::kDelete) touch(t, e, /*after=*/true, true, 0, txn);
     }
   }
   std::vector<FinalRow> out;

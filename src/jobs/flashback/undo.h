@@ -83,14 +83,21 @@ Status RenderTransactionUndo(const SourceTransaction& txn, TargetTables& tables,
 // changed again after the range and undoing would overwrite that change.
 struct FinalRow {
   TargetTablePtr table;
-  SinkChange row;       // keyed: the key (and, when present, every value); keyless: the whole row
+  std::shared_ptr<const ChangeEvent> last;  // the range's last change to the row
+  const SourceTransaction* txn = nullptr;   // `last`'s transaction (in the vector given to FinalRows)
+  bool after = true;    // the row is `last`'s after image (else its before image)
   bool present = true;  // keyed: false when the range's last change deleted the row (or moved its key away)
-  int64_t count = 1;    // keyless: how many rows equal to `row` the range added (net)
-  std::string where;    // the transaction of the last change, for messages
+  int64_t count = 1;    // keyless: how many rows equal to the image the range added (net)
+
+  // The row: keyed: its key (and, when present, every value); keyless: the whole row.
+  SinkChange Row() const;
+  // "update in 0-1-5 @ binlog.000001:100": the last change, for messages.
+  std::string Where() const;
 };
 
 // The final state of every row the range touched, in first-touched order.
 // Keyless tables contribute the rows they gained (net count > 0) only.
 std::vector<FinalRow> FinalRows(const std::vector<SourceTransaction>& txns, TargetTables& tables);
+std::vector<FinalRow> FinalRows(std::vector<SourceTransaction>&&, TargetTables&) = delete;  // rows point into txns
 
 }  // namespace sluice::jobs::flashback

@@ -203,16 +203,17 @@ TEST(FlashbackUndoTest, FinalRowsFollowTheLastChangeOfEachKey) {
   t2.rows.push_back(Change(t, Op::kInsert, nullptr, &r2, 1));  // 2: back
   t2.rows.push_back(Change(t, Op::kUpdate, &r3, &r4, 2));     // 3 -> 4: 3 gone, 4 there
   TargetTables tables;
-  auto fin = FinalRows({t1, t2}, tables);
+  const std::vector<SourceTransaction> txns = {t1, t2};  // FinalRow::txn points into it
+  auto fin = FinalRows(txns, tables);
   ASSERT_EQ(fin.size(), 4u);
   EXPECT_TRUE(fin[0].present);
-  EXPECT_EQ(fin[0].row.values[1].s, "b");
-  EXPECT_EQ(fin[0].where, "update in 0-1-5 @ binlog.000001:100");
+  EXPECT_EQ(fin[0].Row().values[1].s, "b");
+  EXPECT_EQ(fin[0].Where(), "update in 0-1-5 @ binlog.000001:100");
   EXPECT_TRUE(fin[1].present);  // deleted, then inserted again
   EXPECT_FALSE(fin[2].present);  // key 3 moved away
-  EXPECT_EQ(fin[2].row.values[0].i, 3);
+  EXPECT_EQ(fin[2].Row().values[0].i, 3);
   EXPECT_TRUE(fin[3].present);
-  EXPECT_EQ(fin[3].row.values[0].i, 4);
+  EXPECT_EQ(fin[3].Row().values[0].i, 4);
 }
 
 TEST(FlashbackUndoTest, FinalRowsOfKeylessTablesCountNetAdditions) {
@@ -223,10 +224,11 @@ TEST(FlashbackUndoTest, FinalRowsOfKeylessTablesCountNetAdditions) {
   txn.rows.push_back(Change(t, Op::kInsert, nullptr, &a, 2));
   txn.rows.push_back(Change(t, Op::kDelete, &b, nullptr, 3));
   TargetTables tables;
-  auto fin = FinalRows({txn}, tables);
+  const std::vector<SourceTransaction> txns = {txn};
+  auto fin = FinalRows(txns, tables);
   ASSERT_EQ(fin.size(), 1u);  // b's removal cannot be checked: only rows the range added
   EXPECT_EQ(fin[0].count, 2);
-  EXPECT_EQ(fin[0].row.values[1].s, "a");
+  EXPECT_EQ(fin[0].Row().values[1].s, "a");
 }
 
 TEST(FlashbackRangeTest, StopAndUntilParse) {
