@@ -50,8 +50,8 @@ Result<SourceOptions> SourceFor(const Options& o) {
   so.server_id = o.server_id;
   so.verify_checksums = o.verify_checksums;
   so.follow = true;
-  // The stream ends the range at its first heartbeat (the server has sent
-  // everything): keep that wait short.
+  // A stream from a FILE:POS start ends an open range at its first
+  // heartbeat (range.h): keep that wait short.
   so.heartbeat = std::chrono::milliseconds(200);
   if (so.url.scheme == "file") {
     if (so.start.kind != StartPosition::Kind::kFilePos) {
