@@ -37,6 +37,10 @@ CommandRunner RegisterPasswd(CLI::App& app);
 // `sluice audit verify PATH`: checks the audit trail's chain.
 CommandRunner RegisterAudit(CLI::App& app);
 
+// `sluice flashback --source URL --start POS --stop POS|--until TIME [--print|--apply URL]`:
+// undoes a range of row changes, newest first (design §13).
+CommandRunner RegisterFlashback(CLI::App& app);
+
 // One progress line of a snapshot's table (exposed for tests).
 std::string FormatSnapshotProgressLine(const pipeline::SnapshotTableProgress& t);
 

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   sluice::cli::CommandRunner node = sluice::cli::RegisterNode(app);
   sluice::cli::CommandRunner passwd = sluice::cli::RegisterPasswd(app);
   sluice::cli::CommandRunner audit = sluice::cli::RegisterAudit(app);
+  sluice::cli::CommandRunner flashback = sluice::cli::RegisterFlashback(app);
 
   try {
     app.parse(argc, argv);
@@ -50,5 +51,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("node")) return node();
   if (app.got_subcommand("passwd")) return passwd();
   if (app.got_subcommand("audit")) return audit();
+  if (app.got_subcommand("flashback")) return flashback();
   return 2;
 }

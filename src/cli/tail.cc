@@ -210,17 +210,7 @@ class JsonLinesWriter : public ChangeHandler {
     auto it = targets_.find(schema.get());
     if (it != targets_.end()) return it->second;
     if (targets_.size() > 4096) targets_.clear();
-    auto t = std::make_shared<TargetTable>();
-    t->db = schema->db;
-    t->table = schema->table;
-    for (uint32_t i = 0; i < schema->columns.size(); ++i) {
-      t->columns.push_back(schema->columns[i].name);
-      t->source_index.push_back(i);
-    }
-    t->key = schema->primary_key.empty() ? schema->unique_key : schema->primary_key;
-    t->source = schema->db + "." + schema->table;
-    t->name_hash = TableNameHash(*t);
-    t->source_schema = schema;
+    TargetTablePtr t = MakeIdentityTarget(schema);
     return targets_.emplace(schema.get(), std::move(t)).first->second;
   }
 

@@ -43,6 +43,24 @@ inline uint64_t TableNameHash(const TargetTable& t) {
   return a ^ (b + 0x9e3779b97f4a7c15ull + (a << 6) + (a >> 2));
 }
 
+// The identity mapping of a source table version: every column under its own
+// name, the primary key (else the NOT NULL unique key) as the key. What tools
+// that write a table back to itself or print it (tail, flashback) use.
+inline std::shared_ptr<TargetTable> MakeIdentityTarget(const TableSchemaPtr& schema) {
+  auto t = std::make_shared<TargetTable>();
+  t->db = schema->db;
+  t->table = schema->table;
+  for (uint32_t i = 0; i < schema->columns.size(); ++i) {
+    t->columns.push_back(schema->columns[i].name);
+    t->source_index.push_back(i);
+  }
+  t->key = schema->primary_key.empty() ? schema->unique_key : schema->primary_key;
+  t->source = schema->db + "." + schema->table;
+  t->name_hash = TableNameHash(*t);
+  t->source_schema = schema;
+  return t;
+}
+
 struct SinkChange {
   enum class Kind : uint8_t {
     kUpsert,       // keyed table: make the row with this key equal to `values`

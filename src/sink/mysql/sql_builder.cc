@@ -35,28 +35,38 @@ void AppendDoubleLiteral(std::string& out, double d) {
 
 bool Skipped(const std::vector<bool>* generated, size_t i) { return generated && i < generated->size() && (*generated)[i]; }
 
-void AppendColumnList(std::string& out, const TargetTable& t, const std::vector<bool>* generated) {
-  out += " (";
+// Calls fn(i) for each of the first `n` columns a statement writes (not
+// generated ones), with ',' between them.
+template <typename Fn>
+Status ForEachWritten(std::string& out, size_t n, const std::vector<bool>* generated, Fn fn) {
   bool first = true;
-  for (size_t i = 0; i < t.columns.size(); ++i) {
+  for (size_t i = 0; i < n; ++i) {
     if (Skipped(generated, i)) continue;
     if (!first) out += ',';
     first = false;
-    AppendIdentifier(out, t.columns[i]);
+    RETURN_IF_ERROR(fn(i));
   }
+  return Status::Ok();
+}
+
+void AppendColumnList(std::string& out, const TargetTable& t, const std::vector<bool>* generated) {
+  out += " (";
+  (void)ForEachWritten(out, t.columns.size(), generated, [&](size_t i) {
+    AppendIdentifier(out, t.columns[i]);
+    return Status::Ok();
+  });
   out += ')';
+}
+
+Status AppendColumnLiteral(std::string& out, const TargetTable& t, const std::vector<Value>& values, size_t i) {
+  Status st = AppendLiteral(out, values[i]);
+  return st.ok() ? st : st.WithContext(fmt::format("column `{}`", t.columns[i]));
 }
 
 Status AppendRow(std::string& out, const SinkChange& c, const std::vector<bool>* generated) {
   out += '(';
-  bool first = true;
-  for (size_t i = 0; i < c.values.size(); ++i) {
-    if (Skipped(generated, i)) continue;
-    if (!first) out += ',';
-    first = false;
-    Status st = AppendLiteral(out, c.values[i]);
-    if (!st.ok()) return st.WithContext(fmt::format("column `{}`", c.table->columns[i]));
-  }
+  RETURN_IF_ERROR(ForEachWritten(out, c.values.size(), generated,
+                                 [&](size_t i) { return AppendColumnLiteral(out, *c.table, c.values, i); }));
   out += ')';
   return Status::Ok();
 }
@@ -177,17 +187,13 @@ Status BuildUpsert(std::string& out, const TargetTable& t, const std::vector<con
                    const std::vector<bool>* generated) {
   RETURN_IF_ERROR(AppendValuesStatement(out, "INSERT INTO ", t, rows, generated));
   out += " ON DUPLICATE KEY UPDATE ";
-  bool first = true;
-  for (size_t i = 0; i < t.columns.size(); ++i) {
-    if (Skipped(generated, i)) continue;
-    if (!first) out += ',';
-    first = false;
+  return ForEachWritten(out, t.columns.size(), generated, [&](size_t i) {
     AppendIdentifier(out, t.columns[i]);
     out += "=VALUES(";
     AppendIdentifier(out, t.columns[i]);
     out += ')';
-  }
-  return Status::Ok();
+    return Status::Ok();
+  });
 }
 
 Status BuildReplace(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows,
@@ -216,10 +222,7 @@ Status ForEachStatement(const TargetTable& t, const std::vector<const SinkChange
   return Status::Ok();
 }
 
-Status BuildDelete(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows) {
-  out += "DELETE FROM ";
-  AppendQualifiedName(out, t);
-  out += " WHERE ";
+Status AppendKeyIn(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows) {
   bool composite = t.key.size() > 1;
   if (composite) {
     out += '(';
@@ -245,33 +248,70 @@ Status BuildDelete(std::string& out, const TargetTable& t, const std::vector<con
   return Status::Ok();
 }
 
+Status BuildDelete(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows) {
+  out += "DELETE FROM ";
+  AppendQualifiedName(out, t);
+  out += " WHERE ";
+  return AppendKeyIn(out, t, rows);
+}
+
 Status BuildInsert(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows,
                    const std::vector<bool>* generated) {
   return AppendValuesStatement(out, "INSERT INTO ", t, rows, generated);
 }
 
-Status BuildDeleteExact(std::string& out, const TargetTable& t, const SinkChange& row) {
-  out += "DELETE FROM ";
-  AppendQualifiedName(out, t);
-  out += " WHERE ";
+Status AppendRowMatch(std::string& out, const TargetTable& t, const std::vector<Value>& values) {
   for (size_t i = 0; i < t.columns.size(); ++i) {
     if (i) out += " AND ";
     AppendIdentifier(out, t.columns[i]);
     out += "<=>";
-    RETURN_IF_ERROR(AppendLiteral(out, row.values[i]));
-    if (row.values[i].kind == ValueKind::kText) {
+    RETURN_IF_ERROR(AppendLiteral(out, values[i]));
+    if (values[i].kind == ValueKind::kText) {
       // Text compares by the column's collation: 'a' = 'A' under a _ci one
       // and 'a' = 'a ' under PAD SPACE, and LIMIT 1 could then take another
       // row than the source's. Binary collation and the length make it exact.
       size_t chars = 0;  // UTF-8 characters: every byte but continuation bytes
-      for (unsigned char b : row.values[i].s) chars += (b & 0xC0) != 0x80;
+      for (unsigned char b : values[i].s) chars += (b & 0xC0) != 0x80;
       out += " COLLATE utf8mb4_bin AND CHAR_LENGTH(";
       AppendIdentifier(out, t.columns[i]);
       out += ")=";
       AppendNumber(out, chars);
     }
   }
+  return Status::Ok();
+}
+
+Status BuildDeleteExact(std::string& out, const TargetTable& t, const SinkChange& row) {
+  out += "DELETE FROM ";
+  AppendQualifiedName(out, t);
+  out += " WHERE ";
+  RETURN_IF_ERROR(AppendRowMatch(out, t, row.values));
   out += " LIMIT 1";
+  return Status::Ok();
+}
+
+Status BuildUpdate(std::string& out, const TargetTable& t, const SinkChange& row, const std::vector<Value>& current,
+                   const std::vector<bool>* generated) {
+  out += "UPDATE ";
+  AppendQualifiedName(out, t);
+  out += " SET ";
+  RETURN_IF_ERROR(ForEachWritten(out, t.columns.size(), generated, [&](size_t i) {
+    AppendIdentifier(out, t.columns[i]);
+    out += '=';
+    return AppendColumnLiteral(out, t, row.values, i);
+  }));
+  out += " WHERE ";
+  if (!t.has_key()) {
+    RETURN_IF_ERROR(AppendRowMatch(out, t, current));
+    out += " LIMIT 1";
+    return Status::Ok();
+  }
+  for (size_t k = 0; k < t.key.size(); ++k) {
+    if (k) out += " AND ";
+    AppendIdentifier(out, t.columns[t.key[k]]);
+    out += '=';
+    RETURN_IF_ERROR(AppendLiteral(out, current[t.key[k]]));
+  }
   return Status::Ok();
 }
 

@@ -38,6 +38,16 @@ Status BuildInsert(std::string& out, const TargetTable& t, const std::vector<con
                    const std::vector<bool>* generated = nullptr);
 // DELETE FROM t WHERE c1 <=> v1 AND ... LIMIT 1  (keyless tables: one matching row)
 Status BuildDeleteExact(std::string& out, const TargetTable& t, const SinkChange& row);
+// UPDATE t SET c1=v1,... (row.values) WHERE the key equals `current`'s
+// (keyless tables: every column equals `current`'s, LIMIT 1).
+Status BuildUpdate(std::string& out, const TargetTable& t, const SinkChange& row, const std::vector<Value>& current,
+                   const std::vector<bool>* generated = nullptr);
+
+// `key IN (v1,v2)` / `(k1,k2) IN ((..),(..))`: the keys of `rows` (keyed tables).
+Status AppendKeyIn(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows);
+// c1<=>v1 AND c2<=>v2 ...: a row equal to `values` in every column, text
+// byte for byte (binary collation and length), NULL matching NULL.
+Status AppendRowMatch(std::string& out, const TargetTable& t, const std::vector<Value>& values);
 
 // A multi-row statement builder (BuildUpsert, BuildDelete, BuildInsert).
 using StatementBuilder =
