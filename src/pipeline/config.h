@@ -119,7 +119,7 @@ struct PipelineConfig {
   DdlMode ddl = DdlMode::kUnset;
   OnError on_error = OnError::kStop;
   std::string skip_log;  // absolute path; default "<store dir>/<name>.skipped.jsonl"
-  uint64_t queue_bytes = 64 << 20;
+  uint64_t queue_bytes = 16 << 20;
   SnapshotMode snapshot = SnapshotMode::kNever;
   // `renamed_out: keep | drop`: the target table of a table renamed out of
   // the selection is kept (no longer updated) or dropped.

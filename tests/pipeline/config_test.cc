@@ -79,7 +79,7 @@ TEST(ConfigLoad, DesignExample) {
   EXPECT_EQ(p.ddl, DdlMode::kUnset);
   EXPECT_EQ(p.on_error, OnError::kStop);
   EXPECT_EQ(p.skip_log, "/etc/sluice/var/orders_to_search.skipped.jsonl");
-  EXPECT_EQ(p.queue_bytes, 64u << 20);
+  EXPECT_EQ(p.queue_bytes, 16u << 20);
   EXPECT_EQ(FormatMark(p.mark), "/etc/sluice/sluice.yaml:9:5");
   EXPECT_EQ(p.key_path, "pipelines[0]");
 
