@@ -273,7 +273,10 @@ Status TableMapper::Transform(const std::shared_ptr<const ChangeEvent>& source_e
   };
   auto make = [&](SinkChange::Kind kind, Op op, const OwnedImage& img) -> Status {
     const bool keyed = m->target->has_key();
-    const bool need_all = kind == SinkChange::Kind::kUpsert || !keyed;
+    // An update in place may lack values that did not change (PostgreSQL's
+    // unchanged TOASTed columns): the target keeps what it has for them
+    // (SinkChange: a partial upsert). Anything that makes a row needs them all.
+    const bool need_all = (kind == SinkChange::Kind::kUpsert && op != Op::kUpdate) || !keyed;
     bool absent = false;
     if (need_all) {
       absent = HasAbsent(img.values, m->source_index);
@@ -283,7 +286,7 @@ Status TableMapper::Transform(const std::shared_ptr<const ChangeEvent>& source_e
     if (absent) {
       return Status::Error(StatusCode::kNotSupported,
                            "table `{}`.`{}`: the row image lacks columns the target needs; set "
-                           "binlog_row_image=FULL on the source @ {}",
+                           "binlog_row_image=FULL on the source (PostgreSQL: REPLICA IDENTITY FULL) @ {}",
                            s.db, s.table, ev->pos.ToString());
     }
     SinkChange c;

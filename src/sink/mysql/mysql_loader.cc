@@ -285,7 +285,14 @@ Status MysqlLoader::ReadCheckpoint() {
 std::string MysqlLoader::PartitionScheme() const { return fmt::format("partitions={}", options_.parallel); }
 
 Status MysqlLoader::RunStatement(MysqlConnection& c, const std::string& sql) {
-  if (mysql_real_query(c.raw(), sql.data(), sql.size()) != 0) {
+  // Partial upserts (sql_builder's SplitPartial) make `;`-separated statements:
+  // each result is read, and an error in any of them fails the call.
+  for (int rc = mysql_real_query(c.raw(), sql.data(), sql.size()); rc != -1; rc = mysql_next_result(c.raw())) {
+    if (rc == 0) {
+      MYSQL_RES* res = mysql_store_result(c.raw());
+      if (res) mysql_free_result(res);
+      continue;
+    }
     unsigned err = mysql_errno(c.raw());
     std::string msg = mysql_error(c.raw());
     if (err == ER_LOCK_DEADLOCK || err == ER_LOCK_WAIT_TIMEOUT) {
@@ -297,8 +304,6 @@ Status MysqlLoader::RunStatement(MysqlConnection& c, const std::string& sql) {
     }
     return Status::Error(StatusCode::kServerError, "{} (error {})", msg, err);
   }
-  MYSQL_RES* res = mysql_store_result(c.raw());
-  if (res) mysql_free_result(res);
   return Status::Ok();
 }
 
@@ -552,7 +557,7 @@ Status MysqlLoader::StopBefore(const std::vector<SinkChange>& changes, const Str
   for (const SinkChange& ch : changes) {
     if (ch.pos < cut) prefix.push_back(ch);
   }
-  Status st = ApplyBatch(prefix, BatchEnd{cut, fmt::format("{}:{}", cut.file, cut.txn_offset), ""});
+  Status st = ApplyBatch(prefix, BatchEnd{cut, cut.ResumePoint(), ""});
   if (!st.ok()) return st;
   spdlog::error("pipeline {} target {}: stopped at the transaction @ {} (everything before it is applied)",
                 options_.pipeline, options_.target, cut.ToString());
