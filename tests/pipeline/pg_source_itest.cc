@@ -1,6 +1,6 @@
 // `sluice run` from a PostgreSQL 15 source (logical replication, a role with
 // REPLICATION that owns its tables) into a PostgreSQL and a MariaDB target
-// at once: every common type, TOASTed values an update leaves alone, key
+// at once, and into Kafka (mock cluster) and a file: every common type, TOASTed values an update leaves alone, key
 // changes and deletes; kill -9 of sluice under load (nothing lost, nothing
 // duplicated, keyless rows counted); the slot's confirmed position moving
 // while idle and never past what both targets applied.
@@ -9,6 +9,8 @@
 
 #include <thread>
 
+#include "core/position.h"
+#include "harness/kafka_mock.h"
 #include "harness/postgres_server.h"
 #include "pipeline/sync_fixture.h"
 
@@ -247,6 +249,97 @@ TEST_F(PgSourceTest, IdlePipelineKeepsConfirmedFlushLsnMovingButNeverPastTheTarg
   Sql("INSERT INTO watched VALUES (3)");
   EXPECT_TRUE(Converge("SELECT id FROM watched", "SELECT id FROM public.watched", "SELECT id FROM public.watched"));
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// Log targets get every change in order: Debezium with the PostgreSQL
+// connector's source block, JSON lines whose "pos" is the commit LSN, and
+// an unchanged TOASTed value left out of "after" (never null).
+TEST_F(PgSourceTest, IntoKafkaAndFilesEveryChangeInOrder) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  auto k = KafkaMock::Start(3);
+  ASSERT_TRUE(k.ok()) << k.status().message();
+  std::unique_ptr<KafkaMock> kafka = std::move(k).value();
+  Sql("CREATE TABLE docs (id int PRIMARY KEY, body text, n int)");
+  http_port_ = FreePort();
+  const std::string file = (dir_ / "changes.jsonl").string();
+  WriteConfig(fmt::format(R"(store: {dir}/sluice.db
+http: 127.0.0.1:{port}
+sources:
+  src: {{url: "{src}"}}
+targets:
+  bus: {{url: "{kafka}", format: debezium}}
+  out: {{url: "file://{file}", format: json}}
+pipelines:
+  - name: p
+    source: src
+    targets: [bus, out]
+    tables:
+      - match: "public.docs"
+    batch: {{size: 100, timeout_ms: 50}}
+)",
+                          fmt::arg("dir", dir_.string()), fmt::arg("port", http_port_),
+                          fmt::arg("src", pg_->Url("repl", "s3cret", "shop")), fmt::arg("kafka", kafka->Url()),
+                          fmt::arg("file", file)));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(WaitForState("p", "running", 30s));
+  Sql("INSERT INTO docs SELECT 1, string_agg(md5(i::text), ''), 0 FROM generate_series(1, 5000) i;"
+      "INSERT INTO docs VALUES (2, 'small', 0)");
+  Sql("UPDATE docs SET n = 1 WHERE id = 1");
+  Sql("DELETE FROM docs WHERE id = 2");
+  std::string lsn = Value("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'sluice_p'");
+
+  std::vector<nlohmann::json> lines;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        lines.clear();
+        std::ifstream in(file);
+        for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line, nullptr, false));
+        return lines.size() >= 4;
+      },
+      60s))
+      << sluice_->Log();
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[0]["op"], "insert");
+  EXPECT_EQ(lines[0]["after"]["body"].get<std::string>().size(), 160000u);
+  EXPECT_EQ(lines[2]["op"], "update");
+  EXPECT_EQ(lines[2]["after"], nlohmann::json::parse(R"({"id":1,"n":1})")) << lines[2].dump();
+  EXPECT_EQ(lines[3]["op"], "delete");
+  for (const auto& l : lines) {
+    EXPECT_TRUE(l["gtid"].is_null()) << l.dump();
+    EXPECT_TRUE(Lsn::Parse(l["pos"].get<std::string>()).ok()) << l.dump();
+  }
+  EXPECT_EQ(lines[0]["pos"], lines[1]["pos"]);  // one transaction
+  EXPECT_NE(lines[1]["pos"], lines[2]["pos"]);
+
+  std::vector<KafkaMessage> messages;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto r = ReadTopic(kafka->bootstraps(), "public.docs");
+        if (r.ok()) messages = *r;
+        return messages.size() >= 5;  // and the delete's tombstone
+      },
+      60s))
+      << sluice_->Log();
+  ASSERT_EQ(messages.size(), 5u);
+  std::map<std::string, std::vector<std::string>> ops_by_key;
+  for (const KafkaMessage& m : messages) {
+    if (!m.value) {
+      ops_by_key[m.key].push_back("tombstone");
+      continue;
+    }
+    auto v = nlohmann::json::parse(*m.value);
+    EXPECT_EQ(v["source"]["connector"], "postgresql") << *m.value;
+    EXPECT_EQ(v["source"]["table"], "docs");
+    EXPECT_GT(v["source"]["lsn"].get<uint64_t>(), 0u);
+    if (v["op"] == "u") EXPECT_FALSE(v["after"].contains("body")) << *m.value;
+    ops_by_key[m.key].push_back(v["op"].get<std::string>());
+  }
+  EXPECT_EQ(ops_by_key[R"({"id":1})"], (std::vector<std::string>{"c", "u"}));
+  EXPECT_EQ(ops_by_key[R"({"id":2})"], (std::vector<std::string>{"c", "d", "tombstone"}));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+  (void)lsn;
+  kafka.reset();
 }
 
 }  // namespace
