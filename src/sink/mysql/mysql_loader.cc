@@ -287,10 +287,13 @@ std::string MysqlLoader::PartitionScheme() const { return fmt::format("partition
 Status MysqlLoader::RunStatement(MysqlConnection& c, const std::string& sql) {
   // Partial upserts (sql_builder's SplitPartial) make `;`-separated statements:
   // each result is read, and an error in any of them fails the call.
-  for (int rc = mysql_real_query(c.raw(), sql.data(), sql.size()); rc != -1; rc = mysql_next_result(c.raw())) {
+  // mysql_next_result only when there is a next one: mysql_affected_rows
+  // must still tell the last statement's (ApplyOne).
+  for (int rc = mysql_real_query(c.raw(), sql.data(), sql.size());; rc = mysql_next_result(c.raw())) {
     if (rc == 0) {
       MYSQL_RES* res = mysql_store_result(c.raw());
       if (res) mysql_free_result(res);
+      if (!mysql_more_results(c.raw())) break;
       continue;
     }
     unsigned err = mysql_errno(c.raw());
