@@ -318,7 +318,16 @@ Status TableMapper::Transform(const std::shared_ptr<const ChangeEvent>& source_e
       break;
     }
     case Op::kUpdate: {
-      ASSIGN_OR_RETURN(bool was_in, in_filter(ev->before));
+      auto was = in_filter(ev->before);
+      // PostgreSQL under REPLICA IDENTITY DEFAULT sends the old key only: a
+      // filter over other columns cannot tell whether the row was in. Taken
+      // as in: the new image then decides (an upsert, or a delete by key,
+      // which is harmless where the row is not).
+      if (!was.ok() && was.status().code() == StatusCode::kNotSupported && ev->pos.is_lsn() &&
+          HasAbsent(ev->before.values, m->source_index)) {
+        was = true;
+      }
+      ASSIGN_OR_RETURN(bool was_in, std::move(was));
       ASSIGN_OR_RETURN(bool now_in, in_filter(ev->after));
       bool key_changed = !keyed;  // keyless: an update is delete-one + insert
       if (keyed) {
