@@ -5,8 +5,21 @@
 
 #include <fmt/format.h>
 
+#include "core/position.h"
+
 namespace sluice {
 namespace {
+
+// PostgreSQL positions name their transaction by its commit LSN
+// ("0/16B3748"), which orders by value, not as text. Binlog file names
+// never hold a '/'.
+bool LsnOf(std::string_view file, uint64_t* out) {
+  if (file.find('/') == std::string_view::npos) return false;
+  auto lsn = Lsn::Parse(file);
+  if (!lsn.ok()) return false;
+  *out = lsn->value;
+  return true;
+}
 
 // Binlog files are PREFIX.NNNNNN: order by the number, then by name.
 uint64_t FileSequence(std::string_view file) {
@@ -78,10 +91,20 @@ bool StreamPos::Parse(std::string_view text, StreamPos* out) {
   return true;
 }
 
+std::string StreamPos::ResumePoint() const {
+  if (is_lsn()) return Lsn{txn_offset}.ToString();
+  return fmt::format("{}:{}", file, txn_offset);
+}
+
 int StreamPos::Compare(const StreamPos& o) const {
-  uint64_t a = FileSequence(file), b = FileSequence(o.file);
-  if (a != b) return a < b ? -1 : 1;
-  if (file != o.file) return file < o.file ? -1 : 1;
+  uint64_t la = 0, lb = 0;
+  if (file != o.file && LsnOf(file, &la) && LsnOf(o.file, &lb)) {
+    if (la != lb) return la < lb ? -1 : 1;
+  } else {
+    uint64_t a = FileSequence(file), b = FileSequence(o.file);
+    if (a != b) return a < b ? -1 : 1;
+    if (file != o.file) return file < o.file ? -1 : 1;
+  }
   if (txn_offset != o.txn_offset) return txn_offset < o.txn_offset ? -1 : 1;
   if (index != o.index) return index < o.index ? -1 : 1;
   return 0;

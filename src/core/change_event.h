@@ -23,6 +23,8 @@ namespace sluice {
 
 // (binlog file, offset where the transaction starts, row ordinal within it).
 // index 0 is the transaction's start, kWholeTransaction its end.
+// PostgreSQL: (the commit's end LSN as text, the commit record's LSN, row
+// ordinal); LSN texts order by their value.
 struct StreamPos {
   static constexpr uint64_t kWholeTransaction = std::numeric_limits<uint64_t>::max();
   std::string file;
@@ -30,9 +32,15 @@ struct StreamPos {
   uint64_t index = 0;
 
   bool empty() const { return file.empty(); }
+  // PostgreSQL: `file` is the commit's end LSN ("0/16B3748").
+  bool is_lsn() const { return file.find('/') != std::string::npos; }
+  // A source position at or before this one to resume from: the
+  // transaction's start "file:offset", or (PostgreSQL) the LSN of its commit
+  // record, from which the server decodes the transaction again.
+  std::string ResumePoint() const;
   std::string ToString() const;                      // "binlog.000003:1234#7" or "...#end"
   static bool Parse(std::string_view text, StreamPos* out);
-  // Orders by file sequence number (the numeric suffix), then offset, then index.
+  // Orders by file sequence number (the numeric suffix) or LSN, then offset, then index.
   int Compare(const StreamPos& other) const;
   bool operator<(const StreamPos& o) const { return Compare(o) < 0; }
   bool operator<=(const StreamPos& o) const { return Compare(o) <= 0; }

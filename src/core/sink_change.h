@@ -64,6 +64,7 @@ inline std::shared_ptr<TargetTable> MakeIdentityTarget(const TableSchemaPtr& sch
 struct SinkChange {
   enum class Kind : uint8_t {
     kUpsert,       // keyed table: make the row with this key equal to `values`
+                   // (partial, see IsPartial: update the values it has, if the row is there)
     kDelete,       // keyed table: remove the row with the key in `values` (a missing row is fine)
     kInsert,       // keyless table: add `values`
     kDeleteExact,  // keyless table: remove one row equal to `values` in every column
@@ -85,5 +86,17 @@ struct SinkChange {
   // op == kUpdate: target column i's value before the update.
   const Value& before_value(size_t i) const { return origin->before.values[table->source_index[i]]; }
 };
+
+// An upsert lacking values (ValueKind::kAbsent: PostgreSQL's unchanged
+// TOASTed columns) that the target must keep as they are: an update of the
+// present columns of the row with its key, never an insert and never a
+// NULL. Only updates in place are partial (the key is always present).
+inline bool IsPartial(const SinkChange& c) {
+  if (c.kind != SinkChange::Kind::kUpsert) return false;
+  for (const Value& v : c.values) {
+    if (v.kind == ValueKind::kAbsent) return true;
+  }
+  return false;
+}
 
 }  // namespace sluice

@@ -1,5 +1,6 @@
 // `debezium`: the Debezium MySQL connector's change event envelope, one
-// change per message:
+// change per message (rows of a PostgreSQL source carry the PostgreSQL
+// connector's source block, "connector":"postgresql"):
 //   {"before":{..}|null,"after":{..}|null,"source":{"version","connector":"mysql","name",
 //    "ts_ms","snapshot","db","table","server_id","gtid","file","pos","row","thread","query"},
 //    "op":"c|u|d|r","ts_ms":..,"transaction":null}
@@ -18,6 +19,7 @@
 #include <unordered_map>
 
 #include "core/json_writer.h"
+#include "core/position.h"
 #include "format/column_type.h"
 #include "format/debezium_values.h"
 #include "format/encoders.h"
@@ -109,8 +111,12 @@ class DebeziumEncoder : public Encoder {
       RETURN_IF_ERROR(AppendImage(v, ch, p, [&](size_t i) -> const Value& { return ch.values[i]; }));
     }
     v += ",\"source\":";
-    AppendSource(v, t.db, t.table, ch.ts_ms, ch.snapshot, ctx.gtid, ch.pos.file, ch.pos.txn_offset,
-                 ch.pos.index > 0 ? ch.pos.index - 1 : 0, ctx.server_id, &p.db_table);
+    if (ch.pos.is_lsn()) {
+      AppendPostgresSource(v, t.db, t.table, ch.ts_ms, ch.snapshot, ch.pos);
+    } else {
+      AppendSource(v, t.db, t.table, ch.ts_ms, ch.snapshot, ctx.gtid, ch.pos.file, ch.pos.txn_offset,
+                   ch.pos.index > 0 ? ch.pos.index - 1 : 0, ctx.server_id, &p.db_table);
+    }
     v += ch.op == Op::kUpdate ? ",\"op\":\"u\",\"ts_ms\":"
          : ch.op == Op::kDelete ? ",\"op\":\"d\",\"ts_ms\":"
          : ch.snapshot          ? ",\"op\":\"r\",\"ts_ms\":"
@@ -218,6 +224,28 @@ class DebeziumEncoder : public Encoder {
     v += ",\"row\":";
     AppendUInt(v, row);
     v += ",\"thread\":null,\"query\":null}";
+  }
+
+  // A PostgreSQL source's change: the Debezium PostgreSQL connector's
+  // source block ("connector":"postgresql"; "lsn" the commit's end LSN as a
+  // number). `db` is the schema (sluice's db); the database name is not
+  // known to the sink, so "db" repeats it.
+  void AppendPostgresSource(std::string& v, std::string_view db, std::string_view table, uint64_t ts_ms,
+                            bool snapshot, const StreamPos& pos) const {
+    v += "{\"version\":\"";
+    v += kVersion;
+    v += "\",\"connector\":\"postgresql\",\"name\":";
+    AppendJsonString(v, options_.server_name);
+    v += ",\"ts_ms\":";
+    AppendUInt(v, ts_ms);
+    v += snapshot ? ",\"snapshot\":\"true\"" : ",\"snapshot\":\"false\"";
+    AppendDbTable(v, db, table);
+    v += ",\"schema\":";
+    AppendJsonString(v, db);
+    v += ",\"txId\":null,\"lsn\":";
+    auto lsn = Lsn::Parse(pos.file);
+    AppendUInt(v, lsn.ok() ? lsn->value : 0);
+    v += ",\"xmin\":null}";
   }
 
   // ,"db":..,"table":..|null

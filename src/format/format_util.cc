@@ -184,7 +184,8 @@ DdlKind ClassifyDdl(std::string_view query) {
 
 ChangeContext ContextOf(const SinkChange& ch, std::string& position, bool last_in_transaction) {
   ChangeContext ctx;
-  position = fmt::format("{}:{}", ch.pos.file, ch.pos.txn_offset);
+  // PostgreSQL: the commit LSN (design §12), like `sluice tail`'s "pos".
+  position = ch.pos.is_lsn() ? ch.pos.file : fmt::format("{}:{}", ch.pos.file, ch.pos.txn_offset);
   ctx.position = position;
   if (ch.origin) ctx.gtid = ch.origin->gtid;
   // The transaction's start offset stands in for the server's XID, which

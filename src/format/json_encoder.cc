@@ -130,10 +130,16 @@ class JsonEncoder : public Encoder {
   template <typename Get>
   static void AppendImage(std::string& v, const Prepared& p, Get get) {
     v += '{';
+    bool first = true;
     for (size_t i = 0; i < p.keys.size(); ++i) {
-      if (i) v += ',';
+      const Value& x = get(i);
+      // Not in the image (a key-only before image, an unchanged TOASTed
+      // value): left out, as `sluice tail` does, never null.
+      if (x.kind == ValueKind::kAbsent) continue;
+      if (!first) v += ',';
+      first = false;
       v += p.keys[i];
-      AppendJsonValue(v, get(i));
+      AppendJsonValue(v, x);
     }
     v += '}';
   }

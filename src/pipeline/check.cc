@@ -15,6 +15,7 @@
 #include "core/change_event.h"
 #include "core/json_writer.h"
 #include "core/position.h"
+#include "pipeline/pg_source.h"
 #include "pipeline/table_set.h"
 #include "sink/mysql/chunk_writer.h"
 #include "sink/mysql/sql_builder.h"
@@ -880,6 +881,11 @@ Result<CheckReport> RunCheck(const Config& config, const PipelineConfig& p, cons
                              std::atomic<bool>* cancel) {
   const SourceConfig* source = config.FindSource(p.source);
   if (source == nullptr) return Status::Invalid("pipeline {}: no source named \"{}\"", p.name, p.source);
+  if (IsPostgresSource(*source)) {
+    return Status::Error(StatusCode::kNotSupported,
+                         "pipeline {}: source \"{}\" is PostgreSQL: `check` does not read PostgreSQL sources yet",
+                         p.name, p.source);
+  }
   auto source_options = ConnectOptions::FromUrl(source->endpoint);
   if (!source_options.ok()) return source_options.status().WithContext(fmt::format("pipeline {}: source", p.name));
   *source_options = mysql::WithDefaultTimeouts(*source_options, mysql::kJobIoTimeoutS);

@@ -524,15 +524,17 @@ Result<Url> Loader::Endpoint(const MapView& m, const std::string& path, bool is_
   if (!parsed.ok()) return Fail(url_entry.value_mark, url_path, parsed.status().message());
   Url url = std::move(parsed).value();
   const std::string role = is_source ? "source" : "target";
-  const bool supported = is_source ? (url.scheme == "mysql" || url.scheme == "mariadb") : sink::IsSinkScheme(url.scheme);
+  const bool supported = is_source ? (url.scheme == "mysql" || url.scheme == "mariadb" || url.scheme == "postgres" ||
+                                      url.scheme == "postgresql")
+                                   : sink::IsSinkScheme(url.scheme);
   if (!supported) {
     // In the contract (design §3) but not built yet.
-    static constexpr std::string_view kPlannedSources[] = {"postgres", "postgresql", "file"};
+    static constexpr std::string_view kPlannedSources[] = {"file"};
     static constexpr std::string_view kPlannedTargets[] = {"postgres", "postgresql", "kafka", "redis", "file",
                                                            "clickhouse"};
     bool planned = is_source ? std::ranges::find(kPlannedSources, url.scheme) != std::end(kPlannedSources)
                              : std::ranges::find(kPlannedTargets, url.scheme) != std::end(kPlannedTargets);
-    const std::string supported_list = is_source ? "mysql://, mariadb://" : sink::SinkSchemes();
+    const std::string supported_list = is_source ? "mysql://, mariadb://, postgres://" : sink::SinkSchemes();
     return Fail(url_entry.value_mark, url_path,
                 planned ? fmt::format("{} type {} is not supported yet (supported: {})", role, Quoted(url.scheme),
                                       supported_list)
@@ -1147,6 +1149,18 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
     s = std::string(Trim(s));
     auto parsed = StartPosition::Parse(s);
     if (!parsed.ok()) return Fail(start->value_mark, start_path, parsed.status().message());
+    const SourceConfig* src = config.FindSource(p.source);
+    const bool pg = src != nullptr && (src->endpoint.scheme == "postgres" || src->endpoint.scheme == "postgresql");
+    const bool lsn = parsed->kind == StartPosition::Kind::kLsn;
+    if (pg != lsn && parsed->kind != StartPosition::Kind::kLatest && parsed->kind != StartPosition::Kind::kEarliest) {
+      return Fail(start->value_mark, start_path,
+                  pg ? fmt::format("source \"{}\" is PostgreSQL: start is latest, earliest or an LSN such as "
+                                   "0/16B3748, not {}",
+                                   p.source, Quoted(s))
+                     : fmt::format("{} is a PostgreSQL LSN; source \"{}\" is MySQL (a GTID position or "
+                                   "FILE:POS)",
+                                   Quoted(s), p.source));
+    }
     p.start = std::move(s);
   }
 
@@ -1207,6 +1221,12 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
     static constexpr std::string_view kModes[] = {"initial", "never"};
     ASSIGN_OR_RETURN(size_t i, OneOf(*snapshot, Child(path, "snapshot"), kModes, /*trim=*/true));
     p.snapshot = i == 0 ? SnapshotMode::kInitial : SnapshotMode::kNever;
+    const SourceConfig* src = config.FindSource(p.source);
+    if (p.snapshot == SnapshotMode::kInitial && src != nullptr &&
+        (src->endpoint.scheme == "postgres" || src->endpoint.scheme == "postgresql")) {
+      return Fail(snapshot->value_mark, Child(path, "snapshot"),
+                  fmt::format("source \"{}\" is PostgreSQL: snapshot: initial is not supported for it yet", p.source));
+    }
   }
   if (const Entry* renamed_out = m.Find("renamed_out")) {
     static constexpr std::string_view kModes[] = {"keep", "drop"};
@@ -1223,6 +1243,13 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
     ASSIGN_OR_RETURN(p.check.every_ms, Duration(*c.Find("every"), Child(check_path, "every")));
     if (const Entry* repair = c.Find("repair")) {
       ASSIGN_OR_RETURN(p.check.repair, Bool(*repair, Child(check_path, "repair")));
+    }
+  }
+  if (const Entry* check = m.Find("check")) {
+    const SourceConfig* src = config.FindSource(p.source);
+    if (src != nullptr && (src->endpoint.scheme == "postgres" || src->endpoint.scheme == "postgresql")) {
+      return Fail(check->key_mark, Child(path, "check"),
+                  fmt::format("source \"{}\" is PostgreSQL: a periodic check is not supported for it yet", p.source));
     }
   }
   if (const Entry* nodes = m.Find("nodes")) {

@@ -12,6 +12,7 @@
 #include <map>
 
 #include "pipeline/check.h"
+#include "pipeline/pg_source.h"
 #include "pipeline/table_set.h"
 #include "source/registry.h"
 #include "client/mysql/table_reader.h"
@@ -60,10 +61,22 @@ std::string_view WithoutTargetPrefix(std::string_view message, const std::string
 void NameThisThread(const char* name) { pthread_setname_np(pthread_self(), name); }
 
 bool ResumeBefore(const std::string& a, const std::string& b) {
+  if (a.find('/') != std::string::npos) {  // PostgreSQL: LSNs
+    auto la = Lsn::Parse(a), lb = Lsn::Parse(b);
+    return la.ok() && lb.ok() && *la < *lb;
+  }
   auto pa = BinlogFilePos::Parse(a);
   auto pb = BinlogFilePos::Parse(b);
   if (!pa.ok() || !pb.ok()) return false;
   return StreamPos{pa->file, pa->offset, 0} < StreamPos{pb->file, pb->offset, 0};
+}
+
+// A PostgreSQL resume position (an LSN; binlog ones hold no '/').
+bool LsnPosition(const std::string& position, uint64_t* out) {
+  if (position.find('/') == std::string::npos) return false;
+  auto lsn = Lsn::Parse(position);
+  if (lsn.ok()) *out = lsn->value;
+  return lsn.ok();
 }
 
 }  // namespace
@@ -98,6 +111,9 @@ struct Pipeline::Target {
   std::thread thread;
   std::atomic<bool> ready{false};   // loader open, checkpoint read
   std::atomic<bool> failed{false};  // detached after a fatal error
+  // PostgreSQL sources: the LSN the target's checkpoint resumes from (what
+  // the slot may confirm for it); 0 until known.
+  std::atomic<uint64_t> applied_lsn{0};
   // Guarded by Pipeline::mu_.
   PipelineState state = PipelineState::kStarting;
   std::string last_error;
@@ -237,7 +253,7 @@ class Pipeline::CaptureHandler : public ChangeHandler {
     ev->ts_ms = c.ts_ms;
     ev->gtid.assign(c.gtid);
     ev->pos = StreamPos{txn_file_, txn_offset_, StreamPos::kWholeTransaction};
-    ev->next_position = fmt::format("{}:{}", c.file, c.next_offset);
+    ev->next_position = c.lsn_position ? std::string(c.file) : fmt::format("{}:{}", c.file, c.next_offset);
     ev->gtid_state.assign(c.gtid_state);
     last_commit_ = ev->next_position;
     // The source had written at least up to this commit.
@@ -390,6 +406,12 @@ Status Pipeline::Validate() {
   }
   std::vector<transform::MappingRule> rules = MappingRules(cfg_);
   ASSIGN_OR_RETURN(mapper_, transform::TableMapper::Create(std::move(rules)));
+  if (IsPostgresSource(*source_cfg_)) {
+    auto tables = ValidatePostgresSource(cfg_, *source_cfg_);
+    if (!tables.ok()) mapper_.reset();  // validated again on the next Start
+    ASSIGN_OR_RETURN(pg_tables_, std::move(tables));
+    return Status::Ok();
+  }
 
   // Every rule must select at least one table that exists now: a typo in a
   // pattern would otherwise sync nothing, silently.
@@ -684,6 +706,7 @@ void Pipeline::Stop() {
 // `latest` and `earliest` name a different place every time they are read:
 // the first start turns them into the source's file:offset of now, once.
 Result<StartPosition> Pipeline::ResolveOnSource(const StartPosition& p) {
+  if (IsPostgresSource(*source_cfg_)) return ResolvePostgresStart(cfg_, *source_cfg_, p);
   if (p.kind != StartPosition::Kind::kLatest && p.kind != StartPosition::Kind::kEarliest) return p;
   ASSIGN_OR_RETURN(auto co, mysql::ConnectOptions::FromUrl(source_cfg_->endpoint));
   auto conn = mysql::MysqlConnection::Connect(co);
@@ -720,7 +743,7 @@ Result<StartPosition> Pipeline::ResumePosition() {
     for (auto& t : targets_) {
       if (t->sink && !t->failed) RETURN_IF_ERROR(t->sink->ResetCheckpoint());
     }
-    if (p.kind != StartPosition::Kind::kFilePos) {
+    if (p.kind != StartPosition::Kind::kFilePos && p.kind != StartPosition::Kind::kLsn) {
       // A GTID has no file:offset to record in the checkpoints.
       RETURN_IF_ERROR(store_.DeleteSetting(cfg_.name, "start"));
       spdlog::info("pipeline {}: starting at {} (set through the API)", cfg_.name, p.ToString());
@@ -740,15 +763,22 @@ Result<StartPosition> Pipeline::ResumePosition() {
     ASSIGN_OR_RETURN(p, ResolveOnSource(p));
     // A GTID start stays what it is (no file:offset to record); reading it
     // again on a restart gives the same place.
-    if (p.kind != StartPosition::Kind::kFilePos) return p;
+    if (p.kind != StartPosition::Kind::kFilePos && p.kind != StartPosition::Kind::kLsn) return p;
     least = p.ToString();
     spdlog::info("pipeline {}: first start at {} (start: {})", cfg_.name, least, cfg_.start);
   } else if (!set_by_api) {
     spdlog::info("pipeline {}: resuming at {} (the least advanced target's checkpoint)", cfg_.name, least);
   }
-  ASSIGN_OR_RETURN(BinlogFilePos fp, BinlogFilePos::Parse(least));
-  // Index 0: before the first change of the transaction at that offset.
-  sink::BatchEnd origin{StreamPos{fp.file, fp.offset, 0}, least, ""};
+  sink::BatchEnd origin;
+  if (IsPostgresSource(*source_cfg_)) {
+    // Before every transaction that commits after the LSN.
+    ASSIGN_OR_RETURN(Lsn lsn, Lsn::Parse(least));
+    origin = {StreamPos{lsn.ToString(), 0, 0}, least, ""};
+  } else {
+    ASSIGN_OR_RETURN(BinlogFilePos fp, BinlogFilePos::Parse(least));
+    // Index 0: before the first change of the transaction at that offset.
+    origin = {StreamPos{fp.file, fp.offset, 0}, least, ""};
+  }
   for (auto& t : targets_) {
     if (!t->sink || t->failed || !t->sink->checkpoint().resume_position.empty()) continue;
     if (!set_by_api) {
@@ -766,6 +796,9 @@ Result<StartPosition> Pipeline::ResumePosition() {
   if (set_by_api) {
     RETURN_IF_ERROR(store_.DeleteSetting(cfg_.name, "start"));
     spdlog::info("pipeline {}: starting at {} (set through the API)", cfg_.name, least);
+  }
+  for (auto& t : targets_) {
+    if (uint64_t lsn = 0; t->sink && LsnPosition(t->sink->checkpoint().resume_position, &lsn)) t->applied_lsn = lsn;
   }
   return StartPosition::Parse(least);
 }
@@ -797,7 +830,9 @@ void Pipeline::CaptureLoop() {
   auto prepare = [&]() -> Result<StartPosition> {
     for (auto& t : targets_) {
       if (t->sink && !t->failed && t->sink->speaks_mysql_ddl()) {
-        RETURN_IF_ERROR(EnsureMappedTargetTables(config_, cfg_, *t->cfg));
+        // PostgreSQL sends no DDL: every selected table is created from the catalog.
+        RETURN_IF_ERROR(IsPostgresSource(*source_cfg_) ? EnsurePostgresTargetTables(cfg_, *source_cfg_, *t->cfg)
+                                                       : EnsureMappedTargetTables(config_, cfg_, *t->cfg));
       }
     }
     return ResumePosition();
@@ -833,6 +868,19 @@ void Pipeline::CaptureLoop() {
     so.heartbeat = std::chrono::milliseconds(source_cfg_->heartbeat_ms);
     so.start = from;
     so.reconnect_timeout = std::chrono::seconds(30);
+    if (IsPostgresSource(*source_cfg_)) {
+      so.default_slot = DefaultSlotName(cfg_);
+      so.tables = pg_tables_;
+      // The slot confirms what every target has applied (failed ones
+      // included: their checkpoint stays where a restart resumes).
+      so.applied_lsn = [this] {
+        uint64_t least = UINT64_MAX;
+        for (auto& t : targets_) {
+          if (t->sink) least = std::min<uint64_t>(least, t->applied_lsn);
+        }
+        return least == UINT64_MAX ? 0 : least;
+      };
+    }
     // `running` once the stream delivers events, not merely once a
     // connection is attempted: a source that fails each time stays `retrying`.
     bool streamed = false;
@@ -893,7 +941,7 @@ void Pipeline::TransformLoop() {
     if (work->changes.empty()) return;
     // The transaction's start, as the last row's position names it (once
     // per piece, not per row).
-    work->resume_position = fmt::format("{}:{}", work->pos.file, work->pos.txn_offset);
+    work->resume_position = work->pos.ResumePoint();
     publish(std::move(work));
     work = std::make_shared<TargetWork>();
   };
@@ -974,7 +1022,7 @@ void Pipeline::TransformLoop() {
         w->pos = ev->pos;
         w->resume_position = ev->kind == ChangeEvent::Kind::kCommit
                                  ? ev->next_position
-                                 : fmt::format("{}:{}", ev->pos.file, ev->pos.txn_offset);
+                                 : ev->pos.ResumePoint();
         w->gtid_state = ev->gtid_state;
         w->ddl_db = ev->ddl_db;
         w->ddl_query = ev->ddl_query;
@@ -1092,6 +1140,7 @@ void Pipeline::ReportAcknowledged(Target& t) {
     t.unacked.pop_front();
   }
   if (!last) return;
+  if (uint64_t lsn = 0; LsnPosition(last->resume_position, &lsn)) t.applied_lsn = lsn;
   {
     std::lock_guard lock(mu_);
     t.applied_position = last->pos.ToString();

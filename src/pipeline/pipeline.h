@@ -167,6 +167,7 @@ class Pipeline {
   store::SqliteStore& store_;
   PipelineMetrics& metrics_;
   std::unique_ptr<transform::TableMapper> mapper_;
+  std::vector<std::string> pg_tables_;  // PostgreSQL source: the selected "schema.table"s (Validate)
   std::vector<std::unique_ptr<Target>> targets_;
   std::unique_ptr<BoundedQueue<std::shared_ptr<ChangeEvent>>> capture_queue_;
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "pipeline/pg_source.h"
 #include "pipeline/table_set.h"
 #include "sink/chunk_target.h"
 #include "sink/registry.h"
@@ -216,6 +217,12 @@ Status Snapshot::Run() {
 }
 
 Status Snapshot::RunSteps() {
+  if (const SourceConfig* s = config_.FindSource(cfg_.source); s != nullptr && IsPostgresSource(*s)) {
+    return Status::Error(StatusCode::kNotSupported,
+                         "pipeline {}: source \"{}\" is PostgreSQL: `snapshot` does not copy from PostgreSQL sources "
+                         "yet",
+                         cfg_.name, cfg_.source);
+  }
   // Planning and finishing are retried like a chunk when a server is lost
   // (restarted, hung past the read timeout): a plan already recorded is
   // resumed, the finish is idempotent.

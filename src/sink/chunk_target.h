@@ -64,7 +64,8 @@ class ChunkTarget {
   // checks that the existing one has every column of `t`.
   // `mysql_create_sql`: for targets that speak MySQL (speaks_mysql_ddl()),
   // the CREATE TABLE statement the snapshot made from the source's own
-  // definition; empty otherwise.
+  // definition; empty otherwise, and for a PostgreSQL source (whose column
+  // types the target then maps itself).
   virtual Status EnsureTable(const TargetTable& t, const std::string& mysql_create_sql) = 0;
   // Whether EnsureTable wants the MySQL statement (MySQL/MariaDB targets).
   virtual bool speaks_mysql_ddl() const { return false; }

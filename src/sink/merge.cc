@@ -85,8 +85,12 @@ std::vector<SinkChange> MergeByKey(std::vector<SinkChange> changes) {
   std::vector<SinkChange> out;
   // Reserved up front: `slot` keys point at elements of `out`, which must not move.
   out.reserve(changes.size());
-  std::unordered_map<KeyRef, size_t, KeyRefHash, KeyRefEq> slot;  // key -> index in out
+  // key -> indexes in out of that key's entries, oldest first: one, unless
+  // partial upserts (IsPartial) follow it.
+  std::unordered_map<KeyRef, std::vector<size_t>, KeyRefHash, KeyRefEq> slot;
   slot.reserve(changes.size());
+  std::vector<bool> dead;
+  bool any_dead = false;
   for (SinkChange& c : changes) {
     if (!c.table->has_key()) {
       out.push_back(std::move(c));
@@ -95,18 +99,45 @@ std::vector<SinkChange> MergeByKey(std::vector<SinkChange> changes) {
     auto it = slot.find(KeyRef{&c});
     if (it == slot.end()) {
       out.push_back(std::move(c));
-      slot.emplace(KeyRef{&out.back()}, out.size() - 1);
+      slot.emplace(KeyRef{&out.back()}, std::vector<size_t>{out.size() - 1});
       continue;
     }
-    // A later change to the same key replaces the earlier one: upserts carry
-    // full images and deletes need only the key, so the last change is the
-    // whole truth about that key at the end of the batch.
-    SinkChange& prev = out[it->second];
+    if (IsPartial(c)) {
+      // It says nothing about the values it lacks: the entries before it
+      // stay, and it applies after them.
+      out.push_back(std::move(c));
+      it->second.push_back(out.size() - 1);
+      continue;
+    }
+    // A later full change to the same key replaces the earlier ones: upserts
+    // carry full images and deletes need only the key, so the last change is
+    // the whole truth about that key at the end of the batch. It takes the
+    // place of the newest one (after every other key's change it must follow).
+    std::vector<size_t>& entries = it->second;
+    SinkChange& prev = out[entries.back()];
     prev.kind = c.kind;
     prev.values = std::move(c.values);
     prev.pos = std::move(c.pos);
     prev.ts_ms = c.ts_ms;
     prev.origin = std::move(c.origin);
+    if (entries.size() > 1) {
+      dead.resize(out.capacity(), false);
+      for (size_t i = 0; i + 1 < entries.size(); ++i) dead[entries[i]] = true;
+      any_dead = true;
+      // The map's key points at the first entry, which goes: re-keyed on the survivor.
+      size_t survivor = entries.back();
+      slot.erase(it);
+      slot.emplace(KeyRef{&out[survivor]}, std::vector<size_t>{survivor});
+    }
+  }
+  if (any_dead) {
+    size_t kept = 0;
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (i < dead.size() && dead[i]) continue;
+      if (kept != i) out[kept] = std::move(out[i]);
+      ++kept;
+    }
+    out.resize(kept);
   }
   return out;
 }

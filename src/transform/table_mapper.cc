@@ -273,7 +273,10 @@ Status TableMapper::Transform(const std::shared_ptr<const ChangeEvent>& source_e
   };
   auto make = [&](SinkChange::Kind kind, Op op, const OwnedImage& img) -> Status {
     const bool keyed = m->target->has_key();
-    const bool need_all = kind == SinkChange::Kind::kUpsert || !keyed;
+    // An update in place may lack values that did not change (PostgreSQL's
+    // unchanged TOASTed columns): the target keeps what it has for them
+    // (SinkChange: a partial upsert). Anything that makes a row needs them all.
+    const bool need_all = (kind == SinkChange::Kind::kUpsert && op != Op::kUpdate) || !keyed;
     bool absent = false;
     if (need_all) {
       absent = HasAbsent(img.values, m->source_index);
@@ -283,7 +286,7 @@ Status TableMapper::Transform(const std::shared_ptr<const ChangeEvent>& source_e
     if (absent) {
       return Status::Error(StatusCode::kNotSupported,
                            "table `{}`.`{}`: the row image lacks columns the target needs; set "
-                           "binlog_row_image=FULL on the source @ {}",
+                           "binlog_row_image=FULL on the source (PostgreSQL: REPLICA IDENTITY FULL) @ {}",
                            s.db, s.table, ev->pos.ToString());
     }
     SinkChange c;
@@ -315,7 +318,16 @@ Status TableMapper::Transform(const std::shared_ptr<const ChangeEvent>& source_e
       break;
     }
     case Op::kUpdate: {
-      ASSIGN_OR_RETURN(bool was_in, in_filter(ev->before));
+      auto was = in_filter(ev->before);
+      // PostgreSQL under REPLICA IDENTITY DEFAULT sends the old key only: a
+      // filter over other columns cannot tell whether the row was in. Taken
+      // as in: the new image then decides (an upsert, or a delete by key,
+      // which is harmless where the row is not).
+      if (!was.ok() && was.status().code() == StatusCode::kNotSupported && ev->pos.is_lsn() &&
+          HasAbsent(ev->before.values, m->source_index)) {
+        was = true;
+      }
+      ASSIGN_OR_RETURN(bool was_in, std::move(was));
       ASSIGN_OR_RETURN(bool now_in, in_filter(ev->after));
       bool key_changed = !keyed;  // keyless: an update is delete-one + insert
       if (keyed) {

@@ -15,6 +15,18 @@ TEST(StreamPosTest, OrdersByFileSequenceOffsetAndIndex) {
   EXPECT_EQ(c.Compare(c), 0);
 }
 
+// PostgreSQL transactions: the commit LSN orders by value ("0/9A0000"
+// sorts after "0/16B3748" as text, before it as an LSN).
+TEST(StreamPosTest, OrdersLsnsByValue) {
+  StreamPos a{"0/9A0000", 0x99FF00, 3}, b{"0/16B3748", 0x16B3700, 1}, c{"1/0", 0xFFFFFF00, 0};
+  EXPECT_LT(a, b);
+  EXPECT_LT(b, c);
+  EXPECT_LT(a, c);
+  StreamPos back;
+  ASSERT_TRUE(StreamPos::Parse(b.ToString(), &back)) << b.ToString();
+  EXPECT_EQ(back, b);
+}
+
 TEST(StreamPosTest, TextRoundTrip) {
   for (const StreamPos& p : {StreamPos{"binlog.000003", 1234, 7}, StreamPos{"mysql-bin.000001", 4, StreamPos::kWholeTransaction}}) {
     StreamPos back;

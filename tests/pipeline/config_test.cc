@@ -392,9 +392,22 @@ std::vector<ErrorCase> ErrorCases() {
            "    check: {every: 1h}\n",
        "sluice.yaml:12:5: pipelines[0].check: target \"search\" is a Redis stream (a log of changes, not a copy of "
        "the tables): `check` does not work for it; run a separate pipeline for it without check:"},
+      {"pg_source_binlog_start",
+       BaseWith("\"mysql://repl:topsecret@127.0.0.1:3306\"", "\"postgres://repl:topsecret@db/shop\"") +
+           "    start: \"binlog.000003:4\"\n",
+       "sluice.yaml:12:12: pipelines[0].start: source \"main\" is PostgreSQL: start is latest, earliest or an LSN such "
+       "as 0/16B3748, not \"binlog.000003:4\""},
+      {"lsn_start_of_mysql_source", Base("    start: \"0/16B3748\"\n"),
+       "sluice.yaml:12:12: pipelines[0].start: \"0/16B3748\" is a PostgreSQL LSN; source \"main\" is MySQL (a GTID "
+       "position or FILE:POS)"},
+      {"pg_source_snapshot_initial",
+       BaseWith("\"mysql://repl:topsecret@127.0.0.1:3306\"", "\"postgres://repl:topsecret@db/shop\"") +
+           "    snapshot: initial\n",
+       "sluice.yaml:12:15: pipelines[0].snapshot: source \"main\" is PostgreSQL: snapshot: initial is not supported "
+       "for it yet"},
       {"kafka_source", BaseWith("\"mysql://repl:topsecret@127.0.0.1:3306\"", "\"kafka://repl:topsecret@b1:9092\""),
        "sluice.yaml:2:15: sources.main.url: unknown source type \"kafka\" in kafka://repl:***@b1:9092 (supported: "
-       "mysql://, mariadb://)"},
+       "mysql://, mariadb://, postgres://)"},
       {"url_as_key",
        BaseWith("{url: \"mysql://repl:topsecret@127.0.0.1:3306\", server_id: 4242}",
                 "{\"mysql://repl:topsecret@127.0.0.1:3306\"}"),

@@ -44,6 +44,34 @@ TEST(MergeTest, LastChangePerKeyWinsInFirstAppearanceOrder) {
   EXPECT_EQ(out[2].values[1].s, "c2");
 }
 
+// A partial upsert (unchanged TOASTed values) applies after what came
+// before it for its key; a later full change replaces them all.
+TEST(MergeTest, PartialUpsertsFollowTheirKeysEarlierChanges) {
+  auto t = Table({0});
+  using K = SinkChange::Kind;
+  auto partial = [&](int64_t id, uint64_t index) {
+    SinkChange c = Change(t, K::kUpsert, id, "", index);
+    c.op = Op::kUpdate;
+    c.values[1] = Value::Absent();
+    return c;
+  };
+  std::vector<SinkChange> in;
+  in.push_back(Change(t, K::kUpsert, 1, "a", 1));
+  in.push_back(partial(1, 2));
+  in.push_back(Change(t, K::kUpsert, 2, "b", 3));
+  in.push_back(partial(2, 4));
+  in.push_back(partial(2, 5));
+  in.push_back(Change(t, K::kUpsert, 2, "b2", 6));
+  auto out = MergeByKey(std::move(in));
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].pos.index, 1u);
+  EXPECT_EQ(out[1].pos.index, 2u);
+  EXPECT_TRUE(IsPartial(out[1]));
+  EXPECT_EQ(out[2].values[1].s, "b2");
+  EXPECT_EQ(out[2].pos.index, 6u);
+  EXPECT_FALSE(IsPartial(out[2]));
+}
+
 TEST(MergeTest, KeylessChangesAreKeptInOrder) {
   auto t = Table({});
   using K = SinkChange::Kind;

@@ -51,7 +51,7 @@ bool IsPermanent(rd_kafka_resp_err_t e) {
          e == RD_KAFKA_RESP_ERR__INVALID_ARG || e == RD_KAFKA_RESP_ERR__FATAL;
 }
 
-std::string TxnPosition(const StreamPos& p) { return fmt::format("{}:{}", p.file, p.txn_offset); }
+std::string TxnPosition(const StreamPos& p) { return p.is_lsn() ? p.file : fmt::format("{}:{}", p.file, p.txn_offset); }
 
 // A delivery report's opaque: the batch's seq and the message's index in
 // it (kRecordIndex: the batch's position record).
@@ -729,8 +729,10 @@ Status KafkaSink::Apply(const std::vector<SinkChange>& changes, const BatchEnd& 
     if (position_of == nullptr || position_of->txn_offset != ch.pos.txn_offset || position_of->file != ch.pos.file) {
       // Once per transaction: its rows share it.
       position = ch.pos.file;
-      position += ':';
-      format::AppendUInt(position, ch.pos.txn_offset);
+      if (!ch.pos.is_lsn()) {  // PostgreSQL: the commit LSN alone
+        position += ':';
+        format::AppendUInt(position, ch.pos.txn_offset);
+      }
       position_of = &ch.pos;
     }
     format::ChangeContext ctx;

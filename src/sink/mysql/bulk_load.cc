@@ -89,7 +89,7 @@ Status BuildBulkLoad(const TargetTable& t, const std::vector<const SinkChange*>&
   for (const SinkChange* r : rows) {
     for (size_t i = 0; i < n; ++i) {
       if (i) d += '\t';
-      const Value& v = r->values[i];
+      const Value v = MysqlValue(t, i, r->values[i]);
       switch (v.kind) {
         case ValueKind::kNull: d += "\\N"; break;
         case ValueKind::kAbsent:

@@ -102,10 +102,15 @@ Status ChunkWriter::EnsureTable(const TargetTable& t, const std::string& mysql_c
     }
     return Status::Ok();
   }
+  std::string create = mysql_create_sql;
+  if (create.empty()) {
+    // A PostgreSQL source: no MySQL definition to copy, the types are mapped.
+    ASSIGN_OR_RETURN(create, BuildCreateTable(t));
+  }
   std::string db;
   AppendIdentifier(db, t.db);
   RETURN_IF_ERROR(Run("CREATE DATABASE IF NOT EXISTS " + db));
-  return Run(mysql_create_sql);
+  return Run(create);
 }
 
 Status ChunkWriter::EnsureTables() {

@@ -298,7 +298,8 @@ Status MysqlLoader::RunStatement(MysqlConnection& c, const std::string& sql) {
     return Status::Error(StatusCode::kServerError, "{} (error {})", msg, err);
   };
   if (mysql_real_query(c.raw(), sql.data(), sql.size()) != 0) return failed();
-  // Several statements in one round trip (BeginWithCheckpoints): each
+  // Several statements in one round trip (BeginWithCheckpoints, partial
+  // upserts of sql_builder's SplitPartial): each
   // result is read; the first that failed ends the others.
   // (mysql_next_result only when there are more: it resets the affected
   // row count that callers read after a single statement.)
@@ -575,7 +576,7 @@ Status MysqlLoader::StopBefore(const std::vector<SinkChange>& changes, const Str
   for (const SinkChange& ch : changes) {
     if (ch.pos < cut) prefix.push_back(ch);
   }
-  Status st = ApplyBatch(prefix, BatchEnd{cut, fmt::format("{}:{}", cut.file, cut.txn_offset), ""});
+  Status st = ApplyBatch(prefix, BatchEnd{cut, cut.ResumePoint(), ""});
   if (st.ok()) st = WriteIdle();  // the pipeline stops here: the resume row is written now
   if (!st.ok()) return st;
   spdlog::error("pipeline {} target {}: stopped at the transaction @ {} (everything before it is applied)",

@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
+
+#include "client/mysql/column_types.h"
 
 namespace sluice::sink::mysql {
 namespace {
@@ -59,7 +62,7 @@ void AppendColumnList(std::string& out, const TargetTable& t, const std::vector<
 }
 
 Status AppendColumnLiteral(std::string& out, const TargetTable& t, const std::vector<Value>& values, size_t i) {
-  Status st = AppendLiteral(out, values[i]);
+  Status st = AppendLiteral(out, MysqlValue(t, i, values[i]));
   return st.ok() ? st : st.WithContext(fmt::format("column `{}`", t.columns[i]));
 }
 
@@ -85,6 +88,50 @@ Status AppendValuesStatement(std::string& out, std::string_view verb, const Targ
   return Status::Ok();
 }
 
+
+// Partial upserts (IsPartial) as `UPDATE t SET present=... WHERE key`
+// statements, `;`-separated, in order, into `out`; the other rows into
+// `whole`. False (nothing written) when no row is partial.
+bool SplitPartial(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows,
+                  const std::vector<bool>* generated, std::vector<const SinkChange*>& whole) {
+  if (std::none_of(rows.begin(), rows.end(), [](const SinkChange* c) { return IsPartial(*c); })) return false;
+  for (const SinkChange* c : rows) {
+    if (!IsPartial(*c)) {
+      whole.push_back(c);
+      continue;
+    }
+    if (!out.empty()) out += ';';
+    out += "UPDATE ";
+    AppendQualifiedName(out, t);
+    out += " SET ";
+    bool first = true;
+    for (size_t i = 0; i < c->values.size(); ++i) {
+      if (Skipped(generated, i) || c->values[i].kind == ValueKind::kAbsent) continue;
+      if (std::find(t.key.begin(), t.key.end(), i) != t.key.end()) continue;
+      if (!first) out += ',';
+      first = false;
+      AppendIdentifier(out, t.columns[i]);
+      out += '=';
+      // Present values are literals (AppendLiteral fails only on kAbsent).
+      (void)AppendLiteral(out, MysqlValue(t, i, c->values[i]));
+    }
+    if (first) {
+      // Nothing but the key: the row stays as it is (a no-op that still
+      // applies nowhere if the row is missing).
+      AppendIdentifier(out, t.columns[t.key[0]]);
+      out += '=';
+      AppendIdentifier(out, t.columns[t.key[0]]);
+    }
+    out += " WHERE ";
+    for (size_t k = 0; k < t.key.size(); ++k) {
+      if (k) out += " AND ";
+      AppendIdentifier(out, t.columns[t.key[k]]);
+      out += '=';
+      (void)AppendLiteral(out, MysqlValue(t, t.key[k], c->values[t.key[k]]));
+    }
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -124,6 +171,13 @@ void AppendQuotedString(std::string& out, std::string_view s) {
   }
   out.append(s.data() + run, s.size() - run);
   out += '\'';
+}
+
+Value MysqlValue(const TargetTable& t, size_t column, const Value& v) {
+  constexpr uint32_t kPgBool = 16;
+  if (v.kind != ValueKind::kJson || !t.source_schema || column >= t.source_index.size()) return v;
+  if (t.column_meta(column).pg_type_oid != kPgBool) return v;
+  return Value::Int(v.s == "true" ? 1 : 0);
 }
 
 Status AppendLiteral(std::string& out, const Value& v) {
@@ -185,6 +239,15 @@ Status AppendLiteral(std::string& out, const Value& v) {
 // other row silently.
 Status BuildUpsert(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows,
                    const std::vector<bool>* generated) {
+  std::vector<const SinkChange*> whole;
+  if (SplitPartial(out, t, rows, generated, whole)) {
+    if (!whole.empty()) {
+      std::string first;
+      RETURN_IF_ERROR(BuildUpsert(first, t, whole, generated));
+      out.insert(0, first + ";");
+    }
+    return Status::Ok();
+  }
   RETURN_IF_ERROR(AppendValuesStatement(out, "INSERT INTO ", t, rows, generated));
   out += " ON DUPLICATE KEY UPDATE ";
   return ForEachWritten(out, t.columns.size(), generated, [&](size_t i) {
@@ -198,6 +261,15 @@ Status BuildUpsert(std::string& out, const TargetTable& t, const std::vector<con
 
 Status BuildReplace(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows,
                     const std::vector<bool>* generated) {
+  std::vector<const SinkChange*> whole;
+  if (SplitPartial(out, t, rows, generated, whole)) {
+    if (!whole.empty()) {
+      std::string first;
+      RETURN_IF_ERROR(AppendValuesStatement(first, "REPLACE INTO ", t, whole, generated));
+      out.insert(0, first + ";");
+    }
+    return Status::Ok();
+  }
   return AppendValuesStatement(out, "REPLACE INTO ", t, rows, generated);
 }
 
@@ -240,7 +312,7 @@ Status AppendKeyIn(std::string& out, const TargetTable& t, const std::vector<con
     if (composite) out += '(';
     for (size_t k = 0; k < t.key.size(); ++k) {
       if (k) out += ',';
-      RETURN_IF_ERROR(AppendLiteral(out, rows[r]->values[t.key[k]]));
+      RETURN_IF_ERROR(AppendLiteral(out, MysqlValue(t, t.key[k], rows[r]->values[t.key[k]])));
     }
     if (composite) out += ')';
   }
@@ -265,7 +337,7 @@ Status AppendRowMatch(std::string& out, const TargetTable& t, const std::vector<
     if (i) out += " AND ";
     AppendIdentifier(out, t.columns[i]);
     out += "<=>";
-    RETURN_IF_ERROR(AppendLiteral(out, values[i]));
+    RETURN_IF_ERROR(AppendLiteral(out, MysqlValue(t, i, values[i])));
     if (values[i].kind == ValueKind::kText) {
       // Text compares by the column's collation: 'a' = 'A' under a _ci one
       // and 'a' = 'a ' under PAD SPACE, and LIMIT 1 could then take another
@@ -310,7 +382,7 @@ Status BuildUpdate(std::string& out, const TargetTable& t, const SinkChange& row
     if (k) out += " AND ";
     AppendIdentifier(out, t.columns[t.key[k]]);
     out += '=';
-    RETURN_IF_ERROR(AppendLiteral(out, current[t.key[k]]));
+    RETURN_IF_ERROR(AppendLiteral(out, MysqlValue(t, t.key[k], current[t.key[k]])));
   }
   return Status::Ok();
 }
@@ -333,6 +405,64 @@ std::string DescribeKey(const SinkChange& c) {
     out += lit;
   }
   if (cols.size() > 1) out += ')';
+  return out;
+}
+
+Result<std::string> MysqlTypeOfPgColumn(const ColumnMeta& c, bool key) {
+  namespace my = sluice::mysql;
+  // PostgreSQL OIDs of the types mapped more closely than their family.
+  constexpr uint32_t kBool = 16, kBpchar = 1042, kVarchar = 1043, kUuid = 2950;
+  if (c.pg_type_oid == 0) {
+    return Status::Error(StatusCode::kNotSupported, "column `{}`: not from a PostgreSQL source", c.name);
+  }
+  const int32_t chars = c.pg_typmod >= 4 ? c.pg_typmod - 4 : -1;  // varchar(n), char(n)
+  switch (c.type) {
+    case my::kTypeTiny: return std::string(c.pg_type_oid == kBool ? "tinyint(1)" : "tinyint");
+    case my::kTypeShort: return std::string("smallint");
+    case my::kTypeLong: return std::string(c.is_unsigned ? "int unsigned" : "int");
+    case my::kTypeLongLong: return std::string(c.is_unsigned ? "bigint unsigned" : "bigint");
+    case my::kTypeNewDecimal: return fmt::format("decimal({},{})", c.meta >> 8, c.meta & 0xff);
+    case my::kTypeFloat: return std::string("float");
+    case my::kTypeDouble: return std::string("double");
+    case my::kTypeDate: return std::string("date");
+    case my::kTypeTime2: return fmt::format("time({})", std::min<int>(c.meta, 6));
+    // timestamptz too (its values are UTC): TIMESTAMP stops in 2038.
+    case my::kTypeDateTime2:
+    case my::kTypeTimestamp2: return fmt::format("datetime({})", std::min<int>(c.meta, 6));
+    case my::kTypeJson: return std::string("json");
+    default: break;
+  }
+  if (c.charset == Charset::kBinary) return std::string(key ? "varbinary(255)" : "longblob");
+  if (c.pg_type_oid == kUuid) return std::string("char(36)");
+  if (c.pg_type_oid == kBpchar && chars > 0 && chars <= 255) return fmt::format("char({})", chars);
+  if (c.pg_type_oid == kVarchar && chars > 0 && chars <= (key ? 768 : 16383)) return fmt::format("varchar({})", chars);
+  return std::string(key ? "varchar(255)" : "longtext");
+}
+
+Result<std::string> BuildCreateTable(const TargetTable& t) {
+  std::string out = "CREATE TABLE IF NOT EXISTS ";
+  AppendQualifiedName(out, t);
+  out += " (";
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    const ColumnMeta& c = t.column_meta(i);
+    bool key = std::find(t.key.begin(), t.key.end(), i) != t.key.end();
+    auto type = MysqlTypeOfPgColumn(c, key);
+    if (!type.ok()) return type.status().WithContext(fmt::format("table `{}`.`{}`", t.db, t.table));
+    if (i) out += ", ";
+    AppendIdentifier(out, t.columns[i]);
+    out += ' ';
+    out += *type;
+    out += c.nullable && !key ? " NULL" : " NOT NULL";
+  }
+  if (t.has_key()) {
+    out += ", PRIMARY KEY (";
+    for (size_t k = 0; k < t.key.size(); ++k) {
+      if (k) out += ", ";
+      AppendIdentifier(out, t.columns[t.key[k]]);
+    }
+    out += ')';
+  }
+  out += ") DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
   return out;
 }
 

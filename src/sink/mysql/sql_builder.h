@@ -19,6 +19,9 @@ void AppendQualifiedName(std::string& out, const TargetTable& t);          // `d
 void AppendQuotedString(std::string& out, std::string_view s);             // '...' escaped
 // A value as a SQL literal; kAbsent is an error (partial row images cannot be applied).
 Status AppendLiteral(std::string& out, const Value& v);
+// The value as MySQL stores it in a column of `t`: a PostgreSQL boolean
+// (JSON true/false) is the integer 1/0 of TINYINT(1); the rest as is.
+Value MysqlValue(const TargetTable& t, size_t column, const Value& v);
 
 // `generated` (may be null): per column of `t`, whether the target computes
 // it (a generated column): left out of the statements that write rows.
@@ -56,6 +59,16 @@ using StatementBuilder =
 // each (at least one row per statement) and hands each one to `run`.
 Status ForEachStatement(const TargetTable& t, const std::vector<const SinkChange*>& rows, size_t max_bytes,
                         StatementBuilder build, const std::function<Status(const std::string&)>& run);
+
+// CREATE TABLE IF NOT EXISTS `db`.`t` (...) for a target table whose source
+// columns come from PostgreSQL (ColumnMeta::pg_type_oid set), with the types
+// of the README's mapping (utf8mb4_bin, so that text keys stay as distinct
+// as in PostgreSQL). MySQL-source columns are kNotSupported: their own
+// definition is what a MySQL target gets.
+Result<std::string> BuildCreateTable(const TargetTable& t);
+// The MySQL column type for a PostgreSQL source column; `key`: part of the
+// key (text and bytes then need a bounded length).
+Result<std::string> MysqlTypeOfPgColumn(const ColumnMeta& c, bool key);
 
 // "id=7" or "(a=1, b='x')": the key of a change, for error messages.
 std::string DescribeKey(const SinkChange& c);

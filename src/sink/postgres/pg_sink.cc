@@ -498,7 +498,7 @@ Status PgSink::StopBefore(const std::vector<SinkChange>& changes, const StreamPo
   for (const SinkChange& ch : changes) {
     if (ch.pos < cut) prefix.push_back(ch);
   }
-  const BatchEnd at_cut{cut, fmt::format("{}:{}", cut.file, cut.txn_offset), ""};
+  const BatchEnd at_cut{cut, cut.ResumePoint(), ""};
   RETURN_IF_ERROR(prefix.empty() ? AdvanceCheckpoint(at_cut) : ApplyBatch(prefix, at_cut));
   spdlog::error("{}: stopped at the transaction @ {} (everything before it is applied)", Where(), cut.ToString());
   return rejection;
@@ -551,9 +551,20 @@ Status PgSink::ApplyMerged(Session& s, Script& script, const std::vector<SinkCha
     auto it = deletes.find(t);
     if (it != deletes.end()) RETURN_IF_ERROR(in_slices(*t, it->second, BuildDelete));
   }
+  std::vector<std::string> pending_partial;
   for (const TargetTable* t : order) {
     auto it = upserts.find(t);
     if (it == upserts.end()) continue;
+    // Partial upserts (unchanged TOASTed values) update what they have, after
+    // the full images (an earlier full image of the same key comes first).
+    std::vector<const SinkChange*> partial;
+    std::erase_if(it->second, [&](const SinkChange* c) { return IsPartial(*c) && (partial.push_back(c), true); });
+    for (const SinkChange* c : partial) {
+      std::string sql;
+      RETURN_IF_ERROR(BuildPartialUpdate(sql, *t, *c));
+      pending_partial.push_back(std::move(sql));
+    }
+    if (it->second.empty()) continue;
     if (it->second.size() < options_.copy_threshold) {
       RETURN_IF_ERROR(in_slices(*t, it->second, BuildUpsert));
       continue;
@@ -568,6 +579,7 @@ Status PgSink::ApplyMerged(Session& s, Script& script, const std::vector<SinkCha
     script.Add(fmt::format("INSERT INTO {} ({}) SELECT {} FROM {}{}", QualifiedName(t->db, t->table), cols, cols,
                            stage, OnConflictClause(*t)));
   }
+  for (const std::string& sql : pending_partial) script.Add(sql);
   // Keyless tables in source order; a run of inserts into one table is one
   // statement. A one-row delete must find its row: it runs on its own (the
   // statements before it are sent first).

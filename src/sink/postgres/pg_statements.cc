@@ -101,8 +101,47 @@ Status BuildInsert(std::string& out, const TargetTable& t, const std::vector<con
 }
 
 Status BuildUpsert(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows) {
-  RETURN_IF_ERROR(BuildInsert(out, t, rows));
-  out += OnConflictClause(t);
+  std::vector<const SinkChange*> whole;
+  for (const SinkChange* c : rows) {
+    if (!IsPartial(*c)) whole.push_back(c);
+  }
+  if (!whole.empty()) {
+    RETURN_IF_ERROR(BuildInsert(out, t, whole));
+    out += OnConflictClause(t);
+  }
+  if (whole.size() == rows.size()) return Status::Ok();
+  for (const SinkChange* c : rows) {
+    if (!IsPartial(*c)) continue;
+    if (!out.empty()) out += "; ";
+    RETURN_IF_ERROR(BuildPartialUpdate(out, t, *c));
+  }
+  return Status::Ok();
+}
+
+Status BuildPartialUpdate(std::string& out, const TargetTable& t, const SinkChange& row) {
+  out += "UPDATE " + QualifiedName(t.db, t.table) + " SET ";
+  bool first = true;
+  for (size_t i = 0; i < row.values.size(); ++i) {
+    if (row.values[i].kind == ValueKind::kAbsent) continue;
+    if (std::find(t.key.begin(), t.key.end(), i) != t.key.end()) continue;
+    if (!first) out += ", ";
+    first = false;
+    AppendQuotedIdent(out, t.columns[i]);
+    out += " = ";
+    RETURN_IF_ERROR(AppendTypedLiteral(out, t, i, row.values[i]));
+  }
+  if (first) {  // nothing but the key: a no-op that touches only an existing row
+    AppendQuotedIdent(out, t.columns[t.key[0]]);
+    out += " = ";
+    AppendQuotedIdent(out, t.columns[t.key[0]]);
+  }
+  out += " WHERE ";
+  for (size_t k = 0; k < t.key.size(); ++k) {
+    if (k) out += " AND ";
+    AppendQuotedIdent(out, t.columns[t.key[k]]);
+    out += " = ";
+    RETURN_IF_ERROR(AppendTypedLiteral(out, t, t.key[k], row.values[t.key[k]]));
+  }
   return Status::Ok();
 }
 

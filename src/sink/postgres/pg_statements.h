@@ -22,6 +22,11 @@ Result<std::string> BuildCreateTable(const TargetTable& t);
 // INSERT INTO t (cols) VALUES (...),(...) ON CONFLICT (key) DO UPDATE SET c = EXCLUDED.c
 // (DO NOTHING when every column is part of the key).
 Status BuildUpsert(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows);
+// Partial upserts (IsPartial) among `rows` become UPDATE statements of their
+// present columns, after the INSERT of the others (`;`-separated).
+// UPDATE t SET present = ... WHERE key = ...: one partial upsert (the row's
+// columns it lacks stay as they are; a missing row stays missing).
+Status BuildPartialUpdate(std::string& out, const TargetTable& t, const SinkChange& row);
 // The ON CONFLICT clause of BuildUpsert, for INSERT ... SELECT from a staging table.
 std::string OnConflictClause(const TargetTable& t);
 // "c1", "c2", ...

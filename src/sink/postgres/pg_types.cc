@@ -45,7 +45,45 @@ bool IsValidDate(std::string_view s) {
   return d <= max;
 }
 
+// A column of a PostgreSQL source keeps its type (domains as their base
+// type, enums as text: the target has neither); arrays arrive as JSON
+// arrays, so they become jsonb.
+static std::string PgTypeOfPgColumn(const ColumnMeta& c) {
+  const int32_t mod = c.pg_typmod;
+  auto with = [&](const char* name, int32_t n) { return n >= 0 ? fmt::format("{}({})", name, n) : std::string(name); };
+  switch (c.pg_type_oid) {
+    case 16: return "boolean";
+    case 20: case 26: return "bigint";
+    case 21: return "smallint";
+    case 23: return "integer";
+    case 700: return "real";
+    case 701: return "double precision";
+    case 1700: return mod >= 4 ? fmt::format("numeric({},{})", (mod - 4) >> 16, (mod - 4) & 0xffff) : "numeric";
+    case 17: return "bytea";
+    case 1082: return "date";
+    case 1083: return with("time", mod);
+    case 1266: return with("timetz", mod);
+    case 1114: return with("timestamp", mod);
+    case 1184: return with("timestamptz", mod);
+    case 1186: return "interval";
+    case 114: return "json";
+    case 3802: return "jsonb";
+    case 1043: return with("varchar", mod >= 4 ? mod - 4 : -1);
+    case 1042: return with("char", mod >= 4 ? mod - 4 : -1);
+    case 2950: return "uuid";
+    case 869: return "inet";
+    case 650: return "cidr";
+    case 829: return "macaddr";
+    case 790: return "money";
+    case 142: return "xml";
+    case 1560: return with("bit", mod);
+    case 1562: return with("bit varying", mod);
+    default: return c.is_json ? "jsonb" : "text";
+  }
+}
+
 Result<std::string> PgType(const ColumnMeta& c) {
+  if (c.pg_type_oid != 0) return PgTypeOfPgColumn(c);
   switch (c.type) {
     case my::kTypeTiny: return std::string("smallint");
     case my::kTypeShort: return std::string(c.is_unsigned ? "integer" : "smallint");

@@ -371,7 +371,7 @@ Status RedisSink::RecordBefore(const std::vector<Txn>& txns, size_t k, const Che
   } else {
     // The failed transaction's start is a boundary at or before everything not applied.
     const StreamPos& next = txns[std::min(k, txns.size() - 1)].start;
-    at = {txns[k - 1].last, k < txns.size() ? fmt::format("{}:{}", next.file, next.txn_offset) : before.resume_position,
+    at = {txns[k - 1].last, k < txns.size() ? next.ResumePoint() : before.resume_position,
           before.gtid_state};
   }
   if (at.pos.empty()) {

@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "source/postgres/pg_catalog.h"
 #include "source/postgres/replication_frame.h"
 
 namespace sluice::postgres {
@@ -29,10 +30,6 @@ std::string QualifiedName(const std::string& schema, const std::string& table) {
   return QuoteIdent(schema) + "." + QuoteIdent(table);
 }
 
-uint32_t ParseOid(const std::optional<std::string>& v) {
-  return v ? static_cast<uint32_t>(std::strtoul(v->c_str(), nullptr, 10)) : 0;
-}
-
 }  // namespace
 
 PgStreamSource::PgStreamSource(Options options) : options_(std::move(options)) {
@@ -50,21 +47,7 @@ std::string PgStreamSource::Describe() const {
   return fmt::format("postgres {} slot \"{}\"", options_.connect.Describe(), slot_);
 }
 
-Result<PgTypeRow> PgStreamSource::LookupType(uint32_t oid) {
-  ASSIGN_OR_RETURN(auto rows, catalog_->Query(fmt::format(
-                                  "SELECT typname, typtype, typcategory, typbasetype, typelem FROM pg_catalog.pg_type "
-                                  "WHERE oid = {}",
-                                  oid)));
-  if (rows.empty() || !rows[0][0]) return Status::Error(StatusCode::kNotFound, "no type with OID {} in pg_type", oid);
-  PgTypeRow t;
-  t.oid = oid;
-  t.name = *rows[0][0];
-  t.typtype = rows[0][1] && !rows[0][1]->empty() ? (*rows[0][1])[0] : 'b';
-  t.typcategory = rows[0][2] && !rows[0][2]->empty() ? (*rows[0][2])[0] : 'U';
-  t.typbasetype = ParseOid(rows[0][3]);
-  t.typelem = ParseOid(rows[0][4]);
-  return t;
-}
+Result<PgTypeRow> PgStreamSource::LookupType(uint32_t oid) { return postgres::LookupType(*catalog_, oid); }
 
 Result<std::vector<std::string>> PgStreamSource::LookupPrimaryKey(uint32_t relid) {
   ASSIGN_OR_RETURN(auto rows,
@@ -258,6 +241,8 @@ Status PgStreamSource::Stream(ChangeHandler& handler, const std::atomic<bool>& s
 
 Status PgStreamSource::Run(ChangeHandler& handler, const std::atomic<bool>& stop) {
   RETURN_IF_ERROR(Open(/*resume=*/false, 0));
+  // Streaming: what the caller shows as "running".
+  if (options_.on_reconnect) options_.on_reconnect(Status::Ok());
   auto backoff = std::chrono::milliseconds(100);
   while (true) {
     Status st = Stream(handler, stop);

@@ -67,6 +67,66 @@ TEST(SqlBuilderTest, UpsertAndDelete) {
   EXPECT_EQ(del, "DELETE FROM `shop`.`orders` WHERE `id` IN (1,2)");
 }
 
+// PostgreSQL's unchanged TOASTed values: the row keeps them (an UPDATE of
+// what came, after the full rows), never NULL.
+TEST(SqlBuilderTest, PartialUpsertsUpdateOnlyTheirValues) {
+  Fixture f({0});
+  f.rows[1].op = Op::kUpdate;
+  f.rows[1].values[1] = Value::Absent();
+  std::string up;
+  ASSERT_TRUE(BuildUpsert(up, *f.t, f.ptrs).ok());
+  EXPECT_EQ(up,
+            "INSERT INTO `shop`.`orders` (`id`,`region`,`status`) VALUES (1,'eu','new') "
+            "ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`region`=VALUES(`region`),`status`=VALUES(`status`);"
+            "UPDATE `shop`.`orders` SET `status`='new' WHERE `id`=2");
+  std::string rep;
+  f.rows[0].values[2] = Value::Absent();
+  ASSERT_TRUE(BuildReplace(rep, *f.t, f.ptrs).ok());
+  EXPECT_EQ(rep,
+            "UPDATE `shop`.`orders` SET `region`='eu' WHERE `id`=1;"
+            "UPDATE `shop`.`orders` SET `status`='new' WHERE `id`=2");
+}
+
+// Tables for a PostgreSQL source's columns, and its booleans as 1/0.
+TEST(SqlBuilderTest, CreateTableAndBooleansForPostgresColumns) {
+  auto schema = std::make_shared<TableSchema>();
+  auto col = [](std::string name, uint8_t type, uint32_t oid, int32_t typmod, uint16_t meta, bool nullable) {
+    ColumnMeta c;
+    c.name = std::move(name);
+    c.type = type;
+    c.pg_type_oid = oid;
+    c.pg_typmod = typmod;
+    c.meta = meta;
+    c.nullable = nullable;
+    c.charset = Charset::kUtf8;
+    return c;
+  };
+  schema->columns = {col("k", 252, 25, -1, 4, false), col("ok", 1, 16, -1, 0, true),
+                     col("amount", 246, 1700, (12 << 16 | 2) + 4, 12 << 8 | 2, true),
+                     col("at", 17, 1184, 3, 3, true), col("name", 252, 1043, 24, 4, true)};
+  auto t = std::make_shared<TargetTable>();
+  t->db = "public";
+  t->table = "t";
+  t->columns = {"k", "ok", "amount", "at", "name"};
+  t->key = {0};
+  t->source_schema = schema;
+  t->source_index = {0, 1, 2, 3, 4};
+  auto sql = BuildCreateTable(*t);
+  ASSERT_TRUE(sql.ok()) << sql.status().message();
+  EXPECT_EQ(*sql,
+            "CREATE TABLE IF NOT EXISTS `public`.`t` (`k` varchar(255) NOT NULL, `ok` tinyint(1) NULL, `amount` "
+            "decimal(12,2) NULL, `at` datetime(3) NULL, `name` varchar(20) NULL, PRIMARY KEY (`k`)) DEFAULT "
+            "CHARSET=utf8mb4 COLLATE=utf8mb4_bin");
+  SinkChange c;
+  c.table = t;
+  c.values = {Value::Str(ValueKind::kText, "a"), Value::Str(ValueKind::kJson, "true"), Value::Null(), Value::Null(),
+              Value::Null()};
+  std::vector<const SinkChange*> one{&c};
+  std::string ins;
+  ASSERT_TRUE(BuildInsert(ins, *t, one).ok());
+  EXPECT_EQ(ins, "INSERT INTO `public`.`t` (`k`,`ok`,`amount`,`at`,`name`) VALUES ('a',1,NULL,NULL,NULL)");
+}
+
 TEST(SqlBuilderTest, ReplaceForCatchUp) {
   Fixture f({0});
   std::string sql;

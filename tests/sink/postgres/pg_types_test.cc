@@ -57,6 +57,28 @@ std::string Literal(const Value& v, const ColumnMeta& c) {
   return st.ok() ? out : "error: " + st.message();
 }
 
+// Columns of a PostgreSQL source keep their type (domains are resolved to
+// the base type before; enums become text; arrays, sent as JSON arrays, jsonb).
+TEST(PgTypes, PostgresSourceColumnsKeepTheirType) {
+  auto pg = [](uint8_t type, uint32_t oid, int32_t typmod, bool is_json = false) {
+    ColumnMeta c = Col(type);
+    c.pg_type_oid = oid;
+    c.pg_typmod = typmod;
+    c.is_json = is_json;
+    return c;
+  };
+  EXPECT_EQ(Type(pg(my::kTypeTiny, 16, -1)), "boolean");
+  EXPECT_EQ(Type(pg(my::kTypeNewDecimal, 1700, (12 << 16 | 4) + 4)), "numeric(12,4)");
+  EXPECT_EQ(Type(pg(my::kTypeNewDecimal, 1700, -1)), "numeric");
+  EXPECT_EQ(Type(pg(my::kTypeTimestamp2, 1184, 3)), "timestamptz(3)");
+  EXPECT_EQ(Type(pg(my::kTypeTimestamp2, 1184, -1)), "timestamptz");
+  EXPECT_EQ(Type(pg(my::kTypeBlob, 1043, 24)), "varchar(20)");
+  EXPECT_EQ(Type(pg(my::kTypeBlob, 1186, -1)), "interval");
+  EXPECT_EQ(Type(pg(my::kTypeBlob, 2950, -1)), "uuid");
+  EXPECT_EQ(Type(pg(my::kTypeJson, 1007, -1, true)), "jsonb");   // int4[]
+  EXPECT_EQ(Type(pg(my::kTypeBlob, 16400, -1)), "text");          // an enum
+}
+
 TEST(PgTypes, ValuesAsLiterals) {
   EXPECT_EQ(Literal(Value::UInt(18446744073709551615ull), Col(my::kTypeLongLong, 0, true)),
             "'18446744073709551615'");

@@ -1,0 +1,37 @@
+#pragma once
+// What `sluice run` does differently for a PostgreSQL source (design §12):
+// the table list comes from the source's catalog rather than
+// information_schema, positions are commit LSNs, `latest` and `earliest`
+// are the replication slot's position, and targets that speak MySQL get
+// their tables created from the catalog (PostgreSQL sends no DDL).
+
+#include <string>
+#include <vector>
+
+#include "core/position.h"
+#include "core/status.h"
+#include "pipeline/config.h"
+
+namespace sluice::pipeline {
+
+bool IsPostgresSource(const SourceConfig& s);
+
+// The pipeline's own slot when the source URL names none (`slot=`):
+// sluice_<pipeline>, lower case, other characters than [a-z0-9_] as '_',
+// at most 63 bytes (PostgreSQL's limit).
+std::string DefaultSlotName(const PipelineConfig& p);
+
+// Before anything runs: every rule selects a table of the source, and each
+// rule fits the tables it selects (CheckRuleAgainstTable). Returns the
+// selected tables as "schema.table", the source's table patterns.
+Result<std::vector<std::string>> ValidatePostgresSource(const PipelineConfig& p, const SourceConfig& s);
+
+// `latest` (the slot's position, the slot created when missing) and
+// `earliest` (an existing slot's confirmed position) as an LSN, once.
+Result<StartPosition> ResolvePostgresStart(const PipelineConfig& p, const SourceConfig& s, const StartPosition& start);
+
+// Creates the selected tables' target tables that are missing on `target`
+// (mapped: renames, subsets), from the source's catalog.
+Status EnsurePostgresTargetTables(const PipelineConfig& p, const SourceConfig& s, const TargetConfig& target);
+
+}  // namespace sluice::pipeline
