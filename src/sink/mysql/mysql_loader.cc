@@ -354,7 +354,7 @@ Status MysqlLoader::ApplyMerged(MysqlConnection& c, const std::vector<SinkChange
     }
     return Status::Ok();
   };
-  RETURN_IF_ERROR(flush_groups(deletes, BuildDelete));
+  RETURN_IF_ERROR(flush_groups(deletes, BuildDeleteEach));  // not an IN list: see BuildDeleteEach
   RETURN_IF_ERROR(flush_groups(upserts, [this](std::string& out, const TargetTable& t,
                                                 const std::vector<const SinkChange*>& rows) {
     return catch_up_ ? BuildReplace(out, t, rows, GeneratedOf(t)) : BuildUpsert(out, t, rows, GeneratedOf(t));

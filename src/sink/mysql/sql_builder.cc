@@ -320,6 +320,22 @@ Status AppendKeyIn(std::string& out, const TargetTable& t, const std::vector<con
   return Status::Ok();
 }
 
+Status BuildDeleteEach(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows) {
+  for (size_t r = 0; r < rows.size(); ++r) {
+    if (r) out += ';';
+    out += "DELETE FROM ";
+    AppendQualifiedName(out, t);
+    out += " WHERE ";
+    for (size_t k = 0; k < t.key.size(); ++k) {
+      if (k) out += " AND ";
+      AppendIdentifier(out, t.columns[t.key[k]]);
+      out += '=';
+      RETURN_IF_ERROR(AppendLiteral(out, MysqlValue(t, t.key[k], rows[r]->values[t.key[k]])));
+    }
+  }
+  return Status::Ok();
+}
+
 Status BuildDelete(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows) {
   out += "DELETE FROM ";
   AppendQualifiedName(out, t);

@@ -36,6 +36,13 @@ Status BuildReplace(std::string& out, const TargetTable& t, const std::vector<co
                     const std::vector<bool>* generated = nullptr);
 // DELETE FROM t WHERE key IN (...) / WHERE (k1,k2) IN ((..),(..))
 Status BuildDelete(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows);
+// DELETE FROM t WHERE k1=v1 AND k2=v2;DELETE ... : one statement per row,
+// each a lookup by the key. Beside other writers of the table (the loader's
+// partitions, which wait for each other before they commit) an IN list is
+// unsafe: on a small table the optimizer scans it, and the scan waits for
+// rows another partition inserted and has not committed, while that one
+// waits for this one: a stall until the lock wait timeout.
+Status BuildDeleteEach(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows);
 // INSERT INTO t (cols) VALUES (...),(...)  (keyless tables)
 Status BuildInsert(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows,
                    const std::vector<bool>* generated = nullptr);

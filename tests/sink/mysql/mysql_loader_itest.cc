@@ -176,6 +176,41 @@ TEST_F(MysqlLoaderTest, GlobalRowRidesWithTheNextBatchAndReplaysNothing) {
   EXPECT_EQ(global_row(), "none");  // nothing kept back any more: no write
 }
 
+// Deletes beside inserts in another partition of the same small table: an
+// IN list of keys would be a full scan there, waiting for the other
+// partition's uncommitted rows while that partition waits for it to be
+// ready to commit (a stall until innodb_lock_wait_timeout, every batch).
+// Each delete is a lookup by key, so no partition ever waits for another.
+TEST_F(MysqlLoaderTest, DeletesBesideInsertsInOtherPartitionsNeverWaitForThem) {
+  ASSERT_TRUE(dst_->Execute("CREATE DATABASE shop; CREATE TABLE shop.s (id INT PRIMARY KEY, v INT);"
+                            "SET GLOBAL innodb_lock_wait_timeout = 5")
+                  .ok());
+  auto loader = Open(2);
+  ASSERT_TRUE(loader);
+  auto t = Table("shop", "s", {"id", "v"}, {0});
+  auto lock_waits = [&] {
+    auto rows = dst_->Query("SHOW GLOBAL STATUS LIKE 'Innodb_row_lock_waits'");
+    return rows.ok() && !rows->empty() ? std::stoll((*rows)[0][1].value_or("-1")) : -1;
+  };
+  const int64_t waits_before = lock_waits();
+  // Each round replaces the table's 12 rows: deletes of the previous
+  // round's ids and inserts of new ones, spread over both partitions.
+  for (uint64_t round = 1; round <= 12; ++round) {
+    std::vector<SinkChange> batch;
+    for (int i = 1; i <= 12; ++i) {
+      const int id = static_cast<int>(round) * 100 + i;
+      batch.push_back(Change(SinkChange::Kind::kInsert, t, {Value::Int(id), Value::Int(i)}, Pos(round, 2 * i - 1)));
+      if (round > 1) {
+        batch.push_back(
+            Change(SinkChange::Kind::kDelete, t, {Value::Int(id - 100), Value::Int(i)}, Pos(round, 2 * i)));
+      }
+    }
+    ASSERT_TRUE(loader->ApplyBatch(batch, EndOf(round)).ok()) << "round " << round;
+  }
+  EXPECT_EQ(Ids("shop.s"), "1201,1202,1203,1204,1205,1206,1207,1208,1209,1210,1211,1212");
+  EXPECT_EQ(lock_waits(), waits_before);
+}
+
 // Keyless rows are found by every value: FLOAT as stored, text exactly. A
 // row the target does not hold is divergence, an error, never silent.
 TEST_F(MysqlLoaderTest, KeylessRowsAreMatchedExactlyOrTheChangeFails) {

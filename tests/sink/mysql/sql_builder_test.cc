@@ -179,6 +179,15 @@ TEST(SqlBuilderTest, CompositeKeyDeleteAndAllKeyUpsert) {
   EXPECT_EQ(DescribeKey(f.rows[0]), "(id=1, region='eu')");
 }
 
+TEST(SqlBuilderTest, DeleteEachLooksUpEveryRowByItsKey) {
+  Fixture f({0, 1});
+  std::string del;
+  ASSERT_TRUE(BuildDeleteEach(del, *f.t, f.ptrs).ok());
+  EXPECT_EQ(del,
+            "DELETE FROM `shop`.`orders` WHERE `id`=1 AND `region`='eu';"
+            "DELETE FROM `shop`.`orders` WHERE `id`=2 AND `region`='eu'");
+}
+
 TEST(SqlBuilderTest, KeylessStatements) {
   Fixture f({});
   std::string ins, del;
