@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "core/sync_point.h"
 #include "pipeline/pg_source.h"
 #include "pipeline/table_set.h"
 #include "sink/chunk_target.h"
@@ -606,6 +607,7 @@ Status Snapshot::CopyChunk(Worker& w, Chunk& chunk) {
         rec.upto = chunk.upto;
         RETURN_IF_ERROR(tw.MarkChunkDone(rec, changes.size()));
         RETURN_IF_ERROR(tw.Commit());
+        SLUICE_SYNC_POINT("snapshot.chunk.committed");
         chunk.needed[ti] = false;
       }
       table.rows_copied += changes.size();

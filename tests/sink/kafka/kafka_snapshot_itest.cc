@@ -163,7 +163,11 @@ TEST_F(KafkaSnapshotTest, MaxwellReadsAreBootstrapInserts) {
 TEST_F(KafkaSnapshotTest, RunKilledMidSnapshotResumesItsPlan) {
   ASSERT_TRUE(src_->Execute("USE shop; INSERT INTO shop.orders SELECT seq, 0, 'before' FROM seq_1_to_30000").ok());
   Configure("debezium", 1, 250);
+  // The copy is held after its 4th chunk (a file never made), so the kill
+  // lands mid-snapshot however fast the machine is.
+  ::setenv("SLUICE_SYNC_POINTS", ("snapshot.chunk.committed=wait@4:" + (dir_ / "never").string()).c_str(), 1);
   StartSluice();
+  ::unsetenv("SLUICE_SYNC_POINTS");
   ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
   ASSERT_TRUE(WaitUntil([&] { return DoneRecords() >= 3; }, seconds(120))) << sluice_->Log();
   sluice_->Kill();
