@@ -317,6 +317,7 @@ class Loader {
   Status LoadTargets(const MapView& root, Config& config) const;
   Status TargetOptions(const MapView& m, const std::string& path, TargetConfig& target) const;
   Status LoadPipelines(const MapView& root, Config& config) const;
+  Status CheckPeer(const PipelineConfig& p, const Config& config) const;
   Result<PipelineConfig> LoadPipeline(const YAML::Node& n, const std::string& path, const Config& config) const;
   Result<TableRule> LoadRule(const YAML::Node& n, const std::string& path) const;
 
@@ -1080,6 +1081,58 @@ Status Loader::LoadPipelines(const MapView& root, Config& config) const {
     ASSIGN_OR_RETURN(PipelineConfig p, LoadPipeline(*it, Index("pipelines", i), config));
     config.pipelines.push_back(std::move(p));
   }
+  for (const PipelineConfig& p : config.pipelines) RETURN_IF_ERROR(CheckPeer(p, config));
+  return Status::Ok();
+}
+
+// Two pipelines are peers when each names the other and they run in
+// opposite directions between the same two MySQL/MariaDB servers (one
+// target each): A's source is B's target and A's target is B's source.
+Status Loader::CheckPeer(const PipelineConfig& p, const Config& config) const {
+  if (p.peer.empty()) return Status::Ok();
+  const std::string path = Child(p.key_path, "peer");
+  const PipelineConfig* q = config.FindPipeline(p.peer);
+  if (q == nullptr) {
+    std::vector<std::string> names;
+    for (const auto& o : config.pipelines) names.push_back(o.name);
+    std::string suggestion = Closest(p.peer, names);
+    return Fail(p.peer_mark, path,
+                fmt::format("unknown pipeline {} ({})", Quoted(p.peer),
+                            suggestion.empty() ? "defined: " + JoinNames(names)
+                                               : fmt::format("did you mean \"{}\"?", suggestion)));
+  }
+  if (q->peer != p.name) {
+    return Fail(p.peer_mark, path,
+                fmt::format("pipeline \"{}\" must name this one back (peer: {}){}", q->name, p.name,
+                            q->peer.empty() ? "" : fmt::format(", but it names \"{}\" ({})", q->peer,
+                                                               FormatMark(q->peer_mark))));
+  }
+  for (const PipelineConfig* x : {&p, q}) {
+    const SourceConfig* s = config.FindSource(x->source);
+    if (s == nullptr || !IsMysqlScheme(s->endpoint.scheme)) {
+      return Fail(p.peer_mark, path,
+                  fmt::format("pipeline \"{}\": two-way sync needs a mysql:// or mariadb:// source", x->name));
+    }
+    const TargetConfig* t = x->targets.size() == 1 ? config.FindTarget(x->targets[0]) : nullptr;
+    if (t == nullptr || !IsMysqlScheme(t->endpoint.scheme)) {
+      return Fail(p.peer_mark, path,
+                  fmt::format("pipeline \"{}\": two-way sync needs exactly one mysql:// or mariadb:// target, "
+                              "got [{}]",
+                              x->name, JoinNames(x->targets)));
+    }
+  }
+  auto same_server = [](const Url& a, const Url& b) { return a.host == b.host && a.port == b.port; };
+  const Url& p_source = config.FindSource(p.source)->endpoint;
+  const Url& p_target = config.FindTarget(p.targets[0])->endpoint;
+  const Url& q_source = config.FindSource(q->source)->endpoint;
+  const Url& q_target = config.FindTarget(q->targets[0])->endpoint;
+  if (!same_server(p_source, q_target) || !same_server(p_target, q_source)) {
+    return Fail(p.peer_mark, path,
+                fmt::format("pipeline \"{}\" must run the opposite way between the same two servers: this one "
+                            "goes {}:{} -> {}:{}, it goes {}:{} -> {}:{}",
+                            q->name, p_source.host, p_source.port, p_target.host, p_target.port, q_source.host,
+                            q_source.port, q_target.host, q_target.port));
+  }
   return Status::Ok();
 }
 
@@ -1087,7 +1140,7 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
   ASSIGN_OR_RETURN(MapView m,
                    AsMap(n, MarkOf(n), path,
                          {"name", "source", "targets", "start", "tables", "batch", "parallel", "ddl", "on_error",
-                          "skip_log", "queue_bytes", "snapshot", "chunk_rows", "check", "renamed_out", "nodes"}));
+                          "skip_log", "queue_bytes", "snapshot", "chunk_rows", "check", "renamed_out", "nodes", "peer"}));
   RETURN_IF_ERROR(RequireKeys(m, path, {"name", "source", "targets", "tables"}));
   PipelineConfig p;
   p.mark = m.mark;
@@ -1224,6 +1277,11 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
     if (const Entry* repair = c.Find("repair")) {
       ASSIGN_OR_RETURN(p.check.repair, Bool(*repair, Child(check_path, "repair")));
     }
+  }
+  if (const Entry* peer = m.Find("peer")) {
+    ASSIGN_OR_RETURN(p.peer, String(*peer, Child(path, "peer")));
+    p.peer_mark = peer->value_mark;
+    if (p.peer == p.name) return Fail(p.peer_mark, Child(path, "peer"), "a pipeline cannot be its own peer");
   }
   if (const Entry* nodes = m.Find("nodes")) {
     std::string nodes_path = Child(path, "nodes");

@@ -232,6 +232,16 @@ class Pipeline::CaptureHandler : public ChangeHandler {
     suppress_rows_ = 0;
     suppress_begin_ = false;
     open_ = false;
+    if (c.peer_marked && index_ == 0) {
+      // Applied by the peer pipeline (two-way sync): nothing goes on, and
+      // nothing is written to the target for it alone (that write would
+      // come back as the peer's next marked transaction, for ever). Its
+      // position is recorded with the next change that is applied.
+      last_commit_ = fmt::format("{}:{}", c.file, c.next_offset);
+      std::lock_guard lock(p_.mu_);
+      p_.source_position_ = last_commit_;
+      return Status::Ok();
+    }
     auto ev = std::make_shared<ChangeEvent>();
     ev->kind = ChangeEvent::Kind::kCommit;
     ev->ts_ms = c.ts_ms;
@@ -833,6 +843,7 @@ void Pipeline::CaptureLoop() {
     so.heartbeat = std::chrono::milliseconds(source_cfg_->heartbeat_ms);
     so.start = from;
     so.reconnect_timeout = std::chrono::seconds(30);
+    so.drop_marked_by = cfg_.peer;  // two-way sync: the peer's transactions do not echo back
     // `running` once the stream delivers events, not merely once a
     // connection is attempted: a source that fails each time stays `retrying`.
     bool streamed = false;
