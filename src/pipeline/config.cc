@@ -1140,7 +1140,8 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
   ASSIGN_OR_RETURN(MapView m,
                    AsMap(n, MarkOf(n), path,
                          {"name", "source", "targets", "start", "tables", "batch", "parallel", "ddl", "on_error",
-                          "skip_log", "queue_bytes", "snapshot", "chunk_rows", "check", "renamed_out", "nodes", "peer"}));
+                          "skip_log", "queue_bytes", "snapshot", "chunk_rows", "check", "renamed_out", "nodes", "peer",
+                          "conflict"}));
   RETURN_IF_ERROR(RequireKeys(m, path, {"name", "source", "targets", "tables"}));
   PipelineConfig p;
   p.mark = m.mark;
@@ -1282,6 +1283,37 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
     ASSIGN_OR_RETURN(p.peer, String(*peer, Child(path, "peer")));
     p.peer_mark = peer->value_mark;
     if (p.peer == p.name) return Fail(p.peer_mark, Child(path, "peer"), "a pipeline cannot be its own peer");
+  }
+  if (const Entry* conflict = m.Find("conflict")) {
+    std::string conflict_path = Child(path, "conflict");
+    ASSIGN_OR_RETURN(MapView cm, AsMap(*conflict, conflict_path, {"policy", "column"},
+                                       "a map (policy: latest_wins, column: updated_at)"));
+    p.conflict_mark = conflict->key_mark;
+    bool latest = false;
+    if (const Entry* policy = cm.Find("policy")) {
+      static constexpr std::string_view kPolicies[] = {"source_wins", "latest_wins"};
+      ASSIGN_OR_RETURN(size_t i, OneOf(*policy, Child(conflict_path, "policy"), kPolicies));
+      latest = i == 1;
+    }
+    const Entry* column = cm.Find("column");
+    if (latest && column == nullptr) {
+      return Fail(conflict->key_mark, Child(conflict_path, "column"),
+                  "latest_wins needs the column to compare (e.g. column: updated_at)");
+    }
+    if (!latest && column != nullptr) {
+      return Fail(column->key_mark, Child(conflict_path, "column"), "only latest_wins compares a column");
+    }
+    if (latest) {
+      ASSIGN_OR_RETURN(p.conflict_column, String(*column, Child(conflict_path, "column")));
+      for (const std::string& name : p.targets) {
+        const TargetConfig* t = config.FindTarget(name);
+        if (t != nullptr && !IsMysqlScheme(t->endpoint.scheme)) {
+          return Fail(conflict->key_mark, conflict_path,
+                      fmt::format("latest_wins works for mysql:// and mariadb:// targets; target \"{}\" is {}://",
+                                  name, t->endpoint.scheme));
+        }
+      }
+    }
   }
   if (const Entry* nodes = m.Find("nodes")) {
     std::string nodes_path = Child(path, "nodes");
@@ -1744,6 +1776,7 @@ sink::SinkOptions TargetSinkOptions(const PipelineConfig& pipeline, const Target
   so.skip_rejected = pipeline.on_error == OnError::kSkip;
   so.skip_log = pipeline.skip_log;
   so.epoch = pipeline.epoch;
+  so.conflict_column = pipeline.conflict_column;
   return so;
 }
 

@@ -89,7 +89,10 @@ PipelineMetrics::PipelineMetrics(MetricsRegistry& r)
       table_delay(r.AddGauge("sluice_table_delay_seconds",
                              "Seconds since the source commit of the oldest change of a target table not applied "
                              "yet (0 when none is pending)",
-                             {"pipeline", "target", "table"})) {}
+                             {"pipeline", "target", "table"})),
+      conflicts(r.AddCounter("sluice_conflicts", "Two-way sync conflicts resolved (conflict: latest_wins), by "
+                             "target table and resolution: target_kept, inserted",
+                             {"pipeline", "table", "resolution"})) {}
 
 struct Pipeline::Target {
   const TargetConfig* cfg = nullptr;
@@ -121,6 +124,9 @@ struct Pipeline::Target {
   Counter* fatal = nullptr;
   Counter* skipped = nullptr;     // rows left out by on_error: skip
   uint64_t skipped_counted = 0;   // the loader's rows_skipped() already in `skipped`
+  // The loader's conflicts() already counted, and their sum (status API).
+  std::map<std::pair<std::string, std::string>, uint64_t> conflicts_counted;
+  uint64_t conflicts = 0;
   Histogram* batch_rows = nullptr;
   Histogram* apply_seconds = nullptr;
   Gauge* queue_bytes = nullptr;
@@ -1153,6 +1159,15 @@ Status Pipeline::FlushBatch(Target& t, std::vector<SinkChange>& batch, const sin
     t.skipped->Inc(skipped - t.skipped_counted);
     t.skipped_counted = skipped;
   }
+  for (const auto& [key, n] : t.sink->conflicts()) {
+    uint64_t& counted = t.conflicts_counted[key];
+    if (n <= counted) continue;
+    metrics_.conflicts.WithLabels({{"pipeline", cfg_.name}, {"table", key.first}, {"resolution", key.second}})
+        .Inc(n - counted);
+    std::lock_guard lock(mu_);
+    t.conflicts += n - counted;
+    counted = n;
+  }
   spdlog::debug("pipeline {} target {}: {} {} changes up to {} in {:.1f} ms", cfg_.name, t.cfg->name,
                 t.sink->in_flight() ? "handed over" : "applied", rows, end.pos.ToString(), secs * 1000);
   for (const Target::TableRun& r : runs) {
@@ -1800,6 +1815,7 @@ PipelineStatus Pipeline::status() const {
                            static_cast<int64_t>(stats->delay->value() * 1000)});
     }
     s.rows_applied += ts.rows_applied;
+    s.conflicts += t->conflicts;
     s.delay_ms = std::max(s.delay_ms, ts.delay_ms);
     all_failed &= t->state == PipelineState::kFailed || t->state == PipelineState::kFenced;
     any_retrying |= t->state == PipelineState::kRetrying;

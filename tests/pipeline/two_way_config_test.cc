@@ -58,7 +58,8 @@ TEST(TwoWayConfig, BadPeersNameFileLineAndKey) {
   const Case cases[] = {
       {With(kTwoWay, "peer: b_to_a", "peer: b_to_x"),
        "sluice.yaml:11:11: pipelines[0].peer: unknown pipeline \"b_to_x\" (did you mean \"b_to_a\"?)"},
-      {With(kTwoWay, "peer: b_to_a", "peer: a_to_b"), "sluice.yaml:11:11: pipelines[0].peer: a pipeline cannot be its own peer"},
+      {With(kTwoWay, "peer: b_to_a", "peer: a_to_b"),
+       "sluice.yaml:11:11: pipelines[0].peer: a pipeline cannot be its own peer"},
       {With(kTwoWay, "    peer: a_to_b\n", ""),
        "sluice.yaml:11:11: pipelines[0].peer: pipeline \"b_to_a\" must name this one back (peer: a_to_b)"},
       {With(kTwoWay, "    source: b\n    targets: [a]", "    source: b\n    targets: [b]"),
@@ -78,6 +79,41 @@ TEST(TwoWayConfig, BadPeersNameFileLineAndKey) {
     } else {
       EXPECT_NE(r.status().message().find("sluice.yaml:11:11: pipelines[0].peer:"), std::string::npos)
           << r.status().message();
+    }
+  }
+}
+
+TEST(TwoWayConfig, ConflictPolicy) {
+  auto c = ParseConfig(With(kTwoWay, "    peer: b_to_a\n",
+                            "    peer: b_to_a\n    conflict: {policy: latest_wins, column: updated_at}\n"),
+                       "sluice.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->pipelines[0].conflict_column, "updated_at");
+  EXPECT_EQ(c->pipelines[1].conflict_column, "");  // source_wins by default
+  EXPECT_EQ(TargetSinkOptions(c->pipelines[0], c->targets[1]).conflict_column, "updated_at");
+  c = ParseConfig(With(kTwoWay, "    peer: b_to_a\n", "    peer: b_to_a\n    conflict: {policy: source_wins}\n"),
+                  "sluice.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->pipelines[0].conflict_column, "");
+
+  const std::pair<std::string, std::string> bad[] = {
+      {"{policy: latest_wins}",
+       "sluice.yaml:12:5: pipelines[0].conflict.column: latest_wins needs the column to compare (e.g. column: "
+       "updated_at)"},
+      {"{policy: source_wins, column: v}",
+       "sluice.yaml:12:37: pipelines[0].conflict.column: only latest_wins compares a column"},
+      {"{policy: newest, column: v}", ""},
+      {"{policy: latest_wins, colum: v}", ""},
+  };
+  for (const auto& [value, message] : bad) {
+    auto r = ParseConfig(With(kTwoWay, "    peer: b_to_a\n", "    peer: b_to_a\n    conflict: " + value + "\n"),
+                         "sluice.yaml");
+    ASSERT_FALSE(r.ok()) << value;
+    if (!message.empty()) {
+      EXPECT_EQ(r.status().message(), message);
+    } else {
+      EXPECT_NE(r.status().message().find("sluice.yaml:12:"), std::string::npos) << r.status().message();
+      EXPECT_NE(r.status().message().find("pipelines[0].conflict"), std::string::npos) << r.status().message();
     }
   }
 }
