@@ -105,6 +105,14 @@ std::string Printable(std::string_view text) {
 
 std::string Quoted(std::string_view text) { return "\"" + Printable(text) + "\""; }
 
+// "unknown KIND "NAME" (did you mean "X"?)", or the defined names when none is close.
+std::string UnknownName(std::string_view kind, const std::string& name, const std::vector<std::string>& defined) {
+  std::string suggestion = Closest(name, defined);
+  return fmt::format("unknown {} {} ({})", kind, Quoted(name),
+                     suggestion.empty() ? "defined: " + JoinNames(defined)
+                                        : fmt::format("did you mean \"{}\"?", suggestion));
+}
+
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -1095,11 +1103,7 @@ Status Loader::CheckPeer(const PipelineConfig& p, const Config& config) const {
   if (q == nullptr) {
     std::vector<std::string> names;
     for (const auto& o : config.pipelines) names.push_back(o.name);
-    std::string suggestion = Closest(p.peer, names);
-    return Fail(p.peer_mark, path,
-                fmt::format("unknown pipeline {} ({})", Quoted(p.peer),
-                            suggestion.empty() ? "defined: " + JoinNames(names)
-                                               : fmt::format("did you mean \"{}\"?", suggestion)));
+    return Fail(p.peer_mark, path, UnknownName("pipeline", p.peer, names));
   }
   if (q->peer != p.name) {
     return Fail(p.peer_mark, path,
@@ -1167,11 +1171,7 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
   if (config.FindSource(p.source) == nullptr) {
     std::vector<std::string> names;
     for (const auto& s : config.sources) names.push_back(s.name);
-    std::string suggestion = Closest(p.source, names);
-    return Fail(source.value_mark, source_path,
-                fmt::format("unknown source {} ({})", Quoted(p.source),
-                            suggestion.empty() ? "defined: " + JoinNames(names)
-                                               : fmt::format("did you mean \"{}\"?", suggestion)));
+    return Fail(source.value_mark, source_path, UnknownName("source", p.source, names));
   }
 
   const Entry& targets = *m.Find("targets");
@@ -1183,11 +1183,7 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
     const auto& [t, mark] = target_names[i];
     std::string item_path = targets.value.IsSequence() ? Index(targets_path, i) : targets_path;
     if (config.FindTarget(t) == nullptr) {
-      std::string suggestion = Closest(t, defined);
-      return Fail(mark, item_path,
-                  fmt::format("unknown target {} ({})", Quoted(t),
-                              suggestion.empty() ? "defined: " + JoinNames(defined)
-                                                 : fmt::format("did you mean \"{}\"?", suggestion)));
+      return Fail(mark, item_path, UnknownName("target", t, defined));
     }
     if (std::find(p.targets.begin(), p.targets.end(), t) != p.targets.end()) {
       return Fail(mark, item_path, fmt::format("target \"{}\" is listed twice", t));
