@@ -541,6 +541,10 @@ Status MysqlLoader::ApplyOrdered(MysqlConnection& c, const std::vector<SinkChang
                                  size_t* rejected, bool retry_duplicates) {
   for (size_t i = 0; i < changes.size(); ++i) {
     const SinkChange& ch = changes[i];
+    if (!options_.conflict_column.empty()) {  // latest_wins, as in ApplyMerged
+      ASSIGN_OR_RETURN(bool applies, LatestWins(c, ch));
+      if (!applies) continue;
+    }
     Status st = ApplyOne(c, ch);
     if (st.ok()) continue;
     if (st.retryable()) return st;
