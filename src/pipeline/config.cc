@@ -105,6 +105,14 @@ std::string Printable(std::string_view text) {
 
 std::string Quoted(std::string_view text) { return "\"" + Printable(text) + "\""; }
 
+// "unknown KIND "NAME" (did you mean "X"?)", or the defined names when none is close.
+std::string UnknownName(std::string_view kind, const std::string& name, const std::vector<std::string>& defined) {
+  std::string suggestion = Closest(name, defined);
+  return fmt::format("unknown {} {} ({})", kind, Quoted(name),
+                     suggestion.empty() ? "defined: " + JoinNames(defined)
+                                        : fmt::format("did you mean \"{}\"?", suggestion));
+}
+
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -317,6 +325,7 @@ class Loader {
   Status LoadTargets(const MapView& root, Config& config) const;
   Status TargetOptions(const MapView& m, const std::string& path, TargetConfig& target) const;
   Status LoadPipelines(const MapView& root, Config& config) const;
+  Status CheckPeer(const PipelineConfig& p, const Config& config) const;
   Result<PipelineConfig> LoadPipeline(const YAML::Node& n, const std::string& path, const Config& config) const;
   Result<TableRule> LoadRule(const YAML::Node& n, const std::string& path) const;
 
@@ -1082,6 +1091,54 @@ Status Loader::LoadPipelines(const MapView& root, Config& config) const {
     ASSIGN_OR_RETURN(PipelineConfig p, LoadPipeline(*it, Index("pipelines", i), config));
     config.pipelines.push_back(std::move(p));
   }
+  for (const PipelineConfig& p : config.pipelines) RETURN_IF_ERROR(CheckPeer(p, config));
+  return Status::Ok();
+}
+
+// Two pipelines are peers when each names the other and they run in
+// opposite directions between the same two MySQL/MariaDB servers (one
+// target each): A's source is B's target and A's target is B's source.
+Status Loader::CheckPeer(const PipelineConfig& p, const Config& config) const {
+  if (p.peer.empty()) return Status::Ok();
+  const std::string path = Child(p.key_path, "peer");
+  const PipelineConfig* q = config.FindPipeline(p.peer);
+  if (q == nullptr) {
+    std::vector<std::string> names;
+    for (const auto& o : config.pipelines) names.push_back(o.name);
+    return Fail(p.peer_mark, path, UnknownName("pipeline", p.peer, names));
+  }
+  if (q->peer != p.name) {
+    return Fail(p.peer_mark, path,
+                fmt::format("pipeline \"{}\" must name this one back (peer: {}){}", q->name, p.name,
+                            q->peer.empty() ? "" : fmt::format(", but it names \"{}\" ({})", q->peer,
+                                                               FormatMark(q->peer_mark))));
+  }
+  for (const PipelineConfig* x : {&p, q}) {
+    const SourceConfig* s = config.FindSource(x->source);
+    if (s == nullptr || !IsMysqlScheme(s->endpoint.scheme)) {
+      return Fail(p.peer_mark, path,
+                  fmt::format("pipeline \"{}\": two-way sync needs a mysql:// or mariadb:// source", x->name));
+    }
+    const TargetConfig* t = x->targets.size() == 1 ? config.FindTarget(x->targets[0]) : nullptr;
+    if (t == nullptr || !IsMysqlScheme(t->endpoint.scheme)) {
+      return Fail(p.peer_mark, path,
+                  fmt::format("pipeline \"{}\": two-way sync needs exactly one mysql:// or mariadb:// target, "
+                              "got [{}]",
+                              x->name, JoinNames(x->targets)));
+    }
+  }
+  auto same_server = [](const Url& a, const Url& b) { return a.host == b.host && a.port == b.port; };
+  const Url& p_source = config.FindSource(p.source)->endpoint;
+  const Url& p_target = config.FindTarget(p.targets[0])->endpoint;
+  const Url& q_source = config.FindSource(q->source)->endpoint;
+  const Url& q_target = config.FindTarget(q->targets[0])->endpoint;
+  if (!same_server(p_source, q_target) || !same_server(p_target, q_source)) {
+    return Fail(p.peer_mark, path,
+                fmt::format("pipeline \"{}\" must run the opposite way between the same two servers: this one "
+                            "goes {}:{} -> {}:{}, it goes {}:{} -> {}:{}",
+                            q->name, p_source.host, p_source.port, p_target.host, p_target.port, q_source.host,
+                            q_source.port, q_target.host, q_target.port));
+  }
   return Status::Ok();
 }
 
@@ -1089,7 +1146,8 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
   ASSIGN_OR_RETURN(MapView m,
                    AsMap(n, MarkOf(n), path,
                          {"name", "source", "targets", "start", "tables", "batch", "parallel", "ddl", "on_error",
-                          "skip_log", "queue_bytes", "snapshot", "chunk_rows", "check", "renamed_out", "nodes"}));
+                          "skip_log", "queue_bytes", "snapshot", "chunk_rows", "check", "renamed_out", "nodes", "peer",
+                          "conflict"}));
   RETURN_IF_ERROR(RequireKeys(m, path, {"name", "source", "targets", "tables"}));
   PipelineConfig p;
   p.mark = m.mark;
@@ -1115,11 +1173,7 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
   if (config.FindSource(p.source) == nullptr) {
     std::vector<std::string> names;
     for (const auto& s : config.sources) names.push_back(s.name);
-    std::string suggestion = Closest(p.source, names);
-    return Fail(source.value_mark, source_path,
-                fmt::format("unknown source {} ({})", Quoted(p.source),
-                            suggestion.empty() ? "defined: " + JoinNames(names)
-                                               : fmt::format("did you mean \"{}\"?", suggestion)));
+    return Fail(source.value_mark, source_path, UnknownName("source", p.source, names));
   }
 
   const Entry& targets = *m.Find("targets");
@@ -1131,11 +1185,7 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
     const auto& [t, mark] = target_names[i];
     std::string item_path = targets.value.IsSequence() ? Index(targets_path, i) : targets_path;
     if (config.FindTarget(t) == nullptr) {
-      std::string suggestion = Closest(t, defined);
-      return Fail(mark, item_path,
-                  fmt::format("unknown target {} ({})", Quoted(t),
-                              suggestion.empty() ? "defined: " + JoinNames(defined)
-                                                 : fmt::format("did you mean \"{}\"?", suggestion)));
+      return Fail(mark, item_path, UnknownName("target", t, defined));
     }
     if (std::find(p.targets.begin(), p.targets.end(), t) != p.targets.end()) {
       return Fail(mark, item_path, fmt::format("target \"{}\" is listed twice", t));
@@ -1250,6 +1300,42 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
     if (src != nullptr && (src->endpoint.scheme == "postgres" || src->endpoint.scheme == "postgresql")) {
       return Fail(check->key_mark, Child(path, "check"),
                   fmt::format("source \"{}\" is PostgreSQL: a periodic check is not supported for it yet", p.source));
+    }
+  }
+  if (const Entry* peer = m.Find("peer")) {
+    ASSIGN_OR_RETURN(p.peer, String(*peer, Child(path, "peer")));
+    p.peer_mark = peer->value_mark;
+    if (p.peer == p.name) return Fail(p.peer_mark, Child(path, "peer"), "a pipeline cannot be its own peer");
+  }
+  if (const Entry* conflict = m.Find("conflict")) {
+    std::string conflict_path = Child(path, "conflict");
+    ASSIGN_OR_RETURN(MapView cm, AsMap(*conflict, conflict_path, {"policy", "column"},
+                                       "a map (policy: latest_wins, column: updated_at)"));
+    p.conflict_mark = conflict->key_mark;
+    bool latest = false;
+    if (const Entry* policy = cm.Find("policy")) {
+      static constexpr std::string_view kPolicies[] = {"source_wins", "latest_wins"};
+      ASSIGN_OR_RETURN(size_t i, OneOf(*policy, Child(conflict_path, "policy"), kPolicies));
+      latest = i == 1;
+    }
+    const Entry* column = cm.Find("column");
+    if (latest && column == nullptr) {
+      return Fail(conflict->key_mark, Child(conflict_path, "column"),
+                  "latest_wins needs the column to compare (e.g. column: updated_at)");
+    }
+    if (!latest && column != nullptr) {
+      return Fail(column->key_mark, Child(conflict_path, "column"), "only latest_wins compares a column");
+    }
+    if (latest) {
+      ASSIGN_OR_RETURN(p.conflict_column, String(*column, Child(conflict_path, "column")));
+      for (const std::string& name : p.targets) {
+        const TargetConfig* t = config.FindTarget(name);
+        if (t != nullptr && !IsMysqlScheme(t->endpoint.scheme)) {
+          return Fail(conflict->key_mark, conflict_path,
+                      fmt::format("latest_wins works for mysql:// and mariadb:// targets; target \"{}\" is {}://",
+                                  name, t->endpoint.scheme));
+        }
+      }
     }
   }
   if (const Entry* nodes = m.Find("nodes")) {
@@ -1713,6 +1799,7 @@ sink::SinkOptions TargetSinkOptions(const PipelineConfig& pipeline, const Target
   so.skip_rejected = pipeline.on_error == OnError::kSkip;
   so.skip_log = pipeline.skip_log;
   so.epoch = pipeline.epoch;
+  so.conflict_column = pipeline.conflict_column;
   return so;
 }
 

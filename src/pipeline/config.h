@@ -129,6 +129,18 @@ struct PipelineConfig {
   // `nodes: {labels: [...]}` (cluster mode): only nodes with every one of
   // these labels may own the pipeline; empty: any node.
   std::vector<std::string> node_labels;
+  // `peer: OTHER` (two-way sync, design §13): the pipeline running the other
+  // way between the same two MySQL/MariaDB servers. This pipeline's capture
+  // drops the source transactions that peer applied (they carry its
+  // checkpoint row), so no change echoes back. "" for none.
+  std::string peer;
+  Mark peer_mark;
+  // `conflict: {policy: source_wins | latest_wins, column: NAME}`: with
+  // latest_wins (conflict_column set) a MySQL target applies an incoming
+  // row only when its column is at least the target row's (sink.h).
+  // "" : source_wins, the default.
+  std::string conflict_column;
+  Mark conflict_mark;
   Mark mark;
   std::string key_path;  // "pipelines[0]"
   // Not from YAML: the ownership epoch a cluster node runs the pipeline

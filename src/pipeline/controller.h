@@ -114,6 +114,7 @@ struct PipelineStatus {
   std::string applied_position;  // the least advanced target's position
   int64_t delay_ms = 0;          // the largest target delay
   uint64_t rows_applied = 0;     // summed over targets
+  uint64_t conflicts = 0;        // two-way conflicts resolved (conflict: latest_wins), summed over targets
   std::string last_error;
   std::string store_error;  // the store's checkpoint copy cannot be written ("" when it can)
   std::vector<TargetStatus> targets;

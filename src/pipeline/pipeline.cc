@@ -102,7 +102,10 @@ PipelineMetrics::PipelineMetrics(MetricsRegistry& r)
       table_delay(r.AddGauge("sluice_table_delay_seconds",
                              "Seconds since the source commit of the oldest change of a target table not applied "
                              "yet (0 when none is pending)",
-                             {"pipeline", "target", "table"})) {}
+                             {"pipeline", "target", "table"})),
+      conflicts(r.AddCounter("sluice_conflicts", "Two-way sync conflicts resolved (conflict: latest_wins), by "
+                             "target table and resolution: target_kept, inserted",
+                             {"pipeline", "table", "resolution"})) {}
 
 struct Pipeline::Target {
   const TargetConfig* cfg = nullptr;
@@ -137,6 +140,9 @@ struct Pipeline::Target {
   Counter* fatal = nullptr;
   Counter* skipped = nullptr;     // rows left out by on_error: skip
   uint64_t skipped_counted = 0;   // the loader's rows_skipped() already in `skipped`
+  // The loader's conflicts() already counted, and their sum (status API).
+  std::map<std::pair<std::string, std::string>, uint64_t> conflicts_counted;
+  uint64_t conflicts = 0;
   Histogram* batch_rows = nullptr;
   Histogram* apply_seconds = nullptr;
   Gauge* queue_bytes = nullptr;
@@ -248,6 +254,16 @@ class Pipeline::CaptureHandler : public ChangeHandler {
     suppress_rows_ = 0;
     suppress_begin_ = false;
     open_ = false;
+    if (c.peer_marked && index_ == 0) {
+      // Applied by the peer pipeline (two-way sync): nothing goes on, and
+      // nothing is written to the target for it alone (that write would
+      // come back as the peer's next marked transaction, for ever). Its
+      // position is recorded with the next change that is applied.
+      last_commit_ = fmt::format("{}:{}", c.file, c.next_offset);
+      std::lock_guard lock(p_.mu_);
+      p_.source_position_ = last_commit_;
+      return Status::Ok();
+    }
     auto ev = std::make_shared<ChangeEvent>();
     ev->kind = ChangeEvent::Kind::kCommit;
     ev->ts_ms = c.ts_ms;
@@ -881,6 +897,7 @@ void Pipeline::CaptureLoop() {
         return least == UINT64_MAX ? 0 : least;
       };
     }
+    so.drop_marked_by = cfg_.peer;  // two-way sync: the peer's transactions do not echo back
     // `running` once the stream delivers events, not merely once a
     // connection is attempted: a source that fails each time stays `retrying`.
     bool streamed = false;
@@ -1190,6 +1207,15 @@ Status Pipeline::FlushBatch(Target& t, std::vector<SinkChange>& batch, const sin
   if (uint64_t skipped = t.sink->rows_skipped(); skipped > t.skipped_counted) {
     t.skipped->Inc(skipped - t.skipped_counted);
     t.skipped_counted = skipped;
+  }
+  for (const auto& [key, n] : t.sink->conflicts()) {
+    uint64_t& counted = t.conflicts_counted[key];
+    if (n <= counted) continue;
+    metrics_.conflicts.WithLabels({{"pipeline", cfg_.name}, {"table", key.first}, {"resolution", key.second}})
+        .Inc(n - counted);
+    std::lock_guard lock(mu_);
+    t.conflicts += n - counted;
+    counted = n;
   }
   spdlog::debug("pipeline {} target {}: {} {} changes up to {} in {:.1f} ms", cfg_.name, t.cfg->name,
                 t.sink->in_flight() ? "handed over" : "applied", rows, end.pos.ToString(), secs * 1000);
@@ -1838,6 +1864,7 @@ PipelineStatus Pipeline::status() const {
                            static_cast<int64_t>(stats->delay->value() * 1000)});
     }
     s.rows_applied += ts.rows_applied;
+    s.conflicts += t->conflicts;
     s.delay_ms = std::max(s.delay_ms, ts.delay_ms);
     all_failed &= t->state == PipelineState::kFailed || t->state == PipelineState::kFenced;
     any_retrying |= t->state == PipelineState::kRetrying;

@@ -67,6 +67,7 @@ struct PipelineMetrics {
   Family<Counter>& transactions;    // {pipeline}: source transactions seen
   Family<Counter>& table_rows;      // {pipeline, target, table, op}: rows applied per target table
   Family<Gauge>& table_delay;       // {pipeline, target, table}: seconds since the oldest unapplied change's commit
+  Family<Counter>& conflicts;       // {pipeline, table, resolution}: two-way conflicts (conflict: latest_wins)
 };
 
 // The replica id a pipeline registers with on its source. Pipelines

@@ -54,6 +54,7 @@ Json PipelineStatusJson(const PipelineStatus& p) {
   Json targets = Json::array();
   for (const TargetStatus& t : p.targets) targets.push_back(TargetJson(t));
   j["targets"] = std::move(targets);
+  j["conflicts"] = p.conflicts;  // two-way sync (design §13)
   if (p.has_snapshot) {
     Json snap;
     snap["phase"] = p.snapshot.phase;
@@ -212,6 +213,7 @@ Result<PipelineStatus> PipelineStatusFromJson(const Json& j) {
   f.Text("applied_position", p.applied_position);
   f.Number("delay_ms", p.delay_ms);
   f.Number("rows_applied", p.rows_applied);
+  if (f.Find("conflicts")) f.Number("conflicts", p.conflicts);
   f.Text("last_error", p.last_error);
   f.Text("store_error", p.store_error);
   if (const Json* targets = f.Find("targets")) {

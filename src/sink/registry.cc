@@ -34,6 +34,7 @@ Result<std::unique_ptr<Sink>> OpenMysql(const SinkOptions& o) {
   lo.skip_rejected = o.skip_rejected;
   lo.skip_log = o.skip_log;
   lo.epoch = o.epoch;
+  lo.conflict_column = o.conflict_column;
   ASSIGN_OR_RETURN(auto loader, mysql::MysqlLoader::Open(std::move(lo)));
   return std::unique_ptr<Sink>(std::move(loader));
 }

@@ -54,8 +54,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/change_event.h"
@@ -92,6 +95,11 @@ struct SinkOptions {
   bool skip_rejected = false;  // on_error: skip (rejected rows are logged to skip_log)
   std::string skip_log;        // JSON lines of skipped changes
   uint64_t epoch = 0;          // ownership epoch in cluster mode; 0: single process
+  // Two-way sync, `conflict: {policy: latest_wins, column: NAME}` (MySQL):
+  // an incoming insert or update applies only when its NAME is at least the
+  // target row's, a delete only when its before image's is; "" applies
+  // everything (source_wins).
+  std::string conflict_column;
 
   // Kafka and files
   std::string format = "json";  // json | canal | maxwell | debezium
@@ -178,11 +186,24 @@ class Sink {
   uint64_t rows_applied() const { return rows_applied_; }
   // Changes the target rejected and on_error: skip logged and left out, since Open.
   uint64_t rows_skipped() const { return rows_skipped_.load(); }
+  // Conflicts resolved since Open, by ("db.table" on the target, resolution).
+  std::map<std::pair<std::string, std::string>, uint64_t> conflicts() const {
+    std::lock_guard lock(conflicts_mu_);
+    return conflicts_;
+  }
 
  protected:
   Checkpoint checkpoint_;
   uint64_t rows_applied_ = 0;
   std::atomic<uint64_t> rows_skipped_{0};
+  void NoteConflict(const std::string& table, const std::string& resolution) {
+    std::lock_guard lock(conflicts_mu_);
+    ++conflicts_[{table, resolution}];
+  }
+
+ private:
+  mutable std::mutex conflicts_mu_;
+  std::map<std::pair<std::string, std::string>, uint64_t> conflicts_;
 };
 
 }  // namespace sluice::sink

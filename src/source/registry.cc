@@ -10,6 +10,7 @@ Result<std::unique_ptr<Source>> OpenSource(const SourceOptions& o) {
   mysql::BinlogDecoder::Options dopts;
   dopts.verify_checksums = o.verify_checksums;
   dopts.tables = mysql::TableFilter(o.tables);
+  dopts.drop_marked_by = o.drop_marked_by;
   if (o.url.scheme == "file") {
     mysql::BinlogFileSource::Options fo;
     fo.path = o.url.path;

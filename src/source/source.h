@@ -34,6 +34,9 @@ struct CommitInfo {
   std::string_view gtid_state;
   uint64_t ts_ms = 0;
   uint64_t rows = 0;  // row changes the transaction delivered
+  // Two-way sync: the transaction carries the peer pipeline's mark (it was
+  // applied by it) and its rows were dropped, not delivered.
+  bool peer_marked = false;
   // PostgreSQL: no file; `file` is the commit's end LSN as text
   // ("0/16B3748") and `next_offset` its value, the position to resume after.
   bool lsn_position = false;

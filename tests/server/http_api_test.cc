@@ -207,8 +207,8 @@ TEST_F(HttpApiTest, ListPipelinesFollowsTheContract) {
   const Json& p = all[0];
   // Contract fields in the contract's order, then the extension.
   EXPECT_EQ(Keys(p), (std::vector<std::string>{"name", "state", "source_position", "applied_position", "delay_ms",
-                                               "rows_applied", "last_error", "store_error", "targets", "snapshot",
-                                               "check", "events"}));
+                                               "rows_applied", "last_error", "store_error", "targets", "conflicts",
+                                               "snapshot", "check", "events"}));
   EXPECT_EQ(p["snapshot"]["phase"], "copying");
   EXPECT_EQ(p["snapshot"]["tables"][0]["source"], "shop.orders");
   EXPECT_EQ(p["snapshot"]["tables"][0]["rows_copied"], 1500);

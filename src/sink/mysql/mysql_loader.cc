@@ -332,7 +332,83 @@ std::string MysqlLoader::CheckpointRowSql(int part, const BatchEnd& end) const {
 // Groups consecutive work per table and kind into multi-row statements of
 // bounded size: deletes first, then upserts (after merging, each key appears
 // once, so their relative order does not matter for keyed tables).
-Status MysqlLoader::ApplyMerged(MysqlConnection& c, const std::vector<SinkChange>& changes) {
+Result<bool> MysqlLoader::LatestWins(MysqlConnection& c, const SinkChange& ch) {
+  const TargetTable& t = *ch.table;
+  auto col = std::find(t.columns.begin(), t.columns.end(), options_.conflict_column);
+  if (!t.has_key() || col == t.columns.end()) return true;  // nothing to compare by
+  const size_t ci = static_cast<size_t>(col - t.columns.begin());
+  const Value* incoming = nullptr;
+  if (ch.kind == SinkChange::Kind::kUpsert) {
+    incoming = &ch.values[ci];
+  } else if (ch.kind == SinkChange::Kind::kDelete && ch.origin &&
+             t.source_index[ci] < ch.origin->before.values.size()) {
+    incoming = &ch.origin->before.values[t.source_index[ci]];  // a delete compares its before image
+  } else {
+    return true;
+  }
+  std::string sql = "SELECT ";
+  RETURN_IF_ERROR(AppendLiteral(sql, *incoming));
+  sql += " >= ";
+  AppendIdentifier(sql, options_.conflict_column);
+  sql += ", t.* FROM ";
+  AppendQualifiedName(sql, t);
+  sql += " AS t WHERE ";
+  std::vector<const SinkChange*> one{&ch};
+  RETURN_IF_ERROR(AppendKeyIn(sql, t, one));
+  sql += " FOR UPDATE";
+  auto rows = c.Query(sql);
+  if (!rows.ok()) {
+    unsigned err = mysql_errno(c.raw());
+    if (err == ER_LOCK_DEADLOCK || err == ER_LOCK_WAIT_TIMEOUT || IsRetryableApplyError(err)) {
+      return Status::Retryable(StatusCode::kAborted, "target {}: latest_wins read: {}", options_.target,
+                               rows.status().message());
+    }
+    return rows.status();
+  }
+  const std::string table = t.db + "." + t.table;
+  auto images = [&](const sluice::mysql::Row* target_row) {
+    std::string in = "(", tg = "(";
+    for (size_t i = 0; i < ch.values.size(); ++i) {
+      if (i) in += ", ";
+      (void)AppendLiteral(in, ch.values[i]);
+    }
+    for (size_t i = 1; target_row && i < target_row->size(); ++i) {
+      if (i > 1) tg += ", ";
+      tg += (*target_row)[i] ? "'" + *(*target_row)[i] + "'" : "NULL";
+    }
+    return fmt::format("incoming {} {}), target {}", ch.kind == SinkChange::Kind::kDelete ? "delete of" : "row", in,
+                       target_row ? tg + ")" : "none");
+  };
+  if (rows->empty()) {
+    if (ch.kind == SinkChange::Kind::kUpsert && ch.op == Op::kUpdate) {
+      NoteConflict(table, "inserted");  // updated on one side, deleted on the other: the row comes back
+      spdlog::warn("pipeline {} target {}: conflict on `{}`.`{}` key {} @ {}: update of a missing row, inserted; {}",
+                   options_.pipeline, options_.target, t.db, t.table, DescribeKey(ch), ch.pos.ToString(),
+                   images(nullptr));
+    }
+    return true;
+  }
+  const auto& newer = (*rows)[0][0];
+  if (!newer || *newer != "0") return true;  // at least the target's (or NULL on a side: the source wins)
+  NoteConflict(table, "target_kept");
+  spdlog::warn("pipeline {} target {}: conflict on `{}`.`{}` key {} @ {}: the target's `{}` is newer, kept; {}",
+               options_.pipeline, options_.target, t.db, t.table, DescribeKey(ch), ch.pos.ToString(),
+               options_.conflict_column, images(&(*rows)[0]));
+  return false;
+}
+
+Status MysqlLoader::ApplyMerged(MysqlConnection& c, const std::vector<SinkChange>& all) {
+  // latest_wins: the changes older than their target rows are left out,
+  // decided under the rows' locks in this transaction.
+  std::vector<SinkChange> newer;
+  if (!options_.conflict_column.empty()) {
+    newer.reserve(all.size());
+    for (const SinkChange& ch : all) {
+      ASSIGN_OR_RETURN(bool applies, LatestWins(c, ch));
+      if (applies) newer.push_back(ch);
+    }
+  }
+  const std::vector<SinkChange>& changes = options_.conflict_column.empty() ? all : newer;
   std::map<const TargetTable*, std::vector<const SinkChange*>> deletes, upserts;
   std::vector<const TargetTable*> order;
   std::vector<const SinkChange*> keyless;
@@ -466,6 +542,10 @@ Status MysqlLoader::ApplyOrdered(MysqlConnection& c, const std::vector<SinkChang
                                  size_t* rejected, bool retry_duplicates) {
   for (size_t i = 0; i < changes.size(); ++i) {
     const SinkChange& ch = changes[i];
+    if (!options_.conflict_column.empty()) {  // latest_wins, as in ApplyMerged
+      ASSIGN_OR_RETURN(bool applies, LatestWins(c, ch));
+      if (!applies) continue;
+    }
     Status st = ApplyOne(c, ch);
     if (st.ok()) continue;
     if (st.retryable()) return st;

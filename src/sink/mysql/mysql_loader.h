@@ -47,6 +47,7 @@ struct LoaderOptions {
   std::string skip_log;         // JSON lines of skipped changes
   size_t max_statement_bytes = 1 << 20;
   uint64_t epoch = 0;  // cluster mode: fence every write with it (sink/mysql/fence.h); 0: none
+  std::string conflict_column;  // latest_wins: the column compared (SinkOptions); "" source_wins
 };
 
 class MysqlLoader : public Sink {
@@ -132,6 +133,10 @@ class MysqlLoader : public Sink {
   // (re-reads the catch-up horizon; true while a snapshot is still copying).
   Result<bool> SnapshotExplainsConflict(const std::vector<SinkChange>& changes);
   Status ApplyMerged(sluice::mysql::MysqlConnection& c, const std::vector<SinkChange>& changes);
+  // latest_wins: whether `ch` applies, decided in the caller's transaction
+  // against the target row (read FOR UPDATE); a conflict is counted and
+  // logged with both images.
+  Result<bool> LatestWins(sluice::mysql::MysqlConnection& c, const SinkChange& ch);
   // Changes before the snapshot horizon: see ApplyBatch.
   Status ApplyCatchUp(std::vector<SinkChange> changes, const BatchEnd& end);
   // *rejected: the index of the change the target rejected (on_error: stop).

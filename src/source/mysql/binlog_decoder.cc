@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include <spdlog/spdlog.h>
+
 #include "core/glob.h"
 #include "source/mysql/binlog/event_types.h"
 
@@ -205,6 +207,7 @@ Status BinlogDecoder::BeginTransaction(const EventHeader& h, ChangeHandler& hand
   }
   in_txn_ = true;
   txn_rows_ = 0;
+  txn_marked_ = false;
   txn_ts_ms_ = uint64_t{h.timestamp} * 1000;
   TransactionInfo info;
   info.gtid = gtid_;
@@ -230,6 +233,9 @@ Status BinlogDecoder::Commit(const EventHeader& h, ChangeHandler& handler) {
   info.gtid_state = gtid_state_text_;
   info.ts_ms = txn_ts_ms_ ? txn_ts_ms_ : uint64_t{h.timestamp} * 1000;
   info.rows = txn_rows_;
+  info.peer_marked = txn_marked_;
+  if (txn_marked_) ++marked_transactions_;
+  txn_marked_ = false;
   in_txn_ = false;
   explicit_begin_ = false;
   Status st = handler.OnCommit(info);
@@ -295,8 +301,11 @@ Status BinlogDecoder::OnTableMap(ByteReader& body) {
   RETURN_IF_ERROR(ParseTableMap(body, phl, fd_.is_mariadb, map));
   CachedTable entry;
   entry.raw = std::string(raw);
-  entry.selected = options_.tables.Matches(map.db, map.table);
-  if (entry.selected) {
+  entry.mark = !options_.drop_marked_by.empty() && map.db == "_sluice" && map.table == "checkpoints";
+  entry.selected = !entry.mark && options_.tables.Matches(map.db, map.table);
+  if (entry.mark) {
+    entry.schema = std::make_shared<TableSchema>(map.schema);  // read by position: sluice's own table
+  } else if (entry.selected) {
     if (options_.resolver) {
       Status st = options_.resolver->Resolve(map);
       if (!st.ok()) return st.WithSuffix("@ " + Where());
@@ -317,7 +326,9 @@ Status BinlogDecoder::OnRows(const EventHeader& h, ByteReader& body, ChangeHandl
   if (it == tables_.end()) {
     return Status::Corruption("{}: table id {} has no TABLE_MAP", EventTypeName(h.type), table_id);
   }
-  if (!it->second.selected) return Status::Ok();
+  if (!it->second.selected && !it->second.mark) return Status::Ok();
+  // The rest of a transaction the peer applied is dropped undecoded.
+  if (txn_marked_) return Status::Ok();
   body.Seek(start);
   RETURN_IF_ERROR(ParseRowsEventHeader(body, h.type, phl, rows_scratch_, rows_event_));
   const TableSchema& schema = *it->second.schema;
@@ -325,6 +336,20 @@ Status BinlogDecoder::OnRows(const EventHeader& h, ByteReader& body, ChangeHandl
     return Status::Error(StatusCode::kSchemaMismatch,
                          "{} of `{}`.`{}` has {} columns but its TABLE_MAP has {} @ {}", EventTypeName(h.type),
                          schema.db, schema.table, rows_event_.width, schema.columns.size(), Where());
+  }
+  if (it->second.mark) {
+    ASSIGN_OR_RETURN(bool marked, CarriesMark(schema));
+    if (marked && in_txn_) {
+      if (txn_rows_ > 0) {
+        // Rows before the mark were delivered already: not a transaction
+        // sluice's target wrote (its checkpoint rows come first).
+        spdlog::warn("two-way: the mark of pipeline {} follows {} row(s) in the transaction @ {}; kept",
+                     options_.drop_marked_by, txn_rows_, Where());
+      } else {
+        txn_marked_ = true;
+      }
+    }
+    return Status::Ok();
   }
   bool implicit_txn = !in_txn_;
   if (implicit_txn) RETURN_IF_ERROR(BeginTransaction(h, handler));
@@ -363,6 +388,29 @@ Status BinlogDecoder::OnRows(const EventHeader& h, ByteReader& body, ChangeHandl
   }
   if (implicit_txn && (rows_event_.flags & RowsEvent::kStmtEndFlag)) return Commit(h, handler);
   return Status::Ok();
+}
+
+// `_sluice`.`checkpoints` starts with (pipeline VARCHAR, target, part, ...):
+// a row whose first column is drop_marked_by marks the transaction.
+Result<bool> BinlogDecoder::CarriesMark(const TableSchema& schema) {
+  ByteReader rows(rows_event_.rows);
+  bool marked = false;
+  while (!rows.at_end()) {
+    arena_.Reset();
+    Status st;
+    // Before image for a delete and an update, after image for an insert:
+    // the key (and so the pipeline) is in either.
+    st = row_decoder_.Decode(rows, schema, rows_event_.present_before, false, nullptr, arena_,
+                             rows_event_.op == Op::kInsert ? after_ : before_);
+    if (st.ok() && rows_event_.op == Op::kUpdate) {
+      st = row_decoder_.Decode(rows, schema, rows_event_.present_after, rows_event_.partial_json, &before_, arena_,
+                               after_);
+    }
+    if (!st.ok()) return st.WithContext("decode `_sluice`.`checkpoints`").WithSuffix("@ " + Where());
+    const std::vector<Value>& image = rows_event_.op == Op::kInsert ? after_ : before_;
+    if (!image.empty() && !image[0].is_null() && image[0].s == options_.drop_marked_by) marked = true;
+  }
+  return marked;
 }
 
 // The payload is a zstd stream of ordinary events without checksums. It is

@@ -40,6 +40,12 @@ class BinlogDecoder {
     bool verify_checksums = true;
     TableFilter tables;
     SchemaResolver* resolver = nullptr;  // null: names from metadata only, "@N" otherwise
+    // Two-way sync (design §13): a transaction that writes a row of this
+    // pipeline in `_sluice`.`checkpoints` was applied by it; its row
+    // changes are dropped and its commit says so (CommitInfo::peer_marked).
+    // The mark must come first in the transaction (sluice's MySQL target
+    // writes its checkpoint rows first). "" for none.
+    std::string drop_marked_by;
   };
 
   explicit BinlogDecoder(Options options);
@@ -65,6 +71,7 @@ class BinlogDecoder {
   void AbortTransaction() {
     in_txn_ = false;
     explicit_begin_ = false;
+    txn_marked_ = false;
     gtid_.clear();
     gtid_kind_ = GtidKind::kNone;
     file_ = committed_.file;
@@ -73,6 +80,8 @@ class BinlogDecoder {
   const FormatDescription& format() const { return fd_; }
   uint64_t events() const { return events_; }
   uint64_t rows() const { return rows_; }
+  // Transactions dropped for carrying the drop_marked_by mark.
+  uint64_t marked_transactions() const { return marked_transactions_; }
   // Seeds the GTID state (e.g. the position a stream was started from).
   void SetMariadbGtidState(const MariadbGtidList& list) { mariadb_state_ = list; }
   void SetMysqlGtidState(const MysqlGtidSet& set) { mysql_state_ = set; }
@@ -81,6 +90,7 @@ class BinlogDecoder {
   struct CachedTable {
     std::string raw;      // TABLE_MAP body bytes, to reuse the schema when unchanged
     bool selected = false;
+    bool mark = false;  // `_sluice`.`checkpoints` while drop_marked_by is set
     std::shared_ptr<TableSchema> schema;
   };
 
@@ -88,6 +98,8 @@ class BinlogDecoder {
   Status OnQuery(const EventHeader& h, ByteReader& body, bool compressed, ChangeHandler& handler);
   Status OnTableMap(ByteReader& body);
   Status OnRows(const EventHeader& h, ByteReader& body, ChangeHandler& handler);
+  // Whether a rows event of the mark table writes drop_marked_by's row.
+  Result<bool> CarriesMark(const TableSchema& schema);
   Status OnPayload(const EventHeader& h, ByteReader& body, ChangeHandler& handler);
   Status BeginTransaction(const EventHeader& h, ChangeHandler& handler);
   Status Commit(const EventHeader& h, ChangeHandler& handler);
@@ -104,6 +116,8 @@ class BinlogDecoder {
   bool in_txn_ = false;
   bool explicit_begin_ = false;  // the group opened with BEGIN: statements inside are not DDL
   uint64_t txn_rows_ = 0;
+  bool txn_marked_ = false;  // the open transaction carries the peer's mark
+  uint64_t marked_transactions_ = 0;
   uint64_t txn_ts_ms_ = 0;
   std::string gtid_;          // GTID of the current transaction
   MariadbGtid mariadb_gtid_;  // parsed form of gtid_

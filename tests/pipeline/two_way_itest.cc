@@ -1,0 +1,298 @@
+// Two-way sync (design §13): two pipelines in opposite directions between
+// two MariaDB servers, naming each other with `peer:`. Both servers are
+// written at once; the pipelines must converge them, across kill -9, and
+// never echo a change back (once quiet, both binlogs stay quiet).
+
+#include <fmt/format.h>
+
+#include <random>
+
+#include "sync_fixture.h"
+
+namespace sluice::testing {
+namespace {
+
+constexpr const char* kSchema =
+    "CREATE DATABASE shop; CREATE TABLE shop.items (id INT PRIMARY KEY, v INT NOT NULL, site CHAR(1) NOT NULL, "
+    "note VARCHAR(40))";
+
+std::string TwoWayConfig(const std::string& dir, MariadbServer& a, MariadbServer& b, const std::string& extra = "") {
+  return fmt::format(R"(store: {dir}/sluice.db
+sources:
+  a: {{url: "{a}", server_id: 6161, heartbeat_ms: 200}}
+  b: {{url: "{b}", server_id: 6262, heartbeat_ms: 200}}
+targets:
+  a: {{url: "{a}"}}
+  b: {{url: "{b}"}}
+pipelines:
+  - name: a_to_b
+    source: a
+    targets: [b]
+    peer: b_to_a
+    start: "{a_start}"
+    tables: ["shop.*"]
+    batch: {{size: 200, timeout_ms: 50}}
+{extra}
+  - name: b_to_a
+    source: b
+    targets: [a]
+    peer: a_to_b
+    start: "{b_start}"
+    tables: ["shop.*"]
+    batch: {{size: 200, timeout_ms: 50}}
+{extra}
+)",
+                     fmt::arg("dir", dir), fmt::arg("a", a.Url()), fmt::arg("b", b.Url()),
+                     fmt::arg("a_start", BinlogEnd(a)), fmt::arg("b_start", BinlogEnd(b)), fmt::arg("extra", extra));
+}
+
+// `n` small transactions on `server` over the keys with id % 2 == parity
+// (each side owns half the keys, both sides write the same table at once):
+// inserts, updates, deletes, and some multi-row transactions.
+void Workload(MariadbServer& server, char site, int parity, int n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  for (int i = 0; i < n; ++i) {
+    int id = static_cast<int>(rng() % 100) * 2 + parity;
+    std::string sql;
+    switch (rng() % 4) {
+      case 0:
+        sql = fmt::format("DELETE FROM shop.items WHERE id = {}", id);
+        break;
+      case 1:
+        sql = fmt::format(
+            "BEGIN; INSERT INTO shop.items VALUES ({0}, {1}, '{2}', 'multi') ON DUPLICATE KEY UPDATE "
+            "v = v + 1; UPDATE shop.items SET note = 'touched {1}' WHERE id = {3}; COMMIT",
+            id, i, site, (id + 2) % 200);
+        break;
+      default:
+        sql = fmt::format(
+            "INSERT INTO shop.items VALUES ({}, {}, '{}', NULL) ON DUPLICATE KEY UPDATE v = VALUES(v), "
+            "site = VALUES(site)",
+            id, i, site);
+    }
+    ASSERT_TRUE(server.Execute(sql).ok()) << sql;
+  }
+}
+
+// The server's binlog end, "file:offset".
+std::string End(MariadbServer& s) { return BinlogEnd(s); }
+
+class TwoWayTest : public SyncTest {
+ protected:
+  // Waits until neither binlog moves for `still`, within `within`; true
+  // when both were quiet.
+  bool BothQuiet(MariadbServer& a, MariadbServer& b, std::chrono::milliseconds still,
+                 std::chrono::milliseconds within) {
+    auto deadline = std::chrono::steady_clock::now() + within;
+    std::string ea = End(a), eb = End(b);
+    auto since = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      std::string na = End(a), nb = End(b);
+      if (na != ea || nb != eb) {
+        ea = na;
+        eb = nb;
+        since = std::chrono::steady_clock::now();
+      } else if (std::chrono::steady_clock::now() - since >= still) {
+        return true;
+      }
+    }
+    return false;
+  }
+  void CheckBothWays() {
+    for (const char* p : {"a_to_b", "b_to_a"}) {
+      Status st = RunCommand({SLUICE_BINARY, "check", "-c", config_, "--pipeline", p},
+                             (dir_ / (std::string("check-") + p + ".log")).string());
+      EXPECT_TRUE(st.ok()) << p << ": " << st.message();
+    }
+  }
+};
+
+TEST_F(TwoWayTest, BothSidesWrittenAtOnceConvergeAcrossKillNineWithoutEcho) {
+  auto a = StartServer(1);
+  auto b = StartServer(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->Execute(kSchema).ok());
+  ASSERT_TRUE(b->Execute(kSchema).ok());
+  WriteConfig(TwoWayConfig(dir_.string(), *a, *b));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted());
+
+  const std::string all = "SELECT * FROM shop.items ORDER BY id";
+  uint32_t seed = 1;
+  for (int round = 0; round < 3; ++round) {
+    std::thread wa([&, s = seed++] { Workload(*a, 'a', 0, 150, s); });
+    std::thread wb([&, s = seed++] { Workload(*b, 'b', 1, 150, s); });
+    if (round > 0) {
+      // kill -9 while both sides are written and both pipelines apply.
+      std::this_thread::sleep_for(std::chrono::milliseconds(100 * round));
+      sluice_->Kill();
+      wa.join();
+      wb.join();
+      StartSluice();
+    } else {
+      wa.join();
+      wb.join();
+    }
+  }
+  ASSERT_TRUE(Converges(*a, all, *b, all));
+  auto count = a->QueryValue("SELECT COUNT(*) FROM shop.items");
+  ASSERT_TRUE(count.ok());
+  EXPECT_GT(std::stoi(*count), 50);
+  auto mixed = a->QueryValue("SELECT COUNT(DISTINCT site) FROM shop.items");
+  ASSERT_TRUE(mixed.ok());
+  EXPECT_EQ(*mixed, "2");  // both sides' rows are on both sides
+
+  // No echo: once both sides are quiet, both binlogs are quiet within 5 s
+  // (an echo, or checkpoint writes answering each other, never stops).
+  ASSERT_TRUE(BothQuiet(*a, *b, std::chrono::seconds(2), std::chrono::seconds(5) + std::chrono::seconds(2)))
+      << sluice_->Log();
+  std::string ea = End(*a), eb = End(*b);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_EQ(End(*a), ea);
+  EXPECT_EQ(End(*b), eb);
+
+  // One more change on A: it reaches B, and b_to_a writes nothing back to
+  // A for it (neither the row nor a checkpoint): A's binlog holds the
+  // user's transaction only.
+  std::string before_a = End(*a);
+  ASSERT_TRUE(a->Execute("UPDATE shop.items SET note = 'once' WHERE id = (SELECT MIN(id) FROM shop.items)").ok());
+  std::string after_write = End(*a);
+  ASSERT_TRUE(Converges(*a, all, *b, all));
+  ASSERT_TRUE(BothQuiet(*a, *b, std::chrono::seconds(2), std::chrono::seconds(7)));
+  EXPECT_EQ(End(*a), after_write) << "b_to_a wrote to A for a change that came from A";
+  EXPECT_NE(before_a, after_write);
+
+  sluice_->Kill();
+  CheckBothWays();
+}
+
+constexpr const char* kVersioned =
+    "CREATE DATABASE shop; CREATE TABLE shop.items (id INT PRIMARY KEY, v INT NOT NULL, site CHAR(1) NOT NULL, "
+    "ver BIGINT NOT NULL)";
+constexpr const char* kLatestWins = "    conflict: {policy: latest_wins, column: ver}";
+
+TEST_F(TwoWayTest, LatestWinsResolvesPlantedConflictsTheSameWayOnBothSides) {
+  auto a = StartServer(1);
+  auto b = StartServer(2);
+  ASSERT_TRUE(a && b);
+  for (MariadbServer* s : {a.get(), b.get()}) {
+    ASSERT_TRUE(s->Execute(kVersioned).ok());
+    ASSERT_TRUE(s->Execute("INSERT INTO shop.items VALUES (1,0,'x',1),(2,0,'x',1),(3,0,'x',1),(4,0,'x',1)").ok());
+  }
+  http_port_ = FreePort();
+  WriteConfig(fmt::format("http: 127.0.0.1:{}\n", http_port_) + TwoWayConfig(dir_.string(), *a, *b, kLatestWins));
+  // Both sides change the same rows before either change crosses over.
+  ASSERT_TRUE(a->Execute("UPDATE shop.items SET v=10, site='a', ver=10 WHERE id=1").ok());  // B newer
+  ASSERT_TRUE(b->Execute("UPDATE shop.items SET v=20, site='b', ver=20 WHERE id=1").ok());
+  ASSERT_TRUE(a->Execute("UPDATE shop.items SET v=30, site='a', ver=30 WHERE id=2").ok());  // A newer
+  ASSERT_TRUE(b->Execute("UPDATE shop.items SET v=5, site='b', ver=5 WHERE id=2").ok());
+  ASSERT_TRUE(a->Execute("DELETE FROM shop.items WHERE id=3").ok());  // an older delete loses: B's row stays
+  ASSERT_TRUE(b->Execute("UPDATE shop.items SET v=9, site='b', ver=9 WHERE id=3").ok());
+  ASSERT_TRUE(a->Execute("UPDATE shop.items SET v=8, site='a', ver=8 WHERE id=4").ok());
+  ASSERT_TRUE(b->Execute("DELETE FROM shop.items WHERE id=4").ok());
+  ASSERT_TRUE(a->Execute("INSERT INTO shop.items VALUES (5,3,'a',3)").ok());  // two inserts: the higher wins
+  ASSERT_TRUE(b->Execute("INSERT INTO shop.items VALUES (5,4,'b',4)").ok());
+  ASSERT_TRUE(b->Execute("INSERT INTO shop.items VALUES (6,1,'b',1)").ok());  // no conflict
+  ASSERT_TRUE(b->Execute("DELETE FROM shop.items WHERE id=6").ok());
+  StartSluice();
+  const std::string want = "1|20|b|20\n2|30|a|30\n3|9|b|9\n4|8|a|8\n5|4|b|4\n";
+  const std::string all = "SELECT * FROM shop.items ORDER BY id";
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto x = a->Query(all);
+        auto y = b->Query(all);
+        return x.ok() && y.ok() && RowsToText(*x) == want && RowsToText(*y) == want;
+      },
+      std::chrono::seconds(30)))
+      << "A:\n"
+      << RowsToText(*a->Query(all)) << "B:\n"
+      << RowsToText(*b->Query(all)) << sluice_->Log();
+  // Counted: id 1 on B, 2 on A, 3 on A (kept) and B (the delete of A kept
+  // out), 4 likewise, 5 on A: target_kept; the updates of ids 3 and 4
+  // found no row: inserted.
+  HttpReply metrics = HttpGet(http_port_, "/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find(
+                "sluice_conflicts_total{pipeline=\"a_to_b\",table=\"shop.items\",resolution=\"target_kept\"} 3"),
+            std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find(
+                "sluice_conflicts_total{pipeline=\"b_to_a\",table=\"shop.items\",resolution=\"target_kept\"} 2"),
+            std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("resolution=\"inserted\"} 1"), std::string::npos) << metrics.body;
+  nlohmann::json st = PipelineStatus("a_to_b");
+  ASSERT_TRUE(st.is_object());
+  EXPECT_EQ(st.value("conflicts", 0), 4) << st.dump();
+  EXPECT_NE(sluice_->FullLog().find("the target's `ver` is newer, kept"), std::string::npos);
+}
+
+TEST_F(TwoWayTest, LatestWinsConvergesWithOverlappingKeysWrittenAtOnce) {
+  auto a = StartServer(1);
+  auto b = StartServer(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->Execute(kVersioned).ok());
+  ASSERT_TRUE(b->Execute(kVersioned).ok());
+  WriteConfig(TwoWayConfig(dir_.string(), *a, *b, kLatestWins));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted());
+  // Every write raises the row's version to the next one of its side's
+  // parity: versions never tie across sides, as timestamps of real writes.
+  auto writer = [](MariadbServer& s, char site, int parity, uint32_t seed) {
+    std::mt19937 rng(seed);
+    for (int i = 0; i < 300; ++i) {
+      int id = static_cast<int>(rng() % 40);
+      std::string sql = fmt::format(
+          "INSERT INTO shop.items VALUES ({0}, {1}, '{2}', {3}) ON DUPLICATE KEY UPDATE v = {1}, site = '{2}', "
+          "ver = (ver DIV 2 + 1) * 2 + {3}",
+          id, i, site, parity);
+      ASSERT_TRUE(s.Execute(sql).ok()) << sql;
+    }
+  };
+  std::thread wa([&] { writer(*a, 'a', 0, 7); });
+  std::thread wb([&] { writer(*b, 'b', 1, 8); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  sluice_->Kill();
+  StartSluice();
+  wa.join();
+  wb.join();
+  const std::string all = "SELECT * FROM shop.items ORDER BY id";
+  ASSERT_TRUE(Converges(*a, all, *b, all));
+  ASSERT_TRUE(BothQuiet(*a, *b, std::chrono::seconds(2), std::chrono::seconds(7))) << sluice_->Log();
+  sluice_->Kill();
+  CheckBothWays();
+}
+
+TEST_F(TwoWayTest, PeerMustExistAndNameThisPipelineBack) {
+  auto a = StartServer(1);
+  auto b = StartServer(2);
+  ASSERT_TRUE(a && b);
+  std::string good = TwoWayConfig(dir_.string(), *a, *b);
+  struct Case {
+    std::string from, to, want;
+  };
+  std::vector<Case> cases = {
+      {"peer: b_to_a\n    start", "peer: b_to_x\n    start", "pipelines[0].peer: unknown pipeline \"b_to_x\""},
+      {"peer: a_to_b\n    start", "peer: b_to_a\n    start", "a pipeline cannot be its own peer"},
+      {"    peer: a_to_b\n", "", "pipeline \"b_to_a\" must name this one back (peer: a_to_b)"},
+      {"    source: b\n    targets: [a]", "    source: b\n    targets: [b]",
+       "must run the opposite way between the same two servers"},
+  };
+  for (const Case& c : cases) {
+    std::string yaml = good;
+    auto at = yaml.find(c.from);
+    ASSERT_NE(at, std::string::npos) << c.from;
+    yaml.replace(at, c.from.size(), c.to);
+    WriteConfig(yaml);
+    std::string log = (dir_ / "bad.log").string();
+    Status st = RunCommand({SLUICE_BINARY, "run", "-c", config_}, log, std::chrono::seconds(20));
+    EXPECT_FALSE(st.ok());
+    std::string out = TailOfFile(log, 0, 4000);
+    EXPECT_NE(out.find(c.want), std::string::npos) << out;
+    EXPECT_NE(out.find("sluice.yaml:"), std::string::npos) << out;
+  }
+}
+
+}  // namespace
+}  // namespace sluice::testing
