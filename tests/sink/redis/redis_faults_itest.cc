@@ -36,19 +36,21 @@ TEST_F(RedisTargetTest, KilledSluiceRestartsAndConverges) {
   RedisTargetOptions o;
   o.batch_size = 25;
   ASSERT_NO_FATAL_FAILURE(Start(kOrdersSchema, o));
-  Status written;
-  std::thread writer([&] { written = Write(*src_, 1, 600); });
+  // Three rounds of 200 source transactions, each killed while it applies:
+  // once it made progress since the last start. (One writer for all 600
+  // could finish, and sluice catch up, before the last kill's wait.)
   for (int kill = 0; kill < 3; ++kill) {
     size_t before = Keys("shop:orders:*").size();
-    // Killed while it applies: once it made progress since the last start.
+    Status written;
+    std::thread writer([&] { written = Write(*src_, 1 + 200 * kill, 200); });
     EXPECT_TRUE(WaitUntil([&] { return Keys("shop:orders:*").size() > before + 30; }, std::chrono::seconds(60)))
         << sluice_->Log();
     sluice_->Kill();
+    writer.join();
+    ASSERT_TRUE(written.ok()) << written.message();
     StartSluice();
     ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
   }
-  writer.join();
-  ASSERT_TRUE(written.ok()) << written.message();
   EXPECT_TRUE(RowsConverge(kOrdersQuery, "shop:orders:*", kOrderColumns));
 }
 
