@@ -39,6 +39,11 @@ struct ColumnMeta {
   uint32_t pg_type_oid = 0;
   int32_t pg_typmod = -1;
   std::string pg_type_name;
+  // PostgreSQL sources: the value the rows that existed when the column was
+  // added read (pg_attribute.attmissingval, the type's text), when the
+  // catalog has one: a target that adds the column gives it as the default.
+  bool pg_has_missing = false;
+  std::string pg_missing_value;
 };
 
 struct TableSchema {

@@ -2,14 +2,20 @@
 
 #include <fmt/format.h>
 
+#include <spdlog/spdlog.h>
+#include <strings.h>
+
+#include <algorithm>
 #include <cctype>
 #include <memory>
 
 #include "client/postgres/connection.h"
 #include "pipeline/table_set.h"
 #include "sink/chunk_target.h"
+#include "sink/mysql/sql_builder.h"
 #include "sink/registry.h"
 #include "source/postgres/pg_catalog.h"
+#include "source/postgres/pg_value.h"
 #include "transform/table_mapper.h"
 
 namespace sluice::pipeline {
@@ -25,6 +31,41 @@ Result<std::unique_ptr<postgres::PgConnection>> ConnectSource(const PipelineConf
 
 std::string SlotOf(const PipelineConfig& p, const SourceConfig& s) {
   return s.endpoint.Param("slot", DefaultSlotName(p));
+}
+
+// ALTER TABLE `db`.`table` ADD COLUMN `name` TYPE NULL [DEFAULT (value)], ...
+// for PostgreSQL source columns under their target names.
+Result<std::string> AddPgColumnsSql(const std::string& db, const std::string& table,
+                                    const std::vector<std::pair<std::string, const ColumnMeta*>>& columns) {
+  std::string out = "ALTER TABLE ";
+  sink::mysql::AppendIdentifier(out, db);
+  out += '.';
+  sink::mysql::AppendIdentifier(out, table);
+  bool first = true;
+  for (const auto& [name, meta] : columns) {
+    const ColumnMeta& c = *meta;
+    auto type = sink::mysql::MysqlTypeOfPgColumn(c, /*key=*/false);
+    if (!type.ok()) return type.status().WithContext(fmt::format("column \"{}\"", c.name));
+    out += first ? " ADD COLUMN " : ", ADD COLUMN ";
+    first = false;
+    sink::mysql::AppendIdentifier(out, name);
+    out += ' ' + *type + " NULL";
+    if (!c.pg_has_missing) continue;
+    // The value older rows read, as the stream would carry it.
+    ASSIGN_OR_RETURN(auto pg_type, postgres::ResolvePgType(c.pg_type_oid, nullptr));
+    Arena arena(1024);
+    auto v = postgres::DecodePgText(*pg_type, c.pg_missing_value, arena);
+    if (!v.ok()) return v.status().WithContext(fmt::format("column \"{}\" default {}", c.name, c.pg_missing_value));
+    out += " DEFAULT ";
+    if (pg_type->family == postgres::PgFamily::kBool) {
+      out += c.pg_missing_value == "t" ? "1" : "0";  // TINYINT(1)
+    } else {
+      out += '(';  // an expression: MySQL takes no plain literal default for TEXT, BLOB or JSON
+      RETURN_IF_ERROR(sink::mysql::AppendLiteral(out, *v));
+      out += ')';
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -108,9 +149,42 @@ Status EnsurePostgresTargetTables(const PipelineConfig& p, const SourceConfig& s
     auto schema = postgres::ReadTableSchema(*c, db, table);
     if (!schema.ok() && schema.status().code() == StatusCode::kNotFound) continue;  // dropped meanwhile
     if (!schema.ok()) return schema.status().WithContext(fmt::format("source {}", p.source));
+    // Defaults of columns added since (the stream adds them to the target
+    // when it gets there; a table created or completed now has them).
+    auto facts = postgres::ReadColumnFacts(*c, db, table);
+    if (!facts.ok()) return facts.status().WithContext(fmt::format("source {}", p.source));
+    for (ColumnMeta& col : schema->columns) {
+      for (const auto& f : *facts) {
+        if (f.name == col.name && f.has_missing) {
+          col.pg_has_missing = true;
+          col.pg_missing_value = f.missing_value;
+        }
+      }
+    }
     auto shared = std::make_shared<const TableSchema>(std::move(schema).value());
     ASSIGN_OR_RETURN(const transform::TableMapping* m, mapper->Map(shared));
     if (!m->selected()) continue;
+    // Columns the source gained while sluice was stopped (or before a crash
+    // let the stream's ALTER reach this target): added now, as the stream
+    // would add them. Adding early is right: rows older than a column read
+    // its default on the source as on the target.
+    ASSIGN_OR_RETURN(auto existing, (*w)->ExistingColumns(m->target->db, m->target->table));
+    if (!existing.empty()) {
+      std::vector<std::pair<std::string, const ColumnMeta*>> missing;
+      for (size_t i = 0; i < m->target->columns.size(); ++i) {
+        const std::string& name = m->target->columns[i];
+        bool have = std::any_of(existing.begin(), existing.end(),
+                                [&](const std::string& e) { return strcasecmp(e.c_str(), name.c_str()) == 0; });
+        if (!have) missing.emplace_back(name, &m->target->column_meta(i));
+      }
+      if (!missing.empty()) {
+        ASSIGN_OR_RETURN(std::string sql, AddPgColumnsSql(m->target->db, m->target->table, missing));
+        Status added = (*w)->RunDdl(sql);
+        if (!added.ok()) return added.WithContext(fmt::format("target {}: {}", target.name, sql));
+        spdlog::info("pipeline {} target {}: columns the source table {}.{} gained: {}", p.name, target.name, db,
+                     table, sql);
+      }
+    }
     // Empty: the target makes the statement from the columns' types.
     Status created = (*w)->EnsureTable(*m->target, "");
     if (!created.ok()) {
@@ -119,6 +193,12 @@ Status EnsurePostgresTargetTables(const PipelineConfig& p, const SourceConfig& s
     }
   }
   return Status::Ok();
+}
+
+Result<std::string> PgAddedColumnsDdl(const TableSchema& t, size_t first_added) {
+  std::vector<std::pair<std::string, const ColumnMeta*>> added;
+  for (size_t i = first_added; i < t.columns.size(); ++i) added.emplace_back(t.columns[i].name, &t.columns[i]);
+  return AddPgColumnsSql(t.db, t.table, added);
 }
 
 }  // namespace sluice::pipeline

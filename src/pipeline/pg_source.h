@@ -34,4 +34,10 @@ Result<StartPosition> ResolvePostgresStart(const PipelineConfig& p, const Source
 // (mapped: renames, subsets), from the source's catalog.
 Status EnsurePostgresTargetTables(const PipelineConfig& p, const SourceConfig& s, const TargetConfig& target);
 
+// The MySQL statement for the columns a PostgreSQL source table gained
+// (DdlInfo::table, from `first_added` on): ALTER TABLE `db`.`t` ADD COLUMN
+// `c` TYPE NULL [DEFAULT the value older rows read], ... with the types of
+// the README's mapping. Every target takes DDL in MySQL's dialect.
+Result<std::string> PgAddedColumnsDdl(const TableSchema& t, size_t first_added);
+
 }  // namespace sluice::pipeline

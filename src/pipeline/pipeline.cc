@@ -248,6 +248,23 @@ class Pipeline::CaptureHandler : public ChangeHandler {
     ev->ts_ms = d.ts_ms;
     ev->gtid.assign(d.gtid);
     ev->pos = StreamPos{txn_file_, txn_offset_, StreamPos::kWholeTransaction};
+    if (d.in_transaction) {
+      // A PostgreSQL table gained columns among a transaction's rows: it
+      // takes the next place in the transaction, like a row, so that a
+      // replay skips exactly what was applied before and after it.
+      if (suppress_rows_ > 0) {
+        --suppress_rows_;
+        return Status::Ok();
+      }
+      ev->pos.index = ++index_;
+      if (d.table) {
+        // Targets take MySQL DDL (HandleDdl, RouteDdl): the statement with
+        // the mapped MySQL types.
+        auto sql = PgAddedColumnsDdl(*d.table, d.first_added);
+        if (!sql.ok()) return sql.status().WithContext(fmt::format("source change @ {}: {}", d.file, d.query));
+        ev->ddl_query = std::move(sql).value();
+      }
+    }
     return Push(std::move(ev), /*flush=*/true);
   }
   Status OnCommit(const CommitInfo& c) override {
@@ -887,6 +904,12 @@ void Pipeline::CaptureLoop() {
     if (IsPostgresSource(*source_cfg_)) {
       so.default_slot = DefaultSlotName(cfg_);
       so.tables = pg_tables_;
+      // ddl: ignore: the table's schema changes are taken as they come.
+      for (const std::string& name : pg_tables_) {
+        size_t dot = name.find('.');
+        const transform::MappingRule* rule = mapper_->RuleFor(name.substr(0, dot), name.substr(dot + 1));
+        if (rule != nullptr && rule->ddl == transform::DdlPolicy::kIgnore) so.unchecked_tables.push_back(name);
+      }
       // The slot confirms what every target has applied (failed ones
       // included: their checkpoint stays where a restart resumes).
       so.applied_lsn = [this] {

@@ -69,6 +69,15 @@ class ChunkTarget {
   virtual Status EnsureTable(const TargetTable& t, const std::string& mysql_create_sql) = 0;
   // Whether EnsureTable wants the MySQL statement (MySQL/MariaDB targets).
   virtual bool speaks_mysql_ddl() const { return false; }
+  // Targets that speak MySQL: the existing table's column names in order
+  // (empty when there is no such table), and a DDL statement run as is (a
+  // PostgreSQL source's added columns, which EnsureTable would refuse).
+  virtual Result<std::vector<std::string>> ExistingColumns(const std::string& /*db*/, const std::string& /*table*/) {
+    return std::vector<std::string>{};
+  }
+  virtual Status RunDdl(const std::string& sql) {
+    return Status::Error(StatusCode::kNotSupported, "this target takes no MySQL DDL: {}", sql.substr(0, 100));
+  }
 
   // The pipeline's checkpoint: if there is none yet, records
   // `resume_position` as its start. Returns the resume position in effect.

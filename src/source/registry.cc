@@ -51,6 +51,7 @@ Result<std::unique_ptr<Source>> OpenSource(const SourceOptions& o) {
     }
     po.start = o.start;
     po.tables = o.tables;
+    po.unchecked_tables = o.unchecked_tables;
     po.reconnect_timeout = o.reconnect_timeout;
     po.on_reconnect = o.on_reconnect;
     po.applied = o.applied_lsn;

@@ -33,6 +33,9 @@ struct SourceOptions {
   // PostgreSQL: the replication slot when the URL names none (`slot=`);
   // empty: a temporary slot (sluice tail).
   std::string default_slot;
+  // PostgreSQL: tables ("schema.table" globs) whose schema changes are not
+  // checked (their rules say ddl: ignore).
+  std::vector<std::string> unchecked_tables;
   // PostgreSQL: the commit end LSN up to which the consumer has made what it
   // received durable (tail: written to stdout); the slot confirms no more.
   // Null: whatever OnCommit returned from. Called on the capture thread.

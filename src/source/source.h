@@ -49,6 +49,16 @@ struct DdlInfo {
   std::string_view file;
   uint64_t offset = 0;
   uint64_t ts_ms = 0;
+  // PostgreSQL sources (which send no DDL): columns added to `table` that a
+  // Relation message showed in the middle of a transaction. It sits between
+  // the transaction's rows before it (old shape) and after it (new shape);
+  // the transaction goes on after it and no OnCommit of its own follows.
+  // `table` is the table's shape after it: columns from `first_added` on
+  // are new. `query` describes it (ALTER TABLE ... ADD COLUMN, PostgreSQL
+  // types) for people.
+  bool in_transaction = false;
+  TableSchemaPtr table;
+  size_t first_added = 0;
 };
 
 class ChangeHandler {

@@ -123,6 +123,8 @@ PgConnection::~PgConnection() {
   if (conn_) PQfinish(conn_);
 }
 
+int PgConnection::server_version() const { return conn_ ? PQserverVersion(conn_) : 0; }
+
 int PgConnection::backend_pid() const { return pid_; }
 bool PgConnection::ok() const { return PQstatus(conn_) == CONNECTION_OK; }
 

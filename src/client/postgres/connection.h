@@ -80,6 +80,8 @@ class PgConnection {
   const std::string& last_sqlstate() const { return last_sqlstate_; }
   // The server process of this session (kept after the connection is lost).
   int backend_pid() const;
+  // PQserverVersion: 150004 for 15.4.
+  int server_version() const;
   bool ok() const;  // still connected
   const ConnectOptions& options() const { return options_; }
   pg_conn* raw() { return conn_; }

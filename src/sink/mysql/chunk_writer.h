@@ -56,6 +56,10 @@ class ChunkWriter : public ChunkTarget {
   Status EnsureTables() override;
   Status EnsureTable(const TargetTable& t, const std::string& mysql_create_sql) override;
   bool speaks_mysql_ddl() const override { return true; }
+  Result<std::vector<std::string>> ExistingColumns(const std::string& db, const std::string& table) override {
+    return TableColumns(db, table);
+  }
+  Status RunDdl(const std::string& sql) override { return Run(sql); }
 
   // The pipeline's global checkpoint row (part -1): if there is none yet,
   // records `resume_position` there, so that streaming begins where the

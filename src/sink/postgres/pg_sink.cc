@@ -323,6 +323,10 @@ Status PgSink::PrepareTable(const TargetTablePtr& tp) {
     std::string sql;
     if (it == existing->end()) {
       sql = "ALTER TABLE " + name + " ADD COLUMN IF NOT EXISTS " + QuoteIdent(t.columns[i]) + " " + *type;
+      // A PostgreSQL source's column added with a constant default: the
+      // rows the target already holds read it, as the source's do.
+      const ColumnMeta& source = t.column_meta(i);
+      if (source.pg_has_missing) sql += " DEFAULT " + QuoteLiteral(source.pg_missing_value);
     } else if (retype && it->second != *type) {
       sql = "ALTER TABLE " + name + " ALTER COLUMN " + QuoteIdent(t.columns[i]) + " TYPE " + *type + " USING " +
             QuoteIdent(t.columns[i]) + "::" + *type;

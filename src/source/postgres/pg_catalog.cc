@@ -118,4 +118,37 @@ Result<Lsn> SlotPosition(PgConnection& c, const std::string& slot, bool create) 
   return Lsn::Parse(*(*created)[0][0]);
 }
 
+namespace {
+
+Result<std::vector<PgColumnFacts>> ColumnFactsOf(PgConnection& c, const std::string& relation) {
+  // attmissingval is a one-element array of the column's type: its element's text.
+  ASSIGN_OR_RETURN(auto rows, c.Query(fmt::format(
+                                  "SELECT a.attname, d.adbin IS NOT NULL, a.atthasmissing, "
+                                  "array_to_string(a.attmissingval, '') FROM pg_catalog.pg_attribute a "
+                                  "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+                                  "WHERE a.attrelid = {} AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+                                  relation)));
+  std::vector<PgColumnFacts> out;
+  for (const auto& r : rows) {
+    PgColumnFacts f;
+    f.name = r[0].value_or("");
+    f.has_default = r[1].value_or("f") == "t";
+    f.has_missing = r[2].value_or("f") == "t" && r[3].has_value();
+    f.missing_value = r[3].value_or("");
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<PgColumnFacts>> ReadColumnFacts(PgConnection& c, uint32_t relid) {
+  return ColumnFactsOf(c, std::to_string(relid));
+}
+
+Result<std::vector<PgColumnFacts>> ReadColumnFacts(PgConnection& c, const std::string& schema,
+                                                   const std::string& table) {
+  return ColumnFactsOf(c, "to_regclass(" + QuoteLiteral(QuoteIdent(schema) + "." + QuoteIdent(table)) + ")");
+}
+
 }  // namespace sluice::postgres

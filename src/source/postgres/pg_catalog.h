@@ -16,6 +16,7 @@
 #include "core/status.h"
 #include "core/table_schema.h"
 #include "source/postgres/pg_value.h"
+#include "source/postgres/pgoutput_decoder.h"
 
 namespace sluice::postgres {
 
@@ -30,6 +31,11 @@ Result<PgTypeRow> LookupType(PgConnection& c, uint32_t oid);
 // does) with their types described as DescribeColumn does, NOT NULL, and
 // the primary key. kNotFound when there is no such table.
 Result<TableSchema> ReadTableSchema(PgConnection& c, const std::string& schema, const std::string& table);
+
+// The table's columns now (dropped ones left out): defaults and the values
+// rows older than a column read (PgColumnFacts), for schema changes.
+Result<std::vector<PgColumnFacts>> ReadColumnFacts(PgConnection& c, uint32_t relid);
+Result<std::vector<PgColumnFacts>> ReadColumnFacts(PgConnection& c, const std::string& schema, const std::string& table);
 
 // The logical slot's confirmed position. A missing slot is created (plugin
 // pgoutput) when `create`, and its creation point returned; else kNotFound

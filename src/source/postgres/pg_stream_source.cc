@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "core/sync_point.h"
 #include "source/postgres/pg_catalog.h"
 #include "source/postgres/replication_frame.h"
 
@@ -61,6 +62,10 @@ Result<std::vector<std::string>> PgStreamSource::LookupPrimaryKey(uint32_t relid
     if (r[0]) names.push_back(*r[0]);
   }
   return names;
+}
+
+Result<std::vector<PgColumnFacts>> PgStreamSource::LookupColumnFacts(uint32_t relid) {
+  return ReadColumnFacts(*catalog_, relid);
 }
 
 Status PgStreamSource::EnsurePublication() {
@@ -158,16 +163,26 @@ Status PgStreamSource::Open(bool resume, uint64_t from) {
   } else if (options_.start.kind == StartPosition::Kind::kLsn) {
     lsn = options_.start.lsn.ToString();
   }
-  std::string plugin = "proto_version '1', publication_names " + QuoteLiteral(QuoteIdent(publication_));
+  // PostgreSQL 14+ streams transactions still in progress once they
+  // outgrow logical_decoding_work_mem (protocol 2): the server's memory and
+  // the lag of a large transaction stay bounded, the decoder holds it.
+  const uint32_t proto = catalog_->server_version() >= 140000 ? 2 : 1;
+  std::string plugin = fmt::format("proto_version '{}', publication_names {}{}", proto,
+                                   QuoteLiteral(QuoteIdent(publication_)), proto >= 2 ? ", streaming 'on'" : "");
   Status st = stream_->StartLogical(slot_, lsn, plugin);
   if (!st.ok()) {
     return st.WithContext(Describe() + ": START_REPLICATION");
   }
+  // The server answered: streaming (the slot shows active a little before).
+  SLUICE_SYNC_POINT("pg.stream.started");
   PgoutputDecoder::Options dopts;
   dopts.tables = options_.tables;
   dopts.type_lookup = [this](uint32_t oid) { return LookupType(oid); };
   dopts.primary_key = [this](uint32_t relid) { return LookupPrimaryKey(relid); };
-  if (!decoder_) decoder_ = std::make_unique<PgoutputDecoder>(std::move(dopts));
+  dopts.column_facts = [this](uint32_t relid) { return LookupColumnFacts(relid); };
+  dopts.unchecked_tables = options_.unchecked_tables;
+  dopts.proto_version = proto;
+  if (!decoder_ || decoder_->proto_version() != proto) decoder_ = std::make_unique<PgoutputDecoder>(std::move(dopts));
   decoder_->AbandonTransaction();
   // A fresh decoder per connection would drop nothing (the server resends
   // Relation messages); keeping it keeps schema pointers stable.

@@ -53,6 +53,10 @@ class PgStreamSource : public Source {
     std::string publication;   // empty: sluice_<slot>, or sluice_tail for a temporary slot
     StartPosition start;       // latest | earliest | an LSN
     std::vector<std::string> tables;  // "schema.table" globs; empty: every user table
+    // "schema.table" globs whose schema changes are taken as they come
+    // (PgoutputDecoder: "Schema changes"); the others' added columns are
+    // reported, other changes stop the stream.
+    std::vector<std::string> unchecked_tables;
     std::chrono::milliseconds status_interval{1000};
     std::chrono::seconds reconnect_timeout{300};
     // The LSN every consumer has applied up to (a commit end LSN, or 0 for
@@ -81,6 +85,7 @@ class PgStreamSource : public Source {
   uint64_t Confirmable() const;
   Result<PgTypeRow> LookupType(uint32_t oid);
   Result<std::vector<std::string>> LookupPrimaryKey(uint32_t relid);
+  Result<std::vector<PgColumnFacts>> LookupColumnFacts(uint32_t relid);
   std::string Describe() const;
 
   Options options_;

@@ -11,14 +11,41 @@
 namespace sluice::postgres {
 namespace {
 
-std::string QuoteName(std::string_view name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out += '"';
+std::string Quoted(std::string_view text, char quote) {
+  std::string out(1, quote);
+  for (char c : text) {
+    if (c == quote) out += quote;
     out += c;
   }
-  out += '"';
+  out += quote;
   return out;
+}
+std::string QuoteName(std::string_view name) { return Quoted(name, '"'); }
+std::string QuoteText(std::string_view text) { return Quoted(text, '\''); }
+
+// A column's type for messages: the name and what its modifier means
+// (varchar(20), numeric(12,2), timestamp(3)).
+std::string TypeText(const ColumnMeta& c, const PgColumnType& t) {
+  std::string name = t.name.empty() ? fmt::format("oid {}", t.oid) : t.name;
+  int32_t m = c.pg_typmod;
+  if (m < 0) return name;
+  switch (t.base_oid) {
+    case 1042:  // bpchar
+    case 1043:  // varchar
+      return fmt::format("{}({})", name, m - 4);
+    case 1700:  // numeric
+      return fmt::format("{}({},{})", name, ((m - 4) >> 16) & 0xffff, (m - 4) & 0xffff);
+    default: return fmt::format("{}(typmod {})", name, m);
+  }
+}
+
+std::string KeyText(const TableSchema& t) {
+  std::string out = "(";
+  for (size_t i = 0; i < t.primary_key.size(); ++i) {
+    if (i) out += ", ";
+    out += t.columns[t.primary_key[i]].name;
+  }
+  return out + ")";
 }
 
 }  // namespace
@@ -33,7 +60,14 @@ bool MatchesTables(const std::vector<std::string>& patterns, std::string_view sc
   return false;
 }
 
-PgoutputDecoder::PgoutputDecoder(Options options) : options_(std::move(options)) {}
+PgoutputDecoder::PgoutputDecoder(Options options)
+    : options_(std::move(options)), pending_(options_.memory_limit) {}
+
+uint64_t PgoutputDecoder::spilled_bytes() const {
+  uint64_t n = pending_.spilled_bytes();
+  for (const auto& [xid, buffer] : streams_) n += buffer.spilled_bytes();
+  return n;
+}
 
 TableSchemaPtr PgoutputDecoder::schema(uint32_t relid) const {
   auto it = relations_.find(relid);
@@ -47,6 +81,9 @@ std::string PgoutputDecoder::Where() const {
 Status PgoutputDecoder::Feed(std::string_view message, ChangeHandler& handler) {
   if (message.empty()) return Status::Corruption("pgoutput: empty message");
   char tag = message[0];
+  if (options_.proto_version >= 2 && (in_stream_ || tag == 'S' || tag == 'E' || tag == 'c' || tag == 'A')) {
+    return FeedStream(tag, message, handler);
+  }
   if (tag == 'B') {
     if (in_txn_) return Status::Corruption("pgoutput: Begin inside a transaction{}", Where());
     ByteReader r(message.substr(1));
@@ -55,7 +92,7 @@ Status PgoutputDecoder::Feed(std::string_view message, ChangeHandler& handler) {
     xid_ = r.UIntBE(4);
     if (!r.ok()) return Status::Corruption("pgoutput Begin: truncated ({} bytes)", message.size());
     in_txn_ = true;
-    pending_.clear();
+    pending_.Clear();
     return Status::Ok();
   }
   if (tag == 'C') {
@@ -72,10 +109,9 @@ Status PgoutputDecoder::Feed(std::string_view message, ChangeHandler& handler) {
     }
     // A transaction the handler refused stays open: nothing after it may be
     // confirmed as delivered.
-    RETURN_IF_ERROR(Replay(handler));
+    RETURN_IF_ERROR(Replay(handler, pending_));
     in_txn_ = false;
-    pending_.clear();
-    if (pending_.capacity() > (16u << 20)) pending_.shrink_to_fit();  // one huge transaction: give it back
+    pending_.Clear();
     return Status::Ok();
   }
   if (!in_txn_) {
@@ -84,15 +120,85 @@ Status PgoutputDecoder::Feed(std::string_view message, ChangeHandler& handler) {
     if (tag == 'M') return Status::Ok();
     return Status::Corruption("pgoutput: message '{}' outside a transaction", tag);
   }
-  uint32_t n = static_cast<uint32_t>(message.size());
-  char len[4];
-  std::memcpy(len, &n, 4);
-  pending_.append(len, 4);
-  pending_.append(message);
-  return Status::Ok();
+  return pending_.Append(xid_, message);
 }
 
-Status PgoutputDecoder::Replay(ChangeHandler& handler) {
+Status PgoutputDecoder::FeedStream(char tag, std::string_view m, ChangeHandler& handler) {
+  ByteReader r(m.substr(1));
+  switch (tag) {
+    case 'S': {
+      if (in_stream_) return Status::Corruption("pgoutput: Stream Start inside the stream of transaction {}", stream_xid_);
+      uint32_t xid = r.UIntBE(4);
+      uint8_t first = r.U8();
+      if (!r.ok()) return Status::Corruption("pgoutput Stream Start: truncated ({} bytes)", m.size());
+      TxnBuffer& b = streams_.try_emplace(xid, options_.memory_limit).first->second;
+      if (first == 1) b.Clear();  // the server streams it from its start
+      in_stream_ = true;
+      stream_xid_ = xid;
+      return Status::Ok();
+    }
+    case 'E':
+      if (!in_stream_) return Status::Corruption("pgoutput: Stream Stop outside a stream");
+      in_stream_ = false;
+      return Status::Ok();
+    case 'c': {
+      if (in_stream_) return Status::Corruption("pgoutput: Stream Commit inside the stream of transaction {}", stream_xid_);
+      if (in_txn_) return Status::Corruption("pgoutput: Stream Commit inside a transaction{}", Where());
+      uint32_t xid = r.UIntBE(4);
+      r.U8();  // flags, unused
+      uint64_t commit_lsn = r.UIntBE(8);
+      uint64_t end_lsn = r.UIntBE(8);
+      int64_t time = static_cast<int64_t>(r.UIntBE(8));
+      if (!r.ok()) return Status::Corruption("pgoutput Stream Commit: truncated ({} bytes)", m.size());
+      auto it = streams_.find(xid);
+      if (it == streams_.end()) {
+        return Status::Corruption("pgoutput Stream Commit of transaction {} (commit {}), which was never streamed", xid,
+                                  Lsn{commit_lsn}.ToString());
+      }
+      final_lsn_ = commit_lsn;
+      commit_end_ = end_lsn;
+      ts_ms_ = PgTimeToUnixMs(time);
+      xid_ = xid;
+      in_txn_ = true;  // for messages (Where) while it replays
+      Status st = Replay(handler, it->second);
+      in_txn_ = false;
+      // A transaction the handler refused is dropped here: the connection
+      // is given up and the server streams it again.
+      streams_.erase(xid);
+      return st;
+    }
+    case 'A': {
+      if (in_stream_) return Status::Corruption("pgoutput: Stream Abort inside the stream of transaction {}", stream_xid_);
+      uint32_t xid = r.UIntBE(4);
+      uint32_t subxid = r.UIntBE(4);
+      if (!r.ok()) return Status::Corruption("pgoutput Stream Abort: truncated ({} bytes)", m.size());
+      auto it = streams_.find(xid);
+      if (it == streams_.end()) return Status::Ok();  // nothing of it was streamed (or kept)
+      if (subxid == xid) {
+        streams_.erase(it);
+      } else {
+        it->second.AbortSub(subxid);
+      }
+      return Status::Ok();
+    }
+    default:
+      break;
+  }
+  // Inside a stream block: the message's own (sub)transaction id follows the tag.
+  uint32_t subxid = r.UIntBE(4);
+  if (!r.ok()) return Status::Corruption("pgoutput '{}' in the stream of transaction {}: truncated", tag, stream_xid_);
+  if (tag == 'M') return Status::Ok();  // logical decoding message
+  if (tag != 'R' && tag != 'Y' && tag != 'I' && tag != 'U' && tag != 'D' && tag != 'T') {
+    return Status::Corruption("pgoutput: message '{}' (0x{:02x}) in the stream of transaction {}", tag,
+                              static_cast<unsigned>(tag) & 0xff, stream_xid_);
+  }
+  unprefixed_.assign(1, tag);
+  unprefixed_.append(m.substr(5));
+  (void)handler;
+  return streams_.at(stream_xid_).Append(subxid, unprefixed_);
+}
+
+Status PgoutputDecoder::Replay(ChangeHandler& handler, TxnBuffer& messages) {
   lsn_text_ = Lsn{commit_end_}.ToString();
   rows_ = 0;
   TransactionInfo begin;
@@ -100,15 +206,15 @@ Status PgoutputDecoder::Replay(ChangeHandler& handler) {
   begin.offset = final_lsn_;
   begin.ts_ms = ts_ms_;
   RETURN_IF_ERROR(handler.OnBegin(begin));
-  size_t i = 0;
-  while (i < pending_.size()) {
-    uint32_t n;
-    std::memcpy(&n, pending_.data() + i, 4);
-    std::string_view m(pending_.data() + i + 4, n);
-    i += 4 + n;
+  replaying_ = true;
+  struct Done {
+    bool& flag;
+    ~Done() { flag = false; }
+  } done{replaying_};
+  RETURN_IF_ERROR(messages.ForEach([&](std::string_view m) {
     arena_.Reset();
-    RETURN_IF_ERROR(Dispatch(m, handler));
-  }
+    return Dispatch(m, handler);
+  }));
   CommitInfo commit;
   commit.file = lsn_text_;
   commit.next_offset = commit_end_;
@@ -122,7 +228,7 @@ Status PgoutputDecoder::Replay(ChangeHandler& handler) {
 
 Status PgoutputDecoder::Dispatch(std::string_view m, ChangeHandler& handler) {
   switch (m[0]) {
-    case 'R': return OnRelation(m);
+    case 'R': return OnRelation(m, handler);
     case 'Y': {
       ByteReader r(m.substr(1));
       uint32_t oid = r.UIntBE(4);
@@ -145,7 +251,47 @@ Status PgoutputDecoder::Dispatch(std::string_view m, ChangeHandler& handler) {
   }
 }
 
-Status PgoutputDecoder::OnRelation(std::string_view m) {
+Status PgoutputDecoder::CompareRelations(const Relation& before, const Relation& now, size_t& first_added) const {
+  const TableSchema& a = *before.schema;
+  const TableSchema& b = *now.schema;
+  auto stop = [&](const std::string& change) {
+    return Status::Error(
+        StatusCode::kSchemaMismatch,
+        "table \"{}\".\"{}\" changed @ {} (transaction {}): {}. PostgreSQL sends no DDL; sluice applies added "
+        "columns by itself and nothing else. To go on: change every target table of \"{}\".\"{}\" to match the source "
+        "(or copy it again with sluice snapshot), then restart the pipeline: it resumes at this transaction (should it "
+        "stop here again, set ddl: ignore on the table's rule until it is past)",
+        a.db, a.table, Lsn{commit_end_}.ToString(), xid_, change, b.db, b.table);
+  };
+  if (a.db != b.db || a.table != b.table) {
+    return stop(fmt::format("renamed to \"{}\".\"{}\"", b.db, b.table));
+  }
+  size_t common = std::min(a.columns.size(), b.columns.size());
+  for (size_t i = 0; i < common; ++i) {
+    const ColumnMeta& x = a.columns[i];
+    const ColumnMeta& y = b.columns[i];
+    if (x.name != y.name) {
+      bool dropped = std::none_of(b.columns.begin(), b.columns.end(), [&](const ColumnMeta& c) { return c.name == x.name; });
+      if (dropped) return stop(fmt::format("column \"{}\" dropped", x.name));
+      return stop(fmt::format("column {} \"{}\" is now \"{}\" (renamed or reordered)", i + 1, x.name, y.name));
+    }
+    if (before.types[i]->oid != now.types[i]->oid || x.pg_typmod != y.pg_typmod) {
+      return stop(fmt::format("column \"{}\" changed type from {} to {}", x.name, TypeText(x, *before.types[i]),
+                              TypeText(y, *now.types[i])));
+    }
+  }
+  if (b.columns.size() < a.columns.size()) {
+    return stop(fmt::format("column \"{}\" dropped", a.columns[common].name));
+  }
+  std::vector<std::string> ka, kb;
+  for (uint32_t k : a.primary_key) ka.push_back(a.columns[k].name);
+  for (uint32_t k : b.primary_key) kb.push_back(b.columns[k].name);
+  if (ka != kb) return stop(fmt::format("key changed from {} to {}", KeyText(a), KeyText(b)));
+  first_added = common;
+  return Status::Ok();
+}
+
+Status PgoutputDecoder::OnRelation(std::string_view m, ChangeHandler& handler) {
   ByteReader r(m.substr(1));
   uint32_t relid = r.UIntBE(4);
   std::string_view ns = r.CString();
@@ -204,9 +350,74 @@ Status PgoutputDecoder::OnRelation(std::string_view m) {
     }
   }
   for (uint32_t k : schema->primary_key) schema->columns[k].nullable = false;
+  std::vector<PgColumnFacts> facts;
+  if (options_.column_facts && rel.matched) {
+    auto got = options_.column_facts(relid);
+    if (!got.ok()) return got.status().WithContext(fmt::format("table \"{}\".\"{}\"", schema->db, schema->table));
+    facts = std::move(got).value();
+    for (ColumnMeta& c : schema->columns) {
+      for (const PgColumnFacts& f : facts) {
+        if (f.name != c.name || !f.has_missing) continue;
+        c.pg_has_missing = true;
+        c.pg_missing_value = f.missing_value;
+      }
+    }
+  }
   rel.schema = std::move(schema);
+  auto previous = relations_.find(relid);
+  if (previous == relations_.end() || !previous->second.matched || !rel.matched ||
+      (!options_.unchecked_tables.empty() &&
+       MatchesTables(options_.unchecked_tables, rel.schema->db, rel.schema->table))) {
+    relations_[relid] = std::move(rel);
+    return Status::Ok();
+  }
+  size_t first_added = 0;
+  RETURN_IF_ERROR(CompareRelations(previous->second, rel, first_added));
+  const TableSchema& t = *rel.schema;
+  if (first_added == t.columns.size()) {  // the same shape sent again (a new connection, an index, ...)
+    relations_[relid] = std::move(rel);
+    return Status::Ok();
+  }
+  std::string query = "ALTER TABLE " + QuoteName(t.db) + "." + QuoteName(t.table);
+  for (size_t i = first_added; i < t.columns.size(); ++i) {
+    const ColumnMeta& c = t.columns[i];
+    if (options_.column_facts) {
+      auto f = std::find_if(facts.begin(), facts.end(), [&](const PgColumnFacts& x) { return x.name == c.name; });
+      std::string problem;
+      if (f == facts.end()) {
+        problem = "it no longer exists on the source, so the value its existing rows had cannot be read";
+      } else if (f->has_default && !f->has_missing) {
+        problem = "it was added with a volatile default (or its default was set after it was added): the rows that "
+                  "existed got values the replication stream does not carry";
+      }
+      if (!problem.empty()) {
+        return Status::Error(StatusCode::kSchemaMismatch,
+                             "table \"{}\".\"{}\" changed @ {} (transaction {}): column \"{}\" added, but {}. To go "
+                             "on: add the column to every target table and copy its values (sluice snapshot of the "
+                             "table), set ddl: ignore on the table's rule, then restart the pipeline",
+                             t.db, t.table, Lsn{commit_end_}.ToString(), xid_, c.name, problem);
+      }
+    }
+    query += i == first_added ? " ADD COLUMN " : ", ADD COLUMN ";
+    query += QuoteName(c.name) + " " + TypeText(c, *rel.types[i]);
+    if (c.pg_has_missing) query += " DEFAULT " + QuoteText(c.pg_missing_value);
+  }
+  TableSchemaPtr shape = rel.schema;
   relations_[relid] = std::move(rel);
-  return Status::Ok();
+  if (!replaying_) {
+    // pgoutput sends Relation messages inside transactions only.
+    return Status::Corruption("pgoutput: table \"{}\".\"{}\" changed outside a transaction", t.db, t.table);
+  }
+  DdlInfo ddl;
+  ddl.db = t.db;
+  ddl.query = query;
+  ddl.file = lsn_text_;
+  ddl.offset = final_lsn_;
+  ddl.ts_ms = ts_ms_;
+  ddl.in_transaction = true;
+  ddl.table = shape;
+  ddl.first_added = first_added;
+  return handler.OnDdl(ddl);
 }
 
 Status PgoutputDecoder::ReadTuple(ByteReader& r, const Relation& rel, std::vector<Value>& out, bool key_only) {
@@ -320,33 +531,33 @@ Status PgoutputDecoder::OnRow(char tag, std::string_view m, ChangeHandler& handl
 Status PgoutputDecoder::OnTruncate(std::string_view m, ChangeHandler& handler) {
   ByteReader r(m.substr(1));
   uint32_t n = r.UIntBE(4);
-  uint8_t options = r.U8();
+  r.U8();  // options (cascade, restart identity): the relations cascaded to are listed; sequences are not replicated
   if (!r.ok() || r.remaining() != uint64_t{n} * 4) {
     return Status::Corruption("pgoutput Truncate: {} relations in {} bytes{}", n, m.size(), Where());
   }
-  std::string query;
-  std::string_view db;  // the first table's schema stands for the statement's
+  std::vector<const TableSchema*> tables;
   for (uint32_t i = 0; i < n; ++i) {
     uint32_t relid = r.UIntBE(4);
     auto it = relations_.find(relid);
     if (it == relations_.end()) {
       return Status::Corruption("pgoutput Truncate: relation {} was never described{}", relid, Where());
     }
-    if (!it->second.matched) continue;
-    query += query.empty() ? "TRUNCATE TABLE " : ", ";
-    if (db.empty()) db = it->second.schema->db;
-    query += QuoteName(it->second.schema->db) + "." + QuoteName(it->second.schema->table);
+    if (it->second.matched) tables.push_back(it->second.schema.get());
   }
-  if (query.empty()) return Status::Ok();
-  if (options & 2) query += " RESTART IDENTITY";
-  if (options & 1) query += " CASCADE";
-  DdlInfo ddl;
-  ddl.db = db;
-  ddl.query = query;
-  ddl.file = lsn_text_;
-  ddl.offset = commit_end_;
-  ddl.ts_ms = ts_ms_;
-  return handler.OnDdl(ddl);
+  // One statement per table, in MySQL's dialect (what targets take DDL in),
+  // each in its place among the transaction's rows.
+  for (const TableSchema* t : tables) {
+    std::string query = "TRUNCATE TABLE " + Quoted(t->db, '`') + "." + Quoted(t->table, '`');
+    DdlInfo ddl;
+    ddl.db = t->db;
+    ddl.query = query;
+    ddl.file = lsn_text_;
+    ddl.offset = final_lsn_;
+    ddl.ts_ms = ts_ms_;
+    ddl.in_transaction = true;
+    RETURN_IF_ERROR(handler.OnDdl(ddl));
+  }
+  return Status::Ok();
 }
 
 }  // namespace sluice::postgres

@@ -17,12 +17,27 @@
 //   tuple         ncols:2 {'n' null | 'u' unchanged TOAST | 't' len:4 text}*ncols
 //   'M' logical decoding messages are skipped.
 //
+// Protocol version 2 (PostgreSQL 14+, `streaming 'on'`) adds streams of
+// transactions still in progress, sent once one outgrows the server's
+// logical_decoding_work_mem:
+//
+//   'S' Stream Start   xid:4 first_segment:1
+//   'E' Stream Stop
+//   'c' Stream Commit  xid:4 flags:1 commit_lsn:8 end_lsn:8 commit_time:8
+//   'A' Stream Abort   xid:4 subxid:4  (subxid == xid: the whole transaction)
+//
+// Between Stream Start and Stop, R Y I U D T M carry the (sub)transaction's
+// xid:4 right after their tag. Streams of several transactions interleave,
+// block by block, with each other and with whole (B..C) transactions.
+//
 // Positions: a transaction's rows carry its commit's end LSN (design §12:
 // "pos" is what sluice confirms and resumes after), which only the Commit
-// message tells. pgoutput v1 sends a transaction only after it committed,
-// so the decoder keeps the transaction's messages (their bytes, as
-// received) from Begin to Commit and decodes them when the Commit arrives;
-// memory is the transaction's pgoutput size.
+// (or Stream Commit) message tells. So the decoder keeps each
+// transaction's messages (their bytes, as received) in a TxnBuffer — in
+// memory up to Options::memory_limit, then in a temporary file — and
+// decodes them when the commit arrives: streamed transactions in commit
+// order like the others; an aborted stream is dropped, and an aborted
+// subtransaction's rows are left out.
 //
 // Row images (RowChange):
 // - Values follow pg_value.h. `before` under REPLICA IDENTITY DEFAULT or
@@ -36,6 +51,26 @@
 //   FULL the old row carries the value, and `after` takes it from there.
 // - Truncate is delivered as OnDdl with a `TRUNCATE TABLE "s"."t", ...`
 //   statement, in its place among the transaction's rows.
+//
+// Schema changes: PostgreSQL sends no DDL, but a Relation message precedes
+// a table's first change after its definition changed (and the first one
+// on each connection). The decoder compares each Relation with the one it
+// last saw for the same OID:
+// - the same columns (names, types, modifiers) and key: nothing to do;
+// - the same columns followed by new ones (ALTER TABLE ADD COLUMN): an
+//   OnDdl with DdlInfo::in_transaction, `table` the new shape and
+//   `first_added` its first new column, in its place among the
+//   transaction's rows, so rows before it keep the old column list and
+//   rows after it have the new one. A new column's existing rows read its
+//   missing value (a constant default) or null; one added with a volatile
+//   default (whose existing rows got values the stream never carries) is an
+//   error;
+// - anything else (a column dropped, renamed or retyped, the key changed,
+//   the table renamed) stops with an error naming the table, the commit
+//   LSN, the change and what to do.
+// Tables matching Options::unchecked_tables are not compared. A fresh
+// decoder (a restart) has nothing to compare the first Relation with: it
+// takes it as it is.
 //
 // `db` is the PostgreSQL schema. The primary key (`pk`) is the Relation's
 // key columns under DEFAULT/USING INDEX; under FULL or NOTHING it comes from
@@ -56,6 +91,7 @@
 #include "core/table_schema.h"
 #include "core/value.h"
 #include "source/postgres/pg_value.h"
+#include "source/postgres/txn_buffer.h"
 #include "source/source.h"
 
 namespace sluice {
@@ -67,6 +103,14 @@ namespace sluice::postgres {
 // Whether "schema.table" matches one of the glob patterns (none: every table).
 bool MatchesTables(const std::vector<std::string>& patterns, std::string_view schema, std::string_view table);
 
+// What the catalog says of a table's column, for schema changes.
+struct PgColumnFacts {
+  std::string name;
+  bool has_default = false;  // pg_attrdef has a default expression
+  bool has_missing = false;  // atthasmissing: rows older than the column read `missing_value`
+  std::string missing_value;  // the type's text output
+};
+
 class PgoutputDecoder {
  public:
   struct Options {
@@ -75,6 +119,16 @@ class PgoutputDecoder {
     // Key column names of a table whose replica identity does not name them
     // (FULL, NOTHING); empty answer: keyless.
     std::function<Result<std::vector<std::string>>(uint32_t relid)> primary_key;
+    // The table's columns as the catalog has them now (defaults, missing
+    // values); null: none known (added columns are plain nullable ones).
+    std::function<Result<std::vector<PgColumnFacts>>(uint32_t relid)> column_facts;
+    // "schema.table" globs whose schema changes are not compared.
+    std::vector<std::string> unchecked_tables;
+    // 1, or 2 when the stream was started with streaming 'on'.
+    uint32_t proto_version = 1;
+    // Bytes of one transaction's messages held in memory before the rest
+    // goes to a temporary file.
+    size_t memory_limit = 8u << 20;
   };
 
   explicit PgoutputDecoder(Options options);
@@ -83,12 +137,20 @@ class PgoutputDecoder {
   Status Feed(std::string_view message, ChangeHandler& handler);
 
   bool in_transaction() const { return in_txn_; }
+  uint32_t proto_version() const { return options_.proto_version; }
   // Forgets an open transaction's messages (the connection was lost before
   // its Commit; the server sends it again from its Begin).
+  // Streams in progress are forgotten too: the server streams them again
+  // from their start.
   void AbandonTransaction() {
     in_txn_ = false;
-    pending_.clear();
+    pending_.Clear();
+    streams_.clear();
+    in_stream_ = false;
   }
+  // Streamed transactions not committed or aborted yet, and their bytes.
+  size_t open_streams() const { return streams_.size(); }
+  uint64_t spilled_bytes() const;
   // The end LSN of the last transaction handed over (0 before the first).
   uint64_t last_commit_end() const { return last_commit_end_; }
   // What the decoder knows of a relation, for messages and tests.
@@ -103,9 +165,14 @@ class PgoutputDecoder {
     bool matched = true;      // selected by Options::tables
   };
 
-  Status Replay(ChangeHandler& handler);
+  Status Replay(ChangeHandler& handler, TxnBuffer& messages);
+  Status FeedStream(char tag, std::string_view message, ChangeHandler& handler);
   Status Dispatch(std::string_view message, ChangeHandler& handler);
-  Status OnRelation(std::string_view message);
+  Status OnRelation(std::string_view message, ChangeHandler& handler);
+  // Compares `now` with `before` (the same OID): Ok and `first_added` =
+  // the column count when nothing changed, the first new column when
+  // columns were only added, else the error that stops the stream.
+  Status CompareRelations(const Relation& before, const Relation& now, size_t& first_added) const;
   Status OnRow(char tag, std::string_view message, ChangeHandler& handler);
   Status OnTruncate(std::string_view message, ChangeHandler& handler);
   // Decodes a TupleData into `out` (one Value per column).
@@ -117,11 +184,16 @@ class PgoutputDecoder {
   std::unordered_map<uint32_t, std::string> type_names_;  // from Type messages
 
   bool in_txn_ = false;
+  bool replaying_ = false;  // in Replay: messages are in their place among the transaction's rows
   uint64_t final_lsn_ = 0;
   uint64_t commit_end_ = 0;
   uint64_t ts_ms_ = 0;
   uint32_t xid_ = 0;
-  std::string pending_;  // the open transaction's messages: {len:4 LE, bytes}*
+  TxnBuffer pending_;  // the open (B..C) transaction's messages
+  std::unordered_map<uint32_t, TxnBuffer> streams_;  // streamed transactions by xid
+  bool in_stream_ = false;  // between Stream Start and Stop
+  uint32_t stream_xid_ = 0;
+  std::string unprefixed_;  // a streamed message without its xid
   std::string lsn_text_;
   uint64_t rows_ = 0;
   uint64_t last_commit_end_ = 0;

@@ -1,0 +1,108 @@
+// Schema changes of a PostgreSQL source (which sends no DDL; the pgoutput
+// Relation messages show them) under a running `sluice run` into a
+// PostgreSQL and a MariaDB target: added columns reach both, with the
+// default older rows read, rows before the change keep the old column list
+// and rows after it fill the new columns, also within one transaction and
+// across a restart after changes made while sluice was down. A dropped or
+// retyped column stops the pipeline with an error naming the table, the
+// commit LSN, the change and what to do.
+
+#include <fmt/format.h>
+
+#include "pipeline/pg_source_fixture.h"
+
+namespace sluice::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+class PgSchemaChangeTest : public PgSourceTest {
+ protected:
+  ::testing::AssertionResult ItemsConverge() {
+    return Converge("SELECT id, name, qty, note, flag::int, extra FROM items ORDER BY id",
+                    "SELECT id, name, qty, note, flag::int, extra FROM public.items ORDER BY id",
+                    "SELECT id, name, qty, note, flag, extra FROM public.items ORDER BY id");
+  }
+  // The pipeline's last_error once it failed.
+  std::string FailedWith() {
+    auto failed = WaitForState("p", "failed", 60s);
+    if (!failed) return ::testing::AssertionResult(failed).message();
+    return PipelineStatus("p").value("last_error", "");
+  }
+};
+
+TEST_F(PgSchemaChangeTest, AddedColumnsReachBothTargetsWithTheirDefaults) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  Sql("CREATE TABLE items (id int PRIMARY KEY, name text)");
+  ASSERT_NO_FATAL_FAILURE(StartPipeline());
+  Sql("INSERT INTO items VALUES (1, 'a'), (2, 'b')");
+  EXPECT_TRUE(Converge("SELECT id, name FROM items ORDER BY id", "SELECT id, name FROM public.items ORDER BY id",
+                       "SELECT id, name FROM public.items ORDER BY id"));
+
+  // In one transaction: a row of the old shape, the change, rows of the new.
+  Sql("BEGIN; INSERT INTO items VALUES (3, 'c');"
+      "ALTER TABLE items ADD COLUMN qty int DEFAULT 5, ADD COLUMN note text;"
+      "INSERT INTO items VALUES (4, 'd', 7, 'x'); UPDATE items SET note = 'upd' WHERE id = 1; COMMIT");
+  // On its own, then rows that use it.
+  Sql("ALTER TABLE items ADD COLUMN flag boolean NOT NULL DEFAULT true");
+  Sql("UPDATE items SET qty = qty + 1, flag = false WHERE id = 2; INSERT INTO items VALUES (5, 'e', NULL, NULL, "
+      "false)");
+  EXPECT_TRUE(Converge("SELECT id, name, qty, note, flag::int FROM items ORDER BY id",
+                       "SELECT id, name, qty, note, flag::int FROM public.items ORDER BY id",
+                       "SELECT id, name, qty, note, flag FROM public.items ORDER BY id"));
+  // Rows the targets held before the change read the source's default.
+  auto qty = my_->QueryValue("SELECT qty FROM public.items WHERE id = 3");
+  EXPECT_TRUE(qty.ok() && *qty == "5") << (qty.ok() ? *qty : qty.status().message());
+
+  // A column added while sluice is down, with rows before and after it.
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+  Sql("INSERT INTO items VALUES (6, 'f'); ALTER TABLE items ADD COLUMN extra numeric(6,2) DEFAULT 1.5;"
+      "INSERT INTO items VALUES (7, 'g', 1, 'y', true, 2.25); UPDATE items SET extra = 3 WHERE id = 1");
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  EXPECT_TRUE(ItemsConverge());
+  Sql("INSERT INTO items VALUES (8, 'h', 2, 'z', false, 4.75)");
+  EXPECT_TRUE(ItemsConverge());
+  EXPECT_EQ(PipelineStatus("p").value("state", ""), "running");
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+TEST_F(PgSchemaChangeTest, ADroppedColumnStopsThePipelineSayingWhatToDo) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  Sql("CREATE TABLE items (id int PRIMARY KEY, name text, qty int)");
+  ASSERT_NO_FATAL_FAILURE(StartPipeline());
+  Sql("INSERT INTO items VALUES (1, 'a', 1)");
+  EXPECT_TRUE(Converge("SELECT id, name, qty FROM items ORDER BY id",
+                       "SELECT id, name, qty FROM public.items ORDER BY id",
+                       "SELECT id, name, qty FROM public.items ORDER BY id"));
+  Sql("ALTER TABLE items DROP COLUMN name");
+  Sql("INSERT INTO items VALUES (2, 2)");
+  std::string lsn = Value("SELECT pg_current_wal_lsn()");
+  std::string error = FailedWith();
+  EXPECT_NE(error.find("table \"public\".\"items\" changed @ 0/"), std::string::npos) << error;
+  EXPECT_NE(error.find(": column \"name\" dropped. PostgreSQL sends no DDL"), std::string::npos) << error;
+  EXPECT_NE(error.find("To go on: change every target table of \"public\".\"items\" to match the source"),
+            std::string::npos)
+      << error;
+  EXPECT_NE(sluice_->FullLog().find("pipeline p: capture stopped: "), std::string::npos) << sluice_->Log();
+  // Nothing of the new shape was applied.
+  EXPECT_EQ(Value("SELECT count(*) FROM public.items", "target"), "1");
+  (void)lsn;
+}
+
+TEST_F(PgSchemaChangeTest, ARetypedColumnStopsThePipeline) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  Sql("CREATE TABLE items (id int PRIMARY KEY, code varchar(10))");
+  ASSERT_NO_FATAL_FAILURE(StartPipeline());
+  Sql("INSERT INTO items VALUES (1, 'a')");
+  EXPECT_TRUE(Converge("SELECT id, code FROM items", "SELECT id, code FROM public.items",
+                       "SELECT id, code FROM public.items"));
+  Sql("ALTER TABLE items ALTER COLUMN code TYPE varchar(20); INSERT INTO items VALUES (2, 'b')");
+  std::string error = FailedWith();
+  EXPECT_NE(error.find(": column \"code\" changed type from character varying(10) to character varying(20)"),
+            std::string::npos)
+      << error;
+}
+
+}  // namespace
+}  // namespace sluice::testing
