@@ -203,6 +203,33 @@ std::vector<pid_t> PostgresServer::Processes() const {
   return out;
 }
 
+Status PostgresServer::Crash() {
+  {
+    std::lock_guard lock(session_mu_);
+    session_.reset();
+  }
+  if (pid_ <= 0) return Status::Error(StatusCode::kIoError, "postgres on port {} is not running", port_);
+  std::vector<pid_t> all = Processes();
+  for (pid_t p : all) ::kill(p, SIGKILL);
+  pid_t pid = pid_.exchange(-1);
+  (void)WaitForExit(pid, seconds(10));
+  // The children are reparented and reaped elsewhere: gone once /proc has
+  // no live process of theirs (a zombie holds no shared memory).
+  auto alive = [](pid_t p) {
+    std::ifstream in("/proc/" + std::to_string(p) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    size_t close = stat.rfind(')');
+    return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+  };
+  auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  for (pid_t p : all) {
+    if (p == pid) continue;
+    while (alive(p) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(milliseconds(10));
+    if (alive(p)) return Status::Error(StatusCode::kIoError, "postgres child {} survived kill -9", p);
+  }
+  return Status::Ok();
+}
+
 Status PostgresServer::Hang() {
   if (pid_ <= 0) return Status::Error(StatusCode::kIoError, "postgres on port {} is not running", port_);
   for (pid_t p : Processes()) ::kill(p, SIGSTOP);

@@ -77,6 +77,10 @@ class PostgresServer {
   [[nodiscard]] Status Restart();
   // Stops the server (fast) and leaves it down until Restart().
   [[nodiscard]] Status Stop();
+  // kill -9 of the postmaster and every child of it at once (a machine's
+  // power cut, as far as the server can tell): returns once all are gone;
+  // Restart() then starts it again on the same data (crash recovery).
+  [[nodiscard]] Status Crash();
   // SIGSTOP / SIGCONT to the postmaster and every child of it (each
   // backend is a session of its own: no process group covers them all).
   [[nodiscard]] Status Hang();
