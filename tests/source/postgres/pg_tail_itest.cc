@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <regex>
+#include <fstream>
 #include <thread>
 
 #include "cli/run_command.h"
@@ -52,12 +53,14 @@ class PgTailTest : public ::testing::Test {
   }
 
   // `sluice tail` in the background, stdout and stderr into files.
-  void StartTail(const std::vector<std::string>& args) {
+  // `sync_points`: SLUICE_SYNC_POINTS for tail (core/sync_point.h).
+  void StartTail(const std::vector<std::string>& args, const std::string& sync_points = "") {
     std::vector<std::string> argv{SLUICE_BINARY, "tail"};
     argv.insert(argv.end(), args.begin(), args.end());
+    std::string env = sync_points.empty() ? "" : "SLUICE_SYNC_POINTS=" + ShellQuote(sync_points) + " ";
     // exec: the pid is sluice's own, so signals reach it.
-    auto pid =
-        SpawnProcess({"sh", "-c", "exec " + Joined(argv) + " 2>" + (dir_ / "err").string()}, (dir_ / "out").string());
+    auto pid = SpawnProcess({"sh", "-c", env + "exec " + Joined(argv) + " 2>" + (dir_ / "err").string()},
+                            (dir_ / "out").string());
     ASSERT_TRUE(pid.ok()) << pid.status().message();
     tail_pid_ = *pid;
   }
@@ -272,7 +275,16 @@ TEST_F(PgTailTest, ResumesAfterWhatTheSlotConfirmed) {
 
 TEST_F(PgTailTest, ASlotDroppedWhileStreamingIsAnErrorAfterTheReconnect) {
   Sql("CREATE TABLE t (id int PRIMARY KEY)");
-  StartTail({"--source", Url("slot=dropme")});
+  // Held right after the server answered START_REPLICATION (the slot shows
+  // active before that: a connection cut then fails the start instead).
+  const std::string go = (dir_ / "go").string();
+  StartTail({"--source", Url("slot=dropme")}, "pg.stream.started=wait:" + go);
+  auto until = std::chrono::steady_clock::now() + 30s;
+  while (Err().find("sync point pg.stream.started: waiting for") == std::string::npos &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_NE(Err().find("sync point pg.stream.started: waiting for"), std::string::npos) << Err();
   ASSERT_TRUE(SlotActive("dropme")) << Err();
   // Keep tail out while its slot goes: its reconnects fail until LOGIN is back.
   ASSERT_TRUE(pg_->Execute("ALTER ROLE repl NOLOGIN").ok());
@@ -281,6 +293,7 @@ TEST_F(PgTailTest, ASlotDroppedWhileStreamingIsAnErrorAfterTheReconnect) {
                   .ok());
   ASSERT_TRUE(pg_->Execute("SELECT pg_drop_replication_slot('dropme')").ok());
   ASSERT_TRUE(pg_->Execute("ALTER ROLE repl LOGIN").ok());
+  std::ofstream(go).put('\n');  // tail goes on: the stream it reads is cut
   EXPECT_EQ(WaitTail(), 1);
   EXPECT_NE(Err().find("replication slot \"dropme\" does not exist (dropped?)"), std::string::npos) << Err();
   EXPECT_EQ(Value("SELECT count(*) FROM pg_replication_slots"), "0");  // not silently created again
