@@ -5,7 +5,7 @@
 // and rows after it fill the new columns, also within one transaction and
 // across a restart after changes made while sluice was down. A dropped or
 // retyped column stops the pipeline with an error naming the table, the
-// commit LSN, the change and what to do.
+// commit LSN, the change and what to do. TRUNCATE keeps its place too.
 
 #include <fmt/format.h>
 
@@ -64,6 +64,22 @@ TEST_F(PgSchemaChangeTest, AddedColumnsReachBothTargetsWithTheirDefaults) {
   Sql("INSERT INTO items VALUES (8, 'h', 2, 'z', false, 4.75)");
   EXPECT_TRUE(ItemsConverge());
   EXPECT_EQ(PipelineStatus("p").value("state", ""), "running");
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// TRUNCATE reaches both targets in its place: rows inserted before it in
+// its transaction go, rows after it stay.
+TEST_F(PgSchemaChangeTest, TruncateInTheMiddleOfATransaction) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  Sql("CREATE TABLE items (id int PRIMARY KEY, name text)");
+  ASSERT_NO_FATAL_FAILURE(StartPipeline());
+  Sql("INSERT INTO items VALUES (1, 'a')");
+  EXPECT_TRUE(Converge("SELECT id, name FROM items ORDER BY id", "SELECT id, name FROM public.items ORDER BY id",
+                       "SELECT id, name FROM public.items ORDER BY id"));
+  Sql("BEGIN; INSERT INTO items VALUES (2, 'b'); TRUNCATE items; INSERT INTO items VALUES (3, 'c'); COMMIT");
+  EXPECT_TRUE(Converge("SELECT id, name FROM items ORDER BY id", "SELECT id, name FROM public.items ORDER BY id",
+                       "SELECT id, name FROM public.items ORDER BY id"));
+  EXPECT_EQ(Value("SELECT count(*) FROM public.items", "target"), "1");
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 

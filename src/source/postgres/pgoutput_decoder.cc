@@ -251,6 +251,17 @@ Status PgoutputDecoder::Dispatch(std::string_view m, ChangeHandler& handler) {
   }
 }
 
+DdlInfo PgoutputDecoder::DdlHere(std::string_view db, std::string_view query) const {
+  DdlInfo ddl;
+  ddl.db = db;
+  ddl.query = query;
+  ddl.file = lsn_text_;
+  ddl.offset = final_lsn_;
+  ddl.ts_ms = ts_ms_;
+  ddl.in_transaction = true;
+  return ddl;
+}
+
 Status PgoutputDecoder::CompareRelations(const Relation& before, const Relation& now, size_t& first_added) const {
   const TableSchema& a = *before.schema;
   const TableSchema& b = *now.schema;
@@ -408,13 +419,7 @@ Status PgoutputDecoder::OnRelation(std::string_view m, ChangeHandler& handler) {
     // pgoutput sends Relation messages inside transactions only.
     return Status::Corruption("pgoutput: table \"{}\".\"{}\" changed outside a transaction", t.db, t.table);
   }
-  DdlInfo ddl;
-  ddl.db = t.db;
-  ddl.query = query;
-  ddl.file = lsn_text_;
-  ddl.offset = final_lsn_;
-  ddl.ts_ms = ts_ms_;
-  ddl.in_transaction = true;
+  DdlInfo ddl = DdlHere(t.db, query);
   ddl.table = shape;
   ddl.first_added = first_added;
   return handler.OnDdl(ddl);
@@ -548,14 +553,7 @@ Status PgoutputDecoder::OnTruncate(std::string_view m, ChangeHandler& handler) {
   // each in its place among the transaction's rows.
   for (const TableSchema* t : tables) {
     std::string query = "TRUNCATE TABLE " + Quoted(t->db, '`') + "." + Quoted(t->table, '`');
-    DdlInfo ddl;
-    ddl.db = t->db;
-    ddl.query = query;
-    ddl.file = lsn_text_;
-    ddl.offset = final_lsn_;
-    ddl.ts_ms = ts_ms_;
-    ddl.in_transaction = true;
-    RETURN_IF_ERROR(handler.OnDdl(ddl));
+    RETURN_IF_ERROR(handler.OnDdl(DdlHere(t->db, query)));
   }
   return Status::Ok();
 }

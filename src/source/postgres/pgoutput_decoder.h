@@ -178,6 +178,8 @@ class PgoutputDecoder {
   // Decodes a TupleData into `out` (one Value per column).
   Status ReadTuple(ByteReader& r, const Relation& rel, std::vector<Value>& out, bool key_only);
   std::string Where() const;
+  // A DDL event in its place among the replayed transaction's rows.
+  DdlInfo DdlHere(std::string_view db, std::string_view query) const;
 
   Options options_;
   std::unordered_map<uint32_t, Relation> relations_;
