@@ -96,6 +96,10 @@ std::string StreamPos::ResumePoint() const {
   return fmt::format("{}:{}", file, txn_offset);
 }
 
+std::string StreamPos::TransactionText() const {
+  return is_lsn() ? file : fmt::format("{}:{}", file, txn_offset);
+}
+
 int StreamPos::Compare(const StreamPos& o) const {
   uint64_t la = 0, lb = 0;
   if (file != o.file && LsnOf(file, &la) && LsnOf(o.file, &lb)) {

@@ -39,6 +39,9 @@ struct StreamPos {
   // record, from which the server decodes the transaction again.
   std::string ResumePoint() const;
   std::string ToString() const;                      // "binlog.000003:1234#7" or "...#end"
+  // The transaction as change formats name it: "binlog.000003:1234", or
+  // (PostgreSQL) the commit's end LSN.
+  std::string TransactionText() const;
   static bool Parse(std::string_view text, StreamPos* out);
   // Orders by file sequence number (the numeric suffix) or LSN, then offset, then index.
   int Compare(const StreamPos& other) const;

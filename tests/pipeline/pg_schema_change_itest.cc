@@ -8,6 +8,9 @@
 // commit LSN, the change and what to do. TRUNCATE keeps its place too.
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
 
 #include "pipeline/pg_source_fixture.h"
 
@@ -80,6 +83,56 @@ TEST_F(PgSchemaChangeTest, TruncateInTheMiddleOfATransaction) {
   EXPECT_TRUE(Converge("SELECT id, name FROM items ORDER BY id", "SELECT id, name FROM public.items ORDER BY id",
                        "SELECT id, name FROM public.items ORDER BY id"));
   EXPECT_EQ(Value("SELECT count(*) FROM public.items", "target"), "1");
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// Log targets carry the new shape: the rows after the change have the
+// column, the rows before it do not; the statement sits between them.
+TEST_F(PgSchemaChangeTest, AFileTargetCarriesTheNewShape) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  Sql("CREATE TABLE items (id int PRIMARY KEY, name text)");
+  http_port_ = FreePort();
+  const std::string file = (dir_ / "changes.jsonl").string();
+  WriteConfig(fmt::format(R"(store: {dir}/sluice.db
+http: 127.0.0.1:{port}
+sources:
+  src: {{url: "{src}"}}
+targets:
+  out: {{url: "file://{file}", format: json}}
+pipelines:
+  - name: p
+    source: src
+    targets: [out]
+    tables:
+      - match: "public.items"
+    batch: {{size: 100, timeout_ms: 50}}
+)",
+                          fmt::arg("dir", dir_.string()), fmt::arg("port", http_port_),
+                          fmt::arg("src", pg_->Url("repl", "s3cret", "shop")), fmt::arg("file", file)));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(WaitForState("p", "running", 30s));
+  Sql("BEGIN; INSERT INTO items VALUES (1, 'a'); ALTER TABLE items ADD COLUMN qty int DEFAULT 5;"
+      "INSERT INTO items VALUES (2, 'b', 7); COMMIT");
+  std::vector<nlohmann::json> lines;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        lines.clear();
+        std::ifstream in(file);
+        for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line, nullptr, false));
+        return lines.size() >= 3;
+      },
+      60s))
+      << sluice_->Log();
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0]["after"], nlohmann::json::parse(R"({"id":1,"name":"a"})")) << lines[0].dump();
+  // The statement, in its place, at the transaction's commit LSN.
+  EXPECT_EQ(lines[1]["op"], "ddl");
+  EXPECT_EQ(lines[1]["ddl"], "ALTER TABLE `public`.`items` ADD COLUMN `qty` int NULL DEFAULT (5)");
+  EXPECT_EQ(lines[1]["pos"], lines[0]["pos"]);
+  EXPECT_EQ(lines[2]["after"], nlohmann::json::parse(R"({"id":2,"name":"b","qty":7})")) << lines[2].dump();
+  EXPECT_EQ(lines[0]["pos"], lines[2]["pos"]);
+  EXPECT_EQ(PipelineStatus("p").value("state", ""), "running");
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 

@@ -261,7 +261,7 @@ Status FileSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
   ev.query = ddl.query;
   ev.ts_ms = ddl.ts_ms;
   ev.gtid = ddl.gtid;
-  std::string position = fmt::format("{}:{}", ddl.pos.file, ddl.pos.txn_offset);
+  std::string position = ddl.pos.TransactionText();
   ev.position = position;
   std::vector<format::Message> messages;
   RETURN_IF_ERROR(encoder_->EncodeDdl(ev, messages).WithContext(Where()));

@@ -51,8 +51,6 @@ bool IsPermanent(rd_kafka_resp_err_t e) {
          e == RD_KAFKA_RESP_ERR__INVALID_ARG || e == RD_KAFKA_RESP_ERR__FATAL;
 }
 
-std::string TxnPosition(const StreamPos& p) { return p.is_lsn() ? p.file : fmt::format("{}:{}", p.file, p.txn_offset); }
-
 // A delivery report's opaque: the batch's seq and the message's index in
 // it (kRecordIndex: the batch's position record).
 constexpr uint64_t kRecordIndex = 0xffffffffu;
@@ -922,7 +920,7 @@ Status KafkaSink::DoResetCheckpoint() {
 Status KafkaSink::DoApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
   RETURN_IF_ERROR(Recover());
   if (!HandedOver().empty() && end.pos <= HandedOver()) return DoFlush();
-  std::string position = TxnPosition(ddl.pos);
+  std::string position = ddl.pos.TransactionText();
   format::DdlEvent ev;
   ev.db = ddl.target_db.empty() ? ddl.db : ddl.target_db;
   ev.table = ddl.target_table;
