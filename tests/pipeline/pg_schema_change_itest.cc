@@ -114,17 +114,8 @@ pipelines:
   ASSERT_TRUE(WaitForState("p", "running", 30s));
   Sql("BEGIN; INSERT INTO items VALUES (1, 'a'); ALTER TABLE items ADD COLUMN qty int DEFAULT 5;"
       "INSERT INTO items VALUES (2, 'b', 7); COMMIT");
-  std::vector<nlohmann::json> lines;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        lines.clear();
-        std::ifstream in(file);
-        for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line, nullptr, false));
-        return lines.size() >= 3;
-      },
-      60s))
-      << sluice_->Log();
-  ASSERT_EQ(lines.size(), 3u);
+  std::vector<nlohmann::json> lines = WaitJsonLines(file, 3);
+  ASSERT_EQ(lines.size(), 3u) << sluice_->Log();
   EXPECT_EQ(lines[0]["after"], nlohmann::json::parse(R"({"id":1,"name":"a"})")) << lines[0].dump();
   // The statement, in its place, at the transaction's commit LSN.
   EXPECT_EQ(lines[1]["op"], "ddl");

@@ -5,8 +5,10 @@
 // target, and `sluice run` of one pipeline `p` into both.
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -95,6 +97,21 @@ pipelines:
                                          << RowsDiff(want, got_pg) << "MariaDB target: " << RowsDiff(want, got_my)
                                          << "sluice log:\n"
                                          << (sluice_ ? sluice_->Log() : "");
+  }
+
+  // Waits until the JSON-lines file holds at least `n` lines; returns them
+  // (parsed; fewer when the wait timed out).
+  std::vector<nlohmann::json> WaitJsonLines(const std::string& file, size_t n, std::chrono::seconds timeout = 60s) {
+    std::vector<nlohmann::json> lines;
+    WaitUntil(
+        [&] {
+          lines.clear();
+          std::ifstream in(file);
+          for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line, nullptr, false));
+          return lines.size() >= n;
+        },
+        timeout);
+    return lines;
   }
 
   std::unique_ptr<PostgresServer> pg_;

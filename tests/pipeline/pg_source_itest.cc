@@ -206,17 +206,8 @@ pipelines:
   Sql("DELETE FROM docs WHERE id = 2");
   std::string lsn = Value("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'sluice_p'");
 
-  std::vector<nlohmann::json> lines;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        lines.clear();
-        std::ifstream in(file);
-        for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line, nullptr, false));
-        return lines.size() >= 4;
-      },
-      60s))
-      << sluice_->Log();
-  ASSERT_EQ(lines.size(), 4u);
+  std::vector<nlohmann::json> lines = WaitJsonLines(file, 4);
+  ASSERT_EQ(lines.size(), 4u) << sluice_->Log();
   EXPECT_EQ(lines[0]["op"], "insert");
   EXPECT_EQ(lines[0]["after"]["body"].get<std::string>().size(), 160000u);
   EXPECT_EQ(lines[2]["op"], "update");
