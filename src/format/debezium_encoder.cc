@@ -32,7 +32,8 @@ using debezium::Profile;
 
 constexpr std::string_view kVersion = "sluice";
 
-// The source block's schema, as the MySQL connector declares it.
+// The source block's schema, as the MySQL connector declares it (a
+// PostgreSQL source's: debezium::PgSourceSchema()).
 constexpr std::string_view kSourceSchema =
     "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":\"version\"},"
     "{\"type\":\"string\",\"optional\":false,\"field\":\"connector\"},"
@@ -274,12 +275,14 @@ class DebeziumEncoder : public Encoder {
     p.pin = table;
     AppendDbTable(p.db_table, t.db, t.table);
     std::string fields;
+    bool from_postgres = false;  // the source block's schema follows the source
     for (size_t i = 0; i < t.columns.size(); ++i) {
       std::string k;
       AppendJsonString(k, t.columns[i]);
       k += ':';
       p.keys.push_back(std::move(k));
       const ColumnMeta& col = t.column_meta(i);
+      from_postgres |= col.pg_type_oid != 0;
       p.types.push_back(ColumnTypeOf(col));
       if (i) fields += ',';
       debezium::AppendFieldSchema(fields, profile_, col, p.types.back(), t.columns[i], col.nullable);
@@ -296,7 +299,8 @@ class DebeziumEncoder : public Encoder {
     p.value_schema = fmt::format(
         "{{\"type\":\"struct\",\"fields\":[{},{},{},{{\"type\":\"string\",\"optional\":false,\"field\":\"op\"}},"
         "{{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"}},{}],\"optional\":false,\"name\":{}}}",
-        image("before"), image("after"), kSourceSchema, kTransactionSchema, quoted_envelope_name);
+        image("before"), image("after"), from_postgres ? debezium::PgSourceSchema() : kSourceSchema,
+        kTransactionSchema, quoted_envelope_name);
     std::string key_fields;
     for (size_t n = 0; n < t.key.size(); ++n) {
       if (n) key_fields += ',';

@@ -136,6 +136,10 @@ Result<std::string> DecimalUnscaledBytes(std::string_view dec) {
 
 Status AppendValue(std::string& out, Profile profile, const ColumnMeta& col, const ColumnType& t, const Value& x) {
   const bool native = profile == Profile::kNative;
+  if (col.pg_type_oid != 0) {
+    ASSIGN_OR_RETURN(bool done, AppendPgValue(out, profile, col, x));
+    if (done) return Status::Ok();
+  }
   switch (x.kind) {
     case ValueKind::kFloat:
       AppendJavaFloat(out, static_cast<float>(x.d));
@@ -224,6 +228,7 @@ Status AppendValue(std::string& out, Profile profile, const ColumnMeta& col, con
 
 void AppendFieldSchema(std::string& out, Profile profile, const ColumnMeta& col, const ColumnType& t,
                        std::string_view field, bool optional) {
+  if (col.pg_type_oid != 0 && AppendPgFieldSchema(out, profile, col, field, optional)) return;
   const bool native = profile == Profile::kNative;
   std::string_view type = "string";
   std::string_view name;
@@ -324,6 +329,11 @@ void AppendFieldSchema(std::string& out, Profile profile, const ColumnMeta& col,
     default:
       break;
   }
+  AppendField(out, type, name, params, optional, field);
+}
+
+void AppendField(std::string& out, std::string_view type, std::string_view name, std::string_view params,
+                 bool optional, std::string_view field) {
   fmt::format_to(std::back_inserter(out), "{{\"type\":\"{}\",\"optional\":{}", type, optional ? "true" : "false");
   if (!name.empty()) {
     fmt::format_to(std::back_inserter(out), ",\"name\":\"{}\",\"version\":1", name);
