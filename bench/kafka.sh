@@ -69,10 +69,8 @@ cleanup() {
 trap cleanup EXIT
 
 start_mock() {  # FILE: starts a mock cluster, writes its bootstraps to FILE
-  "$MOCK" 3 bench.t "$PARTITIONS" >"$1" 2>"$1.err" &
-  PIDS+=($!)
-  for _ in $(seq 100); do [ -s "$1" ] && return 0; sleep 0.1; done
-  bench_die "mock cluster did not start: $(cat "$1.err")"
+  bench_kafka_mock "$1" "$PARTITIONS"
+  PIDS+=("$BENCH_MOCK_PID")
 }
 
 bench_log "source: $ROWS rows in transactions of $TXN"

@@ -254,3 +254,14 @@ bench_rows_applied() {
 # bench_nap SECONDS: a sleep without a process (`read -t` on a pipe nobody writes).
 exec {_BENCH_NAP}<> <(:)
 bench_nap() { read -r -t "$1" -u "$_BENCH_NAP" _ || true; }
+
+# bench_kafka_mock FILE PARTITIONS: starts librdkafka's mock cluster (3
+# brokers; topic bench.t with PARTITIONS partitions) in a process of its own
+# ($MOCK, default build/bench/kafka_mock_server); its bootstrap servers go to
+# FILE, its pid to BENCH_MOCK_PID. The caller stops it.
+bench_kafka_mock() {
+  "${MOCK:-$BENCH_ROOT/build/bench/kafka_mock_server}" 3 bench.t "$2" >"$1" 2>"$1.err" &
+  BENCH_MOCK_PID=$!
+  for _ in $(seq 100); do [ -s "$1" ] && return 0; bench_nap 0.1; done
+  bench_die "mock cluster did not start: $(cat "$1.err")"
+}

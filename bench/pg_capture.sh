@@ -131,11 +131,9 @@ cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' 
 run_kafka() {  # ROUND: sluice run from the slot kafka_ROUND into a fresh mock cluster
   local dir=$WORK/kafka$1 port t0 t1 pid mock cpu
   mkdir -p "$dir"
-  "$MOCK" 3 bench.t 16 >"$dir/boot" 2>"$dir/mock.err" &
-  mock=$!
+  bench_kafka_mock "$dir/boot" 16
+  mock=$BENCH_MOCK_PID
   KAFKA_PIDS+=("$mock")
-  for _ in $(seq 100); do [ -s "$dir/boot" ] && break; bench_nap 0.1; done
-  [ -s "$dir/boot" ] || bench_die "mock cluster did not start: $(cat "$dir/mock.err")"
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   cat >"$dir/sluice.yaml" <<YAML
 store: $dir/sluice.db

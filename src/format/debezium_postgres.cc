@@ -42,22 +42,6 @@ bool ParseSigned(std::string_view s, int64_t& v) {
 
 }  // namespace
 
-std::string_view PgSourceSchema() {
-  return "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":\"version\"},"
-         "{\"type\":\"string\",\"optional\":false,\"field\":\"connector\"},"
-         "{\"type\":\"string\",\"optional\":false,\"field\":\"name\"},"
-         "{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"},"
-         "{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\",\"version\":1,"
-         "\"parameters\":{\"allowed\":\"true,last,false\"},\"default\":\"false\",\"field\":\"snapshot\"},"
-         "{\"type\":\"string\",\"optional\":false,\"field\":\"db\"},"
-         "{\"type\":\"string\",\"optional\":false,\"field\":\"table\"},"
-         "{\"type\":\"string\",\"optional\":false,\"field\":\"schema\"},"
-         "{\"type\":\"int64\",\"optional\":true,\"field\":\"txId\"},"
-         "{\"type\":\"int64\",\"optional\":true,\"field\":\"lsn\"},"
-         "{\"type\":\"int64\",\"optional\":true,\"field\":\"xmin\"}],"
-         "\"optional\":false,\"name\":\"io.debezium.connector.postgresql.Source\",\"field\":\"source\"}";
-}
-
 bool AppendPgFieldSchema(std::string& out, Profile profile, const ColumnMeta& col, std::string_view field,
                          bool optional) {
   const bool native = profile == Profile::kNative;

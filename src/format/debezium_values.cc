@@ -44,7 +44,42 @@ void AppendIso(std::string& out, std::string_view datetime, bool zulu) {
   out += '"';
 }
 
+// The fields both connectors' source blocks begin with.
+constexpr std::string_view kSourceHead =
+    "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":\"version\"},"
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"connector\"},"
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"name\"},"
+    "{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"},"
+    "{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\",\"version\":1,"
+    "\"parameters\":{\"allowed\":\"true,last,false\"},\"default\":\"false\",\"field\":\"snapshot\"},"
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"db\"},";
+
 }  // namespace
+
+std::string_view MysqlSourceSchema() {
+  static const std::string schema = std::string(kSourceHead) +
+      "{\"type\":\"string\",\"optional\":true,\"field\":\"table\"},"
+      "{\"type\":\"int64\",\"optional\":false,\"field\":\"server_id\"},"
+      "{\"type\":\"string\",\"optional\":true,\"field\":\"gtid\"},"
+      "{\"type\":\"string\",\"optional\":false,\"field\":\"file\"},"
+      "{\"type\":\"int64\",\"optional\":false,\"field\":\"pos\"},"
+      "{\"type\":\"int32\",\"optional\":false,\"field\":\"row\"},"
+      "{\"type\":\"int64\",\"optional\":true,\"field\":\"thread\"},"
+      "{\"type\":\"string\",\"optional\":true,\"field\":\"query\"}],"
+      "\"optional\":false,\"name\":\"io.debezium.connector.mysql.Source\",\"field\":\"source\"}";
+  return schema;
+}
+
+std::string_view PgSourceSchema() {
+  static const std::string schema = std::string(kSourceHead) +
+      "{\"type\":\"string\",\"optional\":false,\"field\":\"table\"},"
+      "{\"type\":\"string\",\"optional\":false,\"field\":\"schema\"},"
+      "{\"type\":\"int64\",\"optional\":true,\"field\":\"txId\"},"
+      "{\"type\":\"int64\",\"optional\":true,\"field\":\"lsn\"},"
+      "{\"type\":\"int64\",\"optional\":true,\"field\":\"xmin\"}],"
+      "\"optional\":false,\"name\":\"io.debezium.connector.postgresql.Source\",\"field\":\"source\"}";
+  return schema;
+}
 
 Result<int64_t> EpochDays(std::string_view date) {
   uint64_t y = 0, m = 0, d = 0;

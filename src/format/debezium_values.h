@@ -31,7 +31,9 @@ void AppendFieldSchema(std::string& out, Profile profile, const ColumnMeta& col,
 bool AppendPgFieldSchema(std::string& out, Profile profile, const ColumnMeta& col, std::string_view field,
                          bool optional);
 Result<bool> AppendPgValue(std::string& out, Profile profile, const ColumnMeta& col, const Value& x);
-// The Kafka Connect schema of a PostgreSQL source block (connector "postgresql").
+// The Kafka Connect schema of the source block, as the MySQL connector and
+// the PostgreSQL connector ("connector":"postgresql") declare it.
+std::string_view MysqlSourceSchema();
 std::string_view PgSourceSchema();
 // Appends {"type":..,"optional":..[,"name":..,"version":1[,"parameters":{params}]],"field":..}.
 void AppendField(std::string& out, std::string_view type, std::string_view name, std::string_view params,
