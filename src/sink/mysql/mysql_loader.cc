@@ -15,6 +15,7 @@
 #include <future>
 #include <map>
 
+#include "core/commit_vote.h"
 #include "core/json_writer.h"
 #include "core/sync_point.h"
 #include "sink/merge.h"
@@ -566,28 +567,6 @@ Status MysqlLoader::ApplyOrdered(MysqlConnection& c, const std::vector<SinkChang
   return Status::Ok();
 }
 
-// The partitions of one batch vote before they commit: all commit, or none
-// does. Stopping at a rejected change (on_error: stop) then leaves the target
-// at a transaction boundary of the source: no partition has committed a
-// later transaction than the one rejected (see StopBefore).
-struct MysqlLoader::BatchVote {
-  std::mutex mu;
-  std::condition_variable cv;
-  size_t pending = 0;
-  bool abort = false;
-  // Waits for every partition's vote; whether to commit.
-  bool Cast(bool ready) {
-    std::unique_lock lock(mu);
-    if (!ready) abort = true;
-    if (--pending == 0) {
-      cv.notify_all();
-    } else {
-      cv.wait(lock, [&] { return pending == 0; });
-    }
-    return !abort;
-  }
-};
-
 Status MysqlLoader::BeginWithCheckpoints(MysqlConnection& c, const std::vector<int>& parts, const BatchEnd& end,
                                          const BatchEnd* carried_global) {
   // The checkpoint rows come FIRST, before any row of the batch: a snapshot
@@ -617,7 +596,7 @@ Status MysqlLoader::BeginWithCheckpoints(MysqlConnection& c, const std::vector<i
 }
 
 Status MysqlLoader::ApplyPartition(uint32_t p, const std::vector<SinkChange>& changes, PartitionOutcome* out,
-                                   BatchVote& vote) {
+                                   CommitVote& vote) {
   // Begun by ApplyBatch, with this partition's checkpoint row written.
   MysqlConnection& c = *partitions_[p].conn;
   uint64_t skipped = 0;
@@ -734,8 +713,7 @@ Status MysqlLoader::ApplyBatch(const std::vector<SinkChange>& changes, const Bat
   }
   std::vector<PartitionOutcome> outcomes(n);
   std::vector<Status> results(n);
-  BatchVote vote;
-  vote.pending = begun.size();
+  CommitVote vote(begun.size());
   workers_.RunEach(begun, [&](uint32_t p) { results[p] = ApplyPartition(p, parts[p], &outcomes[p], vote); });
   if (carrier && outcomes[*carrier].committed && unwritten_global_ && unwritten_global_->pos == carried->pos) {
     unwritten_global_.reset();
@@ -747,7 +725,7 @@ Status MysqlLoader::ApplyBatch(const std::vector<SinkChange>& changes, const Bat
     if (outcomes[p].committed) {
       checkpoint_.partitions[p] = end.pos;
       rows_applied_ += outcomes[p].applied;
-    } else if (!results[p].ok() || vote.abort) {
+    } else if (!results[p].ok() || vote.aborted()) {
       involved.push_back(p);
     }
   }

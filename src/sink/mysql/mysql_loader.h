@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "core/commit_vote.h"
 #include "core/change_event.h"
 #include "core/status.h"
 #include "core/worker_group.h"
@@ -103,7 +104,6 @@ class MysqlLoader : public Sink {
   // The fence as options describe it (pipeline, target, epoch).
   SinkOptions FenceOptions() const;
   Status ReadCheckpoint();
-  struct BatchVote;
   struct PartitionOutcome {
     bool committed = false;
     uint64_t applied = 0;  // changes applied (skipped ones not counted)
@@ -117,7 +117,7 @@ class MysqlLoader : public Sink {
                               const BatchEnd& end, const BatchEnd* carried_global = nullptr);
   // Applies one partition's changes in its transaction (begun by ApplyBatch)
   // and commits it when every partition of the batch is ready (`vote`).
-  Status ApplyPartition(uint32_t p, const std::vector<SinkChange>& changes, PartitionOutcome* out, BatchVote& vote);
+  Status ApplyPartition(uint32_t p, const std::vector<SinkChange>& changes, PartitionOutcome* out, CommitVote& vote);
   // The partition `ch` goes to: by key, or by table for tables with another
   // unique key (their changes then apply in source order).
   uint32_t PartitionOf(const SinkChange& ch) const;
