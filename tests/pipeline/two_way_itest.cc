@@ -228,6 +228,62 @@ TEST_F(TwoWayTest, LatestWinsResolvesPlantedConflictsTheSameWayOnBothSides) {
   EXPECT_NE(sluice_->FullLog().find("the target's `ver` is newer, kept"), std::string::npos);
 }
 
+// Ties and deletes under latest_wins, each side writing before either change
+// crosses: with equal `ver`, both sides keep the same row (the greater image:
+// by value column by column, then by bytes, so 'a' beats 'A' under a
+// case-insensitive collation); an update that did not raise `ver` loses to a
+// delete of that row on the other side, one that raised it brings the row
+// back; each in both directions.
+TEST_F(TwoWayTest, LatestWinsTiesAndDeletesEndAlikeOnBothSides) {
+  auto a = StartServer(1);
+  auto b = StartServer(2);
+  ASSERT_TRUE(a && b);
+  for (MariadbServer* s : {a.get(), b.get()}) {
+    ASSERT_TRUE(s->Execute(kVersioned).ok());
+    ASSERT_TRUE(
+        s->Execute("INSERT INTO shop.items VALUES (1,0,'x',1),(2,0,'x',1),(3,0,'x',1),(4,0,'x',1),(5,0,'x',1),"
+                   "(6,0,'x',1)")
+            .ok());
+  }
+  http_port_ = FreePort();
+  WriteConfig(fmt::format("http: 127.0.0.1:{}\n", http_port_) + TwoWayConfig(dir_.string(), *a, *b, kLatestWins));
+  ASSERT_TRUE(a->Execute("UPDATE shop.items SET v=1, site='a', ver=5 WHERE id=1").ok());  // tie: v=2 wins
+  ASSERT_TRUE(b->Execute("UPDATE shop.items SET v=2, site='b', ver=5 WHERE id=1").ok());
+  ASSERT_TRUE(a->Execute("UPDATE shop.items SET v=7, site='a', ver=5 WHERE id=2").ok());  // tie by case: 'a' wins
+  ASSERT_TRUE(b->Execute("UPDATE shop.items SET v=7, site='A', ver=5 WHERE id=2").ok());
+  ASSERT_TRUE(a->Execute("DELETE FROM shop.items WHERE id=3").ok());  // ver not raised: the delete wins
+  ASSERT_TRUE(b->Execute("UPDATE shop.items SET v=9, site='b' WHERE id=3").ok());
+  ASSERT_TRUE(b->Execute("DELETE FROM shop.items WHERE id=4").ok());  // the same, the other way
+  ASSERT_TRUE(a->Execute("UPDATE shop.items SET v=9, site='a' WHERE id=4").ok());
+  ASSERT_TRUE(a->Execute("DELETE FROM shop.items WHERE id=5").ok());  // ver raised: the row comes back
+  ASSERT_TRUE(b->Execute("UPDATE shop.items SET v=9, site='b', ver=6 WHERE id=5").ok());
+  ASSERT_TRUE(b->Execute("DELETE FROM shop.items WHERE id=6").ok());  // the same, the other way
+  ASSERT_TRUE(a->Execute("UPDATE shop.items SET v=9, site='a', ver=6 WHERE id=6").ok());
+  StartSluice();
+  const std::string want = "1|2|b|5\n2|7|a|5\n5|9|b|6\n6|9|a|6\n";
+  const std::string all = "SELECT * FROM shop.items ORDER BY id";
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto x = a->Query(all);
+        auto y = b->Query(all);
+        return x.ok() && y.ok() && RowsToText(*x) == want && RowsToText(*y) == want;
+      },
+      std::chrono::seconds(30)))
+      << "A:\n"
+      << RowsToText(*a->Query(all)) << "B:\n"
+      << RowsToText(*b->Query(all)) << sluice_->Log();
+  // And stay so: nothing swaps back and forth (both binlogs go quiet).
+  ASSERT_TRUE(BothQuiet(*a, *b, std::chrono::seconds(2), std::chrono::seconds(7))) << sluice_->Log();
+  EXPECT_EQ(RowsToText(*a->Query(all)), want);
+  EXPECT_EQ(RowsToText(*b->Query(all)), want);
+  HttpReply metrics = HttpGet(http_port_, "/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  // Ids 3 and 4: the update that did not raise `ver` found its row deleted.
+  EXPECT_NE(metrics.body.find("resolution=\"deleted_kept\"} 1"), std::string::npos) << metrics.body;
+  sluice_->Kill();
+  CheckBothWays();
+}
+
 TEST_F(TwoWayTest, LatestWinsConvergesWithOverlappingKeysWrittenAtOnce) {
   auto a = StartServer(1);
   auto b = StartServer(2);

@@ -191,6 +191,10 @@ Status MysqlLoader::Reconnect() {
   }
   control_.reset();
   partitions_.clear();
+  {
+    std::lock_guard lock(pending_mu_);
+    pending_conflicts_.clear();  // their transactions are gone with the connections
+  }
   Status st = Connect();
   if (st.ok() && options_.epoch > 0) st = RegisterSessions();
   if (st.ok()) st = EndStaleSessions();
@@ -284,7 +288,37 @@ Status MysqlLoader::ReadCheckpoint() {
 
 std::string MysqlLoader::PartitionScheme() const { return fmt::format("partitions={}", options_.parallel); }
 
+void MysqlLoader::SettleConflicts(const MysqlConnection& c, bool committed) {
+  std::vector<PendingConflict> settled;
+  {
+    std::lock_guard lock(pending_mu_);
+    auto it = pending_conflicts_.find(&c);
+    if (it == pending_conflicts_.end() || it->second.empty()) return;
+    settled.swap(it->second);
+  }
+  if (!committed) return;
+  for (const PendingConflict& p : settled) {
+    NoteConflict(p.table, p.resolution);
+    spdlog::warn("{}", p.message);
+  }
+}
+
 Status MysqlLoader::RunStatement(MysqlConnection& c, const std::string& sql) {
+  // latest_wins decisions count once their transaction commits: a batch
+  // rolled back and retried decides again (and would count twice).
+  if (!options_.conflict_column.empty()) {
+    if (sql.starts_with("BEGIN") || sql == "ROLLBACK" || sql == "ROLLBACK TO SAVEPOINT sluice_rows") {
+      SettleConflicts(c, false);
+    } else if (sql == "COMMIT") {
+      Status st = RunStatementNow(c, sql);
+      SettleConflicts(c, st.ok());
+      return st;
+    }
+  }
+  return RunStatementNow(c, sql);
+}
+
+Status MysqlLoader::RunStatementNow(MysqlConnection& c, const std::string& sql) {
   auto failed = [&] {
     unsigned err = mysql_errno(c.raw());
     std::string msg = mysql_error(c.raw());
@@ -332,39 +366,82 @@ std::string MysqlLoader::CheckpointRowSql(int part, const BatchEnd& end) const {
 // Groups consecutive work per table and kind into multi-row statements of
 // bounded size: deletes first, then upserts (after merging, each key appears
 // once, so their relative order does not matter for keyed tables).
+namespace {
+
+// Value kinds whose equal values (by the column's collation) may still
+// differ in bytes ('a' and 'A'): ties are broken on those bytes too.
+bool CollatedKind(ValueKind k) {
+  return k == ValueKind::kText || k == ValueKind::kEnum || k == ValueKind::kSet || k == ValueKind::kJson;
+}
+
+}  // namespace
+
+// latest_wins, decided in SQL under the row's lock: the incoming value L of
+// the conflict column against the target's C. NULL is older than any value.
+// An upsert applies when L > C; on a tie (L = C, or both NULL) the two row
+// images are compared column by column in the table's order (by value, then
+// by bytes for collated strings) and the greater row wins: both sides of a
+// two-way pair make the same choice, whichever side each one is. A delete
+// applies when its before image's L >= C (a delete wins a tie: it has no
+// newer value of its own).
 Result<bool> MysqlLoader::LatestWins(MysqlConnection& c, const SinkChange& ch) {
   const TargetTable& t = *ch.table;
   auto col = std::find(t.columns.begin(), t.columns.end(), options_.conflict_column);
   if (!t.has_key() || col == t.columns.end()) return true;  // nothing to compare by
   const size_t ci = static_cast<size_t>(col - t.columns.begin());
+  const bool is_delete = ch.kind == SinkChange::Kind::kDelete;
   const Value* incoming = nullptr;
   if (ch.kind == SinkChange::Kind::kUpsert) {
     incoming = &ch.values[ci];
-  } else if (ch.kind == SinkChange::Kind::kDelete && ch.origin &&
-             t.source_index[ci] < ch.origin->before.values.size()) {
+  } else if (is_delete && ch.origin && t.source_index[ci] < ch.origin->before.values.size()) {
     incoming = &ch.origin->before.values[t.source_index[ci]];  // a delete compares its before image
   } else {
     return true;
   }
-  std::string sql = "SELECT ";
-  RETURN_IF_ERROR(AppendLiteral(sql, *incoming));
-  sql += " >= ";
-  AppendIdentifier(sql, options_.conflict_column);
-  sql += ", t.* FROM ";
+  if (incoming->kind == ValueKind::kAbsent) return true;
+  std::string lit, c_name;
+  RETURN_IF_ERROR(AppendLiteral(lit, *incoming));
+  AppendIdentifier(c_name, options_.conflict_column);
+  std::string tie = "0";
+  if (is_delete) {
+    tie = "1";
+  } else {
+    // The greater row image wins: the first column (in the table's order)
+    // where the images differ decides; NULL is the least value.
+    tie = "CASE";
+    for (size_t i = 0; i < ch.values.size() && i < t.columns.size(); ++i) {
+      const Value& v = ch.values[i];
+      if (v.kind == ValueKind::kAbsent) continue;
+      std::string l, cc;
+      RETURN_IF_ERROR(AppendLiteral(l, v));
+      AppendIdentifier(cc, t.columns[i]);
+      cc = "t." + cc;
+      tie += fmt::format(" WHEN NOT ({0} <=> {1}) THEN ({1} IS NULL OR ({0} IS NOT NULL AND {0} > {1}))", l, cc);
+      if (CollatedKind(v.kind)) {
+        tie += fmt::format(" WHEN NOT (BINARY {0} <=> BINARY {1}) THEN BINARY {0} > BINARY {1}", l, cc);
+      }
+    }
+    tie += " ELSE 0 END";  // the same row: nothing to write
+  }
+  std::string sql = fmt::format(
+      "SELECT CASE WHEN {0} IS NULL AND t.{1} IS NULL THEN {2} WHEN {0} IS NULL THEN 0 WHEN t.{1} IS NULL THEN 1 "
+      "WHEN {0} {3} t.{1} THEN 1 WHEN {0} = t.{1} THEN {2} ELSE 0 END, {0} <=> t.{1}, t.* FROM ",
+      lit, c_name, tie, is_delete ? ">=" : ">");
   AppendQualifiedName(sql, t);
   sql += " AS t WHERE ";
   std::vector<const SinkChange*> one{&ch};
   RETURN_IF_ERROR(AppendKeyIn(sql, t, one));
   sql += " FOR UPDATE";
-  auto rows = c.Query(sql);
-  if (!rows.ok()) {
+  auto retryable = [&](const Status& st) -> Status {
     unsigned err = mysql_errno(c.raw());
     if (err == ER_LOCK_DEADLOCK || err == ER_LOCK_WAIT_TIMEOUT || IsRetryableApplyError(err)) {
       return Status::Retryable(StatusCode::kAborted, "target {}: latest_wins read: {}", options_.target,
-                               rows.status().message());
+                               st.message());
     }
-    return rows.status();
-  }
+    return st;
+  };
+  auto rows = c.Query(sql);
+  if (!rows.ok()) return retryable(rows.status());
   const std::string table = t.db + "." + t.table;
   auto images = [&](const sluice::mysql::Row* target_row) {
     std::string in = "(", tg = "(";
@@ -372,28 +449,59 @@ Result<bool> MysqlLoader::LatestWins(MysqlConnection& c, const SinkChange& ch) {
       if (i) in += ", ";
       (void)AppendLiteral(in, ch.values[i]);
     }
-    for (size_t i = 1; target_row && i < target_row->size(); ++i) {
-      if (i > 1) tg += ", ";
+    for (size_t i = 2; target_row && i < target_row->size(); ++i) {  // after the decision and the tie
+      if (i > 2) tg += ", ";
       tg += (*target_row)[i] ? "'" + *(*target_row)[i] + "'" : "NULL";
     }
-    return fmt::format("incoming {} {}), target {}", ch.kind == SinkChange::Kind::kDelete ? "delete of" : "row", in,
+    return fmt::format("incoming {} {}), target {}", is_delete ? "delete of" : "row", in,
                        target_row ? tg + ")" : "none");
   };
+  auto defer = [&](const char* resolution, std::string message) {
+    std::lock_guard lock(pending_mu_);
+    pending_conflicts_[&c].push_back(PendingConflict{table, resolution, std::move(message)});
+  };
   if (rows->empty()) {
-    if (ch.kind == SinkChange::Kind::kUpsert && ch.op == Op::kUpdate) {
-      NoteConflict(table, "inserted");  // updated on one side, deleted on the other: the row comes back
-      spdlog::warn("pipeline {} target {}: conflict on `{}`.`{}` key {} @ {}: update of a missing row, inserted; {}",
-                   options_.pipeline, options_.target, t.db, t.table, DescribeKey(ch), ch.pos.ToString(),
-                   images(nullptr));
+    if (ch.kind != SinkChange::Kind::kUpsert || ch.op != Op::kUpdate) return true;
+    // Updated on one side, deleted on the other. The update comes back as an
+    // insert only if it raised the column above its before image, the value
+    // the other side's delete saw (else the delete wins the tie, as on the
+    // other side): both sides end alike.
+    const Value* before = nullptr;
+    if (ch.origin && t.source_index[ci] < ch.origin->before.values.size()) {
+      before = &ch.origin->before.values[t.source_index[ci]];
     }
-    return true;
+    bool back = true;
+    if (before != nullptr && before->kind != ValueKind::kAbsent) {
+      std::string b;
+      RETURN_IF_ERROR(AppendLiteral(b, *before));
+      auto newer = c.QueryValue(fmt::format("SELECT CASE WHEN {0} IS NULL THEN 0 WHEN {1} IS NULL THEN 1 ELSE {0} > {1} END",
+                                            lit, b));
+      if (!newer.ok()) return retryable(newer.status());
+      back = *newer && **newer == "1";
+    }
+    if (back) {
+      defer("inserted", fmt::format("pipeline {} target {}: conflict on `{}`.`{}` key {} @ {}: update of a missing "
+                                    "row (deleted here), its `{}` newer than the deleted row's: inserted; {}",
+                                    options_.pipeline, options_.target, t.db, t.table, DescribeKey(ch),
+                                    ch.pos.ToString(), options_.conflict_column, images(nullptr)));
+    } else {
+      defer("deleted_kept", fmt::format("pipeline {} target {}: conflict on `{}`.`{}` key {} @ {}: update of a "
+                                        "missing row (deleted here) that did not raise `{}`: the delete wins; {}",
+                                        options_.pipeline, options_.target, t.db, t.table, DescribeKey(ch),
+                                        ch.pos.ToString(), options_.conflict_column, images(nullptr)));
+    }
+    return back;
   }
-  const auto& newer = (*rows)[0][0];
-  if (!newer || *newer != "0") return true;  // at least the target's (or NULL on a side: the source wins)
-  NoteConflict(table, "target_kept");
-  spdlog::warn("pipeline {} target {}: conflict on `{}`.`{}` key {} @ {}: the target's `{}` is newer, kept; {}",
-               options_.pipeline, options_.target, t.db, t.table, DescribeKey(ch), ch.pos.ToString(),
-               options_.conflict_column, images(&(*rows)[0]));
+  const auto& applies = (*rows)[0][0];
+  if (applies && *applies == "1") return true;
+  const auto& tie_seen = (*rows)[0][1];
+  const bool tied = tie_seen && *tie_seen == "1";
+  defer("target_kept",
+        fmt::format("pipeline {} target {}: conflict on `{}`.`{}` key {} @ {}: the target's `{}` is {}, kept; {}",
+                    options_.pipeline, options_.target, t.db, t.table, DescribeKey(ch), ch.pos.ToString(),
+                    options_.conflict_column,
+                    tied ? "the same and its row wins the tie (the greater row image)" : "newer",
+                    images(&(*rows)[0])));
   return false;
 }
 
