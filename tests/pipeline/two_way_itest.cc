@@ -99,6 +99,21 @@ class TwoWayTest : public SyncTest {
     }
     return false;
   }
+  // Both servers answer `query` with `want` within 30 s.
+  ::testing::AssertionResult BothShow(MariadbServer& a, MariadbServer& b, const std::string& query,
+                                      const std::string& want) {
+    bool ok = WaitUntil(
+        [&] {
+          auto x = a.Query(query);
+          auto y = b.Query(query);
+          return x.ok() && y.ok() && RowsToText(*x) == want && RowsToText(*y) == want;
+        },
+        std::chrono::seconds(30));
+    if (ok) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "A:\n"
+                                         << RowsToText(*a.Query(query)) << "B:\n"
+                                         << RowsToText(*b.Query(query)) << sluice_->Log();
+  }
   void CheckBothWays() {
     for (const char* p : {"a_to_b", "b_to_a"}) {
       Status st = RunCommand({SLUICE_BINARY, "check", "-c", config_, "--pipeline", p},
@@ -198,16 +213,7 @@ TEST_F(TwoWayTest, LatestWinsResolvesPlantedConflictsTheSameWayOnBothSides) {
   StartSluice();
   const std::string want = "1|20|b|20\n2|30|a|30\n3|9|b|9\n4|8|a|8\n5|4|b|4\n";
   const std::string all = "SELECT * FROM shop.items ORDER BY id";
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        auto x = a->Query(all);
-        auto y = b->Query(all);
-        return x.ok() && y.ok() && RowsToText(*x) == want && RowsToText(*y) == want;
-      },
-      std::chrono::seconds(30)))
-      << "A:\n"
-      << RowsToText(*a->Query(all)) << "B:\n"
-      << RowsToText(*b->Query(all)) << sluice_->Log();
+  ASSERT_TRUE(BothShow(*a, *b, all, want));
   // Counted: id 1 on B, 2 on A, 3 on A (kept) and B (the delete of A kept
   // out), 4 likewise, 5 on A: target_kept; the updates of ids 3 and 4
   // found no row: inserted.
@@ -262,16 +268,7 @@ TEST_F(TwoWayTest, LatestWinsTiesAndDeletesEndAlikeOnBothSides) {
   StartSluice();
   const std::string want = "1|2|b|5\n2|7|a|5\n5|9|b|6\n6|9|a|6\n";
   const std::string all = "SELECT * FROM shop.items ORDER BY id";
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        auto x = a->Query(all);
-        auto y = b->Query(all);
-        return x.ok() && y.ok() && RowsToText(*x) == want && RowsToText(*y) == want;
-      },
-      std::chrono::seconds(30)))
-      << "A:\n"
-      << RowsToText(*a->Query(all)) << "B:\n"
-      << RowsToText(*b->Query(all)) << sluice_->Log();
+  ASSERT_TRUE(BothShow(*a, *b, all, want));
   // And stay so: nothing swaps back and forth (both binlogs go quiet).
   ASSERT_TRUE(BothQuiet(*a, *b, std::chrono::seconds(2), std::chrono::seconds(7))) << sluice_->Log();
   EXPECT_EQ(RowsToText(*a->Query(all)), want);
