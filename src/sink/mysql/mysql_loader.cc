@@ -366,24 +366,12 @@ std::string MysqlLoader::CheckpointRowSql(int part, const BatchEnd& end) const {
 // Groups consecutive work per table and kind into multi-row statements of
 // bounded size: deletes first, then upserts (after merging, each key appears
 // once, so their relative order does not matter for keyed tables).
-namespace {
-
-// Value kinds whose equal values (by the column's collation) may still
-// differ in bytes ('a' and 'A'): ties are broken on those bytes too.
-bool CollatedKind(ValueKind k) {
-  return k == ValueKind::kText || k == ValueKind::kEnum || k == ValueKind::kSet || k == ValueKind::kJson;
-}
-
-}  // namespace
-
-// latest_wins, decided in SQL under the row's lock: the incoming value L of
-// the conflict column against the target's C. NULL is older than any value.
-// An upsert applies when L > C; on a tie (L = C, or both NULL) the two row
-// images are compared column by column in the table's order (by value, then
-// by bytes for collated strings) and the greater row wins: both sides of a
-// two-way pair make the same choice, whichever side each one is. A delete
-// applies when its before image's L >= C (a delete wins a tie: it has no
-// newer value of its own).
+// latest_wins (design section 13), decided in SQL under the row's lock: the
+// incoming value L of the conflict column against the target's C. An insert
+// or update applies when L >= C (a tie applies the incoming row); a delete
+// applies when its before image's L >= C; NULL on a side: the change applies
+// (the source wins). An update whose row is missing on the target is
+// inserted.
 Result<bool> MysqlLoader::LatestWins(MysqlConnection& c, const SinkChange& ch) {
   const TargetTable& t = *ch.table;
   auto col = std::find(t.columns.begin(), t.columns.end(), options_.conflict_column);
@@ -399,49 +387,25 @@ Result<bool> MysqlLoader::LatestWins(MysqlConnection& c, const SinkChange& ch) {
     return true;
   }
   if (incoming->kind == ValueKind::kAbsent) return true;
-  std::string lit, c_name;
-  RETURN_IF_ERROR(AppendLiteral(lit, *incoming));
-  AppendIdentifier(c_name, options_.conflict_column);
-  std::string tie = "0";
-  if (is_delete) {
-    tie = "1";
-  } else {
-    // The greater row image wins: the first column (in the table's order)
-    // where the images differ decides; NULL is the least value.
-    tie = "CASE";
-    for (size_t i = 0; i < ch.values.size() && i < t.columns.size(); ++i) {
-      const Value& v = ch.values[i];
-      if (v.kind == ValueKind::kAbsent) continue;
-      std::string l, cc;
-      RETURN_IF_ERROR(AppendLiteral(l, v));
-      AppendIdentifier(cc, t.columns[i]);
-      cc = "t." + cc;
-      tie += fmt::format(" WHEN NOT ({0} <=> {1}) THEN ({1} IS NULL OR ({0} IS NOT NULL AND {0} > {1}))", l, cc);
-      if (CollatedKind(v.kind)) {
-        tie += fmt::format(" WHEN NOT (BINARY {0} <=> BINARY {1}) THEN BINARY {0} > BINARY {1}", l, cc);
-      }
-    }
-    tie += " ELSE 0 END";  // the same row: nothing to write
-  }
-  std::string sql = fmt::format(
-      "SELECT CASE WHEN {0} IS NULL AND t.{1} IS NULL THEN {2} WHEN {0} IS NULL THEN 0 WHEN t.{1} IS NULL THEN 1 "
-      "WHEN {0} {3} t.{1} THEN 1 WHEN {0} = t.{1} THEN {2} ELSE 0 END, {0} <=> t.{1}, t.* FROM ",
-      lit, c_name, tie, is_delete ? ">=" : ">");
+  std::string sql = "SELECT ";
+  RETURN_IF_ERROR(AppendLiteral(sql, *incoming));
+  sql += " >= ";
+  AppendIdentifier(sql, options_.conflict_column);  // NULL when either side is NULL: applies
+  sql += ", t.* FROM ";
   AppendQualifiedName(sql, t);
   sql += " AS t WHERE ";
   std::vector<const SinkChange*> one{&ch};
   RETURN_IF_ERROR(AppendKeyIn(sql, t, one));
   sql += " FOR UPDATE";
-  auto retryable = [&](const Status& st) -> Status {
+  auto rows = c.Query(sql);
+  if (!rows.ok()) {
     unsigned err = mysql_errno(c.raw());
     if (err == ER_LOCK_DEADLOCK || err == ER_LOCK_WAIT_TIMEOUT || IsRetryableApplyError(err)) {
       return Status::Retryable(StatusCode::kAborted, "target {}: latest_wins read: {}", options_.target,
-                               st.message());
+                               rows.status().message());
     }
-    return st;
-  };
-  auto rows = c.Query(sql);
-  if (!rows.ok()) return retryable(rows.status());
+    return rows.status();
+  }
   const std::string table = t.db + "." + t.table;
   auto images = [&](const sluice::mysql::Row* target_row) {
     std::string in = "(", tg = "(";
@@ -449,59 +413,34 @@ Result<bool> MysqlLoader::LatestWins(MysqlConnection& c, const SinkChange& ch) {
       if (i) in += ", ";
       (void)AppendLiteral(in, ch.values[i]);
     }
-    for (size_t i = 2; target_row && i < target_row->size(); ++i) {  // after the decision and the tie
-      if (i > 2) tg += ", ";
+    for (size_t i = 1; target_row && i < target_row->size(); ++i) {  // after the decision
+      if (i > 1) tg += ", ";
       tg += (*target_row)[i] ? "'" + *(*target_row)[i] + "'" : "NULL";
     }
     return fmt::format("incoming {} {}), target {}", is_delete ? "delete of" : "row", in,
                        target_row ? tg + ")" : "none");
   };
+  // Counted and logged once this transaction commits (SettleConflicts).
   auto defer = [&](const char* resolution, std::string message) {
     std::lock_guard lock(pending_mu_);
     pending_conflicts_[&c].push_back(PendingConflict{table, resolution, std::move(message)});
   };
   if (rows->empty()) {
-    if (ch.kind != SinkChange::Kind::kUpsert || ch.op != Op::kUpdate) return true;
-    // Updated on one side, deleted on the other. The update comes back as an
-    // insert only if it raised the column above its before image, the value
-    // the other side's delete saw (else the delete wins the tie, as on the
-    // other side): both sides end alike.
-    const Value* before = nullptr;
-    if (ch.origin && t.source_index[ci] < ch.origin->before.values.size()) {
-      before = &ch.origin->before.values[t.source_index[ci]];
-    }
-    bool back = true;
-    if (before != nullptr && before->kind != ValueKind::kAbsent) {
-      std::string b;
-      RETURN_IF_ERROR(AppendLiteral(b, *before));
-      auto newer = c.QueryValue(fmt::format("SELECT CASE WHEN {0} IS NULL THEN 0 WHEN {1} IS NULL THEN 1 ELSE {0} > {1} END",
-                                            lit, b));
-      if (!newer.ok()) return retryable(newer.status());
-      back = *newer && **newer == "1";
-    }
-    if (back) {
+    if (ch.kind == SinkChange::Kind::kUpsert && ch.op == Op::kUpdate) {
+      // Updated on one side, deleted on the other: the row comes back.
       defer("inserted", fmt::format("pipeline {} target {}: conflict on `{}`.`{}` key {} @ {}: update of a missing "
-                                    "row (deleted here), its `{}` newer than the deleted row's: inserted; {}",
+                                    "row, inserted; {}",
                                     options_.pipeline, options_.target, t.db, t.table, DescribeKey(ch),
-                                    ch.pos.ToString(), options_.conflict_column, images(nullptr)));
-    } else {
-      defer("deleted_kept", fmt::format("pipeline {} target {}: conflict on `{}`.`{}` key {} @ {}: update of a "
-                                        "missing row (deleted here) that did not raise `{}`: the delete wins; {}",
-                                        options_.pipeline, options_.target, t.db, t.table, DescribeKey(ch),
-                                        ch.pos.ToString(), options_.conflict_column, images(nullptr)));
+                                    ch.pos.ToString(), images(nullptr)));
     }
-    return back;
+    return true;
   }
-  const auto& applies = (*rows)[0][0];
-  if (applies && *applies == "1") return true;
-  const auto& tie_seen = (*rows)[0][1];
-  const bool tied = tie_seen && *tie_seen == "1";
+  const auto& newer = (*rows)[0][0];
+  if (!newer || *newer != "0") return true;  // at least the target's (or NULL on a side: the source wins)
   defer("target_kept",
-        fmt::format("pipeline {} target {}: conflict on `{}`.`{}` key {} @ {}: the target's `{}` is {}, kept; {}",
+        fmt::format("pipeline {} target {}: conflict on `{}`.`{}` key {} @ {}: the target's `{}` is newer, kept; {}",
                     options_.pipeline, options_.target, t.db, t.table, DescribeKey(ch), ch.pos.ToString(),
-                    options_.conflict_column,
-                    tied ? "the same and its row wins the tie (the greater row image)" : "newer",
-                    images(&(*rows)[0])));
+                    options_.conflict_column, images(&(*rows)[0])));
   return false;
 }
 
