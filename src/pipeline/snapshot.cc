@@ -127,6 +127,9 @@ class Snapshot::Worker {
  public:
   std::unique_ptr<MysqlConnection> source;
   std::vector<std::unique_ptr<ChunkTarget>> targets;  // per pipeline target, same order
+  // Tables whose rule has `transform: {lua: FILE}`: this worker's own
+  // mapper, so its own Lua state (a state serves one thread).
+  std::unique_ptr<transform::TableMapper> scripted;
 };
 
 Snapshot::Snapshot(const Config& config, const PipelineConfig& pipeline, SnapshotOptions options)
@@ -330,6 +333,7 @@ Status EnsureMappedTargetTables(const Config& config, const PipelineConfig& p, c
     if (!only_table.empty() && (st.db != only_db || st.table != only_table)) continue;
     bool plain = st.rule->to.empty() && st.rule->columns.empty() && st.rule->rename_columns.empty();
     if (plain && !also_one_to_one) continue;
+    if (st.rule->lua) continue;  // the script decides the shape: its target table is the user's to create
     auto schema = sluice::mysql::ReadTableSchema(**source, st.db, st.table);
     if (!schema.ok() && schema.status().code() == StatusCode::kNotFound) continue;  // dropped meanwhile
     if (!schema.ok()) return schema.status().WithContext(fmt::format("source {}", p.source));
@@ -391,7 +395,9 @@ Status Snapshot::Prepare() {
           "snapshot_where); copy it whole",
           where);
     }
-    for (size_t ti = 0; ti < targets.size(); ++ti) {
+    // A rule with a Lua script: the target table has the script's columns,
+    // which only its rows tell; it must exist (as for the stream).
+    for (size_t ti = 0; ti < targets.size() && !(st.rule != nullptr && st.rule->lua); ++ti) {
       RETURN_IF_ERROR(EnsureTargetTable(*targets[ti], **source, *table->mapping, *table->schema)
                           .WithContext(fmt::format("{}: target {}", where, cfg_.targets[ti])));
     }
@@ -576,7 +582,34 @@ Status Snapshot::CopyChunk(Worker& w, Chunk& chunk) {
       changes.reserve(block.rows());
       std::vector<Value> row(block.width);
       bool keyless = !m.target->has_key();
-      for (size_t r = 0; r < block.rows(); ++r) {
+      if (table.source.rule != nullptr && table.source.rule->lua) {
+        // The script sees each row as an insert and decides what the target
+        // gets, as the stream's rows (TableMapper::Transform: the script,
+        // then the rule over the script's shape).
+        if (!w.scripted) {
+          ASSIGN_OR_RETURN(w.scripted, transform::TableMapper::Create(MappingRules(cfg_)));
+        }
+        for (size_t r = 0; r < block.rows(); ++r) {
+          auto values = block.row(r);
+          auto ev = std::make_shared<ChangeEvent>();
+          ev->op = Op::kInsert;
+          ev->table = table.schema;
+          ev->ts_ms = read_ms;
+          ev->after.present = true;
+          ev->after.values.assign(values.begin(), values.end());  // views into the block, alive meanwhile
+          size_t first = changes.size();
+          Status st = w.scripted->Transform(ev, changes);
+          if (!st.ok()) {
+            return Status::Invalid("snapshot: {}", st.message());  // the script's FILE:LINE, table and key
+          }
+          for (size_t i = first; i < changes.size(); ++i) {
+            changes[i].snapshot = true;
+            changes[i].ts_ms = read_ms;
+            if (changes[i].origin == ev) changes[i].origin.reset();  // its views end with the block
+          }
+        }
+      }
+      for (size_t r = 0; r < block.rows() && !(table.source.rule != nullptr && table.source.rule->lua); ++r) {
         auto values = block.row(r);
         if (m.filter) {
           row.assign(values.begin(), values.end());
