@@ -1,4 +1,5 @@
 #include "pipeline/check.h"
+#include "core/resume_position.h"
 #include "pipeline/check_target.h"
 
 #include <fmt/format.h>
@@ -15,6 +16,7 @@
 #include "core/change_event.h"
 #include "core/json_writer.h"
 #include "core/position.h"
+#include "pipeline/pg_check.h"
 #include "pipeline/pg_source.h"
 #include "pipeline/table_set.h"
 #include "sink/mysql/chunk_writer.h"
@@ -198,10 +200,10 @@ std::vector<RowMismatch> DiffRows(std::span<const Value> source, std::span<const
 }
 
 bool PositionReached(std::string_view applied, std::string_view wanted) {
-  auto a = BinlogFilePos::Parse(applied);
-  auto w = BinlogFilePos::Parse(wanted);
+  auto a = StreamPosAtResume(applied);
+  auto w = StreamPosAtResume(wanted);
   if (!a.ok() || !w.ok()) return false;
-  return !(StreamPos{a->file, a->offset, 0} < StreamPos{w->file, w->offset, 0});
+  return !(*a < *w);
 }
 
 std::string DescribeRowKey(const std::vector<std::string>& columns, std::span<const Value> values) {
@@ -413,33 +415,32 @@ Status TargetCheck::PrepareTable(Table& t) {
 }
 
 Status TargetCheck::ForEach(const std::vector<Task>& tasks, const TaskFn& fn) {
-  if (tasks.empty()) return Status::Ok();
-  std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
-  std::mutex mu;
-  Status first;
-  auto work = [&](Session& s) {
-    while (!failed.load()) {
-      size_t i = next.fetch_add(1);
-      if (i >= tasks.size()) break;
-      Status st = cancelled() ? Status::Error(StatusCode::kCancelled, "cancelled") : EnsureSession(s);
-      if (st.ok()) st = fn(s, *tasks[i].table, tasks[i].chunk);
-      if (!st.ok()) {
-        std::lock_guard lock(mu);
-        if (first.ok()) first = st;
-        failed = true;
-      }
+  return ForEachOnSessions<Session, Task>(sessions_, tasks, [&](Session& s, const Task& task) {
+    Status st = cancelled() ? Status::Error(StatusCode::kCancelled, "cancelled") : EnsureSession(s);
+    return st.ok() ? fn(s, *task.table, task.chunk) : st;
+  });
+}
+
+std::vector<SinkChange> RepairChanges(const TargetTablePtr& table, const std::vector<RowMismatch>& mismatches,
+                                      std::span<const Value> source, std::span<const Value> target) {
+  const size_t width = table->columns.size();
+  const bool keyed = table->has_key();
+  std::vector<SinkChange> changes;
+  for (const RowMismatch& m : mismatches) {
+    SinkChange ch;
+    ch.table = table;
+    if (m.kind == DiffKind::kExtra) {
+      ch.kind = keyed ? SinkChange::Kind::kDelete : SinkChange::Kind::kDeleteExact;
+      auto row = target.subspan(m.target_row * width, width);
+      ch.values.assign(row.begin(), row.end());
+    } else {
+      ch.kind = keyed ? SinkChange::Kind::kUpsert : SinkChange::Kind::kInsert;
+      auto row = source.subspan(m.source_row * width, width);
+      ch.values.assign(row.begin(), row.end());
     }
-  };
-  size_t n = std::min(sessions_.size(), tasks.size());
-  if (n <= 1) {
-    work(sessions_[0]);
-  } else {
-    std::vector<std::thread> threads;
-    for (size_t w = 0; w < n; ++w) threads.emplace_back([&, w] { work(sessions_[w]); });
-    for (auto& th : threads) th.join();
+    changes.push_back(std::move(ch));
   }
-  return first;
+  return changes;
 }
 
 uint64_t TargetCheck::TotalDifferences() {
@@ -709,7 +710,6 @@ Status TargetCheck::RepairChunk(Session& s, Table& t, uint32_t chunk) {
   auto keys = KeysOf(t, chunk);
   const std::vector<KeyTuple>* by_keys = keys ? &*keys : nullptr;
   const TargetTablePtr& table = t.src->mapping->target;
-  const size_t width = table->columns.size();
   Status last;
   for (int attempt = 0; attempt < kRepairAttempts; ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
@@ -730,22 +730,7 @@ Status TargetCheck::RepairChunk(Session& s, Table& t, uint32_t chunk) {
         auto dst = ReadTarget(w.connection(), t, chunk, by_keys);
         if (!dst.ok()) return dst.status().WithContext("target");
         ASSIGN_OR_RETURN(Compared c, Compare(t, *src, *dst));
-        std::vector<SinkChange> changes;
-        const bool keyed = table->has_key();
-        for (const RowMismatch& m : c.mismatches) {
-          SinkChange ch;
-          ch.table = table;
-          if (m.kind == DiffKind::kExtra) {
-            ch.kind = keyed ? SinkChange::Kind::kDelete : SinkChange::Kind::kDeleteExact;
-            auto row = dst->row(static_cast<size_t>(m.target_row));
-            ch.values.assign(row.begin(), row.end());
-          } else {
-            ch.kind = keyed ? SinkChange::Kind::kUpsert : SinkChange::Kind::kInsert;
-            auto row = std::span<const Value>(c.source).subspan(m.source_row * width, width);
-            ch.values.assign(row.begin(), row.end());
-          }
-          changes.push_back(std::move(ch));
-        }
+        std::vector<SinkChange> changes = RepairChanges(table, c.mismatches, c.source, dst->values);
         RETURN_IF_ERROR(w.Write(changes));
         RETURN_IF_ERROR(w.Commit());
         written = changes.size();
@@ -881,11 +866,7 @@ Result<CheckReport> RunCheck(const Config& config, const PipelineConfig& p, cons
                              std::atomic<bool>* cancel) {
   const SourceConfig* source = config.FindSource(p.source);
   if (source == nullptr) return Status::Invalid("pipeline {}: no source named \"{}\"", p.name, p.source);
-  if (IsPostgresSource(*source)) {
-    return Status::Error(StatusCode::kNotSupported,
-                         "pipeline {}: source \"{}\" is PostgreSQL: `check` does not read PostgreSQL sources yet",
-                         p.name, p.source);
-  }
+  if (IsPostgresSource(*source)) return detail::RunPostgresCheck(config, p, *source, options, cancel);
   auto source_options = ConnectOptions::FromUrl(source->endpoint);
   if (!source_options.ok()) return source_options.status().WithContext(fmt::format("pipeline {}: source", p.name));
   *source_options = mysql::WithDefaultTimeouts(*source_options, mysql::kJobIoTimeoutS);

@@ -265,7 +265,6 @@ Status TargetCheck::RepairChunkByKeys(Session& s, Table& t, uint32_t chunk) {
   auto keys = KeysOf(t, chunk);
   const std::vector<KeyTuple>* by_keys = keys ? &*keys : nullptr;
   const TargetTablePtr& table = t.src->mapping->target;
-  const size_t width = table->columns.size();
   Status last;
   for (int attempt = 0; attempt < kRepairAttempts; ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
@@ -282,22 +281,7 @@ Status TargetCheck::RepairChunkByKeys(Session& s, Table& t, uint32_t chunk) {
     if (st.ok()) {
       auto run = [&]() -> Status {
         ASSIGN_OR_RETURN(ByKeysRead r, ReadChunkByKeys(s, *s.rows, t, chunk, by_keys));
-        std::vector<SinkChange> changes;
-        const bool keyed = table->has_key();
-        for (const RowMismatch& m : r.c.mismatches) {
-          SinkChange ch;
-          ch.table = table;
-          if (m.kind == DiffKind::kExtra) {
-            ch.kind = keyed ? SinkChange::Kind::kDelete : SinkChange::Kind::kDeleteExact;
-            auto row = r.dst.row(static_cast<size_t>(m.target_row));
-            ch.values.assign(row.begin(), row.end());
-          } else {
-            ch.kind = keyed ? SinkChange::Kind::kUpsert : SinkChange::Kind::kInsert;
-            auto row = std::span<const Value>(r.c.source).subspan(m.source_row * width, width);
-            ch.values.assign(row.begin(), row.end());
-          }
-          changes.push_back(std::move(ch));
-        }
+        std::vector<SinkChange> changes = RepairChanges(table, r.c.mismatches, r.c.source, r.dst.values);
         if (!changes.empty()) RETURN_IF_ERROR(w.Write(changes));
         RETURN_IF_ERROR(w.Commit());
         written = changes.size();

@@ -9,6 +9,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -36,6 +38,44 @@ using sluice::mysql::TableReader;
 
 constexpr int kSettleRounds = 3;
 constexpr int kRepairAttempts = 10;
+
+// Runs fn over `tasks` on up to sessions.size() threads (the caller's among
+// them), each thread with its own session; the first error stops the rest
+// and is returned.
+template <typename SessionT, typename TaskT>
+Status ForEachOnSessions(std::vector<SessionT>& sessions, const std::vector<TaskT>& tasks,
+                         const std::function<Status(SessionT&, const TaskT&)>& fn) {
+  if (tasks.empty() || sessions.empty()) return Status::Ok();
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex mu;
+  Status first;
+  auto work = [&](SessionT& s) {
+    while (!failed.load()) {
+      size_t i = next.fetch_add(1);
+      if (i >= tasks.size()) break;
+      Status st = fn(s, tasks[i]);
+      if (!st.ok()) {
+        std::lock_guard lock(mu);
+        if (first.ok()) first = st;
+        failed = true;
+      }
+    }
+  };
+  const size_t n = std::min(sessions.size(), tasks.size());
+  std::vector<std::thread> threads;
+  for (size_t w = 1; w < n; ++w) threads.emplace_back([&, w] { work(sessions[w]); });
+  work(sessions[0]);
+  for (auto& th : threads) th.join();
+  return first;
+}
+
+// The target writes that make a chunk's target rows equal to its source
+// rows (flat rows of the table's width, as DiffRows compared them): missing
+// and different rows upserted (inserted into a keyless table), extra ones
+// deleted (by key, or the exact row of a keyless table).
+std::vector<SinkChange> RepairChanges(const TargetTablePtr& table, const std::vector<RowMismatch>& mismatches,
+                                      std::span<const Value> source, std::span<const Value> target);
 
 // The source side of one selected table, shared by the checks of every target.
 struct SourcePlan {
