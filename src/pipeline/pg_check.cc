@@ -303,10 +303,13 @@ Result<ChunkRead> PgTargetCheck::Read(PgSession& s, const Table& t, uint32_t chu
     r.blocks.push_back(std::move(dst));
     r.blocks.push_back(std::move(found));
   }
+  // JSON compared by value; a repair writes the source's own text (a json
+  // column keeps it as written).
   Arena& arena = *r.blocks.front().arena;
-  CanonicalizeJson(r.source, arena);
-  CanonicalizeJson(r.target, arena);
-  r.mismatches = DiffRows(r.source, r.target, width, tt.key);
+  std::vector<Value> source = r.source, target = r.target;
+  CanonicalizeJson(source, arena);
+  CanonicalizeJson(target, arena);
+  r.mismatches = DiffRows(source, target, width, tt.key);
   return r;
 }
 

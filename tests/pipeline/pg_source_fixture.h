@@ -42,7 +42,8 @@ class PgSourceTest : public SyncTest {
   }
   // A pipeline p from the source database shop into a PostgreSQL (pg) and
   // a MariaDB (my) target; `extra` adds pipeline keys ("    key: value\n").
-  void WritePipeline(const std::string& rules = "      - match: \"public.*\"\n", const std::string& extra = "") {
+  void WritePipeline(const std::string& rules = "      - match: \"public.*\"\n", const std::string& extra = "",
+                     int parallel = 2) {
     http_port_ = FreePort();
     WriteConfig(fmt::format(R"(store: {dir}/sluice.db
 http: 127.0.0.1:{port}
@@ -58,12 +59,12 @@ pipelines:
     start: latest
     tables:
 {rules}    batch: {{size: 100, timeout_ms: 50}}
-    parallel: 2
+    parallel: {parallel}
 {extra})",
                             fmt::arg("dir", dir_.string()), fmt::arg("port", http_port_),
                             fmt::arg("src", pg_->Url("repl", "s3cret", "shop")), fmt::arg("rules", rules),
                             fmt::arg("pg", pg_->Url("app", "apppw", "target")), fmt::arg("my", my_->Url()),
-                            fmt::arg("extra", extra)));
+                            fmt::arg("extra", extra), fmt::arg("parallel", parallel)));
   }
   void StartPipeline(const std::string& rules = "      - match: \"public.*\"\n") {
     WritePipeline(rules);
