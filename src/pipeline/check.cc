@@ -421,6 +421,70 @@ Status TargetCheck::ForEach(const std::vector<Task>& tasks, const TaskFn& fn) {
   });
 }
 
+Result<bool> WaitUntilApplied(TargetCheckReport& report, const CheckOptions& options,
+                              std::chrono::steady_clock::time_point deadline, const std::function<Result<bool>()>& reached,
+                              const std::function<bool()>& cancelled) {
+  std::string last_applied;
+  auto last_progress = std::chrono::steady_clock::now();
+  for (;;) {
+    ASSIGN_OR_RETURN(bool done, reached());
+    if (done) return true;
+    auto now = std::chrono::steady_clock::now();
+    if (report.applied_position != last_applied) {
+      last_applied = report.applied_position;
+      last_progress = now;
+    }
+    if (now >= deadline || now - last_progress >= options.stall) {
+      report.caught_up = false;
+      report.stalled = now < deadline;
+      return false;
+    }
+    if (cancelled()) return Status::Error(StatusCode::kCancelled, "cancelled");
+    std::this_thread::sleep_for(options.poll);
+  }
+}
+
+Result<uint64_t> RepairThroughChunkTarget(std::unique_ptr<sink::ChunkTarget>& writer,
+                                          const sink::SinkOptions& options, mysql::Interrupter* interrupter,
+                                          const std::string& where,
+                                          const std::function<Result<std::vector<SinkChange>>()>& changes,
+                                          const std::function<void()>& lost) {
+  Status last;
+  for (int attempt = 0; attempt < kRepairAttempts; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
+    if (!writer) {
+      auto w = sink::OpenChunkTarget(options, interrupter);
+      if (!w.ok()) return w.status().WithContext(where + ": repair");
+      writer = std::move(w).value();
+    }
+    sink::ChunkTarget& w = *writer;
+    // Begin first, read after (sink/chunk_target.h): a change the stream
+    // applies meanwhile is not overwritten by an older image.
+    Status st = w.BeginChunk(options.pipeline, options.target);
+    uint64_t written = 0;
+    if (st.ok()) {
+      auto run = [&]() -> Status {
+        ASSIGN_OR_RETURN(std::vector<SinkChange> writes, changes());
+        if (!writes.empty()) RETURN_IF_ERROR(w.Write(writes));
+        RETURN_IF_ERROR(w.Commit());
+        written = writes.size();
+        return Status::Ok();
+      };
+      st = run();
+      if (!st.ok()) w.Rollback();
+    }
+    if (st.ok()) return written;
+    last = st.WithContext(where + ": repair");
+    if (!st.retryable()) return last;
+    spdlog::warn("check: pipeline {} target {}: {}; retrying", options.pipeline, options.target, last.message());
+    if (st.code() == StatusCode::kIoError) {  // the connection may be gone
+      writer.reset();
+      if (lost) lost();
+    }
+  }
+  return last;
+}
+
 std::vector<SinkChange> RepairChanges(const TargetTablePtr& table, const std::vector<RowMismatch>& mismatches,
                                       std::span<const Value> source, std::span<const Value> target) {
   const size_t width = table->columns.size();
@@ -681,24 +745,14 @@ Status TargetCheck::Settle(TargetCheckReport& report) {
     std::vector<Task> tasks = DifferingChunks();
     if (tasks.empty()) return Status::Ok();
     ASSIGN_OR_RETURN(report.source_position, mysql::ConsistentBinlogPosition(*main_.source));
-    std::string last_applied;
-    auto last_progress = std::chrono::steady_clock::now();
-    for (;;) {
-      ASSIGN_OR_RETURN(report.applied_position, AppliedPosition());
-      if (PositionReached(report.applied_position, report.source_position)) break;
-      auto now = std::chrono::steady_clock::now();
-      if (report.applied_position != last_applied) {
-        last_applied = report.applied_position;
-        last_progress = now;
-      }
-      if (now >= deadline || now - last_progress >= options_.stall) {
-        report.caught_up = false;
-        report.stalled = now < deadline;
-        return Status::Ok();
-      }
-      if (cancelled()) return Status::Error(StatusCode::kCancelled, "cancelled");
-      std::this_thread::sleep_for(options_.poll);
-    }
+    ASSIGN_OR_RETURN(bool applied, WaitUntilApplied(
+                                       report, options_, deadline,
+                                       [&]() -> Result<bool> {
+                                         ASSIGN_OR_RETURN(report.applied_position, AppliedPosition());
+                                         return PositionReached(report.applied_position, report.source_position);
+                                       },
+                                       [this] { return cancelled(); }));
+    if (!applied) return Status::Ok();
     report.caught_up = true;
     RETURN_IF_ERROR(ForEach(tasks, [this](Session& s, Table& t, uint32_t c) { return RecheckChunk(s, t, c); }));
   }
@@ -770,17 +824,15 @@ Status TargetCheck::Repair(TargetCheckReport& report) {
   return Settle(report);
 }
 
-void TargetCheck::Summarize(Table& t, bool remaining) {
-  std::lock_guard lock(t.mu);
-  TableCheckReport& r = t.report;
+void SummarizeChunks(const std::vector<ChunkState>& chunks, bool remaining, TableCheckReport& r, size_t max_keys) {
   uint64_t counts[3] = {0, 0, 0};
   std::vector<RowDiff> diffs;
-  bool truncated = false;
   uint64_t rows = 0;
-  for (const ChunkState& c : t.chunks) {
+  for (const ChunkState& c : chunks) {
     for (int k = 0; k < 3; ++k) counts[k] += c.counts[k];
-    diffs.insert(diffs.end(), c.diffs.begin(), c.diffs.end());
-    truncated |= !c.complete;
+    for (const RowDiff& d : c.diffs) {
+      if (diffs.size() < max_keys) diffs.push_back(d);
+    }
     rows += c.rows;
   }
   if (remaining) {
@@ -792,8 +844,13 @@ void TargetCheck::Summarize(Table& t, bool remaining) {
   r.missing = counts[0];
   r.extra = counts[1];
   r.different = counts[2];
+  r.keys_truncated = diffs.size() < counts[0] + counts[1] + counts[2];
   r.diffs = std::move(diffs);
-  r.keys_truncated = truncated;
+}
+
+void TargetCheck::Summarize(Table& t, bool remaining) {
+  std::lock_guard lock(t.mu);
+  SummarizeChunks(t.chunks, remaining, t.report);
 }
 
 Result<std::string> TargetCheck::AppliedPosition() {

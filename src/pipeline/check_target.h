@@ -5,6 +5,7 @@
 // to pipeline/.
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -77,6 +78,26 @@ Status ForEachOnSessions(std::vector<SessionT>& sessions, const std::vector<Task
 std::vector<SinkChange> RepairChanges(const TargetTablePtr& table, const std::vector<RowMismatch>& mismatches,
                                       std::span<const Value> source, std::span<const Value> target);
 
+// Settling (check.h step 3): polls `reached` (which sets
+// report.applied_position and says whether the pipeline applied past
+// report.source_position) every options.poll until it holds, `deadline`
+// passes or the applied position stands still for options.stall. False, with
+// report.caught_up and report.stalled set, when it gave up.
+Result<bool> WaitUntilApplied(TargetCheckReport& report, const CheckOptions& options,
+                              std::chrono::steady_clock::time_point deadline, const std::function<Result<bool>()>& reached,
+                              const std::function<bool()>& cancelled);
+
+// One chunk's repair through a sink::ChunkTarget (`writer`, opened from
+// `options` when empty): BeginChunk first, then `changes` reads both sides
+// and returns the writes, which are written and committed; retried up to
+// kRepairAttempts times on retryable errors (`lost` is called after a lost
+// connection). Returns the rows written; errors name `where`.
+Result<uint64_t> RepairThroughChunkTarget(std::unique_ptr<sink::ChunkTarget>& writer,
+                                          const sink::SinkOptions& options, mysql::Interrupter* interrupter,
+                                          const std::string& where,
+                                          const std::function<Result<std::vector<SinkChange>>()>& changes,
+                                          const std::function<void()>& lost);
+
 // The source side of one selected table, shared by the checks of every target.
 struct SourcePlan {
   SourceTable table;
@@ -112,6 +133,13 @@ struct ChunkState {
   bool complete = true;            // every difference is in `diffs`
   uint64_t total() const { return counts[0] + counts[1] + counts[2]; }
 };
+
+// The counts and keys of a table's chunks into its report: the first
+// comparison's (`remaining` false) or what a repair left. At most
+// `max_keys` keys are listed.
+void SummarizeChunks(const std::vector<ChunkState>& chunks, bool remaining, TableCheckReport& r,
+                     size_t max_keys = SIZE_MAX);
+
 
 // Source rows filtered and projected to target column order, matched with
 // the target rows.

@@ -402,24 +402,12 @@ Status PgTargetCheck::Settle(TargetCheckReport& report) {
     if (tasks.empty()) return Status::Ok();
     ASSIGN_OR_RETURN(auto wal, main_.source->Query("SELECT pg_catalog.pg_current_wal_lsn()"));
     report.source_position = wal.empty() ? "" : wal[0][0].value_or("");
-    std::string last_applied;
-    auto last_progress = std::chrono::steady_clock::now();
-    for (;;) {
-      ASSIGN_OR_RETURN(bool reached, Reached(report.source_position, &report.applied_position));
-      if (reached) break;
-      auto now = std::chrono::steady_clock::now();
-      if (report.applied_position != last_applied) {
-        last_applied = report.applied_position;
-        last_progress = now;
-      }
-      if (now >= deadline || now - last_progress >= options_.stall) {
-        report.caught_up = false;
-        report.stalled = now < deadline;
-        return Status::Ok();
-      }
-      if (cancelled()) return Status::Error(StatusCode::kCancelled, "cancelled");
-      std::this_thread::sleep_for(options_.poll);
-    }
+    ASSIGN_OR_RETURN(bool applied,
+                     WaitUntilApplied(
+                         report, options_, deadline,
+                         [&] { return Reached(report.source_position, &report.applied_position); },
+                         [this] { return cancelled(); }));
+    if (!applied) return Status::Ok();
     report.caught_up = true;
     RETURN_IF_ERROR(ForEach(tasks, [this](PgSession& s, Table& t, uint32_t c) { return CompareChunk(s, t, c); }));
   }
@@ -428,78 +416,26 @@ Status PgTargetCheck::Settle(TargetCheckReport& report) {
 
 Status PgTargetCheck::RepairChunk(PgSession& s, Table& t, uint32_t chunk) {
   const TargetTablePtr& table = t.src->mapping->target;
-  Status last;
-  for (int attempt = 0; attempt < kRepairAttempts; ++attempt) {
-    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
-    if (!s.writer) {
-      auto w = sink::OpenChunkTarget(TargetSinkOptions(p_, target_), nullptr);
-      if (!w.ok()) return w.status().WithContext(Where(t, chunk) + ": repair");
-      s.writer = std::move(w).value();
-    }
-    sink::ChunkTarget& w = *s.writer;
-    // Begin first, read after (sink/chunk_target.h): a change the stream
-    // applies meanwhile is not overwritten by an older image.
-    Status st = w.BeginChunk(p_.name, target_.name);
-    uint64_t written = 0;
-    if (st.ok()) {
-      auto run = [&]() -> Status {
-        ASSIGN_OR_RETURN(ChunkRead r, Read(s, t, chunk));
-        std::vector<SinkChange> changes = RepairChanges(table, r.mismatches, r.source, r.target);
-        if (!changes.empty()) RETURN_IF_ERROR(w.Write(changes));
-        RETURN_IF_ERROR(w.Commit());
-        written = changes.size();
-        return Status::Ok();
-      };
-      st = run();
-      if (!st.ok()) w.Rollback();
-    }
-    if (st.ok()) {
-      std::lock_guard lock(t.mu);
-      t.report.repaired_rows += written;
-      return Status::Ok();
-    }
-    last = st.WithContext(Where(t, chunk) + ": repair");
-    if (!st.retryable()) return last;
-    spdlog::warn("check: pipeline {} target {}: {}; retrying", p_.name, target_.name, last.message());
-    if (st.code() == StatusCode::kIoError) {  // a connection may be gone
-      s.writer.reset();
-      s.source.reset();
-      s.target.reset();
-      RETURN_IF_ERROR(EnsureSession(s));
-    }
-  }
-  return last;
+  ASSIGN_OR_RETURN(uint64_t written,
+                   RepairThroughChunkTarget(
+                       s.writer, TargetSinkOptions(p_, target_), nullptr, Where(t, chunk),
+                       [&]() -> Result<std::vector<SinkChange>> {
+                         RETURN_IF_ERROR(EnsureSession(s));
+                         ASSIGN_OR_RETURN(ChunkRead r, Read(s, t, chunk));
+                         return RepairChanges(table, r.mismatches, r.source, r.target);
+                       },
+                       [&s] {  // the reading connections may be gone too
+                         s.source.reset();
+                         s.target.reset();
+                       }));
+  std::lock_guard lock(t.mu);
+  t.report.repaired_rows += written;
+  return Status::Ok();
 }
 
 void PgTargetCheck::Summarize(Table& t, bool remaining) {
   std::lock_guard lock(t.mu);
-  TableCheckReport& r = t.report;
-  uint64_t counts[3] = {0, 0, 0};
-  std::vector<RowDiff> diffs;
-  uint64_t rows = 0;
-  bool truncated = false;
-  for (const ChunkState& c : t.chunks) {
-    for (int k = 0; k < 3; ++k) counts[k] += c.counts[k];
-    for (const RowDiff& d : c.diffs) {
-      if (diffs.size() < options_.max_keys) {
-        diffs.push_back(d);
-      } else {
-        truncated = true;
-      }
-    }
-    rows += c.rows;
-  }
-  if (remaining) {
-    r.remaining = counts[0] + counts[1] + counts[2];
-    r.remaining_diffs = std::move(diffs);
-    return;
-  }
-  r.rows = rows;
-  r.missing = counts[0];
-  r.extra = counts[1];
-  r.different = counts[2];
-  r.diffs = std::move(diffs);
-  r.keys_truncated = truncated;
+  SummarizeChunks(t.chunks, remaining, t.report, options_.max_keys);
 }
 
 Result<TargetCheckReport> PgTargetCheck::Run() {

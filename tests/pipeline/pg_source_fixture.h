@@ -41,9 +41,10 @@ class PgSourceTest : public SyncTest {
     return v.ok() ? *v : "(" + v.status().message() + ")";
   }
   // A pipeline p from the source database shop into a PostgreSQL (pg) and
-  // a MariaDB (my) target; `extra` adds pipeline keys ("    key: value\n").
+  // a MariaDB (my) target (`targets` names those it writes); `extra` adds
+  // pipeline keys ("    key: value\n").
   void WritePipeline(const std::string& rules = "      - match: \"public.*\"\n", const std::string& extra = "",
-                     int parallel = 2) {
+                     int parallel = 2, const std::string& targets = "[pg, my]") {
     http_port_ = FreePort();
     WriteConfig(fmt::format(R"(store: {dir}/sluice.db
 http: 127.0.0.1:{port}
@@ -55,7 +56,7 @@ targets:
 pipelines:
   - name: p
     source: src
-    targets: [pg, my]
+    targets: {targets}
     start: latest
     tables:
 {rules}    batch: {{size: 100, timeout_ms: 50}}
@@ -64,7 +65,8 @@ pipelines:
                             fmt::arg("dir", dir_.string()), fmt::arg("port", http_port_),
                             fmt::arg("src", pg_->Url("repl", "s3cret", "shop")), fmt::arg("rules", rules),
                             fmt::arg("pg", pg_->Url("app", "apppw", "target")), fmt::arg("my", my_->Url()),
-                            fmt::arg("extra", extra), fmt::arg("parallel", parallel)));
+                            fmt::arg("extra", extra), fmt::arg("parallel", parallel),
+                            fmt::arg("targets", targets)));
   }
   void StartPipeline(const std::string& rules = "      - match: \"public.*\"\n") {
     WritePipeline(rules);

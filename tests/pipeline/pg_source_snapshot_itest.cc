@@ -207,25 +207,7 @@ TEST_F(PgSourceSnapshotTest, CheckFindsPlantedDifferencesAndRepairFixesThem) {
       "CREATE TABLE pairs (a text, b int, v text, PRIMARY KEY (a, b));"
       "INSERT INTO pairs SELECT chr(65 + i % 26) || i, i % 3, 'v' FROM generate_series(1, 500) i;"
       "CREATE TABLE log (k int, msg text); INSERT INTO log VALUES (1, 'x'), (1, 'x'), (2, 'y')");
-  http_port_ = FreePort();
-  WriteConfig(fmt::format(R"(store: {dir}/sluice.db
-http: 127.0.0.1:{port}
-sources:
-  src: {{url: "{src}"}}
-targets:
-  pg: {{url: "{pg}"}}
-pipelines:
-  - name: p
-    source: src
-    targets: [pg]
-    tables:
-      - match: "public.*"
-    chunk_rows: 400
-    parallel: 2
-)",
-                          fmt::arg("dir", dir_.string()), fmt::arg("port", http_port_),
-                          fmt::arg("src", pg_->Url("repl", "s3cret", "shop")),
-                          fmt::arg("pg", pg_->Url("app", "apppw", "target"))));
+  ASSERT_NO_FATAL_FAILURE(WritePipeline("      - match: \"public.*\"\n", "    chunk_rows: 400\n", 2, "[pg]"));
   auto snap = RunSluice("snapshot -c " + ShellQuote(config_) + " --pipeline p", 120);
   ASSERT_EQ(snap.exit_code, 0) << snap.out << snap.err;
   const std::string check = "check -c " + ShellQuote(config_) + " --wait-seconds 1";
@@ -265,26 +247,9 @@ TEST_F(PgSourceSnapshotTest, PeriodicCheckInRunRepairsThePostgresTarget) {
   ASSERT_NO_FATAL_FAILURE(StartServers());
   Sql("CREATE TABLE items (id int PRIMARY KEY, name text, tags text[]);"
       "INSERT INTO items SELECT i, 'item ' || i, ARRAY['a', i::text] FROM generate_series(1, 2000) i");
-  http_port_ = FreePort();
-  WriteConfig(fmt::format(R"(store: {dir}/sluice.db
-http: 127.0.0.1:{port}
-sources:
-  src: {{url: "{src}"}}
-targets:
-  pg: {{url: "{pg}"}}
-pipelines:
-  - name: p
-    source: src
-    targets: [pg]
-    tables:
-      - match: "public.items"
-    snapshot: initial
-    chunk_rows: 300
-    check: {{every: 1s, repair: true}}
-)",
-                          fmt::arg("dir", dir_.string()), fmt::arg("port", http_port_),
-                          fmt::arg("src", pg_->Url("repl", "s3cret", "shop")),
-                          fmt::arg("pg", pg_->Url("app", "apppw", "target"))));
+  ASSERT_NO_FATAL_FAILURE(WritePipeline("      - match: \"public.items\"\n",
+                                        "    snapshot: initial\n    chunk_rows: 300\n    check: {every: 1s, repair: true}\n",
+                                        2, "[pg]"));
   StartSluice();
   ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
   ASSERT_TRUE(WaitForState("p", "running", 120s));
