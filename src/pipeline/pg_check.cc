@@ -4,10 +4,14 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
+#include <optional>
 #include <mutex>
 #include <thread>
 #include <unordered_set>
 
+#include "client/mysql/connection.h"
+#include "client/mysql/table_reader.h"
 #include "client/postgres/connection.h"
 #include "pipeline/check_target.h"
 #include "pipeline/pg_source.h"
@@ -52,7 +56,8 @@ struct Plan {
 // One worker's connections.
 struct PgSession {
   std::unique_ptr<PgConnection> source, target;
-  std::unique_ptr<sink::ChunkTarget> writer;  // repairs
+  std::unique_ptr<sluice::mysql::MysqlConnection> my_target;  // a MySQL target
+  std::unique_ptr<sink::ChunkTarget> writer;                  // repairs
 };
 
 // Both sides of a chunk, read and matched.
@@ -70,6 +75,33 @@ void CanonicalizeJson(std::vector<Value>& values, Arena& arena) {
   }
 }
 
+// A value as a MySQL target holds what the stream wrote for it (`column`
+// is the source's): booleans as 1/0, char(n) without its padding, decimals
+// and temporals without trailing fractional zeros (the target's column may
+// have more digits than the source printed).
+void FitForMysql(Value& v, const ColumnMeta& column, Arena& arena) {
+  if (column.pg_type_oid == 16 && v.kind == ValueKind::kJson) {
+    v = Value::Int(v.s == "true" ? 1 : 0);
+    return;
+  }
+  if (v.kind == ValueKind::kInt && column.pg_type_oid == 16) return;
+  std::string_view text = v.s;
+  if (column.pg_type_oid == 1042 && (v.kind == ValueKind::kText || v.kind == ValueKind::kEnum)) {
+    while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+    v.s = text;
+    return;
+  }
+  if (v.kind != ValueKind::kDecimal && v.kind != ValueKind::kDateTime && v.kind != ValueKind::kTimestamp &&
+      v.kind != ValueKind::kTime) {
+    return;
+  }
+  const size_t dot = text.rfind('.');
+  if (dot == std::string_view::npos || text.find_first_not_of("0123456789", dot + 1) != std::string_view::npos) return;
+  while (text.size() > dot + 1 && text.back() == '0') text.remove_suffix(1);
+  if (text.size() == dot + 1) text.remove_suffix(1);
+  v.s = arena.Copy(text);
+}
+
 std::string KeyBytes(std::span<const Value> row, const std::vector<uint32_t>& key) {
   std::string out;
   for (uint32_t k : key) AppendValueBytes(out, row[k]);
@@ -80,13 +112,14 @@ class PgTargetCheck {
  public:
   PgTargetCheck(const PipelineConfig& p, const SourceConfig& source, const TargetConfig& target,
                 postgres::ConnectOptions source_options, postgres::ConnectOptions target_options,
-                const CheckOptions& options, uint32_t parallel, const std::vector<std::unique_ptr<Plan>>& plans,
-                std::atomic<bool>* cancel)
+                std::optional<sluice::mysql::ConnectOptions> mysql_options, const CheckOptions& options,
+                uint32_t parallel, const std::vector<std::unique_ptr<Plan>>& plans, std::atomic<bool>* cancel)
       : p_(p),
         source_(source),
         target_(target),
         source_options_(std::move(source_options)),
         target_options_(std::move(target_options)),
+        mysql_options_(std::move(mysql_options)),
         options_(options),
         plans_(plans),
         cancel_(cancel),
@@ -98,6 +131,7 @@ class PgTargetCheck {
   struct Table {
     const Plan* src = nullptr;
     std::unique_ptr<PgTableReader> reader;  // the target table: its columns in target order, its key
+    std::unique_ptr<sluice::mysql::TableReader> my_reader;  // the same, on a MySQL target
     std::vector<uint32_t> source_key_pos;   // per target key column: its place in the source key
     bool use_checksum = false;
     std::vector<ChunkState> chunks;
@@ -113,6 +147,10 @@ class PgTargetCheck {
   bool cancelled() const { return cancel_ != nullptr && cancel_->load(); }
   Status EnsureSession(PgSession& s);
   Status PrepareTable(Table& t);
+  Status PrepareMysqlTable(Table& t);
+  // The target's rows of a key range (target key order) or of some keys.
+  Result<RowBlock> TargetRange(PgSession& s, const Table& t, const KeyRange& range, bool with_keys);
+  Result<RowBlock> TargetKeys(PgSession& s, const Table& t, const std::vector<KeyTuple>& keys);
   Status ForEach(const std::vector<Task>& tasks, const TaskFn& fn);
   std::vector<Task> DifferingChunks();
   KeyTuple ToTargetKey(const Table& t, const KeyTuple& source_key) const;
@@ -131,6 +169,7 @@ class PgTargetCheck {
   const SourceConfig& source_;
   const TargetConfig& target_;
   postgres::ConnectOptions source_options_, target_options_;
+  std::optional<sluice::mysql::ConnectOptions> mysql_options_;  // a MySQL target (else PostgreSQL)
   const CheckOptions& options_;
   const std::vector<std::unique_ptr<Plan>>& plans_;
   std::atomic<bool>* cancel_;
@@ -143,7 +182,12 @@ Status PgTargetCheck::EnsureSession(PgSession& s) {
   if (!s.source) {
     ASSIGN_OR_RETURN(s.source, PgConnection::Connect(source_options_));
   }
-  if (!s.target) {
+  if (mysql_options_) {
+    if (!s.my_target) {
+      ASSIGN_OR_RETURN(s.my_target, sluice::mysql::MysqlConnection::Connect(*mysql_options_));
+      RETURN_IF_ERROR(sluice::mysql::PrepareReadSession(*s.my_target));
+    }
+  } else if (!s.target) {
     ASSIGN_OR_RETURN(s.target, PgConnection::Connect(target_options_));
   }
   return Status::Ok();
@@ -158,6 +202,18 @@ Status PgTargetCheck::PrepareTable(Table& t) {
     return Status::Ok();
   }
   const TargetTable& tt = *src.mapping->target;
+  if (src.keyed()) {
+    const std::vector<uint32_t>& source_key = src.reader->key();
+    for (uint32_t k : tt.key) {
+      auto it = std::find(source_key.begin(), source_key.end(), src.mapping->source_index[k]);
+      if (it == source_key.end() || source_key.size() != tt.key.size()) {
+        t.report.error = "the target's key is not the source's key";
+        return Status::Ok();
+      }
+      t.source_key_pos.push_back(static_cast<uint32_t>(it - source_key.begin()));
+    }
+  }
+  if (mysql_options_) return PrepareMysqlTable(t);
   auto schema = postgres::ReadTableSchema(*main_.target, tt.db, tt.table);
   if (!schema.ok()) {
     if (schema.status().code() != StatusCode::kNotFound) return schema.status();
@@ -189,15 +245,6 @@ Status PgTargetCheck::PrepareTable(Table& t) {
                                    tt.table);
       return Status::Ok();
     }
-    const std::vector<uint32_t>& source_key = src.reader->key();
-    for (uint32_t k : tt.key) {
-      auto it = std::find(source_key.begin(), source_key.end(), src.mapping->source_index[k]);
-      if (it == source_key.end() || source_key.size() != tt.key.size()) {
-        t.report.error = "the target's key is not the source's key";
-        return Status::Ok();
-      }
-      t.source_key_pos.push_back(static_cast<uint32_t>(it - source_key.begin()));
-    }
   }
   // Checksums hash each row's text: only alike when every column has the
   // same type on both sides, and never with a filter the server would not apply.
@@ -209,6 +256,47 @@ Status PgTargetCheck::PrepareTable(Table& t) {
   t.chunks.resize(src.chunk_count());
   t.report.chunks = t.chunks.size();
   return Status::Ok();
+}
+
+Status PgTargetCheck::PrepareMysqlTable(Table& t) {
+  const TargetTable& tt = *t.src->mapping->target;
+  auto schema = sluice::mysql::ReadTableSchema(*main_.my_target, tt.db, tt.table);
+  if (!schema.ok()) {
+    if (schema.status().code() != StatusCode::kNotFound) return schema.status();
+    t.report.error = fmt::format(
+        "target table `{}`.`{}` does not exist (check cannot create it; run the pipeline or create it)", tt.db,
+        tt.table);
+    return Status::Ok();
+  }
+  std::vector<uint32_t> columns;
+  for (const std::string& name : tt.columns) {
+    auto it = std::find_if((*schema)->columns.begin(), (*schema)->columns.end(), [&](const ColumnMeta& c) {
+      return c.name.size() == name.size() && std::equal(name.begin(), name.end(), c.name.begin(), [](char a, char b) {
+               return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+             });
+    });
+    if (it == (*schema)->columns.end()) {
+      t.report.error = fmt::format("target table `{}`.`{}` has no column `{}`", tt.db, tt.table, name);
+      return Status::Ok();
+    }
+    columns.push_back(static_cast<uint32_t>(it - (*schema)->columns.begin()));
+  }
+  std::vector<uint32_t> key;
+  for (uint32_t k : tt.key) key.push_back(columns[k]);
+  t.my_reader = std::make_unique<sluice::mysql::TableReader>(*schema, std::move(columns), "", std::move(key));
+  t.chunks.resize(t.src->chunk_count());
+  t.report.chunks = t.chunks.size();
+  return Status::Ok();
+}
+
+Result<RowBlock> PgTargetCheck::TargetRange(PgSession& s, const Table& t, const KeyRange& range, bool with_keys) {
+  if (t.my_reader) return t.my_reader->ReadRange(*s.my_target, range, with_keys);
+  return t.reader->ReadRange(*s.target, range, with_keys);
+}
+
+Result<RowBlock> PgTargetCheck::TargetKeys(PgSession& s, const Table& t, const std::vector<KeyTuple>& keys) {
+  if (t.my_reader) return t.my_reader->ReadKeys(*s.my_target, keys);
+  return t.reader->ReadKeys(*s.target, keys);
 }
 
 KeyTuple PgTargetCheck::ToTargetKey(const Table& t, const KeyTuple& source_key) const {
@@ -250,7 +338,7 @@ Result<ChunkRead> PgTargetCheck::Read(PgSession& s, const Table& t, uint32_t chu
   std::vector<uint32_t> kept;
   RETURN_IF_ERROR(project(src, r.source, &kept));
   if (!plan.keyed()) {
-    ASSIGN_OR_RETURN(RowBlock dst, t.reader->ReadRange(*s.target, KeyRange{}, false));
+    ASSIGN_OR_RETURN(RowBlock dst, TargetRange(s, t, KeyRange{}, false));
     r.target = dst.values;
     r.blocks.push_back(std::move(src));
     r.blocks.push_back(std::move(dst));
@@ -258,7 +346,7 @@ Result<ChunkRead> PgTargetCheck::Read(PgSession& s, const Table& t, uint32_t chu
     KeyRange target_range;
     if (range.after) target_range.after = ToTargetKey(t, *range.after);
     if (range.upto) target_range.upto = ToTargetKey(t, *range.upto);
-    ASSIGN_OR_RETURN(RowBlock dst, t.reader->ReadRange(*s.target, target_range, true));
+    ASSIGN_OR_RETURN(RowBlock dst, TargetRange(s, t, target_range, true));
     std::unordered_set<std::string> source_keys, target_keys;
     for (size_t i = 0; i < kept.size(); ++i) {
       source_keys.insert(KeyBytes(std::span<const Value>(r.source).subspan(i * width, width), tt.key));
@@ -273,7 +361,7 @@ Result<ChunkRead> PgTargetCheck::Read(PgSession& s, const Table& t, uint32_t chu
     }
     RowBlock found;
     if (!lookup.empty()) {
-      ASSIGN_OR_RETURN(found, t.reader->ReadKeys(*s.target, lookup));
+      ASSIGN_OR_RETURN(found, TargetKeys(s, t, lookup));
     }
     // A target row the source's range lacks may belong to another chunk
     // there: it is extra only if the source (after `where:`) lacks its key.
@@ -307,6 +395,13 @@ Result<ChunkRead> PgTargetCheck::Read(PgSession& s, const Table& t, uint32_t chu
   // column keeps it as written).
   Arena& arena = *r.blocks.front().arena;
   std::vector<Value> source = r.source, target = r.target;
+  if (t.my_reader) {
+    for (std::vector<Value>* side : {&source, &target}) {
+      for (size_t i = 0; i < side->size(); ++i) {
+        FitForMysql((*side)[i], plan.reader->schema()->columns[plan.mapping->source_index[i % width]], arena);
+      }
+    }
+  }
   CanonicalizeJson(source, arena);
   CanonicalizeJson(target, arena);
   r.mismatches = DiffRows(source, target, width, tt.key);
@@ -488,20 +583,31 @@ Result<CheckReport> RunPostgresCheck(const Config& config, const PipelineConfig&
   if (!co.ok()) return co.status().WithContext(where());
   const postgres::ConnectOptions source_options = postgres::ReadSessionOptions(*co, sluice::mysql::kJobIoTimeoutS);
   // Every target first: a kind this check cannot read is an error before any work.
-  std::vector<std::pair<const TargetConfig*, postgres::ConnectOptions>> targets;
+  struct TargetSide {
+    const TargetConfig* config;
+    postgres::ConnectOptions pg;
+    std::optional<sluice::mysql::ConnectOptions> mysql;
+  };
+  std::vector<TargetSide> targets;
   for (const std::string& name : p.targets) {
     const TargetConfig* target = config.FindTarget(name);
     if (target == nullptr) return Status::Invalid("pipeline {} target {}: no such target", p.name, name);
     const std::string& scheme = target->endpoint.scheme;
+    if (IsMysqlScheme(scheme)) {
+      auto mo = sluice::mysql::ConnectOptions::FromUrl(target->endpoint);
+      if (!mo.ok()) return mo.status().WithContext(fmt::format("pipeline {} target {}", p.name, name));
+      targets.push_back({target, {}, sluice::mysql::WithDefaultTimeouts(*mo, sluice::mysql::kJobIoTimeoutS)});
+      continue;
+    }
     if (scheme != "postgres" && scheme != "postgresql") {
       return Status::Error(StatusCode::kNotSupported,
                            "pipeline {} target {}: source \"{}\" is PostgreSQL: `check` compares a PostgreSQL source "
-                           "with PostgreSQL targets only, not {}:// ones yet",
+                           "with PostgreSQL and MySQL targets only, not {}:// ones yet",
                            p.name, name, p.source, scheme);
     }
     auto to = postgres::ConnectOptions::FromUrl(target->endpoint);
     if (!to.ok()) return to.status().WithContext(fmt::format("pipeline {} target {}", p.name, name));
-    targets.emplace_back(target, postgres::ReadSessionOptions(*to, sluice::mysql::kJobIoTimeoutS));
+    targets.push_back({target, postgres::ReadSessionOptions(*to, sluice::mysql::kJobIoTimeoutS), std::nullopt});
   }
   const uint64_t chunk_rows = options.chunk_rows ? options.chunk_rows : p.chunk_rows;
   const uint32_t parallel = options.parallel ? options.parallel : p.parallel;
@@ -545,10 +651,11 @@ Result<CheckReport> RunPostgresCheck(const Config& config, const PipelineConfig&
   }
 
   CheckReport report;
-  for (const auto& [target, target_options] : targets) {
-    PgTargetCheck check(p, source, *target, source_options, target_options, options, parallel, plans, cancel);
+  for (const TargetSide& target : targets) {
+    PgTargetCheck check(p, source, *target.config, source_options, target.pg, target.mysql, options, parallel, plans,
+                        cancel);
     auto r = check.Run();
-    if (!r.ok()) return r.status().WithContext(fmt::format("pipeline {} target {}", p.name, target->name));
+    if (!r.ok()) return r.status().WithContext(fmt::format("pipeline {} target {}", p.name, target.config->name));
     report.targets.push_back(std::move(r).value());
   }
   return report;

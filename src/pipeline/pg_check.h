@@ -3,11 +3,14 @@
 // (pipeline/check.h states what a check promises; RunCheck comes here for
 // postgres:// sources). Internal to pipeline/.
 //
-// Targets: PostgreSQL. Both sides are read through source/postgres's
-// PgTableReader, each value converted by its own column type exactly as the
-// stream converts it, so a row the stream or a snapshot wrote compares
-// equal (an enum the target holds as text, an array it holds as jsonb:
-// same values; JSON compared semantically).
+// Targets: PostgreSQL and MySQL/MariaDB. The source is read through
+// source/postgres's PgTableReader, each value converted exactly as the
+// stream converts it; a PostgreSQL target the same way by its own column
+// types (an enum it holds as text, an array as jsonb: same values; JSON
+// compared semantically), a MySQL one through client/mysql's TableReader,
+// both sides then put in the form the MySQL sink gives them (booleans 1/0,
+// char(n) unpadded, decimals and temporals without trailing fractional
+// zeros).
 //
 //   1. Plan: each table is cut into chunks of `chunk_rows` source keys.
 //   2. Compare per chunk, `parallel` workers: when every mapped column has
@@ -31,7 +34,9 @@
 //      deleted; then compared and settled again.
 //
 // Other target kinds with a PostgreSQL source are refused with an error
-// naming the pipeline and target.
+// naming the pipeline and target. Key ranges are PostgreSQL's key text as
+// literals; a bytea key on a MySQL target is not looked up (its \x text is
+// not MySQL's).
 
 #include <atomic>
 

@@ -196,8 +196,9 @@ TEST_F(PgSourceSnapshotTest, KeylessTableRefusedOnceTheSlotExists) {
       << r.err;
 }
 
-// PG -> PG: checksums where the types agree, rows otherwise; planted
-// differences of each kind found by key and repaired.
+// PG -> PG (checksums where the types agree, rows otherwise) and PG ->
+// MariaDB (rows, values as the stream wrote them there): planted differences
+// of each kind found by key and repaired.
 TEST_F(PgSourceSnapshotTest, CheckFindsPlantedDifferencesAndRepairFixesThem) {
   ASSERT_NO_FATAL_FAILURE(StartServers());
   Sql(kTypes);
@@ -207,7 +208,7 @@ TEST_F(PgSourceSnapshotTest, CheckFindsPlantedDifferencesAndRepairFixesThem) {
       "CREATE TABLE pairs (a text, b int, v text, PRIMARY KEY (a, b));"
       "INSERT INTO pairs SELECT chr(65 + i % 26) || i, i % 3, 'v' FROM generate_series(1, 500) i;"
       "CREATE TABLE log (k int, msg text); INSERT INTO log VALUES (1, 'x'), (1, 'x'), (2, 'y')");
-  ASSERT_NO_FATAL_FAILURE(WritePipeline("      - match: \"public.*\"\n", "    chunk_rows: 400\n", 2, "[pg]"));
+  ASSERT_NO_FATAL_FAILURE(WritePipeline("      - match: \"public.*\"\n", "    chunk_rows: 400\n", 2, "[pg, my]"));
   auto snap = RunSluice("snapshot -c " + ShellQuote(config_) + " --pipeline p", 120);
   ASSERT_EQ(snap.exit_code, 0) << snap.out << snap.err;
   const std::string check = "check -c " + ShellQuote(config_) + " --wait-seconds 1";
@@ -223,9 +224,15 @@ TEST_F(PgSourceSnapshotTest, CheckFindsPlantedDifferencesAndRepairFixesThem) {
          "UPDATE public.types SET ai = '[1, 2]' WHERE id = 2; DELETE FROM public.pairs WHERE a = 'B1' AND b = 1;"
          "DELETE FROM public.log WHERE ctid = (SELECT min(ctid) FROM public.log WHERE k = 1);"
          "INSERT INTO public.log VALUES (3, 'z')");
+  for (const char* sql : {"DELETE FROM public.items WHERE id = 777", "UPDATE public.types SET t = 'changed' WHERE id = 2",
+                          "INSERT INTO public.pairs VALUES ('ZZ', 1, 'v')"}) {
+    Status st = my_->Execute(sql);
+    ASSERT_TRUE(st.ok()) << sql << ": " << st.message();
+  }
   auto found = RunSluice(check, 120);
   EXPECT_EQ(found.exit_code, 1) << found.out << found.err;
-  for (const char* key : {"id=1234", "id=5000", "id=2999", "id=1", "id=2", "(a='B1', b=1)", "k=3"}) {
+  for (const char* key : {"id=1234", "id=5000", "id=2999", "id=1", "id=2", "(a='B1', b=1)", "k=3", "id=777",
+                          "(a='ZZ', b=1)"}) {
     EXPECT_NE(found.out.find(key), std::string::npos) << key << "\n" << found.out;
   }
   EXPECT_EQ(found.out.find("id=1500"), std::string::npos) << found.out;
@@ -237,6 +244,9 @@ TEST_F(PgSourceSnapshotTest, CheckFindsPlantedDifferencesAndRepairFixesThem) {
   EXPECT_TRUE(Converge("SELECT id, name, n FROM items ORDER BY id", "SELECT id, name, n FROM public.items ORDER BY id",
                        "", 5s));
   EXPECT_TRUE(Converge(kTypesSource, kTypesPgTarget, "", 5s));
+  EXPECT_TRUE(Converge(kTypesSourceForMysql, "", kTypesMysql, 5s));
+  EXPECT_TRUE(Converge("SELECT a, b, v FROM pairs ORDER BY a COLLATE \"C\", b", "",
+                       "SELECT a, b, v FROM public.pairs ORDER BY a, b", 5s));
   EXPECT_TRUE(Converge("SELECT k, msg, count(*) FROM log GROUP BY k, msg ORDER BY k",
                        "SELECT k, msg, count(*) FROM public.log GROUP BY k, msg ORDER BY k", "", 5s));
 }
