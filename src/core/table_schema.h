@@ -39,6 +39,7 @@ struct ColumnMeta {
   uint32_t pg_type_oid = 0;
   int32_t pg_typmod = -1;
   std::string pg_type_name;
+  uint32_t pg_element_oid = 0;  // arrays: the element's type OID (after domains)
 };
 
 struct TableSchema {

@@ -1,17 +1,21 @@
 // `sluice run` from a PostgreSQL 15 source (logical replication, a role with
 // REPLICATION that owns its tables) into a PostgreSQL and a MariaDB target
-// at once, and into Kafka (mock cluster) and a file: every common type, TOASTed values an update leaves alone, key
+// at once, into Kafka (mock cluster) and a file, and into ClickHouse and
+// Redis: every common type, TOASTed values an update leaves alone, key
 // changes and deletes; kill -9 of sluice under load (nothing lost, nothing
 // duplicated, keyless rows counted); the slot's confirmed position moving
 // while idle and never past what both targets applied.
 
 #include <fmt/format.h>
 
+#include <map>
 #include <thread>
 
 #include "cli/run_command.h"
 #include "core/position.h"
+#include "harness/clickhouse_server.h"
 #include "harness/kafka_mock.h"
+#include "harness/redis_server.h"
 #include "pipeline/pg_source_fixture.h"
 
 namespace sluice::testing {
@@ -221,6 +225,104 @@ pipelines:
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
   (void)lsn;
   kafka.reset();
+}
+
+// ClickHouse and Redis from PostgreSQL: ClickHouse row versions come from
+// commit LSNs (several changes of one row in one transaction, a key change
+// and a delete land as the last one left them), booleans are Int8 1/0 in
+// ClickHouse and true/false in Redis hashes.
+TEST_F(PgSourceTest, IntoClickhouseAndRedis) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  auto c = ClickhouseServer::Start();
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  std::unique_ptr<ClickhouseServer> ch = std::move(c).value();
+  auto r = RedisServer::Start();
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  std::unique_ptr<RedisServer> redis = std::move(r).value();
+  Sql("CREATE TABLE items (id int PRIMARY KEY, b boolean, num numeric(12,4), t text, u uuid, iv interval, d date,"
+      " ai int[], jb jsonb)");
+  http_port_ = FreePort();
+  WriteConfig(fmt::format(R"(store: {dir}/sluice.db
+http: 127.0.0.1:{port}
+sources:
+  src: {{url: "{src}"}}
+targets:
+  ch: {{url: "{ch}"}}
+  cache: {{url: "{redis}"}}
+pipelines:
+  - name: p
+    source: src
+    targets: [ch, cache]
+    tables:
+      - match: "public.items"
+    batch: {{size: 100, timeout_ms: 50}}
+)",
+                          fmt::arg("dir", dir_.string()), fmt::arg("port", http_port_),
+                          fmt::arg("src", pg_->Url("repl", "s3cret", "shop")), fmt::arg("ch", ch->Url("default")),
+                          fmt::arg("redis", redis->Url(0))));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(WaitForState("p", "running", 30s));
+  Sql("INSERT INTO items VALUES (1, true, 12.5, 'héllo', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '1 day 02:00:00',"
+      " '2024-02-29', '{1,NULL,3}', '{\"a\": 1}'), (2, false, -0.0001, '', NULL, '-1 mons', '1970-01-02', '{}', 'null'),"
+      " (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)");
+  Sql("BEGIN; UPDATE items SET num = num + 1, b = NOT b WHERE id = 1; UPDATE items SET num = num * 2 WHERE id = 1;"
+      "UPDATE items SET id = 30 WHERE id = 3; DELETE FROM items WHERE id = 2; COMMIT");
+  Sql("INSERT INTO items (id, t) SELECT g, 'bulk' FROM generate_series(100, 299) g");  // 200 rows in one transaction
+  Sql("UPDATE items SET t = 'bulk2' WHERE id = 150");
+
+  const std::string want = PgRows("SELECT id, b::int, num, t, u, iv, d FROM items ORDER BY id", "shop");
+  std::string got;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto rows = ch->Rows("SELECT id, b, num, t, u, iv, d FROM public.items FINAL WHERE _sign = 1 ORDER BY id "
+                             "FORMAT TabSeparated");
+        if (!rows.ok()) return false;
+        PostgresServer::Rows text;
+        for (const auto& row : *rows) {
+          PostgresServer::Row out;
+          for (const auto& f : row) out.push_back(f == "\\N" ? std::nullopt : std::optional<std::string>(f));
+          text.push_back(std::move(out));
+        }
+        got = RowsToText(text);
+        return got == want;
+      },
+      90s))
+      << RowsDiff(want, got) << sluice_->Log();
+  auto json = ch->Rows("SELECT ai, jb FROM public.items FINAL WHERE _sign = 1 AND id = 1 FORMAT TabSeparated");
+  ASSERT_TRUE(json.ok()) << json.status().message();
+  ASSERT_EQ(json->size(), 1u);
+  EXPECT_EQ((*json)[0], (std::vector<std::string>{"[1,null,3]", "{\"a\": 1}"}));
+
+  auto hash = [&](const std::string& key) {
+    std::map<std::string, std::string> out;
+    auto conn = redis->Connect();
+    if (!conn.ok()) return out;
+    auto reply = (*conn)->Command({"HGETALL", key});
+    if (!reply.ok()) return out;
+    for (size_t i = 0; i + 1 < reply->elements.size(); i += 2) out[reply->elements[i].str] = reply->elements[i + 1].str;
+    return out;
+  };
+  const std::map<std::string, std::string> one{{"id", "1"},
+                                               {"b", "false"},
+                                               {"num", "27.0000"},
+                                               {"t", "héllo"},
+                                               {"u", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"},
+                                               {"iv", "1 day 02:00:00"},
+                                               {"d", "2024-02-29"},
+                                               {"ai", "[1,null,3]"},
+                                               {"jb", "{\"a\": 1}"}};
+  EXPECT_TRUE(WaitUntil([&] { return hash("public:items:150")["t"] == "bulk2"; }, 60s)) << sluice_->Log();
+  EXPECT_EQ(hash("public:items:1"), one);
+  EXPECT_EQ(hash("public:items:30"), (std::map<std::string, std::string>{{"id", "30"}}));
+  EXPECT_TRUE(hash("public:items:2").empty());
+  EXPECT_TRUE(hash("public:items:3").empty());
+  auto keys = redis->Connect();
+  ASSERT_TRUE(keys.ok());
+  auto all = (*keys)->Command({"KEYS", "public:items:*"});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->elements.size(), 202u);
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
 // `where:` over columns a key-only old image (REPLICA IDENTITY DEFAULT)
