@@ -69,10 +69,8 @@ cleanup() {
 trap cleanup EXIT
 
 start_mock() {  # FILE: starts a mock cluster, writes its bootstraps to FILE
-  "$MOCK" 3 bench.t "$PARTITIONS" >"$1" 2>"$1.err" &
-  PIDS+=($!)
-  for _ in $(seq 100); do [ -s "$1" ] && return 0; sleep 0.1; done
-  bench_die "mock cluster did not start: $(cat "$1.err")"
+  bench_kafka_mock "$1" "$PARTITIONS"
+  PIDS+=("$BENCH_MOCK_PID")
 }
 
 bench_log "source: $ROWS rows in transactions of $TXN"
@@ -123,26 +121,11 @@ else
   "$SLUICE" run -c "$WORK/sluice.yaml" ${SLUICE_ARGS:-} >"$WORK/sluice.log" 2>&1 &
 fi
 PIDS+=($!)
-# The target's rows_applied (acknowledged rows only), polled with bash's
-# own /dev/tcp: a curl and greps per poll took ~20 ms of CPU each, ~40% of a
-# core that sluice's threads then waited for.
-applied=0
-exec {NAP}<> <(:)  # `read -t` on a pipe nobody writes: a sleep without a process
-rows_applied() {  # sets $applied
-  local line body=""
-  { exec 3<>"/dev/tcp/127.0.0.1/$PORT"; } 2>/dev/null || return 0
-  printf 'GET /api/pipelines/p/status HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
-  while IFS= read -r -u 3 line || [ -n "$line" ]; do body+=$line; done
-  exec 3<&-
-  while [[ $body =~ \"rows_applied\":\ *([0-9]+)(.*) ]]; do
-    applied=${BASH_REMATCH[1]}
-    body=${BASH_REMATCH[2]}
-  done
-}
+# The target's rows_applied: acknowledged rows only.
 while true; do
-  rows_applied
-  [ "$applied" -ge "$ROWS" ] && break
-  read -r -t 0.01 -u "$NAP" _ || true
+  bench_rows_applied "$PORT" p
+  [ "$BENCH_APPLIED" -ge "$ROWS" ] && break
+  bench_nap 0.01
 done
 t1=$(bench_now)
 sluice_secs=$(bench_elapsed "$t0" "$t1")

@@ -233,3 +233,35 @@ pipelines:
     parallel: $4
 CFG
 }
+
+# bench_rows_applied PORT PIPELINE: sets BENCH_APPLIED to the last
+# "rows_applied" of /api/pipelines/PIPELINE/status (0 while sluice does not
+# answer). Bash's own /dev/tcp: a curl and greps per poll took ~20 ms of CPU
+# each, ~40% of a core that sluice's threads then waited for.
+BENCH_APPLIED=0
+bench_rows_applied() {
+  local line body=""
+  BENCH_APPLIED=0
+  { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 0
+  printf 'GET /api/pipelines/%s/status HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&3
+  while IFS= read -r -u 3 line || [ -n "$line" ]; do body+=$line; done
+  exec 3<&-
+  while [[ $body =~ \"rows_applied\":\ *([0-9]+)(.*) ]]; do
+    BENCH_APPLIED=${BASH_REMATCH[1]}
+    body=${BASH_REMATCH[2]}
+  done
+}
+# bench_nap SECONDS: a sleep without a process (`read -t` on a pipe nobody writes).
+exec {_BENCH_NAP}<> <(:)
+bench_nap() { read -r -t "$1" -u "$_BENCH_NAP" _ || true; }
+
+# bench_kafka_mock FILE PARTITIONS: starts librdkafka's mock cluster (3
+# brokers; topic bench.t with PARTITIONS partitions) in a process of its own
+# ($MOCK, default build/bench/kafka_mock_server); its bootstrap servers go to
+# FILE, its pid to BENCH_MOCK_PID. The caller stops it.
+bench_kafka_mock() {
+  "${MOCK:-$BENCH_ROOT/build/bench/kafka_mock_server}" 3 bench.t "$2" >"$1" 2>"$1.err" &
+  BENCH_MOCK_PID=$!
+  for _ in $(seq 100); do [ -s "$1" ] && return 0; bench_nap 0.1; done
+  bench_die "mock cluster did not start: $(cat "$1.err")"
+}

@@ -44,6 +44,7 @@ struct ColumnMeta {
   // catalog has one: a target that adds the column gives it as the default.
   bool pg_has_missing = false;
   std::string pg_missing_value;
+  uint32_t pg_element_oid = 0;  // arrays: the element's type OID (after domains)
 };
 
 struct TableSchema {

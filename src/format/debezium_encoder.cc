@@ -32,25 +32,6 @@ using debezium::Profile;
 
 constexpr std::string_view kVersion = "sluice";
 
-// The source block's schema, as the MySQL connector declares it.
-constexpr std::string_view kSourceSchema =
-    "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":\"version\"},"
-    "{\"type\":\"string\",\"optional\":false,\"field\":\"connector\"},"
-    "{\"type\":\"string\",\"optional\":false,\"field\":\"name\"},"
-    "{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"},"
-    "{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\",\"version\":1,"
-    "\"parameters\":{\"allowed\":\"true,last,false\"},\"default\":\"false\",\"field\":\"snapshot\"},"
-    "{\"type\":\"string\",\"optional\":false,\"field\":\"db\"},"
-    "{\"type\":\"string\",\"optional\":true,\"field\":\"table\"},"
-    "{\"type\":\"int64\",\"optional\":false,\"field\":\"server_id\"},"
-    "{\"type\":\"string\",\"optional\":true,\"field\":\"gtid\"},"
-    "{\"type\":\"string\",\"optional\":false,\"field\":\"file\"},"
-    "{\"type\":\"int64\",\"optional\":false,\"field\":\"pos\"},"
-    "{\"type\":\"int32\",\"optional\":false,\"field\":\"row\"},"
-    "{\"type\":\"int64\",\"optional\":true,\"field\":\"thread\"},"
-    "{\"type\":\"string\",\"optional\":true,\"field\":\"query\"}],"
-    "\"optional\":false,\"name\":\"io.debezium.connector.mysql.Source\",\"field\":\"source\"}";
-
 constexpr std::string_view kTransactionSchema =
     "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":\"id\"},"
     "{\"type\":\"int64\",\"optional\":false,\"field\":\"total_order\"},"
@@ -160,7 +141,7 @@ class DebeziumEncoder : public Encoder {
           payload_key + "}";
       std::string& v = m.value.emplace();
       v = "{\"schema\":{\"type\":\"struct\",\"fields\":[";
-      v += kSourceSchema;
+      v += debezium::MysqlSourceSchema();
       v += ",{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"},"
            "{\"type\":\"string\",\"optional\":true,\"field\":\"databaseName\"},"
            "{\"type\":\"string\",\"optional\":true,\"field\":\"schemaName\"},"
@@ -274,12 +255,14 @@ class DebeziumEncoder : public Encoder {
     p.pin = table;
     AppendDbTable(p.db_table, t.db, t.table);
     std::string fields;
+    bool from_postgres = false;  // the source block's schema follows the source
     for (size_t i = 0; i < t.columns.size(); ++i) {
       std::string k;
       AppendJsonString(k, t.columns[i]);
       k += ':';
       p.keys.push_back(std::move(k));
       const ColumnMeta& col = t.column_meta(i);
+      from_postgres |= col.pg_type_oid != 0;
       p.types.push_back(ColumnTypeOf(col));
       if (i) fields += ',';
       debezium::AppendFieldSchema(fields, profile_, col, p.types.back(), t.columns[i], col.nullable);
@@ -296,7 +279,8 @@ class DebeziumEncoder : public Encoder {
     p.value_schema = fmt::format(
         "{{\"type\":\"struct\",\"fields\":[{},{},{},{{\"type\":\"string\",\"optional\":false,\"field\":\"op\"}},"
         "{{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"}},{}],\"optional\":false,\"name\":{}}}",
-        image("before"), image("after"), kSourceSchema, kTransactionSchema, quoted_envelope_name);
+        image("before"), image("after"), from_postgres ? debezium::PgSourceSchema() : debezium::MysqlSourceSchema(),
+        kTransactionSchema, quoted_envelope_name);
     std::string key_fields;
     for (size_t n = 0; n < t.key.size(); ++n) {
       if (n) key_fields += ',';

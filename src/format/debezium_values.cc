@@ -44,7 +44,42 @@ void AppendIso(std::string& out, std::string_view datetime, bool zulu) {
   out += '"';
 }
 
+// The fields both connectors' source blocks begin with.
+constexpr std::string_view kSourceHead =
+    "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":\"version\"},"
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"connector\"},"
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"name\"},"
+    "{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"},"
+    "{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\",\"version\":1,"
+    "\"parameters\":{\"allowed\":\"true,last,false\"},\"default\":\"false\",\"field\":\"snapshot\"},"
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"db\"},";
+
 }  // namespace
+
+std::string_view MysqlSourceSchema() {
+  static const std::string schema = std::string(kSourceHead) +
+      "{\"type\":\"string\",\"optional\":true,\"field\":\"table\"},"
+      "{\"type\":\"int64\",\"optional\":false,\"field\":\"server_id\"},"
+      "{\"type\":\"string\",\"optional\":true,\"field\":\"gtid\"},"
+      "{\"type\":\"string\",\"optional\":false,\"field\":\"file\"},"
+      "{\"type\":\"int64\",\"optional\":false,\"field\":\"pos\"},"
+      "{\"type\":\"int32\",\"optional\":false,\"field\":\"row\"},"
+      "{\"type\":\"int64\",\"optional\":true,\"field\":\"thread\"},"
+      "{\"type\":\"string\",\"optional\":true,\"field\":\"query\"}],"
+      "\"optional\":false,\"name\":\"io.debezium.connector.mysql.Source\",\"field\":\"source\"}";
+  return schema;
+}
+
+std::string_view PgSourceSchema() {
+  static const std::string schema = std::string(kSourceHead) +
+      "{\"type\":\"string\",\"optional\":false,\"field\":\"table\"},"
+      "{\"type\":\"string\",\"optional\":false,\"field\":\"schema\"},"
+      "{\"type\":\"int64\",\"optional\":true,\"field\":\"txId\"},"
+      "{\"type\":\"int64\",\"optional\":true,\"field\":\"lsn\"},"
+      "{\"type\":\"int64\",\"optional\":true,\"field\":\"xmin\"}],"
+      "\"optional\":false,\"name\":\"io.debezium.connector.postgresql.Source\",\"field\":\"source\"}";
+  return schema;
+}
 
 Result<int64_t> EpochDays(std::string_view date) {
   uint64_t y = 0, m = 0, d = 0;
@@ -136,6 +171,10 @@ Result<std::string> DecimalUnscaledBytes(std::string_view dec) {
 
 Status AppendValue(std::string& out, Profile profile, const ColumnMeta& col, const ColumnType& t, const Value& x) {
   const bool native = profile == Profile::kNative;
+  if (col.pg_type_oid != 0) {
+    ASSIGN_OR_RETURN(bool done, AppendPgValue(out, profile, col, x));
+    if (done) return Status::Ok();
+  }
   switch (x.kind) {
     case ValueKind::kFloat:
       AppendJavaFloat(out, static_cast<float>(x.d));
@@ -224,6 +263,7 @@ Status AppendValue(std::string& out, Profile profile, const ColumnMeta& col, con
 
 void AppendFieldSchema(std::string& out, Profile profile, const ColumnMeta& col, const ColumnType& t,
                        std::string_view field, bool optional) {
+  if (col.pg_type_oid != 0 && AppendPgFieldSchema(out, profile, col, field, optional)) return;
   const bool native = profile == Profile::kNative;
   std::string_view type = "string";
   std::string_view name;
@@ -324,6 +364,11 @@ void AppendFieldSchema(std::string& out, Profile profile, const ColumnMeta& col,
     default:
       break;
   }
+  AppendField(out, type, name, params, optional, field);
+}
+
+void AppendField(std::string& out, std::string_view type, std::string_view name, std::string_view params,
+                 bool optional, std::string_view field) {
   fmt::format_to(std::back_inserter(out), "{{\"type\":\"{}\",\"optional\":{}", type, optional ? "true" : "false");
   if (!name.empty()) {
     fmt::format_to(std::back_inserter(out), ",\"name\":\"{}\",\"version\":1", name);

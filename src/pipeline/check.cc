@@ -1,4 +1,5 @@
 #include "pipeline/check.h"
+#include "core/resume_position.h"
 #include "pipeline/check_target.h"
 
 #include <fmt/format.h>
@@ -15,6 +16,7 @@
 #include "core/change_event.h"
 #include "core/json_writer.h"
 #include "core/position.h"
+#include "pipeline/pg_check.h"
 #include "pipeline/pg_source.h"
 #include "pipeline/table_set.h"
 #include "sink/mysql/chunk_writer.h"
@@ -198,10 +200,10 @@ std::vector<RowMismatch> DiffRows(std::span<const Value> source, std::span<const
 }
 
 bool PositionReached(std::string_view applied, std::string_view wanted) {
-  auto a = BinlogFilePos::Parse(applied);
-  auto w = BinlogFilePos::Parse(wanted);
+  auto a = StreamPosAtResume(applied);
+  auto w = StreamPosAtResume(wanted);
   if (!a.ok() || !w.ok()) return false;
-  return !(StreamPos{a->file, a->offset, 0} < StreamPos{w->file, w->offset, 0});
+  return !(*a < *w);
 }
 
 std::string DescribeRowKey(const std::vector<std::string>& columns, std::span<const Value> values) {
@@ -413,33 +415,96 @@ Status TargetCheck::PrepareTable(Table& t) {
 }
 
 Status TargetCheck::ForEach(const std::vector<Task>& tasks, const TaskFn& fn) {
-  if (tasks.empty()) return Status::Ok();
-  std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
-  std::mutex mu;
-  Status first;
-  auto work = [&](Session& s) {
-    while (!failed.load()) {
-      size_t i = next.fetch_add(1);
-      if (i >= tasks.size()) break;
-      Status st = cancelled() ? Status::Error(StatusCode::kCancelled, "cancelled") : EnsureSession(s);
-      if (st.ok()) st = fn(s, *tasks[i].table, tasks[i].chunk);
-      if (!st.ok()) {
-        std::lock_guard lock(mu);
-        if (first.ok()) first = st;
-        failed = true;
-      }
+  return ForEachOnSessions<Session, Task>(sessions_, tasks, [&](Session& s, const Task& task) {
+    Status st = cancelled() ? Status::Error(StatusCode::kCancelled, "cancelled") : EnsureSession(s);
+    return st.ok() ? fn(s, *task.table, task.chunk) : st;
+  });
+}
+
+Result<bool> WaitUntilApplied(TargetCheckReport& report, const CheckOptions& options,
+                              std::chrono::steady_clock::time_point deadline, const std::function<Result<bool>()>& reached,
+                              const std::function<bool()>& cancelled) {
+  std::string last_applied;
+  auto last_progress = std::chrono::steady_clock::now();
+  for (;;) {
+    ASSIGN_OR_RETURN(bool done, reached());
+    if (done) return true;
+    auto now = std::chrono::steady_clock::now();
+    if (report.applied_position != last_applied) {
+      last_applied = report.applied_position;
+      last_progress = now;
     }
-  };
-  size_t n = std::min(sessions_.size(), tasks.size());
-  if (n <= 1) {
-    work(sessions_[0]);
-  } else {
-    std::vector<std::thread> threads;
-    for (size_t w = 0; w < n; ++w) threads.emplace_back([&, w] { work(sessions_[w]); });
-    for (auto& th : threads) th.join();
+    if (now >= deadline || now - last_progress >= options.stall) {
+      report.caught_up = false;
+      report.stalled = now < deadline;
+      return false;
+    }
+    if (cancelled()) return Status::Error(StatusCode::kCancelled, "cancelled");
+    std::this_thread::sleep_for(options.poll);
   }
-  return first;
+}
+
+Result<uint64_t> RepairThroughChunkTarget(std::unique_ptr<sink::ChunkTarget>& writer,
+                                          const sink::SinkOptions& options, mysql::Interrupter* interrupter,
+                                          const std::string& where,
+                                          const std::function<Result<std::vector<SinkChange>>()>& changes,
+                                          const std::function<void()>& lost) {
+  Status last;
+  for (int attempt = 0; attempt < kRepairAttempts; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
+    if (!writer) {
+      auto w = sink::OpenChunkTarget(options, interrupter);
+      if (!w.ok()) return w.status().WithContext(where + ": repair");
+      writer = std::move(w).value();
+    }
+    sink::ChunkTarget& w = *writer;
+    // Begin first, read after (sink/chunk_target.h): a change the stream
+    // applies meanwhile is not overwritten by an older image.
+    Status st = w.BeginChunk(options.pipeline, options.target);
+    uint64_t written = 0;
+    if (st.ok()) {
+      auto run = [&]() -> Status {
+        ASSIGN_OR_RETURN(std::vector<SinkChange> writes, changes());
+        if (!writes.empty()) RETURN_IF_ERROR(w.Write(writes));
+        RETURN_IF_ERROR(w.Commit());
+        written = writes.size();
+        return Status::Ok();
+      };
+      st = run();
+      if (!st.ok()) w.Rollback();
+    }
+    if (st.ok()) return written;
+    last = st.WithContext(where + ": repair");
+    if (!st.retryable()) return last;
+    spdlog::warn("check: pipeline {} target {}: {}; retrying", options.pipeline, options.target, last.message());
+    if (st.code() == StatusCode::kIoError) {  // the connection may be gone
+      writer.reset();
+      if (lost) lost();
+    }
+  }
+  return last;
+}
+
+std::vector<SinkChange> RepairChanges(const TargetTablePtr& table, const std::vector<RowMismatch>& mismatches,
+                                      std::span<const Value> source, std::span<const Value> target) {
+  const size_t width = table->columns.size();
+  const bool keyed = table->has_key();
+  std::vector<SinkChange> changes;
+  for (const RowMismatch& m : mismatches) {
+    SinkChange ch;
+    ch.table = table;
+    if (m.kind == DiffKind::kExtra) {
+      ch.kind = keyed ? SinkChange::Kind::kDelete : SinkChange::Kind::kDeleteExact;
+      auto row = target.subspan(m.target_row * width, width);
+      ch.values.assign(row.begin(), row.end());
+    } else {
+      ch.kind = keyed ? SinkChange::Kind::kUpsert : SinkChange::Kind::kInsert;
+      auto row = source.subspan(m.source_row * width, width);
+      ch.values.assign(row.begin(), row.end());
+    }
+    changes.push_back(std::move(ch));
+  }
+  return changes;
 }
 
 uint64_t TargetCheck::TotalDifferences() {
@@ -680,24 +745,14 @@ Status TargetCheck::Settle(TargetCheckReport& report) {
     std::vector<Task> tasks = DifferingChunks();
     if (tasks.empty()) return Status::Ok();
     ASSIGN_OR_RETURN(report.source_position, mysql::ConsistentBinlogPosition(*main_.source));
-    std::string last_applied;
-    auto last_progress = std::chrono::steady_clock::now();
-    for (;;) {
-      ASSIGN_OR_RETURN(report.applied_position, AppliedPosition());
-      if (PositionReached(report.applied_position, report.source_position)) break;
-      auto now = std::chrono::steady_clock::now();
-      if (report.applied_position != last_applied) {
-        last_applied = report.applied_position;
-        last_progress = now;
-      }
-      if (now >= deadline || now - last_progress >= options_.stall) {
-        report.caught_up = false;
-        report.stalled = now < deadline;
-        return Status::Ok();
-      }
-      if (cancelled()) return Status::Error(StatusCode::kCancelled, "cancelled");
-      std::this_thread::sleep_for(options_.poll);
-    }
+    ASSIGN_OR_RETURN(bool applied, WaitUntilApplied(
+                                       report, options_, deadline,
+                                       [&]() -> Result<bool> {
+                                         ASSIGN_OR_RETURN(report.applied_position, AppliedPosition());
+                                         return PositionReached(report.applied_position, report.source_position);
+                                       },
+                                       [this] { return cancelled(); }));
+    if (!applied) return Status::Ok();
     report.caught_up = true;
     RETURN_IF_ERROR(ForEach(tasks, [this](Session& s, Table& t, uint32_t c) { return RecheckChunk(s, t, c); }));
   }
@@ -709,7 +764,6 @@ Status TargetCheck::RepairChunk(Session& s, Table& t, uint32_t chunk) {
   auto keys = KeysOf(t, chunk);
   const std::vector<KeyTuple>* by_keys = keys ? &*keys : nullptr;
   const TargetTablePtr& table = t.src->mapping->target;
-  const size_t width = table->columns.size();
   Status last;
   for (int attempt = 0; attempt < kRepairAttempts; ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
@@ -730,22 +784,7 @@ Status TargetCheck::RepairChunk(Session& s, Table& t, uint32_t chunk) {
         auto dst = ReadTarget(w.connection(), t, chunk, by_keys);
         if (!dst.ok()) return dst.status().WithContext("target");
         ASSIGN_OR_RETURN(Compared c, Compare(t, *src, *dst));
-        std::vector<SinkChange> changes;
-        const bool keyed = table->has_key();
-        for (const RowMismatch& m : c.mismatches) {
-          SinkChange ch;
-          ch.table = table;
-          if (m.kind == DiffKind::kExtra) {
-            ch.kind = keyed ? SinkChange::Kind::kDelete : SinkChange::Kind::kDeleteExact;
-            auto row = dst->row(static_cast<size_t>(m.target_row));
-            ch.values.assign(row.begin(), row.end());
-          } else {
-            ch.kind = keyed ? SinkChange::Kind::kUpsert : SinkChange::Kind::kInsert;
-            auto row = std::span<const Value>(c.source).subspan(m.source_row * width, width);
-            ch.values.assign(row.begin(), row.end());
-          }
-          changes.push_back(std::move(ch));
-        }
+        std::vector<SinkChange> changes = RepairChanges(table, c.mismatches, c.source, dst->values);
         RETURN_IF_ERROR(w.Write(changes));
         RETURN_IF_ERROR(w.Commit());
         written = changes.size();
@@ -785,17 +824,15 @@ Status TargetCheck::Repair(TargetCheckReport& report) {
   return Settle(report);
 }
 
-void TargetCheck::Summarize(Table& t, bool remaining) {
-  std::lock_guard lock(t.mu);
-  TableCheckReport& r = t.report;
+void SummarizeChunks(const std::vector<ChunkState>& chunks, bool remaining, TableCheckReport& r, size_t max_keys) {
   uint64_t counts[3] = {0, 0, 0};
   std::vector<RowDiff> diffs;
-  bool truncated = false;
   uint64_t rows = 0;
-  for (const ChunkState& c : t.chunks) {
+  for (const ChunkState& c : chunks) {
     for (int k = 0; k < 3; ++k) counts[k] += c.counts[k];
-    diffs.insert(diffs.end(), c.diffs.begin(), c.diffs.end());
-    truncated |= !c.complete;
+    for (const RowDiff& d : c.diffs) {
+      if (diffs.size() < max_keys) diffs.push_back(d);
+    }
     rows += c.rows;
   }
   if (remaining) {
@@ -807,8 +844,13 @@ void TargetCheck::Summarize(Table& t, bool remaining) {
   r.missing = counts[0];
   r.extra = counts[1];
   r.different = counts[2];
+  r.keys_truncated = diffs.size() < counts[0] + counts[1] + counts[2];
   r.diffs = std::move(diffs);
-  r.keys_truncated = truncated;
+}
+
+void TargetCheck::Summarize(Table& t, bool remaining) {
+  std::lock_guard lock(t.mu);
+  SummarizeChunks(t.chunks, remaining, t.report);
 }
 
 Result<std::string> TargetCheck::AppliedPosition() {
@@ -881,11 +923,7 @@ Result<CheckReport> RunCheck(const Config& config, const PipelineConfig& p, cons
                              std::atomic<bool>* cancel) {
   const SourceConfig* source = config.FindSource(p.source);
   if (source == nullptr) return Status::Invalid("pipeline {}: no source named \"{}\"", p.name, p.source);
-  if (IsPostgresSource(*source)) {
-    return Status::Error(StatusCode::kNotSupported,
-                         "pipeline {}: source \"{}\" is PostgreSQL: `check` does not read PostgreSQL sources yet",
-                         p.name, p.source);
-  }
+  if (IsPostgresSource(*source)) return detail::RunPostgresCheck(config, p, *source, options, cancel);
   auto source_options = ConnectOptions::FromUrl(source->endpoint);
   if (!source_options.ok()) return source_options.status().WithContext(fmt::format("pipeline {}: source", p.name));
   *source_options = mysql::WithDefaultTimeouts(*source_options, mysql::kJobIoTimeoutS);
@@ -911,6 +949,17 @@ Result<CheckReport> RunCheck(const Config& config, const PipelineConfig& p, cons
     auto schema = mysql::ReadTableSchema(src, table.db, table.table);
     if (!schema.ok()) return schema.status().WithContext(where());
     plan->schema = *schema;
+    if (table.rule != nullptr && table.rule->lua) {
+      // The target holds what the script made of each row: comparing (or
+      // worse, repairing) it with the source's rows would undo the script,
+      // e.g. write unmasked values back.
+      plan->error = fmt::format(
+          "not checked: its rule transforms rows with the Lua script {} (transform: {{lua: ...}}), and check does not "
+          "compare through scripts; to copy it again through the script, run `sluice snapshot`",
+          table.rule->lua->name);
+      plans.push_back(std::move(plan));
+      continue;
+    }
     auto mapping = mapper->Map(plan->schema);
     if (!mapping.ok()) {
       plan->error = mapping.status().message();

@@ -180,8 +180,8 @@ std::vector<RowMismatch> DiffRows(std::span<const Value> source, std::span<const
                                   const std::vector<uint32_t>& key);
 
 // Whether the applied position "file:offset" is at or after `wanted`
-// (binlog files by sequence number, then offset). False when either does
-// not parse.
+// (binlog files by sequence number, then offset; PostgreSQL LSNs by value).
+// False when either does not parse.
 bool PositionReached(std::string_view applied, std::string_view wanted);
 
 // "id=7" / "(a=1, b='x')" and {"id":7,...}: `columns` names, `values` the

@@ -265,58 +265,16 @@ Status TargetCheck::RepairChunkByKeys(Session& s, Table& t, uint32_t chunk) {
   auto keys = KeysOf(t, chunk);
   const std::vector<KeyTuple>* by_keys = keys ? &*keys : nullptr;
   const TargetTablePtr& table = t.src->mapping->target;
-  const size_t width = table->columns.size();
-  Status last;
-  for (int attempt = 0; attempt < kRepairAttempts; ++attempt) {
-    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
-    if (!s.chunks) {
-      auto w = sink::OpenChunkTarget(sink_options_, options_.interrupter);
-      if (!w.ok()) return w.status().WithContext(Where(t, chunk) + ": repair");
-      s.chunks = std::move(w).value();
-    }
-    sink::ChunkTarget& w = *s.chunks;
-    // Begin first, read after (sink/chunk_target.h): a change the stream
-    // applies meanwhile is not overwritten by an older image.
-    Status st = w.BeginChunk(p_.name, target_);
-    uint64_t written = 0;
-    if (st.ok()) {
-      auto run = [&]() -> Status {
-        ASSIGN_OR_RETURN(ByKeysRead r, ReadChunkByKeys(s, *s.rows, t, chunk, by_keys));
-        std::vector<SinkChange> changes;
-        const bool keyed = table->has_key();
-        for (const RowMismatch& m : r.c.mismatches) {
-          SinkChange ch;
-          ch.table = table;
-          if (m.kind == DiffKind::kExtra) {
-            ch.kind = keyed ? SinkChange::Kind::kDelete : SinkChange::Kind::kDeleteExact;
-            auto row = r.dst.row(static_cast<size_t>(m.target_row));
-            ch.values.assign(row.begin(), row.end());
-          } else {
-            ch.kind = keyed ? SinkChange::Kind::kUpsert : SinkChange::Kind::kInsert;
-            auto row = std::span<const Value>(r.c.source).subspan(m.source_row * width, width);
-            ch.values.assign(row.begin(), row.end());
-          }
-          changes.push_back(std::move(ch));
-        }
-        if (!changes.empty()) RETURN_IF_ERROR(w.Write(changes));
-        RETURN_IF_ERROR(w.Commit());
-        written = changes.size();
-        return Status::Ok();
-      };
-      st = run();
-      if (!st.ok()) w.Rollback();
-    }
-    if (st.ok()) {
-      std::lock_guard lock(t.mu);
-      t.report.repaired_rows += written;
-      return Status::Ok();
-    }
-    last = st.WithContext(Where(t, chunk) + ": repair");
-    if (!st.retryable()) return last;
-    spdlog::warn("check: pipeline {} target {}: {}; retrying", p_.name, target_, last.message());
-    if (st.code() == StatusCode::kIoError) s.chunks.reset();  // the connection may be gone
-  }
-  return last;
+  ASSIGN_OR_RETURN(uint64_t written, RepairThroughChunkTarget(
+                                         s.chunks, sink_options_, options_.interrupter, Where(t, chunk),
+                                         [&]() -> Result<std::vector<SinkChange>> {
+                                           ASSIGN_OR_RETURN(ByKeysRead r, ReadChunkByKeys(s, *s.rows, t, chunk, by_keys));
+                                           return RepairChanges(table, r.c.mismatches, r.c.source, r.dst.values);
+                                         },
+                                         nullptr));
+  std::lock_guard lock(t.mu);
+  t.report.repaired_rows += written;
+  return Status::Ok();
 }
 
 }  // namespace detail

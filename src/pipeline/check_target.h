@@ -5,10 +5,13 @@
 // to pipeline/.
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -36,6 +39,64 @@ using sluice::mysql::TableReader;
 
 constexpr int kSettleRounds = 3;
 constexpr int kRepairAttempts = 10;
+
+// Runs fn over `tasks` on up to sessions.size() threads (the caller's among
+// them), each thread with its own session; the first error stops the rest
+// and is returned.
+template <typename SessionT, typename TaskT>
+Status ForEachOnSessions(std::vector<SessionT>& sessions, const std::vector<TaskT>& tasks,
+                         const std::function<Status(SessionT&, const TaskT&)>& fn) {
+  if (tasks.empty() || sessions.empty()) return Status::Ok();
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex mu;
+  Status first;
+  auto work = [&](SessionT& s) {
+    while (!failed.load()) {
+      size_t i = next.fetch_add(1);
+      if (i >= tasks.size()) break;
+      Status st = fn(s, tasks[i]);
+      if (!st.ok()) {
+        std::lock_guard lock(mu);
+        if (first.ok()) first = st;
+        failed = true;
+      }
+    }
+  };
+  const size_t n = std::min(sessions.size(), tasks.size());
+  std::vector<std::thread> threads;
+  for (size_t w = 1; w < n; ++w) threads.emplace_back([&, w] { work(sessions[w]); });
+  work(sessions[0]);
+  for (auto& th : threads) th.join();
+  return first;
+}
+
+// The target writes that make a chunk's target rows equal to its source
+// rows (flat rows of the table's width, as DiffRows compared them): missing
+// and different rows upserted (inserted into a keyless table), extra ones
+// deleted (by key, or the exact row of a keyless table).
+std::vector<SinkChange> RepairChanges(const TargetTablePtr& table, const std::vector<RowMismatch>& mismatches,
+                                      std::span<const Value> source, std::span<const Value> target);
+
+// Settling (check.h step 3): polls `reached` (which sets
+// report.applied_position and says whether the pipeline applied past
+// report.source_position) every options.poll until it holds, `deadline`
+// passes or the applied position stands still for options.stall. False, with
+// report.caught_up and report.stalled set, when it gave up.
+Result<bool> WaitUntilApplied(TargetCheckReport& report, const CheckOptions& options,
+                              std::chrono::steady_clock::time_point deadline, const std::function<Result<bool>()>& reached,
+                              const std::function<bool()>& cancelled);
+
+// One chunk's repair through a sink::ChunkTarget (`writer`, opened from
+// `options` when empty): BeginChunk first, then `changes` reads both sides
+// and returns the writes, which are written and committed; retried up to
+// kRepairAttempts times on retryable errors (`lost` is called after a lost
+// connection). Returns the rows written; errors name `where`.
+Result<uint64_t> RepairThroughChunkTarget(std::unique_ptr<sink::ChunkTarget>& writer,
+                                          const sink::SinkOptions& options, mysql::Interrupter* interrupter,
+                                          const std::string& where,
+                                          const std::function<Result<std::vector<SinkChange>>()>& changes,
+                                          const std::function<void()>& lost);
 
 // The source side of one selected table, shared by the checks of every target.
 struct SourcePlan {
@@ -72,6 +133,13 @@ struct ChunkState {
   bool complete = true;            // every difference is in `diffs`
   uint64_t total() const { return counts[0] + counts[1] + counts[2]; }
 };
+
+// The counts and keys of a table's chunks into its report: the first
+// comparison's (`remaining` false) or what a repair left. At most
+// `max_keys` keys are listed.
+void SummarizeChunks(const std::vector<ChunkState>& chunks, bool remaining, TableCheckReport& r,
+                     size_t max_keys = SIZE_MAX);
+
 
 // Source rows filtered and projected to target column order, matched with
 // the target rows.

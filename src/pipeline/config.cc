@@ -1271,12 +1271,6 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
     static constexpr std::string_view kModes[] = {"initial", "never"};
     ASSIGN_OR_RETURN(size_t i, OneOf(*snapshot, Child(path, "snapshot"), kModes, /*trim=*/true));
     p.snapshot = i == 0 ? SnapshotMode::kInitial : SnapshotMode::kNever;
-    const SourceConfig* src = config.FindSource(p.source);
-    if (p.snapshot == SnapshotMode::kInitial && src != nullptr &&
-        (src->endpoint.scheme == "postgres" || src->endpoint.scheme == "postgresql")) {
-      return Fail(snapshot->value_mark, Child(path, "snapshot"),
-                  fmt::format("source \"{}\" is PostgreSQL: snapshot: initial is not supported for it yet", p.source));
-    }
   }
   if (const Entry* renamed_out = m.Find("renamed_out")) {
     static constexpr std::string_view kModes[] = {"keep", "drop"};
@@ -1293,13 +1287,6 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
     ASSIGN_OR_RETURN(p.check.every_ms, Duration(*c.Find("every"), Child(check_path, "every")));
     if (const Entry* repair = c.Find("repair")) {
       ASSIGN_OR_RETURN(p.check.repair, Bool(*repair, Child(check_path, "repair")));
-    }
-  }
-  if (const Entry* check = m.Find("check")) {
-    const SourceConfig* src = config.FindSource(p.source);
-    if (src != nullptr && (src->endpoint.scheme == "postgres" || src->endpoint.scheme == "postgresql")) {
-      return Fail(check->key_mark, Child(path, "check"),
-                  fmt::format("source \"{}\" is PostgreSQL: a periodic check is not supported for it yet", p.source));
     }
   }
   if (const Entry* peer = m.Find("peer")) {
@@ -1367,6 +1354,17 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
                     fmt::format("target \"{}\" is a Redis stream (a log of changes, not a copy of the tables): "
                                 "`check` does not work for it; run a separate pipeline for it without check:",
                                 name));
+      }
+      // A PostgreSQL source is compared with PostgreSQL and MySQL targets (pipeline/pg_check.h).
+      const SourceConfig* src = config.FindSource(p.source);
+      const bool pg_source = src != nullptr && (src->endpoint.scheme == "postgres" || src->endpoint.scheme == "postgresql");
+      if (!snapshot && pg_source && t->endpoint.scheme != "postgres" && t->endpoint.scheme != "postgresql" &&
+          !IsMysqlScheme(t->endpoint.scheme)) {
+        return Fail(e->key_mark, Child(path, job),
+                    fmt::format("source \"{}\" is PostgreSQL and target \"{}\" is {}://: `check` compares a "
+                                "PostgreSQL source with PostgreSQL and MySQL targets only yet; run a separate pipeline "
+                                "for it without check:",
+                                p.source, name, t->endpoint.scheme));
       }
       if (!snapshot && p.check.repair && !sink::SupportsSnapshot(t->endpoint.scheme)) {
         return Fail(e->key_mark, Child(path, job),

@@ -29,9 +29,32 @@ Result<std::unique_ptr<postgres::PgConnection>> ConnectSource(const PipelineConf
   return std::move(c).value();
 }
 
+}  // namespace
+
 std::string SlotOf(const PipelineConfig& p, const SourceConfig& s) {
   return s.endpoint.Param("slot", DefaultSlotName(p));
 }
+
+std::string PublicationOf(const PipelineConfig& p, const SourceConfig& s) {
+  return s.endpoint.Param("publication", "sluice_" + SlotOf(p, s));
+}
+
+Result<std::vector<SourceTable>> SelectedPostgresTables(postgres::PgConnection& c, const PipelineConfig& p) {
+  ASSIGN_OR_RETURN(auto tables, postgres::ListTables(c));
+  std::vector<SourceTable> out;
+  for (const auto& [db, table] : tables) {
+    if (db == "_sluice") continue;
+    for (const TableRule& r : p.tables) {
+      if (MatchesTableRule(r, db, table)) {
+        out.push_back(SourceTable{db, table, &r});
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+namespace {
 
 // ALTER TABLE `db`.`table` ADD COLUMN `name` TYPE NULL [DEFAULT (value)], ...
 // for PostgreSQL source columns under their target names.

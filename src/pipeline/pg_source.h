@@ -11,6 +11,11 @@
 #include "core/position.h"
 #include "core/status.h"
 #include "pipeline/config.h"
+#include "pipeline/table_set.h"
+
+namespace sluice::postgres {
+class PgConnection;
+}
 
 namespace sluice::pipeline {
 
@@ -20,6 +25,15 @@ bool IsPostgresSource(const SourceConfig& s);
 // sluice_<pipeline>, lower case, other characters than [a-z0-9_] as '_',
 // at most 63 bytes (PostgreSQL's limit).
 std::string DefaultSlotName(const PipelineConfig& p);
+
+// The replication slot (`slot=`, else DefaultSlotName) and publication
+// (`publication=`, else sluice_<slot>) the pipeline reads through.
+std::string SlotOf(const PipelineConfig& p, const SourceConfig& s);
+std::string PublicationOf(const PipelineConfig& p, const SourceConfig& s);
+
+// Tables of the source the pipeline's rules select (sluice's own `_sluice`
+// schema left out), in name order, each with the first rule selecting it.
+Result<std::vector<SourceTable>> SelectedPostgresTables(postgres::PgConnection& c, const PipelineConfig& p);
 
 // Before anything runs: every rule selects a table of the source, and each
 // rule fits the tables it selects (CheckRuleAgainstTable). Returns the

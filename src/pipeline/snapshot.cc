@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "core/sync_point.h"
-#include "pipeline/pg_source.h"
+#include "pipeline/snapshot_source.h"
 #include "pipeline/table_set.h"
 #include "sink/chunk_target.h"
 #include "sink/registry.h"
@@ -84,17 +84,6 @@ std::string Ident(std::string_view name) {
   return out;
 }
 
-// Connections of a snapshot have bounded reads and writes (a hung server is a
-// lost connection, retried per chunk) and are cut by `interrupt` (Cancel).
-Result<std::unique_ptr<MysqlConnection>> OpenSource(const SourceConfig& s, sluice::mysql::Interrupter* interrupt) {
-  ASSIGN_OR_RETURN(auto co, sluice::mysql::ConnectOptions::FromUrl(s.endpoint));
-  co = sluice::mysql::WithDefaultTimeouts(co, sluice::mysql::kJobIoTimeoutS);
-  ASSIGN_OR_RETURN(auto c, MysqlConnection::Connect(co));
-  c->SetInterrupter(interrupt);
-  RETURN_IF_ERROR(sluice::mysql::PrepareReadSession(*c));
-  return c;
-}
-
 Result<std::unique_ptr<ChunkTarget>> OpenTarget(const PipelineConfig& p, const TargetConfig& t,
                                                 sluice::mysql::Interrupter* interrupt) {
   return sink::OpenChunkTarget(TargetSinkOptions(p, t), interrupt);
@@ -106,7 +95,7 @@ struct Snapshot::Table {
   SourceTable source;
   TableSchemaPtr schema;
   const transform::TableMapping* mapping = nullptr;
-  std::unique_ptr<TableReader> reader;
+  std::unique_ptr<detail::SourceTableReader> reader;
   std::string shard;  // the SQL condition of this copy ("" for the whole table)
   std::atomic<uint64_t> rows_copied{0};
   std::atomic<uint32_t> chunks_done{0};
@@ -125,8 +114,11 @@ struct Snapshot::Chunk {
 
 class Snapshot::Worker {
  public:
-  std::unique_ptr<MysqlConnection> source;
+  std::unique_ptr<detail::SourceSession> source;
   std::vector<std::unique_ptr<ChunkTarget>> targets;  // per pipeline target, same order
+  // Tables whose rule has `transform: {lua: FILE}`: this worker's own
+  // mapper, so its own Lua state (a state serves one thread).
+  std::unique_ptr<transform::TableMapper> scripted;
 };
 
 Snapshot::Snapshot(const Config& config, const PipelineConfig& pipeline, SnapshotOptions options)
@@ -218,12 +210,6 @@ Status Snapshot::Run() {
 }
 
 Status Snapshot::RunSteps() {
-  if (const SourceConfig* s = config_.FindSource(cfg_.source); s != nullptr && IsPostgresSource(*s)) {
-    return Status::Error(StatusCode::kNotSupported,
-                         "pipeline {}: source \"{}\" is PostgreSQL: `snapshot` does not copy from PostgreSQL sources "
-                         "yet",
-                         cfg_.name, cfg_.source);
-  }
   // Planning and finishing are retried like a chunk when a server is lost
   // (restarted, hung past the read timeout): a plan already recorded is
   // resumed, the finish is idempotent.
@@ -252,6 +238,7 @@ Status Snapshot::RunSteps() {
   });
   if (st.ok()) st = CopyAll();
   if (st.ok()) st = with_retries("finishing", [this] { return Finish(); });
+  source_.reset();  // what the source held for the copy (a PostgreSQL slot's exported snapshot) ends here
   std::lock_guard lock(mu_);
   finished_ = std::chrono::steady_clock::now();
   if (st.ok()) {
@@ -263,56 +250,6 @@ Status Snapshot::RunSteps() {
     progress_.error = st.message();
   }
   return st;
-}
-
-// Creates the target table when it is missing: for targets that speak
-// MySQL, the source's own definition for a table copied whole (renamed or
-// not), else the mapped columns with their source types and the key; other
-// kinds map the source types themselves.
-static Status EnsureTargetTable(ChunkTarget& w, MysqlConnection& source, const transform::TableMapping& m,
-                                const TableSchema& s) {
-  const TargetTable& t = *m.target;
-  if (!w.speaks_mysql_ddl()) return w.EnsureTable(t, "");
-  bool whole = m.source_index.size() == s.columns.size();
-  for (size_t i = 0; whole && i < m.source_index.size(); ++i) {
-    whole = m.source_index[i] == i && t.columns[i] == s.columns[i].name;
-  }
-  std::string target_name = Ident(t.db) + "." + Ident(t.table);
-  if (whole) {
-    ASSIGN_OR_RETURN(auto rows, source.Query("SHOW CREATE TABLE " + Ident(s.db) + "." + Ident(s.table)));
-    if (rows.empty() || rows[0].size() < 2 || !rows[0][1]) {
-      return Status::Error(StatusCode::kServerError, "SHOW CREATE TABLE {}.{} returned nothing", s.db, s.table);
-    }
-    std::string ddl = *rows[0][1];
-    std::string prefix = "CREATE TABLE " + Ident(s.table);
-    if (ddl.rfind(prefix, 0) != 0) {
-      return Status::Error(StatusCode::kServerError, "unexpected SHOW CREATE TABLE output for {}.{}", s.db, s.table);
-    }
-    return w.EnsureTable(t, "CREATE TABLE IF NOT EXISTS " + target_name + ddl.substr(prefix.size()));
-  }
-  ASSIGN_OR_RETURN(
-      auto cols, source.Query(fmt::format("SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLLATION_NAME FROM "
-                                          "information_schema.COLUMNS WHERE TABLE_SCHEMA = '{}' AND TABLE_NAME = '{}' "
-                                          "ORDER BY ORDINAL_POSITION",
-                                          source.Escape(s.db), source.Escape(s.table))));
-  std::string ddl = "CREATE TABLE IF NOT EXISTS " + target_name + " (";
-  for (size_t i = 0; i < t.columns.size(); ++i) {
-    uint32_t src = m.source_index[i];
-    if (src >= cols.size())
-      return Status::Error(StatusCode::kSchemaMismatch, "{}.{} changed while read", s.db, s.table);
-    const auto& c = cols[src];
-    if (i) ddl += ", ";
-    ddl += Ident(t.columns[i]) + " " + c[1].value_or("text");
-    if (c[3]) ddl += " COLLATE " + *c[3];
-    ddl += c[2].value_or("YES") == "NO" ? " NOT NULL" : " NULL";
-  }
-  if (t.has_key()) {
-    ddl += ", PRIMARY KEY (";
-    for (size_t k = 0; k < t.key.size(); ++k) ddl += (k ? ", " : "") + Ident(t.columns[t.key[k]]);
-    ddl += ")";
-  }
-  ddl += ")";
-  return w.EnsureTable(t, ddl);
 }
 
 Status EnsureMappedTargetTables(const Config& config, const PipelineConfig& p, const TargetConfig& target,
@@ -330,12 +267,13 @@ Status EnsureMappedTargetTables(const Config& config, const PipelineConfig& p, c
     if (!only_table.empty() && (st.db != only_db || st.table != only_table)) continue;
     bool plain = st.rule->to.empty() && st.rule->columns.empty() && st.rule->rename_columns.empty();
     if (plain && !also_one_to_one) continue;
+    if (st.rule->lua) continue;  // the script decides the shape: its target table is the user's to create
     auto schema = sluice::mysql::ReadTableSchema(**source, st.db, st.table);
     if (!schema.ok() && schema.status().code() == StatusCode::kNotFound) continue;  // dropped meanwhile
     if (!schema.ok()) return schema.status().WithContext(fmt::format("source {}", p.source));
     ASSIGN_OR_RETURN(const transform::TableMapping* m, mapper->Map(*schema));
     if (!m->selected() || (m->one_to_one && !also_one_to_one)) continue;
-    Status created = EnsureTargetTable(**w, **source, *m, **schema);
+    Status created = detail::EnsureMysqlTargetTable(**w, **source, *m, **schema);
     if (!created.ok()) {
       return created.WithContext(
           fmt::format("target {}: table `{}`.`{}` for {}", target.name, m->target->db, m->target->table, st.name()));
@@ -349,9 +287,10 @@ Status Snapshot::Prepare() {
     std::lock_guard lock(mu_);
     progress_.phase = "planning";
   }
-  const SourceConfig* source_cfg = config_.FindSource(cfg_.source);
-  if (source_cfg == nullptr) return Status::Invalid("pipeline {}: unknown source {}", cfg_.name, cfg_.source);
-  auto source = OpenSource(*source_cfg, &interrupt_);
+  if (!source_) {
+    ASSIGN_OR_RETURN(source_, detail::OpenSnapshotSource(config_, cfg_, &interrupt_));
+  }
+  auto source = source_->Connect();
   if (!source.ok()) return source.status().WithContext(fmt::format("pipeline {}: source {}", cfg_.name, cfg_.source));
   std::vector<std::unique_ptr<ChunkTarget>> targets;
   for (const std::string& name : cfg_.targets) {
@@ -364,20 +303,22 @@ Status Snapshot::Prepare() {
   }
   connected_ = true;
   ASSIGN_OR_RETURN(mapper_, transform::TableMapper::Create(MappingRules(cfg_)));
-  ASSIGN_OR_RETURN(auto selected, SelectedTables(**source, cfg_));
+  ASSIGN_OR_RETURN(auto selected, source_->SelectedTables(**source));
   if (selected.empty()) return Status::Invalid("pipeline {}: the table rules select no table on the source", cfg_.name);
 
   for (const SourceTable& st : selected) {
     std::string where = fmt::format("pipeline {}: table {}", cfg_.name, st.name());
     auto table = std::make_unique<Table>();
     table->source = st;
-    ASSIGN_OR_RETURN(table->schema, sluice::mysql::ReadTableSchema(**source, st.db, st.table));
+    ASSIGN_OR_RETURN(table->schema, source_->ReadSchema(**source, st));
     auto mapping = mapper_->Map(table->schema);
     if (!mapping.ok()) return mapping.status().WithContext(where);
     table->mapping = *mapping;
     if (!table->mapping->selected()) continue;
     table->shard = CombineWhere(st.rule ? st.rule->snapshot_where : "", options_.where_sql);
-    table->reader = std::make_unique<TableReader>(table->schema, std::vector<uint32_t>{}, table->shard);
+    auto reader = source_->Reader(**source, table->schema, table->shard);
+    if (!reader.ok()) return reader.status().WithContext(where);
+    table->reader = std::move(reader).value();
     if (!table->reader->has_key() && options_.alongside_stream) {
       return Status::Error(StatusCode::kNotSupported,
                            "{}: a table without a primary or unique key cannot be copied while the pipeline streams "
@@ -391,8 +332,10 @@ Status Snapshot::Prepare() {
           "snapshot_where); copy it whole",
           where);
     }
-    for (size_t ti = 0; ti < targets.size(); ++ti) {
-      RETURN_IF_ERROR(EnsureTargetTable(*targets[ti], **source, *table->mapping, *table->schema)
+    // A rule with a Lua script: the target table has the script's columns,
+    // which only its rows tell; it must exist (as for the stream).
+    for (size_t ti = 0; ti < targets.size() && !(st.rule != nullptr && st.rule->lua); ++ti) {
+      RETURN_IF_ERROR(source_->EnsureTargetTable(**source, *targets[ti], *table->mapping, *table->schema)
                           .WithContext(fmt::format("{}: target {}", where, cfg_.targets[ti])));
     }
 
@@ -464,6 +407,9 @@ Status Snapshot::Prepare() {
         any |= need;
         if (!need) done_rows = std::max(done_rows, recorded[ti][i].rows);
       }
+      if (any && !table->reader->has_key()) {
+        if (std::string why = source_->KeylessRefusal(st); !why.empty()) return Status::Invalid("{}: {}", where, why);
+      }
       if (any) {
         chunks_.push_back(std::move(chunk));
       } else {
@@ -477,9 +423,15 @@ Status Snapshot::Prepare() {
     tables_.push_back(std::move(table));
   }
 
+  // Keyless tables first: copied whole, they are exact only when read at
+  // the start position itself, which a PostgreSQL source promises only
+  // while its exported snapshot lives (pg_snapshot_source.cc).
+  std::stable_partition(chunks_.begin(), chunks_.end(),
+                        [this](const Chunk& c) { return !tables_[c.table]->reader->has_key(); });
+
   // Only now, with every plan recorded: the position streaming starts from.
   // (Recorded plans make `snapshot: initial` resume after a crash from here on.)
-  ASSIGN_OR_RETURN(std::string p0, sluice::mysql::ConsistentBinlogPosition(**source));
+  ASSIGN_OR_RETURN(std::string p0, source_->StartPosition(**source));
   for (size_t ti = 0; ti < targets.size(); ++ti) {
     ASSIGN_OR_RETURN(std::string start, targets[ti]->EnsureStartPosition(cfg_.name, cfg_.targets[ti], p0));
     if (start != p0) {
@@ -530,8 +482,8 @@ Status Snapshot::Finish() {
   // before it that streaming replays may meet rows a chunk copied later
   // than them (the catch-up horizon, see MysqlLoader::ApplyBatch). Then
   // forget the plans, so that the next snapshot copies anew.
-  ASSIGN_OR_RETURN(auto source, OpenSource(*config_.FindSource(cfg_.source), &interrupt_));
-  ASSIGN_OR_RETURN(std::string horizon, sluice::mysql::ConsistentBinlogPosition(*source));
+  ASSIGN_OR_RETURN(auto source, source_->Connect());
+  ASSIGN_OR_RETURN(std::string horizon, source_->Horizon(*source));
   for (size_t ti = 0; ti < cfg_.targets.size(); ++ti) {
     ASSIGN_OR_RETURN(auto w, OpenTarget(cfg_, *config_.FindTarget(cfg_.targets[ti]), &interrupt_));
     RETURN_IF_ERROR(w->RaiseCatchUpHorizon(cfg_.name, cfg_.targets[ti], horizon));
@@ -557,7 +509,7 @@ Status Snapshot::CopyChunk(Worker& w, Chunk& chunk) {
     }
     auto attempt_once = [&]() -> Status {
       if (!w.source) {
-        ASSIGN_OR_RETURN(w.source, OpenSource(*config_.FindSource(cfg_.source), &interrupt_));
+        ASSIGN_OR_RETURN(w.source, source_->Connect());
       }
       if (w.targets.empty()) w.targets.resize(cfg_.targets.size());
       for (size_t ti = 0; ti < cfg_.targets.size(); ++ti) {
@@ -576,7 +528,34 @@ Status Snapshot::CopyChunk(Worker& w, Chunk& chunk) {
       changes.reserve(block.rows());
       std::vector<Value> row(block.width);
       bool keyless = !m.target->has_key();
-      for (size_t r = 0; r < block.rows(); ++r) {
+      if (table.source.rule != nullptr && table.source.rule->lua) {
+        // The script sees each row as an insert and decides what the target
+        // gets, as the stream's rows (TableMapper::Transform: the script,
+        // then the rule over the script's shape).
+        if (!w.scripted) {
+          ASSIGN_OR_RETURN(w.scripted, transform::TableMapper::Create(MappingRules(cfg_)));
+        }
+        for (size_t r = 0; r < block.rows(); ++r) {
+          auto values = block.row(r);
+          auto ev = std::make_shared<ChangeEvent>();
+          ev->op = Op::kInsert;
+          ev->table = table.schema;
+          ev->ts_ms = read_ms;
+          ev->after.present = true;
+          ev->after.values.assign(values.begin(), values.end());  // views into the block, alive meanwhile
+          size_t first = changes.size();
+          Status st = w.scripted->Transform(ev, changes);
+          if (!st.ok()) {
+            return Status::Invalid("snapshot: {}", st.message());  // the script's FILE:LINE, table and key
+          }
+          for (size_t i = first; i < changes.size(); ++i) {
+            changes[i].snapshot = true;
+            changes[i].ts_ms = read_ms;
+            if (changes[i].origin == ev) changes[i].origin.reset();  // its views end with the block
+          }
+        }
+      }
+      for (size_t r = 0; r < block.rows() && !(table.source.rule != nullptr && table.source.rule->lua); ++r) {
         auto values = block.row(r);
         if (m.filter) {
           row.assign(values.begin(), values.end());

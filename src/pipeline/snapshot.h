@@ -40,6 +40,10 @@
 
 namespace sluice::pipeline {
 
+namespace detail {
+class SnapshotSource;
+}
+
 struct SnapshotOptions {
   std::string where_sql;      // --where: a SQL condition on the source, ANDed with each table's snapshot_where
   uint32_t parallel = 0;      // workers; 0: the pipeline's `parallel`
@@ -89,6 +93,7 @@ class Snapshot {
   std::condition_variable cancel_cv_;
   bool connected_ = false;                // Prepare opened every connection once (a later loss is worth retrying)
   sluice::mysql::Interrupter interrupt_;  // every connection of the snapshot; declared before them
+  std::unique_ptr<detail::SnapshotSource> source_;  // MySQL or PostgreSQL (snapshot_source.h)
   std::unique_ptr<transform::TableMapper> mapper_;
   std::vector<std::unique_ptr<Table>> tables_;
   std::vector<Chunk> chunks_;

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "harness/process.h"
+#include "harness/test_certificate.h"
 
 namespace sluice::testing {
 
@@ -109,6 +110,16 @@ Result<std::unique_ptr<PostgresServer>> PostgresServer::Start(PostgresServerOpti
   server->data_dir_ = templ + "/data";
   server->log_ = templ + "/server.log";
   RETURN_IF_ERROR(server->Init());
+  if (server->opts_.tls) {
+    ASSIGN_OR_RETURN(TestCertificate cert, MakeTestCertificate(templ, "server"));
+    // The server refuses a key others can read; the files are its user's.
+    if (::chown(cert.cert.c_str(), pw->pw_uid, pw->pw_gid) != 0 ||
+        ::chown(cert.key.c_str(), pw->pw_uid, pw->pw_gid) != 0 || ::chmod(cert.key.c_str(), 0600) != 0) {
+      return Status::Error(StatusCode::kIoError, "chown {} to {}: {}", cert.key, kUser, std::strerror(errno));
+    }
+    server->ca_path_ = cert.cert;
+    server->key_path_ = cert.key;
+  }
   {
     std::lock_guard lock(LiveMutex());
     if (Live().empty()) std::atexit(StopLeakedPostgresAtExit);
@@ -135,6 +146,9 @@ Status PostgresServer::Launch() {
       "{} -D {} -p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", Bin("postgres"),
       ShellQuote(data_dir_), port_, ShellQuote(dir_));
   if (opts_.logical_replication) command += " -c wal_level=logical -c max_replication_slots=20 -c max_wal_senders=20";
+  if (opts_.tls) {
+    command += " -c ssl=on -c ssl_cert_file=" + ShellQuote(ca_path_) + " -c ssl_key_file=" + ShellQuote(key_path_);
+  }
   for (const auto& s : opts_.extra_settings) command += " -c " + ShellQuote(s);
   uint64_t log_offset = FileSize(log_);
   // setpriv execs in place (runuser would fork and wait): the postmaster

@@ -43,6 +43,8 @@ namespace sluice::testing {
 struct PostgresServerOptions {
   bool logical_replication = false;   // wal_level=logical, max_replication_slots and max_wal_senders
   std::vector<std::string> extra_settings;  // "name=value", passed as -c name=value
+  // ssl=on with a self-signed certificate for 127.0.0.1 (its own CA: ca_path()).
+  bool tls = false;
 };
 
 class PostgresServer {
@@ -58,6 +60,7 @@ class PostgresServer {
   uint16_t port() const { return port_; }
   const std::string& dir() const { return dir_; }
   pid_t pid() const { return pid_; }
+  const std::string& ca_path() const { return ca_path_; }  // "" unless tls
 
   // "postgres://user:password@127.0.0.1:PORT/db" (percent-encoded).
   std::string Url(std::string_view user, std::string_view password, std::string_view db) const;
@@ -105,6 +108,7 @@ class PostgresServer {
   std::string dir_;
   std::string data_dir_;
   std::string log_;
+  std::string ca_path_, key_path_;
   uint16_t port_ = 0;
   std::atomic<pid_t> pid_{-1};
   std::mutex session_mu_;

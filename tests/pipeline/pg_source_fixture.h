@@ -1,8 +1,9 @@
 #pragma once
-// PgSourceTest: a PostgreSQL 15 source (logical replication; a role `repl`
-// with REPLICATION that owns the tables of database `shop`), a PostgreSQL
-// target database `target` (role `app`) on the same server and a MariaDB
-// target, and `sluice run` of one pipeline `p` into both.
+// The fixture of the tests of PostgreSQL sources (pg_source_itest.cc,
+// pg_source_snapshot_itest.cc): a PostgreSQL 15 server with logical
+// replication (source database shop owned by repl, a role with REPLICATION;
+// target database target owned by app) and a MariaDB target, and the
+// all-types table with the queries that compare it across them.
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -44,7 +45,12 @@ class PgSourceTest : public SyncTest {
     auto v = pg_->QueryValue(sql, db);
     return v.ok() ? *v : "(" + v.status().message() + ")";
   }
-  void StartPipeline(const std::string& rules = "      - match: \"public.*\"\n") {
+  // A pipeline p from the source database shop into a PostgreSQL (pg) and
+  // a MariaDB (my) target (`targets` names those it writes); `extra` adds
+  // pipeline keys ("    key: value\n"); `more_targets` defines further
+  // targets ("  name: {url: ...}\n").
+  void WritePipeline(const std::string& rules = "      - match: \"public.*\"\n", const std::string& extra = "",
+                     int parallel = 2, const std::string& targets = "[pg, my]", const std::string& more_targets = "") {
     http_port_ = FreePort();
     WriteConfig(fmt::format(R"(store: {dir}/sluice.db
 http: 127.0.0.1:{port}
@@ -53,18 +59,23 @@ sources:
 targets:
   pg: {{url: "{pg}"}}
   my: {{url: "{my}"}}
-pipelines:
+{more_targets}pipelines:
   - name: p
     source: src
-    targets: [pg, my]
+    targets: {targets}
     start: latest
     tables:
 {rules}    batch: {{size: 100, timeout_ms: 50}}
-    parallel: 2
-)",
+    parallel: {parallel}
+{extra})",
                             fmt::arg("dir", dir_.string()), fmt::arg("port", http_port_),
                             fmt::arg("src", pg_->Url("repl", "s3cret", "shop")), fmt::arg("rules", rules),
-                            fmt::arg("pg", pg_->Url("app", "apppw", "target")), fmt::arg("my", my_->Url())));
+                            fmt::arg("pg", pg_->Url("app", "apppw", "target")), fmt::arg("my", my_->Url()),
+                            fmt::arg("extra", extra), fmt::arg("parallel", parallel),
+                            fmt::arg("targets", targets), fmt::arg("more_targets", more_targets)));
+  }
+  void StartPipeline(const std::string& rules = "      - match: \"public.*\"\n") {
+    WritePipeline(rules);
     StartSluice();
     ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
     ASSERT_TRUE(WaitForState("p", "running", 30s));
@@ -117,5 +128,41 @@ pipelines:
   std::unique_ptr<PostgresServer> pg_;
   std::unique_ptr<MariadbServer> my_;
 };
+
+constexpr const char* kTypes =
+    "CREATE TYPE mood AS ENUM ('sad', 'happy'); CREATE DOMAIN price AS numeric(10,2) CHECK (VALUE >= 0);"
+    "CREATE TABLE types (id int PRIMARY KEY, i2 smallint, i8 bigint, num numeric, num2 numeric(12,4),"
+    " f4 real, f8 double precision, b boolean, t text, vc varchar(10), ch char(4), by bytea, d date,"
+    " tm time(3), ts timestamp, tz timestamptz, iv interval, u uuid, j json, jb jsonb, ai int[], at text[],"
+    " m mood, p price)";
+
+constexpr const char* kTypeRows =
+    "INSERT INTO types VALUES"
+    " (1, -32768, -9223372036854775808, 123456789012345678901234.5678901234, -12345678.1234, 1.5, -2.25e-300,"
+    "  true, E'line1\\nline2\\ttab \\\\ \"q\" ''s'' héllo 😀', 'abc', 'ab', '\\x00ff10'::bytea, '2024-02-29',"
+    "  '12:34:56.789', '2024-01-31 12:34:56.123456', '2024-01-31 23:00:00+05', '1 year 2 mons 3 days 04:05:06.5',"
+    "  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"a\": [1, 2]}', '{\"b\": {\"c\": null}, \"a\": 1}',"
+    "  '{1,NULL,3}', '{\"x y\",z}', 'happy', 19.90),"
+    " (2, 32767, 9223372036854775807, 0.1, 0, -0.5, 3, false, '', '', '', ''::bytea, '0001-01-01', '00:00:00',"
+    "  '1970-01-01 00:00:00', '1970-01-01 00:00:00+00', '-1 days', '00000000-0000-0000-0000-000000000000',"
+    "  '[]', '[]', '{}', '{}', 'sad', 0),"
+    " (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+    "  NULL, NULL, NULL, NULL, NULL, NULL)";
+
+// Every column, arrays as JSON (the targets hold them as jsonb / json).
+constexpr const char* kTypesSource =
+    "SELECT id, i2, i8, num, num2, f4, f8, b, t, vc, ch, by, d, tm, ts, tz, iv, u, j, jb, to_jsonb(ai), to_jsonb(at),"
+    " m::text, p FROM types ORDER BY id";
+constexpr const char* kTypesPgTarget =
+    "SELECT id, i2, i8, num, num2, f4, f8, b, t, vc, ch, by, d, tm, ts, tz, iv, u, j, jb, ai, at, m, p FROM "
+    "public.types ORDER BY id";
+// What MariaDB can show alike: the mapped columns in text both servers print.
+constexpr const char* kTypesSourceForMysql =
+    "SELECT id, i2, i8, num2, b::int, t, vc, rtrim(ch), encode(by, 'hex'), d, to_char(tm, 'HH24:MI:SS.MS'),"
+    " to_char(ts, 'YYYY-MM-DD HH24:MI:SS.US'), to_char(tz AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), iv, u,"
+    " jb, m::text, p FROM types ORDER BY id";
+constexpr const char* kTypesMysql =
+    "SELECT id, i2, i8, num2, b, t, vc, ch, LOWER(HEX(`by`)), d, tm, ts, tz, iv, u, jb, m, p FROM public.types "
+    "ORDER BY id";
 
 }  // namespace sluice::testing

@@ -1,59 +1,27 @@
 // `sluice run` from a PostgreSQL 15 source (logical replication, a role with
 // REPLICATION that owns its tables) into a PostgreSQL and a MariaDB target
-// at once, and into Kafka (mock cluster) and a file: every common type, TOASTed values an update leaves alone, key
+// at once, into Kafka (mock cluster) and a file, and into ClickHouse and
+// Redis: every common type, TOASTed values an update leaves alone, key
 // changes and deletes; kill -9 of sluice under load (nothing lost, nothing
 // duplicated, keyless rows counted); the slot's confirmed position moving
 // while idle and never past what both targets applied.
 
 #include <fmt/format.h>
 
+#include <map>
 #include <thread>
 
 #include "cli/run_command.h"
 #include "core/position.h"
+#include "harness/clickhouse_server.h"
 #include "harness/kafka_mock.h"
+#include "harness/redis_server.h"
 #include "pipeline/pg_source_fixture.h"
 
 namespace sluice::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-constexpr const char* kTypes =
-    "CREATE TYPE mood AS ENUM ('sad', 'happy'); CREATE DOMAIN price AS numeric(10,2) CHECK (VALUE >= 0);"
-    "CREATE TABLE types (id int PRIMARY KEY, i2 smallint, i8 bigint, num numeric, num2 numeric(12,4),"
-    " f4 real, f8 double precision, b boolean, t text, vc varchar(10), ch char(4), by bytea, d date,"
-    " tm time(3), ts timestamp, tz timestamptz, iv interval, u uuid, j json, jb jsonb, ai int[], at text[],"
-    " m mood, p price)";
-
-constexpr const char* kTypeRows =
-    "INSERT INTO types VALUES"
-    " (1, -32768, -9223372036854775808, 123456789012345678901234.5678901234, -12345678.1234, 1.5, -2.25e-300,"
-    "  true, E'line1\\nline2\\ttab \\\\ \"q\" ''s'' héllo 😀', 'abc', 'ab', '\\x00ff10'::bytea, '2024-02-29',"
-    "  '12:34:56.789', '2024-01-31 12:34:56.123456', '2024-01-31 23:00:00+05', '1 year 2 mons 3 days 04:05:06.5',"
-    "  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"a\": [1, 2]}', '{\"b\": {\"c\": null}, \"a\": 1}',"
-    "  '{1,NULL,3}', '{\"x y\",z}', 'happy', 19.90),"
-    " (2, 32767, 9223372036854775807, 0.1, 0, -0.5, 3, false, '', '', '', ''::bytea, '0001-01-01', '00:00:00',"
-    "  '1970-01-01 00:00:00', '1970-01-01 00:00:00+00', '-1 days', '00000000-0000-0000-0000-000000000000',"
-    "  '[]', '[]', '{}', '{}', 'sad', 0),"
-    " (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
-    "  NULL, NULL, NULL, NULL, NULL, NULL)";
-
-// Every column, arrays as JSON (the targets hold them as jsonb / json).
-constexpr const char* kTypesSource =
-    "SELECT id, i2, i8, num, num2, f4, f8, b, t, vc, ch, by, d, tm, ts, tz, iv, u, j, jb, to_jsonb(ai), to_jsonb(at),"
-    " m::text, p FROM types ORDER BY id";
-constexpr const char* kTypesPgTarget =
-    "SELECT id, i2, i8, num, num2, f4, f8, b, t, vc, ch, by, d, tm, ts, tz, iv, u, j, jb, ai, at, m, p FROM "
-    "public.types ORDER BY id";
-// What MariaDB can show alike: the mapped columns in text both servers print.
-constexpr const char* kTypesSourceForMysql =
-    "SELECT id, i2, i8, num2, b::int, t, vc, rtrim(ch), encode(by, 'hex'), d, to_char(tm, 'HH24:MI:SS.MS'),"
-    " to_char(ts, 'YYYY-MM-DD HH24:MI:SS.US'), to_char(tz AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), iv, u,"
-    " jb, m::text, p FROM types ORDER BY id";
-constexpr const char* kTypesMysql =
-    "SELECT id, i2, i8, num2, b, t, vc, ch, LOWER(HEX(`by`)), d, tm, ts, tz, iv, u, jb, m, p FROM public.types "
-    "ORDER BY id";
 
 TEST_F(PgSourceTest, AllTypesIntoPostgresAndMariadb) {
   ASSERT_NO_FATAL_FAILURE(StartServers());
@@ -177,26 +145,10 @@ TEST_F(PgSourceTest, IntoKafkaAndFilesEveryChangeInOrder) {
   ASSERT_TRUE(k.ok()) << k.status().message();
   std::unique_ptr<KafkaMock> kafka = std::move(k).value();
   Sql("CREATE TABLE docs (id int PRIMARY KEY, body text, n int)");
-  http_port_ = FreePort();
   const std::string file = (dir_ / "changes.jsonl").string();
-  WriteConfig(fmt::format(R"(store: {dir}/sluice.db
-http: 127.0.0.1:{port}
-sources:
-  src: {{url: "{src}"}}
-targets:
-  bus: {{url: "{kafka}", format: debezium}}
-  out: {{url: "file://{file}", format: json}}
-pipelines:
-  - name: p
-    source: src
-    targets: [bus, out]
-    tables:
-      - match: "public.docs"
-    batch: {{size: 100, timeout_ms: 50}}
-)",
-                          fmt::arg("dir", dir_.string()), fmt::arg("port", http_port_),
-                          fmt::arg("src", pg_->Url("repl", "s3cret", "shop")), fmt::arg("kafka", kafka->Url()),
-                          fmt::arg("file", file)));
+  WritePipeline("      - match: \"public.docs\"\n", "", 1, "[bus, out]",
+                fmt::format("  bus: {{url: \"{}\", format: debezium}}\n  out: {{url: \"file://{}\", format: json}}\n",
+                            kafka->Url(), file));
   StartSluice();
   ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
   ASSERT_TRUE(WaitForState("p", "running", 30s));
@@ -250,6 +202,87 @@ pipelines:
   kafka.reset();
 }
 
+// ClickHouse and Redis from PostgreSQL: ClickHouse row versions come from
+// commit LSNs (several changes of one row in one transaction, a key change
+// and a delete land as the last one left them), booleans are Int8 1/0 in
+// ClickHouse and true/false in Redis hashes.
+TEST_F(PgSourceTest, IntoClickhouseAndRedis) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  auto c = ClickhouseServer::Start();
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  std::unique_ptr<ClickhouseServer> ch = std::move(c).value();
+  auto r = RedisServer::Start();
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  std::unique_ptr<RedisServer> redis = std::move(r).value();
+  Sql("CREATE TABLE items (id int PRIMARY KEY, b boolean, num numeric(12,4), t text, u uuid, iv interval, d date,"
+      " ai int[], jb jsonb)");
+  WritePipeline("      - match: \"public.items\"\n", "", 1, "[ch, cache]",
+                fmt::format("  ch: {{url: \"{}\"}}\n  cache: {{url: \"{}\"}}\n", ch->Url("default"), redis->Url(0)));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(WaitForState("p", "running", 30s));
+  Sql("INSERT INTO items VALUES (1, true, 12.5, 'héllo', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '1 day 02:00:00',"
+      " '2024-02-29', '{1,NULL,3}', '{\"a\": 1}'), (2, false, -0.0001, '', NULL, '-1 mons', '1970-01-02', '{}', 'null'),"
+      " (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)");
+  Sql("BEGIN; UPDATE items SET num = num + 1, b = NOT b WHERE id = 1; UPDATE items SET num = num * 2 WHERE id = 1;"
+      "UPDATE items SET id = 30 WHERE id = 3; DELETE FROM items WHERE id = 2; COMMIT");
+  Sql("INSERT INTO items (id, t) SELECT g, 'bulk' FROM generate_series(100, 299) g");  // 200 rows in one transaction
+  Sql("UPDATE items SET t = 'bulk2' WHERE id = 150");
+
+  const std::string want = PgRows("SELECT id, b::int, num, t, u, iv, d FROM items ORDER BY id", "shop");
+  std::string got;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto rows = ch->Rows("SELECT id, b, num, t, u, iv, d FROM public.items FINAL WHERE _sign = 1 ORDER BY id "
+                             "FORMAT TabSeparated");
+        if (!rows.ok()) return false;
+        PostgresServer::Rows text;
+        for (const auto& row : *rows) {
+          PostgresServer::Row out;
+          for (const auto& f : row) out.push_back(f == "\\N" ? std::nullopt : std::optional<std::string>(f));
+          text.push_back(std::move(out));
+        }
+        got = RowsToText(text);
+        return got == want;
+      },
+      90s))
+      << RowsDiff(want, got) << sluice_->Log();
+  auto json = ch->Rows("SELECT ai, jb FROM public.items FINAL WHERE _sign = 1 AND id = 1 FORMAT TabSeparated");
+  ASSERT_TRUE(json.ok()) << json.status().message();
+  ASSERT_EQ(json->size(), 1u);
+  EXPECT_EQ((*json)[0], (std::vector<std::string>{"[1,null,3]", "{\"a\": 1}"}));
+
+  auto hash = [&](const std::string& key) {
+    std::map<std::string, std::string> out;
+    auto conn = redis->Connect();
+    if (!conn.ok()) return out;
+    auto reply = (*conn)->Command({"HGETALL", key});
+    if (!reply.ok()) return out;
+    for (size_t i = 0; i + 1 < reply->elements.size(); i += 2) out[reply->elements[i].str] = reply->elements[i + 1].str;
+    return out;
+  };
+  const std::map<std::string, std::string> one{{"id", "1"},
+                                               {"b", "false"},
+                                               {"num", "27.0000"},
+                                               {"t", "héllo"},
+                                               {"u", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"},
+                                               {"iv", "1 day 02:00:00"},
+                                               {"d", "2024-02-29"},
+                                               {"ai", "[1,null,3]"},
+                                               {"jb", "{\"a\": 1}"}};
+  EXPECT_TRUE(WaitUntil([&] { return hash("public:items:150")["t"] == "bulk2"; }, 60s)) << sluice_->Log();
+  EXPECT_EQ(hash("public:items:1"), one);
+  EXPECT_EQ(hash("public:items:30"), (std::map<std::string, std::string>{{"id", "30"}}));
+  EXPECT_TRUE(hash("public:items:2").empty());
+  EXPECT_TRUE(hash("public:items:3").empty());
+  auto keys = redis->Connect();
+  ASSERT_TRUE(keys.ok());
+  auto all = (*keys)->Command({"KEYS", "public:items:*"});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->elements.size(), 202u);
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 // `where:` over columns a key-only old image (REPLICA IDENTITY DEFAULT)
 // lacks: the new image decides, so rows leave and enter the targets as the
 // filter says; renames and a column subset apply as for MySQL sources.
@@ -267,24 +300,6 @@ TEST_F(PgSourceTest, RowFilterAndRenamesWithKeyOnlyOldImages) {
   EXPECT_TRUE(Converge(want, "SELECT id, status, n FROM shop.goods ORDER BY id",
                        "SELECT id, status, n FROM shop.goods ORDER BY id"));
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
-}
-
-// Not built yet for PostgreSQL sources: each says so, rather than failing
-// on a MySQL connection to a PostgreSQL server.
-TEST_F(PgSourceTest, CheckAndSnapshotSayTheyDoNotReadPostgresYet) {
-  ASSERT_NO_FATAL_FAILURE(StartServers());
-  Sql("CREATE TABLE t (id int PRIMARY KEY)");
-  ASSERT_NO_FATAL_FAILURE(StartPipeline());
-  sluice_->Stop();
-  auto check = RunSluice("check -c " + ShellQuote(config_), 60);
-  EXPECT_EQ(check.exit_code, 2) << check.out << check.err;
-  EXPECT_NE(check.err.find("source \"src\" is PostgreSQL: `check` does not read PostgreSQL sources yet"),
-            std::string::npos)
-      << check.err;
-  auto snapshot = RunSluice("snapshot -c " + ShellQuote(config_) + " --pipeline p", 60);
-  EXPECT_NE(snapshot.exit_code, 0);
-  EXPECT_NE(snapshot.err.find("`snapshot` does not copy from PostgreSQL sources yet"), std::string::npos)
-      << snapshot.err;
 }
 
 }  // namespace

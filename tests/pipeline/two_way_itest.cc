@@ -77,6 +77,11 @@ void Workload(MariadbServer& server, char site, int parity, int n, uint32_t seed
 // The server's binlog end, "file:offset".
 std::string End(MariadbServer& s) { return BinlogEnd(s); }
 
+constexpr const char* kVersioned =
+    "CREATE DATABASE shop; CREATE TABLE shop.items (id INT PRIMARY KEY, v INT NOT NULL, site CHAR(1) NOT NULL, "
+    "ver BIGINT NOT NULL)";
+constexpr const char* kLatestWins = "    conflict: {policy: latest_wins, column: ver}";
+
 class TwoWayTest : public SyncTest {
  protected:
   // Waits until neither binlog moves for `still`, within `within`; true
@@ -98,6 +103,42 @@ class TwoWayTest : public SyncTest {
       }
     }
     return false;
+  }
+  // Both servers answer `query` with `want` within 30 s.
+  ::testing::AssertionResult BothShow(MariadbServer& a, MariadbServer& b, const std::string& query,
+                                      const std::string& want) {
+    return SidesShow(a, b, query, want, want);
+  }
+  // A answers `query` with `want_a` and B with `want_b`, within 30 s.
+  ::testing::AssertionResult SidesShow(MariadbServer& a, MariadbServer& b, const std::string& query,
+                                       const std::string& want_a, const std::string& want_b) {
+    bool ok = WaitUntil(
+        [&] {
+          auto x = a.Query(query);
+          auto y = b.Query(query);
+          return x.ok() && y.ok() && RowsToText(*x) == want_a && RowsToText(*y) == want_b;
+        },
+        std::chrono::seconds(30));
+    if (ok) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "A:\n"
+                                         << RowsToText(*a.Query(query)) << "B:\n"
+                                         << RowsToText(*b.Query(query)) << sluice_->Log();
+  }
+  // Starts A and B with kVersioned holding `rows` on both, and writes the
+  // latest_wins pair's configuration (with the HTTP endpoint).
+  ::testing::AssertionResult VersionedPair(std::unique_ptr<MariadbServer>& a, std::unique_ptr<MariadbServer>& b,
+                                           const std::string& rows) {
+    a = StartServer(1);
+    b = StartServer(2);
+    if (!a || !b) return ::testing::AssertionFailure() << "servers did not start";
+    for (MariadbServer* s : {a.get(), b.get()}) {
+      if (!s->Execute(kVersioned).ok() || !s->Execute("INSERT INTO shop.items VALUES " + rows).ok()) {
+        return ::testing::AssertionFailure() << "schema or rows not created";
+      }
+    }
+    http_port_ = FreePort();
+    WriteConfig(fmt::format("http: 127.0.0.1:{}\n", http_port_) + TwoWayConfig(dir_.string(), *a, *b, kLatestWins));
+    return ::testing::AssertionSuccess();
   }
   void CheckBothWays() {
     for (const char* p : {"a_to_b", "b_to_a"}) {
@@ -167,21 +208,9 @@ TEST_F(TwoWayTest, BothSidesWrittenAtOnceConvergeAcrossKillNineWithoutEcho) {
   CheckBothWays();
 }
 
-constexpr const char* kVersioned =
-    "CREATE DATABASE shop; CREATE TABLE shop.items (id INT PRIMARY KEY, v INT NOT NULL, site CHAR(1) NOT NULL, "
-    "ver BIGINT NOT NULL)";
-constexpr const char* kLatestWins = "    conflict: {policy: latest_wins, column: ver}";
-
 TEST_F(TwoWayTest, LatestWinsResolvesPlantedConflictsTheSameWayOnBothSides) {
-  auto a = StartServer(1);
-  auto b = StartServer(2);
-  ASSERT_TRUE(a && b);
-  for (MariadbServer* s : {a.get(), b.get()}) {
-    ASSERT_TRUE(s->Execute(kVersioned).ok());
-    ASSERT_TRUE(s->Execute("INSERT INTO shop.items VALUES (1,0,'x',1),(2,0,'x',1),(3,0,'x',1),(4,0,'x',1)").ok());
-  }
-  http_port_ = FreePort();
-  WriteConfig(fmt::format("http: 127.0.0.1:{}\n", http_port_) + TwoWayConfig(dir_.string(), *a, *b, kLatestWins));
+  std::unique_ptr<MariadbServer> a, b;
+  ASSERT_TRUE(VersionedPair(a, b, "(1,0,'x',1),(2,0,'x',1),(3,0,'x',1),(4,0,'x',1)"));
   // Both sides change the same rows before either change crosses over.
   ASSERT_TRUE(a->Execute("UPDATE shop.items SET v=10, site='a', ver=10 WHERE id=1").ok());  // B newer
   ASSERT_TRUE(b->Execute("UPDATE shop.items SET v=20, site='b', ver=20 WHERE id=1").ok());
@@ -198,16 +227,7 @@ TEST_F(TwoWayTest, LatestWinsResolvesPlantedConflictsTheSameWayOnBothSides) {
   StartSluice();
   const std::string want = "1|20|b|20\n2|30|a|30\n3|9|b|9\n4|8|a|8\n5|4|b|4\n";
   const std::string all = "SELECT * FROM shop.items ORDER BY id";
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        auto x = a->Query(all);
-        auto y = b->Query(all);
-        return x.ok() && y.ok() && RowsToText(*x) == want && RowsToText(*y) == want;
-      },
-      std::chrono::seconds(30)))
-      << "A:\n"
-      << RowsToText(*a->Query(all)) << "B:\n"
-      << RowsToText(*b->Query(all)) << sluice_->Log();
+  ASSERT_TRUE(BothShow(*a, *b, all, want));
   // Counted: id 1 on B, 2 on A, 3 on A (kept) and B (the delete of A kept
   // out), 4 likewise, 5 on A: target_kept; the updates of ids 3 and 4
   // found no row: inserted.
@@ -226,6 +246,55 @@ TEST_F(TwoWayTest, LatestWinsResolvesPlantedConflictsTheSameWayOnBothSides) {
   ASSERT_TRUE(st.is_object());
   EXPECT_EQ(st.value("conflicts", 0), 4) << st.dump();
   EXPECT_NE(sluice_->FullLog().find("the target's `ver` is newer, kept"), std::string::npos);
+}
+
+// The contract's rules at their edges (design section 13), each side writing
+// before either change crosses: a tie applies the incoming row, so with
+// equal `ver` each side takes the other's row (the documented limit: the
+// sides then differ); an update that raised `ver` beats a delete of that row
+// on the other side, in both directions: the update is inserted where the
+// row was deleted, and the delete (its before image older than the updated
+// row) is not applied, so the row is on both sides. And the documented limit
+// of an update that did not raise `ver`: the delete applies on one side, the
+// update is inserted on the other.
+TEST_F(TwoWayTest, LatestWinsTieAppliesTheIncomingRowAndARaisedUpdateBeatsADelete) {
+  std::unique_ptr<MariadbServer> a, b;
+  ASSERT_TRUE(VersionedPair(a, b, "(1,0,'x',1),(2,0,'x',1),(3,0,'x',1),(4,0,'x',1)"));
+  ASSERT_TRUE(a->Execute("UPDATE shop.items SET v=1, site='a', ver=5 WHERE id=1").ok());  // tie: both swap
+  ASSERT_TRUE(b->Execute("UPDATE shop.items SET v=2, site='b', ver=5 WHERE id=1").ok());
+  ASSERT_TRUE(a->Execute("DELETE FROM shop.items WHERE id=2").ok());  // ver raised: the update wins
+  ASSERT_TRUE(b->Execute("UPDATE shop.items SET v=9, site='b', ver=6 WHERE id=2").ok());
+  ASSERT_TRUE(b->Execute("DELETE FROM shop.items WHERE id=3").ok());  // the same, the other way
+  ASSERT_TRUE(a->Execute("UPDATE shop.items SET v=8, site='a', ver=8 WHERE id=3").ok());
+  ASSERT_TRUE(a->Execute("DELETE FROM shop.items WHERE id=4").ok());  // ver not raised: the sides differ
+  ASSERT_TRUE(b->Execute("UPDATE shop.items SET v=7, site='b' WHERE id=4").ok());
+  StartSluice();
+  const std::string want_a = "1|2|b|5\n2|9|b|6\n3|8|a|8\n4|7|b|1\n";
+  const std::string want_b = "1|1|a|5\n2|9|b|6\n3|8|a|8\n";
+  const std::string all = "SELECT * FROM shop.items ORDER BY id";
+  ASSERT_TRUE(SidesShow(*a, *b, all, want_a, want_b));
+  // And stay so: nothing swaps back (both binlogs go quiet).
+  ASSERT_TRUE(BothQuiet(*a, *b, std::chrono::seconds(2), std::chrono::seconds(7))) << sluice_->Log();
+  EXPECT_EQ(RowsToText(*a->Query(all)), want_a);
+  EXPECT_EQ(RowsToText(*b->Query(all)), want_b);
+  // A tie is no conflict. Ids 2 and 3: the update found no row (inserted)
+  // and the delete found a newer row (target_kept), once each way; id 4:
+  // the update found no row on A, the delete applied on B.
+  HttpReply metrics = HttpGet(http_port_, "/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  for (const char* line :
+       {"sluice_conflicts_total{pipeline=\"a_to_b\",table=\"shop.items\",resolution=\"target_kept\"} 1",
+        "sluice_conflicts_total{pipeline=\"a_to_b\",table=\"shop.items\",resolution=\"inserted\"} 1",
+        "sluice_conflicts_total{pipeline=\"b_to_a\",table=\"shop.items\",resolution=\"target_kept\"} 1",
+        "sluice_conflicts_total{pipeline=\"b_to_a\",table=\"shop.items\",resolution=\"inserted\"} 2"}) {
+    EXPECT_NE(metrics.body.find(line), std::string::npos) << line << "\n" << metrics.body;
+  }
+  for (auto [name, want] : {std::pair{"a_to_b", 2}, std::pair{"b_to_a", 3}}) {
+    nlohmann::json st = PipelineStatus(name);
+    ASSERT_TRUE(st.is_object()) << name;
+    EXPECT_EQ(st.value("conflicts", 0), want) << name << ": " << st.dump();
+  }
+  EXPECT_NE(sluice_->FullLog().find("update of a missing row, inserted"), std::string::npos);
 }
 
 TEST_F(TwoWayTest, LatestWinsConvergesWithOverlappingKeysWrittenAtOnce) {

@@ -19,7 +19,12 @@ Result<ConnectOptions> ConnectOptions::FromUrl(const Url& url) {
   if (!url.user.empty()) o.user = url.user;
   o.password = url.password;
   if (!url.path.empty()) o.database = url.path;
-  o.sslmode = url.Param("sslmode", o.sslmode);
+  o.sslrootcert = url.Param("sslrootcert", url.Param("ca"));
+  o.sslcert = url.Param("sslcert", url.Param("cert"));
+  o.sslkey = url.Param("sslkey", url.Param("key"));
+  // A CA the user names is a CA they expect to be checked: with one given,
+  // the default is verify-full (as `ca=` makes MySQL URLs verify_identity).
+  o.sslmode = url.Param("sslmode", o.sslrootcert.empty() ? o.sslmode : "verify-full");
   static const char* kModes[] = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"};
   bool known = false;
   for (const char* m : kModes) known |= o.sslmode == m;
@@ -27,7 +32,13 @@ Result<ConnectOptions> ConnectOptions::FromUrl(const Url& url) {
     return Status::Invalid("{}: sslmode={} (want disable, allow, prefer, require, verify-ca or verify-full)",
                            url.ToRedactedString(), o.sslmode);
   }
-  o.sslrootcert = url.Param("sslrootcert", url.Param("ca"));
+  if (o.sslmode.starts_with("verify-") && o.sslrootcert.empty()) {
+    return Status::Invalid("{}: sslmode={} needs ca=PATH (the CA certificate that signed the server's certificate)",
+                           url.ToRedactedString(), o.sslmode);
+  }
+  if (o.sslcert.empty() != o.sslkey.empty()) {
+    return Status::Invalid("{}: a client certificate needs both cert=PATH and key=PATH", url.ToRedactedString());
+  }
   auto seconds = [&](const char* key, unsigned* out) -> Status {
     std::string v = url.Param(key);
     if (v.empty()) return Status::Ok();
@@ -91,9 +102,11 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const ConnectOptions
     keys.push_back("password");
     values.push_back(o.password.c_str());
   }
-  if (!o.sslrootcert.empty()) {
-    keys.push_back("sslrootcert");
-    values.push_back(o.sslrootcert.c_str());
+  for (auto [key, value] : {std::pair{"sslrootcert", &o.sslrootcert}, std::pair{"sslcert", &o.sslcert},
+                             std::pair{"sslkey", &o.sslkey}}) {
+    if (value->empty()) continue;
+    keys.push_back(key);
+    values.push_back(value->c_str());
   }
   if (!o.replication.empty()) {
     keys.push_back("replication");
@@ -114,6 +127,7 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const ConnectOptions
   }
   std::unique_ptr<PgConnection> conn(new PgConnection(o, c));
   conn->pid_ = PQbackendPID(c);
+  conn->encrypted_ = PQsslInUse(c) == 1;
   if (PQsetnonblocking(c, 1) != 0) return conn->Lost("set non-blocking");
   RETURN_IF_ERROR(conn->Execute("SET standard_conforming_strings = on"));
   return conn;

@@ -34,8 +34,12 @@ struct ConnectOptions {
   std::string user = "postgres";
   std::string password;
   std::string database = "postgres";
-  std::string sslmode = "prefer";  // libpq's: disable | allow | prefer | require | verify-ca | verify-full
+  std::string sslmode = "prefer";  // disable | allow | prefer | require | verify-ca | verify-full
+  // libpq's; without `sslmode=`, `ca=` makes it verify-full. `verify-ca`
+  // and `verify-full` need a CA: never a silent fallback to plaintext or
+  // to an unchecked certificate.
   std::string sslrootcert;         // URL `ca=` or `sslrootcert=`
+  std::string sslcert, sslkey;     // client certificate: URL `cert=`/`key=` or `sslcert=`/`sslkey=`
   unsigned connect_timeout_s = 10;
   unsigned query_timeout_s = 0;    // 0: wait as long as the server takes
   std::string application_name = "sluice";
@@ -82,6 +86,8 @@ class PgConnection {
   int backend_pid() const;
   // PQserverVersion: 150004 for 15.4.
   int server_version() const;
+  // Whether the session runs over TLS (libpq's PQsslInUse at connect).
+  bool encrypted() const { return encrypted_; }
   bool ok() const;  // still connected
   const ConnectOptions& options() const { return options_; }
   pg_conn* raw() { return conn_; }
@@ -103,6 +109,7 @@ class PgConnection {
   ConnectOptions options_;
   pg_conn* conn_;
   int pid_ = 0;
+  bool encrypted_ = false;
   bool pending_ = false;  // a statement sent by Send whose answer is not read yet
   std::string last_sqlstate_;
 };

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "client/mysql/connection.h"
+#include "client/mysql/table_reader.h"
 #include "core/url.h"
 #include "jobs/flashback/range.h"
 #include "jobs/flashback/row_check.h"
@@ -80,6 +81,32 @@ Result<std::unique_ptr<mysql::MysqlConnection>> Connect(const std::string& url_t
   ASSIGN_OR_RETURN(auto conn, mysql::MysqlConnection::Connect(co));
   RETURN_IF_ERROR(conn->Execute(kSessionSql));
   return conn;
+}
+
+// A table of a binlog without column names, named after the --apply
+// server's table of the same name: names and keys by position (the server
+// must hold the table the binlog was written for).
+Result<TableSchemaPtr> NamesFrom(mysql::MysqlConnection& conn, const TableSchema& binlog) {
+  auto server = mysql::ReadTableSchema(conn, binlog.db, binlog.table);
+  if (!server.ok()) {
+    return Status::Error(StatusCode::kNotSupported,
+                         "the binlog has no column names (binlog_row_metadata=MINIMAL) and the --apply server {} "
+                         "has no such table to take them from: {}",
+                         conn.options().Describe(), server.status().message());
+  }
+  const TableSchema& s = **server;
+  if (s.columns.size() != binlog.columns.size()) {
+    return Status::Error(StatusCode::kSchemaMismatch,
+                         "the binlog has no column names and the --apply server's table has {} columns where the "
+                         "binlog's rows have {}: not the table the binlog was written for",
+                         s.columns.size(), binlog.columns.size());
+  }
+  auto named = std::make_shared<TableSchema>(binlog);
+  for (size_t i = 0; i < s.columns.size(); ++i) named->columns[i].name = s.columns[i].name;
+  named->names_known = true;
+  named->primary_key = s.primary_key;
+  named->unique_key = s.unique_key;
+  return TableSchemaPtr(named);
 }
 
 Status Write(std::FILE* out, const std::string& text) {
@@ -207,6 +234,16 @@ Status Run(const Options& o, std::FILE* out, Report* report) {
   if (so.start.kind == StartPosition::Kind::kMariadbGtid) seen = so.start.mariadb_gtid;
   const bool by_heartbeat = !file && (so.start.kind == StartPosition::Kind::kFilePos || server_end.empty());
   RangeCollector collector(end, done, by_heartbeat, server_end, seen);
+  // The server the undo is checked against (and applied to), which also
+  // says which columns it computes itself, and names the columns of a
+  // binlog file written without them.
+  std::unique_ptr<mysql::MysqlConnection> conn;
+  if (!o.apply.empty()) {
+    ASSIGN_OR_RETURN(conn, Connect(o.apply, "--apply"));
+    if (file) {
+      collector.SetNameResolver([&conn](const TableSchema& binlog) { return NamesFrom(*conn, binlog); });
+    }
+  }
   if (!collector.ReachedServerEnd()) {
     ASSIGN_OR_RETURN(std::unique_ptr<Source> source, OpenSource(so));
     Status st = source->Run(collector, done);
@@ -218,12 +255,7 @@ Status Run(const Options& o, std::FILE* out, Report* report) {
                 seconds());
   TargetTables tables;
 
-  // The server the undo is checked against (and applied to), which also
-  // says which columns it computes itself.
-  std::unique_ptr<mysql::MysqlConnection> conn;
-  if (!o.apply.empty()) {
-    ASSIGN_OR_RETURN(conn, Connect(o.apply, "--apply"));
-  } else if (!file && !txns.empty()) {
+  if (!conn && !file && !txns.empty()) {
     ASSIGN_OR_RETURN(conn, Connect(o.source, "--source"));
   }
   TableFactsMap facts;

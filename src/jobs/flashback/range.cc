@@ -83,11 +83,25 @@ Status RangeCollector::OnRow(const RowChange& row) {
                            "any transaction's start",
                            row.table->db, row.table->table, row.file, row.offset);
   }
-  const TableSchema& t = *row.table;
+  TableSchemaPtr table = row.table_ptr;
+  if (!row.table->names_known && resolve_names_) {
+    auto it = named_.find(row.table);
+    if (it == named_.end()) {
+      auto named = resolve_names_(*row.table);
+      if (!named.ok()) {
+        return named.status().WithContext(
+            fmt::format("table `{}`.`{}` @ {}:{}", row.table->db, row.table->table, row.file, row.offset));
+      }
+      it = named_.emplace(row.table, std::make_pair(row.table_ptr, *named)).first;
+    }
+    table = it->second.second;
+  }
+  const TableSchema& t = *table;
   if (!t.names_known) {
     return Status::Error(StatusCode::kNotSupported,
                          "table `{}`.`{}` @ {}:{}: the binlog has no column names (binlog_row_metadata=FULL is needed "
-                         "on the source, or a mysql:// source whose information_schema still has the table)",
+                         "on the source, a mysql:// source whose information_schema still has the table, or --apply to a "
+                         "server that has it)",
                          t.db, t.table, row.file, row.offset);
   }
   for (const std::vector<Value>* image : {row.before, row.after}) {
@@ -103,7 +117,7 @@ Status RangeCollector::OnRow(const RowChange& row) {
     }
   }
   auto e = std::make_shared<ChangeEvent>();
-  CopyRowChange(row, row.table_ptr, *e);
+  CopyRowChange(row, table, *e);
   e->pos = StreamPos{current_.file, current_.offset, current_.rows.size() + 1};
   current_.rows.push_back(std::move(e));
   ++rows_;

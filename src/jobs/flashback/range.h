@@ -13,6 +13,8 @@
 // to send. (A server also sends heartbeats while it skips to a GTID start,
 // which is why a GTID start never ends the range at a heartbeat on MariaDB.)
 
+#include <functional>
+#include <map>
 #include <atomic>
 #include <cstdint>
 #include <optional>
@@ -59,6 +61,13 @@ class RangeCollector : public ChangeHandler {
   Status OnDdl(const DdlInfo& info) override;
   Status OnHeartbeat(uint64_t ts_ms) override;
 
+  // Where a binlog without column names (binlog_row_metadata=MINIMAL, e.g.
+  // a file:// source) gets them: given a table as the binlog describes it,
+  // the same table with names and keys (e.g. from the --apply server).
+  // Unset: such a binlog is refused.
+  using NameResolver = std::function<Result<TableSchemaPtr>(const TableSchema& binlog)>;
+  void SetNameResolver(NameResolver resolve) { resolve_names_ = std::move(resolve); }
+
   std::vector<SourceTransaction>& transactions() { return txns_; }
   // DDL statements inside the range ("query @ position"): flashback undoes rows only.
   const std::vector<std::string>& ddl() const { return ddl_; }
@@ -79,6 +88,9 @@ class RangeCollector : public ChangeHandler {
   std::vector<SourceTransaction> txns_;
   std::vector<std::string> ddl_;
   uint64_t rows_ = 0;
+  NameResolver resolve_names_;
+  // Per binlog schema version (kept alive), its named version.
+  std::map<const TableSchema*, std::pair<TableSchemaPtr, TableSchemaPtr>> named_;
 };
 
 }  // namespace sluice::jobs::flashback

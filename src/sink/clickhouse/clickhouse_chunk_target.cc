@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/resume_position.h"
 #include "core/position.h"
 #include "sink/skip_log.h"
 
@@ -93,8 +94,7 @@ Result<std::string> ClickhouseChunkTarget::EnsureStartPosition(const std::string
   ASSIGN_OR_RETURN(auto row, ReadCheckpointRow(client_, pipeline, target));
   // A row with no position (a reset) is no checkpoint either.
   if (row && !row->resume_position.empty()) return row->resume_position;
-  ASSIGN_OR_RETURN(BinlogFilePos p, BinlogFilePos::Parse(resume_position));
-  StreamPos pos{p.file, p.offset, 0};
+  ASSIGN_OR_RETURN(StreamPos pos, StreamPosAtResume(resume_position));
   CheckpointRow start{pos.ToString(), resume_position, "", row ? row->version + 1 : 1};
   RETURN_IF_ERROR(WriteCheckpointRow(client_, pipeline, target, start)
                       .WithContext(fmt::format("pipeline {} target {}: record the start position", pipeline, target)));

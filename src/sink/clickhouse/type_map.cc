@@ -299,6 +299,11 @@ Status AppendRowBinary(std::string& out, const ColumnEncoding& e, const Value& v
   switch (e.kind) {
     case Kind::kInt:
     case Kind::kUInt:
+      if (v.kind == ValueKind::kJson) {  // a PostgreSQL boolean: Int8 1/0, as MySQL's BOOL
+        if (v.s != "true" && v.s != "false") return Status::Invalid("{} is not a boolean", v.s);
+        AppendSized(out, v.s == "true" ? 1 : 0, e.bytes);
+        return Status::Ok();
+      }
       // The source type bounds the value to the column's width; signed and
       // unsigned share their two's-complement bits.
       AppendSized(out, v.kind == ValueKind::kInt || v.kind == ValueKind::kYear ? static_cast<uint64_t>(v.i) : v.u,

@@ -1,8 +1,19 @@
 #include "sink/clickhouse/version.h"
 
+#include <algorithm>
+
 namespace sluice::sink::clickhouse {
 
 Result<uint64_t> VersionOf(const StreamPos& pos) {
+  if (pos.is_lsn()) {
+    if (pos.txn_offset >= (uint64_t{1} << (64 - kLsnIndexBits))) {
+      return Status::Error(StatusCode::kNotSupported, "position {}: LSN beyond 256 TiB (ClickHouse _version has no room)",
+                           pos.ToString());
+    }
+    constexpr uint64_t kLastIndex = (uint64_t{1} << kLsnIndexBits) - 1;
+    uint64_t index = pos.index == StreamPos::kWholeTransaction ? 0 : std::min(pos.index, kLastIndex);
+    return pos.txn_offset << kLsnIndexBits | index;
+  }
   size_t dot = pos.file.rfind('.');
   std::string_view suffix = dot == std::string::npos ? std::string_view() : std::string_view(pos.file).substr(dot + 1);
   uint64_t file = 0;

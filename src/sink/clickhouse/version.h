@@ -14,6 +14,16 @@
 // takes at least one byte in a binlog, so this holds for every uncompressed
 // transaction (and for MySQL 8 compressed ones up to 4096:1). Two changes to
 // one row in one transaction get different versions.
+//
+// PostgreSQL sources (the position is an LSN):
+//
+//   _version = commit_lsn << 16 | min(row_index, 65535)
+//
+// commit_lsn is the LSN of the transaction's commit record (< 2^48: 256 TiB
+// of WAL since the cluster was made), which grows in commit order. Rows after
+// the 65,535th of one transaction share the last version; ReplacingMergeTree
+// keeps the last inserted of equal versions, and sluice inserts in source
+// order (a replay too), so the newest change of a row still wins.
 
 #include <cstdint>
 
@@ -24,6 +34,7 @@ namespace sluice::sink::clickhouse {
 
 inline constexpr int kOffsetBits = 44;
 inline constexpr int kIndexBits = 12;
+inline constexpr int kLsnIndexBits = 16;
 
 Result<uint64_t> VersionOf(const StreamPos& pos);
 

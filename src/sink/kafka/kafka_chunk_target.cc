@@ -7,6 +7,7 @@
 #include <chrono>
 #include <set>
 
+#include "core/resume_position.h"
 #include "core/position.h"
 #include "sink/kafka/checkpoint_reader.h"
 #include "sink/kafka/checkpoint_record.h"
@@ -158,9 +159,8 @@ Result<std::string> KafkaChunkTarget::EnsureStartPosition(const std::string& pip
         Where(), applied);
     return applied;
   }
-  ASSIGN_OR_RETURN(BinlogFilePos p, BinlogFilePos::Parse(resume_position));
   BatchEnd start;
-  start.pos = StreamPos{p.file, p.offset, 0};
+  ASSIGN_OR_RETURN(start.pos, StreamPosAtResume(resume_position));
   start.resume_position = resume_position;
   ASSIGN_OR_RETURN(rd_kafka_topic_t * topic, Topic(checkpoint_topic_));
   RETURN_IF_ERROR(Produce(topic, 0, CheckpointKey(pipeline, target), EncodeCheckpoint(start)));

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 
+#include "core/resume_position.h"
 #include "core/change_event.h"
 #include "core/position.h"
 #include "core/sync_point.h"
@@ -134,8 +135,7 @@ Status ChunkWriter::EnsureTables() {
 
 Result<std::string> ChunkWriter::EnsureStartPosition(const std::string& pipeline, const std::string& target,
                                                      const std::string& resume_position) {
-  ASSIGN_OR_RETURN(BinlogFilePos p, BinlogFilePos::Parse(resume_position));
-  StreamPos pos{p.file, p.offset, 0};
+  ASSIGN_OR_RETURN(StreamPos pos, StreamPosAtResume(resume_position));
   RETURN_IF_ERROR(Fenced([&] {
     return Run(fmt::format(
         "INSERT IGNORE INTO `_sluice`.`checkpoints` (pipeline, target, part, position, resume_position, gtid_state) "
@@ -148,8 +148,7 @@ Result<std::string> ChunkWriter::EnsureStartPosition(const std::string& pipeline
 
 Status ChunkWriter::RaiseCatchUpHorizon(const std::string& pipeline, const std::string& target,
                                         const std::string& resume_position) {
-  ASSIGN_OR_RETURN(BinlogFilePos p, BinlogFilePos::Parse(resume_position));
-  StreamPos horizon{p.file, p.offset, 0};
+  ASSIGN_OR_RETURN(StreamPos horizon, StreamPosAtResume(resume_position));
   ASSIGN_OR_RETURN(auto rows, conn_->Query(fmt::format("SELECT position FROM `_sluice`.`checkpoints` WHERE pipeline = "
                                                        "{} AND target = {} AND part = {}",
                                                        Quote(pipeline), Quote(target), kHorizonPart)));

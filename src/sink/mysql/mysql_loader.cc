@@ -15,6 +15,7 @@
 #include <future>
 #include <map>
 
+#include "core/commit_vote.h"
 #include "core/json_writer.h"
 #include "core/sync_point.h"
 #include "sink/merge.h"
@@ -191,6 +192,10 @@ Status MysqlLoader::Reconnect() {
   }
   control_.reset();
   partitions_.clear();
+  {
+    std::lock_guard lock(pending_mu_);
+    pending_conflicts_.clear();  // their transactions are gone with the connections
+  }
   Status st = Connect();
   if (st.ok() && options_.epoch > 0) st = RegisterSessions();
   if (st.ok()) st = EndStaleSessions();
@@ -284,7 +289,37 @@ Status MysqlLoader::ReadCheckpoint() {
 
 std::string MysqlLoader::PartitionScheme() const { return fmt::format("partitions={}", options_.parallel); }
 
+void MysqlLoader::SettleConflicts(const MysqlConnection& c, bool committed) {
+  std::vector<PendingConflict> settled;
+  {
+    std::lock_guard lock(pending_mu_);
+    auto it = pending_conflicts_.find(&c);
+    if (it == pending_conflicts_.end() || it->second.empty()) return;
+    settled.swap(it->second);
+  }
+  if (!committed) return;
+  for (const PendingConflict& p : settled) {
+    NoteConflict(p.table, p.resolution);
+    spdlog::warn("{}", p.message);
+  }
+}
+
 Status MysqlLoader::RunStatement(MysqlConnection& c, const std::string& sql) {
+  // latest_wins decisions count once their transaction commits: a batch
+  // rolled back and retried decides again (and would count twice).
+  if (!options_.conflict_column.empty()) {
+    if (sql.starts_with("BEGIN") || sql == "ROLLBACK" || sql == "ROLLBACK TO SAVEPOINT sluice_rows") {
+      SettleConflicts(c, false);
+    } else if (sql == "COMMIT") {
+      Status st = RunStatementNow(c, sql);
+      SettleConflicts(c, st.ok());
+      return st;
+    }
+  }
+  return RunStatementNow(c, sql);
+}
+
+Status MysqlLoader::RunStatementNow(MysqlConnection& c, const std::string& sql) {
   auto failed = [&] {
     unsigned err = mysql_errno(c.raw());
     std::string msg = mysql_error(c.raw());
@@ -332,24 +367,31 @@ std::string MysqlLoader::CheckpointRowSql(int part, const BatchEnd& end) const {
 // Groups consecutive work per table and kind into multi-row statements of
 // bounded size: deletes first, then upserts (after merging, each key appears
 // once, so their relative order does not matter for keyed tables).
+// latest_wins (design section 13), decided in SQL under the row's lock: the
+// incoming value L of the conflict column against the target's C. An insert
+// or update applies when L >= C (a tie applies the incoming row); a delete
+// applies when its before image's L >= C; NULL on a side: the change applies
+// (the source wins). An update whose row is missing on the target is
+// inserted.
 Result<bool> MysqlLoader::LatestWins(MysqlConnection& c, const SinkChange& ch) {
   const TargetTable& t = *ch.table;
   auto col = std::find(t.columns.begin(), t.columns.end(), options_.conflict_column);
   if (!t.has_key() || col == t.columns.end()) return true;  // nothing to compare by
   const size_t ci = static_cast<size_t>(col - t.columns.begin());
+  const bool is_delete = ch.kind == SinkChange::Kind::kDelete;
   const Value* incoming = nullptr;
   if (ch.kind == SinkChange::Kind::kUpsert) {
     incoming = &ch.values[ci];
-  } else if (ch.kind == SinkChange::Kind::kDelete && ch.origin &&
-             t.source_index[ci] < ch.origin->before.values.size()) {
+  } else if (is_delete && ch.origin && t.source_index[ci] < ch.origin->before.values.size()) {
     incoming = &ch.origin->before.values[t.source_index[ci]];  // a delete compares its before image
   } else {
     return true;
   }
+  if (incoming->kind == ValueKind::kAbsent) return true;
   std::string sql = "SELECT ";
   RETURN_IF_ERROR(AppendLiteral(sql, *incoming));
   sql += " >= ";
-  AppendIdentifier(sql, options_.conflict_column);
+  AppendIdentifier(sql, options_.conflict_column);  // NULL when either side is NULL: applies
   sql += ", t.* FROM ";
   AppendQualifiedName(sql, t);
   sql += " AS t WHERE ";
@@ -372,28 +414,34 @@ Result<bool> MysqlLoader::LatestWins(MysqlConnection& c, const SinkChange& ch) {
       if (i) in += ", ";
       (void)AppendLiteral(in, ch.values[i]);
     }
-    for (size_t i = 1; target_row && i < target_row->size(); ++i) {
+    for (size_t i = 1; target_row && i < target_row->size(); ++i) {  // after the decision
       if (i > 1) tg += ", ";
       tg += (*target_row)[i] ? "'" + *(*target_row)[i] + "'" : "NULL";
     }
-    return fmt::format("incoming {} {}), target {}", ch.kind == SinkChange::Kind::kDelete ? "delete of" : "row", in,
+    return fmt::format("incoming {} {}), target {}", is_delete ? "delete of" : "row", in,
                        target_row ? tg + ")" : "none");
+  };
+  // Counted and logged once this transaction commits (SettleConflicts).
+  auto defer = [&](const char* resolution, std::string message) {
+    std::lock_guard lock(pending_mu_);
+    pending_conflicts_[&c].push_back(PendingConflict{table, resolution, std::move(message)});
   };
   if (rows->empty()) {
     if (ch.kind == SinkChange::Kind::kUpsert && ch.op == Op::kUpdate) {
-      NoteConflict(table, "inserted");  // updated on one side, deleted on the other: the row comes back
-      spdlog::warn("pipeline {} target {}: conflict on `{}`.`{}` key {} @ {}: update of a missing row, inserted; {}",
-                   options_.pipeline, options_.target, t.db, t.table, DescribeKey(ch), ch.pos.ToString(),
-                   images(nullptr));
+      // Updated on one side, deleted on the other: the row comes back.
+      defer("inserted", fmt::format("pipeline {} target {}: conflict on `{}`.`{}` key {} @ {}: update of a missing "
+                                    "row, inserted; {}",
+                                    options_.pipeline, options_.target, t.db, t.table, DescribeKey(ch),
+                                    ch.pos.ToString(), images(nullptr)));
     }
     return true;
   }
   const auto& newer = (*rows)[0][0];
   if (!newer || *newer != "0") return true;  // at least the target's (or NULL on a side: the source wins)
-  NoteConflict(table, "target_kept");
-  spdlog::warn("pipeline {} target {}: conflict on `{}`.`{}` key {} @ {}: the target's `{}` is newer, kept; {}",
-               options_.pipeline, options_.target, t.db, t.table, DescribeKey(ch), ch.pos.ToString(),
-               options_.conflict_column, images(&(*rows)[0]));
+  defer("target_kept",
+        fmt::format("pipeline {} target {}: conflict on `{}`.`{}` key {} @ {}: the target's `{}` is newer, kept; {}",
+                    options_.pipeline, options_.target, t.db, t.table, DescribeKey(ch), ch.pos.ToString(),
+                    options_.conflict_column, images(&(*rows)[0])));
   return false;
 }
 
@@ -566,28 +614,6 @@ Status MysqlLoader::ApplyOrdered(MysqlConnection& c, const std::vector<SinkChang
   return Status::Ok();
 }
 
-// The partitions of one batch vote before they commit: all commit, or none
-// does. Stopping at a rejected change (on_error: stop) then leaves the target
-// at a transaction boundary of the source: no partition has committed a
-// later transaction than the one rejected (see StopBefore).
-struct MysqlLoader::BatchVote {
-  std::mutex mu;
-  std::condition_variable cv;
-  size_t pending = 0;
-  bool abort = false;
-  // Waits for every partition's vote; whether to commit.
-  bool Cast(bool ready) {
-    std::unique_lock lock(mu);
-    if (!ready) abort = true;
-    if (--pending == 0) {
-      cv.notify_all();
-    } else {
-      cv.wait(lock, [&] { return pending == 0; });
-    }
-    return !abort;
-  }
-};
-
 Status MysqlLoader::BeginWithCheckpoints(MysqlConnection& c, const std::vector<int>& parts, const BatchEnd& end,
                                          const BatchEnd* carried_global) {
   // The checkpoint rows come FIRST, before any row of the batch: a snapshot
@@ -617,7 +643,7 @@ Status MysqlLoader::BeginWithCheckpoints(MysqlConnection& c, const std::vector<i
 }
 
 Status MysqlLoader::ApplyPartition(uint32_t p, const std::vector<SinkChange>& changes, PartitionOutcome* out,
-                                   BatchVote& vote) {
+                                   CommitVote& vote) {
   // Begun by ApplyBatch, with this partition's checkpoint row written.
   MysqlConnection& c = *partitions_[p].conn;
   uint64_t skipped = 0;
@@ -734,8 +760,7 @@ Status MysqlLoader::ApplyBatch(const std::vector<SinkChange>& changes, const Bat
   }
   std::vector<PartitionOutcome> outcomes(n);
   std::vector<Status> results(n);
-  BatchVote vote;
-  vote.pending = begun.size();
+  CommitVote vote(begun.size());
   workers_.RunEach(begun, [&](uint32_t p) { results[p] = ApplyPartition(p, parts[p], &outcomes[p], vote); });
   if (carrier && outcomes[*carrier].committed && unwritten_global_ && unwritten_global_->pos == carried->pos) {
     unwritten_global_.reset();
@@ -747,7 +772,7 @@ Status MysqlLoader::ApplyBatch(const std::vector<SinkChange>& changes, const Bat
     if (outcomes[p].committed) {
       checkpoint_.partitions[p] = end.pos;
       rows_applied_ += outcomes[p].applied;
-    } else if (!results[p].ok() || vote.abort) {
+    } else if (!results[p].ok() || vote.aborted()) {
       involved.push_back(p);
     }
   }

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "core/commit_vote.h"
 #include "core/change_event.h"
 #include "core/status.h"
 #include "core/worker_group.h"
@@ -103,7 +104,6 @@ class MysqlLoader : public Sink {
   // The fence as options describe it (pipeline, target, epoch).
   SinkOptions FenceOptions() const;
   Status ReadCheckpoint();
-  struct BatchVote;
   struct PartitionOutcome {
     bool committed = false;
     uint64_t applied = 0;  // changes applied (skipped ones not counted)
@@ -117,7 +117,7 @@ class MysqlLoader : public Sink {
                               const BatchEnd& end, const BatchEnd* carried_global = nullptr);
   // Applies one partition's changes in its transaction (begun by ApplyBatch)
   // and commits it when every partition of the batch is ready (`vote`).
-  Status ApplyPartition(uint32_t p, const std::vector<SinkChange>& changes, PartitionOutcome* out, BatchVote& vote);
+  Status ApplyPartition(uint32_t p, const std::vector<SinkChange>& changes, PartitionOutcome* out, CommitVote& vote);
   // The partition `ch` goes to: by key, or by table for tables with another
   // unique key (their changes then apply in source order).
   uint32_t PartitionOf(const SinkChange& ch) const;
@@ -137,6 +137,14 @@ class MysqlLoader : public Sink {
   // against the target row (read FOR UPDATE); a conflict is counted and
   // logged with both images.
   Result<bool> LatestWins(sluice::mysql::MysqlConnection& c, const SinkChange& ch);
+  // Conflicts decided in a transaction of `c`, counted and logged once it
+  // commits (`committed`), forgotten when it rolls back.
+  void SettleConflicts(const sluice::mysql::MysqlConnection& c, bool committed);
+  struct PendingConflict {
+    std::string table, resolution, message;
+  };
+  std::mutex pending_mu_;
+  std::map<const sluice::mysql::MysqlConnection*, std::vector<PendingConflict>> pending_conflicts_;
   // Changes before the snapshot horizon: see ApplyBatch.
   Status ApplyCatchUp(std::vector<SinkChange> changes, const BatchEnd& end);
   // *rejected: the index of the change the target rejected (on_error: stop).
@@ -159,6 +167,7 @@ class MysqlLoader : public Sink {
   // Counts changes left out by a batch that committed.
   void NoteSkipped(uint64_t n);
   Status RunStatement(sluice::mysql::MysqlConnection& c, const std::string& sql);
+  Status RunStatementNow(sluice::mysql::MysqlConnection& c, const std::string& sql);
   // The target's generated columns and unique keys of the tables in
   // `changes`, read once per table version (on the control connection,
   // before partitions run).

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 
+#include "core/resume_position.h"
 #include "core/position.h"
 #include "core/sync_point.h"
 #include "sink/postgres/pg_bookkeeping.h"
@@ -91,8 +92,7 @@ Status PgChunkTarget::EnsureTable(const TargetTable& t, const std::string& /*mys
 
 Result<std::string> PgChunkTarget::EnsureStartPosition(const std::string& pipeline, const std::string& target,
                                                        const std::string& resume_position) {
-  ASSIGN_OR_RETURN(BinlogFilePos p, BinlogFilePos::Parse(resume_position));
-  StreamPos pos{p.file, p.offset, 0};
+  ASSIGN_OR_RETURN(StreamPos pos, StreamPosAtResume(resume_position));
   RETURN_IF_ERROR(Run(fmt::format(
       "INSERT INTO _sluice.checkpoints (pipeline, target, part, position, resume_position, gtid_state) "
       "VALUES ({}, {}, {}, {}, {}, '') ON CONFLICT (pipeline, target, part) DO NOTHING",
@@ -103,8 +103,7 @@ Result<std::string> PgChunkTarget::EnsureStartPosition(const std::string& pipeli
 
 Status PgChunkTarget::RaiseCatchUpHorizon(const std::string& pipeline, const std::string& target,
                                           const std::string& resume_position) {
-  ASSIGN_OR_RETURN(BinlogFilePos p, BinlogFilePos::Parse(resume_position));
-  StreamPos horizon{p.file, p.offset, 0};
+  ASSIGN_OR_RETURN(StreamPos horizon, StreamPosAtResume(resume_position));
   ASSIGN_OR_RETURN(auto rows, conn_->Query(fmt::format("SELECT position FROM _sluice.checkpoints WHERE pipeline = {} "
                                                        "AND target = {} AND part = {}",
                                                        QuoteLiteral(pipeline), QuoteLiteral(target), kHorizonPart)));

@@ -6,10 +6,10 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
 #include <thread>
 
+#include "core/commit_vote.h"
 #include "core/json_writer.h"
 #include "core/sync_point.h"
 #include "sink/merge.h"
@@ -361,27 +361,6 @@ Status PgSink::ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd
   return Status::Ok();
 }
 
-// The partitions of one batch vote before they commit: all commit, or none
-// does (a rejected change then stops the target at a source transaction
-// boundary, see StopBefore).
-struct PgSink::BatchVote {
-  std::mutex mu;
-  std::condition_variable cv;
-  size_t pending = 0;
-  bool abort = false;
-  // Waits for every partition's vote; whether to commit.
-  bool Cast(bool ready) {
-    std::unique_lock lock(mu);
-    if (!ready) abort = true;
-    if (--pending == 0) {
-      cv.notify_all();
-    } else {
-      cv.wait(lock, [&] { return pending == 0; });
-    }
-    return !abort;
-  }
-};
-
 uint32_t PgSink::PartitionOf(const SinkChange& ch) const {
   const auto n = static_cast<uint32_t>(sessions_.size());
   if (n == 1) return 0;
@@ -400,12 +379,11 @@ Status PgSink::ApplyParallel(const std::vector<SinkChange>& todo, const BatchEnd
   }
   std::vector<Outcome> outcomes(n);
   std::vector<Status> results(n);
-  BatchVote vote;
   std::vector<uint32_t> busy;
   for (uint32_t p = 0; p < n; ++p) {
     if (!parts[p].empty()) busy.push_back(p);
   }
-  vote.pending = busy.size();
+  CommitVote vote(busy.size());
   if (!workers_ || workers_->size() != n) workers_ = std::make_unique<WorkerGroup>(n, "sl-pg-apply");
   workers_->RunEach(busy, [&](uint32_t p) {
     results[p] = ApplyInTransaction(sessions_[p], parts[p], end, {static_cast<int>(p)}, &vote, &outcomes[p]);
@@ -442,7 +420,7 @@ Status PgSink::ApplyParallel(const std::vector<SinkChange>& todo, const BatchEnd
 }
 
 Status PgSink::ApplyInTransaction(Session& s, const std::vector<SinkChange>& todo, const BatchEnd& end,
-                                  const std::vector<int>& parts, BatchVote* vote, Outcome* out) {
+                                  const std::vector<int>& parts, CommitVote* vote, Outcome* out) {
   PgConnection& c = *s.conn;
   auto run = [&](const std::string& sql) { return c.Execute(sql); };
   uint64_t skipped = 0;

@@ -55,6 +55,7 @@
 #include <vector>
 
 #include "client/postgres/connection.h"
+#include "core/commit_vote.h"
 #include "core/status.h"
 #include "core/worker_group.h"
 #include "sink/sink.h"
@@ -99,7 +100,6 @@ class PgSink : public Sink {
     std::vector<std::string> copies;
     void Add(std::string_view statement);
   };
-  struct BatchVote;
   struct Outcome {
     bool committed = false;
     uint64_t applied = 0, skipped = 0;
@@ -125,7 +125,7 @@ class PgSink : public Sink {
   // checkpoint rows `parts` recording `end`; with a vote, commits only when
   // every partition is ready.
   Status ApplyInTransaction(Session& s, const std::vector<SinkChange>& changes, const BatchEnd& end,
-                            const std::vector<int>& parts, BatchVote* vote, Outcome* out);
+                            const std::vector<int>& parts, CommitVote* vote, Outcome* out);
   Status ApplyMerged(Session& s, Script& script, const std::vector<SinkChange>& changes);
   Status ApplyOne(sluice::postgres::PgConnection& c, const SinkChange& change);
   // The staging table of `t` in session `s`, created on first use.

@@ -1,4 +1,5 @@
 #include "sink/redis/redis_chunk_target.h"
+#include "core/resume_position.h"
 #include "sink/redis/redis_fence.h"
 
 #include <algorithm>
@@ -101,8 +102,7 @@ Status RedisChunkTarget::EnsureTable(const TargetTable& t, const std::string&) {
 
 Result<std::string> RedisChunkTarget::EnsureStartPosition(const std::string& pipeline, const std::string& target,
                                                           const std::string& resume_position) {
-  ASSIGN_OR_RETURN(BinlogFilePos p, BinlogFilePos::Parse(resume_position));
-  StreamPos pos{p.file, p.offset, 0};
+  ASSIGN_OR_RETURN(StreamPos pos, StreamPosAtResume(resume_position));
   ASSIGN_OR_RETURN(RedisReply r, Checked({"EVAL", kEnsureStartScript, "1", RedisSink::CheckpointKey(pipeline, target),
                                           pos.ToString(), resume_position}));
   return r.type == RedisReply::Type::kString ? r.str : std::string();

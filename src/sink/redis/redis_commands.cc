@@ -14,8 +14,13 @@ constexpr std::string_view kDefaultStreamTemplate = "${db}:${table}";
 template <typename Get>
 void AppendObject(std::string& out, const TargetTable& t, Get get) {
   out += '{';
+  bool first = true;
   for (size_t i = 0; i < t.columns.size(); ++i) {
-    if (i) out += ',';
+    // A column the image lacks (a PostgreSQL key-only old image, unchanged
+    // TOAST) is left out, never written as null.
+    if (get(i).kind == ValueKind::kAbsent) continue;
+    if (!first) out += ',';
+    first = false;
     AppendJsonString(out, t.columns[i]);
     out += ':';
     AppendJsonValue(out, get(i));
@@ -30,7 +35,15 @@ Status MissingValue(const SinkChange& ch, size_t i) {
                        ch.table->columns[i]);
 }
 
-Status CheckFullImage(const SinkChange& ch) {
+// A row written needs every column; a delete only its key (all a
+// PostgreSQL source sends under REPLICA IDENTITY DEFAULT).
+Status CheckImage(const SinkChange& ch) {
+  if (ch.kind == SinkChange::Kind::kDelete) {
+    for (uint32_t i : ch.table->key) {
+      if (ch.values[i].kind == ValueKind::kAbsent) return MissingValue(ch, i);
+    }
+    return Status::Ok();
+  }
   for (size_t i = 0; i < ch.values.size(); ++i) {
     if (ch.values[i].kind == ValueKind::kAbsent) return MissingValue(ch, i);
   }
@@ -80,7 +93,7 @@ Status CommandBuilder::Build(const SinkChange& ch, std::vector<Command>& out, st
                          "(use mode stream for tables without a key)",
                          mode_ == Mode::kHash ? "hash" : "string");
   }
-  RETURN_IF_ERROR(CheckFullImage(ch));
+  RETURN_IF_ERROR(CheckImage(ch));
   keys_.Expand(*key, ch);
   return mode_ == Mode::kHash ? BuildHash(ch, *key, out) : BuildString(ch, *key, out);
 }

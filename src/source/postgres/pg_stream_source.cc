@@ -4,11 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <set>
 #include <thread>
 
 #include "core/sync_point.h"
 #include "source/postgres/pg_catalog.h"
+#include "source/postgres/pg_slot.h"
 #include "source/postgres/replication_frame.h"
 
 namespace sluice::postgres {
@@ -25,10 +25,6 @@ void SleepUnlessStopped(std::chrono::milliseconds d, const std::atomic<bool>& st
     std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
         std::chrono::milliseconds(50), until - std::chrono::steady_clock::now()));
   }
-}
-
-std::string QualifiedName(const std::string& schema, const std::string& table) {
-  return QuoteIdent(schema) + "." + QuoteIdent(table);
 }
 
 }  // namespace
@@ -69,53 +65,7 @@ Result<std::vector<PgColumnFacts>> PgStreamSource::LookupColumnFacts(uint32_t re
 }
 
 Status PgStreamSource::EnsurePublication() {
-  ASSIGN_OR_RETURN(auto tables, catalog_->Query("SELECT schemaname, tablename FROM pg_catalog.pg_tables WHERE "
-                                                "schemaname NOT IN ('pg_catalog', 'information_schema') "
-                                                "ORDER BY 1, 2"));
-  std::vector<std::pair<std::string, std::string>> matched;
-  for (const auto& r : tables) {
-    if (r[0] && r[1] && MatchesTables(options_.tables, *r[0], *r[1])) matched.emplace_back(*r[0], *r[1]);
-  }
-  ASSIGN_OR_RETURN(auto pubs, catalog_->Query("SELECT puballtables FROM pg_catalog.pg_publication WHERE pubname = " +
-                                              QuoteLiteral(publication_)));
-  if (pubs.empty()) {
-    if (matched.empty()) {
-      std::string patterns;
-      for (const auto& p : options_.tables) patterns += (patterns.empty() ? "" : ", ") + p;
-      return Status::Invalid("{}: no table matches {} to publish (publication \"{}\" does not exist yet)", Describe(),
-                             patterns.empty() ? std::string("(all tables)") : patterns, publication_);
-    }
-    std::string sql = "CREATE PUBLICATION " + QuoteIdent(publication_) + " FOR TABLE ";
-    for (size_t i = 0; i < matched.size(); ++i) {
-      if (i) sql += ", ";
-      sql += QualifiedName(matched[i].first, matched[i].second);
-    }
-    Status st = catalog_->Execute(sql);
-    if (!st.ok()) {
-      return st.WithContext(fmt::format("{}: create publication \"{}\"", Describe(), publication_))
-          .WithSuffix("(the user must own the tables, or create the publication beforehand and name it with "
-                      "publication=)");
-    }
-    spdlog::info("{}: created publication \"{}\" for {} tables", Describe(), publication_, matched.size());
-    return Status::Ok();
-  }
-  if (pubs[0][0] && *pubs[0][0] == "t") return Status::Ok();  // FOR ALL TABLES
-  if (options_.tables.empty()) return Status::Ok();            // the publication decides
-  ASSIGN_OR_RETURN(auto published, catalog_->Query("SELECT schemaname, tablename FROM pg_catalog.pg_publication_tables "
-                                                   "WHERE pubname = " + QuoteLiteral(publication_)));
-  std::set<std::pair<std::string, std::string>> in;
-  for (const auto& r : published) {
-    if (r[0] && r[1]) in.emplace(*r[0], *r[1]);
-  }
-  for (const auto& t : matched) {
-    if (!in.count(t)) {
-      return Status::Invalid("{}: table {} matches the tables to read but is not in publication \"{}\": run ALTER "
-                             "PUBLICATION {} ADD TABLE {} (or narrow the table patterns)",
-                             Describe(), QualifiedName(t.first, t.second), publication_, QuoteIdent(publication_),
-                             QualifiedName(t.first, t.second));
-    }
-  }
-  return Status::Ok();
+  return postgres::EnsurePublication(*catalog_, publication_, options_.tables, Describe());
 }
 
 Status PgStreamSource::EnsureSlot(bool resume) {

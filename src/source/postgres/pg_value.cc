@@ -282,6 +282,7 @@ void DescribeColumn(const PgColumnType& type, int32_t typmod, ColumnMeta& c) {
   c.pg_type_oid = type.base_oid;
   c.pg_typmod = typmod;
   c.pg_type_name = type.name;
+  c.pg_element_oid = type.family == PgFamily::kArray && type.element ? type.element->base_oid : 0;
   c.charset = Charset::kUtf8;
   c.meta = 0;
   switch (type.family) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -72,7 +73,7 @@ bool Fits(ValueKind source, const ScriptValue& v) {
     case ValueKind::kUInt:
     case ValueKind::kBit:
       return (v.type == T::kInt && v.i >= 0) ||
-             (v.type == T::kString && !v.s.empty() && v.s.find_first_not_of("0123456789") == std::string::npos);
+             (v.type == T::kString && !v.s.empty() && v.s.find_first_not_of("0123456789") == std::string_view::npos);
     case ValueKind::kFloat:
     case ValueKind::kDouble:
       return v.type == T::kFloat || v.type == T::kInt;
@@ -96,9 +97,9 @@ ValueKind ScriptKind(const ScriptValue& v) {
 
 // The column type a target gets for a script-made column: BIGINT, DOUBLE
 // or utf8mb4 LONGTEXT (tinyint for booleans reads as BIGINT 0/1).
-ColumnMeta ScriptColumn(std::string name, ValueKind kind) {
+ColumnMeta ScriptMadeColumn(std::string_view name, ValueKind kind) {
   ColumnMeta c;
-  c.name = std::move(name);
+  c.name = std::string(name);
   c.nullable = true;
   switch (kind) {
     case ValueKind::kInt:
@@ -172,24 +173,29 @@ std::string KeyText(const ChangeEvent& ev) {
 
 }  // namespace
 
-Result<TableSchemaPtr> LuaRowTransform::Derived(const TableSchemaPtr& source, const std::vector<int>& from,
-                                                const std::vector<ValueKind>& kinds,
-                                                const std::vector<bool>& retyped) {
+Result<TableSchemaPtr> LuaRowTransform::Derived(const TableSchemaPtr& source) {
+  const std::vector<int>& from = from_;
+  const std::vector<ValueKind>& kinds = kinds_;
+  const std::vector<uint8_t>& retyped = retyped_;
   DerivedSet& set = derived_[source.get()];
   if (!set.source) set.source = source;
-  if (set.last && set.last->columns.size() == out_.size()) {
+  if (set.last && set.last_from.size() == out_.size()) {
+    // Rows of a table mostly come out alike: the same source columns, the
+    // same added names, the same retyping.
     bool same = true;
     for (size_t j = 0; j < out_.size() && same; ++j) {
-      same = set.last->columns[j].name == out_[j].first && set.last_retyped[j] == retyped[j] &&
-             (!retyped[j] || set.last_kinds[j] == kinds[j]);
+      same = set.last_from[j] == from[j] && set.last_retyped[j] == retyped[j] &&
+             (!retyped[j] || set.last_kinds[j] == kinds[j]) &&
+             set.last->columns[j].name == out_[j].name;
     }
     if (same) return set.last;
   }
+  set.last_from = from;
   set.last_kinds = kinds;
   set.last_retyped = retyped;
   std::string sig;
   for (size_t j = 0; j < out_.size(); ++j) {
-    sig += out_[j].first;
+    sig += out_[j].name;
     sig += '\0';
     sig += retyped[j] ? static_cast<char>('A' + static_cast<int>(kinds[j])) : '=';
   }
@@ -210,10 +216,10 @@ Result<TableSchemaPtr> LuaRowTransform::Derived(const TableSchemaPtr& source, co
   for (size_t j = 0; j < out_.size(); ++j) {
     if (from[j] >= 0 && !retyped[j]) {
       ColumnMeta c = source->columns[static_cast<size_t>(from[j])];
-      c.name = out_[j].first;
+      c.name = std::string(out_[j].name);
       d->columns.push_back(std::move(c));
     } else {
-      d->columns.push_back(ScriptColumn(out_[j].first, kinds[j]));
+      d->columns.push_back(ScriptMadeColumn(out_[j].name, kinds[j]));
     }
   }
   for (uint32_t k : source->primary_key) {
@@ -283,38 +289,72 @@ Result<std::shared_ptr<const ChangeEvent>> LuaRowTransform::Apply(const std::sha
 
   // Source columns first, in the source's order, then added ones by name:
   // a stable column order whatever order the script's table iterates in.
+  // (The runtime matched the names it handed out; others are looked up.)
   const size_t n = out_.size();
-  std::vector<int> from(n);
-  for (size_t j = 0; j < n; ++j) from[j] = FindColumn(*source, out_[j].first);
-  std::vector<size_t> order(n);
-  for (size_t j = 0; j < n; ++j) order[j] = j;
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    if ((from[a] >= 0) != (from[b] >= 0)) return from[a] >= 0;
-    if (from[a] >= 0) return from[a] < from[b];
-    return out_[a].first < out_[b].first;
-  });
-  ScriptRow sorted;
-  sorted.reserve(n);
-  std::vector<int> sorted_from(n);
-  for (size_t j = 0; j < n; ++j) {
-    sorted_from[j] = from[order[j]];
-    sorted.push_back(std::move(out_[order[j]]));
+  DerivedSet& set = derived_[source.get()];
+  if (!set.source) set.source = source;
+  bool added = false;
+  for (ScriptColumn& c : out_) {
+    if (c.column >= 0) continue;
+    // Names the script made (an added column, another case): looked up
+    // once per name, not per row.
+    auto known = std::find_if(set.looked_up.begin(), set.looked_up.end(),
+                              [&](const auto& e) { return e.first == c.name; });
+    if (known == set.looked_up.end()) {
+      set.looked_up.emplace_back(std::string(c.name), FindColumn(*source, c.name));
+      known = set.looked_up.end() - 1;
+    }
+    c.column = known->second;
+    added |= c.column < 0;
   }
-  out_ = std::move(sorted);
-  from = std::move(sorted_from);
-
-  std::vector<ValueKind> kinds(n);
-  std::vector<bool> retyped(n);
+  // In place by source column (a slot each), added ones after by name.
+  slots_.assign(source->columns.size(), -1);
+  size_t placed = 0;
+  for (size_t j = 0; j < n; ++j) {
+    int col = out_[j].column;
+    if (col >= 0 && slots_[static_cast<size_t>(col)] < 0) {
+      slots_[static_cast<size_t>(col)] = static_cast<int>(j);
+      ++placed;
+    }
+  }
+  size_t extra = 0;
+  for (const ScriptColumn& c : out_) extra += c.column < 0;
+  if (placed + extra == n) {
+    sorted_.clear();
+    for (int j : slots_) {
+      if (j >= 0) sorted_.push_back(out_[static_cast<size_t>(j)]);
+    }
+    for (const ScriptColumn& c : out_) {
+      if (c.column < 0) sorted_.push_back(c);
+    }
+    if (added) {
+      std::sort(sorted_.begin() + static_cast<std::ptrdiff_t>(placed), sorted_.end(),
+                [](const ScriptColumn& a, const ScriptColumn& b) { return a.name < b.name; });
+    }
+    out_.swap(sorted_);
+  } else {  // two names for one column (another case): the order still decides
+    std::stable_sort(out_.begin(), out_.end(), [](const ScriptColumn& a, const ScriptColumn& b) {
+      if ((a.column >= 0) != (b.column >= 0)) return a.column >= 0;
+      if (a.column >= 0) return a.column < b.column;
+      return a.name < b.name;
+    });
+  }
+  from_.resize(n);
+  kinds_.resize(n);
+  retyped_.resize(n);
   size_t string_bytes = 0;
   for (size_t j = 0; j < n; ++j) {
-    const ScriptValue& v = out_[j].second;
-    ValueKind sk = from[j] >= 0 ? SourceKind(*ev, from[j]) : ValueKind::kNull;
-    bool fits = from[j] >= 0 && (Fits(sk, v) || (sk == ValueKind::kNull && v.type == ScriptValue::Type::kNull));
-    retyped[j] = !fits;
-    kinds[j] = fits ? sk : ScriptKind(v);
+    const ScriptValue& v = out_[j].value;
+    from_[j] = out_[j].column;
+    ValueKind sk = from_[j] >= 0 ? SourceKind(*ev, from_[j]) : ValueKind::kNull;
+    bool fits = from_[j] >= 0 && (Fits(sk, v) || (sk == ValueKind::kNull && v.type == ScriptValue::Type::kNull));
+    retyped_[j] = !fits;
+    kinds_[j] = fits ? sk : ScriptKind(v);
     string_bytes += v.s.size();
   }
-  auto schema = Derived(source, from, kinds, retyped);
+  const std::vector<int>& from = from_;
+  const std::vector<ValueKind>& kinds = kinds_;
+  auto schema = Derived(source);
   if (!schema.ok()) return context(schema.status());
   out->table = *schema;
   out->op = ev->op;
@@ -325,7 +365,7 @@ Result<std::shared_ptr<const ChangeEvent>> LuaRowTransform::Apply(const std::sha
   img.present = true;
   img.values.reserve(n);
   for (size_t j = 0; j < n; ++j) {
-    const ScriptValue& v = out_[j].second;
+    const ScriptValue& v = out_[j].value;
     Value x;
     if (v.type == ScriptValue::Type::kNull) {
       x = Value::Null();
@@ -339,8 +379,8 @@ Result<std::shared_ptr<const ChangeEvent>> LuaRowTransform::Apply(const std::sha
         case ValueKind::kUInt:
         case ValueKind::kBit:
           x.kind = kinds[j];
-          x.u = v.type == ScriptValue::Type::kString ? std::strtoull(v.s.c_str(), nullptr, 10)
-                                                     : static_cast<uint64_t>(v.i);
+          x.u = static_cast<uint64_t>(v.i);
+          if (v.type == ScriptValue::Type::kString) std::from_chars(v.s.data(), v.s.data() + v.s.size(), x.u);
           break;
         case ValueKind::kFloat:
         case ValueKind::kDouble:

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/change_event.h"
 #include "core/status.h"
@@ -33,13 +34,20 @@ class LuaRowTransform {
   Result<std::shared_ptr<const ChangeEvent>> Apply(const std::shared_ptr<const ChangeEvent>& ev);
 
  private:
-  Result<TableSchemaPtr> Derived(const TableSchemaPtr& source, const std::vector<int>& from,
-                                 const std::vector<ValueKind>& kinds, const std::vector<bool>& retyped);
+  // The schema of out_ as from_, kinds_ and retyped_ describe it.
+  Result<TableSchemaPtr> Derived(const TableSchemaPtr& source);
 
   std::shared_ptr<const LuaScript> script_;
   LuaLimits limits_;
   std::unique_ptr<LuaRuntime> runtime_;
+  // Per call, reused: the returned columns (sorted), and per column the
+  // source column it is (-1: added), its kind, whether it was retyped.
   ScriptRow out_;
+  std::vector<int> from_;
+  std::vector<ValueKind> kinds_;
+  std::vector<uint8_t> retyped_;
+  std::vector<int> slots_;  // per source column, the returned column that is it
+  ScriptRow sorted_;
   // Per source schema version (kept alive by `source`), the derived schemas
   // by column signature, and the last one used (rows of a table mostly come
   // out alike: compared before a signature is built).
@@ -47,8 +55,12 @@ class LuaRowTransform {
     TableSchemaPtr source;
     std::map<std::string, TableSchemaPtr> by_signature;
     TableSchemaPtr last;
+    std::vector<int> last_from;
     std::vector<ValueKind> last_kinds;
-    std::vector<bool> last_retyped;
+    std::vector<uint8_t> last_retyped;
+    // Returned names that are not the Lua strings handed out, and the
+    // source column each is (-1: added by the script).
+    std::vector<std::pair<std::string, int>> looked_up;
   };
   std::map<const TableSchema*, DerivedSet> derived_;
 };

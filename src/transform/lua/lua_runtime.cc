@@ -1,5 +1,6 @@
 #include "transform/lua/lua_runtime.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -108,38 +109,61 @@ void PushValue(lua_State* L, const Value& v) {
   }
 }
 
-void PushRow(lua_State* L, const RowView* row) {
+// The row as a fresh table (the script may keep or change it): names come
+// from the table of names at `names` on the stack.
+void PushRow(lua_State* L, const RowView* row, int names) {
   if (row == nullptr) {
     lua_pushnil(L);
     return;
   }
   const auto& values = *row->values;
-  lua_createtable(L, 0, static_cast<int>(values.size()));
-  for (size_t i = 0; i < values.size() && i < row->schema->columns.size(); ++i) {
+  const size_t n = std::min(values.size(), row->schema->columns.size());
+  lua_createtable(L, 0, static_cast<int>(n));
+  for (size_t i = 0; i < n; ++i) {
     if (values[i].kind == ValueKind::kAbsent) continue;  // not in the image: nil
+    lua_rawgeti(L, names, static_cast<lua_Integer>(i + 1));
     PushValue(L, values[i]);
-    lua_setfield(L, -2, row->schema->columns[i].name.c_str());
+    lua_rawset(L, -3);
   }
 }
 
+}  // namespace
+
 // What the protected trampoline reads and fills: C++ objects with
 // destructors stay out of its frame, since a Lua error unwinds by longjmp.
-struct CallArgs {
-  std::string_view op;
+struct LuaRuntime::CallArgs {
+  int op;  // upvalue index of its name: 2 insert, 3 update, 4 delete
   const RowView* row;
   const RowView* old;
+  LuaRuntime::Names* names;  // ref 0: to make (here, where allocating may fail safely)
   ScriptRow* out;
   bool returned_row = false;
   const char* bad_type = nullptr;  // a value the script returned that no column can take
-  std::string bad_column;
+  std::string_view bad_column;
 };
 
-int CallTrampoline(lua_State* L) {
+int LuaRuntime::CallTrampoline(lua_State* L) {
   auto* args = static_cast<CallArgs*>(lua_touserdata(L, 1));
+  const TableSchema* schema = args->row != nullptr ? args->row->schema : args->old->schema;
+  if (args->names->ref == 0) {
+    const auto& cols = schema->columns;
+    lua_createtable(L, static_cast<int>(cols.size()), 0);
+    args->names->strings.clear();
+    for (size_t i = 0; i < cols.size(); ++i) {
+      size_t len = 0;
+      lua_pushlstring(L, cols[i].name.data(), cols[i].name.size());
+      const char* p = lua_tolstring(L, -1, &len);
+      args->names->strings.emplace_back(p, len);
+      lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+    }
+    args->names->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, args->names->ref);
+  const int names = lua_gettop(L);
   lua_pushvalue(L, lua_upvalueindex(1));  // transform
-  lua_pushlstring(L, args->op.data(), args->op.size());
-  PushRow(L, args->row);
-  PushRow(L, args->old);
+  lua_pushvalue(L, lua_upvalueindex(args->op));
+  PushRow(L, args->row, names);
+  PushRow(L, args->old, names);
   lua_call(L, 3, 1);
   int t = lua_gettop(L);
   if (lua_isnil(L, t)) return 0;
@@ -148,6 +172,7 @@ int CallTrampoline(lua_State* L) {
     return 0;
   }
   args->returned_row = true;
+  const auto& strings = args->names->strings;
   lua_pushnil(L);
   while (lua_next(L, t) != 0) {
     if (lua_type(L, -2) != LUA_TSTRING) {
@@ -156,7 +181,15 @@ int CallTrampoline(lua_State* L) {
     }
     size_t klen = 0;
     const char* key = lua_tolstring(L, -2, &klen);
-    ScriptValue v;
+    ScriptColumn c;
+    c.name = std::string_view(key, klen);
+    for (size_t i = 0; i < strings.size(); ++i) {
+      if (strings[i].data() == key) {  // the same (interned) string
+        c.column = static_cast<int>(i);
+        break;
+      }
+    }
+    ScriptValue& v = c.value;
     switch (lua_type(L, -1)) {
       case LUA_TNUMBER:
         if (lua_isinteger(L, -1)) {
@@ -169,9 +202,9 @@ int CallTrampoline(lua_State* L) {
         break;
       case LUA_TSTRING: {
         size_t len = 0;
-        const char* s = lua_tolstring(L, -1, &len);
+        const char* s = lua_tolstring(L, -1, &len);  // stays alive: the table holds it
         v.type = ScriptValue::Type::kString;
-        v.s.assign(s, len);
+        v.s = std::string_view(s, len);
         break;
       }
       case LUA_TBOOLEAN:
@@ -186,16 +219,14 @@ int CallTrampoline(lua_State* L) {
         [[fallthrough]];
       default:
         args->bad_type = luaL_typename(L, -1);
-        args->bad_column.assign(key, klen);
+        args->bad_column = c.name;
         return 0;
     }
-    args->out->emplace_back(std::string(key, klen), std::move(v));
+    args->out->push_back(c);
     lua_pop(L, 1);
   }
-  return 0;
+  return 1;  // the returned table: kept on the stack until the next call, so the views stay valid
 }
-
-}  // namespace
 
 LuaRuntime::LuaRuntime(std::string chunk_name, LuaLimits limits)
     : chunk_name_(std::move(chunk_name)), limits_(limits), alloc_(std::make_unique<Alloc>()) {
@@ -277,19 +308,39 @@ Result<std::unique_ptr<LuaRuntime>> LuaRuntime::Create(std::string chunk_name, s
   if (!lua_isfunction(L, -1)) {
     return Status::Invalid("{}: the script defines no function transform(op, row, old)", rt->chunk_name_);
   }
-  lua_pushcclosure(L, CallTrampoline, 1);  // stack index 2: the trampoline bound to transform
+  // Stack index 2: the trampoline bound to transform and the op names.
+  lua_pushstring(L, "insert");
+  lua_pushstring(L, "update");
+  lua_pushstring(L, "delete");
+  lua_pushcclosure(L, CallTrampoline, 4);
   return rt;
 }
 
 Result<bool> LuaRuntime::Call(std::string_view op, const RowView* row, const RowView* old, ScriptRow& out) {
+  lua_settop(L_, 2);  // the previous call's returned table goes (and with it, its views)
   out.clear();
-  CallArgs args{op, row, old, &out};
+  const RowView* any = row != nullptr ? row : old;
+  if (any == nullptr) return Status::Invalid("{}: transform called without a row", chunk_name_);
+  Names& names = names_[any->schema];
+  if (names.ref != 0) {
+    // The same address may now hold another schema: check the names.
+    const auto& cols = any->schema->columns;
+    bool same = names.strings.size() == cols.size();
+    for (size_t i = 0; same && i < cols.size(); ++i) same = names.strings[i] == cols[i].name;
+    if (!same) {
+      luaL_unref(L_, LUA_REGISTRYINDEX, names.ref);
+      names = Names{};
+    }
+  }
+  CallArgs args{op == "insert" ? 2 : op == "update" ? 3 : 4, row, old, &names, &out};
   lua_pushvalue(L_, 2);
   lua_pushlightuserdata(L_, &args);
   alloc_->executed = 0;
-  int rc = lua_pcall(L_, 1, 0, 1);
-  if (rc != LUA_OK) return Fail(rc);
-  lua_settop(L_, 2);
+  int rc = lua_pcall(L_, 1, 1, 1);
+  if (rc != LUA_OK) {
+    if (names.ref == 0) names.strings.clear();
+    return Fail(rc);
+  }
   if (args.bad_type != nullptr) {
     if (!args.bad_column.empty()) {
       return Status::Invalid("{}: transform returned a {} for column `{}`; a column takes a number, string, "

@@ -9,6 +9,7 @@
 // the pipeline keeps one per thread that runs transforms.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,15 +29,25 @@ struct LuaLimits {
   uint64_t instructions_per_call = 10000000;  // per transform() call
 };
 
-// A value a script returned for a column.
+// A value a script returned for a column. Strings are views into the Lua
+// state: valid until the next Call (the returned table stays referenced).
 struct ScriptValue {
   enum class Type : uint8_t { kNull, kInt, kFloat, kString, kBool };
   Type type = Type::kNull;
   int64_t i = 0;
   double d = 0;
-  std::string s;
+  std::string_view s;
 };
-using ScriptRow = std::vector<std::pair<std::string, ScriptValue>>;
+// One column of the returned row: its name (a view, as above) and, when the
+// name is one of the row's schema columns as passed in (the same interned
+// Lua string), that column's index; -1 otherwise (a new column, or a name
+// the caller matches itself, e.g. in another case).
+struct ScriptColumn {
+  std::string_view name;
+  int column = -1;
+  ScriptValue value;
+};
+using ScriptRow = std::vector<ScriptColumn>;
 
 // One row image handed to the script: column names from the schema.
 struct RowView {
@@ -55,9 +66,11 @@ class LuaRuntime {
   LuaRuntime(const LuaRuntime&) = delete;
   LuaRuntime& operator=(const LuaRuntime&) = delete;
 
-  // Calls transform(op, row, old). Returns false when it returned nil (the
-  // change is dropped), true with `out` filled (columns in the script's
-  // table order) otherwise. Errors read "FILE:LINE: ..." when a line is known.
+  // Calls transform(op, row, old); `op` is "insert", "update" or "delete".
+  // Returns false when it returned nil (the change is dropped), true with
+  // `out` filled (columns in the script's table order) otherwise; `out`'s
+  // views stay valid until the next Call. Errors read "FILE:LINE: ..." when
+  // a line is known. `row` and `old`, when both given, share one schema.
   Result<bool> Call(std::string_view op, const RowView* row, const RowView* old, ScriptRow& out);
 
   size_t memory_in_use() const;
@@ -69,10 +82,23 @@ class LuaRuntime {
   LuaRuntime(std::string chunk_name, LuaLimits limits);
   Status Fail(int rc);
 
+  // Per schema seen, its column names as Lua strings, kept in a table in
+  // the registry: pushed per row without hashing a C string, and matched
+  // against the returned table's keys by address (short strings are
+  // interned). Checked against the schema's names on use, since a schema's
+  // address may be reused by another.
+  struct Names {
+    int ref = 0;                             // registry reference of the table of names
+    std::vector<std::string_view> strings;   // views of those Lua strings
+  };
+  struct CallArgs;
+  static int CallTrampoline(lua_State* L);
+
   std::string chunk_name_;
   LuaLimits limits_;
   std::unique_ptr<Alloc> alloc_;
   lua_State* L_ = nullptr;
+  std::map<const TableSchema*, Names> names_;
 };
 
 }  // namespace sluice::transform::lua

@@ -32,5 +32,16 @@ TEST(ClickhouseVersion, RefusesWhatHasNoRoom) {
   EXPECT_FALSE(VersionOf(StreamPos{"binlog.000001", uint64_t{1} << 32, 1}).ok());
 }
 
+// PostgreSQL: the commit record's LSN, then the row's ordinal; rows past the
+// 65,535th of a transaction share its last version (inserted in order).
+TEST(ClickhouseVersion, PostgresPositionsGrowWithTheCommitLsn) {
+  EXPECT_EQ(V("0/16B3748", 0x16B3700, 7), (uint64_t{0x16B3700} << 16) | 7);
+  EXPECT_LT(V("0/16B3748", 0x16B3700, 1), V("0/16B3748", 0x16B3700, 2));
+  EXPECT_LT(V("0/16B3748", 0x16B3700, 100000), V("0/16B3790", 0x16B3701, 1));
+  EXPECT_EQ(V("0/16B3748", 0x16B3700, 70000), V("0/16B3748", 0x16B3700, 65535));
+  EXPECT_LT(V("1/0", 0xFFFFFF00, 5), V("2/10", uint64_t{2} << 32, 1));
+  EXPECT_FALSE(VersionOf(StreamPos{"10000/0", uint64_t{1} << 48, 1}).ok());
+}
+
 }  // namespace
 }  // namespace sluice::sink::clickhouse

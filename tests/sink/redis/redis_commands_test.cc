@@ -157,6 +157,33 @@ TEST(RedisCommands, RowModesRejectKeylessTablesAndMissingValues) {
                 out, &key);
   EXPECT_NE(st.message().find("binlog_row_image=FULL"), std::string::npos) << st.message();
   EXPECT_TRUE(out.empty());
+  st = b->Build(Change(Table({"id", "v"}, {0}), SinkChange::Kind::kDelete, Op::kDelete, {Value::Absent(), Value::Int(1)}),
+                out, &key);
+  EXPECT_NE(st.message().find("column `id` is not in the row image"), std::string::npos) << st.message();
+}
+
+// A PostgreSQL source's delete (REPLICA IDENTITY DEFAULT) carries only the
+// key: enough to delete the row's key; a stream entry leaves the other
+// columns out of "before" rather than calling them null.
+TEST(RedisCommands, ADeleteNeedsOnlyItsKey) {
+  auto t = Table({"id", "note"}, {0});
+  SinkChange del = Change(t, SinkChange::Kind::kDelete, Op::kDelete, {Value::Int(7), Value::Absent()});
+  std::vector<Command> out;
+  std::string key;
+  for (const char* mode : {"hash", "string"}) {
+    auto b = CommandBuilder::Make(mode, "${db}:${table}:${pk}", "p");
+    ASSERT_TRUE(b.ok());
+    out.clear();
+    Status st = b->Build(del, out, &key);
+    ASSERT_TRUE(st.ok()) << mode << ": " << st.message();
+    EXPECT_EQ(out, (std::vector<Command>{{"DEL", "shop:orders:7"}})) << mode;
+  }
+  auto stream = CommandBuilder::Make("stream", "${db}:${table}", "p");
+  ASSERT_TRUE(stream.ok());
+  out.clear();
+  ASSERT_TRUE(stream->Build(del, out, &key).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0][12], R"({"id":7})");  // "before"
 }
 
 }  // namespace

@@ -54,7 +54,13 @@ end)");
   auto r = rt->Call("insert", &row, nullptr, out);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_TRUE(*r);
-  std::map<std::string, ScriptValue> by_name(out.begin(), out.end());
+  std::map<std::string, ScriptValue> by_name;
+  for (const ScriptColumn& c : out) by_name[std::string(c.name)] = c.value;
+  EXPECT_EQ(out.size(), 5u);
+  for (const ScriptColumn& c : out) {
+    // Names handed out are recognized as the schema's columns; new ones are not.
+    EXPECT_EQ(c.column, c.name == "id" ? 0 : c.name == "email" ? 1 : c.name == "note" ? 3 : -1) << c.name;
+  }
   ASSERT_EQ(by_name.size(), 5u);
   EXPECT_EQ(by_name["id"].type, ScriptValue::Type::kInt);
   EXPECT_EQ(by_name["id"].i, 7);

@@ -1,0 +1,664 @@
+#include "pipeline/pg_check.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+#include <optional>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+
+#include "client/mysql/connection.h"
+#include "client/mysql/table_reader.h"
+#include "client/postgres/connection.h"
+#include "pipeline/check_target.h"
+#include "pipeline/pg_source.h"
+#include "pipeline/table_set.h"
+#include "sink/chunk_target.h"
+#include "sink/registry.h"
+#include "source/postgres/pg_catalog.h"
+#include "source/postgres/pg_table_reader.h"
+#include "transform/table_mapper.h"
+
+namespace sluice::pipeline::detail {
+namespace {
+
+using postgres::PgConnection;
+using postgres::PgTableReader;
+using sluice::mysql::KeyRange;
+using sluice::mysql::KeyTuple;
+using sluice::mysql::RowBlock;
+
+// The source side of one selected table, shared by every target's check.
+struct Plan {
+  SourceTable table;
+  const transform::TableMapping* mapping = nullptr;  // owned by the check's mapper
+  std::string target_name;                           // "db.table" on the targets
+  std::unique_ptr<PgTableReader> reader;             // every column, keyed by the primary key
+  std::unique_ptr<PgTableReader> hasher;             // the mapped columns in target order (checksums)
+  std::vector<KeyTuple> bounds;                      // chunk i = (bounds[i-1], bounds[i]]
+  std::string error;
+
+  bool keyed() const { return mapping->target->has_key() && reader->has_key(); }
+  size_t width() const { return mapping->target->columns.size(); }
+  uint32_t chunk_count() const { return keyed() ? static_cast<uint32_t>(bounds.size() + 1) : 1; }
+  KeyRange Range(uint32_t chunk) const {
+    KeyRange r;
+    if (!keyed()) return r;
+    if (chunk > 0) r.after = bounds[chunk - 1];
+    if (chunk < bounds.size()) r.upto = bounds[chunk];
+    return r;
+  }
+};
+
+// One worker's connections.
+struct PgSession {
+  std::unique_ptr<PgConnection> source, target;
+  std::unique_ptr<sluice::mysql::MysqlConnection> my_target;  // a MySQL target
+  std::unique_ptr<sink::ChunkTarget> writer;                  // repairs
+};
+
+// Both sides of a chunk, read and matched.
+struct ChunkRead {
+  std::vector<RowBlock> blocks;   // keep the values' bytes
+  std::vector<Value> source;      // kept source rows (filter), target column order
+  std::vector<Value> target;      // target rows of the chunk, target column order
+  std::vector<RowMismatch> mismatches;
+};
+
+void CanonicalizeJson(std::vector<Value>& values, Arena& arena) {
+  for (Value& v : values) {
+    if (v.kind != ValueKind::kJson) continue;
+    if (auto c = CanonicalJson(v.s)) v.s = arena.Copy(*c);
+  }
+}
+
+// A value as a MySQL target holds what the stream wrote for it (`column`
+// is the source's): booleans as 1/0, char(n) without its padding, decimals
+// and temporals without trailing fractional zeros (the target's column may
+// have more digits than the source printed).
+void FitForMysql(Value& v, const ColumnMeta& column, Arena& arena) {
+  if (column.pg_type_oid == 16 && v.kind == ValueKind::kJson) {
+    v = Value::Int(v.s == "true" ? 1 : 0);
+    return;
+  }
+  if (v.kind == ValueKind::kInt && column.pg_type_oid == 16) return;
+  std::string_view text = v.s;
+  if (column.pg_type_oid == 1042 && (v.kind == ValueKind::kText || v.kind == ValueKind::kEnum)) {
+    while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+    v.s = text;
+    return;
+  }
+  if (v.kind != ValueKind::kDecimal && v.kind != ValueKind::kDateTime && v.kind != ValueKind::kTimestamp &&
+      v.kind != ValueKind::kTime) {
+    return;
+  }
+  const size_t dot = text.rfind('.');
+  if (dot == std::string_view::npos || text.find_first_not_of("0123456789", dot + 1) != std::string_view::npos) return;
+  while (text.size() > dot + 1 && text.back() == '0') text.remove_suffix(1);
+  if (text.size() == dot + 1) text.remove_suffix(1);
+  v.s = arena.Copy(text);
+}
+
+std::string KeyBytes(std::span<const Value> row, const std::vector<uint32_t>& key) {
+  std::string out;
+  for (uint32_t k : key) AppendValueBytes(out, row[k]);
+  return out;
+}
+
+class PgTargetCheck {
+ public:
+  PgTargetCheck(const PipelineConfig& p, const SourceConfig& source, const TargetConfig& target,
+                postgres::ConnectOptions source_options, postgres::ConnectOptions target_options,
+                std::optional<sluice::mysql::ConnectOptions> mysql_options, const CheckOptions& options,
+                uint32_t parallel, const std::vector<std::unique_ptr<Plan>>& plans, std::atomic<bool>* cancel)
+      : p_(p),
+        source_(source),
+        target_(target),
+        source_options_(std::move(source_options)),
+        target_options_(std::move(target_options)),
+        mysql_options_(std::move(mysql_options)),
+        options_(options),
+        plans_(plans),
+        cancel_(cancel),
+        sessions_(std::max<uint32_t>(parallel, 1)) {}
+
+  Result<TargetCheckReport> Run();
+
+ private:
+  struct Table {
+    const Plan* src = nullptr;
+    std::unique_ptr<PgTableReader> reader;  // the target table: its columns in target order, its key
+    std::unique_ptr<sluice::mysql::TableReader> my_reader;  // the same, on a MySQL target
+    std::vector<uint32_t> source_key_pos;   // per target key column: its place in the source key
+    bool use_checksum = false;
+    std::vector<ChunkState> chunks;
+    std::mutex mu;
+    TableCheckReport report;
+  };
+  struct Task {
+    Table* table;
+    uint32_t chunk;
+  };
+  using TaskFn = std::function<Status(PgSession&, Table&, uint32_t)>;
+
+  bool cancelled() const { return cancel_ != nullptr && cancel_->load(); }
+  Status EnsureSession(PgSession& s);
+  Status PrepareTable(Table& t);
+  Status PrepareMysqlTable(Table& t);
+  // The target's rows of a key range (target key order) or of some keys.
+  Result<RowBlock> TargetRange(PgSession& s, const Table& t, const KeyRange& range, bool with_keys);
+  Result<RowBlock> TargetKeys(PgSession& s, const Table& t, const std::vector<KeyTuple>& keys);
+  Status ForEach(const std::vector<Task>& tasks, const TaskFn& fn);
+  std::vector<Task> DifferingChunks();
+  KeyTuple ToTargetKey(const Table& t, const KeyTuple& source_key) const;
+  KeyTuple ToSourceKey(const Table& t, const KeyTuple& target_key) const;
+  Result<ChunkRead> Read(PgSession& s, const Table& t, uint32_t chunk);
+  Status CompareChunk(PgSession& s, Table& t, uint32_t chunk);
+  Status RepairChunk(PgSession& s, Table& t, uint32_t chunk);
+  Result<bool> Reached(const std::string& wanted, std::string* applied);
+  Status Settle(TargetCheckReport& report);
+  void Summarize(Table& t, bool remaining);
+  std::string Where(const Table& t, uint32_t chunk) const {
+    return fmt::format("table {} -> {} chunk {}", t.src->table.name(), t.src->target_name, chunk);
+  }
+
+  const PipelineConfig& p_;
+  const SourceConfig& source_;
+  const TargetConfig& target_;
+  postgres::ConnectOptions source_options_, target_options_;
+  std::optional<sluice::mysql::ConnectOptions> mysql_options_;  // a MySQL target (else PostgreSQL)
+  const CheckOptions& options_;
+  const std::vector<std::unique_ptr<Plan>>& plans_;
+  std::atomic<bool>* cancel_;
+  PgSession main_;
+  std::vector<PgSession> sessions_;
+  std::vector<std::unique_ptr<Table>> tables_;
+};
+
+Status PgTargetCheck::EnsureSession(PgSession& s) {
+  if (!s.source) {
+    ASSIGN_OR_RETURN(s.source, PgConnection::Connect(source_options_));
+  }
+  if (mysql_options_) {
+    if (!s.my_target) {
+      ASSIGN_OR_RETURN(s.my_target, sluice::mysql::MysqlConnection::Connect(*mysql_options_));
+      RETURN_IF_ERROR(sluice::mysql::PrepareReadSession(*s.my_target));
+    }
+  } else if (!s.target) {
+    ASSIGN_OR_RETURN(s.target, PgConnection::Connect(target_options_));
+  }
+  return Status::Ok();
+}
+
+Status PgTargetCheck::PrepareTable(Table& t) {
+  const Plan& src = *t.src;
+  t.report.source = src.table.name();
+  t.report.target = src.target_name;
+  if (!src.error.empty()) {
+    t.report.error = src.error;
+    return Status::Ok();
+  }
+  const TargetTable& tt = *src.mapping->target;
+  if (src.keyed()) {
+    const std::vector<uint32_t>& source_key = src.reader->key();
+    for (uint32_t k : tt.key) {
+      auto it = std::find(source_key.begin(), source_key.end(), src.mapping->source_index[k]);
+      if (it == source_key.end() || source_key.size() != tt.key.size()) {
+        t.report.error = "the target's key is not the source's key";
+        return Status::Ok();
+      }
+      t.source_key_pos.push_back(static_cast<uint32_t>(it - source_key.begin()));
+    }
+  }
+  if (mysql_options_) return PrepareMysqlTable(t);
+  auto schema = postgres::ReadTableSchema(*main_.target, tt.db, tt.table);
+  if (!schema.ok()) {
+    if (schema.status().code() != StatusCode::kNotFound) return schema.status();
+    t.report.error = fmt::format(
+        "target table \"{}\".\"{}\" does not exist (check cannot create it; run the pipeline or create it)", tt.db,
+        tt.table);
+    return Status::Ok();
+  }
+  std::vector<uint32_t> columns;
+  for (const std::string& name : tt.columns) {
+    auto it = std::find_if(schema->columns.begin(), schema->columns.end(),
+                           [&](const ColumnMeta& c) { return c.name == name; });
+    if (it == schema->columns.end()) {
+      t.report.error = fmt::format("target table \"{}\".\"{}\" has no column \"{}\"", tt.db, tt.table, name);
+      return Status::Ok();
+    }
+    columns.push_back(static_cast<uint32_t>(it - schema->columns.begin()));
+  }
+  ASSIGN_OR_RETURN(t.reader, PgTableReader::Open(*main_.target, tt.db, tt.table, columns));
+  if (src.keyed()) {
+    // The target's primary key must be the mapped key, in its order: ranges
+    // and lookups name the same columns on both sides.
+    bool same = t.reader->key().size() == tt.key.size();
+    for (size_t i = 0; same && i < tt.key.size(); ++i) {
+      same = schema->columns[t.reader->key()[i]].name == tt.columns[tt.key[i]];
+    }
+    if (!same) {
+      t.report.error = fmt::format("the primary key of target table \"{}\".\"{}\" is not the source's key", tt.db,
+                                   tt.table);
+      return Status::Ok();
+    }
+  }
+  // Checksums hash each row's text: only alike when every column has the
+  // same type on both sides, and never with a filter the server would not apply.
+  bool comparable = !src.mapping->filter.has_value();
+  for (size_t i = 0; comparable && i < columns.size(); ++i) {
+    comparable = src.reader->type_sql(src.mapping->source_index[i]) == t.reader->type_sql(columns[i]);
+  }
+  t.use_checksum = comparable;
+  t.chunks.resize(src.chunk_count());
+  t.report.chunks = t.chunks.size();
+  return Status::Ok();
+}
+
+Status PgTargetCheck::PrepareMysqlTable(Table& t) {
+  const TargetTable& tt = *t.src->mapping->target;
+  auto schema = sluice::mysql::ReadTableSchema(*main_.my_target, tt.db, tt.table);
+  if (!schema.ok()) {
+    if (schema.status().code() != StatusCode::kNotFound) return schema.status();
+    t.report.error = fmt::format(
+        "target table `{}`.`{}` does not exist (check cannot create it; run the pipeline or create it)", tt.db,
+        tt.table);
+    return Status::Ok();
+  }
+  std::vector<uint32_t> columns;
+  for (const std::string& name : tt.columns) {
+    auto it = std::find_if((*schema)->columns.begin(), (*schema)->columns.end(), [&](const ColumnMeta& c) {
+      return c.name.size() == name.size() && std::equal(name.begin(), name.end(), c.name.begin(), [](char a, char b) {
+               return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+             });
+    });
+    if (it == (*schema)->columns.end()) {
+      t.report.error = fmt::format("target table `{}`.`{}` has no column `{}`", tt.db, tt.table, name);
+      return Status::Ok();
+    }
+    columns.push_back(static_cast<uint32_t>(it - (*schema)->columns.begin()));
+  }
+  std::vector<uint32_t> key;
+  for (uint32_t k : tt.key) key.push_back(columns[k]);
+  t.my_reader = std::make_unique<sluice::mysql::TableReader>(*schema, std::move(columns), "", std::move(key));
+  t.chunks.resize(t.src->chunk_count());
+  t.report.chunks = t.chunks.size();
+  return Status::Ok();
+}
+
+Result<RowBlock> PgTargetCheck::TargetRange(PgSession& s, const Table& t, const KeyRange& range, bool with_keys) {
+  if (t.my_reader) return t.my_reader->ReadRange(*s.my_target, range, with_keys);
+  return t.reader->ReadRange(*s.target, range, with_keys);
+}
+
+Result<RowBlock> PgTargetCheck::TargetKeys(PgSession& s, const Table& t, const std::vector<KeyTuple>& keys) {
+  if (t.my_reader) return t.my_reader->ReadKeys(*s.my_target, keys);
+  return t.reader->ReadKeys(*s.target, keys);
+}
+
+KeyTuple PgTargetCheck::ToTargetKey(const Table& t, const KeyTuple& source_key) const {
+  KeyTuple out;
+  for (uint32_t pos : t.source_key_pos) out.push_back(pos < source_key.size() ? source_key[pos] : mysql::KeyPart{});
+  return out;
+}
+
+KeyTuple PgTargetCheck::ToSourceKey(const Table& t, const KeyTuple& target_key) const {
+  KeyTuple out(t.source_key_pos.size());
+  for (size_t i = 0; i < t.source_key_pos.size() && i < target_key.size(); ++i) {
+    out[t.source_key_pos[i]] = target_key[i];
+  }
+  return out;
+}
+
+Result<ChunkRead> PgTargetCheck::Read(PgSession& s, const Table& t, uint32_t chunk) {
+  const Plan& plan = *t.src;
+  const TargetTable& tt = *plan.mapping->target;
+  const size_t width = plan.width();
+  ChunkRead r;
+  // The source's rows, filtered and projected to target column order.
+  auto project = [&](const RowBlock& block, std::vector<Value>& out, std::vector<uint32_t>* kept) -> Status {
+    std::vector<Value> full;
+    for (size_t i = 0; i < block.rows(); ++i) {
+      auto row = block.row(i);
+      if (plan.mapping->filter) {
+        full.assign(row.begin(), row.end());
+        ASSIGN_OR_RETURN(bool in, transform::Matches(*plan.mapping->filter, full));
+        if (!in) continue;
+      }
+      for (uint32_t c : plan.mapping->source_index) out.push_back(row[c]);
+      if (kept) kept->push_back(static_cast<uint32_t>(i));
+    }
+    return Status::Ok();
+  };
+  const KeyRange range = plan.Range(chunk);
+  ASSIGN_OR_RETURN(RowBlock src, plan.reader->ReadRange(*s.source, range, plan.keyed()));
+  std::vector<uint32_t> kept;
+  RETURN_IF_ERROR(project(src, r.source, &kept));
+  if (!plan.keyed()) {
+    ASSIGN_OR_RETURN(RowBlock dst, TargetRange(s, t, KeyRange{}, false));
+    r.target = dst.values;
+    r.blocks.push_back(std::move(src));
+    r.blocks.push_back(std::move(dst));
+  } else {
+    KeyRange target_range;
+    if (range.after) target_range.after = ToTargetKey(t, *range.after);
+    if (range.upto) target_range.upto = ToTargetKey(t, *range.upto);
+    ASSIGN_OR_RETURN(RowBlock dst, TargetRange(s, t, target_range, true));
+    std::unordered_set<std::string> source_keys, target_keys;
+    for (size_t i = 0; i < kept.size(); ++i) {
+      source_keys.insert(KeyBytes(std::span<const Value>(r.source).subspan(i * width, width), tt.key));
+    }
+    for (size_t i = 0; i < dst.rows(); ++i) target_keys.insert(KeyBytes(dst.row(i), tt.key));
+    // A source row the target's range lacks may sit in another range there.
+    std::vector<KeyTuple> lookup;
+    for (size_t i = 0; i < kept.size(); ++i) {
+      if (!target_keys.count(KeyBytes(std::span<const Value>(r.source).subspan(i * width, width), tt.key))) {
+        lookup.push_back(ToTargetKey(t, src.keys[kept[i]]));
+      }
+    }
+    RowBlock found;
+    if (!lookup.empty()) {
+      ASSIGN_OR_RETURN(found, TargetKeys(s, t, lookup));
+    }
+    // A target row the source's range lacks may belong to another chunk
+    // there: it is extra only if the source (after `where:`) lacks its key.
+    std::vector<KeyTuple> extra_keys;
+    for (size_t i = 0; i < dst.rows(); ++i) {
+      if (!source_keys.count(KeyBytes(dst.row(i), tt.key))) extra_keys.push_back(ToSourceKey(t, dst.keys[i]));
+    }
+    std::unordered_set<std::string> elsewhere;
+    if (!extra_keys.empty()) {
+      ASSIGN_OR_RETURN(RowBlock there, plan.reader->ReadKeys(*s.source, extra_keys));
+      std::vector<Value> rows;
+      RETURN_IF_ERROR(project(there, rows, nullptr));
+      for (size_t i = 0; i * width < rows.size(); ++i) {
+        elsewhere.insert(KeyBytes(std::span<const Value>(rows).subspan(i * width, width), tt.key));
+      }
+      r.blocks.push_back(std::move(there));
+    }
+    for (size_t i = 0; i < dst.rows(); ++i) {
+      auto row = dst.row(i);
+      if (!elsewhere.count(KeyBytes(row, tt.key))) r.target.insert(r.target.end(), row.begin(), row.end());
+    }
+    for (size_t i = 0; i < found.rows(); ++i) {
+      auto row = found.row(i);
+      r.target.insert(r.target.end(), row.begin(), row.end());
+    }
+    r.blocks.push_back(std::move(src));
+    r.blocks.push_back(std::move(dst));
+    r.blocks.push_back(std::move(found));
+  }
+  // JSON compared by value; a repair writes the source's own text (a json
+  // column keeps it as written).
+  Arena& arena = *r.blocks.front().arena;
+  std::vector<Value> source = r.source, target = r.target;
+  if (t.my_reader) {
+    for (std::vector<Value>* side : {&source, &target}) {
+      for (size_t i = 0; i < side->size(); ++i) {
+        FitForMysql((*side)[i], plan.reader->schema()->columns[plan.mapping->source_index[i % width]], arena);
+      }
+    }
+  }
+  CanonicalizeJson(source, arena);
+  CanonicalizeJson(target, arena);
+  r.mismatches = DiffRows(source, target, width, tt.key);
+  return r;
+}
+
+Status PgTargetCheck::CompareChunk(PgSession& s, Table& t, uint32_t chunk) {
+  ChunkState st;
+  if (t.use_checksum) {
+    const KeyRange range = t.src->Range(chunk);
+    KeyRange target_range;
+    if (range.after) target_range.after = ToTargetKey(t, *range.after);
+    if (range.upto) target_range.upto = ToTargetKey(t, *range.upto);
+    auto a = t.src->hasher->Checksum(*s.source, range);
+    if (!a.ok()) return a.status().WithContext(Where(t, chunk) + ": source");
+    auto b = t.reader->Checksum(*s.target, target_range);
+    if (!b.ok()) return b.status().WithContext(Where(t, chunk) + ": target");
+    if (*a == *b) {
+      st.rows = a->rows;
+      std::lock_guard lock(t.mu);
+      t.chunks[chunk] = std::move(st);
+      return Status::Ok();
+    }
+  }
+  auto r = Read(s, t, chunk);
+  if (!r.ok()) return r.status().WithContext(Where(t, chunk));
+  const TargetTable& tt = *t.src->mapping->target;
+  const size_t width = tt.columns.size();
+  std::vector<std::string> key_names;
+  for (uint32_t k : tt.key) key_names.push_back(tt.columns[k]);
+  st.rows = width ? r->source.size() / width : 0;
+  std::vector<Value> key_values;
+  for (const RowMismatch& m : r->mismatches) {
+    RowDiff d;
+    d.kind = m.kind;
+    d.chunk = chunk;
+    std::span<const Value> row = m.source_row >= 0
+                                     ? std::span<const Value>(r->source).subspan(m.source_row * width, width)
+                                     : std::span<const Value>(r->target).subspan(m.target_row * width, width);
+    if (tt.has_key()) {
+      key_values.clear();
+      for (uint32_t k : tt.key) key_values.push_back(row[k]);
+      d.key_text = DescribeRowKey(key_names, key_values);
+      d.key_json = RowKeyJson(key_names, key_values);
+    } else {
+      d.key_text = DescribeRowKey(tt.columns, row);
+      d.key_json = RowKeyJson(tt.columns, row);
+    }
+    ++st.counts[static_cast<int>(m.kind) - 1];
+    st.diffs.push_back(std::move(d));
+  }
+  std::lock_guard lock(t.mu);
+  t.chunks[chunk] = std::move(st);
+  return Status::Ok();
+}
+
+Status PgTargetCheck::ForEach(const std::vector<Task>& tasks, const TaskFn& fn) {
+  return ForEachOnSessions<PgSession, Task>(sessions_, tasks, [&](PgSession& s, const Task& task) {
+    Status st = cancelled() ? Status::Error(StatusCode::kCancelled, "cancelled") : EnsureSession(s);
+    return st.ok() ? fn(s, *task.table, task.chunk) : st;
+  });
+}
+
+std::vector<PgTargetCheck::Task> PgTargetCheck::DifferingChunks() {
+  std::vector<Task> tasks;
+  for (auto& t : tables_) {
+    std::lock_guard lock(t->mu);
+    for (uint32_t c = 0; c < t->chunks.size(); ++c) {
+      if (t->chunks[c].total() > 0) tasks.push_back({t.get(), c});
+    }
+  }
+  return tasks;
+}
+
+// Whether the pipeline has applied past `wanted` (a source WAL position):
+// its checkpoint on this target is there, or its slot confirmed it (which
+// it does only for what every target applied, or once nothing is pending).
+Result<bool> PgTargetCheck::Reached(const std::string& wanted, std::string* applied) {
+  ASSIGN_OR_RETURN(*applied, main_.writer->AppliedPosition(p_.name, target_.name));
+  if (PositionReached(*applied, wanted)) return true;
+  ASSIGN_OR_RETURN(auto rows, main_.source->Query(fmt::format(
+                                  "SELECT confirmed_flush_lsn >= {}::pg_lsn FROM pg_catalog.pg_replication_slots "
+                                  "WHERE slot_name = {}",
+                                  postgres::QuoteLiteral(wanted), postgres::QuoteLiteral(SlotOf(p_, source_)))));
+  return !rows.empty() && rows[0][0].value_or("f") == "t";
+}
+
+Status PgTargetCheck::Settle(TargetCheckReport& report) {
+  if (!report.has_checkpoint) return Status::Ok();
+  const auto deadline = std::chrono::steady_clock::now() + options_.wait;
+  for (int round = 0; round < kSettleRounds; ++round) {
+    std::vector<Task> tasks = DifferingChunks();
+    if (tasks.empty()) return Status::Ok();
+    ASSIGN_OR_RETURN(auto wal, main_.source->Query("SELECT pg_catalog.pg_current_wal_lsn()"));
+    report.source_position = wal.empty() ? "" : wal[0][0].value_or("");
+    ASSIGN_OR_RETURN(bool applied,
+                     WaitUntilApplied(
+                         report, options_, deadline,
+                         [&] { return Reached(report.source_position, &report.applied_position); },
+                         [this] { return cancelled(); }));
+    if (!applied) return Status::Ok();
+    report.caught_up = true;
+    RETURN_IF_ERROR(ForEach(tasks, [this](PgSession& s, Table& t, uint32_t c) { return CompareChunk(s, t, c); }));
+  }
+  return Status::Ok();
+}
+
+Status PgTargetCheck::RepairChunk(PgSession& s, Table& t, uint32_t chunk) {
+  const TargetTablePtr& table = t.src->mapping->target;
+  ASSIGN_OR_RETURN(uint64_t written,
+                   RepairThroughChunkTarget(
+                       s.writer, TargetSinkOptions(p_, target_), nullptr, Where(t, chunk),
+                       [&]() -> Result<std::vector<SinkChange>> {
+                         RETURN_IF_ERROR(EnsureSession(s));
+                         ASSIGN_OR_RETURN(ChunkRead r, Read(s, t, chunk));
+                         return RepairChanges(table, r.mismatches, r.source, r.target);
+                       },
+                       [&s] {  // the reading connections may be gone too
+                         s.source.reset();
+                         s.target.reset();
+                       }));
+  std::lock_guard lock(t.mu);
+  t.report.repaired_rows += written;
+  return Status::Ok();
+}
+
+void PgTargetCheck::Summarize(Table& t, bool remaining) {
+  std::lock_guard lock(t.mu);
+  SummarizeChunks(t.chunks, remaining, t.report, options_.max_keys);
+}
+
+Result<TargetCheckReport> PgTargetCheck::Run() {
+  TargetCheckReport report;
+  report.pipeline = p_.name;
+  report.target = target_.name;
+  RETURN_IF_ERROR(EnsureSession(main_));
+  ASSIGN_OR_RETURN(main_.writer, sink::OpenChunkTarget(TargetSinkOptions(p_, target_), nullptr));
+  ASSIGN_OR_RETURN(report.applied_position, main_.writer->AppliedPosition(p_.name, target_.name));
+  report.has_checkpoint = !report.applied_position.empty();
+  std::vector<Task> tasks;
+  for (const auto& plan : plans_) {
+    auto t = std::make_unique<Table>();
+    t->src = plan.get();
+    Status st = PrepareTable(*t);
+    if (!st.ok()) return st.WithContext(fmt::format("table {} -> {}", plan->table.name(), plan->target_name));
+    for (uint32_t c = 0; c < t->chunks.size(); ++c) tasks.push_back({t.get(), c});
+    tables_.push_back(std::move(t));
+  }
+  auto compare = [this](PgSession& s, Table& t, uint32_t c) { return CompareChunk(s, t, c); };
+  RETURN_IF_ERROR(ForEach(tasks, compare));
+  uint64_t first = 0;
+  for (const Task& task : DifferingChunks()) first += task.table->chunks[task.chunk].total();
+  RETURN_IF_ERROR(Settle(report));
+  uint64_t settled = 0;
+  for (const Task& task : DifferingChunks()) settled += task.table->chunks[task.chunk].total();
+  report.in_flight = first > settled ? first - settled : 0;
+  for (auto& t : tables_) Summarize(*t, false);
+  if (options_.repair) {
+    std::vector<Task> differing = DifferingChunks();
+    if (!differing.empty()) {
+      report.repair_ran = true;
+      RETURN_IF_ERROR(main_.writer->EnsureTables());
+      RETURN_IF_ERROR(ForEach(differing, [this](PgSession& s, Table& t, uint32_t c) { return RepairChunk(s, t, c); }));
+      RETURN_IF_ERROR(ForEach(differing, compare));
+      RETURN_IF_ERROR(Settle(report));
+    }
+    for (auto& t : tables_) Summarize(*t, true);
+  }
+  for (auto& t : tables_) report.tables.push_back(std::move(t->report));
+  return report;
+}
+
+}  // namespace
+
+Result<CheckReport> RunPostgresCheck(const Config& config, const PipelineConfig& p, const SourceConfig& source,
+                                     const CheckOptions& options, std::atomic<bool>* cancel) {
+  auto where = [&p] { return fmt::format("pipeline {}: source", p.name); };
+  auto co = postgres::ConnectOptions::FromUrl(source.endpoint);
+  if (!co.ok()) return co.status().WithContext(where());
+  const postgres::ConnectOptions source_options = postgres::ReadSessionOptions(*co, sluice::mysql::kJobIoTimeoutS);
+  // Every target first: a kind this check cannot read is an error before any work.
+  struct TargetSide {
+    const TargetConfig* config;
+    postgres::ConnectOptions pg;
+    std::optional<sluice::mysql::ConnectOptions> mysql;
+  };
+  std::vector<TargetSide> targets;
+  for (const std::string& name : p.targets) {
+    const TargetConfig* target = config.FindTarget(name);
+    if (target == nullptr) return Status::Invalid("pipeline {} target {}: no such target", p.name, name);
+    const std::string& scheme = target->endpoint.scheme;
+    if (IsMysqlScheme(scheme)) {
+      auto mo = sluice::mysql::ConnectOptions::FromUrl(target->endpoint);
+      if (!mo.ok()) return mo.status().WithContext(fmt::format("pipeline {} target {}", p.name, name));
+      targets.push_back({target, {}, sluice::mysql::WithDefaultTimeouts(*mo, sluice::mysql::kJobIoTimeoutS)});
+      continue;
+    }
+    if (scheme != "postgres" && scheme != "postgresql") {
+      return Status::Error(StatusCode::kNotSupported,
+                           "pipeline {} target {}: source \"{}\" is PostgreSQL: `check` compares a PostgreSQL source "
+                           "with PostgreSQL and MySQL targets only, not {}:// ones yet",
+                           p.name, name, p.source, scheme);
+    }
+    auto to = postgres::ConnectOptions::FromUrl(target->endpoint);
+    if (!to.ok()) return to.status().WithContext(fmt::format("pipeline {} target {}", p.name, name));
+    targets.push_back({target, postgres::ReadSessionOptions(*to, sluice::mysql::kJobIoTimeoutS), std::nullopt});
+  }
+  const uint64_t chunk_rows = options.chunk_rows ? options.chunk_rows : p.chunk_rows;
+  const uint32_t parallel = options.parallel ? options.parallel : p.parallel;
+  auto cancelled = [cancel] { return cancel != nullptr && cancel->load(); };
+
+  auto conn = PgConnection::Connect(source_options);
+  if (!conn.ok()) return conn.status().WithContext(where());
+  PgConnection& src = **conn;
+  ASSIGN_OR_RETURN(auto mapper, transform::TableMapper::Create(MappingRules(p)));
+  auto selected = SelectedPostgresTables(src, p);
+  if (!selected.ok()) return selected.status().WithContext(where());
+  std::vector<std::unique_ptr<Plan>> plans;
+  for (const SourceTable& table : *selected) {
+    if (cancelled()) return Status::Error(StatusCode::kCancelled, "cancelled");
+    auto in_table = [&] { return fmt::format("pipeline {}: table {}", p.name, table.name()); };
+    auto plan = std::make_unique<Plan>();
+    plan->table = table;
+    plan->target_name = table.name();
+    auto reader = PgTableReader::Open(src, table.db, table.table);
+    if (!reader.ok() && reader.status().code() == StatusCode::kNotFound) continue;  // dropped meanwhile
+    if (!reader.ok()) return reader.status().WithContext(in_table());
+    plan->reader = std::move(reader).value();
+    auto mapping = mapper->Map(plan->reader->schema());
+    if (!mapping.ok()) {
+      plan->error = mapping.status().message();
+      plans.push_back(std::move(plan));
+      continue;
+    }
+    plan->mapping = *mapping;
+    if (!plan->mapping->selected()) continue;
+    plan->target_name = plan->mapping->target->db + "." + plan->mapping->target->table;
+    auto hasher = PgTableReader::Open(src, table.db, table.table, plan->mapping->source_index);
+    if (!hasher.ok()) return hasher.status().WithContext(in_table());
+    plan->hasher = std::move(hasher).value();
+    if (plan->keyed()) {
+      auto bounds = plan->reader->PlanChunks(src, chunk_rows, cancelled);
+      if (!bounds.ok()) return bounds.status().WithContext(in_table());
+      plan->bounds = std::move(bounds).value();
+    }
+    plans.push_back(std::move(plan));
+  }
+
+  CheckReport report;
+  for (const TargetSide& target : targets) {
+    PgTargetCheck check(p, source, *target.config, source_options, target.pg, target.mysql, options, parallel, plans,
+                        cancel);
+    auto r = check.Run();
+    if (!r.ok()) return r.status().WithContext(fmt::format("pipeline {} target {}", p.name, target.config->name));
+    report.targets.push_back(std::move(r).value());
+  }
+  return report;
+}
+
+}  // namespace sluice::pipeline::detail

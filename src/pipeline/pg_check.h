@@ -1,0 +1,52 @@
+#pragma once
+// The consistency check of a pipeline whose source is PostgreSQL
+// (pipeline/check.h states what a check promises; RunCheck comes here for
+// postgres:// sources). Internal to pipeline/.
+//
+// Targets: PostgreSQL and MySQL/MariaDB. The source is read through
+// source/postgres's PgTableReader, each value converted exactly as the
+// stream converts it; a PostgreSQL target the same way by its own column
+// types (an enum it holds as text, an array as jsonb: same values; JSON
+// compared semantically), a MySQL one through client/mysql's TableReader,
+// both sides then put in the form the MySQL sink gives them (booleans 1/0,
+// char(n) unpadded, decimals and temporals without trailing fractional
+// zeros).
+//
+//   1. Plan: each table is cut into chunks of `chunk_rows` source keys.
+//   2. Compare per chunk, `parallel` workers: when every mapped column has
+//      the same type on both sides and there is no `where:`, server-side
+//      checksums (row count, xor and sum of a 64-bit hash of each row's
+//      text) first: an equal chunk transfers no row. Otherwise the chunk's
+//      rows are read on both sides, the same key range on each, and matched
+//      by key. A row one side's range lacks is looked up by key on the other
+//      side before it counts as missing or extra (the two servers' text
+//      collations may order keys differently, so a key can sit in another
+//      range there): rows are never reported, or repaired, for being in
+//      another chunk. A keyless table is compared whole, as a multiset.
+//   3. Settle: with a checkpoint on the target, differing chunks are
+//      compared again once the pipeline has applied past the source's WAL
+//      position taken then (its checkpoint, or its slot's confirmed
+//      position, which an idle pipeline moves to the WAL end), up to three
+//      times within `wait`.
+//   4. Repair: per differing chunk, through the target's sink::ChunkTarget
+//      (which holds off the stream's commits: chunk_target.h), the chunk is
+//      read again and missing and different rows upserted, extra ones
+//      deleted; then compared and settled again.
+//
+// Other target kinds with a PostgreSQL source are refused with an error
+// naming the pipeline and target. Key ranges are PostgreSQL's key text as
+// literals; a bytea key on a MySQL target is not looked up (its \x text is
+// not MySQL's).
+
+#include <atomic>
+
+#include "core/status.h"
+#include "pipeline/check.h"
+#include "pipeline/config.h"
+
+namespace sluice::pipeline::detail {
+
+Result<CheckReport> RunPostgresCheck(const Config& config, const PipelineConfig& p, const SourceConfig& source,
+                                     const CheckOptions& options, std::atomic<bool>* cancel);
+
+}  // namespace sluice::pipeline::detail

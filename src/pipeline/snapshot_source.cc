@@ -1,0 +1,148 @@
+#include "pipeline/snapshot_source.h"
+
+#include <fmt/format.h>
+
+#include "pipeline/pg_source.h"
+#include "sink/mysql/sql_builder.h"
+
+namespace sluice::pipeline::detail {
+
+using sink::ChunkTarget;
+using sluice::mysql::MysqlConnection;
+using sluice::mysql::TableReader;
+
+namespace {
+
+std::string Ident(std::string_view name) {
+  std::string out;
+  sink::mysql::AppendIdentifier(out, name);
+  return out;
+}
+
+struct MysqlSession : SourceSession {
+  std::unique_ptr<MysqlConnection> conn;
+};
+
+MysqlConnection& Conn(SourceSession& s) { return *static_cast<MysqlSession&>(s).conn; }
+
+class MysqlTableReader : public SourceTableReader {
+ public:
+  MysqlTableReader(TableSchemaPtr schema, std::string shard) : reader_(std::move(schema), {}, std::move(shard)) {}
+  bool has_key() const override { return reader_.has_key(); }
+  Result<std::vector<KeyTuple>> PlanChunks(SourceSession& s, uint64_t chunk_rows,
+                                           const std::function<bool()>& cancelled) const override {
+    return reader_.PlanChunks(Conn(s), chunk_rows, cancelled);
+  }
+  Result<RowBlock> ReadRange(SourceSession& s, const KeyRange& range) const override {
+    return reader_.ReadRange(Conn(s), range);
+  }
+  uint64_t EstimateRows(SourceSession& s) const override { return reader_.EstimateRows(Conn(s)); }
+
+ private:
+  TableReader reader_;
+};
+
+// A MySQL source: plain reads, binlog positions (see snapshot.h).
+class MysqlSnapshotSource : public SnapshotSource {
+ public:
+  MysqlSnapshotSource(const PipelineConfig& p, const SourceConfig& s, sluice::mysql::Interrupter* interrupt)
+      : p_(p), s_(s), interrupt_(interrupt) {}
+
+  // Connections of a snapshot have bounded reads and writes (a hung server
+  // is a lost connection, retried per chunk) and are cut by `interrupt`.
+  Result<std::unique_ptr<SourceSession>> Connect() override {
+    ASSIGN_OR_RETURN(auto co, sluice::mysql::ConnectOptions::FromUrl(s_.endpoint));
+    co = sluice::mysql::WithDefaultTimeouts(co, sluice::mysql::kJobIoTimeoutS);
+    auto session = std::make_unique<MysqlSession>();
+    ASSIGN_OR_RETURN(session->conn, MysqlConnection::Connect(co));
+    session->conn->SetInterrupter(interrupt_);
+    RETURN_IF_ERROR(sluice::mysql::PrepareReadSession(*session->conn));
+    return std::unique_ptr<SourceSession>(std::move(session));
+  }
+  Result<std::vector<SourceTable>> SelectedTables(SourceSession& s) override {
+    return pipeline::SelectedTables(Conn(s), p_);
+  }
+  Result<TableSchemaPtr> ReadSchema(SourceSession& s, const SourceTable& t) override {
+    return sluice::mysql::ReadTableSchema(Conn(s), t.db, t.table);
+  }
+  Status EnsureTargetTable(SourceSession& s, ChunkTarget& w, const transform::TableMapping& m,
+                           const TableSchema& schema) override {
+    return EnsureMysqlTargetTable(w, Conn(s), m, schema);
+  }
+  Result<std::unique_ptr<SourceTableReader>> Reader(SourceSession&, const TableSchemaPtr& schema,
+                                                    const std::string& shard) override {
+    return std::unique_ptr<SourceTableReader>(new MysqlTableReader(schema, shard));
+  }
+  Result<std::string> StartPosition(SourceSession& s) override {
+    return sluice::mysql::ConsistentBinlogPosition(Conn(s));
+  }
+  Result<std::string> Horizon(SourceSession& s) override { return sluice::mysql::ConsistentBinlogPosition(Conn(s)); }
+
+ private:
+  const PipelineConfig& p_;
+  const SourceConfig& s_;
+  sluice::mysql::Interrupter* interrupt_;
+};
+
+}  // namespace
+
+// Creates the target table when it is missing: for targets that speak
+// MySQL, the source's own definition for a table copied whole (renamed or
+// not), else the mapped columns with their source types and the key; other
+// kinds map the source types themselves.
+Status EnsureMysqlTargetTable(ChunkTarget& w, MysqlConnection& source, const transform::TableMapping& m,
+                              const TableSchema& s) {
+  const TargetTable& t = *m.target;
+  if (!w.speaks_mysql_ddl()) return w.EnsureTable(t, "");
+  bool whole = m.source_index.size() == s.columns.size();
+  for (size_t i = 0; whole && i < m.source_index.size(); ++i) {
+    whole = m.source_index[i] == i && t.columns[i] == s.columns[i].name;
+  }
+  std::string target_name = Ident(t.db) + "." + Ident(t.table);
+  if (whole) {
+    ASSIGN_OR_RETURN(auto rows, source.Query("SHOW CREATE TABLE " + Ident(s.db) + "." + Ident(s.table)));
+    if (rows.empty() || rows[0].size() < 2 || !rows[0][1]) {
+      return Status::Error(StatusCode::kServerError, "SHOW CREATE TABLE {}.{} returned nothing", s.db, s.table);
+    }
+    std::string ddl = *rows[0][1];
+    std::string prefix = "CREATE TABLE " + Ident(s.table);
+    if (ddl.rfind(prefix, 0) != 0) {
+      return Status::Error(StatusCode::kServerError, "unexpected SHOW CREATE TABLE output for {}.{}", s.db, s.table);
+    }
+    return w.EnsureTable(t, "CREATE TABLE IF NOT EXISTS " + target_name + ddl.substr(prefix.size()));
+  }
+  ASSIGN_OR_RETURN(
+      auto cols, source.Query(fmt::format("SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLLATION_NAME FROM "
+                                          "information_schema.COLUMNS WHERE TABLE_SCHEMA = '{}' AND TABLE_NAME = '{}' "
+                                          "ORDER BY ORDINAL_POSITION",
+                                          source.Escape(s.db), source.Escape(s.table))));
+  std::string ddl = "CREATE TABLE IF NOT EXISTS " + target_name + " (";
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    uint32_t src = m.source_index[i];
+    if (src >= cols.size())
+      return Status::Error(StatusCode::kSchemaMismatch, "{}.{} changed while read", s.db, s.table);
+    const auto& c = cols[src];
+    if (i) ddl += ", ";
+    ddl += Ident(t.columns[i]) + " " + c[1].value_or("text");
+    if (c[3]) ddl += " COLLATE " + *c[3];
+    ddl += c[2].value_or("YES") == "NO" ? " NOT NULL" : " NULL";
+  }
+  if (t.has_key()) {
+    ddl += ", PRIMARY KEY (";
+    for (size_t k = 0; k < t.key.size(); ++k) ddl += (k ? ", " : "") + Ident(t.columns[t.key[k]]);
+    ddl += ")";
+  }
+  ddl += ")";
+  return w.EnsureTable(t, ddl);
+}
+
+
+Result<std::unique_ptr<SnapshotSource>> OpenSnapshotSource(const Config& config, const PipelineConfig& p,
+                                                           sluice::mysql::Interrupter* interrupt) {
+  const SourceConfig* s = config.FindSource(p.source);
+  if (s == nullptr) return Status::Invalid("pipeline {}: unknown source {}", p.name, p.source);
+  if (IsPostgresSource(*s)) return OpenPostgresSnapshotSource(p, *s);
+  return std::unique_ptr<SnapshotSource>(new MysqlSnapshotSource(p, *s, interrupt));
+}
+
+}  // namespace sluice::pipeline::detail
