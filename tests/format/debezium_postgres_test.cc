@@ -127,11 +127,14 @@ TEST(DebeziumPostgresTest, TheSchemaBlockDescribesThePayload) {
       nlohmann::json f = FieldSchema(m["schema"], "after", k);
       ASSERT_FALSE(f.is_null()) << profile << " " << k;
       const std::string type = f["type"];
-      if (v.is_boolean()) EXPECT_EQ(type, "boolean") << k;
-      if (v.is_string()) EXPECT_TRUE(type == "string" || type == "bytes") << profile << " " << k << " " << type;
-      if (v.is_number_integer()) EXPECT_TRUE(type.starts_with("int")) << profile << " " << k << " " << type;
-      if (v.is_array()) EXPECT_EQ(type, "array") << k;
-      if (v.is_object()) EXPECT_EQ(type, "struct") << k;
+      // The Kafka Connect type fits the value's JSON kind.
+      const bool fits = v.is_boolean()          ? type == "boolean"
+                        : v.is_string()         ? type == "string" || type == "bytes"
+                        : v.is_number_integer() ? type.starts_with("int")
+                        : v.is_array()          ? type == "array"
+                        : v.is_object()         ? type == "struct"
+                                                : true;
+      EXPECT_TRUE(fits) << profile << " " << k << ": " << type << " for " << v.dump();
     }
   }
   // The flink profile keeps text where native has Debezium's encodings.

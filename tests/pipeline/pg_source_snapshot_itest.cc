@@ -10,9 +10,14 @@
 #include <fmt/format.h>
 
 #include <fstream>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "cli/run_command.h"
+#include "harness/clickhouse_server.h"
+#include "harness/kafka_mock.h"
+#include "harness/redis_server.h"
 #include "pipeline/pg_source_fixture.h"
 
 namespace sluice::testing {
@@ -272,6 +277,95 @@ TEST_F(PgSourceSnapshotTest, PeriodicCheckInRunRepairsThePostgresTarget) {
   Sql("UPDATE items SET name = 'renamed' WHERE id = 7");
   ASSERT_TRUE(pg_->Execute("DELETE FROM public.items WHERE id = 1999", "target").ok());
   EXPECT_TRUE(Converge(fmt::format(fmt::runtime(items), ""), target_items, "", 120s));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// `snapshot: initial` from PostgreSQL into ClickHouse, Redis and Kafka at
+// once, then the stream: ClickHouse keeps the streamed versions over the
+// copied rows (snapshot rows are version 0, streamed ones from the commit
+// LSN), Redis hashes follow, and Kafka gets every copied row then every
+// change (at least once).
+TEST_F(PgSourceSnapshotTest, InitialSnapshotIntoClickhouseRedisAndKafkaThenTheStream) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  auto c = ClickhouseServer::Start();
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  std::unique_ptr<ClickhouseServer> ch = std::move(c).value();
+  auto r = RedisServer::Start();
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  std::unique_ptr<RedisServer> redis = std::move(r).value();
+  auto k = KafkaMock::Start(3);
+  ASSERT_TRUE(k.ok()) << k.status().message();
+  std::unique_ptr<KafkaMock> kafka = std::move(k).value();
+  Sql("CREATE TABLE items (id int PRIMARY KEY, amount int NOT NULL, ok boolean, note text);"
+      "INSERT INTO items SELECT i, i, i % 2 = 0, 'n' || i FROM generate_series(1, 2000) i");
+  ASSERT_NO_FATAL_FAILURE(WritePipeline(
+      "      - match: \"public.items\"\n", "    snapshot: initial\n    chunk_rows: 300\n", 1, "[ch, cache, bus]",
+      fmt::format("  ch: {{url: \"{}\"}}\n  cache: {{url: \"{}\"}}\n  bus: {{url: \"{}\", format: json}}\n",
+                  ch->Url("default"), redis->Url(0), kafka->Url())));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(WaitForState("p", "running", 120s)) << sluice_->Log();
+  Sql("UPDATE items SET amount = amount + 1000, ok = NOT ok WHERE id <= 10; DELETE FROM items WHERE id = 2000;"
+      "INSERT INTO items VALUES (5000, 5, NULL, 'late')");
+
+  const std::string want = PgRows("SELECT count(*), sum(amount), sum(ok::int), max(note) FROM items", "shop");
+  std::string got;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto rows = ch->Rows("SELECT count(), sum(amount), sum(ok), max(note) FROM public.items FINAL "
+                             "WHERE _sign = 1 FORMAT TabSeparated");
+        if (!rows.ok() || rows->size() != 1) return false;
+        PostgresServer::Rows text{{}};
+        for (const auto& f : (*rows)[0]) text[0].push_back(f);
+        got = RowsToText(text);
+        return got == want;
+      },
+      90s))
+      << RowsDiff(want, got) << sluice_->Log();
+
+  auto hash = [&](const std::string& key) {
+    std::map<std::string, std::string> out;
+    auto conn = redis->Connect();
+    if (!conn.ok()) return out;
+    auto reply = (*conn)->Command({"HGETALL", key});
+    if (!reply.ok()) return out;
+    for (size_t i = 0; i + 1 < reply->elements.size(); i += 2) out[reply->elements[i].str] = reply->elements[i + 1].str;
+    return out;
+  };
+  EXPECT_TRUE(WaitUntil([&] { return hash("public:items:5000")["note"] == "late"; }, 60s)) << sluice_->Log();
+  EXPECT_EQ(hash("public:items:1"),
+            (std::map<std::string, std::string>{{"id", "1"}, {"amount", "1001"}, {"ok", "true"}, {"note", "n1"}}));
+  EXPECT_EQ(hash("public:items:1999"),
+            (std::map<std::string, std::string>{{"id", "1999"}, {"amount", "1999"}, {"ok", "false"}, {"note", "n1999"}}));
+  EXPECT_TRUE(hash("public:items:2000").empty());
+  auto conn = redis->Connect();
+  ASSERT_TRUE(conn.ok());
+  auto keys = (*conn)->Command({"KEYS", "public:items:*"});
+  ASSERT_TRUE(keys.ok());
+  EXPECT_EQ(keys->elements.size(), 2000u);
+
+  // 2,000 copied rows, 10 updates, a delete and an insert; a copied row may
+  // come twice (at least once), a change at least once.
+  std::set<std::string> ops;
+  size_t messages = 0;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto m = ReadTopic(kafka->bootstraps(), "public.items");
+        if (!m.ok()) return false;
+        ops.clear();
+        messages = m->size();
+        for (const KafkaMessage& msg : *m) {
+          if (!msg.value) continue;
+          auto j = nlohmann::json::parse(*msg.value, nullptr, false);
+          if (j.is_discarded()) continue;
+          ops.insert(j["op"].get<std::string>() + ":" +
+                     (j["after"].is_object() ? j["after"]["id"].dump() : j["before"]["id"].dump()));
+        }
+        return ops.count("update:10") && ops.count("delete:2000") && ops.count("insert:5000") && messages >= 2012;
+      },
+      60s))
+      << messages << " messages; " << sluice_->Log();
+  EXPECT_TRUE(ops.count("insert:1999")) << "copied rows go to Kafka as inserts";
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 

@@ -124,7 +124,7 @@ Result<std::vector<PgColumnFacts>> ColumnFactsOf(PgConnection& c, const std::str
   // attmissingval is a one-element array of the column's type: its element's text.
   ASSIGN_OR_RETURN(auto rows, c.Query(fmt::format(
                                   "SELECT a.attname, d.adbin IS NOT NULL, a.atthasmissing, "
-                                  "array_to_string(a.attmissingval, '') FROM pg_catalog.pg_attribute a "
+                                  "array_to_string(a.attmissingval, ''), a.attnotnull FROM pg_catalog.pg_attribute a "
                                   "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
                                   "WHERE a.attrelid = {} AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
                                   relation)));
@@ -135,6 +135,7 @@ Result<std::vector<PgColumnFacts>> ColumnFactsOf(PgConnection& c, const std::str
     f.has_default = r[1].value_or("f") == "t";
     f.has_missing = r[2].value_or("f") == "t" && r[3].has_value();
     f.missing_value = r[3].value_or("");
+    f.not_null = r[4].value_or("f") == "t";
     out.push_back(std::move(f));
   }
   return out;

@@ -368,7 +368,12 @@ Status PgoutputDecoder::OnRelation(std::string_view m, ChangeHandler& handler) {
     facts = std::move(got).value();
     for (ColumnMeta& c : schema->columns) {
       for (const PgColumnFacts& f : facts) {
-        if (f.name != c.name || !f.has_missing) continue;
+        if (f.name != c.name) continue;
+        // NOT NULL as the catalog (and so a snapshot's schema) has it: a
+        // target that made the column NOT NULL from the copy sees the same
+        // column from the stream.
+        if (f.not_null) c.nullable = false;
+        if (!f.has_missing) continue;
         c.pg_has_missing = true;
         c.pg_missing_value = f.missing_value;
       }

@@ -109,6 +109,7 @@ struct PgColumnFacts {
   bool has_default = false;  // pg_attrdef has a default expression
   bool has_missing = false;  // atthasmissing: rows older than the column read `missing_value`
   std::string missing_value;  // the type's text output
+  bool not_null = false;      // attnotnull: the Relation message does not say, targets creating tables need it
 };
 
 class PgoutputDecoder {
