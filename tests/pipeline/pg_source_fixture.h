@@ -10,11 +10,14 @@
 
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "harness/clickhouse_server.h"
 #include "harness/postgres_server.h"
+#include "harness/redis_server.h"
 #include "pipeline/sync_fixture.h"
 
 namespace sluice::testing {
@@ -125,7 +128,47 @@ targets:
     return lines;
   }
 
+  // A ClickHouse server (ch_) and a Redis server (redis_) beside the others.
+  void StartClickhouseAndRedis() {
+    auto c = ClickhouseServer::Start();
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    ch_ = std::move(c).value();
+    auto r = RedisServer::Start();
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    redis_ = std::move(r).value();
+  }
+  // A ClickHouse query's rows as RowsToText renders them (\N as NULL).
+  std::string ClickhouseRows(const std::string& sql) {
+    auto rows = ch_->Rows(sql + " FORMAT TabSeparated");
+    if (!rows.ok()) return "query failed: " + rows.status().message();
+    PostgresServer::Rows text;
+    for (const auto& row : *rows) {
+      PostgresServer::Row out;
+      for (const auto& f : row) out.push_back(f == "\\N" ? std::nullopt : std::optional<std::string>(f));
+      text.push_back(std::move(out));
+    }
+    return RowsToText(text);
+  }
+  // HGETALL `key` (empty when the key is missing or Redis is down).
+  std::map<std::string, std::string> RedisHash(const std::string& key) {
+    std::map<std::string, std::string> out;
+    auto conn = redis_->Connect();
+    if (!conn.ok()) return out;
+    auto reply = (*conn)->Command({"HGETALL", key});
+    if (!reply.ok()) return out;
+    for (size_t i = 0; i + 1 < reply->elements.size(); i += 2) out[reply->elements[i].str] = reply->elements[i + 1].str;
+    return out;
+  }
+  size_t RedisKeyCount(const std::string& pattern) {
+    auto conn = redis_->Connect();
+    if (!conn.ok()) return 0;
+    auto reply = (*conn)->Command({"KEYS", pattern});
+    return reply.ok() ? reply->elements.size() : 0;
+  }
+
   std::unique_ptr<PostgresServer> pg_;
+  std::unique_ptr<ClickhouseServer> ch_;
+  std::unique_ptr<RedisServer> redis_;
   std::unique_ptr<MariadbServer> my_;
 };
 

@@ -13,9 +13,7 @@
 
 #include "cli/run_command.h"
 #include "core/position.h"
-#include "harness/clickhouse_server.h"
 #include "harness/kafka_mock.h"
-#include "harness/redis_server.h"
 #include "pipeline/pg_source_fixture.h"
 
 namespace sluice::testing {
@@ -208,16 +206,11 @@ TEST_F(PgSourceTest, IntoKafkaAndFilesEveryChangeInOrder) {
 // ClickHouse and true/false in Redis hashes.
 TEST_F(PgSourceTest, IntoClickhouseAndRedis) {
   ASSERT_NO_FATAL_FAILURE(StartServers());
-  auto c = ClickhouseServer::Start();
-  ASSERT_TRUE(c.ok()) << c.status().message();
-  std::unique_ptr<ClickhouseServer> ch = std::move(c).value();
-  auto r = RedisServer::Start();
-  ASSERT_TRUE(r.ok()) << r.status().message();
-  std::unique_ptr<RedisServer> redis = std::move(r).value();
+  ASSERT_NO_FATAL_FAILURE(StartClickhouseAndRedis());
   Sql("CREATE TABLE items (id int PRIMARY KEY, b boolean, num numeric(12,4), t text, u uuid, iv interval, d date,"
       " ai int[], jb jsonb)");
   WritePipeline("      - match: \"public.items\"\n", "", 1, "[ch, cache]",
-                fmt::format("  ch: {{url: \"{}\"}}\n  cache: {{url: \"{}\"}}\n", ch->Url("default"), redis->Url(0)));
+                fmt::format("  ch: {{url: \"{}\"}}\n  cache: {{url: \"{}\"}}\n", ch_->Url("default"), redis_->Url(0)));
   StartSluice();
   ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
   ASSERT_TRUE(WaitForState("p", "running", 30s));
@@ -233,34 +226,16 @@ TEST_F(PgSourceTest, IntoClickhouseAndRedis) {
   std::string got;
   EXPECT_TRUE(WaitUntil(
       [&] {
-        auto rows = ch->Rows("SELECT id, b, num, t, u, iv, d FROM public.items FINAL WHERE _sign = 1 ORDER BY id "
-                             "FORMAT TabSeparated");
-        if (!rows.ok()) return false;
-        PostgresServer::Rows text;
-        for (const auto& row : *rows) {
-          PostgresServer::Row out;
-          for (const auto& f : row) out.push_back(f == "\\N" ? std::nullopt : std::optional<std::string>(f));
-          text.push_back(std::move(out));
-        }
-        got = RowsToText(text);
+        got = ClickhouseRows("SELECT id, b, num, t, u, iv, d FROM public.items FINAL WHERE _sign = 1 ORDER BY id");
         return got == want;
       },
       90s))
       << RowsDiff(want, got) << sluice_->Log();
-  auto json = ch->Rows("SELECT ai, jb FROM public.items FINAL WHERE _sign = 1 AND id = 1 FORMAT TabSeparated");
+  auto json = ch_->Rows("SELECT ai, jb FROM public.items FINAL WHERE _sign = 1 AND id = 1 FORMAT TabSeparated");
   ASSERT_TRUE(json.ok()) << json.status().message();
   ASSERT_EQ(json->size(), 1u);
   EXPECT_EQ((*json)[0], (std::vector<std::string>{"[1,null,3]", "{\"a\": 1}"}));
 
-  auto hash = [&](const std::string& key) {
-    std::map<std::string, std::string> out;
-    auto conn = redis->Connect();
-    if (!conn.ok()) return out;
-    auto reply = (*conn)->Command({"HGETALL", key});
-    if (!reply.ok()) return out;
-    for (size_t i = 0; i + 1 < reply->elements.size(); i += 2) out[reply->elements[i].str] = reply->elements[i + 1].str;
-    return out;
-  };
   const std::map<std::string, std::string> one{{"id", "1"},
                                                {"b", "false"},
                                                {"num", "27.0000"},
@@ -270,16 +245,12 @@ TEST_F(PgSourceTest, IntoClickhouseAndRedis) {
                                                {"d", "2024-02-29"},
                                                {"ai", "[1,null,3]"},
                                                {"jb", "{\"a\": 1}"}};
-  EXPECT_TRUE(WaitUntil([&] { return hash("public:items:150")["t"] == "bulk2"; }, 60s)) << sluice_->Log();
-  EXPECT_EQ(hash("public:items:1"), one);
-  EXPECT_EQ(hash("public:items:30"), (std::map<std::string, std::string>{{"id", "30"}}));
-  EXPECT_TRUE(hash("public:items:2").empty());
-  EXPECT_TRUE(hash("public:items:3").empty());
-  auto keys = redis->Connect();
-  ASSERT_TRUE(keys.ok());
-  auto all = (*keys)->Command({"KEYS", "public:items:*"});
-  ASSERT_TRUE(all.ok());
-  EXPECT_EQ(all->elements.size(), 202u);
+  EXPECT_TRUE(WaitUntil([&] { return RedisHash("public:items:150")["t"] == "bulk2"; }, 60s)) << sluice_->Log();
+  EXPECT_EQ(RedisHash("public:items:1"), one);
+  EXPECT_EQ(RedisHash("public:items:30"), (std::map<std::string, std::string>{{"id", "30"}}));
+  EXPECT_TRUE(RedisHash("public:items:2").empty());
+  EXPECT_TRUE(RedisHash("public:items:3").empty());
+  EXPECT_EQ(RedisKeyCount("public:items:*"), 202u);
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 

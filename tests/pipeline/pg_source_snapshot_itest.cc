@@ -15,9 +15,7 @@
 #include <thread>
 
 #include "cli/run_command.h"
-#include "harness/clickhouse_server.h"
 #include "harness/kafka_mock.h"
-#include "harness/redis_server.h"
 #include "pipeline/pg_source_fixture.h"
 
 namespace sluice::testing {
@@ -287,12 +285,7 @@ TEST_F(PgSourceSnapshotTest, PeriodicCheckInRunRepairsThePostgresTarget) {
 // change (at least once).
 TEST_F(PgSourceSnapshotTest, InitialSnapshotIntoClickhouseRedisAndKafkaThenTheStream) {
   ASSERT_NO_FATAL_FAILURE(StartServers());
-  auto c = ClickhouseServer::Start();
-  ASSERT_TRUE(c.ok()) << c.status().message();
-  std::unique_ptr<ClickhouseServer> ch = std::move(c).value();
-  auto r = RedisServer::Start();
-  ASSERT_TRUE(r.ok()) << r.status().message();
-  std::unique_ptr<RedisServer> redis = std::move(r).value();
+  ASSERT_NO_FATAL_FAILURE(StartClickhouseAndRedis());
   auto k = KafkaMock::Start(3);
   ASSERT_TRUE(k.ok()) << k.status().message();
   std::unique_ptr<KafkaMock> kafka = std::move(k).value();
@@ -301,7 +294,7 @@ TEST_F(PgSourceSnapshotTest, InitialSnapshotIntoClickhouseRedisAndKafkaThenTheSt
   ASSERT_NO_FATAL_FAILURE(WritePipeline(
       "      - match: \"public.items\"\n", "    snapshot: initial\n    chunk_rows: 300\n", 1, "[ch, cache, bus]",
       fmt::format("  ch: {{url: \"{}\"}}\n  cache: {{url: \"{}\"}}\n  bus: {{url: \"{}\", format: json}}\n",
-                  ch->Url("default"), redis->Url(0), kafka->Url())));
+                  ch_->Url("default"), redis_->Url(0), kafka->Url())));
   StartSluice();
   ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
   ASSERT_TRUE(WaitForState("p", "running", 120s)) << sluice_->Log();
@@ -312,37 +305,19 @@ TEST_F(PgSourceSnapshotTest, InitialSnapshotIntoClickhouseRedisAndKafkaThenTheSt
   std::string got;
   EXPECT_TRUE(WaitUntil(
       [&] {
-        auto rows = ch->Rows("SELECT count(), sum(amount), sum(ok), max(note) FROM public.items FINAL "
-                             "WHERE _sign = 1 FORMAT TabSeparated");
-        if (!rows.ok() || rows->size() != 1) return false;
-        PostgresServer::Rows text{{}};
-        for (const auto& f : (*rows)[0]) text[0].push_back(f);
-        got = RowsToText(text);
+        got = ClickhouseRows("SELECT count(), sum(amount), sum(ok), max(note) FROM public.items FINAL WHERE _sign = 1");
         return got == want;
       },
       90s))
       << RowsDiff(want, got) << sluice_->Log();
 
-  auto hash = [&](const std::string& key) {
-    std::map<std::string, std::string> out;
-    auto conn = redis->Connect();
-    if (!conn.ok()) return out;
-    auto reply = (*conn)->Command({"HGETALL", key});
-    if (!reply.ok()) return out;
-    for (size_t i = 0; i + 1 < reply->elements.size(); i += 2) out[reply->elements[i].str] = reply->elements[i + 1].str;
-    return out;
-  };
-  EXPECT_TRUE(WaitUntil([&] { return hash("public:items:5000")["note"] == "late"; }, 60s)) << sluice_->Log();
-  EXPECT_EQ(hash("public:items:1"),
+  EXPECT_TRUE(WaitUntil([&] { return RedisHash("public:items:5000")["note"] == "late"; }, 60s)) << sluice_->Log();
+  EXPECT_EQ(RedisHash("public:items:1"),
             (std::map<std::string, std::string>{{"id", "1"}, {"amount", "1001"}, {"ok", "true"}, {"note", "n1"}}));
-  EXPECT_EQ(hash("public:items:1999"),
+  EXPECT_EQ(RedisHash("public:items:1999"),
             (std::map<std::string, std::string>{{"id", "1999"}, {"amount", "1999"}, {"ok", "false"}, {"note", "n1999"}}));
-  EXPECT_TRUE(hash("public:items:2000").empty());
-  auto conn = redis->Connect();
-  ASSERT_TRUE(conn.ok());
-  auto keys = (*conn)->Command({"KEYS", "public:items:*"});
-  ASSERT_TRUE(keys.ok());
-  EXPECT_EQ(keys->elements.size(), 2000u);
+  EXPECT_TRUE(RedisHash("public:items:2000").empty());
+  EXPECT_EQ(RedisKeyCount("public:items:*"), 2000u);
 
   // 2,000 copied rows, 10 updates, a delete and an insert; a copied row may
   // come twice (at least once), a change at least once.
