@@ -1,7 +1,9 @@
 #include "source/postgres/pgoutput_decoder.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "core/byte_reader.h"
 #include "core/glob.h"
@@ -9,6 +11,7 @@
 #include "source/postgres/replication_frame.h"
 
 namespace sluice::postgres {
+
 namespace {
 
 std::string Quoted(std::string_view text, char quote) {
@@ -363,9 +366,26 @@ Status PgoutputDecoder::OnRelation(std::string_view m, ChangeHandler& handler) {
   for (uint32_t k : schema->primary_key) schema->columns[k].nullable = false;
   std::vector<PgColumnFacts> facts;
   if (options_.column_facts && rel.matched) {
-    auto got = options_.column_facts(relid);
-    if (!got.ok()) return got.status().WithContext(fmt::format("table \"{}\".\"{}\"", schema->db, schema->table));
-    facts = std::move(got).value();
+    // The walsender may send a transaction as soon as its commit is in the
+    // WAL, a moment before other sessions see it committed: a column it
+    // added can be missing from the catalog for those few milliseconds.
+    // Read again (Options::catalog_catch_up_attempts) until every column of
+    // the message is there; one still missing after that was dropped since.
+    auto all_present = [&] {
+      for (const ColumnMeta& c : schema->columns) {
+        if (std::none_of(facts.begin(), facts.end(), [&](const PgColumnFacts& f) { return f.name == c.name; })) {
+          return false;
+        }
+      }
+      return true;
+    };
+    for (int attempt = 0;; ++attempt) {
+      auto got = options_.column_facts(relid);
+      if (!got.ok()) return got.status().WithContext(fmt::format("table \"{}\".\"{}\"", schema->db, schema->table));
+      facts = std::move(got).value();
+      if (all_present() || attempt >= options_.catalog_catch_up_attempts) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
     for (ColumnMeta& c : schema->columns) {
       for (const PgColumnFacts& f : facts) {
         if (f.name != c.name) continue;

@@ -123,6 +123,10 @@ class PgoutputDecoder {
     // The table's columns as the catalog has them now (defaults, missing
     // values); null: none known (added columns are plain nullable ones).
     std::function<Result<std::vector<PgColumnFacts>>(uint32_t relid)> column_facts;
+    // How many more times column_facts is read, 20 ms apart, while it lacks
+    // a column of the Relation message: a transaction is decoded a moment
+    // before other sessions see it committed.
+    int catalog_catch_up_attempts = 150;
     // "schema.table" globs whose schema changes are not compared.
     std::vector<std::string> unchecked_tables;
     // 1, or 2 when the stream was started with streaming 'on'.

@@ -263,6 +263,7 @@ class PgSchemaChangeTest : public PgoutputDecoderTest {
   void SetUp() override {
     PgoutputDecoder::Options o;
     o.column_facts = [this](uint32_t) -> Result<std::vector<PgColumnFacts>> { return facts_; };
+    o.catalog_catch_up_attempts = 0;  // a dropped column is not waited for
     Use(std::move(o));
   }
   std::string Status1(const std::vector<std::string>& ms) {
@@ -304,6 +305,35 @@ TEST_F(PgSchemaChangeTest, AddedColumnsAreDdlBetweenTheRowsOfTheirTransaction) {
   EXPECT_EQ(decoder_->schema(9)->columns.size(), 4u);
 }
 
+// A transaction is decoded a moment before other sessions see it
+// committed: the catalog may not show the column it added yet. The decoder
+// reads it again until it does, and takes NOT NULL from it (the Relation
+// message does not carry it).
+TEST_F(PgSchemaChangeTest, TheCatalogIsReadAgainUntilItShowsTheAddedColumn) {
+  int reads = 0;
+  Use([&] {
+    PgoutputDecoder::Options o;
+    o.column_facts = [&](uint32_t) -> Result<std::vector<PgColumnFacts>> {
+      ++reads;
+      std::vector<PgColumnFacts> f{{"id", false, false, "", true}, {"a", false, false, ""}};
+      if (reads >= 4) f.push_back({"b", true, true, "5", true});  // committed for others from the 4th read
+      return f;
+    };
+    o.catalog_catch_up_attempts = 5;
+    return o;
+  }());
+  std::vector<Col> v2 = kV1;
+  v2.push_back({false, "b", 23, -1});
+  FeedAll({Begin(0x700, 7), Relation(9, "public", "t", 'd', kV1), Commit(0x700, 0x740), Begin(0x800, 8),
+           Relation(9, "public", "t", 'd', v2), Bytes().c('I').u32(9).c('N').u16(3).text("2").text("y").text("6").b,
+           Commit(0x800, 0x840)});
+  EXPECT_EQ(reads, 4);  // one for the first Relation, three for the second
+  ASSERT_EQ(rec_.shapes.size(), 1u);
+  EXPECT_EQ(rec_.shapes[0]->columns[2].pg_missing_value, "5");
+  EXPECT_FALSE(rec_.shapes[0]->columns[2].nullable);
+  EXPECT_TRUE(rec_.shapes[0]->columns[1].nullable);
+}
+
 TEST_F(PgSchemaChangeTest, TheSameRelationAgainChangesNothing) {
   FeedAll({Begin(0x700, 7), Relation(9, "public", "t", 'd', kV1), Commit(0x700, 0x740), Begin(0x800, 8),
            Relation(9, "public", "t", 'd', kV1), Bytes().c('I').u32(9).c('N').u16(2).text("1").text("x").b,
@@ -317,6 +347,7 @@ TEST_F(PgSchemaChangeTest, OtherChangesStopNamingTableLsnAndChange) {
     Use([&] {
       PgoutputDecoder::Options o;
       o.column_facts = [this](uint32_t) -> Result<std::vector<PgColumnFacts>> { return facts_; };
+      o.catalog_catch_up_attempts = 0;  // a dropped column is not waited for
       return o;
     }());
     return Status1({Begin(0x700, 7), Relation(9, "public", "t", 'd', kV1), Commit(0x700, 0x740), Begin(0x800, 8),
