@@ -357,8 +357,11 @@ TEST_F(CoordinatorTest, OwnerCutOffFromZookeeperLosesOwnershipAndAnotherTakesOve
   // Back on the network it hears of the expiry, loses the ownership and
   // joins again with a new session, behind the others.
   (*forwarder)->Thaw();
+  // The recorder hears of a state after the node has taken it: wait for it
+  // to have heard all four.
   ASSERT_TRUE(WaitFor([&] {
-    return a->ownership("orders").state == OwnershipState::kCandidate && a->session_state() == SessionState::kConnected;
+    return a->ownership("orders").state == OwnershipState::kCandidate &&
+           a->session_state() == SessionState::kConnected && a.recorder->ownership_states("orders").size() >= 4;
   }));
   EXPECT_EQ(a.recorder->ownership_states("orders"), (std::vector{OwnershipState::kOwner, OwnershipState::kInDoubt,
                                                                  OwnershipState::kLost, OwnershipState::kCandidate}));
