@@ -1,6 +1,6 @@
 #include "source/mysql/binlog_decoder.h"
 
-#include <zlib.h>
+#include <libdeflate.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -106,10 +106,9 @@ Status BinlogDecoder::Feed(std::string_view event, ChangeHandler& handler, uint6
         // flag afterwards (it marks a binlog that was not closed properly).
         std::string copy(event.substr(0, event.size() - kChecksumSize));
         copy[17] = static_cast<char>(copy[17] & ~kLogEventBinlogInUseFlag);
-        actual = static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(copy.data()), static_cast<uInt>(copy.size())));
+        actual = libdeflate_crc32(0, copy.data(), copy.size());
       } else {
-        actual = static_cast<uint32_t>(
-            crc32(0, reinterpret_cast<const Bytef*>(event.data()), static_cast<uInt>(event.size() - kChecksumSize)));
+        actual = libdeflate_crc32(0, event.data(), event.size() - kChecksumSize);
       }
       if (expected != actual) {
         return Status::Corruption("{} event checksum mismatch (stored {:08x}, computed {:08x}) @ {}",
