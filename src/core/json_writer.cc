@@ -6,6 +6,10 @@
 #include <charconv>
 #include <cstring>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 namespace sluice {
 namespace {
 
@@ -15,65 +19,75 @@ template <typename T>
 void AppendNumber(std::string& out, T v) {
   char buf[24];
   auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, p);
+  out.append(buf, static_cast<size_t>(p - buf));  // (pointer, length): the iterator-pair overload goes through replace()
 }
 
 }  // namespace
 
 namespace {
 
-// True if any of the 8 bytes is < 0x20, '"' or '\\' (SWAR: the classic
-// "has zero byte" trick applied to the byte and to its XOR with each quote).
-inline bool NeedsEscape8(uint64_t w) {
-  constexpr uint64_t kOnes = 0x0101010101010101ull;
-  constexpr uint64_t kHigh = 0x8080808080808080ull;
-  uint64_t lt_space = (w - kOnes * 0x20) & ~w & kHigh;
-  uint64_t q = w ^ (kOnes * '"');
-  uint64_t b = w ^ (kOnes * '\\');
-  uint64_t is_quote = (q - kOnes) & ~q & kHigh;
-  uint64_t is_backslash = (b - kOnes) & ~b & kHigh;
-  return (lt_space | is_quote | is_backslash) != 0;
+inline bool NeedsEscape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+
+#ifdef __SSE2__
+// Bit i set where byte i of the 16 needs escaping (< 0x20 unsigned, '"', '\\').
+inline unsigned EscapeMask16(const char* p) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                                _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                                   _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v));
+  return static_cast<unsigned>(_mm_movemask_epi8(hit));
+}
+#endif
+
+// The index of the first byte at or after i that needs escaping, or n.
+// Most text has none, so whole strings are usually one scan and one append.
+inline size_t FirstEscape(const char* d, size_t i, size_t n) {
+#ifdef __SSE2__
+  for (; i + 16 <= n; i += 16) {
+    if (unsigned m = EscapeMask16(d + i)) return i + static_cast<size_t>(__builtin_ctz(m));
+  }
+  if (i == n) return n;
+  // The last 1..15 bytes: scanned from a padded copy (never reads past the string).
+  char tail[16];
+  std::memset(tail, 'a', sizeof tail);
+  std::memcpy(tail, d + i, n - i);
+  if (unsigned m = EscapeMask16(tail)) return i + static_cast<size_t>(__builtin_ctz(m));
+  return n;
+#else
+  for (; i < n; ++i) {
+    if (NeedsEscape(static_cast<unsigned char>(d[i]))) return i;
+  }
+  return n;
+#endif
 }
 
 }  // namespace
 
 void AppendJsonString(std::string& out, std::string_view s) {
+  const char* d = s.data();
+  const size_t n = s.size();
+  out.reserve(out.size() + n + 2);
   out += '"';
   size_t run = 0;  // start of the current run of bytes that need no escaping
-  size_t i = 0;
-  const size_t n = s.size();
-  while (i < n) {
-    // Skip clean 8-byte words at once; most text has nothing to escape.
-    while (i + 8 <= n) {
-      uint64_t w;
-      std::memcpy(&w, s.data() + i, 8);
-      if (NeedsEscape8(w)) break;
-      i += 8;
-    }
-    if (i >= n) break;
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') {
-      ++i;
-      continue;
-    }
-    out.append(s.data() + run, i - run);
+  for (size_t i = FirstEscape(d, 0, n); i < n; i = FirstEscape(d, i + 1, n)) {
+    out.append(d + run, i - run);
     run = i + 1;
+    const auto c = static_cast<unsigned char>(d[i]);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
+      case '"': out.append("\\\"", 2); break;
+      case '\\': out.append("\\\\", 2); break;
+      case '\n': out.append("\\n", 2); break;
+      case '\r': out.append("\\r", 2); break;
+      case '\t': out.append("\\t", 2); break;
+      case '\b': out.append("\\b", 2); break;
+      case '\f': out.append("\\f", 2); break;
+      default: {
+        const char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out.append(u, sizeof u);
+      }
     }
-    ++i;
   }
-  out.append(s.data() + run, n - run);
+  out.append(d + run, n - run);
   out += '"';
 }
 

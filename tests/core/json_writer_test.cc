@@ -90,6 +90,14 @@ TEST(JsonWriterTest, EscapingIsExactAtEveryOffset) {
         auto parsed = nlohmann::json::parse(out);
         ASSERT_EQ(parsed.get<std::string>(), s) << len << " " << pos;
       }
+      // Bytes either side of the escaped ranges (signed/unsigned compares) pass through as they are.
+      for (char plain : {' ', '!', '#', '[', ']', '\x7f', '\x80', '\xff'}) {
+        std::string s(len, 'a');
+        s[pos] = plain;
+        std::string out;
+        AppendJsonString(out, s);
+        ASSERT_EQ(out, '"' + s + '"') << len << " " << pos << " " << static_cast<int>(plain);
+      }
     }
   }
   std::string out;

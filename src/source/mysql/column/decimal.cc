@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "source/mysql/column/digits.h"
+
 namespace sluice::mysql {
 namespace {
 
@@ -13,15 +15,6 @@ constexpr uint32_t kPow10[kDigitsPerGroup + 1] = {1,      10,      100,      100
                                                   100000, 1000000, 10000000, 100000000, 1000000000};
 // 65 digits need at most 7 full groups and a partial one per side.
 constexpr size_t kMaxDecimalBinarySize = 32;
-
-// Writes v as exactly `width` digits, zero-padded. v < 10^width.
-char* PutGroup(char* p, uint32_t v, int width) {
-  for (int i = width - 1; i >= 0; --i) {
-    p[i] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  }
-  return p + width;
-}
 
 }  // namespace
 
@@ -63,7 +56,7 @@ Status FormatDecimalBinary(std::string_view bin, int precision, int scale, char*
     if (v >= kPow10[width]) {
       return false;
     }
-    p = PutGroup(p, v, width);
+    p = PutDigits(p, v, width);
     return true;
   };
   bool valid = true;

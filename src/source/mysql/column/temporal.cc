@@ -7,38 +7,25 @@
 #include "source/mysql/column/temporal.h"
 
 #include "source/mysql/column/column_families.h"
+#include "source/mysql/column/digits.h"
 
 namespace sluice::mysql {
 namespace {
 
 constexpr uint32_t kPow10[7] = {1, 10, 100, 1000, 10000, 100000, 1000000};
 constexpr uint32_t kMicrosPerSecond = 1000000;
+constexpr uint64_t kPow10Wide[11] = {1,         10,         100,         1000,         10000,        100000,
+                                     1000000,   10000000,   100000000,   1000000000,   10000000000};
 
-// Writes v with at least `width` digits, zero-padded.
+// Writes v with at least `width` digits (1..9), zero-padded.
 char* PutUint(char* p, uint32_t v, int width) {
-  char tmp[10];
-  int n = 0;
-  do {
-    tmp[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v != 0);
-  while (n < width) {
-    tmp[n++] = '0';
-  }
-  while (n > 0) {
-    *p++ = tmp[--n];
-  }
-  return p;
+  if (v < kPow10Wide[width]) return PutDigits(p, v, width);
+  int digits = width;
+  while (digits < 10 && v >= kPow10Wide[digits]) ++digits;
+  return PutDigits(p, v, digits);
 }
 
-char* PutTwo(char* p, uint32_t v) {
-  if (v >= 100) {
-    return PutUint(p, v, 2);
-  }
-  p[0] = static_cast<char>('0' + v / 10);
-  p[1] = static_cast<char>('0' + v % 10);
-  return p + 2;
-}
+char* PutTwo(char* p, uint32_t v) { return v < 100 ? PutDigitsN<2>(p, v) : PutUint(p, v, 2); }
 
 // "." and the first fsp of micro's 6 digits; nothing for fsp 0.
 char* PutFraction(char* p, uint32_t micro, int fsp) {
@@ -52,7 +39,7 @@ char* PutFraction(char* p, uint32_t micro, int fsp) {
 }  // namespace
 
 size_t FormatDate(char* buf, uint32_t year, uint32_t month, uint32_t day) {
-  char* p = PutUint(buf, year, 4);
+  char* p = year < 10000 ? PutDigitsN<4>(buf, year) : PutUint(buf, year, 4);
   *p++ = '-';
   p = PutTwo(p, month);
   *p++ = '-';
