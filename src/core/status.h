@@ -4,6 +4,7 @@
 // are reserved for programmer errors.
 
 #include <cassert>
+#include <memory>
 #include <string>
 #include <utility>
 #include <variant>
@@ -27,9 +28,18 @@ enum class StatusCode : uint8_t {
   kFenced,           // a newer owner of the pipeline (higher epoch) took over the target: never retried
 };
 
+// An OK status is one null pointer: decoders return one per column value,
+// so success must cost nothing; an error's code and message live on the heap.
 class [[nodiscard]] Status {
  public:
   Status() = default;
+  Status(const Status& o) : rep_(o.rep_ ? std::make_unique<Rep>(*o.rep_) : nullptr) {}
+  Status& operator=(const Status& o) {
+    if (this != &o) rep_ = o.rep_ ? std::make_unique<Rep>(*o.rep_) : nullptr;
+    return *this;
+  }
+  Status(Status&&) noexcept = default;
+  Status& operator=(Status&&) noexcept = default;
   static Status Ok() { return Status(); }
 
   template <typename... Args>
@@ -50,28 +60,34 @@ class [[nodiscard]] Status {
   }
   static Status EndOfStream() { return Status(StatusCode::kEndOfStream, "end of stream", false); }
 
-  bool ok() const { return code_ == StatusCode::kOk; }
-  StatusCode code() const { return code_; }
-  bool retryable() const { return retryable_; }
-  const std::string& message() const { return message_; }
+  bool ok() const { return rep_ == nullptr; }
+  StatusCode code() const { return rep_ ? rep_->code : StatusCode::kOk; }
+  bool retryable() const { return rep_ && rep_->retryable; }
+  const std::string& message() const {
+    static const std::string kNoMessage;
+    return rep_ ? rep_->message : kNoMessage;
+  }
 
   // Prefixes context, e.g. "decode rows: " + message.
   Status WithContext(std::string_view context) const {
     if (ok()) return *this;
-    return Status(code_, fmt::format("{}: {}", context, message_), retryable_);
+    return Status(rep_->code, fmt::format("{}: {}", context, rep_->message), rep_->retryable);
   }
   Status WithSuffix(std::string_view suffix) const {
     if (ok()) return *this;
-    return Status(code_, fmt::format("{} {}", message_, suffix), retryable_);
+    return Status(rep_->code, fmt::format("{} {}", rep_->message, suffix), rep_->retryable);
   }
 
  private:
+  struct Rep {
+    StatusCode code;
+    bool retryable;
+    std::string message;
+  };
   Status(StatusCode code, std::string message, bool retryable)
-      : code_(code), retryable_(retryable), message_(std::move(message)) {}
+      : rep_(code == StatusCode::kOk ? nullptr : std::make_unique<Rep>(Rep{code, retryable, std::move(message)})) {}
 
-  StatusCode code_ = StatusCode::kOk;
-  bool retryable_ = false;
-  std::string message_;
+  std::unique_ptr<Rep> rep_;
 };
 
 template <typename T>
