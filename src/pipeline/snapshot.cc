@@ -78,12 +78,6 @@ std::string CombineWhere(const std::string& a, const std::string& b) {
   return "(" + a + ") AND (" + b + ")";
 }
 
-std::string Ident(std::string_view name) {
-  std::string out;
-  sink::mysql::AppendIdentifier(out, name);
-  return out;
-}
-
 Result<std::unique_ptr<ChunkTarget>> OpenTarget(const PipelineConfig& p, const TargetConfig& t,
                                                 sluice::mysql::Interrupter* interrupt) {
   return sink::OpenChunkTarget(TargetSinkOptions(p, t), interrupt);
@@ -487,6 +481,10 @@ Status Snapshot::Finish() {
   for (size_t ti = 0; ti < cfg_.targets.size(); ++ti) {
     ASSIGN_OR_RETURN(auto w, OpenTarget(cfg_, *config_.FindTarget(cfg_.targets[ti]), &interrupt_));
     RETURN_IF_ERROR(w->RaiseCatchUpHorizon(cfg_.name, cfg_.targets[ti], horizon));
+    for (const auto& t : tables_) {
+      RETURN_IF_ERROR(w->BuildDeferredIndexes(*t->mapping->target)
+                          .WithContext(fmt::format("pipeline {}: target {}", cfg_.name, cfg_.targets[ti])));
+    }
     for (const auto& t : tables_) RETURN_IF_ERROR(w->DropPlan(cfg_.name, cfg_.targets[ti], t->source.name(), t->shard));
   }
   return Status::Ok();

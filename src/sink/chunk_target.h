@@ -75,6 +75,10 @@ class ChunkTarget {
   virtual Result<std::vector<std::string>> ExistingColumns(const std::string& /*db*/, const std::string& /*table*/) {
     return std::vector<std::string>{};
   }
+  // Builds the secondary indexes EnsureTable deferred for `t` when it created
+  // the table (MySQL targets: sink/mysql/deferred_indexes.h), once the
+  // snapshot's rows are in; nothing when none are pending.
+  virtual Status BuildDeferredIndexes(const TargetTable& /*t*/) { return Status::Ok(); }
   virtual Status RunDdl(const std::string& sql) {
     return Status::Error(StatusCode::kNotSupported, "this target takes no MySQL DDL: {}", sql.substr(0, 100));
   }

@@ -12,6 +12,7 @@
 #include "core/position.h"
 #include "core/sync_point.h"
 #include "sink/mysql/bulk_load.h"
+#include "sink/mysql/deferred_indexes.h"
 #include "sink/mysql/fence.h"
 #include "sink/mysql/mysql_loader.h"
 #include "sink/mysql/sql_builder.h"
@@ -111,7 +112,32 @@ Status ChunkWriter::EnsureTable(const TargetTable& t, const std::string& mysql_c
   std::string db;
   AppendIdentifier(db, t.db);
   RETURN_IF_ERROR(Run("CREATE DATABASE IF NOT EXISTS " + db));
-  return Run(create);
+  IndexSplit split = SplitPlainIndexes(create);
+  if (!split.add_indexes.empty()) {
+    std::string table = db + ".";
+    AppendIdentifier(table, t.table);
+    RETURN_IF_ERROR(Run(fmt::format("REPLACE INTO `_sluice`.`deferred_indexes` (db, tbl, ddl) VALUES ({}, {}, {})",
+                                    Quote(t.db), Quote(t.table), Quote("ALTER TABLE " + table + " " + split.add_indexes))));
+  }
+  return Run(split.create);
+}
+
+Status ChunkWriter::BuildDeferredIndexes(const TargetTable& t) {
+  const std::string key = fmt::format("db = {} AND tbl = {}", Quote(t.db), Quote(t.table));
+  ASSIGN_OR_RETURN(auto rows, conn_->Query("SELECT ddl FROM `_sluice`.`deferred_indexes` WHERE " + key));
+  if (rows.empty() || rows[0].empty() || !rows[0][0]) return Status::Ok();
+  const std::string& ddl = *rows[0][0];
+  if (mysql_real_query(conn_->raw(), ddl.data(), ddl.size()) != 0) {
+    unsigned err = mysql_errno(conn_->raw());
+    // ER_DUP_KEYNAME: built already, by a run that stopped before forgetting it.
+    if (err != ER_DUP_KEYNAME) {
+      return Status::Error(StatusCode::kServerError, "target {}: building the indexes of `{}`.`{}` ({}): {} (error {})",
+                           conn_->options().Describe(), t.db, t.table, ddl, mysql_error(conn_->raw()), err);
+    }
+  } else if (MYSQL_RES* res = mysql_store_result(conn_->raw())) {
+    mysql_free_result(res);
+  }
+  return Run("DELETE FROM `_sluice`.`deferred_indexes` WHERE " + key);
 }
 
 Status ChunkWriter::EnsureTables() {
@@ -123,14 +149,18 @@ Status ChunkWriter::EnsureTables() {
           "  position VARCHAR(600) NOT NULL, resume_position VARCHAR(600) NOT NULL, gtid_state TEXT NOT NULL,"
           "  updated_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),"
           "  PRIMARY KEY (pipeline, target, part)) ENGINE=InnoDB"));
-  return Run(
+  RETURN_IF_ERROR(Run(
       "CREATE TABLE IF NOT EXISTS `_sluice`.`snapshot_chunks` ("
       "  pipeline VARCHAR(128) NOT NULL, target VARCHAR(128) NOT NULL, tbl VARCHAR(200) NOT NULL,"
       "  shard VARCHAR(200) NOT NULL, chunk INT UNSIGNED NOT NULL,"
       "  after_key MEDIUMTEXT NOT NULL, upto_key MEDIUMTEXT NOT NULL, done TINYINT NOT NULL DEFAULT 0,"
       "  rows_copied BIGINT UNSIGNED NOT NULL DEFAULT 0,"
       "  updated_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),"
-      "  PRIMARY KEY (pipeline, target, tbl, shard, chunk)) ENGINE=InnoDB");
+      "  PRIMARY KEY (pipeline, target, tbl, shard, chunk)) ENGINE=InnoDB"));
+  return Run(
+      "CREATE TABLE IF NOT EXISTS `_sluice`.`deferred_indexes` ("
+      "  db VARCHAR(64) NOT NULL, tbl VARCHAR(64) NOT NULL, ddl MEDIUMTEXT NOT NULL,"
+      "  PRIMARY KEY (db, tbl)) ENGINE=InnoDB");
 }
 
 Result<std::string> ChunkWriter::EnsureStartPosition(const std::string& pipeline, const std::string& target,

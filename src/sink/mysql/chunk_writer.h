@@ -52,9 +52,14 @@ class ChunkWriter : public ChunkTarget {
   // a newer owner raised it.
   Status Fence(const SinkOptions& fence);
 
-  // Creates `_sluice`.`checkpoints` and `_sluice`.`snapshot_chunks` when missing.
+  // Creates `_sluice`.`checkpoints`, `_sluice`.`snapshot_chunks` and
+  // `_sluice`.`deferred_indexes` when missing.
   Status EnsureTables() override;
+  // A table it creates from `mysql_create_sql` gets its plain indexes later
+  // (BuildDeferredIndexes); the statement that adds them is recorded first, so
+  // a crash in between loses no index.
   Status EnsureTable(const TargetTable& t, const std::string& mysql_create_sql) override;
+  Status BuildDeferredIndexes(const TargetTable& t) override;
   bool speaks_mysql_ddl() const override { return true; }
   Result<std::vector<std::string>> ExistingColumns(const std::string& db, const std::string& table) override {
     return TableColumns(db, table);
