@@ -50,15 +50,6 @@ namespace {
 // Target keys per page of the extras scan (and source lookups per page).
 constexpr size_t kKeyPage = 1000;
 
-// JSON values in canonical text (copied into `arena`), so that equal
-// documents compare equal whichever side normalized them.
-void CanonicalizeJson(std::vector<Value>& values, Arena& arena) {
-  for (Value& v : values) {
-    if (v.kind != ValueKind::kJson) continue;
-    if (auto c = CanonicalJson(v.s)) v.s = arena.Copy(*c);
-  }
-}
-
 // A value read from the target as the source key text TableReader looks it
 // up by (what the MySQL server would print for it).
 mysql::KeyPart KeyPartOf(const Value& v, const ColumnMeta& column) {
@@ -98,6 +89,22 @@ mysql::KeyPart KeyPartOf(const Value& v, const ColumnMeta& column) {
 }
 
 }  // namespace
+
+std::vector<RowMismatch> CompareRows(std::span<const Value> source, std::span<const Value> target, size_t width,
+                                     const std::vector<uint32_t>& key, Arena& arena,
+                                     const std::function<void(Value&, size_t)>& fit) {
+  std::vector<Value> sides[2] = {{source.begin(), source.end()}, {target.begin(), target.end()}};
+  for (std::vector<Value>& side : sides) {
+    for (size_t i = 0; i < side.size(); ++i) {
+      Value& v = side[i];
+      if (fit) fit(v, i % width);
+      // Equal documents compare equal whichever side normalized them.
+      if (v.kind != ValueKind::kJson) continue;
+      if (auto c = CanonicalJson(v.s)) v.s = arena.Copy(*c);
+    }
+  }
+  return DiffRows(sides[0], sides[1], width, key);
+}
 
 Status TargetCheck::PrepareTableByKeys(Table& t) {
   const SourcePlan& src = *t.src;
@@ -226,9 +233,7 @@ Result<TargetCheck::ByKeysRead> TargetCheck::ReadChunkByKeys(Session& s, sink::R
   if (!plan.keyed()) {
     ASSIGN_OR_RETURN(r.c, Project(t, r.src));
   }
-  CanonicalizeJson(r.c.source, *r.src.arena);
-  CanonicalizeJson(r.dst.values, *r.dst.arena);
-  r.c.mismatches = DiffRows(r.c.source, r.dst.values, plan.width(), tt.key);
+  r.c.mismatches = CompareRows(r.c.source, r.dst.values, plan.width(), tt.key, *r.src.arena);
   if (plan.keyed() && chunk == ExtrasChunk(t)) {
     // Only the extra rows are this chunk's: a source row its keys found
     // (another spelling of the key under MySQL's collation, say) belongs to

@@ -78,6 +78,15 @@ Status ForEachOnSessions(std::vector<SessionT>& sessions, const std::vector<Task
 std::vector<SinkChange> RepairChanges(const TargetTablePtr& table, const std::vector<RowMismatch>& mismatches,
                                       std::span<const Value> source, std::span<const Value> target);
 
+// DiffRows over copies of both sides put in a comparable form: JSON in
+// canonical text (CanonicalJson), and each value through `fit` (given the
+// value and its target column) when set. The rows themselves are left as
+// read, so that a repair writes the source's own values, as the stream
+// writes them (a json column keeps its text), not their compared form.
+std::vector<RowMismatch> CompareRows(std::span<const Value> source, std::span<const Value> target, size_t width,
+                                     const std::vector<uint32_t>& key, Arena& arena,
+                                     const std::function<void(Value&, size_t)>& fit = {});
+
 // Settling (check.h step 3): polls `reached` (which sets
 // report.applied_position and says whether the pipeline applied past
 // report.source_position) every options.poll until it holds, `deadline`

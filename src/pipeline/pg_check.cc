@@ -68,13 +68,6 @@ struct ChunkRead {
   std::vector<RowMismatch> mismatches;
 };
 
-void CanonicalizeJson(std::vector<Value>& values, Arena& arena) {
-  for (Value& v : values) {
-    if (v.kind != ValueKind::kJson) continue;
-    if (auto c = CanonicalJson(v.s)) v.s = arena.Copy(*c);
-  }
-}
-
 // A value as a MySQL target holds what the stream wrote for it (`column`
 // is the source's): booleans as 1/0, char(n) without its padding, decimals
 // and temporals without trailing fractional zeros (the target's column may
@@ -391,20 +384,14 @@ Result<ChunkRead> PgTargetCheck::Read(PgSession& s, const Table& t, uint32_t chu
     r.blocks.push_back(std::move(dst));
     r.blocks.push_back(std::move(found));
   }
-  // JSON compared by value; a repair writes the source's own text (a json
-  // column keeps it as written).
   Arena& arena = *r.blocks.front().arena;
-  std::vector<Value> source = r.source, target = r.target;
+  std::function<void(Value&, size_t)> fit;
   if (t.my_reader) {
-    for (std::vector<Value>* side : {&source, &target}) {
-      for (size_t i = 0; i < side->size(); ++i) {
-        FitForMysql((*side)[i], plan.reader->schema()->columns[plan.mapping->source_index[i % width]], arena);
-      }
-    }
+    fit = [&](Value& v, size_t column) {
+      FitForMysql(v, plan.reader->schema()->columns[plan.mapping->source_index[column]], arena);
+    };
   }
-  CanonicalizeJson(source, arena);
-  CanonicalizeJson(target, arena);
-  r.mismatches = DiffRows(source, target, width, tt.key);
+  r.mismatches = CompareRows(r.source, r.target, width, tt.key, arena, fit);
   return r;
 }
 
