@@ -25,6 +25,7 @@
 #include "sink/mysql/chunk_writer.h"
 #include "sink/row_reader.h"
 #include "sink/sink.h"
+#include "source/postgres/pg_table_reader.h"
 #include "transform/table_mapper.h"
 
 namespace sluice::pipeline::detail {
@@ -107,22 +108,31 @@ Result<uint64_t> RepairThroughChunkTarget(std::unique_ptr<sink::ChunkTarget>& wr
                                           const std::function<Result<std::vector<SinkChange>>()>& changes,
                                           const std::function<void()>& lost);
 
-// The source side of one selected table, shared by the checks of every target.
+// The source side of one selected table, shared by the checks of every
+// target: a MySQL source's table (`reader`) or a PostgreSQL one's
+// (`pg_reader`, pg_check.h).
 struct SourcePlan {
   SourceTable table;
   TableSchemaPtr schema;
   const transform::TableMapping* mapping = nullptr;  // owned by the check's mapper
   std::string target_name;                           // "db.table" on the targets
   std::unique_ptr<TableReader> reader;
+  // A PostgreSQL source: every column, keyed by the primary key; and the
+  // mapped columns in target order, for checksums.
+  std::unique_ptr<postgres::PgTableReader> pg_reader, pg_hasher;
   // Reader rows to target column order: the reader reads every source column
-  // when a filter needs them (then `projection` picks the mapped ones), else
-  // exactly the mapped columns in target order.
+  // when a filter needs them (a PostgreSQL source's always; then `projection`
+  // picks the mapped ones), else exactly the mapped columns in target order.
   std::vector<uint32_t> projection;
   bool identity = true;
   std::vector<KeyTuple> bounds;  // chunk i = (bounds[i-1], bounds[i]]
   std::string error;
 
-  bool keyed() const { return mapping != nullptr && mapping->target->has_key(); }
+  // The source reader's key: indexes into schema->columns, in key order.
+  const std::vector<uint32_t>& key() const { return pg_reader ? pg_reader->key() : reader->key(); }
+  bool keyed() const {
+    return mapping != nullptr && mapping->target->has_key() && (!pg_reader || pg_reader->has_key());
+  }
   size_t width() const { return mapping->target->columns.size(); }
   uint32_t chunk_count() const { return keyed() ? static_cast<uint32_t>(bounds.size() + 1) : 1; }
   KeyRange Range(uint32_t chunk) const {

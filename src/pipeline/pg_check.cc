@@ -31,28 +31,6 @@ using sluice::mysql::KeyRange;
 using sluice::mysql::KeyTuple;
 using sluice::mysql::RowBlock;
 
-// The source side of one selected table, shared by every target's check.
-struct Plan {
-  SourceTable table;
-  const transform::TableMapping* mapping = nullptr;  // owned by the check's mapper
-  std::string target_name;                           // "db.table" on the targets
-  std::unique_ptr<PgTableReader> reader;             // every column, keyed by the primary key
-  std::unique_ptr<PgTableReader> hasher;             // the mapped columns in target order (checksums)
-  std::vector<KeyTuple> bounds;                      // chunk i = (bounds[i-1], bounds[i]]
-  std::string error;
-
-  bool keyed() const { return mapping->target->has_key() && reader->has_key(); }
-  size_t width() const { return mapping->target->columns.size(); }
-  uint32_t chunk_count() const { return keyed() ? static_cast<uint32_t>(bounds.size() + 1) : 1; }
-  KeyRange Range(uint32_t chunk) const {
-    KeyRange r;
-    if (!keyed()) return r;
-    if (chunk > 0) r.after = bounds[chunk - 1];
-    if (chunk < bounds.size()) r.upto = bounds[chunk];
-    return r;
-  }
-};
-
 // One worker's connections.
 struct PgSession {
   std::unique_ptr<PgConnection> source, target;
@@ -106,7 +84,7 @@ class PgTargetCheck {
   PgTargetCheck(const PipelineConfig& p, const SourceConfig& source, const TargetConfig& target,
                 postgres::ConnectOptions source_options, postgres::ConnectOptions target_options,
                 std::optional<sluice::mysql::ConnectOptions> mysql_options, const CheckOptions& options,
-                uint32_t parallel, const std::vector<std::unique_ptr<Plan>>& plans, std::atomic<bool>* cancel)
+                uint32_t parallel, const std::vector<std::unique_ptr<SourcePlan>>& plans, std::atomic<bool>* cancel)
       : p_(p),
         source_(source),
         target_(target),
@@ -122,7 +100,7 @@ class PgTargetCheck {
 
  private:
   struct Table {
-    const Plan* src = nullptr;
+    const SourcePlan* src = nullptr;
     std::unique_ptr<PgTableReader> reader;  // the target table: its columns in target order, its key
     std::unique_ptr<sluice::mysql::TableReader> my_reader;  // the same, on a MySQL target
     std::vector<uint32_t> source_key_pos;   // per target key column: its place in the source key
@@ -164,7 +142,7 @@ class PgTargetCheck {
   postgres::ConnectOptions source_options_, target_options_;
   std::optional<sluice::mysql::ConnectOptions> mysql_options_;  // a MySQL target (else PostgreSQL)
   const CheckOptions& options_;
-  const std::vector<std::unique_ptr<Plan>>& plans_;
+  const std::vector<std::unique_ptr<SourcePlan>>& plans_;
   std::atomic<bool>* cancel_;
   PgSession main_;
   std::vector<PgSession> sessions_;
@@ -187,7 +165,7 @@ Status PgTargetCheck::EnsureSession(PgSession& s) {
 }
 
 Status PgTargetCheck::PrepareTable(Table& t) {
-  const Plan& src = *t.src;
+  const SourcePlan& src = *t.src;
   t.report.source = src.table.name();
   t.report.target = src.target_name;
   if (!src.error.empty()) {
@@ -196,7 +174,7 @@ Status PgTargetCheck::PrepareTable(Table& t) {
   }
   const TargetTable& tt = *src.mapping->target;
   if (src.keyed()) {
-    const std::vector<uint32_t>& source_key = src.reader->key();
+    const std::vector<uint32_t>& source_key = src.key();
     for (uint32_t k : tt.key) {
       auto it = std::find(source_key.begin(), source_key.end(), src.mapping->source_index[k]);
       if (it == source_key.end() || source_key.size() != tt.key.size()) {
@@ -243,7 +221,7 @@ Status PgTargetCheck::PrepareTable(Table& t) {
   // same type on both sides, and never with a filter the server would not apply.
   bool comparable = !src.mapping->filter.has_value();
   for (size_t i = 0; comparable && i < columns.size(); ++i) {
-    comparable = src.reader->type_sql(src.mapping->source_index[i]) == t.reader->type_sql(columns[i]);
+    comparable = src.pg_reader->type_sql(src.mapping->source_index[i]) == t.reader->type_sql(columns[i]);
   }
   t.use_checksum = comparable;
   t.chunks.resize(src.chunk_count());
@@ -307,7 +285,7 @@ KeyTuple PgTargetCheck::ToSourceKey(const Table& t, const KeyTuple& target_key) 
 }
 
 Result<ChunkRead> PgTargetCheck::Read(PgSession& s, const Table& t, uint32_t chunk) {
-  const Plan& plan = *t.src;
+  const SourcePlan& plan = *t.src;
   const TargetTable& tt = *plan.mapping->target;
   const size_t width = plan.width();
   ChunkRead r;
@@ -327,7 +305,7 @@ Result<ChunkRead> PgTargetCheck::Read(PgSession& s, const Table& t, uint32_t chu
     return Status::Ok();
   };
   const KeyRange range = plan.Range(chunk);
-  ASSIGN_OR_RETURN(RowBlock src, plan.reader->ReadRange(*s.source, range, plan.keyed()));
+  ASSIGN_OR_RETURN(RowBlock src, plan.pg_reader->ReadRange(*s.source, range, plan.keyed()));
   std::vector<uint32_t> kept;
   RETURN_IF_ERROR(project(src, r.source, &kept));
   if (!plan.keyed()) {
@@ -364,7 +342,7 @@ Result<ChunkRead> PgTargetCheck::Read(PgSession& s, const Table& t, uint32_t chu
     }
     std::unordered_set<std::string> elsewhere;
     if (!extra_keys.empty()) {
-      ASSIGN_OR_RETURN(RowBlock there, plan.reader->ReadKeys(*s.source, extra_keys));
+      ASSIGN_OR_RETURN(RowBlock there, plan.pg_reader->ReadKeys(*s.source, extra_keys));
       std::vector<Value> rows;
       RETURN_IF_ERROR(project(there, rows, nullptr));
       for (size_t i = 0; i * width < rows.size(); ++i) {
@@ -388,7 +366,7 @@ Result<ChunkRead> PgTargetCheck::Read(PgSession& s, const Table& t, uint32_t chu
   std::function<void(Value&, size_t)> fit;
   if (t.my_reader) {
     fit = [&](Value& v, size_t column) {
-      FitForMysql(v, plan.reader->schema()->columns[plan.mapping->source_index[column]], arena);
+      FitForMysql(v, plan.schema->columns[plan.mapping->source_index[column]], arena);
     };
   }
   r.mismatches = CompareRows(r.source, r.target, width, tt.key, arena, fit);
@@ -402,7 +380,7 @@ Status PgTargetCheck::CompareChunk(PgSession& s, Table& t, uint32_t chunk) {
     KeyRange target_range;
     if (range.after) target_range.after = ToTargetKey(t, *range.after);
     if (range.upto) target_range.upto = ToTargetKey(t, *range.upto);
-    auto a = t.src->hasher->Checksum(*s.source, range);
+    auto a = t.src->pg_hasher->Checksum(*s.source, range);
     if (!a.ok()) return a.status().WithContext(Where(t, chunk) + ": source");
     auto b = t.reader->Checksum(*s.target, target_range);
     if (!b.ok()) return b.status().WithContext(Where(t, chunk) + ": target");
@@ -606,18 +584,19 @@ Result<CheckReport> RunPostgresCheck(const Config& config, const PipelineConfig&
   ASSIGN_OR_RETURN(auto mapper, transform::TableMapper::Create(MappingRules(p)));
   auto selected = SelectedPostgresTables(src, p);
   if (!selected.ok()) return selected.status().WithContext(where());
-  std::vector<std::unique_ptr<Plan>> plans;
+  std::vector<std::unique_ptr<SourcePlan>> plans;
   for (const SourceTable& table : *selected) {
     if (cancelled()) return Status::Error(StatusCode::kCancelled, "cancelled");
     auto in_table = [&] { return fmt::format("pipeline {}: table {}", p.name, table.name()); };
-    auto plan = std::make_unique<Plan>();
+    auto plan = std::make_unique<SourcePlan>();
     plan->table = table;
     plan->target_name = table.name();
     auto reader = PgTableReader::Open(src, table.db, table.table);
     if (!reader.ok() && reader.status().code() == StatusCode::kNotFound) continue;  // dropped meanwhile
     if (!reader.ok()) return reader.status().WithContext(in_table());
-    plan->reader = std::move(reader).value();
-    auto mapping = mapper->Map(plan->reader->schema());
+    plan->pg_reader = std::move(reader).value();
+    plan->schema = plan->pg_reader->schema();
+    auto mapping = mapper->Map(plan->schema);
     if (!mapping.ok()) {
       plan->error = mapping.status().message();
       plans.push_back(std::move(plan));
@@ -628,9 +607,11 @@ Result<CheckReport> RunPostgresCheck(const Config& config, const PipelineConfig&
     plan->target_name = plan->mapping->target->db + "." + plan->mapping->target->table;
     auto hasher = PgTableReader::Open(src, table.db, table.table, plan->mapping->source_index);
     if (!hasher.ok()) return hasher.status().WithContext(in_table());
-    plan->hasher = std::move(hasher).value();
+    plan->pg_hasher = std::move(hasher).value();
+    plan->identity = false;  // the reader reads every column (a filter may read any)
+    plan->projection = plan->mapping->source_index;
     if (plan->keyed()) {
-      auto bounds = plan->reader->PlanChunks(src, chunk_rows, cancelled);
+      auto bounds = plan->pg_reader->PlanChunks(src, chunk_rows, cancelled);
       if (!bounds.ok()) return bounds.status().WithContext(in_table());
       plan->bounds = std::move(bounds).value();
     }
