@@ -351,8 +351,12 @@ namespace detail {
 
 
 Status TargetCheck::EnsureSession(Session& s) {
-  if (!s.source) {
-    ASSIGN_OR_RETURN(s.source, OpenReader(source_options_, options_.interrupter));
+  if (source_.pg) {
+    if (!s.pg_source) {
+      ASSIGN_OR_RETURN(s.pg_source, postgres::PgConnection::Connect(*source_.pg));
+    }
+  } else if (!s.source) {
+    ASSIGN_OR_RETURN(s.source, OpenReader(source_.mysql, options_.interrupter));
   }
   if (by_keys_) {
     if (!s.rows) {
@@ -744,13 +748,10 @@ Status TargetCheck::Settle(TargetCheckReport& report) {
   for (int round = 0; round < kSettleRounds; ++round) {
     std::vector<Task> tasks = DifferingChunks();
     if (tasks.empty()) return Status::Ok();
-    ASSIGN_OR_RETURN(report.source_position, mysql::ConsistentBinlogPosition(*main_.source));
+    ASSIGN_OR_RETURN(report.source_position, SourcePosition());
     ASSIGN_OR_RETURN(bool applied, WaitUntilApplied(
                                        report, options_, deadline,
-                                       [&]() -> Result<bool> {
-                                         ASSIGN_OR_RETURN(report.applied_position, AppliedPosition());
-                                         return PositionReached(report.applied_position, report.source_position);
-                                       },
+                                       [&] { return Reached(report, report.source_position); },
                                        [this] { return cancelled(); }));
     if (!applied) return Status::Ok();
     report.caught_up = true;
@@ -857,6 +858,18 @@ Result<std::string> TargetCheck::AppliedPosition() {
   if (main_.writer) return main_.writer->AppliedPosition(p_.name, target_);
   if (main_.chunks) return main_.chunks->AppliedPosition(p_.name, target_);
   return std::string();
+}
+
+Result<std::string> TargetCheck::SourcePosition() {
+  if (source_.pg) return PgWalPosition(*main_.pg_source);
+  return mysql::ConsistentBinlogPosition(*main_.source);
+}
+
+Result<bool> TargetCheck::Reached(TargetCheckReport& report, const std::string& wanted) {
+  ASSIGN_OR_RETURN(report.applied_position, AppliedPosition());
+  if (PositionReached(report.applied_position, wanted)) return true;
+  if (source_.pg) return PgSlotConfirmed(*main_.pg_source, source_.slot, wanted);
+  return false;
 }
 
 Result<TargetCheckReport> TargetCheck::Run() {
@@ -1010,7 +1023,7 @@ Result<CheckReport> RunCheck(const Config& config, const PipelineConfig& p, cons
       if (!target_options.ok()) return target_options.status().WithContext(where);
       mysql_options = mysql::WithDefaultTimeouts(*target_options, mysql::kJobIoTimeoutS);
     }
-    TargetCheck check(p, name, *source_options, mysql_options, TargetSinkOptions(p, *target), options, parallel, plans,
+    TargetCheck check(p, name, CheckSource{*source_options, std::nullopt, ""}, mysql_options, TargetSinkOptions(p, *target), options, parallel, plans,
                       cancel);
     auto r = check.Run();
     if (!r.ok()) return r.status().WithContext(where);

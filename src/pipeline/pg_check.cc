@@ -447,11 +447,7 @@ std::vector<PgTargetCheck::Task> PgTargetCheck::DifferingChunks() {
 Result<bool> PgTargetCheck::Reached(const std::string& wanted, std::string* applied) {
   ASSIGN_OR_RETURN(*applied, main_.writer->AppliedPosition(p_.name, target_.name));
   if (PositionReached(*applied, wanted)) return true;
-  ASSIGN_OR_RETURN(auto rows, main_.source->Query(fmt::format(
-                                  "SELECT confirmed_flush_lsn >= {}::pg_lsn FROM pg_catalog.pg_replication_slots "
-                                  "WHERE slot_name = {}",
-                                  postgres::QuoteLiteral(wanted), postgres::QuoteLiteral(SlotOf(p_, source_)))));
-  return !rows.empty() && rows[0][0].value_or("f") == "t";
+  return PgSlotConfirmed(*main_.source, SlotOf(p_, source_), wanted);
 }
 
 Status PgTargetCheck::Settle(TargetCheckReport& report) {
@@ -460,8 +456,7 @@ Status PgTargetCheck::Settle(TargetCheckReport& report) {
   for (int round = 0; round < kSettleRounds; ++round) {
     std::vector<Task> tasks = DifferingChunks();
     if (tasks.empty()) return Status::Ok();
-    ASSIGN_OR_RETURN(auto wal, main_.source->Query("SELECT pg_catalog.pg_current_wal_lsn()"));
-    report.source_position = wal.empty() ? "" : wal[0][0].value_or("");
+    ASSIGN_OR_RETURN(report.source_position, PgWalPosition(*main_.source));
     ASSIGN_OR_RETURN(bool applied,
                      WaitUntilApplied(
                          report, options_, deadline,
@@ -541,6 +536,18 @@ Result<TargetCheckReport> PgTargetCheck::Run() {
 
 }  // namespace
 
+Result<std::string> PgWalPosition(PgConnection& c) {
+  ASSIGN_OR_RETURN(auto wal, c.Query("SELECT pg_catalog.pg_current_wal_lsn()"));
+  return wal.empty() ? std::string() : wal[0][0].value_or("");
+}
+
+Result<bool> PgSlotConfirmed(PgConnection& c, const std::string& slot, const std::string& wanted) {
+  ASSIGN_OR_RETURN(auto rows, c.Query(fmt::format("SELECT confirmed_flush_lsn >= {}::pg_lsn FROM "
+                                                  "pg_catalog.pg_replication_slots WHERE slot_name = {}",
+                                                  postgres::QuoteLiteral(wanted), postgres::QuoteLiteral(slot))));
+  return !rows.empty() && rows[0][0].value_or("f") == "t";
+}
+
 Result<CheckReport> RunPostgresCheck(const Config& config, const PipelineConfig& p, const SourceConfig& source,
                                      const CheckOptions& options, std::atomic<bool>* cancel) {
   auto where = [&p] { return fmt::format("pipeline {}: source", p.name); };
@@ -552,6 +559,7 @@ Result<CheckReport> RunPostgresCheck(const Config& config, const PipelineConfig&
     const TargetConfig* config;
     postgres::ConnectOptions pg;
     std::optional<sluice::mysql::ConnectOptions> mysql;
+    bool by_keys = false;  // neither PostgreSQL nor MySQL: TargetCheck reads it back by keys (check_target.h)
   };
   std::vector<TargetSide> targets;
   for (const std::string& name : p.targets) {
@@ -565,10 +573,13 @@ Result<CheckReport> RunPostgresCheck(const Config& config, const PipelineConfig&
       continue;
     }
     if (scheme != "postgres" && scheme != "postgresql") {
-      return Status::Error(StatusCode::kNotSupported,
-                           "pipeline {} target {}: source \"{}\" is PostgreSQL: `check` compares a PostgreSQL source "
-                           "with PostgreSQL and MySQL targets only, not {}:// ones yet",
-                           p.name, name, p.source, scheme);
+      if (!sink::SupportsCheck(scheme)) {
+        return Status::Error(StatusCode::kNotSupported,
+                             "pipeline {} target {}: {}:// targets cannot be checked (their rows cannot be read back)",
+                             p.name, name, scheme);
+      }
+      targets.push_back({target, {}, std::nullopt, true});
+      continue;
     }
     auto to = postgres::ConnectOptions::FromUrl(target->endpoint);
     if (!to.ok()) return to.status().WithContext(fmt::format("pipeline {} target {}", p.name, name));
@@ -620,9 +631,17 @@ Result<CheckReport> RunPostgresCheck(const Config& config, const PipelineConfig&
 
   CheckReport report;
   for (const TargetSide& target : targets) {
-    PgTargetCheck check(p, source, *target.config, source_options, target.pg, target.mysql, options, parallel, plans,
-                        cancel);
-    auto r = check.Run();
+    auto run = [&]() -> Result<TargetCheckReport> {
+      if (target.by_keys) {
+        TargetCheck check(p, target.config->name, CheckSource{{}, source_options, SlotOf(p, source)}, std::nullopt,
+                          TargetSinkOptions(p, *target.config), options, parallel, plans, cancel);
+        return check.Run();
+      }
+      PgTargetCheck check(p, source, *target.config, source_options, target.pg, target.mysql, options, parallel,
+                          plans, cancel);
+      return check.Run();
+    };
+    auto r = run();
     if (!r.ok()) return r.status().WithContext(fmt::format("pipeline {} target {}", p.name, target.config->name));
     report.targets.push_back(std::move(r).value());
   }
