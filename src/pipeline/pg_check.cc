@@ -73,12 +73,6 @@ void FitForMysql(Value& v, const ColumnMeta& column, Arena& arena) {
   v.s = arena.Copy(text);
 }
 
-std::string KeyBytes(std::span<const Value> row, const std::vector<uint32_t>& key) {
-  std::string out;
-  for (uint32_t k : key) AppendValueBytes(out, row[k]);
-  return out;
-}
-
 class PgTargetCheck {
  public:
   PgTargetCheck(const PipelineConfig& p, const SourceConfig& source, const TargetConfig& target,
@@ -124,8 +118,12 @@ class PgTargetCheck {
   Result<RowBlock> TargetKeys(PgSession& s, const Table& t, const std::vector<KeyTuple>& keys);
   Status ForEach(const std::vector<Task>& tasks, const TaskFn& fn);
   std::vector<Task> DifferingChunks();
-  KeyTuple ToTargetKey(const Table& t, const KeyTuple& source_key) const;
-  KeyTuple ToSourceKey(const Table& t, const KeyTuple& target_key) const;
+  // A key printed by one side as the other side's reader takes it: the
+  // same text between PostgreSQL servers; by value for a MySQL target (a
+  // bytea key is bytes there, a boolean 1/0, a timestamptz without +00).
+  Result<KeyTuple> ToTargetKey(const Table& t, const KeyTuple& source_key) const;
+  Result<KeyTuple> ToSourceKey(const Table& t, const KeyTuple& target_key) const;
+  Result<KeyRange> ToTargetRange(const Table& t, const KeyRange& range) const;
   Result<ChunkRead> Read(PgSession& s, const Table& t, uint32_t chunk);
   Status CompareChunk(PgSession& s, Table& t, uint32_t chunk);
   Status RepairChunk(PgSession& s, Table& t, uint32_t chunk);
@@ -270,16 +268,46 @@ Result<RowBlock> PgTargetCheck::TargetKeys(PgSession& s, const Table& t, const s
   return t.reader->ReadKeys(*s.target, keys);
 }
 
-KeyTuple PgTargetCheck::ToTargetKey(const Table& t, const KeyTuple& source_key) const {
+Result<KeyTuple> PgTargetCheck::ToTargetKey(const Table& t, const KeyTuple& source_key) const {
   KeyTuple out;
-  for (uint32_t pos : t.source_key_pos) out.push_back(pos < source_key.size() ? source_key[pos] : mysql::KeyPart{});
+  Arena arena(256);
+  for (size_t i = 0; i < t.source_key_pos.size(); ++i) {
+    const uint32_t pos = t.source_key_pos[i];
+    out.push_back(pos < source_key.size() ? source_key[pos] : mysql::KeyPart{});
+    if (!t.my_reader) continue;
+    const ColumnMeta& column = t.src->schema->columns[t.src->key()[pos]];
+    Value v;
+    Status st = DecodeKeyPart(column, out.back(), arena, v);
+    if (!st.ok()) return st.WithContext(fmt::format("key column \"{}\"", column.name));
+    FitForMysql(v, column, arena);
+    out.back() = MysqlKeyPart(v, t.my_reader->schema().columns[t.my_reader->key()[i]]);
+  }
   return out;
 }
 
-KeyTuple PgTargetCheck::ToSourceKey(const Table& t, const KeyTuple& target_key) const {
+Result<KeyTuple> PgTargetCheck::ToSourceKey(const Table& t, const KeyTuple& target_key) const {
   KeyTuple out(t.source_key_pos.size());
+  Arena arena(256);
   for (size_t i = 0; i < t.source_key_pos.size() && i < target_key.size(); ++i) {
-    out[t.source_key_pos[i]] = target_key[i];
+    mysql::KeyPart& part = out[t.source_key_pos[i]];
+    part = target_key[i];
+    if (!t.my_reader) continue;
+    const ColumnMeta& column = t.my_reader->schema().columns[t.my_reader->key()[i]];
+    Value v;
+    Status st = DecodeKeyPart(column, part, arena, v);
+    if (!st.ok()) return st.WithContext(fmt::format("key column `{}`", column.name));
+    part = PgKeyPart(v);
+  }
+  return out;
+}
+
+Result<KeyRange> PgTargetCheck::ToTargetRange(const Table& t, const KeyRange& range) const {
+  KeyRange out;
+  if (range.after) {
+    ASSIGN_OR_RETURN(out.after, ToTargetKey(t, *range.after));
+  }
+  if (range.upto) {
+    ASSIGN_OR_RETURN(out.upto, ToTargetKey(t, *range.upto));
   }
   return out;
 }
@@ -314,20 +342,31 @@ Result<ChunkRead> PgTargetCheck::Read(PgSession& s, const Table& t, uint32_t chu
     r.blocks.push_back(std::move(src));
     r.blocks.push_back(std::move(dst));
   } else {
-    KeyRange target_range;
-    if (range.after) target_range.after = ToTargetKey(t, *range.after);
-    if (range.upto) target_range.upto = ToTargetKey(t, *range.upto);
+    ASSIGN_OR_RETURN(KeyRange target_range, ToTargetRange(t, range));
     ASSIGN_OR_RETURN(RowBlock dst, TargetRange(s, t, target_range, true));
+    // A row's key, in the form both sides share (on a MySQL target a
+    // boolean is 1/0 and a timestamp has no trailing zeros).
+    Arena key_arena(4096);
+    auto key_bytes = [&](std::span<const Value> row) {
+      std::string out;
+      for (uint32_t k : tt.key) {
+        Value v = row[k];
+        if (t.my_reader) FitForMysql(v, plan.schema->columns[plan.mapping->source_index[k]], key_arena);
+        AppendValueBytes(out, v);
+      }
+      return out;
+    };
     std::unordered_set<std::string> source_keys, target_keys;
     for (size_t i = 0; i < kept.size(); ++i) {
-      source_keys.insert(KeyBytes(std::span<const Value>(r.source).subspan(i * width, width), tt.key));
+      source_keys.insert(key_bytes(std::span<const Value>(r.source).subspan(i * width, width)));
     }
-    for (size_t i = 0; i < dst.rows(); ++i) target_keys.insert(KeyBytes(dst.row(i), tt.key));
+    for (size_t i = 0; i < dst.rows(); ++i) target_keys.insert(key_bytes(dst.row(i)));
     // A source row the target's range lacks may sit in another range there.
     std::vector<KeyTuple> lookup;
     for (size_t i = 0; i < kept.size(); ++i) {
-      if (!target_keys.count(KeyBytes(std::span<const Value>(r.source).subspan(i * width, width), tt.key))) {
-        lookup.push_back(ToTargetKey(t, src.keys[kept[i]]));
+      if (!target_keys.count(key_bytes(std::span<const Value>(r.source).subspan(i * width, width)))) {
+        ASSIGN_OR_RETURN(KeyTuple key, ToTargetKey(t, src.keys[kept[i]]));
+        lookup.push_back(std::move(key));
       }
     }
     RowBlock found;
@@ -338,7 +377,9 @@ Result<ChunkRead> PgTargetCheck::Read(PgSession& s, const Table& t, uint32_t chu
     // there: it is extra only if the source (after `where:`) lacks its key.
     std::vector<KeyTuple> extra_keys;
     for (size_t i = 0; i < dst.rows(); ++i) {
-      if (!source_keys.count(KeyBytes(dst.row(i), tt.key))) extra_keys.push_back(ToSourceKey(t, dst.keys[i]));
+      if (source_keys.count(key_bytes(dst.row(i)))) continue;
+      ASSIGN_OR_RETURN(KeyTuple key, ToSourceKey(t, dst.keys[i]));
+      extra_keys.push_back(std::move(key));
     }
     std::unordered_set<std::string> elsewhere;
     if (!extra_keys.empty()) {
@@ -346,13 +387,13 @@ Result<ChunkRead> PgTargetCheck::Read(PgSession& s, const Table& t, uint32_t chu
       std::vector<Value> rows;
       RETURN_IF_ERROR(project(there, rows, nullptr));
       for (size_t i = 0; i * width < rows.size(); ++i) {
-        elsewhere.insert(KeyBytes(std::span<const Value>(rows).subspan(i * width, width), tt.key));
+        elsewhere.insert(key_bytes(std::span<const Value>(rows).subspan(i * width, width)));
       }
       r.blocks.push_back(std::move(there));
     }
     for (size_t i = 0; i < dst.rows(); ++i) {
       auto row = dst.row(i);
-      if (!elsewhere.count(KeyBytes(row, tt.key))) r.target.insert(r.target.end(), row.begin(), row.end());
+      if (!elsewhere.count(key_bytes(row))) r.target.insert(r.target.end(), row.begin(), row.end());
     }
     for (size_t i = 0; i < found.rows(); ++i) {
       auto row = found.row(i);
@@ -377,12 +418,11 @@ Status PgTargetCheck::CompareChunk(PgSession& s, Table& t, uint32_t chunk) {
   ChunkState st;
   if (t.use_checksum) {
     const KeyRange range = t.src->Range(chunk);
-    KeyRange target_range;
-    if (range.after) target_range.after = ToTargetKey(t, *range.after);
-    if (range.upto) target_range.upto = ToTargetKey(t, *range.upto);
+    auto target_range = ToTargetRange(t, range);
+    if (!target_range.ok()) return target_range.status().WithContext(Where(t, chunk));
     auto a = t.src->pg_hasher->Checksum(*s.source, range);
     if (!a.ok()) return a.status().WithContext(Where(t, chunk) + ": source");
-    auto b = t.reader->Checksum(*s.target, target_range);
+    auto b = t.reader->Checksum(*s.target, *target_range);
     if (!b.ok()) return b.status().WithContext(Where(t, chunk) + ": target");
     if (*a == *b) {
       st.rows = a->rows;

@@ -37,9 +37,11 @@
 // TargetCheck, reading this source through SourcePlan::pg_reader), values
 // put in the form those targets read back (FitPgReadBack); settling there
 // waits on the same WAL position and slot. Other kinds (Kafka, files) are
-// refused with an error naming the pipeline and target. Key ranges are
-// PostgreSQL's key text as literals; a bytea key on a MySQL target is not
-// looked up (its \x text is not MySQL's).
+// refused with an error naming the pipeline and target. Key ranges and
+// lookups carry PostgreSQL's key text to PostgreSQL targets and the key's
+// value as MySQL prints it to MySQL ones (a bytea key as its bytes, a
+// boolean as 1/0, a timestamptz in UTC); keys are matched in the form both
+// sides share.
 
 #include <atomic>
 
