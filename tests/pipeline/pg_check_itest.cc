@@ -154,6 +154,42 @@ TEST_F(PgSourceCheckTest, ClickhouseAndRedisTargetsDifferencesFoundAndRepaired) 
   EXPECT_TRUE(RedisHash("public:items:9998").empty());
 }
 
+// `check: {every, repair}` in `sluice run` into Redis and ClickHouse: a row
+// lost on the targets while the pipeline streams is found and put back.
+TEST_F(PgSourceCheckTest, PeriodicCheckInRunRepairsClickhouseAndRedis) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_NO_FATAL_FAILURE(StartClickhouseAndRedis());
+  Sql("CREATE TABLE items (id int PRIMARY KEY, ok boolean, note text);"
+      "INSERT INTO items SELECT i, i % 2 = 0, 'n' || i FROM generate_series(1, 500) i");
+  ASSERT_NO_FATAL_FAILURE(WritePipeline(
+      "      - match: \"public.items\"\n",
+      "    snapshot: initial\n    chunk_rows: 100\n    check: {every: 1s, repair: true}\n", 1, "[ch, cache]",
+      fmt::format("  ch: {{url: \"{}\"}}\n  cache: {{url: \"{}\"}}\n", ch_->Url("default"), redis_->Url(0))));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(WaitForState("p", "running", 120s)) << sluice_->Log();
+  Sql("UPDATE items SET note = 'renamed' WHERE id = 7");
+  const std::string want = PgRows("SELECT count(*), sum(ok::int), max(note) FROM items", "shop");
+  auto clickhouse_agrees = [&] {
+    return ClickhouseRows("SELECT count(), sum(ok), max(note) FROM public.items FINAL WHERE _sign = 1") == want;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return clickhouse_agrees() && RedisHash("public:items:7")["note"] == "renamed"; }, 90s))
+      << sluice_->Log();
+
+  Redis({"DEL", "public:items:499"});
+  Redis({"HSET", "public:items:8", "ok", "false"});
+  Clickhouse("INSERT INTO public.items (id, ok, note, _version, _sign) SELECT id, ok, note, _version + 1, -1 FROM "
+             "public.items FINAL WHERE _sign = 1 AND id = 498");
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return clickhouse_agrees() && RedisHash("public:items:499")["note"] == "n499" &&
+               RedisHash("public:items:8")["ok"] == "true";
+      },
+      120s))
+      << ClickhouseRows("SELECT count(), sum(ok), max(note) FROM public.items FINAL WHERE _sign = 1") << sluice_->Log();
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 // A bytea primary key on a MariaDB target (varbinary there): key ranges and
 // lookups carry the key's bytes, not PostgreSQL's \\x text, so equal rows
 // are equal and each planted difference is found once, then repaired. So do
