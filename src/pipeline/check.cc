@@ -860,6 +860,14 @@ Result<std::string> TargetCheck::AppliedPosition() {
   return std::string();
 }
 
+std::string NotCheckedThroughScript(const SourceTable& table) {
+  if (table.rule == nullptr || !table.rule->lua) return "";
+  return fmt::format(
+      "not checked: its rule transforms rows with the Lua script {} (transform: {{lua: ...}}), and check does not "
+      "compare through scripts; to copy it again through the script, run `sluice snapshot`",
+      table.rule->lua->name);
+}
+
 Result<std::string> TargetCheck::SourcePosition() {
   if (source_.pg) return PgWalPosition(*main_.pg_source);
   return mysql::ConsistentBinlogPosition(*main_.source);
@@ -962,14 +970,8 @@ Result<CheckReport> RunCheck(const Config& config, const PipelineConfig& p, cons
     auto schema = mysql::ReadTableSchema(src, table.db, table.table);
     if (!schema.ok()) return schema.status().WithContext(where());
     plan->schema = *schema;
-    if (table.rule != nullptr && table.rule->lua) {
-      // The target holds what the script made of each row: comparing (or
-      // worse, repairing) it with the source's rows would undo the script,
-      // e.g. write unmasked values back.
-      plan->error = fmt::format(
-          "not checked: its rule transforms rows with the Lua script {} (transform: {{lua: ...}}), and check does not "
-          "compare through scripts; to copy it again through the script, run `sluice snapshot`",
-          table.rule->lua->name);
+    plan->error = NotCheckedThroughScript(table);
+    if (!plan->error.empty()) {
       plans.push_back(std::move(plan));
       continue;
     }

@@ -145,6 +145,12 @@ struct SourcePlan {
   }
 };
 
+// Why a table whose rule runs a Lua script is not checked ("" when it runs
+// none): the target holds what the script made of each row, and comparing
+// (or worse, repairing) it with the source's rows would undo the script,
+// e.g. write unmasked values back.
+std::string NotCheckedThroughScript(const SourceTable& table);
+
 // What the last comparison of one chunk found.
 struct ChunkState {
   uint64_t rows = 0;

@@ -642,6 +642,11 @@ Result<CheckReport> RunPostgresCheck(const Config& config, const PipelineConfig&
     auto plan = std::make_unique<SourcePlan>();
     plan->table = table;
     plan->target_name = table.name();
+    plan->error = NotCheckedThroughScript(table);
+    if (!plan->error.empty()) {
+      plans.push_back(std::move(plan));
+      continue;
+    }
     auto reader = PgTableReader::Open(src, table.db, table.table);
     if (!reader.ok() && reader.status().code() == StatusCode::kNotFound) continue;  // dropped meanwhile
     if (!reader.ok()) return reader.status().WithContext(in_table());
