@@ -90,40 +90,22 @@ mysql::KeyPart MysqlKeyPart(const Value& v, const ColumnMeta& column) {
 }
 
 mysql::KeyPart PgKeyPart(const Value& v) {
-  mysql::KeyPart p;
-  switch (v.kind) {
-    case ValueKind::kNull:
-    case ValueKind::kAbsent:
-      return p;
-    case ValueKind::kInt:
-    case ValueKind::kYear:
-      p.text = std::to_string(v.i);
-      return p;
-    case ValueKind::kUInt:
-    case ValueKind::kBit:
-      p.text = std::to_string(v.u);
-      return p;
-    case ValueKind::kFloat:
-      p.text = fmt::format("{}", static_cast<float>(v.d));
-      return p;
-    case ValueKind::kDouble:
-      p.text = fmt::format("{}", v.d);
-      return p;
-    case ValueKind::kBytes:
-    case ValueKind::kGeometry: {
-      static constexpr char kHex[] = "0123456789abcdef";
-      std::string hex = "\\x";
-      for (unsigned char c : v.s) {
-        hex += kHex[c >> 4];
-        hex += kHex[c & 15];
-      }
-      p.text = std::move(hex);
-      return p;
-    }
-    default:  // text, decimals, temporals (timestamptz as UTC: the session's zone), JSON, booleans true/false
-      p.text = std::string(v.s);
-      return p;
+  if (v.kind != ValueKind::kBytes && v.kind != ValueKind::kGeometry) {
+    // Numbers print alike; text, decimals, temporals (timestamptz in UTC,
+    // the session's zone), JSON and booleans (true/false, 1/0) are taken as is.
+    mysql::KeyPart p = MysqlKeyPart(v, ColumnMeta{});
+    p.binary = false;
+    return p;
   }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex = "\\x";
+  for (unsigned char c : v.s) {
+    hex += kHex[c >> 4];
+    hex += kHex[c & 15];
+  }
+  mysql::KeyPart p;
+  p.text = std::move(hex);
+  return p;
 }
 
 Status DecodeKeyPart(const ColumnMeta& column, const mysql::KeyPart& part, Arena& arena, Value& out) {

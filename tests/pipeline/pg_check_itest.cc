@@ -23,6 +23,10 @@ class PgSourceCheckTest : public PgSourceTest {
                          more,
                      180);
   }
+  void Snapshot() {
+    auto r = RunSluice("snapshot -c " + ShellQuote(config_) + " --pipeline p", 180);
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
   static nlohmann::json Json(const CommandResult& r) {
     auto j = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
     EXPECT_TRUE(j.is_object()) << "stdout: " << r.out << "\nstderr: " << r.err;
@@ -81,8 +85,7 @@ TEST_F(PgSourceCheckTest, ClickhouseAndRedisTargetsDifferencesFoundAndRepaired) 
   ASSERT_NO_FATAL_FAILURE(WritePipeline(
       "      - match: \"public.*\"\n", "    chunk_rows: 40\n", 2, "[ch, cache]",
       fmt::format("  ch: {{url: \"{}\"}}\n  cache: {{url: \"{}\"}}\n", ch_->Url("default"), redis_->Url(0))));
-  auto snap = RunSluice("snapshot -c " + ShellQuote(config_) + " --pipeline p", 180);
-  ASSERT_EQ(snap.exit_code, 0) << snap.out << snap.err;
+  ASSERT_NO_FATAL_FAILURE(Snapshot());
   ASSERT_EQ(RedisHash("public:items:8")["b"], "true");
 
   auto r = Check();
@@ -226,8 +229,7 @@ TEST_F(PgSourceCheckTest, ByteaKeysAreLookedUpOnAMysqlTarget) {
       "INSERT INTO stamps SELECT timestamptz '2024-01-01 00:00:00+02' + (i / 2) * interval '1.5 second', i % 2 = 0,"
       " 's' || i FROM generate_series(1, 100) i");
   ASSERT_NO_FATAL_FAILURE(WritePipeline("      - match: \"public.*\"\n", "    chunk_rows: 40\n", 2, "[my]"));
-  auto snap = RunSluice("snapshot -c " + ShellQuote(config_) + " --pipeline p", 180);
-  ASSERT_EQ(snap.exit_code, 0) << snap.out << snap.err;
+  ASSERT_NO_FATAL_FAILURE(Snapshot());
 
   auto r = Check();
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
