@@ -1025,8 +1025,8 @@ Result<CheckReport> RunCheck(const Config& config, const PipelineConfig& p, cons
       if (!target_options.ok()) return target_options.status().WithContext(where);
       mysql_options = mysql::WithDefaultTimeouts(*target_options, mysql::kJobIoTimeoutS);
     }
-    TargetCheck check(p, name, CheckSource{*source_options, std::nullopt, ""}, mysql_options, TargetSinkOptions(p, *target), options, parallel, plans,
-                      cancel);
+    TargetCheck check(p, name, CheckSource{*source_options, std::nullopt, ""}, mysql_options,
+                      TargetSinkOptions(p, *target), options, parallel, plans, cancel);
     auto r = check.Run();
     if (!r.ok()) return r.status().WithContext(where);
     report.targets.push_back(std::move(r).value());

@@ -65,7 +65,8 @@ TEST(FitPgReadBackTest, BooleansAsIntegersNumericsWithTheColumnsScale) {
   EXPECT_TRUE(SameCheckedValue(f, Value::Int(0)));
 
   // Unconstrained: ClickHouse reads the text back with 30 digits.
-  Value a = Value::Str(ValueKind::kDecimal, "1.5"), b = Value::Str(ValueKind::kDecimal, "1.500000000000000000000000000000");
+  Value a = Value::Str(ValueKind::kDecimal, "1.5"),
+        b = Value::Str(ValueKind::kDecimal, "1.500000000000000000000000000000");
   FitPgReadBack(a, PgColumn(1700), arena);
   FitPgReadBack(b, PgColumn(1700), arena);
   EXPECT_TRUE(SameCheckedValue(a, b));

@@ -19,9 +19,9 @@ namespace {
 class PgSourceCheckTest : public PgSourceTest {
  protected:
   CommandResult Check(const std::string& more = "") {
-    return RunSluice("check -c " + ShellQuote(config_) + " --pipeline p --format json --wait-seconds 1 --chunk-rows 40 " +
-                         more,
-                     180);
+    return RunSluice(
+        "check -c " + ShellQuote(config_) + " --pipeline p --format json --wait-seconds 1 --chunk-rows 40 " + more,
+        180);
   }
   void Snapshot() {
     auto r = RunSluice("snapshot -c " + ShellQuote(config_) + " --pipeline p", 180);
@@ -75,7 +75,8 @@ TEST_F(PgSourceCheckTest, ClickhouseAndRedisTargetsDifferencesFoundAndRepaired) 
       "INSERT INTO items SELECT i, i % 2 = 0, i / 8.0, CASE WHEN i % 5 = 0 THEN 1.50 ELSE i / 3.0 END, i * 0.25,"
       " 'item ' || i, 'c' || (i % 10), md5(i::text)::uuid, (i || ' days 02:00:00.5')::interval,"
       " date '2024-01-01' + i, timestamp '2024-01-01 00:00:00' + i * interval '1.5 second',"
-      " timestamptz '2024-01-01 00:00:00+02' + i * interval '0.25 second', time '12:00:00.123' + i * interval '1 second',"
+      " timestamptz '2024-01-01 00:00:00+02' + i * interval '0.25 second',"
+      " time '12:00:00.123' + i * interval '1 second',"
       " decode(md5(i::text), 'hex'), ARRAY[i, NULL], jsonb_build_object('k', i, 'a', 'x'),"
       " '{\"b\": 1,  \"a\": [1, 2]}', CASE WHEN i % 2 = 0 THEN 'happy' ELSE 'sad' END::mood"
       " FROM generate_series(1, 300) i;"
@@ -96,9 +97,10 @@ TEST_F(PgSourceCheckTest, ClickhouseAndRedisTargetsDifferencesFoundAndRepaired) 
   // and pair ('ZZ', 1) are extra.
   const std::string cols = kItemColumns;
   auto plant = [&](int id, const std::string& select, int sign) {
-    Clickhouse(fmt::format("INSERT INTO public.items ({0}, _version, _sign) SELECT {1}, _version + 1, {3} FROM "
-                           "public.items FINAL WHERE _sign = 1 AND id = {2}",
-                           cols, select, id, sign));
+    Clickhouse(
+        fmt::format("INSERT INTO public.items ({0}, _version, _sign) SELECT {1}, _version + 1, {3} FROM "
+                    "public.items FINAL WHERE _sign = 1 AND id = {2}",
+                    cols, select, id, sign));
   };
   ASSERT_NO_FATAL_FAILURE(plant(5, cols, -1));
   std::string changed = cols;
@@ -108,7 +110,8 @@ TEST_F(PgSourceCheckTest, ClickhouseAndRedisTargetsDifferencesFoundAndRepaired) 
   changed.replace(changed.find(", b,"), 4, ", toInt8(1 - b) AS b,");
   ASSERT_NO_FATAL_FAILURE(plant(8, changed, 1));
   ASSERT_NO_FATAL_FAILURE(Clickhouse("INSERT INTO public.items (id, _version, _sign) VALUES (9999, 1, 1)"));
-  ASSERT_NO_FATAL_FAILURE(Clickhouse("INSERT INTO public.pairs (a, b, v, _version, _sign) VALUES ('ZZ', 1, 'v', 1, 1)"));
+  ASSERT_NO_FATAL_FAILURE(
+      Clickhouse("INSERT INTO public.pairs (a, b, v, _version, _sign) VALUES ('ZZ', 1, 'v', 1, 1)"));
   // Redis: id 6 gone, 7's numeric and 8's boolean changed, 9998 extra; 10's
   // JSON spelled differently is the same document.
   ASSERT_NO_FATAL_FAILURE(Redis({"DEL", "public:items:6"}));
@@ -143,7 +146,8 @@ TEST_F(PgSourceCheckTest, ClickhouseAndRedisTargetsDifferencesFoundAndRepaired) 
 
   // The repaired rows hold what the stream writes: the source's json text,
   // booleans as Int8 in ClickHouse and true/false in Redis.
-  const std::string want = PgRows("SELECT id, b::int, num, t, j FROM items WHERE id IN (5, 6, 7, 8) ORDER BY id", "shop");
+  const std::string want =
+      PgRows("SELECT id, b::int, num, t, j FROM items WHERE id IN (5, 6, 7, 8) ORDER BY id", "shop");
   EXPECT_EQ(ClickhouseRows("SELECT id, b, num, t, j FROM public.items FINAL WHERE _sign = 1 AND id IN (5, 6, 7, 8) "
                            "ORDER BY id"),
             want);
@@ -182,8 +186,9 @@ TEST_F(PgSourceCheckTest, PeriodicCheckInRunRepairsClickhouseAndRedis) {
 
   Redis({"DEL", "public:items:499"});
   Redis({"HSET", "public:items:8", "ok", "false"});
-  Clickhouse("INSERT INTO public.items (id, ok, note, _version, _sign) SELECT id, ok, note, _version + 1, -1 FROM "
-             "public.items FINAL WHERE _sign = 1 AND id = 498");
+  Clickhouse(
+      "INSERT INTO public.items (id, ok, note, _version, _sign) SELECT id, ok, note, _version + 1, -1 FROM "
+      "public.items FINAL WHERE _sign = 1 AND id = 498");
   EXPECT_TRUE(WaitUntil(
       [&] {
         return clickhouse_agrees() && RedisHash("public:items:499")["note"] == "n499" &&
@@ -235,11 +240,11 @@ TEST_F(PgSourceCheckTest, ByteaKeysAreLookedUpOnAMysqlTarget) {
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(Json(r)["consistent"], true) << r.out << r.err;
 
-  for (const char* sql : {"DELETE FROM public.blobs WHERE k = UNHEX(MD5('7'))",
-                          "UPDATE public.blobs SET v = 'changed' WHERE k = 0x5c27",
-                          "INSERT INTO public.blobs VALUES (0xDEAD, 'extra')",
-                          "UPDATE public.parts SET v = 'changed' WHERE k = 0x03 AND n = 3",
-                          "UPDATE public.stamps SET v = 'changed' WHERE at = '2023-12-31 22:00:03' AND ok = 1"}) {
+  for (const char* sql :
+       {"DELETE FROM public.blobs WHERE k = UNHEX(MD5('7'))", "UPDATE public.blobs SET v = 'changed' WHERE k = 0x5c27",
+        "INSERT INTO public.blobs VALUES (0xDEAD, 'extra')",
+        "UPDATE public.parts SET v = 'changed' WHERE k = 0x03 AND n = 3",
+        "UPDATE public.stamps SET v = 'changed' WHERE at = '2023-12-31 22:00:03' AND ok = 1"}) {
     Status st = my_->Execute(sql);
     ASSERT_TRUE(st.ok()) << sql << ": " << st.message();
   }
