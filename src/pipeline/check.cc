@@ -351,8 +351,12 @@ namespace detail {
 
 
 Status TargetCheck::EnsureSession(Session& s) {
-  if (!s.source) {
-    ASSIGN_OR_RETURN(s.source, OpenReader(source_options_, options_.interrupter));
+  if (source_.pg) {
+    if (!s.pg_source) {
+      ASSIGN_OR_RETURN(s.pg_source, postgres::PgConnection::Connect(*source_.pg));
+    }
+  } else if (!s.source) {
+    ASSIGN_OR_RETURN(s.source, OpenReader(source_.mysql, options_.interrupter));
   }
   if (by_keys_) {
     if (!s.rows) {
@@ -744,13 +748,10 @@ Status TargetCheck::Settle(TargetCheckReport& report) {
   for (int round = 0; round < kSettleRounds; ++round) {
     std::vector<Task> tasks = DifferingChunks();
     if (tasks.empty()) return Status::Ok();
-    ASSIGN_OR_RETURN(report.source_position, mysql::ConsistentBinlogPosition(*main_.source));
+    ASSIGN_OR_RETURN(report.source_position, SourcePosition());
     ASSIGN_OR_RETURN(bool applied, WaitUntilApplied(
                                        report, options_, deadline,
-                                       [&]() -> Result<bool> {
-                                         ASSIGN_OR_RETURN(report.applied_position, AppliedPosition());
-                                         return PositionReached(report.applied_position, report.source_position);
-                                       },
+                                       [&] { return Reached(report, report.source_position); },
                                        [this] { return cancelled(); }));
     if (!applied) return Status::Ok();
     report.caught_up = true;
@@ -859,6 +860,26 @@ Result<std::string> TargetCheck::AppliedPosition() {
   return std::string();
 }
 
+std::string NotCheckedThroughScript(const SourceTable& table) {
+  if (table.rule == nullptr || !table.rule->lua) return "";
+  return fmt::format(
+      "not checked: its rule transforms rows with the Lua script {} (transform: {{lua: ...}}), and check does not "
+      "compare through scripts; to copy it again through the script, run `sluice snapshot`",
+      table.rule->lua->name);
+}
+
+Result<std::string> TargetCheck::SourcePosition() {
+  if (source_.pg) return PgWalPosition(*main_.pg_source);
+  return mysql::ConsistentBinlogPosition(*main_.source);
+}
+
+Result<bool> TargetCheck::Reached(TargetCheckReport& report, const std::string& wanted) {
+  ASSIGN_OR_RETURN(report.applied_position, AppliedPosition());
+  if (PositionReached(report.applied_position, wanted)) return true;
+  if (source_.pg) return PgSlotConfirmed(*main_.pg_source, source_.slot, wanted);
+  return false;
+}
+
 Result<TargetCheckReport> TargetCheck::Run() {
   TargetCheckReport report;
   report.pipeline = p_.name;
@@ -949,14 +970,8 @@ Result<CheckReport> RunCheck(const Config& config, const PipelineConfig& p, cons
     auto schema = mysql::ReadTableSchema(src, table.db, table.table);
     if (!schema.ok()) return schema.status().WithContext(where());
     plan->schema = *schema;
-    if (table.rule != nullptr && table.rule->lua) {
-      // The target holds what the script made of each row: comparing (or
-      // worse, repairing) it with the source's rows would undo the script,
-      // e.g. write unmasked values back.
-      plan->error = fmt::format(
-          "not checked: its rule transforms rows with the Lua script {} (transform: {{lua: ...}}), and check does not "
-          "compare through scripts; to copy it again through the script, run `sluice snapshot`",
-          table.rule->lua->name);
+    plan->error = NotCheckedThroughScript(table);
+    if (!plan->error.empty()) {
       plans.push_back(std::move(plan));
       continue;
     }
@@ -1010,8 +1025,8 @@ Result<CheckReport> RunCheck(const Config& config, const PipelineConfig& p, cons
       if (!target_options.ok()) return target_options.status().WithContext(where);
       mysql_options = mysql::WithDefaultTimeouts(*target_options, mysql::kJobIoTimeoutS);
     }
-    TargetCheck check(p, name, *source_options, mysql_options, TargetSinkOptions(p, *target), options, parallel, plans,
-                      cancel);
+    TargetCheck check(p, name, CheckSource{*source_options, std::nullopt, ""}, mysql_options,
+                      TargetSinkOptions(p, *target), options, parallel, plans, cancel);
     auto r = check.Run();
     if (!r.ok()) return r.status().WithContext(where);
     report.targets.push_back(std::move(r).value());

@@ -41,6 +41,10 @@
 // applied position, and repairs write, through the kind's sink::ChunkTarget;
 // a kind without one yet is compared without settling and not repaired.
 //
+// A PostgreSQL source is checked by pg_check.h (PostgreSQL and MySQL targets)
+// and, for the targets compared by keys, by the same code as a MySQL source
+// (its values put in the form those targets read back).
+//
 // Problems of one table (its target table or a mapped column does not exist,
 // its rule does not map) are reported on the table and the check goes on;
 // anything else (a server down, a query failing) fails the whole check.

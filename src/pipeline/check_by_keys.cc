@@ -14,6 +14,7 @@
 
 #include "pipeline/check_target.h"
 #include "sink/registry.h"
+#include "source/postgres/pg_value.h"
 
 namespace sluice::pipeline {
 
@@ -50,18 +51,9 @@ namespace {
 // Target keys per page of the extras scan (and source lookups per page).
 constexpr size_t kKeyPage = 1000;
 
-// JSON values in canonical text (copied into `arena`), so that equal
-// documents compare equal whichever side normalized them.
-void CanonicalizeJson(std::vector<Value>& values, Arena& arena) {
-  for (Value& v : values) {
-    if (v.kind != ValueKind::kJson) continue;
-    if (auto c = CanonicalJson(v.s)) v.s = arena.Copy(*c);
-  }
-}
+}  // namespace
 
-// A value read from the target as the source key text TableReader looks it
-// up by (what the MySQL server would print for it).
-mysql::KeyPart KeyPartOf(const Value& v, const ColumnMeta& column) {
+mysql::KeyPart MysqlKeyPart(const Value& v, const ColumnMeta& column) {
   mysql::KeyPart p;
   switch (v.kind) {
     case ValueKind::kNull:
@@ -97,7 +89,67 @@ mysql::KeyPart KeyPartOf(const Value& v, const ColumnMeta& column) {
   }
 }
 
-}  // namespace
+mysql::KeyPart PgKeyPart(const Value& v) {
+  if (v.kind != ValueKind::kBytes && v.kind != ValueKind::kGeometry) {
+    // Numbers print alike; text, decimals, temporals (timestamptz in UTC,
+    // the session's zone), JSON and booleans (true/false, 1/0) are taken as is.
+    mysql::KeyPart p = MysqlKeyPart(v, ColumnMeta{});
+    p.binary = false;
+    return p;
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex = "\\x";
+  for (unsigned char c : v.s) {
+    hex += kHex[c >> 4];
+    hex += kHex[c & 15];
+  }
+  mysql::KeyPart p;
+  p.text = std::move(hex);
+  return p;
+}
+
+Status DecodeKeyPart(const ColumnMeta& column, const mysql::KeyPart& part, Arena& arena, Value& out) {
+  if (column.pg_type_oid == 0) {
+    return mysql::DecodeTextValue(column, part.text ? part.text->data() : nullptr, part.text ? part.text->size() : 0,
+                                  arena, out);
+  }
+  if (!part.text) {
+    out = Value::Null();
+    return Status::Ok();
+  }
+  ASSIGN_OR_RETURN(auto type, postgres::ResolvePgType(column.pg_type_oid, nullptr));
+  ASSIGN_OR_RETURN(out, postgres::DecodePgText(*type, *part.text, arena));
+  const std::string& text = *part.text;
+  if (!out.s.empty() && out.s.data() >= text.data() && out.s.data() < text.data() + text.size()) {
+    out.s = arena.Copy(out.s);  // a view into the key's text
+  }
+  return Status::Ok();
+}
+
+void FitPgReadBack(Value& v, const ColumnMeta& column, Arena& arena) {
+  constexpr uint32_t kBool = 16, kNumeric = 1700;
+  if (column.pg_type_oid == kBool && (v.kind == ValueKind::kJson || v.kind == ValueKind::kText)) {
+    if (v.s == "true" || v.s == "false") v = Value::Int(v.s == "true" ? 1 : 0);
+  } else if (column.pg_type_oid == kNumeric && v.kind == ValueKind::kDecimal) {
+    v.s = arena.Copy(sink::FitFraction(v.s, column.meta & 0xff));
+  }
+}
+
+std::vector<RowMismatch> CompareRows(std::span<const Value> source, std::span<const Value> target, size_t width,
+                                     const std::vector<uint32_t>& key, Arena& arena,
+                                     const std::function<void(Value&, size_t)>& fit) {
+  std::vector<Value> sides[2] = {{source.begin(), source.end()}, {target.begin(), target.end()}};
+  for (std::vector<Value>& side : sides) {
+    for (size_t i = 0; i < side.size(); ++i) {
+      Value& v = side[i];
+      if (fit) fit(v, i % width);
+      // Equal documents compare equal whichever side normalized them.
+      if (v.kind != ValueKind::kJson) continue;
+      if (auto c = CanonicalJson(v.s)) v.s = arena.Copy(*c);
+    }
+  }
+  return DiffRows(sides[0], sides[1], width, key);
+}
 
 Status TargetCheck::PrepareTableByKeys(Table& t) {
   const SourcePlan& src = *t.src;
@@ -109,7 +161,7 @@ Status TargetCheck::PrepareTableByKeys(Table& t) {
   }
   // Target key i is source column source_index[key[i]]: its place in the
   // source reader's key, by which source rows are looked up.
-  const std::vector<uint32_t>& reader_key = src.reader->key();
+  const std::vector<uint32_t>& reader_key = src.key();
   for (uint32_t k : tt.key) {
     auto it = std::find(reader_key.begin(), reader_key.end(), src.mapping->source_index[k]);
     if (it == reader_key.end()) {
@@ -127,10 +179,21 @@ Status TargetCheck::PrepareTableByKeys(Table& t) {
   return Status::Ok();
 }
 
+mysql::KeyPart TargetCheck::SourceKeyPart(const Table& t, const Value& v, size_t i) const {
+  const TargetTable& tt = *t.src->mapping->target;
+  return t.src->pg_reader ? PgKeyPart(v) : MysqlKeyPart(v, tt.column_meta(tt.key[i]));
+}
+
+std::function<void(Value&, size_t)> TargetCheck::Fit(const Table& t, Arena& arena) const {
+  if (!t.src->pg_reader) return {};
+  const TargetTable* tt = t.src->mapping->target.get();
+  return [tt, &arena](Value& v, size_t column) { FitPgReadBack(v, tt->column_meta(column), arena); };
+}
+
 Status TargetCheck::KeyValues(const Table& t, const std::vector<KeyTuple>& keys, Arena& arena,
                               std::vector<Value>& out) const {
   const SourcePlan& src = *t.src;
-  const std::vector<uint32_t>& reader_key = src.reader->key();
+  const std::vector<uint32_t>& reader_key = src.key();
   const size_t kw = t.source_key_pos.size();
   for (const KeyTuple& key : keys) {
     if (key.size() != reader_key.size()) continue;
@@ -139,8 +202,7 @@ Status TargetCheck::KeyValues(const Table& t, const std::vector<KeyTuple>& keys,
     for (size_t i = 0; i < kw; ++i) {
       const mysql::KeyPart& part = key[t.source_key_pos[i]];
       const ColumnMeta& col = src.schema->columns[reader_key[t.source_key_pos[i]]];
-      RETURN_IF_ERROR(mysql::DecodeTextValue(col, part.text ? part.text->data() : nullptr,
-                                             part.text ? part.text->size() : 0, arena, out[base + i]));
+      RETURN_IF_ERROR(DecodeKeyPart(col, part, arena, out[base + i]));
     }
   }
   return Status::Ok();
@@ -162,21 +224,26 @@ Result<std::vector<KeyTuple>> TargetCheck::ScanExtraKeys(Session& s, sink::RowRe
     std::vector<KeyTuple> tuples(n, KeyTuple(kw));
     for (size_t r = 0; r < n; ++r) {
       for (size_t i = 0; i < kw; ++i) {
-        tuples[r][t.source_key_pos[i]] = KeyPartOf(page.values[r * kw + i], tt.column_meta(tt.key[i]));
+        tuples[r][t.source_key_pos[i]] = SourceKeyPart(t, page.values[r * kw + i], i);
       }
     }
-    ASSIGN_OR_RETURN(RowBlock found, t.src->reader->ReadKeys(*s.source, tuples));
+    ASSIGN_OR_RETURN(RowBlock found, s.SourceKeys(*t.src, tuples));
     ASSIGN_OR_RETURN(Compared c, Project(t, found));  // rows the `where:` leaves out are not there
     std::unordered_set<std::string> present;
     const size_t width = t.src->width();
+    const auto fit = Fit(t, *page.arena);
+    auto append = [&](Value v, uint32_t column) {
+      if (fit) fit(v, column);
+      AppendValueBytes(buf, v);
+    };
     for (size_t r = 0; r < c.source_rows.size(); ++r) {
       buf.clear();
-      for (uint32_t k : tt.key) AppendValueBytes(buf, c.source[r * width + k]);
+      for (uint32_t k : tt.key) append(c.source[r * width + k], k);
       present.insert(buf);
     }
     for (size_t r = 0; r < n; ++r) {
       buf.clear();
-      for (size_t i = 0; i < kw; ++i) AppendValueBytes(buf, page.values[r * kw + i]);
+      for (size_t i = 0; i < kw; ++i) append(page.values[r * kw + i], tt.key[i]);
       // A key paged twice (Redis SCAN may return one again) is one extra row.
       if (!present.count(buf) && seen.insert(buf).second) extra.push_back(std::move(tuples[r]));
     }
@@ -191,7 +258,7 @@ Result<TargetCheck::ByKeysRead> TargetCheck::ReadChunkByKeys(Session& s, sink::R
   ByKeysRead r;
   std::vector<KeyTuple> extra;
   if (!plan.keyed()) {
-    ASSIGN_OR_RETURN(r.src, plan.reader->ReadRange(*s.source, KeyRange{}, false));
+    ASSIGN_OR_RETURN(r.src, s.SourceRange(plan, KeyRange{}, false));
     ASSIGN_OR_RETURN(r.dst, rows.ReadAll(tt));
   } else {
     if (keys == nullptr && chunk == ExtrasChunk(t)) {
@@ -200,10 +267,10 @@ Result<TargetCheck::ByKeysRead> TargetCheck::ReadChunkByKeys(Session& s, sink::R
     }
     std::vector<Value> lookup;
     if (keys != nullptr) {
-      ASSIGN_OR_RETURN(r.src, plan.reader->ReadKeys(*s.source, *keys));
+      ASSIGN_OR_RETURN(r.src, s.SourceKeys(plan, *keys));
       RETURN_IF_ERROR(KeyValues(t, *keys, *r.dst.arena, lookup));
     } else {
-      ASSIGN_OR_RETURN(r.src, plan.reader->ReadRange(*s.source, plan.Range(chunk), true));
+      ASSIGN_OR_RETURN(r.src, s.SourceRange(plan, plan.Range(chunk), true));
     }
     ASSIGN_OR_RETURN(r.c, Project(t, r.src));
     if (keys == nullptr) {
@@ -219,16 +286,14 @@ Result<TargetCheck::ByKeysRead> TargetCheck::ReadChunkByKeys(Session& s, sink::R
     for (size_t i = 0; i < r.dst.rows(); ++i) {
       auto row = r.dst.row(i);
       KeyTuple key(kw);
-      for (size_t j = 0; j < kw; ++j) key[t.source_key_pos[j]] = KeyPartOf(row[tt.key[j]], tt.column_meta(tt.key[j]));
+      for (size_t j = 0; j < kw; ++j) key[t.source_key_pos[j]] = SourceKeyPart(t, row[tt.key[j]], j);
       r.dst.keys.push_back(std::move(key));
     }
   }
   if (!plan.keyed()) {
     ASSIGN_OR_RETURN(r.c, Project(t, r.src));
   }
-  CanonicalizeJson(r.c.source, *r.src.arena);
-  CanonicalizeJson(r.dst.values, *r.dst.arena);
-  r.c.mismatches = DiffRows(r.c.source, r.dst.values, plan.width(), tt.key);
+  r.c.mismatches = CompareRows(r.c.source, r.dst.values, plan.width(), tt.key, *r.src.arena, Fit(t, *r.src.arena));
   if (plan.keyed() && chunk == ExtrasChunk(t)) {
     // Only the extra rows are this chunk's: a source row its keys found
     // (another spelling of the key under MySQL's collation, say) belongs to

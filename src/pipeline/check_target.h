@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "client/mysql/connection.h"
+#include "client/postgres/connection.h"
 #include "client/mysql/table_reader.h"
 #include "pipeline/check.h"
 #include "pipeline/table_set.h"
@@ -25,6 +26,7 @@
 #include "sink/mysql/chunk_writer.h"
 #include "sink/row_reader.h"
 #include "sink/sink.h"
+#include "source/postgres/pg_table_reader.h"
 #include "transform/table_mapper.h"
 
 namespace sluice::pipeline::detail {
@@ -78,6 +80,15 @@ Status ForEachOnSessions(std::vector<SessionT>& sessions, const std::vector<Task
 std::vector<SinkChange> RepairChanges(const TargetTablePtr& table, const std::vector<RowMismatch>& mismatches,
                                       std::span<const Value> source, std::span<const Value> target);
 
+// DiffRows over copies of both sides put in a comparable form: JSON in
+// canonical text (CanonicalJson), and each value through `fit` (given the
+// value and its target column) when set. The rows themselves are left as
+// read, so that a repair writes the source's own values, as the stream
+// writes them (a json column keeps its text), not their compared form.
+std::vector<RowMismatch> CompareRows(std::span<const Value> source, std::span<const Value> target, size_t width,
+                                     const std::vector<uint32_t>& key, Arena& arena,
+                                     const std::function<void(Value&, size_t)>& fit = {});
+
 // Settling (check.h step 3): polls `reached` (which sets
 // report.applied_position and says whether the pipeline applied past
 // report.source_position) every options.poll until it holds, `deadline`
@@ -98,22 +109,31 @@ Result<uint64_t> RepairThroughChunkTarget(std::unique_ptr<sink::ChunkTarget>& wr
                                           const std::function<Result<std::vector<SinkChange>>()>& changes,
                                           const std::function<void()>& lost);
 
-// The source side of one selected table, shared by the checks of every target.
+// The source side of one selected table, shared by the checks of every
+// target: a MySQL source's table (`reader`) or a PostgreSQL one's
+// (`pg_reader`, pg_check.h).
 struct SourcePlan {
   SourceTable table;
   TableSchemaPtr schema;
   const transform::TableMapping* mapping = nullptr;  // owned by the check's mapper
   std::string target_name;                           // "db.table" on the targets
   std::unique_ptr<TableReader> reader;
+  // A PostgreSQL source: every column, keyed by the primary key; and the
+  // mapped columns in target order, for checksums.
+  std::unique_ptr<postgres::PgTableReader> pg_reader, pg_hasher;
   // Reader rows to target column order: the reader reads every source column
-  // when a filter needs them (then `projection` picks the mapped ones), else
-  // exactly the mapped columns in target order.
+  // when a filter needs them (a PostgreSQL source's always; then `projection`
+  // picks the mapped ones), else exactly the mapped columns in target order.
   std::vector<uint32_t> projection;
   bool identity = true;
   std::vector<KeyTuple> bounds;  // chunk i = (bounds[i-1], bounds[i]]
   std::string error;
 
-  bool keyed() const { return mapping != nullptr && mapping->target->has_key(); }
+  // The source reader's key: indexes into schema->columns, in key order.
+  const std::vector<uint32_t>& key() const { return pg_reader ? pg_reader->key() : reader->key(); }
+  bool keyed() const {
+    return mapping != nullptr && mapping->target->has_key() && (!pg_reader || pg_reader->has_key());
+  }
   size_t width() const { return mapping->target->columns.size(); }
   uint32_t chunk_count() const { return keyed() ? static_cast<uint32_t>(bounds.size() + 1) : 1; }
   KeyRange Range(uint32_t chunk) const {
@@ -124,6 +144,12 @@ struct SourcePlan {
     return r;
   }
 };
+
+// Why a table whose rule runs a Lua script is not checked ("" when it runs
+// none): the target holds what the script made of each row, and comparing
+// (or worse, repairing) it with the source's rows would undo the script,
+// e.g. write unmasked values back.
+std::string NotCheckedThroughScript(const SourceTable& table);
 
 // What the last comparison of one chunk found.
 struct ChunkState {
@@ -149,29 +175,69 @@ struct Compared {
   std::vector<RowMismatch> mismatches;
 };
 
+// How a check reaches its source: a MySQL server, or a PostgreSQL one
+// (`pg`; its targets checked here are compared by keys), whose pipeline's
+// replication `slot` also tells when everything was applied (pg_check.h).
+struct CheckSource {
+  ConnectOptions mysql;
+  std::optional<postgres::ConnectOptions> pg;
+  std::string slot;
+};
+
 // One worker's connections.
 struct Session {
   std::unique_ptr<MysqlConnection> source, target;
-  std::unique_ptr<ChunkWriter> writer;  // repair only
+  std::unique_ptr<postgres::PgConnection> pg_source;  // a PostgreSQL source (instead of `source`)
+  std::unique_ptr<ChunkWriter> writer;                // repair only
   // Targets that are not MySQL (by keys): their rows, and repairs.
   std::unique_ptr<sink::RowReader> rows;
   std::unique_ptr<sink::ChunkTarget> chunks;
+
+  // The source rows of a key range / of some keys (with their keys), from
+  // whichever source the plan reads.
+  Result<RowBlock> SourceRange(const SourcePlan& plan, const KeyRange& range, bool with_keys) {
+    if (plan.pg_reader) return plan.pg_reader->ReadRange(*pg_source, range, with_keys);
+    return plan.reader->ReadRange(*source, range, with_keys);
+  }
+  Result<RowBlock> SourceKeys(const SourcePlan& plan, const std::vector<KeyTuple>& keys) {
+    if (plan.pg_reader) return plan.pg_reader->ReadKeys(*pg_source, keys);
+    return plan.reader->ReadKeys(*source, keys);
+  }
 };
+
+// A value (read back from a target, or decoded from a key) as a key part the
+// source's reader looks rows up by: the text MySQL prints for it (`column`
+// is its MySQL column), or text PostgreSQL's input function of the key
+// column's type takes (bytea as \x hex).
+mysql::KeyPart MysqlKeyPart(const Value& v, const ColumnMeta& column);
+mysql::KeyPart PgKeyPart(const Value& v);
+// A key part a reader printed as the Value its column holds (`column` from
+// a PostgreSQL schema when pg_type_oid is set, else MySQL's).
+Status DecodeKeyPart(const ColumnMeta& column, const mysql::KeyPart& part, Arena& arena, Value& out);
+
+// A PostgreSQL source's value (`column` is its source column) and what a
+// target that is not MySQL gives back for it, put in one form: a boolean as
+// 1/0 (ClickHouse holds Int8, Redis "true"), a numeric with the column's
+// scale (ClickHouse reads unconstrained ones back with 30 digits). Nothing
+// changes for MySQL source columns.
+void FitPgReadBack(Value& v, const ColumnMeta& column, Arena& arena);
 
 // The check of one pipeline's tables on one target. A MySQL target
 // (`target_options` set) is compared by key ranges and checksums; any other
 // kind by keys through a sink::RowReader (check_by_keys.cc): per source
 // chunk its keys are looked up on the target (missing, different), and one
 // more chunk per keyed table, after the source's, holds the keys only the
-// target has (extra), found by paging through the target's keys.
+// target has (extra), found by paging through the target's keys. A
+// PostgreSQL source (CheckSource::pg) comes here for targets compared by
+// keys only; pg_check.cc compares it with PostgreSQL and MySQL targets.
 class TargetCheck {
  public:
-  TargetCheck(const PipelineConfig& p, std::string target, ConnectOptions source_options,
+  TargetCheck(const PipelineConfig& p, std::string target, CheckSource source,
               std::optional<ConnectOptions> target_options, sink::SinkOptions sink_options, const CheckOptions& options,
               uint32_t parallel, const std::vector<std::unique_ptr<SourcePlan>>& plans, std::atomic<bool>* cancel)
       : p_(p),
         target_(std::move(target)),
-        source_options_(std::move(source_options)),
+        source_(std::move(source)),
         by_keys_(!target_options.has_value()),
         target_options_(target_options.value_or(ConnectOptions())),
         sink_options_(std::move(sink_options)),
@@ -217,6 +283,10 @@ class TargetCheck {
   // The pipeline's applied position on the target ("" when it has none, or
   // when the target kind cannot tell yet).
   Result<std::string> AppliedPosition();
+  // Settling: the source's position now, and whether the pipeline applied
+  // past `wanted` (sets report.applied_position).
+  Result<std::string> SourcePosition();
+  Result<bool> Reached(TargetCheckReport& report, const std::string& wanted);
   Status Repair(TargetCheckReport& report);
 
   // The rows of a chunk on one side: by the keys of its known differences
@@ -249,6 +319,11 @@ class TargetCheck {
                                      const std::vector<KeyTuple>* keys);
   // The target's keys the source lacks (or its `where:` leaves out).
   Result<std::vector<KeyTuple>> ScanExtraKeys(Session& s, sink::RowReader& rows, const Table& t);
+  // A target's value of key column i (of the target's key) as the source's key part.
+  mysql::KeyPart SourceKeyPart(const Table& t, const Value& v, size_t i) const;
+  // How values of `t` are put in one form before they are compared (none
+  // for a MySQL source; FitPgReadBack for a PostgreSQL one).
+  std::function<void(Value&, size_t)> Fit(const Table& t, Arena& arena) const;
   // Source key tuples as target key values (flat, target key order).
   Status KeyValues(const Table& t, const std::vector<KeyTuple>& keys, Arena& arena, std::vector<Value>& out) const;
   // Source rows filtered and projected to target column order.
@@ -260,7 +335,7 @@ class TargetCheck {
 
   const PipelineConfig& p_;
   std::string target_;
-  ConnectOptions source_options_;
+  CheckSource source_;
   bool by_keys_;
   ConnectOptions target_options_;  // MySQL targets
   sink::SinkOptions sink_options_;

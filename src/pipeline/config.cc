@@ -1355,17 +1355,6 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
                                 "`check` does not work for it; run a separate pipeline for it without check:",
                                 name));
       }
-      // A PostgreSQL source is compared with PostgreSQL and MySQL targets (pipeline/pg_check.h).
-      const SourceConfig* src = config.FindSource(p.source);
-      const bool pg_source = src != nullptr && (src->endpoint.scheme == "postgres" || src->endpoint.scheme == "postgresql");
-      if (!snapshot && pg_source && t->endpoint.scheme != "postgres" && t->endpoint.scheme != "postgresql" &&
-          !IsMysqlScheme(t->endpoint.scheme)) {
-        return Fail(e->key_mark, Child(path, job),
-                    fmt::format("source \"{}\" is PostgreSQL and target \"{}\" is {}://: `check` compares a "
-                                "PostgreSQL source with PostgreSQL and MySQL targets only yet; run a separate pipeline "
-                                "for it without check:",
-                                p.source, name, t->endpoint.scheme));
-      }
       if (!snapshot && p.check.repair && !sink::SupportsSnapshot(t->endpoint.scheme)) {
         return Fail(e->key_mark, Child(path, job),
                     fmt::format("target \"{}\" is {}://: `check` can compare it but not repair it yet; set "

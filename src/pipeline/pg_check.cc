@@ -31,28 +31,6 @@ using sluice::mysql::KeyRange;
 using sluice::mysql::KeyTuple;
 using sluice::mysql::RowBlock;
 
-// The source side of one selected table, shared by every target's check.
-struct Plan {
-  SourceTable table;
-  const transform::TableMapping* mapping = nullptr;  // owned by the check's mapper
-  std::string target_name;                           // "db.table" on the targets
-  std::unique_ptr<PgTableReader> reader;             // every column, keyed by the primary key
-  std::unique_ptr<PgTableReader> hasher;             // the mapped columns in target order (checksums)
-  std::vector<KeyTuple> bounds;                      // chunk i = (bounds[i-1], bounds[i]]
-  std::string error;
-
-  bool keyed() const { return mapping->target->has_key() && reader->has_key(); }
-  size_t width() const { return mapping->target->columns.size(); }
-  uint32_t chunk_count() const { return keyed() ? static_cast<uint32_t>(bounds.size() + 1) : 1; }
-  KeyRange Range(uint32_t chunk) const {
-    KeyRange r;
-    if (!keyed()) return r;
-    if (chunk > 0) r.after = bounds[chunk - 1];
-    if (chunk < bounds.size()) r.upto = bounds[chunk];
-    return r;
-  }
-};
-
 // One worker's connections.
 struct PgSession {
   std::unique_ptr<PgConnection> source, target;
@@ -67,13 +45,6 @@ struct ChunkRead {
   std::vector<Value> target;      // target rows of the chunk, target column order
   std::vector<RowMismatch> mismatches;
 };
-
-void CanonicalizeJson(std::vector<Value>& values, Arena& arena) {
-  for (Value& v : values) {
-    if (v.kind != ValueKind::kJson) continue;
-    if (auto c = CanonicalJson(v.s)) v.s = arena.Copy(*c);
-  }
-}
 
 // A value as a MySQL target holds what the stream wrote for it (`column`
 // is the source's): booleans as 1/0, char(n) without its padding, decimals
@@ -102,18 +73,12 @@ void FitForMysql(Value& v, const ColumnMeta& column, Arena& arena) {
   v.s = arena.Copy(text);
 }
 
-std::string KeyBytes(std::span<const Value> row, const std::vector<uint32_t>& key) {
-  std::string out;
-  for (uint32_t k : key) AppendValueBytes(out, row[k]);
-  return out;
-}
-
 class PgTargetCheck {
  public:
   PgTargetCheck(const PipelineConfig& p, const SourceConfig& source, const TargetConfig& target,
                 postgres::ConnectOptions source_options, postgres::ConnectOptions target_options,
                 std::optional<sluice::mysql::ConnectOptions> mysql_options, const CheckOptions& options,
-                uint32_t parallel, const std::vector<std::unique_ptr<Plan>>& plans, std::atomic<bool>* cancel)
+                uint32_t parallel, const std::vector<std::unique_ptr<SourcePlan>>& plans, std::atomic<bool>* cancel)
       : p_(p),
         source_(source),
         target_(target),
@@ -129,7 +94,7 @@ class PgTargetCheck {
 
  private:
   struct Table {
-    const Plan* src = nullptr;
+    const SourcePlan* src = nullptr;
     std::unique_ptr<PgTableReader> reader;  // the target table: its columns in target order, its key
     std::unique_ptr<sluice::mysql::TableReader> my_reader;  // the same, on a MySQL target
     std::vector<uint32_t> source_key_pos;   // per target key column: its place in the source key
@@ -153,8 +118,12 @@ class PgTargetCheck {
   Result<RowBlock> TargetKeys(PgSession& s, const Table& t, const std::vector<KeyTuple>& keys);
   Status ForEach(const std::vector<Task>& tasks, const TaskFn& fn);
   std::vector<Task> DifferingChunks();
-  KeyTuple ToTargetKey(const Table& t, const KeyTuple& source_key) const;
-  KeyTuple ToSourceKey(const Table& t, const KeyTuple& target_key) const;
+  // A key printed by one side as the other side's reader takes it: the
+  // same text between PostgreSQL servers; by value for a MySQL target (a
+  // bytea key is bytes there, a boolean 1/0, a timestamptz without +00).
+  Result<KeyTuple> ToTargetKey(const Table& t, const KeyTuple& source_key) const;
+  Result<KeyTuple> ToSourceKey(const Table& t, const KeyTuple& target_key) const;
+  Result<KeyRange> ToTargetRange(const Table& t, const KeyRange& range) const;
   Result<ChunkRead> Read(PgSession& s, const Table& t, uint32_t chunk);
   Status CompareChunk(PgSession& s, Table& t, uint32_t chunk);
   Status RepairChunk(PgSession& s, Table& t, uint32_t chunk);
@@ -171,7 +140,7 @@ class PgTargetCheck {
   postgres::ConnectOptions source_options_, target_options_;
   std::optional<sluice::mysql::ConnectOptions> mysql_options_;  // a MySQL target (else PostgreSQL)
   const CheckOptions& options_;
-  const std::vector<std::unique_ptr<Plan>>& plans_;
+  const std::vector<std::unique_ptr<SourcePlan>>& plans_;
   std::atomic<bool>* cancel_;
   PgSession main_;
   std::vector<PgSession> sessions_;
@@ -194,7 +163,7 @@ Status PgTargetCheck::EnsureSession(PgSession& s) {
 }
 
 Status PgTargetCheck::PrepareTable(Table& t) {
-  const Plan& src = *t.src;
+  const SourcePlan& src = *t.src;
   t.report.source = src.table.name();
   t.report.target = src.target_name;
   if (!src.error.empty()) {
@@ -203,7 +172,7 @@ Status PgTargetCheck::PrepareTable(Table& t) {
   }
   const TargetTable& tt = *src.mapping->target;
   if (src.keyed()) {
-    const std::vector<uint32_t>& source_key = src.reader->key();
+    const std::vector<uint32_t>& source_key = src.key();
     for (uint32_t k : tt.key) {
       auto it = std::find(source_key.begin(), source_key.end(), src.mapping->source_index[k]);
       if (it == source_key.end() || source_key.size() != tt.key.size()) {
@@ -250,7 +219,7 @@ Status PgTargetCheck::PrepareTable(Table& t) {
   // same type on both sides, and never with a filter the server would not apply.
   bool comparable = !src.mapping->filter.has_value();
   for (size_t i = 0; comparable && i < columns.size(); ++i) {
-    comparable = src.reader->type_sql(src.mapping->source_index[i]) == t.reader->type_sql(columns[i]);
+    comparable = src.pg_reader->type_sql(src.mapping->source_index[i]) == t.reader->type_sql(columns[i]);
   }
   t.use_checksum = comparable;
   t.chunks.resize(src.chunk_count());
@@ -299,22 +268,52 @@ Result<RowBlock> PgTargetCheck::TargetKeys(PgSession& s, const Table& t, const s
   return t.reader->ReadKeys(*s.target, keys);
 }
 
-KeyTuple PgTargetCheck::ToTargetKey(const Table& t, const KeyTuple& source_key) const {
+Result<KeyTuple> PgTargetCheck::ToTargetKey(const Table& t, const KeyTuple& source_key) const {
   KeyTuple out;
-  for (uint32_t pos : t.source_key_pos) out.push_back(pos < source_key.size() ? source_key[pos] : mysql::KeyPart{});
+  Arena arena(256);
+  for (size_t i = 0; i < t.source_key_pos.size(); ++i) {
+    const uint32_t pos = t.source_key_pos[i];
+    out.push_back(pos < source_key.size() ? source_key[pos] : mysql::KeyPart{});
+    if (!t.my_reader) continue;
+    const ColumnMeta& column = t.src->schema->columns[t.src->key()[pos]];
+    Value v;
+    Status st = DecodeKeyPart(column, out.back(), arena, v);
+    if (!st.ok()) return st.WithContext(fmt::format("key column \"{}\"", column.name));
+    FitForMysql(v, column, arena);
+    out.back() = MysqlKeyPart(v, t.my_reader->schema().columns[t.my_reader->key()[i]]);
+  }
   return out;
 }
 
-KeyTuple PgTargetCheck::ToSourceKey(const Table& t, const KeyTuple& target_key) const {
+Result<KeyTuple> PgTargetCheck::ToSourceKey(const Table& t, const KeyTuple& target_key) const {
   KeyTuple out(t.source_key_pos.size());
+  Arena arena(256);
   for (size_t i = 0; i < t.source_key_pos.size() && i < target_key.size(); ++i) {
-    out[t.source_key_pos[i]] = target_key[i];
+    mysql::KeyPart& part = out[t.source_key_pos[i]];
+    part = target_key[i];
+    if (!t.my_reader) continue;
+    const ColumnMeta& column = t.my_reader->schema().columns[t.my_reader->key()[i]];
+    Value v;
+    Status st = DecodeKeyPart(column, part, arena, v);
+    if (!st.ok()) return st.WithContext(fmt::format("key column `{}`", column.name));
+    part = PgKeyPart(v);
+  }
+  return out;
+}
+
+Result<KeyRange> PgTargetCheck::ToTargetRange(const Table& t, const KeyRange& range) const {
+  KeyRange out;
+  if (range.after) {
+    ASSIGN_OR_RETURN(out.after, ToTargetKey(t, *range.after));
+  }
+  if (range.upto) {
+    ASSIGN_OR_RETURN(out.upto, ToTargetKey(t, *range.upto));
   }
   return out;
 }
 
 Result<ChunkRead> PgTargetCheck::Read(PgSession& s, const Table& t, uint32_t chunk) {
-  const Plan& plan = *t.src;
+  const SourcePlan& plan = *t.src;
   const TargetTable& tt = *plan.mapping->target;
   const size_t width = plan.width();
   ChunkRead r;
@@ -334,7 +333,7 @@ Result<ChunkRead> PgTargetCheck::Read(PgSession& s, const Table& t, uint32_t chu
     return Status::Ok();
   };
   const KeyRange range = plan.Range(chunk);
-  ASSIGN_OR_RETURN(RowBlock src, plan.reader->ReadRange(*s.source, range, plan.keyed()));
+  ASSIGN_OR_RETURN(RowBlock src, plan.pg_reader->ReadRange(*s.source, range, plan.keyed()));
   std::vector<uint32_t> kept;
   RETURN_IF_ERROR(project(src, r.source, &kept));
   if (!plan.keyed()) {
@@ -343,20 +342,31 @@ Result<ChunkRead> PgTargetCheck::Read(PgSession& s, const Table& t, uint32_t chu
     r.blocks.push_back(std::move(src));
     r.blocks.push_back(std::move(dst));
   } else {
-    KeyRange target_range;
-    if (range.after) target_range.after = ToTargetKey(t, *range.after);
-    if (range.upto) target_range.upto = ToTargetKey(t, *range.upto);
+    ASSIGN_OR_RETURN(KeyRange target_range, ToTargetRange(t, range));
     ASSIGN_OR_RETURN(RowBlock dst, TargetRange(s, t, target_range, true));
+    // A row's key, in the form both sides share (on a MySQL target a
+    // boolean is 1/0 and a timestamp has no trailing zeros).
+    Arena key_arena(4096);
+    auto key_bytes = [&](std::span<const Value> row) {
+      std::string out;
+      for (uint32_t k : tt.key) {
+        Value v = row[k];
+        if (t.my_reader) FitForMysql(v, plan.schema->columns[plan.mapping->source_index[k]], key_arena);
+        AppendValueBytes(out, v);
+      }
+      return out;
+    };
     std::unordered_set<std::string> source_keys, target_keys;
     for (size_t i = 0; i < kept.size(); ++i) {
-      source_keys.insert(KeyBytes(std::span<const Value>(r.source).subspan(i * width, width), tt.key));
+      source_keys.insert(key_bytes(std::span<const Value>(r.source).subspan(i * width, width)));
     }
-    for (size_t i = 0; i < dst.rows(); ++i) target_keys.insert(KeyBytes(dst.row(i), tt.key));
+    for (size_t i = 0; i < dst.rows(); ++i) target_keys.insert(key_bytes(dst.row(i)));
     // A source row the target's range lacks may sit in another range there.
     std::vector<KeyTuple> lookup;
     for (size_t i = 0; i < kept.size(); ++i) {
-      if (!target_keys.count(KeyBytes(std::span<const Value>(r.source).subspan(i * width, width), tt.key))) {
-        lookup.push_back(ToTargetKey(t, src.keys[kept[i]]));
+      if (!target_keys.count(key_bytes(std::span<const Value>(r.source).subspan(i * width, width)))) {
+        ASSIGN_OR_RETURN(KeyTuple key, ToTargetKey(t, src.keys[kept[i]]));
+        lookup.push_back(std::move(key));
       }
     }
     RowBlock found;
@@ -367,21 +377,23 @@ Result<ChunkRead> PgTargetCheck::Read(PgSession& s, const Table& t, uint32_t chu
     // there: it is extra only if the source (after `where:`) lacks its key.
     std::vector<KeyTuple> extra_keys;
     for (size_t i = 0; i < dst.rows(); ++i) {
-      if (!source_keys.count(KeyBytes(dst.row(i), tt.key))) extra_keys.push_back(ToSourceKey(t, dst.keys[i]));
+      if (source_keys.count(key_bytes(dst.row(i)))) continue;
+      ASSIGN_OR_RETURN(KeyTuple key, ToSourceKey(t, dst.keys[i]));
+      extra_keys.push_back(std::move(key));
     }
     std::unordered_set<std::string> elsewhere;
     if (!extra_keys.empty()) {
-      ASSIGN_OR_RETURN(RowBlock there, plan.reader->ReadKeys(*s.source, extra_keys));
+      ASSIGN_OR_RETURN(RowBlock there, plan.pg_reader->ReadKeys(*s.source, extra_keys));
       std::vector<Value> rows;
       RETURN_IF_ERROR(project(there, rows, nullptr));
       for (size_t i = 0; i * width < rows.size(); ++i) {
-        elsewhere.insert(KeyBytes(std::span<const Value>(rows).subspan(i * width, width), tt.key));
+        elsewhere.insert(key_bytes(std::span<const Value>(rows).subspan(i * width, width)));
       }
       r.blocks.push_back(std::move(there));
     }
     for (size_t i = 0; i < dst.rows(); ++i) {
       auto row = dst.row(i);
-      if (!elsewhere.count(KeyBytes(row, tt.key))) r.target.insert(r.target.end(), row.begin(), row.end());
+      if (!elsewhere.count(key_bytes(row))) r.target.insert(r.target.end(), row.begin(), row.end());
     }
     for (size_t i = 0; i < found.rows(); ++i) {
       auto row = found.row(i);
@@ -391,20 +403,14 @@ Result<ChunkRead> PgTargetCheck::Read(PgSession& s, const Table& t, uint32_t chu
     r.blocks.push_back(std::move(dst));
     r.blocks.push_back(std::move(found));
   }
-  // JSON compared by value; a repair writes the source's own text (a json
-  // column keeps it as written).
   Arena& arena = *r.blocks.front().arena;
-  std::vector<Value> source = r.source, target = r.target;
+  std::function<void(Value&, size_t)> fit;
   if (t.my_reader) {
-    for (std::vector<Value>* side : {&source, &target}) {
-      for (size_t i = 0; i < side->size(); ++i) {
-        FitForMysql((*side)[i], plan.reader->schema()->columns[plan.mapping->source_index[i % width]], arena);
-      }
-    }
+    fit = [&](Value& v, size_t column) {
+      FitForMysql(v, plan.schema->columns[plan.mapping->source_index[column]], arena);
+    };
   }
-  CanonicalizeJson(source, arena);
-  CanonicalizeJson(target, arena);
-  r.mismatches = DiffRows(source, target, width, tt.key);
+  r.mismatches = CompareRows(r.source, r.target, width, tt.key, arena, fit);
   return r;
 }
 
@@ -412,12 +418,11 @@ Status PgTargetCheck::CompareChunk(PgSession& s, Table& t, uint32_t chunk) {
   ChunkState st;
   if (t.use_checksum) {
     const KeyRange range = t.src->Range(chunk);
-    KeyRange target_range;
-    if (range.after) target_range.after = ToTargetKey(t, *range.after);
-    if (range.upto) target_range.upto = ToTargetKey(t, *range.upto);
-    auto a = t.src->hasher->Checksum(*s.source, range);
+    auto target_range = ToTargetRange(t, range);
+    if (!target_range.ok()) return target_range.status().WithContext(Where(t, chunk));
+    auto a = t.src->pg_hasher->Checksum(*s.source, range);
     if (!a.ok()) return a.status().WithContext(Where(t, chunk) + ": source");
-    auto b = t.reader->Checksum(*s.target, target_range);
+    auto b = t.reader->Checksum(*s.target, *target_range);
     if (!b.ok()) return b.status().WithContext(Where(t, chunk) + ": target");
     if (*a == *b) {
       st.rows = a->rows;
@@ -482,11 +487,7 @@ std::vector<PgTargetCheck::Task> PgTargetCheck::DifferingChunks() {
 Result<bool> PgTargetCheck::Reached(const std::string& wanted, std::string* applied) {
   ASSIGN_OR_RETURN(*applied, main_.writer->AppliedPosition(p_.name, target_.name));
   if (PositionReached(*applied, wanted)) return true;
-  ASSIGN_OR_RETURN(auto rows, main_.source->Query(fmt::format(
-                                  "SELECT confirmed_flush_lsn >= {}::pg_lsn FROM pg_catalog.pg_replication_slots "
-                                  "WHERE slot_name = {}",
-                                  postgres::QuoteLiteral(wanted), postgres::QuoteLiteral(SlotOf(p_, source_)))));
-  return !rows.empty() && rows[0][0].value_or("f") == "t";
+  return PgSlotConfirmed(*main_.source, SlotOf(p_, source_), wanted);
 }
 
 Status PgTargetCheck::Settle(TargetCheckReport& report) {
@@ -495,8 +496,7 @@ Status PgTargetCheck::Settle(TargetCheckReport& report) {
   for (int round = 0; round < kSettleRounds; ++round) {
     std::vector<Task> tasks = DifferingChunks();
     if (tasks.empty()) return Status::Ok();
-    ASSIGN_OR_RETURN(auto wal, main_.source->Query("SELECT pg_catalog.pg_current_wal_lsn()"));
-    report.source_position = wal.empty() ? "" : wal[0][0].value_or("");
+    ASSIGN_OR_RETURN(report.source_position, PgWalPosition(*main_.source));
     ASSIGN_OR_RETURN(bool applied,
                      WaitUntilApplied(
                          report, options_, deadline,
@@ -576,6 +576,18 @@ Result<TargetCheckReport> PgTargetCheck::Run() {
 
 }  // namespace
 
+Result<std::string> PgWalPosition(PgConnection& c) {
+  ASSIGN_OR_RETURN(auto wal, c.Query("SELECT pg_catalog.pg_current_wal_lsn()"));
+  return wal.empty() ? std::string() : wal[0][0].value_or("");
+}
+
+Result<bool> PgSlotConfirmed(PgConnection& c, const std::string& slot, const std::string& wanted) {
+  ASSIGN_OR_RETURN(auto rows, c.Query(fmt::format("SELECT confirmed_flush_lsn >= {}::pg_lsn FROM "
+                                                  "pg_catalog.pg_replication_slots WHERE slot_name = {}",
+                                                  postgres::QuoteLiteral(wanted), postgres::QuoteLiteral(slot))));
+  return !rows.empty() && rows[0][0].value_or("f") == "t";
+}
+
 Result<CheckReport> RunPostgresCheck(const Config& config, const PipelineConfig& p, const SourceConfig& source,
                                      const CheckOptions& options, std::atomic<bool>* cancel) {
   auto where = [&p] { return fmt::format("pipeline {}: source", p.name); };
@@ -587,6 +599,7 @@ Result<CheckReport> RunPostgresCheck(const Config& config, const PipelineConfig&
     const TargetConfig* config;
     postgres::ConnectOptions pg;
     std::optional<sluice::mysql::ConnectOptions> mysql;
+    bool by_keys = false;  // neither PostgreSQL nor MySQL: TargetCheck reads it back by keys (check_target.h)
   };
   std::vector<TargetSide> targets;
   for (const std::string& name : p.targets) {
@@ -600,10 +613,13 @@ Result<CheckReport> RunPostgresCheck(const Config& config, const PipelineConfig&
       continue;
     }
     if (scheme != "postgres" && scheme != "postgresql") {
-      return Status::Error(StatusCode::kNotSupported,
-                           "pipeline {} target {}: source \"{}\" is PostgreSQL: `check` compares a PostgreSQL source "
-                           "with PostgreSQL and MySQL targets only, not {}:// ones yet",
-                           p.name, name, p.source, scheme);
+      if (!sink::SupportsCheck(scheme)) {
+        return Status::Error(StatusCode::kNotSupported,
+                             "pipeline {} target {}: {}:// targets cannot be checked (their rows cannot be read back)",
+                             p.name, name, scheme);
+      }
+      targets.push_back({target, {}, std::nullopt, true});
+      continue;
     }
     auto to = postgres::ConnectOptions::FromUrl(target->endpoint);
     if (!to.ok()) return to.status().WithContext(fmt::format("pipeline {} target {}", p.name, name));
@@ -619,18 +635,24 @@ Result<CheckReport> RunPostgresCheck(const Config& config, const PipelineConfig&
   ASSIGN_OR_RETURN(auto mapper, transform::TableMapper::Create(MappingRules(p)));
   auto selected = SelectedPostgresTables(src, p);
   if (!selected.ok()) return selected.status().WithContext(where());
-  std::vector<std::unique_ptr<Plan>> plans;
+  std::vector<std::unique_ptr<SourcePlan>> plans;
   for (const SourceTable& table : *selected) {
     if (cancelled()) return Status::Error(StatusCode::kCancelled, "cancelled");
     auto in_table = [&] { return fmt::format("pipeline {}: table {}", p.name, table.name()); };
-    auto plan = std::make_unique<Plan>();
+    auto plan = std::make_unique<SourcePlan>();
     plan->table = table;
     plan->target_name = table.name();
+    plan->error = NotCheckedThroughScript(table);
+    if (!plan->error.empty()) {
+      plans.push_back(std::move(plan));
+      continue;
+    }
     auto reader = PgTableReader::Open(src, table.db, table.table);
     if (!reader.ok() && reader.status().code() == StatusCode::kNotFound) continue;  // dropped meanwhile
     if (!reader.ok()) return reader.status().WithContext(in_table());
-    plan->reader = std::move(reader).value();
-    auto mapping = mapper->Map(plan->reader->schema());
+    plan->pg_reader = std::move(reader).value();
+    plan->schema = plan->pg_reader->schema();
+    auto mapping = mapper->Map(plan->schema);
     if (!mapping.ok()) {
       plan->error = mapping.status().message();
       plans.push_back(std::move(plan));
@@ -641,9 +663,11 @@ Result<CheckReport> RunPostgresCheck(const Config& config, const PipelineConfig&
     plan->target_name = plan->mapping->target->db + "." + plan->mapping->target->table;
     auto hasher = PgTableReader::Open(src, table.db, table.table, plan->mapping->source_index);
     if (!hasher.ok()) return hasher.status().WithContext(in_table());
-    plan->hasher = std::move(hasher).value();
+    plan->pg_hasher = std::move(hasher).value();
+    plan->identity = false;  // the reader reads every column (a filter may read any)
+    plan->projection = plan->mapping->source_index;
     if (plan->keyed()) {
-      auto bounds = plan->reader->PlanChunks(src, chunk_rows, cancelled);
+      auto bounds = plan->pg_reader->PlanChunks(src, chunk_rows, cancelled);
       if (!bounds.ok()) return bounds.status().WithContext(in_table());
       plan->bounds = std::move(bounds).value();
     }
@@ -652,9 +676,17 @@ Result<CheckReport> RunPostgresCheck(const Config& config, const PipelineConfig&
 
   CheckReport report;
   for (const TargetSide& target : targets) {
-    PgTargetCheck check(p, source, *target.config, source_options, target.pg, target.mysql, options, parallel, plans,
-                        cancel);
-    auto r = check.Run();
+    auto run = [&]() -> Result<TargetCheckReport> {
+      if (target.by_keys) {
+        TargetCheck check(p, target.config->name, CheckSource{{}, source_options, SlotOf(p, source)}, std::nullopt,
+                          TargetSinkOptions(p, *target.config), options, parallel, plans, cancel);
+        return check.Run();
+      }
+      PgTargetCheck check(p, source, *target.config, source_options, target.pg, target.mysql, options, parallel,
+                          plans, cancel);
+      return check.Run();
+    };
+    auto r = run();
     if (!r.ok()) return r.status().WithContext(fmt::format("pipeline {} target {}", p.name, target.config->name));
     report.targets.push_back(std::move(r).value());
   }

@@ -33,18 +33,30 @@
 //      read again and missing and different rows upserted, extra ones
 //      deleted; then compared and settled again.
 //
-// Other target kinds with a PostgreSQL source are refused with an error
-// naming the pipeline and target. Key ranges are PostgreSQL's key text as
-// literals; a bytea key on a MySQL target is not looked up (its \x text is
-// not MySQL's).
+// ClickHouse and Redis targets are checked by keys (check_target.h's
+// TargetCheck, reading this source through SourcePlan::pg_reader), values
+// put in the form those targets read back (FitPgReadBack); settling there
+// waits on the same WAL position and slot. Other kinds (Kafka, files) are
+// refused with an error naming the pipeline and target. Key ranges and
+// lookups carry PostgreSQL's key text to PostgreSQL targets and the key's
+// value as MySQL prints it to MySQL ones (a bytea key as its bytes, a
+// boolean as 1/0, a timestamptz in UTC); keys are matched in the form both
+// sides share.
 
 #include <atomic>
 
+#include "client/postgres/connection.h"
 #include "core/status.h"
 #include "pipeline/check.h"
 #include "pipeline/config.h"
 
 namespace sluice::pipeline::detail {
+
+// The source's WAL position now; whether the replication slot `slot` has
+// confirmed `wanted` (which the pipeline does only for what every target
+// applied, or once nothing is pending: an idle pipeline reaches the WAL end).
+Result<std::string> PgWalPosition(postgres::PgConnection& c);
+Result<bool> PgSlotConfirmed(postgres::PgConnection& c, const std::string& slot, const std::string& wanted);
 
 Result<CheckReport> RunPostgresCheck(const Config& config, const PipelineConfig& p, const SourceConfig& source,
                                      const CheckOptions& options, std::atomic<bool>* cancel);

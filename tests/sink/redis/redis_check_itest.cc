@@ -107,6 +107,28 @@ TEST_F(RedisCheckTest, HashModeConsistentThenPlantedDifferencesFound) {
   }
 }
 
+// A repair writes the source's own JSON text, as the stream does (MariaDB
+// keeps a JSON column's text as written); only the comparison normalizes it.
+TEST_F(RedisCheckTest, RepairWritesTheSourcesJsonTextNotTheComparedForm) {
+  ASSERT_NO_FATAL_FAILURE(Sync("hash"));
+  const std::string written = "{\"k\": [1, 2], \"a\": 0.5}";
+  EXPECT_EQ(Hash("shop:types:1")["j"], written);
+  EXPECT_EQ(sluice_->Stop(), 0);
+  for (const std::vector<std::string>& cmd : std::vector<std::vector<std::string>>{
+           {"DEL", "shop:types:1"},                         // missing
+           {"HSET", "shop:types:4", "j", "{\"x\": 1}"},     // different
+       }) {
+    auto reply = RedisCommand(cmd);
+    ASSERT_TRUE(reply.ok() && !reply->is_error()) << cmd[0] << " " << cmd[1];
+  }
+  auto r = Check("--repair");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(Hash("shop:types:1")["j"], written);
+  EXPECT_EQ(Hash("shop:types:4")["j"], "{}");
+  r = Check();
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
 TEST_F(RedisCheckTest, StringModeConsistentThenAChangedValueFound) {
   ASSERT_NO_FATAL_FAILURE(Sync("string"));
   auto r = Check();
