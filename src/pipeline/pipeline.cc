@@ -263,6 +263,8 @@ class Pipeline::CaptureHandler : public ChangeHandler {
         auto sql = PgAddedColumnsDdl(*d.table, d.first_added);
         if (!sql.ok()) return sql.status().WithContext(fmt::format("source change @ {}: {}", d.file, d.query));
         ev->ddl_query = std::move(sql).value();
+        ev->table = d.table;
+        ev->ddl_first_added = static_cast<uint32_t>(d.first_added);
       }
     }
     return Push(std::move(ev), /*flush=*/true);
@@ -1066,6 +1068,15 @@ void Pipeline::TransformLoop() {
         w->gtid_state = ev->gtid_state;
         w->ddl_db = ev->ddl_db;
         w->ddl_query = ev->ddl_query;
+        if (ev->kind == ChangeEvent::Kind::kDdl && ev->table) {
+          auto m = mapper_->Map(ev->table);
+          if (m.ok() && (*m)->selected()) {
+            w->ddl_table = (*m)->target;
+            for (uint32_t i = 0; i < (*m)->source_index.size(); ++i) {
+              if ((*m)->source_index[i] >= ev->ddl_first_added) w->ddl_added.push_back(i);
+            }
+          }
+        }
         w->ts_ms = ev->ts_ms;
         w->received_ms = received;
         w->bytes = sizeof(TargetWork) + w->ddl_query.size();
@@ -1307,6 +1318,8 @@ Status Pipeline::RouteDdl(Target& t, const TargetWork& w, const transform::DdlSt
     ddl.target_table = dest.substr(dot + 1);
     ddl.one_to_one = ddl.target_db == db && ddl.target_table == table && rule->columns.empty() &&
                      rule->rename_columns.empty();
+    ddl.table = w.ddl_table;
+    ddl.added = w.ddl_added;
     routed.push_back(ddl);
     if (!per_table) break;
   }

@@ -63,6 +63,28 @@ bool MatchesTables(const std::vector<std::string>& patterns, std::string_view sc
   return false;
 }
 
+Status ApplyColumnFacts(const PgColumnFacts& f, const PgColumnType& type, ColumnMeta& c) {
+  // NOT NULL as the catalog (and so a snapshot's schema) has it: a target
+  // that made the column NOT NULL from the copy sees the same column from
+  // the stream.
+  if (f.not_null) c.nullable = false;
+  if (!f.has_missing) return Status::Ok();
+  c.pg_has_missing = true;
+  c.pg_missing_value = f.missing_value;
+  Arena arena(256);
+  auto v = DecodePgText(type, f.missing_value, arena);
+  if (!v.ok()) {
+    return Status::Corruption("column \"{}\" ({}): the value older rows read, {}: {}", c.name, type.name,
+                              f.missing_value, v.status().message());
+  }
+  auto stored = std::make_shared<StoredValue>();
+  stored->bytes.assign(v->s);
+  stored->value = *v;
+  stored->value.s = stored->bytes;
+  c.pg_missing = std::move(stored);
+  return Status::Ok();
+}
+
 PgoutputDecoder::PgoutputDecoder(Options options)
     : options_(std::move(options)), pending_(options_.memory_limit) {}
 
@@ -386,16 +408,12 @@ Status PgoutputDecoder::OnRelation(std::string_view m, ChangeHandler& handler) {
       if (all_present() || attempt >= options_.catalog_catch_up_attempts) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    for (ColumnMeta& c : schema->columns) {
+    for (size_t i = 0; i < schema->columns.size(); ++i) {
+      ColumnMeta& c = schema->columns[i];
       for (const PgColumnFacts& f : facts) {
         if (f.name != c.name) continue;
-        // NOT NULL as the catalog (and so a snapshot's schema) has it: a
-        // target that made the column NOT NULL from the copy sees the same
-        // column from the stream.
-        if (f.not_null) c.nullable = false;
-        if (!f.has_missing) continue;
-        c.pg_has_missing = true;
-        c.pg_missing_value = f.missing_value;
+        Status st = ApplyColumnFacts(f, *rel.types[i], c);
+        if (!st.ok()) return st.WithContext(fmt::format("table \"{}\".\"{}\"{}", schema->db, schema->table, Where()));
       }
     }
   }

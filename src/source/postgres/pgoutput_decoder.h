@@ -112,6 +112,11 @@ struct PgColumnFacts {
   bool not_null = false;      // attnotnull: the Relation message does not say, targets creating tables need it
 };
 
+// Takes what the catalog says of column `c` (of type `type`): NOT NULL, and
+// the value older rows read (pg_has_missing, pg_missing_value and, decoded
+// as the stream decodes the column, pg_missing).
+Status ApplyColumnFacts(const PgColumnFacts& f, const PgColumnType& type, ColumnMeta& c);
+
 class PgoutputDecoder {
  public:
   struct Options {
