@@ -189,15 +189,8 @@ Status EnsurePostgresTargetTables(const PipelineConfig& p, const SourceConfig& s
     // its default on the source as on the target.
     ASSIGN_OR_RETURN(auto existing, (*w)->ExistingColumns(m->target->db, m->target->table));
     if (!existing.empty()) {
-      std::vector<std::pair<std::string, const ColumnMeta*>> missing;
-      for (size_t i = 0; i < m->target->columns.size(); ++i) {
-        const std::string& name = m->target->columns[i];
-        bool have = std::any_of(existing.begin(), existing.end(),
-                                [&](const std::string& e) { return strcasecmp(e.c_str(), name.c_str()) == 0; });
-        if (!have) missing.emplace_back(name, &m->target->column_meta(i));
-      }
-      if (!missing.empty()) {
-        ASSIGN_OR_RETURN(std::string sql, AddPgColumnsSql(m->target->db, m->target->table, missing));
+      ASSIGN_OR_RETURN(std::string sql, PgMissingColumnsSql(*m->target, existing));
+      if (!sql.empty()) {
         Status added = (*w)->RunDdl(sql);
         if (!added.ok()) return added.WithContext(fmt::format("target {}: {}", target.name, sql));
         spdlog::info("pipeline {} target {}: columns the source table {}.{} gained: {}", p.name, target.name, db,
@@ -212,6 +205,18 @@ Status EnsurePostgresTargetTables(const PipelineConfig& p, const SourceConfig& s
     }
   }
   return Status::Ok();
+}
+
+Result<std::string> PgMissingColumnsSql(const TargetTable& target, const std::vector<std::string>& existing) {
+  std::vector<std::pair<std::string, const ColumnMeta*>> missing;
+  for (size_t i = 0; i < target.columns.size(); ++i) {
+    const std::string& name = target.columns[i];
+    bool have = std::any_of(existing.begin(), existing.end(),
+                            [&](const std::string& e) { return strcasecmp(e.c_str(), name.c_str()) == 0; });
+    if (!have) missing.emplace_back(name, &target.column_meta(i));
+  }
+  if (missing.empty()) return std::string();
+  return AddPgColumnsSql(target.db, target.table, missing);
 }
 
 Result<std::string> PgAddedColumnsDdl(const TableSchema& t, size_t first_added) {

@@ -1446,6 +1446,22 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
     }
   }
   if (one_to_one) return t.sink->ApplyDdl(SqlDdl(w.ddl_db, w.ddl_query), end);
+  if (w.ddl_table) {
+    // Columns a PostgreSQL source table gained (the stream gives its new
+    // shape): the mapped table's columns the target table lacks, under
+    // their target names. Once added (a replay), nothing is left to add.
+    ASSIGN_OR_RETURN(auto existing, t.sink->TargetColumns(dest_db, dest_table));
+    if (existing.empty()) {
+      return Status::Error(StatusCode::kSchemaMismatch,
+                           "{}: the target table `{}` does not exist: create it, or let sluice create it (restart "
+                           "sluice), then restart the pipeline",
+                           where, dest);
+    }
+    auto sql = PgMissingColumnsSql(*w.ddl_table, existing);
+    if (!sql.ok()) return sql.status().WithContext(where);
+    if (sql->empty()) return skip();
+    return t.sink->ApplyDdl(SqlDdl("", *sql), end);
+  }
   const std::string target_table = fmt::format("`{}`.`{}`", dest_db, dest_table);
   // The source table is empty now, so is the table it maps to (all of it,
   // also the subset a filter selected).

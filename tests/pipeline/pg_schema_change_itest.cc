@@ -150,6 +150,33 @@ TEST_F(PgSchemaChangeTest, ADroppedColumnStopsThePipelineSayingWhatToDo) {
   (void)lsn;
 }
 
+// Tables renamed by a rule (`to:`), one also a column subset: added
+// columns reach the renamed tables of both targets with their defaults; a
+// column outside the subset changes nothing.
+TEST_F(PgSchemaChangeTest, AddedColumnsReachRenamedAndSubsetTables) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  Sql("CREATE TABLE items (id int PRIMARY KEY, name text); CREATE TABLE parts (id int PRIMARY KEY, name text)");
+  ASSERT_NO_FATAL_FAILURE(StartPipeline("      - match: \"public.items\"\n        to: \"shop.goods\"\n"
+                                        "      - match: \"public.parts\"\n        to: \"shop.pieces\"\n"
+                                        "        columns: [id, name]\n"));
+  Sql("INSERT INTO items VALUES (1, 'a'); INSERT INTO parts VALUES (1, 'p')");
+  EXPECT_TRUE(Converge("SELECT id, name FROM items ORDER BY id", "SELECT id, name FROM shop.goods ORDER BY id",
+                       "SELECT id, name FROM shop.goods ORDER BY id"));
+  Sql("BEGIN; ALTER TABLE items ADD COLUMN qty int DEFAULT 5, ADD COLUMN note text;"
+      "INSERT INTO items VALUES (2, 'b', 7, 'x'); COMMIT");
+  Sql("ALTER TABLE parts ADD COLUMN qty int DEFAULT 3; INSERT INTO parts VALUES (2, 'q', 4)");
+  EXPECT_TRUE(Converge("SELECT id, name, qty, note FROM items ORDER BY id",
+                       "SELECT id, name, qty, note FROM shop.goods ORDER BY id",
+                       "SELECT id, name, qty, note FROM shop.goods ORDER BY id"));
+  EXPECT_TRUE(Converge("SELECT id, name FROM parts ORDER BY id", "SELECT id, name FROM shop.pieces ORDER BY id",
+                       "SELECT id, name FROM shop.pieces ORDER BY id"));
+  auto cols = my_->QueryValue("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' AND "
+                              "TABLE_NAME = 'pieces'");
+  EXPECT_TRUE(cols.ok() && *cols == "2") << (cols.ok() ? *cols : cols.status().message());
+  EXPECT_EQ(PipelineStatus("p").value("state", ""), "running") << PipelineStatus("p").dump();
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 // Into ClickHouse and Redis (hash mode): the columns are added at the
 // change, and the rows the targets held before it read the source's
 // default: ClickHouse computes the column's DEFAULT for its older parts;
