@@ -5,6 +5,8 @@
 #include <cstring>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "core/byte_reader.h"
 #include "core/glob.h"
 #include "core/position.h"
@@ -232,6 +234,7 @@ Status PgoutputDecoder::Replay(ChangeHandler& handler, TxnBuffer& messages) {
   begin.ts_ms = ts_ms_;
   RETURN_IF_ERROR(handler.OnBegin(begin));
   replaying_ = true;
+  catalog_current_ = false;
   struct Done {
     bool& flag;
     ~Done() { flag = false; }
@@ -274,6 +277,24 @@ Status PgoutputDecoder::Dispatch(std::string_view m, ChangeHandler& handler) {
       return Status::Corruption("pgoutput: unknown message type 0x{:02x}{}", static_cast<unsigned>(m[0]) & 0xff,
                                 Where());
   }
+}
+
+Status PgoutputDecoder::CatchUpCatalog() {
+  if (!options_.catalog_sees || !replaying_ || catalog_current_) return Status::Ok();
+  for (int attempt = 0;; ++attempt) {
+    auto sees = options_.catalog_sees(xid_);
+    if (!sees.ok()) return sees.status().WithContext(fmt::format("is transaction {} visible to the catalog", xid_));
+    if (*sees) break;
+    if (attempt >= options_.catalog_catch_up_attempts) {
+      spdlog::warn("postgres: transaction {} (commit {}) is still not visible to other sessions after {} ms; reading "
+                   "the catalog as it is",
+                   xid_, Lsn{final_lsn_}.ToString(), attempt * 20);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  catalog_current_ = true;
+  return Status::Ok();
 }
 
 DdlInfo PgoutputDecoder::DdlHere(std::string_view db, std::string_view query) const {
@@ -342,6 +363,13 @@ Status PgoutputDecoder::OnRelation(std::string_view m, ChangeHandler& handler) {
   schema->table = std::string(name);
   schema->names_known = true;
   rel.matched = MatchesTables(options_.tables, schema->db, schema->table);
+  PgTypeLookup type_lookup;
+  if (options_.type_lookup) {
+    type_lookup = [this](uint32_t oid) -> Result<PgTypeRow> {
+      RETURN_IF_ERROR(CatchUpCatalog());
+      return options_.type_lookup(oid);
+    };
+  }
   for (uint16_t i = 0; i < ncols; ++i) {
     uint8_t flags = r.U8();
     std::string_view col = r.CString();
@@ -350,7 +378,7 @@ Status PgoutputDecoder::OnRelation(std::string_view m, ChangeHandler& handler) {
     if (!r.ok()) return Status::Corruption("pgoutput Relation \"{}\".\"{}\": truncated at column {}", ns, name, i);
     std::shared_ptr<const PgColumnType> type;
     if (rel.matched) {
-      auto resolved = ResolvePgType(oid, options_.type_lookup);
+      auto resolved = ResolvePgType(oid, type_lookup);
       if (!resolved.ok()) {
         return resolved.status().WithContext(
             fmt::format("table \"{}\".\"{}\" column \"{}\": type {}", schema->db, schema->table, col, oid));
@@ -377,6 +405,7 @@ Status PgoutputDecoder::OnRelation(std::string_view m, ChangeHandler& handler) {
       if (rel.key[i]) schema->primary_key.push_back(i);
     }
   } else if (options_.primary_key && rel.matched) {
+    RETURN_IF_ERROR(CatchUpCatalog());
     auto names = options_.primary_key(relid);
     if (!names.ok()) return names.status();
     for (const std::string& k : *names) {
@@ -388,26 +417,10 @@ Status PgoutputDecoder::OnRelation(std::string_view m, ChangeHandler& handler) {
   for (uint32_t k : schema->primary_key) schema->columns[k].nullable = false;
   std::vector<PgColumnFacts> facts;
   if (options_.column_facts && rel.matched) {
-    // The walsender may send a transaction as soon as its commit is in the
-    // WAL, a moment before other sessions see it committed: a column it
-    // added can be missing from the catalog for those few milliseconds.
-    // Read again (Options::catalog_catch_up_attempts) until every column of
-    // the message is there; one still missing after that was dropped since.
-    auto all_present = [&] {
-      for (const ColumnMeta& c : schema->columns) {
-        if (std::none_of(facts.begin(), facts.end(), [&](const PgColumnFacts& f) { return f.name == c.name; })) {
-          return false;
-        }
-      }
-      return true;
-    };
-    for (int attempt = 0;; ++attempt) {
-      auto got = options_.column_facts(relid);
-      if (!got.ok()) return got.status().WithContext(fmt::format("table \"{}\".\"{}\"", schema->db, schema->table));
-      facts = std::move(got).value();
-      if (all_present() || attempt >= options_.catalog_catch_up_attempts) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    RETURN_IF_ERROR(CatchUpCatalog());
+    auto got = options_.column_facts(relid);
+    if (!got.ok()) return got.status().WithContext(fmt::format("table \"{}\".\"{}\"", schema->db, schema->table));
+    facts = std::move(got).value();
     for (size_t i = 0; i < schema->columns.size(); ++i) {
       ColumnMeta& c = schema->columns[i];
       for (const PgColumnFacts& f : facts) {
