@@ -308,6 +308,22 @@ DdlInfo PgoutputDecoder::DdlHere(std::string_view db, std::string_view query) co
   return ddl;
 }
 
+std::string PgoutputDecoder::IgnoreAdvice(const TableSchema& t) const {
+  // A restarted decoder takes a table's first Relation as it is; it stops
+  // again only when a Relation of the old shape comes first (rows before the
+  // change in its transaction, or transactions replayed from before it).
+  // ddl: ignore (unchecked_tables) then takes the shape without comparing,
+  // but also lets every later change of the table through unchecked and
+  // unapplied: it must go once the transaction is past.
+  return fmt::format(
+      "Should it stop here again (rows of the old shape come first: earlier in this transaction, or replayed from "
+      "before it), give \"{}\".\"{}\" a rule of its own with ddl: ignore and restart sluice (its shape is then taken "
+      "as it comes, not compared); once the pipeline's position is past {}, remove that rule and restart sluice "
+      "again: while it is set, the table's schema changes are neither checked nor applied to targets (added columns "
+      "and TRUNCATE included)",
+      t.db, t.table, Lsn{commit_end_}.ToString());
+}
+
 Status PgoutputDecoder::CompareRelations(const Relation& before, const Relation& now, size_t& first_added) const {
   const TableSchema& a = *before.schema;
   const TableSchema& b = *now.schema;
@@ -316,9 +332,8 @@ Status PgoutputDecoder::CompareRelations(const Relation& before, const Relation&
         StatusCode::kSchemaMismatch,
         "table \"{}\".\"{}\" changed @ {} (transaction {}): {}. PostgreSQL sends no DDL; sluice applies added "
         "columns by itself and nothing else. To go on: change every target table of \"{}\".\"{}\" to match the source "
-        "(or copy it again with sluice snapshot), then restart the pipeline: it resumes at this transaction (should it "
-        "stop here again, set ddl: ignore on the table's rule until it is past)",
-        a.db, a.table, Lsn{commit_end_}.ToString(), xid_, change, b.db, b.table);
+        "(or copy it again with sluice snapshot), then restart the pipeline: it resumes at this transaction. {}",
+        a.db, a.table, Lsn{commit_end_}.ToString(), xid_, change, b.db, b.table, IgnoreAdvice(b));
   };
   if (a.db != b.db || a.table != b.table) {
     return stop(fmt::format("renamed to \"{}\".\"{}\"", b.db, b.table));
@@ -461,8 +476,8 @@ Status PgoutputDecoder::OnRelation(std::string_view m, ChangeHandler& handler) {
         return Status::Error(StatusCode::kSchemaMismatch,
                              "table \"{}\".\"{}\" changed @ {} (transaction {}): column \"{}\" added, but {}. To go "
                              "on: add the column to every target table and copy its values (sluice snapshot of the "
-                             "table), set ddl: ignore on the table's rule, then restart the pipeline",
-                             t.db, t.table, Lsn{commit_end_}.ToString(), xid_, c.name, problem);
+                             "table), then restart the pipeline. {}",
+                             t.db, t.table, Lsn{commit_end_}.ToString(), xid_, c.name, problem, IgnoreAdvice(t));
       }
     }
     query += i == first_added ? " ADD COLUMN " : ", ADD COLUMN ";

@@ -191,6 +191,8 @@ class PgoutputDecoder {
   // the column count when nothing changed, the first new column when
   // columns were only added, else the error that stops the stream.
   Status CompareRelations(const Relation& before, const Relation& now, size_t& first_added) const;
+  // What a stop for a change of `t` says about ddl: ignore.
+  std::string IgnoreAdvice(const TableSchema& t) const;
   Status OnRow(char tag, std::string_view message, ChangeHandler& handler);
   Status OnTruncate(std::string_view message, ChangeHandler& handler);
   // Decodes a TupleData into `out` (one Value per column).

@@ -422,8 +422,11 @@ TEST_F(PgSchemaChangeTest, OtherChangesStopNamingTableLsnAndChange) {
             "table \"public\".\"t\" changed @ 0/840 (transaction 8): column \"a\" dropped. PostgreSQL sends no DDL; "
             "sluice applies added columns by itself and nothing else. To go on: change every target table of "
             "\"public\".\"t\" to match the source (or copy it again with sluice snapshot), then restart the pipeline: "
-            "it resumes at this transaction (should it stop here again, set ddl: ignore on the table's rule until it "
-            "is past)");
+            "it resumes at this transaction. Should it stop here again (rows of the old shape come first: earlier in "
+            "this transaction, or replayed from before it), give \"public\".\"t\" a rule of its own with ddl: ignore "
+            "and restart sluice (its shape is then taken as it comes, not compared); once the pipeline's position is "
+            "past 0/840, remove that rule and restart sluice again: while it is set, the table's schema changes are "
+            "neither checked nor applied to targets (added columns and TRUNCATE included)");
   EXPECT_NE(after({{true, "id", 23, -1}, {false, "a", 1043, 24}}).find("column \"a\" changed type from "),
             std::string::npos);
   EXPECT_NE(after({{true, "id", 23, -1}, {false, "a", 1043, 24}}).find("(20)"), std::string::npos);
@@ -447,6 +450,21 @@ TEST_F(PgSchemaChangeTest, AColumnAddedWithAVolatileDefaultStops) {
                      "with a volatile default"),
             std::string::npos)
       << msg;
+}
+
+// What the stop's advice rests on: a restarted (fresh) decoder takes a
+// table's first Relation as it is, and stops again only when one of the
+// old shape comes first (here: a row before the change in its transaction).
+TEST_F(PgSchemaChangeTest, ARestartStopsAgainOnlyWhenTheOldShapeComesFirst) {
+  const std::vector<Col> dropped = {{true, "id", 23, -1}};
+  const std::string insert_new = Bytes().c('I').u32(9).c('N').u16(1).text("2").b;
+  EXPECT_EQ(Status1({Begin(0x800, 8), Relation(9, "public", "t", 'd', dropped), insert_new, Commit(0x800, 0x840)}),
+            "ok");
+  SetUp();
+  std::string again = Status1({Begin(0x800, 8), Relation(9, "public", "t", 'd', kV1),
+                               Bytes().c('I').u32(9).c('N').u16(2).text("1").text("x").b,
+                               Relation(9, "public", "t", 'd', dropped), insert_new, Commit(0x800, 0x840)});
+  EXPECT_NE(again.find("column \"a\" dropped"), std::string::npos) << again;
 }
 
 TEST_F(PgSchemaChangeTest, UncheckedTablesTakeChangesAsTheyCome) {
