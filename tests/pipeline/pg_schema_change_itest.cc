@@ -216,6 +216,13 @@ TEST_F(PgSchemaChangeTest, AddedColumnsReachClickhouseAndRedisWithTheirDefaults)
       },
       60s))
       << RowsDiff(want, got) << sluice_->Log();
+  // Merged into one part (the defaults written into the older rows' data):
+  // the same values.
+  auto merged = ch_->Query("OPTIMIZE TABLE public.items FINAL");
+  EXPECT_TRUE(merged.ok()) << merged.status().message();
+  EXPECT_EQ(ClickhouseRows("SELECT id, name, qty, note, flag, d, price, code FROM public.items FINAL WHERE _sign = 1 "
+                           "ORDER BY id"),
+            want);
   using Fields = std::map<std::string, std::string>;
   EXPECT_TRUE(WaitUntil([&] { return RedisHash("public:items:2")["name"] == "b2"; }, 60s)) << sluice_->Log();
   EXPECT_EQ(RedisHash("public:items:1"), (Fields{{"id", "1"}, {"name", "a"}, {"qty", "5"}, {"flag", "true"},
