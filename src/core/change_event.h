@@ -59,7 +59,8 @@ struct ChangeEvent {
   enum class Kind : uint8_t { kRow, kDdl, kCommit, kHeartbeat };
   Kind kind = Kind::kRow;
   Op op = Op::kInsert;
-  TableSchemaPtr table;  // rows: the schema the values decode against
+  TableSchemaPtr table;  // rows: the schema the values decode against; kDdl: a PostgreSQL table's new shape
+  uint32_t ddl_first_added = 0;  // kDdl with `table`: its first added column
   OwnedImage before, after;
   std::string ddl_db, ddl_query;  // kDdl
   uint64_t ts_ms = 0;             // source commit time (heartbeats: server time)

@@ -8,7 +8,16 @@
 #include <string>
 #include <vector>
 
+#include "core/value.h"
+
 namespace sluice {
+
+// A Value with the bytes it points to, made once and shared read-only (by
+// shared_ptr<const>), so that copies of what holds it stay valid.
+struct StoredValue {
+  Value value;
+  std::string bytes;
+};
 
 // Character set of a text column, resolved from its collation.
 enum class Charset : uint8_t {
@@ -44,6 +53,9 @@ struct ColumnMeta {
   // catalog has one: a target that adds the column gives it as the default.
   bool pg_has_missing = false;
   std::string pg_missing_value;
+  // The same value decoded as the stream decodes the column's values (null
+  // when there is none): for targets that write it in their own terms.
+  std::shared_ptr<const StoredValue> pg_missing;
   uint32_t pg_element_oid = 0;  // arrays: the element's type OID (after domains)
 };
 

@@ -73,18 +73,15 @@ Result<std::string> AddPgColumnsSql(const std::string& db, const std::string& ta
     first = false;
     sink::mysql::AppendIdentifier(out, name);
     out += ' ' + *type + " NULL";
-    if (!c.pg_has_missing) continue;
+    if (!c.pg_missing) continue;
     // The value older rows read, as the stream would carry it.
-    ASSIGN_OR_RETURN(auto pg_type, postgres::ResolvePgType(c.pg_type_oid, nullptr));
-    Arena arena(1024);
-    auto v = postgres::DecodePgText(*pg_type, c.pg_missing_value, arena);
-    if (!v.ok()) return v.status().WithContext(fmt::format("column \"{}\" default {}", c.name, c.pg_missing_value));
+    const Value& v = c.pg_missing->value;
     out += " DEFAULT ";
-    if (pg_type->family == postgres::PgFamily::kBool) {
-      out += c.pg_missing_value == "t" ? "1" : "0";  // TINYINT(1)
+    if (v.kind == ValueKind::kJson && (v.s == "true" || v.s == "false")) {
+      out += v.s == "true" ? "1" : "0";  // boolean: TINYINT(1)
     } else {
       out += '(';  // an expression: MySQL takes no plain literal default for TEXT, BLOB or JSON
-      RETURN_IF_ERROR(sink::mysql::AppendLiteral(out, *v));
+      RETURN_IF_ERROR(sink::mysql::AppendLiteral(out, v));
       out += ')';
     }
   }
@@ -178,10 +175,9 @@ Status EnsurePostgresTargetTables(const PipelineConfig& p, const SourceConfig& s
     if (!facts.ok()) return facts.status().WithContext(fmt::format("source {}", p.source));
     for (ColumnMeta& col : schema->columns) {
       for (const auto& f : *facts) {
-        if (f.name == col.name && f.has_missing) {
-          col.pg_has_missing = true;
-          col.pg_missing_value = f.missing_value;
-        }
+        if (f.name != col.name) continue;
+        ASSIGN_OR_RETURN(auto type, postgres::ResolvePgType(col.pg_type_oid, nullptr));
+        RETURN_IF_ERROR(postgres::ApplyColumnFacts(f, *type, col).WithContext(fmt::format("source {}", p.source)));
       }
     }
     auto shared = std::make_shared<const TableSchema>(std::move(schema).value());
@@ -193,15 +189,8 @@ Status EnsurePostgresTargetTables(const PipelineConfig& p, const SourceConfig& s
     // its default on the source as on the target.
     ASSIGN_OR_RETURN(auto existing, (*w)->ExistingColumns(m->target->db, m->target->table));
     if (!existing.empty()) {
-      std::vector<std::pair<std::string, const ColumnMeta*>> missing;
-      for (size_t i = 0; i < m->target->columns.size(); ++i) {
-        const std::string& name = m->target->columns[i];
-        bool have = std::any_of(existing.begin(), existing.end(),
-                                [&](const std::string& e) { return strcasecmp(e.c_str(), name.c_str()) == 0; });
-        if (!have) missing.emplace_back(name, &m->target->column_meta(i));
-      }
-      if (!missing.empty()) {
-        ASSIGN_OR_RETURN(std::string sql, AddPgColumnsSql(m->target->db, m->target->table, missing));
+      ASSIGN_OR_RETURN(std::string sql, PgMissingColumnsSql(*m->target, existing));
+      if (!sql.empty()) {
         Status added = (*w)->RunDdl(sql);
         if (!added.ok()) return added.WithContext(fmt::format("target {}: {}", target.name, sql));
         spdlog::info("pipeline {} target {}: columns the source table {}.{} gained: {}", p.name, target.name, db,
@@ -216,6 +205,18 @@ Status EnsurePostgresTargetTables(const PipelineConfig& p, const SourceConfig& s
     }
   }
   return Status::Ok();
+}
+
+Result<std::string> PgMissingColumnsSql(const TargetTable& target, const std::vector<std::string>& existing) {
+  std::vector<std::pair<std::string, const ColumnMeta*>> missing;
+  for (size_t i = 0; i < target.columns.size(); ++i) {
+    const std::string& name = target.columns[i];
+    bool have = std::any_of(existing.begin(), existing.end(),
+                            [&](const std::string& e) { return strcasecmp(e.c_str(), name.c_str()) == 0; });
+    if (!have) missing.emplace_back(name, &target.column_meta(i));
+  }
+  if (missing.empty()) return std::string();
+  return AddPgColumnsSql(target.db, target.table, missing);
 }
 
 Result<std::string> PgAddedColumnsDdl(const TableSchema& t, size_t first_added) {

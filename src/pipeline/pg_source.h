@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/position.h"
+#include "core/sink_change.h"
 #include "core/status.h"
 #include "pipeline/config.h"
 #include "pipeline/table_set.h"
@@ -53,5 +54,10 @@ Status EnsurePostgresTargetTables(const PipelineConfig& p, const SourceConfig& s
 // `c` TYPE NULL [DEFAULT the value older rows read], ... with the types of
 // the README's mapping. Every target takes DDL in MySQL's dialect.
 Result<std::string> PgAddedColumnsDdl(const TableSchema& t, size_t first_added);
+
+// The same statement for a mapped table (after `to:` renames, subsets and
+// column renames): the columns of `target` that `existing` (the target
+// table's column names) lacks; empty when it lacks none.
+Result<std::string> PgMissingColumnsSql(const TargetTable& target, const std::vector<std::string>& existing);
 
 }  // namespace sluice::pipeline

@@ -263,6 +263,8 @@ class Pipeline::CaptureHandler : public ChangeHandler {
         auto sql = PgAddedColumnsDdl(*d.table, d.first_added);
         if (!sql.ok()) return sql.status().WithContext(fmt::format("source change @ {}: {}", d.file, d.query));
         ev->ddl_query = std::move(sql).value();
+        ev->table = d.table;
+        ev->ddl_first_added = static_cast<uint32_t>(d.first_added);
       }
     }
     return Push(std::move(ev), /*flush=*/true);
@@ -1066,6 +1068,15 @@ void Pipeline::TransformLoop() {
         w->gtid_state = ev->gtid_state;
         w->ddl_db = ev->ddl_db;
         w->ddl_query = ev->ddl_query;
+        if (ev->kind == ChangeEvent::Kind::kDdl && ev->table) {
+          auto m = mapper_->Map(ev->table);
+          if (m.ok() && (*m)->selected()) {
+            w->ddl_table = (*m)->target;
+            for (uint32_t i = 0; i < (*m)->source_index.size(); ++i) {
+              if ((*m)->source_index[i] >= ev->ddl_first_added) w->ddl_added.push_back(i);
+            }
+          }
+        }
         w->ts_ms = ev->ts_ms;
         w->received_ms = received;
         w->bytes = sizeof(TargetWork) + w->ddl_query.size();
@@ -1307,6 +1318,8 @@ Status Pipeline::RouteDdl(Target& t, const TargetWork& w, const transform::DdlSt
     ddl.target_table = dest.substr(dot + 1);
     ddl.one_to_one = ddl.target_db == db && ddl.target_table == table && rule->columns.empty() &&
                      rule->rename_columns.empty();
+    ddl.table = w.ddl_table;
+    ddl.added = w.ddl_added;
     routed.push_back(ddl);
     if (!per_table) break;
   }
@@ -1433,6 +1446,22 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
     }
   }
   if (one_to_one) return t.sink->ApplyDdl(SqlDdl(w.ddl_db, w.ddl_query), end);
+  if (w.ddl_table) {
+    // Columns a PostgreSQL source table gained (the stream gives its new
+    // shape): the mapped table's columns the target table lacks, under
+    // their target names. Once added (a replay), nothing is left to add.
+    ASSIGN_OR_RETURN(auto existing, t.sink->TargetColumns(dest_db, dest_table));
+    if (existing.empty()) {
+      return Status::Error(StatusCode::kSchemaMismatch,
+                           "{}: the target table `{}` does not exist: create it, or let sluice create it (restart "
+                           "sluice), then restart the pipeline",
+                           where, dest);
+    }
+    auto sql = PgMissingColumnsSql(*w.ddl_table, existing);
+    if (!sql.ok()) return sql.status().WithContext(where);
+    if (sql->empty()) return skip();
+    return t.sink->ApplyDdl(SqlDdl("", *sql), end);
+  }
   const std::string target_table = fmt::format("`{}`.`{}`", dest_db, dest_table);
   // The source table is empty now, so is the table it maps to (all of it,
   // also the subset a filter selected).

@@ -48,6 +48,9 @@ struct TargetWork {
   std::string resume_position;  // a transaction boundary at or before pos
   std::string gtid_state;
   std::string ddl_db, ddl_query;
+  // kDdl: a PostgreSQL source table's added columns, mapped (sink::DdlChange::table, added).
+  TargetTablePtr ddl_table;
+  std::vector<uint32_t> ddl_added;
   uint64_t ts_ms = 0;
   int64_t received_ms = 0;      // local time the capture saw it
   size_t bytes = 0;

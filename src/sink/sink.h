@@ -127,6 +127,13 @@ struct DdlChange {
   std::string target_db, target_table;
   // Same name, all columns, no renames: the statement applies unchanged.
   bool one_to_one = true;
+  // Columns a PostgreSQL source table gained (its stream shows the new
+  // shape, and `query` is the MySQL statement made from it): the target
+  // table after the change. Columns it has and the target lacks are the
+  // added ones (`added`: their indexes); column_meta(i).pg_missing is what
+  // older rows read.
+  TargetTablePtr table;
+  std::vector<uint32_t> added;
   uint64_t ts_ms = 0;
   std::string gtid;
   StreamPos pos;

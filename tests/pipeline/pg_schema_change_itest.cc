@@ -150,6 +150,98 @@ TEST_F(PgSchemaChangeTest, ADroppedColumnStopsThePipelineSayingWhatToDo) {
   (void)lsn;
 }
 
+// Tables renamed by a rule (`to:`), one also a column subset: added
+// columns reach the renamed tables of both targets with their defaults; a
+// column outside the subset changes nothing.
+TEST_F(PgSchemaChangeTest, AddedColumnsReachRenamedAndSubsetTables) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  Sql("CREATE TABLE items (id int PRIMARY KEY, name text); CREATE TABLE parts (id int PRIMARY KEY, name text)");
+  ASSERT_NO_FATAL_FAILURE(StartPipeline("      - match: \"public.items\"\n        to: \"shop.goods\"\n"
+                                        "      - match: \"public.parts\"\n        to: \"shop.pieces\"\n"
+                                        "        columns: [id, name]\n"));
+  Sql("INSERT INTO items VALUES (1, 'a'); INSERT INTO parts VALUES (1, 'p')");
+  EXPECT_TRUE(Converge("SELECT id, name FROM items ORDER BY id", "SELECT id, name FROM shop.goods ORDER BY id",
+                       "SELECT id, name FROM shop.goods ORDER BY id"));
+  Sql("BEGIN; ALTER TABLE items ADD COLUMN qty int DEFAULT 5, ADD COLUMN note text;"
+      "INSERT INTO items VALUES (2, 'b', 7, 'x'); COMMIT");
+  Sql("ALTER TABLE parts ADD COLUMN qty int DEFAULT 3; INSERT INTO parts VALUES (2, 'q', 4)");
+  EXPECT_TRUE(Converge("SELECT id, name, qty, note FROM items ORDER BY id",
+                       "SELECT id, name, qty, note FROM shop.goods ORDER BY id",
+                       "SELECT id, name, qty, note FROM shop.goods ORDER BY id"));
+  EXPECT_TRUE(Converge("SELECT id, name FROM parts ORDER BY id", "SELECT id, name FROM shop.pieces ORDER BY id",
+                       "SELECT id, name FROM shop.pieces ORDER BY id"));
+  auto cols = my_->QueryValue("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' AND "
+                              "TABLE_NAME = 'pieces'");
+  EXPECT_TRUE(cols.ok() && *cols == "2") << (cols.ok() ? *cols : cols.status().message());
+  EXPECT_EQ(PipelineStatus("p").value("state", ""), "running") << PipelineStatus("p").dump();
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// Into ClickHouse and Redis (hash mode): the columns are added at the
+// change, and the rows the targets held before it read the source's
+// default: ClickHouse computes the column's DEFAULT for its older parts;
+// Redis gets the field set in the table's existing hashes. A column added
+// without a default stays NULL (absent from the hashes). A dropped column
+// then stops the pipeline as it does for every target.
+TEST_F(PgSchemaChangeTest, AddedColumnsReachClickhouseAndRedisWithTheirDefaults) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_NO_FATAL_FAILURE(StartClickhouseAndRedis());
+  Sql("CREATE TABLE items (id int PRIMARY KEY, name text)");
+  ASSERT_NO_FATAL_FAILURE(WritePipeline("      - match: \"public.items\"\n", "", 2, "[ch, cache]",
+                                        fmt::format("  ch: {{url: \"{}\"}}\n  cache: {{url: \"{}\"}}\n",
+                                                    ch_->Url("default"), redis_->Url(0))));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(WaitForState("p", "running", 60s)) << sluice_->Log();
+  Sql("INSERT INTO items VALUES (1, 'a'), (2, 'b')");
+  ASSERT_TRUE(WaitUntil([&] { return RedisHash("public:items:2")["name"] == "b"; }, 60s)) << sluice_->Log();
+
+  Sql("BEGIN; INSERT INTO items VALUES (3, 'c');"
+      "ALTER TABLE items ADD COLUMN qty int DEFAULT 5, ADD COLUMN note text,"
+      " ADD COLUMN flag boolean NOT NULL DEFAULT true, ADD COLUMN d date DEFAULT '2024-02-29',"
+      " ADD COLUMN price numeric(6,2) DEFAULT 1.5;"
+      "INSERT INTO items VALUES (4, 'd', 7, 'x', false, '2001-02-03', 2.25); COMMIT");
+  // On its own (the stream shows it with the next change of the table).
+  Sql("ALTER TABLE items ADD COLUMN code varchar(8) DEFAULT 'k:1'");
+  Sql("UPDATE items SET name = 'b2' WHERE id = 2");
+
+  const std::string want =
+      PgRows("SELECT id, name, qty, note, flag::int, d, price, code FROM items ORDER BY id", "shop");
+  std::string got;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        got = ClickhouseRows(
+            "SELECT id, name, qty, note, flag, d, price, code FROM public.items FINAL WHERE _sign = 1 ORDER BY id");
+        return got == want;
+      },
+      60s))
+      << RowsDiff(want, got) << sluice_->Log();
+  // Merged into one part (the defaults written into the older rows' data):
+  // the same values.
+  auto merged = ch_->Query("OPTIMIZE TABLE public.items FINAL");
+  EXPECT_TRUE(merged.ok()) << merged.status().message();
+  EXPECT_EQ(ClickhouseRows("SELECT id, name, qty, note, flag, d, price, code FROM public.items FINAL WHERE _sign = 1 "
+                           "ORDER BY id"),
+            want);
+  using Fields = std::map<std::string, std::string>;
+  EXPECT_TRUE(WaitUntil([&] { return RedisHash("public:items:2")["name"] == "b2"; }, 60s)) << sluice_->Log();
+  EXPECT_EQ(RedisHash("public:items:1"), (Fields{{"id", "1"}, {"name", "a"}, {"qty", "5"}, {"flag", "true"},
+                                                 {"d", "2024-02-29"}, {"price", "1.50"}, {"code", "k:1"}}));
+  EXPECT_EQ(RedisHash("public:items:3"), (Fields{{"id", "3"}, {"name", "c"}, {"qty", "5"}, {"flag", "true"},
+                                                 {"d", "2024-02-29"}, {"price", "1.50"}, {"code", "k:1"}}));
+  EXPECT_EQ(RedisHash("public:items:4"), (Fields{{"id", "4"}, {"name", "d"}, {"qty", "7"}, {"note", "x"},
+                                                 {"flag", "false"}, {"d", "2001-02-03"}, {"price", "2.25"},
+                                                 {"code", "k:1"}}));
+  EXPECT_EQ(RedisKeyCount("public:items:*"), 4u);
+
+  Sql("ALTER TABLE items DROP COLUMN note; INSERT INTO items VALUES (5, 'e')");
+  std::string error = FailedWith();
+  EXPECT_NE(error.find("table \"public\".\"items\" changed @ 0/"), std::string::npos) << error;
+  EXPECT_NE(error.find(": column \"note\" dropped. PostgreSQL sends no DDL"), std::string::npos) << error;
+  EXPECT_EQ(ClickhouseRows("SELECT count() FROM public.items FINAL WHERE _sign = 1"), "4\n");
+  EXPECT_EQ(RedisKeyCount("public:items:*"), 4u);
+}
+
 TEST_F(PgSchemaChangeTest, ARetypedColumnStopsThePipeline) {
   ASSERT_NO_FATAL_FAILURE(StartServers());
   Sql("CREATE TABLE items (id int PRIMARY KEY, code varchar(10))");

@@ -182,6 +182,15 @@ Status ClickhouseSink::ApplyBatch(const std::vector<SinkChange>& changes, const 
 
 Status ClickhouseSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
   if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();  // applied before a restart
+  if (ddl.table) {
+    // A PostgreSQL source's added columns: added now, with the default
+    // older rows read on the source (not left to the table's next rows,
+    // which may be long in coming).
+    tables_.clear();
+    ASSIGN_OR_RETURN(const TableState* t, EnsureTable(ddl.table));
+    (void)t;
+    return AdvanceCheckpoint(end);
+  }
   DdlEffect effect = ClassifyDdl(ddl.query);
   using K = DdlEffect::Kind;
   const std::string table = ddl.target_table.empty() ? "" : TableName(ddl.target_db, ddl.target_table);

@@ -170,9 +170,22 @@ Result<TableWriter> EnsureTargetTable(ClickhouseClient& client, const TargetTabl
       auto it = have.find(t.columns[i]);
       if (it == have.end()) {
         std::string after = previous.empty() ? "" : " AFTER " + QuoteIdentifier(previous);
+        // A PostgreSQL source's column added with a constant default: the
+        // rows the table already holds read it (ClickHouse computes a
+        // default for the parts written before the column), as the
+        // source's do.
+        std::string default_value;
+        if (const ColumnMeta& meta = t.column_meta(i); meta.pg_missing) {
+          auto e = ValueExpression(meta, meta.pg_missing->value);
+          if (!e.ok()) {
+            return e.status().WithContext(
+                fmt::format("{}: column `{}` added with default {}", where, t.columns[i], meta.pg_missing_value));
+          }
+          default_value = " DEFAULT " + *e;
+        }
         RETURN_IF_ERROR(Run(client, where,
-                            fmt::format("ALTER TABLE {} ADD COLUMN {} {}{}", name, QuoteIdentifier(t.columns[i]),
-                                        types[i], after)));
+                            fmt::format("ALTER TABLE {} ADD COLUMN {} {}{}{}", name, QuoteIdentifier(t.columns[i]),
+                                        types[i], default_value, after)));
       } else if (it->second != types[i]) {
         return Status::Error(StatusCode::kNotSupported,
                              "{}: column `{}` is {} in ClickHouse but its source column now maps to {}; changing a "

@@ -1,9 +1,11 @@
 #include "sink/clickhouse/type_map.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
 
+#include "client/clickhouse/http_client.h"
 #include "client/mysql/column_types.h"
 
 namespace sluice::sink::clickhouse {
@@ -348,6 +350,55 @@ Status AppendRowBinary(std::string& out, const ColumnEncoding& e, const Value& v
       return Status::Ok();
   }
   return Status::Ok();
+}
+
+Result<std::string> ValueExpression(const ColumnMeta& column, const Value& v) {
+  ASSIGN_OR_RETURN(ColumnEncoding e, EncodingOf(column, /*in_key=*/true));  // not Nullable: the value's bytes alone
+  ASSIGN_OR_RETURN(std::string type, ClickhouseType(column));
+  std::string bin;
+  RETURN_IF_ERROR(AppendRowBinary(bin, e, v));
+  auto unsigned_le = [&](size_t n) {
+    uint64_t x = 0;
+    std::memcpy(&x, bin.data(), std::min(n, sizeof(x)));  // little-endian, like RowBinary
+    return x;
+  };
+  std::string text;
+  switch (e.kind) {
+    case Kind::kInt: {
+      const unsigned shift = 64 - e.bytes * 8;
+      text = fmt::format("{}", static_cast<int64_t>(unsigned_le(e.bytes) << shift) >> shift);
+      break;
+    }
+    case Kind::kUInt:
+      text = fmt::format("{}", unsigned_le(e.bytes));
+      break;
+    case Kind::kFloat32: {
+      float f;
+      std::memcpy(&f, bin.data(), sizeof(f));
+      text = fmt::format("{}", f);
+      break;
+    }
+    case Kind::kFloat64: {
+      double d;
+      std::memcpy(&d, bin.data(), sizeof(d));
+      text = fmt::format("{}", d);
+      break;
+    }
+    case Kind::kDecimal:
+      text = TextOf(v);  // checked above to fit the scale exactly
+      break;
+    case Kind::kString: {
+      size_t at = 0;
+      while (at < bin.size() && (static_cast<unsigned char>(bin[at]) & 0x80)) ++at;  // the length's varint
+      text = bin.substr(at + 1);
+      break;
+    }
+    case Kind::kDate:
+      return fmt::format("CAST(toUInt16({}) AS Date)", unsigned_le(2));
+    case Kind::kDateTime:
+      return fmt::format("CAST(toUInt32({}) AS {})", unsigned_le(4), type);
+  }
+  return fmt::format("CAST({} AS {})", sluice::clickhouse::QuoteString(text), type);
 }
 
 }  // namespace sluice::sink::clickhouse

@@ -58,6 +58,11 @@ Result<ColumnEncoding> EncodingOf(const ColumnMeta& column, bool in_key);
 // it exactly (a date out of range, a value missing from the row image).
 Status AppendRowBinary(std::string& out, const ColumnEncoding& enc, const Value& v);
 
+// A ClickHouse expression of `column`'s type (not Nullable) giving exactly
+// the value AppendRowBinary writes for `v` (a column default); the same
+// error when it cannot.
+Result<std::string> ValueExpression(const ColumnMeta& column, const Value& v);
+
 // "YYYY-MM-DD" as days since 1970-01-01 for ClickHouse's Date, and
 // "YYYY-MM-DD hh:mm:ss[.000000]" as seconds for DateTime: refused (an error
 // saying why) outside what ClickHouse stores and shows unaltered. The zero

@@ -389,8 +389,9 @@ Status RedisSink::RecordBefore(const std::vector<Txn>& txns, size_t k, const Che
   return why;
 }
 
-Result<uint64_t> RedisSink::DeleteMatching(const std::string& pattern) {
-  uint64_t deleted = 0;
+Result<uint64_t> RedisSink::WriteMatching(const std::string& pattern, const std::string& what,
+                                          const std::function<void(const std::string& key, std::vector<Command>&)>& make) {
+  uint64_t changed = 0;
   std::string cursor = "0";
   do {
     ASSIGN_OR_RETURN(RedisReply r, conn_->Checked({"SCAN", cursor, "MATCH", pattern, "COUNT", std::to_string(kScanCount)}));
@@ -398,41 +399,84 @@ Result<uint64_t> RedisSink::DeleteMatching(const std::string& pattern) {
       return Status::Error(StatusCode::kServerError, "{}: SCAN: unexpected reply", endpoint_.Describe());
     }
     cursor = r.elements[0].str;
-    Command unlink = {"UNLINK"};
+    std::vector<Command> commands;
     for (const RedisReply& k : r.elements[1].elements) {
       if (k.str.starts_with("_sluice:")) continue;  // sluice's own checkpoints are never a table's keys
-      unlink.push_back(k.str);
+      make(k.str, commands);
     }
-    if (unlink.size() > 1) {
+    if (!commands.empty()) {
       // With a write of the checkpoint key, like every stream write: a
       // snapshot chunk copied meanwhile is then written again, not put back
-      // over the deletion.
+      // over this change.
       const int watch = options_.epoch > 0 ? 1 : 0;
       if (watch) conn_->Append({"WATCH", fence_key_});
       conn_->Append({"MULTI"});
-      conn_->Append(unlink);
+      for (const Command& c : commands) conn_->Append(c);
       conn_->Append(TouchCommand());
       conn_->Append({"EXEC"});
+      const int replies = 3 + watch + static_cast<int>(commands.size());
       std::string error;
       RedisReply exec;
-      for (int i = 0; i < 4 + watch; ++i) {
+      for (int i = 0; i < replies; ++i) {
         ASSIGN_OR_RETURN(RedisReply r, conn_->Read());
         if (r.is_error() && error.empty()) error = r.str;
-        if (i == 3 + watch) exec = std::move(r);
+        if (i == replies - 1) exec = std::move(r);
       }
       if (watch && error.empty() && exec.type == RedisReply::Type::kNil) return FencedExec(*conn_, options_);
       for (const RedisReply& e : exec.elements) {
         if (e.is_error() && error.empty()) error = e.str;
       }
       if (!error.empty()) {
-        std::string msg = fmt::format("{}: UNLINK: {}", endpoint_.Describe(), error);
+        std::string msg = fmt::format("{}: {}: {}", endpoint_.Describe(), what, error);
         return IsRetryableReplyError(error) ? Status::Retryable(StatusCode::kServerError, "{}", msg)
                                             : Status::Error(StatusCode::kServerError, "{}", msg);
       }
-      if (!exec.elements.empty()) deleted += static_cast<uint64_t>(exec.elements[0].integer);
+      for (size_t i = 0; i < commands.size() && i < exec.elements.size(); ++i) {
+        changed += static_cast<uint64_t>(exec.elements[i].integer);
+      }
     }
   } while (cursor != "0");
-  return deleted;
+  return changed;
+}
+
+Result<uint64_t> RedisSink::DeleteMatching(const std::string& pattern) {
+  return WriteMatching(pattern, "UNLINK", [](const std::string& key, std::vector<Command>& out) {
+    if (out.empty()) out.push_back({"UNLINK"});
+    out[0].push_back(key);
+  });
+}
+
+Status RedisSink::FillAddedColumns(const DdlChange& ddl, const std::string& where) {
+  const TargetTable& t = *ddl.table;
+  Command fields;  // field, value, ...
+  for (uint32_t i : ddl.added) {
+    const auto& missing = t.column_meta(i).pg_missing;
+    if (!missing || missing->value.is_null()) continue;  // NULL: the field stays absent
+    fields.push_back(t.columns[i]);
+    fields.emplace_back();
+    AppendFieldText(fields.back(), missing->value);
+  }
+  if (fields.empty()) return Status::Ok();
+  const KeyTemplate& keys = builder_.keys();
+  if (builder_.mode() != Mode::kHash || !keys.has_db() || !keys.has_table()) {
+    // string mode: a JSON value cannot be completed in place; a key template
+    // without ${db} and ${table} cannot tell this table's keys from others'.
+    spdlog::warn("{}: `{}`.`{}` gained columns with a default; the values already there lack them until their row "
+                 "changes (mode {}, key template \"{}\"): {}",
+                 where, t.db, t.table, builder_.mode() == Mode::kHash ? "hash" : "string", keys.text(),
+                 ddl.query.substr(0, 200));
+    return Status::Ok();
+  }
+  // The hashes there are are the rows older than the columns: they read the
+  // default on the source. HSETNX: a replay after a crash sets nothing twice.
+  std::string pattern = keys.MatchPattern(t.db, t.table);
+  auto set = WriteMatching(pattern, "HSETNX", [&](const std::string& key, std::vector<Command>& out) {
+    for (size_t f = 0; f < fields.size(); f += 2) out.push_back({"HSETNX", key, fields[f], fields[f + 1]});
+  });
+  if (!set.ok()) return set.status().WithContext(fmt::format("{}: filling added columns into keys {}", where, pattern));
+  spdlog::info("{}: set {} fields of added columns in keys matching {}: {}", where, *set, pattern,
+               ddl.query.substr(0, 200));
+  return Status::Ok();
 }
 
 Status RedisSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
@@ -475,6 +519,10 @@ Status RedisSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
       return Status::Ok();
     }
     spdlog::debug("{}: ignored by the redis target (mode stream): {}", where, ddl.query.substr(0, 200));
+    return AdvanceCheckpoint(end);
+  }
+  if (ddl.table) {
+    RETURN_IF_ERROR(FillAddedColumns(ddl, where));
     return AdvanceCheckpoint(end);
   }
   if (drops_table || drops_db) {

@@ -31,6 +31,7 @@
 // Owned and called by one pipeline target thread.
 
 #include <memory>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -89,8 +90,16 @@ class RedisSink : public Sink {
   // on_error: stop after txns[0..k) applied: records the end of txns[k-1]
   // (or restores the checkpoint the batch began with when k == 0).
   Status RecordBefore(const std::vector<Txn>& txns, size_t k, const Checkpoint& before, const Status& why);
+  // For every key matching `pattern` (SCAN), the commands `make` adds,
+  // run in MULTI/EXEC per SCAN page; the sum of their integer replies.
+  Result<uint64_t> WriteMatching(const std::string& pattern, const std::string& what,
+                                 const std::function<void(const std::string& key, std::vector<Command>&)>& make);
   // Deletes every key matching `pattern` (SCAN + UNLINK).
   Result<uint64_t> DeleteMatching(const std::string& pattern);
+  // Hash mode: a PostgreSQL source table's added columns (DdlChange::table)
+  // with a default: set in the table's hashes (HSETNX), which are rows
+  // older than the columns. Other modes: a warning.
+  Status FillAddedColumns(const DdlChange& ddl, const std::string& where);
   std::string Where(const SinkChange& change, const std::string& key) const;
 
   SinkOptions options_;

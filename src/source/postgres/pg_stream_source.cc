@@ -64,6 +64,20 @@ Result<std::vector<PgColumnFacts>> PgStreamSource::LookupColumnFacts(uint32_t re
   return ReadColumnFacts(*catalog_, relid);
 }
 
+Result<bool> PgStreamSource::CatalogSees(uint32_t xid) {
+  // The 64-bit id of `xid`: the epoch of the snapshot's xmax, moved by one
+  // epoch when that puts it more than 2^31 away (xids are compared modulo
+  // 2^32). txid_* rather than pg_* functions: PostgreSQL 10 to 12 have only those.
+  ASSIGN_OR_RETURN(auto rows, catalog_->Query(fmt::format(
+                                  "SELECT txid_visible_in_snapshot(GREATEST(CASE WHEN f > x + 2147483648 THEN f - "
+                                  "4294967296 WHEN f < x - 2147483648 THEN f + 4294967296 ELSE f END, 0), s) FROM "
+                                  "(SELECT s, txid_snapshot_xmax(s) AS x, (txid_snapshot_xmax(s) >> 32 << 32) | {} "
+                                  "AS f FROM txid_current_snapshot() s) t",
+                                  xid)));
+  if (rows.empty() || !rows[0][0]) return Status::Corruption("txid_visible_in_snapshot gave no answer");
+  return *rows[0][0] == "t";
+}
+
 Status PgStreamSource::EnsurePublication() {
   return postgres::EnsurePublication(*catalog_, publication_, options_.tables, Describe());
 }
@@ -130,6 +144,7 @@ Status PgStreamSource::Open(bool resume, uint64_t from) {
   dopts.type_lookup = [this](uint32_t oid) { return LookupType(oid); };
   dopts.primary_key = [this](uint32_t relid) { return LookupPrimaryKey(relid); };
   dopts.column_facts = [this](uint32_t relid) { return LookupColumnFacts(relid); };
+  dopts.catalog_sees = [this](uint32_t xid) { return CatalogSees(xid); };
   dopts.unchecked_tables = options_.unchecked_tables;
   dopts.proto_version = proto;
   if (!decoder_ || decoder_->proto_version() != proto) decoder_ = std::make_unique<PgoutputDecoder>(std::move(dopts));

@@ -86,6 +86,9 @@ class PgStreamSource : public Source {
   Result<PgTypeRow> LookupType(uint32_t oid);
   Result<std::vector<std::string>> LookupPrimaryKey(uint32_t relid);
   Result<std::vector<PgColumnFacts>> LookupColumnFacts(uint32_t relid);
+  // Whether this session's snapshot sees transaction `xid` (the stream's
+  // 32-bit id, widened with the snapshot's epoch) committed.
+  Result<bool> CatalogSees(uint32_t xid);
   std::string Describe() const;
 
   Options options_;

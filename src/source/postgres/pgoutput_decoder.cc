@@ -5,6 +5,8 @@
 #include <cstring>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "core/byte_reader.h"
 #include "core/glob.h"
 #include "core/position.h"
@@ -61,6 +63,28 @@ bool MatchesTables(const std::vector<std::string>& patterns, std::string_view sc
     if (GlobMatch(p, full)) return true;
   }
   return false;
+}
+
+Status ApplyColumnFacts(const PgColumnFacts& f, const PgColumnType& type, ColumnMeta& c) {
+  // NOT NULL as the catalog (and so a snapshot's schema) has it: a target
+  // that made the column NOT NULL from the copy sees the same column from
+  // the stream.
+  if (f.not_null) c.nullable = false;
+  if (!f.has_missing) return Status::Ok();
+  c.pg_has_missing = true;
+  c.pg_missing_value = f.missing_value;
+  Arena arena(256);
+  auto v = DecodePgText(type, f.missing_value, arena);
+  if (!v.ok()) {
+    return Status::Corruption("column \"{}\" ({}): the value older rows read, {}: {}", c.name, type.name,
+                              f.missing_value, v.status().message());
+  }
+  auto stored = std::make_shared<StoredValue>();
+  stored->bytes.assign(v->s);
+  stored->value = *v;
+  stored->value.s = stored->bytes;
+  c.pg_missing = std::move(stored);
+  return Status::Ok();
 }
 
 PgoutputDecoder::PgoutputDecoder(Options options)
@@ -210,6 +234,7 @@ Status PgoutputDecoder::Replay(ChangeHandler& handler, TxnBuffer& messages) {
   begin.ts_ms = ts_ms_;
   RETURN_IF_ERROR(handler.OnBegin(begin));
   replaying_ = true;
+  catalog_current_ = false;
   struct Done {
     bool& flag;
     ~Done() { flag = false; }
@@ -254,6 +279,24 @@ Status PgoutputDecoder::Dispatch(std::string_view m, ChangeHandler& handler) {
   }
 }
 
+Status PgoutputDecoder::CatchUpCatalog() {
+  if (!options_.catalog_sees || !replaying_ || catalog_current_) return Status::Ok();
+  for (int attempt = 0;; ++attempt) {
+    auto sees = options_.catalog_sees(xid_);
+    if (!sees.ok()) return sees.status().WithContext(fmt::format("is transaction {} visible to the catalog", xid_));
+    if (*sees) break;
+    if (attempt >= options_.catalog_catch_up_attempts) {
+      spdlog::warn("postgres: transaction {} (commit {}) is still not visible to other sessions after {} ms; reading "
+                   "the catalog as it is",
+                   xid_, Lsn{final_lsn_}.ToString(), attempt * 20);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  catalog_current_ = true;
+  return Status::Ok();
+}
+
 DdlInfo PgoutputDecoder::DdlHere(std::string_view db, std::string_view query) const {
   DdlInfo ddl;
   ddl.db = db;
@@ -265,6 +308,22 @@ DdlInfo PgoutputDecoder::DdlHere(std::string_view db, std::string_view query) co
   return ddl;
 }
 
+std::string PgoutputDecoder::IgnoreAdvice(const TableSchema& t) const {
+  // A restarted decoder takes a table's first Relation as it is; it stops
+  // again only when a Relation of the old shape comes first (rows before the
+  // change in its transaction, or transactions replayed from before it).
+  // ddl: ignore (unchecked_tables) then takes the shape without comparing,
+  // but also lets every later change of the table through unchecked and
+  // unapplied: it must go once the transaction is past.
+  return fmt::format(
+      "Should it stop here again (rows of the old shape come first: earlier in this transaction, or replayed from "
+      "before it), give \"{}\".\"{}\" a rule of its own with ddl: ignore and restart sluice (its shape is then taken "
+      "as it comes, not compared); once the pipeline's position is past {}, remove that rule and restart sluice "
+      "again: while it is set, the table's schema changes are neither checked nor applied to targets (added columns "
+      "and TRUNCATE included)",
+      t.db, t.table, Lsn{commit_end_}.ToString());
+}
+
 Status PgoutputDecoder::CompareRelations(const Relation& before, const Relation& now, size_t& first_added) const {
   const TableSchema& a = *before.schema;
   const TableSchema& b = *now.schema;
@@ -273,9 +332,8 @@ Status PgoutputDecoder::CompareRelations(const Relation& before, const Relation&
         StatusCode::kSchemaMismatch,
         "table \"{}\".\"{}\" changed @ {} (transaction {}): {}. PostgreSQL sends no DDL; sluice applies added "
         "columns by itself and nothing else. To go on: change every target table of \"{}\".\"{}\" to match the source "
-        "(or copy it again with sluice snapshot), then restart the pipeline: it resumes at this transaction (should it "
-        "stop here again, set ddl: ignore on the table's rule until it is past)",
-        a.db, a.table, Lsn{commit_end_}.ToString(), xid_, change, b.db, b.table);
+        "(or copy it again with sluice snapshot), then restart the pipeline: it resumes at this transaction. {}",
+        a.db, a.table, Lsn{commit_end_}.ToString(), xid_, change, b.db, b.table, IgnoreAdvice(b));
   };
   if (a.db != b.db || a.table != b.table) {
     return stop(fmt::format("renamed to \"{}\".\"{}\"", b.db, b.table));
@@ -320,6 +378,13 @@ Status PgoutputDecoder::OnRelation(std::string_view m, ChangeHandler& handler) {
   schema->table = std::string(name);
   schema->names_known = true;
   rel.matched = MatchesTables(options_.tables, schema->db, schema->table);
+  PgTypeLookup type_lookup;
+  if (options_.type_lookup) {
+    type_lookup = [this](uint32_t oid) -> Result<PgTypeRow> {
+      RETURN_IF_ERROR(CatchUpCatalog());
+      return options_.type_lookup(oid);
+    };
+  }
   for (uint16_t i = 0; i < ncols; ++i) {
     uint8_t flags = r.U8();
     std::string_view col = r.CString();
@@ -328,7 +393,7 @@ Status PgoutputDecoder::OnRelation(std::string_view m, ChangeHandler& handler) {
     if (!r.ok()) return Status::Corruption("pgoutput Relation \"{}\".\"{}\": truncated at column {}", ns, name, i);
     std::shared_ptr<const PgColumnType> type;
     if (rel.matched) {
-      auto resolved = ResolvePgType(oid, options_.type_lookup);
+      auto resolved = ResolvePgType(oid, type_lookup);
       if (!resolved.ok()) {
         return resolved.status().WithContext(
             fmt::format("table \"{}\".\"{}\" column \"{}\": type {}", schema->db, schema->table, col, oid));
@@ -355,6 +420,7 @@ Status PgoutputDecoder::OnRelation(std::string_view m, ChangeHandler& handler) {
       if (rel.key[i]) schema->primary_key.push_back(i);
     }
   } else if (options_.primary_key && rel.matched) {
+    RETURN_IF_ERROR(CatchUpCatalog());
     auto names = options_.primary_key(relid);
     if (!names.ok()) return names.status();
     for (const std::string& k : *names) {
@@ -366,36 +432,16 @@ Status PgoutputDecoder::OnRelation(std::string_view m, ChangeHandler& handler) {
   for (uint32_t k : schema->primary_key) schema->columns[k].nullable = false;
   std::vector<PgColumnFacts> facts;
   if (options_.column_facts && rel.matched) {
-    // The walsender may send a transaction as soon as its commit is in the
-    // WAL, a moment before other sessions see it committed: a column it
-    // added can be missing from the catalog for those few milliseconds.
-    // Read again (Options::catalog_catch_up_attempts) until every column of
-    // the message is there; one still missing after that was dropped since.
-    auto all_present = [&] {
-      for (const ColumnMeta& c : schema->columns) {
-        if (std::none_of(facts.begin(), facts.end(), [&](const PgColumnFacts& f) { return f.name == c.name; })) {
-          return false;
-        }
-      }
-      return true;
-    };
-    for (int attempt = 0;; ++attempt) {
-      auto got = options_.column_facts(relid);
-      if (!got.ok()) return got.status().WithContext(fmt::format("table \"{}\".\"{}\"", schema->db, schema->table));
-      facts = std::move(got).value();
-      if (all_present() || attempt >= options_.catalog_catch_up_attempts) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    for (ColumnMeta& c : schema->columns) {
+    RETURN_IF_ERROR(CatchUpCatalog());
+    auto got = options_.column_facts(relid);
+    if (!got.ok()) return got.status().WithContext(fmt::format("table \"{}\".\"{}\"", schema->db, schema->table));
+    facts = std::move(got).value();
+    for (size_t i = 0; i < schema->columns.size(); ++i) {
+      ColumnMeta& c = schema->columns[i];
       for (const PgColumnFacts& f : facts) {
         if (f.name != c.name) continue;
-        // NOT NULL as the catalog (and so a snapshot's schema) has it: a
-        // target that made the column NOT NULL from the copy sees the same
-        // column from the stream.
-        if (f.not_null) c.nullable = false;
-        if (!f.has_missing) continue;
-        c.pg_has_missing = true;
-        c.pg_missing_value = f.missing_value;
+        Status st = ApplyColumnFacts(f, *rel.types[i], c);
+        if (!st.ok()) return st.WithContext(fmt::format("table \"{}\".\"{}\"{}", schema->db, schema->table, Where()));
       }
     }
   }
@@ -430,8 +476,8 @@ Status PgoutputDecoder::OnRelation(std::string_view m, ChangeHandler& handler) {
         return Status::Error(StatusCode::kSchemaMismatch,
                              "table \"{}\".\"{}\" changed @ {} (transaction {}): column \"{}\" added, but {}. To go "
                              "on: add the column to every target table and copy its values (sluice snapshot of the "
-                             "table), set ddl: ignore on the table's rule, then restart the pipeline",
-                             t.db, t.table, Lsn{commit_end_}.ToString(), xid_, c.name, problem);
+                             "table), then restart the pipeline. {}",
+                             t.db, t.table, Lsn{commit_end_}.ToString(), xid_, c.name, problem, IgnoreAdvice(t));
       }
     }
     query += i == first_added ? " ADD COLUMN " : ", ADD COLUMN ";

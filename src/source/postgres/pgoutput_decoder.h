@@ -112,6 +112,11 @@ struct PgColumnFacts {
   bool not_null = false;      // attnotnull: the Relation message does not say, targets creating tables need it
 };
 
+// Takes what the catalog says of column `c` (of type `type`): NOT NULL, and
+// the value older rows read (pg_has_missing, pg_missing_value and, decoded
+// as the stream decodes the column, pg_missing).
+Status ApplyColumnFacts(const PgColumnFacts& f, const PgColumnType& type, ColumnMeta& c);
+
 class PgoutputDecoder {
  public:
   struct Options {
@@ -123,9 +128,14 @@ class PgoutputDecoder {
     // The table's columns as the catalog has them now (defaults, missing
     // values); null: none known (added columns are plain nullable ones).
     std::function<Result<std::vector<PgColumnFacts>>(uint32_t relid)> column_facts;
-    // How many more times column_facts is read, 20 ms apart, while it lacks
-    // a column of the Relation message: a transaction is decoded a moment
-    // before other sessions see it committed.
+    // Whether the catalog (the session the lookups above use) sees
+    // transaction `xid` committed yet. The walsender sends a transaction as
+    // soon as its commit is in the WAL, a moment before other sessions see
+    // it: a type, column or key it added can be missing from their catalog
+    // for those few milliseconds. Before the first lookup of a transaction
+    // the decoder asks again, 20 ms apart, up to catalog_catch_up_attempts
+    // more times (then it reads the catalog as it is). Null: not asked.
+    std::function<Result<bool>(uint32_t xid)> catalog_sees;
     int catalog_catch_up_attempts = 150;
     // "schema.table" globs whose schema changes are not compared.
     std::vector<std::string> unchecked_tables;
@@ -174,10 +184,15 @@ class PgoutputDecoder {
   Status FeedStream(char tag, std::string_view message, ChangeHandler& handler);
   Status Dispatch(std::string_view message, ChangeHandler& handler);
   Status OnRelation(std::string_view message, ChangeHandler& handler);
+  // Waits (bounded) until the catalog sees the transaction being replayed
+  // (Options::catalog_sees); once per transaction, before its first lookup.
+  Status CatchUpCatalog();
   // Compares `now` with `before` (the same OID): Ok and `first_added` =
   // the column count when nothing changed, the first new column when
   // columns were only added, else the error that stops the stream.
   Status CompareRelations(const Relation& before, const Relation& now, size_t& first_added) const;
+  // What a stop for a change of `t` says about ddl: ignore.
+  std::string IgnoreAdvice(const TableSchema& t) const;
   Status OnRow(char tag, std::string_view message, ChangeHandler& handler);
   Status OnTruncate(std::string_view message, ChangeHandler& handler);
   // Decodes a TupleData into `out` (one Value per column).
@@ -192,6 +207,7 @@ class PgoutputDecoder {
 
   bool in_txn_ = false;
   bool replaying_ = false;  // in Replay: messages are in their place among the transaction's rows
+  bool catalog_current_ = false;  // the catalog sees the transaction being replayed (CatchUpCatalog)
   uint64_t final_lsn_ = 0;
   uint64_t commit_end_ = 0;
   uint64_t ts_ms_ = 0;

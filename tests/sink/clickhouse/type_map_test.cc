@@ -24,6 +24,28 @@ std::string TypeOf(const ColumnMeta& c, bool in_key = false) {
   return t.ok() ? *t : "error: " + t.status().message();
 }
 
+std::string ExprOf(const ColumnMeta& c, const Value& v) {
+  auto e = ValueExpression(c, v);
+  return e.ok() ? *e : "error: " + e.status().message();
+}
+
+// A column default: the value exactly as RowBinary would write it, in the
+// column's type (without Nullable), or the error a row would get.
+TEST(ClickhouseTypeMap, ValueExpressionsForColumnDefaults) {
+  using namespace sluice::mysql;
+  EXPECT_EQ(ExprOf(Col(kTypeLong, 0, true), Value::Int(-5)), "CAST('-5' AS Int32)");
+  EXPECT_EQ(ExprOf(Col(kTypeTiny), Value::Str(ValueKind::kJson, "true")), "CAST('1' AS Int8)");  // a boolean
+  EXPECT_EQ(ExprOf(Col(kTypeLongLong, 0, false, true), Value::UInt(18446744073709551615ull)),
+            "CAST('18446744073709551615' AS UInt64)");
+  EXPECT_EQ(ExprOf(Col(kTypeNewDecimal, (6 << 8) | 2), Value::Str(ValueKind::kDecimal, "1.50")),
+            "CAST('1.50' AS Decimal(6, 2))");
+  EXPECT_EQ(ExprOf(Col(kTypeVarchar, 40), Value::Str(ValueKind::kText, "it's")), "CAST('it\\'s' AS String)");
+  EXPECT_EQ(ExprOf(Col(kTypeDate), Value::Str(ValueKind::kDate, "2024-02-29")), "CAST(toUInt16(19782) AS Date)");
+  EXPECT_EQ(ExprOf(Col(kTypeDateTime2, 0), Value::Str(ValueKind::kDateTime, "1970-01-02 00:00:00")),
+            "CAST(toUInt32(86400) AS DateTime('UTC'))");
+  EXPECT_NE(ExprOf(Col(kTypeDate), Value::Str(ValueKind::kDate, "1955-03-14")).find("error: "), std::string::npos);
+}
+
 TEST(ClickhouseTypeMap, MapsMysqlTypes) {
   using namespace sluice::mysql;
   EXPECT_EQ(TypeOf(Col(kTypeTiny)), "Int8");
