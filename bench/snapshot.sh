@@ -64,7 +64,9 @@ SRC_SUM=$(bench_checksum "$SRC_DIR" bench.orders)
 TABLE_MIB=$(mariadb_sql "$SRC_DIR" "ANALYZE TABLE bench.orders" >/dev/null && mariadb_sql "$SRC_DIR" "SELECT ROUND((DATA_LENGTH + INDEX_LENGTH) / 1048576, 1) FROM information_schema.TABLES
   WHERE TABLE_SCHEMA = 'bench' AND TABLE_NAME = 'orders'")
 
-# verify_target DIR LABEL: ROWS rows, and the source's CHECKSUM TABLE.
+# verify_target DIR LABEL: ROWS rows, the source's CHECKSUM TABLE, and the
+# source's definition (sluice builds the secondary index after the copy: it
+# must be there at the end).
 verify_target() {
   local n sum
   n=$(mariadb_sql "$1" "SELECT COUNT(*) FROM bench.orders") || bench_die "$2: no bench.orders on the target"
@@ -76,6 +78,8 @@ $(mariadb_sql "$SRC_DIR" "SHOW CREATE TABLE bench.orders" | cut -f2-)
 target table:
 $(mariadb_sql "$1" "SHOW CREATE TABLE bench.orders" | cut -f2-)"
   fi
+  [ "$(mariadb_sql "$1" "SHOW CREATE TABLE bench.orders" | cut -f2-)" = "$(mariadb_sql "$SRC_DIR" "SHOW CREATE TABLE bench.orders" | cut -f2-)" ] ||
+    bench_die "$2: bench.orders is not defined as on the source: $(mariadb_sql "$1" "SHOW CREATE TABLE bench.orders" | cut -f2-)"
 }
 
 # The pipeline is measured as one command: bash waits for both processes, so
@@ -117,7 +121,7 @@ if [ "$BENCH_HAVE_SLUICE" = 1 ]; then
 fi
 printf '%-34s %8.3f s %10s rows/s  CPU %6.2f s\n' "mariadb-dump | mariadb" \
   "${BENCH_BEST[ref]}" "$(bench_div "$ROWS" "${BENCH_BEST[ref]}")" "${BENCH_BEST_CPU[ref]}"
-echo "verified:  every target: COUNT(*) $ROWS and CHECKSUM TABLE $SRC_SUM, the source's"
+echo "verified:  every target: COUNT(*) $ROWS, CHECKSUM TABLE $SRC_SUM and SHOW CREATE TABLE, the source's"
 echo "commands:"
 echo "  $SLUICE snapshot -c sluice.yaml --pipeline bench   # tables: [{match: \"bench.orders\"}], parallel: $PARALLEL"
 echo "  mariadb-dump --no-defaults --host=127.0.0.1 --port=$SRC_PORT --user=root --single-transaction --quick bench orders | mariadb --no-defaults --host=127.0.0.1 --port=$REF_PORT --user=root bench"
