@@ -71,6 +71,15 @@ bool ResumeBefore(const std::string& a, const std::string& b) {
   return StreamPos{pa->file, pa->offset, 0} < StreamPos{pb->file, pb->offset, 0};
 }
 
+// Threads that may run the rules' Lua scripts at once (the transform
+// thread and helpers, each with its own Lua states): `lua_threads:`, or as
+// many as there are cores, at most 4 (a script's rows then stop being the
+// stream's one serial cost; beyond 4 the other stages are the limit).
+size_t LuaThreads(const PipelineConfig& p) {
+  if (p.lua_threads > 0) return p.lua_threads;
+  return std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
+}
+
 // A PostgreSQL resume position (an LSN; binlog ones hold no '/').
 bool LsnPosition(const std::string& position, uint64_t* out) {
   if (position.find('/') == std::string::npos) return false;
@@ -438,7 +447,7 @@ Status Pipeline::Validate() {
     }
   }
   std::vector<transform::MappingRule> rules = MappingRules(cfg_);
-  ASSIGN_OR_RETURN(mapper_, transform::TableMapper::Create(std::move(rules)));
+  ASSIGN_OR_RETURN(mapper_, transform::TableMapper::Create(std::move(rules), LuaThreads(cfg_)));
   if (IsPostgresSource(*source_cfg_)) {
     auto tables = ValidatePostgresSource(cfg_, *source_cfg_);
     if (!tables.ok()) mapper_.reset();  // validated again on the next Start
@@ -1003,6 +1012,7 @@ void Pipeline::TransformLoop() {
         continue;
       }
       received = WallMs();  // once per group: they arrived together
+      mapper_->RunScriptsAhead(events);  // the group's Lua scripts, on several threads at once
     }
     std::shared_ptr<ChangeEvent> ev = std::move(events[next++]);
     switch (ev->kind) {
