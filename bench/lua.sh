@@ -12,7 +12,7 @@
 #   bash bench/lua.sh                 # ROWS=300000 REPEAT=3
 #   ROWS=50000 REPEAT=1 bash bench/lua.sh
 #   PERF=mask PERF_OUT=/tmp/mask.perf bash bench/lua.sh   # that variant's last round under `perf record -g`
-#   LUA_THREADS=1 bash bench/lua.sh   # the pipeline's `lua_threads:` (default: the cores, at most 4)
+#   LUA_THREADS=2 bash bench/lua.sh   # the pipeline's `lua_threads:` (default: the cores - 1, at most 4)
 #   RUN_DIR=/dev/shm bash bench/lua.sh  # sluice's store and output there (on a machine whose disk is
 #                                       # busy with other work, its fsyncs otherwise decide the wall time)
 set -euo pipefail

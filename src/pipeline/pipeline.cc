@@ -72,12 +72,15 @@ bool ResumeBefore(const std::string& a, const std::string& b) {
 }
 
 // Threads that may run the rules' Lua scripts at once (the transform
-// thread and helpers, each with its own Lua states): `lua_threads:`, or as
-// many as there are cores, at most 4 (a script's rows then stop being the
-// stream's one serial cost; beyond 4 the other stages are the limit).
+// thread and helpers, each with its own Lua states): `lua_threads:`, or one
+// fewer than the cores, at most 4. The capture and target threads keep a
+// core: on 2 cores a helper thread competes with them, and its hand-over
+// costs more CPU than it saves (bench/RESULTS.md, 2026-12-05); beyond 4 the
+// other stages are the limit.
 size_t LuaThreads(const PipelineConfig& p) {
   if (p.lua_threads > 0) return p.lua_threads;
-  return std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
+  size_t cores = std::thread::hardware_concurrency();
+  return std::clamp<size_t>(cores > 1 ? cores - 1 : 1, 1, 4);
 }
 
 // A PostgreSQL resume position (an LSN; binlog ones hold no '/').

@@ -201,7 +201,7 @@ pipelines:
   EXPECT_EQ(c->pipelines[1].start, "binlog.000003:4");
   EXPECT_EQ(c->pipelines[1].queue_bytes, 2'000'000u);
   EXPECT_EQ(c->pipelines[1].parallel, 4u);
-  EXPECT_EQ(c->pipelines[1].lua_threads, 0u) << "unset: the cores, at most 4";
+  EXPECT_EQ(c->pipelines[1].lua_threads, 0u) << "unset: the cores - 1, at most 4";
   EXPECT_EQ(c->pipelines[1].snapshot, SnapshotMode::kNever);
   EXPECT_EQ(c->pipelines[1].chunk_rows, 10000u);
   EXPECT_EQ(c->pipelines[1].check.every_ms, 0u);
