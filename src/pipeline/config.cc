@@ -1145,9 +1145,9 @@ Status Loader::CheckPeer(const PipelineConfig& p, const Config& config) const {
 Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::string& path, const Config& config) const {
   ASSIGN_OR_RETURN(MapView m,
                    AsMap(n, MarkOf(n), path,
-                         {"name", "source", "targets", "start", "tables", "batch", "parallel", "ddl", "on_error",
-                          "skip_log", "queue_bytes", "snapshot", "chunk_rows", "check", "renamed_out", "nodes", "peer",
-                          "conflict"}));
+                         {"name", "source", "targets", "start", "tables", "batch", "parallel", "lua_threads", "ddl",
+                          "on_error", "skip_log", "queue_bytes", "snapshot", "chunk_rows", "check", "renamed_out",
+                          "nodes", "peer", "conflict"}));
   RETURN_IF_ERROR(RequireKeys(m, path, {"name", "source", "targets", "tables"}));
   PipelineConfig p;
   p.mark = m.mark;
@@ -1241,6 +1241,10 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
   if (const Entry* parallel = m.Find("parallel")) {
     ASSIGN_OR_RETURN(uint64_t v, Unsigned(*parallel, Child(path, "parallel"), 1, 64));
     p.parallel = static_cast<uint32_t>(v);
+  }
+  if (const Entry* lua_threads = m.Find("lua_threads")) {
+    ASSIGN_OR_RETURN(uint64_t v, Unsigned(*lua_threads, Child(path, "lua_threads"), 1, 64));
+    p.lua_threads = static_cast<uint32_t>(v);
   }
   if (const Entry* ddl = m.Find("ddl")) {
     ASSIGN_OR_RETURN(p.ddl, Ddl(*ddl, Child(path, "ddl")));

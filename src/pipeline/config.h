@@ -116,6 +116,9 @@ struct PipelineConfig {
   size_t batch_size = 1000;
   uint32_t batch_timeout_ms = 200;
   uint32_t parallel = 4;
+  // `lua_threads:` threads that may run the rules' Lua scripts at once; 0:
+  // one fewer than the cores (at least 1, at most 4).
+  uint32_t lua_threads = 0;
   DdlMode ddl = DdlMode::kUnset;
   OnError on_error = OnError::kStop;
   std::string skip_log;  // absolute path; default "<store dir>/<name>.skipped.jsonl"

@@ -71,6 +71,18 @@ bool ResumeBefore(const std::string& a, const std::string& b) {
   return StreamPos{pa->file, pa->offset, 0} < StreamPos{pb->file, pb->offset, 0};
 }
 
+// Threads that may run the rules' Lua scripts at once (the transform
+// thread and helpers, each with its own Lua states): `lua_threads:`, or one
+// fewer than the cores, at most 4. The capture and target threads keep a
+// core: on 2 cores a helper thread competes with them, and its hand-over
+// costs more CPU than it saves (bench/RESULTS.md, 2026-12-05); beyond 4 the
+// other stages are the limit.
+size_t LuaThreads(const PipelineConfig& p) {
+  if (p.lua_threads > 0) return p.lua_threads;
+  size_t cores = std::thread::hardware_concurrency();
+  return std::clamp<size_t>(cores > 1 ? cores - 1 : 1, 1, 4);
+}
+
 // A PostgreSQL resume position (an LSN; binlog ones hold no '/').
 bool LsnPosition(const std::string& position, uint64_t* out) {
   if (position.find('/') == std::string::npos) return false;
@@ -440,7 +452,7 @@ Status Pipeline::Validate() {
     }
   }
   std::vector<transform::MappingRule> rules = MappingRules(cfg_);
-  ASSIGN_OR_RETURN(mapper_, transform::TableMapper::Create(std::move(rules)));
+  ASSIGN_OR_RETURN(mapper_, transform::TableMapper::Create(std::move(rules), LuaThreads(cfg_)));
   if (IsPostgresSource(*source_cfg_)) {
     auto tables = ValidatePostgresSource(cfg_, *source_cfg_);
     if (!tables.ok()) mapper_.reset();  // validated again on the next Start
@@ -1005,6 +1017,7 @@ void Pipeline::TransformLoop() {
         continue;
       }
       received = WallMs();  // once per group: they arrived together
+      mapper_->RunScriptsAhead(events);  // the group's Lua scripts, on several threads at once
     }
     std::shared_ptr<ChangeEvent> ev = std::move(events[next++]);
     switch (ev->kind) {

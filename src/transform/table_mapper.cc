@@ -1,6 +1,7 @@
 #include "transform/table_mapper.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <mutex>
 #include <set>
@@ -110,7 +111,8 @@ std::string TableMapper::ExpandTemplate(std::string_view tmpl, std::string_view 
   return out;
 }
 
-Result<std::unique_ptr<TableMapper>> TableMapper::Create(std::vector<MappingRule> rules) {
+Result<std::unique_ptr<TableMapper>> TableMapper::Create(std::vector<MappingRule> rules, size_t script_threads) {
+  script_threads = std::max<size_t>(script_threads, 1);
   std::vector<CompiledRule> compiled;
   for (auto& r : rules) {
     CompiledRule c;
@@ -130,10 +132,15 @@ Result<std::unique_ptr<TableMapper>> TableMapper::Create(std::vector<MappingRule
       if (!f.ok()) return f.status().WithContext(c.rule.origin);
       c.filter = std::move(f).value();
     }
-    if (c.rule.lua) c.lua = std::make_shared<lua::LuaRowTransform>(c.rule.lua);
+    if (c.rule.lua) {
+      auto schemas = std::make_shared<lua::DerivedSchemas>();
+      for (size_t i = 0; i < script_threads; ++i) {
+        c.lua.push_back(std::make_unique<lua::LuaRowTransform>(c.rule.lua, schemas));
+      }
+    }
     compiled.push_back(std::move(c));
   }
-  return std::unique_ptr<TableMapper>(new TableMapper(std::move(compiled)));
+  return std::unique_ptr<TableMapper>(new TableMapper(std::move(compiled), script_threads));
 }
 
 const TableMapper::CompiledRule* TableMapper::CompiledFor(std::string_view db, std::string_view table) const {
@@ -240,21 +247,68 @@ Result<const TableMapping*> TableMapper::Map(const TableSchemaPtr& schema) {
   return result;
 }
 
+const TableMapper::CompiledRule* TableMapper::ScriptedRule(const ChangeEvent& ev) {
+  auto scripted = scripted_.find(ev.table.get());
+  if (scripted == scripted_.end()) {
+    const CompiledRule* c = CompiledFor(ev.table->db, ev.table->table);
+    scripted = scripted_.emplace(ev.table.get(), std::make_pair(ev.table, c != nullptr && !c->lua.empty() ? c : nullptr))
+                   .first;
+  }
+  return scripted->second.second;
+}
+
+TableMapper::~TableMapper() {
+  threads_.reset();  // helpers may be running pieces over ahead_ and the rules' states
+}
+
+void TableMapper::RunScriptsAhead(std::span<const std::shared_ptr<ChangeEvent>> events) {
+  if (threads_) threads_->Finish();
+  ahead_.clear();
+  ahead_next_ = 0;
+  if (script_threads_ <= 1) return;
+  for (const auto& ev : events) {
+    if (ev->kind != ChangeEvent::Kind::kRow) continue;
+    if (const CompiledRule* c = ScriptedRule(*ev)) ahead_.push_back(Ahead{ev, c, nullptr, Status::Ok()});
+  }
+  if (ahead_.size() < 2 * kScriptPiece) {  // not worth waking a thread for
+    ahead_.clear();
+    return;
+  }
+  if (!threads_) threads_ = std::make_unique<lua::ScriptThreads>(script_threads_ - 1, "sl-lua");
+  threads_->Start((ahead_.size() + kScriptPiece - 1) / kScriptPiece, [this](size_t piece, size_t thread) {
+    for (size_t i = piece * kScriptPiece; i < std::min(ahead_.size(), (piece + 1) * kScriptPiece); ++i) {
+      Ahead& a = ahead_[i];
+      auto applied = a.rule->lua[thread]->Apply(a.in);
+      if (applied.ok()) {
+        a.out = std::move(applied).value();
+      } else {
+        a.error = applied.status();
+      }
+    }
+  });
+}
+
 Status TableMapper::Transform(const std::shared_ptr<const ChangeEvent>& source_ev, std::vector<SinkChange>& out) {
   script_failed_ = false;
   std::shared_ptr<const ChangeEvent> ev = source_ev;
-  auto scripted = scripted_.find(ev->table.get());
-  if (scripted == scripted_.end()) {
-    const CompiledRule* c = CompiledFor(ev->table->db, ev->table->table);
-    scripted = scripted_.emplace(ev->table.get(), std::make_pair(ev->table, c != nullptr && c->lua ? c : nullptr)).first;
-  }
-  if (const CompiledRule* c = scripted->second.second) {
-    auto applied = c->lua->Apply(source_ev);
-    if (!applied.ok()) {
-      script_failed_ = true;
-      return applied.status();
+  if (const CompiledRule* c = ScriptedRule(*ev)) {
+    if (ahead_next_ < ahead_.size() && ahead_[ahead_next_].in == source_ev) {
+      // Taken in order, so each piece's first row comes first.
+      if (ahead_next_ % kScriptPiece == 0) threads_->Await(ahead_next_ / kScriptPiece);
+      Ahead& a = ahead_[ahead_next_++];
+      if (!a.error.ok()) {
+        script_failed_ = true;
+        return a.error;
+      }
+      ev = std::move(a.out);
+    } else {
+      auto applied = c->lua[0]->Apply(source_ev);
+      if (!applied.ok()) {
+        script_failed_ = true;
+        return applied.status();
+      }
+      ev = std::move(applied).value();
     }
-    ev = std::move(applied).value();
     if (!ev) return Status::Ok();  // the script dropped it
   }
   ASSIGN_OR_RETURN(const TableMapping* m, Map(ev->table));

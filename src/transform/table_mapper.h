@@ -4,12 +4,14 @@
 // ${table}), column subset and renames, and the `where:` row filter with
 // materialized-view meaning (an update that takes a row out of the filter
 // deletes it from the target, one that brings it in upserts it).
-// Used from one thread (the pipeline's transform stage).
+// Used from one thread (the pipeline's transform stage); RunScriptsAhead
+// shares the rules' Lua scripts with helper threads it owns.
 
 #include <map>
 #include <memory>
 #include <optional>
 #include <regex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,7 @@
 #include "core/status.h"
 #include "core/sink_change.h"
 #include "transform/lua/lua_row_transform.h"
+#include "transform/lua/script_threads.h"
 #include "transform/row_filter.h"
 
 namespace sluice::transform {
@@ -47,15 +50,27 @@ struct TableMapping {
 class TableMapper {
  public:
   // Compiles the rules: regexes and filters are checked here, so that bad
-  // rules fail before anything runs.
-  static Result<std::unique_ptr<TableMapper>> Create(std::vector<MappingRule> rules);
+  // rules fail before anything runs. `script_threads`: how many threads
+  // (this one included, so at least 1) may run Lua scripts at once, each on
+  // its own Lua state per rule.
+  static Result<std::unique_ptr<TableMapper>> Create(std::vector<MappingRule> rules, size_t script_threads = 1);
+  ~TableMapper();
 
   // The first rule matching "db.table", or null.
   const MappingRule* RuleFor(std::string_view db, std::string_view table) const;
   // The mapping of one schema version (cached per schema object).
   Result<const TableMapping*> Map(const TableSchemaPtr& schema);
+  // Starts the Lua scripts of the row events among `events` on the script
+  // threads and returns; the Transform calls that follow take those events
+  // in the same order (others may come between) and use the results,
+  // waiting for (or running) the ones not made yet, so rows still come out,
+  // fail or drop one by one in source order while later rows' scripts run.
+  // Without script threads, or for a few rows, it does nothing (Transform
+  // runs the script itself). The next call drops results not taken.
+  void RunScriptsAhead(std::span<const std::shared_ptr<ChangeEvent>> events);
   // Turns one row event into 0..2 sink changes (a key change is a delete and an upsert).
-  // A rule's Lua script runs first, on this thread's own Lua state.
+  // A rule's Lua script runs first, on this thread's own Lua state (or ran
+  // ahead, see RunScriptsAhead).
   Status Transform(const std::shared_ptr<const ChangeEvent>& ev, std::vector<SinkChange>& out);
   // Whether the last failed Transform failed in a Lua script (on_error: skip
   // leaves such a row out; other errors stop the pipeline).
@@ -70,13 +85,34 @@ class TableMapper {
     bool is_regex = false;
     std::regex regex;
     std::unique_ptr<const FilterExpr> filter;
-    std::shared_ptr<lua::LuaRowTransform> lua;  // this mapper's (so this thread's) Lua state
+    // Per script thread (0: the mapper's own), its Lua state for this rule;
+    // empty without a script.
+    std::vector<std::unique_ptr<lua::LuaRowTransform>> lua;
   };
-  explicit TableMapper(std::vector<CompiledRule> rules) : rules_(std::move(rules)) {}
+  // Rows of a RunScriptsAhead handed out at a time: small enough that the
+  // script threads share a group of rows evenly and the transform thread
+  // soon has results to go on with, large enough that handing one out
+  // costs nothing beside the script.
+  static constexpr size_t kScriptPiece = 8;
+  // A script's result for one event, made ahead of its Transform.
+  struct Ahead {
+    std::shared_ptr<const ChangeEvent> in;
+    const CompiledRule* rule = nullptr;
+    std::shared_ptr<const ChangeEvent> out;  // null: the script dropped the row
+    Status error;
+  };
+  TableMapper(std::vector<CompiledRule> rules, size_t script_threads)
+      : rules_(std::move(rules)), script_threads_(script_threads) {}
   const CompiledRule* CompiledFor(std::string_view db, std::string_view table) const;
+  // The rule of the event's table when it has a Lua script, else null.
+  const CompiledRule* ScriptedRule(const ChangeEvent& ev);
 
   std::vector<CompiledRule> rules_;
   bool script_failed_ = false;
+  size_t script_threads_ = 1;
+  std::vector<Ahead> ahead_;  // in the order of the events; pieces of kScriptPiece
+  size_t ahead_next_ = 0;     // the next of ahead_ a Transform takes
+  std::unique_ptr<lua::ScriptThreads> threads_;  // started by the first RunScriptsAhead with work
   // Per source schema version, the rule when it has a Lua script (else null).
   std::map<const TableSchema*, std::pair<TableSchemaPtr, const CompiledRule*>> scripted_;
   // Keyed by schema object; the shared_ptr keeps the key's address from being reused.

@@ -131,6 +131,7 @@ pipelines:
       - "shop.products"
     batch: {size: 100000, timeout_ms: 60000}
     parallel: 64
+    lua_threads: 3
     ddl: apply
     on_error: skip
     skip_log: ./var/skipped.jsonl
@@ -185,6 +186,7 @@ pipelines:
   EXPECT_EQ(p.batch_size, 100000u);
   EXPECT_EQ(p.batch_timeout_ms, 60000u);
   EXPECT_EQ(p.parallel, 64u);
+  EXPECT_EQ(p.lua_threads, 3u);
   EXPECT_EQ(p.ddl, DdlMode::kApply);
   EXPECT_EQ(p.on_error, OnError::kSkip);
   EXPECT_EQ(p.skip_log, "/etc/sluice/var/skipped.jsonl");
@@ -199,6 +201,7 @@ pipelines:
   EXPECT_EQ(c->pipelines[1].start, "binlog.000003:4");
   EXPECT_EQ(c->pipelines[1].queue_bytes, 2'000'000u);
   EXPECT_EQ(c->pipelines[1].parallel, 4u);
+  EXPECT_EQ(c->pipelines[1].lua_threads, 0u) << "unset: the cores - 1, at most 4";
   EXPECT_EQ(c->pipelines[1].snapshot, SnapshotMode::kNever);
   EXPECT_EQ(c->pipelines[1].chunk_rows, 10000u);
   EXPECT_EQ(c->pipelines[1].check.every_ms, 0u);
@@ -446,6 +449,8 @@ std::vector<ErrorCase> ErrorCases() {
        "sluice.yaml:12:15: pipelines[0].parallel: expected an integer from 1 to 64, got 0"},
       {"parallel_too_big", Base("    parallel: 65\n"),
        "sluice.yaml:12:15: pipelines[0].parallel: expected an integer from 1 to 64, got 65"},
+      {"lua_threads_zero", Base("    lua_threads: 0\n"),
+       "sluice.yaml:12:18: pipelines[0].lua_threads: expected an integer from 1 to 64, got 0"},
       {"queue_bytes_too_small", Base("    queue_bytes: 512KiB\n"),
        "sluice.yaml:12:18: pipelines[0].queue_bytes: must be at least 1MiB, got \"512KiB\""},
       {"queue_bytes_bad_unit", Base("    queue_bytes: 64 furlongs\n"),

@@ -173,6 +173,14 @@ std::string KeyText(const ChangeEvent& ev) {
 
 }  // namespace
 
+TableSchemaPtr DerivedSchemas::Intern(const TableSchemaPtr& source, const std::string& signature,
+                                      TableSchemaPtr made) {
+  std::lock_guard lock(mu_);
+  OfSource& of = by_source_[source.get()];
+  if (!of.source) of.source = source;
+  return of.by_signature.emplace(signature, std::move(made)).first->second;
+}
+
 Result<TableSchemaPtr> LuaRowTransform::Derived(const TableSchemaPtr& source) {
   const std::vector<int>& from = from_;
   const std::vector<ValueKind>& kinds = kinds_;
@@ -240,7 +248,7 @@ Result<TableSchemaPtr> LuaRowTransform::Derived(const TableSchemaPtr& source) {
   }
   if (source->row_start_column >= 0) d->row_start_column = position(static_cast<uint32_t>(source->row_start_column));
   if (source->row_end_column >= 0) d->row_end_column = position(static_cast<uint32_t>(source->row_end_column));
-  TableSchemaPtr result = d;
+  TableSchemaPtr result = schemas_->Intern(source, sig, std::move(d));
   set.by_signature.emplace(std::move(sig), result);
   return set.last = result;
 }
@@ -356,7 +364,7 @@ Result<std::shared_ptr<const ChangeEvent>> LuaRowTransform::Apply(const std::sha
   const std::vector<ValueKind>& kinds = kinds_;
   auto schema = Derived(source);
   if (!schema.ok()) return context(schema.status());
-  out->table = *schema;
+  out->table = std::move(schema).value();
   out->op = ev->op;
   if (ev->op == Op::kUpdate) string_bytes += StringBytes(ev->before.values);
   out->bytes.reserve(string_bytes);
@@ -400,7 +408,7 @@ Result<std::shared_ptr<const ChangeEvent>> LuaRowTransform::Apply(const std::sha
     // reach a format's "before" unmasked.
     out->before.present = true;
     out->before.values = img.values;
-    const auto& key = (*schema)->primary_key.empty() ? (*schema)->unique_key : (*schema)->primary_key;
+    const auto& key = out->table->primary_key.empty() ? out->table->unique_key : out->table->primary_key;
     for (uint32_t k : key) {
       int src = from[k];
       if (src < 0 || static_cast<size_t>(src) >= ev->before.values.size()) continue;

@@ -4,10 +4,12 @@
 // The script may change values, add, remove and retype columns: its result
 // becomes a new event over a derived schema (one per distinct column set,
 // cached), so the rest of the mapping and every sink see an ordinary table.
-// One instance per thread that runs transforms: it owns that thread's Lua state.
+// One instance per thread that runs transforms: it owns that thread's Lua
+// state. The instances of one rule share their derived schemas.
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -22,10 +24,32 @@ struct LuaScript {
   std::string source;  // the script text
 };
 
+// The derived schemas of one rule, shared by its instances (one per
+// thread): rows of one shape get one schema object whichever thread's state
+// made them, since sinks and formats tell tables apart by that object (a
+// batch, a merge, an encoder's cache). Thread-safe; used once per shape and
+// instance, not per row.
+class DerivedSchemas {
+ public:
+  // The schema registered for `source` and `signature`, or else `made`,
+  // registered as it.
+  TableSchemaPtr Intern(const TableSchemaPtr& source, const std::string& signature, TableSchemaPtr made);
+
+ private:
+  struct OfSource {
+    TableSchemaPtr source;  // keeps the key's address from being reused
+    std::map<std::string, TableSchemaPtr> by_signature;
+  };
+  std::mutex mu_;
+  std::map<const TableSchema*, OfSource> by_source_;
+};
+
 class LuaRowTransform {
  public:
-  explicit LuaRowTransform(std::shared_ptr<const LuaScript> script, LuaLimits limits = {})
-      : script_(std::move(script)), limits_(limits) {}
+  explicit LuaRowTransform(std::shared_ptr<const LuaScript> script,
+                           std::shared_ptr<DerivedSchemas> schemas = std::make_shared<DerivedSchemas>(),
+                           LuaLimits limits = {})
+      : script_(std::move(script)), schemas_(std::move(schemas)), limits_(limits) {}
 
   // The event the script makes of `ev`, or null when it returned nil (an
   // insert or delete is dropped; an update becomes the delete of its before
@@ -38,6 +62,7 @@ class LuaRowTransform {
   Result<TableSchemaPtr> Derived(const TableSchemaPtr& source);
 
   std::shared_ptr<const LuaScript> script_;
+  std::shared_ptr<DerivedSchemas> schemas_;
   LuaLimits limits_;
   std::unique_ptr<LuaRuntime> runtime_;
   // Per call, reused: the returned columns (sorted), and per column the
@@ -49,8 +74,9 @@ class LuaRowTransform {
   std::vector<int> slots_;  // per source column, the returned column that is it
   ScriptRow sorted_;
   // Per source schema version (kept alive by `source`), the derived schemas
-  // by column signature, and the last one used (rows of a table mostly come
-  // out alike: compared before a signature is built).
+  // this instance used, by column signature (the shared ones, so no lock
+  // per row), and the last one used (rows of a table mostly come out alike:
+  // compared before a signature is built).
   struct DerivedSet {
     TableSchemaPtr source;
     std::map<std::string, TableSchemaPtr> by_signature;
