@@ -159,8 +159,12 @@ TEST(DebeziumNativeTest, SnapshotRowsAreReadsAndDdlIsASchemaChange) {
     std::vector<Message> out;
     ASSERT_TRUE((*enc)->EncodeChange(ch, ChangeContext{}, out).ok());
     auto j = nlohmann::json::parse(*out[0].value);
-    if (std::string(format) == "canal") EXPECT_EQ(j["type"], "INSERT");
-    if (std::string(format) == "maxwell") EXPECT_EQ(j["type"], "bootstrap-insert");
+    if (std::string(format) == "canal") {
+      EXPECT_EQ(j["type"], "INSERT");
+    }
+    if (std::string(format) == "maxwell") {
+      EXPECT_EQ(j["type"], "bootstrap-insert");
+    }
     if (std::string(format) == "debezium") {
       EXPECT_EQ(j["op"], "r");
       EXPECT_EQ(j["source"]["snapshot"], "true");

@@ -502,7 +502,9 @@ class KafkaSkipTest : public KafkaSinkTest {
     std::set<int> ids;
     for (const Event& e : Events(orders)) ids.insert(e.id);
     EXPECT_EQ(ids, (std::set<int>{1, 3, 4}));
-    if (!exactly_once) EXPECT_EQ(orders.size(), 3u);
+    if (!exactly_once) {
+      EXPECT_EQ(orders.size(), 3u);
+    }
     std::string skipped = TailOfFile(skip_log);
     EXPECT_NE(skipped.find("\"key\":\"{\\\"id\\\":2}\""), std::string::npos) << skipped;
     EXPECT_NE(skipped.find("\"table\":\"shop.orders\""), std::string::npos) << skipped;
@@ -545,7 +547,9 @@ TEST_P(KafkaFormatTest, OneMessagePerChangeAndKeyPartition) {
     (m.value ? values : tombstones) += 1;
     EXPECT_FALSE(m.key.empty());
     partitions[m.key].insert(m.partition);
-    if (m.value) EXPECT_EQ(m.value->find("ADD COLUMN"), std::string::npos) << "DDL on a table topic";
+    if (m.value) {
+      EXPECT_EQ(m.value->find("ADD COLUMN"), std::string::npos) << "DDL on a table topic";
+    }
   }
   EXPECT_EQ(values, changes) << GetParam();
   EXPECT_TRUE(tombstones == 0 || tombstones == deletes) << tombstones;
