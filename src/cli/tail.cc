@@ -94,9 +94,14 @@ class JsonLinesWriter : public ChangeHandler {
     if (c.lsn_position) {
       batch_->commit_lsn = c.next_offset;
       HandOver(/*even_empty=*/true);  // a transaction without rows is written (as nothing) in its turn
-    } else {
-      HandOver();
+    } else if (!c.more_input) {
+      HandOver();  // nothing behind it yet: out now (more input reaches a later commit, or fills the batch)
     }
+    return Status::Ok();
+  }
+  // The source is idle: anything held back for a later commit goes out.
+  Status OnHeartbeat(uint64_t /*ts_ms*/) override {
+    HandOver();
     return Status::Ok();
   }
   Status status() {

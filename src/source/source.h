@@ -40,6 +40,10 @@ struct CommitInfo {
   // PostgreSQL: no file; `file` is the commit's end LSN as text
   // ("0/16B3748") and `next_offset` its value, the position to resume after.
   bool lsn_position = false;
+  // The source already holds more input (received, not yet decoded): a
+  // handler that hands rows to another thread may wait for the next commit
+  // rather than wake it now. False when unknown.
+  bool more_input = false;
 };
 
 struct DdlInfo {

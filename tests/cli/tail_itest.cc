@@ -1,11 +1,17 @@
 // `sluice tail` against real MariaDB servers: output, authentication and TLS errors.
 
 #include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include "cli/run_command.h"
 #include "format/flink_json_reader.h"
 #include "harness/mariadb_server.h"
+#include "harness/process.h"
 
 namespace sluice::testing {
 namespace {
@@ -38,6 +44,45 @@ TEST(TailServerTest, PrintsCommittedChangesFromEarliest) {
   EXPECT_EQ(upd["after"], nlohmann::json::parse(R"({"id":7,"status":"paid","amount":"19.90"})"));
   EXPECT_EQ(upd["gtid"], "0-1-4");
   EXPECT_EQ(nlohmann::json::parse(l3)["op"], "delete");
+}
+
+// Transactions committed back to back arrive with more behind them, so
+// tail hands its rows to the rendering thread at a later commit (or a full
+// batch, or the source's heartbeat) instead of at each one: none may stay
+// behind once the stream is quiet, and a change made later still shows.
+TEST(TailServerTest, RowsHeldForALaterCommitAllComeOutWhenTheStreamGoesQuiet) {
+  auto s = Start();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, v VARCHAR(20))").ok());
+  std::string many;
+  for (int i = 1; i <= 1500; ++i) many += fmt::format("INSERT INTO shop.t VALUES ({}, 'row {}');", i, i);
+  ASSERT_TRUE(s->Execute(many).ok());
+  const std::string out = (std::filesystem::temp_directory_path() /
+                           ("sluice-tail-quiet-" + std::to_string(::getpid()) + ".out"))
+                              .string();
+  std::filesystem::remove(out);
+  auto pid = SpawnProcess({SLUICE_BINARY, "tail", "--start", "earliest", "--source", s->Url()}, out);
+  ASSERT_TRUE(pid.ok()) << pid.status().message();
+  auto inserts = [&] {
+    std::string text = ReadWhole(out);
+    int n = 0;
+    for (size_t at = text.find("\"op\":\"insert\""); at != std::string::npos; at = text.find("\"op\":\"insert\"", at + 1)) ++n;
+    return n;
+  };
+  auto wait_for = [&](int want) {
+    for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+         inserts() < want && std::chrono::steady_clock::now() < until;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return inserts();
+  };
+  EXPECT_EQ(wait_for(1500), 1500) << TailOfFile(out);
+  ASSERT_TRUE(s->Execute("INSERT INTO shop.t VALUES (5000, 'live')").ok());
+  EXPECT_EQ(wait_for(1501), 1501) << TailOfFile(out);
+  (void)StopProcess(*pid, SIGTERM, std::chrono::seconds(5));
+  std::string text = ReadWhole(out);
+  EXPECT_NE(text.find("\"after\":{\"id\":5000,\"v\":\"live\"}"), std::string::npos) << TailOfFile(out);
+  std::filesystem::remove(out);
 }
 
 TEST(TailServerTest, WrongPasswordIsAOneLineError) {

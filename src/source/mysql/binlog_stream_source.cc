@@ -1,5 +1,7 @@
 #include "source/mysql/binlog_stream_source.h"
 
+#include <sys/ioctl.h>
+
 #include <errmsg.h>
 #include <mysqld_error.h>
 #include <spdlog/spdlog.h>
@@ -68,7 +70,9 @@ class ReplayGuard : public ChangeHandler {
     src_.delivered_in_txn_ = 0;
     src_.suppress_rows_ = 0;
     src_.suppress_begin_ = false;
-    return inner_.OnCommit(c);
+    CommitInfo info = c;
+    info.more_input = src_.InputPending();
+    return inner_.OnCommit(info);
   }
   Status OnDdl(const DdlInfo& d) override { return inner_.OnDdl(d); }
   Status OnHeartbeat(uint64_t ts) override { return inner_.OnHeartbeat(ts); }
@@ -349,6 +353,13 @@ Status BinlogStreamSource::Run(ChangeHandler& handler, const std::atomic<bool>& 
       }
     }
   }
+}
+
+bool BinlogStreamSource::InputPending() {
+  if (!conn_) return false;
+  int available = 0;
+  const my_socket fd = mysql_get_socket(conn_->raw());
+  return fd >= 0 && ioctl(fd, FIONREAD, &available) == 0 && available > 0;
 }
 
 }  // namespace sluice::mysql

@@ -71,6 +71,9 @@ class BinlogStreamSource : public Source {
   uint64_t suppress_rows_ = 0;
   bool suppress_begin_ = false;
   friend class ReplayGuard;
+  // Whether bytes the server sent wait in the socket (a commit with more
+  // already behind it).
+  bool InputPending();
 };
 
 }  // namespace sluice::mysql
