@@ -12,7 +12,6 @@
 #include "pipeline/table_set.h"
 #include "sink/chunk_target.h"
 #include "sink/registry.h"
-#include "sink/mysql/sql_builder.h"
 #include "client/mysql/connection.h"
 #include "client/mysql/table_reader.h"
 #include "transform/table_mapper.h"
