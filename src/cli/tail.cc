@@ -99,6 +99,7 @@ class JsonLinesWriter : public ChangeHandler {
     }
     return Status::Ok();
   }
+  bool WantsMoreInput() const override { return true; }
   // The source is idle: anything held back for a later commit goes out.
   Status OnHeartbeat(uint64_t /*ts_ms*/) override {
     HandOver();

@@ -75,6 +75,9 @@ class ChangeHandler {
   virtual Status OnDdl(const DdlInfo&) { return Status::Ok(); }
   // The source is idle and alive; ts_ms is the server's clock where known.
   virtual Status OnHeartbeat(uint64_t /*ts_ms*/) { return Status::Ok(); }
+  // Whether OnCommit reads CommitInfo::more_input (finding it out costs a
+  // system call per transaction, so sources skip it for handlers that do not).
+  virtual bool WantsMoreInput() const { return false; }
 };
 
 class Source {

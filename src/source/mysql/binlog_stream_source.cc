@@ -71,7 +71,7 @@ class ReplayGuard : public ChangeHandler {
     src_.suppress_rows_ = 0;
     src_.suppress_begin_ = false;
     CommitInfo info = c;
-    info.more_input = src_.InputPending();
+    info.more_input = inner_.WantsMoreInput() && src_.InputPending();
     return inner_.OnCommit(info);
   }
   Status OnDdl(const DdlInfo& d) override { return inner_.OnDdl(d); }
