@@ -196,15 +196,18 @@ verify_target() {  # LABEL
   VERIFIED="$count rows, CHECKSUM TABLE $sum = source"
 }
 
-declare -A BEST CPU_S CPU_T RSS
-record() {  # KEY SECONDS SLUICE_CPU TARGET_CPU RSS_KB
+declare -A BEST CPU_S CPU_T CPU_SRC RSS
+record() {  # KEY SECONDS SLUICE_CPU TARGET_CPU RSS_KB SOURCE_CPU
   if [ -z "${BEST[$1]:-}" ] || awk -v a="$2" -v b="${BEST[$1]}" 'BEGIN { exit !(a < b) }'; then
-    BEST[$1]=$2 CPU_S[$1]=$3 CPU_T[$1]=$4 RSS[$1]=$5
+    BEST[$1]=$2 CPU_S[$1]=$3 CPU_T[$1]=$4 RSS[$1]=$5 CPU_SRC[$1]=$6
   fi
 }
+# The source server's CPU from $1 (a cpu_of reading) until now: its dump
+# thread sends the binlog to sluice or the replica on the same 2 cores.
+source_cpu_since() { awk -v a="$1" -v b="$(cpu_of "$(server_pid "$SRC_DIR")")" 'BEGIN { printf "%.2f", b - a }'; }
 
 run_sluice() {  # PARALLEL RUN_INDEX
-  local par=$1 i=$2 dir cfg t0 t1 secs tpid cpu_t0 scpu tcpu rss wait_sql
+  local par=$1 i=$2 dir cfg t0 t1 secs tpid cpu_t0 scpu tcpu rss wait_sql src0 srccpu
   new_target "sluice p$par" $((10 + run_no))
   dir=$WORK/sluice-p$par-$i
   mkdir -p "$dir"
@@ -227,6 +230,7 @@ pipelines:
 EOF
   tpid=$(server_pid "$TGT_DIR")
   cpu_t0=$(cpu_of "$tpid")
+  src0=$(cpu_of "$(server_pid "$SRC_DIR")")
   t0=$(bench_now)
   "$SLUICE" run -c "$cfg" >"$dir/sluice.log" 2>&1 &
   SLUICE_PID=$!
@@ -261,28 +265,31 @@ END //"
   scpu=$(cpu_of "$SLUICE_PID")
   rss=$(vmhwm_kb "$SLUICE_PID")
   tcpu=$(awk -v a="$cpu_t0" -v b="$(cpu_of "$tpid")" 'BEGIN { printf "%.2f", b - a }')
+  srccpu=$(source_cpu_since "$src0")
   if [ "${PROFILE:-0}" = 1 ] && [ "$i" = 1 ]; then sleep 0.1; fi
   kill -TERM "$SLUICE_PID"
   wait "$SLUICE_PID" || bench_die "sluice run exited with status $? on SIGTERM; log: $dir/sluice.log"
   SLUICE_PID=
   verify_target "sluice p$par"
-  bench_log "  sluice parallel $par: $secs s, $(bench_div "$TOTAL" "$secs") rows/s, sluice CPU $scpu s, target CPU $tcpu s, peak RSS $(bench_mib "$rss") MiB ($VERIFIED)"
-  record "sluice-p$par" "$secs" "$scpu" "$tcpu" "$rss"
+  bench_log "  sluice parallel $par: $secs s, $(bench_div "$TOTAL" "$secs") rows/s, sluice CPU $scpu s, target CPU $tcpu s, source CPU $srccpu s, peak RSS $(bench_mib "$rss") MiB ($VERIFIED)"
+  record "sluice-p$par" "$secs" "$scpu" "$tcpu" "$rss" "$srccpu"
   stop_target
 }
 
 run_replica() {  # RUN_INDEX
-  local i=$1 t0 t1 out res tpid cpu_t0 tcpu status
+  local i=$1 t0 t1 out res tpid cpu_t0 tcpu status src0 srccpu
   new_target "replica" $((10 + run_no)) --slave-parallel-threads="$REPLICA_THREADS" --slave-parallel-mode=optimistic
   tpid=$(server_pid "$TGT_DIR")
   mariadb_sql "$TGT_DIR" "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$SRC_PORT, MASTER_USER='root',
     MASTER_LOG_FILE='${BINLOGS[0]}', MASTER_LOG_POS=4"
   cpu_t0=$(cpu_of "$tpid")
+  src0=$(cpu_of "$(server_pid "$SRC_DIR")")
   t0=$(bench_now)
   out=$(mariadb_sql "$TGT_DIR" "START SLAVE; SELECT MASTER_POS_WAIT('$END_FILE', $END_POS, $TIMEOUT), UNIX_TIMESTAMP(SYSDATE(6))" 2>&1) ||
     bench_die "replica: $out"
   read -r res t1 <<<"$out"
   tcpu=$(awk -v a="$cpu_t0" -v b="$(cpu_of "$tpid")" 'BEGIN { printf "%.2f", b - a }')
+  srccpu=$(source_cpu_since "$src0")
   if ! [[ $res =~ ^[0-9]+$ ]]; then  # -1: timed out; NULL: the SQL thread stopped
     status=$(mariadb_sql "$TGT_DIR" "SHOW SLAVE STATUS\G" --column-names | grep -E 'Running|Error|Exec_Master' || true)
     bench_die "replica did not reach $END_FILE:$END_POS (MASTER_POS_WAIT returned $res): $status"
@@ -292,8 +299,8 @@ run_replica() {  # RUN_INDEX
   [ "$status" = "$END_FILE:$END_POS" ] || bench_die "replica stopped at $status, not $END_FILE:$END_POS"
   mariadb_sql "$TGT_DIR" "STOP SLAVE"
   verify_target "replica"
-  bench_log "  native replica ($REPLICA_THREADS threads, optimistic): $secs s, $(bench_div "$TOTAL" "$secs") rows/s, server CPU $tcpu s ($VERIFIED)"
-  record replica "$secs" 0 "$tcpu" 0
+  bench_log "  native replica ($REPLICA_THREADS threads, optimistic): $secs s, $(bench_div "$TOTAL" "$secs") rows/s, server CPU $tcpu s, source CPU $srccpu s ($VERIFIED)"
+  record replica "$secs" 0 "$tcpu" 0 "$srccpu"
   stop_target
 }
 
@@ -325,13 +332,13 @@ echo "targets:   fresh, empty, --skip-log-bin --innodb-buffer-pool-size=1G ${TAR
 echo "figures:   best of $REPEAT run(s); seconds from start until the target holds the final state"
 for p in $PARALLEL; do
   k=sluice-p$p
-  printf '%-34s %8.3f s %9s rows/s  %5.2fx  sluice CPU %6.2f s  target CPU %6.2f s  peak RSS %5.1f MiB\n' \
+  printf '%-34s %8.3f s %9s rows/s  %5.2fx  sluice CPU %6.2f s  target CPU %6.2f s  source CPU %5.2f s  peak RSS %5.1f MiB\n' \
     "sluice run, parallel $p, batch $BATCH" "${BEST[$k]}" "$(bench_div "$TOTAL" "${BEST[$k]}")" \
     "$(awk -v s="${BEST[$k]}" -v r="${BEST[replica]}" 'BEGIN { printf "%.2f", r / s }')" \
-    "${CPU_S[$k]}" "${CPU_T[$k]}" "$(bench_mib "${RSS[$k]}")"
+    "${CPU_S[$k]}" "${CPU_T[$k]}" "${CPU_SRC[$k]}" "$(bench_mib "${RSS[$k]}")"
 done
-printf '%-34s %8.3f s %9s rows/s  %5.2fx  %-19s target CPU %6.2f s\n' \
-  "native replica, $REPLICA_THREADS threads optimistic" "${BEST[replica]}" "$(bench_div "$TOTAL" "${BEST[replica]}")" 1 "" "${CPU_T[replica]}"
+printf '%-34s %8.3f s %9s rows/s  %5.2fx  %-19s target CPU %6.2f s  source CPU %5.2f s\n' \
+  "native replica, $REPLICA_THREADS threads optimistic" "${BEST[replica]}" "$(bench_div "$TOTAL" "${BEST[replica]}")" 1 "" "${CPU_T[replica]}" "${CPU_SRC[replica]}"
 echo "ratio:     sluice (parallel $first_p) / replica row rate ${ratio}x (goal >= ${GOAL}x: $goal_met)"
 echo "verified:  every target: COUNT(*) $SRC_COUNT and CHECKSUM TABLE $SRC_SUM equal to the source's; SHOW CREATE TABLE identical (the DDL replicated)"
 echo "commands:"

@@ -319,19 +319,19 @@ Status MysqlLoader::RunStatement(MysqlConnection& c, const std::string& sql) {
   return RunStatementNow(c, sql);
 }
 
+Status MysqlLoader::ServerError(unsigned err, const std::string& msg) const {
+  if (err == ER_LOCK_DEADLOCK || err == ER_LOCK_WAIT_TIMEOUT) {
+    return Status::Retryable(StatusCode::kAborted, "target {}: {} (error {})", options_.target, msg, err);
+  }
+  if (IsRetryableApplyError(err)) {
+    return Status::Retryable(StatusCode::kIoError, "target {} ({}): {} (error {})", options_.target,
+                             options_.connect.Describe(), msg, err);
+  }
+  return Status::Error(StatusCode::kServerError, "{} (error {})", msg, err);
+}
+
 Status MysqlLoader::RunStatementNow(MysqlConnection& c, const std::string& sql) {
-  auto failed = [&] {
-    unsigned err = mysql_errno(c.raw());
-    std::string msg = mysql_error(c.raw());
-    if (err == ER_LOCK_DEADLOCK || err == ER_LOCK_WAIT_TIMEOUT) {
-      return Status::Retryable(StatusCode::kAborted, "target {}: {} (error {})", options_.target, msg, err);
-    }
-    if (IsRetryableApplyError(err)) {
-      return Status::Retryable(StatusCode::kIoError, "target {} ({}): {} (error {})", options_.target,
-                               options_.connect.Describe(), msg, err);
-    }
-    return Status::Error(StatusCode::kServerError, "{} (error {})", msg, err);
-  };
+  auto failed = [&] { return ServerError(mysql_errno(c.raw()), mysql_error(c.raw())); };
   if (mysql_real_query(c.raw(), sql.data(), sql.size()) != 0) return failed();
   // Several statements in one round trip (BeginWithCheckpoints, partial
   // upserts of sql_builder's SplitPartial): each
@@ -469,21 +469,91 @@ Status MysqlLoader::ApplyMerged(MysqlConnection& c, const std::vector<SinkChange
     if (!deletes.count(t) && !upserts.count(t)) order.push_back(t);
     (ch.kind == SinkChange::Kind::kDelete ? deletes[t] : upserts[t]).push_back(&ch);
   }
-  auto flush_groups = [&](auto& groups, StatementBuilder build) -> Status {
+  auto flush_groups = [&](auto& groups, bool del, StatementBuilder build) -> Status {
     for (const TargetTable* t : order) {
       auto it = groups.find(t);
       if (it == groups.end()) continue;
-      RETURN_IF_ERROR(ForEachStatement(*t, it->second, options_.max_statement_bytes, build,
+      std::vector<const SinkChange*> rest;
+      RETURN_IF_ERROR(ApplyBulk(c, *t, it->second, del, rest));
+      if (rest.empty()) continue;
+      RETURN_IF_ERROR(ForEachStatement(*t, rest, options_.max_statement_bytes, build,
                                        [&](const std::string& sql) { return RunStatement(c, sql); }));
     }
     return Status::Ok();
   };
-  RETURN_IF_ERROR(flush_groups(deletes, BuildDeleteEach));  // not an IN list: see BuildDeleteEach
-  RETURN_IF_ERROR(flush_groups(upserts, [this](std::string& out, const TargetTable& t,
+  // Deletes look every row up by its key (bulk, or BuildDeleteEach), never
+  // an IN list: see BuildDeleteEach.
+  RETURN_IF_ERROR(flush_groups(deletes, true, BuildDeleteEach));
+  RETURN_IF_ERROR(flush_groups(upserts, false, [this](std::string& out, const TargetTable& t,
                                                 const std::vector<const SinkChange*>& rows) {
     return catch_up_ ? BuildReplace(out, t, rows, GeneratedOf(t)) : BuildUpsert(out, t, rows, GeneratedOf(t));
   }));
   for (const SinkChange* ch : keyless) RETURN_IF_ERROR(ApplyOne(c, *ch));
+  return Status::Ok();
+}
+
+Status MysqlLoader::ApplyBulk(MysqlConnection& c, const TargetTable& t, const std::vector<const SinkChange*>& rows,
+                              bool del, std::vector<const SinkChange*>& rest) {
+  Partition* part = nullptr;
+  for (Partition& p : partitions_) {
+    if (p.conn.get() == &c) part = &p;
+  }
+  std::vector<const SinkChange*> todo;
+  for (const SinkChange* r : rows) {
+    // A partial upsert updates only the values it has (BuildUpsert's UPDATE).
+    (part && bulk_ok_.load(std::memory_order_relaxed) && (del || !IsPartial(*r)) ? todo : rest).push_back(r);
+  }
+  if (todo.empty()) return Status::Ok();
+  const std::vector<bool>* generated = del ? nullptr : GeneratedOf(t);
+  BulkKey key{&t, del ? 0 : catch_up_ ? 2 : 1, {}};
+  if (!del) {
+    key.geometry.assign(t.columns.size(), false);
+    for (const SinkChange* r : todo) {
+      for (size_t i = 0; i < r->values.size() && i < key.geometry.size(); ++i) {
+        if (r->values[i].kind == ValueKind::kGeometry) key.geometry[i] = true;
+      }
+    }
+  }
+  auto it = part->bulk.find(key);
+  if (it == part->bulk.end()) {
+    constexpr size_t kMaxStatements = 64;  // per connection; the server allows 16,382 in all by default
+    if (part->bulk.size() >= kMaxStatements) part->bulk.clear();
+    auto stmt = sluice::mysql::BulkStatement::Prepare(
+        c, del ? BulkDeleteSql(t) : BulkUpsertSql(t, generated, key.geometry, catch_up_));
+    if (!stmt.ok() && stmt.status().code() == StatusCode::kNotSupported) {
+      if (bulk_ok_.exchange(false)) spdlog::info("target {}: {}; rows go as SQL text", options_.target, stmt.status().message());
+      rest.insert(rest.end(), todo.begin(), todo.end());
+      return Status::Ok();
+    }
+    // Any other failure (a missing table, a lost connection) is the same the
+    // SQL text would meet: the caller handles it as a failed statement.
+    if (!stmt.ok()) return stmt.status();
+    it = part->bulk.emplace(std::move(key), BulkEntry{todo.front()->table, std::move(stmt).value()}).first;
+  }
+  sluice::mysql::BulkStatement& stmt = *it->second.stmt;
+  std::vector<Value> params;
+  for (size_t start = 0; start < todo.size();) {
+    // Slices of about max_statement_bytes of values, as ForEachStatement's.
+    size_t end = start, approx = 0;
+    params.clear();
+    while (end < todo.size() && (end == start || approx < options_.max_statement_bytes)) {
+      if (del) {
+        AppendKeyParams(params, t, *todo[end]);
+      } else {
+        AppendUpsertParams(params, t, *todo[end], generated);
+      }
+      for (const Value& v : todo[end]->values) approx += v.s.size() + 8;
+      ++end;
+    }
+    Status st = stmt.Execute(params);
+    if (st.code() == StatusCode::kNotSupported && stmt.server_errno() == 0) {
+      rest.insert(rest.end(), todo.begin() + static_cast<std::ptrdiff_t>(start),
+                  todo.begin() + static_cast<std::ptrdiff_t>(end));
+    } else if (!st.ok()) {
+      return stmt.server_errno() != 0 ? ServerError(stmt.server_errno(), st.message()) : st;
+    }
+    start = end;
+  }
   return Status::Ok();
 }
 
@@ -1028,6 +1098,7 @@ Status MysqlLoader::ApplyDdlSql(const std::string& db, const std::string& query,
   if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();  // replayed
   RETURN_IF_ERROR(EnsureConnected());
   tables_.clear();  // a table's generated columns and keys may change
+  for (Partition& p : partitions_) p.bulk.clear();  // and its statements
   // Without a read timeout: an ALTER of a large table may take hours.
   sluice::mysql::ConnectOptions o = options_.connect;
   o.read_timeout_s = 0;

@@ -21,6 +21,7 @@
 // Owned and called by one pipeline target thread; ApplyBatch runs the
 // partitions on threads of its own (kept for its life) and returns when all are done.
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -35,6 +36,7 @@
 #include "core/worker_group.h"
 #include "core/sink_change.h"
 #include "sink/sink.h"
+#include "client/mysql/bulk_statement.h"
 #include "client/mysql/connection.h"
 
 namespace sluice::sink::mysql {
@@ -85,8 +87,24 @@ class MysqlLoader : public Sink {
   Status Reconnect() override;
 
  private:
+  // A prepared bulk statement (client/mysql/bulk_statement.h) of one table
+  // version: kind 0 delete, 1 upsert, 2 replace (catch-up); `geometry`: the
+  // columns sent as WKB.
+  struct BulkKey {
+    const TargetTable* table;
+    int kind;
+    std::vector<bool> geometry;
+    auto operator<=>(const BulkKey&) const = default;
+  };
+  struct BulkEntry {
+    TargetTablePtr pin;  // keeps the key's table address from being reused
+    std::unique_ptr<sluice::mysql::BulkStatement> stmt;
+  };
   struct Partition {
     std::unique_ptr<sluice::mysql::MysqlConnection> conn;
+    // Statements prepared on `conn` (declared after it: closed first). Used
+    // by the thread running the partition; cleared by the owner thread.
+    std::map<BulkKey, BulkEntry> bulk;
   };
   explicit MysqlLoader(LoaderOptions options)
       : options_(std::move(options)), workers_(options_.parallel, "sl-apply") {}
@@ -133,6 +151,16 @@ class MysqlLoader : public Sink {
   // (re-reads the catch-up horizon; true while a snapshot is still copying).
   Result<bool> SnapshotExplainsConflict(const std::vector<SinkChange>& changes);
   Status ApplyMerged(sluice::mysql::MysqlConnection& c, const std::vector<SinkChange>& changes);
+  // Applies `rows` of `t` (deletes when `del`, else upserts) as bulk
+  // statements on `c`, a partition's connection: one round trip and one
+  // parse per slice instead of SQL text per row. The rows that must go as
+  // SQL text instead (partial upserts, a parameter mixing kinds, a server
+  // without bulk execution) are appended to `rest`, in order.
+  Status ApplyBulk(sluice::mysql::MysqlConnection& c, const TargetTable& t, const std::vector<const SinkChange*>& rows,
+                   bool del, std::vector<const SinkChange*>& rest);
+  // The Status for a server error `err` of the target: deadlocks and lock
+  // wait timeouts retryable (kAborted), lost connections retryable.
+  Status ServerError(unsigned err, const std::string& message) const;
   // latest_wins: whether `ch` applies, decided in the caller's transaction
   // against the target row (read FOR UPDATE); a conflict is counted and
   // logged with both images.
@@ -183,6 +211,7 @@ class MysqlLoader : public Sink {
   // (ApplyBatch): it rides in the next batch's first transaction, or
   // WriteIdle writes it. Behind it the partition rows decide what is applied.
   std::optional<BatchEnd> unwritten_global_;
+  std::atomic<bool> bulk_ok_{true};  // false once the target turned bulk execution down (not MariaDB)
   bool catch_up_ = false;  // ApplyCatchUp in progress: upserts are REPLACEs (one connection, no partition threads)
   struct TableInfo {
     TargetTablePtr pin;

@@ -273,6 +273,52 @@ Status BuildReplace(std::string& out, const TargetTable& t, const std::vector<co
   return AppendValuesStatement(out, "REPLACE INTO ", t, rows, generated);
 }
 
+std::string BulkUpsertSql(const TargetTable& t, const std::vector<bool>* generated, const std::vector<bool>& geometry,
+                          bool replace) {
+  std::string out = replace ? "REPLACE INTO " : "INSERT INTO ";
+  AppendQualifiedName(out, t);
+  AppendColumnList(out, t, generated);
+  out += " VALUES (";
+  (void)ForEachWritten(out, t.columns.size(), generated, [&](size_t i) {
+    out += i < geometry.size() && geometry[i] ? "ST_GeomFromWKB(?)" : "?";
+    return Status::Ok();
+  });
+  out += ')';
+  if (replace) return out;
+  out += " ON DUPLICATE KEY UPDATE ";
+  (void)ForEachWritten(out, t.columns.size(), generated, [&](size_t i) {
+    AppendIdentifier(out, t.columns[i]);
+    out += "=VALUES(";
+    AppendIdentifier(out, t.columns[i]);
+    out += ')';
+    return Status::Ok();
+  });
+  return out;
+}
+
+void AppendUpsertParams(std::vector<Value>& out, const TargetTable& t, const SinkChange& row,
+                        const std::vector<bool>* generated) {
+  for (size_t i = 0; i < row.values.size(); ++i) {
+    if (!Skipped(generated, i)) out.push_back(MysqlValue(t, i, row.values[i]));
+  }
+}
+
+std::string BulkDeleteSql(const TargetTable& t) {
+  std::string out = "DELETE FROM ";
+  AppendQualifiedName(out, t);
+  out += " WHERE ";
+  for (size_t k = 0; k < t.key.size(); ++k) {
+    if (k) out += " AND ";
+    AppendIdentifier(out, t.columns[t.key[k]]);
+    out += "=?";
+  }
+  return out;
+}
+
+void AppendKeyParams(std::vector<Value>& out, const TargetTable& t, const SinkChange& row) {
+  for (uint32_t k : t.key) out.push_back(MysqlValue(t, k, row.values[k]));
+}
+
 Status ForEachStatement(const TargetTable& t, const std::vector<const SinkChange*>& rows, size_t max_bytes,
                         StatementBuilder build, const std::function<Status(const std::string&)>& run) {
   std::string sql;

@@ -53,6 +53,22 @@ Status BuildDeleteExact(std::string& out, const TargetTable& t, const SinkChange
 Status BuildUpdate(std::string& out, const TargetTable& t, const SinkChange& row, const std::vector<Value>& current,
                    const std::vector<bool>* generated = nullptr);
 
+// Statements with `?` placeholders for client/mysql/bulk_statement.h, one
+// row of parameters per change; they write what BuildUpsert / BuildReplace /
+// BuildDeleteEach write for the same rows.
+// INSERT INTO t (cols) VALUES (?,...) ON DUPLICATE KEY UPDATE c=VALUES(c),...
+// (`replace`: REPLACE INTO t (cols) VALUES (?,...)); a column whose values
+// are WKB (`geometry[i]`) is ST_GeomFromWKB(?).
+std::string BulkUpsertSql(const TargetTable& t, const std::vector<bool>* generated, const std::vector<bool>& geometry,
+                          bool replace);
+// The parameters of one whole row for BulkUpsertSql: its written columns' values.
+void AppendUpsertParams(std::vector<Value>& out, const TargetTable& t, const SinkChange& row,
+                        const std::vector<bool>* generated);
+// DELETE FROM t WHERE k1=? AND k2=?  (keyed tables; a lookup by the key)
+std::string BulkDeleteSql(const TargetTable& t);
+// The parameters of one row for BulkDeleteSql: its key values.
+void AppendKeyParams(std::vector<Value>& out, const TargetTable& t, const SinkChange& row);
+
 // `key IN (v1,v2)` / `(k1,k2) IN ((..),(..))`: the keys of `rows` (keyed tables).
 Status AppendKeyIn(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows);
 // c1<=>v1 AND c2<=>v2 ...: a row equal to `values` in every column, text

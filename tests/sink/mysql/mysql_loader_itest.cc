@@ -6,6 +6,7 @@
 //   keyless tables -> a row found by FLOAT/DOUBLE/text values; one that matches nothing is an error
 //   a hung target -> a bounded, retryable error naming the server; recovery exactly once
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include "harness/mariadb_server.h"
 #include "sink/merge.h"
 #include "sink/mysql/mysql_loader.h"
+#include "sink/mysql/sql_builder.h"
 
 namespace sluice::sink::mysql {
 namespace {
@@ -80,6 +82,7 @@ class MysqlLoaderTest : public ::testing::Test {
   }
 
   std::unique_ptr<MariadbServer> dst_;
+  std::unique_ptr<MysqlLoader> loader_;
   std::deque<std::string> texts_;  // the bytes text Values point at
   bool stopped_ = false;
 };
@@ -209,6 +212,122 @@ TEST_F(MysqlLoaderTest, DeletesBesideInsertsInOtherPartitionsNeverWaitForThem) {
   }
   EXPECT_EQ(Ids("shop.s"), "1201,1202,1203,1204,1205,1206,1207,1208,1209,1210,1211,1212");
   EXPECT_EQ(lock_waits(), waits_before);
+}
+
+// On MariaDB the loader sends upserts and deletes as bulk statements
+// (prepared once, one round trip per slice): every type must land exactly as
+// the same rows sent as SQL text (sql_builder.h) land, and a delete must find
+// its row by a composite key of INT, VARCHAR and a 30-digit DECIMAL.
+TEST_F(MysqlLoaderTest, BulkStatementsWriteExactlyWhatSqlTextWrites) {
+  const std::string columns =
+      "a INT NOT NULL, b VARCHAR(10) NOT NULL, d DECIMAL(30,10) NOT NULL, n INT NULL, dt DATETIME(3), "
+      "ts TIMESTAMP(3) NULL, vb VARBINARY(20), bl BLOB, e ENUM('x','y','z'), st SET('p','q'), j JSON, f FLOAT, "
+      "dbl DOUBLE, bt BIT(12), dte DATE, tm TIME(2), yr YEAR, u BIGINT UNSIGNED, txt TEXT CHARACTER SET latin1, "
+      "g GEOMETRY NULL, PRIMARY KEY (a, b, d)";
+  ASSERT_TRUE(dst_->Execute("CREATE DATABASE ty; CREATE TABLE ty.bulk (" + columns + "); CREATE TABLE ty.text (" +
+                            columns + ")")
+                  .ok());
+  const std::vector<std::string> names{"a", "b", "d", "n", "dt", "ts", "vb", "bl", "e", "st",
+                                       "j", "f", "dbl", "bt", "dte", "tm", "yr", "u", "txt", "g"};
+  auto bulk = Table("ty", "bulk", names, {0, 1, 2});
+  auto text = Table("ty", "text", names, {0, 1, 2});
+  auto str = [&](ValueKind k, std::string v) { return Value::Str(k, texts_.emplace_back(std::move(v))); };
+  const std::string point("\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\xf0\x3f\x00\x00\x00\x00\x00\x00\x00\x40", 21);
+  auto row = [&](int a, const char* b, const char* d, int variant) {
+    if (variant == 0) {
+      return std::vector<Value>{Value::Int(a), Text(b), str(ValueKind::kDecimal, d), Value::Null(),
+                                Value::Null(), Value::Null(), Value::Null(), Value::Null(), Value::Null(),
+                                Value::Null(), Value::Null(), Value::Null(), Value::Null(), Value::Null(),
+                                Value::Null(), Value::Null(), Value::Null(), Value::Null(), Value::Null(),
+                                Value::Null()};
+    }
+    return std::vector<Value>{
+        Value::Int(a), Text(b), str(ValueKind::kDecimal, d), Value::Int(-2147483648 + variant),
+        str(ValueKind::kDateTime, variant == 1 ? "2024-01-31 12:34:56.789" : "9999-12-31 23:59:59.999"),
+        str(ValueKind::kTimestamp, "2038-01-19 03:14:07.000"),
+        str(ValueKind::kBytes, std::string("\x00\xff\x27\x5c\x0a", 5)), str(ValueKind::kBytes, ""),
+        str(ValueKind::kEnum, variant == 1 ? "y" : "z"), str(ValueKind::kSet, "p,q"),
+        str(ValueKind::kJson, "{\"k\": [1, 2.5, \"s\\\"'\"]}"), Value::Float(variant == 1 ? 0.1f : -3.4e38f),
+        Value::Double(variant == 1 ? 3.141592653589793 : -2.5e-300), Value::Bit(variant == 1 ? 0xABC : 0),
+        str(ValueKind::kDate, "1000-01-01"), str(ValueKind::kTime, variant == 1 ? "-838:59:59.99" : "00:00:00.01"),
+        Value::Year(variant == 1 ? 1901 : 2155), Value::UInt(18446744073709551615ull),
+        Text(variant == 1 ? "café\t'\\" : "x\ny"), str(ValueKind::kGeometry, point)};
+  };
+  // Both tables get the same changes: through the loader (bulk), and as the
+  // SQL text the loader would otherwise send, on a session set up like its.
+  auto apply_both = [&](const std::vector<std::tuple<SinkChange::Kind, int, const char*, const char*, int>>& spec,
+                        uint64_t txn) {
+    std::vector<SinkChange> batch, same;
+    uint64_t i = 0;
+    for (const auto& [kind, a, b, d, variant] : spec) {
+      batch.push_back(Change(kind, bulk, row(a, b, d, variant), Pos(txn, ++i)));
+      same.push_back(Change(kind, text, row(a, b, d, variant), Pos(txn, i)));
+    }
+    ASSERT_TRUE(loader_->ApplyBatch(batch, EndOf(txn)).ok());
+    std::vector<const SinkChange*> upserts, deletes;
+    for (const SinkChange& c : same) (c.kind == SinkChange::Kind::kDelete ? deletes : upserts).push_back(&c);
+    std::string sql = "SET NAMES utf8mb4; SET time_zone = '+00:00'";
+    if (!deletes.empty()) {
+      sql += ";";
+      ASSERT_TRUE(BuildDeleteEach(sql, *text, deletes).ok());
+    }
+    if (!upserts.empty()) {
+      sql += ";";
+      ASSERT_TRUE(BuildUpsert(sql, *text, upserts).ok());
+    }
+    ASSERT_TRUE(dst_->Execute(sql).ok()) << sql;
+  };
+  auto rows_of = [&](const char* table) {
+    auto r = dst_->Query(fmt::format(
+        "SELECT a, b, d, n, dt, ts, HEX(vb), HEX(bl), e, st, j, f, dbl, bt + 0, dte, tm, "
+        "yr, u, HEX(txt), ST_AsText(g) FROM ty.{} ORDER BY a, b, d",
+        table));
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    std::string out;
+    if (!r.ok()) return out;
+    for (const auto& line : *r) {
+      for (const auto& v : line) out += v.value_or("NULL") + "|";
+      out += "\n";
+    }
+    return out;
+  };
+  auto status = [&](const char* name) {
+    auto v = dst_->Query(fmt::format("SHOW GLOBAL STATUS LIKE '{}'", name));
+    return v.ok() && !v->empty() ? std::stoll((*v)[0][1].value_or("0")) : -1;
+  };
+  // Prepared, and never redone in SQL text (which would hide a wrong bind).
+  const int64_t prepares_before = status("Com_stmt_prepare");
+  const int64_t redone_before = status("Com_rollback_to_savepoint");
+  loader_ = Open(2);
+  ASSERT_TRUE(loader_);
+  using K = SinkChange::Kind;
+  const char* big = "12345678901234567890.0123456789";
+  apply_both({{K::kUpsert, 1, "a", big, 1},
+              {K::kUpsert, 1, "a", "-0.0000000001", 2},
+              {K::kUpsert, 2, "émoji😀", "0.0000000000", 0},
+              {K::kUpsert, 3, "x", big, 2},
+              {K::kUpsert, 4, "y", "1.0000000000", 1}},
+             1);
+  EXPECT_GT(status("Com_stmt_prepare"), prepares_before);
+  const std::string first = rows_of("bulk");
+  EXPECT_EQ(first, rows_of("text"));
+  EXPECT_NE(first.find("12345678901234567890.0123456789|-2147483647|2024-01-31 12:34:56.789|"), std::string::npos)
+      << first;
+  EXPECT_NE(first.find("|18446744073709551615|636166E909275C|POINT(1 2)|"), std::string::npos) << first;
+  // Updates (whole rows) and deletes by the whole composite key; a key one
+  // digit off in the DECIMAL's 30 must not match.
+  apply_both({{K::kUpsert, 1, "a", big, 2},
+              {K::kDelete, 1, "a", "-0.0000000001", 0},
+              {K::kDelete, 3, "x", "12345678901234567890.0123456788", 0},
+              {K::kDelete, 2, "émoji😀", "0.0000000000", 0},
+              {K::kUpsert, 5, "z", "-99999999999999999999.9999999999", 1}},
+             2);
+  const std::string second = rows_of("bulk");
+  EXPECT_EQ(second, rows_of("text"));
+  auto keys = dst_->QueryValue("SELECT GROUP_CONCAT(a ORDER BY a, b, d) FROM ty.bulk");
+  ASSERT_TRUE(keys.ok());
+  EXPECT_EQ(*keys, "1,3,4,5");
+  EXPECT_EQ(status("Com_rollback_to_savepoint"), redone_before);
 }
 
 // Keyless rows are found by every value: FLOAT as stored, text exactly. A

@@ -188,6 +188,25 @@ TEST(SqlBuilderTest, DeleteEachLooksUpEveryRowByItsKey) {
             "DELETE FROM `shop`.`orders` WHERE `id`=2 AND `region`='eu'");
 }
 
+// The bulk forms write what the text forms write, with one `?` per value.
+TEST(SqlBuilderTest, BulkStatementsTakeOneRowOfParametersPerChange) {
+  Fixture f({0, 1});
+  const std::vector<bool> generated{false, false, true};
+  EXPECT_EQ(BulkUpsertSql(*f.t, nullptr, {false, true, false}, false),
+            "INSERT INTO `shop`.`orders` (`id`,`region`,`status`) VALUES (?,ST_GeomFromWKB(?),?) ON DUPLICATE KEY "
+            "UPDATE `id`=VALUES(`id`),`region`=VALUES(`region`),`status`=VALUES(`status`)");
+  EXPECT_EQ(BulkUpsertSql(*f.t, &generated, {}, true), "REPLACE INTO `shop`.`orders` (`id`,`region`) VALUES (?,?)");
+  EXPECT_EQ(BulkDeleteSql(*f.t), "DELETE FROM `shop`.`orders` WHERE `id`=? AND `region`=?");
+  std::vector<Value> params;
+  AppendUpsertParams(params, *f.t, f.rows[1], &generated);
+  AppendKeyParams(params, *f.t, f.rows[0]);
+  ASSERT_EQ(params.size(), 4u);
+  EXPECT_EQ(params[0].i, 2);
+  EXPECT_EQ(params[1].s, "eu");
+  EXPECT_EQ(params[2].i, 1);
+  EXPECT_EQ(params[3].s, "eu");
+}
+
 TEST(SqlBuilderTest, KeylessStatements) {
   Fixture f({});
   std::string ins, del;
