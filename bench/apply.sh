@@ -44,7 +44,7 @@
 #   REPLICA_THREADS (4)  --slave-parallel-threads of the native replica
 #   REPEAT (3)        timed runs of each, alternating; the best is reported
 #   TARGET_ARGS       extra mariadbd options for every target
-#   PROFILE=1         perf record -g the first sluice run (report in the output dir)
+#   PROFILE=1         perf record -a -g during the first sluice run: reports of sluice and of its target server
 #   KEEP=1            keep the work directory;  TIMEOUT (900) s per timed run
 #
 # Exit status: 0 goal (sluice >= 1.0x the replica) met, 3 missed, other: failed.
@@ -207,7 +207,7 @@ record() {  # KEY SECONDS SLUICE_CPU TARGET_CPU RSS_KB SOURCE_CPU
 source_cpu_since() { awk -v a="$1" -v b="$(cpu_of "$(server_pid "$SRC_DIR")")" 'BEGIN { printf "%.2f", b - a }'; }
 
 run_sluice() {  # PARALLEL RUN_INDEX
-  local par=$1 i=$2 dir cfg t0 t1 secs tpid cpu_t0 scpu tcpu rss wait_sql src0 srccpu
+  local par=$1 i=$2 dir cfg t0 t1 secs tpid cpu_t0 scpu tcpu rss wait_sql src0 srccpu perf_pid=
   new_target "sluice p$par" $((10 + run_no))
   dir=$WORK/sluice-p$par-$i
   mkdir -p "$dir"
@@ -235,7 +235,12 @@ EOF
   "$SLUICE" run -c "$cfg" >"$dir/sluice.log" 2>&1 &
   SLUICE_PID=$!
   if [ "${PROFILE:-0}" = 1 ] && [ "$i" = 1 ] && [ "$par" = "${PARALLEL%% *}" ] && command -v perf >/dev/null; then
-    perf record -g -o "$WORK/perf-p$par.data" -p "$SLUICE_PID" >/dev/null 2>&1 &
+    # System-wide for the run: threads that start after perf would attach
+    # to a pid (sluice's, the server's connection threads) are missed
+    # otherwise. The reports keep one process's samples each (--pid).
+    perf record -a -g -o "$WORK/perf-p$par.data" >/dev/null 2>&1 &
+    perf_pid=$!
+    printf 'sluice %s\ntarget %s\n' "$SLUICE_PID" "$tpid" >"$WORK/perf-p$par.pids"
   fi
   # The loader creates `_sluice`.`checkpoints` when it connects; from then on
   # one statement waits on the server for the final global checkpoint.
@@ -266,6 +271,7 @@ END //"
   rss=$(vmhwm_kb "$SLUICE_PID")
   tcpu=$(awk -v a="$cpu_t0" -v b="$(cpu_of "$tpid")" 'BEGIN { printf "%.2f", b - a }')
   srccpu=$(source_cpu_since "$src0")
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi  # the run only, not the checks after it
   if [ "${PROFILE:-0}" = 1 ] && [ "$i" = 1 ]; then sleep 0.1; fi
   kill -TERM "$SLUICE_PID"
   wait "$SLUICE_PID" || bench_die "sluice run exited with status $? on SIGTERM; log: $dir/sluice.log"
@@ -313,9 +319,12 @@ done
 if [ "${PROFILE:-0}" = 1 ]; then
   for f in "$WORK"/perf-p*.data; do
     [ -f "$f" ] || continue
-    perf report -i "$f" --no-children --percent-limit 1.5 --stdio 2>/dev/null | grep -v '^$' | head -n 60 >"${f%.data}.txt" || true
-    bench_log "profile: ${f%.data}.txt (KEEP=1 keeps it)"
-    cat "${f%.data}.txt" >&2
+    while read -r who pid; do
+      perf report -i "$f" --pid "$pid" --no-children --sort comm,dso,sym --percent-limit 1.5 --stdio 2>/dev/null |
+        grep -v '^$' | head -n 80 >"${f%.data}-$who.txt" || true
+      bench_log "profile of $who: ${f%.data}-$who.txt (KEEP=1 keeps it)"
+      head -n 40 "${f%.data}-$who.txt" >&2
+    done <"${f%.data}.pids"
   done
 fi
 
