@@ -44,6 +44,8 @@
 #   REPLICA_THREADS (4)  --slave-parallel-threads of the native replica
 #   REPEAT (3)        timed runs of each, alternating; the best is reported
 #   TARGET_ARGS       extra mariadbd options for every target
+#   COMPARE=PATH      also time the sluice binary at PATH in every round, right
+#                     after SLUICE (an A/B of two builds on the same source)
 #   PROFILE=1         perf record -a -g during the first sluice run: reports of sluice and of its target server
 #   KEEP=1            keep the work directory;  TIMEOUT (900) s per timed run
 #
@@ -209,7 +211,7 @@ source_cpu_since() { awk -v a="$1" -v b="$(cpu_of "$(server_pid "$SRC_DIR")")" '
 run_sluice() {  # PARALLEL RUN_INDEX
   local par=$1 i=$2 dir cfg t0 t1 secs tpid cpu_t0 scpu tcpu rss wait_sql src0 srccpu perf_pid=
   new_target "sluice p$par" $((10 + run_no))
-  dir=$WORK/sluice-p$par-$i
+  dir=$WORK/${LABEL:-sluice}-p$par-$i
   mkdir -p "$dir"
   cfg=$dir/sluice.yaml
   cat >"$cfg" <<EOF
@@ -277,8 +279,8 @@ END //"
   wait "$SLUICE_PID" || bench_die "sluice run exited with status $? on SIGTERM; log: $dir/sluice.log"
   SLUICE_PID=
   verify_target "sluice p$par"
-  bench_log "  sluice parallel $par: $secs s, $(bench_div "$TOTAL" "$secs") rows/s, sluice CPU $scpu s, target CPU $tcpu s, source CPU $srccpu s, peak RSS $(bench_mib "$rss") MiB ($VERIFIED)"
-  record "sluice-p$par" "$secs" "$scpu" "$tcpu" "$rss" "$srccpu"
+  bench_log "  ${LABEL:-sluice} parallel $par: $secs s, $(bench_div "$TOTAL" "$secs") rows/s, sluice CPU $scpu s, target CPU $tcpu s, source CPU $srccpu s, peak RSS $(bench_mib "$rss") MiB ($VERIFIED)"
+  record "${LABEL:-sluice}-p$par" "$secs" "$scpu" "$tcpu" "$rss" "$srccpu"
   stop_target
 }
 
@@ -312,7 +314,10 @@ run_replica() {  # RUN_INDEX
 
 for ((i = 1; i <= REPEAT; i++)); do
   bench_log "run $i/$REPEAT"
-  for p in $PARALLEL; do run_sluice "$p" "$i"; done
+  for p in $PARALLEL; do
+    run_sluice "$p" "$i"
+    if [ -n "${COMPARE:-}" ]; then SLUICE=$COMPARE LABEL=compare run_sluice "$p" "$i"; fi
+  done
   run_replica "$i"
 done
 
@@ -339,10 +344,10 @@ echo "workload:  $INSERTS inserts ($INSERT_TXN rows/txn) + $UPDATES single-row u
 echo "           = $TOTAL row changes in $TXNS transactions; ${#BINLOGS[@]} binlog file(s), $BINLOG_BYTES bytes ($(bench_human_bytes "$BINLOG_BYTES"))"
 echo "targets:   fresh, empty, --skip-log-bin --innodb-buffer-pool-size=1G ${TARGET_ARGS:-} (innodb_flush_log_at_trx_commit=$TGT_FLUSH)"
 echo "figures:   best of $REPEAT run(s); seconds from start until the target holds the final state"
-for p in $PARALLEL; do
-  k=sluice-p$p
+for k in $(for p in $PARALLEL; do echo "sluice-p$p"; [ -n "${COMPARE:-}" ] && echo "compare-p$p"; done); do
+  p=${k##*-p}
   printf '%-34s %8.3f s %9s rows/s  %5.2fx  sluice CPU %6.2f s  target CPU %6.2f s  source CPU %5.2f s  peak RSS %5.1f MiB\n' \
-    "sluice run, parallel $p, batch $BATCH" "${BEST[$k]}" "$(bench_div "$TOTAL" "${BEST[$k]}")" \
+    "${k%%-p*} run, parallel $p, batch $BATCH" "${BEST[$k]}" "$(bench_div "$TOTAL" "${BEST[$k]}")" \
     "$(awk -v s="${BEST[$k]}" -v r="${BEST[replica]}" 'BEGIN { printf "%.2f", r / s }')" \
     "${CPU_S[$k]}" "${CPU_T[$k]}" "${CPU_SRC[$k]}" "$(bench_mib "${RSS[$k]}")"
 done

@@ -16,6 +16,7 @@
 #include <map>
 
 #include "core/commit_vote.h"
+#include "core/turn_order.h"
 #include "core/json_writer.h"
 #include "core/sync_point.h"
 #include "sink/merge.h"
@@ -714,7 +715,7 @@ Status MysqlLoader::BeginWithCheckpoints(MysqlConnection& c, const std::vector<i
 
 Status MysqlLoader::ApplyPartition(uint32_t p, const std::vector<SinkChange>& changes, PartitionOutcome* out,
                                    CommitVote& vote) {
-  // Begun by ApplyBatch, with this partition's checkpoint row written.
+  // Begun in its turn (ApplyBatch), with this partition's checkpoint row written.
   MysqlConnection& c = *partitions_[p].conn;
   uint64_t skipped = 0;
   Status st = ApplyMerged(c, MergeByKey(changes));
@@ -810,28 +811,40 @@ Status MysqlLoader::ApplyBatch(const std::vector<SinkChange>& changes, const Bat
   // order: the order in which a snapshot chunk takes them in share mode.
   // So the two never wait for each other in a cycle, not even one that
   // InnoDB cannot see (a partition holding its row while it waits, in the
-  // vote, for a partition that waits for a row the chunk holds).
+  // vote, for a partition that waits for a row the chunk holds). The turns
+  // are taken on the partitions' threads (TurnOrder): the first partition
+  // applies its rows while the later ones still begin.
   // The previous batch's global row, not written yet (see below), rides
   // in the first partition's transaction: that batch has wholly committed,
   // so the row can only be behind what the target holds, never ahead.
-  std::optional<BatchEnd> carried = unwritten_global_;
-  std::optional<uint32_t> carrier;
+  const std::optional<BatchEnd> carried = unwritten_global_;
   std::vector<uint32_t> begun;
   for (uint32_t p = 0; p < n; ++p) {
-    if (parts[p].empty()) continue;
-    const bool carries = carried && !carrier;
-    Status st = BeginWithCheckpoints(*partitions_[p].conn, {static_cast<int>(p)}, end, carries ? &*carried : nullptr);
-    if (st.ok() && carries) carrier = p;
-    if (!st.ok()) {
-      for (uint32_t q : begun) (void)RunStatement(*partitions_[q].conn, "ROLLBACK");
-      return st;
-    }
-    begun.push_back(p);
+    if (!parts[p].empty()) begun.push_back(p);
   }
+  const std::optional<uint32_t> carrier =
+      carried && !begun.empty() ? std::optional<uint32_t>(begun.front()) : std::nullopt;
   std::vector<PartitionOutcome> outcomes(n);
   std::vector<Status> results(n);
   CommitVote vote(begun.size());
-  workers_.RunEach(begun, [&](uint32_t p) { results[p] = ApplyPartition(p, parts[p], &outcomes[p], vote); });
+  TurnOrder turns;
+  workers_.RunEach(begun, [&](uint32_t p) {
+    const size_t turn = static_cast<size_t>(std::find(begun.begin(), begun.end(), p) - begun.begin());
+    Status st = turns.Wait(turn) ? Status::Ok()
+                                 : Status::Retryable(StatusCode::kIoError, "target {}: an earlier partition did not "
+                                                     "begin", options_.target);
+    if (st.ok()) {
+      st = BeginWithCheckpoints(*partitions_[p].conn, {static_cast<int>(p)}, end,
+                                carrier == p ? &*carried : nullptr);
+      turns.Done(turn, st.ok());
+    }
+    if (!st.ok()) {
+      (void)vote.Cast(false);  // the others roll back
+      results[p] = st;
+      return;
+    }
+    results[p] = ApplyPartition(p, parts[p], &outcomes[p], vote);
+  });
   if (carrier && outcomes[*carrier].committed && unwritten_global_ && unwritten_global_->pos == carried->pos) {
     unwritten_global_.reset();
   }
