@@ -1458,7 +1458,15 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
                            where, rule->origin, dest, dest, cfg_.name);
     }
   }
-  if (one_to_one) return t.sink->ApplyDdl(SqlDdl(w.ddl_db, w.ddl_query), end);
+  // The statement's table on the target: what the sink prepares first (a
+  // MySQL target builds the indexes a running snapshot deferred on it).
+  auto on_dest = [&](std::string db, std::string query) {
+    sink::DdlChange c = SqlDdl(std::move(db), std::move(query));
+    c.target_db = dest_db;
+    c.target_table = dest_table;
+    return c;
+  };
+  if (one_to_one) return t.sink->ApplyDdl(on_dest(w.ddl_db, w.ddl_query), end);
   if (w.ddl_table) {
     // Columns a PostgreSQL source table gained (the stream gives its new
     // shape): the mapped table's columns the target table lacks, under
@@ -1473,14 +1481,14 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
     auto sql = PgMissingColumnsSql(*w.ddl_table, existing);
     if (!sql.ok()) return sql.status().WithContext(where);
     if (sql->empty()) return skip();
-    return t.sink->ApplyDdl(SqlDdl("", *sql), end);
+    return t.sink->ApplyDdl(on_dest("", *sql), end);
   }
   const std::string target_table = fmt::format("`{}`.`{}`", dest_db, dest_table);
   // The source table is empty now, so is the table it maps to (all of it,
   // also the subset a filter selected).
-  if (d.kind == K::kTruncateTable) return t.sink->ApplyDdl(SqlDdl("", "TRUNCATE TABLE " + target_table), end);
+  if (d.kind == K::kTruncateTable) return t.sink->ApplyDdl(on_dest("", "TRUNCATE TABLE " + target_table), end);
   if (d.kind == K::kDropTable && d.tables.size() == 1) {
-    return t.sink->ApplyDdl(SqlDdl("", "DROP TABLE IF EXISTS " + target_table), end);
+    return t.sink->ApplyDdl(on_dest("", "DROP TABLE IF EXISTS " + target_table), end);
   }
   // Renamed or subset tables: columns added outside the subset change nothing on the target.
   if (d.kind == K::kAlterTable && d.alter_only_adds_columns && !rule->columns.empty()) {

@@ -123,21 +123,7 @@ Status ChunkWriter::EnsureTable(const TargetTable& t, const std::string& mysql_c
 }
 
 Status ChunkWriter::BuildDeferredIndexes(const TargetTable& t) {
-  const std::string key = fmt::format("db = {} AND tbl = {}", Quote(t.db), Quote(t.table));
-  ASSIGN_OR_RETURN(auto rows, conn_->Query("SELECT ddl FROM `_sluice`.`deferred_indexes` WHERE " + key));
-  if (rows.empty() || rows[0].empty() || !rows[0][0]) return Status::Ok();
-  const std::string& ddl = *rows[0][0];
-  if (mysql_real_query(conn_->raw(), ddl.data(), ddl.size()) != 0) {
-    unsigned err = mysql_errno(conn_->raw());
-    // ER_DUP_KEYNAME: built already, by a run that stopped before forgetting it.
-    if (err != ER_DUP_KEYNAME) {
-      return Status::Error(StatusCode::kServerError, "target {}: building the indexes of `{}`.`{}` ({}): {} (error {})",
-                           conn_->options().Describe(), t.db, t.table, ddl, mysql_error(conn_->raw()), err);
-    }
-  } else if (MYSQL_RES* res = mysql_store_result(conn_->raw())) {
-    mysql_free_result(res);
-  }
-  return Run("DELETE FROM `_sluice`.`deferred_indexes` WHERE " + key);
+  return sink::mysql::BuildDeferredIndexes(*conn_, t.db, t.table);
 }
 
 Status ChunkWriter::EnsureTables() {

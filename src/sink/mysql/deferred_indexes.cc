@@ -1,6 +1,11 @@
 #include "sink/mysql/deferred_indexes.h"
 
+#include <fmt/format.h>
+#include <mysqld_error.h>
+
 #include <vector>
+
+#include "sink/mysql/sql_builder.h"
 
 namespace sluice::sink::mysql {
 
@@ -46,6 +51,47 @@ IndexSplit SplitPlainIndexes(std::string_view create_sql) {
     out.add_indexes += deferred[i];
   }
   return out;
+}
+
+Status BuildDeferredIndexes(sluice::mysql::MysqlConnection& c, std::string_view db, std::string_view table,
+                            bool keep_missing) {
+  std::string where = "TRUE";
+  if (!db.empty()) {
+    where = "db = ";
+    AppendQuotedString(where, db);
+  }
+  if (!table.empty()) {
+    where += " AND tbl = ";
+    AppendQuotedString(where, table);
+  }
+  auto rows = c.Query("SELECT db, tbl, ddl FROM `_sluice`.`deferred_indexes` WHERE " + where);
+  if (!rows.ok()) {
+    // No snapshot ever deferred an index on this target: no table.
+    if (mysql_errno(c.raw()) == ER_NO_SUCH_TABLE || mysql_errno(c.raw()) == ER_BAD_DB_ERROR) return Status::Ok();
+    return rows.status();
+  }
+  for (const auto& row : *rows) {
+    if (row.size() < 3 || !row[0] || !row[1] || !row[2]) continue;
+    const std::string& ddl = *row[2];
+    if (mysql_real_query(c.raw(), ddl.data(), ddl.size()) != 0) {
+      unsigned err = mysql_errno(c.raw());
+      if (err == ER_NO_SUCH_TABLE && keep_missing) continue;
+      // ER_DUP_KEYNAME: built already, by a run that stopped before
+      // forgetting it; ER_NO_SUCH_TABLE: the table is gone (dropped).
+      if (err != ER_DUP_KEYNAME && err != ER_NO_SUCH_TABLE) {
+        return Status::Error(StatusCode::kServerError, "target {}: building the indexes of `{}`.`{}` ({}): {} (error {})",
+                             c.options().Describe(), *row[0], *row[1], ddl, mysql_error(c.raw()), err);
+      }
+    } else if (MYSQL_RES* res = mysql_store_result(c.raw())) {
+      mysql_free_result(res);
+    }
+    std::string forget = "DELETE FROM `_sluice`.`deferred_indexes` WHERE db = ";
+    AppendQuotedString(forget, *row[0]);
+    forget += " AND tbl = ";
+    AppendQuotedString(forget, *row[1]);
+    RETURN_IF_ERROR(c.Execute(forget));
+  }
+  return Status::Ok();
 }
 
 }  // namespace sluice::sink::mysql

@@ -9,6 +9,9 @@
 #include <string>
 #include <string_view>
 
+#include "core/status.h"
+#include "client/mysql/connection.h"
+
 namespace sluice::sink::mysql {
 
 struct IndexSplit {
@@ -19,5 +22,19 @@ struct IndexSplit {
 // Splits SHOW CREATE TABLE's text (one definition per line, two-space
 // indented, as the server prints it).
 IndexSplit SplitPlainIndexes(std::string_view create_sql);
+
+// Builds the indexes recorded in `_sluice`.`deferred_indexes` for
+// `db`.`table` (every table of `db` when `table` is empty, every table when
+// `db` is empty too) and forgets
+// the record: what a snapshot does when it ends (ChunkWriter), and what the
+// loader does first when a DDL statement on the table arrives before that
+// end (the statement may drop or rename one of the indexes, or a column one
+// covers; run against the table without them it would be skipped as done,
+// or leave a record the snapshot could no longer build). Nothing recorded:
+// nothing to do. A recorded table that does not exist is forgotten, unless
+// `keep_missing`: the snapshot records its indexes just before it creates
+// the table, so the loader leaves such a record for the snapshot's end.
+Status BuildDeferredIndexes(sluice::mysql::MysqlConnection& c, std::string_view db, std::string_view table,
+                            bool keep_missing = false);
 
 }  // namespace sluice::sink::mysql

@@ -20,6 +20,7 @@
 #include "core/json_writer.h"
 #include "core/sync_point.h"
 #include "sink/merge.h"
+#include "sink/mysql/deferred_indexes.h"
 #include "sink/mysql/fence.h"
 #include "sink/mysql/sql_builder.h"
 #include "sink/skip_log.h"
@@ -1105,6 +1106,18 @@ Result<std::vector<std::string>> MysqlLoader::TargetColumns(const std::string& d
   std::vector<std::string> out;
   for (auto& r : rows) out.push_back(r[0].value_or(""));
   return out;
+}
+
+Status MysqlLoader::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
+  if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();  // replayed
+  RETURN_IF_ERROR(EnsureConnected());
+  // A statement without its table named (database statements, renames)
+  // builds every deferred index first: they are rare, and a rename would
+  // otherwise leave a record under the old name.
+  RETURN_IF_ERROR(BuildDeferredIndexes(*control_, ddl.target_table.empty() ? "" : ddl.target_db, ddl.target_table,
+                                       /*keep_missing=*/true)
+                      .WithContext(fmt::format("before the DDL @ {}", end.pos.ToString())));
+  return ApplyDdlSql(ddl.db, ddl.query, end);
 }
 
 Status MysqlLoader::ApplyDdlSql(const std::string& db, const std::string& query, const BatchEnd& end) {

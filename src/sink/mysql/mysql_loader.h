@@ -76,7 +76,9 @@ class MysqlLoader : public Sink {
   // existing database, an ADD COLUMN replayed after a crash) are skipped.
   Status ApplyDdlSql(const std::string& db, const std::string& query, const BatchEnd& end);
   // The statement as the pipeline routed it (rewritten for renamed tables).
-  Status ApplyDdl(const DdlChange& ddl, const BatchEnd& end) override { return ApplyDdlSql(ddl.db, ddl.query, end); }
+  // Indexes a running snapshot deferred on the statement's table are built
+  // first (deferred_indexes.h).
+  Status ApplyDdl(const DdlChange& ddl, const BatchEnd& end) override;
   bool speaks_mysql_ddl() const override { return true; }
   bool fenced() const override { return options_.epoch > 0; }
   // The target table's column names in order; empty when it does not exist.
