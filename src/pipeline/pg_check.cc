@@ -148,16 +148,20 @@ class PgTargetCheck {
 };
 
 Status PgTargetCheck::EnsureSession(PgSession& s) {
+  // Every session is cut when the check is cancelled (options_.interrupter).
   if (!s.source) {
     ASSIGN_OR_RETURN(s.source, PgConnection::Connect(source_options_));
+    s.source->SetInterrupter(options_.interrupter);
   }
   if (mysql_options_) {
     if (!s.my_target) {
       ASSIGN_OR_RETURN(s.my_target, sluice::mysql::MysqlConnection::Connect(*mysql_options_));
+      s.my_target->SetInterrupter(options_.interrupter);
       RETURN_IF_ERROR(sluice::mysql::PrepareReadSession(*s.my_target));
     }
   } else if (!s.target) {
     ASSIGN_OR_RETURN(s.target, PgConnection::Connect(target_options_));
+    s.target->SetInterrupter(options_.interrupter);
   }
   return Status::Ok();
 }
@@ -632,6 +636,7 @@ Result<CheckReport> RunPostgresCheck(const Config& config, const PipelineConfig&
   auto conn = PgConnection::Connect(source_options);
   if (!conn.ok()) return conn.status().WithContext(where());
   PgConnection& src = **conn;
+  src.SetInterrupter(options.interrupter);
   ASSIGN_OR_RETURN(auto mapper, transform::TableMapper::Create(MappingRules(p)));
   auto selected = SelectedPostgresTables(src, p);
   if (!selected.ok()) return selected.status().WithContext(where());

@@ -71,12 +71,14 @@ class PgChunkReader : public SourceTableReader {
 
 class PgSnapshotSource : public SnapshotSource {
  public:
-  PgSnapshotSource(const PipelineConfig& p, const SourceConfig& s, postgres::ConnectOptions co)
-      : p_(p), co_(std::move(co)), slot_(SlotOf(p, s)), publication_(PublicationOf(p, s)) {}
+  PgSnapshotSource(const PipelineConfig& p, const SourceConfig& s, postgres::ConnectOptions co,
+                   sluice::Interrupter* interrupt)
+      : p_(p), co_(std::move(co)), interrupt_(interrupt), slot_(SlotOf(p, s)), publication_(PublicationOf(p, s)) {}
 
   Result<std::unique_ptr<SourceSession>> Connect() override {
     auto session = std::make_unique<PgSession>();
     ASSIGN_OR_RETURN(session->conn, PgConnection::Connect(co_));
+    session->conn->SetInterrupter(interrupt_);  // a cancelled snapshot cuts reads of a hung source
     std::string snapshot;
     {
       std::lock_guard lock(mu_);
@@ -179,6 +181,7 @@ class PgSnapshotSource : public SnapshotSource {
 
   const PipelineConfig& p_;
   postgres::ConnectOptions co_;
+  sluice::Interrupter* interrupt_;
   std::string slot_, publication_;
   std::vector<std::string> tables_;  // the selected tables, the publication's
   bool slot_existed_ = false;
@@ -189,10 +192,11 @@ class PgSnapshotSource : public SnapshotSource {
 
 }  // namespace
 
-Result<std::unique_ptr<SnapshotSource>> OpenPostgresSnapshotSource(const PipelineConfig& p, const SourceConfig& s) {
+Result<std::unique_ptr<SnapshotSource>> OpenPostgresSnapshotSource(const PipelineConfig& p, const SourceConfig& s,
+                                                                   sluice::Interrupter* interrupt) {
   ASSIGN_OR_RETURN(auto co, postgres::ConnectOptions::FromUrl(s.endpoint));
   co = postgres::ReadSessionOptions(co, sluice::mysql::kJobIoTimeoutS);
-  return std::unique_ptr<SnapshotSource>(new PgSnapshotSource(p, s, std::move(co)));
+  return std::unique_ptr<SnapshotSource>(new PgSnapshotSource(p, s, std::move(co), interrupt));
 }
 
 }  // namespace sluice::pipeline::detail

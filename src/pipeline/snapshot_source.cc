@@ -141,7 +141,7 @@ Result<std::unique_ptr<SnapshotSource>> OpenSnapshotSource(const Config& config,
                                                            sluice::mysql::Interrupter* interrupt) {
   const SourceConfig* s = config.FindSource(p.source);
   if (s == nullptr) return Status::Invalid("pipeline {}: unknown source {}", p.name, p.source);
-  if (IsPostgresSource(*s)) return OpenPostgresSnapshotSource(p, *s);
+  if (IsPostgresSource(*s)) return OpenPostgresSnapshotSource(p, *s, interrupt);
   return std::unique_ptr<SnapshotSource>(new MysqlSnapshotSource(p, *s, interrupt));
 }
 

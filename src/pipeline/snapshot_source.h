@@ -87,6 +87,7 @@ Status EnsureMysqlTargetTable(sink::ChunkTarget& w, sluice::mysql::MysqlConnecti
 // connections on Cancel (PostgreSQL ones bound their waits with timeouts).
 Result<std::unique_ptr<SnapshotSource>> OpenSnapshotSource(const Config& config, const PipelineConfig& p,
                                                            sluice::mysql::Interrupter* interrupt);
-Result<std::unique_ptr<SnapshotSource>> OpenPostgresSnapshotSource(const PipelineConfig& p, const SourceConfig& s);
+Result<std::unique_ptr<SnapshotSource>> OpenPostgresSnapshotSource(const PipelineConfig& p, const SourceConfig& s,
+                                                                   sluice::Interrupter* interrupt);
 
 }  // namespace sluice::pipeline::detail

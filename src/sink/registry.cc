@@ -82,9 +82,9 @@ Result<std::unique_ptr<ChunkTarget>> OpenMysqlChunks(const SinkOptions& o, sluic
   return std::unique_ptr<ChunkTarget>(std::move(w));
 }
 
-Result<std::unique_ptr<ChunkTarget>> OpenPostgresChunks(const SinkOptions& o, sluice::mysql::Interrupter*) {
+Result<std::unique_ptr<ChunkTarget>> OpenPostgresChunks(const SinkOptions& o, sluice::mysql::Interrupter* interrupt) {
   ASSIGN_OR_RETURN(auto co, sluice::postgres::ConnectOptions::FromUrl(o.url));
-  ASSIGN_OR_RETURN(auto w, postgres::PgChunkTarget::Open(std::move(co)));
+  ASSIGN_OR_RETURN(auto w, postgres::PgChunkTarget::Open(std::move(co), interrupt));
   RETURN_IF_ERROR(w->Fence(o));
   return std::unique_ptr<ChunkTarget>(std::move(w));
 }

@@ -7,13 +7,14 @@
 #include <string_view>
 #include <vector>
 
+#include "core/interrupter.h"
 #include "core/status.h"
 #include "sink/chunk_target.h"
 #include "sink/row_reader.h"
 #include "sink/sink.h"
 
 namespace sluice::mysql {
-class Interrupter;
+using Interrupter = sluice::Interrupter;
 }
 
 namespace sluice::sink {

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "cli/run_command.h"
 #include "pipeline/pg_source_fixture.h"
@@ -197,6 +198,39 @@ TEST_F(PgSourceCheckTest, PeriodicCheckInRunRepairsClickhouseAndRedis) {
       120s))
       << ClickhouseRows("SELECT count(), sum(ok), max(note) FROM public.items FINAL WHERE _sign = 1") << sluice_->Log();
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// A periodic check reading a PostgreSQL source that hangs (SIGSTOP): the
+// check's sessions are cut at stop (core/interrupter.h) instead of waiting
+// out their read timeout (120 s), so `sluice run` stops promptly.
+TEST_F(PgSourceCheckTest, StopIsPromptWhileACheckWaitsOnAHungSource) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  Sql("CREATE TABLE items (id int PRIMARY KEY, note text);"
+      "INSERT INTO items SELECT i, repeat('n', 200) || i FROM generate_series(1, 50000) i");
+  ASSERT_NO_FATAL_FAILURE(WritePipeline("      - match: \"public.items\"\n",
+                                        "    snapshot: initial\n    chunk_rows: 500\n    check: {every: 1s}\n", 2,
+                                        "[my]"));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(WaitForState("p", "running", 120s)) << sluice_->Log();
+  // Every row differs on the target: each check narrows every chunk (long).
+  ASSERT_TRUE(my_->Execute("UPDATE public.items SET note = 'changed'").ok());
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        nlohmann::json s = PipelineStatus("p");
+        return s.is_object() && s["check"].is_object() && s["check"].value("state", "") == "running";
+      },
+      60s))
+      << sluice_->Log();
+  ASSERT_TRUE(pg_->Hang().ok());
+  std::this_thread::sleep_for(500ms);
+  auto t0 = std::chrono::steady_clock::now();
+  sluice_->Stop();
+  // Before the check's sessions were cut, the stop waited for the query
+  // timeout (120 s; the harness kills sluice after 20 s). A check caught
+  // connecting to the hung server still waits for connect_timeout (10 s).
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 15s) << sluice_->Log();
+  ASSERT_TRUE(pg_->Resume().ok());
 }
 
 // A table whose rule runs a Lua script is reported as not checked, as for

@@ -87,32 +87,10 @@ ConnectOptions WithDefaultTimeouts(ConnectOptions o, unsigned seconds) {
   return o;
 }
 
-void Interrupter::Interrupt() {
-  std::lock_guard lock(mu_);
-  interrupted_ = true;
-  for (MysqlConnection* c : connections_) c->ShutdownSocket();
-}
-
-bool Interrupter::interrupted() const {
-  std::lock_guard lock(mu_);
-  return interrupted_;
-}
-
-void Interrupter::Reset() {
-  std::lock_guard lock(mu_);
-  interrupted_ = false;
-}
-
 void MysqlConnection::SetInterrupter(Interrupter* interrupter) {
-  if (interrupter_ != nullptr) {
-    std::lock_guard lock(interrupter_->mu_);
-    interrupter_->connections_.erase(this);
-  }
+  if (interrupter_ != nullptr) interrupter_->Remove(this);
   interrupter_ = interrupter;
-  if (interrupter_ == nullptr) return;
-  std::lock_guard lock(interrupter_->mu_);
-  interrupter_->connections_.insert(this);
-  if (interrupter_->interrupted_) ShutdownSocket();
+  if (interrupter_ != nullptr) interrupter_->Add(this);
 }
 
 void MysqlConnection::ShutdownSocket() {
@@ -174,10 +152,7 @@ Result<std::unique_ptr<MysqlConnection>> MysqlConnection::Connect(const ConnectO
 }
 
 MysqlConnection::~MysqlConnection() {
-  if (interrupter_ != nullptr) {
-    std::lock_guard lock(interrupter_->mu_);
-    interrupter_->connections_.erase(this);
-  }
+  if (interrupter_ != nullptr) interrupter_->Remove(this);
   if (mysql_) mysql_close(mysql_);
 }
 
@@ -192,13 +167,16 @@ Status MysqlConnection::LastError(std::string_view what) {
 
 Status MysqlConnection::Reconnect() {
   ASSIGN_OR_RETURN(auto fresh, Connect(options_));
-  std::unique_lock<std::mutex> lock;
-  if (interrupter_ != nullptr) {
-    lock = std::unique_lock(interrupter_->mu_);
-    if (interrupter_->interrupted_) fresh->ShutdownSocket();
-  }
-  std::swap(mysql_, fresh->mysql_);  // `fresh` now owns the dead session and closes it
+  auto swap = [&](bool interrupted) {
+    if (interrupted) fresh->ShutdownSocket();
+    std::swap(mysql_, fresh->mysql_);  // `fresh` now owns the dead session and closes it
+  };
   // (closing it needs no lock: it is not registered)
+  if (interrupter_ != nullptr) {
+    interrupter_->Locked(swap);
+  } else {
+    swap(false);
+  }
   return Status::Ok();
 }
 

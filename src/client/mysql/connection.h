@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "core/interrupter.h"
 #include "core/status.h"
 #include "core/url.h"
 
@@ -53,29 +54,10 @@ ConnectOptions WithDefaultTimeouts(ConnectOptions o, unsigned seconds);
 
 class MysqlConnection;
 
-// Lets one thread cut the connections other threads are blocked on: a Stop
-// or a Ctrl-C of a job whose server hangs (SIGSTOP, a dead host) takes
-// effect at once instead of after the read timeout. Connections register
-// themselves (MysqlConnection::SetInterrupter) and leave on destruction;
-// Interrupt() shuts their sockets down, so a blocked read or write returns
-// a lost-connection error, and every connection registered later is shut
-// down at once. Thread-safe. Must outlive its connections.
-class Interrupter {
- public:
-  void Interrupt();
-  bool interrupted() const;
-  // Lets connections work again (a pipeline started again after a stop).
-  // Call only when no connection is registered.
-  void Reset();
+// What cuts the connections of a job on Stop or Ctrl-C (core/interrupter.h).
+using Interrupter = sluice::Interrupter;
 
- private:
-  friend class MysqlConnection;
-  mutable std::mutex mu_;
-  bool interrupted_ = false;
-  std::set<MysqlConnection*> connections_;
-};
-
-class MysqlConnection {
+class MysqlConnection : public Interruptible {
  public:
   static Result<std::unique_ptr<MysqlConnection>> Connect(const ConnectOptions& options);
   ~MysqlConnection();
@@ -109,9 +91,8 @@ class MysqlConnection {
   void SetInterrupter(Interrupter* interrupter);
 
  private:
-  friend class Interrupter;
   MysqlConnection(MYSQL* mysql, ConnectOptions options) : mysql_(mysql), options_(std::move(options)) {}
-  void ShutdownSocket();  // with interrupter_->mu_ held
+  void ShutdownSocket() override;  // with the interrupter's lock held
   MYSQL* mysql_;
   ConnectOptions options_;
   Interrupter* interrupter_ = nullptr;

@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <chrono>
@@ -134,7 +135,21 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const ConnectOptions
 }
 
 PgConnection::~PgConnection() {
+  if (interrupter_ != nullptr) interrupter_->Remove(this);
   if (conn_) PQfinish(conn_);
+}
+
+void PgConnection::SetInterrupter(Interrupter* interrupter) {
+  if (interrupter_ != nullptr) interrupter_->Remove(this);
+  interrupter_ = interrupter;
+  if (interrupter_ != nullptr) interrupter_->Add(this);
+}
+
+void PgConnection::ShutdownSocket() {
+  // The descriptor stays open until the destructor closes the connection,
+  // after leaving the interrupter: it cannot be reused while registered.
+  int fd = conn_ ? PQsocket(conn_) : -1;
+  if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
 }
 
 int PgConnection::server_version() const { return conn_ ? PQserverVersion(conn_) : 0; }

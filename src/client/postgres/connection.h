@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/interrupter.h"
 #include "core/status.h"
 #include "core/url.h"
 
@@ -63,7 +64,7 @@ void AppendQuotedIdent(std::string& out, std::string_view name);
 std::string QuoteLiteral(std::string_view text);
 void AppendQuotedLiteral(std::string& out, std::string_view text);
 
-class PgConnection {
+class PgConnection : public Interruptible {
  public:
   static Result<std::unique_ptr<PgConnection>> Connect(const ConnectOptions& options);
   ~PgConnection();
@@ -91,8 +92,13 @@ class PgConnection {
   bool ok() const;  // still connected
   const ConnectOptions& options() const { return options_; }
   pg_conn* raw() { return conn_; }
+  // Registers with `interrupter` (nullptr: none) until destroyed: a wait on
+  // a hung server then ends (a lost connection) once it is interrupted, or
+  // at once when it already was.
+  void SetInterrupter(Interrupter* interrupter);
 
  private:
+  void ShutdownSocket() override;  // with the interrupter's lock held
   PgConnection(ConnectOptions o, pg_conn* c) : options_(std::move(o)), conn_(c) {}
   // Sends what libpq holds and waits for input; false on timeout or error.
   Status Flush();
@@ -112,6 +118,7 @@ class PgConnection {
   bool encrypted_ = false;
   bool pending_ = false;  // a statement sent by Send whose answer is not read yet
   std::string last_sqlstate_;
+  Interrupter* interrupter_ = nullptr;
 };
 
 // Whether a SQLSTATE means the server or the connection went away (class

@@ -36,10 +36,12 @@ constexpr size_t kMaxStatementBytes = 1 << 20;
 
 }  // namespace
 
-Result<std::unique_ptr<PgChunkTarget>> PgChunkTarget::Open(sluice::postgres::ConnectOptions options) {
+Result<std::unique_ptr<PgChunkTarget>> PgChunkTarget::Open(sluice::postgres::ConnectOptions options,
+                                                           sluice::Interrupter* interrupt) {
   if (options.query_timeout_s == 0) options.query_timeout_s = kJobTimeoutS;
   options.application_name = "sluice snapshot";
   ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(options));
+  conn->SetInterrupter(interrupt);
   RETURN_IF_ERROR(conn->Execute("SET TIME ZONE 'UTC'"));
   return std::unique_ptr<PgChunkTarget>(new PgChunkTarget(std::move(conn)));
 }

@@ -36,7 +36,9 @@ namespace sluice::sink::postgres {
 class PgChunkTarget : public ChunkTarget {
  public:
   // Reads and writes wait at most query_timeout_s (the URL's, else the jobs' bound).
-  static Result<std::unique_ptr<PgChunkTarget>> Open(sluice::postgres::ConnectOptions options);
+  // `interrupt` (may be null) cuts the connection when the job is cancelled.
+  static Result<std::unique_ptr<PgChunkTarget>> Open(sluice::postgres::ConnectOptions options,
+                                                     sluice::Interrupter* interrupt = nullptr);
 
   Status EnsureTables() override;
   Status EnsureTable(const TargetTable& t, const std::string& mysql_create_sql) override;
