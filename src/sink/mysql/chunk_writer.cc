@@ -36,12 +36,6 @@ constexpr size_t kMaxStatementBytes = 1 << 20;
 constexpr int kCheckpointLockWaitS = 5;
 constexpr int kRowLockWaitS = 3;
 
-std::string Quote(std::string_view s) {
-  std::string out;
-  AppendQuotedString(out, s);
-  return out;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<ChunkWriter>> ChunkWriter::Open(const sluice::mysql::ConnectOptions& options,

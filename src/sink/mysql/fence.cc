@@ -23,12 +23,6 @@ constexpr auto kRaiseDeadline = std::chrono::seconds(120);
 // Boot times read at different moments differ by rounding.
 constexpr int64_t kBootSlackS = 3;
 
-std::string Quote(std::string_view s) {
-  std::string out;
-  AppendQuotedString(out, s);
-  return out;
-}
-
 // The target's errors, classified like applying's: down, read-only, lock
 // conflicts are retryable.
 Status Classify(MysqlConnection& c, const Status& st) {

@@ -65,12 +65,6 @@ constexpr unsigned kTargetTimeoutS = 90;
 // Seconds between liveness probes while a DDL statement runs (ApplyDdl).
 constexpr int kDdlProbeS = 2;
 
-std::string Quote(std::string_view s) {
-  std::string out;
-  AppendQuotedString(out, s);
-  return out;
-}
-
 }  // namespace
 
 bool IsRetryableApplyError(unsigned err) {

@@ -17,6 +17,11 @@ namespace sluice::sink::mysql {
 void AppendIdentifier(std::string& out, std::string_view name);            // `name` with ` doubled
 void AppendQualifiedName(std::string& out, const TargetTable& t);          // `db`.`table`
 void AppendQuotedString(std::string& out, std::string_view s);             // '...' escaped
+inline std::string Quote(std::string_view s) {                             // the same, as a value
+  std::string out;
+  AppendQuotedString(out, s);
+  return out;
+}
 // A value as a SQL literal; kAbsent is an error (partial row images cannot be applied).
 Status AppendLiteral(std::string& out, const Value& v);
 // The value as MySQL stores it in a column of `t`: a PostgreSQL boolean
