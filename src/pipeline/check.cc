@@ -353,8 +353,7 @@ namespace detail {
 Status TargetCheck::EnsureSession(Session& s) {
   if (source_.pg) {
     if (!s.pg_source) {
-      ASSIGN_OR_RETURN(s.pg_source, postgres::PgConnection::Connect(*source_.pg));
-      s.pg_source->SetInterrupter(options_.interrupter);
+      ASSIGN_OR_RETURN(s.pg_source, postgres::PgConnection::Connect(*source_.pg, options_.interrupter));
     }
   } else if (!s.source) {
     ASSIGN_OR_RETURN(s.source, OpenReader(source_.mysql, options_.interrupter));

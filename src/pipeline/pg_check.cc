@@ -150,8 +150,7 @@ class PgTargetCheck {
 Status PgTargetCheck::EnsureSession(PgSession& s) {
   // Every session is cut when the check is cancelled (options_.interrupter).
   if (!s.source) {
-    ASSIGN_OR_RETURN(s.source, PgConnection::Connect(source_options_));
-    s.source->SetInterrupter(options_.interrupter);
+    ASSIGN_OR_RETURN(s.source, PgConnection::Connect(source_options_, options_.interrupter));
   }
   if (mysql_options_) {
     if (!s.my_target) {
@@ -160,8 +159,7 @@ Status PgTargetCheck::EnsureSession(PgSession& s) {
       RETURN_IF_ERROR(sluice::mysql::PrepareReadSession(*s.my_target));
     }
   } else if (!s.target) {
-    ASSIGN_OR_RETURN(s.target, PgConnection::Connect(target_options_));
-    s.target->SetInterrupter(options_.interrupter);
+    ASSIGN_OR_RETURN(s.target, PgConnection::Connect(target_options_, options_.interrupter));
   }
   return Status::Ok();
 }
@@ -633,10 +631,9 @@ Result<CheckReport> RunPostgresCheck(const Config& config, const PipelineConfig&
   const uint32_t parallel = options.parallel ? options.parallel : p.parallel;
   auto cancelled = [cancel] { return cancel != nullptr && cancel->load(); };
 
-  auto conn = PgConnection::Connect(source_options);
+  auto conn = PgConnection::Connect(source_options, options.interrupter);
   if (!conn.ok()) return conn.status().WithContext(where());
   PgConnection& src = **conn;
-  src.SetInterrupter(options.interrupter);
   ASSIGN_OR_RETURN(auto mapper, transform::TableMapper::Create(MappingRules(p)));
   auto selected = SelectedPostgresTables(src, p);
   if (!selected.ok()) return selected.status().WithContext(where());

@@ -77,8 +77,8 @@ class PgSnapshotSource : public SnapshotSource {
 
   Result<std::unique_ptr<SourceSession>> Connect() override {
     auto session = std::make_unique<PgSession>();
-    ASSIGN_OR_RETURN(session->conn, PgConnection::Connect(co_));
-    session->conn->SetInterrupter(interrupt_);  // a cancelled snapshot cuts reads of a hung source
+    // A cancelled snapshot cuts the session, even while it connects to a hung source.
+    ASSIGN_OR_RETURN(session->conn, PgConnection::Connect(co_, interrupt_));
     std::string snapshot;
     {
       std::lock_guard lock(mu_);

@@ -227,9 +227,9 @@ TEST_F(PgSourceCheckTest, StopIsPromptWhileACheckWaitsOnAHungSource) {
   auto t0 = std::chrono::steady_clock::now();
   sluice_->Stop();
   // Before the check's sessions were cut, the stop waited for the query
-  // timeout (120 s; the harness kills sluice after 20 s). A check caught
-  // connecting to the hung server still waits for connect_timeout (10 s).
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 15s) << sluice_->Log();
+  // timeout (120 s; the harness kills sluice after 20 s), or for
+  // connect_timeout (10 s) when a check was connecting to the hung server.
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s) << sluice_->Log();
   ASSERT_TRUE(pg_->Resume().ok());
 }
 

@@ -90,7 +90,7 @@ bool IsRetryableSqlState(std::string_view s) {
          s == "57014" /* query canceled: by a timeout or an admin */;
 }
 
-Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const ConnectOptions& o) {
+Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const ConnectOptions& o, Interrupter* interrupt) {
   std::string port = std::to_string(o.port);
   std::string timeout = std::to_string(o.connect_timeout_s);
   std::vector<const char*> keys{"host",           "port",      "user",           "dbname",
@@ -119,14 +119,32 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const ConnectOptions
   }
   keys.push_back(nullptr);
   values.push_back(nullptr);
-  pg_conn* c = PQconnectdbParams(keys.data(), values.data(), 0);
-  if (c == nullptr || PQstatus(c) != CONNECTION_OK) {
-    std::string msg = c ? PQerrorMessage(c) : "out of memory";
-    if (c) PQfinish(c);
+  // Connected step by step (PQconnectPoll) rather than by PQconnectdbParams:
+  // the wait is then bounded here (libpq's connect_timeout only applies to
+  // the blocking call) and an interrupter can cut it.
+  pg_conn* c = PQconnectStartParams(keys.data(), values.data(), 0);
+  if (c == nullptr) return Status::Retryable(StatusCode::kIoError, "postgres {}:{}: cannot connect: out of memory", o.host, o.port);
+  std::unique_ptr<PgConnection> conn(new PgConnection(o, c));
+  conn->SetInterrupter(interrupt);
+  auto failed = [&](std::string msg) -> Status {
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
     return Status::Retryable(StatusCode::kIoError, "postgres {}:{}: cannot connect: {}", o.host, o.port, msg);
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.connect_timeout_s ? o.connect_timeout_s : 10);
+  PostgresPollingStatusType step = PGRES_POLLING_WRITING;
+  while (PQstatus(c) != CONNECTION_BAD && step != PGRES_POLLING_OK && step != PGRES_POLLING_FAILED) {
+    if (interrupt != nullptr && interrupt->interrupted()) return failed("interrupted");
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return failed(fmt::format("no answer within {} s (connect_timeout)", o.connect_timeout_s));
+    pollfd p{PQsocket(c), static_cast<short>(step == PGRES_POLLING_READING ? POLLIN : POLLOUT), 0};
+    // In slices: a socket libpq opens anew (another address, TLS refused) is
+    // not one the interrupter shut down, so the flag is looked at too.
+    int n = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 200)));
+    if (n < 0 && errno != EINTR) return failed(std::strerror(errno));
+    if (n <= 0) continue;
+    step = PQconnectPoll(c);
   }
-  std::unique_ptr<PgConnection> conn(new PgConnection(o, c));
+  if (PQstatus(c) != CONNECTION_OK) return failed(PQerrorMessage(c));
   conn->pid_ = PQbackendPID(c);
   conn->encrypted_ = PQsslInUse(c) == 1;
   if (PQsetnonblocking(c, 1) != 0) return conn->Lost("set non-blocking");

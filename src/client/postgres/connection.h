@@ -66,7 +66,10 @@ void AppendQuotedLiteral(std::string& out, std::string_view text);
 
 class PgConnection : public Interruptible {
  public:
-  static Result<std::unique_ptr<PgConnection>> Connect(const ConnectOptions& options);
+  // `interrupt` (may be null): registered from the start, so a connect to a
+  // hung server is cut too (SetInterrupter), not only waited out.
+  static Result<std::unique_ptr<PgConnection>> Connect(const ConnectOptions& options,
+                                                       Interrupter* interrupt = nullptr);
   ~PgConnection();
 
   // Runs one or more statements in one round trip (simple query protocol);

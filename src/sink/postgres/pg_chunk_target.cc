@@ -40,8 +40,7 @@ Result<std::unique_ptr<PgChunkTarget>> PgChunkTarget::Open(sluice::postgres::Con
                                                            sluice::Interrupter* interrupt) {
   if (options.query_timeout_s == 0) options.query_timeout_s = kJobTimeoutS;
   options.application_name = "sluice snapshot";
-  ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(options));
-  conn->SetInterrupter(interrupt);
+  ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(options, interrupt));
   RETURN_IF_ERROR(conn->Execute("SET TIME ZONE 'UTC'"));
   return std::unique_ptr<PgChunkTarget>(new PgChunkTarget(std::move(conn)));
 }
