@@ -330,6 +330,22 @@ TEST_F(MysqlLoaderTest, BulkStatementsWriteExactlyWhatSqlTextWrites) {
   EXPECT_EQ(status("Com_rollback_to_savepoint"), redone_before);
 }
 
+// Rows whose values of one column bind differently (here an integer and a
+// text for one VARCHAR column) cannot share a bulk statement: they go as
+// SQL text, and land all the same.
+TEST_F(MysqlLoaderTest, RowsThatCannotShareABulkStatementGoAsText) {
+  ASSERT_TRUE(dst_->Execute("CREATE DATABASE shop; CREATE TABLE shop.m (id INT PRIMARY KEY, v VARCHAR(10))").ok());
+  loader_ = Open(1);
+  ASSERT_TRUE(loader_);
+  auto t = Table("shop", "m", {"id", "v"}, {0});
+  std::vector<SinkChange> batch{Change(SinkChange::Kind::kUpsert, t, {Value::Int(1), Text("seven")}, Pos(1, 1)),
+                                Change(SinkChange::Kind::kUpsert, t, {Value::Int(2), Value::Int(8)}, Pos(1, 2))};
+  ASSERT_TRUE(loader_->ApplyBatch(batch, EndOf(1)).ok());
+  auto v = dst_->QueryValue("SELECT GROUP_CONCAT(CONCAT(id, '=', v) ORDER BY id) FROM shop.m");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(*v, "1=seven,2=8");
+}
+
 // A snapshot builds the plain indexes of tables it creates at its end
 // (`_sluice`.`deferred_indexes`). A DDL statement on such a table arriving
 // before that end runs against the table with its indexes built: dropping
