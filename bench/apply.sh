@@ -44,8 +44,8 @@
 #   REPLICA_THREADS (4)  --slave-parallel-threads of the native replica
 #   REPEAT (3)        timed runs of each, alternating; the best is reported
 #   TARGET_ARGS       extra mariadbd options for every target
-#   COMPARE=PATH      also time the sluice binary at PATH in every round, right
-#                     after SLUICE (an A/B of two builds on the same source)
+#   COMPARE=PATH      also time the sluice binary at PATH in every round (an A/B
+#                     of two builds on the same source; they take turns going first)
 #   PROFILE=1         perf record -a -g during the first sluice run: reports of sluice and of its target server
 #   KEEP=1            keep the work directory;  TIMEOUT (900) s per timed run
 #
@@ -315,8 +315,11 @@ run_replica() {  # RUN_INDEX
 for ((i = 1; i <= REPEAT; i++)); do
   bench_log "run $i/$REPEAT"
   for p in $PARALLEL; do
+    # With COMPARE, the two builds take turns going first: the second run of
+    # a round measured 5-10% slower whichever build it was.
+    if [ -n "${COMPARE:-}" ] && [ $((i % 2)) = 0 ]; then SLUICE=$COMPARE LABEL=compare run_sluice "$p" "$i"; fi
     run_sluice "$p" "$i"
-    if [ -n "${COMPARE:-}" ]; then SLUICE=$COMPARE LABEL=compare run_sluice "$p" "$i"; fi
+    if [ -n "${COMPARE:-}" ] && [ $((i % 2)) = 1 ]; then SLUICE=$COMPARE LABEL=compare run_sluice "$p" "$i"; fi
   done
   run_replica "$i"
 done

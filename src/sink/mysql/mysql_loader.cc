@@ -708,17 +708,26 @@ Status MysqlLoader::BeginWithCheckpoints(MysqlConnection& c, const std::vector<i
   return st;
 }
 
-Status MysqlLoader::ApplyPartition(uint32_t p, const std::vector<SinkChange>& changes, PartitionOutcome* out,
+Status MysqlLoader::ApplyPartition(uint32_t p, const std::vector<const SinkChange*>& rows, PartitionOutcome* out,
                                    CommitVote& vote) {
   // Begun in its turn (ApplyBatch), with this partition's checkpoint row written.
   MysqlConnection& c = *partitions_[p].conn;
   uint64_t skipped = 0;
-  Status st = ApplyMerged(c, MergeByKey(changes));
+  // The batch's changes are copied here, on the partition's thread, not by
+  // the thread that splits the batch (between batches, when nothing applies).
+  auto own = [&rows] {
+    std::vector<SinkChange> changes;
+    changes.reserve(rows.size());
+    for (const SinkChange* r : rows) changes.push_back(*r);
+    return changes;
+  };
+  Status st = ApplyMerged(c, MergeByKey(own()));
   if (!st.ok() && !st.retryable() && st.code() != StatusCode::kFenced) {
     // Either a secondary unique key conflict between merged rows, or a row
     // the target rejects: redo in source order, one change at a time (the
     // checkpoint row, before the savepoint, stays written and locked).
     st = RunStatement(c, "ROLLBACK TO SAVEPOINT sluice_rows");
+    const std::vector<SinkChange> changes = own();
     size_t rejected = changes.size();
     // A duplicate here is taken for a conflict across partitions (kAborted):
     // ApplyBatch then applies the batch on one connection.
@@ -733,7 +742,7 @@ Status MysqlLoader::ApplyPartition(uint32_t p, const std::vector<SinkChange>& ch
     return st;
   }
   out->committed = true;
-  out->applied = changes.size() - skipped;
+  out->applied = rows.size() - skipped;
   NoteSkipped(skipped);
   return Status::Ok();
 }
@@ -791,14 +800,14 @@ Status MysqlLoader::ApplyBatch(const std::vector<SinkChange>& changes, const Bat
                                                             checkpoint_.gtid_state}));
   }
   const uint32_t n = static_cast<uint32_t>(partitions_.size());
-  std::vector<std::vector<SinkChange>> parts(n);
+  std::vector<std::vector<const SinkChange*>> parts(n);  // into `changes`
   for (size_t i = catch_up; i < changes.size(); ++i) {
     const SinkChange& ch = changes[i];
     if (!checkpoint_.global.empty() && ch.pos <= checkpoint_.global) continue;  // applied before a restart
     const uint32_t p = PartitionOf(ch);
     // Redone after a crash or a retry: skip what this partition already committed.
     if (!checkpoint_.partitions[p].empty() && ch.pos <= checkpoint_.partitions[p]) continue;
-    parts[p].push_back(ch);
+    parts[p].push_back(&ch);
   }
 
   // Each partition's transaction begins with its checkpoint row

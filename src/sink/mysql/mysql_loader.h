@@ -137,7 +137,8 @@ class MysqlLoader : public Sink {
                               const BatchEnd& end, const BatchEnd* carried_global = nullptr);
   // Applies one partition's changes in its transaction (begun by ApplyBatch)
   // and commits it when every partition of the batch is ready (`vote`).
-  Status ApplyPartition(uint32_t p, const std::vector<SinkChange>& changes, PartitionOutcome* out, CommitVote& vote);
+  Status ApplyPartition(uint32_t p, const std::vector<const SinkChange*>& rows, PartitionOutcome* out,
+                        CommitVote& vote);
   // The partition `ch` goes to: by key, or by table for tables with another
   // unique key (their changes then apply in source order).
   uint32_t PartitionOf(const SinkChange& ch) const;
