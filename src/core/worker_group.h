@@ -1,16 +1,21 @@
 #pragma once
 // WorkerGroup: a fixed set of threads kept for the owner's lifetime, each
-// running the task given to it by RunEach. Sinks apply a batch's partitions
+// running the tasks given to it in order. Sinks apply a batch's partitions
 // on them: a thread created per partition per batch cost a clone and a
 // teardown every batch, on the apply path.
 //
-// Threading: RunEach is called by one thread at a time (the owner); the
-// tasks run on the workers, and RunEach returns once every one has ended,
-// so they may use the caller's stack. The destructor ends the threads.
+// Threading: RunEach and Post are called by one thread at a time (the
+// owner). RunEach returns once every task it gave has ended, so they may use
+// the caller's stack; Post returns at once and its task runs after the tasks
+// given to that worker before it (a worker runs its tasks one at a time, in
+// the order given). The destructor runs the tasks still queued, then ends
+// the threads.
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -28,20 +33,23 @@ class WorkerGroup {
 
   size_t size() const { return workers_.size(); }
   // Runs task(i) on worker i for every i in `which` (each below size(), no
-  // repeats) and returns when all have returned.
+  // repeats) and returns when all have returned. One task runs on the
+  // caller when no task is queued on its worker (no hand-over at all).
   void RunEach(const std::vector<uint32_t>& which, const std::function<void(uint32_t)>& task);
+  // Queues `task` on worker `index` and returns.
+  void Post(uint32_t index, std::function<void()> task);
 
  private:
+  struct Lane {
+    std::condition_variable wake;
+    std::deque<std::function<void()>> tasks;  // guarded by mu_
+    bool busy = false;                        // running a task, guarded by mu_
+  };
   void Work(uint32_t index);
 
   std::mutex mu_;
-  std::condition_variable wake_;   // workers: a new round, or the end
-  std::condition_variable done_;   // the owner: the round's last task ended
-  const std::function<void(uint32_t)>* task_ = nullptr;  // the round's task, guarded by mu_
-  std::vector<uint64_t> round_of_;  // per worker: the round it is to run (guarded by mu_)
-  uint64_t round_ = 0;              // guarded by mu_
-  size_t pending_ = 0;              // tasks of the round not yet ended, guarded by mu_
-  bool stop_ = false;               // guarded by mu_
+  std::vector<std::unique_ptr<Lane>> lanes_;
+  bool stop_ = false;  // guarded by mu_
   std::vector<std::thread> workers_;
 };
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -43,6 +44,46 @@ TEST(WorkerGroupTest, OneTaskRunsOnTheCaller) {
   group.RunEach({1}, [&](uint32_t) { id = std::this_thread::get_id(); });
   EXPECT_EQ(id, std::this_thread::get_id());
   group.RunEach({}, [&](uint32_t) { FAIL() << "no task was asked for"; });
+}
+
+TEST(WorkerGroupTest, PostedTasksRunInOrderOnTheirWorker) {
+  std::vector<std::vector<int>> seen(2);
+  std::vector<std::thread::id> ids(2);
+  {
+    WorkerGroup group(2, "test");
+    for (int i = 0; i < 100; ++i) {
+      for (uint32_t w = 0; w < 2; ++w) {
+        group.Post(w, [&, w, i] {
+          seen[w].push_back(i);
+          if (i == 0) ids[w] = std::this_thread::get_id();
+          EXPECT_EQ(ids[w], std::this_thread::get_id());
+        });
+      }
+    }
+    // RunEach's task on worker 1 runs after the hundred posted before it.
+    group.RunEach({1}, [&](uint32_t w) { EXPECT_EQ(seen[w].size(), 100u); });
+    group.Post(0, [&] { seen[0].push_back(100); });
+  }  // the destructor runs what is still queued
+  std::vector<int> want(100);
+  for (int i = 0; i < 100; ++i) want[i] = i;
+  EXPECT_EQ(seen[1], want);
+  want.push_back(100);
+  EXPECT_EQ(seen[0], want);
+  EXPECT_NE(ids[0], ids[1]);
+}
+
+TEST(WorkerGroupTest, APostedTaskDoesNotHoldUpTheOwner) {
+  WorkerGroup group(1, "test");
+  std::mutex mu;
+  std::unique_lock held(mu);
+  std::atomic<bool> ran{false};
+  group.Post(0, [&] {
+    std::lock_guard wait_for_owner(mu);
+    ran = true;
+  });
+  EXPECT_FALSE(ran.load());  // Post returned while its task waits
+  held.unlock();
+  group.RunEach({0}, [&](uint32_t) { EXPECT_TRUE(ran.load()); });
 }
 
 }  // namespace
