@@ -140,10 +140,17 @@ struct Pipeline::Target {
   Clock::time_point window_start = Clock::now();
   // Target thread only: batches handed over that the sink has not recorded
   // yet (sink.h, "In flight"), with their rows, oldest first.
+  struct TableStats;
   struct Unacked {
     sink::BatchEnd end;
     size_t rows = 0;
+    // Commit estimates of its oldest change, of the batch and per table:
+    // the delay counts a batch in flight as not applied yet.
+    int64_t oldest_ms = 0;
+    std::vector<std::pair<TableStats*, int64_t>> tables;
+    bool in_flight = false;  // handed over before it was applied (logged again once it is)
   };
+  int64_t batch_oldest_ms = 0;  // of the batch being gathered; target thread only
   std::deque<Unacked> unacked;
   Clock::time_point last_store_write{};
   Counter* rows = nullptr;
@@ -167,6 +174,7 @@ struct Pipeline::Target {
     Counter* deletes = nullptr;
     Gauge* delay = nullptr;
     int64_t oldest_pending_ms = 0;  // commit estimate of its oldest change not yet applied, 0 if none
+    int64_t batch_oldest_ms = 0;    // the same in the batch being gathered
   };
   std::map<std::string, TableStats> tables;
   // The same tables for status(), which may not walk `tables`: under
@@ -1153,7 +1161,14 @@ Status Pipeline::CallSink(Target& t, const std::function<Status()>& call) {
       // Stopped inside the batch (on_error: stop): what it applied before
       // the rejected transaction is on the target; say so.
       if (!t.unacked.empty()) {
-        ReportAcknowledged(t);
+        // Whole batches the sink recorded, and what it applied of the one
+        // that failed (on_error: stop applies the transactions before the
+        // rejected change).
+        const size_t acknowledged = ReportAcknowledged(t);
+        const uint64_t applied = t.sink->rows_applied() - applied_before;
+        std::lock_guard lock(mu_);
+        if (applied > acknowledged) t.rows_applied += applied - acknowledged;
+        if (!t.sink->checkpoint().global.empty()) t.applied_position = t.sink->checkpoint().global.ToString();
         return st;
       }
       std::lock_guard lock(mu_);
@@ -1192,18 +1207,49 @@ Status Pipeline::SettleSink(Target& t, bool wait) {
   return Status::Ok();
 }
 
-void Pipeline::ReportAcknowledged(Target& t) {
+void Pipeline::RefreshPending(Target& t) {
+  // The oldest change not applied: in the first batch in flight that has
+  // one, else in the batch being gathered.
+  int64_t oldest = t.batch_oldest_ms;
+  for (const Target::Unacked& u : t.unacked) {
+    if (u.oldest_ms == 0) continue;
+    oldest = u.oldest_ms;
+    break;
+  }
+  std::lock_guard lock(mu_);
+  t.oldest_pending_ms = oldest;
+  for (auto& [name, ts] : t.tables) {
+    int64_t table_oldest = ts.batch_oldest_ms;
+    for (const Target::Unacked& u : t.unacked) {
+      auto it = std::find_if(u.tables.begin(), u.tables.end(), [&](const auto& e) { return e.first == &ts; });
+      if (it == u.tables.end()) continue;
+      table_oldest = it->second;
+      break;
+    }
+    ts.oldest_pending_ms = table_oldest;
+    if (!table_oldest) ts.delay->Set(0);
+  }
+}
+
+size_t Pipeline::ReportAcknowledged(Target& t) {
+  CountSinkOutcomes(t);
   // A sink with nothing in flight holds every batch handed over.
   const bool all = !t.sink->in_flight();
   const StreamPos& recorded = t.sink->checkpoint().global;
-  size_t rows = 0;
+  size_t rows = 0, flown = 0;
   std::optional<sink::BatchEnd> last;
   while (!t.unacked.empty() && (all || (!recorded.empty() && t.unacked.front().end.pos <= recorded))) {
     rows += t.unacked.front().rows;
+    if (t.unacked.front().in_flight) flown += t.unacked.front().rows;
     last = std::move(t.unacked.front().end);
     t.unacked.pop_front();
   }
-  if (!last) return;
+  RefreshPending(t);
+  if (!last) return 0;
+  if (flown > 0) {
+    spdlog::debug("pipeline {} target {}: applied {} changes up to {}", cfg_.name, t.cfg->name, flown,
+                  last->pos.ToString());
+  }
   if (uint64_t lsn = 0; LsnPosition(last->resume_position, &lsn)) t.applied_lsn = lsn;
   {
     std::lock_guard lock(mu_);
@@ -1224,6 +1270,25 @@ void Pipeline::ReportAcknowledged(Target& t) {
   if (Clock::now() - t.last_store_write >= std::chrono::seconds(1)) {
     SaveStoreCheckpoint(t, *last);
     t.last_store_write = Clock::now();
+  }
+  return rows;
+}
+
+void Pipeline::CountSinkOutcomes(Target& t) {
+  // Skipped rows are counted, so that a skip is never silent in the metrics
+  // either; a sink with batches in flight counts them when it settles them.
+  if (uint64_t skipped = t.sink->rows_skipped(); skipped > t.skipped_counted) {
+    t.skipped->Inc(skipped - t.skipped_counted);
+    t.skipped_counted = skipped;
+  }
+  for (const auto& [key, n] : t.sink->conflicts()) {
+    uint64_t& counted = t.conflicts_counted[key];
+    if (n <= counted) continue;
+    metrics_.conflicts.WithLabels({{"pipeline", cfg_.name}, {"table", key.first}, {"resolution", key.second}})
+        .Inc(n - counted);
+    std::lock_guard lock(mu_);
+    t.conflicts += n - counted;
+    counted = n;
   }
 }
 
@@ -1250,28 +1315,17 @@ Status Pipeline::FlushBatch(Target& t, std::vector<SinkChange>& batch, const sin
     return batch.empty() ? t.sink->AdvanceCheckpoint(end) : t.sink->ApplyBatchTakingOver(batch, end);
   }));
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  // Skipped rows are counted, so that a skip is never silent in the metrics either.
-  if (uint64_t skipped = t.sink->rows_skipped(); skipped > t.skipped_counted) {
-    t.skipped->Inc(skipped - t.skipped_counted);
-    t.skipped_counted = skipped;
-  }
-  for (const auto& [key, n] : t.sink->conflicts()) {
-    uint64_t& counted = t.conflicts_counted[key];
-    if (n <= counted) continue;
-    metrics_.conflicts.WithLabels({{"pipeline", cfg_.name}, {"table", key.first}, {"resolution", key.second}})
-        .Inc(n - counted);
-    std::lock_guard lock(mu_);
-    t.conflicts += n - counted;
-    counted = n;
-  }
+  CountSinkOutcomes(t);
   spdlog::debug("pipeline {} target {}: {} {} changes up to {} in {:.1f} ms", cfg_.name, t.cfg->name,
                 t.sink->in_flight() ? "handed over" : "applied", rows, end.pos.ToString(), secs * 1000);
+  Target::Unacked handed{end, rows, t.batch_oldest_ms, {}};
+  t.batch_oldest_ms = 0;
   for (const Target::TableRun& r : runs) {
     if (r.inserts) r.stats->inserts->Inc(r.inserts);
     if (r.updates) r.stats->updates->Inc(r.updates);
     if (r.deletes) r.stats->deletes->Inc(r.deletes);
-    r.stats->oldest_pending_ms = 0;
-    r.stats->delay->Set(0);
+    if (r.stats->batch_oldest_ms) handed.tables.emplace_back(r.stats, r.stats->batch_oldest_ms);
+    r.stats->batch_oldest_ms = 0;
   }
   if (rows > 0) {
     t.apply_seconds->Observe(secs);
@@ -1279,7 +1333,8 @@ Status Pipeline::FlushBatch(Target& t, std::vector<SinkChange>& batch, const sin
     t.rows->Inc(rows);
     t.bytes->Inc(bytes);
   }
-  t.unacked.push_back({end, rows});
+  handed.in_flight = t.sink->in_flight();
+  t.unacked.push_back(std::move(handed));
   ReportAcknowledged(t);
   return Status::Ok();
 }
@@ -1695,8 +1750,6 @@ void Pipeline::TargetLoop(Target& t) {
     have_end = false;
     idle_write_due = true;
     last_progress_write = Clock::now();
-    std::lock_guard lock(mu_);
-    t.oldest_pending_ms = 0;
     return true;
   };
 
@@ -1735,12 +1788,14 @@ void Pipeline::TargetLoop(Target& t) {
         case TargetWork::Kind::kChanges:
           if (batch.empty()) {
             batch_started = Clock::now();
+            t.batch_oldest_ms = CommitEstimateMs(w.ts_ms, w.received_ms);
             std::lock_guard lock(mu_);
-            t.oldest_pending_ms = CommitEstimateMs(w.ts_ms, w.received_ms);
+            if (!t.oldest_pending_ms) t.oldest_pending_ms = t.batch_oldest_ms;
           }
           for (const SinkChange& c : w.changes) {
             Target::TableStats& ts = t.StatsFor(c.table, metrics_, cfg_.name, mu_);
-            if (!ts.oldest_pending_ms) ts.oldest_pending_ms = CommitEstimateMs(w.ts_ms, w.received_ms);
+            if (!ts.batch_oldest_ms) ts.batch_oldest_ms = CommitEstimateMs(w.ts_ms, w.received_ms);
+            if (!ts.oldest_pending_ms) ts.oldest_pending_ms = ts.batch_oldest_ms;
           }
           if (item->use_count() == 1) {
             // No other target holds this piece (and none can get it now):

@@ -145,7 +145,12 @@ class Pipeline {
   Status SettleSink(Target& t, bool wait);
   // Reports the batches the sink recorded since (rows, applied position,
   // the store's copy): progress is shown only once the target holds it.
-  void ReportAcknowledged(Target& t);
+  // Returns their rows.
+  size_t ReportAcknowledged(Target& t);
+  // The oldest change not applied yet (delay), after a hand-over or an acknowledgement.
+  void RefreshPending(Target& t);
+  // The sink's skipped rows and conflicts, into the metrics and status.
+  void CountSinkOutcomes(Target& t);
   Result<StartPosition> ResumePosition();
   Result<StartPosition> ResolveOnSource(const StartPosition& p);
   // Mirrors a target's checkpoint into the store; a failure shows in status().

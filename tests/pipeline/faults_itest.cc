@@ -363,6 +363,43 @@ TEST_F(FaultTest, KillNineInsideLargeTransaction) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// Two batches in flight on a MySQL target (MysqlLoader, "slots"): a kill -9
+// while the later one waits at its partition for the earlier batch's part
+// (before it writes a row), or after its vote for the earlier batch to
+// commit (which may be committed in some partitions only) loses and
+// duplicates nothing: each partition's progress is the later of its two
+// checkpoint rows.
+TEST_F(FaultTest, KillNineWithTwoBatchesInFlight) {
+  options_.parallel = 4;
+  options_.batch_size = 12;  // a 300-transaction backlog: about 75 batches
+  ::setenv("SLUICE_SYNC_POINTS", "mysql.partition.waits_for_previous_part=crash@7", 1);
+  ASSERT_NO_FATAL_FAILURE(StartPair([&] { ASSERT_TRUE(Transactions(*src_, 1, 300).ok()); }));
+  ::unsetenv("SLUICE_SYNC_POINTS");
+  ASSERT_TRUE(WaitUntil([&] { return !sluice_->Running(); }, seconds(30))) << "never reached the sync point";
+  auto applied = dst_->QueryValue("SELECT COUNT(*) FROM shop.audit");
+  ASSERT_TRUE(applied.ok());
+  EXPECT_LT(std::stoi(*applied), 300) << "the kill came after everything was applied";
+
+  ASSERT_TRUE(Transactions(*src_, 301, 300).ok());
+  ::setenv("SLUICE_SYNC_POINTS", "mysql.partition.waits_for_previous_batch=crash@9", 1);
+  StartSluice();
+  ::unsetenv("SLUICE_SYNC_POINTS");
+  ASSERT_TRUE(WaitUntil([&] { return !sluice_->Running(); }, seconds(30))) << "never reached the sync point";
+  applied = dst_->QueryValue("SELECT COUNT(*) FROM shop.audit");
+  ASSERT_TRUE(applied.ok());
+  EXPECT_LT(std::stoi(*applied), 600) << "the kill came after everything was applied";
+  EXPECT_NE(sluice_->FullLog().find("sync point: crash"), std::string::npos) << sluice_->Log();
+
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  EXPECT_TRUE(ConvergesExactly(600));
+  // Both slots of some partition wrote a checkpoint row.
+  auto slot_rows = dst_->QueryValue("SELECT COUNT(*) FROM `_sluice`.`checkpoints` WHERE part >= 4");
+  ASSERT_TRUE(slot_rows.ok());
+  EXPECT_NE(*slot_rows, "0");
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 // The HTTP API of a running `sluice run` (design §6).
 class RunHttpTest : public FaultTest {};
 

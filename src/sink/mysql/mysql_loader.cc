@@ -33,6 +33,10 @@ using sluice::mysql::MysqlConnection;
 constexpr int kGlobalPart = -1;
 constexpr int kHorizonPart = -2;  // a snapshot's catch-up horizon (ChunkWriter::RaiseCatchUpHorizon)
 constexpr unsigned kErDupEntry = 1062;
+// Batches in flight at once (ApplyBatchTakingOver): one applying and
+// committing, the next beginning behind it. More would only hold memory:
+// the next batch's partitions wait for this one's commits anyway.
+constexpr size_t kMaxFlights = 2;
 
 // Errors that mean "already done" when a DDL statement is replayed after a
 // crash between the statement and its checkpoint.
@@ -109,7 +113,19 @@ Status MysqlLoader::Begin(MysqlConnection& c) {
   return st;
 }
 
-MysqlLoader::~MysqlLoader() = default;
+MysqlLoader::~MysqlLoader() {
+  // Their tasks use this loader: they end (commit or roll back) first.
+  for (const auto& f : flights_) f->fate->done.wait();
+}
+
+void MysqlLoader::GroundFlights() {
+  for (const auto& f : flights_) {
+    f->fate->done.wait();
+    RecordCommitted(*f);
+    redo_.push_back({std::move(f->owned), f->end});
+  }
+  flights_.clear();
+}
 
 Result<std::unique_ptr<MysqlConnection>> MysqlLoader::OpenSession(const sluice::mysql::ConnectOptions& options) {
   ASSIGN_OR_RETURN(auto c, MysqlConnection::Connect(options));
@@ -133,7 +149,7 @@ Status MysqlLoader::Connect() {
   if (o.write_timeout_s == 0) o.write_timeout_s = kTargetTimeoutS;
   ASSIGN_OR_RETURN(control_, OpenSession(o));
   partitions_.clear();
-  partitions_.resize(options_.parallel);
+  partitions_.resize(options_.parallel * kSlots);
   for (auto& p : partitions_) {
     ASSIGN_OR_RETURN(p.conn, OpenSession(o));
   }
@@ -182,6 +198,9 @@ Status MysqlLoader::EndStaleSessions() {
 }
 
 Status MysqlLoader::Reconnect() {
+  // Batches in flight end on the old connections first; what they did not
+  // commit is applied again (the checkpoint read below says what they did).
+  GroundFlights();
   if (control_) stale_sessions_.push_back(mysql_thread_id(control_->raw()));
   for (const auto& p : partitions_) {
     if (p.conn) stale_sessions_.push_back(mysql_thread_id(p.conn->raw()));
@@ -218,7 +237,7 @@ Status MysqlLoader::Reconnect() {
 // Reconnect() (target still down) there are no connections; applying then
 // would divide by a partition count of zero and use a null control session.
 Status MysqlLoader::EnsureConnected() {
-  bool whole = control_ != nullptr && partitions_.size() == options_.parallel;
+  bool whole = control_ != nullptr && partitions_.size() == options_.parallel * kSlots;
   for (const auto& p : partitions_) whole &= p.conn != nullptr;
   if (whole) return Status::Ok();
   return Reconnect();
@@ -264,8 +283,10 @@ Status MysqlLoader::ReadCheckpoint() {
       checkpoint_.global = pos;
       checkpoint_.resume_position = r[2].value_or("");
       checkpoint_.gtid_state = r[3].value_or("");
-    } else if (part >= 0 && static_cast<size_t>(part) < checkpoint_.partitions.size() && r[2] == scheme) {
-      checkpoint_.partitions[part] = pos;
+    } else if (part >= 0 && static_cast<uint32_t>(part) < options_.parallel * kSlots && r[2] == scheme) {
+      // A partition's two slots commit its batches in order: the later row is its progress.
+      StreamPos& progress = checkpoint_.partitions[static_cast<uint32_t>(part) % options_.parallel];
+      if (progress.empty() || progress < pos) progress = pos;
     } else {
       other_scheme = true;
     }
@@ -708,10 +729,13 @@ Status MysqlLoader::BeginWithCheckpoints(MysqlConnection& c, const std::vector<i
   return st;
 }
 
-Status MysqlLoader::ApplyPartition(uint32_t p, const std::vector<const SinkChange*>& rows, PartitionOutcome* out,
-                                   CommitVote& vote) {
-  // Begun in its turn (ApplyBatch), with this partition's checkpoint row written.
-  MysqlConnection& c = *partitions_[p].conn;
+Status MysqlLoader::ApplyPartition(Flight& f, uint32_t p) {
+  // Begun in its turn (RunPartition), with this partition's checkpoint row written.
+  MysqlConnection& c = *partitions_[p + f.slot * options_.parallel].conn;
+  const std::vector<const SinkChange*>& rows = f.parts[p];
+  PartitionOutcome* out = &f.outcomes[p];
+  CommitVote& vote = *f.vote;
+  BatchFate* before = f.before.get();
   uint64_t skipped = 0;
   // The batch's changes are copied here, on the partition's thread, not by
   // the thread that splits the batch (between batches, when nothing applies).
@@ -721,7 +745,15 @@ Status MysqlLoader::ApplyPartition(uint32_t p, const std::vector<const SinkChang
     for (const SinkChange* r : rows) changes.push_back(*r);
     return changes;
   };
-  Status st = ApplyMerged(c, MergeByKey(own()));
+  std::vector<SinkChange> merged = MergeByKey(own());
+  if (before) {
+    // The batch before this one wrote this partition's keys on the other
+    // slot's connection: not a row of them is touched before it did.
+    SLUICE_SYNC_POINT("mysql.partition.waits_for_previous_part");
+    before->WaitFor(p, BatchFate::kVoted);
+  }
+  SLUICE_SYNC_POINT("mysql.partition.applies");
+  Status st = ApplyMerged(c, merged);
   if (!st.ok() && !st.retryable() && st.code() != StatusCode::kFenced) {
     // Either a secondary unique key conflict between merged rows, or a row
     // the target rejects: redo in source order, one change at a time (the
@@ -734,7 +766,16 @@ Status MysqlLoader::ApplyPartition(uint32_t p, const std::vector<const SinkChang
     if (st.ok()) st = ApplyOrdered(c, changes, &skipped, &rejected, /*retry_duplicates=*/true);
     if (rejected < changes.size()) out->rejected = changes[rejected].pos;
   }
-  const bool commit = vote.Cast(st.ok());
+  f.fate->Reach(p, BatchFate::kVoted);
+  bool commit = vote.Cast(st.ok());
+  if (commit && before) {
+    // The batch before this one commits first, in every partition: so a
+    // change it fails on (on_error: stop) has nothing after it committed,
+    // and the global row each carries only grows.
+    SLUICE_SYNC_POINT("mysql.partition.waits_for_previous_batch");
+    before->done.wait();
+    commit = before->all_committed.load();
+  }
   if (st.ok() && commit) SLUICE_SYNC_POINT("mysql.partition.before_commit");
   if (st.ok() && commit) st = RunStatement(c, "COMMIT");
   if (!st.ok() || !commit) {
@@ -757,8 +798,8 @@ Status MysqlLoader::StopBefore(const std::vector<SinkChange>& changes, const Str
   for (const SinkChange& ch : changes) {
     if (ch.pos < cut) prefix.push_back(ch);
   }
-  Status st = ApplyBatch(prefix, BatchEnd{cut, cut.ResumePoint(), ""});
-  if (st.ok()) st = WriteIdle();  // the pipeline stops here: the resume row is written now
+  Status st = ApplyBatchNow(prefix, BatchEnd{cut, cut.ResumePoint(), ""});
+  if (st.ok()) st = WriteIdleNow();  // the pipeline stops here: the resume row is written now
   if (!st.ok()) return st;
   spdlog::error("pipeline {} target {}: stopped at the transaction @ {} (everything before it is applied)",
                 options_.pipeline, options_.target, cut.ToString());
@@ -766,6 +807,7 @@ Status MysqlLoader::StopBefore(const std::vector<SinkChange>& changes, const Str
 }
 
 Status MysqlLoader::ResetCheckpoint() {
+  RETURN_IF_ERROR(Settle());
   unwritten_global_.reset();
   RETURN_IF_ERROR(EnsureConnected());
   if (options_.epoch > 0) RETURN_IF_ERROR(Begin(*control_));
@@ -780,6 +822,11 @@ Status MysqlLoader::ResetCheckpoint() {
 }
 
 Status MysqlLoader::ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd& end) {
+  RETURN_IF_ERROR(Settle());
+  return ApplyBatchNow(changes, end);
+}
+
+Status MysqlLoader::ApplyBatchNow(const std::vector<SinkChange>& changes, const BatchEnd& end) {
   RETURN_IF_ERROR(EnsureConnected());
   RETURN_IF_ERROR(LoadTableInfo(changes));
   // Before a snapshot's horizon, a chunk may already hold a later image of a
@@ -799,17 +846,41 @@ Status MysqlLoader::ApplyBatch(const std::vector<SinkChange>& changes, const Bat
     RETURN_IF_ERROR(ApplyCatchUp(std::move(head), BatchEnd{changes[catch_up - 1].pos, checkpoint_.resume_position,
                                                             checkpoint_.gtid_state}));
   }
-  const uint32_t n = static_cast<uint32_t>(partitions_.size());
-  std::vector<std::vector<const SinkChange*>> parts(n);  // into `changes`
-  for (size_t i = catch_up; i < changes.size(); ++i) {
+  Flight f;
+  Split(f, changes, catch_up, end, /*carry=*/true);
+  workers_.RunEach(f.begun, [&](uint32_t p) { RunPartition(f, p); });
+  return Conclude(f);
+}
+
+void MysqlLoader::Split(Flight& f, const std::vector<SinkChange>& changes, size_t from, const BatchEnd& end,
+                        bool carry) {
+  const uint32_t n = options_.parallel;
+  f.changes = &changes;
+  f.end = end;
+  f.parts.assign(n, {});
+  for (size_t i = from; i < changes.size(); ++i) {
     const SinkChange& ch = changes[i];
     if (!checkpoint_.global.empty() && ch.pos <= checkpoint_.global) continue;  // applied before a restart
     const uint32_t p = PartitionOf(ch);
     // Redone after a crash or a retry: skip what this partition already committed.
     if (!checkpoint_.partitions[p].empty() && ch.pos <= checkpoint_.partitions[p]) continue;
-    parts[p].push_back(&ch);
+    f.parts[p].push_back(&ch);
   }
+  for (uint32_t p = 0; p < n; ++p) {
+    if (!f.parts[p].empty()) f.begun.push_back(p);
+  }
+  // The previous batch's global row, not written yet (see Conclude), rides
+  // in the first partition's transaction: that batch has wholly committed,
+  // so the row can only be behind what the target holds, never ahead.
+  if (carry) f.carried = unwritten_global_;
+  if (f.carried && !f.begun.empty()) f.carrier = f.begun.front();
+  f.outcomes.assign(n, {});
+  f.results.assign(n, Status::Ok());
+  f.vote = std::make_unique<CommitVote>(f.begun.size());
+  f.fate = std::make_shared<BatchFate>(f.begun, n);
+}
 
+void MysqlLoader::RunPartition(Flight& f, uint32_t p) {
   // Each partition's transaction begins with its checkpoint row
   // (BeginWithCheckpoints), taken one partition after another in part
   // order: the order in which a snapshot chunk takes them in share mode.
@@ -817,51 +888,54 @@ Status MysqlLoader::ApplyBatch(const std::vector<SinkChange>& changes, const Bat
   // InnoDB cannot see (a partition holding its row while it waits, in the
   // vote, for a partition that waits for a row the chunk holds). The turns
   // are taken on the partitions' threads (TurnOrder): the first partition
-  // applies its rows while the later ones still begin.
-  // The previous batch's global row, not written yet (see below), rides
-  // in the first partition's transaction: that batch has wholly committed,
-  // so the row can only be behind what the target holds, never ahead.
-  const std::optional<BatchEnd> carried = unwritten_global_;
-  std::vector<uint32_t> begun;
-  for (uint32_t p = 0; p < n; ++p) {
-    if (!parts[p].empty()) begun.push_back(p);
-  }
-  const std::optional<uint32_t> carrier =
-      carried && !begun.empty() ? std::optional<uint32_t>(begun.front()) : std::nullopt;
-  std::vector<PartitionOutcome> outcomes(n);
-  std::vector<Status> results(n);
-  CommitVote vote(begun.size());
-  TurnOrder turns;
-  workers_.RunEach(begun, [&](uint32_t p) {
-    const size_t turn = static_cast<size_t>(std::find(begun.begin(), begun.end(), p) - begun.begin());
-    Status st = turns.Wait(turn) ? Status::Ok()
+  // applies its rows while the later ones still begin. A batch in flight
+  // behind another takes its turns once each partition finished its part
+  // of the one before (a worker runs its tasks in order).
+  // Behind another batch, a partition begins after that batch's part of
+  // it began: a snapshot chunk taking the checkpoint rows (in part order,
+  // this slot's after the other's) then never holds the other slot's row
+  // of a part that this one waits for.
+  if (f.before) f.before->WaitFor(p, BatchFate::kBegun);
+  const size_t turn = static_cast<size_t>(std::find(f.begun.begin(), f.begun.end(), p) - f.begun.begin());
+  Status st = f.turns.Wait(turn) ? Status::Ok()
                                  : Status::Retryable(StatusCode::kIoError, "target {}: an earlier partition did not "
                                                      "begin", options_.target);
-    if (st.ok()) {
-      st = BeginWithCheckpoints(*partitions_[p].conn, {static_cast<int>(p)}, end,
-                                carrier == p ? &*carried : nullptr);
-      turns.Done(turn, st.ok());
-    }
-    if (!st.ok()) {
-      (void)vote.Cast(false);  // the others roll back
-      results[p] = st;
-      return;
-    }
-    results[p] = ApplyPartition(p, parts[p], &outcomes[p], vote);
-  });
-  if (carrier && outcomes[*carrier].committed && unwritten_global_ && unwritten_global_->pos == carried->pos) {
+  if (st.ok()) {
+    const uint32_t row = p + f.slot * options_.parallel;
+    st = BeginWithCheckpoints(*partitions_[row].conn, {static_cast<int>(row)}, f.end,
+                              f.carrier == p ? &*f.carried : nullptr);
+    f.turns.Done(turn, st.ok());
+  }
+  f.fate->Reach(p, BatchFate::kBegun);
+  if (!st.ok()) {
+    f.fate->Reach(p, BatchFate::kVoted);
+    (void)f.vote->Cast(false);  // the others roll back
+    f.results[p] = st;
+  } else {
+    f.results[p] = ApplyPartition(f, p);
+  }
+  if (!f.outcomes[p].committed) f.fate->all_committed = false;
+  f.fate->done.count_down();
+}
+
+void MysqlLoader::RecordCommitted(const Flight& f) {
+  if (f.carrier && f.outcomes[*f.carrier].committed && unwritten_global_ && unwritten_global_->pos == f.carried->pos) {
     unwritten_global_.reset();
   }
-  std::vector<uint32_t> involved;
-  for (uint32_t p = 0; p < n; ++p) {
+  for (uint32_t p : f.begun) {
     // A partition that committed keeps its progress even if another failed
     // (its COMMIT went through, another's was cut): the retry skips it.
-    if (outcomes[p].committed) {
-      checkpoint_.partitions[p] = end.pos;
-      rows_applied_ += outcomes[p].applied;
-    } else if (!results[p].ok() || vote.aborted()) {
-      involved.push_back(p);
-    }
+    if (!f.outcomes[p].committed) continue;
+    checkpoint_.partitions[p] = f.end.pos;
+    rows_applied_ += f.outcomes[p].applied;
+  }
+}
+
+Status MysqlLoader::Conclude(const Flight& f) {
+  RecordCommitted(f);
+  std::vector<uint32_t> involved;
+  for (uint32_t p : f.begun) {
+    if (!f.outcomes[p].committed && (!f.results[p].ok() || f.vote->aborted())) involved.push_back(p);
   }
   // Why the batch did not commit: a transient error is retried as a whole
   // first; a rejection stops before the earliest rejected transaction; a
@@ -869,32 +943,111 @@ Status MysqlLoader::ApplyBatch(const std::vector<SinkChange>& changes, const Bat
   const Status* rejection = nullptr;
   const StreamPos* earliest = nullptr;
   bool conflict = false;
-  for (uint32_t p = 0; p < n; ++p) {
-    const Status& st = results[p];
+  for (uint32_t p : f.begun) {
+    const Status& st = f.results[p];
     if (st.ok()) continue;
     if (st.retryable() && st.code() != StatusCode::kAborted) return st;
     if (st.code() == StatusCode::kAborted) {
       conflict = true;
-    } else if (outcomes[p].rejected.empty()) {
+    } else if (f.outcomes[p].rejected.empty()) {
       return st;
-    } else if (earliest == nullptr || outcomes[p].rejected < *earliest) {
-      earliest = &outcomes[p].rejected;
+    } else if (earliest == nullptr || f.outcomes[p].rejected < *earliest) {
+      earliest = &f.outcomes[p].rejected;
       rejection = &st;
     }
   }
-  if (rejection) return StopBefore(changes, *earliest, *rejection);
-  if (conflict) RETURN_IF_ERROR(ApplyConflicted(changes, involved, end));
-  if (conflict || begun.empty()) return AdvanceCheckpoint(end);
+  if (rejection) return StopBefore(*f.changes, *earliest, *rejection);
+  if (conflict) RETURN_IF_ERROR(ApplyConflicted(*f.changes, involved, f.end));
+  if (conflict || f.begun.empty()) return AdvanceCheckpointNow(f.end);
   // Every partition committed: the batch is applied, and each partition's
   // row says so for its keys. The global row, which only says where to
   // resume, is written with the next batch (or when the stream goes quiet,
   // WriteIdle) instead of in a transaction (and a log flush) of its own.
-  if (checkpoint_.global.empty() || checkpoint_.global < end.pos) NoteGlobalCheckpoint(end, /*written=*/false);
+  if (checkpoint_.global.empty() || checkpoint_.global < f.end.pos) NoteGlobalCheckpoint(f.end, /*written=*/false);
   return Status::Ok();
 }
 
+Status MysqlLoader::ApplyBatchTakingOver(std::vector<SinkChange>& changes, const BatchEnd& end) {
+  RETURN_IF_ERROR(DrainRedo());
+  RETURN_IF_ERROR(EnsureConnected());  // connections are whole while batches fly: nothing to do then
+  RETURN_IF_ERROR(LoadTableInfo(changes));
+  // Before a snapshot's horizon (ApplyCatchUp) nothing flies: those changes
+  // go over one connection, after everything before them.
+  const bool catch_up =
+      !checkpoint_.catch_up_until.empty() && !changes.empty() && changes.front().pos < checkpoint_.catch_up_until;
+  if (!catch_up && flights_.size() >= kMaxFlights) RETURN_IF_ERROR(SettleOldest());
+  auto f = std::make_shared<Flight>();
+  // The global row kept back rides in one batch in flight at a time: two
+  // would queue on its lock, the later one's begins (and so its overlap)
+  // held up until the earlier one commits.
+  const bool carrying = std::any_of(flights_.begin(), flights_.end(), [](const auto& g) { return g->carrier; });
+  if (!catch_up && redo_.empty()) Split(*f, changes, 0, end, !carrying);
+  if (f->begun.empty()) {
+    RETURN_IF_ERROR(Settle());
+    return ApplyBatchNow(changes, end);
+  }
+  // Moving the vector keeps its elements where they are: the split's
+  // pointers into it stay valid.
+  f->owned = std::move(changes);
+  f->changes = &f->owned;
+  f->slot = next_slot_;
+  next_slot_ = (next_slot_ + 1) % kSlots;
+  if (!flights_.empty()) f->before = flights_.back()->fate;
+  flights_.push_back(f);
+  for (uint32_t p : f->begun) {
+    workers_.Post(p + f->slot * options_.parallel, [this, f, p] { RunPartition(*f, p); });
+  }
+  return Status::Ok();
+}
+
+Status MysqlLoader::SettleOldest() {
+  std::shared_ptr<Flight> f = flights_.front();
+  f->fate->done.wait();
+  if (f->fate->all_committed) {
+    flights_.pop_front();
+    f->before.reset();
+    return Conclude(*f);
+  }
+  // It failed, and every batch behind it rolls back (it commits only after
+  // this one did). What committed is recorded; then all of them are applied
+  // again, in order, the way ApplyBatch applies a batch (which resolves a
+  // conflict or a rejection) — after a reconnect when the error says so.
+  Status first = Status::Ok();
+  for (const auto& g : flights_) {
+    g->fate->done.wait();
+    RecordCommitted(*g);
+    for (uint32_t p : g->begun) {
+      if (first.ok() && !g->results[p].ok()) first = g->results[p];
+    }
+    redo_.push_back({std::move(g->owned), g->end});
+  }
+  flights_.clear();
+  if (!first.ok() && first.retryable() && first.code() != StatusCode::kAborted) return first;
+  return DrainRedo();
+}
+
+Status MysqlLoader::Settle() {
+  while (!flights_.empty()) RETURN_IF_ERROR(SettleOldest());
+  return DrainRedo();
+}
+
+Status MysqlLoader::DrainRedo() {
+  while (!redo_.empty()) {
+    RETURN_IF_ERROR(ApplyBatchNow(redo_.front().changes, redo_.front().end));
+    redo_.pop_front();
+  }
+  return Status::Ok();
+}
+
+Status MysqlLoader::Poll() {
+  while (!flights_.empty() && flights_.front()->fate->done.try_wait()) RETURN_IF_ERROR(SettleOldest());
+  return Status::Ok();
+}
+
+Status MysqlLoader::Flush() { return Settle(); }
+
 uint32_t MysqlLoader::PartitionOf(const SinkChange& ch) const {
-  const uint32_t n = static_cast<uint32_t>(partitions_.size());
+  const uint32_t n = options_.parallel;
   if (n == 1) return 0;
   // A table with a unique key besides the one rows are found by goes to one
   // partition: a unique value moving from one row to another is then
@@ -1008,12 +1161,15 @@ Status MysqlLoader::LoadTableInfo(const std::vector<SinkChange>& changes) {
                                       Quote(t->db), Quote(t->table))));
       info.serial = !rows.empty() && std::stoi(rows[0][0].value_or("0")) > 1;
     }
+    std::unique_lock lock(tables_mu_);
     tables_.emplace(t, std::move(info));
   }
   return Status::Ok();
 }
 
 const std::vector<bool>* MysqlLoader::GeneratedOf(const TargetTable& t) const {
+  // The entry outlives the lock: entries are only erased with nothing in flight.
+  std::shared_lock lock(tables_mu_);
   auto it = tables_.find(&t);
   if (it == tables_.end() || it->second.generated.empty()) return nullptr;
   return &it->second.generated;
@@ -1030,7 +1186,7 @@ Status MysqlLoader::ApplyCatchUp(std::vector<SinkChange> changes, const BatchEnd
     const StreamPos& done = checkpoint_.partitions[PartitionOf(ch)];
     return (!checkpoint_.global.empty() && ch.pos <= checkpoint_.global) || (!done.empty() && ch.pos <= done);
   });
-  if (changes.empty()) return AdvanceCheckpoint(end);
+  if (changes.empty()) return AdvanceCheckpointNow(end);
   MysqlConnection& c = *partitions_[0].conn;
   std::vector<SinkChange> merged = MergeByKey(changes);
   uint64_t skipped = 0;
@@ -1072,14 +1228,24 @@ void MysqlLoader::NoteGlobalCheckpoint(const BatchEnd& end, bool written) {
 }
 
 Status MysqlLoader::WriteIdle() {
+  RETURN_IF_ERROR(Settle());
+  return WriteIdleNow();
+}
+
+Status MysqlLoader::WriteIdleNow() {
   if (!unwritten_global_) return Status::Ok();
   return WriteGlobalCheckpoint(BatchEnd(*unwritten_global_));
 }
 
 Status MysqlLoader::AdvanceCheckpoint(const BatchEnd& end) {
+  RETURN_IF_ERROR(Settle());  // the global row never gets ahead of a batch in flight
+  return AdvanceCheckpointNow(end);
+}
+
+Status MysqlLoader::AdvanceCheckpointNow(const BatchEnd& end) {
   if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) {
     // Behind what is applied: nothing to record, except a row kept back.
-    return WriteIdle();
+    return WriteIdleNow();
   }
   return WriteGlobalCheckpoint(end);
 }
@@ -1112,6 +1278,7 @@ Result<std::vector<std::string>> MysqlLoader::TargetColumns(const std::string& d
 }
 
 Status MysqlLoader::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
+  RETURN_IF_ERROR(Settle());
   if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();  // replayed
   RETURN_IF_ERROR(EnsureConnected());
   // A statement without its table named (database statements, renames)
@@ -1124,9 +1291,13 @@ Status MysqlLoader::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
 }
 
 Status MysqlLoader::ApplyDdlSql(const std::string& db, const std::string& query, const BatchEnd& end) {
+  RETURN_IF_ERROR(Settle());
   if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();  // replayed
   RETURN_IF_ERROR(EnsureConnected());
-  tables_.clear();  // a table's generated columns and keys may change
+  {
+    std::unique_lock lock(tables_mu_);
+    tables_.clear();  // a table's generated columns and keys may change
+  }
   for (Partition& p : partitions_) p.bulk.clear();  // and its statements
   // Without a read timeout: an ALTER of a large table may take hours.
   sluice::mysql::ConnectOptions o = options_.connect;
@@ -1185,7 +1356,7 @@ Status MysqlLoader::ApplyDdlSql(const std::string& db, const std::string& query,
     spdlog::info("target {}: DDL already in effect, skipped ({}): {}", options_.target, st.message(),
                  query.substr(0, 200));
   }
-  if (!fenced) return AdvanceCheckpoint(end);
+  if (!fenced) return AdvanceCheckpointNow(end);
   st = WriteCheckpointRow(*control_, kGlobalPart, end);
   if (st.ok()) st = RunStatement(*control_, "COMMIT");
   if (!st.ok()) return fail(st);

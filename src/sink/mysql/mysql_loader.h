@@ -18,19 +18,34 @@
 // Fencing (epoch > 0): Open raises the pipeline's fence and ends former
 // owners' sessions; every write transaction checks the fence first (fence.h).
 //
-// Owned and called by one pipeline target thread; ApplyBatch runs the
-// partitions on threads of its own (kept for its life) and returns when all are done.
+// Owned and called by one pipeline target thread; the partitions run on
+// threads of its own (kept for its life). ApplyBatch returns when they are
+// done. ApplyBatchTakingOver (the pipeline's call) keeps up to two batches
+// in flight (sink.h, "In flight"): it hands the batch to the partitions and
+// returns. Each partition has two connections (slots) and a checkpoint row
+// per slot; the batches in flight take turns on them, so a partition
+// writes its part of the next batch as soon as it voted on its part of
+// this one, while the other partitions still apply theirs. A batch commits
+// only after the one before it committed in every partition (so the later
+// of a partition's two rows is its progress); when one fails, the batches
+// after it roll back and are applied again, in order, by the call that
+// learns of it (or, after a retryable error, the retried call).
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <latch>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include "core/commit_vote.h"
+#include "core/turn_order.h"
 #include "core/change_event.h"
 #include "core/status.h"
 #include "core/worker_group.h"
@@ -65,6 +80,15 @@ class MysqlLoader : public Sink {
   // naming table, key, position and the target's message; the source
   // transactions before it in its partition are committed.
   Status ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd& end) override;
+  // ApplyBatch, in flight (see the header comment): returns once the batch
+  // is handed to the partitions, after the batch two before it is settled.
+  // Catch-up batches (before a snapshot's horizon) apply before it returns.
+  Status ApplyBatchTakingOver(std::vector<SinkChange>& changes, const BatchEnd& end) override;
+  bool in_flight() const override { return !flights_.empty() || !redo_.empty(); }
+  // Settles the batches in flight that are done.
+  Status Poll() override;
+  // Settles every batch in flight, waiting for them.
+  Status Flush() override;
   // Forgets this pipeline's progress on the target (a position set by hand).
   Status ResetCheckpoint() override;
   // Records progress without changes (filtered-out transactions, DDL of unselected tables).
@@ -108,8 +132,11 @@ class MysqlLoader : public Sink {
     // by the thread running the partition; cleared by the owner thread.
     std::map<BulkKey, BulkEntry> bulk;
   };
+  // Connections (and threads) per partition: a batch in flight uses one
+  // slot, the batch behind it the other, each with checkpoint rows of its own.
+  static constexpr uint32_t kSlots = 2;
   explicit MysqlLoader(LoaderOptions options)
-      : options_(std::move(options)), workers_(options_.parallel, "sl-apply") {}
+      : options_(std::move(options)), workers_(options_.parallel * kSlots, "sl-apply") {}
   Result<std::unique_ptr<sluice::mysql::MysqlConnection>> OpenSession(const sluice::mysql::ConnectOptions& options);
   Status Connect();
   // Ends (KILL) the server sessions of connections given up on, and waits
@@ -135,10 +162,79 @@ class MysqlLoader : public Sink {
   // `carried_global`: the global row (part -1) is written first, as of it.
   Status BeginWithCheckpoints(sluice::mysql::MysqlConnection& c, const std::vector<int>& parts,
                               const BatchEnd& end, const BatchEnd* carried_global = nullptr);
-  // Applies one partition's changes in its transaction (begun by ApplyBatch)
-  // and commits it when every partition of the batch is ready (`vote`).
-  Status ApplyPartition(uint32_t p, const std::vector<const SinkChange*>& rows, PartitionOutcome* out,
-                        CommitVote& vote);
+  // Whether a batch committed in every partition, and when that is known:
+  // the next batch in flight commits only after this one did.
+  // How far each partition's part got: the next batch's part of a
+  // partition begins only after this batch's part began, and writes rows
+  // only after it voted (so it never locks a key before this batch wrote
+  // it). Partitions without a part count as voted.
+  struct BatchFate {
+    enum Stage : uint8_t { kWaiting, kBegun, kVoted };
+    BatchFate(const std::vector<uint32_t>& begun, uint32_t partitions)
+        : done(static_cast<std::ptrdiff_t>(begun.size())), stage(partitions, kVoted) {
+      for (uint32_t p : begun) stage[p] = kWaiting;
+    }
+    void Reach(uint32_t p, Stage s) {
+      std::lock_guard lock(mu);
+      if (stage[p] >= s) return;
+      stage[p] = s;
+      cv.notify_all();
+    }
+    void WaitFor(uint32_t p, Stage s) {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return stage[p] >= s; });
+    }
+    std::latch done;  // counted down by each partition of the batch when it ends
+    std::atomic<bool> all_committed{true};
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<uint8_t> stage;  // guarded by mu
+  };
+  // A batch split over the partitions, from the split until it is settled.
+  struct Flight {
+    std::vector<SinkChange> owned;  // in flight: the batch, taken over from the caller
+    uint32_t slot = 0;              // the partitions' connections it uses (see partitions_)
+    const std::vector<SinkChange>* changes = nullptr;
+    BatchEnd end;
+    std::vector<std::vector<const SinkChange*>> parts;  // per partition, into *changes
+    std::vector<uint32_t> begun;                        // partitions with changes, ascending
+    std::optional<BatchEnd> carried;                    // the global row it writes first, if any
+    std::optional<uint32_t> carrier;                    // the partition writing it
+    std::vector<PartitionOutcome> outcomes;
+    std::vector<Status> results;
+    std::unique_ptr<CommitVote> vote;
+    TurnOrder turns;
+    std::shared_ptr<BatchFate> fate;
+    std::shared_ptr<BatchFate> before;  // the batch in flight before it, if any
+  };
+  // Splits changes [from, end) by partition (skipping what each partition
+  // already holds) into `f`; `carry`: it may write the global row kept back.
+  void Split(Flight& f, const std::vector<SinkChange>& changes, size_t from, const BatchEnd& end, bool carry);
+  // Runs partition p's part of `f` on its worker: begins in its turn, applies, votes, commits.
+  void RunPartition(Flight& f, uint32_t p);
+  // What `f`'s partitions did, after they all ended: progress recorded, and
+  // a failure resolved (see ApplyBatchNow).
+  Status Conclude(const Flight& f);
+  // Records what committed partitions of `f` applied.
+  void RecordCommitted(const Flight& f);
+  // ApplyBatch without settling what is in flight first.
+  Status ApplyBatchNow(const std::vector<SinkChange>& changes, const BatchEnd& end);
+  // Waits for the oldest batch in flight and settles it; when it failed,
+  // every batch in flight is applied again (redo_) in order.
+  Status SettleOldest();
+  // Settles every batch in flight, then applies the batches to redo.
+  Status Settle();
+  Status DrainRedo();
+  // AdvanceCheckpoint and WriteIdle without settling what is in flight
+  // first (called inside the settling, or with nothing in flight).
+  Status AdvanceCheckpointNow(const BatchEnd& end);
+  Status WriteIdleNow();
+  // Waits for every batch in flight to end and puts them all in redo_.
+  void GroundFlights();
+  // Applies one partition's changes in its transaction (begun by RunPartition)
+  // and commits it when every partition of the batch is ready (`vote`) and
+  // the batch before it (`before`, if any) committed in every partition.
+  Status ApplyPartition(Flight& f, uint32_t p);
   // The partition `ch` goes to: by key, or by table for tables with another
   // unique key (their changes then apply in source order).
   uint32_t PartitionOf(const SinkChange& ch) const;
@@ -208,8 +304,19 @@ class MysqlLoader : public Sink {
 
   LoaderOptions options_;
   std::unique_ptr<sluice::mysql::MysqlConnection> control_;
+  // partitions_[p + slot * parallel]: partition p's connection in `slot`.
   std::vector<Partition> partitions_;
   WorkerGroup workers_;  // one per partition: a batch's partitions run on them
+  // Batches handed to the partitions and not settled yet, oldest first (at most kMaxFlights).
+  std::deque<std::shared_ptr<Flight>> flights_;
+  // Batches that were in flight when one of them failed: applied again, in
+  // order, before anything else.
+  struct Redo {
+    std::vector<SinkChange> changes;
+    BatchEnd end;
+  };
+  std::deque<Redo> redo_;
+  uint32_t next_slot_ = 0;  // of the next batch in flight
   // The global row of a batch applied in every partition, not yet written
   // (ApplyBatch): it rides in the next batch's first transaction, or
   // WriteIdle writes it. Behind it the partition rows decide what is applied.
@@ -221,9 +328,11 @@ class MysqlLoader : public Sink {
     std::vector<bool> generated;  // empty when no column is generated
     bool serial = false;          // another unique key than the one rows are found by
   };
-  // Keyed by table version; `pin` keeps it alive. Cleared by DDL. Written by
-  // the owner thread only, read by partition threads while it waits for them.
+  // Keyed by table version; `pin` keeps it alive. Cleared by DDL (nothing
+  // in flight then). Written by the owner thread only (under tables_mu_),
+  // read by partition threads (under tables_mu_, shared) while batches fly.
   std::map<const TargetTable*, TableInfo> tables_;
+  mutable std::shared_mutex tables_mu_;
   std::vector<unsigned long> stale_sessions_;  // server thread ids of connections given up on
   int64_t server_booted_ = 0;                   // the target's boot time (s since the epoch), 0 unknown
   std::mutex skip_mu_;
