@@ -339,8 +339,7 @@ Result<std::optional<std::vector<KeyTuple>>> PlanIntegerChunks(MysqlConnection& 
 // `options` carry the jobs' bounded timeouts (RunCheck); `interrupt` cuts
 // the connection when the check is cancelled.
 Result<std::unique_ptr<MysqlConnection>> OpenReader(const ConnectOptions& options, mysql::Interrupter* interrupt) {
-  ASSIGN_OR_RETURN(auto c, MysqlConnection::Connect(options));
-  c->SetInterrupter(interrupt);
+  ASSIGN_OR_RETURN(auto c, MysqlConnection::Connect(options, interrupt));
   RETURN_IF_ERROR(mysql::PrepareReadSession(*c));
   return c;
 }

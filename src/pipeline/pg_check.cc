@@ -154,8 +154,7 @@ Status PgTargetCheck::EnsureSession(PgSession& s) {
   }
   if (mysql_options_) {
     if (!s.my_target) {
-      ASSIGN_OR_RETURN(s.my_target, sluice::mysql::MysqlConnection::Connect(*mysql_options_));
-      s.my_target->SetInterrupter(options_.interrupter);
+      ASSIGN_OR_RETURN(s.my_target, sluice::mysql::MysqlConnection::Connect(*mysql_options_, options_.interrupter));
       RETURN_IF_ERROR(sluice::mysql::PrepareReadSession(*s.my_target));
     }
   } else if (!s.target) {

@@ -54,8 +54,7 @@ class MysqlSnapshotSource : public SnapshotSource {
     ASSIGN_OR_RETURN(auto co, sluice::mysql::ConnectOptions::FromUrl(s_.endpoint));
     co = sluice::mysql::WithDefaultTimeouts(co, sluice::mysql::kJobIoTimeoutS);
     auto session = std::make_unique<MysqlSession>();
-    ASSIGN_OR_RETURN(session->conn, MysqlConnection::Connect(co));
-    session->conn->SetInterrupter(interrupt_);
+    ASSIGN_OR_RETURN(session->conn, MysqlConnection::Connect(co, interrupt_));
     RETURN_IF_ERROR(sluice::mysql::PrepareReadSession(*session->conn));
     return std::unique_ptr<SourceSession>(std::move(session));
   }

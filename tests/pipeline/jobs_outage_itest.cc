@@ -16,6 +16,9 @@
 // copy waits there. Every stopped server gets SIGCONT in TearDown.
 
 #include <fmt/format.h>
+
+#include <fstream>
+#include <sstream>
 #include <mysql.h>
 #include <signal.h>
 
@@ -318,6 +321,46 @@ TEST_F(JobsOutageTest, CheckCommandOnAHungSourceFailsNamingIt) {
   ASSERT_TRUE(code.has_value()) << "sluice check still waits on the hung source:\n" << SnapshotLog();
   EXPECT_EQ(*code, 2) << SnapshotLog();
   EXPECT_NE(SnapshotLog().find(SourceAddress()), std::string::npos) << SnapshotLog();
+  Resume(*src_);
+}
+
+// Connections to `port` this machine holds open from the client's side
+// (ESTABLISHED in /proc/net/tcp; a stopped server still accepts them into
+// its backlog, and never answers).
+int ConnectionsTo(uint16_t port) {
+  std::ifstream tcp("/proc/net/tcp");
+  std::string line;
+  std::getline(tcp, line);  // header
+  int n = 0;
+  while (std::getline(tcp, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state;
+    fields >> slot >> local >> remote >> state;
+    if (state == "01" && remote.size() > 5 && std::stoul(remote.substr(remote.size() - 4), nullptr, 16) == port) ++n;
+  }
+  return n;
+}
+
+// `sluice check` started while the source hangs (SIGSTOP: the handshake
+// never comes) with a long connect_timeout: SIGTERM ends its wait for the
+// handshake at once.
+TEST_F(JobsOutageTest, CheckStopsAtOnceWhileConnectingToAHungSource) {
+  ASSERT_NO_FATAL_FAILURE(StartPair());
+  Configure("?connect_timeout=120");
+  const int before = ConnectionsTo(src_->port());
+  ASSERT_NO_FATAL_FAILURE(Hang(*src_));
+  log_ = (dir_ / "check.log").string();
+  auto pid = SpawnProcess({SLUICE_BINARY, "check", "-c", config_, "--pipeline", "p"}, log_);
+  ASSERT_TRUE(pid.ok()) << pid.status().message();
+  snapshot_pid_ = *pid;
+  ASSERT_TRUE(WaitUntil([&] { return ConnectionsTo(src_->port()) > before; }, seconds(30))) << SnapshotLog();
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(::kill(snapshot_pid_, SIGTERM), 0);
+  auto code = WaitSnapshot(seconds(60));
+  auto took = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0);
+  ASSERT_TRUE(code.has_value()) << "sluice check still waits for the hung source:\n" << SnapshotLog();
+  EXPECT_NE(*code, 0) << SnapshotLog();
+  EXPECT_LT(took, seconds(10)) << SnapshotLog();  // the connect timeout is 120 s
   Resume(*src_);
 }
 

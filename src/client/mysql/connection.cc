@@ -3,8 +3,11 @@
 #include <errmsg.h>
 #include <mysqld_error.h>
 
+#include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <thread>
 
@@ -100,7 +103,58 @@ void MysqlConnection::ShutdownSocket() {
   if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
 }
 
-Result<std::unique_ptr<MysqlConnection>> MysqlConnection::Connect(const ConnectOptions& o) {
+namespace {
+
+// mysql_real_connect through libmariadb's non-blocking calls, waiting here:
+// in slices, so that `interrupt` ends a wait on a server that hangs in the
+// handshake (a stop then takes effect at once, not after connect_timeout).
+// Null on failure; *cut when the interrupter ended it.
+MYSQL* ConnectStepByStep(MYSQL* m, const ConnectOptions& o, unsigned long flags, const Interrupter& interrupt,
+                         bool* cut) {
+  mysql_options(m, MYSQL_OPT_NONBLOCK, nullptr);  // the default stack for the calls' coroutine
+  MYSQL* ret = nullptr;
+  int status = mysql_real_connect_start(&ret, m, o.host.c_str(), o.user.c_str(), o.password.c_str(),
+                                        o.database.empty() ? nullptr : o.database.c_str(), o.port, nullptr, flags);
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point deadline{};
+  if (status & MYSQL_WAIT_TIMEOUT) deadline = Clock::now() + std::chrono::milliseconds(mysql_get_timeout_value_ms(m));
+  while (status != 0) {
+    if (interrupt.interrupted()) {
+      *cut = true;
+      return nullptr;
+    }
+    pollfd p{static_cast<int>(mysql_get_socket(m)), 0, 0};
+    if (status & MYSQL_WAIT_READ) p.events |= POLLIN;
+    if (status & MYSQL_WAIT_WRITE) p.events |= POLLOUT;
+    if (status & MYSQL_WAIT_EXCEPT) p.events |= POLLPRI;
+    int slice = 100;
+    if (status & MYSQL_WAIT_TIMEOUT) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      slice = static_cast<int>(std::clamp<int64_t>(left, 0, slice));
+    }
+    int n = ::poll(&p, 1, slice);
+    if (n < 0 && errno != EINTR) n = 0;
+    int events = 0;
+    if (n > 0) {
+      if (p.revents & (POLLIN | POLLERR | POLLHUP)) events |= MYSQL_WAIT_READ;
+      if (p.revents & (POLLOUT | POLLERR | POLLHUP)) events |= MYSQL_WAIT_WRITE;
+      if (p.revents & POLLPRI) events |= MYSQL_WAIT_EXCEPT;
+      events &= status | MYSQL_WAIT_EXCEPT;
+    } else if ((status & MYSQL_WAIT_TIMEOUT) && Clock::now() >= deadline) {
+      events = MYSQL_WAIT_TIMEOUT;
+    }
+    if (events == 0) continue;
+    status = mysql_real_connect_cont(&ret, m, events);
+    if (status & MYSQL_WAIT_TIMEOUT) {
+      deadline = Clock::now() + std::chrono::milliseconds(mysql_get_timeout_value_ms(m));
+    }
+  }
+  return ret;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<MysqlConnection>> MysqlConnection::Connect(const ConnectOptions& o, Interrupter* interrupt) {
   MYSQL* m = mysql_init(nullptr);
   if (m == nullptr) return Status::Error(StatusCode::kIoError, "mysql_init: out of memory");
   unsigned timeout = o.connect_timeout_s;
@@ -126,8 +180,16 @@ Result<std::unique_ptr<MysqlConnection>> MysqlConnection::Connect(const ConnectO
     mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
   }
   unsigned long flags = CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS;
-  if (!mysql_real_connect(m, o.host.c_str(), o.user.c_str(), o.password.c_str(),
-                          o.database.empty() ? nullptr : o.database.c_str(), o.port, nullptr, flags)) {
+  bool cut = false;
+  MYSQL* connected = interrupt != nullptr
+                         ? ConnectStepByStep(m, o, flags, *interrupt, &cut)
+                         : mysql_real_connect(m, o.host.c_str(), o.user.c_str(), o.password.c_str(),
+                                              o.database.empty() ? nullptr : o.database.c_str(), o.port, nullptr, flags);
+  if (cut) {
+    mysql_close(m);
+    return Status::Retryable(StatusCode::kIoError, "cannot connect to {}: interrupted", o.Describe());
+  }
+  if (connected == nullptr) {
     unsigned err = mysql_errno(m);
     std::string msg = mysql_error(m);
     mysql_close(m);
@@ -148,7 +210,9 @@ Result<std::unique_ptr<MysqlConnection>> MysqlConnection::Connect(const ConnectO
                          "(is the server started with ssl-cert/ssl-key?)",
                          o.Describe());
   }
-  return std::unique_ptr<MysqlConnection>(new MysqlConnection(m, o));
+  std::unique_ptr<MysqlConnection> conn(new MysqlConnection(m, o));
+  conn->SetInterrupter(interrupt);
+  return conn;
 }
 
 MysqlConnection::~MysqlConnection() {
@@ -166,12 +230,12 @@ Status MysqlConnection::LastError(std::string_view what) {
 }
 
 Status MysqlConnection::Reconnect() {
-  ASSIGN_OR_RETURN(auto fresh, Connect(options_));
+  // Cut by the interrupter while it waits for the server, too.
+  ASSIGN_OR_RETURN(auto fresh, Connect(options_, interrupter_));
   auto swap = [&](bool interrupted) {
     if (interrupted) fresh->ShutdownSocket();
-    std::swap(mysql_, fresh->mysql_);  // `fresh` now owns the dead session and closes it
+    std::swap(mysql_, fresh->mysql_);  // `fresh` now owns the dead session and closes it (leaving the interrupter first)
   };
-  // (closing it needs no lock: it is not registered)
   if (interrupter_ != nullptr) {
     interrupter_->Locked(swap);
   } else {

@@ -59,7 +59,11 @@ using Interrupter = sluice::Interrupter;
 
 class MysqlConnection : public Interruptible {
  public:
-  static Result<std::unique_ptr<MysqlConnection>> Connect(const ConnectOptions& options);
+  // With an interrupter, the connection registers with it (SetInterrupter),
+  // and Interrupt() also ends a connect still waiting for the server (a
+  // retryable error saying "interrupted").
+  static Result<std::unique_ptr<MysqlConnection>> Connect(const ConnectOptions& options,
+                                                          Interrupter* interrupt = nullptr);
   ~MysqlConnection();
   MysqlConnection(const MysqlConnection&) = delete;
   MysqlConnection& operator=(const MysqlConnection&) = delete;

@@ -42,8 +42,7 @@ Result<std::unique_ptr<ChunkWriter>> ChunkWriter::Open(const sluice::mysql::Conn
                                                        sluice::mysql::Interrupter* interrupt) {
   sluice::mysql::ConnectOptions o = options;
   o.local_infile = true;
-  ASSIGN_OR_RETURN(auto c, MysqlConnection::Connect(o));
-  c->SetInterrupter(interrupt);
+  ASSIGN_OR_RETURN(auto c, MysqlConnection::Connect(o, interrupt));
   // The loader's session: UTC literals, strict values, ids of 0 kept.
   RETURN_IF_ERROR(
       c->Execute("SET NAMES utf8mb4, time_zone = '+00:00', "
