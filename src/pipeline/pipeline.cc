@@ -151,6 +151,7 @@ struct Pipeline::Target {
     bool in_flight = false;  // handed over before it was applied (logged again once it is)
   };
   int64_t batch_oldest_ms = 0;  // of the batch being gathered; target thread only
+  std::vector<TableStats*> settled_tables;  // ReportAcknowledged's scratch
   std::deque<Unacked> unacked;
   Clock::time_point last_store_write{};
   Counter* rows = nullptr;
@@ -1209,7 +1210,8 @@ Status Pipeline::SettleSink(Target& t, bool wait) {
 
 void Pipeline::RefreshPending(Target& t) {
   // The oldest change not applied: in the first batch in flight that has
-  // one, else in the batch being gathered.
+  // one, else in the batch being gathered. Per table only for the tables of
+  // the batches just settled: no other table's oldest change moved.
   int64_t oldest = t.batch_oldest_ms;
   for (const Target::Unacked& u : t.unacked) {
     if (u.oldest_ms == 0) continue;
@@ -1218,16 +1220,16 @@ void Pipeline::RefreshPending(Target& t) {
   }
   std::lock_guard lock(mu_);
   t.oldest_pending_ms = oldest;
-  for (auto& [name, ts] : t.tables) {
-    int64_t table_oldest = ts.batch_oldest_ms;
+  for (Target::TableStats* ts : t.settled_tables) {
+    int64_t table_oldest = ts->batch_oldest_ms;
     for (const Target::Unacked& u : t.unacked) {
-      auto it = std::find_if(u.tables.begin(), u.tables.end(), [&](const auto& e) { return e.first == &ts; });
+      auto it = std::find_if(u.tables.begin(), u.tables.end(), [&](const auto& e) { return e.first == ts; });
       if (it == u.tables.end()) continue;
       table_oldest = it->second;
       break;
     }
-    ts.oldest_pending_ms = table_oldest;
-    if (!table_oldest) ts.delay->Set(0);
+    ts->oldest_pending_ms = table_oldest;
+    if (!table_oldest) ts->delay->Set(0);
   }
 }
 
@@ -1238,9 +1240,12 @@ size_t Pipeline::ReportAcknowledged(Target& t) {
   const StreamPos& recorded = t.sink->checkpoint().global;
   size_t rows = 0, flown = 0;
   std::optional<sink::BatchEnd> last;
+  std::vector<Target::TableStats*>& settled = t.settled_tables;
+  settled.clear();
   while (!t.unacked.empty() && (all || (!recorded.empty() && t.unacked.front().end.pos <= recorded))) {
     rows += t.unacked.front().rows;
     if (t.unacked.front().in_flight) flown += t.unacked.front().rows;
+    for (const auto& [ts, oldest] : t.unacked.front().tables) settled.push_back(ts);
     last = std::move(t.unacked.front().end);
     t.unacked.pop_front();
   }

@@ -148,6 +148,7 @@ class Pipeline {
   // Returns their rows.
   size_t ReportAcknowledged(Target& t);
   // The oldest change not applied yet (delay), after a hand-over or an acknowledgement.
+  // Per table only for the tables of the batches just acknowledged (t.settled_tables).
   void RefreshPending(Target& t);
   // The sink's skipped rows and conflicts, into the metrics and status.
   void CountSinkOutcomes(Target& t);
