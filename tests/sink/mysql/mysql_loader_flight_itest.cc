@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -24,6 +25,7 @@ class MysqlLoaderFlightTest : public MysqlLoaderTest {
  protected:
   void TearDown() override {
     SetSyncPointAction("mysql.partition.applies", nullptr);
+    SetSyncPointAction("mysql.partition.before_commit", nullptr);
     MysqlLoaderTest::TearDown();
   }
   // Batch `b`: one upsert per id in `ids`, value b * 1000 + id, each its own
@@ -140,6 +142,56 @@ TEST_F(MysqlLoaderFlightTest, ARejectionInFlightStopsAtItsTransactionAndNothingB
   EXPECT_EQ(loader->checkpoint().global.ToString(), Pos(209, 0).ToString());  // id 30 is transaction 209
   EXPECT_TRUE(loader->in_flight());  // the rejected batch and the one behind it are not applied
   EXPECT_EQ(loader->rows_applied(), 29u);
+}
+
+// The target's sessions are cut while two batches fly, one partition of the
+// first held at its COMMIT: the error surfaces as retryable from a later
+// call; after Reconnect the retried call applies both batches, what had
+// committed once and nothing twice (a keyless table would show a
+// duplicate).
+TEST_F(MysqlLoaderFlightTest, ALostConnectionInFlightIsRetriedExactlyOnce) {
+  ASSERT_TRUE(dst_->Execute("CREATE DATABASE crm; CREATE TABLE crm.k (id INT PRIMARY KEY, v INT);"
+                            "CREATE TABLE crm.log (id INT, v INT)")
+                  .ok());
+  auto loader = Open(4);
+  ASSERT_TRUE(loader);
+  auto keyed = Table("crm", "k", {"id", "v"}, {0});
+  auto keyless = Table("crm", "log", {"id", "v"}, {});
+  auto batch = [&](int b) {
+    std::vector<SinkChange> out;
+    for (int i = 0; i < 20; ++i) {
+      const int id = b * 100 + i;
+      out.push_back(Change(SinkChange::Kind::kInsert, i % 2 ? keyed : keyless, {Value::Int(id), Value::Int(b)},
+                           Pos(static_cast<uint64_t>(id))));
+    }
+    return out;
+  };
+  std::atomic<int> passes{0};
+  SetSyncPointAction("mysql.partition.before_commit", [&] {
+    if (passes++ != 1) return;  // the second partition to commit: some of the batch has committed
+    // Every session but this test's own is ended, the one about to commit included.
+    auto ids = dst_->Query("SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND "
+                           "COMMAND <> 'Daemon' AND USER = 'root'");
+    ASSERT_TRUE(ids.ok()) << ids.status().message();
+    for (const auto& row : *ids) (void)dst_->Execute("KILL CONNECTION " + row[0].value_or("0"));
+  });
+  std::vector<SinkChange> a = batch(1), b = batch(2);
+  ASSERT_TRUE(loader->ApplyBatchTakingOver(a, EndOfBatch(1, 20)).ok());
+  ASSERT_TRUE(loader->ApplyBatchTakingOver(b, EndOfBatch(2, 20)).ok());
+  Status st = loader->Flush();
+  SetSyncPointAction("mysql.partition.before_commit", nullptr);
+  ASSERT_FALSE(st.ok());
+  EXPECT_TRUE(st.retryable()) << st.message();
+  EXPECT_TRUE(loader->in_flight());
+  for (int attempt = 0; attempt < 5 && !st.ok(); ++attempt) {
+    if (!loader->Reconnect().ok()) continue;
+    st = loader->Flush();
+  }
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_FALSE(loader->in_flight());
+  EXPECT_EQ(Dump("SELECT CONCAT(COUNT(*), ' ', SUM(v)) FROM crm.log"), "20 30");  // 10 rows of each batch, once
+  EXPECT_EQ(Dump("SELECT CONCAT(COUNT(*), ' ', SUM(v)) FROM crm.k"), "20 30");
+  EXPECT_EQ(loader->checkpoint().global.ToString(), EndOfBatch(2, 20).pos.ToString());
 }
 
 }  // namespace
