@@ -32,6 +32,10 @@ sink::DdlChange SqlDdl(std::string db, std::string query) {
 
 using Clock = std::chrono::steady_clock;
 
+// How long Stop waits for a target thread's call to end before it cuts the
+// target's connections (a clean stop needs a batch's commit, milliseconds).
+constexpr auto kTargetStopGrace = std::chrono::seconds(3);
+
 int64_t WallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -122,8 +126,13 @@ PipelineMetrics::PipelineMetrics(MetricsRegistry& r)
 struct Pipeline::Target {
   const TargetConfig* cfg = nullptr;
   std::unique_ptr<BoundedQueue<std::shared_ptr<const TargetWork>>> queue;
+  // Stop cuts the sink's connections with it when the target thread does
+  // not end on its own (a hung target); declared before `sink`, which
+  // registers with it.
+  Interrupter interrupt;
   std::unique_ptr<sink::Sink> sink;
   std::thread thread;
+  std::atomic<bool> finished{false};  // TargetLoop returned
   std::atomic<bool> ready{false};   // loader open, checkpoint read
   std::atomic<bool> failed{false};  // detached after a fatal error
   // PostgreSQL sources: the LSN the target's checkpoint resumes from (what
@@ -713,6 +722,7 @@ Status Pipeline::StartStreaming() {
     t->thread = std::thread([this, tp] {
       NameThisThread("sl-target");
       TargetLoop(*tp);
+      tp->finished = true;
     });
   }
   transform_thread_ = std::thread([this] {
@@ -748,6 +758,20 @@ void Pipeline::Stop() {
   for (auto& t : targets_) t->queue->Close();
   if (capture_thread_.joinable()) capture_thread_.join();
   if (transform_thread_.joinable()) transform_thread_.join();
+  // A target thread ends once its current call returns. One blocked on a
+  // target that does not answer (a hung server: the timeouts are minutes)
+  // gets a moment to finish cleanly, then its connections are cut.
+  const auto grace = std::chrono::steady_clock::now() + kTargetStopGrace;
+  for (auto& t : targets_) {
+    while (t->thread.joinable() && !t->finished && std::chrono::steady_clock::now() < grace) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (t->thread.joinable() && !t->finished) {
+      spdlog::warn("pipeline {} target {}: no answer while stopping; its connections are cut", cfg_.name,
+                   t->cfg->name);
+      t->interrupt.Interrupt();
+    }
+  }
   for (auto& t : targets_) {
     if (t->thread.joinable()) t->thread.join();
   }
@@ -1698,6 +1722,7 @@ void Pipeline::TargetLoop(Target& t) {
   auto backoff = std::chrono::milliseconds(200);
   while (!stop_ && !t.sink) {
     sink::SinkOptions so = TargetSinkOptions(cfg_, *t.cfg);
+    so.interrupt = &t.interrupt;
     auto loader = sink::OpenSink(so);
     if (loader.ok()) {
       t.sink = std::move(loader).value();

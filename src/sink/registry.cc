@@ -35,6 +35,7 @@ Result<std::unique_ptr<Sink>> OpenMysql(const SinkOptions& o) {
   lo.skip_log = o.skip_log;
   lo.epoch = o.epoch;
   lo.conflict_column = o.conflict_column;
+  lo.interrupt = o.interrupt;
   ASSIGN_OR_RETURN(auto loader, mysql::MysqlLoader::Open(std::move(lo)));
   return std::unique_ptr<Sink>(std::move(loader));
 }

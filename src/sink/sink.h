@@ -62,6 +62,7 @@
 #include <vector>
 
 #include "core/change_event.h"
+#include "core/interrupter.h"
 #include "core/sink_change.h"
 #include "core/status.h"
 #include "core/url.h"
@@ -95,6 +96,11 @@ struct SinkOptions {
   bool skip_rejected = false;  // on_error: skip (rejected rows are logged to skip_log)
   std::string skip_log;        // JSON lines of skipped changes
   uint64_t epoch = 0;          // ownership epoch in cluster mode; 0: single process
+  // Cuts the sink's connections when the pipeline stops and the target does
+  // not answer (a hung server): a call blocked on it then fails at once
+  // instead of after the target's timeouts. Outlives the sink; null: none.
+  // Used by the MySQL target.
+  Interrupter* interrupt = nullptr;
   // Two-way sync, `conflict: {policy: latest_wins, column: NAME}` (MySQL):
   // an incoming insert or update applies only when its NAME is at least the
   // target row's, a delete only when its before image's is; "" applies

@@ -361,6 +361,29 @@ TEST_F(TargetFaultTest, EnumErrorValueIsAppliedAsTheSourceHoldsIt) {
   EXPECT_EQ(*four, "0");
 }
 
+// SIGTERM of sluice while its target hangs (SIGSTOP) in the middle of
+// applying, with the default timeouts (90 s): the stop does not wait them out.
+TEST_F(TargetFaultTest, StopIsPromptWhileTheTargetHangs) {
+  PipelineOptions o;
+  o.parallel = 2;
+  ASSERT_NO_FATAL_FAILURE(Start(kSchema, o));
+  ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
+  ASSERT_TRUE(ConvergesExactly(20));
+  ContinueAtExit resume{dst_->pid()};
+  ASSERT_EQ(::kill(dst_->pid(), SIGSTOP), 0);
+  ASSERT_TRUE(Transactions(*src_, 21, 20).ok());
+  std::this_thread::sleep_for(milliseconds(1500));
+  auto t0 = std::chrono::steady_clock::now();
+  sluice_->Stop();
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(took, seconds(15)) << sluice_->Log();
+  ASSERT_EQ(::kill(dst_->pid(), SIGCONT), 0);
+  resume.pid = -1;
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  EXPECT_TRUE(ConvergesExactly(40));
+}
+
 // Issue 9 item 12: a hung target (its server stopped with SIGSTOP) is
 // "retrying" with an error naming the server, the lag grows, and after
 // SIGCONT everything arrives once; a long DDL on the target is not cut by the

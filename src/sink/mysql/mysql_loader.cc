@@ -128,7 +128,7 @@ void MysqlLoader::GroundFlights() {
 }
 
 Result<std::unique_ptr<MysqlConnection>> MysqlLoader::OpenSession(const sluice::mysql::ConnectOptions& options) {
-  ASSIGN_OR_RETURN(auto c, MysqlConnection::Connect(options));
+  ASSIGN_OR_RETURN(auto c, MysqlConnection::Connect(options, options_.interrupt));
   // UTC for TIMESTAMP literals (capture renders them in UTC); kSqlMode.
   RETURN_IF_ERROR(c->Execute(
       fmt::format("SET time_zone = '+00:00', sql_mode = '{}', foreign_key_checks = 0, autocommit = 1; ", kSqlMode) +

@@ -66,6 +66,7 @@ struct LoaderOptions {
   size_t max_statement_bytes = 1 << 20;
   uint64_t epoch = 0;  // cluster mode: fence every write with it (sink/mysql/fence.h); 0: none
   std::string conflict_column;  // latest_wins: the column compared (SinkOptions); "" source_wins
+  Interrupter* interrupt = nullptr;  // every session registers (SinkOptions::interrupt)
 };
 
 class MysqlLoader : public Sink {
