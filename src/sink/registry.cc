@@ -49,6 +49,7 @@ Result<std::unique_ptr<Sink>> OpenPostgres(const SinkOptions& o) {
   po.skip_log = o.skip_log;
   po.epoch = o.epoch;
   po.parallel = o.parallel;
+  po.interrupt = o.interrupt;
   ASSIGN_OR_RETURN(auto sink, postgres::PgSink::Open(std::move(po)));
   return std::unique_ptr<Sink>(std::move(sink));
 }

@@ -85,7 +85,7 @@ Status PgSink::Connect() {
   o.application_name = fmt::format("sluice {}/{}", options_.pipeline, options_.target).substr(0, 63);
   // TIMESTAMP values come in UTC with an explicit offset; the session's zone
   // only shapes what a reader sees, but UTC keeps messages unambiguous.
-  ASSIGN_OR_RETURN(conn_, PgConnection::Connect(o));
+  ASSIGN_OR_RETURN(conn_, PgConnection::Connect(o, options_.interrupt));
   RETURN_IF_ERROR(Run("SET TIME ZONE 'UTC'"));
   sessions_.clear();
   sessions_.resize(options_.parallel);
@@ -94,7 +94,7 @@ Status PgSink::Connect() {
     return Status::Ok();
   }
   for (Session& s : sessions_) {
-    ASSIGN_OR_RETURN(s.owned, PgConnection::Connect(o));
+    ASSIGN_OR_RETURN(s.owned, PgConnection::Connect(o, options_.interrupt));
     s.conn = s.owned.get();
     RETURN_IF_ERROR(s.conn->Execute("SET TIME ZONE 'UTC'"));
   }

@@ -72,6 +72,7 @@ struct PgSinkOptions {
   size_t max_statement_bytes = 1 << 20;
   size_t copy_threshold = 256;  // rows of one table in a batch from which COPY is used
   uint32_t parallel = 1;        // connections a batch is applied over
+  Interrupter* interrupt = nullptr;  // every session registers (SinkOptions::interrupt)
 };
 
 class PgSink : public Sink {

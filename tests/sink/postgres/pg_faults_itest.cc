@@ -110,5 +110,27 @@ TEST_F(PgFaultTest, HungServerRetriesThenConverges) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// SIGTERM of sluice while the PostgreSQL target hangs mid-stream, with the
+// default timeouts (minutes): the stop cuts the target's sessions instead
+// of waiting them out; restarted, it converges exactly once.
+TEST_F(PgFaultTest, StopIsPromptWhileTheServerHangs) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  ASSERT_NO_FATAL_FAILURE(StartSluiceWith({}));
+  ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
+  ASSERT_TRUE(ConvergesExactly(20));
+  ASSERT_TRUE(pg_->Hang().ok());
+  ASSERT_TRUE(Transactions(*src_, 21, 20).ok());
+  std::this_thread::sleep_for(milliseconds(1500));
+  auto t0 = std::chrono::steady_clock::now();
+  sluice_->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, seconds(15)) << sluice_->Log();
+  ASSERT_TRUE(pg_->Resume().ok());
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  EXPECT_TRUE(ConvergesExactly(40));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 }  // namespace
 }  // namespace sluice::testing
