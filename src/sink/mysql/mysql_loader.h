@@ -32,9 +32,7 @@
 // learns of it (or, after a retryable error, the retried call).
 
 #include <atomic>
-#include <condition_variable>
 #include <deque>
-#include <latch>
 #include <functional>
 #include <map>
 #include <memory>
@@ -50,6 +48,7 @@
 #include "core/status.h"
 #include "core/worker_group.h"
 #include "core/sink_change.h"
+#include "sink/mysql/batch_fate.h"
 #include "sink/sink.h"
 #include "client/mysql/bulk_statement.h"
 #include "client/mysql/connection.h"
@@ -163,34 +162,6 @@ class MysqlLoader : public Sink {
   // `carried_global`: the global row (part -1) is written first, as of it.
   Status BeginWithCheckpoints(sluice::mysql::MysqlConnection& c, const std::vector<int>& parts,
                               const BatchEnd& end, const BatchEnd* carried_global = nullptr);
-  // Whether a batch committed in every partition, and when that is known:
-  // the next batch in flight commits only after this one did.
-  // How far each partition's part got: the next batch's part of a
-  // partition begins only after this batch's part began, and writes rows
-  // only after it voted (so it never locks a key before this batch wrote
-  // it). Partitions without a part count as voted.
-  struct BatchFate {
-    enum Stage : uint8_t { kWaiting, kBegun, kVoted };
-    BatchFate(const std::vector<uint32_t>& begun, uint32_t partitions)
-        : done(static_cast<std::ptrdiff_t>(begun.size())), stage(partitions, kVoted) {
-      for (uint32_t p : begun) stage[p] = kWaiting;
-    }
-    void Reach(uint32_t p, Stage s) {
-      std::lock_guard lock(mu);
-      if (stage[p] >= s) return;
-      stage[p] = s;
-      cv.notify_all();
-    }
-    void WaitFor(uint32_t p, Stage s) {
-      std::unique_lock lock(mu);
-      cv.wait(lock, [&] { return stage[p] >= s; });
-    }
-    std::latch done;  // counted down by each partition of the batch when it ends
-    std::atomic<bool> all_committed{true};
-    std::mutex mu;
-    std::condition_variable cv;
-    std::vector<uint8_t> stage;  // guarded by mu
-  };
   // A batch split over the partitions, from the split until it is settled.
   struct Flight {
     std::vector<SinkChange> owned;  // in flight: the batch, taken over from the caller
