@@ -61,10 +61,25 @@ ClickhouseClient::ClickhouseClient(ClientOptions options) : options_(std::move(o
   http_->set_basic_auth(options_.user, options_.password);
 }
 
-ClickhouseClient::~ClickhouseClient() = default;
+ClickhouseClient::~ClickhouseClient() {
+  if (interrupter_ != nullptr) interrupter_->Remove(this);
+}
+
+void ClickhouseClient::SetInterrupter(Interrupter* interrupter) {
+  if (interrupter_ != nullptr) interrupter_->Remove(this);
+  interrupter_ = interrupter;
+  if (interrupter_ != nullptr) interrupter_->Add(this);
+}
+
+// httplib's stop() may be called from another thread: it shuts the socket
+// of a request in progress down (the request then fails) and closes it.
+void ClickhouseClient::ShutdownSocket() { http_->stop(); }
 
 Result<std::string> ClickhouseClient::Post(const std::string& path, std::string_view body) {
   last_server_code_ = 0;
+  if (interrupter_ != nullptr && interrupter_->interrupted()) {
+    return Status::Retryable(StatusCode::kIoError, "{}: interrupted", options_.Describe());
+  }
   httplib::Result r = http_->Post(path, body.data(), body.size(), "text/plain; charset=UTF-8");
   if (!r) {
     // A dropped keep-alive connection is re-made by the next request.

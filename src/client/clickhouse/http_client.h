@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/interrupter.h"
 #include "core/status.h"
 #include "core/url.h"
 
@@ -40,7 +41,7 @@ struct ClientOptions {
   std::string Describe() const;  // "clickhouse 127.0.0.1:8123"
 };
 
-class ClickhouseClient {
+class ClickhouseClient : public Interruptible {
  public:
   explicit ClickhouseClient(ClientOptions options);
   ~ClickhouseClient();
@@ -58,12 +59,19 @@ class ClickhouseClient {
   int last_server_code() const { return last_server_code_; }
   const ClientOptions& options() const { return options_; }
 
+  // Registers with `interrupter` (nullptr: none) until destroyed: Interrupt()
+  // cuts a request waiting for the server, and every later request fails at
+  // once (retryable, "interrupted").
+  void SetInterrupter(Interrupter* interrupter);
+
  private:
   Result<std::string> Post(const std::string& path, std::string_view body);
+  void ShutdownSocket() override;  // with the interrupter's lock held
 
   ClientOptions options_;
   std::unique_ptr<httplib::Client> http_;
   int last_server_code_ = 0;
+  Interrupter* interrupter_ = nullptr;
 };
 
 // ClickHouse error codes (ErrorCodes.cpp) the sink and tests look at.

@@ -24,6 +24,7 @@ Result<std::unique_ptr<ClickhouseSink>> ClickhouseSink::Open(const SinkOptions& 
 
 Status ClickhouseSink::Connect() {
   client_ = std::make_unique<ClickhouseClient>(client_options_);
+  client_->SetInterrupter(options_.interrupt);
   tables_.clear();  // the server may have been restarted or changed meanwhile
   RETURN_IF_ERROR(EnsureCheckpointTable());
   return ReadCheckpoint();

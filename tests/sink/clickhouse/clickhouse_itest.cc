@@ -4,6 +4,10 @@
 // `SELECT ... FINAL WHERE _sign = 1` must still equal the source.
 
 #include <fmt/format.h>
+#include <signal.h>
+
+#include <chrono>
+#include <thread>
 
 #include "harness/clickhouse_server.h"
 #include "pipeline/fault_fixture.h"
@@ -176,6 +180,27 @@ TEST_F(ClickhouseRunTest, ClickhouseDownThenUpRetriesAndConverges) {
   EXPECT_TRUE(ChConverges(kAudit, kChAudit));
   EXPECT_TRUE(WaitForState("p", "running", std::chrono::seconds(60), "dst"));
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// SIGTERM of sluice while ClickHouse hangs (SIGSTOP) mid-stream, with the
+// default 60 s read timeout: the stop cuts the request instead of waiting
+// it out; restarted, it converges.
+TEST_F(ClickhouseRunTest, StopIsPromptWhileClickhouseHangs) {
+  ASSERT_NO_FATAL_FAILURE(StartAll(kKeyedSchema));
+  ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
+  ASSERT_TRUE(ChConverges(kOrders, kChOrders));
+  ASSERT_EQ(::kill(ch_->pid(), SIGSTOP), 0);
+  ASSERT_TRUE(Transactions(*src_, 21, 20).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto t0 = std::chrono::steady_clock::now();
+  sluice_->Stop();
+  auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_EQ(::kill(ch_->pid(), SIGCONT), 0);
+  EXPECT_LT(took, std::chrono::seconds(15)) << sluice_->Log();
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  EXPECT_TRUE(ChConverges(kOrders, kChOrders));
+  EXPECT_TRUE(ChConverges(kAudit, kChAudit));
 }
 
 TEST_F(ClickhouseRunTest, ClickhouseDownAtStartIsRetried) {
