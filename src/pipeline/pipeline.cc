@@ -1344,7 +1344,6 @@ Status Pipeline::FlushBatch(Target& t, std::vector<SinkChange>& batch, const sin
     return batch.empty() ? t.sink->AdvanceCheckpoint(end) : t.sink->ApplyBatchTakingOver(batch, end);
   }));
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  CountSinkOutcomes(t);
   spdlog::debug("pipeline {} target {}: {} {} changes up to {} in {:.1f} ms", cfg_.name, t.cfg->name,
                 t.sink->in_flight() ? "handed over" : "applied", rows, end.pos.ToString(), secs * 1000);
   Target::Unacked handed{end, rows, t.batch_oldest_ms, {}};

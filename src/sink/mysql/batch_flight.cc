@@ -62,16 +62,7 @@ Status MysqlLoader::SettleOldest() {
   // this one did). What committed is recorded; then all of them are applied
   // again, in order, the way ApplyBatch applies a batch (which resolves a
   // conflict or a rejection) — after a reconnect when the error says so.
-  Status first = Status::Ok();
-  for (const auto& g : flights_) {
-    g->fate->done.wait();
-    RecordCommitted(*g);
-    for (uint32_t p : g->begun) {
-      if (first.ok() && !g->results[p].ok()) first = g->results[p];
-    }
-    redo_.push_back({std::move(g->owned), g->end});
-  }
-  flights_.clear();
+  const Status first = GroundFlights();
   if (!first.ok() && first.retryable() && first.code() != StatusCode::kAborted) return first;
   return DrainRedo();
 }
@@ -96,13 +87,18 @@ Status MysqlLoader::Poll() {
 
 Status MysqlLoader::Flush() { return Settle(); }
 
-void MysqlLoader::GroundFlights() {
+Status MysqlLoader::GroundFlights() {
+  Status first = Status::Ok();
   for (const auto& f : flights_) {
     f->fate->done.wait();
     RecordCommitted(*f);
+    for (uint32_t p : f->begun) {
+      if (first.ok() && !f->results[p].ok()) first = f->results[p];
+    }
     redo_.push_back({std::move(f->owned), f->end});
   }
   flights_.clear();
+  return first;
 }
 
 }  // namespace sluice::sink::mysql

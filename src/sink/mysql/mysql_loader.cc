@@ -187,7 +187,7 @@ Status MysqlLoader::EndStaleSessions() {
 Status MysqlLoader::Reconnect() {
   // Batches in flight end on the old connections first; what they did not
   // commit is applied again (the checkpoint read below says what they did).
-  GroundFlights();
+  (void)GroundFlights();  // their failure is why the caller reconnects
   if (control_) stale_sessions_.push_back(mysql_thread_id(control_->raw()));
   for (const auto& p : partitions_) {
     if (p.conn) stale_sessions_.push_back(mysql_thread_id(p.conn->raw()));

@@ -201,8 +201,9 @@ class MysqlLoader : public Sink {
   // first (called inside the settling, or with nothing in flight).
   Status AdvanceCheckpointNow(const BatchEnd& end);
   Status WriteIdleNow();
-  // Waits for every batch in flight to end and puts them all in redo_.
-  void GroundFlights();
+  // Waits for every batch in flight to end and puts them all in redo_;
+  // returns the first failure of their partitions (OK if none failed).
+  Status GroundFlights();
   // Applies one partition's changes in its transaction (begun by RunPartition)
   // and commits it when every partition of the batch is ready (`vote`) and
   // the batch before it (`before`, if any) committed in every partition.
