@@ -10,6 +10,7 @@
 
 #include "core/glob.h"
 #include "source/mysql/binlog/event_types.h"
+#include "source/mysql/binlog/xa.h"
 
 namespace sluice::mysql {
 namespace {
@@ -128,8 +129,14 @@ Status BinlogDecoder::Feed(std::string_view event, ChangeHandler& handler, uint6
   return st;
 }
 
-Status BinlogDecoder::FeedBody(const EventHeader& h, ByteReader& body, std::string_view /*event*/,
+Status BinlogDecoder::FeedBody(const EventHeader& h, ByteReader& body, std::string_view event,
                                ChangeHandler& handler) {
+  const bool carries_rows = h.type == kTableMapEvent || IsRowsEvent(h.type) || h.type == kTransactionPayloadEvent;
+  if (carries_rows && xa_group_ && !replaying_xa_) {
+    HoldXaEvent(event, body);
+    return Status::Ok();
+  }
+  if (!options_.decode_rows && carries_rows) return Status::Ok();
   switch (h.type) {
     case kRotateEvent: {
       ASSIGN_OR_RETURN(RotateEvent rot, ParseRotate(body));
@@ -143,8 +150,9 @@ Status BinlogDecoder::FeedBody(const EventHeader& h, ByteReader& body, std::stri
     case kQueryCompressedEvent:
       return OnQuery(h, body, h.type == kQueryCompressedEvent, handler);
     case kXidEvent:
-    case kXaPrepareEvent:
       return Commit(h, handler);
+    case kXaPrepareEvent:
+      return OnXaPrepare(h, body, handler);
     case kTableMapEvent:
       return OnTableMap(body);
     case kMariadbGtidEvent: {
@@ -152,7 +160,15 @@ Status BinlogDecoder::FeedBody(const EventHeader& h, ByteReader& body, std::stri
       gtid_kind_ = GtidKind::kMariadb;
       mariadb_gtid_ = MariadbGtid{g.domain, h.server_id, g.seq};
       gtid_ = mariadb_gtid_.ToString();
-      return BeginTransaction(h, handler);
+      RETURN_IF_ERROR(BeginTransaction(h, handler));
+      if ((g.flags & MariadbGtidEvent::kPreparedXa) && !replaying_xa_) {
+        // MariaDB logs the group's XA START here.
+        XaStatement start;
+        start.kind = XaStatement::Kind::kStart;
+        start.xid = g.xid;
+        return OnXa(h, start, handler);
+      }
+      return Status::Ok();
     }
     case kGtidEvent:
     case kAnonymousGtidEvent:
@@ -205,6 +221,7 @@ Status BinlogDecoder::BeginTransaction(const EventHeader& h, ChangeHandler& hand
     RETURN_IF_ERROR(Commit(h, handler));
   }
   in_txn_ = true;
+  txn_start_ = {file_, event_offset_};
   txn_rows_ = 0;
   txn_marked_ = false;
   txn_ts_ms_ = uint64_t{h.timestamp} * 1000;
@@ -237,6 +254,7 @@ Status BinlogDecoder::Commit(const EventHeader& h, ChangeHandler& handler) {
   txn_marked_ = false;
   in_txn_ = false;
   explicit_begin_ = false;
+  xa_group_ = false;
   Status st = handler.OnCommit(info);
   gtid_.clear();
   gtid_kind_ = GtidKind::kNone;
@@ -246,8 +264,8 @@ Status BinlogDecoder::Commit(const EventHeader& h, ChangeHandler& handler) {
 Status BinlogDecoder::OnQuery(const EventHeader& h, ByteReader& body, bool compressed, ChangeHandler& handler) {
   RETURN_IF_ERROR(ParseQuery(body, compressed, query_));
   std::string_view q = TrimStatement(query_.query);
-  if (StartsWithWord(q, "BEGIN") || (StartsWithWord(q, "XA") && q.size() > 3 &&
-                                     StartsWithWord(TrimStatement(q.substr(2)), "START"))) {
+  if (auto xa = ParseXaStatement(q)) return OnXa(h, *xa, handler);
+  if (StartsWithWord(q, "BEGIN")) {
     Status st = Status::Ok();
     if (!in_txn_) {
       gtid_.clear();
@@ -260,11 +278,6 @@ Status BinlogDecoder::OnQuery(const EventHeader& h, ByteReader& body, bool compr
   if (StartsWithWord(q, "COMMIT") || (StartsWithWord(q, "ROLLBACK") && q.find(" TO ") == std::string_view::npos &&
                                       q.find(" to ") == std::string_view::npos)) {
     return Commit(h, handler);
-  }
-  if (StartsWithWord(q, "XA")) {
-    std::string_view rest = TrimStatement(q.substr(2));
-    if (StartsWithWord(rest, "COMMIT") || StartsWithWord(rest, "ROLLBACK")) return Commit(h, handler);
-    return Status::Ok();  // XA END
   }
   if (StartsWithWord(q, "SAVEPOINT") || StartsWithWord(q, "ROLLBACK") || StartsWithWord(q, "RELEASE")) {
     return Status::Ok();
@@ -473,6 +486,150 @@ Status BinlogDecoder::OnPayload(const EventHeader& h, ByteReader& body, ChangeHa
     return Status::Corruption("TRANSACTION_PAYLOAD: {} trailing bytes after the last event", buf.size() - consumed);
   }
   (void)h;
+  return Status::Ok();
+}
+
+const PreparedXa* BinlogDecoder::FindPrepared(const XidKey& xid) const {
+  auto it = prepared_xa_.find(xid);
+  return it == prepared_xa_.end() ? nullptr : &it->second;
+}
+
+void BinlogDecoder::ForgetPrepared(const XidKey& xid) {
+  auto it = prepared_xa_.find(xid);
+  if (it == prepared_xa_.end()) return;
+  if (it->second.complete) prepared_xa_bytes_ -= it->second.bytes;
+  prepared_xa_.erase(it);
+}
+
+Status BinlogDecoder::OnXa(const EventHeader& h, const XaStatement& xa, ChangeHandler& handler) {
+  using Kind = XaStatement::Kind;
+  if (replaying_xa_) return Status::Ok();  // statements inside a group being replayed
+  switch (xa.kind) {
+    case Kind::kStart: {
+      Status st = Status::Ok();
+      if (!in_txn_) {
+        gtid_.clear();
+        gtid_kind_ = GtidKind::kNone;
+        st = BeginTransaction(h, handler);
+      }
+      explicit_begin_ = true;
+      // Until XA PREPARE says how it ends, the group's rows are held.
+      xa_group_ = true;
+      xa_xid_ = xa.xid;
+      xa_open_ = PreparedXa{};
+      xa_open_.at = txn_start_;
+      return st;
+    }
+    case Kind::kCommit:
+      if (xa_group_) {
+        // XA COMMIT ... ONE PHASE ends the group that holds the rows.
+        PreparedXa open = std::move(xa_open_);
+        xa_open_ = PreparedXa{};
+        xa_group_ = false;
+        RETURN_IF_ERROR(ReplayXa(open, xa_xid_, handler));
+        return Commit(h, handler);
+      }
+      if (!in_txn_) RETURN_IF_ERROR(BeginTransaction(h, handler));
+      return CommitPrepared(h, xa.xid, handler);
+    case Kind::kRollback:
+      if (xa_group_) {
+        xa_group_ = false;
+        xa_open_ = PreparedXa{};
+      } else {
+        ForgetPrepared(xa.xid);
+      }
+      if (!in_txn_) RETURN_IF_ERROR(BeginTransaction(h, handler));
+      return Commit(h, handler);
+    default:
+      return Status::Ok();  // XA END, and what a replica does not act on
+  }
+}
+
+void BinlogDecoder::HoldXaEvent(std::string_view event, const ByteReader& body) {
+  const size_t size = kEventHeaderSize + body.remaining();
+  xa_open_.bytes += size;
+  if (!xa_open_.complete) return;
+  if (prepared_xa_bytes_ + xa_open_.bytes > options_.xa_memory_limit) {
+    // Too large to hold: its commit reads it again from the binlog.
+    xa_open_.complete = false;
+    xa_open_.events.clear();
+    xa_open_.events.shrink_to_fit();
+    return;
+  }
+  std::string raw(event.substr(0, kEventHeaderSize));
+  raw.append(reinterpret_cast<const char*>(body.cursor()), body.remaining());
+  xa_open_.events.push_back(std::move(raw));
+}
+
+Status BinlogDecoder::OnXaPrepare(const EventHeader& h, ByteReader& body, ChangeHandler& handler) {
+  if (replaying_xa_) return Status::Ok();
+  if (!xa_group_) return Commit(h, handler);
+  ASSIGN_OR_RETURN(XaPrepareEvent prepare, ParseXaPrepare(body));
+  PreparedXa open = std::move(xa_open_);
+  xa_open_ = PreparedXa{};
+  xa_group_ = false;
+  if (prepare.one_phase) {
+    // MySQL logs XA COMMIT ... ONE PHASE as a prepare that commits.
+    RETURN_IF_ERROR(ReplayXa(open, prepare.xid, handler));
+    return Commit(h, handler);
+  }
+  ForgetPrepared(prepare.xid);  // an xid is free again once its transaction ended
+  if (open.complete) prepared_xa_bytes_ += open.bytes;
+  prepared_xa_[prepare.xid] = std::move(open);
+  // The group itself commits nothing: its position moves on like that of a
+  // transaction on tables the pipeline does not read.
+  return Commit(h, handler);
+}
+
+Status BinlogDecoder::CommitPrepared(const EventHeader& h, const XidKey& xid, ChangeHandler& handler) {
+  auto it = prepared_xa_.find(xid);
+  if (it != prepared_xa_.end() && it->second.complete) {
+    RETURN_IF_ERROR(ReplayXa(it->second, xid, handler));
+    ForgetPrepared(xid);
+    return Commit(h, handler);
+  }
+  if (!options_.decode_rows) {
+    // A finder's scan: a transaction prepared before it is nothing to it.
+    ForgetPrepared(xid);
+    return Commit(h, handler);
+  }
+  const bool held = it != prepared_xa_.end();
+  const BinlogFilePos commit_at = txn_start_;
+  if (!options_.xa_finder) {
+    return Status::Error(StatusCode::kNotFound,
+                         "XA COMMIT of xid {} @ {}: its rows were logged at XA PREPARE, before where this stream "
+                         "started, and this source cannot read them again; start the stream before that XA PREPARE "
+                         "or re-snapshot the tables it wrote",
+                         xid, Where());
+  }
+  spdlog::info("XA COMMIT of xid {} @ {}: reading its prepared rows again from the binlog ({})", xid, Where(),
+               held ? fmt::format("from {}", it->second.at.ToString()) : "its XA PREPARE precedes this stream");
+  BinlogFilePos hint = held ? it->second.at : BinlogFilePos{};
+  auto found = options_.xa_finder->Find(xid, commit_at, held ? &hint : nullptr);
+  if (!found.ok()) {
+    return found.status().WithContext(fmt::format("XA COMMIT of xid {} @ {}: its XA PREPARE", xid, Where()));
+  }
+  RETURN_IF_ERROR(ReplayXa(*found, xid, handler));
+  ForgetPrepared(xid);
+  return Commit(h, handler);
+}
+
+Status BinlogDecoder::ReplayXa(const PreparedXa& xa, const XidKey& xid, ChangeHandler& handler) {
+  if (!xa.complete) {
+    return Status::Error(StatusCode::kNotFound, "XA transaction {} prepared at {} was not held", xid,
+                         xa.at.ToString());
+  }
+  replaying_xa_ = true;
+  struct Reset {
+    bool& flag;
+    ~Reset() { flag = false; }
+  } reset{replaying_xa_};
+  for (const std::string& raw : xa.events) {
+    ByteReader r(raw);
+    EventHeader eh = EventHeader::Read(r);
+    Status st = FeedBody(eh, r, raw, handler);
+    if (!st.ok()) return st.WithContext(fmt::format("XA transaction {} prepared at {}", xid, xa.at.ToString()));
+  }
   return Status::Ok();
 }
 

@@ -18,6 +18,7 @@
 #include "source/mysql/binlog/events.h"
 #include "source/mysql/binlog/rows_event.h"
 #include "source/mysql/binlog/table_map.h"
+#include "source/mysql/binlog/xa.h"
 #include "source/mysql/schema_resolver.h"
 #include "source/source.h"
 
@@ -34,6 +35,28 @@ class TableFilter {
   std::vector<std::string> patterns_;
 };
 
+// An XA transaction prepared and not yet committed or rolled back: the raw
+// events of its XA START group, replayed as the transaction of its XA COMMIT.
+struct PreparedXa {
+  BinlogFilePos at;                 // where the XA START group begins
+  std::vector<std::string> events;  // TABLE_MAP, ROWS and payload events, without checksums
+  size_t bytes = 0;
+  bool complete = true;  // false: over Options::xa_memory_limit; read again from `at`
+};
+
+// Reads an XA transaction's prepared group from the binlog again, for an
+// XA COMMIT whose XA PREPARE the decoder did not keep (the stream started
+// after it, or the group was over the memory limit). Called on the decoding
+// thread.
+class PreparedXaFinder {
+ public:
+  virtual ~PreparedXaFinder() = default;
+  // The group prepared last as `xid` before `before`, searching from `hint`
+  // when given, else back from `before` file by file. NotFound when the
+  // binlog no longer holds it.
+  virtual Result<PreparedXa> Find(const XidKey& xid, const BinlogFilePos& before, const BinlogFilePos* hint) = 0;
+};
+
 class BinlogDecoder {
  public:
   struct Options {
@@ -46,6 +69,15 @@ class BinlogDecoder {
     // The mark must come first in the transaction (sluice's MySQL target
     // writes its checkpoint rows first). "" for none.
     std::string drop_marked_by;
+    // XA transactions: the rows logged at XA PREPARE are held until their
+    // XA COMMIT (delivered there, as that group's transaction) or dropped at
+    // XA ROLLBACK. Held groups take at most this many bytes in all; a
+    // larger one is read again through xa_finder at its commit.
+    PreparedXaFinder* xa_finder = nullptr;
+    size_t xa_memory_limit = size_t{64} << 20;
+    // false: decode no rows, only transaction boundaries and the XA groups
+    // held (a PreparedXaFinder's scan).
+    bool decode_rows = true;
   };
 
   explicit BinlogDecoder(Options options);
@@ -70,6 +102,8 @@ class BinlogDecoder {
   // will be re-read from committed().
   void AbortTransaction() {
     in_txn_ = false;
+    xa_group_ = false;
+    xa_open_ = PreparedXa{};
     explicit_begin_ = false;
     txn_marked_ = false;
     gtid_.clear();
@@ -82,6 +116,9 @@ class BinlogDecoder {
   uint64_t rows() const { return rows_; }
   // Transactions dropped for carrying the drop_marked_by mark.
   uint64_t marked_transactions() const { return marked_transactions_; }
+  // The XA transaction prepared as `xid` and not yet ended; null if none.
+  const PreparedXa* FindPrepared(const XidKey& xid) const;
+  size_t prepared_xa() const { return prepared_xa_.size(); }
   // Seeds the GTID state (e.g. the position a stream was started from).
   void SetMariadbGtidState(const MariadbGtidList& list) { mariadb_state_ = list; }
   void SetMysqlGtidState(const MysqlGtidSet& set) { mysql_state_ = set; }
@@ -102,6 +139,13 @@ class BinlogDecoder {
   Result<bool> CarriesMark(const TableSchema& schema);
   Status OnPayload(const EventHeader& h, ByteReader& body, ChangeHandler& handler);
   Status BeginTransaction(const EventHeader& h, ChangeHandler& handler);
+  // XA: statements, the open group's events, the prepared groups.
+  Status OnXa(const EventHeader& h, const XaStatement& xa, ChangeHandler& handler);
+  Status OnXaPrepare(const EventHeader& h, ByteReader& body, ChangeHandler& handler);
+  void HoldXaEvent(std::string_view event, const ByteReader& body);
+  Status CommitPrepared(const EventHeader& h, const XidKey& xid, ChangeHandler& handler);
+  Status ReplayXa(const PreparedXa& xa, const XidKey& xid, ChangeHandler& handler);
+  void ForgetPrepared(const XidKey& xid);
   Status Commit(const EventHeader& h, ChangeHandler& handler);
   std::string Where() const;  // "binlog.000003:1234" of the current event
 
@@ -126,6 +170,13 @@ class BinlogDecoder {
   MariadbGtidList mariadb_state_;
   MysqlGtidSet mysql_state_;
   std::string gtid_state_text_;
+  BinlogFilePos txn_start_;  // where the open group begins
+  bool xa_group_ = false;     // the open group began with XA START: its events are held
+  XidKey xa_xid_;
+  PreparedXa xa_open_;
+  std::unordered_map<XidKey, PreparedXa> prepared_xa_;
+  size_t prepared_xa_bytes_ = 0;
+  bool replaying_xa_ = false;
   int payload_depth_ = 0;
   uint64_t payload_next_offset_ = 0;
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "source/mysql/binlog/event_types.h"
+#include "source/mysql/prepared_xa_finder.h"
 
 namespace sluice::mysql {
 namespace {
@@ -49,8 +50,21 @@ class GzFile {
 
 }  // namespace
 
+namespace {
+
+BinlogDecoder::Options WithXaFinder(BinlogDecoder::Options o, std::unique_ptr<PreparedXaFinder>& finder,
+                                    const std::string& path) {
+  if (o.decode_rows && !o.xa_finder) {
+    finder = std::make_unique<FilePreparedXaFinder>(std::filesystem::path(path).parent_path().string());
+    o.xa_finder = finder.get();
+  }
+  return o;
+}
+
+}  // namespace
+
 BinlogFileSource::BinlogFileSource(Options options)
-    : options_(std::move(options)), decoder_(options_.decoder) {}
+    : options_(std::move(options)), decoder_(WithXaFinder(options_.decoder, xa_finder_, options_.path)) {}
 
 Status BinlogFileSource::Run(ChangeHandler& handler, const std::atomic<bool>& stop) {
   std::string path = options_.path;
@@ -85,6 +99,7 @@ Status BinlogFileSource::ReadFile(const std::string& path, uint64_t start_offset
   bool seeked = start_offset <= 4;
   std::string rotated_to;
   while (!stop.load(std::memory_order_relaxed)) {
+    if (options_.end_offset != 0 && seeked && offset >= options_.end_offset) break;
     uint8_t header[kEventHeaderSize];
     int64_t n = f.Read(header, sizeof header);
     if (n == 0) break;

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "source/mysql/information_schema_resolver.h"
+#include "source/mysql/prepared_xa_finder.h"
 #include "source/mysql/protocol/replication_commands.h"
 
 namespace sluice::mysql {
@@ -166,6 +167,10 @@ Status BinlogStreamSource::Open(bool resume) {
   if (!decoder_) {
     BinlogDecoder::Options dopts = options_.decoder;
     dopts.resolver = resolver_.get();
+    if (!dopts.xa_finder) {
+      xa_finder_ = std::make_unique<ServerPreparedXaFinder>(options_.connect);
+      dopts.xa_finder = xa_finder_.get();
+    }
     decoder_ = std::make_unique<BinlogDecoder>(dopts);
   }
 

@@ -60,6 +60,7 @@ class BinlogStreamSource : public Source {
   Options options_;
   std::unique_ptr<MysqlConnection> conn_;
   std::unique_ptr<SchemaResolver> resolver_;
+  std::unique_ptr<PreparedXaFinder> xa_finder_;
   std::unique_ptr<BinlogDecoder> decoder_;
   uint64_t reconnects_ = 0;
   std::string dump_from_;  // the position the current dump started at, for messages

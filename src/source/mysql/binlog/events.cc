@@ -1,5 +1,7 @@
 #include "source/mysql/binlog/events.h"
 
+#include "source/mysql/binlog/xa.h"
+
 #include <zlib.h>
 
 #include <charconv>
@@ -124,6 +126,17 @@ Result<MariadbGtidEvent> ParseMariadbGtid(ByteReader& body) {
   e.seq = body.U64();
   e.domain = body.U32();
   e.flags = body.U8();
+  if (e.flags & MariadbGtidEvent::kGroupCommitId) body.Skip(8);
+  if (e.flags & (MariadbGtidEvent::kPreparedXa | MariadbGtidEvent::kCompletedXa)) {
+    uint32_t format_id = body.U32();
+    uint8_t gtrid_length = body.U8();
+    uint8_t bqual_length = body.U8();
+    if (!body.ok() || gtrid_length > 64 || bqual_length > 64 || body.remaining() < size_t{gtrid_length} + bqual_length) {
+      return Status::Corruption("MARIADB_GTID: malformed xid");
+    }
+    const char* data = reinterpret_cast<const char*>(body.cursor());
+    e.xid = MakeXidKey({data, gtrid_length}, {data + gtrid_length, bqual_length}, format_id);
+  }
   if (!body.ok()) return Status::Corruption("MARIADB_GTID: truncated");
   return e;
 }

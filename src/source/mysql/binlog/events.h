@@ -66,6 +66,10 @@ struct MariadbGtidEvent {
   uint32_t domain = 0;
   uint8_t flags = 0;  // FL_STANDALONE (1): a group without BEGIN/COMMIT (DDL)
   static constexpr uint8_t kStandalone = 0x01;
+  static constexpr uint8_t kGroupCommitId = 0x02;
+  static constexpr uint8_t kPreparedXa = 0x40;   // the group of an XA PREPARE: its rows, then XA_PREPARE
+  static constexpr uint8_t kCompletedXa = 0x80;  // the group of an XA COMMIT or XA ROLLBACK
+  std::string xid;  // XidKey of an XA group (MariaDB 10.5+ logs XA START here, not as a statement)
 };
 Result<MariadbGtidEvent> ParseMariadbGtid(ByteReader& body);
 

@@ -23,10 +23,10 @@ std::string RegisterReplicaPayload(uint32_t server_id) {
   return p;
 }
 
-std::string BinlogDumpPayload(const BinlogFilePos& pos, uint32_t server_id) {
+std::string BinlogDumpPayload(const BinlogFilePos& pos, uint32_t server_id, uint16_t flags) {
   std::string p;
   PutInt(p, pos.offset, 4);
-  PutInt(p, 0, 2);  // flags: blocking dump
+  PutInt(p, flags, 2);
   PutInt(p, server_id, 4);
   p += pos.file;
   return p;
