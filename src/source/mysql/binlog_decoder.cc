@@ -232,6 +232,17 @@ Status BinlogDecoder::BeginTransaction(const EventHeader& h, ChangeHandler& hand
   return handler.OnBegin(info);
 }
 
+Status BinlogDecoder::BeginExplicitly(const EventHeader& h, ChangeHandler& handler) {
+  Status st = Status::Ok();
+  if (!in_txn_) {
+    gtid_.clear();
+    gtid_kind_ = GtidKind::kNone;
+    st = BeginTransaction(h, handler);
+  }
+  explicit_begin_ = true;
+  return st;
+}
+
 Status BinlogDecoder::Commit(const EventHeader& h, ChangeHandler& handler) {
   if (gtid_kind_ == GtidKind::kMariadb) {
     mariadb_state_.Update(mariadb_gtid_);
@@ -264,16 +275,7 @@ Status BinlogDecoder::OnQuery(const EventHeader& h, ByteReader& body, bool compr
   RETURN_IF_ERROR(ParseQuery(body, compressed, query_));
   std::string_view q = TrimStatement(query_.query);
   if (auto xa = ParseXaStatement(q)) return OnXa(h, *xa, handler);
-  if (StartsWithWord(q, "BEGIN")) {
-    Status st = Status::Ok();
-    if (!in_txn_) {
-      gtid_.clear();
-      gtid_kind_ = GtidKind::kNone;
-      st = BeginTransaction(h, handler);
-    }
-    explicit_begin_ = true;
-    return st;
-  }
+  if (StartsWithWord(q, "BEGIN")) return BeginExplicitly(h, handler);
   if (StartsWithWord(q, "COMMIT") || (StartsWithWord(q, "ROLLBACK") && q.find(" TO ") == std::string_view::npos &&
                                       q.find(" to ") == std::string_view::npos)) {
     return Commit(h, handler);

@@ -139,6 +139,8 @@ class BinlogDecoder {
   Result<bool> CarriesMark(const TableSchema& schema);
   Status OnPayload(const EventHeader& h, ByteReader& body, ChangeHandler& handler);
   Status BeginTransaction(const EventHeader& h, ChangeHandler& handler);
+  // BEGIN or XA START: opens the group unless its GTID event did.
+  Status BeginExplicitly(const EventHeader& h, ChangeHandler& handler);
   // XA: statements, the open group's events, the prepared groups.
   Status OnXa(const EventHeader& h, const XaStatement& xa, ChangeHandler& handler);
   Status OnXaPrepare(const EventHeader& h, ByteReader& body, ChangeHandler& handler);

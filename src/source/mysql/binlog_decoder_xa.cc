@@ -27,13 +27,7 @@ Status BinlogDecoder::OnXa(const EventHeader& h, const XaStatement& xa, ChangeHa
   if (replaying_xa_) return Status::Ok();  // statements inside a group being replayed
   switch (xa.kind) {
     case Kind::kStart: {
-      Status st = Status::Ok();
-      if (!in_txn_) {
-        gtid_.clear();
-        gtid_kind_ = GtidKind::kNone;
-        st = BeginTransaction(h, handler);
-      }
-      explicit_begin_ = true;
+      Status st = BeginExplicitly(h, handler);
       // Until XA PREPARE says how it ends, the group's rows are held.
       xa_group_ = true;
       xa_xid_ = xa.xid;

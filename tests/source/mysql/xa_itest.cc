@@ -111,6 +111,15 @@ class XaTest : public ::testing::Test {
     return h.Ids();
   }
 
+  // The server's stream and its binlog files from `start` deliver `want`.
+  void ExpectStreamAndFilesSee(const std::string& start, const std::vector<std::string>& want) {
+    Status st;
+    EXPECT_EQ(StreamUntilSentinel(start, {}, &st), want);
+    EXPECT_TRUE(st.ok()) << st.message();
+    EXPECT_EQ(ReplayFiles(start, &st), want);
+    EXPECT_EQ(st.code(), StatusCode::kEndOfStream) << st.message();
+  }
+
   // Runs an XA transaction up to XA PREPARE in a session of its own, which
   // ends it later (End).
   std::unique_ptr<MysqlConnection> Prepare(const std::string& xid, const std::string& statements) {
@@ -160,11 +169,7 @@ TEST_F(XaTest, RowsCountAtTheCommitAndARolledBackTransactionNever) {
 
   const std::vector<std::string> want = {"insert:10", "insert:1", "update:5", "insert:3",
                                          fmt::format("insert:{}", kSentinel)};
-  Status st;
-  EXPECT_EQ(StreamUntilSentinel(start, {}, &st), want);
-  EXPECT_TRUE(st.ok()) << st.message();
-  EXPECT_EQ(ReplayFiles(start, &st), want);
-  EXPECT_EQ(st.code(), StatusCode::kEndOfStream) << st.message();
+  ExpectStreamAndFilesSee(start, want);
 }
 
 // A restart between XA PREPARE and XA COMMIT: the stream starts after the
@@ -181,11 +186,7 @@ TEST_F(XaTest, ACommitWhosePrepareCameBeforeTheStartIsReadAgain) {
 
   const std::vector<std::string> want = {"insert:11", "insert:1", "insert:2", "update:1",
                                          fmt::format("insert:{}", kSentinel)};
-  Status st;
-  EXPECT_EQ(StreamUntilSentinel(start, {}, &st), want);
-  EXPECT_TRUE(st.ok()) << st.message();
-  EXPECT_EQ(ReplayFiles(start, &st), want);
-  EXPECT_EQ(st.code(), StatusCode::kEndOfStream) << st.message();
+  ExpectStreamAndFilesSee(start, want);
 }
 
 // A group over the memory limit is not held: its commit reads it again from
