@@ -7,19 +7,10 @@
 #include <spdlog/spdlog.h>
 
 #include "source/mysql/binlog_file_source.h"
-#include "source/mysql/protocol/replication_commands.h"
+#include "source/mysql/binlog_scan.h"
 
 namespace sluice::mysql {
 namespace {
-
-// libmariadb's packet_error is a 32-bit -1 returned as unsigned long.
-constexpr unsigned long kPacketError = static_cast<unsigned int>(-1);
-
-// The scan wants the decoder's XA groups, not rows.
-class NoRows : public ChangeHandler {
- public:
-  Status OnRow(const RowChange&) override { return Status::Ok(); }
-};
 
 BinlogDecoder::Options ScanOptions() {
   BinlogDecoder::Options o;
@@ -56,57 +47,24 @@ Status NotFound(const XidKey& xid, const BinlogFilePos& before, std::string_view
 
 }  // namespace
 
-Status ServerPreparedXaFinder::Scan(MysqlConnection& conn, const BinlogFilePos& from, const BinlogFilePos& before,
-                                    BinlogDecoder& decoder) {
-  ASSIGN_OR_RETURN(auto checksum, conn.QueryValue("SELECT @@global.binlog_checksum"));
-  RETURN_IF_ERROR(conn.Execute("SET @master_binlog_checksum = @@global.binlog_checksum"));
-  if (conn.is_mariadb()) RETURN_IF_ERROR(conn.Execute("SET @mariadb_slave_capability = 4"));
-  decoder.SetFile(from.file);
-  decoder.SetChecksumBeforeFormat(checksum && *checksum == "CRC32");
-  // server_id 0: a reader like mariadb-binlog, not a replica; it evicts no
-  // stream (the pipeline's own keeps running).
-  std::string dump = BinlogDumpPayload(from, 0, kBinlogDumpNonBlock);
-  MYSQL* m = conn.raw();
-  if (m->methods->db_command(m, static_cast<enum_server_command>(kComBinlogDump), dump.data(), dump.size(), 1,
-                             nullptr) != 0) {
-    return conn.LastError("start binlog dump");
-  }
-  NoRows handler;
-  while (true) {
-    unsigned long len = mysql_net_read_packet(m);
-    if (len == kPacketError) return conn.LastError(fmt::format("read binlog {}", from.file));
-    const uint8_t* p = m->net.read_pos;
-    if (len == 0) return Status::Corruption("empty replication packet");
-    if (p[0] == 0xfe && len < 9) return Status::Ok();  // the end of the last binlog
-    if (p[0] != 0x00) return Status::Corruption("unexpected replication packet type 0x{:02x}", p[0]);
-    RETURN_IF_ERROR(decoder.Feed(std::string_view(reinterpret_cast<const char*>(p + 1), len - 1), handler));
-    if (decoder.file() != from.file) return Status::Ok();  // rotated into the next file
-    const BinlogFilePos& at = decoder.committed();
-    if (at.file == before.file && at.offset >= before.offset) return Status::Ok();
-  }
-}
-
 Result<PreparedXa> ServerPreparedXaFinder::Find(const XidKey& xid, const BinlogFilePos& before,
                                                 const BinlogFilePos* hint) {
   std::vector<BinlogFilePos> scans;
   if (hint) {
     scans.push_back(*hint);
   } else {
-    ASSIGN_OR_RETURN(auto conn, MysqlConnection::Connect(connect_));
-    ASSIGN_OR_RETURN(auto logs, conn->Query("SHOW BINARY LOGS"));
-    std::vector<std::string> files;
-    for (const Row& r : logs) {
-      if (r[0]) files.push_back(*r[0]);
-    }
+    ASSIGN_OR_RETURN(std::vector<std::string> files, ServerBinlogFiles(connect_));
     auto last = std::find(files.begin(), files.end(), before.file);
     if (last == files.end()) return NotFound(xid, before, connect_.Describe());
     for (auto it = std::make_reverse_iterator(last + 1); it != files.rend(); ++it) scans.push_back({*it, 4});
   }
   for (const BinlogFilePos& from : scans) {
-    // A connection per file: a dump that ended is not reused.
-    ASSIGN_OR_RETURN(auto conn, MysqlConnection::Connect(connect_));
     BinlogDecoder decoder(ScanOptions());
-    RETURN_IF_ERROR(Scan(*conn, from, before, decoder));
+    NoRows handler;
+    RETURN_IF_ERROR(ScanServerBinlog(connect_, from, decoder, handler, [&](const BinlogDecoder& d) {
+      const BinlogFilePos& at = d.committed();
+      return at.file == before.file && at.offset >= before.offset;
+    }));
     if (const PreparedXa* found = decoder.FindPrepared(xid)) {
       spdlog::info("XA xid {}: prepared at {}, {} events read again from {}", xid, found->at.ToString(),
                    found->events.size(), connect_.Describe());

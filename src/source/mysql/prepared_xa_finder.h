@@ -22,10 +22,6 @@ class ServerPreparedXaFinder : public PreparedXaFinder {
   Result<PreparedXa> Find(const XidKey& xid, const BinlogFilePos& before, const BinlogFilePos* hint) override;
 
  private:
-  // Scans `file` from `from` up to `before` (when in that file) or the file's
-  // end into `decoder`.
-  Status Scan(MysqlConnection& conn, const BinlogFilePos& from, const BinlogFilePos& before, BinlogDecoder& decoder);
-
   ConnectOptions connect_;
 };
 
