@@ -59,6 +59,9 @@ struct TargetStatus {
   double rows_per_second = 0;    // recent apply rate
   std::string last_error;
   std::vector<TableStatus> tables;  // by table name
+  // The source's GTID state at applied_position ("" where unknown): where
+  // to go on from after a source failover.
+  std::string applied_gtid;
 };
 
 // Progress of a snapshot (pipeline/snapshot.h), per table and in all.

@@ -14,6 +14,7 @@
 #include "pipeline/check.h"
 #include "pipeline/pg_source.h"
 #include "pipeline/table_set.h"
+#include "source/mysql/gtid_position.h"
 #include "source/registry.h"
 #include "client/mysql/table_reader.h"
 #include "sink/skip_log.h"
@@ -142,6 +143,7 @@ struct Pipeline::Target {
   PipelineState state = PipelineState::kStarting;
   std::string last_error;
   std::string applied_position;
+  std::string applied_gtid;  // the source's GTID state at applied_position, where known
   uint64_t rows_applied = 0;
   int64_t oldest_pending_ms = 0;  // commit estimate of the oldest change not yet applied, 0 if none
   double rows_per_second = 0;
@@ -784,9 +786,20 @@ void Pipeline::Stop() {
 }
 
 // `latest` and `earliest` name a different place every time they are read:
-// the first start turns them into the source's file:offset of now, once.
+// the first start turns them into the source's file:offset of now, once. A
+// MariaDB GTID position becomes the file:offset where the server's binlog
+// holds it, so that it is recorded in the checkpoints like any other.
 Result<StartPosition> Pipeline::ResolveOnSource(const StartPosition& p) {
   if (IsPostgresSource(*source_cfg_)) return ResolvePostgresStart(cfg_, *source_cfg_, p);
+  if (p.kind == StartPosition::Kind::kMariadbGtid && source_cfg_->endpoint.scheme != "file") {
+    ASSIGN_OR_RETURN(auto co, mysql::ConnectOptions::FromUrl(source_cfg_->endpoint));
+    auto at = mysql::FindMariadbGtidPosition(co, p.mariadb_gtid);
+    if (!at.ok()) return at.status().WithContext(fmt::format("source {}", cfg_.source));
+    StartPosition out;
+    out.kind = StartPosition::Kind::kFilePos;
+    out.file_pos = *at;
+    return out;
+  }
   if (p.kind != StartPosition::Kind::kLatest && p.kind != StartPosition::Kind::kEarliest) return p;
   ASSIGN_OR_RETURN(auto co, mysql::ConnectOptions::FromUrl(source_cfg_->endpoint));
   auto conn = mysql::MysqlConnection::Connect(co);
@@ -1193,12 +1206,12 @@ Status Pipeline::CallSink(Target& t, const std::function<Status()>& call) {
         const uint64_t applied = t.sink->rows_applied() - applied_before;
         std::lock_guard lock(mu_);
         if (applied > acknowledged) t.rows_applied += applied - acknowledged;
-        if (!t.sink->checkpoint().global.empty()) t.applied_position = t.sink->checkpoint().global.ToString();
+        NoteApplied(t);
         return st;
       }
       std::lock_guard lock(mu_);
       t.rows_applied += t.sink->rows_applied() - applied_before;
-      if (!t.sink->checkpoint().global.empty()) t.applied_position = t.sink->checkpoint().global.ToString();
+      NoteApplied(t);
       return st;
     }
     t.retryable->Inc();
@@ -1257,6 +1270,13 @@ void Pipeline::RefreshPending(Target& t) {
   }
 }
 
+void Pipeline::NoteApplied(Target& t) {
+  const sink::Checkpoint& c = t.sink->checkpoint();
+  if (c.global.empty()) return;
+  t.applied_position = c.global.ToString();
+  if (!c.gtid_state.empty()) t.applied_gtid = c.gtid_state;
+}
+
 size_t Pipeline::ReportAcknowledged(Target& t) {
   CountSinkOutcomes(t);
   // A sink with nothing in flight holds every batch handed over.
@@ -1283,6 +1303,7 @@ size_t Pipeline::ReportAcknowledged(Target& t) {
   {
     std::lock_guard lock(mu_);
     t.applied_position = last->pos.ToString();
+    if (!last->gtid_state.empty()) t.applied_gtid = last->gtid_state;
     t.rows_applied += rows;
     // Apply rate over windows of at least a second.
     auto now = Clock::now();
@@ -1727,7 +1748,9 @@ void Pipeline::TargetLoop(Target& t) {
       t.sink = std::move(loader).value();
       std::lock_guard lock(mu_);
       NoteTarget(t, PipelineState::kRunning, "");
-      t.applied_position = t.sink->checkpoint().global.empty() ? "" : t.sink->checkpoint().global.ToString();
+      t.applied_position.clear();
+      t.applied_gtid.clear();
+      NoteApplied(t);
       break;
     }
     {
@@ -2009,6 +2032,7 @@ PipelineStatus Pipeline::status() const {
     ts.name = t->cfg->name;
     ts.state = running_ ? t->state : PipelineState::kStopped;
     ts.applied_position = t->applied_position;
+    ts.applied_gtid = t->applied_gtid;
     ts.rows_applied = t->rows_applied;
     ts.last_error = t->last_error;
     ts.delay_ms = t->oldest_pending_ms ? std::max<int64_t>(0, WallMs() - t->oldest_pending_ms) : 0;

@@ -146,6 +146,9 @@ class Pipeline {
   // Reports the batches the sink recorded since (rows, applied position,
   // the store's copy): progress is shown only once the target holds it.
   // Returns their rows.
+  // The target's applied position and GTID state from its sink's checkpoint
+  // (target thread, mu_ held).
+  void NoteApplied(Target& t);
   size_t ReportAcknowledged(Target& t);
   // The oldest change not applied yet (delay), after a hand-over or an acknowledgement.
   // Per table only for the tables of the batches just acknowledged (t.settled_tables).

@@ -23,6 +23,7 @@ Json TargetJson(const TargetStatus& t) {
   j["name"] = t.name;
   j["state"] = PipelineStateName(t.state);
   j["applied_position"] = t.applied_position;
+  j["applied_gtid"] = t.applied_gtid;
   j["delay_ms"] = t.delay_ms;
   j["rows_applied"] = t.rows_applied;
   j["rows_per_second"] = t.rows_per_second;  // NaN/Inf dump as null
@@ -228,6 +229,7 @@ Result<PipelineStatus> PipelineStatusFromJson(const Json& j) {
       tf.Text("name", t.name);
       tf.State("state", t.state);
       tf.Text("applied_position", t.applied_position);
+      if (tf.Find("applied_gtid")) tf.Text("applied_gtid", t.applied_gtid);
       tf.Number("delay_ms", t.delay_ms);
       tf.Number("rows_applied", t.rows_applied);
       tf.Number("rows_per_second", t.rows_per_second);

@@ -230,8 +230,8 @@ TEST_F(HttpApiTest, ListPipelinesFollowsTheContract) {
   EXPECT_TRUE(p["last_error"].is_null());
   ASSERT_EQ(p["targets"].size(), 2u);
   const Json& report = p["targets"][1];
-  EXPECT_EQ(Keys(report), (std::vector<std::string>{"name", "state", "applied_position", "delay_ms", "rows_applied",
-                                                    "rows_per_second", "last_error", "tables"}));
+  EXPECT_EQ(Keys(report), (std::vector<std::string>{"name", "state", "applied_position", "applied_gtid", "delay_ms",
+                                                    "rows_applied", "rows_per_second", "last_error", "tables"}));
   EXPECT_EQ(report["name"], "report");
   EXPECT_EQ(report["state"], "retrying");
   EXPECT_EQ(report["last_error"], "report: read-only");

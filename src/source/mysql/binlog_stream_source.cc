@@ -257,7 +257,9 @@ Status BinlogStreamSource::ReadError() {
     return Status::Error(StatusCode::kServerError,
                          "binlog dump from {} at {} failed: {}. If the binlog was purged past this position, "
                          "the changes in between are gone from the server: re-snapshot the tables and start "
-                         "from latest",
+                         "from latest. If the source is another server now (a failover to a replica), its binlog "
+                         "has other positions: set the pipeline's position to the GTID state its targets applied "
+                         "(applied_gtid in the status)",
                          server, dump_from_, msg);
   }
   evicted_ = same_id;

@@ -1,0 +1,26 @@
+#pragma once
+// Where a MariaDB GTID position lies in a server's binlog: the FILE:OFFSET
+// right after the transactions it names, in this server's own coordinates.
+// A GTID start (the config's `start:`, the position API) is turned into one
+// so that it is recorded in the targets' checkpoints like any file position;
+// and after a source failover (a replica promoted, whose binlog holds the
+// same GTIDs at other offsets) the GTID the targets applied names the place
+// to go on from on the new server.
+
+#include "client/mysql/connection.h"
+#include "core/position.h"
+#include "core/status.h"
+
+namespace sluice::mysql {
+
+// Scans the server's binlog files, newest first, for the one that begins at
+// or before `gtids` (its GTID_LIST), then that file for the end of the last
+// transaction `gtids` names. NotFound when the binlog does not hold it (purged,
+// or never this server's) or passes over it (a GTID the server does not have).
+Result<BinlogFilePos> FindMariadbGtidPosition(const ConnectOptions& connect, const MariadbGtidList& gtids);
+
+// Whether the server's binlog at `pos` is at `gtids` (BINLOG_GTID_POS):
+// false when it is elsewhere or the file is not this server's.
+Result<bool> BinlogPositionIsAt(MysqlConnection& conn, const BinlogFilePos& pos, const MariadbGtidList& gtids);
+
+}  // namespace sluice::mysql
