@@ -160,6 +160,9 @@ Status BinlogDecoder::FeedBody(const EventHeader& h, ByteReader& body, std::stri
       mariadb_gtid_ = MariadbGtid{g.domain, h.server_id, g.seq};
       gtid_ = mariadb_gtid_.ToString();
       RETURN_IF_ERROR(BeginTransaction(h, handler));
+      // Without FL_STANDALONE the group is a transaction (MariaDB writes
+      // no BEGIN then): a statement in it is no DDL.
+      if (!(g.flags & MariadbGtidEvent::kStandalone)) explicit_begin_ = true;
       if ((g.flags & MariadbGtidEvent::kPreparedXa) && !replaying_xa_) {
         // MariaDB logs the group's XA START here.
         XaStatement start;
@@ -284,8 +287,11 @@ Status BinlogDecoder::OnQuery(const EventHeader& h, ByteReader& body, bool compr
     return Status::Ok();
   }
   if (in_txn_ && explicit_begin_) {
-    // A statement logged inside a row-based transaction (statement-based
-    // DML under MIXED format): it carries no row images to stream.
+    // A row change logged as text inside a transaction; any other
+    // statement there changes no rows. (Standalone statements are DDL, and
+    // the server's own, like the DELETE that empties a MEMORY table after a
+    // restart, go to the DDL handling.)
+    if (auto dml = ParseStatementDml(q, query_.db)) return OnStatementDml(*dml);
     return Status::Ok();
   }
   if (!in_txn_) RETURN_IF_ERROR(BeginTransaction(h, handler));
@@ -299,6 +305,21 @@ Status BinlogDecoder::OnQuery(const EventHeader& h, ByteReader& body, bool compr
   ddl.ts_ms = uint64_t{h.timestamp} * 1000;
   RETURN_IF_ERROR(handler.OnDdl(ddl));
   return Commit(h, handler);
+}
+
+Status BinlogDecoder::OnStatementDml(const StatementDml& dml) {
+  // A scan for boundaries (decode_rows false) has no rows to miss.
+  if (!options_.decode_rows || replaying_xa_) return Status::Ok();
+  if (!dml.table.empty() && !options_.tables.Matches(dml.db, dml.table)) return Status::Ok();  // not ours
+  const std::string what = dml.table.empty() ? "tables it names" : fmt::format("`{}`.`{}`", dml.db, dml.table);
+  std::string text(query_.query.substr(0, 200));
+  return Status::Error(StatusCode::kNotSupported,
+                       "{} of {} logged as a statement, without row images @ {}: the session ran with "
+                       "binlog_format=STATEMENT or MIXED, and a row stream cannot carry it (statement: {}{}). Set "
+                       "binlog_format=ROW for every session (and in my.cnf); then bring the target up to date: "
+                       "re-snapshot the table, or run the statement on the targets, and set the pipeline's position "
+                       "past this transaction",
+                       dml.verb, what, Where(), text, query_.query.size() > 200 ? " ..." : "");
 }
 
 Status BinlogDecoder::OnTableMap(ByteReader& body) {

@@ -18,6 +18,7 @@
 #include "source/mysql/binlog/events.h"
 #include "source/mysql/binlog/rows_event.h"
 #include "source/mysql/binlog/table_map.h"
+#include "source/mysql/binlog/statement_dml.h"
 #include "source/mysql/binlog/xa.h"
 #include "source/mysql/schema_resolver.h"
 #include "source/source.h"
@@ -134,6 +135,9 @@ class BinlogDecoder {
   Status FeedBody(const EventHeader& h, ByteReader& body, std::string_view event, ChangeHandler& handler);
   Status OnQuery(const EventHeader& h, ByteReader& body, bool compressed, ChangeHandler& handler);
   Status OnTableMap(ByteReader& body);
+  // A row change logged as SQL text (session binlog_format STATEMENT or
+  // MIXED): an error when it concerns the selected tables.
+  Status OnStatementDml(const StatementDml& dml);
   Status OnRows(const EventHeader& h, ByteReader& body, ChangeHandler& handler);
   // Whether a rows event of the mark table writes drop_marked_by's row.
   Result<bool> CarriesMark(const TableSchema& schema);

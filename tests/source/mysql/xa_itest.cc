@@ -225,5 +225,22 @@ TEST_F(XaTest, ACommitWhosePrepareWasPurgedIsAnError) {
   EXPECT_NE(st.message().find("XA COMMIT of xid 6c6f7374,,1"), std::string::npos) << st.message();  // 'lost'
 }
 
+// A row change a session logged as a statement (binlog_format=STATEMENT):
+// the stream stops naming it, unless it concerns tables the stream does not read.
+TEST_F(XaTest, ARowChangeLoggedAsAStatementIsAnErrorNotASilentGap) {
+  ASSERT_TRUE(server_->Execute("CREATE DATABASE other; CREATE TABLE other.u (id INT PRIMARY KEY)").ok());
+  const std::string start = MasterPos();
+  ASSERT_TRUE(other_->Execute("SET SESSION binlog_format = 'STATEMENT'").ok());
+  ASSERT_TRUE(other_->Execute("INSERT INTO other.u VALUES (1)").ok());  // not read: no error
+  ASSERT_TRUE(server_->Execute("INSERT INTO shop.t VALUES (1, 1)").ok());
+  ASSERT_TRUE(other_->Execute("UPDATE shop.t SET v = 2 WHERE id = 1").ok());
+  Status st;
+  std::vector<std::string> ids = StreamUntilSentinel(start, {}, &st);
+  EXPECT_EQ(ids, std::vector<std::string>{"insert:1"});
+  EXPECT_EQ(st.code(), StatusCode::kNotSupported) << st.message();
+  EXPECT_NE(st.message().find("UPDATE of `shop`.`t` logged as a statement"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("UPDATE shop.t SET v = 2 WHERE id = 1"), std::string::npos) << st.message();
+}
+
 }  // namespace
 }  // namespace sluice::mysql
