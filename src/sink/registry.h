@@ -23,8 +23,9 @@ namespace sluice::sink {
 // retryable error (target down) is worth retrying; others are final.
 Result<std::unique_ptr<Sink>> OpenSink(const SinkOptions& options);
 // Opens a connection that snapshots and repairs write through (sink/chunk_target.h).
-// `interrupt` (may be null) cuts MySQL connections from another thread (a
-// job's Cancel); other kinds bound their waits with timeouts.
+// `interrupt` (may be null) cuts MySQL, PostgreSQL and Redis connections
+// from another thread (a job's Cancel); other kinds bound their waits with
+// timeouts.
 Result<std::unique_ptr<ChunkTarget>> OpenChunkTarget(const SinkOptions& options, sluice::mysql::Interrupter* interrupt);
 // Whether snapshots and repairs can write into targets of this scheme.
 bool SupportsSnapshot(std::string_view scheme);
