@@ -130,7 +130,7 @@ constexpr std::array kKinds{
 
 Result<std::unique_ptr<RowReader>> OpenPostgresRows(const SinkOptions& o) {
   ASSIGN_OR_RETURN(auto co, sluice::postgres::ConnectOptions::FromUrl(o.url));
-  ASSIGN_OR_RETURN(auto r, postgres::PgRowReader::Open(co));
+  ASSIGN_OR_RETURN(auto r, postgres::PgRowReader::Open(co, o.interrupt));
   return std::unique_ptr<RowReader>(std::move(r));
 }
 

@@ -32,6 +32,8 @@ bool SupportsSnapshot(std::string_view scheme);
 // Opens a connection that reads a target's rows back for a check
 // (sink/row_reader.h); kNotSupported for kinds that cannot be read back
 // (MySQL targets are checked by client/mysql's TableReader instead).
+// PostgreSQL and Redis readers register with options.interrupt (the check's
+// interrupter): a cancelled check does not wait on a hung target.
 Result<std::unique_ptr<RowReader>> OpenRowReader(const SinkOptions& options);
 // Whether `sluice check` (and `check:` in `sluice run`) works for targets
 // of this scheme: MySQL ones, and those with a RowReader.
