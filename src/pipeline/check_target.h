@@ -244,7 +244,10 @@ class TargetCheck {
         options_(options),
         plans_(plans),
         cancel_(cancel),
-        sessions_(std::max<uint32_t>(parallel, 1)) {}
+        sessions_(std::max<uint32_t>(parallel, 1)) {
+    // The target's row readers are cut with the check's other connections.
+    if (options.interrupter != nullptr) sink_options_.interrupt = options.interrupter;
+  }
 
   Result<TargetCheckReport> Run();
 

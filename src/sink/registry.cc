@@ -96,14 +96,16 @@ Result<std::unique_ptr<ChunkTarget>> OpenKafkaChunks(const SinkOptions& o, sluic
   return std::unique_ptr<ChunkTarget>(std::move(w));
 }
 
-// ClickHouse and Redis bound their waits with the clients' timeouts.
+// ClickHouse bounds its waits with the client's timeouts.
 Result<std::unique_ptr<ChunkTarget>> OpenClickhouseChunks(const SinkOptions& o, sluice::mysql::Interrupter*) {
   ASSIGN_OR_RETURN(auto t, clickhouse::ClickhouseChunkTarget::Open(o));
   return std::unique_ptr<ChunkTarget>(std::move(t));
 }
 
-Result<std::unique_ptr<ChunkTarget>> OpenRedisChunks(const SinkOptions& o, sluice::mysql::Interrupter*) {
-  ASSIGN_OR_RETURN(auto t, redis::RedisChunkTarget::Open(o));
+Result<std::unique_ptr<ChunkTarget>> OpenRedisChunks(const SinkOptions& o, sluice::mysql::Interrupter* interrupt) {
+  SinkOptions with = o;
+  if (interrupt != nullptr) with.interrupt = interrupt;  // the job's: cut when it is cancelled
+  ASSIGN_OR_RETURN(auto t, redis::RedisChunkTarget::Open(with));
   return std::unique_ptr<ChunkTarget>(std::move(t));
 }
 
@@ -128,7 +130,7 @@ constexpr std::array kKinds{
 
 Result<std::unique_ptr<RowReader>> OpenPostgresRows(const SinkOptions& o) {
   ASSIGN_OR_RETURN(auto co, sluice::postgres::ConnectOptions::FromUrl(o.url));
-  ASSIGN_OR_RETURN(auto r, postgres::PgRowReader::Open(co));
+  ASSIGN_OR_RETURN(auto r, postgres::PgRowReader::Open(co, o.interrupt));
   return std::unique_ptr<RowReader>(std::move(r));
 }
 

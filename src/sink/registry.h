@@ -23,14 +23,17 @@ namespace sluice::sink {
 // retryable error (target down) is worth retrying; others are final.
 Result<std::unique_ptr<Sink>> OpenSink(const SinkOptions& options);
 // Opens a connection that snapshots and repairs write through (sink/chunk_target.h).
-// `interrupt` (may be null) cuts MySQL connections from another thread (a
-// job's Cancel); other kinds bound their waits with timeouts.
+// `interrupt` (may be null) cuts MySQL, PostgreSQL and Redis connections
+// from another thread (a job's Cancel); other kinds bound their waits with
+// timeouts.
 Result<std::unique_ptr<ChunkTarget>> OpenChunkTarget(const SinkOptions& options, sluice::mysql::Interrupter* interrupt);
 // Whether snapshots and repairs can write into targets of this scheme.
 bool SupportsSnapshot(std::string_view scheme);
 // Opens a connection that reads a target's rows back for a check
 // (sink/row_reader.h); kNotSupported for kinds that cannot be read back
 // (MySQL targets are checked by client/mysql's TableReader instead).
+// PostgreSQL and Redis readers register with options.interrupt (the check's
+// interrupter): a cancelled check does not wait on a hung target.
 Result<std::unique_ptr<RowReader>> OpenRowReader(const SinkOptions& options);
 // Whether `sluice check` (and `check:` in `sluice run`) works for targets
 // of this scheme: MySQL ones, and those with a RowReader.

@@ -99,7 +99,8 @@ struct SinkOptions {
   // Cuts the sink's connections when the pipeline stops and the target does
   // not answer (a hung server): a call blocked on it then fails at once
   // instead of after the target's timeouts. Outlives the sink; null: none.
-  // Used by the MySQL, PostgreSQL and ClickHouse targets.
+  // Used by the MySQL, PostgreSQL, ClickHouse and Redis targets (their
+  // connections register) and Kafka (its waits on the brokers look at it).
   Interrupter* interrupt = nullptr;
   // Two-way sync, `conflict: {policy: latest_wins, column: NAME}` (MySQL):
   // an incoming insert or update applies only when its NAME is at least the

@@ -72,6 +72,12 @@ Status KafkaMock::SetBrokerUp(int32_t broker_id) {
   return Status::Ok();
 }
 
+Status KafkaMock::SetBrokerRtt(int32_t broker_id, std::chrono::milliseconds rtt) {
+  rd_kafka_resp_err_t e = rd_kafka_mock_broker_set_rtt(cluster_, broker_id, static_cast<int>(rtt.count()));
+  if (e) return Status::Error(StatusCode::kServerError, "broker {} rtt: {}", broker_id, rd_kafka_err2str(e));
+  return Status::Ok();
+}
+
 void KafkaMock::PushRequestErrors(int16_t api_key, const std::vector<rd_kafka_resp_err_t>& errors) {
   rd_kafka_mock_push_request_errors_array(cluster_, api_key, errors.size(), errors.data());
 }

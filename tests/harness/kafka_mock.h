@@ -10,6 +10,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -46,6 +47,9 @@ class KafkaMock {
   Status CreateTopic(const std::string& topic, int partitions);
   Status SetBrokerDown(int32_t broker_id);
   Status SetBrokerUp(int32_t broker_id);
+  // Delays every answer of the broker by `rtt` (0: none again): a broker
+  // that hangs with its connections open.
+  Status SetBrokerRtt(int32_t broker_id, std::chrono::milliseconds rtt);
   // The next requests of kind `api_key` (kafka_api::kProduce, kEndTxn, ...) fail with these errors, one each, in order.
   void PushRequestErrors(int16_t api_key, const std::vector<rd_kafka_resp_err_t>& errors);
 

@@ -8,6 +8,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "harness/process.h"
@@ -129,6 +131,7 @@ Status RedisServer::Launch(bool* port_taken) {
 
 Status RedisServer::Stop() {
   if (pid_ <= 0) return Status::Ok();
+  ::kill(pid_, SIGCONT);  // a hung server would not see the SIGTERM
   auto st = StopProcess(pid_, SIGTERM, seconds(30));
   pid_ = -1;
   return st.ok() ? Status::Ok() : st.status();
@@ -140,6 +143,38 @@ Status RedisServer::Crash() {
   auto st = WaitForExit(pid_, seconds(30));
   pid_ = -1;
   return st.ok() ? Status::Ok() : st.status();
+}
+
+Status RedisServer::Hang() {
+  if (pid_ <= 0) return Status::Error(StatusCode::kIoError, "redis-server on port {} is not running", port_);
+  ::kill(pid_, SIGSTOP);
+  return Status::Ok();
+}
+
+Status RedisServer::Resume() {
+  if (pid_ <= 0) return Status::Error(StatusCode::kIoError, "redis-server on port {} is not running", port_);
+  ::kill(pid_, SIGCONT);
+  return Status::Ok();
+}
+
+size_t RedisServer::UnreadBytes() const {
+  // Lines: "sl local_address rem_address st tx_queue:rx_queue ...", in hex;
+  // the server's own sockets have its port as the local one (state 01:
+  // established).
+  std::ifstream table("/proc/net/tcp");
+  std::string line;
+  std::getline(table, line);  // the header
+  size_t unread = 0;
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state, queues;
+    fields >> slot >> local >> remote >> state >> queues;
+    auto colon = local.find(':');
+    if (state != "01" || colon == std::string::npos || queues.find(':') == std::string::npos) continue;
+    if (std::stoul(local.substr(colon + 1), nullptr, 16) != port_) continue;
+    unread += std::stoul(queues.substr(queues.find(':') + 1), nullptr, 16);
+  }
+  return unread;
 }
 
 Status RedisServer::Restart() {

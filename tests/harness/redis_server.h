@@ -48,6 +48,14 @@ class RedisServer {
   [[nodiscard]] Status Crash();
   // Stops the server (if running) and starts it again on the same port and directory.
   [[nodiscard]] Status Restart();
+  // SIGSTOP / SIGCONT: a hung server (connections are accepted by the kernel,
+  // nothing is answered). Stopping the server resumes it first.
+  [[nodiscard]] Status Hang();
+  [[nodiscard]] Status Resume();
+  // Bytes clients sent that the server has not read yet (the receive queues
+  // of its connections, /proc/net/tcp): while it hangs, > 0 once a client
+  // sent a request and waits for the reply.
+  size_t UnreadBytes() const;
 
  private:
   RedisServer(RedisServerOptions opts, std::string dir) : opts_(std::move(opts)), dir_(std::move(dir)) {}

@@ -81,20 +81,6 @@ inline int64_t Int(const Json& j, const char* key) {
   return j[key].get<int64_t>();
 }
 
-// The value of the first sample of `family` whose labels include every one
-// of `labels` ("name=\"value\""), from a Prometheus text page; -1 if none.
-inline double MetricValue(const std::string& page, const std::string& family,
-                          std::initializer_list<std::string> labels) {
-  std::istringstream lines(page);
-  for (std::string line; std::getline(lines, line);) {
-    if (!line.starts_with(family + "{")) continue;
-    bool all = true;
-    for (const auto& l : labels) all &= line.find(l) != std::string::npos;
-    if (all) return std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return -1;
-}
-
 inline std::string ErrorText(const Json& status) {
   const Json& e = status.is_object() ? status["last_error"] : Json();
   return e.is_string() ? e.get<std::string>() : "";

@@ -324,23 +324,6 @@ TEST_F(JobsOutageTest, CheckCommandOnAHungSourceFailsNamingIt) {
   Resume(*src_);
 }
 
-// Connections to `port` this machine holds open from the client's side
-// (ESTABLISHED in /proc/net/tcp; a stopped server still accepts them into
-// its backlog, and never answers).
-int ConnectionsTo(uint16_t port) {
-  std::ifstream tcp("/proc/net/tcp");
-  std::string line;
-  std::getline(tcp, line);  // header
-  int n = 0;
-  while (std::getline(tcp, line)) {
-    std::istringstream fields(line);
-    std::string slot, local, remote, state;
-    fields >> slot >> local >> remote >> state;
-    if (state == "01" && remote.size() > 5 && std::stoul(remote.substr(remote.size() - 4), nullptr, 16) == port) ++n;
-  }
-  return n;
-}
-
 // `sluice check` started while the source hangs (SIGSTOP: the handshake
 // never comes) with a long connect_timeout: SIGTERM ends its wait for the
 // handshake at once.

@@ -18,6 +18,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <iterator>
 #include <set>
 #include <sstream>
@@ -59,8 +60,40 @@ inline HttpReply HttpCall(uint16_t port, const std::string& method, const std::s
   return {r->status, r->body, ""};
 }
 inline HttpReply HttpGet(uint16_t port, const std::string& path) { return HttpCall(port, "GET", path); }
+
 inline HttpReply HttpPost(uint16_t port, const std::string& path, const std::string& body = "") {
   return HttpCall(port, "POST", path, body);
+}
+
+// The value of the first sample of `family` whose labels include every one
+// of `labels` ("name=\"value\""), from a Prometheus text page; -1 if none.
+inline double MetricValue(const std::string& page, const std::string& family,
+                          std::initializer_list<std::string> labels) {
+  std::istringstream lines(page);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with(family + "{")) continue;
+    bool all = true;
+    for (const auto& l : labels) all &= line.find(l) != std::string::npos;
+    if (all) return std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return -1;
+}
+
+// Connections to `port` this machine holds open from the client's side
+// (ESTABLISHED in /proc/net/tcp; a stopped server still accepts them into
+// its backlog, and never answers).
+inline int ConnectionsTo(uint16_t port) {
+  std::ifstream tcp("/proc/net/tcp");
+  std::string line;
+  std::getline(tcp, line);  // header
+  int n = 0;
+  while (std::getline(tcp, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state;
+    fields >> slot >> local >> remote >> state;
+    if (state == "01" && remote.size() > 5 && std::stoul(remote.substr(remote.size() - 4), nullptr, 16) == port) ++n;
+  }
+  return n;
 }
 
 // Polls `done` every 50 ms until it holds or `timeout` passes.

@@ -11,6 +11,9 @@ namespace sluice::sink::kafka {
 namespace {
 
 constexpr int kTimeoutMs = 10000;
+constexpr int kSliceMs = 500;  // how often a wait looks at the interrupter
+
+bool Cut(const Interrupter* interrupt) { return interrupt != nullptr && interrupt->interrupted(); }
 
 struct PartitionListDeleter {
   void operator()(rd_kafka_topic_partition_list_t* l) const { rd_kafka_topic_partition_list_destroy(l); }
@@ -18,7 +21,8 @@ struct PartitionListDeleter {
 
 // Scans [from, to) of partition 0, handing every record to `seen`.
 Status Scan(rd_kafka_t* rk, const std::string& topic, int64_t from, int64_t to,
-            const std::function<void(std::string_view key, const rd_kafka_message_t& m)>& seen) {
+            const std::function<void(std::string_view key, const rd_kafka_message_t& m)>& seen,
+            const Interrupter* interrupt) {
   std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter> parts(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), 0)->offset = from;
   if (rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts.get())) {
@@ -27,11 +31,11 @@ Status Scan(rd_kafka_t* rk, const std::string& topic, int64_t from, int64_t to,
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(6 * kTimeoutMs);
   int64_t next = from;
   while (next < to) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return Status::Retryable(StatusCode::kIoError, "reading {} partition 0 stopped at offset {} of {}", topic, next,
-                               to);
+    if (std::chrono::steady_clock::now() > deadline || Cut(interrupt)) {
+      return Status::Retryable(StatusCode::kIoError, "reading {} partition 0 stopped at offset {} of {}{}", topic, next,
+                               to, Cut(interrupt) ? " (interrupted)" : "");
     }
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 500);
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, kSliceMs);
     if (m == nullptr) continue;
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       rd_kafka_message_destroy(m);
@@ -70,8 +74,13 @@ Result<HandlePtr> OpenReader(const Url& url) {
 }
 
 // The offsets of partition 0; false when the topic does not exist yet.
-Result<bool> Watermarks(rd_kafka_t* rk, const Url& url, const std::string& topic, int64_t* lo, int64_t* hi) {
-  rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic.c_str(), 0, lo, hi, kTimeoutMs);
+Result<bool> Watermarks(rd_kafka_t* rk, const Url& url, const std::string& topic, int64_t* lo, int64_t* hi,
+                        const Interrupter* interrupt) {
+  rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
+  for (int waited = 0; e == RD_KAFKA_RESP_ERR__TIMED_OUT && waited < kTimeoutMs && !Cut(interrupt);
+       waited += kSliceMs) {
+    e = rd_kafka_query_watermark_offsets(rk, topic.c_str(), 0, lo, hi, kSliceMs);
+  }
   if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) return false;
   if (e) {
     return Status::Retryable(StatusCode::kIoError, "reading topic {} at {}: {}", topic, BootstrapServers(url),
@@ -82,10 +91,11 @@ Result<bool> Watermarks(rd_kafka_t* rk, const Url& url, const std::string& topic
 
 }  // namespace
 
-Result<std::optional<std::string>> ReadLastValue(const Url& url, const std::string& topic, const std::string& key) {
+Result<std::optional<std::string>> ReadLastValue(const Url& url, const std::string& topic, const std::string& key,
+                                                 const Interrupter* interrupt) {
   ASSIGN_OR_RETURN(HandlePtr rk, OpenReader(url));
   int64_t lo = 0, hi = 0;
-  ASSIGN_OR_RETURN(bool exists, Watermarks(rk.get(), url, topic, &lo, &hi));
+  ASSIGN_OR_RETURN(bool exists, Watermarks(rk.get(), url, topic, &lo, &hi, interrupt));
   if (!exists) return std::optional<std::string>();
   // Scan back from the end in growing windows: the record is usually among
   // the last ones (compaction keeps the topic small; the window keeps an
@@ -94,10 +104,10 @@ Result<std::optional<std::string>> ReadLastValue(const Url& url, const std::stri
   int64_t to = hi;
   for (int64_t window = 256; to > lo && !found; window *= 4) {
     int64_t from = std::max(lo, to - window);
-    RETURN_IF_ERROR(Scan(rk.get(), topic, from, to,
-                         [&](std::string_view k, const rd_kafka_message_t& m) {
-                           if (k == key) found.emplace(ValueOf(m));
-                         })
+    auto seen = [&](std::string_view k, const rd_kafka_message_t& m) {
+      if (k == key) found.emplace(ValueOf(m));
+    };
+    RETURN_IF_ERROR(Scan(rk.get(), topic, from, to, seen, interrupt)
                         .WithContext(fmt::format("reading the position from {}", BootstrapServers(url))));
     to = from;
   }
@@ -106,22 +116,23 @@ Result<std::optional<std::string>> ReadLastValue(const Url& url, const std::stri
 }
 
 Result<std::map<std::string, std::string>> ReadValuesWithPrefix(const Url& url, const std::string& topic,
-                                                               const std::string& prefix) {
+                                                                const std::string& prefix,
+                                                                const Interrupter* interrupt) {
   ASSIGN_OR_RETURN(HandlePtr rk, OpenReader(url));
   int64_t lo = 0, hi = 0;
   std::map<std::string, std::string> values;
-  ASSIGN_OR_RETURN(bool exists, Watermarks(rk.get(), url, topic, &lo, &hi));
+  ASSIGN_OR_RETURN(bool exists, Watermarks(rk.get(), url, topic, &lo, &hi, interrupt));
   if (!exists || lo >= hi) return values;
-  RETURN_IF_ERROR(Scan(rk.get(), topic, lo, hi,
-                       [&](std::string_view k, const rd_kafka_message_t& m) {
-                         if (!k.starts_with(prefix)) return;
-                         std::optional<std::string> v = ValueOf(m);
-                         if (v) {
-                           values[std::string(k)] = std::move(*v);
-                         } else {
-                           values.erase(std::string(k));
-                         }
-                       })
+  auto seen = [&](std::string_view k, const rd_kafka_message_t& m) {
+    if (!k.starts_with(prefix)) return;
+    std::optional<std::string> v = ValueOf(m);
+    if (v) {
+      values[std::string(k)] = std::move(*v);
+    } else {
+      values.erase(std::string(k));
+    }
+  };
+  RETURN_IF_ERROR(Scan(rk.get(), topic, lo, hi, seen, interrupt)
                       .WithContext(fmt::format("reading topic {} at {}", topic, BootstrapServers(url))));
   rd_kafka_consumer_close(rk.get());
   return values;

@@ -10,17 +10,21 @@
 #include <optional>
 #include <string>
 
+#include "core/interrupter.h"
 #include "core/status.h"
 #include "core/url.h"
 
 namespace sluice::sink::kafka {
 
 // The value of the last record with `key` (nullopt: none, or a tombstone).
-// Unreachable brokers give a retryable error.
-Result<std::optional<std::string>> ReadLastValue(const Url& url, const std::string& topic, const std::string& key);
+// Unreachable brokers give a retryable error, at once once `interrupt`
+// (may be null) is interrupted: its waits look at it every 500 ms.
+Result<std::optional<std::string>> ReadLastValue(const Url& url, const std::string& topic, const std::string& key,
+                                                 const Interrupter* interrupt = nullptr);
 // The last value of every key that starts with `prefix` (keys whose last
 // record is a tombstone left out), reading the whole partition.
 Result<std::map<std::string, std::string>> ReadValuesWithPrefix(const Url& url, const std::string& topic,
-                                                               const std::string& prefix);
+                                                                const std::string& prefix,
+                                                                const Interrupter* interrupt = nullptr);
 
 }  // namespace sluice::sink::kafka

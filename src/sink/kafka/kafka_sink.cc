@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <unordered_map>
@@ -24,6 +25,10 @@ namespace sluice::sink::kafka {
 namespace {
 
 constexpr int kTxnTimeoutMs = 15000;
+// Waits on the cluster are made in slices this long (transactional calls
+// resume where a timed-out one left off), so that a stop while the
+// brokers hang or are gone ends them (SinkOptions::interrupt).
+constexpr int kWaitSliceMs = 200;
 constexpr const char* kDefaultMessageTimeoutMs = "30000";
 
 struct ErrorDeleter {
@@ -98,10 +103,27 @@ KafkaSink::~KafkaSink() {
     cv_.notify_all();
     thread_.join();
   }
-  if (producer_ && in_transaction_) {
+  // Interrupted (a stop while the cluster does not answer): left open; the
+  // next producer of the transactional.id aborts it (init_transactions).
+  if (producer_ && in_transaction_ && !Interrupted()) {
     ErrorPtr(rd_kafka_abort_transaction(producer_.get(), 5000));
   }
   for (auto& [name, t] : topics_) rd_kafka_topic_destroy(t);
+}
+
+bool KafkaSink::Interrupted() const { return options_.interrupt != nullptr && options_.interrupt->interrupted(); }
+
+rd_kafka_error_t* KafkaSink::TxnCall(rd_kafka_error_t* (*call)(rd_kafka_t*, int), rd_kafka_t* rk) const {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTxnTimeoutMs);
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    rd_kafka_error_t* e = call(rk, static_cast<int>(std::clamp<int64_t>(left.count(), 1, kWaitSliceMs)));
+    if (e == nullptr || rd_kafka_error_code(e) != RD_KAFKA_RESP_ERR__TIMED_OUT || !rd_kafka_error_is_retriable(e)) {
+      return e;
+    }
+    if (Interrupted() || std::chrono::steady_clock::now() >= deadline) return e;
+    rd_kafka_error_destroy(e);  // resumed by the next call
+  }
 }
 
 std::string KafkaSink::Where() const {
@@ -138,7 +160,7 @@ Status KafkaSink::CreateProducer() {
   producer_.reset(rk);
   if (options_.exactly_once) {
     // Fences an older producer of this id and aborts what it left open.
-    if (rd_kafka_error_t* e = rd_kafka_init_transactions(rk, kTxnTimeoutMs)) {
+    if (rd_kafka_error_t* e = TxnCall(&rd_kafka_init_transactions, rk)) {
       return TxnError("init_transactions", e, "");
     }
   }
@@ -146,7 +168,8 @@ Status KafkaSink::CreateProducer() {
 }
 
 Status KafkaSink::LoadCheckpoint() {
-  auto value = ReadLastValue(options_.url, checkpoint_topic_, CheckpointKey(options_.pipeline, options_.target));
+  auto value = ReadLastValue(options_.url, checkpoint_topic_, CheckpointKey(options_.pipeline, options_.target),
+                             options_.interrupt);
   if (!value.ok()) return value.status().WithContext(Where());
   recorded_ = Checkpoint{};
   ++recorded_version_;
@@ -285,7 +308,7 @@ rd_kafka_resp_err_t KafkaSink::Produce(const Batch& b, const Outgoing& m, rd_kaf
         rd_kafka_producev(producer_.get(), RD_KAFKA_V_RKT(topic), RD_KAFKA_V_KEY(key.data(), key.size()),
                           RD_KAFKA_V_VALUE(value, value_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                           RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(opaque))), RD_KAFKA_V_END);
-    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !Interrupted()) {
       rd_kafka_poll(producer_.get(), 100);  // delivery reports make room
       continue;
     }
@@ -335,7 +358,13 @@ Status KafkaSink::WaitDelivered() {
   // against a report that never comes.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
   while (rd_kafka_outq_len(producer_.get()) > 0) {
-    (void)rd_kafka_flush(producer_.get(), 1000);
+    if (Interrupted()) {
+      // Not acknowledged, so not recorded: a restart sends them again.
+      return Status::Retryable(StatusCode::kIoError,
+                               "{}: interrupted while {} messages wait for Kafka's acknowledgement at {}", Where(),
+                               rd_kafka_outq_len(producer_.get()), BootstrapServers(options_.url));
+    }
+    (void)rd_kafka_flush(producer_.get(), kWaitSliceMs);
     if (std::chrono::steady_clock::now() > deadline) {
       return Status::Retryable(StatusCode::kIoError, "{}: Kafka did not confirm delivery within 10 minutes", Where());
     }
@@ -414,7 +443,7 @@ Status KafkaSink::DeliveryError(rd_kafka_resp_err_t err, const std::string& topi
 
 Status KafkaSink::AbortIfOpen() {
   if (!in_transaction_) return Status::Ok();
-  if (rd_kafka_error_t* e = rd_kafka_abort_transaction(producer_.get(), kTxnTimeoutMs)) {
+  if (rd_kafka_error_t* e = TxnCall(&rd_kafka_abort_transaction, producer_.get())) {
     ErrorPtr owned(e);
     if (rd_kafka_error_is_fatal(e)) {
       char fatal[512];
@@ -511,7 +540,7 @@ Status KafkaSink::HandleFailures() {
 
 Status KafkaSink::Recover() {
   if (pending_commit_) {
-    rd_kafka_error_t* e = rd_kafka_commit_transaction(producer_.get(), kTxnTimeoutMs);
+    rd_kafka_error_t* e = TxnCall(&rd_kafka_commit_transaction, producer_.get());
     if (e != nullptr) {
       // Not retriable: not committed, the batches are sent again.
       if (!rd_kafka_error_is_retriable(e)) {
@@ -579,7 +608,7 @@ Status KafkaSink::Commit() {
   for (Batch& b : pending_) b.unacked = 0;
   RETURN_IF_ERROR(RecordAcknowledged());
   if (!failures_.empty()) return HandleFailures();
-  if (rd_kafka_error_t* ce = rd_kafka_commit_transaction(producer_.get(), kTxnTimeoutMs)) {
+  if (rd_kafka_error_t* ce = TxnCall(&rd_kafka_commit_transaction, producer_.get())) {
     if (rd_kafka_error_is_retriable(ce)) {
       // The outcome is unknown: the next call commits again (a retried
       // commit is idempotent) before sending anything.

@@ -201,6 +201,11 @@ class KafkaSink : public Sink {
   Status DoApplyDdl(const DdlChange& ddl, const BatchEnd& end);
   Status DoReconnect();
   Status DoFlush();
+  // Whether the pipeline stopping cut the sink's waits (SinkOptions::interrupt).
+  bool Interrupted() const;
+  // A transactional call (init, commit, abort) waited for in slices up to
+  // kTxnTimeoutMs; once Interrupted, its timeout error is returned at once.
+  rd_kafka_error_t* TxnCall(rd_kafka_error_t* (*call)(rd_kafka_t*, int), rd_kafka_t* rk) const;
   // An error of the producer (a librdkafka error object, taken over).
   Status TxnError(const char* step, rd_kafka_error_t* error, const std::string& topics);
   Status DeliveryError(rd_kafka_resp_err_t err, const std::string& topic);

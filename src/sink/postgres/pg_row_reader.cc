@@ -104,10 +104,11 @@ Value ParsePgValue(const ColumnMeta& c, std::string_view s, Arena& arena) {
   }
 }
 
-Result<std::unique_ptr<PgRowReader>> PgRowReader::Open(const sluice::postgres::ConnectOptions& options) {
+Result<std::unique_ptr<PgRowReader>> PgRowReader::Open(const sluice::postgres::ConnectOptions& options,
+                                                       Interrupter* interrupt) {
   auto o = options;
   if (o.query_timeout_s == 0) o.query_timeout_s = 120;  // a hung server fails the check, naming it
-  ASSIGN_OR_RETURN(auto c, PgConnection::Connect(o));
+  ASSIGN_OR_RETURN(auto c, PgConnection::Connect(o, interrupt));
   // The output formats ParsePgValue reads.
   RETURN_IF_ERROR(
       c->Execute("SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET IntervalStyle = 'postgres'; "

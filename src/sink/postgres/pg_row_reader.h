@@ -34,7 +34,10 @@ Value ParsePgValue(const ColumnMeta& column, std::string_view text, Arena& arena
 
 class PgRowReader : public RowReader {
  public:
-  static Result<std::unique_ptr<PgRowReader>> Open(const sluice::postgres::ConnectOptions& options);
+  // `interrupt` (may be null): the check's; cancelling it cuts the
+  // connection, also while it connects to a server that does not answer.
+  static Result<std::unique_ptr<PgRowReader>> Open(const sluice::postgres::ConnectOptions& options,
+                                                   sluice::Interrupter* interrupt = nullptr);
 
   Result<std::string> CheckTable(const TargetTable& t) override;
   Result<RowBlock> ReadKeys(const TargetTable& t, std::span<const Value> keys) override;

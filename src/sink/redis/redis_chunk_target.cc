@@ -67,7 +67,7 @@ Status RedisChunkTarget::EnsureConnected() {
   if (conn_ && !conn_->broken()) return Status::Ok();
   conn_.reset();
   watching_ = false;
-  auto c = RedisConnection::Connect(endpoint_, kCommandTimeout);
+  auto c = RedisConnection::Connect(endpoint_, kCommandTimeout, options_.interrupt);
   if (!c.ok()) return c.status().WithContext(fmt::format("pipeline {} target {}", options_.pipeline, options_.target));
   conn_ = std::move(c).value();
   // Cluster mode: a connection of a former owner is closed by its successor,

@@ -1,13 +1,25 @@
 #include "sink/redis/redis_connection.h"
 
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 
 namespace sluice::sink::redis {
 namespace {
+
+using Clock = std::chrono::steady_clock;
 
 timeval ToTimeval(std::chrono::milliseconds ms) {
   timeval tv{};
@@ -31,6 +43,63 @@ RedisReply Copy(const redisReply* r) {
   out.elements.reserve(r->elements);
   for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(Copy(r->element[i]));
   return out;
+}
+
+// A TCP connection to `e` for hiredis (blocking, TCP_NODELAY). Made here
+// rather than by redisConnectWithTimeout, which waits out its whole timeout:
+// a non-blocking connect per address, waited for in 100 ms slices so that
+// `interrupt` ends the wait on a host that does not answer.
+Result<int> ConnectSocket(const RedisEndpoint& e, std::chrono::milliseconds timeout, const Interrupter* interrupt) {
+  auto fail = [&](std::string_view why) {
+    return Status::Retryable(StatusCode::kIoError, "{}: connect: {}", e.Describe(), why);
+  };
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const std::string port = std::to_string(e.port);
+  if (int rc = ::getaddrinfo(e.host.c_str(), port.c_str(), &hints, &found); rc != 0) return fail(gai_strerror(rc));
+  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addresses(found, &::freeaddrinfo);
+  const auto deadline = Clock::now() + timeout;
+  std::string why = "no address";
+  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    if (interrupt != nullptr && interrupt->interrupted()) return fail("interrupted");
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) {
+      why = std::strerror(errno);
+      continue;
+    }
+    int err = ::connect(fd, a->ai_addr, a->ai_addrlen) == 0 ? 0 : errno;
+    while (err == EINPROGRESS) {
+      if (interrupt != nullptr && interrupt->interrupted()) {
+        ::close(fd);
+        return fail("interrupted");
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) {
+        err = ETIMEDOUT;
+        break;
+      }
+      pollfd p{fd, POLLOUT, 0};
+      int n = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 100)));
+      if (n < 0 && errno != EINTR) err = errno;
+      if (n <= 0) continue;
+      socklen_t len = sizeof err;
+      if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    }
+    if (err == 0) {
+      int flags = ::fcntl(fd, F_GETFL);
+      int one = 1;
+      if (flags >= 0 && ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 &&
+          ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0) {
+        return fd;
+      }
+      err = errno;
+    }
+    why = err == ETIMEDOUT ? fmt::format("no answer within {} ms", timeout.count()) : std::strerror(err);
+    ::close(fd);
+  }
+  return fail(why);
 }
 
 }  // namespace
@@ -73,17 +142,20 @@ bool IsRetryableReplyError(std::string_view message) {
 }
 
 Result<std::unique_ptr<RedisConnection>> RedisConnection::Connect(const RedisEndpoint& endpoint,
-                                                                  std::chrono::milliseconds timeout) {
+                                                                  std::chrono::milliseconds timeout,
+                                                                  Interrupter* interrupt) {
   // Connecting is bounded more tightly than commands: a dead host fails fast.
-  redisContext* c = redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port,
-                                            ToTimeval(std::min(timeout, std::chrono::milliseconds(5000))));
-  if (c == nullptr) return Status::Retryable(StatusCode::kIoError, "{}: cannot allocate a connection", endpoint.Describe());
-  if (c->err != 0) {
-    Status st = Status::Retryable(StatusCode::kIoError, "{}: {}", endpoint.Describe(), c->errstr);
-    redisFree(c);
-    return st;
+  ASSIGN_OR_RETURN(int fd, ConnectSocket(endpoint, std::min(timeout, std::chrono::milliseconds(5000)), interrupt));
+  redisContext* c = redisConnectFd(fd);
+  if (c == nullptr) {
+    ::close(fd);
+    return Status::Retryable(StatusCode::kIoError, "{}: cannot allocate a connection", endpoint.Describe());
   }
   std::unique_ptr<RedisConnection> conn(new RedisConnection(endpoint, c));
+  // Before the first command: AUTH or SELECT on a server that hangs is cut
+  // too, and an interrupt since the connect's last look shuts it down here.
+  conn->interrupter_ = interrupt;
+  if (interrupt != nullptr) interrupt->Add(conn.get());
   if (redisSetTimeout(c, ToTimeval(timeout)) != REDIS_OK) return conn->IoError("set timeout");
   redisEnableKeepAlive(c);
   if (endpoint.has_password) {
@@ -105,7 +177,15 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::Connect(const RedisEnd
 }
 
 RedisConnection::~RedisConnection() {
+  // Leaves the interrupter first: the descriptor is not closed (and reused)
+  // while it may still shut it down.
+  if (interrupter_ != nullptr) interrupter_->Remove(this);
   if (c_ != nullptr) redisFree(c_);
+}
+
+void RedisConnection::ShutdownSocket() {
+  // Only the traffic ends (a blocked read returns at once); redisFree closes.
+  if (c_ != nullptr && c_->fd >= 0) ::shutdown(c_->fd, SHUT_RDWR);
 }
 
 Status RedisConnection::IoError(std::string_view what) {
@@ -113,6 +193,7 @@ Status RedisConnection::IoError(std::string_view what) {
   pending_ = 0;
   std::string why = c_->err != 0 ? std::string(c_->errstr) : "unknown error";
   if (c_->err == REDIS_ERR_EOF) why = "the server closed the connection";
+  if (interrupter_ != nullptr && interrupter_->interrupted()) why = "interrupted (the connection was cut)";
   return Status::Retryable(StatusCode::kIoError, "{}: {}: {}", endpoint_.Describe(), what, why);
 }
 

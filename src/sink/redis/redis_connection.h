@@ -5,8 +5,12 @@
 //
 // Every wait is bounded (connect and command timeouts), so a hung or dead
 // server is a retryable error naming it rather than a pipeline that hangs.
-// After an I/O error the connection is broken(): replies of queued commands
-// are lost, and the owner reconnects. One thread at a time.
+// With an Interrupter (a pipeline's stop, a job's cancel) the wait ends at
+// once: the connection registers with it for its whole life, and connecting
+// looks at it every 100 ms. After an I/O error the connection is broken():
+// replies of queued commands are lost, and the owner reconnects (with a new
+// connection: one never swaps its socket). One thread at a time, except
+// ShutdownSocket (the interrupter's).
 
 #include <chrono>
 #include <cstdint>
@@ -15,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/interrupter.h"
 #include "core/status.h"
 #include "core/url.h"
 
@@ -51,10 +56,14 @@ struct RedisReply {
 // script): worth retrying the same commands later.
 bool IsRetryableReplyError(std::string_view message);
 
-class RedisConnection {
+class RedisConnection : public Interruptible {
  public:
-  static Result<std::unique_ptr<RedisConnection>> Connect(
-      const RedisEndpoint& endpoint, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // `interrupt` (may be null; outlives the connection): registered with
+  // until destroyed, so that Interrupt() makes a blocked call fail at once;
+  // a connect in progress then fails saying "interrupted".
+  static Result<std::unique_ptr<RedisConnection>> Connect(const RedisEndpoint& endpoint,
+                                                          std::chrono::milliseconds timeout = std::chrono::seconds(30),
+                                                          Interrupter* interrupt = nullptr);
   ~RedisConnection();
   RedisConnection(const RedisConnection&) = delete;
   RedisConnection& operator=(const RedisConnection&) = delete;
@@ -78,9 +87,11 @@ class RedisConnection {
  private:
   RedisConnection(RedisEndpoint endpoint, redisContext* c) : endpoint_(std::move(endpoint)), c_(c) {}
   Status IoError(std::string_view what);
+  void ShutdownSocket() override;  // with the interrupter's lock held
 
   RedisEndpoint endpoint_;
-  redisContext* c_;
+  redisContext* c_;  // its socket is the same from Connect to the destructor
+  Interrupter* interrupter_ = nullptr;
   bool broken_ = false;
   size_t pending_ = 0;  // commands appended, replies not yet read
 };

@@ -86,7 +86,7 @@ Result<std::unique_ptr<RedisRowReader>> RedisRowReader::Open(const SinkOptions& 
   auto builder = CommandBuilder::Make(options.mode, options.key, options.pipeline);
   if (!builder.ok()) return builder.status().WithContext(where());
   ASSIGN_OR_RETURN(auto endpoint, RedisEndpoint::FromUrl(options.url));
-  ASSIGN_OR_RETURN(auto conn, RedisConnection::Connect(endpoint, std::chrono::seconds(120)));
+  ASSIGN_OR_RETURN(auto conn, RedisConnection::Connect(endpoint, std::chrono::seconds(120), options.interrupt));
   return std::unique_ptr<RedisRowReader>(new RedisRowReader(std::move(conn), std::move(builder).value()));
 }
 

@@ -91,7 +91,7 @@ Result<std::unique_ptr<RedisSink>> RedisSink::Open(const SinkOptions& options) {
 Status RedisSink::EnsureConnected() {
   if (conn_ && !conn_->broken()) return Status::Ok();
   conn_.reset();
-  auto c = RedisConnection::Connect(endpoint_, kCommandTimeout);
+  auto c = RedisConnection::Connect(endpoint_, kCommandTimeout, options_.interrupt);
   if (!c.ok()) return c.status().WithContext(fmt::format("pipeline {} target {}", options_.pipeline, options_.target));
   conn_ = std::move(c).value();
   Status st = options_.epoch > 0 ? JoinFence(*conn_, options_) : Status::Ok();

@@ -226,5 +226,37 @@ TEST_F(PgCheckTest, CheckAndRepairWhileThePipelineStreamsSettle) {
   EXPECT_TRUE(PgConverges("SELECT id, v, s FROM shop.live ORDER BY id", "SELECT id, v, s FROM shop.live ORDER BY id"));
 }
 
+// `sluice check` while the PostgreSQL target hangs (SIGSTOP: the kernel
+// accepts the connection, the server never answers), with a long
+// connect_timeout: SIGTERM ends the target reader's wait at once.
+TEST_F(PgCheckTest, CheckStopsAtOnceWhileTheTargetHangs) {
+  url_params_ = "?connect_timeout=120";
+  ASSERT_NO_FATAL_FAILURE(Sync());
+  ASSERT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+  const int before = ConnectionsTo(pg_->port());
+  ASSERT_TRUE(pg_->Hang().ok());
+  const std::string log = (dir_ / "check.log").string();
+  auto pid = SpawnProcess({SLUICE_BINARY, "check", "-c", config_, "--pipeline", "p"}, log);
+  ASSERT_TRUE(pid.ok()) << pid.status().message();
+  struct Cleanup {
+    PostgresServer& pg;
+    pid_t pid;
+    ~Cleanup() {
+      (void)StopProcess(pid, SIGKILL, std::chrono::seconds(0));
+      (void)pg.Resume();
+    }
+  } cleanup{*pg_, *pid};
+  EXPECT_TRUE(WaitUntil([&] { return ConnectionsTo(pg_->port()) > before; }, std::chrono::seconds(30)))
+      << TailOfFile(log, 0, 6000);
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(::kill(*pid, SIGTERM), 0);
+  auto code = WaitForExit(*pid, std::chrono::seconds(60));
+  auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(code.ok() && code->has_value()) << "sluice check still waits for the hung target:\n"
+                                              << TailOfFile(log, 0, 6000);
+  EXPECT_NE(**code, 0) << TailOfFile(log, 0, 6000);
+  EXPECT_LT(took, std::chrono::seconds(10)) << TailOfFile(log, 0, 6000);  // the connect timeout is 120 s
+}
+
 }  // namespace
 }  // namespace sluice::testing

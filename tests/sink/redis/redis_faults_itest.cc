@@ -1,6 +1,6 @@
 // The Redis target under faults: sluice killed (kill -9) while the source
 // writes, Redis crashed and restarted under load, Redis restarted without
-// persistence (its data gone).
+// persistence (its data gone), sluice stopped while Redis hangs.
 #include <atomic>
 #include <set>
 #include <thread>
@@ -147,6 +147,27 @@ TEST_F(RedisTargetTest, RedisThatLostItsDataStopsThePipelineSayingSo) {
   std::string error = ErrorText(PipelineStatus("p"));
   EXPECT_NE(error.find("_sluice:checkpoint:p:dst"), std::string::npos) << error;
   EXPECT_NE(error.find("is gone"), std::string::npos) << error;
+}
+
+// SIGTERM of sluice while Redis hangs (SIGSTOP) with a batch sent and its
+// replies awaited (30 s command timeout): the stop cuts the connection
+// instead of waiting it out; restarted, it converges.
+TEST_F(RedisTargetTest, StopIsPromptWhileRedisHangs) {
+  ASSERT_NO_FATAL_FAILURE(Start(kOrdersSchema));
+  ASSERT_TRUE(Write(*src_, 1, 20).ok());
+  ASSERT_TRUE(RowsConverge(kOrdersQuery, "shop:orders:*", kOrderColumns));
+  ASSERT_TRUE(redis_->Hang().ok());
+  ASSERT_TRUE(Write(*src_, 21, 20).ok());
+  // sluice is blocked once Redis holds bytes of it unread.
+  EXPECT_TRUE(WaitUntil([&] { return redis_->UnreadBytes() > 0; }, std::chrono::seconds(30))) << sluice_->Log();
+  auto t0 = std::chrono::steady_clock::now();
+  sluice_->Stop();
+  auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(redis_->Resume().ok());
+  EXPECT_LT(took, std::chrono::seconds(15)) << sluice_->Log();
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  EXPECT_TRUE(RowsConverge(kOrdersQuery, "shop:orders:*", kOrderColumns));
 }
 
 }  // namespace
