@@ -154,6 +154,12 @@ Status BinlogDecoder::FeedBody(const EventHeader& h, ByteReader& body, std::stri
       return OnXaPrepare(h, body, handler);
     case kTableMapEvent:
       return OnTableMap(body);
+    case kExecuteLoadQueryEvent: {
+      // A LOAD DATA of a session with binlog_format=STATEMENT: no rows follow.
+      RETURN_IF_ERROR(ParseExecuteLoadQuery(body, query_));
+      auto dml = ParseStatementDml(TrimStatement(query_.query), query_.db);
+      return dml ? OnStatementDml(*dml) : Status::Ok();
+    }
     case kMariadbGtidEvent: {
       ASSIGN_OR_RETURN(MariadbGtidEvent g, ParseMariadbGtid(body));
       gtid_kind_ = GtidKind::kMariadb;

@@ -2,11 +2,13 @@
 // their XA COMMIT (in its place in the stream) and never after XA ROLLBACK;
 // a commit whose prepare came before the stream's start, or whose group was
 // too large to hold, is read again from the server or from the binlog files.
+// And row changes a session logged as statements stop the stream, never a gap.
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "client/mysql/connection.h"
@@ -236,9 +238,12 @@ TEST_F(XaTest, ACommitWhosePrepareIsGoneIsAnError) {
   EXPECT_NE(st.message().find("XA COMMIT of xid 6c6f7374,,1"), std::string::npos) << st.message();  // 'lost'
 }
 
+// Changes of a session with its own binlog_format=STATEMENT, same servers.
+class StatementLoggedTest : public XaTest {};
+
 // A row change a session logged as a statement (binlog_format=STATEMENT):
 // the stream stops naming it, unless it concerns tables the stream does not read.
-TEST_F(XaTest, ARowChangeLoggedAsAStatementIsAnErrorNotASilentGap) {
+TEST_F(StatementLoggedTest, ARowChangeLoggedAsAStatementIsAnErrorNotASilentGap) {
   ASSERT_TRUE(server_->Execute("CREATE DATABASE other; CREATE TABLE other.u (id INT PRIMARY KEY)").ok());
   const std::string start = MasterPos();
   ASSERT_TRUE(other_->Execute("SET SESSION binlog_format = 'STATEMENT'").ok());
@@ -251,6 +256,26 @@ TEST_F(XaTest, ARowChangeLoggedAsAStatementIsAnErrorNotASilentGap) {
   EXPECT_EQ(st.code(), StatusCode::kNotSupported) << st.message();
   EXPECT_NE(st.message().find("UPDATE of `shop`.`t` logged as a statement"), std::string::npos) << st.message();
   EXPECT_NE(st.message().find("UPDATE shop.t SET v = 2 WHERE id = 1"), std::string::npos) << st.message();
+}
+
+// LOAD DATA of such a session is logged as its own event kind (with the
+// file's bytes in the binlog): the same error.
+TEST_F(StatementLoggedTest, ALoadDataLoggedAsAStatementIsAnError) {
+  auto priv = server_->QueryValue("SELECT COALESCE(@@secure_file_priv, '')");
+  ASSERT_TRUE(priv.ok());
+  const std::filesystem::path dir =
+      priv->empty() ? std::filesystem::path(server_->datadir()).parent_path() : std::filesystem::path(*priv);
+  const std::string file = (dir / "rows.tsv").string();
+  std::ofstream(file) << "1\t1\n2\t2\n";
+  const std::string start = MasterPos();
+  ASSERT_TRUE(other_->Execute("SET SESSION binlog_format = 'STATEMENT'").ok());
+  Status loaded = other_->Execute(fmt::format("LOAD DATA INFILE '{}' INTO TABLE shop.t", file));
+  ASSERT_TRUE(loaded.ok()) << loaded.message();
+  Status st;
+  std::vector<std::string> ids = StreamUntilSentinel(start, {}, &st);
+  EXPECT_TRUE(ids.empty());
+  EXPECT_EQ(st.code(), StatusCode::kNotSupported) << st.message();
+  EXPECT_NE(st.message().find("LOAD DATA of `shop`.`t` logged as a statement"), std::string::npos) << st.message();
 }
 
 }  // namespace

@@ -90,12 +90,15 @@ Result<RotateEvent> ParseRotate(ByteReader& body) {
 
 // QUERY post-header: thread_id:4 exec_time:4 db_len:1 error_code:2 status_vars_len:2
 // body: status_vars db NUL query
-Status ParseQuery(ByteReader& body, bool compressed, QueryEvent& out) {
+namespace {
+
+Status ParseQueryBody(ByteReader& body, bool compressed, size_t extra_post_header, QueryEvent& out) {
   out.thread_id = body.U32();
   body.Skip(4);
   uint8_t db_len = body.U8();
   out.error_code = body.U16();
   uint16_t status_len = body.U16();
+  body.Skip(extra_post_header);
   body.Skip(status_len);
   out.db = body.Bytes(db_len);
   body.Skip(1);
@@ -108,6 +111,14 @@ Status ParseQuery(ByteReader& body, bool compressed, QueryEvent& out) {
   out.query = q;
   return Status::Ok();
 }
+
+}  // namespace
+
+Status ParseQuery(ByteReader& body, bool compressed, QueryEvent& out) {
+  return ParseQueryBody(body, compressed, 0, out);
+}
+
+Status ParseExecuteLoadQuery(ByteReader& body, QueryEvent& out) { return ParseQueryBody(body, false, 13, out); }
 
 // GTID / ANONYMOUS_GTID body: flags:1 sid:16 gno:8 [logical timestamps, commit times...]
 Result<MysqlGtidEvent> ParseMysqlGtid(ByteReader& body) {

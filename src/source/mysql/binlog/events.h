@@ -50,6 +50,9 @@ struct QueryEvent {
   std::string compressed_storage;  // holds `query` for QUERY_COMPRESSED events
 };
 Status ParseQuery(ByteReader& body, bool compressed, QueryEvent& out);
+// EXECUTE_LOAD_QUERY (a LOAD DATA logged as a statement): a QUERY body with
+// 13 more post-header bytes (file_id, fn_pos_start, fn_pos_end, dup_handling).
+Status ParseExecuteLoadQuery(ByteReader& body, QueryEvent& out);
 
 // MySQL GTID / ANONYMOUS_GTID.
 struct MysqlGtidEvent {
