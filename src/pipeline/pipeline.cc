@@ -12,6 +12,7 @@
 #include <map>
 
 #include "pipeline/check.h"
+#include "pipeline/foreign_keys.h"
 #include "pipeline/pg_source.h"
 #include "pipeline/table_set.h"
 #include "source/mysql/gtid_position.h"
@@ -525,6 +526,18 @@ Status Pipeline::Validate() {
     if (!schema.ok() && schema.status().code() == StatusCode::kNotFound) continue;  // dropped meanwhile
     if (!schema.ok()) return schema.status().WithContext(fmt::format("pipeline {}: source {}", cfg_.name, cfg_.source));
     RETURN_IF_ERROR(CheckRuleAgainstTable(*r, **schema));
+  }
+  // Changes a foreign key cascades never reach the binlog: said at once.
+  auto cascading = CascadingForeignKeys(**conn, [&](const std::string& db, const std::string& table) {
+    return std::any_of(cfg_.tables.begin(), cfg_.tables.end(),
+                       [&](const TableRule& r) { return MatchesTableRule(r, db, table); });
+  });
+  if (!cascading.ok()) return cascading.status().WithContext(fmt::format("pipeline {}: source {}", cfg_.name, cfg_.source));
+  for (const CascadingForeignKey& fk : *cascading) {
+    std::string warning = DescribeCascadingForeignKey(fk);
+    spdlog::warn("pipeline {}: {}", cfg_.name, warning);
+    std::lock_guard lock(mu_);
+    NoteEvent("", "warning", std::move(warning));
   }
   return Status::Ok();
 }
