@@ -4,26 +4,10 @@
 
 #include <fmt/format.h>
 
+#include "source/mysql/binlog/sql_words.h"
+
 namespace sluice::mysql {
 namespace {
-
-void SkipSpace(std::string_view& s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-}
-
-// Consumes `word` (case-insensitive, whole word) at the front of s.
-bool TakeWord(std::string_view& s, std::string_view word) {
-  SkipSpace(s);
-  if (s.size() < word.size()) return false;
-  for (size_t i = 0; i < word.size(); ++i) {
-    if (std::toupper(static_cast<unsigned char>(s[i])) != word[i]) return false;
-  }
-  if (s.size() > word.size() && (std::isalnum(static_cast<unsigned char>(s[word.size()])) || s[word.size()] == '_')) {
-    return false;
-  }
-  s.remove_prefix(word.size());
-  return true;
-}
 
 std::string Hex(std::string_view bytes) {
   std::string out;
@@ -48,7 +32,7 @@ std::string Lower(std::string_view s) {
 // One part of an xid as lower-case hex of its bytes: 'text', "text",
 // X'hex' or 0xhex. nullopt when s does not start with one.
 std::optional<std::string> TakeXidString(std::string_view& s) {
-  SkipSpace(s);
+  SkipSpaceAndComments(s);
   if (s.empty()) return std::nullopt;
   if ((s[0] == 'X' || s[0] == 'x') && s.size() > 1 && s[1] == '\'') {
     size_t end = s.find('\'', 2);
@@ -97,16 +81,16 @@ XidKey TakeXid(std::string_view& s) {
   if (!gtrid) return {};
   std::string bqual;
   uint64_t format_id = 1;
-  SkipSpace(s);
+  SkipSpaceAndComments(s);
   if (!s.empty() && s[0] == ',') {
     s.remove_prefix(1);
     auto b = TakeXidString(s);
     if (!b) return {};
     bqual = *b;
-    SkipSpace(s);
+    SkipSpaceAndComments(s);
     if (!s.empty() && s[0] == ',') {
       s.remove_prefix(1);
-      SkipSpace(s);
+      SkipSpaceAndComments(s);
       size_t digits = 0;
       format_id = 0;
       while (digits < s.size() && std::isdigit(static_cast<unsigned char>(s[digits]))) {
