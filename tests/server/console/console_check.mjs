@@ -87,6 +87,14 @@ runCheck(async (browser) => {
               return !!tr && tr.children[2].textContent.replace(/,/g, '') === '${first.inserts}'; })()`,
     `the tables panel showing ${first.inserts} inserts into ${first.table}`,
   );
+  // Each target's applied GTID state (what a source failover resumes from).
+  const withGtid = (await status()).targets.find((t) => t.applied_gtid);
+  expect(!!withGtid, 'the API gives a target\'s applied GTID state');
+  await page.waitFor(
+    `[...document.querySelectorAll('[data-testid="target-row-${withGtid.name}"] [data-testid="target-gtid"]')]
+       .some((e) => /^GTID \\d+-\\d+-\\d+/.test(e.textContent))`,
+    'the targets table showing the applied GTID',
+  );
   await shot(page, 'pipeline');
   await page.click('[data-testid="action-stop"]');
   await page.waitFor(`document.querySelector('[data-testid="detail-state"]')?.textContent === 'stopped'`, 'state stopped on the page');

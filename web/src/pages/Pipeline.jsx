@@ -26,7 +26,14 @@ function Targets({ p }) {
             <td>
               <Badge state={t.state} />
             </td>
-            <td class="mono">{t.applied_position || '–'}</td>
+            <td class="mono">
+              {t.applied_position || '–'}
+              {t.applied_gtid && (
+                <div class="muted" data-testid="target-gtid" title="the source's GTID state there (a failover resumes from it)">
+                  GTID {t.applied_gtid}
+                </div>
+              )}
+            </td>
             <td class="num">{formatDelay(t.delay_ms)}</td>
             <td class="num" data-testid="target-rows">
               {formatCount(t.rows_applied)}
