@@ -98,6 +98,8 @@ class BinlogDecoder {
   // The last transaction boundary: resuming here neither loses nor repeats.
   const BinlogFilePos& committed() const { return committed_; }
   std::string GtidState() const;
+  // The MariaDB GTID state as a list (empty for MySQL streams).
+  const MariadbGtidList& mariadb_gtid_state() const { return mariadb_state_; }
   bool in_transaction() const { return in_txn_; }
   // Forgets a transaction that was cut off (a lost connection): the stream
   // will be re-read from committed().

@@ -1,5 +1,7 @@
 #include "source/mysql/binlog_scan.h"
 
+#include <cstdint>
+
 #include "source/mysql/protocol/replication_commands.h"
 
 namespace sluice::mysql {
@@ -9,6 +11,13 @@ namespace {
 constexpr unsigned long kPacketError = static_cast<unsigned int>(-1);
 
 }  // namespace
+
+BinlogDecoder::Options ScanDecoderOptions() {
+  BinlogDecoder::Options o;
+  o.decode_rows = false;
+  o.xa_memory_limit = SIZE_MAX;
+  return o;
+}
 
 Status ScanServerBinlog(const ConnectOptions& connect, const BinlogFilePos& from, BinlogDecoder& decoder,
                         ChangeHandler& handler, const std::function<bool(const BinlogDecoder&)>& done) {

@@ -22,6 +22,10 @@ Status ScanServerBinlog(const ConnectOptions& connect, const BinlogFilePos& from
 // The server's binlog files, oldest first (SHOW BINARY LOGS).
 Result<std::vector<std::string>> ServerBinlogFiles(const ConnectOptions& connect);
 
+// Options for a scan's decoder: no rows decoded, every XA group held
+// whatever its size (a scan wants boundaries, GTID states and XA groups).
+BinlogDecoder::Options ScanDecoderOptions();
+
 // A handler for scans that want the decoder's state, not rows.
 class NoRows : public ChangeHandler {
  public:

@@ -25,42 +25,34 @@ bool NotPast(const MariadbGtidList& state, const MariadbGtidList& gtids) {
   return true;
 }
 
-BinlogDecoder::Options ScanOptions() {
-  BinlogDecoder::Options o;
-  o.decode_rows = false;
-  return o;
-}
-
 }  // namespace
 
 Result<BinlogFilePos> FindMariadbGtidPosition(const ConnectOptions& connect, const MariadbGtidList& gtids) {
   ASSIGN_OR_RETURN(std::vector<std::string> files, ServerBinlogFiles(connect));
   for (auto file = files.rbegin(); file != files.rend(); ++file) {
-    BinlogDecoder decoder(ScanOptions());
+    BinlogDecoder decoder(ScanDecoderOptions());
     NoRows handler;
     // The file's GTID_LIST (its first events) is the state it begins at: a
     // file that begins past `gtids` is too new; the scan of it stops there.
     bool began = false, too_new = false, found = false;
     RETURN_IF_ERROR(ScanServerBinlog(connect, {*file, 4}, decoder, handler, [&](const BinlogDecoder& d) {
-      auto state = MariadbGtidList::Parse(d.GtidState());
-      if (!state.ok()) return true;
-      if (!began && (d.in_transaction() || !state->empty())) {
+      const MariadbGtidList& state = d.mariadb_gtid_state();
+      if (!began && (d.in_transaction() || !state.empty())) {
         began = true;
-        if (!NotPast(*state, gtids)) return too_new = true;
+        if (!NotPast(state, gtids)) return too_new = true;
       }
-      if (!began || d.in_transaction() || !Reached(*state, gtids)) return false;
+      if (!began || d.in_transaction() || !Reached(state, gtids)) return false;
       found = true;
       return true;
     }));
     if (too_new) continue;
     if (!found) break;  // the file begins before it but ends before reaching it: the binlog lacks it
-    auto state = MariadbGtidList::Parse(decoder.GtidState());
-    if (!state.ok()) return state.status();
-    if (!NotPast(*state, gtids)) {
+    const MariadbGtidList& state = decoder.mariadb_gtid_state();
+    if (!NotPast(state, gtids)) {
       return Status::Error(StatusCode::kNotFound,
                            "{}: the binlog passes over GTID position {} without reaching it exactly (at {} it is "
                            "{}): this server never had those transactions",
-                           connect.Describe(), gtids.ToString(), decoder.committed().ToString(), state->ToString());
+                           connect.Describe(), gtids.ToString(), decoder.committed().ToString(), state.ToString());
     }
     spdlog::info("{}: GTID position {} is at {}", connect.Describe(), gtids.ToString(), decoder.committed().ToString());
     return decoder.committed();

@@ -12,13 +12,6 @@
 namespace sluice::mysql {
 namespace {
 
-BinlogDecoder::Options ScanOptions() {
-  BinlogDecoder::Options o;
-  o.decode_rows = false;
-  o.xa_memory_limit = SIZE_MAX;
-  return o;
-}
-
 // The numeric suffix of "binlog.000012" (or "binlog.000012.gz"); -1 if none.
 int64_t FileSequence(std::string name) {
   if (name.size() > 3 && name.compare(name.size() - 3, 3, ".gz") == 0) name.resize(name.size() - 3);
@@ -59,7 +52,7 @@ Result<PreparedXa> ServerPreparedXaFinder::Find(const XidKey& xid, const BinlogF
     for (auto it = std::make_reverse_iterator(last + 1); it != files.rend(); ++it) scans.push_back({*it, 4});
   }
   for (const BinlogFilePos& from : scans) {
-    BinlogDecoder decoder(ScanOptions());
+    BinlogDecoder decoder(ScanDecoderOptions());
     NoRows handler;
     RETURN_IF_ERROR(ScanServerBinlog(connect_, from, decoder, handler, [&](const BinlogDecoder& d) {
       const BinlogFilePos& at = d.committed();
@@ -97,7 +90,7 @@ Result<PreparedXa> FilePreparedXaFinder::Find(const XidKey& xid, const BinlogFil
     o.start_offset = hint ? hint->offset : 0;
     o.follow_rotate = false;
     o.end_offset = seq == last ? before.offset : 0;
-    o.decoder = ScanOptions();
+    o.decoder = ScanDecoderOptions();
     BinlogFileSource scan(o);
     NoRows handler;
     std::atomic<bool> stop{false};
