@@ -11,6 +11,7 @@
 #include "core/change_event.h"
 #include "core/position.h"
 #include "core/sync_point.h"
+#include "sink/mysql/big_rows.h"
 #include "sink/mysql/bulk_load.h"
 #include "sink/mysql/deferred_indexes.h"
 #include "sink/mysql/fence.h"
@@ -49,7 +50,12 @@ Result<std::unique_ptr<ChunkWriter>> ChunkWriter::Open(const sluice::mysql::Conn
                  "sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', foreign_key_checks = 0, "
                  "autocommit = 1"));
   RETURN_IF_ERROR(c->Execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"));
-  return std::unique_ptr<ChunkWriter>(new ChunkWriter(std::move(c)));
+  ASSIGN_OR_RETURN(auto packet, c->Query("SELECT @@max_allowed_packet"));
+  size_t max_packet = 16u << 20;
+  if (!packet.empty() && !packet[0].empty() && packet[0][0]) {
+    max_packet = std::strtoull(packet[0][0]->c_str(), nullptr, 10);
+  }
+  return std::unique_ptr<ChunkWriter>(new ChunkWriter(std::move(c), max_packet));
 }
 
 Status ChunkWriter::Run(const std::string& sql) {
@@ -266,12 +272,31 @@ Status ChunkWriter::Write(const std::vector<SinkChange>& changes) {
       if (it == groups.end()) continue;
       ASSIGN_OR_RETURN(const TableInfo* info, Info(*t));
       const std::vector<bool>* generated = info->generated.empty() ? nullptr : &info->generated;
+      // Rows near the target's packet limit go one at a time, in pieces
+      // when they must (see MysqlLoader::SliceBytes for the bounds).
+      const size_t budget = StatementBudget(max_packet_);
+      std::vector<const SinkChange*> rows, big;
+      for (const SinkChange* ch : it->second) (StatementBytesBound(*t, *ch) > budget / 4 ? big : rows).push_back(ch);
       Status st = ForEachStatement(
-          *t, it->second, kMaxStatementBytes,
-          [&](std::string& out, const TargetTable& table, const std::vector<const SinkChange*>& rows) {
-            return build(out, table, rows, generated);
+          *t, rows, std::min(kMaxStatementBytes, budget / 8),
+          [&](std::string& out, const TargetTable& table, const std::vector<const SinkChange*>& slice) {
+            return build(out, table, slice, generated);
           },
           [&](const std::string& sql) { return Run(sql); });
+      for (size_t i = 0; st.ok() && i < big.size(); ++i) {
+        std::string sql;
+        st = build(sql, *t, {big[i]}, generated);
+        if (!st.ok()) break;
+        if (sql.size() <= budget) {
+          st = Run(sql);
+        } else if (big[i]->kind == SinkChange::Kind::kUpsert) {
+          st = UpsertInPieces(*t, *big[i], /*replace=*/false, generated, max_packet_,
+                              [this](const std::string& q) { return Run(q); });
+        } else {
+          st = TooBigForTarget(*t, sql.size(), max_packet_);
+        }
+        if (!st.ok()) st = st.WithContext(fmt::format("key {}", DescribeKey(*big[i])));
+      }
       if (!st.ok()) return st.WithContext(fmt::format("writing {}.{}", t->db, t->table));
     }
     return Status::Ok();

@@ -114,7 +114,8 @@ class ChunkWriter : public ChunkTarget {
   Status Execute(const std::string& sql);
 
  private:
-  explicit ChunkWriter(std::unique_ptr<sluice::mysql::MysqlConnection> conn) : conn_(std::move(conn)) {}
+  ChunkWriter(std::unique_ptr<sluice::mysql::MysqlConnection> conn, size_t max_packet)
+      : conn_(std::move(conn)), max_packet_(max_packet) {}
   Status Run(const std::string& sql);
   // Runs `write` in a transaction that checks the fence first (with an
   // epoch; without one, as is).
@@ -129,6 +130,7 @@ class ChunkWriter : public ChunkTarget {
   std::unique_ptr<sluice::mysql::MysqlConnection> conn_;
   bool in_txn_ = false;
   bool bulk_ = true;  // false once the server refused LOAD DATA LOCAL INFILE
+  size_t max_packet_;  // the target's max_allowed_packet: larger rows go in pieces (big_rows.h)
   std::map<std::string, TableInfo> tables_;
   SinkOptions fence_;  // pipeline, target, epoch (0: no fencing)
 };

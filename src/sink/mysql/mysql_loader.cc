@@ -20,6 +20,7 @@
 #include "core/json_writer.h"
 #include "core/sync_point.h"
 #include "sink/merge.h"
+#include "sink/mysql/big_rows.h"
 #include "sink/mysql/deferred_indexes.h"
 #include "sink/mysql/fence.h"
 #include "sink/mysql/sql_builder.h"
@@ -139,6 +140,11 @@ Status MysqlLoader::Connect() {
   partitions_.resize(options_.parallel * kSlots);
   for (auto& p : partitions_) {
     ASSIGN_OR_RETURN(p.conn, OpenSession(o));
+  }
+  // Rows whose statement would exceed it go in pieces (big_rows.h).
+  ASSIGN_OR_RETURN(auto packet, control_->Query("SELECT @@max_allowed_packet"));
+  if (!packet.empty() && !packet[0].empty() && packet[0][0]) {
+    max_packet_.store(std::strtoull(packet[0][0]->c_str(), nullptr, 10), std::memory_order_relaxed);
   }
   // The server's boot time tells, at the next reconnect, whether sessions of
   // this loader may still live on it (EndStaleSessions).
@@ -464,9 +470,13 @@ Status MysqlLoader::ApplyMerged(MysqlConnection& c, const std::vector<SinkChange
   std::map<const TargetTable*, std::vector<const SinkChange*>> deletes, upserts;
   std::vector<const TargetTable*> order;
   std::vector<const SinkChange*> keyless;
+  // Rows near the target's packet limit go one at a time (ApplyOne), in
+  // pieces when they must be.
+  const size_t big = StatementBudget(max_packet_.load(std::memory_order_relaxed)) / 4;
   for (const SinkChange& ch : changes) {
     const TargetTable* t = ch.table.get();
-    if (!t->has_key() || HasEnumErrorValue(ch)) {
+    if (!t->has_key() || HasEnumErrorValue(ch) ||
+        (ch.kind == SinkChange::Kind::kUpsert && StatementBytesBound(*t, ch) > big)) {
       keyless.push_back(&ch);  // one at a time (ApplyOne)
       continue;
     }
@@ -480,7 +490,7 @@ Status MysqlLoader::ApplyMerged(MysqlConnection& c, const std::vector<SinkChange
       std::vector<const SinkChange*> rest;
       RETURN_IF_ERROR(ApplyBulk(c, *t, it->second, del, rest));
       if (rest.empty()) continue;
-      RETURN_IF_ERROR(ForEachStatement(*t, rest, options_.max_statement_bytes, build,
+      RETURN_IF_ERROR(ForEachStatement(*t, rest, SliceBytes(), build,
                                        [&](const std::string& sql) { return RunStatement(c, sql); }));
     }
     return Status::Ok();
@@ -540,7 +550,7 @@ Status MysqlLoader::ApplyBulk(MysqlConnection& c, const TargetTable& t, const st
     // Slices of about max_statement_bytes of values, as ForEachStatement's.
     size_t end = start, approx = 0;
     params.clear();
-    while (end < todo.size() && (end == start || approx < options_.max_statement_bytes)) {
+    while (end < todo.size() && (end == start || approx < SliceBytes())) {
       if (del) {
         AppendKeyParams(params, t, *todo[end]);
       } else {
@@ -561,6 +571,13 @@ Status MysqlLoader::ApplyBulk(MysqlConnection& c, const TargetTable& t, const st
   return Status::Ok();
 }
 
+size_t MysqlLoader::SliceBytes() const {
+  // A slice's values take at most twice their bytes as SQL, plus the one row
+  // that ends it (rows over a quarter of the budget go alone): a statement
+  // stays within the target's max_allowed_packet.
+  return std::min(options_.max_statement_bytes, StatementBudget(max_packet_.load(std::memory_order_relaxed)) / 8);
+}
+
 Status MysqlLoader::ApplyOne(MysqlConnection& c, const SinkChange& ch) {
   std::string sql;
   std::vector<const SinkChange*> one{&ch};
@@ -572,6 +589,12 @@ Status MysqlLoader::ApplyOne(MysqlConnection& c, const SinkChange& ch) {
     case SinkChange::Kind::kDelete: RETURN_IF_ERROR(BuildDelete(sql, *ch.table, one)); break;
     case SinkChange::Kind::kInsert: RETURN_IF_ERROR(BuildInsert(sql, *ch.table, one, GeneratedOf(*ch.table))); break;
     case SinkChange::Kind::kDeleteExact: RETURN_IF_ERROR(BuildDeleteExact(sql, *ch.table, ch)); break;
+  }
+  const size_t max_packet = max_packet_.load(std::memory_order_relaxed);
+  if (sql.size() > StatementBudget(max_packet)) {
+    if (ch.kind != SinkChange::Kind::kUpsert) return TooBigForTarget(*ch.table, sql.size(), max_packet);
+    return UpsertInPieces(*ch.table, ch, catch_up_, GeneratedOf(*ch.table), max_packet,
+                          [&](const std::string& q) { return RunStatement(c, q); });
   }
   if (HasEnumErrorValue(ch)) {
     return RunWithEnumErrorValue(c, ch, sql, [&](const std::string& q) { return RunStatement(c, q); });

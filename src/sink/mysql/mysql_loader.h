@@ -251,6 +251,9 @@ class MysqlLoader : public Sink {
   Status ApplyOrdered(sluice::mysql::MysqlConnection& c, const std::vector<SinkChange>& changes, uint64_t* skipped,
                       size_t* rejected = nullptr, bool retry_duplicates = false);
   Status ApplyOne(sluice::mysql::MysqlConnection& c, const SinkChange& change);
+  // The bytes of values per multi-row statement: options' max_statement_bytes,
+  // less on a target with a small max_allowed_packet.
+  size_t SliceBytes() const;
   // "partitions=N": stored in partition rows' resume_position column.
   std::string PartitionScheme() const;
   Status WriteCheckpointRow(sluice::mysql::MysqlConnection& c, int part, const BatchEnd& end);
@@ -294,6 +297,8 @@ class MysqlLoader : public Sink {
   // (ApplyBatch): it rides in the next batch's first transaction, or
   // WriteIdle writes it. Behind it the partition rows decide what is applied.
   std::optional<BatchEnd> unwritten_global_;
+  // The target's max_allowed_packet (read at Connect; 16 MiB until then).
+  std::atomic<size_t> max_packet_{16u << 20};
   std::atomic<bool> bulk_ok_{true};  // false once the target turned bulk execution down (not MariaDB)
   bool catch_up_ = false;  // ApplyCatchUp in progress: upserts are REPLACEs (one connection, no partition threads)
   struct TableInfo {
