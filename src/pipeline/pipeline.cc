@@ -248,6 +248,7 @@ class Pipeline::CaptureHandler : public ChangeHandler {
     open_ = false;
   }
   const std::string& last_commit() const { return last_commit_; }
+  const std::string& last_gtid_state() const { return last_gtid_state_; }
 
   Status OnBegin(const TransactionInfo& t) override {
     if (suppress_begin_) {
@@ -312,6 +313,7 @@ class Pipeline::CaptureHandler : public ChangeHandler {
       // come back as the peer's next marked transaction, for ever). Its
       // position is recorded with the next change that is applied.
       last_commit_ = fmt::format("{}:{}", c.file, c.next_offset);
+      last_gtid_state_.assign(c.gtid_state);
       std::lock_guard lock(p_.mu_);
       p_.source_position_ = last_commit_;
       return Status::Ok();
@@ -324,6 +326,7 @@ class Pipeline::CaptureHandler : public ChangeHandler {
     ev->next_position = c.lsn_position ? std::string(c.file) : fmt::format("{}:{}", c.file, c.next_offset);
     ev->gtid_state.assign(c.gtid_state);
     last_commit_ = ev->next_position;
+    last_gtid_state_ = ev->gtid_state;
     // The source had written at least up to this commit.
     int64_t seen = CommitEstimateMs(c.ts_ms, WallMs());
     if (seen > p_.source_caught_up_ms_) p_.source_caught_up_ms_ = seen;
@@ -372,6 +375,7 @@ class Pipeline::CaptureHandler : public ChangeHandler {
   bool suppress_begin_ = false;
   uint64_t suppress_rows_ = 0;
   std::string last_commit_;
+  std::string last_gtid_state_;  // the source's GTID state at last_commit_, where known
   std::vector<std::pair<std::shared_ptr<ChangeEvent>, size_t>> group_;
 };
 
@@ -829,6 +833,71 @@ Result<StartPosition> Pipeline::ResolveOnSource(const StartPosition& p) {
   return out;
 }
 
+Status Pipeline::FollowSourceFailover() {
+  if (IsPostgresSource(*source_cfg_) || source_cfg_->endpoint.scheme == "file") return Status::Ok();
+  std::unique_ptr<mysql::MysqlConnection> conn;
+  ASSIGN_OR_RETURN(auto co, mysql::ConnectOptions::FromUrl(source_cfg_->endpoint));
+  for (auto& t : targets_) {
+    if (!t->sink || t->failed) continue;
+    const std::string key = "moved/" + t->cfg->name;
+    // A move decided before a crash is finished first (the checkpoint may
+    // be reset already): "FILE:OFFSET GTID_STATE".
+    ASSIGN_OR_RETURN(auto pending, store_.GetSetting(cfg_.name, key));
+    std::string resume = t->sink->checkpoint().resume_position, gtids = t->sink->checkpoint().gtid_state;
+    if (!pending.has_value()) {
+      auto recorded = MariadbGtidList::Parse(gtids);
+      auto at = BinlogFilePos::Parse(resume);
+      if (resume.empty() || !recorded.ok() || recorded->empty() || !at.ok()) continue;  // nothing to check it by
+      if (!conn) {
+        auto c = mysql::MysqlConnection::Connect(co);
+        if (!c.ok()) return c.status().WithContext(fmt::format("source {}", cfg_.source));
+        conn = std::move(c).value();
+        if (!conn->is_mariadb()) return Status::Ok();
+      }
+      auto here = mysql::BinlogGtidStateAt(*conn, *at);
+      if (!here.ok()) {
+        if (here.status().retryable()) return here.status().WithContext(fmt::format("source {}", cfg_.source));
+        continue;  // cannot tell (the source stream checks again)
+      }
+      if (*here && mysql::GtidStateAgrees(**here, *recorded)) continue;
+      auto moved = mysql::FindMariadbGtidPosition(co, *recorded);
+      if (!moved.ok()) {
+        if (moved.status().retryable()) return moved.status();
+        return Status::Error(StatusCode::kSourceChanged,
+                             "target {}: it stopped at {} with GTID state {}, but source {} ({}) has {} there and "
+                             "{}. The source is not the server the target's checkpoint was taken on (a failover?) "
+                             "and its binlog does not hold that GTID state: restore the server, or set the position "
+                             "(POST /api/pipelines/{}/position) after re-snapshotting the tables",
+                             t->cfg->name, resume, gtids, cfg_.source, co.Describe(),
+                             *here ? "GTID state " + (*here)->ToString() : std::string("no transaction boundary"),
+                             moved.status().message(), cfg_.name);
+      }
+      std::string message = fmt::format(
+          "source {} is another server than the one target {} stopped on (at {} its binlog has {}, not GTID "
+          "state {}; a failover?): the target resumes where that GTID state is in this server's binlog, {}",
+          cfg_.source, t->cfg->name, resume,
+          *here ? "GTID state " + (*here)->ToString() : std::string("no transaction boundary"), gtids,
+          moved->ToString());
+      spdlog::warn("pipeline {}: {}", cfg_.name, message);
+      {
+        std::lock_guard lock(mu_);
+        NoteEvent(t->cfg->name, "warning", message);
+      }
+      RETURN_IF_ERROR(store_.SetSetting(cfg_.name, key, moved->ToString() + " " + gtids));
+      pending = moved->ToString() + " " + gtids;
+    }
+    size_t space = pending->find(' ');
+    ASSIGN_OR_RETURN(BinlogFilePos to, BinlogFilePos::Parse(pending->substr(0, space)));
+    sink::BatchEnd origin{StreamPos{to.file, to.offset, 0}, to.ToString(),
+                          space == std::string::npos ? "" : pending->substr(space + 1)};
+    RETURN_IF_ERROR(t->sink->ResetCheckpoint());
+    RETURN_IF_ERROR(t->sink->AdvanceCheckpoint(origin));
+    SaveStoreCheckpoint(*t, origin);
+    RETURN_IF_ERROR(store_.DeleteSetting(cfg_.name, key));
+  }
+  return Status::Ok();
+}
+
 // Where the capture starts, fixed durably before anything is captured: every
 // live target without a checkpoint (a first start, a target added later, a
 // position set through the API) gets one at that place first. A restart then
@@ -857,11 +926,15 @@ Result<StartPosition> Pipeline::ResumePosition() {
     }
     least = p.ToString();
   } else {
+    RETURN_IF_ERROR(FollowSourceFailover());
     for (auto& t : targets_) {
       if (!t->sink || t->failed) continue;
       const std::string& r = t->sink->checkpoint().resume_position;
       if (r.empty()) continue;
-      if (least.empty() || ResumeBefore(r, least)) least = r;
+      if (least.empty() || ResumeBefore(r, least)) {
+        least = r;
+        start_gtid_state_ = t->sink->checkpoint().gtid_state;
+      }
     }
   }
   if (least.empty()) {
@@ -967,12 +1040,14 @@ void Pipeline::CaptureLoop() {
   CaptureHandler handler(*this);
   auto backoff = std::chrono::milliseconds(200);
   StartPosition from = *start;
+  std::string from_gtid_state = start_gtid_state_;
   while (!stop_) {
     SourceOptions so;
     so.url = source_cfg_->endpoint;
     so.server_id = ReplicaServerId(source_cfg_->server_id, server_id_offset_, cfg_.epoch);
     so.heartbeat = std::chrono::milliseconds(source_cfg_->heartbeat_ms);
     so.start = from;
+    so.start_gtid_state = from_gtid_state;
     so.reconnect_timeout = std::chrono::seconds(30);
     if (IsPostgresSource(*source_cfg_)) {
       so.default_slot = DefaultSlotName(cfg_);
@@ -1033,7 +1108,10 @@ void Pipeline::CaptureLoop() {
     handler.PrepareRestart();
     if (!handler.last_commit().empty()) {
       auto p = StartPosition::Parse(handler.last_commit());
-      if (p.ok()) from = *p;
+      if (p.ok()) {
+        from = *p;
+        from_gtid_state = handler.last_gtid_state();
+      }
     }
   }
   capture_queue_->Close();

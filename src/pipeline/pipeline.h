@@ -157,6 +157,14 @@ class Pipeline {
   void CountSinkOutcomes(Target& t);
   Result<StartPosition> ResumePosition();
   Result<StartPosition> ResolveOnSource(const StartPosition& p);
+  // A MariaDB source replaced by a replica (a failover: the same GTIDs at
+  // other file offsets): each target checkpoint whose FILE:OFFSET is not at
+  // its recorded GTID state in the server's binlog is moved to where that
+  // state is there. Crash-safe through the store (setting "moved/TARGET").
+  Status FollowSourceFailover();
+  // Capture thread: the GTID state recorded with the position ResumePosition
+  // returned ("" when none), checked by the source against its binlog.
+  std::string start_gtid_state_;
   // Mirrors a target's checkpoint into the store; a failure shows in status().
   void SaveStoreCheckpoint(Target& t, const sink::BatchEnd& end);
   void SetState(PipelineState s, const std::string& error = "");

@@ -28,6 +28,7 @@ Result<std::unique_ptr<Source>> OpenSource(const SourceOptions& o) {
     mysql::BinlogStreamSource::Options so;
     ASSIGN_OR_RETURN(so.connect, mysql::ConnectOptions::FromUrl(o.url));
     so.start = o.start;
+    so.start_gtid_state = o.start_gtid_state;
     so.server_id = o.server_id;
     so.heartbeat = o.heartbeat;
     so.reconnect_timeout = o.reconnect_timeout;

@@ -20,6 +20,7 @@ namespace sluice {
 struct SourceOptions {
   Url url;                          // password applied
   StartPosition start;              // where a server stream starts (latest by default)
+  std::string start_gtid_state;     // MariaDB: the GTID state recorded with a FILE:OFFSET start (checked)
   bool start_given = false;         // file sources: start at `start` (a FILE:OFFSET) rather than the first event
   std::vector<std::string> tables;  // patterns of tables to decode; empty: all
   uint32_t server_id = 0;           // the replica id; 0: a random one

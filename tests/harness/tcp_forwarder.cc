@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <mutex>
+
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -66,6 +68,10 @@ class TcpForwarder::Relay {
   void Drop() {
     drop_ = true;
     Wake();
+  }
+  void Retarget(size_t index, uint16_t upstream) {
+    std::lock_guard lock(upstreams_mu_);
+    upstreams_.at(index) = upstream;
   }
 
  private:
@@ -143,7 +149,12 @@ class TcpForwarder::Relay {
         if (!(fds[at].revents & POLLIN)) continue;
         int client = ::accept4(listeners_[i], nullptr, nullptr, SOCK_CLOEXEC);
         if (client < 0) continue;
-        int upstream = ConnectUpstream(upstreams_[i]);
+        uint16_t to;
+        {
+          std::lock_guard lock(upstreams_mu_);
+          to = upstreams_[i];
+        }
+        int upstream = ConnectUpstream(to);
         if (upstream < 0) {
           ::close(client);  // the server is down: refuse, as it would
           continue;
@@ -168,7 +179,8 @@ class TcpForwarder::Relay {
   }
 
   std::vector<int> listeners_;
-  std::vector<uint16_t> upstreams_;
+  std::mutex upstreams_mu_;
+  std::vector<uint16_t> upstreams_;  // guarded by upstreams_mu_
   std::vector<uint16_t> ports_;
   std::list<Connection> connections_;  // relay thread only
   std::list<Connection> pending_;
@@ -197,6 +209,7 @@ std::string TcpForwarder::ConnectString() const {
 }
 
 void TcpForwarder::Freeze() { relay_->SetFrozen(true); }
+void TcpForwarder::Retarget(size_t index, uint16_t upstream) { relay_->Retarget(index, upstream); }
 void TcpForwarder::Thaw() { relay_->SetFrozen(false); }
 void TcpForwarder::Drop() { relay_->Drop(); }
 

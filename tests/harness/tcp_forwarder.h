@@ -34,6 +34,9 @@ class TcpForwarder {
   void Freeze();
   void Thaw();
   void Drop();
+  // New connections to listening port `index` go to `upstream` from now on
+  // (a virtual IP moved to another server); relayed ones stay as they are.
+  void Retarget(size_t index, uint16_t upstream);
 
  private:
   class Relay;

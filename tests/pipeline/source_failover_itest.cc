@@ -1,14 +1,17 @@
 // A source failover (design §7): the source primary dies and its replica
-// (log_slave_updates: the same GTIDs, its own binlog files and offsets)
-// becomes the primary. The targets' checkpoints name the old server's
-// file:offset, which the new one does not have: the pipeline stops saying so,
-// the status gives the GTID state the targets applied, and that GTID set as
-// the position resumes on the new primary exactly where applying stopped.
-// A GTID position is resolved to the server's own file:offset and recorded
-// like any other start.
+// (log_slave_updates: the same GTIDs, its own binlog offsets) becomes the
+// primary. The targets' checkpoints name the old server's file:offset: each
+// is checked against the new server's binlog (the GTID state there must be
+// the one the target recorded), and one that names another place, or
+// nothing, is moved to where the target's applied GTID state is in the new
+// server's binlog; the pipeline goes on exactly once. A stream reconnecting
+// to another server (an address moved) stops rather than read another
+// server's bytes at its offset. A GTID position is resolved to the server's
+// own file:offset and recorded like any other start.
 
 #include <fmt/format.h>
 
+#include "harness/tcp_forwarder.h"
 #include "pipeline/fault_fixture.h"
 
 namespace sluice::testing {
@@ -18,15 +21,21 @@ using std::chrono::seconds;
 
 class SourceFailoverTest : public FaultTest {
  protected:
-  std::unique_ptr<MariadbServer> StartReplicaOf(MariadbServer& primary) {
+  // `own_names`: its binlog files named apart from the primary's (as
+  // servers named after their hosts have), so that the primary's file:offset
+  // names nothing there; otherwise the same names, other contents.
+  std::unique_ptr<MariadbServer> StartReplicaOf(MariadbServer& primary, bool own_names = true) {
     MariadbServerOptions o;
     o.server_id = 3;
-    // Its own binlog names (as servers named after their hosts have), so
-    // the primary's file:offset names nothing there.
-    o.extra_args = {"--log-slave-updates", "--log-bin=replica-bin"};
+    o.extra_args = {"--log-slave-updates"};
+    if (own_names) o.extra_args.push_back("--log-bin=replica-bin");
     auto s = MariadbServer::Start(o);
     EXPECT_TRUE(s.ok()) << s.status().message();
     if (!s.ok()) return nullptr;
+    // A write of its own first (in a domain of its own, as monitoring
+    // tables and local jobs do): its binlog offsets differ from the primary's.
+    Status local = (*s)->Execute("SET SESSION gtid_domain_id = 9; CREATE DATABASE replica_local");
+    EXPECT_TRUE(local.ok()) << local.message();
     Status st = (*s)->Execute(fmt::format(
         "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {}, MASTER_USER = 'root', "
         "MASTER_USE_GTID = slave_pos; START SLAVE",
@@ -40,6 +49,13 @@ class SourceFailoverTest : public FaultTest {
     auto waited = replica.QueryValue(fmt::format("SELECT MASTER_GTID_WAIT('{}', 30)", *pos));
     if (!waited.ok() || *waited != "0") return ::testing::AssertionFailure() << "replica did not catch up";
     return ::testing::AssertionSuccess();
+  }
+  // The primary crashes; the replica stops replicating and takes the writes
+  // (transactions first .. first+n-1).
+  void Promote(std::unique_ptr<MariadbServer>& replica, int first, int n) {
+    ASSERT_TRUE(src_->Crash().ok());
+    ASSERT_TRUE(replica->Execute("STOP SLAVE; RESET SLAVE ALL").ok());
+    ASSERT_TRUE(Transactions(*replica, first, n).ok());
   }
 };
 
@@ -76,27 +92,128 @@ TEST_F(SourceFailoverTest, TheAppliedGtidResumesOnThePromotedReplica) {
   ASSERT_TRUE(replica->Execute("STOP SLAVE; RESET SLAVE ALL; FLUSH BINARY LOGS").ok());
   ASSERT_TRUE(Transactions(*replica, 21, 20).ok());
 
+  // Pointed at the new primary, the pipeline finds the target's checkpoint
+  // is not in this server's binlog, and goes on from its applied GTID there.
   WriteConfig(FaultConfig(dir_, http_port_, replica->Url(), dst_->Url(), options_));
   StartSluice();
   ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
-  ASSERT_TRUE(WaitForState("p", "failed", seconds(20))) << sluice_->Log();
-  EXPECT_NE(ErrorText(PipelineStatus("p")).find("applied_gtid"), std::string::npos) << PipelineStatus("p").dump();
-  ASSERT_EQ(HttpPost(http_port_, "/api/pipelines/p/stop", "{}").status, 200);
-  HttpReply set = HttpPost(http_port_, "/api/pipelines/p/position", fmt::format(R"({{"position": "{}"}})", applied));
-  ASSERT_EQ(set.status, 200) << set.body;
-  ASSERT_EQ(HttpPost(http_port_, "/api/pipelines/p/start", "{}").status, 200);
   // ConvergesExactly compares with src_: the replica is the source now.
   src_ = std::move(replica);
   EXPECT_TRUE(ConvergesExactly(40));
-  EXPECT_NE(sluice_->Log().find(fmt::format("GTID position {} is at", applied)), std::string::npos) << sluice_->Log();
+  EXPECT_NE(sluice_->FullLog().find(fmt::format("not GTID state {}; a failover?): the target resumes where that GTID "
+                                                "state is in this server's binlog, replica-bin.",
+                                                applied)),
+            std::string::npos)
+      << sluice_->FullLog();
+
+  // The GTID set by hand as the position (the way before, and for a
+  // target that recorded no GTID state) resumes there too.
+  ASSERT_EQ(HttpPost(http_port_, "/api/pipelines/p/stop", "{}").status, 200);
+  ASSERT_TRUE(Transactions(*src_, 41, 3).ok());
+  HttpReply set = HttpPost(http_port_, "/api/pipelines/p/position", fmt::format(R"({{"position": "{}"}})",
+                                                                               PipelineStatus("p")["targets"][0]
+                                                                                   .value("applied_gtid", "")));
+  ASSERT_EQ(set.status, 200) << set.body;
+  ASSERT_EQ(HttpPost(http_port_, "/api/pipelines/p/start", "{}").status, 200);
+  EXPECT_TRUE(ConvergesExactly(43));
+  EXPECT_NE(sluice_->Log().find("GTID position 0-1-"), std::string::npos) << sluice_->Log();
 
   // The resolved position is recorded: a restart before anything more is
   // written resumes there, and later writes arrive once.
+  ASSERT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+  ASSERT_TRUE(Transactions(*src_, 44, 5).ok());
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  EXPECT_TRUE(ConvergesExactly(48));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// The replica's binlog files have the primary's names (binlog.000001, ...)
+// but other contents: the target's file:offset exists there and names
+// another place. At start each target's checkpoint is checked against the
+// server's binlog (BINLOG_GTID_POS there must be the GTID state the target
+// recorded); one that does not match is moved to where its GTID state is on
+// this server, and the pipeline goes on exactly once, without a hand.
+TEST_F(SourceFailoverTest, ACheckpointNamingAnotherPlaceOnTheNewServerMovesToItsGtid) {
+  src_ = StartServer(1);
+  dst_ = StartServer(2);
+  ASSERT_TRUE(src_ && dst_);
+  auto replica = StartReplicaOf(*src_, /*own_names=*/false);
+  ASSERT_TRUE(replica);
+  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  http_port_ = FreePort();
+  WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), options_));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
+  ASSERT_TRUE(ConvergesExactly(20));
+  ASSERT_TRUE(CaughtUp(*replica, *src_));
+  ASSERT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+  auto stopped_at = dst_->QueryValue(
+      "SELECT resume_position FROM _sluice.checkpoints WHERE pipeline = 'p' AND part = -1");
+  ASSERT_TRUE(stopped_at.ok());
+  ASSERT_NO_FATAL_FAILURE(Promote(replica, 21, 20));
+  // The file is there on the new primary too, with other contents.
+  auto there = replica->QueryValue(fmt::format("SELECT BINLOG_GTID_POS('{}', {})",
+                                               stopped_at->substr(0, stopped_at->find(':')),
+                                               stopped_at->substr(stopped_at->find(':') + 1)));
+  auto files = replica->QueryValue("SELECT COUNT(*) FROM information_schema.GLOBAL_VARIABLES "
+                                   "WHERE VARIABLE_NAME = 'LOG_BIN_BASENAME' AND VARIABLE_VALUE LIKE '%/binlog'");
+  ASSERT_TRUE(files.ok());
+  ASSERT_EQ(*files, "1");
+
+  WriteConfig(FaultConfig(dir_, http_port_, replica->Url(), dst_->Url(), options_));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  src_ = std::move(replica);
+  EXPECT_TRUE(ConvergesExactly(40)) << (there.ok() ? *there : there.status().message());
+  std::string log = sluice_->FullLog();
+  EXPECT_NE(log.find("is another server than the one target dst stopped on (at " + *stopped_at), std::string::npos)
+      << log;
+  nlohmann::json status = PipelineStatus("p");
+  EXPECT_EQ(status.value("state", ""), "running") << status.dump();
+  // Recorded in the new server's coordinates: a restart goes on from there.
   ASSERT_EQ(sluice_->Stop(), 0) << sluice_->Log();
   ASSERT_TRUE(Transactions(*src_, 41, 5).ok());
   StartSluice();
   ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
   EXPECT_TRUE(ConvergesExactly(45));
+  EXPECT_EQ(sluice_->FullLog().find("is another server"), std::string::npos) << sluice_->FullLog();
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// The source's address moves to the replica while sluice runs (a virtual IP
+// or DNS name after a failover). The stream's reconnect lands on the other
+// server: its binlog at the stream's position is checked first, so the
+// capture stops naming the failover instead of reading another server's
+// bytes at that offset; started again, the pipeline follows the GTID.
+TEST_F(SourceFailoverTest, AnAddressMovedToTheReplicaWhileRunningIsNotReadAtTheOldOffset) {
+  src_ = StartServer(1);
+  dst_ = StartServer(2);
+  ASSERT_TRUE(src_ && dst_);
+  auto replica = StartReplicaOf(*src_, /*own_names=*/false);
+  ASSERT_TRUE(replica);
+  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  auto vip = TcpForwarder::Start({src_->port()});
+  ASSERT_TRUE(vip.ok()) << vip.status().message();
+  http_port_ = FreePort();
+  WriteConfig(FaultConfig(dir_, http_port_, fmt::format("mysql://root@127.0.0.1:{}", (*vip)->ports()[0]),
+                          dst_->Url(), options_));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
+  ASSERT_TRUE(ConvergesExactly(20));
+  ASSERT_TRUE(CaughtUp(*replica, *src_));
+  (*vip)->Retarget(0, replica->port());
+  ASSERT_NO_FATAL_FAILURE(Promote(replica, 21, 20));
+  ASSERT_TRUE(WaitForState("p", "failed", seconds(60))) << sluice_->Log();
+  EXPECT_NE(ErrorText(PipelineStatus("p")).find("the server is not the one the position was taken on"),
+            std::string::npos)
+      << PipelineStatus("p").dump();
+  ASSERT_EQ(HttpPost(http_port_, "/api/pipelines/p/start", "{}").status, 200);
+  src_ = std::move(replica);
+  EXPECT_TRUE(ConvergesExactly(40));
+  EXPECT_TRUE(WaitForState("p", "running", seconds(20)));
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 

@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "source/mysql/gtid_position.h"
 #include "source/mysql/information_schema_resolver.h"
 #include "source/mysql/prepared_xa_finder.h"
 #include "source/mysql/protocol/replication_commands.h"
@@ -196,6 +197,9 @@ Status BinlogStreamSource::Open(bool resume) {
     }
     decoder_->SetFile(pos.file);
   }
+  if (c.is_mariadb() && (resume || options_.start.kind != StartPosition::Kind::kMariadbGtid)) {
+    RETURN_IF_ERROR(CheckSameBinlog(c, pos, resume));
+  }
 
   std::string reg = RegisterReplicaPayload(options_.server_id);
   // db_command with skip_check=0 also reads the server's OK or error packet.
@@ -217,6 +221,36 @@ Status BinlogStreamSource::Open(bool resume) {
                    : pos.ToString();
   spdlog::info("binlog dump started: source={} server_id={} from={} resume={}", co.Describe(), options_.server_id,
                dump_from_, resume);
+  return Status::Ok();
+}
+
+Status BinlogStreamSource::CheckSameBinlog(MysqlConnection& c, const BinlogFilePos& pos, bool resume) {
+  MariadbGtidList recorded;
+  if (resume) {
+    recorded = decoder_->mariadb_gtid_state();
+  } else if (auto parsed = MariadbGtidList::Parse(options_.start_gtid_state); parsed.ok()) {
+    recorded = std::move(parsed).value();  // (a MySQL GTID set does not parse: nothing to check)
+  }
+  auto here = BinlogGtidStateAt(c, pos);
+  if (!here.ok()) {
+    // A lost connection fails the dump next; anything else (a server
+    // without the function) leaves the position unchecked, as before.
+    if (here.status().retryable()) return here.status();
+    spdlog::debug("{}: the GTID state at {} is unknown: {}", c.options().Describe(), pos.ToString(),
+                  here.status().message());
+    return Status::Ok();
+  }
+  if (!recorded.empty() && (!*here || !GtidStateAgrees(**here, recorded))) {
+    return Status::Error(StatusCode::kSourceChanged,
+                         "{}: its binlog at {} is not where the stream stopped ({}; the stream had applied GTID {} "
+                         "there): the server is not the one the position was taken on (a failover to a replica, or "
+                         "a restored server)",
+                         c.options().Describe(), pos.ToString(),
+                         *here ? "the GTID state there is " + (*here)->ToString()
+                               : std::string("no transaction begins or ends there on this server"),
+                         recorded.ToString());
+  }
+  if (*here) decoder_->SetMariadbGtidState(**here);
   return Status::Ok();
 }
 

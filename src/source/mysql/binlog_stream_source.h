@@ -24,6 +24,10 @@ class BinlogStreamSource : public Source {
     ConnectOptions connect;
     uint32_t server_id = 0;  // 0: a random id in [2^30, 2^31)
     StartPosition start;
+    // MariaDB: the GTID state recorded with a FILE:OFFSET `start` (a
+    // checkpoint's); the server's binlog must have that state there
+    // (CheckSameBinlog). Empty: not checked.
+    std::string start_gtid_state;
     std::chrono::milliseconds heartbeat{1000};
     // How long reconnecting may keep failing before Run gives up.
     std::chrono::seconds reconnect_timeout{300};
@@ -45,6 +49,14 @@ class BinlogStreamSource : public Source {
 
  private:
   Status Open(bool resume);
+  // A MariaDB server's binlog at `pos` must be the one the position was
+  // taken on: after a failover to a replica (the same GTIDs at other offsets,
+  // often in files of the same names) a FILE:OFFSET names another place, and
+  // reading from it would skip or repeat transactions or decode garbage. The
+  // server's GTID state there (BINLOG_GTID_POS) must be the one recorded
+  // with the position (kSourceChanged otherwise); it then seeds the
+  // decoder's state with every domain.
+  Status CheckSameBinlog(MysqlConnection& c, const BinlogFilePos& pos, bool resume);
   Status ResolveStart(MysqlConnection& conn, BinlogFilePos* pos);
   Status ReadLoop(ChangeHandler& handler, const std::atomic<bool>& stop);
   // The Status for a failed read of the stream (the error packet or the

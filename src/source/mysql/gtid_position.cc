@@ -72,4 +72,20 @@ Result<bool> BinlogPositionIsAt(MysqlConnection& conn, const BinlogFilePos& pos,
   return *state == gtids;
 }
 
+Result<std::optional<MariadbGtidList>> BinlogGtidStateAt(MysqlConnection& conn, const BinlogFilePos& pos) {
+  auto value = conn.QueryValue(fmt::format("SELECT BINLOG_GTID_POS('{}', {})", conn.Escape(pos.file), pos.offset));
+  if (!value.ok()) return value.status();
+  if (!value->has_value()) return std::optional<MariadbGtidList>();
+  ASSIGN_OR_RETURN(MariadbGtidList state, MariadbGtidList::Parse(**value));
+  return std::optional<MariadbGtidList>(std::move(state));
+}
+
+bool GtidStateAgrees(const MariadbGtidList& server, const MariadbGtidList& recorded) {
+  for (const auto& [domain, g] : recorded.domains()) {
+    auto it = server.domains().find(domain);
+    if (it == server.domains().end() || !(it->second == g)) return false;
+  }
+  return true;
+}
+
 }  // namespace sluice::mysql

@@ -7,6 +7,8 @@
 // same GTIDs at other offsets) the GTID the targets applied names the place
 // to go on from on the new server.
 
+#include <optional>
+
 #include "client/mysql/connection.h"
 #include "core/position.h"
 #include "core/status.h"
@@ -22,5 +24,15 @@ Result<BinlogFilePos> FindMariadbGtidPosition(const ConnectOptions& connect, con
 // Whether the server's binlog at `pos` is at `gtids` (BINLOG_GTID_POS):
 // false when it is elsewhere or the file is not this server's.
 Result<bool> BinlogPositionIsAt(MysqlConnection& conn, const BinlogFilePos& pos, const MariadbGtidList& gtids);
+
+// The server's GTID state at `pos` (BINLOG_GTID_POS: every domain, as of the
+// transactions before it); nullopt when its binlog has no event boundary
+// there (no such file, past its end, inside an event).
+Result<std::optional<MariadbGtidList>> BinlogGtidStateAt(MysqlConnection& conn, const BinlogFilePos& pos);
+
+// Whether a position's GTID state on the server (`server`) is the state a
+// checkpoint recorded there (`recorded`): every domain the checkpoint names
+// at the same GTID (a checkpoint may lack domains it saw no transaction of).
+bool GtidStateAgrees(const MariadbGtidList& server, const MariadbGtidList& recorded);
 
 }  // namespace sluice::mysql
