@@ -338,14 +338,21 @@ TEST_F(FaultTest, KillNineInsideLargeTransaction) {
     auto n = dst_->QueryValue("SELECT COUNT(*) FROM shop.big");
     return n.ok() ? std::stoll(*n) : -1;
   };
+  // Killed at a partition's commit inside the transaction (applied in
+  // pieces of 4 x batch.size rows: about 100 partition commits): early,
+  // then again further on.
+  ASSERT_EQ(sluice_->Stop(), 0) << sluice_->Log();
   ASSERT_TRUE(src_->Execute("USE shop; INSERT INTO shop.big SELECT seq, seq % 1000, 'row' FROM seq_1_to_50000").ok());
-  for (long long at : {2, 20000}) {
-    ASSERT_TRUE(WaitUntil([&] { return target_count() >= at; }, seconds(20)));
-    sluice_->Kill();
+  for (const char* crash : {"mysql.partition.before_commit=crash@3", "mysql.partition.before_commit=crash@40"}) {
+    ::setenv("SLUICE_SYNC_POINTS", crash, 1);
+    StartSluice();
+    ::unsetenv("SLUICE_SYNC_POINTS");
+    ASSERT_TRUE(WaitUntil([&] { return !sluice_->Running(); }, seconds(30))) << "never reached " << crash;
     long long n = target_count();
     EXPECT_LT(n, 50001) << "the kill came after the whole transaction was applied";
-    StartSluice();
+    EXPECT_NE(sluice_->FullLog().find("sync point: crash"), std::string::npos) << sluice_->Log();
   }
+  StartSluice();
   ASSERT_TRUE(Converges(*src_, kSums, *dst_, kSums, seconds(30)));
 
   auto target_sum = [&] {
