@@ -11,6 +11,7 @@
 #include <deque>
 #include <map>
 
+#include "core/sync_point.h"
 #include "pipeline/check.h"
 #include "pipeline/foreign_keys.h"
 #include "pipeline/pg_source.h"
@@ -885,12 +886,16 @@ Status Pipeline::FollowSourceFailover() {
       }
       RETURN_IF_ERROR(store_.SetSetting(cfg_.name, key, moved->ToString() + " " + gtids));
       pending = moved->ToString() + " " + gtids;
+    } else {
+      spdlog::info("pipeline {} target {}: finishing its move to {} (GTID state) decided before a restart", cfg_.name,
+                   t->cfg->name, *pending);
     }
     size_t space = pending->find(' ');
     ASSIGN_OR_RETURN(BinlogFilePos to, BinlogFilePos::Parse(pending->substr(0, space)));
     sink::BatchEnd origin{StreamPos{to.file, to.offset, 0}, to.ToString(),
                           space == std::string::npos ? "" : pending->substr(space + 1)};
     RETURN_IF_ERROR(t->sink->ResetCheckpoint());
+    SLUICE_SYNC_POINT("pipeline.failover.checkpoint_reset");
     RETURN_IF_ERROR(t->sink->AdvanceCheckpoint(origin));
     SaveStoreCheckpoint(*t, origin);
     RETURN_IF_ERROR(store_.DeleteSetting(cfg_.name, key));
