@@ -174,6 +174,14 @@ class Runner : public pipeline::PipelineController {
     std::lock_guard lock(control_mu_);
     for (auto& [name, p] : All()) p->Stop();
   }
+  // The pipelines whose capture asked to be started again (Pipeline::TakeRestartRequest).
+  std::vector<std::string> RestartRequests() const {
+    std::vector<std::string> out;
+    for (const auto& [name, p] : All()) {
+      if (p->TakeRestartRequest()) out.push_back(name);
+    }
+    return out;
+  }
   // "pipeline NAME: ERROR" for each pipeline that is failed now.
   std::vector<std::string> Failures() const {
     std::vector<std::string> out;
@@ -466,6 +474,10 @@ int RunPipelines(const std::string& config_path) {
         spdlog::error("SIGHUP: {} not reloaded, the pipelines run on as they were: {}", config_path,
                       done.status().message());
       }
+    }
+    for (const std::string& name : runner.RestartRequests()) {
+      spdlog::warn("pipeline {}: its source is another server now (a failover?): starting it again", name);
+      if (Status st = runner.StartPipeline(name); !st.ok()) spdlog::error("pipeline {}: {}", name, st.message());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -1100,9 +1100,15 @@ void Pipeline::CaptureLoop() {
     if (stop_ || st.code() == StatusCode::kCancelled) break;
     if (st.code() == StatusCode::kEndOfStream) st = Status::Retryable(StatusCode::kIoError, "{}", st.message());
     if (!st.retryable()) {
-      spdlog::error("pipeline {}: capture stopped: {}", cfg_.name, st.message());
+      // Another server behind the source's address: its owner starts the
+      // pipeline again, from the targets' GTID states there (once it had
+      // streamed, so that a server that fails the check at once is no loop).
+      const bool follow = st.code() == StatusCode::kSourceChanged && streamed;
+      spdlog::error("pipeline {}: capture stopped: {}{}", cfg_.name, st.message(),
+                    follow ? "; restarting the pipeline to follow it by GTID" : "");
       SetState(PipelineState::kFailed, fmt::format("source {}: {}", cfg_.source, st.message()));
       stop_ = true;
+      if (follow) restart_requested_ = true;
       break;
     }
     spdlog::warn("pipeline {}: source unavailable, retrying in {} ms: {}", cfg_.name, backoff.count(), st.message());

@@ -99,6 +99,12 @@ class Pipeline {
   // the checkpoints on the next start).
   void Stop();
   bool running() const { return running_; }
+  // Whether the capture found, while running, that the source is another
+  // server than the one its position was taken on (an address moved to a
+  // promoted replica: kSourceChanged). The owner then starts the pipeline
+  // again, which moves each target to its GTID state on the new server
+  // (FollowSourceFailover). True once per such stop; thread-safe.
+  bool TakeRestartRequest() { return restart_requested_.exchange(false); }
   // On demand (the API's check / repair / snapshot actions), while the
   // pipeline runs: a consistency check now (repairing when `repair`), or a
   // snapshot of every selected table alongside the stream. kNotSupported
@@ -164,6 +170,7 @@ class Pipeline {
   Status FollowSourceFailover();
   // Capture thread: the GTID state recorded with the position ResumePosition
   // returned ("" when none), checked by the source against its binlog.
+  std::atomic<bool> restart_requested_{false};
   std::string start_gtid_state_;
   // Mirrors a target's checkpoint into the store; a failure shows in status().
   void SaveStoreCheckpoint(Target& t, const sink::BatchEnd& end);
