@@ -50,6 +50,27 @@ class SourceFailoverTest : public FaultTest {
     if (!waited.ok() || *waited != "0") return ::testing::AssertionFailure() << "replica did not catch up";
     return ::testing::AssertionSuccess();
   }
+  // The primary (src_) with kSchema, its replica and the target.
+  void StartServers(bool replica_own_names) {
+    src_ = StartServer(1);
+    dst_ = StartServer(2);
+    ASSERT_TRUE(src_ && dst_);
+    replica_ = StartReplicaOf(*src_, replica_own_names);
+    ASSERT_TRUE(replica_);
+    ASSERT_TRUE(src_->Execute(kSchema).ok());
+  }
+  // sluice reading `source_url` (the primary, or an address in front of
+  // it): 20 transactions applied, and the replica has them too.
+  void SyncTwenty(const std::string& source_url) {
+    http_port_ = FreePort();
+    WriteConfig(FaultConfig(dir_, http_port_, source_url, dst_->Url(), options_));
+    StartSluice();
+    ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+    ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
+    ASSERT_TRUE(ConvergesExactly(20));
+    ASSERT_TRUE(CaughtUp(*replica_, *src_));
+  }
+  std::unique_ptr<MariadbServer> replica_;
   // The primary crashes; the replica stops replicating and takes the writes
   // (transactions first .. first+n-1).
   void Promote(std::unique_ptr<MariadbServer>& replica, int first, int n) {
@@ -60,18 +81,9 @@ class SourceFailoverTest : public FaultTest {
 };
 
 TEST_F(SourceFailoverTest, TheAppliedGtidResumesOnThePromotedReplica) {
-  src_ = StartServer(1);
-  dst_ = StartServer(2);
-  ASSERT_TRUE(src_ && dst_);
-  auto replica = StartReplicaOf(*src_);
-  ASSERT_TRUE(replica);
-  ASSERT_TRUE(src_->Execute(kSchema).ok());
-  http_port_ = FreePort();
-  WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), options_));
-  StartSluice();
-  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
-  ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
-  ASSERT_TRUE(ConvergesExactly(20));
+  ASSERT_NO_FATAL_FAILURE(StartServers(/*replica_own_names=*/true));
+  auto& replica = replica_;
+  ASSERT_NO_FATAL_FAILURE(SyncTwenty(src_->Url()));
   // Idle and applied: the target's GTID state is the primary's.
   auto primary_gtid = src_->QueryValue("SELECT @@gtid_binlog_pos");
   ASSERT_TRUE(primary_gtid.ok());
@@ -135,19 +147,9 @@ TEST_F(SourceFailoverTest, TheAppliedGtidResumesOnThePromotedReplica) {
 // recorded); one that does not match is moved to where its GTID state is on
 // this server, and the pipeline goes on exactly once, without a hand.
 TEST_F(SourceFailoverTest, ACheckpointNamingAnotherPlaceOnTheNewServerMovesToItsGtid) {
-  src_ = StartServer(1);
-  dst_ = StartServer(2);
-  ASSERT_TRUE(src_ && dst_);
-  auto replica = StartReplicaOf(*src_, /*own_names=*/false);
-  ASSERT_TRUE(replica);
-  ASSERT_TRUE(src_->Execute(kSchema).ok());
-  http_port_ = FreePort();
-  WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), options_));
-  StartSluice();
-  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
-  ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
-  ASSERT_TRUE(ConvergesExactly(20));
-  ASSERT_TRUE(CaughtUp(*replica, *src_));
+  ASSERT_NO_FATAL_FAILURE(StartServers(/*replica_own_names=*/false));
+  auto& replica = replica_;
+  ASSERT_NO_FATAL_FAILURE(SyncTwenty(src_->Url()));
   ASSERT_EQ(sluice_->Stop(), 0) << sluice_->Log();
   auto stopped_at = dst_->QueryValue(
       "SELECT resume_position FROM _sluice.checkpoints WHERE pipeline = 'p' AND part = -1");
@@ -198,22 +200,11 @@ TEST_F(SourceFailoverTest, ACheckpointNamingAnotherPlaceOnTheNewServerMovesToIts
 // capture stops instead of reading another server's bytes at that offset,
 // and `sluice run` starts the pipeline again, which follows the GTID.
 TEST_F(SourceFailoverTest, AnAddressMovedToTheReplicaWhileRunningIsNotReadAtTheOldOffset) {
-  src_ = StartServer(1);
-  dst_ = StartServer(2);
-  ASSERT_TRUE(src_ && dst_);
-  auto replica = StartReplicaOf(*src_, /*own_names=*/false);
-  ASSERT_TRUE(replica);
-  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  ASSERT_NO_FATAL_FAILURE(StartServers(/*replica_own_names=*/false));
+  auto& replica = replica_;
   auto vip = TcpForwarder::Start({src_->port()});
   ASSERT_TRUE(vip.ok()) << vip.status().message();
-  http_port_ = FreePort();
-  WriteConfig(FaultConfig(dir_, http_port_, fmt::format("mysql://root@127.0.0.1:{}", (*vip)->ports()[0]),
-                          dst_->Url(), options_));
-  StartSluice();
-  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
-  ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
-  ASSERT_TRUE(ConvergesExactly(20));
-  ASSERT_TRUE(CaughtUp(*replica, *src_));
+  ASSERT_NO_FATAL_FAILURE(SyncTwenty(fmt::format("mysql://root@127.0.0.1:{}", (*vip)->ports()[0])));
   (*vip)->Retarget(0, replica->port());
   ASSERT_NO_FATAL_FAILURE(Promote(replica, 21, 20));
   src_ = std::move(replica);
