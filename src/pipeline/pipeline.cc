@@ -1543,6 +1543,13 @@ Status Pipeline::RouteDdl(Target& t, const TargetWork& w, const transform::DdlSt
     if (!per_table) break;
   }
   if (routed.empty()) return skip();  // DDL of tables no rule selects is never applied
+  // Kafka topics and files carry the statement itself to their readers;
+  // tables elsewhere keep the rows.
+  const std::string& scheme = t.cfg->endpoint.scheme;
+  if (d.partition_rows && scheme != "kafka" && scheme != "file") {
+    NotePartitionRowsKept(t, w, routed.front().target_db + "." + routed.front().target_table,
+                          "a " + scheme + " table has no such partitions");
+  }
   // Each table but the last under a position of its own inside the
   // statement's (#0, #1, ... before its #end), so that a replay after a crash
   // skips exactly the tables already done.
@@ -1552,6 +1559,16 @@ Status Pipeline::RouteDdl(Target& t, const TargetWork& w, const transform::DdlSt
     RETURN_IF_ERROR(t.sink->ApplyDdl(routed[i], part));
   }
   return t.sink->ApplyDdl(routed.back(), end);
+}
+
+void Pipeline::NotePartitionRowsKept(Target& t, const TargetWork& w, const std::string& dest, std::string_view why) {
+  std::string message = fmt::format(
+      "DDL @ {}: {} removes (or swaps in) a partition's rows without row events in the binlog, and target {} keeps "
+      "its own rows of `{}` ({}); `sluice check` lists the difference, and --repair makes the target a mirror again",
+      w.pos.ToString(), w.ddl_query.substr(0, 200), t.cfg->name, dest, why);
+  spdlog::warn("pipeline {}: {}", cfg_.name, message);
+  std::lock_guard lock(mu_);
+  NoteEvent(t.cfg->name, "warning", message);
 }
 
 Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
@@ -1597,6 +1614,9 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
       rule->to.empty() ? d.db + "." + d.table : transform::TableMapper::ExpandTemplate(rule->to, d.db, d.table);
   size_t dot = dest.find('.');
   std::string dest_db = dest.substr(0, dot), dest_table = dest.substr(dot + 1);
+  if (d.partition_rows && !one_to_one) {
+    NotePartitionRowsKept(t, w, dest, "the table is renamed or subset there, so the statement is not applied");
+  }
   if (d.kind == K::kCreateTable) {
     // Users often create target tables themselves and start from earliest:
     // an existing table with the same columns is fine, a different one is not.

@@ -135,6 +135,10 @@ class Pipeline {
   void TransformLoop();
   void TargetLoop(Target& t);
   Status HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end);
+  // A partition dropped, truncated or exchanged on the source (rows gone
+  // without row events) whose statement target `t` does not take: its rows
+  // stay in `dest` there. Logged and a "warning" status event, not silent.
+  void NotePartitionRowsKept(Target& t, const TargetWork& w, const std::string& dest, std::string_view why);
   Status RouteDdl(Target& t, const TargetWork& w, const transform::DdlStatement& d, const sink::BatchEnd& end);
   Status HandleRename(Target& t, const TargetWork& w, const transform::DdlStatement& d,
                       const sink::BatchEnd& end);

@@ -329,6 +329,10 @@ class Parser {
         }
         only_adds = false;
       } else {
+        if (Is("DROP") || Is("TRUNCATE") || Is("EXCHANGE")) {
+          Advance();
+          d.partition_rows |= Is("PARTITION");
+        }
         only_adds = false;
       }
       while (tok_.type != Token::Type::kEnd && !IsPunct(',')) {

@@ -31,6 +31,9 @@ struct DdlStatement {
   std::vector<std::string> columns;        // CREATE TABLE: defined columns, in order
   std::vector<std::string> added_columns;  // ALTER TABLE: ADD [COLUMN] names
   bool alter_only_adds_columns = false;    // every ALTER clause is ADD [COLUMN]
+  // ALTER TABLE ... DROP|TRUNCATE|EXCHANGE PARTITION: rows go (or come in)
+  // without row events in the binlog.
+  bool partition_rows = false;
   // RENAME TABLE / ALTER TABLE ... RENAME TO: the new name
   std::string new_db, new_table;
   // RENAME TABLE (every pair, in order) and ALTER TABLE ... RENAME [TO]: old and new names

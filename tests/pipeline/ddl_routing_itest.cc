@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/run_command.h"
 #include "pipeline/fault_fixture.h"
 
 namespace sluice::testing {
@@ -124,6 +125,41 @@ TEST_F(DdlRoutingTest, TruncateOfARenamedFilteredTableEmptiesItsTargetTable) {
                   .ok());
   EXPECT_TRUE(Converges(*src_, "SELECT * FROM app.t WHERE v >= 2 ORDER BY id", *dst_, "SELECT * FROM s.t ORDER BY id"));
   EXPECT_TRUE(Converges(*src_, "SELECT * FROM app.u ORDER BY id", *dst_, "SELECT * FROM app.u ORDER BY id"));
+}
+
+// Partition maintenance on the source (DROP / TRUNCATE PARTITION: rows go
+// without row events) of a table renamed on the target: the statement cannot
+// be applied there, and the rows it removed stay. Not silently: a warning
+// names the statement, the target and the table, the pipeline goes on, and
+// check finds the rows (--repair removes them).
+TEST_F(DdlRoutingTest, ADroppedPartitionOfARenamedTableIsAWarningNotASilentDifference) {
+  ASSERT_NO_FATAL_FAILURE(Start(
+      "CREATE DATABASE app; CREATE TABLE app.logs (id INT PRIMARY KEY, v INT) "
+      "PARTITION BY RANGE (id) (PARTITION p0 VALUES LESS THAN (10), PARTITION p1 VALUES LESS THAN (20), "
+      "PARTITION p2 VALUES LESS THAN MAXVALUE); INSERT INTO app.logs VALUES (1, 1), (2, 2), (11, 11), (21, 21)",
+      Rules("      - match: \"app.logs\"\n        to: \"arch.logs\"\n")));
+  const std::string q = "SELECT id, v FROM app.logs ORDER BY id", arch = "SELECT id, v FROM arch.logs ORDER BY id";
+  ASSERT_TRUE(Converges(*src_, q, *dst_, arch));
+  ASSERT_TRUE(src_->Execute("ALTER TABLE app.logs DROP PARTITION p0; ALTER TABLE app.logs TRUNCATE PARTITION p1; "
+                            "INSERT INTO app.logs VALUES (22, 22)")
+                  .ok());
+  ASSERT_TRUE(WaitUntil([&] { return TargetValue("SELECT COUNT(*) FROM arch.logs WHERE id = 22") == "1"; },
+                        seconds(30)));
+  EXPECT_EQ(TargetValue("SELECT COUNT(*) FROM arch.logs"), "5");  // 1, 2, 11 kept
+  EXPECT_TRUE(LogHas("ALTER TABLE app.logs DROP PARTITION p0 removes (or swaps in) a partition's rows without row "
+                     "events in the binlog, and target dst keeps its own rows of `arch.logs`"));
+  bool warned = false;
+  nlohmann::json status = PipelineStatus("p");
+  for (const auto& e : status["events"]) {
+    warned |= e.value("what", "") == "warning" && e.value("message", "").find("TRUNCATE PARTITION p1") !=
+                                                     std::string::npos;
+  }
+  EXPECT_TRUE(warned) << status.dump();
+  EXPECT_EQ(status.value("state", ""), "running");
+  ASSERT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+  auto r = RunSluice("check -c " + config_ + " --repair", 60);
+  EXPECT_NE(r.out.find("3 extra"), std::string::npos) << r.out << r.err;
+  EXPECT_TRUE(Converges(*src_, q, *dst_, arch));
 }
 
 // `sluice run` creates a missing renamed/subset target table as `sluice

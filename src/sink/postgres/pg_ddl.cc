@@ -190,9 +190,15 @@ Result<PgDdlPlan> TranslateDdl(const DdlChange& ddl,
   std::string db, name;
   if (!ReadName(t, &i, &db, &name)) return Unsupported(ddl, "unparsed ALTER TABLE");
 
+  bool partition_list = false;  // the clause before named partitions: `DROP PARTITION p0, p1`
   for (const std::vector<Token>& c : SplitClauses(t, i)) {
     size_t k = 0;
     auto is = [&](std::string_view kw) { return k < c.size() && Is(c[k], kw); };
+    if (partition_list && c.size() == 1 && c[0].word) {
+      plan.skipped.push_back(Join(c));  // the next partition of that list
+      continue;
+    }
+    partition_list = c.size() > 1 && Is(c[1], "PARTITION");
     auto skip_if_exists = [&] {
       if (is("IF") && k + 1 < c.size() && (Is(c[k + 1], "EXISTS"))) k += 2;
       if (is("IF") && k + 2 < c.size() && Is(c[k + 1], "NOT") && Is(c[k + 2], "EXISTS")) k += 3;
@@ -283,7 +289,9 @@ Result<PgDdlPlan> TranslateDdl(const DdlChange& ddl,
                                      "ANALYZE",   "OPTIMIZE", "REPAIR",         "CHECK",     "COALESCE", "REORGANIZE",
                                      "PARTITION", "REMOVE",   "DELAY_KEY_WRITE", "INSERT_METHOD", "UNION",
                                      "ENCRYPTION", "COMPRESSION", "SECONDARY_ENGINE_ATTRIBUTE", "WAIT", "NOWAIT",
-                                     "VALIDATION", "WITH", "WITHOUT"};
+                                     "VALIDATION", "WITH", "WITHOUT",
+                                     // a partition's rows: the pipeline warns that they stay
+                                     "TRUNCATE"};
     bool harmless = false;
     for (const char* kw : kNoShape) harmless |= is(kw);
     if (harmless) {
