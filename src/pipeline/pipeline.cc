@@ -811,7 +811,7 @@ Result<StartPosition> Pipeline::ResolveOnSource(const StartPosition& p) {
   if (IsPostgresSource(*source_cfg_)) return ResolvePostgresStart(cfg_, *source_cfg_, p);
   if (p.kind == StartPosition::Kind::kMariadbGtid && source_cfg_->endpoint.scheme != "file") {
     ASSIGN_OR_RETURN(auto co, mysql::ConnectOptions::FromUrl(source_cfg_->endpoint));
-    auto at = mysql::FindMariadbGtidPosition(co, p.mariadb_gtid);
+    auto at = mysql::FindMariadbGtidPosition(co, p.mariadb_gtid, &jobs_interrupt_);
     if (!at.ok()) return at.status().WithContext(fmt::format("source {}", cfg_.source));
     StartPosition out;
     out.kind = StartPosition::Kind::kFilePos;
@@ -820,7 +820,7 @@ Result<StartPosition> Pipeline::ResolveOnSource(const StartPosition& p) {
   }
   if (p.kind != StartPosition::Kind::kLatest && p.kind != StartPosition::Kind::kEarliest) return p;
   ASSIGN_OR_RETURN(auto co, mysql::ConnectOptions::FromUrl(source_cfg_->endpoint));
-  auto conn = mysql::MysqlConnection::Connect(co);
+  auto conn = mysql::MysqlConnection::Connect(co, &jobs_interrupt_);
   if (!conn.ok()) return conn.status().WithContext(fmt::format("source {}", cfg_.source));
   bool latest = p.kind == StartPosition::Kind::kLatest;
   ASSIGN_OR_RETURN(auto rows, (*conn)->Query(latest ? "SHOW MASTER STATUS" : "SHOW BINARY LOGS"));
@@ -850,7 +850,7 @@ Status Pipeline::FollowSourceFailover() {
       auto at = BinlogFilePos::Parse(resume);
       if (resume.empty() || !recorded.ok() || recorded->empty() || !at.ok()) continue;  // nothing to check it by
       if (!conn) {
-        auto c = mysql::MysqlConnection::Connect(co);
+        auto c = mysql::MysqlConnection::Connect(co, &jobs_interrupt_);
         if (!c.ok()) return c.status().WithContext(fmt::format("source {}", cfg_.source));
         conn = std::move(c).value();
         if (!conn->is_mariadb()) return Status::Ok();
@@ -861,7 +861,8 @@ Status Pipeline::FollowSourceFailover() {
         continue;  // cannot tell (the source stream checks again)
       }
       if (*here && mysql::GtidStateAgrees(**here, *recorded)) continue;
-      auto moved = mysql::FindMariadbGtidPosition(co, *recorded);
+      SLUICE_SYNC_POINT("pipeline.failover.lookup");
+      auto moved = mysql::FindMariadbGtidPosition(co, *recorded, &jobs_interrupt_);
       if (!moved.ok()) {
         if (moved.status().retryable()) return moved.status();
         return Status::Error(StatusCode::kSourceChanged,

@@ -219,5 +219,32 @@ TEST_F(SourceFailoverTest, AnAddressMovedToTheReplicaWhileRunningIsNotReadAtTheO
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+
+// The lookup of a target's GTID state on the new server reads its binlog:
+// when that server hangs meanwhile, stopping sluice cuts the lookup's
+// connections at once (it does not wait out the connect and read timeouts).
+TEST_F(SourceFailoverTest, StopIsPromptWhileTheFailoverLookupWaitsOnAHungServer) {
+  ASSERT_NO_FATAL_FAILURE(StartServers(/*replica_own_names=*/true));
+  ASSERT_NO_FATAL_FAILURE(SyncTwenty(src_->Url()));
+  ASSERT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+  ASSERT_NO_FATAL_FAILURE(Promote(replica_, 21, 5));
+  WriteConfig(FaultConfig(dir_, http_port_, replica_->Url(), dst_->Url(), options_));
+  const std::string release = (dir_ / "release").string();
+  ::setenv("SLUICE_SYNC_POINTS", ("pipeline.failover.lookup=wait:" + release).c_str(), 1);
+  StartSluice();
+  ::unsetenv("SLUICE_SYNC_POINTS");
+  ASSERT_TRUE(WaitUntil([&] { return sluice_->FullLog().find("pipeline.failover.lookup: waiting") != std::string::npos; },
+                        seconds(30)))
+      << sluice_->Log();
+  ASSERT_EQ(::kill(replica_->pid(), SIGSTOP), 0);
+  std::ofstream(release) << "go";
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // into the lookup's connect
+  auto t0 = std::chrono::steady_clock::now();
+  sluice_->Stop();
+  auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_EQ(::kill(replica_->pid(), SIGCONT), 0);
+  EXPECT_LT(took, seconds(5)) << sluice_->Log();
+}
+
 }  // namespace
 }  // namespace sluice::testing

@@ -20,8 +20,9 @@ BinlogDecoder::Options ScanDecoderOptions() {
 }
 
 Status ScanServerBinlog(const ConnectOptions& connect, const BinlogFilePos& from, BinlogDecoder& decoder,
-                        ChangeHandler& handler, const std::function<bool(const BinlogDecoder&)>& done) {
-  ASSIGN_OR_RETURN(auto conn, MysqlConnection::Connect(connect));
+                        ChangeHandler& handler, const std::function<bool(const BinlogDecoder&)>& done,
+                        Interrupter* interrupt) {
+  ASSIGN_OR_RETURN(auto conn, MysqlConnection::Connect(connect, interrupt));
   ASSIGN_OR_RETURN(auto checksum, conn->QueryValue("SELECT @@global.binlog_checksum"));
   RETURN_IF_ERROR(conn->Execute("SET @master_binlog_checksum = @@global.binlog_checksum"));
   if (conn->is_mariadb()) RETURN_IF_ERROR(conn->Execute("SET @mariadb_slave_capability = 4"));
@@ -46,8 +47,8 @@ Status ScanServerBinlog(const ConnectOptions& connect, const BinlogFilePos& from
   }
 }
 
-Result<std::vector<std::string>> ServerBinlogFiles(const ConnectOptions& connect) {
-  ASSIGN_OR_RETURN(auto conn, MysqlConnection::Connect(connect));
+Result<std::vector<std::string>> ServerBinlogFiles(const ConnectOptions& connect, Interrupter* interrupt) {
+  ASSIGN_OR_RETURN(auto conn, MysqlConnection::Connect(connect, interrupt));
   ASSIGN_OR_RETURN(auto logs, conn->Query("SHOW BINARY LOGS"));
   std::vector<std::string> files;
   for (const Row& r : logs) {

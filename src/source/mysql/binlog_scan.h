@@ -15,12 +15,14 @@ namespace sluice::mysql {
 
 // Feeds `decoder` (with `handler`) the events of `from.file` from
 // `from.offset` on, until `done(decoder)` says so after an event, the
-// file ends (rotation), or the binlog ends.
+// file ends (rotation), or the binlog ends. `interrupt` (may be null): its
+// Interrupt() cuts the connection (an owner stopping).
 Status ScanServerBinlog(const ConnectOptions& connect, const BinlogFilePos& from, BinlogDecoder& decoder,
-                        ChangeHandler& handler, const std::function<bool(const BinlogDecoder&)>& done);
+                        ChangeHandler& handler, const std::function<bool(const BinlogDecoder&)>& done,
+                        Interrupter* interrupt = nullptr);
 
 // The server's binlog files, oldest first (SHOW BINARY LOGS).
-Result<std::vector<std::string>> ServerBinlogFiles(const ConnectOptions& connect);
+Result<std::vector<std::string>> ServerBinlogFiles(const ConnectOptions& connect, Interrupter* interrupt = nullptr);
 
 // Options for a scan's decoder: no rows decoded, every XA group held
 // whatever its size (a scan wants boundaries, GTID states and XA groups).

@@ -27,8 +27,9 @@ bool NotPast(const MariadbGtidList& state, const MariadbGtidList& gtids) {
 
 }  // namespace
 
-Result<BinlogFilePos> FindMariadbGtidPosition(const ConnectOptions& connect, const MariadbGtidList& gtids) {
-  ASSIGN_OR_RETURN(std::vector<std::string> files, ServerBinlogFiles(connect));
+Result<BinlogFilePos> FindMariadbGtidPosition(const ConnectOptions& connect, const MariadbGtidList& gtids,
+                                              Interrupter* interrupt) {
+  ASSIGN_OR_RETURN(std::vector<std::string> files, ServerBinlogFiles(connect, interrupt));
   for (auto file = files.rbegin(); file != files.rend(); ++file) {
     BinlogDecoder decoder(ScanDecoderOptions());
     NoRows handler;
@@ -44,7 +45,7 @@ Result<BinlogFilePos> FindMariadbGtidPosition(const ConnectOptions& connect, con
       if (!began || d.in_transaction() || !Reached(state, gtids)) return false;
       found = true;
       return true;
-    }));
+    }, interrupt));
     if (too_new) continue;
     if (!found) break;  // the file begins before it but ends before reaching it: the binlog lacks it
     const MariadbGtidList& state = decoder.mariadb_gtid_state();

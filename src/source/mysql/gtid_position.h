@@ -19,7 +19,9 @@ namespace sluice::mysql {
 // or before `gtids` (its GTID_LIST), then that file for the end of the last
 // transaction `gtids` names. NotFound when the binlog does not hold it (purged,
 // or never this server's) or passes over it (a GTID the server does not have).
-Result<BinlogFilePos> FindMariadbGtidPosition(const ConnectOptions& connect, const MariadbGtidList& gtids);
+// `interrupt` (may be null) cuts its connections (an owner stopping).
+Result<BinlogFilePos> FindMariadbGtidPosition(const ConnectOptions& connect, const MariadbGtidList& gtids,
+                                              Interrupter* interrupt = nullptr);
 
 // Whether the server's binlog at `pos` is at `gtids` (BINLOG_GTID_POS):
 // false when it is elsewhere or the file is not this server's.
