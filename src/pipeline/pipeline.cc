@@ -886,6 +886,7 @@ Status Pipeline::FollowSourceFailover() {
         NoteEvent(t->cfg->name, "warning", message);
       }
       RETURN_IF_ERROR(store_.SetSetting(cfg_.name, key, moved->ToString() + " " + gtids));
+      SLUICE_SYNC_POINT("pipeline.failover.decided");
       pending = moved->ToString() + " " + gtids;
     } else {
       spdlog::info("pipeline {} target {}: finishing its move to {} (GTID state) decided before a restart", cfg_.name,
@@ -895,9 +896,7 @@ Status Pipeline::FollowSourceFailover() {
     ASSIGN_OR_RETURN(BinlogFilePos to, BinlogFilePos::Parse(pending->substr(0, space)));
     sink::BatchEnd origin{StreamPos{to.file, to.offset, 0}, to.ToString(),
                           space == std::string::npos ? "" : pending->substr(space + 1)};
-    RETURN_IF_ERROR(t->sink->ResetCheckpoint());
-    SLUICE_SYNC_POINT("pipeline.failover.checkpoint_reset");
-    RETURN_IF_ERROR(t->sink->AdvanceCheckpoint(origin));
+    RETURN_IF_ERROR(t->sink->ReplaceCheckpoint(origin));
     SaveStoreCheckpoint(*t, origin);
     RETURN_IF_ERROR(store_.DeleteSetting(cfg_.name, key));
   }

@@ -170,7 +170,8 @@ class Pipeline {
   // A MariaDB source replaced by a replica (a failover: the same GTIDs at
   // other file offsets): each target checkpoint whose FILE:OFFSET is not at
   // its recorded GTID state in the server's binlog is moved to where that
-  // state is there. Crash-safe through the store (setting "moved/TARGET").
+  // state is there (Sink::ReplaceCheckpoint: one transaction on MySQL
+  // targets). Crash-safe through the store (setting "moved/TARGET").
   Status FollowSourceFailover();
   // Capture thread: the GTID state recorded with the position ResumePosition
   // returned ("" when none), checked by the source against its binlog.

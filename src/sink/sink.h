@@ -164,6 +164,14 @@ class Sink {
   virtual Status AdvanceCheckpoint(const BatchEnd& end) = 0;
   // Forgets this pipeline's progress on the target (a position set by hand).
   virtual Status ResetCheckpoint() = 0;
+  // Forgets the progress and records `end` as the target's only checkpoint
+  // (a source failover's move to the new server's coordinates). Not atomic
+  // by default: a crash in between leaves no checkpoint (the pipeline's
+  // store holds the move, and the next start finishes it).
+  virtual Status ReplaceCheckpoint(const BatchEnd& end) {
+    RETURN_IF_ERROR(ResetCheckpoint());
+    return AdvanceCheckpoint(end);
+  }
   // Applies or emits a DDL statement and records `end`. A statement whose
   // effect is already there (replayed after a crash) is skipped.
   virtual Status ApplyDdl(const DdlChange& ddl, const BatchEnd& end) = 0;

@@ -165,18 +165,19 @@ TEST_F(SourceFailoverTest, ACheckpointNamingAnotherPlaceOnTheNewServerMovesToIts
   ASSERT_EQ(*files, "1");
 
   WriteConfig(FaultConfig(dir_, http_port_, replica->Url(), dst_->Url(), options_));
-  // Killed between forgetting the old checkpoint and recording the new one:
-  // the move is finished by the next start (the store holds it).
-  ::setenv("SLUICE_SYNC_POINTS", "pipeline.failover.checkpoint_reset=crash", 1);
+  // Killed once the move is decided, before the target's checkpoint is
+  // replaced: the next start finishes it (the store holds it).
+  ::setenv("SLUICE_SYNC_POINTS", "pipeline.failover.decided=crash", 1);
   StartSluice();
   ::unsetenv("SLUICE_SYNC_POINTS");
   ASSERT_TRUE(WaitUntil([&] { return !sluice_->Running(); }, seconds(30))) << "never reached the sync point";
   std::string log = sluice_->FullLog();
   EXPECT_NE(log.find("is another server than the one target dst stopped on (at " + *stopped_at), std::string::npos)
       << log;
-  auto left = dst_->QueryValue("SELECT COUNT(*) FROM _sluice.checkpoints WHERE pipeline = 'p'");
+  auto left = dst_->QueryValue(
+      "SELECT resume_position FROM _sluice.checkpoints WHERE pipeline = 'p' AND part = -1");
   ASSERT_TRUE(left.ok());
-  EXPECT_EQ(*left, "0");
+  EXPECT_EQ(*left, *stopped_at);
   StartSluice();
   ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
   src_ = std::move(replica);

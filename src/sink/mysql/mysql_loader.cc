@@ -831,6 +831,22 @@ Status MysqlLoader::ResetCheckpoint() {
   return ReadCheckpoint();
 }
 
+Status MysqlLoader::ReplaceCheckpoint(const BatchEnd& end) {
+  RETURN_IF_ERROR(Settle());
+  unwritten_global_.reset();
+  RETURN_IF_ERROR(EnsureConnected());
+  RETURN_IF_ERROR(Begin(*control_));
+  Status st = RunStatement(*control_, fmt::format("DELETE FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND target = {}",
+                                                  Quote(options_.pipeline), Quote(options_.target)));
+  if (st.ok()) st = WriteCheckpointRow(*control_, kGlobalPart, end);
+  if (st.ok()) st = RunStatement(*control_, "COMMIT");
+  if (!st.ok()) {
+    (void)RunStatement(*control_, "ROLLBACK");
+    return st;
+  }
+  return ReadCheckpoint();
+}
+
 Status MysqlLoader::ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd& end) {
   RETURN_IF_ERROR(Settle());
   return ApplyBatchNow(changes, end);

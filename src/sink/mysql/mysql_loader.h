@@ -91,6 +91,9 @@ class MysqlLoader : public Sink {
   Status Flush() override;
   // Forgets this pipeline's progress on the target (a position set by hand).
   Status ResetCheckpoint() override;
+  // In one target transaction: every row of the pipeline's progress goes,
+  // the global row records `end`.
+  Status ReplaceCheckpoint(const BatchEnd& end) override;
   // Records progress without changes (filtered-out transactions, DDL of unselected tables).
   Status AdvanceCheckpoint(const BatchEnd& end) override;
   // Writes the global checkpoint row kept back from the last batch.
