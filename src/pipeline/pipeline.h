@@ -173,9 +173,9 @@ class Pipeline {
   // state is there (Sink::ReplaceCheckpoint: one transaction on MySQL
   // targets). Crash-safe through the store (setting "moved/TARGET").
   Status FollowSourceFailover();
+  std::atomic<bool> restart_requested_{false};  // see TakeRestartRequest
   // Capture thread: the GTID state recorded with the position ResumePosition
   // returned ("" when none), checked by the source against its binlog.
-  std::atomic<bool> restart_requested_{false};
   std::string start_gtid_state_;
   // Mirrors a target's checkpoint into the store; a failure shows in status().
   void SaveStoreCheckpoint(Target& t, const sink::BatchEnd& end);
