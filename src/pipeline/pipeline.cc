@@ -910,6 +910,7 @@ Status Pipeline::FollowSourceFailover() {
 // was and whatever failed in between. `latest` and `earliest` are resolved
 // once; a position that was purged since fails the capture and says so.
 Result<StartPosition> Pipeline::ResumePosition() {
+  start_gtid_state_.clear();  // known only for a checkpoint's position (below)
   auto override_pos = store_.GetSetting(cfg_.name, "start");
   if (!override_pos.ok()) return override_pos.status().WithContext("store " + store_.path());
   bool set_by_api = override_pos->has_value();

@@ -221,6 +221,36 @@ TEST_F(SourceFailoverTest, AnAddressMovedToTheReplicaWhileRunningIsNotReadAtTheO
 }
 
 
+// A FILE:OFFSET set by hand on the same server is taken as it is (here: past
+// three transactions the user chose to skip), not checked against the GTID
+// state of the position the pipeline had before.
+TEST_F(SourceFailoverTest, APositionSetByHandIsNotCheckedAgainstTheFormerOne) {
+  ASSERT_NO_FATAL_FAILURE(StartServers(/*replica_own_names=*/true));
+  ASSERT_NO_FATAL_FAILURE(SyncTwenty(src_->Url()));
+  // Running from a checkpoint (and its GTID state) first.
+  ASSERT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+  StartSluice();
+  ASSERT_TRUE(WaitForState("p", "running", seconds(20))) << sluice_->Log();
+  ASSERT_EQ(HttpPost(http_port_, "/api/pipelines/p/stop", "{}").status, 200);
+  ASSERT_TRUE(Transactions(*src_, 21, 3).ok());
+  auto status = src_->Query("SHOW MASTER STATUS");
+  ASSERT_TRUE(status.ok() && !status->empty());
+  std::string skip_to = fmt::format("{}:{}", *(*status)[0][0], *(*status)[0][1]);
+  ASSERT_EQ(HttpPost(http_port_, "/api/pipelines/p/position", fmt::format(R"({{"position": "{}"}})", skip_to)).status,
+            200);
+  ASSERT_EQ(HttpPost(http_port_, "/api/pipelines/p/start", "{}").status, 200);
+  ASSERT_TRUE(Transactions(*src_, 24, 2).ok());
+  auto count = [&](const std::string& sql) {
+    auto v = dst_->QueryValue(sql);
+    return v.ok() ? *v : v.status().message();
+  };
+  EXPECT_TRUE(WaitUntil([&] { return count("SELECT COUNT(*) FROM shop.audit WHERE txn = 25") == "1"; }, seconds(30)))
+      << sluice_->Log();
+  EXPECT_EQ(count("SELECT COUNT(*) FROM shop.audit"), "22");  // 1-20, 24, 25
+  EXPECT_TRUE(WaitForState("p", "running", seconds(5))) << sluice_->Log();
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 // The lookup of a target's GTID state on the new server reads its binlog:
 // when that server hangs meanwhile, stopping sluice cuts the lookup's
 // connections at once (it does not wait out the connect and read timeouts).
