@@ -15,6 +15,7 @@
 #include "jobs/flashback/range.h"
 #include "jobs/flashback/row_check.h"
 #include "jobs/flashback/undo.h"
+#include "sink/mysql/big_rows.h"
 #include "sink/mysql/mysql_loader.h"
 #include "sink/mysql/sql_builder.h"
 #include "source/registry.h"
@@ -165,20 +166,27 @@ Status Print(std::vector<SourceTransaction>& txns, TargetTables& tables, const T
 
 Status Apply(std::vector<SourceTransaction>& txns, TargetTables& tables, const TableFactsMap& facts,
              mysql::MysqlConnection& conn, Report* report) {
+  // Every statement, and every batch of them, within the server's packet.
+  ASSIGN_OR_RETURN(auto packet, conn.QueryValue("SELECT @@max_allowed_packet"));
+  const size_t max_packet = packet && !packet->empty() ? std::stoull(*packet) : size_t{16} << 20;
+  const size_t batch_limit = std::min(kApplyBatchBytes, sink::mysql::StatementBudget(max_packet));
   for (auto it = txns.rbegin(); it != txns.rend(); ++it) {
     // Statements go to the server in multi-statement batches: an UPDATE
     // without WHERE is undone by one UPDATE per row, and a round trip each
     // would dominate.
     std::string batch = "BEGIN";
-    Status st = RenderTransactionUndo(*it, tables, facts, [&](const std::string& stmt) {
-      batch += ";\n";
-      batch += stmt;
-      if (batch.size() < kApplyBatchBytes) return Status::Ok();
-      Status sent = conn.Execute(batch);
-      batch.clear();
-      batch += "DO 0";  // keeps the next batch's leading ";" valid
-      return sent;
-    });
+    Status st = RenderTransactionUndo(
+        *it, tables, facts,
+        [&](const std::string& stmt) {
+          if (batch.size() + stmt.size() + 2 > batch_limit) {
+            RETURN_IF_ERROR(conn.Execute(batch));
+            batch = "DO 0";  // keeps the next batch's leading ";" valid
+          }
+          batch += ";\n";
+          batch += stmt;
+          return Status::Ok();
+        },
+        4096, max_packet);
     if (st.ok()) st = conn.Execute(batch + ";\nCOMMIT");
     if (!st.ok()) {
       (void)conn.Execute("ROLLBACK");

@@ -1,6 +1,8 @@
 #include "jobs/flashback/row_check.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <sodium.h>
 
 #include <cstdlib>
 
@@ -23,6 +25,38 @@ std::string CountPrefix(const TargetTable& t) {
   return q;
 }
 
+// Text and bytes over this size are compared by their SHA-256 (computed by
+// the server too), so that a query about large rows stays small.
+constexpr size_t kDigestOver = 1024;
+
+std::string Sha256Hex(std::string_view s) {
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(s.data()), s.size());
+  return fmt::format("{:02x}", fmt::join(digest, ""));
+}
+
+// Column by column as sql::AppendRowMatch, large values by their digest.
+Status AppendRowMatch(std::string& out, const TargetTable& t, const std::vector<Value>& values) {
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    if (i) out += " AND ";
+    const Value& v = values[i];
+    if ((v.kind != ValueKind::kText && v.kind != ValueKind::kBytes) || v.s.size() <= kDigestOver) {
+      RETURN_IF_ERROR(sql::AppendColumnMatch(out, t, i, v));
+      continue;
+    }
+    std::string column;
+    sql::AppendIdentifier(column, t.columns[i]);
+    // Text as the UTF-8 it was captured as; bytes as they are.
+    if (v.kind == ValueKind::kText) {
+      out += fmt::format("SHA2(CONVERT({0} USING utf8mb4),256)='{1}' AND CHAR_LENGTH({0})={2}", column,
+                         Sha256Hex(v.s), sql::Utf8Chars(v.s));
+    } else {
+      out += fmt::format("SHA2({0},256)='{1}' AND LENGTH({0})={2}", column, Sha256Hex(v.s), v.s.size());
+    }
+  }
+  return Status::Ok();
+}
+
 // SELECT COUNT(*) FROM t WHERE (row1 matches) OR (row2 matches) ...
 Result<int64_t> CountMatching(mysql::MysqlConnection& conn, const TargetTable& t,
                               const std::vector<const SinkChange*>& rows) {
@@ -30,7 +64,7 @@ Result<int64_t> CountMatching(mysql::MysqlConnection& conn, const TargetTable& t
   for (size_t i = 0; i < rows.size(); ++i) {
     if (i) q += " OR ";
     q += '(';
-    RETURN_IF_ERROR(sql::AppendRowMatch(q, t, rows[i]->values));
+    RETURN_IF_ERROR(AppendRowMatch(q, t, rows[i]->values));
     q += ')';
   }
   return Count(conn, q);

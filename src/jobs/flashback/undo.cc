@@ -4,6 +4,7 @@
 
 #include <unordered_map>
 
+#include "sink/mysql/big_rows.h"
 #include "sink/mysql/sql_builder.h"
 
 namespace sluice::jobs::flashback {
@@ -99,18 +100,24 @@ std::vector<UndoStep> InvertTransaction(const SourceTransaction& txn, TargetTabl
 }
 
 Status RenderTransactionUndo(const SourceTransaction& txn, TargetTables& tables, const TableFactsMap& facts,
-                             const std::function<Status(const std::string&)>& emit, size_t slice_rows) {
+                             const std::function<Status(const std::string&)>& emit, size_t slice_rows,
+                             size_t max_packet) {
   for (size_t end = txn.rows.size(); end > 0;) {
     size_t begin = end > slice_rows ? end - slice_rows : 0;
-    RETURN_IF_ERROR(RenderUndo(InvertRows(txn.rows, begin, end, tables), facts, emit));
+    RETURN_IF_ERROR(RenderUndo(InvertRows(txn.rows, begin, end, tables), facts, emit, 1 << 20, max_packet));
     end = begin;
   }
   return Status::Ok();
 }
 
 Status RenderUndo(const std::vector<UndoStep>& steps, const TableFactsMap& facts,
-                  const std::function<Status(const std::string&)>& emit, size_t max_statement_bytes) {
+                  const std::function<Status(const std::string&)>& emit, size_t max_statement_bytes,
+                  size_t max_packet) {
   static const TableFacts kNoFacts;
+  // Within the packet: rows near it alone (in pieces when they must), and
+  // slices whose SQL stays under it (see MysqlLoader::SliceBytes).
+  const size_t budget = max_packet ? sql::StatementBudget(max_packet) : SIZE_MAX;
+  if (max_packet) max_statement_bytes = std::min(max_statement_bytes, budget / 8);
   std::string stmt;
   std::vector<const SinkChange*> run;
   size_t i = 0;
@@ -123,6 +130,7 @@ Status RenderUndo(const std::vector<UndoStep>& steps, const TableFactsMap& facts
     // Steps that one multi-row statement can carry: it does what the single
     // ones would, in the same order.
     auto batchable = [&](const UndoStep& x) {
+      if (x.kind != UndoStep::Kind::kDeleteByKey && sql::StatementBytesBound(t, x.change) > budget / 4) return false;
       switch (x.kind) {
         case UndoStep::Kind::kInsert:
         case UndoStep::Kind::kDeleteByKey:
@@ -160,11 +168,28 @@ Status RenderUndo(const std::vector<UndoStep>& steps, const TableFactsMap& facts
       i = j;
       continue;
     }
+    // One row: an update (by key, or whole), a keyless row, or one too
+    // large to share a statement.
+    sql::FirstStatement one = [&](std::string& out, const SinkChange& row) {
+      std::vector<const SinkChange*> rows{&row};
+      switch (s.kind) {
+        case UndoStep::Kind::kUpdate: return sql::BuildUpdate(out, t, row, s.current, computed);
+        case UndoStep::Kind::kInsert: return sql::BuildInsert(out, t, rows, computed);
+        case UndoStep::Kind::kDeleteByKey: return sql::BuildDelete(out, t, rows);
+        case UndoStep::Kind::kDeleteExact: return sql::BuildDeleteExact(out, t, row);
+      }
+      return Status::Ok();
+    };
     stmt.clear();
-    st = s.kind == UndoStep::Kind::kUpdate ? sql::BuildUpdate(stmt, t, s.change, s.current, computed)
-                                           : sql::BuildDeleteExact(stmt, t, s.change);
+    st = one(stmt, s.change);
+    if (st.ok() && stmt.size() > budget) {
+      st = t.has_key() && s.kind != UndoStep::Kind::kDeleteExact
+               ? sql::WriteInPieces(t, s.change, one, computed, max_packet, emit)
+               : sql::TooBigForTarget(t, stmt.size(), max_packet);
+    } else if (st.ok()) {
+      st = emit(stmt);
+    }
     if (!st.ok()) return st.WithContext(fmt::format("undo of {} row {}", t.source, s.change.pos.ToString()));
-    RETURN_IF_ERROR(emit(stmt));
     ++i;
   }
   return Status::Ok();

@@ -69,15 +69,19 @@ using TableFactsMap = std::map<std::string, TableFacts>;  // by "db.table"; a ta
 // SQL statements (no BEGIN/COMMIT, no ';') that carry out `steps` in order,
 // each handed to `emit`. Consecutive inserts (deletes by key; updates that
 // keep the key, where `upsert_updates`) of one table go into multi-row
-// statements of about `max_statement_bytes` each.
+// statements of about `max_statement_bytes` each. With `max_packet` (the
+// server's max_allowed_packet; 0: no limit) no statement exceeds it: a
+// keyed row too large for one goes in pieces (sink/mysql/big_rows.h).
 Status RenderUndo(const std::vector<UndoStep>& steps, const TableFactsMap& facts,
-                  const std::function<Status(const std::string&)>& emit, size_t max_statement_bytes = 1 << 20);
+                  const std::function<Status(const std::string&)>& emit, size_t max_statement_bytes = 1 << 20,
+                  size_t max_packet = 0);
 
 // InvertTransaction then RenderUndo, over `txn`'s rows in slices of
 // `slice_rows` from the newest: only one slice's inverted copies are held at
 // a time (multi-row statements end at slice edges).
 Status RenderTransactionUndo(const SourceTransaction& txn, TargetTables& tables, const TableFactsMap& facts,
-                             const std::function<Status(const std::string&)>& emit, size_t slice_rows = 4096);
+                             const std::function<Status(const std::string&)>& emit, size_t slice_rows = 4096,
+                             size_t max_packet = 0);
 
 // What the range left one row as: the row must still be so now, or it
 // changed again after the range and undoing would overwrite that change.

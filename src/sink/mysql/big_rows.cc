@@ -58,13 +58,22 @@ Status TooBigForTarget(const TargetTable& t, size_t statement_bytes, size_t max_
 
 Status UpsertInPieces(const TargetTable& t, const SinkChange& row, bool replace, const std::vector<bool>* generated,
                       size_t max_packet, const std::function<Status(const std::string&)>& run) {
+  FirstStatement upsert = [&](std::string& out, const SinkChange& r) {
+    std::vector<const SinkChange*> one{&r};
+    return replace ? BuildReplace(out, t, one, generated) : BuildUpsert(out, t, one, generated);
+  };
+  return WriteInPieces(t, row, upsert, generated, max_packet, run);
+}
+
+Status WriteInPieces(const TargetTable& t, const SinkChange& row, const FirstStatement& first_statement,
+                     const std::vector<bool>* generated, size_t max_packet,
+                     const std::function<Status(const std::string&)>& run) {
   const size_t budget = StatementBudget(max_packet);
   SinkChange first = row;
   std::string sql;
   auto build = [&]() {
     sql.clear();
-    std::vector<const SinkChange*> one{&first};
-    return replace ? BuildReplace(sql, t, one, generated) : BuildUpsert(sql, t, one, generated);
+    return first_statement(sql, first);
   };
   RETURN_IF_ERROR(build());
   std::vector<size_t> cut;  // columns written empty by the first statement, in the order cut

@@ -29,10 +29,21 @@ size_t StatementBudget(size_t max_packet);
 // hex, text at worst every character escaped): rows under it need no pieces.
 size_t StatementBytesBound(const TargetTable& t, const SinkChange& row);
 
-// Writes the keyed upsert `row` (REPLACE when `replace`) through `run` in
-// statements of at most StatementBudget(max_packet) bytes each; `generated`
-// as BuildUpsert's. The error for a value that cannot be written names the
-// column, the sizes and the setting to raise (the caller adds table and key).
+// The statement that writes a row of a keyed table (an upsert, an insert,
+// an update by the key the row had), for the values given.
+using FirstStatement = std::function<Status(std::string& out, const SinkChange& row)>;
+
+// Writes keyed `row` through `run` in statements of at most
+// StatementBudget(max_packet) bytes each: `first` with its largest text and
+// bytes values empty (as many as it takes; never key or `generated`
+// columns), then `UPDATE ... SET c = CONCAT(c, piece)` by the row's key. The
+// error for a value that cannot be written names the column, the sizes and
+// the setting to raise (the caller adds table and key).
+Status WriteInPieces(const TargetTable& t, const SinkChange& row, const FirstStatement& first,
+                     const std::vector<bool>* generated, size_t max_packet,
+                     const std::function<Status(const std::string&)>& run);
+
+// WriteInPieces of the upsert `row` (REPLACE when `replace`); `generated` as BuildUpsert's.
 Status UpsertInPieces(const TargetTable& t, const SinkChange& row, bool replace, const std::vector<bool>* generated,
                       size_t max_packet, const std::function<Status(const std::string&)>& run);
 

@@ -394,23 +394,32 @@ Status BuildInsert(std::string& out, const TargetTable& t, const std::vector<con
   return AppendValuesStatement(out, "INSERT INTO ", t, rows, generated);
 }
 
+Status AppendColumnMatch(std::string& out, const TargetTable& t, size_t i, const Value& value) {
+  AppendIdentifier(out, t.columns[i]);
+  out += "<=>";
+  RETURN_IF_ERROR(AppendLiteral(out, MysqlValue(t, i, value)));
+  if (value.kind == ValueKind::kText) {
+    // Text compares by the column's collation: 'a' = 'A' under a _ci one
+    // and 'a' = 'a ' under PAD SPACE, and LIMIT 1 could then take another
+    // row than the source's. Binary collation and the length make it exact.
+    out += " COLLATE utf8mb4_bin AND CHAR_LENGTH(";
+    AppendIdentifier(out, t.columns[i]);
+    out += ")=";
+    AppendNumber(out, Utf8Chars(value.s));
+  }
+  return Status::Ok();
+}
+
+size_t Utf8Chars(std::string_view s) {
+  size_t chars = 0;  // every byte but continuation bytes
+  for (unsigned char b : s) chars += (b & 0xC0) != 0x80;
+  return chars;
+}
+
 Status AppendRowMatch(std::string& out, const TargetTable& t, const std::vector<Value>& values) {
   for (size_t i = 0; i < t.columns.size(); ++i) {
     if (i) out += " AND ";
-    AppendIdentifier(out, t.columns[i]);
-    out += "<=>";
-    RETURN_IF_ERROR(AppendLiteral(out, MysqlValue(t, i, values[i])));
-    if (values[i].kind == ValueKind::kText) {
-      // Text compares by the column's collation: 'a' = 'A' under a _ci one
-      // and 'a' = 'a ' under PAD SPACE, and LIMIT 1 could then take another
-      // row than the source's. Binary collation and the length make it exact.
-      size_t chars = 0;  // UTF-8 characters: every byte but continuation bytes
-      for (unsigned char b : values[i].s) chars += (b & 0xC0) != 0x80;
-      out += " COLLATE utf8mb4_bin AND CHAR_LENGTH(";
-      AppendIdentifier(out, t.columns[i]);
-      out += ")=";
-      AppendNumber(out, chars);
-    }
+    RETURN_IF_ERROR(AppendColumnMatch(out, t, i, values[i]));
   }
   return Status::Ok();
 }

@@ -79,6 +79,10 @@ Status AppendKeyIn(std::string& out, const TargetTable& t, const std::vector<con
 // c1<=>v1 AND c2<=>v2 ...: a row equal to `values` in every column, text
 // byte for byte (binary collation and length), NULL matching NULL.
 Status AppendRowMatch(std::string& out, const TargetTable& t, const std::vector<Value>& values);
+// The same for column i alone.
+Status AppendColumnMatch(std::string& out, const TargetTable& t, size_t i, const Value& value);
+// UTF-8 characters in `s`.
+size_t Utf8Chars(std::string_view s);
 
 // A multi-row statement builder (BuildUpsert, BuildDelete, BuildInsert).
 using StatementBuilder =
