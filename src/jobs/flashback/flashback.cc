@@ -168,7 +168,8 @@ Status Apply(std::vector<SourceTransaction>& txns, TargetTables& tables, const T
              mysql::MysqlConnection& conn, Report* report) {
   // Every statement, and every batch of them, within the server's packet.
   ASSIGN_OR_RETURN(auto packet, conn.QueryValue("SELECT @@max_allowed_packet"));
-  const size_t max_packet = packet && !packet->empty() ? std::stoull(*packet) : size_t{16} << 20;
+  size_t max_packet = packet ? std::strtoull(packet->c_str(), nullptr, 10) : 0;
+  if (max_packet < 1024) max_packet = size_t{16} << 20;  // unknown: MariaDB's default
   const size_t batch_limit = std::min(kApplyBatchBytes, sink::mysql::StatementBudget(max_packet));
   for (auto it = txns.rbegin(); it != txns.rend(); ++it) {
     // Statements go to the server in multi-statement batches: an UPDATE

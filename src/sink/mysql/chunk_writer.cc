@@ -53,7 +53,8 @@ Result<std::unique_ptr<ChunkWriter>> ChunkWriter::Open(const sluice::mysql::Conn
   ASSIGN_OR_RETURN(auto packet, c->Query("SELECT @@max_allowed_packet"));
   size_t max_packet = 16u << 20;
   if (!packet.empty() && !packet[0].empty() && packet[0][0]) {
-    max_packet = std::strtoull(packet[0][0]->c_str(), nullptr, 10);
+    size_t bytes = std::strtoull(packet[0][0]->c_str(), nullptr, 10);
+    if (bytes >= 1024) max_packet = bytes;  // the server's minimum
   }
   return std::unique_ptr<ChunkWriter>(new ChunkWriter(std::move(c), max_packet));
 }

@@ -144,7 +144,8 @@ Status MysqlLoader::Connect() {
   // Rows whose statement would exceed it go in pieces (big_rows.h).
   ASSIGN_OR_RETURN(auto packet, control_->Query("SELECT @@max_allowed_packet"));
   if (!packet.empty() && !packet[0].empty() && packet[0][0]) {
-    max_packet_.store(std::strtoull(packet[0][0]->c_str(), nullptr, 10), std::memory_order_relaxed);
+    size_t bytes = std::strtoull(packet[0][0]->c_str(), nullptr, 10);
+    if (bytes >= 1024) max_packet_.store(bytes, std::memory_order_relaxed);  // the server's minimum
   }
   // The server's boot time tells, at the next reconnect, whether sessions of
   // this loader may still live on it (EndStaleSessions).
