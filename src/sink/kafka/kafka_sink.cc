@@ -340,6 +340,7 @@ Status KafkaSink::BeginIfNeeded() {
   if (!options_.exactly_once || in_transaction_) return Status::Ok();
   if (rd_kafka_error_t* e = rd_kafka_begin_transaction(producer_.get())) return TxnError("begin_transaction", e, "");
   in_transaction_ = true;
+  timed_out_in_txn_ = false;
   transaction_began_ = std::chrono::steady_clock::now();
   return Status::Ok();
 }
@@ -424,6 +425,18 @@ Status KafkaSink::FencedOut(const std::string& step, const std::string& detail) 
                        Where(), step, transactional_id_, detail);
 }
 
+Status KafkaSink::BumpRefused(const std::string& detail) {
+  bump_refused_ = true;
+  Status st = Status::Retryable(StatusCode::kIoError,
+                                "{}: Kafka abort_transaction: the coordinator refused the producer-epoch bump after "
+                                "messages timed out ({}); taken as the answer to a retried bump whose first answer "
+                                "was lost, not as another producer: a new producer takes transactional.id \"{}\" "
+                                "and what was not committed is sent again",
+                                Where(), detail, transactional_id_);
+  spdlog::warn("{}", st.message());
+  return st;
+}
+
 Status KafkaSink::DeliveryError(rd_kafka_resp_err_t err, const std::string& topic) {
   char fatal[512];
   rd_kafka_resp_err_t f = rd_kafka_fatal_error(producer_.get(), fatal, sizeof fatal);
@@ -448,6 +461,7 @@ Status KafkaSink::AbortIfOpen() {
     if (rd_kafka_error_is_fatal(e)) {
       char fatal[512];
       if (fenced_out_ || IsFencing(rd_kafka_fatal_error(producer_.get(), fatal, sizeof fatal))) {
+        if (!fenced_out_ && timed_out_in_txn_ && options_.epoch == 0) return BumpRefused(rd_kafka_error_string(e));
         return FencedOut("abort_transaction", rd_kafka_error_string(e));
       }
       return Status::Error(StatusCode::kServerError, "{}: Kafka abort_transaction failed: {} (fatal)", Where(),
@@ -497,6 +511,7 @@ Status KafkaSink::HandleFailures() {
   Status error = Status::Ok();
   bool rejected = false;
   for (const auto& [id, err] : failures) {
+    if (err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT) timed_out_in_txn_ = true;
     uint32_t seq = static_cast<uint32_t>(id >> 32);
     uint64_t index = id & kRecordIndex;
     const Batch* b = nullptr;
@@ -981,7 +996,7 @@ Status KafkaSink::DoReconnect() {
   // Fenced: a new producer's init_transactions would take the
   // transactional.id back and fence the newer owner's producer in turn. A
   // fenced producer stays fenced, whatever error its caller retries.
-  if (options_.exactly_once && (fenced_out_ || IsFencing(f))) {
+  if (options_.exactly_once && (fenced_out_ || IsFencing(f)) && !bump_refused_) {
     return FencedOut("reconnect", fenced_out_ ? "fenced earlier; not making a new producer"
                                               : std::string(fatal) + "; not making a new producer");
   }
@@ -995,6 +1010,7 @@ Status KafkaSink::DoReconnect() {
   // answer was lost went through; what it covers is not sent again.
   pending_commit_ = false;
   resend_ = !pending_.empty();
+  bump_refused_ = false;
   RETURN_IF_ERROR(CreateProducer());
   RETURN_IF_ERROR(LoadCheckpoint());
   return Status::Ok();

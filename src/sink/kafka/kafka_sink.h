@@ -213,6 +213,11 @@ class KafkaSink : public Sink {
   // with `detail`): kFenced in cluster mode. Remembered: Reconnect then
   // refuses to make a new producer, whose init would fence the newer one.
   Status FencedOut(const std::string& step, const std::string& detail);
+  // A fence answered to the epoch bump that follows timed-out messages,
+  // outside cluster mode: taken as the refusal of a retried bump whose first
+  // answer was lost (the coordinator bumped already), not as another
+  // producer; retryable, and the next Reconnect makes a new producer.
+  Status BumpRefused(const std::string& detail);
   std::string TopicsOfPending() const;
 
   // --- either thread ---
@@ -276,6 +281,10 @@ class KafkaSink : public Sink {
   bool pending_commit_ = false;  // commit outcome unknown (retryable failure): commit again
   bool resend_ = false;          // batches in pending_ failed: send them again
   bool fenced_out_ = false;      // a newer producer of transactional_id_ took over (FencedOut)
+  // Messages of the open transaction timed out: its abort bumps the
+  // producer epoch (which a broker may refuse as fenced, BumpRefused).
+  bool timed_out_in_txn_ = false;
+  bool bump_refused_ = false;  // BumpRefused: the next Reconnect makes a new producer
   std::deque<Batch> pending_;    // handed over, not recorded, in order
   uint32_t next_seq_ = 0;
   std::optional<uint32_t> record_in_flight_;  // seq of the batch whose position record is unacknowledged
