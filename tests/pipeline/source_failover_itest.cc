@@ -21,35 +21,6 @@ using std::chrono::seconds;
 
 class SourceFailoverTest : public FaultTest {
  protected:
-  // `own_names`: its binlog files named apart from the primary's (as
-  // servers named after their hosts have), so that the primary's file:offset
-  // names nothing there; otherwise the same names, other contents.
-  std::unique_ptr<MariadbServer> StartReplicaOf(MariadbServer& primary, bool own_names = true) {
-    MariadbServerOptions o;
-    o.server_id = 3;
-    o.extra_args = {"--log-slave-updates"};
-    if (own_names) o.extra_args.push_back("--log-bin=replica-bin");
-    auto s = MariadbServer::Start(o);
-    EXPECT_TRUE(s.ok()) << s.status().message();
-    if (!s.ok()) return nullptr;
-    // A write of its own first (in a domain of its own, as monitoring
-    // tables and local jobs do): its binlog offsets differ from the primary's.
-    Status local = (*s)->Execute("SET SESSION gtid_domain_id = 9; CREATE DATABASE replica_local");
-    EXPECT_TRUE(local.ok()) << local.message();
-    Status st = (*s)->Execute(fmt::format(
-        "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {}, MASTER_USER = 'root', "
-        "MASTER_USE_GTID = slave_pos; START SLAVE",
-        primary.port()));
-    EXPECT_TRUE(st.ok()) << st.message();
-    return std::move(s).value();
-  }
-  ::testing::AssertionResult CaughtUp(MariadbServer& replica, MariadbServer& primary) {
-    auto pos = primary.QueryValue("SELECT @@gtid_binlog_pos");
-    if (!pos.ok()) return ::testing::AssertionFailure() << pos.status().message();
-    auto waited = replica.QueryValue(fmt::format("SELECT MASTER_GTID_WAIT('{}', 30)", *pos));
-    if (!waited.ok() || *waited != "0") return ::testing::AssertionFailure() << "replica did not catch up";
-    return ::testing::AssertionSuccess();
-  }
   // The primary (src_) with kSchema, its replica and the target.
   void StartServers(bool replica_own_names) {
     src_ = StartServer(1);

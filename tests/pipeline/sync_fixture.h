@@ -4,6 +4,7 @@
 // and convergence checks that compare target tables with the source through
 // the pipeline's rules.
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -230,6 +231,36 @@ class SyncTest : public ::testing::Test {
     return s.ok() ? std::move(s).value() : nullptr;
   }
 
+  // A replica of `primary` (server id 3, log_slave_updates, GTID), for
+  // source failovers. `own_names`: its binlog files named apart from the primary's (as
+  // servers named after their hosts have), so that the primary's file:offset
+  // names nothing there; otherwise the same names, other contents.
+  std::unique_ptr<MariadbServer> StartReplicaOf(MariadbServer& primary, bool own_names = true) {
+    MariadbServerOptions o;
+    o.server_id = 3;
+    o.extra_args = {"--log-slave-updates"};
+    if (own_names) o.extra_args.push_back("--log-bin=replica-bin");
+    auto s = MariadbServer::Start(o);
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    if (!s.ok()) return nullptr;
+    // A write of its own first (in a domain of its own, as monitoring
+    // tables and local jobs do): its binlog offsets differ from the primary's.
+    Status local = (*s)->Execute("SET SESSION gtid_domain_id = 9; CREATE DATABASE replica_local");
+    EXPECT_TRUE(local.ok()) << local.message();
+    Status st = (*s)->Execute(fmt::format(
+        "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {}, MASTER_USER = 'root', "
+        "MASTER_USE_GTID = slave_pos; START SLAVE",
+        primary.port()));
+    EXPECT_TRUE(st.ok()) << st.message();
+    return std::move(s).value();
+  }
+  ::testing::AssertionResult CaughtUp(MariadbServer& replica, MariadbServer& primary) {
+    auto pos = primary.QueryValue("SELECT @@gtid_binlog_pos");
+    if (!pos.ok()) return ::testing::AssertionFailure() << pos.status().message();
+    auto waited = replica.QueryValue(fmt::format("SELECT MASTER_GTID_WAIT('{}', 30)", *pos));
+    if (!waited.ok() || *waited != "0") return ::testing::AssertionFailure() << "replica did not catch up";
+    return ::testing::AssertionSuccess();
+  }
   void WriteConfig(const std::string& yaml) {
     config_ = (dir_ / "sluice.yaml").string();
     std::ofstream(config_) << yaml;
