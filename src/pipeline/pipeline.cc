@@ -777,6 +777,7 @@ void Pipeline::Stop() {
   if (capture_queue_) capture_queue_->Close();
   for (auto& t : targets_) t->queue->Close();
   if (capture_thread_.joinable()) capture_thread_.join();
+  if (selection_thread_.joinable()) selection_thread_.join();  // started by the capture thread; cancelled above
   if (transform_thread_.joinable()) transform_thread_.join();
   // A target thread ends once its current call returns. One blocked on a
   // target that does not answer (a hung server: the timeouts are minutes)
@@ -1013,13 +1014,16 @@ void Pipeline::CaptureLoop() {
   // Target tables `sluice run` must create itself first (renamed or subset
   // tables, which replicated DDL cannot create), then where to start.
   auto prepare = [&]() -> Result<StartPosition> {
+    std::vector<const TargetConfig*> mysql_targets;
     for (auto& t : targets_) {
       if (t->sink && !t->failed && t->sink->speaks_mysql_ddl()) {
         // PostgreSQL sends no DDL: every selected table is created from the catalog.
         RETURN_IF_ERROR(IsPostgresSource(*source_cfg_) ? EnsurePostgresTargetTables(cfg_, *source_cfg_, *t->cfg)
                                                        : EnsureMappedTargetTables(config_, cfg_, *t->cfg));
+        mysql_targets.push_back(t->cfg);
       }
     }
+    RETURN_IF_ERROR(PrepareNewlySelected(mysql_targets));
     return ResumePosition();
   };
   auto start = prepare();
@@ -1043,6 +1047,7 @@ void Pipeline::CaptureLoop() {
     capture_queue_->Close();
     return;
   }
+  StartSelectionCopy();
   CaptureHandler handler(*this);
   auto backoff = std::chrono::milliseconds(200);
   StartPosition from = *start;

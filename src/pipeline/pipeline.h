@@ -173,6 +173,16 @@ class Pipeline {
   // state is there (Sink::ReplaceCheckpoint: one transaction on MySQL
   // targets). Crash-safe through the store (setting "moved/TARGET").
   Status FollowSourceFailover();
+  // Before capturing (capture thread): tables the rules newly select since
+  // the last start (selection.h) get their target tables on `mysql_targets`;
+  // with `snapshot: initial` their rows are then copied by
+  // StartSelectionCopy, else a warning names the command that copies them.
+  // The rules are recorded in the store once that is settled.
+  Status PrepareNewlySelected(const std::vector<const TargetConfig*>& mysql_targets);
+  void StartSelectionCopy();
+  std::optional<PipelineConfig> selection_copy_;  // capture thread: the newly selected tables to copy
+  std::string selection_record_;                  // capture thread: recorded once they are copied
+  std::thread selection_thread_;                  // the copy (joined by Stop, after the capture thread)
   std::atomic<bool> restart_requested_{false};  // see TakeRestartRequest
   // Capture thread: the GTID state recorded with the position ResumePosition
   // returned ("" when none), checked by the source against its binlog.

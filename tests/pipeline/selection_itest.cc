@@ -1,0 +1,122 @@
+// Tables a changed configuration newly selects (pipeline/selection.h): a
+// table added to `tables:` (or whose rule now carries other rows) holds rows
+// the stream never carried, and its target table may not exist. Before,
+// the stream's first change of such a table stopped the target ("Table
+// 'shop.audit' doesn't exist"). Now its target table is created before
+// anything is captured; with `snapshot: initial` its rows are copied
+// alongside the stream, with `snapshot: never` a warning names the command
+// that copies them.
+
+#include "pipeline/fault_fixture.h"
+
+namespace sluice::testing {
+namespace {
+
+using std::chrono::seconds;
+
+constexpr const char* kCustomers = "SELECT id, name FROM shop.customers ORDER BY id";
+
+class SelectionTest : public FaultTest {
+ protected:
+  // The shop schema, a keyed table with 500 rows, 20 transactions; sluice
+  // runs `tables` (with `extra` pipeline keys) until the orders converge.
+  void RunWith(const std::string& tables, const std::string& extra) {
+    src_ = StartServer(1);
+    dst_ = StartServer(2);
+    ASSERT_TRUE(src_ && dst_);
+    ASSERT_TRUE(src_->Execute(kSchema).ok());
+    std::string rows;
+    for (int i = 1; i <= 500; ++i) rows += fmt::format("{}({}, 'customer {}')", i > 1 ? ", " : "", i, i);
+    ASSERT_TRUE(src_->Execute("CREATE TABLE shop.customers (id INT PRIMARY KEY, name VARCHAR(40)); "
+                              "INSERT INTO shop.customers VALUES " + rows)
+                    .ok());
+    ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
+    http_port_ = FreePort();
+    options_.tables = tables;
+    options_.extra = extra;
+    WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), options_));
+    StartSluice();
+    ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+    ASSERT_TRUE(WaitForState("p", "running", seconds(60)));
+    ASSERT_TRUE(Transactions(*src_, 21, 5).ok());
+    ASSERT_TRUE(Converges(*src_, kOrders, *dst_, kOrders, seconds(60)));
+  }
+  // sluice stopped, the rules changed to `tables`, started again.
+  void RestartWith(const std::string& tables) {
+    ASSERT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+    options_.tables = tables;
+    WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), options_));
+    StartSluice();
+    ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  }
+  static size_t Count(const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = 0; (at = text.find(what, at)) != std::string::npos; at += what.size()) ++n;
+    return n;
+  }
+  std::string Events() { return PipelineStatus("p")["events"].dump(); }
+};
+
+TEST_F(SelectionTest, TablesAddedToTheRulesAreCreatedAndCopiedAlongsideTheStream) {
+  ASSERT_NO_FATAL_FAILURE(RunWith("      - match: \"shop.orders\"\n", "    snapshot: initial\n"));
+  ASSERT_FALSE(dst_->QueryValue("SELECT COUNT(*) FROM shop.customers").ok()) << "not selected yet";
+  ASSERT_NO_FATAL_FAILURE(RestartWith("      - match: \"shop.*\"\n"));
+  // Changes of the new tables at once: to rows the copy has or has not reached.
+  ASSERT_TRUE(src_->Execute("UPDATE shop.customers SET name = 'renamed' WHERE id IN (1, 250, 500); "
+                            "DELETE FROM shop.customers WHERE id = 2; INSERT INTO shop.customers VALUES (501, 'new')")
+                  .ok());
+  ASSERT_TRUE(Transactions(*src_, 26, 5).ok());
+  EXPECT_TRUE(Converges(*src_, kCustomers, *dst_, kCustomers, seconds(60)));
+  EXPECT_TRUE(Converges(*src_, kOrders, *dst_, kOrders, seconds(60)));
+  // shop.audit has no key: created (its new rows arrive), not copied.
+  auto audit = dst_->QueryValue("SELECT GROUP_CONCAT(txn ORDER BY txn) FROM shop.audit");
+  ASSERT_TRUE(audit.ok()) << audit.status().message();
+  EXPECT_EQ(*audit, "26,27,28,29,30");
+  ASSERT_TRUE(WaitForState("p", "running", seconds(10)));
+  std::string events = Events();
+  EXPECT_NE(events.find("newly selected tables copied"), std::string::npos) << events;
+  EXPECT_NE(events.find("shop.audit newly selected without a primary or unique key"), std::string::npos) << events;
+  EXPECT_NE(events.find("sluice snapshot -c"), std::string::npos) << events;
+  // Recorded: the next start copies nothing again.
+  ASSERT_NO_FATAL_FAILURE(RestartWith("      - match: \"shop.*\"\n"));
+  ASSERT_TRUE(Transactions(*src_, 31, 2).ok());
+  EXPECT_TRUE(Converges(*src_, kOrders, *dst_, kOrders, seconds(60)));
+  EXPECT_EQ(Count(sluice_->FullLog(), "the rules newly select"), 0u) << sluice_->FullLog();
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// A filter widened: the rows it now selects were never carried; they are
+// copied like a new table's.
+TEST_F(SelectionTest, AWidenedFilterCopiesTheRowsItNowSelects) {
+  ASSERT_NO_FATAL_FAILURE(RunWith("      - match: \"shop.customers\"\n        where: \"id <= 100\"\n"
+                                  "      - match: \"shop.orders\"\n",
+                                  "    snapshot: initial\n"));
+  ASSERT_TRUE(Converges(*src_, "SELECT id, name FROM shop.customers WHERE id <= 100 ORDER BY id", *dst_, kCustomers,
+                        seconds(60)));
+  ASSERT_NO_FATAL_FAILURE(RestartWith("      - match: \"shop.customers\"\n      - match: \"shop.orders\"\n"));
+  ASSERT_TRUE(src_->Execute("UPDATE shop.customers SET name = 'renamed' WHERE id IN (1, 300)").ok());
+  EXPECT_TRUE(Converges(*src_, kCustomers, *dst_, kCustomers, seconds(60)));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// `snapshot: never`: the target table is created and later changes applied
+// (no stop), and a warning names the command that copies the rest; that
+// command then completes the table.
+TEST_F(SelectionTest, WithoutSnapshotsTheTableIsCreatedAndTheCopyCommandNamed) {
+  ASSERT_NO_FATAL_FAILURE(RunWith("      - match: \"shop.orders\"\n", ""));
+  ASSERT_NO_FATAL_FAILURE(RestartWith("      - match: \"shop.orders\"\n      - match: \"shop.customers\"\n"));
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.customers VALUES (501, 'new')").ok());
+  EXPECT_TRUE(Converges(*src_, "SELECT id, name FROM shop.customers WHERE id > 500", *dst_, kCustomers, seconds(60)));
+  ASSERT_TRUE(WaitForState("p", "running", seconds(10)));
+  std::string events = Events();
+  EXPECT_NE(events.find("shop.customers newly selected"), std::string::npos) << events;
+  EXPECT_NE(events.find("sluice snapshot -c"), std::string::npos) << events;
+  Status snapshot = RunCommand({SLUICE_BINARY, "snapshot", "-c", config_, "--pipeline", "p", "--progress", "plain"},
+                               (dir_ / "snapshot.log").string());
+  ASSERT_TRUE(snapshot.ok()) << snapshot.message();
+  EXPECT_TRUE(Converges(*src_, kCustomers, *dst_, kCustomers, seconds(60)));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+}  // namespace
+}  // namespace sluice::testing
