@@ -10,12 +10,14 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <set>
 
 #include "core/sync_point.h"
 #include "pipeline/check.h"
 #include "pipeline/foreign_keys.h"
 #include "pipeline/pg_source.h"
 #include "pipeline/table_set.h"
+#include "pipeline/table_swap.h"
 #include "source/mysql/gtid_position.h"
 #include "source/registry.h"
 #include "client/mysql/table_reader.h"
@@ -1787,7 +1789,52 @@ Status Pipeline::HandleRename(Target& t, const TargetWork& w, const transform::D
   std::vector<std::string> statements;  // run on the target, in order
   std::vector<const transform::DdlStatement::Rename*> entering;
   std::string renames;
+  // An online schema change (gh-ost, pt-online-schema-change): a selected
+  // table renamed out and, in the same statement, an unselected shadow copy
+  // renamed to its name. The copy holds the table's rows (the stream carried
+  // the original's): the target table stays, altered to the new definition.
+  std::set<const transform::DdlStatement::Rename*> swapped;
+  for (size_t i = 0; i < d.renames.size(); ++i) {
+    const auto& out = d.renames[i];
+    const transform::MappingRule* rule = mapper_->RuleFor(out.db, out.table);
+    if (rule == nullptr || mapper_->RuleFor(out.new_db, out.new_table) != nullptr) continue;
+    for (size_t j = i + 1; j < d.renames.size(); ++j) {
+      const auto& in = d.renames[j];
+      if (in.new_db != out.db || in.new_table != out.table || mapper_->RuleFor(in.db, in.table) != nullptr) continue;
+      if (rule->ddl == transform::DdlPolicy::kStop) {
+        return Status::Error(StatusCode::kNotSupported, "{}: stopped as configured (ddl: stop): {}", where,
+                             w.ddl_query.substr(0, 300));
+      }
+      swapped.insert(&out);
+      swapped.insert(&in);
+      if (rule->ddl == transform::DdlPolicy::kIgnore) break;
+      std::string dest = dest_of(*rule, out.db, out.table);
+      size_t dot = dest.find('.');
+      auto alter = SwapAlter(*t.cfg, *rule, out.db, out.table, dest.substr(0, dot), dest.substr(dot + 1));
+      if (!alter.ok()) {
+        return alter.status().WithContext(fmt::format("{}: `{}.{}` swapped with `{}.{}` (an online schema change)",
+                                                      where, out.db, out.table, in.db, in.table));
+      }
+      if (!alter->statement.empty()) statements.push_back(alter->statement);
+      spdlog::info("pipeline {} target {}: `{}.{}` swapped with `{}.{}` (an online schema change): target table `{}` "
+                   "kept{}",
+                   cfg_.name, t.cfg->name, out.db, out.table, in.db, in.table, dest,
+                   alter->statement.empty() ? ", its columns match" : ": " + alter->statement);
+      if (!alter->lossy.empty()) {
+        std::string message = fmt::format(
+            "{}: `{}.{}` swapped with `{}.{}` (an online schema change): target {} altered `{}` to the new columns, "
+            "but the rows it holds may not have the values the copy gave them ({}); `sluice check --repair` (or POST "
+            "/api/pipelines/{}/check with repair) makes them equal",
+            where, out.db, out.table, in.db, in.table, t.cfg->name, dest, fmt::join(alter->lossy, "; "), cfg_.name);
+        spdlog::warn("pipeline {}: {}", cfg_.name, message);
+        std::lock_guard lock(mu_);
+        NoteEvent(t.cfg->name, "warning", std::move(message));
+      }
+      break;
+    }
+  }
   for (const auto& r : d.renames) {
+    if (swapped.contains(&r)) continue;
     const transform::MappingRule* from = mapper_->RuleFor(r.db, r.table);
     const transform::MappingRule* to = mapper_->RuleFor(r.new_db, r.new_table);
     if (from == nullptr && to == nullptr) continue;

@@ -39,6 +39,8 @@
 
 namespace sluice::pipeline {
 
+struct TargetAlter;  // table_swap.h
+
 // What travels from the transform stage to each target.
 struct TargetWork {
   enum class Kind : uint8_t { kChanges, kCommit, kDdl, kHeartbeat };
@@ -142,6 +144,12 @@ class Pipeline {
   Status RouteDdl(Target& t, const TargetWork& w, const transform::DdlStatement& d, const sink::BatchEnd& end);
   Status HandleRename(Target& t, const TargetWork& w, const transform::DdlStatement& d,
                       const sink::BatchEnd& end);
+  // An online schema change swapped selected `db`.`table` with an unselected
+  // shadow copy: what makes its target table `dest_db`.`dest_table` (on a
+  // target that takes MySQL DDL) hold the source table's columns now.
+  Result<TargetAlter> SwapAlter(const TargetConfig& target, const transform::MappingRule& rule,
+                                const std::string& db, const std::string& table, const std::string& dest_db,
+                                const std::string& dest_table);
   Status FlushBatch(Target& t, std::vector<SinkChange>& batch, const sink::BatchEnd& end);
   // Calls `call` on the target's sink until it succeeds; what is retryable
   // is retried after Reconnect, with the target shown as `retrying`.

@@ -1304,6 +1304,7 @@ Status MysqlLoader::ApplyDdlSql(const std::string& db, const std::string& query,
     spdlog::info("target {}: DDL already in effect, skipped ({}): {}", options_.target, st.message(),
                  query.substr(0, 200));
   }
+  SLUICE_SYNC_POINT("mysql.ddl.before_checkpoint");  // run, not recorded: a restart runs it again
   if (!fenced) return AdvanceCheckpointNow(end);
   st = WriteCheckpointRow(*control_, kGlobalPart, end);
   if (st.ok()) st = RunStatement(*control_, "COMMIT");
