@@ -1026,6 +1026,7 @@ void Pipeline::CaptureLoop() {
       }
     }
     RETURN_IF_ERROR(PrepareNewlySelected(mysql_targets));
+    RETURN_IF_ERROR(CheckTargetTriggers(mysql_targets));
     return ResumePosition();
   };
   auto start = prepare();

@@ -188,6 +188,10 @@ class Pipeline {
   // The rules are recorded in the store once that is settled.
   Status PrepareNewlySelected(const std::vector<const TargetConfig*>& mysql_targets);
   void StartSelectionCopy();
+  // Before capturing: a trigger on a table the pipeline fills on one of
+  // `mysql_targets` that writes another such table or sets NEW values
+  // (target_triggers.h) fails the start naming it; any other is a warning.
+  Status CheckTargetTriggers(const std::vector<const TargetConfig*>& mysql_targets);
   std::optional<PipelineConfig> selection_copy_;  // capture thread: the newly selected tables to copy
   std::string selection_record_;                  // capture thread: recorded once they are copied
   std::thread selection_thread_;                  // the copy (joined by Stop, after the capture thread)
