@@ -1548,6 +1548,12 @@ Status Pipeline::RouteDdl(Target& t, const TargetWork& w, const transform::DdlSt
                      rule->rename_columns.empty();
     ddl.table = w.ddl_table;
     ddl.added = w.ddl_added;
+    if (d.kind == K::kAlterTable && !d.added_columns.empty() && !w.ddl_table && !IsPostgresSource(*source_cfg_) &&
+        source_cfg_->endpoint.scheme != "file") {
+      auto added = AddedColumnsOnSource(t.cfg->name, &t.interrupt, *rule, db, table, d.added_columns, w.pos);
+      if (!added.ok()) return added.status().WithContext(fmt::format("DDL @ {}", w.pos.ToString()));
+      ddl.added_columns = std::move(added).value();
+    }
     routed.push_back(ddl);
     if (!per_table) break;
   }

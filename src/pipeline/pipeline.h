@@ -150,6 +150,14 @@ class Pipeline {
   Result<TargetAlter> SwapAlter(const TargetConfig& target, const transform::MappingRule& rule,
                                 const std::string& db, const std::string& table, const std::string& dest_db,
                                 const std::string& dest_table);
+  // The columns `names` an ALTER TABLE added to `db`.`table` on a MySQL
+  // source, as the target's names (rule renames; outside a subset left out)
+  // with what the rows already there hold (column_default.h); a value that
+  // cannot be known is a warning naming the column.
+  // `target`: its name, for the warnings; `interrupt` cuts the lookup.
+  Result<std::vector<sink::DdlChange::AddedColumn>> AddedColumnsOnSource(
+      const std::string& target, Interrupter* interrupt, const transform::MappingRule& rule, const std::string& db,
+      const std::string& table, const std::vector<std::string>& names, const StreamPos& pos);
   Status FlushBatch(Target& t, std::vector<SinkChange>& batch, const sink::BatchEnd& end);
   // Calls `call` on the target's sink until it succeeds; what is retryable
   // is retried after Reconnect, with the target shown as `retrying`.

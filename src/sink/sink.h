@@ -57,6 +57,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -141,6 +142,16 @@ struct DdlChange {
   // older rows read.
   TargetTablePtr table;
   std::vector<uint32_t> added;
+  // Columns a MySQL/MariaDB source's ALTER TABLE added (for targets that
+  // add columns themselves: PostgreSQL): the target's name, the source
+  // column, and the value the rows already there hold on the source (its
+  // default; nullopt: NULL), so the target's existing rows hold it too.
+  struct AddedColumn {
+    std::string name;
+    ColumnMeta meta;
+    std::optional<std::string> existing_value;
+  };
+  std::vector<AddedColumn> added_columns;
   uint64_t ts_ms = 0;
   std::string gtid;
   StreamPos pos;

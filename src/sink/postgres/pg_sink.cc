@@ -676,6 +676,23 @@ Status PgSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
   for (const std::string& s : plan->skipped) {
     spdlog::info("{}: DDL clause skipped for PostgreSQL (no change of row shape): {}", Where(), s);
   }
+  // Columns a MySQL source added: added now (not left to the table's next
+  // rows), with the value the rows already there hold on the source.
+  if (!existing.empty()) {
+    for (const DdlChange::AddedColumn& c : ddl.added_columns) {
+      if (target_has(c.name)) continue;
+      auto type = PgType(c.meta);
+      if (!type.ok()) {
+        return type.status().WithContext(fmt::format("{}: table {} @ {}: column {}", Where(),
+                                                     QualifiedName(ddl.target_db, ddl.target_table),
+                                                     end.pos.ToString(), c.name));
+      }
+      std::string sql = "ALTER TABLE " + QualifiedName(ddl.target_db, ddl.target_table) + " ADD COLUMN IF NOT EXISTS " +
+                        QuoteIdent(c.name) + " " + *type;
+      if (c.existing_value) sql += " DEFAULT " + QuoteLiteral(*c.existing_value);
+      plan->statements.push_back(std::move(sql));
+    }
+  }
   // The statements and the checkpoint in one transaction (PostgreSQL's DDL
   // is transactional): a replay after a crash never runs them twice.
   Status st = FencedOr(*conn_, FenceOptions(),

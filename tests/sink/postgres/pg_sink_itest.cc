@@ -128,6 +128,37 @@ TEST_F(PgSyncTest, DdlAddDropRenameColumn) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// Columns an ALTER adds with a default (or NOT NULL, the type's implicit
+// one): the rows PostgreSQL already holds read what the source's read.
+// Before, they read NULL there (the column came with the next rows), a
+// silent difference. A default the source evaluated (CURRENT_TIMESTAMP)
+// cannot be known: a warning names `sluice check --repair`.
+TEST_F(PgSyncTest, ColumnsAddedWithADefaultHoldItInTheRowsAlreadyThere) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  PipelineOptions o;
+  o.tables = "      - match: \"shop.orders\"\n        rename_columns: {note: remark}\n";
+  ASSERT_NO_FATAL_FAILURE(StartSluiceWith(o));
+  ASSERT_TRUE(Transactions(*src_, 1, 5).ok());
+  EXPECT_TRUE(PgConverges(kOrders, "SELECT id, amount, remark FROM shop.orders ORDER BY id"));
+  ASSERT_TRUE(src_->Execute("ALTER TABLE shop.orders ADD COLUMN extra INT NOT NULL DEFAULT 7 AFTER amount, "
+                            "ADD COLUMN label VARCHAR(10) NOT NULL DEFAULT 'it''s', ADD COLUMN n BIGINT NOT NULL, "
+                            "ADD COLUMN size ENUM('small', 'large') NOT NULL, ADD COLUMN maybe INT DEFAULT NULL, "
+                            "ADD COLUMN at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP")
+                  .ok());
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.orders (id, amount, note, extra, label, n, size, maybe) VALUES "
+                            "(100, 1, 'new', 3, 'x', 5, 'large', 8)")
+                  .ok());
+  EXPECT_TRUE(PgConverges("SELECT id, amount, extra, note, label, n, size, maybe FROM shop.orders ORDER BY id",
+                          "SELECT id, amount, extra, remark, label, n, size, maybe FROM shop.orders ORDER BY id"));
+  ASSERT_TRUE(WaitForState("p", "running", seconds(10)));
+  std::string events = PipelineStatus("p")["events"].dump();
+  EXPECT_NE(events.find("column `at` added to `shop.orders`: its default is an expression"), std::string::npos)
+      << events;
+  EXPECT_NE(events.find("sluice check --repair"), std::string::npos) << events;
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 // A NUL byte in text: on_error stop names pipeline, target, table, key and
 // position, and leaves everything before the transaction applied.
 TEST_F(PgSyncTest, NulByteStopsNamingTheRow) {
