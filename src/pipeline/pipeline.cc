@@ -1522,6 +1522,21 @@ Status Pipeline::RouteDdl(Target& t, const TargetWork& w, const transform::DdlSt
     }
     return skip();
   }
+  // Targets whose tables keep rows (PostgreSQL, ClickHouse), fed by a
+  // MySQL/MariaDB server.
+  const std::string& kind = t.cfg->endpoint.scheme;
+  const bool keeps_rows = kind == "postgres" || kind == "postgresql" || kind == "clickhouse";
+  const bool mysql_server_source = !IsPostgresSource(*source_cfg_) && source_cfg_->endpoint.scheme != "file";
+  if (keeps_rows && mysql_server_source && !d.renames.empty()) {
+    std::vector<TableSwap> swaps = FindTableSwaps(d);
+    // Only swaps (and renames of tables no rule selects): an online schema
+    // change (see HandleRename); the kept table takes the new columns.
+    size_t selected = 0;
+    for (const auto& r : d.renames) {
+      selected += mapper_->RuleFor(r.db, r.table) != nullptr || mapper_->RuleFor(r.new_db, r.new_table) != nullptr;
+    }
+    if (!swaps.empty() && selected == 2 * swaps.size()) return RouteTableSwaps(t, w, swaps, end);
+  }
   std::vector<std::pair<std::string, std::string>> named = d.tables;
   for (const auto& r : d.renames) named.emplace_back(r.db, r.table);
   if (named.empty() && !d.table.empty()) named.emplace_back(d.db, d.table);
@@ -1548,8 +1563,9 @@ Status Pipeline::RouteDdl(Target& t, const TargetWork& w, const transform::DdlSt
                      rule->rename_columns.empty();
     ddl.table = w.ddl_table;
     ddl.added = w.ddl_added;
-    if (d.kind == K::kAlterTable && !d.added_columns.empty() && !w.ddl_table && !IsPostgresSource(*source_cfg_) &&
-        source_cfg_->endpoint.scheme != "file") {
+    // Tables that keep rows give the columns an ALTER adds the value the
+    // rows already there hold on the source.
+    if (keeps_rows && mysql_server_source && d.kind == K::kAlterTable && !d.added_columns.empty() && !w.ddl_table) {
       auto added = AddedColumnsOnSource(t.cfg->name, &t.interrupt, *rule, db, table, d.added_columns, w.pos);
       if (!added.ok()) return added.status().WithContext(fmt::format("DDL @ {}", w.pos.ToString()));
       ddl.added_columns = std::move(added).value();
@@ -1574,6 +1590,40 @@ Status Pipeline::RouteDdl(Target& t, const TargetWork& w, const transform::DdlSt
     RETURN_IF_ERROR(t.sink->ApplyDdl(routed[i], part));
   }
   return t.sink->ApplyDdl(routed.back(), end);
+}
+
+Status Pipeline::RouteTableSwaps(Target& t, const TargetWork& w, const std::vector<TableSwap>& swaps,
+                                 const sink::BatchEnd& end) {
+  std::vector<sink::DdlChange> changes;
+  for (const TableSwap& swap : swaps) {
+    const std::string where = fmt::format("DDL @ {}: `{}.{}` swapped with `{}.{}` (an online schema change)",
+                                          w.pos.ToString(), swap.out->db, swap.out->table, swap.in->db,
+                                          swap.in->table);
+    if (swap.rule->ddl == transform::DdlPolicy::kStop) {
+      return Status::Error(StatusCode::kNotSupported, "{}: stopped as configured (ddl: stop): {}", where,
+                           w.ddl_query.substr(0, 300));
+    }
+    if (swap.rule->ddl == transform::DdlPolicy::kIgnore) continue;
+    std::string dest = swap.rule->to.empty()
+                           ? swap.out->db + "." + swap.out->table
+                           : transform::TableMapper::ExpandTemplate(swap.rule->to, swap.out->db, swap.out->table);
+    size_t dot = dest.find('.');
+    auto change = SwapDdlForRowTables(*t.sink, t.cfg->name, &t.interrupt, *swap.rule, swap.out->db, swap.out->table,
+                                      dest.substr(0, dot), dest.substr(dot + 1), w.pos);
+    if (!change.ok()) return change.status().WithContext(where);
+    if (!change->has_value()) continue;
+    (*change)->ts_ms = w.ts_ms;
+    spdlog::info("pipeline {} target {}: {}: target table `{}` kept, given the new columns: {}", cfg_.name,
+                 t.cfg->name, where, dest, (*change)->query);
+    changes.push_back(std::move(**change));
+  }
+  if (changes.empty()) return FlushBatch(t, *std::make_unique<std::vector<SinkChange>>(), end);
+  for (size_t i = 0; i + 1 < changes.size(); ++i) {
+    sink::BatchEnd part = end;
+    part.pos.index = i;
+    RETURN_IF_ERROR(t.sink->ApplyDdl(changes[i], part));
+  }
+  return t.sink->ApplyDdl(changes.back(), end);
 }
 
 void Pipeline::NotePartitionRowsKept(Target& t, const TargetWork& w, const std::string& dest, std::string_view why) {
@@ -1801,43 +1851,38 @@ Status Pipeline::HandleRename(Target& t, const TargetWork& w, const transform::D
   // renamed to its name. The copy holds the table's rows (the stream carried
   // the original's): the target table stays, altered to the new definition.
   std::set<const transform::DdlStatement::Rename*> swapped;
-  for (size_t i = 0; i < d.renames.size(); ++i) {
-    const auto& out = d.renames[i];
-    const transform::MappingRule* rule = mapper_->RuleFor(out.db, out.table);
-    if (rule == nullptr || mapper_->RuleFor(out.new_db, out.new_table) != nullptr) continue;
-    for (size_t j = i + 1; j < d.renames.size(); ++j) {
-      const auto& in = d.renames[j];
-      if (in.new_db != out.db || in.new_table != out.table || mapper_->RuleFor(in.db, in.table) != nullptr) continue;
-      if (rule->ddl == transform::DdlPolicy::kStop) {
-        return Status::Error(StatusCode::kNotSupported, "{}: stopped as configured (ddl: stop): {}", where,
-                             w.ddl_query.substr(0, 300));
-      }
-      swapped.insert(&out);
-      swapped.insert(&in);
-      if (rule->ddl == transform::DdlPolicy::kIgnore) break;
-      std::string dest = dest_of(*rule, out.db, out.table);
-      size_t dot = dest.find('.');
-      auto alter = SwapAlter(*t.cfg, *rule, out.db, out.table, dest.substr(0, dot), dest.substr(dot + 1));
-      if (!alter.ok()) {
-        return alter.status().WithContext(fmt::format("{}: `{}.{}` swapped with `{}.{}` (an online schema change)",
-                                                      where, out.db, out.table, in.db, in.table));
-      }
-      if (!alter->statement.empty()) statements.push_back(alter->statement);
-      spdlog::info("pipeline {} target {}: `{}.{}` swapped with `{}.{}` (an online schema change): target table `{}` "
-                   "kept{}",
-                   cfg_.name, t.cfg->name, out.db, out.table, in.db, in.table, dest,
-                   alter->statement.empty() ? ", its columns match" : ": " + alter->statement);
-      if (!alter->lossy.empty()) {
-        std::string message = fmt::format(
-            "{}: `{}.{}` swapped with `{}.{}` (an online schema change): target {} altered `{}` to the new columns, "
-            "but the rows it holds may not have the values the copy gave them ({}); `sluice check --repair` (or POST "
-            "/api/pipelines/{}/check with repair) makes them equal",
-            where, out.db, out.table, in.db, in.table, t.cfg->name, dest, fmt::join(alter->lossy, "; "), cfg_.name);
-        spdlog::warn("pipeline {}: {}", cfg_.name, message);
-        std::lock_guard lock(mu_);
-        NoteEvent(t.cfg->name, "warning", std::move(message));
-      }
-      break;
+  for (const TableSwap& swap : FindTableSwaps(d)) {
+    const auto& out = *swap.out;
+    const auto& in = *swap.in;
+    const transform::MappingRule* rule = swap.rule;
+    if (rule->ddl == transform::DdlPolicy::kStop) {
+      return Status::Error(StatusCode::kNotSupported, "{}: stopped as configured (ddl: stop): {}", where,
+                           w.ddl_query.substr(0, 300));
+    }
+    swapped.insert(&out);
+    swapped.insert(&in);
+    if (rule->ddl == transform::DdlPolicy::kIgnore) continue;
+    std::string dest = dest_of(*rule, out.db, out.table);
+    size_t dot = dest.find('.');
+    auto alter = SwapAlter(*t.cfg, *rule, out.db, out.table, dest.substr(0, dot), dest.substr(dot + 1));
+    if (!alter.ok()) {
+      return alter.status().WithContext(fmt::format("{}: `{}.{}` swapped with `{}.{}` (an online schema change)",
+                                                    where, out.db, out.table, in.db, in.table));
+    }
+    if (!alter->statement.empty()) statements.push_back(alter->statement);
+    spdlog::info("pipeline {} target {}: `{}.{}` swapped with `{}.{}` (an online schema change): target table `{}` "
+                 "kept{}",
+                 cfg_.name, t.cfg->name, out.db, out.table, in.db, in.table, dest,
+                 alter->statement.empty() ? ", its columns match" : ": " + alter->statement);
+    if (!alter->lossy.empty()) {
+      std::string message = fmt::format(
+          "{}: `{}.{}` swapped with `{}.{}` (an online schema change): target {} altered `{}` to the new columns, "
+          "but the rows it holds may not have the values the copy gave them ({}); `sluice check --repair` (or POST "
+          "/api/pipelines/{}/check with repair) makes them equal",
+          where, out.db, out.table, in.db, in.table, t.cfg->name, dest, fmt::join(alter->lossy, "; "), cfg_.name);
+      spdlog::warn("pipeline {}: {}", cfg_.name, message);
+      std::lock_guard lock(mu_);
+      NoteEvent(t.cfg->name, "warning", std::move(message));
     }
   }
   for (const auto& r : d.renames) {

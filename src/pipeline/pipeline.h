@@ -144,9 +144,32 @@ class Pipeline {
   Status RouteDdl(Target& t, const TargetWork& w, const transform::DdlStatement& d, const sink::BatchEnd& end);
   Status HandleRename(Target& t, const TargetWork& w, const transform::DdlStatement& d,
                       const sink::BatchEnd& end);
+  struct TableSwap;
+  // RouteDdl of an online schema change's swaps (FindTableSwaps) to a target
+  // whose tables keep rows without taking MySQL DDL.
+  Status RouteTableSwaps(Target& t, const TargetWork& w, const std::vector<TableSwap>& swaps,
+                         const sink::BatchEnd& end);
   // An online schema change swapped selected `db`.`table` with an unselected
   // shadow copy: what makes its target table `dest_db`.`dest_table` (on a
   // target that takes MySQL DDL) hold the source table's columns now.
+  // An online schema change: in one RENAME, selected `out` renamed out of
+  // the selection and unselected `in` renamed to its name.
+  struct TableSwap {
+    const transform::DdlStatement::Rename* out;
+    const transform::DdlStatement::Rename* in;
+    const transform::MappingRule* rule;  // out's
+  };
+  std::vector<TableSwap> FindTableSwaps(const transform::DdlStatement& d) const;
+  // For targets whose tables keep rows without taking MySQL DDL
+  // (PostgreSQL, ClickHouse): a MySQL ALTER of `db`.`table` that gives the
+  // kept target table the source table's columns now (dropped, added with
+  // what the rows there hold, retyped); nothing when the table is not there.
+  Result<std::optional<sink::DdlChange>> SwapDdlForRowTables(sink::Sink& sink, const std::string& target,
+                                                             Interrupter* interrupt,
+                                                             const transform::MappingRule& rule,
+                                                             const std::string& db, const std::string& table,
+                                                             const std::string& dest_db, const std::string& dest_table,
+                                                             const StreamPos& pos);
   Result<TargetAlter> SwapAlter(const TargetConfig& target, const transform::MappingRule& rule,
                                 const std::string& db, const std::string& table, const std::string& dest_db,
                                 const std::string& dest_table);

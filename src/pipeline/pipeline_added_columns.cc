@@ -60,8 +60,8 @@ Result<std::vector<sink::DdlChange::AddedColumn>> Pipeline::AddedColumnsOnSource
     added.existing_value = v.value;
     if (!v.unknown.empty()) {
       std::string message = fmt::format(
-          "DDL @ {}: column `{}` added to `{}.{}`: {}, so the rows target {} already holds read NULL there; `sluice "
-          "check --repair` gives them the source's values",
+          "DDL @ {}: column `{}` added to `{}.{}`: {}, so the rows target {} already holds do not read the source's "
+          "value there; `sluice check --repair` gives them the source's values",
           pos.ToString(), meta->name, db, table, v.unknown, target);
       spdlog::warn("pipeline {}: {}", cfg_.name, message);
       std::lock_guard lock(mu_);

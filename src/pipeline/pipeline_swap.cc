@@ -2,7 +2,10 @@
 // (table_swap.h), for targets that take MySQL DDL.
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <strings.h>
+
+#include <algorithm>
 
 #include "pipeline/pipeline.h"
 #include "pipeline/table_swap.h"
@@ -44,6 +47,76 @@ Result<TargetAlter> Pipeline::SwapAlter(const TargetConfig& target, const transf
     defs.push_back(std::move(def));
   }
   return AlterToMatch(dest_db, dest_table, want, defs, have);
+}
+
+std::vector<Pipeline::TableSwap> Pipeline::FindTableSwaps(const transform::DdlStatement& d) const {
+  std::vector<TableSwap> out;
+  for (size_t i = 0; i < d.renames.size(); ++i) {
+    const auto& renamed_out = d.renames[i];
+    const transform::MappingRule* rule = mapper_->RuleFor(renamed_out.db, renamed_out.table);
+    if (rule == nullptr || mapper_->RuleFor(renamed_out.new_db, renamed_out.new_table) != nullptr) continue;
+    for (size_t j = i + 1; j < d.renames.size(); ++j) {
+      const auto& renamed_in = d.renames[j];
+      if (renamed_in.new_db != renamed_out.db || renamed_in.new_table != renamed_out.table ||
+          mapper_->RuleFor(renamed_in.db, renamed_in.table) != nullptr) {
+        continue;
+      }
+      out.push_back({&renamed_out, &renamed_in, rule});
+      break;
+    }
+  }
+  return out;
+}
+
+Result<std::optional<sink::DdlChange>> Pipeline::SwapDdlForRowTables(sink::Sink& sink, const std::string& target,
+                                                                     Interrupter* interrupt,
+                                                                     const transform::MappingRule& rule,
+                                                                     const std::string& db, const std::string& table,
+                                                                     const std::string& dest_db,
+                                                                     const std::string& dest_table,
+                                                                     const StreamPos& pos) {
+  if (!rule.columns.empty() || !rule.rename_columns.empty()) {
+    return Status::Error(StatusCode::kNotSupported,
+                         "the rule ({}) keeps a subset of the columns or renames some: the new definition cannot be "
+                         "followed on this target; change its table by hand and restart, or set ddl: ignore",
+                         rule.origin);
+  }
+  ASSIGN_OR_RETURN(auto co, mysql::ConnectOptions::FromUrl(source_cfg_->endpoint));
+  auto conn = mysql::MysqlConnection::Connect(co, interrupt);
+  if (!conn.ok()) return conn.status().WithContext(fmt::format("source {}", cfg_.source));
+  auto created = (*conn)->Query(fmt::format("SHOW CREATE TABLE `{}`.`{}`", db, table));
+  if (!created.ok()) return created.status().WithContext(fmt::format("source {}", cfg_.source));
+  if (created->empty() || created->front().size() < 2 || !created->front()[1]) {
+    return Status::Error(StatusCode::kServerError, "source {}: SHOW CREATE TABLE `{}`.`{}` returned nothing",
+                         cfg_.source, db, table);
+  }
+  auto definitions = ColumnDefinitions(*created->front()[1]);
+  ASSIGN_OR_RETURN(std::vector<std::string> have, sink.TargetColumns(dest_db, dest_table));
+  if (have.empty()) return std::optional<sink::DdlChange>();  // made with its first rows, in the new shape
+  auto same = [](const std::string& a, const std::string& b) { return strcasecmp(a.c_str(), b.c_str()) == 0; };
+  auto quote = [](const std::string& name) { return "`" + name + "`"; };
+  std::vector<std::string> clauses, added;
+  for (const std::string& h : have) {
+    if (h == "_version" || h == "_sign") continue;  // ClickHouse's own
+    if (std::none_of(definitions.begin(), definitions.end(), [&](const auto& d) { return same(d.first, h); })) {
+      clauses.push_back("DROP COLUMN " + quote(h));
+    }
+  }
+  for (const auto& [name, definition] : definitions) {
+    bool there = std::any_of(have.begin(), have.end(), [&](const std::string& h) { return same(h, name); });
+    clauses.push_back(fmt::format("{} COLUMN {} {}", there ? "MODIFY" : "ADD", quote(name), definition));
+    if (!there) added.push_back(name);
+  }
+  sink::DdlChange c;
+  c.db = db;
+  c.query = fmt::format("ALTER TABLE `{}`.`{}` {}", db, table, fmt::join(clauses, ", "));
+  c.target_db = dest_db;
+  c.target_table = dest_table;
+  c.one_to_one = dest_db == db && dest_table == table;
+  c.ts_ms = 0;
+  c.pos = pos;
+  ASSIGN_OR_RETURN(c.added_columns, AddedColumnsOnSource(target, interrupt, rule, db, table, added, pos));
+  return std::optional<sink::DdlChange>(std::move(c));
 }
 
 }  // namespace sluice::pipeline

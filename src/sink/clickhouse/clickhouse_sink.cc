@@ -3,9 +3,12 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "core/json_writer.h"
 #include "sink/clickhouse/clickhouse_tables.h"
 #include "sink/clickhouse/ddl_effect.h"
+#include "sink/clickhouse/type_map.h"
 #include "sink/clickhouse/version.h"
 #include "sink/merge.h"
 #include "sink/skip_log.h"
@@ -14,6 +17,7 @@ namespace sluice::sink::clickhouse {
 
 using sluice::clickhouse::ClickhouseClient;
 using sluice::clickhouse::QuoteIdentifier;
+using sluice::clickhouse::QuoteString;
 
 Result<std::unique_ptr<ClickhouseSink>> ClickhouseSink::Open(const SinkOptions& options) {
   ASSIGN_OR_RETURN(auto client, sluice::clickhouse::ClientOptions::FromUrl(options.url));
@@ -181,6 +185,27 @@ Status ClickhouseSink::ApplyBatch(const std::vector<SinkChange>& changes, const 
   return Status::Ok();
 }
 
+Status ClickhouseSink::AddColumns(const DdlChange& ddl, const BatchEnd& end) {
+  auto existing = DescribeTable(*client_, ddl.target_db, ddl.target_table);
+  if (!existing.ok()) return existing.status();
+  if (existing->empty()) return Status::Ok();  // made with its first rows, in the new shape
+  const std::string table = TableName(ddl.target_db, ddl.target_table);
+  for (const DdlChange::AddedColumn& c : ddl.added_columns) {
+    bool have = std::any_of(existing->begin(), existing->end(), [&](const auto& e) { return e.first == c.name; });
+    if (have) continue;  // a replay
+    auto type = ClickhouseColumnType(c.meta, /*in_key=*/false);
+    if (!type.ok()) {
+      return type.status().WithContext(fmt::format("pipeline {} target {}: DDL @ {}: column {}", options_.pipeline,
+                                                   options_.target, end.pos.ToString(), c.name));
+    }
+    std::string sql = fmt::format("ALTER TABLE {} ADD COLUMN {} {}", table, QuoteIdentifier(c.name), *type);
+    if (c.existing_value) sql += fmt::format(" DEFAULT CAST({} AS {})", QuoteString(*c.existing_value), *type);
+    RETURN_IF_ERROR(Run(sql));
+    spdlog::info("pipeline {} target {}: DDL @ {}: {}", options_.pipeline, options_.target, end.pos.ToString(), sql);
+  }
+  return Status::Ok();
+}
+
 Status ClickhouseSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
   if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();  // applied before a restart
   if (ddl.table) {
@@ -192,7 +217,7 @@ Status ClickhouseSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
     (void)t;
     return AdvanceCheckpoint(end);
   }
-  DdlEffect effect = ClassifyDdl(ddl.query);
+  DdlEffect effect = ClassifyDdl(ddl.query, !ddl.added_columns.empty());
   using K = DdlEffect::Kind;
   const std::string table = ddl.target_table.empty() ? "" : TableName(ddl.target_db, ddl.target_table);
   switch (effect.kind) {
@@ -220,7 +245,11 @@ Status ClickhouseSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
       }
       break;
     case K::kAlterTable:
-      // Reshaped with the table's next rows, which carry the new schema.
+      // Columns a MySQL source added: added now, with the value the rows
+      // already there hold on the source (ClickHouse computes a default for
+      // the parts written before the column). Otherwise reshaped with the
+      // table's next rows, which carry the new schema.
+      if (!ddl.added_columns.empty() && !table.empty()) RETURN_IF_ERROR(AddColumns(ddl, end));
       tables_.clear();
       break;
     case K::kSkip:

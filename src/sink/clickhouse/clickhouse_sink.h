@@ -79,6 +79,10 @@ class ClickhouseSink : public Sink {
   Status Reject(const SinkChange& c, const Status& error);
   std::string Where(const SinkChange& c) const;
   Status Run(const std::string& sql);
+  // ApplyDdl: the columns a MySQL source's ALTER added (ddl.added_columns),
+  // with the value the rows already there hold; a table not made yet is
+  // made with its first rows.
+  Status AddColumns(const DdlChange& ddl, const BatchEnd& end);
 
   SinkOptions options_;
   sluice::clickhouse::ClientOptions client_options_;

@@ -69,7 +69,7 @@ std::string Lower(std::string s) {
 }
 
 // One ALTER TABLE clause (tokens between top-level commas).
-DdlEffect ClassifyAlterClause(const std::vector<Token>& t, size_t b, size_t e) {
+DdlEffect ClassifyAlterClause(const std::vector<Token>& t, size_t b, size_t e, bool defaults_known) {
   DdlEffect ok{DdlEffect::Kind::kAlterTable, ""};
   if (b >= e) return ok;
   auto unsupported = [](std::string why) { return DdlEffect{DdlEffect::Kind::kUnsupported, std::move(why)}; };
@@ -92,7 +92,7 @@ DdlEffect ClassifyAlterClause(const std::vector<Token>& t, size_t b, size_t e) {
   for (size_t i = b; i < e; ++i) key |= Is(t, i, "PRIMARY") && Is(t, i + 1, "KEY");
   if (key && (Is(t, b, "ADD") || Is(t, b, "DROP")))
     return unsupported("changing the primary key (ClickHouse orders the table by it)");
-  if (Is(t, b, "ADD") && !Is(t, b + 1, "INDEX") && !Is(t, b + 1, "KEY") && !Is(t, b + 1, "UNIQUE") &&
+  if (!defaults_known && Is(t, b, "ADD") && !Is(t, b + 1, "INDEX") && !Is(t, b + 1, "KEY") && !Is(t, b + 1, "UNIQUE") &&
       !Is(t, b + 1, "CONSTRAINT") && !Is(t, b + 1, "FULLTEXT") && !Is(t, b + 1, "SPATIAL") &&
       !Is(t, b + 1, "FOREIGN") && !Is(t, b + 1, "CHECK") && !Is(t, b + 1, "PARTITION")) {
     for (size_t i = b; i < e; ++i) {
@@ -106,7 +106,7 @@ DdlEffect ClassifyAlterClause(const std::vector<Token>& t, size_t b, size_t e) {
 
 }  // namespace
 
-DdlEffect ClassifyDdl(std::string_view query) {
+DdlEffect ClassifyDdl(std::string_view query, bool defaults_known) {
   std::vector<Token> t = Tokenize(query);
   using K = DdlEffect::Kind;
   if (t.empty()) return {K::kSkip, ""};
@@ -141,7 +141,7 @@ DdlEffect ClassifyDdl(std::string_view query) {
         if (t[j].text == ")") --depth;
       }
       if (j == t.size() || (depth == 0 && !t[j].quoted && t[j].text == ",")) {
-        DdlEffect c = ClassifyAlterClause(t, start, j);
+        DdlEffect c = ClassifyAlterClause(t, start, j, defaults_known);
         if (c.kind == K::kUnsupported) return c;
         start = j + 1;
       }

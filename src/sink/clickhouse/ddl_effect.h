@@ -22,6 +22,9 @@ struct DdlEffect {
   std::string reason;
 };
 
-DdlEffect ClassifyDdl(std::string_view query);
+// `defaults_known`: the values the rows already there hold for the columns
+// the statement adds are given (DdlChange::added_columns), so adding a
+// column with a DEFAULT is followed rather than refused.
+DdlEffect ClassifyDdl(std::string_view query, bool defaults_known = false);
 
 }  // namespace sluice::sink::clickhouse

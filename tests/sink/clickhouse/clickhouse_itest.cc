@@ -294,3 +294,50 @@ TEST_F(ClickhouseRunTest, DdlAddDropColumnTruncateDropTable) {
 
 }  // namespace
 }  // namespace sluice::testing
+
+namespace sluice::testing {
+namespace {
+
+// Columns an ALTER adds with a default (an ordinary `ADD COLUMN status
+// TINYINT NOT NULL DEFAULT 0`) stopped a ClickHouse target ("not
+// supported"): now they are added with the value the rows already there
+// hold on the source, and the stream goes on.
+TEST_F(ClickhouseRunTest, ColumnsAddedWithADefaultHoldItInTheRowsAlreadyThere) {
+  ASSERT_NO_FATAL_FAILURE(StartAll(kKeyedSchema));
+  ASSERT_TRUE(Transactions(*src_, 1, 5).ok());
+  ASSERT_TRUE(ChConverges(kOrders, kChOrders));
+  ASSERT_TRUE(src_->Execute("ALTER TABLE shop.orders ADD COLUMN extra INT NOT NULL DEFAULT 7, "
+                            "ADD COLUMN label VARCHAR(5) NOT NULL DEFAULT 'it''s', "
+                            "ADD COLUMN size ENUM('small', 'large') NOT NULL, ADD COLUMN price DECIMAL(8,2) DEFAULT '1.50'")
+                  .ok());
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.orders VALUES (100, 100, 'y', 3, 'x', 'large', NULL)").ok());
+  EXPECT_TRUE(ChConverges("SELECT id, amount, extra, label, size, price FROM shop.orders ORDER BY id",
+                          "SELECT id, amount, extra, label, size, price FROM shop.orders FINAL WHERE _sign = 1 "
+                          "ORDER BY id"));
+  EXPECT_TRUE(WaitForState("p", "running", std::chrono::seconds(10)));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// An online schema change's swap (one RENAME of two tables) stopped a
+// ClickHouse target ("renaming a table"): the table is kept and takes the
+// new columns, the added one with the value the copied rows hold.
+TEST_F(ClickhouseRunTest, AnOnlineSchemaChangeKeepsTheTableAndGivesItTheNewColumns) {
+  PipelineOptions o;
+  o.tables = "      - match: \"shop.orders\"\n";
+  ASSERT_NO_FATAL_FAILURE(StartAll(kKeyedSchema, o));
+  ASSERT_TRUE(Transactions(*src_, 1, 5).ok());
+  ASSERT_TRUE(ChConverges(kOrders, kChOrders));
+  ASSERT_TRUE(src_->Execute("CREATE TABLE shop._orders_gho LIKE shop.orders; "
+                            "ALTER TABLE shop._orders_gho ADD COLUMN extra INT NOT NULL DEFAULT 7, DROP COLUMN note; "
+                            "INSERT INTO shop._orders_gho (id, amount) SELECT id, amount FROM shop.orders; "
+                            "RENAME TABLE shop.orders TO shop._orders_del, shop._orders_gho TO shop.orders; "
+                            "DROP TABLE shop._orders_del; INSERT INTO shop.orders VALUES (100, 100, 3)")
+                  .ok());
+  EXPECT_TRUE(ChConverges("SELECT id, amount, extra FROM shop.orders ORDER BY id",
+                          "SELECT id, amount, extra FROM shop.orders FINAL WHERE _sign = 1 ORDER BY id"));
+  EXPECT_TRUE(WaitForState("p", "running", std::chrono::seconds(10)));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+}  // namespace
+}  // namespace sluice::testing

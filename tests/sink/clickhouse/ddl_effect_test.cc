@@ -33,5 +33,12 @@ TEST(ClickhouseDdl, RefusesWhatRowsCannotFollow) {
   EXPECT_NE(ClassifyDdl("RENAME TABLE a TO b").reason.find("old name"), std::string::npos);
 }
 
+TEST(ClickhouseDdl, ADefaultIsFollowedWhenTheValueOfTheRowsThereIsGiven) {
+  EXPECT_EQ(ClassifyDdl("ALTER TABLE t ADD COLUMN c INT NOT NULL DEFAULT 5", /*defaults_known=*/true).kind,
+            K::kAlterTable);
+  EXPECT_EQ(ClassifyDdl("ALTER TABLE t ADD COLUMN c INT DEFAULT 5, RENAME COLUMN a TO b", true).kind,
+            K::kUnsupported);
+}
+
 }  // namespace
 }  // namespace sluice::sink::clickhouse

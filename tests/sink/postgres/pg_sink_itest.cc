@@ -159,6 +159,38 @@ TEST_F(PgSyncTest, ColumnsAddedWithADefaultHoldItInTheRowsAlreadyThere) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// An online schema change (pt-online-schema-change, gh-ost): the shadow
+// copy with the new definition is swapped in by one RENAME of two tables,
+// which stopped a PostgreSQL target ("several tables renamed in one
+// statement"). The table is kept and takes the new columns: dropped, added
+// with the value the copied rows hold, retyped.
+TEST_F(PgSyncTest, AnOnlineSchemaChangeKeepsTheTableAndGivesItTheNewColumns) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  PipelineOptions o;
+  o.tables = "      - match: \"shop.orders\"\n";
+  ASSERT_NO_FATAL_FAILURE(StartSluiceWith(o));
+  ASSERT_TRUE(Transactions(*src_, 1, 5).ok());
+  EXPECT_TRUE(PgConverges(kOrders, kOrders));
+  ASSERT_TRUE(src_->Execute("CREATE TABLE shop._orders_new LIKE shop.orders; "
+                            "ALTER TABLE shop._orders_new ADD COLUMN extra INT NOT NULL DEFAULT 7, DROP COLUMN note, "
+                            "MODIFY amount BIGINT NOT NULL; "
+                            "INSERT INTO shop._orders_new (id, amount) SELECT id, amount FROM shop.orders; "
+                            "RENAME TABLE shop.orders TO shop._orders_old, shop._orders_new TO shop.orders; "
+                            "DROP TABLE shop._orders_old; "
+                            "INSERT INTO shop.orders VALUES (100, 9000000000, 3); UPDATE shop.orders SET extra = 8 "
+                            "WHERE id = 2")
+                  .ok());
+  const char* orders = "SELECT id, amount, extra FROM shop.orders ORDER BY id";
+  EXPECT_TRUE(PgConverges(orders, orders));
+  auto columns = PgQuery("SELECT string_agg(column_name || ':' || data_type, ',' ORDER BY ordinal_position) FROM "
+                         "information_schema.columns WHERE table_schema = 'shop' AND table_name = 'orders'");
+  ASSERT_TRUE(columns.ok()) << columns.status().message();
+  EXPECT_EQ((*columns)[0][0].value_or(""), "id:integer,amount:bigint,extra:integer");
+  EXPECT_TRUE(WaitForState("p", "running", seconds(10)));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 // A NUL byte in text: on_error stop names pipeline, target, table, key and
 // position, and leaves everything before the transaction applied.
 TEST_F(PgSyncTest, NulByteStopsNamingTheRow) {
