@@ -170,6 +170,10 @@ class Pipeline {
                                                              const std::string& db, const std::string& table,
                                                              const std::string& dest_db, const std::string& dest_table,
                                                              const StreamPos& pos);
+  // The column lines of the source table's SHOW CREATE TABLE (table_swap.h).
+  Result<std::vector<std::pair<std::string, std::string>>> SourceColumnDefinitions(const std::string& db,
+                                                                                   const std::string& table,
+                                                                                   Interrupter* interrupt);
   Result<TargetAlter> SwapAlter(const TargetConfig& target, const transform::MappingRule& rule,
                                 const std::string& db, const std::string& table, const std::string& dest_db,
                                 const std::string& dest_table);

@@ -12,11 +12,11 @@
 
 namespace sluice::pipeline {
 
-Result<TargetAlter> Pipeline::SwapAlter(const TargetConfig& target, const transform::MappingRule& rule,
-                                        const std::string& db, const std::string& table, const std::string& dest_db,
-                                        const std::string& dest_table) {
+Result<std::vector<std::pair<std::string, std::string>>> Pipeline::SourceColumnDefinitions(const std::string& db,
+                                                                                       const std::string& table,
+                                                                                       Interrupter* interrupt) {
   ASSIGN_OR_RETURN(auto co, mysql::ConnectOptions::FromUrl(source_cfg_->endpoint));
-  auto conn = mysql::MysqlConnection::Connect(co, &jobs_interrupt_);
+  auto conn = mysql::MysqlConnection::Connect(co, interrupt);
   if (!conn.ok()) return conn.status().WithContext(fmt::format("source {}", cfg_.source));
   auto created = (*conn)->Query(fmt::format("SHOW CREATE TABLE `{}`.`{}`", db, table));
   if (!created.ok()) return created.status().WithContext(fmt::format("source {}", cfg_.source));
@@ -25,6 +25,13 @@ Result<TargetAlter> Pipeline::SwapAlter(const TargetConfig& target, const transf
                          cfg_.source, db, table);
   }
   auto definitions = ColumnDefinitions(*created->front()[1]);
+  return definitions;
+}
+
+Result<TargetAlter> Pipeline::SwapAlter(const TargetConfig& target, const transform::MappingRule& rule,
+                                        const std::string& db, const std::string& table, const std::string& dest_db,
+                                        const std::string& dest_table) {
+  ASSIGN_OR_RETURN(auto definitions, SourceColumnDefinitions(db, table, &jobs_interrupt_));
   ASSIGN_OR_RETURN(auto source_columns, ReadColumnTypes(source_cfg_->endpoint, db, table));
   std::vector<std::string> missing;
   std::vector<ColumnType> want = MapColumns(rule, source_columns, &missing);
@@ -81,16 +88,7 @@ Result<std::optional<sink::DdlChange>> Pipeline::SwapDdlForRowTables(sink::Sink&
                          "followed on this target; change its table by hand and restart, or set ddl: ignore",
                          rule.origin);
   }
-  ASSIGN_OR_RETURN(auto co, mysql::ConnectOptions::FromUrl(source_cfg_->endpoint));
-  auto conn = mysql::MysqlConnection::Connect(co, interrupt);
-  if (!conn.ok()) return conn.status().WithContext(fmt::format("source {}", cfg_.source));
-  auto created = (*conn)->Query(fmt::format("SHOW CREATE TABLE `{}`.`{}`", db, table));
-  if (!created.ok()) return created.status().WithContext(fmt::format("source {}", cfg_.source));
-  if (created->empty() || created->front().size() < 2 || !created->front()[1]) {
-    return Status::Error(StatusCode::kServerError, "source {}: SHOW CREATE TABLE `{}`.`{}` returned nothing",
-                         cfg_.source, db, table);
-  }
-  auto definitions = ColumnDefinitions(*created->front()[1]);
+  ASSIGN_OR_RETURN(auto definitions, SourceColumnDefinitions(db, table, interrupt));
   ASSIGN_OR_RETURN(std::vector<std::string> have, sink.TargetColumns(dest_db, dest_table));
   if (have.empty()) return std::optional<sink::DdlChange>();  // made with its first rows, in the new shape
   auto same = [](const std::string& a, const std::string& b) { return strcasecmp(a.c_str(), b.c_str()) == 0; };
