@@ -139,7 +139,8 @@ class PgSnapshotSource : public SnapshotSource {
     const std::string describe = fmt::format("pipeline {}: source {}", p_.name, p_.source);
     // The stream reads through the publication; it must exist before the
     // slot, or decoding from the slot's start would not find it.
-    RETURN_IF_ERROR(postgres::EnsurePublication(c, publication_, tables_, describe));
+    RETURN_IF_ERROR(postgres::EnsurePublication(c, publication_, tables_, describe, PostgresRulePatterns(p_),
+                                                publication_ == "sluice_" + slot_));
     ASSIGN_OR_RETURN(auto slots, c.Query("SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = " +
                                          postgres::QuoteLiteral(slot_)));
     if (!slots.empty()) {

@@ -90,6 +90,15 @@ Result<std::string> AddPgColumnsSql(const std::string& db, const std::string& ta
 
 }  // namespace
 
+std::vector<std::string> PostgresRulePatterns(const PipelineConfig& p) {
+  std::vector<std::string> out;
+  for (const TableRule& r : p.tables) {
+    if (r.is_regex) return {};
+    out.push_back(r.match);
+  }
+  return out;
+}
+
 bool IsPostgresSource(const SourceConfig& s) {
   return s.endpoint.scheme == "postgres" || s.endpoint.scheme == "postgresql";
 }

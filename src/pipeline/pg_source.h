@@ -22,6 +22,10 @@ namespace sluice::pipeline {
 
 bool IsPostgresSource(const SourceConfig& s);
 
+// The rules' "schema.table" globs, for tables that appear after the start
+// (SourceOptions::rule_patterns); empty when a rule is a regex.
+std::vector<std::string> PostgresRulePatterns(const PipelineConfig& p);
+
 // The pipeline's own slot when the source URL names none (`slot=`):
 // sluice_<pipeline>, lower case, other characters than [a-z0-9_] as '_',
 // at most 63 bytes (PostgreSQL's limit).

@@ -551,7 +551,7 @@ Status Pipeline::Validate() {
 
 Status Pipeline::Start() {
   if (running_) return Status::Ok();
-  if (!mapper_) RETURN_IF_ERROR(Validate());
+  if (!mapper_ || revalidate_.exchange(false)) RETURN_IF_ERROR(Validate());
   stop_ = false;
   jobs_interrupt_.Reset();
   check_cancel_ = false;
@@ -1072,6 +1072,7 @@ void Pipeline::CaptureLoop() {
         const transform::MappingRule* rule = mapper_->RuleFor(name.substr(0, dot), name.substr(dot + 1));
         if (rule != nullptr && rule->ddl == transform::DdlPolicy::kIgnore) so.unchecked_tables.push_back(name);
       }
+      so.rule_patterns = PostgresRulePatterns(cfg_);  // tables the rules select that appear later
       // The slot confirms what every target has applied (failed ones
       // included: their checkpoint stays where a restart resumes).
       so.applied_lsn = [this] {
@@ -1112,9 +1113,15 @@ void Pipeline::CaptureLoop() {
       // Another server behind the source's address: its owner starts the
       // pipeline again, from the targets' GTID states there (once it had
       // streamed, so that a server that fails the check at once is no loop).
-      const bool follow = st.code() == StatusCode::kSourceChanged && streamed;
+      // A PostgreSQL table new to the pipeline: a new start selects it (once
+      // for a given table: a start that does not select it fails instead).
+      const bool follow = st.code() == StatusCode::kSourceChanged && streamed && !restarted_for_.contains(st.message());
+      if (follow) restarted_for_.insert(st.message());
+      if (follow && IsPostgresSource(*source_cfg_)) revalidate_ = true;  // the next Start selects the tables anew
       spdlog::error("pipeline {}: capture stopped: {}{}", cfg_.name, st.message(),
-                    follow ? "; restarting the pipeline to follow it by GTID" : "");
+                    !follow                           ? ""
+                    : IsPostgresSource(*source_cfg_) ? "; restarting the pipeline to select it"
+                                                      : "; restarting the pipeline to follow it by GTID");
       SetState(PipelineState::kFailed, fmt::format("source {}: {}", cfg_.source, st.message()));
       stop_ = true;
       if (follow) restart_requested_ = true;

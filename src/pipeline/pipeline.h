@@ -20,6 +20,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -231,6 +232,10 @@ class Pipeline {
   std::string selection_record_;                  // capture thread: recorded once they are copied
   std::thread selection_thread_;                  // the copy (joined by Stop, after the capture thread)
   std::atomic<bool> restart_requested_{false};  // see TakeRestartRequest
+  // Capture thread: the kSourceChanged errors a restart was asked for
+  // already (a PostgreSQL table new to the pipeline is restarted for once).
+  std::set<std::string> restarted_for_;
+  std::atomic<bool> revalidate_{false};  // the next Start runs Validate again (the tables it selects changed)
   // Capture thread: the GTID state recorded with the position ResumePosition
   // returned ("" when none), checked by the source against its binlog.
   std::string start_gtid_state_;

@@ -52,6 +52,7 @@ Result<std::unique_ptr<Source>> OpenSource(const SourceOptions& o) {
     }
     po.start = o.start;
     po.tables = o.tables;
+    po.rule_patterns = o.rule_patterns;
     po.unchecked_tables = o.unchecked_tables;
     po.reconnect_timeout = o.reconnect_timeout;
     po.on_reconnect = o.on_reconnect;

@@ -37,6 +37,13 @@ struct SourceOptions {
   // PostgreSQL: tables ("schema.table" globs) whose schema changes are not
   // checked (their rules say ddl: ignore).
   std::vector<std::string> unchecked_tables;
+  // PostgreSQL: the rules' "schema.table" globs when `tables` is the list
+  // they selected at start. A table they select that was not in `tables`
+  // (created since, or added to the publication) stops the stream with
+  // kSourceChanged, so that a new start takes it; every pattern of the form
+  // "schema.*" makes a publication sluice creates FOR TABLES IN SCHEMA
+  // (PostgreSQL 15 on), which takes such tables as they are created.
+  std::vector<std::string> rule_patterns;
   // PostgreSQL: the commit end LSN up to which the consumer has made what it
   // received durable (tail: written to stdout); the slot confirms no more.
   // Null: whatever OnCommit returned from. Called on the capture thread.

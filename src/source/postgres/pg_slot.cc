@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -17,8 +18,25 @@ std::string QualifiedName(const std::string& schema, const std::string& table) {
 
 }  // namespace
 
+namespace {
+
+// The schemas of `patterns` when each is "schema.*" with a literal schema;
+// empty otherwise.
+std::vector<std::string> WholeSchemas(const std::vector<std::string>& patterns) {
+  std::vector<std::string> schemas;
+  for (const std::string& p : patterns) {
+    if (p.size() < 3 || p.compare(p.size() - 2, 2, ".*") != 0) return {};
+    std::string schema = p.substr(0, p.size() - 2);
+    if (schema.find_first_of("*?[]\\.") != std::string::npos) return {};
+    if (std::find(schemas.begin(), schemas.end(), schema) == schemas.end()) schemas.push_back(schema);
+  }
+  return schemas;
+}
+
+}  // namespace
+
 Status EnsurePublication(PgConnection& c, const std::string& name, const std::vector<std::string>& patterns,
-                         const std::string& describe) {
+                         const std::string& describe, const std::vector<std::string>& rule_patterns, bool ours) {
   ASSIGN_OR_RETURN(auto tables, c.Query("SELECT schemaname, tablename FROM pg_catalog.pg_tables WHERE "
                                         "schemaname NOT IN ('pg_catalog', 'information_schema') "
                                         "ORDER BY 1, 2"));
@@ -40,13 +58,30 @@ Status EnsurePublication(PgConnection& c, const std::string& name, const std::ve
       if (i) sql += ", ";
       sql += QualifiedName(matched[i].first, matched[i].second);
     }
-    Status st = c.Execute(sql);
+    Status st = Status::Error(StatusCode::kNotSupported, "not tried");
+    std::vector<std::string> schemas = WholeSchemas(rule_patterns);
+    if (!schemas.empty() && c.server_version() >= 150000) {
+      // Only a superuser may (PostgreSQL 15-16): others get FOR TABLE.
+      std::string by_schema = "CREATE PUBLICATION " + QuoteIdent(name) + " FOR TABLES IN SCHEMA ";
+      for (size_t i = 0; i < schemas.size(); ++i) by_schema += (i ? ", " : "") + QuoteIdent(schemas[i]);
+      st = c.Execute(by_schema);
+      if (st.ok()) {
+        sql = by_schema;
+      } else if (c.last_sqlstate() != "42501") {
+        return st.WithContext(fmt::format("{}: create publication \"{}\"", describe, name));
+      } else {
+        spdlog::info("{}: publication \"{}\" FOR TABLES IN SCHEMA needs a superuser; FOR TABLE the tables there "
+                     "now (tables created later are not published until added)",
+                     describe, name);
+      }
+    }
+    if (!st.ok()) st = c.Execute(sql);
     if (!st.ok()) {
       return st.WithContext(fmt::format("{}: create publication \"{}\"", describe, name))
           .WithSuffix("(the user must own the tables, or create the publication beforehand and name it with "
                       "publication=)");
     }
-    spdlog::info("{}: created publication \"{}\" for {} tables", describe, name, matched.size());
+    spdlog::info("{}: created publication \"{}\": {}", describe, name, sql.substr(sql.find(" FOR ") + 1));
     return Status::Ok();
   }
   if (pubs[0][0] && *pubs[0][0] == "t") return Status::Ok();  // FOR ALL TABLES
@@ -58,6 +93,15 @@ Status EnsurePublication(PgConnection& c, const std::string& name, const std::ve
     if (r[0] && r[1]) in.emplace(*r[0], *r[1]);
   }
   for (const auto& t : matched) {
+    if (!in.count(t) && ours) {
+      Status added = c.Execute("ALTER PUBLICATION " + QuoteIdent(name) + " ADD TABLE " + QualifiedName(t.first, t.second));
+      if (!added.ok()) return added.WithContext(fmt::format("{}: add table {} to publication \"{}\"", describe,
+                                                            QualifiedName(t.first, t.second), name));
+      spdlog::warn("{}: table {} added to publication \"{}\": rows written to it before now were not streamed; copy "
+                   "them with `sluice snapshot` (safe to repeat)",
+                   describe, QualifiedName(t.first, t.second), name);
+      continue;
+    }
     if (!in.count(t)) {
       return Status::Invalid("{}: table {} matches the tables to read but is not in publication \"{}\": run ALTER "
                              "PUBLICATION {} ADD TABLE {} (or narrow the table patterns)",

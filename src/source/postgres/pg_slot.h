@@ -23,9 +23,16 @@ namespace sluice::postgres {
 // globs; none: every table) match, created when it does not exist (the
 // user must own the tables); an existing one must publish every matched
 // table, else an error naming the ALTER PUBLICATION to run. `describe`
-// names the source in messages.
+// names the source in messages. When every one of `rule_patterns` is
+// "schema.*" (whole schemas) and the server is PostgreSQL 15 or later, the
+// publication is created FOR TABLES IN SCHEMA instead, so that tables
+// created later are published from their creation. `ours`: the
+// publication is sluice's own (its default name): a matched table it lacks
+// is added to it (its rows written before were not streamed: a warning
+// says to copy them) instead of being an error.
 Status EnsurePublication(PgConnection& c, const std::string& name, const std::vector<std::string>& patterns,
-                         const std::string& describe);
+                         const std::string& describe, const std::vector<std::string>& rule_patterns = {},
+                         bool ours = false);
 
 // A logical pgoutput slot created with SNAPSHOT 'export'. The exported
 // snapshot lives as long as this object's replication connection, which

@@ -79,7 +79,8 @@ Result<bool> PgStreamSource::CatalogSees(uint32_t xid) {
 }
 
 Status PgStreamSource::EnsurePublication() {
-  return postgres::EnsurePublication(*catalog_, publication_, options_.tables, Describe());
+  return postgres::EnsurePublication(*catalog_, publication_, options_.tables, Describe(), options_.rule_patterns,
+                                     !temporary_ && options_.publication.empty());
 }
 
 Status PgStreamSource::EnsureSlot(bool resume) {
@@ -146,6 +147,7 @@ Status PgStreamSource::Open(bool resume, uint64_t from) {
   dopts.column_facts = [this](uint32_t relid) { return LookupColumnFacts(relid); };
   dopts.catalog_sees = [this](uint32_t xid) { return CatalogSees(xid); };
   dopts.unchecked_tables = options_.unchecked_tables;
+  dopts.rule_patterns = options_.rule_patterns;
   dopts.proto_version = proto;
   if (!decoder_ || decoder_->proto_version() != proto) decoder_ = std::make_unique<PgoutputDecoder>(std::move(dopts));
   decoder_->AbandonTransaction();
@@ -213,9 +215,34 @@ Status PgStreamSource::Stream(ChangeHandler& handler, const std::atomic<bool>& s
     if (std::chrono::steady_clock::now() - last_status_ >= options_.status_interval) {
       RETURN_IF_ERROR(SendStatus(false));
     }
+    if (!options_.rule_patterns.empty() && !decoder_->in_transaction() &&
+        std::chrono::steady_clock::now() - last_table_check_ >= kNewTableCheck) {
+      last_table_check_ = std::chrono::steady_clock::now();
+      RETURN_IF_ERROR(CheckForNewTables());
+    }
   }
   // A last confirmation on the way out, best effort.
   (void)SendStatus(false);
+  return Status::Ok();
+}
+
+Status PgStreamSource::CheckForNewTables() {
+  ASSIGN_OR_RETURN(auto tables, ListTables(*catalog_));
+  for (const auto& [schema, table] : tables) {
+    if (schema == "_sluice" || MatchesTables(options_.tables, schema, table) ||
+        !MatchesTables(options_.rule_patterns, schema, table)) {
+      continue;
+    }
+    ASSIGN_OR_RETURN(auto published,
+                     catalog_->Query(fmt::format("SELECT 1 FROM pg_catalog.pg_publication_tables WHERE pubname = {} AND "
+                                                 "schemaname = {} AND tablename = {}",
+                                                 QuoteLiteral(publication_), QuoteLiteral(schema), QuoteLiteral(table))));
+    if (!published.empty()) continue;  // its Relation comes with its first rows (PgoutputDecoder)
+    return Status::Error(StatusCode::kSourceChanged,
+                         "{}: table \"{}\".\"{}\" is new to the pipeline (created since it started) and its rules "
+                         "select it, but publication \"{}\" does not publish it",
+                         Describe(), schema, table, publication_);
+  }
   return Status::Ok();
 }
 

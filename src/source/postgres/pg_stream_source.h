@@ -57,6 +57,9 @@ class PgStreamSource : public Source {
     // (PgoutputDecoder: "Schema changes"); the others' added columns are
     // reported, other changes stop the stream.
     std::vector<std::string> unchecked_tables;
+    // The rules' globs when `tables` is what they selected at start
+    // (SourceOptions::rule_patterns).
+    std::vector<std::string> rule_patterns;
     std::chrono::milliseconds status_interval{1000};
     std::chrono::seconds reconnect_timeout{300};
     // The LSN every consumer has applied up to (a commit end LSN, or 0 for
@@ -79,6 +82,12 @@ class PgStreamSource : public Source {
   // (0: the slot's confirmed position). On a resume the slot must exist.
   Status Open(bool resume, uint64_t from);
   Status EnsurePublication();
+  // Every kNewTableCheck while streaming (with rule_patterns): a table the
+  // rules select that the start did not, and that the publication does not
+  // publish (so no Relation of it will come), is kSourceChanged.
+  Status CheckForNewTables();
+  static constexpr std::chrono::seconds kNewTableCheck{5};
+  std::chrono::steady_clock::time_point last_table_check_{};
   Status EnsureSlot(bool resume);
   Status Stream(ChangeHandler& handler, const std::atomic<bool>& stop);
   Status SendStatus(bool reply_requested);

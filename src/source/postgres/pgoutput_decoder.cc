@@ -378,6 +378,15 @@ Status PgoutputDecoder::OnRelation(std::string_view m, ChangeHandler& handler) {
   schema->table = std::string(name);
   schema->names_known = true;
   rel.matched = MatchesTables(options_.tables, schema->db, schema->table);
+  if (!rel.matched && !options_.rule_patterns.empty() &&
+      MatchesTables(options_.rule_patterns, schema->db, schema->table)) {
+    // Its rows would be dropped here: a new start selects it (and creates
+    // its target tables), then reads this transaction again.
+    return Status::Error(StatusCode::kSourceChanged,
+                         "table \"{}\".\"{}\" is new to the pipeline (created, or added to the publication, since "
+                         "it started) and its rules select it{}",
+                         schema->db, schema->table, Where());
+  }
   PgTypeLookup type_lookup;
   if (options_.type_lookup) {
     type_lookup = [this](uint32_t oid) -> Result<PgTypeRow> {

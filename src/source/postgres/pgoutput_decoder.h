@@ -139,6 +139,9 @@ class PgoutputDecoder {
     int catalog_catch_up_attempts = 150;
     // "schema.table" globs whose schema changes are not compared.
     std::vector<std::string> unchecked_tables;
+    // The rules' globs when `tables` lists what they selected at start: the
+    // Relation of a table they select outside `tables` is kSourceChanged.
+    std::vector<std::string> rule_patterns;
     // 1, or 2 when the stream was started with streaming 'on'.
     uint32_t proto_version = 1;
     // Bytes of one transaction's messages held in memory before the rest

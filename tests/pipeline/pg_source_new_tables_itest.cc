@@ -1,0 +1,70 @@
+// Tables created on a PostgreSQL source while a pipeline runs, matching its
+// rules (`public.*`). Before, their rows were dropped silently: the
+// publication sluice made named the tables of the start, and the stream
+// decoded only those. Now a publication sluice creates for whole schemas is
+// FOR TABLES IN SCHEMA (a superuser's right on PostgreSQL 15), and a table
+// the stream shows that the rules select but the start did not stops the
+// capture once: `sluice run` starts the pipeline again, which selects it
+// (creating its target tables) and reads its rows from the slot. Without
+// the right to publish a schema, sluice's own publication names tables: a
+// new table is found in the catalog (every 5 s), added to the publication
+// at the new start, and a warning says to copy the rows written before.
+
+#include "pipeline/pg_source_fixture.h"
+
+namespace sluice::testing {
+namespace {
+
+class PgSourceNewTablesTest : public PgSourceTest {};
+
+TEST_F(PgSourceNewTablesTest, ATableCreatedWhileRunningIsSelectedAndCarried) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  // A source user allowed to publish whole schemas.
+  ASSERT_TRUE(pg_->Execute("ALTER ROLE repl SUPERUSER").ok());
+  Sql("CREATE TABLE items (id int PRIMARY KEY, n int)");
+  ASSERT_NO_FATAL_FAILURE(StartPipeline());
+  EXPECT_EQ(Value("SELECT string_agg(n.nspname, ',') FROM pg_publication_namespace pn JOIN pg_namespace n ON "
+                  "n.oid = pn.pnnspid"),
+            "public");
+  Sql("INSERT INTO items VALUES (1, 1)");
+  Sql("CREATE TABLE later (id int PRIMARY KEY, v text)");
+  Sql("INSERT INTO later VALUES (1, 'a'), (2, 'b'); INSERT INTO items VALUES (2, 2)");
+  Sql("UPDATE later SET v = 'c' WHERE id = 2");
+  EXPECT_TRUE(Converge("SELECT id, v FROM later ORDER BY id", "SELECT id, v FROM public.later ORDER BY id",
+                       "SELECT id, v FROM public.later ORDER BY id"));
+  EXPECT_TRUE(Converge("SELECT id, n FROM items ORDER BY id", "SELECT id, n FROM public.items ORDER BY id",
+                       "SELECT id, n FROM public.items ORDER BY id"));
+  ASSERT_TRUE(WaitForState("p", "running", std::chrono::seconds(30)));
+  std::string log = sluice_->FullLog();
+  EXPECT_NE(log.find("table \"public\".\"later\" is new to the pipeline"), std::string::npos) << log;
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+TEST_F(PgSourceNewTablesTest, WithoutSchemaPublishingTheTableIsAddedAndItsEarlierRowsNamed) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  Sql("CREATE TABLE items (id int PRIMARY KEY, n int)");
+  ASSERT_NO_FATAL_FAILURE(StartPipeline());
+  Sql("CREATE TABLE later (id int PRIMARY KEY, v text)");
+  Sql("INSERT INTO later VALUES (1, 'a'), (2, 'b')");
+  ASSERT_TRUE(WaitUntil([&] { return sluice_->FullLog().find("added to publication") != std::string::npos; },
+                        std::chrono::seconds(60)))
+      << sluice_->FullLog();
+  std::string log = sluice_->FullLog();
+  EXPECT_NE(log.find("table \"public\".\"later\" is new to the pipeline (created since it started)"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("copy them with `sluice snapshot`"), std::string::npos) << log;
+  Sql("INSERT INTO later VALUES (3, 'c'); UPDATE later SET v = 'B' WHERE id = 2");
+  EXPECT_TRUE(Converge("SELECT id, v FROM later WHERE id = 3", "SELECT id, v FROM public.later WHERE id = 3",
+                       "SELECT id, v FROM public.later WHERE id = 3"));
+  ASSERT_TRUE(WaitForState("p", "running", std::chrono::seconds(30)));
+  Status copied = RunCommand({SLUICE_BINARY, "snapshot", "-c", config_, "--pipeline", "p", "--progress", "plain"},
+                             (dir_ / "snapshot.log").string());
+  ASSERT_TRUE(copied.ok()) << copied.message();
+  EXPECT_TRUE(Converge("SELECT id, v FROM later ORDER BY id", "SELECT id, v FROM public.later ORDER BY id",
+                       "SELECT id, v FROM public.later ORDER BY id"));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+}  // namespace
+}  // namespace sluice::testing
