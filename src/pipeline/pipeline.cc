@@ -760,7 +760,7 @@ Status Pipeline::StartStreaming() {
 
 void Pipeline::Stop() {
   if (!running_ && !capture_thread_.joinable() && !snapshot_thread_.joinable() && !check_thread_.joinable() &&
-      !jobs_thread_.joinable()) {
+      !jobs_thread_.joinable() && !selection_thread_.joinable()) {
     return;
   }
   stop_ = true;
@@ -1782,6 +1782,15 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
     return t.sink->ApplyDdl(on_dest("", *sql), end);
   }
   const std::string target_table = fmt::format("`{}`.`{}`", dest_db, dest_table);
+  // A table the rule only renames (`to:`, every column kept under its
+  // name): the ALTER applies to its target table as written, named anew.
+  // (Not partition maintenance: a renamed copy, an archive often, keeps its
+  // rows, with a warning below.)
+  if (d.kind == K::kAlterTable && !d.partition_rows && rule->columns.empty() && rule->rename_columns.empty() &&
+      !rule->lua && d.name_end > d.name_begin && !IsPostgresSource(*source_cfg_)) {
+    return t.sink->ApplyDdl(on_dest(w.ddl_db, transform::WithAlteredTableNamed(w.ddl_query, d, dest_db, dest_table)),
+                            end);
+  }
   // The source table is empty now, so is the table it maps to (all of it,
   // also the subset a filter selected).
   if (d.kind == K::kTruncateTable) return t.sink->ApplyDdl(on_dest("", "TRUNCATE TABLE " + target_table), end);

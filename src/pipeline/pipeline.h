@@ -225,8 +225,9 @@ class Pipeline {
   Status PrepareNewlySelected(const std::vector<const TargetConfig*>& mysql_targets);
   void StartSelectionCopy();
   // Before capturing: a trigger on a table the pipeline fills on one of
-  // `mysql_targets` that writes another such table or sets NEW values
-  // (target_triggers.h) fails the start naming it; any other is a warning.
+  // `mysql_targets` that writes another such table, or sets NEW values of
+  // columns sluice writes (target_triggers.h), fails the start naming it;
+  // any other is a warning.
   Status CheckTargetTriggers(const std::vector<const TargetConfig*>& mysql_targets);
   std::optional<PipelineConfig> selection_copy_;  // capture thread: the newly selected tables to copy
   std::string selection_record_;                  // capture thread: recorded once they are copied

@@ -117,8 +117,6 @@ void Pipeline::StartSelectionCopy() {
   if (!selection_copy_) return;
   std::lock_guard lock(mu_);
   if (stop_ || snapshot_running_) return;  // a requested snapshot copies every table anyway
-  std::vector<std::string> names;
-  for (const TableRule& r : selection_copy_->tables) names.push_back(r.match);
   SnapshotOptions options;
   options.alongside_stream = true;
   snapshot_ = std::make_unique<Snapshot>(config_, *selection_copy_, options);

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
+#include <set>
 
 #include "pipeline/pg_source.h"
 #include "pipeline/pipeline.h"
@@ -33,11 +35,25 @@ Status Pipeline::CheckTargetTriggers(const std::vector<const TargetConfig*>& mys
   if (!source.ok()) return source.status().WithContext(fmt::format("source {}", cfg_.source));
   ASSIGN_OR_RETURN(auto selected, SelectedTables(**source, cfg_));
   std::set<std::string> filled;
+  std::map<std::string, std::pair<const SourceTable*, const transform::MappingRule*>> source_of;  // by target table
   for (const SourceTable& st : selected) {
     const transform::MappingRule* rule = mapper_->RuleFor(st.db, st.table);
     if (rule == nullptr) continue;
-    filled.insert(Lower(rule->to.empty() ? st.name() : transform::TableMapper::ExpandTemplate(rule->to, st.db, st.table)));
+    std::string dest =
+        Lower(rule->to.empty() ? st.name() : transform::TableMapper::ExpandTemplate(rule->to, st.db, st.table));
+    filled.insert(dest);
+    source_of.emplace(dest, std::make_pair(&st, rule));
   }
+  // The target columns sluice writes into `dest` (lower case).
+  auto written = [&](const std::string& dest) -> Result<std::set<std::string>> {
+    std::set<std::string> out;
+    auto it = source_of.find(dest);
+    if (it == source_of.end()) return out;
+    const auto& [st, rule] = it->second;
+    ASSIGN_OR_RETURN(auto columns, ReadColumnTypes(source_cfg_->endpoint, st->db, st->table));
+    for (const ColumnType& c : MapColumns(*rule, columns, nullptr)) out.insert(Lower(c.name));
+    return out;
+  };
   for (const TargetConfig* target : mysql_targets) {
     ASSIGN_OR_RETURN(auto tco, mysql::ConnectOptions::FromUrl(target->endpoint));
     auto conn = mysql::MysqlConnection::Connect(tco, &jobs_interrupt_);
@@ -61,7 +77,18 @@ Status Pipeline::CheckTargetTriggers(const std::vector<const TargetConfig*>& mys
                                    "source's binlog already holds what the source's triggers wrote)",
                                    fmt::join(effect.writes, ", ")));
       }
-      if (effect.sets_new) harm.push_back("sets NEW values: the target's rows would differ from the source's");
+      if (!effect.sets_new.empty()) {
+        ASSIGN_OR_RETURN(std::set<std::string> columns, written(Lower(info.table)));
+        std::vector<std::string> changed;
+        for (const std::string& c : effect.sets_new) {
+          if (columns.contains(c)) changed.push_back(c);
+        }
+        if (!changed.empty()) {
+          harm.push_back(fmt::format("sets NEW.{}, which sluice writes: the target's rows would differ from the "
+                                     "source's",
+                                     fmt::join(changed, ", NEW.")));
+        }
+      }
       if (!harm.empty()) {
         refused.push_back(fmt::format("{} fires on every row sluice writes there and {}; drop it on the target "
                                       "(DROP TRIGGER `{}`.`{}`) and start again",

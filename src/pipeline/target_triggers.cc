@@ -84,6 +84,11 @@ TriggerEffect AnalyzeTrigger(const TriggerInfo& trigger, const std::set<std::str
       effect.writes.push_back(name);
     }
   };
+  auto note_new = [&](const std::string& column) {
+    if (std::find(effect.sets_new.begin(), effect.sets_new.end(), column) == effect.sets_new.end()) {
+      effect.sets_new.push_back(column);
+    }
+  };
   const bool before = Lower(trigger.timing) == "before";
   for (size_t i = 0; i < t.size(); ++i) {
     // Only at a statement's start: `insert` also names a trigger event, a
@@ -91,9 +96,9 @@ TriggerEffect AnalyzeTrigger(const TriggerInfo& trigger, const std::set<std::str
     bool starts = i == 0 || t[i - 1] == ";" || t[i - 1] == "begin" || t[i - 1] == "then" || t[i - 1] == "else" ||
                   t[i - 1] == "do" || t[i - 1] == "loop" || t[i - 1] == "repeat";
     if (!starts) {
-      if (before && t[i] == "new" && i + 1 < t.size() && t[i + 1] == "." && i > 0 &&
+      if (before && t[i] == "new" && i + 2 < t.size() && t[i + 1] == "." && i > 0 &&
           (t[i - 1] == "set" || t[i - 1] == ",")) {
-        effect.sets_new = true;
+        note_new(t[i + 2]);
       }
       continue;
     }
@@ -104,8 +109,8 @@ TriggerEffect AnalyzeTrigger(const TriggerInfo& trigger, const std::set<std::str
     } else if (t[i] == "delete") {
       note(table_at(skip(i + 1, {"low_priority", "quick", "ignore", "from"})));
     } else if (t[i] == "set" && before) {
-      for (size_t j = i + 1; j + 1 < t.size() && t[j] != ";"; ++j) {
-        if (t[j] == "new" && t[j + 1] == "." && (j == i + 1 || t[j - 1] == ",")) effect.sets_new = true;
+      for (size_t j = i + 1; j + 2 < t.size() && t[j] != ";"; ++j) {
+        if (t[j] == "new" && t[j + 1] == "." && (j == i + 1 || t[j - 1] == ",")) note_new(t[j + 2]);
       }
     }
   }

@@ -24,7 +24,10 @@ struct TriggerInfo {
 
 struct TriggerEffect {
   std::vector<std::string> writes;  // "db.table"s among `filled` its body inserts into, updates or deletes from
-  bool sets_new = false;            // a BEFORE trigger assigning NEW.column
+  // A BEFORE trigger's NEW.column assignments (lower case): a column sluice
+  // writes would differ from the source's; one only the target has (set by
+  // the trigger, e.g. a load time) is the target's own business.
+  std::vector<std::string> sets_new;
 };
 
 // What the trigger's body does to rows sluice writes; `filled` holds the

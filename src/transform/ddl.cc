@@ -10,6 +10,7 @@ namespace {
 struct Token {
   enum class Type : uint8_t { kWord, kQuotedIdent, kString, kPunct, kEnd } type = Type::kEnd;
   std::string text;
+  size_t begin = 0, end = 0;  // where it is in the statement
 };
 
 class Lexer {
@@ -17,7 +18,15 @@ class Lexer {
   explicit Lexer(std::string_view s) : s_(s) {}
   Token Next() {
     SkipSpaceAndComments();
+    Token t = Read();
+    t.end = i_;
+    return t;
+  }
+
+ private:
+  Token Read() {
     Token t;
+    t.begin = i_;
     if (i_ >= s_.size()) return t;
     char c = s_[i_];
     if (c == '`') {
@@ -153,7 +162,9 @@ class Parser {
         Advance();
         d.kind = DdlStatement::Kind::kAlterTable;
         SkipIfExists();
+        d.name_begin = tok_.begin;
         QualifiedName(d.db, d.table);
+        d.name_end = prev_end_;
         ParseAlterBody(d);
       }
     } else if (Is("TRUNCATE")) {
@@ -193,7 +204,10 @@ class Parser {
   }
 
  private:
-  void Advance() { tok_ = lex_.Next(); }
+  void Advance() {
+    prev_end_ = tok_.end;
+    tok_ = lex_.Next();
+  }
   bool Is(std::string_view word) const { return tok_.type == Token::Type::kWord && Upper(tok_.text) == word; }
   bool IsPunct(char c) const { return tok_.type == Token::Type::kPunct && tok_.text.size() == 1 && tok_.text[0] == c; }
   void SkipWords(std::initializer_list<std::string_view> words) {
@@ -352,12 +366,29 @@ class Parser {
   Lexer lex_;
   std::string_view current_db_;
   Token tok_;
+  size_t prev_end_ = 0;  // where the token before tok_ ended
 };
 
 }  // namespace
 
 DdlStatement ParseDdl(std::string_view query, std::string_view current_db) {
   return Parser(query, current_db).Parse();
+}
+
+std::string WithAlteredTableNamed(std::string_view query, const DdlStatement& d, std::string_view db,
+                                  std::string_view table) {
+  auto quote = [](std::string_view name) {
+    std::string out = "`";
+    for (char c : name) {
+      if (c == '`') out += '`';
+      out += c;
+    }
+    return out + "`";
+  };
+  std::string out(query.substr(0, d.name_begin));
+  out += quote(db) + "." + quote(table);
+  out += query.substr(d.name_end);
+  return out;
 }
 
 }  // namespace sluice::transform

@@ -43,8 +43,15 @@ struct DdlStatement {
   std::vector<Rename> renames;
   // DROP TABLE a, b: every table named (db.table), for multi-table statements
   std::vector<std::pair<std::string, std::string>> tables;
+  // ALTER TABLE: where the table's name is in the statement (bytes).
+  size_t name_begin = 0, name_end = 0;
 };
 
 DdlStatement ParseDdl(std::string_view query, std::string_view current_db);
+
+// An ALTER TABLE statement `d` (parsed from `query`) naming `db`.`table`
+// instead: for a table a rule renames and keeps whole.
+std::string WithAlteredTableNamed(std::string_view query, const DdlStatement& d, std::string_view db,
+                                  std::string_view table);
 
 }  // namespace sluice::transform

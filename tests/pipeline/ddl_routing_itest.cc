@@ -184,6 +184,24 @@ TEST_F(DdlRoutingTest, CreateOfAnExistingTableComparesTypes) {
   EXPECT_EQ(sluice_->FullLog().find("target dst: pipeline p target dst"), std::string::npos) << sluice_->Log();
 }
 
+// A table the rule only renames (`to:`, every column kept under its name):
+// its ALTERs apply to the target table, named anew (they stopped the target
+// with "change it by hand" before), column renames and indexes included.
+TEST_F(DdlRoutingTest, AltersOfATableTheRuleOnlyRenamesApplyToItsTargetTable) {
+  ASSERT_NO_FATAL_FAILURE(Start(kApp, Rules("      - match: \"app.*\"\n        to: \"s.${table}\"\n")));
+  ASSERT_TRUE(Converges(*src_, "SELECT * FROM app.t ORDER BY id", *dst_, "SELECT * FROM s.t ORDER BY id"));
+  ASSERT_TRUE(src_->Execute("ALTER TABLE app.t ADD COLUMN w INT NOT NULL DEFAULT 7 AFTER id, CHANGE v value BIGINT; "
+                            "INSERT INTO app.t VALUES (3, 8, 30000000000); USE app; ALTER TABLE u ADD INDEX by_v (v); "
+                            "UPDATE u SET v = 5")
+                  .ok());
+  EXPECT_TRUE(Converges(*src_, "SELECT * FROM app.t ORDER BY id", *dst_, "SELECT * FROM s.t ORDER BY id"));
+  EXPECT_TRUE(Converges(*src_, "SELECT * FROM app.u ORDER BY id", *dst_, "SELECT * FROM s.u ORDER BY id"));
+  EXPECT_EQ(TargetValue("SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = 's' AND "
+                        "TABLE_NAME = 'u' AND INDEX_NAME = 'by_v'"),
+            "1");
+  EXPECT_TRUE(WaitForState("p", "running"));
+}
+
 // The advice for a DDL that cannot be mapped works: change the target table
 // by hand, restart, and the pipeline skips the statement and goes on.
 TEST_F(DdlRoutingTest, UnmappableDdlAdviceFixByHandThenRestartWorks) {

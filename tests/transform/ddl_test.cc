@@ -67,3 +67,21 @@ TEST(DdlTest, DropRenameTruncateAndOthers) {
 
 }  // namespace
 }  // namespace sluice::transform
+
+namespace sluice::transform {
+namespace {
+
+std::string Renamed(const std::string& query) {
+  return WithAlteredTableNamed(query, ParseDdl(query, "shop"), "copy", "orders");
+}
+
+TEST(DdlTest, AnAlteredTableIsNamedAnewForATableTheRuleRenames) {
+  EXPECT_EQ(Renamed("ALTER TABLE shop.orders ADD COLUMN x INT DEFAULT 7 AFTER amount"),
+            "ALTER TABLE `copy`.`orders` ADD COLUMN x INT DEFAULT 7 AFTER amount");
+  EXPECT_EQ(Renamed("alter /* why */ online table if exists `orders` change note remark varchar(40)"),
+            "alter /* why */ online table if exists `copy`.`orders` change note remark varchar(40)");
+  EXPECT_EQ(Renamed("ALTER TABLE `shop` . `ord``ers`\nDROP COLUMN c"), "ALTER TABLE `copy`.`orders`\nDROP COLUMN c");
+}
+
+}  // namespace
+}  // namespace sluice::transform
