@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "client/mysql/table_reader.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/table_swap.h"
 
@@ -18,7 +19,7 @@ Result<std::vector<std::pair<std::string, std::string>>> Pipeline::SourceColumnD
   ASSIGN_OR_RETURN(auto co, mysql::ConnectOptions::FromUrl(source_cfg_->endpoint));
   auto conn = mysql::MysqlConnection::Connect(co, interrupt);
   if (!conn.ok()) return conn.status().WithContext(fmt::format("source {}", cfg_.source));
-  auto created = (*conn)->Query(fmt::format("SHOW CREATE TABLE `{}`.`{}`", db, table));
+  auto created = (*conn)->Query(fmt::format("SHOW CREATE TABLE {}.{}", mysql::QuoteIdent(db), mysql::QuoteIdent(table)));
   if (!created.ok()) return created.status().WithContext(fmt::format("source {}", cfg_.source));
   if (created->empty() || created->front().size() < 2 || !created->front()[1]) {
     return Status::Error(StatusCode::kServerError, "source {}: SHOW CREATE TABLE `{}`.`{}` returned nothing",
@@ -92,22 +93,21 @@ Result<std::optional<sink::DdlChange>> Pipeline::SwapDdlForRowTables(sink::Sink&
   ASSIGN_OR_RETURN(std::vector<std::string> have, sink.TargetColumns(dest_db, dest_table));
   if (have.empty()) return std::optional<sink::DdlChange>();  // made with its first rows, in the new shape
   auto same = [](const std::string& a, const std::string& b) { return strcasecmp(a.c_str(), b.c_str()) == 0; };
-  auto quote = [](const std::string& name) { return "`" + name + "`"; };
   std::vector<std::string> clauses, added;
   for (const std::string& h : have) {
     if (h == "_version" || h == "_sign") continue;  // ClickHouse's own
     if (std::none_of(definitions.begin(), definitions.end(), [&](const auto& d) { return same(d.first, h); })) {
-      clauses.push_back("DROP COLUMN " + quote(h));
+      clauses.push_back("DROP COLUMN " + mysql::QuoteIdent(h));
     }
   }
   for (const auto& [name, definition] : definitions) {
     bool there = std::any_of(have.begin(), have.end(), [&](const std::string& h) { return same(h, name); });
-    clauses.push_back(fmt::format("{} COLUMN {} {}", there ? "MODIFY" : "ADD", quote(name), definition));
+    clauses.push_back(fmt::format("{} COLUMN {} {}", there ? "MODIFY" : "ADD", mysql::QuoteIdent(name), definition));
     if (!there) added.push_back(name);
   }
   sink::DdlChange c;
   c.db = db;
-  c.query = fmt::format("ALTER TABLE `{}`.`{}` {}", db, table, fmt::join(clauses, ", "));
+  c.query = fmt::format("ALTER TABLE {}.{} {}", mysql::QuoteIdent(db), mysql::QuoteIdent(table), fmt::join(clauses, ", "));
   c.target_db = dest_db;
   c.target_table = dest_table;
   c.one_to_one = dest_db == db && dest_table == table;

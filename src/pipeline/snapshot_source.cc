@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include "pipeline/pg_source.h"
-#include "sink/mysql/sql_builder.h"
 
 namespace sluice::pipeline::detail {
 
@@ -12,12 +11,6 @@ using sluice::mysql::MysqlConnection;
 using sluice::mysql::TableReader;
 
 namespace {
-
-std::string Ident(std::string_view name) {
-  std::string out;
-  sink::mysql::AppendIdentifier(out, name);
-  return out;
-}
 
 struct MysqlSession : SourceSession {
   std::unique_ptr<MysqlConnection> conn;
@@ -97,14 +90,14 @@ Status EnsureMysqlTargetTable(ChunkTarget& w, MysqlConnection& source, const tra
   for (size_t i = 0; whole && i < m.source_index.size(); ++i) {
     whole = m.source_index[i] == i && t.columns[i] == s.columns[i].name;
   }
-  std::string target_name = Ident(t.db) + "." + Ident(t.table);
+  std::string target_name = mysql::QuoteIdent(t.db) + "." + mysql::QuoteIdent(t.table);
   if (whole) {
-    ASSIGN_OR_RETURN(auto rows, source.Query("SHOW CREATE TABLE " + Ident(s.db) + "." + Ident(s.table)));
+    ASSIGN_OR_RETURN(auto rows, source.Query("SHOW CREATE TABLE " + mysql::QuoteIdent(s.db) + "." + mysql::QuoteIdent(s.table)));
     if (rows.empty() || rows[0].size() < 2 || !rows[0][1]) {
       return Status::Error(StatusCode::kServerError, "SHOW CREATE TABLE {}.{} returned nothing", s.db, s.table);
     }
     std::string ddl = *rows[0][1];
-    std::string prefix = "CREATE TABLE " + Ident(s.table);
+    std::string prefix = "CREATE TABLE " + mysql::QuoteIdent(s.table);
     if (ddl.rfind(prefix, 0) != 0) {
       return Status::Error(StatusCode::kServerError, "unexpected SHOW CREATE TABLE output for {}.{}", s.db, s.table);
     }
@@ -122,13 +115,13 @@ Status EnsureMysqlTargetTable(ChunkTarget& w, MysqlConnection& source, const tra
       return Status::Error(StatusCode::kSchemaMismatch, "{}.{} changed while read", s.db, s.table);
     const auto& c = cols[src];
     if (i) ddl += ", ";
-    ddl += Ident(t.columns[i]) + " " + c[1].value_or("text");
+    ddl += mysql::QuoteIdent(t.columns[i]) + " " + c[1].value_or("text");
     if (c[3]) ddl += " COLLATE " + *c[3];
     ddl += c[2].value_or("YES") == "NO" ? " NOT NULL" : " NULL";
   }
   if (t.has_key()) {
     ddl += ", PRIMARY KEY (";
-    for (size_t k = 0; k < t.key.size(); ++k) ddl += (k ? ", " : "") + Ident(t.columns[t.key[k]]);
+    for (size_t k = 0; k < t.key.size(); ++k) ddl += (k ? ", " : "") + mysql::QuoteIdent(t.columns[t.key[k]]);
     ddl += ")";
   }
   ddl += ")";

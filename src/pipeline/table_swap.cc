@@ -6,18 +6,11 @@
 
 #include <algorithm>
 
+#include "client/mysql/table_reader.h"
+
 namespace sluice::pipeline {
 
 namespace {
-
-std::string Quote(const std::string& name) {
-  std::string out = "`";
-  for (char c : name) {
-    if (c == '`') out += '`';
-    out += c;
-  }
-  return out + "`";
-}
 
 const ColumnType* Find(const std::vector<ColumnType>& columns, const std::string& name) {
   for (const ColumnType& c : columns) {
@@ -71,7 +64,7 @@ TargetAlter AlterToMatch(const std::string& db, const std::string& table, const 
   std::vector<std::string> added, dropped;
   for (const ColumnType& h : have) {
     if (Find(want, h.name) == nullptr) {
-      clauses.push_back("DROP COLUMN " + Quote(h.name));
+      clauses.push_back("DROP COLUMN " + mysql::QuoteIdent(h.name));
       dropped.push_back(h.name);
     }
   }
@@ -79,12 +72,12 @@ TargetAlter AlterToMatch(const std::string& db, const std::string& table, const 
     const ColumnType& w = want[i];
     const std::string& definition = i < definitions.size() ? definitions[i] : w.type;
     const ColumnType* h = Find(have, w.name);
-    std::string place = i == 0 ? " FIRST" : " AFTER " + Quote(want[i - 1].name);
+    std::string place = i == 0 ? " FIRST" : " AFTER " + mysql::QuoteIdent(want[i - 1].name);
     if (h == nullptr) {
-      clauses.push_back(fmt::format("ADD COLUMN {} {}{}", Quote(w.name), definition, place));
+      clauses.push_back(fmt::format("ADD COLUMN {} {}{}", mysql::QuoteIdent(w.name), definition, place));
       added.push_back(w.name);
     } else if (strcasecmp(h->type.c_str(), w.type.c_str()) != 0) {
-      clauses.push_back(fmt::format("MODIFY COLUMN {} {}", Quote(w.name), definition));
+      clauses.push_back(fmt::format("MODIFY COLUMN {} {}", mysql::QuoteIdent(w.name), definition));
       out.lossy.push_back(fmt::format("`{}` retyped from {} to {}", w.name, h->type, w.type));
     }
   }
@@ -93,7 +86,7 @@ TargetAlter AlterToMatch(const std::string& db, const std::string& table, const 
                                     fmt::join(dropped, "`, `"), fmt::join(added, "`, `")));
   }
   if (!clauses.empty()) {
-    out.statement = fmt::format("ALTER TABLE {}.{} {}", Quote(db), Quote(table), fmt::join(clauses, ", "));
+    out.statement = fmt::format("ALTER TABLE {}.{} {}", mysql::QuoteIdent(db), mysql::QuoteIdent(table), fmt::join(clauses, ", "));
   }
   return out;
 }

@@ -23,11 +23,6 @@ void AppendIdent(std::string& out, std::string_view name) {
   out += '`';
 }
 
-std::string Ident(std::string_view name) {
-  std::string out;
-  AppendIdent(out, name);
-  return out;
-}
 
 // "decimal(12,2)" -> (12, 2); "datetime(3)" -> (3, 0).
 std::pair<int, int> TypeArgs(std::string_view column_type) {
@@ -188,8 +183,8 @@ std::string RangePredicate(const std::vector<std::string>& cols, const KeyRange&
     for (size_t i = 0; i < cols.size(); ++i) {
       if (i > 0) out += " OR ";
       out += "(";
-      for (size_t j = 0; j < i; ++j) out += Ident(cols[j]) + " = " + KeyLiteral(key[j]) + " AND ";
-      out += Ident(cols[i]) + (i + 1 == cols.size() ? last_op : strict) + KeyLiteral(key[i]) + ")";
+      for (size_t j = 0; j < i; ++j) out += QuoteIdent(cols[j]) + " = " + KeyLiteral(key[j]) + " AND ";
+      out += QuoteIdent(cols[i]) + (i + 1 == cols.size() ? last_op : strict) + KeyLiteral(key[i]) + ")";
     }
     return out + ")";
   };
@@ -313,7 +308,7 @@ TableReader::TableReader(TableSchemaPtr schema, std::vector<uint32_t> columns, s
   }
 }
 
-std::string TableReader::QualifiedName() const { return Ident(schema_->db) + "." + Ident(schema_->table); }
+std::string TableReader::QualifiedName() const { return QuoteIdent(schema_->db) + "." + QuoteIdent(schema_->table); }
 
 std::vector<std::string> TableReader::KeyColumnNames() const {
   std::vector<std::string> names;
@@ -352,7 +347,7 @@ Result<std::vector<KeyTuple>> TableReader::PlanChunks(MysqlConnection& c, uint64
   std::string cols, order;
   for (size_t i = 0; i < names.size(); ++i) {
     if (i > 0) cols += ", ";
-    cols += Ident(names[i]);
+    cols += QuoteIdent(names[i]);
   }
   KeyRange range;
   for (;;) {
@@ -418,7 +413,7 @@ Result<RowBlock> TableReader::ReadKeys(MysqlConnection& c, const std::vector<Key
   if (keys.empty() || !has_key()) return all;
   std::vector<std::string> names = KeyColumnNames();
   std::string lhs;
-  for (size_t i = 0; i < names.size(); ++i) lhs += (i ? ", " : "") + Ident(names[i]);
+  for (size_t i = 0; i < names.size(); ++i) lhs += (i ? ", " : "") + QuoteIdent(names[i]);
   if (names.size() > 1) lhs = "(" + lhs + ")";
   // In slices, so that a long list stays a reasonable statement.
   constexpr size_t kSlice = 500;
@@ -462,7 +457,7 @@ std::string TableReader::RowCrcExpression() const {
   std::string markers;
   for (uint32_t index : columns_) {
     const ColumnMeta& col = schema_->columns[index];
-    std::string name = Ident(col.name);
+    std::string name = QuoteIdent(col.name);
     ValueKind kind = KindForColumn(col);
     const bool text = kind == ValueKind::kText || kind == ValueKind::kEnum || kind == ValueKind::kSet ||
                       kind == ValueKind::kJson;
@@ -504,7 +499,7 @@ Result<std::vector<RowCrc>> TableReader::RowCrcs(MysqlConnection& c, const KeyRa
   std::vector<RowCrc> out;
   if (!has_key()) return Status::Error(StatusCode::kNotSupported, "{}: per-row checksums need a key", QualifiedName());
   std::string cols;
-  for (const std::string& name : KeyColumnNames()) cols += Ident(name) + ", ";
+  for (const std::string& name : KeyColumnNames()) cols += QuoteIdent(name) + ", ";
   std::string sql = fmt::format("SELECT {}{} FROM {}{}", cols, RowCrcExpression(), QualifiedName(), Where(range));
   MYSQL* m = c.raw();
   if (mysql_real_query(m, sql.data(), sql.size()) != 0) return c.LastError("checksumming rows of " + QualifiedName());
@@ -544,6 +539,12 @@ uint64_t TableReader::EstimateRows(MysqlConnection& c) const {
       c.Escape(schema_->db), c.Escape(schema_->table)));
   if (!v.ok() || !v->has_value()) return 0;
   return std::strtoull((*v)->c_str(), nullptr, 10);
+}
+
+std::string QuoteIdent(std::string_view name) {
+  std::string out;
+  AppendIdent(out, name);
+  return out;
 }
 
 }  // namespace sluice::mysql

@@ -34,6 +34,9 @@ namespace sluice::mysql {
 // does not exist.
 Result<TableSchemaPtr> ReadTableSchema(MysqlConnection& c, std::string_view db, std::string_view table);
 
+// `name` as a MySQL identifier: in backquotes, backquotes doubled.
+std::string QuoteIdent(std::string_view name);
+
 // utf8mb4 and UTC for a connection that reads or compares rows.
 Status PrepareReadSession(MysqlConnection& c);
 
