@@ -120,6 +120,7 @@ void CopyRowChange(const RowChange& row, TableSchemaPtr table, ChangeEvent& out)
   out.table = std::move(table);
   out.ts_ms = row.ts_ms;
   out.gtid.assign(row.gtid);
+  out.no_foreign_key_checks = row.no_foreign_key_checks;
   size_t total = ImageBytes(row.before) + ImageBytes(row.after);
   out.bytes.resize(total);
   size_t used = 0;

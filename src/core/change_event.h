@@ -69,6 +69,7 @@ struct ChangeEvent {
   std::string next_position;      // kCommit/kDdl: resumable "file:offset" after the transaction
   std::string gtid_state;         // kCommit/kDdl: GTID state after the transaction
   std::vector<char> bytes;        // storage the values' string_views point into
+  bool no_foreign_key_checks = false;  // rows: RowChange::no_foreign_key_checks
 
   // Approximate memory held, for byte-bounded queues.
   size_t MemoryBytes() const {

@@ -38,6 +38,9 @@ struct RowChange {
   // PostgreSQL: `offset` is the transaction's commit end LSN and `file` its
   // text ("0/16B3748"), which is what "pos" prints (no ":offset").
   bool lsn_position = false;
+  // MySQL/MariaDB: the statement ran with foreign_key_checks=0, so the
+  // server carried out no foreign key action for it (core/cascade.h).
+  bool no_foreign_key_checks = false;
 };
 
 }  // namespace sluice

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/cascade.h"
 #include "core/change_event.h"
 #include "core/row_change.h"
 #include "core/table_schema.h"
@@ -31,6 +32,11 @@ struct TargetTable {
   // and for an update's before image.
   TableSchemaPtr source_schema;
   std::vector<uint32_t> source_index;
+  // Only the tables of kCascade changes: the foreign key whose action they
+  // redo. `columns` are then the child's key columns, and source_schema and
+  // source_index the parent's table and referenced columns (the values come
+  // from the parent's row).
+  std::shared_ptr<const CascadeEdge> cascade;
   bool has_key() const { return !key.empty(); }
   // The source column behind target column i.
   const ColumnMeta& column_meta(size_t i) const { return source_schema->columns[source_index[i]]; }
@@ -68,6 +74,11 @@ struct SinkChange {
     kDelete,       // keyed table: remove the row with the key in `values` (a missing row is fine)
     kInsert,       // keyless table: add `values`
     kDeleteExact,  // keyless table: remove one row equal to `values` in every column
+    // A foreign key's action on the child rows (table->cascade): op kDelete
+    // for ON DELETE (`values`: the deleted parent's referenced values), op
+    // kUpdate for ON UPDATE (`values`: the old referenced values, then the
+    // new). Only sinks that apply_cascades() get these (sink.h).
+    kCascade,
   };
   Kind kind = Kind::kUpsert;
   // The change as the target table sees it: an update whose row entered
@@ -95,6 +106,15 @@ inline bool IsPartial(const SinkChange& c) {
   if (c.kind != SinkChange::Kind::kUpsert) return false;
   for (const Value& v : c.values) {
     if (v.kind == ValueKind::kAbsent) return true;
+  }
+  return false;
+}
+
+// Whether a batch holds kCascade changes (sinks that apply_cascades() then
+// apply it in source order on one connection).
+inline bool HasCascade(const std::vector<SinkChange>& changes) {
+  for (const SinkChange& c : changes) {
+    if (c.kind == SinkChange::Kind::kCascade) return true;
   }
   return false;
 }

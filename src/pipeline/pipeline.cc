@@ -1,5 +1,7 @@
 #include "pipeline/pipeline.h"
 
+#include <cctype>
+
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -22,6 +24,7 @@
 #include "source/registry.h"
 #include "client/mysql/table_reader.h"
 #include "sink/skip_log.h"
+#include "transform/cascades.h"
 #include "transform/ddl.h"
 
 namespace sluice::pipeline {
@@ -534,17 +537,74 @@ Status Pipeline::Validate() {
     if (!schema.ok()) return schema.status().WithContext(fmt::format("pipeline {}: source {}", cfg_.name, cfg_.source));
     RETURN_IF_ERROR(CheckRuleAgainstTable(*r, **schema));
   }
-  // Changes a foreign key cascades never reach the binlog: said at once.
-  auto cascading = CascadingForeignKeys(**conn, [&](const std::string& db, const std::string& table) {
-    return std::any_of(cfg_.tables.begin(), cfg_.tables.end(),
-                       [&](const TableRule& r) { return MatchesTableRule(r, db, table); });
-  });
-  if (!cascading.ok()) return cascading.status().WithContext(fmt::format("pipeline {}: source {}", cfg_.name, cfg_.source));
-  for (const CascadingForeignKey& fk : *cascading) {
-    std::string warning = DescribeCascadingForeignKey(fk);
-    spdlog::warn("pipeline {}: {}", cfg_.name, warning);
+  return PlanCascades(**conn);
+}
+
+namespace {
+
+// DDL that may add, drop or move a foreign key: the keys are read again.
+bool MayChangeForeignKeys(std::string_view query) {
+  std::string upper(query);
+  for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  for (const char* word : {"FOREIGN", "REFERENCES", "DROP", "RENAME"}) {
+    if (upper.find(word) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void Pipeline::ReplanCascades() {
+  auto co = mysql::ConnectOptions::FromUrl(source_cfg_->endpoint);
+  Status st = co.status();
+  if (st.ok()) {
+    co->read_timeout_s = co->write_timeout_s = 30;
+    auto conn = mysql::MysqlConnection::Connect(*co);
+    st = conn.ok() ? PlanCascades(**conn) : conn.status();
+  }
+  if (!st.ok()) {
+    spdlog::warn("pipeline {}: the source's foreign keys were not read again after a schema change, the ones read "
+                 "before are followed: {}",
+                 cfg_.name, st.message());
+  }
+}
+
+Status Pipeline::PlanCascades(mysql::MysqlConnection& conn) {
+  // What foreign key actions do to child rows never reaches the binlog: the
+  // SQL targets redo it (transform/cascades.h), and what no target can
+  // follow is said at once.
+  auto keys = ReadForeignKeys(conn);
+  if (!keys.ok()) return keys.status().WithContext(fmt::format("pipeline {}: source {}", cfg_.name, cfg_.source));
+  std::vector<std::string> notes;
+  auto cascades = transform::Cascades::Plan(
+      *keys, [this](std::string_view db, std::string_view table) { return mapper_->RuleFor(db, table); }, notes);
+  if (!cascades->empty()) {
+    std::vector<std::string> others;  // targets that get only the parent's change
+    for (const std::string& name : cfg_.targets) {
+      const TargetConfig* tc = config_.FindTarget(name);
+      const std::string scheme = tc ? tc->endpoint.scheme : "";
+      const bool sql = scheme == "mysql" || scheme == "mariadb" || scheme == "postgres" || scheme == "postgresql";
+      if (!sql) others.push_back(fmt::format("{} ({})", name, scheme));
+    }
+    for (const std::string& key : cascades->followed()) {
+      spdlog::info("pipeline {}: foreign key {}: the source server's changes to the child rows are redone on the "
+                   "MySQL and PostgreSQL targets",
+                   cfg_.name, key);
+    }
+    if (!others.empty()) {
+      notes.push_back(fmt::format(
+          "foreign keys with actions ({}): the source server changes the child rows without writing them to its "
+          "binlog; MySQL and PostgreSQL targets redo them, but target{} {} get{} only the parent's change "
+          "(`sluice check` finds the rows left, `--repair` fixes them)",
+          fmt::join(cascades->followed(), "; "), others.size() > 1 ? "s" : "", fmt::join(others, ", "),
+          others.size() > 1 ? "" : "s"));
+    }
+  }
+  mapper_->SetCascades(cascades->empty() ? nullptr : std::move(cascades));
+  for (std::string& note : notes) {
+    spdlog::warn("pipeline {}: {}", cfg_.name, note);
     std::lock_guard lock(mu_);
-    NoteEvent("", "warning", std::move(warning));
+    NoteEvent("", "warning", std::move(note));
   }
   return Status::Ok();
 }
@@ -1220,6 +1280,9 @@ void Pipeline::TransformLoop() {
           break;
         }
         out_rows.Inc(added);
+        for (size_t i = before; i < work->changes.size(); ++i) {
+          work->has_cascades |= work->changes[i].kind == SinkChange::Kind::kCascade;
+        }
         work->kind = TargetWork::Kind::kChanges;
         work->pos = ev->pos;
         if (work->ts_ms == 0) {
@@ -1245,6 +1308,12 @@ void Pipeline::TransformLoop() {
         w->gtid_state = ev->gtid_state;
         w->ddl_db = ev->ddl_db;
         w->ddl_query = ev->ddl_query;
+        // Foreign keys added or dropped while running: the actions followed
+        // from here on are the source's keys after the statement.
+        if (ev->kind == ChangeEvent::Kind::kDdl && !IsPostgresSource(*source_cfg_) &&
+            source_cfg_->endpoint.scheme != "file" && MayChangeForeignKeys(ev->ddl_query)) {
+          ReplanCascades();
+        }
         if (ev->kind == ChangeEvent::Kind::kDdl && ev->table) {
           auto m = mapper_->Map(ev->table);
           if (m.ok() && (*m)->selected()) {
@@ -1467,6 +1536,7 @@ Status Pipeline::FlushBatch(Target& t, std::vector<SinkChange>& batch, const sin
   runs.clear();
   size_t bytes = 0;
   for (const SinkChange& c : batch) {
+    if (c.kind == SinkChange::Kind::kCascade) continue;  // counted as the parent's change
     Target::TableStats& ts = t.StatsFor(c.table, metrics_, cfg_.name, mu_);
     if (runs.empty() || runs.back().stats != &ts) runs.push_back({&ts});
     using K = SinkChange::Kind;
@@ -2088,6 +2158,7 @@ void Pipeline::TargetLoop(Target& t) {
             if (!t.oldest_pending_ms) t.oldest_pending_ms = t.batch_oldest_ms;
           }
           for (const SinkChange& c : w.changes) {
+            if (c.kind == SinkChange::Kind::kCascade) continue;
             Target::TableStats& ts = t.StatsFor(c.table, metrics_, cfg_.name, mu_);
             if (!ts.batch_oldest_ms) ts.batch_oldest_ms = CommitEstimateMs(w.ts_ms, w.received_ms);
             if (!ts.oldest_pending_ms) ts.oldest_pending_ms = ts.batch_oldest_ms;
@@ -2099,6 +2170,9 @@ void Pipeline::TargetLoop(Target& t) {
             batch.insert(batch.end(), std::make_move_iterator(owned.begin()), std::make_move_iterator(owned.end()));
           } else {
             batch.insert(batch.end(), w.changes.begin(), w.changes.end());
+          }
+          if (w.has_cascades && !t.sink->applies_cascades()) {
+            std::erase_if(batch, [](const SinkChange& c) { return c.kind == SinkChange::Kind::kCascade; });
           }
           end = {w.pos, w.resume_position, end.gtid_state};
           have_end = true;

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "client/mysql/connection.h"
 #include "core/change_event.h"
 #include "core/position.h"
 #include "pipeline/bounded_queue.h"
@@ -47,6 +48,7 @@ struct TargetWork {
   enum class Kind : uint8_t { kChanges, kCommit, kDdl, kHeartbeat };
   Kind kind = Kind::kChanges;
   std::vector<SinkChange> changes;
+  bool has_cascades = false;    // kChanges: some are kCascade (left out for sinks that do not apply them)
   StreamPos pos;                // kCommit/kDdl: transaction end; kChanges: last change
   std::string resume_position;  // a transaction boundary at or before pos
   std::string gtid_state;
@@ -229,6 +231,12 @@ class Pipeline {
   // columns sluice writes (target_triggers.h), fails the start naming it;
   // any other is a warning.
   Status CheckTargetTriggers(const std::vector<const TargetConfig*>& mysql_targets);
+  // Reads the source's foreign keys and gives the mapper the actions the
+  // targets redo (transform/cascades.h); warns of the ones they cannot.
+  Status PlanCascades(mysql::MysqlConnection& conn);
+  // PlanCascades on a connection of its own, after DDL that may have
+  // changed the keys (transform thread); a failure keeps the plan and warns.
+  void ReplanCascades();
   std::optional<PipelineConfig> selection_copy_;  // capture thread: the newly selected tables to copy
   std::string selection_record_;                  // capture thread: recorded once they are copied
   std::thread selection_thread_;                  // the copy (joined by Stop, after the capture thread)

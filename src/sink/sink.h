@@ -202,6 +202,13 @@ class Sink {
   // when there is nothing.
   virtual Status WriteIdle() { return Status::Ok(); }
 
+  // Whether the sink redoes foreign key actions (kCascade changes, see
+  // core/cascade.h): the pipeline leaves them out of the batches of sinks
+  // that do not. One that does applies a kCascade change after every change
+  // before it and before every change after it, across all its keys (it
+  // touches rows it cannot hash to a partition).
+  virtual bool applies_cascades() const { return false; }
+
   // Whether DDL is MySQL SQL that the pipeline may rewrite for renamed and
   // subset tables (the MySQL target); other sinks get every DDL of a
   // selected table as is, through ApplyDdl.

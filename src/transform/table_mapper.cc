@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/glob.h"
+#include "transform/cascades.h"
 
 namespace sluice::transform {
 namespace {
@@ -288,7 +289,15 @@ void TableMapper::RunScriptsAhead(std::span<const std::shared_ptr<ChangeEvent>> 
   });
 }
 
-Status TableMapper::Transform(const std::shared_ptr<const ChangeEvent>& source_ev, std::vector<SinkChange>& out) {
+Status TableMapper::Transform(const std::shared_ptr<const ChangeEvent>& ev, std::vector<SinkChange>& out) {
+  RETURN_IF_ERROR(TransformRow(ev, out));
+  // What the source server did to child rows without logging it follows
+  // the parent's change (its own rows, as the source has them: no script).
+  if (cascades_) cascades_->Append(ev, out);
+  return Status::Ok();
+}
+
+Status TableMapper::TransformRow(const std::shared_ptr<const ChangeEvent>& source_ev, std::vector<SinkChange>& out) {
   script_failed_ = false;
   std::shared_ptr<const ChangeEvent> ev = source_ev;
   if (const CompiledRule* c = ScriptedRule(*ev)) {

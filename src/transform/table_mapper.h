@@ -47,6 +47,8 @@ struct TableMapping {
   bool selected() const { return rule != nullptr; }
 };
 
+class Cascades;
+
 class TableMapper {
  public:
   // Compiles the rules: regexes and filters are checked here, so that bad
@@ -75,6 +77,9 @@ class TableMapper {
   // Whether the last failed Transform failed in a Lua script (on_error: skip
   // leaves such a row out; other errors stop the pipeline).
   bool last_error_from_script() const { return script_failed_; }
+  // The source's foreign key actions (MySQL/MariaDB sources): Transform
+  // then follows a parent row's change with its kCascade changes.
+  void SetCascades(std::shared_ptr<Cascades> cascades) { cascades_ = std::move(cascades); }
 
   // "search_db.orders" for a source table under a rule.
   static std::string ExpandTemplate(std::string_view tmpl, std::string_view db, std::string_view table);
@@ -106,8 +111,11 @@ class TableMapper {
   const CompiledRule* CompiledFor(std::string_view db, std::string_view table) const;
   // The rule of the event's table when it has a Lua script, else null.
   const CompiledRule* ScriptedRule(const ChangeEvent& ev);
+  // Transform without the cascades.
+  Status TransformRow(const std::shared_ptr<const ChangeEvent>& ev, std::vector<SinkChange>& out);
 
   std::vector<CompiledRule> rules_;
+  std::shared_ptr<Cascades> cascades_;
   bool script_failed_ = false;
   size_t script_threads_ = 1;
   std::vector<Ahead> ahead_;  // in the order of the events; pieces of kScriptPiece

@@ -21,6 +21,11 @@ Status MysqlLoader::ApplyBatchTakingOver(std::vector<SinkChange>& changes, const
   RETURN_IF_ERROR(DrainRedo());
   RETURN_IF_ERROR(EnsureConnected());  // connections are whole while batches fly: nothing to do then
   RETURN_IF_ERROR(LoadTableInfo(changes));
+  if (HasCascade(changes)) {
+    // Touches rows of any partition: nothing flies beside it.
+    RETURN_IF_ERROR(Settle());
+    return ApplyBatchNow(changes, end);
+  }
   // Before a snapshot's horizon (ApplyCatchUp) nothing flies: those changes
   // go over one connection, after everything before them.
   const bool catch_up =

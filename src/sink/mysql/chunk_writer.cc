@@ -251,6 +251,8 @@ Status ChunkWriter::Write(const std::vector<SinkChange>& changes) {
       case SinkChange::Kind::kInsert:
         inserts[t].push_back(&ch);
         break;
+      case SinkChange::Kind::kCascade:  // never in a chunk: a copy of rows
+        break;
       case SinkChange::Kind::kDeleteExact: {
         std::string sql;
         RETURN_IF_ERROR(BuildDeleteExact(sql, *t, ch));

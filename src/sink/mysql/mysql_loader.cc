@@ -31,7 +31,6 @@ namespace {
 
 using sluice::mysql::MysqlConnection;
 
-constexpr int kGlobalPart = -1;
 constexpr int kHorizonPart = -2;  // a snapshot's catch-up horizon (ChunkWriter::RaiseCatchUpHorizon)
 constexpr unsigned kErDupEntry = 1062;
 
@@ -580,9 +579,11 @@ size_t MysqlLoader::SliceBytes() const {
 }
 
 Status MysqlLoader::ApplyOne(MysqlConnection& c, const SinkChange& ch) {
+  if (ch.kind == SinkChange::Kind::kCascade) return ApplyCascade(c, ch);
   std::string sql;
   std::vector<const SinkChange*> one{&ch};
   switch (ch.kind) {
+    case SinkChange::Kind::kCascade: break;  // above
     case SinkChange::Kind::kUpsert:
       RETURN_IF_ERROR(catch_up_ ? BuildReplace(sql, *ch.table, one, GeneratedOf(*ch.table))
                                 : BuildUpsert(sql, *ch.table, one, GeneratedOf(*ch.table)));
@@ -873,6 +874,7 @@ Status MysqlLoader::ApplyBatchNow(const std::vector<SinkChange>& changes, const 
     RETURN_IF_ERROR(ApplyCatchUp(std::move(head), BatchEnd{changes[catch_up - 1].pos, checkpoint_.resume_position,
                                                             checkpoint_.gtid_state}));
   }
+  if (HasCascade(changes)) return ApplyInOrder(changes, catch_up, end);
   Flight f;
   Split(f, changes, catch_up, end, /*carry=*/true);
   workers_.RunEach(f.begun, [&](uint32_t p) { RunPartition(f, p); });
@@ -1094,7 +1096,7 @@ Status MysqlLoader::LoadTableInfo(const std::vector<SinkChange>& changes) {
   const TargetTable* last = nullptr;  // batches are mostly runs of one table
   for (const SinkChange& ch : changes) {
     const TargetTable* t = ch.table.get();
-    if (t == last || tables_.count(t)) {
+    if (t == last || ch.kind == SinkChange::Kind::kCascade || tables_.count(t)) {
       last = t;
       continue;
     }
@@ -1136,14 +1138,13 @@ Status MysqlLoader::ApplyCatchUp(std::vector<SinkChange> changes, const BatchEnd
   });
   if (changes.empty()) return AdvanceCheckpointNow(end);
   MysqlConnection& c = *partitions_[0].conn;
-  std::vector<SinkChange> merged = MergeByKey(changes);
   uint64_t skipped = 0;
   // The global row in the same transaction (first, see
   // BeginWithCheckpoints): on a retry or restart, all of it is applied or none.
   Status st = BeginWithCheckpoints(c, {kGlobalPart}, end);
   if (!st.ok()) return st;
   catch_up_ = true;
-  st = ApplyMerged(c, merged);
+  st = ApplySegmented(c, changes);
   if (!st.ok() && !st.retryable() && st.code() != StatusCode::kFenced) {
     // A row the target rejects: find it in source order (and skip it with on_error: skip).
     st = RunStatement(c, "ROLLBACK TO SAVEPOINT sluice_rows");

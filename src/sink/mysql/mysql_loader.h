@@ -107,6 +107,9 @@ class MysqlLoader : public Sink {
   // first (deferred_indexes.h).
   Status ApplyDdl(const DdlChange& ddl, const BatchEnd& end) override;
   bool speaks_mysql_ddl() const override { return true; }
+  // kCascade changes: a batch holding one is applied in source order on one
+  // connection (batch_cascades.cc), with nothing in flight beside it.
+  bool applies_cascades() const override { return true; }
   bool fenced() const override { return options_.epoch > 0; }
   // The target table's column names in order; empty when it does not exist.
   Result<std::vector<std::string>> TargetColumns(const std::string& db, const std::string& table) override;
@@ -138,6 +141,8 @@ class MysqlLoader : public Sink {
   // Connections (and threads) per partition: a batch in flight uses one
   // slot, the batch behind it the other, each with checkpoint rows of its own.
   static constexpr uint32_t kSlots = 2;
+  // The checkpoint row of the whole batch (`part` -1): where to resume.
+  static constexpr int kGlobalPart = -1;
   explicit MysqlLoader(LoaderOptions options)
       : options_(std::move(options)), workers_(options_.parallel * kSlots, "sl-apply") {}
   Result<std::unique_ptr<sluice::mysql::MysqlConnection>> OpenSession(const sluice::mysql::ConnectOptions& options);
@@ -226,6 +231,14 @@ class MysqlLoader : public Sink {
   // (re-reads the catch-up horizon; true while a snapshot is still copying).
   Result<bool> SnapshotExplainsConflict(const std::vector<SinkChange>& changes);
   Status ApplyMerged(sluice::mysql::MysqlConnection& c, const std::vector<SinkChange>& changes);
+  // A batch holding kCascade changes, from `from` on: in one transaction on
+  // one connection with the global row, in source order (ApplySegmented).
+  Status ApplyInOrder(const std::vector<SinkChange>& changes, size_t from, const BatchEnd& end);
+  // The runs of changes between kCascade changes merged per key
+  // (ApplyMerged), each cascade in its place between them.
+  Status ApplySegmented(sluice::mysql::MysqlConnection& c, const std::vector<SinkChange>& changes);
+  // Redoes one foreign key action (cascade_sql.h) in c's transaction.
+  Status ApplyCascade(sluice::mysql::MysqlConnection& c, const SinkChange& ch);
   // Applies `rows` of `t` (deletes when `del`, else upserts) as bulk
   // statements on `c`, a partition's connection: one round trip and one
   // parse per slice instead of SQL text per row. The rows that must go as

@@ -180,6 +180,14 @@ Value MysqlValue(const TargetTable& t, size_t column, const Value& v) {
   return Value::Int(v.s == "true" ? 1 : 0);
 }
 
+namespace {
+Status MysqlLiteral(std::string& out, const SinkChange& ch, size_t i, const Value& v) {
+  return AppendLiteral(out, MysqlValue(*ch.table, i, v));
+}
+}  // namespace
+
+const SqlDialect kMysqlDialect{AppendIdentifier, MysqlLiteral};
+
 Status AppendLiteral(std::string& out, const Value& v) {
   switch (v.kind) {
     case ValueKind::kNull:

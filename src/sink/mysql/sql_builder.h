@@ -11,6 +11,7 @@
 
 #include "core/status.h"
 #include "core/sink_change.h"
+#include "sink/cascade_sql.h"
 
 namespace sluice::sink::mysql {
 
@@ -22,6 +23,8 @@ inline std::string Quote(std::string_view s) {                             // th
   AppendQuotedString(out, s);
   return out;
 }
+// Names and values as a MySQL target takes them (sink/cascade_sql.h).
+extern const SqlDialect kMysqlDialect;
 // A value as a SQL literal; kAbsent is an error (partial row images cannot be applied).
 Status AppendLiteral(std::string& out, const Value& v);
 // The value as MySQL stores it in a column of `t`: a PostgreSQL boolean

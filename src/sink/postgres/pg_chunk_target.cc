@@ -185,6 +185,7 @@ Status PgChunkTarget::Write(const std::vector<SinkChange>& changes) {
       case SinkChange::Kind::kDelete: deletes[t].push_back(&c); break;
       case SinkChange::Kind::kInsert: inserts[t].push_back(&c); break;
       case SinkChange::Kind::kDeleteExact: exact_deletes.push_back(&c); break;
+      case SinkChange::Kind::kCascade: break;  // never in a chunk: a copy of rows
     }
   }
   for (const SinkChange* c : exact_deletes) {

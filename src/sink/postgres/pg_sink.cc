@@ -276,7 +276,7 @@ Result<std::vector<std::string>> PgSink::TargetColumns(const std::string& db, co
 Status PgSink::PrepareTables(const std::vector<SinkChange>& changes) {
   const TargetTable* last = nullptr;
   for (const SinkChange& ch : changes) {
-    if (ch.table.get() == last) continue;
+    if (ch.table.get() == last || ch.kind == SinkChange::Kind::kCascade) continue;
     last = ch.table.get();
     last_version_[TableKey(ch.table->db, ch.table->table)] = ch.table;
     if (ready_.count(last)) continue;
@@ -351,6 +351,7 @@ Status PgSink::ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd
   }
   if (todo.empty()) return AdvanceCheckpoint(end);
   RETURN_IF_ERROR(PrepareTables(todo));
+  if (HasCascade(todo)) return ApplyInOrder(todo, end);
   if (options_.parallel > 1) return ApplyParallel(todo, end);
   Outcome out;
   Status st = ApplyInTransaction(sessions_[0], todo, end, {kGlobalPart}, nullptr, &out);
@@ -436,7 +437,7 @@ Status PgSink::ApplyInTransaction(Session& s, const std::vector<SinkChange>& tod
   script.Add("BEGIN");
   if (options_.epoch > 0) script.Add(CheckFenceSql(FenceOptions()));
   for (int part : parts) script.Add(CheckpointRowSql(part, end));
-  Status st = ApplyMerged(s, script, MergeByKey(todo));
+  Status st = ApplyMerged(s, script, MergeByKey(todo), /*copy=*/true);
   if (st.ok()) {
     if (vote == nullptr) script.Add("COMMIT");
     st = FencedOr(c, FenceOptions(), c.Execute(script.sql, &script.copies));
@@ -471,6 +472,86 @@ Status PgSink::ApplyInTransaction(Session& s, const std::vector<SinkChange>& tod
   return Status::Ok();
 }
 
+Status PgSink::ApplyInOrder(const std::vector<SinkChange>& changes, const BatchEnd& end) {
+  std::vector<SinkChange> todo;
+  for (const SinkChange& ch : changes) {
+    // A cascade is only ever applied here, with the global row.
+    if (ch.kind != SinkChange::Kind::kCascade && options_.parallel > 1) {
+      const StreamPos& done = checkpoint_.partitions[PartitionOf(ch)];
+      if (!done.empty() && ch.pos <= done) continue;  // that partition committed it before a retry
+    }
+    todo.push_back(ch);
+  }
+  Session& s = sessions_[0];
+  PgConnection& c = *s.conn;
+  auto begin = [&] {
+    std::string sql = options_.epoch > 0 ? "BEGIN; " + CheckFenceSql(FenceOptions()) : "BEGIN";
+    return FencedOr(c, FenceOptions(), c.Execute(sql + ";\n" + CheckpointRowSql(kGlobalPart, end)));
+  };
+  uint64_t skipped = 0;
+  Status st = begin();
+  if (st.ok()) st = ApplySegmented(s, todo);
+  if (!st.ok() && !st.retryable() && st.code() != StatusCode::kFenced) {
+    // A row the target rejects: found one change at a time (and skipped with on_error: skip).
+    if (c.ok()) (void)c.Execute("ROLLBACK");
+    st = begin();
+    size_t rejected = todo.size();
+    if (st.ok()) st = ApplyOrdered(c, todo, &skipped, &rejected);
+    if (rejected < todo.size()) {
+      if (c.ok()) (void)c.Execute("ROLLBACK");
+      return StopBefore(todo, todo[rejected].pos, st);
+    }
+  }
+  if (st.ok()) SLUICE_SYNC_POINT("pg.in_order.before_commit");
+  if (st.ok()) st = c.Execute("COMMIT");
+  if (!st.ok()) {
+    if (c.ok()) (void)c.Execute("ROLLBACK");
+    return st;
+  }
+  rows_applied_ += todo.size() - skipped;
+  rows_skipped_ += skipped;
+  NoteCheckpoint(end);
+  return Status::Ok();
+}
+
+Status PgSink::ApplySegmented(Session& s, const std::vector<SinkChange>& changes) {
+  size_t run = 0;  // the first change of the run not applied yet
+  for (size_t i = 0; i <= changes.size(); ++i) {
+    if (i < changes.size() && changes[i].kind != SinkChange::Kind::kCascade) continue;
+    if (i > run) {
+      // Without COPY: a staging table keeps its rows until the commit, and
+      // the next run would take them again.
+      Script script;
+      RETURN_IF_ERROR(ApplyMerged(s, script,
+                                  MergeByKey(std::vector<SinkChange>(changes.begin() + static_cast<std::ptrdiff_t>(run),
+                                                                     changes.begin() + static_cast<std::ptrdiff_t>(i))),
+                                  /*copy=*/false));
+      if (!script.sql.empty()) RETURN_IF_ERROR(s.conn->Execute(script.sql, &script.copies));
+    }
+    if (i < changes.size()) RETURN_IF_ERROR(ApplyCascade(*s.conn, changes[i]));
+    run = i + 1;
+  }
+  return Status::Ok();
+}
+
+Status PgSink::ApplyCascade(PgConnection& c, const SinkChange& ch) {
+  auto exists = [&](const std::string& sql) -> Result<bool> {
+    ASSIGN_OR_RETURN(auto rows, c.Query(sql));
+    return !rows.empty();
+  };
+  RETURN_IF_ERROR(c.Execute("SAVEPOINT sluice_cascade"));
+  Status st = RedoCascade(kPgDialect, ch, exists, [&](const std::string& sql) { return c.Execute(sql); });
+  // A child table the target does not have (yet: tables are made at their
+  // first row) holds no rows to change.
+  if (!st.ok() && !st.retryable() && c.last_sqlstate() == "42P01") {
+    spdlog::debug("{}: {} @ {}: no table {} on the target, nothing to redo", Where(), ch.table->cascade->fk,
+                  ch.pos.ToString(), QualifiedName(ch.table->db, ch.table->table));
+    return c.Execute("ROLLBACK TO SAVEPOINT sluice_cascade");
+  }
+  if (st.ok()) st = c.Execute("RELEASE SAVEPOINT sluice_cascade");
+  return st;
+}
+
 Status PgSink::StopBefore(const std::vector<SinkChange>& changes, const StreamPos& bad, const Status& rejection) {
   // on_error: stop AT the rejected change's source transaction: everything
   // before it is committed (in every partition), nothing after; a restart
@@ -499,7 +580,7 @@ Result<std::string> PgSink::Stage(Session& s, const TargetTablePtr& tp) {
   return stage;
 }
 
-Status PgSink::ApplyMerged(Session& s, Script& script, const std::vector<SinkChange>& changes) {
+Status PgSink::ApplyMerged(Session& s, Script& script, const std::vector<SinkChange>& changes, bool copy) {
   std::map<const TargetTable*, std::vector<const SinkChange*>> deletes, upserts;
   std::vector<const TargetTable*> order;
   std::vector<const SinkChange*> keyless;
@@ -547,7 +628,7 @@ Status PgSink::ApplyMerged(Session& s, Script& script, const std::vector<SinkCha
       pending_partial.push_back(std::move(sql));
     }
     if (it->second.empty()) continue;
-    if (it->second.size() < options_.copy_threshold) {
+    if (!copy || it->second.size() < options_.copy_threshold) {
       RETURN_IF_ERROR(in_slices(*t, it->second, BuildUpsert));
       continue;
     }
@@ -586,12 +667,14 @@ Status PgSink::ApplyMerged(Session& s, Script& script, const std::vector<SinkCha
 }
 
 Status PgSink::ApplyOne(PgConnection& c, const SinkChange& ch) {
+  if (ch.kind == SinkChange::Kind::kCascade) return ApplyCascade(c, ch);
   std::string sql;
   std::vector<const SinkChange*> one{&ch};
   switch (ch.kind) {
     case SinkChange::Kind::kUpsert: RETURN_IF_ERROR(BuildUpsert(sql, *ch.table, one)); break;
     case SinkChange::Kind::kDelete: RETURN_IF_ERROR(BuildDelete(sql, *ch.table, one)); break;
     case SinkChange::Kind::kInsert: RETURN_IF_ERROR(BuildInsert(sql, *ch.table, one)); break;
+    case SinkChange::Kind::kCascade: break;  // above
     case SinkChange::Kind::kDeleteExact: {
       RETURN_IF_ERROR(BuildDeleteExact(sql, *ch.table, ch));
       ASSIGN_OR_RETURN(auto deleted, c.Query(sql));

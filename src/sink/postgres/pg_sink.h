@@ -86,6 +86,9 @@ class PgSink : public Sink {
   Result<std::vector<std::string>> TargetColumns(const std::string& db, const std::string& table) override;
   Status Reconnect() override;
   bool fenced() const override { return options_.epoch > 0; }
+  // kCascade changes: a batch holding one is applied in source order on one
+  // session (ApplyInOrder).
+  bool applies_cascades() const override { return true; }
 
  private:
   // One connection that applies partitions, with its staging tables.
@@ -127,7 +130,17 @@ class PgSink : public Sink {
   // every partition is ready.
   Status ApplyInTransaction(Session& s, const std::vector<SinkChange>& changes, const BatchEnd& end,
                             const std::vector<int>& parts, CommitVote* vote, Outcome* out);
-  Status ApplyMerged(Session& s, Script& script, const std::vector<SinkChange>& changes);
+  // `copy`: large runs of upserts may go through COPY into the session's
+  // staging table (once per transaction: it is emptied at the commit).
+  Status ApplyMerged(Session& s, Script& script, const std::vector<SinkChange>& changes, bool copy);
+  // A batch holding kCascade changes: in one transaction on one session
+  // with the global row, in source order (ApplySegmented).
+  Status ApplyInOrder(const std::vector<SinkChange>& changes, const BatchEnd& end);
+  // The runs of changes between kCascade changes merged per key, each
+  // cascade in its place between them.
+  Status ApplySegmented(Session& s, const std::vector<SinkChange>& changes);
+  // Redoes one foreign key action (sink/cascade_sql.h) in c's transaction.
+  Status ApplyCascade(sluice::postgres::PgConnection& c, const SinkChange& ch);
   Status ApplyOne(sluice::postgres::PgConnection& c, const SinkChange& change);
   // The staging table of `t` in session `s`, created on first use.
   Result<std::string> Stage(Session& s, const TargetTablePtr& t);

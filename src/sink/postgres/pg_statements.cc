@@ -31,7 +31,13 @@ Status AppendTypedLiteral(std::string& out, const TargetTable& t, size_t i, cons
   return Status::Ok();
 }
 
+Status CascadeLiteral(std::string& out, const SinkChange& ch, size_t i, const Value& v) {
+  return AppendTypedLiteral(out, *ch.table, i, v);
+}
+
 }  // namespace
+
+const SqlDialect kPgDialect{AppendQuotedIdent, CascadeLiteral};
 
 std::string QualifiedName(std::string_view db, std::string_view table) {
   std::string out;

@@ -9,9 +9,14 @@
 #include <vector>
 
 #include "core/sink_change.h"
+#include "sink/cascade_sql.h"
 #include "core/status.h"
 
 namespace sluice::sink::postgres {
+
+// Names and values as a PostgreSQL target takes them (sink/cascade_sql.h);
+// values typed like the column (the parent's referenced column).
+extern const SqlDialect kPgDialect;
 
 // "db"."table"
 std::string QualifiedName(std::string_view db, std::string_view table);

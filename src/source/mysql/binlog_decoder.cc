@@ -402,6 +402,7 @@ Status BinlogDecoder::OnRows(const EventHeader& h, ByteReader& body, ChangeHandl
   change.gtid = gtid_;
   change.file = file_;
   change.offset = event_offset_;
+  change.no_foreign_key_checks = (rows_event_.flags & RowsEvent::kNoForeignKeyChecksFlag) != 0;
   ByteReader rows(rows_event_.rows);
   while (!rows.at_end()) {
     arena_.Reset();

@@ -26,6 +26,7 @@ struct RowsEvent {
   std::string_view rows;             // the row images (decompressed for MariaDB compressed events)
   bool partial_json = false;         // PARTIAL_UPDATE_ROWS: after images may hold JSON diffs
   static constexpr uint16_t kStmtEndFlag = 0x0001;
+  static constexpr uint16_t kNoForeignKeyChecksFlag = 0x0002;  // the session had foreign_key_checks=0
 };
 
 // Parses the header of a rows event of type `type` and points `out.rows` at its
