@@ -103,4 +103,20 @@ Status RedoCascade(const SqlDialect& d, const SinkChange& ch,
   return run(sql);
 }
 
+Status ForEachRunAndCascade(const std::vector<SinkChange>& changes,
+                            const std::function<Status(std::vector<SinkChange> run)>& run,
+                            const std::function<Status(const SinkChange& cascade)>& cascade) {
+  size_t first = 0;  // the run's first change
+  for (size_t i = 0; i <= changes.size(); ++i) {
+    if (i < changes.size() && changes[i].kind != SinkChange::Kind::kCascade) continue;
+    if (i > first) {
+      RETURN_IF_ERROR(run(std::vector<SinkChange>(changes.begin() + static_cast<std::ptrdiff_t>(first),
+                                                  changes.begin() + static_cast<std::ptrdiff_t>(i))));
+    }
+    if (i < changes.size()) RETURN_IF_ERROR(cascade(changes[i]));
+    first = i + 1;
+  }
+  return Status::Ok();
+}
+
 }  // namespace sluice::sink

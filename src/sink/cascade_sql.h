@@ -15,6 +15,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/sink_change.h"
 #include "core/status.h"
@@ -34,5 +35,12 @@ struct SqlDialect {
 Status RedoCascade(const SqlDialect& sql, const SinkChange& ch,
                    const std::function<Result<bool>(const std::string&)>& exists,
                    const std::function<Status(const std::string&)>& run);
+
+// A batch holding kCascade changes, taken apart for a sink that applies it
+// in order: `run` gets each run of other changes between them (copied, for
+// merging), `cascade` each kCascade change, in source order.
+Status ForEachRunAndCascade(const std::vector<SinkChange>& changes,
+                            const std::function<Status(std::vector<SinkChange> run)>& run,
+                            const std::function<Status(const SinkChange& cascade)>& cascade);
 
 }  // namespace sluice::sink

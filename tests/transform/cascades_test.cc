@@ -61,6 +61,14 @@ struct Rules {
   }
 };
 
+Rules EveryShopTable() {
+  Rules rules;
+  MappingRule all;
+  all.match = "shop.*";
+  rules.rules.push_back(all);
+  return rules;
+}
+
 TEST(CascadesTest, KeysOfSelectedChildTablesAreFollowedUnderTheirTargetNames) {
   Rules rules;
   MappingRule carts;
@@ -127,10 +135,7 @@ TEST(CascadesTest, KeysOfSelectedChildTablesAreFollowedUnderTheirTargetNames) {
 }
 
 TEST(CascadesTest, CascadeDeletesCarryOnToTheKeysReferencingTheirRows) {
-  Rules rules;
-  MappingRule all;
-  all.match = "shop.*";
-  rules.rules.push_back(all);
+  Rules rules = EveryShopTable();
   const std::vector<ForeignKey> keys = {
       Key("carts", "fk_carts", {"customer"}, "customers", {"code"}, "CASCADE"),
       Key("items", "fk_items", {"cart"}, "carts", {"id"}, "CASCADE"),
@@ -160,10 +165,7 @@ TEST(CascadesTest, CascadeDeletesCarryOnToTheKeysReferencingTheirRows) {
 }
 
 TEST(CascadesTest, KeyChangesACascadeMakesAreNotCarriedFurtherAndSaySo) {
-  Rules rules;
-  MappingRule all;
-  all.match = "shop.*";
-  rules.rules.push_back(all);
+  Rules rules = EveryShopTable();
   const std::vector<ForeignKey> keys = {
       Key("carts", "fk_carts", {"customer"}, "customers", {"id"}, "RESTRICT", "CASCADE"),
       Key("slips", "fk_slips", {"customer"}, "carts", {"customer"}, "RESTRICT", "CASCADE"),

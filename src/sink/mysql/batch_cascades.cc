@@ -59,18 +59,9 @@ Status MysqlLoader::ApplyInOrder(const std::vector<SinkChange>& changes, size_t 
 }
 
 Status MysqlLoader::ApplySegmented(MysqlConnection& c, const std::vector<SinkChange>& changes) {
-  size_t run = 0;  // the first change of the run not applied yet
-  for (size_t i = 0; i <= changes.size(); ++i) {
-    if (i < changes.size() && changes[i].kind != SinkChange::Kind::kCascade) continue;
-    if (i > run) {
-      RETURN_IF_ERROR(
-          ApplyMerged(c, MergeByKey(std::vector<SinkChange>(changes.begin() + static_cast<std::ptrdiff_t>(run),
-                                                            changes.begin() + static_cast<std::ptrdiff_t>(i)))));
-    }
-    if (i < changes.size()) RETURN_IF_ERROR(ApplyCascade(c, changes[i]));
-    run = i + 1;
-  }
-  return Status::Ok();
+  return ForEachRunAndCascade(
+      changes, [&](std::vector<SinkChange> run) { return ApplyMerged(c, MergeByKey(std::move(run))); },
+      [&](const SinkChange& cascade) { return ApplyCascade(c, cascade); });
 }
 
 Status MysqlLoader::ApplyCascade(MysqlConnection& c, const SinkChange& ch) {

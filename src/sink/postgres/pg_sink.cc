@@ -515,23 +515,14 @@ Status PgSink::ApplyInOrder(const std::vector<SinkChange>& changes, const BatchE
 }
 
 Status PgSink::ApplySegmented(Session& s, const std::vector<SinkChange>& changes) {
-  size_t run = 0;  // the first change of the run not applied yet
-  for (size_t i = 0; i <= changes.size(); ++i) {
-    if (i < changes.size() && changes[i].kind != SinkChange::Kind::kCascade) continue;
-    if (i > run) {
-      // Without COPY: a staging table keeps its rows until the commit, and
-      // the next run would take them again.
-      Script script;
-      RETURN_IF_ERROR(ApplyMerged(s, script,
-                                  MergeByKey(std::vector<SinkChange>(changes.begin() + static_cast<std::ptrdiff_t>(run),
-                                                                     changes.begin() + static_cast<std::ptrdiff_t>(i))),
-                                  /*copy=*/false));
-      if (!script.sql.empty()) RETURN_IF_ERROR(s.conn->Execute(script.sql, &script.copies));
-    }
-    if (i < changes.size()) RETURN_IF_ERROR(ApplyCascade(*s.conn, changes[i]));
-    run = i + 1;
-  }
-  return Status::Ok();
+  auto run = [&](std::vector<SinkChange> changes_between) -> Status {
+    // Without COPY: a staging table keeps its rows until the commit, and
+    // the next run would take them again.
+    Script script;
+    RETURN_IF_ERROR(ApplyMerged(s, script, MergeByKey(std::move(changes_between)), /*copy=*/false));
+    return script.sql.empty() ? Status::Ok() : s.conn->Execute(script.sql, &script.copies);
+  };
+  return ForEachRunAndCascade(changes, run, [&](const SinkChange& cascade) { return ApplyCascade(*s.conn, cascade); });
 }
 
 Status PgSink::ApplyCascade(PgConnection& c, const SinkChange& ch) {
