@@ -571,7 +571,7 @@ void Pipeline::ReplanCascades() {
 
 Status Pipeline::PlanCascades(mysql::MysqlConnection& conn) {
   // What foreign key actions do to child rows never reaches the binlog: the
-  // SQL targets redo it (transform/cascades.h), and what no target can
+  // targets that keep rows in tables redo it (transform/cascades.h), and what no target can
   // follow is said at once.
   auto keys = ReadForeignKeys(conn);
   if (!keys.ok()) return keys.status().WithContext(fmt::format("pipeline {}: source {}", cfg_.name, cfg_.source));
@@ -583,18 +583,20 @@ Status Pipeline::PlanCascades(mysql::MysqlConnection& conn) {
     for (const std::string& name : cfg_.targets) {
       const TargetConfig* tc = config_.FindTarget(name);
       const std::string scheme = tc ? tc->endpoint.scheme : "";
-      const bool sql = scheme == "mysql" || scheme == "mariadb" || scheme == "postgres" || scheme == "postgresql";
-      if (!sql) others.push_back(fmt::format("{} ({})", name, scheme));
+      const bool redoes = scheme == "mysql" || scheme == "mariadb" || scheme == "postgres" ||
+                          scheme == "postgresql" || scheme == "clickhouse";
+      if (!redoes) others.push_back(fmt::format("{} ({})", name, scheme));
     }
     for (const std::string& key : cascades->followed()) {
       spdlog::info("pipeline {}: foreign key {}: the source server's changes to the child rows are redone on the "
-                   "MySQL and PostgreSQL targets",
+                   "MySQL, PostgreSQL and ClickHouse targets",
                    cfg_.name, key);
     }
     if (!others.empty()) {
       notes.push_back(fmt::format(
           "foreign keys with actions ({}): the source server changes the child rows without writing them to its "
-          "binlog; MySQL and PostgreSQL targets redo them, but target{} {} get{} only the parent's change "
+          "binlog; MySQL, PostgreSQL and ClickHouse targets redo them, but target{} {} get{} only the parent's "
+          "change "
           "(`sluice check` finds the rows left, `--repair` fixes them)",
           fmt::join(cascades->followed(), "; "), others.size() > 1 ? "s" : "", fmt::join(others, ", "),
           others.size() > 1 ? "" : "s"));

@@ -3,104 +3,91 @@
 namespace sluice::sink {
 namespace {
 
-void AppendChild(const SqlDialect& d, std::string& out, const CascadeEdge& e) {
-  d.ident(out, e.child_db);
+std::string ChildTable(const CascadeTarget& t, const CascadeEdge& e) {
+  std::string out;
+  t.Ident(out, e.child_db);
   out += '.';
-  d.ident(out, e.child_table);
+  t.Ident(out, e.child_table);
+  return out;
 }
 
 // `a` or `(a, b)`.
-void AppendTuple(const SqlDialect& d, std::string& out, const std::vector<std::string>& columns) {
+void AppendTuple(const CascadeTarget& t, std::string& out, const std::vector<std::string>& columns) {
   if (columns.size() > 1) out += '(';
   for (size_t i = 0; i < columns.size(); ++i) {
     if (i) out += ", ";
-    d.ident(out, columns[i]);
+    t.Ident(out, columns[i]);
   }
   if (columns.size() > 1) out += ')';
 }
 
-// " SET c1 = v1, c2 = v2" for the child's key columns: ch's values from
-// `from` on, or NULL when ch is null.
-Status AppendSet(const SqlDialect& d, std::string& out, const CascadeEdge& e, const SinkChange* ch, size_t from) {
-  out += " SET ";
-  for (size_t i = 0; i < e.child_columns.size(); ++i) {
-    if (i) out += ", ";
-    d.ident(out, e.child_columns[i]);
-    out += " = ";
-    if (ch == nullptr) {
-      out += "NULL";
-    } else {
-      RETURN_IF_ERROR(d.literal(out, *ch, i, ch->values[from + i]));
-    }
-  }
-  return Status::Ok();
-}
-
 // Deletes (or sets to NULL the keys of) the rows of e's child that `where`
 // names, after redoing the actions of the keys referencing them.
-Status DeleteRows(const SqlDialect& d, const CascadeEdge& e, const std::string& where, int depth,
-                  const std::function<Result<bool>(const std::string&)>& exists,
-                  const std::function<Status(const std::string&)>& run) {
-  std::string sql;
+Status DeleteRows(CascadeTarget& t, const CascadeEdge& e, const std::string& where, int depth) {
+  const std::string table = ChildTable(t, e);
   if (e.on_delete == FkAction::kSetNull) {
-    sql = "UPDATE ";
-    AppendChild(d, sql, e);
-    RETURN_IF_ERROR(AppendSet(d, sql, e, nullptr, 0));
-    sql += " WHERE " + where;
-    return run(sql);
+    return t.Set(e, table, std::vector<std::string>(e.child_columns.size(), "NULL"), where);
   }
   if (e.on_delete != FkAction::kCascade) return Status::Ok();
   // The server refuses a chain deeper than kMaxCascadeDepth: the source's
   // statement would have failed rather than reach further.
   if (!e.next.empty() && depth < kMaxCascadeDepth) {
-    sql = "SELECT 1 FROM ";
-    AppendChild(d, sql, e);
-    sql += " WHERE " + where + " LIMIT 1";
-    ASSIGN_OR_RETURN(bool any, exists(sql));
+    ASSIGN_OR_RETURN(bool any, t.Exists("SELECT 1 " + t.FromWhere(table, where) + " LIMIT 1"));
     if (!any) return Status::Ok();
     for (const CascadeEdge* next : e.next) {
       // The subquery is materialized (a derived table, NO_MERGE on MySQL):
       // MySQL refuses a subquery on the table a DELETE or UPDATE changes.
       std::string sub;
-      AppendTuple(d, sub, next->child_columns);
+      AppendTuple(t, sub, next->child_columns);
       sub += " IN (SELECT /*+ NO_MERGE(sluice_rows) */ * FROM (SELECT ";
       for (size_t i = 0; i < next->parent_columns.size(); ++i) {
         if (i) sub += ", ";
-        d.ident(sub, next->parent_columns[i]);
+        t.Ident(sub, next->parent_columns[i]);
       }
-      sub += " FROM ";
-      AppendChild(d, sub, e);
-      sub += " WHERE " + where + ") AS sluice_rows)";
-      RETURN_IF_ERROR(DeleteRows(d, *next, sub, depth + 1, exists, run));
+      sub += " " + t.FromWhere(table, where) + ") AS sluice_rows)";
+      RETURN_IF_ERROR(DeleteRows(t, *next, sub, depth + 1));
     }
   }
-  sql = "DELETE FROM ";
-  AppendChild(d, sql, e);
-  sql += " WHERE " + where;
-  return run(sql);
+  return t.Delete(e, table, where);
 }
 
 }  // namespace
 
-Status RedoCascade(const SqlDialect& d, const SinkChange& ch,
-                   const std::function<Result<bool>(const std::string&)>& exists,
-                   const std::function<Status(const std::string&)>& run) {
+Status SqlCascadeTarget::Delete(const CascadeEdge&, const std::string& table, const std::string& where) {
+  return run_("DELETE FROM " + table + " WHERE " + where);
+}
+
+Status SqlCascadeTarget::Set(const CascadeEdge& e, const std::string& table, const std::vector<std::string>& values,
+                             const std::string& where) {
+  std::string sql = "UPDATE " + table + " SET ";
+  for (size_t i = 0; i < e.child_columns.size(); ++i) {
+    if (i) sql += ", ";
+    Ident(sql, e.child_columns[i]);
+    sql += " = " + values[i];
+  }
+  return run_(sql + " WHERE " + where);
+}
+
+Status RedoCascade(CascadeTarget& t, const SinkChange& ch) {
   const CascadeEdge& e = *ch.table->cascade;
   const size_t n = e.child_columns.size();
   std::string where;
   for (size_t i = 0; i < n; ++i) {
     if (i) where += " AND ";
-    d.ident(where, e.child_columns[i]);
+    t.Ident(where, e.child_columns[i]);
     where += " = ";
-    RETURN_IF_ERROR(d.literal(where, ch, i, ch.values[i]));
+    RETURN_IF_ERROR(t.Literal(where, ch, i, ch.values[i]));
   }
-  if (ch.op == Op::kDelete) return DeleteRows(d, e, where, 1, exists, run);
+  if (ch.op == Op::kDelete) return DeleteRows(t, e, where, 1);
   if (e.on_update == FkAction::kNone) return Status::Ok();
-  std::string sql = "UPDATE ";
-  AppendChild(d, sql, e);
-  RETURN_IF_ERROR(AppendSet(d, sql, e, e.on_update == FkAction::kSetNull ? nullptr : &ch, n));
-  sql += " WHERE " + where;
-  return run(sql);
+  std::vector<std::string> values(n, "NULL");
+  if (e.on_update == FkAction::kCascade) {
+    for (size_t i = 0; i < n; ++i) {
+      values[i].clear();
+      RETURN_IF_ERROR(t.Literal(values[i], ch, i, ch.values[n + i]));
+    }
+  }
+  return t.Set(e, ChildTable(t, e), values, where);
 }
 
 Status ForEachRunAndCascade(const std::vector<SinkChange>& changes,

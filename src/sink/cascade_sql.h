@@ -1,16 +1,17 @@
 #pragma once
-// The SQL that redoes a foreign key action (a kCascade change, core/cascade.h)
-// on an SQL target (MySQL/MariaDB with foreign_key_checks=0, PostgreSQL),
-// in the target's dialect:
-//   ON DELETE CASCADE   DELETE FROM child WHERE (key) = (parent's values),
-//                       after the same for the keys referencing the child
-//                       rows it deletes, level by level (`next`), down to
-//                       where no row is left;
-//   ON DELETE SET NULL  UPDATE child SET key = NULL WHERE (key) = (...);
-//   ON UPDATE CASCADE   UPDATE child SET key = (new) WHERE (key) = (old);
-//   ON UPDATE SET NULL  UPDATE child SET key = NULL WHERE (key) = (old).
+// Redoing a foreign key action (a kCascade change, core/cascade.h) on a
+// target that holds rows, in its own terms (CascadeTarget):
+//   ON DELETE CASCADE   delete the child rows whose key is the parent's,
+//                       after the same for the keys referencing the rows it
+//                       deletes, level by level (`next`), down to where no
+//                       row is left;
+//   ON DELETE SET NULL  set the child rows' key to NULL;
+//   ON UPDATE CASCADE   set their key to the parent's new values;
+//   ON UPDATE SET NULL  set their key to NULL.
 // The deeper levels name the rows by subqueries on the level above (no
 // values cross the client), as the server's own cascade would find them.
+// SQL targets (MySQL/MariaDB with foreign_key_checks=0, PostgreSQL) use
+// SqlCascadeTarget: DELETE and UPDATE statements in the caller's transaction.
 
 #include <functional>
 #include <string>
@@ -22,19 +23,58 @@
 
 namespace sluice::sink {
 
-// How a target writes names and values.
+// How a target names things, reads and changes the rows a cascade names.
+class CascadeTarget {
+ public:
+  virtual ~CascadeTarget() = default;
+  virtual void Ident(std::string& out, std::string_view name) const = 0;
+  // Value `v` of column i of ch.table (a kCascade change's: the parent's
+  // referenced column) as a literal; NULL as one where the target allows.
+  virtual Status Literal(std::string& out, const SinkChange& ch, size_t i, const Value& v) const = 0;
+  // "FROM ... WHERE ..." naming the current rows of `table` (quoted) that
+  // `where` selects, for a SELECT.
+  virtual std::string FromWhere(const std::string& table, const std::string& where) const {
+    return "FROM " + table + " WHERE " + where;
+  }
+  // Whether a SELECT finds a row (a level with no rows ends the descent).
+  virtual Result<bool> Exists(const std::string& select) = 0;
+  // Deletes the rows of e's child table (`table`, quoted) that `where` names.
+  virtual Status Delete(const CascadeEdge& e, const std::string& table, const std::string& where) = 0;
+  // Sets e's child key columns to `values` (literals, or NULL) in those rows.
+  virtual Status Set(const CascadeEdge& e, const std::string& table, const std::vector<std::string>& values,
+                     const std::string& where) = 0;
+};
+
+// How an SQL target writes names and values.
 struct SqlDialect {
   void (*ident)(std::string& out, std::string_view name);
-  // Value `v` of column i of ch.table (a kCascade change's: the parent's referenced column).
   Status (*literal)(std::string& out, const SinkChange& ch, size_t i, const Value& v);
 };
 
-// `exists(sql)`: whether a SELECT finds a row (a level with no rows ends
-// the descent); `run(sql)`: executes a statement. Both in the caller's
-// transaction.
-Status RedoCascade(const SqlDialect& sql, const SinkChange& ch,
-                   const std::function<Result<bool>(const std::string&)>& exists,
-                   const std::function<Status(const std::string&)>& run);
+// DELETE and UPDATE statements: `exists` answers a SELECT, `run` executes a
+// statement, both in the caller's transaction.
+class SqlCascadeTarget : public CascadeTarget {
+ public:
+  SqlCascadeTarget(const SqlDialect& dialect, std::function<Result<bool>(const std::string&)> exists,
+                   std::function<Status(const std::string&)> run)
+      : dialect_(dialect), exists_(std::move(exists)), run_(std::move(run)) {}
+  void Ident(std::string& out, std::string_view name) const override { dialect_.ident(out, name); }
+  Status Literal(std::string& out, const SinkChange& ch, size_t i, const Value& v) const override {
+    return dialect_.literal(out, ch, i, v);
+  }
+  Result<bool> Exists(const std::string& select) override { return exists_(select); }
+  Status Delete(const CascadeEdge& e, const std::string& table, const std::string& where) override;
+  Status Set(const CascadeEdge& e, const std::string& table, const std::vector<std::string>& values,
+             const std::string& where) override;
+
+ private:
+  const SqlDialect& dialect_;
+  std::function<Result<bool>(const std::string&)> exists_;
+  std::function<Status(const std::string&)> run_;
+};
+
+// Redoes `ch` on `target`.
+Status RedoCascade(CascadeTarget& target, const SinkChange& ch);
 
 // A batch holding kCascade changes, taken apart for a sink that applies it
 // in order: `run` gets each run of other changes between them (copied, for

@@ -48,7 +48,7 @@ TEST_F(ForeignKeysTest, TheTargetRedoesWhatTheSourcesForeignKeysDid) {
   EXPECT_EQ(*dst_->QueryValue("SELECT COUNT(*) FROM shop.carts WHERE customer = 30"), "2") << "kept, as on the source";
   const std::string log = sluice_->FullLog();
   EXPECT_NE(log.find("foreign key shop.carts.fk_carts (ON DELETE CASCADE, ON UPDATE CASCADE) on shop.carts: the "
-                     "source server's changes to the child rows are redone on the MySQL and PostgreSQL targets"),
+                     "source server's changes to the child rows are redone on the MySQL, PostgreSQL and ClickHouse targets"),
             std::string::npos)
       << log;
   ASSERT_TRUE(WaitForState("p", "running", seconds(10)));

@@ -46,6 +46,13 @@ struct Plan {
   }
 };
 
+// RedoCascade through SQL statements in MySQL's dialect.
+Status Redo(const SinkChange& ch, const std::function<Result<bool>(const std::string&)>& exists,
+            const std::function<Status(const std::string&)>& run) {
+  SqlCascadeTarget target(mysql::kMysqlDialect, exists, run);
+  return RedoCascade(target, ch);
+}
+
 TEST(CascadeSqlTest, ADeleteGoesDownTheChainWhereRowsAreThere) {
   Plan p;
   std::vector<std::string> asked, ran;
@@ -57,7 +64,7 @@ TEST(CascadeSqlTest, ADeleteGoesDownTheChainWhereRowsAreThere) {
     ran.push_back(sql);
     return Status::Ok();
   };
-  ASSERT_TRUE(RedoCascade(mysql::kMysqlDialect, p.Change(p.carts, Op::kDelete, {Value::Int(7)}), exists, run).ok());
+  ASSERT_TRUE(Redo(p.Change(p.carts, Op::kDelete, {Value::Int(7)}), exists, run).ok());
   ASSERT_EQ(asked, std::vector<std::string>{"SELECT 1 FROM `mart`.`carts` WHERE `customer` = 7 LIMIT 1"});
   const std::string carts_rows =
       " IN (SELECT /*+ NO_MERGE(sluice_rows) */ * FROM (SELECT `id` FROM `mart`.`carts` "
@@ -76,10 +83,10 @@ TEST(CascadeSqlTest, NoRowsNoDescent) {
     ran.push_back(sql);
     return Status::Ok();
   };
-  ASSERT_TRUE(RedoCascade(mysql::kMysqlDialect, p.Change(p.carts, Op::kDelete, {Value::Int(7)}), none, run).ok());
+  ASSERT_TRUE(Redo(p.Change(p.carts, Op::kDelete, {Value::Int(7)}), none, run).ok());
   EXPECT_TRUE(ran.empty());
   // Without keys below it, no question is asked: the delete runs.
-  ASSERT_TRUE(RedoCascade(mysql::kMysqlDialect, p.Change(p.items, Op::kDelete, {Value::Int(3)}), none, run).ok());
+  ASSERT_TRUE(Redo(p.Change(p.items, Op::kDelete, {Value::Int(3)}), none, run).ok());
   EXPECT_EQ(ran, std::vector<std::string>{"DELETE FROM `mart`.`items` WHERE `cart` = 3"});
 }
 
@@ -97,7 +104,7 @@ TEST(CascadeSqlTest, ATreeStopsAtTheServersDepth) {
     ran.push_back(sql);
     return Status::Ok();
   };
-  ASSERT_TRUE(RedoCascade(mysql::kMysqlDialect, p.Change(tree, Op::kDelete, {Value::Int(1)}), exists, run).ok());
+  ASSERT_TRUE(Redo(p.Change(tree, Op::kDelete, {Value::Int(1)}), exists, run).ok());
   EXPECT_EQ(asked, kMaxCascadeDepth - 1);
   ASSERT_EQ(ran.size(), static_cast<size_t>(kMaxCascadeDepth));
   EXPECT_EQ(ran.back(), "DELETE FROM `shop`.`cat` WHERE `parent` = 1");
@@ -111,17 +118,11 @@ TEST(CascadeSqlTest, UpdatesSetTheNewValuesOrNull) {
     ran.push_back(sql);
     return Status::Ok();
   };
-  ASSERT_TRUE(
-      RedoCascade(mysql::kMysqlDialect, p.Change(p.carts, Op::kUpdate, {Value::Int(7), Value::Int(70)}), never, run)
-          .ok());
+  ASSERT_TRUE(Redo(p.Change(p.carts, Op::kUpdate, {Value::Int(7), Value::Int(70)}), never, run).ok());
   p.carts.on_update = FkAction::kSetNull;
-  ASSERT_TRUE(
-      RedoCascade(mysql::kMysqlDialect, p.Change(p.carts, Op::kUpdate, {Value::Int(7), Value::Int(70)}), never, run)
-          .ok());
+  ASSERT_TRUE(Redo(p.Change(p.carts, Op::kUpdate, {Value::Int(7), Value::Int(70)}), never, run).ok());
   p.carts.on_update = FkAction::kNone;  // ON DELETE only: an update changes nothing
-  ASSERT_TRUE(
-      RedoCascade(mysql::kMysqlDialect, p.Change(p.carts, Op::kUpdate, {Value::Int(7), Value::Int(70)}), never, run)
-          .ok());
+  ASSERT_TRUE(Redo(p.Change(p.carts, Op::kUpdate, {Value::Int(7), Value::Int(70)}), never, run).ok());
   EXPECT_EQ(ran, (std::vector<std::string>{"UPDATE `mart`.`carts` SET `customer` = 70 WHERE `customer` = 7",
                                            "UPDATE `mart`.`carts` SET `customer` = NULL WHERE `customer` = 7"}));
 }
@@ -138,8 +139,8 @@ TEST(CascadeSqlTest, CompositeKeysMatchEveryColumn) {
     ran.push_back(sql);
     return Status::Ok();
   };
-  ASSERT_TRUE(RedoCascade(
-                  mysql::kMysqlDialect, c, [](const std::string&) -> Result<bool> { return true; }, run)
+  ASSERT_TRUE(Redo(
+                  c, [](const std::string&) -> Result<bool> { return true; }, run)
                   .ok());
   EXPECT_EQ(ran, std::vector<std::string>{"DELETE FROM `shop`.`prices` WHERE `item_cart` = 4 AND `item_n` = 'it\\'s'"});
 }

@@ -10,6 +10,7 @@
 #include "sink/clickhouse/ddl_effect.h"
 #include "sink/clickhouse/type_map.h"
 #include "sink/clickhouse/version.h"
+#include "sink/cascade_sql.h"
 #include "sink/merge.h"
 #include "sink/skip_log.h"
 
@@ -147,12 +148,32 @@ Status ClickhouseSink::ApplyBatch(const std::vector<SinkChange>& changes, const 
     if (!checkpoint_.global.empty() && c.pos <= checkpoint_.global) continue;
     fresh.push_back(c);
   }
-  std::vector<SinkChange> merged = MergeByKey(std::move(fresh));
+  const uint64_t skipped_before = rows_skipped_.load();
+  size_t applied = 0;
+  // Foreign key actions read the rows the changes before them wrote: those
+  // are inserted first, and the ones after them after.
+  Status st = HasCascade(fresh) ? ForEachRunAndCascade(
+                                      fresh, [&](std::vector<SinkChange> run) { return InsertRows(std::move(run), end, &applied); },
+                                      [&](const SinkChange& c) {
+                                        ++applied;
+                                        return ApplyCascade(c);
+                                      })
+                                : InsertRows(std::move(fresh), end, &applied);
+  if (st.ok()) st = WriteCheckpoint(end.pos, end.resume_position, end.gtid_state);
+  if (!st.ok()) {
+    rows_skipped_ = skipped_before;
+    return st;
+  }
+  rows_applied_ += applied - (rows_skipped_.load() - skipped_before);
+  return Status::Ok();
+}
+
+Status ClickhouseSink::InsertRows(std::vector<SinkChange> changes, const BatchEnd& end, size_t* applied) {
+  std::vector<SinkChange> merged = MergeByKey(std::move(changes));
   // One INSERT per table version, every row encoded before any is sent: a
   // refused value (on_error: stop) leaves the whole batch unwritten.
   std::vector<std::pair<const TableState*, std::string>> inserts;
   std::map<const TargetTable*, size_t> slot;
-  const uint64_t skipped_before = rows_skipped_.load();
   for (const SinkChange& c : merged) {
     auto [it, added] = slot.emplace(c.table.get(), inserts.size());
     if (added) {
@@ -160,28 +181,18 @@ Status ClickhouseSink::ApplyBatch(const std::vector<SinkChange>& changes, const 
       inserts.emplace_back(t, std::string());
     }
     auto& [t, rows] = inserts[it->second];
-    Status st = AppendRow(rows, *t, c);
-    if (!st.ok()) {
-      rows_skipped_ = skipped_before;
-      return st;
-    }
+    RETURN_IF_ERROR(AppendRow(rows, *t, c));
   }
   for (const auto& [t, rows] : inserts) {
     if (rows.empty()) continue;
     auto r = client_->Insert(t->writer.insert_sql, rows);
     if (!r.ok()) {
-      rows_skipped_ = skipped_before;
       return r.status().WithContext(fmt::format("pipeline {} target {}: insert into {}.{} (from {}) up to {}",
                                                 options_.pipeline, options_.target, t->pin->db, t->pin->table,
                                                 t->pin->source, end.pos.ToString()));
     }
   }
-  Status st = WriteCheckpoint(end.pos, end.resume_position, end.gtid_state);
-  if (!st.ok()) {
-    rows_skipped_ = skipped_before;
-    return st;
-  }
-  rows_applied_ += merged.size() - (rows_skipped_.load() - skipped_before);
+  *applied += merged.size();
   return Status::Ok();
 }
 

@@ -57,6 +57,9 @@ class ClickhouseSink : public Sink {
   Status ApplyDdl(const DdlChange& ddl, const BatchEnd& end) override;
   Result<std::vector<std::string>> TargetColumns(const std::string& db, const std::string& table) override;
   Status Reconnect() override;
+  // kCascade changes: the child rows' next versions, selected from their
+  // current ones (ch_cascade.cc), between the inserts of the rows around them.
+  bool applies_cascades() const override { return true; }
 
  private:
   explicit ClickhouseSink(SinkOptions options, sluice::clickhouse::ClientOptions client)
@@ -83,6 +86,11 @@ class ClickhouseSink : public Sink {
   // with the value the rows already there hold; a table not made yet is
   // made with its first rows.
   Status AddColumns(const DdlChange& ddl, const BatchEnd& end);
+  // Merges `changes` per key and inserts them, one INSERT per table
+  // version; adds how many it wrote to `applied`.
+  Status InsertRows(std::vector<SinkChange> changes, const BatchEnd& end, size_t* applied);
+  // Redoes one foreign key action (ch_cascade.cc).
+  Status ApplyCascade(const SinkChange& ch);
 
   SinkOptions options_;
   sluice::clickhouse::ClientOptions client_options_;

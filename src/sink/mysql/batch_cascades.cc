@@ -70,7 +70,8 @@ Status MysqlLoader::ApplyCascade(MysqlConnection& c, const SinkChange& ch) {
     if (!rows.ok()) return ServerError(mysql_errno(c.raw()), rows.status().message());
     return !rows->empty();
   };
-  Status st = RedoCascade(kMysqlDialect, ch, exists, [&](const std::string& sql) { return RunStatement(c, sql); });
+  SqlCascadeTarget target(kMysqlDialect, exists, [&](const std::string& sql) { return RunStatement(c, sql); });
+  Status st = RedoCascade(target, ch);
   // A child table the target does not have holds no rows to change (the
   // failed statement alone is undone; the transaction goes on).
   if (!st.ok() && !st.retryable() && mysql_errno(c.raw()) == ER_NO_SUCH_TABLE) {

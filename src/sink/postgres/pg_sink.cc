@@ -531,7 +531,8 @@ Status PgSink::ApplyCascade(PgConnection& c, const SinkChange& ch) {
     return !rows.empty();
   };
   RETURN_IF_ERROR(c.Execute("SAVEPOINT sluice_cascade"));
-  Status st = RedoCascade(kPgDialect, ch, exists, [&](const std::string& sql) { return c.Execute(sql); });
+  SqlCascadeTarget target(kPgDialect, exists, [&](const std::string& sql) { return c.Execute(sql); });
+  Status st = RedoCascade(target, ch);
   // A child table the target does not have (yet: tables are made at their
   // first row) holds no rows to change.
   if (!st.ok() && !st.retryable() && c.last_sqlstate() == "42P01") {
