@@ -25,6 +25,9 @@ int RunFlashback(const FlashbackCliOptions& o) {
   for (const std::string& ddl : report.ddl) {
     std::fprintf(stderr, "sluice flashback: warning: DDL inside the range is not undone: %s\n", ddl.c_str());
   }
+  for (const std::string& key : report.cascades) {
+    std::fprintf(stderr, "sluice flashback: warning: %s\n", key.c_str());
+  }
   if (!st.ok()) {
     std::string msg = st.message();
     for (char& c : msg) {

@@ -16,7 +16,7 @@
 
 #include "core/sync_point.h"
 #include "pipeline/check.h"
-#include "pipeline/foreign_keys.h"
+#include "client/mysql/foreign_keys.h"
 #include "pipeline/pg_source.h"
 #include "pipeline/table_set.h"
 #include "pipeline/table_swap.h"
@@ -573,7 +573,7 @@ Status Pipeline::PlanCascades(mysql::MysqlConnection& conn) {
   // What foreign key actions do to child rows never reaches the binlog: the
   // targets that keep rows in tables redo it (transform/cascades.h), and what no target can
   // follow is said at once.
-  auto keys = ReadForeignKeys(conn);
+  auto keys = mysql::ReadForeignKeys(conn);
   if (!keys.ok()) return keys.status().WithContext(fmt::format("pipeline {}: source {}", cfg_.name, cfg_.source));
   std::vector<std::string> notes;
   auto cascades = transform::Cascades::Plan(

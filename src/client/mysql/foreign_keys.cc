@@ -1,8 +1,8 @@
-#include "pipeline/foreign_keys.h"
+#include "client/mysql/foreign_keys.h"
 
-namespace sluice::pipeline {
+namespace sluice::mysql {
 
-Result<std::vector<ForeignKey>> ReadForeignKeys(mysql::MysqlConnection& conn) {
+Result<std::vector<ForeignKey>> ReadForeignKeys(MysqlConnection& conn) {
   ASSIGN_OR_RETURN(auto rows,
                    conn.Query("SELECT k.CONSTRAINT_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.COLUMN_NAME, "
                               "k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, "
@@ -33,4 +33,4 @@ Result<std::vector<ForeignKey>> ReadForeignKeys(mysql::MysqlConnection& conn) {
   return out;
 }
 
-}  // namespace sluice::pipeline
+}  // namespace sluice::mysql

@@ -1,8 +1,8 @@
 #pragma once
-// The source's foreign keys (MySQL/MariaDB), read at start: the actions
-// among them (ON DELETE/ON UPDATE CASCADE, SET NULL) change child rows
-// without writing them to the binlog, so the pipeline has SQL targets redo
-// them (transform/cascades.h) and names the keys no target can follow.
+// A server's foreign keys (MySQL/MariaDB): the actions among them (ON
+// DELETE/ON UPDATE CASCADE, SET NULL) change child rows without writing them
+// to the binlog, so a pipeline has its targets redo them
+// (transform/cascades.h), and flashback says what it cannot restore.
 
 #include <string>
 #include <vector>
@@ -10,9 +10,9 @@
 #include "client/mysql/connection.h"
 #include "core/cascade.h"
 
-namespace sluice::pipeline {
+namespace sluice::mysql {
 
-// Every foreign key of the source, columns in key order.
-Result<std::vector<ForeignKey>> ReadForeignKeys(mysql::MysqlConnection& conn);
+// Every foreign key of the server, columns in key order.
+Result<std::vector<ForeignKey>> ReadForeignKeys(MysqlConnection& conn);
 
-}  // namespace sluice::pipeline
+}  // namespace sluice::mysql

@@ -4,12 +4,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <set>
 
 #include "client/mysql/connection.h"
+#include "client/mysql/foreign_keys.h"
 #include "client/mysql/table_reader.h"
 #include "core/url.h"
 #include "jobs/flashback/range.h"
@@ -201,6 +204,45 @@ Status Apply(std::vector<SourceTransaction>& txns, TargetTables& tables, const T
   return Status::Ok();
 }
 
+// The foreign keys (on `conn`) with an action that the range's deletes or
+// key updates set off on child rows: the server changed those without
+// logging them, so undoing the parents' changes leaves them as they are.
+Status NoteCascades(mysql::MysqlConnection& conn, const std::vector<SourceTransaction>& txns, Report* report) {
+  std::set<std::string> deleted;                // "db.table" of tables with deletes
+  std::set<std::pair<std::string, std::string>> changed;  // ("db.table", column) an update changed
+  for (const SourceTransaction& t : txns) {
+    for (const auto& row : t.rows) {
+      if (row->no_foreign_key_checks || row->op == Op::kInsert) continue;
+      const std::string table = row->table->db + "." + row->table->table;
+      if (row->op == Op::kDelete) {
+        deleted.insert(table);
+        continue;
+      }
+      for (size_t i = 0; i < row->table->columns.size(); ++i) {
+        if (!SameValue(row->before.values[i], row->after.values[i])) changed.emplace(table, row->table->columns[i].name);
+      }
+    }
+  }
+  if (deleted.empty() && changed.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(auto keys, mysql::ReadForeignKeys(conn));
+  for (const ForeignKey& k : keys) {
+    const std::string parent = k.parent_db + "." + k.parent_table;
+    std::string what;
+    if (FkActionOf(k.on_delete) != FkAction::kNone && deleted.count(parent)) what = "ON DELETE " + k.on_delete;
+    const bool key_changed = std::any_of(k.parent_columns.begin(), k.parent_columns.end(),
+                                         [&](const std::string& c) { return changed.count({parent, c}) > 0; });
+    if (FkActionOf(k.on_update) != FkAction::kNone && key_changed) {
+      what += (what.empty() ? "" : ", ") + std::string("ON UPDATE ") + k.on_update;
+    }
+    if (what.empty()) continue;
+    report->cascades.push_back(fmt::format(
+        "foreign key {}.{}.{} ({}): the server changed rows of {}.{} for the changes of {} in the range without "
+        "logging them, and they are not restored (take them from a backup; `sluice check` against it finds them)",
+        k.db, k.table, k.name, what, k.db, k.table, parent));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status Run(const Options& o, std::FILE* out, Report* report) {
@@ -267,6 +309,7 @@ Status Run(const Options& o, std::FILE* out, Report* report) {
   if (!conn && !file && !txns.empty()) {
     ASSIGN_OR_RETURN(conn, Connect(o.source, "--source"));
   }
+  if (conn) RETURN_IF_ERROR(NoteCascades(*conn, txns, report));
   TableFactsMap facts;
   if (conn) {
     if (!o.force) RETURN_IF_ERROR(CheckFinalRows(*conn, FinalRows(txns, tables)));

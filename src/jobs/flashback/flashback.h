@@ -34,6 +34,9 @@ struct Report {
   size_t transactions = 0;  // undone (applied or printed)
   size_t rows = 0;
   std::vector<std::string> ddl;  // DDL inside the range, which flashback does not undo
+  // Foreign keys whose actions the server carried out on child rows for the
+  // range's deletes or key updates, unlogged: those rows are not restored.
+  std::vector<std::string> cascades;
 };
 
 // The statements that put a session in the state the SQL assumes (UTF-8,

@@ -138,6 +138,34 @@ TEST(FlashbackBigRowsTest, RowsLargerThanThePacketAreUndoneInPieces) {
   EXPECT_EQ(Checksum(server, "shop.docs"), before);
 }
 
+// A parent's delete set off foreign key actions the server did not log:
+// flashback restores the parents and says which child rows it cannot.
+TEST(FlashbackCascadeTest, ChildRowsTheServerChangedUnloggedAreNamed) {
+  auto s = MariadbServer::Start({.relaxed_durability = true});
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  MariadbServer& server = **s;
+  ASSERT_TRUE(server.Execute("CREATE DATABASE shop; CREATE TABLE shop.customers (id INT PRIMARY KEY); "
+                             "CREATE TABLE shop.carts (id INT PRIMARY KEY, customer INT, CONSTRAINT fk_carts FOREIGN "
+                             "KEY (customer) REFERENCES shop.customers (id) ON DELETE CASCADE); "
+                             "CREATE TABLE shop.notes (id INT PRIMARY KEY, customer INT, CONSTRAINT fk_notes FOREIGN "
+                             "KEY (customer) REFERENCES shop.customers (id)); "
+                             "INSERT INTO shop.customers VALUES (1), (2); INSERT INTO shop.carts VALUES (10, 1), (20, 2)")
+                  .ok());
+  const std::string start = Position(server);
+  ASSERT_TRUE(server.Execute("DELETE FROM shop.customers WHERE id = 1").ok());
+  const std::string stop = Position(server);
+  auto r = RunSluice(fmt::format("flashback --source {} --start {} --stop {} --apply {}", ShellQuote(server.Url()),
+                                 start, stop, ShellQuote(server.Url())));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(*server.QueryValue("SELECT GROUP_CONCAT(id ORDER BY id) FROM shop.customers"), "1,2");
+  EXPECT_NE(r.err.find("warning: foreign key shop.carts.fk_carts (ON DELETE CASCADE): the server changed rows of "
+                       "shop.carts for the changes of shop.customers in the range without logging them, and they are "
+                       "not restored"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("fk_notes"), std::string::npos) << r.err;
+}
+
 TEST_F(FlashbackTest, PrintedSqlPipedIntoTheServerUndoesTheAccident) {
   Accident();
   auto r = RunSluice(fmt::format("flashback --source {} {} --print", ShellQuote(server_->Url()), Range()));
