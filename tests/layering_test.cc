@@ -87,7 +87,9 @@ TEST(LayeringTest, IncludesOnlyGoDownwards) {
 
 TEST(LayeringTest, NothingIncludesTheCli) {
   for (const Edge& e : Edges()) {
-    if (e.from != "cli") EXPECT_NE(e.to, "cli") << "src/" << e.file << ":" << e.line << " includes " << e.include;
+    if (e.from != "cli") {
+      EXPECT_NE(e.to, "cli") << "src/" << e.file << ":" << e.line << " includes " << e.include;
+    }
   }
 }
 

@@ -17,7 +17,9 @@ TEST(PublishedConfig, RejectsWhatIsNotOne) {
   for (const char* bad : {"", "[]", "{\"revision\":\"1\",\"yaml\":\"\"}", "{\"revision\":1}", "{\"yaml\":\"x\"}"}) {
     auto out = PublishedConfigFromJson(bad);
     EXPECT_FALSE(out.ok()) << bad;
-    if (!out.ok()) EXPECT_EQ(out.status().code(), StatusCode::kCorruption);
+    if (!out.ok()) {
+      EXPECT_EQ(out.status().code(), StatusCode::kCorruption);
+    }
   }
 }
 

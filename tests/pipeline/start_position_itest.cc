@@ -28,7 +28,9 @@ class StartPositionTest : public FaultTest {
     ASSERT_TRUE(src_ && dst_);
     ASSERT_TRUE(src_->Execute(kSchema).ok());
     ASSERT_TRUE(dst_->Execute(kSchema).ok());
-    if (before_start) ASSERT_NO_FATAL_FAILURE(before_start());
+    if (before_start) {
+      ASSERT_NO_FATAL_FAILURE(before_start());
+    }
     http_port_ = FreePort();
     options_ = std::move(o);
     WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), options_));

@@ -176,7 +176,9 @@ TEST_F(FileTargetTest, EachFormatWritesItsOwnLines) {
     for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(is_ddl(lines[i])) << lines[i].dump();
     for (size_t i = 3; i < 11; ++i) EXPECT_FALSE(is_ddl(lines[i])) << lines[i].dump();
     const Json& first = lines[3];
-    if (format == "json") EXPECT_EQ(first["op"], "insert") << first.dump();
+    if (format == "json") {
+      EXPECT_EQ(first["op"], "insert") << first.dump();
+    }
     if (format == "canal") {
       EXPECT_EQ(first["type"], "INSERT") << first.dump();
       EXPECT_EQ(first["data"][0]["id"], "1") << first.dump();

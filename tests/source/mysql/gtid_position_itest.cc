@@ -23,7 +23,9 @@ TEST(GtidPositionTest, EveryCommittedStateIsFoundWhereTheStreamCommittedIt) {
   ASSERT_TRUE(server.Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY)").ok());
   for (int i = 1; i <= 12; ++i) {
     ASSERT_TRUE(server.Execute(fmt::format("INSERT INTO shop.t VALUES ({})", i)).ok());
-    if (i % 5 == 0) ASSERT_TRUE(server.Execute("FLUSH BINARY LOGS").ok());
+    if (i % 5 == 0) {
+      ASSERT_TRUE(server.Execute("FLUSH BINARY LOGS").ok());
+    }
   }
   // Another domain's transaction in the middle: positions name every domain.
   ASSERT_TRUE(server.Execute("SET gtid_domain_id = 7; INSERT INTO shop.t VALUES (100); SET gtid_domain_id = 0").ok());
