@@ -23,6 +23,15 @@
 
 namespace sluice::sink {
 
+// The rows of a child table one step of a cascade names: `where` selects
+// them; below the first level they are the rows referencing the rows of the
+// level above, and `parents` is that level's SELECT of the referenced
+// columns (the edge's parent_columns), for targets that join on it.
+struct CascadeRows {
+  std::string where;
+  std::string parents;  // empty at the first level
+};
+
 // How a target names things, reads and changes the rows a cascade names.
 class CascadeTarget {
  public:
@@ -38,17 +47,21 @@ class CascadeTarget {
   }
   // Whether a SELECT finds a row (a level with no rows ends the descent).
   virtual Result<bool> Exists(const std::string& select) = 0;
-  // Deletes the rows of e's child table (`table`, quoted) that `where` names.
-  virtual Status Delete(const CascadeEdge& e, const std::string& table, const std::string& where) = 0;
+  // Deletes the rows of e's child table (`table`, quoted) that `rows` names.
+  virtual Status Delete(const CascadeEdge& e, const std::string& table, const CascadeRows& rows) = 0;
   // Sets e's child key columns to `values` (literals, or NULL) in those rows.
   virtual Status Set(const CascadeEdge& e, const std::string& table, const std::vector<std::string>& values,
-                     const std::string& where) = 0;
+                     const CascadeRows& rows) = 0;
 };
 
 // How an SQL target writes names and values.
 struct SqlDialect {
   void (*ident)(std::string& out, std::string_view name);
   Status (*literal)(std::string& out, const SinkChange& ch, size_t i, const Value& v);
+  // Rows named by the level above are deleted and updated through a join
+  // (MySQL/MariaDB: a single-table DELETE or UPDATE ... WHERE x IN
+  // (subquery) gets no semi-join and reads the whole child table per step).
+  bool join_parents = false;
 };
 
 // DELETE and UPDATE statements: `exists` answers a SELECT, `run` executes a
@@ -63,11 +76,14 @@ class SqlCascadeTarget : public CascadeTarget {
     return dialect_.literal(out, ch, i, v);
   }
   Result<bool> Exists(const std::string& select) override { return exists_(select); }
-  Status Delete(const CascadeEdge& e, const std::string& table, const std::string& where) override;
+  Status Delete(const CascadeEdge& e, const std::string& table, const CascadeRows& rows) override;
   Status Set(const CascadeEdge& e, const std::string& table, const std::vector<std::string>& values,
-             const std::string& where) override;
+             const CascadeRows& rows) override;
 
  private:
+  // " JOIN (parents) AS sluice_rows ON table.c = sluice_rows.p AND ..."
+  std::string JoinParents(const CascadeEdge& e, const std::string& table, const CascadeRows& rows) const;
+
   const SqlDialect& dialect_;
   std::function<Result<bool>(const std::string&)> exists_;
   std::function<Status(const std::string&)> run_;

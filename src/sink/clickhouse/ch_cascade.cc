@@ -42,12 +42,12 @@ class ClickhouseCascadeTarget : public CascadeTarget {
                      client_.QueryRows(select + " SETTINGS optimize_move_to_prewhere = 0 FORMAT TabSeparated"));
     return !rows.empty();
   }
-  Status Delete(const CascadeEdge& e, const std::string& table, const std::string& where) override {
-    return InsertNextVersion(e, table, where, nullptr, -1);
+  Status Delete(const CascadeEdge& e, const std::string& table, const CascadeRows& rows) override {
+    return InsertNextVersion(e, table, rows.where, nullptr, -1);
   }
   Status Set(const CascadeEdge& e, const std::string& table, const std::vector<std::string>& values,
-             const std::string& where) override {
-    return InsertNextVersion(e, table, where, &values, 1);
+             const CascadeRows& rows) override {
+    return InsertNextVersion(e, table, rows.where, &values, 1);
   }
 
  private:

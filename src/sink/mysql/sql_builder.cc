@@ -186,7 +186,7 @@ Status MysqlLiteral(std::string& out, const SinkChange& ch, size_t i, const Valu
 }
 }  // namespace
 
-const SqlDialect kMysqlDialect{AppendIdentifier, MysqlLiteral};
+const SqlDialect kMysqlDialect{AppendIdentifier, MysqlLiteral, /*join_parents=*/true};
 
 Status AppendLiteral(std::string& out, const Value& v) {
   switch (v.kind) {
