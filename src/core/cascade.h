@@ -5,7 +5,8 @@
 // replica with foreign_key_checks off nor a capture sees them. The mapper
 // (transform/cascades.h) follows a parent row's delete or referenced-key
 // update with a SinkChange of kind kCascade per child table a rule selects,
-// and SQL targets redo the action (sink.h, "Cascades").
+// and the targets that keep rows redo the action (Sink::applies_cascades,
+// sink/cascade_sql.h).
 
 #include <cstdint>
 #include <string>

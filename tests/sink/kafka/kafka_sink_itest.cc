@@ -485,12 +485,14 @@ TEST_P(KafkaStopTest, StopIsPromptWhileTheBrokersDoNotAnswer) {
   }
   for (int id = 1; id <= 10; ++id) Update(id, model);
   for (int id = 11; id <= 15; ++id) Insert(id, model);
-  // Handed over to the sink (rows are counted then), not acknowledged.
+  // Handed over to the sink (rows are counted then), not acknowledged: some
+  // of them (once the input pauses, the target thread waits for the
+  // acknowledgements of what it handed before it hands more, and none come).
   auto handed = [&] {
     return MetricValue(HttpGet(http_port_, "/metrics").body, "sluice_rows_total",
                        {"pipeline=\"p\"", "stage=\"apply\"", "target=\"bus\""});
   };
-  EXPECT_TRUE(WaitUntil([&] { return handed() >= 25; }, std::chrono::seconds(30))) << handed();
+  EXPECT_TRUE(WaitUntil([&] { return handed() > 10; }, std::chrono::seconds(30))) << handed();
   auto t0 = std::chrono::steady_clock::now();
   sluice_->Stop();
   auto took = std::chrono::steady_clock::now() - t0;
