@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/ddl_session.h"
 #include "core/row_change.h"
 #include "core/table_schema.h"
 #include "core/value.h"
@@ -63,6 +64,7 @@ struct ChangeEvent {
   uint32_t ddl_first_added = 0;  // kDdl with `table`: its first added column
   OwnedImage before, after;
   std::string ddl_db, ddl_query;  // kDdl
+  DdlSession ddl_session;         // kDdl: the settings a MySQL/MariaDB source ran it with
   uint64_t ts_ms = 0;             // source commit time (heartbeats: server time)
   std::string gtid;
   StreamPos pos;                  // rows: txn start + ordinal; commit/ddl: txn start + kWholeTransaction

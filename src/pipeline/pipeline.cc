@@ -285,6 +285,7 @@ class Pipeline::CaptureHandler : public ChangeHandler {
     ev->kind = ChangeEvent::Kind::kDdl;
     ev->ddl_db.assign(d.db);
     ev->ddl_query.assign(d.query);
+    ev->ddl_session = d.session;
     ev->ts_ms = d.ts_ms;
     ev->gtid.assign(d.gtid);
     ev->pos = StreamPos{txn_file_, txn_offset_, StreamPos::kWholeTransaction};
@@ -1310,6 +1311,7 @@ void Pipeline::TransformLoop() {
         w->gtid_state = ev->gtid_state;
         w->ddl_db = ev->ddl_db;
         w->ddl_query = ev->ddl_query;
+        w->ddl_session = ev->ddl_session;
         // Foreign keys added or dropped while running: the actions followed
         // from here on are the source's keys after the statement.
         if (ev->kind == ChangeEvent::Kind::kDdl && !IsPostgresSource(*source_cfg_) &&
@@ -1588,6 +1590,7 @@ Status Pipeline::RouteDdl(Target& t, const TargetWork& w, const transform::DdlSt
   sink::DdlChange ddl;
   ddl.db = w.ddl_db;
   ddl.query = w.ddl_query;
+  ddl.session = w.ddl_session;
   ddl.ts_ms = w.ts_ms;
   ddl.pos = w.pos;
   if (d.kind == K::kOther) return skip();
@@ -1642,9 +1645,9 @@ Status Pipeline::RouteDdl(Target& t, const TargetWork& w, const transform::DdlSt
                      rule->rename_columns.empty();
     ddl.table = w.ddl_table;
     ddl.added = w.ddl_added;
-    // Tables that keep rows give the columns an ALTER adds the value the
-    // rows already there hold on the source.
-    if (keeps_rows && mysql_server_source && d.kind == K::kAlterTable && !d.added_columns.empty() && !w.ddl_table) {
+    // Tables that keep rows (and Redis hashes) give the columns an ALTER
+    // adds the value the rows already there hold on the source.
+    if ((keeps_rows || kind == "redis") && mysql_server_source && d.kind == K::kAlterTable && !d.added_columns.empty() && !w.ddl_table) {
       auto added = AddedColumnsOnSource(t.cfg->name, &t.interrupt, *rule, db, table, d.added_columns, w.pos);
       if (!added.ok()) return added.status().WithContext(fmt::format("DDL @ {}", w.pos.ToString()));
       ddl.added_columns = std::move(added).value();
@@ -1716,7 +1719,12 @@ void Pipeline::NotePartitionRowsKept(Target& t, const TargetWork& w, const std::
 }
 
 Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
-  transform::DdlStatement d = transform::ParseDdl(w.ddl_query, w.ddl_db);
+  transform::DdlQuoting quoting;
+  if (const auto& mode = w.ddl_session.sql_mode) {
+    quoting.ansi_quotes = mode->find("ANSI_QUOTES") != std::string::npos;
+    quoting.no_backslash_escapes = mode->find("NO_BACKSLASH_ESCAPES") != std::string::npos;
+  }
+  transform::DdlStatement d = transform::ParseDdl(w.ddl_query, w.ddl_db, quoting);
   using K = transform::DdlStatement::Kind;
   auto skip = [&]() { return FlushBatch(t, *std::make_unique<std::vector<SinkChange>>(), end); };
   if (!t.sink->speaks_mysql_ddl()) return RouteDdl(t, w, d, end);
@@ -1727,7 +1735,9 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
       if (!r.to.empty() || r.is_regex) continue;
       std::string db_part = r.match.substr(0, r.match.find('.'));
       if (GlobMatch(db_part, d.db)) {
-        return t.sink->ApplyDdl(SqlDdl("", w.ddl_query), end);
+        sink::DdlChange c = SqlDdl("", w.ddl_query);
+        ASSIGN_OR_RETURN(c.session, TargetDdlSession(w, &t.interrupt));
+        return t.sink->ApplyDdl(c, end);
       }
     }
     return skip();
@@ -1836,7 +1846,16 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
     c.target_table = dest_table;
     return c;
   };
-  if (one_to_one) return t.sink->ApplyDdl(on_dest(w.ddl_db, w.ddl_query), end);
+  // The source's own statement: read with the source session's settings.
+  auto source_statement = [&](std::string query) -> Result<sink::DdlChange> {
+    sink::DdlChange c = on_dest(w.ddl_db, std::move(query));
+    ASSIGN_OR_RETURN(c.session, TargetDdlSession(w, &t.interrupt));
+    return c;
+  };
+  if (one_to_one) {
+    ASSIGN_OR_RETURN(auto c, source_statement(w.ddl_query));
+    return t.sink->ApplyDdl(c, end);
+  }
   if (w.ddl_table) {
     // Columns a PostgreSQL source table gained (the stream gives its new
     // shape): the mapped table's columns the target table lacks, under
@@ -1860,8 +1879,8 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
   // rows, with a warning below.)
   if (d.kind == K::kAlterTable && !d.partition_rows && rule->columns.empty() && rule->rename_columns.empty() &&
       !rule->lua && d.name_end > d.name_begin && !IsPostgresSource(*source_cfg_)) {
-    return t.sink->ApplyDdl(on_dest(w.ddl_db, transform::WithAlteredTableNamed(w.ddl_query, d, dest_db, dest_table)),
-                            end);
+    ASSIGN_OR_RETURN(auto c, source_statement(transform::WithAlteredTableNamed(w.ddl_query, d, dest_db, dest_table)));
+    return t.sink->ApplyDdl(c, end);
   }
   // The source table is empty now, so is the table it maps to (all of it,
   // also the subset a filter selected).

@@ -53,6 +53,7 @@ struct TargetWork {
   std::string resume_position;  // a transaction boundary at or before pos
   std::string gtid_state;
   std::string ddl_db, ddl_query;
+  DdlSession ddl_session;  // kDdl: the settings a MySQL/MariaDB source ran it with
   // kDdl: a PostgreSQL source table's added columns, mapped (sink::DdlChange::table, added).
   TargetTablePtr ddl_table;
   std::vector<uint32_t> ddl_added;
@@ -188,6 +189,10 @@ class Pipeline {
   Result<std::vector<sink::DdlChange::AddedColumn>> AddedColumnsOnSource(
       const std::string& target, Interrupter* interrupt, const transform::MappingRule& rule, const std::string& db,
       const std::string& table, const std::vector<std::string>& names, const StreamPos& pos);
+  // The session settings a MySQL target runs the source's statement of `w`
+  // with: as the source ran it, with a named time zone (or SYSTEM, the
+  // source server's own) turned into the source's offset for it.
+  Result<DdlSession> TargetDdlSession(const TargetWork& w, Interrupter* interrupt);
   Status FlushBatch(Target& t, std::vector<SinkChange>& batch, const sink::BatchEnd& end);
   // Calls `call` on the target's sink until it succeeds; what is retryable
   // is retried after Reconnect, with the target shown as `retrying`.

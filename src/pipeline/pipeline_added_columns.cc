@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 #include <strings.h>
 
+#include "client/mysql/column_types.h"
 #include "client/mysql/table_reader.h"
 #include "pipeline/column_default.h"
 #include "pipeline/pipeline.h"
@@ -21,6 +22,9 @@ Result<std::vector<sink::DdlChange::AddedColumn>> Pipeline::AddedColumnsOnSource
   ASSIGN_OR_RETURN(auto co, mysql::ConnectOptions::FromUrl(source_cfg_->endpoint));
   auto conn = mysql::MysqlConnection::Connect(co, interrupt);
   if (!conn.ok()) return conn.status().WithContext(fmt::format("source {}", cfg_.source));
+  // TIMESTAMP defaults read in UTC (information_schema shows them in the
+  // session's time zone), as the stream carries TIMESTAMP values.
+  RETURN_IF_ERROR((*conn)->Execute("SET time_zone = '+00:00'").WithContext(fmt::format("source {}", cfg_.source)));
   auto schema = mysql::ReadTableSchema(**conn, db, table);
   if (!schema.ok() && schema.status().code() == StatusCode::kNotFound) return out;  // dropped since
   if (!schema.ok()) return schema.status().WithContext(fmt::format("source {}", cfg_.source));
@@ -58,6 +62,26 @@ Result<std::vector<sink::DdlChange::AddedColumn>> Pipeline::AddedColumnsOnSource
     }
     added.meta = *meta;
     added.existing_value = v.value;
+    if (v.value) {
+      Arena arena(256);
+      Value decoded;
+      Status st = mysql::DecodeTextValue(*meta, v.value->data(), v.value->size(), arena, decoded);
+      if (st.ok()) {
+        auto stored = std::make_shared<StoredValue>();
+        stored->bytes.assign(decoded.s);
+        if (decoded.kind == ValueKind::kBytes && meta->type == mysql::kTypeString) {
+          // BINARY(N) holds N bytes, zero-padded (as the stream decodes them).
+          const mysql::StringMeta sm = mysql::DecodeStringMeta(meta->meta);
+          if (sm.real_type == mysql::kTypeString && stored->bytes.size() < sm.length) stored->bytes.resize(sm.length);
+        }
+        stored->value = decoded;
+        stored->value.s = stored->bytes;
+        added.existing = std::move(stored);
+      } else {
+        spdlog::debug("pipeline {}: column `{}` of `{}.{}`: default \"{}\" not decoded: {}", cfg_.name, meta->name, db,
+                      table, *v.value, st.message());
+      }
+    }
     if (!v.unknown.empty()) {
       std::string message = fmt::format(
           "DDL @ {}: column `{}` added to `{}.{}`: {}, so the rows target {} already holds do not read the source's "

@@ -19,6 +19,11 @@ Result<std::vector<std::pair<std::string, std::string>>> Pipeline::SourceColumnD
   ASSIGN_OR_RETURN(auto co, mysql::ConnectOptions::FromUrl(source_cfg_->endpoint));
   auto conn = mysql::MysqlConnection::Connect(co, interrupt);
   if (!conn.ok()) return conn.status().WithContext(fmt::format("source {}", cfg_.source));
+  // UTC: TIMESTAMP defaults are shown in the session's time zone, and the
+  // target's DDL session reads them in UTC.
+  if (Status tz = (*conn)->Execute("SET time_zone = '+00:00'"); !tz.ok()) {
+    return tz.WithContext(fmt::format("source {}", cfg_.source));
+  }
   auto created = (*conn)->Query(fmt::format("SHOW CREATE TABLE {}.{}", mysql::QuoteIdent(db), mysql::QuoteIdent(table)));
   if (!created.ok()) return created.status().WithContext(fmt::format("source {}", cfg_.source));
   if (created->empty() || created->front().size() < 2 || !created->front()[1]) {

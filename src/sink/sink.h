@@ -63,6 +63,7 @@
 #include <vector>
 
 #include "core/change_event.h"
+#include "core/ddl_session.h"
 #include "core/interrupter.h"
 #include "core/sink_change.h"
 #include "core/status.h"
@@ -130,6 +131,10 @@ struct SinkOptions {
 struct DdlChange {
   std::string db;     // the statement's current database
   std::string query;  // as the source ran it
+  // The source session's settings `query` is read with (MySQL/MariaDB
+  // sources; time zones as "+HH:MM" offsets); empty for statements sluice
+  // wrote itself.
+  DdlSession session;
   // The table the statement's table maps to on the target (after `to:`
   // renames); empty for database statements.
   std::string target_db, target_table;
@@ -150,6 +155,10 @@ struct DdlChange {
     std::string name;
     ColumnMeta meta;
     std::optional<std::string> existing_value;
+    // The same value decoded as the stream decodes the column's values
+    // (null when NULL or not known): for targets that write it in their own
+    // terms (Redis hashes).
+    std::shared_ptr<const StoredValue> existing;
   };
   std::vector<AddedColumn> added_columns;
   uint64_t ts_ms = 0;

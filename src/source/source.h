@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/ddl_session.h"
 #include "core/row_change.h"
 #include "core/status.h"
 
@@ -53,6 +54,7 @@ struct DdlInfo {
   std::string_view file;
   uint64_t offset = 0;
   uint64_t ts_ms = 0;
+  DdlSession session;  // MySQL/MariaDB: the settings the statement ran with
   // PostgreSQL sources (which send no DDL): columns added to `table` that a
   // Relation message showed in the middle of a transaction. It sits between
   // the transaction's rows before it (old shape) and after it (new shape);

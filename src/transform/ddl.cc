@@ -15,7 +15,7 @@ struct Token {
 
 class Lexer {
  public:
-  explicit Lexer(std::string_view s) : s_(s) {}
+  Lexer(std::string_view s, DdlQuoting quoting) : s_(s), quoting_(quoting) {}
   Token Next() {
     SkipSpaceAndComments();
     Token t = Read();
@@ -29,13 +29,13 @@ class Lexer {
     t.begin = i_;
     if (i_ >= s_.size()) return t;
     char c = s_[i_];
-    if (c == '`') {
+    if (c == '`' || (c == '"' && quoting_.ansi_quotes)) {
       t.type = Token::Type::kQuotedIdent;
       ++i_;
       while (i_ < s_.size()) {
-        if (s_[i_] == '`') {
-          if (i_ + 1 < s_.size() && s_[i_ + 1] == '`') {
-            t.text += '`';
+        if (s_[i_] == c) {
+          if (i_ + 1 < s_.size() && s_[i_ + 1] == c) {
+            t.text += c;
             i_ += 2;
             continue;
           }
@@ -50,7 +50,7 @@ class Lexer {
       t.type = Token::Type::kString;
       ++i_;
       while (i_ < s_.size() && s_[i_] != c) {
-        if (s_[i_] == '\\' && i_ + 1 < s_.size()) ++i_;
+        if (s_[i_] == '\\' && !quoting_.no_backslash_escapes && i_ + 1 < s_.size()) ++i_;
         t.text += s_[i_++];
       }
       ++i_;
@@ -94,6 +94,7 @@ class Lexer {
     }
   }
   std::string_view s_;
+  DdlQuoting quoting_;
   size_t i_ = 0;
 };
 
@@ -104,7 +105,10 @@ std::string Upper(std::string s) {
 
 class Parser {
  public:
-  Parser(std::string_view q, std::string_view current_db) : lex_(q), current_db_(current_db) { Advance(); }
+  Parser(std::string_view q, std::string_view current_db, DdlQuoting quoting)
+      : lex_(q, quoting), current_db_(current_db) {
+    Advance();
+  }
 
   DdlStatement Parse() {
     DdlStatement d;
@@ -371,8 +375,8 @@ class Parser {
 
 }  // namespace
 
-DdlStatement ParseDdl(std::string_view query, std::string_view current_db) {
-  return Parser(query, current_db).Parse();
+DdlStatement ParseDdl(std::string_view query, std::string_view current_db, DdlQuoting quoting) {
+  return Parser(query, current_db, quoting).Parse();
 }
 
 std::string WithAlteredTableNamed(std::string_view query, const DdlStatement& d, std::string_view db,

@@ -47,7 +47,13 @@ struct DdlStatement {
   size_t name_begin = 0, name_end = 0;
 };
 
-DdlStatement ParseDdl(std::string_view query, std::string_view current_db);
+// How the source's session reads quotes (its sql_mode).
+struct DdlQuoting {
+  bool ansi_quotes = false;           // "x" is a name, not a string
+  bool no_backslash_escapes = false;  // '\' is a character in strings
+};
+
+DdlStatement ParseDdl(std::string_view query, std::string_view current_db, DdlQuoting quoting = {});
 
 // An ALTER TABLE statement `d` (parsed from `query`) naming `db`.`table`
 // instead: for a table a rule renames and keeps whole.

@@ -125,24 +125,6 @@ TEST_F(SyncTest, FanOutRenameSubsetFilterConvergeAcrossKillNine) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
-std::string OneToOneConfig(const std::string& dir, const MariadbServer& src, const MariadbServer& dst) {
-  return fmt::format(R"(store: {dir}/sluice.db
-sources:
-  main: {{url: "{src}", server_id: 5151, heartbeat_ms: 200}}
-targets:
-  dst: {{url: "{dst}"}}
-pipelines:
-  - name: copy
-    source: main
-    targets: [dst]
-    start: earliest
-    tables:
-      - match: "shop.*"
-    batch: {{size: 100, timeout_ms: 50}}
-)",
-                     fmt::arg("dir", dir), fmt::arg("src", src.Url()), fmt::arg("dst", dst.Url()));
-}
-
 TEST_F(SyncTest, UserCreatedTargetTablesAreReusedFromEarliest) {
   auto src = StartServer(1);
   auto dst = StartServer(2);

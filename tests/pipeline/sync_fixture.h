@@ -210,6 +210,25 @@ class SluiceProcess {
   pid_t pid_ = -1;
 };
 
+// One pipeline `copy` from `earliest`, every table of `shop` 1:1 to `dst`.
+inline std::string OneToOneConfig(const std::string& dir, const MariadbServer& src, const MariadbServer& dst) {
+  return fmt::format(R"(store: {dir}/sluice.db
+sources:
+  main: {{url: "{src}", server_id: 5151, heartbeat_ms: 200}}
+targets:
+  dst: {{url: "{dst}"}}
+pipelines:
+  - name: copy
+    source: main
+    targets: [dst]
+    start: earliest
+    tables:
+      - match: "shop.*"
+    batch: {{size: 100, timeout_ms: 50}}
+)",
+                     fmt::arg("dir", dir), fmt::arg("src", src.Url()), fmt::arg("dst", dst.Url()));
+}
+
 class SyncTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -25,6 +25,27 @@ TEST(DdlTest, CreateDatabaseAndTable) {
   EXPECT_EQ(like.db, "a");
 }
 
+// The source session's sql_mode decides what quotes mean.
+TEST(DdlTest, AnsiQuotesNameAndBackslashesAreCharactersAsTheSessionSaid) {
+  auto plain = ParseDdl("ALTER TABLE \"t\" ADD COLUMN \"c\" INT", "shop");
+  EXPECT_NE(plain.table, "t");  // a string there: not a table name
+  DdlQuoting ansi;
+  ansi.ansi_quotes = true;
+  auto a = ParseDdl("ALTER TABLE \"shop\".\"t\"\"x\" ADD COLUMN \"c\" INT DEFAULT 'it''s'", "", ansi);
+  EXPECT_EQ(a.kind, K::kAlterTable);
+  EXPECT_EQ(a.db, "shop");
+  EXPECT_EQ(a.table, "t\"x");
+  EXPECT_EQ(a.added_columns, (std::vector<std::string>{"c"}));
+  // Without backslash escapes, 'a\' ends where it seems to: the next
+  // column is read as a column.
+  DdlQuoting raw;
+  raw.no_backslash_escapes = true;
+  auto b = ParseDdl("ALTER TABLE t ADD COLUMN p VARCHAR(5) DEFAULT 'a\\', ADD COLUMN q INT", "shop", raw);
+  EXPECT_EQ(b.added_columns, (std::vector<std::string>{"p", "q"}));
+  auto escaped = ParseDdl("ALTER TABLE t ADD COLUMN p VARCHAR(5) DEFAULT 'a\\', ADD COLUMN q INT", "shop");
+  EXPECT_NE(escaped.added_columns, (std::vector<std::string>{"p", "q"}));
+}
+
 TEST(DdlTest, AlterAddColumnsOnly) {
   auto a = ParseDdl("ALTER TABLE shop.orders ADD COLUMN note TEXT, ADD flag TINYINT DEFAULT 0", "");
   EXPECT_EQ(a.kind, K::kAlterTable);

@@ -21,6 +21,7 @@
 #include "core/sync_point.h"
 #include "sink/merge.h"
 #include "sink/mysql/big_rows.h"
+#include "sink/mysql/ddl_session.h"
 #include "sink/mysql/deferred_indexes.h"
 #include "sink/mysql/fence.h"
 #include "sink/mysql/sql_builder.h"
@@ -1236,10 +1237,11 @@ Status MysqlLoader::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
   RETURN_IF_ERROR(BuildDeferredIndexes(*control_, ddl.target_table.empty() ? "" : ddl.target_db, ddl.target_table,
                                        /*keep_missing=*/true)
                       .WithContext(fmt::format("before the DDL @ {}", end.pos.ToString())));
-  return ApplyDdlSql(ddl.db, ddl.query, end);
+  return ApplyDdlSql(ddl.db, ddl.query, end, ddl.session);
 }
 
-Status MysqlLoader::ApplyDdlSql(const std::string& db, const std::string& query, const BatchEnd& end) {
+Status MysqlLoader::ApplyDdlSql(const std::string& db, const std::string& query, const BatchEnd& end,
+                                const DdlSession& session) {
   RETURN_IF_ERROR(Settle());
   if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();  // replayed
   RETURN_IF_ERROR(EnsureConnected());
@@ -1268,6 +1270,10 @@ Status MysqlLoader::ApplyDdlSql(const std::string& db, const std::string& query,
     if (fenced) (void)RunStatement(*control_, "ROLLBACK");
     return st;
   };
+  {
+    Status st = SetDdlSession(ddl, session, fmt::format("target {}: DDL @ {}", options_.target, end.pos.ToString()));
+    if (!st.ok()) return fail(st);
+  }
   if (!db.empty()) {
     std::string use = "USE ";
     AppendIdentifier(use, db);

@@ -98,10 +98,11 @@ class MysqlLoader : public Sink {
   Status AdvanceCheckpoint(const BatchEnd& end) override;
   // Writes the global checkpoint row kept back from the last batch.
   Status WriteIdle() override;
-  // Executes a DDL statement (with `USE db` first when db is given) and
-  // records `end`. Statements whose effect is already there (a CREATE of an
+  // Executes a DDL statement (with `USE db` first when db is given, in a
+  // session with the source's `session` settings) and records `end`. Statements whose effect is already there (a CREATE of an
   // existing database, an ADD COLUMN replayed after a crash) are skipped.
-  Status ApplyDdlSql(const std::string& db, const std::string& query, const BatchEnd& end);
+  Status ApplyDdlSql(const std::string& db, const std::string& query, const BatchEnd& end,
+                     const DdlSession& session = {});
   // The statement as the pipeline routed it (rewritten for renamed tables).
   // Indexes a running snapshot deferred on the statement's table are built
   // first (deferred_indexes.h).

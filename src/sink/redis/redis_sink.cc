@@ -447,29 +447,43 @@ Result<uint64_t> RedisSink::DeleteMatching(const std::string& pattern) {
 }
 
 Status RedisSink::FillAddedColumns(const DdlChange& ddl, const std::string& where) {
-  const TargetTable& t = *ddl.table;
   Command fields;  // field, value, ...
-  for (uint32_t i : ddl.added) {
-    const auto& missing = t.column_meta(i).pg_missing;
-    if (!missing || missing->value.is_null()) continue;  // NULL: the field stays absent
-    fields.push_back(t.columns[i]);
-    fields.emplace_back();
-    AppendFieldText(fields.back(), missing->value);
+  auto add = [&](const std::string& name, const Value& v) {
+    fields.push_back(name);
+    AppendFieldText(fields.emplace_back(), v);
+  };
+  // A NULL leaves the field absent.
+  if (ddl.table) {  // a PostgreSQL source's table, in its new shape
+    for (uint32_t i : ddl.added) {
+      const auto& missing = ddl.table->column_meta(i).pg_missing;
+      if (missing && !missing->value.is_null()) add(ddl.table->columns[i], missing->value);
+    }
+  }
+  for (const DdlChange::AddedColumn& c : ddl.added_columns) {  // a MySQL/MariaDB source's ALTER TABLE
+    if (c.existing && !c.existing->value.is_null()) {
+      add(c.name, c.existing->value);
+    } else if (c.existing_value) {
+      spdlog::warn("{}: `{}`.`{}` gained column `{}` with default \"{}\", which the keys already there lack until "
+                   "their row changes (`sluice check --repair` completes them): {}",
+                   where, ddl.target_db, ddl.target_table, c.name, *c.existing_value, ddl.query.substr(0, 200));
+    }
   }
   if (fields.empty()) return Status::Ok();
+  const std::string& db = ddl.table ? ddl.table->db : ddl.target_db;
+  const std::string& table = ddl.table ? ddl.table->table : ddl.target_table;
   const KeyTemplate& keys = builder_.keys();
   if (builder_.mode() != Mode::kHash || !keys.has_db() || !keys.has_table()) {
     // string mode: a JSON value cannot be completed in place; a key template
     // without ${db} and ${table} cannot tell this table's keys from others'.
     spdlog::warn("{}: `{}`.`{}` gained columns with a default; the values already there lack them until their row "
                  "changes (mode {}, key template \"{}\"): {}",
-                 where, t.db, t.table, builder_.mode() == Mode::kHash ? "hash" : "string", keys.text(),
+                 where, db, table, builder_.mode() == Mode::kHash ? "hash" : "string", keys.text(),
                  ddl.query.substr(0, 200));
     return Status::Ok();
   }
   // The hashes there are are the rows older than the columns: they read the
   // default on the source. HSETNX: a replay after a crash sets nothing twice.
-  std::string pattern = keys.MatchPattern(t.db, t.table);
+  std::string pattern = keys.MatchPattern(db, table);
   auto set = WriteMatching(pattern, "HSETNX", [&](const std::string& key, std::vector<Command>& out) {
     for (size_t f = 0; f < fields.size(); f += 2) out.push_back({"HSETNX", key, fields[f], fields[f + 1]});
   });
@@ -521,7 +535,7 @@ Status RedisSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
     spdlog::debug("{}: ignored by the redis target (mode stream): {}", where, ddl.query.substr(0, 200));
     return AdvanceCheckpoint(end);
   }
-  if (ddl.table) {
+  if (ddl.table || !ddl.added_columns.empty()) {
     RETURN_IF_ERROR(FillAddedColumns(ddl, where));
     return AdvanceCheckpoint(end);
   }

@@ -96,8 +96,9 @@ class RedisSink : public Sink {
                                  const std::function<void(const std::string& key, std::vector<Command>&)>& make);
   // Deletes every key matching `pattern` (SCAN + UNLINK).
   Result<uint64_t> DeleteMatching(const std::string& pattern);
-  // Hash mode: a PostgreSQL source table's added columns (DdlChange::table)
-  // with a default: set in the table's hashes (HSETNX), which are rows
+  // Hash mode: the columns a source table gained with a default (a
+  // PostgreSQL source's DdlChange::table, a MySQL/MariaDB ALTER's
+  // added_columns): set in the table's hashes (HSETNX), which are rows
   // older than the columns. Other modes: a warning.
   Status FillAddedColumns(const DdlChange& ddl, const std::string& where);
   std::string Where(const SinkChange& change, const std::string& key) const;

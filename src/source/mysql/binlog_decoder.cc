@@ -10,6 +10,7 @@
 
 #include "core/glob.h"
 #include "source/mysql/binlog/event_types.h"
+#include "source/mysql/sql_mode.h"
 
 namespace sluice::mysql {
 namespace {
@@ -309,6 +310,11 @@ Status BinlogDecoder::OnQuery(const EventHeader& h, ByteReader& body, bool compr
   ddl.file = file_;
   ddl.offset = event_offset_;
   ddl.ts_ms = uint64_t{h.timestamp} * 1000;
+  if (query_.sql_mode) ddl.session.sql_mode = SqlModeNames(*query_.sql_mode, fd_.is_mariadb);
+  ddl.session.charset_client = query_.charset_client;
+  ddl.session.collation_connection = query_.collation_connection;
+  ddl.session.collation_server = query_.collation_server;
+  ddl.session.time_zone.assign(query_.time_zone);
   RETURN_IF_ERROR(handler.OnDdl(ddl));
   return Commit(h, handler);
 }

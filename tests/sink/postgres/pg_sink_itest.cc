@@ -147,11 +147,21 @@ TEST_F(PgSyncTest, ColumnsAddedWithADefaultHoldItInTheRowsAlreadyThere) {
                             "ADD COLUMN size ENUM('small', 'large') NOT NULL, ADD COLUMN maybe INT DEFAULT NULL, "
                             "ADD COLUMN at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP")
                   .ok());
+  // A TIMESTAMP default written in the session's time zone is that instant
+  // (the target's TIMESTAMP values are UTC, as the stream's are), on a
+  // server whose own time zone is not UTC either.
+  ASSERT_TRUE(src_->Execute("SET GLOBAL time_zone = '+08:00'; SET time_zone = '+08:00'; ALTER TABLE shop.orders ADD COLUMN since TIMESTAMP NOT NULL "
+                            "DEFAULT '2024-01-01 08:00:00'")
+                  .ok());
   ASSERT_TRUE(src_->Execute("INSERT INTO shop.orders (id, amount, note, extra, label, n, size, maybe) VALUES "
                             "(100, 1, 'new', 3, 'x', 5, 'large', 8)")
                   .ok());
   EXPECT_TRUE(PgConverges("SELECT id, amount, extra, note, label, n, size, maybe FROM shop.orders ORDER BY id",
                           "SELECT id, amount, extra, remark, label, n, size, maybe FROM shop.orders ORDER BY id"));
+  auto since = PgQuery("SELECT DISTINCT extract(epoch FROM since)::bigint FROM shop.orders WHERE id < 100");
+  ASSERT_TRUE(since.ok()) << since.status().message();
+  ASSERT_EQ(since->size(), 1u);
+  EXPECT_EQ(since->at(0)[0], "1704067200");  // 2024-01-01 00:00:00 UTC
   ASSERT_TRUE(WaitForState("p", "running", seconds(10)));
   std::string events = PipelineStatus("p")["events"].dump();
   EXPECT_NE(events.find("column `at` added to `shop.orders`: its default is an expression"), std::string::npos)

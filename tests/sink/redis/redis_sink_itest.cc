@@ -230,6 +230,38 @@ CREATE TABLE shop.b (id INT PRIMARY KEY, v INT);
   EXPECT_EQ(Hash("_sluice:checkpoint:p:dst").size(), 3u);  // never deleted with a table's keys
 }
 
+// An ordinary `ALTER TABLE ... ADD COLUMN ... DEFAULT`: the source's rows
+// already there read the default (no row events say so); their hashes get
+// it too, in the text the stream gives each type (TIMESTAMP in UTC
+// whatever the source's time zone, BINARY padded). A default the source
+// evaluated at the ALTER is named in a warning instead.
+TEST_F(RedisTargetTest, ColumnsAddedWithADefaultReachTheHashesAlreadyThere) {
+  ASSERT_NO_FATAL_FAILURE(Start("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, v INT);"));
+  ASSERT_TRUE(src_->Execute("SET GLOBAL time_zone = '+08:00'; INSERT INTO shop.t VALUES (1, 1), (2, 2)").ok());
+  ASSERT_TRUE(HashBecomes("shop:t:1", {{"id", "1"}, {"v", "1"}}));
+  ASSERT_TRUE(src_->Execute("SET time_zone = '+08:00'; ALTER TABLE shop.t ADD COLUMN n INT NOT NULL DEFAULT 7, "
+                            "ADD COLUMN label VARCHAR(10) DEFAULT 'it''s', ADD COLUMN de DECIMAL(6,2) NOT NULL "
+                            "DEFAULT 1.5, ADD COLUMN at TIMESTAMP NOT NULL DEFAULT '2024-01-01 08:00:00', ADD COLUMN "
+                            "bin BINARY(3) NOT NULL DEFAULT 'a', ADD COLUMN maybe INT NULL, ADD COLUMN e ENUM('x', "
+                            "'y') NOT NULL, ADD COLUMN made TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP; "
+                            "INSERT INTO shop.t (id, v, n, maybe) VALUES (3, 3, 9, 4)")
+                  .ok());
+  const RedisMap filled = {{"id", "1"},   {"v", "1"},     {"n", "7"}, {"label", "it's"}, {"de", "1.50"},
+                           {"at", "2024-01-01 00:00:00"}, {"bin", "YQAA"}, {"e", "x"}};
+  EXPECT_TRUE(HashBecomes("shop:t:1", filled));
+  RedisMap second = filled;
+  second["id"] = "2";
+  second["v"] = "2";
+  EXPECT_TRUE(HashBecomes("shop:t:2", second));
+  // The row inserted after the ALTER holds its own values, not overwritten.
+  RedisMap third = Hash("shop:t:3");
+  EXPECT_EQ(third["n"], "9");
+  EXPECT_EQ(third["maybe"], "4");
+  EXPECT_TRUE(third.contains("made"));
+  std::string log = sluice_->Log();
+  EXPECT_NE(log.find("column `made` added to `shop.t`: its default is an expression"), std::string::npos) << log;
+}
+
 TEST_F(RedisTargetTest, ACommandRedisRejectsStopsThePipelineNamingTableKeyAndPosition) {
   ASSERT_NO_FATAL_FAILURE(Start("CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY, note TEXT);"));
   ASSERT_TRUE(src_->Execute("INSERT INTO shop.orders VALUES (5, 'x'), (6, 'y')").ok());

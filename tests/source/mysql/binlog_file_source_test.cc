@@ -137,6 +137,30 @@ TEST(BinlogFixtureTest, Mysql57DdlHeavy) {
   EXPECT_EQ(r3->h.rows.size(), 21u);
 }
 
+// The session each statement ran in, from the Query events' status
+// variables (as `mariadb-binlog` prints them: SET @@session.sql_mode=
+// 1436549152, character_set_client=33, collation_connection=33,
+// collation_server=8; time_zone='SYSTEM' where the statement read one).
+TEST(BinlogFixtureTest, DdlCarriesTheSessionItRanIn) {
+  auto r = ReplayFile(Fixture("canal-tsdb-mysql-bin.000002"));
+  ExpectClean(*r);
+  ASSERT_EQ(r->h.ddl.size(), r->h.ddl_sessions.size());
+  ASSERT_EQ(r->h.ddl.at(0), "create database local");
+  const DdlSession& s = r->h.ddl_sessions.at(0);
+  EXPECT_EQ(s.sql_mode.value_or("(none)"),
+            "STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION");
+  EXPECT_EQ(s.charset_client, 33);
+  EXPECT_EQ(s.collation_connection, 33);
+  EXPECT_EQ(s.collation_server, 8);
+  EXPECT_EQ(s.time_zone, "");
+  bool system_zone = false;
+  for (size_t i = 0; i < r->h.ddl.size(); ++i) {
+    EXPECT_TRUE(r->h.ddl_sessions[i].sql_mode.has_value()) << r->h.ddl[i];
+    system_zone |= r->h.ddl_sessions[i].time_zone == "SYSTEM";
+  }
+  EXPECT_TRUE(system_zone);
+}
+
 TEST(BinlogFixtureTest, AuroraPaddingEventIsSkipped) {
   auto r = ReplayFile(Fixture("mbcj-mysql-bin.aurora-padding"));
   ExpectClean(*r, 1);  // the file ends after a BEGIN

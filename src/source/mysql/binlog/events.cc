@@ -92,6 +92,58 @@ Result<RotateEvent> ParseRotate(ByteReader& body) {
 // body: status_vars db NUL query
 namespace {
 
+// The status variables a QUERY event's session settings are read from.
+// Codes are written in increasing order; the first one this reader does
+// not know (its length is unknown) ends the reading: what came before is
+// kept, the statement itself is unaffected.
+void ParseStatusVars(std::string_view block, QueryEvent& out) {
+  ByteReader r(block);
+  while (r.remaining() > 0) {
+    switch (r.U8()) {
+      case 0x00: r.Skip(4); break;  // Q_FLAGS2_CODE
+      case 0x01: out.sql_mode = r.U64(); break;  // Q_SQL_MODE_CODE
+      case 0x02: r.Skip(r.U8() + 1); break;  // Q_CATALOG_CODE (length, name, NUL)
+      case 0x03: r.Skip(4); break;  // Q_AUTO_INCREMENT
+      case 0x04:  // Q_CHARSET_CODE
+        out.charset_client = r.U16();
+        out.collation_connection = r.U16();
+        out.collation_server = r.U16();
+        break;
+      case 0x05: out.time_zone = r.Bytes(r.U8()); break;  // Q_TIME_ZONE_CODE
+      case 0x06: r.Skip(r.U8()); break;  // Q_CATALOG_NZ_CODE
+      case 0x07: r.Skip(2); break;  // Q_LC_TIME_NAMES_CODE
+      case 0x08: r.Skip(2); break;  // Q_CHARSET_DATABASE_CODE
+      case 0x09: r.Skip(8); break;  // Q_TABLE_MAP_FOR_UPDATE_CODE
+      case 0x0A: r.Skip(4); break;  // Q_MASTER_DATA_WRITTEN_CODE
+      case 0x0B: r.Skip(r.U8()); r.Skip(r.U8()); break;  // Q_INVOKER: user, host
+      case 0x0C: {  // Q_UPDATED_DB_NAMES: a count (254: too many to list), NUL-terminated names
+        uint8_t n = r.U8();
+        for (uint8_t i = 0; n != 254 && i < n && r.ok(); ++i) {
+          std::string_view rest(reinterpret_cast<const char*>(r.cursor()), r.remaining());
+          size_t nul = rest.find('\0');
+          if (nul == std::string_view::npos) return;
+          r.Skip(nul + 1);
+        }
+        break;
+      }
+      case 0x0D: r.Skip(3); break;  // Q_MICROSECONDS
+      case 0x0E: break;  // Q_COMMIT_TS (never written)
+      case 0x0F: break;  // Q_COMMIT_TS2 (never written)
+      case 0x10: r.Skip(1); break;  // Q_EXPLICIT_DEFAULTS_FOR_TIMESTAMP
+      case 0x11: r.Skip(8); break;  // Q_DDL_LOGGED_WITH_XID
+      case 0x12: r.Skip(2); break;  // Q_DEFAULT_COLLATION_FOR_UTF8MB4
+      case 0x13: r.Skip(1); break;  // Q_SQL_REQUIRE_PRIMARY_KEY
+      case 0x14: r.Skip(1); break;  // Q_DEFAULT_TABLE_ENCRYPTION
+      case 0x80: r.Skip(3); break;  // MariaDB Q_HRNOW
+      case 0x81: r.Skip(8); break;  // MariaDB Q_XID
+      case 0x82: r.Skip(1); break;  // MariaDB Q_GTID_FLAGS3
+      case 0x83: r.Skip(size_t{r.U8()} * 4); break;  // MariaDB Q_CHARACTER_SET_COLLATIONS
+      default: return;
+    }
+    if (!r.ok()) return;
+  }
+}
+
 Status ParseQueryBody(ByteReader& body, bool compressed, size_t extra_post_header, QueryEvent& out) {
   out.thread_id = body.U32();
   body.Skip(4);
@@ -99,7 +151,10 @@ Status ParseQueryBody(ByteReader& body, bool compressed, size_t extra_post_heade
   out.error_code = body.U16();
   uint16_t status_len = body.U16();
   body.Skip(extra_post_header);
-  body.Skip(status_len);
+  out.sql_mode.reset();
+  out.charset_client = out.collation_connection = out.collation_server = 0;
+  out.time_zone = {};
+  ParseStatusVars(body.Bytes(status_len), out);
   out.db = body.Bytes(db_len);
   body.Skip(1);
   std::string_view q = body.Rest();

@@ -6,6 +6,7 @@
 // events.cc. Rows events live in rows_event.h.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,13 @@ struct QueryEvent {
   uint16_t error_code = 0;
   std::string_view db;
   std::string_view query;
+  // Session settings from the status variables (each when logged): how
+  // the statement must be read elsewhere.
+  std::optional<uint64_t> sql_mode;   // Q_SQL_MODE_CODE bits
+  uint16_t charset_client = 0;        // Q_CHARSET_CODE collation ids; 0: not logged
+  uint16_t collation_connection = 0;
+  uint16_t collation_server = 0;
+  std::string_view time_zone;         // Q_TIME_ZONE_CODE; empty: not logged
   std::string compressed_storage;  // holds `query` for QUERY_COMPRESSED events
 };
 Status ParseQuery(ByteReader& body, bool compressed, QueryEvent& out);
