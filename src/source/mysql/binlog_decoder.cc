@@ -25,6 +25,20 @@ bool StartsWithWord(std::string_view q, std::string_view word) {
   return q.size() == word.size() || !std::isalnum(static_cast<unsigned char>(q[word.size()]));
 }
 
+// CREATE [OR REPLACE] TABLE (not TEMPORARY): the statement a row-format
+// CREATE TABLE ... SELECT logs inside the transaction of the copied rows.
+bool IsCreateTable(std::string_view q) {
+  auto skip_word = [&](std::string_view word) {
+    if (!StartsWithWord(q, word)) return false;
+    q.remove_prefix(word.size());
+    while (!q.empty() && std::isspace(static_cast<unsigned char>(q.front()))) q.remove_prefix(1);
+    return true;
+  };
+  if (!skip_word("CREATE")) return false;
+  if (skip_word("OR")) skip_word("REPLACE");
+  return StartsWithWord(q, "TABLE");
+}
+
 std::string_view TrimStatement(std::string_view q) {
   while (!q.empty()) {
     unsigned char c = static_cast<unsigned char>(q.front());
@@ -299,10 +313,24 @@ Status BinlogDecoder::OnQuery(const EventHeader& h, ByteReader& body, bool compr
     // the server's own, like the DELETE that empties a MEMORY table after a
     // restart, go to the DDL handling.)
     if (auto dml = ParseStatementDml(q, query_.db)) return OnStatementDml(*dml);
+    // CREATE TABLE ... SELECT: MariaDB logs the CREATE (with the columns it
+    // made) inside the transaction, before the copied rows. It takes its
+    // place there, like a row: the rows after it need the table.
+    if (IsCreateTable(q)) {
+      if (options_.resolver) options_.resolver->Invalidate("");
+      DdlInfo ddl = DdlOf(h);
+      ddl.in_transaction = true;
+      return handler.OnDdl(ddl);
+    }
     return Status::Ok();
   }
   if (!in_txn_) RETURN_IF_ERROR(BeginTransaction(h, handler));
   if (options_.resolver) options_.resolver->Invalidate("");
+  RETURN_IF_ERROR(handler.OnDdl(DdlOf(h)));
+  return Commit(h, handler);
+}
+
+DdlInfo BinlogDecoder::DdlOf(const EventHeader& h) const {
   DdlInfo ddl;
   ddl.db = query_.db;
   ddl.query = query_.query;
@@ -315,8 +343,7 @@ Status BinlogDecoder::OnQuery(const EventHeader& h, ByteReader& body, bool compr
   ddl.session.collation_connection = query_.collation_connection;
   ddl.session.collation_server = query_.collation_server;
   ddl.session.time_zone.assign(query_.time_zone);
-  RETURN_IF_ERROR(handler.OnDdl(ddl));
-  return Commit(h, handler);
+  return ddl;
 }
 
 Status BinlogDecoder::OnStatementDml(const StatementDml& dml) {

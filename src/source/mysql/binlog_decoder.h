@@ -136,6 +136,8 @@ class BinlogDecoder {
 
   Status FeedBody(const EventHeader& h, ByteReader& body, std::string_view event, ChangeHandler& handler);
   Status OnQuery(const EventHeader& h, ByteReader& body, bool compressed, ChangeHandler& handler);
+  // The DDL statement of the QUERY event just parsed (query_), with its session.
+  DdlInfo DdlOf(const EventHeader& h) const;
   Status OnTableMap(ByteReader& body);
   // A row change logged as SQL text (session binlog_format STATEMENT or
   // MIXED): an error when it concerns the selected tables.

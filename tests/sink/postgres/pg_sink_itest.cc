@@ -78,6 +78,22 @@ TEST_F(PgSyncTest, RenamesSubsetAndFilter) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// CREATE TABLE ... SELECT: the CREATE sits inside the transaction of the
+// copied rows (create_select_itest.cc); the table is made with its rows.
+TEST_F(PgSyncTest, CreateTableSelectCarriesItsRows) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  ASSERT_NO_FATAL_FAILURE(StartSluiceWith({}));
+  ASSERT_TRUE(Transactions(*src_, 1, 5).ok());
+  EXPECT_TRUE(PgConverges(kOrders, kOrders));
+  ASSERT_TRUE(src_->Execute("CREATE TABLE shop.big (id INT PRIMARY KEY) SELECT id, amount FROM shop.orders "
+                            "WHERE amount > 0; INSERT INTO shop.orders VALUES (100, 1, 'n')")
+                  .ok());
+  EXPECT_TRUE(PgConverges("SELECT id, amount FROM shop.big ORDER BY id", "SELECT id, amount FROM shop.big ORDER BY id"));
+  EXPECT_TRUE(PgConverges(kOrders, kOrders));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 TEST_F(PgSyncTest, DdlAddDropRenameColumn) {
   ASSERT_NO_FATAL_FAILURE(StartServers());
   ASSERT_TRUE(src_->Execute(kSchema).ok());
