@@ -39,6 +39,28 @@ bool IsCreateTable(std::string_view q) {
   return StartsWithWord(q, "TABLE");
 }
 
+// MySQL 8.0.21+ logs CREATE TABLE ... SELECT as "CREATE TABLE ... START
+// TRANSACTION" that the copied rows and an XID follow (the clause tells a
+// replica not to commit after it): the statement without the clause, and
+// whether it was there.
+std::string_view WithoutStartTransaction(std::string_view q, bool* had) {
+  constexpr std::string_view kClause = "START TRANSACTION";
+  std::string_view t = q;
+  while (!t.empty() && (std::isspace(static_cast<unsigned char>(t.back())) || t.back() == ';')) t.remove_suffix(1);
+  *had = false;
+  if (t.size() <= kClause.size()) return q;
+  std::string_view tail = t.substr(t.size() - kClause.size());
+  for (size_t i = 0; i < kClause.size(); ++i) {
+    char c = static_cast<char>(std::toupper(static_cast<unsigned char>(tail[i])));
+    if (c != kClause[i] && !(kClause[i] == ' ' && std::isspace(static_cast<unsigned char>(tail[i])))) return q;
+  }
+  t.remove_suffix(kClause.size());
+  if (!std::isspace(static_cast<unsigned char>(t.back())) && t.back() != ')') return q;
+  while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.remove_suffix(1);
+  *had = true;
+  return t;
+}
+
 std::string_view TrimStatement(std::string_view q) {
   while (!q.empty()) {
     unsigned char c = static_cast<unsigned char>(q.front());
@@ -306,6 +328,15 @@ Status BinlogDecoder::OnQuery(const EventHeader& h, ByteReader& body, bool compr
   }
   if (StartsWithWord(q, "SAVEPOINT") || StartsWithWord(q, "ROLLBACK") || StartsWithWord(q, "RELEASE")) {
     return Status::Ok();
+  }
+  bool opens_transaction = false;
+  if (IsCreateTable(q)) {
+    std::string_view create = WithoutStartTransaction(query_.query, &opens_transaction);
+    if (opens_transaction) {
+      // MySQL 8's CREATE TABLE ... SELECT: the transaction goes on after it.
+      query_.query = create;
+      RETURN_IF_ERROR(BeginExplicitly(h, handler));
+    }
   }
   if (in_txn_ && explicit_begin_) {
     // A row change logged as text inside a transaction; any other

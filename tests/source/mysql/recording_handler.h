@@ -37,12 +37,14 @@ class RecordingHandler : public ChangeHandler {
   Status OnDdl(const DdlInfo& d) override {
     ddl.push_back(std::string(d.query));
     ddl_sessions.push_back(d.session);
+    ddl_in_transaction.push_back(d.in_transaction);
     return Status::Ok();
   }
 
   std::vector<std::string> rows;
   std::vector<std::string> ddl;
   std::vector<DdlSession> ddl_sessions;
+  std::vector<bool> ddl_in_transaction;
   std::vector<std::string> commit_positions;
   std::vector<std::string> gtid_states;
   std::string last_begin_gtid;
