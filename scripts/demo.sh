@@ -100,8 +100,11 @@ workload() {
       echo "UPDATE shop.orders SET amount = amount + 1 WHERE id BETWEEN $((RANDOM % id)) AND $((RANDOM % id + 20));"
     fi
     sleep 0.02
-  done | mariadb --socket="$SRC_SOCKET" -uroot --batch >/dev/null 2>&1
+  done | mariadb --socket="$SRC_SOCKET" -uroot --batch --sigint-ignore >/dev/null 2>&1
 }
+# (--sigint-ignore: Ctrl-C reaches the whole process group, and the client's
+# own handler, which opens a connection to KILL the running query from inside
+# the signal handler, can hang there; the loop is stopped by stop-workload.)
 workload &
 WORKLOAD_PID=$!
 

@@ -53,7 +53,7 @@ seq_load_start() {
       echo "BEGIN; INSERT INTO seqdb.events VALUES ($n, NOW(6)); UPDATE seqdb.head SET n = $n, at = NOW(6) WHERE id = 1; COMMIT;"
       sleep "$pause"
     done
-  ) | mariadb_sql "$dir" - >"$dir/seq.log" 2>&1 &
+  ) | mariadb_sql "$dir" - --sigint-ignore >"$dir/seq.log" 2>&1 &  # stopped by seq.stop, not Ctrl-C
   SEQ_LOAD_PID=$!
 }
 seq_load_stop() {
