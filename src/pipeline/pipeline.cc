@@ -1730,11 +1730,19 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
   if (!t.sink->speaks_mysql_ddl()) return RouteDdl(t, w, d, end);
   if (d.kind == K::kOther || d.kind == K::kDropDatabase) return skip();
   if (d.kind == K::kCreateDatabase) {
-    // Created when some same-name rule could select tables in it.
+    // Created when some same-name rule that applies DDL could select tables
+    // in it, and the target lacks it (a user granted only its tables may
+    // not run CREATE DATABASE, even of one that exists).
     for (const TableRule& r : cfg_.tables) {
-      if (!r.to.empty() || r.is_regex) continue;
+      if (!r.to.empty() || r.is_regex || r.ddl == DdlMode::kIgnore) continue;
       std::string db_part = r.match.substr(0, r.match.find('.'));
       if (GlobMatch(db_part, d.db)) {
+        ASSIGN_OR_RETURN(bool exists, t.sink->TargetDatabaseExists(d.db));
+        if (exists) {
+          spdlog::info("pipeline {} target {}: database `{}` already exists; CREATE skipped", cfg_.name,
+                       t.cfg->name, d.db);
+          return skip();
+        }
         sink::DdlChange c = SqlDdl("", w.ddl_query);
         ASSIGN_OR_RETURN(c.session, TargetDdlSession(w, &t.interrupt));
         return t.sink->ApplyDdl(c, end);

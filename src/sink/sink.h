@@ -198,6 +198,12 @@ class Sink {
   // The target table's column names in order; empty when it does not exist
   // (or the target has no tables).
   virtual Result<std::vector<std::string>> TargetColumns(const std::string& db, const std::string& table) = 0;
+  // Whether the target has database `db` (targets that take MySQL DDL; a
+  // user granted only its tables sees it, but may not CREATE it again).
+  virtual Result<bool> TargetDatabaseExists(const std::string& db) {
+    (void)db;
+    return false;
+  }
   // Re-opens connections after a retryable error and re-reads the checkpoint.
   virtual Status Reconnect() = 0;
   // Batches handed over and not recorded yet (see "In flight" above).

@@ -16,6 +16,7 @@
 #include "sink/mysql/deferred_indexes.h"
 #include "sink/mysql/fence.h"
 #include "sink/mysql/mysql_loader.h"
+#include "sink/mysql/sluice_schema_grants.h"
 #include "sink/mysql/sql_builder.h"
 
 namespace sluice::sink::mysql {
@@ -127,6 +128,11 @@ Status ChunkWriter::BuildDeferredIndexes(const TargetTable& t) {
 }
 
 Status ChunkWriter::EnsureTables() {
+  Status st = EnsureSluiceTables();
+  return st.ok() ? st : WithSluiceSchemaGrant(*conn_, std::move(st));
+}
+
+Status ChunkWriter::EnsureSluiceTables() {
   RETURN_IF_ERROR(Run("CREATE DATABASE IF NOT EXISTS `_sluice`"));
   // Same definition as the loader's (MysqlLoader::EnsureCheckpointTable).
   RETURN_IF_ERROR(

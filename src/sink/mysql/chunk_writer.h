@@ -117,6 +117,7 @@ class ChunkWriter : public ChunkTarget {
   ChunkWriter(std::unique_ptr<sluice::mysql::MysqlConnection> conn, size_t max_packet)
       : conn_(std::move(conn)), max_packet_(max_packet) {}
   Status Run(const std::string& sql);
+  Status EnsureSluiceTables();  // EnsureTables without the grant advice
   // Runs `write` in a transaction that checks the fence first (with an
   // epoch; without one, as is).
   Status Fenced(const std::function<Status()>& write);

@@ -22,6 +22,7 @@
 #include "sink/merge.h"
 #include "sink/mysql/big_rows.h"
 #include "sink/mysql/ddl_session.h"
+#include "sink/mysql/sluice_schema_grants.h"
 #include "sink/mysql/deferred_indexes.h"
 #include "sink/mysql/fence.h"
 #include "sink/mysql/sql_builder.h"
@@ -240,15 +241,16 @@ Status MysqlLoader::EnsureConnected() {
 Status MysqlLoader::EnsureCheckpointTable() {
   // Through RunStatement, which classifies errors like applying does: a
   // target that is read-only at start-up is retried, not failed for good.
-  RETURN_IF_ERROR(RunStatement(*control_, "CREATE DATABASE IF NOT EXISTS `_sluice`"));
-  if (options_.epoch > 0) RETURN_IF_ERROR(EnsureFenceTables(*control_));
-  return RunStatement(
+  RETURN_IF_ERROR(
+      WithSluiceSchemaGrant(*control_, RunStatement(*control_, "CREATE DATABASE IF NOT EXISTS `_sluice`")));
+  if (options_.epoch > 0) RETURN_IF_ERROR(WithSluiceSchemaGrant(*control_, EnsureFenceTables(*control_)));
+  return WithSluiceSchemaGrant(*control_, RunStatement(
       *control_,
       "CREATE TABLE IF NOT EXISTS `_sluice`.`checkpoints` ("
       "  pipeline VARCHAR(128) NOT NULL, target VARCHAR(128) NOT NULL, part INT NOT NULL,"
       "  position VARCHAR(600) NOT NULL, resume_position VARCHAR(600) NOT NULL, gtid_state TEXT NOT NULL,"
       "  updated_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),"
-      "  PRIMARY KEY (pipeline, target, part)) ENGINE=InnoDB");
+      "  PRIMARY KEY (pipeline, target, part)) ENGINE=InnoDB"));
 }
 
 Status MysqlLoader::ReadCheckpoint() {
@@ -1225,6 +1227,13 @@ Result<std::vector<std::string>> MysqlLoader::TargetColumns(const std::string& d
   std::vector<std::string> out;
   for (auto& r : rows) out.push_back(r[0].value_or(""));
   return out;
+}
+
+Result<bool> MysqlLoader::TargetDatabaseExists(const std::string& db) {
+  RETURN_IF_ERROR(EnsureConnected());
+  ASSIGN_OR_RETURN(auto rows, control_->Query(fmt::format(
+                                  "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = {}", Quote(db))));
+  return !rows.empty();
 }
 
 Status MysqlLoader::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {

@@ -114,6 +114,7 @@ class MysqlLoader : public Sink {
   bool fenced() const override { return options_.epoch > 0; }
   // The target table's column names in order; empty when it does not exist.
   Result<std::vector<std::string>> TargetColumns(const std::string& db, const std::string& table) override;
+  Result<bool> TargetDatabaseExists(const std::string& db) override;
   // Re-opens every connection (after a retryable error) and re-reads the
   // checkpoint from the target. On failure the loader is left without
   // connections; every other call then reconnects first.
