@@ -1647,7 +1647,8 @@ Status Pipeline::RouteDdl(Target& t, const TargetWork& w, const transform::DdlSt
     ddl.added = w.ddl_added;
     // Tables that keep rows (and Redis hashes) give the columns an ALTER
     // adds the value the rows already there hold on the source.
-    if ((keeps_rows || kind == "redis") && mysql_server_source && d.kind == K::kAlterTable && !d.added_columns.empty() && !w.ddl_table) {
+    if ((keeps_rows || kind == "redis") && mysql_server_source && d.kind == K::kAlterTable &&
+        !d.added_columns.empty() && !w.ddl_table) {
       auto added = AddedColumnsOnSource(t.cfg->name, &t.interrupt, *rule, db, table, d.added_columns, w.pos);
       if (!added.ok()) return added.status().WithContext(fmt::format("DDL @ {}", w.pos.ToString()));
       ddl.added_columns = std::move(added).value();

@@ -32,7 +32,9 @@ Result<DdlSession> Pipeline::TargetDdlSession(const TargetWork& w, Interrupter* 
   auto conn = mysql::MysqlConnection::Connect(co, interrupt);
   if (!conn.ok()) return conn.status().WithContext(fmt::format("source {}", cfg_.source));
   Status set = (*conn)->Execute(fmt::format("SET time_zone = '{}'", (*conn)->Escape(session.time_zone)));
-  if (!set.ok()) return set.WithContext(fmt::format("source {}: the time zone of the DDL @ {}", cfg_.source, w.pos.ToString()));
+  if (!set.ok()) {
+    return set.WithContext(fmt::format("source {}: the time zone of the DDL @ {}", cfg_.source, w.pos.ToString()));
+  }
   ASSIGN_OR_RETURN(auto seconds, (*conn)->QueryValue("SELECT TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), NOW())"));
   long long s = 0;
   if (seconds) std::from_chars(seconds->data(), seconds->data() + seconds->size(), s);

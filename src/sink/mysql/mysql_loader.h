@@ -99,8 +99,9 @@ class MysqlLoader : public Sink {
   // Writes the global checkpoint row kept back from the last batch.
   Status WriteIdle() override;
   // Executes a DDL statement (with `USE db` first when db is given, in a
-  // session with the source's `session` settings) and records `end`. Statements whose effect is already there (a CREATE of an
-  // existing database, an ADD COLUMN replayed after a crash) are skipped.
+  // session with the source's `session` settings) and records `end`.
+  // Statements whose effect is already there (a CREATE of an existing
+  // database, an ADD COLUMN replayed after a crash) are skipped.
   Status ApplyDdlSql(const std::string& db, const std::string& query, const BatchEnd& end,
                      const DdlSession& session = {});
   // The statement as the pipeline routed it (rewritten for renamed tables).

@@ -12,8 +12,9 @@ Status WithSluiceSchemaGrant(sluice::mysql::MysqlConnection& c, Status st) {
     return st;
   }
   return Status::Error(StatusCode::kServerError,
-                       "{}; sluice keeps its checkpoints in the target's `_sluice` database: GRANT ALL ON `_sluice`.* "
-                       "TO that user, then start the pipeline again (POST /api/pipelines/NAME/start, or restart sluice)",
+                       "{}; sluice keeps its checkpoints in the target's `_sluice` database: GRANT ALL ON "
+                       "`_sluice`.* TO that user, then start the pipeline again (POST /api/pipelines/NAME/start, or "
+                       "restart sluice)",
                        st.message());
 }
 

@@ -89,7 +89,8 @@ TEST_F(PgSyncTest, CreateTableSelectCarriesItsRows) {
   ASSERT_TRUE(src_->Execute("CREATE TABLE shop.big (id INT PRIMARY KEY) SELECT id, amount FROM shop.orders "
                             "WHERE amount > 0; INSERT INTO shop.orders VALUES (100, 1, 'n')")
                   .ok());
-  EXPECT_TRUE(PgConverges("SELECT id, amount FROM shop.big ORDER BY id", "SELECT id, amount FROM shop.big ORDER BY id"));
+  const char* kBig = "SELECT id, amount FROM shop.big ORDER BY id";
+  EXPECT_TRUE(PgConverges(kBig, kBig));
   EXPECT_TRUE(PgConverges(kOrders, kOrders));
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
@@ -166,8 +167,8 @@ TEST_F(PgSyncTest, ColumnsAddedWithADefaultHoldItInTheRowsAlreadyThere) {
   // A TIMESTAMP default written in the session's time zone is that instant
   // (the target's TIMESTAMP values are UTC, as the stream's are), on a
   // server whose own time zone is not UTC either.
-  ASSERT_TRUE(src_->Execute("SET GLOBAL time_zone = '+08:00'; SET time_zone = '+08:00'; ALTER TABLE shop.orders ADD COLUMN since TIMESTAMP NOT NULL "
-                            "DEFAULT '2024-01-01 08:00:00'")
+  ASSERT_TRUE(src_->Execute("SET GLOBAL time_zone = '+08:00'; SET time_zone = '+08:00'; "
+                            "ALTER TABLE shop.orders ADD COLUMN since TIMESTAMP NOT NULL DEFAULT '2024-01-01 08:00:00'")
                   .ok());
   ASSERT_TRUE(src_->Execute("INSERT INTO shop.orders (id, amount, note, extra, label, n, size, maybe) VALUES "
                             "(100, 1, 'new', 3, 'x', 5, 'large', 8)")
