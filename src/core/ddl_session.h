@@ -23,8 +23,14 @@ struct DdlSession {
   // The session's time zone as "+HH:MM" or a zone name; empty: not logged
   // (the statement read no time zone).
   std::string time_zone;
+  // Whether a bare TIMESTAMP column is an ordinary nullable column (ON) or
+  // NOT NULL, auto-set, and NULL meaning "now" (OFF); nullopt: not logged
+  // (MySQL logs it only for statements defining a TIMESTAMP column).
+  std::optional<bool> explicit_defaults_for_timestamp;
 
-  bool empty() const { return !sql_mode && charset_client == 0 && time_zone.empty(); }
+  bool empty() const {
+    return !sql_mode && charset_client == 0 && time_zone.empty() && !explicit_defaults_for_timestamp;
+  }
 };
 
 }  // namespace sluice

@@ -63,5 +63,43 @@ TEST_F(SyncTest, DdlRunsOnTheTargetInTheSourceSessionsSettings) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+TEST_F(SyncTest, TimestampColumnsTakeTheSourcesExplicitDefaultsSetting) {
+  // A target whose explicit_defaults_for_timestamp is OFF (MySQL 5.7's and
+  // MariaDB's before 10.10 default) made the source's nullable TIMESTAMP
+  // columns NOT NULL and auto-set, and turned the NULLs written into them
+  // into the time of the apply.
+  auto src = StartServer(1);
+  MariadbServerOptions o;
+  o.server_id = 2;
+  o.extra_args = {"--explicit-defaults-for-timestamp=OFF"};
+  auto dst_started = MariadbServer::Start(o);
+  ASSERT_TRUE(src && dst_started.ok());
+  auto& dst = *dst_started;
+  ASSERT_TRUE(src->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, a TIMESTAMP)").ok());
+  ASSERT_TRUE(src->Execute("SET explicit_defaults_for_timestamp = OFF; "
+                           "CREATE TABLE shop.auto (id INT PRIMARY KEY, a TIMESTAMP)")
+                  .ok());
+  ASSERT_TRUE(src->Execute("SET explicit_defaults_for_timestamp = ON; ALTER TABLE shop.t ADD COLUMN b TIMESTAMP; "
+                           "INSERT INTO shop.t VALUES (1, NULL, NULL), (2, '2020-01-01 00:00:00', NULL); "
+                           "INSERT INTO shop.auto VALUES (1, '2021-01-01 00:00:00')")
+                  .ok());
+  WriteConfig(OneToOneConfig(dir_.string(), *src, *dst));
+  StartSluice();
+  const char* kT = "SELECT id, UNIX_TIMESTAMP(a), UNIX_TIMESTAMP(b) FROM shop.t ORDER BY id";
+  EXPECT_TRUE(Converges(*src, kT, *dst, kT));
+  const char* kAuto = "SELECT id, UNIX_TIMESTAMP(a) FROM shop.auto";
+  EXPECT_TRUE(Converges(*src, kAuto, *dst, kAuto));
+  const char* kColumns = "SELECT GROUP_CONCAT(CONCAT_WS(' ', TABLE_NAME, COLUMN_NAME, IS_NULLABLE, "
+                         "IFNULL(COLUMN_DEFAULT, '-'), EXTRA) ORDER BY TABLE_NAME, COLUMN_NAME SEPARATOR '; ') "
+                         "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' AND DATA_TYPE = 'timestamp'";
+  auto want = src->QueryValue(kColumns);
+  auto got = dst->QueryValue(kColumns);
+  ASSERT_TRUE(want.ok() && got.ok());
+  EXPECT_EQ(*got, *want);
+  EXPECT_NE(want->find("t a YES NULL ; t b YES NULL"), std::string::npos) << *want;
+  EXPECT_NE(want->find("auto a NO current_timestamp()"), std::string::npos) << *want;
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 }  // namespace
 }  // namespace sluice::testing

@@ -54,6 +54,16 @@ Status SetDdlSession(sluice::mysql::MysqlConnection& c, const DdlSession& sessio
                    session.time_zone, st.message());
     }
   }
+  if (session.explicit_defaults_for_timestamp) {
+    const char* value = *session.explicit_defaults_for_timestamp ? "ON" : "OFF";
+    Status st = c.Execute(fmt::format("SET SESSION explicit_defaults_for_timestamp = {}", value));
+    if (!st.ok()) {
+      if (!refused(st)) return st;
+      spdlog::warn("{}: the source's explicit_defaults_for_timestamp={} is refused here ({}); TIMESTAMP columns "
+                   "it defines take the target's default",
+                   where, value, st.message());
+    }
+  }
   return Status::Ok();
 }
 

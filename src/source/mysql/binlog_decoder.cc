@@ -374,6 +374,14 @@ DdlInfo BinlogDecoder::DdlOf(const EventHeader& h) const {
   ddl.session.collation_connection = query_.collation_connection;
   ddl.session.collation_server = query_.collation_server;
   ddl.session.time_zone.assign(query_.time_zone);
+  if (fd_.is_mariadb && query_.flags2) {
+    // MariaDB logs the session's explicit_defaults_for_timestamp in flags2
+    // (OPTION_EXPLICIT_DEF_TIMESTAMP); a server without the variable
+    // behaves as OFF and logs the bit clear.
+    ddl.session.explicit_defaults_for_timestamp = (*query_.flags2 & kMariadbExplicitDefaultsForTimestamp) != 0;
+  } else {
+    ddl.session.explicit_defaults_for_timestamp = query_.explicit_defaults_for_timestamp;
+  }
   return ddl;
 }
 

@@ -100,7 +100,7 @@ void ParseStatusVars(std::string_view block, QueryEvent& out) {
   ByteReader r(block);
   while (r.remaining() > 0) {
     switch (r.U8()) {
-      case 0x00: r.Skip(4); break;  // Q_FLAGS2_CODE
+      case 0x00: out.flags2 = r.U32(); break;  // Q_FLAGS2_CODE
       case 0x01: out.sql_mode = r.U64(); break;  // Q_SQL_MODE_CODE
       case 0x02: r.Skip(r.U8() + 1); break;  // Q_CATALOG_CODE (length, name, NUL)
       case 0x03: r.Skip(4); break;  // Q_AUTO_INCREMENT
@@ -129,7 +129,8 @@ void ParseStatusVars(std::string_view block, QueryEvent& out) {
       case 0x0D: r.Skip(3); break;  // Q_MICROSECONDS
       case 0x0E: break;  // Q_COMMIT_TS (never written)
       case 0x0F: break;  // Q_COMMIT_TS2 (never written)
-      case 0x10: r.Skip(1); break;  // Q_EXPLICIT_DEFAULTS_FOR_TIMESTAMP
+      // Written by MySQL 8 when the statement defines a TIMESTAMP column.
+      case 0x10: out.explicit_defaults_for_timestamp = r.U8() != 0; break;  // Q_EXPLICIT_DEFAULTS_FOR_TIMESTAMP
       case 0x11: r.Skip(8); break;  // Q_DDL_LOGGED_WITH_XID
       case 0x12: r.Skip(2); break;  // Q_DEFAULT_COLLATION_FOR_UTF8MB4
       case 0x13: r.Skip(1); break;  // Q_SQL_REQUIRE_PRIMARY_KEY
@@ -154,6 +155,8 @@ Status ParseQueryBody(ByteReader& body, bool compressed, size_t extra_post_heade
   out.sql_mode.reset();
   out.charset_client = out.collation_connection = out.collation_server = 0;
   out.time_zone = {};
+  out.flags2.reset();
+  out.explicit_defaults_for_timestamp.reset();
   ParseStatusVars(body.Bytes(status_len), out);
   out.db = body.Bytes(db_len);
   body.Skip(1);

@@ -55,9 +55,13 @@ struct QueryEvent {
   uint16_t collation_connection = 0;
   uint16_t collation_server = 0;
   std::string_view time_zone;         // Q_TIME_ZONE_CODE; empty: not logged
+  std::optional<uint32_t> flags2;     // Q_FLAGS2_CODE (MariaDB: bit 24 is explicit_defaults_for_timestamp)
+  std::optional<bool> explicit_defaults_for_timestamp;  // MySQL 8's Q_EXPLICIT_DEFAULTS_FOR_TIMESTAMP
   std::string compressed_storage;  // holds `query` for QUERY_COMPRESSED events
 };
 Status ParseQuery(ByteReader& body, bool compressed, QueryEvent& out);
+// MariaDB's flags2 bit for the session's explicit_defaults_for_timestamp.
+inline constexpr uint32_t kMariadbExplicitDefaultsForTimestamp = 1u << 24;
 // EXECUTE_LOAD_QUERY (a LOAD DATA logged as a statement): a QUERY body with
 // 13 more post-header bytes (file_id, fn_pos_start, fn_pos_end, dup_handling).
 Status ParseExecuteLoadQuery(ByteReader& body, QueryEvent& out);
