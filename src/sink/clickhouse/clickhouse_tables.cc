@@ -1,13 +1,16 @@
 #include "sink/clickhouse/clickhouse_tables.h"
 
+#include <algorithm>
 #include <ctime>
 #include <cstring>
 #include <map>
 #include <set>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "core/json_writer.h"
+#include "sink/clickhouse/column_retype.h"
 
 namespace sluice::sink::clickhouse {
 namespace {
@@ -135,6 +138,48 @@ Result<std::vector<std::pair<std::string, std::string>>> DescribeTable(Clickhous
   return out;
 }
 
+namespace {
+
+// Columns whose source type changed get the new type (column_retype.h);
+// `have` is updated.
+Status FollowTypeChanges(ClickhouseClient& client, const TargetTable& t, const std::vector<std::string>& types,
+                         const std::vector<std::pair<std::string, std::string>>& existing,
+                         std::map<std::string, std::string>& have, const std::string& where) {
+  std::map<std::string, std::string> retype;
+  bool key_retyped = false;
+  std::vector<std::string> key;
+  for (uint32_t k : t.key) key.push_back(t.columns[k]);
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    auto it = have.find(t.columns[i]);
+    if (it == have.end() || it->second == types[i]) continue;
+    if (!ExactConversion(it->second, types[i], t.column_meta(i))) {
+      return Status::Error(StatusCode::kNotSupported,
+                           "{}: column `{}` is {} in ClickHouse but its source column now maps to {}, and ClickHouse "
+                           "would not convert the rows it holds as the source did; drop the table in ClickHouse, "
+                           "start the pipeline again (it creates the table with its next rows) and copy the rows "
+                           "already there with the pipeline's `sluice snapshot` beside it",
+                           where, t.columns[i], it->second, types[i]);
+    }
+    retype[t.columns[i]] = types[i];
+    key_retyped |= std::find(key.begin(), key.end(), t.columns[i]) != key.end();
+  }
+  if (retype.empty()) return Status::Ok();
+  const std::string name = TableName(t.db, t.table);
+  if (key_retyped) {
+    RETURN_IF_ERROR(RetypeByCopy(client, t.db, t.table, existing, retype, key, where));
+  } else {
+    for (const auto& [col, type] : retype) {
+      spdlog::info("{}: column `{}` becomes {} (was {})", where, col, type, have[col]);
+      RETURN_IF_ERROR(
+          Run(client, where, fmt::format("ALTER TABLE {} MODIFY COLUMN {} {}", name, QuoteIdentifier(col), type)));
+    }
+  }
+  for (const auto& [col, type] : retype) have[col] = type;
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<TableWriter> EnsureTargetTable(ClickhouseClient& client, const TargetTable& t, const std::string& where) {
   const std::string name = TableName(t.db, t.table);
   if (!t.has_key()) {
@@ -152,6 +197,7 @@ Result<TableWriter> EnsureTargetTable(ClickhouseClient& client, const TargetTabl
     state.encodings.push_back(*enc);
     ASSIGN_OR_RETURN(types[i], ClickhouseColumnType(meta, key.count(static_cast<uint32_t>(i)) > 0));
   }
+  RETURN_IF_ERROR(FinishInterruptedRetype(client, t.db, t.table, where));
   auto existing = DescribeTable(client, t.db, t.table);
   if (!existing.ok()) return existing.status().WithContext(where);
   if (existing->empty()) {
@@ -165,6 +211,7 @@ Result<TableWriter> EnsureTargetTable(ClickhouseClient& client, const TargetTabl
   } else {
     // The source's shape may have changed (ALTER TABLE): follow it.
     std::map<std::string, std::string> have(existing->begin(), existing->end());
+    RETURN_IF_ERROR(FollowTypeChanges(client, t, types, *existing, have, where));
     std::string previous;
     for (size_t i = 0; i < t.columns.size(); ++i) {
       auto it = have.find(t.columns[i]);
@@ -186,11 +233,6 @@ Result<TableWriter> EnsureTargetTable(ClickhouseClient& client, const TargetTabl
         RETURN_IF_ERROR(Run(client, where,
                             fmt::format("ALTER TABLE {} ADD COLUMN {} {}{}{}", name, QuoteIdentifier(t.columns[i]),
                                         types[i], default_value, after)));
-      } else if (it->second != types[i]) {
-        return Status::Error(StatusCode::kNotSupported,
-                             "{}: column `{}` is {} in ClickHouse but its source column now maps to {}; changing a "
-                             "column's type is not followed",
-                             where, t.columns[i], it->second, types[i]);
       }
       previous = t.columns[i];
     }

@@ -47,9 +47,10 @@ struct TableWriter {
   std::vector<ColumnEncoding> encodings;
   std::string insert_sql;  // INSERT INTO db.t (cols..., _version, _sign) FORMAT RowBinary
 };
-// Creates the table of `t` when missing, else adds the columns it lacks and
-// drops those the source dropped. Keyless tables and column type changes are
-// refused. `where` prefixes errors.
+// Creates the table of `t` when missing, else adds the columns it lacks,
+// drops those the source dropped and follows type changes ClickHouse can
+// convert exactly (column_retype.h). Keyless tables are refused. `where`
+// prefixes errors.
 Result<TableWriter> EnsureTargetTable(sluice::clickhouse::ClickhouseClient& client, const TargetTable& t,
                                       const std::string& where);
 
