@@ -1641,8 +1641,8 @@ Status Pipeline::RouteDdl(Target& t, const TargetWork& w, const transform::DdlSt
     size_t dot = dest.find('.');
     ddl.target_db = dest.substr(0, dot);
     ddl.target_table = dest.substr(dot + 1);
-    ddl.one_to_one = ddl.target_db == db && ddl.target_table == table && rule->columns.empty() &&
-                     rule->rename_columns.empty();
+    ddl.same_columns = rule->columns.empty() && rule->rename_columns.empty();
+    ddl.one_to_one = ddl.target_db == db && ddl.target_table == table && ddl.same_columns;
     ddl.table = w.ddl_table;
     ddl.added = w.ddl_added;
     // Tables that keep rows (and Redis hashes) give the columns an ALTER

@@ -140,6 +140,9 @@ struct DdlChange {
   std::string target_db, target_table;
   // Same name, all columns, no renames: the statement applies unchanged.
   bool one_to_one = true;
+  // All columns under their own names (the table itself may be renamed):
+  // a column the statement names is the target's column of that name.
+  bool same_columns = true;
   // Columns a PostgreSQL source table gained (its stream shows the new
   // shape, and `query` is the MySQL statement made from it): the target
   // table after the change. Columns it has and the target lacks are the

@@ -4,9 +4,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
+#include <map>
 
 #include "core/json_writer.h"
 #include "sink/clickhouse/clickhouse_tables.h"
+#include "sink/clickhouse/column_retype.h"
 #include "sink/clickhouse/ddl_effect.h"
 #include "sink/clickhouse/type_map.h"
 #include "sink/clickhouse/version.h"
@@ -217,6 +220,44 @@ Status ClickhouseSink::AddColumns(const DdlChange& ddl, const BatchEnd& end) {
   return Status::Ok();
 }
 
+// ClickHouse 18.16 cannot rename a column: the table is copied with the
+// new names (column_retype.h). A replay finds the old name gone.
+Status ClickhouseSink::RenameColumns(const DdlChange& ddl, const std::vector<std::pair<std::string, std::string>>& renamed,
+                                     const BatchEnd& end) {
+  const std::string where = fmt::format("pipeline {} target {}: table {}.{}: DDL @ {}", options_.pipeline,
+                                        options_.target, ddl.target_db, ddl.target_table, end.pos.ToString());
+  if (!ddl.same_columns) {
+    return Status::Error(StatusCode::kNotSupported,
+                         "{}: renaming a column of a table whose rule subsets or renames columns is not followed (the "
+                         "rule names the old column); change the rule to the new name, rename the column in "
+                         "ClickHouse by hand and set the pipeline's position past the statement: {}",
+                         where, ddl.query.substr(0, 300));
+  }
+  RETURN_IF_ERROR(FinishInterruptedRetype(*client_, ddl.target_db, ddl.target_table, where));
+  ASSIGN_OR_RETURN(auto existing, DescribeTable(*client_, ddl.target_db, ddl.target_table));
+  if (existing.empty()) return Status::Ok();  // made with its first rows, in the new shape
+  auto lower = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  std::map<std::string, CopiedColumn> changes;
+  for (const auto& [from, to] : renamed) {
+    // MySQL's column names are case-insensitive; ClickHouse holds the source's spelling.
+    auto it = std::find_if(existing.begin(), existing.end(),
+                           [&](const auto& e) { return e.first == from || lower(e.first) == lower(from); });
+    if (it == existing.end() || it->first == to) continue;  // renamed before a restart, or never here
+    changes[it->first] = {to, it->second};
+  }
+  if (changes.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(std::vector<std::string> key, SortingKey(*client_, ddl.target_db, ddl.target_table));
+  for (std::string& k : key) {
+    if (auto it = changes.find(k); it != changes.end()) k = it->second.name;
+  }
+  tables_.clear();
+  return ReplaceByCopy(*client_, ddl.target_db, ddl.target_table, existing, changes, key, where,
+                       "columns renamed, which ClickHouse 18.16 cannot do in place");
+}
+
 Status ClickhouseSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
   if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();  // applied before a restart
   if (ddl.table) {
@@ -260,6 +301,9 @@ Status ClickhouseSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
       // already there hold on the source (ClickHouse computes a default for
       // the parts written before the column). Otherwise reshaped with the
       // table's next rows, which carry the new schema.
+      if (!effect.renamed_columns.empty() && !table.empty()) {
+        RETURN_IF_ERROR(RenameColumns(ddl, effect.renamed_columns, end));
+      }
       if (!ddl.added_columns.empty() && !table.empty()) RETURN_IF_ERROR(AddColumns(ddl, end));
       tables_.clear();
       break;

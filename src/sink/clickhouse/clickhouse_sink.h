@@ -86,6 +86,8 @@ class ClickhouseSink : public Sink {
   // with the value the rows already there hold; a table not made yet is
   // made with its first rows.
   Status AddColumns(const DdlChange& ddl, const BatchEnd& end);
+  Status RenameColumns(const DdlChange& ddl, const std::vector<std::pair<std::string, std::string>>& renamed,
+                       const BatchEnd& end);
   // Merges `changes` per key and inserts them, one INSERT per table
   // version; adds how many it wrote to `applied`.
   Status InsertRows(std::vector<SinkChange> changes, const BatchEnd& end, size_t* applied);

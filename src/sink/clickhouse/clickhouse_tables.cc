@@ -166,7 +166,10 @@ Status FollowTypeChanges(ClickhouseClient& client, const TargetTable& t, const s
   if (retype.empty()) return Status::Ok();
   const std::string name = TableName(t.db, t.table);
   if (key_retyped) {
-    RETURN_IF_ERROR(RetypeByCopy(client, t.db, t.table, existing, retype, key, where));
+    std::map<std::string, CopiedColumn> changes;
+    for (const auto& [col, type] : retype) changes[col] = {col, type};
+    RETURN_IF_ERROR(ReplaceByCopy(client, t.db, t.table, existing, changes, key, where,
+                                  "a sorting-key column changes type"));
   } else {
     for (const auto& [col, type] : retype) {
       spdlog::info("{}: column `{}` becomes {} (was {})", where, col, type, have[col]);

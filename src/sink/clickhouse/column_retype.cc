@@ -144,28 +144,27 @@ Status FinishInterruptedRetype(ClickhouseClient& client, const std::string& db, 
   return Run(client, where, "DROP TABLE IF EXISTS " + TableName(db, copy));
 }
 
-Status RetypeByCopy(ClickhouseClient& client, const std::string& db, const std::string& table,
-                    const std::vector<std::pair<std::string, std::string>>& existing,
-                    const std::map<std::string, std::string>& retype, const std::vector<std::string>& key,
-                    const std::string& where) {
+Status ReplaceByCopy(ClickhouseClient& client, const std::string& db, const std::string& table,
+                     const std::vector<std::pair<std::string, std::string>>& existing,
+                     const std::map<std::string, CopiedColumn>& changes, const std::vector<std::string>& key,
+                     const std::string& where, std::string_view why) {
   const std::string name = TableName(db, table);
   const std::string copy = TableName(db, RetypeName(table)), retired = TableName(db, RetiredName(table));
   std::string columns, create, select;
   for (const auto& [col, type] : existing) {
     if (col == "_version" || col == "_sign") continue;
-    auto it = retype.find(col);
-    const std::string& new_type = it == retype.end() ? type : it->second;
-    columns += QuoteIdentifier(col) + ", ";
-    create += QuoteIdentifier(col) + " " + new_type + ", ";
-    select += it == retype.end() ? QuoteIdentifier(col) + ", "
-                                 : fmt::format("CAST({} AS {}), ", QuoteIdentifier(col), new_type);
+    auto it = changes.find(col);
+    const CopiedColumn to = it == changes.end() ? CopiedColumn{col, type} : it->second;
+    columns += QuoteIdentifier(to.name) + ", ";
+    create += QuoteIdentifier(to.name) + " " + to.type + ", ";
+    select += to.type == type ? QuoteIdentifier(col) + ", "
+                              : fmt::format("CAST({} AS {}), ", QuoteIdentifier(col), to.type);
   }
   std::string order;
   for (const auto& k : key) order += (order.empty() ? "" : ", ") + QuoteIdentifier(k);
   auto before = Keys(client, name);
   if (!before.ok()) return before.status().WithContext(where);
-  spdlog::info("{}: a sorting-key column changes type; copying the table ({} keys) into the new types", where,
-               *before);
+  spdlog::info("{}: {}: copying the table ({} keys) into its new shape", where, why, *before);
   RETURN_IF_ERROR(Run(client, where, "DROP TABLE IF EXISTS " + copy));
   RETURN_IF_ERROR(Run(client, where,
                       fmt::format("CREATE TABLE {} ({}`_version` UInt64, `_sign` Int8) ENGINE = "
@@ -175,7 +174,7 @@ Status RetypeByCopy(ClickhouseClient& client, const std::string& db, const std::
                       fmt::format("INSERT INTO {} ({}`_version`, `_sign`) SELECT {}`_version`, `_sign` FROM {}", copy,
                                   columns, select, name)));
   SLUICE_SYNC_POINT("clickhouse.retype.copied");
-  // Nothing else writes the table while this writer retypes it; a copy
+  // Nothing else writes the table while this writer reshapes it; a copy
   // that differs is not put in its place.
   auto after = Keys(client, copy);
   if (!after.ok()) return after.status().WithContext(where);
@@ -189,6 +188,40 @@ Status RetypeByCopy(ClickhouseClient& client, const std::string& db, const std::
   RETURN_IF_ERROR(Run(client, where, fmt::format("RENAME TABLE {} TO {}, {} TO {}", name, retired, copy, name)));
   SLUICE_SYNC_POINT("clickhouse.retype.renamed");
   return Run(client, where, "DROP TABLE IF EXISTS " + retired);
+}
+
+Result<std::vector<std::string>> SortingKey(ClickhouseClient& client, const std::string& db,
+                                            const std::string& table) {
+  ASSIGN_OR_RETURN(auto rows, client.QueryRows(fmt::format("SELECT sorting_key FROM system.tables WHERE database = {} "
+                                                           "AND name = {} FORMAT TabSeparated",
+                                                           QuoteString(db), QuoteString(table))));
+  if (rows.empty() || rows[0].empty()) return Status::Error(StatusCode::kNotFound, "table {}.{} not found", db, table);
+  // "id, `my col`": names, backquoted where they need it (\` and \\ escaped).
+  std::vector<std::string> key;
+  const std::string& text = rows[0][0];
+  std::string name;
+  bool quoted = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (quoted) {
+      if (c == '\\' && i + 1 < text.size()) {
+        name += text[++i];
+      } else if (c == '`') {
+        quoted = false;
+      } else {
+        name += c;
+      }
+    } else if (c == '`') {
+      quoted = true;
+    } else if (c == ',') {
+      key.push_back(std::move(name));
+      name.clear();
+    } else if (c != ' ') {
+      name += c;
+    }
+  }
+  if (!name.empty()) key.push_back(std::move(name));
+  return key;
 }
 
 }  // namespace sluice::sink::clickhouse

@@ -9,10 +9,10 @@
 //
 // A non-key column is retyped in place (ALTER TABLE ... MODIFY COLUMN). A
 // sorting-key column cannot be (ClickHouse allows only metadata changes to
-// one): the table is copied into a new one with the new types, which then
-// takes its name in one RENAME; a crash anywhere in between is finished or
-// undone on the next open (FinishInterruptedRetype). Called by
-// EnsureTargetTable (clickhouse_tables.h) on the writer's thread.
+// one), nor can 18.16 rename a column: the table is copied into a new one
+// with the new types or names, which then takes its name in one RENAME; a
+// crash anywhere in between is finished or undone on the next open
+// (FinishInterruptedRetype). Called on the sink's writer thread.
 
 #include <map>
 #include <string>
@@ -35,12 +35,22 @@ bool ExactConversion(std::string_view from, std::string_view to, const ColumnMet
 Status FinishInterruptedRetype(sluice::clickhouse::ClickhouseClient& client, const std::string& db,
                                const std::string& table, const std::string& where);
 
-// Copies db.table into a table whose columns have the types in `retype`
-// (column → new type; the others keep `existing`'s), ordered by `key`, and
-// puts it in the table's place.
-Status RetypeByCopy(sluice::clickhouse::ClickhouseClient& client, const std::string& db, const std::string& table,
-                    const std::vector<std::pair<std::string, std::string>>& existing,
-                    const std::map<std::string, std::string>& retype, const std::vector<std::string>& key,
-                    const std::string& where);
+// What a column of the table becomes in its copy.
+struct CopiedColumn {
+  std::string name;
+  std::string type;
+};
+// Copies db.table into a table where each column named in `changes` gets
+// the name and type given there (the others are copied as they are),
+// ordered by `key` (names in the copy), and puts the copy in the table's
+// place; `why` is logged.
+Status ReplaceByCopy(sluice::clickhouse::ClickhouseClient& client, const std::string& db, const std::string& table,
+                     const std::vector<std::pair<std::string, std::string>>& existing,
+                     const std::map<std::string, CopiedColumn>& changes, const std::vector<std::string>& key,
+                     const std::string& where, std::string_view why);
+
+// The columns of db.table's sorting key, in order.
+Result<std::vector<std::string>> SortingKey(sluice::clickhouse::ClickhouseClient& client, const std::string& db,
+                                            const std::string& table);
 
 }  // namespace sluice::sink::clickhouse

@@ -9,6 +9,7 @@ namespace {
 struct Token {
   std::string text;  // upper-cased for words; identifiers without their quotes
   bool quoted = false;
+  std::string raw;   // a word as written
 };
 
 // Words, quoted names/strings and single punctuation characters; comments dropped.
@@ -48,6 +49,7 @@ std::vector<Token> Tokenize(std::string_view q) {
       Token t;
       while (i < q.size() && (std::isalnum(static_cast<unsigned char>(q[i])) || q[i] == '_' || q[i] == '$' ||
                               static_cast<unsigned char>(q[i]) >= 0x80)) {
+        t.raw += q[i];
         t.text += static_cast<char>(std::toupper(static_cast<unsigned char>(q[i++])));
       }
       out.push_back(std::move(t));
@@ -63,9 +65,10 @@ bool Is(const std::vector<Token>& t, size_t i, std::string_view word) {
   return i < t.size() && !t[i].quoted && t[i].text == word;
 }
 
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
+// An identifier as written.
+std::string Name(const std::vector<Token>& t, size_t i) {
+  if (i >= t.size()) return "";
+  return t[i].quoted ? t[i].text : t[i].raw;
 }
 
 // One ALTER TABLE clause (tokens between top-level commas).
@@ -75,17 +78,21 @@ DdlEffect ClassifyAlterClause(const std::vector<Token>& t, size_t b, size_t e, b
   auto unsupported = [](std::string why) { return DdlEffect{DdlEffect::Kind::kUnsupported, std::move(why)}; };
   if (Is(t, b, "RENAME")) {
     if (Is(t, b + 1, "INDEX") || Is(t, b + 1, "KEY")) return ok;
-    if (Is(t, b + 1, "COLUMN"))
-      return unsupported("renaming a column (rows already in ClickHouse would lose its values)");
+    if (Is(t, b + 1, "COLUMN")) {
+      size_t i = b + 2;
+      if (Is(t, i, "IF") && Is(t, i + 1, "EXISTS")) i += 2;
+      if (i + 2 >= e || !Is(t, i + 1, "TO")) return unsupported("a RENAME COLUMN not understood");
+      ok.renamed_columns.emplace_back(Name(t, i), Name(t, i + 2));
+      return ok;
+    }
     return unsupported("renaming a table (rows already in ClickHouse stay under the old name)");
   }
   if (Is(t, b, "CHANGE")) {
     size_t i = b + 1;
     if (Is(t, i, "COLUMN")) ++i;
     if (Is(t, i, "IF") && Is(t, i + 1, "EXISTS")) i += 2;
-    if (i + 1 < e && Lower(t[i].text) != Lower(t[i + 1].text)) {
-      return unsupported("renaming a column (rows already in ClickHouse would lose its values)");
-    }
+    // Also a change of case alone: ClickHouse's names are case-sensitive.
+    if (i + 1 < e && Name(t, i) != Name(t, i + 1)) ok.renamed_columns.emplace_back(Name(t, i), Name(t, i + 1));
     return ok;
   }
   bool key = false;
@@ -143,6 +150,7 @@ DdlEffect ClassifyDdl(std::string_view query, bool defaults_known) {
       if (j == t.size() || (depth == 0 && !t[j].quoted && t[j].text == ",")) {
         DdlEffect c = ClassifyAlterClause(t, start, j, defaults_known);
         if (c.kind == K::kUnsupported) return c;
+        for (auto& r : c.renamed_columns) result.renamed_columns.push_back(std::move(r));
         start = j + 1;
       }
     }

@@ -5,6 +5,8 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace sluice::sink::clickhouse {
 
@@ -14,12 +16,16 @@ struct DdlEffect {
     kDropDatabase,
     kDropTable,
     kTruncateTable,
-    kAlterTable,   // reshaped on the table's next rows (columns added, dropped)
+    kAlterTable,   // reshaped on the table's next rows (columns added, dropped, retyped)
     kSkip,         // no effect on rows: CREATE TABLE (made with its first rows), indexes, ...
     kUnsupported,  // `reason` says why
   };
   Kind kind = Kind::kSkip;
   std::string reason;
+  // kAlterTable: columns renamed (RENAME COLUMN, CHANGE with another name),
+  // (old, new) as the statement spells them; the rows already there keep
+  // their values under the new name (column_retype.h).
+  std::vector<std::pair<std::string, std::string>> renamed_columns;
 };
 
 // `defaults_known`: the values the rows already there hold for the columns

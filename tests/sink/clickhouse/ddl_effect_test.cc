@@ -26,17 +26,25 @@ TEST(ClickhouseDdl, Classifies) {
 TEST(ClickhouseDdl, RefusesWhatRowsCannotFollow) {
   EXPECT_EQ(KindOf("RENAME TABLE a TO b"), K::kUnsupported);
   EXPECT_EQ(KindOf("ALTER TABLE t RENAME TO u"), K::kUnsupported);
-  EXPECT_EQ(KindOf("ALTER TABLE t RENAME COLUMN a TO b"), K::kUnsupported);
-  EXPECT_EQ(KindOf("ALTER TABLE t CHANGE COLUMN a b INT"), K::kUnsupported);
   EXPECT_EQ(KindOf("ALTER TABLE t ADD COLUMN c INT NOT NULL DEFAULT 5"), K::kUnsupported);
   EXPECT_EQ(KindOf("ALTER TABLE t DROP PRIMARY KEY, ADD PRIMARY KEY (a, b)"), K::kUnsupported);
   EXPECT_NE(ClassifyDdl("RENAME TABLE a TO b").reason.find("old name"), std::string::npos);
 }
 
+TEST(ClickhouseDdl, RenamedColumnsAreNamedAsWritten) {
+  DdlEffect e = ClassifyDdl("ALTER TABLE t RENAME COLUMN a TO `My B`, CHANGE COLUMN c Dd INT, CHANGE e e BIGINT, "
+                            "CHANGE f F INT, ADD COLUMN g INT");
+  EXPECT_EQ(e.kind, K::kAlterTable);
+  using P = std::pair<std::string, std::string>;
+  EXPECT_EQ(e.renamed_columns, (std::vector<P>{{"a", "My B"}, {"c", "Dd"}, {"f", "F"}}));
+  EXPECT_EQ(ClassifyDdl("ALTER TABLE t RENAME COLUMN a").kind, K::kUnsupported);
+  EXPECT_TRUE(ClassifyDdl("ALTER TABLE t RENAME INDEX a TO b").renamed_columns.empty());
+}
+
 TEST(ClickhouseDdl, ADefaultIsFollowedWhenTheValueOfTheRowsThereIsGiven) {
   EXPECT_EQ(ClassifyDdl("ALTER TABLE t ADD COLUMN c INT NOT NULL DEFAULT 5", /*defaults_known=*/true).kind,
             K::kAlterTable);
-  EXPECT_EQ(ClassifyDdl("ALTER TABLE t ADD COLUMN c INT DEFAULT 5, RENAME COLUMN a TO b", true).kind,
+  EXPECT_EQ(ClassifyDdl("ALTER TABLE t ADD COLUMN c INT DEFAULT 5, RENAME TO u", true).kind,
             K::kUnsupported);
 }
 
