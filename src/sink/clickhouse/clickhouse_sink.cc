@@ -258,6 +258,36 @@ Status ClickhouseSink::RenameColumns(const DdlChange& ddl, const std::vector<std
                        "columns renamed, which ClickHouse 18.16 cannot do in place");
 }
 
+// The table is renamed as on the source (kept, no longer written, when no
+// rule selects the new name). A replay finds it renamed.
+Status ClickhouseSink::RenameTable(const DdlChange& ddl, const std::pair<std::string, std::string>& to,
+                                   const BatchEnd& end) {
+  const std::string where = fmt::format("pipeline {} target {}: table {}.{}: DDL @ {}", options_.pipeline,
+                                        options_.target, ddl.target_db, ddl.target_table, end.pos.ToString());
+  if (!ddl.one_to_one) {
+    return Status::Error(StatusCode::kNotSupported,
+                         "{}: a table the rules rename or subset cannot follow a rename (its rows in ClickHouse "
+                         "stay under the old name); rename it in ClickHouse by hand, adjust the rule and set the "
+                         "pipeline's position past the statement: {}",
+                         where, ddl.query.substr(0, 300));
+  }
+  const std::string new_db = to.first.empty() ? ddl.db : to.first;
+  if (new_db == ddl.target_db && to.second == ddl.target_table) return Status::Ok();
+  ASSIGN_OR_RETURN(auto old_columns, DescribeTable(*client_, ddl.target_db, ddl.target_table));
+  if (old_columns.empty()) return Status::Ok();  // renamed before a restart, or never written
+  ASSIGN_OR_RETURN(auto new_columns, DescribeTable(*client_, new_db, to.second));
+  if (!new_columns.empty()) {
+    return Status::Error(StatusCode::kNotSupported, "{}: cannot rename it to {}.{}, which ClickHouse already has",
+                         where, new_db, to.second);
+  }
+  RETURN_IF_ERROR(Run("CREATE DATABASE IF NOT EXISTS " + QuoteIdentifier(new_db)));
+  RETURN_IF_ERROR(Run(fmt::format("RENAME TABLE {} TO {}", TableName(ddl.target_db, ddl.target_table),
+                                  TableName(new_db, to.second))));
+  spdlog::info("{}: renamed to {}.{}", where, new_db, to.second);
+  tables_.clear();
+  return Status::Ok();
+}
+
 Status ClickhouseSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
   if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();  // applied before a restart
   if (ddl.table) {
@@ -305,6 +335,7 @@ Status ClickhouseSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
         RETURN_IF_ERROR(RenameColumns(ddl, effect.renamed_columns, end));
       }
       if (!ddl.added_columns.empty() && !table.empty()) RETURN_IF_ERROR(AddColumns(ddl, end));
+      if (effect.renamed_to && !table.empty()) RETURN_IF_ERROR(RenameTable(ddl, *effect.renamed_to, end));
       tables_.clear();
       break;
     case K::kSkip:

@@ -86,6 +86,7 @@ class ClickhouseSink : public Sink {
   // with the value the rows already there hold; a table not made yet is
   // made with its first rows.
   Status AddColumns(const DdlChange& ddl, const BatchEnd& end);
+  Status RenameTable(const DdlChange& ddl, const std::pair<std::string, std::string>& to, const BatchEnd& end);
   Status RenameColumns(const DdlChange& ddl, const std::vector<std::pair<std::string, std::string>>& renamed,
                        const BatchEnd& end);
   // Merges `changes` per key and inserts them, one INSERT per table

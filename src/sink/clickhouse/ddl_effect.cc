@@ -71,6 +71,19 @@ std::string Name(const std::vector<Token>& t, size_t i) {
   return t[i].quoted ? t[i].text : t[i].raw;
 }
 
+// A table name at t[*i], `db`.`table` or `table`; *i moves past it.
+bool ReadTableName(const std::vector<Token>& t, size_t* i, std::pair<std::string, std::string>* out) {
+  if (*i >= t.size() || (!t[*i].quoted && t[*i].raw.empty())) return false;
+  if (*i + 2 < t.size() && !t[*i + 1].quoted && t[*i + 1].text == ".") {
+    *out = {Name(t, *i), Name(t, *i + 2)};
+    *i += 3;
+  } else {
+    *out = {"", Name(t, *i)};
+    *i += 1;
+  }
+  return true;
+}
+
 // One ALTER TABLE clause (tokens between top-level commas).
 DdlEffect ClassifyAlterClause(const std::vector<Token>& t, size_t b, size_t e, bool defaults_known) {
   DdlEffect ok{DdlEffect::Kind::kAlterTable, ""};
@@ -85,7 +98,12 @@ DdlEffect ClassifyAlterClause(const std::vector<Token>& t, size_t b, size_t e, b
       ok.renamed_columns.emplace_back(Name(t, i), Name(t, i + 2));
       return ok;
     }
-    return unsupported("renaming a table (rows already in ClickHouse stay under the old name)");
+    size_t i = b + 1;
+    if (Is(t, i, "TO") || Is(t, i, "AS")) ++i;
+    std::pair<std::string, std::string> to;
+    if (!ReadTableName(t, &i, &to) || i != e) return unsupported("a RENAME not understood");
+    ok.renamed_to = std::move(to);
+    return ok;
   }
   if (Is(t, b, "CHANGE")) {
     size_t i = b + 1;
@@ -129,7 +147,15 @@ DdlEffect ClassifyDdl(std::string_view query, bool defaults_known) {
   }
   if (Is(t, 0, "TRUNCATE")) return {K::kTruncateTable, ""};
   if (Is(t, 0, "RENAME") && (Is(t, 1, "TABLE") || Is(t, 1, "TABLES"))) {
-    return {K::kUnsupported, "renaming a table (rows already in ClickHouse stay under the old name)"};
+    i = 2;
+    std::pair<std::string, std::string> from, to;
+    if (!ReadTableName(t, &i, &from) || !Is(t, i, "TO")) return {K::kUnsupported, "a RENAME not understood"};
+    ++i;
+    if (!ReadTableName(t, &i, &to)) return {K::kUnsupported, "a RENAME not understood"};
+    if (i != t.size()) return {K::kUnsupported, "renaming several tables in one statement"};
+    DdlEffect e{K::kAlterTable, ""};
+    e.renamed_to = std::move(to);
+    return e;
   }
   if (Is(t, 0, "ALTER")) {
     i = 1;
@@ -151,6 +177,7 @@ DdlEffect ClassifyDdl(std::string_view query, bool defaults_known) {
         DdlEffect c = ClassifyAlterClause(t, start, j, defaults_known);
         if (c.kind == K::kUnsupported) return c;
         for (auto& r : c.renamed_columns) result.renamed_columns.push_back(std::move(r));
+        if (c.renamed_to) result.renamed_to = std::move(c.renamed_to);
         start = j + 1;
       }
     }

@@ -3,6 +3,7 @@
 // source: enough of a reading to apply DROP/TRUNCATE, to let ALTERs reshape
 // the table on its next rows, and to refuse what rows cannot follow.
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,6 +27,10 @@ struct DdlEffect {
   // (old, new) as the statement spells them; the rows already there keep
   // their values under the new name (column_retype.h).
   std::vector<std::pair<std::string, std::string>> renamed_columns;
+  // kAlterTable: the table renamed (RENAME TABLE of one table, ALTER TABLE
+  // ... RENAME TO) to (database, table) as written; the database is empty
+  // when the statement names none (the statement's current one).
+  std::optional<std::pair<std::string, std::string>> renamed_to;
 };
 
 // `defaults_known`: the values the rows already there hold for the columns

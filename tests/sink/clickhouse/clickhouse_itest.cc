@@ -286,11 +286,14 @@ TEST_F(ClickhouseRunTest, DdlAddDropColumnTruncateDropTable) {
         return n.ok() && *n == "0\n";
       },
       std::chrono::seconds(60)));
-  // A table rename cannot be followed by rows already in ClickHouse: a clear error.
-  ASSERT_TRUE(src_->Execute("RENAME TABLE shop.orders TO shop.orders_old").ok());
+  // Several tables renamed in one statement (not an online schema change's
+  // swap): a clear error.
+  ASSERT_TRUE(src_->Execute("CREATE TABLE shop.other (id INT PRIMARY KEY); "
+                            "RENAME TABLE shop.orders TO shop.o1, shop.other TO shop.o2")
+                  .ok());
   ASSERT_TRUE(WaitForState("p", "failed", std::chrono::seconds(60), "dst"));
   std::string error = ErrorText(PipelineStatus("p")["targets"][0]);
-  EXPECT_NE(error.find("renaming a table"), std::string::npos) << error;
+  EXPECT_NE(error.find("renaming several tables"), std::string::npos) << error;
 }
 
 }  // namespace
@@ -458,6 +461,38 @@ TEST_F(ClickhouseRunTest, RenamedColumnsKeepTheirValues) {
   ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
   EXPECT_TRUE(ChConverges("SELECT order_id, total, `the note` FROM shop.orders ORDER BY order_id",
                           "SELECT order_id, total, `the note` FROM shop.orders FINAL WHERE _sign = 1 ORDER BY order_id"));
+  EXPECT_TRUE(WaitForState("p", "running", std::chrono::seconds(10)));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// A renamed table (an archive: `RENAME TABLE orders TO orders_2024`, then a
+// new `orders`) stopped a ClickHouse target. Now it is renamed there too,
+// keeping its rows, and the new table is made with its first rows.
+TEST_F(ClickhouseRunTest, RenamedTablesKeepTheirRows) {
+  ASSERT_NO_FATAL_FAILURE(StartAll(kKeyedSchema));
+  ASSERT_TRUE(Transactions(*src_, 1, 5).ok());
+  ASSERT_TRUE(ChConverges(kOrders, kChOrders));
+  ASSERT_TRUE(src_->Execute("RENAME TABLE shop.orders TO shop.orders_2024; "
+                            "CREATE TABLE shop.orders LIKE shop.orders_2024; "
+                            "INSERT INTO shop.orders VALUES (1, 1, 'new'); "
+                            "UPDATE shop.orders_2024 SET amount = 99 WHERE id = 3; "
+                            "CREATE DATABASE arch; ALTER TABLE shop.audit RENAME TO arch.audit; "
+                            "INSERT INTO arch.audit VALUES (100, 'moved')")
+                  .ok());
+  EXPECT_TRUE(ChConverges(kOrders, kChOrders));
+  EXPECT_TRUE(ChConverges("SELECT id, amount, note FROM shop.orders_2024 ORDER BY id",
+                          "SELECT id, amount, note FROM shop.orders_2024 FINAL WHERE _sign = 1 ORDER BY id"));
+  // arch.* is not selected: the table keeps what it had, no longer written.
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto n = ch_->Query("SELECT count() FROM arch.audit FINAL WHERE _sign = 1");
+        return n.ok() && *n == "5\n";
+      },
+      std::chrono::seconds(30)))
+      << sluice_->Log();
+  auto gone = ch_->Query("SELECT count() FROM system.tables WHERE database = 'shop' AND name = 'audit'");
+  ASSERT_TRUE(gone.ok());
+  EXPECT_EQ(*gone, "0\n");
   EXPECT_TRUE(WaitForState("p", "running", std::chrono::seconds(10)));
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }

@@ -24,11 +24,10 @@ TEST(ClickhouseDdl, Classifies) {
 }
 
 TEST(ClickhouseDdl, RefusesWhatRowsCannotFollow) {
-  EXPECT_EQ(KindOf("RENAME TABLE a TO b"), K::kUnsupported);
-  EXPECT_EQ(KindOf("ALTER TABLE t RENAME TO u"), K::kUnsupported);
+  EXPECT_EQ(KindOf("RENAME TABLE a TO b, c TO d"), K::kUnsupported);
   EXPECT_EQ(KindOf("ALTER TABLE t ADD COLUMN c INT NOT NULL DEFAULT 5"), K::kUnsupported);
   EXPECT_EQ(KindOf("ALTER TABLE t DROP PRIMARY KEY, ADD PRIMARY KEY (a, b)"), K::kUnsupported);
-  EXPECT_NE(ClassifyDdl("RENAME TABLE a TO b").reason.find("old name"), std::string::npos);
+  EXPECT_NE(ClassifyDdl("RENAME TABLE a TO b, c TO d").reason.find("several tables"), std::string::npos);
 }
 
 TEST(ClickhouseDdl, RenamedColumnsAreNamedAsWritten) {
@@ -41,10 +40,22 @@ TEST(ClickhouseDdl, RenamedColumnsAreNamedAsWritten) {
   EXPECT_TRUE(ClassifyDdl("ALTER TABLE t RENAME INDEX a TO b").renamed_columns.empty());
 }
 
+TEST(ClickhouseDdl, RenamedTablesAreNamedAsWritten) {
+  using P = std::pair<std::string, std::string>;
+  DdlEffect e = ClassifyDdl("RENAME TABLE shop.orders TO `Arch`.`orders 2024`");
+  EXPECT_EQ(e.kind, K::kAlterTable);
+  EXPECT_EQ(e.renamed_to, std::optional<P>(P{"Arch", "orders 2024"}));
+  e = ClassifyDdl("ALTER TABLE orders RENAME TO Old_Orders, ADD COLUMN x INT");
+  EXPECT_EQ(e.kind, K::kAlterTable);
+  EXPECT_EQ(e.renamed_to, std::optional<P>(P{"", "Old_Orders"}));
+  EXPECT_EQ(ClassifyDdl("ALTER TABLE orders RENAME old_orders").renamed_to, std::optional<P>(P{"", "old_orders"}));
+  EXPECT_FALSE(ClassifyDdl("ALTER TABLE orders ADD COLUMN x INT").renamed_to.has_value());
+}
+
 TEST(ClickhouseDdl, ADefaultIsFollowedWhenTheValueOfTheRowsThereIsGiven) {
   EXPECT_EQ(ClassifyDdl("ALTER TABLE t ADD COLUMN c INT NOT NULL DEFAULT 5", /*defaults_known=*/true).kind,
             K::kAlterTable);
-  EXPECT_EQ(ClassifyDdl("ALTER TABLE t ADD COLUMN c INT DEFAULT 5, RENAME TO u", true).kind,
+  EXPECT_EQ(ClassifyDdl("ALTER TABLE t ADD COLUMN c INT DEFAULT 5, DROP PRIMARY KEY", true).kind,
             K::kUnsupported);
 }
 
