@@ -62,6 +62,7 @@ struct ChangeEvent {
   Op op = Op::kInsert;
   TableSchemaPtr table;  // rows: the schema the values decode against; kDdl: a PostgreSQL table's new shape
   uint32_t ddl_first_added = 0;  // kDdl with `table`: its first added column
+  std::vector<uint32_t> ddl_retyped;  // kDdl with `table`: its widened columns
   OwnedImage before, after;
   std::string ddl_db, ddl_query;  // kDdl
   DdlSession ddl_session;         // kDdl: the settings a MySQL/MariaDB source ran it with

@@ -56,22 +56,40 @@ Result<std::vector<SourceTable>> SelectedPostgresTables(postgres::PgConnection& 
 
 namespace {
 
-// ALTER TABLE `db`.`table` ADD COLUMN `name` TYPE NULL [DEFAULT (value)], ...
-// for PostgreSQL source columns under their target names.
-Result<std::string> AddPgColumnsSql(const std::string& db, const std::string& table,
-                                    const std::vector<std::pair<std::string, const ColumnMeta*>>& columns) {
+// A column a statement changes: its name on the target, its source column,
+// whether it is in the key.
+struct ColumnChange {
+  std::string name;
+  const ColumnMeta* meta;
+  bool key = false;
+};
+
+// ALTER TABLE `db`.`table` MODIFY COLUMN `name` TYPE [NOT] NULL, ...,
+// ADD COLUMN `name` TYPE NULL [DEFAULT (value)], ... for PostgreSQL source
+// columns under their target names: widened ones first, then added ones.
+Result<std::string> PgColumnsSql(const std::string& db, const std::string& table,
+                                 const std::vector<ColumnChange>& widened, const std::vector<ColumnChange>& added) {
   std::string out = "ALTER TABLE ";
   sink::mysql::AppendIdentifier(out, db);
   out += '.';
   sink::mysql::AppendIdentifier(out, table);
   bool first = true;
-  for (const auto& [name, meta] : columns) {
-    const ColumnMeta& c = *meta;
+  for (const ColumnChange& w : widened) {
+    const ColumnMeta& c = *w.meta;
+    auto type = sink::mysql::MysqlTypeOfPgColumn(c, w.key);
+    if (!type.ok()) return type.status().WithContext(fmt::format("column \"{}\"", c.name));
+    out += first ? " MODIFY COLUMN " : ", MODIFY COLUMN ";
+    first = false;
+    sink::mysql::AppendIdentifier(out, w.name);
+    out += ' ' + *type + (c.nullable && !w.key ? " NULL" : " NOT NULL");
+  }
+  for (const ColumnChange& a : added) {
+    const ColumnMeta& c = *a.meta;
     auto type = sink::mysql::MysqlTypeOfPgColumn(c, /*key=*/false);
     if (!type.ok()) return type.status().WithContext(fmt::format("column \"{}\"", c.name));
     out += first ? " ADD COLUMN " : ", ADD COLUMN ";
     first = false;
-    sink::mysql::AppendIdentifier(out, name);
+    sink::mysql::AppendIdentifier(out, a.name);
     out += ' ' + *type + " NULL";
     if (!c.pg_missing) continue;
     // The value older rows read, as the stream would carry it.
@@ -216,22 +234,34 @@ Status EnsurePostgresTargetTables(const PipelineConfig& p, const SourceConfig& s
   return Status::Ok();
 }
 
-Result<std::string> PgMissingColumnsSql(const TargetTable& target, const std::vector<std::string>& existing) {
-  std::vector<std::pair<std::string, const ColumnMeta*>> missing;
-  for (size_t i = 0; i < target.columns.size(); ++i) {
-    const std::string& name = target.columns[i];
-    bool have = std::any_of(existing.begin(), existing.end(),
-                            [&](const std::string& e) { return strcasecmp(e.c_str(), name.c_str()) == 0; });
-    if (!have) missing.emplace_back(name, &target.column_meta(i));
+Result<std::string> PgMissingColumnsSql(const TargetTable& target, const std::vector<std::string>& existing,
+                                        const std::vector<uint32_t>& widened) {
+  auto have = [&](const std::string& name) {
+    return std::any_of(existing.begin(), existing.end(),
+                       [&](const std::string& e) { return strcasecmp(e.c_str(), name.c_str()) == 0; });
+  };
+  auto is_key = [&](uint32_t i) { return std::find(target.key.begin(), target.key.end(), i) != target.key.end(); };
+  std::vector<ColumnChange> modify, add;
+  for (uint32_t i : widened) {
+    if (i < target.columns.size() && have(target.columns[i])) {
+      modify.push_back({target.columns[i], &target.column_meta(i), is_key(i)});
+    }
   }
-  if (missing.empty()) return std::string();
-  return AddPgColumnsSql(target.db, target.table, missing);
+  for (uint32_t i = 0; i < target.columns.size(); ++i) {
+    if (!have(target.columns[i])) add.push_back({target.columns[i], &target.column_meta(i), false});
+  }
+  if (modify.empty() && add.empty()) return std::string();
+  return PgColumnsSql(target.db, target.table, modify, add);
 }
 
-Result<std::string> PgAddedColumnsDdl(const TableSchema& t, size_t first_added) {
-  std::vector<std::pair<std::string, const ColumnMeta*>> added;
-  for (size_t i = first_added; i < t.columns.size(); ++i) added.emplace_back(t.columns[i].name, &t.columns[i]);
-  return AddPgColumnsSql(t.db, t.table, added);
+Result<std::string> PgChangedColumnsDdl(const TableSchema& t, size_t first_added, const std::vector<uint32_t>& widened) {
+  auto is_key = [&](uint32_t i) {
+    return std::find(t.primary_key.begin(), t.primary_key.end(), i) != t.primary_key.end();
+  };
+  std::vector<ColumnChange> modify, add;
+  for (uint32_t i : widened) modify.push_back({t.columns[i].name, &t.columns[i], is_key(i)});
+  for (size_t i = first_added; i < t.columns.size(); ++i) add.push_back({t.columns[i].name, &t.columns[i], false});
+  return PgColumnsSql(t.db, t.table, modify, add);
 }
 
 }  // namespace sluice::pipeline

@@ -53,15 +53,18 @@ Result<StartPosition> ResolvePostgresStart(const PipelineConfig& p, const Source
 // (mapped: renames, subsets), from the source's catalog.
 Status EnsurePostgresTargetTables(const PipelineConfig& p, const SourceConfig& s, const TargetConfig& target);
 
-// The MySQL statement for the columns a PostgreSQL source table gained
-// (DdlInfo::table, from `first_added` on): ALTER TABLE `db`.`t` ADD COLUMN
+// The MySQL statement for the columns a PostgreSQL source table widened
+// (DdlInfo::retyped) and gained (DdlInfo::table, from `first_added` on):
+// ALTER TABLE `db`.`t` MODIFY COLUMN `c` TYPE [NOT] NULL, ..., ADD COLUMN
 // `c` TYPE NULL [DEFAULT the value older rows read], ... with the types of
 // the README's mapping. Every target takes DDL in MySQL's dialect.
-Result<std::string> PgAddedColumnsDdl(const TableSchema& t, size_t first_added);
+Result<std::string> PgChangedColumnsDdl(const TableSchema& t, size_t first_added, const std::vector<uint32_t>& widened);
 
 // The same statement for a mapped table (after `to:` renames, subsets and
 // column renames): the columns of `target` that `existing` (the target
-// table's column names) lacks; empty when it lacks none.
-Result<std::string> PgMissingColumnsSql(const TargetTable& target, const std::vector<std::string>& existing);
+// table's column names) lacks, and those of `widened` (indexes in `target`)
+// it has; empty when there are none.
+Result<std::string> PgMissingColumnsSql(const TargetTable& target, const std::vector<std::string>& existing,
+                                        const std::vector<uint32_t>& widened = {});
 
 }  // namespace sluice::pipeline

@@ -301,11 +301,12 @@ class Pipeline::CaptureHandler : public ChangeHandler {
       if (d.table) {
         // Targets take MySQL DDL (HandleDdl, RouteDdl): the statement with
         // the mapped MySQL types.
-        auto sql = PgAddedColumnsDdl(*d.table, d.first_added);
+        auto sql = PgChangedColumnsDdl(*d.table, d.first_added, d.retyped);
         if (!sql.ok()) return sql.status().WithContext(fmt::format("source change @ {}: {}", d.file, d.query));
         ev->ddl_query = std::move(sql).value();
         ev->table = d.table;
         ev->ddl_first_added = static_cast<uint32_t>(d.first_added);
+        ev->ddl_retyped = d.retyped;
       }
     }
     return Push(std::move(ev), /*flush=*/true);
@@ -1323,7 +1324,11 @@ void Pipeline::TransformLoop() {
           if (m.ok() && (*m)->selected()) {
             w->ddl_table = (*m)->target;
             for (uint32_t i = 0; i < (*m)->source_index.size(); ++i) {
-              if ((*m)->source_index[i] >= ev->ddl_first_added) w->ddl_added.push_back(i);
+              const uint32_t from = (*m)->source_index[i];
+              if (from >= ev->ddl_first_added) w->ddl_added.push_back(i);
+              if (std::find(ev->ddl_retyped.begin(), ev->ddl_retyped.end(), from) != ev->ddl_retyped.end()) {
+                w->ddl_retyped.push_back(i);
+              }
             }
           }
         }
@@ -1876,7 +1881,7 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
                            "sluice), then restart the pipeline",
                            where, dest);
     }
-    auto sql = PgMissingColumnsSql(*w.ddl_table, existing);
+    auto sql = PgMissingColumnsSql(*w.ddl_table, existing, w.ddl_retyped);
     if (!sql.ok()) return sql.status().WithContext(where);
     if (sql->empty()) return skip();
     return t.sink->ApplyDdl(on_dest("", *sql), end);

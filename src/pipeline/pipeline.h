@@ -54,9 +54,11 @@ struct TargetWork {
   std::string gtid_state;
   std::string ddl_db, ddl_query;
   DdlSession ddl_session;  // kDdl: the settings a MySQL/MariaDB source ran it with
-  // kDdl: a PostgreSQL source table's added columns, mapped (sink::DdlChange::table, added).
+  // kDdl: a PostgreSQL source table's added and widened columns, mapped
+  // (sink::DdlChange::table, added).
   TargetTablePtr ddl_table;
   std::vector<uint32_t> ddl_added;
+  std::vector<uint32_t> ddl_retyped;
   uint64_t ts_ms = 0;
   int64_t received_ms = 0;      // local time the capture saw it
   size_t bytes = 0;

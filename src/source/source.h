@@ -60,11 +60,14 @@ struct DdlInfo {
   // the transaction's rows before it (old shape) and after it (new shape);
   // the transaction goes on after it and no OnCommit of its own follows.
   // `table` is the table's shape after it: columns from `first_added` on
-  // are new. `query` describes it (ALTER TABLE ... ADD COLUMN, PostgreSQL
-  // types) for people.
+  // are new, and the columns in `retyped` (indexes) were widened (their
+  // type changed in a way every target converts its rows exactly). `query`
+  // describes it (ALTER TABLE ... ADD COLUMN / ALTER COLUMN ... TYPE,
+  // PostgreSQL types) for people.
   bool in_transaction = false;
   TableSchemaPtr table;
   size_t first_added = 0;
+  std::vector<uint32_t> retyped;
 };
 
 class ChangeHandler {

@@ -3,9 +3,10 @@
 // PostgreSQL and a MariaDB target: added columns reach both, with the
 // default older rows read, rows before the change keep the old column list
 // and rows after it fill the new columns, also within one transaction and
-// across a restart after changes made while sluice was down. A dropped or
-// retyped column stops the pipeline with an error naming the table, the
-// commit LSN, the change and what to do. TRUNCATE keeps its place too.
+// across a restart after changes made while sluice was down; widened
+// columns are widened on every target. A dropped column, or one retyped
+// otherwise, stops the pipeline with an error naming the table, the commit
+// LSN, the change and what to do. TRUNCATE keeps its place too.
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -242,18 +243,78 @@ TEST_F(PgSchemaChangeTest, AddedColumnsReachClickhouseAndRedisWithTheirDefaults)
   EXPECT_EQ(RedisKeyCount("public:items:*"), 4u);
 }
 
-TEST_F(PgSchemaChangeTest, ARetypedColumnStopsThePipeline) {
+// An ordinary widening (varchar(10) → varchar(20), an int key running out
+// → bigint, numeric with more digits, more fractional seconds) stopped the
+// pipeline. Now every target follows it, converting the rows it holds (a
+// MariaDB, a PostgreSQL and a ClickHouse target here; a renamed subset
+// below); other changes still stop, naming the change.
+TEST_F(PgSchemaChangeTest, AWidenedColumnIsFollowedAndARetypedOneStopsThePipeline) {
   ASSERT_NO_FATAL_FAILURE(StartServers());
-  Sql("CREATE TABLE items (id int PRIMARY KEY, code varchar(10))");
-  ASSERT_NO_FATAL_FAILURE(StartPipeline());
-  Sql("INSERT INTO items VALUES (1, 'a')");
-  EXPECT_TRUE(Converge("SELECT id, code FROM items", "SELECT id, code FROM public.items",
-                       "SELECT id, code FROM public.items"));
-  Sql("ALTER TABLE items ALTER COLUMN code TYPE varchar(20); INSERT INTO items VALUES (2, 'b')");
+  ASSERT_NO_FATAL_FAILURE(StartClickhouseAndRedis());
+  Sql("CREATE TABLE items (id int PRIMARY KEY, code varchar(10), price numeric(6,2), other text)");
+  ASSERT_NO_FATAL_FAILURE(WritePipeline("      - match: \"public.items\"\n", "", 2, "[pg, my, ch]",
+                                        fmt::format("  ch: {{url: \"{}\"}}\n", ch_->Url("default"))));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(WaitForState("p", "running", 60s)) << sluice_->Log();
+  Sql("INSERT INTO items VALUES (1, 'a', 1.5, 'x')");
+  const char* kSource = "SELECT id, code, price FROM items ORDER BY id";
+  const char* kTarget = "SELECT id, code, price FROM public.items ORDER BY id";
+  ASSERT_TRUE(Converge(kSource, kTarget, kTarget));
+  Sql("BEGIN; INSERT INTO items VALUES (2, 'b', 2, 'y');"
+      "ALTER TABLE items ALTER COLUMN code TYPE varchar(20), ALTER COLUMN id TYPE bigint,"
+      " ALTER COLUMN price TYPE numeric(12,3);"
+      "INSERT INTO items VALUES (10000000000, 'a much longer code', 123456789.125, 'z'); COMMIT");
+  Sql("UPDATE items SET code = 'fifteen letters' WHERE id = 1");
+  EXPECT_TRUE(Converge(kSource, kTarget, kTarget));
+  const std::string want = PgRows(kSource, "shop");
+  std::string got;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        got = ClickhouseRows("SELECT id, code, price FROM public.items FINAL WHERE _sign = 1 ORDER BY id");
+        return got == want;
+      },
+      60s))
+      << RowsDiff(want, got) << sluice_->Log();
+  auto types = ch_->Query("SELECT name, type FROM system.columns WHERE database = 'public' AND table = 'items' AND "
+                          "name IN ('id', 'price') ORDER BY name FORMAT TabSeparated");
+  ASSERT_TRUE(types.ok());
+  EXPECT_EQ(*types, "id\tInt64\nprice\tNullable(Decimal(12, 3))\n");
+  auto column = my_->QueryValue("SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'public' AND "
+                                "TABLE_NAME = 'items' AND COLUMN_NAME = 'id'");
+  ASSERT_TRUE(column.ok());
+  EXPECT_EQ(*column, "bigint(20)");
+
+  Sql("ALTER TABLE items ALTER COLUMN other TYPE varchar(5); INSERT INTO items VALUES (3, 'c', 1, 'w')");
   std::string error = FailedWith();
-  EXPECT_NE(error.find(": column \"code\" changed type from character varying(10) to character varying(20)"),
+  EXPECT_NE(error.find(": column \"other\" changed type from text to character varying(5), which sluice follows "
+                       "only when it widens"),
             std::string::npos)
       << error;
+}
+
+// The same into a table the rules rename and subset, with more fractional
+// seconds too.
+TEST_F(PgSchemaChangeTest, AWidenedColumnReachesARenamedSubsetTable) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  Sql("CREATE TABLE items (id int PRIMARY KEY, code varchar(10), at timestamp(0), other varchar(10))");
+  ASSERT_NO_FATAL_FAILURE(StartPipeline("      - match: \"public.items\"\n        to: \"shop.goods\"\n"
+                                        "        columns: [id, code, at]\n"));
+  Sql("INSERT INTO items VALUES (1, 'a', '2024-01-01 10:00:00', 'x')");
+  const char* kSource = "SELECT id, code, to_char(at, 'YYYY-MM-DD HH24:MI:SS.US') FROM items ORDER BY id";
+  const char* kPg = "SELECT id, code, to_char(at, 'YYYY-MM-DD HH24:MI:SS.US') FROM shop.goods ORDER BY id";
+  const char* kMy = "SELECT id, code, DATE_FORMAT(at, '%Y-%m-%d %H:%i:%s.%f') FROM shop.goods ORDER BY id";
+  ASSERT_TRUE(Converge(kSource, kPg, kMy));
+  Sql("ALTER TABLE items ALTER COLUMN code TYPE varchar(30), ALTER COLUMN id TYPE bigint, "
+      "ALTER COLUMN at TYPE timestamp(3), ALTER COLUMN other TYPE varchar(200); "
+      "INSERT INTO items VALUES (10000000000, 'a much longer code', '2024-01-01 10:00:00.25', 'y')");
+  EXPECT_TRUE(Converge(kSource, kPg, kMy));
+  auto column = my_->QueryValue("SELECT GROUP_CONCAT(COLUMN_TYPE ORDER BY ORDINAL_POSITION) FROM "
+                                "information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'goods'");
+  ASSERT_TRUE(column.ok());
+  EXPECT_EQ(*column, "bigint(20),varchar(30),datetime(3)");
+  EXPECT_EQ(PipelineStatus("p").value("state", ""), "running") << PipelineStatus("p").dump();
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
 }  // namespace

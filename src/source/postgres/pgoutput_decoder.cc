@@ -44,6 +44,38 @@ std::string TypeText(const ColumnMeta& c, const PgColumnType& t) {
   }
 }
 
+// Whether a column's type change is a widening every target follows by
+// converting the rows it holds exactly as PostgreSQL converted its own:
+// int2 → int4 → int8, float4 → float8, varchar(n) → varchar(m >= n) or
+// text, numeric(p,s) with no fewer integer or fraction digits, a
+// timestamp, timestamptz or time with more fractional digits. (A USING
+// clause that changed values cannot be seen in the stream: the log says so.)
+bool Widened(const PgColumnType& from, int32_t from_mod, const PgColumnType& to, int32_t to_mod) {
+  constexpr uint32_t kInt2 = 21, kInt4 = 23, kInt8 = 20, kFloat4 = 700, kFloat8 = 701, kText = 25, kVarchar = 1043,
+                     kNumeric = 1700, kTimestamp = 1114, kTimestamptz = 1184, kTime = 1083;
+  if (from.oid != from.base_oid || to.oid != to.base_oid) return false;  // domains: their checks are theirs
+  const uint32_t a = from.oid, b = to.oid;
+  if (a == kInt2) return b == kInt4 || b == kInt8;
+  if (a == kInt4) return b == kInt8;
+  if (a == kFloat4) return b == kFloat8;
+  if (a == kVarchar) {
+    if (b == kText) return true;
+    if (b != kVarchar) return false;
+    return to_mod < 0 || (from_mod >= 0 && to_mod >= from_mod);
+  }
+  if (a == kNumeric && b == kNumeric) {
+    if (from_mod < 4 || to_mod < 4) return false;  // unconstrained numerics map otherwise
+    const int p1 = ((from_mod - 4) >> 16) & 0xffff, s1 = (from_mod - 4) & 0xffff;
+    const int p2 = ((to_mod - 4) >> 16) & 0xffff, s2 = (to_mod - 4) & 0xffff;
+    return p2 - s2 >= p1 - s1 && s2 >= s1;
+  }
+  if (a == b && (a == kTimestamp || a == kTimestamptz || a == kTime)) {
+    const int d1 = from_mod < 0 ? 6 : from_mod, d2 = to_mod < 0 ? 6 : to_mod;
+    return d2 >= d1;
+  }
+  return false;
+}
+
 std::string KeyText(const TableSchema& t) {
   std::string out = "(";
   for (size_t i = 0; i < t.primary_key.size(); ++i) {
@@ -324,14 +356,15 @@ std::string PgoutputDecoder::IgnoreAdvice(const TableSchema& t) const {
       t.db, t.table, Lsn{commit_end_}.ToString());
 }
 
-Status PgoutputDecoder::CompareRelations(const Relation& before, const Relation& now, size_t& first_added) const {
+Status PgoutputDecoder::CompareRelations(const Relation& before, const Relation& now, size_t& first_added,
+                                         std::vector<uint32_t>& retyped) const {
   const TableSchema& a = *before.schema;
   const TableSchema& b = *now.schema;
   auto stop = [&](const std::string& change) {
     return Status::Error(
         StatusCode::kSchemaMismatch,
         "table \"{}\".\"{}\" changed @ {} (transaction {}): {}. PostgreSQL sends no DDL; sluice applies added "
-        "columns by itself and nothing else. To go on: change every target table of \"{}\".\"{}\" to match the source "
+        "and widened columns by itself and nothing else. To go on: change every target table of \"{}\".\"{}\" to match the source "
         "(or copy it again with sluice snapshot), then restart the pipeline: it resumes at this transaction. {}",
         a.db, a.table, Lsn{commit_end_}.ToString(), xid_, change, b.db, b.table, IgnoreAdvice(b));
   };
@@ -348,8 +381,14 @@ Status PgoutputDecoder::CompareRelations(const Relation& before, const Relation&
       return stop(fmt::format("column {} \"{}\" is now \"{}\" (renamed or reordered)", i + 1, x.name, y.name));
     }
     if (before.types[i]->oid != now.types[i]->oid || x.pg_typmod != y.pg_typmod) {
-      return stop(fmt::format("column \"{}\" changed type from {} to {}", x.name, TypeText(x, *before.types[i]),
-                              TypeText(y, *now.types[i])));
+      if (Widened(*before.types[i], x.pg_typmod, *now.types[i], y.pg_typmod)) {
+        retyped.push_back(static_cast<uint32_t>(i));
+        continue;
+      }
+      return stop(fmt::format("column \"{}\" changed type from {} to {}, which sluice follows only when it widens the "
+                              "column (int2 → int4 → int8, float4 → float8, varchar(n) → varchar(m ≥ n) or text, "
+                              "numeric with no fewer digits, more fractional seconds)",
+                              x.name, TypeText(x, *before.types[i]), TypeText(y, *now.types[i])));
     }
   }
   if (b.columns.size() < a.columns.size()) {
@@ -463,13 +502,19 @@ Status PgoutputDecoder::OnRelation(std::string_view m, ChangeHandler& handler) {
     return Status::Ok();
   }
   size_t first_added = 0;
-  RETURN_IF_ERROR(CompareRelations(previous->second, rel, first_added));
+  std::vector<uint32_t> retyped;
+  RETURN_IF_ERROR(CompareRelations(previous->second, rel, first_added, retyped));
   const TableSchema& t = *rel.schema;
-  if (first_added == t.columns.size()) {  // the same shape sent again (a new connection, an index, ...)
+  if (first_added == t.columns.size() && retyped.empty()) {  // the same shape sent again (a new connection, an index, ...)
     relations_[relid] = std::move(rel);
     return Status::Ok();
   }
   std::string query = "ALTER TABLE " + QuoteName(t.db) + "." + QuoteName(t.table);
+  for (size_t k = 0; k < retyped.size(); ++k) {
+    const ColumnMeta& c = t.columns[retyped[k]];
+    query += fmt::format("{} ALTER COLUMN {} TYPE {}", k ? "," : "", QuoteName(c.name),
+                         TypeText(c, *rel.types[retyped[k]]));
+  }
   for (size_t i = first_added; i < t.columns.size(); ++i) {
     const ColumnMeta& c = t.columns[i];
     if (options_.column_facts) {
@@ -489,7 +534,7 @@ Status PgoutputDecoder::OnRelation(std::string_view m, ChangeHandler& handler) {
                              t.db, t.table, Lsn{commit_end_}.ToString(), xid_, c.name, problem, IgnoreAdvice(t));
       }
     }
-    query += i == first_added ? " ADD COLUMN " : ", ADD COLUMN ";
+    query += i == first_added && retyped.empty() ? " ADD COLUMN " : ", ADD COLUMN ";
     query += QuoteName(c.name) + " " + TypeText(c, *rel.types[i]);
     if (c.pg_has_missing) query += " DEFAULT " + QuoteText(c.pg_missing_value);
   }
@@ -502,6 +547,12 @@ Status PgoutputDecoder::OnRelation(std::string_view m, ChangeHandler& handler) {
   DdlInfo ddl = DdlHere(t.db, query);
   ddl.table = shape;
   ddl.first_added = first_added;
+  if (!retyped.empty()) {
+    spdlog::info("postgres: {} @ {}: followed on the targets, which convert the rows they hold; values a USING "
+                 "clause changed on the source are not in the stream (sluice check finds them)",
+                 query, Lsn{commit_end_}.ToString());
+  }
+  ddl.retyped = std::move(retyped);
   return handler.OnDdl(ddl);
 }
 

@@ -193,7 +193,8 @@ class PgoutputDecoder {
   // Compares `now` with `before` (the same OID): Ok and `first_added` =
   // the column count when nothing changed, the first new column when
   // columns were only added, else the error that stops the stream.
-  Status CompareRelations(const Relation& before, const Relation& now, size_t& first_added) const;
+  Status CompareRelations(const Relation& before, const Relation& now, size_t& first_added,
+                          std::vector<uint32_t>& retyped) const;
   // What a stop for a change of `t` says about ddl: ignore.
   std::string IgnoreAdvice(const TableSchema& t) const;
   Status OnRow(char tag, std::string_view message, ChangeHandler& handler);
