@@ -137,10 +137,10 @@ Status FinishInterruptedRetype(ClickhouseClient& client, const std::string& db, 
       RETURN_IF_ERROR(Run(client, where,
                           fmt::format("RENAME TABLE {} TO {}", TableName(db, copy), TableName(db, table))));
     }
-    spdlog::info("{}: finishing a type change interrupted after its copy", where);
+    spdlog::info("{}: finishing a reshaping copy interrupted after its RENAME", where);
     return Run(client, where, "DROP TABLE IF EXISTS " + TableName(db, retired));
   }
-  spdlog::info("{}: dropping the copy of a type change interrupted before it completed; it is made again", where);
+  spdlog::info("{}: dropping a reshaping copy interrupted before its RENAME; it is made again", where);
   return Run(client, where, "DROP TABLE IF EXISTS " + TableName(db, copy));
 }
 
@@ -182,7 +182,7 @@ Status ReplaceByCopy(ClickhouseClient& client, const std::string& db, const std:
   if (!now.ok()) return now.status().WithContext(where);
   if (*after != *before || *now != *before) {
     return Status::Retryable(StatusCode::kIoError,
-                             "{}: the copy for a type change holds {} keys, the table {} (then {}); made again", where,
+                             "{}: the copy of the table holds {} keys, the table {} (then {}); made again", where,
                              *after, *now, *before);
   }
   RETURN_IF_ERROR(Run(client, where, fmt::format("RENAME TABLE {} TO {}, {} TO {}", name, retired, copy, name)));
