@@ -30,6 +30,14 @@ Status EnsureCheckpointTable(sluice::postgres::PgConnection& conn) {
                     "  PRIMARY KEY (pipeline, target, part))");
 }
 
+Status EnsurePendingRetypesTable(sluice::postgres::PgConnection& conn) {
+  return CreateOnce(conn,
+                    "CREATE SCHEMA IF NOT EXISTS _sluice; "
+                    "CREATE TABLE IF NOT EXISTS _sluice.pending_retypes ("
+                    "  pipeline text NOT NULL, target text NOT NULL, tbl text NOT NULL,"
+                    "  PRIMARY KEY (pipeline, target, tbl))");
+}
+
 Status EnsureSnapshotChunksTable(sluice::postgres::PgConnection& conn) {
   return CreateOnce(conn,
                     "CREATE SCHEMA IF NOT EXISTS _sluice; "

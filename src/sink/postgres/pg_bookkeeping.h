@@ -16,6 +16,11 @@ inline constexpr int kGlobalPart = -1;
 inline constexpr int kHorizonPart = -2;
 
 Status EnsureCheckpointTable(sluice::postgres::PgConnection& conn);
+// `_sluice.pending_retypes`: tables whose column types are re-derived from
+// their next rows (a MySQL source's MODIFY, whose new types only the rows
+// carry), written with the statement's checkpoint so that a restart before
+// those rows keeps the intent.
+Status EnsurePendingRetypesTable(sluice::postgres::PgConnection& conn);
 Status EnsureSnapshotChunksTable(sluice::postgres::PgConnection& conn);
 
 }  // namespace sluice::sink::postgres

@@ -40,6 +40,7 @@ Result<std::unique_ptr<PgSink>> PgSink::Open(PgSinkOptions options) {
   std::unique_ptr<PgSink> sink(new PgSink(std::move(options)));
   RETURN_IF_ERROR(sink->Connect());
   RETURN_IF_ERROR(sink->EnsureCheckpointTable());
+  RETURN_IF_ERROR(sink->ReadPendingRetypes());
   if (sink->options_.epoch > 0) {
     RETURN_IF_ERROR(EnsureFenceTables(*sink->conn_).WithContext(sink->Where() + ": fence tables"));
     RETURN_IF_ERROR(sink->RegisterSessions());
@@ -151,6 +152,7 @@ Status PgSink::Reconnect() {
   if (st.ok() && options_.epoch > 0) st = RegisterSessions();
   if (st.ok()) st = EndStaleSessions();
   if (st.ok()) st = EnsureCheckpointTable();
+  if (st.ok()) st = ReadPendingRetypes();
   // Taken over meanwhile: say so now rather than at the next write.
   if (st.ok() && options_.epoch > 0) st = FencedOr(*conn_, FenceOptions(), Run(CheckFenceSql(FenceOptions())));
   if (!st.ok()) {
@@ -164,6 +166,25 @@ Status PgSink::Reconnect() {
 
 Status PgSink::EnsureCheckpointTable() {
   return postgres::EnsureCheckpointTable(*conn_).WithContext(Where() + ": checkpoint table");
+}
+
+Status PgSink::ReadPendingRetypes() {
+  RETURN_IF_ERROR(postgres::EnsurePendingRetypesTable(*conn_).WithContext(Where() + ": pending_retypes table"));
+  ASSIGN_OR_RETURN(auto rows, conn_->Query(fmt::format("SELECT tbl FROM _sluice.pending_retypes WHERE pipeline = {} "
+                                                       "AND target = {}",
+                                                       QuoteLiteral(options_.pipeline),
+                                                       QuoteLiteral(options_.target))));
+  for (const auto& r : rows) retype_.insert(r[0].value_or(""));
+  return Status::Ok();
+}
+
+std::string PgSink::PendingRetypeSql(const char* verb, const std::string& key) const {
+  const std::string where = fmt::format("pipeline = {} AND target = {} AND tbl = {}", QuoteLiteral(options_.pipeline),
+                                        QuoteLiteral(options_.target), QuoteLiteral(key));
+  if (std::string_view(verb) == "DELETE") return "DELETE FROM _sluice.pending_retypes WHERE " + where;
+  return fmt::format("INSERT INTO _sluice.pending_retypes (pipeline, target, tbl) VALUES ({}, {}, {}) "
+                     "ON CONFLICT DO NOTHING",
+                     QuoteLiteral(options_.pipeline), QuoteLiteral(options_.target), QuoteLiteral(key));
 }
 
 Status PgSink::ReadCheckpoint() {
@@ -337,7 +358,13 @@ Status PgSink::PrepareTable(const TargetTablePtr& tp) {
     if (!st.ok()) return where(st);
     spdlog::info("{}: {}", Where(), sql);
   }
-  retype_.erase(key);
+  if (retype) {
+    // Done; a failure to forget it only re-derives the types once more.
+    if (Status st = Run(PendingRetypeSql("DELETE", key)); !st.ok()) {
+      spdlog::warn("{}: {}", Where(), st.message());
+    }
+    retype_.erase(key);
+  }
   return Status::Ok();
 }
 
@@ -777,6 +804,8 @@ Status PgSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
     st = Run(s);
     if (st.ok()) spdlog::info("{}: DDL @ {}: {}", Where(), end.pos.ToString(), s);
   }
+  // The intent to re-derive the types from the next rows lasts across a restart.
+  if (st.ok() && plan->retype) st = Run(PendingRetypeSql("INSERT", key));
   if (st.ok()) st = Run(CheckpointRowSql(kGlobalPart, end));
   if (st.ok()) st = Run("COMMIT");
   if (!st.ok()) {

@@ -95,6 +95,32 @@ TEST_F(PgSyncTest, CreateTableSelectCarriesItsRows) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// A type change reaches a PostgreSQL table with the table's next rows
+// (MySQL sends the statement, the rows carry the new type). Before, the
+// pending change was kept in memory only: a restart between the statement
+// and the table's next rows (a clean stop, an upgrade) lost it, and a
+// value of the new range then stopped the pipeline.
+TEST_F(PgSyncTest, ATypeChangeSurvivesARestartBeforeTheTablesNextRows) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  ASSERT_NO_FATAL_FAILURE(StartSluiceWith({}));
+  ASSERT_TRUE(Transactions(*src_, 1, 5).ok());
+  EXPECT_TRUE(PgConverges(kOrders, kOrders));
+  ASSERT_TRUE(src_->Execute("ALTER TABLE shop.orders MODIFY amount BIGINT NOT NULL; "
+                            "INSERT INTO shop.audit VALUES (100, 'after the alter')")
+                  .ok());
+  EXPECT_TRUE(PgConverges(kAudit, kAudit));
+  ASSERT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+  ASSERT_NO_FATAL_FAILURE(StartSluiceWith({}));
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.orders VALUES (100, 1099511627776, 'big')").ok());
+  EXPECT_TRUE(PgConverges(kOrders, kOrders));
+  auto type = PgQuery("SELECT data_type FROM information_schema.columns WHERE table_schema = 'shop' AND "
+                      "table_name = 'orders' AND column_name = 'amount'");
+  ASSERT_TRUE(type.ok());
+  EXPECT_EQ((*type)[0][0].value_or(""), "bigint");
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 TEST_F(PgSyncTest, DdlAddDropRenameColumn) {
   ASSERT_NO_FATAL_FAILURE(StartServers());
   ASSERT_TRUE(src_->Execute(kSchema).ok());
