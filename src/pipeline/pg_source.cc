@@ -254,7 +254,8 @@ Result<std::string> PgMissingColumnsSql(const TargetTable& target, const std::ve
   return PgColumnsSql(target.db, target.table, modify, add);
 }
 
-Result<std::string> PgChangedColumnsDdl(const TableSchema& t, size_t first_added, const std::vector<uint32_t>& widened) {
+Result<std::string> PgChangedColumnsDdl(const TableSchema& t, size_t first_added,
+                                        const std::vector<uint32_t>& widened) {
   auto is_key = [&](uint32_t i) {
     return std::find(t.primary_key.begin(), t.primary_key.end(), i) != t.primary_key.end();
   };

@@ -222,7 +222,8 @@ Status ClickhouseSink::AddColumns(const DdlChange& ddl, const BatchEnd& end) {
 
 // ClickHouse 18.16 cannot rename a column: the table is copied with the
 // new names (column_retype.h). A replay finds the old name gone.
-Status ClickhouseSink::RenameColumns(const DdlChange& ddl, const std::vector<std::pair<std::string, std::string>>& renamed,
+Status ClickhouseSink::RenameColumns(const DdlChange& ddl,
+                                     const std::vector<std::pair<std::string, std::string>>& renamed,
                                      const BatchEnd& end) {
   const std::string where = fmt::format("pipeline {} target {}: table {}.{}: DDL @ {}", options_.pipeline,
                                         options_.target, ddl.target_db, ddl.target_table, end.pos.ToString());

@@ -364,8 +364,9 @@ Status PgoutputDecoder::CompareRelations(const Relation& before, const Relation&
     return Status::Error(
         StatusCode::kSchemaMismatch,
         "table \"{}\".\"{}\" changed @ {} (transaction {}): {}. PostgreSQL sends no DDL; sluice applies added "
-        "and widened columns by itself and nothing else. To go on: change every target table of \"{}\".\"{}\" to match the source "
-        "(or copy it again with sluice snapshot), then restart the pipeline: it resumes at this transaction. {}",
+        "and widened columns by itself and nothing else. To go on: change every target table of \"{}\".\"{}\" to "
+        "match the source (or copy it again with sluice snapshot), then restart the pipeline: it resumes at this "
+        "transaction. {}",
         a.db, a.table, Lsn{commit_end_}.ToString(), xid_, change, b.db, b.table, IgnoreAdvice(b));
   };
   if (a.db != b.db || a.table != b.table) {
@@ -505,7 +506,8 @@ Status PgoutputDecoder::OnRelation(std::string_view m, ChangeHandler& handler) {
   std::vector<uint32_t> retyped;
   RETURN_IF_ERROR(CompareRelations(previous->second, rel, first_added, retyped));
   const TableSchema& t = *rel.schema;
-  if (first_added == t.columns.size() && retyped.empty()) {  // the same shape sent again (a new connection, an index, ...)
+  // The same shape sent again (a new connection, an index, ...).
+  if (first_added == t.columns.size() && retyped.empty()) {
     relations_[relid] = std::move(rel);
     return Status::Ok();
   }

@@ -459,8 +459,9 @@ TEST_F(ClickhouseRunTest, RenamedColumnsKeepTheirValues) {
   ASSERT_TRUE(WaitUntil([&] { return !sluice_->Running(); }, std::chrono::seconds(30))) << sluice_->Log();
   StartSluice();
   ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
-  EXPECT_TRUE(ChConverges("SELECT order_id, total, `the note` FROM shop.orders ORDER BY order_id",
-                          "SELECT order_id, total, `the note` FROM shop.orders FINAL WHERE _sign = 1 ORDER BY order_id"));
+  EXPECT_TRUE(
+      ChConverges("SELECT order_id, total, `the note` FROM shop.orders ORDER BY order_id",
+                  "SELECT order_id, total, `the note` FROM shop.orders FINAL WHERE _sign = 1 ORDER BY order_id"));
   EXPECT_TRUE(WaitForState("p", "running", std::chrono::seconds(10)));
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }

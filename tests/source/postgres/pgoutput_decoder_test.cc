@@ -441,8 +441,8 @@ TEST_F(PgSchemaChangeTest, OtherChangesStopNamingTableLsnAndChange) {
             "table \"public\".\"t\" changed @ 0/840 (transaction 8): column \"a\" dropped. PostgreSQL sends no DDL; "
             "sluice applies added and widened columns by itself and nothing else. To go on: change every target "
             "table of \"public\".\"t\" to match the source (or copy it again with sluice snapshot), then restart the "
-            "pipeline: it resumes at this transaction. Should it stop here again (rows of the old shape come first: earlier in "
-            "this transaction, or replayed from before it), give \"public\".\"t\" a rule of its own with ddl: ignore "
+            "pipeline: it resumes at this transaction. Should it stop here again (rows of the old shape come first: "
+            "earlier in this transaction, or replayed from before it), give \"public\".\"t\" a rule of its own with ddl: ignore "
             "and restart sluice (its shape is then taken as it comes, not compared); once the pipeline's position is "
             "past 0/840, remove that rule and restart sluice again: while it is set, the table's schema changes are "
             "neither checked nor applied to targets (added columns and TRUNCATE included)");
