@@ -225,8 +225,7 @@ Status ClickhouseSink::AddColumns(const DdlChange& ddl, const BatchEnd& end) {
 Status ClickhouseSink::RenameColumns(const DdlChange& ddl,
                                      const std::vector<std::pair<std::string, std::string>>& renamed,
                                      const BatchEnd& end) {
-  const std::string where = fmt::format("pipeline {} target {}: table {}.{}: DDL @ {}", options_.pipeline,
-                                        options_.target, ddl.target_db, ddl.target_table, end.pos.ToString());
+  const std::string where = DdlWhere(ddl, end);
   if (!ddl.same_columns) {
     return Status::Error(StatusCode::kNotSupported,
                          "{}: renaming a column of a table whose rule subsets or renames columns is not followed (the "
@@ -259,12 +258,16 @@ Status ClickhouseSink::RenameColumns(const DdlChange& ddl,
                        "columns renamed, which ClickHouse 18.16 cannot do in place");
 }
 
+std::string ClickhouseSink::DdlWhere(const DdlChange& ddl, const BatchEnd& end) const {
+  return fmt::format("pipeline {} target {}: table {}.{}: DDL @ {}", options_.pipeline, options_.target, ddl.target_db,
+                     ddl.target_table, end.pos.ToString());
+}
+
 // The table is renamed as on the source (kept, no longer written, when no
 // rule selects the new name). A replay finds it renamed.
 Status ClickhouseSink::RenameTable(const DdlChange& ddl, const std::pair<std::string, std::string>& to,
                                    const BatchEnd& end) {
-  const std::string where = fmt::format("pipeline {} target {}: table {}.{}: DDL @ {}", options_.pipeline,
-                                        options_.target, ddl.target_db, ddl.target_table, end.pos.ToString());
+  const std::string where = DdlWhere(ddl, end);
   if (!ddl.one_to_one) {
     return Status::Error(StatusCode::kNotSupported,
                          "{}: a table the rules rename or subset cannot follow a rename (its rows in ClickHouse "

@@ -86,6 +86,8 @@ class ClickhouseSink : public Sink {
   // with the value the rows already there hold; a table not made yet is
   // made with its first rows.
   Status AddColumns(const DdlChange& ddl, const BatchEnd& end);
+  // "pipeline P target T: table db.t: DDL @ pos", for messages.
+  std::string DdlWhere(const DdlChange& ddl, const BatchEnd& end) const;
   Status RenameTable(const DdlChange& ddl, const std::pair<std::string, std::string>& to, const BatchEnd& end);
   Status RenameColumns(const DdlChange& ddl, const std::vector<std::pair<std::string, std::string>>& renamed,
                        const BatchEnd& end);
