@@ -178,12 +178,14 @@ Status PgSink::ReadPendingRetypes() {
   return Status::Ok();
 }
 
-std::string PgSink::PendingRetypeSql(const char* verb, const std::string& key) const {
-  const std::string where = fmt::format("pipeline = {} AND target = {} AND tbl = {}", QuoteLiteral(options_.pipeline),
-                                        QuoteLiteral(options_.target), QuoteLiteral(key));
-  if (std::string_view(verb) == "DELETE") return "DELETE FROM _sluice.pending_retypes WHERE " + where;
+std::string PgSink::AddPendingRetypeSql(const std::string& key) const {
   return fmt::format("INSERT INTO _sluice.pending_retypes (pipeline, target, tbl) VALUES ({}, {}, {}) "
                      "ON CONFLICT DO NOTHING",
+                     QuoteLiteral(options_.pipeline), QuoteLiteral(options_.target), QuoteLiteral(key));
+}
+
+std::string PgSink::DropPendingRetypeSql(const std::string& key) const {
+  return fmt::format("DELETE FROM _sluice.pending_retypes WHERE pipeline = {} AND target = {} AND tbl = {}",
                      QuoteLiteral(options_.pipeline), QuoteLiteral(options_.target), QuoteLiteral(key));
 }
 
@@ -360,7 +362,7 @@ Status PgSink::PrepareTable(const TargetTablePtr& tp) {
   }
   if (retype) {
     // Done; a failure to forget it only re-derives the types once more.
-    if (Status st = Run(PendingRetypeSql("DELETE", key)); !st.ok()) {
+    if (Status st = Run(DropPendingRetypeSql(key)); !st.ok()) {
       spdlog::warn("{}: {}", Where(), st.message());
     }
     retype_.erase(key);
@@ -805,7 +807,7 @@ Status PgSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
     if (st.ok()) spdlog::info("{}: DDL @ {}: {}", Where(), end.pos.ToString(), s);
   }
   // The intent to re-derive the types from the next rows lasts across a restart.
-  if (st.ok() && plan->retype) st = Run(PendingRetypeSql("INSERT", key));
+  if (st.ok() && plan->retype) st = Run(AddPendingRetypeSql(key));
   if (st.ok()) st = Run(CheckpointRowSql(kGlobalPart, end));
   if (st.ok()) st = Run("COMMIT");
   if (!st.ok()) {

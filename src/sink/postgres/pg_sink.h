@@ -116,8 +116,9 @@ class PgSink : public Sink {
   Status EnsureCheckpointTable();
   // retype_ from _sluice.pending_retypes (the table made when missing).
   Status ReadPendingRetypes();
-  // "INSERT" or "DELETE" of the pending_retypes row of table `key`.
-  std::string PendingRetypeSql(const char* verb, const std::string& key) const;
+  // The statements recording and forgetting table `key`'s pending_retypes row.
+  std::string AddPendingRetypeSql(const std::string& key) const;
+  std::string DropPendingRetypeSql(const std::string& key) const;
   Status ReadCheckpoint();
   // Ends the server sessions of connections given up on (they may still hold
   // a transaction, or a COMMIT not yet read) before the checkpoint is read.
