@@ -25,7 +25,7 @@
 #include "client/mysql/table_reader.h"
 #include "sink/skip_log.h"
 #include "transform/cascades.h"
-#include "transform/ddl.h"
+#include "client/mysql/ddl_statement.h"
 
 namespace sluice::pipeline {
 namespace {
@@ -1588,9 +1588,9 @@ Status Pipeline::FlushBatch(Target& t, std::vector<SinkChange>& batch, const sin
 // Sinks that do not take MySQL DDL get every statement on a selected table
 // (or on a database some same-name rule selects tables in) as it is, with
 // the table it maps to; each does what its kind can with it.
-Status Pipeline::RouteDdl(Target& t, const TargetWork& w, const transform::DdlStatement& d,
+Status Pipeline::RouteDdl(Target& t, const TargetWork& w, const mysql::DdlStatement& d,
                           const sink::BatchEnd& end) {
-  using K = transform::DdlStatement::Kind;
+  using K = mysql::DdlStatement::Kind;
   auto skip = [&]() { return FlushBatch(t, *std::make_unique<std::vector<SinkChange>>(), end); };
   sink::DdlChange ddl;
   ddl.db = w.ddl_db;
@@ -1725,13 +1725,13 @@ void Pipeline::NotePartitionRowsKept(Target& t, const TargetWork& w, const std::
 }
 
 Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
-  transform::DdlQuoting quoting;
+  mysql::DdlQuoting quoting;
   if (const auto& mode = w.ddl_session.sql_mode) {
     quoting.ansi_quotes = mode->find("ANSI_QUOTES") != std::string::npos;
     quoting.no_backslash_escapes = mode->find("NO_BACKSLASH_ESCAPES") != std::string::npos;
   }
-  transform::DdlStatement d = transform::ParseDdl(w.ddl_query, w.ddl_db, quoting);
-  using K = transform::DdlStatement::Kind;
+  mysql::DdlStatement d = mysql::ParseDdl(w.ddl_query, w.ddl_db, quoting);
+  using K = mysql::DdlStatement::Kind;
   auto skip = [&]() { return FlushBatch(t, *std::make_unique<std::vector<SinkChange>>(), end); };
   if (!t.sink->speaks_mysql_ddl()) return RouteDdl(t, w, d, end);
   if (d.kind == K::kOther || d.kind == K::kDropDatabase) return skip();
@@ -1893,7 +1893,7 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
   // rows, with a warning below.)
   if (d.kind == K::kAlterTable && !d.partition_rows && rule->columns.empty() && rule->rename_columns.empty() &&
       !rule->lua && d.name_end > d.name_begin && !IsPostgresSource(*source_cfg_)) {
-    ASSIGN_OR_RETURN(auto c, source_statement(transform::WithAlteredTableNamed(w.ddl_query, d, dest_db, dest_table)));
+    ASSIGN_OR_RETURN(auto c, source_statement(mysql::WithAlteredTableNamed(w.ddl_query, d, dest_db, dest_table)));
     return t.sink->ApplyDdl(c, end);
   }
   // The source table is empty now, so is the table it maps to (all of it,
@@ -1954,7 +1954,7 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
 // target table is kept (or dropped: `renamed_out: drop`); into it, the target
 // table is created from the source's definition, and rows the table already
 // holds are named with the command that copies them.
-Status Pipeline::HandleRename(Target& t, const TargetWork& w, const transform::DdlStatement& d,
+Status Pipeline::HandleRename(Target& t, const TargetWork& w, const mysql::DdlStatement& d,
                               const sink::BatchEnd& end) {
   auto dest_of = [](const transform::MappingRule& rule, const std::string& db, const std::string& table) {
     return rule.to.empty() ? db + "." + table : transform::TableMapper::ExpandTemplate(rule.to, db, table);
@@ -1965,13 +1965,13 @@ Status Pipeline::HandleRename(Target& t, const TargetWork& w, const transform::D
   };
   std::string where = fmt::format("DDL @ {}", w.pos.ToString());
   std::vector<std::string> statements;  // run on the target, in order
-  std::vector<const transform::DdlStatement::Rename*> entering;
+  std::vector<const mysql::DdlStatement::Rename*> entering;
   std::string renames;
   // An online schema change (gh-ost, pt-online-schema-change): a selected
   // table renamed out and, in the same statement, an unselected shadow copy
   // renamed to its name. The copy holds the table's rows (the stream carried
   // the original's): the target table stays, altered to the new definition.
-  std::set<const transform::DdlStatement::Rename*> swapped;
+  std::set<const mysql::DdlStatement::Rename*> swapped;
   for (const TableSwap& swap : FindTableSwaps(d)) {
     const auto& out = *swap.out;
     const auto& in = *swap.in;

@@ -36,7 +36,7 @@
 #include "sink/registry.h"
 #include "sink/sink.h"
 #include "store/sqlite_store.h"
-#include "transform/ddl.h"
+#include "client/mysql/ddl_statement.h"
 #include "transform/table_mapper.h"
 
 namespace sluice::pipeline {
@@ -147,8 +147,8 @@ class Pipeline {
   // without row events) whose statement target `t` does not take: its rows
   // stay in `dest` there. Logged and a "warning" status event, not silent.
   void NotePartitionRowsKept(Target& t, const TargetWork& w, const std::string& dest, std::string_view why);
-  Status RouteDdl(Target& t, const TargetWork& w, const transform::DdlStatement& d, const sink::BatchEnd& end);
-  Status HandleRename(Target& t, const TargetWork& w, const transform::DdlStatement& d,
+  Status RouteDdl(Target& t, const TargetWork& w, const mysql::DdlStatement& d, const sink::BatchEnd& end);
+  Status HandleRename(Target& t, const TargetWork& w, const mysql::DdlStatement& d,
                       const sink::BatchEnd& end);
   struct TableSwap;
   // RouteDdl of an online schema change's swaps (FindTableSwaps) to a target
@@ -161,11 +161,11 @@ class Pipeline {
   // An online schema change: in one RENAME, selected `out` renamed out of
   // the selection and unselected `in` renamed to its name.
   struct TableSwap {
-    const transform::DdlStatement::Rename* out;
-    const transform::DdlStatement::Rename* in;
+    const mysql::DdlStatement::Rename* out;
+    const mysql::DdlStatement::Rename* in;
     const transform::MappingRule* rule;  // out's
   };
-  std::vector<TableSwap> FindTableSwaps(const transform::DdlStatement& d) const;
+  std::vector<TableSwap> FindTableSwaps(const mysql::DdlStatement& d) const;
   // For targets whose tables keep rows without taking MySQL DDL
   // (PostgreSQL, ClickHouse): a MySQL ALTER of `db`.`table` that gives the
   // kept target table the source table's columns now (dropped, added with

@@ -62,7 +62,7 @@ Result<TargetAlter> Pipeline::SwapAlter(const TargetConfig& target, const transf
   return AlterToMatch(dest_db, dest_table, want, defs, have);
 }
 
-std::vector<Pipeline::TableSwap> Pipeline::FindTableSwaps(const transform::DdlStatement& d) const {
+std::vector<Pipeline::TableSwap> Pipeline::FindTableSwaps(const mysql::DdlStatement& d) const {
   std::vector<TableSwap> out;
   for (size_t i = 0; i < d.renames.size(); ++i) {
     const auto& renamed_out = d.renames[i];

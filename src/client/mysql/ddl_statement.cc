@@ -1,8 +1,8 @@
-#include "transform/ddl.h"
+#include "client/mysql/ddl_statement.h"
 
 #include <cctype>
 
-namespace sluice::transform {
+namespace sluice::mysql {
 namespace {
 
 // A small tokenizer for MySQL DDL: identifiers (bare or `quoted`), strings,
@@ -395,4 +395,4 @@ std::string WithAlteredTableNamed(std::string_view query, const DdlStatement& d,
   return out;
 }
 
-}  // namespace sluice::transform
+}  // namespace sluice::mysql

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace sluice::transform {
+namespace sluice::mysql {
 
 struct DdlStatement {
   enum class Kind : uint8_t {
@@ -60,4 +60,4 @@ DdlStatement ParseDdl(std::string_view query, std::string_view current_db, DdlQu
 std::string WithAlteredTableNamed(std::string_view query, const DdlStatement& d, std::string_view db,
                                   std::string_view table);
 
-}  // namespace sluice::transform
+}  // namespace sluice::mysql

@@ -3,9 +3,9 @@
 
 #include <gtest/gtest.h>
 
-#include "transform/ddl.h"
+#include "client/mysql/ddl_statement.h"
 
-namespace sluice::transform {
+namespace sluice::mysql {
 namespace {
 
 using K = DdlStatement::Kind;
@@ -42,4 +42,4 @@ TEST(DdlRenameTest, RenameColumnsOrWithOtherChangesIsNoTableRename) {
 }
 
 }  // namespace
-}  // namespace sluice::transform
+}  // namespace sluice::mysql

@@ -1,8 +1,8 @@
-#include "transform/ddl.h"
+#include "client/mysql/ddl_statement.h"
 
 #include <gtest/gtest.h>
 
-namespace sluice::transform {
+namespace sluice::mysql {
 namespace {
 
 using K = DdlStatement::Kind;
@@ -87,9 +87,9 @@ TEST(DdlTest, DropRenameTruncateAndOthers) {
 }
 
 }  // namespace
-}  // namespace sluice::transform
+}  // namespace sluice::mysql
 
-namespace sluice::transform {
+namespace sluice::mysql {
 namespace {
 
 std::string Renamed(const std::string& query) {
@@ -105,4 +105,4 @@ TEST(DdlTest, AnAlteredTableIsNamedAnewForATableTheRuleRenames) {
 }
 
 }  // namespace
-}  // namespace sluice::transform
+}  // namespace sluice::mysql
