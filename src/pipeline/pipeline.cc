@@ -21,6 +21,7 @@
 #include "pipeline/table_set.h"
 #include "pipeline/table_swap.h"
 #include "source/mysql/gtid_position.h"
+#include "source/mysql/schema_history.h"
 #include "source/registry.h"
 #include "client/mysql/table_reader.h"
 #include "sink/skip_log.h"
@@ -1148,6 +1149,12 @@ void Pipeline::CaptureLoop() {
       };
     }
     so.drop_marked_by = cfg_.peer;  // two-way sync: the peer's transactions do not echo back
+    so.load_schema_history = [this] {
+      return store_.SettingsWithPrefix(cfg_.name, std::string(mysql::SchemaHistory::kKeyPrefix));
+    };
+    so.save_schema_history = [this](const std::string& key, const std::string& value) {
+      return value.empty() ? store_.DeleteSetting(cfg_.name, key) : store_.SetSetting(cfg_.name, key, value);
+    };
     // `running` once the stream delivers events, not merely once a
     // connection is attempted: a source that fails each time stays `retrying`.
     bool streamed = false;

@@ -33,6 +33,7 @@ Result<std::unique_ptr<Source>> OpenSource(const SourceOptions& o) {
     so.heartbeat = o.heartbeat;
     so.reconnect_timeout = o.reconnect_timeout;
     so.on_reconnect = o.on_reconnect;
+    so.schema_history = {o.load_schema_history, o.save_schema_history};
     so.decoder = dopts;
     return std::unique_ptr<Source>(new mysql::BinlogStreamSource(std::move(so)));
   }

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/position.h"
@@ -51,6 +52,12 @@ struct SourceOptions {
   // Told when the stream is lost or a reconnect fails (the error), and when
   // it delivers again (Ok); capture thread.
   std::function<void(const Status&)> on_reconnect;
+  // MySQL sources: where the shapes of the tables read from
+  // information_schema are kept between runs (source/mysql/schema_history.h:
+  // a restart from an older position decodes events written before a later
+  // ALTER). Capture thread; empty: kept in memory only.
+  std::function<Result<std::vector<std::pair<std::string, std::string>>>()> load_schema_history;
+  std::function<Status(const std::string& key, const std::string& value)> save_schema_history;
 };
 
 // The source for options.url's scheme, not yet connected (Run connects).

@@ -146,6 +146,25 @@ Result<std::optional<std::string>> SqliteStore::GetSetting(const std::string& pi
   return std::optional<std::string>(SqliteColumn(st.s, 0));
 }
 
+Result<std::vector<std::pair<std::string, std::string>>> SqliteStore::SettingsWithPrefix(const std::string& pipeline,
+                                                                                        const std::string& prefix) {
+  std::lock_guard lock(mu_);
+  SqliteStmt st;
+  if (sqlite3_prepare_v2(db_,
+                         "SELECT key, value FROM settings WHERE pipeline = ? AND substr(key, 1, length(?3)) = ?3 "
+                         "ORDER BY key",
+                         -1, &st.s, nullptr) != SQLITE_OK) {
+    return file_->Error("list settings");
+  }
+  SqliteBind(st.s, 1, pipeline);
+  SqliteBind(st.s, 3, prefix);
+  std::vector<std::pair<std::string, std::string>> out;
+  int rc;
+  while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) out.emplace_back(SqliteColumn(st.s, 0), SqliteColumn(st.s, 1));
+  if (rc != SQLITE_DONE) return file_->Error("list settings");
+  return out;
+}
+
 Status SqliteStore::DeleteSetting(const std::string& pipeline, const std::string& key) {
   std::lock_guard lock(mu_);
   SqliteStmt st;

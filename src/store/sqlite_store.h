@@ -11,6 +11,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/status.h"
 #include "store/sqlite_db.h"
@@ -37,6 +39,9 @@ class SqliteStore {
   Status SetSetting(const std::string& pipeline, const std::string& key, const std::string& value);
   Result<std::optional<std::string>> GetSetting(const std::string& pipeline, const std::string& key);
   Status DeleteSetting(const std::string& pipeline, const std::string& key);
+  // Every setting of a pipeline whose key starts with `prefix`, by key.
+  Result<std::vector<std::pair<std::string, std::string>>> SettingsWithPrefix(const std::string& pipeline,
+                                                                             const std::string& prefix);
 
   const std::string& path() const { return file_->path(); }
 

@@ -348,7 +348,7 @@ Status BinlogDecoder::OnQuery(const EventHeader& h, ByteReader& body, bool compr
     // made) inside the transaction, before the copied rows. It takes its
     // place there, like a row: the rows after it need the table.
     if (IsCreateTable(q)) {
-      if (options_.resolver) options_.resolver->Invalidate("");
+      TellResolverDdl();
       DdlInfo ddl = DdlOf(h);
       ddl.in_transaction = true;
       return handler.OnDdl(ddl);
@@ -356,9 +356,20 @@ Status BinlogDecoder::OnQuery(const EventHeader& h, ByteReader& body, bool compr
     return Status::Ok();
   }
   if (!in_txn_) RETURN_IF_ERROR(BeginTransaction(h, handler));
-  if (options_.resolver) options_.resolver->Invalidate("");
+  TellResolverDdl();
   RETURN_IF_ERROR(handler.OnDdl(DdlOf(h)));
   return Commit(h, handler);
+}
+
+void BinlogDecoder::TellResolverDdl() {
+  if (!options_.resolver) return;
+  DdlQuoting quoting;
+  if (query_.sql_mode) {
+    std::string modes = SqlModeNames(*query_.sql_mode, fd_.is_mariadb);
+    quoting.ansi_quotes = modes.find("ANSI_QUOTES") != std::string::npos;
+    quoting.no_backslash_escapes = modes.find("NO_BACKSLASH_ESCAPES") != std::string::npos;
+  }
+  options_.resolver->OnDdl(query_.query, query_.db, quoting, BinlogFilePos{file_, event_offset_});
 }
 
 DdlInfo BinlogDecoder::DdlOf(const EventHeader& h) const {
@@ -419,7 +430,7 @@ Status BinlogDecoder::OnTableMap(ByteReader& body) {
     entry.schema = std::make_shared<TableSchema>(map.schema);  // read by position: sluice's own table
   } else if (entry.selected) {
     if (options_.resolver) {
-      Status st = options_.resolver->Resolve(map);
+      Status st = options_.resolver->Resolve(map, BinlogFilePos{file_, event_offset_});
       if (!st.ok()) return st.WithSuffix("@ " + Where());
     }
     entry.schema = std::make_shared<TableSchema>(map.schema);

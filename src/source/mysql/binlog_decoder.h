@@ -138,6 +138,8 @@ class BinlogDecoder {
   Status OnQuery(const EventHeader& h, ByteReader& body, bool compressed, ChangeHandler& handler);
   // The DDL statement of the QUERY event just parsed (query_), with its session.
   DdlInfo DdlOf(const EventHeader& h) const;
+  // The DDL statement just parsed (query_) ends what the resolver knows of the tables it touched.
+  void TellResolverDdl();
   Status OnTableMap(ByteReader& body);
   // A row change logged as SQL text (session binlog_format STATEMENT or
   // MIXED): an error when it concerns the selected tables.

@@ -163,7 +163,8 @@ Status BinlogStreamSource::Open(bool resume) {
     ConnectOptions mo = options_.connect;
     mo.read_timeout_s = mo.write_timeout_s = std::max(kMetadataTimeoutS, co.read_timeout_s);
     ASSIGN_OR_RETURN(auto schema_conn, MysqlConnection::Connect(mo));
-    resolver_ = std::make_unique<InformationSchemaResolver>(std::move(schema_conn));
+    resolver_ = std::make_unique<InformationSchemaResolver>(std::move(schema_conn), v[2].value_or(""),
+                                                            options_.schema_history);
   }
   if (!decoder_) {
     BinlogDecoder::Options dopts = options_.decoder;

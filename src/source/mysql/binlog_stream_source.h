@@ -13,6 +13,7 @@
 
 #include "core/position.h"
 #include "source/mysql/binlog_decoder.h"
+#include "source/mysql/schema_history.h"
 #include "client/mysql/connection.h"
 #include "source/source.h"
 
@@ -32,6 +33,7 @@ class BinlogStreamSource : public Source {
     // How long reconnecting may keep failing before Run gives up.
     std::chrono::seconds reconnect_timeout{300};
     bool resolve_schema = true;  // fill names/keys from information_schema when the binlog lacks them
+    SchemaHistoryStore schema_history;  // where the resolver keeps table shapes between runs
     // Told when the stream is lost or a reconnect attempt fails (the error),
     // and when a (re)connected stream delivers its first event (Ok), so that
     // owners can show the outage instead of a stream that looks merely quiet.

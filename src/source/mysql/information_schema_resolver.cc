@@ -1,5 +1,7 @@
 #include "source/mysql/information_schema_resolver.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cstdlib>
 
@@ -13,13 +15,6 @@ namespace {
 const char* kAdvice =
     "set binlog_row_metadata=FULL on the source (MariaDB >= 10.5, MySQL >= 8.0) so that column names travel "
     "in the binlog, and restart capture from a position written after that";
-
-std::string Key(std::string_view db, std::string_view table) {
-  std::string k(db);
-  k += '\0';
-  k += table;
-  return k;
-}
 
 }  // namespace
 
@@ -78,25 +73,44 @@ Status ApplyInformationSchema(const InformationSchemaTable& info, TableMap& map)
   return Status::Ok();
 }
 
-InformationSchemaResolver::InformationSchemaResolver(std::unique_ptr<MysqlConnection> conn)
-    : conn_(std::move(conn)), is_mariadb_(conn_->is_mariadb()) {}
-
-void InformationSchemaResolver::Invalidate(std::string_view db) {
-  if (db.empty()) {
-    cache_.clear();
+InformationSchemaResolver::InformationSchemaResolver(std::unique_ptr<MysqlConnection> conn, std::string server,
+                                                     SchemaHistoryStore store)
+    : conn_(std::move(conn)), is_mariadb_(conn_->is_mariadb()), store_(std::move(store)) {
+  history_.SetServer(std::move(server));
+  if (!store_.load) return;
+  auto saved = store_.load();
+  if (!saved.ok()) {
+    spdlog::warn("schema history not read ({}): tables are read from information_schema as they are now",
+                 saved.status().message());
     return;
   }
-  std::string prefix(db);
-  prefix += '\0';
-  for (auto it = cache_.begin(); it != cache_.end();) {
-    it = it->first.compare(0, prefix.size(), prefix) == 0 ? cache_.erase(it) : std::next(it);
+  for (const auto& [key, value] : *saved) history_.Load(key, value);
+}
+
+void InformationSchemaResolver::OnDdl(std::string_view query, std::string_view db, DdlQuoting quoting,
+                                      const BinlogFilePos& at) {
+  history_.OnDdl(query, db, quoting, at);
+  Save();
+}
+
+void InformationSchemaResolver::Save() {
+  auto changed = history_.TakeChanged();
+  if (!store_.save) return;
+  for (const auto& [key, value] : changed) {
+    Status st = store_.save(key, value);
+    if (!st.ok()) {
+      // Only a restart from an older position needs it: it reads information_schema as it is then.
+      spdlog::warn("schema history not saved: {}", st.message());
+      return;
+    }
   }
 }
 
-Result<const InformationSchemaTable*> InformationSchemaResolver::Load(std::string_view db, std::string_view table) {
-  std::string key = Key(db, table);
-  auto it = cache_.find(key);
-  if (it != cache_.end()) return &it->second;
+Result<const InformationSchemaTable*> InformationSchemaResolver::Load(std::string_view db, std::string_view table,
+                                                                      const BinlogFilePos& at, bool fresh) {
+  if (!fresh) {
+    if (const InformationSchemaTable* known = history_.At(db, table, at)) return known;
+  }
   auto read = ReadInformationSchemaTable(*conn_, is_mariadb_, db, table);
   if (!read.ok() && read.status().retryable()) {
     // The connection died since the last read (the server restarted, an
@@ -106,23 +120,37 @@ Result<const InformationSchemaTable*> InformationSchemaResolver::Load(std::strin
     read = ReadInformationSchemaTable(*conn_, is_mariadb_, db, table);
   }
   if (!read.ok()) return read.status();
-  InformationSchemaTable t = std::move(read).value();
-  auto [ins, _] = cache_.emplace(std::move(key), std::move(t));
-  return &ins->second;
+  last_read_ = std::move(read).value();
+  history_.Record(db, table, at, last_read_);
+  Save();
+  return &last_read_;
 }
 
-Status InformationSchemaResolver::Resolve(TableMap& map) {
+Status InformationSchemaResolver::Resolve(TableMap& map, const BinlogFilePos& at) {
   bool complete = map.has_names && map.has_signedness && map.has_primary_key;
-  // On MariaDB, information_schema is read once per table (cached until DDL)
+  // On MariaDB, information_schema is read once per table (kept until DDL)
   // even when the binlog names everything: JSON columns and system
   // versioning are only there.
   if (complete && !is_mariadb_) return Status::Ok();
-  auto info = Load(map.db, map.table);
+  bool recorded = history_.At(map.db, map.table, at) != nullptr;
+  auto info = Load(map.db, map.table, at, /*fresh=*/false);
   if (!info.ok()) {
     if (complete) return Status::Ok();  // best effort when the binlog names everything
     return info.status().WithContext(fmt::format("read schema of `{}`.`{}`", map.db, map.table));
   }
-  RETURN_IF_ERROR(ApplyInformationSchema(**info, map));
+  TableSchema before = map.schema;
+  Status applied = ApplyInformationSchema(**info, map);
+  if (!applied.ok() && recorded) {
+    // The recorded shape disagrees (a DDL statement sluice did not see as
+    // touching the table?): the table as it is now may be the one.
+    spdlog::warn("`{}`.`{}` @ {}: the shape recorded for it disagrees with the binlog ({}); reading it again",
+                 map.db, map.table, at.ToString(), applied.message());
+    map.schema = std::move(before);
+    info = Load(map.db, map.table, at, /*fresh=*/true);
+    if (!info.ok()) return info.status().WithContext(fmt::format("read schema of `{}`.`{}`", map.db, map.table));
+    applied = ApplyInformationSchema(**info, map);
+  }
+  RETURN_IF_ERROR(applied);
   MarkSystemVersioningColumns(**info, map.schema);
   return Status::Ok();
 }

@@ -1,10 +1,12 @@
 #pragma once
 // InformationSchemaResolver: the SchemaResolver for live servers. Reads a
 // table's columns, primary key and (MariaDB) JSON check constraints once,
-// caches them until DDL invalidates the cache, and verifies them against each
-// TABLE_MAP: information_schema shows the table as it is *now*, which is not
-// how it was when an old event was written, so any disagreement in column
-// count or type stops capture instead of mislabelling values.
+// keeps them in a SchemaHistory (from that position until a DDL statement
+// that touched the table; kept across restarts where a store is given), and
+// verifies them against each TABLE_MAP: information_schema shows the table
+// as it is *now*, which is not how it was when an old event was written, so
+// any disagreement in column count or type stops capture instead of
+// mislabelling values.
 
 #include <map>
 #include <memory>
@@ -13,6 +15,7 @@
 
 #include "client/mysql/connection.h"
 #include "client/mysql/information_schema.h"
+#include "source/mysql/schema_history.h"
 #include "source/mysql/schema_resolver.h"
 
 namespace sluice::mysql {
@@ -23,16 +26,23 @@ Status ApplyInformationSchema(const InformationSchemaTable& info, TableMap& map)
 
 class InformationSchemaResolver : public SchemaResolver {
  public:
-  explicit InformationSchemaResolver(std::unique_ptr<MysqlConnection> conn);
-  Status Resolve(TableMap& map) override;
-  void Invalidate(std::string_view db) override;
+  // `server` names the source server (its server_id): a history kept for
+  // another one is not used. `store` may be empty (kept in memory only).
+  InformationSchemaResolver(std::unique_ptr<MysqlConnection> conn, std::string server, SchemaHistoryStore store = {});
+  Status Resolve(TableMap& map, const BinlogFilePos& at) override;
+  void OnDdl(std::string_view query, std::string_view db, DdlQuoting quoting, const BinlogFilePos& at) override;
 
  private:
-  Result<const InformationSchemaTable*> Load(std::string_view db, std::string_view table);
+  // The table's shape at `at`: from the history, else read now and recorded.
+  Result<const InformationSchemaTable*> Load(std::string_view db, std::string_view table, const BinlogFilePos& at,
+                                             bool fresh);
+  void Save();
 
   std::unique_ptr<MysqlConnection> conn_;
   bool is_mariadb_;
-  std::map<std::string, InformationSchemaTable, std::less<>> cache_;
+  SchemaHistory history_;
+  SchemaHistoryStore store_;
+  InformationSchemaTable last_read_;  // what Load read (a position the history cannot order keeps nothing)
 };
 
 }  // namespace sluice::mysql

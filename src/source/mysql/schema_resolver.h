@@ -6,6 +6,8 @@
 
 #include <string_view>
 
+#include "client/mysql/ddl_statement.h"
+#include "core/position.h"
 #include "core/status.h"
 #include "source/mysql/binlog/table_map.h"
 
@@ -14,12 +16,12 @@ namespace sluice::mysql {
 class SchemaResolver {
  public:
   virtual ~SchemaResolver() = default;
-  // Completes `map.schema`. Returns a kSchemaMismatch Status when the table's
-  // known columns disagree in count or type with the TABLE_MAP.
-  virtual Status Resolve(TableMap& map) = 0;
-  // Forgets what is cached about a database's tables (after DDL); an empty
-  // name forgets everything.
-  virtual void Invalidate(std::string_view db) = 0;
+  // Completes `map.schema`, the TABLE_MAP at `at`. Returns a kSchemaMismatch
+  // Status when the table's known columns disagree in count or type with it.
+  virtual Status Resolve(TableMap& map, const BinlogFilePos& at) = 0;
+  // A DDL statement at `at`, run with current database `db`: what is known
+  // of the tables it touched ends there.
+  virtual void OnDdl(std::string_view query, std::string_view db, DdlQuoting quoting, const BinlogFilePos& at) = 0;
 };
 
 }  // namespace sluice::mysql

@@ -1,0 +1,134 @@
+// SchemaHistory: which recorded table shape holds at a binlog position, which
+// DDL statements end it, and what survives a restart through the store.
+
+#include "source/mysql/schema_history.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice::mysql {
+namespace {
+
+BinlogFilePos At(uint64_t file, uint64_t offset) { return {fmt::format("binlog.{:06}", file), offset}; }
+
+InformationSchemaTable Shape(std::vector<std::string> names) {
+  InformationSchemaTable t;
+  t.exists = true;
+  for (auto& n : names) {
+    InformationSchemaColumn c;
+    c.name = std::move(n);
+    c.data_type = "varchar";
+    c.column_type = "varchar(10)";
+    c.charset = "utf8mb4";
+    c.collation = 45;
+    t.columns.push_back(std::move(c));
+  }
+  t.primary_key = {0};
+  return t;
+}
+
+std::vector<std::string> Names(const InformationSchemaTable* t) {
+  std::vector<std::string> out;
+  if (t == nullptr) return {"(unknown)"};
+  for (const auto& c : t->columns) out.push_back(c.name);
+  return out;
+}
+
+using Names_ = std::vector<std::string>;
+
+TEST(SchemaHistoryTest, AShapeHoldsFromWhereItWasReadUntilADdlStatementTouchesItsTable) {
+  SchemaHistory h;
+  h.SetServer("1");
+  h.Record("app", "t", At(3, 400), Shape({"id", "a"}));
+  EXPECT_EQ(Names(h.At("app", "t", At(3, 300))), Names_{"(unknown)"});  // before it was read
+  EXPECT_EQ(Names(h.At("app", "t", At(3, 400))), (Names_{"id", "a"}));
+  h.OnDdl("ALTER TABLE u ADD COLUMN x INT", "app", {}, At(3, 900));  // another table
+  EXPECT_EQ(Names(h.At("app", "t", At(4, 100))), (Names_{"id", "a"}));
+  h.OnDdl("alter table `app`.`t` add column b int", "other", {}, At(5, 200));
+  EXPECT_EQ(Names(h.At("app", "t", At(5, 100))), (Names_{"id", "a"}));
+  EXPECT_EQ(Names(h.At("app", "t", At(5, 300))), Names_{"(unknown)"});
+  h.Record("app", "t", At(5, 300), Shape({"id", "a", "b"}));
+  EXPECT_EQ(Names(h.At("app", "t", At(5, 250))), Names_{"(unknown)"});
+  EXPECT_EQ(Names(h.At("app", "t", At(5, 300))), (Names_{"id", "a", "b"}));
+  EXPECT_EQ(Names(h.At("app", "t", At(4, 999))), (Names_{"id", "a"}));  // a restart from an older position
+}
+
+TEST(SchemaHistoryTest, RenamesDroppedDatabasesAndUnclassifiedStatementsEndShapes) {
+  SchemaHistory h;
+  h.SetServer("1");
+  h.Record("app", "a", At(1, 100), Shape({"id"}));
+  h.Record("app", "b", At(1, 100), Shape({"id"}));
+  h.Record("other", "c", At(1, 100), Shape({"id"}));
+  h.OnDdl("RENAME TABLE a TO a_old, b_new TO b", "app", {}, At(1, 200));
+  EXPECT_EQ(Names(h.At("app", "a", At(1, 300))), Names_{"(unknown)"});
+  EXPECT_EQ(Names(h.At("app", "b", At(1, 300))), Names_{"(unknown)"});
+  EXPECT_EQ(Names(h.At("other", "c", At(1, 300))), Names_{"id"});
+  h.Record("app", "a", At(1, 300), Shape({"id"}));
+  h.OnDdl("DROP DATABASE other", "", {}, At(1, 400));
+  EXPECT_EQ(Names(h.At("other", "c", At(1, 500))), Names_{"(unknown)"});
+  EXPECT_EQ(Names(h.At("app", "a", At(1, 500))), Names_{"id"});
+  h.OnDdl("TRUNCATE TABLE app.a", "", {}, At(1, 600));  // no shape changes
+  EXPECT_EQ(Names(h.At("app", "a", At(1, 700))), Names_{"id"});
+  h.OnDdl("GRANT SELECT ON app.* TO someone", "", {}, At(1, 800));  // not classified: every table
+  EXPECT_EQ(Names(h.At("app", "a", At(1, 900))), Names_{"(unknown)"});
+  EXPECT_EQ(Names(h.At("app", "a", At(1, 700))), Names_{"id"});
+}
+
+TEST(SchemaHistoryTest, PositionsOrderByTheFilesNumberAndAnotherBaseNameStartsOver) {
+  SchemaHistory h;
+  h.SetServer("1");
+  h.Record("app", "t", {"binlog.999999", 500}, Shape({"id"}));
+  EXPECT_EQ(Names(h.At("app", "t", {"binlog.1000000", 4})), Names_{"id"});
+  EXPECT_EQ(Names(h.At("app", "t", {"other-bin.000001", 900})), Names_{"(unknown)"});
+  h.Record("app", "u", {"other-bin.000001", 100}, Shape({"k"}));
+  EXPECT_EQ(Names(h.At("app", "t", {"binlog.1000000", 4})), Names_{"(unknown)"});
+  EXPECT_EQ(Names(h.At("app", "u", {"other-bin.000001", 200})), Names_{"k"});
+}
+
+TEST(SchemaHistoryTest, WhatWasSavedIsLoadedForTheSameServerOnly) {
+  SchemaHistory h;
+  h.SetServer("7");
+  InformationSchemaTable shape = Shape({"id", "doc"});
+  shape.columns[1].is_json = true;
+  shape.columns[1].nullable = false;
+  shape.unique_key = {1};
+  shape.system_versioned = true;
+  h.Record("app", "t", At(2, 100), shape);
+  h.OnDdl("ALTER TABLE app.t DROP COLUMN doc", "", {}, At(2, 500));
+  h.OnDdl("CREATE VIEW v AS SELECT 1", "app", {}, At(2, 600));
+  auto saved = h.TakeChanged();
+  EXPECT_EQ(saved.size(), 2u);  // the table's, all tables'
+  EXPECT_TRUE(h.TakeChanged().empty());
+
+  SchemaHistory again;
+  again.SetServer("7");
+  for (const auto& [key, value] : saved) again.Load(key, value);
+  const InformationSchemaTable* t = again.At("app", "t", At(2, 300));
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(Names(t), (Names_{"id", "doc"}));
+  EXPECT_TRUE(t->columns[1].is_json);
+  EXPECT_FALSE(t->columns[1].nullable);
+  EXPECT_EQ(t->columns[1].collation, 45u);
+  EXPECT_EQ(t->unique_key, std::vector<uint32_t>{1});
+  EXPECT_TRUE(t->system_versioned);
+  EXPECT_EQ(again.At("app", "t", At(2, 550)), nullptr);
+
+  SchemaHistory elsewhere;
+  elsewhere.SetServer("8");
+  for (const auto& [key, value] : saved) elsewhere.Load(key, value);
+  EXPECT_EQ(elsewhere.At("app", "t", At(2, 300)), nullptr);
+  elsewhere.Load(saved[0].first, "{not json");  // skipped
+  EXPECT_EQ(elsewhere.At("app", "t", At(2, 300)), nullptr);
+}
+
+TEST(SchemaHistoryTest, StatementsBeyondWhatIsKeptMakeOlderShapesUnknown) {
+  SchemaHistory h;
+  h.SetServer("1");
+  h.Record("app", "t", At(1, 100), Shape({"id"}));
+  for (size_t i = 0; i < SchemaHistory::kKeep; ++i) h.OnDdl("CREATE VIEW v AS SELECT 1", "app", {}, At(2, 100 + i));
+  EXPECT_EQ(Names(h.At("app", "t", At(1, 200))), Names_{"id"});
+  h.OnDdl("CREATE VIEW v AS SELECT 1", "app", {}, At(3, 100));  // the first statement is dropped
+  EXPECT_EQ(Names(h.At("app", "t", At(1, 200))), Names_{"(unknown)"});
+}
+
+}  // namespace
+}  // namespace sluice::mysql
