@@ -367,6 +367,143 @@ class Parser {
     if (clauses > 1) d.renames.clear();
   }
 
+ public:
+  // The column clauses of an ALTER TABLE body (the text after the table's
+  // name): DdlStatement::column_changes.
+  void ParseColumnChanges(DdlStatement& d) {
+    using Op = DdlStatement::ColumnChange::Op;
+    bool followed = true;
+    // After a column's definition: [FIRST | AFTER name], then the clause ends.
+    auto place = [&](DdlStatement::ColumnChange& c) {
+      while (tok_.type != Token::Type::kEnd && !IsPunct(',')) {
+        if (IsPunct('(')) {
+          SkipParens();
+        } else if (Is("FIRST")) {
+          c.first = true;
+          Advance();
+        } else if (Is("AFTER")) {
+          Advance();
+          c.after = Ident();
+        } else {
+          Advance();
+        }
+      }
+    };
+    while (tok_.type != Token::Type::kEnd && followed) {
+      bool column_word = false;
+      if (Is("ADD")) {
+        Advance();
+        if (Is("COLUMN")) {
+          Advance();
+          column_word = true;
+        }
+        SkipIfNotExists();
+        if (!column_word && (Is("INDEX") || Is("KEY") || Is("FULLTEXT") || Is("SPATIAL") || Is("FOREIGN") ||
+                             Is("CHECK") || Is("PARTITION"))) {
+          // no column changes
+        } else if (!column_word && Is("CONSTRAINT")) {
+          Advance();
+          if (!Is("FOREIGN") && !Is("CHECK") && !Is("PRIMARY") && !Is("UNIQUE")) Advance();  // its name
+          followed = Is("FOREIGN") || Is("CHECK");
+        } else if (!column_word && (IsConstraintStart() || Is("SYSTEM"))) {
+          followed = false;  // PRIMARY KEY, UNIQUE, PERIOD, SYSTEM VERSIONING
+        } else if (IsPunct('(')) {
+          Advance();
+          while (followed && tok_.type != Token::Type::kEnd && !IsPunct(')')) {
+            if (IsConstraintStart()) {
+              followed = false;
+              break;
+            }
+            DdlStatement::ColumnChange c;
+            c.op = Op::kAdd;
+            c.name = c.new_name = Ident();
+            followed = !c.name.empty();
+            d.column_changes.push_back(std::move(c));
+            while (tok_.type != Token::Type::kEnd && !IsPunct(',') && !IsPunct(')')) {
+              if (IsPunct('(')) {
+                SkipParens();
+              } else {
+                Advance();
+              }
+            }
+            if (IsPunct(',')) Advance();
+          }
+          if (IsPunct(')')) Advance();
+        } else {
+          DdlStatement::ColumnChange c;
+          c.op = Op::kAdd;
+          c.name = c.new_name = Ident();
+          followed = !c.name.empty();
+          place(c);
+          d.column_changes.push_back(std::move(c));
+        }
+      } else if (Is("DROP")) {
+        Advance();
+        if (Is("COLUMN")) {
+          Advance();
+          column_word = true;
+        }
+        SkipIfExists();
+        if (!column_word && (Is("FOREIGN") || Is("CHECK") || Is("PARTITION"))) {
+          // no column changes
+        } else if (!column_word && (Is("INDEX") || Is("KEY") || Is("PRIMARY") || Is("CONSTRAINT") || Is("SYSTEM") ||
+                                    Is("PERIOD"))) {
+          followed = false;  // it may have been the unique key rows are found by
+        } else {
+          DdlStatement::ColumnChange c;
+          c.op = Op::kDrop;
+          c.name = Ident();
+          followed = !c.name.empty();
+          d.column_changes.push_back(std::move(c));
+        }
+      } else if (Is("MODIFY") || Is("CHANGE")) {
+        bool change = Is("CHANGE");
+        Advance();
+        if (Is("COLUMN")) Advance();
+        SkipIfExists();
+        DdlStatement::ColumnChange c;
+        c.op = Op::kChange;
+        c.name = Ident();
+        c.new_name = change ? Ident() : c.name;
+        followed = !c.name.empty() && !c.new_name.empty();
+        place(c);
+        d.column_changes.push_back(std::move(c));
+      } else if (Is("RENAME")) {
+        Advance();
+        if (Is("COLUMN")) {
+          Advance();
+          DdlStatement::ColumnChange c;
+          c.op = Op::kRename;
+          c.name = Ident();
+          if (Is("TO")) Advance();
+          c.new_name = Ident();
+          followed = !c.name.empty() && !c.new_name.empty();
+          d.column_changes.push_back(std::move(c));
+        } else {
+          followed = Is("INDEX") || Is("KEY");  // RENAME [TO] another name: the table is another
+        }
+      } else if (Is("CONVERT") || Is("DISCARD") || Is("IMPORT")) {
+        followed = false;
+      } else if (tok_.type != Token::Type::kWord) {
+        followed = false;
+      }
+      // Other clauses (ALTER COLUMN ... SET DEFAULT, ALGORITHM=, LOCK=,
+      // ENGINE=, [DEFAULT] CHARSET=, COMMENT=, FORCE, partitioning, ...)
+      // change no column.
+      while (tok_.type != Token::Type::kEnd && !IsPunct(',')) {
+        if (IsPunct('(')) {
+          SkipParens();
+        } else {
+          Advance();
+        }
+      }
+      if (IsPunct(',')) Advance();
+    }
+    d.columns_followed = followed;
+    if (!followed) d.column_changes.clear();
+  }
+
+ private:
   Lexer lex_;
   std::string_view current_db_;
   Token tok_;
@@ -376,7 +513,11 @@ class Parser {
 }  // namespace
 
 DdlStatement ParseDdl(std::string_view query, std::string_view current_db, DdlQuoting quoting) {
-  return Parser(query, current_db, quoting).Parse();
+  DdlStatement d = Parser(query, current_db, quoting).Parse();
+  if (d.kind == DdlStatement::Kind::kAlterTable && d.name_end > 0) {
+    Parser(query.substr(d.name_end), current_db, quoting).ParseColumnChanges(d);
+  }
+  return d;
 }
 
 std::string WithAlteredTableNamed(std::string_view query, const DdlStatement& d, std::string_view db,

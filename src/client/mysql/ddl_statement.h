@@ -45,6 +45,22 @@ struct DdlStatement {
   std::vector<std::pair<std::string, std::string>> tables;
   // ALTER TABLE: where the table's name is in the statement (bytes).
   size_t name_begin = 0, name_end = 0;
+  // ALTER TABLE: what it does to the table's columns, clause by clause, when
+  // that is all it changes (columns_followed): columns added, dropped,
+  // changed or renamed, and where they go. Indexes (not UNIQUE ones),
+  // foreign keys, checks, defaults, partitions and table options change no
+  // column; anything else (keys, CONVERT TO CHARACTER SET, system
+  // versioning, a rename of the table) leaves columns_followed false.
+  struct ColumnChange {
+    enum class Op : uint8_t { kAdd, kDrop, kChange, kRename };
+    Op op = Op::kAdd;
+    std::string name;      // the column added, dropped, changed or renamed (its name before)
+    std::string new_name;  // kChange (MODIFY: the same), kRename: its name after
+    bool first = false;    // FIRST
+    std::string after;     // AFTER this column; "" and not first: where it was (kChange), last (kAdd)
+  };
+  std::vector<ColumnChange> column_changes;
+  bool columns_followed = false;
 };
 
 // How the source's session reads quotes (its sql_mode).

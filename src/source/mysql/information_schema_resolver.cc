@@ -106,11 +106,7 @@ void InformationSchemaResolver::Save() {
   }
 }
 
-Result<const InformationSchemaTable*> InformationSchemaResolver::Load(std::string_view db, std::string_view table,
-                                                                      const BinlogFilePos& at, bool fresh) {
-  if (!fresh) {
-    if (const InformationSchemaTable* known = history_.At(db, table, at)) return known;
-  }
+Result<InformationSchemaTable> InformationSchemaResolver::Read(std::string_view db, std::string_view table) {
   auto read = ReadInformationSchemaTable(*conn_, is_mariadb_, db, table);
   if (!read.ok() && read.status().retryable()) {
     // The connection died since the last read (the server restarted, an
@@ -119,12 +115,18 @@ Result<const InformationSchemaTable*> InformationSchemaResolver::Load(std::strin
     RETURN_IF_ERROR(conn_->Reconnect().WithContext("reconnect for information_schema"));
     read = ReadInformationSchemaTable(*conn_, is_mariadb_, db, table);
   }
-  if (!read.ok()) return read.status();
-  last_read_ = std::move(read).value();
-  history_.Record(db, table, at, last_read_);
-  Save();
-  return &last_read_;
+  return read;
 }
+
+namespace {
+
+Status Apply(const InformationSchemaTable& info, TableMap& map) {
+  RETURN_IF_ERROR(ApplyInformationSchema(info, map));
+  MarkSystemVersioningColumns(info, map.schema);
+  return Status::Ok();
+}
+
+}  // namespace
 
 Status InformationSchemaResolver::Resolve(TableMap& map, const BinlogFilePos& at) {
   bool complete = map.has_names && map.has_signedness && map.has_primary_key;
@@ -132,26 +134,41 @@ Status InformationSchemaResolver::Resolve(TableMap& map, const BinlogFilePos& at
   // even when the binlog names everything: JSON columns and system
   // versioning are only there.
   if (complete && !is_mariadb_) return Status::Ok();
-  bool recorded = history_.At(map.db, map.table, at) != nullptr;
-  auto info = Load(map.db, map.table, at, /*fresh=*/false);
-  if (!info.ok()) {
+  const TableSchema as_logged = map.schema;
+  if (const InformationSchemaTable* known = history_.At(map.db, map.table, at)) {
+    Status st = Apply(*known, map);
+    if (st.ok()) return st;
+    // A DDL statement sluice did not see as touching the table? The table
+    // as it is now may be the one.
+    spdlog::warn("`{}`.`{}` @ {}: the shape recorded for it disagrees with the binlog ({}); reading it again", map.db,
+                 map.table, at.ToString(), st.message());
+    map.schema = as_logged;
+  }
+  auto now = Read(map.db, map.table);
+  if (!now.ok()) {
     if (complete) return Status::Ok();  // best effort when the binlog names everything
-    return info.status().WithContext(fmt::format("read schema of `{}`.`{}`", map.db, map.table));
+    return now.status().WithContext(fmt::format("read schema of `{}`.`{}`", map.db, map.table));
   }
-  TableSchema before = map.schema;
-  Status applied = ApplyInformationSchema(**info, map);
-  if (!applied.ok() && recorded) {
-    // The recorded shape disagrees (a DDL statement sluice did not see as
-    // touching the table?): the table as it is now may be the one.
-    spdlog::warn("`{}`.`{}` @ {}: the shape recorded for it disagrees with the binlog ({}); reading it again",
-                 map.db, map.table, at.ToString(), applied.message());
-    map.schema = std::move(before);
-    info = Load(map.db, map.table, at, /*fresh=*/true);
-    if (!info.ok()) return info.status().WithContext(fmt::format("read schema of `{}`.`{}`", map.db, map.table));
-    applied = ApplyInformationSchema(**info, map);
+  Status st = Apply(*now, map);
+  if (st.ok()) {
+    history_.Record(map.db, map.table, at, std::move(now).value());
+    Save();
+    return st;
   }
-  RETURN_IF_ERROR(applied);
-  MarkSystemVersioningColumns(**info, map.schema);
+  if (st.code() != StatusCode::kSchemaMismatch) return st;
+  // The table changed again since the statement the stream is at: its
+  // shape then, from the one recorded before and the statements between.
+  std::optional<InformationSchemaTable> then = history_.Derive(map.db, map.table, at, *now);
+  if (!then) return st;
+  map.schema = as_logged;
+  if (!Apply(*then, map).ok()) {
+    map.schema = as_logged;
+    return st;
+  }
+  spdlog::info("`{}`.`{}` @ {}: the table changed again since; its columns then follow from the DDL statements sluice "
+               "read", map.db, map.table, at.ToString());
+  history_.Record(map.db, map.table, at, std::move(*then));
+  Save();
   return Status::Ok();
 }
 

@@ -33,16 +33,13 @@ class InformationSchemaResolver : public SchemaResolver {
   void OnDdl(std::string_view query, std::string_view db, DdlQuoting quoting, const BinlogFilePos& at) override;
 
  private:
-  // The table's shape at `at`: from the history, else read now and recorded.
-  Result<const InformationSchemaTable*> Load(std::string_view db, std::string_view table, const BinlogFilePos& at,
-                                             bool fresh);
+  Result<InformationSchemaTable> Read(std::string_view db, std::string_view table);  // as it is now
   void Save();
 
   std::unique_ptr<MysqlConnection> conn_;
   bool is_mariadb_;
   SchemaHistory history_;
   SchemaHistoryStore store_;
-  InformationSchemaTable last_read_;  // what Load read (a position the history cannot order keeps nothing)
 };
 
 }  // namespace sluice::mysql

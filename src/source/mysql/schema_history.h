@@ -57,6 +57,15 @@ class SchemaHistory {
   // when unknown (information_schema must be read, and Record()ed).
   const InformationSchemaTable* At(std::string_view db, std::string_view table, const BinlogFilePos& at) const;
   void Record(std::string_view db, std::string_view table, const BinlogFilePos& at, InformationSchemaTable shape);
+  // When information_schema (`now`) disagrees with the binlog at `at`
+  // because the table changed again after it (two ALTERs, and sluice reached
+  // the first after the second ran): the shape at `at` made from the last
+  // one recorded and the ALTER TABLE statements between, each column's
+  // description taken from that shape or, for the columns those statements
+  // added or changed, from `now` by name. Nullopt when a statement between
+  // is not one whose column changes are known (DdlStatement::columns_followed).
+  std::optional<InformationSchemaTable> Derive(std::string_view db, std::string_view table, const BinlogFilePos& at,
+                                               const InformationSchemaTable& now) const;
   // A DDL statement at `at`, run with current database `db`.
   void OnDdl(std::string_view query, std::string_view db, DdlQuoting quoting, const BinlogFilePos& at);
 
@@ -74,6 +83,9 @@ class SchemaHistory {
     std::string file;
     uint64_t offset = 0;
     std::optional<InformationSchemaTable> shape;  // none: a DDL statement ended the shape before
+    // The statement that ended it (table entries): its text, current database and quoting.
+    std::string query, query_db;
+    DdlQuoting quoting;
   };
   struct List {
     std::vector<Entry> entries;     // by position
@@ -84,7 +96,7 @@ class SchemaHistory {
   // base name than the history's (or no number).
   std::optional<std::pair<uint64_t, uint64_t>> Order(const std::string& file, uint64_t offset) const;
   bool Comparable(const BinlogFilePos& p);  // adopts p's base name when the history has none; clears on a change
-  void Add(const std::string& key, const BinlogFilePos& at, std::optional<InformationSchemaTable> shape);
+  void Add(const std::string& key, Entry entry);
   // The last entry of `list` at or before `at`; null if none.
   const Entry* Latest(const List& list, std::pair<uint64_t, uint64_t> at) const;
   void Clear();

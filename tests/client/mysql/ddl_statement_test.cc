@@ -1,5 +1,6 @@
 #include "client/mysql/ddl_statement.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 namespace sluice::mysql {
@@ -102,6 +103,51 @@ TEST(DdlTest, AnAlteredTableIsNamedAnewForATableTheRuleRenames) {
   EXPECT_EQ(Renamed("alter /* why */ online table if exists `orders` change note remark varchar(40)"),
             "alter /* why */ online table if exists `copy`.`orders` change note remark varchar(40)");
   EXPECT_EQ(Renamed("ALTER TABLE `shop` . `ord``ers`\nDROP COLUMN c"), "ALTER TABLE `copy`.`orders`\nDROP COLUMN c");
+}
+
+}  // namespace
+}  // namespace sluice::mysql
+
+namespace sluice::mysql {
+namespace {
+
+using Op = DdlStatement::ColumnChange::Op;
+
+std::string Describe(const DdlStatement& d) {
+  if (!d.columns_followed) return "not followed";
+  std::string out;
+  for (const auto& c : d.column_changes) {
+    const char* op[] = {"add", "drop", "change", "rename"};
+    out += fmt::format("{} {}", op[static_cast<int>(c.op)], c.name);
+    if (c.new_name != c.name && !c.new_name.empty()) out += " to " + c.new_name;
+    if (c.first) out += " first";
+    if (!c.after.empty()) out += " after " + c.after;
+    out += "; ";
+  }
+  return out;
+}
+
+TEST(DdlColumnChangesTest, ColumnClausesInOrderWithWhereTheyGo) {
+  EXPECT_EQ(Describe(ParseDdl("ALTER TABLE t ADD COLUMN n INT NOT NULL DEFAULT 7 AFTER id, DROP COLUMN `old`, "
+                              "MODIFY a VARCHAR(20) COMMENT 'first after' FIRST, CHANGE COLUMN b `B 2` INT, "
+                              "RENAME COLUMN c TO d, ADD (x INT, y ENUM('a','b') AFTER z), "
+                              "ADD COLUMN IF NOT EXISTS g INT AS (first + 1) VIRTUAL",
+                              "shop")),
+            "add n after id; drop old; change a first; change b to B 2; rename c to d; add x; add y; add g; ");
+  // Clauses that change no column.
+  EXPECT_EQ(Describe(ParseDdl("ALTER TABLE t ADD INDEX k (a), ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES u (id), "
+                              "ALTER COLUMN a SET DEFAULT 3, ENGINE=InnoDB, ALGORITHM=INSTANT, LOCK=NONE, "
+                              "DEFAULT CHARSET=utf8mb4, COMMENT 'x', DROP FOREIGN KEY fk, RENAME INDEX k TO k2, "
+                              "ADD CONSTRAINT CHECK (a > 0), FORCE",
+                              "shop")),
+            "");
+  for (const char* q : {"ALTER TABLE t ADD PRIMARY KEY (id)", "ALTER TABLE t DROP PRIMARY KEY",
+                        "ALTER TABLE t ADD UNIQUE KEY u (a)", "ALTER TABLE t DROP INDEX u",
+                        "ALTER TABLE t CONVERT TO CHARACTER SET utf8mb4", "ALTER TABLE t ADD SYSTEM VERSIONING",
+                        "ALTER TABLE t RENAME TO u", "ALTER TABLE t ADD CONSTRAINT c UNIQUE (a)",
+                        "ALTER TABLE t ADD n INT, ADD PRIMARY KEY (n)"}) {
+    EXPECT_EQ(Describe(ParseDdl(q, "shop")), "not followed") << q;
+  }
 }
 
 }  // namespace

@@ -130,5 +130,79 @@ TEST(SchemaHistoryTest, StatementsBeyondWhatIsKeptMakeOlderShapesUnknown) {
   EXPECT_EQ(Names(h.At("app", "t", At(1, 200))), Names_{"(unknown)"});
 }
 
+InformationSchemaTable Typed(std::vector<std::pair<std::string, std::string>> columns) {
+  InformationSchemaTable t;
+  t.exists = true;
+  for (auto& [name, type] : columns) {
+    InformationSchemaColumn c;
+    c.name = name;
+    c.data_type = type;
+    c.column_type = type;
+    t.columns.push_back(std::move(c));
+  }
+  t.primary_key = {0};
+  return t;
+}
+
+std::string Described(const std::optional<InformationSchemaTable>& t) {
+  if (!t) return "(unknown)";
+  std::string out;
+  for (const auto& c : t->columns) out += c.name + " " + c.column_type + ", ";
+  out += "key";
+  for (uint32_t k : t->primary_key) out += " " + t->columns.at(k).name;
+  return out;
+}
+
+TEST(SchemaHistoryTest, AShapeBetweenTwoAltersIsMadeFromTheOneBeforeAndTheFirstAlter) {
+  SchemaHistory h;
+  h.SetServer("1");
+  h.Record("app", "t", At(1, 100), Typed({{"id", "int"}, {"a", "varchar(10)"}, {"gone", "int"}}));
+  h.OnDdl("ALTER TABLE t ADD COLUMN n bigint AFTER id, DROP gone, ALGORITHM=INSTANT", "app", {}, At(1, 200));
+  h.OnDdl("ALTER TABLE t DROP COLUMN a, MODIFY n int", "app", {}, At(1, 400));
+  // information_schema after both: a gone. (Columns changed again, like n,
+  // take the description they have now: the TABLE_MAP check catches a
+  // type that differs.)
+  InformationSchemaTable now = Typed({{"id", "int"}, {"n", "bigint"}});
+  EXPECT_EQ(Described(h.Derive("app", "t", At(1, 300), now)), "id int, n bigint, a varchar(10), key id");
+  EXPECT_EQ(Described(h.Derive("app", "t", At(1, 500), now)), "id int, n bigint, key id");
+
+  // Renames, CHANGE with FIRST, a renamed key column.
+  h.OnDdl("ALTER TABLE t RENAME COLUMN id TO ident, CHANGE n m bigint FIRST", "app", {}, At(2, 100));
+  now = Typed({{"m", "bigint"}, {"ident", "int"}});
+  EXPECT_EQ(Described(h.Derive("app", "t", At(2, 200), now)), "m bigint, ident int, key ident");
+}
+
+TEST(SchemaHistoryTest, ATableCreatedInTheStreamStartsFromItsCreateTable) {
+  SchemaHistory h;
+  h.SetServer("1");
+  h.OnDdl("CREATE TABLE app.t (id int PRIMARY KEY, a text)", "", {}, At(1, 100));
+  h.OnDdl("ALTER TABLE app.t ADD b int FIRST", "", {}, At(1, 300));
+  InformationSchemaTable now = Typed({{"b", "int"}, {"id", "int"}, {"a", "text"}});
+  now.primary_key = {1};
+  EXPECT_EQ(Described(h.Derive("app", "t", At(1, 200), now)), "id int, a text, key id");
+}
+
+TEST(SchemaHistoryTest, NothingIsMadeAcrossStatementsWhoseChangesAreUnknown) {
+  SchemaHistory h;
+  h.SetServer("1");
+  InformationSchemaTable now = Typed({{"id", "int"}, {"a", "int"}, {"b", "int"}});
+  h.Record("app", "t", At(1, 100), Typed({{"id", "int"}}));
+  h.OnDdl("ALTER TABLE app.t ADD a int", "", {}, At(1, 200));
+  EXPECT_NE(h.Derive("app", "t", At(1, 250), now), std::nullopt);
+  h.OnDdl("GRANT SELECT ON *.* TO x", "", {}, At(1, 260));
+  EXPECT_EQ(h.Derive("app", "t", At(1, 270), now), std::nullopt);  // touched every table
+  EXPECT_NE(h.Derive("app", "t", At(1, 250), now), std::nullopt);
+
+  h.Record("app", "u", At(2, 100), Typed({{"id", "int"}, {"a", "int"}}));
+  h.OnDdl("ALTER TABLE app.u ADD PRIMARY KEY (a)", "", {}, At(2, 200));
+  EXPECT_EQ(h.Derive("app", "u", At(2, 300), now), std::nullopt);
+  h.Record("app", "v", At(2, 100), Typed({{"id", "int"}, {"a", "int"}}));
+  h.OnDdl("ALTER TABLE app.v DROP COLUMN id", "", {}, At(2, 200));  // the key column
+  EXPECT_EQ(h.Derive("app", "v", At(2, 300), now), std::nullopt);
+  h.Record("app", "w", At(2, 100), Typed({{"id", "int"}}));
+  h.OnDdl("ALTER TABLE app.w ADD a int AFTER nothing", "", {}, At(2, 200));
+  EXPECT_EQ(h.Derive("app", "w", At(2, 300), now), std::nullopt);
+}
+
 }  // namespace
 }  // namespace sluice::mysql
