@@ -112,6 +112,7 @@ class Parser {
 
   DdlStatement Parse() {
     DdlStatement d;
+    first_word_ = Upper(tok_.text);
     if (Is("CREATE")) {
       Advance();
       SkipWords({"OR", "REPLACE", "TEMPORARY", "ONLINE", "OFFLINE", "UNIQUE", "FULLTEXT", "SPATIAL"});
@@ -204,10 +205,35 @@ class Parser {
       }
     }
     if (d.tables.empty() && !d.table.empty()) d.tables.emplace_back(d.db, d.table);
+    if (d.kind == DdlStatement::Kind::kOther) d.changes_no_table = ChangesNoTable();
     return d;
   }
 
  private:
+  // After a kOther statement's first words were read: whether it is one of
+  // those that change no table (DdlStatement::changes_no_table).
+  bool ChangesNoTable() {
+    static const char* kStatements[] = {"GRANT", "REVOKE", "FLUSH", "ANALYZE", "OPTIMIZE", "REPAIR", "CHECK",
+                                        "SET"};
+    for (const char* w : kStatements) {
+      if (first_word_ == w) return true;
+    }
+    if (first_word_ != "CREATE" && first_word_ != "DROP" && first_word_ != "ALTER" && first_word_ != "RENAME") {
+      return false;
+    }
+    // CREATE [OR REPLACE] [ALGORITHM=...] [DEFINER=...] [SQL SECURITY ...] VIEW|TRIGGER|...: the
+    // object's kind comes before any parenthesis or body.
+    static const char* kObjects[] = {"USER", "ROLE", "VIEW", "TRIGGER", "PROCEDURE", "FUNCTION", "EVENT"};
+    for (int i = 0; i < 12 && tok_.type != Token::Type::kEnd && !IsPunct('('); ++i) {
+      if (Is("TABLE") || Is("DATABASE") || Is("SCHEMA") || Is("INDEX")) return false;
+      for (const char* w : kObjects) {
+        if (Is(w)) return true;
+      }
+      Advance();
+    }
+    return false;
+  }
+
   void Advance() {
     prev_end_ = tok_.end;
     tok_ = lex_.Next();
@@ -507,7 +533,8 @@ class Parser {
   Lexer lex_;
   std::string_view current_db_;
   Token tok_;
-  size_t prev_end_ = 0;  // where the token before tok_ ended
+  size_t prev_end_ = 0;     // where the token before tok_ ended
+  std::string first_word_;  // of the statement, upper case
 };
 
 }  // namespace

@@ -24,6 +24,10 @@ struct DdlStatement {
     kOther,  // views, procedures, users, grants, ...: nothing a row rule maps
   };
   Kind kind = Kind::kOther;
+  // kOther statements known to change no table's columns or keys: user
+  // management (GRANT, REVOKE, CREATE USER, ...), FLUSH, ANALYZE/OPTIMIZE/
+  // REPAIR/CHECK TABLE, views, triggers, routines and events.
+  bool changes_no_table = false;
   std::string db;     // resolved against the statement's current database
   std::string table;  // empty for database statements
   bool if_not_exists = false;

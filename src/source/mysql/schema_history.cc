@@ -354,7 +354,7 @@ void SchemaHistory::OnDdl(std::string_view query, std::string_view db, DdlQuotin
       if (keys.empty()) keys.push_back(AllKey());  // named no table sluice could read
       break;
     case K::kOther:
-      keys.push_back(AllKey());  // not classified: may have changed any table
+      if (!d.changes_no_table) keys.push_back(AllKey());  // not classified: may have changed any table
       break;
   }
   for (const std::string& key : keys) Add(key, Entry{at.file, at.offset, std::nullopt, std::string(query),

@@ -152,3 +152,27 @@ TEST(DdlColumnChangesTest, ColumnClausesInOrderWithWhereTheyGo) {
 
 }  // namespace
 }  // namespace sluice::mysql
+
+namespace sluice::mysql {
+namespace {
+
+TEST(DdlChangesNoTableTest, UsersRoutinesViewsAndMaintenanceChangeNoTable) {
+  for (const char* q : {"GRANT SELECT ON shop.* TO 'u'@'%'", "REVOKE ALL ON *.* FROM u", "FLUSH PRIVILEGES",
+                        "ANALYZE TABLE shop.t", "OPTIMIZE TABLE t", "CREATE USER 'u'@'%' IDENTIFIED BY 'p'",
+                        "DROP USER u", "RENAME USER a TO b",
+                        "CREATE OR REPLACE ALGORITHM=MERGE DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW v "
+                        "AS SELECT * FROM t",
+                        "CREATE DEFINER=`root`@`%` TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.a = 1",
+                        "DROP PROCEDURE IF EXISTS p", "ALTER EVENT e DISABLE", "CREATE FUNCTION f() RETURNS INT RETURN 1"}) {
+    auto d = ParseDdl(q, "shop");
+    EXPECT_EQ(d.kind, DdlStatement::Kind::kOther) << q;
+    EXPECT_TRUE(d.changes_no_table) << q;
+  }
+  for (const char* q : {"CREATE SEQUENCE s", "ALTER SEQUENCE s RESTART", "LOAD DATA INFILE 'x' INTO TABLE t",
+                        "CREATE TABLE t (id INT)", "SOMETHING NEW"}) {
+    EXPECT_FALSE(ParseDdl(q, "shop").changes_no_table) << q;
+  }
+}
+
+}  // namespace
+}  // namespace sluice::mysql
