@@ -219,7 +219,7 @@ std::optional<InformationSchemaTable> SchemaHistory::Derive(std::string_view db,
       continue;
     }
     DdlStatement d = ParseDdl(e.query, e.query_db, e.quoting);
-    bool this_table = d.table == table && d.db == db;
+    bool this_table = SameName(d.table, table) && SameName(d.db, db);
     if (d.kind == DdlStatement::Kind::kCreateTable && this_table && !d.create_like && !d.columns.empty()) {
       model = ColumnModel{};
       for (const auto& name : d.columns) model->columns.push_back({name, std::nullopt});
@@ -356,6 +356,14 @@ void SchemaHistory::OnDdl(std::string_view query, std::string_view db, DdlQuotin
     case K::kOther:
       if (!d.changes_no_table) keys.push_back(AllKey());  // not classified: may have changed any table
       break;
+  }
+  // A statement may name a table in another letter case than its TABLE_MAP
+  // (lower_case_table_names): it touches those spellings too.
+  size_t named = keys.size();
+  for (const auto& [key, _] : lists_) {
+    for (size_t i = 0; i < named; ++i) {
+      if (key != keys[i] && SameName(key, keys[i])) keys.push_back(key);
+    }
   }
   for (const std::string& key : keys) Add(key, Entry{at.file, at.offset, std::nullopt, std::string(query),
                                                      std::string(db), quoting});

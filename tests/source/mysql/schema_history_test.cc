@@ -43,7 +43,7 @@ TEST(SchemaHistoryTest, AShapeHoldsFromWhereItWasReadUntilADdlStatementTouchesIt
   EXPECT_EQ(Names(h.At("app", "t", At(3, 400))), (Names_{"id", "a"}));
   h.OnDdl("ALTER TABLE u ADD COLUMN x INT", "app", {}, At(3, 900));  // another table
   EXPECT_EQ(Names(h.At("app", "t", At(4, 100))), (Names_{"id", "a"}));
-  h.OnDdl("alter table `app`.`t` add column b int", "other", {}, At(5, 200));
+  h.OnDdl("alter table `APP`.`T` add column b int", "other", {}, At(5, 200));  // lower_case_table_names
   EXPECT_EQ(Names(h.At("app", "t", At(5, 100))), (Names_{"id", "a"}));
   EXPECT_EQ(Names(h.At("app", "t", At(5, 300))), Names_{"(unknown)"});
   h.Record("app", "t", At(5, 300), Shape({"id", "a", "b"}));
