@@ -163,8 +163,11 @@ Status BinlogStreamSource::Open(bool resume) {
     ConnectOptions mo = options_.connect;
     mo.read_timeout_s = mo.write_timeout_s = std::max(kMetadataTimeoutS, co.read_timeout_s);
     ASSIGN_OR_RETURN(auto schema_conn, MysqlConnection::Connect(mo));
-    resolver_ = std::make_unique<InformationSchemaResolver>(std::move(schema_conn), v[2].value_or(""),
-                                                            options_.schema_history);
+    resolver_ = std::make_unique<InformationSchemaResolver>(
+        std::move(schema_conn), v[2].value_or(""), options_.schema_history,
+        [tables = options_.decoder.tables](std::string_view db, std::string_view table) {
+          return tables.Matches(db, table);
+        });
   }
   if (!decoder_) {
     BinlogDecoder::Options dopts = options_.decoder;

@@ -73,10 +73,12 @@ Status ApplyInformationSchema(const InformationSchemaTable& info, TableMap& map)
   return Status::Ok();
 }
 
-InformationSchemaResolver::InformationSchemaResolver(std::unique_ptr<MysqlConnection> conn, std::string server,
-                                                     SchemaHistoryStore store)
+InformationSchemaResolver::InformationSchemaResolver(
+    std::unique_ptr<MysqlConnection> conn, std::string server, SchemaHistoryStore store,
+    std::function<bool(std::string_view db, std::string_view table)> selected)
     : conn_(std::move(conn)), is_mariadb_(conn_->is_mariadb()), store_(std::move(store)) {
   history_.SetServer(std::move(server));
+  history_.SetSelection(std::move(selected));
   if (!store_.load) return;
   auto saved = store_.load();
   if (!saved.ok()) {

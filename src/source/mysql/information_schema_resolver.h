@@ -28,7 +28,10 @@ class InformationSchemaResolver : public SchemaResolver {
  public:
   // `server` names the source server (its server_id): a history kept for
   // another one is not used. `store` may be empty (kept in memory only).
-  InformationSchemaResolver(std::unique_ptr<MysqlConnection> conn, std::string server, SchemaHistoryStore store = {});
+  // `selected`: the captured tables (null: all), whose DDL statements the
+  // history keeps.
+  InformationSchemaResolver(std::unique_ptr<MysqlConnection> conn, std::string server, SchemaHistoryStore store = {},
+                            std::function<bool(std::string_view db, std::string_view table)> selected = nullptr);
   Status Resolve(TableMap& map, const BinlogFilePos& at) override;
   void OnDdl(std::string_view query, std::string_view db, DdlQuoting quoting, const BinlogFilePos& at) override;
 

@@ -328,8 +328,12 @@ void SchemaHistory::OnDdl(std::string_view query, std::string_view db, DdlQuotin
   DdlStatement d = ParseDdl(query, db, quoting);
   using K = DdlStatement::Kind;
   std::vector<std::string> keys;
+  bool named_any = false;
   auto table = [&](const std::string& d_db, const std::string& d_table) {
-    if (!d_table.empty()) keys.push_back(TableKey(d_db, d_table));
+    if (d_table.empty()) return;
+    named_any = true;
+    std::string key = TableKey(d_db, d_table);
+    if (!selected_ || selected_(d_db, d_table) || lists_.count(key)) keys.push_back(std::move(key));
   };
   switch (d.kind) {
     case K::kCreateDatabase:
@@ -351,7 +355,7 @@ void SchemaHistory::OnDdl(std::string_view query, std::string_view db, DdlQuotin
         table(r.new_db, r.new_table);
       }
       for (const auto& [t_db, t_table] : d.tables) table(t_db, t_table);
-      if (keys.empty()) keys.push_back(AllKey());  // named no table sluice could read
+      if (!named_any) keys.push_back(AllKey());  // named no table sluice could read
       break;
     case K::kOther:
       if (!d.changes_no_table) keys.push_back(AllKey());  // not classified: may have changed any table

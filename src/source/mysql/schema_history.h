@@ -51,6 +51,11 @@ class SchemaHistory {
   // The server the positions belong to; a different one than the history
   // was recorded on forgets it.
   void SetServer(std::string server);
+  // The tables worth keeping statements for (those captured); others get
+  // entries only if they had some already. Unset: every table.
+  void SetSelection(std::function<bool(std::string_view db, std::string_view table)> selected) {
+    selected_ = std::move(selected);
+  }
 
   // The shape of `db`.`table` at `at`: the latest one recorded at or before
   // it, unless a DDL statement that touched the table came between. Null
@@ -101,6 +106,7 @@ class SchemaHistory {
   const Entry* Latest(const List& list, std::pair<uint64_t, uint64_t> at) const;
   void Clear();
 
+  std::function<bool(std::string_view, std::string_view)> selected_;
   std::string server_;
   std::string base_;                      // binlog file base name ("binlog" of "binlog.000003")
   std::map<std::string, List> lists_;  // by key: a table's, a database's, or all tables'

@@ -75,6 +75,21 @@ TEST(SchemaHistoryTest, RenamesDroppedDatabasesAndUnclassifiedStatementsEndShape
   EXPECT_EQ(Names(h.At("app", "a", At(1, 700))), Names_{"id"});
 }
 
+TEST(SchemaHistoryTest, StatementsAboutTablesNotCapturedAreNotKept) {
+  SchemaHistory h;
+  h.SetServer("1");
+  h.SetSelection([](std::string_view db, std::string_view) { return db == "app"; });
+  h.Record("other", "seen", At(1, 100), Shape({"id"}));  // recorded before the selection changed
+  h.OnDdl("ALTER TABLE other.x ADD c INT", "", {}, At(1, 200));
+  h.OnDdl("ALTER TABLE other.seen ADD c INT", "", {}, At(1, 300));
+  h.OnDdl("CREATE TABLE app.t (id INT)", "", {}, At(1, 400));
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : h.TakeChanged()) keys.push_back(key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"schema_history/[\"app\",\"t\"]",
+                                            "schema_history/[\"other\",\"seen\"]"}));
+  EXPECT_EQ(h.At("other", "seen", At(1, 350)), nullptr);
+}
+
 TEST(SchemaHistoryTest, PositionsOrderByTheFilesNumberAndAnotherBaseNameStartsOver) {
   SchemaHistory h;
   h.SetServer("1");
