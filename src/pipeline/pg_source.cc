@@ -1,13 +1,13 @@
 #include "pipeline/pg_source.h"
 
 #include <fmt/format.h>
-
 #include <spdlog/spdlog.h>
 #include <strings.h>
 
 #include <algorithm>
 #include <cctype>
 #include <memory>
+#include <set>
 
 #include "client/postgres/connection.h"
 #include "pipeline/table_set.h"
@@ -15,6 +15,7 @@
 #include "sink/mysql/sql_builder.h"
 #include "sink/registry.h"
 #include "source/postgres/pg_catalog.h"
+#include "source/postgres/pg_slot.h"
 #include "source/postgres/pg_value.h"
 #include "transform/table_mapper.h"
 
@@ -180,6 +181,57 @@ Result<StartPosition> ResolvePostgresStart(const PipelineConfig& p, const Source
   StartPosition out;
   out.kind = StartPosition::Kind::kLsn;
   out.lsn = *lsn;
+  return out;
+}
+
+Result<std::vector<std::string>> UnpublishedPostgresTables(const PipelineConfig& p, const SourceConfig& s,
+                                                           const std::vector<std::string>& tables) {
+  const std::string publication = PublicationOf(p, s);
+  if (publication != "sluice_" + SlotOf(p, s)) return std::vector<std::string>{};
+  ASSIGN_OR_RETURN(auto c, ConnectSource(p, s));
+  auto query = [&](const std::string& sql) -> decltype(c->Query(sql)) {
+    auto rows = c->Query(sql);
+    if (!rows.ok()) return rows.status().WithContext(fmt::format("pipeline {}: source {}", p.name, p.source));
+    return rows;
+  };
+  ASSIGN_OR_RETURN(auto slots, query("SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = " +
+                                     postgres::QuoteLiteral(SlotOf(p, s))));
+  ASSIGN_OR_RETURN(auto pubs, query("SELECT puballtables FROM pg_catalog.pg_publication WHERE pubname = " +
+                                    postgres::QuoteLiteral(publication)));
+  if (slots.empty() || pubs.empty() || (pubs[0][0] && *pubs[0][0] == "t")) return std::vector<std::string>{};
+  ASSIGN_OR_RETURN(auto published, query("SELECT schemaname || '.' || tablename FROM "
+                                         "pg_catalog.pg_publication_tables WHERE pubname = " +
+                                         postgres::QuoteLiteral(publication)));
+  std::set<std::string> in;
+  for (const auto& r : published) {
+    if (r[0]) in.insert(*r[0]);
+  }
+  std::vector<std::string> out;
+  for (const std::string& t : tables) {
+    if (!in.count(t)) out.push_back(t);
+  }
+  return out;
+}
+
+Status PublishPostgresTables(const PipelineConfig& p, const SourceConfig& s, const std::vector<std::string>& tables) {
+  ASSIGN_OR_RETURN(auto c, ConnectSource(p, s));
+  std::vector<std::string> added;
+  return postgres::EnsurePublication(*c, PublicationOf(p, s), tables, fmt::format("pipeline {}: source {}", p.name,
+                                                                                  p.source),
+                                     PostgresRulePatterns(p), /*ours=*/true, &added);
+}
+
+Result<std::vector<std::string>> KeylessPostgresTables(const PipelineConfig& p, const SourceConfig& s,
+                                                       const std::vector<std::string>& tables) {
+  ASSIGN_OR_RETURN(auto c, ConnectSource(p, s));
+  std::vector<std::string> out;
+  for (const std::string& name : tables) {
+    size_t dot = name.find('.');
+    auto schema = postgres::ReadTableSchema(*c, name.substr(0, dot), name.substr(dot + 1));
+    if (!schema.ok() && schema.status().code() == StatusCode::kNotFound) continue;  // dropped meanwhile
+    if (!schema.ok()) return schema.status().WithContext(fmt::format("pipeline {}: source {}", p.name, p.source));
+    if (schema->primary_key.empty() && schema->unique_key.empty()) out.push_back(name);
+  }
   return out;
 }
 

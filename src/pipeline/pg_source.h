@@ -49,6 +49,20 @@ Result<std::vector<std::string>> ValidatePostgresSource(const PipelineConfig& p,
 // `earliest` (an existing slot's confirmed position) as an LSN, once.
 Result<StartPosition> ResolvePostgresStart(const PipelineConfig& p, const SourceConfig& s, const StartPosition& start);
 
+// On a pipeline that streamed before (its slot exists) through its own
+// publication FOR TABLE: those of `tables` ("schema.table") it does not
+// publish yet, created since (while the pipeline ran or was stopped). Their
+// rows written so far were never streamed. Empty on a first start and for
+// publications FOR ALL TABLES or named with publication= (the source checks
+// those).
+Result<std::vector<std::string>> UnpublishedPostgresTables(const PipelineConfig& p, const SourceConfig& s,
+                                                           const std::vector<std::string>& tables);
+// Adds what UnpublishedPostgresTables found to the publication.
+Status PublishPostgresTables(const PipelineConfig& p, const SourceConfig& s, const std::vector<std::string>& tables);
+// Those of `tables` without a primary key or replica identity index.
+Result<std::vector<std::string>> KeylessPostgresTables(const PipelineConfig& p, const SourceConfig& s,
+                                                       const std::vector<std::string>& tables);
+
 // Creates the selected tables' target tables that are missing on `target`
 // (mapped: renames, subsets), from the source's catalog.
 Status EnsurePostgresTargetTables(const PipelineConfig& p, const SourceConfig& s, const TargetConfig& target);

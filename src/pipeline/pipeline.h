@@ -232,6 +232,11 @@ class Pipeline {
   // StartSelectionCopy, else a warning names the command that copies them.
   // The rules are recorded in the store once that is settled.
   Status PrepareNewlySelected(const std::vector<const TargetConfig*>& mysql_targets);
+  // The same for a PostgreSQL source: tables the publication (FOR TABLE)
+  // did not publish yet, created since the last start or while it ran, are
+  // added to it; their rows, never streamed, are copied (`snapshot:
+  // initial`, recorded in the store until done) or named with the command.
+  Status PrepareNewlyPublished();
   void StartSelectionCopy();
   // Before capturing: a trigger on a table the pipeline fills on one of
   // `mysql_targets` that writes another such table, or sets NEW values of
@@ -245,7 +250,9 @@ class Pipeline {
   // changed the keys (transform thread); a failure keeps the plan and warns.
   void ReplanCascades();
   std::optional<PipelineConfig> selection_copy_;  // capture thread: the newly selected tables to copy
-  std::string selection_record_;                  // capture thread: recorded once they are copied
+  // capture thread: the store setting (key, value) written once they are copied
+  std::pair<std::string, std::string> selection_record_;
+  std::string selection_why_;  // what made them new, for the log
   std::thread selection_thread_;                  // the copy (joined by Stop, after the capture thread)
   std::atomic<bool> restart_requested_{false};  // see TakeRestartRequest
   // Capture thread: the kSourceChanged errors a restart was asked for

@@ -10,7 +10,9 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <regex>
+#include <set>
 
 #include "core/sync_point.h"
 #include "pipeline/pipeline.h"
@@ -23,6 +25,8 @@ namespace sluice::pipeline {
 namespace {
 
 constexpr const char* kSelectionSetting = "selection";
+// PostgreSQL: tables added to the publication whose earlier rows are still to be copied, one per line.
+constexpr const char* kUnstreamedSetting = "unstreamed_tables";
 
 std::string RegexEscape(const std::string& text) {
   static const std::string kSpecial = R"(\^$.|?*+()[]{})";
@@ -38,7 +42,8 @@ std::string RegexEscape(const std::string& text) {
 
 Status Pipeline::PrepareNewlySelected(const std::vector<const TargetConfig*>& mysql_targets) {
   selection_copy_.reset();
-  if (IsPostgresSource(*source_cfg_) || source_cfg_->endpoint.scheme == "file") return Status::Ok();
+  if (IsPostgresSource(*source_cfg_)) return PrepareNewlyPublished();
+  if (source_cfg_->endpoint.scheme == "file") return Status::Ok();
   const std::string now = DescribeSelection(cfg_.tables);
   ASSIGN_OR_RETURN(auto recorded, store_.GetSetting(cfg_.name, kSelectionSetting));
   // The first start (or a store that never recorded one) carries what the
@@ -107,10 +112,90 @@ Status Pipeline::PrepareNewlySelected(const std::vector<const TargetConfig*>& my
   if (cfg_.snapshot == SnapshotMode::kInitial && !copy.tables.empty()) {
     // Recorded once the copy is done: a stop or crash before copies again.
     selection_copy_ = std::move(copy);
-    selection_record_ = now;
+    selection_record_ = {kSelectionSetting, now};
+    selection_why_ = "the rules newly select them";
     return Status::Ok();
   }
   return store_.SetSetting(cfg_.name, kSelectionSetting, now);
+}
+
+Status Pipeline::PrepareNewlyPublished() {
+  ASSIGN_OR_RETURN(std::vector<std::string> fresh, UnpublishedPostgresTables(cfg_, *source_cfg_, pg_tables_));
+  ASSIGN_OR_RETURN(auto recorded, store_.GetSetting(cfg_.name, kUnstreamedSetting));
+  std::set<std::string> pending;
+  for (size_t at = 0; recorded && at < recorded->size();) {
+    size_t end = std::min(recorded->find('\n', at), recorded->size());
+    if (end > at) pending.insert(recorded->substr(at, end - at));
+    at = end + 1;
+  }
+  const bool copy = cfg_.snapshot == SnapshotMode::kInitial;
+  auto record = [&]() {
+    std::string list;
+    for (const std::string& t : pending) list += t + "\n";
+    return list;
+  };
+  if (copy && !fresh.empty()) {
+    // Recorded before they are published: a crash in between copies them at the next start.
+    pending.insert(fresh.begin(), fresh.end());
+    RETURN_IF_ERROR(store_.SetSetting(cfg_.name, kUnstreamedSetting, record()));
+  }
+  if (!fresh.empty()) RETURN_IF_ERROR(PublishPostgresTables(cfg_, *source_cfg_, fresh));
+  const std::string copy_by_hand = fmt::format("`sluice snapshot -c {} --pipeline {}` (safe to repeat)",
+                                               config_.path, cfg_.name);
+  std::string warning;
+  if (!copy && !fresh.empty()) {
+    warning = fmt::format(
+        "{} added to publication \"{}\" (created since the pipeline last started, or while it ran): changes "
+        "from now on are applied, but the rows written to them before were never streamed (snapshot: never); copy "
+        "them with {} or POST /api/pipelines/{}/snapshot",
+        fmt::join(fresh, ", "), PublicationOf(cfg_, *source_cfg_), copy_by_hand, cfg_.name);
+  }
+  std::erase_if(pending, [&](const std::string& t) {
+    return std::find(pg_tables_.begin(), pg_tables_.end(), t) == pg_tables_.end();  // dropped, or no longer selected
+  });
+  if (copy && !pending.empty()) {
+    ASSIGN_OR_RETURN(auto keyless, KeylessPostgresTables(cfg_, *source_cfg_, {pending.begin(), pending.end()}));
+    if (!keyless.empty()) {
+      warning = fmt::format(
+          "{} added to publication \"{}\" without a primary key: the rows written to them before cannot be copied "
+          "while the pipeline streams (rows inserted meanwhile would land twice); stop the pipeline and copy them "
+          "with {}",
+          fmt::join(keyless, ", "), PublicationOf(cfg_, *source_cfg_), copy_by_hand);
+      for (const std::string& t : keyless) pending.erase(t);
+    }
+  }
+  if (!warning.empty()) {
+    spdlog::warn("pipeline {}: {}", cfg_.name, warning);
+    std::lock_guard lock(mu_);
+    NoteEvent("", "warning", std::move(warning));
+  }
+  if (!copy) return Status::Ok();
+  if (pending.empty()) {
+    return recorded && !recorded->empty() ? store_.SetSetting(cfg_.name, kUnstreamedSetting, "") : Status::Ok();
+  }
+  PipelineConfig tables = cfg_;
+  tables.tables.clear();
+  for (const std::string& name : pending) {
+    size_t dot = name.find('.');
+    const TableRule* rule = nullptr;
+    for (const TableRule& r : cfg_.tables) {
+      if (MatchesTableRule(r, name.substr(0, dot), name.substr(dot + 1))) {
+        rule = &r;
+        break;
+      }
+    }
+    if (rule == nullptr) continue;
+    TableRule exact = *rule;
+    exact.is_regex = true;
+    exact.match = RegexEscape(name);
+    exact.regex = std::make_shared<const std::regex>(exact.match, std::regex::ECMAScript);
+    exact.snapshot_where.clear();
+    tables.tables.push_back(std::move(exact));
+  }
+  selection_copy_ = std::move(tables);
+  selection_record_ = {kUnstreamedSetting, ""};
+  selection_why_ = fmt::format("added to publication \"{}\"", PublicationOf(cfg_, *source_cfg_));
+  return Status::Ok();
 }
 
 void Pipeline::StartSelectionCopy() {
@@ -121,26 +206,26 @@ void Pipeline::StartSelectionCopy() {
   options.alongside_stream = true;
   snapshot_ = std::make_unique<Snapshot>(config_, *selection_copy_, options);
   snapshot_running_ = true;
-  std::string what = fmt::format("copying the rows of {} table(s) the rules newly select, alongside the stream",
-                                 selection_copy_->tables.size());
+  std::string what = fmt::format("copying the rows of {} new table(s) ({}), alongside the stream",
+                                 selection_copy_->tables.size(), selection_why_);
   spdlog::info("pipeline {}: {}", cfg_.name, what);
   NoteEvent("", "snapshot", what);
   selection_thread_ = std::thread([this, snapshot = snapshot_.get(), record = selection_record_] {
     Status st = snapshot->Run();
     if (st.ok()) {
-      Status saved = store_.SetSetting(cfg_.name, kSelectionSetting, record);
+      Status saved = store_.SetSetting(cfg_.name, record.first, record.second);
       if (!saved.ok()) spdlog::error("pipeline {}: recording the table selection: {}", cfg_.name, saved.message());
-      spdlog::info("pipeline {}: newly selected tables copied, {} rows", cfg_.name, snapshot->progress().rows_copied);
+      spdlog::info("pipeline {}: new table(s) copied, {} rows", cfg_.name, snapshot->progress().rows_copied);
     } else if (st.code() != StatusCode::kCancelled) {
-      spdlog::error("pipeline {}: copying the newly selected tables failed (the next start copies them again): {}",
+      spdlog::error("pipeline {}: copying the new tables failed (the next start copies them again): {}",
                     cfg_.name, st.message());
     }
     std::lock_guard done(mu_);
     snapshot_running_ = false;
     if (st.code() != StatusCode::kCancelled) {
       NoteEvent("", "snapshot",
-                st.ok() ? fmt::format("newly selected tables copied: {} rows", snapshot->progress().rows_copied)
-                        : "copying the newly selected tables failed: " + st.message());
+                st.ok() ? fmt::format("new table(s) copied: {} rows", snapshot->progress().rows_copied)
+                        : "copying the new tables failed: " + st.message());
     }
   });
 }

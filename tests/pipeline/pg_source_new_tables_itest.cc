@@ -7,8 +7,10 @@
 // capture once: `sluice run` starts the pipeline again, which selects it
 // (creating its target tables) and reads its rows from the slot. Without
 // the right to publish a schema, sluice's own publication names tables: a
-// new table is found in the catalog (every 5 s), added to the publication
-// at the new start, and a warning says to copy the rows written before.
+// new table is found in the catalog (every 5 s) and added to the
+// publication at the new start; the rows written to it before were never
+// streamed: with `snapshot: initial` they are copied alongside the stream
+// (before, they were only named, like with `snapshot: never`).
 
 #include "pipeline/pg_source_fixture.h"
 
@@ -53,7 +55,7 @@ TEST_F(PgSourceNewTablesTest, WithoutSchemaPublishingTheTableIsAddedAndItsEarlie
   EXPECT_NE(log.find("table \"public\".\"later\" is new to the pipeline (created since it started)"),
             std::string::npos)
       << log;
-  EXPECT_NE(log.find("copy them with `sluice snapshot`"), std::string::npos) << log;
+  EXPECT_NE(log.find("copy them with `sluice snapshot -c"), std::string::npos) << log;
   Sql("INSERT INTO later VALUES (3, 'c'); UPDATE later SET v = 'B' WHERE id = 2");
   EXPECT_TRUE(Converge("SELECT id, v FROM later WHERE id = 3", "SELECT id, v FROM public.later WHERE id = 3",
                        "SELECT id, v FROM public.later WHERE id = 3"));
@@ -63,6 +65,35 @@ TEST_F(PgSourceNewTablesTest, WithoutSchemaPublishingTheTableIsAddedAndItsEarlie
   ASSERT_TRUE(copied.ok()) << copied.message();
   EXPECT_TRUE(Converge("SELECT id, v FROM later ORDER BY id", "SELECT id, v FROM public.later ORDER BY id",
                        "SELECT id, v FROM public.later ORDER BY id"));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+TEST_F(PgSourceNewTablesTest, WithSnapshotInitialTheRowsWrittenBeforeItWasPublishedAreCopied) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  Sql("CREATE TABLE items (id int PRIMARY KEY, n int)");
+  WritePipeline("      - match: \"public.*\"\n", "    snapshot: initial\n");
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(WaitForState("p", "running", std::chrono::seconds(30)));
+  Sql("CREATE TABLE later (id int PRIMARY KEY, v text); CREATE TABLE keyless (v text)");
+  Sql("INSERT INTO later VALUES (1, 'a'), (2, 'b'); INSERT INTO keyless VALUES ('k')");
+  const char* kLater[] = {"SELECT id, v FROM later ORDER BY id", "SELECT id, v FROM public.later ORDER BY id",
+                          "SELECT id, v FROM public.later ORDER BY id"};
+  EXPECT_TRUE(Converge(kLater[0], kLater[1], kLater[2]));
+  Sql("INSERT INTO later VALUES (3, 'c'); UPDATE later SET v = 'B' WHERE id = 2; DELETE FROM later WHERE id = 1");
+  EXPECT_TRUE(Converge(kLater[0], kLater[1], kLater[2]));
+  std::string log = sluice_->FullLog();
+  EXPECT_NE(log.find("new table(s) copied"), std::string::npos) << log;
+  EXPECT_EQ(log.find("were never streamed (snapshot: never)"), std::string::npos) << log;
+  EXPECT_NE(log.find("keyless added to publication"), std::string::npos) << log;  // named, not copied
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+
+  // Copied once: the next start has nothing left to copy.
+  StartSluice();
+  ASSERT_TRUE(WaitForState("p", "running", std::chrono::seconds(30)));
+  Sql("INSERT INTO later VALUES (4, 'd')");
+  EXPECT_TRUE(Converge(kLater[0], kLater[1], kLater[2]));
+  EXPECT_EQ(sluice_->FullLog().find("copying the rows"), std::string::npos) << sluice_->FullLog();
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 

@@ -74,7 +74,7 @@ TEST_F(SelectionTest, TablesAddedToTheRulesAreCreatedAndCopiedAlongsideTheStream
   EXPECT_EQ(*audit, "26,27,28,29,30");
   ASSERT_TRUE(WaitForState("p", "running", seconds(10)));
   std::string events = Events();
-  EXPECT_NE(events.find("newly selected tables copied"), std::string::npos) << events;
+  EXPECT_NE(events.find("new table(s) copied"), std::string::npos) << events;
   EXPECT_NE(events.find("shop.audit newly selected without a primary or unique key"), std::string::npos) << events;
   EXPECT_NE(events.find("sluice snapshot -c"), std::string::npos) << events;
   // Recorded: the next start copies nothing again.

@@ -36,7 +36,8 @@ std::vector<std::string> WholeSchemas(const std::vector<std::string>& patterns) 
 }  // namespace
 
 Status EnsurePublication(PgConnection& c, const std::string& name, const std::vector<std::string>& patterns,
-                         const std::string& describe, const std::vector<std::string>& rule_patterns, bool ours) {
+                         const std::string& describe, const std::vector<std::string>& rule_patterns, bool ours,
+                         std::vector<std::string>* added) {
   ASSIGN_OR_RETURN(auto tables, c.Query("SELECT schemaname, tablename FROM pg_catalog.pg_tables WHERE "
                                         "schemaname NOT IN ('pg_catalog', 'information_schema') "
                                         "ORDER BY 1, 2"));
@@ -94,9 +95,13 @@ Status EnsurePublication(PgConnection& c, const std::string& name, const std::ve
   }
   for (const auto& t : matched) {
     if (!in.count(t) && ours) {
-      Status added = c.Execute("ALTER PUBLICATION " + QuoteIdent(name) + " ADD TABLE " + QualifiedName(t.first, t.second));
-      if (!added.ok()) return added.WithContext(fmt::format("{}: add table {} to publication \"{}\"", describe,
-                                                            QualifiedName(t.first, t.second), name));
+      Status st = c.Execute("ALTER PUBLICATION " + QuoteIdent(name) + " ADD TABLE " + QualifiedName(t.first, t.second));
+      if (!st.ok()) return st.WithContext(fmt::format("{}: add table {} to publication \"{}\"", describe,
+                                                      QualifiedName(t.first, t.second), name));
+      if (added != nullptr) {
+        added->push_back(t.first + "." + t.second);
+        continue;
+      }
       spdlog::warn("{}: table {} added to publication \"{}\": rows written to it before now were not streamed; copy "
                    "them with `sluice snapshot` (safe to repeat)",
                    describe, QualifiedName(t.first, t.second), name);

@@ -29,10 +29,11 @@ namespace sluice::postgres {
 // created later are published from their creation. `ours`: the
 // publication is sluice's own (its default name): a matched table it lacks
 // is added to it (its rows written before were not streamed: a warning
-// says to copy them) instead of being an error.
+// says to copy them, or, given `added`, they are listed there as
+// "schema.table" for the caller to copy) instead of being an error.
 Status EnsurePublication(PgConnection& c, const std::string& name, const std::vector<std::string>& patterns,
                          const std::string& describe, const std::vector<std::string>& rule_patterns = {},
-                         bool ours = false);
+                         bool ours = false, std::vector<std::string>* added = nullptr);
 
 // A logical pgoutput slot created with SNAPSHOT 'export'. The exported
 // snapshot lives as long as this object's replication connection, which
