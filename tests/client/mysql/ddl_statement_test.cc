@@ -163,7 +163,8 @@ TEST(DdlChangesNoTableTest, UsersRoutinesViewsAndMaintenanceChangeNoTable) {
                         "CREATE OR REPLACE ALGORITHM=MERGE DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW v "
                         "AS SELECT * FROM t",
                         "CREATE DEFINER=`root`@`%` TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.a = 1",
-                        "DROP PROCEDURE IF EXISTS p", "ALTER EVENT e DISABLE", "CREATE FUNCTION f() RETURNS INT RETURN 1"}) {
+                        "DROP PROCEDURE IF EXISTS p", "ALTER EVENT e DISABLE",
+                        "CREATE FUNCTION f() RETURNS INT RETURN 1"}) {
     auto d = ParseDdl(q, "shop");
     EXPECT_EQ(d.kind, DdlStatement::Kind::kOther) << q;
     EXPECT_TRUE(d.changes_no_table) << q;
