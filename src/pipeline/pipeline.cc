@@ -653,7 +653,11 @@ void Pipeline::SnapshotThenStream() {
       spdlog::info("pipeline {}: copying the existing rows first (snapshot: initial)", cfg_.name);
       {
         std::lock_guard lock(mu_);
-        snapshot_ = std::make_unique<Snapshot>(config_, cfg_);
+        SnapshotOptions options;
+        if (!IsPostgresSource(*source_cfg_) && source_cfg_->endpoint.scheme != "file") {
+          options.at_start = [this](const std::string& p0) { RecordTableShapesAt(p0); };
+        }
+        snapshot_ = std::make_unique<Snapshot>(config_, cfg_, std::move(options));
         state_ = PipelineState::kSnapshotting;
         NoteEvent("", "snapshotting", "copying the existing rows first (snapshot: initial)");
       }

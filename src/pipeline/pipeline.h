@@ -238,6 +238,12 @@ class Pipeline {
   // initial`, recorded in the store until done) or named with the command.
   Status PrepareNewlyPublished();
   void StartSelectionCopy();
+  // A MySQL source's selected tables as information_schema shows them now,
+  // recorded in the store's schema history (source/mysql/schema_history.h)
+  // at `position` (a snapshot's start, where streaming begins), so that a
+  // DDL statement run while the copy takes its time does not leave the
+  // stream's older rows only the newer shape. Best effort (logged).
+  void RecordTableShapesAt(const std::string& position);
   // Before capturing: a trigger on a table the pipeline fills on one of
   // `mysql_targets` that writes another such table, or sets NEW values of
   // columns sluice writes (target_triggers.h), fails the start naming it;

@@ -425,13 +425,16 @@ Status Snapshot::Prepare() {
   // Only now, with every plan recorded: the position streaming starts from.
   // (Recorded plans make `snapshot: initial` resume after a crash from here on.)
   ASSIGN_OR_RETURN(std::string p0, source_->StartPosition(**source));
+  bool all_start_there = true;
   for (size_t ti = 0; ti < targets.size(); ++ti) {
     ASSIGN_OR_RETURN(std::string start, targets[ti]->EnsureStartPosition(cfg_.name, cfg_.targets[ti], p0));
     if (start != p0) {
+      all_start_there = false;
       spdlog::info("pipeline {}: target {} already streams from {}; the snapshot copies alongside", cfg_.name,
                    cfg_.targets[ti], start);
     }
   }
+  if (all_start_there && options_.at_start) options_.at_start(p0);
   std::lock_guard lock(mu_);
   progress_.start_position = p0;
   progress_.phase = "copying";

@@ -52,6 +52,10 @@ struct SnapshotOptions {
   // table cannot be copied then (the stream's inserts and the copy's would
   // both land), so it is refused with a message naming it.
   bool alongside_stream = false;
+  // Called once, with the position streaming starts from, when every target
+  // starts there (not a resumed or alongside copy), before any chunk is
+  // read: `sluice run` records the tables' shapes there (schema history).
+  std::function<void(const std::string& start_position)> at_start;
 };
 
 class Snapshot {

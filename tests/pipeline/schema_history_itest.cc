@@ -97,5 +97,34 @@ TEST_F(SyncTest, SeveralAltersOfATableBehindTheStreamAreFollowedStatementByState
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+TEST_F(SyncTest, AnAlterDuringTheInitialSnapshotDoesNotStopTheStreamAfterIt) {
+  // The stream starts where the snapshot began, once the copy is done: rows
+  // written before an ALTER made while the copy took its time are read
+  // after it, when information_schema shows the new shape.
+  auto src = StartWithoutColumnNames(1);
+  auto dst = StartServer(2);
+  ASSERT_TRUE(src && dst);
+  ASSERT_TRUE(src->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, a VARCHAR(10)); "
+                           "INSERT INTO shop.t VALUES (1, 'a')")
+                  .ok());
+  WriteConfig(OneToOneConfig(dir_.string(), *src, *dst) + "    snapshot: initial\n");
+  const std::string go = (dir_ / "go").string();
+  ::setenv("SLUICE_SYNC_POINTS", ("mysql.chunk.write=wait:" + go).c_str(), 1);
+  StartSluice();
+  ::unsetenv("SLUICE_SYNC_POINTS");
+  ASSERT_TRUE(WaitUntil([&] { return sluice_->FullLog().find("waiting for") != std::string::npos; },
+                        std::chrono::seconds(30)))
+      << sluice_->FullLog();
+  ASSERT_TRUE(src->Execute("INSERT INTO shop.t VALUES (2, 'b'); ALTER TABLE shop.t ADD COLUMN n INT AFTER id; "
+                           "INSERT INTO shop.t VALUES (3, 3, 'c')")
+                  .ok());
+  std::ofstream(go).put('\n');
+  const char* kT = "SELECT * FROM shop.t ORDER BY id";
+  EXPECT_TRUE(Converges(*src, kT, *dst, kT));
+  EXPECT_EQ(sluice_->FullLog().find("the table changed after this event was written"), std::string::npos)
+      << sluice_->FullLog();
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 }  // namespace
 }  // namespace sluice::testing
