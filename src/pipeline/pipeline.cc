@@ -1638,11 +1638,24 @@ Status Pipeline::RouteDdl(Target& t, const TargetWork& w, const mysql::DdlStatem
   std::vector<std::pair<std::string, std::string>> named = d.tables;
   for (const auto& r : d.renames) named.emplace_back(r.db, r.table);
   if (named.empty() && !d.table.empty()) named.emplace_back(d.db, d.table);
-  // `DROP TABLE a, b` reaches the sink once per selected table; other
-  // statements once, for their first selected table.
-  const bool per_table = d.kind == K::kDropTable;
+  // `DROP TABLE a, b` reaches the sink once per selected table, and so does
+  // `RENAME TABLE a TO b, c TO d` where tables keep rows (as a statement of
+  // its own for each pair, in order: the sinks rename one table at a time);
+  // other statements once, for their first selected table.
+  const bool split_renames = keeps_rows && d.kind == K::kRenameTable && d.renames.size() > 1;
+  const bool per_table = d.kind == K::kDropTable || split_renames;
+  if (split_renames) {
+    named.clear();
+    for (const auto& r : d.renames) named.emplace_back(r.db, r.table);
+  }
   std::vector<sink::DdlChange> routed;
-  for (const auto& [db, table] : named) {
+  for (size_t n = 0; n < named.size(); ++n) {
+    const auto& [db, table] = named[n];
+    if (split_renames) {
+      const auto& r = d.renames[n];
+      ddl.query = fmt::format("RENAME TABLE {}.{} TO {}.{}", mysql::QuoteIdent(r.db), mysql::QuoteIdent(r.table),
+                              mysql::QuoteIdent(r.new_db), mysql::QuoteIdent(r.new_table));
+    }
     const transform::MappingRule* rule = mapper_->RuleFor(db, table);
     if (rule == nullptr) continue;
     if (rule->ddl == transform::DdlPolicy::kIgnore) {

@@ -498,6 +498,27 @@ TEST_F(ClickhouseRunTest, RenamedTablesKeepTheirRows) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// Several tables archived in one statement: each pair renamed in order
+// (ClickHouse takes one table at a time; before, the statement stopped it).
+TEST_F(ClickhouseRunTest, SeveralTablesRenamedInOneStatementKeepTheirRows) {
+  ASSERT_NO_FATAL_FAILURE(StartAll(kKeyedSchema));
+  ASSERT_TRUE(Transactions(*src_, 1, 5).ok());
+  ASSERT_TRUE(ChConverges(kOrders, kChOrders));
+  ASSERT_TRUE(src_->Execute("RENAME TABLE shop.orders TO shop.orders_2024, shop.audit TO shop.audit_2024; "
+                            "CREATE TABLE shop.orders LIKE shop.orders_2024; "
+                            "INSERT INTO shop.orders VALUES (1, 1, 'new'); "
+                            "UPDATE shop.orders_2024 SET amount = 99 WHERE id = 3; "
+                            "INSERT INTO shop.audit_2024 VALUES (100, 'late')")
+                  .ok());
+  EXPECT_TRUE(ChConverges(kOrders, kChOrders));
+  EXPECT_TRUE(ChConverges("SELECT id, amount, note FROM shop.orders_2024 ORDER BY id",
+                          "SELECT id, amount, note FROM shop.orders_2024 FINAL WHERE _sign = 1 ORDER BY id"));
+  EXPECT_TRUE(ChConverges("SELECT txn, msg FROM shop.audit_2024 ORDER BY txn, msg",
+                          "SELECT txn, msg FROM shop.audit_2024 FINAL WHERE _sign = 1 ORDER BY txn, msg"));
+  EXPECT_TRUE(WaitForState("p", "running", std::chrono::seconds(10)));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 // Killed after the copy of a key column's table and after its RENAME: the
 // restart drops or finishes what it finds, and nothing is lost.
 TEST_F(ClickhouseRunTest, KeyColumnRetypeKilledMidwayIsUndoneOrFinished) {

@@ -245,6 +245,29 @@ TEST_F(PgSyncTest, AnOnlineSchemaChangeKeepsTheTableAndGivesItTheNewColumns) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// Tables archived in one statement (not a swap): each pair renamed in order;
+// before, the statement stopped a PostgreSQL target.
+TEST_F(PgSyncTest, SeveralTablesRenamedInOneStatementKeepTheirRows) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  ASSERT_NO_FATAL_FAILURE(StartSluiceWith(PipelineOptions{}));
+  ASSERT_TRUE(Transactions(*src_, 1, 5).ok());
+  EXPECT_TRUE(PgConverges(kOrders, kOrders));
+  ASSERT_TRUE(src_->Execute("RENAME TABLE shop.orders TO shop.orders_2024, shop.audit TO shop.audit_2024; "
+                            "CREATE TABLE shop.orders LIKE shop.orders_2024; "
+                            "INSERT INTO shop.orders VALUES (1, 1, 'new'); "
+                            "UPDATE shop.orders_2024 SET amount = 99 WHERE id = 3; "
+                            "INSERT INTO shop.audit_2024 VALUES (100, 'late')")
+                  .ok());
+  EXPECT_TRUE(PgConverges(kOrders, kOrders));
+  const char* archived = "SELECT id, amount, note FROM shop.orders_2024 ORDER BY id";
+  EXPECT_TRUE(PgConverges(archived, archived));
+  const char* audit = "SELECT txn, msg FROM shop.audit_2024 ORDER BY txn, msg";
+  EXPECT_TRUE(PgConverges(audit, audit));
+  EXPECT_TRUE(WaitForState("p", "running", seconds(10)));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 // A NUL byte in text: on_error stop names pipeline, target, table, key and
 // position, and leaves everything before the transaction applied.
 // Foreign key actions of a MySQL source (logged nowhere: the server changes
