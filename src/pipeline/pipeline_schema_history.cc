@@ -1,7 +1,9 @@
-// Pipeline: the schema history's first entries where a snapshot starts the
-// stream (pipeline.h, RecordTableShapesAt). The stream reads a table's shape
-// from information_schema at its first row otherwise, which after a long
-// snapshot may be a shape an ALTER made meanwhile.
+// The schema history's first entries where a snapshot starts the stream
+// (schema_history_start.h). The stream reads a table's shape from
+// information_schema at its first row otherwise, which after a long snapshot
+// may be a shape an ALTER made meanwhile.
+
+#include "pipeline/schema_history_start.h"
 
 #include <spdlog/spdlog.h>
 
@@ -12,24 +14,26 @@
 
 namespace sluice::pipeline {
 
+Status RecordTableShapes(store::SqliteStore& store, const PipelineConfig& p, const SourceConfig& s,
+                         const std::string& position, sluice::mysql::Interrupter* interrupt) {
+  auto at = BinlogFilePos::Parse(position);
+  if (!at.ok()) return Status::Ok();  // not a file:offset: nothing the history can order
+  ASSIGN_OR_RETURN(auto co, mysql::ConnectOptions::FromUrl(s.endpoint));
+  ASSIGN_OR_RETURN(auto conn, mysql::MysqlConnection::Connect(co, interrupt));
+  ASSIGN_OR_RETURN(auto server, conn->QueryValue("SELECT @@server_id"));
+  ASSIGN_OR_RETURN(auto selected, SelectedTables(*conn, p));
+  mysql::SchemaHistory history;
+  history.SetServer(server.value_or(""));
+  for (const SourceTable& t : selected) {
+    ASSIGN_OR_RETURN(auto shape, mysql::ReadInformationSchemaTable(*conn, conn->is_mariadb(), t.db, t.table));
+    history.Record(t.db, t.table, *at, std::move(shape));
+  }
+  for (const auto& [key, value] : history.TakeChanged()) RETURN_IF_ERROR(store.SetSetting(p.name, key, value));
+  return Status::Ok();
+}
+
 void Pipeline::RecordTableShapesAt(const std::string& position) {
-  auto record = [&]() -> Status {
-    auto at = BinlogFilePos::Parse(position);
-    if (!at.ok()) return Status::Ok();  // not a file:offset: nothing the history can order
-    ASSIGN_OR_RETURN(auto co, mysql::ConnectOptions::FromUrl(source_cfg_->endpoint));
-    ASSIGN_OR_RETURN(auto conn, mysql::MysqlConnection::Connect(co, &jobs_interrupt_));
-    ASSIGN_OR_RETURN(auto server, conn->QueryValue("SELECT @@server_id"));
-    ASSIGN_OR_RETURN(auto selected, SelectedTables(*conn, cfg_));
-    mysql::SchemaHistory history;
-    history.SetServer(server.value_or(""));
-    for (const SourceTable& t : selected) {
-      ASSIGN_OR_RETURN(auto shape, mysql::ReadInformationSchemaTable(*conn, conn->is_mariadb(), t.db, t.table));
-      history.Record(t.db, t.table, *at, std::move(shape));
-    }
-    for (const auto& [key, value] : history.TakeChanged()) RETURN_IF_ERROR(store_.SetSetting(cfg_.name, key, value));
-    return Status::Ok();
-  };
-  Status st = record();
+  Status st = RecordTableShapes(store_, cfg_, *source_cfg_, position, &jobs_interrupt_);
   if (!st.ok()) {
     spdlog::warn("pipeline {}: the tables' shapes at {} were not recorded ({}): the stream reads them when it gets "
                  "there",

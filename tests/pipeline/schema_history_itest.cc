@@ -126,5 +126,37 @@ TEST_F(SyncTest, AnAlterDuringTheInitialSnapshotDoesNotStopTheStreamAfterIt) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+TEST_F(SyncTest, AnAlterDuringASnapshotByHandDoesNotStopTheStreamAfterIt) {
+  // The same with `sluice snapshot` run before `sluice run` starts.
+  auto src = StartWithoutColumnNames(1);
+  auto dst = StartServer(2);
+  ASSERT_TRUE(src && dst);
+  ASSERT_TRUE(src->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, a VARCHAR(10)); "
+                           "INSERT INTO shop.t VALUES (1, 'a')")
+                  .ok());
+  ASSERT_TRUE(dst->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, a VARCHAR(10))").ok());
+  WriteConfig(OneToOneConfig(dir_.string(), *src, *dst));
+  const std::string go = (dir_ / "go").string(), log = (dir_ / "snapshot.log").string();
+  ::setenv("SLUICE_SYNC_POINTS", ("mysql.chunk.write=wait:" + go).c_str(), 1);
+  auto pid = SpawnProcess({SLUICE_BINARY, "snapshot", "-c", config_, "--pipeline", "copy", "--progress", "none"}, log);
+  ::unsetenv("SLUICE_SYNC_POINTS");
+  ASSERT_TRUE(pid.ok()) << pid.status().message();
+  ASSERT_TRUE(WaitUntil([&] { return TailOfFile(log).find("waiting for") != std::string::npos; },
+                        std::chrono::seconds(30)))
+      << TailOfFile(log);
+  ASSERT_TRUE(src->Execute("INSERT INTO shop.t VALUES (2, 'b'); ALTER TABLE shop.t ADD COLUMN n INT AFTER id; "
+                           "INSERT INTO shop.t VALUES (3, 3, 'c')")
+                  .ok());
+  std::ofstream(go).put('\n');
+  auto exited = WaitForExit(*pid, std::chrono::seconds(60));
+  ASSERT_TRUE(exited.ok() && exited->has_value() && **exited == 0) << TailOfFile(log);
+  StartSluice();
+  const char* kT = "SELECT * FROM shop.t ORDER BY id";
+  EXPECT_TRUE(Converges(*src, kT, *dst, kT));
+  EXPECT_EQ(sluice_->FullLog().find("the table changed after this event was written"), std::string::npos)
+      << sluice_->FullLog();
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 }  // namespace
 }  // namespace sluice::testing
