@@ -7,6 +7,8 @@
 // shapes read while streaming are kept in the store with the positions they
 // hold from (source/mysql/schema_history.h).
 
+#include <functional>
+
 #include "cli/run_command.h"
 #include "pipeline/sync_fixture.h"
 
@@ -97,65 +99,65 @@ TEST_F(SyncTest, SeveralAltersOfATableBehindTheStreamAreFollowedStatementByState
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
-TEST_F(SyncTest, AnAlterDuringTheInitialSnapshotDoesNotStopTheStreamAfterIt) {
-  // The stream starts where the snapshot began, once the copy is done: rows
-  // written before an ALTER made while the copy took its time are read
-  // after it, when information_schema shows the new shape.
-  auto src = StartWithoutColumnNames(1);
-  auto dst = StartServer(2);
-  ASSERT_TRUE(src && dst);
-  ASSERT_TRUE(src->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, a VARCHAR(10)); "
-                           "INSERT INTO shop.t VALUES (1, 'a')")
-                  .ok());
-  WriteConfig(OneToOneConfig(dir_.string(), *src, *dst) + "    snapshot: initial\n");
-  const std::string go = (dir_ / "go").string();
-  ::setenv("SLUICE_SYNC_POINTS", ("mysql.chunk.write=wait:" + go).c_str(), 1);
+// The stream starts where a snapshot began, once the copy is done: rows
+// written before an ALTER made while the copy took its time are read after
+// it, when information_schema shows the new shape. The copy is held at its
+// first chunk's write while the migration runs.
+class SnapshotThenAlterTest : public SyncTest {
+ protected:
+  void StartServers() {
+    src_ = StartWithoutColumnNames(1);
+    dst_ = StartServer(2);
+    ASSERT_TRUE(src_ && dst_);
+    ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, a VARCHAR(10)); "
+                              "INSERT INTO shop.t VALUES (1, 'a')")
+                    .ok());
+  }
+  void HoldTheCopy() { ::setenv("SLUICE_SYNC_POINTS", ("mysql.chunk.write=wait:" + Go()).c_str(), 1); }
+  // Once the copy waits (its log says so): the migration, then the copy goes on.
+  void AlterWhileHeld(const std::function<std::string()>& log) {
+    ::unsetenv("SLUICE_SYNC_POINTS");
+    ASSERT_TRUE(WaitUntil([&] { return log().find("waiting for") != std::string::npos; }, std::chrono::seconds(30)))
+        << log();
+    ASSERT_TRUE(src_->Execute("INSERT INTO shop.t VALUES (2, 'b'); ALTER TABLE shop.t ADD COLUMN n INT AFTER id; "
+                              "INSERT INTO shop.t VALUES (3, 3, 'c')")
+                    .ok());
+    std::ofstream(Go()).put('\n');
+  }
+  void ExpectTheStreamConverges() {
+    const char* kT = "SELECT * FROM shop.t ORDER BY id";
+    EXPECT_TRUE(Converges(*src_, kT, *dst_, kT));
+    EXPECT_EQ(sluice_->FullLog().find("the table changed after this event was written"), std::string::npos)
+        << sluice_->FullLog();
+    EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+  }
+  std::string Go() const { return (dir_ / "go").string(); }
+
+  std::unique_ptr<MariadbServer> src_, dst_;
+};
+
+TEST_F(SnapshotThenAlterTest, AnAlterDuringTheInitialSnapshotDoesNotStopTheStreamAfterIt) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  WriteConfig(OneToOneConfig(dir_.string(), *src_, *dst_) + "    snapshot: initial\n");
+  HoldTheCopy();
   StartSluice();
-  ::unsetenv("SLUICE_SYNC_POINTS");
-  ASSERT_TRUE(WaitUntil([&] { return sluice_->FullLog().find("waiting for") != std::string::npos; },
-                        std::chrono::seconds(30)))
-      << sluice_->FullLog();
-  ASSERT_TRUE(src->Execute("INSERT INTO shop.t VALUES (2, 'b'); ALTER TABLE shop.t ADD COLUMN n INT AFTER id; "
-                           "INSERT INTO shop.t VALUES (3, 3, 'c')")
-                  .ok());
-  std::ofstream(go).put('\n');
-  const char* kT = "SELECT * FROM shop.t ORDER BY id";
-  EXPECT_TRUE(Converges(*src, kT, *dst, kT));
-  EXPECT_EQ(sluice_->FullLog().find("the table changed after this event was written"), std::string::npos)
-      << sluice_->FullLog();
-  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+  ASSERT_NO_FATAL_FAILURE(AlterWhileHeld([&] { return sluice_->FullLog(); }));
+  ExpectTheStreamConverges();
 }
 
-TEST_F(SyncTest, AnAlterDuringASnapshotByHandDoesNotStopTheStreamAfterIt) {
-  // The same with `sluice snapshot` run before `sluice run` starts.
-  auto src = StartWithoutColumnNames(1);
-  auto dst = StartServer(2);
-  ASSERT_TRUE(src && dst);
-  ASSERT_TRUE(src->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, a VARCHAR(10)); "
-                           "INSERT INTO shop.t VALUES (1, 'a')")
-                  .ok());
-  ASSERT_TRUE(dst->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, a VARCHAR(10))").ok());
-  WriteConfig(OneToOneConfig(dir_.string(), *src, *dst));
-  const std::string go = (dir_ / "go").string(), log = (dir_ / "snapshot.log").string();
-  ::setenv("SLUICE_SYNC_POINTS", ("mysql.chunk.write=wait:" + go).c_str(), 1);
+TEST_F(SnapshotThenAlterTest, AnAlterDuringASnapshotByHandDoesNotStopTheStreamAfterIt) {
+  // `sluice snapshot` run before `sluice run` starts.
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  WriteConfig(OneToOneConfig(dir_.string(), *src_, *dst_));
+  const std::string log = (dir_ / "snapshot.log").string();
+  HoldTheCopy();
   auto pid = SpawnProcess({SLUICE_BINARY, "snapshot", "-c", config_, "--pipeline", "copy", "--progress", "none"}, log);
-  ::unsetenv("SLUICE_SYNC_POINTS");
   ASSERT_TRUE(pid.ok()) << pid.status().message();
-  ASSERT_TRUE(WaitUntil([&] { return TailOfFile(log).find("waiting for") != std::string::npos; },
-                        std::chrono::seconds(30)))
-      << TailOfFile(log);
-  ASSERT_TRUE(src->Execute("INSERT INTO shop.t VALUES (2, 'b'); ALTER TABLE shop.t ADD COLUMN n INT AFTER id; "
-                           "INSERT INTO shop.t VALUES (3, 3, 'c')")
-                  .ok());
-  std::ofstream(go).put('\n');
+  ASSERT_NO_FATAL_FAILURE(AlterWhileHeld([&] { return TailOfFile(log); }));
   auto exited = WaitForExit(*pid, std::chrono::seconds(60));
   ASSERT_TRUE(exited.ok() && exited->has_value() && **exited == 0) << TailOfFile(log);
   StartSluice();
-  const char* kT = "SELECT * FROM shop.t ORDER BY id";
-  EXPECT_TRUE(Converges(*src, kT, *dst, kT));
-  EXPECT_EQ(sluice_->FullLog().find("the table changed after this event was written"), std::string::npos)
-      << sluice_->FullLog();
-  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+  ExpectTheStreamConverges();
 }
 
 }  // namespace
