@@ -167,8 +167,8 @@ Result<std::vector<std::string>> ValidatePostgresSource(const PipelineConfig& p,
   return selected;
 }
 
-Result<StartPosition> ResolvePostgresStart(const PipelineConfig& p, const SourceConfig& s,
-                                           const StartPosition& start) {
+Result<StartPosition> ResolvePostgresStart(const PipelineConfig& p, const SourceConfig& s, const StartPosition& start,
+                                           const std::vector<std::string>& tables) {
   if (start.kind == StartPosition::Kind::kLsn) return start;
   if (start.kind != StartPosition::Kind::kLatest && start.kind != StartPosition::Kind::kEarliest) {
     return Status::Invalid("pipeline {}: a PostgreSQL source starts at latest, earliest or an LSN such as 0/16B3748, "
@@ -176,6 +176,16 @@ Result<StartPosition> ResolvePostgresStart(const PipelineConfig& p, const Source
                            p.name, start.ToString());
   }
   ASSIGN_OR_RETURN(auto c, ConnectSource(p, s));
+  if (start.kind == StartPosition::Kind::kLatest) {
+    ASSIGN_OR_RETURN(auto slots, c->Query("SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = " +
+                                          postgres::QuoteLiteral(SlotOf(p, s))));
+    if (slots.empty()) {
+      RETURN_IF_ERROR(postgres::EnsurePublication(*c, PublicationOf(p, s), tables,
+                                                  fmt::format("pipeline {}: source {}", p.name, p.source),
+                                                  PostgresRulePatterns(p),
+                                                  PublicationOf(p, s) == "sluice_" + SlotOf(p, s)));
+    }
+  }
   auto lsn = postgres::SlotPosition(*c, SlotOf(p, s), start.kind == StartPosition::Kind::kLatest);
   if (!lsn.ok()) return lsn.status().WithContext(fmt::format("pipeline {}: source {}", p.name, p.source));
   StartPosition out;

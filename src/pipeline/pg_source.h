@@ -46,8 +46,13 @@ Result<std::vector<SourceTable>> SelectedPostgresTables(postgres::PgConnection& 
 Result<std::vector<std::string>> ValidatePostgresSource(const PipelineConfig& p, const SourceConfig& s);
 
 // `latest` (the slot's position, the slot created when missing) and
-// `earliest` (an existing slot's confirmed position) as an LSN, once.
-Result<StartPosition> ResolvePostgresStart(const PipelineConfig& p, const SourceConfig& s, const StartPosition& start);
+// `earliest` (an existing slot's confirmed position) as an LSN, once. A
+// slot is created only after the publication of `tables` (the selected
+// ones) exists: pgoutput reads the publication as of each change it
+// decodes, and a change made between the two would fail the stream for
+// good ("publication ... does not exist").
+Result<StartPosition> ResolvePostgresStart(const PipelineConfig& p, const SourceConfig& s, const StartPosition& start,
+                                           const std::vector<std::string>& tables);
 
 // On a pipeline that streamed before (its slot exists) through its own
 // publication FOR TABLE: those of `tables` ("schema.table") it does not

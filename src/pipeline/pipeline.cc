@@ -880,7 +880,7 @@ void Pipeline::Stop() {
 // MariaDB GTID position becomes the file:offset where the server's binlog
 // holds it, so that it is recorded in the checkpoints like any other.
 Result<StartPosition> Pipeline::ResolveOnSource(const StartPosition& p) {
-  if (IsPostgresSource(*source_cfg_)) return ResolvePostgresStart(cfg_, *source_cfg_, p);
+  if (IsPostgresSource(*source_cfg_)) return ResolvePostgresStart(cfg_, *source_cfg_, p, pg_tables_);
   if (p.kind == StartPosition::Kind::kMariadbGtid && source_cfg_->endpoint.scheme != "file") {
     ASSIGN_OR_RETURN(auto co, mysql::ConnectOptions::FromUrl(source_cfg_->endpoint));
     auto at = mysql::FindMariadbGtidPosition(co, p.mariadb_gtid, &jobs_interrupt_);

@@ -23,7 +23,7 @@ TEST_F(PgSourceTest, SourceServerKilledNineUnderLoadConvergesExactly) {
   // done: the writer's own record of which transactions committed (a
   // commit whose answer the crash cut off is not run twice).
   Sql("CREATE TABLE orders (id int PRIMARY KEY, amount int NOT NULL, note text); CREATE TABLE audit (txn int, msg "
-      "text); CREATE TABLE done (txn int PRIMARY KEY)");
+      "text); CREATE TABLE done (txn int PRIMARY KEY); ALTER TABLE audit REPLICA IDENTITY FULL");
   ASSERT_NO_FATAL_FAILURE(StartPipeline("      - match: \"public.orders\"\n      - match: \"public.audit\"\n"));
   constexpr int kTransactions = 600;
   std::atomic<int> committed{0};

@@ -59,7 +59,7 @@ TEST_F(PgSourceTest, KillNineUnderLoadLosesNothingAndDuplicatesNothing) {
   ASSERT_NO_FATAL_FAILURE(StartServers());
   // audit has no key: a change applied twice would show as an extra row.
   Sql("CREATE TABLE orders (id int PRIMARY KEY, amount int NOT NULL, note text); CREATE TABLE audit (txn int, msg "
-      "text)");
+      "text); ALTER TABLE audit REPLICA IDENTITY FULL");
   ASSERT_NO_FATAL_FAILURE(StartPipeline());
   constexpr int kTransactions = 600;
   Status written;

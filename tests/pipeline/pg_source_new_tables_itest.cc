@@ -75,7 +75,8 @@ TEST_F(PgSourceNewTablesTest, WithSnapshotInitialTheRowsWrittenBeforeItWasPublis
   StartSluice();
   ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
   ASSERT_TRUE(WaitForState("p", "running", std::chrono::seconds(30)));
-  Sql("CREATE TABLE later (id int PRIMARY KEY, v text); CREATE TABLE keyless (v text)");
+  Sql("CREATE TABLE later (id int PRIMARY KEY, v text); CREATE TABLE keyless (v text); "
+      "ALTER TABLE keyless REPLICA IDENTITY FULL");
   Sql("INSERT INTO later VALUES (1, 'a'), (2, 'b'); INSERT INTO keyless VALUES ('k')");
   const char* kLater[] = {"SELECT id, v FROM later ORDER BY id", "SELECT id, v FROM public.later ORDER BY id",
                           "SELECT id, v FROM public.later ORDER BY id"};
@@ -94,6 +95,41 @@ TEST_F(PgSourceNewTablesTest, WithSnapshotInitialTheRowsWrittenBeforeItWasPublis
   Sql("INSERT INTO later VALUES (4, 'd')");
   EXPECT_TRUE(Converge(kLater[0], kLater[1], kLater[2]));
   EXPECT_EQ(sluice_->FullLog().find("copying the rows"), std::string::npos) << sluice_->FullLog();
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+}  // namespace
+}  // namespace sluice::testing
+
+namespace sluice::testing {
+namespace {
+
+// A table without a primary key or replica identity in a publication makes
+// PostgreSQL refuse every UPDATE and DELETE of it: sluice's publication
+// broke the application's writes. Now the pipeline refuses the table,
+// saying how to give it an identity, and the source's writes go on.
+TEST_F(PgSourceNewTablesTest, ATableWithoutReplicaIdentityIsRefusedRatherThanBreakingTheSourcesWrites) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  Sql("CREATE TABLE items (id int PRIMARY KEY, n int); CREATE TABLE audit (txn int, msg text); "
+      "INSERT INTO audit VALUES (1, 'a')");
+  WritePipeline();
+  StartSluice();
+  ASSERT_TRUE(WaitForState("p", "failed", std::chrono::seconds(30)));
+  std::string log = sluice_->FullLog();
+  EXPECT_NE(log.find("table \"public\".\"audit\" has no primary key and no replica identity"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("ALTER TABLE \"public\".\"audit\" REPLICA IDENTITY FULL;"), std::string::npos) << log;
+  Sql("UPDATE audit SET msg = 'b' WHERE txn = 1; DELETE FROM audit WHERE txn = 1");  // still works
+  EXPECT_EQ(sluice_->Stop(), 1 << 8) << sluice_->Log();  // exit status 1: a pipeline had failed
+
+  // As told: the whole old row identifies it, and it is carried.
+  Sql("ALTER TABLE audit REPLICA IDENTITY FULL");
+  StartSluice();
+  ASSERT_TRUE(WaitForState("p", "running", std::chrono::seconds(30))) << sluice_->FullLog();
+  Sql("INSERT INTO audit VALUES (2, 'x'), (3, 'y'); UPDATE audit SET msg = 'z' WHERE txn = 2; "
+      "DELETE FROM audit WHERE txn = 3");
+  const char* kAudit = "SELECT txn, msg FROM public.audit ORDER BY txn";
+  EXPECT_TRUE(Converge("SELECT txn, msg FROM audit ORDER BY txn", kAudit, kAudit));
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 

@@ -53,7 +53,8 @@ class PgSourceSnapshotTest : public PgSourceTest {
   }
   void CreateOrders(int rows) {
     Sql("CREATE TABLE orders (id int PRIMARY KEY, amount int NOT NULL, note text); CREATE TABLE audit (txn int, msg "
-        "text); CREATE TABLE journal (txn int)");
+        "text); CREATE TABLE journal (txn int); ALTER TABLE audit REPLICA IDENTITY FULL; "
+        "ALTER TABLE journal REPLICA IDENTITY FULL");
     Sql(fmt::format("INSERT INTO orders SELECT i, i, 'n' || i FROM generate_series(1, {}) i;"
                     "INSERT INTO audit SELECT i % 7, 'seed' FROM generate_series(1, 50) i;"
                     "INSERT INTO journal SELECT -i FROM generate_series(1, 20) i",
@@ -81,7 +82,8 @@ TEST_F(PgSourceSnapshotTest, CopiesEveryTypeExactlyThenTheStreamGoesOn) {
   Sql("CREATE TABLE docs (id int PRIMARY KEY, body text, n int);"
       "INSERT INTO docs SELECT 1, string_agg(md5(i::text), ''), 0 FROM generate_series(1, 5000) i;"
       "INSERT INTO docs VALUES (2, 'small', 0);"
-      "CREATE TABLE audit (txn int, msg text); INSERT INTO audit VALUES (1, 'a'), (1, 'a'), (2, NULL)");
+      "CREATE TABLE audit (txn int, msg text); ALTER TABLE audit REPLICA IDENTITY FULL; "
+      "INSERT INTO audit VALUES (1, 'a'), (1, 'a'), (2, NULL)");
   ASSERT_NO_FATAL_FAILURE(WritePipeline());
   auto r = RunSluice("snapshot -c " + ShellQuote(config_) + " --pipeline p", 120);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -190,7 +192,8 @@ TEST_F(PgSourceSnapshotTest, KilledMidSnapshotResumesItsPlanAndConverges) {
 // refused with a message naming it.
 TEST_F(PgSourceSnapshotTest, KeylessTableRefusedOnceTheSlotExists) {
   ASSERT_NO_FATAL_FAILURE(StartServers());
-  Sql("CREATE TABLE orders (id int PRIMARY KEY); CREATE TABLE audit (txn int, msg text)");
+  Sql("CREATE TABLE orders (id int PRIMARY KEY); CREATE TABLE audit (txn int, msg text); "
+      "ALTER TABLE audit REPLICA IDENTITY FULL");
   ASSERT_NO_FATAL_FAILURE(StartPipeline());
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
   auto r = RunSluice("snapshot -c " + ShellQuote(config_) + " --pipeline p", 120);
@@ -212,7 +215,8 @@ TEST_F(PgSourceSnapshotTest, CheckFindsPlantedDifferencesAndRepairFixesThem) {
       "INSERT INTO items SELECT i, 'item ' || i, i / 4.0 FROM generate_series(1, 3000) i;"
       "CREATE TABLE pairs (a text, b int, v text, PRIMARY KEY (a, b));"
       "INSERT INTO pairs SELECT chr(65 + i % 26) || i, i % 3, 'v' FROM generate_series(1, 500) i;"
-      "CREATE TABLE log (k int, msg text); INSERT INTO log VALUES (1, 'x'), (1, 'x'), (2, 'y')");
+      "CREATE TABLE log (k int, msg text); ALTER TABLE log REPLICA IDENTITY FULL; "
+      "INSERT INTO log VALUES (1, 'x'), (1, 'x'), (2, 'y')");
   ASSERT_NO_FATAL_FAILURE(WritePipeline("      - match: \"public.*\"\n", "    chunk_rows: 400\n", 2, "[pg, my]"));
   auto snap = RunSluice("snapshot -c " + ShellQuote(config_) + " --pipeline p", 120);
   ASSERT_EQ(snap.exit_code, 0) << snap.out << snap.err;

@@ -62,7 +62,7 @@ TEST_F(PgSourceTest, LargeTransactionsAreStreamedAndAppliedAtTheirCommitOnly) {
 // table would show every row applied twice).
 TEST_F(PgSourceTest, AStreamCutByAReconnectIsNotAppliedTwice) {
   ASSERT_NO_FATAL_FAILURE(StartServers({"logical_decoding_work_mem=64kB"}));
-  Sql("CREATE TABLE log (n int, payload text)");
+  Sql("CREATE TABLE log (n int, payload text); ALTER TABLE log REPLICA IDENTITY FULL");
   ASSERT_NO_FATAL_FAILURE(StartPipeline());
   postgres::ConnectOptions co;
   co.port = pg_->port();

@@ -33,6 +33,41 @@ std::vector<std::string> WholeSchemas(const std::vector<std::string>& patterns) 
   return schemas;
 }
 
+// Refuses to publish tables that a publication of updates and deletes
+// would break on the source: no primary key and REPLICA IDENTITY DEFAULT, or
+// NOTHING. PostgreSQL then fails every UPDATE and DELETE of the table ("cannot
+// update table ... because it does not have a replica identity and publishes
+// updates"): the application's writes, not sluice's.
+Status RefuseTablesWithoutReplicaIdentity(PgConnection& c, const std::set<std::pair<std::string, std::string>>& tables,
+                                          const std::string& publication, const std::string& describe) {
+  if (tables.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(auto rows, c.Query("SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN "
+                                      "pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', "
+                                      "'p') AND (c.relreplident = 'n' OR (c.relreplident = 'd' AND NOT EXISTS "
+                                      "(SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND "
+                                      "i.indisprimary))) ORDER BY 1, 2"));
+  std::vector<std::string> keyless, statements;
+  for (const auto& r : rows) {
+    if (!r[0] || !r[1] || !tables.count({*r[0], *r[1]})) continue;
+    keyless.push_back(QualifiedName(*r[0], *r[1]));
+    statements.push_back("ALTER TABLE " + keyless.back() + " REPLICA IDENTITY FULL;");
+  }
+  if (keyless.empty()) return Status::Ok();
+  std::string list, fix;
+  for (size_t i = 0; i < keyless.size(); ++i) {
+    list += (i ? ", " : "") + keyless[i];
+    fix += (i ? " " : "") + statements[i];
+  }
+  return Status::Invalid(
+      "{}: {} {} {} no primary key and no replica identity: in publication \"{}\", every UPDATE and DELETE of {} "
+      "would fail on the source (\"cannot update table ... because it does not have a replica identity\"). Give "
+      "{} a primary key, or run {} (updates and deletes then log the whole old row, which sluice matches rows by), "
+      "or leave {} out of the pipeline's tables",
+      describe, keyless.size() == 1 ? "table" : "tables", list, keyless.size() == 1 ? "has" : "have", publication,
+      keyless.size() == 1 ? "it" : "them", keyless.size() == 1 ? "it" : "each", fix,
+      keyless.size() == 1 ? "it" : "them");
+}
+
 }  // namespace
 
 Status EnsurePublication(PgConnection& c, const std::string& name, const std::vector<std::string>& patterns,
@@ -54,13 +89,21 @@ Status EnsurePublication(PgConnection& c, const std::string& name, const std::ve
       return Status::Invalid("{}: no table matches {} to publish (publication \"{}\" does not exist yet)", describe,
                              list.empty() ? std::string("(all tables)") : list, name);
     }
+    std::set<std::pair<std::string, std::string>> to_publish(matched.begin(), matched.end());
+    std::vector<std::string> schemas = WholeSchemas(rule_patterns);
+    for (const auto& r : tables) {
+      // FOR TABLES IN SCHEMA publishes every table there.
+      if (r[0] && r[1] && std::find(schemas.begin(), schemas.end(), *r[0]) != schemas.end()) {
+        to_publish.emplace(*r[0], *r[1]);
+      }
+    }
+    RETURN_IF_ERROR(RefuseTablesWithoutReplicaIdentity(c, to_publish, name, describe));
     std::string sql = "CREATE PUBLICATION " + QuoteIdent(name) + " FOR TABLE ";
     for (size_t i = 0; i < matched.size(); ++i) {
       if (i) sql += ", ";
       sql += QualifiedName(matched[i].first, matched[i].second);
     }
     Status st = Status::Error(StatusCode::kNotSupported, "not tried");
-    std::vector<std::string> schemas = WholeSchemas(rule_patterns);
     if (!schemas.empty() && c.server_version() >= 150000) {
       // Only a superuser may (PostgreSQL 15-16): others get FOR TABLE.
       std::string by_schema = "CREATE PUBLICATION " + QuoteIdent(name) + " FOR TABLES IN SCHEMA ";
@@ -92,6 +135,13 @@ Status EnsurePublication(PgConnection& c, const std::string& name, const std::ve
   std::set<std::pair<std::string, std::string>> in;
   for (const auto& r : published) {
     if (r[0] && r[1]) in.emplace(*r[0], *r[1]);
+  }
+  if (ours) {
+    std::set<std::pair<std::string, std::string>> to_add;
+    for (const auto& t : matched) {
+      if (!in.count(t)) to_add.insert(t);
+    }
+    RETURN_IF_ERROR(RefuseTablesWithoutReplicaIdentity(c, to_add, name, describe));
   }
   for (const auto& t : matched) {
     if (!in.count(t) && ours) {
