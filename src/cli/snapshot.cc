@@ -16,10 +16,7 @@
 #include "pipeline/controller.h"
 #include "server/http_api.h"
 #include "pipeline/metrics.h"
-#include "pipeline/pg_source.h"
-#include "pipeline/schema_history_start.h"
 #include "pipeline/snapshot.h"
-#include "store/sqlite_store.h"
 
 namespace sluice::cli {
 namespace {
@@ -120,17 +117,6 @@ int RunSnapshot(const std::string& config_path, const std::string& pipeline_name
   pipeline::SnapshotOptions options;
   options.where_sql = where;
   options.parallel = parallel;
-  const pipeline::SourceConfig* source = config->FindSource(p->source);
-  if (source != nullptr && source->endpoint.scheme != "file" && !pipeline::IsPostgresSource(*source)) {
-    options.at_start = [&config, p, source](const std::string& p0) {
-      // The stream `sluice run` begins at p0 reads the tables as they are
-      // there (schema history); a running `sluice run` holds the store.
-      auto store = store::SqliteStore::Open(config->store);
-      Status st = store.ok() ? (*store)->LockForProcess() : store.status();
-      if (st.ok()) st = pipeline::RecordTableShapes(**store, *p, *source, p0);
-      if (!st.ok()) spdlog::info("the tables' shapes at {} were not recorded: {}", p0, st.message());
-    };
-  }
   pipeline::Snapshot snapshot(*config, *p, options);
   SnapshotStatusController controller(snapshot, p->name);
   pipeline::MetricsRegistry registry;

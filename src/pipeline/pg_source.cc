@@ -10,6 +10,7 @@
 #include <set>
 
 #include "client/postgres/connection.h"
+#include "core/sync_point.h"
 #include "pipeline/table_set.h"
 #include "sink/chunk_target.h"
 #include "sink/mysql/sql_builder.h"
@@ -188,6 +189,7 @@ Result<StartPosition> ResolvePostgresStart(const PipelineConfig& p, const Source
   }
   auto lsn = postgres::SlotPosition(*c, SlotOf(p, s), start.kind == StartPosition::Kind::kLatest);
   if (!lsn.ok()) return lsn.status().WithContext(fmt::format("pipeline {}: source {}", p.name, p.source));
+  SLUICE_SYNC_POINT("pg.start.slot");
   StartPosition out;
   out.kind = StartPosition::Kind::kLsn;
   out.lsn = *lsn;

@@ -4,8 +4,7 @@
 // schema history (source/mysql/schema_history.h): the stream that begins
 // there once the copy is done reads rows written before any ALTER made
 // meanwhile with the shape they were written in. `sluice run` does it for
-// `snapshot: initial`, `sluice snapshot` when no `sluice run` holds the
-// store. pipeline_schema_history.cc.
+// `snapshot: initial` (pipeline_schema_history.cc).
 
 #include <string>
 

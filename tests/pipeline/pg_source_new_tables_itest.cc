@@ -133,5 +133,28 @@ TEST_F(PgSourceNewTablesTest, ATableWithoutReplicaIdentityIsRefusedRatherThanBre
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// The first start creates the slot only once the publication exists: a
+// change made in between is decoded by pgoutput against the publication as
+// of that change, and before, its absence failed the stream for good
+// ("publication ... does not exist").
+TEST_F(PgSourceNewTablesTest, AChangeRightAfterTheSlotIsCreatedIsCarried) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  Sql("CREATE TABLE items (id int PRIMARY KEY, n int)");
+  WritePipeline();
+  const std::string go = (dir_ / "go").string();
+  ::setenv("SLUICE_SYNC_POINTS", ("pg.start.slot=wait:" + go).c_str(), 1);
+  StartSluice();
+  ::unsetenv("SLUICE_SYNC_POINTS");
+  ASSERT_TRUE(WaitUntil([&] { return sluice_->FullLog().find("waiting for") != std::string::npos; },
+                        std::chrono::seconds(30)))
+      << sluice_->FullLog();
+  Sql("INSERT INTO items VALUES (1, 1)");
+  std::ofstream(go).put('\n');
+  const char* kItems = "SELECT id, n FROM public.items ORDER BY id";
+  EXPECT_TRUE(Converge("SELECT id, n FROM items ORDER BY id", kItems, kItems));
+  EXPECT_EQ(sluice_->FullLog().find("does not exist"), std::string::npos) << sluice_->FullLog();
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 }  // namespace
 }  // namespace sluice::testing

@@ -145,20 +145,5 @@ TEST_F(SnapshotThenAlterTest, AnAlterDuringTheInitialSnapshotDoesNotStopTheStrea
   ExpectTheStreamConverges();
 }
 
-TEST_F(SnapshotThenAlterTest, AnAlterDuringASnapshotByHandDoesNotStopTheStreamAfterIt) {
-  // `sluice snapshot` run before `sluice run` starts.
-  ASSERT_NO_FATAL_FAILURE(StartServers());
-  WriteConfig(OneToOneConfig(dir_.string(), *src_, *dst_));
-  const std::string log = (dir_ / "snapshot.log").string();
-  HoldTheCopy();
-  auto pid = SpawnProcess({SLUICE_BINARY, "snapshot", "-c", config_, "--pipeline", "copy", "--progress", "none"}, log);
-  ASSERT_TRUE(pid.ok()) << pid.status().message();
-  ASSERT_NO_FATAL_FAILURE(AlterWhileHeld([&] { return TailOfFile(log); }));
-  auto exited = WaitForExit(*pid, std::chrono::seconds(60));
-  ASSERT_TRUE(exited.ok() && exited->has_value() && **exited == 0) << TailOfFile(log);
-  StartSluice();
-  ExpectTheStreamConverges();
-}
-
 }  // namespace
 }  // namespace sluice::testing
