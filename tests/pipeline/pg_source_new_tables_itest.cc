@@ -156,5 +156,24 @@ TEST_F(PgSourceNewTablesTest, AChangeRightAfterTheSlotIsCreatedIsCarried) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// A publication dropped while the pipeline was stopped, a change made, and
+// the publication made again at the next start: pgoutput cannot decode that
+// change. The error says how to get out (before: only PostgreSQL's words).
+TEST_F(PgSourceNewTablesTest, AChangeMadeWhileThePublicationWasGoneStopsSayingHowToRecover) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  Sql("CREATE TABLE items (id int PRIMARY KEY, n int)");
+  ASSERT_NO_FATAL_FAILURE(StartPipeline());
+  Sql("INSERT INTO items VALUES (1, 1)");
+  const char* kItems = "SELECT id, n FROM public.items ORDER BY id";
+  ASSERT_TRUE(Converge("SELECT id, n FROM items ORDER BY id", kItems, kItems));
+  ASSERT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+  Sql("DROP PUBLICATION sluice_sluice_p; INSERT INTO items VALUES (2, 2)");
+  StartSluice();
+  ASSERT_TRUE(WaitForState("p", "failed", std::chrono::seconds(60))) << sluice_->FullLog();
+  std::string log = sluice_->FullLog();
+  EXPECT_NE(log.find("SELECT pg_drop_replication_slot('sluice_p')"), std::string::npos) << log;
+  EXPECT_EQ(sluice_->Stop(), 1 << 8) << sluice_->Log();
+}
+
 }  // namespace
 }  // namespace sluice::testing

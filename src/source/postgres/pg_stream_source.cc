@@ -258,6 +258,17 @@ Status PgStreamSource::Run(ChangeHandler& handler, const std::atomic<bool>& stop
       // The consumer refused (tail's --limit) or the stream is bad: confirm
       // what was delivered whole, best effort.
       (void)SendStatus(false);
+      if (st.message().find("publication") != std::string::npos &&
+          st.message().find("does not exist") != std::string::npos) {
+        // pgoutput reads the publication as of each change: one made while
+        // it did not exist (dropped, or created after the slot) cannot be
+        // decoded, however often the stream starts again.
+        return st.WithSuffix(fmt::format(
+            "(publication \"{0}\" did not exist when that change was made, and the slot cannot be read past it: "
+            "drop the slot, SELECT pg_drop_replication_slot('{1}'), and start the pipeline again with start: latest "
+            "and snapshot: initial to copy the tables, or `sluice snapshot`)",
+            publication_, slot_));
+      }
       return st;
     }
     if (temporary_) {
