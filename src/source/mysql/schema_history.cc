@@ -231,15 +231,7 @@ std::optional<InformationSchemaTable> SchemaHistory::Derive(std::string_view db,
     }
   }
   if (!model) return std::nullopt;
-  // A statement that touched the database or every table since: unknown.
-  for (const std::string& key : {DatabaseKey(db), AllKey()}) {
-    auto l = lists_.find(key);
-    if (l == lists_.end()) continue;
-    if (const Entry* touched = Latest(l->second, *o); touched && Order(touched->file, touched->offset) > base) {
-      return std::nullopt;
-    }
-    if (const auto& h = l->second.horizon; h && Order(h->file, h->offset) > base) return std::nullopt;
-  }
+  if (TouchedAllSince(db, *base, *o)) return std::nullopt;
   return model->Complete(now);
 }
 
@@ -280,6 +272,20 @@ const SchemaHistory::Entry* SchemaHistory::Latest(const List& list, std::pair<ui
   return latest;
 }
 
+bool SchemaHistory::TouchedAllSince(std::string_view db, std::pair<uint64_t, uint64_t> from,
+                                    std::pair<uint64_t, uint64_t> at) const {
+  for (const std::string& key : {DatabaseKey(db), AllKey()}) {
+    auto l = lists_.find(key);
+    if (l == lists_.end()) continue;
+    if (const Entry* touched = Latest(l->second, at); touched && Order(touched->file, touched->offset) > from) {
+      return true;
+    }
+    // Statements dropped beyond kKeep may have come between.
+    if (const auto& h = l->second.horizon; h && Order(h->file, h->offset) > from) return true;
+  }
+  return false;
+}
+
 const InformationSchemaTable* SchemaHistory::At(std::string_view db, std::string_view table,
                                                 const BinlogFilePos& at) const {
   auto o = Order(at.file, at.offset);
@@ -288,16 +294,7 @@ const InformationSchemaTable* SchemaHistory::At(std::string_view db, std::string
   if (it == lists_.end()) return nullptr;
   const Entry* shape = Latest(it->second, *o);
   if (!shape || !shape->shape) return nullptr;
-  auto from = Order(shape->file, shape->offset);
-  // A statement that touched the whole database or every table since?
-  for (const std::string& key : {DatabaseKey(db), AllKey()}) {
-    auto l = lists_.find(key);
-    if (l == lists_.end()) continue;
-    if (const Entry* touched = Latest(l->second, *o); touched && Order(touched->file, touched->offset) > from) {
-      return nullptr;
-    }
-    if (const auto& h = l->second.horizon; h && Order(h->file, h->offset) > from) return nullptr;
-  }
+  if (TouchedAllSince(db, *Order(shape->file, shape->offset), *o)) return nullptr;
   return &*shape->shape;
 }
 

@@ -104,6 +104,9 @@ class SchemaHistory {
   void Add(const std::string& key, Entry entry);
   // The last entry of `list` at or before `at`; null if none.
   const Entry* Latest(const List& list, std::pair<uint64_t, uint64_t> at) const;
+  // Whether a statement that touched all of `db` (or every table) lies in (from, at], or may have.
+  bool TouchedAllSince(std::string_view db, std::pair<uint64_t, uint64_t> from,
+                       std::pair<uint64_t, uint64_t> at) const;
   void Clear();
 
   std::function<bool(std::string_view, std::string_view)> selected_;
