@@ -267,18 +267,23 @@ Result<std::shared_ptr<const ChangeEvent>> LuaRowTransform::Apply(const std::sha
   RowView after{source.get(), &ev->after.values};
   RowView before{source.get(), &ev->before.values};
   Result<bool> called = false;
+  // An insert or delete whose row the script returned as it came (a script
+  // that only checks or drops rows) goes on as the very same event. Not an
+  // update: its before image is remade from the script's row either way.
+  bool as_given = false;
   switch (ev->op) {
     case Op::kInsert:
-      called = runtime_->Call("insert", &after, nullptr, out_);
+      called = runtime_->Call("insert", &after, nullptr, out_, &as_given);
       break;
     case Op::kDelete:
-      called = runtime_->Call("delete", nullptr, &before, out_);
+      called = runtime_->Call("delete", nullptr, &before, out_, &as_given);
       break;
     case Op::kUpdate:
       called = runtime_->Call("update", &after, &before, out_);
       break;
   }
   if (!called.ok()) return context(called.status());
+  if (as_given) return ev;
 
   auto out = std::make_shared<ChangeEvent>();
   out->kind = ev->kind;

@@ -127,6 +127,37 @@ void PushRow(lua_State* L, const RowView* row, int names) {
   }
 }
 
+// Is `v`, returned for column `col`, the value the script was handed there?
+bool SameAsGiven(const ScriptValue& v, const RowView& given, size_t col) {
+  if (col >= given.values->size()) return false;
+  const Value& g = (*given.values)[col];
+  using T = ScriptValue::Type;
+  switch (g.kind) {
+    case ValueKind::kNull:
+      return v.type == T::kNull;
+    case ValueKind::kAbsent:
+      return false;
+    case ValueKind::kInt:
+    case ValueKind::kYear:
+      return v.type == T::kInt && v.i == g.i;
+    case ValueKind::kUInt:
+    case ValueKind::kBit:  // above INT64_MAX it went in as a string: taken as changed
+      return v.type == T::kInt && g.u <= static_cast<uint64_t>(INT64_MAX) && static_cast<uint64_t>(v.i) == g.u;
+    case ValueKind::kFloat:
+    case ValueKind::kDouble:
+      return v.type == T::kFloat && std::memcmp(&v.d, &g.d, sizeof g.d) == 0;
+    default:
+      return v.type == T::kString && v.s == g.s;
+  }
+}
+
+size_t PresentColumns(const RowView& row) {
+  const size_t n = std::min(row.values->size(), row.schema->columns.size());
+  size_t present = 0;
+  for (size_t i = 0; i < n; ++i) present += (*row.values)[i].kind != ValueKind::kAbsent;
+  return present;
+}
+
 }  // namespace
 
 // What the protected trampoline reads and fills: C++ objects with
@@ -138,6 +169,7 @@ struct LuaRuntime::CallArgs {
   LuaRuntime::Names* names;  // ref 0: to make (here, where allocating may fail safely)
   ScriptRow* out;
   bool returned_row = false;
+  bool as_given = false;  // the returned table is `row` (else `old`) as handed in, every value unchanged
   const char* bad_type = nullptr;  // a value the script returned that no column can take
   std::string_view bad_column;
 };
@@ -160,10 +192,20 @@ int LuaRuntime::CallTrampoline(lua_State* L) {
   }
   lua_rawgeti(L, LUA_REGISTRYINDEX, args->names->ref);
   const int names = lua_gettop(L);
+  // The table handed in as `row` (or, without one, `old`): referenced here
+  // too, so the one returned is that table only if it is this one.
+  const RowView* given = args->row != nullptr ? args->row : args->old;
+  PushRow(L, given, names);
+  const int given_table = lua_gettop(L);
   lua_pushvalue(L, lua_upvalueindex(1));  // transform
   lua_pushvalue(L, lua_upvalueindex(args->op));
-  PushRow(L, args->row, names);
-  PushRow(L, args->old, names);
+  if (args->row != nullptr) {
+    lua_pushvalue(L, given_table);
+    PushRow(L, args->old, names);
+  } else {
+    lua_pushnil(L);
+    lua_pushvalue(L, given_table);
+  }
   lua_call(L, 3, 1);
   int t = lua_gettop(L);
   if (lua_isnil(L, t)) return 0;
@@ -173,6 +215,8 @@ int LuaRuntime::CallTrampoline(lua_State* L) {
   }
   args->returned_row = true;
   const auto& strings = args->names->strings;
+  bool as_given = lua_rawequal(L, t, given_table) != 0;
+  size_t returned = 0;
   lua_pushnil(L);
   while (lua_next(L, t) != 0) {
     if (lua_type(L, -2) != LUA_TSTRING) {
@@ -222,9 +266,12 @@ int LuaRuntime::CallTrampoline(lua_State* L) {
         args->bad_column = c.name;
         return 0;
     }
+    if (as_given) as_given = c.column >= 0 && SameAsGiven(v, *given, static_cast<size_t>(c.column));
+    ++returned;
     args->out->push_back(c);
     lua_pop(L, 1);
   }
+  args->as_given = as_given && returned == PresentColumns(*given);
   return 1;  // the returned table: kept on the stack until the next call, so the views stay valid
 }
 
@@ -316,9 +363,11 @@ Result<std::unique_ptr<LuaRuntime>> LuaRuntime::Create(std::string chunk_name, s
   return rt;
 }
 
-Result<bool> LuaRuntime::Call(std::string_view op, const RowView* row, const RowView* old, ScriptRow& out) {
+Result<bool> LuaRuntime::Call(std::string_view op, const RowView* row, const RowView* old, ScriptRow& out,
+                              bool* as_given) {
   lua_settop(L_, 2);  // the previous call's returned table goes (and with it, its views)
   out.clear();
+  if (as_given != nullptr) *as_given = false;
   const RowView* any = row != nullptr ? row : old;
   if (any == nullptr) return Status::Invalid("{}: transform called without a row", chunk_name_);
   Names& names = names_[any->schema];
@@ -351,6 +400,7 @@ Result<bool> LuaRuntime::Call(std::string_view op, const RowView* row, const Row
                            "change",
                            chunk_name_, args.bad_type);
   }
+  if (as_given != nullptr) *as_given = args.as_given;
   return args.returned_row;
 }
 

@@ -71,7 +71,11 @@ class LuaRuntime {
   // `out` filled (columns in the script's table order) otherwise; `out`'s
   // views stay valid until the next Call. Errors read "FILE:LINE: ..." when
   // a line is known. `row` and `old`, when both given, share one schema.
-  Result<bool> Call(std::string_view op, const RowView* row, const RowView* old, ScriptRow& out);
+  // `as_given`, when passed, tells whether the script returned the table it
+  // was handed as `row` (for a delete, `old`) with every value as it came
+  // and no column added or removed: the caller may keep the change as is.
+  Result<bool> Call(std::string_view op, const RowView* row, const RowView* old, ScriptRow& out,
+                    bool* as_given = nullptr);
 
   size_t memory_in_use() const;
 

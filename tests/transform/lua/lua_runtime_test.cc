@@ -82,6 +82,42 @@ TEST(LuaRuntimeTest, NilDropsTheChange) {
   EXPECT_FALSE(*r);
 }
 
+// A script that returns the row it was handed, values untouched, lets the
+// caller keep the change as it came; any change of value, column or table
+// does not.
+TEST(LuaRuntimeTest, TellsWhenTheRowCameBackAsGiven) {
+  auto rt = Load(R"(
+function transform(op, row, old)
+  local r = row or old
+  if r.id == 2 then r.email = "x" end
+  if r.id == 3 then r.extra = 1 end
+  if r.id == 4 then r.note = nil end
+  if r.id == 5 then r.email = r.email .. "" end
+  if r.id == 6 then return {id = r.id, email = r.email, price = r.price, note = r.note} end
+  if r.id == 7 then r.price = tonumber(r.price) end
+  if r.id == 8 then return old end
+  return r
+end)");
+  ASSERT_NE(rt, nullptr);
+  TableSchema s = Schema();
+  for (int id = 1; id <= 8; ++id) {
+    std::vector<Value> v = {Value::Int(id), Value::Str(ValueKind::kText, "a@b.c"),
+                            Value::Str(ValueKind::kDecimal, "1.50"), Value::Null()};
+    RowView row{&s, &v};
+    ScriptRow out;
+    bool as_given = true;
+    auto r = rt->Call("insert", &row, nullptr, out, &as_given);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    // 5: equal values are as given, whichever string object holds them.
+    EXPECT_EQ(as_given, id == 1 || id == 5) << id;
+    EXPECT_EQ(*r, id != 8) << id;
+    as_given = true;
+    r = rt->Call("delete", nullptr, &row, out, &as_given);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_EQ(as_given, id == 1 || id == 5 || id == 8) << id;
+  }
+}
+
 TEST(LuaRuntimeTest, SandboxHasNoIoOsRequireLoadOrDebug) {
   for (const char* body : {"io.open('/etc/passwd')", "os.execute('true')", "os.remove('/tmp/x')",
                            "require('os')", "load('return 1')", "loadfile('/etc/passwd')",
