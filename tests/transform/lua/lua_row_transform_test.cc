@@ -111,6 +111,28 @@ TEST(LuaRowTransformTest, InsertUpdateDeleteAsTheScriptMakesThem) {
   EXPECT_EQ(out[0].values[0].i, 1);
 }
 
+// A row the script returns untouched goes on as the event it came in (a
+// checking script costs no copy); an update is remade all the same (its
+// before image follows the script's row).
+TEST(LuaRowTransformTest, AnUntouchedRowGoesOnAsTheSameEvent) {
+  lua::LuaRowTransform t(std::make_shared<lua::LuaScript>(lua::LuaScript{
+      "rules/u.lua", "function transform(op, row, old) local r = row or old\n"
+                     "if r.id == 2 then r.note = 'x' end return r end"}));
+  auto s = Users();
+  auto T = [](std::string_view v) { return Value::Str(ValueKind::kText, v); };
+  for (Op op : {Op::kInsert, Op::kDelete, Op::kUpdate}) {
+    for (int id : {1, 2}) {
+      std::vector<Value> row = {Value::Int(id), T("a@x"), Value::Null()};
+      auto ev = Event(s, op, op == Op::kInsert ? std::vector<Value>{} : row,
+                      op == Op::kDelete ? std::vector<Value>{} : row);
+      auto out = t.Apply(ev);
+      ASSERT_TRUE(out.ok()) << out.status().message();
+      ASSERT_NE(*out, nullptr);
+      EXPECT_EQ(out->get() == ev.get(), id == 1 && op != Op::kUpdate) << static_cast<int>(op) << " " << id;
+    }
+  }
+}
+
 TEST(LuaRowTransformTest, ErrorsNameScriptLineTableKeyAndPosition) {
   auto m = Mapper(kScript);
   auto s = Users();
