@@ -647,19 +647,31 @@ Status Pipeline::Start() {
 void Pipeline::SnapshotThenStream() {
   int failures = 0;
   while (!stop_) {
-    auto needed = Snapshot::Needed(config_, cfg_, &jobs_interrupt_);
+    auto needed = Snapshot::TargetsToCopy(config_, cfg_, &jobs_interrupt_);
     Status st = needed.status();
-    if (needed.ok() && *needed) {
-      spdlog::info("pipeline {}: copying the existing rows first (snapshot: initial)", cfg_.name);
+    if (needed.ok() && !needed->empty()) {
+      // Only into the targets that need it: one that already streams keeps
+      // its rows and its place (copying into it again would be work for
+      // nothing, and a keyless table's rows the stream then replays would
+      // land twice).
+      const bool every_target = needed->size() == cfg_.targets.size();
+      std::string what = every_target ? "copying the existing rows first (snapshot: initial)"
+                                      : fmt::format("copying the existing rows into target(s) {} first (snapshot: "
+                                                    "initial; added since the pipeline last ran, or their copy was "
+                                                    "not finished)",
+                                                    fmt::join(*needed, ", "));
+      spdlog::info("pipeline {}: {}", cfg_.name, what);
       {
         std::lock_guard lock(mu_);
         SnapshotOptions options;
-        if (!IsPostgresSource(*source_cfg_) && source_cfg_->endpoint.scheme != "file") {
+        if (every_target && !IsPostgresSource(*source_cfg_) && source_cfg_->endpoint.scheme != "file") {
           options.at_start = [this](const std::string& p0) { RecordTableShapesAt(p0); };
         }
-        snapshot_ = std::make_unique<Snapshot>(config_, cfg_, std::move(options));
+        PipelineConfig copy = cfg_;
+        copy.targets = std::move(*needed);
+        snapshot_ = std::make_unique<Snapshot>(config_, copy, std::move(options));
         state_ = PipelineState::kSnapshotting;
-        NoteEvent("", "snapshotting", "copying the existing rows first (snapshot: initial)");
+        NoteEvent("", "snapshotting", what);
       }
       st = snapshot_->Run();
       if (st.ok()) {

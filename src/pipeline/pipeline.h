@@ -308,7 +308,7 @@ class Pipeline {
   std::thread jobs_thread_;               // a requested snapshot (joined by Stop)
   bool snapshot_running_ = false;         // guarded by mu_: the requested snapshot has not ended
   // Cuts the connections of the periodic check and of the snapshot's start
-  // (Snapshot::Needed) on Stop, so that a hung server does not hold it.
+  // (Snapshot::TargetsToCopy) on Stop, so that a hung server does not hold it.
   mysql::Interrupter jobs_interrupt_;
   CheckStatus check_;  // guarded by mu_
   static constexpr size_t kMaxEvents = 50;

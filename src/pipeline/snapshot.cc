@@ -152,25 +152,29 @@ SnapshotProgress Snapshot::progress() const {
   return p;
 }
 
-Result<bool> Snapshot::Needed(const Config& config, const PipelineConfig& p, sluice::mysql::Interrupter* interrupt) {
+Result<std::vector<std::string>> Snapshot::TargetsToCopy(const Config& config, const PipelineConfig& p,
+                                                         sluice::mysql::Interrupter* interrupt) {
+  // Only the copies `snapshot: initial` makes itself (whole tables, or a
+  // rule's snapshot_where): a `sluice snapshot --where` shard abandoned
+  // half-way is the user's to finish, not a reason to copy everything.
+  std::vector<std::string> shards{""};
+  for (const TableRule& r : p.tables) {
+    if (!r.snapshot_where.empty()) shards.push_back(r.snapshot_where);
+  }
+  std::vector<std::string> to_copy;
   for (const std::string& name : p.targets) {
     const TargetConfig* t = config.FindTarget(name);
     if (t == nullptr) return Status::Invalid("pipeline {}: unknown target {}", p.name, name);
     ASSIGN_OR_RETURN(auto w, OpenTarget(p, *t, interrupt));
     RETURN_IF_ERROR(w->EnsureTables());
     ASSIGN_OR_RETURN(std::string applied, w->AppliedPosition(p.name, name));
-    if (applied.empty()) return true;
-    // Only the copies `snapshot: initial` makes itself (whole tables, or a
-    // rule's snapshot_where): a `sluice snapshot --where` shard abandoned
-    // half-way is the user's to finish, not a reason to copy everything.
-    std::vector<std::string> shards{""};
-    for (const TableRule& r : p.tables) {
-      if (!r.snapshot_where.empty()) shards.push_back(r.snapshot_where);
+    bool copy = applied.empty();
+    if (!copy) {
+      ASSIGN_OR_RETURN(copy, w->HasUnfinishedPlan(p.name, name, shards));
     }
-    ASSIGN_OR_RETURN(bool unfinished, w->HasUnfinishedPlan(p.name, name, shards));
-    if (unfinished) return true;
+    if (copy) to_copy.push_back(name);
   }
-  return false;
+  return to_copy;
 }
 
 void Snapshot::Cancel() {

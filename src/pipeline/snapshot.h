@@ -71,11 +71,13 @@ class Snapshot {
   void Cancel();
   SnapshotProgress progress() const;
 
-  // Whether `sluice run` must snapshot before streaming (`snapshot: initial`):
-  // some target has no checkpoint for the pipeline, or an unfinished plan.
-  // `interrupt` (may be null) cuts its connections from another thread.
-  static Result<bool> Needed(const Config& config, const PipelineConfig& pipeline,
-                             sluice::mysql::Interrupter* interrupt = nullptr);
+  // The targets `sluice run` must copy into before streaming (`snapshot:
+  // initial`): those with no checkpoint for the pipeline (a first start, a
+  // target added later) or with an unfinished plan; the others already
+  // stream and are not copied again. `interrupt` (may be null) cuts its
+  // connections from another thread.
+  static Result<std::vector<std::string>> TargetsToCopy(const Config& config, const PipelineConfig& pipeline,
+                                                        sluice::mysql::Interrupter* interrupt = nullptr);
 
  private:
   struct Table;
