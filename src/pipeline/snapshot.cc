@@ -1,6 +1,7 @@
 #include "pipeline/snapshot.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
@@ -428,14 +429,28 @@ Status Snapshot::Prepare() {
 
   // Only now, with every plan recorded: the position streaming starts from.
   // (Recorded plans make `snapshot: initial` resume after a crash from here on.)
-  ASSIGN_OR_RETURN(std::string p0, source_->StartPosition(**source));
+  const bool keyless_to_copy = !chunks_.empty() && !tables_[chunks_.front().table]->reader->has_key();
+  ASSIGN_OR_RETURN(std::string p0, source_->StartPosition(**source, keyless_to_copy));
   bool all_start_there = true;
   for (size_t ti = 0; ti < targets.size(); ++ti) {
     ASSIGN_OR_RETURN(std::string start, targets[ti]->EnsureStartPosition(cfg_.name, cfg_.targets[ti], p0));
-    if (start != p0) {
-      all_start_there = false;
-      spdlog::info("pipeline {}: target {} already streams from {}; the snapshot copies alongside", cfg_.name,
-                   cfg_.targets[ti], start);
+    if (start == p0) continue;
+    all_start_there = false;
+    spdlog::info("pipeline {}: target {} already streams from {}; the snapshot copies alongside", cfg_.name,
+                 cfg_.targets[ti], start);
+    // A keyless table's copy replaces the target table with the rows as
+    // of P0 at the earliest; the stream replays from `start`: what was
+    // written in between lands twice. Said, not hidden.
+    std::vector<std::string> keyless;
+    for (const Chunk& c : chunks_) {
+      const Table& t = *tables_[c.table];
+      if (!t.reader->has_key() && c.needed[ti]) keyless.push_back(t.source.name());
+    }
+    if (!keyless.empty()) {
+      spdlog::warn("pipeline {}: {} without a primary or unique key copied into target {}, which streams from {} "
+                   "(an earlier position than the copy's {}): rows written to them in between may land twice there; "
+                   "`sluice check --pipeline {} --repair` makes them equal",
+                   cfg_.name, fmt::join(keyless, ", "), cfg_.targets[ti], start, p0, cfg_.name);
     }
   }
   if (all_start_there && options_.at_start) options_.at_start(p0);

@@ -67,8 +67,10 @@ class SnapshotSource {
                                                             const std::string& shard) = 0;
   // Called once every plan is recorded and before any chunk is read: the
   // resume position streaming starts from (P0, see snapshot.h). Sessions
-  // connected afterwards read what P0 promises.
-  virtual Result<std::string> StartPosition(SourceSession& s) = 0;
+  // connected afterwards read what P0 promises. `keyless_to_copy`: some
+  // keyless table is to be copied, which only a read at exactly P0 makes
+  // exact (a MySQL source then keeps a read view at P0 open for them).
+  virtual Result<std::string> StartPosition(SourceSession& s, bool keyless_to_copy) = 0;
   // After the last chunk: the position past every chunk's read (the
   // catch-up horizon). Ends what StartPosition held open.
   virtual Result<std::string> Horizon(SourceSession& s) = 0;

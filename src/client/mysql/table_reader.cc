@@ -124,27 +124,47 @@ Status PrepareReadSession(MysqlConnection& c) {
   return c.Execute("SET NAMES utf8mb4, time_zone = '+00:00', SESSION group_concat_max_len = 1048576");
 }
 
+namespace {
+
+Result<std::string> SnapshotPosition(MysqlConnection& c) {
+  ASSIGN_OR_RETURN(auto rows, c.Query("SHOW STATUS LIKE 'binlog_snapshot_%'"));
+  std::string file, pos;
+  for (const auto& r : rows) {
+    if (r.size() < 2 || !r[0] || !r[1]) continue;
+    if (*r[0] == "Binlog_snapshot_file") file = *r[1];
+    if (*r[0] == "Binlog_snapshot_position") pos = *r[1];
+  }
+  if (file.empty()) {
+    return Status::Error(StatusCode::kNotFound, "{} has no binary log (start it with --log-bin)", c.options().Describe());
+  }
+  return file + ":" + pos;
+}
+
+}  // namespace
+
 Result<std::string> ConsistentBinlogPosition(MysqlConnection& c) {
   if (c.is_mariadb()) {
     RETURN_IF_ERROR(c.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT"));
-    auto rows = c.Query("SHOW STATUS LIKE 'binlog_snapshot_%'");
+    auto pos = SnapshotPosition(c);
     Status end = c.Execute("COMMIT");
-    if (!rows.ok()) return rows.status();
+    if (!pos.ok()) return pos.status();
     RETURN_IF_ERROR(end);
-    std::string file, pos;
-    for (const auto& r : *rows) {
-      if (r.size() < 2 || !r[0] || !r[1]) continue;
-      if (*r[0] == "Binlog_snapshot_file") file = *r[1];
-      if (*r[0] == "Binlog_snapshot_position") pos = *r[1];
-    }
-    if (file.empty()) return Status::Error(StatusCode::kNotFound, "{} has no binary log (start it with --log-bin)", c.options().Describe());
-    return file + ":" + pos;
+    return pos;
   }
   ASSIGN_OR_RETURN(auto rows, c.Query("SHOW MASTER STATUS"));
   if (rows.empty() || rows[0].size() < 2 || !rows[0][0]) {
     return Status::Error(StatusCode::kNotFound, "{} has no binary log (start it with --log-bin)", c.options().Describe());
   }
   return *rows[0][0] + ":" + rows[0][1].value_or("4");
+}
+
+Result<std::string> OpenConsistentSnapshot(MysqlConnection& c) {
+  // Only REPEATABLE READ keeps one read view for the whole transaction.
+  RETURN_IF_ERROR(c.Execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
+  RETURN_IF_ERROR(c.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"));
+  auto pos = SnapshotPosition(c);
+  if (!pos.ok()) (void)c.Execute("ROLLBACK");
+  return pos;
 }
 
 std::string KeyLiteral(const KeyPart& part) {

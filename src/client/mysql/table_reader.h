@@ -59,6 +59,12 @@ constexpr unsigned kJobIoTimeoutS = 120;
 // binary log.
 Result<std::string> ConsistentBinlogPosition(MysqlConnection& c);
 
+// MariaDB: starts a read-only REPEATABLE READ transaction WITH CONSISTENT
+// SNAPSHOT on `c` and returns the binlog position of its read view; the
+// transaction stays open, so reads on `c` see exactly the transactions before
+// that position until it ends.
+Result<std::string> OpenConsistentSnapshot(MysqlConnection& c);
+
 // One key value as the server printed it, kept for SQL: a string literal,
 // or a hex literal for binary data.
 struct KeyPart {
