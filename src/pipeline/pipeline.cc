@@ -15,11 +15,13 @@
 #include <set>
 
 #include "core/sync_point.h"
+#include "pipeline/binlog_purge.h"
 #include "pipeline/check.h"
 #include "client/mysql/foreign_keys.h"
 #include "pipeline/pg_source.h"
 #include "pipeline/table_set.h"
 #include "pipeline/table_swap.h"
+#include "source/mysql/binlog_scan.h"
 #include "source/mysql/gtid_position.h"
 #include "source/mysql/schema_history.h"
 #include "source/registry.h"
@@ -987,6 +989,38 @@ Status Pipeline::FollowSourceFailover() {
   return Status::Ok();
 }
 
+Status Pipeline::DetachTargetsBehindPurgedBinlogs() {
+  if (IsPostgresSource(*source_cfg_) || source_cfg_->endpoint.scheme == "file") return Status::Ok();
+  size_t with_checkpoint = 0;
+  for (auto& t : targets_) with_checkpoint += t->sink && !t->failed && !t->sink->checkpoint().resume_position.empty();
+  if (with_checkpoint < 2) return Status::Ok();  // no other target to keep going
+  ASSIGN_OR_RETURN(auto co, mysql::ConnectOptions::FromUrl(source_cfg_->endpoint));
+  auto files = mysql::ServerBinlogFiles(co, &jobs_interrupt_);
+  if (!files.ok()) return files.status().WithContext(fmt::format("source {}", cfg_.source));
+  std::vector<Target*> gone;
+  for (auto& t : targets_) {
+    if (!t->sink || t->failed) continue;
+    if (InPurgedBinlog(t->sink->checkpoint().resume_position, *files)) gone.push_back(t.get());
+  }
+  if (gone.empty() || gone.size() == with_checkpoint) return Status::Ok();
+  for (Target* t : gone) {
+    const std::string& name = t->cfg->name;
+    std::string error = fmt::format(
+        "target {}: its checkpoint {} is in binlog files source {} no longer has (its oldest is {}): the changes "
+        "since are gone for this target, so it stops and the pipeline's other targets go on. To bring it back, "
+        "remove its checkpoint (on a MySQL or PostgreSQL target: DELETE FROM _sluice.checkpoints WHERE pipeline = "
+        "'{}' AND target = '{}') and start the pipeline again: with snapshot: initial the rows are copied into it "
+        "alone first (else run sluice snapshot); then `sluice check --pipeline {} --repair` removes rows deleted "
+        "meanwhile",
+        name, t->sink->checkpoint().resume_position, cfg_.source, files->front(), cfg_.name, name, cfg_.name);
+    spdlog::error("pipeline {}: {}", cfg_.name, error);
+    std::lock_guard lock(mu_);
+    NoteTarget(*t, PipelineState::kFailed, error);
+    t->failed = true;
+  }
+  return Status::Ok();
+}
+
 // Where the capture starts, fixed durably before anything is captured: every
 // live target without a checkpoint (a first start, a target added later, a
 // position set through the API) gets one at that place first. A restart then
@@ -1017,6 +1051,7 @@ Result<StartPosition> Pipeline::ResumePosition() {
     least = p.ToString();
   } else {
     RETURN_IF_ERROR(FollowSourceFailover());
+    RETURN_IF_ERROR(DetachTargetsBehindPurgedBinlogs());
     for (auto& t : targets_) {
       if (!t->sink || t->failed) continue;
       const std::string& r = t->sink->checkpoint().resume_position;

@@ -226,6 +226,11 @@ class Pipeline {
   // state is there (Sink::ReplaceCheckpoint: one transaction on MySQL
   // targets). Crash-safe through the store (setting "moved/TARGET").
   Status FollowSourceFailover();
+  // Before the capture starts (capture thread), MySQL sources: a target
+  // whose checkpoint lies in binlog files the source no longer has is
+  // failed alone, naming the way back, while some other target can go on
+  // (binlog_purge.h); when none can, the capture's own error says it.
+  Status DetachTargetsBehindPurgedBinlogs();
   // Before capturing (capture thread): tables the rules newly select since
   // the last start (selection.h) get their target tables on `mysql_targets`;
   // with `snapshot: initial` their rows are then copied by

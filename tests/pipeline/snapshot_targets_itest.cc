@@ -6,6 +6,9 @@
 // the replay). A keyless table is copied exactly at the position streaming
 // starts from (MariaDB: read in the consistent snapshot that position comes
 // from), so a row written during the copy is not copied and replayed both.
+// A target left behind (re-added after a long absence, restored from an old
+// backup) whose checkpoint the source's binlog no longer holds stops alone,
+// naming the way back; the others go on.
 
 #include <fmt/format.h>
 
@@ -30,6 +33,7 @@ class SnapshotTargetsTest : public SyncTest {
       names += (names.empty() ? "" : ", ") + name;
     }
     return fmt::format(R"(store: {}/sluice.db
+http: 127.0.0.1:{}
 sources:
   main: {{url: "{}", server_id: 5151, heartbeat_ms: 200}}
 targets:
@@ -43,7 +47,7 @@ targets:
       - match: "shop.*"
     batch: {{size: 100, timeout_ms: 50}}
 )",
-                       dir_.string(), src_->Url(), defs, names);
+                       dir_.string(), http_port_, src_->Url(), defs, names);
   }
   Status Write(int first, int n) {
     for (int i = first; i < first + n; ++i) {
@@ -57,6 +61,11 @@ targets:
   ::testing::AssertionResult Same(MariadbServer& dst) {
     auto orders = Converges(*src_, kOrders, dst, kOrders);
     return orders ? Converges(*src_, kAudit, dst, kAudit) : orders;
+  }
+
+  void SetUp() override {
+    SyncTest::SetUp();
+    http_port_ = FreePort();
   }
 
   std::unique_ptr<MariadbServer> src_;
@@ -161,6 +170,69 @@ TEST_F(SnapshotTargetsTest, AKeylessCopyBesideAnEarlierStreamSaysRowsMayLandTwic
             std::string::npos)
       << text;
   EXPECT_NE(text.find("sluice check --pipeline copy --repair"), std::string::npos) << text;
+}
+
+TEST_F(SnapshotTargetsTest, ATargetWhoseBinlogIsGoneStopsAloneAndComesBackByACopy) {
+  src_ = StartServer(1);
+  auto dst = StartServer(2);
+  auto behind = StartServer(3);
+  ASSERT_TRUE(src_ && dst && behind);
+  ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY, amount INT); "
+                            "CREATE TABLE shop.audit (txn INT NOT NULL)")
+                  .ok());
+  ASSERT_TRUE(Write(1, 5).ok());
+  const auto both = Config({{"dst", dst.get()}, {"behind", behind.get()}});
+  WriteConfig(both);
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(Same(*behind));
+  ASSERT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+
+  // `behind` is left out a while; its binlog goes meanwhile.
+  WriteConfig(Config({{"dst", dst.get()}}));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(Write(6, 5).ok());
+  ASSERT_TRUE(src_->Execute("DELETE FROM shop.orders WHERE id = 2; FLUSH BINARY LOGS").ok());
+  ASSERT_TRUE(Same(*dst));
+  ASSERT_TRUE(src_->Execute("FLUSH BINARY LOGS").ok());
+  auto newest = src_->QueryValue("SELECT MAX(Log_name) FROM information_schema.BINLOG_FILES");
+  if (!newest.ok()) newest = src_->QueryValue("SHOW MASTER STATUS");
+  ASSERT_TRUE(newest.ok()) << newest.status().message();
+  ASSERT_TRUE(src_->Execute("PURGE BINARY LOGS TO '" + *newest + "'").ok());
+  auto oldest = src_->Query("SHOW BINARY LOGS");
+  ASSERT_TRUE(oldest.ok() && !oldest->empty());
+  ASSERT_NE(*(*oldest)[0][0], "binlog.000001") << "the first binlog file is still there";
+  ASSERT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+
+  WriteConfig(both);
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(Write(11, 3).ok());
+  EXPECT_TRUE(Same(*dst));  // before: the whole pipeline failed on the missing file
+  ASSERT_TRUE(WaitForState("copy", "failed", std::chrono::seconds(20), "behind"));
+  std::string status = PipelineStatus("copy").dump();
+  EXPECT_NE(status.find("no longer has"), std::string::npos) << status;
+  EXPECT_NE(status.find("DELETE FROM _sluice.checkpoints WHERE pipeline = 'copy' AND target = 'behind'"),
+            std::string::npos)
+      << status;
+  EXPECT_EQ(PipelineStatus("copy")["state"], "running") << status;
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+
+  // The way back it names: its checkpoint removed, a copy into it alone;
+  // the repair then removes the row deleted while it was away.
+  ASSERT_TRUE(behind->Execute("DELETE FROM _sluice.checkpoints WHERE pipeline = 'copy' AND target = 'behind'").ok());
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(Write(14, 2).ok());
+  EXPECT_TRUE(Converges(*src_, kOrders, *dst, kOrders));
+  ASSERT_TRUE(WaitForState("copy", "running", std::chrono::seconds(30), "behind"));
+  Status repair = RunCommand({SLUICE_BINARY, "check", "-c", config_, "--pipeline", "copy", "--repair"},
+                             (dir_ / "repair.log").string());
+  EXPECT_TRUE(repair.ok()) << repair.message();
+  EXPECT_TRUE(Same(*behind));
+  EXPECT_TRUE(Same(*dst));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
 }  // namespace
