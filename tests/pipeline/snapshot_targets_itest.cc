@@ -26,7 +26,8 @@ class SnapshotTargetsTest : public SyncTest {
  protected:
   // shop.orders (keyed) and shop.audit (keyless, as log tables often are),
   // copied with `snapshot: initial` into `targets`.
-  std::string Config(const std::vector<std::pair<std::string, MariadbServer*>>& targets) {
+  std::string Config(const std::vector<std::pair<std::string, MariadbServer*>>& targets,
+                     const std::string& extra = "") {
     std::string defs, names;
     for (const auto& [name, server] : targets) {
       defs += fmt::format("  {}: {{url: \"{}\"}}\n", name, server->Url());
@@ -46,8 +47,8 @@ targets:
     tables:
       - match: "shop.*"
     batch: {{size: 100, timeout_ms: 50}}
-)",
-                       dir_.string(), http_port_, src_->Url(), defs, names);
+{})",
+                       dir_.string(), http_port_, src_->Url(), defs, names, extra);
   }
   Status Write(int first, int n) {
     for (int i = first; i < first + n; ++i) {
@@ -67,18 +68,23 @@ targets:
     SyncTest::SetUp();
     http_port_ = FreePort();
   }
+  // The source with shop.orders and shop.audit.
+  void StartShop() {
+    src_ = StartServer(1);
+    ASSERT_TRUE(src_);
+    ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY, amount INT); "
+                              "CREATE TABLE shop.audit (txn INT NOT NULL)")
+                    .ok());
+  }
 
   std::unique_ptr<MariadbServer> src_;
 };
 
 TEST_F(SnapshotTargetsTest, ATargetAddedLaterIsCopiedAloneAndTheOthersGoOn) {
-  src_ = StartServer(1);
+  ASSERT_NO_FATAL_FAILURE(StartShop());
   auto dst = StartServer(2);
   auto added = StartServer(3);
-  ASSERT_TRUE(src_ && dst && added);
-  ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY, amount INT); "
-                            "CREATE TABLE shop.audit (txn INT NOT NULL)")
-                  .ok());
+  ASSERT_TRUE(dst && added);
   ASSERT_TRUE(Write(1, 20).ok());
   WriteConfig(Config({{"dst", dst.get()}}));
   StartSluice();
@@ -112,21 +118,7 @@ TEST_F(SnapshotTargetsTest, AKeylessTableWrittenDuringTheCopyGetsEachRowOnce) {
                             "INSERT INTO shop.a VALUES (1), (1); INSERT INTO shop.b VALUES (1), (1)")
                   .ok());
   std::string go = (dir_ / "go").string();
-  WriteConfig(fmt::format(R"(store: {}/sluice.db
-sources:
-  main: {{url: "{}", server_id: 5151, heartbeat_ms: 200}}
-targets:
-  dst: {{url: "{}"}}
-pipelines:
-  - name: copy
-    source: main
-    targets: [dst]
-    snapshot: initial
-    parallel: 1
-    tables:
-      - match: "shop.*"
-)",
-                          dir_.string(), src_->Url(), dst->Url()));
+  WriteConfig(Config({{"dst", dst.get()}}, "    parallel: 1\n"));
   ::setenv("SLUICE_SYNC_POINTS", ("mysql.chunk.write=wait:" + go).c_str(), 1);
   StartSluice();
   ::unsetenv("SLUICE_SYNC_POINTS");
@@ -147,12 +139,9 @@ pipelines:
 // position: a keyless table's copy cannot be exact for it, and the output
 // says so and how to make the table equal.
 TEST_F(SnapshotTargetsTest, AKeylessCopyBesideAnEarlierStreamSaysRowsMayLandTwice) {
-  src_ = StartServer(1);
+  ASSERT_NO_FATAL_FAILURE(StartShop());
   auto dst = StartServer(2);
-  ASSERT_TRUE(src_ && dst);
-  ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY, amount INT); "
-                            "CREATE TABLE shop.audit (txn INT NOT NULL)")
-                  .ok());
+  ASSERT_TRUE(dst);
   ASSERT_TRUE(Write(1, 5).ok());
   WriteConfig(Config({{"dst", dst.get()}}));
   StartSluice();
@@ -173,13 +162,10 @@ TEST_F(SnapshotTargetsTest, AKeylessCopyBesideAnEarlierStreamSaysRowsMayLandTwic
 }
 
 TEST_F(SnapshotTargetsTest, ATargetWhoseBinlogIsGoneStopsAloneAndComesBackByACopy) {
-  src_ = StartServer(1);
+  ASSERT_NO_FATAL_FAILURE(StartShop());
   auto dst = StartServer(2);
   auto behind = StartServer(3);
-  ASSERT_TRUE(src_ && dst && behind);
-  ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY, amount INT); "
-                            "CREATE TABLE shop.audit (txn INT NOT NULL)")
-                  .ok());
+  ASSERT_TRUE(dst && behind);
   ASSERT_TRUE(Write(1, 5).ok());
   const auto both = Config({{"dst", dst.get()}, {"behind", behind.get()}});
   WriteConfig(both);
