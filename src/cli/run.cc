@@ -174,13 +174,20 @@ class Runner : public pipeline::PipelineController {
     std::lock_guard lock(control_mu_);
     for (auto& [name, p] : All()) p->Stop();
   }
-  // The pipelines whose capture asked to be started again (Pipeline::TakeRestartRequest).
-  std::vector<std::string> RestartRequests() const {
-    std::vector<std::string> out;
+  // The pipelines that asked to be started again, and why (Pipeline::TakeRestartRequest).
+  std::vector<std::pair<std::string, std::string>> RestartRequests() const {
+    std::vector<std::pair<std::string, std::string>> out;
     for (const auto& [name, p] : All()) {
-      if (p->TakeRestartRequest()) out.push_back(name);
+      if (std::string why = p->TakeRestartRequest(); !why.empty()) out.emplace_back(name, why);
     }
     return out;
+  }
+  // Stops a pipeline (running or failed) and starts it from its checkpoints.
+  Status RestartPipeline(const std::string& name) {
+    std::lock_guard lock(control_mu_);
+    ASSIGN_OR_RETURN(auto p, Find(name));
+    p->Stop();
+    return p->Start();
   }
   // "pipeline NAME: ERROR" for each pipeline that is failed now.
   std::vector<std::string> Failures() const {
@@ -475,9 +482,9 @@ int RunPipelines(const std::string& config_path) {
                       done.status().message());
       }
     }
-    for (const std::string& name : runner.RestartRequests()) {
-      spdlog::warn("pipeline {}: its source is another server now (a failover?): starting it again", name);
-      if (Status st = runner.StartPipeline(name); !st.ok()) spdlog::error("pipeline {}: {}", name, st.message());
+    for (const auto& [name, why] : runner.RestartRequests()) {
+      spdlog::warn("pipeline {}: {}: starting it again", name, why);
+      if (Status st = runner.RestartPipeline(name); !st.ok()) spdlog::error("pipeline {}: {}", name, st.message());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -180,11 +180,13 @@ void NodeAgent::Tick() {
         StopOwned(s, "fenced");
         s.state = OwnershipState::kCandidate;
         coordinator_->Release(s.name, /*rejoin=*/true);
-      } else if (s.state == OwnershipState::kOwner && s.pipeline->TakeRestartRequest()) {
-        // The capture stopped on another server behind the source's address:
-        // a new start moves each target to its GTID state there.
-        spdlog::warn("pipeline {}: its source is another server now (a failover?): starting it again", s.name);
-        StopOwned(s, "its source is another server now");
+      } else if (std::string why = s.state == OwnershipState::kOwner ? s.pipeline->TakeRestartRequest() : "";
+                 !why.empty()) {
+        // The capture stopped on another server behind the source's address
+        // (a new start moves each target to its GTID state there), or a
+        // target added later was copied and joins the stream.
+        spdlog::warn("pipeline {}: {}: starting it again", s.name, why);
+        StopOwned(s, why);
         StartOwned(s);
       }
     } else if (s.start_failed && s.state == OwnershipState::kOwner && Clock::now() >= s.retry_start_at) {

@@ -412,6 +412,20 @@ void Pipeline::NoteEvent(const std::string& target, std::string what, std::strin
   if (events_.size() > kMaxEvents) events_.pop_back();
 }
 
+std::string Pipeline::TakeRestartRequest() {
+  if (!restart_requested_.exchange(false)) return "";
+  std::lock_guard lock(mu_);
+  return restart_reason_;
+}
+
+void Pipeline::RequestRestart(std::string reason) {
+  {
+    std::lock_guard lock(mu_);
+    restart_reason_ = std::move(reason);
+  }
+  restart_requested_ = true;
+}
+
 void Pipeline::NoteTarget(Target& t, PipelineState s, std::string error) {
   if (s != t.state || (!error.empty() && error != t.last_error)) NoteEvent(t.cfg->name, PipelineStateName(s), error);
   t.state = s;
@@ -624,6 +638,8 @@ Status Pipeline::Start() {
   check_cancel_ = false;
   {
     std::lock_guard lock(mu_);
+    copying_targets_.clear();
+    snapshot_running_ = false;  // what copied beside the last run's stream has ended with it
     check_ = CheckStatus();
     check_request_.reset();
     check_requested_ = false;
@@ -648,6 +664,13 @@ Status Pipeline::Start() {
 
 void Pipeline::SnapshotThenStream() {
   int failures = 0;
+  // Targets added later are copied while the others stream (MySQL sources:
+  // their binlog can be read again from where the copy began); then a new
+  // start lets them join. PostgreSQL's slot cannot go back, so there every
+  // target waits for the copy.
+  const bool stream_meanwhile = !IsPostgresSource(*source_cfg_) && source_cfg_->endpoint.scheme != "file";
+  bool streaming = false;
+  std::vector<std::string> copying;
   while (!stop_) {
     auto needed = Snapshot::TargetsToCopy(config_, cfg_, &jobs_interrupt_);
     Status st = needed.status();
@@ -657,11 +680,13 @@ void Pipeline::SnapshotThenStream() {
       // nothing, and a keyless table's rows the stream then replays would
       // land twice).
       const bool every_target = needed->size() == cfg_.targets.size();
+      copying = *needed;
       std::string what = every_target ? "copying the existing rows first (snapshot: initial)"
-                                      : fmt::format("copying the existing rows into target(s) {} first (snapshot: "
-                                                    "initial; added since the pipeline last ran, or their copy was "
-                                                    "not finished)",
-                                                    fmt::join(*needed, ", "));
+                                      : fmt::format("copying the existing rows into target(s) {} (snapshot: initial; "
+                                                    "added since the pipeline last ran, or their copy was not "
+                                                    "finished){}",
+                                                    fmt::join(copying, ", "),
+                                                    stream_meanwhile ? " while the others stream" : " first");
       spdlog::info("pipeline {}: {}", cfg_.name, what);
       {
         std::lock_guard lock(mu_);
@@ -672,8 +697,20 @@ void Pipeline::SnapshotThenStream() {
         PipelineConfig copy = cfg_;
         copy.targets = std::move(*needed);
         snapshot_ = std::make_unique<Snapshot>(config_, copy, std::move(options));
-        state_ = PipelineState::kSnapshotting;
+        if (!every_target && stream_meanwhile) {
+          copying_targets_.insert(copying.begin(), copying.end());
+          snapshot_running_ = true;  // no other copy (requested, newly selected tables) beside this one
+        } else {
+          state_ = PipelineState::kSnapshotting;
+        }
         NoteEvent("", "snapshotting", what);
+      }
+      if (!every_target && stream_meanwhile && !streaming) {
+        if (Status started = StartStreaming(); !started.ok()) {
+          SetState(PipelineState::kFailed, started.message());
+          return;
+        }
+        streaming = true;
       }
       st = snapshot_->Run();
       if (st.ok()) {
@@ -686,17 +723,43 @@ void Pipeline::SnapshotThenStream() {
     if (st.code() == StatusCode::kCancelled || stop_) return;
     if (!st.retryable() && st.code() != StatusCode::kIoError) {
       spdlog::error("pipeline {}: snapshot failed: {}", cfg_.name, st.message());
+      if (streaming) {
+        NoteCopyingTargets(PipelineState::kFailed, "its copy failed (the next start copies again): " + st.message());
+        std::lock_guard lock(mu_);
+        snapshot_running_ = false;
+        return;
+      }
       SetState(st.code() == StatusCode::kFenced ? PipelineState::kFenced : PipelineState::kFailed, st.message());
       return;
     }
     ++failures;
-    SetState(PipelineState::kRetrying, st.message());
+    if (streaming) {
+      NoteCopyingTargets(PipelineState::kRetrying, st.message());
+    } else {
+      SetState(PipelineState::kRetrying, st.message());
+    }
     spdlog::warn("pipeline {}: snapshot: {} (retrying)", cfg_.name, st.message());
     SleepUnlessStopping(std::chrono::milliseconds(std::min(5000, 200 << std::min(failures, 5))));
   }
   if (stop_) return;
+  if (streaming) {
+    {
+      std::lock_guard lock(mu_);
+      snapshot_running_ = false;
+    }
+    RequestRestart(fmt::format("target(s) {} copied: they join the stream where their copy began",
+                               fmt::join(copying, ", ")));
+    return;
+  }
   Status st = StartStreaming();
   if (!st.ok()) SetState(PipelineState::kFailed, st.message());
+}
+
+void Pipeline::NoteCopyingTargets(PipelineState s, const std::string& error) {
+  std::lock_guard lock(mu_);
+  for (auto& t : targets_) {
+    if (copying_targets_.contains(t->cfg->name)) NoteTarget(*t, s, error);
+  }
 }
 
 void Pipeline::CheckLoop() {
@@ -814,6 +877,12 @@ Status Pipeline::StartStreaming() {
   }
   {
     std::lock_guard lock(mu_);
+    for (auto& t : targets) {
+      if (!copying_targets_.contains(t->cfg->name)) continue;
+      // Out of this run's stream: it joins at the next start, where its copy began.
+      t->failed = true;
+      t->state = PipelineState::kSnapshotting;
+    }
     targets_.swap(targets);
     state_ = PipelineState::kStarting;
     NoteEvent("", "starting", "");
@@ -1246,7 +1315,10 @@ void Pipeline::CaptureLoop() {
                                                       : "; restarting the pipeline to follow it by GTID");
       SetState(PipelineState::kFailed, fmt::format("source {}: {}", cfg_.source, st.message()));
       stop_ = true;
-      if (follow) restart_requested_ = true;
+      if (follow) {
+        RequestRestart(IsPostgresSource(*source_cfg_) ? "a table new to its publication is to be selected"
+                                                      : "its source is another server now (a failover?)");
+      }
       break;
     }
     spdlog::warn("pipeline {}: source unavailable, retrying in {} ms: {}", cfg_.name, backoff.count(), st.message());
@@ -2156,6 +2228,7 @@ Status Pipeline::HandleRename(Target& t, const TargetWork& w, const mysql::DdlSt
 }
 
 void Pipeline::TargetLoop(Target& t) {
+  if (t.failed) return;  // being copied while the others stream (copying_targets_)
   const std::string& name = t.cfg->name;
   // Open the loader; a target that is down at start is retried, not fatal.
   auto backoff = std::chrono::milliseconds(200);

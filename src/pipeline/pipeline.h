@@ -107,12 +107,14 @@ class Pipeline {
   // the checkpoints on the next start).
   void Stop();
   bool running() const { return running_; }
-  // Whether the capture found, while running, that the source is another
-  // server than the one its position was taken on (an address moved to a
-  // promoted replica: kSourceChanged). The owner then starts the pipeline
-  // again, which moves each target to its GTID state on the new server
-  // (FollowSourceFailover). True once per such stop; thread-safe.
-  bool TakeRestartRequest() { return restart_requested_.exchange(false); }
+  // Why the pipeline asks its owner to start it again ("" when it does
+  // not): the capture found that the source is another server than the one
+  // its position was taken on (an address moved to a promoted replica:
+  // kSourceChanged; a new start moves each target to its GTID state there,
+  // FollowSourceFailover), or a target added later was copied while the
+  // others streamed (a new start lets it join the stream where its copy
+  // began). Once per request; thread-safe.
+  std::string TakeRestartRequest();
   // On demand (the API's check / repair / snapshot actions), while the
   // pipeline runs: a consistency check now (repairing when `repair`), or a
   // snapshot of every selected table alongside the stream. kNotSupported
@@ -266,6 +268,14 @@ class Pipeline {
   std::string selection_why_;  // what made them new, for the log
   std::thread selection_thread_;                  // the copy (joined by Stop, after the capture thread)
   std::atomic<bool> restart_requested_{false};  // see TakeRestartRequest
+  std::string restart_reason_;                  // guarded by mu_
+  void RequestRestart(std::string reason);
+  // The state of the targets in copying_targets_ (status API).
+  void NoteCopyingTargets(PipelineState s, const std::string& error);
+  // Targets being copied (snapshot: initial) while the others stream: they
+  // take no part in this run's stream (guarded by mu_; set before
+  // StartStreaming, cleared by Start).
+  std::set<std::string> copying_targets_;
   // Capture thread: the kSourceChanged errors a restart was asked for
   // already (a PostgreSQL table new to the pipeline is restarted for once).
   std::set<std::string> restarted_for_;

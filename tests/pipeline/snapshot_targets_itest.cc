@@ -1,6 +1,7 @@
 // `snapshot: initial` and the targets it copies into. A target added to a
-// pipeline that already streams gets the existing rows copied first, and
-// only it: the targets that stream keep their rows and their place (before,
+// pipeline that already streams gets the existing rows copied, and only it,
+// while the others stream on; then the pipeline starts again and it joins
+// the stream where its copy began. The others keep their rows (before,
 // every target was copied again, and a keyless table's rows written while
 // sluice was stopped then landed twice there: once from the copy, once from
 // the replay). A keyless table is copied exactly at the position streaming
@@ -96,14 +97,32 @@ TEST_F(SnapshotTargetsTest, ATargetAddedLaterIsCopiedAloneAndTheOthersGoOn) {
   // While sluice is stopped: more rows, a delete; then a second target.
   ASSERT_TRUE(Write(26, 5).ok());
   ASSERT_TRUE(src_->Execute("DELETE FROM shop.orders WHERE id = 3; DELETE FROM shop.audit WHERE txn = 4").ok());
+  // The copy into the added target is held at its first chunk: `dst` is
+  // not held with it, it streams meanwhile.
   WriteConfig(Config({{"dst", dst.get()}, {"added", added.get()}}));
+  std::string go = (dir_ / "go").string();
+  ::setenv("SLUICE_SYNC_POINTS", ("mysql.chunk.write=wait:" + go).c_str(), 1);
   StartSluice();
-  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ::unsetenv("SLUICE_SYNC_POINTS");
+  ASSERT_TRUE(WaitUntil([&] { return sluice_->FullLog().find("waiting for") != std::string::npos; },
+                        std::chrono::seconds(30)))
+      << sluice_->FullLog();
   ASSERT_TRUE(Write(31, 5).ok());
-  EXPECT_TRUE(Same(*added));
   EXPECT_TRUE(Same(*dst));  // audit rows 26..30 once, not again from a copy
+  EXPECT_TRUE(WaitForState("copy", "snapshotting", std::chrono::seconds(5), "added"));
+  std::ofstream(go).put('\n');
+  ASSERT_TRUE(Write(36, 5).ok());
+  EXPECT_TRUE(Same(*added));
+  EXPECT_TRUE(Same(*dst));
+  ASSERT_TRUE(WaitForState("copy", "running", std::chrono::seconds(30), "added"));
   std::string log = sluice_->FullLog();
-  EXPECT_NE(log.find("copying the existing rows into target(s) added first"), std::string::npos) << log;
+  EXPECT_NE(log.find("copying the existing rows into target(s) added (snapshot: initial; added since the pipeline "
+                     "last ran, or their copy was not finished) while the others stream"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("target(s) added copied: they join the stream where their copy began: starting it again"),
+            std::string::npos)
+      << log;
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
