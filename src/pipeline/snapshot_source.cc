@@ -89,11 +89,7 @@ class MysqlSnapshotSource : public SnapshotSource {
   // Connections of a snapshot have bounded reads and writes (a hung server
   // is a lost connection, retried per chunk) and are cut by `interrupt`.
   Result<std::unique_ptr<SourceSession>> Connect() override {
-    ASSIGN_OR_RETURN(auto co, sluice::mysql::ConnectOptions::FromUrl(s_.endpoint));
-    co = sluice::mysql::WithDefaultTimeouts(co, sluice::mysql::kJobIoTimeoutS);
-    auto session = std::make_unique<MysqlSession>();
-    ASSIGN_OR_RETURN(session->conn, MysqlConnection::Connect(co, interrupt_));
-    RETURN_IF_ERROR(sluice::mysql::PrepareReadSession(*session->conn));
+    ASSIGN_OR_RETURN(auto session, ConnectMysql());
     return std::unique_ptr<SourceSession>(std::move(session));
   }
   Result<std::vector<SourceTable>> SelectedTables(SourceSession& s) override {
@@ -115,11 +111,9 @@ class MysqlSnapshotSource : public SnapshotSource {
     if (!keyless_to_copy || !Conn(s).is_mariadb()) return sluice::mysql::ConsistentBinlogPosition(Conn(s));
     // (MySQL has no binlog position of a read view: its keyless copies read
     // as the rows are, docs/snapshot.md's limits.)
-    ASSIGN_OR_RETURN(auto session, Connect());
-    auto* mysql_session = static_cast<MysqlSession*>(session.release());
-    std::unique_ptr<MysqlSession> owned(mysql_session);
-    ASSIGN_OR_RETURN(std::string p0, sluice::mysql::OpenConsistentSnapshot(*owned->conn));
-    exact_ = std::make_shared<ExactReads>(p_.name, std::move(owned), p0);
+    ASSIGN_OR_RETURN(auto session, ConnectMysql());
+    ASSIGN_OR_RETURN(std::string p0, sluice::mysql::OpenConsistentSnapshot(*session->conn));
+    exact_ = std::make_shared<ExactReads>(p_.name, std::move(session), p0);
     return p0;
   }
   Result<std::string> Horizon(SourceSession& s) override {
@@ -128,6 +122,15 @@ class MysqlSnapshotSource : public SnapshotSource {
   }
 
  private:
+  Result<std::unique_ptr<MysqlSession>> ConnectMysql() {
+    ASSIGN_OR_RETURN(auto co, sluice::mysql::ConnectOptions::FromUrl(s_.endpoint));
+    co = sluice::mysql::WithDefaultTimeouts(co, sluice::mysql::kJobIoTimeoutS);
+    auto session = std::make_unique<MysqlSession>();
+    ASSIGN_OR_RETURN(session->conn, MysqlConnection::Connect(co, interrupt_));
+    RETURN_IF_ERROR(sluice::mysql::PrepareReadSession(*session->conn));
+    return session;
+  }
+
   const PipelineConfig& p_;
   const SourceConfig& s_;
   sluice::mysql::Interrupter* interrupt_;
