@@ -133,7 +133,8 @@ class PgSnapshotSource : public SnapshotSource {
 
   std::string KeylessRefusal(const SourceTable& t) const override { return slot_existed_ ? Refusal(t) : ""; }
 
-  Result<std::string> StartPosition(SourceSession& s, bool /*keyless_to_copy: the exported snapshot serves all*/) override {
+  // Keyless tables or not: the exported snapshot serves every read.
+  Result<std::string> StartPosition(SourceSession& s, bool /*keyless_to_copy*/) override {
     PgConnection& c = *Session(s).conn;
     if (exported_) return exported_->consistent_point().ToString();  // planning retried
     const std::string describe = fmt::format("pipeline {}: source {}", p_.name, p_.source);

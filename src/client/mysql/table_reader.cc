@@ -135,7 +135,8 @@ Result<std::string> SnapshotPosition(MysqlConnection& c) {
     if (*r[0] == "Binlog_snapshot_position") pos = *r[1];
   }
   if (file.empty()) {
-    return Status::Error(StatusCode::kNotFound, "{} has no binary log (start it with --log-bin)", c.options().Describe());
+    return Status::Error(StatusCode::kNotFound, "{} has no binary log (start it with --log-bin)",
+                         c.options().Describe());
   }
   return file + ":" + pos;
 }
