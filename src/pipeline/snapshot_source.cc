@@ -28,8 +28,12 @@ MysqlConnection& Conn(SourceSession& s) { return *static_cast<MysqlSession&>(s).
 // by the stream). Shared by the workers, one read at a time.
 class ExactReads {
  public:
-  ExactReads(std::string pipeline, std::unique_ptr<MysqlSession> session, std::string position)
-      : pipeline_(std::move(pipeline)), session_(std::move(session)), position_(std::move(position)) {}
+  ExactReads(std::string pipeline, std::unique_ptr<MysqlSession> session, std::string position,
+             const sluice::mysql::Interrupter* interrupt)
+      : pipeline_(std::move(pipeline)),
+        session_(std::move(session)),
+        position_(std::move(position)),
+        interrupt_(interrupt) {}
   const std::string& position() const { return position_; }
 
   // The range read in the view at P0; once that session is lost (a server
@@ -41,6 +45,7 @@ class ExactReads {
         auto block = reader.ReadRange(*session_->conn, range);
         if (block.ok()) return block;
         session_.reset();  // the view goes with its connection: the chunk's retry reads as the rows are then
+        if (interrupt_ != nullptr && interrupt_->interrupted()) return block.status();  // a stop, not a loss
         spdlog::warn("pipeline {}: table {}.{} has no key and the source session holding the read view at {} was "
                      "lost ({}): its copy reads the rows as they are then, so a row written since {} may land "
                      "twice on the target (`sluice check --repair` makes the table equal)",
@@ -57,6 +62,7 @@ class ExactReads {
   std::mutex mu_;
   std::unique_ptr<MysqlSession> session_;
   std::string position_;
+  const sluice::mysql::Interrupter* interrupt_;
 };
 
 class MysqlTableReader : public SourceTableReader {
@@ -113,7 +119,7 @@ class MysqlSnapshotSource : public SnapshotSource {
     // as the rows are, docs/snapshot.md's limits.)
     ASSIGN_OR_RETURN(auto session, ConnectMysql());
     ASSIGN_OR_RETURN(std::string p0, sluice::mysql::OpenConsistentSnapshot(*session->conn));
-    exact_ = std::make_shared<ExactReads>(p_.name, std::move(session), p0);
+    exact_ = std::make_shared<ExactReads>(p_.name, std::move(session), p0, interrupt_);
     return p0;
   }
   Result<std::string> Horizon(SourceSession& s) override {
