@@ -639,6 +639,7 @@ Status Pipeline::Start() {
   {
     std::lock_guard lock(mu_);
     copying_targets_.clear();
+    hold_slot_ = false;
     snapshot_running_ = false;  // what copied beside the last run's stream has ended with it
     check_ = CheckStatus();
     check_request_.reset();
@@ -664,11 +665,11 @@ Status Pipeline::Start() {
 
 void Pipeline::SnapshotThenStream() {
   int failures = 0;
-  // Targets added later are copied while the others stream (MySQL sources:
-  // their binlog can be read again from where the copy began); then a new
-  // start lets them join. PostgreSQL's slot cannot go back, so there every
-  // target waits for the copy.
-  const bool stream_meanwhile = !IsPostgresSource(*source_cfg_) && source_cfg_->endpoint.scheme != "file";
+  // Targets added later are copied while the others stream; then a new
+  // start lets them join, reading again from where the copy began (a
+  // PostgreSQL slot is held from confirming meanwhile: hold_slot_). Binlog
+  // files as the source: every target waits for the copy.
+  const bool stream_meanwhile = source_cfg_->endpoint.scheme != "file";
   bool streaming = false;
   std::vector<std::string> copying;
   while (!stop_) {
@@ -699,6 +700,7 @@ void Pipeline::SnapshotThenStream() {
         snapshot_ = std::make_unique<Snapshot>(config_, copy, std::move(options));
         if (!every_target && stream_meanwhile) {
           copying_targets_.insert(copying.begin(), copying.end());
+          if (IsPostgresSource(*source_cfg_)) hold_slot_ = true;
           snapshot_running_ = true;  // no other copy (requested, newly selected tables) beside this one
         } else {
           state_ = PipelineState::kSnapshotting;
@@ -725,6 +727,7 @@ void Pipeline::SnapshotThenStream() {
       spdlog::error("pipeline {}: snapshot failed: {}", cfg_.name, st.message());
       if (streaming) {
         NoteCopyingTargets(PipelineState::kFailed, "its copy failed (the next start copies again): " + st.message());
+        hold_slot_ = false;
         std::lock_guard lock(mu_);
         snapshot_running_ = false;
         return;
@@ -1261,6 +1264,7 @@ void Pipeline::CaptureLoop() {
       // The slot confirms what every target has applied (failed ones
       // included: their checkpoint stays where a restart resumes).
       so.applied_lsn = [this] {
+        if (hold_slot_) return uint64_t{1};  // below anything it confirmed: nothing more is
         uint64_t least = UINT64_MAX;
         for (auto& t : targets_) {
           if (t->sink) least = std::min<uint64_t>(least, t->applied_lsn);

@@ -276,6 +276,10 @@ class Pipeline {
   // take no part in this run's stream (guarded by mu_; set before
   // StartStreaming, cleared by Start).
   std::set<std::string> copying_targets_;
+  // PostgreSQL sources while copying_targets_ are copied: the slot confirms
+  // nothing more, so that the next start can read again from where the copy
+  // began (a slot cannot go back past what it confirmed).
+  std::atomic<bool> hold_slot_{false};
   // Capture thread: the kSourceChanged errors a restart was asked for
   // already (a PostgreSQL table new to the pipeline is restarted for once).
   std::set<std::string> restarted_for_;

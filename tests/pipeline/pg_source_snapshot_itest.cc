@@ -190,6 +190,41 @@ TEST_F(PgSourceSnapshotTest, KilledMidSnapshotResumesItsPlanAndConverges) {
 // Once the slot exists (the pipeline ran), no snapshot can be exported from
 // it: a keyless table would get the rows inserted since twice, so it is
 // refused with a message naming it.
+// A target added later (`my`) is copied while the other (`pg`) streams on;
+// the slot confirms nothing meanwhile, so the new start after the copy reads
+// again from where the copy began and both targets end equal. The copy is
+// held at its first chunk while the source takes writes.
+TEST_F(PgSourceSnapshotTest, ATargetAddedLaterIsCopiedWhileTheOtherStreams) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  Sql("CREATE TABLE items (id int PRIMARY KEY, n int); INSERT INTO items SELECT g, g FROM generate_series(1, 50) g");
+  const char* kItems = "SELECT id, n FROM items ORDER BY id";
+  const char* kTargetItems = "SELECT id, n FROM public.items ORDER BY id";
+  WritePipeline("      - match: \"public.*\"\n", "    snapshot: initial\n", 2, "[pg]");
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(Converge(kItems, kTargetItems, ""));
+  ASSERT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+  Sql("UPDATE items SET n = n + 100 WHERE id <= 10; DELETE FROM items WHERE id = 50");
+
+  WritePipeline("      - match: \"public.*\"\n", "    snapshot: initial\n", 2, "[pg, my]");
+  std::string go = (dir_ / "go").string();
+  ::setenv("SLUICE_SYNC_POINTS", ("mysql.chunk.write=wait:" + go).c_str(), 1);
+  StartSluice();
+  ::unsetenv("SLUICE_SYNC_POINTS");
+  ASSERT_TRUE(WaitUntil([&] { return sluice_->FullLog().find("waiting for") != std::string::npos; }, 30s))
+      << sluice_->FullLog();
+  Sql("INSERT INTO items VALUES (51, 51); UPDATE items SET n = -1 WHERE id = 20");
+  EXPECT_TRUE(Converge(kItems, kTargetItems, ""));  // `pg` streams while `my` is copied
+  std::ofstream(go).put('\n');
+  Sql("INSERT INTO items VALUES (52, 52); DELETE FROM items WHERE id = 1");
+  EXPECT_TRUE(Converge(kItems, kTargetItems, kTargetItems));
+  ASSERT_TRUE(WaitForState("p", "running", 30s, "my"));
+  EXPECT_NE(sluice_->FullLog().find("they join the stream where their copy began: starting it again"),
+            std::string::npos)
+      << sluice_->FullLog();
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 TEST_F(PgSourceSnapshotTest, KeylessTableRefusedOnceTheSlotExists) {
   ASSERT_NO_FATAL_FAILURE(StartServers());
   Sql("CREATE TABLE orders (id int PRIMARY KEY); CREATE TABLE audit (txn int, msg text); "
