@@ -1264,7 +1264,7 @@ void Pipeline::CaptureLoop() {
       // The slot confirms what every target has applied (failed ones
       // included: their checkpoint stays where a restart resumes).
       so.applied_lsn = [this] {
-        if (hold_slot_) return uint64_t{1};  // below anything it confirmed: nothing more is
+        if (hold_slot_) return uint64_t{1};  // below what the slot confirmed: it confirms nothing more
         uint64_t least = UINT64_MAX;
         for (auto& t : targets_) {
           if (t->sink) least = std::min<uint64_t>(least, t->applied_lsn);
