@@ -97,28 +97,6 @@ TEST_F(StartPositionTest, LatestRenamedTableMissingAtFirstBatchLosesNothing) {
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
-// Rotates the binlog and purges every earlier one (waiting until no dump
-// thread reads them and the binlog checkpoint moved on: PURGE silently keeps
-// a binlog still in use).
-::testing::AssertionResult PurgeBinlogs(MariadbServer& server) {
-  if (!server.Execute("FLUSH BINARY LOGS").ok()) return ::testing::AssertionFailure() << "FLUSH BINARY LOGS failed";
-  auto last = server.Query("SHOW MASTER STATUS");
-  if (!last.ok() || last->empty()) return ::testing::AssertionFailure() << "SHOW MASTER STATUS failed";
-  std::string current = (*last)[0][0].value_or("");
-  bool done = WaitUntil(
-      [&] {
-        auto dumps =
-            server.QueryValue("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'");
-        if (!dumps.ok() || *dumps != "0") return false;
-        if (!server.Execute(fmt::format("PURGE BINARY LOGS TO '{}'", current)).ok()) return false;
-        auto first = server.Query("SHOW BINARY LOGS");
-        return first.ok() && !first->empty() && (*first)[0][0].value_or("") == current;
-      },
-      seconds(20));
-  if (!done) return ::testing::AssertionFailure() << "binlogs before " << current << " not purged";
-  return ::testing::AssertionSuccess();
-}
-
 // `earliest` is resolved once too: binlogs purged between runs, before
 // anything was applied, make the restart fail saying so, instead of silently
 // starting at the new earliest.

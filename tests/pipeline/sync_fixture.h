@@ -210,6 +210,28 @@ class SluiceProcess {
   pid_t pid_ = -1;
 };
 
+// Rotates the binlog and purges every earlier one (waiting until no dump
+// thread reads them and the binlog checkpoint moved on: PURGE silently keeps
+// a binlog still in use).
+inline ::testing::AssertionResult PurgeBinlogs(MariadbServer& server) {
+  if (!server.Execute("FLUSH BINARY LOGS").ok()) return ::testing::AssertionFailure() << "FLUSH BINARY LOGS failed";
+  auto last = server.Query("SHOW MASTER STATUS");
+  if (!last.ok() || last->empty()) return ::testing::AssertionFailure() << "SHOW MASTER STATUS failed";
+  std::string current = (*last)[0][0].value_or("");
+  bool done = WaitUntil(
+      [&] {
+        auto dumps =
+            server.QueryValue("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'");
+        if (!dumps.ok() || *dumps != "0") return false;
+        if (!server.Execute(fmt::format("PURGE BINARY LOGS TO '{}'", current)).ok()) return false;
+        auto first = server.Query("SHOW BINARY LOGS");
+        return first.ok() && !first->empty() && (*first)[0][0].value_or("") == current;
+      },
+      std::chrono::seconds(20));
+  if (!done) return ::testing::AssertionFailure() << "binlogs before " << current << " not purged";
+  return ::testing::AssertionSuccess();
+}
+
 // One pipeline `copy` from `earliest`, every table of `shop` 1:1 to `dst`.
 inline std::string OneToOneConfig(const std::string& dir, const MariadbServer& src, const MariadbServer& dst) {
   return fmt::format(R"(store: {dir}/sluice.db
