@@ -714,7 +714,8 @@ void Pipeline::SnapshotThenStream() {
         }
         streaming = true;
       }
-      st = snapshot_->Run();
+      st = RaiseFences(copying);
+      if (st.ok()) st = snapshot_->Run();
       if (st.ok()) {
         auto p = snapshot_->progress();
         spdlog::info("pipeline {}: snapshot done, {} rows; streaming from {}", cfg_.name, p.rows_copied,
@@ -756,6 +757,23 @@ void Pipeline::SnapshotThenStream() {
   }
   Status st = StartStreaming();
   if (!st.ok()) SetState(PipelineState::kFailed, st.message());
+}
+
+// Cluster mode: a copy's writes check the pipeline's fence on each target
+// (a former owner's chunk must not land after its successor started); the
+// fence is raised when a target's sink opens, so before a copy that comes
+// first (snapshot: initial) each target's sink is opened once for it.
+Status Pipeline::RaiseFences(const std::vector<std::string>& targets) {
+  if (cfg_.epoch == 0) return Status::Ok();
+  for (const std::string& name : targets) {
+    const TargetConfig* t = config_.FindTarget(name);
+    if (t == nullptr) return Status::Invalid("pipeline {}: unknown target {}", cfg_.name, name);
+    sink::SinkOptions so = TargetSinkOptions(cfg_, *t);
+    so.interrupt = &jobs_interrupt_;
+    auto opened = sink::OpenSink(so);
+    if (!opened.ok()) return opened.status().WithContext(fmt::format("pipeline {}: target {}", cfg_.name, name));
+  }
+  return Status::Ok();
 }
 
 void Pipeline::NoteCopyingTargets(PipelineState s, const std::string& error) {

@@ -270,6 +270,9 @@ class Pipeline {
   std::atomic<bool> restart_requested_{false};  // see TakeRestartRequest
   std::string restart_reason_;                  // guarded by mu_
   void RequestRestart(std::string reason);
+  // Cluster mode: raises the pipeline's fence on `targets` before a copy
+  // that comes before their sinks opened (snapshot: initial).
+  Status RaiseFences(const std::vector<std::string>& targets);
   // The state of the targets in copying_targets_ (status API).
   void NoteCopyingTargets(PipelineState s, const std::string& error);
   // Targets being copied (snapshot: initial) while the others stream: they

@@ -142,6 +142,30 @@ TEST_F(NodeTest, RevisionsApplyOrKeepRunning) {
   ASSERT_NO_FATAL_FAILURE(ExpectExactlyOnce());
 }
 
+// A target added by a new revision (`snapshot: initial`) is copied while
+// the other target streams on under load; the owner then starts the
+// pipeline again by itself and the new target joins the stream: both end
+// with every transaction exactly once.
+TEST_F(NodeTest, ATargetAddedByARevisionIsCopiedWhileTheOtherStreams) {
+  std::string one = ClusterYaml();
+  one.replace(one.find("    parallel: 2\n"), 16, "    parallel: 2\n    snapshot: initial\n");
+  ASSERT_NO_FATAL_FAILURE(Publish(one));
+  NodeProcess& node = AddNode("n1");
+  StartLoad();
+  ASSERT_FALSE(WaitForFirstOwner().empty());
+  auto added = StartServer(3);
+  ASSERT_TRUE(added);
+  std::string two = one;
+  two.replace(two.find("  dst: {url"), 0, fmt::format("  added: {{url: \"{}\"}}\n", added->Url()));
+  two.replace(two.find("targets: [dst]"), 14, "targets: [dst, added]");
+  ASSERT_NO_FATAL_FAILURE(Publish(two));
+  const std::string joined = "they join the stream where their copy began: starting it again";
+  EXPECT_TRUE(WaitUntil([&] { return node.Log().find(joined) != std::string::npos; }, kDeadline)) << node.Log();
+  ASSERT_NO_FATAL_FAILURE(ExpectExactlyOnce());
+  EXPECT_TRUE(Converges(*src_, kOrders, *added, kOrders, kDeadline));
+  EXPECT_TRUE(Converges(*src_, kAudit, *added, kAudit, kDeadline));
+}
+
 // Every node restarted in turn (SIGTERM, start) under load.
 TEST_F(NodeTest, RollingRestart) {
   ASSERT_NO_FATAL_FAILURE(Publish(ClusterYaml()));
