@@ -166,6 +166,30 @@ TEST_F(NodeTest, ATargetAddedByARevisionIsCopiedWhileTheOtherStreams) {
   EXPECT_TRUE(Converges(*src_, kAudit, *added, kAudit, kDeadline));
 }
 
+// kill -9 of the owner in the middle of the first copy (held once its
+// chunks committed, before the copy finished): the next owner raises the
+// fence, resumes the copy's plan and streams; every transaction, written
+// before or during, exactly once. (Killed before the keyless table's chunk
+// committed, the resumed copy could not read it at the first owner's start
+// position: see docs/snapshot.md's limits.)
+TEST_F(NodeTest, AnOwnerKilledDuringTheFirstCopyIsTakenOverAndTheCopyResumes) {
+  std::string yaml = ClusterYaml();
+  yaml.replace(yaml.find("    parallel: 2\n"), 16, "    parallel: 2\n    snapshot: initial\n");
+  ASSERT_TRUE(Transactions(*src_, 1, 40).ok());
+  written_ = 40;
+  ASSERT_NO_FATAL_FAILURE(Publish(yaml));
+  NodeProcess& first = AddNode("n1", {}, "", "snapshot.chunk.committed=wait:" + (dir_ / "never").string());
+  ASSERT_TRUE(WaitUntil([&] { return first.Log().find("waiting for") != std::string::npos; }, kDeadline))
+      << first.Log();
+  int64_t epoch = Owner().second;
+  AddNode("n2");
+  StartLoad();
+  auto killed_at = Clock::now();
+  first.Kill();
+  ASSERT_FALSE(WaitForTakeover("kill -9 of n1 during the first copy", "n1", epoch, killed_at).empty());
+  ASSERT_NO_FATAL_FAILURE(ExpectExactlyOnce());
+}
+
 // Every node restarted in turn (SIGTERM, start) under load.
 TEST_F(NodeTest, RollingRestart) {
   ASSERT_NO_FATAL_FAILURE(Publish(ClusterYaml()));
