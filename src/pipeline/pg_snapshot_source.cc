@@ -58,7 +58,7 @@ class PgChunkReader : public SourceTableReader {
                                            const std::function<bool()>& cancelled) const override {
     return reader_->PlanChunks(*Session(s).conn, chunk_rows, cancelled);
   }
-  Result<RowBlock> ReadRange(SourceSession& s, const KeyRange& range) const override {
+  Result<RowBlock> ReadRange(SourceSession& s, const KeyRange& range, std::string* /*read_at*/) const override {
     if (!has_key() && !Session(s).in_snapshot) return Status::Invalid("{}", keyless_refusal_);
     return reader_->ReadRange(*Session(s).conn, range);
   }
@@ -134,7 +134,7 @@ class PgSnapshotSource : public SnapshotSource {
   std::string KeylessRefusal(const SourceTable& t) const override { return slot_existed_ ? Refusal(t) : ""; }
 
   // Keyless tables or not: the exported snapshot serves every read.
-  Result<std::string> StartPosition(SourceSession& s, bool /*keyless_to_copy*/) override {
+  Result<std::string> StartPosition(SourceSession& s) override {
     PgConnection& c = *Session(s).conn;
     if (exported_) return exported_->consistent_point().ToString();  // planning retried
     const std::string describe = fmt::format("pipeline {}: source {}", p_.name, p_.source);

@@ -692,6 +692,7 @@ void Pipeline::SnapshotThenStream() {
       {
         std::lock_guard lock(mu_);
         SnapshotOptions options;
+        options.stream_waits_for_copy = true;
         if (every_target && !IsPostgresSource(*source_cfg_) && source_cfg_->endpoint.scheme != "file") {
           options.at_start = [this](const std::string& p0) { RecordTableShapesAt(p0); };
         }
@@ -2249,6 +2250,27 @@ Status Pipeline::HandleRename(Target& t, const TargetWork& w, const mysql::DdlSt
   return Status::Ok();
 }
 
+// A keyless table's copy replaced the target table with the rows as the
+// source had them at a place; the stream replays from the target's
+// checkpoint, which may be earlier (the copy read after the snapshot's
+// start, a copy resumed after a crash): the table's changes before that
+// place are in the copy already, and would land twice. Places passed are
+// forgotten.
+namespace {
+
+void LeaveOutCopiedKeylessChanges(std::map<std::string, StreamPos>& copied_at, std::vector<SinkChange>& batch,
+                                  size_t from, const StreamPos& through) {
+  auto copied = [&](const SinkChange& c) {
+    if (c.kind != SinkChange::Kind::kInsert && c.kind != SinkChange::Kind::kDeleteExact) return false;
+    auto it = copied_at.find(c.table->source);
+    return it != copied_at.end() && c.pos < it->second;
+  };
+  batch.erase(std::remove_if(batch.begin() + static_cast<std::ptrdiff_t>(from), batch.end(), copied), batch.end());
+  std::erase_if(copied_at, [&](const auto& entry) { return !(through < entry.second); });
+}
+
+}  // namespace
+
 void Pipeline::TargetLoop(Target& t) {
   if (t.failed) return;  // being copied while the others stream (copying_targets_)
   const std::string& name = t.cfg->name;
@@ -2288,6 +2310,11 @@ void Pipeline::TargetLoop(Target& t) {
   t.ready = t.sink != nullptr;
 
   std::vector<SinkChange> batch;
+  // Keyless tables whose copy holds their changes before a place (read with
+  // the first changes, once the capture's start settled the checkpoint).
+  std::map<std::string, StreamPos> keyless_copied_at;
+  bool keyless_read = false;
+  size_t first_new = 0;  // the batch's first change of the piece taken last
   sink::BatchEnd end;
   bool have_end = false;
   // `end` is a transaction's commit (not a piece of a larger transaction).
@@ -2364,6 +2391,7 @@ void Pipeline::TargetLoop(Target& t) {
             if (!ts.batch_oldest_ms) ts.batch_oldest_ms = CommitEstimateMs(w.ts_ms, w.received_ms);
             if (!ts.oldest_pending_ms) ts.oldest_pending_ms = ts.batch_oldest_ms;
           }
+          first_new = batch.size();
           if (item->use_count() == 1) {
             // No other target holds this piece (and none can get it now):
             // its changes are moved, not copied.
@@ -2374,6 +2402,13 @@ void Pipeline::TargetLoop(Target& t) {
           }
           if (w.has_cascades && !t.sink->applies_cascades()) {
             std::erase_if(batch, [](const SinkChange& c) { return c.kind == SinkChange::Kind::kCascade; });
+          }
+          if (!keyless_read) {
+            keyless_copied_at = t.sink->checkpoint().keyless_copied_at;  // as the capture's start left it
+            keyless_read = true;
+          }
+          if (!keyless_copied_at.empty()) {
+            LeaveOutCopiedKeylessChanges(keyless_copied_at, batch, first_new, w.pos);
           }
           end = {w.pos, w.resume_position, end.gtid_state};
           have_end = true;

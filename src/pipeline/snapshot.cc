@@ -421,16 +421,16 @@ Status Snapshot::Prepare() {
     tables_.push_back(std::move(table));
   }
 
-  // Keyless tables first: copied whole, they are exact only when read at
-  // the start position itself, which a PostgreSQL source promises only
-  // while its exported snapshot lives (pg_snapshot_source.cc).
+  // Keyless tables first: copied whole, they are exact only when the stream
+  // knows where they were read (positions_keyless_reads) or when read at the
+  // start position itself, which a PostgreSQL source promises only while its
+  // exported snapshot lives (pg_snapshot_source.cc).
   std::stable_partition(chunks_.begin(), chunks_.end(),
                         [this](const Chunk& c) { return !tables_[c.table]->reader->has_key(); });
 
   // Only now, with every plan recorded: the position streaming starts from.
   // (Recorded plans make `snapshot: initial` resume after a crash from here on.)
-  const bool keyless_to_copy = !chunks_.empty() && !tables_[chunks_.front().table]->reader->has_key();
-  ASSIGN_OR_RETURN(std::string p0, source_->StartPosition(**source, keyless_to_copy));
+  ASSIGN_OR_RETURN(std::string p0, source_->StartPosition(**source));
   bool all_start_there = true;
   for (size_t ti = 0; ti < targets.size(); ++ti) {
     ASSIGN_OR_RETURN(std::string start, targets[ti]->EnsureStartPosition(cfg_.name, cfg_.targets[ti], p0));
@@ -440,13 +440,21 @@ Status Snapshot::Prepare() {
                  cfg_.targets[ti], start);
     // A keyless table's copy replaces the target table with the rows as
     // of P0 at the earliest; the stream replays from `start`: what was
-    // written in between lands twice. Said, not hidden.
+    // written in between lands twice unless the stream knows where the copy
+    // read, which it learns when it starts. Said, not hidden.
     std::vector<std::string> keyless;
     for (const Chunk& c : chunks_) {
       const Table& t = *tables_[c.table];
       if (!t.reader->has_key() && c.needed[ti]) keyless.push_back(t.source.name());
     }
-    if (!keyless.empty()) {
+    if (keyless.empty() || (source_->positions_keyless_reads() && options_.stream_waits_for_copy)) continue;
+    if (source_->positions_keyless_reads()) {
+      spdlog::warn("pipeline {}: {} without a primary or unique key copied into target {}, which streams from {}: "
+                   "the pipeline's next start leaves out their changes the copy holds; a `sluice run` streaming "
+                   "it into {} while this copy runs would apply rows written since its start twice there (then "
+                   "`sluice check --pipeline {} --repair` makes them equal)",
+                   cfg_.name, fmt::join(keyless, ", "), cfg_.targets[ti], start, cfg_.targets[ti], cfg_.name);
+    } else {
       spdlog::warn("pipeline {}: {} without a primary or unique key copied into target {}, which streams from {} "
                    "(an earlier position than the copy's {}): rows written to them in between may land twice there; "
                    "`sluice check --pipeline {} --repair` makes them equal",
@@ -539,7 +547,8 @@ Status Snapshot::CopyChunk(Worker& w, Chunk& chunk) {
         RETURN_IF_ERROR(w.targets[ti]->BeginChunk(cfg_.name, cfg_.targets[ti]));
       }
       // Read only now, under the targets' locks (see snapshot.h).
-      ASSIGN_OR_RETURN(sluice::mysql::RowBlock block, table.reader->ReadRange(*w.source, chunk.range));
+      std::string read_at;
+      ASSIGN_OR_RETURN(sluice::mysql::RowBlock block, table.reader->ReadRange(*w.source, chunk.range, &read_at));
       const uint64_t read_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                          std::chrono::system_clock::now().time_since_epoch())
                                                          .count());
@@ -603,6 +612,7 @@ Status Snapshot::CopyChunk(Worker& w, Chunk& chunk) {
         rec.chunk = chunk.number;
         rec.after = chunk.after;
         rec.upto = chunk.upto;
+        if (!read_at.empty()) RETURN_IF_ERROR(tw.RecordKeylessCopy(rec, read_at));
         RETURN_IF_ERROR(tw.MarkChunkDone(rec, changes.size()));
         RETURN_IF_ERROR(tw.Commit());
         SLUICE_SYNC_POINT("snapshot.chunk.committed");

@@ -52,6 +52,11 @@ struct SnapshotOptions {
   // table cannot be copied then (the stream's inserts and the copy's would
   // both land), so it is refused with a message naming it.
   bool alongside_stream = false;
+  // The copied targets' stream starts only after the copy (`sluice run`'s
+  // snapshot: initial), so it learns where keyless tables were read (else
+  // a copy beside an earlier checkpoint says what a stream running
+  // meanwhile would do).
+  bool stream_waits_for_copy = false;
   // Called once, with the position streaming starts from, when every target
   // starts there (not a resumed or alongside copy), before any chunk is
   // read: `sluice run` records the tables' shapes there (schema history).

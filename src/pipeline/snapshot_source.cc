@@ -3,8 +3,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <mutex>
-
 #include "pipeline/pg_source.h"
 
 namespace sluice::pipeline::detail {
@@ -21,69 +19,33 @@ struct MysqlSession : SourceSession {
 
 MysqlConnection& Conn(SourceSession& s) { return *static_cast<MysqlSession&>(s).conn; }
 
-// MariaDB: the read view at P0 (its binlog position), kept open on a
-// session of its own while keyless tables are copied. Their copy replaces
-// the target table whole, so it must hold exactly the rows before P0: read
-// later, a row written in between would land twice (copied, then replayed
-// by the stream). Shared by the workers, one read at a time.
-class ExactReads {
- public:
-  ExactReads(std::string pipeline, std::unique_ptr<MysqlSession> session, std::string position,
-             const sluice::mysql::Interrupter* interrupt)
-      : pipeline_(std::move(pipeline)),
-        session_(std::move(session)),
-        position_(std::move(position)),
-        interrupt_(interrupt) {}
-  const std::string& position() const { return position_; }
-
-  // The range read in the view at P0; once that session is lost (a server
-  // restart), read as the rows are now on `worker`, with a warning.
-  Result<RowBlock> Read(const TableReader& reader, SourceSession& worker, const KeyRange& range) {
-    {
-      std::lock_guard lock(mu_);
-      if (session_) {
-        auto block = reader.ReadRange(*session_->conn, range);
-        if (block.ok()) return block;
-        session_.reset();  // the view goes with its connection: the chunk's retry reads as the rows are then
-        if (interrupt_ != nullptr && interrupt_->interrupted()) return block.status();  // a stop, not a loss
-        spdlog::warn("pipeline {}: table {}.{} has no key and the source session holding the read view at {} was "
-                     "lost ({}): its copy reads the rows as they are then, so a row written since {} may land "
-                     "twice on the target (`sluice check --repair` makes the table equal)",
-                     pipeline_, reader.schema().db, reader.schema().table, position_, block.status().message(),
-                     position_);
-        return block.status();
-      }
-    }
-    return reader.ReadRange(Conn(worker), range);
-  }
-
- private:
-  std::string pipeline_;
-  std::mutex mu_;
-  std::unique_ptr<MysqlSession> session_;
-  std::string position_;
-  const sluice::mysql::Interrupter* interrupt_;
-};
-
 class MysqlTableReader : public SourceTableReader {
  public:
-  MysqlTableReader(TableSchemaPtr schema, std::string shard, std::shared_ptr<ExactReads>* exact)
-      : reader_(std::move(schema), {}, std::move(shard)), exact_(exact) {}
+  MysqlTableReader(TableSchemaPtr schema, std::string shard) : reader_(std::move(schema), {}, std::move(shard)) {}
   bool has_key() const override { return reader_.has_key(); }
   Result<std::vector<KeyTuple>> PlanChunks(SourceSession& s, uint64_t chunk_rows,
                                            const std::function<bool()>& cancelled) const override {
     return reader_.PlanChunks(Conn(s), chunk_rows, cancelled);
   }
-  Result<RowBlock> ReadRange(SourceSession& s, const KeyRange& range) const override {
-    if (!reader_.has_key() && *exact_) return (*exact_)->Read(reader_, s, range);
-    return reader_.ReadRange(Conn(s), range);
+  Result<RowBlock> ReadRange(SourceSession& s, const KeyRange& range, std::string* read_at) const override {
+    MysqlConnection& c = Conn(s);
+    if (reader_.has_key() || !c.is_mariadb()) return reader_.ReadRange(c, range);
+    // A keyless table (copied whole): read in a consistent snapshot, whose
+    // binlog position MariaDB tells, so the stream can leave out the changes
+    // the copy already holds. (MySQL has no binlog position of a read view:
+    // its keyless copies read as the rows are, docs/snapshot.md's limits.)
+    ASSIGN_OR_RETURN(std::string position, sluice::mysql::OpenConsistentSnapshot(c));
+    auto block = reader_.ReadRange(c, range);
+    Status ended = c.Execute("COMMIT");
+    if (!block.ok()) return block.status();
+    RETURN_IF_ERROR(ended);
+    *read_at = std::move(position);
+    return block;
   }
   uint64_t EstimateRows(SourceSession& s) const override { return reader_.EstimateRows(Conn(s)); }
 
  private:
   TableReader reader_;
-  // The source's (set at StartPosition, before any read; reset at Horizon, after the last).
-  const std::shared_ptr<ExactReads>* exact_;
 };
 
 // A MySQL source: plain reads, binlog positions (see snapshot.h).
@@ -110,22 +72,14 @@ class MysqlSnapshotSource : public SnapshotSource {
   }
   Result<std::unique_ptr<SourceTableReader>> Reader(SourceSession&, const TableSchemaPtr& schema,
                                                     const std::string& shard) override {
-    return std::unique_ptr<SourceTableReader>(new MysqlTableReader(schema, shard, &exact_));
+    return std::unique_ptr<SourceTableReader>(new MysqlTableReader(schema, shard));
   }
-  Result<std::string> StartPosition(SourceSession& s, bool keyless_to_copy) override {
-    if (exact_) return exact_->position();  // planning retried
-    if (!keyless_to_copy || !Conn(s).is_mariadb()) return sluice::mysql::ConsistentBinlogPosition(Conn(s));
-    // (MySQL has no binlog position of a read view: its keyless copies read
-    // as the rows are, docs/snapshot.md's limits.)
-    ASSIGN_OR_RETURN(auto session, ConnectMysql());
-    ASSIGN_OR_RETURN(std::string p0, sluice::mysql::OpenConsistentSnapshot(*session->conn));
-    exact_ = std::make_shared<ExactReads>(p_.name, std::move(session), p0, interrupt_);
-    return p0;
-  }
-  Result<std::string> Horizon(SourceSession& s) override {
-    exact_.reset();  // every chunk is read: the view at P0 may go
+  Result<std::string> StartPosition(SourceSession& s) override {
+    positions_keyless_reads_ = Conn(s).is_mariadb();
     return sluice::mysql::ConsistentBinlogPosition(Conn(s));
   }
+  Result<std::string> Horizon(SourceSession& s) override { return sluice::mysql::ConsistentBinlogPosition(Conn(s)); }
+  bool positions_keyless_reads() const override { return positions_keyless_reads_; }
 
  private:
   Result<std::unique_ptr<MysqlSession>> ConnectMysql() {
@@ -140,7 +94,7 @@ class MysqlSnapshotSource : public SnapshotSource {
   const PipelineConfig& p_;
   const SourceConfig& s_;
   sluice::mysql::Interrupter* interrupt_;
-  std::shared_ptr<ExactReads> exact_;
+  bool positions_keyless_reads_ = false;
 };
 
 }  // namespace

@@ -45,7 +45,10 @@ class SourceTableReader {
   // Key-ordered chunk bounds (see mysql::TableReader::PlanChunks).
   virtual Result<std::vector<KeyTuple>> PlanChunks(SourceSession& s, uint64_t chunk_rows,
                                                    const std::function<bool()>& cancelled) const = 0;
-  virtual Result<RowBlock> ReadRange(SourceSession& s, const KeyRange& range) const = 0;
+  // `read_at`: set, for a keyless table, to the source position the read
+  // saw the table at (every change before it is in the rows, none after),
+  // where the source can tell; left alone otherwise.
+  virtual Result<RowBlock> ReadRange(SourceSession& s, const KeyRange& range, std::string* read_at) const = 0;
   virtual uint64_t EstimateRows(SourceSession& s) const = 0;
 };
 
@@ -67,16 +70,18 @@ class SnapshotSource {
                                                             const std::string& shard) = 0;
   // Called once every plan is recorded and before any chunk is read: the
   // resume position streaming starts from (P0, see snapshot.h). Sessions
-  // connected afterwards read what P0 promises. `keyless_to_copy`: some
-  // keyless table is to be copied, which only a read at exactly P0 makes
-  // exact (a MySQL source then keeps a read view at P0 open for them).
-  virtual Result<std::string> StartPosition(SourceSession& s, bool keyless_to_copy) = 0;
+  // connected afterwards read what P0 promises.
+  virtual Result<std::string> StartPosition(SourceSession& s) = 0;
   // After the last chunk: the position past every chunk's read (the
   // catch-up horizon). Ends what StartPosition held open.
   virtual Result<std::string> Horizon(SourceSession& s) = 0;
-  // Why a keyless table cannot be copied exactly now ("" when it can): its
-  // copy replaces the target table whole, which only a read at exactly P0
-  // makes exact.
+  // A keyless table's copy replaces the target table whole; it is exact
+  // when the stream leaves out the changes the copy holds. Either the
+  // reader tells the position it read at (ReadRange's `read_at`, recorded
+  // on the target: MariaDB), or the copy reads at exactly P0 (a
+  // PostgreSQL slot's exported snapshot) and KeylessRefusal says why it
+  // cannot when it cannot ("" when it can).
+  virtual bool positions_keyless_reads() const { return false; }
   virtual std::string KeylessRefusal(const SourceTable& /*t*/) const { return ""; }
 };
 

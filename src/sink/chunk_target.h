@@ -102,6 +102,16 @@ class ChunkTarget {
   // Removes every row of a table (a keyless table's snapshot replaces it
   // whole); log targets have nothing to remove.
   virtual Status Truncate(const TargetTable& table) = 0;
+  // A keyless table's copy (one chunk, the table whole) read the source at
+  // `read_at` (a resume position): the changes of it before there are in
+  // the copy, and the stream leaves them out on this target
+  // (sink::Checkpoint::keyless_copied_at). In the chunk's transaction,
+  // replacing an earlier copy's record; ResetCheckpoint drops them. Log
+  // targets (Kafka, files, Redis streams) keep every change after the
+  // copy's read events: nothing to record.
+  virtual Status RecordKeylessCopy(const ChunkRecord& /*chunk*/, const std::string& /*read_at*/) {
+    return Status::Ok();
+  }
   virtual Status MarkChunkDone(const ChunkRecord& chunk, uint64_t rows) = 0;
   virtual Status Commit() = 0;
   virtual void Rollback() = 0;

@@ -87,6 +87,10 @@ struct Checkpoint {
   std::vector<StreamPos> partitions;  // per partition, possibly ahead of global (MySQL, PostgreSQL)
   std::string resume_position;        // source "file:offset" to restart from
   std::string gtid_state;
+  // Keyless tables (source "db.table") a snapshot copied whole, each with
+  // the place before the first change its copy does not hold: the stream
+  // leaves out the table's changes before it (ChunkTarget::RecordKeylessCopy).
+  std::map<std::string, StreamPos> keyless_copied_at;
 };
 
 // The target's settings (design section 9): the common ones and each kind's own.

@@ -154,10 +154,43 @@ TEST_F(SnapshotTargetsTest, AKeylessTableWrittenDuringTheCopyGetsEachRowOnce) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
-// `sluice snapshot` by hand while the target streams from an earlier
-// position: a keyless table's copy cannot be exact for it, and the output
-// says so and how to make the table equal.
-TEST_F(SnapshotTargetsTest, AKeylessCopyBesideAnEarlierStreamSaysRowsMayLandTwice) {
+// A crash (kill -9) before a keyless table's copy committed: the next start
+// copies it again, reading it later than where the stream starts from; the
+// stream leaves out the table's changes that copy holds (before, a row
+// written between the two starts landed twice).
+TEST_F(SnapshotTargetsTest, AKeylessTableCopiedAgainAfterACrashGetsEachRowOnce) {
+  src_ = StartServer(1);
+  auto dst = StartServer(2);
+  ASSERT_TRUE(src_ && dst);
+  ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.a (v INT); CREATE TABLE shop.b (v INT); "
+                            "INSERT INTO shop.a VALUES (1), (1); INSERT INTO shop.b VALUES (1), (1)")
+                  .ok());
+  WriteConfig(Config({{"dst", dst.get()}}, "    parallel: 1\n"));
+  ::setenv("SLUICE_SYNC_POINTS", ("mysql.chunk.write=wait:" + (dir_ / "never").string()).c_str(), 1);
+  StartSluice();
+  ::unsetenv("SLUICE_SYNC_POINTS");
+  ASSERT_TRUE(WaitUntil([&] { return sluice_->FullLog().find("waiting for") != std::string::npos; },
+                        std::chrono::seconds(30)))
+      << sluice_->FullLog();
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.a VALUES (2); INSERT INTO shop.b VALUES (2); DELETE FROM shop.b LIMIT 1")
+                  .ok());
+  sluice_->Kill();
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.a VALUES (3); DELETE FROM shop.a WHERE v = 1 LIMIT 1").ok());
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.a VALUES (4); INSERT INTO shop.b VALUES (4)").ok());
+  for (const char* t : {"shop.a", "shop.b"}) {
+    std::string q = fmt::format("SELECT v FROM {} ORDER BY v", t);
+    EXPECT_TRUE(Converges(*src_, q, *dst, q));
+  }
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// `sluice snapshot` by hand while the pipeline is stopped and its target
+// streams from an earlier position: the keyless table's changes in between
+// are in the copy, and the next start leaves them out (the output says so,
+// and what a stream running meanwhile would do).
+TEST_F(SnapshotTargetsTest, AKeylessCopyBesideAnEarlierCheckpointGetsEachRowOnce) {
   ASSERT_NO_FATAL_FAILURE(StartShop());
   auto dst = StartServer(2);
   ASSERT_TRUE(dst);
@@ -177,7 +210,13 @@ TEST_F(SnapshotTargetsTest, AKeylessCopyBesideAnEarlierStreamSaysRowsMayLandTwic
   EXPECT_NE(text.find("shop.audit without a primary or unique key copied into target dst, which streams from"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("sluice check --pipeline copy --repair"), std::string::npos) << text;
+  EXPECT_NE(text.find("the pipeline's next start leaves out their changes the copy holds"), std::string::npos)
+      << text;
+  ASSERT_TRUE(Write(8, 2).ok());
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  EXPECT_TRUE(Same(*dst));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
 TEST_F(SnapshotTargetsTest, ATargetWhoseBinlogIsGoneStopsAloneAndComesBackByACopy) {

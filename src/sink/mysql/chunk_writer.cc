@@ -149,6 +149,7 @@ Status ChunkWriter::EnsureSluiceTables() {
       "  rows_copied BIGINT UNSIGNED NOT NULL DEFAULT 0,"
       "  updated_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),"
       "  PRIMARY KEY (pipeline, target, tbl, shard, chunk)) ENGINE=InnoDB"));
+  RETURN_IF_ERROR(Run(kKeylessCopiesTable));
   return Run(
       "CREATE TABLE IF NOT EXISTS `_sluice`.`deferred_indexes` ("
       "  db VARCHAR(64) NOT NULL, tbl VARCHAR(64) NOT NULL, ddl MEDIUMTEXT NOT NULL,"
@@ -383,6 +384,13 @@ Status ChunkWriter::Truncate(const TargetTable& table) {
     RETURN_IF_ERROR(Run(sql));
     if (mysql_affected_rows(conn_->raw()) < kRowsPerDelete) return Status::Ok();
   }
+}
+
+Status ChunkWriter::RecordKeylessCopy(const ChunkRecord& c, const std::string& read_at) {
+  ASSIGN_OR_RETURN(StreamPos pos, StreamPosAtResume(read_at));
+  return Run(fmt::format("REPLACE INTO `_sluice`.`keyless_copies` (pipeline, target, tbl, position, read_at) "
+                         "VALUES ({}, {}, {}, {}, {})",
+                         Quote(c.pipeline), Quote(c.target), Quote(c.table), Quote(pos.ToString()), Quote(read_at)));
 }
 
 Status ChunkWriter::MarkChunkDone(const ChunkRecord& c, uint64_t rows) {

@@ -91,6 +91,7 @@ class ChunkWriter : public ChunkTarget {
   Status Write(const std::vector<SinkChange>& changes) override;
   // Removes every row of a table (a keyless table's snapshot replaces it whole).
   Status Truncate(const TargetTable& table) override;
+  Status RecordKeylessCopy(const ChunkRecord& chunk, const std::string& read_at) override;
   Status MarkChunkDone(const ChunkRecord& chunk, uint64_t rows) override;
   Status Commit() override;
   void Rollback() override;

@@ -244,6 +244,7 @@ Status MysqlLoader::EnsureCheckpointTable() {
   RETURN_IF_ERROR(
       WithSluiceSchemaGrant(*control_, RunStatement(*control_, "CREATE DATABASE IF NOT EXISTS `_sluice`")));
   if (options_.epoch > 0) RETURN_IF_ERROR(WithSluiceSchemaGrant(*control_, EnsureFenceTables(*control_)));
+  RETURN_IF_ERROR(WithSluiceSchemaGrant(*control_, RunStatement(*control_, kKeylessCopiesTable)));
   return WithSluiceSchemaGrant(*control_, RunStatement(
       *control_,
       "CREATE TABLE IF NOT EXISTS `_sluice`.`checkpoints` ("
@@ -297,7 +298,23 @@ Status MysqlLoader::ReadCheckpoint() {
   for (auto& p : checkpoint_.partitions) {
     if (p < checkpoint_.global) p = checkpoint_.global;
   }
+  ASSIGN_OR_RETURN(auto copies, control_->Query(fmt::format("SELECT tbl, position FROM `_sluice`.`keyless_copies` "
+                                                            "WHERE pipeline = {} AND target = {}",
+                                                            Quote(options_.pipeline), Quote(options_.target))));
+  for (const auto& r : copies) {
+    StreamPos pos;
+    if (!StreamPos::Parse(r[1].value_or(""), &pos)) {
+      return Status::Corruption("target {}: bad position \"{}\" of {} in `_sluice`.`keyless_copies`",
+                                options_.target, r[1].value_or(""), r[0].value_or(""));
+    }
+    if (checkpoint_.global < pos) checkpoint_.keyless_copied_at[r[0].value_or("")] = pos;  // else passed
+  }
   return Status::Ok();
+}
+
+std::string MysqlLoader::DeleteKeylessCopies() const {
+  return fmt::format("DELETE FROM `_sluice`.`keyless_copies` WHERE pipeline = {} AND target = {}",
+                     Quote(options_.pipeline), Quote(options_.target));
 }
 
 std::string MysqlLoader::PartitionScheme() const { return fmt::format("partitions={}", options_.parallel); }
@@ -828,6 +845,7 @@ Status MysqlLoader::ResetCheckpoint() {
   if (options_.epoch > 0) RETURN_IF_ERROR(Begin(*control_));
   Status st = control_->Execute(fmt::format("DELETE FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND target = {}",
                                             Quote(options_.pipeline), Quote(options_.target)));
+  if (st.ok()) st = control_->Execute(DeleteKeylessCopies());
   if (options_.epoch > 0) {
     if (st.ok()) st = RunStatement(*control_, "COMMIT");
     if (!st.ok()) (void)RunStatement(*control_, "ROLLBACK");
@@ -843,6 +861,7 @@ Status MysqlLoader::ReplaceCheckpoint(const BatchEnd& end) {
   RETURN_IF_ERROR(Begin(*control_));
   Status st = RunStatement(*control_, fmt::format("DELETE FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND target = {}",
                                                   Quote(options_.pipeline), Quote(options_.target)));
+  if (st.ok()) st = RunStatement(*control_, DeleteKeylessCopies());
   if (st.ok()) st = WriteCheckpointRow(*control_, kGlobalPart, end);
   if (st.ok()) st = RunStatement(*control_, "COMMIT");
   if (!st.ok()) {

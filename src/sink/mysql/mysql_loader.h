@@ -55,6 +55,16 @@
 
 namespace sluice::sink::mysql {
 
+// Where keyless tables were read by their last copy (ChunkTarget::
+// RecordKeylessCopy): the place before the first change the copy does not
+// hold (`position`) and the source position it read at.
+inline constexpr const char* kKeylessCopiesTable =
+    "CREATE TABLE IF NOT EXISTS `_sluice`.`keyless_copies` ("
+    "  pipeline VARCHAR(128) NOT NULL, target VARCHAR(128) NOT NULL, tbl VARCHAR(200) NOT NULL,"
+    "  position VARCHAR(600) NOT NULL, read_at VARCHAR(600) NOT NULL,"
+    "  updated_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),"
+    "  PRIMARY KEY (pipeline, target, tbl)) ENGINE=InnoDB";
+
 struct LoaderOptions {
   std::string pipeline;
   std::string target;
@@ -162,6 +172,7 @@ class MysqlLoader : public Sink {
   // The fence as options describe it (pipeline, target, epoch).
   SinkOptions FenceOptions() const;
   Status ReadCheckpoint();
+  std::string DeleteKeylessCopies() const;  // the statement dropping this target's records
   struct PartitionOutcome {
     bool committed = false;
     uint64_t applied = 0;  // changes applied (skipped ones not counted)

@@ -27,7 +27,14 @@ Status EnsureCheckpointTable(sluice::postgres::PgConnection& conn) {
                     // The owner's epoch in cluster mode (fencing): 0 for a single process.
                     "  epoch bigint NOT NULL DEFAULT 0,"
                     "  updated_at timestamptz NOT NULL DEFAULT now(),"
-                    "  PRIMARY KEY (pipeline, target, part))");
+                    "  PRIMARY KEY (pipeline, target, part)); "
+                    // Where keyless tables were read by their last copy
+                    // (ChunkTarget::RecordKeylessCopy).
+                    "CREATE TABLE IF NOT EXISTS _sluice.keyless_copies ("
+                    "  pipeline text NOT NULL, target text NOT NULL, tbl text NOT NULL,"
+                    "  position text NOT NULL, read_at text NOT NULL,"
+                    "  updated_at timestamptz NOT NULL DEFAULT now(),"
+                    "  PRIMARY KEY (pipeline, target, tbl))");
 }
 
 Status EnsurePendingRetypesTable(sluice::postgres::PgConnection& conn) {

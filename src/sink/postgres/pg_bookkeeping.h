@@ -4,6 +4,8 @@
 //                    pipeline's applied changes end (part -1: the global
 //                    position; -2: a snapshot's catch-up horizon), with
 //                    room for the cluster epoch;
+//   keyless_copies   per keyless table a snapshot copied whole, where it
+//                    read it (the stream leaves out its changes before);
 //   snapshot_chunks  the plans of snapshots, one row per chunk.
 // Created when missing; two pipelines creating them at once is fine.
 

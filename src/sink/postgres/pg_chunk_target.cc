@@ -220,6 +220,15 @@ Status PgChunkTarget::Truncate(const TargetTable& table) {
   return Run("DELETE FROM " + QualifiedName(table.db, table.table));
 }
 
+Status PgChunkTarget::RecordKeylessCopy(const ChunkRecord& c, const std::string& read_at) {
+  ASSIGN_OR_RETURN(StreamPos pos, StreamPosAtResume(read_at));
+  return Run(fmt::format("INSERT INTO _sluice.keyless_copies (pipeline, target, tbl, position, read_at) VALUES "
+                         "({}, {}, {}, {}, {}) ON CONFLICT (pipeline, target, tbl) DO UPDATE SET position = "
+                         "EXCLUDED.position, read_at = EXCLUDED.read_at, updated_at = now()",
+                         QuoteLiteral(c.pipeline), QuoteLiteral(c.target), QuoteLiteral(c.table),
+                         QuoteLiteral(pos.ToString()), QuoteLiteral(read_at)));
+}
+
 Status PgChunkTarget::MarkChunkDone(const ChunkRecord& c, uint64_t rows) {
   return Run(fmt::format(
       "INSERT INTO _sluice.snapshot_chunks (pipeline, target, tbl, shard, chunk, after_key, upto_key, done, "

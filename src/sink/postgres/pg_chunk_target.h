@@ -50,6 +50,7 @@ class PgChunkTarget : public ChunkTarget {
   Status BeginChunk(const std::string& pipeline, const std::string& target) override;
   Status Write(const std::vector<SinkChange>& changes) override;
   Status Truncate(const TargetTable& table) override;
+  Status RecordKeylessCopy(const ChunkRecord& chunk, const std::string& read_at) override;
   Status MarkChunkDone(const ChunkRecord& chunk, uint64_t rows) override;
   Status Commit() override;
   void Rollback() override;

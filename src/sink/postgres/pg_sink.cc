@@ -228,6 +228,18 @@ Status PgSink::ReadCheckpoint() {
   for (auto& p : checkpoint_.partitions) {
     if (p < checkpoint_.global) p = checkpoint_.global;
   }
+  ASSIGN_OR_RETURN(auto copies, conn_->Query(fmt::format("SELECT tbl, position FROM _sluice.keyless_copies WHERE "
+                                                         "pipeline = {} AND target = {}",
+                                                         QuoteLiteral(options_.pipeline),
+                                                         QuoteLiteral(options_.target))));
+  for (const auto& r : copies) {
+    StreamPos pos;
+    if (!StreamPos::Parse(r[1].value_or(""), &pos)) {
+      return Status::Corruption("{}: bad position \"{}\" of {} in _sluice.keyless_copies", Where(),
+                                r[1].value_or(""), r[0].value_or(""));
+    }
+    if (checkpoint_.global < pos) checkpoint_.keyless_copied_at[r[0].value_or("")] = pos;  // else passed
+  }
   return Status::Ok();
 }
 
@@ -270,7 +282,9 @@ Status PgSink::AdvanceCheckpoint(const BatchEnd& end) {
 Status PgSink::ResetCheckpoint() {
   RETURN_IF_ERROR(EnsureConnected());
   RETURN_IF_ERROR(FencedOr(*conn_, FenceOptions(),
-                           Run(Fenced(fmt::format("DELETE FROM _sluice.checkpoints WHERE pipeline = {} AND target = {}",
+                           Run(Fenced(fmt::format("DELETE FROM _sluice.checkpoints WHERE pipeline = {0} AND "
+                                                  "target = {1}; DELETE FROM _sluice.keyless_copies WHERE "
+                                                  "pipeline = {0} AND target = {1}",
                                                   QuoteLiteral(options_.pipeline), QuoteLiteral(options_.target))))));
   return ReadCheckpoint();
 }

@@ -2,7 +2,8 @@
 // servers: every type copied exactly, then streamed on; `snapshot: initial`
 // under concurrent writes; beside a running stream, also with a streamed
 // DELETE of a row a chunk has read (made exact with a sync point); a run
-// killed mid-snapshot resumes its plan.
+// killed mid-snapshot resumes its plan, and one killed before a keyless
+// table's copy committed copies it again without doubling its rows.
 
 #include <sys/wait.h>
 
@@ -231,6 +232,36 @@ TEST_F(PgSnapshotTest, RunKilledMidSnapshotResumesItsPlan) {
   EXPECT_TRUE(WaitUntil([&] { return PgValue("SELECT count(*) FROM _sluice.snapshot_chunks") == "0"; }, seconds(120)));
   // Resumed, not started over: the log says so.
   EXPECT_NE(sluice_->Log().find("resuming the snapshot"), std::string::npos) << sluice_->Log();
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// Killed (-9) before the keyless audit table's copy committed: the next
+// start copies it again, later than the snapshot's start; the stream leaves
+// out its changes that copy holds (_sluice.keyless_copies), each row once.
+TEST_F(PgSnapshotTest, AKeylessTableCopiedAgainAfterACrashGetsEachRowOnce) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.audit VALUES (1, 'a'), (1, 'a'), (2, 'b')").ok());
+  PipelineOptions o;
+  o.start = "latest";
+  o.parallel = 1;
+  o.tables = "      - match: \"shop.audit\"\n";
+  o.extra = "    snapshot: initial\n";
+  ASSERT_NO_FATAL_FAILURE(Configure(o));
+  ::setenv("SLUICE_SYNC_POINTS", ("pg.chunk.write=wait:" + (dir_ / "never").string()).c_str(), 1);
+  StartSluice();
+  ::unsetenv("SLUICE_SYNC_POINTS");
+  ASSERT_TRUE(WaitUntil([&] { return sluice_->FullLog().find("waiting for") != std::string::npos; }, seconds(60)))
+      << sluice_->FullLog();
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.audit VALUES (3, 'c'); DELETE FROM shop.audit WHERE txn = 1 LIMIT 1")
+                  .ok());
+  sluice_->Kill();
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.audit VALUES (4, 'd')").ok());
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.audit VALUES (5, 'e')").ok());
+  EXPECT_TRUE(PgConverges(kAudit, kAudit, seconds(60)));
+  EXPECT_EQ(PgValue("SELECT count(*) FROM _sluice.keyless_copies WHERE tbl = 'shop.audit'"), "1");
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
