@@ -639,6 +639,7 @@ Status Pipeline::Start() {
   {
     std::lock_guard lock(mu_);
     copying_targets_.clear();
+    keyless_copied_now_.clear();
     hold_slot_ = false;
     snapshot_running_ = false;  // what copied beside the last run's stream has ended with it
     check_ = CheckStatus();
@@ -775,6 +776,14 @@ Status Pipeline::RaiseFences(const std::vector<std::string>& targets) {
     if (!opened.ok()) return opened.status().WithContext(fmt::format("pipeline {}: target {}", cfg_.name, name));
   }
   return Status::Ok();
+}
+
+std::vector<std::string> Pipeline::LiveTargetsLocked() const {
+  std::vector<std::string> names;
+  for (const auto& t : targets_) {
+    if (!t->failed) names.push_back(t->cfg->name);
+  }
+  return names;
 }
 
 void Pipeline::NoteCopyingTargets(PipelineState s, const std::string& error) {
@@ -2405,6 +2414,8 @@ void Pipeline::TargetLoop(Target& t) {
           }
           if (!keyless_read) {
             keyless_copied_at = t.sink->checkpoint().keyless_copied_at;  // as the capture's start left it
+            std::lock_guard lock(mu_);
+            for (const auto& [table, pos] : keyless_copied_now_) keyless_copied_at[table] = pos;
             keyless_read = true;
           }
           if (!keyless_copied_at.empty()) {

@@ -237,8 +237,17 @@ class Pipeline {
   // the last start (selection.h) get their target tables on `mysql_targets`;
   // with `snapshot: initial` their rows are then copied by
   // StartSelectionCopy, else a warning names the command that copies them.
-  // The rules are recorded in the store once that is settled.
+  // Keyless ones are copied here, before anything is captured
+  // (CopyKeylessFirst). The rules are recorded in the store once that is
+  // settled.
   Status PrepareNewlySelected(const std::vector<const TargetConfig*>& mysql_targets);
+  // Copies keyless tables (copy.tables) into the targets that stream in this
+  // run, before the capture starts: their copy replaces each target table
+  // whole, and the stream, told where each was read (keyless_copied_now_),
+  // leaves out the changes the copy holds. False when it must wait for the
+  // next start (another copy runs, or this one failed: said in the log).
+  Result<bool> CopyKeylessFirst(PipelineConfig copy);
+  std::vector<std::string> LiveTargetsLocked() const;  // the targets not failed; mu_ held
   // The same for a PostgreSQL source: tables the publication (FOR TABLE)
   // did not publish yet, created since the last start or while it ran, are
   // added to it; their rows, never streamed, are copied (`snapshot:
@@ -267,6 +276,9 @@ class Pipeline {
   std::pair<std::string, std::string> selection_record_;
   std::string selection_why_;  // what made them new, for the log
   std::thread selection_thread_;                  // the copy (joined by Stop, after the capture thread)
+  // guarded by mu_: where CopyKeylessFirst read its tables, for the target
+  // loops (which read their sinks' records before it ran)
+  std::map<std::string, StreamPos> keyless_copied_now_;
   std::atomic<bool> restart_requested_{false};  // see TakeRestartRequest
   std::string restart_reason_;                  // guarded by mu_
   void RequestRestart(std::string reason);

@@ -67,6 +67,7 @@ Status Pipeline::PrepareNewlySelected(const std::vector<const TargetConfig*>& my
   std::vector<std::string> names, keyless;
   PipelineConfig copy = cfg_;
   copy.tables.clear();
+  PipelineConfig keyless_copy = copy;
   for (const SourceTable& t : fresh) {
     names.push_back(t.name());
     for (const TargetConfig* target : mysql_targets) {
@@ -77,15 +78,16 @@ Status Pipeline::PrepareNewlySelected(const std::vector<const TargetConfig*>& my
     auto schema = mysql::ReadTableSchema(**conn, t.db, t.table);
     if (!schema.ok() && schema.status().code() == StatusCode::kNotFound) continue;  // dropped meanwhile
     if (!schema.ok()) return schema.status().WithContext(fmt::format("source {}", cfg_.source));
-    if ((*schema)->primary_key.empty() && (*schema)->unique_key.empty()) {
-      keyless.push_back(t.name());
-      continue;
-    }
     TableRule exact = *t.rule;
     exact.is_regex = true;
     exact.match = RegexEscape(t.name());
     exact.regex = std::make_shared<const std::regex>(exact.match, std::regex::ECMAScript);
     exact.snapshot_where.clear();
+    if ((*schema)->primary_key.empty() && (*schema)->unique_key.empty()) {
+      keyless.push_back(t.name());
+      keyless_copy.tables.push_back(std::move(exact));
+      continue;
+    }
     copy.tables.push_back(std::move(exact));
   }
   SLUICE_SYNC_POINT("pipeline.selection.created");
@@ -98,25 +100,72 @@ Status Pipeline::PrepareNewlySelected(const std::vector<const TargetConfig*>& my
         "changes from now on are applied, but the rows they held before were never carried (snapshot: never); copy "
         "them with {} or POST /api/pipelines/{}/snapshot",
         fmt::join(names, ", "), copy_by_hand, cfg_.name);
-  } else if (!keyless.empty()) {
-    warning = fmt::format(
-        "{} newly selected without a primary or unique key: the rows they held before cannot be copied while the "
-        "pipeline streams (rows inserted meanwhile would land twice); stop the pipeline and copy them with {}",
-        fmt::join(keyless, ", "), copy_by_hand);
   }
   if (!warning.empty()) {
     spdlog::warn("pipeline {}: {}", cfg_.name, warning);
     std::lock_guard lock(mu_);
     NoteEvent("", "warning", std::move(warning));
   }
+  bool settled = true;
+  if (cfg_.snapshot == SnapshotMode::kInitial && !keyless_copy.tables.empty()) {
+    ASSIGN_OR_RETURN(settled, CopyKeylessFirst(std::move(keyless_copy)));
+  }
   if (cfg_.snapshot == SnapshotMode::kInitial && !copy.tables.empty()) {
     // Recorded once the copy is done: a stop or crash before copies again.
     selection_copy_ = std::move(copy);
-    selection_record_ = {kSelectionSetting, now};
+    // (Not when a keyless one waits for the next start: that copies them all again.)
+    selection_record_ = settled ? std::make_pair(std::string(kSelectionSetting), now) : std::make_pair("", "");
     selection_why_ = "the rules newly select them";
     return Status::Ok();
   }
+  if (!settled) return Status::Ok();  // the next start copies them
   return store_.SetSetting(cfg_.name, kSelectionSetting, now);
+}
+
+Result<bool> Pipeline::CopyKeylessFirst(PipelineConfig copy) {
+  std::vector<std::string> names;
+  for (const TableRule& r : copy.tables) names.push_back(r.match);
+  copy.targets.clear();
+  Snapshot* snapshot = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    if (stop_) return false;
+    if (snapshot_running_) {
+      spdlog::info("pipeline {}: newly selected keyless table(s) are copied at the next start (another copy runs)",
+                   cfg_.name);
+      return false;
+    }
+    copy.targets = LiveTargetsLocked();
+    if (copy.targets.empty()) return false;
+    SnapshotOptions options;
+    options.stream_waits_for_copy = true;
+    snapshot_ = std::make_unique<Snapshot>(config_, copy, std::move(options));
+    snapshot = snapshot_.get();
+    snapshot_running_ = true;
+    std::string what = fmt::format("copying the rows of {} newly selected table(s) without a primary or unique key "
+                                   "before streaming (their copy replaces the target table)",
+                                   names.size());
+    spdlog::info("pipeline {}: {}", cfg_.name, what);
+    NoteEvent("", "snapshot", what);
+  }
+  Status st = snapshot->Run();
+  std::lock_guard lock(mu_);
+  snapshot_running_ = false;
+  if (st.code() == StatusCode::kCancelled || stop_) return false;
+  if (!st.ok()) {
+    std::string error = fmt::format("copying the newly selected keyless table(s) failed (the next start copies "
+                                    "them again; changes from now on are applied meanwhile): {}",
+                                    st.message());
+    spdlog::error("pipeline {}: {}", cfg_.name, error);
+    NoteEvent("", "warning", std::move(error));
+    return false;
+  }
+  auto read_at = snapshot->KeylessReadAt();
+  if (!read_at.ok()) return read_at.status();
+  for (const auto& [table, pos] : *read_at) keyless_copied_now_[table] = pos;
+  NoteEvent("", "snapshot", fmt::format("newly selected keyless table(s) copied: {} rows",
+                                        snapshot->progress().rows_copied));
+  return true;
 }
 
 Status Pipeline::PrepareNewlyPublished() {
@@ -213,7 +262,7 @@ void Pipeline::StartSelectionCopy() {
   selection_thread_ = std::thread([this, snapshot = snapshot_.get(), record = selection_record_] {
     Status st = snapshot->Run();
     if (st.ok()) {
-      Status saved = store_.SetSetting(cfg_.name, record.first, record.second);
+      Status saved = record.first.empty() ? Status::Ok() : store_.SetSetting(cfg_.name, record.first, record.second);
       if (!saved.ok()) spdlog::error("pipeline {}: recording the table selection: {}", cfg_.name, saved.message());
       spdlog::info("pipeline {}: new table(s) copied, {} rows", cfg_.name, snapshot->progress().rows_copied);
     } else if (st.code() != StatusCode::kCancelled) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "core/resume_position.h"
 #include "core/sync_point.h"
 #include "pipeline/snapshot_source.h"
 #include "pipeline/table_set.h"
@@ -96,6 +97,7 @@ struct Snapshot::Table {
   uint32_t chunks_total = 0;
   uint64_t rows_estimate = 0;
   uint64_t rows_before = 0;  // copied by an earlier, interrupted run
+  std::string read_at;       // a keyless table copied in this run: where its read saw the source
 };
 
 struct Snapshot::Chunk {
@@ -176,6 +178,15 @@ Result<std::vector<std::string>> Snapshot::TargetsToCopy(const Config& config, c
     if (copy) to_copy.push_back(name);
   }
   return to_copy;
+}
+
+Result<std::map<std::string, StreamPos>> Snapshot::KeylessReadAt() const {
+  std::map<std::string, StreamPos> out;
+  for (const auto& t : tables_) {
+    if (t->read_at.empty()) continue;
+    ASSIGN_OR_RETURN(out[t->source.name()], StreamPosAtResume(t->read_at));
+  }
+  return out;
 }
 
 void Snapshot::Cancel() {
@@ -620,6 +631,7 @@ Status Snapshot::CopyChunk(Worker& w, Chunk& chunk) {
       }
       table.rows_copied += changes.size();
       table.chunks_done++;
+      if (!read_at.empty()) table.read_at = read_at;
       return Status::Ok();
     };
     last = attempt_once();

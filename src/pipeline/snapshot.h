@@ -27,11 +27,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "core/change_event.h"
 #include "core/status.h"
 #include "pipeline/config.h"
 #include "pipeline/controller.h"
@@ -75,6 +77,10 @@ class Snapshot {
   // after kCancelGrace (a hung server) are cut.
   void Cancel();
   SnapshotProgress progress() const;
+  // After Run: the keyless tables this run copied (source "db.table"), each
+  // with the place before the first change its copy does not hold (what
+  // each target recorded: ChunkTarget::RecordKeylessCopy).
+  Result<std::map<std::string, StreamPos>> KeylessReadAt() const;
 
   // The targets `sluice run` must copy into before streaming (`snapshot:
   // initial`): those with no checkpoint for the pipeline (a first start, a
