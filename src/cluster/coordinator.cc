@@ -187,6 +187,69 @@ class Coordinator::Impl {
     });
   }
 
+  void LoadSettings(const std::string& pipeline, std::function<void(Result<Coordinator::Settings>)> done) {
+    Post([this, pipeline, done = std::move(done)] {
+      if (Status st = Connected(); !st.ok()) return done(st);
+      const std::string dir = paths_.settings(pipeline);
+      std::vector<std::string> names;
+      int rc = handle_.GetChildren(dir, &names);
+      if (rc == ZNONODE) return done(Coordinator::Settings{});
+      if (rc != ZOK) return done(ZkError(rc, "get children", dir));
+      Coordinator::Settings out;
+      for (const std::string& name : names) {
+        std::optional<std::string> key = SettingKey(name);
+        if (!key) continue;  // not ours
+        std::string value;
+        rc = handle_.Get(dir + "/" + name, &value);
+        if (rc == ZNONODE) continue;  // deleted meanwhile
+        if (rc != ZOK) return done(ZkError(rc, "get", dir + "/" + name));
+        out.emplace_back(std::move(*key), std::move(value));
+      }
+      std::sort(out.begin(), out.end());
+      done(std::move(out));
+    });
+  }
+
+  void GetSetting(const std::string& pipeline, const std::string& key,
+                  std::function<void(Result<std::optional<std::string>>)> done) {
+    Post([this, pipeline, key, done = std::move(done)] {
+      if (Status st = Connected(); !st.ok()) return done(st);
+      const std::string path = paths_.settings(pipeline) + "/" + SettingNodeName(key);
+      std::string value;
+      int rc = handle_.Get(path, &value);
+      if (rc == ZNONODE) return done(std::optional<std::string>());
+      if (rc != ZOK) return done(ZkError(rc, "get", path));
+      done(std::optional<std::string>(std::move(value)));
+    });
+  }
+
+  void SaveSetting(const std::string& pipeline, const std::string& key, std::optional<std::string> value,
+                   std::function<void(Status)> done) {
+    Post([this, pipeline, key, value = std::move(value), done = std::move(done)] {
+      if (Status st = Connected(); !st.ok()) return done(st);
+      const std::string dir = paths_.settings(pipeline);
+      const std::string path = dir + "/" + SettingNodeName(key);
+      if (!value) {
+        int rc = handle_.Delete(path);
+        return done(rc == ZOK || rc == ZNONODE ? Status::Ok() : ZkError(rc, "delete", path));
+      }
+      int rc = handle_.Set(path, *value);
+      if (rc == ZNONODE) {
+        rc = handle_.EnsurePath(dir);
+        if (rc != ZOK) return done(ZkError(rc, "create", dir));
+        rc = handle_.Create(path, *value, ZOO_PERSISTENT);
+        if (rc == ZNODEEXISTS) rc = handle_.Set(path, *value);  // another node's, just now
+      }
+      done(rc == ZOK ? Status::Ok() : ZkError(rc, "set", path));
+    });
+  }
+
+  Status Connected() const {
+    if (sm_.state() == SessionState::kConnected) return Status::Ok();
+    return Status::Retryable(StatusCode::kIoError, "cluster \"{}\": not connected to zookeeper ({})",
+                             options_.cluster, SessionStateName(sm_.state()));
+  }
+
   Ownership ownership(const std::string& pipeline) const {
     std::lock_guard lock(snapshot_mu_);
     auto it = snapshot_.find(pipeline);
@@ -827,6 +890,18 @@ Status Coordinator::Campaign(const std::string& pipeline, const std::vector<std:
 }
 void Coordinator::Release(const std::string& pipeline, bool rejoin) { impl_->Release(pipeline, rejoin); }
 void Coordinator::SetDraining(bool draining) { impl_->SetDraining(draining); }
+void Coordinator::LoadSettings(const std::string& pipeline, std::function<void(Result<Settings>)> done) {
+  impl_->LoadSettings(pipeline, std::move(done));
+}
+void Coordinator::GetSetting(const std::string& pipeline, const std::string& key,
+                             std::function<void(Result<std::optional<std::string>>)> done) {
+  impl_->GetSetting(pipeline, key, std::move(done));
+}
+void Coordinator::SaveSetting(const std::string& pipeline, const std::string& key, std::optional<std::string> value,
+                              std::function<void(Status)> done) {
+  impl_->SaveSetting(pipeline, key, std::move(value), std::move(done));
+}
+
 void Coordinator::RequestMove(const std::string& pipeline, const std::string& node, std::function<void(Status)> done) {
   impl_->RequestMove(pipeline, node, std::move(done));
 }

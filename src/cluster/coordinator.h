@@ -42,7 +42,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cluster/cluster_view.h"
@@ -146,6 +148,17 @@ class Coordinator {
   // Reads the cluster from the ensemble on the coordinator thread; `done`
   // runs there, with a retryable error while the session is not connected.
   void ReadCluster(std::function<void(Result<ClusterView>)> done);
+
+  // The pipeline's settings (pipeline/settings.h) in ZooKeeper, shared by
+  // every node (cluster/shared_settings.h). On the coordinator thread;
+  // `done` runs there, with a retryable error while the session is not
+  // connected. A value of nullopt deletes the key.
+  using Settings = std::vector<std::pair<std::string, std::string>>;
+  void LoadSettings(const std::string& pipeline, std::function<void(Result<Settings>)> done);
+  void GetSetting(const std::string& pipeline, const std::string& key,
+                  std::function<void(Result<std::optional<std::string>>)> done);
+  void SaveSetting(const std::string& pipeline, const std::string& key, std::optional<std::string> value,
+                   std::function<void(Status)> done);
 
   // Snapshots for status pages and tests: the state last reported to the
   // pipeline's listener (kNone before the first report).

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 
 namespace sluice::cluster {
@@ -24,6 +25,44 @@ std::string ClusterPaths::PipelineOf(std::string_view path) const {
   if (path.substr(0, prefix.size()) != prefix) return "";
   path.remove_prefix(prefix.size());
   return std::string(path.substr(0, path.find('/')));
+}
+
+std::string SettingNodeName(std::string_view key) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char ch : key) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) || c == '_' || c == '-' || (c == '.' && key != "." && key != "..")) {
+      out += ch;
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> SettingKey(std::string_view name) {
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string key;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (name[i] != '%') {
+      key += name[i];
+      continue;
+    }
+    if (i + 2 >= name.size()) return std::nullopt;
+    const int hi = digit(name[i + 1]), lo = digit(name[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    key += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  if (SettingNodeName(key) != name) return std::nullopt;
+  return key;
 }
 
 std::string CandidatePrefix(std::string_view node_id, int64_t session_id) {

@@ -4,6 +4,8 @@
 //   /sluice/<cluster>/nodes/<node id>                       ephemeral: a live node; data = NodeInfo JSON
 //   /sluice/<cluster>/pipelines/<pipeline>/candidates/<c>   ephemeral sequential: one per candidate node
 //   /sluice/<cluster>/pipelines/<pipeline>/move             persistent: a move request; data = the node id
+//   /sluice/<cluster>/pipelines/<pipeline>/settings/<key>   persistent: the pipeline's settings (schema history,
+//                                                           table selection, ...); key escaped (SettingNodeName)
 //   /sluice/<cluster>/config                                persistent: the published configuration
 //   /sluice/<cluster>/managers/candidates/<c>               ephemeral sequential: the managers' election
 //
@@ -36,6 +38,7 @@ class ClusterPaths {
   std::string pipeline(std::string_view name) const { return pipelines() + "/" + std::string(name); }
   std::string candidates(std::string_view pipeline_name) const { return pipeline(pipeline_name) + "/candidates"; }
   std::string move(std::string_view pipeline_name) const { return pipeline(pipeline_name) + "/move"; }
+  std::string settings(std::string_view pipeline_name) const { return pipeline(pipeline_name) + "/settings"; }
   std::string config() const { return root_ + "/config"; }
   std::string managers() const { return root_ + "/managers"; }
   std::string manager_candidates() const { return managers() + "/candidates"; }
@@ -45,6 +48,12 @@ class ClusterPaths {
  private:
   std::string root_;
 };
+
+// A setting's key as a node name: letters, digits, '_', '-' and '.' as they
+// are, every other byte as %XX (a key may hold '/'); "." and ".." escaped too.
+std::string SettingNodeName(std::string_view key);
+// The key back; nullopt for a name SettingNodeName does not make.
+std::optional<std::string> SettingKey(std::string_view node_name);
 
 // What a candidate passes to ZooKeeper's sequential create.
 std::string CandidatePrefix(std::string_view node_id, int64_t session_id);

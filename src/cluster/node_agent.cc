@@ -7,6 +7,7 @@
 #include <set>
 
 #include "cluster/pipeline_fingerprints.h"
+#include "cluster/shared_settings.h"
 #include "core/sync_point.h"
 
 namespace sluice::cluster {
@@ -356,6 +357,9 @@ void NodeAgent::StartOwned(Slot& s) {
   pipeline::PipelineConfig pc = *s.pc;
   pc.epoch = static_cast<uint64_t>(s.epoch);
   auto p = std::make_shared<pipeline::Pipeline>(*s.config, pc, store_, metrics_, s.index);
+  // Its settings (schema history, table selection, ...) are the pipeline's
+  // wherever it runs: the next owner finds what this one recorded.
+  p->ShareSettings(std::make_shared<SharedSettings>(*coordinator_, options_.coordinator.cluster, s.name));
   const bool in_doubt = s.state == OwnershipState::kInDoubt;
   if (in_doubt) p->SetInDoubt(true);
   Status st = p->Start();

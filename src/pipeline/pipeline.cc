@@ -392,7 +392,12 @@ class Pipeline::CaptureHandler : public ChangeHandler {
 
 Pipeline::Pipeline(const Config& config, const PipelineConfig& pipeline, store::SqliteStore& store,
                    PipelineMetrics& metrics, uint32_t index)
-    : config_(config), cfg_(pipeline), server_id_offset_(index), store_(store), metrics_(metrics) {
+    : config_(config),
+      cfg_(pipeline),
+      server_id_offset_(index),
+      store_(store),
+      store_settings_(store, pipeline.name),
+      metrics_(metrics) {
   source_cfg_ = config_.FindSource(cfg_.source);
 }
 
@@ -1029,7 +1034,7 @@ Status Pipeline::FollowSourceFailover() {
     const std::string key = "moved/" + t->cfg->name;
     // A move decided before a crash is finished first (the checkpoint may
     // be reset already): "FILE:OFFSET GTID_STATE".
-    ASSIGN_OR_RETURN(auto pending, store_.GetSetting(cfg_.name, key));
+    ASSIGN_OR_RETURN(auto pending, settings_->Get(key));
     std::string resume = t->sink->checkpoint().resume_position, gtids = t->sink->checkpoint().gtid_state;
     if (!pending.has_value()) {
       auto recorded = MariadbGtidList::Parse(gtids);
@@ -1071,7 +1076,7 @@ Status Pipeline::FollowSourceFailover() {
         std::lock_guard lock(mu_);
         NoteEvent(t->cfg->name, "warning", message);
       }
-      RETURN_IF_ERROR(store_.SetSetting(cfg_.name, key, moved->ToString() + " " + gtids));
+      RETURN_IF_ERROR(settings_->Set(key, moved->ToString() + " " + gtids));
       SLUICE_SYNC_POINT("pipeline.failover.decided");
       pending = moved->ToString() + " " + gtids;
     } else {
@@ -1084,7 +1089,7 @@ Status Pipeline::FollowSourceFailover() {
                           space == std::string::npos ? "" : pending->substr(space + 1)};
     RETURN_IF_ERROR(t->sink->ReplaceCheckpoint(origin));
     SaveStoreCheckpoint(*t, origin);
-    RETURN_IF_ERROR(store_.DeleteSetting(cfg_.name, key));
+    RETURN_IF_ERROR(settings_->Delete(key));
   }
   return Status::Ok();
 }
@@ -1129,8 +1134,8 @@ Status Pipeline::DetachTargetsBehindPurgedBinlogs() {
 // once; a position that was purged since fails the capture and says so.
 Result<StartPosition> Pipeline::ResumePosition() {
   start_gtid_state_.clear();  // known only for a checkpoint's position (below)
-  auto override_pos = store_.GetSetting(cfg_.name, "start");
-  if (!override_pos.ok()) return override_pos.status().WithContext("store " + store_.path());
+  auto override_pos = settings_->Get("start");
+  if (!override_pos.ok()) return override_pos.status().WithContext(settings_->Describe());
   bool set_by_api = override_pos->has_value();
   std::string least;
   if (set_by_api) {
@@ -1138,13 +1143,13 @@ Result<StartPosition> Pipeline::ResumePosition() {
     ASSIGN_OR_RETURN(p, ResolveOnSource(p));
     // Resolved first, so that a crash before the setting is gone repeats this
     // with the same position, not with a later `latest`.
-    RETURN_IF_ERROR(store_.SetSetting(cfg_.name, "start", p.ToString()));
+    RETURN_IF_ERROR(settings_->Set("start", p.ToString()));
     for (auto& t : targets_) {
       if (t->sink && !t->failed) RETURN_IF_ERROR(t->sink->ResetCheckpoint());
     }
     if (p.kind != StartPosition::Kind::kFilePos && p.kind != StartPosition::Kind::kLsn) {
       // A GTID has no file:offset to record in the checkpoints.
-      RETURN_IF_ERROR(store_.DeleteSetting(cfg_.name, "start"));
+      RETURN_IF_ERROR(settings_->Delete("start"));
       spdlog::info("pipeline {}: starting at {} (set through the API)", cfg_.name, p.ToString());
       return p;
     }
@@ -1198,7 +1203,7 @@ Result<StartPosition> Pipeline::ResumePosition() {
     SaveStoreCheckpoint(*t, origin);
   }
   if (set_by_api) {
-    RETURN_IF_ERROR(store_.DeleteSetting(cfg_.name, "start"));
+    RETURN_IF_ERROR(settings_->Delete("start"));
     spdlog::info("pipeline {}: starting at {} (set through the API)", cfg_.name, least);
   }
   for (auto& t : targets_) {
@@ -1302,10 +1307,10 @@ void Pipeline::CaptureLoop() {
     }
     so.drop_marked_by = cfg_.peer;  // two-way sync: the peer's transactions do not echo back
     so.load_schema_history = [this] {
-      return store_.SettingsWithPrefix(cfg_.name, std::string(mysql::SchemaHistory::kKeyPrefix));
+      return settings_->WithPrefix(std::string(mysql::SchemaHistory::kKeyPrefix));
     };
     so.save_schema_history = [this](const std::string& key, const std::string& value) {
-      return value.empty() ? store_.DeleteSetting(cfg_.name, key) : store_.SetSetting(cfg_.name, key, value);
+      return value.empty() ? settings_->Delete(key) : settings_->Set(key, value);
     };
     // `running` once the stream delivers events, not merely once a
     // connection is attempted: a source that fails each time stays `retrying`.

@@ -30,6 +30,7 @@
 #include "core/position.h"
 #include "pipeline/bounded_queue.h"
 #include "pipeline/config.h"
+#include "pipeline/settings.h"
 #include "pipeline/controller.h"
 #include "pipeline/metrics.h"
 #include "pipeline/snapshot.h"
@@ -97,6 +98,13 @@ class Pipeline {
   Pipeline(const Config& config, const PipelineConfig& pipeline, store::SqliteStore& store, PipelineMetrics& metrics,
            uint32_t index = 0);
   ~Pipeline();
+
+  // Keeps the pipeline's settings (settings.h) in `shared` instead of the
+  // store (cluster mode: every node sees them). Before Start.
+  void ShareSettings(std::shared_ptr<PipelineSettings> shared) {
+    shared_settings_ = std::move(shared);
+    settings_ = shared_settings_.get();
+  }
 
   // Checks everything that can be checked before running: rules compile,
   // filters parse, the source is reachable and every rule matches a table.
@@ -323,6 +331,9 @@ class Pipeline {
   const SourceConfig* source_cfg_ = nullptr;
   uint32_t server_id_offset_ = 0;
   store::SqliteStore& store_;
+  StoreSettings store_settings_;
+  std::shared_ptr<PipelineSettings> shared_settings_;
+  PipelineSettings* settings_ = &store_settings_;  // or shared_settings_
   PipelineMetrics& metrics_;
   std::unique_ptr<transform::TableMapper> mapper_;
   std::vector<std::string> pg_tables_;  // PostgreSQL source: the selected "schema.table"s (Validate)

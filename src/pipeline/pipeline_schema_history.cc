@@ -14,7 +14,7 @@
 
 namespace sluice::pipeline {
 
-Status RecordTableShapes(store::SqliteStore& store, const PipelineConfig& p, const SourceConfig& s,
+Status RecordTableShapes(PipelineSettings& settings, const PipelineConfig& p, const SourceConfig& s,
                          const std::string& position, sluice::mysql::Interrupter* interrupt) {
   auto at = BinlogFilePos::Parse(position);
   if (!at.ok()) return Status::Ok();  // not a file:offset: nothing the history can order
@@ -28,12 +28,12 @@ Status RecordTableShapes(store::SqliteStore& store, const PipelineConfig& p, con
     ASSIGN_OR_RETURN(auto shape, mysql::ReadInformationSchemaTable(*conn, conn->is_mariadb(), t.db, t.table));
     history.Record(t.db, t.table, *at, std::move(shape));
   }
-  for (const auto& [key, value] : history.TakeChanged()) RETURN_IF_ERROR(store.SetSetting(p.name, key, value));
+  for (const auto& [key, value] : history.TakeChanged()) RETURN_IF_ERROR(settings.Set(key, value));
   return Status::Ok();
 }
 
 void Pipeline::RecordTableShapesAt(const std::string& position) {
-  Status st = RecordTableShapes(store_, cfg_, *source_cfg_, position, &jobs_interrupt_);
+  Status st = RecordTableShapes(*settings_, cfg_, *source_cfg_, position, &jobs_interrupt_);
   if (!st.ok()) {
     spdlog::warn("pipeline {}: the tables' shapes at {} were not recorded ({}): the stream reads them when it gets "
                  "there",

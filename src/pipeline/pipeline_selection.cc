@@ -45,24 +45,24 @@ Status Pipeline::PrepareNewlySelected(const std::vector<const TargetConfig*>& my
   if (IsPostgresSource(*source_cfg_)) return PrepareNewlyPublished();
   if (source_cfg_->endpoint.scheme == "file") return Status::Ok();
   const std::string now = DescribeSelection(cfg_.tables);
-  ASSIGN_OR_RETURN(auto recorded, store_.GetSetting(cfg_.name, kSelectionSetting));
+  ASSIGN_OR_RETURN(auto recorded, settings_->Get(kSelectionSetting));
   // The first start (or a store that never recorded one) carries what the
   // start position and `snapshot:` say: nothing to compare with.
   if (!recorded.has_value() || *recorded == now) {
-    if (!recorded.has_value()) RETURN_IF_ERROR(store_.SetSetting(cfg_.name, kSelectionSetting, now));
+    if (!recorded.has_value()) RETURN_IF_ERROR(settings_->Set(kSelectionSetting, now));
     return Status::Ok();
   }
   auto before = ParseSelection(*recorded);
   if (!before.ok()) {
     spdlog::warn("pipeline {}: {}; recording the current rules", cfg_.name, before.status().message());
-    return store_.SetSetting(cfg_.name, kSelectionSetting, now);
+    return settings_->Set(kSelectionSetting, now);
   }
   ASSIGN_OR_RETURN(auto co, mysql::ConnectOptions::FromUrl(source_cfg_->endpoint));
   auto conn = mysql::MysqlConnection::Connect(co, &jobs_interrupt_);
   if (!conn.ok()) return conn.status().WithContext(fmt::format("source {}", cfg_.source));
   ASSIGN_OR_RETURN(auto selected, SelectedTables(**conn, cfg_));
   std::vector<SourceTable> fresh = NewlySelected(selected, *before);
-  if (fresh.empty()) return store_.SetSetting(cfg_.name, kSelectionSetting, now);
+  if (fresh.empty()) return settings_->Set(kSelectionSetting, now);
 
   std::vector<std::string> names, keyless;
   PipelineConfig copy = cfg_;
@@ -119,7 +119,7 @@ Status Pipeline::PrepareNewlySelected(const std::vector<const TargetConfig*>& my
     return Status::Ok();
   }
   if (!settled) return Status::Ok();  // the next start copies them
-  return store_.SetSetting(cfg_.name, kSelectionSetting, now);
+  return settings_->Set(kSelectionSetting, now);
 }
 
 Result<bool> Pipeline::CopyKeylessFirst(PipelineConfig copy) {
@@ -170,7 +170,7 @@ Result<bool> Pipeline::CopyKeylessFirst(PipelineConfig copy) {
 
 Status Pipeline::PrepareNewlyPublished() {
   ASSIGN_OR_RETURN(std::vector<std::string> fresh, UnpublishedPostgresTables(cfg_, *source_cfg_, pg_tables_));
-  ASSIGN_OR_RETURN(auto recorded, store_.GetSetting(cfg_.name, kUnstreamedSetting));
+  ASSIGN_OR_RETURN(auto recorded, settings_->Get(kUnstreamedSetting));
   std::set<std::string> pending;
   for (size_t at = 0; recorded && at < recorded->size();) {
     size_t end = std::min(recorded->find('\n', at), recorded->size());
@@ -186,7 +186,7 @@ Status Pipeline::PrepareNewlyPublished() {
   if (copy && !fresh.empty()) {
     // Recorded before they are published: a crash in between copies them at the next start.
     pending.insert(fresh.begin(), fresh.end());
-    RETURN_IF_ERROR(store_.SetSetting(cfg_.name, kUnstreamedSetting, record()));
+    RETURN_IF_ERROR(settings_->Set(kUnstreamedSetting, record()));
   }
   if (!fresh.empty()) RETURN_IF_ERROR(PublishPostgresTables(cfg_, *source_cfg_, fresh));
   const std::string copy_by_hand = fmt::format("`sluice snapshot -c {} --pipeline {}` (safe to repeat)",
@@ -220,7 +220,7 @@ Status Pipeline::PrepareNewlyPublished() {
   }
   if (!copy) return Status::Ok();
   if (pending.empty()) {
-    return recorded && !recorded->empty() ? store_.SetSetting(cfg_.name, kUnstreamedSetting, "") : Status::Ok();
+    return recorded && !recorded->empty() ? settings_->Set(kUnstreamedSetting, "") : Status::Ok();
   }
   PipelineConfig tables = cfg_;
   tables.tables.clear();
@@ -262,7 +262,7 @@ void Pipeline::StartSelectionCopy() {
   selection_thread_ = std::thread([this, snapshot = snapshot_.get(), record = selection_record_] {
     Status st = snapshot->Run();
     if (st.ok()) {
-      Status saved = record.first.empty() ? Status::Ok() : store_.SetSetting(cfg_.name, record.first, record.second);
+      Status saved = record.first.empty() ? Status::Ok() : settings_->Set(record.first, record.second);
       if (!saved.ok()) spdlog::error("pipeline {}: recording the table selection: {}", cfg_.name, saved.message());
       spdlog::info("pipeline {}: new table(s) copied, {} rows", cfg_.name, snapshot->progress().rows_copied);
     } else if (st.code() != StatusCode::kCancelled) {

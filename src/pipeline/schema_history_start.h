@@ -11,13 +11,13 @@
 #include "client/mysql/connection.h"
 #include "core/status.h"
 #include "pipeline/config.h"
-#include "store/sqlite_store.h"
+#include "pipeline/settings.h"
 
 namespace sluice::pipeline {
 
 // Records the shapes at `position` (FILE:OFFSET; anything else records
 // nothing). `interrupt` (may be null) cuts its connection from another thread.
-Status RecordTableShapes(store::SqliteStore& store, const PipelineConfig& p, const SourceConfig& s,
+Status RecordTableShapes(PipelineSettings& settings, const PipelineConfig& p, const SourceConfig& s,
                          const std::string& position, sluice::mysql::Interrupter* interrupt = nullptr);
 
 }  // namespace sluice::pipeline

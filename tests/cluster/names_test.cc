@@ -14,6 +14,25 @@ TEST(ClusterNamesTest, Paths) {
   EXPECT_EQ(p.PipelineOf("/sluice/prodx/pipelines/orders"), "");
 }
 
+TEST(ClusterNamesTest, SettingKeysBecomeNodeNamesAndBack) {
+  EXPECT_EQ(ClusterPaths("prod").settings("orders"), "/sluice/prod/pipelines/orders/settings");
+  // Schema history keys hold '/', table names may hold anything.
+  for (std::string key : {std::string("selection"), std::string("schema_history/shop/orders"),
+                          std::string("schema_history/caf\xc3\xa9/t 1%"), std::string("."), std::string(".."),
+                          std::string("a.b-c_d"), std::string("")}) {
+    const std::string name = SettingNodeName(key);
+    EXPECT_EQ(name.find('/'), std::string::npos) << name;
+    EXPECT_NE(name, ".");
+    EXPECT_NE(name, "..");
+    auto back = SettingKey(name);
+    ASSERT_TRUE(back.has_value()) << name;
+    EXPECT_EQ(*back, key);
+  }
+  EXPECT_EQ(SettingNodeName("schema_history/shop/orders"), "schema_history%2Fshop%2Forders");
+  // Names it never makes: an unfinished escape, a lowercase one, a raw byte.
+  for (std::string name : {"a%2", "a%zz", "a%2f", "a b"}) EXPECT_FALSE(SettingKey(name).has_value()) << name;
+}
+
 TEST(ClusterNamesTest, ValidateName) {
   EXPECT_TRUE(ValidateName("node id", "n-1.heavy_A").ok());
   EXPECT_FALSE(ValidateName("node id", "").ok());
