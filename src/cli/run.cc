@@ -21,6 +21,7 @@
 #include "server/http_api.h"
 #include "pipeline/metrics.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/position_change.h"
 #include "server/access_gate.h"
 #include "server/alarms/alarm_engine.h"
 #include "server/audit/audit_log.h"
@@ -35,81 +36,6 @@ std::atomic<bool> g_stop_run{false};
 std::atomic<bool> g_hangup{false};
 void OnRunSignal(int) { g_stop_run.store(true); }
 void OnHangup(int) { g_hangup.store(true); }
-
-// Binlog events a transaction never starts with a position at: a start
-// position must point at one of these (or at the end of a file), never into
-// the middle of a transaction.
-bool IsBoundaryEvent(std::string_view type) {
-  for (std::string_view t : {"Gtid", "Anonymous_Gtid", "Format_desc", "Gtid_list", "Binlog_checkpoint",
-                             "Previous_gtids", "Rotate", "Stop", "Start_encryption"}) {
-    if (type == t) return true;
-  }
-  return false;
-}
-
-// Checks a FILE:OFFSET start position against the source's binlogs: the file
-// must exist, the offset must lie within it and be the start of an event
-// that begins a transaction (or the file's end). Invalid (a 400 through the
-// API) when it is not; retryable when the source cannot be asked.
-Status CheckFilePosition(const pipeline::SourceConfig& src, const BinlogFilePos& pos) {
-  auto retry = [&](const Status& st) {
-    return Status::Retryable(StatusCode::kIoError, "cannot check position {} on source {}: {}", pos.ToString(),
-                             src.name, st.message());
-  };
-  auto co = mysql::ConnectOptions::FromUrl(src.endpoint);
-  if (!co.ok()) return co.status();
-  auto conn = mysql::MysqlConnection::Connect(*co);
-  if (!conn.ok()) return retry(conn.status());
-  auto logs = (*conn)->Query("SHOW BINARY LOGS");
-  if (!logs.ok()) return retry(logs.status());
-  std::optional<uint64_t> size;
-  for (const auto& row : *logs) {
-    if (row.size() < 2 || row[0].value_or("") != pos.file) continue;
-    std::string text = row[1].value_or("");
-    uint64_t n = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-    if (ec != std::errc() || end != text.data() + text.size()) {
-      return Status::Error(StatusCode::kServerError, "source {}: SHOW BINARY LOGS gave size \"{}\" for {}", src.name,
-                           text, pos.file);
-    }
-    size = n;
-  }
-  if (!size) {
-    std::string have =
-        logs->empty() ? std::string("none") : logs->front()[0].value_or("") + " .. " + logs->back()[0].value_or("");
-    return Status::Invalid("position {}: source {} has no binlog file \"{}\" (it has {})", pos.ToString(), src.name,
-                           pos.file, have);
-  }
-  if (pos.offset < 4) {
-    return Status::Invalid("position {}: offset {} is inside the file header; the first event is at {}:4",
-                           pos.ToString(), pos.offset, pos.file);
-  }
-  if (pos.offset > *size) {
-    return Status::Invalid("position {}: offset {} is beyond the end of {} on source {} ({} bytes)", pos.ToString(),
-                           pos.offset, pos.file, src.name, *size);
-  }
-  if (pos.offset == *size) return Status::Ok();  // the file's end: where the next transaction starts
-  auto events = (*conn)->Query(
-      fmt::format("SHOW BINLOG EVENTS IN '{}' FROM {} LIMIT 200", (*conn)->Escape(pos.file), pos.offset));
-  if (!events.ok() || events->empty()) {
-    return Status::Invalid("position {}: no binlog event starts at offset {} of {} on source {}{}", pos.ToString(),
-                           pos.offset, pos.file, src.name, events.ok() ? "" : " (" + events.status().message() + ")");
-  }
-  // Columns: Log_name, Pos, Event_type, Server_id, End_log_pos, Info.
-  std::string type = (*events)[0].size() > 2 ? (*events)[0][2].value_or("") : "";
-  if (IsBoundaryEvent(type)) return Status::Ok();
-  std::string next;
-  for (const auto& e : *events) {
-    if (e.size() > 2 && IsBoundaryEvent(e[2].value_or(""))) {
-      next = fmt::format("; the next transaction starts at {}:{}", pos.file, e[1].value_or(""));
-      break;
-    }
-  }
-  return Status::Invalid(
-      "position {}: not a transaction boundary (the event there is {}, inside a transaction); a position must "
-      "be where a transaction begins (a GTID event) or the end of a binlog file{}",
-      pos.ToString(), type, next);
-}
 
 // What a pipeline's behaviour depends on in a config file, as text: its
 // own entry and the entries of its source and targets. Equal texts mean an
@@ -319,26 +245,8 @@ class Runner : public pipeline::PipelineController {
   Status SetPosition(const std::string& name, const std::string& position) override {
     std::lock_guard lock(control_mu_);
     ASSIGN_OR_RETURN(auto pipe, Find(name));
-    if (pipe->running()) {
-      pipeline::PipelineStatus st = pipe->status();
-      if (st.state == pipeline::PipelineState::kFailed) {
-        return Status::Error(StatusCode::kNotSupported,
-                             "pipeline \"{}\" has failed ({}); to move its position, stop it first "
-                             "(POST /api/pipelines/{}/stop), then set the position, then start it "
-                             "(POST /api/pipelines/{}/start)",
-                             name, st.last_error.empty() ? "no error recorded" : st.last_error, name, name);
-      }
-      return Status::Error(StatusCode::kNotSupported, "pipeline \"{}\" is running: stop it before moving its position",
-                           name);
-    }
-    ASSIGN_OR_RETURN(StartPosition p, StartPosition::Parse(position));
-    if (p.kind == StartPosition::Kind::kFilePos) {
-      const pipeline::Config& config = *configs_.back();
-      const pipeline::PipelineConfig* pc = config.FindPipeline(name);
-      const pipeline::SourceConfig* src = pc ? config.FindSource(pc->source) : nullptr;
-      if (src != nullptr) RETURN_IF_ERROR(CheckFilePosition(*src, p.file_pos));
-    }
-    return store_.SetSetting(name, "start", p.ToString());
+    ASSIGN_OR_RETURN(std::string start, pipeline::CheckNewPosition(*pipe, *configs_.back(), name, position));
+    return store_.SetSetting(name, "start", start);
   }
 
  private:

@@ -8,6 +8,7 @@
 
 #include "cluster/pipeline_fingerprints.h"
 #include "cluster/shared_settings.h"
+#include "pipeline/position_change.h"
 #include "core/sync_point.h"
 
 namespace sluice::cluster {
@@ -523,11 +524,21 @@ Status NodeAgent::RunSnapshot(const std::string& name) {
   });
 }
 
-Status NodeAgent::SetPosition(const std::string& name, const std::string&) {
-  return Status::Error(StatusCode::kNotSupported,
-                       "pipeline \"{}\": in cluster mode the position lives in the targets' checkpoints; a node "
-                       "cannot move it",
-                       name);
+// Recorded in the pipeline's settings in ZooKeeper: the pipeline's next
+// start here, or on whichever node owns it next, begins there.
+Status NodeAgent::SetPosition(const std::string& name, const std::string& position) {
+  return Call([this, name, position]() -> Status {
+    auto it = slots_.find(name);
+    if (it == slots_.end() || !it->second->pipeline) {
+      return Status::Error(StatusCode::kNotFound, "no pipeline named \"{}\" runs on node \"{}\"", name,
+                           options_.coordinator.node.id);
+    }
+    Slot& s = *it->second;
+    ASSIGN_OR_RETURN(std::string start, pipeline::CheckNewPosition(*s.pipeline, *s.running_config, name, position));
+    RETURN_IF_ERROR(SharedSettings(*coordinator_, options_.coordinator.cluster, name).Set("start", start));
+    spdlog::info("pipeline {}: position set to {} through the API; it starts there", name, start);
+    return Status::Ok();
+  });
 }
 
 }  // namespace sluice::cluster

@@ -263,6 +263,41 @@ TEST_F(NodeTest, AnAlterBetweenTheCheckpointAndATakeoverIsDecodedWithTheOldShape
   ASSERT_NO_FATAL_FAILURE(ExpectExactlyOnce());
 }
 
+// POST .../position on the owner (stopped first) records the new start in
+// the pipeline's settings in ZooKeeper: the owner killed before it starts
+// again, the next owner starts there (transactions 11-15, before the
+// position, are left out on purpose; before, a node refused to move it).
+TEST_F(NodeTest, APositionSetOnTheOwnerIsWhereTheNextOwnerStarts) {
+  ASSERT_NO_FATAL_FAILURE(Publish(ClusterYaml()));
+  NodeProcess& first = AddNode("n1");
+  ASSERT_TRUE(Transactions(*src_, 1, 10).ok());
+  ASSERT_FALSE(WaitForFirstOwner().empty());
+  ASSERT_TRUE(WaitUntil([&] { return AuditRows() == 10; }, kDeadline)) << first.Log();
+  int64_t epoch = Owner().second;
+  HttpReply stop = HttpPost(first.port(), "/api/pipelines/p/stop");
+  ASSERT_EQ(stop.status, 200) << stop.body << stop.error;
+  ASSERT_TRUE(Transactions(*src_, 11, 5).ok());
+  const std::string from = BinlogEnd(*src_);
+  HttpReply moved = HttpPost(first.port(), "/api/pipelines/p/position", "{\"position\": \"" + from + "\"}");
+  ASSERT_EQ(moved.status, 200) << moved.body << moved.error;
+  AddNode("n2");
+  ASSERT_TRUE(WaitUntil([&] { return Find("n2")->Candidate(); }, kDeadline)) << Find("n2")->Log();
+  auto killed_at = Clock::now();
+  first.Kill();
+  ASSERT_TRUE(Transactions(*src_, 16, 5).ok());
+  ASSERT_FALSE(WaitForTakeover("kill -9 of n1 after a new position", "n1", epoch, killed_at).empty());
+  const char* txns = "SELECT GROUP_CONCAT(txn ORDER BY txn) FROM shop.audit";
+  std::string got;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto v = dst_->QueryValue(txns);
+        got = v.ok() ? *v : v.status().message();
+        return got == "1,2,3,4,5,6,7,8,9,10,16,17,18,19,20";
+      },
+      kDeadline))
+      << got << "\n" << Find("n2")->Log();
+}
+
 // Every node restarted in turn (SIGTERM, start) under load.
 TEST_F(NodeTest, RollingRestart) {
   ASSERT_NO_FATAL_FAILURE(Publish(ClusterYaml()));
