@@ -12,7 +12,29 @@
 namespace sluice::testing {
 namespace {
 
-using NodeTest = NodeFixture;
+class NodeTest : public NodeFixture {
+ protected:
+  // `snapshot: initial` over 40 transactions; n1's first copy held at the
+  // sync point `hold`, then n1 killed under load: n2 takes over, and every
+  // transaction lands once.
+  void KillTheOwnerHeldInItsFirstCopy(const std::string& hold, const std::string& what) {
+    std::string yaml = ClusterYaml();
+    yaml.replace(yaml.find("    parallel: 2\n"), 16, "    parallel: 2\n    snapshot: initial\n");
+    ASSERT_TRUE(Transactions(*src_, 1, 40).ok());
+    written_ = 40;
+    ASSERT_NO_FATAL_FAILURE(Publish(yaml));
+    NodeProcess& first = AddNode("n1", {}, "", hold + "=wait:" + (dir_ / "never").string());
+    ASSERT_TRUE(WaitUntil([&] { return first.Log().find("waiting for") != std::string::npos; }, kDeadline))
+        << first.Log();
+    int64_t epoch = Owner().second;
+    AddNode("n2");
+    StartLoad();
+    auto killed_at = Clock::now();
+    first.Kill();
+    ASSERT_FALSE(WaitForTakeover(what, "n1", epoch, killed_at).empty());
+    ASSERT_NO_FATAL_FAILURE(ExpectExactlyOnce());
+  }
+};
 
 // kill -9 of the owner, then SIGTERM of the next one, then a move: each
 // time another node applies from the checkpoint, nothing lost or doubled.
@@ -170,25 +192,9 @@ TEST_F(NodeTest, ATargetAddedByARevisionIsCopiedWhileTheOtherStreams) {
 // kill -9 of the owner in the middle of the first copy (held once its
 // chunks committed, before the copy finished): the next owner raises the
 // fence, resumes the copy's plan and streams; every transaction, written
-// before or during, exactly once. (Killed before the keyless table's chunk
-// committed, the resumed copy could not read it at the first owner's start
-// position: see docs/snapshot.md's limits.)
+// before or during, exactly once.
 TEST_F(NodeTest, AnOwnerKilledDuringTheFirstCopyIsTakenOverAndTheCopyResumes) {
-  std::string yaml = ClusterYaml();
-  yaml.replace(yaml.find("    parallel: 2\n"), 16, "    parallel: 2\n    snapshot: initial\n");
-  ASSERT_TRUE(Transactions(*src_, 1, 40).ok());
-  written_ = 40;
-  ASSERT_NO_FATAL_FAILURE(Publish(yaml));
-  NodeProcess& first = AddNode("n1", {}, "", "snapshot.chunk.committed=wait:" + (dir_ / "never").string());
-  ASSERT_TRUE(WaitUntil([&] { return first.Log().find("waiting for") != std::string::npos; }, kDeadline))
-      << first.Log();
-  int64_t epoch = Owner().second;
-  AddNode("n2");
-  StartLoad();
-  auto killed_at = Clock::now();
-  first.Kill();
-  ASSERT_FALSE(WaitForTakeover("kill -9 of n1 during the first copy", "n1", epoch, killed_at).empty());
-  ASSERT_NO_FATAL_FAILURE(ExpectExactlyOnce());
+  KillTheOwnerHeldInItsFirstCopy("snapshot.chunk.committed", "kill -9 of n1 during the first copy");
 }
 
 // The same kill before the keyless audit table's copy committed (its chunk
@@ -196,21 +202,7 @@ TEST_F(NodeTest, AnOwnerKilledDuringTheFirstCopyIsTakenOverAndTheCopyResumes) {
 // later than the first owner's start, and its stream leaves out the audit
 // rows that copy holds (before: 100 of 142 rows twice).
 TEST_F(NodeTest, AnOwnerKilledBeforeAKeylessTableWasCopiedIsTakenOverWithEachRowOnce) {
-  std::string yaml = ClusterYaml();
-  yaml.replace(yaml.find("    parallel: 2\n"), 16, "    parallel: 2\n    snapshot: initial\n");
-  ASSERT_TRUE(Transactions(*src_, 1, 40).ok());
-  written_ = 40;
-  ASSERT_NO_FATAL_FAILURE(Publish(yaml));
-  NodeProcess& first = AddNode("n1", {}, "", "mysql.chunk.write=wait:" + (dir_ / "never").string());
-  ASSERT_TRUE(WaitUntil([&] { return first.Log().find("waiting for") != std::string::npos; }, kDeadline))
-      << first.Log();
-  int64_t epoch = Owner().second;
-  AddNode("n2");
-  StartLoad();
-  auto killed_at = Clock::now();
-  first.Kill();
-  ASSERT_FALSE(WaitForTakeover("kill -9 of n1 before the keyless copy", "n1", epoch, killed_at).empty());
-  ASSERT_NO_FATAL_FAILURE(ExpectExactlyOnce());
+  KillTheOwnerHeldInItsFirstCopy("mysql.chunk.write", "kill -9 of n1 before the keyless copy");
 }
 
 // The source without column metadata in its binlog (binlog_row_metadata

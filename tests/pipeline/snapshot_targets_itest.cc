@@ -78,6 +78,35 @@ targets:
                     .ok());
   }
 
+  // sluice started with its copies held at their first write until `go`
+  // exists; returns once one is held.
+  void StartHeldAtChunkWrite(const std::string& go) {
+    ::setenv("SLUICE_SYNC_POINTS", ("mysql.chunk.write=wait:" + go).c_str(), 1);
+    StartSluice();
+    ::unsetenv("SLUICE_SYNC_POINTS");
+    ASSERT_TRUE(WaitUntil([&] { return sluice_->FullLog().find("waiting for") != std::string::npos; },
+                          std::chrono::seconds(30)))
+        << sluice_->FullLog();
+  }
+  // shop.a and shop.b, keyless, two rows each, copied into `dst` with the
+  // copy held at its first write (the sync point waits for `go`); then a
+  // row into each and one deleted from shop.b.
+  void HoldTheKeylessCopy(MariadbServer& dst, const std::string& go) {
+    ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.a (v INT); CREATE TABLE shop.b (v INT); "
+                              "INSERT INTO shop.a VALUES (1), (1); INSERT INTO shop.b VALUES (1), (1)")
+                    .ok());
+    WriteConfig(Config({{"dst", &dst}}, "    parallel: 1\n"));
+    ASSERT_NO_FATAL_FAILURE(StartHeldAtChunkWrite(go));
+    ASSERT_TRUE(
+        src_->Execute("INSERT INTO shop.a VALUES (2); INSERT INTO shop.b VALUES (2); DELETE FROM shop.b LIMIT 1").ok());
+  }
+  void ExpectKeylessTablesEqual(MariadbServer& dst) {
+    for (const char* t : {"shop.a", "shop.b"}) {
+      std::string q = fmt::format("SELECT v FROM {} ORDER BY v", t);
+      EXPECT_TRUE(Converges(*src_, q, dst, q));
+    }
+  }
+
   std::unique_ptr<MariadbServer> src_;
 };
 
@@ -101,12 +130,7 @@ TEST_F(SnapshotTargetsTest, ATargetAddedLaterIsCopiedAloneAndTheOthersGoOn) {
   // not held with it, it streams meanwhile.
   WriteConfig(Config({{"dst", dst.get()}, {"added", added.get()}}));
   std::string go = (dir_ / "go").string();
-  ::setenv("SLUICE_SYNC_POINTS", ("mysql.chunk.write=wait:" + go).c_str(), 1);
-  StartSluice();
-  ::unsetenv("SLUICE_SYNC_POINTS");
-  ASSERT_TRUE(WaitUntil([&] { return sluice_->FullLog().find("waiting for") != std::string::npos; },
-                        std::chrono::seconds(30)))
-      << sluice_->FullLog();
+  ASSERT_NO_FATAL_FAILURE(StartHeldAtChunkWrite(go));
   ASSERT_TRUE(Write(31, 5).ok());
   EXPECT_TRUE(Same(*dst));  // audit rows 26..30 once, not again from a copy
   EXPECT_TRUE(WaitForState("copy", "snapshotting", std::chrono::seconds(5), "added"));
@@ -133,24 +157,10 @@ TEST_F(SnapshotTargetsTest, AKeylessTableWrittenDuringTheCopyGetsEachRowOnce) {
   src_ = StartServer(1);
   auto dst = StartServer(2);
   ASSERT_TRUE(src_ && dst);
-  ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.a (v INT); CREATE TABLE shop.b (v INT); "
-                            "INSERT INTO shop.a VALUES (1), (1); INSERT INTO shop.b VALUES (1), (1)")
-                  .ok());
   std::string go = (dir_ / "go").string();
-  WriteConfig(Config({{"dst", dst.get()}}, "    parallel: 1\n"));
-  ::setenv("SLUICE_SYNC_POINTS", ("mysql.chunk.write=wait:" + go).c_str(), 1);
-  StartSluice();
-  ::unsetenv("SLUICE_SYNC_POINTS");
-  ASSERT_TRUE(WaitUntil([&] { return sluice_->FullLog().find("waiting for") != std::string::npos; },
-                        std::chrono::seconds(30)))
-      << sluice_->FullLog();
-  ASSERT_TRUE(src_->Execute("INSERT INTO shop.a VALUES (2); INSERT INTO shop.b VALUES (2); DELETE FROM shop.b LIMIT 1")
-                  .ok());
+  ASSERT_NO_FATAL_FAILURE(HoldTheKeylessCopy(*dst, go));
   std::ofstream(go).put('\n');
-  for (const char* t : {"shop.a", "shop.b"}) {
-    std::string q = fmt::format("SELECT v FROM {} ORDER BY v", t);
-    EXPECT_TRUE(Converges(*src_, q, *dst, q));
-  }
+  ExpectKeylessTablesEqual(*dst);
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
@@ -162,27 +172,13 @@ TEST_F(SnapshotTargetsTest, AKeylessTableCopiedAgainAfterACrashGetsEachRowOnce) 
   src_ = StartServer(1);
   auto dst = StartServer(2);
   ASSERT_TRUE(src_ && dst);
-  ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.a (v INT); CREATE TABLE shop.b (v INT); "
-                            "INSERT INTO shop.a VALUES (1), (1); INSERT INTO shop.b VALUES (1), (1)")
-                  .ok());
-  WriteConfig(Config({{"dst", dst.get()}}, "    parallel: 1\n"));
-  ::setenv("SLUICE_SYNC_POINTS", ("mysql.chunk.write=wait:" + (dir_ / "never").string()).c_str(), 1);
-  StartSluice();
-  ::unsetenv("SLUICE_SYNC_POINTS");
-  ASSERT_TRUE(WaitUntil([&] { return sluice_->FullLog().find("waiting for") != std::string::npos; },
-                        std::chrono::seconds(30)))
-      << sluice_->FullLog();
-  ASSERT_TRUE(src_->Execute("INSERT INTO shop.a VALUES (2); INSERT INTO shop.b VALUES (2); DELETE FROM shop.b LIMIT 1")
-                  .ok());
+  ASSERT_NO_FATAL_FAILURE(HoldTheKeylessCopy(*dst, (dir_ / "never").string()));
   sluice_->Kill();
   ASSERT_TRUE(src_->Execute("INSERT INTO shop.a VALUES (3); DELETE FROM shop.a WHERE v = 1 LIMIT 1").ok());
   StartSluice();
   ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
   ASSERT_TRUE(src_->Execute("INSERT INTO shop.a VALUES (4); INSERT INTO shop.b VALUES (4)").ok());
-  for (const char* t : {"shop.a", "shop.b"}) {
-    std::string q = fmt::format("SELECT v FROM {} ORDER BY v", t);
-    EXPECT_TRUE(Converges(*src_, q, *dst, q));
-  }
+  ExpectKeylessTablesEqual(*dst);
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
