@@ -16,7 +16,10 @@
 #include "pipeline/controller.h"
 #include "server/http_api.h"
 #include "pipeline/metrics.h"
+#include "pipeline/pg_source.h"
+#include "pipeline/schema_history_start.h"
 #include "pipeline/snapshot.h"
+#include "store/sqlite_store.h"
 
 namespace sluice::cli {
 namespace {
@@ -117,6 +120,34 @@ int RunSnapshot(const std::string& config_path, const std::string& pipeline_name
   pipeline::SnapshotOptions options;
   options.where_sql = where;
   options.parallel = parallel;
+  // The stream `sluice run` starts where this copy began decodes rows written
+  // before an ALTER made meanwhile with their shape (binlogs without column
+  // names): the tables' shapes there go into the pipeline's schema history,
+  // as `sluice run`'s own initial snapshot records them.
+  std::unique_ptr<store::SqliteStore> store;
+  const pipeline::SourceConfig* source = config->FindSource(p->source);
+  if (source != nullptr && !pipeline::IsPostgresSource(*source) && source->endpoint.scheme != "file" &&
+      config->store.find("://") == std::string::npos) {
+    auto opened = store::SqliteStore::Open(config->store);
+    if (opened.ok()) {
+      store = std::move(*opened);
+    } else {
+      spdlog::warn("pipeline {}: store {} not opened ({}): the tables' shapes where the copy starts are not "
+                   "recorded",
+                   p->name, config->store, opened.status().message());
+    }
+  }
+  if (store) {
+    options.at_start = [&store, p, source](const std::string& p0) {
+      pipeline::StoreSettings settings(*store, p->name);
+      Status st = pipeline::RecordTableShapes(settings, *p, *source, p0);
+      if (!st.ok()) {
+        spdlog::warn("pipeline {}: the tables' shapes at {} were not recorded ({}): the stream reads them when it "
+                     "gets there",
+                     p->name, p0, st.message());
+      }
+    };
+  }
   pipeline::Snapshot snapshot(*config, *p, options);
   SnapshotStatusController controller(snapshot, p->name);
   pipeline::MetricsRegistry registry;

@@ -4,7 +4,8 @@
 // schema history (source/mysql/schema_history.h): the stream that begins
 // there once the copy is done reads rows written before any ALTER made
 // meanwhile with the shape they were written in. `sluice run` does it for
-// `snapshot: initial` (pipeline_schema_history.cc).
+// `snapshot: initial` (pipeline_schema_history.cc), `sluice snapshot` for
+// the copies it starts a pipeline's stream with (cli/snapshot.cc).
 
 #include <string>
 

@@ -7,6 +7,8 @@
 // shapes read while streaming are kept in the store with the positions they
 // hold from (source/mysql/schema_history.h).
 
+#include <sys/wait.h>
+
 #include <functional>
 
 #include "cli/run_command.h"
@@ -142,6 +144,24 @@ TEST_F(SnapshotThenAlterTest, AnAlterDuringTheInitialSnapshotDoesNotStopTheStrea
   HoldTheCopy();
   StartSluice();
   ASSERT_NO_FATAL_FAILURE(AlterWhileHeld([&] { return sluice_->FullLog(); }));
+  ExpectTheStreamConverges();
+}
+
+// The same with `sluice snapshot` by hand, then `sluice run`: the snapshot
+// records the shapes where it starts the stream too (before, the stream
+// stopped at the first row written before the ALTER).
+TEST_F(SnapshotThenAlterTest, AnAlterDuringASnapshotByHandDoesNotStopTheStreamAfterIt) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  WriteConfig(OneToOneConfig(dir_.string(), *src_, *dst_));
+  const std::string log = (dir_ / "snapshot.log").string();
+  HoldTheCopy();
+  auto pid = SpawnProcess({SLUICE_BINARY, "snapshot", "-c", config_, "--pipeline", "copy", "--progress", "plain"}, log);
+  ASSERT_TRUE(pid.ok()) << pid.status().message();
+  ASSERT_NO_FATAL_FAILURE(AlterWhileHeld([&] { return TailOfFile(log); }));
+  auto exited = WaitForExit(*pid, std::chrono::seconds(60));
+  ASSERT_TRUE(exited.ok() && exited->has_value()) << TailOfFile(log);
+  EXPECT_TRUE(WIFEXITED(**exited) && WEXITSTATUS(**exited) == 0) << TailOfFile(log);
+  StartSluice();
   ExpectTheStreamConverges();
 }
 
