@@ -136,6 +136,10 @@ PipelineMetrics::PipelineMetrics(MetricsRegistry& r)
 
 struct Pipeline::Target {
   const TargetConfig* cfg = nullptr;
+  // Target thread only: keyless tables whose copy holds their changes before
+  // a place (KeylessCopiedAt).
+  std::map<std::string, StreamPos> keyless_copied_at;
+  bool keyless_read = false;
   std::unique_ptr<BoundedQueue<std::shared_ptr<const TargetWork>>> queue;
   // Stop cuts the sink's connections with it when the target thread does
   // not end on its own (a hung target); declared before `sink`, which
@@ -1913,6 +1917,11 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
   mysql::DdlStatement d = mysql::ParseDdl(w.ddl_query, w.ddl_db, quoting);
   using K = mysql::DdlStatement::Kind;
   auto skip = [&]() { return FlushBatch(t, *std::make_unique<std::vector<SinkChange>>(), end); };
+  if (KeylessCopyHolds(t, d, end.pos)) {
+    spdlog::info("pipeline {} target {}: `{}` left out: the copy of its table, read later, holds its effect",
+                 cfg_.name, t.cfg->name, w.ddl_query.substr(0, 200));
+    return skip();
+  }
   if (!t.sink->speaks_mysql_ddl()) return RouteDdl(t, w, d, end);
   if (d.kind == K::kOther || d.kind == K::kDropDatabase) return skip();
   if (d.kind == K::kCreateDatabase) {
@@ -2285,6 +2294,35 @@ void LeaveOutCopiedKeylessChanges(std::map<std::string, StreamPos>& copied_at, s
 
 }  // namespace
 
+const std::map<std::string, StreamPos>& Pipeline::KeylessCopiedAt(Target& t) {
+  if (!t.keyless_read) {
+    // Read with the first work, once the capture's start settled the checkpoint.
+    t.keyless_copied_at = t.sink->checkpoint().keyless_copied_at;
+    std::lock_guard lock(mu_);
+    for (const auto& [table, pos] : keyless_copied_now_) t.keyless_copied_at[table] = pos;
+    t.keyless_read = true;
+  }
+  return t.keyless_copied_at;
+}
+
+// A statement that empties or replaces a keyless table (TRUNCATE, DROP,
+// CREATE) before the place its copy was read at: the copy holds its effect
+// and the rows after it, whose changes the stream leaves out; run again, it
+// would wipe them.
+bool Pipeline::KeylessCopyHolds(Target& t, const mysql::DdlStatement& d, const StreamPos& at) {
+  using K = mysql::DdlStatement::Kind;
+  if (d.kind != K::kTruncateTable && d.kind != K::kDropTable && d.kind != K::kCreateTable) return false;
+  const auto& copied = KeylessCopiedAt(t);
+  if (copied.empty()) return false;
+  std::vector<std::pair<std::string, std::string>> named = d.tables;
+  if (named.empty()) named.emplace_back(d.db, d.table);
+  for (const auto& [db, table] : named) {
+    auto it = copied.find(db + "." + table);
+    if (it == copied.end() || !(at < it->second)) return false;
+  }
+  return true;
+}
+
 void Pipeline::TargetLoop(Target& t) {
   if (t.failed) return;  // being copied while the others stream (copying_targets_)
   const std::string& name = t.cfg->name;
@@ -2324,10 +2362,6 @@ void Pipeline::TargetLoop(Target& t) {
   t.ready = t.sink != nullptr;
 
   std::vector<SinkChange> batch;
-  // Keyless tables whose copy holds their changes before a place (read with
-  // the first changes, once the capture's start settled the checkpoint).
-  std::map<std::string, StreamPos> keyless_copied_at;
-  bool keyless_read = false;
   size_t first_new = 0;  // the batch's first change of the piece taken last
   sink::BatchEnd end;
   bool have_end = false;
@@ -2417,15 +2451,7 @@ void Pipeline::TargetLoop(Target& t) {
           if (w.has_cascades && !t.sink->applies_cascades()) {
             std::erase_if(batch, [](const SinkChange& c) { return c.kind == SinkChange::Kind::kCascade; });
           }
-          if (!keyless_read) {
-            keyless_copied_at = t.sink->checkpoint().keyless_copied_at;  // as the capture's start left it
-            std::lock_guard lock(mu_);
-            for (const auto& [table, pos] : keyless_copied_now_) keyless_copied_at[table] = pos;
-            keyless_read = true;
-          }
-          if (!keyless_copied_at.empty()) {
-            LeaveOutCopiedKeylessChanges(keyless_copied_at, batch, first_new, w.pos);
-          }
+          if (!KeylessCopiedAt(t).empty()) LeaveOutCopiedKeylessChanges(t.keyless_copied_at, batch, first_new, w.pos);
           end = {w.pos, w.resume_position, end.gtid_state};
           have_end = true;
           at_commit = false;

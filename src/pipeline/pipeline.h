@@ -256,6 +256,11 @@ class Pipeline {
   // next start (another copy runs, or this one failed: said in the log).
   Result<bool> CopyKeylessFirst(PipelineConfig copy);
   std::vector<std::string> LiveTargetsLocked() const;  // the targets not failed; mu_ held
+  // Target thread: where keyless tables' copies were read (the sink's
+  // records and keyless_copied_now_), read once; and whether a DDL statement
+  // at `at` is one such a copy already holds (KeylessCopyHolds, pipeline.cc).
+  const std::map<std::string, StreamPos>& KeylessCopiedAt(Target& t);
+  bool KeylessCopyHolds(Target& t, const mysql::DdlStatement& d, const StreamPos& at);
   // The same for a PostgreSQL source: tables the publication (FOR TABLE)
   // did not publish yet, created since the last start or while it ran, are
   // added to it; their rows, never streamed, are copied (`snapshot:
