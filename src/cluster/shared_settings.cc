@@ -38,7 +38,9 @@ Result<std::optional<std::string>> SharedSettings::Get(const std::string& key) {
 }
 
 Status SharedSettings::Set(const std::string& key, const std::string& value) {
-  Status st = Await<Status>(Describe(), [&](auto done) { coordinator_.SaveSetting(pipeline_, key, value, std::move(done)); });
+  Status st = Await<Status>(Describe(), [&](auto done) {
+    coordinator_.SaveSetting(pipeline_, key, value, std::move(done));
+  });
   return st.ok() ? st : st.WithContext(Describe() + ": " + key);
 }
 
