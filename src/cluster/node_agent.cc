@@ -360,7 +360,17 @@ void NodeAgent::StartOwned(Slot& s) {
   auto p = std::make_shared<pipeline::Pipeline>(*s.config, pc, store_, metrics_, s.index);
   // Its settings (schema history, table selection, ...) are the pipeline's
   // wherever it runs: the next owner finds what this one recorded.
-  p->ShareSettings(std::make_shared<SharedSettings>(*coordinator_, options_.coordinator.cluster, s.name));
+  auto shared = std::make_shared<SharedSettings>(*coordinator_, options_.coordinator.cluster, s.name);
+  pipeline::StoreSettings local(store_, s.name);
+  if (auto seeded = shared->SeedFrom(local); !seeded.ok()) {
+    spdlog::warn("pipeline {}: this node's recorded settings not carried into zookeeper: {}", s.name,
+                 seeded.status().message());
+  } else if (*seeded > 0) {
+    spdlog::info("pipeline {}: {} setting(s) this node had recorded (schema history, table selection) carried into "
+                 "zookeeper, where every node finds them",
+                 s.name, *seeded);
+  }
+  p->ShareSettings(std::move(shared));
   const bool in_doubt = s.state == OwnershipState::kInDoubt;
   if (in_doubt) p->SetInDoubt(true);
   Status st = p->Start();

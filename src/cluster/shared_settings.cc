@@ -63,4 +63,19 @@ Result<std::vector<std::pair<std::string, std::string>>> SharedSettings::WithPre
   return out;
 }
 
+Result<size_t> SharedSettings::SeedFrom(pipeline::PipelineSettings& local) {
+  ASSIGN_OR_RETURN(auto recorded, Get(pipeline::kSelectionKey));
+  if (recorded.has_value()) return size_t{0};
+  ASSIGN_OR_RETURN(auto local_selection, local.Get(pipeline::kSelectionKey));
+  if (!local_selection.has_value()) return size_t{0};
+  std::vector<std::pair<std::string, std::string>> carried;
+  ASSIGN_OR_RETURN(carried, local.WithPrefix(pipeline::kSchemaHistoryPrefix));
+  ASSIGN_OR_RETURN(auto unstreamed, local.Get(pipeline::kUnstreamedKey));
+  if (unstreamed.has_value()) carried.emplace_back(pipeline::kUnstreamedKey, *unstreamed);
+  // The selection last: a seed cut short is tried again at the next start.
+  carried.emplace_back(pipeline::kSelectionKey, *local_selection);
+  for (const auto& [key, value] : carried) RETURN_IF_ERROR(Set(key, value));
+  return carried.size();
+}
+
 }  // namespace sluice::cluster

@@ -34,6 +34,13 @@ class SharedSettings : public pipeline::PipelineSettings {
   Result<std::vector<std::pair<std::string, std::string>>> WithPrefix(const std::string& prefix) override;
   std::string Describe() const override;
 
+  // A cluster upgraded from settings kept in each node's store: when
+  // ZooKeeper has no table selection recorded for the pipeline and `local`
+  // (this node's store) has one, the selection, the tables still to be
+  // copied and the schema history are carried over (never a start position
+  // or a failover in progress: intents that go stale). Returns how many.
+  Result<size_t> SeedFrom(pipeline::PipelineSettings& local);
+
  private:
   Coordinator& coordinator_;
   std::string cluster_;

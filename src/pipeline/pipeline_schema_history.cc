@@ -14,6 +14,8 @@
 
 namespace sluice::pipeline {
 
+static_assert(std::string_view(kSchemaHistoryPrefix) == mysql::SchemaHistory::kKeyPrefix);
+
 Status RecordTableShapes(PipelineSettings& settings, const PipelineConfig& p, const SourceConfig& s,
                          const std::string& position, sluice::mysql::Interrupter* interrupt) {
   auto at = BinlogFilePos::Parse(position);

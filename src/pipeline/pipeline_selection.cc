@@ -24,9 +24,9 @@ namespace sluice::pipeline {
 
 namespace {
 
-constexpr const char* kSelectionSetting = "selection";
+constexpr const char* kSelectionSetting = kSelectionKey;
 // PostgreSQL: tables added to the publication whose earlier rows are still to be copied, one per line.
-constexpr const char* kUnstreamedSetting = "unstreamed_tables";
+constexpr const char* kUnstreamedSetting = kUnstreamedKey;
 
 std::string RegexEscape(const std::string& text) {
   static const std::string kSpecial = R"(\^$.|?*+()[]{})";

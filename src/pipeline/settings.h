@@ -21,6 +21,14 @@
 
 namespace sluice::pipeline {
 
+// The keys that record the pipeline's state (not one-off intents such as a
+// start position set through the API or a failover in progress): the
+// table selection last recorded, a PostgreSQL source's tables still to be
+// copied, and the schema history's entries (by prefix).
+inline constexpr const char* kSelectionKey = "selection";
+inline constexpr const char* kUnstreamedKey = "unstreamed_tables";
+inline constexpr const char* kSchemaHistoryPrefix = "schema_history/";  // source/mysql/schema_history.h's
+
 class PipelineSettings {
  public:
   virtual ~PipelineSettings() = default;

@@ -8,6 +8,7 @@
 
 #include "client/mysql/connection.h"
 #include "cluster/node_fixture.h"
+#include "store/sqlite_store.h"
 
 namespace sluice::testing {
 namespace {
@@ -288,6 +289,38 @@ TEST_F(NodeTest, APositionSetOnTheOwnerIsWhereTheNextOwnerStarts) {
       },
       kDeadline))
       << got << "\n" << Find("n2")->Log();
+}
+
+// A cluster upgraded from settings kept in each node's store: the first
+// owner carries its schema history and table selection into ZooKeeper, but
+// not a start position set long ago (an intent, stale by now).
+TEST_F(NodeTest, ANodesOwnRecordedSettingsAreCarriedIntoZookeeperOnce) {
+  const std::string legacy = "schema_history/[\"shop\",\"legacy\"]";
+  {
+    std::filesystem::create_directories(dir_ / "n1");
+    auto store = store::SqliteStore::Open((dir_ / "n1" / "n1.db").string());
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    ASSERT_TRUE((*store)->SetSetting("p", "selection", "recorded by an older sluice").ok());
+    ASSERT_TRUE((*store)->SetSetting("p", legacy, "{}").ok());
+    ASSERT_TRUE((*store)->SetSetting("p", "start", "binlog.000001:4").ok());
+  }
+  ASSERT_NO_FATAL_FAILURE(Publish(ClusterYaml()));
+  NodeProcess& first = AddNode("n1");
+  StartLoad();
+  ASSERT_FALSE(WaitForFirstOwner().empty());
+  auto done = std::make_shared<std::promise<Result<cluster::Coordinator::Settings>>>();
+  auto answer = done->get_future();
+  observer_->LoadSettings("p", [done](Result<cluster::Coordinator::Settings> s) { done->set_value(std::move(s)); });
+  ASSERT_EQ(answer.wait_for(kDeadline), std::future_status::ready);
+  auto settings = answer.get();
+  ASSERT_TRUE(settings.ok()) << settings.status().message();
+  std::map<std::string, std::string> keys(settings->begin(), settings->end());
+  EXPECT_TRUE(keys.contains(legacy)) << first.Log();
+  EXPECT_TRUE(keys.contains("selection"));
+  EXPECT_FALSE(keys.contains("start"));
+  EXPECT_NE(first.Log().find("carried into zookeeper"), std::string::npos) << first.Log();
+  EXPECT_EQ(first.Log().find("set through the API"), std::string::npos) << first.Log();
+  ASSERT_NO_FATAL_FAILURE(ExpectExactlyOnce());
 }
 
 // Every node restarted in turn (SIGTERM, start) under load.
