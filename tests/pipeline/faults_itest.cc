@@ -315,6 +315,44 @@ TEST_F(FaultRejectTest, ParallelChangedAfterAStopLosesNothing) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// kill -9 after a batch's partition committed and before the global row
+// caught up (it rides with the next batch), then a restart with another
+// `parallel`: the keyless rows that partition holds are left out (judged by
+// the partitions of the setting before), not inserted again.
+TEST_F(FaultTest, ParallelChangedAfterACrashLandsAKeylessRowOnce) {
+  src_ = StartServer(1);
+  dst_ = StartServer(2);
+  ASSERT_TRUE(src_ && dst_);
+  ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.log (v INT)").ok());
+  ASSERT_TRUE(dst_->Execute("CREATE DATABASE shop; CREATE TABLE shop.log (v INT)").ok());
+  PipelineOptions o;
+  o.start = BinlogEnd(*src_);
+  o.parallel = 4;
+  o.batch_size = 1;  // a batch per transaction
+  http_port_ = FreePort();
+  WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), o));
+  // A keyless table's rows all go to one partition: one commit per batch.
+  ::setenv("SLUICE_SYNC_POINTS", "mysql.partition.before_commit=crash@2", 1);
+  StartSluice();
+  ::unsetenv("SLUICE_SYNC_POINTS");
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.log VALUES (1); INSERT INTO shop.log VALUES (2)").ok());
+  ASSERT_TRUE(WaitUntil([&] { return !sluice_->Running(); }, seconds(30))) << "never reached the sync point";
+  auto committed = dst_->QueryValue("SELECT GROUP_CONCAT(v) FROM shop.log");
+  ASSERT_TRUE(committed.ok());
+  ASSERT_EQ(*committed, "1") << "the first batch did not commit alone: the test shows nothing";
+
+  o.parallel = 1;
+  WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), o));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.log VALUES (3)").ok());
+  EXPECT_TRUE(Converges(*src_, "SELECT v FROM shop.log ORDER BY v", *dst_, "SELECT v FROM shop.log ORDER BY v",
+                        seconds(20)));
+  EXPECT_NE(sluice_->FullLog().find("what its 4 partitions applied up to"), std::string::npos) << sluice_->FullLog();
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 // kill -9 while one 50k-row transaction is applied in pieces over four
 // connections, twice, then again inside a 50k-row UPDATE.
 TEST_F(FaultTest, KillNineInsideLargeTransaction) {

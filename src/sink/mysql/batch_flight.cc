@@ -28,8 +28,7 @@ Status MysqlLoader::ApplyBatchTakingOver(std::vector<SinkChange>& changes, const
   }
   // Before a snapshot's horizon (ApplyCatchUp) nothing flies: those changes
   // go over one connection, after everything before them.
-  const bool catch_up =
-      !checkpoint_.catch_up_until.empty() && !changes.empty() && changes.front().pos < checkpoint_.catch_up_until;
+  const bool catch_up = !changes.empty() && InCatchUp(changes.front());
   if (!catch_up && flights_.size() >= kMaxFlights) RETURN_IF_ERROR(SettleOldest());
   auto f = std::make_shared<Flight>();
   // The global row kept back rides in one batch in flight at a time: two

@@ -14,6 +14,7 @@
 #include <thread>
 #include <future>
 #include <map>
+#include <set>
 
 #include "core/commit_vote.h"
 #include "core/turn_order.h"
@@ -267,6 +268,8 @@ Status MysqlLoader::ReadCheckpoint() {
   // would skip changes that its former owner never applied).
   const std::string scheme = PartitionScheme();
   bool other_scheme = false;
+  old_scheme_ = OldScheme();
+  std::set<std::string> other_schemes;
   for (const auto& r : rows) {
     int part = std::stoi(r[0].value_or("0"));
     StreamPos pos;
@@ -286,17 +289,41 @@ Status MysqlLoader::ReadCheckpoint() {
       if (progress.empty() || progress < pos) progress = pos;
     } else {
       other_scheme = true;
+      const std::string other = r[2].value_or("");
+      other_schemes.insert(other);
+      uint32_t n = 0;
+      if (other.starts_with("partitions=")) n = static_cast<uint32_t>(std::strtoul(other.c_str() + 11, nullptr, 10));
+      if (n > 0 && part >= 0 && static_cast<uint32_t>(part) < n * kSlots) {
+        old_scheme_.parallel = n;
+        old_scheme_.partitions.resize(n);
+        StreamPos& progress = old_scheme_.partitions[static_cast<uint32_t>(part) % n];
+        if (progress.empty() || progress < pos) progress = pos;
+      }
     }
-  }
-  if (other_scheme) {
-    // Nothing past the global checkpoint is assumed applied: replay is
-    // idempotent for keyed tables (a keyless table may get a row twice).
-    spdlog::info("target {}: partition checkpoints of another `parallel` setting ignored; replaying from {}",
-                 options_.target, checkpoint_.global.empty() ? "the start position" : checkpoint_.global.ToString());
-    checkpoint_.partitions.assign(options_.parallel, StreamPos());
   }
   for (auto& p : checkpoint_.partitions) {
     if (p < checkpoint_.global) p = checkpoint_.global;
+  }
+  if (other_scheme) {
+    // Today's partitions start at the global checkpoint. The changes after
+    // it that the partitions of the last `parallel` setting had applied
+    // (a crash, or a stop with a batch partly rejected, left them ahead)
+    // are judged by those partitions until the stream passes them
+    // (ApplyCatchUp): replayed, a keyless table's rows would land twice.
+    for (const StreamPos& p : old_scheme_.partitions) {
+      if (!p.empty() && checkpoint_.global < p && (old_scheme_.until.empty() || old_scheme_.until < p)) {
+        old_scheme_.until = p;
+      }
+    }
+    if (other_schemes.size() != 1 || old_scheme_.parallel == 0) {
+      old_scheme_ = OldScheme();  // several: nothing past the global row is assumed applied
+      checkpoint_.partitions.assign(options_.parallel, checkpoint_.global);
+    }
+    spdlog::info("target {}: partition checkpoints of another `parallel` setting; replaying from {}{}",
+                 options_.target, checkpoint_.global.empty() ? "the start position" : checkpoint_.global.ToString(),
+                 old_scheme_.until.empty() ? ""
+                                           : fmt::format(", what its {} partitions applied up to {} left out",
+                                                         old_scheme_.parallel, old_scheme_.until.ToString()));
   }
   ASSIGN_OR_RETURN(auto copies, control_->Query(fmt::format("SELECT tbl, position FROM `_sluice`.`keyless_copies` "
                                                             "WHERE pipeline = {} AND target = {}",
@@ -885,10 +912,11 @@ Status MysqlLoader::ApplyBatchNow(const std::vector<SinkChange>& changes, const 
   // gets it later in the source's order. Those changes go in source order
   // over one connection with REPLACE (the row holding the value is removed;
   // its own later change, also before the horizon, puts it back).
-  size_t catch_up = 0;
-  if (!checkpoint_.catch_up_until.empty()) {
-    while (catch_up < changes.size() && changes[catch_up].pos < checkpoint_.catch_up_until) ++catch_up;
+  if (!old_scheme_.until.empty() && old_scheme_.until < (changes.empty() ? end.pos : changes.front().pos)) {
+    RETURN_IF_ERROR(EndOldScheme());
   }
+  size_t catch_up = 0;
+  while (catch_up < changes.size() && InCatchUp(changes[catch_up])) ++catch_up;
   if (catch_up > 0) {
     std::vector<SinkChange> head(changes.begin(), changes.begin() + static_cast<std::ptrdiff_t>(catch_up));
     if (catch_up == changes.size()) return ApplyCatchUp(std::move(head), end);
@@ -1018,15 +1046,33 @@ Status MysqlLoader::Conclude(const Flight& f) {
   return Status::Ok();
 }
 
-uint32_t MysqlLoader::PartitionOf(const SinkChange& ch) const {
-  const uint32_t n = options_.parallel;
-  if (n == 1) return 0;
+uint32_t MysqlLoader::PartitionOf(const SinkChange& ch) const { return PartitionOf(ch, options_.parallel); }
+
+uint32_t MysqlLoader::PartitionOf(const SinkChange& ch, uint32_t n) const {
+  if (n <= 1) return 0;
   // A table with a unique key besides the one rows are found by goes to one
   // partition: a unique value moving from one row to another is then
   // applied in the source's order, never before the row that held it let go.
   auto it = tables_.find(ch.table.get());
   if (it != tables_.end() && it->second.serial) return static_cast<uint32_t>(TableNameHash(*ch.table) % n);
   return static_cast<uint32_t>(KeyHash(ch) % n);
+}
+
+bool MysqlLoader::InCatchUp(const SinkChange& ch) const {
+  return (!checkpoint_.catch_up_until.empty() && ch.pos < checkpoint_.catch_up_until) ||
+         (!old_scheme_.until.empty() && !(old_scheme_.until < ch.pos));
+}
+
+Status MysqlLoader::EndOldScheme() {
+  // Past every change the old partitions judged: their rows go (today's are
+  // written by the batches from here on).
+  RETURN_IF_ERROR(EnsureConnected());
+  RETURN_IF_ERROR(RunStatement(
+      *control_, fmt::format("DELETE FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND target = {} AND part >= 0 "
+                             "AND resume_position <> {}",
+                             Quote(options_.pipeline), Quote(options_.target), Quote(PartitionScheme()))));
+  old_scheme_ = OldScheme();
+  return Status::Ok();
 }
 
 Result<bool> MysqlLoader::SnapshotExplainsConflict(const std::vector<SinkChange>& changes) {
@@ -1156,6 +1202,10 @@ Status MysqlLoader::ApplyCatchUp(std::vector<SinkChange> changes, const BatchEnd
   // leave the older image.
   std::erase_if(changes, [&](const SinkChange& ch) {
     const StreamPos& done = checkpoint_.partitions[PartitionOf(ch)];
+    if (!old_scheme_.until.empty() && !(old_scheme_.until < ch.pos)) {
+      const StreamPos& before = old_scheme_.partitions[PartitionOf(ch, old_scheme_.parallel)];
+      if (!before.empty() && ch.pos <= before) return true;
+    }
     return (!checkpoint_.global.empty() && ch.pos <= checkpoint_.global) || (!done.empty() && ch.pos <= done);
   });
   if (changes.empty()) return AdvanceCheckpointNow(end);

@@ -233,6 +233,19 @@ class MysqlLoader : public Sink {
   // The partition `ch` goes to: by key, or by table for tables with another
   // unique key (their changes then apply in source order).
   uint32_t PartitionOf(const SinkChange& ch) const;
+  uint32_t PartitionOf(const SinkChange& ch, uint32_t parallel) const;
+  // Applied over one connection in source order (ApplyCatchUp): before a
+  // snapshot's horizon, or judged by the partitions of the last `parallel`.
+  bool InCatchUp(const SinkChange& ch) const;
+  Status EndOldScheme();
+  // The partition checkpoints of another `parallel` setting (ReadCheckpoint):
+  // changes up to `until` that they applied are left out.
+  struct OldScheme {
+    uint32_t parallel = 0;
+    std::vector<StreamPos> partitions;
+    StreamPos until;
+  };
+  OldScheme old_scheme_;
   // on_error: stop at the source transaction of `bad`: applies the changes
   // of `changes` before it, records that transaction's start, returns `rejection`.
   Status StopBefore(const std::vector<SinkChange>& changes, const StreamPos& bad, const Status& rejection);
