@@ -39,6 +39,8 @@ TEST_F(OnlineSchemaChangeTest, ASwappedInCopyAltersTheTargetTableAndTheStreamGoe
   ::setenv("SLUICE_SYNC_POINTS", "mysql.ddl.before_checkpoint=crash@1", 1);
   StartSluice();
   ::unsetenv("SLUICE_SYNC_POINTS");
+  // Started (its rules checked against the source's tables) before the swap.
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
   ASSERT_TRUE(SwapIn("_orders_new", "ADD COLUMN extra INT NOT NULL DEFAULT 7 AFTER amount", "id, amount, note").ok());
   ASSERT_TRUE(src_->Execute("INSERT INTO shop.orders (id, amount, note, extra) VALUES (100, 1, 'new', 2); "
                             "UPDATE shop.orders SET extra = 9 WHERE id = 3")
