@@ -525,27 +525,42 @@ Status Pipeline::Validate() {
   // Bounded: a hung source fails the check instead of hanging it; one that
   // is restarting is waited for a while.
   co.read_timeout_s = co.write_timeout_s = 30;
-  auto tables = mysql::QueryWithRetry(co,
-                                      "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES "
-                                      "WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND TABLE_SCHEMA NOT IN "
-                                      "('mysql','information_schema','performance_schema','sys')",
-                                      std::chrono::seconds(30));
+  auto list = [&] {
+    return mysql::QueryWithRetry(co,
+                                 "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES "
+                                 "WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND TABLE_SCHEMA NOT IN "
+                                 "('mysql','information_schema','performance_schema','sys')",
+                                 std::chrono::seconds(30));
+  };
+  auto unmatched = [&](const auto& rows) -> const TableRule* {
+    for (const TableRule& r : cfg_.tables) {
+      bool any = false;
+      for (const auto& row : rows) {
+        if (MatchesTableRule(r, row[0].value_or(""), row[1].value_or(""))) {
+          any = true;
+          break;
+        }
+      }
+      if (!any) return &r;
+    }
+    return nullptr;
+  };
+  auto tables = list();
+  // A table being swapped in (an online schema change's RENAME) is missing
+  // from information_schema for a moment: a rule that matches nothing is
+  // checked again before it is taken for a mistake.
+  for (int again = 0; again < 5 && tables.ok() && unmatched(*tables) != nullptr && !stop_; ++again) {
+    SLUICE_SYNC_POINT("pipeline.validate.unmatched");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    tables = list();
+  }
   if (!tables.ok()) return tables.status().WithContext(fmt::format("pipeline {}: source {}", cfg_.name, cfg_.source));
   // The server answered: one connection for the per-rule checks below.
   auto conn = mysql::MysqlConnection::Connect(co);
   if (!conn.ok()) return conn.status().WithContext(fmt::format("pipeline {}: source {}", cfg_.name, cfg_.source));
-  for (const TableRule& r : cfg_.tables) {
-    bool any = false;
-    for (const auto& row : *tables) {
-      if (MatchesTableRule(r, row[0].value_or(""), row[1].value_or(""))) {
-        any = true;
-        break;
-      }
-    }
-    if (!any) {
-      return Status::Invalid("{}", FormatConfigError(r.match_mark.line ? r.match_mark : r.mark, r.key_path + ".match",
-                                                     NoTableMessage(**conn, r, cfg_.source)));
-    }
+  if (const TableRule* r = unmatched(*tables)) {
+    return Status::Invalid("{}", FormatConfigError(r->match_mark.line ? r->match_mark : r->mark, r->key_path + ".match",
+                                                   NoTableMessage(**conn, *r, cfg_.source)));
   }
   // The rules against each selected table as it is now: a column that is
   // not there, a subset without the key, a filter that does not bind would
