@@ -196,10 +196,13 @@ Status PgSink::ReadCheckpoint() {
                                   "SELECT part, position, resume_position, gtid_state FROM _sluice.checkpoints WHERE "
                                   "pipeline = {} AND target = {}",
                                   QuoteLiteral(options_.pipeline), QuoteLiteral(options_.target))));
-  // A partition row counts only if it was written with today's number of
-  // partitions: with another `parallel`, keys hash to other partitions.
+  // A partition row speaks of the keys that hashed to it under the number
+  // of partitions it records: rows of another `parallel` setting go to
+  // old_schemes_ and judge the changes they cover (AppliedUnderOldScheme).
   const std::string scheme = PartitionScheme();
-  bool other_scheme = false;
+  old_schemes_.clear();
+  old_until_ = StreamPos();
+  std::map<uint32_t, std::vector<StreamPos>> old;
   for (const auto& r : rows) {
     const int part = std::atoi(r[0].value_or("0").c_str());
     StreamPos pos;
@@ -216,17 +219,36 @@ Status PgSink::ReadCheckpoint() {
     } else if (options_.parallel > 1 && part >= 0 && static_cast<size_t>(part) < checkpoint_.partitions.size() &&
                r[2] == scheme) {
       checkpoint_.partitions[static_cast<size_t>(part)] = pos;
-    } else {
-      other_scheme = true;
+    } else if (part >= 0) {
+      const std::string other = r[2].value_or("");
+      const auto n = other.starts_with("partitions=") ? std::strtoul(other.c_str() + 11, nullptr, 10) : 0;
+      if (n == 0 || static_cast<unsigned long>(part) >= n) {
+        spdlog::warn("{}: partition row {} of unknown partitioning \"{}\" in _sluice.checkpoints ignored", Where(),
+                     part, other);
+        continue;
+      }
+      auto& parts = old[static_cast<uint32_t>(n)];
+      parts.resize(n);
+      parts[static_cast<size_t>(part)] = pos;
     }
-  }
-  if (other_scheme) {
-    spdlog::info("{}: partition checkpoints of another `parallel` setting ignored; replaying from {}", Where(),
-                 checkpoint_.global.empty() ? "the start position" : checkpoint_.global.ToString());
-    checkpoint_.partitions.assign(options_.parallel, StreamPos());
   }
   for (auto& p : checkpoint_.partitions) {
     if (p < checkpoint_.global) p = checkpoint_.global;
+  }
+  for (auto& [n, parts] : old) {
+    for (const StreamPos& p : parts) {
+      if (!p.empty() && checkpoint_.global < p && (old_until_.empty() || old_until_ < p)) old_until_ = p;
+    }
+    old_schemes_.push_back(OldScheme{n, std::move(parts)});
+  }
+  if (!old_schemes_.empty()) {
+    std::string settings;
+    for (const OldScheme& o : old_schemes_) settings += (settings.empty() ? "" : ", ") + std::to_string(o.parallel);
+    spdlog::info("{}: partition checkpoints of `parallel: {}` (now {}); replaying from {}{}", Where(), settings,
+                 options_.parallel, checkpoint_.global.empty() ? "the start position" : checkpoint_.global.ToString(),
+                 old_until_.empty() ? ""
+                                    : fmt::format(", what the partitions of `parallel: {}` applied up to {} left out",
+                                                  settings, old_until_.ToString()));
   }
   ASSIGN_OR_RETURN(auto copies, conn_->Query(fmt::format("SELECT tbl, position FROM _sluice.keyless_copies WHERE "
                                                          "pipeline = {} AND target = {}",
@@ -318,7 +340,7 @@ Status PgSink::PrepareTables(const std::vector<SinkChange>& changes) {
     last_version_[TableKey(ch.table->db, ch.table->table)] = ch.table;
     if (ready_.count(last)) continue;
     RETURN_IF_ERROR(PrepareTable(ch.table));
-    if (options_.parallel > 1 && ch.table->has_key()) {
+    if ((options_.parallel > 1 || !old_schemes_.empty()) && ch.table->has_key()) {
       // A unique key besides the primary key: a value moving from one row to
       // another must be applied in the source's order, so the table's
       // changes stay on one partition.
@@ -393,8 +415,10 @@ Status PgSink::ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd
     todo.push_back(ch);
   }
   if (todo.empty()) return AdvanceCheckpoint(end);
+  if (!old_schemes_.empty() && (old_until_.empty() || old_until_ < todo.front().pos)) RETURN_IF_ERROR(EndOldSchemes());
   RETURN_IF_ERROR(PrepareTables(todo));
-  if (HasCascade(todo)) return ApplyInOrder(todo, end);
+  // Changes an earlier setting's partitions may hold: in source order with the global row, those left out.
+  if (HasCascade(todo) || !old_until_.empty()) return ApplyInOrder(todo, end);
   if (options_.parallel > 1) return ApplyParallel(todo, end);
   Outcome out;
   Status st = ApplyInTransaction(sessions_[0], todo, end, {kGlobalPart}, nullptr, &out);
@@ -406,10 +430,34 @@ Status PgSink::ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd
 }
 
 uint32_t PgSink::PartitionOf(const SinkChange& ch) const {
-  const auto n = static_cast<uint32_t>(sessions_.size());
-  if (n == 1) return 0;
+  return PartitionOf(ch, static_cast<uint32_t>(sessions_.size()));
+}
+
+uint32_t PgSink::PartitionOf(const SinkChange& ch, uint32_t n) const {
+  if (n <= 1) return 0;
   if (!ch.table->has_key() || serial_.count(ch.table.get())) return static_cast<uint32_t>(TableNameHash(*ch.table) % n);
   return static_cast<uint32_t>(KeyHash(ch) % n);
+}
+
+bool PgSink::AppliedUnderOldScheme(const SinkChange& ch) const {
+  if (old_until_.empty() || old_until_ < ch.pos || ch.kind == SinkChange::Kind::kCascade) return false;
+  for (const OldScheme& o : old_schemes_) {
+    const StreamPos& done = o.partitions[PartitionOf(ch, o.parallel)];
+    if (!done.empty() && ch.pos <= done) return true;
+  }
+  return false;
+}
+
+Status PgSink::EndOldSchemes() {
+  RETURN_IF_ERROR(EnsureConnected());
+  RETURN_IF_ERROR(FencedOr(*conn_, FenceOptions(),
+                           Run(Fenced(fmt::format("DELETE FROM _sluice.checkpoints WHERE pipeline = {} AND target = {} "
+                                                  "AND part >= 0 AND resume_position <> {}",
+                                                  QuoteLiteral(options_.pipeline), QuoteLiteral(options_.target),
+                                                  QuoteLiteral(PartitionScheme()))))));
+  old_schemes_.clear();
+  old_until_ = StreamPos();
+  return Status::Ok();
 }
 
 Status PgSink::ApplyParallel(const std::vector<SinkChange>& todo, const BatchEnd& end) {
@@ -523,6 +571,7 @@ Status PgSink::ApplyInOrder(const std::vector<SinkChange>& changes, const BatchE
       const StreamPos& done = checkpoint_.partitions[PartitionOf(ch)];
       if (!done.empty() && ch.pos <= done) continue;  // that partition committed it before a retry
     }
+    if (AppliedUnderOldScheme(ch)) continue;
     todo.push_back(ch);
   }
   Session& s = sessions_[0];

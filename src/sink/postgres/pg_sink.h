@@ -25,9 +25,11 @@
 //     statement, the partition rows already holding the truth). A crash between the partitions' commits, or before the global
 //     row, leaves some partitions ahead: on restart a change is skipped when
 //     it is at or before the row of the partition it hashes to (or the
-//     global one). Partition rows count only for the same `parallel`; after
-//     a change of it the global row alone decides (keyed tables converge;
-//     a keyless table may get a row twice, as with the MySQL target).
+//     global one). After a change of `parallel`, the rows of earlier
+//     settings still judge the changes they cover (a change is skipped when
+//     the partition it hashed to then holds it), applied in source order
+//     with the global row until the stream passes the furthest of them;
+//     then they are deleted. Replayed instead, a keyless row would land twice.
 // With an epoch (cluster mode), Open raises the pipeline's fence and every
 // write transaction checks it first (pg_fence.h).
 // Open reads them: nothing is applied twice and nothing is lost across
@@ -129,6 +131,12 @@ class PgSink : public Sink {
   // name -> format_type of the target table's columns, in order; empty when it does not exist.
   Result<std::vector<std::pair<std::string, std::string>>> ReadColumns(const std::string& db, const std::string& table);
   uint32_t PartitionOf(const SinkChange& ch) const;
+  // The partition of `ch` among `n` (the hash every setting uses).
+  uint32_t PartitionOf(const SinkChange& ch, uint32_t n) const;
+  // Whether a partition of an earlier `parallel` setting committed `ch`.
+  bool AppliedUnderOldScheme(const SinkChange& ch) const;
+  // Past old_until_: the earlier settings' partition rows are deleted.
+  Status EndOldSchemes();
   Status ApplyParallel(const std::vector<SinkChange>& todo, const BatchEnd& end);
   // Applies `changes` (not yet merged) in one transaction on `s` with the
   // checkpoint rows `parts` recording `end`; with a vote, commits only when
@@ -176,6 +184,15 @@ class PgSink : public Sink {
   uint64_t stage_counter_ = 0;
   std::map<const TargetTable*, TargetTablePtr> ready_;   // versions whose table is prepared
   std::set<const TargetTable*> serial_;                  // of those, tables applied on one partition
+  // Partition rows of earlier `parallel` settings (ReadCheckpoint): each
+  // still says what its partition applied. old_until_: the furthest of them
+  // past the global row (empty: none ahead, the rows only wait to be deleted).
+  struct OldScheme {
+    uint32_t parallel = 0;
+    std::vector<StreamPos> partitions;
+  };
+  std::vector<OldScheme> old_schemes_;
+  StreamPos old_until_;
   std::map<std::string, TargetTablePtr> last_version_;   // "db.table" -> last version seen (for DDL names)
   std::set<std::string> retype_;                         // "db.table": column types to re-derive
   std::mutex skip_mu_;                                   // the skip log, written by partition threads

@@ -164,5 +164,67 @@ TEST_F(PgParallelTest, KilledThenTargetRestartedConverges) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// `parallel` changed after a crash left a partition ahead of the global
+// row: the partitions of the old setting still say what they applied (a
+// keyless table's rows all go to one partition: replayed, a row lands twice).
+TEST_F(PgParallelTest, ParallelChangedAfterACrashLandsAKeylessRowOnce) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.log (v INT)").ok());
+  PipelineOptions o;
+  o.start = BinlogEnd(*src_);
+  o.parallel = 4;
+  o.batch_size = 1;  // a batch per transaction, each one partition's commit
+  http_port_ = FreePort();
+  WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), PgUrl(), o));
+  StartSluiceWithSyncPoints("pg.partition.committed=crash@2");
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.log VALUES (1); INSERT INTO shop.log VALUES (2)").ok());
+  ASSERT_TRUE(WaitUntil([&] { return !sluice_->Running(); }, seconds(60))) << "never reached the sync point";
+  ASSERT_EQ(PartitionsAhead(), 1) << "the second batch's partition is not ahead: the test shows nothing";
+
+  o.parallel = 2;
+  WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), PgUrl(), o));
+  StartSluiceWithSyncPoints("");
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.log VALUES (3)").ok());
+  EXPECT_TRUE(PgConverges("SELECT v FROM shop.log ORDER BY v", "SELECT v FROM shop.log ORDER BY v"));
+  EXPECT_NE(sluice_->FullLog().find("what the partitions of `parallel: 4` applied up to"), std::string::npos)
+      << sluice_->FullLog();
+  // Past them, the old setting's rows are gone.
+  auto old = pg_->QueryValue("SELECT count(*) FROM _sluice.checkpoints WHERE resume_position = 'partitions=4'",
+                             kPgDb);
+  ASSERT_TRUE(old.ok()) << old.status().message();
+  EXPECT_EQ(*old, "0");
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// Crashes with partitions ahead under two settings, then a third: each old
+// setting's partitions still judge what they applied.
+TEST_F(PgParallelTest, CrashesUnderSeveralParallelSettingsAreExactlyOnce) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  PipelineOptions o;
+  o.batch_size = 40;
+  http_port_ = FreePort();
+  int next = 1;
+  for (uint32_t parallel : {4u, 3u}) {
+    o.parallel = parallel;
+    WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), PgUrl(), o));
+    ASSERT_TRUE(Transactions(*src_, next, 120).ok());
+    next += 120;
+    StartSluiceWithSyncPoints("pg.partition.committed=crash@5");
+    ASSERT_TRUE(WaitUntil([&] { return !sluice_->Running(); }, seconds(120)))
+        << "sluice did not reach its sync point\n" << sluice_->Log();
+    EXPECT_GE(PartitionsAhead(), 1);
+  }
+  o.parallel = 1;
+  WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), PgUrl(), o));
+  StartSluiceWithSyncPoints("");
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(Transactions(*src_, next, 20).ok());
+  EXPECT_TRUE(ConvergesExactly(next + 19));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 }  // namespace
 }  // namespace sluice::testing
