@@ -349,7 +349,40 @@ TEST_F(FaultTest, ParallelChangedAfterACrashLandsAKeylessRowOnce) {
   ASSERT_TRUE(src_->Execute("INSERT INTO shop.log VALUES (3)").ok());
   EXPECT_TRUE(Converges(*src_, "SELECT v FROM shop.log ORDER BY v", *dst_, "SELECT v FROM shop.log ORDER BY v",
                         seconds(20)));
-  EXPECT_NE(sluice_->FullLog().find("what its 4 partitions applied up to"), std::string::npos) << sluice_->FullLog();
+  EXPECT_NE(sluice_->FullLog().find("what the partitions of `parallel: 4` applied up to"), std::string::npos)
+      << sluice_->FullLog();
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// Crashes at partition commits under two `parallel` settings, then a third:
+// the rows of both earlier settings still judge what their partitions applied.
+TEST_F(FaultTest, CrashesUnderSeveralParallelSettingsAreExactlyOnce) {
+  src_ = StartServer(1);
+  dst_ = StartServer(2);
+  ASSERT_TRUE(src_ && dst_);
+  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  PipelineOptions o;
+  o.batch_size = 40;
+  http_port_ = FreePort();
+  int next = 1;
+  for (uint32_t parallel : {4u, 3u}) {
+    o.parallel = parallel;
+    WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), o));
+    ASSERT_TRUE(Transactions(*src_, next, 120).ok());
+    next += 120;
+    ::setenv("SLUICE_SYNC_POINTS", "mysql.partition.before_commit=crash@6", 1);
+    StartSluice();
+    ::unsetenv("SLUICE_SYNC_POINTS");
+    ASSERT_TRUE(WaitUntil([&] { return !sluice_->Running(); }, seconds(60))) << "never reached the sync point";
+  }
+  o.parallel = 1;
+  WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), o));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(Transactions(*src_, next, 20).ok());
+  EXPECT_TRUE(ConvergesExactly(next + 19));
+  EXPECT_NE(sluice_->FullLog().find("partition checkpoints of `parallel: 3, 4`"), std::string::npos)
+      << sluice_->FullLog();
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 

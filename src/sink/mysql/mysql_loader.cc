@@ -262,14 +262,16 @@ Status MysqlLoader::ReadCheckpoint() {
                    control_->Query(fmt::format("SELECT part, position, resume_position, gtid_state FROM "
                                                "`_sluice`.`checkpoints` WHERE pipeline = {} AND target = {}",
                                                Quote(options_.pipeline), Quote(options_.target))));
-  // A partition row counts only if it was written with today's number of
-  // partitions: with another `parallel`, keys hash to other partitions, and a
-  // partition's position says nothing about the keys it has now (taking it
-  // would skip changes that its former owner never applied).
+  // A partition row speaks of the keys that hashed to it under the number
+  // of partitions it records: with another `parallel`, keys hash to other
+  // partitions. Rows of other settings go to old_schemes_ and judge the
+  // changes they cover (a crash, or a stop with a batch partly rejected,
+  // left them ahead of the global row; replayed, a keyless table's rows
+  // would land twice).
   const std::string scheme = PartitionScheme();
-  bool other_scheme = false;
-  old_scheme_ = OldScheme();
-  std::set<std::string> other_schemes;
+  old_schemes_.clear();
+  old_until_ = StreamPos();
+  std::map<uint32_t, std::vector<StreamPos>> old;
   for (const auto& r : rows) {
     int part = std::stoi(r[0].value_or("0"));
     StreamPos pos;
@@ -287,43 +289,39 @@ Status MysqlLoader::ReadCheckpoint() {
       // A partition's two slots commit its batches in order: the later row is its progress.
       StreamPos& progress = checkpoint_.partitions[static_cast<uint32_t>(part) % options_.parallel];
       if (progress.empty() || progress < pos) progress = pos;
-    } else {
-      other_scheme = true;
+    } else if (part >= 0) {
       const std::string other = r[2].value_or("");
-      other_schemes.insert(other);
       uint32_t n = 0;
       if (other.starts_with("partitions=")) n = static_cast<uint32_t>(std::strtoul(other.c_str() + 11, nullptr, 10));
-      if (n > 0 && part >= 0 && static_cast<uint32_t>(part) < n * kSlots) {
-        old_scheme_.parallel = n;
-        old_scheme_.partitions.resize(n);
-        StreamPos& progress = old_scheme_.partitions[static_cast<uint32_t>(part) % n];
-        if (progress.empty() || progress < pos) progress = pos;
+      if (n == 0 || static_cast<uint32_t>(part) >= n * kSlots) {
+        spdlog::warn("target {}: partition row {} of unknown partitioning \"{}\" in `_sluice`.`checkpoints` ignored",
+                     options_.target, part, other);
+        continue;
       }
+      std::vector<StreamPos>& parts = old[n];
+      parts.resize(n);
+      StreamPos& progress = parts[static_cast<uint32_t>(part) % n];
+      if (progress.empty() || progress < pos) progress = pos;
     }
   }
   for (auto& p : checkpoint_.partitions) {
     if (p < checkpoint_.global) p = checkpoint_.global;
   }
-  if (other_scheme) {
-    // Today's partitions start at the global checkpoint. The changes after
-    // it that the partitions of the last `parallel` setting had applied
-    // (a crash, or a stop with a batch partly rejected, left them ahead)
-    // are judged by those partitions until the stream passes them
-    // (ApplyCatchUp): replayed, a keyless table's rows would land twice.
-    for (const StreamPos& p : old_scheme_.partitions) {
-      if (!p.empty() && checkpoint_.global < p && (old_scheme_.until.empty() || old_scheme_.until < p)) {
-        old_scheme_.until = p;
-      }
+  std::string settings;
+  for (auto& [n, parts] : old) {
+    for (const StreamPos& p : parts) {
+      if (!p.empty() && checkpoint_.global < p && (old_until_.empty() || old_until_ < p)) old_until_ = p;
     }
-    if (other_schemes.size() != 1 || old_scheme_.parallel == 0) {
-      old_scheme_ = OldScheme();  // several: nothing past the global row is assumed applied
-      checkpoint_.partitions.assign(options_.parallel, checkpoint_.global);
-    }
-    spdlog::info("target {}: partition checkpoints of another `parallel` setting; replaying from {}{}",
-                 options_.target, checkpoint_.global.empty() ? "the start position" : checkpoint_.global.ToString(),
-                 old_scheme_.until.empty() ? ""
-                                           : fmt::format(", what its {} partitions applied up to {} left out",
-                                                         old_scheme_.parallel, old_scheme_.until.ToString()));
+    settings += (settings.empty() ? "" : ", ") + std::to_string(n);
+    old_schemes_.push_back(OldScheme{n, std::move(parts)});
+  }
+  if (!old_schemes_.empty()) {
+    spdlog::info("target {}: partition checkpoints of `parallel: {}` (now {}); replaying from {}{}", options_.target,
+                 settings, options_.parallel,
+                 checkpoint_.global.empty() ? "the start position" : checkpoint_.global.ToString(),
+                 old_until_.empty() ? ""
+                                    : fmt::format(", what the partitions of `parallel: {}` applied up to {} left out",
+                                                  settings, old_until_.ToString()));
   }
   ASSIGN_OR_RETURN(auto copies, control_->Query(fmt::format("SELECT tbl, position FROM `_sluice`.`keyless_copies` "
                                                             "WHERE pipeline = {} AND target = {}",
@@ -912,8 +910,8 @@ Status MysqlLoader::ApplyBatchNow(const std::vector<SinkChange>& changes, const 
   // gets it later in the source's order. Those changes go in source order
   // over one connection with REPLACE (the row holding the value is removed;
   // its own later change, also before the horizon, puts it back).
-  if (!old_scheme_.until.empty() && old_scheme_.until < (changes.empty() ? end.pos : changes.front().pos)) {
-    RETURN_IF_ERROR(EndOldScheme());
+  if (!old_schemes_.empty() && (old_until_.empty() || old_until_ < (changes.empty() ? end.pos : changes.front().pos))) {
+    RETURN_IF_ERROR(EndOldSchemes());
   }
   size_t catch_up = 0;
   while (catch_up < changes.size() && InCatchUp(changes[catch_up])) ++catch_up;
@@ -1060,10 +1058,19 @@ uint32_t MysqlLoader::PartitionOf(const SinkChange& ch, uint32_t n) const {
 
 bool MysqlLoader::InCatchUp(const SinkChange& ch) const {
   return (!checkpoint_.catch_up_until.empty() && ch.pos < checkpoint_.catch_up_until) ||
-         (!old_scheme_.until.empty() && !(old_scheme_.until < ch.pos));
+         (!old_until_.empty() && !(old_until_ < ch.pos));
 }
 
-Status MysqlLoader::EndOldScheme() {
+bool MysqlLoader::AppliedUnderOldScheme(const SinkChange& ch) const {
+  if (old_until_.empty() || old_until_ < ch.pos || ch.kind == SinkChange::Kind::kCascade) return false;
+  for (const OldScheme& o : old_schemes_) {
+    const StreamPos& done = o.partitions[PartitionOf(ch, o.parallel)];
+    if (!done.empty() && ch.pos <= done) return true;
+  }
+  return false;
+}
+
+Status MysqlLoader::EndOldSchemes() {
   // Past every change the old partitions judged: their rows go (today's are
   // written by the batches from here on).
   RETURN_IF_ERROR(EnsureConnected());
@@ -1071,7 +1078,8 @@ Status MysqlLoader::EndOldScheme() {
       *control_, fmt::format("DELETE FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND target = {} AND part >= 0 "
                              "AND resume_position <> {}",
                              Quote(options_.pipeline), Quote(options_.target), Quote(PartitionScheme()))));
-  old_scheme_ = OldScheme();
+  old_schemes_.clear();
+  old_until_ = StreamPos();
   return Status::Ok();
 }
 
@@ -1202,10 +1210,7 @@ Status MysqlLoader::ApplyCatchUp(std::vector<SinkChange> changes, const BatchEnd
   // leave the older image.
   std::erase_if(changes, [&](const SinkChange& ch) {
     const StreamPos& done = checkpoint_.partitions[PartitionOf(ch)];
-    if (!old_scheme_.until.empty() && !(old_scheme_.until < ch.pos)) {
-      const StreamPos& before = old_scheme_.partitions[PartitionOf(ch, old_scheme_.parallel)];
-      if (!before.empty() && ch.pos <= before) return true;
-    }
+    if (AppliedUnderOldScheme(ch)) return true;
     return (!checkpoint_.global.empty() && ch.pos <= checkpoint_.global) || (!done.empty() && ch.pos <= done);
   });
   if (changes.empty()) return AdvanceCheckpointNow(end);

@@ -235,17 +235,21 @@ class MysqlLoader : public Sink {
   uint32_t PartitionOf(const SinkChange& ch) const;
   uint32_t PartitionOf(const SinkChange& ch, uint32_t parallel) const;
   // Applied over one connection in source order (ApplyCatchUp): before a
-  // snapshot's horizon, or judged by the partitions of the last `parallel`.
+  // snapshot's horizon, or judged by the partitions of earlier `parallel` settings.
   bool InCatchUp(const SinkChange& ch) const;
-  Status EndOldScheme();
-  // The partition checkpoints of another `parallel` setting (ReadCheckpoint):
-  // changes up to `until` that they applied are left out.
+  // Whether a partition of an earlier `parallel` setting committed `ch`.
+  bool AppliedUnderOldScheme(const SinkChange& ch) const;
+  // Past old_until_: the earlier settings' partition rows are deleted.
+  Status EndOldSchemes();
+  // The partition checkpoints of other `parallel` settings (ReadCheckpoint):
+  // each still says what its partition applied; changes up to old_until_
+  // (the furthest of them past the global row) that one applied are left out.
   struct OldScheme {
     uint32_t parallel = 0;
     std::vector<StreamPos> partitions;
-    StreamPos until;
   };
-  OldScheme old_scheme_;
+  std::vector<OldScheme> old_schemes_;
+  StreamPos old_until_;
   // on_error: stop at the source transaction of `bad`: applies the changes
   // of `changes` before it, records that transaction's start, returns `rejection`.
   Status StopBefore(const std::vector<SinkChange>& changes, const StreamPos& bad, const Status& rejection);
