@@ -170,6 +170,7 @@ Result<std::vector<std::string>> Snapshot::TargetsToCopy(const Config& config, c
     if (t == nullptr) return Status::Invalid("pipeline {}: unknown target {}", p.name, name);
     ASSIGN_OR_RETURN(auto w, OpenTarget(p, *t, interrupt));
     RETURN_IF_ERROR(w->EnsureTables());
+    RETURN_IF_ERROR(w->TakeOverRenamedTarget(p.name, name, p.targets));
     ASSIGN_OR_RETURN(std::string applied, w->AppliedPosition(p.name, name));
     bool copy = applied.empty();
     if (!copy) {

@@ -153,6 +153,61 @@ TEST_F(StartPositionTest, TargetAddedLaterKeepsItsStartAcrossAFailedFirstBatch) 
   EXPECT_TRUE(ConvergesExactly(15));
 }
 
+// The target's name in the configuration, from `from` to `to`.
+std::string RenameTarget(std::string yaml, const std::string& from, const std::string& to) {
+  yaml.replace(yaml.find("  " + from + ": {"), from.size() + 5, "  " + to + ": {");
+  yaml.replace(yaml.find("targets: [" + from + "]"), from.size() + 11, "targets: [" + to + "]");
+  return yaml;
+}
+
+// A target renamed in the configuration goes on where it stopped: its
+// checkpoint, kept in the target database under the old name, is taken over
+// (before, the renamed target started at `start: latest` again and the
+// changes made while sluice was stopped never arrived).
+TEST_F(StartPositionTest, ATargetRenamedInTheConfigurationGoesOnWhereItStopped) {
+  ASSERT_NO_FATAL_FAILURE(StartLatest(Latest()));
+  ASSERT_TRUE(WaitForState("p", "running"));
+  ASSERT_TRUE(Transactions(*src_, 1, 10).ok());
+  ASSERT_TRUE(ConvergesExactly(10));
+  EXPECT_EQ(sluice_->Stop(), 0);
+  ASSERT_TRUE(Transactions(*src_, 11, 10).ok());
+  const std::string yaml = RenameTarget(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), options_), "dst",
+                                        "reporting");
+  WriteConfig(yaml);
+  ASSERT_NO_FATAL_FAILURE(Restart());
+  ASSERT_TRUE(Transactions(*src_, 21, 10).ok());
+  EXPECT_TRUE(ConvergesExactly(30));
+  EXPECT_NE(sluice_->Log().find("took over the checkpoint of target dst"), std::string::npos) << sluice_->Log();
+  auto names = dst_->QueryValue("SELECT GROUP_CONCAT(DISTINCT target) FROM _sluice.checkpoints");
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(*names, "reporting");
+  EXPECT_EQ(sluice_->Stop(), 0);
+
+  // With `snapshot: initial` the renamed target is not copied again.
+  options_.extra = "    snapshot: initial\n";
+  WriteConfig(RenameTarget(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), options_), "dst", "search"));
+  ASSERT_TRUE(Transactions(*src_, 31, 5).ok());
+  ASSERT_NO_FATAL_FAILURE(Restart());
+  EXPECT_TRUE(ConvergesExactly(35));
+  EXPECT_EQ(sluice_->Log().find("copying the existing rows"), std::string::npos) << sluice_->Log();
+  EXPECT_EQ(sluice_->Stop(), 0);
+
+  // Two names left over: which one was renamed is not guessed.
+  ASSERT_TRUE(dst_->Execute("INSERT INTO _sluice.checkpoints (pipeline, target, part, position, resume_position, "
+                            "gtid_state) SELECT pipeline, 'ghost', part, position, resume_position, gtid_state FROM "
+                            "_sluice.checkpoints WHERE target = 'search'")
+                  .ok());
+  WriteConfig(RenameTarget(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), options_), "dst", "third"));
+  StartSluice();
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return sluice_->FullLog().find("under target names the configuration no longer has (ghost, search)") !=
+               std::string::npos;
+      },
+      seconds(30)))
+      << sluice_->FullLog();
+}
+
 // A position set through the API is recorded before the capture starts: a
 // stop before anything was applied does not fall back to `start:`.
 TEST_F(StartPositionTest, PositionSetThroughTheApiSurvivesAStopBeforeTheFirstApply) {

@@ -11,6 +11,7 @@
 #include "core/change_event.h"
 #include "core/position.h"
 #include "core/sync_point.h"
+#include "sink/mysql/renamed_target.h"
 #include "sink/mysql/big_rows.h"
 #include "sink/mysql/bulk_load.h"
 #include "sink/mysql/deferred_indexes.h"
@@ -186,6 +187,11 @@ Status ChunkWriter::RaiseCatchUpHorizon(const std::string& pipeline, const std::
         "resume_position = VALUES(resume_position)",
         Quote(pipeline), Quote(target), kHorizonPart, Quote(horizon.ToString()), Quote(resume_position)));
   });
+}
+
+Status ChunkWriter::TakeOverRenamedTarget(const std::string& pipeline, const std::string& target,
+                                          const std::vector<std::string>& configured) {
+  return mysql::TakeOverRenamedTarget(*conn_, pipeline, target, configured).status();
 }
 
 Result<std::string> ChunkWriter::AppliedPosition(const std::string& pipeline, const std::string& target) {

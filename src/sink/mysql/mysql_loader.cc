@@ -26,6 +26,7 @@
 #include "sink/mysql/sluice_schema_grants.h"
 #include "sink/mysql/deferred_indexes.h"
 #include "sink/mysql/fence.h"
+#include "sink/mysql/renamed_target.h"
 #include "sink/mysql/sql_builder.h"
 #include "sink/skip_log.h"
 
@@ -86,6 +87,9 @@ Result<std::unique_ptr<MysqlLoader>> MysqlLoader::Open(LoaderOptions options) {
     RETURN_IF_ERROR(loader->RegisterSessions());
     RETURN_IF_ERROR(RaiseFence(loader->options_.connect, loader->FenceOptions()));
   }
+  RETURN_IF_ERROR(TakeOverRenamedTarget(*loader->control_, loader->options_.pipeline, loader->options_.target,
+                                        loader->options_.pipeline_targets)
+                      .status());
   RETURN_IF_ERROR(loader->ReadCheckpoint());
   return loader;
 }

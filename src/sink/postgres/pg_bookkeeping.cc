@@ -1,5 +1,10 @@
 #include "sink/postgres/pg_bookkeeping.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <string>
 
 namespace sluice::sink::postgres {
@@ -53,6 +58,65 @@ Status EnsureSnapshotChunksTable(sluice::postgres::PgConnection& conn) {
                     "  chunk integer NOT NULL, after_key text NOT NULL, upto_key text NOT NULL,"
                     "  done boolean NOT NULL DEFAULT false, rows_copied bigint NOT NULL DEFAULT 0,"
                     "  PRIMARY KEY (pipeline, target, tbl, shard, chunk))");
+}
+
+Result<std::string> TakeOverRenamedTarget(sluice::postgres::PgConnection& conn, const std::string& pipeline,
+                                          const std::string& target, const std::vector<std::string>& configured) {
+  using sluice::postgres::QuoteLiteral;
+  if (configured.empty()) return std::string();
+  auto names = conn.Query(
+      fmt::format("SELECT DISTINCT target FROM _sluice.checkpoints WHERE pipeline = {}", QuoteLiteral(pipeline)));
+  if (!names.ok()) {
+    // Nothing ever written here: no `_sluice` tables.
+    if (conn.last_sqlstate() == "42P01" || conn.last_sqlstate() == "3F000") return std::string();
+    return names.status();
+  }
+  std::vector<std::string> left_over;
+  for (const auto& r : *names) {
+    const std::string name = r[0].value_or("");
+    if (name == target) return std::string();  // its own checkpoint
+    if (std::find(configured.begin(), configured.end(), name) == configured.end()) left_over.push_back(name);
+  }
+  if (left_over.empty()) return std::string();
+  if (left_over.size() > 1) {
+    return Status::Invalid(
+        "target {}: this database holds checkpoints of pipeline {} under target names the configuration no longer "
+        "has ({}), and none under {}: if one of them was renamed to {}, remove the rows of those gone for good "
+        "(DELETE FROM _sluice.checkpoints WHERE pipeline = {} AND target = 'NAME') and start again",
+        target, pipeline, fmt::join(left_over, ", "), target, target, QuoteLiteral(pipeline));
+  }
+  const std::string& old = left_over[0];
+  ASSIGN_OR_RETURN(auto tables, conn.Query("SELECT relname FROM pg_class WHERE relnamespace = "
+                                           "to_regnamespace('_sluice') AND relkind = 'r' AND relname IN "
+                                           "('snapshot_chunks', 'keyless_copies', 'pending_retypes')"));
+  std::vector<std::string> renamed;
+  for (const auto& r : tables) renamed.push_back(r[0].value_or(""));
+  if (std::find(renamed.begin(), renamed.end(), "snapshot_chunks") != renamed.end()) {
+    // A plan of its own (a copy begun under the new name): that copy goes on, nothing is taken over.
+    ASSIGN_OR_RETURN(auto plan, conn.Query(fmt::format("SELECT 1 FROM _sluice.snapshot_chunks WHERE pipeline = {} "
+                                                       "AND target = {} LIMIT 1",
+                                                       QuoteLiteral(pipeline), QuoteLiteral(target))));
+    if (!plan.empty()) return std::string();
+  }
+  // One transaction (statements of one simple query are one); the count says whether it was still there.
+  std::string sql = fmt::format(
+      "WITH moved AS (UPDATE _sluice.checkpoints SET target = {0} WHERE pipeline = {1} AND target = {2} "
+      "RETURNING 1) SELECT count(*) FROM moved",
+      QuoteLiteral(target), QuoteLiteral(pipeline), QuoteLiteral(old));
+  for (const std::string& table : renamed) {
+    sql = fmt::format("UPDATE _sluice.{} SET target = {} WHERE pipeline = {} AND target = {}; ", table,
+                      QuoteLiteral(target), QuoteLiteral(pipeline), QuoteLiteral(old)) +
+          sql;
+  }
+  auto moved = conn.Query(sql);
+  if (!moved.ok()) {
+    return moved.status().WithContext(fmt::format("target {}: taking over the checkpoint of target {}", target, old));
+  }
+  if (moved->empty() || (*moved)[0][0].value_or("0") == "0") return std::string();  // taken over meanwhile
+  spdlog::warn("pipeline {} target {}: took over the checkpoint of target {} in this database (the configuration "
+               "no longer names {}: {} is taken for it renamed, and goes on where it stopped)",
+               pipeline, target, old, old, target);
+  return old;
 }
 
 }  // namespace sluice::sink::postgres

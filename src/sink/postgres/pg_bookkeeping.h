@@ -9,6 +9,9 @@
 //   snapshot_chunks  the plans of snapshots, one row per chunk.
 // Created when missing; two pipelines creating them at once is fine.
 
+#include <string>
+#include <vector>
+
 #include "client/postgres/connection.h"
 #include "core/status.h"
 
@@ -24,5 +27,12 @@ Status EnsureCheckpointTable(sluice::postgres::PgConnection& conn);
 // those rows keeps the intent.
 Status EnsurePendingRetypesTable(sluice::postgres::PgConnection& conn);
 Status EnsureSnapshotChunksTable(sluice::postgres::PgConnection& conn);
+
+// A target renamed in the configuration takes over the checkpoint its old
+// name left here, as sink/mysql/renamed_target.h says (with its snapshot
+// plan, keyless copy records and pending retypes). Returns the name taken
+// over, "" when nothing was.
+Result<std::string> TakeOverRenamedTarget(sluice::postgres::PgConnection& conn, const std::string& pipeline,
+                                          const std::string& target, const std::vector<std::string>& configured);
 
 }  // namespace sluice::sink::postgres

@@ -120,6 +120,11 @@ Status PgChunkTarget::RaiseCatchUpHorizon(const std::string& pipeline, const std
       QuoteLiteral(resume_position)));
 }
 
+Status PgChunkTarget::TakeOverRenamedTarget(const std::string& pipeline, const std::string& target,
+                                            const std::vector<std::string>& configured) {
+  return postgres::TakeOverRenamedTarget(*conn_, pipeline, target, configured).status();
+}
+
 Result<std::string> PgChunkTarget::AppliedPosition(const std::string& pipeline, const std::string& target) {
   auto rows = conn_->Query(fmt::format(
       "SELECT resume_position FROM _sluice.checkpoints WHERE pipeline = {} AND target = {} AND part = {}",

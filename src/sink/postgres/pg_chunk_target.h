@@ -46,6 +46,8 @@ class PgChunkTarget : public ChunkTarget {
                                           const std::string& resume_position) override;
   Status RaiseCatchUpHorizon(const std::string& pipeline, const std::string& target,
                              const std::string& resume_position) override;
+  Status TakeOverRenamedTarget(const std::string& pipeline, const std::string& target,
+                               const std::vector<std::string>& configured) override;
   Result<std::string> AppliedPosition(const std::string& pipeline, const std::string& target) override;
   Status BeginChunk(const std::string& pipeline, const std::string& target) override;
   Status Write(const std::vector<SinkChange>& changes) override;

@@ -226,5 +226,33 @@ TEST_F(PgParallelTest, CrashesUnderSeveralParallelSettingsAreExactlyOnce) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// A target renamed in the configuration takes over the checkpoint (global
+// and partition rows) its old name left in the database: nothing replayed
+// from the start (the keyless audit rows would land twice), nothing missed.
+TEST_F(PgParallelTest, ATargetRenamedInTheConfigurationGoesOnWhereItStopped) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  PipelineOptions o;
+  o.parallel = 2;
+  ASSERT_NO_FATAL_FAILURE(StartSluiceWith(o));
+  ASSERT_TRUE(Transactions(*src_, 1, 10).ok());
+  ASSERT_TRUE(ConvergesExactly(10));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+  ASSERT_TRUE(Transactions(*src_, 11, 10).ok());
+  std::string yaml = FaultConfig(dir_, http_port_, src_->Url(), PgUrl(), o);
+  yaml.replace(yaml.find("  dst: {"), 8, "  reporting: {");
+  yaml.replace(yaml.find("targets: [dst]"), 14, "targets: [reporting]");
+  WriteConfig(yaml);
+  StartSluiceWithSyncPoints("");
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(Transactions(*src_, 21, 10).ok());
+  EXPECT_TRUE(ConvergesExactly(30));
+  EXPECT_NE(sluice_->Log().find("took over the checkpoint of target dst"), std::string::npos) << sluice_->Log();
+  auto names = pg_->QueryValue("SELECT string_agg(DISTINCT target, ',') FROM _sluice.checkpoints", kPgDb);
+  ASSERT_TRUE(names.ok()) << names.status().message();
+  EXPECT_EQ(*names, "reporting");
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 }  // namespace
 }  // namespace sluice::testing

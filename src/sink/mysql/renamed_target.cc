@@ -1,0 +1,73 @@
+#include "sink/mysql/renamed_target.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <mysql.h>
+#include <mysqld_error.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+
+#include "sink/mysql/sql_builder.h"
+
+namespace sluice::sink::mysql {
+
+Result<std::string> TakeOverRenamedTarget(sluice::mysql::MysqlConnection& c, const std::string& pipeline,
+                                          const std::string& target, const std::vector<std::string>& configured) {
+  if (configured.empty()) return std::string();
+  auto names = c.Query(fmt::format("SELECT DISTINCT target FROM `_sluice`.`checkpoints` WHERE pipeline = {}",
+                                   Quote(pipeline)));
+  if (!names.ok()) {
+    const unsigned err = mysql_errno(c.raw());
+    if (err == ER_NO_SUCH_TABLE || err == ER_BAD_DB_ERROR) return std::string();  // nothing ever written here
+    return names.status();
+  }
+  std::vector<std::string> left_over;
+  for (const auto& r : *names) {
+    const std::string name = r[0].value_or("");
+    if (name == target) return std::string();  // its own checkpoint
+    if (std::find(configured.begin(), configured.end(), name) == configured.end()) left_over.push_back(name);
+  }
+  if (left_over.empty()) return std::string();
+  if (left_over.size() > 1) {
+    return Status::Invalid(
+        "target {}: this database holds checkpoints of pipeline {} under target names the configuration no longer "
+        "has ({}), and none under {}: if one of them was renamed to {}, remove the rows of those gone for good "
+        "(DELETE FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND target = 'NAME') and start again",
+        target, pipeline, fmt::join(left_over, ", "), target, target, Quote(pipeline));
+  }
+  const std::string& old = left_over[0];
+  ASSIGN_OR_RETURN(auto tables, c.Query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
+                                        "'_sluice' AND TABLE_NAME IN ('snapshot_chunks', 'keyless_copies')"));
+  std::vector<std::string> renamed{"checkpoints"};
+  for (const auto& r : tables) renamed.push_back(r[0].value_or(""));
+  if (std::find(renamed.begin(), renamed.end(), "snapshot_chunks") != renamed.end()) {
+    // A plan of its own (a copy begun under the new name): that copy goes on, nothing is taken over.
+    ASSIGN_OR_RETURN(auto plan, c.QueryValue(fmt::format("SELECT COUNT(*) FROM `_sluice`.`snapshot_chunks` WHERE "
+                                                         "pipeline = {} AND target = {}",
+                                                         Quote(pipeline), Quote(target))));
+    if (plan.value_or("0") != "0") return std::string();
+  }
+  RETURN_IF_ERROR(c.Execute("START TRANSACTION"));
+  Status st;
+  uint64_t moved = 0;
+  for (const std::string& table : renamed) {
+    st = c.Execute(fmt::format("UPDATE `_sluice`.`{}` SET target = {} WHERE pipeline = {} AND target = {}", table,
+                               Quote(target), Quote(pipeline), Quote(old)));
+    if (!st.ok()) break;
+    if (table == "checkpoints") moved = mysql_affected_rows(c.raw());
+  }
+  if (st.ok()) st = c.Execute("COMMIT");
+  if (!st.ok()) {
+    (void)c.Execute("ROLLBACK");
+    return st.WithContext(fmt::format("target {}: taking over the checkpoint of target {}", target, old));
+  }
+  if (moved == 0) return std::string();  // taken over meanwhile by another session
+  spdlog::warn("pipeline {} target {}: took over the checkpoint of target {} in this database (the configuration "
+               "no longer names {}: {} is taken for it renamed, and goes on where it stopped)",
+               pipeline, target, old, old, target);
+  return old;
+}
+
+}  // namespace sluice::sink::mysql
