@@ -72,6 +72,8 @@ Result<size_t> SharedSettings::SeedFrom(pipeline::PipelineSettings& local) {
   ASSIGN_OR_RETURN(carried, local.WithPrefix(pipeline::kSchemaHistoryPrefix));
   ASSIGN_OR_RETURN(auto unstreamed, local.Get(pipeline::kUnstreamedKey));
   if (unstreamed.has_value()) carried.emplace_back(pipeline::kUnstreamedKey, *unstreamed);
+  ASSIGN_OR_RETURN(auto targets, local.Get(pipeline::kTargetsKey));
+  if (targets.has_value()) carried.emplace_back(pipeline::kTargetsKey, *targets);
   // The selection last: a seed cut short is tried again at the next start.
   carried.emplace_back(pipeline::kSelectionKey, *local_selection);
   for (const auto& [key, value] : carried) RETURN_IF_ERROR(Set(key, value));

@@ -1791,7 +1791,6 @@ sink::SinkOptions TargetSinkOptions(const PipelineConfig& pipeline, const Target
   so.skip_log = pipeline.skip_log;
   so.epoch = pipeline.epoch;
   so.conflict_column = pipeline.conflict_column;
-  so.pipeline_targets = pipeline.targets;
   return so;
 }
 

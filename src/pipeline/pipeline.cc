@@ -698,7 +698,9 @@ void Pipeline::SnapshotThenStream() {
   bool streaming = false;
   std::vector<std::string> copying;
   while (!stop_) {
-    auto needed = Snapshot::TargetsToCopy(config_, cfg_, &jobs_interrupt_);
+    auto former = FormerTargets();
+    auto needed = former.ok() ? Snapshot::TargetsToCopy(config_, cfg_, *former, &jobs_interrupt_)
+                              : Result<std::vector<std::string>>(former.status());
     Status st = needed.status();
     if (needed.ok() && !needed->empty()) {
       // Only into the targets that need it: one that already streams keeps
@@ -1228,7 +1230,44 @@ Result<StartPosition> Pipeline::ResumePosition() {
   for (auto& t : targets_) {
     if (uint64_t lsn = 0; t->sink && LsnPosition(t->sink->checkpoint().resume_position, &lsn)) t->applied_lsn = lsn;
   }
+  RETURN_IF_ERROR(RecordTargets());
   return StartPosition::Parse(least);
+}
+
+Result<std::vector<std::string>> Pipeline::RecordedTargets() {
+  ASSIGN_OR_RETURN(auto recorded, settings_->Get(kTargetsKey));
+  std::vector<std::string> names;
+  if (!recorded.has_value()) return names;
+  nlohmann::json list = nlohmann::json::parse(*recorded, nullptr, false);
+  if (!list.is_array()) {
+    return Status::Corruption("pipeline {}: setting {} in {} is not a JSON array: {}", cfg_.name, kTargetsKey,
+                              settings_->Describe(), *recorded);
+  }
+  for (const nlohmann::json& name : list) {
+    if (name.is_string()) names.push_back(name.get<std::string>());
+  }
+  return names;
+}
+
+Result<std::vector<std::string>> Pipeline::FormerTargets() {
+  ASSIGN_OR_RETURN(auto names, RecordedTargets());
+  std::erase_if(names, [&](const std::string& n) {
+    return std::find(cfg_.targets.begin(), cfg_.targets.end(), n) != cfg_.targets.end();
+  });
+  return names;
+}
+
+Status Pipeline::RecordTargets() {
+  ASSIGN_OR_RETURN(auto names, RecordedTargets());
+  bool added = false;
+  for (const auto& t : targets_) {
+    if (!t->sink || t->failed || t->sink->checkpoint().resume_position.empty()) continue;
+    if (std::find(names.begin(), names.end(), t->cfg->name) != names.end()) continue;
+    names.push_back(t->cfg->name);
+    added = true;
+  }
+  if (!added) return Status::Ok();
+  return settings_->Set(kTargetsKey, nlohmann::json(names).dump());
 }
 
 void Pipeline::CaptureLoop() {
@@ -2346,7 +2385,10 @@ void Pipeline::TargetLoop(Target& t) {
   while (!stop_ && !t.sink) {
     sink::SinkOptions so = TargetSinkOptions(cfg_, *t.cfg);
     so.interrupt = &t.interrupt;
-    auto loader = sink::OpenSink(so);
+    auto loader = [&]() -> Result<std::unique_ptr<sink::Sink>> {
+      ASSIGN_OR_RETURN(so.former_targets, FormerTargets());
+      return sink::OpenSink(so);
+    }();
     if (loader.ok()) {
       t.sink = std::move(loader).value();
       std::lock_guard lock(mu_);

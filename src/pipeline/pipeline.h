@@ -229,6 +229,12 @@ class Pipeline {
   // The sink's skipped rows and conflicts, into the metrics and status.
   void CountSinkOutcomes(Target& t);
   Result<StartPosition> ResumePosition();
+  // The target names recorded as having run (kTargetsKey); of those, the ones
+  // the configuration no longer has (SinkOptions::former_targets); adds the
+  // live targets with a checkpoint to the record.
+  Result<std::vector<std::string>> RecordedTargets();
+  Result<std::vector<std::string>> FormerTargets();
+  Status RecordTargets();
   Result<StartPosition> ResolveOnSource(const StartPosition& p);
   // A MariaDB source replaced by a replica (a failover: the same GTIDs at
   // other file offsets): each target checkpoint whose FILE:OFFSET is not at

@@ -27,6 +27,10 @@ namespace sluice::pipeline {
 // copied, and the schema history's entries (by prefix).
 inline constexpr const char* kSelectionKey = "selection";
 inline constexpr const char* kUnstreamedKey = "unstreamed_tables";
+// The target names the pipeline has run (a JSON array): a target renamed in
+// the configuration takes over only a checkpoint left by one of them, never
+// one another deployment's pipeline of the same name keeps in that database.
+inline constexpr const char* kTargetsKey = "targets";
 inline constexpr const char* kSchemaHistoryPrefix = "schema_history/";  // source/mysql/schema_history.h's
 
 class PipelineSettings {

@@ -156,6 +156,7 @@ SnapshotProgress Snapshot::progress() const {
 }
 
 Result<std::vector<std::string>> Snapshot::TargetsToCopy(const Config& config, const PipelineConfig& p,
+                                                         const std::vector<std::string>& former_targets,
                                                          sluice::mysql::Interrupter* interrupt) {
   // Only the copies `snapshot: initial` makes itself (whole tables, or a
   // rule's snapshot_where): a `sluice snapshot --where` shard abandoned
@@ -170,7 +171,7 @@ Result<std::vector<std::string>> Snapshot::TargetsToCopy(const Config& config, c
     if (t == nullptr) return Status::Invalid("pipeline {}: unknown target {}", p.name, name);
     ASSIGN_OR_RETURN(auto w, OpenTarget(p, *t, interrupt));
     RETURN_IF_ERROR(w->EnsureTables());
-    RETURN_IF_ERROR(w->TakeOverRenamedTarget(p.name, name, p.targets));
+    RETURN_IF_ERROR(w->TakeOverRenamedTarget(p.name, name, former_targets));
     ASSIGN_OR_RETURN(std::string applied, w->AppliedPosition(p.name, name));
     bool copy = applied.empty();
     if (!copy) {

@@ -85,9 +85,12 @@ class Snapshot {
   // The targets `sluice run` must copy into before streaming (`snapshot:
   // initial`): those with no checkpoint for the pipeline (a first start, a
   // target added later) or with an unfinished plan; the others already
-  // stream and are not copied again. `interrupt` (may be null) cuts its
-  // connections from another thread.
+  // stream and are not copied again. A target renamed from one of
+  // `former_targets` takes over its checkpoint first (ChunkTarget::
+  // TakeOverRenamedTarget). `interrupt` (may be null) cuts its connections
+  // from another thread.
   static Result<std::vector<std::string>> TargetsToCopy(const Config& config, const PipelineConfig& pipeline,
+                                                        const std::vector<std::string>& former_targets,
                                                         sluice::mysql::Interrupter* interrupt = nullptr);
 
  private:

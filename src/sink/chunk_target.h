@@ -90,12 +90,12 @@ class ChunkTarget {
   // Records the source position after the snapshot's last chunk (see above).
   virtual Status RaiseCatchUpHorizon(const std::string& pipeline, const std::string& target,
                                      const std::string& resume_position) = 0;
-  // A target renamed in the configuration (`configured`: the pipeline's
-  // target names there) takes over the checkpoint its old name left in this
+  // A target renamed in the configuration takes over the checkpoint its old
+  // name (one of `former`, SinkOptions::former_targets) left in this
   // database, before AppliedPosition is asked (sink/mysql/renamed_target.h).
   // Targets whose checkpoints live elsewhere keep theirs by URL or not at all.
   virtual Status TakeOverRenamedTarget(const std::string& /*pipeline*/, const std::string& /*target*/,
-                                       const std::vector<std::string>& /*configured*/) {
+                                       const std::vector<std::string>& /*former*/) {
     return Status::Ok();
   }
   // The pipeline's applied position on this target ("file:offset" to resume

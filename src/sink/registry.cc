@@ -36,7 +36,7 @@ Result<std::unique_ptr<Sink>> OpenMysql(const SinkOptions& o) {
   lo.epoch = o.epoch;
   lo.conflict_column = o.conflict_column;
   lo.interrupt = o.interrupt;
-  lo.pipeline_targets = o.pipeline_targets;
+  lo.former_targets = o.former_targets;
   ASSIGN_OR_RETURN(auto loader, mysql::MysqlLoader::Open(std::move(lo)));
   return std::unique_ptr<Sink>(std::move(loader));
 }
@@ -51,7 +51,7 @@ Result<std::unique_ptr<Sink>> OpenPostgres(const SinkOptions& o) {
   po.epoch = o.epoch;
   po.parallel = o.parallel;
   po.interrupt = o.interrupt;
-  po.pipeline_targets = o.pipeline_targets;
+  po.former_targets = o.former_targets;
   ASSIGN_OR_RETURN(auto sink, postgres::PgSink::Open(std::move(po)));
   return std::unique_ptr<Sink>(std::move(sink));
 }

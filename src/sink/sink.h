@@ -113,10 +113,10 @@ struct SinkOptions {
   // target row's, a delete only when its before image's is; "" applies
   // everything (source_wins).
   std::string conflict_column;
-  // The pipeline's target names in the configuration: a target renamed there
-  // takes over the checkpoint its old name left in the database
-  // (MySQL and PostgreSQL targets; sink/mysql/renamed_target.h).
-  std::vector<std::string> pipeline_targets;
+  // Target names the pipeline ran before that the configuration no longer
+  // has: a target renamed there takes over the checkpoint one of them left
+  // in the database (MySQL and PostgreSQL targets; sink/mysql/renamed_target.h).
+  std::vector<std::string> former_targets;
 
   // Kafka and files
   std::string format = "json";  // json | canal | maxwell | debezium

@@ -192,16 +192,22 @@ TEST_F(StartPositionTest, ATargetRenamedInTheConfigurationGoesOnWhereItStopped) 
   EXPECT_EQ(sluice_->Log().find("copying the existing rows"), std::string::npos) << sluice_->Log();
   EXPECT_EQ(sluice_->Stop(), 0);
 
-  // Two names left over: which one was renamed is not guessed.
-  ASSERT_TRUE(dst_->Execute("INSERT INTO _sluice.checkpoints (pipeline, target, part, position, resume_position, "
-                            "gtid_state) SELECT pipeline, 'ghost', part, position, resume_position, gtid_state FROM "
-                            "_sluice.checkpoints WHERE target = 'search'")
-                  .ok());
+  // Two former names with a checkpoint here: which one was renamed is not
+  // guessed. A name this pipeline never ran (another deployment's pipeline
+  // of the same name) is never taken.
+  for (const char* name : {"reporting", "elsewhere"}) {
+    ASSERT_TRUE(dst_->Execute(fmt::format("INSERT INTO _sluice.checkpoints (pipeline, target, part, position, "
+                                          "resume_position, gtid_state) SELECT pipeline, '{}', part, position, "
+                                          "resume_position, gtid_state FROM _sluice.checkpoints WHERE target = "
+                                          "'search'",
+                                          name))
+                    .ok());
+  }
   WriteConfig(RenameTarget(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), options_), "dst", "third"));
   StartSluice();
   EXPECT_TRUE(WaitUntil(
       [&] {
-        return sluice_->FullLog().find("under target names the configuration no longer has (ghost, search)") !=
+        return sluice_->FullLog().find("configuration no longer has (reporting, search), and none under third") !=
                std::string::npos;
       },
       seconds(30)))

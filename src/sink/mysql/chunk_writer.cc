@@ -190,8 +190,8 @@ Status ChunkWriter::RaiseCatchUpHorizon(const std::string& pipeline, const std::
 }
 
 Status ChunkWriter::TakeOverRenamedTarget(const std::string& pipeline, const std::string& target,
-                                          const std::vector<std::string>& configured) {
-  return mysql::TakeOverRenamedTarget(*conn_, pipeline, target, configured).status();
+                                          const std::vector<std::string>& former) {
+  return mysql::TakeOverRenamedTarget(*conn_, pipeline, target, former).status();
 }
 
 Result<std::string> ChunkWriter::AppliedPosition(const std::string& pipeline, const std::string& target) {

@@ -81,7 +81,7 @@ class ChunkWriter : public ChunkTarget {
   // The pipeline's applied position on this target ("file:offset" to resume
   // from), or "" when it has no checkpoint.
   Status TakeOverRenamedTarget(const std::string& pipeline, const std::string& target,
-                               const std::vector<std::string>& configured) override;
+                               const std::vector<std::string>& former) override;
   Result<std::string> AppliedPosition(const std::string& pipeline, const std::string& target) override;
 
   // Starts a chunk transaction holding the pipeline's checkpoint rows in

@@ -88,7 +88,7 @@ Result<std::unique_ptr<MysqlLoader>> MysqlLoader::Open(LoaderOptions options) {
     RETURN_IF_ERROR(RaiseFence(loader->options_.connect, loader->FenceOptions()));
   }
   RETURN_IF_ERROR(TakeOverRenamedTarget(*loader->control_, loader->options_.pipeline, loader->options_.target,
-                                        loader->options_.pipeline_targets)
+                                        loader->options_.former_targets)
                       .status());
   RETURN_IF_ERROR(loader->ReadCheckpoint());
   return loader;

@@ -76,7 +76,7 @@ struct LoaderOptions {
   uint64_t epoch = 0;  // cluster mode: fence every write with it (sink/mysql/fence.h); 0: none
   std::string conflict_column;  // latest_wins: the column compared (SinkOptions); "" source_wins
   Interrupter* interrupt = nullptr;  // every session registers (SinkOptions::interrupt)
-  std::vector<std::string> pipeline_targets;  // SinkOptions::pipeline_targets
+  std::vector<std::string> former_targets;  // SinkOptions::former_targets
 };
 
 class MysqlLoader : public Sink {

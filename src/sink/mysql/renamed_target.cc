@@ -14,8 +14,8 @@
 namespace sluice::sink::mysql {
 
 Result<std::string> TakeOverRenamedTarget(sluice::mysql::MysqlConnection& c, const std::string& pipeline,
-                                          const std::string& target, const std::vector<std::string>& configured) {
-  if (configured.empty()) return std::string();
+                                          const std::string& target, const std::vector<std::string>& former) {
+  if (former.empty()) return std::string();
   auto names = c.Query(fmt::format("SELECT DISTINCT target FROM `_sluice`.`checkpoints` WHERE pipeline = {}",
                                    Quote(pipeline)));
   if (!names.ok()) {
@@ -27,13 +27,14 @@ Result<std::string> TakeOverRenamedTarget(sluice::mysql::MysqlConnection& c, con
   for (const auto& r : *names) {
     const std::string name = r[0].value_or("");
     if (name == target) return std::string();  // its own checkpoint
-    if (std::find(configured.begin(), configured.end(), name) == configured.end()) left_over.push_back(name);
+    if (std::find(former.begin(), former.end(), name) != former.end()) left_over.push_back(name);
   }
   if (left_over.empty()) return std::string();
+  std::sort(left_over.begin(), left_over.end());
   if (left_over.size() > 1) {
     return Status::Invalid(
-        "target {}: this database holds checkpoints of pipeline {} under target names the configuration no longer "
-        "has ({}), and none under {}: if one of them was renamed to {}, remove the rows of those gone for good "
+        "target {}: this database holds checkpoints of pipeline {} under target names it ran before and the "
+        "configuration no longer has ({}), and none under {}: if one of them was renamed to {}, remove the rows of those gone for good "
         "(DELETE FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND target = 'NAME') and start again",
         target, pipeline, fmt::join(left_over, ", "), target, target, Quote(pipeline));
   }

@@ -4,9 +4,11 @@
 // name changed would find none and start where a new one starts (`start:`
 // resolved again, or where the pipeline resumes): the changes since it
 // stopped would be missing. When this database holds the pipeline's
-// checkpoint under exactly one target name the configuration no longer
-// names, and none under `target`, that checkpoint (with its snapshot plan and
-// keyless copy records) is renamed to `target` in one transaction.
+// checkpoint under exactly one of `former` (names the pipeline ran before
+// that the configuration no longer has: the pipeline's kTargetsKey setting,
+// so a checkpoint another deployment's same-named pipeline keeps here is
+// never taken) and none under `target`, that checkpoint (with its snapshot
+// plan and keyless copy records) is renamed to `target` in one transaction.
 
 #include <string>
 #include <vector>
@@ -17,10 +19,9 @@
 namespace sluice::sink::mysql {
 
 // Returns the name taken over ("" when nothing was: `target` has its own
-// checkpoint, or no other name is left over, or `configured` is empty). Several
-// left-over names are an error naming them and the statement that removes one.
-// `configured`: the pipeline's target names in the configuration.
+// checkpoint, or none of `former` left one). Several former names with
+// checkpoints here are an error naming them and the statement that removes one.
 Result<std::string> TakeOverRenamedTarget(sluice::mysql::MysqlConnection& c, const std::string& pipeline,
-                                          const std::string& target, const std::vector<std::string>& configured);
+                                          const std::string& target, const std::vector<std::string>& former);
 
 }  // namespace sluice::sink::mysql

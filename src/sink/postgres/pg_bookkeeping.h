@@ -33,6 +33,6 @@ Status EnsureSnapshotChunksTable(sluice::postgres::PgConnection& conn);
 // plan, keyless copy records and pending retypes). Returns the name taken
 // over, "" when nothing was.
 Result<std::string> TakeOverRenamedTarget(sluice::postgres::PgConnection& conn, const std::string& pipeline,
-                                          const std::string& target, const std::vector<std::string>& configured);
+                                          const std::string& target, const std::vector<std::string>& former);
 
 }  // namespace sluice::sink::postgres

@@ -121,8 +121,8 @@ Status PgChunkTarget::RaiseCatchUpHorizon(const std::string& pipeline, const std
 }
 
 Status PgChunkTarget::TakeOverRenamedTarget(const std::string& pipeline, const std::string& target,
-                                            const std::vector<std::string>& configured) {
-  return postgres::TakeOverRenamedTarget(*conn_, pipeline, target, configured).status();
+                                            const std::vector<std::string>& former) {
+  return postgres::TakeOverRenamedTarget(*conn_, pipeline, target, former).status();
 }
 
 Result<std::string> PgChunkTarget::AppliedPosition(const std::string& pipeline, const std::string& target) {

@@ -47,7 +47,7 @@ class PgChunkTarget : public ChunkTarget {
   Status RaiseCatchUpHorizon(const std::string& pipeline, const std::string& target,
                              const std::string& resume_position) override;
   Status TakeOverRenamedTarget(const std::string& pipeline, const std::string& target,
-                               const std::vector<std::string>& configured) override;
+                               const std::vector<std::string>& former) override;
   Result<std::string> AppliedPosition(const std::string& pipeline, const std::string& target) override;
   Status BeginChunk(const std::string& pipeline, const std::string& target) override;
   Status Write(const std::vector<SinkChange>& changes) override;

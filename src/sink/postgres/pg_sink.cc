@@ -47,7 +47,7 @@ Result<std::unique_ptr<PgSink>> PgSink::Open(PgSinkOptions options) {
     RETURN_IF_ERROR(RaiseFence(sink->options_.connect, sink->FenceOptions()));
   }
   RETURN_IF_ERROR(TakeOverRenamedTarget(*sink->conn_, sink->options_.pipeline, sink->options_.target,
-                                        sink->options_.pipeline_targets)
+                                        sink->options_.former_targets)
                       .status());
   RETURN_IF_ERROR(sink->ReadCheckpoint());
   return sink;

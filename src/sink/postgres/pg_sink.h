@@ -75,7 +75,7 @@ struct PgSinkOptions {
   size_t copy_threshold = 256;  // rows of one table in a batch from which COPY is used
   uint32_t parallel = 1;        // connections a batch is applied over
   Interrupter* interrupt = nullptr;  // every session registers (SinkOptions::interrupt)
-  std::vector<std::string> pipeline_targets;  // SinkOptions::pipeline_targets
+  std::vector<std::string> former_targets;  // SinkOptions::former_targets
 };
 
 class PgSink : public Sink {
