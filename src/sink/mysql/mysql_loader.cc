@@ -268,14 +268,12 @@ Status MysqlLoader::ReadCheckpoint() {
                                                Quote(options_.pipeline), Quote(options_.target))));
   // A partition row speaks of the keys that hashed to it under the number
   // of partitions it records: with another `parallel`, keys hash to other
-  // partitions. Rows of other settings go to old_schemes_ and judge the
+  // partitions. Rows of other settings go to old_partitions_ and judge the
   // changes they cover (a crash, or a stop with a batch partly rejected,
   // left them ahead of the global row; replayed, a keyless table's rows
   // would land twice).
   const std::string scheme = PartitionScheme();
-  old_schemes_.clear();
-  old_until_ = StreamPos();
-  std::map<uint32_t, std::vector<StreamPos>> old;
+  old_partitions_ = OldPartitionRows();
   for (const auto& r : rows) {
     int part = std::stoi(r[0].value_or("0"));
     StreamPos pos;
@@ -293,39 +291,24 @@ Status MysqlLoader::ReadCheckpoint() {
       // A partition's two slots commit its batches in order: the later row is its progress.
       StreamPos& progress = checkpoint_.partitions[static_cast<uint32_t>(part) % options_.parallel];
       if (progress.empty() || progress < pos) progress = pos;
-    } else if (part >= 0) {
-      const std::string other = r[2].value_or("");
-      uint32_t n = 0;
-      if (other.starts_with("partitions=")) n = static_cast<uint32_t>(std::strtoul(other.c_str() + 11, nullptr, 10));
-      if (n == 0 || static_cast<uint32_t>(part) >= n * kSlots) {
-        spdlog::warn("target {}: partition row {} of unknown partitioning \"{}\" in `_sluice`.`checkpoints` ignored",
-                     options_.target, part, other);
-        continue;
-      }
-      std::vector<StreamPos>& parts = old[n];
-      parts.resize(n);
-      StreamPos& progress = parts[static_cast<uint32_t>(part) % n];
-      if (progress.empty() || progress < pos) progress = pos;
+    } else if (part >= 0 && !old_partitions_.Add(r[2].value_or(""), part, kSlots, pos)) {
+      spdlog::warn("target {}: partition row {} of unknown partitioning \"{}\" in `_sluice`.`checkpoints` ignored",
+                   options_.target, part, r[2].value_or(""));
     }
   }
   for (auto& p : checkpoint_.partitions) {
     if (p < checkpoint_.global) p = checkpoint_.global;
   }
-  std::string settings;
-  for (auto& [n, parts] : old) {
-    for (const StreamPos& p : parts) {
-      if (!p.empty() && checkpoint_.global < p && (old_until_.empty() || old_until_ < p)) old_until_ = p;
-    }
-    settings += (settings.empty() ? "" : ", ") + std::to_string(n);
-    old_schemes_.push_back(OldScheme{n, std::move(parts)});
-  }
-  if (!old_schemes_.empty()) {
+  old_partitions_.Finish(checkpoint_.global);
+  if (!old_partitions_.empty()) {
+    const std::string settings = old_partitions_.Settings();
     spdlog::info("target {}: partition checkpoints of `parallel: {}` (now {}); replaying from {}{}", options_.target,
                  settings, options_.parallel,
                  checkpoint_.global.empty() ? "the start position" : checkpoint_.global.ToString(),
-                 old_until_.empty() ? ""
-                                    : fmt::format(", what the partitions of `parallel: {}` applied up to {} left out",
-                                                  settings, old_until_.ToString()));
+                 old_partitions_.until().empty()
+                     ? ""
+                     : fmt::format(", what the partitions of `parallel: {}` applied up to {} left out", settings,
+                                   old_partitions_.until().ToString()));
   }
   ASSIGN_OR_RETURN(auto copies, control_->Query(fmt::format("SELECT tbl, position FROM `_sluice`.`keyless_copies` "
                                                             "WHERE pipeline = {} AND target = {}",
@@ -914,7 +897,9 @@ Status MysqlLoader::ApplyBatchNow(const std::vector<SinkChange>& changes, const 
   // gets it later in the source's order. Those changes go in source order
   // over one connection with REPLACE (the row holding the value is removed;
   // its own later change, also before the horizon, puts it back).
-  if (!old_schemes_.empty() && (old_until_.empty() || old_until_ < (changes.empty() ? end.pos : changes.front().pos))) {
+  if (!old_partitions_.empty() &&
+      (old_partitions_.until().empty() ||
+       old_partitions_.until() < (changes.empty() ? end.pos : changes.front().pos))) {
     RETURN_IF_ERROR(EndOldSchemes());
   }
   size_t catch_up = 0;
@@ -1062,16 +1047,11 @@ uint32_t MysqlLoader::PartitionOf(const SinkChange& ch, uint32_t n) const {
 
 bool MysqlLoader::InCatchUp(const SinkChange& ch) const {
   return (!checkpoint_.catch_up_until.empty() && ch.pos < checkpoint_.catch_up_until) ||
-         (!old_until_.empty() && !(old_until_ < ch.pos));
+         (!old_partitions_.until().empty() && !(old_partitions_.until() < ch.pos));
 }
 
 bool MysqlLoader::AppliedUnderOldScheme(const SinkChange& ch) const {
-  if (old_until_.empty() || old_until_ < ch.pos || ch.kind == SinkChange::Kind::kCascade) return false;
-  for (const OldScheme& o : old_schemes_) {
-    const StreamPos& done = o.partitions[PartitionOf(ch, o.parallel)];
-    if (!done.empty() && ch.pos <= done) return true;
-  }
-  return false;
+  return old_partitions_.Applied(ch, [this](const SinkChange& c, uint32_t n) { return PartitionOf(c, n); });
 }
 
 Status MysqlLoader::EndOldSchemes() {
@@ -1082,8 +1062,7 @@ Status MysqlLoader::EndOldSchemes() {
       *control_, fmt::format("DELETE FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND target = {} AND part >= 0 "
                              "AND resume_position <> {}",
                              Quote(options_.pipeline), Quote(options_.target), Quote(PartitionScheme()))));
-  old_schemes_.clear();
-  old_until_ = StreamPos();
+  old_partitions_.Clear();
   return Status::Ok();
 }
 

@@ -49,6 +49,7 @@
 #include "core/worker_group.h"
 #include "core/sink_change.h"
 #include "sink/mysql/batch_fate.h"
+#include "sink/checkpoint_rows.h"
 #include "sink/sink.h"
 #include "client/mysql/bulk_statement.h"
 #include "client/mysql/connection.h"
@@ -240,17 +241,11 @@ class MysqlLoader : public Sink {
   bool InCatchUp(const SinkChange& ch) const;
   // Whether a partition of an earlier `parallel` setting committed `ch`.
   bool AppliedUnderOldScheme(const SinkChange& ch) const;
-  // Past old_until_: the earlier settings' partition rows are deleted.
+  // Past old_partitions_.until(): the earlier settings' partition rows are deleted.
   Status EndOldSchemes();
   // The partition checkpoints of other `parallel` settings (ReadCheckpoint):
-  // each still says what its partition applied; changes up to old_until_
-  // (the furthest of them past the global row) that one applied are left out.
-  struct OldScheme {
-    uint32_t parallel = 0;
-    std::vector<StreamPos> partitions;
-  };
-  std::vector<OldScheme> old_schemes_;
-  StreamPos old_until_;
+  // changes up to their until() that one applied are left out.
+  OldPartitionRows old_partitions_;
   // on_error: stop at the source transaction of `bad`: applies the changes
   // of `changes` before it, records that transaction's start, returns `rejection`.
   Status StopBefore(const std::vector<SinkChange>& changes, const StreamPos& bad, const Status& rejection);

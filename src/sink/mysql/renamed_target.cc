@@ -1,14 +1,13 @@
 #include "sink/mysql/renamed_target.h"
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <mysql.h>
 #include <mysqld_error.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <set>
 
+#include "sink/checkpoint_rows.h"
 #include "sink/mysql/sql_builder.h"
 
 namespace sluice::sink::mysql {
@@ -23,22 +22,13 @@ Result<std::string> TakeOverRenamedTarget(sluice::mysql::MysqlConnection& c, con
     if (err == ER_NO_SUCH_TABLE || err == ER_BAD_DB_ERROR) return std::string();  // nothing ever written here
     return names.status();
   }
-  std::vector<std::string> left_over;
-  for (const auto& r : *names) {
-    const std::string name = r[0].value_or("");
-    if (name == target) return std::string();  // its own checkpoint
-    if (std::find(former.begin(), former.end(), name) != former.end()) left_over.push_back(name);
-  }
-  if (left_over.empty()) return std::string();
-  std::sort(left_over.begin(), left_over.end());
-  if (left_over.size() > 1) {
-    return Status::Invalid(
-        "target {}: this database holds checkpoints of pipeline {} under target names it ran before and the "
-        "configuration no longer has ({}), and none under {}: if one of them was renamed to {}, remove the rows of those gone for good "
-        "(DELETE FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND target = 'NAME') and start again",
-        target, pipeline, fmt::join(left_over, ", "), target, target, Quote(pipeline));
-  }
-  const std::string& old = left_over[0];
+  std::vector<std::string> present;
+  for (const auto& r : *names) present.push_back(r[0].value_or(""));
+  ASSIGN_OR_RETURN(const std::string old,
+                   RenamedFrom(present, pipeline, target, former,
+                               fmt::format("DELETE FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND target = 'NAME'",
+                                           Quote(pipeline))));
+  if (old.empty()) return old;
   ASSIGN_OR_RETURN(auto tables, c.Query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
                                         "'_sluice' AND TABLE_NAME IN ('snapshot_chunks', 'keyless_copies')"));
   std::vector<std::string> renamed{"checkpoints"};

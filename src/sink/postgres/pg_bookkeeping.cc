@@ -1,11 +1,12 @@
 #include "sink/postgres/pg_bookkeeping.h"
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <string>
+
+#include "sink/checkpoint_rows.h"
 
 namespace sluice::sink::postgres {
 namespace {
@@ -71,22 +72,13 @@ Result<std::string> TakeOverRenamedTarget(sluice::postgres::PgConnection& conn, 
     if (conn.last_sqlstate() == "42P01" || conn.last_sqlstate() == "3F000") return std::string();
     return names.status();
   }
-  std::vector<std::string> left_over;
-  for (const auto& r : *names) {
-    const std::string name = r[0].value_or("");
-    if (name == target) return std::string();  // its own checkpoint
-    if (std::find(former.begin(), former.end(), name) != former.end()) left_over.push_back(name);
-  }
-  if (left_over.empty()) return std::string();
-  std::sort(left_over.begin(), left_over.end());
-  if (left_over.size() > 1) {
-    return Status::Invalid(
-        "target {}: this database holds checkpoints of pipeline {} under target names it ran before and the "
-        "configuration no longer has ({}), and none under {}: if one of them was renamed to {}, remove the rows of those gone for good "
-        "(DELETE FROM _sluice.checkpoints WHERE pipeline = {} AND target = 'NAME') and start again",
-        target, pipeline, fmt::join(left_over, ", "), target, target, QuoteLiteral(pipeline));
-  }
-  const std::string& old = left_over[0];
+  std::vector<std::string> present;
+  for (const auto& r : *names) present.push_back(r[0].value_or(""));
+  ASSIGN_OR_RETURN(const std::string old,
+                   RenamedFrom(present, pipeline, target, former,
+                               fmt::format("DELETE FROM _sluice.checkpoints WHERE pipeline = {} AND target = 'NAME'",
+                                           QuoteLiteral(pipeline))));
+  if (old.empty()) return old;
   ASSIGN_OR_RETURN(auto tables, conn.Query("SELECT relname FROM pg_class WHERE relnamespace = "
                                            "to_regnamespace('_sluice') AND relkind = 'r' AND relname IN "
                                            "('snapshot_chunks', 'keyless_copies', 'pending_retypes')"));

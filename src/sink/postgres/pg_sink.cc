@@ -201,11 +201,9 @@ Status PgSink::ReadCheckpoint() {
                                   QuoteLiteral(options_.pipeline), QuoteLiteral(options_.target))));
   // A partition row speaks of the keys that hashed to it under the number
   // of partitions it records: rows of another `parallel` setting go to
-  // old_schemes_ and judge the changes they cover (AppliedUnderOldScheme).
+  // old_partitions_ and judge the changes they cover (AppliedUnderOldScheme).
   const std::string scheme = PartitionScheme();
-  old_schemes_.clear();
-  old_until_ = StreamPos();
-  std::map<uint32_t, std::vector<StreamPos>> old;
+  old_partitions_ = OldPartitionRows();
   for (const auto& r : rows) {
     const int part = std::atoi(r[0].value_or("0").c_str());
     StreamPos pos;
@@ -222,36 +220,23 @@ Status PgSink::ReadCheckpoint() {
     } else if (options_.parallel > 1 && part >= 0 && static_cast<size_t>(part) < checkpoint_.partitions.size() &&
                r[2] == scheme) {
       checkpoint_.partitions[static_cast<size_t>(part)] = pos;
-    } else if (part >= 0) {
-      const std::string other = r[2].value_or("");
-      const auto n = other.starts_with("partitions=") ? std::strtoul(other.c_str() + 11, nullptr, 10) : 0;
-      if (n == 0 || static_cast<unsigned long>(part) >= n) {
-        spdlog::warn("{}: partition row {} of unknown partitioning \"{}\" in _sluice.checkpoints ignored", Where(),
-                     part, other);
-        continue;
-      }
-      auto& parts = old[static_cast<uint32_t>(n)];
-      parts.resize(n);
-      parts[static_cast<size_t>(part)] = pos;
+    } else if (part >= 0 && !old_partitions_.Add(r[2].value_or(""), part, 1, pos)) {
+      spdlog::warn("{}: partition row {} of unknown partitioning \"{}\" in _sluice.checkpoints ignored", Where(), part,
+                   r[2].value_or(""));
     }
   }
   for (auto& p : checkpoint_.partitions) {
     if (p < checkpoint_.global) p = checkpoint_.global;
   }
-  for (auto& [n, parts] : old) {
-    for (const StreamPos& p : parts) {
-      if (!p.empty() && checkpoint_.global < p && (old_until_.empty() || old_until_ < p)) old_until_ = p;
-    }
-    old_schemes_.push_back(OldScheme{n, std::move(parts)});
-  }
-  if (!old_schemes_.empty()) {
-    std::string settings;
-    for (const OldScheme& o : old_schemes_) settings += (settings.empty() ? "" : ", ") + std::to_string(o.parallel);
+  old_partitions_.Finish(checkpoint_.global);
+  if (!old_partitions_.empty()) {
+    const std::string settings = old_partitions_.Settings();
     spdlog::info("{}: partition checkpoints of `parallel: {}` (now {}); replaying from {}{}", Where(), settings,
                  options_.parallel, checkpoint_.global.empty() ? "the start position" : checkpoint_.global.ToString(),
-                 old_until_.empty() ? ""
-                                    : fmt::format(", what the partitions of `parallel: {}` applied up to {} left out",
-                                                  settings, old_until_.ToString()));
+                 old_partitions_.until().empty()
+                     ? ""
+                     : fmt::format(", what the partitions of `parallel: {}` applied up to {} left out", settings,
+                                   old_partitions_.until().ToString()));
   }
   ASSIGN_OR_RETURN(auto copies, conn_->Query(fmt::format("SELECT tbl, position FROM _sluice.keyless_copies WHERE "
                                                          "pipeline = {} AND target = {}",
@@ -343,7 +328,7 @@ Status PgSink::PrepareTables(const std::vector<SinkChange>& changes) {
     last_version_[TableKey(ch.table->db, ch.table->table)] = ch.table;
     if (ready_.count(last)) continue;
     RETURN_IF_ERROR(PrepareTable(ch.table));
-    if ((options_.parallel > 1 || !old_schemes_.empty()) && ch.table->has_key()) {
+    if ((options_.parallel > 1 || !old_partitions_.empty()) && ch.table->has_key()) {
       // A unique key besides the primary key: a value moving from one row to
       // another must be applied in the source's order, so the table's
       // changes stay on one partition.
@@ -418,10 +403,12 @@ Status PgSink::ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd
     todo.push_back(ch);
   }
   if (todo.empty()) return AdvanceCheckpoint(end);
-  if (!old_schemes_.empty() && (old_until_.empty() || old_until_ < todo.front().pos)) RETURN_IF_ERROR(EndOldSchemes());
+  if (!old_partitions_.empty() && (old_partitions_.until().empty() || old_partitions_.until() < todo.front().pos)) {
+    RETURN_IF_ERROR(EndOldSchemes());
+  }
   RETURN_IF_ERROR(PrepareTables(todo));
   // Changes an earlier setting's partitions may hold: in source order with the global row, those left out.
-  if (HasCascade(todo) || !old_until_.empty()) return ApplyInOrder(todo, end);
+  if (HasCascade(todo) || !old_partitions_.until().empty()) return ApplyInOrder(todo, end);
   if (options_.parallel > 1) return ApplyParallel(todo, end);
   Outcome out;
   Status st = ApplyInTransaction(sessions_[0], todo, end, {kGlobalPart}, nullptr, &out);
@@ -443,12 +430,7 @@ uint32_t PgSink::PartitionOf(const SinkChange& ch, uint32_t n) const {
 }
 
 bool PgSink::AppliedUnderOldScheme(const SinkChange& ch) const {
-  if (old_until_.empty() || old_until_ < ch.pos || ch.kind == SinkChange::Kind::kCascade) return false;
-  for (const OldScheme& o : old_schemes_) {
-    const StreamPos& done = o.partitions[PartitionOf(ch, o.parallel)];
-    if (!done.empty() && ch.pos <= done) return true;
-  }
-  return false;
+  return old_partitions_.Applied(ch, [this](const SinkChange& c, uint32_t n) { return PartitionOf(c, n); });
 }
 
 Status PgSink::EndOldSchemes() {
@@ -458,8 +440,7 @@ Status PgSink::EndOldSchemes() {
                                                   "AND part >= 0 AND resume_position <> {}",
                                                   QuoteLiteral(options_.pipeline), QuoteLiteral(options_.target),
                                                   QuoteLiteral(PartitionScheme()))))));
-  old_schemes_.clear();
-  old_until_ = StreamPos();
+  old_partitions_.Clear();
   return Status::Ok();
 }
 

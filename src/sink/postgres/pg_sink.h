@@ -60,6 +60,7 @@
 #include "core/commit_vote.h"
 #include "core/status.h"
 #include "core/worker_group.h"
+#include "sink/checkpoint_rows.h"
 #include "sink/sink.h"
 
 namespace sluice::sink::postgres {
@@ -136,7 +137,7 @@ class PgSink : public Sink {
   uint32_t PartitionOf(const SinkChange& ch, uint32_t n) const;
   // Whether a partition of an earlier `parallel` setting committed `ch`.
   bool AppliedUnderOldScheme(const SinkChange& ch) const;
-  // Past old_until_: the earlier settings' partition rows are deleted.
+  // Past old_partitions_.until(): the earlier settings' partition rows are deleted.
   Status EndOldSchemes();
   Status ApplyParallel(const std::vector<SinkChange>& todo, const BatchEnd& end);
   // Applies `changes` (not yet merged) in one transaction on `s` with the
@@ -185,15 +186,8 @@ class PgSink : public Sink {
   uint64_t stage_counter_ = 0;
   std::map<const TargetTable*, TargetTablePtr> ready_;   // versions whose table is prepared
   std::set<const TargetTable*> serial_;                  // of those, tables applied on one partition
-  // Partition rows of earlier `parallel` settings (ReadCheckpoint): each
-  // still says what its partition applied. old_until_: the furthest of them
-  // past the global row (empty: none ahead, the rows only wait to be deleted).
-  struct OldScheme {
-    uint32_t parallel = 0;
-    std::vector<StreamPos> partitions;
-  };
-  std::vector<OldScheme> old_schemes_;
-  StreamPos old_until_;
+  // Partition rows of earlier `parallel` settings (ReadCheckpoint).
+  OldPartitionRows old_partitions_;
   std::map<std::string, TargetTablePtr> last_version_;   // "db.table" -> last version seen (for DDL names)
   std::set<std::string> retype_;                         // "db.table": column types to re-derive
   std::mutex skip_mu_;                                   // the skip log, written by partition threads

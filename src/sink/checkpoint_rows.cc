@@ -1,0 +1,74 @@
+#include "sink/checkpoint_rows.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace sluice::sink {
+
+bool OldPartitionRows::Add(const std::string& scheme, int part, uint32_t slots, const StreamPos& pos) {
+  if (!scheme.starts_with("partitions=") || part < 0) return false;
+  const unsigned long n = std::strtoul(scheme.c_str() + 11, nullptr, 10);
+  if (n == 0 || n > 4096 || static_cast<unsigned long>(part) >= n * slots) return false;
+  std::vector<StreamPos>& progress = settings_[static_cast<uint32_t>(n)];
+  progress.resize(n);
+  StreamPos& p = progress[static_cast<uint32_t>(part) % n];
+  if (p.empty() || p < pos) p = pos;
+  return true;
+}
+
+void OldPartitionRows::Finish(const StreamPos& global) {
+  until_ = StreamPos();
+  for (const auto& [n, progress] : settings_) {
+    for (const StreamPos& p : progress) {
+      if (!p.empty() && global < p && (until_.empty() || until_ < p)) until_ = p;
+    }
+  }
+}
+
+std::string OldPartitionRows::Settings() const {
+  std::vector<uint32_t> ns;
+  for (const auto& [n, progress] : settings_) ns.push_back(n);
+  return fmt::format("{}", fmt::join(ns, ", "));
+}
+
+bool OldPartitionRows::Applied(const SinkChange& ch,
+                               const std::function<uint32_t(const SinkChange&, uint32_t)>& partition_of) const {
+  // A cascade is applied only with the global row, never by a partition.
+  if (until_.empty() || until_ < ch.pos || ch.kind == SinkChange::Kind::kCascade) return false;
+  for (const auto& [n, progress] : settings_) {
+    const StreamPos& done = progress[partition_of(ch, n)];
+    if (!done.empty() && ch.pos <= done) return true;
+  }
+  return false;
+}
+
+void OldPartitionRows::Clear() {
+  settings_.clear();
+  until_ = StreamPos();
+}
+
+Result<std::string> RenamedFrom(const std::vector<std::string>& present, const std::string& pipeline,
+                                const std::string& target, const std::vector<std::string>& former,
+                                const std::string& delete_statement) {
+  std::vector<std::string> left;
+  for (const std::string& name : present) {
+    if (name == target) return std::string();  // its own checkpoint
+    if (std::find(former.begin(), former.end(), name) != former.end()) left.push_back(name);
+  }
+  if (left.empty()) return std::string();
+  std::sort(left.begin(), left.end());
+  left.erase(std::unique(left.begin(), left.end()), left.end());
+  if (left.size() > 1) {
+    return Status::Invalid(
+        "target {}: this database holds checkpoints of pipeline {} under target names it ran before and the "
+        "configuration no longer has ({}), and none under {}: if one of them was renamed to {}, remove the rows of "
+        "those gone for good ({}) and start again",
+        target, pipeline, fmt::join(left, ", "), target, target, delete_statement);
+  }
+  return left[0];
+}
+
+}  // namespace sluice::sink
