@@ -26,7 +26,8 @@ Result<std::string> TakeOverRenamedTarget(sluice::mysql::MysqlConnection& c, con
   for (const auto& r : *names) present.push_back(r[0].value_or(""));
   ASSIGN_OR_RETURN(const std::string old,
                    RenamedFrom(present, pipeline, target, former,
-                               fmt::format("DELETE FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND target = 'NAME'",
+                               fmt::format("DELETE FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND "
+                                           "target = 'NAME'",
                                            Quote(pipeline))));
   if (old.empty()) return old;
   ASSIGN_OR_RETURN(auto tables, c.Query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
