@@ -255,6 +255,30 @@ TEST_F(TargetRejectTest, UnwritableSkipLogStopsInsteadOfDropping) {
   EXPECT_EQ(sluice_->Stop(), 1 << 8) << "stopped while its pipeline had failed\n" << sluice_->Log();
 }
 
+// A target that runs out of room ("The table is full", a full disk, too many
+// locks) is the target's state, not the row's: the change is retried until
+// room is made, never skipped, whatever on_error says.
+TEST_F(TargetFaultTest, AFullTargetIsRetriedNotSkipped) {
+  PipelineOptions o;
+  o.extra = "    on_error: skip\n";
+  // A MEMORY table holds what max_heap_table_size allowed when it was made.
+  ASSERT_NO_FATAL_FAILURE(Start("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, v CHAR(255))", o,
+                                "CREATE DATABASE shop; SET SESSION max_heap_table_size = 16384; "
+                                "CREATE TABLE shop.t (id INT PRIMARY KEY, v CHAR(255)) ENGINE=MEMORY"));
+  for (int id = 1; id <= 300; ++id) {
+    ASSERT_TRUE(src_->Execute(fmt::format("INSERT INTO shop.t VALUES ({}, 'row {}')", id, id)).ok());
+  }
+  EXPECT_TRUE(WaitForState("p", "retrying", seconds(30), "dst"));
+  EXPECT_NE(ErrorText(PipelineStatus("p")).find("is full"), std::string::npos) << PipelineStatus("p").dump();
+  ASSERT_TRUE(dst_->Execute("SET SESSION max_heap_table_size = 67108864; ALTER TABLE shop.t ENGINE=MEMORY").ok());
+  EXPECT_TRUE(Converges(*src_, "SELECT id, v FROM shop.t ORDER BY id", *dst_, "SELECT id, v FROM shop.t ORDER BY id",
+                        seconds(60)));
+  EXPECT_EQ(sluice_->FullLog().find("skipped (on_error: skip)"), std::string::npos) << sluice_->Log();
+  std::string page = HttpGet(http_port_, "/metrics").body;
+  EXPECT_LE(MetricValue(page, "sluice_errors_total", {"pipeline=\"p\"", "kind=\"skipped\""}), 0) << page;
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 // Issue 9 item 4: keyless tables find a row by all its values. FLOAT,
 // DOUBLE and every other type must match what the target stores, or an
 // update leaves a stale row and a delete misses without a word; check

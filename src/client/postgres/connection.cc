@@ -86,8 +86,11 @@ std::string QuoteLiteral(std::string_view text) {
 }
 
 bool IsRetryableSqlState(std::string_view s) {
-  return s.starts_with("08") || s == "57P01" || s == "57P02" || s == "57P03" || s == "25006" || s == "53300" ||
-         s == "57014" /* query canceled: by a timeout or an admin */;
+  // Class 53, insufficient resources (a full disk, out of memory, too many
+  // connections), and lock_not_available (lock_timeout): the server's state,
+  // not the row's.
+  return s.starts_with("08") || s.starts_with("53") || s == "57P01" || s == "57P02" || s == "57P03" ||
+         s == "25006" || s == "55P03" || s == "57014" /* query canceled: by a timeout or an admin */;
 }
 
 Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const ConnectOptions& o, Interrupter* interrupt) {

@@ -72,6 +72,30 @@ constexpr int kDdlProbeS = 2;
 }  // namespace
 
 bool IsRetryableApplyError(unsigned err) {
+  switch (err) {
+    // The target out of room or resources: its state, not the row's (with
+    // on_error: skip every row would go to the skip log until room is made).
+    case ER_RECORD_FILE_FULL:
+    case ER_DISK_FULL:
+    case ER_ERROR_ON_WRITE:
+    case ER_OUTOFMEMORY:
+    case ER_OUT_OF_SORTMEMORY:
+    case ER_OUT_OF_RESOURCES:
+    case ER_LOCK_TABLE_FULL:
+    case ER_TOO_MANY_CONCURRENT_TRXS:
+    case ER_CANT_CREATE_THREAD:
+    case ER_TOO_MANY_USER_CONNECTIONS:
+    case ER_USER_LIMIT_REACHED:
+    case ER_STATEMENT_TIMEOUT:  // max_statement_time
+    // Sessions cut or the network failing.
+    case ER_CONNECTION_KILLED:
+    case ER_NET_READ_ERROR:
+    case ER_NET_READ_INTERRUPTED:
+    case ER_NET_ERROR_ON_WRITE:
+      return true;
+    default:
+      break;
+  }
   return sluice::mysql::IsConnectionLost(err) || err == ER_OPTION_PREVENTS_STATEMENT /* read-only */ ||
          err == ER_LOCK_WAIT_TIMEOUT || err == ER_LOCK_DEADLOCK || err == ER_SERVER_SHUTDOWN ||
          err == ER_CON_COUNT_ERROR || err == ER_QUERY_INTERRUPTED || err == CR_COMMANDS_OUT_OF_SYNC ||

@@ -372,7 +372,8 @@ bool HasEnumErrorValue(const SinkChange& change);
 Status RunWithEnumErrorValue(sluice::mysql::MysqlConnection& c, const SinkChange& change, const std::string& sql,
                              const std::function<Status(const std::string&)>& run);
 
-// MySQL error codes worth retrying: the target is down, read-only, or a lock conflict.
+// MySQL error codes worth retrying: the target is down, read-only, out of
+// room or resources, or a lock conflict.
 bool IsRetryableApplyError(unsigned err);
 
 }  // namespace sluice::sink::mysql

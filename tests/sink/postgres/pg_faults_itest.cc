@@ -3,6 +3,7 @@
 
 #include <signal.h>
 
+#include "client/postgres/connection.h"
 #include "sink/postgres/pg_fixture.h"
 
 namespace sluice::testing {
@@ -53,6 +54,36 @@ TEST_F(PgFaultTest, KillNineMidStreamThenRestartIsExactlyOnce) {
   writer.join();
   ASSERT_TRUE(written.ok()) << written.message();
   EXPECT_TRUE(ConvergesExactly(420));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// A lock the target's tables wait for past lock_timeout (a DBA's long
+// transaction) is the server's state, not the row's: retried until the lock
+// goes, never skipped, whatever on_error says.
+TEST_F(PgFaultTest, ALockTimeoutIsRetriedNotSkipped) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(pg_->Execute("ALTER ROLE app SET lock_timeout = '200ms'").ok());
+  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  PipelineOptions o;
+  o.extra = "    on_error: skip\n";
+  ASSERT_NO_FATAL_FAILURE(StartSluiceWith(o));
+  ASSERT_TRUE(Transactions(*src_, 1, 5).ok());
+  ASSERT_TRUE(ConvergesExactly(5));
+
+  sluice::postgres::ConnectOptions co;
+  co.port = pg_->port();
+  co.user = "app";
+  co.password = "s3cret'pw";
+  co.database = kPgDb;
+  auto holder = sluice::postgres::PgConnection::Connect(co);
+  ASSERT_TRUE(holder.ok()) << holder.status().message();
+  ASSERT_TRUE((*holder)->Execute("BEGIN; LOCK TABLE shop.orders IN ACCESS EXCLUSIVE MODE").ok());
+  ASSERT_TRUE(Transactions(*src_, 6, 5).ok());
+  EXPECT_TRUE(WaitForState("p", "retrying", seconds(30), "dst"));
+  EXPECT_NE(ErrorText(PipelineStatus("p")).find("lock timeout"), std::string::npos) << PipelineStatus("p").dump();
+  ASSERT_TRUE((*holder)->Execute("ROLLBACK").ok());
+  EXPECT_TRUE(ConvergesExactly(10));
+  EXPECT_EQ(sluice_->FullLog().find("skipped (on_error: skip)"), std::string::npos) << sluice_->Log();
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
