@@ -141,6 +141,7 @@ bool IsRetryableServerCode(int code) {
     case 210:  // NETWORK_ERROR
     case 241:  // MEMORY_LIMIT_EXCEEDED
     case 242:  // TABLE_IS_READ_ONLY
+    case 243:  // NOT_ENOUGH_SPACE
     case 252:  // TOO_MANY_PARTS
     case 319:  // UNKNOWN_STATUS_OF_INSERT
     case 425:  // SYSTEM_ERROR
