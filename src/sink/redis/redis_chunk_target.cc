@@ -108,6 +108,12 @@ Result<std::string> RedisChunkTarget::EnsureStartPosition(const std::string& pip
   return r.type == RedisReply::Type::kString ? r.str : std::string();
 }
 
+Status RedisChunkTarget::TakeOverRenamedTarget(const std::string& pipeline, const std::string& target,
+                                               const std::vector<std::string>& former) {
+  RETURN_IF_ERROR(EnsureConnected());
+  return RedisSink::TakeOverRenamedTarget(*conn_, pipeline, target, former).status();
+}
+
 Result<std::string> RedisChunkTarget::AppliedPosition(const std::string& pipeline, const std::string& target) {
   ASSIGN_OR_RETURN(RedisReply r, Checked({"HGET", RedisSink::CheckpointKey(pipeline, target), "resume_position"}));
   return r.type == RedisReply::Type::kString ? r.str : std::string();

@@ -59,6 +59,8 @@ class RedisChunkTarget : public ChunkTarget {
   Status RaiseCatchUpHorizon(const std::string&, const std::string&, const std::string&) override {
     return Status::Ok();
   }
+  Status TakeOverRenamedTarget(const std::string& pipeline, const std::string& target,
+                               const std::vector<std::string>& former) override;
   Result<std::string> AppliedPosition(const std::string& pipeline, const std::string& target) override;
 
   Status BeginChunk(const std::string& pipeline, const std::string& target) override;

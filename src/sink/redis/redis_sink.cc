@@ -10,6 +10,8 @@
 
 #include "core/json_writer.h"
 #include "format/encoders.h"
+#include "sink/checkpoint_rows.h"
+#include "sink/redis/redis_chunk_target.h"
 #include "sink/redis/redis_fence.h"
 #include "sink/skip_log.h"
 
@@ -67,6 +69,48 @@ std::string RedisSink::CheckpointKey(const std::string& pipeline, const std::str
   return fmt::format("_sluice:checkpoint:{}:{}", pipeline, target);
 }
 
+Result<std::string> RedisSink::TakeOverRenamedTarget(RedisConnection& c, const std::string& pipeline,
+                                                     const std::string& target,
+                                                     const std::vector<std::string>& former) {
+  if (former.empty()) return std::string();
+  std::vector<std::string> names{target};
+  names.insert(names.end(), former.begin(), former.end());
+  std::vector<std::string> present;
+  for (const std::string& name : names) {
+    ASSIGN_OR_RETURN(RedisReply r, c.Checked({"EXISTS", CheckpointKey(pipeline, name)}));
+    if (r.integer > 0) present.push_back(name);
+  }
+  ASSIGN_OR_RETURN(const std::string old,
+                   RenamedFrom(present, pipeline, target, former,
+                               fmt::format("DEL {}", CheckpointKey(pipeline, "NAME"))));
+  if (old.empty()) return old;
+  // A plan of its own (a copy begun under the new name): that copy goes on, nothing is taken over.
+  ASSIGN_OR_RETURN(RedisReply own_plan, c.Checked({"EXISTS", RedisChunkTarget::PlanKey(pipeline, target)}));
+  if (own_plan.integer > 0) return std::string();
+  ASSIGN_OR_RETURN(RedisReply old_plan, c.Checked({"EXISTS", RedisChunkTarget::PlanKey(pipeline, old)}));
+  std::vector<std::vector<std::string>> commands{{"MULTI"},
+                                                 {"RENAMENX", CheckpointKey(pipeline, old), CheckpointKey(pipeline, target)}};
+  if (old_plan.integer > 0) {
+    commands.push_back({"RENAME", RedisChunkTarget::PlanKey(pipeline, old), RedisChunkTarget::PlanKey(pipeline, target)});
+  }
+  commands.push_back({"EXEC"});
+  for (const auto& argv : commands) c.Append(argv);
+  RedisReply exec;
+  for (size_t i = 0; i < commands.size(); ++i) {
+    ASSIGN_OR_RETURN(exec, c.Read());
+    if (exec.is_error()) {
+      return Status::Error(StatusCode::kServerError, "target {}: taking over the checkpoint of target {}: {}", target,
+                           old, exec.str);
+    }
+  }
+  // EXEC's answers: RENAMENX's 0 means the new name's key appeared meanwhile.
+  if (exec.elements.empty() || exec.elements[0].integer == 0) return std::string();
+  spdlog::warn("pipeline {} target {}: took over the checkpoint of target {} in this database (the configuration "
+               "no longer names {}: {} is taken for it renamed, and goes on where it stopped)",
+               pipeline, target, old, old, target);
+  return old;
+}
+
 Result<std::unique_ptr<RedisSink>> RedisSink::Open(const SinkOptions& options) {
   auto fail = [&](const Status& st) {
     return Status::Invalid("pipeline {} target {}: {}", options.pipeline, options.target, st.message());
@@ -95,6 +139,10 @@ Status RedisSink::EnsureConnected() {
   if (!c.ok()) return c.status().WithContext(fmt::format("pipeline {} target {}", options_.pipeline, options_.target));
   conn_ = std::move(c).value();
   Status st = options_.epoch > 0 ? JoinFence(*conn_, options_) : Status::Ok();
+  if (st.ok() && !takeover_checked_) {
+    st = TakeOverRenamedTarget(*conn_, options_.pipeline, options_.target, options_.former_targets).status();
+    takeover_checked_ = st.ok();
+  }
   if (st.ok()) st = ReadCheckpoint();
   if (!st.ok()) conn_.reset();
   return st;

@@ -58,6 +58,12 @@ class RedisSink : public Sink {
 
   // The hash holding this pipeline's position on the target.
   static std::string CheckpointKey(const std::string& pipeline, const std::string& target);
+  // A target renamed in the configuration takes over the checkpoint and
+  // snapshot plan keys of its old name (one of `former`, SinkOptions::
+  // former_targets; sink/checkpoint_rows.h's RenamedFrom decides), renamed
+  // in one MULTI/EXEC. Returns the name taken over, "" when none.
+  static Result<std::string> TakeOverRenamedTarget(RedisConnection& c, const std::string& pipeline,
+                                                   const std::string& target, const std::vector<std::string>& former);
 
  private:
   // The commands of one source transaction (or of the part of it in this batch).
@@ -107,6 +113,7 @@ class RedisSink : public Sink {
   RedisEndpoint endpoint_;
   CommandBuilder builder_;
   std::string checkpoint_key_;
+  bool takeover_checked_ = false;  // TakeOverRenamedTarget ran on a connection
   std::string fence_key_;  // with an epoch: WATCHed by every MULTI/EXEC (redis_fence.h)
   std::unique_ptr<RedisConnection> conn_;
 };

@@ -3,6 +3,9 @@
 // and escaping, renames, DDL, rejected commands.
 #include <nlohmann/json.hpp>
 
+#include <fstream>
+#include <sstream>
+
 #include "core/change_event.h"
 
 #include "sink/redis/redis_fixture.h"
@@ -209,6 +212,44 @@ CREATE TABLE shop.audit (msg VARCHAR(40));
   EXPECT_EQ(audit[1]["op"], "ddl");
   EXPECT_EQ(audit[1]["ddl"], "TRUNCATE TABLE shop.audit");
   EXPECT_EQ(audit[1]["table"], "audit");
+}
+
+// A target renamed in the configuration takes over its old name's
+// checkpoint: a stream gets no entry twice (a replay from `start: earliest`
+// would append them all again) and none is missed.
+TEST_F(RedisTargetTest, ATargetRenamedInTheConfigurationGoesOnWhereItStopped) {
+  RedisTargetOptions o;
+  o.mode = "stream";
+  ASSERT_NO_FATAL_FAILURE(Start("CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY, note VARCHAR(40))",
+                                o));
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.orders VALUES (1, 'a'), (2, 'b')").ok());
+  auto conn = Redis();
+  ASSERT_TRUE(conn);
+  ASSERT_TRUE(WaitUntil([&] { return StreamEntries(*this, *conn, "shop:orders").size() >= 2; },
+                        std::chrono::seconds(60)))
+      << sluice_->Log();
+  EXPECT_EQ(sluice_->Stop(), 0);
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.orders VALUES (3, 'while stopped')").ok());
+  std::stringstream text;
+  text << std::ifstream(config_).rdbuf();
+  std::string yaml = text.str();
+  yaml.replace(yaml.find("  dst: {"), 8, "  cache: {");
+  yaml.replace(yaml.find("targets: [dst]"), 14, "targets: [cache]");
+  WriteConfig(yaml);
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.orders VALUES (4, 'after')").ok());
+  std::vector<Json> entries;
+  ASSERT_TRUE(WaitUntil([&] { return (entries = StreamEntries(*this, *conn, "shop:orders")).size() >= 4; },
+                        std::chrono::seconds(60)))
+      << sluice_->Log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // what a replay would add after them
+  entries = StreamEntries(*this, *conn, "shop:orders");
+  ASSERT_EQ(entries.size(), 4u) << sluice_->Log();
+  EXPECT_EQ(entries[2]["after"], R"({"id":3,"note":"while stopped"})");
+  EXPECT_EQ(entries[3]["after"], R"({"id":4,"note":"after"})");
+  EXPECT_EQ(Keys("_sluice:checkpoint:*"), std::vector<std::string>{"_sluice:checkpoint:p:cache"});
+  EXPECT_NE(sluice_->Log().find("took over the checkpoint of target dst"), std::string::npos) << sluice_->Log();
 }
 
 TEST_F(RedisTargetTest, TruncateAndDropTableDeleteTheTableKeys) {
