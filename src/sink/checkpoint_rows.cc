@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -69,6 +70,12 @@ Result<std::string> RenamedFrom(const std::vector<std::string>& present, const s
         target, pipeline, fmt::join(left, ", "), target, target, delete_statement);
   }
   return left[0];
+}
+
+void LogTakenOver(const std::string& pipeline, const std::string& target, const std::string& old) {
+  spdlog::warn("pipeline {} target {}: took over the checkpoint of target {} in this database (the configuration "
+               "no longer names {}: {} is taken for it renamed, and goes on where it stopped)",
+               pipeline, target, old, old, target);
 }
 
 }  // namespace sluice::sink

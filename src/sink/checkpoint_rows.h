@@ -57,5 +57,7 @@ class OldPartitionRows {
 Result<std::string> RenamedFrom(const std::vector<std::string>& present, const std::string& pipeline,
                                 const std::string& target, const std::vector<std::string>& former,
                                 const std::string& delete_statement);
+// Logs (a warning) that `target` took over the checkpoint of `old`.
+void LogTakenOver(const std::string& pipeline, const std::string& target, const std::string& old);
 
 }  // namespace sluice::sink

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <mysql.h>
 #include <mysqld_error.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
@@ -56,9 +55,7 @@ Result<std::string> TakeOverRenamedTarget(sluice::mysql::MysqlConnection& c, con
     return st.WithContext(fmt::format("target {}: taking over the checkpoint of target {}", target, old));
   }
   if (moved == 0) return std::string();  // taken over meanwhile by another session
-  spdlog::warn("pipeline {} target {}: took over the checkpoint of target {} in this database (the configuration "
-               "no longer names {}: {} is taken for it renamed, and goes on where it stopped)",
-               pipeline, target, old, old, target);
+  LogTakenOver(pipeline, target, old);
   return old;
 }
 

@@ -1,7 +1,6 @@
 #include "sink/postgres/pg_bookkeeping.h"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <string>
@@ -106,9 +105,7 @@ Result<std::string> TakeOverRenamedTarget(sluice::postgres::PgConnection& conn, 
     return moved.status().WithContext(fmt::format("target {}: taking over the checkpoint of target {}", target, old));
   }
   if (moved->empty() || (*moved)[0][0].value_or("0") == "0") return std::string();  // taken over meanwhile
-  spdlog::warn("pipeline {} target {}: took over the checkpoint of target {} in this database (the configuration "
-               "no longer names {}: {} is taken for it renamed, and goes on where it stopped)",
-               pipeline, target, old, old, target);
+  LogTakenOver(pipeline, target, old);
   return old;
 }
 

@@ -105,9 +105,7 @@ Result<std::string> RedisSink::TakeOverRenamedTarget(RedisConnection& c, const s
   }
   // EXEC's answers: RENAMENX's 0 means the new name's key appeared meanwhile.
   if (exec.elements.empty() || exec.elements[0].integer == 0) return std::string();
-  spdlog::warn("pipeline {} target {}: took over the checkpoint of target {} in this database (the configuration "
-               "no longer names {}: {} is taken for it renamed, and goes on where it stopped)",
-               pipeline, target, old, old, target);
+  LogTakenOver(pipeline, target, old);
   return old;
 }
 
