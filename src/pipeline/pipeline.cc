@@ -1196,6 +1196,7 @@ Result<StartPosition> Pipeline::ResumePosition() {
     if (p.kind != StartPosition::Kind::kFilePos && p.kind != StartPosition::Kind::kLsn) return p;
     least = p.ToString();
     spdlog::info("pipeline {}: first start at {} (start: {})", cfg_.name, least, cfg_.start);
+    WarnIfRenamed(least);
   } else if (!set_by_api) {
     spdlog::info("pipeline {}: resuming at {} (the least advanced target's checkpoint)", cfg_.name, least);
   }
@@ -1232,6 +1233,27 @@ Result<StartPosition> Pipeline::ResumePosition() {
   }
   RETURN_IF_ERROR(RecordTargets());
   return StartPosition::Parse(least);
+}
+
+void Pipeline::WarnIfRenamed(const std::string& start) {
+  auto held = store_.AllCheckpoints();
+  if (!held.ok()) return;  // only a warning: the store's own errors show elsewhere
+  std::map<std::string, std::vector<std::string>> others;  // pipeline -> "target (applied)"
+  for (const auto& [pipeline, target, cp] : *held) {
+    if (config_.FindPipeline(pipeline) != nullptr) continue;
+    if (std::find(cfg_.targets.begin(), cfg_.targets.end(), target) == cfg_.targets.end()) continue;
+    others[pipeline].push_back(fmt::format("{} at {}", target, cp.resume_position));
+  }
+  for (const auto& [pipeline, where] : others) {
+    std::string note = fmt::format(
+        "this is the pipeline's first start (at {}), but the store holds where pipeline {}, which the configuration "
+        "no longer has, stopped on the same target(s): {}. Checkpoints are kept by pipeline name, so a renamed "
+        "pipeline starts anew; if {} is {} renamed, give it its old name back to go on where it stopped",
+        start, pipeline, fmt::join(where, ", "), cfg_.name, pipeline);
+    spdlog::warn("pipeline {}: {}", cfg_.name, note);
+    std::lock_guard lock(mu_);
+    NoteEvent("", "warning", std::move(note));
+  }
 }
 
 Result<std::vector<std::string>> Pipeline::RecordedTargets() {

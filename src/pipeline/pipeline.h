@@ -233,6 +233,10 @@ class Pipeline {
   // the configuration no longer has (SinkOptions::former_targets); adds the
   // live targets with a checkpoint to the record.
   Result<std::vector<std::string>> RecordedTargets();
+  // At a first start: a warning naming pipelines the configuration no longer
+  // has whose checkpoints on the same targets the store holds (a renamed
+  // pipeline starts anew: checkpoints are kept by pipeline name).
+  void WarnIfRenamed(const std::string& start);
   Result<std::vector<std::string>> FormerTargets();
   Status RecordTargets();
   Result<StartPosition> ResolveOnSource(const StartPosition& p);

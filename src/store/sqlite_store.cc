@@ -105,6 +105,29 @@ Result<std::optional<Checkpoint>> SqliteStore::LoadCheckpoint(const std::string&
   return std::optional<Checkpoint>(std::move(cp));
 }
 
+Result<std::vector<std::tuple<std::string, std::string, Checkpoint>>> SqliteStore::AllCheckpoints() {
+  std::lock_guard lock(mu_);
+  SqliteStmt st;
+  if (sqlite3_prepare_v2(db_,
+                         "SELECT pipeline, target, applied, resume_position, gtid_state, updated_ms FROM checkpoints "
+                         "ORDER BY pipeline, target",
+                         -1, &st.s, nullptr) != SQLITE_OK) {
+    return file_->Error("list checkpoints");
+  }
+  std::vector<std::tuple<std::string, std::string, Checkpoint>> out;
+  int rc;
+  while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
+    Checkpoint cp;
+    cp.applied = SqliteColumn(st.s, 2);
+    cp.resume_position = SqliteColumn(st.s, 3);
+    cp.gtid_state = SqliteColumn(st.s, 4);
+    cp.updated_ms = sqlite3_column_int64(st.s, 5);
+    out.emplace_back(SqliteColumn(st.s, 0), SqliteColumn(st.s, 1), std::move(cp));
+  }
+  if (rc != SQLITE_DONE) return file_->Error("list checkpoints");
+  return out;
+}
+
 Status SqliteStore::ClearCheckpoints(const std::string& pipeline) {
   std::lock_guard lock(mu_);
   SqliteStmt st;

@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <mutex>
+#include <tuple>
 #include <optional>
 #include <string>
 #include <utility>
@@ -34,6 +35,8 @@ class SqliteStore {
   Status SaveCheckpoint(const std::string& pipeline, const std::string& target, const Checkpoint& cp);
   Result<std::optional<Checkpoint>> LoadCheckpoint(const std::string& pipeline, const std::string& target);
   Status ClearCheckpoints(const std::string& pipeline);
+  // Every checkpoint held, as (pipeline, target, checkpoint), by pipeline and target.
+  Result<std::vector<std::tuple<std::string, std::string, Checkpoint>>> AllCheckpoints();
 
   // A key/value setting of a pipeline ("start", "stopped").
   Status SetSetting(const std::string& pipeline, const std::string& key, const std::string& value);

@@ -214,6 +214,27 @@ TEST_F(StartPositionTest, ATargetRenamedInTheConfigurationGoesOnWhereItStopped) 
       << sluice_->FullLog();
 }
 
+// A renamed pipeline starts anew (its checkpoints are kept by its name), and
+// says so, naming the old name and where it stopped.
+TEST_F(StartPositionTest, ARenamedPipelineSaysItStartsAnew) {
+  ASSERT_NO_FATAL_FAILURE(StartLatest(Latest()));
+  ASSERT_TRUE(WaitForState("p", "running"));
+  ASSERT_TRUE(Transactions(*src_, 1, 3).ok());
+  ASSERT_TRUE(ConvergesExactly(3));
+  EXPECT_EQ(sluice_->Stop(), 0);
+  std::string yaml = FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), options_);
+  yaml.replace(yaml.find("- name: p\n"), 10, "- name: orders\n");
+  WriteConfig(yaml);
+  ASSERT_NO_FATAL_FAILURE(Restart());
+  ASSERT_TRUE(WaitForState("orders", "running"));
+  EXPECT_NE(sluice_->Log().find("but the store holds where pipeline p, which the configuration no longer has, "
+                                "stopped on the same target(s): dst at binlog."),
+            std::string::npos)
+      << sluice_->Log();
+  Json events = PipelineStatus("orders")["events"];
+  EXPECT_NE(events.dump().find("give it its old name back"), std::string::npos) << events.dump();
+}
+
 // A position set through the API is recorded before the capture starts: a
 // stop before anything was applied does not fall back to `start:`.
 TEST_F(StartPositionTest, PositionSetThroughTheApiSurvivesAStopBeforeTheFirstApply) {
