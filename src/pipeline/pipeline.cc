@@ -1214,6 +1214,7 @@ Result<StartPosition> Pipeline::ResumePosition() {
     if (!t->sink || t->failed || !t->sink->checkpoint().resume_position.empty()) continue;
     if (!set_by_api) {
       spdlog::info("pipeline {} target {}: no checkpoint yet; it starts at {}", cfg_.name, t->cfg->name, least);
+      WarnIfCheckpointLost(*t, least);
     }
     Status st = t->sink->AdvanceCheckpoint(origin);
     if (!st.ok()) {
@@ -1233,6 +1234,21 @@ Result<StartPosition> Pipeline::ResumePosition() {
   }
   RETURN_IF_ERROR(RecordTargets());
   return StartPosition::Parse(least);
+}
+
+void Pipeline::WarnIfCheckpointLost(Target& t, const std::string& start) {
+  auto held = store_.LoadCheckpoint(cfg_.name, t.cfg->name);
+  if (!held.ok() || !held->has_value() || (*held)->resume_position.empty()) return;
+  if ((*held)->resume_position == start) return;  // stopped before it applied anything: nothing in between
+  std::string note = fmt::format(
+      "target {}: it holds no checkpoint of this pipeline, though the store says it had applied up to {}: its "
+      "`_sluice` tables (or checkpoint) were removed, or the target was replaced or restored from a backup. It starts "
+      "at {}; what changed in between is not on it unless copied (`sluice snapshot`, or `snapshot: initial`), and "
+      "`sluice check --repair` finds what differs",
+      t.cfg->name, (*held)->resume_position, start);
+  spdlog::warn("pipeline {}: {}", cfg_.name, note);
+  std::lock_guard lock(mu_);
+  NoteEvent(t.cfg->name, "warning", std::move(note));
 }
 
 void Pipeline::WarnIfRenamed(const std::string& start) {

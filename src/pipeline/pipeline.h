@@ -237,6 +237,10 @@ class Pipeline {
   // has whose checkpoints on the same targets the store holds (a renamed
   // pipeline starts anew: checkpoints are kept by pipeline name).
   void WarnIfRenamed(const std::string& start);
+  // A target without a checkpoint whose store record says it applied
+  // something before (its checkpoint removed, the target replaced or
+  // restored): a warning naming both places.
+  void WarnIfCheckpointLost(Target& t, const std::string& start);
   Result<std::vector<std::string>> FormerTargets();
   Status RecordTargets();
   Result<StartPosition> ResolveOnSource(const StartPosition& p);

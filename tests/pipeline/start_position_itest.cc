@@ -235,6 +235,27 @@ TEST_F(StartPositionTest, ARenamedPipelineSaysItStartsAnew) {
   EXPECT_NE(events.dump().find("give it its old name back"), std::string::npos) << events.dump();
 }
 
+// A target whose checkpoint is gone (its `_sluice` tables dropped, the
+// server replaced) while the store says it applied changes before starts
+// where a new target would, and says so, naming both places.
+TEST_F(StartPositionTest, ATargetThatLostItsCheckpointSaysSo) {
+  ASSERT_NO_FATAL_FAILURE(StartLatest(Latest()));
+  ASSERT_TRUE(WaitForState("p", "running"));
+  ASSERT_TRUE(Transactions(*src_, 1, 3).ok());
+  ASSERT_TRUE(ConvergesExactly(3));
+  EXPECT_EQ(sluice_->Stop(), 0);
+  ASSERT_TRUE(Transactions(*src_, 4, 2).ok());
+  ASSERT_TRUE(dst_->Execute("DROP DATABASE _sluice").ok());
+  ASSERT_NO_FATAL_FAILURE(Restart());
+  ASSERT_TRUE(WaitForState("p", "running"));
+  EXPECT_NE(sluice_->Log().find("target dst: it holds no checkpoint of this pipeline, though the store says it had "
+                                "applied up to binlog."),
+            std::string::npos)
+      << sluice_->Log();
+  Json events = PipelineStatus("p")["events"];
+  EXPECT_NE(events.dump().find("restored from a backup"), std::string::npos) << events.dump();
+}
+
 // A position set through the API is recorded before the capture starts: a
 // stop before anything was applied does not fall back to `start:`.
 TEST_F(StartPositionTest, PositionSetThroughTheApiSurvivesAStopBeforeTheFirstApply) {
