@@ -101,6 +101,11 @@ Result<std::string> ClickhouseChunkTarget::EnsureStartPosition(const std::string
   return resume_position;
 }
 
+Status ClickhouseChunkTarget::TakeOverRenamedTarget(const std::string& pipeline, const std::string& target,
+                                                    const std::vector<std::string>& former) {
+  return clickhouse::TakeOverRenamedTarget(client_, pipeline, target, former).status();
+}
+
 Result<std::string> ClickhouseChunkTarget::AppliedPosition(const std::string& pipeline, const std::string& target) {
   auto row = ReadCheckpointRow(client_, pipeline, target);
   if (!row.ok()) {

@@ -65,6 +65,8 @@ class ClickhouseChunkTarget : public ChunkTarget {
   Status RaiseCatchUpHorizon(const std::string&, const std::string&, const std::string&) override {
     return Status::Ok();
   }
+  Status TakeOverRenamedTarget(const std::string& pipeline, const std::string& target,
+                               const std::vector<std::string>& former) override;
   Result<std::string> AppliedPosition(const std::string& pipeline, const std::string& target) override;
 
   // Nothing to hold: versions order the chunk's rows before any streamed change.

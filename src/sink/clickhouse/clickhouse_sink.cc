@@ -35,6 +35,11 @@ Status ClickhouseSink::Connect() {
   client_->SetInterrupter(options_.interrupt);
   tables_.clear();  // the server may have been restarted or changed meanwhile
   RETURN_IF_ERROR(EnsureCheckpointTable());
+  if (!takeover_checked_) {
+    RETURN_IF_ERROR(
+        TakeOverRenamedTarget(*client_, options_.pipeline, options_.target, options_.former_targets).status());
+    takeover_checked_ = true;
+  }
   return ReadCheckpoint();
 }
 

@@ -101,6 +101,7 @@ class ClickhouseSink : public Sink {
   sluice::clickhouse::ClientOptions client_options_;
   std::unique_ptr<sluice::clickhouse::ClickhouseClient> client_;
   uint64_t checkpoint_version_ = 0;  // _version of the last checkpoint row written or read
+  bool takeover_checked_ = false;    // TakeOverRenamedTarget ran (at the first connect)
   std::map<const TargetTable*, TableState> tables_;
 };
 

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/json_writer.h"
+#include "sink/checkpoint_rows.h"
 #include "sink/clickhouse/column_retype.h"
 
 namespace sluice::sink::clickhouse {
@@ -297,6 +298,49 @@ Result<std::optional<CheckpointRow>> ReadCheckpointRow(ClickhouseClient& client,
   }
   CheckpointRow row{r[0], r[1], r[2], std::stoull(r[3])};
   return std::optional<CheckpointRow>(std::move(row));
+}
+
+Result<std::string> TakeOverRenamedTarget(ClickhouseClient& client, const std::string& pipeline,
+                                          const std::string& target, const std::vector<std::string>& former) {
+  if (former.empty()) return std::string();
+  auto rows = client.QueryRows(fmt::format("SELECT target FROM {} FINAL WHERE pipeline = {} AND resume_position != '' "
+                                           "FORMAT TabSeparated",
+                                           kCheckpointTable, QuoteString(pipeline)));
+  if (!rows.ok()) {
+    const int code = client.last_server_code();
+    if (code == sluice::clickhouse::kUnknownTable || code == sluice::clickhouse::kUnknownDatabase) {
+      return std::string();  // nothing ever written here
+    }
+    return rows.status();
+  }
+  std::vector<std::string> present;
+  for (const auto& r : *rows) {
+    if (!r.empty()) present.push_back(r[0]);
+  }
+  ASSIGN_OR_RETURN(const std::string old,
+                   RenamedFrom(present, pipeline, target, former,
+                               fmt::format("ALTER TABLE {} DELETE WHERE pipeline = {} AND target = 'NAME'",
+                                           kCheckpointTable, QuoteString(pipeline))));
+  if (old.empty()) return old;
+  auto where = [&](const Status& st) {
+    return st.WithContext(fmt::format("pipeline {} target {}: taking over the checkpoint of target {}", pipeline,
+                                      target, old));
+  };
+  auto plan = client.Query(fmt::format(
+      "INSERT INTO `_sluice`.`snapshot_chunks` SELECT pipeline, {}, tbl, shard, chunk, after_key, upto_key, done, "
+      "rows_copied, _version FROM `_sluice`.`snapshot_chunks` FINAL WHERE pipeline = {} AND target = {}",
+      QuoteString(target), QuoteString(pipeline), QuoteString(old)));
+  if (!plan.ok() && client.last_server_code() != sluice::clickhouse::kUnknownTable) return where(plan.status());
+  ASSIGN_OR_RETURN(auto from, ReadCheckpointRow(client, pipeline, old));
+  ASSIGN_OR_RETURN(auto own, ReadCheckpointRow(client, pipeline, target));
+  if (!from.has_value()) return std::string();  // taken over meanwhile
+  // Above any row the new name has (a reset one): FINAL keeps the highest version.
+  CheckpointRow moved = *from;
+  moved.version = std::max(from->version, own ? own->version : 0) + 1;
+  RETURN_IF_ERROR(where(WriteCheckpointRow(client, pipeline, target, moved)));
+  RETURN_IF_ERROR(where(WriteCheckpointRow(client, pipeline, old, CheckpointRow{"", "", "", from->version + 1})));
+  LogTakenOver(pipeline, target, old);
+  return old;
 }
 
 Status WriteCheckpointRow(ClickhouseClient& client, const std::string& pipeline, const std::string& target,

@@ -72,5 +72,13 @@ Result<std::optional<CheckpointRow>> ReadCheckpointRow(sluice::clickhouse::Click
                                                        const std::string& pipeline, const std::string& target);
 Status WriteCheckpointRow(sluice::clickhouse::ClickhouseClient& client, const std::string& pipeline,
                           const std::string& target, const CheckpointRow& row);
+// A target renamed in the configuration takes over the checkpoint (and
+// snapshot plan) of its old name, one of `former` (sink/checkpoint_rows.h's
+// RenamedFrom decides). No transactions: the plan rows are written under the
+// new name first, then the checkpoint row, then the old name's row is reset
+// (an empty position, as ResetCheckpoint writes); a crash in between repeats
+// or leaves an old row that is no one's. Returns the name taken over.
+Result<std::string> TakeOverRenamedTarget(sluice::clickhouse::ClickhouseClient& client, const std::string& pipeline,
+                                          const std::string& target, const std::vector<std::string>& former);
 
 }  // namespace sluice::sink::clickhouse

@@ -169,6 +169,33 @@ TEST_F(ClickhouseRunTest, KillOfSluiceThenRestartConverges) {
   EXPECT_NE(*cp, "") << "no checkpoint row";
 }
 
+// A target renamed in the configuration takes over its old name's
+// checkpoint: the changes made while sluice was stopped arrive (with
+// `start: latest` the renamed target would begin after them).
+TEST_F(ClickhouseRunTest, ATargetRenamedInTheConfigurationGoesOnWhereItStopped) {
+  PipelineOptions o;
+  o.start = "latest";
+  o.tables = "      - match: \"shop.orders\"\n";
+  ASSERT_NO_FATAL_FAILURE(StartAll(kKeyedSchema, o));
+  ASSERT_TRUE(WaitForState("p", "running"));
+  ASSERT_TRUE(Transactions(*src_, 1, 5).ok());
+  ASSERT_TRUE(ChConverges(kOrders, kChOrders));
+  EXPECT_EQ(sluice_->Stop(), 0);
+  ASSERT_TRUE(Transactions(*src_, 6, 5).ok());
+  std::string yaml = FaultConfig(dir_, http_port_, src_->Url(), ch_->Url("default"), o);
+  yaml.replace(yaml.find("  dst: {"), 8, "  warehouse: {");
+  yaml.replace(yaml.find("targets: [dst]"), 14, "targets: [warehouse]");
+  WriteConfig(yaml);
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(Transactions(*src_, 11, 5).ok());
+  EXPECT_TRUE(ChConverges(kOrders, kChOrders));
+  EXPECT_NE(sluice_->Log().find("took over the checkpoint of target dst"), std::string::npos) << sluice_->Log();
+  auto names = ch_->Query("SELECT target FROM _sluice.checkpoints FINAL WHERE resume_position != ''");
+  ASSERT_TRUE(names.ok()) << names.status().message();
+  EXPECT_EQ(*names, "warehouse\n");
+}
+
 TEST_F(ClickhouseRunTest, ClickhouseDownThenUpRetriesAndConverges) {
   ASSERT_NO_FATAL_FAILURE(StartAll(kKeyedSchema));
   ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
