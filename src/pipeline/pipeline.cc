@@ -2424,7 +2424,10 @@ void Pipeline::TargetLoop(Target& t) {
     sink::SinkOptions so = TargetSinkOptions(cfg_, *t.cfg);
     so.interrupt = &t.interrupt;
     auto loader = [&]() -> Result<std::unique_ptr<sink::Sink>> {
-      ASSIGN_OR_RETURN(so.former_targets, FormerTargets());
+      auto former = FormerTargets();
+      // The settings' store (or ZooKeeper) out of reach for a moment: tried again.
+      if (!former.ok()) return Status::Retryable(StatusCode::kIoError, "{}", former.status().message());
+      so.former_targets = std::move(former).value();
       return sink::OpenSink(so);
     }();
     if (loader.ok()) {

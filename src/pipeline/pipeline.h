@@ -233,6 +233,8 @@ class Pipeline {
   // the configuration no longer has (SinkOptions::former_targets); adds the
   // live targets with a checkpoint to the record.
   Result<std::vector<std::string>> RecordedTargets();
+  Result<std::vector<std::string>> FormerTargets();
+  Status RecordTargets();
   // At a first start: a warning naming pipelines the configuration no longer
   // has whose checkpoints on the same targets the store holds (a renamed
   // pipeline starts anew: checkpoints are kept by pipeline name).
@@ -241,8 +243,6 @@ class Pipeline {
   // something before (its checkpoint removed, the target replaced or
   // restored): a warning naming both places.
   void WarnIfCheckpointLost(Target& t, const std::string& start);
-  Result<std::vector<std::string>> FormerTargets();
-  Status RecordTargets();
   Result<StartPosition> ResolveOnSource(const StartPosition& p);
   // A MariaDB source replaced by a replica (a failover: the same GTIDs at
   // other file offsets): each target checkpoint whose FILE:OFFSET is not at
