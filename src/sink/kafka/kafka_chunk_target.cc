@@ -9,6 +9,7 @@
 
 #include "core/resume_position.h"
 #include "core/position.h"
+#include "sink/checkpoint_rows.h"
 #include "sink/kafka/checkpoint_reader.h"
 #include "sink/kafka/checkpoint_record.h"
 #include "sink/kafka/topic_template.h"
@@ -139,6 +140,64 @@ Status KafkaChunkTarget::Flush() {
 Status KafkaChunkTarget::EnsureTable(const TargetTable& t, const std::string& /*mysql_create_sql*/) {
   return CheckTopicName(ExpandTopic(options_.topic, options_.pipeline, t.db, t.table))
       .WithContext(fmt::format("{}: table `{}`.`{}` (from {})", Where(), t.db, t.table, t.source));
+}
+
+Status KafkaChunkTarget::TakeOverRenamedTarget(const std::string& pipeline, const std::string& target,
+                                               const std::vector<std::string>& former) {
+  if (former.empty()) return Status::Ok();
+  std::vector<std::string> present;
+  for (const std::string& name : former) {
+    ASSIGN_OR_RETURN(auto value, ReadLastValue(options_.url, checkpoint_topic_, CheckpointKey(pipeline, name),
+                                               options_.interrupt));
+    if (value.has_value()) present.push_back(name);
+  }
+  ASSIGN_OR_RETURN(auto own, ReadLastValue(options_.url, checkpoint_topic_, CheckpointKey(pipeline, target),
+                                           options_.interrupt));
+  if (own.has_value()) return Status::Ok();
+  ASSIGN_OR_RETURN(const std::string old,
+                   RenamedFrom(present, pipeline, target, former,
+                               fmt::format("a record with key {} and no value in topic {}",
+                                           CheckpointKey(pipeline, "NAME"), checkpoint_topic_)));
+  if (old.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(auto own_plan, ReadValuesWithPrefix(options_.url, checkpoint_topic_,
+                                                       SnapshotPrefix(pipeline, target), options_.interrupt));
+  if (!own_plan.empty()) return Status::Ok();  // a copy begun under the new name goes on
+  if (options_.exactly_once) {
+    // Whatever the old name's producer left open is aborted now, not when it times out.
+    auto conf = BaseConf(options_.url);
+    if (!conf.ok()) return conf.status().WithContext(Where());
+    RETURN_IF_ERROR(SetConf(conf->get(), "transactional.id", "sluice/" + pipeline + "/" + old));
+    char err[512];
+    std::unique_ptr<rd_kafka_t, decltype(&rd_kafka_destroy)> fencer(
+        rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), err, sizeof err), &rd_kafka_destroy);
+    if (!fencer) return Status::Invalid("{}: Kafka producer: {}", Where(), err);
+    (void)conf->release();
+    if (rd_kafka_error_t* e = rd_kafka_init_transactions(fencer.get(), 60000)) {
+      Status st = Status::Retryable(StatusCode::kIoError, "{}: init_transactions of target {}'s id: {}", Where(), old,
+                                    rd_kafka_error_string(e));
+      rd_kafka_error_destroy(e);
+      return st;
+    }
+  }
+  ASSIGN_OR_RETURN(auto plan, ReadValuesWithPrefix(options_.url, checkpoint_topic_, SnapshotPrefix(pipeline, old),
+                                                   options_.interrupt));
+  ASSIGN_OR_RETURN(auto position, ReadLastValue(options_.url, checkpoint_topic_, CheckpointKey(pipeline, old),
+                                                options_.interrupt));
+  if (!position.has_value()) return Status::Ok();  // taken over meanwhile
+  ASSIGN_OR_RETURN(rd_kafka_topic_t * topic, Topic(checkpoint_topic_));
+  const std::string old_prefix = SnapshotPrefix(pipeline, old);
+  // The new name's records first, then the old name's tombstones: a crash in
+  // between leaves both, and the next start finds its own.
+  for (const auto& [key, value] : plan) {
+    RETURN_IF_ERROR(Produce(topic, 0, SnapshotPrefix(pipeline, target) + key.substr(old_prefix.size()), value));
+  }
+  RETURN_IF_ERROR(Produce(topic, 0, CheckpointKey(pipeline, target), *position));
+  RETURN_IF_ERROR(Flush());
+  for (const auto& [key, value] : plan) RETURN_IF_ERROR(Produce(topic, 0, key, std::nullopt));
+  RETURN_IF_ERROR(Produce(topic, 0, CheckpointKey(pipeline, old), std::nullopt));
+  RETURN_IF_ERROR(Flush());
+  LogTakenOver(pipeline, target, old);
+  return Status::Ok();
 }
 
 Result<std::string> KafkaChunkTarget::AppliedPosition(const std::string& pipeline, const std::string& target) {

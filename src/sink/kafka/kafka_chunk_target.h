@@ -49,6 +49,13 @@ class KafkaChunkTarget : public ChunkTarget {
   Status RaiseCatchUpHorizon(const std::string&, const std::string&, const std::string&) override {
     return Status::Ok();  // a log: nothing to reconcile
   }
+  // The position record and snapshot plan records of the old name (one of
+  // `former`; sink/checkpoint_rows.h's RenamedFrom decides) written again
+  // under the new name, then tombstoned; with exactly_once the old
+  // transactional.id is initialised first, which aborts what it left open
+  // (read_committed consumers would wait for it until it timed out).
+  Status TakeOverRenamedTarget(const std::string& pipeline, const std::string& target,
+                               const std::vector<std::string>& former) override;
   Result<std::string> AppliedPosition(const std::string& pipeline, const std::string& target) override;
   Status BeginChunk(const std::string& pipeline, const std::string& target) override;
   Status Write(const std::vector<SinkChange>& changes) override;

@@ -18,6 +18,7 @@
 #include "sink/fence.h"
 #include "sink/kafka/checkpoint_reader.h"
 #include "sink/kafka/checkpoint_record.h"
+#include "sink/kafka/kafka_chunk_target.h"
 #include "sink/kafka/topic_template.h"
 #include "sink/skip_log.h"
 
@@ -84,6 +85,11 @@ Result<std::unique_ptr<KafkaSink>> KafkaSink::Open(const SinkOptions& options) {
   s->transaction_time_ = std::chrono::milliseconds(ms);
   // '/' cannot occur in pipeline or target names: one id per target.
   s->transactional_id_ = "sluice/" + options.pipeline + "/" + options.target;
+  if (!options.former_targets.empty()) {
+    // A target renamed in the configuration: its old name's records, written again under this one.
+    ASSIGN_OR_RETURN(auto records, KafkaChunkTarget::Open(options));
+    RETURN_IF_ERROR(records->TakeOverRenamedTarget(options.pipeline, options.target, options.former_targets));
+  }
   RETURN_IF_ERROR(s->CreateProducer());
   RETURN_IF_ERROR(s->LoadCheckpoint());
   s->checkpoint_ = s->recorded_;
