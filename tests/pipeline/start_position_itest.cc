@@ -153,13 +153,6 @@ TEST_F(StartPositionTest, TargetAddedLaterKeepsItsStartAcrossAFailedFirstBatch) 
   EXPECT_TRUE(ConvergesExactly(15));
 }
 
-// The target's name in the configuration, from `from` to `to`.
-std::string RenameTarget(std::string yaml, const std::string& from, const std::string& to) {
-  yaml.replace(yaml.find("  " + from + ": {"), from.size() + 5, "  " + to + ": {");
-  yaml.replace(yaml.find("targets: [" + from + "]"), from.size() + 11, "targets: [" + to + "]");
-  return yaml;
-}
-
 // A target renamed in the configuration goes on where it stopped: its
 // checkpoint, kept in the target database under the old name, is taken over
 // (before, the renamed target started at `start: latest` again and the
@@ -171,9 +164,7 @@ TEST_F(StartPositionTest, ATargetRenamedInTheConfigurationGoesOnWhereItStopped) 
   ASSERT_TRUE(ConvergesExactly(10));
   EXPECT_EQ(sluice_->Stop(), 0);
   ASSERT_TRUE(Transactions(*src_, 11, 10).ok());
-  const std::string yaml = RenameTarget(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), options_), "dst",
-                                        "reporting");
-  WriteConfig(yaml);
+  ASSERT_NO_FATAL_FAILURE(RenameTargetInConfig("dst", "reporting"));
   ASSERT_NO_FATAL_FAILURE(Restart());
   ASSERT_TRUE(Transactions(*src_, 21, 10).ok());
   EXPECT_TRUE(ConvergesExactly(30));
@@ -185,7 +176,8 @@ TEST_F(StartPositionTest, ATargetRenamedInTheConfigurationGoesOnWhereItStopped) 
 
   // With `snapshot: initial` the renamed target is not copied again.
   options_.extra = "    snapshot: initial\n";
-  WriteConfig(RenameTarget(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), options_), "dst", "search"));
+  WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), options_));
+  ASSERT_NO_FATAL_FAILURE(RenameTargetInConfig("dst", "search"));
   ASSERT_TRUE(Transactions(*src_, 31, 5).ok());
   ASSERT_NO_FATAL_FAILURE(Restart());
   EXPECT_TRUE(ConvergesExactly(35));
@@ -203,7 +195,8 @@ TEST_F(StartPositionTest, ATargetRenamedInTheConfigurationGoesOnWhereItStopped) 
                                           name))
                     .ok());
   }
-  WriteConfig(RenameTarget(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), options_), "dst", "third"));
+  WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), options_));
+  ASSERT_NO_FATAL_FAILURE(RenameTargetInConfig("dst", "third"));
   StartSluice();
   EXPECT_TRUE(WaitUntil(
       [&] {

@@ -306,6 +306,19 @@ class SyncTest : public ::testing::Test {
     config_ = (dir_ / "sluice.yaml").string();
     std::ofstream(config_) << yaml;
   }
+  // The configuration written last, with its one-line target `from` (and
+  // the pipeline's `targets: [from]`) renamed to `to`.
+  void RenameTargetInConfig(const std::string& from, const std::string& to) {
+    std::stringstream text;
+    text << std::ifstream(config_).rdbuf();
+    std::string yaml = text.str();
+    const std::string entry = "  " + from + ": {", list = "targets: [" + from + "]";
+    ASSERT_NE(yaml.find(entry), std::string::npos) << yaml;
+    ASSERT_NE(yaml.find(list), std::string::npos) << yaml;
+    yaml.replace(yaml.find(entry), entry.size(), "  " + to + ": {");
+    yaml.replace(yaml.find(list), list.size(), "targets: [" + to + "]");
+    WriteConfig(yaml);
+  }
   void StartSluice() {
     sluice_ = std::make_unique<SluiceProcess>(config_, (dir_ / "sluice.log").string());
     sluice_->Start();

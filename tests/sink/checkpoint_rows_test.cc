@@ -33,7 +33,9 @@ TEST(OldPartitionRowsTest, EachSettingJudgesTheChangesItsPartitionsCommitted) {
   EXPECT_EQ(rows.Settings(), "2, 3");
 
   // A change's partition among n is given; here offset / 10 % n.
-  auto partition_of = [](const SinkChange& ch, uint32_t n) { return static_cast<uint32_t>(ch.pos.txn_offset / 10 % n); };
+  auto partition_of = [](const SinkChange& ch, uint32_t n) {
+    return static_cast<uint32_t>(ch.pos.txn_offset / 10 % n);
+  };
   EXPECT_TRUE(rows.Applied(ChangeAt(280), partition_of));   // partition 0 of 2 (28 % 2): up to 300
   EXPECT_FALSE(rows.Applied(ChangeAt(310), partition_of));  // partition 1 of 2 (31 % 2) and 1 of 3 (31 % 3)
   EXPECT_TRUE(rows.Applied(ChangeAt(380), partition_of));   // partition 2 of 3 (38 % 3): up to 400

@@ -88,10 +88,11 @@ Result<std::string> RedisSink::TakeOverRenamedTarget(RedisConnection& c, const s
   ASSIGN_OR_RETURN(RedisReply own_plan, c.Checked({"EXISTS", RedisChunkTarget::PlanKey(pipeline, target)}));
   if (own_plan.integer > 0) return std::string();
   ASSIGN_OR_RETURN(RedisReply old_plan, c.Checked({"EXISTS", RedisChunkTarget::PlanKey(pipeline, old)}));
-  std::vector<std::vector<std::string>> commands{{"MULTI"},
-                                                 {"RENAMENX", CheckpointKey(pipeline, old), CheckpointKey(pipeline, target)}};
+  std::vector<std::vector<std::string>> commands{
+      {"MULTI"}, {"RENAMENX", CheckpointKey(pipeline, old), CheckpointKey(pipeline, target)}};
   if (old_plan.integer > 0) {
-    commands.push_back({"RENAME", RedisChunkTarget::PlanKey(pipeline, old), RedisChunkTarget::PlanKey(pipeline, target)});
+    commands.push_back(
+        {"RENAME", RedisChunkTarget::PlanKey(pipeline, old), RedisChunkTarget::PlanKey(pipeline, target)});
   }
   commands.push_back({"EXEC"});
   for (const auto& argv : commands) c.Append(argv);

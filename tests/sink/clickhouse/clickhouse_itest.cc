@@ -182,10 +182,7 @@ TEST_F(ClickhouseRunTest, ATargetRenamedInTheConfigurationGoesOnWhereItStopped) 
   ASSERT_TRUE(ChConverges(kOrders, kChOrders));
   EXPECT_EQ(sluice_->Stop(), 0);
   ASSERT_TRUE(Transactions(*src_, 6, 5).ok());
-  std::string yaml = FaultConfig(dir_, http_port_, src_->Url(), ch_->Url("default"), o);
-  yaml.replace(yaml.find("  dst: {"), 8, "  warehouse: {");
-  yaml.replace(yaml.find("targets: [dst]"), 14, "targets: [warehouse]");
-  WriteConfig(yaml);
+  ASSERT_NO_FATAL_FAILURE(RenameTargetInConfig("dst", "warehouse"));
   StartSluice();
   ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
   ASSERT_TRUE(Transactions(*src_, 11, 5).ok());

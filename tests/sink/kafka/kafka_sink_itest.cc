@@ -12,12 +12,10 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
 #include <set>
-#include <sstream>
 #include <thread>
 #include <tuple>
 
@@ -354,12 +352,7 @@ TEST_F(KafkaSinkTest, ATargetRenamedInTheConfigurationGoesOnWhereItStopped) {
   ASSERT_TRUE(WaitForChanges("shop.orders", 3));
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
   for (int id = 4; id <= 5; ++id) Insert(id, model);
-  std::stringstream text;
-  text << std::ifstream(config_).rdbuf();
-  std::string yaml = text.str();
-  yaml.replace(yaml.find("  bus: {"), 8, "  events: {");
-  yaml.replace(yaml.find("targets: [bus]"), 14, "targets: [events]");
-  WriteConfig(yaml);
+  ASSERT_NO_FATAL_FAILURE(RenameTargetInConfig("bus", "events"));
   StartSluice();
   ASSERT_TRUE(sluice_->WaitStarted(std::chrono::seconds(60))) << sluice_->Log();
   Insert(6, model);

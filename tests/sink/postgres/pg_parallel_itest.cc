@@ -239,10 +239,7 @@ TEST_F(PgParallelTest, ATargetRenamedInTheConfigurationGoesOnWhereItStopped) {
   ASSERT_TRUE(ConvergesExactly(10));
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
   ASSERT_TRUE(Transactions(*src_, 11, 10).ok());
-  std::string yaml = FaultConfig(dir_, http_port_, src_->Url(), PgUrl(), o);
-  yaml.replace(yaml.find("  dst: {"), 8, "  reporting: {");
-  yaml.replace(yaml.find("targets: [dst]"), 14, "targets: [reporting]");
-  WriteConfig(yaml);
+  ASSERT_NO_FATAL_FAILURE(RenameTargetInConfig("dst", "reporting"));
   StartSluiceWithSyncPoints("");
   ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
   ASSERT_TRUE(Transactions(*src_, 21, 10).ok());

@@ -3,9 +3,6 @@
 // and escaping, renames, DDL, rejected commands.
 #include <nlohmann/json.hpp>
 
-#include <fstream>
-#include <sstream>
-
 #include "core/change_event.h"
 
 #include "sink/redis/redis_fixture.h"
@@ -230,12 +227,7 @@ TEST_F(RedisTargetTest, ATargetRenamedInTheConfigurationGoesOnWhereItStopped) {
       << sluice_->Log();
   EXPECT_EQ(sluice_->Stop(), 0);
   ASSERT_TRUE(src_->Execute("INSERT INTO shop.orders VALUES (3, 'while stopped')").ok());
-  std::stringstream text;
-  text << std::ifstream(config_).rdbuf();
-  std::string yaml = text.str();
-  yaml.replace(yaml.find("  dst: {"), 8, "  cache: {");
-  yaml.replace(yaml.find("targets: [dst]"), 14, "targets: [cache]");
-  WriteConfig(yaml);
+  ASSERT_NO_FATAL_FAILURE(RenameTargetInConfig("dst", "cache"));
   StartSluice();
   ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
   ASSERT_TRUE(src_->Execute("INSERT INTO shop.orders VALUES (4, 'after')").ok());
