@@ -342,7 +342,7 @@ TEST_F(FaultTest, ParallelChangedAfterACrashLandsAKeylessRowOnce) {
   ASSERT_TRUE(committed.ok());
   ASSERT_EQ(*committed, "1") << "the first batch did not commit alone: the test shows nothing";
 
-  o.parallel = 1;
+  o.parallel = 2;  // batches in flight from here (the old rows must go all the same)
   WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), o));
   StartSluice();
   ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
@@ -351,6 +351,13 @@ TEST_F(FaultTest, ParallelChangedAfterACrashLandsAKeylessRowOnce) {
                         seconds(20)));
   EXPECT_NE(sluice_->FullLog().find("what the partitions of `parallel: 4` applied up to"), std::string::npos)
       << sluice_->FullLog();
+  // Past them, the old setting's rows are gone.
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto old = dst_->QueryValue("SELECT COUNT(*) FROM _sluice.checkpoints WHERE resume_position = 'partitions=4'");
+        return old.ok() && *old == "0";
+      },
+      seconds(20)));
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 

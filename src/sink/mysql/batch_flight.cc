@@ -29,6 +29,13 @@ Status MysqlLoader::ApplyBatchTakingOver(std::vector<SinkChange>& changes, const
   // Before a snapshot's horizon (ApplyCatchUp) nothing flies: those changes
   // go over one connection, after everything before them.
   const bool catch_up = !changes.empty() && InCatchUp(changes.front());
+  // Past the rows of earlier `parallel` settings, with nothing in flight:
+  // they go now (beside partitions waiting for their vote, the DELETE could
+  // wait on those partitions' rows, and they for this thread).
+  if (!catch_up && !changes.empty() && flights_.empty() && !old_partitions_.empty() &&
+      (old_partitions_.until().empty() || old_partitions_.until() < changes.front().pos)) {
+    RETURN_IF_ERROR(EndOldSchemes());
+  }
   if (!catch_up && flights_.size() >= kMaxFlights) RETURN_IF_ERROR(SettleOldest());
   auto f = std::make_shared<Flight>();
   // The global row kept back rides in one batch in flight at a time: two
