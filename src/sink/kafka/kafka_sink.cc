@@ -448,9 +448,13 @@ Status KafkaSink::DeliveryError(rd_kafka_resp_err_t err, const std::string& topi
   rd_kafka_resp_err_t f = rd_kafka_fatal_error(producer_.get(), fatal, sizeof fatal);
   if (f != RD_KAFKA_RESP_ERR_NO_ERROR) {
     if (IsFencing(f)) return FencedOut("produce to topic " + topic, fatal);
-    return Status::Error(StatusCode::kServerError,
-                         "{}: Kafka produce to topic {}: {} (fatal: the producer cannot continue)", Where(), topic,
-                         fatal);
+    // Not another producer (e.g. a sequence desynchronised by a broker's
+    // timeout): this producer cannot go on, a new one can (DoReconnect; with
+    // exactly_once its init aborts what this one left open, and what was not
+    // committed is sent again).
+    return Status::Retryable(StatusCode::kServerError,
+                             "{}: Kafka produce to topic {}: {} (fatal for this producer: a new one takes over)",
+                             Where(), topic, fatal);
   }
   if (IsPermanent(err)) {
     return Status::Error(StatusCode::kServerError, "{}: Kafka produce to topic {}: {}", Where(), topic,
