@@ -247,11 +247,14 @@ pipelines:
     return nullptr;
   }
   // Waits until a node other than `not_id` owns "p" with an epoch above
-  // `above`, says so on its own API, and the target receives rows again.
+  // `above`, says so on its own API, and the target receives rows again:
+  // more than `applied_before` audit rows when given (a test without load
+  // knows how many the old owner left; the new owner may apply all the rest
+  // before its ownership shows), else more than once the ownership shows.
   // Returns that node ("" on timeout) and logs how long it took (also in
   // `*took`, seconds, when given).
   std::string WaitForTakeover(const std::string& what, const std::string& not_id, int64_t above,
-                              Clock::time_point since, double* took_out = nullptr) {
+                              Clock::time_point since, double* took_out = nullptr, int64_t applied_before = -1) {
     std::string owner;
     int64_t epoch = 0;
     bool owned = WaitUntil(
@@ -266,7 +269,7 @@ pipelines:
       ADD_FAILURE() << what << ": no other node owns p (last owner \"" << owner << "\", epoch " << epoch << ")";
       return "";
     }
-    const int64_t applied = AuditRows();
+    const int64_t applied = applied_before >= 0 ? applied_before : AuditRows();
     bool applying = WaitUntil([&] { return AuditRows() > applied; }, kDeadline);
     EXPECT_TRUE(applying) << what << ": the new owner " << owner << " applies nothing";
     double took = std::chrono::duration<double>(Clock::now() - since).count();
@@ -318,7 +321,8 @@ pipelines:
   }
 
   // The first owner of "p", once it applies.
-  std::string WaitForFirstOwner() { return WaitForTakeover("first start", "", 0, Clock::now()); }
+  // The target starts empty: any audit row is the first owner's.
+  std::string WaitForFirstOwner() { return WaitForTakeover("first start", "", 0, Clock::now(), nullptr, 0); }
 
   static inline std::unique_ptr<ZookeeperEnsemble> ensemble_;
   std::string cluster_;

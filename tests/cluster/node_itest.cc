@@ -250,7 +250,8 @@ TEST_F(NodeTest, AnAlterBetweenTheCheckpointAndATakeoverIsDecodedWithTheOldShape
   auto killed_at = Clock::now();
   first.Kill();
   hold->reset();  // the target takes writes again
-  ASSERT_FALSE(WaitForTakeover("kill -9 of n1 with an ALTER not applied", "n1", epoch, killed_at).empty());
+  ASSERT_FALSE(
+      WaitForTakeover("kill -9 of n1 with an ALTER not applied", "n1", epoch, killed_at, nullptr, 10).empty());
   const char* orders = "SELECT id, region, amount, note FROM shop.orders ORDER BY id";
   EXPECT_TRUE(Converges(*src_, orders, *dst_, orders, kDeadline));
   ASSERT_NO_FATAL_FAILURE(ExpectExactlyOnce());
@@ -278,7 +279,7 @@ TEST_F(NodeTest, APositionSetOnTheOwnerIsWhereTheNextOwnerStarts) {
   auto killed_at = Clock::now();
   first.Kill();
   ASSERT_TRUE(Transactions(*src_, 16, 5).ok());
-  ASSERT_FALSE(WaitForTakeover("kill -9 of n1 after a new position", "n1", epoch, killed_at).empty());
+  ASSERT_FALSE(WaitForTakeover("kill -9 of n1 after a new position", "n1", epoch, killed_at, nullptr, 10).empty());
   const char* txns = "SELECT GROUP_CONCAT(txn ORDER BY txn) FROM shop.audit";
   std::string got;
   EXPECT_TRUE(WaitUntil(
