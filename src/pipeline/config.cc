@@ -1146,8 +1146,8 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
   ASSIGN_OR_RETURN(MapView m,
                    AsMap(n, MarkOf(n), path,
                          {"name", "source", "targets", "start", "tables", "batch", "parallel", "lua_threads", "ddl",
-                          "on_error", "skip_log", "queue_bytes", "snapshot", "chunk_rows", "check", "renamed_out",
-                          "nodes", "peer", "conflict"}));
+                          "on_error", "skip_log", "queue_bytes", "detach_after", "snapshot", "chunk_rows", "check",
+                          "renamed_out", "nodes", "peer", "conflict"}));
   RETURN_IF_ERROR(RequireKeys(m, path, {"name", "source", "targets", "tables"}));
   PipelineConfig p;
   p.mark = m.mark;
@@ -1270,6 +1270,18 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
   }
   if (const Entry* queue = m.Find("queue_bytes")) {
     ASSIGN_OR_RETURN(p.queue_bytes, Size(*queue, Child(path, "queue_bytes"), kMiB));
+  }
+  if (const Entry* detach = m.Find("detach_after")) {
+    const bool scalar = detach->value.IsScalar();
+    if (scalar && Lower(Trim(detach->value.Scalar())) == "never") {
+      p.detach_after_ms = 0;
+    } else if (auto ms = Duration(*detach, Child(path, "detach_after")); ms.ok()) {
+      p.detach_after_ms = *ms;
+    } else {
+      return Fail(detach->value_mark, Child(path, "detach_after"),
+                  fmt::format("expected a duration such as 30s or 5m (at least 1s), or never, got {}",
+                              scalar ? Quoted(Trim(detach->value.Scalar())) : std::string(Describe(detach->value))));
+    }
   }
   if (const Entry* snapshot = m.Find("snapshot")) {
     static constexpr std::string_view kModes[] = {"initial", "never"};

@@ -123,6 +123,12 @@ struct PipelineConfig {
   OnError on_error = OnError::kStop;
   std::string skip_log;  // absolute path; default "<store dir>/<name>.skipped.jsonl"
   uint64_t queue_bytes = 16 << 20;
+  // `detach_after: 5m | never`: a target that cannot be written for this
+  // long, while another target of the pipeline can, is set aside so that
+  // the others go on (bounded queues would hold them back); once it answers
+  // again the pipeline starts anew and it catches up from its checkpoint.
+  // 0: never (the down target holds the pipeline, as a single one does).
+  uint64_t detach_after_ms = 5 * 60'000;
   SnapshotMode snapshot = SnapshotMode::kNever;
   // `renamed_out: keep | drop`: the target table of a table renamed out of
   // the selection is kept (no longer updated) or dropped.

@@ -149,13 +149,17 @@ struct Pipeline::Target {
   std::thread thread;
   std::atomic<bool> finished{false};  // TargetLoop returned
   std::atomic<bool> ready{false};   // loader open, checkpoint read
-  std::atomic<bool> failed{false};  // detached after a fatal error
+  std::atomic<bool> failed{false};  // detached after a fatal error, or set aside (below)
+  // Down for `detach_after` while others could go on: out of this run's
+  // stream until it answers again (SetAsideIfHoldingOthers).
+  std::atomic<bool> set_aside{false};
   // PostgreSQL sources: the LSN the target's checkpoint resumes from (what
   // the slot may confirm for it); 0 until known.
   std::atomic<uint64_t> applied_lsn{0};
   // Guarded by Pipeline::mu_.
   PipelineState state = PipelineState::kStarting;
   std::string last_error;
+  Clock::time_point down_since{};  // since when it is `retrying`
   std::string applied_position;
   std::string applied_gtid;  // the source's GTID state at applied_position, where known
   uint64_t rows_applied = 0;
@@ -437,8 +441,44 @@ void Pipeline::RequestRestart(std::string reason) {
 
 void Pipeline::NoteTarget(Target& t, PipelineState s, std::string error) {
   if (s != t.state || (!error.empty() && error != t.last_error)) NoteEvent(t.cfg->name, PipelineStateName(s), error);
+  if (s == PipelineState::kRetrying && t.state != PipelineState::kRetrying) t.down_since = Clock::now();
   t.state = s;
   t.last_error = std::move(error);
+}
+
+bool Pipeline::SetAsideIfHoldingOthers(Target& t) {
+  if (cfg_.detach_after_ms == 0 || t.failed) return false;
+  {
+    std::lock_guard lock(mu_);
+    if (t.state != PipelineState::kRetrying ||
+        Clock::now() - t.down_since < std::chrono::milliseconds(cfg_.detach_after_ms)) {
+      return false;
+    }
+  }
+  if (!t.sink) {
+    // Down since this run began, so its checkpoint is unknown. One that never
+    // ran is waited for: it would start where the others are, later than
+    // `start:` says. So is every target while a position set through the API
+    // waits to be recorded in each of them.
+    auto ran = store_.LoadCheckpoint(cfg_.name, t.cfg->name);
+    auto api_start = settings_->Get("start");
+    if (!ran.ok() || !ran->has_value() || !api_start.ok() || api_start->has_value()) return false;
+  }
+  std::lock_guard lock(mu_);
+  const auto down = Clock::now() - t.down_since;
+  bool others = false;
+  for (const auto& o : targets_) others |= o.get() != &t && !o->failed;
+  if (!others) return false;  // nothing to let go on
+  const std::string why = fmt::format(
+      "target {}: down for {} s ({}); set aside so that the pipeline's other targets go on (detach_after); once it "
+      "answers again the pipeline starts anew and it catches up from its checkpoint",
+      t.cfg->name, std::chrono::duration_cast<std::chrono::seconds>(down).count(),
+      WithoutTargetPrefix(t.last_error, cfg_.name, t.cfg->name));
+  spdlog::warn("pipeline {}: {}", cfg_.name, why);
+  NoteTarget(t, PipelineState::kRetrying, why);
+  t.set_aside = true;
+  t.failed = true;
+  return true;
 }
 
 void Pipeline::SetState(PipelineState s, const std::string& error) {
@@ -1396,6 +1436,9 @@ void Pipeline::CaptureLoop() {
         if (hold_slot_) return uint64_t{1};  // below what the slot confirmed: it confirms nothing more
         uint64_t least = UINT64_MAX;
         for (auto& t : targets_) {
+          // One set aside before it opened holds the slot where it is: its
+          // checkpoint, unknown this run, may be anywhere behind.
+          if (t->set_aside && !t->sink) return uint64_t{1};
           if (t->sink) least = std::min<uint64_t>(least, t->applied_lsn);
         }
         return least == UINT64_MAX ? 0 : least;
@@ -1680,6 +1723,7 @@ Status Pipeline::CallSink(Target& t, const std::function<Status()>& call) {
       std::lock_guard lock(mu_);
       NoteTarget(t, PipelineState::kRetrying, st.message());
     }
+    if (SetAsideIfHoldingOthers(t)) return Status::Error(StatusCode::kCancelled, "set aside");
     // In slices that keep the delay gauge live: the lag an alert watches
     // must grow while the target is down, not freeze at its last value.
     for (auto until = Clock::now() + backoff; !stop_ && Clock::now() < until;) {
@@ -2451,6 +2495,7 @@ void Pipeline::TargetLoop(Target& t) {
       }
       NoteTarget(t, PipelineState::kRetrying, error);
     }
+    if (SetAsideIfHoldingOthers(t)) break;
     spdlog::warn("pipeline {} target {}: {}; retrying in {} ms", cfg_.name, name,
                  WithoutTargetPrefix(loader.status().message(), cfg_.name, name),
                  backoff.count());
@@ -2584,6 +2629,7 @@ void Pipeline::TargetLoop(Target& t) {
               std::lock_guard lock(mu_);
               NoteTarget(t, PipelineState::kRetrying, st.message());
             }
+            if (SetAsideIfHoldingOthers(t)) goto out;
             SleepUnlessStopping(backoff);
             backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
             WaitWhileInDoubt(t, /*reconnecting=*/true);
@@ -2630,15 +2676,44 @@ out:
     if (st.ok()) ReportAcknowledged(t);
   }
   if (!t.failed && t.sink && t.unacked.empty()) (void)t.sink->WriteIdle();
-  if (t.failed) {
-    // Detached: drain so the transform stage never blocks on this target,
-    // and keep its delay gauge growing from the oldest change it never
-    // applied until the pipeline is stopped: a failed target is behind.
-    while (!stop_) {
-      PublishDelay(t);
-      auto item = t.queue->Pop(std::chrono::milliseconds(100));
-      if (!item && t.queue->closed()) SleepUnlessStopping(std::chrono::milliseconds(200));
+  if (t.failed) WaitForSetAsideTarget(t);
+}
+
+void Pipeline::WaitForSetAsideTarget(Target& t) {
+  // Detached: drain so the transform stage never blocks on this target,
+  // and keep its delay gauge growing from the oldest change it never
+  // applied until the pipeline is stopped: a failed target is behind.
+  constexpr auto kProbeEvery = std::chrono::seconds(5);
+  auto next_probe = Clock::now() + kProbeEvery;
+  bool answered = false;
+  while (!stop_) {
+    PublishDelay(t);
+    auto item = t.queue->Pop(std::chrono::milliseconds(100));
+    if (item && (*item)->kind == TargetWork::Kind::kChanges) {
+      std::lock_guard lock(mu_);
+      if (!t.oldest_pending_ms) t.oldest_pending_ms = CommitEstimateMs((*item)->ts_ms, (*item)->received_ms);
     }
+    if (!item && t.queue->closed()) SleepUnlessStopping(std::chrono::milliseconds(200));
+    if (!t.set_aside || answered || Clock::now() < next_probe) continue;
+    next_probe = Clock::now() + kProbeEvery;
+    Status st;
+    if (t.sink) {
+      st = t.sink->Reconnect();
+    } else {
+      sink::SinkOptions so = TargetSinkOptions(cfg_, *t.cfg);
+      so.interrupt = &t.interrupt;
+      st = sink::OpenSink(so).status();
+    }
+    if (!st.ok()) {
+      spdlog::debug("pipeline {} target {}: set aside, still down: {}", cfg_.name, t.cfg->name, st.message());
+      continue;
+    }
+    answered = true;
+    const std::string why = fmt::format("target {} answers again after it was set aside: starting anew, it catches "
+                                        "up from its checkpoint",
+                                        t.cfg->name);
+    spdlog::info("pipeline {}: {}", cfg_.name, why);
+    RequestRestart(why);
   }
 }
 

@@ -336,6 +336,15 @@ class Pipeline {
   // and a target's state change recorded there when it is one.
   void NoteEvent(const std::string& target, std::string what, std::string message);
   void NoteTarget(Target& t, PipelineState s, std::string error);
+  // `detach_after`: true when the target has been `retrying` that long while
+  // another target is not failed; it is then set aside (failed for this run,
+  // still `retrying`): the transform stage stops feeding it, so its full
+  // queue no longer holds the others. Target thread; takes mu_.
+  bool SetAsideIfHoldingOthers(Target& t);
+  // A set-aside target's thread until the pipeline stops: drains its queue,
+  // keeps its delay growing, and tries the target now and then; once it
+  // answers, asks for a new start, from which it catches up.
+  void WaitForSetAsideTarget(Target& t);
   void SleepUnlessStopping(std::chrono::milliseconds d);
   // Sets the target's delay gauge from its oldest change not yet applied.
   void PublishDelay(Target& t);

@@ -80,6 +80,7 @@ TEST(ConfigLoad, DesignExample) {
   EXPECT_EQ(p.on_error, OnError::kStop);
   EXPECT_EQ(p.skip_log, "/etc/sluice/var/orders_to_search.skipped.jsonl");
   EXPECT_EQ(p.queue_bytes, 16u << 20);
+  EXPECT_EQ(p.detach_after_ms, 300'000u);
   EXPECT_EQ(FormatMark(p.mark), "/etc/sluice/sluice.yaml:9:5");
   EXPECT_EQ(p.key_path, "pipelines[0]");
 
@@ -136,6 +137,7 @@ pipelines:
     on_error: skip
     skip_log: ./var/skipped.jsonl
     queue_bytes: 1GiB
+    detach_after: 90s
     snapshot: initial
     chunk_rows: 5000
     check: {every: 1h, repair: true}
@@ -145,6 +147,7 @@ pipelines:
     start: "binlog.000003:4"
     tables: [{match: "*.*"}]
     queue_bytes: 2 MB
+    detach_after: Never
   - name: third
     source: other
     targets: [search]
@@ -191,6 +194,7 @@ pipelines:
   EXPECT_EQ(p.on_error, OnError::kSkip);
   EXPECT_EQ(p.skip_log, "/etc/sluice/var/skipped.jsonl");
   EXPECT_EQ(p.queue_bytes, uint64_t{1} << 30);
+  EXPECT_EQ(p.detach_after_ms, 90'000u);
   EXPECT_EQ(p.snapshot, SnapshotMode::kInitial);
   EXPECT_EQ(p.chunk_rows, 5000u);
   EXPECT_EQ(p.check.every_ms, 3'600'000u);
@@ -200,6 +204,7 @@ pipelines:
 
   EXPECT_EQ(c->pipelines[1].start, "binlog.000003:4");
   EXPECT_EQ(c->pipelines[1].queue_bytes, 2'000'000u);
+  EXPECT_EQ(c->pipelines[1].detach_after_ms, 0u);
   EXPECT_EQ(c->pipelines[1].parallel, 4u);
   EXPECT_EQ(c->pipelines[1].lua_threads, 0u) << "unset: the cores - 1, at most 4";
   EXPECT_EQ(c->pipelines[1].snapshot, SnapshotMode::kNever);
@@ -458,6 +463,13 @@ std::vector<ErrorCase> ErrorCases() {
        "GB), got \"64 furlongs\""},
       {"queue_bytes_overflow", Base("    queue_bytes: 99999999999999GiB\n"),
        "sluice.yaml:12:18: pipelines[0].queue_bytes: size \"99999999999999GiB\" is too large"},
+
+      {"detach_after_bad", Base("    detach_after: later\n"),
+       "sluice.yaml:12:19: pipelines[0].detach_after: expected a duration such as 30s or 5m (at least 1s), or never, "
+       "got \"later\""},
+      {"detach_after_too_short", Base("    detach_after: 10ms\n"),
+       "sluice.yaml:12:19: pipelines[0].detach_after: expected a duration such as 30s or 5m (at least 1s), or never, "
+       "got \"10ms\""},
 
       {"bad_snapshot", Base("    snapshot: inital\n"),
        "sluice.yaml:12:15: pipelines[0].snapshot: expected one of initial, never, got \"inital\" (did you mean "

@@ -1,0 +1,161 @@
+// A pipeline feeding two targets, one of which goes down for longer than
+// `detach_after`: the other must go on (before, the down target's full
+// queue held the capture and with it every target), and the down one,
+// once it answers again, catches up from its checkpoint: both end equal to
+// the source, every transaction exactly once.
+
+#include "pipeline/sync_fixture.h"
+
+namespace sluice::testing {
+namespace {
+
+std::string TwoTargetConfig(const std::string& dir, uint16_t port, const MariadbServer& src, const MariadbServer& a,
+                            const MariadbServer& b, const std::string& detach_after) {
+  return fmt::format(R"(store: {dir}/sluice.db
+http: 127.0.0.1:{port}
+sources:
+  main: {{url: "{src}", server_id: 5252, heartbeat_ms: 200}}
+targets:
+  a: {{url: "{a}"}}
+  b: {{url: "{b}?read_timeout=3&write_timeout=3&connect_timeout=2"}}
+pipelines:
+  - name: p
+    source: main
+    targets: [a, b]
+    start: earliest
+    tables:
+      - match: "shop.*"
+    batch: {{size: 100, timeout_ms: 50}}
+    queue_bytes: 1MiB
+    detach_after: {detach_after}
+)",
+                     fmt::arg("dir", dir), fmt::arg("port", port), fmt::arg("src", src.Url()),
+                     fmt::arg("a", a.Url()), fmt::arg("b", b.Url()), fmt::arg("detach_after", detach_after));
+}
+
+class DownTargetTest : public SyncTest {
+ protected:
+  void StartServers() {
+    src_ = StartServer(1);
+    a_ = StartServer(2);
+    b_ = StartServer(3);
+    ASSERT_TRUE(src_ && a_ && b_);
+    ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY, note TEXT); "
+                              "CREATE TABLE shop.audit (txn INT, msg VARCHAR(40))")
+                    .ok());
+  }
+  // Transactions first..first+n-1, each an order with a 1 KB note and a
+  // row of the keyless audit table (which would show a transaction applied
+  // twice).
+  void Write(int first, int n) {
+    for (int t = first; t < first + n; t += 50) {
+      std::string sql;
+      for (int k = t; k < std::min(first + n, t + 50); ++k) {
+        sql += fmt::format("BEGIN; INSERT INTO shop.orders VALUES ({0}, REPEAT('x', 1000)); INSERT INTO shop.audit "
+                           "VALUES ({0}, 'txn {0}'); COMMIT;",
+                           k);
+      }
+      ASSERT_TRUE(src_->Execute(sql).ok());
+    }
+    written_ = first + n - 1;
+  }
+  ::testing::AssertionResult Rows(MariadbServer& dst, int want, std::chrono::seconds timeout) {
+    std::string got;
+    bool ok = WaitUntil(
+        [&] {
+          auto n = dst.QueryValue("SELECT COUNT(*) FROM shop.orders");
+          got = n.ok() ? *n : n.status().message();
+          return got == std::to_string(want);
+        },
+        timeout);
+    if (ok) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "orders on the target: " << got << ", want " << want << "\n"
+                                         << (sluice_ ? sluice_->Log() : "");
+  }
+  void ExpectExactlyOnce(MariadbServer& dst) {
+    EXPECT_TRUE(Converges(*src_, "SELECT id, note FROM shop.orders ORDER BY id", dst,
+                          "SELECT id, note FROM shop.orders ORDER BY id"));
+    EXPECT_TRUE(Converges(*src_, "SELECT txn, msg FROM shop.audit ORDER BY txn", dst,
+                          "SELECT txn, msg FROM shop.audit ORDER BY txn"));
+  }
+  std::unique_ptr<MariadbServer> src_, a_, b_;
+  int written_ = 0;
+};
+
+// b crashes; 3,000 transactions (3 MB, three times the queues) follow. a
+// gets them all while b is down; b, restarted, catches up. Without
+// `detach_after` a stops once b's queue and the capture's are full.
+TEST_F(DownTargetTest, ADownTargetIsSetAsideAndCatchesUpWhenItAnswers) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  http_port_ = FreePort();
+  WriteConfig(TwoTargetConfig(dir_.string(), http_port_, *src_, *a_, *b_, "2s"));
+  ASSERT_NO_FATAL_FAILURE(Write(1, 100));
+  StartSluice();
+  ASSERT_TRUE(Rows(*a_, 100, std::chrono::seconds(60)));
+  ASSERT_TRUE(Rows(*b_, 100, std::chrono::seconds(60)));
+
+  ASSERT_TRUE(b_->Crash().ok());
+  ASSERT_NO_FATAL_FAILURE(Write(101, 3000));
+  ASSERT_TRUE(Rows(*a_, 3100, std::chrono::seconds(90)));
+  nlohmann::json status = PipelineStatus("p");
+  bool set_aside = false;
+  for (const auto& t : status["targets"]) {
+    if (t.value("name", "") != "b") continue;
+    EXPECT_EQ(t.value("state", ""), "retrying") << status.dump();
+    set_aside = t.value("last_error", "").find("set aside") != std::string::npos;
+    EXPECT_GT(t.value("delay_ms", int64_t{0}), 0) << status.dump();
+  }
+  EXPECT_TRUE(set_aside) << status.dump();
+
+  ASSERT_TRUE(b_->Restart().ok());
+  ASSERT_NO_FATAL_FAILURE(Write(3101, 100));
+  ExpectExactlyOnce(*a_);
+  ExpectExactlyOnce(*b_);
+  EXPECT_NE(sluice_->Log().find("target b answers again after it was set aside"), std::string::npos)
+      << sluice_->Log();
+  EXPECT_TRUE(WaitForState("p", "running"));
+}
+
+// sluice started again while b is still down: a does not wait for it (b
+// ran before, so its checkpoint on b says where it resumes).
+TEST_F(DownTargetTest, ATargetDownAtStartDoesNotHoldTheOthers) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  http_port_ = FreePort();
+  WriteConfig(TwoTargetConfig(dir_.string(), http_port_, *src_, *a_, *b_, "2s"));
+  ASSERT_NO_FATAL_FAILURE(Write(1, 100));
+  StartSluice();
+  ASSERT_TRUE(Rows(*b_, 100, std::chrono::seconds(60)));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+
+  ASSERT_TRUE(b_->Crash().ok());
+  ASSERT_NO_FATAL_FAILURE(Write(101, 200));
+  StartSluice();
+  ASSERT_TRUE(Rows(*a_, 300, std::chrono::seconds(60)));
+  ASSERT_TRUE(b_->Restart().ok());
+  ExpectExactlyOnce(*a_);
+  ExpectExactlyOnce(*b_);
+}
+
+// A target that never ran is waited for, though: set aside, it would start
+// where the others are, later than `start: earliest` says.
+TEST_F(DownTargetTest, ATargetThatNeverRanIsWaitedFor) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  http_port_ = FreePort();
+  WriteConfig(TwoTargetConfig(dir_.string(), http_port_, *src_, *a_, *b_, "2s"));
+  ASSERT_NO_FATAL_FAILURE(Write(1, 100));
+  ASSERT_TRUE(b_->Crash().ok());
+  StartSluice();
+  // Retried after 200 + 400 + 800 + 1600 ms: down for 3 s, past detach_after.
+  ASSERT_TRUE(WaitUntil([&] { return sluice_->Log().find("retrying in 3200 ms") != std::string::npos; },
+                        std::chrono::seconds(60)))
+      << sluice_->Log();
+  auto applied = a_->QueryValue("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop'");
+  ASSERT_TRUE(applied.ok());
+  EXPECT_EQ(*applied, "0") << "a started without b";
+  ASSERT_TRUE(b_->Restart().ok());
+  ExpectExactlyOnce(*a_);
+  ExpectExactlyOnce(*b_);
+}
+
+}  // namespace
+}  // namespace sluice::testing
