@@ -50,17 +50,6 @@ constexpr auto kTargetStopGrace = std::chrono::seconds(3);
 // (at most 15 characters): a stage's CPU time can be told from another's.
 void NameThisThread(const char* name) { pthread_setname_np(pthread_self(), name); }
 
-bool ResumeBefore(const std::string& a, const std::string& b) {
-  if (a.find('/') != std::string::npos) {  // PostgreSQL: LSNs
-    auto la = Lsn::Parse(a), lb = Lsn::Parse(b);
-    return la.ok() && lb.ok() && *la < *lb;
-  }
-  auto pa = BinlogFilePos::Parse(a);
-  auto pb = BinlogFilePos::Parse(b);
-  if (!pa.ok() || !pb.ok()) return false;
-  return StreamPos{pa->file, pa->offset, 0} < StreamPos{pb->file, pb->offset, 0};
-}
-
 // Threads that may run the rules' Lua scripts at once (the transform
 // thread and helpers, each with its own Lua states): `lua_threads:`, or one
 // fewer than the cores, at most 4. The capture and target threads keep a
@@ -309,41 +298,6 @@ void Pipeline::NoteTarget(Target& t, PipelineState s, std::string error) {
   if (s == PipelineState::kRetrying && t.state != PipelineState::kRetrying) t.down_since = Clock::now();
   t.state = s;
   t.last_error = std::move(error);
-}
-
-bool Pipeline::SetAsideIfHoldingOthers(Target& t) {
-  if (cfg_.detach_after_ms == 0 || t.failed) return false;
-  {
-    std::lock_guard lock(mu_);
-    if (t.state != PipelineState::kRetrying ||
-        Clock::now() - t.down_since < std::chrono::milliseconds(cfg_.detach_after_ms)) {
-      return false;
-    }
-  }
-  if (!t.sink) {
-    // Down since this run began, so its checkpoint is unknown. One that never
-    // ran is waited for: it would start where the others are, later than
-    // `start:` says. So is every target while a position set through the API
-    // waits to be recorded in each of them.
-    auto ran = store_.LoadCheckpoint(cfg_.name, t.cfg->name);
-    auto api_start = settings_->Get("start");
-    if (!ran.ok() || !ran->has_value() || !api_start.ok() || api_start->has_value()) return false;
-  }
-  std::lock_guard lock(mu_);
-  const auto down = Clock::now() - t.down_since;
-  bool others = false;
-  for (const auto& o : targets_) others |= o.get() != &t && !o->failed;
-  if (!others) return false;  // nothing to let go on
-  const std::string why = fmt::format(
-      "target {}: down for {} s ({}); set aside so that the pipeline's other targets go on (detach_after); once it "
-      "answers again the pipeline starts anew and it catches up from its checkpoint",
-      t.cfg->name, std::chrono::duration_cast<std::chrono::seconds>(down).count(),
-      WithoutTargetPrefix(t.last_error, cfg_.name, t.cfg->name));
-  spdlog::warn("pipeline {}: {}", cfg_.name, why);
-  NoteTarget(t, PipelineState::kRetrying, why);
-  t.set_aside = true;
-  t.failed = true;
-  return true;
 }
 
 void Pipeline::SetState(PipelineState s, const std::string& error) {
@@ -1516,6 +1470,12 @@ void Pipeline::TransformLoop() {
 
 void Pipeline::SetInDoubt(bool in_doubt) {
   if (in_doubt_.exchange(in_doubt) == in_doubt) return;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& t : targets_) {
+      if (t->catch_up) t->catch_up->SetInDoubt(in_doubt);
+    }
+  }
   if (in_doubt) {
     spdlog::warn("pipeline {}: ownership in doubt (epoch {}): targets that cannot check the epoch pause", cfg_.name,
                  cfg_.epoch);
@@ -2544,44 +2504,6 @@ out:
   if (t.failed) WaitForSetAsideTarget(t);
 }
 
-void Pipeline::WaitForSetAsideTarget(Target& t) {
-  // Detached: drain so the transform stage never blocks on this target,
-  // and keep its delay gauge growing from the oldest change it never
-  // applied until the pipeline is stopped: a failed target is behind.
-  constexpr auto kProbeEvery = std::chrono::seconds(5);
-  auto next_probe = Clock::now() + kProbeEvery;
-  bool answered = false;
-  while (!stop_) {
-    PublishDelay(t);
-    auto item = t.queue->Pop(std::chrono::milliseconds(100));
-    if (item && (*item)->kind == TargetWork::Kind::kChanges) {
-      std::lock_guard lock(mu_);
-      if (!t.oldest_pending_ms) t.oldest_pending_ms = CommitEstimateMs((*item)->ts_ms, (*item)->received_ms);
-    }
-    if (!item && t.queue->closed()) SleepUnlessStopping(std::chrono::milliseconds(200));
-    if (!t.set_aside || answered || Clock::now() < next_probe) continue;
-    next_probe = Clock::now() + kProbeEvery;
-    Status st;
-    if (t.sink) {
-      st = t.sink->Reconnect();
-    } else {
-      sink::SinkOptions so = TargetSinkOptions(cfg_, *t.cfg);
-      so.interrupt = &t.interrupt;
-      st = sink::OpenSink(so).status();
-    }
-    if (!st.ok()) {
-      spdlog::debug("pipeline {} target {}: set aside, still down: {}", cfg_.name, t.cfg->name, st.message());
-      continue;
-    }
-    answered = true;
-    const std::string why = fmt::format("target {} answers again after it was set aside: starting anew, it catches "
-                                        "up from its checkpoint",
-                                        t.cfg->name);
-    spdlog::info("pipeline {}: {}", cfg_.name, why);
-    RequestRestart(why);
-  }
-}
-
 Status Pipeline::RequestCheck(bool repair) {
   std::lock_guard lock(mu_);
   if (!running_ || state_ != PipelineState::kRunning) {
@@ -2677,13 +2599,14 @@ PipelineStatus Pipeline::status() const {
       ts.tables.push_back({name, stats->inserts->value(), stats->updates->value(), stats->deletes->value(),
                            static_cast<int64_t>(stats->delay->value() * 1000)});
     }
+    if (running_ && t->catch_up) CatchUpStatus(*t->catch_up, ts);
     s.rows_applied += ts.rows_applied;
     s.conflicts += t->conflicts;
     s.delay_ms = std::max(s.delay_ms, ts.delay_ms);
-    all_failed &= t->state == PipelineState::kFailed || t->state == PipelineState::kFenced;
-    any_retrying |= t->state == PipelineState::kRetrying;
-    any_paused |= t->state == PipelineState::kPaused;
-    any_fenced |= t->state == PipelineState::kFenced;
+    all_failed &= ts.state == PipelineState::kFailed || ts.state == PipelineState::kFenced;
+    any_retrying |= ts.state == PipelineState::kRetrying;
+    any_paused |= ts.state == PipelineState::kPaused;
+    any_fenced |= ts.state == PipelineState::kFenced;
     if (!ts.applied_position.empty()) {
       StreamPos a, b;
       if (least.empty() || (StreamPos::Parse(ts.applied_position, &a) && StreamPos::Parse(least, &b) && a < b)) {

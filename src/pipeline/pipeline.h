@@ -345,6 +345,12 @@ class Pipeline {
   // keeps its delay growing, and tries the target now and then; once it
   // answers, asks for a new start, from which it catches up.
   void WaitForSetAsideTarget(Target& t);
+  // The catch-up of a set-aside target that answers again (Target::catch_up):
+  // started; looked at (true once it ended: caught up, the pipeline then
+  // asks for a new start; or failed); ended. The target's thread.
+  void StartCatchUp(Target& t);
+  bool WatchCatchUp(Target& t, const std::string& main_position);
+  void EndCatchUp(Target& t);
   void SleepUnlessStopping(std::chrono::milliseconds d);
   // Sets the target's delay gauge from its oldest change not yet applied.
   void PublishDelay(Target& t);

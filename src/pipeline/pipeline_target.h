@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/position.h"
 #include "pipeline/bounded_queue.h"
 #include "pipeline/pipeline.h"
 
@@ -47,6 +48,23 @@ inline std::string_view WithoutTargetPrefix(std::string_view message, const std:
   return message;
 }
 
+// Whether resume position `a` comes before `b`: binlog "file:offset"s by
+// file sequence, then offset; PostgreSQL LSNs by value.
+inline bool ResumeBefore(const std::string& a, const std::string& b) {
+  if (a.find('/') != std::string::npos) {  // PostgreSQL: LSNs
+    auto la = Lsn::Parse(a), lb = Lsn::Parse(b);
+    return la.ok() && lb.ok() && *la < *lb;
+  }
+  auto pa = BinlogFilePos::Parse(a);
+  auto pb = BinlogFilePos::Parse(b);
+  if (!pa.ok() || !pb.ok()) return false;
+  return StreamPos{pa->file, pa->offset, 0} < StreamPos{pb->file, pb->offset, 0};
+}
+
+// A set-aside target's status while it catches up (Target::catch_up):
+// what its catch-up pipeline says of it (pipeline_set_aside.cc).
+void CatchUpStatus(const Pipeline& catch_up, TargetStatus& ts);
+
 struct Pipeline::Target {
   const TargetConfig* cfg = nullptr;
   // Target thread only: keyless tables whose copy holds their changes before
@@ -66,6 +84,11 @@ struct Pipeline::Target {
   // Down for `detach_after` while others could go on: out of this run's
   // stream until it answers again (SetAsideIfHoldingOthers).
   std::atomic<bool> set_aside{false};
+  // A set-aside target that answers again first catches up on a stream of
+  // its own (a pipeline with this target alone), so that the others do not
+  // wait for it; then the pipeline starts anew and it joins them. Created
+  // and ended by the target's thread; read by status() under Pipeline::mu_.
+  std::unique_ptr<Pipeline> catch_up;
   // PostgreSQL sources: the LSN the target's checkpoint resumes from (what
   // the slot may confirm for it); 0 until known.
   std::atomic<uint64_t> applied_lsn{0};

@@ -1,0 +1,227 @@
+// Pipeline: a target that is down for `detach_after` while another target
+// could go on is set aside, so that its full queue stops holding the
+// capture and with it the others. Once it answers again it catches up on a
+// stream of its own (a pipeline with that target alone, from its
+// checkpoint) while the others go on, and when it has reached them the
+// pipeline starts anew: every target then goes on from its own checkpoint,
+// the others skipping the little they applied already.
+
+#include <spdlog/spdlog.h>
+
+#include "core/sync_point.h"
+#include "pipeline/pg_source.h"
+#include "pipeline/pipeline_target.h"
+
+namespace sluice::pipeline {
+namespace {
+
+// How often a set-aside target is tried, and a catch-up looked at.
+constexpr auto kProbeEvery = std::chrono::seconds(5);
+constexpr auto kCatchUpLookEvery = std::chrono::seconds(1);
+// Catch-up streams read the binlog as replicas of their own: server ids
+// apart from every pipeline's (which are the configured id + its index).
+constexpr uint32_t kCatchUpServerIdOffset = 0x8000;
+
+const TargetStatus* FindTarget(const PipelineStatus& s, const std::string& name) {
+  for (const TargetStatus& t : s.targets) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void CatchUpStatus(const Pipeline& catch_up, TargetStatus& ts) {
+  PipelineStatus cs = catch_up.status();
+  const TargetStatus* ct = FindTarget(cs, ts.name);
+  if (ct == nullptr) return;
+  const uint64_t before = ts.rows_applied;
+  ts = *ct;
+  ts.rows_applied += before;
+  if (ts.last_error.empty()) ts.last_error = "catching up from its checkpoint on a stream of its own (set aside)";
+}
+
+bool Pipeline::SetAsideIfHoldingOthers(Target& t) {
+  if (cfg_.detach_after_ms == 0 || t.failed) return false;
+  {
+    std::lock_guard lock(mu_);
+    if (t.state != PipelineState::kRetrying ||
+        Clock::now() - t.down_since < std::chrono::milliseconds(cfg_.detach_after_ms)) {
+      return false;
+    }
+  }
+  if (!t.sink) {
+    // Down since this run began, so its checkpoint is unknown. One that never
+    // ran is waited for: it would start where the others are, later than
+    // `start:` says. So is every target while a position set through the API
+    // waits to be recorded in each of them.
+    auto ran = store_.LoadCheckpoint(cfg_.name, t.cfg->name);
+    auto api_start = settings_->Get("start");
+    if (!ran.ok() || !ran->has_value() || !api_start.ok() || api_start->has_value()) return false;
+  }
+  std::lock_guard lock(mu_);
+  const auto down = Clock::now() - t.down_since;
+  bool others = false;
+  for (const auto& o : targets_) others |= o.get() != &t && !o->failed;
+  if (!others) return false;  // nothing to let go on
+  const std::string why = fmt::format(
+      "target {}: down for {} s ({}); set aside so that the pipeline's other targets go on (detach_after); once it "
+      "answers again it catches up from its checkpoint",
+      t.cfg->name, std::chrono::duration_cast<std::chrono::seconds>(down).count(),
+      WithoutTargetPrefix(t.last_error, cfg_.name, t.cfg->name));
+  spdlog::warn("pipeline {}: {}", cfg_.name, why);
+  NoteTarget(t, PipelineState::kRetrying, why);
+  t.set_aside = true;
+  t.failed = true;
+  return true;
+}
+
+void Pipeline::WaitForSetAsideTarget(Target& t) {
+  // Detached: drain so the transform stage never blocks on this target,
+  // and keep its delay gauge growing from the oldest change it never
+  // applied until the pipeline is stopped: a failed target is behind.
+  auto next_look = Clock::now() + kProbeEvery;
+  bool answered = false;
+  std::string main_position;  // the pipeline's capture position at the catch-up's last look
+  while (!stop_) {
+    if (!t.catch_up) PublishDelay(t);  // else the catch-up's target loop keeps the gauge
+    auto item = t.queue->Pop(std::chrono::milliseconds(100));
+    if (item && (*item)->kind == TargetWork::Kind::kChanges) {
+      std::lock_guard lock(mu_);
+      if (!t.oldest_pending_ms) t.oldest_pending_ms = CommitEstimateMs((*item)->ts_ms, (*item)->received_ms);
+    }
+    if (!item && t.queue->closed()) SleepUnlessStopping(std::chrono::milliseconds(200));
+    if (!t.set_aside || Clock::now() < next_look) continue;
+    if (t.catch_up) {
+      next_look = Clock::now() + kCatchUpLookEvery;
+      if (WatchCatchUp(t, main_position)) break;
+      std::lock_guard lock(mu_);
+      main_position = source_position_;
+      continue;
+    }
+    if (answered) continue;
+    next_look = Clock::now() + kProbeEvery;
+    Status st;
+    if (t.sink) {
+      st = t.sink->Reconnect();
+    } else {
+      sink::SinkOptions so = TargetSinkOptions(cfg_, *t.cfg);
+      so.interrupt = &t.interrupt;
+      st = sink::OpenSink(so).status();
+    }
+    if (!st.ok()) {
+      spdlog::debug("pipeline {} target {}: set aside, still down: {}", cfg_.name, t.cfg->name, st.message());
+      continue;
+    }
+    answered = true;
+    // A PostgreSQL slot serves one stream at a time, and binlog files offline
+    // are read once: there the target catches up in a new start of the
+    // whole pipeline, the others waiting for it.
+    if (IsPostgresSource(*source_cfg_) || source_cfg_->endpoint.scheme == "file") {
+      const std::string why =
+          fmt::format("target {} answers again after it was set aside: starting anew, it catches up from its "
+                      "checkpoint",
+                      t.cfg->name);
+      spdlog::info("pipeline {}: {}", cfg_.name, why);
+      RequestRestart(why);
+      continue;
+    }
+    {
+      std::lock_guard lock(mu_);
+      main_position = source_position_;
+    }
+    StartCatchUp(t);
+  }
+  EndCatchUp(t);
+  // Whatever ended the loop early (caught up, a failed catch-up): drained
+  // until the pipeline stops, as any failed target's queue.
+  while (!stop_) {
+    auto item = t.queue->Pop(std::chrono::milliseconds(100));
+    if (!item && t.queue->closed()) SleepUnlessStopping(std::chrono::milliseconds(200));
+  }
+}
+
+void Pipeline::StartCatchUp(Target& t) {
+  PipelineConfig pc = cfg_;
+  pc.targets = {t.cfg->name};
+  pc.detach_after_ms = 0;  // alone: nothing to set it aside for
+  pc.snapshot = SnapshotMode::kNever;  // it ran before: its checkpoint says where it is
+  pc.check.every_ms = 0;
+  uint32_t index = server_id_offset_ + kCatchUpServerIdOffset;
+  for (const auto& o : targets_) {
+    if (o.get() == &t) break;
+    ++index;
+  }
+  auto p = std::make_unique<Pipeline>(config_, pc, store_, metrics_, index);
+  if (shared_settings_) p->ShareSettings(shared_settings_);
+  p->SetInDoubt(in_doubt_);
+  const std::string note = fmt::format(
+      "target {} answers again after it was set aside: it catches up from its checkpoint on a stream of its own "
+      "while the others go on",
+      t.cfg->name);
+  spdlog::info("pipeline {}: {}", cfg_.name, note);
+  if (Status st = p->Start(); !st.ok()) {
+    // Validation failed (the source out of reach, say): a new start of the
+    // whole pipeline does it, with the others waiting.
+    spdlog::warn("pipeline {}: target {}: its catch-up did not start ({}); starting anew", cfg_.name, t.cfg->name,
+                 st.message());
+    RequestRestart(fmt::format("target {} answers again after it was set aside", t.cfg->name));
+    return;
+  }
+  std::lock_guard lock(mu_);
+  NoteEvent(t.cfg->name, "catching up", note);
+  t.catch_up = std::move(p);
+}
+
+bool Pipeline::WatchCatchUp(Target& t, const std::string& main_position) {
+  PipelineStatus cs = t.catch_up->status();
+  const TargetStatus* ct = FindTarget(cs, t.cfg->name);
+  if (std::string why = t.catch_up->TakeRestartRequest(); !why.empty()) {
+    // The source moved (a failover) or the like: the whole pipeline starts anew.
+    EndCatchUp(t);
+    RequestRestart(fmt::format("target {} catching up: {}", t.cfg->name, why));
+    return true;
+  }
+  if (cs.state == PipelineState::kFailed || (ct != nullptr && (ct->state == PipelineState::kFailed ||
+                                                               ct->state == PipelineState::kFenced))) {
+    std::string error = ct != nullptr && !ct->last_error.empty() ? ct->last_error : cs.last_error;
+    EndCatchUp(t);
+    const std::string why = fmt::format("target {}: its catch-up failed: {}", t.cfg->name, error);
+    spdlog::error("pipeline {}: {}", cfg_.name, why);
+    std::lock_guard lock(mu_);
+    NoteTarget(t, PipelineState::kFailed, why);
+    return true;
+  }
+  // Caught up: it has read as far as the others had a look ago, and applies.
+  if (ct == nullptr || ct->state != PipelineState::kRunning || cs.source_position.empty() || main_position.empty() ||
+      ResumeBefore(cs.source_position, main_position)) {
+    return false;
+  }
+  SLUICE_SYNC_POINT("pipeline.catch_up.caught_up");
+  EndCatchUp(t);
+  const std::string why = fmt::format("target {} caught up on its own stream: starting anew, it goes on with the "
+                                      "others",
+                                      t.cfg->name);
+  spdlog::info("pipeline {}: {}", cfg_.name, why);
+  RequestRestart(why);
+  return true;
+}
+
+void Pipeline::EndCatchUp(Target& t) {
+  std::unique_ptr<Pipeline> p;
+  {
+    std::lock_guard lock(mu_);
+    p = std::move(t.catch_up);
+  }
+  if (!p) return;
+  PipelineStatus cs = p->status();
+  p->Stop();  // what it applied is recorded in the target's checkpoint
+  std::lock_guard lock(mu_);
+  if (const TargetStatus* ct = FindTarget(cs, t.cfg->name)) {
+    t.rows_applied += ct->rows_applied;
+    t.applied_position = ct->applied_position;
+    t.oldest_pending_ms = 0;
+  }
+}
+
+}  // namespace sluice::pipeline
