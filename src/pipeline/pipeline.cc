@@ -936,6 +936,10 @@ Status Pipeline::FollowSourceFailover() {
       auto moved = mysql::FindMariadbGtidPosition(co, *recorded, &jobs_interrupt_);
       if (!moved.ok()) {
         if (moved.status().retryable()) return moved.status();
+        // The same server with that binlog purged: not a failover (said at
+        // the capture's start, or by DetachTargetsBehindPurgedBinlogs).
+        auto files = mysql::ServerBinlogFiles(co, &jobs_interrupt_);
+        if (files.ok() && InPurgedBinlog(resume, *files)) continue;
         return Status::Error(StatusCode::kSourceChanged,
                              "target {}: it stopped at {} with GTID state {}, but source {} ({}) has {} there and "
                              "{}. The source is not the server the target's checkpoint was taken on (a failover?) "
@@ -978,7 +982,9 @@ Status Pipeline::DetachTargetsBehindPurgedBinlogs() {
   if (IsPostgresSource(*source_cfg_) || source_cfg_->endpoint.scheme == "file") return Status::Ok();
   size_t with_checkpoint = 0;
   for (auto& t : targets_) with_checkpoint += t->sink && !t->failed && !t->sink->checkpoint().resume_position.empty();
-  if (with_checkpoint < 2) return Status::Ok();  // no other target to keep going
+  // No other target to keep going, unless this is a target's catch-up,
+  // whose failure leaves the main pipeline going.
+  if (with_checkpoint < (catching_up_ ? 1u : 2u)) return Status::Ok();
   ASSIGN_OR_RETURN(auto co, mysql::ConnectOptions::FromUrl(source_cfg_->endpoint));
   auto files = mysql::ServerBinlogFiles(co, &jobs_interrupt_);
   if (!files.ok()) return files.status().WithContext(fmt::format("source {}", cfg_.source));
@@ -987,7 +993,7 @@ Status Pipeline::DetachTargetsBehindPurgedBinlogs() {
     if (!t->sink || t->failed) continue;
     if (InPurgedBinlog(t->sink->checkpoint().resume_position, *files)) gone.push_back(t.get());
   }
-  if (gone.empty() || gone.size() == with_checkpoint) return Status::Ok();
+  if (gone.empty() || (gone.size() == with_checkpoint && !catching_up_)) return Status::Ok();
   for (Target* t : gone) {
     const std::string& name = t->cfg->name;
     std::string error = fmt::format(

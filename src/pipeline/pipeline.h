@@ -138,6 +138,10 @@ class Pipeline {
   void SetInDoubt(bool in_doubt);
   PipelineStatus status() const;
   const std::string& name() const { return cfg_.name; }
+  // This pipeline is a set-aside target's catch-up (pipeline_set_aside.cc):
+  // a checkpoint in purged binlogs fails that target, saying how to bring it
+  // back, as it would beside other targets. Before Start.
+  void ServeAsCatchUp() { catching_up_ = true; }
 
  private:
   struct Target;
@@ -362,6 +366,7 @@ class Pipeline {
 
   const Config& config_;
   PipelineConfig cfg_;
+  bool catching_up_ = false;
   const SourceConfig* source_cfg_ = nullptr;
   uint32_t server_id_offset_ = 0;
   store::SqliteStore& store_;

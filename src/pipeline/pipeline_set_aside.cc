@@ -154,6 +154,7 @@ void Pipeline::StartCatchUp(Target& t) {
   }
   auto p = std::make_unique<Pipeline>(config_, pc, store_, metrics_, index);
   if (shared_settings_) p->ShareSettings(shared_settings_);
+  p->ServeAsCatchUp();
   p->SetInDoubt(in_doubt_);
   const std::string note = fmt::format(
       "target {} answers again after it was set aside: it catches up from its checkpoint on a stream of its own "

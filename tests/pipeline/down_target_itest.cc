@@ -133,6 +133,51 @@ TEST_F(DownTargetTest, ADownTargetIsSetAsideAndCatchesUpOnItsOwn) {
   EXPECT_TRUE(WaitForState("p", "running"));
 }
 
+// An outage longer than the source keeps its binlogs: b's catch-up cannot
+// read from its checkpoint, so b fails alone, saying why, and a goes on.
+TEST_F(DownTargetTest, ASetAsideTargetWhoseBinlogsWerePurgedFailsAlone) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  http_port_ = FreePort();
+  WriteConfig(TwoTargetConfig(dir_.string(), http_port_, *src_, *a_, *b_, "2s"));
+  ASSERT_NO_FATAL_FAILURE(Write(1, 100));
+  StartSluice();
+  ASSERT_TRUE(Rows(*b_, 100, std::chrono::seconds(60)));
+  ASSERT_TRUE(b_->Crash().ok());
+  ASSERT_NO_FATAL_FAILURE(Write(101, 50));
+  ASSERT_TRUE(Rows(*a_, 150, std::chrono::seconds(60)));
+  ASSERT_TRUE(WaitUntil([&] { return sluice_->Log().find("set aside so that") != std::string::npos; },
+                        std::chrono::seconds(60)))
+      << sluice_->Log();
+  // Purged while a's stream reads on (PurgeBinlogs waits for no reader).
+  ASSERT_TRUE(src_->Execute("FLUSH BINARY LOGS").ok());
+  auto current = src_->Query("SHOW MASTER STATUS");
+  ASSERT_TRUE(current.ok() && !current->empty());
+  const std::string file = (*current)[0][0].value_or("");
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        if (!src_->Execute(fmt::format("PURGE BINARY LOGS TO '{}'", file)).ok()) return false;
+        auto first = src_->Query("SHOW BINARY LOGS");
+        return first.ok() && !first->empty() && (*first)[0][0].value_or("") == file;
+      },
+      std::chrono::seconds(30)));
+  ASSERT_TRUE(b_->Restart().ok());
+  std::string status;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        status = PipelineStatus("p").dump();
+        return status.find("its catch-up failed") != std::string::npos;
+      },
+      std::chrono::seconds(60)))
+      << status;
+  ASSERT_TRUE(WaitForState("p", "failed", std::chrono::seconds(60), "b"));
+  EXPECT_NE(status.find("no longer has"), std::string::npos) << status;
+  EXPECT_NE(status.find("DELETE FROM _sluice.checkpoints WHERE pipeline = 'p' AND target = 'b'"), std::string::npos)
+      << status;
+  EXPECT_EQ(PipelineStatus("p")["state"], "running") << status;
+  ASSERT_NO_FATAL_FAILURE(Write(151, 50));
+  ExpectExactlyOnce(*a_);
+}
+
 // sluice started again while b is still down: a does not wait for it (b
 // ran before, so its checkpoint on b says where it resumes).
 TEST_F(DownTargetTest, ATargetDownAtStartDoesNotHoldTheOthers) {
