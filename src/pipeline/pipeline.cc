@@ -1240,7 +1240,9 @@ void Pipeline::CaptureLoop() {
   while (!stop_) {
     SourceOptions so;
     so.url = source_cfg_->endpoint;
-    so.server_id = ReplicaServerId(source_cfg_->server_id, server_id_offset_, cfg_.epoch);
+    // A catch-up reads beside its pipeline: with an id the source picks at
+    // random (ids near the configured one may be real replicas').
+    so.server_id = catching_up_ ? 0 : ReplicaServerId(source_cfg_->server_id, server_id_offset_, cfg_.epoch);
     so.heartbeat = std::chrono::milliseconds(source_cfg_->heartbeat_ms);
     so.start = from;
     so.start_gtid_state = from_gtid_state;

@@ -139,8 +139,9 @@ class Pipeline {
   PipelineStatus status() const;
   const std::string& name() const { return cfg_.name; }
   // This pipeline is a set-aside target's catch-up (pipeline_set_aside.cc):
-  // a checkpoint in purged binlogs fails that target, saying how to bring it
-  // back, as it would beside other targets. Before Start.
+  // its binlog connection takes a random server id (beside the pipeline's
+  // own), and a checkpoint in purged binlogs fails that target, saying how
+  // to bring it back, as it would beside other targets. Before Start.
   void ServeAsCatchUp() { catching_up_ = true; }
 
  private:

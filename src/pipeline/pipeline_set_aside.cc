@@ -18,9 +18,6 @@ namespace {
 // How often a set-aside target is tried, and a catch-up looked at.
 constexpr auto kProbeEvery = std::chrono::seconds(5);
 constexpr auto kCatchUpLookEvery = std::chrono::seconds(1);
-// Catch-up streams read the binlog as replicas of their own: server ids
-// apart from every pipeline's (which are the configured id + its index).
-constexpr uint32_t kCatchUpServerIdOffset = 0x8000;
 
 const TargetStatus* FindTarget(const PipelineStatus& s, const std::string& name) {
   for (const TargetStatus& t : s.targets) {
@@ -147,12 +144,8 @@ void Pipeline::StartCatchUp(Target& t) {
   pc.detach_after_ms = 0;  // alone: nothing to set it aside for
   pc.snapshot = SnapshotMode::kNever;  // it ran before: its checkpoint says where it is
   pc.check.every_ms = 0;
-  uint32_t index = server_id_offset_ + kCatchUpServerIdOffset;
-  for (const auto& o : targets_) {
-    if (o.get() == &t) break;
-    ++index;
-  }
-  auto p = std::make_unique<Pipeline>(config_, pc, store_, metrics_, index);
+  // Its binlog connection gets a random server id (ServeAsCatchUp).
+  auto p = std::make_unique<Pipeline>(config_, pc, store_, metrics_, server_id_offset_);
   if (shared_settings_) p->ShareSettings(shared_settings_);
   p->ServeAsCatchUp();
   p->SetInDoubt(in_doubt_);

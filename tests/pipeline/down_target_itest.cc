@@ -35,6 +35,8 @@ pipelines:
 
 class DownTargetTest : public SyncTest {
  protected:
+  // Source, a and b, the configuration (detach_after: 2s), and transactions
+  // 1-100 on the source.
   void StartServers() {
     src_ = StartServer(1);
     a_ = StartServer(2);
@@ -43,6 +45,9 @@ class DownTargetTest : public SyncTest {
     ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY, note TEXT); "
                               "CREATE TABLE shop.audit (txn INT, msg VARCHAR(40))")
                     .ok());
+    http_port_ = FreePort();
+    WriteConfig(TwoTargetConfig(dir_.string(), http_port_, *src_, *a_, *b_, "2s"));
+    ASSERT_NO_FATAL_FAILURE(Write(1, 100));
   }
   // Transactions first..first+n-1, each an order with a 1 KB note and a
   // row of the keyless audit table (which would show a transaction applied
@@ -89,9 +94,6 @@ class DownTargetTest : public SyncTest {
 // the catch-up b); let go, the pipeline starts anew and both go on.
 TEST_F(DownTargetTest, ADownTargetIsSetAsideAndCatchesUpOnItsOwn) {
   ASSERT_NO_FATAL_FAILURE(StartServers());
-  http_port_ = FreePort();
-  WriteConfig(TwoTargetConfig(dir_.string(), http_port_, *src_, *a_, *b_, "2s"));
-  ASSERT_NO_FATAL_FAILURE(Write(1, 100));
   const std::string go = (dir_ / "go").string();
   ::setenv("SLUICE_SYNC_POINTS", ("pipeline.catch_up.caught_up=wait:" + go).c_str(), 1);
   StartSluice();
@@ -137,9 +139,6 @@ TEST_F(DownTargetTest, ADownTargetIsSetAsideAndCatchesUpOnItsOwn) {
 // read from its checkpoint, so b fails alone, saying why, and a goes on.
 TEST_F(DownTargetTest, ASetAsideTargetWhoseBinlogsWerePurgedFailsAlone) {
   ASSERT_NO_FATAL_FAILURE(StartServers());
-  http_port_ = FreePort();
-  WriteConfig(TwoTargetConfig(dir_.string(), http_port_, *src_, *a_, *b_, "2s"));
-  ASSERT_NO_FATAL_FAILURE(Write(1, 100));
   StartSluice();
   ASSERT_TRUE(Rows(*b_, 100, std::chrono::seconds(60)));
   ASSERT_TRUE(b_->Crash().ok());
@@ -182,9 +181,6 @@ TEST_F(DownTargetTest, ASetAsideTargetWhoseBinlogsWerePurgedFailsAlone) {
 // ran before, so its checkpoint on b says where it resumes).
 TEST_F(DownTargetTest, ATargetDownAtStartDoesNotHoldTheOthers) {
   ASSERT_NO_FATAL_FAILURE(StartServers());
-  http_port_ = FreePort();
-  WriteConfig(TwoTargetConfig(dir_.string(), http_port_, *src_, *a_, *b_, "2s"));
-  ASSERT_NO_FATAL_FAILURE(Write(1, 100));
   StartSluice();
   ASSERT_TRUE(Rows(*b_, 100, std::chrono::seconds(60)));
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
@@ -202,9 +198,6 @@ TEST_F(DownTargetTest, ATargetDownAtStartDoesNotHoldTheOthers) {
 // where the others are, later than `start: earliest` says.
 TEST_F(DownTargetTest, ATargetThatNeverRanIsWaitedFor) {
   ASSERT_NO_FATAL_FAILURE(StartServers());
-  http_port_ = FreePort();
-  WriteConfig(TwoTargetConfig(dir_.string(), http_port_, *src_, *a_, *b_, "2s"));
-  ASSERT_NO_FATAL_FAILURE(Write(1, 100));
   ASSERT_TRUE(b_->Crash().ok());
   StartSluice();
   // Retried after 200 + 400 + 800 + 1600 ms: down for 3 s, past detach_after.
