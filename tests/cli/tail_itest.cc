@@ -22,6 +22,22 @@ std::unique_ptr<MariadbServer> Start(MariadbServerOptions o = {}) {
   return s.ok() ? std::move(s).value() : nullptr;
 }
 
+// A source whose binlog_row_image is not FULL: tail prints what there is,
+// and says once that a pipeline would stop at the first partial row.
+TEST(TailServerTest, ASourceWithoutFullRowImagesIsNamedAtTheStart) {
+  auto s = Start();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->Execute("SET GLOBAL binlog_row_image = 'MINIMAL'").ok());
+  ASSERT_TRUE(s->Execute("CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY, status VARCHAR(10)); "
+                         "INSERT INTO shop.orders VALUES (7, 'new')")
+                  .ok());
+  auto r = RunSluice(fmt::format("tail --start earliest --limit 1 --source {}", ShellQuote(s->Url())), 60);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(CountLines(r.out), 1) << r.out;
+  EXPECT_NE(r.err.find("binlog_row_image is MINIMAL"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("SET GLOBAL binlog_row_image = 'FULL'"), std::string::npos) << r.err;
+}
+
 TEST(TailServerTest, PrintsCommittedChangesFromEarliest) {
   auto s = Start();
   ASSERT_TRUE(s);

@@ -139,6 +139,18 @@ Status BinlogStreamSource::Open(bool resume) {
   ASSIGN_OR_RETURN(auto vars, c.Query("SELECT @@global.binlog_format, @@global.binlog_checksum, @@global.server_id, "
                                       "@@global.log_bin"));
   const Row& v = vars.at(0);
+  // Asked apart: servers before MySQL 5.6 have no such variable (all FULL).
+  auto image = row_image_warned_ ? Result<std::optional<std::string>>(std::nullopt)
+                                 : c.QueryValue("SELECT @@global.binlog_row_image");
+  if (image.ok() && image->has_value() && **image != "FULL") {
+    // Not an error: sessions may set FULL for themselves, and `tail` prints
+    // what there is. But a sync stops at the first row lacking a column.
+    row_image_warned_ = true;
+    spdlog::warn("{}: binlog_row_image is {}: updates and deletes written under it carry only some columns, and a "
+                 "pipeline stops at the first such row (a full image is needed to apply it). Set it to FULL (SET "
+                 "GLOBAL binlog_row_image = 'FULL', and in my.cnf)",
+                 co.Describe(), **image);
+  }
   if (v[3] && *v[3] == "0") {
     return Status::Invalid("{}: binary logging is off: start the server with --log-bin", co.Describe());
   }

@@ -79,6 +79,7 @@ class BinlogStreamSource : public Source {
   uint64_t reconnects_ = 0;
   std::string dump_from_;  // the position the current dump started at, for messages
   bool live_ = false;      // the current session has delivered an event
+  bool row_image_warned_ = false;  // binlog_row_image other than FULL said once
   bool evicted_ = false;   // the current session ended for another replica with our server_id
   std::chrono::steady_clock::time_point read_started_;  // when the current read of the stream began
   // Exactly-once across reconnects: rows of the open transaction already delivered.
