@@ -8,6 +8,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "core/sync_point.h"
 #include "pipeline/pg_source.h"
 #include "pipeline/pipeline_target.h"
@@ -50,11 +52,17 @@ bool Pipeline::SetAsideIfHoldingOthers(Target& t) {
   if (!t.sink) {
     // Down since this run began, so its checkpoint is unknown. One that never
     // ran is waited for: it would start where the others are, later than
-    // `start:` says. So is every target while a position set through the API
-    // waits to be recorded in each of them.
-    auto ran = store_.LoadCheckpoint(cfg_.name, t.cfg->name);
+    // `start:` says. The pipeline's recorded targets (shared in cluster mode)
+    // or this store's copy of its checkpoint say it ran. Every target is
+    // waited for while a position set through the API waits to be recorded.
+    auto recorded = RecordedTargets();
+    bool ran = recorded.ok() && std::find(recorded->begin(), recorded->end(), t.cfg->name) != recorded->end();
+    if (!ran) {
+      auto held = store_.LoadCheckpoint(cfg_.name, t.cfg->name);
+      ran = held.ok() && held->has_value();
+    }
     auto api_start = settings_->Get("start");
-    if (!ran.ok() || !ran->has_value() || !api_start.ok() || api_start->has_value()) return false;
+    if (!ran || !api_start.ok() || api_start->has_value()) return false;
   }
   std::lock_guard lock(mu_);
   const auto down = Clock::now() - t.down_since;
