@@ -683,6 +683,9 @@ void Pipeline::CheckLoop() {
   while (true) {
     PipelineState state;
     bool repair = cfg_.check.repair;
+    // The targets in the stream: not one set aside (behind by its outage, or
+    // down), being copied, or failed.
+    PipelineConfig checked = cfg_;
     {
       std::unique_lock lock(mu_);
       auto due = [&] { return stop_ || check_request_.has_value() || (periodic && WallMs() >= check_.next_ms); };
@@ -699,6 +702,8 @@ void Pipeline::CheckLoop() {
         check_request_.reset();
       }
       state = state_;
+      checked.targets = LiveTargetsLocked();
+      if (checked.targets.empty()) state = PipelineState::kFailed;  // nothing to compare
       if (state == PipelineState::kRunning) {
         check_.state = "running";
         check_.last_started_ms = WallMs();
@@ -712,7 +717,7 @@ void Pipeline::CheckLoop() {
     options.repair = repair;
     options.interrupter = &jobs_interrupt_;
     auto started = Clock::now();
-    auto report = RunCheck(config_, cfg_, options, &check_cancel_);
+    auto report = RunCheck(config_, checked, options, &check_cancel_);
     double seconds = std::chrono::duration<double>(Clock::now() - started).count();
     std::lock_guard lock(mu_);
     check_.runs++;

@@ -190,6 +190,21 @@ TEST_F(DownTargetTest, ATargetDownAtStartDoesNotHoldTheOthers) {
   ASSERT_NO_FATAL_FAILURE(Write(101, 200));
   StartSluice();
   ASSERT_TRUE(Rows(*a_, 300, std::chrono::seconds(60)));
+  // A check meanwhile compares the targets in the stream: b, set aside, is
+  // neither a difference nor an error.
+  HttpReply r = HttpPost(http_port_, "/api/pipelines/p/check");
+  ASSERT_EQ(r.status, 200) << r.body << r.error;
+  nlohmann::json check;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        nlohmann::json s = PipelineStatus("p");
+        if (!s.is_object() || !s["check"].is_object()) return false;
+        check = s["check"];
+        return check.value("runs", 0) > 0 && check.value("state", "") != "running";
+      },
+      std::chrono::seconds(60)))
+      << check.dump();
+  EXPECT_EQ(check.value("state", ""), "consistent") << check.dump();
   ASSERT_TRUE(b_->Restart().ok());
   ExpectExactlyOnce(*a_);
   ExpectExactlyOnce(*b_);
