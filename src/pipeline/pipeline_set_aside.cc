@@ -187,11 +187,14 @@ bool Pipeline::WatchCatchUp(Target& t, const std::string& main_position) {
   if (cs.state == PipelineState::kFailed || (ct != nullptr && (ct->state == PipelineState::kFailed ||
                                                                ct->state == PipelineState::kFenced))) {
     std::string error = ct != nullptr && !ct->last_error.empty() ? ct->last_error : cs.last_error;
+    // Fenced: a newer owner took the pipeline over (the node agent acts on it).
+    const bool fenced = ct != nullptr && ct->state == PipelineState::kFenced;
     EndCatchUp(t);
-    const std::string why = fmt::format("target {}: its catch-up failed: {}", t.cfg->name, error);
+    const std::string why =
+        fmt::format("target {}: its catch-up {}: {}", t.cfg->name, fenced ? "is fenced off" : "failed", error);
     spdlog::error("pipeline {}: {}", cfg_.name, why);
     std::lock_guard lock(mu_);
-    NoteTarget(t, PipelineState::kFailed, why);
+    NoteTarget(t, fenced ? PipelineState::kFenced : PipelineState::kFailed, why);
     return true;
   }
   // Caught up: it has read as far as the others had a look ago, and applies.
