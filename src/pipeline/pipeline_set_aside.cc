@@ -198,10 +198,10 @@ bool Pipeline::WatchCatchUp(Target& t, const std::string& main_position) {
     return true;
   }
   // Caught up: it has read as far as the others had a look ago, and applies.
-  if (ct == nullptr || ct->state != PipelineState::kRunning || cs.source_position.empty() || main_position.empty() ||
-      ResumeBefore(cs.source_position, main_position)) {
-    return false;
-  }
+  // (The pipeline read no commit since it started, the source being idle:
+  // once it has nothing left to apply.)
+  if (ct == nullptr || ct->state != PipelineState::kRunning || cs.source_position.empty()) return false;
+  if (main_position.empty() ? ct->delay_ms >= 1000 : ResumeBefore(cs.source_position, main_position)) return false;
   SLUICE_SYNC_POINT("pipeline.catch_up.caught_up");
   EndCatchUp(t);
   const std::string why = fmt::format("target {} caught up on its own stream: starting anew, it goes on with the "
