@@ -136,6 +136,35 @@ TEST_F(DownTargetTest, ADownTargetIsSetAsideAndCatchesUpOnItsOwn) {
   EXPECT_TRUE(WaitForState("p", "running"));
 }
 
+// kill -9 of sluice while b catches up on its own stream (held once it has
+// caught up, with a write after): started again, both targets go on from
+// their checkpoints, every transaction once.
+TEST_F(DownTargetTest, AKillDuringACatchUpLosesAndDoublesNothing) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  const std::string go = (dir_ / "go").string();
+  ::setenv("SLUICE_SYNC_POINTS", ("pipeline.catch_up.caught_up=wait:" + go).c_str(), 1);
+  StartSluice();
+  ::unsetenv("SLUICE_SYNC_POINTS");
+  ASSERT_TRUE(Rows(*b_, 100, std::chrono::seconds(60)));
+  ASSERT_TRUE(b_->Crash().ok());
+  ASSERT_NO_FATAL_FAILURE(Write(101, 500));
+  ASSERT_TRUE(Rows(*a_, 600, std::chrono::seconds(60)));
+  ASSERT_TRUE(WaitUntil([&] { return sluice_->Log().find("set aside so that") != std::string::npos; },
+                        std::chrono::seconds(60)))
+      << sluice_->Log();
+  ASSERT_TRUE(b_->Restart().ok());
+  ASSERT_TRUE(WaitUntil(
+      [&] { return sluice_->Log().find("sync point pipeline.catch_up.caught_up: waiting for") != std::string::npos; },
+      std::chrono::seconds(90)))
+      << sluice_->Log();
+  ASSERT_NO_FATAL_FAILURE(Write(601, 100));
+  sluice_->Kill();
+  StartSluice();
+  ASSERT_NO_FATAL_FAILURE(Write(701, 100));
+  ExpectExactlyOnce(*a_);
+  ExpectExactlyOnce(*b_);
+}
+
 // An outage longer than the source keeps its binlogs: b's catch-up cannot
 // read from its checkpoint, so b fails alone, saying why, and a goes on.
 TEST_F(DownTargetTest, ASetAsideTargetWhoseBinlogsWerePurgedFailsAlone) {
