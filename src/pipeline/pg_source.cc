@@ -8,6 +8,7 @@
 #include <cctype>
 #include <memory>
 #include <set>
+#include <thread>
 
 #include "client/postgres/connection.h"
 #include "core/sync_point.h"
@@ -39,6 +40,71 @@ std::string SlotOf(const PipelineConfig& p, const SourceConfig& s) {
 
 std::string PublicationOf(const PipelineConfig& p, const SourceConfig& s) {
   return s.endpoint.Param("publication", "sluice_" + SlotOf(p, s));
+}
+
+namespace {
+std::string CatchUpSlotPrefix(const PipelineConfig& p, const SourceConfig& s) {
+  return SlotOf(p, s).substr(0, 50) + "_cu";
+}
+}  // namespace
+
+std::string CatchUpSlotName(const PipelineConfig& p, const SourceConfig& s, size_t n) {
+  return CatchUpSlotPrefix(p, s) + std::to_string(n);
+}
+
+Status CopySlotForCatchUp(const PipelineConfig& p, const SourceConfig& s, const std::string& copy) {
+  ASSIGN_OR_RETURN(auto c, ConnectSource(p, s));
+  // One left by an earlier catch-up of this target that nothing reads.
+  RETURN_IF_ERROR(c->Execute(fmt::format("SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM "
+                                         "pg_catalog.pg_replication_slots WHERE slot_name = {} AND NOT active",
+                                         postgres::QuoteLiteral(copy))));
+  Status st = c->Execute(fmt::format("SELECT pg_catalog.pg_copy_logical_replication_slot({}, {})",
+                                     postgres::QuoteLiteral(SlotOf(p, s)), postgres::QuoteLiteral(copy)));
+  if (!st.ok()) {
+    return st.WithContext(fmt::format("pipeline {}: copying slot {} for a catch-up", p.name, SlotOf(p, s)));
+  }
+  spdlog::info("pipeline {}: slot {} copied as {} for a catch-up", p.name, SlotOf(p, s), copy);
+  return Status::Ok();
+}
+
+Status DropCatchUpSlot(const PipelineConfig& p, const SourceConfig& s, const std::string& copy,
+                       std::chrono::seconds wait) {
+  ASSIGN_OR_RETURN(auto c, ConnectSource(p, s));
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  for (;;) {
+    // The stream that read it may take a moment to end on the server.
+    auto left = c->Query(fmt::format("SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = {}",
+                                     postgres::QuoteLiteral(copy)));
+    if (!left.ok()) return left.status();
+    if (left->empty()) return Status::Ok();
+    if ((*left)[0][0].value_or("") != "t") {
+      RETURN_IF_ERROR(c->Execute(
+          fmt::format("SELECT pg_catalog.pg_drop_replication_slot({})", postgres::QuoteLiteral(copy))));
+      spdlog::info("pipeline {}: catch-up slot {} dropped", p.name, copy);
+      return Status::Ok();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Status::Error(StatusCode::kAborted, "pipeline {}: catch-up slot {} is still read; drop it once it is not",
+                           p.name, copy);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+Status DropLeftoverCatchUpSlots(const PipelineConfig& p, const SourceConfig& s) {
+  ASSIGN_OR_RETURN(auto c, ConnectSource(p, s));
+  std::string prefix = CatchUpSlotPrefix(p, s);
+  ASSIGN_OR_RETURN(auto rows, c->Query(fmt::format("SELECT slot_name FROM pg_catalog.pg_replication_slots WHERE NOT "
+                                                   "active AND left(slot_name, {}) = {}",
+                                                   prefix.size(), postgres::QuoteLiteral(prefix))));
+  for (const auto& row : rows) {
+    const std::string name = row[0].value_or("");
+    RETURN_IF_ERROR(
+        c->Execute(fmt::format("SELECT pg_catalog.pg_drop_replication_slot({})", postgres::QuoteLiteral(name))));
+    spdlog::warn("pipeline {}: dropped slot {}, left by a catch-up that did not end (it held the source's WAL)",
+                 p.name, name);
+  }
+  return Status::Ok();
 }
 
 Result<std::vector<SourceTable>> SelectedPostgresTables(postgres::PgConnection& c, const PipelineConfig& p) {

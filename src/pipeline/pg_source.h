@@ -5,6 +5,7 @@
 // are the replication slot's position, and targets that speak MySQL get
 // their tables created from the catalog (PostgreSQL sends no DDL).
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,19 @@ std::string DefaultSlotName(const PipelineConfig& p);
 // (`publication=`, else sluice_<slot>) the pipeline reads through.
 std::string SlotOf(const PipelineConfig& p, const SourceConfig& s);
 std::string PublicationOf(const PipelineConfig& p, const SourceConfig& s);
+
+// A set-aside target's catch-up (pipeline_set_aside.cc) reads through a copy
+// of the pipeline's slot, made when it starts (so it reads from where the
+// slot, held for that target, still is) and dropped when it ends. Named
+// after the slot: "<slot, at most 50 bytes>_cu<n>".
+std::string CatchUpSlotName(const PipelineConfig& p, const SourceConfig& s, size_t n);
+Status CopySlotForCatchUp(const PipelineConfig& p, const SourceConfig& s, const std::string& copy);
+// Drops the copy once no stream reads it (waits up to `wait` for that).
+Status DropCatchUpSlot(const PipelineConfig& p, const SourceConfig& s, const std::string& copy,
+                       std::chrono::seconds wait);
+// At a pipeline's start: the copies a crash left, which nothing reads, are
+// dropped (each would hold the source's WAL for good).
+Status DropLeftoverCatchUpSlots(const PipelineConfig& p, const SourceConfig& s);
 
 // Tables of the source the pipeline's rules select (sluice's own `_sluice`
 // schema left out), in name order, each with the first rule selecting it.

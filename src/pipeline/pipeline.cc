@@ -1214,6 +1214,12 @@ void Pipeline::CaptureLoop() {
     }
     RETURN_IF_ERROR(PrepareNewlySelected(mysql_targets));
     RETURN_IF_ERROR(CheckTargetTriggers(mysql_targets));
+    if (IsPostgresSource(*source_cfg_) && !catching_up_) {
+      // Best effort: a source out of reach fails the start below anyway.
+      if (Status st = DropLeftoverCatchUpSlots(cfg_, *source_cfg_); !st.ok()) {
+        spdlog::warn("pipeline {}: {}", cfg_.name, st.message());
+      }
+    }
     return ResumePosition();
   };
   auto start = prepare();
@@ -1254,6 +1260,11 @@ void Pipeline::CaptureLoop() {
     so.reconnect_timeout = std::chrono::seconds(30);
     if (IsPostgresSource(*source_cfg_)) {
       so.default_slot = DefaultSlotName(cfg_);
+      if (!catch_up_slot_.empty()) {
+        // The pipeline's publication, through the copy of its slot.
+        so.url.params["publication"] = PublicationOf(cfg_, *source_cfg_);
+        so.url.params["slot"] = catch_up_slot_;
+      }
       so.tables = pg_tables_;
       // ddl: ignore: the table's schema changes are taken as they come.
       for (const std::string& name : pg_tables_) {

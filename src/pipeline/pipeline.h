@@ -140,9 +140,14 @@ class Pipeline {
   const std::string& name() const { return cfg_.name; }
   // This pipeline is a set-aside target's catch-up (pipeline_set_aside.cc):
   // its binlog connection takes a random server id (beside the pipeline's
-  // own), and a checkpoint in purged binlogs fails that target, saying how
-  // to bring it back, as it would beside other targets. Before Start.
-  void ServeAsCatchUp() { catching_up_ = true; }
+  // own), a PostgreSQL source is read through `pg_slot` (a copy of the
+  // pipeline's slot), and a checkpoint in purged binlogs fails that target,
+  // saying how to bring it back, as it would beside other targets. Before
+  // Start.
+  void ServeAsCatchUp(std::string pg_slot = "") {
+    catching_up_ = true;
+    catch_up_slot_ = std::move(pg_slot);
+  }
 
  private:
   struct Target;
@@ -368,6 +373,7 @@ class Pipeline {
   const Config& config_;
   PipelineConfig cfg_;
   bool catching_up_ = false;
+  std::string catch_up_slot_;
   const SourceConfig* source_cfg_ = nullptr;
   uint32_t server_id_offset_ = 0;
   store::SqliteStore& store_;

@@ -119,10 +119,9 @@ void Pipeline::WaitForSetAsideTarget(Target& t) {
       continue;
     }
     answered = true;
-    // A PostgreSQL slot serves one stream at a time, and binlog files offline
-    // are read once: there the target catches up in a new start of the
-    // whole pipeline, the others waiting for it.
-    if (IsPostgresSource(*source_cfg_) || source_cfg_->endpoint.scheme == "file") {
+    // Binlog files offline are read once: there the target catches up in a
+    // new start of the whole pipeline, the others waiting for it.
+    if (source_cfg_->endpoint.scheme == "file") {
       const std::string why =
           fmt::format("target {} answers again after it was set aside: starting anew, it catches up from its "
                       "checkpoint",
@@ -152,10 +151,23 @@ void Pipeline::StartCatchUp(Target& t) {
   pc.detach_after_ms = 0;  // alone: nothing to set it aside for
   pc.snapshot = SnapshotMode::kNever;  // it ran before: its checkpoint says where it is
   pc.check.every_ms = 0;
+  // A PostgreSQL slot serves one stream at a time: the catch-up reads a
+  // copy of it (where it is, held for this target since it was set aside).
+  std::string slot;
+  if (IsPostgresSource(*source_cfg_)) {
+    size_t n = 0;
+    while (n < targets_.size() && targets_[n].get() != &t) ++n;
+    slot = CatchUpSlotName(cfg_, *source_cfg_, n);
+    if (Status st = CopySlotForCatchUp(cfg_, *source_cfg_, slot); !st.ok()) {
+      spdlog::warn("pipeline {}: target {}: {}; starting anew instead", cfg_.name, t.cfg->name, st.message());
+      RequestRestart(fmt::format("target {} answers again after it was set aside", t.cfg->name));
+      return;
+    }
+  }
   // Its binlog connection gets a random server id (ServeAsCatchUp).
   auto p = std::make_unique<Pipeline>(config_, pc, store_, metrics_, server_id_offset_);
   if (shared_settings_) p->ShareSettings(shared_settings_);
-  p->ServeAsCatchUp();
+  p->ServeAsCatchUp(slot);
   p->SetInDoubt(in_doubt_);
   const std::string note = fmt::format(
       "target {} answers again after it was set aside: it catches up from its checkpoint on a stream of its own "
@@ -168,11 +180,14 @@ void Pipeline::StartCatchUp(Target& t) {
     spdlog::warn("pipeline {}: target {}: its catch-up did not start ({}); starting anew", cfg_.name, t.cfg->name,
                  st.message());
     RequestRestart(fmt::format("target {} answers again after it was set aside", t.cfg->name));
+    p.reset();
+    if (!slot.empty()) (void)DropCatchUpSlot(cfg_, *source_cfg_, slot, std::chrono::seconds(5));
     return;
   }
   std::lock_guard lock(mu_);
   NoteEvent(t.cfg->name, "catching up", note);
   t.catch_up = std::move(p);
+  t.catch_up_slot = slot;
 }
 
 bool Pipeline::WatchCatchUp(Target& t, const std::string& main_position) {
@@ -221,6 +236,14 @@ void Pipeline::EndCatchUp(Target& t) {
   if (!p) return;
   PipelineStatus cs = p->status();
   p->Stop();  // what it applied is recorded in the target's checkpoint
+  p.reset();
+  if (!t.catch_up_slot.empty()) {
+    // Left, the copy would hold the source's WAL; the next start drops it.
+    if (Status st = DropCatchUpSlot(cfg_, *source_cfg_, t.catch_up_slot, std::chrono::seconds(10)); !st.ok()) {
+      spdlog::warn("pipeline {}: {}", cfg_.name, st.message());
+    }
+    t.catch_up_slot.clear();
+  }
   std::lock_guard lock(mu_);
   if (const TargetStatus* ct = FindTarget(cs, t.cfg->name)) {
     t.rows_applied += ct->rows_applied;

@@ -89,6 +89,7 @@ struct Pipeline::Target {
   // wait for it; then the pipeline starts anew and it joins them. Created
   // and ended by the target's thread; read by status() under Pipeline::mu_.
   std::unique_ptr<Pipeline> catch_up;
+  std::string catch_up_slot;  // PostgreSQL: the copy of the slot it reads, dropped when it ends
   // PostgreSQL sources: the LSN the target's checkpoint resumes from (what
   // the slot may confirm for it); 0 until known.
   std::atomic<uint64_t> applied_lsn{0};

@@ -257,17 +257,20 @@ TEST_F(DownTargetTest, ATargetThatNeverRanIsWaitedFor) {
   ExpectExactlyOnce(*b_);
 }
 
-// A PostgreSQL source serves one stream per slot, so a set-aside target
-// catches up in a new start of the pipeline instead; the slot keeps what it
-// needs meanwhile. The MariaDB target crashes under 3 MB of writes: the
-// PostgreSQL target gets them all; back up, the MariaDB one catches up, the
-// keyless audit table exactly once on both.
-TEST_F(PgSourceTest, ADownTargetIsSetAsideAndCatchesUpAtANewStart) {
+// A PostgreSQL source: the set-aside MariaDB target catches up through a
+// copy of the pipeline's slot (held for it meanwhile), so the PostgreSQL
+// target goes on during the catch-up too; the copy is dropped once it has
+// joined. The MariaDB target crashes under 3 MB of writes; the keyless
+// audit table ends exactly once on both.
+TEST_F(PgSourceTest, ADownTargetIsSetAsideAndCatchesUpThroughACopyOfTheSlot) {
   ASSERT_NO_FATAL_FAILURE(StartServers());
   Sql("CREATE TABLE orders (id int PRIMARY KEY, note text); CREATE TABLE audit (txn int, msg text); "
       "ALTER TABLE audit REPLICA IDENTITY FULL");
   WritePipeline("      - match: \"public.*\"\n", "    detach_after: 2s\n    queue_bytes: 1MiB\n");
+  const std::string go = (dir_ / "go").string();
+  ::setenv("SLUICE_SYNC_POINTS", ("pipeline.catch_up.caught_up=wait:" + go).c_str(), 1);
   StartSluice();
+  ::unsetenv("SLUICE_SYNC_POINTS");
   ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
   ASSERT_TRUE(WaitForState("p", "running", 30s));
   auto write = [&](int first, int n) {
@@ -278,22 +281,69 @@ TEST_F(PgSourceTest, ADownTargetIsSetAsideAndCatchesUpAtANewStart) {
     }
   };
   const std::string orders = "SELECT count(*), sum(length(note)) FROM public.orders";
+  const std::string my_orders = "SELECT COUNT(*), SUM(LENGTH(note)) FROM public.orders";
   const std::string audit = "SELECT count(*), count(DISTINCT txn) FROM public.audit";
   write(1, 100);
-  ASSERT_TRUE(Converge(orders, orders, "SELECT COUNT(*), SUM(LENGTH(note)) FROM public.orders"));
+  ASSERT_TRUE(Converge(orders, orders, my_orders));
   ASSERT_TRUE(my_->Crash().ok());
   write(101, 3000);
   ASSERT_TRUE(Converge(orders, orders, ""));
   ASSERT_TRUE(WaitUntil([&] { return sluice_->Log().find("set aside so that") != std::string::npos; }, 60s))
       << sluice_->Log();
   ASSERT_TRUE(my_->Restart().ok());
-  ASSERT_TRUE(WaitUntil([&] { return sluice_->Log().find("answers again after it was set aside: starting anew") !=
-                                     std::string::npos; },
-                        60s))
+  ASSERT_TRUE(WaitUntil(
+      [&] { return sluice_->Log().find("sync point pipeline.catch_up.caught_up: waiting for") != std::string::npos; },
+      90s))
       << sluice_->Log();
+  EXPECT_EQ(Value("SELECT count(*) FROM pg_replication_slots"), "2");
   write(3101, 100);
-  EXPECT_TRUE(Converge(orders, orders, "SELECT COUNT(*), SUM(LENGTH(note)) FROM public.orders"));
+  EXPECT_TRUE(Converge(orders, orders, my_orders));
+  std::ofstream(go).close();
+  ASSERT_TRUE(WaitUntil([&] { return sluice_->Log().find("caught up on its own stream") != std::string::npos; }, 60s))
+      << sluice_->Log();
+  write(3201, 100);
+  EXPECT_TRUE(Converge(orders, orders, my_orders));
   EXPECT_TRUE(Converge(audit, audit, "SELECT COUNT(*), COUNT(DISTINCT txn) FROM public.audit"));
+  EXPECT_TRUE(WaitUntil([&] { return Value("SELECT count(*) FROM pg_replication_slots") == "1"; }, 30s))
+      << Value("SELECT string_agg(slot_name, ',') FROM pg_replication_slots");
+}
+
+// kill -9 during that catch-up leaves the copy of the slot behind, holding
+// the source's WAL: the next start drops it, and both targets go on from
+// their checkpoints, every row once.
+TEST_F(PgSourceTest, ACopyOfTheSlotLeftByAKillIsDroppedAtTheNextStart) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  Sql("CREATE TABLE audit (txn int, msg text); ALTER TABLE audit REPLICA IDENTITY FULL");
+  WritePipeline("      - match: \"public.*\"\n", "    detach_after: 2s\n");
+  const std::string go = (dir_ / "go").string();
+  ::setenv("SLUICE_SYNC_POINTS", ("pipeline.catch_up.caught_up=wait:" + go).c_str(), 1);
+  StartSluice();
+  ::unsetenv("SLUICE_SYNC_POINTS");
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(WaitForState("p", "running", 30s));
+  auto write = [&](int first, int last) {
+    Sql(fmt::format("INSERT INTO audit SELECT i, 'txn ' || i FROM generate_series({}, {}) i", first, last));
+  };
+  const std::string audit = "SELECT count(*), count(DISTINCT txn) FROM public.audit";
+  write(1, 100);
+  ASSERT_TRUE(Converge(audit, audit, "SELECT COUNT(*), COUNT(DISTINCT txn) FROM public.audit"));
+  ASSERT_TRUE(my_->Crash().ok());
+  write(101, 200);
+  ASSERT_TRUE(WaitUntil([&] { return sluice_->Log().find("set aside so that") != std::string::npos; }, 60s))
+      << sluice_->Log();
+  ASSERT_TRUE(my_->Restart().ok());
+  ASSERT_TRUE(WaitUntil(
+      [&] { return sluice_->Log().find("sync point pipeline.catch_up.caught_up: waiting for") != std::string::npos; },
+      90s))
+      << sluice_->Log();
+  sluice_->Kill();
+  EXPECT_TRUE(WaitUntil([&] { return Value("SELECT count(*) FROM pg_replication_slots WHERE active") == "0"; }, 30s));
+  EXPECT_EQ(Value("SELECT count(*) FROM pg_replication_slots"), "2");
+  StartSluice();
+  write(201, 300);
+  EXPECT_TRUE(Converge(audit, audit, "SELECT COUNT(*), COUNT(DISTINCT txn) FROM public.audit"));
+  EXPECT_EQ(Value("SELECT count(*) FROM pg_replication_slots"), "1");
+  EXPECT_NE(sluice_->Log().find("left by a catch-up that did not end"), std::string::npos) << sluice_->Log();
 }
 
 }  // namespace
