@@ -83,6 +83,17 @@ Status SqliteStore::SaveCheckpoint(const std::string& pipeline, const std::strin
   return Status::Ok();
 }
 
+// A checkpoint from columns `first`.. of a row: applied, resume_position,
+// gtid_state, updated_ms.
+static Checkpoint CheckpointColumns(sqlite3_stmt* s, int first) {
+  Checkpoint cp;
+  cp.applied = SqliteColumn(s, first);
+  cp.resume_position = SqliteColumn(s, first + 1);
+  cp.gtid_state = SqliteColumn(s, first + 2);
+  cp.updated_ms = sqlite3_column_int64(s, first + 3);
+  return cp;
+}
+
 Result<std::optional<Checkpoint>> SqliteStore::LoadCheckpoint(const std::string& pipeline, const std::string& target) {
   std::lock_guard lock(mu_);
   SqliteStmt st;
@@ -97,12 +108,7 @@ Result<std::optional<Checkpoint>> SqliteStore::LoadCheckpoint(const std::string&
   int rc = sqlite3_step(st.s);
   if (rc == SQLITE_DONE) return std::optional<Checkpoint>();
   if (rc != SQLITE_ROW) return file_->Error("load checkpoint");
-  Checkpoint cp;
-  cp.applied = SqliteColumn(st.s, 0);
-  cp.resume_position = SqliteColumn(st.s, 1);
-  cp.gtid_state = SqliteColumn(st.s, 2);
-  cp.updated_ms = sqlite3_column_int64(st.s, 3);
-  return std::optional<Checkpoint>(std::move(cp));
+  return std::optional<Checkpoint>(CheckpointColumns(st.s, 0));
 }
 
 Result<std::vector<std::tuple<std::string, std::string, Checkpoint>>> SqliteStore::AllCheckpoints() {
@@ -117,12 +123,7 @@ Result<std::vector<std::tuple<std::string, std::string, Checkpoint>>> SqliteStor
   std::vector<std::tuple<std::string, std::string, Checkpoint>> out;
   int rc;
   while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
-    Checkpoint cp;
-    cp.applied = SqliteColumn(st.s, 2);
-    cp.resume_position = SqliteColumn(st.s, 3);
-    cp.gtid_state = SqliteColumn(st.s, 4);
-    cp.updated_ms = sqlite3_column_int64(st.s, 5);
-    out.emplace_back(SqliteColumn(st.s, 0), SqliteColumn(st.s, 1), std::move(cp));
+    out.emplace_back(SqliteColumn(st.s, 0), SqliteColumn(st.s, 1), CheckpointColumns(st.s, 2));
   }
   if (rc != SQLITE_DONE) return file_->Error("list checkpoints");
   return out;

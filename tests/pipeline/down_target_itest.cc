@@ -65,7 +65,8 @@ class DownTargetTest : public SyncTest {
     }
     written_ = first + n - 1;
   }
-  ::testing::AssertionResult Rows(MariadbServer& dst, int want, std::chrono::seconds timeout) {
+  ::testing::AssertionResult Rows(MariadbServer& dst, int want,
+                                  std::chrono::seconds timeout = std::chrono::seconds(60)) {
     std::string got;
     bool ok = WaitUntil(
         [&] {
@@ -96,11 +97,9 @@ class DownTargetTest : public SyncTest {
 TEST_F(DownTargetTest, ADownTargetIsSetAsideAndCatchesUpOnItsOwn) {
   ASSERT_NO_FATAL_FAILURE(StartServers());
   const std::string go = (dir_ / "go").string();
-  ::setenv("SLUICE_SYNC_POINTS", ("pipeline.catch_up.caught_up=wait:" + go).c_str(), 1);
-  StartSluice();
-  ::unsetenv("SLUICE_SYNC_POINTS");
-  ASSERT_TRUE(Rows(*a_, 100, std::chrono::seconds(60)));
-  ASSERT_TRUE(Rows(*b_, 100, std::chrono::seconds(60)));
+  StartSluiceWithSyncPoints("pipeline.catch_up.caught_up=wait:" + go);
+  ASSERT_TRUE(Rows(*a_, 100));
+  ASSERT_TRUE(Rows(*b_, 100));
 
   ASSERT_TRUE(b_->Crash().ok());
   ASSERT_NO_FATAL_FAILURE(Write(101, 3000));
@@ -116,20 +115,15 @@ TEST_F(DownTargetTest, ADownTargetIsSetAsideAndCatchesUpOnItsOwn) {
   EXPECT_TRUE(set_aside) << status.dump();
 
   ASSERT_TRUE(b_->Restart().ok());
-  ASSERT_TRUE(WaitUntil(
-      [&] { return sluice_->Log().find("sync point pipeline.catch_up.caught_up: waiting for") != std::string::npos; },
-      std::chrono::seconds(90)))
-      << sluice_->Log();
-  ASSERT_TRUE(Rows(*b_, 3100, std::chrono::seconds(60)));
+  ASSERT_TRUE(LogShows("sync point pipeline.catch_up.caught_up: waiting for", std::chrono::seconds(90)));
+  ASSERT_TRUE(Rows(*b_, 3100));
   ASSERT_NO_FATAL_FAILURE(Write(3101, 100));
-  ASSERT_TRUE(Rows(*a_, 3200, std::chrono::seconds(60)));
-  ASSERT_TRUE(Rows(*b_, 3200, std::chrono::seconds(60)));
+  ASSERT_TRUE(Rows(*a_, 3200));
+  ASSERT_TRUE(Rows(*b_, 3200));
   EXPECT_TRUE(WaitForState("p", "running", std::chrono::seconds(20), "b"));
   std::ofstream(go).close();
 
-  ASSERT_TRUE(WaitUntil([&] { return sluice_->Log().find("caught up on its own stream") != std::string::npos; },
-                        std::chrono::seconds(60)))
-      << sluice_->Log();
+  ASSERT_TRUE(LogShows("caught up on its own stream"));
   ASSERT_NO_FATAL_FAILURE(Write(3201, 100));
   ExpectExactlyOnce(*a_);
   ExpectExactlyOnce(*b_);
@@ -142,21 +136,14 @@ TEST_F(DownTargetTest, ADownTargetIsSetAsideAndCatchesUpOnItsOwn) {
 TEST_F(DownTargetTest, AKillDuringACatchUpLosesAndDoublesNothing) {
   ASSERT_NO_FATAL_FAILURE(StartServers());
   const std::string go = (dir_ / "go").string();
-  ::setenv("SLUICE_SYNC_POINTS", ("pipeline.catch_up.caught_up=wait:" + go).c_str(), 1);
-  StartSluice();
-  ::unsetenv("SLUICE_SYNC_POINTS");
-  ASSERT_TRUE(Rows(*b_, 100, std::chrono::seconds(60)));
+  StartSluiceWithSyncPoints("pipeline.catch_up.caught_up=wait:" + go);
+  ASSERT_TRUE(Rows(*b_, 100));
   ASSERT_TRUE(b_->Crash().ok());
   ASSERT_NO_FATAL_FAILURE(Write(101, 500));
-  ASSERT_TRUE(Rows(*a_, 600, std::chrono::seconds(60)));
-  ASSERT_TRUE(WaitUntil([&] { return sluice_->Log().find("set aside so that") != std::string::npos; },
-                        std::chrono::seconds(60)))
-      << sluice_->Log();
+  ASSERT_TRUE(Rows(*a_, 600));
+  ASSERT_TRUE(LogShows("set aside so that"));
   ASSERT_TRUE(b_->Restart().ok());
-  ASSERT_TRUE(WaitUntil(
-      [&] { return sluice_->Log().find("sync point pipeline.catch_up.caught_up: waiting for") != std::string::npos; },
-      std::chrono::seconds(90)))
-      << sluice_->Log();
+  ASSERT_TRUE(LogShows("sync point pipeline.catch_up.caught_up: waiting for", std::chrono::seconds(90)));
   ASSERT_NO_FATAL_FAILURE(Write(601, 100));
   sluice_->Kill();
   StartSluice();
@@ -170,13 +157,11 @@ TEST_F(DownTargetTest, AKillDuringACatchUpLosesAndDoublesNothing) {
 TEST_F(DownTargetTest, ASetAsideTargetWhoseBinlogsWerePurgedFailsAlone) {
   ASSERT_NO_FATAL_FAILURE(StartServers());
   StartSluice();
-  ASSERT_TRUE(Rows(*b_, 100, std::chrono::seconds(60)));
+  ASSERT_TRUE(Rows(*b_, 100));
   ASSERT_TRUE(b_->Crash().ok());
   ASSERT_NO_FATAL_FAILURE(Write(101, 50));
-  ASSERT_TRUE(Rows(*a_, 150, std::chrono::seconds(60)));
-  ASSERT_TRUE(WaitUntil([&] { return sluice_->Log().find("set aside so that") != std::string::npos; },
-                        std::chrono::seconds(60)))
-      << sluice_->Log();
+  ASSERT_TRUE(Rows(*a_, 150));
+  ASSERT_TRUE(LogShows("set aside so that"));
   // Purged while a's stream reads on (PurgeBinlogs waits for no reader).
   ASSERT_TRUE(src_->Execute("FLUSH BINARY LOGS").ok());
   auto current = src_->Query("SHOW MASTER STATUS");
@@ -212,13 +197,13 @@ TEST_F(DownTargetTest, ASetAsideTargetWhoseBinlogsWerePurgedFailsAlone) {
 TEST_F(DownTargetTest, ATargetDownAtStartDoesNotHoldTheOthers) {
   ASSERT_NO_FATAL_FAILURE(StartServers());
   StartSluice();
-  ASSERT_TRUE(Rows(*b_, 100, std::chrono::seconds(60)));
+  ASSERT_TRUE(Rows(*b_, 100));
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 
   ASSERT_TRUE(b_->Crash().ok());
   ASSERT_NO_FATAL_FAILURE(Write(101, 200));
   StartSluice();
-  ASSERT_TRUE(Rows(*a_, 300, std::chrono::seconds(60)));
+  ASSERT_TRUE(Rows(*a_, 300));
   // A check meanwhile compares the targets in the stream: b, set aside, is
   // neither a difference nor an error.
   HttpReply r = HttpPost(http_port_, "/api/pipelines/p/check");
@@ -246,9 +231,7 @@ TEST_F(DownTargetTest, ATargetThatNeverRanIsWaitedFor) {
   ASSERT_TRUE(b_->Crash().ok());
   StartSluice();
   // Retried after 200 + 400 + 800 + 1600 ms: down for 3 s, past detach_after.
-  ASSERT_TRUE(WaitUntil([&] { return sluice_->Log().find("retrying in 3200 ms") != std::string::npos; },
-                        std::chrono::seconds(60)))
-      << sluice_->Log();
+  ASSERT_TRUE(LogShows("retrying in 3200 ms"));
   auto applied = a_->QueryValue("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop'");
   ASSERT_TRUE(applied.ok());
   EXPECT_EQ(*applied, "0") << "a started without b";
@@ -257,22 +240,31 @@ TEST_F(DownTargetTest, ATargetThatNeverRanIsWaitedFor) {
   ExpectExactlyOnce(*b_);
 }
 
+// A PostgreSQL source into PostgreSQL and MariaDB targets (detach_after:
+// 2s), sluice started with a catch-up held once it has caught up (`go_`
+// lets it go on); the keyless table audit, and `tables` before it.
+class PgDownTargetTest : public PgSourceTest {
+ protected:
+  void StartHeldAtTheCatchUp(const std::string& tables = "", const std::string& extra = "") {
+    ASSERT_NO_FATAL_FAILURE(StartServers());
+    Sql(tables + "CREATE TABLE audit (txn int, msg text); ALTER TABLE audit REPLICA IDENTITY FULL");
+    WritePipeline("      - match: \"public.*\"\n", "    detach_after: 2s\n" + extra);
+    go_ = (dir_ / "go").string();
+    StartSluiceWithSyncPoints("pipeline.catch_up.caught_up=wait:" + go_);
+    ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+    ASSERT_TRUE(WaitForState("p", "running", 30s));
+  }
+  std::string go_;
+};
+
 // A PostgreSQL source: the set-aside MariaDB target catches up through a
 // copy of the pipeline's slot (held for it meanwhile), so the PostgreSQL
 // target goes on during the catch-up too; the copy is dropped once it has
 // joined. The MariaDB target crashes under 3 MB of writes; the keyless
 // audit table ends exactly once on both.
-TEST_F(PgSourceTest, ADownTargetIsSetAsideAndCatchesUpThroughACopyOfTheSlot) {
-  ASSERT_NO_FATAL_FAILURE(StartServers());
-  Sql("CREATE TABLE orders (id int PRIMARY KEY, note text); CREATE TABLE audit (txn int, msg text); "
-      "ALTER TABLE audit REPLICA IDENTITY FULL");
-  WritePipeline("      - match: \"public.*\"\n", "    detach_after: 2s\n    queue_bytes: 1MiB\n");
-  const std::string go = (dir_ / "go").string();
-  ::setenv("SLUICE_SYNC_POINTS", ("pipeline.catch_up.caught_up=wait:" + go).c_str(), 1);
-  StartSluice();
-  ::unsetenv("SLUICE_SYNC_POINTS");
-  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
-  ASSERT_TRUE(WaitForState("p", "running", 30s));
+TEST_F(PgDownTargetTest, ADownTargetIsSetAsideAndCatchesUpThroughACopyOfTheSlot) {
+  ASSERT_NO_FATAL_FAILURE(StartHeldAtTheCatchUp("CREATE TABLE orders (id int PRIMARY KEY, note text); ",
+                                                "    queue_bytes: 1MiB\n"));
   auto write = [&](int first, int n) {
     for (int t = first; t < first + n; t += 100) {
       Sql(fmt::format("INSERT INTO orders SELECT i, repeat('x', 1000) FROM generate_series({0}, {1}) i; INSERT INTO "
@@ -288,19 +280,14 @@ TEST_F(PgSourceTest, ADownTargetIsSetAsideAndCatchesUpThroughACopyOfTheSlot) {
   ASSERT_TRUE(my_->Crash().ok());
   write(101, 3000);
   ASSERT_TRUE(Converge(orders, orders, ""));
-  ASSERT_TRUE(WaitUntil([&] { return sluice_->Log().find("set aside so that") != std::string::npos; }, 60s))
-      << sluice_->Log();
+  ASSERT_TRUE(LogShows("set aside so that"));
   ASSERT_TRUE(my_->Restart().ok());
-  ASSERT_TRUE(WaitUntil(
-      [&] { return sluice_->Log().find("sync point pipeline.catch_up.caught_up: waiting for") != std::string::npos; },
-      90s))
-      << sluice_->Log();
+  ASSERT_TRUE(LogShows("sync point pipeline.catch_up.caught_up: waiting for", 90s));
   EXPECT_EQ(Value("SELECT count(*) FROM pg_replication_slots"), "2");
   write(3101, 100);
   EXPECT_TRUE(Converge(orders, orders, my_orders));
-  std::ofstream(go).close();
-  ASSERT_TRUE(WaitUntil([&] { return sluice_->Log().find("caught up on its own stream") != std::string::npos; }, 60s))
-      << sluice_->Log();
+  std::ofstream(go_).close();
+  ASSERT_TRUE(LogShows("caught up on its own stream"));
   write(3201, 100);
   EXPECT_TRUE(Converge(orders, orders, my_orders));
   EXPECT_TRUE(Converge(audit, audit, "SELECT COUNT(*), COUNT(DISTINCT txn) FROM public.audit"));
@@ -311,16 +298,8 @@ TEST_F(PgSourceTest, ADownTargetIsSetAsideAndCatchesUpThroughACopyOfTheSlot) {
 // kill -9 during that catch-up leaves the copy of the slot behind, holding
 // the source's WAL: the next start drops it, and both targets go on from
 // their checkpoints, every row once.
-TEST_F(PgSourceTest, ACopyOfTheSlotLeftByAKillIsDroppedAtTheNextStart) {
-  ASSERT_NO_FATAL_FAILURE(StartServers());
-  Sql("CREATE TABLE audit (txn int, msg text); ALTER TABLE audit REPLICA IDENTITY FULL");
-  WritePipeline("      - match: \"public.*\"\n", "    detach_after: 2s\n");
-  const std::string go = (dir_ / "go").string();
-  ::setenv("SLUICE_SYNC_POINTS", ("pipeline.catch_up.caught_up=wait:" + go).c_str(), 1);
-  StartSluice();
-  ::unsetenv("SLUICE_SYNC_POINTS");
-  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
-  ASSERT_TRUE(WaitForState("p", "running", 30s));
+TEST_F(PgDownTargetTest, ACopyOfTheSlotLeftByAKillIsDroppedAtTheNextStart) {
+  ASSERT_NO_FATAL_FAILURE(StartHeldAtTheCatchUp());
   auto write = [&](int first, int last) {
     Sql(fmt::format("INSERT INTO audit SELECT i, 'txn ' || i FROM generate_series({}, {}) i", first, last));
   };
@@ -329,13 +308,9 @@ TEST_F(PgSourceTest, ACopyOfTheSlotLeftByAKillIsDroppedAtTheNextStart) {
   ASSERT_TRUE(Converge(audit, audit, "SELECT COUNT(*), COUNT(DISTINCT txn) FROM public.audit"));
   ASSERT_TRUE(my_->Crash().ok());
   write(101, 200);
-  ASSERT_TRUE(WaitUntil([&] { return sluice_->Log().find("set aside so that") != std::string::npos; }, 60s))
-      << sluice_->Log();
+  ASSERT_TRUE(LogShows("set aside so that"));
   ASSERT_TRUE(my_->Restart().ok());
-  ASSERT_TRUE(WaitUntil(
-      [&] { return sluice_->Log().find("sync point pipeline.catch_up.caught_up: waiting for") != std::string::npos; },
-      90s))
-      << sluice_->Log();
+  ASSERT_TRUE(LogShows("sync point pipeline.catch_up.caught_up: waiting for", 90s));
   sluice_->Kill();
   EXPECT_TRUE(WaitUntil([&] { return Value("SELECT count(*) FROM pg_replication_slots WHERE active") == "0"; }, 30s));
   EXPECT_EQ(Value("SELECT count(*) FROM pg_replication_slots"), "2");

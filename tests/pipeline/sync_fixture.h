@@ -323,6 +323,21 @@ class SyncTest : public ::testing::Test {
     sluice_ = std::make_unique<SluiceProcess>(config_, (dir_ / "sluice.log").string());
     sluice_->Start();
   }
+  // StartSluice with SLUICE_SYNC_POINTS (core/sync_point.h) for that process.
+  void StartSluiceWithSyncPoints(const std::string& sync_points) {
+    ::setenv("SLUICE_SYNC_POINTS", sync_points.c_str(), 1);
+    StartSluice();
+    ::unsetenv("SLUICE_SYNC_POINTS");
+  }
+  // Waits until sluice's log holds `text`; on failure shows the log.
+  ::testing::AssertionResult LogShows(const std::string& text,
+                                      std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+    if (WaitUntil([&] { return sluice_ && sluice_->Log().find(text) != std::string::npos; }, timeout)) {
+      return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure() << "not logged: \"" << text << "\"\nsluice log:\n"
+                                         << (sluice_ ? sluice_->Log() : "");
+  }
 
   // Waits until `query` returns the same rows on both servers.
   ::testing::AssertionResult Converges(MariadbServer& src, const std::string& src_query, MariadbServer& dst,
