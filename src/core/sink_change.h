@@ -88,6 +88,12 @@ struct SinkChange {
   Op op = Op::kInsert;
   // Copied by a snapshot (a read, not a change): formats name it so.
   bool snapshot = false;
+  // An insert whose image lacks the columns its statement did not set (a
+  // MySQL source under binlog_row_image=MINIMAL): each kAbsent value is the
+  // target column's DEFAULT, so the change is whole, not partial. Made only
+  // for pipelines whose targets all take the source's table definitions
+  // (MySQL and MariaDB targets; TableMapper::TakeMinimalRowImages).
+  bool absent_means_default = false;
   TargetTablePtr table;
   std::vector<Value> values;
   StreamPos pos;
@@ -103,7 +109,7 @@ struct SinkChange {
 // present columns of the row with its key, never an insert and never a
 // NULL. Only updates in place are partial (the key is always present).
 inline bool IsPartial(const SinkChange& c) {
-  if (c.kind != SinkChange::Kind::kUpsert) return false;
+  if (c.kind != SinkChange::Kind::kUpsert || c.absent_means_default) return false;
   for (const Value& v : c.values) {
     if (v.kind == ValueKind::kAbsent) return true;
   }

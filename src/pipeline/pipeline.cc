@@ -371,6 +371,15 @@ Status Pipeline::Validate() {
   }
   std::vector<transform::MappingRule> rules = MappingRules(cfg_);
   ASSIGN_OR_RETURN(mapper_, transform::TableMapper::Create(std::move(rules), LuaThreads(cfg_)));
+  // A MySQL source's MINIMAL row images lack columns: targets that share its
+  // table definitions (MySQL, MariaDB) apply them (defaults, values kept);
+  // with any other target they stop the pipeline naming binlog_row_image.
+  bool minimal_ok = !IsPostgresSource(*source_cfg_) && !cfg_.targets.empty();
+  for (const std::string& name : cfg_.targets) {
+    const TargetConfig* tc = config_.FindTarget(name);
+    minimal_ok = minimal_ok && tc && IsMysqlScheme(tc->endpoint.scheme);
+  }
+  mapper_->TakeMinimalRowImages(minimal_ok);
   if (IsPostgresSource(*source_cfg_)) {
     auto tables = ValidatePostgresSource(cfg_, *source_cfg_);
     if (!tables.ok()) mapper_.reset();  // validated again on the next Start

@@ -116,6 +116,7 @@ std::vector<SinkChange> MergeByKey(std::vector<SinkChange> changes) {
     std::vector<size_t>& entries = it->second;
     SinkChange& prev = out[entries.back()];
     prev.kind = c.kind;
+    prev.absent_means_default = c.absent_means_default;
     prev.values = std::move(c.values);
     prev.pos = std::move(c.pos);
     prev.ts_ms = c.ts_ms;

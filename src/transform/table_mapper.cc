@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/cascade.h"
 #include "core/glob.h"
 #include "transform/cascades.h"
 
@@ -65,6 +66,33 @@ bool IsCurrentRowEnd(const Value& v) {
     default:
       return false;
   }
+}
+
+// An update that changes a row's key, under a MINIMAL row image, has only
+// the columns its statement set: the row cannot be deleted and made again
+// at its new key, but moved. The move is a foreign key of the table onto
+// itself whose ON UPDATE CASCADE sets the key to the new values (a kCascade
+// change: targets apply it in source order, between the other changes).
+TargetTablePtr KeyMoveTable(const TargetTable& target) {
+  auto edge = std::make_shared<CascadeEdge>();
+  edge->fk = fmt::format("{}.{} (a key changed in place)", target.db, target.table);
+  edge->child_db = target.db;
+  edge->child_table = target.table;
+  auto t = std::make_shared<TargetTable>();
+  for (uint32_t k : target.key) {
+    edge->child_columns.push_back(target.columns[k]);
+    t->source_index.push_back(target.source_index[k]);
+  }
+  edge->parent_columns = edge->child_columns;
+  edge->on_update = FkAction::kCascade;
+  t->db = target.db;
+  t->table = target.table;
+  t->columns = edge->child_columns;
+  t->source = target.source;
+  t->name_hash = target.name_hash;
+  t->source_schema = target.source_schema;
+  t->cascade = std::move(edge);
+  return t;
 }
 
 // A MariaDB SEQUENCE is a one-row table with exactly these columns (sql/
@@ -240,6 +268,7 @@ Result<const TableMapping*> TableMapper::Map(const TableSchemaPtr& schema) {
                     m->source_index.size() == s.columns.size();
     target->source_schema = schema;
     target->source_index = m->source_index;
+    if (minimal_images_ && target->has_key()) m->key_move = KeyMoveTable(*target);
     m->target = std::move(target);
     m->rule = &rule;
   }
@@ -337,14 +366,24 @@ Status TableMapper::TransformRow(const std::shared_ptr<const ChangeEvent>& sourc
   auto make = [&](SinkChange::Kind kind, Op op, const OwnedImage& img) -> Status {
     const bool keyed = m->target->has_key();
     // An update in place may lack values that did not change (PostgreSQL's
-    // unchanged TOASTed columns): the target keeps what it has for them
-    // (SinkChange: a partial upsert). Anything that makes a row needs them all.
-    const bool need_all = (kind == SinkChange::Kind::kUpsert && op != Op::kUpdate) || !keyed;
+    // unchanged TOASTed columns, MySQL's MINIMAL images): the target keeps
+    // what it has for them (SinkChange: a partial upsert). Anything that
+    // makes a row needs them all, but for a source's insert under a MINIMAL
+    // image, whose missing columns are the target's defaults.
+    const bool defaults = minimal_images_ && ev->op == Op::kInsert;
+    const bool need_all = ((kind == SinkChange::Kind::kUpsert && op != Op::kUpdate) || !keyed) && !defaults;
     bool absent = false;
     if (need_all) {
       absent = HasAbsent(img.values, m->source_index);
     } else {
       for (uint32_t k : m->target->key) absent |= img.values[m->source_index[k]].kind == ValueKind::kAbsent;
+    }
+    if (absent && minimal_images_ && ev->op == Op::kUpdate && op == Op::kInsert) {
+      return Status::Error(StatusCode::kNotSupported,
+                           "table `{}`.`{}`: an update that brings a row into the rule's where: needs the whole "
+                           "row, but its image has only the columns the statement set (binlog_row_image=MINIMAL); "
+                           "set binlog_row_image=FULL on the source @ {}",
+                           s.db, s.table, ev->pos.ToString());
     }
     if (absent) {
       return Status::Error(StatusCode::kNotSupported,
@@ -355,6 +394,7 @@ Status TableMapper::TransformRow(const std::shared_ptr<const ChangeEvent>& sourc
     SinkChange c;
     c.kind = kind;
     c.op = op;
+    c.absent_means_default = defaults && HasAbsent(img.values, m->source_index);
     c.table = m->target;
     c.values.reserve(m->source_index.size());
     for (uint32_t i : m->source_index) c.values.push_back(img.values[i]);
@@ -381,6 +421,19 @@ Status TableMapper::TransformRow(const std::shared_ptr<const ChangeEvent>& sourc
       break;
     }
     case Op::kUpdate: {
+      // Under a MINIMAL image the after image has only the columns the
+      // statement set: the others did not change, so what the before image
+      // has of them (the key, at least) is their value.
+      const OwnedImage* after = &ev->after;
+      OwnedImage filled;
+      if (minimal_images_) {
+        for (size_t i = 0; i < ev->after.values.size() && i < ev->before.values.size(); ++i) {
+          if (ev->after.values[i].kind != ValueKind::kAbsent || ev->before.values[i].kind == ValueKind::kAbsent) continue;
+          if (filled.values.empty()) filled = ev->after;
+          filled.values[i] = ev->before.values[i];
+        }
+        if (!filled.values.empty()) after = &filled;
+      }
       auto was = in_filter(ev->before);
       // PostgreSQL under REPLICA IDENTITY DEFAULT sends the old key only: a
       // filter over other columns cannot tell whether the row was in. Taken
@@ -391,14 +444,28 @@ Status TableMapper::TransformRow(const std::shared_ptr<const ChangeEvent>& sourc
         was = true;
       }
       ASSIGN_OR_RETURN(bool was_in, std::move(was));
-      ASSIGN_OR_RETURN(bool now_in, in_filter(ev->after));
+      ASSIGN_OR_RETURN(bool now_in, in_filter(*after));
       bool key_changed = !keyed;  // keyless: an update is delete-one + insert
       if (keyed) {
-        for (uint32_t k : m->source_key) key_changed |= !SameValue(ev->before.values[k], ev->after.values[k]);
+        for (uint32_t k : m->source_key) key_changed |= !SameValue(ev->before.values[k], after->values[k]);
       }
       const bool in_place = was_in && now_in && !key_changed;
+      if (was_in && now_in && keyed && !in_place && m->key_move && HasAbsent(after->values, m->source_index) &&
+          !HasAbsent(ev->before.values, m->key_move->source_index)) {
+        SinkChange move;  // KeyMoveTable: the row moves, then its set columns are written
+        move.kind = SinkChange::Kind::kCascade;
+        move.op = Op::kUpdate;
+        move.table = m->key_move;
+        for (uint32_t i : m->key_move->source_index) move.values.push_back(ev->before.values[i]);
+        for (uint32_t i : m->key_move->source_index) move.values.push_back(after->values[i]);
+        move.pos = ev->pos;
+        move.ts_ms = ev->ts_ms;
+        move.origin = ev;
+        out.push_back(std::move(move));
+        return make(put, Op::kUpdate, *after);
+      }
       if (was_in && !in_place) st = make(del, Op::kDelete, ev->before);
-      if (st.ok() && now_in) st = make(put, in_place ? Op::kUpdate : Op::kInsert, ev->after);
+      if (st.ok() && now_in) st = make(put, in_place ? Op::kUpdate : Op::kInsert, *after);
       break;
     }
   }

@@ -44,6 +44,9 @@ struct TableMapping {
   std::vector<uint32_t> source_key;    // the source columns that identify a row (primary or unique key)
   std::optional<BoundFilter> filter;
   bool one_to_one = false;             // same name, every column, no renames
+  // With MINIMAL row images taken (TakeMinimalRowImages), keyed tables: the
+  // table of a kCascade change that moves a row to a new key in place.
+  TargetTablePtr key_move;
   bool selected() const { return rule != nullptr; }
 };
 
@@ -80,6 +83,14 @@ class TableMapper {
   // The source's foreign key actions (MySQL/MariaDB sources): Transform
   // then follows a parent row's change with its kCascade changes.
   void SetCascades(std::shared_ptr<Cascades> cascades) { cascades_ = std::move(cascades); }
+  // Row images that lack columns (a MySQL source under binlog_row_image=
+  // MINIMAL) become changes for targets that share the source's table
+  // definitions (MySQL and MariaDB): an update's missing columns are taken
+  // from its before image where that has them, or left as they are on the
+  // target (a partial upsert); an insert's are the target's DEFAULT
+  // (SinkChange::absent_means_default). Off: such images are an error that
+  // names binlog_row_image=FULL. Set before the first Transform.
+  void TakeMinimalRowImages(bool on) { minimal_images_ = on; }
 
   // "search_db.orders" for a source table under a rule.
   static std::string ExpandTemplate(std::string_view tmpl, std::string_view db, std::string_view table);
@@ -117,6 +128,7 @@ class TableMapper {
   std::vector<CompiledRule> rules_;
   std::shared_ptr<Cascades> cascades_;
   bool script_failed_ = false;
+  bool minimal_images_ = false;
   size_t script_threads_ = 1;
   std::vector<Ahead> ahead_;  // in the order of the events; pieces of kScriptPiece
   size_t ahead_next_ = 0;     // the next of ahead_ a Transform takes

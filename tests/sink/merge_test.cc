@@ -72,6 +72,35 @@ TEST(MergeTest, PartialUpsertsFollowTheirKeysEarlierChanges) {
   EXPECT_FALSE(IsPartial(out[2]));
 }
 
+// A MINIMAL insert (its absent values the target's defaults) is a whole
+// change: it replaces what came before for its key, and what replaces it
+// says for itself whether its absent values are defaults.
+TEST(MergeTest, AMinimalInsertIsAWholeChange) {
+  auto t = Table({0});
+  using K = SinkChange::Kind;
+  auto minimal = [&](int64_t id, uint64_t index) {
+    SinkChange c = Change(t, K::kUpsert, id, "", index);
+    c.values[1] = Value::Absent();
+    c.absent_means_default = true;
+    return c;
+  };
+  std::vector<SinkChange> in;
+  in.push_back(Change(t, K::kUpsert, 1, "a", 1));
+  in.push_back(Change(t, K::kDelete, 1, "a", 2));
+  in.push_back(minimal(1, 3));
+  in.push_back(minimal(2, 4));
+  in.push_back(Change(t, K::kUpsert, 2, "b", 5));
+  auto out = MergeByKey(std::move(in));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].pos.index, 3u);
+  EXPECT_EQ(out[0].kind, K::kUpsert);
+  EXPECT_TRUE(out[0].absent_means_default);
+  EXPECT_FALSE(IsPartial(out[0]));
+  EXPECT_EQ(out[1].pos.index, 5u);
+  EXPECT_FALSE(out[1].absent_means_default);
+  EXPECT_EQ(out[1].values[1].s, "b");
+}
+
 TEST(MergeTest, KeylessChangesAreKeptInOrder) {
   auto t = Table({});
   using K = SinkChange::Kind;

@@ -78,10 +78,6 @@ Status BulkStatement::Execute(std::span<const Value> values) {
     ParamColumn& col = cols[i];
     for (size_t r = 0; r < rows; ++r) {
       const Value& v = values[r * params_ + i];
-      if (v.kind == ValueKind::kAbsent) {
-        return Status::Error(StatusCode::kNotSupported,
-                             "value not in the row image: sync needs binlog_row_image=FULL on the source");
-      }
       Bind b = BindOf(v.kind);
       if (b == Bind::kNone) continue;
       if (col.bind == Bind::kNone) col.bind = b;
@@ -104,6 +100,10 @@ Status BulkStatement::Execute(std::span<const Value> values) {
       const Value& v = values[r * params_ + i];
       if (v.is_null()) {
         col.indicator[r] = STMT_INDICATOR_NULL;
+        continue;
+      }
+      if (v.kind == ValueKind::kAbsent) {
+        col.indicator[r] = STMT_INDICATOR_DEFAULT;
         continue;
       }
       switch (col.bind) {

@@ -13,7 +13,9 @@
 // not), FLOAT/DOUBLE as DOUBLE, DECIMAL as DECIMAL, bytes and WKB as binary
 // strings, everything else (text, dates and times, ENUM, SET, JSON) as a string in the
 // connection's character set: what the server then stores equals what the
-// same value as an SQL literal gives (sink/mysql/sql_builder.h).
+// same value as an SQL literal gives (sink/mysql/sql_builder.h). A kAbsent
+// value is the column's DEFAULT (an INSERT's column the source's statement
+// did not set: SinkChange::absent_means_default).
 //
 // Lifetime and threads: belongs to the connection it was prepared on, used
 // by that connection's thread only, destroyed before the connection.

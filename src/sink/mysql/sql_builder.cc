@@ -68,8 +68,13 @@ Status AppendColumnLiteral(std::string& out, const TargetTable& t, const std::ve
 
 Status AppendRow(std::string& out, const SinkChange& c, const std::vector<bool>* generated) {
   out += '(';
-  RETURN_IF_ERROR(ForEachWritten(out, c.values.size(), generated,
-                                 [&](size_t i) { return AppendColumnLiteral(out, *c.table, c.values, i); }));
+  RETURN_IF_ERROR(ForEachWritten(out, c.values.size(), generated, [&](size_t i) {
+    if (c.absent_means_default && c.values[i].kind == ValueKind::kAbsent) {
+      out += "DEFAULT";  // a column the source's INSERT did not set (a MINIMAL row image)
+      return Status::Ok();
+    }
+    return AppendColumnLiteral(out, *c.table, c.values, i);
+  }));
   out += ')';
   return Status::Ok();
 }

@@ -143,12 +143,14 @@ Status BinlogStreamSource::Open(bool resume) {
   auto image = row_image_warned_ ? Result<std::optional<std::string>>(std::nullopt)
                                  : c.QueryValue("SELECT @@global.binlog_row_image");
   if (image.ok() && image->has_value() && **image != "FULL") {
-    // Not an error: sessions may set FULL for themselves, and `tail` prints
-    // what there is. But a sync stops at the first row lacking a column.
+    // Not an error: sessions may set FULL for themselves, `tail` prints
+    // what there is, and MySQL targets apply partial rows. But a pipeline
+    // with other targets stops at the first row lacking a column.
     row_image_warned_ = true;
-    spdlog::warn("{}: binlog_row_image is {}: updates and deletes written under it carry only some columns, and a "
-                 "pipeline stops at the first such row (a full image is needed to apply it). Set it to FULL (SET "
-                 "GLOBAL binlog_row_image = 'FULL', and in my.cnf)",
+    spdlog::warn("{}: binlog_row_image is {}: rows written under it carry only some columns; MySQL and MariaDB "
+                 "targets apply them, but a pipeline with other targets (PostgreSQL, Kafka, ClickHouse, Redis, "
+                 "files) stops at the first such row, and an update that changes a row's key stops any pipeline. "
+                 "Set it to FULL (SET GLOBAL binlog_row_image = 'FULL', and in my.cnf)",
                  co.Describe(), **image);
   }
   if (v[3] && *v[3] == "0") {

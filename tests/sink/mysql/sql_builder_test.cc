@@ -87,6 +87,31 @@ TEST(SqlBuilderTest, PartialUpsertsUpdateOnlyTheirValues) {
             "UPDATE `shop`.`orders` SET `status`='new' WHERE `id`=2");
 }
 
+// An insert under a MINIMAL row image: the columns its statement did not
+// set take the target's DEFAULT, in the upsert and in the keyless insert;
+// it is whole, not partial.
+TEST(SqlBuilderTest, AbsentValuesOfAMinimalInsertAreTheTargetsDefaults) {
+  Fixture f({0});
+  f.rows[1].values[1] = Value::Absent();
+  f.rows[1].absent_means_default = true;
+  EXPECT_FALSE(IsPartial(f.rows[1]));
+  std::string up;
+  ASSERT_TRUE(BuildUpsert(up, *f.t, f.ptrs).ok());
+  EXPECT_EQ(up,
+            "INSERT INTO `shop`.`orders` (`id`,`region`,`status`) VALUES (1,'eu','new'),(2,DEFAULT,'new') "
+            "ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`region`=VALUES(`region`),`status`=VALUES(`status`)");
+  Fixture keyless({});
+  keyless.rows[0].values[2] = Value::Absent();
+  keyless.rows[0].absent_means_default = true;
+  std::string ins;
+  ASSERT_TRUE(BuildInsert(ins, *keyless.t, keyless.ptrs).ok());
+  EXPECT_EQ(ins, "INSERT INTO `shop`.`orders` (`id`,`region`,`status`) VALUES (1,'eu',DEFAULT),(2,'eu','new')");
+  // Without the mark an absent value in a whole row is an error, never NULL.
+  keyless.rows[0].absent_means_default = false;
+  std::string bad;
+  EXPECT_FALSE(BuildInsert(bad, *keyless.t, keyless.ptrs).ok());
+}
+
 // Tables for a PostgreSQL source's columns, and its booleans as 1/0.
 TEST(SqlBuilderTest, CreateTableAndBooleansForPostgresColumns) {
   auto schema = std::make_shared<TableSchema>();
