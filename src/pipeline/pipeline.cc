@@ -1970,7 +1970,10 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
   }
   if (d.kind == K::kCreateTable) {
     // Users often create target tables themselves and start from earliest:
-    // an existing table with the same columns is fine, a different one is not.
+    // an existing table with the source's columns and types is fine (in any
+    // order, and with columns of its own that rows leave to their defaults,
+    // as a snapshot into it does), one lacking a column or typing it
+    // otherwise is not.
     ASSIGN_OR_RETURN(auto existing, t.sink->TargetColumns(dest_db, dest_table));
     if (!existing.empty()) {
       std::vector<std::string> want;
@@ -1984,8 +1987,11 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
           want.push_back(name);
         }
       }
-      bool same = want.empty() || want.size() == existing.size();
-      for (size_t i = 0; same && i < want.size(); ++i) same = strcasecmp(want[i].c_str(), existing[i].c_str()) == 0;
+      bool same = true;
+      for (const std::string& name : want) {
+        same = same && std::any_of(existing.begin(), existing.end(),
+                                   [&](const std::string& e) { return strcasecmp(e.c_str(), name.c_str()) == 0; });
+      }
       if (!same) {
         return Status::Error(StatusCode::kSchemaMismatch,
                              "{}: target table `{}` already exists with columns ({}) but the source creates ({}); "
@@ -2003,15 +2009,38 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
         return skip();
       }
       ASSIGN_OR_RETURN(auto target_cols, ReadColumnTypes(t.cfg->endpoint, dest_db, dest_table));
-      std::string diff = ColumnDifferences(MapColumns(*rule, source_cols, nullptr), target_cols);
+      const std::vector<ColumnType> mapped = MapColumns(*rule, source_cols, nullptr);
+      std::string diff = ColumnDifferences(mapped, target_cols, /*extra_ok=*/true);
       if (!diff.empty()) {
         return Status::Error(StatusCode::kSchemaMismatch,
                              "{}: target table `{}` already exists with the same column names but other types: {}; "
                              "align the target table or drop it",
                              where, dest, diff);
       }
-      spdlog::info("pipeline {} target {}: `{}` already exists with the same columns and types; CREATE skipped",
-                   cfg_.name, t.cfg->name, dest);
+      std::vector<std::string> own, unfillable;
+      for (const ColumnType& c : target_cols) {
+        if (std::any_of(mapped.begin(), mapped.end(),
+                        [&](const ColumnType& m) { return strcasecmp(m.name.c_str(), c.name.c_str()) == 0; })) {
+          continue;
+        }
+        own.push_back("`" + c.name + "`");
+        if (c.needs_value) unfillable.push_back(fmt::format("`{}` ({} NOT NULL, no default)", c.name, c.type));
+      }
+      if (!unfillable.empty()) {
+        return Status::Error(StatusCode::kSchemaMismatch,
+                             "{}: target table `{}` already exists with the source's columns and {} of its own that "
+                             "rows from the source cannot fill; give {} a default or drop {}",
+                             where, dest, fmt::join(unfillable, ", "), unfillable.size() > 1 ? "them" : "it",
+                             unfillable.size() > 1 ? "them" : "it");
+      }
+      if (own.empty()) {
+        spdlog::info("pipeline {} target {}: `{}` already exists with the same columns and types; CREATE skipped",
+                     cfg_.name, t.cfg->name, dest);
+      } else {
+        spdlog::info("pipeline {} target {}: `{}` already exists with the source's columns and types and columns of "
+                     "its own ({}), which rows leave to their defaults; CREATE skipped",
+                     cfg_.name, t.cfg->name, dest, fmt::join(own, ", "));
+      }
       return skip();
     }
     if (!one_to_one) {

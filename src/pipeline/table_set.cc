@@ -140,12 +140,14 @@ Status CheckRuleAgainstTable(const TableRule& r, const TableSchema& s) {
 Result<std::vector<ColumnType>> ReadColumnTypes(const Url& endpoint, const std::string& db, const std::string& table) {
   ASSIGN_OR_RETURN(auto co, sluice::mysql::ConnectOptions::FromUrl(endpoint));
   ASSIGN_OR_RETURN(auto conn, sluice::mysql::MysqlConnection::Connect(co));
-  ASSIGN_OR_RETURN(auto rows, conn->Query(fmt::format("SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS "
-                                                      "WHERE TABLE_SCHEMA = '{}' AND TABLE_NAME = '{}' ORDER BY "
-                                                      "ORDINAL_POSITION",
+  ASSIGN_OR_RETURN(auto rows, conn->Query(fmt::format("SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE = 'NO' AND "
+                                                      "COLUMN_DEFAULT IS NULL AND EXTRA NOT LIKE '%auto_increment%' "
+                                                      "AND EXTRA NOT LIKE '%GENERATED%' FROM "
+                                                      "information_schema.COLUMNS WHERE TABLE_SCHEMA = '{}' AND "
+                                                      "TABLE_NAME = '{}' ORDER BY ORDINAL_POSITION",
                                                       conn->Escape(db), conn->Escape(table))));
   std::vector<ColumnType> out;
-  for (const auto& r : rows) out.push_back({r[0].value_or(""), r[1].value_or("")});
+  for (const auto& r : rows) out.push_back({r[0].value_or(""), r[1].value_or(""), r[2].value_or("0") == "1"});
   return out;
 }
 
@@ -177,7 +179,8 @@ std::vector<ColumnType> MapColumns(const transform::MappingRule& rule, const std
   return kept;
 }
 
-std::string ColumnDifferences(const std::vector<ColumnType>& want, const std::vector<ColumnType>& have) {
+std::string ColumnDifferences(const std::vector<ColumnType>& want, const std::vector<ColumnType>& have,
+                              bool extra_ok) {
   std::vector<std::string> diffs;
   for (const auto& w : want) {
     auto it = std::find_if(have.begin(), have.end(),
@@ -189,6 +192,7 @@ std::string ColumnDifferences(const std::vector<ColumnType>& want, const std::ve
     }
   }
   for (const auto& h : have) {
+    if (extra_ok) break;
     bool known = std::any_of(want.begin(), want.end(),
                              [&](const ColumnType& w) { return strcasecmp(h.name.c_str(), w.name.c_str()) == 0; });
     if (!known) diffs.push_back(fmt::format("`{}` ({}) is only on the target", h.name, h.type));

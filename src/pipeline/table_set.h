@@ -41,6 +41,9 @@ std::string NoTableMessage(sluice::mysql::MysqlConnection& conn, const TableRule
 // "varchar(40)", "int(10) unsigned").
 struct ColumnType {
   std::string name, type;
+  // A row written without it fails: NOT NULL, no default, neither generated
+  // nor AUTO_INCREMENT (what a target's own extra column must not be).
+  bool needs_value = false;
 };
 // The table's columns in order on the server at `endpoint`; empty when the
 // table does not exist.
@@ -52,6 +55,9 @@ std::vector<ColumnType> MapColumns(const transform::MappingRule& rule, const std
 // How `have` (the target's) differs from `want` as a set of names and types:
 // "`v` is int(11) on the target, bigint(20) on the source; `w` is missing on
 // the target"; "" when they agree (names compared case-insensitively).
-std::string ColumnDifferences(const std::vector<ColumnType>& want, const std::vector<ColumnType>& have);
+// `extra_ok`: columns only on the target are not a difference (a table the
+// user made with columns of its own, which rows leave to their defaults).
+std::string ColumnDifferences(const std::vector<ColumnType>& want, const std::vector<ColumnType>& have,
+                              bool extra_ok = false);
 
 }  // namespace sluice::pipeline
