@@ -2017,10 +2017,14 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
                              "align the target table or drop it",
                              where, dest, diff);
       }
-      std::vector<std::string> own, unfillable;
+      std::vector<std::string> own, unfillable, wider;
       for (const ColumnType& c : target_cols) {
-        if (std::any_of(mapped.begin(), mapped.end(),
-                        [&](const ColumnType& m) { return strcasecmp(m.name.c_str(), c.name.c_str()) == 0; })) {
+        auto m = std::find_if(mapped.begin(), mapped.end(),
+                              [&](const ColumnType& m) { return strcasecmp(m.name.c_str(), c.name.c_str()) == 0; });
+        if (m != mapped.end()) {
+          if (strcasecmp(m->type.c_str(), c.type.c_str()) != 0) {
+            wider.push_back(fmt::format("`{}` {} for {}", c.name, c.type, m->type));
+          }
           continue;
         }
         own.push_back("`" + c.name + "`");
@@ -2033,14 +2037,14 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
                              where, dest, fmt::join(unfillable, ", "), unfillable.size() > 1 ? "them" : "it",
                              unfillable.size() > 1 ? "them" : "it");
       }
-      if (own.empty()) {
-        spdlog::info("pipeline {} target {}: `{}` already exists with the same columns and types; CREATE skipped",
-                     cfg_.name, t.cfg->name, dest);
-      } else {
-        spdlog::info("pipeline {} target {}: `{}` already exists with the source's columns and types and columns of "
-                     "its own ({}), which rows leave to their defaults; CREATE skipped",
-                     cfg_.name, t.cfg->name, dest, fmt::join(own, ", "));
+      std::string how = wider.empty() && own.empty() ? "the same columns and types" : "the source's columns";
+      if (wider.empty() && !own.empty()) how += " and types";
+      if (!wider.empty()) how += fmt::format(" in types that hold its values ({})", fmt::join(wider, ", "));
+      if (!own.empty()) {
+        how += fmt::format(", and columns of its own ({}) rows leave to their defaults", fmt::join(own, ", "));
       }
+      spdlog::info("pipeline {} target {}: `{}` already exists with {}; CREATE skipped", cfg_.name, t.cfg->name, dest,
+                   how);
       return skip();
     }
     if (!one_to_one) {

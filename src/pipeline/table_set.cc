@@ -6,6 +6,10 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <initializer_list>
+#include <string_view>
 
 #include "transform/row_filter.h"
 
@@ -26,7 +30,78 @@ transform::DdlPolicy ToPolicy(DdlMode m) {
   }
 }
 
+// A COLUMN_TYPE taken apart: "int(10) unsigned" -> int, {10}, unsigned.
+struct TypeParts {
+  std::string base;
+  std::vector<long> args;
+  bool is_unsigned = false;
+  bool zerofill = false;
+};
+
+TypeParts PartsOf(std::string_view type) {
+  TypeParts p;
+  std::string t(type);
+  for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  size_t end = t.find_first_of("( ");
+  p.base = t.substr(0, end);
+  size_t open = t.find('(');
+  size_t close = t.find(')');
+  if (open != std::string::npos && close != std::string::npos && close > open) {
+    std::string inner = t.substr(open + 1, close - open - 1);
+    for (size_t at = 0; at <= inner.size();) {
+      size_t comma = inner.find(',', at);
+      if (comma == std::string::npos) comma = inner.size();
+      p.args.push_back(std::strtol(inner.c_str() + at, nullptr, 10));
+      at = comma + 1;
+    }
+  }
+  p.is_unsigned = t.find(" unsigned") != std::string::npos;
+  p.zerofill = t.find(" zerofill") != std::string::npos;
+  return p;
+}
+
+// Rank within a family of types that differ only in size; 0 outside it.
+int RankIn(std::initializer_list<const char*> family, const std::string& base) {
+  int rank = 0;
+  for (const char* name : family) {
+    ++rank;
+    if (base == name) return rank;
+  }
+  return 0;
+}
+
+int IntegerRank(const std::string& base) {
+  if (base == "integer") return 4;
+  return RankIn({"tinyint", "smallint", "mediumint", "int", "bigint"}, base);
+}
+int TextRank(const std::string& base) { return RankIn({"tinytext", "text", "mediumtext", "longtext"}, base); }
+int BlobRank(const std::string& base) { return RankIn({"tinyblob", "blob", "mediumblob", "longblob"}, base); }
+
 }  // namespace
+
+bool TargetTypeHolds(std::string_view target, std::string_view source) {
+  if (strcasecmp(std::string(target).c_str(), std::string(source).c_str()) == 0) return true;
+  const TypeParts t = PartsOf(target), s = PartsOf(source);
+  if (t.zerofill != s.zerofill) return false;
+  auto arg = [](const TypeParts& p, size_t i) { return i < p.args.size() ? p.args[i] : -1; };
+  if (const int sr = IntegerRank(s.base), tr = IntegerRank(t.base); sr && tr) {
+    // The display width is only that; an unsigned source needs a wider signed target.
+    if (s.is_unsigned) return t.is_unsigned ? tr >= sr : tr > sr;
+    return !t.is_unsigned && tr >= sr;
+  }
+  if ((s.base == "char" || s.base == "varchar") && t.base == "varchar") return arg(t, 0) >= arg(s, 0);
+  if (s.base == "char" && t.base == "char") return arg(t, 0) >= arg(s, 0);
+  if (s.base == "varbinary" && t.base == "varbinary") return arg(t, 0) >= arg(s, 0);
+  if (const int sr = TextRank(s.base), tr = TextRank(t.base); sr && tr) return tr >= sr;
+  if (const int sr = BlobRank(s.base), tr = BlobRank(t.base); sr && tr) return tr >= sr;
+  if (s.base == "decimal" && t.base == "decimal") {
+    // The same scale (values read back alike), no fewer integer digits.
+    const long sp = arg(s, 0) < 0 ? 10 : arg(s, 0), ss = std::max(0L, arg(s, 1));
+    const long tp = arg(t, 0) < 0 ? 10 : arg(t, 0), ts = std::max(0L, arg(t, 1));
+    return ts == ss && tp - ts >= sp - ss && (t.is_unsigned ? s.is_unsigned : true);
+  }
+  return false;
+}
 
 std::vector<transform::MappingRule> MappingRules(const PipelineConfig& p) {
   std::vector<transform::MappingRule> rules;
@@ -187,7 +262,7 @@ std::string ColumnDifferences(const std::vector<ColumnType>& want, const std::ve
                            [&](const ColumnType& h) { return strcasecmp(h.name.c_str(), w.name.c_str()) == 0; });
     if (it == have.end()) {
       diffs.push_back(fmt::format("`{}` ({}) is missing on the target", w.name, w.type));
-    } else if (strcasecmp(it->type.c_str(), w.type.c_str()) != 0) {
+    } else if (!TargetTypeHolds(it->type, w.type)) {
       diffs.push_back(fmt::format("`{}` is {} on the target, {} on the source", w.name, it->type, w.type));
     }
   }

@@ -4,6 +4,7 @@
 // the transform stage compiles them, and the source tables they select now.
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -52,7 +53,13 @@ Result<std::vector<ColumnType>> ReadColumnTypes(const Url& endpoint, const std::
 // renames, source types); kept columns the source lacks go to *missing.
 std::vector<ColumnType> MapColumns(const transform::MappingRule& rule, const std::vector<ColumnType>& source,
                                    std::vector<std::string>* missing);
-// How `have` (the target's) differs from `want` as a set of names and types:
+// Whether a target column of COLUMN_TYPE `target` holds every value of a
+// source column of `source` and reads it back the same: the same type, or
+// a wider one of its family (integers, CHAR/VARCHAR, VARBINARY, TEXT and
+// BLOB sizes, DECIMAL with the same scale and more digits).
+bool TargetTypeHolds(std::string_view target, std::string_view source);
+// How `have` (the target's) differs from `want` as a set of names and types
+// (a target type that holds the source's, TargetTypeHolds, is no difference):
 // "`v` is int(11) on the target, bigint(20) on the source; `w` is missing on
 // the target"; "" when they agree (names compared case-insensitively).
 // `extra_ok`: columns only on the target are not a difference (a table the

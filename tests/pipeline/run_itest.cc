@@ -142,10 +142,11 @@ TEST_F(SyncTest, UserCreatedTargetTablesAreReusedFromEarliest) {
   EXPECT_NE(sluice_->Log().find("already exists with the same columns"), std::string::npos) << sluice_->Log();
 }
 
-// A target table made by hand with the columns in another order and columns
-// of its own (a sync time, a note): rows go by name and leave those to their
-// defaults, as a snapshot into it does. One of its own that no row can fill
-// (NOT NULL, no default) is named before anything is written.
+// A target table made by hand with the columns in another order, wider
+// types and columns of its own (a sync time, a note): rows go by name and
+// leave those to their defaults, as a snapshot into it does. One of its own
+// that no row can fill (NOT NULL, no default), or a narrower type, is named
+// before anything is written.
 TEST_F(SyncTest, UserCreatedTargetTablesWithColumnsOfTheirOwnAreReused) {
   auto src = StartServer(1);
   auto dst = StartServer(2);
@@ -153,13 +154,14 @@ TEST_F(SyncTest, UserCreatedTargetTablesWithColumnsOfTheirOwnAreReused) {
   ASSERT_TRUE(src->Execute("CREATE DATABASE shop; CREATE TABLE shop.a (id INT PRIMARY KEY, v INT, w VARCHAR(5)); "
                            "INSERT INTO shop.a VALUES (1, 1, 'x'), (2, 2, 'y'); UPDATE shop.a SET v = 20 WHERE id = 2; "
                            "DELETE FROM shop.a WHERE id = 1; INSERT INTO shop.a VALUES (3, 3, 'z')").ok());
-  ASSERT_TRUE(dst->Execute("CREATE DATABASE shop; CREATE TABLE shop.a (w VARCHAR(5), id INT PRIMARY KEY, "
-                           "synced_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), note TEXT, v INT)").ok());
+  ASSERT_TRUE(dst->Execute("CREATE DATABASE shop; CREATE TABLE shop.a (w VARCHAR(20), id INT PRIMARY KEY, "
+                           "synced_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), note TEXT, v BIGINT)").ok());
   WriteConfig(OneToOneConfig(dir_.string(), *src, *dst));
   StartSluice();
   EXPECT_TRUE(Converges(*src, "SELECT id, v, w FROM shop.a ORDER BY id", *dst, "SELECT id, v, w FROM shop.a ORDER BY id"));
-  EXPECT_TRUE(LogShows("already exists with the source's columns and types and columns of its own (`synced_at`, "
-                       "`note`)"));
+  EXPECT_TRUE(LogShows("already exists with the source's columns in types that hold its values (`w` varchar(20) "
+                       "for varchar(5), `v` bigint(20) for int(11)), and columns of its own (`synced_at`, `note`) rows "
+                       "leave to their defaults; CREATE skipped"));
   auto own = dst->QueryValue("SELECT COUNT(*) FROM shop.a WHERE synced_at > '2000-01-01' AND note IS NULL");
   ASSERT_TRUE(own.ok());
   EXPECT_EQ(*own, "2");
@@ -170,6 +172,22 @@ TEST_F(SyncTest, UserCreatedTargetTablesWithColumnsOfTheirOwnAreReused) {
                        "NULL, no default) of its own that rows from the source cannot fill; give it a default or "
                        "drop it"));
   auto rows = dst->QueryValue("SELECT COUNT(*) FROM shop.b");
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(*rows, "0");
+}
+
+TEST_F(SyncTest, UserCreatedTargetTableWithANarrowerTypeStops) {
+  auto src = StartServer(1);
+  auto dst = StartServer(2);
+  ASSERT_TRUE(src && dst);
+  ASSERT_TRUE(src->Execute("CREATE DATABASE shop; CREATE TABLE shop.a (id INT PRIMARY KEY, v INT UNSIGNED); "
+                           "INSERT INTO shop.a VALUES (1, 4000000000)").ok());
+  ASSERT_TRUE(dst->Execute("CREATE DATABASE shop; CREATE TABLE shop.a (id INT PRIMARY KEY, v INT)").ok());
+  WriteConfig(OneToOneConfig(dir_.string(), *src, *dst));
+  StartSluice();
+  EXPECT_TRUE(LogShows("target table `shop.a` already exists with the same column names but other types: `v` is "
+                       "int(11) on the target, int(10) unsigned on the source"));
+  auto rows = dst->QueryValue("SELECT COUNT(*) FROM shop.a");
   ASSERT_TRUE(rows.ok());
   EXPECT_EQ(*rows, "0");
 }
