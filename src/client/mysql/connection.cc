@@ -302,6 +302,21 @@ Result<std::vector<Row>> MysqlConnection::Query(std::string_view sql) {
   return rows;
 }
 
+Status LogSessionAsRows(MysqlConnection& c) {
+  ASSIGN_OR_RETURN(auto rows, c.Query("SELECT @@session.binlog_format, @@global.log_bin"));
+  if (rows.empty() || rows[0].size() < 2 || rows[0][0].value_or("") != "STATEMENT" ||
+      rows[0][1].value_or("0") != "1") {
+    return Status::Ok();
+  }
+  Status st = c.Execute("SET SESSION binlog_format = 'ROW'");
+  if (st.ok()) return st;
+  return Status::Error(StatusCode::kServerError,
+                       "{}: the server logs statements (binlog_format=STATEMENT), which cannot log the rows sluice "
+                       "writes, and this user may not log its own session as rows ({}): grant it BINLOG ADMIN "
+                       "(MariaDB) or SESSION_VARIABLES_ADMIN (MySQL), or set binlog_format=MIXED or ROW on the server",
+                       c.options().Describe(), st.message());
+}
+
 Result<std::optional<std::string>> MysqlConnection::QueryValue(std::string_view sql) {
   ASSIGN_OR_RETURN(auto rows, Query(sql));
   if (rows.empty() || rows[0].empty()) return Status::Error(StatusCode::kNotFound, "query \"{}\" returned no row", sql);

@@ -102,6 +102,13 @@ class MysqlConnection : public Interruptible {
   Interrupter* interrupter_ = nullptr;
 };
 
+// For a session that writes InnoDB rows under READ COMMITTED (target
+// writers): a server logging statements (binlog_format=STATEMENT) refuses
+// those writes, so the session logs rows instead (SET SESSION binlog_format,
+// which needs BINLOG ADMIN on MariaDB, SESSION_VARIABLES_ADMIN on MySQL; an
+// error saying so when the user lacks it). Nothing on any other server.
+Status LogSessionAsRows(MysqlConnection& c);
+
 // Client error codes that mean the connection is gone and a new one may work.
 bool IsConnectionLost(unsigned err);
 

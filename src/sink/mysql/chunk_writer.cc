@@ -52,6 +52,7 @@ Result<std::unique_ptr<ChunkWriter>> ChunkWriter::Open(const sluice::mysql::Conn
                  "sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', foreign_key_checks = 0, "
                  "autocommit = 1"));
   RETURN_IF_ERROR(c->Execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"));
+  RETURN_IF_ERROR(sluice::mysql::LogSessionAsRows(*c));
   ASSIGN_OR_RETURN(auto packet, c->Query("SELECT @@max_allowed_packet"));
   size_t max_packet = 16u << 20;
   if (!packet.empty() && !packet[0].empty() && packet[0][0]) {

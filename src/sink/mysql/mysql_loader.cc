@@ -154,6 +154,7 @@ Result<std::unique_ptr<MysqlConnection>> MysqlLoader::OpenSession(const sluice::
       // locks, so they do not deadlock on each other's key ranges. (This
       // form works on MySQL and MariaDB alike.)
       "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"));
+  RETURN_IF_ERROR(sluice::mysql::LogSessionAsRows(*c));
   return c;
 }
 
