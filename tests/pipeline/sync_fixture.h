@@ -251,6 +251,30 @@ pipelines:
                      fmt::arg("dir", dir), fmt::arg("src", src.Url()), fmt::arg("dst", dst.Url()));
 }
 
+// One pipeline `copy` (every table of `shop`, 1:1, to `dst_url`) with the
+// HTTP API on `http_port`, from `start`, with `snapshot`.
+inline std::string HttpPipelineConfig(const std::string& dir, int http_port, const MariadbServer& src,
+                                      const std::string& dst_url, const std::string& snapshot,
+                                      const std::string& start) {
+  return fmt::format(R"(store: {dir}/sluice.db
+http: 127.0.0.1:{port}
+sources:
+  main: {{url: "{src}", server_id: 5151, heartbeat_ms: 200}}
+targets:
+  dst: {{url: "{dst}"}}
+pipelines:
+  - name: copy
+    source: main
+    targets: [dst]
+    snapshot: {snapshot}
+    start: {start}
+    tables:
+      - match: "shop.*"
+)",
+                     fmt::arg("dir", dir), fmt::arg("port", http_port), fmt::arg("src", src.Url()),
+                     fmt::arg("dst", dst_url), fmt::arg("snapshot", snapshot), fmt::arg("start", start));
+}
+
 class SyncTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -23,23 +23,7 @@ class TargetBinlogFormatTest : public SyncTest {
   }
   void WritePipeline(const MariadbServer& src, const std::string& dst_url) {
     http_port_ = FreePort();
-    WriteConfig(fmt::format(R"(store: {dir}/sluice.db
-http: 127.0.0.1:{port}
-sources:
-  main: {{url: "{src}", server_id: 5151, heartbeat_ms: 200}}
-targets:
-  dst: {{url: "{dst}"}}
-pipelines:
-  - name: copy
-    source: main
-    targets: [dst]
-    snapshot: initial
-    start: latest
-    tables:
-      - match: "shop.*"
-)",
-                            fmt::arg("dir", dir_.string()), fmt::arg("port", http_port_), fmt::arg("src", src.Url()),
-                            fmt::arg("dst", dst_url)));
+    WriteConfig(HttpPipelineConfig(dir_.string(), http_port_, src, dst_url, "initial", "latest"));
   }
 };
 

@@ -30,23 +30,7 @@ TEST_P(TargetGrantsTest, AMissingGrantOnSluicesDatabaseIsNamedThenGrantingIsEnou
                            "GRANT SELECT, INSERT, UPDATE, DELETE ON shop.* TO app@'%'")
                   .ok());
   http_port_ = FreePort();
-  WriteConfig(fmt::format(R"(store: {dir}/sluice.db
-http: 127.0.0.1:{port}
-sources:
-  main: {{url: "{src}", server_id: 5151, heartbeat_ms: 200}}
-targets:
-  dst: {{url: "{dst}"}}
-pipelines:
-  - name: copy
-    source: main
-    targets: [dst]
-    snapshot: {snapshot}
-    start: earliest
-    tables:
-      - match: "shop.*"
-)",
-                          fmt::arg("dir", dir_.string()), fmt::arg("port", http_port_), fmt::arg("src", src->Url()),
-                          fmt::arg("dst", dst->Url("app", "pw")), fmt::arg("snapshot", GetParam())));
+  WriteConfig(HttpPipelineConfig(dir_.string(), http_port_, *src, dst->Url("app", "pw"), GetParam(), "earliest"));
   StartSluice();
   ASSERT_TRUE(WaitForState("copy", "failed", seconds(30))) << sluice_->Log();
   std::string error = ErrorOf(PipelineStatus("copy"));
