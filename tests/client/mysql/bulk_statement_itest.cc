@@ -78,8 +78,20 @@ TEST_F(BulkStatementTest, MixedKindsAreRefusedAndServerErrorsKeepTheirNumber) {
   EXPECT_FALSE(s.ok());
   EXPECT_FALSE(s.retryable());
   EXPECT_EQ((*st)->server_errno(), 1406u) << s.message();  // ER_DATA_TOO_LONG
-  std::vector<Value> absent{Value::UInt(1), Value::Absent()};
-  EXPECT_EQ((*st)->Execute(absent).code(), StatusCode::kNotSupported);
+}
+
+// An absent value (an insert under a MINIMAL row image leaves the column to
+// the table) is the column's DEFAULT, also where other rows have values.
+TEST_F(BulkStatementTest, AnAbsentValueIsTheColumnsDefault) {
+  ASSERT_TRUE(conn_->Execute("ALTER TABLE b.t MODIFY s VARCHAR(8) NOT NULL DEFAULT 'dflt'").ok());
+  auto st = BulkStatement::Prepare(*conn_, "INSERT INTO b.t (id, s) VALUES (?, ?)");
+  ASSERT_TRUE(st.ok()) << st.status().message();
+  std::vector<Value> rows{Value::UInt(1), Value::Absent(), Value::UInt(2), Value::Str(ValueKind::kText, "given")};
+  Status s = (*st)->Execute(rows);
+  ASSERT_TRUE(s.ok()) << s.message();
+  auto got = conn_->QueryValue("SELECT GROUP_CONCAT(s ORDER BY id) FROM b.t");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->value_or(""), "dflt,given");
 }
 
 }  // namespace
