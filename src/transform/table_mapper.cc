@@ -428,7 +428,8 @@ Status TableMapper::TransformRow(const std::shared_ptr<const ChangeEvent>& sourc
       OwnedImage filled;
       if (minimal_images_) {
         for (size_t i = 0; i < ev->after.values.size() && i < ev->before.values.size(); ++i) {
-          if (ev->after.values[i].kind != ValueKind::kAbsent || ev->before.values[i].kind == ValueKind::kAbsent) continue;
+          const bool given = ev->after.values[i].kind != ValueKind::kAbsent;
+          if (given || ev->before.values[i].kind == ValueKind::kAbsent) continue;
           if (filled.values.empty()) filled = ev->after;
           filled.values[i] = ev->before.values[i];
         }
@@ -461,8 +462,11 @@ Status TableMapper::TransformRow(const std::shared_ptr<const ChangeEvent>& sourc
         move.pos = ev->pos;
         move.ts_ms = ev->ts_ms;
         move.origin = ev;
+        const size_t before_move = out.size();
         out.push_back(std::move(move));
-        return make(put, Op::kUpdate, *after);
+        st = make(put, Op::kUpdate, *after);
+        if (!st.ok()) out.resize(before_move);  // all of the change or none
+        return st;
       }
       if (was_in && !in_place) st = make(del, Op::kDelete, ev->before);
       if (st.ok() && now_in) st = make(put, in_place ? Op::kUpdate : Op::kInsert, *after);

@@ -21,7 +21,8 @@ TEST_F(SyncTest, MinimalRowImagesReachAMysqlTargetExactly) {
                            "CREATE TABLE shop.t (id INT AUTO_INCREMENT PRIMARY KEY, a INT, b VARCHAR(10) DEFAULT 'x', "
                            "c TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), d TEXT, e DECIMAL(8,2) NOT NULL "
                            "DEFAULT 1.50); "
-                           "CREATE TABLE shop.u (code VARCHAR(10) NOT NULL, v INT, w INT DEFAULT 7, UNIQUE KEY (code)); "
+                           "CREATE TABLE shop.u (code VARCHAR(10) NOT NULL, v INT, w INT DEFAULT 7, "
+                           "UNIQUE KEY (code)); "
                            "CREATE TABLE shop.k (a INT, b VARCHAR(5) DEFAULT 'q', c INT)")
                   .ok());
   std::string cfg = OneToOneConfig(dir_.string(), *src, *dst);
@@ -66,7 +67,8 @@ TEST_F(SyncTest, MinimalRowImagesStopAPipelineWithATargetThatNeedsWholeRows) {
   auto src = StartServer(1);
   auto dst = StartServer(2);
   ASSERT_TRUE(src && dst);
-  ASSERT_TRUE(src->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, a INT, b INT DEFAULT 4)").ok());
+  ASSERT_TRUE(
+      src->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, a INT, b INT DEFAULT 4)").ok());
   std::string cfg = OneToOneConfig(dir_.string(), *src, *dst);
   cfg.replace(cfg.find("  dst: {"), 0, fmt::format("  out: {{url: \"file://{}/changes.jsonl\"}}\n", dir_.string()));
   cfg.replace(cfg.find("targets: [dst]"), 14, "targets: [dst, out]");

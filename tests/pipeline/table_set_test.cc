@@ -45,7 +45,8 @@ TEST(TableSetTest, ColumnDifferencesNameWhatTheTargetCannotHold) {
   const std::vector<ColumnType> more = {{"id", "int(11)"}, {"v", "int(11)"}, {"w", "varchar(5)"}, {"at", "timestamp"}};
   EXPECT_EQ(ColumnDifferences(want, more), "`at` (timestamp) is only on the target");
   EXPECT_EQ(ColumnDifferences(want, more, /*extra_ok=*/true), "");
-  EXPECT_EQ(ColumnDifferences(want, {{"id", "int(11)"}, {"w", "varchar(5)"}}), "`v` (int(11)) is missing on the target");
+  EXPECT_EQ(ColumnDifferences(want, {{"id", "int(11)"}, {"w", "varchar(5)"}}),
+            "`v` (int(11)) is missing on the target");
 }
 
 }  // namespace
