@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/value.h"
@@ -29,6 +30,20 @@ enum class Charset : uint8_t {
   kOther,        // converted with iconv, by charset_name
 };
 
+// MariaDB's UUID (10.7+), INET4 (10.10+) and INET6 (10.5+) columns: the
+// binlog types them BINARY(16)/BINARY(4); information_schema's DATA_TYPE
+// tells them apart. Their values are the text the server shows for them, as
+// a snapshot reads them (a target column of the same type, or PostgreSQL's
+// uuid and inet, takes that text).
+enum class PluginType : uint8_t { kNone, kUuid, kInet4, kInet6 };
+
+inline PluginType PluginTypeOf(std::string_view data_type) {
+  if (data_type == "uuid") return PluginType::kUuid;
+  if (data_type == "inet4") return PluginType::kInet4;
+  if (data_type == "inet6") return PluginType::kInet6;
+  return PluginType::kNone;
+}
+
 struct ColumnMeta {
   std::string name;          // from binlog metadata or information_schema; "@N" when unknown
   uint8_t type = 0;          // binlog column type code (MYSQL_TYPE_*), as in TABLE_MAP
@@ -37,6 +52,7 @@ struct ColumnMeta {
   bool nullable = true;
   bool is_unsigned = false;
   bool is_json = false;      // MariaDB JSON (LONGTEXT with json_valid): emitted as a JSON value
+  PluginType plugin_type = PluginType::kNone;  // MariaDB UUID, INET4, INET6
   Charset charset = Charset::kUnknown;
   std::string charset_name;  // for kOther: the iconv name
   uint32_t collation = 0;    // collation id (TABLE_MAP charset metadata or information_schema); 0 unknown

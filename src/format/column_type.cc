@@ -48,6 +48,12 @@ ColumnType ColumnTypeOf(const ColumnMeta& col) {
   const bool binary = col.charset == Charset::kBinary;
   uint8_t type = col.type;
   if (type == m::kTypeString && col.real_type != 0) type = col.real_type;
+  if (col.plugin_type != PluginType::kNone) {
+    // MariaDB's UUID, INET4, INET6: their values are text (ColumnMeta), at most this long.
+    t.family = TypeFamily::kVarchar;
+    t.length = col.plugin_type == PluginType::kUuid ? 36 : col.plugin_type == PluginType::kInet4 ? 15 : 39;
+    return t;
+  }
   switch (type) {
     case m::kTypeTiny:
       t.family = TypeFamily::kTinyInt;

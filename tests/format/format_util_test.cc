@@ -69,6 +69,13 @@ TEST(FormatUtilTest, MysqlTypeNames) {
   EXPECT_EQ(name(Col("a", m::kTypeBlob, 4, false, Charset::kBinary)), "longblob");
   EXPECT_EQ(name(StringCol("a", m::kTypeEnum, 1, Charset::kUtf8, {"x", "it's"})), "enum('x','it''s')");
   EXPECT_EQ(name(Col("a", m::kTypeBit, (1 << 8) | 4)), "bit(12)");
+  // MariaDB's UUID and INET6 (BINARY in the binlog) carry text.
+  ColumnMeta uuid = Col("a", m::kTypeString, (m::kTypeString << 8) | 16, false, Charset::kBinary);
+  EXPECT_EQ(name(uuid), "binary(16)");
+  uuid.plugin_type = PluginType::kUuid;
+  EXPECT_EQ(name(uuid), "varchar(36)");
+  uuid.plugin_type = PluginType::kInet6;
+  EXPECT_EQ(name(uuid), "varchar(39)");
 }
 
 TEST(DebeziumNativeTest, DebeziumsOwnConversions) {

@@ -95,6 +95,7 @@ ColumnMeta ColumnFromInformationSchema(const InformationSchemaColumn& is) {
     // inet6, uuid and other plugin types print as text.
     text_or_binary(kTypeVarchar);
     if (c.charset == Charset::kBinary) c.charset = Charset::kUtf8;
+    c.plugin_type = PluginTypeOf(t);
   }
   return c;
 }

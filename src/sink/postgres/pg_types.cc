@@ -110,8 +110,13 @@ Result<std::string> PgType(const ColumnMeta& c) {
     case my::kTypeGeometry: return std::string("bytea");
     case my::kTypeVarchar:
     case my::kTypeVarString:
-    case my::kTypeVarcharCompressed: return std::string(IsBinary(c) ? "bytea" : "text");
+    case my::kTypeVarcharCompressed:
+      if (c.plugin_type == PluginType::kUuid) return std::string("uuid");  // as a snapshot reads the column
+      if (c.plugin_type != PluginType::kNone) return std::string("inet");
+      return std::string(IsBinary(c) ? "bytea" : "text");
     case my::kTypeString: {
+      if (c.plugin_type == PluginType::kUuid) return std::string("uuid");
+      if (c.plugin_type != PluginType::kNone) return std::string("inet");
       uint8_t real = c.real_type ? c.real_type : my::DecodeStringMeta(c.meta).real_type;
       if (real == my::kTypeEnum || real == my::kTypeSet) return std::string("text");
       return std::string(IsBinary(c) ? "bytea" : "text");

@@ -63,6 +63,7 @@ Status ApplyInformationSchema(const InformationSchemaTable& info, TableMap& map)
       c.enum_values = ParseEnumMembers(is.column_type);
     }
     c.is_json = is.is_json;
+    c.plugin_type = PluginTypeOf(is.data_type);
   }
   bool names_match = true;
   for (size_t i = 0; i < s.columns.size(); ++i) names_match &= s.columns[i].name == info.columns[i].name;

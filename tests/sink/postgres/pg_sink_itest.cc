@@ -51,6 +51,36 @@ TEST_F(PgSyncTest, EveryTypeRoundTripsExactly) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// MariaDB's UUID, INET4 and INET6 become PostgreSQL's uuid and inet, with
+// the same values, whether a snapshot or the stream made the table.
+TEST_F(PgSyncTest, MariadbUuidAndInetColumnsBecomeUuidAndInet) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  const std::string table = "(id INT PRIMARY KEY, u UUID, a4 INET4, a6 INET6)";
+  const std::string rows = "(1, '6ccd780c-baba-1026-9564-5b8c656024db', '10.0.0.0', '2001:db8:0:0:1:0:0:1'), "
+                           "(2, UUID(), NULL, '::ffff:1.2.3.4'), (3, NULL, '255.255.255.255', '::')";
+  ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.pre " + table + "; INSERT INTO shop.pre VALUES " +
+                            rows)
+                  .ok());
+  PipelineOptions o;
+  o.start = "latest";
+  o.extra = "    snapshot: initial\n";
+  ASSERT_NO_FATAL_FAILURE(StartSluiceWith(o));
+  ASSERT_TRUE(src_->Execute("CREATE TABLE shop.post " + table + "; INSERT INTO shop.post VALUES " + rows +
+                            "; INSERT INTO shop.pre VALUES (4, UUID(), '1.2.3.4', 'fe80::1'); "
+                            "UPDATE shop.pre SET a6 = '::1' WHERE id = 3")
+                  .ok());
+  for (const char* t : {"pre", "post"}) {
+    const std::string q = fmt::format("SELECT id, u, a4, a6 FROM shop.{} ORDER BY id", t);
+    EXPECT_TRUE(PgConverges(q, q)) << t;
+    auto types = PgQuery(fmt::format("SELECT string_agg(format_type(atttypid, atttypmod), ', ' ORDER BY attnum) FROM "
+                                     "pg_attribute WHERE attrelid = 'shop.{}'::regclass AND attnum > 0",
+                                     t));
+    ASSERT_TRUE(types.ok()) << types.status().message();
+    EXPECT_EQ((*types)[0][0].value_or(""), "integer, uuid, inet, inet") << t;
+  }
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 TEST_F(PgSyncTest, RenamesSubsetAndFilter) {
   ASSERT_NO_FATAL_FAILURE(StartServers());
   ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.items (id INT PRIMARY KEY, name VARCHAR(20), "

@@ -59,6 +59,20 @@ std::string Literal(const Value& v, const ColumnMeta& c) {
 
 // Columns of a PostgreSQL source keep their type (domains are resolved to
 // the base type before; enums become text; arrays, sent as JSON arrays, jsonb).
+// MariaDB's UUID and INET types: binary in the binlog, text as the server
+// shows them (as a snapshot reads them): PostgreSQL's own types.
+TEST(PgTypes, MariadbUuidAndInetColumnsBecomeUuidAndInet) {
+  ColumnMeta uuid = Col(my::kTypeString, static_cast<uint16_t>((my::kTypeString << 8) | 16), false, Charset::kBinary);
+  EXPECT_EQ(Type(uuid), "bytea");
+  uuid.plugin_type = PluginType::kUuid;
+  EXPECT_EQ(Type(uuid), "uuid");
+  ColumnMeta inet = Col(my::kTypeVarchar, 64);  // as a snapshot describes it
+  inet.plugin_type = PluginType::kInet6;
+  EXPECT_EQ(Type(inet), "inet");
+  inet.plugin_type = PluginType::kUuid;
+  EXPECT_EQ(Type(inet), "uuid");
+}
+
 TEST(PgTypes, PostgresSourceColumnsKeepTheirType) {
   auto pg = [](uint8_t type, uint32_t oid, int32_t typmod, bool is_json = false) {
     ColumnMeta c = Col(type);

@@ -3,6 +3,8 @@
 // utf8/ascii and binary values stay views into the event bytes; only latin1
 // with high bytes and iconv charsets write into the arena.
 
+#include <arpa/inet.h>
+#include <fmt/format.h>
 #include <zlib.h>
 
 #include <cstring>
@@ -192,6 +194,35 @@ Status Decompress(ByteReader& r, const ColumnMeta& col, std::string_view payload
   return Status::Ok();
 }
 
+// A MariaDB UUID, INET4 or INET6 value (its BINARY bytes, re-padded) as the
+// text the server shows: 8-4-4-4-12 lower-case hex digits; an address as
+// inet_ntop writes it, which is the server's form (the longest run of zero
+// groups as ::, IPv4-mapped and -compatible addresses in dotted quads).
+Status PluginText(ByteReader& r, const ColumnMeta& col, std::string_view bytes, Arena& arena, Value& out) {
+  const bool uuid = col.plugin_type == PluginType::kUuid;
+  const size_t want = col.plugin_type == PluginType::kInet4 ? 4 : 16;
+  if (bytes.size() != want) return BadValue(r, col, fmt::format("{} bytes where {} were expected", bytes.size(), want));
+  char text[INET6_ADDRSTRLEN + 1] = {};
+  size_t len = 0;
+  if (uuid) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (size_t i = 0; i < 16; ++i) {
+      if (i == 4 || i == 6 || i == 8 || i == 10) text[len++] = '-';
+      const auto b = static_cast<unsigned char>(bytes[i]);
+      text[len++] = kHex[b >> 4];
+      text[len++] = kHex[b & 15];
+    }
+  } else {
+    const int family = want == 4 ? AF_INET : AF_INET6;
+    if (inet_ntop(family, bytes.data(), text, sizeof text) == nullptr) return BadValue(r, col, "not an address");
+    len = std::strlen(text);
+  }
+  char* s = arena.Allocate(len);
+  std::memcpy(s, text, len);
+  out = Value::Str(ValueKind::kText, std::string_view(s, len));
+  return Status::Ok();
+}
+
 }  // namespace
 
 // VARCHAR, VAR_STRING (meta = maximum length in bytes): a length prefix of 1
@@ -239,11 +270,16 @@ Status DecodeFixedString(ByteReader& r, const ColumnMeta& col, Arena& arena, Val
   if (r.remaining() < n) {
     return Truncated(r, col, n);
   }
-  if (col.charset == Charset::kBinary && n < sm.length) {
-    char* padded = arena.Allocate(sm.length);
-    std::memcpy(padded, r.Bytes(n).data(), n);
-    std::memset(padded + n, 0, sm.length - n);
-    out = Value::Str(ValueKind::kBytes, std::string_view(padded, sm.length));
+  if (col.charset == Charset::kBinary && (n < sm.length || col.plugin_type != PluginType::kNone)) {
+    std::string_view bytes = r.Bytes(n);
+    if (n < sm.length) {
+      char* padded = arena.Allocate(sm.length);
+      std::memcpy(padded, bytes.data(), n);
+      std::memset(padded + n, 0, sm.length - n);
+      bytes = std::string_view(padded, sm.length);
+    }
+    if (col.plugin_type != PluginType::kNone) return PluginText(r, col, bytes, arena, out);
+    out = Value::Str(ValueKind::kBytes, bytes);
     return Status::Ok();
   }
   return TextValue(r.Bytes(n), col, arena, out);
