@@ -21,11 +21,8 @@ TEST_F(SyncTest, MariadbUuidAndInetValuesAreTheTextTheServerShows) {
   ASSERT_TRUE(src->Execute("CREATE DATABASE shop; CREATE TABLE shop.hosts (id INT PRIMARY KEY, u UUID, "
                            "a4 INET4, a6 INET6, k UUID NOT NULL, UNIQUE KEY (k))")
                   .ok());
-  std::string cfg = OneToOneConfig(dir_.string(), *src, *dst);
   const std::string out = (dir_ / "changes.jsonl").string();
-  cfg.replace(cfg.find("  dst: {"), 0, fmt::format("  out: {{url: \"file://{}\"}}\n", out));
-  cfg.replace(cfg.find("targets: [dst]"), 14, "targets: [dst, out]");
-  WriteConfig(cfg);
+  WriteConfig(WithFileTarget(OneToOneConfig(dir_.string(), *src, *dst), out));
   StartSluice();
   ASSERT_TRUE(src->Execute(
                      "INSERT INTO shop.hosts VALUES "

@@ -69,10 +69,7 @@ TEST_F(SyncTest, MinimalRowImagesStopAPipelineWithATargetThatNeedsWholeRows) {
   ASSERT_TRUE(src && dst);
   ASSERT_TRUE(
       src->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, a INT, b INT DEFAULT 4)").ok());
-  std::string cfg = OneToOneConfig(dir_.string(), *src, *dst);
-  cfg.replace(cfg.find("  dst: {"), 0, fmt::format("  out: {{url: \"file://{}/changes.jsonl\"}}\n", dir_.string()));
-  cfg.replace(cfg.find("targets: [dst]"), 14, "targets: [dst, out]");
-  WriteConfig(cfg);
+  WriteConfig(WithFileTarget(OneToOneConfig(dir_.string(), *src, *dst), (dir_ / "changes.jsonl").string()));
   StartSluice();
   ASSERT_TRUE(src->Execute(std::string(kMinimal) + "INSERT INTO shop.t (id, a) VALUES (1, 1)").ok());
   EXPECT_TRUE(LogShows("pipeline copy: table `shop`.`t`: the row image lacks columns the target needs; set "

@@ -275,6 +275,14 @@ pipelines:
                      fmt::arg("dst", dst_url), fmt::arg("snapshot", snapshot), fmt::arg("start", start));
 }
 
+// OneToOneConfig's pipeline with a second target `out`: JSON lines
+// appended to the file at `path`.
+inline std::string WithFileTarget(std::string cfg, const std::string& path) {
+  cfg.replace(cfg.find("  dst: {"), 0, fmt::format("  out: {{url: \"file://{}\"}}\n", path));
+  cfg.replace(cfg.find("targets: [dst]"), 14, "targets: [dst, out]");
+  return cfg;
+}
+
 class SyncTest : public ::testing::Test {
  protected:
   void SetUp() override {
