@@ -37,6 +37,9 @@ struct TargetTable {
   // source_index the parent's table and referenced columns (the values come
   // from the parent's row).
   std::shared_ptr<const CascadeEdge> cascade;
+  // A MariaDB SEQUENCE: its one row is the sequence's state (inserts only,
+  // each replacing the last); only targets that have sequences take it.
+  bool sequence = false;
   bool has_key() const { return !key.empty(); }
   // The source column behind target column i.
   const ColumnMeta& column_meta(size_t i) const { return source_schema->columns[source_index[i]]; }

@@ -1444,6 +1444,7 @@ void Pipeline::TransformLoop() {
         out_rows.Inc(added);
         for (size_t i = before; i < work->changes.size(); ++i) {
           work->has_cascades |= work->changes[i].kind == SinkChange::Kind::kCascade;
+          work->has_sequences |= work->changes[i].table->sequence;
         }
         work->kind = TargetWork::Kind::kChanges;
         work->pos = ev->pos;
@@ -1764,6 +1765,9 @@ Status Pipeline::RouteDdl(Target& t, const TargetWork& w, const mysql::DdlStatem
   ddl.ts_ms = w.ts_ms;
   ddl.pos = w.pos;
   if (d.kind == K::kOther) return skip();
+  if (d.kind == K::kCreateSequence || d.kind == K::kAlterSequence || d.kind == K::kDropSequence) {
+    return skip();  // no sequences there: their changes are left out too (LeaveOutSequences)
+  }
   if (d.kind == K::kCreateDatabase || d.kind == K::kDropDatabase) {
     for (const TableRule& r : cfg_.tables) {
       if (!r.to.empty() || r.is_regex) continue;
@@ -1918,6 +1922,9 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
   }
   if (!t.sink->speaks_mysql_ddl()) return RouteDdl(t, w, d, end);
   if (d.kind == K::kOther || d.kind == K::kDropDatabase) return skip();
+  if (d.kind == K::kCreateSequence || d.kind == K::kAlterSequence || d.kind == K::kDropSequence) {
+    return HandleSequenceDdl(t, w, d, end);
+  }
   if (d.kind == K::kCreateDatabase) {
     // Created when some same-name rule that applies DDL could select tables
     // in it, and the target lacks it (a user granted only its tables may
@@ -2485,6 +2492,7 @@ void Pipeline::TargetLoop(Target& t) {
           if (w.has_cascades && !t.sink->applies_cascades()) {
             std::erase_if(batch, [](const SinkChange& c) { return c.kind == SinkChange::Kind::kCascade; });
           }
+          if (w.has_sequences && !TakesSequences(t)) LeaveOutSequences(t, batch, first_new);
           if (!KeylessCopiedAt(t).empty()) LeaveOutCopiedKeylessChanges(t.keyless_copied_at, batch, first_new, w.pos);
           end = {w.pos, w.resume_position, end.gtid_state};
           have_end = true;

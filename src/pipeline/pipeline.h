@@ -50,6 +50,7 @@ struct TargetWork {
   Kind kind = Kind::kChanges;
   std::vector<SinkChange> changes;
   bool has_cascades = false;    // kChanges: some are kCascade (left out for sinks that do not apply them)
+  bool has_sequences = false;   // kChanges: some are of a sequence (left out for sinks without sequences)
   StreamPos pos;                // kCommit/kDdl: transaction end; kChanges: last change
   std::string resume_position;  // a transaction boundary at or before pos
   std::string gtid_state;
@@ -168,6 +169,16 @@ class Pipeline {
   // stay in `dest` there. Logged and a "warning" status event, not silent.
   void NotePartitionRowsKept(Target& t, const TargetWork& w, const std::string& dest, std::string_view why);
   Status RouteDdl(Target& t, const TargetWork& w, const mysql::DdlStatement& d, const sink::BatchEnd& end);
+  // CREATE/ALTER/DROP SEQUENCE of a selected sequence, to a target that
+  // speaks MySQL DDL (pipeline_sequences.cc).
+  Status HandleSequenceDdl(Target& t, const TargetWork& w, const mysql::DdlStatement& d, const sink::BatchEnd& end);
+  // Removes the sequence changes from batch[from...] for a target without
+  // sequences, naming each sequence once.
+  void LeaveOutSequences(Target& t, std::vector<SinkChange>& batch, size_t from);
+  void NoteSequenceLeftOut(Target& t, const std::string& sequence);
+  // Whether sequences go to target `t`: it has them, and the pipeline is
+  // not one way of a two-way pair.
+  bool TakesSequences(const Target& t) const;
   Status HandleRename(Target& t, const TargetWork& w, const mysql::DdlStatement& d,
                       const sink::BatchEnd& end);
   struct TableSwap;

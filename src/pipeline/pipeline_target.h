@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -71,6 +72,9 @@ struct Pipeline::Target {
   // a place (KeylessCopiedAt).
   std::map<std::string, StreamPos> keyless_copied_at;
   bool keyless_read = false;
+  // Target thread only: sequences whose changes this target left out (it
+  // has none), each named once in a warning.
+  std::set<std::string> sequences_left_out;
   std::unique_ptr<BoundedQueue<std::shared_ptr<const TargetWork>>> queue;
   // Stop cuts the sink's connections with it when the target thread does
   // not end on its own (a hung target); declared before `sink`, which

@@ -316,6 +316,10 @@ Status Snapshot::Prepare() {
   ASSIGN_OR_RETURN(mapper_, transform::TableMapper::Create(MappingRules(cfg_)));
   ASSIGN_OR_RETURN(auto selected, source_->SelectedTables(**source));
   if (selected.empty()) return Status::Invalid("pipeline {}: the table rules select no table on the source", cfg_.name);
+  for (size_t ti = 0; ti < targets.size(); ++ti) {
+    RETURN_IF_ERROR(source_->CopySequences(**source, *targets[ti], *mapper_)
+                        .WithContext(fmt::format("pipeline {}: target {}", cfg_.name, cfg_.targets[ti])));
+  }
 
   for (const SourceTable& st : selected) {
     std::string where = fmt::format("pipeline {}: table {}", cfg_.name, st.name());

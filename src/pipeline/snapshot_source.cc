@@ -48,6 +48,39 @@ class MysqlTableReader : public SourceTableReader {
   TableReader reader_;
 };
 
+// The sequence created on the target when missing, then set to the
+// source's state (an INSERT into a sequence replaces its one row).
+Status CopySequence(ChunkTarget& w, MysqlConnection& source, const SourceTable& st, const TargetTable& t) {
+  const std::string source_name = mysql::QuoteIdent(st.db) + "." + mysql::QuoteIdent(st.table);
+  const std::string target_name = mysql::QuoteIdent(t.db) + "." + mysql::QuoteIdent(t.table);
+  ASSIGN_OR_RETURN(auto existing, w.ExistingColumns(t.db, t.table));
+  if (existing.empty()) {
+    ASSIGN_OR_RETURN(auto rows, source.Query("SHOW CREATE SEQUENCE " + source_name));
+    const std::string prefix = "CREATE SEQUENCE " + mysql::QuoteIdent(st.table);
+    if (rows.empty() || rows[0].size() < 2 || !rows[0][1] || rows[0][1]->rfind(prefix, 0) != 0) {
+      return Status::Error(StatusCode::kServerError, "unexpected SHOW CREATE SEQUENCE output for {}", st.name());
+    }
+    RETURN_IF_ERROR(w.RunDdl("CREATE DATABASE IF NOT EXISTS " + mysql::QuoteIdent(t.db)));
+    RETURN_IF_ERROR(w.RunDdl("CREATE SEQUENCE IF NOT EXISTS " + target_name + rows[0][1]->substr(prefix.size())));
+    spdlog::info("created sequence {} for {}", target_name, st.name());
+  }
+  ASSIGN_OR_RETURN(auto state, source.Query("SELECT * FROM " + source_name));
+  if (state.size() != 1) {
+    return Status::Error(StatusCode::kServerError, "{} reads as {} rows, not one", st.name(), state.size());
+  }
+  std::string values;
+  for (const auto& v : state[0]) {
+    // Every column of a sequence is an integer.
+    const std::string text = v.value_or("");
+    if (text.empty() || text.find_first_not_of("-0123456789") != std::string::npos) {
+      return Status::Error(StatusCode::kServerError, "{} holds a value that is not an integer: '{}'", st.name(),
+                           text);
+    }
+    values += (values.empty() ? "" : ", ") + text;
+  }
+  return w.RunDdl("INSERT INTO " + target_name + " VALUES (" + values + ")");
+}
+
 // A MySQL source: plain reads, binlog positions (see snapshot.h).
 class MysqlSnapshotSource : public SnapshotSource {
  public:
@@ -69,6 +102,19 @@ class MysqlSnapshotSource : public SnapshotSource {
   Status EnsureTargetTable(SourceSession& s, ChunkTarget& w, const transform::TableMapping& m,
                            const TableSchema& schema) override {
     return EnsureMysqlTargetTable(w, Conn(s), m, schema);
+  }
+  Status CopySequences(SourceSession& s, ChunkTarget& w, transform::TableMapper& mapper) override {
+    if (!w.takes_sequences() || !p_.peer.empty()) return Status::Ok();  // two-way: each side's own
+    ASSIGN_OR_RETURN(auto sequences, pipeline::SelectedSequences(Conn(s), p_));
+    for (const SourceTable& st : sequences) {
+      auto schema = sluice::mysql::ReadTableSchema(Conn(s), st.db, st.table);
+      if (!schema.ok() && schema.status().code() == StatusCode::kNotFound) continue;  // dropped meanwhile
+      if (!schema.ok()) return schema.status();
+      ASSIGN_OR_RETURN(const transform::TableMapping* m, mapper.Map(*schema));
+      if (!m->selected() || !m->target->sequence) continue;
+      RETURN_IF_ERROR(CopySequence(w, Conn(s), st, *m->target).WithContext(fmt::format("sequence {}", st.name())));
+    }
+    return Status::Ok();
   }
   Result<std::unique_ptr<SourceTableReader>> Reader(SourceSession&, const TableSchemaPtr& schema,
                                                     const std::string& shard) override {

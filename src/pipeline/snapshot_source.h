@@ -65,6 +65,14 @@ class SnapshotSource {
   // definition where the target speaks the source's dialect).
   virtual Status EnsureTargetTable(SourceSession& s, sink::ChunkTarget& w, const transform::TableMapping& m,
                                    const TableSchema& schema) = 0;
+  // The selected MariaDB sequences, on a target that has sequences: each
+  // created when missing (from the source's definition, under the rule's
+  // `to:` name) and given the source's state now; the stream then carries
+  // every later NEXTVAL and SETVAL. Before any table, whose DEFAULT may
+  // take a sequence's NEXTVAL.
+  virtual Status CopySequences(SourceSession& /*s*/, sink::ChunkTarget& /*w*/, transform::TableMapper& /*mapper*/) {
+    return Status::Ok();
+  }
   // `shard`: a SQL condition every read adds ("" for the whole table).
   virtual Result<std::unique_ptr<SourceTableReader>> Reader(SourceSession& s, const TableSchemaPtr& schema,
                                                             const std::string& shard) = 0;

@@ -120,11 +120,15 @@ std::vector<transform::MappingRule> MappingRules(const PipelineConfig& p) {
   return rules;
 }
 
-Result<std::vector<SourceTable>> SelectedTables(sluice::mysql::MysqlConnection& source, const PipelineConfig& p) {
-  ASSIGN_OR_RETURN(auto rows, source.Query("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES "
-                                           "WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND TABLE_SCHEMA NOT IN "
-                                           "('mysql','information_schema','performance_schema','sys','_sluice') "
-                                           "ORDER BY TABLE_SCHEMA, TABLE_NAME"));
+namespace {
+
+Result<std::vector<SourceTable>> Selected(sluice::mysql::MysqlConnection& source, const PipelineConfig& p,
+                                          std::string_view types) {
+  ASSIGN_OR_RETURN(auto rows, source.Query(fmt::format(
+                                  "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE IN "
+                                  "({}) AND TABLE_SCHEMA NOT IN ('mysql','information_schema','performance_schema',"
+                                  "'sys','_sluice') ORDER BY TABLE_SCHEMA, TABLE_NAME",
+                                  types)));
   std::vector<SourceTable> out;
   for (const auto& row : rows) {
     std::string db = row[0].value_or(""), table = row[1].value_or("");
@@ -136,6 +140,16 @@ Result<std::vector<SourceTable>> SelectedTables(sluice::mysql::MysqlConnection& 
     }
   }
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<SourceTable>> SelectedTables(sluice::mysql::MysqlConnection& source, const PipelineConfig& p) {
+  return Selected(source, p, "'BASE TABLE', 'SYSTEM VERSIONED'");
+}
+
+Result<std::vector<SourceTable>> SelectedSequences(sluice::mysql::MysqlConnection& source, const PipelineConfig& p) {
+  return Selected(source, p, "'SEQUENCE'");
 }
 
 std::string NoTableMessage(sluice::mysql::MysqlConnection& conn, const TableRule& r, const std::string& source) {

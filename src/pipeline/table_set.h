@@ -28,6 +28,8 @@ struct SourceTable {
 // Base tables on the source selected by the pipeline's rules, in name order
 // (system schemas and sluice's own `_sluice` excluded).
 Result<std::vector<SourceTable>> SelectedTables(sluice::mysql::MysqlConnection& source, const PipelineConfig& p);
+// The MariaDB sequences the rules select, in name order.
+Result<std::vector<SourceTable>> SelectedSequences(sluice::mysql::MysqlConnection& source, const PipelineConfig& p);
 
 // Checks a rule against a source table as it is now (before anything runs):
 // `columns:`, `rename_columns:` and `where:` name columns it has, a subset

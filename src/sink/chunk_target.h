@@ -69,6 +69,9 @@ class ChunkTarget {
   virtual Status EnsureTable(const TargetTable& t, const std::string& mysql_create_sql) = 0;
   // Whether EnsureTable wants the MySQL statement (MySQL/MariaDB targets).
   virtual bool speaks_mysql_ddl() const { return false; }
+  // Whether the target has MariaDB sequences (Sink::takes_sequences): a
+  // snapshot creates the selected ones there and copies their state.
+  virtual bool takes_sequences() const { return false; }
   // Targets that speak MySQL: the existing table's column names in order
   // (empty when there is no such table), and a DDL statement run as is (a
   // PostgreSQL source's added columns, which EnsureTable would refuse).

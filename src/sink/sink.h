@@ -240,6 +240,11 @@ class Sink {
   // selected table as is, through ApplyDdl.
   virtual bool speaks_mysql_ddl() const { return false; }
 
+  // Whether the target has MariaDB sequences: changes of a sequence table
+  // (TargetTable::sequence) and its CREATE/ALTER/DROP SEQUENCE reach only
+  // such targets; known once connected.
+  virtual bool takes_sequences() const { return false; }
+
   // Whether every write checks `epoch` inside the target (see "Fencing"
   // above): false when epoch is 0 or the target kind cannot check it.
   virtual bool fenced() const { return false; }

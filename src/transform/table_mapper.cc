@@ -110,18 +110,46 @@ bool IsSequence(const TableSchema& s) {
   return true;
 }
 
-// One warning per process and sequence (a schema is re-read at every TABLE_MAP).
-void WarnSequenceSkipped(const std::string& where) {
-  static std::mutex mu;
-  static std::set<std::string> warned;
-  std::lock_guard lock(mu);
-  if (!warned.insert(where).second) return;
-  spdlog::warn("{}: is a SEQUENCE: skipped (its CREATE SEQUENCE, NEXTVAL and SETVAL are not replicated); create it "
-               "on the target and set it with SETVAL after a switch-over",
-               where);
+}  // namespace
+
+// The target's name for source table `s` under `rule` (its `to:`).
+Status TableMapper::NameTarget(const MappingRule& rule, const TableSchema& s, const std::string& where,
+                               TargetTable& target) {
+  target.source = fmt::format("{}.{}", s.db, s.table);
+  std::string dest = rule.to.empty() ? target.source : ExpandTemplate(rule.to, s.db, s.table);
+  size_t dot = dest.find('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == dest.size()) {
+    return Status::Invalid("{}: to: \"{}\" does not name DB.TABLE", where, dest);
+  }
+  target.db = dest.substr(0, dot);
+  target.table = dest.substr(dot + 1);
+  target.name_hash = TableNameHash(target);
+  return Status::Ok();
 }
 
-}  // namespace
+// A sequence's row is its state, not data: it goes whole, under the rule's
+// `to:` name, to the targets that have sequences (each new row replaces the
+// last there); the rule's columns, renames, filter and script are for rows.
+Result<const TableMapping*> TableMapper::MapSequence(const TableSchemaPtr& schema, const MappingRule& rule,
+                                                     const std::string& where) {
+  const TableSchema& s = *schema;
+  auto m = std::make_unique<TableMapping>();
+  auto target = std::make_shared<TargetTable>();
+  RETURN_IF_ERROR(NameTarget(rule, s, where, *target));
+  target->sequence = true;
+  for (uint32_t i = 0; i < s.columns.size(); ++i) {
+    m->source_index.push_back(i);
+    target->columns.push_back(s.columns[i].name);
+  }
+  m->one_to_one = target->db == s.db && target->table == s.table;
+  target->source_schema = schema;
+  target->source_index = m->source_index;
+  m->target = std::move(target);
+  m->rule = &rule;
+  const TableMapping* result = m.get();
+  cache_.emplace(schema.get(), std::make_pair(schema, std::move(m)));
+  return result;
+}
 
 
 std::string TableMapper::ExpandTemplate(std::string_view tmpl, std::string_view db, std::string_view table) {
@@ -195,26 +223,13 @@ Result<const TableMapping*> TableMapper::Map(const TableSchemaPtr& schema) {
     const MappingRule& rule = c->rule;
     const TableSchema& s = *schema;
     std::string where = fmt::format("table `{}`.`{}` (rule at {})", s.db, s.table, rule.origin);
-    if (IsSequence(s)) {
-      WarnSequenceSkipped(where);
-      const TableMapping* skipped = m.get();
-      cache_.emplace(schema.get(), std::make_pair(schema, std::move(m)));
-      return skipped;
-    }
+    if (IsSequence(s)) return MapSequence(schema, rule, where);
     if (!s.names_known) {
       return Status::Error(StatusCode::kSchemaMismatch,
                            "{}: column names are unknown; set binlog_row_metadata=FULL on the source", where);
     }
     auto target = std::make_shared<TargetTable>();
-    target->source = fmt::format("{}.{}", s.db, s.table);
-    std::string dest = rule.to.empty() ? target->source : ExpandTemplate(rule.to, s.db, s.table);
-    size_t dot = dest.find('.');
-    if (dot == std::string::npos || dot == 0 || dot + 1 == dest.size()) {
-      return Status::Invalid("{}: to: \"{}\" does not name DB.TABLE", where, dest);
-    }
-    target->db = dest.substr(0, dot);
-    target->table = dest.substr(dot + 1);
-    target->name_hash = TableNameHash(*target);
+    RETURN_IF_ERROR(NameTarget(rule, s, where, *target));
     // A system-versioned table's row start/end columns are the target's to
     // generate (as generated columns are), and not part of a row's key.
     auto period = [&](uint32_t i) {
@@ -281,8 +296,8 @@ const TableMapper::CompiledRule* TableMapper::ScriptedRule(const ChangeEvent& ev
   auto scripted = scripted_.find(ev.table.get());
   if (scripted == scripted_.end()) {
     const CompiledRule* c = CompiledFor(ev.table->db, ev.table->table);
-    scripted = scripted_.emplace(ev.table.get(), std::make_pair(ev.table, c != nullptr && !c->lua.empty() ? c : nullptr))
-                   .first;
+    const bool runs = c != nullptr && !c->lua.empty() && !IsSequence(*ev.table);
+    scripted = scripted_.emplace(ev.table.get(), std::make_pair(ev.table, runs ? c : nullptr)).first;
   }
   return scripted->second.second;
 }

@@ -96,6 +96,10 @@ class TableMapper {
   static std::string ExpandTemplate(std::string_view tmpl, std::string_view db, std::string_view table);
 
  private:
+  static Status NameTarget(const MappingRule& rule, const TableSchema& s, const std::string& where,
+                           TargetTable& target);
+  Result<const TableMapping*> MapSequence(const TableSchemaPtr& schema, const MappingRule& rule,
+                                          const std::string& where);
   struct CompiledRule {
     MappingRule rule;
     bool is_regex = false;

@@ -1,5 +1,6 @@
 #include "client/mysql/connection.h"
 
+#include <cstdio>
 #include <errmsg.h>
 #include <mysqld_error.h>
 
@@ -8,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <thread>
 
@@ -333,5 +335,11 @@ std::string MysqlConnection::Escape(std::string_view s) {
 std::string MysqlConnection::server_version() const { return mysql_get_server_info(mysql_); }
 
 bool MysqlConnection::is_mariadb() const { return server_version().find("MariaDB") != std::string::npos; }
+
+bool MysqlConnection::has_sequences() const {
+  int major = 0, minor = 0;
+  std::sscanf(server_version().c_str(), "%d.%d", &major, &minor);
+  return is_mariadb() && (major > 10 || (major == 10 && minor >= 3));
+}
 
 }  // namespace sluice::mysql

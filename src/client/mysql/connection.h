@@ -77,6 +77,8 @@ class MysqlConnection : public Interruptible {
   std::string Escape(std::string_view s);
   std::string server_version() const;
   bool is_mariadb() const;
+  // MariaDB 10.3 on: CREATE SEQUENCE, NEXTVAL, SETVAL.
+  bool has_sequences() const;
   unsigned long thread_id() { return mysql_thread_id(mysql_); }
   const char* tls_cipher() { return mysql_get_ssl_cipher(mysql_); }
 

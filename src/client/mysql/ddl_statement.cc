@@ -115,6 +115,7 @@ class Parser {
     first_word_ = Upper(tok_.text);
     if (Is("CREATE")) {
       Advance();
+      d.or_replace = Is("OR");
       SkipWords({"OR", "REPLACE", "TEMPORARY", "ONLINE", "OFFLINE", "UNIQUE", "FULLTEXT", "SPATIAL"});
       if (Is("DATABASE") || Is("SCHEMA")) {
         Advance();
@@ -127,6 +128,13 @@ class Parser {
         d.if_not_exists = SkipIfNotExists();
         QualifiedName(d.db, d.table);
         ParseCreateBody(d);
+      } else if (Is("SEQUENCE")) {
+        Advance();
+        d.kind = DdlStatement::Kind::kCreateSequence;
+        d.if_not_exists = SkipIfNotExists();
+        d.name_begin = tok_.begin;
+        QualifiedName(d.db, d.table);
+        d.name_end = prev_end_;
       } else if (Is("INDEX")) {
         Advance();
         d.kind = DdlStatement::Kind::kCreateIndex;
@@ -150,6 +158,11 @@ class Parser {
         d.kind = DdlStatement::Kind::kDropTable;
         SkipIfExists();
         NameList(d);
+      } else if (Is("SEQUENCE")) {
+        Advance();
+        d.kind = DdlStatement::Kind::kDropSequence;
+        SkipIfExists();
+        NameList(d);
       } else if (Is("INDEX")) {
         Advance();
         d.kind = DdlStatement::Kind::kDropIndex;
@@ -171,6 +184,13 @@ class Parser {
         QualifiedName(d.db, d.table);
         d.name_end = prev_end_;
         ParseAlterBody(d);
+      } else if (Is("SEQUENCE")) {
+        Advance();
+        d.kind = DdlStatement::Kind::kAlterSequence;
+        SkipIfExists();
+        d.name_begin = tok_.begin;
+        QualifiedName(d.db, d.table);
+        d.name_end = prev_end_;
       }
     } else if (Is("TRUNCATE")) {
       Advance();

@@ -21,6 +21,11 @@ struct DdlStatement {
     kRenameTable,
     kCreateIndex,
     kDropIndex,
+    // MariaDB sequences: CREATE [OR REPLACE] SEQUENCE, ALTER SEQUENCE, DROP
+    // SEQUENCE (every name in `tables`); the name in db/table.
+    kCreateSequence,
+    kAlterSequence,
+    kDropSequence,
     kOther,  // views, procedures, users, grants, ...: nothing a row rule maps
   };
   Kind kind = Kind::kOther;
@@ -31,6 +36,7 @@ struct DdlStatement {
   std::string db;     // resolved against the statement's current database
   std::string table;  // empty for database statements
   bool if_not_exists = false;
+  bool or_replace = false;                 // CREATE OR REPLACE
   bool create_like = false;                // CREATE TABLE t LIKE u / AS SELECT
   std::vector<std::string> columns;        // CREATE TABLE: defined columns, in order
   std::vector<std::string> added_columns;  // ALTER TABLE: ADD [COLUMN] names
@@ -47,7 +53,8 @@ struct DdlStatement {
   std::vector<Rename> renames;
   // DROP TABLE a, b: every table named (db.table), for multi-table statements
   std::vector<std::pair<std::string, std::string>> tables;
-  // ALTER TABLE: where the table's name is in the statement (bytes).
+  // ALTER TABLE, CREATE and ALTER SEQUENCE: where the name is in the
+  // statement (bytes).
   size_t name_begin = 0, name_end = 0;
   // ALTER TABLE: what it does to the table's columns, clause by clause, when
   // that is all it changes (columns_followed): columns added, dropped,
@@ -75,8 +82,9 @@ struct DdlQuoting {
 
 DdlStatement ParseDdl(std::string_view query, std::string_view current_db, DdlQuoting quoting = {});
 
-// An ALTER TABLE statement `d` (parsed from `query`) naming `db`.`table`
-// instead: for a table a rule renames and keeps whole.
+// An ALTER TABLE, CREATE SEQUENCE or ALTER SEQUENCE statement `d` (parsed
+// from `query`) naming `db`.`table` instead: for a table or sequence a rule
+// renames.
 std::string WithAlteredTableNamed(std::string_view query, const DdlStatement& d, std::string_view db,
                                   std::string_view table);
 

@@ -20,6 +20,7 @@ constexpr size_t kMaxFlights = 2;
 Status MysqlLoader::ApplyBatchTakingOver(std::vector<SinkChange>& changes, const BatchEnd& end) {
   RETURN_IF_ERROR(DrainRedo());
   RETURN_IF_ERROR(EnsureConnected());  // connections are whole while batches fly: nothing to do then
+  if (HasSequenceChange(changes)) RETURN_IF_ERROR(ApplySequenceStates(changes));
   RETURN_IF_ERROR(LoadTableInfo(changes));
   if (HasCascade(changes)) {
     // Touches rows of any partition: nothing flies beside it.

@@ -61,6 +61,7 @@ class ChunkWriter : public ChunkTarget {
   Status EnsureTable(const TargetTable& t, const std::string& mysql_create_sql) override;
   Status BuildDeferredIndexes(const TargetTable& t) override;
   bool speaks_mysql_ddl() const override { return true; }
+  bool takes_sequences() const override { return conn_->has_sequences(); }
   Result<std::vector<std::string>> ExistingColumns(const std::string& db, const std::string& table) override {
     return TableColumns(db, table);
   }

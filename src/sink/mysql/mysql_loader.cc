@@ -167,6 +167,7 @@ Status MysqlLoader::Connect() {
   if (o.read_timeout_s == 0) o.read_timeout_s = kTargetTimeoutS;
   if (o.write_timeout_s == 0) o.write_timeout_s = kTargetTimeoutS;
   ASSIGN_OR_RETURN(control_, OpenSession(o));
+  takes_sequences_.store(control_->has_sequences(), std::memory_order_relaxed);
   partitions_.clear();
   partitions_.resize(options_.parallel * kSlots);
   for (auto& p : partitions_) {
@@ -910,7 +911,61 @@ Status MysqlLoader::ReplaceCheckpoint(const BatchEnd& end) {
 
 Status MysqlLoader::ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd& end) {
   RETURN_IF_ERROR(Settle());
+  if (HasSequenceChange(changes)) {
+    std::vector<SinkChange> rows = changes;
+    RETURN_IF_ERROR(ApplySequenceStates(rows));
+    return ApplyBatchNow(rows, end);
+  }
   return ApplyBatchNow(changes, end);
+}
+
+bool MysqlLoader::HasSequenceChange(const std::vector<SinkChange>& changes) {
+  return std::any_of(changes.begin(), changes.end(), [](const SinkChange& c) { return c.table->sequence; });
+}
+
+Status MysqlLoader::ApplySequenceStates(std::vector<SinkChange>& changes) {
+  RETURN_IF_ERROR(EnsureConnected());
+  // The last state of each sequence in the batch, in order of first appearance.
+  std::vector<const SinkChange*> last;
+  for (const SinkChange& c : changes) {
+    if (!c.table->sequence || c.kind != SinkChange::Kind::kInsert) continue;
+    auto same = std::find_if(last.begin(), last.end(), [&](const SinkChange* l) {
+      return l->table->db == c.table->db && l->table->table == c.table->table;
+    });
+    if (same == last.end()) {
+      last.push_back(&c);
+    } else {
+      *same = &c;
+    }
+  }
+  for (const SinkChange* c : last) {
+    const std::string where = fmt::format("sequence {} @ {}", c->table->source, c->pos.ToString());
+    std::vector<std::string> v(c->values.size());
+    for (size_t i = 0; i < c->values.size(); ++i) RETURN_IF_ERROR(AppendLiteral(v[i], c->values[i]));
+    std::string name;
+    AppendQualifiedName(name, *c->table);
+    if (v.size() != 8) return Status::Invalid("{}: {} columns, not a sequence's 8", where, v.size());
+    if (!sequences_seen_.count(name)) {
+      // Not made here by its CREATE SEQUENCE or a snapshot (the pipeline
+      // started later, or selected it since): made from its state, which
+      // holds every attribute of its definition.
+      ASSIGN_OR_RETURN(auto columns, TargetColumns(c->table->db, c->table->table));
+      if (columns.empty()) {
+        RETURN_IF_ERROR(control_
+                            ->Execute(fmt::format("CREATE SEQUENCE IF NOT EXISTS {} START WITH {} MINVALUE {} MAXVALUE "
+                                                  "{} INCREMENT BY {} CACHE {} {}",
+                                                  name, v[3], v[1], v[2], v[4], v[5],
+                                                  v[6] == "0" ? "NOCYCLE" : "CYCLE"))
+                            .WithContext(where));
+        spdlog::info("{}: created sequence {} on the target from its state", where, name);
+      }
+      sequences_seen_.insert(name);
+    }
+    RETURN_IF_ERROR(control_->Execute(fmt::format("INSERT INTO {} VALUES ({})", name, fmt::join(v, ", ")))
+                        .WithContext(where));
+  }
+  std::erase_if(changes, [](const SinkChange& c) { return c.table->sequence; });
+  return Status::Ok();
 }
 
 Status MysqlLoader::ApplyBatchNow(const std::vector<SinkChange>& changes, const BatchEnd& end) {

@@ -39,6 +39,7 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -121,6 +122,8 @@ class MysqlLoader : public Sink {
   // first (deferred_indexes.h).
   Status ApplyDdl(const DdlChange& ddl, const BatchEnd& end) override;
   bool speaks_mysql_ddl() const override { return true; }
+  // A MariaDB server (10.3 on) has sequences; a MySQL server has none.
+  bool takes_sequences() const override { return takes_sequences_.load(std::memory_order_relaxed); }
   // kCascade changes: a batch holding one is applied in source order on one
   // connection (batch_cascades.cc), with nothing in flight beside it.
   bool applies_cascades() const override { return true; }
@@ -323,6 +326,16 @@ class MysqlLoader : public Sink {
 
   LoaderOptions options_;
   std::unique_ptr<sluice::mysql::MysqlConnection> control_;
+  std::atomic<bool> takes_sequences_{false};
+  // A sequence's rows are its state, which MariaDB writes outside any
+  // transaction; one held open by a partition in flight would keep the
+  // next batch's write to it waiting on the sequence's lock. So they go
+  // first, on the control connection: each sequence's last state in
+  // `changes`, which are then left without them. Replayed after a crash,
+  // the states are written again in order, ending where the source's did.
+  static bool HasSequenceChange(const std::vector<SinkChange>& changes);
+  Status ApplySequenceStates(std::vector<SinkChange>& changes);
+  std::set<std::string> sequences_seen_;  // `db`.`name` of sequences known to exist on the target
   // partitions_[p + slot * parallel]: partition p's connection in `slot`.
   std::vector<Partition> partitions_;
   WorkerGroup workers_;  // one per partition: a batch's partitions run on them

@@ -345,6 +345,9 @@ void SchemaHistory::OnDdl(std::string_view query, std::string_view db, DdlQuotin
     case K::kRenameTable:
     case K::kCreateIndex:
     case K::kDropIndex:
+    case K::kCreateSequence:
+    case K::kAlterSequence:
+    case K::kDropSequence:
       table(d.db, d.table);
       table(d.new_db, d.new_table);
       for (const auto& r : d.renames) {

@@ -26,6 +26,30 @@ TEST(DdlTest, CreateDatabaseAndTable) {
   EXPECT_EQ(like.db, "a");
 }
 
+// MariaDB sequences: the kind, the name (and where it is, to be renamed),
+// every name a DROP lists.
+TEST(DdlTest, SequenceStatements) {
+  const std::string create = "CREATE OR REPLACE SEQUENCE IF NOT EXISTS `ids` START WITH 5 CACHE 10";
+  auto c = ParseDdl(create, "shop");
+  EXPECT_EQ(c.kind, K::kCreateSequence);
+  EXPECT_EQ(c.db, "shop");
+  EXPECT_EQ(c.table, "ids");
+  EXPECT_TRUE(c.or_replace);
+  EXPECT_TRUE(c.if_not_exists);
+  EXPECT_EQ(WithAlteredTableNamed(create, c, "copy", "ids2"),
+            "CREATE OR REPLACE SEQUENCE IF NOT EXISTS `copy`.`ids2` START WITH 5 CACHE 10");
+  EXPECT_FALSE(ParseDdl("create sequence s", "shop").or_replace);
+  const std::string alter = "alter sequence if exists shop.ids restart with 100";
+  auto a = ParseDdl(alter, "x");
+  EXPECT_EQ(a.kind, K::kAlterSequence);
+  EXPECT_EQ(a.db, "shop");
+  EXPECT_EQ(a.table, "ids");
+  EXPECT_EQ(WithAlteredTableNamed(alter, a, "shop", "ids"), "alter sequence if exists `shop`.`ids` restart with 100");
+  auto d = ParseDdl("DROP SEQUENCE IF EXISTS a, other.b", "shop");
+  EXPECT_EQ(d.kind, K::kDropSequence);
+  EXPECT_EQ(d.tables, (std::vector<std::pair<std::string, std::string>>{{"shop", "a"}, {"other", "b"}}));
+}
+
 // The source session's sql_mode decides what quotes mean.
 TEST(DdlTest, AnsiQuotesNameAndBackslashesAreCharactersAsTheSessionSaid) {
   auto plain = ParseDdl("ALTER TABLE \"t\" ADD COLUMN \"c\" INT", "shop");
