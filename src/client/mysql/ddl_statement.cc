@@ -132,9 +132,7 @@ class Parser {
         Advance();
         d.kind = DdlStatement::Kind::kCreateSequence;
         d.if_not_exists = SkipIfNotExists();
-        d.name_begin = tok_.begin;
-        QualifiedName(d.db, d.table);
-        d.name_end = prev_end_;
+        NameWithPlace(d);
       } else if (Is("INDEX")) {
         Advance();
         d.kind = DdlStatement::Kind::kCreateIndex;
@@ -180,17 +178,13 @@ class Parser {
         Advance();
         d.kind = DdlStatement::Kind::kAlterTable;
         SkipIfExists();
-        d.name_begin = tok_.begin;
-        QualifiedName(d.db, d.table);
-        d.name_end = prev_end_;
+        NameWithPlace(d);
         ParseAlterBody(d);
       } else if (Is("SEQUENCE")) {
         Advance();
         d.kind = DdlStatement::Kind::kAlterSequence;
         SkipIfExists();
-        d.name_begin = tok_.begin;
-        QualifiedName(d.db, d.table);
-        d.name_end = prev_end_;
+        NameWithPlace(d);
       }
     } else if (Is("TRUNCATE")) {
       Advance();
@@ -309,6 +303,12 @@ class Parser {
       db = std::string(current_db_);
       table = first;
     }
+  }
+  // The statement's object name, and where it is (to be replaced).
+  void NameWithPlace(DdlStatement& d) {
+    d.name_begin = tok_.begin;
+    QualifiedName(d.db, d.table);
+    d.name_end = prev_end_;
   }
   void NameList(DdlStatement& d) {
     QualifiedName(d.db, d.table);
