@@ -363,5 +363,36 @@ TEST_F(TwoWayTest, PeerMustExistAndNameThisPipelineBack) {
   }
 }
 
+// Each side's sequence gives values of its own (here odd on A, even on B):
+// neither pipeline carries sequences, so they stay apart, and nothing
+// echoes; each names the sequence once in a warning.
+TEST_F(TwoWayTest, EachSideKeepsItsOwnSequences) {
+  auto a = StartServer(1);
+  auto b = StartServer(2);
+  ASSERT_TRUE(a && b);
+  for (auto [s, start] : {std::pair{a.get(), 1}, std::pair{b.get(), 2}}) {
+    ASSERT_TRUE(s->Execute(kSchema).ok());
+    ASSERT_TRUE(s->Execute(fmt::format("CREATE SEQUENCE shop.ids START WITH {} INCREMENT BY 2 CACHE 2", start)).ok());
+  }
+  WriteConfig(TwoWayConfig(dir_.string(), *a, *b));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted());
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(a->Execute("INSERT INTO shop.items VALUES (NEXTVAL(shop.ids), 1, 'a', NULL)").ok());
+    ASSERT_TRUE(b->Execute("INSERT INTO shop.items VALUES (NEXTVAL(shop.ids), 2, 'b', NULL)").ok());
+  }
+  const std::string all = "SELECT * FROM shop.items ORDER BY id";
+  ASSERT_TRUE(Converges(*a, all, *b, all));
+  EXPECT_TRUE(SidesShow(*a, *b, "SELECT start_value, next_not_cached_value % 2 FROM shop.ids", "1|1\n", "2|0\n"));
+  ASSERT_TRUE(BothQuiet(*a, *b, std::chrono::seconds(2), std::chrono::seconds(7))) << sluice_->Log();
+  const std::string log = sluice_->FullLog();
+  EXPECT_NE(log.find("`shop.ids` is a SEQUENCE and the pipeline is one of a two-way pair (peer: b_to_a)"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("`shop.ids` is a SEQUENCE and the pipeline is one of a two-way pair (peer: a_to_b)"),
+            std::string::npos)
+      << log;
+}
+
 }  // namespace
 }  // namespace sluice::testing
