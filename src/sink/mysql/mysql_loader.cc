@@ -961,8 +961,19 @@ Status MysqlLoader::ApplySequenceStates(std::vector<SinkChange>& changes) {
       }
       sequences_seen_.insert(name);
     }
-    RETURN_IF_ERROR(control_->Execute(fmt::format("INSERT INTO {} VALUES ({})", name, fmt::join(v, ", ")))
-                        .WithContext(where));
+    const std::string insert = fmt::format("INSERT INTO {} VALUES ({})", name, fmt::join(v, ", "));
+    if (options_.epoch == 0) {
+      RETURN_IF_ERROR(control_->Execute(insert).WithContext(where));
+      continue;
+    }
+    // Cluster mode: the fence is checked, and held in share mode, around the
+    // write, so a former owner never sets a sequence back once its
+    // successor took over.
+    RETURN_IF_ERROR(Begin(*control_));
+    Status st = control_->Execute(insert).WithContext(where);
+    if (st.ok()) st = RunStatement(*control_, "COMMIT");
+    if (!st.ok()) (void)RunStatement(*control_, "ROLLBACK");
+    RETURN_IF_ERROR(st);
   }
   std::erase_if(changes, [](const SinkChange& c) { return c.table->sequence; });
   return Status::Ok();

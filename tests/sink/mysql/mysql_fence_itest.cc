@@ -148,5 +148,45 @@ TEST_F(MysqlFenceTest, EpochZeroKeepsNoFence) {
   EXPECT_EQ(*tables, "0");
 }
 
+// A sequence's state is written outside the batch's transactions (MariaDB
+// writes sequences so), in a transaction of its own that checks the fence
+// first: it works for the owner, and a former owner never sets a sequence
+// back once its successor took over.
+TEST_F(MysqlFenceTest, AFormerOwnerNeverSetsASequenceBack) {
+  ASSERT_TRUE(dst_->Execute("CREATE SEQUENCE shop.ids").ok());
+  auto table = std::make_shared<TargetTable>();
+  table->db = "shop";
+  table->table = "ids";
+  table->columns = {"next_not_cached_value", "minimum_value", "maximum_value", "start_value",
+                    "increment",             "cache_size",    "cycle_option",  "cycle_count"};
+  table->source = "shop.ids";
+  table->name_hash = TableNameHash(*table);
+  table->sequence = true;
+  auto state = [&](int64_t next, uint64_t txn) {
+    SinkChange c;
+    c.kind = SinkChange::Kind::kInsert;
+    c.table = table;
+    c.values = {Value::Int(next), Value::Int(1), Value::Int(1000000), Value::Int(1),
+                Value::Int(1),    Value::Int(10), Value::Int(0),      Value::Int(0)};
+    c.pos = StreamPos{"binlog.000001", 1000 + 100 * txn, 1};
+    return std::vector<SinkChange>{c};
+  };
+  auto next = [&] {
+    auto v = dst_->QueryValue("SELECT next_not_cached_value FROM shop.ids");
+    return v.ok() ? *v : "?";
+  };
+  auto first = Open(1);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  ASSERT_TRUE((*first)->takes_sequences());
+  ASSERT_TRUE((*first)->ApplyBatch(state(500, 1), EndOf(1)).ok());
+  EXPECT_EQ(next(), "500");
+  auto second = Open(2);
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  ASSERT_TRUE((*second)->ApplyBatch(state(900, 2), EndOf(2)).ok());
+  Status st = ApplyLikeThePipeline(**first, state(600, 2), EndOf(2));
+  EXPECT_EQ(st.code(), StatusCode::kFenced) << st.message();
+  EXPECT_EQ(next(), "900");
+}
+
 }  // namespace
 }  // namespace sluice::sink::mysql
