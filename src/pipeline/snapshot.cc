@@ -274,6 +274,9 @@ Status EnsureMappedTargetTables(const Config& config, const PipelineConfig& p, c
   if (!w.ok()) return w.status().WithContext(fmt::format("target {}", target.name));
   ASSIGN_OR_RETURN(auto selected, SelectedTables(**source, p));
   ASSIGN_OR_RETURN(auto mapper, transform::TableMapper::Create(MappingRules(p)));
+  // A table's DEFAULT may take a sequence's NEXTVAL: missing ones first.
+  RETURN_IF_ERROR(detail::EnsureMysqlTargetSequences(**w, **source, p, *mapper, /*set_existing=*/false)
+                      .WithContext(fmt::format("target {}", target.name)));
   for (const SourceTable& st : selected) {
     if (!only_table.empty() && (st.db != only_db || st.table != only_table)) continue;
     bool plain = st.rule->to.empty() && st.rule->columns.empty() && st.rule->rename_columns.empty();

@@ -48,12 +48,15 @@ class MysqlTableReader : public SourceTableReader {
   TableReader reader_;
 };
 
-// The sequence created on the target when missing, then set to the
-// source's state (an INSERT into a sequence replaces its one row).
-Status CopySequence(ChunkTarget& w, MysqlConnection& source, const SourceTable& st, const TargetTable& t) {
+// The sequence created on the target when missing, and set to the source's
+// state (an INSERT into a sequence replaces its one row) then, or always
+// with `set_existing`.
+Status CopySequence(ChunkTarget& w, MysqlConnection& source, const SourceTable& st, const TargetTable& t,
+                    bool set_existing) {
   const std::string source_name = mysql::QuoteIdent(st.db) + "." + mysql::QuoteIdent(st.table);
   const std::string target_name = mysql::QuoteIdent(t.db) + "." + mysql::QuoteIdent(t.table);
   ASSIGN_OR_RETURN(auto existing, w.ExistingColumns(t.db, t.table));
+  if (!existing.empty() && !set_existing) return Status::Ok();
   if (existing.empty()) {
     ASSIGN_OR_RETURN(auto rows, source.Query("SHOW CREATE SEQUENCE " + source_name));
     const std::string prefix = "CREATE SEQUENCE " + mysql::QuoteIdent(st.table);
@@ -104,17 +107,7 @@ class MysqlSnapshotSource : public SnapshotSource {
     return EnsureMysqlTargetTable(w, Conn(s), m, schema);
   }
   Status CopySequences(SourceSession& s, ChunkTarget& w, transform::TableMapper& mapper) override {
-    if (!w.takes_sequences() || !p_.peer.empty()) return Status::Ok();  // two-way: each side's own
-    ASSIGN_OR_RETURN(auto sequences, pipeline::SelectedSequences(Conn(s), p_));
-    for (const SourceTable& st : sequences) {
-      auto schema = sluice::mysql::ReadTableSchema(Conn(s), st.db, st.table);
-      if (!schema.ok() && schema.status().code() == StatusCode::kNotFound) continue;  // dropped meanwhile
-      if (!schema.ok()) return schema.status();
-      ASSIGN_OR_RETURN(const transform::TableMapping* m, mapper.Map(*schema));
-      if (!m->selected() || !m->target->sequence) continue;
-      RETURN_IF_ERROR(CopySequence(w, Conn(s), st, *m->target).WithContext(fmt::format("sequence {}", st.name())));
-    }
-    return Status::Ok();
+    return EnsureMysqlTargetSequences(w, Conn(s), p_, mapper, /*set_existing=*/true);
   }
   Result<std::unique_ptr<SourceTableReader>> Reader(SourceSession&, const TableSchemaPtr& schema,
                                                     const std::string& shard) override {
@@ -144,6 +137,22 @@ class MysqlSnapshotSource : public SnapshotSource {
 };
 
 }  // namespace
+
+Status EnsureMysqlTargetSequences(ChunkTarget& w, MysqlConnection& source, const PipelineConfig& p,
+                                  transform::TableMapper& mapper, bool set_existing) {
+  if (!w.takes_sequences() || !p.peer.empty()) return Status::Ok();  // two-way: each side's own
+  ASSIGN_OR_RETURN(auto sequences, pipeline::SelectedSequences(source, p));
+  for (const SourceTable& st : sequences) {
+    auto schema = sluice::mysql::ReadTableSchema(source, st.db, st.table);
+    if (!schema.ok() && schema.status().code() == StatusCode::kNotFound) continue;  // dropped meanwhile
+    if (!schema.ok()) return schema.status();
+    ASSIGN_OR_RETURN(const transform::TableMapping* m, mapper.Map(*schema));
+    if (!m->selected() || !m->target->sequence) continue;
+    RETURN_IF_ERROR(
+        CopySequence(w, source, st, *m->target, set_existing).WithContext(fmt::format("sequence {}", st.name())));
+  }
+  return Status::Ok();
+}
 
 // Creates the target table when it is missing: for targets that speak
 // MySQL, the source's own definition for a table copied whole (renamed or

@@ -93,6 +93,12 @@ class SnapshotSource {
   virtual std::string KeylessRefusal(const SourceTable& /*t*/) const { return ""; }
 };
 
+// The sequences `p` selects on a MySQL source, on a target that has
+// sequences (SnapshotSource::CopySequences): created when missing and given
+// the source's state then, or always with `set_existing`.
+Status EnsureMysqlTargetSequences(sink::ChunkTarget& w, sluice::mysql::MysqlConnection& source,
+                                  const PipelineConfig& p, transform::TableMapper& mapper, bool set_existing);
+
 // Creates the target table when it is missing, from a MySQL source table
 // (see snapshot_source.cc).
 Status EnsureMysqlTargetTable(sink::ChunkTarget& w, sluice::mysql::MysqlConnection& source,

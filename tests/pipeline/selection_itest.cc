@@ -91,6 +91,23 @@ TEST_F(SelectionTest, TablesAddedToTheRulesAreCreatedAndCopiedAlongsideTheStream
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// A newly selected table whose DEFAULT takes a sequence's NEXTVAL: the
+// sequence is created on the target first (before, creating the table
+// failed the start: "Table 'shop.ids' doesn't exist").
+TEST_F(SelectionTest, ANewlySelectedTableFindsTheSequenceItsDefaultTakes) {
+  ASSERT_NO_FATAL_FAILURE(RunWith("      - match: \"shop.orders\"\n", "    snapshot: initial\n"));
+  ASSERT_TRUE(src_->Execute("CREATE SEQUENCE shop.ids START WITH 40 CACHE 2; CREATE TABLE shop.tickets (id BIGINT "
+                            "PRIMARY KEY DEFAULT (NEXTVAL(shop.ids)), v INT); INSERT INTO shop.tickets (v) VALUES "
+                            "(1), (2), (3)")
+                  .ok());
+  ASSERT_NO_FATAL_FAILURE(RestartWith("      - match: \"shop.*\"\n"));
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.tickets (v) VALUES (4), (5), (6)").ok());
+  const std::string tickets = "SELECT id, v FROM shop.tickets ORDER BY id", ids = "SELECT * FROM shop.ids";
+  EXPECT_TRUE(Converges(*src_, tickets, *dst_, tickets, seconds(60)));
+  EXPECT_TRUE(Converges(*src_, ids, *dst_, ids, seconds(60)));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 // A filter widened: the rows it now selects were never carried; they are
 // copied like a new table's.
 TEST_F(SelectionTest, AWidenedFilterCopiesTheRowsItNowSelects) {
