@@ -2467,15 +2467,18 @@ void Pipeline::TargetLoop(Target& t) {
     if (item) {
       const TargetWork& w = **item;
       switch (w.kind) {
-        case TargetWork::Kind::kChanges:
+        case TargetWork::Kind::kChanges: {
           if (batch.empty()) {
             batch_started = Clock::now();
             t.batch_oldest_ms = CommitEstimateMs(w.ts_ms, w.received_ms);
             std::lock_guard lock(mu_);
             if (!t.oldest_pending_ms) t.oldest_pending_ms = t.batch_oldest_ms;
           }
+          // Sequences the target has not are left out below: no stats (their
+          // pending age would never be cleared).
+          const bool without_sequences = w.has_sequences && !TakesSequences(t);
           for (const SinkChange& c : w.changes) {
-            if (c.kind == SinkChange::Kind::kCascade) continue;
+            if (c.kind == SinkChange::Kind::kCascade || (without_sequences && c.table->sequence)) continue;
             Target::TableStats& ts = t.StatsFor(c.table, metrics_, cfg_.name, mu_);
             if (!ts.batch_oldest_ms) ts.batch_oldest_ms = CommitEstimateMs(w.ts_ms, w.received_ms);
             if (!ts.oldest_pending_ms) ts.oldest_pending_ms = ts.batch_oldest_ms;
@@ -2492,12 +2495,13 @@ void Pipeline::TargetLoop(Target& t) {
           if (w.has_cascades && !t.sink->applies_cascades()) {
             std::erase_if(batch, [](const SinkChange& c) { return c.kind == SinkChange::Kind::kCascade; });
           }
-          if (w.has_sequences && !TakesSequences(t)) LeaveOutSequences(t, batch, first_new);
+          if (without_sequences) LeaveOutSequences(t, batch, first_new);
           if (!KeylessCopiedAt(t).empty()) LeaveOutCopiedKeylessChanges(t.keyless_copied_at, batch, first_new, w.pos);
           end = {w.pos, w.resume_position, end.gtid_state};
           have_end = true;
           at_commit = false;
           break;
+        }
         case TargetWork::Kind::kCommit:
           end = {w.pos, w.resume_position, w.gtid_state};
           have_end = true;
