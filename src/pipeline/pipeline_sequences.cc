@@ -9,8 +9,8 @@
 
 #include <algorithm>
 
-#include "pipeline/pipeline_target.h"
 #include "client/mysql/table_reader.h"
+#include "pipeline/pipeline_target.h"
 #include "transform/table_mapper.h"
 
 namespace sluice::pipeline {
