@@ -46,8 +46,10 @@ TEST_F(SyncTest, SequencesStreamToAMariadbTargetAndNotToAFile) {
   }
   ASSERT_TRUE(src->Execute("SELECT SETVAL(shop.ids, 5000); INSERT INTO shop.orders (v) VALUES (-1); "
                            "ALTER SEQUENCE shop.ids INCREMENT BY 7 CACHE 2; INSERT INTO shop.orders (v) VALUES (-2), "
-                           "(-3), (-4); CREATE SEQUENCE shop.gone; DROP SEQUENCE shop.gone")
+                           "(-3), (-4); CREATE SEQUENCE shop.gone; DROP SEQUENCE shop.gone; "
+                           "INSERT INTO shop.orders (v) VALUES (-5)")
                   .ok());
+  // The last order comes after the DROP: once it is there, so is the DROP.
   ASSERT_TRUE(Converges(*src, kOrders, *dst, kOrders));
   ASSERT_TRUE(Converges(*src, kSequenceState, *dst, kSequenceState));
   auto gone = dst->Query("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' AND "
@@ -66,7 +68,7 @@ TEST_F(SyncTest, SequencesStreamToAMariadbTargetAndNotToAFile) {
         std::string line;
         size_t orders = 0;
         while (std::getline(in, line)) orders += line.find("\"table\":\"orders\",\"pk\"") != std::string::npos;
-        return orders == 24;
+        return orders == 25;
       },
       std::chrono::seconds(30)));
   std::ifstream in(out);
