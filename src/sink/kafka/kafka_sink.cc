@@ -62,6 +62,16 @@ bool IsPermanent(rd_kafka_resp_err_t e) {
 constexpr uint64_t kRecordIndex = 0xffffffffu;
 uint64_t Opaque(uint32_t seq, uint64_t index) { return (static_cast<uint64_t>(seq) << 32) | index; }
 
+// Whether a fatal error is the coordinator refusing a producer-epoch bump
+// (librdkafka's words for a failed InitProducerId). Inside a transaction
+// that is an abort's bump after failed messages (timeouts, a sequence out
+// of step), whatever failed them. For a lone sluice a refusal means the
+// answer to a first bump was lost and its retry refused; a second producer
+// of the id is met first at the produce and EndTxn requests it fences.
+bool RefusedEpochBump(const char* fatal) {
+  return std::string_view(fatal).find("Failed to acquire transactional PID") != std::string_view::npos;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<KafkaSink>> KafkaSink::Open(const SinkOptions& options) {
@@ -346,7 +356,6 @@ Status KafkaSink::BeginIfNeeded() {
   if (!options_.exactly_once || in_transaction_) return Status::Ok();
   if (rd_kafka_error_t* e = rd_kafka_begin_transaction(producer_.get())) return TxnError("begin_transaction", e, "");
   in_transaction_ = true;
-  timed_out_in_txn_ = false;
   transaction_began_ = std::chrono::steady_clock::now();
   return Status::Ok();
 }
@@ -435,7 +444,7 @@ Status KafkaSink::BumpRefused(const std::string& detail) {
   bump_refused_ = true;
   Status st = Status::Retryable(StatusCode::kIoError,
                                 "{}: Kafka abort_transaction: the coordinator refused the producer-epoch bump after "
-                                "messages timed out ({}); taken as the answer to a retried bump whose first answer "
+                                "failed messages ({}); taken as the answer to a retried bump whose first answer "
                                 "was lost, not as another producer: a new producer takes transactional.id \"{}\" "
                                 "and what was not committed is sent again",
                                 Where(), detail, transactional_id_);
@@ -471,7 +480,7 @@ Status KafkaSink::AbortIfOpen() {
     if (rd_kafka_error_is_fatal(e)) {
       char fatal[512];
       if (fenced_out_ || IsFencing(rd_kafka_fatal_error(producer_.get(), fatal, sizeof fatal))) {
-        if (!fenced_out_ && timed_out_in_txn_ && options_.epoch == 0) return BumpRefused(rd_kafka_error_string(e));
+        if (!fenced_out_ && RefusedEpochBump(fatal) && options_.epoch == 0) return BumpRefused(fatal);
         return FencedOut("abort_transaction", rd_kafka_error_string(e));
       }
       return Status::Error(StatusCode::kServerError, "{}: Kafka abort_transaction failed: {} (fatal)", Where(),
@@ -521,7 +530,6 @@ Status KafkaSink::HandleFailures() {
   Status error = Status::Ok();
   bool rejected = false;
   for (const auto& [id, err] : failures) {
-    if (err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT) timed_out_in_txn_ = true;
     uint32_t seq = static_cast<uint32_t>(id >> 32);
     uint64_t index = id & kRecordIndex;
     const Batch* b = nullptr;

@@ -281,9 +281,6 @@ class KafkaSink : public Sink {
   bool pending_commit_ = false;  // commit outcome unknown (retryable failure): commit again
   bool resend_ = false;          // batches in pending_ failed: send them again
   bool fenced_out_ = false;      // a newer producer of transactional_id_ took over (FencedOut)
-  // Messages of the open transaction timed out: its abort bumps the
-  // producer epoch (which a broker may refuse as fenced, BumpRefused).
-  bool timed_out_in_txn_ = false;
   bool bump_refused_ = false;  // BumpRefused: the next Reconnect makes a new producer
   std::deque<Batch> pending_;    // handed over, not recorded, in order
   uint32_t next_seq_ = 0;
