@@ -334,10 +334,17 @@ void TableMapper::RunScriptsAhead(std::span<const std::shared_ptr<ChangeEvent>> 
 }
 
 Status TableMapper::Transform(const std::shared_ptr<const ChangeEvent>& ev, std::vector<SinkChange>& out) {
+  const size_t first = out.size();
   RETURN_IF_ERROR(TransformRow(ev, out));
-  // What the source server did to child rows without logging it follows
-  // the parent's change (its own rows, as the source has them: no script).
-  if (cascades_) cascades_->Append(ev, out);
+  if (!cascades_) return Status::Ok();
+  // What the source server did to child rows without logging it (their own
+  // rows, as the source has them: no script) goes before the parent's
+  // change: a target that checks its foreign keys (PostgreSQL without the
+  // replica role) refuses a parent's delete while a child references it.
+  const size_t cascades_at = out.size();
+  cascades_->Append(ev, out);
+  std::rotate(out.begin() + static_cast<std::ptrdiff_t>(first), out.begin() + static_cast<std::ptrdiff_t>(cascades_at),
+              out.end());
   return Status::Ok();
 }
 

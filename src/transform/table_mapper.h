@@ -73,7 +73,8 @@ class TableMapper {
   // Without script threads, or for a few rows, it does nothing (Transform
   // runs the script itself). The next call drops results not taken.
   void RunScriptsAhead(std::span<const std::shared_ptr<ChangeEvent>> events);
-  // Turns one row event into 0..2 sink changes (a key change is a delete and an upsert).
+  // Turns one row event into 0..2 sink changes (a key change is a delete and an upsert),
+  // preceded by the kCascade changes of the source's foreign key actions.
   // A rule's Lua script runs first, on this thread's own Lua state (or ran
   // ahead, see RunScriptsAhead).
   Status Transform(const std::shared_ptr<const ChangeEvent>& ev, std::vector<SinkChange>& out);

@@ -10,6 +10,7 @@
 #include "core/sync_point.h"
 #include "sink/postgres/pg_bookkeeping.h"
 #include "sink/postgres/pg_fence.h"
+#include "sink/postgres/pg_session.h"
 #include "sink/postgres/pg_statements.h"
 
 namespace sluice::sink::postgres {
@@ -41,8 +42,11 @@ Result<std::unique_ptr<PgChunkTarget>> PgChunkTarget::Open(sluice::postgres::Con
   if (options.query_timeout_s == 0) options.query_timeout_s = kJobTimeoutS;
   options.application_name = "sluice snapshot";
   ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(options, interrupt));
-  RETURN_IF_ERROR(conn->Execute("SET TIME ZONE 'UTC'"));
-  return std::unique_ptr<PgChunkTarget>(new PgChunkTarget(std::move(conn)));
+  ASSIGN_OR_RETURN(bool replica_role, PrepareWriteSession(*conn));
+  std::unique_ptr<PgChunkTarget> target(new PgChunkTarget(std::move(conn)));
+  target->replica_role_ = replica_role;
+  target->user_ = options.user;
+  return target;
 }
 
 Status PgChunkTarget::Run(const std::string& sql) {
@@ -50,6 +54,13 @@ Status PgChunkTarget::Run(const std::string& sql) {
   // lock_timeout: a stream transaction holds what the chunk needs; retry.
   if (!st.ok() && conn_->last_sqlstate() == "55P03") {
     return Status::Retryable(StatusCode::kAborted, "{}", st.message());
+  }
+  if (!st.ok() && !replica_role_ && conn_->last_sqlstate() == kForeignKeyViolation) {
+    // Tables are copied in parallel chunks, a child's before its parent's.
+    return Status::Error(st.code(), "{} (foreign keys on the target check the rows a copy writes, a child table's "
+                                    "possibly before its parent's; to switch them off for sluice's sessions, as "
+                                    "PostgreSQL's own replication does: {})",
+                         st.message(), ReplicaRoleGrant(user_));
   }
   return st;
 }

@@ -77,6 +77,8 @@ class PgChunkTarget : public ChunkTarget {
   Status Insert(const TargetTable& t, const std::vector<const SinkChange*>& rows);
 
   std::unique_ptr<sluice::postgres::PgConnection> conn_;
+  bool replica_role_ = false;  // the session took PostgreSQL's replica role (pg_session.h)
+  std::string user_;           // the target user, named in advice
   bool in_txn_ = false;
   uint64_t stage_counter_ = 0;
   SinkOptions fence_;  // pipeline, target, epoch (0: no fencing)

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
@@ -15,6 +17,7 @@
 #include "sink/merge.h"
 #include "sink/postgres/pg_bookkeeping.h"
 #include "sink/postgres/pg_fence.h"
+#include "sink/postgres/pg_session.h"
 #include "sink/postgres/pg_ddl.h"
 #include "sink/postgres/pg_statements.h"
 #include "sink/postgres/pg_types.h"
@@ -90,17 +93,29 @@ Status PgSink::Connect() {
   // TIMESTAMP values come in UTC with an explicit offset; the session's zone
   // only shapes what a reader sees, but UTC keeps messages unambiguous.
   ASSIGN_OR_RETURN(conn_, PgConnection::Connect(o, options_.interrupt));
-  RETURN_IF_ERROR(Run("SET TIME ZONE 'UTC'"));
+  ASSIGN_OR_RETURN(replica_role_, PrepareWriteSession(*conn_));
   sessions_.clear();
   sessions_.resize(options_.parallel);
   if (options_.parallel == 1) {
     sessions_[0].conn = conn_.get();  // the rows and the global row in one transaction
-    return Status::Ok();
+  } else {
+    for (Session& s : sessions_) {
+      ASSIGN_OR_RETURN(s.owned, PgConnection::Connect(o, options_.interrupt));
+      s.conn = s.owned.get();
+      ASSIGN_OR_RETURN(bool role, PrepareWriteSession(*s.conn));
+      replica_role_ = replica_role_ && role;
+    }
   }
-  for (Session& s : sessions_) {
-    ASSIGN_OR_RETURN(s.owned, PgConnection::Connect(o, options_.interrupt));
-    s.conn = s.owned.get();
-    RETURN_IF_ERROR(s.conn->Execute("SET TIME ZONE 'UTC'"));
+  if (!replica_role_ && !role_checked_) {
+    role_checked_ = true;
+    ASSIGN_OR_RETURN(auto acting, ForeignKeysAndTriggers(*conn_));
+    if (!acting.empty()) {
+      spdlog::warn("{}: user {} may not set session_replication_role, so the target's {} act on sluice's writes "
+                   "(a foreign key refuses a child row written before its parent: such a batch is then applied in "
+                   "source order on one connection, slower; a trigger fires for replicated rows); to switch them off "
+                   "for sluice's sessions as PostgreSQL's own replication does: {}",
+                   Where(), options_.connect.user, fmt::join(acting, ", "), ReplicaRoleGrant(options_.connect.user));
+    }
   }
   return Status::Ok();
 }
@@ -408,7 +423,7 @@ Status PgSink::ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd
   }
   RETURN_IF_ERROR(PrepareTables(todo));
   // Changes an earlier setting's partitions may hold: in source order with the global row, those left out.
-  if (HasCascade(todo) || !old_partitions_.until().empty()) return ApplyInOrder(todo, end);
+  if (HasCascade(todo) || !old_partitions_.until().empty() || in_source_order_) return ApplyInOrder(todo, end);
   if (options_.parallel > 1) return ApplyParallel(todo, end);
   Outcome out;
   Status st = ApplyInTransaction(sessions_[0], todo, end, {kGlobalPart}, nullptr, &out);
@@ -471,6 +486,19 @@ Status PgSink::ApplyParallel(const std::vector<SinkChange>& todo, const BatchEnd
     checkpoint_.partitions[p] = end.pos;
     rows_applied_ += outcomes[p].applied;
   }
+  // A foreign key refused a row because the partitions write out of source
+  // order (its parent in another partition, or later in this one): the
+  // batch again, in source order on one connection (what a partition
+  // committed is skipped there), and so every batch from now on.
+  for (uint32_t p = 0; p < n; ++p) {
+    if (!outcomes[p].foreign_key) continue;
+    spdlog::warn("{}: a foreign key on the target refused a row written out of source order ({}); batches are "
+                 "applied in source order on one connection from now on (slower). To let the partitions write in "
+                 "parallel, let user {} switch the target's foreign keys off for sluice's sessions: {}",
+                 Where(), results[p].message(), options_.connect.user, ReplicaRoleGrant(options_.connect.user));
+    in_source_order_ = true;
+    return ApplyInOrder(todo, end);
+  }
   // A transient error is retried as a whole; a rejection stops before the
   // earliest rejected source transaction.
   const Status* rejection = nullptr;
@@ -526,7 +554,7 @@ Status PgSink::ApplyInTransaction(Session& s, const std::vector<SinkChange>& tod
       if (st.ok()) st = run(CheckpointRowSql(part, end));
     }
     size_t rejected = todo.size();
-    if (st.ok()) st = ApplyOrdered(c, todo, &skipped, &rejected);
+    if (st.ok()) st = ApplyOrdered(c, todo, &skipped, &rejected, vote != nullptr ? &out->foreign_key : nullptr);
     if (rejected < todo.size()) out->rejected = todo[rejected].pos;
     if (st.ok() && vote == nullptr) st = run("COMMIT");
   }
@@ -534,7 +562,11 @@ Status PgSink::ApplyInTransaction(Session& s, const std::vector<SinkChange>& tod
   if (vote) {
     commit = vote->Cast(st.ok());
     if (st.ok() && commit) SLUICE_SYNC_POINT("pg.partition.before_commit");
-    if (st.ok() && commit) st = run("COMMIT");
+    if (st.ok() && commit) {
+      st = run("COMMIT");
+      // A deferred foreign key checks at the commit.
+      if (!st.ok() && !replica_role_ && c.last_sqlstate() == kForeignKeyViolation) out->foreign_key = true;
+    }
   }
   if (!st.ok() || !commit) {
     if (c.ok()) (void)run("ROLLBACK");
@@ -760,7 +792,7 @@ Status PgSink::ApplyOne(PgConnection& c, const SinkChange& ch) {
 }
 
 Status PgSink::ApplyOrdered(PgConnection& c, const std::vector<SinkChange>& changes, uint64_t* skipped,
-                            size_t* rejected) {
+                            size_t* rejected, bool* foreign_key) {
   for (size_t i = 0; i < changes.size(); ++i) {
     const SinkChange& ch = changes[i];
     RETURN_IF_ERROR(c.Execute("SAVEPOINT sluice_change"));
@@ -770,7 +802,19 @@ Status PgSink::ApplyOrdered(PgConnection& c, const std::vector<SinkChange>& chan
       continue;
     }
     if (st.retryable()) return st;
+    const bool by_foreign_key = c.last_sqlstate() == kForeignKeyViolation && !replica_role_;
     RETURN_IF_ERROR(c.Execute("ROLLBACK TO SAVEPOINT sluice_change"));
+    if (by_foreign_key && foreign_key != nullptr) {
+      // Its parent may be another partition's: not the row's fault (the
+      // caller applies the batch again in source order).
+      *foreign_key = true;
+      return st;
+    }
+    if (by_foreign_key) {
+      st = Status::Error(st.code(), "{} (foreign keys on the target check rows sluice writes; to switch them off "
+                                    "for its sessions, as PostgreSQL's own replication does: {})",
+                         st.message(), ReplicaRoleGrant(options_.connect.user));
+    }
     Status reject = Reject(ch, st);
     if (!reject.ok()) {
       *rejected = i;

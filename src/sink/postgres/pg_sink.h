@@ -30,6 +30,11 @@
 //     the partition it hashed to then holds it), applied in source order
 //     with the global row until the stream passes the furthest of them;
 //     then they are deleted. Replayed instead, a keyless row would land twice.
+// Every session takes PostgreSQL's replica role where the user may
+// (pg_session.h), so the target's foreign keys and triggers do not act on
+// the writes; without it, a batch a foreign key refuses in the partitions
+// is applied again in source order on one connection, as is every batch
+// after it.
 // With an epoch (cluster mode), Open raises the pipeline's fence and every
 // write transaction checks it first (pg_fence.h).
 // Open reads them: nothing is applied twice and nothing is lost across
@@ -112,6 +117,7 @@ class PgSink : public Sink {
     bool committed = false;
     uint64_t applied = 0, skipped = 0;
     StreamPos rejected;  // the change the target rejected (on_error: stop), if any
+    bool foreign_key = false;  // a foreign key refused a row (no replica role): apply in source order
   };
 
   explicit PgSink(PgSinkOptions o) : options_(std::move(o)) {}
@@ -159,8 +165,12 @@ class PgSink : public Sink {
   Status ApplyOne(sluice::postgres::PgConnection& c, const SinkChange& change);
   // The staging table of `t` in session `s`, created on first use.
   Result<std::string> Stage(Session& s, const TargetTablePtr& t);
+  // One change at a time in source order, each under a savepoint; a
+  // rejected one is skipped or stops (`*rejected` its index). With
+  // `foreign_key`, a row a foreign key refuses (no replica role) is not
+  // rejected: the flag is set and its error returned.
   Status ApplyOrdered(sluice::postgres::PgConnection& c, const std::vector<SinkChange>& changes, uint64_t* skipped,
-                      size_t* rejected);
+                      size_t* rejected, bool* foreign_key = nullptr);
   Status StopBefore(const std::vector<SinkChange>& changes, const StreamPos& bad, const Status& rejection);
   std::string CheckpointRowSql(int part, const BatchEnd& end) const;
   Status WriteCheckpointRow(const BatchEnd& end);
@@ -191,6 +201,14 @@ class PgSink : public Sink {
   std::map<std::string, TargetTablePtr> last_version_;   // "db.table" -> last version seen (for DDL names)
   std::set<std::string> retype_;                         // "db.table": column types to re-derive
   std::mutex skip_mu_;                                   // the skip log, written by partition threads
+  // Every session took PostgreSQL's replica role (pg_session.h): the
+  // target's foreign keys and triggers do not act on the writes.
+  bool replica_role_ = false;
+  bool role_checked_ = false;  // the warning naming what acts without the role: once per sink
+  // A foreign key refused a row written out of source order (parallel
+  // partitions, rows grouped by table) without the role: batches are
+  // applied in source order on one connection from then on.
+  bool in_source_order_ = false;
 };
 
 }  // namespace sluice::sink::postgres
