@@ -174,8 +174,8 @@ Status PgChunkTarget::Upsert(const TargetTable& t, const std::vector<const SinkC
   RETURN_IF_ERROR(Run(fmt::format("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA", stage, cols,
                                   QualifiedName(t.db, t.table))));
   RETURN_IF_ERROR(conn_->CopyIn(fmt::format("COPY {} ({}) FROM STDIN", stage, cols), data));
-  RETURN_IF_ERROR(Run(fmt::format("INSERT INTO {} ({}) SELECT {} FROM {}{}", QualifiedName(t.db, t.table), cols, cols,
-                                  stage, OnConflictClause(t))));
+  RETURN_IF_ERROR(Run(fmt::format("INSERT INTO {} ({}){} SELECT {} FROM {}{}", QualifiedName(t.db, t.table), cols,
+                                  kOverridingIdentity, cols, stage, OnConflictClause(t))));
   return Run("DROP TABLE " + stage);
 }
 

@@ -739,8 +739,8 @@ Status PgSink::ApplyMerged(Session& s, Script& script, const std::vector<SinkCha
     const std::string cols = ColumnList(*t);
     script.Add(fmt::format("COPY {} ({}) FROM STDIN", stage, cols));
     script.copies.push_back(std::move(data));
-    script.Add(fmt::format("INSERT INTO {} ({}) SELECT {} FROM {}{}", QualifiedName(t->db, t->table), cols, cols,
-                           stage, OnConflictClause(*t)));
+    script.Add(fmt::format("INSERT INTO {} ({}){} SELECT {} FROM {}{}", QualifiedName(t->db, t->table), cols,
+                           kOverridingIdentity, cols, stage, OnConflictClause(*t)));
   }
   for (const std::string& sql : pending_partial) script.Add(sql);
   // Keyless tables in source order; a run of inserts into one table is one

@@ -98,7 +98,7 @@ std::string OnConflictClause(const TargetTable& t) {
 }
 
 Status BuildInsert(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows) {
-  out += "INSERT INTO " + QualifiedName(t.db, t.table) + " (" + ColumnList(t) + ") VALUES ";
+  out += "INSERT INTO " + QualifiedName(t.db, t.table) + " (" + ColumnList(t) + ")" + kOverridingIdentity + " VALUES ";
   for (size_t r = 0; r < rows.size(); ++r) {
     if (r) out += ", ";
     RETURN_IF_ERROR(AppendRow(out, t, *rows[r]));

@@ -36,6 +36,10 @@ Status BuildPartialUpdate(std::string& out, const TargetTable& t, const SinkChan
 std::string OnConflictClause(const TargetTable& t);
 // "c1", "c2", ...
 std::string ColumnList(const TargetTable& t);
+// After an INSERT's column list: the source's values go into identity
+// columns too, `GENERATED ALWAYS` ones included (a target schema made by
+// hand often declares the key so where the source has AUTO_INCREMENT).
+inline constexpr const char* kOverridingIdentity = " OVERRIDING SYSTEM VALUE";
 // DELETE FROM t WHERE key IN (...) / WHERE (k1, k2) IN ((..), (..))
 Status BuildDelete(std::string& out, const TargetTable& t, const std::vector<const SinkChange*>& rows);
 // INSERT INTO t (cols) VALUES (...),(...)  (keyless tables)
