@@ -185,9 +185,20 @@ Status PgChunkTarget::Insert(const TargetTable& t, const std::vector<const SinkC
   return conn_->CopyIn(fmt::format("COPY {} ({}) FROM STDIN", QualifiedName(t.db, t.table), ColumnList(t)), data);
 }
 
-Status PgChunkTarget::Write(const std::vector<SinkChange>& changes) {
+Status PgChunkTarget::Write(const std::vector<SinkChange>& given) {
   // The chunk has been read from the source under BeginChunk's lock.
   SLUICE_SYNC_POINT("pg.chunk.write");
+  const TargetTable* last = nullptr;
+  for (const SinkChange& c : given) {
+    if (c.table.get() != last) RETURN_IF_ERROR(computed_.Note(*conn_, c.table));
+    last = c.table.get();
+  }
+  std::vector<SinkChange> narrowed;
+  if (computed_.any()) {
+    narrowed = given;
+    computed_.LeaveOut(narrowed);
+  }
+  const std::vector<SinkChange>& changes = computed_.any() ? narrowed : given;
   // Per table and kind, in the order tables first appear: deletes before
   // upserts (a repair never holds both for one key).
   std::vector<const TargetTable*> order;

@@ -29,6 +29,7 @@
 
 #include "client/postgres/connection.h"
 #include "sink/chunk_target.h"
+#include "sink/postgres/pg_computed_columns.h"
 #include "sink/sink.h"
 
 namespace sluice::sink::postgres {
@@ -77,6 +78,7 @@ class PgChunkTarget : public ChunkTarget {
   Status Insert(const TargetTable& t, const std::vector<const SinkChange*>& rows);
 
   std::unique_ptr<sluice::postgres::PgConnection> conn_;
+  ComputedColumns computed_;   // columns the target tables generate, left out of the rows
   bool replica_role_ = false;  // the session took PostgreSQL's replica role (pg_session.h)
   std::string user_;           // the target user, named in advice
   bool in_txn_ = false;

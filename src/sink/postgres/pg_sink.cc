@@ -352,6 +352,11 @@ Status PgSink::PrepareTables(const std::vector<SinkChange>& changes) {
                                         QuoteLiteral(QualifiedName(ch.table->db, ch.table->table)))));
       if (!unique.empty() && std::atoi(unique[0][0].value_or("0").c_str()) > 1) serial_.insert(last);
     }
+    RETURN_IF_ERROR(computed_.Note(*conn_, ch.table));
+    if (TargetTablePtr narrowed = computed_.NarrowedOf(last)) {
+      ready_.emplace(narrowed.get(), narrowed);
+      if (serial_.count(last)) serial_.insert(narrowed.get());
+    }
     ready_.emplace(last, ch.table);
   }
   return Status::Ok();
@@ -422,6 +427,7 @@ Status PgSink::ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd
     RETURN_IF_ERROR(EndOldSchemes());
   }
   RETURN_IF_ERROR(PrepareTables(todo));
+  computed_.LeaveOut(todo);
   // Changes an earlier setting's partitions may hold: in source order with the global row, those left out.
   if (HasCascade(todo) || !old_partitions_.until().empty() || in_source_order_) return ApplyInOrder(todo, end);
   if (options_.parallel > 1) return ApplyParallel(todo, end);

@@ -66,6 +66,7 @@
 #include "core/status.h"
 #include "core/worker_group.h"
 #include "sink/checkpoint_rows.h"
+#include "sink/postgres/pg_computed_columns.h"
 #include "sink/sink.h"
 
 namespace sluice::sink::postgres {
@@ -196,6 +197,7 @@ class PgSink : public Sink {
   uint64_t stage_counter_ = 0;
   std::map<const TargetTable*, TargetTablePtr> ready_;   // versions whose table is prepared
   std::set<const TargetTable*> serial_;                  // of those, tables applied on one partition
+  ComputedColumns computed_;                             // columns the target tables generate, left out
   // Partition rows of earlier `parallel` settings (ReadCheckpoint).
   OldPartitionRows old_partitions_;
   std::map<std::string, TargetTablePtr> last_version_;   // "db.table" -> last version seen (for DDL names)
