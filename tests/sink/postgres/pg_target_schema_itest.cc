@@ -12,20 +12,28 @@ namespace {
 
 constexpr const char* kItems = "SELECT id, name, qty FROM shop.items ORDER BY id";
 
-TEST_F(PgSyncTest, AnIdentityKeyGeneratedAlwaysTakesTheSourcesValues) {
+class PgTargetSchemaTest : public PgSyncTest {
+ protected:
+  // Makes schema shop on the target with `create` (as its owner would),
+  // then starts sluice copying in chunks of 10 rows and streaming on in
+  // batches of up to 1,000.
+  void MakeTargetTableAndStart(const std::string& create) {
+    ASSERT_TRUE(pg_->Execute("CREATE SCHEMA shop AUTHORIZATION app; SET ROLE app; " + create, kPgDb).ok());
+    PipelineOptions o;
+    o.batch_size = 1000;
+    o.extra = "    chunk_rows: 10\n    snapshot: initial\n";
+    StartSluiceWith(o);
+  }
+};
+
+TEST_F(PgTargetSchemaTest, AnIdentityKeyGeneratedAlwaysTakesTheSourcesValues) {
   StartServers();
   ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.items (id INT AUTO_INCREMENT PRIMARY KEY, "
                             "name VARCHAR(20), qty INT)")
                   .ok());
   for (int i = 0; i < 30; ++i) ASSERT_TRUE(src_->Execute("INSERT INTO shop.items (name, qty) VALUES ('a', 1)").ok());
-  ASSERT_TRUE(pg_->Execute("CREATE SCHEMA shop AUTHORIZATION app; SET ROLE app; CREATE TABLE shop.items (id integer "
-                           "GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name character varying(20), qty integer)",
-                           kPgDb)
-                  .ok());
-  PipelineOptions o;
-  o.batch_size = 1000;
-  o.extra = "    chunk_rows: 10\n    snapshot: initial\n";
-  StartSluiceWith(o);
+  ASSERT_NO_FATAL_FAILURE(MakeTargetTableAndStart("CREATE TABLE shop.items (id integer GENERATED ALWAYS AS IDENTITY "
+                                                  "PRIMARY KEY, name character varying(20), qty integer)"));
   ASSERT_TRUE(PgConverges(kItems, kItems));
   ASSERT_TRUE(src_->Execute("INSERT INTO shop.items (name, qty) VALUES ('b', 2), ('c', 3); "
                             "UPDATE shop.items SET qty = qty + 1 WHERE id < 5; DELETE FROM shop.items WHERE id = 7")
@@ -43,7 +51,7 @@ TEST_F(PgSyncTest, AnIdentityKeyGeneratedAlwaysTakesTheSourcesValues) {
 // here where the source has a generated column too, and one where the
 // source's is a plain column): sluice leaves it out of what it writes, in
 // snapshot chunks, multi-row upserts and COPY alike; the values agree.
-TEST_F(PgSyncTest, ColumnsTheTargetGeneratesAreLeftToIt) {
+TEST_F(PgTargetSchemaTest, ColumnsTheTargetGeneratesAreLeftToIt) {
   StartServers();
   ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.lines (id INT AUTO_INCREMENT, k INT, price "
                             "DECIMAL(10,2), qty INT, total DECIMAL(12,2) AS (price * qty) STORED, label VARCHAR(30), "
@@ -55,16 +63,10 @@ TEST_F(PgSyncTest, ColumnsTheTargetGeneratesAreLeftToIt) {
                                      rows));
   };
   ASSERT_TRUE(insert(40).ok());
-  ASSERT_TRUE(pg_->Execute("CREATE SCHEMA shop AUTHORIZATION app; SET ROLE app; CREATE TABLE shop.lines (id integer, "
-                           "k integer, price numeric(10,2), qty integer, total numeric(12,2) GENERATED ALWAYS AS "
-                           "(price * qty) STORED, label character varying(30) GENERATED ALWAYS AS ('L' || qty) "
-                           "STORED, note character varying(10), PRIMARY KEY (k, id))",
-                           kPgDb)
-                  .ok());
-  PipelineOptions o;
-  o.batch_size = 1000;
-  o.extra = "    chunk_rows: 10\n    snapshot: initial\n";
-  StartSluiceWith(o);
+  ASSERT_NO_FATAL_FAILURE(MakeTargetTableAndStart(
+      "CREATE TABLE shop.lines (id integer, k integer, price numeric(10,2), qty integer, total numeric(12,2) "
+      "GENERATED ALWAYS AS (price * qty) STORED, label character varying(30) GENERATED ALWAYS AS ('L' || qty) STORED, "
+      "note character varying(10), PRIMARY KEY (k, id))"));
   const std::string lines = "SELECT k, id, price, qty, total, label, note FROM shop.lines ORDER BY k, id";
   ASSERT_TRUE(PgConverges(lines, lines));
   ASSERT_TRUE(src_->Execute("UPDATE shop.lines SET qty = qty + 1, label = CONCAT('L', qty), note = 'm' WHERE "
