@@ -3,12 +3,14 @@
 #include "pipeline/check_target.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -300,31 +302,43 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 // from the key's MIN and MAX (two index lookups, where PlanChunks walks the
 // whole index), so that no chunk holds more than chunk_rows rows. Only when
 // the keys are dense enough for most chunks to hold rows (judged by the
-// table's row estimate); nullopt otherwise.
-Result<std::optional<std::vector<KeyTuple>>> PlanIntegerChunks(MysqlConnection& c, const TableReader& r,
+// table's row estimate); nullopt otherwise. Several tables (shards merged
+// into one target table): the range and the estimate of all of them.
+using ChunkedTable = std::pair<MysqlConnection*, const TableReader*>;
+Result<std::optional<std::vector<KeyTuple>>> PlanIntegerChunks(std::span<const ChunkedTable> tables,
                                                                uint64_t chunk_rows) {
   using Plan = std::optional<std::vector<KeyTuple>>;
-  if (r.key().size() != 1 || chunk_rows == 0) return Plan();
-  const ColumnMeta& col = r.schema().columns[r.key()[0]];
-  const ValueKind kind = mysql::KindForColumn(col);
-  if (kind != ValueKind::kInt && kind != ValueKind::kUInt) return Plan();
-  const uint64_t estimate = r.EstimateRows(c);
-  if (estimate == 0) return Plan();
-  std::string name;
-  sink::mysql::AppendIdentifier(name, col.name);
-  ASSIGN_OR_RETURN(auto rows, c.Query(fmt::format("SELECT MIN({0}), MAX({0}) FROM {1}", name, r.QualifiedName())));
-  if (rows.empty() || rows[0].size() < 2 || !rows[0][0] || !rows[0][1]) return Plan(std::vector<KeyTuple>{});
+  if (tables.empty() || chunk_rows == 0) return Plan();
   // Keys as unsigned offsets (signed ones biased by 2^63, which keeps their order).
   constexpr uint64_t kBias = uint64_t{1} << 63;
-  const bool is_signed = kind == ValueKind::kInt;
-  auto parse = [&](const std::string& text) -> uint64_t {
-    return is_signed ? static_cast<uint64_t>(std::strtoll(text.c_str(), nullptr, 10)) ^ kBias
-                     : std::strtoull(text.c_str(), nullptr, 10);
-  };
+  std::optional<bool> is_signed;
+  uint64_t estimate = 0, lo = UINT64_MAX, hi = 0;
+  bool any = false;
+  for (const auto& [c, r] : tables) {
+    if (r->key().size() != 1) return Plan();
+    const ColumnMeta& col = r->schema().columns[r->key()[0]];
+    const ValueKind kind = mysql::KindForColumn(col);
+    if (kind != ValueKind::kInt && kind != ValueKind::kUInt) return Plan();
+    if (is_signed && *is_signed != (kind == ValueKind::kInt)) return Plan();
+    is_signed = kind == ValueKind::kInt;
+    estimate += r->EstimateRows(*c);
+    std::string name;
+    sink::mysql::AppendIdentifier(name, col.name);
+    ASSIGN_OR_RETURN(auto rows, c->Query(fmt::format("SELECT MIN({0}), MAX({0}) FROM {1}", name, r->QualifiedName())));
+    if (rows.empty() || rows[0].size() < 2 || !rows[0][0] || !rows[0][1]) continue;
+    auto parse = [&](const std::string& text) -> uint64_t {
+      return *is_signed ? static_cast<uint64_t>(std::strtoll(text.c_str(), nullptr, 10)) ^ kBias
+                        : std::strtoull(text.c_str(), nullptr, 10);
+    };
+    lo = std::min(lo, parse(*rows[0][0]));
+    hi = std::max(hi, parse(*rows[0][1]));
+    any = true;
+  }
+  if (estimate == 0) return Plan();
+  if (!any) return Plan(std::vector<KeyTuple>{});
   auto print = [&](uint64_t v) {
-    return is_signed ? std::to_string(static_cast<int64_t>(v ^ kBias)) : std::to_string(v);
+    return *is_signed ? std::to_string(static_cast<int64_t>(v ^ kBias)) : std::to_string(v);
   };
-  const uint64_t lo = parse(*rows[0][0]), hi = parse(*rows[0][1]);
   if (hi < lo) return Plan();
   const uint64_t chunks = (hi - lo) / chunk_rows + 1;  // ceil((hi - lo + 1) / chunk_rows), without overflow
   const uint64_t wanted = estimate / chunk_rows + 1;
@@ -335,6 +349,11 @@ Result<std::optional<std::vector<KeyTuple>>> PlanIntegerChunks(MysqlConnection& 
   return Plan(std::move(bounds));
 }
 
+Result<std::optional<std::vector<KeyTuple>>> PlanIntegerChunks(MysqlConnection& c, const TableReader& r,
+                                                               uint64_t chunk_rows) {
+  const ChunkedTable one{&c, &r};
+  return PlanIntegerChunks(std::span<const ChunkedTable>(&one, 1), chunk_rows);
+}
 
 // `options` carry the jobs' bounded timeouts (RunCheck); `interrupt` cuts
 // the connection when the check is cancelled.
@@ -367,13 +386,125 @@ Status TargetCheck::EnsureSession(Session& s) {
   return Status::Ok();
 }
 
+void TargetCheck::GroupByTargetTable() {
+  std::map<std::string, Table*> by_target;
+  for (const auto& plan : plans_) {
+    if (plan->error.empty()) {
+      auto it = by_target.find(plan->target_name);
+      if (it != by_target.end()) {
+        it->second->members.push_back(plan.get());
+        continue;
+      }
+    }
+    auto t = std::make_unique<Table>();
+    t->src = plan.get();
+    t->members.push_back(plan.get());
+    t->report.source = plan->table.name();
+    t->report.target = plan->target_name;
+    if (plan->error.empty()) by_target.emplace(plan->target_name, t.get());
+    tables_.push_back(std::move(t));
+  }
+  for (auto& t : tables_) {
+    if (!t->merged()) continue;
+    std::vector<std::string> names;
+    for (const SourcePlan* m : t->members) names.push_back(m->table.name());
+    t->report.source = fmt::format("{}", fmt::join(names, ", "));
+  }
+}
+
+namespace {
+
+// Why the members of a merged table cannot be compared as one ("" when they can).
+std::string MergeRefusal(const std::vector<const SourcePlan*>& members) {
+  const TargetTable& first = *members.front()->mapping->target;
+  for (const SourcePlan* m : members) {
+    const TargetTable& tt = *m->mapping->target;
+    if (tt.columns != first.columns || tt.key != first.key || m->keyed() != members.front()->keyed() ||
+        m->key().size() != members.front()->key().size() ||
+        (m->pg_reader != nullptr) != (members.front()->pg_reader != nullptr)) {
+      return fmt::format("source tables {} and {} are merged into this table with other columns or keys "
+                         "(not checked)",
+                         members.front()->table.name(), m->table.name());
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+KeyRange TargetCheck::Range(const Table& t, uint32_t chunk) const {
+  if (!t.merged()) return t.src->Range(chunk);
+  if (by_keys_) {
+    auto [member, c] = MemberChunk(t, chunk);
+    return member->Range(c);
+  }
+  KeyRange r;
+  if (chunk > 0) r.after = t.bounds[chunk - 1];
+  if (chunk < t.bounds.size()) r.upto = t.bounds[chunk];
+  return r;
+}
+
+uint32_t TargetCheck::SourceChunks(const Table& t) const {
+  if (!t.merged()) return t.src->chunk_count();
+  if (!by_keys_) return static_cast<uint32_t>(t.bounds.size() + 1);
+  if (!t.src->keyed()) return 1;  // compared whole
+  uint32_t n = 0;
+  for (const SourcePlan* m : t.members) n += m->chunk_count();
+  return n;
+}
+
+std::pair<const SourcePlan*, uint32_t> TargetCheck::MemberChunk(const Table& t, uint32_t chunk) const {
+  for (const SourcePlan* m : t.members) {
+    if (chunk < m->chunk_count()) return {m, chunk};
+    chunk -= m->chunk_count();
+  }
+  return {t.src, chunk};  // not reached: callers pass source chunks
+}
+
+Result<RowBlock> TargetCheck::MembersRows(Session& s, std::span<const SourcePlan* const> members,
+                                          const KeyRange* range, const std::vector<KeyTuple>* keys) const {
+  RowBlock out;
+  out.width = members.front()->width();
+  for (const SourcePlan* m : members) {
+    auto block = keys ? s.SourceKeys(*m, *keys) : s.SourceRange(*m, *range, true);
+    if (!block.ok()) return block.status().WithContext(m->table.name());
+    ASSIGN_OR_RETURN(Compared c, ProjectPlan(*m, *block));
+    for (size_t i = 0; i < c.source_rows.size(); ++i) {
+      for (size_t col = 0; col < out.width; ++col) {
+        Value v = c.source[i * out.width + col];
+        if (!v.s.empty()) v.s = out.arena->Copy(v.s);
+        out.values.push_back(v);
+      }
+      if (c.source_rows[i] < block->keys.size()) out.keys.push_back(block->keys[c.source_rows[i]]);
+    }
+  }
+  return out;
+}
+
+Status TargetCheck::PlanMergedChunks(Table& t) {
+  if (!t.src->keyed()) return Status::Ok();  // compared whole
+  const uint64_t chunk_rows = options_.chunk_rows ? options_.chunk_rows : p_.chunk_rows;
+  std::vector<ChunkedTable> sides;
+  for (const SourcePlan* m : t.members) sides.emplace_back(main_.source.get(), m->reader.get());
+  ASSIGN_OR_RETURN(auto by_value, PlanIntegerChunks(std::span<const ChunkedTable>(sides), chunk_rows));
+  if (by_value) {
+    t.bounds = std::move(*by_value);
+    return Status::Ok();
+  }
+  auto cancelled = [this] { return this->cancelled(); };
+  ASSIGN_OR_RETURN(t.bounds, t.reader->PlanChunks(*main_.target, chunk_rows, cancelled));
+  return Status::Ok();
+}
+
 Status TargetCheck::PrepareTable(Table& t) {
   const SourcePlan& src = *t.src;
-  t.report.source = src.table.name();
-  t.report.target = src.target_name;
   if (!src.error.empty()) {
     t.report.error = src.error;
     return Status::Ok();
+  }
+  if (t.merged()) {
+    t.report.error = MergeRefusal(t.members);
+    if (!t.report.error.empty()) return Status::Ok();
   }
   if (by_keys_) return PrepareTableByKeys(t);
   const TargetTable& tt = *src.mapping->target;
@@ -402,17 +533,25 @@ Status TargetCheck::PrepareTable(Table& t) {
   // Checksums compare printed values: only worth it when both sides print
   // every column alike (same types), and never with a filter the server
   // would not apply the same way.
-  bool comparable = !src.mapping->filter.has_value();
-  for (size_t i = 0; comparable && i < columns.size(); ++i) {
-    const ColumnMeta& a = src.schema->columns[src.mapping->source_index[i]];
-    const ColumnMeta& b = ts.columns[columns[i]];
-    comparable = a.type == b.type && a.real_type == b.real_type && a.meta == b.meta && a.is_unsigned == b.is_unsigned &&
-                 a.charset == b.charset && a.nullable == b.nullable &&
-                 mysql::KindForColumn(a) == mysql::KindForColumn(b);
+  // A merged table's checksum is its members' together: each must print alike.
+  bool comparable = true;
+  for (const SourcePlan* m : t.members) {
+    comparable = comparable && !m->mapping->filter.has_value();
+    for (size_t i = 0; comparable && i < columns.size(); ++i) {
+      const ColumnMeta& a = m->schema->columns[m->mapping->source_index[i]];
+      const ColumnMeta& b = ts.columns[columns[i]];
+      comparable = a.type == b.type && a.real_type == b.real_type && a.meta == b.meta &&
+                   a.is_unsigned == b.is_unsigned && a.charset == b.charset && a.nullable == b.nullable &&
+                   mysql::KindForColumn(a) == mysql::KindForColumn(b);
+    }
   }
   t.use_checksum = comparable;
   t.reader = std::make_unique<TableReader>(*schema, std::move(columns), "", std::move(key));
-  t.chunks.resize(src.chunk_count());
+  if (t.merged()) {
+    Status st = PlanMergedChunks(t);
+    if (!st.ok()) return st.WithContext("planning its chunks");
+  }
+  t.chunks.resize(SourceChunks(t));
   t.report.chunks = t.chunks.size();
   return Status::Ok();
 }
@@ -532,6 +671,10 @@ std::vector<TargetCheck::Task> TargetCheck::DifferingChunks() {
 
 Result<RowBlock> TargetCheck::ReadSource(Session& s, const Table& t, uint32_t chunk,
                                          const std::vector<KeyTuple>* keys) {
+  if (t.merged()) {
+    const KeyRange range = Range(t, chunk);
+    return MembersRows(s, t.members, &range, keys);
+  }
   if (keys) return t.src->reader->ReadKeys(*s.source, *keys);
   return t.src->reader->ReadRange(*s.source, t.src->Range(chunk), true);
 }
@@ -539,7 +682,7 @@ Result<RowBlock> TargetCheck::ReadSource(Session& s, const Table& t, uint32_t ch
 Result<RowBlock> TargetCheck::ReadTarget(MysqlConnection& c, const Table& t, uint32_t chunk,
                                          const std::vector<KeyTuple>* keys) {
   if (keys) return t.reader->ReadKeys(c, *keys);
-  return t.reader->ReadRange(c, t.src->Range(chunk), true);
+  return t.reader->ReadRange(c, Range(t, chunk), true);
 }
 
 std::optional<std::vector<KeyTuple>> TargetCheck::KeysOf(Table& t, uint32_t chunk) {
@@ -559,7 +702,14 @@ Result<Compared> TargetCheck::Compare(const Table& t, const RowBlock& src, const
 }
 
 Result<Compared> TargetCheck::Project(const Table& t, const RowBlock& src) const {
-  const SourcePlan& plan = *t.src;
+  if (!t.merged()) return ProjectPlan(*t.src, src);
+  Compared c;
+  c.source = src.values;
+  for (size_t i = 0; i < src.rows(); ++i) c.source_rows.push_back(static_cast<uint32_t>(i));
+  return c;
+}
+
+Result<Compared> TargetCheck::ProjectPlan(const SourcePlan& plan, const RowBlock& src) {
   const size_t width = plan.width();
   Compared c;
   c.source.reserve(src.rows() * width);
@@ -633,9 +783,13 @@ void TargetCheck::Store(Table& t, uint32_t chunk, ChunkState st) {
 
 Result<std::optional<std::vector<KeyTuple>>> TargetCheck::SuspectKeys(Session& s, const Table& t, uint32_t chunk,
                                                                       uint64_t* rows) {
-  const KeyRange range = t.src->Range(chunk);
-  auto a = t.src->reader->RowCrcs(*s.source, range);
-  if (!a.ok()) return a.status().WithContext(Where(t, chunk) + ": source");
+  const KeyRange range = Range(t, chunk);
+  Result<std::vector<mysql::RowCrc>> a = std::vector<mysql::RowCrc>();
+  for (const SourcePlan* m : t.members) {
+    auto part = m->reader->RowCrcs(*s.source, range);
+    if (!part.ok()) return part.status().WithContext(Where(t, chunk) + ": source " + m->table.name());
+    for (mysql::RowCrc& row : *part) a->push_back(std::move(row));
+  }
   auto b = t.reader->RowCrcs(*s.target, range);
   if (!b.ok()) return b.status().WithContext(Where(t, chunk) + ": target");
   *rows = a->size();
@@ -682,10 +836,18 @@ Result<std::optional<std::vector<KeyTuple>>> TargetCheck::SuspectKeys(Session& s
 
 Status TargetCheck::CompareChunk(Session& s, Table& t, uint32_t chunk) {
   if (by_keys_) return CompareChunkByKeys(s, t, chunk);
-  const KeyRange range = t.src->Range(chunk);
+  const KeyRange range = Range(t, chunk);
   if (t.use_checksum) {
-    auto a = t.src->reader->Checksum(*s.source, range);
-    if (!a.ok()) return a.status().WithContext(Where(t, chunk) + ": source");
+    // The aggregates do not depend on the order of the rows: the members'
+    // together are those of their union.
+    Result<mysql::RangeChecksum> a = mysql::RangeChecksum();
+    for (const SourcePlan* m : t.members) {
+      auto part = m->reader->Checksum(*s.source, range);
+      if (!part.ok()) return part.status().WithContext(Where(t, chunk) + ": source " + m->table.name());
+      a->rows += part->rows;
+      a->crc_xor ^= part->crc_xor;
+      a->crc_sum += part->crc_sum;
+    }
     auto b = t.reader->Checksum(*s.target, range);
     if (!b.ok()) return b.status().WithContext(Where(t, chunk) + ": target");
     if (*a == *b) {
@@ -904,13 +1066,11 @@ Result<TargetCheckReport> TargetCheck::Run() {
   report.has_checkpoint = !report.applied_position.empty();
 
   std::vector<Task> tasks;
-  for (const auto& plan : plans_) {
-    auto t = std::make_unique<Table>();
-    t->src = plan.get();
+  GroupByTargetTable();
+  for (auto& t : tables_) {
     Status st = PrepareTable(*t);
-    if (!st.ok()) return st.WithContext(fmt::format("table {} -> {}", plan->table.name(), plan->target_name));
+    if (!st.ok()) return st.WithContext(fmt::format("table {} -> {}", t->report.source, t->src->target_name));
     for (uint32_t c = 0; c < t->chunks.size(); ++c) tasks.push_back({t.get(), c});
-    tables_.push_back(std::move(t));
   }
   auto t0 = std::chrono::steady_clock::now();
   auto ms_since = [](auto t) {

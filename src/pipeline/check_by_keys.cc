@@ -174,7 +174,18 @@ Status TargetCheck::PrepareTableByKeys(Table& t) {
     t.report.error = "the target's key is not the source's key";
     return Status::Ok();
   }
-  t.chunks.resize(src.chunk_count() + (src.keyed() ? 1 : 0));
+  // Merged tables: one key tuple looks a row up in every member.
+  for (const SourcePlan* m : t.members) {
+    for (size_t i = 0; i < tt.key.size(); ++i) {
+      if (m->key()[t.source_key_pos[i]] != m->mapping->source_index[tt.key[i]]) {
+        t.report.error = fmt::format("source tables {} and {} are merged into this table with their keys in another "
+                                     "order (not checked)",
+                                     src.table.name(), m->table.name());
+        return Status::Ok();
+      }
+    }
+  }
+  t.chunks.resize(SourceChunks(t) + (src.keyed() ? 1 : 0));
   t.report.chunks = t.chunks.size();
   return Status::Ok();
 }
@@ -227,7 +238,8 @@ Result<std::vector<KeyTuple>> TargetCheck::ScanExtraKeys(Session& s, sink::RowRe
         tuples[r][t.source_key_pos[i]] = SourceKeyPart(t, page.values[r * kw + i], i);
       }
     }
-    ASSIGN_OR_RETURN(RowBlock found, s.SourceKeys(*t.src, tuples));
+    ASSIGN_OR_RETURN(RowBlock found, t.merged() ? MembersRows(s, t.members, nullptr, &tuples)
+                                                : s.SourceKeys(*t.src, tuples));
     ASSIGN_OR_RETURN(Compared c, Project(t, found));  // rows the `where:` leaves out are not there
     std::unordered_set<std::string> present;
     const size_t width = t.src->width();
@@ -257,8 +269,10 @@ Result<TargetCheck::ByKeysRead> TargetCheck::ReadChunkByKeys(Session& s, sink::R
   const TargetTable& tt = *plan.mapping->target;
   ByKeysRead r;
   std::vector<KeyTuple> extra;
+  const KeyRange whole;
   if (!plan.keyed()) {
-    ASSIGN_OR_RETURN(r.src, s.SourceRange(plan, KeyRange{}, false));
+    ASSIGN_OR_RETURN(r.src, t.merged() ? MembersRows(s, t.members, &whole, nullptr)
+                                       : s.SourceRange(plan, whole, false));
     ASSIGN_OR_RETURN(r.dst, rows.ReadAll(tt));
   } else {
     if (keys == nullptr && chunk == ExtrasChunk(t)) {
@@ -267,8 +281,12 @@ Result<TargetCheck::ByKeysRead> TargetCheck::ReadChunkByKeys(Session& s, sink::R
     }
     std::vector<Value> lookup;
     if (keys != nullptr) {
-      ASSIGN_OR_RETURN(r.src, s.SourceKeys(plan, *keys));
+      ASSIGN_OR_RETURN(r.src, t.merged() ? MembersRows(s, t.members, nullptr, keys) : s.SourceKeys(plan, *keys));
       RETURN_IF_ERROR(KeyValues(t, *keys, *r.dst.arena, lookup));
+    } else if (t.merged()) {
+      auto [member, member_chunk] = MemberChunk(t, chunk);
+      const KeyRange range = member->Range(member_chunk);
+      ASSIGN_OR_RETURN(r.src, MembersRows(s, std::span<const SourcePlan* const>(&member, 1), &range, nullptr));
     } else {
       ASSIGN_OR_RETURN(r.src, s.SourceRange(plan, plan.Range(chunk), true));
     }

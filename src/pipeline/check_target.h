@@ -254,6 +254,13 @@ class TargetCheck {
  private:
   struct Table {
     const SourcePlan* src = nullptr;
+    // Every source table a rule's `to:` merges into this target table
+    // (shards), `src` first; their rows are compared with the target's as one
+    // set: a row one shard lacks is another's, not extra.
+    std::vector<const SourcePlan*> members;
+    // Merged tables on MySQL targets: the chunks of the key range, planned
+    // over every member (or the target).
+    std::vector<KeyTuple> bounds;
     std::unique_ptr<TableReader> reader;  // the target table (MySQL)
     // By keys: per target key column, its position in the source reader's key.
     std::vector<uint32_t> source_key_pos;
@@ -262,6 +269,8 @@ class TargetCheck {
     size_t kept = 0;  // RowDiffs held in `chunks`
     std::mutex mu;
     TableCheckReport report;
+
+    bool merged() const { return members.size() > 1; }
   };
   struct Task {
     Table* table;
@@ -271,7 +280,24 @@ class TargetCheck {
 
   bool cancelled() const { return cancel_ != nullptr && cancel_->load(); }
   Status EnsureSession(Session& s);
+  // One Table per target table: source tables merged into one are its
+  // members (or, when their mapped shapes differ, an error).
+  void GroupByTargetTable();
   Status PrepareTable(Table& t);
+  // Merged tables on MySQL targets: chunk bounds over every member's keys
+  // (a single integer key), else over the target's.
+  Status PlanMergedChunks(Table& t);
+  // A chunk's key range and the number of source chunks: a merged table's
+  // own (MySQL targets) or its members' one after another (by keys).
+  KeyRange Range(const Table& t, uint32_t chunk) const;
+  uint32_t SourceChunks(const Table& t) const;
+  // By keys: the member whose chunk `chunk` is, and that chunk's number in it.
+  std::pair<const SourcePlan*, uint32_t> MemberChunk(const Table& t, uint32_t chunk) const;
+  // The rows of `members` in `range` (or with `keys`), each through its own
+  // rule (filter, target column order), with their keys: one block of
+  // target-shaped rows, which Project passes on as they are.
+  Result<RowBlock> MembersRows(Session& s, std::span<const SourcePlan* const> members, const KeyRange* range,
+                               const std::vector<KeyTuple>* keys) const;
   Status ForEach(const std::vector<Task>& tasks, const TaskFn& fn);
   std::vector<Task> DifferingChunks();
   uint64_t TotalDifferences();
@@ -305,7 +331,7 @@ class TargetCheck {
   void Summarize(Table& t, bool remaining);
 
   // ---- By keys (check_by_keys.cc) ----
-  uint32_t ExtrasChunk(const Table& t) const { return t.src->chunk_count(); }
+  uint32_t ExtrasChunk(const Table& t) const { return SourceChunks(t); }
   Status PrepareTableByKeys(Table& t);
   Status CompareChunkByKeys(Session& s, Table& t, uint32_t chunk);
   Status RecheckChunkByKeys(Session& s, Table& t, uint32_t chunk);
@@ -329,11 +355,13 @@ class TargetCheck {
   std::function<void(Value&, size_t)> Fit(const Table& t, Arena& arena) const;
   // Source key tuples as target key values (flat, target key order).
   Status KeyValues(const Table& t, const std::vector<KeyTuple>& keys, Arena& arena, std::vector<Value>& out) const;
-  // Source rows filtered and projected to target column order.
+  // Source rows filtered and projected to target column order (a merged
+  // table's rows, read by MembersRows, are already).
   Result<Compared> Project(const Table& t, const RowBlock& src) const;
+  static Result<Compared> ProjectPlan(const SourcePlan& plan, const RowBlock& src);
 
   std::string Where(const Table& t, uint32_t chunk) const {
-    return fmt::format("table {} -> {} chunk {}", t.src->table.name(), t.src->target_name, chunk);
+    return fmt::format("table {} -> {} chunk {}", t.report.source, t.src->target_name, chunk);
   }
 
   const PipelineConfig& p_;

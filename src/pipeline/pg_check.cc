@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <optional>
 #include <mutex>
 #include <thread>
@@ -141,6 +142,7 @@ class PgTargetCheck {
   std::optional<sluice::mysql::ConnectOptions> mysql_options_;  // a MySQL target (else PostgreSQL)
   const CheckOptions& options_;
   const std::vector<std::unique_ptr<SourcePlan>>& plans_;
+  std::map<std::string, size_t> sources_of_;  // target table -> source tables feeding it
   std::atomic<bool>* cancel_;
   PgSession main_;
   std::vector<PgSession> sessions_;
@@ -169,6 +171,14 @@ Status PgTargetCheck::PrepareTable(Table& t) {
   t.report.target = src.target_name;
   if (!src.error.empty()) {
     t.report.error = src.error;
+    return Status::Ok();
+  }
+  if (const size_t n = sources_of_[src.target_name]; n > 1) {
+    // Each member's rows are only part of the target table's: compared
+    // alone, the others' would be extra (and a repair would delete them).
+    t.report.error = fmt::format("{} source tables are merged into this table: not checked from a PostgreSQL source "
+                                 "on this target kind (MySQL sources compare them as one)",
+                                 n);
     return Status::Ok();
   }
   const TargetTable& tt = *src.mapping->target;
@@ -543,6 +553,9 @@ Result<TargetCheckReport> PgTargetCheck::Run() {
   ASSIGN_OR_RETURN(report.applied_position, main_.writer->AppliedPosition(p_.name, target_.name));
   report.has_checkpoint = !report.applied_position.empty();
   std::vector<Task> tasks;
+  for (const auto& plan : plans_) {
+    if (plan->error.empty()) ++sources_of_[plan->target_name];
+  }
   for (const auto& plan : plans_) {
     auto t = std::make_unique<Table>();
     t->src = plan.get();

@@ -273,6 +273,101 @@ TEST_F(CheckTest, ComparesThroughRenameSubsetColumnRenamesAndFilter) {
   EXPECT_EQ(RowsToText(*a), RowsToText(*b));
 }
 
+// Shards a rule's `to:` merges into one target table (the usual shape of
+// sharded MySQL feeding one reporting table): the target holds every
+// shard's rows, so each shard's rows are only part of it. They are compared
+// as one set, once; before, each shard was compared alone, every other
+// shard's rows were "extra", and `--repair` deleted them all.
+TEST_F(CheckTest, ShardsMergedIntoOneTargetTableAreComparedAsTheirUnion) {
+  // Odd keys in one shard, even in the other (chunks of 100 keys hold both),
+  // a third shard with a key range of its own, and keyless logs merged too.
+  ASSERT_TRUE(src_->Execute("CREATE DATABASE sh; "
+                            "CREATE TABLE sh.orders_1 (id INT PRIMARY KEY, v VARCHAR(20)); "
+                            "CREATE TABLE sh.orders_2 (id INT PRIMARY KEY, v VARCHAR(20)); "
+                            "CREATE TABLE sh.orders_3 (id INT PRIMARY KEY, v VARCHAR(20)); "
+                            "INSERT INTO sh.orders_1 SELECT seq * 2 - 1, CONCAT('a', seq) FROM sh.seq_1_to_400; "
+                            "INSERT INTO sh.orders_2 SELECT seq * 2, CONCAT('b', seq) FROM sh.seq_1_to_400; "
+                            "INSERT INTO sh.orders_3 SELECT 100000 + seq, CONCAT('c', seq) FROM sh.seq_1_to_300; "
+                            "CREATE TABLE sh.log_1 (at INT, what VARCHAR(10)); "
+                            "CREATE TABLE sh.log_2 (at INT, what VARCHAR(10)); "
+                            "INSERT INTO sh.log_1 VALUES (1, 'x'), (2, 'y'); INSERT INTO sh.log_2 VALUES (1, 'x')")
+                  .ok());
+  const std::string union_orders =
+      "SELECT * FROM sh.orders_1 UNION ALL SELECT * FROM sh.orders_2 UNION ALL SELECT * FROM sh.orders_3";
+  ASSERT_TRUE(dst_->Execute("CREATE DATABASE shm; CREATE TABLE shm.orders (id INT PRIMARY KEY, v VARCHAR(20)); "
+                            "CREATE TABLE shm.log (at INT, what VARCHAR(10))")
+                  .ok());
+  auto rows = src_->Query(union_orders);
+  ASSERT_TRUE(rows.ok());
+  std::string values;
+  for (const auto& row : *rows) values += fmt::format("{}({}, '{}')", values.empty() ? "" : ", ", *row[0], *row[1]);
+  ASSERT_TRUE(dst_->Execute("INSERT INTO shm.orders VALUES " + values +
+                            "; INSERT INTO shm.log VALUES (1, 'x'), (2, 'y'), (1, 'x')")
+                  .ok());
+  WritePipeline("shards",
+                "      - match: \"sh.orders_*\"\n"
+                "        to: \"shm.orders\"\n"
+                "      - match: \"sh.log_*\"\n"
+                "        to: \"shm.log\"\n");
+  auto r = Check("shards", "--format json");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto j = Json(r);
+  EXPECT_EQ(j["consistent"], true) << r.out;
+  ASSERT_EQ(j["pipelines"][0]["tables"].size(), 2u) << r.out;
+  auto t = j["pipelines"][0]["tables"][1];
+  EXPECT_EQ(t["source"], "sh.orders_1, sh.orders_2, sh.orders_3");
+  EXPECT_EQ(t["target"], "shm.orders");
+  EXPECT_EQ(t["rows"], 1100);
+
+  // Missing from each shard, a row in no shard, a changed row; the logs
+  // lose a row of shard 2 and gain one of no shard.
+  ASSERT_TRUE(dst_->Execute("DELETE FROM shm.orders WHERE id IN (7, 400, 100300); "
+                            "INSERT INTO shm.orders VALUES (801, 'none'), (50000, 'none'); "
+                            "UPDATE shm.orders SET v = 'changed' WHERE id = 100001; "
+                            "DELETE FROM shm.log WHERE at = 1 LIMIT 1; INSERT INTO shm.log VALUES (3, 'z')")
+                  .ok());
+  r = Check("shards", "--format json");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  j = Json(r);
+  t = j["pipelines"][0]["tables"][1];
+  EXPECT_EQ(Keys(t, "missing", "id"), (std::set<int64_t>{7, 400, 100300})) << t.dump();
+  EXPECT_EQ(Keys(t, "extra", "id"), (std::set<int64_t>{801, 50000})) << t.dump();
+  EXPECT_EQ(Keys(t, "different", "id"), (std::set<int64_t>{100001})) << t.dump();
+  auto logs = j["pipelines"][0]["tables"][0];
+  EXPECT_EQ(logs["source"], "sh.log_1, sh.log_2");
+  EXPECT_EQ(logs["missing"].size(), 1u) << logs.dump();
+  EXPECT_EQ(logs["extra"].size(), 1u) << logs.dump();
+
+  // A filter on the rule: rows it leaves out of any shard are extra, and the
+  // rows are compared one by one (no checksums).
+  WritePipeline("shards_filtered",
+                "      - match: \"sh.orders_*\"\n"
+                "        to: \"shm.orders\"\n"
+                "        where: \"id <> 2\"\n");
+  r = Check("shards_filtered", "--format json");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  t = Json(r)["pipelines"][0]["tables"][0];
+  EXPECT_EQ(Keys(t, "extra", "id"), (std::set<int64_t>{2, 801, 50000})) << t.dump();
+  EXPECT_EQ(Keys(t, "missing", "id"), (std::set<int64_t>{7, 400, 100300})) << t.dump();
+
+  WritePipeline("shards",
+                "      - match: \"sh.orders_*\"\n"
+                "        to: \"shm.orders\"\n"
+                "      - match: \"sh.log_*\"\n"
+                "        to: \"shm.log\"\n");
+  r = Check("shards", "--repair");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("\nrepaired 8 differences\n"), std::string::npos) << r.out;
+  auto a = src_->Query(union_orders + " ORDER BY id");
+  auto b = dst_->Query("SELECT * FROM shm.orders ORDER BY id");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_TRUE(RowsToText(*a) == RowsToText(*b)) << a->size() << " source rows, " << b->size() << " on the target";
+  a = src_->Query("SELECT * FROM sh.log_1 UNION ALL SELECT * FROM sh.log_2 ORDER BY at, what");
+  b = dst_->Query("SELECT * FROM shm.log ORDER BY at, what");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(RowsToText(*a), RowsToText(*b));
+}
+
 // Every value type, equal on both sides: the checksum path (same types), the
 // row path (different but compatible types) and the filter path (always
 // rows) must all find nothing.
