@@ -60,6 +60,7 @@ void PrintText(const std::vector<Outcome>& outcomes, double wait_seconds) {
           ++not_checked;
           continue;
         }
+        if (!tb.note.empty()) std::printf("%s: note: %s\n", prefix.c_str(), tb.note.c_str());
         for (const auto& d : tb.diffs) {
           std::printf("%s: %s %s\n", prefix.c_str(), pipeline::DiffKindName(d.kind), d.key_text.c_str());
         }
@@ -195,6 +196,10 @@ void PrintJson(const std::vector<Outcome>& outcomes, bool repair_requested) {
         if (!tb.error.empty()) {
           out += ",\"error\":";
           AppendJsonString(out, tb.error);
+        }
+        if (!tb.note.empty()) {
+          out += ",\"note\":";
+          AppendJsonString(out, tb.note);
         }
         out += '}';
       }

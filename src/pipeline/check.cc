@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <regex>
 #include <thread>
 #include <unordered_map>
 
@@ -506,6 +507,12 @@ Status TargetCheck::PrepareTable(Table& t) {
     t.report.error = MergeRefusal(t.members);
     if (!t.report.error.empty()) return Status::Ok();
   }
+  if (other_writer_) {
+    const TargetTable& tt = *src.mapping->target;
+    const std::string other = other_writer_(tt.db, tt.table);
+    t.extras_left_out = !other.empty();
+    if (t.extras_left_out) t.report.note = OtherWriterNote(other);
+  }
   if (by_keys_) return PrepareTableByKeys(t);
   const TargetTable& tt = *src.mapping->target;
   auto schema = mysql::ReadTableSchema(*main_.target, tt.db, tt.table);
@@ -698,7 +705,16 @@ std::optional<std::vector<KeyTuple>> TargetCheck::KeysOf(Table& t, uint32_t chun
 Result<Compared> TargetCheck::Compare(const Table& t, const RowBlock& src, const RowBlock& dst) const {
   ASSIGN_OR_RETURN(Compared c, Project(t, src));
   c.mismatches = DiffRows(c.source, dst.values, t.src->width(), t.src->mapping->target->key);
+  if (t.extras_left_out) LeaveOutExtras(c.mismatches);
   return c;
+}
+
+std::string OtherWriterNote(const std::string& other) {
+  return fmt::format("rows only the target has are not looked for: pipeline {} writes this table too", other);
+}
+
+void LeaveOutExtras(std::vector<RowMismatch>& mismatches) {
+  std::erase_if(mismatches, [](const RowMismatch& m) { return m.kind == DiffKind::kExtra; });
 }
 
 Result<Compared> TargetCheck::Project(const Table& t, const RowBlock& src) const {
@@ -1097,6 +1113,59 @@ Result<TargetCheckReport> TargetCheck::Run() {
   return report;
 }
 
+TargetCheck::OtherWriter OtherWritersOf(const Config& config, const PipelineConfig& p, const std::string& target) {
+  const TargetConfig* mine = config.FindTarget(target);
+  auto same_server = [&](const std::string& name) {
+    if (name == target) return true;
+    const TargetConfig* t = config.FindTarget(name);
+    return mine != nullptr && t != nullptr && t->endpoint.scheme == mine->endpoint.scheme &&
+           t->endpoint.host == mine->endpoint.host && t->endpoint.port == mine->endpoint.port &&
+           t->endpoint.path == mine->endpoint.path;
+  };
+  struct Other {
+    std::string name;
+    std::shared_ptr<transform::TableMapper> mapper;  // null: its rules did not compile (taken to write anything)
+    std::vector<std::regex> renamed;                 // each `to:` template, ${db} and ${table} matching any name
+  };
+  auto others = std::make_shared<std::vector<Other>>();
+  for (const PipelineConfig& q : config.pipelines) {
+    if (q.name == p.name || std::none_of(q.targets.begin(), q.targets.end(), same_server)) continue;
+    Other o;
+    o.name = q.name;
+    auto mapper = transform::TableMapper::Create(MappingRules(q));
+    if (mapper.ok()) o.mapper = std::move(mapper).value();
+    for (const TableRule& r : q.tables) {
+      if (r.to.empty()) continue;
+      std::string pattern;
+      for (size_t i = 0; i < r.to.size();) {
+        if (r.to.compare(i, 5, "${db}") == 0 || r.to.compare(i, 8, "${table}") == 0) {
+          pattern += ".+";
+          i += r.to.compare(i, 5, "${db}") == 0 ? 5 : 8;
+          continue;
+        }
+        if (std::strchr("\\^$.|?*+()[]{}", r.to[i]) != nullptr) pattern += '\\';
+        pattern += r.to[i++];
+      }
+      o.renamed.emplace_back(pattern, std::regex::icase);
+    }
+    others->push_back(std::move(o));
+  }
+  if (others->empty()) return {};
+  return [others](const std::string& db, const std::string& table) -> std::string {
+    const std::string name = db + "." + table;
+    for (const Other& o : *others) {
+      if (!o.mapper) return o.name;
+      // The same name, by a rule without `to:` (the first rule that matches decides, as in the stream).
+      const transform::MappingRule* rule = o.mapper->RuleFor(db, table);
+      if (rule != nullptr && rule->to.empty()) return o.name;
+      for (const std::regex& re : o.renamed) {
+        if (std::regex_match(name, re)) return o.name;
+      }
+    }
+    return "";
+  };
+}
+
 }  // namespace detail
 
 Result<CheckReport> RunCheck(const Config& config, const PipelineConfig& p, const CheckOptions& options,
@@ -1186,6 +1255,7 @@ Result<CheckReport> RunCheck(const Config& config, const PipelineConfig& p, cons
     }
     TargetCheck check(p, name, CheckSource{*source_options, std::nullopt, ""}, mysql_options,
                       TargetSinkOptions(p, *target), options, parallel, plans, cancel);
+    check.SetOtherWriter(detail::OtherWritersOf(config, p, name));
     auto r = check.Run();
     if (!r.ok()) return r.status().WithContext(where);
     report.targets.push_back(std::move(r).value());

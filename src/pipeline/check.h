@@ -97,6 +97,9 @@ struct TableCheckReport {
   uint64_t remaining = 0;
   std::vector<RowDiff> remaining_diffs;
   std::string error;  // why the table was not checked ("" when it was)
+  // What was left out of the comparison ("" when nothing): rows only the
+  // target has are not looked for when another pipeline writes the table too.
+  std::string note;
 
   uint64_t differences() const { return missing + extra + different; }
 };

@@ -185,7 +185,7 @@ Status TargetCheck::PrepareTableByKeys(Table& t) {
       }
     }
   }
-  t.chunks.resize(SourceChunks(t) + (src.keyed() ? 1 : 0));
+  t.chunks.resize(SourceChunks(t) + (src.keyed() && !t.extras_left_out ? 1 : 0));
   t.report.chunks = t.chunks.size();
   return Status::Ok();
 }
@@ -312,6 +312,7 @@ Result<TargetCheck::ByKeysRead> TargetCheck::ReadChunkByKeys(Session& s, sink::R
     ASSIGN_OR_RETURN(r.c, Project(t, r.src));
   }
   r.c.mismatches = CompareRows(r.c.source, r.dst.values, plan.width(), tt.key, *r.src.arena, Fit(t, *r.src.arena));
+  if (t.extras_left_out) LeaveOutExtras(r.c.mismatches);
   if (plan.keyed() && chunk == ExtrasChunk(t)) {
     // Only the extra rows are this chunk's: a source row its keys found
     // (another spelling of the key under MySQL's collation, say) belongs to

@@ -251,6 +251,12 @@ class TargetCheck {
 
   Result<TargetCheckReport> Run();
 
+  // Another pipeline of the configuration that may write target table
+  // (db, table) too ("" when none): such a table's rows only the target has
+  // may be that pipeline's, so they are not looked for (never repaired).
+  using OtherWriter = std::function<std::string(const std::string& db, const std::string& table)>;
+  void SetOtherWriter(OtherWriter f) { other_writer_ = std::move(f); }
+
  private:
   struct Table {
     const SourcePlan* src = nullptr;
@@ -265,6 +271,7 @@ class TargetCheck {
     // By keys: per target key column, its position in the source reader's key.
     std::vector<uint32_t> source_key_pos;
     bool use_checksum = false;
+    bool extras_left_out = false;  // another pipeline writes the table too (report.note)
     std::vector<ChunkState> chunks;
     size_t kept = 0;  // RowDiffs held in `chunks`
     std::mutex mu;
@@ -376,6 +383,21 @@ class TargetCheck {
   Session main_;
   std::vector<Session> sessions_;
   std::vector<std::unique_ptr<Table>> tables_;
+  OtherWriter other_writer_;
 };
+
+// The pipelines of `config` besides `p` that write `target` (or a target
+// naming the same server and database) too, as a function naming the one
+// that may write a given target table: by a rule that keeps a name its
+// `match` selects, or a `to:` template that can give that name (with any
+// ${db} and ${table}). Null when there are none.
+TargetCheck::OtherWriter OtherWritersOf(const Config& config, const PipelineConfig& p, const std::string& target);
+
+// The note of a table whose extra rows are not looked for because `other`
+// pipeline writes it too.
+std::string OtherWriterNote(const std::string& other);
+
+// Leaves the kExtra ones out of `mismatches`.
+void LeaveOutExtras(std::vector<RowMismatch>& mismatches);
 
 }  // namespace sluice::pipeline::detail

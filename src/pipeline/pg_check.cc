@@ -92,6 +92,7 @@ class PgTargetCheck {
         sessions_(std::max<uint32_t>(parallel, 1)) {}
 
   Result<TargetCheckReport> Run();
+  void SetOtherWriter(TargetCheck::OtherWriter f) { other_writer_ = std::move(f); }
 
  private:
   struct Table {
@@ -100,6 +101,7 @@ class PgTargetCheck {
     std::unique_ptr<sluice::mysql::TableReader> my_reader;  // the same, on a MySQL target
     std::vector<uint32_t> source_key_pos;   // per target key column: its place in the source key
     bool use_checksum = false;
+    bool extras_left_out = false;  // another pipeline writes the table too (report.note)
     std::vector<ChunkState> chunks;
     std::mutex mu;
     TableCheckReport report;
@@ -143,6 +145,7 @@ class PgTargetCheck {
   const CheckOptions& options_;
   const std::vector<std::unique_ptr<SourcePlan>>& plans_;
   std::map<std::string, size_t> sources_of_;  // target table -> source tables feeding it
+  TargetCheck::OtherWriter other_writer_;
   std::atomic<bool>* cancel_;
   PgSession main_;
   std::vector<PgSession> sessions_;
@@ -182,6 +185,11 @@ Status PgTargetCheck::PrepareTable(Table& t) {
     return Status::Ok();
   }
   const TargetTable& tt = *src.mapping->target;
+  if (other_writer_) {
+    const std::string other = other_writer_(tt.db, tt.table);
+    t.extras_left_out = !other.empty();
+    if (t.extras_left_out) t.report.note = OtherWriterNote(other);
+  }
   if (src.keyed()) {
     const std::vector<uint32_t>& source_key = src.key();
     for (uint32_t k : tt.key) {
@@ -422,6 +430,7 @@ Result<ChunkRead> PgTargetCheck::Read(PgSession& s, const Table& t, uint32_t chu
     };
   }
   r.mismatches = CompareRows(r.source, r.target, width, tt.key, arena, fit);
+  if (t.extras_left_out) LeaveOutExtras(r.mismatches);
   return r;
 }
 
@@ -694,10 +703,12 @@ Result<CheckReport> RunPostgresCheck(const Config& config, const PipelineConfig&
       if (target.by_keys) {
         TargetCheck check(p, target.config->name, CheckSource{{}, source_options, SlotOf(p, source)}, std::nullopt,
                           TargetSinkOptions(p, *target.config), options, parallel, plans, cancel);
+        check.SetOtherWriter(OtherWritersOf(config, p, target.config->name));
         return check.Run();
       }
       PgTargetCheck check(p, source, *target.config, source_options, target.pg, target.mysql, options, parallel,
                           plans, cancel);
+      check.SetOtherWriter(OtherWritersOf(config, p, target.config->name));
       return check.Run();
     };
     auto r = run();

@@ -368,6 +368,59 @@ TEST_F(CheckTest, ShardsMergedIntoOneTargetTableAreComparedAsTheirUnion) {
   EXPECT_EQ(RowsToText(*a), RowsToText(*b));
 }
 
+// Two pipelines writing one target table (shards on two sources, each with
+// its own pipeline): a check of one cannot see the other's source, so it
+// leaves the rows only the target has alone, says so, and its repair never
+// deletes the other pipeline's rows.
+TEST_F(CheckTest, ATableAnotherPipelineWritesKeepsItsRows) {
+  ASSERT_TRUE(src_->Execute("CREATE DATABASE sh2; CREATE TABLE sh2.a (id INT PRIMARY KEY, v INT); "
+                            "CREATE TABLE sh2.b (id INT PRIMARY KEY, v INT); "
+                            "INSERT INTO sh2.a SELECT seq, seq FROM sh2.seq_1_to_50; "
+                            "INSERT INTO sh2.b SELECT seq, seq FROM sh2.seq_51_to_100")
+                  .ok());
+  ASSERT_TRUE(dst_->Execute("CREATE DATABASE shy; CREATE TABLE shy.t (id INT PRIMARY KEY, v INT); "
+                            "INSERT INTO shy.t SELECT seq, seq FROM shy.seq_1_to_100 WHERE seq <> 5; "
+                            "UPDATE shy.t SET v = 0 WHERE id = 6")
+                  .ok());
+  WriteConfig(fmt::format(R"(store: {dir}/sluice.db
+sources:
+  main: {{url: "{src}", server_id: 4343, heartbeat_ms: 200}}
+targets:
+  dst: {{url: "{dst}"}}
+pipelines:
+  - name: pa
+    source: main
+    targets: [dst]
+    chunk_rows: 10
+    tables:
+      - match: "sh2.a"
+        to: "shy.t"
+  - name: pb
+    source: main
+    targets: [dst]
+    tables:
+      - match: "sh2.b"
+        to: "shy.t"
+)",
+                          fmt::arg("dir", dir_.string()), fmt::arg("src", src_->Url()), fmt::arg("dst", dst_->Url())));
+  auto r = Check("pa", "--format json");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  auto t = Json(r)["pipelines"][0]["tables"][0];
+  EXPECT_EQ(t["note"], "rows only the target has are not looked for: pipeline pb writes this table too") << t.dump();
+  EXPECT_EQ(Keys(t, "missing", "id"), (std::set<int64_t>{5})) << t.dump();
+  EXPECT_EQ(Keys(t, "different", "id"), (std::set<int64_t>{6})) << t.dump();
+  EXPECT_TRUE(t["extra"].empty()) << t.dump();
+
+  r = Check("pa", "--repair");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find(": note: rows only the target has are not looked for: pipeline pb writes this table too\n"),
+            std::string::npos)
+      << r.out;
+  auto rows = dst_->QueryValue("SELECT CONCAT(COUNT(*), ':', SUM(v)) FROM shy.t");
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(*rows, "100:5050");  // pb's 50 rows are all still there
+}
+
 // Every value type, equal on both sides: the checksum path (same types), the
 // row path (different but compatible types) and the filter path (always
 // rows) must all find nothing.
