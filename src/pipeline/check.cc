@@ -12,7 +12,6 @@
 #include <functional>
 #include <map>
 #include <mutex>
-#include <regex>
 #include <thread>
 #include <unordered_map>
 
@@ -1113,59 +1112,6 @@ Result<TargetCheckReport> TargetCheck::Run() {
   return report;
 }
 
-TargetCheck::OtherWriter OtherWritersOf(const Config& config, const PipelineConfig& p, const std::string& target) {
-  const TargetConfig* mine = config.FindTarget(target);
-  auto same_server = [&](const std::string& name) {
-    if (name == target) return true;
-    const TargetConfig* t = config.FindTarget(name);
-    return mine != nullptr && t != nullptr && t->endpoint.scheme == mine->endpoint.scheme &&
-           t->endpoint.host == mine->endpoint.host && t->endpoint.port == mine->endpoint.port &&
-           t->endpoint.path == mine->endpoint.path;
-  };
-  struct Other {
-    std::string name;
-    std::shared_ptr<transform::TableMapper> mapper;  // null: its rules did not compile (taken to write anything)
-    std::vector<std::regex> renamed;                 // each `to:` template, ${db} and ${table} matching any name
-  };
-  auto others = std::make_shared<std::vector<Other>>();
-  for (const PipelineConfig& q : config.pipelines) {
-    if (q.name == p.name || std::none_of(q.targets.begin(), q.targets.end(), same_server)) continue;
-    Other o;
-    o.name = q.name;
-    auto mapper = transform::TableMapper::Create(MappingRules(q));
-    if (mapper.ok()) o.mapper = std::move(mapper).value();
-    for (const TableRule& r : q.tables) {
-      if (r.to.empty()) continue;
-      std::string pattern;
-      for (size_t i = 0; i < r.to.size();) {
-        if (r.to.compare(i, 5, "${db}") == 0 || r.to.compare(i, 8, "${table}") == 0) {
-          pattern += ".+";
-          i += r.to.compare(i, 5, "${db}") == 0 ? 5 : 8;
-          continue;
-        }
-        if (std::strchr("\\^$.|?*+()[]{}", r.to[i]) != nullptr) pattern += '\\';
-        pattern += r.to[i++];
-      }
-      o.renamed.emplace_back(pattern, std::regex::icase);
-    }
-    others->push_back(std::move(o));
-  }
-  if (others->empty()) return {};
-  return [others](const std::string& db, const std::string& table) -> std::string {
-    const std::string name = db + "." + table;
-    for (const Other& o : *others) {
-      if (!o.mapper) return o.name;
-      // The same name, by a rule without `to:` (the first rule that matches decides, as in the stream).
-      const transform::MappingRule* rule = o.mapper->RuleFor(db, table);
-      if (rule != nullptr && rule->to.empty()) return o.name;
-      for (const std::regex& re : o.renamed) {
-        if (std::regex_match(name, re)) return o.name;
-      }
-    }
-    return "";
-  };
-}
-
 }  // namespace detail
 
 Result<CheckReport> RunCheck(const Config& config, const PipelineConfig& p, const CheckOptions& options,
@@ -1255,7 +1201,7 @@ Result<CheckReport> RunCheck(const Config& config, const PipelineConfig& p, cons
     }
     TargetCheck check(p, name, CheckSource{*source_options, std::nullopt, ""}, mysql_options,
                       TargetSinkOptions(p, *target), options, parallel, plans, cancel);
-    check.SetOtherWriter(detail::OtherWritersOf(config, p, name));
+    check.SetOtherWriter(OtherWritersOf(config, p, name));
     auto r = check.Run();
     if (!r.ok()) return r.status().WithContext(where);
     report.targets.push_back(std::move(r).value());

@@ -251,11 +251,10 @@ class TargetCheck {
 
   Result<TargetCheckReport> Run();
 
-  // Another pipeline of the configuration that may write target table
-  // (db, table) too ("" when none): such a table's rows only the target has
-  // may be that pipeline's, so they are not looked for (never repaired).
-  using OtherWriter = std::function<std::string(const std::string& db, const std::string& table)>;
-  void SetOtherWriter(OtherWriter f) { other_writer_ = std::move(f); }
+  // Another pipeline of the configuration that may write a target table
+  // too (table_set.h): such a table's rows only the target has may be that
+  // pipeline's, so they are not looked for (never repaired).
+  void SetOtherWriter(OtherWriters f) { other_writer_ = std::move(f); }
 
  private:
   struct Table {
@@ -383,15 +382,8 @@ class TargetCheck {
   Session main_;
   std::vector<Session> sessions_;
   std::vector<std::unique_ptr<Table>> tables_;
-  OtherWriter other_writer_;
+  OtherWriters other_writer_;
 };
-
-// The pipelines of `config` besides `p` that write `target` (or a target
-// naming the same server and database) too, as a function naming the one
-// that may write a given target table: by a rule that keeps a name its
-// `match` selects, or a `to:` template that can give that name (with any
-// ${db} and ${table}). Null when there are none.
-TargetCheck::OtherWriter OtherWritersOf(const Config& config, const PipelineConfig& p, const std::string& target);
 
 // The note of a table whose extra rows are not looked for because `other`
 // pipeline writes it too.

@@ -92,7 +92,7 @@ class PgTargetCheck {
         sessions_(std::max<uint32_t>(parallel, 1)) {}
 
   Result<TargetCheckReport> Run();
-  void SetOtherWriter(TargetCheck::OtherWriter f) { other_writer_ = std::move(f); }
+  void SetOtherWriter(OtherWriters f) { other_writer_ = std::move(f); }
 
  private:
   struct Table {
@@ -145,7 +145,7 @@ class PgTargetCheck {
   const CheckOptions& options_;
   const std::vector<std::unique_ptr<SourcePlan>>& plans_;
   std::map<std::string, size_t> sources_of_;  // target table -> source tables feeding it
-  TargetCheck::OtherWriter other_writer_;
+  OtherWriters other_writer_;
   std::atomic<bool>* cancel_;
   PgSession main_;
   std::vector<PgSession> sessions_;

@@ -1906,6 +1906,65 @@ void Pipeline::NotePartitionRowsKept(Target& t, const TargetWork& w, const std::
   NoteEvent(t.cfg->name, "warning", message);
 }
 
+std::string Pipeline::SharedTargetTable(const Target& t, const transform::MappingRule& rule, const std::string& dest) {
+  if (MergesTables(rule)) return fmt::format("its rule at {} merges several source tables into it", rule.origin);
+  for (const TableRule& r : cfg_.tables) {
+    if (r.match == rule.match || r.is_regex) continue;
+    const std::string& to = r.to.empty() ? r.match : r.to;
+    if (to.find_first_of("$*?[") == std::string::npos && strcasecmp(to.c_str(), dest.c_str()) == 0) {
+      return fmt::format("the rule at {}:{}:{} writes it too", r.mark.file, r.mark.line, r.mark.column);
+    }
+  }
+  const size_t dot = dest.find('.');
+  if (OtherWriters others = OtherWritersOf(config_, cfg_, t.cfg->name)) {
+    std::string other = others(dest.substr(0, dot), dest.substr(dot + 1));
+    if (!other.empty()) return fmt::format("pipeline {} writes it too", other);
+  }
+  return "";
+}
+
+std::optional<Status> Pipeline::KeepSharedTargetTables(Target& t, const TargetWork& w, const mysql::DdlStatement& d,
+                                                       const sink::BatchEnd& end) {
+  using K = mysql::DdlStatement::Kind;
+  const std::string& scheme = t.cfg->endpoint.scheme;
+  // Kafka topics and files carry the statement itself to their readers.
+  if ((d.kind != K::kTruncateTable && d.kind != K::kDropTable) || scheme == "kafka" || scheme == "file") {
+    return std::nullopt;
+  }
+  std::vector<std::pair<std::string, std::string>> rest;
+  for (const auto& [db, table] : d.tables) {
+    const transform::MappingRule* rule = mapper_->RuleFor(db, table);
+    if (rule == nullptr || rule->ddl == transform::DdlPolicy::kIgnore || rule->ddl == transform::DdlPolicy::kStop) {
+      rest.emplace_back(db, table);
+      continue;
+    }
+    const std::string dest =
+        rule->to.empty() ? db + "." + table : transform::TableMapper::ExpandTemplate(rule->to, db, table);
+    const std::string why = SharedTargetTable(t, *rule, dest);
+    if (why.empty()) {
+      rest.emplace_back(db, table);
+      continue;
+    }
+    std::string message = fmt::format(
+        "DDL @ {}: `{}` is not applied to `{}` on target {}, which holds other source tables' rows too ({}): the rows "
+        "of `{}.{}` stay there; `sluice check --repair` removes those no source table holds",
+        w.pos.ToString(), w.ddl_query.substr(0, 200), dest, t.cfg->name, why, db, table);
+    spdlog::warn("pipeline {}: {}", cfg_.name, message);
+    std::lock_guard lock(mu_);
+    NoteEvent(t.cfg->name, "warning", message);
+  }
+  if (rest.size() == d.tables.size()) return std::nullopt;
+  if (rest.empty()) return FlushBatch(t, *std::make_unique<std::vector<SinkChange>>(), end);
+  // `DROP TABLE a, b` of a shared and another table: the other alone.
+  TargetWork others = w;
+  others.ddl_query = "DROP TABLE IF EXISTS ";
+  for (size_t i = 0; i < rest.size(); ++i) {
+    others.ddl_query += fmt::format("{}{}.{}", i ? ", " : "", mysql::QuoteIdent(rest[i].first),
+                                    mysql::QuoteIdent(rest[i].second));
+  }
+  return HandleDdl(t, others, end);
+}
+
 Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
   mysql::DdlQuoting quoting;
   if (const auto& mode = w.ddl_session.sql_mode) {
@@ -1920,6 +1979,7 @@ Status Pipeline::HandleDdl(Target& t, const TargetWork& w, sink::BatchEnd end) {
                  cfg_.name, t.cfg->name, w.ddl_query.substr(0, 200));
     return skip();
   }
+  if (auto kept = KeepSharedTargetTables(t, w, d, end)) return *kept;
   if (!t.sink->speaks_mysql_ddl()) return RouteDdl(t, w, d, end);
   if (d.kind == K::kOther || d.kind == K::kDropDatabase) return skip();
   if (d.kind == K::kCreateSequence || d.kind == K::kAlterSequence || d.kind == K::kDropSequence) {

@@ -168,6 +168,16 @@ class Pipeline {
   // without row events) whose statement target `t` does not take: its rows
   // stay in `dest` there. Logged and a "warning" status event, not silent.
   void NotePartitionRowsKept(Target& t, const TargetWork& w, const std::string& dest, std::string_view why);
+  // Why the target table `dest`, which `rule` maps a source table to, holds
+  // other source tables' rows too (shards merged by the rules, or another
+  // pipeline writing it), so that emptying or dropping that one source table
+  // must not empty or drop it; "" when nothing else writes it.
+  std::string SharedTargetTable(const Target& t, const transform::MappingRule& rule, const std::string& dest);
+  // A TRUNCATE or DROP TABLE of source tables whose target tables are
+  // shared: those tables' part is not applied (a warning says so), the rest
+  // is handled as any statement. Set when it took the statement over.
+  std::optional<Status> KeepSharedTargetTables(Target& t, const TargetWork& w, const mysql::DdlStatement& d,
+                                               const sink::BatchEnd& end);
   Status RouteDdl(Target& t, const TargetWork& w, const mysql::DdlStatement& d, const sink::BatchEnd& end);
   // CREATE/ALTER/DROP SEQUENCE of a selected sequence, to a target that
   // speaks MySQL DDL (pipeline_sequences.cc).

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <map>
 #include <thread>
 
 #include "core/resume_position.h"
@@ -98,6 +99,10 @@ struct Snapshot::Table {
   uint64_t rows_estimate = 0;
   uint64_t rows_before = 0;  // copied by an earlier, interrupted run
   std::string read_at;       // a keyless table copied in this run: where its read saw the source
+  // Per target: a keyless table whose target table holds other source
+  // tables' rows too (shards merged by the rules, another pipeline's): its
+  // copy adds its rows without emptying the target table first.
+  std::vector<bool> keeps_target_rows;
 };
 
 struct Snapshot::Chunk {
@@ -441,6 +446,8 @@ Status Snapshot::Prepare() {
     tables_.push_back(std::move(table));
   }
 
+  RETURN_IF_ERROR(NoteSharedKeylessTargets());
+
   // Keyless tables first: copied whole, they are exact only when the stream
   // knows where they were read (positions_keyless_reads) or when read at the
   // start position itself, which a PostgreSQL source promises only while its
@@ -486,6 +493,34 @@ Status Snapshot::Prepare() {
   progress_.start_position = p0;
   progress_.phase = "copying";
   started_ = std::chrono::steady_clock::now();
+  return Status::Ok();
+}
+
+Status Snapshot::NoteSharedKeylessTargets() {
+  std::map<std::string, size_t> sources_of;  // target table -> selected source tables mapped to it
+  auto dest = [](const Table& t) { return t.mapping->target->db + "." + t.mapping->target->table; };
+  for (const auto& t : tables_) ++sources_of[dest(*t)];
+  std::vector<OtherWriters> others;
+  for (const std::string& name : cfg_.targets) others.push_back(OtherWritersOf(config_, cfg_, name));
+  for (const auto& t : tables_) {
+    t->keeps_target_rows.assign(cfg_.targets.size(), false);
+    if (t->reader->has_key()) continue;
+    for (size_t ti = 0; ti < cfg_.targets.size(); ++ti) {
+      std::string why;
+      if (sources_of[dest(*t)] > 1) {
+        why = "other source tables are merged into it";
+      } else if (others[ti]) {
+        const std::string other = others[ti](t->mapping->target->db, t->mapping->target->table);
+        if (!other.empty()) why = fmt::format("pipeline {} writes it too", other);
+      }
+      if (why.empty()) continue;
+      t->keeps_target_rows[ti] = true;
+      spdlog::warn("pipeline {}: target {}: the table without a key {} is copied into `{}` without emptying it first "
+                   "({}): rows of it the target already holds stay, so those are there twice after the copy (sluice "
+                   "check lists them as extra, --repair removes them)",
+                   cfg_.name, cfg_.targets[ti], t->source.name(), dest(*t), why);
+    }
+  }
   return Status::Ok();
 }
 
@@ -622,7 +657,7 @@ Status Snapshot::CopyChunk(Worker& w, Chunk& chunk) {
       for (size_t ti = 0; ti < cfg_.targets.size(); ++ti) {
         if (!chunk.needed[ti]) continue;
         ChunkTarget& tw = *w.targets[ti];
-        if (keyless) RETURN_IF_ERROR(tw.Truncate(*m.target));
+        if (keyless && !table.keeps_target_rows[ti]) RETURN_IF_ERROR(tw.Truncate(*m.target));
         RETURN_IF_ERROR(tw.Write(changes).WithContext("target " + cfg_.targets[ti]));
         ChunkRecord rec;
         rec.pipeline = cfg_.name;

@@ -103,6 +103,9 @@ class Snapshot {
   Status CopyAll();
   Status Finish();  // the catch-up horizon; the plans dropped
   Status CopyChunk(Worker& w, Chunk& chunk);
+  // Sets Table::keeps_target_rows and warns for each keyless table whose
+  // target table other source tables feed too.
+  Status NoteSharedKeylessTargets();
 
   const Config& config_;
   PipelineConfig cfg_;

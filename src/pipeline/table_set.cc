@@ -8,7 +8,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <cstring>
 #include <initializer_list>
+#include <memory>
+#include <regex>
 #include <string_view>
 
 #include "transform/row_filter.h"
@@ -287,6 +290,72 @@ std::string ColumnDifferences(const std::vector<ColumnType>& want, const std::ve
     if (!known) diffs.push_back(fmt::format("`{}` ({}) is only on the target", h.name, h.type));
   }
   return fmt::format("{}", fmt::join(diffs, "; "));
+}
+
+OtherWriters OtherWritersOf(const Config& config, const PipelineConfig& p, const std::string& target) {
+  const TargetConfig* mine = config.FindTarget(target);
+  auto same_server = [&](const std::string& name) {
+    if (name == target) return true;
+    const TargetConfig* t = config.FindTarget(name);
+    return mine != nullptr && t != nullptr && t->endpoint.scheme == mine->endpoint.scheme &&
+           t->endpoint.host == mine->endpoint.host && t->endpoint.port == mine->endpoint.port &&
+           t->endpoint.path == mine->endpoint.path;
+  };
+  struct Other {
+    std::string name;
+    std::shared_ptr<transform::TableMapper> mapper;  // null: its rules did not compile (taken to write anything)
+    std::vector<std::regex> renamed;                 // each `to:` template, ${db} and ${table} matching any name
+  };
+  auto others = std::make_shared<std::vector<Other>>();
+  for (const PipelineConfig& q : config.pipelines) {
+    if (q.name == p.name || std::none_of(q.targets.begin(), q.targets.end(), same_server)) continue;
+    Other o;
+    o.name = q.name;
+    auto mapper = transform::TableMapper::Create(MappingRules(q));
+    if (mapper.ok()) o.mapper = std::move(mapper).value();
+    for (const TableRule& r : q.tables) {
+      if (r.to.empty()) continue;
+      std::string pattern;
+      for (size_t i = 0; i < r.to.size();) {
+        if (r.to.compare(i, 5, "${db}") == 0 || r.to.compare(i, 8, "${table}") == 0) {
+          pattern += ".+";
+          i += r.to.compare(i, 5, "${db}") == 0 ? 5 : 8;
+          continue;
+        }
+        if (std::strchr("\\^$.|?*+()[]{}", r.to[i]) != nullptr) pattern += '\\';
+        pattern += r.to[i++];
+      }
+      o.renamed.emplace_back(pattern, std::regex::icase);
+    }
+    others->push_back(std::move(o));
+  }
+  if (others->empty()) return {};
+  return [others](const std::string& db, const std::string& table) -> std::string {
+    const std::string name = db + "." + table;
+    for (const Other& o : *others) {
+      if (!o.mapper) return o.name;
+      // The same name, by a rule without `to:` (the first rule that matches decides, as in the stream).
+      const transform::MappingRule* rule = o.mapper->RuleFor(db, table);
+      if (rule != nullptr && rule->to.empty()) return o.name;
+      for (const std::regex& re : o.renamed) {
+        if (std::regex_match(name, re)) return o.name;
+      }
+    }
+    return "";
+  };
+}
+
+bool MergesTables(const transform::MappingRule& rule) {
+  if (rule.to.empty()) return false;
+  const bool by_db = rule.to.find("${db}") != std::string::npos;
+  const bool by_table = rule.to.find("${table}") != std::string::npos;
+  if (by_db && by_table) return false;
+  if (rule.match.size() > 1 && rule.match.front() == '/') return true;  // a regex: any names
+  const size_t dot = rule.match.find('.');
+  auto wild = [](std::string_view part) { return part.find_first_of("*?[") != std::string_view::npos; };
+  const std::string_view match = rule.match;
+  const std::string_view db = match.substr(0, dot), table = dot == std::string::npos ? "" : match.substr(dot + 1);
+  return (!by_db && wild(db)) || (!by_table && wild(table));
 }
 
 }  // namespace sluice::pipeline

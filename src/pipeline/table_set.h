@@ -3,6 +3,7 @@
 // table rather than change by change (snapshot, check): the mapping rules as
 // the transform stage compiles them, and the source tables they select now.
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -68,5 +69,20 @@ bool TargetTypeHolds(std::string_view target, std::string_view source);
 // user made with columns of its own, which rows leave to their defaults).
 std::string ColumnDifferences(const std::vector<ColumnType>& want, const std::vector<ColumnType>& have,
                               bool extra_ok = false);
+
+// Another pipeline of a configuration that may write a target table
+// (db, table) too, by name ("" when none).
+using OtherWriters = std::function<std::string(const std::string& db, const std::string& table)>;
+// The pipelines of `config` besides `p` that write `target` (or a target
+// naming the same server and database) too, as OtherWriters: one may write
+// a table by a rule that keeps a name its `match` selects, or by a `to:`
+// template that can give that name (with any ${db} and ${table}). Null when
+// there are none.
+OtherWriters OtherWritersOf(const Config& config, const PipelineConfig& p, const std::string& target);
+
+// Whether `rule` can map several source tables to one target table: shards
+// merged by a `to:` without ${table} for a `match` with wildcards in the
+// table name, or without ${db} for wildcards in the database name (or a regex).
+bool MergesTables(const transform::MappingRule& rule);
 
 }  // namespace sluice::pipeline

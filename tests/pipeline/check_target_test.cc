@@ -100,56 +100,5 @@ TEST(CompareRowsTest, JsonAsJsonAndValuesThroughTheFit) {
   EXPECT_EQ(CompareRows(source, changed, 3, {0}, arena, fit).size(), 1u);
 }
 
-// Which other pipeline of a configuration may write a target table: the
-// check leaves that table's rows only the target has alone (another
-// pipeline's rows are not extra).
-TEST(OtherWritersOfTest, NamesThePipelineWhoseRulesCanGiveTheTable) {
-  auto config = ParseConfig(R"(
-sources:
-  east: {url: "mysql://root@127.0.0.1:3306"}
-  west: {url: "mysql://root@127.0.0.1:3307"}
-targets:
-  report: {url: "mysql://root@127.0.0.1:3310"}
-  report_again: {url: "mysql://other@127.0.0.1:3310"}
-  search: {url: "mysql://root@127.0.0.1:3311"}
-pipelines:
-  - name: east
-    source: east
-    targets: [report]
-    tables:
-      - match: "shop.orders_*"
-        to: "report.orders"
-  - name: west
-    source: west
-    targets: [report_again]
-    tables:
-      - match: "shop.orders_*"
-        to: "report.orders"
-      - match: "crm.*"
-        to: "crm_${db}.t_${table}"
-      - match: "stock.items"
-        to: "other.items"
-      - match: "stock.*"
-  - name: elsewhere
-    source: west
-    targets: [search]
-    tables:
-      - match: "hr.*"
-)",
-                            "sluice.yaml");
-  ASSERT_TRUE(config.ok()) << config.status().message();
-  auto east = OtherWritersOf(*config, config->pipelines[0], "report");
-  ASSERT_TRUE(east);
-  EXPECT_EQ(east("report", "orders"), "west");        // the same literal `to:`
-  EXPECT_EQ(east("REPORT", "Orders"), "west");        // names compared as MySQL may fold them
-  EXPECT_EQ(east("crm_crm", "t_people"), "west");     // a template that can give the name
-  EXPECT_EQ(east("crm_x", "people"), "");             // ... and one it cannot
-  EXPECT_EQ(east("stock", "levels"), "west");         // kept under its own name
-  EXPECT_EQ(east("stock", "items"), "");              // its first rule sends it elsewhere
-  EXPECT_EQ(east("hr", "people"), "");                // that pipeline writes another server
-  auto elsewhere = OtherWritersOf(*config, config->pipelines[2], "search");
-  EXPECT_FALSE(elsewhere);  // nobody else writes there: nothing to leave out
-}
-
 }  // namespace
 }  // namespace sluice::pipeline::detail

@@ -162,6 +162,45 @@ TEST_F(DdlRoutingTest, ADroppedPartitionOfARenamedTableIsAWarningNotASilentDiffe
   EXPECT_TRUE(Converges(*src_, q, *dst_, arch));
 }
 
+// Shards a rule merges into one target table: a TRUNCATE or DROP of one
+// shard emptied or dropped the whole target table, every other shard's rows
+// with it. It is not applied there (a warning names it); a table of the
+// same DROP that nothing else writes is dropped as before, and `sluice
+// check --repair` removes the rows no shard holds any more.
+TEST_F(DdlRoutingTest, TruncateOrDropOfAMergedShardKeepsTheOtherShardsRows) {
+  ASSERT_NO_FATAL_FAILURE(Start("CREATE DATABASE app; "
+                                "CREATE TABLE app.orders_1 (id INT PRIMARY KEY, v INT); "
+                                "CREATE TABLE app.orders_2 (id INT PRIMARY KEY, v INT); "
+                                "CREATE TABLE app.solo (id INT PRIMARY KEY, v INT); "
+                                "INSERT INTO app.orders_1 VALUES (1, 1), (3, 3); "
+                                "INSERT INTO app.orders_2 VALUES (2, 2), (4, 4); INSERT INTO app.solo VALUES (1, 1)",
+                                Rules("      - match: \"app.orders_*\"\n        to: \"s.orders\"\n"
+                                      "      - match: \"app.solo\"\n        to: \"s.solo\"\n")));
+  const std::string merged = "SELECT id, v FROM s.orders ORDER BY id";
+  ASSERT_TRUE(Converges(*src_, "SELECT * FROM app.orders_1 UNION ALL SELECT * FROM app.orders_2 ORDER BY id", *dst_,
+                        merged));
+  ASSERT_TRUE(Converges(*src_, "SELECT * FROM app.solo", *dst_, "SELECT * FROM s.solo"));
+  ASSERT_TRUE(src_->Execute("TRUNCATE TABLE app.orders_2; INSERT INTO app.orders_1 VALUES (5, 5); "
+                            "DROP TABLE app.orders_1, app.solo; INSERT INTO app.orders_2 VALUES (6, 6)")
+                  .ok());
+  ASSERT_TRUE(WaitUntil([&] { return TargetValue("SELECT COUNT(*) FROM s.orders WHERE id = 6") == "1"; },
+                        seconds(30)))
+      << sluice_->Log();
+  EXPECT_EQ(TargetValue("SELECT GROUP_CONCAT(id ORDER BY id) FROM s.orders"), "1,2,3,4,5,6");
+  EXPECT_EQ(TargetValue("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 's' AND "
+                        "TABLE_NAME = 'solo'"),
+            "0");
+  EXPECT_TRUE(LogHas("`TRUNCATE TABLE app.orders_2` is not applied to `s.orders` on target dst, which holds other "
+                     "source tables' rows too"));
+  EXPECT_TRUE(LogHas("the rows of `app.orders_1` stay there"));
+  nlohmann::json status = PipelineStatus("p");
+  EXPECT_EQ(status.value("state", ""), "running");
+  ASSERT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+  auto r = RunSluice("check -c " + config_ + " --repair", 60);
+  EXPECT_NE(r.out.find("5 extra"), std::string::npos) << r.out << r.err;
+  EXPECT_TRUE(Converges(*src_, "SELECT * FROM app.orders_2 ORDER BY id", *dst_, merged));
+}
+
 // `sluice run` creates a missing renamed/subset target table as `sluice
 // snapshot` does, also when the stream replays the source's CREATE.
 TEST_F(DdlRoutingTest, RunCreatesAMissingRenamedSubsetTargetTable) {

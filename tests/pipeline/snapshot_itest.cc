@@ -430,6 +430,34 @@ TEST_F(SnapshotTest, RulesRenameSubsetFilterAndShardConditions) {
   EXPECT_TRUE(SameRows("SELECT * FROM shop.orders ORDER BY id", "SELECT * FROM crm.orders_copy ORDER BY id"));
 }
 
+// Shards a rule merges into one target table: each shard's copy adds its
+// rows. A table without a key used to be emptied before each copy, so only
+// the last shard copied was left.
+TEST_F(SnapshotTest, ShardsMergedIntoOneTableAreCopiedSideBySide) {
+  ASSERT_NO_FATAL_FAILURE(StartPair());
+  ASSERT_TRUE(Sql(*src_, "CREATE DATABASE sh; "
+                         "CREATE TABLE sh.log_1 (at INT, what VARCHAR(10)); CREATE TABLE sh.log_2 LIKE sh.log_1; "
+                         "CREATE TABLE sh.o_1 (id INT PRIMARY KEY, v INT); CREATE TABLE sh.o_2 LIKE sh.o_1; "
+                         "INSERT INTO sh.log_1 VALUES (1, 'a'), (1, 'a'), (2, 'b'); "
+                         "INSERT INTO sh.log_2 VALUES (1, 'a'), (3, 'c'); "
+                         "INSERT INTO sh.o_1 SELECT seq, seq FROM sh.seq_1_to_100; "
+                         "INSERT INTO sh.o_2 SELECT seq, seq FROM sh.seq_101_to_200"));
+  Configure({.tables = R"(      - match: "sh.log_*"
+        to: "m.log"
+      - match: "sh.o_*"
+        to: "m.o"
+)",
+             .chunk_rows = 20});
+  CommandResult r = Snapshot();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Dump(*dst_, "SELECT at, what FROM m.log ORDER BY at, what"), "1|a\n1|a\n1|a\n2|b\n3|c\n");
+  EXPECT_EQ(Dump(*dst_, "SELECT COUNT(*), SUM(v) FROM m.o"), "200|20100\n");
+  EXPECT_NE(r.err.find("the table without a key sh.log_1 is copied into `m.log` without emptying it first (other "
+                       "source tables are merged into it)"),
+            std::string::npos)
+      << r.err;
+}
+
 // --- 3. concurrent writes -----------------------------------------------------
 
 TEST_F(SnapshotTest, UnderConcurrentWritesThenRunConverges) {

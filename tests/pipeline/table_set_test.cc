@@ -1,5 +1,6 @@
 // ColumnDifferences and TargetTypeHolds: which target column types a user's
-// own target table may have for a source column.
+// own target table may have for a source column. MergesTables and
+// OtherWritersOf: which target tables hold other source tables' rows too.
 
 #include "pipeline/table_set.h"
 
@@ -47,6 +48,74 @@ TEST(TableSetTest, ColumnDifferencesNameWhatTheTargetCannotHold) {
   EXPECT_EQ(ColumnDifferences(want, more, /*extra_ok=*/true), "");
   EXPECT_EQ(ColumnDifferences(want, {{"id", "int(11)"}, {"w", "varchar(5)"}}),
             "`v` (int(11)) is missing on the target");
+}
+
+TEST(TableSetTest, RulesThatMergeSeveralTablesIntoOne) {
+  auto rule = [](std::string match, std::string to) {
+    transform::MappingRule r;
+    r.match = std::move(match);
+    r.to = std::move(to);
+    return r;
+  };
+  EXPECT_TRUE(MergesTables(rule("shop.orders_*", "report.orders")));     // shards of a table
+  EXPECT_TRUE(MergesTables(rule("shop_*.orders", "shop.orders")));       // shards in databases
+  EXPECT_TRUE(MergesTables(rule("shop_*.*", "all.${table}")));           // ... of every table
+  EXPECT_TRUE(MergesTables(rule("/^shop_[0-9]+\\.orders$/", "s.orders")));
+  EXPECT_FALSE(MergesTables(rule("shop.orders", "report.orders")));      // one table renamed
+  EXPECT_FALSE(MergesTables(rule("shop.*", "report.${table}")));         // one name each
+  EXPECT_FALSE(MergesTables(rule("shop_*.*", "${db}_copy.${table}")));
+  EXPECT_FALSE(MergesTables(rule("shop.*", "")));                        // names kept
+}
+
+// Which other pipeline of a configuration may write a target table: the
+// check leaves that table's rows only the target has alone (another
+// pipeline's rows are not extra).
+TEST(OtherWritersOfTest, NamesThePipelineWhoseRulesCanGiveTheTable) {
+  auto config = ParseConfig(R"(
+sources:
+  east: {url: "mysql://root@127.0.0.1:3306"}
+  west: {url: "mysql://root@127.0.0.1:3307"}
+targets:
+  report: {url: "mysql://root@127.0.0.1:3310"}
+  report_again: {url: "mysql://other@127.0.0.1:3310"}
+  search: {url: "mysql://root@127.0.0.1:3311"}
+pipelines:
+  - name: east
+    source: east
+    targets: [report]
+    tables:
+      - match: "shop.orders_*"
+        to: "report.orders"
+  - name: west
+    source: west
+    targets: [report_again]
+    tables:
+      - match: "shop.orders_*"
+        to: "report.orders"
+      - match: "crm.*"
+        to: "crm_${db}.t_${table}"
+      - match: "stock.items"
+        to: "other.items"
+      - match: "stock.*"
+  - name: elsewhere
+    source: west
+    targets: [search]
+    tables:
+      - match: "hr.*"
+)",
+                            "sluice.yaml");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  auto east = OtherWritersOf(*config, config->pipelines[0], "report");
+  ASSERT_TRUE(east);
+  EXPECT_EQ(east("report", "orders"), "west");        // the same literal `to:`
+  EXPECT_EQ(east("REPORT", "Orders"), "west");        // names compared as MySQL may fold them
+  EXPECT_EQ(east("crm_crm", "t_people"), "west");     // a template that can give the name
+  EXPECT_EQ(east("crm_x", "people"), "");             // ... and one it cannot
+  EXPECT_EQ(east("stock", "levels"), "west");         // kept under its own name
+  EXPECT_EQ(east("stock", "items"), "");              // its first rule sends it elsewhere
+  EXPECT_EQ(east("hr", "people"), "");                // that pipeline writes another server
+  auto elsewhere = OtherWritersOf(*config, config->pipelines[2], "search");
+  EXPECT_FALSE(elsewhere);  // nobody else writes there: nothing to leave out
 }
 
 }  // namespace

@@ -108,6 +108,29 @@ TEST_F(PgSyncTest, RenamesSubsetAndFilter) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// Shards merged into one PostgreSQL table: a TRUNCATE or DROP of one shard
+// is not applied to the table the others' rows are in too.
+TEST_F(PgSyncTest, TruncateOrDropOfAMergedShardKeepsTheOtherShardsRows) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(src_->Execute("CREATE DATABASE sh; CREATE TABLE sh.orders_1 (id INT PRIMARY KEY, v INT); "
+                            "CREATE TABLE sh.orders_2 (id INT PRIMARY KEY, v INT)")
+                  .ok());
+  PipelineOptions o;
+  o.tables = "      - match: \"sh.orders_*\"\n        to: \"wh.orders\"\n";
+  ASSERT_NO_FATAL_FAILURE(StartSluiceWith(o));
+  ASSERT_TRUE(src_->Execute("INSERT INTO sh.orders_1 VALUES (1, 1), (3, 3); INSERT INTO sh.orders_2 VALUES (2, 2)")
+                  .ok());
+  ASSERT_TRUE(PgConverges("SELECT 3", "SELECT COUNT(*) FROM wh.orders"));
+  ASSERT_TRUE(src_->Execute("TRUNCATE TABLE sh.orders_2; DROP TABLE sh.orders_1; CREATE TABLE sh.orders_3 "
+                            "(id INT PRIMARY KEY, v INT); INSERT INTO sh.orders_3 VALUES (4, 4)")
+                  .ok());
+  EXPECT_TRUE(PgConverges("SELECT '1,2,3,4'", "SELECT string_agg(id::text, ',' ORDER BY id) FROM wh.orders"));
+  EXPECT_NE(sluice_->FullLog().find("`TRUNCATE TABLE sh.orders_2` is not applied to `wh.orders` on target dst"),
+            std::string::npos)
+      << sluice_->Log();
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 // CREATE TABLE ... SELECT: the CREATE sits inside the transaction of the
 // copied rows (create_select_itest.cc); the table is made with its rows.
 TEST_F(PgSyncTest, CreateTableSelectCarriesItsRows) {
