@@ -1825,6 +1825,15 @@ Status Pipeline::RouteDdl(Target& t, const TargetWork& w, const mysql::DdlStatem
                            table, w.pos.ToString(), w.ddl_query.substr(0, 300));
     }
     std::string dest = rule->to.empty() ? db + "." + table : transform::TableMapper::ExpandTemplate(rule->to, db, table);
+    if (d.kind == K::kRenameTable && kind != "kafka" && kind != "file") {
+      // A table that holds other source tables' rows too keeps its name.
+      if (std::string shared = SharedTargetTable(t, *rule, dest); !shared.empty()) {
+        spdlog::info("pipeline {} target {}: `{}.{}` was renamed: target table `{}` kept as it is ({})", cfg_.name,
+                     t.cfg->name, db, table, dest, shared);
+        if (per_table) continue;
+        return skip();
+      }
+    }
     size_t dot = dest.find('.');
     ddl.target_db = dest.substr(0, dot);
     ddl.target_table = dest.substr(dot + 1);
@@ -2305,6 +2314,19 @@ Status Pipeline::HandleRename(Target& t, const TargetWork& w, const mysql::DdlSt
       continue;
     }
     std::string old_name = r.db + "." + r.table, new_name = r.new_db + "." + r.new_table;
+    // A target table that holds other source tables' rows too stays where
+    // it is, with them: the renamed table's rows go on under its new name
+    // as those of a table renamed into the selection.
+    std::string shared;
+    if (from != nullptr) shared = SharedTargetTable(t, *from, dest_of(*from, r.db, r.table));
+    if (shared.empty() && to != nullptr) shared = SharedTargetTable(t, *to, dest_of(*to, r.new_db, r.new_table));
+    if (from != nullptr && to != nullptr && !shared.empty()) {
+      if (dest_of(*from, r.db, r.table) == dest_of(*to, r.new_db, r.new_table)) continue;
+      spdlog::info("pipeline {} target {}: `{}` was renamed to `{}`: target table `{}` kept as it is ({})", cfg_.name,
+                   t.cfg->name, old_name, new_name, dest_of(*from, r.db, r.table), shared);
+      entering.push_back(&r);
+      continue;
+    }
     if (from != nullptr && to != nullptr) {
       std::string a = dest_of(*from, r.db, r.table), b = dest_of(*to, r.new_db, r.new_table);
       if (a == b) continue;
@@ -2312,7 +2334,11 @@ Status Pipeline::HandleRename(Target& t, const TargetWork& w, const mysql::DdlSt
       renames += fmt::format("{}{} TO {}", renames.empty() ? "" : ", ", quoted(a), quoted(b));
     } else if (from != nullptr) {
       std::string a = dest_of(*from, r.db, r.table);
-      if (cfg_.drop_renamed_out) {
+      if (cfg_.drop_renamed_out && !shared.empty()) {
+        spdlog::info("pipeline {} target {}: `{}` was renamed to `{}`, which no rule selects: its target table `{}` "
+                     "is kept, not dropped (renamed_out: drop), as it holds other source tables' rows too ({})",
+                     cfg_.name, t.cfg->name, old_name, new_name, a, shared);
+      } else if (cfg_.drop_renamed_out) {
         statements.push_back("DROP TABLE IF EXISTS " + quoted(a));
         spdlog::info(
             "pipeline {} target {}: `{}` was renamed to `{}`, which no rule selects: dropped its target "

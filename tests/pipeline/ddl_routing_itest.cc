@@ -201,6 +201,27 @@ TEST_F(DdlRoutingTest, TruncateOrDropOfAMergedShardKeepsTheOtherShardsRows) {
   EXPECT_TRUE(Converges(*src_, "SELECT * FROM app.orders_2 ORDER BY id", *dst_, merged));
 }
 
+// A merged shard renamed out of the selection with `renamed_out: drop`, or
+// within it: the target table the other shards' rows are in too stays.
+TEST_F(DdlRoutingTest, RenameOfAMergedShardKeepsTheTargetTable) {
+  ASSERT_NO_FATAL_FAILURE(Start("CREATE DATABASE app; "
+                                "CREATE TABLE app.orders_1 (id INT PRIMARY KEY, v INT); "
+                                "CREATE TABLE app.orders_2 (id INT PRIMARY KEY, v INT); "
+                                "INSERT INTO app.orders_1 VALUES (1, 1); INSERT INTO app.orders_2 VALUES (2, 2)",
+                                Rules("      - match: \"app.orders_*\"\n        to: \"s.orders\"\n",
+                                      "    renamed_out: drop\n")));
+  ASSERT_TRUE(Converges(*src_, "SELECT 2", *dst_, "SELECT COUNT(*) FROM s.orders"));
+  ASSERT_TRUE(src_->Execute("RENAME TABLE app.orders_1 TO app.old_1; RENAME TABLE app.orders_2 TO app.orders_9; "
+                            "INSERT INTO app.orders_9 VALUES (3, 3)")
+                  .ok());
+  ASSERT_TRUE(WaitUntil([&] { return TargetValue("SELECT COUNT(*) FROM s.orders WHERE id = 3") == "1"; },
+                        seconds(30)))
+      << sluice_->Log();
+  EXPECT_EQ(TargetValue("SELECT GROUP_CONCAT(id ORDER BY id) FROM s.orders"), "1,2,3");
+  EXPECT_TRUE(LogHas("is kept, not dropped (renamed_out: drop), as it holds other source tables' rows too"));
+  EXPECT_EQ(PipelineStatus("p").value("state", ""), "running");
+}
+
 // `sluice run` creates a missing renamed/subset target table as `sluice
 // snapshot` does, also when the stream replays the source's CREATE.
 TEST_F(DdlRoutingTest, RunCreatesAMissingRenamedSubsetTargetTable) {
