@@ -307,5 +307,22 @@ TEST_F(PgSourceCheckTest, ByteaKeysAreLookedUpOnAMysqlTarget) {
   EXPECT_TRUE(Converge("SELECT v FROM stamps ORDER BY at, ok", "", "SELECT v FROM public.stamps ORDER BY at, ok", 5s));
 }
 
+// Tables a rule merges into one target table, from a PostgreSQL source into
+// MariaDB: not compared (each alone would make the other's rows extra, and a
+// repair would delete them), and said so.
+TEST_F(PgSourceCheckTest, MergedTablesIntoAMysqlTargetAreNotComparedAlone) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  Sql("CREATE TABLE s1 (id int PRIMARY KEY, v text); CREATE TABLE s2 (id int PRIMARY KEY, v text);"
+      "INSERT INTO s1 VALUES (1, 'a'), (3, 'c'); INSERT INTO s2 VALUES (2, 'b')");
+  ASSERT_NO_FATAL_FAILURE(WritePipeline("      - match: \"public.s*\"\n        to: \"public.merged\"\n", "", 2, "[my]"));
+  ASSERT_NO_FATAL_FAILURE(Snapshot());
+  auto r = Check("--repair");
+  EXPECT_NE(r.exit_code, 0) << r.out << r.err;
+  auto t = Table(Json(r), "my", "public.merged");
+  EXPECT_NE(t.value("error", "").find("2 source tables are merged into this table: not checked"), std::string::npos)
+      << t.dump();
+  EXPECT_TRUE(Converge("SELECT 3", "", "SELECT COUNT(*) FROM public.merged", 5s));  // nothing deleted
+}
+
 }  // namespace
 }  // namespace sluice::testing
