@@ -1935,11 +1935,38 @@ std::string Pipeline::SharedTargetTable(const Target& t, const transform::Mappin
 std::optional<Status> Pipeline::KeepSharedTargetTables(Target& t, const TargetWork& w, const mysql::DdlStatement& d,
                                                        const sink::BatchEnd& end) {
   using K = mysql::DdlStatement::Kind;
+  using Op = mysql::DdlStatement::ColumnChange::Op;
   const std::string& scheme = t.cfg->endpoint.scheme;
   // Kafka topics and files carry the statement itself to their readers.
-  if ((d.kind != K::kTruncateTable && d.kind != K::kDropTable) || scheme == "kafka" || scheme == "file") {
-    return std::nullopt;
+  if (scheme == "kafka" || scheme == "file") return std::nullopt;
+  // Columns dropped from one shard (a schema change rolled out shard by
+  // shard): the others' rows still carry them, which the target table
+  // would refuse once they are gone, so they stay.
+  const bool drops_columns = d.kind == K::kAlterTable && d.columns_followed && !d.column_changes.empty() &&
+                             std::all_of(d.column_changes.begin(), d.column_changes.end(),
+                                         [](const auto& c) { return c.op == Op::kDrop; });
+  if (drops_columns && !d.tables.empty()) {
+    const auto& [db, table] = d.tables.front();
+    const transform::MappingRule* rule = mapper_->RuleFor(db, table);
+    if (rule == nullptr || rule->ddl == transform::DdlPolicy::kIgnore || rule->ddl == transform::DdlPolicy::kStop) {
+      return std::nullopt;
+    }
+    const std::string dest =
+        rule->to.empty() ? db + "." + table : transform::TableMapper::ExpandTemplate(rule->to, db, table);
+    const std::string why = SharedTargetTable(t, *rule, dest);
+    if (why.empty()) return std::nullopt;
+    std::string message = fmt::format(
+        "DDL @ {}: `{}` is not applied to `{}` on target {}, which holds other source tables' rows too ({}): their "
+        "rows may still carry the column; drop it there by hand once no source table has it",
+        w.pos.ToString(), w.ddl_query.substr(0, 200), dest, t.cfg->name, why);
+    spdlog::warn("pipeline {}: {}", cfg_.name, message);
+    {
+      std::lock_guard lock(mu_);
+      NoteEvent(t.cfg->name, "warning", message);
+    }
+    return FlushBatch(t, *std::make_unique<std::vector<SinkChange>>(), end);
   }
+  if (d.kind != K::kTruncateTable && d.kind != K::kDropTable) return std::nullopt;
   std::vector<std::pair<std::string, std::string>> rest;
   for (const auto& [db, table] : d.tables) {
     const transform::MappingRule* rule = mapper_->RuleFor(db, table);

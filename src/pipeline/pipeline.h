@@ -175,7 +175,8 @@ class Pipeline {
   std::string SharedTargetTable(const Target& t, const transform::MappingRule& rule, const std::string& dest);
   // A TRUNCATE or DROP TABLE of source tables whose target tables are
   // shared: those tables' part is not applied (a warning says so), the rest
-  // is handled as any statement. Set when it took the statement over.
+  // is handled as any statement; an ALTER that only drops columns of one:
+  // not applied. Set when it took the statement over.
   std::optional<Status> KeepSharedTargetTables(Target& t, const TargetWork& w, const mysql::DdlStatement& d,
                                                const sink::BatchEnd& end);
   Status RouteDdl(Target& t, const TargetWork& w, const mysql::DdlStatement& d, const sink::BatchEnd& end);

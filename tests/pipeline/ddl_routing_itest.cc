@@ -222,6 +222,30 @@ TEST_F(DdlRoutingTest, RenameOfAMergedShardKeepsTheTargetTable) {
   EXPECT_EQ(PipelineStatus("p").value("state", ""), "running");
 }
 
+// A column dropped shard by shard (a rolled-out schema change): the merged
+// table keeps it, so the rows of shards that still have it go on (before,
+// the first shard's drop dropped it there and the next row of another shard
+// stopped the target).
+TEST_F(DdlRoutingTest, AColumnDroppedShardByShardStaysOnTheMergedTable) {
+  ASSERT_NO_FATAL_FAILURE(Start("CREATE DATABASE app; "
+                                "CREATE TABLE app.orders_1 (id INT PRIMARY KEY, v INT, old INT NULL); "
+                                "CREATE TABLE app.orders_2 (id INT PRIMARY KEY, v INT, old INT NULL); "
+                                "INSERT INTO app.orders_1 VALUES (1, 1, 1); INSERT INTO app.orders_2 VALUES (2, 2, 2)",
+                                Rules("      - match: \"app.orders_*\"\n        to: \"s.orders\"\n")));
+  ASSERT_TRUE(Converges(*src_, "SELECT 2", *dst_, "SELECT COUNT(*) FROM s.orders"));
+  ASSERT_TRUE(src_->Execute("ALTER TABLE app.orders_1 DROP COLUMN old; INSERT INTO app.orders_2 VALUES (4, 4, 4); "
+                            "INSERT INTO app.orders_1 VALUES (3, 3); ALTER TABLE app.orders_2 DROP COLUMN old; "
+                            "INSERT INTO app.orders_2 VALUES (6, 6)")
+                  .ok());
+  ASSERT_TRUE(WaitUntil([&] { return TargetValue("SELECT COUNT(*) FROM s.orders WHERE id = 6") == "1"; },
+                        seconds(30)))
+      << sluice_->Log();
+  EXPECT_EQ(TargetValue("SELECT GROUP_CONCAT(id, ':', v, ':', IFNULL(old, '-') ORDER BY id) FROM s.orders"),
+            "1:1:1,2:2:2,3:3:-,4:4:4,6:6:-");
+  EXPECT_TRUE(LogHas("`ALTER TABLE app.orders_1 DROP COLUMN old` is not applied to `s.orders` on target dst"));
+  EXPECT_EQ(PipelineStatus("p").value("state", ""), "running");
+}
+
 // `sluice run` creates a missing renamed/subset target table as `sluice
 // snapshot` does, also when the stream replays the source's CREATE.
 TEST_F(DdlRoutingTest, RunCreatesAMissingRenamedSubsetTargetTable) {
