@@ -314,7 +314,8 @@ TEST_F(PgSourceCheckTest, MergedTablesIntoAMysqlTargetAreNotComparedAlone) {
   ASSERT_NO_FATAL_FAILURE(StartServers());
   Sql("CREATE TABLE s1 (id int PRIMARY KEY, v text); CREATE TABLE s2 (id int PRIMARY KEY, v text);"
       "INSERT INTO s1 VALUES (1, 'a'), (3, 'c'); INSERT INTO s2 VALUES (2, 'b')");
-  ASSERT_NO_FATAL_FAILURE(WritePipeline("      - match: \"public.s*\"\n        to: \"public.merged\"\n", "", 2, "[my]"));
+  ASSERT_NO_FATAL_FAILURE(
+      WritePipeline("      - match: \"public.s*\"\n        to: \"public.merged\"\n", "", 2, "[my]"));
   ASSERT_NO_FATAL_FAILURE(Snapshot());
   auto r = Check("--repair");
   EXPECT_NE(r.exit_code, 0) << r.out << r.err;
