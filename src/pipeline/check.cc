@@ -508,9 +508,16 @@ Status TargetCheck::PrepareTable(Table& t) {
   }
   if (other_writer_) {
     const TargetTable& tt = *src.mapping->target;
-    const std::string other = other_writer_(tt.db, tt.table);
-    t.extras_left_out = !other.empty();
-    if (t.extras_left_out) t.report.note = OtherWriterNote(other);
+    if (const std::string other = other_writer_(tt.db, tt.table); !other.empty()) {
+      t.extras_left_out = true;
+      t.report.note = OtherWriterNote(other);
+    }
+  }
+  if (const std::string unchecked = UncheckedShardOf(plans_, src); !unchecked.empty()) {
+    t.extras_left_out = true;
+    t.report.note = fmt::format("rows only the target has are not looked for: {}, merged into this table by the same "
+                                "rule, is not checked",
+                                unchecked);
   }
   if (by_keys_) return PrepareTableByKeys(t);
   const TargetTable& tt = *src.mapping->target;
@@ -706,6 +713,14 @@ Result<Compared> TargetCheck::Compare(const Table& t, const RowBlock& src, const
   c.mismatches = DiffRows(c.source, dst.values, t.src->width(), t.src->mapping->target->key);
   if (t.extras_left_out) LeaveOutExtras(c.mismatches);
   return c;
+}
+
+std::string UncheckedShardOf(const std::vector<std::unique_ptr<SourcePlan>>& plans, const SourcePlan& plan) {
+  if (plan.mapping == nullptr || plan.mapping->rule == nullptr || !MergesTables(*plan.mapping->rule)) return "";
+  for (const auto& other : plans) {
+    if (!other->error.empty() && other->table.rule == plan.table.rule) return other->table.name();
+  }
+  return "";
 }
 
 std::string OtherWriterNote(const std::string& other) {

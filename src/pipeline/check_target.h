@@ -385,6 +385,11 @@ class TargetCheck {
   OtherWriters other_writer_;
 };
 
+// A table `plan`'s rule merges with others (shards) that could not be
+// compared (its mapping failed, a script runs): its rows are in the target
+// table too, so rows only the target has are not extra. Its name, or "".
+std::string UncheckedShardOf(const std::vector<std::unique_ptr<SourcePlan>>& plans, const SourcePlan& plan);
+
 // The note of a table whose extra rows are not looked for because `other`
 // pipeline writes it too.
 std::string OtherWriterNote(const std::string& other);

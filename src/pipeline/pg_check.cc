@@ -186,9 +186,16 @@ Status PgTargetCheck::PrepareTable(Table& t) {
   }
   const TargetTable& tt = *src.mapping->target;
   if (other_writer_) {
-    const std::string other = other_writer_(tt.db, tt.table);
-    t.extras_left_out = !other.empty();
-    if (t.extras_left_out) t.report.note = OtherWriterNote(other);
+    if (const std::string other = other_writer_(tt.db, tt.table); !other.empty()) {
+      t.extras_left_out = true;
+      t.report.note = OtherWriterNote(other);
+    }
+  }
+  if (const std::string unchecked = UncheckedShardOf(plans_, src); !unchecked.empty()) {
+    t.extras_left_out = true;
+    t.report.note = fmt::format("rows only the target has are not looked for: {}, merged into this table by the same "
+                                "rule, is not checked",
+                                unchecked);
   }
   if (src.keyed()) {
     const std::vector<uint32_t>& source_key = src.key();

@@ -368,6 +368,36 @@ TEST_F(CheckTest, ShardsMergedIntoOneTargetTableAreComparedAsTheirUnion) {
   EXPECT_EQ(RowsToText(*a), RowsToText(*b));
 }
 
+// A shard that cannot be compared (its rule's column subset names a column
+// it lacks): its rows are in the merged table too, so the others' check
+// leaves rows only the target has alone instead of deleting that shard's.
+TEST_F(CheckTest, AShardThatCannotBeComparedKeepsItsRowsInTheMergedTable) {
+  ASSERT_TRUE(src_->Execute("CREATE DATABASE sh3; CREATE TABLE sh3.orders_1 (id INT PRIMARY KEY, v INT); "
+                            "CREATE TABLE sh3.orders_2 (id INT PRIMARY KEY, w INT); "
+                            "INSERT INTO sh3.orders_1 VALUES (1, 1), (3, 3); INSERT INTO sh3.orders_2 VALUES (2, 2)")
+                  .ok());
+  ASSERT_TRUE(dst_->Execute("CREATE DATABASE sh3m; CREATE TABLE sh3m.orders (id INT PRIMARY KEY, v INT); "
+                            "INSERT INTO sh3m.orders VALUES (1, 1), (2, 2)")
+                  .ok());
+  WritePipeline("shard_unchecked", "      - match: \"sh3.orders_*\"\n        to: \"sh3m.orders\"\n"
+                                   "        columns: [id, v]\n");
+  auto r = Check("shard_unchecked", "--repair --format json");
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;  // sh3.orders_2 is not checked
+  auto j = Json(r);
+  bool noted = false;
+  for (const auto& t : j["pipelines"][0]["tables"]) {
+    if (t["source"] != "sh3.orders_1") continue;
+    noted = t.value("note", "").find("sh3.orders_2, merged into this table by the same rule, is not checked") !=
+            std::string::npos;
+    EXPECT_EQ(Keys(t, "missing", "id"), (std::set<int64_t>{3})) << t.dump();
+    EXPECT_TRUE(t["extra"].empty()) << t.dump();
+  }
+  EXPECT_TRUE(noted) << r.out;
+  auto rows = dst_->QueryValue("SELECT GROUP_CONCAT(id ORDER BY id) FROM sh3m.orders");
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(*rows, "1,2,3");  // 3 repaired, 2 (sh3.orders_2's) kept
+}
+
 // Two pipelines writing one target table (shards on two sources, each with
 // its own pipeline): a check of one cannot see the other's source, so it
 // leaves the rows only the target has alone, says so, and its repair never
