@@ -483,8 +483,12 @@ Status KafkaSink::AbortIfOpen() {
         if (!fenced_out_ && RefusedEpochBump(fatal) && options_.epoch == 0) return BumpRefused(fatal);
         return FencedOut("abort_transaction", rd_kafka_error_string(e));
       }
-      return Status::Error(StatusCode::kServerError, "{}: Kafka abort_transaction failed: {} (fatal)", Where(),
-                           rd_kafka_error_string(e));
+      // Not another producer (a sequence desynchronised by a broker's
+      // timeout, say): as for a failed delivery, a new producer takes over
+      // (DoReconnect), whose init aborts what this one left open.
+      return Status::Retryable(StatusCode::kServerError,
+                               "{}: Kafka abort_transaction failed: {} (fatal for this producer: a new one takes over)",
+                               Where(), rd_kafka_error_string(e));
     }
     return Status::Retryable(StatusCode::kIoError, "{}: Kafka abort_transaction failed: {}", Where(),
                              rd_kafka_error_string(e));
