@@ -506,19 +506,8 @@ Status TargetCheck::PrepareTable(Table& t) {
     t.report.error = MergeRefusal(t.members);
     if (!t.report.error.empty()) return Status::Ok();
   }
-  if (other_writer_) {
-    const TargetTable& tt = *src.mapping->target;
-    if (const std::string other = other_writer_(tt.db, tt.table); !other.empty()) {
-      t.extras_left_out = true;
-      t.report.note = OtherWriterNote(other);
-    }
-  }
-  if (const std::string unchecked = UncheckedShardOf(plans_, src); !unchecked.empty()) {
-    t.extras_left_out = true;
-    t.report.note = fmt::format("rows only the target has are not looked for: {}, merged into this table by the same "
-                                "rule, is not checked",
-                                unchecked);
-  }
+  t.report.note = ExtrasLeftOutNote(other_writer_, plans_, src);
+  t.extras_left_out = !t.report.note.empty();
   if (by_keys_) return PrepareTableByKeys(t);
   const TargetTable& tt = *src.mapping->target;
   auto schema = mysql::ReadTableSchema(*main_.target, tt.db, tt.table);
@@ -715,16 +704,22 @@ Result<Compared> TargetCheck::Compare(const Table& t, const RowBlock& src, const
   return c;
 }
 
-std::string UncheckedShardOf(const std::vector<std::unique_ptr<SourcePlan>>& plans, const SourcePlan& plan) {
-  if (plan.mapping == nullptr || plan.mapping->rule == nullptr || !MergesTables(*plan.mapping->rule)) return "";
-  for (const auto& other : plans) {
-    if (!other->error.empty() && other->table.rule == plan.table.rule) return other->table.name();
+std::string ExtrasLeftOutNote(const OtherWriters& other_writer, const std::vector<std::unique_ptr<SourcePlan>>& plans,
+                              const SourcePlan& plan) {
+  std::string note;
+  const TargetTable& tt = *plan.mapping->target;
+  if (const std::string other = other_writer ? other_writer(tt.db, tt.table) : ""; !other.empty()) {
+    note = fmt::format("rows only the target has are not looked for: pipeline {} writes this table too", other);
   }
-  return "";
-}
-
-std::string OtherWriterNote(const std::string& other) {
-  return fmt::format("rows only the target has are not looked for: pipeline {} writes this table too", other);
+  if (plan.mapping->rule == nullptr || !MergesTables(*plan.mapping->rule)) return note;
+  for (const auto& shard : plans) {
+    if (!shard->error.empty() && shard->table.rule == plan.table.rule) {
+      return fmt::format("rows only the target has are not looked for: {}, merged into this table by the same rule, "
+                         "is not checked",
+                         shard->table.name());
+    }
+  }
+  return note;
 }
 
 void LeaveOutExtras(std::vector<RowMismatch>& mismatches) {

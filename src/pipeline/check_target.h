@@ -385,14 +385,12 @@ class TargetCheck {
   OtherWriters other_writer_;
 };
 
-// A table `plan`'s rule merges with others (shards) that could not be
-// compared (its mapping failed, a script runs): its rows are in the target
-// table too, so rows only the target has are not extra. Its name, or "".
-std::string UncheckedShardOf(const std::vector<std::unique_ptr<SourcePlan>>& plans, const SourcePlan& plan);
-
-// The note of a table whose extra rows are not looked for because `other`
-// pipeline writes it too.
-std::string OtherWriterNote(const std::string& other);
+// Why rows only the target has are not looked for in `plan`'s target
+// table ("" when they are): another pipeline may write it (`other_writer`,
+// may be null), or a shard the same rule merges into it could not be
+// compared (its mapping failed, a script runs), whose rows are there too.
+std::string ExtrasLeftOutNote(const OtherWriters& other_writer, const std::vector<std::unique_ptr<SourcePlan>>& plans,
+                              const SourcePlan& plan);
 
 // Leaves the kExtra ones out of `mismatches`.
 void LeaveOutExtras(std::vector<RowMismatch>& mismatches);

@@ -185,18 +185,8 @@ Status PgTargetCheck::PrepareTable(Table& t) {
     return Status::Ok();
   }
   const TargetTable& tt = *src.mapping->target;
-  if (other_writer_) {
-    if (const std::string other = other_writer_(tt.db, tt.table); !other.empty()) {
-      t.extras_left_out = true;
-      t.report.note = OtherWriterNote(other);
-    }
-  }
-  if (const std::string unchecked = UncheckedShardOf(plans_, src); !unchecked.empty()) {
-    t.extras_left_out = true;
-    t.report.note = fmt::format("rows only the target has are not looked for: {}, merged into this table by the same "
-                                "rule, is not checked",
-                                unchecked);
-  }
+  t.report.note = ExtrasLeftOutNote(other_writer_, plans_, src);
+  t.extras_left_out = !t.report.note.empty();
   if (src.keyed()) {
     const std::vector<uint32_t>& source_key = src.key();
     for (uint32_t k : tt.key) {
