@@ -1142,6 +1142,7 @@ Result<CheckReport> RunCheck(const Config& config, const PipelineConfig& p, cons
   ASSIGN_OR_RETURN(auto mapper, transform::TableMapper::Create(MappingRules(p)));
   auto selected = SelectedTables(src, p);
   if (!selected.ok()) return selected.status().WithContext(fmt::format("pipeline {}: source", p.name));
+  if (!options.only_targets_of.empty()) *selected = FeedingTargetsOf(std::move(*selected), options.only_targets_of);
 
   // The source side of every table, planned once for all targets.
   std::vector<std::unique_ptr<SourcePlan>> plans;

@@ -142,6 +142,9 @@ struct CheckOptions {
   uint32_t parallel = 0;                   // workers per target; 0: the pipeline's `parallel`
   uint64_t chunk_rows = 0;                 // 0: the pipeline's `chunk_rows`
   size_t max_keys = 100000;                // differing keys listed per table
+  // Only the target tables these source tables ("db.table") feed, each
+  // compared whole (every table merged into it too); empty: every table.
+  std::vector<std::string> only_targets_of;
   // Cuts the check's connections from another thread (with `cancel`, so
   // that a cancel does not wait for a hung server); may be null.
   mysql::Interrupter* interrupter = nullptr;

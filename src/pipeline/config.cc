@@ -1299,8 +1299,10 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
   if (const Entry* check = m.Find("check")) {
     std::string check_path = Child(path, "check");
     ASSIGN_OR_RETURN(MapView c, AsMap(*check, check_path, {"every", "repair"}, "a map (every: 1h, repair: false)"));
-    RETURN_IF_ERROR(RequireKeys(c, check_path, {"every"}));
-    ASSIGN_OR_RETURN(p.check.every_ms, Duration(*c.Find("every"), Child(check_path, "every")));
+    // Without `every`: no periodic check; `repair` still rules checks on request and after copies of new tables.
+    if (const Entry* every = c.Find("every")) {
+      ASSIGN_OR_RETURN(p.check.every_ms, Duration(*every, Child(check_path, "every")));
+    }
     if (const Entry* repair = c.Find("repair")) {
       ASSIGN_OR_RETURN(p.check.repair, Bool(*repair, Child(check_path, "repair")));
     }

@@ -655,6 +655,7 @@ Result<CheckReport> RunPostgresCheck(const Config& config, const PipelineConfig&
   ASSIGN_OR_RETURN(auto mapper, transform::TableMapper::Create(MappingRules(p)));
   auto selected = SelectedPostgresTables(src, p);
   if (!selected.ok()) return selected.status().WithContext(where());
+  if (!options.only_targets_of.empty()) *selected = FeedingTargetsOf(std::move(*selected), options.only_targets_of);
   std::vector<std::unique_ptr<SourcePlan>> plans;
   for (const SourceTable& table : *selected) {
     if (cancelled()) return Status::Error(StatusCode::kCancelled, "cancelled");

@@ -313,6 +313,12 @@ class Pipeline {
   // initial`, recorded in the store until done) or named with the command.
   Status PrepareNewlyPublished();
   void StartSelectionCopy();
+  // After that copy (its thread): the target tables of `tables` (source
+  // names) compared with the source, since rows the target held before (a
+  // table selected again after rows were deleted, a narrowed `where:`) stay
+  // beside the copy's; repaired with `check: {repair: true}`, else reported
+  // (log and status event) with the command that repairs them.
+  void CheckCopiedSelection(const std::vector<std::string>& tables);
   // A MySQL source's selected tables as information_schema shows them now,
   // recorded in the store's schema history (source/mysql/schema_history.h)
   // at `position` (a snapshot's start, where streaming begins), so that a
@@ -334,6 +340,7 @@ class Pipeline {
   // capture thread: the store setting (key, value) written once they are copied
   std::pair<std::string, std::string> selection_record_;
   std::string selection_why_;  // what made them new, for the log
+  std::vector<std::string> selection_tables_;  // their source names ("db.table")
   std::thread selection_thread_;                  // the copy (joined by Stop, after the capture thread)
   // guarded by mu_: where CopyKeylessFirst read its tables, for the target
   // loops (which read their sinks' records before it ran)

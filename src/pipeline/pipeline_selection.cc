@@ -15,10 +15,12 @@
 #include <set>
 
 #include "core/sync_point.h"
+#include "pipeline/check.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/pg_source.h"
 #include "pipeline/selection.h"
 #include "pipeline/table_set.h"
+#include "sink/registry.h"
 
 namespace sluice::pipeline {
 
@@ -64,7 +66,7 @@ Status Pipeline::PrepareNewlySelected(const std::vector<const TargetConfig*>& my
   std::vector<SourceTable> fresh = NewlySelected(selected, *before);
   if (fresh.empty()) return settings_->Set(kSelectionSetting, now);
 
-  std::vector<std::string> names, keyless;
+  std::vector<std::string> names, keyless, keyed;
   PipelineConfig copy = cfg_;
   copy.tables.clear();
   PipelineConfig keyless_copy = copy;
@@ -89,6 +91,7 @@ Status Pipeline::PrepareNewlySelected(const std::vector<const TargetConfig*>& my
       continue;
     }
     copy.tables.push_back(std::move(exact));
+    keyed.push_back(t.name());
   }
   SLUICE_SYNC_POINT("pipeline.selection.created");
   const std::string copy_by_hand = fmt::format("`sluice snapshot -c {} --pipeline {}` (safe to repeat)",
@@ -116,6 +119,7 @@ Status Pipeline::PrepareNewlySelected(const std::vector<const TargetConfig*>& my
     // (Not when a keyless one waits for the next start: that copies them all again.)
     selection_record_ = settled ? std::make_pair(std::string(kSelectionSetting), now) : std::make_pair("", "");
     selection_why_ = "the rules newly select them";
+    selection_tables_ = std::move(keyed);
     return Status::Ok();
   }
   if (!settled) return Status::Ok();  // the next start copies them
@@ -224,6 +228,7 @@ Status Pipeline::PrepareNewlyPublished() {
   }
   PipelineConfig tables = cfg_;
   tables.tables.clear();
+  std::vector<std::string> copied;
   for (const std::string& name : pending) {
     size_t dot = name.find('.');
     const TableRule* rule = nullptr;
@@ -240,8 +245,10 @@ Status Pipeline::PrepareNewlyPublished() {
     exact.regex = std::make_shared<const std::regex>(exact.match, std::regex::ECMAScript);
     exact.snapshot_where.clear();
     tables.tables.push_back(std::move(exact));
+    copied.push_back(name);
   }
   selection_copy_ = std::move(tables);
+  selection_tables_ = std::move(copied);
   selection_record_ = {kUnstreamedSetting, ""};
   selection_why_ = fmt::format("added to publication \"{}\"", PublicationOf(cfg_, *source_cfg_));
   return Status::Ok();
@@ -259,7 +266,8 @@ void Pipeline::StartSelectionCopy() {
                                  selection_copy_->tables.size(), selection_why_);
   spdlog::info("pipeline {}: {}", cfg_.name, what);
   NoteEvent("", "snapshot", what);
-  selection_thread_ = std::thread([this, snapshot = snapshot_.get(), record = selection_record_] {
+  selection_thread_ = std::thread([this, snapshot = snapshot_.get(), record = selection_record_,
+                                   tables = selection_tables_] {
     Status st = snapshot->Run();
     if (st.ok()) {
       Status saved = record.first.empty() ? Status::Ok() : settings_->Set(record.first, record.second);
@@ -269,14 +277,87 @@ void Pipeline::StartSelectionCopy() {
       spdlog::error("pipeline {}: copying the new tables failed (the next start copies them again): {}",
                     cfg_.name, st.message());
     }
-    std::lock_guard done(mu_);
-    snapshot_running_ = false;
-    if (st.code() != StatusCode::kCancelled) {
-      NoteEvent("", "snapshot",
-                st.ok() ? fmt::format("new table(s) copied: {} rows", snapshot->progress().rows_copied)
-                        : "copying the new tables failed: " + st.message());
+    {
+      std::lock_guard done(mu_);
+      snapshot_running_ = false;
+      if (st.code() != StatusCode::kCancelled) {
+        NoteEvent("", "snapshot",
+                  st.ok() ? fmt::format("new table(s) copied: {} rows", snapshot->progress().rows_copied)
+                          : "copying the new tables failed: " + st.message());
+      }
     }
+    if (st.ok()) CheckCopiedSelection(tables);
   });
+}
+
+void Pipeline::CheckCopiedSelection(const std::vector<std::string>& tables) {
+  if (tables.empty()) return;
+  PipelineConfig checked = cfg_;
+  {
+    std::lock_guard lock(mu_);
+    if (stop_) return;
+    checked.targets = LiveTargetsLocked();
+  }
+  std::erase_if(checked.targets, [&](const std::string& name) {
+    const TargetConfig* t = config_.FindTarget(name);
+    return t == nullptr || !sink::SupportsCheck(t->endpoint.scheme);
+  });
+  if (checked.targets.empty()) return;
+  CheckOptions options;
+  options.repair = cfg_.check.repair;
+  options.interrupter = &jobs_interrupt_;
+  options.only_targets_of = tables;
+  options.max_keys = 5;
+  auto report = RunCheck(config_, checked, options, &check_cancel_);
+  if (!report.ok() && (report.status().code() == StatusCode::kCancelled || check_cancel_)) return;
+  const std::string repair_by_hand = fmt::format("`sluice check -c {} --pipeline {} --repair`", config_.path, cfg_.name);
+  std::lock_guard lock(mu_);
+  if (!report.ok()) {
+    std::string warning = fmt::format("comparing the new table(s) with their targets after the copy failed ({}); "
+                                      "rows the targets held before may be left: {} finds and removes them",
+                                      report.status().message(), repair_by_hand);
+    spdlog::warn("pipeline {}: {}", cfg_.name, warning);
+    NoteEvent("", "warning", std::move(warning));
+    return;
+  }
+  if (report->consistent()) {
+    spdlog::info("pipeline {}: new table(s) compared with their targets after the copy: consistent", cfg_.name);
+    NoteEvent("", "check", "new table(s) compared with their targets after the copy: consistent");
+    return;
+  }
+  std::vector<std::string> found;
+  uint64_t extra = 0;
+  for (const TargetCheckReport& t : report->targets) {
+    if (!t.caught_up) {
+      found.push_back(fmt::format("{} had not applied up to the source's position within {} s, so some may be "
+                                  "changes in flight", t.target, options.wait.count() / 1000));
+    }
+    for (const TableCheckReport& tr : t.tables) {
+      extra += tr.extra;
+      if (!tr.error.empty()) {
+        found.push_back(fmt::format("{} on {}: not compared: {}", tr.target, t.target, tr.error));
+      } else if (tr.differences() > 0) {
+        found.push_back(fmt::format("{} on {}: {} extra, {} missing, {} different{}", tr.target, t.target, tr.extra,
+                                    tr.missing, tr.different,
+                                    tr.diffs.empty() ? "" : " (first: " + tr.diffs.front().key_text + ")"));
+      }
+    }
+  }
+  const std::string why = extra > 0 ? " (extra: rows the target held before that the source no longer has, or "
+                                      "that the rule now leaves out)" : "";
+  if (options.repair && report->repaired()) {
+    std::string what = fmt::format("new table(s) compared with their targets after the copy and {} rows repaired: "
+                                   "{}{}", report->repaired_rows(), fmt::join(found, "; "), why);
+    spdlog::info("pipeline {}: {}", cfg_.name, what);
+    NoteEvent("", "check", std::move(what));
+    return;
+  }
+  std::string warning = fmt::format("new table(s) compared with their targets after the copy: {}{}; {} {}",
+                                    fmt::join(found, "; "), why, repair_by_hand,
+                                    options.repair ? "repairs what is left" : "makes them equal (or `check: {repair: "
+                                                                             "true}` does after each such copy)");
+  spdlog::warn("pipeline {}: {}", cfg_.name, warning);
+  NoteEvent("", "warning", std::move(warning));
 }
 
 }  // namespace sluice::pipeline

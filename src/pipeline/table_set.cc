@@ -12,6 +12,7 @@
 #include <initializer_list>
 #include <memory>
 #include <regex>
+#include <set>
 #include <string_view>
 
 #include "transform/row_filter.h"
@@ -343,6 +344,23 @@ OtherWriters OtherWritersOf(const Config& config, const PipelineConfig& p, const
     }
     return "";
   };
+}
+
+std::string TargetTableName(const TableRule& rule, const std::string& db, const std::string& table) {
+  return rule.to.empty() ? db + "." + table : transform::TableMapper::ExpandTemplate(rule.to, db, table);
+}
+
+std::vector<SourceTable> FeedingTargetsOf(std::vector<SourceTable> selected, const std::vector<std::string>& tables) {
+  std::set<std::string> targets;
+  for (const SourceTable& t : selected) {
+    if (t.rule != nullptr && std::find(tables.begin(), tables.end(), t.name()) != tables.end()) {
+      targets.insert(TargetTableName(*t.rule, t.db, t.table));
+    }
+  }
+  std::erase_if(selected, [&](const SourceTable& t) {
+    return t.rule == nullptr || !targets.contains(TargetTableName(*t.rule, t.db, t.table));
+  });
+  return selected;
 }
 
 bool MergesTables(const transform::MappingRule& rule) {

@@ -26,6 +26,13 @@ struct SourceTable {
   std::string name() const { return db + "." + table; }
 };
 
+// The target table ("db.table") `rule` names for a source table.
+std::string TargetTableName(const TableRule& rule, const std::string& db, const std::string& table);
+// Of `selected`, the tables feeding a target table that one of `tables`
+// (source "db.table" names) feeds too: those to compare for such a target
+// table as a whole, shards merged into it included.
+std::vector<SourceTable> FeedingTargetsOf(std::vector<SourceTable> selected, const std::vector<std::string>& tables);
+
 // Base tables on the source selected by the pipeline's rules, in name order
 // (system schemas and sluice's own `_sluice` excluded).
 Result<std::vector<SourceTable>> SelectedTables(sluice::mysql::MysqlConnection& source, const PipelineConfig& p);

@@ -260,6 +260,15 @@ TEST(ConfigLoad, BaseIsValid) {
 
 // A PostgreSQL source is checked (and repaired) into ClickHouse and Redis
 // targets as into PostgreSQL and MySQL ones.
+// `check:` without `every`: no periodic check, but `repair` rules the
+// checks that run on request and after a copy of newly selected tables.
+TEST(ConfigLoad, CheckRepairWithoutPeriodicChecks) {
+  auto c = ParseConfig(Base("    check: {repair: true}\n"), "sluice.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->pipelines[0].check.every_ms, 0u);
+  EXPECT_TRUE(c->pipelines[0].check.repair);
+}
+
 TEST(ConfigLoad, PostgresSourceChecksClickhouseAndRedisTargets) {
   for (const char* url : {"\"clickhouse://default@127.0.0.1:8123/dw\"}", "\"redis://127.0.0.1:6379/0\"}"}) {
     std::string yaml = BaseWith("\"mysql://repl:topsecret@127.0.0.1:3306\"", "\"postgres://repl:topsecret@db/shop\"");
@@ -476,8 +485,6 @@ std::vector<ErrorCase> ErrorCases() {
        "\"initial\"?)"},
       {"chunk_rows_too_small", Base("    chunk_rows: 1\n"),
        "sluice.yaml:12:17: pipelines[0].chunk_rows: expected an integer from 10 to 10000000, got 1"},
-      {"check_without_every", Base("    check: {repair: true}\n"),
-       "sluice.yaml:12:12: pipelines[0].check.every: required key is missing"},
       {"check_bad_duration", Base("    check: {every: soon}\n"),
        "sluice.yaml:12:20: pipelines[0].check.every: expected a duration such as 30s, 15m, 1h or 1d (at least 1s), "
        "got \"soon\""},

@@ -9,6 +9,7 @@
 // names the command that copies them.
 
 #include <functional>
+#include <thread>
 
 #include "pipeline/fault_fixture.h"
 
@@ -119,6 +120,93 @@ TEST_F(SelectionTest, AWidenedFilterCopiesTheRowsItNowSelects) {
   ASSERT_NO_FATAL_FAILURE(RestartWith("      - match: \"shop.customers\"\n      - match: \"shop.orders\"\n"));
   ASSERT_TRUE(src_->Execute("UPDATE shop.customers SET name = 'renamed' WHERE id IN (1, 300)").ok());
   EXPECT_TRUE(Converges(*src_, kCustomers, *dst_, kCustomers, seconds(60)));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// A table selected again holds, on its target, rows deleted on the source
+// while it was not selected: the copy upserts the source's rows and leaves
+// those. Before, nothing said so; now the copied tables are compared with
+// their targets and the old rows named with the command that removes them.
+TEST_F(SelectionTest, RowsATableSelectedAgainNoLongerHasAreReported) {
+  const std::string both = "      - match: \"shop.orders\"\n      - match: \"shop.customers\"\n";
+  ASSERT_NO_FATAL_FAILURE(RunWith(both, "    snapshot: initial\n"));
+  ASSERT_TRUE(Converges(*src_, kCustomers, *dst_, kCustomers, seconds(60)));
+  ASSERT_NO_FATAL_FAILURE(RestartWith("      - match: \"shop.orders\"\n"));
+  // Deleted while not selected; the orders after them move the checkpoint on.
+  ASSERT_TRUE(src_->Execute("DELETE FROM shop.customers WHERE id IN (7, 8, 9)").ok());
+  ASSERT_TRUE(Transactions(*src_, 26, 2).ok());
+  ASSERT_TRUE(Converges(*src_, kOrders, *dst_, kOrders, seconds(60)));
+  ASSERT_NO_FATAL_FAILURE(RestartWith(both));
+  ASSERT_TRUE(Transactions(*src_, 28, 2).ok());
+  ASSERT_TRUE(Converges(*src_, kOrders, *dst_, kOrders, seconds(60)));
+  std::string events;
+  for (int i = 0; i < 600 && events.find("compared with their targets") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    events = Events();
+  }
+  EXPECT_NE(events.find("shop.customers on dst: 3 extra, 0 missing, 0 different (first: id=7)"), std::string::npos)
+      << events;
+  EXPECT_NE(events.find("--pipeline p --repair"), std::string::npos) << events;
+  auto count = dst_->QueryValue("SELECT COUNT(*) FROM shop.customers");
+  ASSERT_TRUE(count.ok()) << count.status().message();
+  EXPECT_EQ(*count, "500") << "reported, not removed";
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// A narrowed filter (`where:` with materialized-view meaning): the rows it now
+// leaves out were on the target and stayed there; with `check: {repair:
+// true}` the comparison after the copy removes them.
+TEST_F(SelectionTest, ANarrowedFilterRemovesTheRowsItNowLeavesOutWhenChecksRepair) {
+  const std::string extra = "    snapshot: initial\n    check: {repair: true}\n";
+  ASSERT_NO_FATAL_FAILURE(RunWith("      - match: \"shop.customers\"\n      - match: \"shop.orders\"\n", extra));
+  ASSERT_TRUE(Converges(*src_, kCustomers, *dst_, kCustomers, seconds(60)));
+  ASSERT_NO_FATAL_FAILURE(RestartWith("      - match: \"shop.customers\"\n        where: \"id <= 100\"\n"
+                                      "      - match: \"shop.orders\"\n"));
+  ASSERT_TRUE(src_->Execute("UPDATE shop.customers SET name = 'renamed' WHERE id IN (1, 300)").ok());
+  EXPECT_TRUE(Converges(*src_, "SELECT id, name FROM shop.customers WHERE id <= 100 ORDER BY id", *dst_, kCustomers,
+                        seconds(60)));
+  std::string events = Events();
+  EXPECT_NE(events.find("400 rows repaired"), std::string::npos) << events;
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// Shards merged into one target table, one of them selected again: its
+// target table is compared as the union of every shard, so the repair after
+// the copy removes the selected-again shard's old rows and never the rows of
+// the shard that stayed selected.
+TEST_F(SelectionTest, AShardSelectedAgainIsComparedWithTheOtherShardsOfItsTable) {
+  const std::string extra = "    snapshot: initial\n    check: {repair: true}\n";
+  src_ = StartServer(1);
+  dst_ = StartServer(2);
+  ASSERT_TRUE(src_ && dst_);
+  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  ASSERT_TRUE(src_->Execute("CREATE DATABASE sh; CREATE TABLE sh.c_1 (id INT PRIMARY KEY, name VARCHAR(40)); "
+                            "CREATE TABLE sh.c_2 LIKE sh.c_1; INSERT INTO sh.c_1 VALUES (1, 'a'), (3, 'c'), (5, 'e'); "
+                            "INSERT INTO sh.c_2 VALUES (2, 'b'), (4, 'd'), (6, 'f')")
+                  .ok());
+  http_port_ = FreePort();
+  options_.extra = extra;
+  options_.tables = "      - match: \"sh.c_*\"\n        to: \"report.c\"\n      - match: \"shop.orders\"\n";
+  WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), options_));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  const std::string merged = "SELECT id, name FROM report.c ORDER BY id";
+  const std::string shards = "SELECT id, name FROM sh.c_1 UNION ALL SELECT id, name FROM sh.c_2 ORDER BY id";
+  ASSERT_TRUE(Converges(*src_, shards, *dst_, merged, seconds(60)));
+  ASSERT_NO_FATAL_FAILURE(RestartWith("      - match: \"sh.c_1\"\n        to: \"report.c\"\n"
+                                      "      - match: \"shop.orders\"\n"));
+  ASSERT_TRUE(src_->Execute("DELETE FROM sh.c_2 WHERE id = 4").ok());
+  ASSERT_TRUE(Transactions(*src_, 1, 2).ok());  // the checkpoint moves past the delete
+  ASSERT_TRUE(Converges(*src_, kOrders, *dst_, kOrders, seconds(60)));
+  ASSERT_NO_FATAL_FAILURE(RestartWith("      - match: \"sh.c_*\"\n        to: \"report.c\"\n"
+                                      "      - match: \"shop.orders\"\n"));
+  std::string events;
+  for (int i = 0; i < 600 && events.find("compared with their targets") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    events = Events();
+  }
+  EXPECT_NE(events.find("1 rows repaired: report.c on dst: 1 extra"), std::string::npos) << events;
+  EXPECT_TRUE(Converges(*src_, shards, *dst_, merged, seconds(60)));
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
