@@ -1210,14 +1210,17 @@ void Pipeline::CaptureLoop() {
     return;
   }
   // Target tables `sluice run` must create itself first (renamed or subset
-  // tables, which replicated DDL cannot create), then where to start.
+  // tables, which replicated DDL cannot create; columns a changed rule now
+  // maps are added to existing ones), then where to start.
   auto prepare = [&]() -> Result<StartPosition> {
     std::vector<const TargetConfig*> mysql_targets;
     for (auto& t : targets_) {
       if (t->sink && !t->failed && t->sink->speaks_mysql_ddl()) {
         // PostgreSQL sends no DDL: every selected table is created from the catalog.
         RETURN_IF_ERROR(IsPostgresSource(*source_cfg_) ? EnsurePostgresTargetTables(cfg_, *source_cfg_, *t->cfg)
-                                                       : EnsureMappedTargetTables(config_, cfg_, *t->cfg));
+                                                       : EnsureMappedTargetTables(config_, cfg_, *t->cfg, "", "",
+                                                                                  /*also_one_to_one=*/false,
+                                                                                  /*add_columns=*/true));
         mysql_targets.push_back(t->cfg);
       }
     }

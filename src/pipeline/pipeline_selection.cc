@@ -73,7 +73,8 @@ Status Pipeline::PrepareNewlySelected(const std::vector<const TargetConfig*>& my
   for (const SourceTable& t : fresh) {
     names.push_back(t.name());
     for (const TargetConfig* target : mysql_targets) {
-      RETURN_IF_ERROR(EnsureMappedTargetTables(config_, cfg_, *target, t.db, t.table, /*also_one_to_one=*/true)
+      RETURN_IF_ERROR(EnsureMappedTargetTables(config_, cfg_, *target, t.db, t.table, /*also_one_to_one=*/true,
+                                               /*add_columns=*/true)
                           .WithContext(fmt::format("pipeline {}: target {}: newly selected table {}", cfg_.name,
                                                    target->name, t.name())));
     }

@@ -269,7 +269,8 @@ Status Snapshot::RunSteps() {
 }
 
 Status EnsureMappedTargetTables(const Config& config, const PipelineConfig& p, const TargetConfig& target,
-                                const std::string& only_db, const std::string& only_table, bool also_one_to_one) {
+                                const std::string& only_db, const std::string& only_table, bool also_one_to_one,
+                                bool add_columns) {
   const SourceConfig* source_cfg = config.FindSource(p.source);
   if (source_cfg == nullptr) return Status::Invalid("unknown source {}", p.source);
   ASSIGN_OR_RETURN(auto co, sluice::mysql::ConnectOptions::FromUrl(source_cfg->endpoint));
@@ -292,6 +293,17 @@ Status EnsureMappedTargetTables(const Config& config, const PipelineConfig& p, c
     if (!schema.ok()) return schema.status().WithContext(fmt::format("source {}", p.source));
     ASSIGN_OR_RETURN(const transform::TableMapping* m, mapper->Map(*schema));
     if (!m->selected() || (m->one_to_one && !also_one_to_one)) continue;
+    if (add_columns) {
+      auto added = detail::AddMappedColumns(**w, **source, *m, **schema);
+      if (!added.ok()) {
+        return added.status().WithContext(fmt::format("target {}: adding the columns the rule of {} now maps to `{}`.`{}`",
+                                                      target.name, st.name(), m->target->db, m->target->table));
+      }
+      if (!added->empty()) {
+        spdlog::info("pipeline {}: target {}: `{}`.`{}` had no column {} that the rule of {} now maps: added", p.name,
+                     target.name, m->target->db, m->target->table, fmt::join(*added, ", "), st.name());
+      }
+    }
     Status created = detail::EnsureMysqlTargetTable(**w, **source, *m, **schema);
     if (!created.ok()) {
       return created.WithContext(

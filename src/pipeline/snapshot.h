@@ -129,10 +129,11 @@ class Snapshot {
 // What `sluice run` needs of a snapshot's table creation: the target tables
 // of renamed or subset rules (which replicated DDL cannot create) that are
 // missing on `target` are created as a snapshot creates them; an existing one
-// must hold the mapped columns. With only_table, just that source table;
-// with also_one_to_one, tables mapped to themselves too.
+// must hold the mapped columns (with add_columns, the ones it lacks are
+// added: a table whose rule changed). With only_table, just that source
+// table; with also_one_to_one, tables mapped to themselves too.
 Status EnsureMappedTargetTables(const Config& config, const PipelineConfig& p, const TargetConfig& target,
                                 const std::string& only_db = "", const std::string& only_table = "",
-                                bool also_one_to_one = false);
+                                bool also_one_to_one = false, bool add_columns = false);
 
 }  // namespace sluice::pipeline

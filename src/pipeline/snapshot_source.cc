@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <strings.h>
+
+#include <algorithm>
 
 #include "pipeline/pg_source.h"
 
@@ -158,6 +161,53 @@ Status EnsureMysqlTargetSequences(ChunkTarget& w, MysqlConnection& source, const
 // MySQL, the source's own definition for a table copied whole (renamed or
 // not), else the mapped columns with their source types and the key; other
 // kinds map the source types themselves.
+Result<std::vector<std::string>> MappedColumnDefinitions(MysqlConnection& source, const transform::TableMapping& m,
+                                                         const TableSchema& s) {
+  ASSIGN_OR_RETURN(
+      auto cols, source.Query(fmt::format("SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLLATION_NAME FROM "
+                                          "information_schema.COLUMNS WHERE TABLE_SCHEMA = '{}' AND TABLE_NAME = '{}' "
+                                          "ORDER BY ORDINAL_POSITION",
+                                          source.Escape(s.db), source.Escape(s.table))));
+  const TargetTable& t = *m.target;
+  std::vector<std::string> defs;
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    uint32_t src = m.source_index[i];
+    if (src >= cols.size()) return Status::Error(StatusCode::kSchemaMismatch, "{}.{} changed while read", s.db, s.table);
+    const auto& c = cols[src];
+    std::string def = mysql::QuoteIdent(t.columns[i]) + " " + c[1].value_or("text");
+    if (c[3]) def += " COLLATE " + *c[3];
+    def += c[2].value_or("YES") == "NO" ? " NOT NULL" : " NULL";
+    defs.push_back(std::move(def));
+  }
+  return defs;
+}
+
+Result<std::vector<std::string>> AddMappedColumns(ChunkTarget& w, MysqlConnection& source,
+                                                  const transform::TableMapping& m, const TableSchema& s) {
+  const TargetTable& t = *m.target;
+  if (!w.speaks_mysql_ddl()) return std::vector<std::string>{};
+  ASSIGN_OR_RETURN(auto existing, w.ExistingColumns(t.db, t.table));
+  if (existing.empty()) return std::vector<std::string>{};  // no table: EnsureMysqlTargetTable creates it whole
+  auto has = [&](const std::string& name) {
+    return std::any_of(existing.begin(), existing.end(),
+                       [&](const std::string& e) { return strcasecmp(e.c_str(), name.c_str()) == 0; });
+  };
+  std::vector<size_t> missing;
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    if (!has(t.columns[i])) missing.push_back(i);
+  }
+  if (missing.empty()) return std::vector<std::string>{};
+  ASSIGN_OR_RETURN(auto defs, MappedColumnDefinitions(source, m, s));
+  std::string alter = "ALTER TABLE " + mysql::QuoteIdent(t.db) + "." + mysql::QuoteIdent(t.table);
+  std::vector<std::string> added;
+  for (size_t n = 0; n < missing.size(); ++n) {
+    alter += (n ? ", ADD COLUMN " : " ADD COLUMN ") + defs[missing[n]];
+    added.push_back(t.columns[missing[n]]);
+  }
+  RETURN_IF_ERROR(w.RunDdl(alter));
+  return added;
+}
+
 Status EnsureMysqlTargetTable(ChunkTarget& w, MysqlConnection& source, const transform::TableMapping& m,
                               const TableSchema& s) {
   const TargetTable& t = *m.target;
@@ -179,22 +229,9 @@ Status EnsureMysqlTargetTable(ChunkTarget& w, MysqlConnection& source, const tra
     }
     return w.EnsureTable(t, "CREATE TABLE IF NOT EXISTS " + target_name + ddl.substr(prefix.size()));
   }
-  ASSIGN_OR_RETURN(
-      auto cols, source.Query(fmt::format("SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLLATION_NAME FROM "
-                                          "information_schema.COLUMNS WHERE TABLE_SCHEMA = '{}' AND TABLE_NAME = '{}' "
-                                          "ORDER BY ORDINAL_POSITION",
-                                          source.Escape(s.db), source.Escape(s.table))));
+  ASSIGN_OR_RETURN(auto defs, MappedColumnDefinitions(source, m, s));
   std::string ddl = "CREATE TABLE IF NOT EXISTS " + target_name + " (";
-  for (size_t i = 0; i < t.columns.size(); ++i) {
-    uint32_t src = m.source_index[i];
-    if (src >= cols.size())
-      return Status::Error(StatusCode::kSchemaMismatch, "{}.{} changed while read", s.db, s.table);
-    const auto& c = cols[src];
-    if (i) ddl += ", ";
-    ddl += mysql::QuoteIdent(t.columns[i]) + " " + c[1].value_or("text");
-    if (c[3]) ddl += " COLLATE " + *c[3];
-    ddl += c[2].value_or("YES") == "NO" ? " NOT NULL" : " NULL";
-  }
+  for (size_t i = 0; i < defs.size(); ++i) ddl += (i ? ", " : "") + defs[i];
   if (t.has_key()) {
     ddl += ", PRIMARY KEY (";
     for (size_t k = 0; k < t.key.size(); ++k) ddl += (k ? ", " : "") + mysql::QuoteIdent(t.columns[t.key[k]]);

@@ -99,6 +99,15 @@ class SnapshotSource {
 Status EnsureMysqlTargetSequences(sink::ChunkTarget& w, sluice::mysql::MysqlConnection& source,
                                   const PipelineConfig& p, transform::TableMapper& mapper, bool set_existing);
 
+// The definitions ("`name` type COLLATE c NOT NULL") of the target columns
+// `m` maps from a MySQL source table, as information_schema gives them.
+Result<std::vector<std::string>> MappedColumnDefinitions(sluice::mysql::MysqlConnection& source,
+                                                         const transform::TableMapping& m, const TableSchema& s);
+// An existing target table (MySQL targets) lacking columns `m` maps (a rule
+// that now keeps more columns, or renames one to a new name) gets them, with
+// the source's types, at the end; the names added (none: nothing to do).
+Result<std::vector<std::string>> AddMappedColumns(sink::ChunkTarget& w, sluice::mysql::MysqlConnection& source,
+                                                  const transform::TableMapping& m, const TableSchema& s);
 // Creates the target table when it is missing, from a MySQL source table
 // (see snapshot_source.cc).
 Status EnsureMysqlTargetTable(sink::ChunkTarget& w, sluice::mysql::MysqlConnection& source,

@@ -210,6 +210,34 @@ TEST_F(SelectionTest, AShardSelectedAgainIsComparedWithTheOtherShardsOfItsTable)
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// A rule that now maps more columns (a widened `columns:`, a column renamed
+// to a new name): the existing target table lacks them. Before, the start
+// failed ("target table `shop`.`customers` has no column `name`") until the
+// column was added by hand; now it is added with the source's type, and the
+// copy fills it.
+TEST_F(SelectionTest, ColumnsARuleNowMapsAreAddedToTheTargetTable) {
+  ASSERT_NO_FATAL_FAILURE(RunWith("      - match: \"shop.orders\"\n      - match: \"shop.customers\"\n"
+                                  "        columns: [id]\n",
+                                  "    snapshot: initial\n"));
+  ASSERT_TRUE(Converges(*src_, "SELECT id FROM shop.customers ORDER BY id", *dst_,
+                        "SELECT * FROM shop.customers ORDER BY id", seconds(60)));
+  ASSERT_NO_FATAL_FAILURE(RestartWith("      - match: \"shop.orders\"\n      - match: \"shop.customers\"\n"
+                                      "        rename_columns: {name: title}\n"));
+  ASSERT_TRUE(src_->Execute("UPDATE shop.customers SET name = 'renamed' WHERE id IN (1, 300)").ok());
+  EXPECT_TRUE(Converges(*src_, kCustomers, *dst_, "SELECT id, title FROM shop.customers ORDER BY id", seconds(60)));
+  // Renamed again: `label` is added beside `title`, which keeps its values.
+  ASSERT_NO_FATAL_FAILURE(RestartWith("      - match: \"shop.orders\"\n      - match: \"shop.customers\"\n"
+                                      "        rename_columns: {name: label}\n"));
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.customers VALUES (501, 'new')").ok());
+  EXPECT_TRUE(Converges(*src_, kCustomers, *dst_, "SELECT id, label FROM shop.customers ORDER BY id", seconds(60)));
+  auto columns = dst_->QueryValue("SELECT GROUP_CONCAT(COLUMN_NAME, ' ', COLUMN_TYPE ORDER BY ORDINAL_POSITION) "
+                                  "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = "
+                                  "'customers'");
+  ASSERT_TRUE(columns.ok()) << columns.status().message();
+  EXPECT_EQ(*columns, "id int(11),title varchar(40),label varchar(40)");
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 // `snapshot: never`: the target table is created and later changes applied
 // (no stop), and a warning names the command that copies the rest; that
 // command then completes the table.
