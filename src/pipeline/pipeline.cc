@@ -20,6 +20,7 @@
 #include "client/mysql/foreign_keys.h"
 #include "pipeline/pg_source.h"
 #include "pipeline/pipeline_target.h"
+#include "pipeline/selection.h"
 #include "pipeline/table_set.h"
 #include "pipeline/table_swap.h"
 #include "source/mysql/binlog_scan.h"
@@ -616,6 +617,16 @@ void Pipeline::SnapshotThenStream() {
         auto p = snapshot_->progress();
         spdlog::info("pipeline {}: snapshot done, {} rows; streaming from {}", cfg_.name, p.rows_copied,
                      p.start_position);
+        // The copy carried what the rules select now: recorded at once, or a
+        // stop before the stream's start records them would leave the next
+        // start with a changed configuration nothing to compare with (and
+        // the tables it newly selects uncopied).
+        if (every_target && !IsPostgresSource(*source_cfg_) && source_cfg_->endpoint.scheme != "file") {
+          if (Status saved = settings_->Set(kSelectionKey, DescribeSelection(cfg_.tables)); !saved.ok()) {
+            spdlog::warn("pipeline {}: recording the table selection: {}", cfg_.name, saved.message());
+          }
+        }
+        SLUICE_SYNC_POINT("pipeline.initial_copy.done");
       }
     }
     if (st.ok()) break;

@@ -238,6 +238,32 @@ TEST_F(SelectionTest, ColumnsARuleNowMapsAreAddedToTheTargetTable) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// sluice killed right after its first copy, before the stream started: the
+// rules that copy carried are recorded all the same. Before, nothing was, so
+// the next start with a widened rule took it as the first start and never
+// copied the columns it now maps (they stayed NULL on the target).
+TEST_F(SelectionTest, RulesAreRecordedOnceTheFirstCopyIsDone) {
+  src_ = StartServer(1);
+  dst_ = StartServer(2);
+  ASSERT_TRUE(src_ && dst_);
+  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  ASSERT_TRUE(src_->Execute("CREATE TABLE shop.customers (id INT PRIMARY KEY, name VARCHAR(40)); "
+                            "INSERT INTO shop.customers VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+                  .ok());
+  http_port_ = FreePort();
+  options_.tables = "      - match: \"shop.customers\"\n        columns: [id]\n      - match: \"shop.orders\"\n";
+  options_.extra = "    snapshot: initial\n";
+  WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), options_));
+  StartSluiceWithSyncPoints("pipeline.initial_copy.done=crash");
+  ASSERT_TRUE(WaitUntil([&] { return !sluice_->Running(); }, seconds(60))) << "never reached the sync point";
+  options_.tables = "      - match: \"shop.customers\"\n      - match: \"shop.orders\"\n";
+  WriteConfig(FaultConfig(dir_, http_port_, src_->Url(), dst_->Url(), options_));
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  EXPECT_TRUE(Converges(*src_, kCustomers, *dst_, kCustomers, seconds(60)));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 // `snapshot: never`: the target table is created and later changes applied
 // (no stop), and a warning names the command that copies the rest; that
 // command then completes the table.
