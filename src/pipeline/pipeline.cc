@@ -621,7 +621,7 @@ void Pipeline::SnapshotThenStream() {
         // stop before the stream's start records them would leave the next
         // start with a changed configuration nothing to compare with (and
         // the tables it newly selects uncopied).
-        if (every_target && !IsPostgresSource(*source_cfg_) && source_cfg_->endpoint.scheme != "file") {
+        if (every_target && source_cfg_->endpoint.scheme != "file") {
           if (Status saved = settings_->Set(kSelectionKey, DescribeSelection(cfg_.tables)); !saved.ok()) {
             spdlog::warn("pipeline {}: recording the table selection: {}", cfg_.name, saved.message());
           }

@@ -312,6 +312,10 @@ class Pipeline {
   // added to it; their rows, never streamed, are copied (`snapshot:
   // initial`, recorded in the store until done) or named with the command.
   Status PrepareNewlyPublished();
+  // Of those already published, the tables the rules newly select since the
+  // last start (recorded as for a MySQL source): their rows the old rules
+  // left out were never streamed.
+  Result<std::vector<std::string>> ChangedRulePostgresTables();
   void StartSelectionCopy();
   // After that copy (its thread): the target tables of `tables` (source
   // names) compared with the source, since rows the target held before (a

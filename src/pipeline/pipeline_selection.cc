@@ -183,6 +183,7 @@ Status Pipeline::PrepareNewlyPublished() {
     at = end + 1;
   }
   const bool copy = cfg_.snapshot == SnapshotMode::kInitial;
+  ASSIGN_OR_RETURN(std::vector<std::string> changed, ChangedRulePostgresTables());
   auto record = [&]() {
     std::string list;
     for (const std::string& t : pending) list += t + "\n";
@@ -193,6 +194,12 @@ Status Pipeline::PrepareNewlyPublished() {
     pending.insert(fresh.begin(), fresh.end());
     RETURN_IF_ERROR(settings_->Set(kUnstreamedSetting, record()));
   }
+  if (copy && !changed.empty()) {
+    pending.insert(changed.begin(), changed.end());
+    RETURN_IF_ERROR(settings_->Set(kUnstreamedSetting, record()));
+  }
+  // Recorded once the tables it newly selects are (pending copies, or named below).
+  RETURN_IF_ERROR(settings_->Set(kSelectionSetting, DescribeSelection(cfg_.tables)));
   if (!fresh.empty()) RETURN_IF_ERROR(PublishPostgresTables(cfg_, *source_cfg_, fresh));
   const std::string copy_by_hand = fmt::format("`sluice snapshot -c {} --pipeline {}` (safe to repeat)",
                                                config_.path, cfg_.name);
@@ -203,6 +210,13 @@ Status Pipeline::PrepareNewlyPublished() {
         "from now on are applied, but the rows written to them before were never streamed (snapshot: never); copy "
         "them with {} or POST /api/pipelines/{}/snapshot",
         fmt::join(fresh, ", "), PublicationOf(cfg_, *source_cfg_), copy_by_hand, cfg_.name);
+  }
+  if (!copy && !changed.empty()) {
+    warning += fmt::format(
+        "{}{} newly selected (the table rules changed since the last start): changes from now on are applied, but "
+        "the rows the rules left out before were never streamed (snapshot: never); copy them with {} or POST "
+        "/api/pipelines/{}/snapshot",
+        warning.empty() ? "" : "; ", fmt::join(changed, ", "), copy_by_hand, cfg_.name);
   }
   std::erase_if(pending, [&](const std::string& t) {
     return std::find(pg_tables_.begin(), pg_tables_.end(), t) == pg_tables_.end();  // dropped, or no longer selected
@@ -253,6 +267,28 @@ Status Pipeline::PrepareNewlyPublished() {
   selection_record_ = {kUnstreamedSetting, ""};
   selection_why_ = fmt::format("added to publication \"{}\"", PublicationOf(cfg_, *source_cfg_));
   return Status::Ok();
+}
+
+Result<std::vector<std::string>> Pipeline::ChangedRulePostgresTables() {
+  ASSIGN_OR_RETURN(auto recorded, settings_->Get(kSelectionSetting));
+  if (!recorded.has_value() || *recorded == DescribeSelection(cfg_.tables)) return std::vector<std::string>{};
+  auto before = ParseSelection(*recorded);
+  if (!before.ok()) {
+    spdlog::warn("pipeline {}: {}; recording the current rules", cfg_.name, before.status().message());
+    return std::vector<std::string>{};
+  }
+  std::vector<SourceTable> selected;
+  for (const std::string& name : pg_tables_) {
+    const size_t dot = name.find('.');
+    SourceTable t{name.substr(0, dot), name.substr(dot + 1)};
+    auto rule = std::find_if(cfg_.tables.begin(), cfg_.tables.end(),
+                             [&](const TableRule& r) { return MatchesTableRule(r, t.db, t.table); });
+    if (rule != cfg_.tables.end()) t.rule = &*rule;
+    selected.push_back(std::move(t));
+  }
+  std::vector<std::string> changed;
+  for (const SourceTable& t : NewlySelected(selected, *before)) changed.push_back(t.name());
+  return changed;
 }
 
 void Pipeline::StartSelectionCopy() {

@@ -98,6 +98,38 @@ TEST_F(PgSourceNewTablesTest, WithSnapshotInitialTheRowsWrittenBeforeItWasPublis
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// The rules changed between two starts (a widened `where:`, a table added
+// to an explicit list): the rows they now select were never streamed. A
+// MySQL source's pipeline copied them; a PostgreSQL source's did not (the
+// rows stayed missing on the targets). Now they are copied alongside the
+// stream and the copied tables compared with their targets afterwards.
+TEST_F(PgSourceNewTablesTest, TablesTheChangedRulesNewlySelectAreCopied) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  Sql("CREATE TABLE items (id int PRIMARY KEY, n int); CREATE TABLE other (id int PRIMARY KEY, v text); "
+      "INSERT INTO items SELECT g, g FROM generate_series(1, 6) g; INSERT INTO other VALUES (1, 'a'), (2, 'b')");
+  WritePipeline("      - match: \"public.items\"\n        where: \"n <= 2\"\n", "    snapshot: initial\n");
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  const char* kItems[] = {"SELECT id, n FROM items ORDER BY id", "SELECT id, n FROM public.items ORDER BY id",
+                          "SELECT id, n FROM public.items ORDER BY id"};
+  EXPECT_TRUE(Converge("SELECT id, n FROM items WHERE n <= 2 ORDER BY id", kItems[1], kItems[2]));
+  ASSERT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+
+  WritePipeline("      - match: \"public.items\"\n      - match: \"public.other\"\n", "    snapshot: initial\n");
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  Sql("UPDATE items SET n = 10 WHERE id = 5; INSERT INTO other VALUES (3, 'c')");
+  EXPECT_TRUE(Converge(kItems[0], kItems[1], kItems[2]));
+  EXPECT_TRUE(Converge("SELECT id, v FROM other ORDER BY id", "SELECT id, v FROM public.other ORDER BY id",
+                       "SELECT id, v FROM public.other ORDER BY id"));
+  ASSERT_TRUE(WaitUntil([&] { return sluice_->FullLog().find("compared with their targets") != std::string::npos; },
+                        std::chrono::seconds(60)));
+  EXPECT_NE(sluice_->FullLog().find("new table(s) compared with their targets after the copy: consistent"),
+            std::string::npos)
+      << sluice_->FullLog();
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 }  // namespace
 }  // namespace sluice::testing
 
