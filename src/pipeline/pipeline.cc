@@ -1231,7 +1231,7 @@ void Pipeline::CaptureLoop() {
         RETURN_IF_ERROR(IsPostgresSource(*source_cfg_) ? EnsurePostgresTargetTables(cfg_, *source_cfg_, *t->cfg)
                                                        : EnsureMappedTargetTables(config_, cfg_, *t->cfg, "", "",
                                                                                   /*also_one_to_one=*/false,
-                                                                                  /*add_columns=*/true));
+                                                                                  ColumnAlignment::kAddMapped));
         mysql_targets.push_back(t->cfg);
       }
     }

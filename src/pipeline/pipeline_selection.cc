@@ -74,7 +74,7 @@ Status Pipeline::PrepareNewlySelected(const std::vector<const TargetConfig*>& my
     names.push_back(t.name());
     for (const TargetConfig* target : mysql_targets) {
       RETURN_IF_ERROR(EnsureMappedTargetTables(config_, cfg_, *target, t.db, t.table, /*also_one_to_one=*/true,
-                                               /*add_columns=*/true)
+                                               ColumnAlignment::kAddMappedRelaxUnmapped)
                           .WithContext(fmt::format("pipeline {}: target {}: newly selected table {}", cfg_.name,
                                                    target->name, t.name())));
     }

@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
+#include <strings.h>
 
 #include <algorithm>
 #include <map>
@@ -268,9 +269,45 @@ Status Snapshot::RunSteps() {
   return st;
 }
 
+namespace {
+
+// The target table's columns `t` does not map that a row without them cannot
+// be written to (NOT NULL, no default, neither generated nor AUTO_INCREMENT),
+// made NULL-able with their type, collation and comment kept; their names.
+Result<std::vector<std::string>> RelaxUnmappedColumns(const TargetConfig& target, const TargetTable& t) {
+  ASSIGN_OR_RETURN(auto co, sluice::mysql::ConnectOptions::FromUrl(target.endpoint));
+  ASSIGN_OR_RETURN(auto conn, MysqlConnection::Connect(co));
+  ASSIGN_OR_RETURN(auto rows, conn->Query(fmt::format(
+                                  "SELECT COLUMN_NAME, COLUMN_TYPE, COLLATION_NAME, COLUMN_COMMENT FROM "
+                                  "information_schema.COLUMNS WHERE TABLE_SCHEMA = '{}' AND TABLE_NAME = '{}' AND "
+                                  "IS_NULLABLE = 'NO' AND COLUMN_DEFAULT IS NULL AND EXTRA NOT LIKE '%auto_increment%' "
+                                  "AND EXTRA NOT LIKE '%GENERATED%' ORDER BY ORDINAL_POSITION",
+                                  conn->Escape(t.db), conn->Escape(t.table))));
+  std::vector<std::string> relaxed;
+  std::string alter;
+  for (const auto& r : rows) {
+    const std::string name = r[0].value_or("");
+    if (std::any_of(t.columns.begin(), t.columns.end(),
+                    [&](const std::string& c) { return strcasecmp(c.c_str(), name.c_str()) == 0; })) {
+      continue;
+    }
+    alter += fmt::format("{}MODIFY COLUMN {} {}{} NULL{}", alter.empty() ? "" : ", ", mysql::QuoteIdent(name),
+                         r[1].value_or("text"), r[2] ? " COLLATE " + *r[2] : "",
+                         r[3] && !r[3]->empty() ? " COMMENT '" + conn->Escape(*r[3]) + "'" : "");
+    relaxed.push_back("`" + name + "`");
+  }
+  if (!alter.empty()) {
+    RETURN_IF_ERROR(conn->Execute(fmt::format("ALTER TABLE {}.{} {}", mysql::QuoteIdent(t.db),
+                                              mysql::QuoteIdent(t.table), alter)));
+  }
+  return relaxed;
+}
+
+}  // namespace
+
 Status EnsureMappedTargetTables(const Config& config, const PipelineConfig& p, const TargetConfig& target,
                                 const std::string& only_db, const std::string& only_table, bool also_one_to_one,
-                                bool add_columns) {
+                                ColumnAlignment align) {
   const SourceConfig* source_cfg = config.FindSource(p.source);
   if (source_cfg == nullptr) return Status::Invalid("unknown source {}", p.source);
   ASSIGN_OR_RETURN(auto co, sluice::mysql::ConnectOptions::FromUrl(source_cfg->endpoint));
@@ -293,7 +330,7 @@ Status EnsureMappedTargetTables(const Config& config, const PipelineConfig& p, c
     if (!schema.ok()) return schema.status().WithContext(fmt::format("source {}", p.source));
     ASSIGN_OR_RETURN(const transform::TableMapping* m, mapper->Map(*schema));
     if (!m->selected() || (m->one_to_one && !also_one_to_one)) continue;
-    if (add_columns) {
+    if (align != ColumnAlignment::kNone) {
       auto added = detail::AddMappedColumns(**w, **source, *m, **schema);
       if (!added.ok()) {
         return added.status().WithContext(fmt::format("target {}: adding the columns the rule of {} now maps to `{}`.`{}`",
@@ -302,6 +339,19 @@ Status EnsureMappedTargetTables(const Config& config, const PipelineConfig& p, c
       if (!added->empty()) {
         spdlog::info("pipeline {}: target {}: `{}`.`{}` had no column {} that the rule of {} now maps: added", p.name,
                      target.name, m->target->db, m->target->table, fmt::join(*added, ", "), st.name());
+      }
+    }
+    if (align == ColumnAlignment::kAddMappedRelaxUnmapped && (*w)->speaks_mysql_ddl()) {
+      auto relaxed = RelaxUnmappedColumns(target, *m->target);
+      if (!relaxed.ok()) {
+        return relaxed.status().WithContext(fmt::format("target {}: `{}`.`{}`: the columns the rule of {} no longer "
+                                                        "maps", target.name, m->target->db, m->target->table,
+                                                        st.name()));
+      }
+      if (!relaxed->empty()) {
+        spdlog::warn("pipeline {}: target {}: `{}`.`{}` has column(s) {} NOT NULL without a default that the rule of "
+                     "{} no longer maps: made NULL-able, so that its rows go in (earlier values kept)",
+                     p.name, target.name, m->target->db, m->target->table, fmt::join(*relaxed, ", "), st.name());
       }
     }
     Status created = detail::EnsureMysqlTargetTable(**w, **source, *m, **schema);

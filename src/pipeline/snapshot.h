@@ -129,11 +129,20 @@ class Snapshot {
 // What `sluice run` needs of a snapshot's table creation: the target tables
 // of renamed or subset rules (which replicated DDL cannot create) that are
 // missing on `target` are created as a snapshot creates them; an existing one
-// must hold the mapped columns (with add_columns, the ones it lacks are
-// added: a table whose rule changed). With only_table, just that source
-// table; with also_one_to_one, tables mapped to themselves too.
+// must hold the mapped columns (or, `align`, get the ones it lacks). With
+// only_table, just that source table; with also_one_to_one, tables mapped to
+// themselves too.
+enum class ColumnAlignment : uint8_t {
+  kNone,
+  // Mapped columns the existing table lacks are added (a rule that now keeps
+  // more columns, or renames one to a new name).
+  kAddMapped,
+  // Also: its columns the rule no longer maps that rows cannot leave out
+  // (NOT NULL without a default: a narrowed `columns:`) are made NULL-able.
+  kAddMappedRelaxUnmapped,
+};
 Status EnsureMappedTargetTables(const Config& config, const PipelineConfig& p, const TargetConfig& target,
                                 const std::string& only_db = "", const std::string& only_table = "",
-                                bool also_one_to_one = false, bool add_columns = false);
+                                bool also_one_to_one = false, ColumnAlignment align = ColumnAlignment::kNone);
 
 }  // namespace sluice::pipeline

@@ -238,6 +238,26 @@ TEST_F(SelectionTest, ColumnsARuleNowMapsAreAddedToTheTargetTable) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// A narrowed `columns:`: the target table keeps the column the rule no
+// longer maps, NOT NULL without a default as the source made it, and every
+// insert then stopped the target ("Field 'amount' doesn't have a default
+// value"). Now such a column is made NULL-able (its earlier values kept).
+TEST_F(SelectionTest, AColumnTheRuleNoLongerMapsDoesNotStopInserts) {
+  ASSERT_NO_FATAL_FAILURE(RunWith("      - match: \"shop.orders\"\n", "    snapshot: initial\n"));
+  ASSERT_NO_FATAL_FAILURE(RestartWith("      - match: \"shop.orders\"\n        columns: [id, note]\n"));
+  ASSERT_TRUE(Transactions(*src_, 26, 3).ok());
+  const std::string kept = "SELECT id, note FROM shop.orders ORDER BY id";
+  EXPECT_TRUE(Converges(*src_, kept, *dst_, kept, seconds(60)));
+  auto amounts = dst_->QueryValue("SELECT CONCAT(COUNT(amount), '/', COUNT(*)) FROM shop.orders");
+  ASSERT_TRUE(amounts.ok()) << amounts.status().message();
+  EXPECT_EQ(*amounts, "25/28") << "earlier values kept, none for the new rows";
+  auto nullable = dst_->QueryValue("SELECT IS_NULLABLE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' "
+                                   "AND TABLE_NAME = 'orders' AND COLUMN_NAME = 'amount'");
+  ASSERT_TRUE(nullable.ok()) << nullable.status().message();
+  EXPECT_EQ(*nullable, "YES");
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 // sluice killed right after its first copy, before the stream started: the
 // rules that copy carried are recorded all the same. Before, nothing was, so
 // the next start with a widened rule took it as the first start and never
