@@ -218,7 +218,17 @@ Result<PgDdlPlan> TranslateDdl(const DdlChange& ddl,
     }
     if (is("DROP")) {
       ++k;
-      if (is("INDEX") || is("KEY") || is("PRIMARY") || is("FOREIGN") || is("CONSTRAINT") || is("CHECK") ||
+      if (is("PRIMARY")) {
+        // The source's rows may repeat those values now: the target's
+        // primary key, which would refuse them, goes too (whatever its name).
+        plan.statements.push_back(fmt::format(
+            "DO $sluice$ DECLARE c name; BEGIN SELECT conname INTO c FROM pg_catalog.pg_constraint WHERE conrelid = "
+            "to_regclass({0}) AND contype = 'p'; IF c IS NOT NULL THEN EXECUTE format('ALTER TABLE %s DROP "
+            "CONSTRAINT %I', {0}, c); END IF; END $sluice$",
+            sluice::postgres::QuoteLiteral(table)));
+        continue;
+      }
+      if (is("INDEX") || is("KEY") || is("FOREIGN") || is("CONSTRAINT") || is("CHECK") ||
           is("PARTITION") || is("SYSTEM") || is("PERIOD")) {
         plan.skipped.push_back(Join(c));
         continue;

@@ -14,7 +14,9 @@
 //     RENAME COLUMN a TO b  RENAME COLUMN
 //     CHANGE a b type       RENAME COLUMN, and the type is re-derived from the next row
 //     MODIFY a type         the type is re-derived from the next row
-//     indexes, keys, constraints, defaults, table options: skipped (no change of row shape)
+//     DROP PRIMARY KEY      the target table's primary key dropped (rows may repeat its values now)
+//     indexes, keys, constraints, defaults, table options: skipped (no change of row shape; a key
+//                           the source table gains is given to the target table by the sink, PgSink::EnsureKeyIndex)
 //   CREATE/DROP INDEX       skipped
 // Anything else that could change the row shape is an error (kNotSupported).
 

@@ -404,6 +404,7 @@ Status PgSink::PrepareTable(const TargetTablePtr& tp) {
     if (!st.ok()) return where(st);
     spdlog::info("{}: {}", Where(), sql);
   }
+  if (Status st = EnsureKeyIndex(t); !st.ok()) return where(st);
   if (retype) {
     // Done; a failure to forget it only re-derives the types once more.
     if (Status st = Run(DropPendingRetypeSql(key)); !st.ok()) {
@@ -411,6 +412,34 @@ Status PgSink::PrepareTable(const TargetTablePtr& tp) {
     }
     retype_.erase(key);
   }
+  return Status::Ok();
+}
+
+Status PgSink::EnsureKeyIndex(const TargetTable& t) {
+  if (!t.has_key()) return Status::Ok();
+  const std::string name = QualifiedName(t.db, t.table);
+  std::vector<std::string> key;
+  for (uint32_t k : t.key) key.push_back(t.columns[k]);
+  std::vector<std::string> sorted = key;
+  std::sort(sorted.begin(), sorted.end());
+  std::string wanted;
+  for (const std::string& c : sorted) wanted += (wanted.empty() ? "" : ", ") + QuoteLiteral(c);
+  ASSIGN_OR_RETURN(
+      auto rows,
+      conn_->Query(fmt::format(
+          "SELECT (SELECT count(*) FROM pg_index i WHERE i.indrelid = to_regclass({0}) AND i.indisunique AND "
+          "i.indpred IS NULL AND i.indexprs IS NULL AND ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE "
+          "a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) ORDER BY 1) = ARRAY[{1}]::text[]), (SELECT count(*) "
+          "FROM pg_constraint WHERE conrelid = to_regclass({0}) AND contype = 'p')",
+          QuoteLiteral(name), wanted)));
+  if (rows.empty() || rows[0][0].value_or("0") != "0") return Status::Ok();
+  std::string columns;
+  for (const std::string& c : key) columns += (columns.empty() ? "" : ", ") + QuoteIdent(c);
+  const bool has_primary = rows[0][1].value_or("0") != "0";
+  std::string sql = has_primary ? fmt::format("CREATE UNIQUE INDEX ON {} ({})", name, columns)
+                                : fmt::format("ALTER TABLE {} ADD PRIMARY KEY ({})", name, columns);
+  RETURN_IF_ERROR(Run(sql));
+  spdlog::info("{}: {} (the source table's key: changes find rows by it)", Where(), sql);
   return Status::Ok();
 }
 

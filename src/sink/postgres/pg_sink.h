@@ -137,6 +137,10 @@ class PgSink : public Sink {
   // Creates missing schemas, tables and columns for the tables of `changes`.
   Status PrepareTables(const std::vector<SinkChange>& changes);
   Status PrepareTable(const TargetTablePtr& t);
+  // An existing table without a unique index on exactly t's key columns (the
+  // source table gained a primary or unique key: upserts find rows by it)
+  // gets one: its primary key when it has none, else a unique index.
+  Status EnsureKeyIndex(const TargetTable& t);
   // name -> format_type of the target table's columns, in order; empty when it does not exist.
   Result<std::vector<std::pair<std::string, std::string>>> ReadColumns(const std::string& db, const std::string& table);
   uint32_t PartitionOf(const SinkChange& ch) const;

@@ -36,6 +36,15 @@ TEST(PgDdl, ColumnChanges) {
   EXPECT_EQ(Statements("ALTER TABLE t RENAME COLUMN x TO y"), "");  // already renamed: replay
 }
 
+// The source table's primary key dropped: the target's goes too, whatever
+// PostgreSQL named it (a key added is the sink's to give, from the rows).
+TEST(PgDdl, ADroppedPrimaryKeyIsDroppedByItsName) {
+  EXPECT_EQ(Statements("ALTER TABLE t DROP PRIMARY KEY, ADD PRIMARY KEY (a)"),
+            "DO $sluice$ DECLARE c name; BEGIN SELECT conname INTO c FROM pg_catalog.pg_constraint WHERE conrelid = "
+            "to_regclass('\"shop\".\"t\"') AND contype = 'p'; IF c IS NOT NULL THEN EXECUTE format('ALTER TABLE %s "
+            "DROP CONSTRAINT %I', '\"shop\".\"t\"', c); END IF; END $sluice$;");
+}
+
 TEST(PgDdl, TableStatements) {
   EXPECT_EQ(Statements("DROP TABLE IF EXISTS t"), "DROP TABLE IF EXISTS \"shop\".\"t\";");
   EXPECT_EQ(Statements("TRUNCATE TABLE t"), "TRUNCATE \"shop\".\"t\";");

@@ -108,6 +108,38 @@ TEST_F(PgSyncTest, RenamesSubsetAndFilter) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// A source table that gains a primary key, and one that loses it. Before,
+// the first stopped the target at its next update (upserts name the key in
+// ON CONFLICT, and the PostgreSQL table had no such constraint: SQLSTATE
+// 42P10), and the second at the next row repeating a key value (the
+// PostgreSQL table kept its primary key: 23505).
+TEST_F(PgSyncTest, APrimaryKeyAddedOrDroppedOnTheSourceFollows) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.a (id INT NOT NULL, v INT); CREATE TABLE shop.b "
+                            "(id INT PRIMARY KEY, v INT); INSERT INTO shop.a VALUES (1, 1), (2, 2), (3, 3); INSERT "
+                            "INTO shop.b VALUES (1, 1), (2, 2), (3, 3)")
+                  .ok());
+  PipelineOptions o;
+  o.tables = "      - match: \"shop.*\"\n";
+  o.extra = "    snapshot: initial\n";
+  ASSERT_NO_FATAL_FAILURE(StartSluiceWith(o));
+  const std::string a = "SELECT id, v FROM shop.a ORDER BY id, v", b = "SELECT id, v FROM shop.b ORDER BY id, v";
+  EXPECT_TRUE(PgConverges(a, a));
+  ASSERT_TRUE(src_->Execute("ALTER TABLE shop.a ADD PRIMARY KEY (id); UPDATE shop.a SET v = 10 WHERE id = 1; "
+                            "DELETE FROM shop.a WHERE id = 2; INSERT INTO shop.a VALUES (4, 4)")
+                  .ok());
+  EXPECT_TRUE(PgConverges(a, a));
+  ASSERT_TRUE(src_->Execute("ALTER TABLE shop.b DROP PRIMARY KEY; UPDATE shop.b SET v = 10 WHERE id = 1; "
+                            "DELETE FROM shop.b WHERE id = 2; INSERT INTO shop.b VALUES (1, 5)")
+                  .ok());
+  EXPECT_TRUE(PgConverges(b, b));
+  auto keys = PgQuery("SELECT string_agg(conrelid::regclass::text, ',' ORDER BY 1) FROM pg_constraint WHERE contype = "
+                      "'p' AND connamespace = 'shop'::regnamespace");
+  ASSERT_TRUE(keys.ok()) << keys.status().message();
+  EXPECT_EQ((*keys)[0][0].value_or(""), "shop.a");
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 // Shards merged into one PostgreSQL table: a TRUNCATE or DROP of one shard
 // is not applied to the table the others' rows are in too.
 TEST_F(PgSyncTest, TruncateOrDropOfAMergedShardKeepsTheOtherShardsRows) {
