@@ -347,7 +347,8 @@ void Pipeline::CheckCopiedSelection(const std::vector<std::string>& tables) {
   options.max_keys = 5;
   auto report = RunCheck(config_, checked, options, &check_cancel_);
   if (!report.ok() && (report.status().code() == StatusCode::kCancelled || check_cancel_)) return;
-  const std::string repair_by_hand = fmt::format("`sluice check -c {} --pipeline {} --repair`", config_.path, cfg_.name);
+  const std::string repair_by_hand =
+      fmt::format("`sluice check -c {} --pipeline {} --repair`", config_.path, cfg_.name);
   std::lock_guard lock(mu_);
   if (!report.ok()) {
     std::string warning = fmt::format("comparing the new table(s) with their targets after the copy failed ({}); "

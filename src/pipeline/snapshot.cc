@@ -333,7 +333,8 @@ Status EnsureMappedTargetTables(const Config& config, const PipelineConfig& p, c
     if (align != ColumnAlignment::kNone) {
       auto added = detail::AddMappedColumns(**w, **source, *m, **schema);
       if (!added.ok()) {
-        return added.status().WithContext(fmt::format("target {}: adding the columns the rule of {} now maps to `{}`.`{}`",
+        return added.status().WithContext(fmt::format("target {}: adding the columns the rule of {} now maps to "
+                                                      "`{}`.`{}`",
                                                       target.name, st.name(), m->target->db, m->target->table));
       }
       if (!added->empty()) {

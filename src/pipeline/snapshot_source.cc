@@ -157,10 +157,6 @@ Status EnsureMysqlTargetSequences(ChunkTarget& w, MysqlConnection& source, const
   return Status::Ok();
 }
 
-// Creates the target table when it is missing: for targets that speak
-// MySQL, the source's own definition for a table copied whole (renamed or
-// not), else the mapped columns with their source types and the key; other
-// kinds map the source types themselves.
 Result<std::vector<std::string>> MappedColumnDefinitions(MysqlConnection& source, const transform::TableMapping& m,
                                                          const TableSchema& s) {
   ASSIGN_OR_RETURN(
@@ -172,7 +168,9 @@ Result<std::vector<std::string>> MappedColumnDefinitions(MysqlConnection& source
   std::vector<std::string> defs;
   for (size_t i = 0; i < t.columns.size(); ++i) {
     uint32_t src = m.source_index[i];
-    if (src >= cols.size()) return Status::Error(StatusCode::kSchemaMismatch, "{}.{} changed while read", s.db, s.table);
+    if (src >= cols.size()) {
+      return Status::Error(StatusCode::kSchemaMismatch, "{}.{} changed while read", s.db, s.table);
+    }
     const auto& c = cols[src];
     std::string def = mysql::QuoteIdent(t.columns[i]) + " " + c[1].value_or("text");
     if (c[3]) def += " COLLATE " + *c[3];
@@ -208,6 +206,10 @@ Result<std::vector<std::string>> AddMappedColumns(ChunkTarget& w, MysqlConnectio
   return added;
 }
 
+// Creates the target table when it is missing: for targets that speak
+// MySQL, the source's own definition for a table copied whole (renamed or
+// not), else the mapped columns with their source types and the key; other
+// kinds map the source types themselves.
 Status EnsureMysqlTargetTable(ChunkTarget& w, MysqlConnection& source, const transform::TableMapping& m,
                               const TableSchema& s) {
   const TargetTable& t = *m.target;
