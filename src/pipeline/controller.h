@@ -98,6 +98,9 @@ struct CheckStatus {
   uint64_t repaired_rows = 0;        // target rows the last check's repair wrote
   uint64_t remaining = 0;            // differences left after the last repair
   std::string error;                 // why the last check failed, or which tables it could not check
+  // What the last check left out, per table ("" when nothing): rows only the
+  // target has are not looked for where another pipeline writes the table too.
+  std::string note;
 };
 
 // A line of a pipeline's recent history: a state change of the pipeline or

@@ -753,6 +753,7 @@ void Pipeline::CheckLoop() {
     }
     check_.missing = check_.extra = check_.different = check_.in_flight = 0;
     check_.error.clear();
+    check_.note.clear();
     for (const TargetCheckReport& t : report->targets) {
       check_.in_flight += t.in_flight;
       for (const TableCheckReport& tr : t.tables) {
@@ -761,6 +762,9 @@ void Pipeline::CheckLoop() {
         check_.different += tr.different;
         if (!tr.error.empty()) {
           check_.error += (check_.error.empty() ? "" : "; ") + fmt::format("{}: {}", tr.source, tr.error);
+        }
+        if (!tr.note.empty()) {
+          check_.note += (check_.note.empty() ? "" : "; ") + fmt::format("{} on {}: {}", tr.target, t.target, tr.note);
         }
       }
     }
@@ -776,11 +780,12 @@ void Pipeline::CheckLoop() {
       check_.state = "differences";
     }
     NoteEvent("", "check",
-              fmt::format("check {}: {} missing, {} extra, {} different{}{}", check_.state, check_.missing,
+              fmt::format("check {}: {} missing, {} extra, {} different{}{}{}", check_.state, check_.missing,
                           check_.extra, check_.different,
                           repair ? fmt::format(", {} rows repaired, {} left", check_.repaired_rows, check_.remaining)
                                  : std::string(),
-                          check_.error.empty() ? "" : "; " + check_.error));
+                          check_.error.empty() ? "" : "; " + check_.error,
+                          check_.note.empty() ? "" : "; note: " + check_.note));
     if (report->differences() > 0 || report->has_errors()) {
       spdlog::warn("pipeline {}: consistency check: {} missing, {} extra, {} different{}{}", cfg_.name,
                    check_.missing, check_.extra, check_.different,

@@ -358,9 +358,16 @@ void Pipeline::CheckCopiedSelection(const std::vector<std::string>& tables) {
     NoteEvent("", "warning", std::move(warning));
     return;
   }
+  std::string notes;
+  for (const TargetCheckReport& t : report->targets) {
+    for (const TableCheckReport& tr : t.tables) {
+      if (!tr.note.empty()) notes += fmt::format("; note: {} on {}: {}", tr.target, t.target, tr.note);
+    }
+  }
   if (report->consistent()) {
-    spdlog::info("pipeline {}: new table(s) compared with their targets after the copy: consistent", cfg_.name);
-    NoteEvent("", "check", "new table(s) compared with their targets after the copy: consistent");
+    std::string what = "new table(s) compared with their targets after the copy: consistent" + notes;
+    spdlog::info("pipeline {}: {}", cfg_.name, what);
+    NoteEvent("", "check", std::move(what));
     return;
   }
   std::vector<std::string> found;
@@ -385,13 +392,13 @@ void Pipeline::CheckCopiedSelection(const std::vector<std::string>& tables) {
                                       "that the rule now leaves out)" : "";
   if (options.repair && report->repaired()) {
     std::string what = fmt::format("new table(s) compared with their targets after the copy and {} rows repaired: "
-                                   "{}{}", report->repaired_rows(), fmt::join(found, "; "), why);
+                                   "{}{}{}", report->repaired_rows(), fmt::join(found, "; "), why, notes);
     spdlog::info("pipeline {}: {}", cfg_.name, what);
     NoteEvent("", "check", std::move(what));
     return;
   }
-  std::string warning = fmt::format("new table(s) compared with their targets after the copy: {}{}; {} {}",
-                                    fmt::join(found, "; "), why, repair_by_hand,
+  std::string warning = fmt::format("new table(s) compared with their targets after the copy: {}{}{}; {} {}",
+                                    fmt::join(found, "; "), why, notes, repair_by_hand,
                                     options.repair ? "repairs what is left" : "makes them equal (or `check: {repair: "
                                                                              "true}` does after each such copy)");
   spdlog::warn("pipeline {}: {}", cfg_.name, warning);

@@ -101,6 +101,7 @@ Json PipelineStatusJson(const PipelineStatus& p) {
     cj["repaired_rows"] = c.repaired_rows;
     cj["remaining"] = c.remaining;
     cj["error"] = ErrorOrNull(c.error);
+    cj["note"] = ErrorOrNull(c.note);
     j["check"] = std::move(cj);
   } else {
     j["check"] = nullptr;
@@ -301,6 +302,7 @@ Result<PipelineStatus> PipelineStatusFromJson(const Json& j) {
     cf.Number("repaired_rows", c.repaired_rows);
     cf.Number("remaining", c.remaining);
     cf.Text("error", c.error);
+    cf.Text("note", c.note);
     f.Take(cf);
   }
   if (const Json* events = f.Find("events"); events && events->is_array()) {

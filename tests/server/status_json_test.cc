@@ -34,6 +34,7 @@ PipelineStatus Full() {
   p.check.missing = 2;
   p.check.different = 1;
   p.check.remaining = 3;
+  p.check.note = "shop.items on dst: rows only the target has are not looked for: pipeline q writes this table too";
   p.events.push_back({1'780'000'000'500, "search", "retrying", "refused"});
   p.events.push_back({1'780'000'000'100, "", "check", "2 missing"});
   p.clustered = true;
@@ -50,6 +51,7 @@ TEST(StatusJson, ReadsBackWhatItWrites) {
   EXPECT_EQ(read->state, PipelineState::kRetrying);
   EXPECT_EQ(read->targets.at(0).delay_ms, 4200);
   EXPECT_EQ(read->check.missing, 2u);
+  EXPECT_EQ(read->check.note, Full().check.note);
   ASSERT_EQ(read->targets.at(0).tables.size(), 2u);
   EXPECT_EQ(read->targets.at(0).tables[0].updates, 15u);
 }
