@@ -27,6 +27,7 @@ enum class StatusCode : uint8_t {
   kAborted,          // a transaction lost a lock conflict (deadlock, lock wait timeout): retry it
   kFenced,           // a newer owner of the pipeline (higher epoch) took over the target: never retried
   kSourceChanged,    // the source's binlog is not the one a position was taken on (a failover): never retried
+  kTargetRewound,    // a target holds less than it had committed (restored, or lost commits): start again from it
 };
 
 // An OK status is one null pointer: decoders return one per column value,

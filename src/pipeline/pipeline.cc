@@ -1575,6 +1575,7 @@ Status Pipeline::CallSink(Target& t, const std::function<Status()>& call) {
       NoteTarget(t, PipelineState::kRunning, "");
       return st;
     }
+    if (st.code() == StatusCode::kTargetRewound) return StartAgainFromRewoundTarget(t, st);
     if (!st.retryable()) {
       // Stopped inside the batch (on_error: stop): what it applied before
       // the rejected transaction is on the target; say so.
@@ -1614,8 +1615,25 @@ Status Pipeline::CallSink(Target& t, const std::function<Status()>& call) {
     if (stop_) break;
     Status rc = t.sink->Reconnect();
     spdlog::debug("pipeline {} target {}: reconnect: {}", cfg_.name, t.cfg->name, rc.ok() ? "ok" : rc.message());
+    if (rc.code() == StatusCode::kTargetRewound) return StartAgainFromRewoundTarget(t, rc);
     if (!rc.ok() && !rc.retryable()) return rc;
   }
+  return Status::Error(StatusCode::kCancelled, "stopping");
+}
+
+Status Pipeline::StartAgainFromRewoundTarget(Target& t, const Status& why) {
+  // What the target lost is read again from the source: a new start takes
+  // each target from its own checkpoint (the others, ahead, skip it). Until
+  // then nothing more is applied here: on top of the gap it would stay.
+  const std::string message(WithoutTargetPrefix(why.message(), cfg_.name, t.cfg->name));
+  spdlog::warn("pipeline {} target {}: {}", cfg_.name, t.cfg->name, message);
+  {
+    std::lock_guard lock(mu_);
+    NoteEvent(t.cfg->name, "warning", message);
+    NoteTarget(t, PipelineState::kRetrying, message);
+  }
+  RequestRestart(fmt::format("target {} went back", t.cfg->name));
+  while (!stop_) SleepUnlessStopping(std::chrono::milliseconds(100));
   return Status::Error(StatusCode::kCancelled, "stopping");
 }
 

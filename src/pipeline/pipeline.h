@@ -241,6 +241,10 @@ class Pipeline {
   // Calls `call` on the target's sink until it succeeds; what is retryable
   // is retried after Reconnect, with the target shown as `retrying`.
   Status CallSink(Target& t, const std::function<Status()>& call);
+  // A target that lost transactions it had committed (kTargetRewound): warns,
+  // asks for a new start (which reads them again from the source) and holds
+  // the target until the pipeline stops for it.
+  Status StartAgainFromRewoundTarget(Target& t, const Status& why);
   // Returns when `t` may write: at once unless the ownership is in doubt and
   // its sink is not fenced (or, when `reconnecting`, its Reconnect would take
   // the fence); otherwise once the doubt is resolved or on Stop.

@@ -51,6 +51,25 @@ void OldPartitionRows::Clear() {
   until_ = StreamPos();
 }
 
+void CommittedRows::Note(int row, const StreamPos& pos) {
+  StreamPos& held = rows_[row];
+  if (held.empty() || held < pos) held = pos;
+}
+
+Status CommittedRows::Check(const std::map<int, StreamPos>& now, const std::string& target) const {
+  for (const auto& [row, committed] : rows_) {
+    auto it = now.find(row);
+    if (it != now.end() && !(it->second < committed)) continue;
+    return Status::Error(
+        StatusCode::kTargetRewound,
+        "target {} went back: its checkpoint row {} held {} and now {}: the target lost transactions it had "
+        "committed (restored from a backup, or a server that does not flush every commit crashed); the pipeline "
+        "starts again from the target's checkpoint and applies them again",
+        target, row, committed.ToString(), it == now.end() ? "is gone" : "holds " + it->second.ToString());
+  }
+  return Status::Ok();
+}
+
 Result<std::string> RenamedFrom(const std::vector<std::string>& present, const std::string& pipeline,
                                 const std::string& target, const std::vector<std::string>& former,
                                 const std::string& delete_statement) {

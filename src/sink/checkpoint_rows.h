@@ -47,6 +47,26 @@ class OldPartitionRows {
   StreamPos until_;
 };
 
+// What a sink committed to its checkpoint rows (row -> position), to tell,
+// when it reads them again after a reconnect, whether the target lost
+// transactions it had committed: restored from a backup, or a server that
+// does not flush every commit crashed. A row then holds less than it did,
+// or is gone; its rows went back with it, and carrying on from the
+// sink's place would leave them out for good.
+class CommittedRows {
+ public:
+  // A transaction writing `pos` into checkpoint row `row` committed.
+  void Note(int row, const StreamPos& pos);
+  // The rows were deleted or replaced on purpose (a position set by hand).
+  void Clear() { rows_.clear(); }
+  // kTargetRewound naming the first row that holds less than was committed
+  // to it, given what the rows hold now (a row absent: gone).
+  Status Check(const std::map<int, StreamPos>& now, const std::string& target) const;
+
+ private:
+  std::map<int, StreamPos> rows_;
+};
+
 // A target renamed in the configuration. `present`: the target names holding
 // the pipeline's checkpoints in one database; `former`: names the pipeline
 // ran before that the configuration no longer has (SinkOptions::

@@ -81,6 +81,35 @@ TEST_F(FaultTest, TargetDownRetriesAndResumesAlone) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// A target that loses transactions it had committed (restored from a backup,
+// or the crash of a server that does not flush every commit) holds less than
+// sluice applied to it. Its checkpoint rows went back with its rows: sluice
+// sees it when it reconnects, says so, and applies again what the target lost.
+TEST_F(FaultTest, ATargetThatLostCommittedTransactionsGetsThemAgain) {
+  ASSERT_NO_FATAL_FAILURE(StartPair());
+  ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
+  ASSERT_TRUE(ConvergesExactly(20));
+  // A backup of the target as it is now: its datadir, copied while it is down.
+  const std::filesystem::path backup = dir_ / "target-backup";
+  ASSERT_TRUE(dst_->Crash().ok());
+  std::filesystem::copy(dst_->datadir(), backup, std::filesystem::copy_options::recursive);
+  ASSERT_TRUE(dst_->Restart().ok());
+  ASSERT_TRUE(Transactions(*src_, 21, 30).ok());
+  ASSERT_TRUE(ConvergesExactly(50));
+
+  // Restored from that backup: transactions 21..50 are gone from the target.
+  ASSERT_TRUE(dst_->Crash().ok());
+  std::filesystem::remove_all(dst_->datadir());
+  std::filesystem::copy(backup, dst_->datadir(), std::filesystem::copy_options::recursive);
+  ASSERT_TRUE(dst_->Restart().ok());
+  ASSERT_TRUE(Transactions(*src_, 51, 10).ok());
+  EXPECT_TRUE(ConvergesExactly(60));
+  const std::string events = PipelineStatus("p")["events"].dump();
+  EXPECT_NE(events.find("went back"), std::string::npos) << events;
+  EXPECT_TRUE(WaitForState("p", "running", seconds(10)));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 // read_only bites a user without READ_ONLY ADMIN (MariaDB 10.11 split it out
 // of SUPER; ALL PRIVILEGES still includes it, so it is revoked).
 TEST_F(FaultTest, TargetReadOnlyRetriesAndResumesAlone) {

@@ -57,6 +57,29 @@ TEST(OldPartitionRowsTest, RowsBehindTheGlobalCheckpointLeaveNothingToJudge) {
   EXPECT_TRUE(rows.until().empty());
 }
 
+TEST(CommittedRowsTest, ARowBehindWhatWasCommittedToItIsALoss) {
+  CommittedRows committed;
+  EXPECT_TRUE(committed.Check({}, "dst").ok());  // nothing committed yet: nothing to lose
+  committed.Note(-1, At(100));
+  committed.Note(0, At(300));
+  committed.Note(0, At(200));  // an older batch's commit seen later keeps the furthest
+  committed.Note(5, At(300));
+  EXPECT_TRUE(committed.Check({{-1, At(100)}, {0, At(300)}, {5, At(300)}}, "dst").ok());
+  EXPECT_TRUE(committed.Check({{-1, At(400)}, {0, At(400)}, {5, At(300)}, {7, At(1)}}, "dst").ok());  // ahead: fine
+
+  Status behind = committed.Check({{-1, At(100)}, {0, At(200)}, {5, At(300)}}, "dst");
+  EXPECT_EQ(behind.code(), StatusCode::kTargetRewound);
+  EXPECT_NE(behind.message().find("target dst went back: its checkpoint row 0 held binlog.000001:300"),
+            std::string::npos)
+      << behind.message();
+  Status gone = committed.Check({{-1, At(100)}, {0, At(300)}}, "dst");
+  EXPECT_EQ(gone.code(), StatusCode::kTargetRewound);
+  EXPECT_NE(gone.message().find("row 5 held binlog.000001:300#0 and now is gone"), std::string::npos)
+      << gone.message();
+  committed.Clear();  // replaced on purpose
+  EXPECT_TRUE(committed.Check({}, "dst").ok());
+}
+
 TEST(RenamedFromTest, TakesTheOneFormerNameAndNothingElse) {
   const std::vector<std::string> former{"dst", "old"};
   auto r = RenamedFrom({"dst", "elsewhere"}, "p", "reporting", former, "DELETE ...");

@@ -286,19 +286,26 @@ Status MysqlLoader::EnsureCheckpointTable() {
 }
 
 Status MysqlLoader::ReadCheckpoint() {
-  checkpoint_ = Checkpoint();
-  checkpoint_.partitions.assign(options_.parallel, StreamPos());
   ASSIGN_OR_RETURN(auto rows,
                    control_->Query(fmt::format("SELECT part, position, resume_position, gtid_state FROM "
                                                "`_sluice`.`checkpoints` WHERE pipeline = {} AND target = {}",
                                                Quote(options_.pipeline), Quote(options_.target))));
+  const std::string scheme = PartitionScheme();
+  if (Status lost = committed_rows_.Check(OwnRows(rows, scheme), options_.target); !lost.ok()) {
+    // Until the pipeline starts again, nothing is applied on top of the loss:
+    // every later call reconnects, reads the rows and says so again.
+    control_.reset();
+    partitions_.clear();
+    return lost;
+  }
+  checkpoint_ = Checkpoint();
+  checkpoint_.partitions.assign(options_.parallel, StreamPos());
   // A partition row speaks of the keys that hashed to it under the number
   // of partitions it records: with another `parallel`, keys hash to other
   // partitions. Rows of other settings go to old_partitions_ and judge the
   // changes they cover (a crash, or a stop with a batch partly rejected,
   // left them ahead of the global row; replayed, a keyless table's rows
   // would land twice).
-  const std::string scheme = PartitionScheme();
   old_partitions_ = OldPartitionRows();
   for (const auto& r : rows) {
     int part = std::stoi(r[0].value_or("0"));
@@ -348,6 +355,16 @@ Status MysqlLoader::ReadCheckpoint() {
     if (checkpoint_.global < pos) checkpoint_.keyless_copied_at[r[0].value_or("")] = pos;  // else passed
   }
   return Status::Ok();
+}
+
+std::map<int, StreamPos> MysqlLoader::OwnRows(const std::vector<sluice::mysql::Row>& rows, const std::string& scheme) {
+  std::map<int, StreamPos> own;
+  for (const auto& r : rows) {
+    const int part = std::atoi(r[0].value_or("0").c_str());
+    StreamPos pos;
+    if ((part == kGlobalPart || r[2] == scheme) && StreamPos::Parse(r[1].value_or(""), &pos)) own[part] = pos;
+  }
+  return own;
 }
 
 std::string MysqlLoader::DeleteKeylessCopies() const {
@@ -879,6 +896,7 @@ Status MysqlLoader::StopBefore(const std::vector<SinkChange>& changes, const Str
 Status MysqlLoader::ResetCheckpoint() {
   RETURN_IF_ERROR(Settle());
   unwritten_global_.reset();
+  committed_rows_.Clear();  // deleted on purpose
   RETURN_IF_ERROR(EnsureConnected());
   if (options_.epoch > 0) RETURN_IF_ERROR(Begin(*control_));
   Status st = control_->Execute(fmt::format("DELETE FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND target = {}",
@@ -895,6 +913,7 @@ Status MysqlLoader::ResetCheckpoint() {
 Status MysqlLoader::ReplaceCheckpoint(const BatchEnd& end) {
   RETURN_IF_ERROR(Settle());
   unwritten_global_.reset();
+  committed_rows_.Clear();  // replaced on purpose
   RETURN_IF_ERROR(EnsureConnected());
   RETURN_IF_ERROR(Begin(*control_));
   Status st = RunStatement(*control_, fmt::format("DELETE FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND target = {}",
@@ -1076,13 +1095,15 @@ void MysqlLoader::RunPartition(Flight& f, uint32_t p) {
 }
 
 void MysqlLoader::RecordCommitted(const Flight& f) {
-  if (f.carrier && f.outcomes[*f.carrier].committed && unwritten_global_ && unwritten_global_->pos == f.carried->pos) {
-    unwritten_global_.reset();
+  if (f.carrier && f.outcomes[*f.carrier].committed) {
+    committed_rows_.Note(kGlobalPart, f.carried->pos);
+    if (unwritten_global_ && unwritten_global_->pos == f.carried->pos) unwritten_global_.reset();
   }
   for (uint32_t p : f.begun) {
     // A partition that committed keeps its progress even if another failed
     // (its COMMIT went through, another's was cut): the retry skips it.
     if (!f.outcomes[p].committed) continue;
+    committed_rows_.Note(static_cast<int>(p + f.slot * options_.parallel), f.end.pos);
     checkpoint_.partitions[p] = f.end.pos;
     rows_applied_ += f.outcomes[p].applied;
   }
@@ -1221,7 +1242,10 @@ Status MysqlLoader::ApplyConflicted(const std::vector<SinkChange>& changes, cons
     (void)RunStatement(c, "ROLLBACK");
     return st;
   }
-  for (uint32_t p : conflicted) checkpoint_.partitions[p] = end.pos;
+  for (uint32_t p : conflicted) {
+    committed_rows_.Note(static_cast<int>(p), end.pos);
+    checkpoint_.partitions[p] = end.pos;
+  }
   rows_applied_ += todo.size() - skipped;
   NoteSkipped(skipped);
   return Status::Ok();
@@ -1315,6 +1339,7 @@ Status MysqlLoader::ApplyCatchUp(std::vector<SinkChange> changes, const BatchEnd
 
 void MysqlLoader::NoteGlobalCheckpoint(const BatchEnd& end, bool written) {
   if (written) {
+    committed_rows_.Note(kGlobalPart, end.pos);
     unwritten_global_.reset();
   } else {
     unwritten_global_ = end;

@@ -302,6 +302,9 @@ class MysqlLoader : public Sink {
   size_t SliceBytes() const;
   // "partitions=N": stored in partition rows' resume_position column.
   std::string PartitionScheme() const;
+  // The checkpoint rows this loader writes (the global row, partition rows
+  // of `scheme`) among `rows` (part, position, resume_position, ...): part -> position.
+  static std::map<int, StreamPos> OwnRows(const std::vector<sluice::mysql::Row>& rows, const std::string& scheme);
   Status WriteCheckpointRow(sluice::mysql::MysqlConnection& c, int part, const BatchEnd& end);
   // The global row as of `end`, in a transaction of its own (fenced).
   Status WriteGlobalCheckpoint(const BatchEnd& end);
@@ -353,6 +356,9 @@ class MysqlLoader : public Sink {
   // (ApplyBatch): it rides in the next batch's first transaction, or
   // WriteIdle writes it. Behind it the partition rows decide what is applied.
   std::optional<BatchEnd> unwritten_global_;
+  // What this loader committed to each checkpoint row: a row found behind it
+  // after a reconnect means the target lost committed transactions (ReadCheckpoint).
+  CommittedRows committed_rows_;
   // The target's max_allowed_packet (read at Connect; 16 MiB until then).
   std::atomic<size_t> max_packet_{16u << 20};
   std::atomic<bool> bulk_ok_{true};  // false once the target turned bulk execution down (not MariaDB)
