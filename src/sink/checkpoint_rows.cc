@@ -62,10 +62,11 @@ Status CommittedRows::Check(const std::map<int, StreamPos>& now, const std::stri
     if (it != now.end() && !(it->second < committed)) continue;
     return Status::Error(
         StatusCode::kTargetRewound,
-        "target {} went back: its checkpoint row {} held {} and now {}: the target lost transactions it had "
+        "target {} went back: its checkpoint{} held {} and now {}: the target lost transactions it had "
         "committed (restored from a backup, or a server that does not flush every commit crashed); the pipeline "
         "starts again from the target's checkpoint and applies them again",
-        target, row, committed.ToString(), it == now.end() ? "is gone" : "holds " + it->second.ToString());
+        target, row < 0 ? "" : fmt::format(" (partition row {})", row), committed.ToString(),
+        it == now.end() ? "is gone" : "holds " + it->second.ToString());
   }
   return Status::Ok();
 }

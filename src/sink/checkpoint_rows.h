@@ -55,7 +55,8 @@ class OldPartitionRows {
 // sink's place would leave them out for good.
 class CommittedRows {
  public:
-  // A transaction writing `pos` into checkpoint row `row` committed.
+  // A transaction writing `pos` into checkpoint row `row` committed (a
+  // partition's row, or one below 0 for the target's global one).
   void Note(int row, const StreamPos& pos);
   // The rows were deleted or replaced on purpose (a position set by hand).
   void Clear() { rows_.clear(); }

@@ -59,6 +59,7 @@ class PostgresServer {
 
   uint16_t port() const { return port_; }
   const std::string& dir() const { return dir_; }
+  const std::string& data_dir() const { return data_dir_; }  // owned by the server's system user
   pid_t pid() const { return pid_; }
   const std::string& ca_path() const { return ca_path_; }  // "" unless tls
 

@@ -69,13 +69,17 @@ TEST(CommittedRowsTest, ARowBehindWhatWasCommittedToItIsALoss) {
 
   Status behind = committed.Check({{-1, At(100)}, {0, At(200)}, {5, At(300)}}, "dst");
   EXPECT_EQ(behind.code(), StatusCode::kTargetRewound);
-  EXPECT_NE(behind.message().find("target dst went back: its checkpoint row 0 held binlog.000001:300"),
+  EXPECT_NE(behind.message().find("target dst went back: its checkpoint (partition row 0) held binlog.000001:300"),
             std::string::npos)
       << behind.message();
   Status gone = committed.Check({{-1, At(100)}, {0, At(300)}}, "dst");
   EXPECT_EQ(gone.code(), StatusCode::kTargetRewound);
-  EXPECT_NE(gone.message().find("row 5 held binlog.000001:300#0 and now is gone"), std::string::npos)
+  EXPECT_NE(gone.message().find("(partition row 5) held binlog.000001:300#0 and now is gone"), std::string::npos)
       << gone.message();
+  Status global = committed.Check({{-1, At(50)}, {0, At(300)}, {5, At(300)}}, "dst");
+  EXPECT_NE(global.message().find("its checkpoint held binlog.000001:100#0 and now holds binlog.000001:50#0"),
+            std::string::npos)
+      << global.message();
   committed.Clear();  // replaced on purpose
   EXPECT_TRUE(committed.Check({}, "dst").ok());
 }

@@ -208,8 +208,6 @@ std::string PgSink::DropPendingRetypeSql(const std::string& key) const {
 }
 
 Status PgSink::ReadCheckpoint() {
-  checkpoint_ = Checkpoint();
-  checkpoint_.partitions.assign(options_.parallel, StreamPos());
   ASSIGN_OR_RETURN(auto rows, conn_->Query(fmt::format(
                                   "SELECT part, position, resume_position, gtid_state FROM _sluice.checkpoints WHERE "
                                   "pipeline = {} AND target = {}",
@@ -218,6 +216,21 @@ Status PgSink::ReadCheckpoint() {
   // of partitions it records: rows of another `parallel` setting go to
   // old_partitions_ and judge the changes they cover (AppliedUnderOldScheme).
   const std::string scheme = PartitionScheme();
+  std::map<int, StreamPos> own;
+  for (const auto& r : rows) {
+    const int part = std::atoi(r[0].value_or("0").c_str());
+    StreamPos pos;
+    if ((part == kGlobalPart || r[2] == scheme) && StreamPos::Parse(r[1].value_or(""), &pos)) own[part] = pos;
+  }
+  if (Status lost = committed_rows_.Check(own, options_.target); !lost.ok()) {
+    // Nothing is applied on top of the loss until the pipeline starts again:
+    // every later call reconnects, reads the rows and says so again.
+    conn_.reset();
+    sessions_.clear();
+    return lost;
+  }
+  checkpoint_ = Checkpoint();
+  checkpoint_.partitions.assign(options_.parallel, StreamPos());
   old_partitions_ = OldPartitionRows();
   for (const auto& r : rows) {
     const int part = std::atoi(r[0].value_or("0").c_str());
@@ -287,7 +300,8 @@ Status PgSink::WriteCheckpointRow(const BatchEnd& end) {
   return FencedOr(*conn_, FenceOptions(), Run(Fenced(CheckpointRowSql(kGlobalPart, end))));
 }
 
-void PgSink::NoteCheckpoint(const BatchEnd& end) {
+void PgSink::NoteCheckpoint(const BatchEnd& end, bool confirmed) {
+  if (confirmed) committed_rows_.Note(kGlobalPart, end.pos);
   checkpoint_.global = end.pos;
   checkpoint_.resume_position = end.resume_position;
   checkpoint_.gtid_state = end.gtid_state;
@@ -311,6 +325,7 @@ Status PgSink::ResetCheckpoint() {
                                                   "target = {1}; DELETE FROM _sluice.keyless_copies WHERE "
                                                   "pipeline = {0} AND target = {1}",
                                                   QuoteLiteral(options_.pipeline), QuoteLiteral(options_.target))))));
+  committed_rows_.Clear();  // deleted on purpose
   return ReadCheckpoint();
 }
 
@@ -518,6 +533,7 @@ Status PgSink::ApplyParallel(const std::vector<SinkChange>& todo, const BatchEnd
     // A partition that committed keeps its progress even if another failed
     // (its COMMIT went through, another's was cut): the retry skips it.
     if (!outcomes[p].committed) continue;
+    committed_rows_.Note(static_cast<int>(p), end.pos);
     checkpoint_.partitions[p] = end.pos;
     rows_applied_ += outcomes[p].applied;
   }
@@ -554,7 +570,7 @@ Status PgSink::ApplyParallel(const std::vector<SinkChange>& todo, const BatchEnd
   // this batch, and a crash or a lost connection before the row lands
   // loses nothing (ReadCheckpoint takes the partition rows ahead of it).
   RETURN_IF_ERROR(conn_->Send(Fenced(CheckpointRowSql(kGlobalPart, end))));
-  NoteCheckpoint(end);
+  NoteCheckpoint(end, /*confirmed=*/false);
   return Status::Ok();
 }
 

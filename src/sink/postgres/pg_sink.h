@@ -179,7 +179,9 @@ class PgSink : public Sink {
   Status StopBefore(const std::vector<SinkChange>& changes, const StreamPos& bad, const Status& rejection);
   std::string CheckpointRowSql(int part, const BatchEnd& end) const;
   Status WriteCheckpointRow(const BatchEnd& end);
-  void NoteCheckpoint(const BatchEnd& end);
+  // `confirmed`: the global row's commit was answered (else its answer is
+  // read with the next statement: committed_rows_ does not count on it).
+  void NoteCheckpoint(const BatchEnd& end, bool confirmed = true);
   Status Reject(const SinkChange& change, const Status& error);
   Status Run(const std::string& sql);
   // "partitions=N": stored in partition rows' resume_position column.
@@ -204,6 +206,9 @@ class PgSink : public Sink {
   ComputedColumns computed_;                             // columns the target tables generate, left out
   // Partition rows of earlier `parallel` settings (ReadCheckpoint).
   OldPartitionRows old_partitions_;
+  // What this sink committed to each checkpoint row: a row found behind it
+  // after a reconnect means the target lost committed transactions.
+  CommittedRows committed_rows_;
   std::map<std::string, TargetTablePtr> last_version_;   // "db.table" -> last version seen (for DDL names)
   std::set<std::string> retype_;                         // "db.table": column types to re-derive
   std::mutex skip_mu_;                                   // the skip log, written by partition threads

@@ -185,6 +185,11 @@ Status RedisSink::ReadCheckpoint() {
                          options_.pipeline, options_.target, checkpoint_key_, checkpoint_.global.ToString(),
                          endpoint_.Describe(), options_.pipeline);
   }
+  if (!cp.global.empty()) {
+    // Behind what was recorded: Redis came back from an older snapshot (an
+    // RDB file saved before its crash). Kept, so that every later call says so.
+    RETURN_IF_ERROR(committed_.Check({{kCheckpointRow, cp.global}}, options_.target));
+  }
   checkpoint_ = std::move(cp);
   return Status::Ok();
 }
@@ -199,6 +204,7 @@ Command RedisSink::TouchCommand() const {
 }
 
 void RedisSink::NoteCheckpoint(const BatchEnd& end) {
+  committed_.Note(kCheckpointRow, end.pos);
   checkpoint_.global = end.pos;
   checkpoint_.resume_position = end.resume_position;
   checkpoint_.gtid_state = end.gtid_state;

@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "sink/checkpoint_rows.h"
 #include "sink/redis/redis_commands.h"
 #include "sink/redis/redis_connection.h"
 #include "sink/sink.h"
@@ -113,6 +114,10 @@ class RedisSink : public Sink {
   RedisEndpoint endpoint_;
   CommandBuilder builder_;
   std::string checkpoint_key_;
+  // The position last recorded under checkpoint_key_: found behind it after a
+  // reconnect, Redis lost writes it had acknowledged (ReadCheckpoint).
+  static constexpr int kCheckpointRow = -1;
+  CommittedRows committed_;
   bool takeover_checked_ = false;  // TakeOverRenamedTarget ran on a connection
   std::string fence_key_;  // with an epoch: WATCHed by every MULTI/EXEC (redis_fence.h)
   std::unique_ptr<RedisConnection> conn_;

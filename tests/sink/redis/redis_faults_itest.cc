@@ -149,6 +149,27 @@ TEST_F(RedisTargetTest, RedisThatLostItsDataStopsThePipelineSayingSo) {
   EXPECT_NE(error.find("is gone"), std::string::npos) << error;
 }
 
+// Redis with RDB snapshots only (its default persistence) loses what it
+// acknowledged after the last one when it crashes: it comes back older,
+// its checkpoint with it. sluice sees that when it reconnects and writes
+// again what Redis lost, instead of going on from where it was.
+TEST_F(RedisTargetTest, RedisBackFromAnOlderSnapshotGetsWhatItLostAgain) {
+  ASSERT_NO_FATAL_FAILURE(Start(kOrdersSchema));
+  ASSERT_TRUE(Write(*src_, 1, 20).ok());
+  ASSERT_TRUE(RowsConverge(kOrdersQuery, "shop:orders:*", kOrderColumns));
+  auto saved = RedisCommand({"SAVE"});
+  ASSERT_TRUE(saved.ok()) << saved.status().message();
+  ASSERT_TRUE(Write(*src_, 21, 30).ok());
+  ASSERT_TRUE(RowsConverge(kOrdersQuery, "shop:orders:*", kOrderColumns));
+  ASSERT_TRUE(redis_->Crash().ok());
+  ASSERT_TRUE(redis_->Restart().ok());  // loads the snapshot: transactions 21..50 are gone
+  ASSERT_TRUE(Write(*src_, 51, 10).ok());
+  EXPECT_TRUE(RowsConverge(kOrdersQuery, "shop:orders:*", kOrderColumns));
+  const std::string events = PipelineStatus("p")["events"].dump();
+  EXPECT_NE(events.find("went back"), std::string::npos) << events;
+  EXPECT_TRUE(WaitForState("p", "running", std::chrono::seconds(30)));
+}
+
 // SIGTERM of sluice while Redis hangs (SIGSTOP) with a batch sent and its
 // replies awaited (30 s command timeout): the stop cuts the connection
 // instead of waiting it out; restarted, it converges.
