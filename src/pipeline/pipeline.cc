@@ -2564,6 +2564,10 @@ void Pipeline::TargetLoop(Target& t) {
   Clock::time_point last_progress_write = Clock::now();
   const auto timeout = std::chrono::milliseconds(cfg_.batch_timeout_ms);
   auto fail = [&](const Status& st) {
+    if (st.code() == StatusCode::kTargetRewound) {
+      (void)StartAgainFromRewoundTarget(t, st);  // not a failure: returns once the pipeline stops for a new start
+      return;
+    }
     spdlog::error("pipeline {} target {}: {}", cfg_.name, name, WithoutTargetPrefix(st.message(), cfg_.name, name));
     t.fatal->Inc();
     std::lock_guard lock(mu_);

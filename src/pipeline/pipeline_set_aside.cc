@@ -114,7 +114,9 @@ void Pipeline::WaitForSetAsideTarget(Target& t) {
       so.interrupt = &t.interrupt;
       st = sink::OpenSink(so).status();
     }
-    if (!st.ok()) {
+    // Back from an older state (kTargetRewound) it answers too: the catch-up
+    // opens the target anew and goes on from the checkpoint it holds now.
+    if (!st.ok() && st.code() != StatusCode::kTargetRewound) {
       spdlog::debug("pipeline {} target {}: set aside, still down: {}", cfg_.name, t.cfg->name, st.message());
       continue;
     }

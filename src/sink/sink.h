@@ -216,6 +216,8 @@ class Sink {
     return false;
   }
   // Re-opens connections after a retryable error and re-reads the checkpoint.
+  // kTargetRewound when the checkpoint is behind what this sink committed
+  // (the target lost commits): then every later call answers the same.
   virtual Status Reconnect() = 0;
   // Batches handed over and not recorded yet (see "In flight" above).
   virtual bool in_flight() const { return false; }

@@ -65,14 +65,21 @@ Status ClickhouseSink::ReadCheckpoint() {
   if (!row.ok())
     return row.status().WithContext(
         fmt::format("pipeline {} target {}: read checkpoint", options_.pipeline, options_.target));
+  StreamPos global;
+  if (row->has_value() && !(*row)->global_pos.empty() && !StreamPos::Parse((*row)->global_pos, &global)) {
+    return Status::Corruption("pipeline {} target {}: bad checkpoint position \"{}\"", options_.pipeline,
+                              options_.target, (*row)->global_pos);
+  }
+  // Behind what was recorded (or gone): the server came back from an older
+  // state. Kept, so that every later call says so until the pipeline starts again.
+  std::map<int, StreamPos> now;
+  if (!global.empty()) now[kCheckpointRow] = global;
+  RETURN_IF_ERROR(committed_.Check(now, options_.target));
   checkpoint_ = Checkpoint();
   checkpoint_version_ = 0;
   if (!row->has_value()) return Status::Ok();
   const CheckpointRow& r = **row;
-  if (!r.global_pos.empty() && !StreamPos::Parse(r.global_pos, &checkpoint_.global)) {
-    return Status::Corruption("pipeline {} target {}: bad checkpoint position \"{}\"", options_.pipeline,
-                              options_.target, r.global_pos);
-  }
+  checkpoint_.global = global;
   checkpoint_.resume_position = r.resume_position;
   checkpoint_.gtid_state = r.gtid_state;
   checkpoint_version_ = r.version;
@@ -86,6 +93,11 @@ Status ClickhouseSink::WriteCheckpoint(const StreamPos& global, const std::strin
   if (!st.ok())
     return st.WithContext(fmt::format("pipeline {} target {}: record checkpoint", options_.pipeline, options_.target));
   ++checkpoint_version_;
+  if (global.empty()) {
+    committed_.Clear();  // reset on purpose
+  } else {
+    committed_.Note(kCheckpointRow, global);
+  }
   checkpoint_.global = global;
   checkpoint_.resume_position = resume_position;
   checkpoint_.gtid_state = gtid_state;

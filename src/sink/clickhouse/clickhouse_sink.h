@@ -41,6 +41,7 @@
 
 #include "client/clickhouse/http_client.h"
 #include "core/sink_change.h"
+#include "sink/checkpoint_rows.h"
 #include "sink/clickhouse/clickhouse_tables.h"
 #include "sink/clickhouse/type_map.h"
 #include "sink/sink.h"
@@ -101,6 +102,10 @@ class ClickhouseSink : public Sink {
   sluice::clickhouse::ClientOptions client_options_;
   std::unique_ptr<sluice::clickhouse::ClickhouseClient> client_;
   uint64_t checkpoint_version_ = 0;  // _version of the last checkpoint row written or read
+  // The position last written to the checkpoint row: found behind it after a
+  // reconnect, the server lost what it had acknowledged (ReadCheckpoint).
+  static constexpr int kCheckpointRow = -1;
+  CommittedRows committed_;
   bool takeover_checked_ = false;    // TakeOverRenamedTarget ran (at the first connect)
   std::map<const TargetTable*, TableState> tables_;
 };
