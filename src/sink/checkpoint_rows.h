@@ -56,7 +56,8 @@ class OldPartitionRows {
 class CommittedRows {
  public:
   // A transaction writing `pos` into checkpoint row `row` committed (a
-  // partition's row, or one below 0 for the target's global one).
+  // partition's row, or one below 0 for the target's global one), or the
+  // row was read holding it.
   void Note(int row, const StreamPos& pos);
   // The rows were deleted or replaced on purpose (a position set by hand).
   void Clear() { rows_.clear(); }

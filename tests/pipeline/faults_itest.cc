@@ -110,6 +110,33 @@ TEST_F(FaultTest, ATargetThatLostCommittedTransactionsGetsThemAgain) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// A target server replaced by an empty one at the same address (a container
+// re-created without its volume): its checkpoint is gone with its rows. With
+// `snapshot: initial` sluice copies the tables into it again and streams on
+// from where the copy began, exactly once (the keyless audit table too).
+TEST_F(FaultTest, ATargetReplacedByAnEmptyServerIsCopiedAgain) {
+  const std::filesystem::path empty = dir_ / "empty-target";
+  options_.extra = "    snapshot: initial\n";
+  ASSERT_NO_FATAL_FAILURE(StartPair([&] {
+    ASSERT_TRUE(dst_->Crash().ok());
+    std::filesystem::copy(dst_->datadir(), empty, std::filesystem::copy_options::recursive);
+    ASSERT_TRUE(dst_->Restart().ok());
+  }));
+  ASSERT_TRUE(Transactions(*src_, 1, 30).ok());
+  ASSERT_TRUE(ConvergesExactly(30));
+
+  ASSERT_TRUE(dst_->Crash().ok());
+  std::filesystem::remove_all(dst_->datadir());
+  std::filesystem::copy(empty, dst_->datadir(), std::filesystem::copy_options::recursive);
+  ASSERT_TRUE(dst_->Restart().ok());
+  ASSERT_TRUE(Transactions(*src_, 31, 10).ok());
+  EXPECT_TRUE(ConvergesExactly(40));
+  const std::string events = PipelineStatus("p")["events"].dump();
+  EXPECT_NE(events.find("went back"), std::string::npos) << events;
+  EXPECT_TRUE(WaitForState("p", "running", seconds(10)));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 // read_only bites a user without READ_ONLY ADMIN (MariaDB 10.11 split it out
 // of SUPER; ALL PRIVILEGES still includes it, so it is revoked).
 TEST_F(FaultTest, TargetReadOnlyRetriesAndResumesAlone) {

@@ -75,6 +75,7 @@ Status ClickhouseSink::ReadCheckpoint() {
   std::map<int, StreamPos> now;
   if (!global.empty()) now[kCheckpointRow] = global;
   RETURN_IF_ERROR(committed_.Check(now, options_.target));
+  if (!global.empty()) committed_.Note(kCheckpointRow, global);  // recorded there when read
   checkpoint_ = Checkpoint();
   checkpoint_version_ = 0;
   if (!row->has_value()) return Status::Ok();

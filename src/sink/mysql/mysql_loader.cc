@@ -240,6 +240,9 @@ Status MysqlLoader::Reconnect() {
   Status st = Connect();
   if (st.ok() && options_.epoch > 0) st = RegisterSessions();
   if (st.ok()) st = EndStaleSessions();
+  // A server replaced by an empty one (a container re-created without its
+  // volume) has no `_sluice` tables: ReadCheckpoint then finds the rows gone.
+  if (st.ok()) st = EnsureCheckpointTable();
   if (st.ok() && options_.epoch > 0) {
     // Taken over meanwhile: say so now rather than at the next write.
     st = Begin(*control_);
@@ -291,13 +294,15 @@ Status MysqlLoader::ReadCheckpoint() {
                                                "`_sluice`.`checkpoints` WHERE pipeline = {} AND target = {}",
                                                Quote(options_.pipeline), Quote(options_.target))));
   const std::string scheme = PartitionScheme();
-  if (Status lost = committed_rows_.Check(OwnRows(rows, scheme), options_.target); !lost.ok()) {
+  const std::map<int, StreamPos> own = OwnRows(rows, scheme);
+  if (Status lost = committed_rows_.Check(own, options_.target); !lost.ok()) {
     // Until the pipeline starts again, nothing is applied on top of the loss:
     // every later call reconnects, reads the rows and says so again.
     control_.reset();
     partitions_.clear();
     return lost;
   }
+  for (const auto& [row, pos] : own) committed_rows_.Note(row, pos);  // committed there when read
   checkpoint_ = Checkpoint();
   checkpoint_.partitions.assign(options_.parallel, StreamPos());
   // A partition row speaks of the keys that hashed to it under the number

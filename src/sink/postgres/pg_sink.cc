@@ -229,6 +229,7 @@ Status PgSink::ReadCheckpoint() {
     sessions_.clear();
     return lost;
   }
+  for (const auto& [row, pos] : own) committed_rows_.Note(row, pos);  // committed there when read
   checkpoint_ = Checkpoint();
   checkpoint_.partitions.assign(options_.parallel, StreamPos());
   old_partitions_ = OldPartitionRows();

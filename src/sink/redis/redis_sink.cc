@@ -189,6 +189,7 @@ Status RedisSink::ReadCheckpoint() {
     // Behind what was recorded: Redis came back from an older snapshot (an
     // RDB file saved before its crash). Kept, so that every later call says so.
     RETURN_IF_ERROR(committed_.Check({{kCheckpointRow, cp.global}}, options_.target));
+    committed_.Note(kCheckpointRow, cp.global);  // recorded there when read
   }
   checkpoint_ = std::move(cp);
   return Status::Ok();
