@@ -51,6 +51,17 @@ void OldPartitionRows::Clear() {
   until_ = StreamPos();
 }
 
+std::map<int, StreamPos> OwnCheckpointRows(const std::vector<std::vector<std::optional<std::string>>>& rows,
+                                           const std::string& scheme, int global_part) {
+  std::map<int, StreamPos> own;
+  for (const auto& r : rows) {
+    const int part = std::atoi(r[0].value_or("0").c_str());
+    StreamPos pos;
+    if ((part == global_part || r[2] == scheme) && StreamPos::Parse(r[1].value_or(""), &pos)) own[part] = pos;
+  }
+  return own;
+}
+
 void CommittedRows::Note(int row, const StreamPos& pos) {
   StreamPos& held = rows_[row];
   if (held.empty() || held < pos) held = pos;

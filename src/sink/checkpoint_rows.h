@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,12 @@ class CommittedRows {
  private:
   std::map<int, StreamPos> rows_;
 };
+
+// The checkpoint rows a MySQL or PostgreSQL sink writes itself among `rows`
+// (part, position, resume_position, ...): the global row (`global_part`) and
+// the partition rows of `scheme`, as part -> position.
+std::map<int, StreamPos> OwnCheckpointRows(const std::vector<std::vector<std::optional<std::string>>>& rows,
+                                           const std::string& scheme, int global_part);
 
 // A target renamed in the configuration. `present`: the target names holding
 // the pipeline's checkpoints in one database; `former`: names the pipeline

@@ -294,7 +294,7 @@ Status MysqlLoader::ReadCheckpoint() {
                                                "`_sluice`.`checkpoints` WHERE pipeline = {} AND target = {}",
                                                Quote(options_.pipeline), Quote(options_.target))));
   const std::string scheme = PartitionScheme();
-  const std::map<int, StreamPos> own = OwnRows(rows, scheme);
+  const std::map<int, StreamPos> own = OwnCheckpointRows(rows, scheme, kGlobalPart);
   if (Status lost = committed_rows_.Check(own, options_.target); !lost.ok()) {
     // Until the pipeline starts again, nothing is applied on top of the loss:
     // every later call reconnects, reads the rows and says so again.
@@ -360,16 +360,6 @@ Status MysqlLoader::ReadCheckpoint() {
     if (checkpoint_.global < pos) checkpoint_.keyless_copied_at[r[0].value_or("")] = pos;  // else passed
   }
   return Status::Ok();
-}
-
-std::map<int, StreamPos> MysqlLoader::OwnRows(const std::vector<sluice::mysql::Row>& rows, const std::string& scheme) {
-  std::map<int, StreamPos> own;
-  for (const auto& r : rows) {
-    const int part = std::atoi(r[0].value_or("0").c_str());
-    StreamPos pos;
-    if ((part == kGlobalPart || r[2] == scheme) && StreamPos::Parse(r[1].value_or(""), &pos)) own[part] = pos;
-  }
-  return own;
 }
 
 std::string MysqlLoader::DeleteKeylessCopies() const {

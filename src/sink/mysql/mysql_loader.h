@@ -302,9 +302,6 @@ class MysqlLoader : public Sink {
   size_t SliceBytes() const;
   // "partitions=N": stored in partition rows' resume_position column.
   std::string PartitionScheme() const;
-  // The checkpoint rows this loader writes (the global row, partition rows
-  // of `scheme`) among `rows` (part, position, resume_position, ...): part -> position.
-  static std::map<int, StreamPos> OwnRows(const std::vector<sluice::mysql::Row>& rows, const std::string& scheme);
   Status WriteCheckpointRow(sluice::mysql::MysqlConnection& c, int part, const BatchEnd& end);
   // The global row as of `end`, in a transaction of its own (fenced).
   Status WriteGlobalCheckpoint(const BatchEnd& end);

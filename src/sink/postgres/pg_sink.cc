@@ -216,12 +216,7 @@ Status PgSink::ReadCheckpoint() {
   // of partitions it records: rows of another `parallel` setting go to
   // old_partitions_ and judge the changes they cover (AppliedUnderOldScheme).
   const std::string scheme = PartitionScheme();
-  std::map<int, StreamPos> own;
-  for (const auto& r : rows) {
-    const int part = std::atoi(r[0].value_or("0").c_str());
-    StreamPos pos;
-    if ((part == kGlobalPart || r[2] == scheme) && StreamPos::Parse(r[1].value_or(""), &pos)) own[part] = pos;
-  }
+  const std::map<int, StreamPos> own = OwnCheckpointRows(rows, scheme, kGlobalPart);
   if (Status lost = committed_rows_.Check(own, options_.target); !lost.ok()) {
     // Nothing is applied on top of the loss until the pipeline starts again:
     // every later call reconnects, reads the rows and says so again.
