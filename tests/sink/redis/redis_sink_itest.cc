@@ -286,8 +286,10 @@ TEST_F(RedisTargetTest, ColumnsAddedWithADefaultReachTheHashesAlreadyThere) {
   second["id"] = "2";
   second["v"] = "2";
   EXPECT_TRUE(HashBecomes("shop:t:2", second));
-  // The row inserted after the ALTER holds its own values, not overwritten.
-  RedisMap third = Hash("shop:t:3");
+  // The row inserted after the ALTER holds its own values, not overwritten
+  // (applied after the hashes already there were filled: waited for).
+  RedisMap third;
+  EXPECT_TRUE(WaitUntil([&] { return (third = Hash("shop:t:3")).contains("made"); }, std::chrono::seconds(60)));
   EXPECT_EQ(third["n"], "9");
   EXPECT_EQ(third["maybe"], "4");
   EXPECT_TRUE(third.contains("made"));
