@@ -60,6 +60,13 @@ class SelectionTest : public FaultTest {
     return n;
   }
   std::string Events() { return PipelineStatus("p")["events"].dump(); }
+  // The events once one holds `what` (or after a minute): a copy's or a
+  // repair's last rows can land before it reports itself done.
+  std::string EventsOnceOneHolds(const std::string& what) {
+    std::string events;
+    WaitUntil([&] { return (events = Events()).find(what) != std::string::npos; }, seconds(60));
+    return events;
+  }
 };
 
 TEST_F(SelectionTest, TablesAddedToTheRulesAreCreatedAndCopiedAlongsideTheStream) {
@@ -80,11 +87,7 @@ TEST_F(SelectionTest, TablesAddedToTheRulesAreCreatedAndCopiedAlongsideTheStream
   // shop.audit has no key: copied before the stream starts, each row once.
   EXPECT_TRUE(Converges(*src_, kAudit, *dst_, kAudit, seconds(60)));
   ASSERT_TRUE(WaitForState("p", "running", seconds(10)));
-  // The copy's last rows can land before it reports itself done: waited for.
-  std::string events;
-  EXPECT_TRUE(WaitUntil([&] { return (events = Events()).find("new table(s) copied") != std::string::npos; },
-                        seconds(60)))
-      << events;
+  std::string events = EventsOnceOneHolds("new table(s) copied");
   EXPECT_NE(events.find("newly selected keyless table(s) copied"), std::string::npos) << events;
   // Recorded: the next start copies nothing again.
   ASSERT_NO_FATAL_FAILURE(RestartWith("      - match: \"shop.*\"\n"));
@@ -142,11 +145,7 @@ TEST_F(SelectionTest, RowsATableSelectedAgainNoLongerHasAreReported) {
   ASSERT_NO_FATAL_FAILURE(RestartWith(both));
   ASSERT_TRUE(Transactions(*src_, 28, 2).ok());
   ASSERT_TRUE(Converges(*src_, kOrders, *dst_, kOrders, seconds(60)));
-  std::string events;
-  for (int i = 0; i < 600 && events.find("compared with their targets") == std::string::npos; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    events = Events();
-  }
+  std::string events = EventsOnceOneHolds("compared with their targets");
   EXPECT_NE(events.find("shop.customers on dst: 3 extra, 0 missing, 0 different (first: id=7)"), std::string::npos)
       << events;
   EXPECT_NE(events.find("--pipeline p --repair"), std::string::npos) << events;
@@ -168,7 +167,7 @@ TEST_F(SelectionTest, ANarrowedFilterRemovesTheRowsItNowLeavesOutWhenChecksRepai
   ASSERT_TRUE(src_->Execute("UPDATE shop.customers SET name = 'renamed' WHERE id IN (1, 300)").ok());
   EXPECT_TRUE(Converges(*src_, "SELECT id, name FROM shop.customers WHERE id <= 100 ORDER BY id", *dst_, kCustomers,
                         seconds(60)));
-  std::string events = Events();
+  std::string events = EventsOnceOneHolds("400 rows repaired");
   EXPECT_NE(events.find("400 rows repaired"), std::string::npos) << events;
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
@@ -203,11 +202,7 @@ TEST_F(SelectionTest, AShardSelectedAgainIsComparedWithTheOtherShardsOfItsTable)
   ASSERT_TRUE(Converges(*src_, kOrders, *dst_, kOrders, seconds(60)));
   ASSERT_NO_FATAL_FAILURE(RestartWith("      - match: \"sh.c_*\"\n        to: \"report.c\"\n"
                                       "      - match: \"shop.orders\"\n"));
-  std::string events;
-  for (int i = 0; i < 600 && events.find("compared with their targets") == std::string::npos; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    events = Events();
-  }
+  std::string events = EventsOnceOneHolds("compared with their targets");
   EXPECT_NE(events.find("1 rows repaired: report.c on dst: 1 extra"), std::string::npos) << events;
   EXPECT_TRUE(Converges(*src_, shards, *dst_, merged, seconds(60)));
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
