@@ -9,7 +9,6 @@
 // names the command that copies them.
 
 #include <functional>
-#include <thread>
 
 #include "pipeline/fault_fixture.h"
 
