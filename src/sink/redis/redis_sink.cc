@@ -173,24 +173,20 @@ Status RedisSink::ReadCheckpoint() {
       cp.gtid_state = value;
     }
   }
-  if (cp.global.empty() && !checkpoint_.global.empty()) {
-    // The position this sink recorded is gone, and with it, most likely, the
-    // rows it wrote: a Redis restarted without persistence (or flushed).
-    // Carrying on would leave the target silently incomplete.
-    return Status::Error(StatusCode::kNotFound,
-                         "pipeline {} target {}: the checkpoint {} (last at {}) is gone from {}: Redis lost what "
-                         "sluice wrote (restarted without persistence, flushed, or the key was deleted); to rebuild "
-                         "the target, set the pipeline's position (POST /api/pipelines/{}/position) or run `sluice "
-                         "snapshot`",
-                         options_.pipeline, options_.target, checkpoint_key_, checkpoint_.global.ToString(),
-                         endpoint_.Describe(), options_.pipeline);
+  // Behind what was committed to it: Redis came back from an older snapshot
+  // (an RDB file saved before its crash). Gone: restarted without
+  // persistence, or flushed, and most likely the rows with it. Either way the
+  // pipeline starts again from what Redis holds (a Redis holding nothing is
+  // a new target: copied again with `snapshot: initial`). Kept, so that
+  // every later call says so.
+  std::map<int, StreamPos> now;
+  if (!cp.global.empty()) now[kCheckpointRow] = cp.global;
+  if (Status kept = committed_.Check(now, options_.target); !kept.ok()) {
+    if (!cp.global.empty()) return kept;
+    return Status::Error(kept.code(), "{} (the key {} is gone from {}: restarted without persistence, flushed, or "
+                         "deleted)", kept.message(), checkpoint_key_, endpoint_.Describe());
   }
-  if (!cp.global.empty()) {
-    // Behind what was recorded: Redis came back from an older snapshot (an
-    // RDB file saved before its crash). Kept, so that every later call says so.
-    RETURN_IF_ERROR(committed_.Check({{kCheckpointRow, cp.global}}, options_.target));
-    committed_.Note(kCheckpointRow, cp.global);  // recorded there when read
-  }
+  if (!cp.global.empty()) committed_.Note(kCheckpointRow, cp.global);  // recorded there when read
   checkpoint_ = std::move(cp);
   return Status::Ok();
 }
@@ -228,6 +224,7 @@ Status RedisSink::ResetCheckpoint() {
   auto r = conn_->Checked({"DEL", checkpoint_key_});
   if (!r.ok()) return r.status().WithContext(fmt::format("pipeline {} target {}", options_.pipeline, options_.target));
   checkpoint_ = Checkpoint{};
+  committed_.Clear();
   return Status::Ok();
 }
 
