@@ -32,6 +32,22 @@ class BoundedQueue {
     return true;
   }
 
+  enum class PushResult { kPushed, kTimedOut, kClosed };
+  // Push that waits at most `timeout` for room (a producer that must look
+  // up now and then while a consumer holds it). On kTimedOut `item` is kept.
+  PushResult PushFor(T& item, size_t bytes, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    if (!not_full_.wait_for(lock, timeout,
+                            [&] { return closed_ || items_.empty() || bytes_ + bytes <= max_bytes_; })) {
+      return PushResult::kTimedOut;
+    }
+    if (closed_) return PushResult::kClosed;
+    bytes_ += bytes;
+    items_.push_back(Entry{std::move(item), bytes});
+    not_empty_.notify_one();
+    return PushResult::kPushed;
+  }
+
   // Push of several items under one lock and one wake-up (a producer that
   // hands over items in groups); `items` holds each item with its bytes and
   // is left empty. Blocks while the group does not fit.

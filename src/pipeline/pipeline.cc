@@ -1388,13 +1388,23 @@ void Pipeline::CaptureLoop() {
 void Pipeline::TransformLoop() {
   auto work = std::make_shared<TargetWork>();
   auto publish = [&](std::shared_ptr<TargetWork> w) {
-    bool last_alive = false;
     for (auto& t : targets_) {
-      if (t->failed) continue;
-      last_alive = true;
-      if (!t->queue->Push(w, w->bytes)) continue;
+      if (t->failed || t->slow) continue;
+      std::shared_ptr<const TargetWork> item = w;
+      auto pushed = t->queue->PushFor(item, w->bytes, std::chrono::milliseconds(0));
+      if (pushed != BoundedQueue<std::shared_ptr<const TargetWork>>::PushResult::kTimedOut) continue;
+      // Full: waited for, a slice at a time, unless this target holds the
+      // others back for so long that it is set aside (detach_after).
+      while (!t->failed) {
+        const auto t0 = Clock::now();
+        pushed = t->queue->PushFor(item, w->bytes, std::chrono::milliseconds(250));
+        if (pushed != BoundedQueue<std::shared_ptr<const TargetWork>>::PushResult::kTimedOut) {
+          (void)SetAsideIfSlow(*t, Clock::now() - t0);
+          break;
+        }
+        if (SetAsideIfSlow(*t, Clock::now() - t0)) break;
+      }
     }
-    (void)last_alive;
   };
   auto flush_changes = [&] {
     if (work->changes.empty()) return;
@@ -2590,6 +2600,10 @@ void Pipeline::TargetLoop(Target& t) {
   };
 
   while (!stop_ && !t.failed && t.sink) {
+    if (t.slow) {
+      SetAsideSlowTarget(t);
+      break;
+    }
     auto wait = batch.empty() ? std::chrono::milliseconds(100)
                               : std::max(std::chrono::milliseconds(1),
                                          std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -388,6 +388,13 @@ class Pipeline {
   // still `retrying`): the transform stage stops feeding it, so its full
   // queue no longer holds the others. Target thread; takes mu_.
   bool SetAsideIfHoldingOthers(Target& t);
+  // Transform thread: handing work to `t` waited `waited` for room in its
+  // queue. True when `t` has held the others back for `detach_after` (it is
+  // then marked `slow`: handed nothing more).
+  bool SetAsideIfSlow(Target& t, std::chrono::steady_clock::duration waited);
+  // Target thread, once `t` is marked slow: settles what it has in flight
+  // (the catch-up starts from the checkpoint the target holds) and sets it aside.
+  void SetAsideSlowTarget(Target& t);
   // A set-aside target's thread until the pipeline stops: drains its queue,
   // keeps its delay growing, and tries the target now and then; once it
   // answers, asks for a new start, from which it catches up.

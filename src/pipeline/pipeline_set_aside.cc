@@ -1,5 +1,6 @@
 // Pipeline: a target that is down for `detach_after` while another target
-// could go on is set aside, so that its full queue stops holding the
+// could go on, or slower than the others for that long (its full queue held
+// them back), is set aside, so that its full queue stops holding the
 // capture and with it the others. Once it answers again it catches up on a
 // stream of its own (a pipeline with that target alone, from its
 // checkpoint) while the others go on, and when it has reached them the
@@ -20,6 +21,9 @@ namespace {
 // How often a set-aside target is tried, and a catch-up looked at.
 constexpr auto kProbeEvery = std::chrono::seconds(5);
 constexpr auto kCatchUpLookEvery = std::chrono::seconds(1);
+// A slow target is judged slice by slice: it holds the others back through
+// a slice in which handing it work waited for room most of the time.
+constexpr auto kHeldSlice = std::chrono::seconds(1);
 
 const TargetStatus* FindTarget(const PipelineStatus& s, const std::string& name) {
   for (const TargetStatus& t : s.targets) {
@@ -81,11 +85,63 @@ bool Pipeline::SetAsideIfHoldingOthers(Target& t) {
   return true;
 }
 
+bool Pipeline::SetAsideIfSlow(Target& t, Clock::duration waited) {
+  if (cfg_.detach_after_ms == 0 || t.failed || t.slow) return false;
+  const auto now = Clock::now();
+  if (t.slice_start == Clock::time_point{}) t.slice_start = now - waited;
+  t.held_in_slice += waited;
+  const auto slice = now - t.slice_start;
+  if (slice < kHeldSlice) return false;
+  const bool held = t.held_in_slice * 5 >= slice * 4;  // waited for it 80% of the slice or more
+  if (!held) {
+    t.holding_since = {};
+  } else if (t.holding_since == Clock::time_point{}) {
+    t.holding_since = t.slice_start;
+  }
+  t.slice_start = now;
+  t.held_in_slice = {};
+  if (!held || now - t.holding_since < std::chrono::milliseconds(cfg_.detach_after_ms)) return false;
+  // Held back: another target could take more (all of them full is a
+  // source faster than every target, where setting one aside helps none).
+  bool others = false;
+  for (const auto& o : targets_) {
+    others |= o.get() != &t && !o->failed && !o->slow && o->queue->bytes() < o->queue->max_bytes() / 2;
+  }
+  if (!others) return false;
+  const std::string why = fmt::format(
+      "target {}: slower than the others for {} s (its queue was full, holding them back); set aside so that they "
+      "go on (detach_after): it catches up from its checkpoint on a stream of its own",
+      t.cfg->name, std::chrono::duration_cast<std::chrono::seconds>(now - t.holding_since).count());
+  spdlog::warn("pipeline {}: {}", cfg_.name, why);
+  {
+    std::lock_guard lock(mu_);
+    NoteEvent(t.cfg->name, "warning", why);
+    t.last_error = why;
+  }
+  t.slow = true;
+  return true;
+}
+
+void Pipeline::SetAsideSlowTarget(Target& t) {
+  // Its catch-up reads the checkpoint the target holds: nothing of this
+  // stream may commit after that. What is gathered and not sent is read
+  // again by the catch-up.
+  if (!t.unacked.empty()) {
+    // Failing (the target went down meanwhile), it is set aside all the
+    // same: the catch-up opens it anew once it answers.
+    if (Status st = t.sink->Flush(); st.ok()) ReportAcknowledged(t);
+  }
+  SLUICE_SYNC_POINT("pipeline.slow_target.set_aside");
+  t.set_aside = true;
+  t.failed = true;
+}
+
 void Pipeline::WaitForSetAsideTarget(Target& t) {
   // Detached: drain so the transform stage never blocks on this target,
   // and keep its delay gauge growing from the oldest change it never
   // applied until the pipeline is stopped: a failed target is behind.
-  auto next_look = Clock::now() + kProbeEvery;
+  // A slow one answers: its catch-up starts at once.
+  auto next_look = t.slow ? Clock::now() : Clock::now() + kProbeEvery;
   bool answered = false;
   std::string main_position;  // the pipeline's capture position at the catch-up's last look
   while (!stop_) {

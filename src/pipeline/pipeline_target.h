@@ -88,6 +88,17 @@ struct Pipeline::Target {
   // Down for `detach_after` while others could go on: out of this run's
   // stream until it answers again (SetAsideIfHoldingOthers).
   std::atomic<bool> set_aside{false};
+  // Set by the transform thread once this target has held the others back
+  // for `detach_after` (it waited for room in its queue most of that time
+  // while another target had room: SetAsideIfSlow). Nothing more is handed
+  // to it; its thread settles what it has in flight and sets it aside.
+  std::atomic<bool> slow{false};
+  // Transform thread only: how long handing work to this target waited for
+  // room in the current slice of time (from `slice_start`), and since when
+  // every slice was mostly such waiting (zero: the last one was not).
+  Clock::duration held_in_slice{};
+  Clock::time_point slice_start{};
+  Clock::time_point holding_since{};
   // A set-aside target that answers again first catches up on a stream of
   // its own (a pipeline with this target alone), so that the others do not
   // wait for it; then the pipeline starts anew and it joins them. Created

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
 #include <thread>
 
 namespace sluice::pipeline {
@@ -43,6 +44,26 @@ TEST(BoundedQueueTest, CloseWakesEveryoneAndDrains) {
   producer.join();
   EXPECT_EQ(*q.Pop(std::chrono::milliseconds(10)), 1);
   EXPECT_FALSE(q.Pop(std::chrono::milliseconds(10)));
+}
+
+// PushFor gives up when the queue stays full, keeping the item, and
+// pushes once there is room; closed, it says so.
+TEST(BoundedQueueTest, PushForKeepsTheItemWhenFullAndPushesOnceThereIsRoom) {
+  using Result = BoundedQueue<std::unique_ptr<int>>::PushResult;
+  BoundedQueue<std::unique_ptr<int>> q(100);
+  auto first = std::make_unique<int>(1);
+  ASSERT_EQ(q.PushFor(first, 60, std::chrono::milliseconds(0)), Result::kPushed);
+  auto second = std::make_unique<int>(2);
+  EXPECT_EQ(q.PushFor(second, 60, std::chrono::milliseconds(0)), Result::kTimedOut);
+  EXPECT_EQ(q.PushFor(second, 60, std::chrono::milliseconds(20)), Result::kTimedOut);
+  ASSERT_TRUE(second) << "kept for the next try";
+  EXPECT_EQ(q.bytes(), 60u);
+  ASSERT_TRUE(q.Pop(std::chrono::milliseconds(10)));
+  EXPECT_EQ(q.PushFor(second, 60, std::chrono::milliseconds(0)), Result::kPushed);
+  auto third = std::make_unique<int>(3);
+  q.Close();
+  EXPECT_EQ(q.PushFor(third, 10, std::chrono::milliseconds(0)), Result::kClosed);
+  EXPECT_EQ(**q.Pop(std::chrono::milliseconds(10)), 2);
 }
 
 TEST(BoundedQueueTest, PopTimesOut) {

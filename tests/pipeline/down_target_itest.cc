@@ -10,15 +10,19 @@
 namespace sluice::testing {
 namespace {
 
+// b's connection options: short timeouts, so that a down b is seen soon.
+constexpr const char* kShortTimeouts = "?read_timeout=3&write_timeout=3&connect_timeout=2";
+
 std::string TwoTargetConfig(const std::string& dir, uint16_t port, const MariadbServer& src, const MariadbServer& a,
-                            const MariadbServer& b, const std::string& detach_after) {
+                            const MariadbServer& b, const std::string& detach_after,
+                            const std::string& b_options = kShortTimeouts) {
   return fmt::format(R"(store: {dir}/sluice.db
 http: 127.0.0.1:{port}
 sources:
   main: {{url: "{src}", server_id: 5252, heartbeat_ms: 200}}
 targets:
   a: {{url: "{a}"}}
-  b: {{url: "{b}?read_timeout=3&write_timeout=3&connect_timeout=2"}}
+  b: {{url: "{b}{b_options}"}}
 pipelines:
   - name: p
     source: main
@@ -31,14 +35,15 @@ pipelines:
     detach_after: {detach_after}
 )",
                      fmt::arg("dir", dir), fmt::arg("port", port), fmt::arg("src", src.Url()),
-                     fmt::arg("a", a.Url()), fmt::arg("b", b.Url()), fmt::arg("detach_after", detach_after));
+                     fmt::arg("a", a.Url()), fmt::arg("b", b.Url()), fmt::arg("detach_after", detach_after),
+                     fmt::arg("b_options", b_options));
 }
 
 class DownTargetTest : public SyncTest {
  protected:
   // Source, a and b, the configuration (detach_after: 2s), and transactions
   // 1-100 on the source.
-  void StartServers() {
+  void StartServers(const std::string& b_options = kShortTimeouts) {
     src_ = StartServer(1);
     a_ = StartServer(2);
     b_ = StartServer(3);
@@ -47,7 +52,7 @@ class DownTargetTest : public SyncTest {
                               "CREATE TABLE shop.audit (txn INT, msg VARCHAR(40))")
                     .ok());
     http_port_ = FreePort();
-    WriteConfig(TwoTargetConfig(dir_.string(), http_port_, *src_, *a_, *b_, "2s"));
+    WriteConfig(TwoTargetConfig(dir_.string(), http_port_, *src_, *a_, *b_, "2s", b_options));
     ASSERT_NO_FATAL_FAILURE(Write(1, 100));
   }
   // Transactions first..first+n-1, each an order with a 1 KB note and a
@@ -128,6 +133,38 @@ TEST_F(DownTargetTest, ADownTargetIsSetAsideAndCatchesUpOnItsOwn) {
   ExpectExactlyOnce(*a_);
   ExpectExactlyOnce(*b_);
   EXPECT_TRUE(WaitForState("p", "running"));
+}
+
+// b is slow, not down: each order it takes waits for a named lock the test
+// holds (a stand-in for a slower machine, a busy disk, a heavy trigger).
+// Before, its full queue held the capture and with it a, for as long as b
+// was slow. Having held a back for `detach_after`, b is set aside: a gets
+// everything; b, fast again, catches up on a stream of its own, and then the
+// pipeline starts anew with both. Every transaction once on each.
+TEST_F(DownTargetTest, ASlowTargetIsSetAsideSoThatTheOthersGoOn) {
+  ASSERT_NO_FATAL_FAILURE(StartServers(""));  // default timeouts: b answers, slowly
+  StartSluice();
+  ASSERT_TRUE(Rows(*a_, 100));
+  ASSERT_TRUE(Rows(*b_, 100));
+  ASSERT_TRUE(b_->Execute("CREATE TRIGGER shop.slow BEFORE INSERT ON shop.orders FOR EACH ROW "
+                          "SET @waited = GET_LOCK('slow', 3600) + RELEASE_LOCK('slow')")
+                  .ok());
+  ASSERT_TRUE(b_->Execute("DO GET_LOCK('slow', 0)").ok());  // held by the test's session
+  ASSERT_NO_FATAL_FAILURE(Write(101, 3000));  // three times the queues
+  ASSERT_TRUE(Rows(*a_, 3100, std::chrono::seconds(90)));
+  auto on_b = b_->QueryValue("SELECT COUNT(*) FROM shop.orders");
+  ASSERT_TRUE(on_b.ok());
+  EXPECT_EQ(*on_b, "100") << "b took rows while the lock was held";
+  const std::string events = PipelineStatus("p")["events"].dump();
+  EXPECT_NE(events.find("target b: slower than the others for"), std::string::npos) << events;
+
+  ASSERT_TRUE(b_->Execute("DO RELEASE_LOCK('slow')").ok());
+  ASSERT_TRUE(Rows(*b_, 3100, std::chrono::seconds(90)));
+  ASSERT_TRUE(LogShows("caught up on its own stream", std::chrono::seconds(60)));
+  ASSERT_NO_FATAL_FAILURE(Write(3101, 100));
+  ExpectExactlyOnce(*a_);
+  ExpectExactlyOnce(*b_);
+  EXPECT_TRUE(WaitForState("p", "running", std::chrono::seconds(20), "b"));
 }
 
 // kill -9 of sluice while b catches up on its own stream (held once it has
