@@ -85,6 +85,7 @@ Result<std::string> ClickhouseClient::Post(const std::string& path, std::string_
     // A dropped keep-alive connection is re-made by the next request.
     return Status::Retryable(StatusCode::kIoError, "{}: {}", options_.Describe(), httplib::to_string(r.error()));
   }
+  last_answer_ = std::chrono::steady_clock::now();
   if (r->status == 200) return std::move(r->body);
   int code = 0;
   std::string message;

@@ -13,6 +13,7 @@
 //
 // Owned by one thread (httplib::Client keeps one keep-alive connection).
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -57,6 +58,10 @@ class ClickhouseClient : public Interruptible {
 
   // ClickHouse's exception code of the last server error, 0 otherwise.
   int last_server_code() const { return last_server_code_; }
+  // When the server last answered a request (any answer); the epoch if never.
+  // Over HTTP a dropped connection is made again without a word, so a pause
+  // since then is the only sign that the server may have restarted.
+  std::chrono::steady_clock::time_point last_answer() const { return last_answer_; }
   const ClientOptions& options() const { return options_; }
 
   // Registers with `interrupter` (nullptr: none) until destroyed: Interrupt()
@@ -71,6 +76,7 @@ class ClickhouseClient : public Interruptible {
   ClientOptions options_;
   std::unique_ptr<httplib::Client> http_;
   int last_server_code_ = 0;
+  std::chrono::steady_clock::time_point last_answer_{};
   Interrupter* interrupter_ = nullptr;
 };
 

@@ -74,7 +74,8 @@ Status ClickhouseSink::ReadCheckpoint() {
   // state. Kept, so that every later call says so until the pipeline starts again.
   std::map<int, StreamPos> now;
   if (!global.empty()) now[kCheckpointRow] = global;
-  RETURN_IF_ERROR(committed_.Check(now, options_.target));
+  rewound_ = committed_.Check(now, options_.target);
+  RETURN_IF_ERROR(rewound_);
   if (!global.empty()) committed_.Note(kCheckpointRow, global);  // recorded there when read
   checkpoint_ = Checkpoint();
   checkpoint_version_ = 0;
@@ -85,6 +86,15 @@ Status ClickhouseSink::ReadCheckpoint() {
   checkpoint_.gtid_state = r.gtid_state;
   checkpoint_version_ = r.version;
   return Status::Ok();
+}
+
+Status ClickhouseSink::ReadCheckpointAfterAPause() {
+  // Shorter than any restart of a server: within it, a request that fails
+  // shows an outage (and Reconnect reads the checkpoint).
+  constexpr auto kPause = std::chrono::milliseconds(250);
+  if (!rewound_.ok()) return rewound_;
+  if (std::chrono::steady_clock::now() - client_->last_answer() < kPause) return Status::Ok();
+  return ReadCheckpoint();
 }
 
 Status ClickhouseSink::WriteCheckpoint(const StreamPos& global, const std::string& resume_position,
@@ -106,6 +116,7 @@ Status ClickhouseSink::WriteCheckpoint(const StreamPos& global, const std::strin
 }
 
 Status ClickhouseSink::AdvanceCheckpoint(const BatchEnd& end) {
+  RETURN_IF_ERROR(ReadCheckpointAfterAPause());
   return WriteCheckpoint(end.pos, end.resume_position, end.gtid_state);
 }
 
@@ -161,6 +172,7 @@ Status ClickhouseSink::AppendRow(std::string& out, const TableState& t, const Si
 }
 
 Status ClickhouseSink::ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd& end) {
+  RETURN_IF_ERROR(ReadCheckpointAfterAPause());
   std::vector<SinkChange> fresh;
   fresh.reserve(changes.size());
   for (const SinkChange& c : changes) {
@@ -311,6 +323,7 @@ Status ClickhouseSink::RenameTable(const DdlChange& ddl, const std::pair<std::st
 }
 
 Status ClickhouseSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
+  RETURN_IF_ERROR(ReadCheckpointAfterAPause());
   if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();  // applied before a restart
   if (ddl.table) {
     // A PostgreSQL source's added columns: added now, with the default

@@ -210,8 +210,10 @@ TEST_F(ClickhouseRunTest, ClickhouseDownThenUpRetriesAndConverges) {
 
 // ClickHouse restored from a backup (or back from a crash that lost parts
 // it had acknowledged: it does not fsync them by default) holds less than
-// sluice wrote, its checkpoint with it. sluice sees that when it reconnects
-// and writes again what the server lost.
+// sluice wrote, its checkpoint with it. sluice sees that before it writes
+// again (here no request of sluice's fails meanwhile: over HTTP the next
+// one silently makes a new connection, so a pause makes it read the
+// checkpoint first) and writes again what the server lost.
 TEST_F(ClickhouseRunTest, ClickhouseRestoredFromABackupGetsWhatItLostAgain) {
   ASSERT_NO_FATAL_FAILURE(StartAll(kKeyedSchema));
   ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
