@@ -1315,7 +1315,11 @@ void Pipeline::CaptureLoop() {
         return least == UINT64_MAX ? 0 : least;
       };
     }
-    so.drop_marked_by = cfg_.peer;  // two-way sync: the peer's transactions do not echo back
+    // Two-way sync: the peer's transactions do not echo back; a target that
+    // is the source server: nor do the pipeline's own.
+    so.drop_marked_by.clear();
+    if (!cfg_.peer.empty()) so.drop_marked_by.push_back(cfg_.peer);
+    if (drops_own_transactions_) so.drop_marked_by.push_back(cfg_.name);
     so.load_schema_history = [this] {
       return settings_->WithPrefix(std::string(mysql::SchemaHistory::kKeyPrefix));
     };

@@ -336,8 +336,13 @@ class Pipeline {
   // Before capturing: a trigger on a table the pipeline fills on one of
   // `mysql_targets` that writes another such table, or sets NEW values of
   // columns sluice writes (target_triggers.h), fails the start naming it;
-  // any other is a warning.
+  // any other is a warning. So does a target that is the source server
+  // itself when the tables written there are ones the rules read.
   Status CheckTargetTriggers(const std::vector<const TargetConfig*>& mysql_targets);
+  // A target is the source server itself (CheckTargetTriggers): the
+  // transactions this pipeline writes there are dropped from its stream.
+  // Capture thread only.
+  bool drops_own_transactions_ = false;
   // Reads the source's foreign keys and gives the mapper the actions the
   // targets redo (transform/cascades.h); warns of the ones they cannot.
   Status PlanCascades(mysql::MysqlConnection& conn);

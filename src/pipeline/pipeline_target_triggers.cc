@@ -1,5 +1,7 @@
-// Pipeline: triggers on the tables a pipeline fills on its MySQL targets
-// (target_triggers.h), checked at each start before anything is captured.
+// Pipeline: what a pipeline's MySQL targets hold that would make its writes
+// there wrong, checked at each start before anything is captured: triggers
+// on the tables it fills (target_triggers.h), and a target that is the
+// source server itself.
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -10,6 +12,7 @@
 #include <map>
 #include <set>
 
+#include "client/mysql/same_server.h"
 #include "pipeline/pg_source.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/table_set.h"
@@ -36,11 +39,16 @@ Status Pipeline::CheckTargetTriggers(const std::vector<const TargetConfig*>& mys
   ASSIGN_OR_RETURN(auto selected, SelectedTables(**source, cfg_));
   std::set<std::string> filled;
   std::map<std::string, std::pair<const SourceTable*, const transform::MappingRule*>> source_of;  // by target table
+  std::set<std::string> read_back;  // target tables the rules select: `db`.`table`
   for (const SourceTable& st : selected) {
     const transform::MappingRule* rule = mapper_->RuleFor(st.db, st.table);
     if (rule == nullptr) continue;
-    std::string dest =
-        Lower(rule->to.empty() ? st.name() : transform::TableMapper::ExpandTemplate(rule->to, st.db, st.table));
+    std::string dest = rule->to.empty() ? st.name() : transform::TableMapper::ExpandTemplate(rule->to, st.db, st.table);
+    const size_t dot = dest.find('.');
+    if (dot != std::string::npos && mapper_->RuleFor(dest.substr(0, dot), dest.substr(dot + 1)) != nullptr) {
+      read_back.insert(fmt::format("`{}`.`{}`", dest.substr(0, dot), dest.substr(dot + 1)));
+    }
+    dest = Lower(std::move(dest));
     filled.insert(dest);
     source_of.emplace(dest, std::make_pair(&st, rule));
   }
@@ -58,6 +66,24 @@ Status Pipeline::CheckTargetTriggers(const std::vector<const TargetConfig*>& mys
     ASSIGN_OR_RETURN(auto tco, mysql::ConnectOptions::FromUrl(target->endpoint));
     auto conn = mysql::MysqlConnection::Connect(tco, &jobs_interrupt_);
     if (!conn.ok()) return conn.status().WithContext(fmt::format("target {}", target->name));
+    auto itself = mysql::SameServer(**conn, **source);
+    if (!itself.ok()) return itself.status().WithContext(fmt::format("target {}: is it the source?", target->name));
+    if (*itself) {
+      // What the pipeline writes there is in the source's binlog next.
+      if (!read_back.empty()) {
+        return Status::Error(
+            StatusCode::kNotSupported,
+            "pipeline {}: target {} is the source server itself, and the tables the pipeline writes there are "
+            "tables its rules read ({}): each change it applied would come back as a new change, for ever (older "
+            "row images overwriting newer ones, rows of keyless tables multiplying). Map them to tables the rules "
+            "do not select (`to:`), or point the target at another server",
+            cfg_.name, target->name, fmt::join(read_back, ", "));
+      }
+      drops_own_transactions_ = true;
+      spdlog::info("pipeline {}: target {} is the source server itself: the transactions the pipeline writes there "
+                   "are left out of its stream",
+                   cfg_.name, target->name);
+    }
     ASSIGN_OR_RETURN(auto rows,
                      (*conn)->Query("SELECT TRIGGER_SCHEMA, TRIGGER_NAME, EVENT_OBJECT_SCHEMA, EVENT_OBJECT_TABLE, "
                                     "ACTION_TIMING, EVENT_MANIPULATION, ACTION_STATEMENT FROM "

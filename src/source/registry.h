@@ -28,9 +28,10 @@ struct SourceOptions {
   std::chrono::milliseconds heartbeat{1000};
   std::chrono::seconds reconnect_timeout{300};
   bool verify_checksums = true;
-  // MySQL sources, two-way sync: drop transactions that pipeline applied
-  // (they write its row in `_sluice`.`checkpoints` first); "" for none.
-  std::string drop_marked_by;
+  // MySQL sources: drop transactions these pipelines applied (they write
+  // their row in `_sluice`.`checkpoints` first): a two-way sync's peer, or
+  // the pipeline itself when a target is the source server. Empty: none.
+  std::vector<std::string> drop_marked_by;
   bool follow = true;  // file sources: go on into the next binlog file
   // PostgreSQL: the replication slot when the URL names none (`slot=`);
   // empty: a temporary slot (sluice tail).

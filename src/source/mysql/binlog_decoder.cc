@@ -461,13 +461,13 @@ Status BinlogDecoder::OnRows(const EventHeader& h, ByteReader& body, ChangeHandl
                          schema.db, schema.table, rows_event_.width, schema.columns.size(), Where());
   }
   if (it->second.mark) {
-    ASSIGN_OR_RETURN(bool marked, CarriesMark(schema));
-    if (marked && in_txn_) {
+    ASSIGN_OR_RETURN(std::string marked_by, CarriesMark(schema));
+    if (!marked_by.empty() && in_txn_) {
       if (txn_rows_ > 0) {
         // Rows before the mark were delivered already: not a transaction
         // sluice's target wrote (its checkpoint rows come first).
-        spdlog::warn("two-way: the mark of pipeline {} follows {} row(s) in the transaction @ {}; kept",
-                     options_.drop_marked_by, txn_rows_, Where());
+        spdlog::warn("the mark of pipeline {} follows {} row(s) in the transaction @ {}; kept", marked_by,
+                     txn_rows_, Where());
       } else {
         txn_marked_ = true;
       }
@@ -515,10 +515,10 @@ Status BinlogDecoder::OnRows(const EventHeader& h, ByteReader& body, ChangeHandl
 }
 
 // `_sluice`.`checkpoints` starts with (pipeline VARCHAR, target, part, ...):
-// a row whose first column is drop_marked_by marks the transaction.
-Result<bool> BinlogDecoder::CarriesMark(const TableSchema& schema) {
+// a row whose first column is one of drop_marked_by marks the transaction.
+Result<std::string> BinlogDecoder::CarriesMark(const TableSchema& schema) {
   ByteReader rows(rows_event_.rows);
-  bool marked = false;
+  std::string marked;
   while (!rows.at_end()) {
     arena_.Reset();
     Status st;
@@ -532,7 +532,10 @@ Result<bool> BinlogDecoder::CarriesMark(const TableSchema& schema) {
     }
     if (!st.ok()) return st.WithContext("decode `_sluice`.`checkpoints`").WithSuffix("@ " + Where());
     const std::vector<Value>& image = rows_event_.op == Op::kInsert ? after_ : before_;
-    if (!image.empty() && !image[0].is_null() && image[0].s == options_.drop_marked_by) marked = true;
+    if (image.empty() || image[0].is_null()) continue;
+    for (const std::string& name : options_.drop_marked_by) {
+      if (image[0].s == name) marked = name;
+    }
   }
   return marked;
 }

@@ -64,12 +64,13 @@ class BinlogDecoder {
     bool verify_checksums = true;
     TableFilter tables;
     SchemaResolver* resolver = nullptr;  // null: names from metadata only, "@N" otherwise
-    // Two-way sync (design §13): a transaction that writes a row of this
-    // pipeline in `_sluice`.`checkpoints` was applied by it; its row
-    // changes are dropped and its commit says so (CommitInfo::peer_marked).
-    // The mark must come first in the transaction (sluice's MySQL target
-    // writes its checkpoint rows first). "" for none.
-    std::string drop_marked_by;
+    // Two-way sync (design §13), or a target that is the source server
+    // itself: a transaction that writes a row of one of these pipelines in
+    // `_sluice`.`checkpoints` was applied by it; its row changes are dropped
+    // and its commit says so (CommitInfo::peer_marked). The mark must come
+    // first in the transaction (sluice's MySQL target writes its checkpoint
+    // rows first). Empty for none.
+    std::vector<std::string> drop_marked_by;
     // XA transactions: the rows logged at XA PREPARE are held until their
     // XA COMMIT (delivered there, as that group's transaction) or dropped at
     // XA ROLLBACK. Held groups take at most this many bytes in all; a
@@ -145,8 +146,9 @@ class BinlogDecoder {
   // MIXED): an error when it concerns the selected tables.
   Status OnStatementDml(const StatementDml& dml);
   Status OnRows(const EventHeader& h, ByteReader& body, ChangeHandler& handler);
-  // Whether a rows event of the mark table writes drop_marked_by's row.
-  Result<bool> CarriesMark(const TableSchema& schema);
+  // The pipeline of drop_marked_by whose row a rows event of the mark
+  // table writes; "" for none.
+  Result<std::string> CarriesMark(const TableSchema& schema);
   Status OnPayload(const EventHeader& h, ByteReader& body, ChangeHandler& handler);
   Status BeginTransaction(const EventHeader& h, ChangeHandler& handler);
   // BEGIN or XA START: opens the group unless its GTID event did.
