@@ -122,6 +122,7 @@ Result<std::unique_ptr<RedisSink>> RedisSink::Open(const SinkOptions& options) {
   sink->checkpoint_key_ = CheckpointKey(options.pipeline, options.target);
   sink->fence_key_ = FenceKey(options.pipeline);
   RETURN_IF_ERROR(sink->EnsureConnected());
+  sink->WarnIfRedisEvicts();
   if (options.epoch > 0) {
     // The checkpoint again once the former owners' connections are closed:
     // a transaction of theirs may have landed until then.
@@ -129,6 +130,20 @@ Result<std::unique_ptr<RedisSink>> RedisSink::Open(const SinkOptions& options) {
     RETURN_IF_ERROR(sink->ReadCheckpoint());
   }
   return sink;
+}
+
+void RedisSink::WarnIfRedisEvicts() {
+  // CONFIG may be renamed away (managed Redis): then nothing is said.
+  auto limit = conn_->Command({"CONFIG", "GET", "maxmemory"});
+  auto policy = conn_->Command({"CONFIG", "GET", "maxmemory-policy"});
+  if (!limit.ok() || !policy.ok() || limit->elements.size() < 2 || policy->elements.size() < 2) return;
+  const std::string& bytes = limit->elements[1].str;
+  const std::string& name = policy->elements[1].str;
+  if (bytes == "0" || !name.starts_with("allkeys")) return;
+  spdlog::warn("pipeline {} target {}: {} evicts any key when full (maxmemory {}, maxmemory-policy {}): rows sluice "
+               "wrote can vanish, and with its checkpoint {} the next start takes the target as a new one; use "
+               "noeviction or a volatile-* policy (sluice's keys have no expiry)",
+               options_.pipeline, options_.target, endpoint_.Describe(), bytes, name, checkpoint_key_);
 }
 
 Status RedisSink::EnsureConnected() {

@@ -80,6 +80,8 @@ class RedisSink : public Sink {
 
   Status EnsureConnected();
   Status ReadCheckpoint();
+  // A warning when Redis may evict any key (a maxmemory allkeys-* policy).
+  void WarnIfRedisEvicts();
   Command CheckpointCommand(const BatchEnd& end) const;
   // The write to the checkpoint key of a transaction that does not carry the
   // checkpoint: its `gtid_state` set to the recorded value again, which

@@ -161,6 +161,19 @@ TEST_F(RedisTargetTest, RedisThatLostItsDataIsCopiedAgain) {
       << "not copied twice: " << events;
 }
 
+// A Redis that evicts any key when full (a cache's usual maxmemory policy)
+// may drop rows sluice wrote, and its checkpoint: said at start.
+TEST_F(RedisTargetTest, ARedisThatEvictsAnyKeyIsWarnedOf) {
+  ASSERT_NO_FATAL_FAILURE(StartServers(kOrdersSchema));
+  ASSERT_TRUE(RedisCommand({"CONFIG", "SET", "maxmemory", "100mb"}).ok());
+  ASSERT_TRUE(RedisCommand({"CONFIG", "SET", "maxmemory-policy", "allkeys-lru"}).ok());
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  EXPECT_TRUE(LogShows("evicts any key when full (maxmemory 104857600, maxmemory-policy allkeys-lru)"));
+  ASSERT_TRUE(Write(*src_, 1, 5).ok());
+  EXPECT_TRUE(RowsConverge(kOrdersQuery, "shop:orders:*", kOrderColumns));
+}
+
 // Redis with RDB snapshots only (its default persistence) loses what it
 // acknowledged after the last one when it crashes: it comes back older,
 // its checkpoint with it. sluice sees that when it reconnects and writes
