@@ -36,6 +36,13 @@ constexpr unsigned kTargetTimeoutS = 90;
 
 std::string TableKey(const std::string& db, const std::string& table) { return db + "." + table; }
 
+// The names of t's key columns, in key order.
+std::vector<std::string> KeyNames(const TargetTable& t) {
+  std::vector<std::string> names;
+  for (uint32_t k : t.key) names.push_back(t.columns[k]);
+  return names;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<PgSink>> PgSink::Open(PgSinkOptions options) {
@@ -415,7 +422,7 @@ Status PgSink::PrepareTable(const TargetTablePtr& tp) {
     if (!st.ok()) return where(st);
     spdlog::info("{}: {}", Where(), sql);
   }
-  if (Status st = EnsureKeyIndex(t); !st.ok()) return where(st);
+  if (Status st = t.has_key() ? EnsureKeyIndex(t) : DropKeyTheSourceLost(t); !st.ok()) return where(st);
   if (retype) {
     // Done; a failure to forget it only re-derives the types once more.
     if (Status st = Run(DropPendingRetypeSql(key)); !st.ok()) {
@@ -429,8 +436,7 @@ Status PgSink::PrepareTable(const TargetTablePtr& tp) {
 Status PgSink::EnsureKeyIndex(const TargetTable& t) {
   if (!t.has_key()) return Status::Ok();
   const std::string name = QualifiedName(t.db, t.table);
-  std::vector<std::string> key;
-  for (uint32_t k : t.key) key.push_back(t.columns[k]);
+  const std::vector<std::string> key = KeyNames(t);
   std::vector<std::string> sorted = key;
   std::sort(sorted.begin(), sorted.end());
   std::string wanted;
@@ -451,6 +457,26 @@ Status PgSink::EnsureKeyIndex(const TargetTable& t) {
                                 : fmt::format("ALTER TABLE {} ADD PRIMARY KEY ({})", name, columns);
   RETURN_IF_ERROR(Run(sql));
   spdlog::info("{}: {} (the source table's key: changes find rows by it)", Where(), sql);
+  return Status::Ok();
+}
+
+Status PgSink::DropKeyTheSourceLost(const TargetTable& t) {
+  const std::string name = QualifiedName(t.db, t.table);
+  // The primary key's name and columns, a row per column.
+  ASSIGN_OR_RETURN(auto rows, conn_->Query(fmt::format(
+                                  "SELECT c.conname, a.attname FROM pg_constraint c JOIN pg_attribute a ON a.attrelid "
+                                  "= c.conrelid AND a.attnum = ANY(c.conkey) WHERE c.conrelid = to_regclass({}) AND "
+                                  "c.contype = 'p'",
+                                  QuoteLiteral(name))));
+  if (rows.empty()) return Status::Ok();
+  for (const auto& r : rows) {
+    // A column of the target's own (sluice does not write it): the user's key, kept.
+    if (std::find(t.columns.begin(), t.columns.end(), r[1].value_or("")) == t.columns.end()) return Status::Ok();
+  }
+  const std::string sql =
+      fmt::format("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}", name, QuoteIdent(rows[0][0].value_or("")));
+  RETURN_IF_ERROR(Run(sql));
+  spdlog::info("{}: {} (the source table has no key now: rows repeating those values would be refused)", Where(), sql);
   return Status::Ok();
 }
 

@@ -141,6 +141,12 @@ class PgSink : public Sink {
   // source table gained a primary or unique key: upserts find rows by it)
   // gets one: its primary key when it has none, else a unique index.
   Status EnsureKeyIndex(const TargetTable& t);
+  // A keyless source table (its primary or unique key dropped) whose
+  // target table has a primary key over columns sluice writes (the one it
+  // made of the source's key): dropped, or the rows the source may now hold
+  // (the same values twice, NULLs) would be refused for good. One with a
+  // column of the target's own stays.
+  Status DropKeyTheSourceLost(const TargetTable& t);
   // name -> format_type of the target table's columns, in order; empty when it does not exist.
   Result<std::vector<std::pair<std::string, std::string>>> ReadColumns(const std::string& db, const std::string& table);
   uint32_t PartitionOf(const SinkChange& ch) const;

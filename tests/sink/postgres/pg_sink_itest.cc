@@ -140,6 +140,31 @@ TEST_F(PgSyncTest, APrimaryKeyAddedOrDroppedOnTheSourceFollows) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// A table keyed by a unique key (no primary key) whose unique key is
+// dropped on the source: the primary key sluice made of it on PostgreSQL
+// goes too. Before, it stayed and refused the first value the source now
+// holds twice (23505), stopping the target for good.
+TEST_F(PgSyncTest, AUniqueKeyDroppedOnTheSourceNoLongerRefusesRepeatedValues) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.c (code VARCHAR(10) NOT NULL, v INT, "
+                            "UNIQUE KEY by_code (code)); INSERT INTO shop.c VALUES ('a', 1), ('b', 2)")
+                  .ok());
+  PipelineOptions o;
+  o.tables = "      - match: \"shop.*\"\n";
+  o.extra = "    snapshot: initial\n";
+  ASSERT_NO_FATAL_FAILURE(StartSluiceWith(o));
+  const std::string c = "SELECT code, v FROM shop.c ORDER BY code, v";
+  EXPECT_TRUE(PgConverges(c, c));
+  ASSERT_TRUE(src_->Execute("ALTER TABLE shop.c DROP INDEX by_code; INSERT INTO shop.c VALUES ('a', 3); "
+                            "UPDATE shop.c SET v = 20 WHERE code = 'b'")
+                  .ok());
+  EXPECT_TRUE(PgConverges(c, c));
+  auto keys = PgQuery("SELECT count(*) FROM pg_index WHERE indrelid = 'shop.c'::regclass AND indisunique");
+  ASSERT_TRUE(keys.ok()) << keys.status().message();
+  EXPECT_EQ((*keys)[0][0].value_or(""), "0");
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 // Shards merged into one PostgreSQL table: a TRUNCATE or DROP of one shard
 // is not applied to the table the others' rows are in too.
 TEST_F(PgSyncTest, TruncateOrDropOfAMergedShardKeepsTheOtherShardsRows) {
