@@ -150,6 +150,7 @@ Result<PgDdlPlan> TranslateDdl(const DdlChange& ddl,
     }
     if (at(i, "INDEX")) {
       plan.skipped.push_back(ddl.query.substr(0, 200));
+      plan.retype = !create;  // the key rows were found by may be gone: re-derived with the next row
       return plan;
     }
     return Unsupported(ddl, "statement kind");
@@ -231,6 +232,8 @@ Result<PgDdlPlan> TranslateDdl(const DdlChange& ddl,
       if (is("INDEX") || is("KEY") || is("FOREIGN") || is("CONSTRAINT") || is("CHECK") ||
           is("PARTITION") || is("SYSTEM") || is("PERIOD")) {
         plan.skipped.push_back(Join(c));
+        // A unique key dropped may be the one rows were found by: re-derived with the next row.
+        plan.retype |= is("INDEX") || is("KEY") || is("CONSTRAINT");
         continue;
       }
       if (is("COLUMN")) ++k;

@@ -32,7 +32,7 @@ namespace sluice::sink::postgres {
 
 struct PgDdlPlan {
   std::vector<std::string> statements;  // run in one transaction with the checkpoint
-  bool retype = false;                  // column types may have changed: re-derive from the next row
+  bool retype = false;                  // column types or the key may have changed: re-derive from the next row
   std::vector<std::string> skipped;     // clauses left out (no change of row shape), for the log
 };
 

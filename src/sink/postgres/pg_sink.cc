@@ -422,7 +422,9 @@ Status PgSink::PrepareTable(const TargetTablePtr& tp) {
     if (!st.ok()) return where(st);
     spdlog::info("{}: {}", Where(), sql);
   }
-  if (Status st = t.has_key() ? EnsureKeyIndex(t) : DropKeyTheSourceLost(t); !st.ok()) return where(st);
+  // A key dropped on the source (an index dropped marks the table `retype`).
+  Status keyed = t.has_key() ? EnsureKeyIndex(t) : retype ? DropKeyTheSourceLost(t) : Status::Ok();
+  if (!keyed.ok()) return where(keyed);
   if (retype) {
     // Done; a failure to forget it only re-derives the types once more.
     if (Status st = Run(DropPendingRetypeSql(key)); !st.ok()) {

@@ -141,7 +141,7 @@ class PgSink : public Sink {
   // source table gained a primary or unique key: upserts find rows by it)
   // gets one: its primary key when it has none, else a unique index.
   Status EnsureKeyIndex(const TargetTable& t);
-  // A keyless source table (its primary or unique key dropped) whose
+  // A source table left keyless by a dropped index (its unique key) whose
   // target table has a primary key over columns sluice writes (the one it
   // made of the source's key): dropped, or the rows the source may now hold
   // (the same values twice, NULLs) would be refused for good. One with a

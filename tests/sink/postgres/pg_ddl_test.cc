@@ -36,6 +36,17 @@ TEST(PgDdl, ColumnChanges) {
   EXPECT_EQ(Statements("ALTER TABLE t RENAME COLUMN x TO y"), "");  // already renamed: replay
 }
 
+// A dropped index may be the unique key rows were found by: the sink
+// re-derives the table's key with its next row; an added one changes nothing.
+TEST(PgDdl, ADroppedIndexMarksTheTableForItsNextRow) {
+  EXPECT_TRUE(Plan("ALTER TABLE t DROP INDEX by_code")->retype);
+  EXPECT_TRUE(Plan("ALTER TABLE t DROP KEY by_code, ADD COLUMN c INT")->retype);
+  EXPECT_TRUE(Plan("DROP INDEX by_code ON t")->retype);
+  EXPECT_FALSE(Plan("ALTER TABLE t ADD UNIQUE KEY by_code (b)")->retype);
+  EXPECT_FALSE(Plan("CREATE UNIQUE INDEX by_code ON t (b)")->retype);
+  EXPECT_EQ(Statements("ALTER TABLE t DROP INDEX by_code"), "");
+}
+
 // The source table's primary key dropped: the target's goes too, whatever
 // PostgreSQL named it (a key added is the sink's to give, from the rows).
 TEST(PgDdl, ADroppedPrimaryKeyIsDroppedByItsName) {
