@@ -131,7 +131,6 @@ void Pipeline::SetAsideSlowTarget(Target& t) {
     // same: the catch-up opens it anew once it answers.
     if (Status st = t.sink->Flush(); st.ok()) ReportAcknowledged(t);
   }
-  SLUICE_SYNC_POINT("pipeline.slow_target.set_aside");
   t.set_aside = true;
   t.failed = true;
 }
