@@ -304,14 +304,16 @@ class SyncTest : public ::testing::Test {
     return s.ok() ? std::move(s).value() : nullptr;
   }
 
-  // A replica of `primary` (server id 3, log_slave_updates, GTID), for
-  // source failovers. `own_names`: its binlog files named apart from the primary's (as
+  // A replica of `primary` (server id 3, log_slave_updates unless
+  // `logs_what_it_applies` is false, GTID), for source failovers.
+  // `own_names`: its binlog files named apart from the primary's (as
   // servers named after their hosts have), so that the primary's file:offset
   // names nothing there; otherwise the same names, other contents.
-  std::unique_ptr<MariadbServer> StartReplicaOf(MariadbServer& primary, bool own_names = true) {
+  std::unique_ptr<MariadbServer> StartReplicaOf(MariadbServer& primary, bool own_names = true,
+                                                bool logs_what_it_applies = true) {
     MariadbServerOptions o;
     o.server_id = 3;
-    o.extra_args = {"--log-slave-updates"};
+    if (logs_what_it_applies) o.extra_args = {"--log-slave-updates"};
     if (own_names) o.extra_args.push_back("--log-bin=replica-bin");
     auto s = MariadbServer::Start(o);
     EXPECT_TRUE(s.ok()) << s.status().message();

@@ -128,6 +128,33 @@ Status BinlogStreamSource::ResolveStart(MysqlConnection& conn, BinlogFilePos* po
   return Status::Ok();
 }
 
+Status BinlogStreamSource::CheckReplicaLogsWhatItApplies(MysqlConnection& c) {
+  auto vars = c.Query("SELECT @@global.log_slave_updates, @@global.read_only");
+  if (!vars.ok() || vars->empty() || vars->at(0).at(0).value_or("1") != "0") return Status::Ok();
+  // Replicating now? (Status variables need no privilege; MySQL 8 keeps its
+  // answer in performance_schema. Best effort: unanswered means no.)
+  auto running = c.is_mariadb()
+                     ? c.Query("SHOW GLOBAL STATUS LIKE 'Slaves_running'")
+                     : c.Query("SELECT 'x', COUNT(*) FROM performance_schema.replication_applier_status WHERE "
+                               "SERVICE_STATE = 'ON'");
+  if (!running.ok() || running->empty() || running->at(0).at(1).value_or("0") == "0") return Status::Ok();
+  const std::string why = fmt::format(
+      "{} is a replica whose binlog does not hold the changes it replicates (log_slave_updates is OFF): sluice reads "
+      "only what is written on it directly",
+      options_.connect.Describe());
+  if (vars->at(0).at(1).value_or("0") != "0") {
+    // Read-only: nothing is written on it directly, so nothing would come.
+    return Status::Invalid("{}, and it is read-only: nothing would reach the targets. Set log_slave_updates=ON (in "
+                           "my.cnf; it needs a restart) or read from the primary",
+                           why);
+  }
+  if (!replica_warned_) {
+    replica_warned_ = true;
+    spdlog::warn("{}; set log_slave_updates=ON (in my.cnf) or read from the primary unless that is meant", why);
+  }
+  return Status::Ok();
+}
+
 Status BinlogStreamSource::Open(bool resume) {
   ConnectOptions co = options_.connect;
   // Heartbeats arrive every period when idle, so silence for 3 periods means
@@ -163,6 +190,7 @@ Status BinlogStreamSource::Open(bool resume) {
   if (v[2] && std::to_string(options_.server_id) == *v[2]) {
     return Status::Invalid("server_id {} is the source server's own id; choose another", options_.server_id);
   }
+  RETURN_IF_ERROR(CheckReplicaLogsWhatItApplies(c));
   RETURN_IF_ERROR(c.Execute("SET @master_binlog_checksum = @@global.binlog_checksum"));
   RETURN_IF_ERROR(c.Execute(fmt::format("SET @master_heartbeat_period = {}",
                                         static_cast<uint64_t>(options_.heartbeat.count()) * 1000000)));

@@ -80,6 +80,10 @@ class BinlogStreamSource : public Source {
   std::string dump_from_;  // the position the current dump started at, for messages
   bool live_ = false;      // the current session has delivered an event
   bool row_image_warned_ = false;  // binlog_row_image other than FULL said once
+  bool replica_warned_ = false;    // a writable replica without log_slave_updates said once
+  // A replica that does not log what it replicates (log_slave_updates OFF):
+  // refused when read-only (nothing would come), else a warning.
+  Status CheckReplicaLogsWhatItApplies(MysqlConnection& c);
   bool evicted_ = false;   // the current session ended for another replica with our server_id
   std::chrono::steady_clock::time_point read_started_;  // when the current read of the stream began
   // Exactly-once across reconnects: rows of the open transaction already delivered.
