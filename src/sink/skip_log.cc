@@ -6,9 +6,24 @@
 #include <cerrno>
 #include <cstring>
 
+#include <fmt/format.h>
+
 #include "core/json_writer.h"
 
 namespace sluice::sink {
+
+std::string GoneFromTargetAdvice(std::string_view pipeline, bool column) {
+  if (column) {
+    return fmt::format("a column sluice writes is not in the target table (dropped or renamed there?); not a row to "
+                       "skip, so the target stops whatever on_error says. Add the column back, start the pipeline "
+                       "and run sluice check --pipeline {} --repair, or leave the column out with the rule's "
+                       "columns:", pipeline);
+  }
+  return fmt::format("the table is not on the target (dropped or renamed there?); not a row to skip, so the target "
+                     "stops whatever on_error says. To copy it again: sluice snapshot --pipeline {} (it creates the "
+                     "table and copies its rows), then start the pipeline; to stop syncing it, change the rules",
+                     pipeline);
+}
 
 std::string SkipRecord(std::string_view pipeline, std::string_view target, const SinkChange& ch,
                        std::string_view key, std::string_view error) {

@@ -279,6 +279,53 @@ TEST_F(TargetFaultTest, AFullTargetIsRetriedNotSkipped) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// A target table (or a column of it) dropped on the target by hand is the
+// target's state, not a row to skip: with on_error: skip every later change
+// of the table went to the skip log. The target stops, naming the table and
+// the way back, whatever on_error says; the way back works.
+TEST_F(TargetFaultTest, ATableDroppedOnTheTargetStopsItEvenWithOnErrorSkip) {
+  PipelineOptions o;
+  const std::string skip_log = (dir_ / "skipped.jsonl").string();
+  o.extra = "    on_error: skip\n    skip_log: " + skip_log + "\n";
+  ASSERT_NO_FATAL_FAILURE(Start("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, v VARCHAR(20))", o));
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.t VALUES (1, 'a'), (2, 'b')").ok());
+  const std::string rows = "SELECT id, v FROM shop.t ORDER BY id";
+  ASSERT_TRUE(Converges(*src_, rows, *dst_, rows, seconds(30)));
+
+  ASSERT_TRUE(dst_->Execute("ALTER TABLE shop.t DROP COLUMN v").ok());
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.t VALUES (3, 'c')").ok());
+  EXPECT_TRUE(WaitForState("p", "failed", seconds(30), "dst"));
+  std::string error = ErrorText(PipelineStatus("p"));
+  for (const char* part : {"shop`.`t`", "id=3", "Unknown column 'v'", "Add the column back", "--repair"}) {
+    EXPECT_NE(error.find(part), std::string::npos) << part << " in " << error;
+  }
+  EXPECT_EQ(sluice_->Stop(), 1 << 8) << sluice_->Log();  // a pipeline had failed
+  ASSERT_TRUE(dst_->Execute("ALTER TABLE shop.t ADD COLUMN v VARCHAR(20)").ok());
+  Restart();
+  ASSERT_TRUE(Converges(*src_, "SELECT id FROM shop.t ORDER BY id", *dst_, "SELECT id FROM shop.t ORDER BY id",
+                        seconds(30)));
+
+  ASSERT_TRUE(dst_->Execute("DROP TABLE shop.t").ok());
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.t VALUES (4, 'd'); UPDATE shop.t SET v = 'bb' WHERE id = 2").ok());
+  EXPECT_TRUE(WaitForState("p", "failed", seconds(30), "dst"));
+  error = ErrorText(PipelineStatus("p"));
+  for (const char* part : {"shop`.`t`", "id=4", "doesn't exist", "sluice snapshot --pipeline p"}) {
+    EXPECT_NE(error.find(part), std::string::npos) << part << " in " << error;
+  }
+  EXPECT_EQ(sluice_->Stop(), 1 << 8) << sluice_->Log();  // a pipeline had failed
+  EXPECT_EQ(sluice_->FullLog().find("skipped (on_error: skip)"), std::string::npos) << sluice_->Log();
+  EXPECT_FALSE(std::filesystem::exists(skip_log)) << TailOfFile(skip_log, 0, 2000);
+
+  // The way the error names: a snapshot recreates and copies the table, the
+  // stream then resumes where the target stopped.
+  auto [code, out] = RunSluice({"snapshot", "--pipeline", "p", "--progress", "none"});
+  ASSERT_EQ(code, 0) << out;
+  Restart();
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.t VALUES (5, 'e')").ok());
+  EXPECT_TRUE(Converges(*src_, rows, *dst_, rows, seconds(30)));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 // Issue 9 item 4: keyless tables find a row by all its values. FLOAT,
 // DOUBLE and every other type must match what the target stores, or an
 // update leaves a stale row and a delete misses without a word; check

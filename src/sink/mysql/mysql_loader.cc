@@ -773,6 +773,14 @@ Status MysqlLoader::ApplyOrdered(MysqlConnection& c, const std::vector<SinkChang
       return Status::Retryable(StatusCode::kAborted, "target {}: {} (transient across partitions?)", options_.target,
                                st.message());
     }
+    const unsigned err = mysql_errno(c.raw());
+    if (err == ER_NO_SUCH_TABLE || err == ER_BAD_DB_ERROR || err == ER_BAD_FIELD_ERROR) {
+      if (rejected) *rejected = i;
+      return Status::Error(StatusCode::kSchemaMismatch, "pipeline {} target {}: table `{}`.`{}` (from {}) key {} @ {}: "
+                           "{}: {}", options_.pipeline, options_.target, ch.table->db, ch.table->table,
+                           ch.table->source, DescribeKey(ch), ch.pos.ToString(), st.message(),
+                           GoneFromTargetAdvice(options_.pipeline, err == ER_BAD_FIELD_ERROR));
+    }
     Status reject = Reject(ch, st);
     if (!reject.ok()) {
       if (rejected) *rejected = i;

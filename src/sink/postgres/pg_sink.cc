@@ -877,13 +877,20 @@ Status PgSink::ApplyOrdered(PgConnection& c, const std::vector<SinkChange>& chan
       continue;
     }
     if (st.retryable()) return st;
-    const bool by_foreign_key = c.last_sqlstate() == kForeignKeyViolation && !replica_role_;
+    const std::string state = c.last_sqlstate();
+    const bool by_foreign_key = state == kForeignKeyViolation && !replica_role_;
     RETURN_IF_ERROR(c.Execute("ROLLBACK TO SAVEPOINT sluice_change"));
     if (by_foreign_key && foreign_key != nullptr) {
       // Its parent may be another partition's: not the row's fault (the
       // caller applies the batch again in source order).
       *foreign_key = true;
       return st;
+    }
+    if (state == "42P01" || state == "3F000" || state == "42703") {  // undefined table, schema, column
+      *rejected = i;
+      return Status::Error(StatusCode::kSchemaMismatch, "{}: table {} (from {}) key {} @ {}: {}: {}", Where(),
+                           QualifiedName(ch.table->db, ch.table->table), ch.table->source, DescribeKey(ch),
+                           ch.pos.ToString(), st.message(), GoneFromTargetAdvice(options_.pipeline, state == "42703"));
     }
     if (by_foreign_key) {
       st = Status::Error(st.code(), "{} (foreign keys on the target check rows sluice writes; to switch them off "

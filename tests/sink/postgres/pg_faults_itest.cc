@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 
+#include "cli/run_command.h"
 #include "client/postgres/connection.h"
 #include "sink/postgres/pg_fixture.h"
 
@@ -192,6 +193,41 @@ TEST_F(PgFaultTest, StopIsPromptWhileTheServerHangs) {
   StartSluice();
   ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
   EXPECT_TRUE(ConvergesExactly(40));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// A target table dropped on PostgreSQL by hand is the target's state, not a
+// row to skip: the target stops naming the table and the way back whatever
+// on_error says (with skip, every later change of the table went to the
+// skip log), and the way back works.
+TEST_F(PgFaultTest, ATableDroppedOnTheTargetStopsItEvenWithOnErrorSkip) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(src_->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, v VARCHAR(20)); "
+                            "INSERT INTO shop.t VALUES (1, 'a'), (2, 'b')").ok());
+  PipelineOptions o;
+  const std::string skip_log = (dir_ / "skipped.jsonl").string();
+  o.extra = "    on_error: skip\n    skip_log: " + skip_log + "\n";
+  ASSERT_NO_FATAL_FAILURE(StartSluiceWith(o));
+  const std::string rows = "SELECT id, v FROM shop.t ORDER BY id";
+  ASSERT_TRUE(PgConverges(rows, rows));
+
+  ASSERT_TRUE(pg_->Execute("DROP TABLE shop.t", kPgDb).ok());
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.t VALUES (3, 'c'); UPDATE shop.t SET v = 'bb' WHERE id = 2").ok());
+  EXPECT_TRUE(WaitForState("p", "failed", seconds(30), "dst"));
+  const std::string error = ErrorText(PipelineStatus("p"));
+  for (const char* part : {"shop", "id='3'", "does not exist", "sluice snapshot --pipeline p"}) {
+    EXPECT_NE(error.find(part), std::string::npos) << part << " in " << error;
+  }
+  EXPECT_EQ(sluice_->Stop(), 1 << 8) << sluice_->Log();  // a pipeline had failed
+  EXPECT_EQ(sluice_->FullLog().find("skipped (on_error: skip)"), std::string::npos) << sluice_->Log();
+  EXPECT_FALSE(std::filesystem::exists(skip_log));
+
+  CommandResult copy = RunSluice("snapshot -c " + ShellQuote(config_) + " --pipeline p --progress none", 180);
+  ASSERT_EQ(copy.exit_code, 0) << copy.out << copy.err;
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.t VALUES (4, 'd')").ok());
+  EXPECT_TRUE(PgConverges(rows, rows));
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
