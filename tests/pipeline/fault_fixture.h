@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <fstream>
 #include <functional>
 #include <initializer_list>
 #include <sstream>
@@ -85,6 +86,38 @@ inline std::string ErrorText(const Json& status) {
   const Json& e = status.is_object() ? status["last_error"] : Json();
   return e.is_string() ? e.get<std::string>() : "";
 }
+
+// Whether the `sluice run` serving `port` shows a target of pipeline "p"
+// waiting for another sluice process that applies it (one at a time).
+inline bool WaitsForAnotherProcess(uint16_t port) {
+  HttpReply r = HttpGet(port, "/api/pipelines/p/status");
+  Json status = Json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  if (r.status != 200 || !status.is_object()) return false;
+  for (const auto& t : status["targets"]) {
+    if (t.value("state", "") == "retrying" && ErrorText(t).find("another sluice process") != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// A second `sluice run` of the configuration `make_config(dir, http_port)`
+// makes, in a directory of its own (its own store and HTTP port, as on
+// another host), started beside the test's sluice_.
+struct SecondSluice {
+  void Start(const std::filesystem::path& dir,
+             const std::function<std::string(const std::filesystem::path&, uint16_t)>& make_config) {
+    std::filesystem::create_directories(dir);
+    port = FreePort();
+    const std::string config = (dir / "sluice.yaml").string();
+    std::ofstream(config) << make_config(dir, port);
+    process = std::make_unique<SluiceProcess>(config, (dir / "sluice.log").string());
+    process->Start();
+    ASSERT_TRUE(process->WaitStarted()) << process->Log();
+  }
+  std::unique_ptr<SluiceProcess> process;
+  uint16_t port = 0;
+};
 
 class FaultTest : public SyncTest {
  protected:

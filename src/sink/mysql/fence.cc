@@ -23,22 +23,21 @@ constexpr auto kRaiseDeadline = std::chrono::seconds(120);
 // Boot times read at different moments differ by rounding.
 constexpr int64_t kBootSlackS = 3;
 
-// The target's errors, classified like applying's: down, read-only, lock
-// conflicts are retryable.
-Status Classify(MysqlConnection& c, const Status& st) {
+Result<std::vector<sluice::mysql::Row>> Query(MysqlConnection& c, const std::string& sql) {
+  auto rows = c.Query(sql);
+  if (!rows.ok()) return ClassifyTargetError(c, rows.status());
+  return rows;
+}
+
+}  // namespace
+
+Status ClassifyTargetError(MysqlConnection& c, const Status& st) {
   if (st.ok() || st.retryable()) return st;
   if (IsRetryableApplyError(mysql_errno(c.raw()))) return Status::Retryable(StatusCode::kIoError, "{}", st.message());
   return st;
 }
 
-Result<std::vector<sluice::mysql::Row>> Query(MysqlConnection& c, const std::string& sql) {
-  auto rows = c.Query(sql);
-  if (!rows.ok()) return Classify(c, rows.status());
-  return rows;
-}
-
-// The server's boot time, in seconds since the epoch by its own clock.
-Result<int64_t> BootedAt(MysqlConnection& c) {
+Result<int64_t> ServerBootedAt(MysqlConnection& c) {
   ASSIGN_OR_RETURN(auto now, Query(c, "SELECT UNIX_TIMESTAMP()"));
   ASSIGN_OR_RETURN(auto uptime, Query(c, "SHOW GLOBAL STATUS LIKE 'Uptime'"));
   if (now.empty() || uptime.empty() || uptime[0].size() < 2) {
@@ -47,35 +46,34 @@ Result<int64_t> BootedAt(MysqlConnection& c) {
   return std::stoll(now[0][0].value_or("0")) - std::stoll(uptime[0][1].value_or("0"));
 }
 
-}  // namespace
-
 Status EnsureFenceTables(MysqlConnection& c) {
-  RETURN_IF_ERROR(Classify(c, c.Execute("CREATE DATABASE IF NOT EXISTS `_sluice`")));
-  RETURN_IF_ERROR(Classify(c, c.Execute("CREATE TABLE IF NOT EXISTS `_sluice`.`fences` ("
-                                        "  pipeline VARCHAR(128) NOT NULL PRIMARY KEY,"
-                                        "  epoch BIGINT UNSIGNED NOT NULL,"
-                                        "  updated_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) "
-                                        "ON UPDATE CURRENT_TIMESTAMP(3)) ENGINE=InnoDB")));
-  return Classify(c, c.Execute("CREATE TABLE IF NOT EXISTS `_sluice`.`sessions` ("
-                               "  pipeline VARCHAR(128) NOT NULL, connection_id BIGINT UNSIGNED NOT NULL,"
-                               "  epoch BIGINT UNSIGNED NOT NULL, booted BIGINT NOT NULL,"
-                               "  PRIMARY KEY (pipeline, connection_id)) ENGINE=InnoDB"));
+  RETURN_IF_ERROR(ClassifyTargetError(c, c.Execute("CREATE DATABASE IF NOT EXISTS `_sluice`")));
+  RETURN_IF_ERROR(ClassifyTargetError(c, c.Execute("CREATE TABLE IF NOT EXISTS `_sluice`.`fences` ("
+                                                   "  pipeline VARCHAR(128) NOT NULL PRIMARY KEY,"
+                                                   "  epoch BIGINT UNSIGNED NOT NULL,"
+                                                   "  updated_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) "
+                                                   "ON UPDATE CURRENT_TIMESTAMP(3)) ENGINE=InnoDB")));
+  return ClassifyTargetError(c, c.Execute("CREATE TABLE IF NOT EXISTS `_sluice`.`sessions` ("
+                                          "  pipeline VARCHAR(128) NOT NULL, connection_id BIGINT UNSIGNED NOT NULL,"
+                                          "  epoch BIGINT UNSIGNED NOT NULL, booted BIGINT NOT NULL,"
+                                          "  PRIMARY KEY (pipeline, connection_id)) ENGINE=InnoDB"));
 }
 
 Status RegisterSession(MysqlConnection& c, const SinkOptions& options) {
-  ASSIGN_OR_RETURN(int64_t booted, BootedAt(c));
-  return Classify(c, c.Execute(fmt::format("INSERT INTO `_sluice`.`sessions` (pipeline, connection_id, epoch, booted) "
-                                           "VALUES ({}, CONNECTION_ID(), {}, {}) ON DUPLICATE KEY UPDATE "
-                                           "epoch = VALUES(epoch), booted = VALUES(booted)",
-                                           Quote(options.pipeline), options.epoch, booted)));
+  ASSIGN_OR_RETURN(int64_t booted, ServerBootedAt(c));
+  return ClassifyTargetError(
+      c, c.Execute(fmt::format("INSERT INTO `_sluice`.`sessions` (pipeline, connection_id, epoch, booted) "
+                               "VALUES ({}, CONNECTION_ID(), {}, {}) ON DUPLICATE KEY UPDATE "
+                               "epoch = VALUES(epoch), booted = VALUES(booted)",
+                               Quote(options.pipeline), options.epoch, booted)));
 }
 
 Status RaiseFence(const sluice::mysql::ConnectOptions& connect, const SinkOptions& options) {
   ASSIGN_OR_RETURN(auto conn, MysqlConnection::Connect(sluice::mysql::WithDefaultTimeouts(connect, 60)));
   MysqlConnection& c = *conn;
-  RETURN_IF_ERROR(Classify(c, c.Execute(fmt::format("SET SESSION innodb_lock_wait_timeout = {}, autocommit = 1",
-                                                    kRaiseLockWaitS))));
-  ASSIGN_OR_RETURN(int64_t booted, BootedAt(c));
+  RETURN_IF_ERROR(ClassifyTargetError(
+      c, c.Execute(fmt::format("SET SESSION innodb_lock_wait_timeout = {}, autocommit = 1", kRaiseLockWaitS))));
+  ASSIGN_OR_RETURN(int64_t booted, ServerBootedAt(c));
   const std::string pipeline = Quote(options.pipeline);
   const auto deadline = std::chrono::steady_clock::now() + kRaiseDeadline;
   for (;;) {
@@ -90,16 +88,16 @@ Status RaiseFence(const sluice::mysql::ConnectOptions& connect, const SinkOption
       const std::string id = row[0].value_or("0");
       Status killed = c.Execute("KILL CONNECTION " + id);
       // Gone meanwhile (unknown thread, 1094): what was wanted.
-      if (!killed.ok() && mysql_errno(c.raw()) != ER_NO_SUCH_THREAD) return Classify(c, killed);
+      if (!killed.ok() && mysql_errno(c.raw()) != ER_NO_SUCH_THREAD) return ClassifyTargetError(c, killed);
       spdlog::info("pipeline {} target {}: ended session {} of epoch {} (epoch {} takes over)", options.pipeline,
                    options.target, id, row[1].value_or("?"), options.epoch);
     }
-    RETURN_IF_ERROR(Classify(c, c.Execute("BEGIN")));
+    RETURN_IF_ERROR(ClassifyTargetError(c, c.Execute("BEGIN")));
     auto fence = c.Query(fmt::format("SELECT epoch FROM `_sluice`.`fences` WHERE pipeline = {} FOR UPDATE", pipeline));
     if (!fence.ok()) {
       const unsigned err = mysql_errno(c.raw());
       (void)c.Execute("ROLLBACK");
-      if (err != ER_LOCK_WAIT_TIMEOUT && err != ER_LOCK_DEADLOCK) return Classify(c, fence.status());
+      if (err != ER_LOCK_WAIT_TIMEOUT && err != ER_LOCK_DEADLOCK) return ClassifyTargetError(c, fence.status());
       // A session registered after the look above holds the row: look again.
       if (std::chrono::steady_clock::now() >= deadline) {
         return Status::Retryable(StatusCode::kAborted,
@@ -120,7 +118,7 @@ Status RaiseFence(const sluice::mysql::ConnectOptions& connect, const SinkOption
     if (st.ok()) st = c.Execute("COMMIT");
     if (!st.ok()) {
       (void)c.Execute("ROLLBACK");
-      return Classify(c, st);
+      return ClassifyTargetError(c, st);
     }
     break;
   }

@@ -17,16 +17,17 @@
 #include <set>
 
 #include "core/commit_vote.h"
-#include "core/turn_order.h"
 #include "core/json_writer.h"
 #include "core/sync_point.h"
+#include "core/turn_order.h"
 #include "sink/merge.h"
 #include "sink/mysql/big_rows.h"
 #include "sink/mysql/ddl_session.h"
-#include "sink/mysql/sluice_schema_grants.h"
 #include "sink/mysql/deferred_indexes.h"
 #include "sink/mysql/fence.h"
+#include "sink/mysql/owner.h"
 #include "sink/mysql/renamed_target.h"
+#include "sink/mysql/sluice_schema_grants.h"
 #include "sink/mysql/sql_builder.h"
 #include "sink/skip_log.h"
 
@@ -110,6 +111,8 @@ Result<std::unique_ptr<MysqlLoader>> MysqlLoader::Open(LoaderOptions options) {
   if (loader->options_.epoch > 0) {
     RETURN_IF_ERROR(loader->RegisterSessions());
     RETURN_IF_ERROR(RaiseFence(loader->options_.connect, loader->FenceOptions()));
+  } else {
+    RETURN_IF_ERROR(TakeOwnership(*loader->control_, loader->FenceOptions()).status());
   }
   RETURN_IF_ERROR(TakeOverRenamedTarget(*loader->control_, loader->options_.pipeline, loader->options_.target,
                                         loader->options_.former_targets)
@@ -133,9 +136,18 @@ Status MysqlLoader::RegisterSessions() {
 }
 
 Status MysqlLoader::Begin(MysqlConnection& c) {
+  if (options_.epoch == 0) return BeginAsOwner(c, "BEGIN");
   RETURN_IF_ERROR(RunStatement(c, "BEGIN"));
-  if (options_.epoch == 0) return Status::Ok();
   Status st = CheckFence(c, FenceOptions());
+  if (!st.ok()) (void)RunStatement(c, "ROLLBACK");
+  return st;
+}
+
+Status MysqlLoader::BeginAsOwner(MysqlConnection& c, const std::string& then) {
+  // One round trip: BEGIN, the owner's row in share mode, then `then`.
+  std::optional<std::string> owner;
+  Status st = RunStatement(c, "BEGIN; " + OwnerCheckSql(FenceOptions()) + "; " + then, &owner);
+  if (st.ok()) st = CheckOwner(owner, FenceOptions());
   if (!st.ok()) (void)RunStatement(c, "ROLLBACK");
   return st;
 }
@@ -247,6 +259,18 @@ Status MysqlLoader::Reconnect() {
     // Taken over meanwhile: say so now rather than at the next write.
     st = Begin(*control_);
     if (st.ok()) st = RunStatement(*control_, "COMMIT");
+  } else if (st.ok()) {
+    auto took_over = TakeOwnership(*control_, FenceOptions());
+    if (took_over.ok() && *took_over) {
+      // The target went on without this process: a new start takes it from
+      // where the other one got to (what this one holds may be behind it).
+      st = Status::Error(StatusCode::kTargetRewound,
+                         "pipeline {} target {}: another sluice process applied this "
+                         "pipeline here meanwhile; starting again from where it got to",
+                         options_.pipeline, options_.target);
+    } else {
+      st = took_over.status();
+    }
   }
   if (!st.ok()) {
     // Leave no half-built set behind: EnsureConnected() sees the loader
@@ -278,6 +302,7 @@ Status MysqlLoader::EnsureCheckpointTable() {
   RETURN_IF_ERROR(
       WithSluiceSchemaGrant(*control_, RunStatement(*control_, "CREATE DATABASE IF NOT EXISTS `_sluice`")));
   if (options_.epoch > 0) RETURN_IF_ERROR(WithSluiceSchemaGrant(*control_, EnsureFenceTables(*control_)));
+  if (options_.epoch == 0) RETURN_IF_ERROR(WithSluiceSchemaGrant(*control_, EnsureOwnersTable(*control_)));
   RETURN_IF_ERROR(WithSluiceSchemaGrant(*control_, RunStatement(*control_, kKeylessCopiesTable)));
   return WithSluiceSchemaGrant(*control_, RunStatement(
       *control_,
@@ -384,7 +409,7 @@ void MysqlLoader::SettleConflicts(const MysqlConnection& c, bool committed) {
   }
 }
 
-Status MysqlLoader::RunStatement(MysqlConnection& c, const std::string& sql) {
+Status MysqlLoader::RunStatement(MysqlConnection& c, const std::string& sql, std::optional<std::string>* first) {
   // latest_wins decisions count once their transaction commits: a batch
   // rolled back and retried decides again (and would count twice).
   if (!options_.conflict_column.empty()) {
@@ -396,7 +421,7 @@ Status MysqlLoader::RunStatement(MysqlConnection& c, const std::string& sql) {
       return st;
     }
   }
-  return RunStatementNow(c, sql);
+  return RunStatementNow(c, sql, first);
 }
 
 Status MysqlLoader::ServerError(unsigned err, const std::string& msg) const {
@@ -410,7 +435,7 @@ Status MysqlLoader::ServerError(unsigned err, const std::string& msg) const {
   return Status::Error(StatusCode::kServerError, "{} (error {})", msg, err);
 }
 
-Status MysqlLoader::RunStatementNow(MysqlConnection& c, const std::string& sql) {
+Status MysqlLoader::RunStatementNow(MysqlConnection& c, const std::string& sql, std::optional<std::string>* first) {
   auto failed = [&] { return ServerError(mysql_errno(c.raw()), mysql_error(c.raw())); };
   if (mysql_real_query(c.raw(), sql.data(), sql.size()) != 0) return failed();
   // Several statements in one round trip (BeginWithCheckpoints, partial
@@ -418,12 +443,20 @@ Status MysqlLoader::RunStatementNow(MysqlConnection& c, const std::string& sql) 
   // result is read; the first that failed ends the others.
   // (mysql_next_result only when there are more: it resets the affected
   // row count that callers read after a single statement.)
-  MYSQL_RES* res = mysql_store_result(c.raw());
-  if (res) mysql_free_result(res);
+  // `first`: the first value of the first result set with a row.
+  auto keep = [&](MYSQL_RES* res) {
+    if (res == nullptr) return;
+    if (first != nullptr && !*first) {
+      if (MYSQL_ROW row = mysql_fetch_row(res); row != nullptr && mysql_num_fields(res) > 0 && row[0] != nullptr) {
+        *first = std::string(row[0], mysql_fetch_lengths(res)[0]);
+      }
+    }
+    mysql_free_result(res);
+  };
+  keep(mysql_store_result(c.raw()));
   while (mysql_more_results(c.raw())) {
     if (mysql_next_result(c.raw()) > 0) return failed();
-    res = mysql_store_result(c.raw());
-    if (res) mysql_free_result(res);
+    keep(mysql_store_result(c.raw()));
   }
   return Status::Ok();
 }
@@ -800,21 +833,16 @@ Status MysqlLoader::BeginWithCheckpoints(MysqlConnection& c, const std::vector<i
   // commit. Written last, they would only order the COMMITs: a DELETE of a
   // row the chunk has not inserted yet matches nothing and locks nothing
   // (READ COMMITTED), and the chunk then inserts the older row for good.
-  // One round trip: BEGIN (the fence check in cluster mode is a read of
-  // its own), the rows, the savepoint.
+  // One round trip: BEGIN with the owner check (the fence check in cluster
+  // mode is a read of its own), the rows, the savepoint.
   std::string sql;
-  Status st;
-  if (options_.epoch == 0) {
-    sql = "BEGIN;";
-  } else {
-    st = Begin(c);
-    if (!st.ok()) return st;
-  }
   // The global row first: part -1 comes before every partition's.
   if (carried_global) sql += CheckpointRowSql(kGlobalPart, *carried_global) + ";";
   for (int part : parts) sql += CheckpointRowSql(part, end) + ";";
   sql += "SAVEPOINT sluice_rows";
-  st = RunStatement(c, sql);
+  if (options_.epoch == 0) return BeginAsOwner(c, sql);
+  RETURN_IF_ERROR(Begin(c));
+  Status st = RunStatement(c, sql);
   if (!st.ok()) (void)RunStatement(c, "ROLLBACK");
   return st;
 }
@@ -901,14 +929,12 @@ Status MysqlLoader::ResetCheckpoint() {
   unwritten_global_.reset();
   committed_rows_.Clear();  // deleted on purpose
   RETURN_IF_ERROR(EnsureConnected());
-  if (options_.epoch > 0) RETURN_IF_ERROR(Begin(*control_));
+  RETURN_IF_ERROR(Begin(*control_));
   Status st = control_->Execute(fmt::format("DELETE FROM `_sluice`.`checkpoints` WHERE pipeline = {} AND target = {}",
                                             Quote(options_.pipeline), Quote(options_.target)));
   if (st.ok()) st = control_->Execute(DeleteKeylessCopies());
-  if (options_.epoch > 0) {
-    if (st.ok()) st = RunStatement(*control_, "COMMIT");
-    if (!st.ok()) (void)RunStatement(*control_, "ROLLBACK");
-  }
+  if (st.ok()) st = RunStatement(*control_, "COMMIT");
+  if (!st.ok()) (void)RunStatement(*control_, "ROLLBACK");
   RETURN_IF_ERROR(st);
   return ReadCheckpoint();
 }
@@ -984,13 +1010,9 @@ Status MysqlLoader::ApplySequenceStates(std::vector<SinkChange>& changes) {
       sequences_seen_.insert(name);
     }
     const std::string insert = fmt::format("INSERT INTO {} VALUES ({})", name, fmt::join(v, ", "));
-    if (options_.epoch == 0) {
-      RETURN_IF_ERROR(control_->Execute(insert).WithContext(where));
-      continue;
-    }
-    // Cluster mode: the fence is checked, and held in share mode, around the
-    // write, so a former owner never sets a sequence back once its
-    // successor took over.
+    // The fence (cluster mode) or the owner's row is checked, and held in
+    // share mode, around the write, so a former owner never sets a sequence
+    // back once its successor took over.
     RETURN_IF_ERROR(Begin(*control_));
     Status st = control_->Execute(insert).WithContext(where);
     if (st.ok()) st = RunStatement(*control_, "COMMIT");
@@ -1380,12 +1402,14 @@ Status MysqlLoader::AdvanceCheckpointNow(const BatchEnd& end) {
 
 Status MysqlLoader::WriteGlobalCheckpoint(const BatchEnd& end) {
   RETURN_IF_ERROR(EnsureConnected());
+  // BEGIN with the owner check, the row and COMMIT in one round trip (the
+  // fence check in cluster mode is a read of its own).
+  const std::string write = CheckpointRowSql(kGlobalPart, end) + "; COMMIT";
   if (options_.epoch == 0) {
-    RETURN_IF_ERROR(WriteCheckpointRow(*control_, kGlobalPart, end));
+    RETURN_IF_ERROR(BeginAsOwner(*control_, write));
   } else {
     RETURN_IF_ERROR(Begin(*control_));
-    Status st = WriteCheckpointRow(*control_, kGlobalPart, end);
-    if (st.ok()) st = RunStatement(*control_, "COMMIT");
+    Status st = RunStatement(*control_, write);
     if (!st.ok()) {
       (void)RunStatement(*control_, "ROLLBACK");
       return st;
@@ -1443,16 +1467,14 @@ Status MysqlLoader::ApplyDdlSql(const std::string& db, const std::string& query,
     return Status::Retryable(StatusCode::kIoError, "target {}: {}", options_.target, ddl_conn.status().message());
   }
   MysqlConnection& ddl = **ddl_conn;
-  // With an epoch, the control session holds the fence in share mode from
-  // before the statement until its checkpoint commits: a successor's raise
-  // waits for both (or kills both sessions, registered, first).
-  const bool fenced = options_.epoch > 0;
-  if (fenced) {
-    RETURN_IF_ERROR(RegisterSession(ddl, FenceOptions()));
-    RETURN_IF_ERROR(Begin(*control_));
-  }
+  // The control session holds the fence (with an epoch) or the owner's row
+  // in share mode from before the statement until its checkpoint commits:
+  // a successor's raise waits for both (or kills both sessions, registered,
+  // first); another process's takeover waits for them.
+  if (options_.epoch > 0) RETURN_IF_ERROR(RegisterSession(ddl, FenceOptions()));
+  RETURN_IF_ERROR(Begin(*control_));
   auto fail = [&](Status st) {
-    if (fenced) (void)RunStatement(*control_, "ROLLBACK");
+    (void)RunStatement(*control_, "ROLLBACK");
     return st;
   };
   {
@@ -1497,7 +1519,6 @@ Status MysqlLoader::ApplyDdlSql(const std::string& db, const std::string& query,
                  query.substr(0, 200));
   }
   SLUICE_SYNC_POINT("mysql.ddl.before_checkpoint");  // run, not recorded: a restart runs it again
-  if (!fenced) return AdvanceCheckpointNow(end);
   st = WriteCheckpointRow(*control_, kGlobalPart, end);
   if (st.ok()) st = RunStatement(*control_, "COMMIT");
   if (!st.ok()) return fail(st);

@@ -17,6 +17,9 @@
 //
 // Fencing (epoch > 0): Open raises the pipeline's fence and ends former
 // owners' sessions; every write transaction checks the fence first (fence.h).
+// Without an epoch, one process at a time: Open and every reconnect take
+// the target for this process, waiting while another live one has it, and
+// every write transaction checks it still does (owner.h).
 //
 // Owned and called by one pipeline target thread; the partitions run on
 // threads of its own (kept for its life). ApplyBatch returns when they are
@@ -172,8 +175,12 @@ class MysqlLoader : public Sink {
   Status EnsureCheckpointTable();
   // With an epoch: registers every session of the loader (fence.h).
   Status RegisterSessions();
-  // BEGIN, then (with an epoch) the fence check, first in the transaction.
+  // BEGIN, then the fence check (with an epoch) or the owner check
+  // (without: owner.h), first in the transaction.
   Status Begin(sluice::mysql::MysqlConnection& c);
+  // BEGIN, the owner check and the statements `then`, in one round trip;
+  // rolled back when this process no longer owns the target.
+  Status BeginAsOwner(sluice::mysql::MysqlConnection& c, const std::string& then);
   // The fence as options describe it (pipeline, target, epoch).
   SinkOptions FenceOptions() const;
   Status ReadCheckpoint();
@@ -315,8 +322,12 @@ class MysqlLoader : public Sink {
   Status Reject(const SinkChange& change, const Status& error);
   // Counts changes left out by a batch that committed.
   void NoteSkipped(uint64_t n);
-  Status RunStatement(sluice::mysql::MysqlConnection& c, const std::string& sql);
-  Status RunStatementNow(sluice::mysql::MysqlConnection& c, const std::string& sql);
+  // `first` (when given) receives the first value of the first result set
+  // with a row.
+  Status RunStatement(sluice::mysql::MysqlConnection& c, const std::string& sql,
+                      std::optional<std::string>* first = nullptr);
+  Status RunStatementNow(sluice::mysql::MysqlConnection& c, const std::string& sql,
+                         std::optional<std::string>* first = nullptr);
   // The target's generated columns and unique keys of the tables in
   // `changes`, read once per table version (on the control connection,
   // before partitions run).

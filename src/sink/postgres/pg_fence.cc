@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "sink/fence.h"
+#include "sink/process_owner.h"
 
 namespace sluice::sink::postgres {
 namespace {
@@ -14,6 +15,7 @@ using sluice::postgres::PgConnection;
 using sluice::postgres::QuoteLiteral;
 
 constexpr const char* kFencedState = "SL001";
+constexpr const char* kNotOwnerState = "SL002";
 // How long the raise waits for the fence row before it looks for backends
 // to terminate again (one registered after the last look may hold it).
 constexpr const char* kRaiseLockTimeout = "2s";
@@ -116,11 +118,88 @@ Status RaiseFence(const sluice::postgres::ConnectOptions& connect, const SinkOpt
   return Status::Ok();
 }
 
+Status EnsureOwnerTables(PgConnection& conn) {
+  RETURN_IF_ERROR(CreateOnce(conn,
+                             "CREATE SCHEMA IF NOT EXISTS _sluice; "
+                             "CREATE TABLE IF NOT EXISTS _sluice.owners (pipeline text NOT NULL, target text NOT NULL, "
+                             "  token text NOT NULL, pid integer NOT NULL, backend_start timestamptz NOT NULL, "
+                             "  who text NOT NULL, since timestamptz NOT NULL DEFAULT now(), "
+                             "  PRIMARY KEY (pipeline, target))"));
+  ASSIGN_OR_RETURN(auto have, conn.Query("SELECT to_regprocedure('_sluice.check_owner(text,text,text)') IS NOT NULL"));
+  if (!have.empty() && have[0][0].value_or("f") == "t") return Status::Ok();
+  return CreateOnce(conn,
+                    "CREATE OR REPLACE FUNCTION _sluice.check_owner(p text, t text, mine text) RETURNS void "
+                    "LANGUAGE plpgsql AS $$ DECLARE current text; BEGIN "
+                    "SELECT token INTO current FROM _sluice.owners WHERE pipeline = p AND target = t FOR SHARE; "
+                    "IF current IS DISTINCT FROM mine THEN "
+                    "RAISE EXCEPTION 'owned by another sluice process' USING ERRCODE = 'SL002'; "
+                    "END IF; END $$");
+}
+
+Result<bool> TakeOwnership(PgConnection& c, const SinkOptions& options) {
+  const std::string& mine = ProcessToken();
+  const std::string key =
+      fmt::format("pipeline = {} AND target = {}", QuoteLiteral(options.pipeline), QuoteLiteral(options.target));
+  // token, pid, who, since, and whether that backend still lives.
+  const std::string look = fmt::format(
+      "SELECT token, pid, who, since, EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = o.pid AND "
+      "a.backend_start = o.backend_start) FROM _sluice.owners o WHERE {}",
+      key);
+  auto busy = [&](const sluice::postgres::Row& row) {
+    return Status::Retryable(StatusCode::kAborted,
+                             "pipeline {} target {}: another sluice process ({}, backend {}, since {}) applies this "
+                             "pipeline to this target; this one waits for it to stop, then takes over (two would "
+                             "apply every change twice)",
+                             options.pipeline, options.target, row[2].value_or("?"), row[1].value_or("?"),
+                             row[3].value_or("?"));
+  };
+  auto other_lives = [&](const sluice::postgres::Row& row) { return row[0] != mine && row[4] == "t"; };
+  // A first look without a lock: a second process looks again and again
+  // while the first lives, and the first's writes must not wait for it.
+  ASSIGN_OR_RETURN(auto seen, c.Query(look));
+  if (!seen.empty() && other_lives(seen[0])) return busy(seen[0]);
+  // FOR UPDATE: a former owner's write transactions hold the row FOR
+  // SHARE; they commit or roll back before this goes on.
+  auto locked = c.Query("BEGIN; " + look + " FOR UPDATE OF o");
+  auto fail = [&](const Status& st) {
+    if (c.ok()) (void)c.Execute("ROLLBACK");
+    return st;
+  };
+  if (!locked.ok()) return fail(locked.status());
+  bool took_over = false;
+  if (!locked->empty() && (*locked)[0][0] != mine) {
+    if (other_lives((*locked)[0])) return fail(busy((*locked)[0]));
+    took_over = true;
+    spdlog::info("pipeline {} target {}: taking over from a sluice process that is gone ({}, backend {})",
+                 options.pipeline, options.target, (*locked)[0][2].value_or("?"), (*locked)[0][1].value_or("?"));
+  }
+  Status st = c.Execute(fmt::format(
+      "INSERT INTO _sluice.owners AS o (pipeline, target, token, pid, backend_start, who) SELECT {}, {}, {}, pid, "
+      "backend_start, {} FROM pg_stat_activity WHERE pid = pg_backend_pid() ON CONFLICT (pipeline, target) DO UPDATE "
+      "SET since = CASE WHEN o.token = EXCLUDED.token THEN o.since ELSE now() END, token = EXCLUDED.token, "
+      "pid = EXCLUDED.pid, backend_start = EXCLUDED.backend_start, who = EXCLUDED.who; COMMIT",
+      QuoteLiteral(options.pipeline), QuoteLiteral(options.target), QuoteLiteral(mine),
+      QuoteLiteral(ProcessDescription())));
+  if (!st.ok()) return fail(st);
+  return took_over;
+}
+
 std::string CheckFenceSql(const SinkOptions& options) {
+  if (options.epoch == 0) {
+    return fmt::format("SELECT _sluice.check_owner({}, {}, {})", QuoteLiteral(options.pipeline),
+                       QuoteLiteral(options.target), QuoteLiteral(ProcessToken()));
+  }
   return fmt::format("SELECT _sluice.check_fence({}, {})", QuoteLiteral(options.pipeline), options.epoch);
 }
 
 Status FencedOr(PgConnection& conn, const SinkOptions& options, Status st) {
+  if (!st.ok() && conn.last_sqlstate() == kNotOwnerState) {
+    return Status::Retryable(StatusCode::kAborted,
+                             "pipeline {} target {}: another sluice process took this target over (or the record of "
+                             "who applies this pipeline here, _sluice.owners, is gone); nothing more is written until "
+                             "this process owns it again",
+                             options.pipeline, options.target);
+  }
   if (st.ok() || conn.last_sqlstate() != kFencedState) return st;
   // "... fenced by epoch N ..."
   uint64_t newer = 0;

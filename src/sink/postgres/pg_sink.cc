@@ -55,6 +55,9 @@ Result<std::unique_ptr<PgSink>> PgSink::Open(PgSinkOptions options) {
     RETURN_IF_ERROR(EnsureFenceTables(*sink->conn_).WithContext(sink->Where() + ": fence tables"));
     RETURN_IF_ERROR(sink->RegisterSessions());
     RETURN_IF_ERROR(RaiseFence(sink->options_.connect, sink->FenceOptions()));
+  } else {
+    RETURN_IF_ERROR(EnsureOwnerTables(*sink->conn_).WithContext(sink->Where() + ": owner table"));
+    RETURN_IF_ERROR(TakeOwnership(*sink->conn_, sink->FenceOptions()).status());
   }
   RETURN_IF_ERROR(TakeOverRenamedTarget(*sink->conn_, sink->options_.pipeline, sink->options_.target,
                                         sink->options_.former_targets)
@@ -79,10 +82,9 @@ Status PgSink::RegisterSessions() {
   return Status::Ok();
 }
 
-std::string PgSink::Fenced(const std::string& sql) const {
-  if (options_.epoch == 0) return sql;
-  return CheckFenceSql(FenceOptions()) + ";\n" + sql;
-}
+std::string PgSink::Fenced(const std::string& sql) const { return CheckFenceSql(FenceOptions()) + ";\n" + sql; }
+
+std::string PgSink::BeginFenced() const { return "BEGIN; " + CheckFenceSql(FenceOptions()); }
 
 std::string PgSink::Where() const { return fmt::format("pipeline {} target {}", options_.pipeline, options_.target); }
 
@@ -180,6 +182,20 @@ Status PgSink::Reconnect() {
   if (st.ok()) st = ReadPendingRetypes();
   // Taken over meanwhile: say so now rather than at the next write.
   if (st.ok() && options_.epoch > 0) st = FencedOr(*conn_, FenceOptions(), Run(CheckFenceSql(FenceOptions())));
+  if (st.ok() && options_.epoch == 0) st = EnsureOwnerTables(*conn_).WithContext(Where() + ": owner table");
+  if (st.ok() && options_.epoch == 0) {
+    auto took_over = TakeOwnership(*conn_, FenceOptions());
+    if (took_over.ok() && *took_over) {
+      // The target went on without this process: a new start takes it from
+      // where the other one got to (what this one holds may be behind it).
+      st = Status::Error(StatusCode::kTargetRewound,
+                         "{}: another sluice process applied this pipeline here "
+                         "meanwhile; starting again from where it got to",
+                         Where());
+    } else {
+      st = took_over.status();
+    }
+  }
   if (!st.ok()) {
     sessions_.clear();
     conn_.reset();
@@ -613,7 +629,7 @@ Status PgSink::ApplyInTransaction(Session& s, const std::vector<SinkChange>& tod
   // chunk's older row would stay.
   Script script;
   script.Add("BEGIN");
-  if (options_.epoch > 0) script.Add(CheckFenceSql(FenceOptions()));
+  script.Add(CheckFenceSql(FenceOptions()));
   for (int part : parts) script.Add(CheckpointRowSql(part, end));
   Status st = ApplyMerged(s, script, MergeByKey(todo), /*copy=*/true);
   if (st.ok()) {
@@ -624,7 +640,7 @@ Status PgSink::ApplyInTransaction(Session& s, const std::vector<SinkChange>& tod
     // A row the target rejects (or cannot hold): find it in source order,
     // one change at a time under a savepoint, and skip or stop there.
     (void)run("ROLLBACK");
-    st = FencedOr(c, FenceOptions(), run(options_.epoch > 0 ? "BEGIN; " + CheckFenceSql(FenceOptions()) : "BEGIN"));
+    st = FencedOr(c, FenceOptions(), run(BeginFenced()));
     for (int part : parts) {
       if (st.ok()) st = run(CheckpointRowSql(part, end));
     }
@@ -668,8 +684,7 @@ Status PgSink::ApplyInOrder(const std::vector<SinkChange>& changes, const BatchE
   Session& s = sessions_[0];
   PgConnection& c = *s.conn;
   auto begin = [&] {
-    std::string sql = options_.epoch > 0 ? "BEGIN; " + CheckFenceSql(FenceOptions()) : "BEGIN";
-    return FencedOr(c, FenceOptions(), c.Execute(sql + ";\n" + CheckpointRowSql(kGlobalPart, end)));
+    return FencedOr(c, FenceOptions(), c.Execute(BeginFenced() + ";\n" + CheckpointRowSql(kGlobalPart, end)));
   };
   uint64_t skipped = 0;
   Status st = begin();
@@ -972,8 +987,7 @@ Status PgSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
   }
   // The statements and the checkpoint in one transaction (PostgreSQL's DDL
   // is transactional): a replay after a crash never runs them twice.
-  Status st = FencedOr(*conn_, FenceOptions(),
-                       Run(options_.epoch > 0 ? "BEGIN; " + CheckFenceSql(FenceOptions()) : "BEGIN"));
+  Status st = FencedOr(*conn_, FenceOptions(), Run(BeginFenced()));
   for (const std::string& s : plan->statements) {
     if (!st.ok()) break;
     st = Run(s);

@@ -194,12 +194,13 @@ class PgSink : public Sink {
   std::string PartitionScheme() const;
   // "pipeline P target T: "
   std::string Where() const;
-  // Fencing (epoch > 0, pg_fence.h): the options the fence speaks of; the
-  // registration of every session; `sql` preceded by the fence check
-  // (unchanged with epoch 0).
+  // Fencing (pg_fence.h): the options the fence speaks of; the
+  // registration of every session (epoch > 0); `sql` preceded by the fence
+  // check (with epoch 0, the owner check); BEGIN and that check.
   SinkOptions FenceOptions() const;
   Status RegisterSessions();
   std::string Fenced(const std::string& sql) const;
+  std::string BeginFenced() const;
 
   PgSinkOptions options_;
   std::unique_ptr<sluice::postgres::PgConnection> conn_;  // control: tables, DDL, the global checkpoint

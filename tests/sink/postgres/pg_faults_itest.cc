@@ -231,5 +231,46 @@ TEST_F(PgFaultTest, ATableDroppedOnTheTargetStopsItEvenWithOnErrorSkip) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// Two `sluice run` processes of the same configuration into one PostgreSQL
+// target: one applies, the other waits naming it (before, both applied every
+// transaction), and takes over once the first is gone (kill -9), from where
+// it got to. Every transaction lands once.
+TEST_F(PgFaultTest, ASecondProcessWaitsAndTakesOverOnceTheFirstIsGone) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  PipelineOptions o;
+  ASSERT_NO_FATAL_FAILURE(StartSluiceWith(o));
+  ASSERT_TRUE(Transactions(*src_, 1, 50).ok());
+  ASSERT_TRUE(ConvergesExactly(50));
+  SecondSluice second;
+  ASSERT_NO_FATAL_FAILURE(second.Start(dir_ / "second", [&](const std::filesystem::path& dir, uint16_t port) {
+    return FaultConfig(dir, port, src_->Url(), PgUrl(), o);
+  }));
+  EXPECT_TRUE(WaitUntil([&] { return WaitsForAnotherProcess(second.port); }, seconds(30))) << second.process->Log();
+
+  Status written;
+  std::jthread writer([&] { written = Transactions(*src_, 51, 200, milliseconds(5)); });
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto n = pg_->QueryValue("SELECT count(*) FROM shop.audit", kPgDb);
+        return n.ok() && std::stoll(*n) >= 120;
+      },
+      seconds(60)))
+      << sluice_->Log();
+  sluice_->Kill();
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return second.process->FullLog().find(
+                   "taking over from a sluice process that is "
+                   "gone") != std::string::npos;
+      },
+      seconds(30)))
+      << second.process->Log();
+  writer.join();
+  ASSERT_TRUE(written.ok()) << written.message();
+  EXPECT_TRUE(ConvergesExactly(250)) << second.process->Log();
+  EXPECT_EQ(second.process->Stop(), 0) << second.process->Log();
+}
+
 }  // namespace
 }  // namespace sluice::testing

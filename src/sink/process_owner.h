@@ -1,0 +1,24 @@
+#pragma once
+// One sluice process at a time applies a pipeline to a target (outside
+// cluster mode, where the epoch fence does it). Two processes running the
+// same configuration (a copy on a second host, a deploy overlapping the old
+// instance, one forgotten in a terminal) would each apply every change: rows
+// doubled in keyless tables, older images over newer rows. So the SQL
+// targets record which process owns a pipeline's target, and a second one
+// waits (the target shows `retrying`, naming the first) until the first's
+// session on the target is gone, then takes over.
+//
+// What both SQL targets share: this process's token and its description.
+
+#include <string>
+
+namespace sluice::sink {
+
+// Random, made once per process: every sink of this process carries it, so
+// a pipeline's catch-up stream or a new start is not taken for another owner.
+const std::string& ProcessToken();
+
+// "HOST pid N", for the messages another process shows about this one.
+const std::string& ProcessDescription();
+
+}  // namespace sluice::sink

@@ -1,0 +1,71 @@
+// Two `sluice run` processes of the same configuration (a copy on a second
+// host, a deploy overlapping the old instance, one forgotten in a terminal)
+// against one MySQL target: before, each applied every transaction (a
+// keyless table got every row twice). Now one applies and the other waits,
+// naming it; the waiting one takes over once the first's session on the
+// target is gone (killed, cut off), and a former owner commits nothing after
+// that. Every transaction lands once throughout.
+
+#include <fmt/format.h>
+
+#include "pipeline/fault_fixture.h"
+
+namespace sluice::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+class OneProcessTest : public FaultTest {
+ protected:
+  void StartSecond() {
+    second_.Start(dir_ / "second", [&](const std::filesystem::path& dir, uint16_t port) {
+      return FaultConfig(dir, port, src_->Url(), dst_->Url(), options_);
+    });
+  }
+  int64_t AuditRows() {
+    auto n = dst_->QueryValue("SELECT COUNT(*) FROM shop.audit");
+    return n.ok() ? std::stoll(*n) : -1;
+  }
+  SecondSluice second_;
+};
+
+TEST_F(OneProcessTest, ASecondProcessWaitsAndTakesOverOnlyOnceTheFirstIsGone) {
+  ASSERT_NO_FATAL_FAILURE(StartPair());
+  ASSERT_TRUE(Transactions(*src_, 1, 50).ok());
+  ASSERT_TRUE(ConvergesExactly(50));
+  ASSERT_NO_FATAL_FAILURE(StartSecond());
+  EXPECT_TRUE(WaitUntil([&] { return WaitsForAnotherProcess(second_.port); }, seconds(30))) << second_.process->Log();
+
+  Status written;
+  std::jthread writer([&] { written = Transactions(*src_, 51, 300, milliseconds(5)); });
+  // The first loses its session on the target (as when that one connection
+  // is cut): the second takes over, the first stops writing and waits.
+  ASSERT_TRUE(WaitUntil([&] { return AuditRows() >= 120; }, seconds(60))) << sluice_->Log();
+  auto owner = dst_->QueryValue("SELECT connection_id FROM _sluice.owners WHERE pipeline = 'p'");
+  ASSERT_TRUE(owner.ok()) << owner.status().message();
+  ASSERT_TRUE(dst_->Execute("KILL CONNECTION " + *owner).ok());
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return second_.process->FullLog().find("taking over from a sluice process that is gone") != std::string::npos;
+      },
+      seconds(30)))
+      << second_.process->Log();
+  EXPECT_TRUE(WaitUntil([&] { return WaitsForAnotherProcess(http_port_); }, seconds(30))) << sluice_->Log();
+
+  // The second dies (kill -9): the first takes over again, from where the
+  // second got to.
+  ASSERT_TRUE(WaitUntil([&] { return AuditRows() >= 250; }, seconds(60))) << second_.process->Log();
+  second_.process->Kill();
+  EXPECT_TRUE(WaitUntil(
+      [&] { return sluice_->FullLog().find("taking over from a sluice process that is gone") != std::string::npos; },
+      seconds(30)))
+      << sluice_->Log();
+  writer.join();
+  ASSERT_TRUE(written.ok()) << written.message();
+  EXPECT_TRUE(ConvergesExactly(350));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+}  // namespace
+}  // namespace sluice::testing
