@@ -59,9 +59,10 @@ Result<bool> TakeOwnership(MysqlConnection& c, const SinkOptions& options) {
     return Status::Retryable(StatusCode::kAborted,
                              "pipeline {} target {}: another sluice process ({}, session {} from {}, since {}) "
                              "applies this pipeline to this target; this one waits for it to stop, then takes over "
-                             "(two would apply every change twice)",
+                             "(two would apply every change twice). If that process is gone with its host, the "
+                             "server may keep its session for hours: end it with KILL CONNECTION {} on the target",
                              options.pipeline, options.target, row[3].value_or("?"), row[1].value_or("?"), host,
-                             row[4].value_or("?"));
+                             row[4].value_or("?"), row[1].value_or("?"));
   };
   // A first look without a lock: a second process looks again and again
   // while the first lives, and the first's writes must not wait for it.

@@ -149,9 +149,10 @@ Result<bool> TakeOwnership(PgConnection& c, const SinkOptions& options) {
     return Status::Retryable(StatusCode::kAborted,
                              "pipeline {} target {}: another sluice process ({}, backend {}, since {}) applies this "
                              "pipeline to this target; this one waits for it to stop, then takes over (two would "
-                             "apply every change twice)",
+                             "apply every change twice). If that process is gone with its host, the server may keep "
+                             "its backend for hours: end it with SELECT pg_terminate_backend({}) on the target",
                              options.pipeline, options.target, row[2].value_or("?"), row[1].value_or("?"),
-                             row[3].value_or("?"));
+                             row[3].value_or("?"), row[1].value_or("?"));
   };
   auto other_lives = [&](const sluice::postgres::Row& row) { return row[0] != mine && row[4] == "t"; };
   // A first look without a lock: a second process looks again and again
