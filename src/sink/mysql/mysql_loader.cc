@@ -1402,18 +1402,16 @@ Status MysqlLoader::AdvanceCheckpointNow(const BatchEnd& end) {
 
 Status MysqlLoader::WriteGlobalCheckpoint(const BatchEnd& end) {
   RETURN_IF_ERROR(EnsureConnected());
-  // BEGIN with the owner check, the row and COMMIT in one round trip (the
-  // fence check in cluster mode is a read of its own).
-  const std::string write = CheckpointRowSql(kGlobalPart, end) + "; COMMIT";
-  if (options_.epoch == 0) {
-    RETURN_IF_ERROR(BeginAsOwner(*control_, write));
-  } else {
-    RETURN_IF_ERROR(Begin(*control_));
-    Status st = RunStatement(*control_, write);
-    if (!st.ok()) {
-      (void)RunStatement(*control_, "ROLLBACK");
-      return st;
-    }
+  // BEGIN with the owner check and the row in one round trip (the fence
+  // check in cluster mode is a read of its own); COMMIT only once the
+  // check passed.
+  const std::string write = CheckpointRowSql(kGlobalPart, end);
+  Status st = options_.epoch == 0 ? BeginAsOwner(*control_, write) : Begin(*control_);
+  if (st.ok() && options_.epoch > 0) st = RunStatement(*control_, write);
+  if (st.ok()) st = RunStatement(*control_, "COMMIT");
+  if (!st.ok()) {
+    (void)RunStatement(*control_, "ROLLBACK");
+    return st;
   }
   NoteGlobalCheckpoint(end);
   return Status::Ok();
