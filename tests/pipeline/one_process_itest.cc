@@ -42,7 +42,9 @@ TEST_F(OneProcessTest, ASecondProcessWaitsAndTakesOverOnlyOnceTheFirstIsGone) {
   // The first loses its session on the target (as when that one connection
   // is cut): the second takes over, the first stops writing and waits.
   ASSERT_TRUE(WaitUntil([&] { return AuditRows() >= 120; }, seconds(60))) << sluice_->Log();
-  auto owner = dst_->QueryValue("SELECT connection_id FROM _sluice.owners WHERE pipeline = 'p'");
+  // The session holding the first's named lock (sluice/TOKEN) is its life there.
+  auto owner =
+      dst_->QueryValue("SELECT IS_USED_LOCK(CONCAT('sluice/', token)) FROM _sluice.owners WHERE pipeline = 'p'");
   ASSERT_TRUE(owner.ok()) << owner.status().message();
   ASSERT_TRUE(dst_->Execute("KILL CONNECTION " + *owner).ok());
   EXPECT_TRUE(WaitUntil(

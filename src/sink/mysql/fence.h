@@ -30,9 +30,6 @@ namespace sluice::sink::mysql {
 // The target's errors, classified like applying's: down, read-only, lock
 // conflicts are retryable.
 Status ClassifyTargetError(sluice::mysql::MysqlConnection& c, const Status& st);
-// The server's boot time, in seconds since the epoch by its own clock (it
-// tells sessions of an earlier server run apart: thread ids restart then).
-Result<int64_t> ServerBootedAt(sluice::mysql::MysqlConnection& c);
 
 // Creates `_sluice`.`fences` and `_sluice`.`sessions` when missing.
 Status EnsureFenceTables(sluice::mysql::MysqlConnection& c);

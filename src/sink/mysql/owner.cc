@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <cstdlib>
 #include <vector>
 
 #include "sink/mysql/fence.h"
@@ -14,8 +13,9 @@ namespace {
 
 using sluice::mysql::MysqlConnection;
 
-// Boot times read at different moments differ by rounding.
-constexpr int64_t kBootSlackS = 3;
+// The named lock a process's sessions hold while it lives (64 characters
+// at most: the token is 32).
+std::string LockName(const std::string& token) { return "sluice/" + token; }
 
 std::string OwnerKey(const SinkOptions& options) {
   return fmt::format("pipeline = {} AND target = {}", Quote(options.pipeline), Quote(options.target));
@@ -26,50 +26,56 @@ std::string OwnerKey(const SinkOptions& options) {
 Status EnsureOwnersTable(MysqlConnection& c) {
   return ClassifyTargetError(c, c.Execute("CREATE TABLE IF NOT EXISTS `_sluice`.`owners` ("
                                           "  pipeline VARCHAR(128) NOT NULL, target VARCHAR(128) NOT NULL,"
-                                          "  token VARCHAR(64) NOT NULL, connection_id BIGINT UNSIGNED NOT NULL,"
-                                          "  booted BIGINT NOT NULL, who VARCHAR(300) NOT NULL,"
+                                          "  token VARCHAR(64) NOT NULL, who VARCHAR(300) NOT NULL,"
                                           "  since TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),"
                                           "  PRIMARY KEY (pipeline, target)) ENGINE=InnoDB"));
 }
 
 Result<bool> TakeOwnership(MysqlConnection& c, const SinkOptions& options) {
-  ASSIGN_OR_RETURN(int64_t booted, ServerBootedAt(c));
   const std::string& mine = ProcessToken();
+  // This process's life on the server: a named lock held by one of its
+  // sessions (another session of it may hold it already: GET_LOCK then
+  // answers 0, and that is as good).
+  if (Status st = c.Execute(fmt::format("DO GET_LOCK({}, 0)", Quote(LockName(mine)))); !st.ok()) {
+    return ClassifyTargetError(c, st);
+  }
   using Row = std::vector<std::optional<std::string>>;
   auto owner = [&](bool lock) -> Result<std::optional<Row>> {
-    auto rows =
-        c.Query(fmt::format("SELECT token, connection_id, booted, who, since FROM `_sluice`.`owners` WHERE "
-                            "{}{}",
-                            OwnerKey(options), lock ? " FOR UPDATE" : ""));
+    auto rows = c.Query(fmt::format("SELECT token, who, since FROM `_sluice`.`owners` WHERE {}{}", OwnerKey(options),
+                                    lock ? " FOR UPDATE" : ""));
     if (!rows.ok()) return ClassifyTargetError(c, rows.status());
     if (rows->empty()) return std::optional<Row>();
     return std::optional<Row>((*rows)[0]);
   };
-  // Where another process's owner session comes from, if it still lives.
-  auto live_host = [&](const Row& row) -> Result<std::optional<std::string>> {
-    if (std::llabs(std::strtoll(row[2].value_or("0").c_str(), nullptr, 10) - booted) > kBootSlackS) {
-      return std::optional<std::string>();  // of an earlier run of the server
-    }
-    auto rows = c.Query("SELECT HOST FROM information_schema.PROCESSLIST WHERE ID = " + row[1].value_or("0"));
+  // The session holding another process's lock, if that process lives.
+  auto live_session = [&](const Row& row) -> Result<std::optional<std::string>> {
+    auto rows = c.Query(fmt::format("SELECT IS_USED_LOCK({})", Quote(LockName(row[0].value_or("")))));
     if (!rows.ok()) return ClassifyTargetError(c, rows.status());
-    if (rows->empty()) return std::optional<std::string>();
-    return std::optional<std::string>((*rows)[0][0].value_or("?"));
+    if (rows->empty() || !(*rows)[0][0]) return std::optional<std::string>();
+    return std::optional<std::string>(*(*rows)[0][0]);
   };
-  auto busy = [&](const Row& row, const std::string& host) {
+  auto busy = [&](const Row& row, const std::string& session) {
+    // Where that session comes from (best effort: without the PROCESS
+    // privilege another user's sessions are not listed).
+    std::string from = "?";
+    if (auto host = c.QueryValue("SELECT HOST FROM information_schema.PROCESSLIST WHERE ID = " + session);
+        host.ok() && host->has_value()) {
+      from = **host;
+    }
     return Status::Retryable(StatusCode::kAborted,
                              "pipeline {} target {}: another sluice process ({}, session {} from {}, since {}) "
                              "applies this pipeline to this target; this one waits for it to stop, then takes over "
                              "(two would apply every change twice). If that process is gone with its host, the "
                              "server may keep its session for hours: end it with KILL CONNECTION {} on the target",
-                             options.pipeline, options.target, row[3].value_or("?"), row[1].value_or("?"), host,
-                             row[4].value_or("?"), row[1].value_or("?"));
+                             options.pipeline, options.target, row[1].value_or("?"), session, from,
+                             row[2].value_or("?"), session);
   };
   // A first look without a lock: a second process looks again and again
   // while the first lives, and the first's writes must not wait for it.
   ASSIGN_OR_RETURN(auto seen, owner(false));
   if (seen && (*seen)[0] != mine) {
-    ASSIGN_OR_RETURN(auto host, live_host(*seen));
-    if (host) return busy(*seen, *host);
+    ASSIGN_OR_RETURN(auto session, live_session(*seen));
+    if (session) return busy(*seen, *session);
   }
   auto fail = [&](const Status& st) {
     (void)c.Execute("ROLLBACK");
@@ -83,22 +89,20 @@ Result<bool> TakeOwnership(MysqlConnection& c, const SinkOptions& options) {
   bool took_over = false;
   if (*locked && (**locked)[0] != mine) {
     const Row& row = **locked;
-    auto host = live_host(row);
-    if (!host.ok()) return fail(host.status());
-    if (*host) {
+    auto session = live_session(row);
+    if (!session.ok()) return fail(session.status());
+    if (*session) {
       (void)c.Execute("ROLLBACK");
-      return busy(row, **host);
+      return busy(row, **session);
     }
     took_over = true;
-    spdlog::info("pipeline {} target {}: taking over from a sluice process that is gone ({}, session {})",
-                 options.pipeline, options.target, row[3].value_or("?"), row[1].value_or("?"));
+    spdlog::info("pipeline {} target {}: taking over from a sluice process that is gone ({})", options.pipeline,
+                 options.target, row[1].value_or("?"));
   }
   Status st = c.Execute(fmt::format(
-      "INSERT INTO `_sluice`.`owners` (pipeline, target, token, connection_id, booted, who) VALUES ({}, {}, {}, "
-      "CONNECTION_ID(), {}, {}) ON DUPLICATE KEY UPDATE since = IF(token = VALUES(token), since, "
-      "CURRENT_TIMESTAMP(3)), token = VALUES(token), connection_id = VALUES(connection_id), booted = VALUES(booted), "
-      "who = VALUES(who)",
-      Quote(options.pipeline), Quote(options.target), Quote(mine), booted, Quote(ProcessDescription())));
+      "INSERT INTO `_sluice`.`owners` (pipeline, target, token, who) VALUES ({}, {}, {}, {}) ON DUPLICATE KEY UPDATE "
+      "since = IF(token = VALUES(token), since, CURRENT_TIMESTAMP(3)), token = VALUES(token), who = VALUES(who)",
+      Quote(options.pipeline), Quote(options.target), Quote(mine), Quote(ProcessDescription())));
   if (st.ok()) st = c.Execute("COMMIT");
   if (!st.ok()) return fail(st);
   return took_over;

@@ -2,19 +2,21 @@
 // One process at a time on a MySQL/MariaDB target (sink/process_owner.h),
 // outside cluster mode:
 //
-//   `_sluice`.`owners` (pipeline, target, token, connection_id, booted, who,
-//                      since): the process applying the pipeline there
+//   `_sluice`.`owners` (pipeline, target, token, who, since): the process
+//                      applying the pipeline there
+//   named lock `sluice/TOKEN`: held by a session of each live process (a
+//                      server ends it with the session, also behind a pooling
+//                      proxy, where a connection id may outlive its client)
 //
 // TakeOwnership runs on Open and every reconnect, on the loader's control
-// session, whose life stands for the owner's: a row naming another process
-// whose session still lives (same server run, its id in the processlist)
-// makes it a retryable error naming that process; otherwise the row becomes
-// this process's, read FOR UPDATE (so it waits for the write transactions a
-// former owner still has open). Every write transaction reads the row in
-// share mode first, in BEGIN's round trip (OwnerCheckSql), and stops
-// before writing anything when it names another process (CheckOwner): a
-// former owner whose session was lost commits nothing after its successor
-// took over.
+// session: a row naming another process whose lock is held makes it a
+// retryable error naming that process and session; otherwise the row
+// becomes this process's, read FOR UPDATE (so it waits for the write
+// transactions a former owner still has open). Every write transaction
+// reads the row in share mode first, in BEGIN's round trip (OwnerCheckSql),
+// and stops before writing anything when it names another process
+// (CheckOwner): a former owner whose session was lost commits nothing after
+// its successor took over.
 
 #include <optional>
 #include <string>
