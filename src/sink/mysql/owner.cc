@@ -66,7 +66,8 @@ Result<bool> TakeOwnership(MysqlConnection& c, const SinkOptions& options) {
                              "pipeline {} target {}: another sluice process ({}, session {} from {}, since {}) "
                              "applies this pipeline to this target; this one waits for it to stop, then takes over "
                              "(two would apply every change twice). If that process is gone with its host, the "
-                             "server may keep its session for hours: end it with KILL CONNECTION {} on the target",
+                             "server may keep its session for hours: end it with KILL CONNECTION {} on the target "
+                             "(and set tcp_keepalive_time there, MariaDB, to notice dead hosts sooner)",
                              options.pipeline, options.target, row[1].value_or("?"), session, from,
                              row[2].value_or("?"), session);
   };

@@ -150,7 +150,8 @@ Result<bool> TakeOwnership(PgConnection& c, const SinkOptions& options) {
                              "pipeline {} target {}: another sluice process ({}, backend {}, since {}) applies this "
                              "pipeline to this target; this one waits for it to stop, then takes over (two would "
                              "apply every change twice). If that process is gone with its host, the server may keep "
-                             "its backend for hours: end it with SELECT pg_terminate_backend({}) on the target",
+                             "its backend for hours: end it with SELECT pg_terminate_backend({}) on the target (and "
+                             "set tcp_keepalives_idle there to notice dead hosts sooner)",
                              options.pipeline, options.target, row[2].value_or("?"), row[1].value_or("?"),
                              row[3].value_or("?"), row[1].value_or("?"));
   };
