@@ -2547,7 +2547,8 @@ void Pipeline::TargetLoop(Target& t) {
     }
     {
       std::lock_guard lock(mu_);
-      const std::string error = fmt::format("target {}: {}", name, loader.status().message());
+      const std::string error =
+          fmt::format("target {}: {}", name, WithoutTargetPrefix(loader.status().message(), cfg_.name, name));
       if (!loader.status().retryable()) {
         spdlog::error("pipeline {} target {}: {}", cfg_.name, name, loader.status().message());
         NoteTarget(t, loader.status().code() == StatusCode::kFenced ? PipelineState::kFenced : PipelineState::kFailed,

@@ -36,6 +36,9 @@ TEST_F(OneProcessTest, ASecondProcessWaitsAndTakesOverOnlyOnceTheFirstIsGone) {
   ASSERT_TRUE(ConvergesExactly(50));
   ASSERT_NO_FATAL_FAILURE(StartSecond());
   EXPECT_TRUE(WaitUntil([&] { return WaitsForAnotherProcess(second_.port); }, seconds(30))) << second_.process->Log();
+  // Named once, not "target dst: pipeline p target dst: ...".
+  const std::string waiting = HttpGet(second_.port, "/api/pipelines/p/status").body;
+  EXPECT_EQ(waiting.find("target dst: pipeline p"), std::string::npos) << waiting;
 
   Status written;
   std::jthread writer([&] { written = Transactions(*src_, 51, 300, milliseconds(5)); });
