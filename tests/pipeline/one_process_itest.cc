@@ -44,9 +44,11 @@ TEST_F(OneProcessTest, ASecondProcessWaitsAndTakesOverOnlyOnceTheFirstIsGone) {
   // The first dies (kill -9): the second takes over from where it got to.
   ASSERT_TRUE(WaitUntil([&] { return AuditRows() >= 120; }, seconds(60))) << sluice_->Log();
   sluice_->Kill();
-  EXPECT_TRUE(WaitUntil([&] { return second_.process->FullLog().find("taking over from a sluice process that is gone") !=
-                                     std::string::npos; },
-                        seconds(30)))
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return second_.process->FullLog().find("taking over from a sluice process that is gone") != std::string::npos;
+      },
+      seconds(30)))
       << second_.process->Log();
   // Started again, the first now waits for the second.
   StartSluice();
@@ -56,9 +58,9 @@ TEST_F(OneProcessTest, ASecondProcessWaitsAndTakesOverOnlyOnceTheFirstIsGone) {
   // The second dies too: the first takes over again.
   ASSERT_TRUE(WaitUntil([&] { return AuditRows() >= 250; }, seconds(60))) << second_.process->Log();
   second_.process->Kill();
-  EXPECT_TRUE(WaitUntil([&] { return sluice_->FullLog().find("taking over from a sluice process that is gone") !=
-                                     std::string::npos; },
-                        seconds(30)))
+  EXPECT_TRUE(WaitUntil(
+      [&] { return sluice_->FullLog().find("taking over from a sluice process that is gone") != std::string::npos; },
+      seconds(30)))
       << sluice_->Log();
   writer.join();
   ASSERT_TRUE(written.ok()) << written.message();
