@@ -1143,11 +1143,12 @@ Status Loader::CheckPeer(const PipelineConfig& p, const Config& config) const {
 }
 
 Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::string& path, const Config& config) const {
-  ASSIGN_OR_RETURN(MapView m,
-                   AsMap(n, MarkOf(n), path,
-                         {"name", "source", "targets", "start", "tables", "batch", "parallel", "lua_threads", "ddl",
-                          "on_error", "skip_log", "queue_bytes", "detach_after", "snapshot", "chunk_rows", "check",
-                          "renamed_out", "nodes", "peer", "conflict"}));
+  ASSIGN_OR_RETURN(
+      MapView m,
+      AsMap(n, MarkOf(n), path,
+            {"name",        "source",     "targets",  "start",       "tables",      "batch",        "parallel",
+             "lua_threads", "ddl",        "on_error", "skip_log",    "queue_bytes", "detach_after", "takeover_after",
+             "snapshot",    "chunk_rows", "check",    "renamed_out", "nodes",       "peer",         "conflict"}));
   RETURN_IF_ERROR(RequireKeys(m, path, {"name", "source", "targets", "tables"}));
   PipelineConfig p;
   p.mark = m.mark;
@@ -1271,18 +1272,24 @@ Result<PipelineConfig> Loader::LoadPipeline(const YAML::Node& n, const std::stri
   if (const Entry* queue = m.Find("queue_bytes")) {
     ASSIGN_OR_RETURN(p.queue_bytes, Size(*queue, Child(path, "queue_bytes"), kMiB));
   }
-  if (const Entry* detach = m.Find("detach_after")) {
-    const bool scalar = detach->value.IsScalar();
-    if (scalar && Lower(Trim(detach->value.Scalar())) == "never") {
-      p.detach_after_ms = 0;
-    } else if (auto ms = Duration(*detach, Child(path, "detach_after")); ms.ok()) {
-      p.detach_after_ms = *ms;
+  // A duration, or `never` (0).
+  auto duration_or_never = [&](std::string_view key, uint64_t& ms) -> Status {
+    const Entry* e = m.Find(key);
+    if (e == nullptr) return Status::Ok();
+    const bool scalar = e->value.IsScalar();
+    if (scalar && Lower(Trim(e->value.Scalar())) == "never") {
+      ms = 0;
+    } else if (auto parsed = Duration(*e, Child(path, key)); parsed.ok()) {
+      ms = *parsed;
     } else {
-      return Fail(detach->value_mark, Child(path, "detach_after"),
+      return Fail(e->value_mark, Child(path, key),
                   fmt::format("expected a duration such as 30s or 5m (at least 1s), or never, got {}",
-                              scalar ? Quoted(Trim(detach->value.Scalar())) : std::string(Describe(detach->value))));
+                              scalar ? Quoted(Trim(e->value.Scalar())) : std::string(Describe(e->value))));
     }
-  }
+    return Status::Ok();
+  };
+  RETURN_IF_ERROR(duration_or_never("detach_after", p.detach_after_ms));
+  RETURN_IF_ERROR(duration_or_never("takeover_after", p.takeover_after_ms));
   if (const Entry* snapshot = m.Find("snapshot")) {
     static constexpr std::string_view kModes[] = {"initial", "never"};
     ASSIGN_OR_RETURN(size_t i, OneOf(*snapshot, Child(path, "snapshot"), kModes, /*trim=*/true));
@@ -1804,6 +1811,7 @@ sink::SinkOptions TargetSinkOptions(const PipelineConfig& pipeline, const Target
   so.skip_rejected = pipeline.on_error == OnError::kSkip;
   so.skip_log = pipeline.skip_log;
   so.epoch = pipeline.epoch;
+  so.takeover_after_ms = pipeline.takeover_after_ms;
   so.conflict_column = pipeline.conflict_column;
   return so;
 }

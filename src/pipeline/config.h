@@ -129,6 +129,13 @@ struct PipelineConfig {
   // again the pipeline starts anew and it catches up from its checkpoint.
   // 0: never (the down target holds the pipeline, as a single one does).
   uint64_t detach_after_ms = 5 * 60'000;
+  // `takeover_after: 30s | never`: a process waiting to apply this pipeline
+  // to a MySQL/PostgreSQL target that another process owns takes over once
+  // the owner's session there has been idle this long (the owner keeps it
+  // busy while it lives, so idle means a host dead or frozen with its
+  // connections left open); it ends that process's sessions first. 0: never
+  // (it waits until the server drops them).
+  uint64_t takeover_after_ms = 30'000;
   SnapshotMode snapshot = SnapshotMode::kNever;
   // `renamed_out: keep | drop`: the target table of a table renamed out of
   // the selection is kept (no longer updated) or dropped.

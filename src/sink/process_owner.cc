@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <random>
 
 namespace sluice::sink {
@@ -23,6 +24,11 @@ const std::string& ProcessDescription() {
     return fmt::format("{} pid {}", host[0] ? host : "?", getpid());
   }();
   return who;
+}
+
+std::chrono::milliseconds OwnerPingInterval(uint64_t takeover_after_ms) {
+  if (takeover_after_ms == 0) return std::chrono::seconds(2);
+  return std::chrono::milliseconds(std::clamp<uint64_t>(takeover_after_ms / 5, 100, 2000));
 }
 
 }  // namespace sluice::sink

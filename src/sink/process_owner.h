@@ -8,8 +8,15 @@
 // waits (the target shows `retrying`, naming the first) until the first's
 // session on the target is gone, then takes over.
 //
-// What both SQL targets share: this process's token and its description.
+// An owner whose session sits idle for takeover_after (a host dead or
+// frozen with its connections open) is ended and taken over: a live one
+// keeps a session busy every OwnerPingInterval.
+//
+// What both SQL targets share: this process's token, its description, the
+// ping interval.
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 
 namespace sluice::sink {
@@ -20,5 +27,9 @@ const std::string& ProcessToken();
 
 // "HOST pid N", for the messages another process shows about this one.
 const std::string& ProcessDescription();
+
+// How often an owner shows itself alive for a takeover time (a fifth of
+// it, within 100 ms .. 2 s).
+std::chrono::milliseconds OwnerPingInterval(uint64_t takeover_after_ms);
 
 }  // namespace sluice::sink

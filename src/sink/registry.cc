@@ -34,6 +34,7 @@ Result<std::unique_ptr<Sink>> OpenMysql(const SinkOptions& o) {
   lo.skip_rejected = o.skip_rejected;
   lo.skip_log = o.skip_log;
   lo.epoch = o.epoch;
+  lo.takeover_after_ms = o.takeover_after_ms;
   lo.conflict_column = o.conflict_column;
   lo.interrupt = o.interrupt;
   lo.former_targets = o.former_targets;
@@ -49,6 +50,7 @@ Result<std::unique_ptr<Sink>> OpenPostgres(const SinkOptions& o) {
   po.skip_rejected = o.skip_rejected;
   po.skip_log = o.skip_log;
   po.epoch = o.epoch;
+  po.takeover_after_ms = o.takeover_after_ms;
   po.parallel = o.parallel;
   po.interrupt = o.interrupt;
   po.former_targets = o.former_targets;

@@ -102,6 +102,11 @@ struct SinkOptions {
   bool skip_rejected = false;  // on_error: skip (rejected rows are logged to skip_log)
   std::string skip_log;        // JSON lines of skipped changes
   uint64_t epoch = 0;          // ownership epoch in cluster mode; 0: single process
+  // Single process (epoch 0), MySQL and PostgreSQL targets: how long the
+  // session of another process owning the pipeline there may sit idle
+  // before this one ends it and takes over (pipeline `takeover_after`); 0:
+  // never.
+  uint64_t takeover_after_ms = 30'000;
   // Cuts the sink's connections when the pipeline stops and the target does
   // not answer (a hung server): a call blocked on it then fails at once
   // instead of after the target's timeouts. Outlives the sink; null: none.

@@ -138,6 +138,7 @@ pipelines:
     skip_log: ./var/skipped.jsonl
     queue_bytes: 1GiB
     detach_after: 90s
+    takeover_after: 1m
     snapshot: initial
     chunk_rows: 5000
     check: {every: 1h, repair: true}
@@ -148,6 +149,7 @@ pipelines:
     tables: [{match: "*.*"}]
     queue_bytes: 2 MB
     detach_after: Never
+    takeover_after: never
   - name: third
     source: other
     targets: [search]
@@ -195,6 +197,7 @@ pipelines:
   EXPECT_EQ(p.skip_log, "/etc/sluice/var/skipped.jsonl");
   EXPECT_EQ(p.queue_bytes, uint64_t{1} << 30);
   EXPECT_EQ(p.detach_after_ms, 90'000u);
+  EXPECT_EQ(p.takeover_after_ms, 60'000u);
   EXPECT_EQ(p.snapshot, SnapshotMode::kInitial);
   EXPECT_EQ(p.chunk_rows, 5000u);
   EXPECT_EQ(p.check.every_ms, 3'600'000u);
@@ -205,6 +208,8 @@ pipelines:
   EXPECT_EQ(c->pipelines[1].start, "binlog.000003:4");
   EXPECT_EQ(c->pipelines[1].queue_bytes, 2'000'000u);
   EXPECT_EQ(c->pipelines[1].detach_after_ms, 0u);
+  EXPECT_EQ(c->pipelines[1].takeover_after_ms, 0u);
+  EXPECT_EQ(c->pipelines[2].takeover_after_ms, 30'000u) << "the default";
   EXPECT_EQ(c->pipelines[1].parallel, 4u);
   EXPECT_EQ(c->pipelines[1].lua_threads, 0u) << "unset: the cores - 1, at most 4";
   EXPECT_EQ(c->pipelines[1].snapshot, SnapshotMode::kNever);
@@ -302,7 +307,8 @@ std::vector<ErrorCase> ErrorCases() {
        "sluice.yaml:12:9: pipelines[0].tables[0].colums: unknown key (did you mean \"columns\"?)"},
       {"unknown_key_root", "sotre: x.db\n" + Base(), "sluice.yaml:1:1: sotre: unknown key (did you mean \"store\"?)"},
       {"unknown_key_root_far", "logging: debug\n" + Base(),
-       "sluice.yaml:1:1: logging: unknown key (expected one of: store, http, sources, targets, pipelines, cluster, auth, http_tls, audit, alarms)"},
+       "sluice.yaml:1:1: logging: unknown key (expected one of: store, http, sources, targets, pipelines, cluster, "
+       "auth, http_tls, audit, alarms)"},
       {"unknown_key_source", BaseWith("server_id: 4242}", "serverid: 4242}"),
        "sluice.yaml:2:56: sources.main.serverid: unknown key (did you mean \"server_id\"?)"},
       {"unknown_key_target", BaseWith("  search: {url:", "  search: {uri:"),
@@ -400,7 +406,8 @@ std::vector<ErrorCase> ErrorCases() {
       {"unknown_target_kind",
        BaseWith("\"mysql://app:topsecret@127.0.0.1:3307\"", "\"elastic://app:topsecret@es:9200\""),
        "sluice.yaml:4:17: targets.search.url: unknown target type \"elastic\" in elastic://app:***@es:9200 "
-       "(supported: " + sink::SinkSchemes() + ")"},
+       "(supported: " +
+           sink::SinkSchemes() + ")"},
       // Settings of one target kind on another.
       {"topic_on_mysql", BaseWith("3307\"}", "3307\", topic: \"x\"}"),
        "sluice.yaml:4:57: targets.search.topic: \"topic\" is a setting of kafka targets, not of mysql://"},
@@ -476,6 +483,9 @@ std::vector<ErrorCase> ErrorCases() {
       {"detach_after_bad", Base("    detach_after: later\n"),
        "sluice.yaml:12:19: pipelines[0].detach_after: expected a duration such as 30s or 5m (at least 1s), or never, "
        "got \"later\""},
+      {"takeover_after_bad", Base("    takeover_after: soon\n"),
+       "sluice.yaml:12:21: pipelines[0].takeover_after: expected a duration such as 30s or 5m (at least 1s), or "
+       "never, got \"soon\""},
       {"detach_after_too_short", Base("    detach_after: 10ms\n"),
        "sluice.yaml:12:19: pipelines[0].detach_after: expected a duration such as 30s or 5m (at least 1s), or never, "
        "got \"10ms\""},

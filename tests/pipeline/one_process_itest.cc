@@ -68,5 +68,48 @@ TEST_F(OneProcessTest, ASecondProcessWaitsAndTakesOverOnlyOnceTheFirstIsGone) {
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// The owner frozen with its sessions open on the target (a host that died
+// without closing its connections, a paused virtual machine): the server
+// would keep them for hours. The waiting process takes over once the
+// owner's session has been idle for takeover_after, ending its sessions
+// (and what they held open); the owner, thawed, finds another alive and
+// waits.
+TEST_F(OneProcessTest, AFrozenOwnerIsTakenOverAfterTakeoverAfterAndWaitsOnceThawed) {
+  options_.extra = "    takeover_after: 2s\n";
+  ASSERT_NO_FATAL_FAILURE(StartPair());
+  ASSERT_TRUE(Transactions(*src_, 1, 50).ok());
+  ASSERT_TRUE(ConvergesExactly(50));
+  ASSERT_NO_FATAL_FAILURE(StartSecond());
+  EXPECT_TRUE(WaitUntil([&] { return WaitsForAnotherProcess(second_.port); }, seconds(30))) << second_.process->Log();
+
+  Status written;
+  std::jthread writer([&] { written = Transactions(*src_, 51, 200, milliseconds(5)); });
+  ASSERT_TRUE(WaitUntil([&] { return AuditRows() >= 80; }, seconds(60))) << sluice_->Log();
+  sluice_->Freeze();
+  EXPECT_TRUE(WaitUntil([&] { return second_.process->FullLog().find("shows no sign of life") != std::string::npos; },
+                        seconds(40)))
+      << second_.process->Log();
+  writer.join();
+  ASSERT_TRUE(written.ok()) << written.message();
+  EXPECT_TRUE(ConvergesExactly(250)) << second_.process->Log();
+
+  // Thawed, the first finds its sessions ended and the second alive.
+  sluice_->Thaw();
+  ASSERT_TRUE(Transactions(*src_, 251, 20).ok());
+  EXPECT_TRUE(WaitUntil([&] { return WaitsForAnotherProcess(http_port_); }, seconds(30))) << sluice_->Log();
+  EXPECT_TRUE(ConvergesExactly(270));
+  // An owner that lives is not taken for frozen however long it has nothing
+  // to apply: it keeps its lock's session busy.
+  std::this_thread::sleep_for(seconds(4));
+  EXPECT_TRUE(WaitsForAnotherProcess(http_port_)) << sluice_->Log();
+  EXPECT_EQ(sluice_->FullLog().find("shows no sign of life"), std::string::npos) << sluice_->Log();
+
+  // The second stops: the first takes over from where it got to.
+  EXPECT_EQ(second_.process->Stop(), 0) << second_.process->Log();
+  ASSERT_TRUE(Transactions(*src_, 271, 20).ok());
+  EXPECT_TRUE(ConvergesExactly(290)) << sluice_->Log();
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 }  // namespace
 }  // namespace sluice::testing

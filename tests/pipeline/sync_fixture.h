@@ -187,6 +187,14 @@ class SluiceProcess {
     pid_ = -1;
     return st.ok() ? *st : -1;
   }
+  // SIGSTOP / SIGCONT: frozen with its connections open, as on a host that
+  // died or a virtual machine paused.
+  void Freeze() {
+    if (pid_ > 0) ::kill(pid_, SIGSTOP);
+  }
+  void Thaw() {
+    if (pid_ > 0) ::kill(pid_, SIGCONT);
+  }
   // SIGHUP: reload the configuration.
   void Hangup() {
     if (pid_ > 0) ::kill(pid_, SIGHUP);

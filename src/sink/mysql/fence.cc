@@ -29,22 +29,21 @@ Result<std::vector<sluice::mysql::Row>> Query(MysqlConnection& c, const std::str
   return rows;
 }
 
-// The server's boot time, in seconds since the epoch by its own clock.
-Result<int64_t> BootedAt(MysqlConnection& c) {
-  ASSIGN_OR_RETURN(auto now, Query(c, "SELECT UNIX_TIMESTAMP()"));
-  ASSIGN_OR_RETURN(auto uptime, Query(c, "SHOW GLOBAL STATUS LIKE 'Uptime'"));
-  if (now.empty() || uptime.empty() || uptime[0].size() < 2) {
-    return Status::Error(StatusCode::kServerError, "no uptime from {}", c.options().Describe());
-  }
-  return std::stoll(now[0][0].value_or("0")) - std::stoll(uptime[0][1].value_or("0"));
-}
-
 }  // namespace
 
 Status ClassifyTargetError(MysqlConnection& c, const Status& st) {
   if (st.ok() || st.retryable()) return st;
   if (IsRetryableApplyError(mysql_errno(c.raw()))) return Status::Retryable(StatusCode::kIoError, "{}", st.message());
   return st;
+}
+
+Result<int64_t> ServerBootedAt(MysqlConnection& c) {
+  ASSIGN_OR_RETURN(auto now, Query(c, "SELECT UNIX_TIMESTAMP()"));
+  ASSIGN_OR_RETURN(auto uptime, Query(c, "SHOW GLOBAL STATUS LIKE 'Uptime'"));
+  if (now.empty() || uptime.empty() || uptime[0].size() < 2) {
+    return Status::Error(StatusCode::kServerError, "no uptime from {}", c.options().Describe());
+  }
+  return std::stoll(now[0][0].value_or("0")) - std::stoll(uptime[0][1].value_or("0"));
 }
 
 Status EnsureFenceTables(MysqlConnection& c) {
@@ -61,7 +60,7 @@ Status EnsureFenceTables(MysqlConnection& c) {
 }
 
 Status RegisterSession(MysqlConnection& c, const SinkOptions& options) {
-  ASSIGN_OR_RETURN(int64_t booted, BootedAt(c));
+  ASSIGN_OR_RETURN(int64_t booted, ServerBootedAt(c));
   return ClassifyTargetError(
       c, c.Execute(fmt::format("INSERT INTO `_sluice`.`sessions` (pipeline, connection_id, epoch, booted) "
                                "VALUES ({}, CONNECTION_ID(), {}, {}) ON DUPLICATE KEY UPDATE "
@@ -74,7 +73,7 @@ Status RaiseFence(const sluice::mysql::ConnectOptions& connect, const SinkOption
   MysqlConnection& c = *conn;
   RETURN_IF_ERROR(ClassifyTargetError(
       c, c.Execute(fmt::format("SET SESSION innodb_lock_wait_timeout = {}, autocommit = 1", kRaiseLockWaitS))));
-  ASSIGN_OR_RETURN(int64_t booted, BootedAt(c));
+  ASSIGN_OR_RETURN(int64_t booted, ServerBootedAt(c));
   const std::string pipeline = Quote(options.pipeline);
   const auto deadline = std::chrono::steady_clock::now() + kRaiseDeadline;
   for (;;) {

@@ -31,6 +31,10 @@ namespace sluice::sink::mysql {
 // conflicts are retryable.
 Status ClassifyTargetError(sluice::mysql::MysqlConnection& c, const Status& st);
 
+// The server's boot time, in seconds since the epoch by its own clock: a
+// session id recorded under another boot time may belong to anyone now.
+Result<int64_t> ServerBootedAt(sluice::mysql::MysqlConnection& c);
+
 // Creates `_sluice`.`fences` and `_sluice`.`sessions` when missing.
 Status EnsureFenceTables(sluice::mysql::MysqlConnection& c);
 // Records `c`'s session as one that writes for options.epoch.

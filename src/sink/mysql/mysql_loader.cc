@@ -29,6 +29,7 @@
 #include "sink/mysql/renamed_target.h"
 #include "sink/mysql/sluice_schema_grants.h"
 #include "sink/mysql/sql_builder.h"
+#include "sink/process_owner.h"
 #include "sink/skip_log.h"
 
 namespace sluice::sink::mysql {
@@ -112,7 +113,10 @@ Result<std::unique_ptr<MysqlLoader>> MysqlLoader::Open(LoaderOptions options) {
     RETURN_IF_ERROR(loader->RegisterSessions());
     RETURN_IF_ERROR(RaiseFence(loader->options_.connect, loader->FenceOptions()));
   } else {
-    RETURN_IF_ERROR(TakeOwnership(*loader->control_, loader->FenceOptions()).status());
+    loader->owner_lock_ = std::make_unique<OwnerLockKeeper>(
+        loader->options_.connect, OwnerPingInterval(loader->options_.takeover_after_ms), loader->options_.interrupt);
+    RETURN_IF_ERROR(TakeOwnership(*loader->control_, *loader->owner_lock_, loader->FenceOptions()).status());
+    RETURN_IF_ERROR(loader->RegisterSessions());
   }
   RETURN_IF_ERROR(TakeOverRenamedTarget(*loader->control_, loader->options_.pipeline, loader->options_.target,
                                         loader->options_.former_targets)
@@ -126,10 +130,16 @@ SinkOptions MysqlLoader::FenceOptions() const {
   o.pipeline = options_.pipeline;
   o.target = options_.target;
   o.epoch = options_.epoch;
+  o.takeover_after_ms = options_.takeover_after_ms;
   return o;
 }
 
 Status MysqlLoader::RegisterSessions() {
+  if (options_.epoch == 0) {
+    std::vector<MysqlConnection*> sessions{control_.get()};
+    for (auto& p : partitions_) sessions.push_back(p.conn.get());
+    return RegisterOwnerSessions(*control_, sessions);
+  }
   RETURN_IF_ERROR(RegisterSession(*control_, FenceOptions()));
   for (auto& p : partitions_) RETURN_IF_ERROR(RegisterSession(*p.conn, FenceOptions()));
   return Status::Ok();
@@ -260,8 +270,10 @@ Status MysqlLoader::Reconnect() {
     st = Begin(*control_);
     if (st.ok()) st = RunStatement(*control_, "COMMIT");
   } else if (st.ok()) {
-    auto took_over = TakeOwnership(*control_, FenceOptions());
-    if (took_over.ok() && *took_over) {
+    auto took_over = TakeOwnership(*control_, *owner_lock_, FenceOptions());
+    if (!took_over.ok()) {
+      st = took_over.status();
+    } else if (*took_over) {
       // The target went on without this process: a new start takes it from
       // where the other one got to (what this one holds may be behind it).
       st = Status::Error(StatusCode::kTargetRewound,
@@ -269,7 +281,7 @@ Status MysqlLoader::Reconnect() {
                          "pipeline here meanwhile; starting again from where it got to",
                          options_.pipeline, options_.target);
     } else {
-      st = took_over.status();
+      st = RegisterSessions();
     }
   }
   if (!st.ok()) {

@@ -46,17 +46,18 @@
 #include <string>
 #include <vector>
 
-#include "core/commit_vote.h"
-#include "core/turn_order.h"
-#include "core/change_event.h"
-#include "core/status.h"
-#include "core/worker_group.h"
-#include "core/sink_change.h"
-#include "sink/mysql/batch_fate.h"
-#include "sink/checkpoint_rows.h"
-#include "sink/sink.h"
 #include "client/mysql/bulk_statement.h"
 #include "client/mysql/connection.h"
+#include "core/change_event.h"
+#include "core/commit_vote.h"
+#include "core/sink_change.h"
+#include "core/status.h"
+#include "core/turn_order.h"
+#include "core/worker_group.h"
+#include "sink/checkpoint_rows.h"
+#include "sink/mysql/batch_fate.h"
+#include "sink/mysql/owner.h"
+#include "sink/sink.h"
 
 namespace sluice::sink::mysql {
 
@@ -79,6 +80,7 @@ struct LoaderOptions {
   std::string skip_log;         // JSON lines of skipped changes
   size_t max_statement_bytes = 1 << 20;
   uint64_t epoch = 0;  // cluster mode: fence every write with it (sink/mysql/fence.h); 0: none
+  uint64_t takeover_after_ms = 30'000;  // epoch 0: SinkOptions::takeover_after_ms (sink/mysql/owner.h)
   std::string conflict_column;  // latest_wins: the column compared (SinkOptions); "" source_wins
   Interrupter* interrupt = nullptr;  // every session registers (SinkOptions::interrupt)
   std::vector<std::string> former_targets;  // SinkOptions::former_targets
@@ -337,6 +339,8 @@ class MysqlLoader : public Sink {
 
   LoaderOptions options_;
   std::unique_ptr<sluice::mysql::MysqlConnection> control_;
+  // Epoch 0: this process's lock on the target, kept alive (owner.h).
+  std::unique_ptr<OwnerLockKeeper> owner_lock_;
   std::atomic<bool> takes_sequences_{false};
   // A sequence's rows are its state, which MariaDB writes outside any
   // transaction; one held open by a partition in flight would keep the

@@ -4,6 +4,9 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <thread>
+
+#include <fmt/ranges.h>
 
 #include "sink/fence.h"
 #include "sink/process_owner.h"
@@ -118,13 +121,84 @@ Status RaiseFence(const sluice::postgres::ConnectOptions& connect, const SinkOpt
   return Status::Ok();
 }
 
+OwnerKeeper::OwnerKeeper(sluice::postgres::ConnectOptions connect, std::chrono::milliseconds interval,
+                         Interrupter* interrupt, SinkOptions options)
+    : connect_([&] {
+        if (connect.query_timeout_s == 0) connect.query_timeout_s = 10;
+        connect.application_name = fmt::format("sluice owner {}/{}", options.pipeline, options.target).substr(0, 63);
+        return std::move(connect);
+      }()),
+      interval_(interval),
+      interrupt_(interrupt),
+      options_(std::move(options)),
+      thread_([this] { Run(); }) {}
+
+OwnerKeeper::~OwnerKeeper() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+Result<OwnerKeeper::Backend> OwnerKeeper::Hold() {
+  std::lock_guard lock(mu_);
+  const bool fresh = conn_ == nullptr;
+  if (fresh) {
+    auto conn = PgConnection::Connect(connect_, interrupt_);
+    if (!conn.ok()) return Status::Retryable(conn.status().code(), "{}", conn.status().message());
+    conn_ = std::move(*conn);
+  }
+  // A statement every interval is what shows this process alive.
+  auto me = conn_->Query("SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()");
+  if (!me.ok() || me->empty()) {
+    conn_.reset();  // a new session next time
+    Status st = me.ok() ? Status::Error(StatusCode::kIoError, "no pg_stat_activity row for this backend") : me.status();
+    return Status::Retryable(st.code(), "{}", st.message());
+  }
+  Backend now{(*me)[0][0].value_or(""), (*me)[0][1].value_or("")};
+  if (fresh && !backend_.pid.empty()) {
+    // The row names the lost session where this process owns it: it names
+    // this one now (a lock wait bounded, the next ping tries again).
+    Status st = conn_->Execute(fmt::format(
+        "SET lock_timeout = '2s'; UPDATE _sluice.owners SET pid = {}, backend_start = {} WHERE pipeline = {} AND "
+        "target = {} AND token = {}",
+        now.pid, QuoteLiteral(now.backend_start), QuoteLiteral(options_.pipeline), QuoteLiteral(options_.target),
+        QuoteLiteral(ProcessToken())));
+    if (!st.ok()) {
+      conn_.reset();
+      return Status::Retryable(st.code(), "{}", st.message());
+    }
+  }
+  backend_ = now;
+  return now;
+}
+
+void OwnerKeeper::Run() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    wake_.wait_for(lock, interval_, [this] { return stop_; });
+    if (stop_) break;
+    lock.unlock();
+    if (auto held = Hold(); !held.ok()) {
+      spdlog::debug("pipeline {} target {}: owner session: {}", options_.pipeline, options_.target,
+                    held.status().message());
+    }
+    lock.lock();
+  }
+  conn_.reset();
+}
+
 Status EnsureOwnerTables(PgConnection& conn) {
   RETURN_IF_ERROR(CreateOnce(conn,
                              "CREATE SCHEMA IF NOT EXISTS _sluice; "
                              "CREATE TABLE IF NOT EXISTS _sluice.owners (pipeline text NOT NULL, target text NOT NULL, "
                              "  token text NOT NULL, pid integer NOT NULL, backend_start timestamptz NOT NULL, "
                              "  who text NOT NULL, since timestamptz NOT NULL DEFAULT now(), "
-                             "  PRIMARY KEY (pipeline, target))"));
+                             "  PRIMARY KEY (pipeline, target)); "
+                             "CREATE TABLE IF NOT EXISTS _sluice.owner_sessions (token text NOT NULL, pid integer NOT "
+                             "NULL, backend_start timestamptz NOT NULL, PRIMARY KEY (token, pid, backend_start))"));
   ASSIGN_OR_RETURN(auto have, conn.Query("SELECT to_regprocedure('_sluice.check_owner(text,text,text)') IS NOT NULL"));
   if (!have.empty() && have[0][0].value_or("f") == "t") return Status::Ok();
   return CreateOnce(conn,
@@ -136,30 +210,91 @@ Status EnsureOwnerTables(PgConnection& conn) {
                     "END IF; END $$");
 }
 
-Result<bool> TakeOwnership(PgConnection& c, const SinkOptions& options) {
+Status RegisterOwnerSessions(PgConnection& conn, const std::vector<int>& pids) {
+  if (pids.empty()) return Status::Ok();
+  const std::string mine = QuoteLiteral(ProcessToken());
+  return conn.Execute(fmt::format(
+      "DELETE FROM _sluice.owner_sessions s WHERE token = {0} AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a "
+      "WHERE a.pid = s.pid AND a.backend_start = s.backend_start); "
+      "INSERT INTO _sluice.owner_sessions (token, pid, backend_start) SELECT {0}, pid, backend_start FROM "
+      "pg_stat_activity WHERE pid IN ({1}) ON CONFLICT DO NOTHING",
+      mine, fmt::join(pids, ", ")));
+}
+
+namespace {
+
+// Terminates the backends of a process found frozen (the one its owner
+// row names, idle past takeover_after, and those it registered): what they
+// held open rolls back. Waits (a little) for them to be gone.
+Status EndFrozenOwner(PgConnection& c, const sluice::postgres::Row& row, const SinkOptions& options) {
+  const std::string token = QuoteLiteral(row[0].value_or(""));
+  const std::string theirs = fmt::format(
+      "(a.pid = {} AND a.backend_start = {}) OR (a.pid, a.backend_start) IN (SELECT pid, backend_start FROM "
+      "_sluice.owner_sessions WHERE token = {})",
+      row[1].value_or("0"), QuoteLiteral(row[5].value_or("")), token);
+  ASSIGN_OR_RETURN(
+      auto ended,
+      c.Query(fmt::format("SELECT a.pid, pg_terminate_backend(a.pid) FROM pg_stat_activity a WHERE {}", theirs)));
+  std::vector<std::string> pids;
+  for (const auto& r : ended) pids.push_back(r[0].value_or("?"));
+  spdlog::warn(
+      "pipeline {} target {}: the sluice process that owned it shows no sign of life (its backend {} idle "
+      "for takeover_after, {} s): terminated its backends {}",
+      options.pipeline, options.target, row[1].value_or("?"), options.takeover_after_ms / 1000.0,
+      fmt::join(pids, ", "));
+  for (int i = 0; i < 50; ++i) {
+    ASSIGN_OR_RETURN(auto left, c.Query(fmt::format("SELECT count(*) FROM pg_stat_activity a WHERE {}", theirs)));
+    if (left.empty() || left[0][0].value_or("0") == "0") return Status::Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return Status::Retryable(StatusCode::kAborted, "pipeline {} target {}: backends {} do not end", options.pipeline,
+                           options.target, fmt::join(pids, ", "));
+}
+
+}  // namespace
+
+Result<bool> TakeOwnership(PgConnection& c, OwnerKeeper& keeper, const SinkOptions& options) {
   const std::string& mine = ProcessToken();
+  ASSIGN_OR_RETURN(OwnerKeeper::Backend me, keeper.Hold());
   const std::string key =
       fmt::format("pipeline = {} AND target = {}", QuoteLiteral(options.pipeline), QuoteLiteral(options.target));
-  // token, pid, who, since, and whether that backend still lives.
+  // token, pid, who, since, whether that backend still lives, its
+  // backend_start, and whether it has been idle for takeover_after (a live
+  // process pings through it every few seconds).
   const std::string look = fmt::format(
       "SELECT token, pid, who, since, EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = o.pid AND "
-      "a.backend_start = o.backend_start) FROM _sluice.owners o WHERE {}",
+      "a.backend_start = o.backend_start), backend_start, {} FROM _sluice.owners o WHERE {}",
+      options.takeover_after_ms == 0
+          ? std::string("false")
+          : fmt::format("EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = o.pid AND a.backend_start = "
+                        "o.backend_start AND a.state = 'idle' AND a.state_change < clock_timestamp() - interval "
+                        "'{} milliseconds')",
+                        options.takeover_after_ms),
       key);
   auto busy = [&](const sluice::postgres::Row& row) {
-    return Status::Retryable(StatusCode::kAborted,
-                             "pipeline {} target {}: another sluice process ({}, backend {}, since {}) applies this "
-                             "pipeline to this target; this one waits for it to stop, then takes over (two would "
-                             "apply every change twice). If that process is gone with its host, the server may keep "
-                             "its backend for hours: end it with SELECT pg_terminate_backend({}) on the target (and "
-                             "set tcp_keepalives_idle there to notice dead hosts sooner)",
-                             options.pipeline, options.target, row[2].value_or("?"), row[1].value_or("?"),
-                             row[3].value_or("?"), row[1].value_or("?"));
+    return Status::Retryable(
+        StatusCode::kAborted,
+        "pipeline {} target {}: another sluice process ({}, backend {}, since {}) applies this pipeline to this "
+        "target; this one waits for it to stop, then takes over (two would apply every change twice){}",
+        options.pipeline, options.target, row[2].value_or("?"), row[1].value_or("?"), row[3].value_or("?"),
+        options.takeover_after_ms > 0
+            ? fmt::format(", or once that backend has been idle for takeover_after ({} s: a host gone or frozen)",
+                          options.takeover_after_ms / 1000.0)
+            : fmt::format(". With takeover_after: never, a host gone without closing its connections leaves its "
+                          "backend for hours: end it with SELECT pg_terminate_backend({}) on the target",
+                          row[1].value_or("?")));
   };
   auto other_lives = [&](const sluice::postgres::Row& row) { return row[0] != mine && row[4] == "t"; };
+  auto frozen = [&](const sluice::postgres::Row& row) { return row[0] != mine && row[6] == "t"; };
   // A first look without a lock: a second process looks again and again
   // while the first lives, and the first's writes must not wait for it.
   ASSIGN_OR_RETURN(auto seen, c.Query(look));
-  if (!seen.empty() && other_lives(seen[0])) return busy(seen[0]);
+  if (!seen.empty() && frozen(seen[0])) {
+    // Its open transactions would hold the row below for good.
+    RETURN_IF_ERROR(EndFrozenOwner(c, seen[0], options));
+  } else if (!seen.empty() && other_lives(seen[0])) {
+    return busy(seen[0]);
+  }
   // FOR UPDATE: a former owner's write transactions hold the row FOR
   // SHARE; they commit or roll back before this goes on.
   auto locked = c.Query("BEGIN; " + look + " FOR UPDATE OF o");
@@ -169,20 +304,26 @@ Result<bool> TakeOwnership(PgConnection& c, const SinkOptions& options) {
   };
   if (!locked.ok()) return fail(locked.status());
   bool took_over = false;
+  std::string former;
   if (!locked->empty() && (*locked)[0][0] != mine) {
     if (other_lives((*locked)[0])) return fail(busy((*locked)[0]));
     took_over = true;
+    former = (*locked)[0][0].value_or("");
     spdlog::info("pipeline {} target {}: taking over from a sluice process that is gone ({}, backend {})",
                  options.pipeline, options.target, (*locked)[0][2].value_or("?"), (*locked)[0][1].value_or("?"));
   }
   Status st = c.Execute(fmt::format(
-      "INSERT INTO _sluice.owners AS o (pipeline, target, token, pid, backend_start, who) SELECT {}, {}, {}, pid, "
-      "backend_start, {} FROM pg_stat_activity WHERE pid = pg_backend_pid() ON CONFLICT (pipeline, target) DO UPDATE "
-      "SET since = CASE WHEN o.token = EXCLUDED.token THEN o.since ELSE now() END, token = EXCLUDED.token, "
-      "pid = EXCLUDED.pid, backend_start = EXCLUDED.backend_start, who = EXCLUDED.who; COMMIT",
-      QuoteLiteral(options.pipeline), QuoteLiteral(options.target), QuoteLiteral(mine),
-      QuoteLiteral(ProcessDescription())));
+      "INSERT INTO _sluice.owners AS o (pipeline, target, token, pid, backend_start, who) VALUES ({}, {}, {}, {}, {}, "
+      "{}) ON CONFLICT (pipeline, target) DO UPDATE SET since = CASE WHEN o.token = EXCLUDED.token THEN o.since ELSE "
+      "now() END, token = EXCLUDED.token, pid = EXCLUDED.pid, backend_start = EXCLUDED.backend_start, who = "
+      "EXCLUDED.who; COMMIT",
+      QuoteLiteral(options.pipeline), QuoteLiteral(options.target), QuoteLiteral(mine), me.pid,
+      QuoteLiteral(me.backend_start), QuoteLiteral(ProcessDescription())));
   if (!st.ok()) return fail(st);
+  if (!former.empty()) {
+    // Its backends are history.
+    (void)c.Execute(fmt::format("DELETE FROM _sluice.owner_sessions WHERE token = {}", QuoteLiteral(former)));
+  }
   return took_over;
 }
 

@@ -23,10 +23,25 @@
 //
 // TakeOwnership on open and every reconnect, check_owner first in every
 // write transaction (CheckFenceSql gives it when the epoch is 0).
+//
+// The backend recorded in the row is an OwnerKeeper's, which runs a
+// trivial statement every few seconds while the process lives: a recorded
+// backend idle for takeover_after (SinkOptions) belongs to a process gone
+// or frozen with its connections open (which the server would keep for
+// hours). TakeOwnership then terminates it and the backends that process
+// registered in _sluice.owner_sessions (token, pid, backend_start), rolling
+// back what they held open, and takes over.
 
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "client/postgres/connection.h"
+#include "core/interrupter.h"
 #include "core/status.h"
 #include "sink/sink.h"
 
@@ -39,13 +54,55 @@ Status RegisterSession(sluice::postgres::PgConnection& conn, const SinkOptions& 
 // The new owner's step: terminates the backends of lower epochs, raises the
 // fence; kFenced when a higher epoch raised it already. Own session.
 Status RaiseFence(const sluice::postgres::ConnectOptions& connect, const SinkOptions& options);
-// Creates _sluice.owners and check_owner when missing.
+// The backend that stands for this process's life in a pipeline's owner
+// row: a session of its own, kept busy (a statement every `interval`).
+// Threading: a thread of its own pings; Hold() may be called from any
+// thread. A new session (the old one lost) is written into the owner row
+// when this process owns it.
+class OwnerKeeper {
+ public:
+  OwnerKeeper(sluice::postgres::ConnectOptions connect, std::chrono::milliseconds interval, Interrupter* interrupt,
+              SinkOptions options);
+  ~OwnerKeeper();
+  OwnerKeeper(const OwnerKeeper&) = delete;
+  OwnerKeeper& operator=(const OwnerKeeper&) = delete;
+
+  struct Backend {
+    std::string pid, backend_start;
+  };
+  // The keeper's backend, connecting when needed (a retryable error when
+  // the target cannot be reached).
+  Result<Backend> Hold();
+
+ private:
+  void Run();
+
+  const sluice::postgres::ConnectOptions connect_;
+  const std::chrono::milliseconds interval_;
+  Interrupter* const interrupt_;
+  const SinkOptions options_;
+  std::mutex mu_;  // guards conn_, backend_ and stop_
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::unique_ptr<sluice::postgres::PgConnection> conn_;
+  Backend backend_;
+  std::thread thread_;
+};
+
+// Creates _sluice.owners, _sluice.owner_sessions and check_owner when
+// missing.
 Status EnsureOwnerTables(sluice::postgres::PgConnection& conn);
-// Makes `conn`'s backend the pipeline's owner on this target for this
-// process: a retryable error naming the other process while its backend
-// lives; true when another process owned it before (gone now: what it
-// applied is in the checkpoint rows, ahead of what this process knows).
-Result<bool> TakeOwnership(sluice::postgres::PgConnection& conn, const SinkOptions& options);
+// Makes this process the pipeline's owner on this target (the row naming
+// `keeper`'s backend; the work done on `conn`): a retryable error naming
+// the other process while its backend lives and is not idle past
+// takeover_after; true when another process owned it before (gone now, or
+// ended here: what it applied is in the checkpoint rows, ahead of what this
+// process knows).
+Result<bool> TakeOwnership(sluice::postgres::PgConnection& conn, OwnerKeeper& keeper, const SinkOptions& options);
+// Records the backends this process (the owner) writes through, so that a
+// successor can end them if this process freezes; forgets its backends
+// that are gone.
+Status RegisterOwnerSessions(sluice::postgres::PgConnection& conn, const std::vector<int>& pids);
 // "SELECT _sluice.check_fence(...)" (or, with epoch 0, check_owner): the
 // statement a write transaction starts with (after BEGIN).
 std::string CheckFenceSql(const SinkOptions& options);

@@ -16,11 +16,12 @@
 #include "core/sync_point.h"
 #include "sink/merge.h"
 #include "sink/postgres/pg_bookkeeping.h"
-#include "sink/postgres/pg_fence.h"
 #include "sink/postgres/pg_ddl.h"
+#include "sink/postgres/pg_fence.h"
 #include "sink/postgres/pg_session.h"
 #include "sink/postgres/pg_statements.h"
 #include "sink/postgres/pg_types.h"
+#include "sink/process_owner.h"
 #include "sink/skip_log.h"
 
 namespace sluice::sink::postgres {
@@ -57,7 +58,11 @@ Result<std::unique_ptr<PgSink>> PgSink::Open(PgSinkOptions options) {
     RETURN_IF_ERROR(RaiseFence(sink->options_.connect, sink->FenceOptions()));
   } else {
     RETURN_IF_ERROR(EnsureOwnerTables(*sink->conn_).WithContext(sink->Where() + ": owner table"));
-    RETURN_IF_ERROR(TakeOwnership(*sink->conn_, sink->FenceOptions()).status());
+    sink->owner_keeper_ =
+        std::make_unique<OwnerKeeper>(sink->options_.connect, OwnerPingInterval(sink->options_.takeover_after_ms),
+                                      sink->options_.interrupt, sink->FenceOptions());
+    RETURN_IF_ERROR(TakeOwnership(*sink->conn_, *sink->owner_keeper_, sink->FenceOptions()).status());
+    RETURN_IF_ERROR(sink->RegisterSessions());
   }
   RETURN_IF_ERROR(TakeOverRenamedTarget(*sink->conn_, sink->options_.pipeline, sink->options_.target,
                                         sink->options_.former_targets)
@@ -71,10 +76,18 @@ SinkOptions PgSink::FenceOptions() const {
   o.pipeline = options_.pipeline;
   o.target = options_.target;
   o.epoch = options_.epoch;
+  o.takeover_after_ms = options_.takeover_after_ms;
   return o;
 }
 
 Status PgSink::RegisterSessions() {
+  if (options_.epoch == 0) {
+    std::vector<int> pids{conn_->backend_pid()};
+    for (Session& s : sessions_) {
+      if (s.owned) pids.push_back(s.owned->backend_pid());
+    }
+    return RegisterOwnerSessions(*conn_, pids).WithContext(Where() + ": owner sessions");
+  }
   RETURN_IF_ERROR(RegisterSession(*conn_, FenceOptions()));
   for (Session& s : sessions_) {
     if (s.owned) RETURN_IF_ERROR(RegisterSession(*s.owned, FenceOptions()));
@@ -184,8 +197,10 @@ Status PgSink::Reconnect() {
   if (st.ok() && options_.epoch > 0) st = FencedOr(*conn_, FenceOptions(), Run(CheckFenceSql(FenceOptions())));
   if (st.ok() && options_.epoch == 0) st = EnsureOwnerTables(*conn_).WithContext(Where() + ": owner table");
   if (st.ok() && options_.epoch == 0) {
-    auto took_over = TakeOwnership(*conn_, FenceOptions());
-    if (took_over.ok() && *took_over) {
+    auto took_over = TakeOwnership(*conn_, *owner_keeper_, FenceOptions());
+    if (!took_over.ok()) {
+      st = took_over.status();
+    } else if (*took_over) {
       // The target went on without this process: a new start takes it from
       // where the other one got to (what this one holds may be behind it).
       st = Status::Error(StatusCode::kTargetRewound,
@@ -193,7 +208,7 @@ Status PgSink::Reconnect() {
                          "meanwhile; starting again from where it got to",
                          Where());
     } else {
-      st = took_over.status();
+      st = RegisterSessions();
     }
   }
   if (!st.ok()) {

@@ -67,6 +67,7 @@
 #include "core/worker_group.h"
 #include "sink/checkpoint_rows.h"
 #include "sink/postgres/pg_computed_columns.h"
+#include "sink/postgres/pg_fence.h"
 #include "sink/sink.h"
 
 namespace sluice::sink::postgres {
@@ -82,6 +83,7 @@ struct PgSinkOptions {
   size_t copy_threshold = 256;  // rows of one table in a batch from which COPY is used
   uint32_t parallel = 1;        // connections a batch is applied over
   Interrupter* interrupt = nullptr;  // every session registers (SinkOptions::interrupt)
+  uint64_t takeover_after_ms = 30'000;      // epoch 0: SinkOptions::takeover_after_ms (pg_fence.h)
   std::vector<std::string> former_targets;  // SinkOptions::former_targets
 };
 
@@ -204,6 +206,7 @@ class PgSink : public Sink {
 
   PgSinkOptions options_;
   std::unique_ptr<sluice::postgres::PgConnection> conn_;  // control: tables, DDL, the global checkpoint
+  std::unique_ptr<OwnerKeeper> owner_keeper_;             // epoch 0: the backend the owner row names (pg_fence.h)
   std::vector<Session> sessions_;                         // one per partition
   std::unique_ptr<WorkerGroup> workers_;  // one per session: a batch's partitions run on them
   std::vector<int> stale_backends_;                       // backend pids of connections given up on

@@ -272,5 +272,50 @@ TEST_F(PgFaultTest, ASecondProcessWaitsAndTakesOverOnceTheFirstIsGone) {
   EXPECT_EQ(second.process->Stop(), 0) << second.process->Log();
 }
 
+// The owner frozen with its backends open (a host gone without closing its
+// connections, a paused virtual machine): once its recorded backend has
+// been idle for takeover_after, the waiting process terminates its backends
+// (rolling back what they held open) and takes over; the first, thawed,
+// waits. Every transaction lands once.
+TEST_F(PgFaultTest, AFrozenOwnerIsTakenOverAfterTakeoverAfter) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  ASSERT_TRUE(src_->Execute(kSchema).ok());
+  PipelineOptions o;
+  o.extra = "    takeover_after: 2s\n";
+  ASSERT_NO_FATAL_FAILURE(StartSluiceWith(o));
+  ASSERT_TRUE(Transactions(*src_, 1, 50).ok());
+  ASSERT_TRUE(ConvergesExactly(50));
+  SecondSluice second;
+  ASSERT_NO_FATAL_FAILURE(second.Start(dir_ / "second", [&](const std::filesystem::path& dir, uint16_t port) {
+    return FaultConfig(dir, port, src_->Url(), PgUrl(), o);
+  }));
+  EXPECT_TRUE(WaitUntil([&] { return WaitsForAnotherProcess(second.port); }, seconds(30))) << second.process->Log();
+
+  Status written;
+  std::jthread writer([&] { written = Transactions(*src_, 51, 200, milliseconds(5)); });
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto n = pg_->QueryValue("SELECT count(*) FROM shop.audit", kPgDb);
+        return n.ok() && std::stoll(*n) >= 80;
+      },
+      seconds(60)))
+      << sluice_->Log();
+  sluice_->Freeze();
+  EXPECT_TRUE(WaitUntil([&] { return second.process->FullLog().find("shows no sign of life") != std::string::npos; },
+                        seconds(40)))
+      << second.process->Log();
+  writer.join();
+  ASSERT_TRUE(written.ok()) << written.message();
+  EXPECT_TRUE(ConvergesExactly(250)) << second.process->Log();
+
+  sluice_->Thaw();
+  ASSERT_TRUE(Transactions(*src_, 251, 20).ok());
+  EXPECT_TRUE(WaitUntil([&] { return WaitsForAnotherProcess(http_port_); }, seconds(30))) << sluice_->Log();
+  EXPECT_TRUE(ConvergesExactly(270));
+  EXPECT_EQ(second.process->Stop(), 0) << second.process->Log();
+  ASSERT_TRUE(Transactions(*src_, 271, 20).ok());
+  EXPECT_TRUE(ConvergesExactly(290)) << sluice_->Log();
+}
+
 }  // namespace
 }  // namespace sluice::testing
