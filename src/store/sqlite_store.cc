@@ -1,12 +1,5 @@
 #include "store/sqlite_store.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 namespace sluice::store {
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
@@ -23,42 +16,22 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) 
   return store;
 }
 
-SqliteStore::~SqliteStore() {
-  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
-}
+SqliteStore::~SqliteStore() = default;
 
 Status SqliteStore::LockForProcess() {
   std::lock_guard lock(mu_);
-  if (lock_fd_ >= 0) return Status::Ok();
+  if (lock_.held()) return Status::Ok();
   const std::string lock_path = file_->path() + ".lock";
-  // O_CLOEXEC: a child process must not inherit (and so prolong) the lock.
-  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return Status::Error(StatusCode::kIoError, "store {}: cannot open lock file {}: {}", file_->path(), lock_path,
-                         std::strerror(errno));
+  std::string holder;
+  auto taken = FileLock::Take(lock_path, &holder);
+  if (!taken.ok() && taken.status().code() == StatusCode::kAborted) {
+    return Status::Error(StatusCode::kAborted,
+                         "store {} is in use by another sluice process{}: one store serves one `sluice run`; "
+                         "stop that process first, or give this configuration a store of its own",
+                         file_->path(), holder.empty() ? "" : " (pid " + holder + ")");
   }
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int err = errno;
-    std::string holder;
-    char buf[32] = {};
-    ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
-    if (n > 0) holder.assign(buf, static_cast<size_t>(n));
-    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
-    ::close(fd);
-    if (err == EWOULDBLOCK) {
-      return Status::Error(StatusCode::kAborted,
-                           "store {} is in use by another sluice process{}: one store serves one `sluice run`; "
-                           "stop that process first, or give this configuration a store of its own",
-                           file_->path(), holder.empty() ? "" : " (pid " + holder + ")");
-    }
-    return Status::Error(StatusCode::kIoError, "store {}: cannot lock {}: {}", file_->path(), lock_path,
-                         std::strerror(err));
-  }
-  // The pid is only for the message above: the lock is the flock, not the text.
-  std::string pid = std::to_string(::getpid()) + "\n";
-  bool wrote = ::ftruncate(fd, 0) == 0 && ::pwrite(fd, pid.data(), pid.size(), 0) == static_cast<ssize_t>(pid.size());
-  (void)wrote;  // harmless when not: the lock holds, only a later refusal's message lacks the pid
-  lock_fd_ = fd;
+  if (!taken.ok()) return Status::Error(StatusCode::kIoError, "store {}: {}", file_->path(), taken.status().message());
+  lock_ = std::move(*taken);
   return Status::Ok();
 }
 

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/file_lock.h"
 #include "core/status.h"
 #include "store/sqlite_db.h"
 
@@ -63,7 +64,7 @@ class SqliteStore {
   std::unique_ptr<SqliteDb> file_;
   sqlite3* db_;  // file_'s handle
   std::mutex mu_;
-  int lock_fd_ = -1;  // held for the life of the process (see LockForProcess)
+  FileLock lock_;  // held for the life of the process (see LockForProcess)
 };
 
 }  // namespace sluice::store

@@ -95,6 +95,16 @@ Result<std::unique_ptr<FileSink>> FileSink::Open(const SinkOptions& options) {
   eo.server_name = options.pipeline.empty() ? "sluice" : options.pipeline;
   ASSIGN_OR_RETURN(auto encoder, format::MakeEncoder(eo));
   std::unique_ptr<FileSink> sink(new FileSink(options, std::move(encoder)));
+  std::string holder;
+  auto lock = FileLock::Take(sink->path_ + ".sluice-lock", &holder);
+  if (!lock.ok() && lock.status().code() == StatusCode::kAborted) {
+    return Status::Retryable(StatusCode::kAborted,
+                             "{}: another sluice process or pipeline ({}) writes this file; this one waits for it to "
+                             "stop, then goes on from where it got to (two would write every change twice)",
+                             sink->Where(), holder.empty() ? "pid unknown" : "pid " + holder);
+  }
+  if (!lock.ok()) return Status::Error(lock.status().code(), "{}: {}", sink->Where(), lock.status().message());
+  sink->writer_lock_ = std::move(*lock);
   RETURN_IF_ERROR(sink->Recover());
   return sink;
 }

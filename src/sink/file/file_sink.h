@@ -14,12 +14,18 @@
 // started; the sidecar counts rotations, so a crash inside one is finished
 // on Open.
 //
+// One writer at a time: the sink holds an flock on `PATH.sluice-lock` for
+// its life, so a second pipeline or process configured with the same file
+// (the same configuration run twice, a deploy overlapping the old
+// instance) waits, retrying, instead of both appending every change.
+//
 // Owned and called by one pipeline target thread.
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "core/file_lock.h"
 #include "format/format.h"
 #include "sink/sink.h"
 
@@ -56,6 +62,7 @@ class FileSink : public Sink {
   SinkOptions options_;
   std::string path_, sidecar_;
   std::unique_ptr<format::Encoder> encoder_;
+  FileLock writer_lock_;  // PATH.sluice-lock: this sink is the file's only writer
   int fd_ = -1;
   uint64_t length_ = 0;     // bytes of the current file that are recorded (durable and counted)
   uint64_t rotations_ = 0;  // files rotated away so far: the next is PATH.(rotations_+1)

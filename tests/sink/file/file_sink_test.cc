@@ -83,6 +83,7 @@ TEST_F(FileSinkTest, BatchesAreLinesAndTheirEndIsRecorded) {
   EXPECT_EQ(sink->checkpoint().resume_position, "binlog.000001:199");
 
   // Reopened: the checkpoint is back, and a replay of the batch adds nothing.
+  sink.reset();
   sink = Open();
   ASSERT_TRUE(sink);
   EXPECT_EQ(sink->checkpoint().global, end.pos);
@@ -155,6 +156,7 @@ TEST_F(FileSinkTest, RotatesBySizeAndFinishesARotationACrashInterrupted) {
   for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i], static_cast<int64_t>(i + 1));
 
   // Killed after renaming the full file but before recording the rotation.
+  sink.reset();
   std::filesystem::rename(path_, fmt::format("{}.{:06}", path_.string(), files + 1));
   sink = Open("json", 4096);
   ASSERT_TRUE(sink);
@@ -190,6 +192,34 @@ TEST_F(FileSinkTest, ARotationKilledAfterTheNewFileWasCreatedIsFinished) {
   ASSERT_TRUE(sink->ApplyBatch(Txn(2, 4, 2, &end), end).ok());
   EXPECT_EQ(Ids(), (std::vector<int64_t>{4, 5}));
   EXPECT_EQ(Lines(path_.string() + ".000001").size(), 3u);
+}
+
+// The same file configured twice (the configuration run a second time, a
+// deploy overlapping the old instance, two pipelines naming one path): the
+// second writer waits, retrying, naming the first, instead of both
+// appending every change; it opens once the first is gone.
+TEST_F(FileSinkTest, ASecondWriterOfTheSameFileWaitsForTheFirst) {
+  auto first = Open();
+  ASSERT_TRUE(first);
+  BatchEnd end;
+  ASSERT_TRUE(first->ApplyBatch(Txn(1, 1, 2, &end), end).ok());
+  SinkOptions o;
+  o.pipeline = "p";
+  o.target = "out";
+  o.url.scheme = "file";
+  o.url.path = path_.string();
+  auto second = FileSink::Open(o);
+  ASSERT_FALSE(second.ok());
+  EXPECT_TRUE(second.status().retryable()) << second.status().message();
+  EXPECT_NE(second.status().message().find("another sluice process or pipeline (pid " + std::to_string(::getpid())),
+            std::string::npos)
+      << second.status().message();
+  EXPECT_EQ(Ids(), (std::vector<int64_t>{1, 2})) << "the waiting one wrote nothing, truncated nothing";
+
+  first.reset();
+  second = FileSink::Open(o);
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  EXPECT_EQ((*second)->checkpoint().global, end.pos);
 }
 
 TEST_F(FileSinkTest, DdlIsALineInTheFormat) {
