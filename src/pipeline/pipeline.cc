@@ -1610,8 +1610,7 @@ Status Pipeline::CallSink(Target& t, const std::function<Status()>& call) {
       return st;
     }
     t.retryable->Inc();
-    spdlog::warn("pipeline {} target {}: {}; retrying in {} ms", cfg_.name, t.cfg->name,
-                 WithoutTargetPrefix(st.message(), cfg_.name, t.cfg->name), backoff.count());
+    WarnRetry(t, st.message(), backoff);
     {
       std::lock_guard lock(mu_);
       NoteTarget(t, PipelineState::kRetrying, st.message());
@@ -2521,6 +2520,18 @@ bool Pipeline::KeylessCopyHolds(Target& t, const mysql::DdlStatement& d, const S
   return true;
 }
 
+void Pipeline::WarnRetry(Target& t, const std::string& message, std::chrono::milliseconds backoff) {
+  const std::string what(WithoutTargetPrefix(message, cfg_.name, t.cfg->name));
+  Clock::duration lasted;
+  if (!t.retry_warning.ShouldWarn(what, Clock::now(), &lasted)) {
+    spdlog::debug("pipeline {} target {}: {}; retrying in {} ms", cfg_.name, t.cfg->name, what, backoff.count());
+    return;
+  }
+  const auto minutes = std::chrono::duration_cast<std::chrono::minutes>(lasted).count();
+  spdlog::warn("pipeline {} target {}: {}; retrying in {} ms{}", cfg_.name, t.cfg->name, what, backoff.count(),
+               minutes > 0 ? fmt::format(" (the same for {} min; repeats are logged at debug level)", minutes) : "");
+}
+
 void Pipeline::TargetLoop(Target& t) {
   if (t.failed) return;  // being copied while the others stream (copying_targets_)
   const std::string& name = t.cfg->name;
@@ -2559,9 +2570,7 @@ void Pipeline::TargetLoop(Target& t) {
       NoteTarget(t, PipelineState::kRetrying, error);
     }
     if (SetAsideIfHoldingOthers(t)) break;
-    spdlog::warn("pipeline {} target {}: {}; retrying in {} ms", cfg_.name, name,
-                 WithoutTargetPrefix(loader.status().message(), cfg_.name, name),
-                 backoff.count());
+    WarnRetry(t, loader.status().message(), backoff);
     SleepUnlessStopping(backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
   }
@@ -2698,9 +2707,7 @@ void Pipeline::TargetLoop(Target& t) {
           // The target down, restarting or hung during a DDL: retried like a batch.
           for (auto backoff = std::chrono::milliseconds(100); !st.ok() && st.retryable() && !stop_;) {
             t.retryable->Inc();
-            spdlog::warn("pipeline {} target {}: {}; retrying in {} ms", cfg_.name, name,
-                         WithoutTargetPrefix(st.message(), cfg_.name, name),
-                         backoff.count());
+            WarnRetry(t, st.message(), backoff);
             {
               std::lock_guard lock(mu_);
               NoteTarget(t, PipelineState::kRetrying, st.message());

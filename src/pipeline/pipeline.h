@@ -411,6 +411,9 @@ class Pipeline {
   bool WatchCatchUp(Target& t, const std::string& main_position);
   void EndCatchUp(Target& t);
   void SleepUnlessStopping(std::chrono::milliseconds d);
+  // Logs a target's retryable failure (target thread): at warn when it is
+  // news, at debug while it repeats unchanged (repeated_warning.h).
+  void WarnRetry(Target& t, const std::string& message, std::chrono::milliseconds backoff);
   // Sets the target's delay gauge from its oldest change not yet applied.
   void PublishDelay(Target& t);
   // While the capture is not streaming (source down, hung, reconnecting):

@@ -21,6 +21,7 @@
 #include "core/position.h"
 #include "pipeline/bounded_queue.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/repeated_warning.h"
 
 namespace sluice::pipeline {
 
@@ -82,6 +83,7 @@ struct Pipeline::Target {
   Interrupter interrupt;
   std::unique_ptr<sink::Sink> sink;
   std::thread thread;
+  RepeatedWarning retry_warning;      // target thread only (WarnRetry)
   std::atomic<bool> finished{false};  // TargetLoop returned
   std::atomic<bool> ready{false};   // loader open, checkpoint read
   std::atomic<bool> failed{false};  // detached after a fatal error, or set aside (below)
