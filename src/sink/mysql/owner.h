@@ -31,16 +31,17 @@
 // another owner alive, and waits.
 
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "client/mysql/connection.h"
 #include "core/interrupter.h"
 #include "core/status.h"
-#include "core/ticker.h"
 #include "sink/sink.h"
 
 namespace sluice::sink::mysql {
@@ -54,6 +55,7 @@ namespace sluice::sink::mysql {
 class OwnerLockKeeper {
  public:
   OwnerLockKeeper(sluice::mysql::ConnectOptions connect, std::chrono::milliseconds interval, Interrupter* interrupt);
+  ~OwnerLockKeeper();
   OwnerLockKeeper(const OwnerLockKeeper&) = delete;
   OwnerLockKeeper& operator=(const OwnerLockKeeper&) = delete;
 
@@ -62,11 +64,16 @@ class OwnerLockKeeper {
   Status Hold();
 
  private:
+  void Run();
+
   const sluice::mysql::ConnectOptions connect_;
+  const std::chrono::milliseconds interval_;
   Interrupter* const interrupt_;
-  std::mutex mu_;  // guards conn_
+  std::mutex mu_;  // guards conn_ and stop_
+  std::condition_variable wake_;
+  bool stop_ = false;
   std::unique_ptr<sluice::mysql::MysqlConnection> conn_;
-  Ticker pings_;  // last: stops before the rest goes
+  std::thread thread_;
 };
 
 // Creates `_sluice`.`owners` and `_sluice`.`owner_sessions` when missing.
