@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <thread>
 #include <vector>
 
 #include <fmt/ranges.h>
@@ -30,18 +31,10 @@ std::string OwnerKey(const SinkOptions& options) {
 OwnerLockKeeper::OwnerLockKeeper(sluice::mysql::ConnectOptions connect, std::chrono::milliseconds interval,
                                  Interrupter* interrupt)
     : connect_(sluice::mysql::WithDefaultTimeouts(std::move(connect), 10)),
-      interval_(interval),
       interrupt_(interrupt),
-      thread_([this] { Run(); }) {}
-
-OwnerLockKeeper::~OwnerLockKeeper() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  wake_.notify_all();
-  thread_.join();
-}
+      pings_(interval, [this] {
+        if (Status st = Hold(); !st.ok()) spdlog::debug("owner lock on {}: {}", connect_.Describe(), st.message());
+      }) {}
 
 Status OwnerLockKeeper::Hold() {
   std::lock_guard lock(mu_);
@@ -69,18 +62,6 @@ Status OwnerLockKeeper::Hold() {
                              connect_.Describe());
   }
   return Status::Ok();
-}
-
-void OwnerLockKeeper::Run() {
-  std::unique_lock lock(mu_);
-  while (!stop_) {
-    wake_.wait_for(lock, interval_, [this] { return stop_; });
-    if (stop_) break;
-    lock.unlock();
-    if (Status st = Hold(); !st.ok()) spdlog::debug("owner lock on {}: {}", connect_.Describe(), st.message());
-    lock.lock();
-  }
-  conn_.reset();
 }
 
 Status EnsureOwnersTable(MysqlConnection& c) {

@@ -31,17 +31,16 @@
 // another owner alive, and waits.
 
 #include <chrono>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "client/mysql/connection.h"
 #include "core/interrupter.h"
 #include "core/status.h"
+#include "core/ticker.h"
 #include "sink/sink.h"
 
 namespace sluice::sink::mysql {
@@ -55,7 +54,6 @@ namespace sluice::sink::mysql {
 class OwnerLockKeeper {
  public:
   OwnerLockKeeper(sluice::mysql::ConnectOptions connect, std::chrono::milliseconds interval, Interrupter* interrupt);
-  ~OwnerLockKeeper();
   OwnerLockKeeper(const OwnerLockKeeper&) = delete;
   OwnerLockKeeper& operator=(const OwnerLockKeeper&) = delete;
 
@@ -64,16 +62,11 @@ class OwnerLockKeeper {
   Status Hold();
 
  private:
-  void Run();
-
   const sluice::mysql::ConnectOptions connect_;
-  const std::chrono::milliseconds interval_;
   Interrupter* const interrupt_;
-  std::mutex mu_;  // guards conn_ and stop_
-  std::condition_variable wake_;
-  bool stop_ = false;
+  std::mutex mu_;  // guards conn_
   std::unique_ptr<sluice::mysql::MysqlConnection> conn_;
-  std::thread thread_;
+  Ticker pings_;  // last: stops before the rest goes
 };
 
 // Creates `_sluice`.`owners` and `_sluice`.`owner_sessions` when missing.

@@ -128,19 +128,14 @@ OwnerKeeper::OwnerKeeper(sluice::postgres::ConnectOptions connect, std::chrono::
         connect.application_name = fmt::format("sluice owner {}/{}", options.pipeline, options.target).substr(0, 63);
         return std::move(connect);
       }()),
-      interval_(interval),
       interrupt_(interrupt),
       options_(std::move(options)),
-      thread_([this] { Run(); }) {}
-
-OwnerKeeper::~OwnerKeeper() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  wake_.notify_all();
-  thread_.join();
-}
+      pings_(interval, [this] {
+        if (auto held = Hold(); !held.ok()) {
+          spdlog::debug("pipeline {} target {}: owner session: {}", options_.pipeline, options_.target,
+                        held.status().message());
+        }
+      }) {}
 
 Result<OwnerKeeper::Backend> OwnerKeeper::Hold() {
   std::lock_guard lock(mu_);
@@ -173,21 +168,6 @@ Result<OwnerKeeper::Backend> OwnerKeeper::Hold() {
   }
   backend_ = now;
   return now;
-}
-
-void OwnerKeeper::Run() {
-  std::unique_lock lock(mu_);
-  while (!stop_) {
-    wake_.wait_for(lock, interval_, [this] { return stop_; });
-    if (stop_) break;
-    lock.unlock();
-    if (auto held = Hold(); !held.ok()) {
-      spdlog::debug("pipeline {} target {}: owner session: {}", options_.pipeline, options_.target,
-                    held.status().message());
-    }
-    lock.lock();
-  }
-  conn_.reset();
 }
 
 Status EnsureOwnerTables(PgConnection& conn) {

@@ -33,16 +33,15 @@
 // back what they held open, and takes over.
 
 #include <chrono>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "client/postgres/connection.h"
 #include "core/interrupter.h"
 #include "core/status.h"
+#include "core/ticker.h"
 #include "sink/sink.h"
 
 namespace sluice::sink::postgres {
@@ -63,7 +62,6 @@ class OwnerKeeper {
  public:
   OwnerKeeper(sluice::postgres::ConnectOptions connect, std::chrono::milliseconds interval, Interrupter* interrupt,
               SinkOptions options);
-  ~OwnerKeeper();
   OwnerKeeper(const OwnerKeeper&) = delete;
   OwnerKeeper& operator=(const OwnerKeeper&) = delete;
 
@@ -75,18 +73,13 @@ class OwnerKeeper {
   Result<Backend> Hold();
 
  private:
-  void Run();
-
   const sluice::postgres::ConnectOptions connect_;
-  const std::chrono::milliseconds interval_;
   Interrupter* const interrupt_;
   const SinkOptions options_;
-  std::mutex mu_;  // guards conn_, backend_ and stop_
-  std::condition_variable wake_;
-  bool stop_ = false;
+  std::mutex mu_;  // guards conn_ and backend_
   std::unique_ptr<sluice::postgres::PgConnection> conn_;
   Backend backend_;
-  std::thread thread_;
+  Ticker pings_;  // last: stops before the rest goes
 };
 
 // Creates _sluice.owners, _sluice.owner_sessions and check_owner when

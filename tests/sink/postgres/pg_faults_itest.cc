@@ -32,6 +32,23 @@ class PgFaultTest : public PgSyncTest {
     }
     return ::testing::AssertionSuccess();
   }
+  int64_t AuditRows() {
+    auto n = pg_->QueryValue("SELECT count(*) FROM shop.audit", kPgDb);
+    return n.ok() ? std::stoll(*n) : -1;
+  }
+  // sluice running pipeline p with `o`, 50 transactions applied, and a
+  // second process of the same configuration waiting for it.
+  void StartOwnerAndStandby(const PipelineOptions& o, SecondSluice& second) {
+    ASSERT_NO_FATAL_FAILURE(StartServers());
+    ASSERT_TRUE(src_->Execute(kSchema).ok());
+    ASSERT_NO_FATAL_FAILURE(StartSluiceWith(o));
+    ASSERT_TRUE(Transactions(*src_, 1, 50).ok());
+    ASSERT_TRUE(ConvergesExactly(50));
+    ASSERT_NO_FATAL_FAILURE(second.Start(dir_ / "second", [&](const std::filesystem::path& dir, uint16_t port) {
+      return FaultConfig(dir, port, src_->Url(), PgUrl(), o);
+    }));
+    ASSERT_TRUE(WaitUntil([&] { return WaitsForAnotherProcess(second.port); }, seconds(30))) << second.process->Log();
+  }
 };
 
 TEST_F(PgFaultTest, KillNineMidStreamThenRestartIsExactlyOnce) {
@@ -236,27 +253,11 @@ TEST_F(PgFaultTest, ATableDroppedOnTheTargetStopsItEvenWithOnErrorSkip) {
 // transaction), and takes over once the first is gone (kill -9), from where
 // it got to. Every transaction lands once.
 TEST_F(PgFaultTest, ASecondProcessWaitsAndTakesOverOnceTheFirstIsGone) {
-  ASSERT_NO_FATAL_FAILURE(StartServers());
-  ASSERT_TRUE(src_->Execute(kSchema).ok());
-  PipelineOptions o;
-  ASSERT_NO_FATAL_FAILURE(StartSluiceWith(o));
-  ASSERT_TRUE(Transactions(*src_, 1, 50).ok());
-  ASSERT_TRUE(ConvergesExactly(50));
   SecondSluice second;
-  ASSERT_NO_FATAL_FAILURE(second.Start(dir_ / "second", [&](const std::filesystem::path& dir, uint16_t port) {
-    return FaultConfig(dir, port, src_->Url(), PgUrl(), o);
-  }));
-  EXPECT_TRUE(WaitUntil([&] { return WaitsForAnotherProcess(second.port); }, seconds(30))) << second.process->Log();
-
+  ASSERT_NO_FATAL_FAILURE(StartOwnerAndStandby(PipelineOptions(), second));
   Status written;
   std::jthread writer([&] { written = Transactions(*src_, 51, 200, milliseconds(5)); });
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        auto n = pg_->QueryValue("SELECT count(*) FROM shop.audit", kPgDb);
-        return n.ok() && std::stoll(*n) >= 120;
-      },
-      seconds(60)))
-      << sluice_->Log();
+  ASSERT_TRUE(WaitUntil([&] { return AuditRows() >= 120; }, seconds(60))) << sluice_->Log();
   sluice_->Kill();
   EXPECT_TRUE(WaitUntil(
       [&] {
@@ -278,28 +279,13 @@ TEST_F(PgFaultTest, ASecondProcessWaitsAndTakesOverOnceTheFirstIsGone) {
 // (rolling back what they held open) and takes over; the first, thawed,
 // waits. Every transaction lands once.
 TEST_F(PgFaultTest, AFrozenOwnerIsTakenOverAfterTakeoverAfter) {
-  ASSERT_NO_FATAL_FAILURE(StartServers());
-  ASSERT_TRUE(src_->Execute(kSchema).ok());
   PipelineOptions o;
   o.extra = "    takeover_after: 2s\n";
-  ASSERT_NO_FATAL_FAILURE(StartSluiceWith(o));
-  ASSERT_TRUE(Transactions(*src_, 1, 50).ok());
-  ASSERT_TRUE(ConvergesExactly(50));
   SecondSluice second;
-  ASSERT_NO_FATAL_FAILURE(second.Start(dir_ / "second", [&](const std::filesystem::path& dir, uint16_t port) {
-    return FaultConfig(dir, port, src_->Url(), PgUrl(), o);
-  }));
-  EXPECT_TRUE(WaitUntil([&] { return WaitsForAnotherProcess(second.port); }, seconds(30))) << second.process->Log();
-
+  ASSERT_NO_FATAL_FAILURE(StartOwnerAndStandby(o, second));
   Status written;
   std::jthread writer([&] { written = Transactions(*src_, 51, 200, milliseconds(5)); });
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        auto n = pg_->QueryValue("SELECT count(*) FROM shop.audit", kPgDb);
-        return n.ok() && std::stoll(*n) >= 80;
-      },
-      seconds(60)))
-      << sluice_->Log();
+  ASSERT_TRUE(WaitUntil([&] { return AuditRows() >= 80; }, seconds(60))) << sluice_->Log();
   sluice_->Freeze();
   EXPECT_TRUE(WaitUntil([&] { return second.process->FullLog().find("shows no sign of life") != std::string::npos; },
                         seconds(40)))
