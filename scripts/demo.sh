@@ -152,7 +152,7 @@ say "sluice check -c examples/shop.yaml   (every target against the source, thro
 # past the source's position, so this also waits for the catch-up.
 FAILED=0
 for p in orders_to_search shop_to_report shop_to_warehouse; do
-  "$SLUICE" check -c "$DEMO_DIR/shop.yaml" --pipeline "$p" --wait-seconds 60 | sed 's/^/  /' || FAILED=1
+  "$SLUICE" check -c "$DEMO_DIR/shop.yaml" --pipeline "$p" --wait-seconds 60 | sed -u 's/^/  /' || FAILED=1
 done
 
 say "PostgreSQL warehouse against the source, by hand as well (row counts and sums)"

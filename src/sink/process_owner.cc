@@ -1,10 +1,13 @@
 #include "sink/process_owner.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <random>
 
 namespace sluice::sink {
@@ -17,13 +20,26 @@ const std::string& ProcessToken() {
   return token;
 }
 
-const std::string& ProcessDescription() {
-  static const std::string who = [] {
+const std::string& ProcessHost() {
+  static const std::string name = [] {
     char host[256] = {};
     if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
-    return fmt::format("{} pid {}", host[0] ? host : "?", getpid());
+    return std::string(host[0] ? host : "?");
   }();
+  return name;
+}
+
+const std::string& ProcessDescription() {
+  static const std::string who = fmt::format("{} pid {}", ProcessHost(), getpid());
   return who;
+}
+
+bool GoneFromThisHost(const std::string& host, const std::string& pid) {
+  if (host != ProcessHost() || host == "?" || pid.empty()) return false;
+  char* end = nullptr;
+  long n = std::strtol(pid.c_str(), &end, 10);
+  if (*end != '\0' || n <= 0) return false;
+  return ::kill(static_cast<pid_t>(n), 0) != 0 && errno == ESRCH;
 }
 
 std::chrono::milliseconds OwnerPingInterval(uint64_t takeover_after_ms) {

@@ -27,6 +27,12 @@ const std::string& ProcessToken();
 
 // "HOST pid N", for the messages another process shows about this one.
 const std::string& ProcessDescription();
+// This host's name ("?" when unknown).
+const std::string& ProcessHost();
+// Whether a process that recorded `host` and `pid` is known to be gone:
+// it ran on this host and that pid runs no longer (kill(pid, 0)). False
+// when that cannot be told (another host).
+bool GoneFromThisHost(const std::string& host, const std::string& pid);
 
 // How often an owner shows itself alive for a takeover time (a fifth of
 // it, within 100 ms .. 2 s).

@@ -470,7 +470,21 @@ TEST(ScriptServersTest, DemoStopsCleanlyOnCtrlC) {
   std::this_thread::sleep_for(seconds(2));
   ASSERT_EQ(::kill(-*pid, SIGINT), 0);
   auto st = WaitForExit(*pid, seconds(150));
-  ASSERT_TRUE(st.ok() && st->has_value()) << "the demo did not end after Ctrl-C:\n" << TailOfFile(log);
+  if (!st.ok() || !st->has_value()) {
+    // What it waits for: its processes, and sluice's log.
+    std::string running;
+    for (pid_t p : ProcessesMatching(demo_dir)) {
+      std::string cmd = ReadWhole(std::filesystem::path("/proc") / std::to_string(p) / "cmdline");
+      std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+      running += "  " + std::to_string(p) + ": " + cmd.substr(0, 200) + "\n";
+    }
+    for (pid_t p : ProcessesMatching(demo_dir)) ::kill(p, SIGKILL);
+    ::kill(-*pid, SIGKILL);
+    FAIL() << "the demo did not end after Ctrl-C:\n"
+           << TailOfFile(log) << "\nits processes:\n"
+           << running << "sluice.log:\n"
+           << TailOfFile(demo_dir + "/sluice.log", 0, 8000);
+  }
   text = TailOfFile(log, 0, 1 << 20);
   EXPECT_NE(text.find("stopping the workload"), std::string::npos) << text;
   EXPECT_NE(text.find("consistent"), std::string::npos) << text;

@@ -121,6 +121,7 @@ Result<std::unique_ptr<RedisSink>> RedisSink::Open(const SinkOptions& options) {
   std::unique_ptr<RedisSink> sink(new RedisSink(options, std::move(endpoint).value(), std::move(builder).value()));
   sink->checkpoint_key_ = CheckpointKey(options.pipeline, options.target);
   sink->fence_key_ = FenceKey(options.pipeline);
+  sink->guard_key_ = options.epoch > 0 ? sink->fence_key_ : OwnerKey(options.pipeline, options.target);
   RETURN_IF_ERROR(sink->EnsureConnected());
   sink->WarnIfRedisEvicts();
   if (options.epoch > 0) {
@@ -152,13 +153,63 @@ Status RedisSink::EnsureConnected() {
   auto c = RedisConnection::Connect(endpoint_, kCommandTimeout, options_.interrupt);
   if (!c.ok()) return c.status().WithContext(fmt::format("pipeline {} target {}", options_.pipeline, options_.target));
   conn_ = std::move(c).value();
-  Status st = options_.epoch > 0 ? JoinFence(*conn_, options_) : Status::Ok();
+  Status st;
+  if (options_.epoch > 0) {
+    st = JoinFence(*conn_, options_);
+  } else {
+    if (!owner_keeper_) owner_keeper_ = std::make_unique<OwnerKeeper>(endpoint_, options_);
+    st = NameOwnerConnection(*conn_, options_);
+    auto took_over = st.ok() ? TakeOwnership(*conn_, *owner_keeper_, options_) : Result<bool>(st);
+    if (!took_over.ok()) {
+      st = took_over.status();
+    } else if (*took_over && connected_once_) {
+      // The target went on without this process: a new start takes it from
+      // where the other one got to (what this one holds may be behind it).
+      st = Status::Error(StatusCode::kTargetRewound,
+                         "pipeline {} target {}: another sluice process applied this pipeline here meanwhile; "
+                         "starting again from where it got to",
+                         options_.pipeline, options_.target);
+    }
+  }
   if (st.ok() && !takeover_checked_) {
     st = TakeOverRenamedTarget(*conn_, options_.pipeline, options_.target, options_.former_targets).status();
     takeover_checked_ = st.ok();
   }
   if (st.ok()) st = ReadCheckpoint();
-  if (!st.ok()) conn_.reset();
+  if (!st.ok()) {
+    conn_.reset();
+    return st;
+  }
+  connected_once_ = true;
+  return st;
+}
+
+Result<RedisReply> RedisSink::Exec(const std::vector<Command>& commands, const std::string& context) {
+  conn_->Append({"WATCH", guard_key_});
+  conn_->Append({"MULTI"});
+  for (const Command& c : commands) conn_->Append(c);
+  conn_->Append({"EXEC"});
+  std::string error;
+  RedisReply exec;
+  for (size_t i = 0; i < commands.size() + 3; ++i) {
+    ASSIGN_OR_RETURN(RedisReply r, conn_->Read());
+    if (r.is_error() && error.empty()) error = r.str;
+    if (i == commands.size() + 2) exec = std::move(r);
+  }
+  if (error.empty() && exec.type == RedisReply::Type::kNil) return GuardLost();
+  for (const RedisReply& e : exec.elements) {
+    if (e.is_error() && error.empty()) error = e.str;
+  }
+  if (error.empty()) return exec;
+  std::string msg = fmt::format("{}: {}", context, error);
+  return IsRetryableReplyError(error) ? Status::Retryable(StatusCode::kServerError, "{}", msg)
+                                      : Status::Error(StatusCode::kServerError, "{}", msg);
+}
+
+Status RedisSink::GuardLost() {
+  if (options_.epoch > 0) return FencedExec(*conn_, options_);
+  Status st = LostOwnership(*conn_, options_);
+  conn_.reset();
   return st;
 }
 
@@ -225,19 +276,18 @@ void RedisSink::NoteCheckpoint(const BatchEnd& end) {
 Status RedisSink::AdvanceCheckpoint(const BatchEnd& end) {
   if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();
   RETURN_IF_ERROR(EnsureConnected());
-  auto r = conn_->Checked(CheckpointCommand(end));
-  if (!r.ok()) {
-    return r.status().WithContext(fmt::format("pipeline {} target {}: recording position {}", options_.pipeline,
-                                              options_.target, end.pos.ToString()));
-  }
+  RETURN_IF_ERROR(Exec({CheckpointCommand(end)}, fmt::format("pipeline {} target {}: recording position {}",
+                                                             options_.pipeline, options_.target, end.pos.ToString()))
+                      .status());
   NoteCheckpoint(end);
   return Status::Ok();
 }
 
 Status RedisSink::ResetCheckpoint() {
   RETURN_IF_ERROR(EnsureConnected());
-  auto r = conn_->Checked({"DEL", checkpoint_key_});
-  if (!r.ok()) return r.status().WithContext(fmt::format("pipeline {} target {}", options_.pipeline, options_.target));
+  RETURN_IF_ERROR(
+      Exec({{"DEL", checkpoint_key_}}, fmt::format("pipeline {} target {}", options_.pipeline, options_.target))
+          .status());
   checkpoint_ = Checkpoint{};
   committed_.Clear();
   return Status::Ok();
@@ -328,7 +378,7 @@ Status RedisSink::Send(std::vector<Txn>& txns, const BatchEnd* end, const std::v
     auto sent = [&](size_t k) { return !txns[k].commands.empty() || carries_checkpoint(k); };
     for (size_t k = from; k < to; ++k) {
       if (!sent(k)) continue;
-      if (options_.epoch > 0) conn_->Append({"WATCH", fence_key_});
+      conn_->Append({"WATCH", guard_key_});
       conn_->Append({"MULTI"});
       for (const Command& c : txns[k].commands) conn_->Append(c);
       // Every transaction writes the checkpoint key (the others rewrite a
@@ -341,7 +391,7 @@ Status RedisSink::Send(std::vector<Txn>& txns, const BatchEnd* end, const std::v
     if (lone_checkpoint) conn_->Append(checkpoint);
 
     Status first_failure;
-    bool fence_raised = false;  // an EXEC watching the fence key was aborted
+    bool guard_lost = false;  // an EXEC watching guard_key_ was aborted
     auto fail = [&](size_t k, Status st) {
       if (*failed == txns.size()) {
         *failed = k;
@@ -351,10 +401,8 @@ Status RedisSink::Send(std::vector<Txn>& txns, const BatchEnd* end, const std::v
     for (size_t k = from; k < to; ++k) {
       if (!sent(k)) continue;
       Txn& t = txns[k];
-      if (options_.epoch > 0) {
-        ASSIGN_OR_RETURN(RedisReply watch, conn_->Read());
-        (void)watch;  // an error here shows again as MULTI's or EXEC's
-      }
+      ASSIGN_OR_RETURN(RedisReply watch, conn_->Read());
+      (void)watch;  // an error here shows again as MULTI's or EXEC's
       ASSIGN_OR_RETURN(RedisReply multi, conn_->Read());
       std::string queue_error;  // a command refused before EXEC: the whole transaction is not applied
       size_t queue_error_at = 0;
@@ -368,8 +416,8 @@ Status RedisSink::Send(std::vector<Txn>& txns, const BatchEnd* end, const std::v
       }
       ASSIGN_OR_RETURN(RedisReply exec, conn_->Read());
       if (*failed != txns.size()) continue;  // stopping before an earlier transaction: the rest is replayed
-      if (options_.epoch > 0 && exec.type == RedisReply::Type::kNil && !multi.is_error() && queue_error.empty()) {
-        fence_raised = true;
+      if (exec.type == RedisReply::Type::kNil && !multi.is_error() && queue_error.empty()) {
+        guard_lost = true;
         fail(k, Status::Error(StatusCode::kFenced, "fenced"));
         continue;
       }
@@ -424,7 +472,7 @@ Status RedisSink::Send(std::vector<Txn>& txns, const BatchEnd* end, const std::v
                                             : Status::Error(StatusCode::kServerError, "{}", msg);
       }
     }
-    if (fence_raised) return FencedExec(*conn_, options_);
+    if (guard_lost) return GuardLost();
     if (*failed != txns.size()) return first_failure;
   }
   return Status::Ok();
@@ -441,12 +489,12 @@ Status RedisSink::RecordBefore(const std::vector<Txn>& txns, size_t k, const Che
           before.gtid_state};
   }
   if (at.pos.empty()) {
-    auto r = conn_->Checked({"DEL", checkpoint_key_});
+    auto r = Exec({{"DEL", checkpoint_key_}}, "DEL " + checkpoint_key_);
     if (!r.ok()) return why.WithSuffix(fmt::format("(and the checkpoint could not be reset: {})", r.status().message()));
     checkpoint_ = Checkpoint{};
     return why;
   }
-  auto r = conn_->Checked(CheckpointCommand(at));
+  auto r = Exec({CheckpointCommand(at)}, "HSET " + checkpoint_key_);
   if (!r.ok()) {
     return why.WithSuffix(fmt::format("(and the checkpoint could not be set back to {}: {})", at.pos.ToString(),
                                       r.status().message()));
@@ -474,29 +522,9 @@ Result<uint64_t> RedisSink::WriteMatching(const std::string& pattern, const std:
       // With a write of the checkpoint key, like every stream write: a
       // snapshot chunk copied meanwhile is then written again, not put back
       // over this change.
-      const int watch = options_.epoch > 0 ? 1 : 0;
-      if (watch) conn_->Append({"WATCH", fence_key_});
-      conn_->Append({"MULTI"});
-      for (const Command& c : commands) conn_->Append(c);
-      conn_->Append(TouchCommand());
-      conn_->Append({"EXEC"});
-      const int replies = 3 + watch + static_cast<int>(commands.size());
-      std::string error;
-      RedisReply exec;
-      for (int i = 0; i < replies; ++i) {
-        ASSIGN_OR_RETURN(RedisReply r, conn_->Read());
-        if (r.is_error() && error.empty()) error = r.str;
-        if (i == replies - 1) exec = std::move(r);
-      }
-      if (watch && error.empty() && exec.type == RedisReply::Type::kNil) return FencedExec(*conn_, options_);
-      for (const RedisReply& e : exec.elements) {
-        if (e.is_error() && error.empty()) error = e.str;
-      }
-      if (!error.empty()) {
-        std::string msg = fmt::format("{}: {}: {}", endpoint_.Describe(), what, error);
-        return IsRetryableReplyError(error) ? Status::Retryable(StatusCode::kServerError, "{}", msg)
-                                            : Status::Error(StatusCode::kServerError, "{}", msg);
-      }
+      commands.push_back(TouchCommand());
+      ASSIGN_OR_RETURN(RedisReply exec, Exec(commands, fmt::format("{}: {}", endpoint_.Describe(), what)));
+      commands.pop_back();
       for (size_t i = 0; i < commands.size() && i < exec.elements.size(); ++i) {
         changed += static_cast<uint64_t>(exec.elements[i].integer);
       }
@@ -572,29 +600,11 @@ Status RedisSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
     if (drops_table) {
       // Consumers of the stream learn that the table's rows went without row events.
       std::string pos = fmt::format("{}:{}", ddl.pos.file, ddl.pos.txn_offset);
-      const int watch = options_.epoch > 0 ? 1 : 0;
-      if (watch) conn_->Append({"WATCH", fence_key_});
-      conn_->Append({"MULTI"});
-      conn_->Append(builder_.StreamDdl(ddl.target_db, ddl.target_table, ddl.query, ddl.ts_ms, pos));
-      conn_->Append(CheckpointCommand(end));
-      conn_->Append({"EXEC"});
-      std::string error;
-      bool aborted = false;
-      for (int i = 0; i < 4 + watch; ++i) {
-        ASSIGN_OR_RETURN(RedisReply r, conn_->Read());
-        if (r.is_error() && error.empty()) error = r.str;
-        if (i == 3 + watch) aborted = r.type == RedisReply::Type::kNil;
-        for (const RedisReply& e : r.elements) {
-          if (e.is_error() && error.empty()) error = e.str;
-        }
-      }
-      if (watch && error.empty() && aborted) return FencedExec(*conn_, options_);
-      if (!error.empty()) {
-        std::string msg = fmt::format("{}: table `{}`.`{}`: XADD to {}: {}", where, ddl.target_db, ddl.target_table,
-                                      keys.ExpandTable(ddl.target_db, ddl.target_table), error);
-        return IsRetryableReplyError(error) ? Status::Retryable(StatusCode::kServerError, "{}", msg)
-                                            : Status::Error(StatusCode::kServerError, "{}", msg);
-      }
+      RETURN_IF_ERROR(
+          Exec({builder_.StreamDdl(ddl.target_db, ddl.target_table, ddl.query, ddl.ts_ms, pos), CheckpointCommand(end)},
+               fmt::format("{}: table `{}`.`{}`: XADD to {}", where, ddl.target_db, ddl.target_table,
+                           keys.ExpandTable(ddl.target_db, ddl.target_table)))
+              .status());
       NoteCheckpoint(end);
       return Status::Ok();
     }

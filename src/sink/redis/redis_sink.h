@@ -26,7 +26,9 @@
 // string modes (SCAN for the key template's pattern) and append an "op":"ddl"
 // entry to the table's stream in stream mode.
 //
-// Fencing (cluster mode, epoch > 0): redis_fence.h.
+// Fencing (cluster mode, epoch > 0): redis_fence.h. Outside cluster mode one
+// process at a time owns the target: redis_owner.h. Either way every
+// MULTI/EXEC WATCHes the key that a new owner writes (guard_key_).
 //
 // Owned and called by one pipeline target thread.
 
@@ -38,6 +40,7 @@
 #include "sink/checkpoint_rows.h"
 #include "sink/redis/redis_commands.h"
 #include "sink/redis/redis_connection.h"
+#include "sink/redis/redis_owner.h"
 #include "sink/sink.h"
 
 namespace sluice::sink::redis {
@@ -79,6 +82,13 @@ class RedisSink : public Sink {
       : options_(std::move(options)), endpoint_(std::move(endpoint)), builder_(std::move(builder)) {}
 
   Status EnsureConnected();
+  // `commands` in one MULTI/EXEC WATCHing guard_key_: EXEC's replies, or the
+  // first error (a reply error with `context`; GuardLost when aborted).
+  Result<RedisReply> Exec(const std::vector<Command>& commands, const std::string& context);
+  // The error for an aborted EXEC that WATCHed guard_key_: fenced (cluster
+  // mode), or another process owns the target (the connection is dropped,
+  // so that the next one takes the ownership again or waits).
+  Status GuardLost();
   Status ReadCheckpoint();
   // A warning when Redis may evict any key (a maxmemory allkeys-* policy).
   void WarnIfRedisEvicts();
@@ -122,6 +132,9 @@ class RedisSink : public Sink {
   CommittedRows committed_;
   bool takeover_checked_ = false;  // TakeOverRenamedTarget ran on a connection
   std::string fence_key_;  // with an epoch: WATCHed by every MULTI/EXEC (redis_fence.h)
+  std::string guard_key_;  // fence_key_ with an epoch, else the owner key (redis_owner.h)
+  bool connected_once_ = false;                // a takeover on a later connect rewinds the pipeline
+  std::unique_ptr<OwnerKeeper> owner_keeper_;  // epoch 0
   std::unique_ptr<RedisConnection> conn_;
 };
 

@@ -43,8 +43,13 @@ class RedisTargetTest : public SyncTest {
       ASSERT_TRUE(src_->Execute(schema).ok());
     }
     http_port_ = FreePort();
+    WriteConfig(Config(dir_, http_port_));
+  }
+  // The configuration of pipeline "p" with its store in `dir` and its API on `port`.
+  std::string Config(const std::filesystem::path& dir, uint16_t port) const {
+    const RedisTargetOptions& o = opts_;
     std::string key = o.key.empty() ? "" : fmt::format(", key: \"{}\"", o.key);
-    WriteConfig(fmt::format(R"(store: {dir}/sluice.db
+    return fmt::format(R"(store: {dir}/sluice.db
 http: 127.0.0.1:{port}
 sources:
   src: {{url: "{src}", server_id: 4242, heartbeat_ms: 200}}
@@ -58,13 +63,12 @@ pipelines:
     tables:
 {tables}    batch: {{size: {batch}, timeout_ms: 50}}
 {extra})",
-                            fmt::arg("dir", dir_.string()), fmt::arg("port", http_port_), fmt::arg("src", src_->Url()),
-                            fmt::arg("dst", o.url_password.empty()
-                                                ? redis_->Url(0)
-                                                : fmt::format("redis://:{}@127.0.0.1:{}/0", o.url_password,
-                                                              redis_->port())), fmt::arg("mode", o.mode), fmt::arg("key", key),
-                            fmt::arg("tables", o.tables), fmt::arg("batch", o.batch_size),
-                            fmt::arg("extra", o.extra)));
+                       fmt::arg("dir", dir.string()), fmt::arg("port", port), fmt::arg("src", src_->Url()),
+                       fmt::arg("dst", o.url_password.empty()
+                                           ? redis_->Url(0)
+                                           : fmt::format("redis://:{}@127.0.0.1:{}/0", o.url_password, redis_->port())),
+                       fmt::arg("mode", o.mode), fmt::arg("key", key), fmt::arg("tables", o.tables),
+                       fmt::arg("batch", o.batch_size), fmt::arg("extra", o.extra));
   }
   void Start(const std::string& schema, const RedisTargetOptions& o = {}) {
     ASSERT_NO_FATAL_FAILURE(StartServers(schema, o));

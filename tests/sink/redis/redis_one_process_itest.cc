@@ -1,0 +1,162 @@
+// Two `sluice run` processes of the same configuration against one Redis
+// target (a copy on a second host, a deploy overlapping the old instance):
+// before, each applied every change (a stream got every entry twice; a
+// lagging one put older values back over newer hashes). Now one applies and
+// the other waits, naming it, and takes over once the first is gone
+// (killed, stopped) or frozen for takeover_after; a thawed former owner
+// waits in turn.
+#include <set>
+#include <thread>
+
+#include "sink/redis/redis_fixture.h"
+
+namespace sluice::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr const char* kOrdersSchema = R"sql(
+CREATE DATABASE shop;
+CREATE TABLE shop.orders (id INT PRIMARY KEY, amount INT NOT NULL, note VARCHAR(40));
+)sql";
+constexpr int kBatch = 25;
+
+class RedisOneProcessTest : public RedisTargetTest {
+ protected:
+  void StartWithStream() {
+    RedisTargetOptions o;
+    o.mode = "stream";
+    o.batch_size = kBatch;
+    o.extra = "    takeover_after: 2s\n";
+    ASSERT_NO_FATAL_FAILURE(Start(kOrdersSchema, o));
+  }
+  void StartSecond() {
+    second_.Start(dir_ / "second", [&](const std::filesystem::path& dir, uint16_t port) { return Config(dir, port); });
+  }
+  // Transactions first..last: an insert and an update of that row (two stream entries each).
+  Status Write(int first, int last, milliseconds pause = milliseconds(0)) {
+    for (int t = first; t <= last; ++t) {
+      RETURN_IF_ERROR(
+          src_->Execute(fmt::format("BEGIN; INSERT INTO shop.orders VALUES ({0}, {0}, NULL); UPDATE shop.orders SET "
+                                    "amount = -{0} WHERE id = {0}; "
+                                    "COMMIT",
+                                    t)));
+      if (pause.count() > 0) std::this_thread::sleep_for(pause);
+    }
+    return Status::Ok();
+  }
+  long long Length() {
+    auto r = RedisCommand({"XLEN", "shop:orders"});
+    return r.ok() ? r->integer : 0;
+  }
+  // Waits until the stream holds every change of `txns` transactions;
+  // then no more than `repeats` entries may come twice (the batches in
+  // flight where a process was killed or taken over from).
+  ::testing::AssertionResult EveryChangeOnce(int txns, size_t repeats) {
+    std::set<std::string> positions;
+    size_t entries = 0;
+    auto read = [&] {
+      positions.clear();
+      entries = 0;
+      auto r = RedisCommand({"XRANGE", "shop:orders", "-", "+"});
+      if (!r.ok()) return false;
+      for (const auto& entry : r->elements) {
+        const auto& kv = entry.elements[1].elements;
+        for (size_t i = 0; i + 1 < kv.size(); i += 2) {
+          if (kv[i].str != "pos") continue;
+          positions.insert(kv[i + 1].str);
+          ++entries;
+        }
+      }
+      return positions.size() >= 2u * txns;
+    };
+    if (!WaitUntil(read, seconds(90))) {
+      return ::testing::AssertionFailure() << positions.size() << " distinct changes of " << 2 * txns;
+    }
+    if (positions.size() != 2u * txns || entries - positions.size() > repeats) {
+      return ::testing::AssertionFailure()
+             << positions.size() << " distinct changes of " << 2 * txns << ", " << entries << " entries";
+    }
+    return ::testing::AssertionSuccess();
+  }
+  SecondSluice second_;
+};
+
+TEST_F(RedisOneProcessTest, ASecondProcessWaitsAndTakesOverOnlyOnceTheFirstIsGone) {
+  ASSERT_NO_FATAL_FAILURE(StartWithStream());
+  ASSERT_TRUE(Write(1, 50).ok());
+  ASSERT_TRUE(EveryChangeOnce(50, 0)) << sluice_->Log();
+  ASSERT_NO_FATAL_FAILURE(StartSecond());
+  EXPECT_TRUE(WaitUntil([&] { return WaitsForAnotherProcess(second_.port); }, seconds(30))) << second_.process->Log();
+  const std::string waiting = HttpGet(second_.port, "/api/pipelines/p/status").body;
+  EXPECT_NE(waiting.find("since"), std::string::npos) << waiting;
+  // While it waits, it writes nothing: the stream grows by the first's entries alone.
+  ASSERT_TRUE(Write(51, 100).ok());
+  ASSERT_TRUE(EveryChangeOnce(100, 0)) << sluice_->Log() << second_.process->Log();
+
+  Status written;
+  std::jthread writer([&] { written = Write(101, 400, milliseconds(5)); });
+  // The first dies (kill -9): the second takes over from where it got to.
+  ASSERT_TRUE(WaitUntil([&] { return Length() >= 2 * 160; }, seconds(60))) << sluice_->Log();
+  sluice_->Kill();
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return second_.process->FullLog().find("taking over from a sluice process that is gone") != std::string::npos;
+      },
+      seconds(30)))
+      << second_.process->Log();
+  // Started again, the first now waits for the second.
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  EXPECT_TRUE(WaitUntil([&] { return WaitsForAnotherProcess(http_port_); }, seconds(30))) << sluice_->Log();
+
+  // The second stops, which lets go of the target: the first goes on.
+  ASSERT_TRUE(WaitUntil([&] { return Length() >= 2 * 300; }, seconds(60))) << second_.process->Log();
+  EXPECT_EQ(second_.process->Stop(), 0) << second_.process->Log();
+  EXPECT_FALSE(RedisCommand({"HGET", "_sluice:owner:p:dst", "token"})->type == sink::redis::RedisReply::Type::kString);
+  EXPECT_TRUE(WaitUntil([&] { return !WaitsForAnotherProcess(http_port_); }, seconds(15))) << sluice_->Log();
+  writer.join();
+  ASSERT_TRUE(written.ok()) << written.message();
+  // Repeats: the batch in flight at the kill.
+  EXPECT_TRUE(EveryChangeOnce(400, 2 * kBatch)) << sluice_->Log();
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// The owner frozen with its connections open (a host that died without
+// closing them, a paused virtual machine): Redis would keep them for good.
+// The waiting process takes over once they have been idle for
+// takeover_after, closing them; the owner, thawed, finds another alive and
+// waits.
+TEST_F(RedisOneProcessTest, AFrozenOwnerIsTakenOverAfterTakeoverAfterAndWaitsOnceThawed) {
+  ASSERT_NO_FATAL_FAILURE(StartWithStream());
+  ASSERT_TRUE(Write(1, 50).ok());
+  ASSERT_TRUE(EveryChangeOnce(50, 0)) << sluice_->Log();
+  ASSERT_NO_FATAL_FAILURE(StartSecond());
+  EXPECT_TRUE(WaitUntil([&] { return WaitsForAnotherProcess(second_.port); }, seconds(30))) << second_.process->Log();
+  // A live owner with nothing to write for longer than takeover_after is not taken over.
+  std::this_thread::sleep_for(seconds(4));
+  EXPECT_TRUE(WaitsForAnotherProcess(second_.port)) << second_.process->Log();
+
+  Status written;
+  std::jthread writer([&] { written = Write(51, 300, milliseconds(5)); });
+  ASSERT_TRUE(WaitUntil([&] { return Length() >= 2 * 100; }, seconds(60))) << sluice_->Log();
+  sluice_->Freeze();
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return second_.process->FullLog().find("taking over from a sluice process that is gone") != std::string::npos;
+      },
+      seconds(30)))
+      << second_.process->Log();
+  sluice_->Thaw();
+  EXPECT_TRUE(WaitUntil([&] { return WaitsForAnotherProcess(http_port_); }, seconds(30))) << sluice_->Log();
+  writer.join();
+  ASSERT_TRUE(written.ok()) << written.message();
+  // Repeats: the batch the frozen owner had in flight.
+  EXPECT_TRUE(EveryChangeOnce(300, 2 * kBatch)) << sluice_->Log() << second_.process->Log();
+  EXPECT_EQ(second_.process->Stop(), 0) << second_.process->Log();
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+}  // namespace
+}  // namespace sluice::testing
