@@ -93,8 +93,13 @@ std::string OwnerKey(const std::string& pipeline, const std::string& target) {
   return fmt::format("_sluice:owner:{}:{}", pipeline, target);
 }
 
-Status NameOwnerConnection(RedisConnection& c, const SinkOptions& options) {
-  return c.Checked({"CLIENT", "SETNAME", ConnectionName(ProcessToken(), options)}).status();
+Result<bool> NameOwnerConnection(RedisConnection& c, const SinkOptions& options) {
+  ASSIGN_OR_RETURN(RedisReply r, c.Command({"CLIENT", "SETNAME", ConnectionName(ProcessToken(), options)}));
+  if (!r.is_error()) return true;
+  if (IsRetryableReplyError(r.str)) {
+    return Status::Retryable(StatusCode::kServerError, "{}: CLIENT SETNAME: {}", c.endpoint().Describe(), r.str);
+  }
+  return false;  // NOPERM, or the command renamed away
 }
 
 OwnerKeeper::OwnerKeeper(RedisEndpoint endpoint, SinkOptions options)
@@ -117,20 +122,20 @@ Status OwnerKeeper::Hold() {
     conn_.reset();
     auto c = RedisConnection::Connect(endpoint_, kKeeperTimeout, options_.interrupt);
     if (!c.ok()) return c.status();
-    RETURN_IF_ERROR(NameOwnerConnection(**c, options_));
+    RETURN_IF_ERROR(NameOwnerConnection(**c, options_).status());
     conn_ = std::move(c).value();
   }
   return conn_->Checked({"PING"}).status();
 }
 
-Result<bool> TakeOwnership(RedisConnection& c, OwnerKeeper& keeper, const SinkOptions& options) {
+Result<bool> TakeOwnership(RedisConnection& c, bool named, OwnerKeeper& keeper, const SinkOptions& options) {
   // This process's life on the server: the keeper's named connection.
   RETURN_IF_ERROR(keeper.Hold());
   const std::string key = OwnerKey(options.pipeline, options.target);
   const std::string& mine = ProcessToken();
   for (int attempt = 0;; ++attempt) {
     RETURN_IF_ERROR(c.Checked({"WATCH", key}).status());
-    ASSIGN_OR_RETURN(RedisReply seen, c.Checked({"HMGET", key, "token", "who", "host", "pid", "since"}));
+    ASSIGN_OR_RETURN(RedisReply seen, c.Checked({"HMGET", key, "token", "who", "host", "pid", "since", "named"}));
     auto field = [&](size_t i) {
       return i < seen.elements.size() && seen.elements[i].type == RedisReply::Type::kString ? seen.elements[i].str
                                                                                             : std::string();
@@ -141,9 +146,10 @@ Result<bool> TakeOwnership(RedisConnection& c, OwnerKeeper& keeper, const SinkOp
       return false;
     }
     const std::string name = ConnectionName(token, options);
-    std::optional<std::vector<Client>> former;
-    std::string gone;  // why the owner on record counts as gone
-    if (!token.empty()) {
+    const bool owner_named = field(5) == "1";
+    std::optional<std::vector<Client>> former;  // its connections, when they can be listed
+    std::string gone;                           // why the owner on record counts as gone
+    if (!token.empty() && owner_named) {
       ASSIGN_OR_RETURN(former, ClientsNamed(c, name));
       if (former && former->empty()) {
         gone = "its connections to the target are gone";
@@ -155,38 +161,42 @@ Result<bool> TakeOwnership(RedisConnection& c, OwnerKeeper& keeper, const SinkOp
               fmt::format("its connections have been idle for {} s, past takeover_after: a host gone or frozen", idle);
         }
       }
-      if (gone.empty() && GoneFromThisHost(field(2), field(3))) gone = "its process on this host no longer runs";
-      if (gone.empty()) {
-        (void)c.Checked({"UNWATCH"});
-        std::string seen_as = former ? fmt::format("connection {} from {}", former->front().id, former->front().addr)
-                                     : std::string("CLIENT LIST is not allowed to this user");
-        std::string then =
-            !former ? fmt::format(
-                          ". Whether it lives cannot be told without CLIENT LIST: once it is gone, DEL {} on "
-                          "the target ends the wait",
-                          key)
-            : options.takeover_after_ms > 0
-                ? fmt::format(
-                      ", or once its connections have been idle for takeover_after ({} s: a host gone or "
-                      "frozen)",
-                      options.takeover_after_ms / 1000.0)
-                : fmt::format(
-                      ". With takeover_after: never, a host gone without closing its connections leaves them "
-                      "until Redis drops them (timeout, tcp-keepalive): CLIENT KILL ID {} ends one by hand",
-                      former->front().id);
-        return Status::Retryable(StatusCode::kAborted,
-                                 "pipeline {} target {}: another sluice process ({}, {}, since {}) applies this "
-                                 "pipeline to this target; this one waits for it to stop, then takes over (two would "
-                                 "apply every change twice){}",
-                                 options.pipeline, options.target, who, seen_as, field(4), then);
-      }
-      // A frozen owner's connections first: what they had queued goes with them.
-      if (former) RETURN_IF_ERROR(CloseConnections(c, *former, who, options));
     }
+    if (!token.empty() && gone.empty() && GoneFromThisHost(field(2), field(3))) {
+      gone = "its process on this host no longer runs";
+    }
+    if (!token.empty() && gone.empty()) {
+      (void)c.Checked({"UNWATCH"});
+      std::string seen_as, then;
+      if (former) {
+        seen_as = fmt::format("connection {} from {}", former->front().id, former->front().addr);
+        then = options.takeover_after_ms > 0
+                   ? fmt::format(
+                         ", or once its connections have been idle for takeover_after ({} s: a host gone or "
+                         "frozen)",
+                         options.takeover_after_ms / 1000.0)
+                   : fmt::format(
+                         ". With takeover_after: never, a host gone without closing its connections leaves "
+                         "them until Redis drops them (timeout, tcp-keepalive): CLIENT KILL ID {} ends one",
+                         former->front().id);
+      } else {
+        seen_as = owner_named ? "CLIENT LIST is not allowed to this user"
+                              : "its connections carry no name: CLIENT SETNAME is not allowed to its user";
+        then =
+            fmt::format(". Whether it lives cannot be told: once it is gone, DEL {} on the target ends the wait", key);
+      }
+      return Status::Retryable(StatusCode::kAborted,
+                               "pipeline {} target {}: another sluice process ({}, {}, since {}) applies this "
+                               "pipeline to this target; this one waits for it to stop, then takes over (two would "
+                               "apply every change twice){}",
+                               options.pipeline, options.target, who, seen_as, field(4), then);
+    }
+    // A frozen owner's connections first: what they had queued goes with them.
+    if (former) RETURN_IF_ERROR(CloseConnections(c, *former, who, options));
     c.Append({"MULTI"});
     c.Append({"DEL", key});
     c.Append({"HSET", key, "token", mine, "who", ProcessDescription(), "host", ProcessHost(), "pid",
-              std::to_string(::getpid()), "since", UtcNow()});
+              std::to_string(::getpid()), "since", UtcNow(), "named", named ? "1" : "0"});
     c.Append({"EXEC"});
     RedisReply exec;
     for (int i = 0; i < 4; ++i) {
@@ -206,8 +216,10 @@ Result<bool> TakeOwnership(RedisConnection& c, OwnerKeeper& keeper, const SinkOp
     }
     if (token.empty()) return false;
     // One the former owner opened since the look above.
-    ASSIGN_OR_RETURN(auto opened, ClientsNamed(c, name));
-    if (opened) RETURN_IF_ERROR(CloseConnections(c, *opened, who, options));
+    if (former) {
+      ASSIGN_OR_RETURN(auto opened, ClientsNamed(c, name));
+      if (opened) RETURN_IF_ERROR(CloseConnections(c, *opened, who, options));
+    }
     spdlog::info("pipeline {} target {}: taking over from a sluice process that is gone ({}: {})", options.pipeline,
                  options.target, who, gone);
     return true;

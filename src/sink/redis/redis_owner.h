@@ -12,11 +12,13 @@
 // owner (a connection of that name, idle less than takeover_after) from one
 // that is gone (no such connection: stopped or killed) or frozen (a host
 // gone without closing its connections, a paused process: idle longer).
-// Without CLIENT LIST (a restricted ACL user) an owner is known gone only
-// when it ran on this host under a pid that runs no longer (a restart after
-// a crash). A waiting process takes over from a gone or frozen owner: it
-// closes the owner's connections (CLIENT KILL) and records itself, and the
-// former owner, reconnecting, finds another alive and waits. Every
+// Without CLIENT SETNAME for the owner, or CLIENT LIST for the waiting
+// process (a restricted ACL user), an owner is known gone only when it ran
+// on this host under a pid that runs no longer (a restart after a crash),
+// or when its record is deleted by hand. A waiting process takes over from
+// a gone or frozen owner: it closes the owner's connections (CLIENT KILL;
+// without it, it waits) and records itself, and the former owner,
+// reconnecting, finds another alive and waits. Every
 // MULTI/EXEC of the sink WATCHes the owner key, which only a takeover or a
 // let-go writes, so an EXEC armed before a takeover aborts; one armed in
 // the moment between the record and the kill lands before the new owner
@@ -36,8 +38,9 @@ namespace sluice::sink::redis {
 
 std::string OwnerKey(const std::string& pipeline, const std::string& target);
 
-// Names `c` as a connection of this process's ownership of the target.
-Status NameOwnerConnection(RedisConnection& c, const SinkOptions& options);
+// Names `c` as a connection of this process's ownership of the target:
+// false when this user may not name connections.
+Result<bool> NameOwnerConnection(RedisConnection& c, const SinkOptions& options);
 
 // This process's named connection, pinged every OwnerPingInterval. The
 // last keeper of this process for a target lets go of it when destroyed
@@ -65,10 +68,11 @@ class OwnerKeeper {
 };
 
 // Takes the target for this process on `c` (the sink's connection, named
-// already) unless another live process owns it: then a retryable error
-// naming it, which the target shows as `retrying`. True when it took over
-// from another process: the target went on without this one.
-Result<bool> TakeOwnership(RedisConnection& c, OwnerKeeper& keeper, const SinkOptions& options);
+// already when `named`) unless another live process owns it: then a
+// retryable error naming it, which the target shows as `retrying`. True
+// when it took over from another process: the target went on without this
+// one.
+Result<bool> TakeOwnership(RedisConnection& c, bool named, OwnerKeeper& keeper, const SinkOptions& options);
 
 // The error for an EXEC that WATCHed the owner key and was aborted: who owns
 // the target now (retryable: the process waits for its turn).

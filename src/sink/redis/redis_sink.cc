@@ -158,8 +158,9 @@ Status RedisSink::EnsureConnected() {
     st = JoinFence(*conn_, options_);
   } else {
     if (!owner_keeper_) owner_keeper_ = std::make_unique<OwnerKeeper>(endpoint_, options_);
-    st = NameOwnerConnection(*conn_, options_);
-    auto took_over = st.ok() ? TakeOwnership(*conn_, *owner_keeper_, options_) : Result<bool>(st);
+    auto named = NameOwnerConnection(*conn_, options_);
+    auto took_over =
+        named.ok() ? TakeOwnership(*conn_, *named, *owner_keeper_, options_) : Result<bool>(named.status());
     if (!took_over.ok()) {
       st = took_over.status();
     } else if (*took_over && connected_once_) {

@@ -24,6 +24,7 @@ struct RedisTargetOptions {
   bool appendonly = false;
   std::string password;      // the server's requirepass (the URL carries it)
   std::string url_password;  // when set, the URL's password instead (a wrong one)
+  std::string user;          // the URL's user with url_password (an ACL user the test makes); empty: none
 };
 
 class RedisTargetTest : public SyncTest {
@@ -64,9 +65,9 @@ pipelines:
 {tables}    batch: {{size: {batch}, timeout_ms: 50}}
 {extra})",
                        fmt::arg("dir", dir.string()), fmt::arg("port", port), fmt::arg("src", src_->Url()),
-                       fmt::arg("dst", o.url_password.empty()
-                                           ? redis_->Url(0)
-                                           : fmt::format("redis://:{}@127.0.0.1:{}/0", o.url_password, redis_->port())),
+                       fmt::arg("dst", o.url_password.empty() ? redis_->Url(0)
+                                                              : fmt::format("redis://{}:{}@127.0.0.1:{}/0", o.user,
+                                                                            o.url_password, redis_->port())),
                        fmt::arg("mode", o.mode), fmt::arg("key", key), fmt::arg("tables", o.tables),
                        fmt::arg("batch", o.batch_size), fmt::arg("extra", o.extra));
   }

@@ -158,5 +158,47 @@ TEST_F(RedisOneProcessTest, AFrozenOwnerIsTakenOverAfterTakeoverAfterAndWaitsOnc
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
+// A user whose ACL denies CLIENT (a managed Redis, a locked-down account):
+// the target is applied as before; a second process cannot tell whether the
+// owner lives, so it waits until the owner is known gone (here: it ran on
+// this host and its pid is gone), never taking over from a live one.
+TEST_F(RedisOneProcessTest, AUserWithoutClientCommandsAppliesAndATakeoverWaitsForTheOwnerToBeGone) {
+  RedisTargetOptions o;
+  o.mode = "stream";
+  o.batch_size = kBatch;
+  o.extra = "    takeover_after: 2s\n";
+  o.user = "limited";
+  o.url_password = "secret";
+  ASSERT_NO_FATAL_FAILURE(StartServers(kOrdersSchema, o));
+  auto acl = RedisCommand({"ACL", "SETUSER", "limited", "on", ">secret", "~*", "+@all", "-client"});
+  ASSERT_TRUE(acl.ok() && !acl->is_error()) << (acl.ok() ? acl->str : acl.status().message());
+  StartSluice();
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_TRUE(Write(1, 50).ok());
+  ASSERT_TRUE(EveryChangeOnce(50, 0)) << sluice_->Log();
+  ASSERT_NO_FATAL_FAILURE(StartSecond());
+  EXPECT_TRUE(WaitUntil([&] { return WaitsForAnotherProcess(second_.port); }, seconds(30))) << second_.process->Log();
+  const std::string waiting = HttpGet(second_.port, "/api/pipelines/p/status").body;
+  EXPECT_NE(waiting.find("CLIENT SETNAME is not allowed"), std::string::npos) << waiting;
+  // Quiet for longer than takeover_after: still the first's.
+  std::this_thread::sleep_for(seconds(3));
+  ASSERT_TRUE(Write(51, 100).ok());
+  ASSERT_TRUE(EveryChangeOnce(100, 0)) << sluice_->Log() << second_.process->Log();
+  EXPECT_TRUE(WaitsForAnotherProcess(second_.port)) << second_.process->Log();
+
+  Status written;
+  std::jthread writer([&] { written = Write(101, 300, milliseconds(5)); });
+  ASSERT_TRUE(WaitUntil([&] { return Length() >= 2 * 150; }, seconds(60))) << sluice_->Log();
+  sluice_->Kill();
+  EXPECT_TRUE(WaitUntil(
+      [&] { return second_.process->FullLog().find("its process on this host no longer runs") != std::string::npos; },
+      seconds(30)))
+      << second_.process->Log();
+  writer.join();
+  ASSERT_TRUE(written.ok()) << written.message();
+  EXPECT_TRUE(EveryChangeOnce(300, 2 * kBatch)) << second_.process->Log();
+  EXPECT_EQ(second_.process->Stop(), 0) << second_.process->Log();
+}
+
 }  // namespace
 }  // namespace sluice::testing
