@@ -101,6 +101,15 @@ inline bool WaitsForAnotherProcess(uint16_t port) {
   return false;
 }
 
+// Waits until `process` has logged `text` since it started.
+inline ::testing::AssertionResult LogsWithin(const SluiceProcess& process, const std::string& text,
+                                             std::chrono::seconds timeout) {
+  if (WaitUntil([&] { return process.FullLog().find(text) != std::string::npos; }, timeout)) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << "no \"" << text << "\" in its log:\n" << process.Log();
+}
+
 // A second `sluice run` of the configuration `make_config(dir, http_port)`
 // makes, in a directory of its own (its own store and HTTP port, as on
 // another host), started beside the test's sluice_.

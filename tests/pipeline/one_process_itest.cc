@@ -44,12 +44,7 @@ TEST_F(OneProcessTest, ASecondProcessWaitsAndTakesOverOnlyOnceTheFirstIsGone) {
   // The first dies (kill -9): the second takes over from where it got to.
   ASSERT_TRUE(WaitUntil([&] { return AuditRows() >= 120; }, seconds(60))) << sluice_->Log();
   sluice_->Kill();
-  EXPECT_TRUE(WaitUntil(
-      [&] {
-        return second_.process->FullLog().find("taking over from a sluice process that is gone") != std::string::npos;
-      },
-      seconds(30)))
-      << second_.process->Log();
+  EXPECT_TRUE(LogsWithin(*second_.process, "taking over from a sluice process that is gone", seconds(30)));
   // Started again, the first now waits for the second.
   StartSluice();
   ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
@@ -58,10 +53,7 @@ TEST_F(OneProcessTest, ASecondProcessWaitsAndTakesOverOnlyOnceTheFirstIsGone) {
   // The second dies too: the first takes over again.
   ASSERT_TRUE(WaitUntil([&] { return AuditRows() >= 250; }, seconds(60))) << second_.process->Log();
   second_.process->Kill();
-  EXPECT_TRUE(WaitUntil(
-      [&] { return sluice_->FullLog().find("taking over from a sluice process that is gone") != std::string::npos; },
-      seconds(30)))
-      << sluice_->Log();
+  EXPECT_TRUE(LogsWithin(*sluice_, "taking over from a sluice process that is gone", seconds(30)));
   writer.join();
   ASSERT_TRUE(written.ok()) << written.message();
   EXPECT_TRUE(ConvergesExactly(350));
@@ -86,9 +78,7 @@ TEST_F(OneProcessTest, AFrozenOwnerIsTakenOverAfterTakeoverAfterAndWaitsOnceThaw
   std::jthread writer([&] { written = Transactions(*src_, 51, 200, milliseconds(5)); });
   ASSERT_TRUE(WaitUntil([&] { return AuditRows() >= 80; }, seconds(60))) << sluice_->Log();
   sluice_->Freeze();
-  EXPECT_TRUE(WaitUntil([&] { return second_.process->FullLog().find("shows no sign of life") != std::string::npos; },
-                        seconds(40)))
-      << second_.process->Log();
+  EXPECT_TRUE(LogsWithin(*second_.process, "shows no sign of life", seconds(40)));
   writer.join();
   ASSERT_TRUE(written.ok()) << written.message();
   EXPECT_TRUE(ConvergesExactly(250)) << second_.process->Log();

@@ -24,15 +24,27 @@ constexpr int kBatch = 25;
 
 class RedisOneProcessTest : public RedisTargetTest {
  protected:
-  void StartWithStream() {
+  static RedisTargetOptions StreamOptions() {
     RedisTargetOptions o;
     o.mode = "stream";
     o.batch_size = kBatch;
     o.extra = "    takeover_after: 2s\n";
-    ASSERT_NO_FATAL_FAILURE(Start(kOrdersSchema, o));
+    return o;
   }
-  void StartSecond() {
+  // sluice_ applying, 50 transactions in, and a second process waiting for
+  // it. `before_start` runs on the servers before sluice starts.
+  void StartOwnerAndStandby(const RedisTargetOptions& o = StreamOptions(),
+                            const std::function<void()>& before_start = {}) {
+    ASSERT_NO_FATAL_FAILURE(StartServers(kOrdersSchema, o));
+    if (before_start) {
+      ASSERT_NO_FATAL_FAILURE(before_start());
+    }
+    StartSluice();
+    ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+    ASSERT_TRUE(Write(1, 50).ok());
+    ASSERT_TRUE(EveryChangeOnce(50, 0)) << sluice_->Log();
     second_.Start(dir_ / "second", [&](const std::filesystem::path& dir, uint16_t port) { return Config(dir, port); });
+    ASSERT_TRUE(WaitUntil([&] { return WaitsForAnotherProcess(second_.port); }, seconds(30))) << second_.process->Log();
   }
   // Transactions first..last: an insert and an update of that row (two stream entries each).
   Status Write(int first, int last, milliseconds pause = milliseconds(0)) {
@@ -84,11 +96,7 @@ class RedisOneProcessTest : public RedisTargetTest {
 };
 
 TEST_F(RedisOneProcessTest, ASecondProcessWaitsAndTakesOverOnlyOnceTheFirstIsGone) {
-  ASSERT_NO_FATAL_FAILURE(StartWithStream());
-  ASSERT_TRUE(Write(1, 50).ok());
-  ASSERT_TRUE(EveryChangeOnce(50, 0)) << sluice_->Log();
-  ASSERT_NO_FATAL_FAILURE(StartSecond());
-  EXPECT_TRUE(WaitUntil([&] { return WaitsForAnotherProcess(second_.port); }, seconds(30))) << second_.process->Log();
+  ASSERT_NO_FATAL_FAILURE(StartOwnerAndStandby());
   const std::string waiting = HttpGet(second_.port, "/api/pipelines/p/status").body;
   EXPECT_NE(waiting.find("since"), std::string::npos) << waiting;
   // While it waits, it writes nothing: the stream grows by the first's entries alone.
@@ -100,12 +108,7 @@ TEST_F(RedisOneProcessTest, ASecondProcessWaitsAndTakesOverOnlyOnceTheFirstIsGon
   // The first dies (kill -9): the second takes over from where it got to.
   ASSERT_TRUE(WaitUntil([&] { return Length() >= 2 * 160; }, seconds(60))) << sluice_->Log();
   sluice_->Kill();
-  EXPECT_TRUE(WaitUntil(
-      [&] {
-        return second_.process->FullLog().find("taking over from a sluice process that is gone") != std::string::npos;
-      },
-      seconds(30)))
-      << second_.process->Log();
+  EXPECT_TRUE(LogsWithin(*second_.process, "taking over from a sluice process that is gone", seconds(30)));
   // Started again, the first now waits for the second.
   StartSluice();
   ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
@@ -129,11 +132,7 @@ TEST_F(RedisOneProcessTest, ASecondProcessWaitsAndTakesOverOnlyOnceTheFirstIsGon
 // takeover_after, closing them; the owner, thawed, finds another alive and
 // waits.
 TEST_F(RedisOneProcessTest, AFrozenOwnerIsTakenOverAfterTakeoverAfterAndWaitsOnceThawed) {
-  ASSERT_NO_FATAL_FAILURE(StartWithStream());
-  ASSERT_TRUE(Write(1, 50).ok());
-  ASSERT_TRUE(EveryChangeOnce(50, 0)) << sluice_->Log();
-  ASSERT_NO_FATAL_FAILURE(StartSecond());
-  EXPECT_TRUE(WaitUntil([&] { return WaitsForAnotherProcess(second_.port); }, seconds(30))) << second_.process->Log();
+  ASSERT_NO_FATAL_FAILURE(StartOwnerAndStandby());
   // A live owner with nothing to write for longer than takeover_after is not taken over.
   std::this_thread::sleep_for(seconds(4));
   EXPECT_TRUE(WaitsForAnotherProcess(second_.port)) << second_.process->Log();
@@ -142,12 +141,7 @@ TEST_F(RedisOneProcessTest, AFrozenOwnerIsTakenOverAfterTakeoverAfterAndWaitsOnc
   std::jthread writer([&] { written = Write(51, 300, milliseconds(5)); });
   ASSERT_TRUE(WaitUntil([&] { return Length() >= 2 * 100; }, seconds(60))) << sluice_->Log();
   sluice_->Freeze();
-  EXPECT_TRUE(WaitUntil(
-      [&] {
-        return second_.process->FullLog().find("taking over from a sluice process that is gone") != std::string::npos;
-      },
-      seconds(30)))
-      << second_.process->Log();
+  EXPECT_TRUE(LogsWithin(*second_.process, "taking over from a sluice process that is gone", seconds(30)));
   sluice_->Thaw();
   EXPECT_TRUE(WaitUntil([&] { return WaitsForAnotherProcess(http_port_); }, seconds(30))) << sluice_->Log();
   writer.join();
@@ -163,21 +157,13 @@ TEST_F(RedisOneProcessTest, AFrozenOwnerIsTakenOverAfterTakeoverAfterAndWaitsOnc
 // owner lives, so it waits until the owner is known gone (here: it ran on
 // this host and its pid is gone), never taking over from a live one.
 TEST_F(RedisOneProcessTest, AUserWithoutClientCommandsAppliesAndATakeoverWaitsForTheOwnerToBeGone) {
-  RedisTargetOptions o;
-  o.mode = "stream";
-  o.batch_size = kBatch;
-  o.extra = "    takeover_after: 2s\n";
+  RedisTargetOptions o = StreamOptions();
   o.user = "limited";
   o.url_password = "secret";
-  ASSERT_NO_FATAL_FAILURE(StartServers(kOrdersSchema, o));
-  auto acl = RedisCommand({"ACL", "SETUSER", "limited", "on", ">secret", "~*", "+@all", "-client"});
-  ASSERT_TRUE(acl.ok() && !acl->is_error()) << (acl.ok() ? acl->str : acl.status().message());
-  StartSluice();
-  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
-  ASSERT_TRUE(Write(1, 50).ok());
-  ASSERT_TRUE(EveryChangeOnce(50, 0)) << sluice_->Log();
-  ASSERT_NO_FATAL_FAILURE(StartSecond());
-  EXPECT_TRUE(WaitUntil([&] { return WaitsForAnotherProcess(second_.port); }, seconds(30))) << second_.process->Log();
+  ASSERT_NO_FATAL_FAILURE(StartOwnerAndStandby(o, [&] {
+    auto acl = RedisCommand({"ACL", "SETUSER", "limited", "on", ">secret", "~*", "+@all", "-client"});
+    ASSERT_TRUE(acl.ok() && !acl->is_error()) << (acl.ok() ? acl->str : acl.status().message());
+  }));
   const std::string waiting = HttpGet(second_.port, "/api/pipelines/p/status").body;
   EXPECT_NE(waiting.find("CLIENT SETNAME is not allowed"), std::string::npos) << waiting;
   // Quiet for longer than takeover_after: still the first's.
@@ -190,10 +176,7 @@ TEST_F(RedisOneProcessTest, AUserWithoutClientCommandsAppliesAndATakeoverWaitsFo
   std::jthread writer([&] { written = Write(101, 300, milliseconds(5)); });
   ASSERT_TRUE(WaitUntil([&] { return Length() >= 2 * 150; }, seconds(60))) << sluice_->Log();
   sluice_->Kill();
-  EXPECT_TRUE(WaitUntil(
-      [&] { return second_.process->FullLog().find("its process on this host no longer runs") != std::string::npos; },
-      seconds(30)))
-      << second_.process->Log();
+  EXPECT_TRUE(LogsWithin(*second_.process, "its process on this host no longer runs", seconds(30)));
   writer.join();
   ASSERT_TRUE(written.ok()) << written.message();
   EXPECT_TRUE(EveryChangeOnce(300, 2 * kBatch)) << second_.process->Log();
