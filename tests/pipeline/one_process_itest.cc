@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include <fstream>
+
 #include "pipeline/fault_fixture.h"
 
 namespace sluice::testing {
@@ -98,6 +100,37 @@ TEST_F(OneProcessTest, AFrozenOwnerIsTakenOverAfterTakeoverAfterAndWaitsOnceThaw
   EXPECT_EQ(second_.process->Stop(), 0) << second_.process->Log();
   ASSERT_TRUE(Transactions(*src_, 271, 20).ok());
   EXPECT_TRUE(ConvergesExactly(290)) << sluice_->Log();
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// The exact moment that matters: the owner frozen with a transaction
+// written and not yet committed (it holds the owner record in share mode).
+// The takeover ends that session, so the transaction rolls back and the
+// new owner applies it once; the former owner, thawed, commits nothing.
+TEST_F(OneProcessTest, AFrozenOwnersTransactionHeldAtCommitIsRolledBackByTheTakeover) {
+  options_.extra = "    takeover_after: 2s\n";
+  ASSERT_NO_FATAL_FAILURE(StartPair());
+  ASSERT_TRUE(Transactions(*src_, 1, 50).ok());
+  ASSERT_TRUE(ConvergesExactly(50));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+  const std::string go = (dir_ / "go").string();
+  StartSluiceWithSyncPoints("mysql.partition.before_commit=wait:" + go + ",mysql.in_order.before_commit=wait:" + go);
+  ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+  ASSERT_NO_FATAL_FAILURE(StartSecond());
+  EXPECT_TRUE(WaitUntil([&] { return WaitsForAnotherProcess(second_.port); }, seconds(30))) << second_.process->Log();
+
+  ASSERT_TRUE(Transactions(*src_, 51, 1).ok());
+  EXPECT_TRUE(LogsWithin(*sluice_, "before_commit: waiting", seconds(30)));
+  sluice_->Freeze();
+  std::ofstream(go).flush();  // it may go on once thawed
+  EXPECT_TRUE(LogsWithin(*second_.process, "shows no sign of life", seconds(40)));
+  EXPECT_TRUE(ConvergesExactly(51)) << second_.process->Log();
+
+  sluice_->Thaw();
+  EXPECT_TRUE(WaitUntil([&] { return WaitsForAnotherProcess(http_port_); }, seconds(30))) << sluice_->Log();
+  ASSERT_TRUE(Transactions(*src_, 52, 20).ok());
+  EXPECT_TRUE(ConvergesExactly(71)) << sluice_->Log();
+  EXPECT_EQ(second_.process->Stop(), 0) << second_.process->Log();
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 

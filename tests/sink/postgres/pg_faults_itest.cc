@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <cstdlib>
+#include <fstream>
 
 #include "cli/run_command.h"
 #include "client/postgres/connection.h"
@@ -37,13 +38,19 @@ class PgFaultTest : public PgSyncTest {
     return n.ok() ? std::stoll(*n) : -1;
   }
   // sluice running pipeline p with `o`, 50 transactions applied, and a
-  // second process of the same configuration waiting for it.
-  void StartOwnerAndStandby(const PipelineOptions& o, SecondSluice& second) {
+  // second process of the same configuration waiting for it. With
+  // `sync_points`, sluice runs with those from the 51st transaction on.
+  void StartOwnerAndStandby(const PipelineOptions& o, SecondSluice& second, const std::string& sync_points = "") {
     ASSERT_NO_FATAL_FAILURE(StartServers());
     ASSERT_TRUE(src_->Execute(kSchema).ok());
     ASSERT_NO_FATAL_FAILURE(StartSluiceWith(o));
     ASSERT_TRUE(Transactions(*src_, 1, 50).ok());
     ASSERT_TRUE(ConvergesExactly(50));
+    if (!sync_points.empty()) {
+      EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+      StartSluiceWithSyncPoints(sync_points);
+      ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+    }
     ASSERT_NO_FATAL_FAILURE(second.Start(dir_ / "second", [&](const std::filesystem::path& dir, uint16_t port) {
       return FaultConfig(dir, port, src_->Url(), PgUrl(), o);
     }));
@@ -259,14 +266,7 @@ TEST_F(PgFaultTest, ASecondProcessWaitsAndTakesOverOnceTheFirstIsGone) {
   std::jthread writer([&] { written = Transactions(*src_, 51, 200, milliseconds(5)); });
   ASSERT_TRUE(WaitUntil([&] { return AuditRows() >= 120; }, seconds(60))) << sluice_->Log();
   sluice_->Kill();
-  EXPECT_TRUE(WaitUntil(
-      [&] {
-        return second.process->FullLog().find(
-                   "taking over from a sluice process that is "
-                   "gone") != std::string::npos;
-      },
-      seconds(30)))
-      << second.process->Log();
+  EXPECT_TRUE(LogsWithin(*second.process, "taking over from a sluice process that is gone", seconds(30)));
   writer.join();
   ASSERT_TRUE(written.ok()) << written.message();
   EXPECT_TRUE(ConvergesExactly(250)) << second.process->Log();
@@ -287,9 +287,7 @@ TEST_F(PgFaultTest, AFrozenOwnerIsTakenOverAfterTakeoverAfter) {
   std::jthread writer([&] { written = Transactions(*src_, 51, 200, milliseconds(5)); });
   ASSERT_TRUE(WaitUntil([&] { return AuditRows() >= 80; }, seconds(60))) << sluice_->Log();
   sluice_->Freeze();
-  EXPECT_TRUE(WaitUntil([&] { return second.process->FullLog().find("shows no sign of life") != std::string::npos; },
-                        seconds(40)))
-      << second.process->Log();
+  EXPECT_TRUE(LogsWithin(*second.process, "shows no sign of life", seconds(40)));
   writer.join();
   ASSERT_TRUE(written.ok()) << written.message();
   EXPECT_TRUE(ConvergesExactly(250)) << second.process->Log();
@@ -301,6 +299,31 @@ TEST_F(PgFaultTest, AFrozenOwnerIsTakenOverAfterTakeoverAfter) {
   EXPECT_EQ(second.process->Stop(), 0) << second.process->Log();
   ASSERT_TRUE(Transactions(*src_, 271, 20).ok());
   EXPECT_TRUE(ConvergesExactly(290)) << sluice_->Log();
+}
+
+// The exact moment that matters: the owner frozen with a transaction
+// written and not yet committed. The takeover terminates that backend, so
+// the transaction rolls back and the new owner applies it once; the former
+// owner, thawed, commits nothing.
+TEST_F(PgFaultTest, AFrozenOwnersTransactionHeldAtCommitIsRolledBackByTheTakeover) {
+  PipelineOptions o;
+  o.extra = "    takeover_after: 2s\n";
+  SecondSluice second;
+  const std::string go = (dir_ / "go").string();
+  ASSERT_NO_FATAL_FAILURE(StartOwnerAndStandby(
+      o, second, "pg.partition.before_commit=wait:" + go + ",pg.in_order.before_commit=wait:" + go));
+  ASSERT_TRUE(Transactions(*src_, 51, 1).ok());
+  EXPECT_TRUE(LogsWithin(*sluice_, "before_commit: waiting", seconds(30)));
+  sluice_->Freeze();
+  std::ofstream(go).flush();  // it may go on once thawed
+  EXPECT_TRUE(LogsWithin(*second.process, "shows no sign of life", seconds(40)));
+  EXPECT_TRUE(ConvergesExactly(51)) << second.process->Log();
+
+  sluice_->Thaw();
+  EXPECT_TRUE(WaitUntil([&] { return WaitsForAnotherProcess(http_port_); }, seconds(30))) << sluice_->Log();
+  ASSERT_TRUE(Transactions(*src_, 52, 20).ok());
+  EXPECT_TRUE(ConvergesExactly(71)) << sluice_->Log();
+  EXPECT_EQ(second.process->Stop(), 0) << second.process->Log();
 }
 
 }  // namespace
