@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "core/json_writer.h"
+#include "core/sync_point.h"
 #include "format/encoders.h"
 #include "sink/checkpoint_rows.h"
 #include "sink/redis/redis_chunk_target.h"
@@ -365,6 +366,7 @@ Status RedisSink::ApplyBatch(const std::vector<SinkChange>& changes, const Batch
 Status RedisSink::Send(std::vector<Txn>& txns, const BatchEnd* end, const std::vector<SinkChange>& changes,
                        size_t* failed, uint64_t* skipped) {
   *failed = txns.size();
+  SLUICE_SYNC_POINT("redis.batch.send");  // a test freezes the owner here, its batch not yet sent
   // Every transaction but the last is confirmed first, so that the
   // checkpoint, which travels with the last one, never passes a
   // transaction Redis refused.

@@ -5,6 +5,7 @@
 // the other waits, naming it, and takes over once the first is gone
 // (killed, stopped) or frozen for takeover_after; a thawed former owner
 // waits in turn.
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -32,9 +33,10 @@ class RedisOneProcessTest : public RedisTargetTest {
     return o;
   }
   // sluice_ applying, 50 transactions in, and a second process waiting for
-  // it. `before_start` runs on the servers before sluice starts.
+  // it. `before_start` runs on the servers before sluice starts; with
+  // `sync_points`, sluice runs with those from the 51st transaction on.
   void StartOwnerAndStandby(const RedisTargetOptions& o = StreamOptions(),
-                            const std::function<void()>& before_start = {}) {
+                            const std::function<void()>& before_start = {}, const std::string& sync_points = "") {
     ASSERT_NO_FATAL_FAILURE(StartServers(kOrdersSchema, o));
     if (before_start) {
       ASSERT_NO_FATAL_FAILURE(before_start());
@@ -43,6 +45,11 @@ class RedisOneProcessTest : public RedisTargetTest {
     ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
     ASSERT_TRUE(Write(1, 50).ok());
     ASSERT_TRUE(EveryChangeOnce(50, 0)) << sluice_->Log();
+    if (!sync_points.empty()) {
+      EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+      StartSluiceWithSyncPoints(sync_points);
+      ASSERT_TRUE(sluice_->WaitStarted()) << sluice_->Log();
+    }
     second_.Start(dir_ / "second", [&](const std::filesystem::path& dir, uint16_t port) { return Config(dir, port); });
     ASSERT_TRUE(WaitUntil([&] { return WaitsForAnotherProcess(second_.port); }, seconds(30))) << second_.process->Log();
   }
@@ -150,6 +157,25 @@ TEST_F(RedisOneProcessTest, AFrozenOwnerIsTakenOverAfterTakeoverAfterAndWaitsOnc
   EXPECT_TRUE(EveryChangeOnce(300, 2 * kBatch)) << sluice_->Log() << second_.process->Log();
   EXPECT_EQ(second_.process->Stop(), 0) << second_.process->Log();
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// The exact moment that matters: the owner frozen with a batch built and
+// not yet sent. The takeover closes its connections, so what it sends once
+// thawed goes nowhere: not one entry comes twice.
+TEST_F(RedisOneProcessTest, AFrozenOwnersBatchNotYetSentNeverLands) {
+  const std::string go = (dir_ / "go").string();
+  ASSERT_NO_FATAL_FAILURE(StartOwnerAndStandby(StreamOptions(), {}, "redis.batch.send=wait:" + go));
+  ASSERT_TRUE(Write(51, 60).ok());
+  EXPECT_TRUE(LogsWithin(*sluice_, "sync point redis.batch.send: waiting", seconds(30)));
+  sluice_->Freeze();
+  std::ofstream(go).flush();  // it may go on once thawed
+  EXPECT_TRUE(LogsWithin(*second_.process, "taking over from a sluice process that is gone", seconds(30)));
+  EXPECT_TRUE(EveryChangeOnce(60, 0)) << second_.process->Log();
+  sluice_->Thaw();
+  EXPECT_TRUE(WaitUntil([&] { return WaitsForAnotherProcess(http_port_); }, seconds(30))) << sluice_->Log();
+  ASSERT_TRUE(Write(61, 80).ok());
+  EXPECT_TRUE(EveryChangeOnce(80, 0)) << sluice_->Log() << second_.process->Log();
+  EXPECT_EQ(second_.process->Stop(), 0) << second_.process->Log();
 }
 
 // A user whose ACL denies CLIENT (a managed Redis, a locked-down account):
