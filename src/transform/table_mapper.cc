@@ -7,6 +7,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "core/cascade.h"
@@ -214,6 +215,22 @@ const MappingRule* TableMapper::RuleFor(std::string_view db, std::string_view ta
   return c ? &c->rule : nullptr;
 }
 
+namespace {
+
+// For a rule naming a column the source table lacks (dropped or renamed by
+// a DDL the pipeline just read, or a typo): what the table has, and how to
+// go on.
+std::string ChangeTheRuleHint(const TableSchema& s) {
+  std::vector<std::string_view> names;
+  for (const auto& c : s.columns) names.push_back(c.name);
+  return fmt::format(
+      ". The source table's columns are now: {}. If a DDL dropped or renamed it, change the rule "
+      "and reload (SIGHUP) or start the pipeline again: it goes on from its checkpoint",
+      fmt::join(names, ", "));
+}
+
+}  // namespace
+
 Result<const TableMapping*> TableMapper::Map(const TableSchemaPtr& schema) {
   auto it = cache_.find(schema.get());
   if (it != cache_.end()) return it->second.second.get();
@@ -242,7 +259,10 @@ Result<const TableMapping*> TableMapper::Map(const TableSchemaPtr& schema) {
     } else {
       for (const auto& name : rule.columns) {
         int i = FindColumn(s, name);
-        if (i < 0) return Status::Invalid("{}: columns: no column `{}` in the source table", where, name);
+        if (i < 0) {
+          return Status::Invalid("{}: columns: no column `{}` in the source table{}", where, name,
+                                 ChangeTheRuleHint(s));
+        }
         m->source_index.push_back(static_cast<uint32_t>(i));
       }
     }
@@ -269,7 +289,12 @@ Result<const TableMapping*> TableMapper::Map(const TableSchemaPtr& schema) {
     }
     if (c->filter) {
       auto bound = BindFilter(*c->filter, s);
-      if (!bound.ok()) return bound.status().WithContext(where);  // begins with "where: "
+      if (!bound.ok()) {
+        // Begins with "where: "; a column it names is most often gone by a DDL.
+        const bool unknown = bound.status().message().find("unknown column") != std::string::npos;
+        return Status::Error(bound.status().code(), "{}: {}{}", where, bound.status().message(),
+                             unknown ? ChangeTheRuleHint(s) : "");
+      }
       m->filter = std::move(bound).value();
       WarnUnknownCollations(where, *m->filter);
     }
