@@ -157,6 +157,13 @@ Status FileSink::Recover() {
     // file it may have created holds nothing yet (data follows the record).
     ++rotations_;
     length_ = 0;
+  } else if (have_sidecar && size == 0 && length_ > 0) {
+    // Moved away or emptied by something else while sluice was stopped (a
+    // log rotation): what was recorded went with it; the rest follows here.
+    spdlog::warn("{}: {} (its {} recorded bytes went with it); going on in a new file from the recorded position",
+                 Where(), Exists(path_) ? "emptied by something else" : "moved away or removed by something else",
+                 length_);
+    length_ = 0;
   } else if (have_sidecar && size < length_) {
     return Status::Corruption("{}: holds {} bytes, but {} were written and recorded (was it truncated?)", Where(), size,
                               length_);
@@ -191,8 +198,48 @@ Status FileSink::WriteSidecar() {
   return SyncDir(sidecar_);
 }
 
+Status FileSink::FollowExternalRotation() {
+  struct stat open_file {
+  }, at_path{};
+  if (::fstat(fd_, &open_file) != 0) return IoError("stat", path_).WithContext(Where());
+  const bool moved =
+      ::stat(path_.c_str(), &at_path) != 0 || at_path.st_ino != open_file.st_ino || at_path.st_dev != open_file.st_dev;
+  if (moved) {
+    // Renamed or removed (logrotate's create mode): the open file holds
+    // every recorded batch; the next ones go to a file at the path again
+    // (one a rotation created, or a new one).
+    ::close(fd_);
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) return IoError("open", path_).WithContext(Where());
+    uint64_t size = 0;
+    (void)Exists(path_, &size);
+    if (::lseek(fd_, static_cast<off_t>(size), SEEK_SET) < 0) return IoError("seek", path_).WithContext(Where());
+    spdlog::info(
+        "{}: moved away or removed by something else (a log rotation) after {} bytes; going on in {} at the "
+        "path",
+        Where(), length_, size == 0 ? "a new file" : fmt::format("the file there ({} bytes)", size));
+    length_ = size;
+  } else if (static_cast<uint64_t>(at_path.st_size) < length_) {
+    if (at_path.st_size != 0) {
+      return Status::Corruption(
+          "{}: holds {} bytes, but {} were written and recorded (truncated by something "
+          "else?)",
+          Where(), at_path.st_size, length_);
+    }
+    // Emptied in place (logrotate's copytruncate): go on from its start.
+    if (::lseek(fd_, 0, SEEK_SET) < 0) return IoError("seek", path_).WithContext(Where());
+    spdlog::info("{}: emptied by something else (a log rotation) after {} bytes; going on from its start", Where(),
+                 length_);
+    length_ = 0;
+  } else {
+    return Status::Ok();
+  }
+  return WriteSidecar().WithContext(Where());
+}
+
 Status FileSink::Commit(const std::string& data, const BatchEnd& end) {
   if (fd_ < 0) return Status::Retryable(StatusCode::kIoError, "{}: not open", Where());
+  RETURN_IF_ERROR(FollowExternalRotation());
   if (!data.empty()) {
     Status st = WriteAll(fd_, data, path_);
     if (!st.ok()) {

@@ -12,7 +12,9 @@
 // Rotation (`rotate_bytes`): when the file has reached the size at a batch
 // end it is renamed to PATH.000001 (then .000002, ...) and a new PATH is
 // started; the sidecar counts rotations, so a crash inside one is finished
-// on Open.
+// on Open. A rotation by something else (logrotate: the file renamed or
+// removed, or emptied in place) is seen before the next batch, and on Open
+// (the file gone or empty): the next batches go to the file at the path.
 //
 // One writer at a time: the sink holds an flock on `PATH.sluice-lock` for
 // its life, so a second pipeline or process configured with the same file
@@ -54,6 +56,10 @@ class FileSink : public Sink {
   Status Recover();
   // Appends `data`, fsyncs it, records `end` in the sidecar and rotates when due.
   Status Commit(const std::string& data, const BatchEnd& end);
+  // The file moved away or emptied by something else (logrotate's create
+  // or copytruncate) since the last batch: the next batches go to the file
+  // at the path, from its end (its start), and the sidecar says so.
+  Status FollowExternalRotation();
   Status WriteSidecar();
   Status Rotate();
   std::string RotatedName(uint64_t seq) const;

@@ -1,6 +1,6 @@
 // The file sink on a real file system: lines in the format, the recorded
 // length and batch end, truncation of what a crash left after it, replays
-// skipped, size rotation (and a crash inside one).
+// skipped, size rotation (and a crash inside one), rotation by logrotate.
 #include "sink/file/file_sink.h"
 
 #include <gtest/gtest.h>
@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "format/change_builder.h"
@@ -129,6 +130,59 @@ TEST_F(FileSinkTest, ATruncatedFileIsAnErrorNotASilentGap) {
   auto reopened = FileSink::Open(o);
   ASSERT_FALSE(reopened.ok());
   EXPECT_NE(reopened.status().message().find("truncated"), std::string::npos) << reopened.status().message();
+}
+
+// logrotate's create mode: the file renamed while the sink writes it. The
+// renamed file keeps what was recorded; the next batch starts the file at
+// the path anew (before, it went on into the renamed one, unseen).
+TEST_F(FileSinkTest, AFileMovedAwayByALogRotationIsFollowedToANewFileAtThePath) {
+  auto sink = Open();
+  ASSERT_TRUE(sink);
+  BatchEnd end1, end2, end3;
+  auto b1 = Txn(1, 1, 2, &end1);
+  ASSERT_TRUE(sink->ApplyBatch(b1, end1).ok());
+  std::filesystem::rename(path_, dir_ / "out.jsonl.1");
+  auto b2 = Txn(2, 3, 2, &end2);
+  ASSERT_TRUE(sink->ApplyBatch(b2, end2).ok());
+  EXPECT_EQ(Ids(), (std::vector<int64_t>{3, 4}));
+  EXPECT_EQ(Lines(dir_ / "out.jsonl.1").size(), 2u);
+  // Restarted: the recorded length is the new file's; replays add nothing.
+  sink.reset();
+  sink = Open();
+  ASSERT_TRUE(sink);
+  ASSERT_TRUE(sink->ApplyBatch(b2, end2).ok());
+  // Moved away again while sluice was stopped: it goes on in a new file.
+  sink.reset();
+  std::filesystem::rename(path_, dir_ / "out.jsonl.2");
+  sink = Open();
+  ASSERT_TRUE(sink);
+  EXPECT_EQ(sink->checkpoint().global, end2.pos);
+  ASSERT_TRUE(sink->ApplyBatch(Txn(3, 5, 1, &end3), end3).ok());
+  EXPECT_EQ(Ids(), (std::vector<int64_t>{5}));
+  EXPECT_EQ(Lines(dir_ / "out.jsonl.2").size(), 2u);
+}
+
+// logrotate's copytruncate: the file copied, then emptied in place. The
+// next batch goes at its start (before, at the old offset: a hole of NUL
+// bytes in front of it).
+TEST_F(FileSinkTest, AFileEmptiedInPlaceByALogRotationGoesOnFromItsStart) {
+  auto sink = Open();
+  ASSERT_TRUE(sink);
+  BatchEnd end1, end2;
+  ASSERT_TRUE(sink->ApplyBatch(Txn(1, 1, 2, &end1), end1).ok());
+  std::filesystem::copy_file(path_, dir_ / "out.jsonl.1");
+  std::filesystem::resize_file(path_, 0);
+  auto b2 = Txn(2, 3, 2, &end2);
+  ASSERT_TRUE(sink->ApplyBatch(b2, end2).ok());
+  std::ifstream in(path_, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(bytes.find('\0'), std::string::npos);
+  EXPECT_EQ(Ids(), (std::vector<int64_t>{3, 4}));
+  sink.reset();
+  sink = Open();
+  ASSERT_TRUE(sink);
+  ASSERT_TRUE(sink->ApplyBatch(b2, end2).ok());
+  EXPECT_EQ(Ids(), (std::vector<int64_t>{3, 4}));
 }
 
 TEST_F(FileSinkTest, RotatesBySizeAndFinishesARotationACrashInterrupted) {
