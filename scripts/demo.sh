@@ -26,7 +26,7 @@ STOPPING=0
 
 cleanup() {
   trap '' INT TERM HUP  # a second Ctrl-C must not cut the cleanup short
-  if [ -n "$WORKLOAD_PID" ]; then touch "$DEMO_DIR/stop-workload"; wait "$WORKLOAD_PID" 2>/dev/null || true; fi
+  if [ -n "$WORKLOAD_PID" ]; then stop_workload; fi
   if [ -n "$SLUICE_PID" ] && kill "$SLUICE_PID" 2>/dev/null; then wait "$SLUICE_PID" 2>/dev/null || true; fi
   if [ -z "${DEMO_KEEP:-}" ]; then
     say "stopping the servers"
@@ -107,6 +107,22 @@ workload() {
 # the signal handler, can hang there; the loop is stopped by stop-workload.)
 workload &
 WORKLOAD_PID=$!
+# Ends the workload loop (at its next statement) and its client; a client
+# still busy after 10 s (a statement the source holds up) is ended, so the
+# demo never hangs here.
+stop_workload() {
+  touch "$DEMO_DIR/stop-workload"
+  for _ in $(seq 1 100); do
+    kill -0 "$WORKLOAD_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$WORKLOAD_PID" 2>/dev/null; then
+    echo "the workload did not end within 10 s; ending it"
+    pkill -P "$WORKLOAD_PID" 2>/dev/null || true
+    kill "$WORKLOAD_PID" 2>/dev/null || true
+  fi
+  wait "$WORKLOAD_PID" 2>/dev/null || true
+}
 
 status_table() {
   { curl -s "http://127.0.0.1:$HTTP_PORT/api/pipelines" || true; } | python3 -c '
@@ -143,8 +159,7 @@ while [ $STOPPING -eq 0 ]; do
 done
 
 say "stopping the workload; waiting for the targets to catch up"
-touch "$DEMO_DIR/stop-workload"
-wait "$WORKLOAD_PID" 2>/dev/null || true
+stop_workload
 WORKLOAD_PID=""
 
 say "sluice check -c examples/shop.yaml   (every target against the source, through the rules)"
