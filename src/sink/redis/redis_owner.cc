@@ -231,6 +231,11 @@ Status LostOwnership(RedisConnection& c, const SinkOptions& options) {
   auto token = c.Checked({"HGET", OwnerKey(options.pipeline, options.target), "token"});
   if (!token.ok()) return token.status();
   bool gone = token->type != RedisReply::Type::kString;
+  if (!gone && token->str == ProcessToken()) {
+    // Recorded again by another sink of this process (the record had gone): still this process's.
+    return Status::Retryable(StatusCode::kAborted, "pipeline {} target {}: the owner record {} changed meanwhile",
+                             options.pipeline, options.target, OwnerKey(options.pipeline, options.target));
+  }
   return Status::Retryable(StatusCode::kAborted,
                            "pipeline {} target {}: {}; nothing more is written until this process owns it again",
                            options.pipeline, options.target,
