@@ -199,8 +199,8 @@ Status FileSink::WriteSidecar() {
 }
 
 Status FileSink::FollowExternalRotation() {
-  struct stat open_file {
-  }, at_path{};
+  struct stat open_file = {};
+  struct stat at_path = {};
   if (::fstat(fd_, &open_file) != 0) return IoError("stat", path_).WithContext(Where());
   const bool moved =
       ::stat(path_.c_str(), &at_path) != 0 || at_path.st_ino != open_file.st_ino || at_path.st_dev != open_file.st_dev;
