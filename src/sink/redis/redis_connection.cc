@@ -14,7 +14,9 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
+#include <sstream>
 
 namespace sluice::sink::redis {
 namespace {
@@ -132,6 +134,13 @@ std::string RedisEndpoint::Describe() const {
   return fmt::format("redis {}:{}/{}", host_text, port, db);
 }
 
+std::string ClientName(std::string name) {
+  for (char& c : name) {
+    if (static_cast<unsigned char>(c) <= ' ') c = '_';
+  }
+  return name;
+}
+
 bool IsRetryableReplyError(std::string_view message) {
   static constexpr std::array<std::string_view, 9> kTransient = {
       "LOADING", "BUSY", "READONLY", "MISCONF", "OOM", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS"};
@@ -240,6 +249,30 @@ Result<RedisReply> RedisConnection::Checked(const std::vector<std::string>& argv
     return Status::Retryable(StatusCode::kServerError, "{}: {}: {}", endpoint_.Describe(), argv.empty() ? "" : argv[0], r.str);
   }
   return Status::Error(StatusCode::kServerError, "{}: {}: {}", endpoint_.Describe(), argv.empty() ? "" : argv[0], r.str);
+}
+
+Result<std::optional<std::vector<RedisClient>>> RedisConnection::Clients() {
+  ASSIGN_OR_RETURN(RedisReply list, Command({"CLIENT", "LIST"}));
+  if (list.is_error()) {
+    if (IsRetryableReplyError(list.str)) {
+      return Status::Retryable(StatusCode::kServerError, "{}: CLIENT LIST: {}", endpoint_.Describe(), list.str);
+    }
+    return std::optional<std::vector<RedisClient>>();
+  }
+  std::vector<RedisClient> clients;
+  std::istringstream lines(list.str);
+  for (std::string line; std::getline(lines, line);) {
+    RedisClient client;
+    std::istringstream fields(line);
+    for (std::string f; fields >> f;) {
+      if (f.starts_with("id=")) client.id = f.substr(3);
+      if (f.starts_with("addr=")) client.addr = f.substr(5);
+      if (f.starts_with("name=")) client.name = f.substr(5);
+      if (f.starts_with("idle=")) client.idle_seconds = std::strtoull(f.c_str() + 5, nullptr, 10);
+    }
+    if (!client.id.empty()) clients.push_back(std::move(client));
+  }
+  return std::optional<std::vector<RedisClient>>(std::move(clients));
 }
 
 }  // namespace sluice::sink::redis

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,6 +52,15 @@ struct RedisReply {
   bool is_error() const { return type == Type::kError; }
 };
 
+// `name` fit for CLIENT SETNAME, which takes no spaces: each replaced by '_'.
+std::string ClientName(std::string name);
+
+// One line of CLIENT LIST.
+struct RedisClient {
+  std::string id, addr, name;
+  uint64_t idle_seconds = 0;
+};
+
 // Whether a reply error is the server being temporarily unable (loading its
 // data, out of memory, a read-only replica, a failing save, busy with a
 // script): worth retrying the same commands later.
@@ -79,6 +89,10 @@ class RedisConnection : public Interruptible {
   // Command, with a reply error turned into a failed Status (retryable when
   // IsRetryableReplyError).
   Result<RedisReply> Checked(const std::vector<std::string>& argv);
+
+  // The server's clients (CLIENT LIST); nullopt when this user may not list
+  // them (NOPERM, or the command renamed away).
+  Result<std::optional<std::vector<RedisClient>>> Clients();
 
   bool broken() const { return broken_; }
   size_t pending() const { return pending_; }

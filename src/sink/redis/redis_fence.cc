@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
-#include <sstream>
 
 #include "sink/fence.h"
 
@@ -11,15 +10,6 @@ namespace sluice::sink::redis {
 namespace {
 
 constexpr std::string_view kNamePrefix = "sluice-fence:e";
-
-// Client names take no spaces: the pipeline's name with them replaced.
-std::string NameOf(const std::string& pipeline) {
-  std::string out = pipeline;
-  for (char& c : out) {
-    if (static_cast<unsigned char>(c) <= ' ') c = '_';
-  }
-  return out;
-}
 
 Result<uint64_t> ReadFence(RedisConnection& conn, const std::string& key) {
   ASSIGN_OR_RETURN(RedisReply r, conn.Checked({"GET", key}));
@@ -31,8 +21,8 @@ Result<uint64_t> ReadFence(RedisConnection& conn, const std::string& key) {
 std::string FenceKey(const std::string& pipeline) { return "_sluice:fence:" + pipeline; }
 
 Status JoinFence(RedisConnection& conn, const SinkOptions& options) {
-  RETURN_IF_ERROR(conn.Checked({"CLIENT", "SETNAME", fmt::format("{}{}:{}", kNamePrefix, options.epoch,
-                                                                  NameOf(options.pipeline))})
+  RETURN_IF_ERROR(conn.Checked({"CLIENT", "SETNAME",
+                                fmt::format("{}{}:{}", kNamePrefix, options.epoch, ClientName(options.pipeline))})
                       .status());
   ASSIGN_OR_RETURN(uint64_t fence, ReadFence(conn, FenceKey(options.pipeline)));
   if (fence > options.epoch) return FencedError(options, fence, "the key " + FenceKey(options.pipeline));
@@ -62,24 +52,22 @@ Status RaiseFence(RedisConnection& conn, const SinkOptions& options) {
     if (attempt >= 100) return Status::Retryable(StatusCode::kAborted, "raising {}: it keeps changing", key);
   }
   // Connections of former owners: killed, with whatever they had queued.
-  ASSIGN_OR_RETURN(RedisReply list, conn.Checked({"CLIENT", "LIST"}));
-  const std::string suffix = ":" + NameOf(options.pipeline);
-  std::istringstream lines(list.str);
-  for (std::string line; std::getline(lines, line);) {
-    std::string id, name;
-    std::istringstream fields(line);
-    for (std::string f; fields >> f;) {
-      if (f.starts_with("id=")) id = f.substr(3);
-      if (f.starts_with("name=")) name = f.substr(5);
-    }
+  ASSIGN_OR_RETURN(auto clients, conn.Clients());
+  if (!clients) {
+    return Status::Error(StatusCode::kServerError, "{}: CLIENT LIST is not allowed to this user (fencing needs it)",
+                         conn.endpoint().Describe());
+  }
+  const std::string suffix = ":" + ClientName(options.pipeline);
+  for (const RedisClient& client : *clients) {
+    const std::string& name = client.name;
     if (!name.starts_with(kNamePrefix) || !name.ends_with(suffix)) continue;
     std::string epoch = name.substr(kNamePrefix.size(), name.size() - kNamePrefix.size() - suffix.size());
     if (epoch.empty() || epoch.find_first_not_of("0123456789") != std::string::npos) continue;
     if (std::strtoull(epoch.c_str(), nullptr, 10) >= options.epoch) continue;
-    auto killed = conn.Command({"CLIENT", "KILL", "ID", id});
+    auto killed = conn.Command({"CLIENT", "KILL", "ID", client.id});
     if (!killed.ok()) return killed.status();
     spdlog::info("pipeline {} target {}: closed connection {} of epoch {} (epoch {} takes over)", options.pipeline,
-                 options.target, id, epoch, options.epoch);
+                 options.target, client.id, epoch, options.epoch);
   }
   return Status::Ok();
 }

@@ -8,7 +8,6 @@
 #include <ctime>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <vector>
 
 #include "sink/process_owner.h"
@@ -25,50 +24,21 @@ std::map<std::string, int>& Keepers() {
   return keepers;
 }
 
-// Client names take no spaces.
 std::string ConnectionName(const std::string& token, const SinkOptions& options) {
-  std::string name = fmt::format("sluice-owner:{}:{}:{}", token, options.pipeline, options.target);
-  for (char& c : name) {
-    if (static_cast<unsigned char>(c) <= ' ') c = '_';
-  }
-  return name;
+  return ClientName(fmt::format("sluice-owner:{}:{}:{}", token, options.pipeline, options.target));
 }
 
-struct Client {
-  std::string id, addr;
-  uint64_t idle_seconds = 0;
-};
-
 // The connections named `name`; nullopt when this user may not list them.
-Result<std::optional<std::vector<Client>>> ClientsNamed(RedisConnection& c, const std::string& name) {
-  ASSIGN_OR_RETURN(RedisReply list, c.Command({"CLIENT", "LIST"}));
-  if (list.is_error()) {
-    if (IsRetryableReplyError(list.str)) {
-      return Status::Retryable(StatusCode::kServerError, "{}: CLIENT LIST: {}", c.endpoint().Describe(), list.str);
-    }
-    return std::optional<std::vector<Client>>();  // NOPERM, or the command renamed away
-  }
-  std::vector<Client> found;
-  std::istringstream lines(list.str);
-  for (std::string line; std::getline(lines, line);) {
-    Client client;
-    std::string client_name;
-    std::istringstream fields(line);
-    for (std::string f; fields >> f;) {
-      if (f.starts_with("id=")) client.id = f.substr(3);
-      if (f.starts_with("addr=")) client.addr = f.substr(5);
-      if (f.starts_with("name=")) client_name = f.substr(5);
-      if (f.starts_with("idle=")) client.idle_seconds = std::strtoull(f.c_str() + 5, nullptr, 10);
-    }
-    if (client_name == name && !client.id.empty()) found.push_back(std::move(client));
-  }
-  return std::optional<std::vector<Client>>(std::move(found));
+Result<std::optional<std::vector<RedisClient>>> ClientsNamed(RedisConnection& c, const std::string& name) {
+  ASSIGN_OR_RETURN(auto clients, c.Clients());
+  if (clients) std::erase_if(*clients, [&](const RedisClient& client) { return client.name != name; });
+  return clients;
 }
 
 // Closes a gone or frozen owner's connections, with whatever they had queued.
-Status CloseConnections(RedisConnection& c, const std::vector<Client>& clients, const std::string& who,
+Status CloseConnections(RedisConnection& c, const std::vector<RedisClient>& clients, const std::string& who,
                         const SinkOptions& options) {
-  for (const Client& client : clients) {
+  for (const RedisClient& client : clients) {
     ASSIGN_OR_RETURN(RedisReply r, c.Command({"CLIENT", "KILL", "ID", client.id}));
     if (!r.is_error() || r.str.find("No such client") != std::string::npos) continue;
     return Status::Retryable(StatusCode::kServerError,
@@ -148,7 +118,7 @@ Result<bool> TakeOwnership(RedisConnection& c, bool named, OwnerKeeper& keeper, 
     }
     const std::string name = ConnectionName(token, options);
     const bool owner_named = field(5) == "1";
-    std::optional<std::vector<Client>> former;  // its connections, when they can be listed
+    std::optional<std::vector<RedisClient>> former;  // its connections, when they can be listed
     std::string gone;                           // why the owner on record counts as gone
     if (!token.empty() && owner_named) {
       ASSIGN_OR_RETURN(former, ClientsNamed(c, name));
@@ -156,7 +126,7 @@ Result<bool> TakeOwnership(RedisConnection& c, bool named, OwnerKeeper& keeper, 
         gone = "its connections to the target are gone";
       } else if (former) {
         uint64_t idle = former->front().idle_seconds;
-        for (const Client& client : *former) idle = std::min(idle, client.idle_seconds);
+        for (const RedisClient& client : *former) idle = std::min(idle, client.idle_seconds);
         if (options.takeover_after_ms > 0 && idle * 1000 >= options.takeover_after_ms) {
           gone =
               fmt::format("its connections have been idle for {} s, past takeover_after: a host gone or frozen", idle);
