@@ -2,6 +2,9 @@
 
 #include <httplib.h>
 
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <cctype>
 #include <cstdlib>
 
@@ -57,6 +60,11 @@ ClickhouseClient::ClickhouseClient(ClientOptions options) : options_(std::move(o
   http_->set_read_timeout(options_.read_timeout_s, 0);
   http_->set_write_timeout(options_.read_timeout_s, 0);
   http_->set_keep_alive(true);
+  // Called for every new socket, before it connects.
+  http_->set_socket_options([this](int sock) {
+    socket_ = sock;
+    ++connections_;
+  });
   // Basic auth keeps the password out of URLs (and server logs of them).
   http_->set_basic_auth(options_.user, options_.password);
 }
@@ -85,7 +93,6 @@ Result<std::string> ClickhouseClient::Post(const std::string& path, std::string_
     // A dropped keep-alive connection is re-made by the next request.
     return Status::Retryable(StatusCode::kIoError, "{}: {}", options_.Describe(), httplib::to_string(r.error()));
   }
-  last_answer_ = std::chrono::steady_clock::now();
   if (r->status == 200) return std::move(r->body);
   int code = 0;
   std::string message;
@@ -101,6 +108,18 @@ Result<std::string> ClickhouseClient::Post(const std::string& path, std::string_
   std::string text = fmt::format("{}: error {}: {}", options_.Describe(), code, message);
   if (IsRetryableServerCode(code)) return Status::Retryable(StatusCode::kServerError, "{}", text);
   return Status::Error(StatusCode::kServerError, "{}", text);
+}
+
+bool ClickhouseClient::ConnectionReusable() const {
+  // httplib closes a socket it gave up on; one it keeps is the last made.
+  if (connections_ == 0 || http_->is_socket_open() == 0) return false;
+  pollfd p{socket_, POLLIN, 0};
+  const int ready = ::poll(&p, 1, 0);
+  if (ready == 0) return true;
+  if (ready < 0 || (p.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) return false;
+  // Readable between requests: the server's end closed (0), or bytes no request asked for.
+  char byte;
+  return ::recv(socket_, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
 Result<std::string> ClickhouseClient::Query(std::string_view sql) { return Post("/?wait_end_of_query=1", sql); }

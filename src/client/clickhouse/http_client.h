@@ -58,10 +58,13 @@ class ClickhouseClient : public Interruptible {
 
   // ClickHouse's exception code of the last server error, 0 otherwise.
   int last_server_code() const { return last_server_code_; }
-  // When the server last answered a request (any answer); the epoch if never.
-  // Over HTTP a dropped connection is made again without a word, so a pause
-  // since then is the only sign that the server may have restarted.
-  std::chrono::steady_clock::time_point last_answer() const { return last_answer_; }
+  // Over HTTP a dropped connection is made again by the next request without
+  // a word, and the server it reaches may have restarted since (and lost what
+  // it acknowledged). How many connections requests have made so far, and
+  // whether the next request goes over the last one (still open, and the
+  // server has not closed its end: stopped, restarted, its keep-alive timeout).
+  uint64_t connections() const { return connections_; }
+  bool ConnectionReusable() const;
   const ClientOptions& options() const { return options_; }
 
   // Registers with `interrupter` (nullptr: none) until destroyed: Interrupt()
@@ -76,7 +79,8 @@ class ClickhouseClient : public Interruptible {
   ClientOptions options_;
   std::unique_ptr<httplib::Client> http_;
   int last_server_code_ = 0;
-  std::chrono::steady_clock::time_point last_answer_{};
+  uint64_t connections_ = 0;
+  int socket_ = -1;  // of the last connection made
   Interrupter* interrupter_ = nullptr;
 };
 

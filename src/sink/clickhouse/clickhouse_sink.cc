@@ -8,12 +8,13 @@
 #include <map>
 
 #include "core/json_writer.h"
+#include "core/sync_point.h"
+#include "sink/cascade_sql.h"
 #include "sink/clickhouse/clickhouse_tables.h"
 #include "sink/clickhouse/column_retype.h"
 #include "sink/clickhouse/ddl_effect.h"
 #include "sink/clickhouse/type_map.h"
 #include "sink/clickhouse/version.h"
-#include "sink/cascade_sql.h"
 #include "sink/merge.h"
 #include "sink/skip_log.h"
 
@@ -33,7 +34,6 @@ Result<std::unique_ptr<ClickhouseSink>> ClickhouseSink::Open(const SinkOptions& 
 Status ClickhouseSink::Connect() {
   client_ = std::make_unique<ClickhouseClient>(client_options_);
   client_->SetInterrupter(options_.interrupt);
-  tables_.clear();  // the server may have been restarted or changed meanwhile
   RETURN_IF_ERROR(EnsureCheckpointTable());
   if (!takeover_checked_) {
     RETURN_IF_ERROR(
@@ -61,6 +61,7 @@ Status ClickhouseSink::EnsureCheckpointTable() {
 }
 
 Status ClickhouseSink::ReadCheckpoint() {
+  tables_.clear();  // checked again too: the server may have been restarted or changed meanwhile
   auto row = ReadCheckpointRow(*client_, options_.pipeline, options_.target);
   if (!row.ok())
     return row.status().WithContext(
@@ -79,6 +80,7 @@ Status ClickhouseSink::ReadCheckpoint() {
   if (!global.empty()) committed_.Note(kCheckpointRow, global);  // recorded there when read
   checkpoint_ = Checkpoint();
   checkpoint_version_ = 0;
+  read_on_connection_ = client_->connections();
   if (!row->has_value()) return Status::Ok();
   const CheckpointRow& r = **row;
   checkpoint_.global = global;
@@ -88,12 +90,13 @@ Status ClickhouseSink::ReadCheckpoint() {
   return Status::Ok();
 }
 
-Status ClickhouseSink::ReadCheckpointAfterAPause() {
-  // Shorter than any restart of a server: within it, a request that fails
-  // shows an outage (and Reconnect reads the checkpoint).
-  constexpr auto kPause = std::chrono::milliseconds(250);
+bool ClickhouseSink::SameConnectionSinceRead() const {
+  return client_->connections() == read_on_connection_ && client_->ConnectionReusable();
+}
+
+Status ClickhouseSink::ReadCheckpointIfReconnected() {
   if (!rewound_.ok()) return rewound_;
-  if (std::chrono::steady_clock::now() - client_->last_answer() < kPause) return Status::Ok();
+  if (SameConnectionSinceRead()) return Status::Ok();
   return ReadCheckpoint();
 }
 
@@ -116,7 +119,7 @@ Status ClickhouseSink::WriteCheckpoint(const StreamPos& global, const std::strin
 }
 
 Status ClickhouseSink::AdvanceCheckpoint(const BatchEnd& end) {
-  RETURN_IF_ERROR(ReadCheckpointAfterAPause());
+  RETURN_IF_ERROR(ReadCheckpointIfReconnected());
   return WriteCheckpoint(end.pos, end.resume_position, end.gtid_state);
 }
 
@@ -172,33 +175,60 @@ Status ClickhouseSink::AppendRow(std::string& out, const TableState& t, const Si
 }
 
 Status ClickhouseSink::ApplyBatch(const std::vector<SinkChange>& changes, const BatchEnd& end) {
-  RETURN_IF_ERROR(ReadCheckpointAfterAPause());
-  std::vector<SinkChange> fresh;
-  fresh.reserve(changes.size());
-  for (const SinkChange& c : changes) {
-    // Already there (a replay after a restart): skipping saves the work; a
-    // rewrite would be harmless.
-    if (!checkpoint_.global.empty() && c.pos <= checkpoint_.global) continue;
-    fresh.push_back(c);
-  }
+  RETURN_IF_ERROR(ReadCheckpointIfReconnected());
+  // Already there (a replay after a restart): skipping saves the work; a
+  // rewrite would be harmless.
+  const StreamPos already_there = checkpoint_.global;
   const uint64_t skipped_before = rows_skipped_.load();
-  size_t applied = 0;
-  // Foreign key actions read the rows the changes before them wrote: those
-  // are inserted first, and the ones after them after.
-  Status st = HasCascade(fresh) ? ForEachRunAndCascade(
-                                      fresh, [&](std::vector<SinkChange> run) { return InsertRows(std::move(run), end, &applied); },
-                                      [&](const SinkChange& c) {
-                                        ++applied;
-                                        return ApplyCascade(c);
-                                      })
-                                : InsertRows(std::move(fresh), end, &applied);
-  if (st.ok()) st = WriteCheckpoint(end.pos, end.resume_position, end.gtid_state);
-  if (!st.ok()) {
+  // The rows and the checkpoint that records them go over one connection,
+  // so to one server process: one restarted in between (from a backup, or
+  // after a crash that lost rows it had acknowledged) may hold the
+  // checkpoint without the rows. A new connection on the way reads the
+  // checkpoint again (a server that lost earlier batches too answers
+  // kTargetRewound) and writes the batch again: its rows keep their versions.
+  constexpr int kAttempts = 3;
+  for (int attempt = 1;; ++attempt) {
+    size_t applied = 0;
     rows_skipped_ = skipped_before;
-    return st;
+    std::vector<SinkChange> fresh;
+    fresh.reserve(changes.size());
+    for (const SinkChange& c : changes) {
+      if (already_there.empty() || already_there < c.pos) fresh.push_back(c);
+    }
+    // Foreign key actions read the rows the changes before them wrote: those
+    // are inserted first, and the ones after them after.
+    Status st = HasCascade(fresh)
+                    ? ForEachRunAndCascade(
+                          fresh, [&](std::vector<SinkChange> run) { return InsertRows(std::move(run), end, &applied); },
+                          [&](const SinkChange& c) {
+                            ++applied;
+                            return ApplyCascade(c);
+                          })
+                    : InsertRows(std::move(fresh), end, &applied);
+    SLUICE_SYNC_POINT("clickhouse.batch.before_checkpoint");
+    bool reconnected = st.ok() && !SameConnectionSinceRead();
+    if (st.ok() && !reconnected) {
+      st = WriteCheckpoint(end.pos, end.resume_position, end.gtid_state);
+      reconnected = st.ok() && client_->connections() != read_on_connection_;
+    }
+    if (st.ok() && !reconnected) {
+      rows_applied_ += applied - (rows_skipped_.load() - skipped_before);
+      return Status::Ok();
+    }
+    rows_skipped_ = skipped_before;
+    if (!st.ok()) return st;
+    if (attempt == kAttempts) {
+      return Status::Retryable(StatusCode::kIoError,
+                               "pipeline {} target {}: ClickHouse closed the connection {} times while the batch up to "
+                               "{} was written",
+                               options_.pipeline, options_.target, kAttempts, end.pos.ToString());
+    }
+    spdlog::info(
+        "pipeline {} target {}: ClickHouse closed the connection while the batch up to {} was written (restarted, "
+        "or its keep-alive timeout): its checkpoint is read again and the batch written again",
+        options_.pipeline, options_.target, end.pos.ToString());
+    RETURN_IF_ERROR(ReadCheckpoint());
   }
-  rows_applied_ += applied - (rows_skipped_.load() - skipped_before);
-  return Status::Ok();
 }
 
 Status ClickhouseSink::InsertRows(std::vector<SinkChange> changes, const BatchEnd& end, size_t* applied) {
@@ -315,15 +345,15 @@ Status ClickhouseSink::RenameTable(const DdlChange& ddl, const std::pair<std::st
                          where, new_db, to.second);
   }
   RETURN_IF_ERROR(Run("CREATE DATABASE IF NOT EXISTS " + QuoteIdentifier(new_db)));
-  RETURN_IF_ERROR(Run(fmt::format("RENAME TABLE {} TO {}", TableName(ddl.target_db, ddl.target_table),
-                                  TableName(new_db, to.second))));
+  RETURN_IF_ERROR(Run(
+      fmt::format("RENAME TABLE {} TO {}", TableName(ddl.target_db, ddl.target_table), TableName(new_db, to.second))));
   spdlog::info("{}: renamed to {}.{}", where, new_db, to.second);
   tables_.clear();
   return Status::Ok();
 }
 
 Status ClickhouseSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
-  RETURN_IF_ERROR(ReadCheckpointAfterAPause());
+  RETURN_IF_ERROR(ReadCheckpointIfReconnected());
   if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();  // applied before a restart
   if (ddl.table) {
     // A PostgreSQL source's added columns: added now, with the default

@@ -74,11 +74,16 @@ class ClickhouseSink : public Sink {
   Status Connect();
   Status EnsureCheckpointTable();
   Status ReadCheckpoint();
-  // Before a write after a pause: the server may have been restarted from
-  // an older state meanwhile without a request failing (HTTP makes a new
-  // connection silently), so the checkpoint is read again first: one back
-  // from an older state answers kTargetRewound before anything lands on it.
-  Status ReadCheckpointAfterAPause();
+  // Before a write: when the next request would go over a connection other
+  // than the one the checkpoint was last read on, the server may have been
+  // restarted from an older state meanwhile without a request failing (HTTP
+  // makes a new connection silently), so the checkpoint is read again first:
+  // one back from an older state answers kTargetRewound before anything
+  // lands on it.
+  Status ReadCheckpointIfReconnected();
+  // Whether every request since the checkpoint was read went over the
+  // connection it was read on, and the next one will too.
+  bool SameConnectionSinceRead() const;
   Status WriteCheckpoint(const StreamPos& global, const std::string& resume_position, const std::string& gtid_state);
   Result<const TableState*> EnsureTable(const TargetTablePtr& table);
   // Adds the row of `c` to `out`; a value the target cannot hold goes to Reject.
@@ -111,7 +116,8 @@ class ClickhouseSink : public Sink {
   // reconnect, the server lost what it had acknowledged (ReadCheckpoint).
   static constexpr int kCheckpointRow = -1;
   CommittedRows committed_;
-  Status rewound_;  // kTargetRewound once read: every later write answers it
+  Status rewound_;                   // kTargetRewound once read: every later write answers it
+  uint64_t read_on_connection_ = 0;  // client_->connections() when the checkpoint was last read
   bool takeover_checked_ = false;    // TakeOverRenamedTarget ran (at the first connect)
   std::map<const TargetTable*, TableState> tables_;
 };

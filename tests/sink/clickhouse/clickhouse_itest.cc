@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <thread>
 
 #include "harness/clickhouse_server.h"
@@ -212,7 +213,7 @@ TEST_F(ClickhouseRunTest, ClickhouseDownThenUpRetriesAndConverges) {
 // it had acknowledged: it does not fsync them by default) holds less than
 // sluice wrote, its checkpoint with it. sluice sees that before it writes
 // again (here no request of sluice's fails meanwhile: over HTTP the next
-// one silently makes a new connection, so a pause makes it read the
+// one silently makes a new connection, so the closed one makes it read the
 // checkpoint first) and writes again what the server lost.
 TEST_F(ClickhouseRunTest, ClickhouseRestoredFromABackupGetsWhatItLostAgain) {
   ASSERT_NO_FATAL_FAILURE(StartAll(kKeyedSchema));
@@ -233,6 +234,53 @@ TEST_F(ClickhouseRunTest, ClickhouseRestoredFromABackupGetsWhatItLostAgain) {
   EXPECT_NE(events.find("went back"), std::string::npos) << events;
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
+
+// The same between a batch's rows and its checkpoint: the checkpoint must
+// not land on a server that lost the rows. Held there (a sync point),
+// ClickHouse is restored from a backup taken before the batch: `older`
+// also before the batches committed since sluice started (a rewind), else
+// at its checkpoint (only the held batch's rows lost).
+class ClickhouseRestoredMidBatchTest : public ClickhouseRunTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(ClickhouseRestoredMidBatchTest, TheCheckpointNeverLandsWithoutTheBatchsRows) {
+  const bool older = GetParam();
+  ASSERT_NO_FATAL_FAILURE(StartAll(kKeyedSchema));
+  ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
+  ASSERT_TRUE(ChConverges(kAudit, kChAudit));
+  ASSERT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+  if (older) {
+    ASSERT_TRUE(ch_->Stop().ok());
+    ASSERT_EQ(std::system(fmt::format("cp -a '{0}/data' '{0}/backup'", ch_->dir()).c_str()), 0);
+    ASSERT_TRUE(ch_->Restart().ok());
+    StartSluice();
+    ASSERT_TRUE(Transactions(*src_, 21, 10).ok());
+    ASSERT_TRUE(ChConverges(kAudit, kChAudit));
+    ASSERT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+  }
+  ASSERT_TRUE(ch_->Stop().ok());
+  if (!older) {
+    ASSERT_EQ(std::system(fmt::format("cp -a '{0}/data' '{0}/backup'", ch_->dir()).c_str()), 0);
+  }
+  ASSERT_TRUE(ch_->Restart().ok());
+
+  const std::string go = (dir_ / "go").string();
+  StartSluiceWithSyncPoints("clickhouse.batch.before_checkpoint=wait@1:" + go);
+  ASSERT_TRUE(Transactions(*src_, 31, 10).ok());
+  ASSERT_TRUE(LogsWithin(*sluice_, "sync point clickhouse.batch.before_checkpoint: waiting", std::chrono::seconds(60)));
+  ASSERT_TRUE(ch_->Crash().ok());
+  ASSERT_EQ(std::system(fmt::format("rm -rf '{0}/data' && cp -a '{0}/backup' '{0}/data'", ch_->dir()).c_str()), 0);
+  ASSERT_TRUE(ch_->Restart().ok());
+  std::ofstream(go).flush();
+  ASSERT_TRUE(Transactions(*src_, 41, 10).ok());
+  EXPECT_TRUE(ChConverges(kOrders, kChOrders));
+  EXPECT_TRUE(ChConverges(kAudit, kChAudit));
+  const std::string events = PipelineStatus("p")["events"].dump();
+  EXPECT_EQ(events.find("went back") != std::string::npos, older) << events;
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+INSTANTIATE_TEST_SUITE_P(Backups, ClickhouseRestoredMidBatchTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "OlderThanTheCheckpoint" : "AtTheCheckpoint"; });
 
 // SIGTERM of sluice while ClickHouse hangs (SIGSTOP) mid-stream, with the
 // default 60 s read timeout: the stop cuts the request instead of waiting
