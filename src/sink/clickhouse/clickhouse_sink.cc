@@ -34,6 +34,7 @@ Result<std::unique_ptr<ClickhouseSink>> ClickhouseSink::Open(const SinkOptions& 
 Status ClickhouseSink::Connect() {
   client_ = std::make_unique<ClickhouseClient>(client_options_);
   client_->SetInterrupter(options_.interrupt);
+  tables_.clear();  // the server may have been restarted or changed meanwhile
   RETURN_IF_ERROR(EnsureCheckpointTable());
   if (!takeover_checked_) {
     RETURN_IF_ERROR(
@@ -61,7 +62,6 @@ Status ClickhouseSink::EnsureCheckpointTable() {
 }
 
 Status ClickhouseSink::ReadCheckpoint() {
-  tables_.clear();  // checked again too: the server may have been restarted or changed meanwhile
   auto row = ReadCheckpointRow(*client_, options_.pipeline, options_.target);
   if (!row.ok())
     return row.status().WithContext(
@@ -227,6 +227,7 @@ Status ClickhouseSink::ApplyBatch(const std::vector<SinkChange>& changes, const 
         "pipeline {} target {}: ClickHouse closed the connection while the batch up to {} was written (restarted, "
         "or its keep-alive timeout): its checkpoint is read again and the batch written again",
         options_.pipeline, options_.target, end.pos.ToString());
+    tables_.clear();  // a table this batch made may be gone with its rows
     RETURN_IF_ERROR(ReadCheckpoint());
   }
 }
