@@ -722,6 +722,7 @@ Status Snapshot::CopyChunk(Worker& w, Chunk& chunk) {
         ChunkTarget& tw = *w.targets[ti];
         if (keyless && !table.keeps_target_rows[ti]) RETURN_IF_ERROR(tw.Truncate(*m.target));
         RETURN_IF_ERROR(tw.Write(changes).WithContext("target " + cfg_.targets[ti]));
+        SLUICE_SYNC_POINT("snapshot.chunk.written");
         ChunkRecord rec;
         rec.pipeline = cfg_.name;
         rec.target = cfg_.targets[ti];

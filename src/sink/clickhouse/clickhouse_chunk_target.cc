@@ -1,16 +1,16 @@
 #include "sink/clickhouse/clickhouse_chunk_target.h"
 
-#include <charconv>
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <map>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "core/resume_position.h"
 #include "core/position.h"
+#include "core/resume_position.h"
 #include "sink/skip_log.h"
 
 namespace sluice::sink::clickhouse {
@@ -118,10 +118,11 @@ Result<std::string> ClickhouseChunkTarget::AppliedPosition(const std::string& pi
 }
 
 Status ClickhouseChunkTarget::Reject(const SinkChange& c, const Status& error) {
-  std::string msg = fmt::format("pipeline {} target {}: table `{}`.`{}` (from {}) key {} (snapshot): ClickHouse cannot "
-                                "hold the row exactly: {}",
-                                options_.pipeline, options_.target, c.table->db, c.table->table, c.table->source,
-                                DescribeKey(c), error.message());
+  std::string msg = fmt::format(
+      "pipeline {} target {}: table `{}`.`{}` (from {}) key {} (snapshot): ClickHouse cannot "
+      "hold the row exactly: {}",
+      options_.pipeline, options_.target, c.table->db, c.table->table, c.table->source, DescribeKey(c),
+      error.message());
   if (!options_.skip_rejected) return Status::Error(StatusCode::kNotSupported, "{}", msg);
   if (!options_.skip_log.empty()) {
     std::string line = SkipRecord(options_.pipeline, options_.target, c, DescribeKey(c), error.message());
@@ -166,13 +167,25 @@ Status ClickhouseChunkTarget::Write(const std::vector<SinkChange>& changes) {
   }
   for (const auto& [w, rows] : inserts) {
     if (rows.empty()) continue;
+    RETURN_IF_ERROR(SameConnectionAsTheRows("its next rows"));
     auto r = client_.Insert(w->insert_sql, rows);
     if (!r.ok()) {
-      return r.status().WithContext(fmt::format("pipeline {} target {}: {}", options_.pipeline, options_.target,
-                                                w->insert_sql.substr(0, 200)));
+      return r.status().WithContext(
+          fmt::format("pipeline {} target {}: {}", options_.pipeline, options_.target, w->insert_sql.substr(0, 200)));
     }
+    if (rows_connection_ == 0) rows_connection_ = client_.connections();
   }
-  return Status::Ok();
+  return SameConnectionAsTheRows("its rows");
+}
+
+Status ClickhouseChunkTarget::SameConnectionAsTheRows(std::string_view what) {
+  if (rows_connection_ == 0) return Status::Ok();
+  if (client_.connections() == rows_connection_ && client_.ConnectionReusable()) return Status::Ok();
+  rows_connection_ = 0;
+  return Status::Retryable(StatusCode::kIoError,
+                           "pipeline {} target {}: ClickHouse closed the connection after a chunk's first rows and "
+                           "before {} (restarted?): the chunk is copied again",
+                           options_.pipeline, options_.target, what);
 }
 
 Result<ClickhouseChunkTarget::CurrentRow> ClickhouseChunkTarget::CurrentVersion(const SinkChange& c) {
@@ -186,8 +199,8 @@ Result<ClickhouseChunkTarget::CurrentRow> ClickhouseChunkTarget::CurrentVersion(
                                       TableName(t.db, t.table), condition);
   auto rows = client_.QueryRows(sql);
   if (!rows.ok()) {
-    return rows.status().WithContext(fmt::format("pipeline {} target {}: key {}", options_.pipeline, options_.target,
-                                                 DescribeKey(c)));
+    return rows.status().WithContext(
+        fmt::format("pipeline {} target {}: key {}", options_.pipeline, options_.target, DescribeKey(c)));
   }
   if (rows->empty()) return CurrentRow{};
   if (rows->front().size() != 2) {
@@ -233,6 +246,8 @@ Status ClickhouseChunkTarget::InsertPlanRows(const std::vector<ChunkRecord>& row
 }
 
 Status ClickhouseChunkTarget::MarkChunkDone(const ChunkRecord& chunk, uint64_t rows) {
+  RETURN_IF_ERROR(SameConnectionAsTheRows("its done mark"));
+  rows_connection_ = 0;
   ChunkRecord done = chunk;
   done.done = true;
   done.rows = rows;
@@ -241,17 +256,16 @@ Status ClickhouseChunkTarget::MarkChunkDone(const ChunkRecord& chunk, uint64_t r
 
 Result<uint64_t> ClickhouseChunkTarget::PlanGeneration(const std::string& pipeline, const std::string& target,
                                                        const std::string& table, const std::string& shard) {
-  ASSIGN_OR_RETURN(auto rows, client_.QueryRows(fmt::format("SELECT done, _version FROM {} FINAL WHERE {} AND chunk = "
-                                                            "{} FORMAT TabSeparated",
-                                                            kChunksTable, PlanWhere(pipeline, target, table, shard),
-                                                            kHeaderChunk)));
+  ASSIGN_OR_RETURN(
+      auto rows, client_.QueryRows(fmt::format("SELECT done, _version FROM {} FINAL WHERE {} AND chunk = "
+                                               "{} FORMAT TabSeparated",
+                                               kChunksTable, PlanWhere(pipeline, target, table, shard), kHeaderChunk)));
   if (rows.empty() || rows[0].size() < 2 || rows[0][0] != "0") return uint64_t{0};
   return std::stoull(rows[0][1]);
 }
 
-Result<std::vector<ChunkRecord>> ClickhouseChunkTarget::LoadPlan(const std::string& pipeline,
-                                                                 const std::string& target, const std::string& table,
-                                                                 const std::string& shard) {
+Result<std::vector<ChunkRecord>> ClickhouseChunkTarget::LoadPlan(const std::string& pipeline, const std::string& target,
+                                                                 const std::string& table, const std::string& shard) {
   std::vector<ChunkRecord> plan;
   ASSIGN_OR_RETURN(uint64_t generation, PlanGeneration(pipeline, target, table, shard));
   if (generation == 0) return plan;
@@ -282,12 +296,11 @@ Result<bool> ClickhouseChunkTarget::HasUnfinishedPlan(const std::string& pipelin
   std::string list;
   for (const std::string& shard : shards) list += (list.empty() ? "" : ", ") + QuoteString(ShardKey(shard));
   // The live plans (headers not dropped), then whether one has a chunk not done.
-  ASSIGN_OR_RETURN(auto headers,
-                   client_.QueryRows(fmt::format("SELECT tbl, shard, _version FROM {} FINAL WHERE pipeline = {} AND "
-                                                 "target = {} AND shard IN ({}) AND chunk = {} AND done = 0 FORMAT "
-                                                 "TabSeparated",
-                                                 kChunksTable, QuoteString(pipeline), QuoteString(target), list,
-                                                 kHeaderChunk)));
+  ASSIGN_OR_RETURN(auto headers, client_.QueryRows(fmt::format(
+                                     "SELECT tbl, shard, _version FROM {} FINAL WHERE pipeline = {} AND "
+                                     "target = {} AND shard IN ({}) AND chunk = {} AND done = 0 FORMAT "
+                                     "TabSeparated",
+                                     kChunksTable, QuoteString(pipeline), QuoteString(target), list, kHeaderChunk)));
   for (const auto& h : headers) {
     if (h.size() < 3) continue;
     ASSIGN_OR_RETURN(auto open, client_.QueryRows(fmt::format(
@@ -317,8 +330,8 @@ Status ClickhouseChunkTarget::SavePlan(const std::vector<ChunkRecord>& plan) {
   return InsertPlanRows({header}, generation);
 }
 
-Status ClickhouseChunkTarget::DropPlan(const std::string& pipeline, const std::string& target,
-                                       const std::string& table, const std::string& shard) {
+Status ClickhouseChunkTarget::DropPlan(const std::string& pipeline, const std::string& target, const std::string& table,
+                                       const std::string& shard) {
   ChunkRecord header;
   header.pipeline = pipeline;
   header.target = target;

@@ -74,8 +74,12 @@ class ClickhouseChunkTarget : public ChunkTarget {
   Status Write(const std::vector<SinkChange>& changes) override;
   Status Truncate(const TargetTable& table) override;
   Status MarkChunkDone(const ChunkRecord& chunk, uint64_t rows) override;
-  Status Commit() override { return Status::Ok(); }
-  void Rollback() override {}
+  // Each INSERT is its own transaction: what a Write sent stays.
+  Status Commit() override {
+    rows_connection_ = 0;
+    return Status::Ok();
+  }
+  void Rollback() override { rows_connection_ = 0; }
 
   Result<std::vector<ChunkRecord>> LoadPlan(const std::string& pipeline, const std::string& target,
                                             const std::string& table, const std::string& shard) override;
@@ -91,6 +95,8 @@ class ClickhouseChunkTarget : public ChunkTarget {
   Result<const TableWriter*> Writer(const TargetTablePtr& t);
   // Rows of `plan` (done or not) as `_sluice`.`snapshot_chunks` TabSeparated rows.
   Status InsertPlanRows(const std::vector<ChunkRecord>& rows, uint64_t version);
+  // Retryable when the next request would not go over rows_connection_.
+  Status SameConnectionAsTheRows(std::string_view what);
   // The current plan's generation (0: none, or dropped).
   Result<uint64_t> PlanGeneration(const std::string& pipeline, const std::string& target, const std::string& table,
                                   const std::string& shard);
@@ -105,6 +111,12 @@ class ClickhouseChunkTarget : public ChunkTarget {
 
   SinkOptions options_;
   sluice::clickhouse::ClickhouseClient client_;
+  // client_.connections() after the chunk's first insert (0: none since
+  // the last done mark). Its rows and its done mark go over one connection,
+  // so to one server process: one restarted in between (from a backup, or
+  // after a crash that lost what it had acknowledged) would otherwise get
+  // the mark without the rows; the chunk is copied again instead.
+  uint64_t rows_connection_ = 0;
   std::map<const TargetTable*, std::pair<TargetTablePtr, TableWriter>> tables_;
 };
 
