@@ -353,6 +353,18 @@ Status ClickhouseSink::RenameTable(const DdlChange& ddl, const std::pair<std::st
   return Status::Ok();
 }
 
+Status ClickhouseSink::CheckpointAfterDdl(const DdlChange& ddl, const BatchEnd& end) {
+  SLUICE_SYNC_POINT("clickhouse.ddl.before_checkpoint");
+  if (!SameConnectionSinceRead()) {
+    tables_.clear();
+    return Status::Retryable(StatusCode::kIoError,
+                             "{}: ClickHouse closed the connection while the DDL was applied (restarted, or its "
+                             "keep-alive timeout): it is applied again",
+                             DdlWhere(ddl, end));
+  }
+  return WriteCheckpoint(end.pos, end.resume_position, end.gtid_state);
+}
+
 Status ClickhouseSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
   RETURN_IF_ERROR(ReadCheckpointIfReconnected());
   if (!checkpoint_.global.empty() && end.pos <= checkpoint_.global) return Status::Ok();  // applied before a restart
@@ -363,7 +375,7 @@ Status ClickhouseSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
     tables_.clear();
     ASSIGN_OR_RETURN(const TableState* t, EnsureTable(ddl.table));
     (void)t;
-    return AdvanceCheckpoint(end);
+    return CheckpointAfterDdl(ddl, end);
   }
   DdlEffect effect = ClassifyDdl(ddl.query, !ddl.added_columns.empty());
   using K = DdlEffect::Kind;
@@ -412,7 +424,7 @@ Status ClickhouseSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {
                            options_.pipeline, options_.target, ddl.target_db, ddl.target_table, end.pos.ToString(),
                            effect.reason, ddl.query.substr(0, 300));
   }
-  return AdvanceCheckpoint(end);
+  return CheckpointAfterDdl(ddl, end);
 }
 
 }  // namespace sluice::sink::clickhouse

@@ -97,6 +97,9 @@ class ClickhouseSink : public Sink {
   // with the value the rows already there hold; a table not made yet is
   // made with its first rows.
   Status AddColumns(const DdlChange& ddl, const BatchEnd& end);
+  // The checkpoint after a DDL, over the connection its effect went over (as
+  // a batch's rows do): otherwise retryable, and the DDL is applied again.
+  Status CheckpointAfterDdl(const DdlChange& ddl, const BatchEnd& end);
   // "pipeline P target T: table db.t: DDL @ pos", for messages.
   std::string DdlWhere(const DdlChange& ddl, const BatchEnd& end) const;
   Status RenameTable(const DdlChange& ddl, const std::pair<std::string, std::string>& to, const BatchEnd& end);

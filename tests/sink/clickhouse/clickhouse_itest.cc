@@ -282,6 +282,35 @@ TEST_P(ClickhouseRestoredMidBatchTest, TheCheckpointNeverLandsWithoutTheBatchsRo
 INSTANTIATE_TEST_SUITE_P(Backups, ClickhouseRestoredMidBatchTest, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "OlderThanTheCheckpoint" : "AtTheCheckpoint"; });
 
+// The same between a DDL's effect and the checkpoint after it: a column
+// renamed by a copy, then ClickHouse restored to before it. The DDL is
+// applied again; otherwise the table kept the old name and the next rows
+// (with the new one) replaced the column, losing the values it held.
+TEST_F(ClickhouseRunTest, ADdlIsNotRecordedOnAServerThatLostItsEffect) {
+  ASSERT_NO_FATAL_FAILURE(StartAll(kKeyedSchema));
+  ASSERT_TRUE(Transactions(*src_, 1, 5).ok());
+  ASSERT_TRUE(ChConverges(kOrders, kChOrders));
+  ASSERT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+  ASSERT_TRUE(ch_->Stop().ok());
+  ASSERT_EQ(std::system(fmt::format("cp -a '{0}/data' '{0}/backup'", ch_->dir()).c_str()), 0);
+  ASSERT_TRUE(ch_->Restart().ok());
+
+  const std::string go = (dir_ / "go").string();
+  StartSluiceWithSyncPoints("clickhouse.ddl.before_checkpoint=wait@1:" + go);
+  ASSERT_TRUE(src_->Execute("ALTER TABLE shop.orders RENAME COLUMN note TO remark").ok());
+  ASSERT_TRUE(LogsWithin(*sluice_, "sync point clickhouse.ddl.before_checkpoint: waiting", std::chrono::seconds(60)));
+  ASSERT_TRUE(ch_->Crash().ok());
+  ASSERT_EQ(std::system(fmt::format("rm -rf '{0}/data' && cp -a '{0}/backup' '{0}/data'", ch_->dir()).c_str()), 0);
+  ASSERT_TRUE(ch_->Restart().ok());
+  std::ofstream(go).flush();
+  ASSERT_TRUE(src_->Execute("INSERT INTO shop.orders VALUES (100, 7, 'new'); "
+                            "UPDATE shop.orders SET amount = amount + 1 WHERE id = 2")
+                  .ok());
+  EXPECT_TRUE(ChConverges("SELECT id, amount, remark FROM shop.orders ORDER BY id",
+                          "SELECT id, amount, remark FROM shop.orders FINAL WHERE _sign = 1 ORDER BY id"));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
 // SIGTERM of sluice while ClickHouse hangs (SIGSTOP) mid-stream, with the
 // default 60 s read timeout: the stop cuts the request instead of waiting
 // it out; restarted, it converges.
