@@ -62,13 +62,14 @@ sluice::clickhouse::ClientOptions ClientFor(uint16_t port) {
 
 }  // namespace
 
-Result<std::unique_ptr<ClickhouseServer>> ClickhouseServer::Start() {
+Result<std::unique_ptr<ClickhouseServer>> ClickhouseServer::Start(const std::string& extra_config) {
   const char* tmp = std::getenv("TMPDIR");
   std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/sluice-clickhouse-XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr) {
     return Status::Error(StatusCode::kIoError, "mkdtemp {}: {}", pattern, std::strerror(errno));
   }
   std::unique_ptr<ClickhouseServer> server(new ClickhouseServer(pattern));
+  server->extra_config_ = extra_config;
   Status last;
   for (int attempt = 0; attempt < 5; ++attempt) {
     server->http_port_ = PickPort();
@@ -113,9 +114,10 @@ Status ClickhouseServer::WriteConfig() {
   <timezone>UTC</timezone>
   <mark_cache_size>5368709</mark_cache_size>
   <max_concurrent_queries>100</max_concurrent_queries>
+  {3}
 </yandex>
 )",
-                        dir_, http_port_, tcp_port_);
+                        dir_, http_port_, tcp_port_, extra_config_);
   std::ofstream users(dir_ + "/users.xml", std::ios::trunc);
   users << R"(<?xml version="1.0"?>
 <yandex>

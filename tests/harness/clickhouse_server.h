@@ -26,7 +26,8 @@ namespace sluice::testing {
 
 class ClickhouseServer {
  public:
-  [[nodiscard]] static Result<std::unique_ptr<ClickhouseServer>> Start();
+  // `extra_config`: XML elements added to config.xml's top level.
+  [[nodiscard]] static Result<std::unique_ptr<ClickhouseServer>> Start(const std::string& extra_config = "");
   ClickhouseServer(const ClickhouseServer&) = delete;
   ClickhouseServer& operator=(const ClickhouseServer&) = delete;
   ~ClickhouseServer();
@@ -53,6 +54,7 @@ class ClickhouseServer {
  private:
   explicit ClickhouseServer(std::string dir) : dir_(std::move(dir)) {}
   Status WriteConfig();
+  std::string extra_config_;
   Status Launch();
 
   std::string dir_;

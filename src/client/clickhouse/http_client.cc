@@ -63,6 +63,10 @@ ClickhouseClient::ClickhouseClient(ClientOptions options) : options_(std::move(o
   // Called for every new socket, before it connects.
   http_->set_socket_options([this](int sock) {
     socket_ = sock;
+    // No server restarts that fast: it closed the connection after answering.
+    if (connections_ > 0 && std::chrono::steady_clock::now() - last_answer_ < kPromptReconnect) {
+      keeps_connections_ = false;
+    }
     ++connections_;
   });
   // Basic auth keeps the password out of URLs (and server logs of them).
@@ -93,6 +97,7 @@ Result<std::string> ClickhouseClient::Post(const std::string& path, std::string_
     // A dropped keep-alive connection is re-made by the next request.
     return Status::Retryable(StatusCode::kIoError, "{}: {}", options_.Describe(), httplib::to_string(r.error()));
   }
+  last_answer_ = std::chrono::steady_clock::now();
   if (r->status == 200) return std::move(r->body);
   int code = 0;
   std::string message;
@@ -110,8 +115,19 @@ Result<std::string> ClickhouseClient::Post(const std::string& path, std::string_
   return Status::Error(StatusCode::kServerError, "{}", text);
 }
 
-bool ClickhouseClient::ConnectionReusable() const {
-  // httplib closes a socket it gave up on; one it keeps is the last made.
+bool ClickhouseClient::ConnectionReusable() {
+  const bool open = SocketOpen();
+  // Closed so soon after the answer: the server closes connections after
+  // answering (no restart is that fast).
+  if (!open && connections_ > 0 && std::chrono::steady_clock::now() - last_answer_ < kPromptReconnect) {
+    keeps_connections_ = false;
+  }
+  return open;
+}
+
+bool ClickhouseClient::SocketOpen() const {
+  // httplib closes a socket it gave up on (or the server said to close);
+  // one it keeps is the last made.
   if (connections_ == 0 || http_->is_socket_open() == 0) return false;
   pollfd p{socket_, POLLIN, 0};
   const int ready = ::poll(&p, 1, 0);

@@ -180,7 +180,8 @@ Status ClickhouseChunkTarget::Write(const std::vector<SinkChange>& changes) {
 
 Status ClickhouseChunkTarget::SameConnectionAsTheRows(std::string_view what) {
   if (rows_connection_ == 0) return Status::Ok();
-  if (client_.connections() == rows_connection_ && client_.ConnectionReusable()) return Status::Ok();
+  const bool same = client_.connections() == rows_connection_ && client_.ConnectionReusable();
+  if (same || !client_.keeps_connections()) return Status::Ok();  // else nothing to tell by
   rows_connection_ = 0;
   return Status::Retryable(StatusCode::kIoError,
                            "pipeline {} target {}: ClickHouse closed the connection after a chunk's first rows and "

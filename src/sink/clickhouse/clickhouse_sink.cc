@@ -90,13 +90,24 @@ Status ClickhouseSink::ReadCheckpoint() {
   return Status::Ok();
 }
 
-bool ClickhouseSink::SameConnectionSinceRead() const {
-  return client_->connections() == read_on_connection_ && client_->ConnectionReusable();
+bool ClickhouseSink::SameConnectionSinceRead() {
+  const bool same = client_->connections() == read_on_connection_ && client_->ConnectionReusable();
+  return same || !client_->keeps_connections();  // connections tell nothing (ReadCheckpointIfReconnected)
 }
 
 Status ClickhouseSink::ReadCheckpointIfReconnected() {
   if (!rewound_.ok()) return rewound_;
-  if (SameConnectionSinceRead()) return Status::Ok();
+  const bool same = SameConnectionSinceRead();
+  if (!client_->keeps_connections()) {
+    // A server (or proxy) that closes connections after each answer: a pause
+    // is the only sign that it may have restarted. Shorter than any restart:
+    // within it, a request that fails shows an outage (and Reconnect reads
+    // the checkpoint).
+    constexpr auto kPause = std::chrono::milliseconds(250);
+    if (std::chrono::steady_clock::now() - client_->last_answer() < kPause) return Status::Ok();
+    return ReadCheckpoint();
+  }
+  if (same) return Status::Ok();
   return ReadCheckpoint();
 }
 
@@ -209,7 +220,7 @@ Status ClickhouseSink::ApplyBatch(const std::vector<SinkChange>& changes, const 
     bool reconnected = st.ok() && !SameConnectionSinceRead();
     if (st.ok() && !reconnected) {
       st = WriteCheckpoint(end.pos, end.resume_position, end.gtid_state);
-      reconnected = st.ok() && client_->connections() != read_on_connection_;
+      reconnected = st.ok() && client_->keeps_connections() && client_->connections() != read_on_connection_;
     }
     if (st.ok() && !reconnected) {
       rows_applied_ += applied - (rows_skipped_.load() - skipped_before);
@@ -218,15 +229,21 @@ Status ClickhouseSink::ApplyBatch(const std::vector<SinkChange>& changes, const 
     rows_skipped_ = skipped_before;
     if (!st.ok()) return st;
     if (attempt == kAttempts) {
-      return Status::Retryable(StatusCode::kIoError,
-                               "pipeline {} target {}: ClickHouse closed the connection {} times while the batch up to "
-                               "{} was written",
-                               options_.pipeline, options_.target, kAttempts, end.pos.ToString());
+      // Closed at every try: not restarts but a server (or a proxy) closing
+      // connections between requests. From now on a pause is the only sign.
+      client_->ConnectionsTellNothing();
+      spdlog::warn(
+          "pipeline {} target {}: ClickHouse closed the connection {} times while the batch up to {} was "
+          "written: taken for a server or proxy that closes connections between requests; a restart "
+          "between two requests of a batch can then not be seen (keep connections open: "
+          "keep_alive_timeout of several seconds)",
+          options_.pipeline, options_.target, kAttempts, end.pos.ToString());
+    } else {
+      spdlog::info(
+          "pipeline {} target {}: ClickHouse closed the connection while the batch up to {} was written (restarted, "
+          "or its keep-alive timeout): its checkpoint is read again and the batch written again",
+          options_.pipeline, options_.target, end.pos.ToString());
     }
-    spdlog::info(
-        "pipeline {} target {}: ClickHouse closed the connection while the batch up to {} was written (restarted, "
-        "or its keep-alive timeout): its checkpoint is read again and the batch written again",
-        options_.pipeline, options_.target, end.pos.ToString());
     tables_.clear();  // a table this batch made may be gone with its rows
     RETURN_IF_ERROR(ReadCheckpoint());
   }

@@ -83,7 +83,7 @@ class ClickhouseSink : public Sink {
   Status ReadCheckpointIfReconnected();
   // Whether every request since the checkpoint was read went over the
   // connection it was read on, and the next one will too.
-  bool SameConnectionSinceRead() const;
+  bool SameConnectionSinceRead();
   Status WriteCheckpoint(const StreamPos& global, const std::string& resume_position, const std::string& gtid_state);
   Result<const TableState*> EnsureTable(const TargetTablePtr& table);
   // Adds the row of `c` to `out`; a value the target cannot hold goes to Reject.

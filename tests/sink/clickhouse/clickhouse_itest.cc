@@ -23,7 +23,7 @@ class ClickhouseRunTest : public SyncTest {
   void StartAll(const std::string& schema, const PipelineOptions& o = {}) {
     src_ = StartServer(1);
     ASSERT_TRUE(src_);
-    auto ch = ClickhouseServer::Start();
+    auto ch = ClickhouseServer::Start(ch_config_);
     ASSERT_TRUE(ch.ok()) << ch.status().message();
     ch_ = std::move(ch).value();
     ASSERT_TRUE(src_->Execute(schema).ok());
@@ -76,6 +76,7 @@ class ClickhouseRunTest : public SyncTest {
 
   std::unique_ptr<MariadbServer> src_;
   std::unique_ptr<ClickhouseServer> ch_;
+  std::string ch_config_;  // ClickhouseServer::Start's extra_config
 };
 
 constexpr const char* kAllTypes = R"sql(
@@ -308,6 +309,28 @@ TEST_F(ClickhouseRunTest, ADdlIsNotRecordedOnAServerThatLostItsEffect) {
                   .ok());
   EXPECT_TRUE(ChConverges("SELECT id, amount, remark FROM shop.orders ORDER BY id",
                           "SELECT id, amount, remark FROM shop.orders FINAL WHERE _sign = 1 ORDER BY id"));
+  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+}
+
+// A ClickHouse that closes every connection after its answer
+// (keep_alive_timeout 0; a proxy may do the same): a new connection then
+// says nothing about a restart. The sink learns that at once instead of
+// writing every batch again (or waiting for good after three tries). (A
+// request may still meet a connection the server is closing and be
+// retried: httplib's, as before.)
+TEST_F(ClickhouseRunTest, AServerThatClosesEveryConnectionIsWrittenToAsUsual) {
+  ch_config_ = "<keep_alive_timeout>0</keep_alive_timeout>";
+  ASSERT_NO_FATAL_FAILURE(StartAll(kKeyedSchema));
+  ASSERT_TRUE(Transactions(*src_, 1, 30, std::chrono::milliseconds(20)).ok());
+  EXPECT_TRUE(ChConverges(kOrders, kChOrders));
+  EXPECT_TRUE(ChConverges(kAudit, kChAudit));
+  EXPECT_TRUE(WaitForState("p", "running", std::chrono::seconds(30), "dst"));
+  const std::string log = sluice_->FullLog();
+  size_t written_again = 0;
+  for (size_t at = log.find("written again"); at != std::string::npos; at = log.find("written again", at + 1)) {
+    ++written_again;
+  }
+  EXPECT_LE(written_again, 1u) << sluice_->Log();
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 
