@@ -7,7 +7,6 @@
 #include <set>
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "core/json_writer.h"
@@ -146,10 +145,11 @@ namespace {
 // `have` is updated.
 Status FollowTypeChanges(ClickhouseClient& client, const TargetTable& t, const std::vector<std::string>& types,
                          const std::vector<std::pair<std::string, std::string>>& existing,
-                         std::map<std::string, std::string>& have, const std::vector<std::string>& key,
-                         const std::string& where) {
+                         std::map<std::string, std::string>& have, const std::string& where) {
   std::map<std::string, std::string> retype;
   bool key_retyped = false;
+  std::vector<std::string> key;
+  for (uint32_t k : t.key) key.push_back(t.columns[k]);
   for (size_t i = 0; i < t.columns.size(); ++i) {
     auto it = have.find(t.columns[i]);
     if (it == have.end() || it->second == types[i]) continue;
@@ -214,10 +214,8 @@ Result<TableWriter> EnsureTargetTable(ClickhouseClient& client, const TargetTabl
     RETURN_IF_ERROR(Run(client, where, sql));
   } else {
     // The source's shape may have changed (ALTER TABLE): follow it.
-    auto sorting = SortingKey(client, t.db, t.table);
-    if (!sorting.ok()) return sorting.status().WithContext(where);
     std::map<std::string, std::string> have(existing->begin(), existing->end());
-    RETURN_IF_ERROR(FollowTypeChanges(client, t, types, *existing, have, *sorting, where));
+    RETURN_IF_ERROR(FollowTypeChanges(client, t, types, *existing, have, where));
     std::string previous;
     for (size_t i = 0; i < t.columns.size(); ++i) {
       auto it = have.find(t.columns[i]);
@@ -241,19 +239,6 @@ Result<TableWriter> EnsureTargetTable(ClickhouseClient& client, const TargetTabl
                                         types[i], default_value, after)));
       }
       previous = t.columns[i];
-    }
-    // The primary key changed: ClickHouse cannot change a sorting key, so
-    // the table is copied into its place ordered by the new one (before
-    // columns are dropped: a column of the old key cannot be).
-    std::vector<std::string> key;
-    for (uint32_t k : t.key) key.push_back(t.columns[k]);
-    if (key != *sorting) {
-      auto now = DescribeTable(client, t.db, t.table);
-      if (!now.ok()) return now.status().WithContext(where);
-      RETURN_IF_ERROR(ReplaceByCopy(
-          client, t.db, t.table, *now, {}, key, where,
-          fmt::format("the primary key changed from ({}) to ({})", fmt::join(*sorting, ", "), fmt::join(key, ", ")),
-          /*new_key=*/true));
     }
     std::set<std::string> wanted(t.columns.begin(), t.columns.end());
     for (const auto& [col, type] : *existing) {

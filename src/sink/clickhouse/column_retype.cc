@@ -1,7 +1,6 @@
 #include "sink/clickhouse/column_retype.h"
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <charconv>
@@ -93,11 +92,9 @@ Status Run(ClickhouseClient& client, const std::string& where, const std::string
   return Status::Ok();
 }
 
-// The keys a table holds (merges collapse versions at any time; keys
-// stay); `live`: those whose newest version is not a delete.
-Result<uint64_t> Keys(ClickhouseClient& client, const std::string& name, bool live = false) {
-  ASSIGN_OR_RETURN(std::string n,
-                   client.Query("SELECT count() FROM " + name + " FINAL" + (live ? " WHERE `_sign` = 1" : "")));
+// The keys a table holds (merges collapse versions at any time; keys stay).
+Result<uint64_t> Keys(ClickhouseClient& client, const std::string& name) {
+  ASSIGN_OR_RETURN(std::string n, client.Query("SELECT count() FROM " + name + " FINAL"));
   uint64_t v = 0;
   std::from_chars(n.data(), n.data() + n.size(), v);
   return v;
@@ -150,7 +147,7 @@ Status FinishInterruptedRetype(ClickhouseClient& client, const std::string& db, 
 Status ReplaceByCopy(ClickhouseClient& client, const std::string& db, const std::string& table,
                      const std::vector<std::pair<std::string, std::string>>& existing,
                      const std::map<std::string, CopiedColumn>& changes, const std::vector<std::string>& key,
-                     const std::string& where, std::string_view why, bool new_key) {
+                     const std::string& where, std::string_view why) {
   const std::string name = TableName(db, table);
   const std::string copy = TableName(db, RetypeName(table)), retired = TableName(db, RetiredName(table));
   std::string columns, create, select;
@@ -165,7 +162,7 @@ Status ReplaceByCopy(ClickhouseClient& client, const std::string& db, const std:
   }
   std::string order;
   for (const auto& k : key) order += (order.empty() ? "" : ", ") + QuoteIdentifier(k);
-  auto before = Keys(client, name, new_key);
+  auto before = Keys(client, name);
   if (!before.ok()) return before.status().WithContext(where);
   spdlog::info("{}: {}: copying the table ({} keys) into its new shape", where, why, *before);
   RETURN_IF_ERROR(Run(client, where, "DROP TABLE IF EXISTS " + copy));
@@ -174,23 +171,15 @@ Status ReplaceByCopy(ClickhouseClient& client, const std::string& db, const std:
                                   "ReplacingMergeTree(`_version`) ORDER BY ({})",
                                   copy, create, order)));
   RETURN_IF_ERROR(Run(client, where,
-                      fmt::format("INSERT INTO {} ({}`_version`, `_sign`) SELECT {}`_version`, `_sign` FROM {}{}", copy,
-                                  columns, select, name, new_key ? " FINAL WHERE `_sign` = 1" : "")));
+                      fmt::format("INSERT INTO {} ({}`_version`, `_sign`) SELECT {}`_version`, `_sign` FROM {}", copy,
+                                  columns, select, name)));
   SLUICE_SYNC_POINT("clickhouse.retype.copied");
   // Nothing else writes the table while this writer reshapes it; a copy
   // that differs is not put in its place.
   auto after = Keys(client, copy);
   if (!after.ok()) return after.status().WithContext(where);
-  auto now = Keys(client, name, new_key);
+  auto now = Keys(client, name);
   if (!now.ok()) return now.status().WithContext(where);
-  if (new_key && *now == *before && *after != *before) {
-    return Status::Error(StatusCode::kNotSupported,
-                         "{}: {}, and the {} rows ClickHouse holds are {} under the new key ({}): it holds rows the "
-                         "source no longer has; drop the table in ClickHouse, start the pipeline again (it creates "
-                         "the table with its next rows) and copy the rows already there with the pipeline's "
-                         "`sluice snapshot` beside it",
-                         where, why, *before, *after, fmt::join(key, ", "));
-  }
   if (*after != *before || *now != *before) {
     return Status::Retryable(StatusCode::kIoError,
                              "{}: the copy of the table holds {} keys, the table {} (then {}); made again", where,

@@ -43,15 +43,11 @@ struct CopiedColumn {
 // Copies db.table into a table where each column named in `changes` gets
 // the name and type given there (the others are copied as they are),
 // ordered by `key` (names in the copy), and puts the copy in the table's
-// place; `why` is logged. `new_key`: `key` is not the table's sorting key
-// (the source's primary key changed), so only each key's live row is
-// copied (rows collapse by key: versions and deletes of the old key must
-// not meet under the new one), and a table whose live rows are not unique
-// under the new key is an error saying what to do.
+// place; `why` is logged.
 Status ReplaceByCopy(sluice::clickhouse::ClickhouseClient& client, const std::string& db, const std::string& table,
                      const std::vector<std::pair<std::string, std::string>>& existing,
                      const std::map<std::string, CopiedColumn>& changes, const std::vector<std::string>& key,
-                     const std::string& where, std::string_view why, bool new_key = false);
+                     const std::string& where, std::string_view why);
 
 // The columns of db.table's sorting key, in order.
 Result<std::vector<std::string>> SortingKey(sluice::clickhouse::ClickhouseClient& client, const std::string& db,

@@ -113,8 +113,10 @@ DdlEffect ClassifyAlterClause(const std::vector<Token>& t, size_t b, size_t e, b
     if (i + 1 < e && Name(t, i) != Name(t, i + 1)) ok.renamed_columns.emplace_back(Name(t, i), Name(t, i + 1));
     return ok;
   }
-  // A primary key added or dropped is followed with the table's next rows,
-  // which carry the new key (EnsureTargetTable copies the table into it).
+  bool key = false;
+  for (size_t i = b; i < e; ++i) key |= Is(t, i, "PRIMARY") && Is(t, i + 1, "KEY");
+  if (key && (Is(t, b, "ADD") || Is(t, b, "DROP")))
+    return unsupported("changing the primary key (ClickHouse orders the table by it)");
   if (!defaults_known && Is(t, b, "ADD") && !Is(t, b + 1, "INDEX") && !Is(t, b + 1, "KEY") && !Is(t, b + 1, "UNIQUE") &&
       !Is(t, b + 1, "CONSTRAINT") && !Is(t, b + 1, "FULLTEXT") && !Is(t, b + 1, "SPATIAL") &&
       !Is(t, b + 1, "FOREIGN") && !Is(t, b + 1, "CHECK") && !Is(t, b + 1, "PARTITION")) {

@@ -581,44 +581,6 @@ TEST_F(ClickhouseRunTest, WidenedColumnsAreFollowedAndKeyColumnsByACopy) {
   EXPECT_NE(error.find("would not convert the rows it holds as the source did"), std::string::npos) << error;
 }
 
-// A changed primary key stopped a ClickHouse target ("changing the primary
-// key is not supported"): ClickHouse orders and collapses rows by it. The
-// table is copied into its place ordered by the new key, each key's live
-// row alone (a deleted row's versions must not meet a live row under the
-// new key), and a key narrowed back drops the column it no longer needs.
-TEST_F(ClickhouseRunTest, AChangedPrimaryKeyIsFollowedByACopy) {
-  ASSERT_NO_FATAL_FAILURE(StartAll(kKeyedSchema));
-  ASSERT_TRUE(Transactions(*src_, 1, 6).ok());
-  ASSERT_TRUE(src_->Execute("DELETE FROM shop.orders WHERE id = 2").ok());
-  ASSERT_TRUE(ChConverges(kOrders, kChOrders));
-  ASSERT_TRUE(src_->Execute("ALTER TABLE shop.orders ADD COLUMN region VARCHAR(8) NOT NULL DEFAULT 'eu', "
-                            "DROP PRIMARY KEY, ADD PRIMARY KEY (id, region); "
-                            "INSERT INTO shop.orders VALUES (1, 100, 'us one', 'us'), (2, 200, 'us two', 'us'); "
-                            "UPDATE shop.orders SET amount = amount + 10 WHERE id = 3")
-                  .ok());
-  const char* kAll = "SELECT id, region, amount, note FROM shop.orders ORDER BY id, region";
-  const char* kChAll = "SELECT id, region, amount, note FROM shop.orders FINAL WHERE _sign = 1 ORDER BY id, region";
-  const char* kSortingKey = "SELECT sorting_key FROM system.tables WHERE database = 'shop' AND name = 'orders'";
-  ASSERT_TRUE(ChConverges(kAll, kChAll));
-  auto key = ch_->Query(kSortingKey);
-  ASSERT_TRUE(key.ok());
-  EXPECT_EQ(*key, "id, region\n");
-  // Back to (id): (1, 'us') deleted first, so its delete must not hide (1, 'eu').
-  ASSERT_TRUE(src_->Execute("DELETE FROM shop.orders WHERE region = 'us'; "
-                            "ALTER TABLE shop.orders DROP PRIMARY KEY, ADD PRIMARY KEY (id), DROP COLUMN region; "
-                            "INSERT INTO shop.orders VALUES (50, 5, 'after'); UPDATE shop.orders SET note = 'x' "
-                            "WHERE id = 3")
-                  .ok());
-  ASSERT_TRUE(ChConverges(kOrders, kChOrders));
-  key = ch_->Query(kSortingKey);
-  ASSERT_TRUE(key.ok());
-  EXPECT_EQ(*key, "id\n");
-  auto leftovers = ch_->Query("SELECT count() FROM system.tables WHERE database = 'shop' AND name LIKE '_sluice%'");
-  ASSERT_TRUE(leftovers.ok());
-  EXPECT_EQ(*leftovers, "0\n");
-  EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
-}
-
 // A renamed column (RENAME COLUMN, CHANGE with a new name) stopped a
 // ClickHouse target: 18.16 cannot rename one. The table is copied with the
 // new names, the rows already there keep their values, and a replay after
