@@ -150,6 +150,18 @@ Status ReplaceByCopy(ClickhouseClient& client, const std::string& db, const std:
                      const std::string& where, std::string_view why) {
   const std::string name = TableName(db, table);
   const std::string copy = TableName(db, RetypeName(table)), retired = TableName(db, RetiredName(table));
+  // Only a table as sluice makes it is copied into a new shape: one made by
+  // hand (another engine, a partition key) would lose what it was made with.
+  ASSIGN_OR_RETURN(auto made, client.QueryRows(fmt::format("SELECT engine, partition_key FROM system.tables WHERE "
+                                                           "database = {} AND name = {} FORMAT TabSeparated",
+                                                           QuoteString(db), QuoteString(table))));
+  if (!made.empty() && made[0].size() >= 2 && (made[0][0] != "ReplacingMergeTree" || !made[0][1].empty())) {
+    return Status::Error(StatusCode::kNotSupported,
+                         "{}: {}, which ClickHouse cannot follow in place and sluice follows by copying the table "
+                         "into a new one; this table has engine {}{}, which sluice does not make and the copy would "
+                         "not keep: change the table in ClickHouse to match the source and start the pipeline again",
+                         where, why, made[0][0], made[0][1].empty() ? "" : " and PARTITION BY " + made[0][1]);
+  }
   std::string columns, create, select;
   for (const auto& [col, type] : existing) {
     if (col == "_version" || col == "_sign") continue;

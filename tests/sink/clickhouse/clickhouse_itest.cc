@@ -581,6 +581,30 @@ TEST_F(ClickhouseRunTest, WidenedColumnsAreFollowedAndKeyColumnsByACopy) {
   EXPECT_NE(error.find("would not convert the rows it holds as the source did"), std::string::npos) << error;
 }
 
+// A table made by hand in ClickHouse (here with a partition key) is written
+// as it is; a key column's type change, which sluice follows by copying the
+// table into a new one, stops instead of replacing the table with one that
+// lacks what it was made with.
+TEST_F(ClickhouseRunTest, AKeyColumnRetypeStopsOnATableMadeByHand) {
+  ASSERT_NO_FATAL_FAILURE(StartAll(kKeyedSchema));
+  ASSERT_TRUE(ch_->Query("CREATE DATABASE shop").ok());
+  auto made = ch_->Query(
+      "CREATE TABLE shop.orders (id Int32, amount Int32, note Nullable(String), _version UInt64, _sign Int8) "
+      "ENGINE = ReplacingMergeTree(_version) PARTITION BY intDiv(id, 1000) ORDER BY id");
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  ASSERT_TRUE(Transactions(*src_, 1, 5).ok());
+  ASSERT_TRUE(ChConverges(kOrders, kChOrders));
+  ASSERT_TRUE(src_->Execute("ALTER TABLE shop.orders MODIFY id BIGINT NOT NULL; "
+                            "INSERT INTO shop.orders VALUES (100, 1, 'after')")
+                  .ok());
+  ASSERT_TRUE(WaitForState("p", "failed", std::chrono::seconds(60), "dst"));
+  std::string error = ErrorText(PipelineStatus("p")["targets"][0]);
+  EXPECT_NE(error.find("PARTITION BY intDiv(id, 1000)"), std::string::npos) << error;
+  auto partition = ch_->Query("SELECT partition_key FROM system.tables WHERE database = 'shop' AND name = 'orders'");
+  ASSERT_TRUE(partition.ok());
+  EXPECT_EQ(*partition, "intDiv(id, 1000)\n");
+}
+
 // A renamed column (RENAME COLUMN, CHANGE with a new name) stopped a
 // ClickHouse target: 18.16 cannot rename one. The table is copied with the
 // new names, the rows already there keep their values, and a replay after
