@@ -182,6 +182,24 @@ Status ClickhouseServer::Crash() {
   return st.ok() ? Status::Ok() : st.status();
 }
 
+Status ClickhouseServer::BackUp() {
+  RETURN_IF_ERROR(Stop());
+  std::error_code ec;
+  fs::remove_all(dir_ + "/backup", ec);
+  fs::copy(dir_ + "/data", dir_ + "/backup", fs::copy_options::recursive, ec);
+  if (ec) return Status::Error(StatusCode::kIoError, "back up {}/data: {}", dir_, ec.message());
+  return Launch();
+}
+
+Status ClickhouseServer::CrashAndRestore() {
+  RETURN_IF_ERROR(Crash());
+  std::error_code ec;
+  fs::remove_all(dir_ + "/data", ec);
+  if (!ec) fs::copy(dir_ + "/backup", dir_ + "/data", fs::copy_options::recursive, ec);
+  if (ec) return Status::Error(StatusCode::kIoError, "restore {}/backup: {}", dir_, ec.message());
+  return Launch();
+}
+
 Status ClickhouseServer::Restart() {
   RETURN_IF_ERROR(Stop());
   return Launch();

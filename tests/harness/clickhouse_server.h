@@ -48,6 +48,13 @@ class ClickhouseServer {
   [[nodiscard]] Status Stop();
   // SIGKILL; stays down until Restart().
   [[nodiscard]] Status Crash();
+  // Stops the server, copies its data directory aside as the backup
+  // (replacing the one before) and starts it again.
+  [[nodiscard]] Status BackUp();
+  // Kills the server (-9), puts the backup in place of its data directory
+  // and starts it again: a server restored from a backup, or back from a
+  // crash that lost what it wrote since.
+  [[nodiscard]] Status CrashAndRestore();
   // Starts it again on the same directory and ports.
   [[nodiscard]] Status Restart();
 

@@ -7,6 +7,8 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -63,10 +65,6 @@ ClickhouseClient::ClickhouseClient(ClientOptions options) : options_(std::move(o
   // Called for every new socket, before it connects.
   http_->set_socket_options([this](int sock) {
     socket_ = sock;
-    // No server restarts that fast: it closed the connection after answering.
-    if (connections_ > 0 && std::chrono::steady_clock::now() - last_answer_ < kPromptReconnect) {
-      keeps_connections_ = false;
-    }
     ++connections_;
   });
   // Basic auth keeps the password out of URLs (and server logs of them).
@@ -115,17 +113,42 @@ Result<std::string> ClickhouseClient::Post(const std::string& path, std::string_
   return Status::Error(StatusCode::kServerError, "{}", text);
 }
 
-bool ClickhouseClient::ConnectionReusable() {
-  const bool open = SocketOpen();
-  // Closed so soon after the answer: the server closes connections after
-  // answering (no restart is that fast).
-  if (!open && connections_ > 0 && std::chrono::steady_clock::now() - last_answer_ < kPromptReconnect) {
-    keeps_connections_ = false;
-  }
-  return open;
+namespace {
+
+// Consecutive cuts per server ("host:port"); -1 once learned. For the process.
+std::mutex& CutsMutex() {
+  static auto* mu = new std::mutex;
+  return *mu;
+}
+std::map<std::string, int>& Cuts() {
+  static auto* cuts = new std::map<std::string, int>;
+  return *cuts;
 }
 
-bool ClickhouseClient::SocketOpen() const {
+}  // namespace
+
+bool ClickhouseClient::keeps_connections() const {
+  std::lock_guard lock(CutsMutex());
+  auto it = Cuts().find(options_.Describe());
+  return it == Cuts().end() || it->second >= 0;
+}
+
+bool ClickhouseClient::NoteCut() {
+  std::lock_guard lock(CutsMutex());
+  int& cuts = Cuts()[options_.Describe()];
+  if (cuts < 0) return false;
+  if (++cuts < kCutsToLearn) return false;
+  cuts = -1;
+  return true;
+}
+
+void ClickhouseClient::NoteKept() {
+  std::lock_guard lock(CutsMutex());
+  auto it = Cuts().find(options_.Describe());
+  if (it != Cuts().end() && it->second > 0) it->second = 0;
+}
+
+bool ClickhouseClient::ConnectionReusable() const {
   // httplib closes a socket it gave up on (or the server said to close);
   // one it keeps is the last made.
   if (connections_ == 0 || http_->is_socket_open() == 0) return false;

@@ -64,17 +64,20 @@ class ClickhouseClient : public Interruptible {
   // whether the next request goes over the last one (still open, and the
   // server has not closed its end: stopped, restarted, its keep-alive timeout).
   uint64_t connections() const { return connections_; }
-  bool ConnectionReusable();
-  // False once the connection was found closed, or a request had to make a
-  // new one, within kPromptReconnect of an answer: the server, or a proxy
-  // before it, closes connections after answering (`Connection: close`, a
-  // keep_alive_timeout of 0), so a new connection says nothing about a
-  // restart. Also when told so (ConnectionsTellNothing).
-  bool keeps_connections() const { return keeps_connections_; }
-  void ConnectionsTellNothing() { keeps_connections_ = false; }
+  bool ConnectionReusable() const;
+  // Whether a new connection may mean a restart. Learned per server for the
+  // process: a writer that found its connection cut (NoteCut) kCutsToLearn
+  // times in a row, with nothing written in between (NoteKept), takes the
+  // server (or a proxy before it) for one that closes connections after
+  // answering (`Connection: close`, a keep_alive_timeout of 0); a restart
+  // does not come that often.
+  bool keeps_connections() const;
+  static constexpr int kCutsToLearn = 3;
+  // Returns whether the server was just learned to close connections.
+  bool NoteCut();
+  void NoteKept();
   // When the server last answered a request (any answer); the epoch if never.
   std::chrono::steady_clock::time_point last_answer() const { return last_answer_; }
-  static constexpr std::chrono::milliseconds kPromptReconnect{100};
   const ClientOptions& options() const { return options_; }
 
   // Registers with `interrupter` (nullptr: none) until destroyed: Interrupt()
@@ -84,14 +87,13 @@ class ClickhouseClient : public Interruptible {
 
  private:
   Result<std::string> Post(const std::string& path, std::string_view body);
-  bool SocketOpen() const;
+
   void ShutdownSocket() override;  // with the interrupter's lock held
 
   ClientOptions options_;
   std::unique_ptr<httplib::Client> http_;
   int last_server_code_ = 0;
   uint64_t connections_ = 0;
-  bool keeps_connections_ = true;
   std::chrono::steady_clock::time_point last_answer_{};
   int socket_ = -1;  // of the last connection made
   Interrupter* interrupter_ = nullptr;

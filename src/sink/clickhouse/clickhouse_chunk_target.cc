@@ -183,6 +183,13 @@ Status ClickhouseChunkTarget::SameConnectionAsTheRows(std::string_view what) {
   const bool same = client_.connections() == rows_connection_ && client_.ConnectionReusable();
   if (same || !client_.keeps_connections()) return Status::Ok();  // else nothing to tell by
   rows_connection_ = 0;
+  if (client_.NoteCut()) {
+    spdlog::warn(
+        "pipeline {} target {}: ClickHouse closed the connection {} times in a row while writing: taken for "
+        "a server or proxy that closes connections between requests",
+        options_.pipeline, options_.target, sluice::clickhouse::ClickhouseClient::kCutsToLearn);
+    return Status::Ok();
+  }
   return Status::Retryable(StatusCode::kIoError,
                            "pipeline {} target {}: ClickHouse closed the connection after a chunk's first rows and "
                            "before {} (restarted?): the chunk is copied again",
@@ -252,7 +259,9 @@ Status ClickhouseChunkTarget::MarkChunkDone(const ChunkRecord& chunk, uint64_t r
   ChunkRecord done = chunk;
   done.done = true;
   done.rows = rows;
-  return InsertPlanRows({done}, NextPlanVersion());
+  RETURN_IF_ERROR(InsertPlanRows({done}, NextPlanVersion()));
+  client_.NoteKept();
+  return Status::Ok();
 }
 
 Result<uint64_t> ClickhouseChunkTarget::PlanGeneration(const std::string& pipeline, const std::string& target,

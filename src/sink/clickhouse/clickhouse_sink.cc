@@ -197,8 +197,7 @@ Status ClickhouseSink::ApplyBatch(const std::vector<SinkChange>& changes, const 
   // checkpoint without the rows. A new connection on the way reads the
   // checkpoint again (a server that lost earlier batches too answers
   // kTargetRewound) and writes the batch again: its rows keep their versions.
-  constexpr int kAttempts = 3;
-  for (int attempt = 1;; ++attempt) {
+  while (true) {
     size_t applied = 0;
     rows_skipped_ = skipped_before;
     std::vector<SinkChange> fresh;
@@ -223,21 +222,14 @@ Status ClickhouseSink::ApplyBatch(const std::vector<SinkChange>& changes, const 
       reconnected = st.ok() && client_->keeps_connections() && client_->connections() != read_on_connection_;
     }
     if (st.ok() && !reconnected) {
+      client_->NoteKept();
       rows_applied_ += applied - (rows_skipped_.load() - skipped_before);
       return Status::Ok();
     }
     rows_skipped_ = skipped_before;
     if (!st.ok()) return st;
-    if (attempt == kAttempts) {
-      // Closed at every try: not restarts but a server (or a proxy) closing
-      // connections between requests. From now on a pause is the only sign.
-      client_->ConnectionsTellNothing();
-      spdlog::warn(
-          "pipeline {} target {}: ClickHouse closed the connection {} times while the batch up to {} was "
-          "written: taken for a server or proxy that closes connections between requests; a restart "
-          "between two requests of a batch can then not be seen (keep connections open: "
-          "keep_alive_timeout of several seconds)",
-          options_.pipeline, options_.target, kAttempts, end.pos.ToString());
+    if (client_->NoteCut()) {
+      WarnConnectionsTellNothing();
     } else {
       spdlog::info(
           "pipeline {} target {}: ClickHouse closed the connection while the batch up to {} was written (restarted, "
@@ -247,6 +239,14 @@ Status ClickhouseSink::ApplyBatch(const std::vector<SinkChange>& changes, const 
     tables_.clear();  // a table this batch made may be gone with its rows
     RETURN_IF_ERROR(ReadCheckpoint());
   }
+}
+
+void ClickhouseSink::WarnConnectionsTellNothing() const {
+  spdlog::warn(
+      "pipeline {} target {}: ClickHouse closed the connection {} times in a row while writing: taken for a "
+      "server or proxy that closes connections between requests; a restart between two requests of a "
+      "batch can then not be seen (keep connections open: a keep_alive_timeout of several seconds)",
+      options_.pipeline, options_.target, sluice::clickhouse::ClickhouseClient::kCutsToLearn);
 }
 
 Status ClickhouseSink::InsertRows(std::vector<SinkChange> changes, const BatchEnd& end, size_t* applied) {
@@ -373,13 +373,19 @@ Status ClickhouseSink::RenameTable(const DdlChange& ddl, const std::pair<std::st
 Status ClickhouseSink::CheckpointAfterDdl(const DdlChange& ddl, const BatchEnd& end) {
   SLUICE_SYNC_POINT("clickhouse.ddl.before_checkpoint");
   if (!SameConnectionSinceRead()) {
-    tables_.clear();
-    return Status::Retryable(StatusCode::kIoError,
-                             "{}: ClickHouse closed the connection while the DDL was applied (restarted, or its "
-                             "keep-alive timeout): it is applied again",
-                             DdlWhere(ddl, end));
+    if (client_->NoteCut()) {
+      WarnConnectionsTellNothing();
+    } else {
+      tables_.clear();
+      return Status::Retryable(StatusCode::kIoError,
+                               "{}: ClickHouse closed the connection while the DDL was applied (restarted, or its "
+                               "keep-alive timeout): it is applied again",
+                               DdlWhere(ddl, end));
+    }
   }
-  return WriteCheckpoint(end.pos, end.resume_position, end.gtid_state);
+  RETURN_IF_ERROR(WriteCheckpoint(end.pos, end.resume_position, end.gtid_state));
+  client_->NoteKept();
+  return Status::Ok();
 }
 
 Status ClickhouseSink::ApplyDdl(const DdlChange& ddl, const BatchEnd& end) {

@@ -84,6 +84,7 @@ class ClickhouseSink : public Sink {
   // Whether every request since the checkpoint was read went over the
   // connection it was read on, and the next one will too.
   bool SameConnectionSinceRead();
+  void WarnConnectionsTellNothing() const;
   Status WriteCheckpoint(const StreamPos& global, const std::string& resume_position, const std::string& gtid_state);
   Result<const TableState*> EnsureTable(const TargetTablePtr& table);
   // Adds the row of `c` to `out`; a value the target cannot hold goes to Reject.

@@ -220,14 +220,10 @@ TEST_F(ClickhouseRunTest, ClickhouseRestoredFromABackupGetsWhatItLostAgain) {
   ASSERT_NO_FATAL_FAILURE(StartAll(kKeyedSchema));
   ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
   ASSERT_TRUE(ChConverges(kOrders, kChOrders));
-  ASSERT_TRUE(ch_->Stop().ok());
-  ASSERT_EQ(std::system(fmt::format("cp -a '{0}/data' '{0}/backup'", ch_->dir()).c_str()), 0);
-  ASSERT_TRUE(ch_->Restart().ok());
+  ASSERT_TRUE(ch_->BackUp().ok());
   ASSERT_TRUE(Transactions(*src_, 21, 30).ok());
   ASSERT_TRUE(ChConverges(kAudit, kChAudit));
-  ASSERT_TRUE(ch_->Crash().ok());
-  ASSERT_EQ(std::system(fmt::format("rm -rf '{0}/data' && cp -a '{0}/backup' '{0}/data'", ch_->dir()).c_str()), 0);
-  ASSERT_TRUE(ch_->Restart().ok());  // transactions 21..50 are gone from it
+  ASSERT_TRUE(ch_->CrashAndRestore().ok());  // transactions 21..50 are gone from it
   ASSERT_TRUE(Transactions(*src_, 51, 10).ok());
   EXPECT_TRUE(ChConverges(kOrders, kChOrders));
   EXPECT_TRUE(ChConverges(kAudit, kChAudit));
@@ -249,28 +245,19 @@ TEST_P(ClickhouseRestoredMidBatchTest, TheCheckpointNeverLandsWithoutTheBatchsRo
   ASSERT_TRUE(Transactions(*src_, 1, 20).ok());
   ASSERT_TRUE(ChConverges(kAudit, kChAudit));
   ASSERT_EQ(sluice_->Stop(), 0) << sluice_->Log();
+  ASSERT_TRUE(ch_->BackUp().ok());
   if (older) {
-    ASSERT_TRUE(ch_->Stop().ok());
-    ASSERT_EQ(std::system(fmt::format("cp -a '{0}/data' '{0}/backup'", ch_->dir()).c_str()), 0);
-    ASSERT_TRUE(ch_->Restart().ok());
     StartSluice();
     ASSERT_TRUE(Transactions(*src_, 21, 10).ok());
     ASSERT_TRUE(ChConverges(kAudit, kChAudit));
     ASSERT_EQ(sluice_->Stop(), 0) << sluice_->Log();
   }
-  ASSERT_TRUE(ch_->Stop().ok());
-  if (!older) {
-    ASSERT_EQ(std::system(fmt::format("cp -a '{0}/data' '{0}/backup'", ch_->dir()).c_str()), 0);
-  }
-  ASSERT_TRUE(ch_->Restart().ok());
 
   const std::string go = (dir_ / "go").string();
   StartSluiceWithSyncPoints("clickhouse.batch.before_checkpoint=wait@1:" + go);
   ASSERT_TRUE(Transactions(*src_, 31, 10).ok());
   ASSERT_TRUE(LogsWithin(*sluice_, "sync point clickhouse.batch.before_checkpoint: waiting", std::chrono::seconds(60)));
-  ASSERT_TRUE(ch_->Crash().ok());
-  ASSERT_EQ(std::system(fmt::format("rm -rf '{0}/data' && cp -a '{0}/backup' '{0}/data'", ch_->dir()).c_str()), 0);
-  ASSERT_TRUE(ch_->Restart().ok());
+  ASSERT_TRUE(ch_->CrashAndRestore().ok());
   std::ofstream(go).flush();
   ASSERT_TRUE(Transactions(*src_, 41, 10).ok());
   EXPECT_TRUE(ChConverges(kOrders, kChOrders));
@@ -292,17 +279,13 @@ TEST_F(ClickhouseRunTest, ADdlIsNotRecordedOnAServerThatLostItsEffect) {
   ASSERT_TRUE(Transactions(*src_, 1, 5).ok());
   ASSERT_TRUE(ChConverges(kOrders, kChOrders));
   ASSERT_EQ(sluice_->Stop(), 0) << sluice_->Log();
-  ASSERT_TRUE(ch_->Stop().ok());
-  ASSERT_EQ(std::system(fmt::format("cp -a '{0}/data' '{0}/backup'", ch_->dir()).c_str()), 0);
-  ASSERT_TRUE(ch_->Restart().ok());
+  ASSERT_TRUE(ch_->BackUp().ok());
 
   const std::string go = (dir_ / "go").string();
   StartSluiceWithSyncPoints("clickhouse.ddl.before_checkpoint=wait@1:" + go);
   ASSERT_TRUE(src_->Execute("ALTER TABLE shop.orders RENAME COLUMN note TO remark").ok());
   ASSERT_TRUE(LogsWithin(*sluice_, "sync point clickhouse.ddl.before_checkpoint: waiting", std::chrono::seconds(60)));
-  ASSERT_TRUE(ch_->Crash().ok());
-  ASSERT_EQ(std::system(fmt::format("rm -rf '{0}/data' && cp -a '{0}/backup' '{0}/data'", ch_->dir()).c_str()), 0);
-  ASSERT_TRUE(ch_->Restart().ok());
+  ASSERT_TRUE(ch_->CrashAndRestore().ok());
   std::ofstream(go).flush();
   ASSERT_TRUE(src_->Execute("INSERT INTO shop.orders VALUES (100, 7, 'new'); "
                             "UPDATE shop.orders SET amount = amount + 1 WHERE id = 2")
@@ -314,10 +297,10 @@ TEST_F(ClickhouseRunTest, ADdlIsNotRecordedOnAServerThatLostItsEffect) {
 
 // A ClickHouse that closes every connection after its answer
 // (keep_alive_timeout 0; a proxy may do the same): a new connection then
-// says nothing about a restart. The sink learns that at once instead of
-// writing every batch again (or waiting for good after three tries). (A
-// request may still meet a connection the server is closing and be
-// retried: httplib's, as before.)
+// says nothing about a restart. The sink learns that after three cuts in a
+// row (kCutsToLearn: no restart comes that often) instead of writing every
+// batch again for good. (A request may still meet a connection the server
+// is closing and be retried: httplib's, as before.)
 TEST_F(ClickhouseRunTest, AServerThatClosesEveryConnectionIsWrittenToAsUsual) {
   ch_config_ = "<keep_alive_timeout>0</keep_alive_timeout>";
   ASSERT_NO_FATAL_FAILURE(StartAll(kKeyedSchema));
@@ -330,7 +313,7 @@ TEST_F(ClickhouseRunTest, AServerThatClosesEveryConnectionIsWrittenToAsUsual) {
   for (size_t at = log.find("written again"); at != std::string::npos; at = log.find("written again", at + 1)) {
     ++written_again;
   }
-  EXPECT_LE(written_again, 1u) << sluice_->Log();
+  EXPECT_LE(written_again, 2u) << sluice_->Log();  // the cuts before the third
   EXPECT_EQ(sluice_->Stop(), 0) << sluice_->Log();
 }
 

@@ -258,9 +258,7 @@ TEST_F(ClickhouseSnapshotTest, AChunkIsNotMarkedDoneOnAServerThatLostItsRows) {
   ASSERT_NE(killed.exit_code, 0) << killed.out << killed.err;
   const std::string copied = ChValue("SELECT count() FROM shop.orders FINAL");
   ASSERT_NE(copied, "100");
-  ASSERT_TRUE(ch_->Stop().ok());
-  ASSERT_EQ(std::system(fmt::format("cp -a '{0}/data' '{0}/backup'", ch_->dir()).c_str()), 0);
-  ASSERT_TRUE(ch_->Restart().ok());
+  ASSERT_TRUE(ch_->BackUp().ok());
 
   const std::string go = (dir_ / "go").string();
   ::setenv("SLUICE_SYNC_POINTS", ("snapshot.chunk.written=wait@1:" + go).c_str(), 1);
@@ -271,9 +269,7 @@ TEST_F(ClickhouseSnapshotTest, AChunkIsNotMarkedDoneOnAServerThatLostItsRows) {
       WaitUntil([&] { return ChValue("SELECT count() FROM shop.orders FINAL") != copied; }, std::chrono::seconds(60));
   ::unsetenv("SLUICE_SYNC_POINTS");  // after the snapshot process started with it
   if (held) {
-    EXPECT_TRUE(ch_->Crash().ok());
-    EXPECT_EQ(std::system(fmt::format("rm -rf '{0}/data' && cp -a '{0}/backup' '{0}/data'", ch_->dir()).c_str()), 0);
-    EXPECT_TRUE(ch_->Restart().ok());
+    EXPECT_TRUE(ch_->CrashAndRestore().ok());
   }
   std::ofstream(go).flush();
   snapshot.join();
